@@ -1,0 +1,84 @@
+# streamfleet — top-level build.
+#   make            build the three binaries into build/bin
+#   make test       install missing packages, build (plain and ASan/UBSan), run every test
+#   make demo       install missing packages, build, run a local cluster (DEMO_SECONDS=N to stop)
+#   make bench      ingest and query benchmarks (figures in docs/benchmarks.md)
+#   make deps       install missing Debian packages (needs root)
+
+CC      ?= cc
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -D_GNU_SOURCE -pthread -MMD -MP
+LDLIBS  := -lczmq -lzmq -lmsgpackc -llmdb -lsodium -lcurl -ljansson -lmicrohttpd -lexpat -lpthread -lm
+
+LIB_SRC  := $(wildcard proto/*.c) \
+            $(filter-out controller/main.c,$(wildcard controller/*.c)) \
+            $(filter-out controller/cli/main.c,$(wildcard controller/cli/*.c)) \
+            $(filter-out node-agent/main.c,$(wildcard node-agent/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libstreamfleet.a
+
+BINS     := $(BUILD)/bin/streamfleet-controller $(BUILD)/bin/streamfleet-agent $(BUILD)/bin/streamfleet
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all deps test test-unit test-integration demo bench asan clean soak
+all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/streamfleet-controller: $(BUILD)/obj/controller/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bin/streamfleet-agent: $(BUILD)/obj/node-agent/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bin/streamfleet: $(BUILD)/obj/controller/cli/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lsqlite3
+
+# The same code under AddressSanitizer and UndefinedBehaviorSanitizer
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+
+deps:
+	@bash deploy/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) asan
+	@bash tests/run.sh
+
+test-unit: all asan
+	@bash tests/run.sh unit
+
+test-integration: all
+	@bash tests/run.sh integration
+
+demo: deps
+	$(MAKE) all
+	@bash deploy/demo.sh
+
+bench: deps
+	$(MAKE) all
+	@bash bench/run.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,94 @@
+/*  sf_codec.h — msgpack encoding of records and protocol messages.
+
+    Every ZeroMQ frame carries one message: a msgpack array
+        [ protocol-version, "type", { body map } ]
+    docs/protocol.md specifies every type and field. Decoding never trusts its
+    input: types, string lengths, array counts and nesting are checked, unknown
+    body keys are ignored, and every failure returns -1 with a reason an operator
+    can read. Nothing here asserts on input or allocates per record beyond the
+    record's own owned texts.
+*/
+#ifndef SF_CODEC_H
+#define SF_CODEC_H
+
+#include <msgpack.h>
+#include "sf_record.h"
+
+#define SF_PROTOCOL_VERSION 1
+#define SF_FRAME_MAX (16 * 1024 * 1024)     //  ZMQ_MAXMSGSIZE on every socket
+#define SF_ERR_MAX 256
+
+//  Why a message was rejected; used for counters and logs
+typedef enum {
+    SF_REJ_NONE = 0,
+    SF_REJ_MALFORMED,       //  not msgpack, or not the envelope
+    SF_REJ_VERSION,         //  protocol version we do not speak
+    SF_REJ_TYPE,            //  unknown message type
+    SF_REJ_FIELD,           //  a field has the wrong type or is missing
+    SF_REJ_BOUNDS,          //  a string, text or array exceeds its bound
+    SF_REJ_FORBIDDEN,       //  the sender may not write this record
+    SF_REJ_STATE,           //  message out of protocol order
+    SF_REJ_COUNT
+} sf_reject_t;
+const char *sf_reject_name (int reason);
+
+//  A decoded envelope. The body points into msg's zone: valid until
+//  sf_msg_reset or sf_msg_destroy. One sf_msg_t is reused per socket, so
+//  decoding a frame allocates nothing after warm-up.
+typedef struct {
+    msgpack_unpacked unpacked;
+    char type [32];
+    const msgpack_object *body;         //  a map
+    sf_reject_t reason;
+    char error [SF_ERR_MAX];
+} sf_msg_t;
+
+void sf_msg_init (sf_msg_t *self);
+void sf_msg_release (sf_msg_t *self);
+//  Parses one frame. Returns 0, or -1 with self->reason and self->error set.
+int sf_msg_parse (sf_msg_t *self, const void *data, size_t size);
+
+//  Field access on a body map. Each returns 0 when the key is present with the
+//  right type and within bounds, 1 when absent (out untouched), -1 when
+//  present but wrong (err filled).
+const msgpack_object *sf_map_get (const msgpack_object *map, const char *key);
+int sf_map_u64 (const msgpack_object *map, const char *key, uint64_t *out, char *err);
+int sf_map_i64 (const msgpack_object *map, const char *key, int64_t *out, char *err);
+int sf_map_u32 (const msgpack_object *map, const char *key, uint32_t *out, char *err);
+int sf_map_bool (const msgpack_object *map, const char *key, bool *out, char *err);
+int sf_map_double (const msgpack_object *map, const char *key, double *out, char *err);
+//  Copies into a fixed buffer of capacity cap (+1 for NUL)
+int sf_map_str (const msgpack_object *map, const char *key, char *out, size_t cap, char *err);
+//  Replaces an owned heap text, bounded by max bytes
+int sf_map_text (const msgpack_object *map, const char *key, char **out, size_t max, char *err);
+//  Copies a msgpack string object into a fixed buffer
+int sf_obj_str (const msgpack_object *o, char *out, size_t cap);
+
+//  Records. Flags choose which fields are written.
+#define SF_ENC_FULL     0x01    //  every stored field
+#define SF_ENC_ROW      0x02    //  the listing's fields only
+#define SF_ENC_DERIVED  0x04    //  add transfer, migrated_to (query replies)
+void sf_stream_pack (msgpack_packer *pk, const sf_stream_t *s, int flags);
+//  Decodes into an initialised record (clears it first). Returns 0 or -1.
+int sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err);
+void sf_node_pack (msgpack_packer *pk, const sf_node_t *n, int flags);
+int sf_node_unpack (const msgpack_object *o, sf_node_t *n, char *err);
+//  Node usage alone (heartbeat body)
+void sf_usage_pack (msgpack_packer *pk, const sf_node_t *n);
+int sf_usage_unpack (const msgpack_object *o, sf_node_t *n, char *err);
+
+//  Message building: writes the envelope and opens a body map of nfields.
+void sf_msg_begin (msgpack_packer *pk, const char *type, uint32_t nfields);
+void sf_pack_str (msgpack_packer *pk, const char *s);
+void sf_pack_kstr (msgpack_packer *pk, const char *key, const char *value);
+void sf_pack_ku64 (msgpack_packer *pk, const char *key, uint64_t value);
+void sf_pack_ki64 (msgpack_packer *pk, const char *key, int64_t value);
+void sf_pack_kbool (msgpack_packer *pk, const char *key, bool value);
+void sf_pack_kdouble (msgpack_packer *pk, const char *key, double value);
+
+//  Common small messages, written into sbuf (cleared first)
+void sf_msg_error (msgpack_sbuffer *sbuf, const char *code, const char *message);
+void sf_msg_ack (msgpack_sbuffer *sbuf, uint64_t gen, uint64_t seq);
+void sf_msg_resync (msgpack_sbuffer *sbuf, const char *reason);
+
+#endif

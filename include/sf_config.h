@@ -1,0 +1,47 @@
+/*  sf_config.h — one schema table drives option parsing (command line and
+    config file), the --help text and the docs, so they never disagree.
+
+    A daemon declares its options as an array of sf_option_t with a type,
+    default, range and help line, each pointing at a field of its config
+    struct. Config files are "key = value" lines ('#' comments); command-line
+    options are --key value or --key=value, and win over the file.
+*/
+#ifndef SF_CONFIG_H
+#define SF_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+typedef enum {
+    SF_OPT_STR,         //  char buffer of size `size`
+    SF_OPT_INT,         //  int64_t, within [min, max]
+    SF_OPT_BOOL,        //  bool; on the command line a flag with no value
+    SF_OPT_LIST,        //  char buffer; repeated options are joined by ','
+} sf_opt_type_t;
+
+typedef struct {
+    const char *name;
+    sf_opt_type_t type;
+    size_t offset;          //  offsetof in the config struct
+    size_t size;            //  buffer size for STR and LIST
+    const char *def;        //  default, as text
+    int64_t min, max;
+    const char *help;
+} sf_option_t;
+
+//  Sets every default. Returns 0.
+int sf_config_defaults (const sf_option_t *table, void *config);
+//  Parses argv from argv[first]; stops at the first non-option argument and
+//  returns its index (argc if none). Returns -1 on an error (written to err).
+//  "--config FILE" anywhere loads that file first.
+int sf_config_parse_args (const sf_option_t *table, void *config, int argc, char **argv,
+                          int first, char *err, size_t errlen);
+int sf_config_load_file (const sf_option_t *table, void *config, const char *path,
+                         char *err, size_t errlen);
+int sf_config_set (const sf_option_t *table, void *config, const char *name,
+                   const char *value, char *err, size_t errlen);
+//  Prints the options table as help text
+void sf_config_usage (const sf_option_t *table, FILE *out);
+#endif

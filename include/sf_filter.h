@@ -1,0 +1,59 @@
+/*  sf_filter.h — the one filter evaluator (DESIGN §3), used by the CLI path,
+    the HTTP API and the web page's API alike.
+
+    The eight parameters of a media server's Streams page are grouped:
+      type  {primary, secondary, migrated}   OR-ed within the group
+      state {active, suspend, transfer}      OR-ed within the group
+      functions {dvr, audio}                 all required
+    Groups are AND-ed, then a name match (case-insensitive substring, or a glob
+    when the pattern holds '*' or '?') and an exact node match.
+    Evaluation works on the derived view of a placement: its type may be
+    migrated, its status offline, its transfer flag set.
+*/
+#ifndef SF_FILTER_H
+#define SF_FILTER_H
+
+#include "sf_record.h"
+
+#define SF_STATE_ACTIVE   0x01
+#define SF_STATE_SUSPEND  0x02
+#define SF_STATE_TRANSFER 0x04
+
+typedef struct {
+    uint8_t types;          //  bit (1 << sf_type_t); 0 = any
+    uint8_t states;         //  SF_STATE_*; 0 = any
+    uint8_t functions;      //  SF_FN_* all required
+    char name [SF_NAME_MAX + 1];
+    bool name_glob;
+    char node [SF_NODE_MAX + 1];
+} sf_filter_t;
+
+void sf_filter_init (sf_filter_t *self);
+//  Adds comma-separated parameters ("secondary,dvr"). Returns 0, or -1 with
+//  an error naming the unknown parameter and listing the valid ones.
+int sf_filter_parse (sf_filter_t *self, const char *params, char *err, size_t errlen);
+int sf_filter_set_name (sf_filter_t *self, const char *pattern, char *err, size_t errlen);
+int sf_filter_set_node (sf_filter_t *self, const char *node, char *err, size_t errlen);
+//  Writes the parameters back as "primary,dvr" (for the wire and for display)
+const char *sf_filter_params (const sf_filter_t *self, char *buf, size_t size);
+//  Cheap part: type, status, transfer, functions, node. No string work but node.
+bool sf_filter_match_fields (const sf_filter_t *self, const char *node, uint8_t type,
+                             uint8_t status, bool transfer, uint8_t functions);
+bool sf_filter_match_name (const sf_filter_t *self, const char *name);
+bool sf_filter_match (const sf_filter_t *self, const sf_stream_t *s);
+
+//  Sorting by any column of the listing
+typedef enum {
+    SF_SORT_NAME = 0, SF_SORT_NODE, SF_SORT_STATUS, SF_SORT_TYPE, SF_SORT_CLIENTS,
+    SF_SORT_BITRATE, SF_SORT_UPTIME, SF_SORT_RECONNECTS, SF_SORT_SOURCE, SF_SORT_COUNT
+} sf_sort_key_t;
+
+typedef struct {
+    uint8_t key;            //  sf_sort_key_t
+    bool desc;
+} sf_sort_t;
+
+//  "bitrate", "-clients" (descending) or "clients:desc". Returns 0 or -1.
+int sf_sort_parse (sf_sort_t *self, const char *spec, char *err, size_t errlen);
+const char *sf_sort_name (int key);
+#endif

@@ -1,0 +1,28 @@
+/*  sf_live.h — node liveness, derived on read (DESIGN §3, §4).
+
+    Each controller judges a node by when it last saw the node's heartbeat
+    counter rise, on its own monotonic clock (Cassandra's way), so no clocks
+    need to agree. The table is shared by the ingest and query threads.
+    A node known from storage but not yet heard from since this controller
+    started counts from the start, so a restart does not mark the fleet down.
+*/
+#ifndef SF_LIVE_H
+#define SF_LIVE_H
+
+#include "sf_record.h"
+
+typedef struct sf_live_t sf_live_t;
+
+sf_live_t *sf_live_new (int64_t suspect_ms, int64_t down_ms);
+void sf_live_destroy (sf_live_t **self_p);
+//  Records a heartbeat counter (gen, counter) seen at now_ms (monotonic).
+//  Returns true when it rose.
+bool sf_live_beat (sf_live_t *self, const char *node, uint64_t gen, uint64_t counter,
+                   int64_t now_ms);
+//  Makes a node known (from storage) without a heartbeat
+void sf_live_know (sf_live_t *self, const char *node, int64_t now_ms);
+//  Liveness of a node; age_ms gets the time since the counter last rose
+//  (-1 if the node is unknown, which counts as down).
+int sf_live_state (sf_live_t *self, const char *node, int64_t now_ms, int64_t *age_ms);
+void sf_live_counts (sf_live_t *self, int64_t now_ms, uint32_t counts [3]);
+#endif

@@ -1,0 +1,59 @@
+/*  sf_query.h — the controller's read model: list, detail, nodes.
+
+    Every query path (CLI over ZeroMQ, HTTP API, web page) calls these, so they
+    answer alike. Each call opens its own LMDB read transaction and applies the
+    derived state in one place: offline status for streams of a down node,
+    migrated type and transfer flag (sf_fleet), liveness of nodes.
+    Reads never write.
+*/
+#ifndef SF_QUERY_H
+#define SF_QUERY_H
+
+#include "sf_filter.h"
+#include "sf_store.h"
+#include "sf_live.h"
+
+typedef struct {
+    sf_store_t *store;
+    sf_live_t *live;
+    int64_t transfer_timeout_s;
+} sf_query_ctx_t;
+
+typedef struct {
+    size_t total;               //  rows matching the filter
+    sf_stream_t *rows;          //  the requested page, derived fields applied
+    size_t nrows;
+} sf_list_result_t;
+
+//  Lists matching placements sorted, from offset, at most limit rows
+//  (limit 0 = no rows, count only). Returns 0 or -1 (err filled).
+int sf_query_list (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
+                   size_t offset, size_t limit, sf_list_result_t *out,
+                   char *err, size_t errlen);
+void sf_list_result_clear (sf_list_result_t *self);
+
+//  Every placement of a stream name (or only node's when node is not NULL),
+//  with their nodes. Returns 0, or -1 when there is none (err says so).
+typedef struct {
+    sf_stream_t *placements;
+    size_t count;
+    sf_node_t *nodes;           //  nodes[i] is the node of placements[i]
+} sf_detail_result_t;
+int sf_query_detail (sf_query_ctx_t *ctx, const char *name, const char *node,
+                     sf_detail_result_t *out, char *err, size_t errlen);
+void sf_detail_result_clear (sf_detail_result_t *self);
+
+//  All nodes with liveness and stream counts
+int sf_query_nodes (sf_query_ctx_t *ctx, sf_node_t **nodes, size_t *count,
+                    char *err, size_t errlen);
+
+//  Builds a link from a template: {host} {name} {uid} {from} {to} {duration}.
+//  Returns the length written, or -1 if it did not fit.
+int sf_link_build (char *out, size_t size, const char *tmpl, const char *host,
+                   const sf_stream_t *s, int64_t from, int64_t to);
+//  The live and DVR-range links of a placement on its node (templates from the
+//  stream's override, else the node's, else defaults).
+void sf_links_live (const sf_stream_t *s, const sf_node_t *n, char *rtsp, char *hls, size_t size);
+void sf_links_range (const sf_stream_t *s, const sf_node_t *n, int64_t from, int64_t to,
+                     char *rtsp, char *hls, size_t size);
+#endif

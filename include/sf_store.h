@@ -1,0 +1,109 @@
+/*  sf_store.h — the controller's LMDB storage behind a narrow interface
+    (begin, find, insert, delete, iterate, commit).
+
+    Databases in one environment:
+      streams   node \0 name  ->  sf_summary_t + msgpack record
+      byname    name \0 node  ->  (empty)        lookup by stream name
+      nodes     node id       ->  msgpack node record
+      origins   node id       ->  sf_version_t   highest committed (gen, seq)
+      events    be64 at_ms + be64 n -> msgpack event   (placement history)
+    The summary header holds the fields filters and sorting need, so a scan
+    reads fixed-size fields and decodes msgpack only for the rows it returns.
+
+    One writer at a time (the ingest thread); readers use their own read
+    transactions and never block it. MDB_MAP_FULL grows the map: the commit
+    reports SF_STORE_RETRY and the caller replays its batch.
+*/
+#ifndef SF_STORE_H
+#define SF_STORE_H
+
+#include "sf_record.h"
+#include <lmdb.h>
+
+#define SF_STORE_RETRY 1
+
+//  Fixed fields of a placement, stored in front of its msgpack record.
+typedef struct {
+    uint32_t magic;             //  SF_SUMMARY_MAGIC
+    uint8_t type;
+    uint8_t status;
+    uint8_t functions;
+    uint8_t flags;              //  SF_SUM_STALE, SF_SUM_TRANSFERRED
+    uint32_t clients;
+    uint32_t bitrate_kbps;
+    int64_t started_at;
+    uint32_t reconnect_attempts;
+    uint32_t reconnect_total;
+    uint64_t gen;
+    uint64_t seq;
+} sf_summary_t;
+#define SF_SUMMARY_MAGIC 0x53465331u    //  "SFS1"
+#define SF_SUM_STALE        0x01
+#define SF_SUM_TRANSFERRED  0x02        //  declares transferred_from
+
+void sf_summary_from_stream (sf_summary_t *sum, const sf_stream_t *s);
+
+typedef struct sf_store_t sf_store_t;
+
+//  Opens (creating) the environment at path. map_size 0 = default (1 GiB).
+sf_store_t *sf_store_new (const char *path, size_t map_size, char *err, size_t errlen);
+void sf_store_destroy (sf_store_t **self_p);
+MDB_env *sf_store_env (sf_store_t *self);
+//  Clears stale reader slots (DESIGN §6); returns how many were cleared.
+int sf_store_reader_check (sf_store_t *self);
+
+//  Write side: one transaction at a time, from one thread.
+int sf_store_write_begin (sf_store_t *self);
+int sf_store_put_stream (sf_store_t *self, const sf_stream_t *s);
+//  Stores an already validated, packed record with its summary
+int sf_store_put_stream_packed (sf_store_t *self, const char *node, const char *name,
+                                const sf_summary_t *sum, const void *packed, size_t size);
+int sf_store_del_stream (sf_store_t *self, const char *node, const char *name);
+//  Deletes every stream of a node; returns the number deleted or -1
+int sf_store_del_node_streams (sf_store_t *self, const char *node);
+int sf_store_put_node (sf_store_t *self, const sf_node_t *n);
+int sf_store_set_origin (sf_store_t *self, const char *node, sf_version_t v);
+int sf_store_put_event_raw (sf_store_t *self, int64_t at_ms, const void *packed, size_t size);
+//  Returns 0, SF_STORE_RETRY (map grown: replay the batch), or -1
+int sf_store_commit (sf_store_t *self);
+void sf_store_abort (sf_store_t *self);
+//  The write transaction, for modules that keep their own databases
+MDB_txn *sf_store_wtxn (sf_store_t *self);
+
+//  Read side
+typedef struct {
+    MDB_txn *txn;
+    sf_store_t *store;
+} sf_read_t;
+int sf_store_read_begin (sf_store_t *self, sf_read_t *r);
+void sf_store_read_end (sf_read_t *r);
+
+//  A placement as a scan sees it: pointers into the map, valid until the
+//  read transaction ends.
+typedef struct {
+    const char *node;
+    const char *name;
+    sf_summary_t sum;
+    const void *packed;
+    size_t packed_size;
+} sf_row_t;
+
+//  Returns non-zero to stop the scan.
+typedef int (sf_row_fn) (const sf_row_t *row, void *arg);
+//  All placements, or one node's when node is not NULL
+int sf_store_scan_streams (sf_read_t *r, const char *node, sf_row_fn *fn, void *arg);
+//  Placements of one stream name on every node
+int sf_store_scan_name (sf_read_t *r, const char *name, sf_row_fn *fn, void *arg);
+int sf_store_get_row (sf_read_t *r, const char *node, const char *name, sf_row_t *row);
+//  Decodes a row into a full record (s initialised by caller)
+int sf_row_decode (const sf_row_t *row, sf_stream_t *s);
+int sf_store_get_origin (sf_read_t *r, const char *node, sf_version_t *v);
+int sf_store_get_node (sf_read_t *r, const char *id, sf_node_t *n);
+typedef int (sf_node_fn) (const sf_node_t *n, void *arg);
+int sf_store_scan_nodes (sf_read_t *r, sf_node_fn *fn, void *arg);
+//  Events newest first; fn gets the packed event
+typedef int (sf_event_fn) (int64_t at_ms, const void *packed, size_t size, void *arg);
+int sf_store_scan_events (sf_read_t *r, sf_event_fn *fn, void *arg);
+//  Counts, for metrics
+int sf_store_count_streams (sf_read_t *r, size_t *count);
+#endif

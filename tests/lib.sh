@@ -1,0 +1,120 @@
+# tests/lib.sh — shared helpers for integration tests (sourced, bash).
+# Every process a test starts is recorded by pid and stopped on exit; every
+# file lives under $T, removed on exit (SF_KEEP=1 keeps it for a post-mortem).
+# Results are TAP lines: "ok - name" / "not ok - name # why".
+
+set -u
+SF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${SF_BIN:-$SF_ROOT/build/bin}
+TOOLS=${SF_TOOLS:-$SF_ROOT/build/tools}
+PYTHON=/usr/bin/python3
+T=$(mktemp -d /tmp/sf-test.XXXXXX)
+PIDS=()
+SF_FAILS=0
+
+sf_cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for _ in $(seq 1 30); do
+    local alive=0
+    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive -eq 0 ] && break
+    sleep 0.1
+  done
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  [ "${SF_KEEP:-0}" = 1 ] && echo "# kept $T" || rm -rf "$T"
+}
+trap sf_cleanup EXIT
+
+ok()     { echo "ok - $1"; }
+not_ok() { echo "not ok - $1${2:+ # $2}"; SF_FAILS=$((SF_FAILS + 1)); }
+# check NAME CMD...: ok when CMD succeeds
+check()  { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n"; fi; }
+# wait_until SECONDS CMD...: polls CMD every 0.2 s; 0 when it succeeded in time
+wait_until() {
+  local limit=$1; shift
+  local end=$(( $(date +%s%N) / 1000000 + limit * 1000 ))
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    [ $(( $(date +%s%N) / 1000000 )) -ge $end ] && return 1
+    sleep 0.2
+  done
+}
+# free_port: a TCP port nobody listens on now
+free_port() {
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 30000 ))
+    ss -ltn "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo $p; return; }
+  done
+}
+# bg NAME CMD...: starts CMD in the background, logs to $T/NAME.log, records its pid
+bg() {
+  local name=$1; shift
+  "$@" >"$T/$name.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  eval "PID_${name//[^a-zA-Z0-9_]/_}=$pid"
+}
+pid_of() { local v="PID_${1//[^a-zA-Z0-9_]/_}"; echo "${!v:-}"; }
+# stop NAME [SIGNAL]: stops a process started with bg and waits for it
+stop() {
+  local pid; pid=$(pid_of "$1"); [ -n "$pid" ] || return 0
+  kill -"${2:-TERM}" "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null; return 0
+}
+
+# Certificates: a controller certificate, and client certificates admitted by
+# copying their public half into $T/allowed.
+sf_keys() {
+  mkdir -p "$T/keys" "$T/allowed"
+  "$BIN/streamfleet" keygen --role controller --name controller --out "$T/keys/controller" >/dev/null || return 1
+  "$BIN/streamfleet" keygen --role cli --name ops --out "$T/keys/ops" >/dev/null || return 1
+  cp "$T/keys/ops" "$T/allowed/ops.cert"
+  export STREAMFLEET_CERT="$T/keys/ops" STREAMFLEET_SERVER_CERT="$T/keys/controller"
+}
+# agent_key NODE: makes and admits an agent certificate for NODE
+agent_key() {
+  "$BIN/streamfleet" keygen --role agent --node "$1" --out "$T/keys/$1" >/dev/null &&
+    cp "$T/keys/$1" "$T/allowed/$1.cert"
+}
+# start_controller NAME [ARGS...]: controller with fresh ports in $T/NAME.
+# Sets CTL_<NAME>_AGENTS, CTL_<NAME>_QUERY, CTL_<NAME>_PEERS, CTL_<NAME>_HTTP.
+start_controller() {
+  local name=$1; shift
+  local pa pq pp ph
+  pa=$(free_port); pq=$(free_port); pp=$(free_port); ph=$(free_port)
+  eval "CTL_${name}_AGENTS=tcp://127.0.0.1:$pa CTL_${name}_QUERY=tcp://127.0.0.1:$pq"
+  eval "CTL_${name}_PEERS=tcp://127.0.0.1:$pp CTL_${name}_HTTP=127.0.0.1:$ph"
+  mkdir -p "$T/$name"
+  bg "$name" "$BIN/streamfleet-controller" --data-dir "$T/$name/data" \
+     --cert "$T/keys/controller" --certs-dir "$T/allowed" \
+     --agents "tcp://127.0.0.1:$pa" --query "tcp://127.0.0.1:$pq" \
+     --peers "tcp://127.0.0.1:$pp" --http "127.0.0.1:$ph" "$@"
+  export STREAMFLEET_CONTROLLERS=${STREAMFLEET_CONTROLLERS:-tcp://127.0.0.1:$pq}
+  wait_until 10 "$BIN/streamfleet" --controller "tcp://127.0.0.1:$pq" nodes
+}
+# restart_controller NAME [ARGS...]: same ports and data as before
+restart_controller() {
+  local name=$1; shift
+  local a q p h
+  eval "a=\$CTL_${name}_AGENTS q=\$CTL_${name}_QUERY p=\$CTL_${name}_PEERS h=\$CTL_${name}_HTTP"
+  bg "$name" "$BIN/streamfleet-controller" --data-dir "$T/$name/data" \
+     --cert "$T/keys/controller" --certs-dir "$T/allowed" \
+     --agents "$a" --query "$q" --peers "$p" --http "$h" "$@"
+  wait_until 10 "$BIN/streamfleet" --controller "$q" nodes
+}
+# start_agent NODE CONTROLLER_ENDPOINTS [ARGS...]: agent named NODE (key made if needed)
+start_agent() {
+  local node=$1 ctls=$2; shift 2
+  [ -f "$T/keys/$node" ] || agent_key "$node"
+  mkdir -p "$T/agent-$node"
+  bg "agent_$node" "$BIN/streamfleet-agent" --node "$node" --controllers "$ctls" \
+     --cert "$T/keys/$node" --server-cert "$T/keys/controller" \
+     --state-dir "$T/agent-$node" "$@"
+}
+cli() { "$BIN/streamfleet" "$@"; }
+# json_get EXPR: runs a jq-like python expression on stdin JSON (d is the document)
+json_get() { $PYTHON -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+sf_done() { [ "$SF_FAILS" -eq 0 ]; }

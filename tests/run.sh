@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs streamfleet's tests and ends with the line "N passed, N failed".
+#   tests/run.sh [unit|integration|all] [PATTERN]
+# Unit tests (cmocka) run twice: plain and under ASan/UBSan (build-asan/).
+# Integration scripts in tests/integration/ print TAP lines ("ok - …",
+# "not ok - …"); a script that dies without saying why counts as one failure.
+set -u
+cd "$(dirname "$0")/.."
+mode=${1:-all}
+pattern=${2:-}
+passed=0; failed=0; failures=()
+log_dir=${SF_TEST_LOGS:-build/test-logs}
+mkdir -p "$log_dir"
+
+count() {   # count TAP results in a file; $1 file, $2 label
+  local f=$1 label=$2 p n
+  p=$(grep -cE '^ok ' "$f" || true)
+  n=$(grep -cE '^not ok ' "$f" || true)
+  passed=$((passed + p)); failed=$((failed + n))
+  while IFS= read -r line; do failures+=("$label: $line"); done < <(grep -E '^not ok ' "$f" || true)
+  echo "$p $n"
+}
+
+if [ "$mode" = all ] || [ "$mode" = unit ]; then
+  for dir in build build-asan; do
+    for t in "$dir"/tests/test_*; do
+      [ -x "$t" ] || continue
+      [ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && continue
+      out="$log_dir/$(basename "$t")-$dir.log"
+      CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1 timeout 300 "$t" >"$out" 2>&1
+      rc=$?
+      read -r p n < <(count "$out" "$t")
+      if [ "$rc" -ne 0 ] && [ "$n" -eq 0 ]; then
+        failed=$((failed + 1)); failures+=("$t: exited $rc (see $out)")
+      fi
+      printf '%-44s %3d passed %3d failed\n' "$t" "$p" "$n"
+    done
+  done
+fi
+
+if [ "$mode" = all ] || [ "$mode" = integration ]; then
+  for s in tests/integration/*.sh; do
+    [ -f "$s" ] || continue
+    [ -n "$pattern" ] && [[ "$s" != *$pattern* ]] && continue
+    out="$log_dir/$(basename "$s" .sh).log"
+    start=$(date +%s)
+    timeout -k 10 600 bash "$s" >"$out" 2>&1
+    rc=$?
+    read -r p n < <(count "$out" "$s")
+    if [ "$rc" -ne 0 ] && [ "$n" -eq 0 ]; then
+      failed=$((failed + 1)); failures+=("$s: exited $rc (see $out)")
+    fi
+    printf '%-44s %3d passed %3d failed  %4ds\n' "$s" "$p" "$n" "$(( $(date +%s) - start ))"
+  done
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo; echo "Failures:"; printf '  %s\n' "${failures[@]}"
+  echo "Logs are in $log_dir/"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
