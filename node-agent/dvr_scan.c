@@ -1,0 +1,885 @@
+/*  dvr_scan.c — DVR ranges from chunk files on disk (sf_dvr_scan.h).
+
+    The scanner mirrors the records directory as a tree of cached directory
+    nodes. Each node remembers the directory's mtime, its matching
+    subdirectories and its chunks (start, end, size, stream), sorted by stream
+    and start, with the merged ranges of every chunk but each stream's newest
+    precomputed. An update stat()s every known directory; only one whose
+    mtime moved is re-read, and in it only names not seen before are
+    stat()ed. The newest chunk of each stream is re-stat()ed every update
+    because a recorder appends to it until it closes. Then the per-directory
+    summaries are joined into one summary per stream: the cost per update is
+    the number of directories and streams, not of chunks.
+
+    Chunk end times come from the name ({dur}) or else from the file's mtime,
+    which a recorder moves forward with every write. A chunk "longer" than an
+    hour by that measure was touched later (copied, restored) and counts as
+    zero length rather than inventing an hour of archive.
+*/
+#include "sf_dvr_scan.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_COMPONENTS_MAX  8
+#define S_CHUNK_MAX_MS    (3600 * 1000LL)
+#define S_GAP_MS          1000          //  ranges merge across gaps up to this
+
+enum { T_MS, T_S, T_DUR, T_Y, T_MO, T_D, T_H, T_MI, T_SE, T_COUNT };
+static const char *s_token_names [T_COUNT] = { "ms", "s", "dur", "Y", "m", "d", "H", "M", "S" };
+
+typedef struct {
+    char name [SF_NAME_MAX + 1];
+    bool has_name;
+    int64_t v [T_COUNT];
+    bool set [T_COUNT];
+} s_caps_t;
+
+typedef struct {
+    int64_t start_ms;
+    int64_t end_ms;
+    uint64_t bytes;
+    uint32_t stream;                //  interned stream id
+    uint32_t name_off;              //  file name, in the directory's arena
+} s_chunk_t;
+
+//  One stream's chunks within one directory
+typedef struct {
+    uint32_t stream;
+    size_t first, count;            //  into the directory's chunks
+    sf_range_t *ranges;             //  ms; merged ranges of all chunks but the last
+    size_t nranges;
+    uint64_t bytes;                 //  of all chunks but the last
+    int64_t dur_sum_ms;             //  of all chunks but the last
+} s_run_t;
+
+typedef struct s_dir_t {
+    char *path;
+    int depth;                      //  pattern component its entries match
+    s_caps_t caps;                  //  captured from the path above
+    struct timespec mtime;
+    bool scanned;
+    bool claimed;                   //  seen again while its parent is re-read
+    struct s_dir_t **subdirs;       //  sorted by path
+    size_t nsubdirs;
+    s_chunk_t *chunks;
+    size_t nchunks;
+    char *arena;                    //  chunk file names
+    size_t arena_len;
+    s_run_t *runs;
+    size_t nruns;
+} s_dir_t;
+
+//  A stream's joined view after an update
+typedef struct {
+    char *name;
+    sf_range_t *ranges;             //  ms, sorted, merged
+    size_t nranges, cap;
+    uint64_t bytes;
+    int64_t dur_sum_ms;
+    size_t ncomplete;               //  chunks counted in dur_sum_ms
+    size_t nchunks;
+} s_stream_t;
+
+struct sf_dvr_scan_t {
+    char *root;
+    char *components [S_COMPONENTS_MAX];
+    int ncomponents;
+    bool has_dur;
+    s_dir_t *top;
+    s_stream_t *streams;            //  by interned id
+    size_t nstreams, streams_cap;
+    uint32_t *hash;                 //  open addressing: id + 1, 0 = empty
+    size_t hash_cap;
+    uint64_t disk_free_bytes;
+    int64_t now_ms;
+    sf_dvr_scan_stats_t stats;
+};
+
+//  --------------------------------------------------------------------------
+//  Pattern matching
+
+//  Matches one path component against a pattern component, backtracking.
+//  Tokens take the longest match first, which reads "{name}-{s}.flv" on
+//  "cam-1-1700000000.flv" as cam-1 and 1700000000.
+static bool
+s_match (const char *pat, const char *str, s_caps_t *caps)
+{
+    if (!*pat)
+        return !*str;
+    if (*pat == '*') {
+        for (const char *s = str + strlen (str); s >= str; s--)
+            if (s_match (pat + 1, s, caps))
+                return true;
+        return false;
+    }
+    if (*pat == '{') {
+        const char *close = strchr (pat, '}');
+        size_t len = (size_t) (close - pat - 1);
+        const char *rest = close + 1;
+        if (len == 4 && !memcmp (pat + 1, "name", 4)) {
+            size_t avail = strlen (str);
+            for (size_t n = avail < SF_NAME_MAX ? avail : SF_NAME_MAX; n >= 1; n--)
+                if (s_match (rest, str + n, caps)) {
+                    memcpy (caps->name, str, n);
+                    caps->name [n] = 0;
+                    caps->has_name = true;
+                    return true;
+                }
+            return false;
+        }
+        int token = -1;
+        for (int t = 0; t < T_COUNT; t++)
+            if (strlen (s_token_names [t]) == len && !memcmp (pat + 1, s_token_names [t], len))
+                token = t;
+        size_t digits = 0;
+        while (str [digits] >= '0' && str [digits] <= '9' && digits < 18)
+            digits++;
+        for (size_t n = digits; n >= 1; n--)
+            if (s_match (rest, str + n, caps)) {
+                int64_t v = 0;
+                for (size_t i = 0; i < n; i++)
+                    v = v * 10 + (str [i] - '0');
+                caps->v [token] = v;
+                caps->set [token] = true;
+                return true;
+            }
+        return false;
+    }
+    return *pat == *str && s_match (pat + 1, str + 1, caps);
+}
+
+//  Checks a pattern component's tokens; counts {name} and time tokens
+static int
+s_check_component (const char *comp, int *names, int *times, bool *dur, char *err, size_t errlen)
+{
+    for (const char *p = comp; *p; p++) {
+        if (*p == '}') {
+            snprintf (err, errlen, "record pattern: stray '}' in '%s'", comp);
+            return -1;
+        }
+        if (*p != '{')
+            continue;
+        const char *close = strchr (p, '}');
+        if (!close) {
+            snprintf (err, errlen, "record pattern: unclosed '{' in '%s'", comp);
+            return -1;
+        }
+        size_t len = (size_t) (close - p - 1);
+        bool known = false;
+        if (len == 4 && !memcmp (p + 1, "name", 4)) {
+            (*names)++;
+            known = true;
+        }
+        for (int t = 0; t < T_COUNT; t++)
+            if (strlen (s_token_names [t]) == len && !memcmp (p + 1, s_token_names [t], len)) {
+                known = true;
+                if (t == T_DUR)
+                    *dur = true;
+                else
+                if (t == T_MS || t == T_S || t == T_Y)
+                    (*times)++;
+            }
+        if (!known) {
+            snprintf (err, errlen, "record pattern: unknown token '%.*s' (use {name} {ms} {s} {dur} {Y} {m} {d} {H} {M} {S})",
+                      (int) len + 2, p);
+            return -1;
+        }
+        p = close;
+    }
+    return 0;
+}
+
+static int64_t
+s_start_ms (const s_caps_t *caps)
+{
+    if (caps->set [T_MS])
+        return caps->v [T_MS];
+    if (caps->set [T_S])
+        return caps->v [T_S] * 1000;
+    struct tm tm = { 0 };
+    tm.tm_year = (int) caps->v [T_Y] - 1900;
+    tm.tm_mon = caps->set [T_MO] ? (int) caps->v [T_MO] - 1 : 0;
+    tm.tm_mday = caps->set [T_D] ? (int) caps->v [T_D] : 1;
+    tm.tm_hour = (int) caps->v [T_H];
+    tm.tm_min = (int) caps->v [T_MI];
+    tm.tm_sec = (int) caps->v [T_SE];
+    return (int64_t) timegm (&tm) * 1000;
+}
+
+//  --------------------------------------------------------------------------
+//  Stream names, interned so chunks carry a small id
+
+static uint32_t
+s_hash_str (const char *s)
+{
+    uint32_t h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char) *s++) * 16777619u;
+    return h;
+}
+
+static int
+s_hash_grow (sf_dvr_scan_t *self)
+{
+    size_t cap = self->hash_cap ? self->hash_cap * 2 : 64;
+    uint32_t *hash = calloc (cap, sizeof (uint32_t));
+    if (!hash)
+        return -1;
+    for (size_t i = 0; i < self->nstreams; i++) {
+        size_t slot = s_hash_str (self->streams [i].name) & (cap - 1);
+        while (hash [slot])
+            slot = (slot + 1) & (cap - 1);
+        hash [slot] = (uint32_t) i + 1;
+    }
+    free (self->hash);
+    self->hash = hash;
+    self->hash_cap = cap;
+    return 0;
+}
+
+static int64_t
+s_stream_find (const sf_dvr_scan_t *self, const char *name)
+{
+    if (!self->hash_cap)
+        return -1;
+    size_t slot = s_hash_str (name) & (self->hash_cap - 1);
+    while (self->hash [slot]) {
+        uint32_t id = self->hash [slot] - 1;
+        if (!strcmp (self->streams [id].name, name))
+            return id;
+        slot = (slot + 1) & (self->hash_cap - 1);
+    }
+    return -1;
+}
+
+static int64_t
+s_stream_intern (sf_dvr_scan_t *self, const char *name)
+{
+    int64_t id = s_stream_find (self, name);
+    if (id >= 0)
+        return id;
+    if ((self->nstreams + 1) * 2 > self->hash_cap && s_hash_grow (self))
+        return -1;
+    if (self->nstreams == self->streams_cap) {
+        size_t cap = self->streams_cap ? self->streams_cap * 2 : 16;
+        s_stream_t *s = realloc (self->streams, cap * sizeof (s_stream_t));
+        if (!s)
+            return -1;
+        self->streams = s;
+        self->streams_cap = cap;
+    }
+    s_stream_t *stream = &self->streams [self->nstreams];
+    memset (stream, 0, sizeof (*stream));
+    if (!(stream->name = strdup (name)))
+        return -1;
+    size_t slot = s_hash_str (name) & (self->hash_cap - 1);
+    while (self->hash [slot])
+        slot = (slot + 1) & (self->hash_cap - 1);
+    self->hash [slot] = (uint32_t) self->nstreams + 1;
+    return (int64_t) self->nstreams++;
+}
+
+//  --------------------------------------------------------------------------
+//  Directory nodes
+
+static void
+s_dir_destroy (s_dir_t **dir_p)
+{
+    s_dir_t *dir = *dir_p;
+    if (!dir)
+        return;
+    for (size_t i = 0; i < dir->nsubdirs; i++)
+        s_dir_destroy (&dir->subdirs [i]);
+    for (size_t i = 0; i < dir->nruns; i++)
+        free (dir->runs [i].ranges);
+    free (dir->subdirs);
+    free (dir->chunks);
+    free (dir->arena);
+    free (dir->runs);
+    free (dir->path);
+    free (dir);
+    *dir_p = NULL;
+}
+
+static s_dir_t *
+s_dir_new (const char *path, int depth, const s_caps_t *caps)
+{
+    s_dir_t *dir = calloc (1, sizeof (s_dir_t));
+    if (!dir || !(dir->path = strdup (path))) {
+        free (dir);
+        return NULL;
+    }
+    dir->depth = depth;
+    dir->caps = *caps;
+    return dir;
+}
+
+static int
+s_chunk_cmp (const void *a, const void *b)
+{
+    const s_chunk_t *x = a, *y = b;
+    if (x->stream != y->stream)
+        return x->stream < y->stream ? -1 : 1;
+    return x->start_ms < y->start_ms ? -1 : x->start_ms > y->start_ms;
+}
+
+static int
+s_subdir_cmp (const void *a, const void *b)
+{
+    return strcmp ((*(s_dir_t * const *) a)->path, (*(s_dir_t * const *) b)->path);
+}
+
+//  Appends a range (ms) to a list, merging with the last one across small gaps
+static int
+s_range_push (sf_range_t **ranges, size_t *n, size_t *cap, int64_t from, int64_t to)
+{
+    if (*n && from <= (*ranges) [*n - 1].to + S_GAP_MS && from >= (*ranges) [*n - 1].from) {
+        if (to > (*ranges) [*n - 1].to)
+            (*ranges) [*n - 1].to = to;
+        return 0;
+    }
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 4;
+        sf_range_t *r = realloc (*ranges, ncap * sizeof (sf_range_t));
+        if (!r)
+            return -1;
+        *ranges = r;
+        *cap = ncap;
+    }
+    (*ranges) [*n].from = from;
+    (*ranges) [*n].to = to;
+    (*n)++;
+    return 0;
+}
+
+//  Rebuilds a directory's per-stream runs from its sorted chunks
+static int
+s_dir_build_runs (s_dir_t *dir)
+{
+    for (size_t i = 0; i < dir->nruns; i++)
+        free (dir->runs [i].ranges);
+    free (dir->runs);
+    dir->runs = NULL;
+    dir->nruns = 0;
+    size_t cap = 0;
+    for (size_t i = 0; i < dir->nchunks; ) {
+        size_t j = i;
+        while (j < dir->nchunks && dir->chunks [j].stream == dir->chunks [i].stream)
+            j++;
+        if (dir->nruns == cap) {
+            cap = cap ? cap * 2 : 4;
+            s_run_t *r = realloc (dir->runs, cap * sizeof (s_run_t));
+            if (!r)
+                return -1;
+            dir->runs = r;
+        }
+        s_run_t *run = &dir->runs [dir->nruns++];
+        memset (run, 0, sizeof (*run));
+        run->stream = dir->chunks [i].stream;
+        run->first = i;
+        run->count = j - i;
+        size_t rcap = 0;
+        for (size_t k = i; k + 1 < j; k++) {
+            const s_chunk_t *c = &dir->chunks [k];
+            if (s_range_push (&run->ranges, &run->nranges, &rcap, c->start_ms, c->end_ms))
+                return -1;
+            run->bytes += c->bytes;
+            run->dur_sum_ms += c->end_ms - c->start_ms;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+//  Sets a chunk's end and size from stat (and {dur} when the name has it)
+static void
+s_chunk_stat (const sf_dvr_scan_t *self, s_chunk_t *chunk, const struct stat *st, const s_caps_t *caps)
+{
+    chunk->bytes = (uint64_t) st->st_size;
+    if (self->has_dur && caps->set [T_DUR])
+        chunk->end_ms = chunk->start_ms + caps->v [T_DUR] * 1000;
+    else {
+        int64_t mtime_ms = (int64_t) st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+        chunk->end_ms = mtime_ms;
+        if (mtime_ms < chunk->start_ms || mtime_ms - chunk->start_ms > S_CHUNK_MAX_MS)
+            chunk->end_ms = chunk->start_ms;
+    }
+}
+
+static s_chunk_t *
+s_chunk_find (s_chunk_t *chunks, size_t n, uint32_t stream, int64_t start_ms)
+{
+    s_chunk_t key = { .stream = stream, .start_ms = start_ms };
+    return bsearch (&key, chunks, n, sizeof (s_chunk_t), s_chunk_cmp);
+}
+
+static s_dir_t *
+s_subdir_find (s_dir_t *dir, const char *path)
+{
+    s_dir_t key_dir = { .path = (char *) path };
+    s_dir_t *key = &key_dir;
+    s_dir_t **found = bsearch (&key, dir->subdirs, dir->nsubdirs, sizeof (s_dir_t *), s_subdir_cmp);
+    return found ? *found : NULL;
+}
+
+//  Re-reads a directory whose mtime moved: keeps what it knew of names still
+//  there, stat()s only new ones, forgets what is gone.
+static int
+s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
+{
+    int fd = open (dir->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    DIR *dh = fdopendir (fd);
+    if (!dh) {
+        close (fd);
+        return -1;
+    }
+    self->stats.dirs_read++;
+    bool leaf = dir->depth == self->ncomponents - 1;
+    const char *pat = self->components [dir->depth];
+    s_chunk_t *chunks = NULL;
+    size_t nchunks = 0, cap = 0;
+    char *arena = NULL;
+    size_t arena_len = 0, arena_cap = 0;
+    s_dir_t **subdirs = NULL;
+    size_t nsubdirs = 0, subcap = 0;
+    bool sorted = true;
+    int rc = 0;
+    for (size_t i = 0; i < dir->nsubdirs; i++)
+        dir->subdirs [i]->claimed = false;
+    struct dirent *de;
+    size_t pathlen = strlen (dir->path);
+    while ((de = readdir (dh))) {
+        if (de->d_name [0] == '.' && (!de->d_name [1] || (de->d_name [1] == '.' && !de->d_name [2])))
+            continue;
+        s_caps_t caps = dir->caps;
+        if (!s_match (pat, de->d_name, &caps))
+            continue;
+        if (!leaf) {
+            if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN && de->d_type != DT_LNK)
+                continue;
+            size_t plen = pathlen + 1 + strlen (de->d_name) + 1;
+            char *path = malloc (plen);
+            if (!path) {
+                rc = -1;
+                break;
+            }
+            snprintf (path, plen, "%s/%s", dir->path, de->d_name);
+            s_dir_t *sub = s_subdir_find (dir, path);
+            if (sub)
+                sub->claimed = true;
+            else {
+                struct stat st;
+                if (de->d_type != DT_DIR && (stat (path, &st) || !S_ISDIR (st.st_mode))) {
+                    free (path);
+                    continue;
+                }
+                sub = s_dir_new (path, dir->depth + 1, &caps);
+            }
+            free (path);
+            if (!sub) {
+                rc = -1;
+                break;
+            }
+            if (nsubdirs == subcap) {
+                subcap = subcap ? subcap * 2 : 8;
+                s_dir_t **s = realloc (subdirs, subcap * sizeof (s_dir_t *));
+                if (!s) {
+                    s_dir_destroy (&sub);
+                    rc = -1;
+                    break;
+                }
+                subdirs = s;
+            }
+            subdirs [nsubdirs++] = sub;
+            continue;
+        }
+        if (de->d_type == DT_DIR || !caps.has_name)
+            continue;
+        int64_t id = s_stream_intern (self, caps.name);
+        if (id < 0) {
+            rc = -1;
+            break;
+        }
+        if (nchunks == cap) {
+            cap = cap ? cap * 2 : 64;
+            s_chunk_t *c = realloc (chunks, cap * sizeof (s_chunk_t));
+            if (!c) {
+                rc = -1;
+                break;
+            }
+            chunks = c;
+        }
+        size_t nlen = strlen (de->d_name) + 1;
+        if (arena_len + nlen > arena_cap) {
+            size_t acap = arena_cap ? arena_cap * 2 : 4096;
+            while (acap < arena_len + nlen)
+                acap *= 2;
+            char *a = realloc (arena, acap);
+            if (!a) {
+                rc = -1;
+                break;
+            }
+            arena = a;
+            arena_cap = acap;
+        }
+        s_chunk_t *chunk = &chunks [nchunks];
+        chunk->stream = (uint32_t) id;
+        chunk->start_ms = s_start_ms (&caps);
+        chunk->name_off = (uint32_t) arena_len;
+        memcpy (arena + arena_len, de->d_name, nlen);
+        arena_len += nlen;
+        s_chunk_t *old = s_chunk_find (dir->chunks, dir->nchunks, chunk->stream, chunk->start_ms);
+        //  A chunk that was still growing at the last look may have been
+        //  written to until it closed: look again rather than leave a gap.
+        if (old && old->end_ms < self->now_ms - 10000) {
+            chunk->end_ms = old->end_ms;
+            chunk->bytes = old->bytes;
+        }
+        else {
+            struct stat st;
+            self->stats.files_statted++;
+            if (fstatat (fd, de->d_name, &st, 0) || !S_ISREG (st.st_mode)) {
+                arena_len -= nlen;
+                continue;
+            }
+            s_chunk_stat (self, chunk, &st, &caps);
+        }
+        if (nchunks && sorted && s_chunk_cmp (&chunks [nchunks - 1], chunk) > 0)
+            sorted = false;
+        nchunks++;
+    }
+    closedir (dh);
+    if (rc) {
+        //  Out of memory: drop this directory's view and re-read it next
+        //  time. Known subdirectories are in both lists; free each once.
+        for (size_t i = 0; i < nsubdirs; i++)
+            if (!subdirs [i]->claimed)
+                s_dir_destroy (&subdirs [i]);
+        for (size_t i = 0; i < dir->nsubdirs; i++)
+            s_dir_destroy (&dir->subdirs [i]);
+        free (dir->subdirs);
+        dir->subdirs = NULL;
+        dir->nsubdirs = 0;
+        free (subdirs);
+        free (chunks);
+        free (arena);
+        dir->scanned = false;
+        return -1;
+    }
+    //  Subdirectories left unclaimed in the old list are gone from disk
+    for (size_t i = 0; i < dir->nsubdirs; i++)
+        if (!dir->subdirs [i]->claimed)
+            s_dir_destroy (&dir->subdirs [i]);
+    free (dir->subdirs);
+    if (nsubdirs > 1)
+        qsort (subdirs, nsubdirs, sizeof (s_dir_t *), s_subdir_cmp);
+    dir->subdirs = subdirs;
+    dir->nsubdirs = nsubdirs;
+    if (!sorted)
+        qsort (chunks, nchunks, sizeof (s_chunk_t), s_chunk_cmp);
+    free (dir->chunks);
+    free (dir->arena);
+    dir->chunks = chunks;
+    dir->nchunks = nchunks;
+    dir->arena = arena;
+    dir->arena_len = arena_len;
+    return s_dir_build_runs (dir);
+}
+
+//  Re-stats each stream's newest chunk in a directory: it may still grow
+static void
+s_dir_restat_last (sf_dvr_scan_t *self, s_dir_t *dir)
+{
+    if (self->has_dur || dir->depth != self->ncomponents - 1)
+        return;
+    char path [4096];
+    for (size_t i = 0; i < dir->nruns; i++) {
+        s_chunk_t *last = &dir->chunks [dir->runs [i].first + dir->runs [i].count - 1];
+        snprintf (path, sizeof path, "%s/%s", dir->path, dir->arena + last->name_off);
+        struct stat st;
+        self->stats.files_statted++;
+        if (stat (path, &st) == 0)
+            s_chunk_stat (self, last, &st, &dir->caps);
+    }
+}
+
+static int
+s_dir_update (sf_dvr_scan_t *self, s_dir_t *dir)
+{
+    struct stat st;
+    if (stat (dir->path, &st) || !S_ISDIR (st.st_mode))
+        return -1;
+    int rc = 0;
+    if (!dir->scanned || st.st_mtim.tv_sec != dir->mtime.tv_sec
+                      || st.st_mtim.tv_nsec != dir->mtime.tv_nsec) {
+        //  Take the mtime before reading: a chunk added while we read moves
+        //  it again, and the next update re-reads rather than missing it.
+        if (s_dir_rescan (self, dir) == 0) {
+            dir->mtime = st.st_mtim;
+            dir->scanned = true;
+        }
+        else
+            rc = -1;
+    }
+    s_dir_restat_last (self, dir);
+    for (size_t i = 0; i < dir->nsubdirs; i++)
+        if (s_dir_update (self, dir->subdirs [i]))
+            dir->scanned = false;       //  vanished: re-read the parent next time
+    return rc;
+}
+
+//  Joins every directory's runs into the per-stream summaries
+static int
+s_join (sf_dvr_scan_t *self, const s_dir_t *dir)
+{
+    self->stats.dirs++;
+    self->stats.chunks += dir->nchunks;
+    for (size_t i = 0; i < dir->nruns; i++) {
+        const s_run_t *run = &dir->runs [i];
+        s_stream_t *stream = &self->streams [run->stream];
+        const s_chunk_t *last = &dir->chunks [run->first + run->count - 1];
+        for (size_t r = 0; r < run->nranges; r++)
+            if (s_range_push (&stream->ranges, &stream->nranges, &stream->cap,
+                              run->ranges [r].from, run->ranges [r].to))
+                return -1;
+        if (s_range_push (&stream->ranges, &stream->nranges, &stream->cap,
+                          last->start_ms, last->end_ms))
+            return -1;
+        stream->bytes += run->bytes + last->bytes;
+        stream->dur_sum_ms += run->dur_sum_ms;
+        stream->ncomplete += run->count - 1;
+        stream->nchunks += run->count;
+    }
+    for (size_t i = 0; i < dir->nsubdirs; i++)
+        if (s_join (self, dir->subdirs [i]))
+            return -1;
+    return 0;
+}
+
+static int
+s_range_cmp (const void *a, const void *b)
+{
+    const sf_range_t *x = a, *y = b;
+    return x->from < y->from ? -1 : x->from > y->from;
+}
+
+//  Directories are visited in name order, which is time order for date
+//  trees but not in general: sort and merge each stream's ranges once more.
+static void
+s_normalize (s_stream_t *stream)
+{
+    if (stream->nranges < 2)
+        return;
+    bool sorted = true;
+    for (size_t i = 1; i < stream->nranges && sorted; i++)
+        sorted = stream->ranges [i - 1].from <= stream->ranges [i].from;
+    if (!sorted)
+        qsort (stream->ranges, stream->nranges, sizeof (sf_range_t), s_range_cmp);
+    size_t out = 0;
+    for (size_t i = 1; i < stream->nranges; i++) {
+        sf_range_t *last = &stream->ranges [out];
+        if (stream->ranges [i].from <= last->to + S_GAP_MS) {
+            if (stream->ranges [i].to > last->to)
+                last->to = stream->ranges [i].to;
+        }
+        else
+            stream->ranges [++out] = stream->ranges [i];
+    }
+    stream->nranges = out + 1;
+}
+
+//  --------------------------------------------------------------------------
+//  Public
+
+sf_dvr_scan_t *
+sf_dvr_scan_new (const char *records_path, const char *pattern, char *err, size_t errlen)
+{
+    if (!records_path || !*records_path) {
+        snprintf (err, errlen, "records path is empty");
+        return NULL;
+    }
+    if (!pattern || !*pattern)
+        pattern = SF_DVR_PATTERN_DEFAULT;
+    sf_dvr_scan_t *self = calloc (1, sizeof (sf_dvr_scan_t));
+    if (!self || !(self->root = strdup (records_path))) {
+        free (self);
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    size_t rlen = strlen (self->root);
+    while (rlen > 1 && self->root [rlen - 1] == '/')
+        self->root [--rlen] = 0;
+    int names = 0, times = 0;
+    const char *p = pattern;
+    while (*p) {
+        const char *slash = strchr (p, '/');
+        size_t len = slash ? (size_t) (slash - p) : strlen (p);
+        if (!len || self->ncomponents == S_COMPONENTS_MAX) {
+            snprintf (err, errlen, "record pattern '%s': empty component or more than %d levels",
+                      pattern, S_COMPONENTS_MAX);
+            goto fail;
+        }
+        char *comp = strndup (p, len);
+        if (!comp) {
+            snprintf (err, errlen, "out of memory");
+            goto fail;
+        }
+        self->components [self->ncomponents++] = comp;
+        int before = names;
+        if (s_check_component (comp, &names, &times, &self->has_dur, err, errlen))
+            goto fail;
+        if (names - before > 1) {
+            snprintf (err, errlen, "record pattern '%s': {name} twice in one component", pattern);
+            goto fail;
+        }
+        p = slash ? slash + 1 : p + len;
+    }
+    if (names != 1 || times < 1) {
+        snprintf (err, errlen, "record pattern '%s': needs {name} once and a time ({ms}, {s} or {Y}...)",
+                  pattern);
+        goto fail;
+    }
+    s_caps_t caps;
+    memset (&caps, 0, sizeof caps);
+    if (!(self->top = s_dir_new (self->root, 0, &caps))) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    return self;
+fail:
+    sf_dvr_scan_destroy (&self);
+    return NULL;
+}
+
+void
+sf_dvr_scan_destroy (sf_dvr_scan_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sf_dvr_scan_t *self = *self_p;
+    s_dir_destroy (&self->top);
+    for (int i = 0; i < self->ncomponents; i++)
+        free (self->components [i]);
+    for (size_t i = 0; i < self->nstreams; i++) {
+        free (self->streams [i].name);
+        free (self->streams [i].ranges);
+    }
+    free (self->streams);
+    free (self->hash);
+    free (self->root);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+sf_dvr_scan_update (sf_dvr_scan_t *self, int64_t now_ms, char *err, size_t errlen)
+{
+    self->stats.dirs_read = self->stats.files_statted = 0;
+    self->now_ms = now_ms;
+    if (s_dir_update (self, self->top)) {
+        struct stat st;
+        if (stat (self->root, &st) || !S_ISDIR (st.st_mode)) {
+            snprintf (err, errlen, "records path %s: %s", self->root,
+                      errno ? strerror (errno) : "not a directory");
+            return -1;
+        }
+    }
+    struct statvfs vfs;
+    self->disk_free_bytes = statvfs (self->root, &vfs) == 0
+                          ? (uint64_t) vfs.f_bavail * vfs.f_frsize : 0;
+    for (size_t i = 0; i < self->nstreams; i++) {
+        s_stream_t *s = &self->streams [i];
+        s->nranges = 0;
+        s->bytes = 0;
+        s->dur_sum_ms = 0;
+        s->ncomplete = s->nchunks = 0;
+    }
+    self->stats.dirs = self->stats.chunks = 0;
+    if (s_join (self, self->top)) {
+        snprintf (err, errlen, "out of memory joining DVR ranges");
+        return -1;
+    }
+    self->stats.streams = 0;
+    for (size_t i = 0; i < self->nstreams; i++) {
+        s_normalize (&self->streams [i]);
+        if (self->streams [i].nchunks)
+            self->stats.streams++;
+    }
+    return 0;
+}
+
+int
+sf_dvr_scan_fill (const sf_dvr_scan_t *self, const char *name, sf_dvr_t *dvr)
+{
+    int64_t id = s_stream_find (self, name);
+    if (id < 0 || !self->streams [id].nchunks)
+        return 0;
+    const s_stream_t *s = &self->streams [id];
+    free (dvr->ranges);
+    dvr->ranges = NULL;
+    dvr->nranges = 0;
+    //  The record holds at most SF_RANGES_MAX ranges: keep the newest
+    size_t first = s->nranges > SF_RANGES_MAX ? s->nranges - SF_RANGES_MAX : 0;
+    for (size_t i = first; i < s->nranges; i++) {
+        //  Seconds: a range covers every second it touches
+        int64_t from = s->ranges [i].from / 1000;
+        int64_t to = (s->ranges [i].to + 999) / 1000;
+        if (sf_dvr_add_range (dvr, from, to))
+            return -1;
+    }
+    if (sf_text_set (&dvr->records_path, self->root))
+        return -1;
+    dvr->memory_bytes = s->bytes;
+    dvr->disk_free_bytes = self->disk_free_bytes;
+    dvr->chunk_s = s->ncomplete ? (int32_t) ((s->dur_sum_ms / (int64_t) s->ncomplete + 500) / 1000) : 0;
+    dvr->depth_s = dvr->nranges ? dvr->ranges [dvr->nranges - 1].to - dvr->ranges [0].from : 0;
+    //  Recording now when the newest range reaches close to now: within two
+    //  chunks (a chunk's end moves once per write) and never less than 5 s.
+    int64_t slack_s = dvr->chunk_s * 2 > 5 ? dvr->chunk_s * 2 : 5;
+    dvr->current_from = 0;
+    if (dvr->nranges && dvr->ranges [dvr->nranges - 1].to >= self->now_ms / 1000 - slack_s)
+        dvr->current_from = dvr->ranges [dvr->nranges - 1].from;
+    return 1;
+}
+
+size_t
+sf_dvr_scan_streams (const sf_dvr_scan_t *self, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->nstreams; i++)
+        if (self->streams [i].nchunks) {
+            if (n < max)
+                names [n] = self->streams [i].name;
+            n++;
+        }
+    return n;
+}
+
+int
+sf_dvr_scan_apply (const sf_dvr_scan_t *self, sf_streamset_t *set)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        int rc = sf_dvr_scan_fill (self, set->items [i].name, &set->items [i].dvr);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            set->items [i].functions |= SF_FN_DVR;
+    }
+    return 0;
+}
+
+void
+sf_dvr_scan_stats (const sf_dvr_scan_t *self, sf_dvr_scan_stats_t *stats)
+{
+    *stats = self->stats;
+}
