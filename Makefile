@@ -16,6 +16,9 @@ LIB_SRC  := $(wildcard proto/*.c) \
             $(filter-out controller/cli/main.c,$(wildcard controller/cli/*.c)) \
             $(filter-out node-agent/main.c,$(wildcard node-agent/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The web page, embedded into the controller (rules below, controller/web/embed.sh)
+WEB_SRC  := $(wildcard controller/web/*.html controller/web/*.js controller/web/*.css controller/web/*.svg)
+LIB_OBJ  += $(BUILD)/obj/gen/web_assets.o
 LIB      := $(BUILD)/libstreamfleet.a
 
 BINS     := $(BUILD)/bin/streamfleet-controller $(BUILD)/bin/streamfleet-agent $(BUILD)/bin/streamfleet
@@ -28,6 +31,13 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/web_assets.c: $(WEB_SRC) controller/web/embed.sh
+	@mkdir -p $(dir $@)
+	sh controller/web/embed.sh $(WEB_SRC) > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -8,6 +8,7 @@
 #define SF_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "sf_codec.h"
@@ -34,4 +35,23 @@ typedef struct {
 void sf_metrics_init (sf_metrics_t *self);
 void sf_metrics_commit (sf_metrics_t *self, int64_t latency_us);
 void sf_metrics_reject (sf_metrics_t *self, int reason);
+
+//  State gauges, gathered at scrape time through sf_query.h (they are read
+//  model answers, not counters). A family with have_* false is left out.
+typedef struct {
+    bool have_streams;
+    uint64_t streams_by_type [SF_TYPE_COUNT];           //  sf_type_t
+    uint64_t streams_by_status [SF_STATUS_COUNT];       //  sf_status_t, derived
+    uint64_t streams_transfer;
+    uint64_t streams_total;
+    bool have_nodes;
+    uint64_t nodes_by_liveness [3];                     //  sf_liveness_t
+    double scrape_seconds;                              //  time to gather these
+} sf_metrics_gauges_t;
+
+//  Writes every counter, the commit-latency histogram and the gauges (g may
+//  be NULL) in the Prometheus text exposition format 0.0.4. Names follow
+//  Prometheus conventions: streamfleet_ prefix, _total counters, base units.
+//  Returns 0, or -1 when the stream failed.
+int sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out);
 #endif

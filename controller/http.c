@@ -1,0 +1,937 @@
+/*  http.c — the controller's HTTP listener: JSON API, web page, metrics.
+
+    libmicrohttpd runs a small thread pool; each request is answered in one
+    call from the read model (sf_query.h), the same functions the CLI path
+    uses, so the API, the page and the CLI cannot disagree. Nothing here scans
+    the store for streams or derives state: that lives in query.c.
+
+    Every input is a stranger's: query arguments are parsed strictly and a bad
+    one answers 400 with a JSON error naming it; an unknown stream answers 404;
+    a missing or wrong bearer token answers 401. The page's static files need
+    no token (they hold no data); the page asks for the token itself.
+*/
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+#include <jansson.h>
+#include <msgpack.h>
+#include "sf_http.h"
+#include "sf_json.h"
+#include "sf_log.h"
+#include "sf_web_assets.h"
+
+#define S_LIMIT_DEFAULT     100
+#define S_LIMIT_MAX         1000
+#define S_EVENTS_DEFAULT    100
+#define S_EVENTS_MAX        1000
+#define S_TOKEN_MAX         512
+#define S_THREADS           4
+#define S_GAUGES_TTL_MS     1000        //  scrapes within this reuse the gauges
+#define S_PAGE_CSP "default-src 'self'; img-src 'self' data:; style-src 'self'; " \
+                   "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
+
+typedef struct {
+    char path [128];
+    bool prefix;
+    sf_http_handler_fn *fn;
+    void *arg;
+} s_route_t;
+
+struct sf_http_t {
+    struct MHD_Daemon *daemon;
+    sf_query_ctx_t *query;
+    sf_metrics_t *metrics;
+    char token [S_TOKEN_MAX + 1];
+    size_t token_len;
+    char address [SF_ADDR_MAX + 1];
+    s_route_t routes [SF_HTTP_ROUTES_MAX];
+    atomic_size_t nroutes;
+    pthread_mutex_t gauges_lock;
+    sf_metrics_gauges_t gauges;
+    int64_t gauges_at_ms;
+    sf_ratelimit_t log_limit;
+};
+
+struct sf_http_req_t {
+    struct MHD_Connection *conn;
+    const char *path;
+    sf_http_t *http;
+};
+
+const char *
+sf_http_req_path (const sf_http_req_t *req)
+{
+    return req->path;
+}
+
+const char *
+sf_http_req_arg (const sf_http_req_t *req, const char *key)
+{
+    return MHD_lookup_connection_value (req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+int
+sf_http_route (sf_http_t *self, const char *path, sf_http_handler_fn *fn, void *arg)
+{
+    size_t n = atomic_load (&self->nroutes);
+    if (n >= SF_HTTP_ROUTES_MAX || strlen (path) >= sizeof (self->routes [0].path))
+        return -1;
+    s_route_t *r = &self->routes [n];
+    size_t len = strlen (path);
+    r->prefix = len > 0 && path [len - 1] == '*';
+    memcpy (r->path, path, r->prefix? len - 1: len);
+    r->path [r->prefix? len - 1: len] = 0;
+    r->fn = fn;
+    r->arg = arg;
+    //  Published after the entry is written, so a request thread reading the
+    //  count never sees a half-made route
+    atomic_store (&self->nroutes, n + 1);
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  Replies
+
+static enum MHD_Result
+s_reply (struct MHD_Connection *conn, unsigned status, const char *type,
+         void *body, size_t size, enum MHD_ResponseMemoryMode mode, bool is_page)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer (size, body, mode);
+    if (!resp) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free (body);
+        return MHD_NO;
+    }
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header (resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header (resp, "Referrer-Policy", "no-referrer");
+    if (is_page) {
+        MHD_add_response_header (resp, "Content-Security-Policy", S_PAGE_CSP);
+        MHD_add_response_header (resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    }
+    else
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                 "Bearer realm=\"streamfleet\"");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    enum MHD_Result rc = MHD_queue_response (conn, status, resp);
+    MHD_destroy_response (resp);
+    return rc;
+}
+
+//  Answers with a JSON body; takes the reference to j
+static enum MHD_Result
+s_reply_json (struct MHD_Connection *conn, unsigned status, json_t *j)
+{
+    if (!j) {
+        static char oom [] = "{\"error\":{\"status\":500,\"code\":\"internal\","
+                             "\"message\":\"out of memory building the answer\"}}";
+        return s_reply (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+                        oom, strlen (oom), MHD_RESPMEM_PERSISTENT, false);
+    }
+    size_t len = 0;
+    char *text = sf_json_dumps (j, &len);
+    json_decref (j);
+    if (!text)
+        return s_reply_json (conn, status, NULL);
+    return s_reply (conn, status, "application/json; charset=utf-8", text, len,
+                    MHD_RESPMEM_MUST_FREE, false);
+}
+
+static enum MHD_Result
+s_reply_error (struct MHD_Connection *conn, unsigned status, const char *code,
+               const char *message)
+{
+    return s_reply_json (conn, status, sf_json_error ((int) status, code, message));
+}
+
+//  -------------------------------------------------------------------------
+//  Argument parsing: strict, so "limit=10abc" is an error, not 10
+
+static int
+s_parse_u64 (const char *text, uint64_t max, uint64_t *out)
+{
+    if (!text || !*text || strlen (text) > 19)
+        return -1;
+    uint64_t v = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (uint64_t) (*p - '0');
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int
+s_parse_i64 (const char *text, int64_t *out)
+{
+    if (!text || !*text)
+        return -1;
+    bool neg = *text == '-';
+    uint64_t v;
+    if (s_parse_u64 (neg? text + 1: text, INT64_MAX, &v))
+        return -1;
+    *out = neg? -(int64_t) v: (int64_t) v;
+    return 0;
+}
+
+static const char *
+s_arg (struct MHD_Connection *conn, const char *key)
+{
+    const char *v = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, key);
+    return v && *v? v: NULL;
+}
+
+//  -------------------------------------------------------------------------
+//  GET /api/v1/streams
+
+//  The cursor is an opaque token to clients; today it is the decimal offset
+//  of the next page, which keeps paging stateless on the server.
+static enum MHD_Result
+s_streams_list (sf_http_t *self, struct MHD_Connection *conn)
+{
+    char err [256] = "";
+    sf_filter_t filter;
+    sf_filter_init (&filter);
+    const char *v;
+    if ((v = s_arg (conn, "filter")) && sf_filter_parse (&filter, v, err, sizeof (err)))
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_filter", err);
+    if ((v = s_arg (conn, "name")) && sf_filter_set_name (&filter, v, err, sizeof (err)))
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_name", err);
+    if ((v = s_arg (conn, "node")) && sf_filter_set_node (&filter, v, err, sizeof (err)))
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_node", err);
+    sf_sort_t sort = { SF_SORT_NAME, false };
+    if ((v = s_arg (conn, "sort")) && sf_sort_parse (&sort, v, err, sizeof (err)))
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_sort", err);
+    uint64_t limit = S_LIMIT_DEFAULT;
+    if ((v = s_arg (conn, "limit")) && s_parse_u64 (v, S_LIMIT_MAX, &limit)) {
+        snprintf (err, sizeof (err), "limit must be a whole number from 0 to %d, not '%.40s'",
+                  S_LIMIT_MAX, v);
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_limit", err);
+    }
+    uint64_t offset = 0;
+    if ((v = s_arg (conn, "cursor")) && s_parse_u64 (v, SIZE_MAX / 2, &offset)) {
+        snprintf (err, sizeof (err), "cursor '%.40s' is not one this API gave out; "
+                  "start again without a cursor", v);
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_cursor", err);
+    }
+    sf_list_result_t res;
+    memset (&res, 0, sizeof (res));
+    if (sf_query_list (self->query, &filter, &sort, (size_t) offset, (size_t) limit,
+                       &res, err, sizeof (err)))
+        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
+
+    int64_t now = sf_now_ms () / 1000;
+    json_t *rows = json_array ();
+    for (size_t i = 0; i < res.nrows; i++)
+        json_array_append_new (rows, sf_json_stream (&res.rows [i], NULL, SF_JSON_ROW, now));
+    char params [128], cursor [32];
+    json_t *next = json_null ();
+    if (offset + res.nrows < res.total && limit > 0) {
+        snprintf (cursor, sizeof (cursor), "%" PRIu64, offset + res.nrows);
+        next = json_string (cursor);
+    }
+    json_t *prev = json_null ();
+    if (offset > 0) {
+        snprintf (cursor, sizeof (cursor), "%" PRIu64, offset > limit? offset - limit: 0);
+        prev = json_string (cursor);
+    }
+    char sortbuf [40];
+    snprintf (sortbuf, sizeof (sortbuf), "%s%s", sort.desc? "-": "", sf_sort_name (sort.key));
+    json_t *j = json_pack ("{s:I, s:I, s:I, s:I, s:o, s:o, s:s, s:s, s:I, s:o}",
+        "total", (json_int_t) res.total, "offset", (json_int_t) offset,
+        "limit", (json_int_t) limit, "count", (json_int_t) res.nrows,
+        "next_cursor", next, "prev_cursor", prev,
+        "filter", sf_filter_params (&filter, params, sizeof (params)),
+        "sort", sortbuf, "now", (json_int_t) now, "streams", rows);
+    sf_list_result_clear (&res);
+    return s_reply_json (conn, MHD_HTTP_OK, j);
+}
+
+//  -------------------------------------------------------------------------
+//  GET /api/v1/streams/{name} and /api/v1/streams/{name}/dvr
+
+static enum MHD_Result
+s_stream_detail (sf_http_t *self, struct MHD_Connection *conn, const char *name,
+                 const sf_detail_result_t *d)
+{
+    int64_t now = sf_now_ms () / 1000;
+    json_t *placements = json_array ();
+    for (size_t i = 0; i < d->count; i++) {
+        json_t *p = sf_json_stream (&d->placements [i], &d->nodes [i], SF_JSON_DETAIL, now);
+        if (p) {
+            const sf_node_t *n = &d->nodes [i];
+            json_object_set_new (p, "node_liveness",
+                                 json_string (sf_liveness_name (n->liveness)));
+            json_object_set_new (p, "node_addr_external", sf_json_str (n->addr_external));
+        }
+        json_array_append_new (placements, p);
+    }
+    return s_reply_json (conn, MHD_HTTP_OK, json_pack ("{s:o, s:I, s:I, s:o}",
+        "name", sf_json_str (name), "count", (json_int_t) d->count, "now", (json_int_t) now,
+        "placements", placements));
+}
+
+typedef struct {
+    int64_t from, to;
+    size_t placement;
+} s_span_t;
+
+static int
+s_span_cmp (const void *a, const void *b)
+{
+    const s_span_t *x = a, *y = b;
+    if (x->from != y->from)
+        return x->from < y->from? -1: 1;
+    if (x->to != y->to)
+        return x->to < y->to? -1: 1;
+    return x->placement < y->placement? -1: x->placement > y->placement;
+}
+
+static json_t *
+s_span_json (const sf_detail_result_t *d, const s_span_t *sp)
+{
+    const sf_stream_t *s = &d->placements [sp->placement];
+    char rtsp [SF_URL_MAX] = "", hls [SF_URL_MAX] = "";
+    sf_links_range (s, &d->nodes [sp->placement], sp->from, sp->to, rtsp, hls, sizeof (rtsp));
+    return json_pack ("{s:I, s:I, s:I, s:o, s:s, s:o, s:o}",
+        "from", (json_int_t) sp->from, "to", (json_int_t) sp->to,
+        "duration_s", (json_int_t) (sp->to - sp->from), "node", sf_json_str (s->node),
+        "type", sf_type_name (s->type), "rtsp", sf_json_str (rtsp), "hls", sf_json_str (hls));
+}
+
+//  The stream's archive over every placement, one timeline sorted by time.
+//  Until migration tracking lands, this is the union of each placement's
+//  ranges, each tagged with the node holding it and its playback links.
+//  ?at=T also answers which range (the latest starting one) holds time T.
+static enum MHD_Result
+s_stream_dvr (sf_http_t *self, struct MHD_Connection *conn, const char *name,
+              const sf_detail_result_t *d)
+{
+    int64_t at = 0;
+    const char *v = s_arg (conn, "at");
+    if (v && s_parse_i64 (v, &at)) {
+        char err [128];
+        snprintf (err, sizeof (err), "at must be unix seconds, not '%.40s'", v);
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_time", err);
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < d->count; i++)
+        total += d->placements [i].dvr.nranges;
+    s_span_t *spans = calloc (total? total: 1, sizeof (s_span_t));
+    if (!spans)
+        return s_reply_json (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    size_t n = 0;
+    json_t *placements = json_array ();
+    for (size_t i = 0; i < d->count; i++) {
+        const sf_stream_t *s = &d->placements [i];
+        for (uint32_t r = 0; r < s->dvr.nranges && s->dvr.ranges; r++)
+            spans [n++] = (s_span_t) { s->dvr.ranges [r].from, s->dvr.ranges [r].to, i };
+        json_array_append_new (placements, json_pack ("{s:o, s:s, s:s, s:o, s:I, s:I, s:o, s:I}",
+            "node", sf_json_str (s->node), "type", sf_type_name (s->type),
+            "status", sf_status_name (s->status),
+            "records_path", s->dvr.records_path? sf_json_str (s->dvr.records_path): json_null (),
+            "depth_s", (json_int_t) s->dvr.depth_s, "chunk_s", (json_int_t) s->dvr.chunk_s,
+            "current_from", s->dvr.current_from > 0?
+                            json_integer (s->dvr.current_from): json_null (),
+            "ranges", (json_int_t) s->dvr.nranges));
+    }
+    qsort (spans, n, sizeof (s_span_t), s_span_cmp);
+    json_t *ranges = json_array ();
+    json_t *hit = json_null ();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new (ranges, s_span_json (d, &spans [i]));
+        if (v && spans [i].from <= at && at <= spans [i].to) {
+            json_decref (hit);
+            hit = s_span_json (d, &spans [i]);
+            json_object_set_new (hit, "offset_s", json_integer (at - spans [i].from));
+        }
+    }
+    free (spans);
+    json_t *j = json_pack ("{s:o, s:I, s:o, s:o}", "name", sf_json_str (name),
+                           "count", (json_int_t) n, "placements", placements, "ranges", ranges);
+    if (v) {
+        json_object_set_new (j, "at", json_integer (at));
+        json_object_set_new (j, "holder", hit);
+    }
+    else
+        json_decref (hit);
+    return s_reply_json (conn, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result
+s_stream (sf_http_t *self, struct MHD_Connection *conn, const char *rest)
+{
+    char name [SF_NAME_MAX + 8];
+    size_t len = strlen (rest);
+    if (len == 0 || len >= sizeof (name))
+        return s_reply_error (conn, len? MHD_HTTP_BAD_REQUEST: MHD_HTTP_NOT_FOUND,
+                              len? "bad_name": "not_found",
+                              len? "stream name is too long": "no stream named");
+    memcpy (name, rest, len + 1);
+    const char *node = s_arg (conn, "node");
+    char err [256] = "";
+    sf_detail_result_t d;
+    memset (&d, 0, sizeof (d));
+    //  A name may itself hold '/': the whole rest is tried as a name first,
+    //  and only then "NAME/dvr" as the DVR timeline of NAME.
+    bool dvr = false;
+    if (sf_query_detail (self->query, name, node, &d, err, sizeof (err))) {
+        sf_detail_result_clear (&d);
+        memset (&d, 0, sizeof (d));
+        if (len > 4 && strcmp (name + len - 4, "/dvr") == 0) {
+            name [len - 4] = 0;
+            dvr = true;
+            if (sf_query_detail (self->query, name, node, &d, err, sizeof (err))) {
+                sf_detail_result_clear (&d);
+                return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
+            }
+        }
+        else
+            return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
+    }
+    enum MHD_Result rc = dvr? s_stream_dvr (self, conn, name, &d)
+                            : s_stream_detail (self, conn, name, &d);
+    sf_detail_result_clear (&d);
+    return rc;
+}
+
+//  -------------------------------------------------------------------------
+//  GET /api/v1/nodes[/{id}]
+
+static enum MHD_Result
+s_nodes (sf_http_t *self, struct MHD_Connection *conn, const char *id)
+{
+    char err [256] = "";
+    sf_node_t *nodes = NULL;
+    size_t count = 0;
+    if (sf_query_nodes (self->query, &nodes, &count, err, sizeof (err)))
+        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
+    int64_t now = sf_now_ms () / 1000;
+    json_t *j = NULL;
+    if (id) {
+        for (size_t i = 0; i < count && !j; i++)
+            if (strcmp (nodes [i].id, id) == 0)
+                j = sf_json_node (&nodes [i], now);
+        free (nodes);
+        if (!j) {
+            snprintf (err, sizeof (err), "no node '%.64s' is known to this controller", id);
+            return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
+        }
+        return s_reply_json (conn, MHD_HTTP_OK, j);
+    }
+    json_t *list = json_array ();
+    uint64_t by [3] = { 0, 0, 0 };
+    for (size_t i = 0; i < count; i++) {
+        json_array_append_new (list, sf_json_node (&nodes [i], now));
+        if (nodes [i].liveness <= SF_LIVE_DOWN)
+            by [nodes [i].liveness]++;
+    }
+    free (nodes);
+    return s_reply_json (conn, MHD_HTTP_OK, json_pack ("{s:I, s:{s:I, s:I, s:I}, s:I, s:o}",
+        "count", (json_int_t) count, "liveness", "alive", (json_int_t) by [0],
+        "suspect", (json_int_t) by [1], "down", (json_int_t) by [2],
+        "now", (json_int_t) now, "nodes", list));
+}
+
+//  -------------------------------------------------------------------------
+//  GET /api/v1/migrations: placement events, newest first. The migration work
+//  may replace this with a route of its own (sf_http_route).
+
+typedef struct {
+    json_t *events;
+    size_t limit;
+    const char *stream;
+    const char *kind;
+    size_t skipped;
+} s_events_t;
+
+static bool
+s_event_field_is (const msgpack_object *map, const char *key, const char *want)
+{
+    const msgpack_object *o = sf_map_get (map, key);
+    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen (want)
+        && memcmp (o->via.str.ptr, want, o->via.str.size) == 0;
+}
+
+static int
+s_event_one (int64_t at_ms, const void *packed, size_t size, void *arg)
+{
+    s_events_t *ev = arg;
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    if (msgpack_unpack_next (&u, packed, size, &off) != MSGPACK_UNPACK_SUCCESS
+    ||  u.data.type != MSGPACK_OBJECT_MAP) {
+        ev->skipped++;          //  a stored event we cannot read; not the client's fault
+        msgpack_unpacked_destroy (&u);
+        return 0;
+    }
+    if ((ev->stream && !s_event_field_is (&u.data, "stream", ev->stream))
+    ||  (ev->kind && !s_event_field_is (&u.data, "kind", ev->kind))) {
+        msgpack_unpacked_destroy (&u);
+        return 0;
+    }
+    json_t *j = sf_json_from_msgpack (&u.data);
+    msgpack_unpacked_destroy (&u);
+    if (!j) {
+        ev->skipped++;
+        return 0;
+    }
+    if (!json_object_get (j, "at_ms"))
+        json_object_set_new (j, "at_ms", json_integer (at_ms));
+    json_array_append_new (ev->events, j);
+    return json_array_size (ev->events) >= ev->limit;
+}
+
+static enum MHD_Result
+s_migrations (sf_http_t *self, struct MHD_Connection *conn)
+{
+    uint64_t limit = S_EVENTS_DEFAULT;
+    const char *v = s_arg (conn, "limit");
+    if (v && (s_parse_u64 (v, S_EVENTS_MAX, &limit) || limit == 0)) {
+        char err [128];
+        snprintf (err, sizeof (err), "limit must be a whole number from 1 to %d, not '%.40s'",
+                  S_EVENTS_MAX, v);
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_limit", err);
+    }
+    s_events_t ev = { json_array (), (size_t) limit, s_arg (conn, "stream"),
+                      s_arg (conn, "kind"), 0 };
+    sf_read_t r;
+    if (sf_store_read_begin (self->query->store, &r)) {
+        json_decref (ev.events);
+        return s_reply_error (conn, MHD_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                              "could not open a read transaction on the store; retry");
+    }
+    sf_store_scan_events (&r, s_event_one, &ev);
+    sf_store_read_end (&r);
+    return s_reply_json (conn, MHD_HTTP_OK, json_pack ("{s:I, s:I, s:o}",
+        "count", (json_int_t) json_array_size (ev.events),
+        "unreadable", (json_int_t) ev.skipped, "events", ev.events));
+}
+
+//  -------------------------------------------------------------------------
+//  GET /api/v1/cluster: this controller alone until gossip lands (its work
+//  registers a route of its own for this path).
+
+static enum MHD_Result
+s_cluster (sf_http_t *self, struct MHD_Connection *conn)
+{
+    char err [256] = "";
+    sf_node_t *nodes = NULL;
+    size_t count = 0;
+    if (sf_query_nodes (self->query, &nodes, &count, err, sizeof (err)))
+        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
+    uint64_t by [3] = { 0, 0, 0 };
+    for (size_t i = 0; i < count; i++)
+        if (nodes [i].liveness <= SF_LIVE_DOWN)
+            by [nodes [i].liveness]++;
+    free (nodes);
+    size_t streams = 0;
+    sf_read_t r;
+    if (sf_store_read_begin (self->query->store, &r) == 0) {
+        sf_store_count_streams (&r, &streams);
+        sf_store_read_end (&r);
+    }
+    json_t *me = json_pack ("{s:s, s:b, s:s, s:I}", "http", self->address, "self", 1,
+                            "state", "alive", "incarnation", (json_int_t) 0);
+    return s_reply_json (conn, MHD_HTTP_OK, json_pack (
+        "{s:[o], s:{s:I, s:I, s:I, s:I}, s:I, s:I}",
+        "controllers", me,
+        "nodes", "total", (json_int_t) count, "alive", (json_int_t) by [0],
+        "suspect", (json_int_t) by [1], "down", (json_int_t) by [2],
+        "streams", (json_int_t) streams, "now_ms", (json_int_t) sf_now_ms ()));
+}
+
+//  -------------------------------------------------------------------------
+//  GET /metrics
+
+//  One count through the shared evaluator; false when the query failed
+static bool
+s_count (sf_http_t *self, const sf_filter_t *f, uint64_t *out)
+{
+    static const sf_sort_t sort = { SF_SORT_NAME, false };
+    sf_list_result_t res;
+    memset (&res, 0, sizeof (res));
+    char err [256];
+    if (sf_query_list (self->query, f, &sort, 0, 0, &res, err, sizeof (err)))
+        return false;
+    *out = res.total;
+    sf_list_result_clear (&res);
+    return true;
+}
+
+//  Gauges through the read model: count-only queries per type and state
+//  (the filter's own groups), and offline from the down nodes' counts.
+//  Starting and error are what remains of the total.
+static void
+s_gather_gauges (sf_http_t *self, sf_metrics_gauges_t *g)
+{
+    memset (g, 0, sizeof (*g));
+    int64_t start = sf_mono_ms ();
+    sf_filter_t f;
+    bool ok = true;
+    for (int t = 0; t < SF_TYPE_COUNT && ok; t++) {
+        sf_filter_init (&f);
+        f.types = (uint8_t) (1u << t);
+        ok = s_count (self, &f, &g->streams_by_type [t]);
+    }
+    static const struct { uint8_t state; int status; } states [] = {
+        { SF_STATE_ACTIVE, SF_STATUS_ACTIVE }, { SF_STATE_SUSPEND, SF_STATUS_SUSPEND }
+    };
+    for (size_t i = 0; i < 2 && ok; i++) {
+        sf_filter_init (&f);
+        f.states = states [i].state;
+        ok = s_count (self, &f, &g->streams_by_status [states [i].status]);
+    }
+    if (ok) {
+        sf_filter_init (&f);
+        f.states = SF_STATE_TRANSFER;
+        ok = s_count (self, &f, &g->streams_transfer);
+    }
+    if (ok) {
+        sf_filter_init (&f);
+        ok = s_count (self, &f, &g->streams_total);
+    }
+    sf_node_t *nodes = NULL;
+    size_t count = 0;
+    char err [256];
+    if (sf_query_nodes (self->query, &nodes, &count, err, sizeof (err)) == 0) {
+        g->have_nodes = true;
+        for (size_t i = 0; i < count; i++) {
+            if (nodes [i].liveness <= SF_LIVE_DOWN)
+                g->nodes_by_liveness [nodes [i].liveness]++;
+            if (nodes [i].liveness == SF_LIVE_DOWN)
+                g->streams_by_status [SF_STATUS_OFFLINE] += nodes [i].nstreams;
+        }
+        free (nodes);
+    }
+    if (ok) {
+        g->have_streams = true;
+        uint64_t known = g->streams_by_status [SF_STATUS_ACTIVE]
+                       + g->streams_by_status [SF_STATUS_SUSPEND]
+                       + g->streams_by_status [SF_STATUS_OFFLINE];
+        //  The filter cannot tell starting from error; both are counted as
+        //  error until the read model offers a per-status count.
+        g->streams_by_status [SF_STATUS_ERROR] =
+            g->streams_total > known? g->streams_total - known: 0;
+    }
+    g->scrape_seconds = (double) (sf_mono_ms () - start) / 1000.0;
+}
+
+static enum MHD_Result
+s_metrics (sf_http_t *self, struct MHD_Connection *conn)
+{
+    sf_metrics_gauges_t g;
+    pthread_mutex_lock (&self->gauges_lock);
+    int64_t now = sf_mono_ms ();
+    if (self->gauges_at_ms == 0 || now - self->gauges_at_ms >= S_GAUGES_TTL_MS) {
+        s_gather_gauges (self, &self->gauges);
+        self->gauges_at_ms = sf_mono_ms ();
+    }
+    g = self->gauges;
+    pthread_mutex_unlock (&self->gauges_lock);
+
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    if (!out)
+        return s_reply_json (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    int rc = sf_metrics_write (self->metrics, &g, out);
+    if (fclose (out) || rc) {
+        free (text);
+        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                              "could not write the metrics text");
+    }
+    return s_reply (conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                    text, size, MHD_RESPMEM_MUST_FREE, false);
+}
+
+//  -------------------------------------------------------------------------
+//  Dispatch
+
+static bool
+s_token_ok (sf_http_t *self, struct MHD_Connection *conn)
+{
+    if (self->token_len == 0)
+        return true;
+    const char *h = MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp (h, "Bearer ", 7) != 0)
+        return false;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    size_t len = strlen (h);
+    if (len != self->token_len)
+        return false;
+    //  Constant time, so response timing does not leak the token's prefix
+    unsigned char diff = 0;
+    for (size_t i = 0; i < len; i++)
+        diff |= (unsigned char) (h [i] ^ self->token [i]);
+    return diff == 0;
+}
+
+static const sf_web_asset_t *
+s_asset (const char *path)
+{
+    if (strcmp (path, "/") == 0)
+        path = "/index.html";
+    for (size_t i = 0; i < sf_web_assets_count; i++)
+        if (strcmp (sf_web_assets [i].path, path) == 0)
+            return &sf_web_assets [i];
+    return NULL;
+}
+
+static enum MHD_Result
+s_api (sf_http_t *self, struct MHD_Connection *conn, const char *url)
+{
+    if (strcmp (url, "/api/v1/streams") == 0 || strcmp (url, "/api/v1/streams/") == 0)
+        return s_streams_list (self, conn);
+    if (strncmp (url, "/api/v1/streams/", 16) == 0)
+        return s_stream (self, conn, url + 16);
+    if (strcmp (url, "/api/v1/nodes") == 0 || strcmp (url, "/api/v1/nodes/") == 0)
+        return s_nodes (self, conn, NULL);
+    if (strncmp (url, "/api/v1/nodes/", 14) == 0)
+        return s_nodes (self, conn, url + 14);
+    if (strcmp (url, "/api/v1/migrations") == 0)
+        return s_migrations (self, conn);
+    if (strcmp (url, "/api/v1/cluster") == 0)
+        return s_cluster (self, conn);
+    char err [200];
+    snprintf (err, sizeof (err), "no endpoint %.120s; see docs/http-api.md", url);
+    return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
+}
+
+static enum MHD_Result
+s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size,
+          void **con_cls)
+{
+    sf_http_t *self = cls;
+    //  A body we do not want: drain it and answer once it is all in
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    atomic_fetch_add_explicit (&self->metrics->http_requests, 1, memory_order_relaxed);
+    bool api = strncmp (url, "/api/", 5) == 0;
+    bool metrics = strcmp (url, "/metrics") == 0;
+    if (strcmp (method, MHD_HTTP_METHOD_GET) && strcmp (method, MHD_HTTP_METHOD_HEAD))
+        return s_reply_error (conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                              "this API is read-only: use GET");
+    if ((api || metrics) && !s_token_ok (self, conn))
+        return s_reply_error (conn, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                              "send the controller's HTTP token as 'Authorization: Bearer TOKEN'");
+
+    //  Extension routes first, so migration and cluster work can take over
+    size_t nroutes = atomic_load (&self->nroutes);
+    for (size_t i = 0; i < nroutes; i++) {
+        const s_route_t *r = &self->routes [i];
+        bool hit = r->prefix? strncmp (url, r->path, strlen (r->path)) == 0
+                            : strcmp (url, r->path) == 0;
+        if (!hit)
+            continue;
+        sf_http_req_t req = { conn, url, self };
+        int status = MHD_HTTP_OK;
+        json_t *j = r->fn (&req, r->arg, &status);
+        if (!j)
+            status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        return s_reply_json (conn, (unsigned) status, j);
+    }
+    if (api)
+        return s_api (self, conn, url);
+    if (metrics)
+        return s_metrics (self, conn);
+    const sf_web_asset_t *a = s_asset (url);
+    if (a)
+        return s_reply (conn, MHD_HTTP_OK, a->content_type, (void *) a->data, a->size,
+                        MHD_RESPMEM_PERSISTENT, true);
+    static char missing [] = "not found\n";
+    return s_reply (conn, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", missing,
+                    strlen (missing), MHD_RESPMEM_PERSISTENT, false);
+}
+
+//  libmicrohttpd's own complaints (bind failures, bad requests) go to our log,
+//  rate-limited: a scanner must not be able to flood it.
+static void
+s_mhd_log (void *cls, const char *fmt, va_list ap)
+{
+    sf_http_t *self = cls;
+    char line [256];
+    vsnprintf (line, sizeof (line), fmt, ap);
+    size_t len = strlen (line);
+    while (len && (line [len - 1] == '\n' || line [len - 1] == '\r'))
+        line [--len] = 0;
+    sf_log_limited (&self->log_limit, SF_LOG_WARN, "http: %s", line);
+}
+
+//  -------------------------------------------------------------------------
+//  Listening
+
+static bool
+s_is_loopback (const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+        return (ntohl (in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+        if (IN6_IS_ADDR_LOOPBACK (&in6->sin6_addr))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED (&in6->sin6_addr) && in6->sin6_addr.s6_addr [12] == 127;
+    }
+    return false;
+}
+
+//  Splits "host:port", "[v6]:port", ":port" or "*:port" and resolves it.
+static int
+s_resolve (const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
+           char *err, size_t errlen)
+{
+    char host [SF_ADDR_MAX + 1];
+    const char *colon = strrchr (listen, ':');
+    if (!colon || colon [1] == 0) {
+        snprintf (err, errlen, "HTTP listen address '%s' must be HOST:PORT, "
+                  "e.g. 127.0.0.1:7680", listen);
+        return -1;
+    }
+    size_t hlen = (size_t) (colon - listen);
+    if (hlen >= sizeof (host)) {
+        snprintf (err, errlen, "HTTP listen host in '%.60s...' is too long", listen);
+        return -1;
+    }
+    memcpy (host, listen, hlen);
+    host [hlen] = 0;
+    if (hlen >= 2 && host [0] == '[' && host [hlen - 1] == ']') {
+        memmove (host, host + 1, hlen - 2);
+        host [hlen - 2] = 0;
+    }
+    uint64_t port;
+    if (s_parse_u64 (colon + 1, 65535, &port)) {
+        snprintf (err, errlen, "HTTP listen port in '%s' is not a port number", listen);
+        return -1;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset (&hints, 0, sizeof (hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    bool any = host [0] == 0 || strcmp (host, "*") == 0;
+    int rc = getaddrinfo (any? NULL: host, colon + 1, &hints, &res);
+    if (rc || !res) {
+        snprintf (err, errlen, "cannot resolve HTTP listen host '%s': %s", host,
+                  gai_strerror (rc));
+        return -1;
+    }
+    memcpy (ss, res->ai_addr, res->ai_addrlen);
+    *sslen = res->ai_addrlen;
+    freeaddrinfo (res);
+    return 0;
+}
+
+sf_http_t *
+sf_http_new (sf_query_ctx_t *query, sf_metrics_t *metrics, const char *listen,
+             const char *token, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    if (!listen || !*listen)
+        listen = "127.0.0.1:7680";
+    if (s_resolve (listen, &ss, &sslen, err, errlen))
+        return NULL;
+    if (token && strlen (token) > S_TOKEN_MAX) {
+        snprintf (err, errlen, "HTTP token is longer than %d bytes", S_TOKEN_MAX);
+        return NULL;
+    }
+    if ((!token || !*token) && !s_is_loopback ((struct sockaddr *) &ss)) {
+        snprintf (err, errlen, "refusing to serve HTTP on %s without a token: set "
+                  "--http-token (or STREAMFLEET_HTTP_TOKEN), or listen on 127.0.0.1", listen);
+        return NULL;
+    }
+    sf_http_t *self = calloc (1, sizeof (sf_http_t));
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->query = query;
+    self->metrics = metrics;
+    if (token) {
+        self->token_len = strlen (token);
+        memcpy (self->token, token, self->token_len);
+    }
+    atomic_init (&self->nroutes, 0);
+    pthread_mutex_init (&self->gauges_lock, NULL);
+    self->log_limit = (sf_ratelimit_t) SF_RATELIMIT_INIT (5, 10000);
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    uint16_t port = ntohs (ss.ss_family == AF_INET6?
+                           ((struct sockaddr_in6 *) &ss)->sin6_port:
+                           ((struct sockaddr_in *) &ss)->sin_port);
+    self->daemon = MHD_start_daemon (flags, port, NULL, NULL, s_handle, self,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned) S_THREADS,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) 512,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) 64,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
+        MHD_OPTION_END);
+    if (!self->daemon) {
+        snprintf (err, errlen, "cannot listen for HTTP on %s: %s (is the port taken?)",
+                  listen, strerror (errno? errno: EADDRINUSE));
+        pthread_mutex_destroy (&self->gauges_lock);
+        free (self);
+        return NULL;
+    }
+    //  Report the port really bound (a listen of port 0 picks one)
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
+                                                            MHD_DAEMON_INFO_BIND_PORT);
+    char host [INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET6)
+        inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &ss)->sin6_addr, host, sizeof (host));
+    else
+        inet_ntop (AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, host, sizeof (host));
+    snprintf (self->address, sizeof (self->address), ss.ss_family == AF_INET6?
+              "[%s]:%u": "%s:%u", host, info? (unsigned) info->port: (unsigned) port);
+    sf_info ("http: serving the API, the web page and /metrics on http://%s/%s",
+             self->address, self->token_len? " (bearer token required)": "");
+    return self;
+}
+
+void
+sf_http_destroy (sf_http_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sf_http_t *self = *self_p;
+    if (self->daemon)
+        MHD_stop_daemon (self->daemon);
+    pthread_mutex_destroy (&self->gauges_lock);
+    //  The token is a secret; do not leave it in freed memory
+    explicit_bzero (self->token, sizeof (self->token));
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+sf_http_address (sf_http_t *self)
+{
+    return self->address;
+}

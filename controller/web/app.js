@@ -1,0 +1,669 @@
+/* streamfleet web page: the fleet's Streams page, Nodes and Migrations.
+
+   Everything comes from the controller's JSON API (docs/http-api.md); the
+   filter, sorting and paging are the server's (the one filter evaluator of
+   DESIGN §3), so the page holds at most one page of rows however large the
+   fleet is. Live refresh re-reads the current page every 2 s and updates only
+   the cells that changed, so the table never flickers or loses its scroll.
+   Untrusted text (names, URLs, configs) is only ever set as textContent. */
+'use strict';
+
+const PARAMS = ['primary', 'secondary', 'migrated', 'transfer', 'active', 'suspend', 'dvr', 'audio'];
+const REFRESH_MS = 2000;
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+const state = {
+  view: 'streams',
+  params: new Set(), name: '', node: '', sort: 'name', desc: false,
+  offset: 0, limit: 100, total: 0,
+  live: true,
+  detail: null,          // { name, node, tab, data, dvr }
+};
+let token = sessionStorage.getItem('streamfleet-token') || '';
+
+/* ---------- small helpers ---------- */
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const ICONS = {
+  primary: '<circle cx="8" cy="8" r="5.5"/><circle cx="8" cy="8" r="2.2" fill="currentColor"/>',
+  secondary: '<circle cx="8" cy="8" r="5.5" stroke-dasharray="2.4 2"/>',
+  migrated: '<path d="M2.5 8h10M9 4.5L12.5 8 9 11.5"/>',
+  dvr: '<circle cx="8" cy="8" r="5.8"/><circle cx="8" cy="8" r="2.6" fill="currentColor"/>',
+  photo: '<rect x="1.8" y="4.6" width="12.4" height="8.6" rx="1.8"/><circle cx="8" cy="8.9" r="2.3"/><path d="M5.6 4.6l1-1.9h2.8l1 1.9"/>',
+  audio: '<path d="M2.2 6.2h2.6L8.4 3.3v9.4L4.8 9.8H2.2z" fill="currentColor"/><path d="M10.8 5.8a3 3 0 010 4.4M12.6 4a5.6 5.6 0 010 8"/>',
+};
+const ICON_TITLES = {
+  primary: 'Primary stream', secondary: 'Secondary (standby) stream',
+  migrated: 'Migrated: the stream moved to another server; its archive stays here',
+  dvr: 'DVR recording', photo: 'Screenshots', audio: 'Audio track',
+};
+function icon(kind, cls) {
+  const span = h('span', { class: cls, title: ICON_TITLES[kind] || kind, 'data-icon': kind });
+  span.innerHTML = `<svg class="ico" viewBox="0 0 16 16" aria-hidden="true">${ICONS[kind] || ''}</svg>`;
+  return span;
+}
+
+const nf = new Intl.NumberFormat('en-US');
+function fmtInt(n) { return nf.format(n || 0); }
+function fmtBitrate(kbps) {
+  if (!kbps) return '0 kbit/s';
+  if (kbps >= 1000) return (kbps / 1000).toFixed(kbps >= 100000 ? 0 : 1) + ' Mbit/s';
+  return kbps + ' kbit/s';
+}
+function fmtDuration(s) {
+  if (!s || s < 0) return '—';
+  const d = Math.floor(s / 86400), hr = Math.floor(s % 86400 / 3600);
+  const m = Math.floor(s % 3600 / 60), sec = Math.floor(s % 60);
+  if (d) return `${d}d ${hr}h`;
+  if (hr) return `${hr}h ${m}m`;
+  if (m) return `${m}m ${sec}s`;
+  return `${sec}s`;
+}
+function fmtBytes(b) {
+  if (b === null || b === undefined) return '—';
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0, v = b;
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return (i ? v.toFixed(v >= 100 ? 0 : 1) : v) + ' ' + u[i];
+}
+function pad(n) { return String(n).padStart(2, '0'); }
+function fmtTime(unix) {
+  if (!unix) return '—';
+  const d = new Date(unix * 1000);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+         `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+function statusBadge(status) {
+  return h('span', { class: `badge s-${status}`, text: status });
+}
+
+let toastTimer = null;
+function toast(text) {
+  const t = $('#toast');
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 1800);
+}
+
+/* Copies text. navigator.clipboard needs a secure context (https or
+   localhost); on a plain-http remote address the textarea fallback works. */
+async function copyText(text, what) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (e) {
+    const ta = h('textarea', { readonly: true });
+    ta.value = text;
+    ta.style.position = 'fixed'; ta.style.opacity = '0';
+    document.body.append(ta);
+    ta.select();
+    try { document.execCommand('copy'); } catch (e2) { /* nothing more to try */ }
+    ta.remove();
+  }
+  toast(`Copied ${what}`);
+}
+function copyButton(label, text, what, extra) {
+  return h('button', Object.assign({ class: 'btn small', disabled: !text,
+    onclick: (ev) => { ev.stopPropagation(); copyText(text, what); } }, extra || {}), label);
+}
+function copyRow(text, what, extra) {
+  return h('div', { class: 'copy-row' }, h('code', { text: text || '—', title: text || '' }),
+           copyButton('Copy', text, what, extra));
+}
+
+/* ---------- API ---------- */
+
+class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+async function api(path) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const r = await fetch(path, { headers, cache: 'no-store' });
+  let body = null;
+  try { body = await r.json(); } catch (e) { body = null; }
+  if (r.status === 401) askToken();
+  if (!r.ok) {
+    const err = body && body.error ? body.error : {};
+    throw new ApiError(r.status, err.code || 'http', err.message || `${r.status} ${r.statusText}`);
+  }
+  return body;
+}
+function askToken() {
+  const d = $('#token-dialog');
+  if (!d.open) { $('#token-input').value = token; d.showModal(); }
+}
+
+/* ---------- URL state: the view and the streams query live in the hash ---------- */
+
+function filterParam() { return PARAMS.filter((p) => state.params.has(p)).join(','); }
+function writeHash() {
+  const q = new URLSearchParams();
+  if (state.view === 'streams') {
+    if (state.params.size) q.set('filter', filterParam());
+    if (state.name) q.set('name', state.name);
+    if (state.node) q.set('node', state.node);
+    if (state.sort !== 'name' || state.desc) q.set('sort', (state.desc ? '-' : '') + state.sort);
+    if (state.offset) q.set('cursor', String(state.offset));
+    if (state.limit !== 100) q.set('limit', String(state.limit));
+  }
+  const qs = q.toString();
+  const hash = `#/${state.view}${qs ? '?' + qs : ''}`;
+  if (location.hash !== hash) history.replaceState(null, '', hash);
+}
+function readHash() {
+  const m = /^#\/(\w+)(?:\?(.*))?$/.exec(location.hash || '');
+  state.view = m && ['streams', 'nodes', 'migrations'].includes(m[1]) ? m[1] : 'streams';
+  if (state.view !== 'streams') return;
+  const q = new URLSearchParams(m && m[2] ? m[2] : '');
+  state.params = new Set((q.get('filter') || '').split(',').filter((p) => PARAMS.includes(p)));
+  state.name = q.get('name') || '';
+  state.node = q.get('node') || '';
+  const sort = q.get('sort') || 'name';
+  state.desc = sort.startsWith('-');
+  state.sort = state.desc ? sort.slice(1) : sort;
+  state.offset = Math.max(0, parseInt(q.get('cursor') || '0', 10) || 0);
+  const limit = parseInt(q.get('limit') || '100', 10);
+  state.limit = [50, 100, 250, 500].includes(limit) ? limit : 100;
+}
+
+/* ---------- Streams view ---------- */
+
+let streamsSeq = 0;
+const rowsByKey = new Map();
+function rowKey(s) { return `${s.node}\u0000${s.name}`; }
+
+function streamsQuery(offset, limit) {
+  const q = new URLSearchParams();
+  if (state.params.size) q.set('filter', filterParam());
+  if (state.name) q.set('name', state.name);
+  if (state.node) q.set('node', state.node);
+  q.set('sort', (state.desc ? '-' : '') + state.sort);
+  q.set('limit', String(limit));
+  if (offset) q.set('cursor', String(offset));
+  return q;
+}
+
+async function loadStreams() {
+  const seq = ++streamsSeq;
+  try {
+    const data = await api('/api/v1/streams?' + streamsQuery(state.offset, state.limit));
+    if (seq !== streamsSeq) return;      // a newer query answered or is on its way
+    //  The fleet shrank under our page: show its last page instead of nothing
+    if (data.total > 0 && data.count === 0 && state.offset > 0) {
+      state.offset = Math.floor((data.total - 1) / state.limit) * state.limit;
+      writeHash();
+      return loadStreams();
+    }
+    state.total = data.total;
+    renderStreams(data);
+    showError('');
+  } catch (e) {
+    if (seq === streamsSeq) showError(e.message);
+  }
+}
+function showError(msg) {
+  const el = $('#error');
+  el.textContent = msg;
+  el.hidden = !msg;
+}
+
+/* Each cell: a text (compared to find changes) and a way to draw it. */
+const CELLS = [
+  { cls: 'c-num', text: (s, i) => fmtInt(state.offset + i + 1), quiet: true },
+  { cls: 'c-name', text: (s) => [s.name, s.type, s.functions.join(','), s.transfer, s.stale].join('|'),
+    draw: (td, s) => {
+      td.replaceChildren(h('span', { class: 'name-cell' },
+        icon(s.type, `t-${s.type}`),
+        h('span', { class: 'nm', text: s.name }),
+        h('span', { class: 'fns' }, s.functions.map((f) => icon(f, `f-${f}`))),
+        s.transfer ? h('span', { class: 'tag transfer', title: 'Moving between two servers now', text: 'transfer' }) : null,
+        s.stale ? h('span', { class: 'tag stale', title: "The node's source failed; last known state", text: 'stale' }) : null,
+        s.migrated_to ? h('span', { class: 'tag migrated', text: `→ ${s.migrated_to}` }) : null));
+    } },
+  { cls: 'c-node', text: (s) => s.node },
+  { cls: 'c-status', text: (s) => s.status, draw: (td, s) => td.replaceChildren(statusBadge(s.status)) },
+  { cls: 'c-clients num', text: (s) => fmtInt(s.clients) },
+  { cls: 'c-bitrate num', text: (s) => fmtBitrate(s.bitrate_kbps) },
+  { cls: 'c-uptime num', text: (s) => fmtDuration(s.uptime_s), quiet: true },
+  { cls: 'c-reconnects num', text: (s) => `${s.reconnects.attempts}/${s.reconnects.total}` },
+  { cls: 'c-source', text: (s) => (s.source && s.source.url) || '—' },
+];
+
+function drawCell(td, cell, s, i, isNew) {
+  const text = cell.text(s, i);
+  if (td.dataset.v === text) return;
+  const changed = !isNew && td.dataset.v !== undefined;
+  td.dataset.v = text;
+  if (cell.draw) cell.draw(td, s); else td.textContent = text;
+  if (cell.cls.startsWith('c-source')) td.title = text;
+  if (changed && !cell.quiet) {
+    td.classList.remove('changed');
+    void td.offsetWidth;                 // restart the flash animation
+    td.classList.add('changed');
+  }
+}
+
+function renderStreams(data) {
+  const tbody = $('#rows');
+  const seen = new Set();
+  let prev = null;
+  data.streams.forEach((s, i) => {
+    const key = rowKey(s);
+    seen.add(key);
+    let tr = rowsByKey.get(key);
+    const isNew = !tr;
+    if (isNew) {
+      tr = h('tr', { 'data-name': s.name, 'data-node': s.node });
+      for (const c of CELLS) tr.append(h('td', { class: c.cls }));
+      tr.addEventListener('click', () => openDetail(tr.dataset.name, tr.dataset.node));
+      rowsByKey.set(key, tr);
+    }
+    tr.dataset.status = s.status;
+    CELLS.forEach((c, ci) => drawCell(tr.children[ci], c, s, i, isNew));
+    tr.classList.toggle('selected', !!state.detail && state.detail.name === s.name && state.detail.node === s.node);
+    //  Keep DOM order equal to the answer's order, moving only what moved
+    const want = prev ? prev.nextSibling : tbody.firstChild;
+    if (want !== tr) tbody.insertBefore(tr, want);
+    prev = tr;
+  });
+  for (const [key, tr] of rowsByKey) {
+    if (!seen.has(key)) { tr.remove(); rowsByKey.delete(key); }
+  }
+  $('#empty').hidden = data.total > 0;
+  $('#count').textContent = `${fmtInt(data.total)} stream${data.total === 1 ? '' : 's'}`;
+  const first = data.total ? state.offset + 1 : 0;
+  const last = state.offset + data.count;
+  $('#range').textContent = data.total ? `${fmtInt(first)}–${fmtInt(last)} of ${fmtInt(data.total)}` : '';
+  const pages = Math.max(1, Math.ceil(data.total / state.limit));
+  const page = Math.floor(state.offset / state.limit) + 1;
+  $('#pg-label').textContent = `Page ${fmtInt(page)} of ${fmtInt(pages)}`;
+  $('#pg-first').disabled = $('#pg-prev').disabled = state.offset === 0;
+  $('#pg-next').disabled = $('#pg-last').disabled = !data.next_cursor;
+  $('#updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
+  for (const th of $$('#streams th[data-sort]')) {
+    th.classList.toggle('sorted', th.dataset.sort === state.sort);
+    th.classList.toggle('desc', th.dataset.sort === state.sort && state.desc);
+  }
+}
+
+function queryChanged() {
+  state.offset = 0;
+  writeHash();
+  $('#rows').parentElement.parentElement.scrollTop = 0;
+  loadStreams();
+}
+
+function syncControls() {
+  $('#q-name').value = state.name;
+  $('#q-node').value = state.node;
+  $('#page-size').value = String(state.limit);
+  for (const c of $$('.chip')) c.setAttribute('aria-pressed', String(state.params.has(c.dataset.param)));
+}
+
+function setupStreams() {
+  for (const chip of $$('.chip')) {
+    chip.addEventListener('click', () => {
+      const p = chip.dataset.param;
+      if (state.params.has(p)) state.params.delete(p); else state.params.add(p);
+      chip.setAttribute('aria-pressed', String(state.params.has(p)));
+      queryChanged();
+    });
+  }
+  let timer = null;
+  $('#q-name').addEventListener('input', (ev) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { state.name = ev.target.value.trim(); queryChanged(); }, 200);
+  });
+  $('#q-node').addEventListener('change', (ev) => { state.node = ev.target.value; queryChanged(); });
+  $('#q-clear').addEventListener('click', () => {
+    state.params.clear(); state.name = ''; state.node = '';
+    syncControls();
+    queryChanged();
+  });
+  for (const th of $$('#streams th[data-sort]')) {
+    th.addEventListener('click', () => {
+      const key = th.dataset.sort;
+      if (state.sort === key) state.desc = !state.desc;
+      else { state.sort = key; state.desc = ['clients', 'bitrate', 'uptime', 'reconnects'].includes(key); }
+      queryChanged();
+    });
+  }
+  $('#page-size').addEventListener('change', (ev) => { state.limit = parseInt(ev.target.value, 10); queryChanged(); });
+  const go = (offset) => {
+    state.offset = Math.max(0, offset);
+    writeHash();
+    loadStreams();
+  };
+  $('#pg-first').addEventListener('click', () => go(0));
+  $('#pg-prev').addEventListener('click', () => go(state.offset - state.limit));
+  $('#pg-next').addEventListener('click', () => go(state.offset + state.limit));
+  $('#pg-last').addEventListener('click', () => go(Math.floor(Math.max(0, state.total - 1) / state.limit) * state.limit));
+}
+
+/* ---------- Stream detail ---------- */
+
+async function openDetail(name, node) {
+  state.detail = { name, node, tab: (state.detail && state.detail.tab) || 'overview', data: null, dvr: null };
+  $('#detail').hidden = false;
+  $('#d-title').textContent = name;
+  $('#d-sub').textContent = 'Loading…';
+  $('#d-body').replaceChildren();
+  for (const tr of rowsByKey.values()) tr.classList.toggle('selected', tr.dataset.name === name && tr.dataset.node === node);
+  await loadDetail();
+}
+function closeDetail() {
+  state.detail = null;
+  $('#detail').hidden = true;
+  for (const tr of rowsByKey.values()) tr.classList.remove('selected');
+}
+
+async function loadDetail() {
+  const d = state.detail;
+  if (!d) return;
+  const path = `/api/v1/streams/${encodeURIComponent(d.name)}`;
+  try {
+    const [data, dvr] = await Promise.all([api(path), api(path + '/dvr')]);
+    if (state.detail !== d) return;
+    d.data = data; d.dvr = dvr;
+    if (!data.placements.some((p) => p.node === d.node) && data.placements.length) d.node = data.placements[0].node;
+    renderDetail();
+  } catch (e) {
+    if (state.detail !== d) return;
+    $('#d-sub').textContent = e.status === 404 ? 'This stream is gone from the fleet.' : e.message;
+  }
+}
+
+function currentPlacement() {
+  const d = state.detail;
+  return d && d.data ? d.data.placements.find((p) => p.node === d.node) : null;
+}
+
+function renderDetail() {
+  const d = state.detail;
+  const p = currentPlacement();
+  if (!p) return;
+  $('#d-title').replaceChildren(icon(p.type, `t-${p.type}`), h('span', { text: p.name }),
+    h('span', { class: 'fns' }, p.functions.map((f) => icon(f, `f-${f}`))));
+  $('#d-sub').replaceChildren(statusBadge(p.status), h('span', { text: `${p.type} on ${p.node}` }),
+    p.transfer ? h('span', { class: 'tag transfer', text: 'transfer' }) : null,
+    p.migrated_to ? h('span', { class: 'tag migrated', text: `migrated to ${p.migrated_to}` }) : null,
+    p.stale ? h('span', { class: 'tag stale', text: 'stale' }) : null);
+  $('#d-placements').replaceChildren(...(d.data.placements.length > 1 ? d.data.placements.map((pl) =>
+    h('button', { class: 'placement', role: 'tab', 'aria-selected': String(pl.node === d.node), 'data-node': pl.node,
+      onclick: () => { d.node = pl.node; renderDetail(); } },
+      icon(pl.type, `t-${pl.type}`), pl.node, statusBadge(pl.status))) : []));
+  for (const t of $$('.tab')) t.setAttribute('aria-selected', String(t.dataset.tab === d.tab));
+  const body = $('#d-body');
+  const scroll = body.scrollTop;
+  body.replaceChildren(...TABS[d.tab](p, d));
+  body.scrollTop = scroll;
+}
+
+function kv(pairs) {
+  return h('dl', { class: 'kv' }, pairs.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', {}, v)]));
+}
+function bar(used, total) {
+  if (!total) return null;
+  const pct = Math.min(100, Math.round(used / total * 100));
+  const el = h('div', { class: `bar${pct > 90 ? ' full' : pct > 75 ? ' hot' : ''}` }, h('span'));
+  el.firstChild.style.width = pct + '%';
+  return el;
+}
+
+const TABS = {
+  overview(p) {
+    const dvr = p.dvr || {};
+    const ranges = dvr.ranges || [];
+    const m = p.media || {};
+    const video = m.vcodec ? `${m.vcodec} ${m.width}×${m.height}${m.fps ? ` @ ${Math.round(m.fps * 100) / 100} fps` : ''}` : '—';
+    return [
+      kv([
+        ['Node', `${p.node} (${p.node_liveness})`],
+        ['Clients', fmtInt(p.clients)],
+        ['Bitrate', fmtBitrate(p.bitrate_kbps)],
+        ['Uptime', fmtDuration(p.uptime_s)],
+        ['Started', fmtTime(p.started_at)],
+        ['Reconnects', `${p.reconnects.attempts} / ${p.reconnects.total}`],
+        ['Media', `${video}${m.acodec ? ` · audio ${m.acodec}` : ''}`],
+      ]),
+      h('div', { class: 'section-title', text: 'DVR' }),
+      kv([
+        ['Records path', dvr.records_path || '—'],
+        ['Duration', dvr.depth_s ? fmtDuration(dvr.depth_s) : '—'],
+        ['Ranges', ranges.length ? `${ranges.length} · current from ${fmtTime(dvr.current_from)}` : (dvr.current_from ? `current from ${fmtTime(dvr.current_from)}` : '—')],
+        ['Available disk space', fmtBytes(dvr.disk_free_bytes)],
+        ['Chunk', dvr.chunk_s ? `${dvr.chunk_s} s` : '—'],
+        ['Memory usage', fmtBytes(dvr.memory_bytes)],
+      ]),
+      h('div', { class: 'section-title', text: 'Live links' }),
+      kv([
+        ['RTSP', copyRow(p.links && p.links.rtsp, 'RTSP link', { 'data-copy': 'live-rtsp' })],
+        ['HLS', copyRow(p.links && p.links.hls, 'HLS link', { 'data-copy': 'live-hls' })],
+      ]),
+      h('div', { class: 'section-title', text: 'Version' }),
+      kv([['Origin (gen, seq)', `${p.version.gen}, ${p.version.seq}`]]),
+    ];
+  },
+  dvr(p, d) {
+    const ranges = (d.dvr && d.dvr.ranges) || [];
+    const depth = (p.dvr && p.dvr.depth_s) || 0;
+    if (!ranges.length) return [h('div', { class: 'empty', text: 'No archive ranges on any node.' })];
+    const nodes = new Set(ranges.map((r) => r.node));
+    return [
+      h('div', { class: 'muted', text: `${ranges.length} range${ranges.length === 1 ? '' : 's'} over ${nodes.size} node${nodes.size === 1 ? '' : 's'} · storage depth ${depth ? fmtDuration(depth) : '—'}` }),
+      h('table', { class: 'grid ranges' },
+        h('thead', {}, h('tr', {}, ['#', 'From', 'To', 'Duration', 'Node', ''].map((t) => h('th', { text: t })))),
+        h('tbody', {}, ranges.map((r, i) => h('tr', { 'data-index': String(i) },
+          h('td', { class: 'c-num', text: String(i + 1) }),
+          h('td', { text: fmtTime(r.from) }),
+          h('td', { text: fmtTime(r.to) }),
+          h('td', { class: 'num', text: fmtDuration(r.duration_s) }),
+          h('td', { text: r.node }),
+          h('td', { class: 'num' },
+            copyButton('Copy RTSP', r.rtsp, 'RTSP link', { 'data-copy': 'rtsp', 'data-index': String(i) }), ' ',
+            copyButton('Copy HLS', r.hls, 'HLS link', { 'data-copy': 'hls', 'data-index': String(i) })))))),
+    ];
+  },
+  config(p) {
+    return [
+      h('div', { class: 'pre-head' }, h('span', { class: 'muted', text: p.config_path || 'Configuration on this server' }),
+        copyButton('Copy config', p.config, 'config', { 'data-copy': 'config' })),
+      h('pre', { class: 'text', text: p.config || '(no configuration reported)' }),
+    ];
+  },
+  source(p) {
+    return [
+      kv([
+        ['URL', copyRow(p.source.url, 'source URL', { 'data-copy': 'source-url' })],
+        ['Ping', p.source.ping_ms === null ? '—' : `${p.source.ping_ms} ms`],
+      ]),
+      h('div', { class: 'pre-head' }, h('div', { class: 'section-title', text: 'Session description (SDP)' }),
+        copyButton('Copy SDP', p.source.sdp, 'SDP', { 'data-copy': 'sdp' })),
+      h('pre', { class: 'text', text: p.source.sdp || '(no SDP reported)' }),
+    ];
+  },
+  uuid(p) {
+    return [kv([
+      ['Playback UUID', copyRow(p.playback_uuid, 'playback UUID', { 'data-copy': 'uuid' })],
+      ['Stream uid', p.uid],
+    ])];
+  },
+};
+
+function setupDetail() {
+  $('#d-close').addEventListener('click', closeDetail);
+  for (const t of $$('.tab')) {
+    t.addEventListener('click', () => {
+      if (!state.detail) return;
+      state.detail.tab = t.dataset.tab;
+      $('#d-body').scrollTop = 0;
+      renderDetail();
+    });
+  }
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && state.detail) closeDetail();
+    if (ev.key === '/' && document.activeElement.tagName !== 'INPUT' && state.view === 'streams') {
+      ev.preventDefault();
+      $('#q-name').focus();
+    }
+  });
+}
+
+/* ---------- Nodes ---------- */
+
+async function loadNodes() {
+  try {
+    const data = await api('/api/v1/nodes');
+    fillNodeSelect(data.nodes);
+    if (state.view !== 'nodes') return;
+    $('#nodes-count').textContent = `${data.count} node${data.count === 1 ? '' : 's'} · ${data.liveness.alive} alive · ${data.liveness.suspect} suspect · ${data.liveness.down} down`;
+    $('#node-rows').replaceChildren(...data.nodes.map((n) => {
+      const u = n.usage;
+      const disks = u.disks.map((dk) => `${dk.mount} ${fmtBytes(dk.free_bytes)} free`).join(', ') || '—';
+      return h('tr', { 'data-node': n.id, title: 'Show this node\'s streams',
+        onclick: () => { state.view = 'streams'; state.node = n.id; state.offset = 0; syncControls(); show(); } },
+        h('td', { class: 'c-name', text: n.id }),
+        h('td', {}, h('span', { class: `badge l-${n.liveness}`, text: n.liveness })),
+        h('td', { class: 'num', text: n.heartbeat_age_ms === null ? '—' : `${(n.heartbeat_age_ms / 1000).toFixed(1)} s ago` }),
+        h('td', { class: 'num', text: fmtInt(n.counts.streams) }),
+        h('td', { class: 'num', text: fmtInt(n.counts.active) }),
+        h('td', { class: 'num', text: `${fmtInt(n.counts.primary)}${n.limits.max_primary_streams ? ' / ' + fmtInt(n.limits.max_primary_streams) : ''}` }),
+        h('td', { class: 'num', text: `${u.cpu_pct.toFixed(0)} %` }),
+        h('td', { class: 'num' }, u.mem_total_bytes ? `${fmtBytes(u.mem_used_bytes)} / ${fmtBytes(u.mem_total_bytes)}` : '—', bar(u.mem_used_bytes, u.mem_total_bytes)),
+        h('td', { class: 'num', text: `${fmtBitrate(u.in_kbps)} / ${fmtBitrate(u.out_kbps)}` }),
+        h('td', { text: disks }),
+        h('td', { class: 'mono', text: n.addr_external || n.addr_internal || '—' }),
+        h('td', { text: n.software_version || '—' }),
+        h('td', { class: 'num', text: fmtDuration(n.uptime_s) }));
+    }));
+  } catch (e) {
+    if (state.view === 'nodes') $('#nodes-count').textContent = e.message;
+  }
+}
+function fillNodeSelect(nodes) {
+  const sel = $('#q-node');
+  const ids = nodes.map((n) => n.id).sort();
+  if (state.node && !ids.includes(state.node)) ids.push(state.node);
+  const have = $$('option', sel).slice(1).map((o) => o.value);
+  if (have.join('\n') === ids.join('\n')) return;
+  sel.replaceChildren(h('option', { value: '', text: 'All nodes' }), ...ids.map((id) => h('option', { value: id, text: id })));
+  sel.value = state.node;
+}
+
+/* ---------- Migrations ---------- */
+
+const KIND_CLASS = { transfer_started: 's-starting', migrated: 'l-alive', failover: 's-error',
+                     transfer_stuck: 's-error', returned: 's-suspend' };
+async function loadMigrations() {
+  try {
+    const data = await api('/api/v1/migrations?limit=500');
+    if (state.view !== 'migrations') return;
+    $('#mig-count').textContent = `${data.count} event${data.count === 1 ? '' : 's'}, newest first`;
+    $('#mig-empty').hidden = data.count > 0;
+    $('#mig-rows').replaceChildren(...data.events.map((ev) => h('tr', {
+        onclick: () => ev.stream && openDetail(ev.stream, ev.to || ev.from) },
+      h('td', { class: 'mono', text: fmtTime(Math.floor((ev.at_ms || 0) / 1000)) }),
+      h('td', {}, h('span', { class: `badge ${KIND_CLASS[ev.kind] || ''}`, text: ev.kind || '?' })),
+      h('td', { class: 'c-name', text: ev.stream || '—' }),
+      h('td', { text: ev.from || '—' }),
+      h('td', { class: 'muted', text: '→' }),
+      h('td', { text: ev.to || '—' }),
+      h('td', { class: 'muted', text: ev.reason || (ev.duration_ms ? `took ${fmtDuration(ev.duration_ms / 1000)}` : '') }))));
+  } catch (e) {
+    if (state.view === 'migrations') $('#mig-count').textContent = e.message;
+  }
+}
+
+/* ---------- Cluster summary, views, live refresh ---------- */
+
+async function loadSummary() {
+  try {
+    const c = await api('/api/v1/cluster');
+    const set = (id, n, label) => {
+      const el = $(id);
+      el.textContent = `${fmtInt(n)} ${label}`;
+      el.classList.toggle('zero', !n);
+    };
+    set('#sum-streams', c.streams, c.streams === 1 ? 'stream' : 'streams');
+    set('#sum-alive', c.nodes.alive, 'alive');
+    set('#sum-suspect', c.nodes.suspect, 'suspect');
+    set('#sum-down', c.nodes.down, 'down');
+  } catch (e) { /* the views say what failed */ }
+}
+
+function show() {
+  for (const v of $$('.view')) v.hidden = v.dataset.view !== state.view;
+  for (const a of $$('.view-link')) a.classList.toggle('current', a.dataset.view === state.view);
+  writeHash();
+  refresh();
+}
+
+/* One refresh at a time; a request for another while one runs (a view
+   switch, say) runs right after it instead of being lost. */
+let refreshing = false, again = false;
+async function refresh() {
+  if (refreshing) { again = true; return; }
+  refreshing = true;
+  try {
+    do {
+      again = false;
+      const work = [loadSummary(), loadNodes()];
+      if (state.view === 'streams') work.push(loadStreams());
+      if (state.view === 'migrations') work.push(loadMigrations());
+      if (state.detail) work.push(loadDetail());
+      await Promise.all(work);
+    } while (again);
+  } finally {
+    refreshing = false;
+  }
+}
+
+function setupLive() {
+  const btn = $('#live');
+  btn.addEventListener('click', () => {
+    state.live = !state.live;
+    btn.setAttribute('aria-pressed', String(state.live));
+    $('#live-label').textContent = state.live ? 'Live' : 'Paused';
+  });
+  setInterval(() => { if (state.live && !document.hidden) refresh(); }, REFRESH_MS);
+}
+
+function setupToken() {
+  //  ?token=... once in the address bar is kept for this tab, then hidden
+  const q = new URLSearchParams(location.search);
+  if (q.get('token')) {
+    token = q.get('token');
+    sessionStorage.setItem('streamfleet-token', token);
+    history.replaceState(null, '', location.pathname + location.hash);
+  }
+  $('#token-form').addEventListener('submit', () => {
+    token = $('#token-input').value.trim();
+    sessionStorage.setItem('streamfleet-token', token);
+    refresh();
+  });
+}
+
+window.addEventListener('hashchange', () => { readHash(); syncControls(); show(); });
+setupToken();
+readHash();
+syncControls();
+setupStreams();
+setupDetail();
+setupLive();
+show();
