@@ -1,0 +1,33 @@
+/*  sf_enrich.h — what the agent adds to any source's state.
+
+    A source adapter reports what its media server says. The agent then
+    completes it, in this order, from what it can see itself:
+      1. DVR state from the records directory (--records-path,
+         --record-pattern), for streams the source does not describe;
+      2. per-stream overrides (--overrides FILE);
+      3. SDP of rtsp:// sources by RTSP DESCRIBE (--rtsp-probe);
+      4. node info from the configuration and usage (cpu, memory, --disks,
+         network) in set->node.
+    The nginx-rtmp and Aipix adapters call this at the end of each poll; the
+    agent core may call it for any other source the same way.
+*/
+#ifndef SF_ENRICH_H
+#define SF_ENRICH_H
+
+#include "sf_agent.h"
+
+typedef struct sf_enrich_t sf_enrich_t;
+
+//  NULL with err when a configured part cannot start (bad record pattern,
+//  unreadable or invalid overrides file).
+sf_enrich_t *sf_enrich_new (const sf_agent_config_t *cfg, char *err, size_t errlen);
+void sf_enrich_destroy (sf_enrich_t **self_p);
+//  Applies every configured step to set. When add_archived is true, streams
+//  that exist only as DVR archives on disk are added with status suspend
+//  (a camera that stopped publishing still has its archive here). Problems
+//  in a step are logged (rate-limited) and do not fail the poll: the
+//  source's own state is still worth reporting. Returns 0, -1 on no memory.
+int sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived);
+//  The DVR scanner, or NULL when no records path is configured
+struct sf_dvr_scan_t *sf_enrich_dvr (sf_enrich_t *self);
+#endif

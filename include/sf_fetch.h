@@ -1,0 +1,26 @@
+/*  sf_fetch.h — a small HTTP client for the agent's pollers (libcurl).
+
+    One object per poller keeps one connection alive across polls. Every
+    request has a hard deadline and a body size bound, so a hung or hostile
+    media server costs at most the poll's timeout and bounded memory.
+*/
+#ifndef SF_FETCH_H
+#define SF_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sf_fetch_t sf_fetch_t;
+
+sf_fetch_t *sf_fetch_new (void);
+void sf_fetch_destroy (sf_fetch_t **self_p);
+//  GETs url, or POSTs post_body (JSON) when it is not NULL. header is an
+//  optional extra request header line ("Authorization: Bearer ..."). On a 2xx
+//  reply returns 0 with *body (malloc'd, NUL-terminated; the caller frees it)
+//  and *len. Otherwise -1 with err saying what failed on which URL: refused,
+//  timed out after N ms, HTTP status, body over max_bytes. *status is the
+//  HTTP status, or 0 when none arrived.
+int sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *header,
+              int64_t timeout_ms, size_t max_bytes, char **body, size_t *len, long *status,
+              char *err, size_t errlen);
+#endif

@@ -1,0 +1,175 @@
+/*  enrich.c — completes a source's state with DVR directories, overrides,
+    RTSP SDPs and node usage (sf_enrich.h).
+
+    Each step is optional and independent; a failing step is logged once
+    per streak of failures and skipped, because a stale archive view or a
+    typo in the overrides file must not hide the live state of the streams.
+*/
+#include "sf_enrich.h"
+#include "sf_dvr_scan.h"
+#include "sf_log.h"
+#include "sf_overrides.h"
+#include "sf_rtsp_probe.h"
+#include "sf_usage.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sf_enrich_t {
+    const sf_agent_config_t *cfg;
+    sf_dvr_scan_t *dvr;
+    sf_overrides_t *overrides;
+    sf_rtsp_probe_t *probe;
+    sf_usage_t *usage;
+    bool dvr_failing;
+    bool overrides_failing;
+};
+
+sf_enrich_t *
+sf_enrich_new (const sf_agent_config_t *cfg, char *err, size_t errlen)
+{
+    sf_enrich_t *self = calloc (1, sizeof (sf_enrich_t));
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->cfg = cfg;
+    if (*cfg->records_path
+    && !(self->dvr = sf_dvr_scan_new (cfg->records_path, cfg->record_pattern, err, errlen)))
+        goto fail;
+    if (*cfg->overrides) {
+        if (!(self->overrides = sf_overrides_new ())) {
+            snprintf (err, errlen, "out of memory");
+            goto fail;
+        }
+        if (sf_overrides_load (self->overrides, cfg->overrides, err, errlen))
+            goto fail;
+    }
+    if (cfg->rtsp_probe
+    && !(self->probe = sf_rtsp_probe_new (cfg->rtsp_timeout_ms, 30000))) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    if (!(self->usage = sf_usage_new ())) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    return self;
+fail:
+    sf_enrich_destroy (&self);
+    return NULL;
+}
+
+void
+sf_enrich_destroy (sf_enrich_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sf_enrich_t *self = *self_p;
+    sf_dvr_scan_destroy (&self->dvr);
+    sf_overrides_destroy (&self->overrides);
+    sf_rtsp_probe_destroy (&self->probe);
+    sf_usage_destroy (&self->usage);
+    free (self);
+    *self_p = NULL;
+}
+
+struct sf_dvr_scan_t *
+sf_enrich_dvr (sf_enrich_t *self)
+{
+    return self ? self->dvr : NULL;
+}
+
+static void
+s_node_info (sf_enrich_t *self, sf_streamset_t *set)
+{
+    const sf_agent_config_t *cfg = self->cfg;
+    sf_node_t *node = &set->node;
+    if (!set->has_node) {
+        sf_node_init (node);
+        set->has_node = true;
+    }
+    SF_STRSET (node->id, cfg->node);
+    if (*cfg->addr_internal)
+        SF_STRSET (node->addr_internal, cfg->addr_internal);
+    if (*cfg->addr_external)
+        SF_STRSET (node->addr_external, cfg->addr_external);
+    if (*cfg->group)
+        SF_STRSET (node->group, cfg->group);
+    if (cfg->max_primary_streams > 0)
+        node->max_primary_streams = (uint32_t) cfg->max_primary_streams;
+    if (cfg->max_in_kbps > 0)
+        node->max_in_kbps = (uint32_t) cfg->max_in_kbps;
+    if (*cfg->rtsp_template)
+        SF_STRSET (node->rtsp_template, cfg->rtsp_template);
+    if (*cfg->hls_template)
+        SF_STRSET (node->hls_template, cfg->hls_template);
+    if (*cfg->rtsp_dvr_template)
+        SF_STRSET (node->rtsp_dvr_template, cfg->rtsp_dvr_template);
+    if (*cfg->hls_dvr_template)
+        SF_STRSET (node->hls_dvr_template, cfg->hls_dvr_template);
+    sf_usage_read (self->usage, node, cfg->disks, sf_mono_ms ());
+}
+
+int
+sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived)
+{
+    if (self->dvr) {
+        char err [512];
+        if (sf_dvr_scan_update (self->dvr, sf_now_ms (), err, sizeof err)) {
+            if (!self->dvr_failing)
+                sf_warn ("DVR scan: %s; DVR state not updated until it is readable", err);
+            self->dvr_failing = true;
+        }
+        else {
+            if (self->dvr_failing)
+                sf_info ("DVR scan: %s readable again", self->cfg->records_path);
+            self->dvr_failing = false;
+            if (add_archived) {
+                size_t n = sf_dvr_scan_streams (self->dvr, NULL, 0);
+                const char **names = n ? calloc (n, sizeof (char *)) : NULL;
+                if (n && !names)
+                    return -1;
+                sf_dvr_scan_streams (self->dvr, names, n);
+                for (size_t i = 0; i < n; i++) {
+                    if (sf_streamset_find (set, names [i]))
+                        continue;
+                    sf_stream_t *stream = sf_streamset_add (set, names [i]);
+                    if (!stream) {
+                        free (names);
+                        return -1;
+                    }
+                    stream->status = SF_STATUS_SUSPEND;
+                }
+                free (names);
+            }
+            //  A source that reports its own archive (Aipix) keeps it
+            for (size_t i = 0; i < set->count; i++) {
+                sf_stream_t *stream = &set->items [i];
+                if (stream->dvr.nranges)
+                    continue;
+                int rc = sf_dvr_scan_fill (self->dvr, stream->name, &stream->dvr);
+                if (rc < 0)
+                    return -1;
+                if (rc > 0)
+                    stream->functions |= SF_FN_DVR;
+            }
+        }
+    }
+    if (self->overrides) {
+        char err [512];
+        if (sf_overrides_refresh (self->overrides, err, sizeof err) < 0) {
+            if (!self->overrides_failing)
+                sf_warn ("%s; keeping the overrides loaded before", err);
+            self->overrides_failing = true;
+        }
+        else
+            self->overrides_failing = false;
+        if (sf_overrides_apply (self->overrides, set))
+            return -1;
+    }
+    if (self->probe)
+        sf_rtsp_probe_apply (self->probe, set, sf_now_ms ());
+    s_node_info (self, set);
+    return 0;
+}

@@ -1,0 +1,135 @@
+/*  fetch.c — bounded HTTP requests for the agent's pollers (sf_fetch.h).
+
+    libcurl does the protocol; this file only adds what every poller needs:
+    a reused handle (keep-alive to the local media server), a deadline for
+    the whole request, a cap on the body, and an error text an operator can
+    act on. CURLOPT_NOSIGNAL because pollers run in threads.
+*/
+#include "sf_fetch.h"
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdbool.h>
+#include <string.h>
+
+struct sf_fetch_t {
+    CURL *curl;
+};
+
+typedef struct {
+    char *data;
+    size_t len, cap, max;
+    bool over;
+} s_buf_t;
+
+sf_fetch_t *
+sf_fetch_new (void)
+{
+    //  Idempotent and, in the libcurl we build with, thread-safe
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    sf_fetch_t *self = calloc (1, sizeof (sf_fetch_t));
+    if (self && !(self->curl = curl_easy_init ())) {
+        free (self);
+        self = NULL;
+    }
+    return self;
+}
+
+void
+sf_fetch_destroy (sf_fetch_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    curl_easy_cleanup ((*self_p)->curl);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+static size_t
+s_write (char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    s_buf_t *buf = arg;
+    size_t n = size * nmemb;
+    if (buf->len + n > buf->max) {
+        buf->over = true;
+        return 0;                   //  makes libcurl stop with CURLE_WRITE_ERROR
+    }
+    if (buf->len + n + 1 > buf->cap) {
+        size_t cap = buf->cap ? buf->cap : 16384;
+        while (cap < buf->len + n + 1)
+            cap *= 2;
+        char *data = realloc (buf->data, cap);
+        if (!data)
+            return 0;
+        buf->data = data;
+        buf->cap = cap;
+    }
+    memcpy (buf->data + buf->len, ptr, n);
+    buf->len += n;
+    buf->data [buf->len] = 0;
+    return n;
+}
+
+int
+sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *header,
+          int64_t timeout_ms, size_t max_bytes, char **body, size_t *len, long *status,
+          char *err, size_t errlen)
+{
+    CURL *c = self->curl;
+    s_buf_t buf = { .max = max_bytes };
+    struct curl_slist *headers = NULL;
+    *body = NULL;
+    *len = 0;
+    *status = 0;
+    if (timeout_ms < 1)
+        timeout_ms = 1;
+
+    curl_easy_reset (c);
+    curl_easy_setopt (c, CURLOPT_URL, url);
+    curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
+    curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT_MS, (long) timeout_ms);
+    curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, s_write);
+    curl_easy_setopt (c, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt (c, CURLOPT_USERAGENT, "streamfleet-agent");
+    curl_easy_setopt (c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (header)
+        headers = curl_slist_append (headers, header);
+    if (post_body) {
+        headers = curl_slist_append (headers, "Content-Type: application/json");
+        curl_easy_setopt (c, CURLOPT_POSTFIELDS, post_body);
+    }
+    if (headers)
+        curl_easy_setopt (c, CURLOPT_HTTPHEADER, headers);
+
+    const char *method = post_body ? "POST" : "GET";
+    CURLcode res = curl_easy_perform (c);
+    curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all (headers);
+    if (res != CURLE_OK) {
+        if (buf.over)
+            snprintf (err, errlen, "%s %s: reply larger than %zu bytes", method, url, max_bytes);
+        else
+        if (res == CURLE_OPERATION_TIMEDOUT)
+            snprintf (err, errlen, "%s %s: no complete reply within %lld ms", method, url,
+                      (long long) timeout_ms);
+        else
+            snprintf (err, errlen, "%s %s: %s", method, url, curl_easy_strerror (res));
+        free (buf.data);
+        return -1;
+    }
+    if (*status < 200 || *status > 299) {
+        const char *hint = (*status == 401 || *status == 403)
+                         ? " (check the API token and how it is sent)" : "";
+        snprintf (err, errlen, "%s %s: HTTP %ld%s", method, url, *status, hint);
+        free (buf.data);
+        return -1;
+    }
+    if (!buf.data && !(buf.data = calloc (1, 1))) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    *body = buf.data;
+    *len = buf.len;
+    return 0;
+}

@@ -1,0 +1,489 @@
+/*  src_nginx.c — source adapter for nginx with the RTMP module.
+
+    Each poll GETs the stat page (--stat-url, within --http-timeout-ms),
+    parses it with expat, and turns it into stream records:
+      bitrate   bw_in / 1000; while nginx's bw_in is still 0 (it averages
+                over ~10 s), the bytes_in delta since the previous poll;
+      clients   nclients less the publisher;
+      uptime    started_at = now - time, held steady across polls so that
+                rounding does not turn into a change every second;
+      status    publishing and active -> active, publishing -> starting,
+                neither -> suspend;
+      audio     the stream's meta has an audio codec.
+    A stream that stops publishing disappears from the stat page; this
+    adapter keeps reporting it, as suspend, for as long as it runs, and so
+    does every stream with an archive in the records directory: a camera
+    that went quiet is an operator's question, not a vanished record.
+    Then sf_enrich adds DVR ranges, overrides, SDPs and node usage.
+*/
+#include "sf_nginx_stat.h"
+#include "sf_agent.h"
+#include "sf_enrich.h"
+#include "sf_fetch.h"
+#include "sf_log.h"
+#include <expat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_STAT_MAX   (64 * 1024 * 1024)
+#define S_DEPTH_MAX  32
+#define S_TEXT_MAX   1024
+
+//  --------------------------------------------------------------------------
+//  Stat page parser
+
+typedef struct {
+    sf_nginx_stat_t *stat;
+    const char *app_filter;
+    int depth;
+    bool root_seen;
+    int app_depth, live_depth, stream_depth, client_depth, video_depth, audio_depth;
+    char app [SF_NAME_MAX + 1];
+    bool app_wanted;
+    sf_nginx_stream_t cur;
+    bool client_publishing;
+    char client_addr [SF_ADDR_MAX + 1];
+    char nginx_version [32], rtmp_version [32];
+    size_t cap;
+    char text [S_TEXT_MAX + 1];
+    size_t text_len;
+    bool oom;
+} s_parser_t;
+
+static void XMLCALL
+s_start (void *arg, const XML_Char *el, const XML_Char **attrs)
+{
+    s_parser_t *p = arg;
+    p->depth++;
+    p->text_len = 0;
+    p->text [0] = 0;
+    if (p->depth == 1) {
+        p->root_seen = !strcmp (el, "rtmp");
+        return;
+    }
+    if (!strcmp (el, "application") && !p->app_depth) {
+        p->app_depth = p->depth;
+        p->app [0] = 0;
+        p->app_wanted = false;
+    }
+    else
+    if (!strcmp (el, "live") && p->app_depth && p->depth == p->app_depth + 1)
+        p->live_depth = p->depth;
+    else
+    if (!strcmp (el, "stream") && p->live_depth && p->depth == p->live_depth + 1) {
+        p->stream_depth = p->depth;
+        memset (&p->cur, 0, sizeof (p->cur));
+        SF_STRSET (p->cur.app, p->app);
+    }
+    else
+    if (p->stream_depth && p->depth == p->stream_depth + 1 && !strcmp (el, "client")) {
+        p->client_depth = p->depth;
+        p->client_publishing = false;
+        p->client_addr [0] = 0;
+    }
+    else
+    if (p->client_depth && p->depth == p->client_depth + 1 && !strcmp (el, "publishing"))
+        p->client_publishing = true;
+    else
+    if (p->stream_depth && p->depth == p->stream_depth + 2 && !strcmp (el, "video"))
+        p->video_depth = p->depth;
+    else
+    if (p->stream_depth && p->depth == p->stream_depth + 2 && !strcmp (el, "audio"))
+        p->audio_depth = p->depth;
+    else
+    if (p->stream_depth && p->depth == p->stream_depth + 1 && !strcmp (el, "publishing"))
+        p->cur.publishing = true;
+    else
+    if (p->stream_depth && p->depth == p->stream_depth + 1 && !strcmp (el, "active"))
+        p->cur.active = true;
+}
+
+static void XMLCALL
+s_text (void *arg, const XML_Char *s, int len)
+{
+    s_parser_t *p = arg;
+    size_t n = (size_t) len;
+    if (p->text_len + n > S_TEXT_MAX)
+        n = S_TEXT_MAX - p->text_len;
+    memcpy (p->text + p->text_len, s, n);
+    p->text_len += n;
+    p->text [p->text_len] = 0;
+}
+
+static uint64_t
+s_u64 (const char *s)
+{
+    return strtoull (s, NULL, 10);
+}
+
+static void
+s_end_stream (s_parser_t *p)
+{
+    if (!p->app_wanted || !*p->cur.name)
+        return;
+    sf_nginx_stat_t *stat = p->stat;
+    if (stat->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        if (cap > SF_STREAMS_PER_NODE_MAX) {
+            p->oom = true;
+            return;
+        }
+        sf_nginx_stream_t *s = realloc (stat->streams, cap * sizeof (sf_nginx_stream_t));
+        if (!s) {
+            p->oom = true;
+            return;
+        }
+        stat->streams = s;
+        p->cap = cap;
+    }
+    stat->streams [stat->count++] = p->cur;
+}
+
+static void XMLCALL
+s_end (void *arg, const XML_Char *el)
+{
+    s_parser_t *p = arg;
+    const char *t = p->text;
+    int d = p->depth;
+    if (d == 2 && !strcmp (el, "nginx_version"))
+        SF_STRSET (p->nginx_version, t);
+    else
+    if (d == 2 && !strcmp (el, "nginx_rtmp_version"))
+        SF_STRSET (p->rtmp_version, t);
+    else
+    if (d == 2 && !strcmp (el, "uptime"))
+        p->stat->uptime_s = (int64_t) s_u64 (t);
+    else
+    if (p->app_depth && d == p->app_depth + 1 && !strcmp (el, "name")) {
+        SF_STRSET (p->app, t);
+        p->app_wanted = !p->app_filter || !*p->app_filter || !strcmp (p->app_filter, t);
+    }
+    else
+    if (p->client_depth && d == p->client_depth + 1 && !strcmp (el, "address"))
+        SF_STRSET (p->client_addr, t);
+    else
+    if (p->client_depth == d) {
+        if (p->client_publishing)
+            SF_STRSET (p->cur.publisher, p->client_addr);
+        p->client_depth = 0;
+    }
+    else
+    if (p->video_depth && d == p->video_depth + 1) {
+        if (!strcmp (el, "width"))
+            p->cur.media.width = (uint32_t) s_u64 (t);
+        else if (!strcmp (el, "height"))
+            p->cur.media.height = (uint32_t) s_u64 (t);
+        else if (!strcmp (el, "frame_rate"))
+            p->cur.media.fps = strtod (t, NULL);
+        else if (!strcmp (el, "codec"))
+            SF_STRSET (p->cur.media.vcodec, t);
+    }
+    else
+    if (p->audio_depth && d == p->audio_depth + 1) {
+        if (!strcmp (el, "codec") && *t) {
+            SF_STRSET (p->cur.media.acodec, t);
+            p->cur.has_audio = true;
+        }
+    }
+    else
+    if (p->video_depth == d)
+        p->video_depth = 0;
+    else
+    if (p->audio_depth == d)
+        p->audio_depth = 0;
+    else
+    if (p->stream_depth && d == p->stream_depth + 1) {
+        if (!strcmp (el, "name"))
+            SF_STRSET (p->cur.name, t);
+        else if (!strcmp (el, "time"))
+            p->cur.time_ms = (int64_t) s_u64 (t);
+        else if (!strcmp (el, "bw_in"))
+            p->cur.bw_in = s_u64 (t);
+        else if (!strcmp (el, "bytes_in"))
+            p->cur.bytes_in = s_u64 (t);
+        else if (!strcmp (el, "nclients"))
+            p->cur.nclients = (uint32_t) s_u64 (t);
+    }
+    else
+    if (p->stream_depth == d) {
+        s_end_stream (p);
+        p->stream_depth = 0;
+    }
+    else
+    if (p->live_depth == d)
+        p->live_depth = 0;
+    else
+    if (p->app_depth == d)
+        p->app_depth = 0;
+    p->depth--;
+    p->text_len = 0;
+    p->text [0] = 0;
+}
+
+int
+sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
+                     sf_nginx_stat_t *stat, char *err, size_t errlen)
+{
+    memset (stat, 0, sizeof (*stat));
+    s_parser_t *p = calloc (1, sizeof (s_parser_t));
+    XML_Parser parser = XML_ParserCreate (NULL);
+    if (!p || !parser) {
+        free (p);
+        if (parser)
+            XML_ParserFree (parser);
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    p->stat = stat;
+    p->app_filter = app_filter;
+    XML_SetUserData (parser, p);
+    XML_SetElementHandler (parser, s_start, s_end);
+    XML_SetCharacterDataHandler (parser, s_text);
+    int rc = 0;
+    if (XML_Parse (parser, xml, (int) len, 1) == XML_STATUS_ERROR) {
+        snprintf (err, errlen, "stat page is not valid XML (line %lu: %s)",
+                  (unsigned long) XML_GetCurrentLineNumber (parser),
+                  XML_ErrorString (XML_GetErrorCode (parser)));
+        rc = -1;
+    }
+    else
+    if (!p->root_seen) {
+        snprintf (err, errlen, "not an nginx-rtmp stat page (no <rtmp> root; is the URL's location `rtmp_stat all`?)");
+        rc = -1;
+    }
+    else
+    if (p->oom) {
+        snprintf (err, errlen, "out of memory, or more than %d streams", SF_STREAMS_PER_NODE_MAX);
+        rc = -1;
+    }
+    else
+        snprintf (stat->version, sizeof stat->version, "nginx/%.20s nginx-rtmp/%.20s",
+                  p->nginx_version, p->rtmp_version);
+    XML_ParserFree (parser);
+    free (p);
+    if (rc)
+        sf_nginx_stat_clear (stat);
+    return rc;
+}
+
+void
+sf_nginx_stat_clear (sf_nginx_stat_t *stat)
+{
+    free (stat->streams);
+    memset (stat, 0, sizeof (*stat));
+}
+
+//  --------------------------------------------------------------------------
+//  The source adapter
+
+//  What the adapter remembers of a stream between polls
+typedef struct {
+    char name [SF_NAME_MAX + 1];
+    int64_t started_at;
+    uint64_t bytes_in;
+    int64_t bytes_at_ms;            //  monotonic, 0 = no sample
+    uint32_t bitrate_kbps;
+    bool live;                      //  on the stat page at the last poll
+} s_known_t;
+
+typedef struct {
+    sf_agent_config_t cfg;          //  a copy: the adapter outlives no one
+    sf_fetch_t *fetch;
+    sf_enrich_t *enrich;
+    s_known_t *known;               //  sorted by name
+    size_t nknown, known_cap;
+} s_nginx_t;
+
+static void
+s_destroy (void **state_p)
+{
+    s_nginx_t *self = *state_p;
+    if (!self)
+        return;
+    sf_fetch_destroy (&self->fetch);
+    sf_enrich_destroy (&self->enrich);
+    free (self->known);
+    free (self);
+    *state_p = NULL;
+}
+
+static void *
+s_create (const sf_agent_config_t *cfg, char *err, size_t errlen)
+{
+    if (!*cfg->stat_url) {
+        snprintf (err, errlen, "source nginx-rtmp needs --stat-url (the URL of a location with `rtmp_stat all`)");
+        return NULL;
+    }
+    s_nginx_t *self = calloc (1, sizeof (s_nginx_t));
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    void *state = self;
+    if (!(self->fetch = sf_fetch_new ())) {
+        snprintf (err, errlen, "cannot initialise libcurl");
+        s_destroy (&state);
+        return NULL;
+    }
+    if (!(self->enrich = sf_enrich_new (&self->cfg, err, errlen))) {
+        s_destroy (&state);
+        return NULL;
+    }
+    return self;
+}
+
+static int
+s_known_cmp (const void *a, const void *b)
+{
+    return strcmp (((const s_known_t *) a)->name, ((const s_known_t *) b)->name);
+}
+
+static s_known_t *
+s_known_find (s_nginx_t *self, const char *name)
+{
+    s_known_t key;
+    SF_STRSET (key.name, name);
+    return self->nknown
+         ? bsearch (&key, self->known, self->nknown, sizeof (s_known_t), s_known_cmp) : NULL;
+}
+
+//  Remembers the streams of this poll; new names are appended, then sorted in
+static int
+s_known_update (s_nginx_t *self, const sf_nginx_stat_t *stat)
+{
+    for (size_t i = 0; i < self->nknown; i++)
+        self->known [i].live = false;
+    size_t before = self->nknown;
+    for (size_t i = 0; i < stat->count; i++) {
+        s_known_t key;
+        SF_STRSET (key.name, stat->streams [i].name);
+        s_known_t *k = before
+            ? bsearch (&key, self->known, before, sizeof (s_known_t), s_known_cmp) : NULL;
+        if (!k) {
+            //  Could be a duplicate name among this poll's new ones
+            for (size_t j = before; j < self->nknown && !k; j++)
+                if (!strcmp (self->known [j].name, key.name))
+                    k = &self->known [j];
+        }
+        if (!k) {
+            if (self->nknown == self->known_cap) {
+                size_t cap = self->known_cap ? self->known_cap * 2 : 32;
+                s_known_t *n = realloc (self->known, cap * sizeof (s_known_t));
+                if (!n)
+                    return -1;
+                self->known = n;
+                self->known_cap = cap;
+            }
+            k = &self->known [self->nknown++];
+            memset (k, 0, sizeof (*k));
+            SF_STRSET (k->name, key.name);
+        }
+        k->live = true;
+    }
+    if (self->nknown > before)
+        qsort (self->known, self->nknown, sizeof (s_known_t), s_known_cmp);
+    return 0;
+}
+
+static int
+s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns,
+               int64_t now_ms, int64_t mono_ms)
+{
+    if (sf_streamset_find (set, ns->name))
+        return 0;               //  the same name in two applications: first wins
+    sf_stream_t *s = sf_streamset_add (set, ns->name);
+    if (!s)
+        return -1;
+    s_known_t *k = s_known_find (self, ns->name);
+    SF_STRSET (s->uid, ns->name);
+    s->type = SF_TYPE_PRIMARY;
+    s->status = ns->publishing ? (ns->active ? SF_STATUS_ACTIVE : SF_STATUS_STARTING)
+                               : SF_STATUS_SUSPEND;
+    s->clients = ns->nclients > (ns->publishing ? 1u : 0u) ? ns->nclients - (ns->publishing ? 1 : 0) : 0;
+    s->media = ns->media;
+    if (ns->has_audio)
+        s->functions |= SF_FN_AUDIO;
+
+    //  Uptime: a new start moves started_at by more than rounding can
+    int64_t started = ns->publishing ? (now_ms - ns->time_ms + 500) / 1000 : 0;
+    if (k && k->started_at && started && llabs (started - k->started_at) <= 2)
+        started = k->started_at;
+    s->started_at = started;
+
+    uint32_t kbps = (uint32_t) (ns->bw_in / 1000);
+    if (!kbps && k && k->bytes_at_ms && ns->bytes_in >= k->bytes_in && mono_ms > k->bytes_at_ms)
+        kbps = (uint32_t) ((ns->bytes_in - k->bytes_in) * 8 / (uint64_t) (mono_ms - k->bytes_at_ms));
+    s->bitrate_kbps = ns->publishing ? kbps : 0;
+    if (k) {
+        k->started_at = started;
+        k->bytes_in = ns->bytes_in;
+        k->bytes_at_ms = mono_ms;
+        k->bitrate_kbps = s->bitrate_kbps;
+    }
+    char config [SF_NAME_MAX * 2 + SF_ADDR_MAX + 64];
+    snprintf (config, sizeof config, "application %s; stream %s; publisher %s",
+              ns->app, ns->name, *ns->publisher ? ns->publisher : "none");
+    return sf_text_set (&s->config, config);
+}
+
+static int
+s_poll (void *state, sf_streamset_t *set)
+{
+    s_nginx_t *self = state;
+    char *body = NULL;
+    size_t len = 0;
+    long status = 0;
+    if (sf_fetch (self->fetch, self->cfg.stat_url, NULL, NULL, self->cfg.http_timeout_ms,
+                  S_STAT_MAX, &body, &len, &status, set->error, sizeof set->error))
+        return -1;
+    sf_nginx_stat_t stat;
+    char err [256];
+    int rc = sf_nginx_stat_parse (body, len, self->cfg.rtmp_app, &stat, err, sizeof err);
+    free (body);
+    if (rc) {
+        snprintf (set->error, sizeof set->error, "%.120s: %.130s", self->cfg.stat_url, err);
+        return -1;
+    }
+    int64_t now_ms = sf_now_ms ();
+    int64_t mono_ms = sf_mono_ms ();
+    if (s_known_update (self, &stat))
+        goto oom;
+    for (size_t i = 0; i < stat.count; i++)
+        if (s_fill_stream (self, set, &stat.streams [i], now_ms, mono_ms))
+            goto oom;
+    //  Streams seen before and gone from the page now: off, not forgotten
+    for (size_t i = 0; i < self->nknown; i++) {
+        s_known_t *k = &self->known [i];
+        if (k->live || sf_streamset_find (set, k->name))
+            continue;
+        sf_stream_t *s = sf_streamset_add (set, k->name);
+        if (!s)
+            goto oom;
+        SF_STRSET (s->uid, k->name);
+        s->status = SF_STATUS_SUSPEND;
+        k->started_at = 0;
+        k->bytes_at_ms = 0;
+        k->bitrate_kbps = 0;
+    }
+    if (sf_enrich_apply (self->enrich, set, true))
+        goto oom;
+    set->has_node = true;
+    SF_STRSET (set->node.software_version, stat.version);
+    set->node.started_at = stat.uptime_s ? now_ms / 1000 - stat.uptime_s : 0;
+    sf_nginx_stat_clear (&stat);
+    return 0;
+oom:
+    sf_nginx_stat_clear (&stat);
+    snprintf (set->error, sizeof set->error, "out of memory building the stream list");
+    return -1;
+}
+
+const sf_source_ops_t sf_source_nginx = {
+    .name = "nginx-rtmp",
+    .create = s_create,
+    .wait = NULL,
+    .poll = s_poll,
+    .destroy = s_destroy,
+};
