@@ -398,12 +398,12 @@ function renderDetail() {
   const d = state.detail;
   const p = currentPlacement();
   if (!p) return;
-  $('#d-title').replaceChildren(icon(p.type, `t-${p.type}`), h('span', { text: p.name }),
+  $('#d-title').replaceChildren(icon(p.type, `t-${p.type}`), h('span', { class: 'd-name', text: p.name }),
     h('span', { class: 'fns' }, p.functions.map((f) => icon(f, `f-${f}`))));
-  $('#d-sub').replaceChildren(statusBadge(p.status), h('span', { text: `${p.type} on ${p.node}` }),
+  $('#d-sub').replaceChildren(...[statusBadge(p.status), h('span', { text: `${p.type} on ${p.node}` }),
     p.transfer ? h('span', { class: 'tag transfer', text: 'transfer' }) : null,
     p.migrated_to ? h('span', { class: 'tag migrated', text: `migrated to ${p.migrated_to}` }) : null,
-    p.stale ? h('span', { class: 'tag stale', text: 'stale' }) : null);
+    p.stale ? h('span', { class: 'tag stale', text: 'stale' }) : null].filter(Boolean));
   $('#d-placements').replaceChildren(...(d.data.placements.length > 1 ? d.data.placements.map((pl) =>
     h('button', { class: 'placement', role: 'tab', 'aria-selected': String(pl.node === d.node), 'data-node': pl.node,
       onclick: () => { d.node = pl.node; renderDetail(); } },
@@ -475,9 +475,9 @@ const TABS = {
           h('td', { text: fmtTime(r.to) }),
           h('td', { class: 'num', text: fmtDuration(r.duration_s) }),
           h('td', { text: r.node }),
-          h('td', { class: 'num' },
-            copyButton('Copy RTSP', r.rtsp, 'RTSP link', { 'data-copy': 'rtsp', 'data-index': String(i) }), ' ',
-            copyButton('Copy HLS', r.hls, 'HLS link', { 'data-copy': 'hls', 'data-index': String(i) })))))),
+          h('td', {}, h('div', { class: 'actions' },
+            copyButton('Copy RTSP', r.rtsp, 'RTSP link', { 'data-copy': 'rtsp', 'data-index': String(i), title: r.rtsp }),
+            copyButton('Copy HLS', r.hls, 'HLS link', { 'data-copy': 'hls', 'data-index': String(i), title: r.hls }))))))),
     ];
   },
   config(p) {

@@ -1,0 +1,324 @@
+// page.test.js — drives the controller's web page in headless Debian chromium
+// (playwright-core, executablePath /usr/bin/chromium; no browser download)
+// and checks what it shows against the JSON API. Prints TAP lines.
+//
+//   SF_HTTP=127.0.0.1:PORT       the controller's HTTP address (required)
+//   SF_PUSH=127.0.0.1:PORT       a push-source agent's endpoint: the test pushes
+//                                a stream and changes it to see a row change live
+//   SF_PUSH_NODE=NODE            that agent's node id
+//   SF_SCREENSHOT=FILE           where to save the screenshot (default web-page.png)
+//   SF_TOKEN=TOKEN               bearer token, when the controller wants one
+//   SF_PERF=1                    also time paging and filtering (prints # lines)
+'use strict';
+
+const net = require('net');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const HTTP = process.env.SF_HTTP;
+const BASE = `http://${HTTP}`;
+const TOKEN = process.env.SF_TOKEN || '';
+const SHOT = process.env.SF_SCREENSHOT || path.join(__dirname, 'web-page.png');
+let failures = 0;
+
+function ok(name) { console.log(`ok - ${name}`); }
+function notOk(name, why) { failures++; console.log(`not ok - ${name}${why ? ' # ' + String(why).replace(/\n/g, ' ') : ''}`); }
+async function check(name, fn) {
+  try {
+    const r = await fn();
+    if (r === false) notOk(name); else ok(name);
+  } catch (e) {
+    notOk(name, e.message);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+async function api(p) {
+  const r = await fetch(BASE + p, { headers: TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {} });
+  if (!r.ok) throw new Error(`${p}: HTTP ${r.status}`);
+  return r.json();
+}
+
+// Sends JSON lines to the push source; resolves with its answers
+function push(lines) {
+  const [host, port] = process.env.SF_PUSH.split(':');
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), host);
+    let answer = '';
+    sock.on('data', (d) => {
+      answer += d;
+      if (answer.split('\n').length > lines.length) { sock.end(); resolve(answer.trim()); }
+    });
+    sock.on('error', reject);
+    sock.setTimeout(5000, () => { sock.destroy(); reject(new Error('push endpoint did not answer')); });
+    sock.write(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  });
+}
+
+// Polls fn(arg) in the page until it is truthy. page.waitForFunction would
+// evaluate a string, which the page's Content-Security-Policy (rightly) forbids.
+async function waitFor(page, fn, arg, timeout = 10000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await page.evaluate(fn, arg)) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${fn.toString().slice(0, 80)}`);
+    await sleep(50);
+  }
+}
+
+// The (node, name) pairs of the rows the page shows now
+async function pageRows(page) {
+  return page.$$eval('#rows tr', (trs) => trs.map((tr) => `${tr.dataset.node}/${tr.dataset.name}`));
+}
+// Waits until the page's rows equal the API's answer for the same query
+async function rowsMatchApi(page, query, limit = 100) {
+  let want = [], have = [];
+  for (let i = 0; i < 40; i++) {
+    const data = await api(`/api/v1/streams?${query}&limit=${limit}`);
+    want = data.streams.map((s) => `${s.node}/${s.name}`);
+    have = await pageRows(page);
+    if (want.length && want.join('\n') === have.join('\n')) return data;
+    await sleep(250);
+  }
+  throw new Error(`rows differ from the API for ${query}: page has ${have.length} (${have.slice(0, 3)}), API ${want.length} (${want.slice(0, 3)})`);
+}
+
+async function main() {
+  if (!HTTP) { console.log('not ok - SF_HTTP is set # run from tests/integration/61_web_page.sh'); process.exit(1); }
+  const browser = await chromium.launch({
+    executablePath: process.env.SF_CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+           '--disable-dev-shm-usage'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  const external = [];
+  page.on('request', (r) => { if (!r.url().startsWith(BASE) && !r.url().startsWith('data:')) external.push(r.url()); });
+
+  try {
+    await check('page loads from the controller and lists streams', async () => {
+      await page.goto(BASE + '/' + (TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''));
+      await page.waitForSelector('#rows tr', 15000);
+      await rowsMatchApi(page, 'sort=name');
+      const count = await page.textContent('#count');
+      const total = (await api('/api/v1/streams?limit=0')).total;
+      assert(count.replace(/,/g, '').startsWith(String(total)), `count line '${count}' is not ${total}`);
+    });
+
+    await check('all eight filter chips are there', async () => {
+      const chips = await page.$$eval('.chip', (cs) => cs.map((c) => c.textContent.trim()));
+      assert(chips.join(',') === 'Primary,Secondary,Migrated,Transfer,Active,Suspend,DVR,Audio', chips.join(','));
+    });
+
+    await check('chips Primary+DVR show the rows the API gives for filter=primary,dvr', async () => {
+      await page.click('.chip[data-param=primary]');
+      await page.click('.chip[data-param=dvr]');
+      const data = await rowsMatchApi(page, 'filter=primary,dvr&sort=name');
+      assert(data.streams.every((s) => s.type === 'primary' && s.functions.includes('dvr')), 'API rows break the filter');
+    });
+
+    await check('chips in one group are OR-ed: Active+Suspend with DVR', async () => {
+      await page.click('.chip[data-param=primary]');
+      await page.click('.chip[data-param=active]');
+      await page.click('.chip[data-param=suspend]');
+      await rowsMatchApi(page, 'filter=active,suspend,dvr&sort=name');
+    });
+
+    await check('name filter (glob) narrows the rows as the API does', async () => {
+      await page.click('#q-clear');
+      const first = (await api('/api/v1/streams?limit=1&sort=name')).streams[0].name;
+      const glob = first.slice(0, Math.max(1, first.length - 1)) + '*';
+      await page.fill('#q-name', glob);
+      await rowsMatchApi(page, `name=${encodeURIComponent(glob)}&sort=name`);
+      await page.fill('#q-name', '');
+      await rowsMatchApi(page, 'sort=name');
+    });
+
+    await check('clicking the Bitrate header sorts by bitrate, descending', async () => {
+      await page.click('th[data-sort=bitrate]');
+      await rowsMatchApi(page, 'sort=-bitrate');
+      assert(await page.$('th[data-sort=bitrate].sorted.desc'), 'header not marked sorted');
+      await page.click('th[data-sort=name]');
+      await rowsMatchApi(page, 'sort=name');
+    });
+
+    await check('paging: Next shows the API page at cursor=limit', async () => {
+      await page.selectOption('#page-size', '50');
+      await rowsMatchApi(page, 'sort=name', 50);
+      const total = (await api('/api/v1/streams?limit=0')).total;
+      if (total <= 50) return;
+      await page.click('#pg-next');
+      await rowsMatchApi(page, 'sort=name&cursor=50', 50);
+      const first = await page.textContent('#rows tr:first-child td.c-num');
+      assert(first.trim() === '51', `first row number is ${first}`);
+      await page.click('#pg-first');
+      await page.selectOption('#page-size', '100');
+      await rowsMatchApi(page, 'sort=name');
+    });
+
+    // A DVR stream with ranges on its node, to copy a link from
+    const dvrList = await api('/api/v1/streams?filter=dvr&limit=50&sort=name');
+    let target = null, timeline = null;
+    for (const s of dvrList.streams) {
+      const t = await api(`/api/v1/streams/${encodeURIComponent(s.name)}/dvr`);
+      if (t.ranges.length) { target = s; timeline = t; break; }
+    }
+    await check('a stream\'s detail opens with its tabs', async () => {
+      assert(target, 'no DVR stream with ranges in the fleet');
+      await page.fill('#q-name', target.name);
+      const row = `#rows tr[data-name="${target.name}"][data-node="${target.node}"]`;
+      await page.waitForSelector(row, 10000);
+      await page.click(row);
+      await page.waitForSelector('#detail:not([hidden]) .kv', 10000);
+      const tabs = await page.$$eval('.tab', (ts) => ts.map((t) => t.textContent.trim()));
+      assert(tabs.join(',') === 'Overview,DVR ranges,Config,Source,UUID', tabs.join(','));
+      const body = await page.textContent('#d-body');
+      for (const label of ['Records path', 'Duration', 'Ranges', 'Available disk space', 'Chunk', 'Memory usage'])
+        assert(body.includes(label), `overview lacks ${label}`);
+      assert((await page.textContent('#d-title')).includes(target.name), 'title lacks the name');
+    });
+
+    await check('DVR ranges: Copy HLS puts the range\'s HLS link on the clipboard', async () => {
+      await page.click('.tab[data-tab=dvr]');
+      await page.waitForSelector('button[data-copy=hls][data-index="0"]');
+      const nrows = await page.$$eval('#d-body tbody tr', (t) => t.length);
+      assert(nrows === timeline.ranges.length, `${nrows} ranges shown, API has ${timeline.ranges.length}`);
+      await page.evaluate(() => navigator.clipboard.writeText('nothing yet'));
+      await page.click('button[data-copy=hls][data-index="0"]');
+      let clip = '';
+      for (let i = 0; i < 20 && clip !== timeline.ranges[0].hls; i++) {
+        clip = await page.evaluate(() => navigator.clipboard.readText());
+        await sleep(100);
+      }
+      assert(timeline.ranges[0].hls && clip === timeline.ranges[0].hls, `clipboard has '${clip}', want '${timeline.ranges[0].hls}'`);
+      await page.click('button[data-copy=rtsp][data-index="0"]');
+      await sleep(200);
+      clip = await page.evaluate(() => navigator.clipboard.readText());
+      assert(clip === timeline.ranges[0].rtsp, `RTSP copy gave '${clip}'`);
+    });
+
+    await check('Config, Source and UUID tabs show the API\'s texts', async () => {
+      const d = await api(`/api/v1/streams/${encodeURIComponent(target.name)}?node=${encodeURIComponent(target.node)}`);
+      const p = d.placements[0];
+      await page.click('.tab[data-tab=config]');
+      const cfg = await page.textContent('#d-body pre');
+      assert(cfg === (p.config || '(no configuration reported)'), 'config text differs');
+      await page.click('.tab[data-tab=source]');
+      const src = await page.textContent('#d-body');
+      assert(src.includes(p.source.url), 'source url missing');
+      await page.click('button[data-copy=sdp]');
+      await sleep(200);
+      const clip = await page.evaluate(() => navigator.clipboard.readText());
+      assert(clip === p.source.sdp, 'SDP copy differs');
+      await page.click('.tab[data-tab=uuid]');
+      if (p.playback_uuid) assert((await page.textContent('#d-body')).includes(p.playback_uuid), 'uuid missing');
+      await page.click('.tab[data-tab=overview]');
+    });
+
+    if (process.env.SF_PUSH) {
+      const node = process.env.SF_PUSH_NODE;
+      await check('a pushed change shows in the row without a reload', async () => {
+        await page.click('#d-close');
+        const name = 'webpush-cam';
+        let ans = await push([{ name, status: 'active', clients: 3, bitrate_kbps: 900, functions: ['dvr'] }]);
+        assert(ans.startsWith('ok'), `push answered '${ans}'`);
+        await page.fill('#q-name', name);
+        const cell = `#rows tr[data-name="${name}"][data-node="${node}"] td.c-clients`;
+        await waitFor(page, (sel) => document.querySelector(sel) && document.querySelector(sel).textContent === '3',
+                                   cell, 15000);
+        const navs = [];
+        page.on('framenavigated', (f) => { if (f === page.mainFrame()) navs.push(f.url()); });
+        ans = await push([{ name, clients: 17, bitrate_kbps: 2500 }]);
+        assert(ans.startsWith('ok'), `push answered '${ans}'`);
+        await waitFor(page, (sel) => document.querySelector(sel).textContent === '17', cell, 15000);
+        const bitrate = await page.textContent(cell.replace('c-clients', 'c-bitrate'));
+        assert(bitrate === '2.5 Mbit/s', `bitrate cell says ${bitrate}`);
+        const flashed = await page.$eval(cell, (td) => td.classList.contains('changed'));
+        assert(flashed, 'the changed cell is not highlighted');
+        assert(navs.length === 0, `the page reloaded (${navs})`);
+      });
+    } else {
+      await check('live refresh re-reads the page without a reload', async () => {
+        const before = await page.textContent('#updated');
+        await sleep(2600);
+        const after = await page.textContent('#updated');
+        assert(before !== after, 'no refresh in 2.6 s');
+      });
+    }
+
+    await check('Nodes view lists the API\'s nodes with liveness', async () => {
+      await page.click('#d-close').catch(() => {});
+      await page.click('a[data-view=nodes]');
+      const nodes = await api('/api/v1/nodes');
+      await waitFor(page, (n) => document.querySelectorAll('#node-rows tr').length === n, nodes.count, 10000);
+      const ids = await page.$$eval('#node-rows tr', (trs) => trs.map((t) => t.dataset.node));
+      assert(ids.join(',') === nodes.nodes.map((n) => n.id).join(','), `${ids} vs API`);
+    });
+
+    await check('Migrations view shows the API\'s events', async () => {
+      await page.click('a[data-view=migrations]');
+      const mig = await api('/api/v1/migrations?limit=500');
+      await waitFor(page, () => !document.querySelector('#mig-count').textContent.startsWith('Loading'), null, 10000);
+      const n = await page.$$eval('#mig-rows tr', (t) => t.length);
+      assert(n === mig.count, `${n} rows, API has ${mig.count}`);
+    });
+
+    if (process.env.SF_PERF) {
+      await page.click('a[data-view=streams]');
+      await page.fill('#q-name', '');
+      await page.click('#q-clear');
+      await rowsMatchApi(page, 'sort=name');
+      const t = [];
+      for (let i = 0; i < 10; i++) {
+        const before = await page.textContent('#rows tr:first-child td.c-num');
+        const t0 = Date.now();
+        await page.click('#pg-next');
+        await waitFor(page, (b) => document.querySelector('#rows tr:first-child td.c-num').textContent !== b, before);
+        t.push(Date.now() - t0);
+      }
+      t.sort((a, b) => a - b);
+      console.log(`# perf: next page (100 rows) click-to-rows p50 ${t[5]} ms, max ${t[9]} ms`);
+      const t0 = Date.now();
+      await page.click('#pg-last');
+      await waitFor(page, () => document.querySelector('#pg-next').disabled, null);
+      console.log(`# perf: last page click-to-rows ${Date.now() - t0} ms`);
+      const t1 = Date.now();
+      await page.click('.chip[data-param=secondary]');
+      await waitFor(page, () => [...document.querySelectorAll('#rows tr')].every((tr) => tr.querySelector('[data-icon=secondary]')), null);
+      console.log(`# perf: chip Secondary click-to-rows ${Date.now() - t1} ms`);
+      await page.click('#q-clear');
+    }
+
+    await check('screenshot saved', async () => {
+      await page.click('a[data-view=streams]');
+      await page.fill('#q-name', '');
+      await page.click('#q-clear');
+      await page.waitForSelector('#rows tr');
+      const dvr = target ? `#rows tr[data-name="${target.name}"][data-node="${target.node}"]` : '#rows tr';
+      await page.click('.chip[data-param=dvr]');
+      await page.waitForSelector(dvr, 10000);
+      await page.click(dvr);
+      await page.waitForSelector('#detail:not([hidden]) .kv');
+      await page.click('.tab[data-tab=dvr]');
+      await page.waitForSelector('button[data-copy=hls]');
+      await sleep(400);
+      await page.screenshot({ path: SHOT });
+    });
+
+    await check('no script errors and nothing fetched from outside the controller', async () => {
+      assert(consoleErrors.length === 0, consoleErrors.join(' | '));
+      assert(external.length === 0, external.join(' '));
+    });
+  } finally {
+    await browser.close();
+  }
+  process.exit(failures ? 1 : 0);
+}
+
+main().catch((e) => { console.log(`not ok - web test ran # ${e.message}`); process.exit(1); });
