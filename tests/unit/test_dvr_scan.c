@@ -1,0 +1,322 @@
+/*  test_dvr_scan.c — the DVR directory scanner: name patterns, ranges merged
+    across gaps of at most 1 s, chunk length, depth, current recording, bytes
+    on disk, and the incremental cost (what an unchanged directory costs).
+    Chunk end times come from mtimes, which the test sets with utimensat.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "sf_dvr_scan.h"
+#include "sf_log.h"
+
+#define T0 1700000000LL         //  a round unix time for the fixtures
+
+static char s_root [256];
+
+static int
+s_setup (void **state)
+{
+    snprintf (s_root, sizeof s_root, "/tmp/sf-dvr-test.XXXXXX");
+    assert_non_null (mkdtemp (s_root));
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    char cmd [300];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_root);
+    assert_int_equal (system (cmd), 0);
+    return 0;
+}
+
+static void
+s_mkdir (const char *rel)
+{
+    char path [512];
+    snprintf (path, sizeof path, "%s/%s", s_root, rel);
+    char cmd [600];
+    snprintf (cmd, sizeof cmd, "mkdir -p '%s'", path);
+    assert_int_equal (system (cmd), 0);
+}
+
+//  A chunk file of `bytes` bytes whose mtime (its end) is end_ms
+static void
+s_chunk (const char *rel, size_t bytes, int64_t end_ms)
+{
+    char path [512];
+    snprintf (path, sizeof path, "%s/%s", s_root, rel);
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true (fd >= 0);
+    char buf [4096] = { 0 };
+    while (bytes) {
+        size_t n = bytes < sizeof buf ? bytes : sizeof buf;
+        assert_int_equal (write (fd, buf, n), (ssize_t) n);
+        bytes -= n;
+    }
+    struct timespec times [2] = {
+        { .tv_sec = end_ms / 1000, .tv_nsec = (end_ms % 1000) * 1000000 },
+        { .tv_sec = end_ms / 1000, .tv_nsec = (end_ms % 1000) * 1000000 },
+    };
+    assert_int_equal (futimens (fd, times), 0);
+    close (fd);
+}
+
+static void
+test_pattern_validation (void **state)
+{
+    char err [256];
+    assert_null (sf_dvr_scan_new ("/tmp", "{ms}.ts", err, sizeof err));
+    assert_non_null (strstr (err, "{name}"));
+    assert_null (sf_dvr_scan_new ("/tmp", "{name}/chunk.ts", err, sizeof err));
+    assert_null (sf_dvr_scan_new ("/tmp", "{name}/{bogus}.ts", err, sizeof err));
+    assert_non_null (strstr (err, "unknown token"));
+    assert_null (sf_dvr_scan_new ("/tmp", "{name}/{ms.ts", err, sizeof err));
+    assert_null (sf_dvr_scan_new ("/tmp", "{name}//{ms}.ts", err, sizeof err));
+    assert_null (sf_dvr_scan_new ("", NULL, err, sizeof err));
+    sf_dvr_scan_t *scan = sf_dvr_scan_new ("/tmp", NULL, err, sizeof err);
+    assert_non_null (scan);
+    sf_dvr_scan_destroy (&scan);
+    sf_dvr_scan_destroy (&scan);        //  safe twice
+    assert_null (scan);
+}
+
+//  nginx-rtmp HLS layout: {name}/{ms}.ts, ends from mtimes
+static void
+test_hls_ranges_merge (void **state)
+{
+    s_mkdir ("cam1");
+    s_mkdir ("cam2");
+    int64_t t = T0 * 1000;
+    //  cam1: three 2 s chunks back to back (gaps of 50 ms, 1 s), a 5 s gap,
+    //  then two more: two ranges
+    s_chunk ("cam1/1700000000000.ts", 1000, t + 2000);
+    s_chunk ("cam1/1700000002050.ts", 1000, t + 4000);
+    s_chunk ("cam1/1700000005000.ts", 1000, t + 7000);     //  gap 1000 ms: merges
+    s_chunk ("cam1/1700000012000.ts", 1000, t + 14000);    //  gap 5 s: new range
+    s_chunk ("cam1/1700000014000.ts", 1000, t + 16000);
+    s_chunk ("cam1/index.m3u8", 100, t + 16000);           //  not a chunk
+    s_chunk ("cam2/1700000000000.ts", 500, t + 2000);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, "{name}/{ms}.ts", err, sizeof err);
+    assert_non_null (scan);
+    assert_int_equal (sf_dvr_scan_update (scan, t + 17000, err, sizeof err), 0);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam1", &dvr), 1);
+    assert_int_equal (dvr.nranges, 2);
+    assert_int_equal (dvr.ranges [0].from, T0);
+    assert_int_equal (dvr.ranges [0].to, T0 + 7);
+    assert_int_equal (dvr.ranges [1].from, T0 + 12);
+    assert_int_equal (dvr.ranges [1].to, T0 + 16);
+    assert_int_equal (dvr.chunk_s, 2);
+    assert_int_equal (dvr.depth_s, 16);
+    assert_int_equal (dvr.memory_bytes, 5000);
+    assert_true (dvr.disk_free_bytes > 0);
+    assert_string_equal (dvr.records_path, s_root);
+    //  Recording now: the newest range ends within two chunks of "now"
+    assert_int_equal (dvr.current_from, T0 + 12);
+    assert_int_equal (sf_dvr_scan_fill (scan, "nope", &dvr), 0);
+    const char *names [4];
+    assert_int_equal (sf_dvr_scan_streams (scan, names, 4), 2);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    //  An hour later nothing is recording
+    assert_int_equal (sf_dvr_scan_update (scan, t + 3600000, err, sizeof err), 0);
+    memset (&dvr, 0, sizeof dvr);
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam1", &dvr), 1);
+    assert_int_equal (dvr.current_from, 0);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    sf_dvr_scan_destroy (&scan);
+}
+
+//  The gap rule is "at most 1 s" on whole seconds, as records carry them:
+//  a 1.0 s gap merges, a 2.5 s gap does not
+static void
+test_gap_boundary (void **state)
+{
+    s_mkdir ("c");
+    int64_t t = T0 * 1000;
+    s_chunk ("c/1700000000000.ts", 10, t + 2000);
+    s_chunk ("c/1700000003000.ts", 10, t + 5000);          //  gap exactly 1000 ms
+    s_chunk ("c/1700000007500.ts", 10, t + 9500);          //  gap 2500 ms
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, NULL, err, sizeof err);
+    assert_int_equal (sf_dvr_scan_update (scan, t, err, sizeof err), 0);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, "c", &dvr), 1);
+    assert_int_equal (dvr.nranges, 2);
+    assert_int_equal (dvr.ranges [0].to, T0 + 5);
+    assert_int_equal (dvr.ranges [1].from, T0 + 7);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    sf_dvr_scan_destroy (&scan);
+}
+
+//  An unchanged directory is not re-read; a new chunk costs one stat
+static void
+test_incremental (void **state)
+{
+    s_mkdir ("cam");
+    int64_t t = T0 * 1000;
+    char rel [64];
+    for (int i = 0; i < 100; i++) {
+        snprintf (rel, sizeof rel, "cam/%lld.ts", (long long) (t + i * 2000));
+        s_chunk (rel, 100, t + i * 2000 + 2000);
+    }
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, NULL, err, sizeof err);
+    assert_int_equal (sf_dvr_scan_update (scan, t + 300000, err, sizeof err), 0);
+    sf_dvr_scan_stats_t st;
+    sf_dvr_scan_stats (scan, &st);
+    assert_int_equal (st.chunks, 100);
+    assert_int_equal (st.streams, 1);
+    assert_int_equal (st.dirs_read, 2);
+    assert_true (st.files_statted >= 100);
+    assert_int_equal (sf_dvr_scan_update (scan, t + 300000, err, sizeof err), 0);
+    sf_dvr_scan_stats (scan, &st);
+    assert_int_equal (st.dirs_read, 0);
+    assert_int_equal (st.files_statted, 1);     //  the newest chunk, which may grow
+    //  The newest chunk grows: its end moves without any directory change
+    snprintf (rel, sizeof rel, "cam/%lld.ts", (long long) (t + 99 * 2000));
+    s_chunk (rel, 200, t + 99 * 2000 + 2500);
+    assert_int_equal (sf_dvr_scan_update (scan, t + 300000, err, sizeof err), 0);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam", &dvr), 1);
+    assert_int_equal (dvr.nranges, 1);
+    assert_int_equal (dvr.ranges [0].to, T0 + 99 * 2 + 3);     //  2.5 s rounds up
+    assert_int_equal (dvr.memory_bytes, 99 * 100 + 200);
+    //  One chunk more, after the directory's mtime tick has surely moved
+    usleep (20 * 1000);
+    snprintf (rel, sizeof rel, "cam/%lld.ts", (long long) (t + 100 * 2000 + 500));
+    s_chunk (rel, 100, t + 100 * 2000 + 2500);
+    assert_int_equal (sf_dvr_scan_update (scan, t + 300000, err, sizeof err), 0);
+    sf_dvr_scan_stats (scan, &st);
+    assert_int_equal (st.dirs_read, 1);
+    assert_true (st.files_statted <= 3);
+    assert_int_equal (st.chunks, 101);
+    //  A chunk deleted (retention) shortens the archive
+    char gone [400];
+    snprintf (gone, sizeof gone, "%s/cam/%lld.ts", s_root, (long long) t);
+    usleep (20 * 1000);
+    assert_int_equal (unlink (gone), 0);
+    assert_int_equal (sf_dvr_scan_update (scan, t + 300000, err, sizeof err), 0);
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam", &dvr), 1);
+    assert_int_equal (dvr.ranges [0].from, T0 + 2);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    sf_dvr_scan_destroy (&scan);
+}
+
+//  Flat record files with the name in the file name, dashes and all
+static void
+test_flat_pattern (void **state)
+{
+    int64_t t = T0 * 1000;
+    s_chunk ("cam-1-1700000000.flv", 10, t + 60000);
+    s_chunk ("cam-1-1700000060.flv", 10, t + 120000);
+    s_chunk ("lobby-1700000000.flv", 10, t + 30000);
+    s_chunk ("notes.txt", 10, t);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, "{name}-{s}.flv", err, sizeof err);
+    assert_non_null (scan);
+    assert_int_equal (sf_dvr_scan_update (scan, t, err, sizeof err), 0);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam-1", &dvr), 1);
+    assert_int_equal (dvr.nranges, 1);
+    assert_int_equal (dvr.ranges [0].from, T0);
+    assert_int_equal (dvr.ranges [0].to, T0 + 120);
+    assert_int_equal (dvr.chunk_s, 60);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    memset (&dvr, 0, sizeof dvr);
+    assert_int_equal (sf_dvr_scan_fill (scan, "lobby", &dvr), 1);
+    assert_int_equal (dvr.ranges [0].to, T0 + 30);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    sf_dvr_scan_destroy (&scan);
+}
+
+//  A date tree with durations in the names: no mtimes needed
+static void
+test_date_tree_with_duration (void **state)
+{
+    s_mkdir ("cam/2023/11/14/22");
+    s_chunk ("cam/2023/11/14/22/13-20-10.ts", 10, 0);      //  22:13:20 UTC = T0
+    s_chunk ("cam/2023/11/14/22/13-30-10.ts", 10, 0);
+    s_mkdir ("cam/2023/11/14/23");
+    s_chunk ("cam/2023/11/14/23/00-00-10.ts", 10, 0);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, "{name}/{Y}/{m}/{d}/{H}/{M}-{S}-{dur}.ts",
+                                           err, sizeof err);
+    assert_non_null (scan);
+    assert_int_equal (sf_dvr_scan_update (scan, T0 * 1000, err, sizeof err), 0);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam", &dvr), 1);
+    assert_int_equal (dvr.nranges, 2);
+    assert_int_equal (dvr.ranges [0].from, T0);
+    assert_int_equal (dvr.ranges [0].to, T0 + 20);
+    assert_int_equal (dvr.ranges [1].from, T0 + 2800);
+    assert_int_equal (dvr.chunk_s, 10);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    sf_dvr_scan_destroy (&scan);
+}
+
+//  A missing records path fails the update, and works once it appears
+static void
+test_missing_root (void **state)
+{
+    char path [300];
+    snprintf (path, sizeof path, "%s/later", s_root);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (path, NULL, err, sizeof err);
+    assert_non_null (scan);
+    assert_int_equal (sf_dvr_scan_update (scan, T0 * 1000, err, sizeof err), -1);
+    assert_non_null (strstr (err, "later"));
+    s_mkdir ("later/cam");
+    s_chunk ("later/cam/1700000000000.ts", 10, T0 * 1000 + 2000);
+    assert_int_equal (sf_dvr_scan_update (scan, T0 * 1000, err, sizeof err), 0);
+    //  apply: the dvr function is set on streams with chunks only
+    sf_streamset_t set;
+    sf_streamset_init (&set);
+    sf_streamset_add (&set, "cam");
+    sf_streamset_add (&set, "other");
+    assert_int_equal (sf_dvr_scan_apply (scan, &set), 0);
+    assert_true (set.items [0].functions & SF_FN_DVR);
+    assert_int_equal (set.items [0].dvr.nranges, 1);
+    assert_false (set.items [1].functions & SF_FN_DVR);
+    sf_streamset_clear (&set);
+    //  A stream directory removed entirely disappears from the view
+    char cmd [400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s/cam'", path);
+    assert_int_equal (system (cmd), 0);
+    assert_int_equal (sf_dvr_scan_update (scan, T0 * 1000, err, sizeof err), 0);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam", &dvr), 0);
+    sf_dvr_scan_destroy (&scan);
+}
+
+int
+main (void)
+{
+    sf_log_set_level (SF_LOG_ERROR);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_pattern_validation),
+        cmocka_unit_test_setup_teardown (test_hls_ranges_merge, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_gap_boundary, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_incremental, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_flat_pattern, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_date_tree_with_duration, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_missing_root, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
