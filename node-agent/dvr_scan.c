@@ -417,6 +417,8 @@ s_chunk_stat (const sf_dvr_scan_t *self, s_chunk_t *chunk, const struct stat *st
 static s_chunk_t *
 s_chunk_find (s_chunk_t *chunks, size_t n, uint32_t stream, int64_t start_ms)
 {
+    if (!n)
+        return NULL;
     s_chunk_t key = { .stream = stream, .start_ms = start_ms };
     return bsearch (&key, chunks, n, sizeof (s_chunk_t), s_chunk_cmp);
 }
@@ -424,6 +426,8 @@ s_chunk_find (s_chunk_t *chunks, size_t n, uint32_t stream, int64_t start_ms)
 static s_dir_t *
 s_subdir_find (s_dir_t *dir, const char *path)
 {
+    if (!dir->nsubdirs)
+        return NULL;
     s_dir_t key_dir = { .path = (char *) path };
     s_dir_t *key = &key_dir;
     s_dir_t **found = bsearch (&key, dir->subdirs, dir->nsubdirs, sizeof (s_dir_t *), s_subdir_cmp);
