@@ -41,12 +41,16 @@ typedef struct {
     const msgpack_object *body;         //  a map
     sf_reject_t reason;
     char error [SF_ERR_MAX];
+    void *owned;                        //  copy of the frame (sf_msg_parse_copy)
 } sf_msg_t;
 
 void sf_msg_init (sf_msg_t *self);
 void sf_msg_release (sf_msg_t *self);
 //  Parses one frame. Returns 0, or -1 with self->reason and self->error set.
+//  Strings in the result point into data: keep data alive while using them.
 int sf_msg_parse (sf_msg_t *self, const void *data, size_t size);
+//  The same, on a private copy of data (for replies that outlive their frame)
+int sf_msg_parse_copy (sf_msg_t *self, const void *data, size_t size);
 
 //  Field access on a body map. Each returns 0 when the key is present with the
 //  right type and within bounds, 1 when absent (out untouched), -1 when

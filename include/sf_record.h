@@ -163,6 +163,8 @@ int sf_str_set (char *dest, size_t cap, const char *value);
 //  Appends a range, merging with the previous one when the gap is <= 1 s;
 //  ranges must be appended in order. Returns 0 or -1.
 int sf_dvr_add_range (sf_dvr_t *dvr, int64_t from, int64_t to);
+//  Appends a range as it is (no merge); sf_dvr_normalize merges later
+int sf_dvr_push_range (sf_dvr_t *dvr, int64_t from, int64_t to);
 //  Sorts and merges a range list in place
 void sf_dvr_normalize (sf_dvr_t *dvr);
 

@@ -51,6 +51,10 @@ void sf_store_destroy (sf_store_t **self_p);
 MDB_env *sf_store_env (sf_store_t *self);
 //  Clears stale reader slots (DESIGN §6); returns how many were cleared.
 int sf_store_reader_check (sf_store_t *self);
+//  Grows the map to size bytes (no write transaction may be open). 0 or -1.
+int sf_store_grow (sf_store_t *self, size_t size);
+//  Flushes committed writes to disk (the writer calls it about once a second)
+int sf_store_sync (sf_store_t *self);
 
 //  Write side: one transaction at a time, from one thread.
 int sf_store_write_begin (sf_store_t *self);
@@ -83,6 +87,8 @@ void sf_store_read_end (sf_read_t *r);
 typedef struct {
     const char *node;
     const char *name;
+    const char *key;            //  "node\0name" inside the map, not NUL-terminated
+    size_t key_size;
     sf_summary_t sum;
     const void *packed;
     size_t packed_size;

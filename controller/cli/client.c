@@ -1,0 +1,163 @@
+/*  client.c — the CLI's request/reply over CurveZMQ, failing over along the
+    controller list, and output helpers shared by subcommands.
+*/
+#include "sf_cli.h"
+#include "sf_mpjson.h"
+#include "sf_security.h"
+#include <czmq.h>
+#include <time.h>
+
+int
+sf_cli_request (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply)
+{
+    char err [512];
+    zcert_t *cert = sf_cert_load (cli->cert, err, sizeof (err));
+    if (!cert) {
+        fprintf (stderr, "streamfleet: %s (or set STREAMFLEET_CERT)\n", err);
+        return SF_EXIT_CERT;
+    }
+    if (!zsys_file_exists (cli->server_cert)) {
+        fprintf (stderr, "streamfleet: cannot read the controller's public certificate '%s' "
+                 "(--server-cert or STREAMFLEET_SERVER_CERT)\n", cli->server_cert);
+        zcert_destroy (&cert);
+        return SF_EXIT_CERT;
+    }
+    char *list = strdup (cli->controllers);
+    char tried [2048] = "";
+    int rc = SF_EXIT_UNREACHABLE;
+    for (char *ep = strtok (list, ", "); ep; ep = strtok (NULL, ", ")) {
+        zsock_t *sock = zsock_new (ZMQ_DEALER);
+        if (!sock || sf_sock_curve_client (sock, cert, cli->server_cert, err, sizeof (err))) {
+            fprintf (stderr, "streamfleet: %s\n", sock ? err : "cannot create a socket");
+            zsock_destroy (&sock);
+            rc = SF_EXIT_CERT;
+            break;
+        }
+        zsock_set_linger (sock, 0);
+        zsock_set_rcvtimeo (sock, cli->timeout_ms);
+        if (zsock_connect (sock, "%s", ep)) {
+            fprintf (stderr, "streamfleet: '%s' is not a valid endpoint (e.g. tcp://host:7601)\n", ep);
+            zsock_destroy (&sock);
+            continue;
+        }
+        zmq_send (zsock_resolve (sock), request->data, request->size, 0);
+        zframe_t *f = zframe_recv (sock);
+        if (f) {
+            if (sf_msg_parse_copy (reply, zframe_data (f), zframe_size (f)) == 0) {
+                zframe_destroy (&f);
+                zsock_destroy (&sock);
+                rc = SF_EXIT_OK;
+                break;
+            }
+            fprintf (stderr, "streamfleet: unreadable answer from %s: %s\n", ep, reply->error);
+            zframe_destroy (&f);
+        }
+        size_t len = strlen (tried);
+        snprintf (tried + len, sizeof (tried) - len, "%s%s", len ? ", " : "", ep);
+        zsock_destroy (&sock);
+    }
+    if (rc == SF_EXIT_UNREACHABLE)
+        fprintf (stderr, "streamfleet: no controller answered within %d ms: %s\n"
+                 "  check that a controller runs there (--controller or STREAMFLEET_CONTROLLERS)\n"
+                 "  and that it admits certificate %s in its --certs-dir\n",
+                 cli->timeout_ms, tried [0] ? tried : "(none given)", cli->cert);
+    free (list);
+    zcert_destroy (&cert);
+    return rc;
+}
+
+int
+sf_cli_check_error (const sf_msg_t *reply)
+{
+    if (strcmp (reply->type, "error") != 0)
+        return 0;
+    char code [64] = "", message [512] = "";
+    sf_map_str (reply->body, "code", code, sizeof (code) - 1, NULL);
+    sf_map_str (reply->body, "message", message, sizeof (message) - 1, NULL);
+    fprintf (stderr, "streamfleet: %s (%s)\n", message, code);
+    return SF_EXIT_ANSWER;
+}
+
+void
+sf_cli_print_json (const msgpack_object *o)
+{
+    json_t *j = sf_mpjson (o);
+    char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+    if (text)
+        puts (text);
+    free (text);
+    json_decref (j);
+}
+
+const char *
+sf_fmt_bitrate (uint64_t kbps, char *buf, size_t size)
+{
+    if (kbps >= 10000)
+        snprintf (buf, size, "%.1f Mbit/s", kbps / 1000.0);
+    else if (kbps >= 1000)
+        snprintf (buf, size, "%.2f Mbit/s", kbps / 1000.0);
+    else
+        snprintf (buf, size, "%llu kbit/s", (unsigned long long) kbps);
+    return buf;
+}
+
+const char *
+sf_fmt_duration (int64_t s, char *buf, size_t size)
+{
+    if (s < 0)
+        snprintf (buf, size, "-");
+    else if (s < 60)
+        snprintf (buf, size, "%llds", (long long) s);
+    else if (s < 3600)
+        snprintf (buf, size, "%lldm %02llds", (long long) s / 60, (long long) s % 60);
+    else if (s < 86400)
+        snprintf (buf, size, "%lldh %02lldm", (long long) s / 3600, (long long) (s % 3600) / 60);
+    else
+        snprintf (buf, size, "%lldd %02lldh", (long long) s / 86400, (long long) (s % 86400) / 3600);
+    return buf;
+}
+
+const char *
+sf_fmt_bytes (uint64_t b, char *buf, size_t size)
+{
+    const char *units [] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+    double v = (double) b;
+    int u = 0;
+    while (v >= 1024 && u < 5)
+        v /= 1024, u++;
+    if (u == 0)
+        snprintf (buf, size, "%llu B", (unsigned long long) b);
+    else
+        snprintf (buf, size, "%.1f %s", v, units [u]);
+    return buf;
+}
+
+const char *
+sf_fmt_time (int64_t t, char *buf, size_t size)
+{
+    time_t tt = (time_t) t;
+    struct tm tm;
+    gmtime_r (&tt, &tm);
+    strftime (buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+const char *
+sf_color (const sf_cli_t *cli, const char *word)
+{
+    if (!cli->color)
+        return "";
+    if (!strcmp (word, "active") || !strcmp (word, "alive"))
+        return "\033[32m";
+    if (!strcmp (word, "suspend") || !strcmp (word, "suspect") || !strcmp (word, "starting"))
+        return "\033[33m";
+    if (!strcmp (word, "error") || !strcmp (word, "offline") || !strcmp (word, "down"))
+        return "\033[31m";
+    return "";
+}
+
+const char *
+sf_color_reset (const sf_cli_t *cli)
+{
+    return cli->color ? "\033[0m" : "";
+}

@@ -1,0 +1,370 @@
+/*  cmd_streams.c — `streamfleet streams`: the fleet's Streams page in a
+    terminal. The listing has the columns of a media server's Streams page
+    plus the node; `streams show NAME` has its detail sections.
+*/
+#include "sf_cli.h"
+#include "sf_filter.h"
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: streamfleet streams [--filter P,...] [--name PATTERN] [--node ID]\n"
+        "                           [--sort COLUMN] [--limit N] [--offset N] [-o table|wide|json]\n"
+        "       streamfleet streams show NAME [--node ID] [-o table|json]\n"
+        "\n"
+        "Filter parameters (as on a media server's Streams page):\n"
+        "  type:      primary, secondary, migrated   (any of them)\n"
+        "  state:     active, suspend, transfer      (any of them)\n"
+        "  functions: dvr, audio                     (all of them)\n"
+        "Groups combine with AND. --name matches a case-insensitive substring, or a\n"
+        "glob when it holds * or ?. --sort takes name, node, status, type, clients,\n"
+        "bitrate, uptime, reconnects or source; prefix - for descending.\n");
+}
+
+//  Name with type mark in front and function marks behind:
+//  P/S/M = primary/secondary/migrated; D = DVR, F = photo, A = audio
+static const char *
+s_name_cell (const msgpack_object *row, char *buf, size_t size)
+{
+    char name [SF_NAME_MAX + 1] = "", type [16] = "";
+    sf_map_str (row, "name", name, SF_NAME_MAX, NULL);
+    sf_map_str (row, "type", type, sizeof (type) - 1, NULL);
+    char marks [8] = "";
+    const msgpack_object *fns = sf_map_get (row, "functions");
+    for (uint32_t i = 0; fns && fns->type == MSGPACK_OBJECT_ARRAY && i < fns->via.array.size; i++) {
+        char f [16];
+        if (sf_obj_str (&fns->via.array.ptr [i], f, sizeof (f) - 1) == 0)
+            strncat (marks, !strcmp (f, "dvr") ? "D" : !strcmp (f, "photo") ? "F" : "A",
+                     sizeof (marks) - strlen (marks) - 1);
+    }
+    char mark = !strcmp (type, "secondary") ? 'S' : !strcmp (type, "migrated") ? 'M' : 'P';
+    snprintf (buf, size, "%c %s%s%s%s", mark, name, marks [0] ? " [" : "", marks, marks [0] ? "]" : "");
+    return buf;
+}
+
+static int
+s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, const char *sort,
+        long limit, long offset)
+{
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init (&req);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "list", 6);
+    sf_pack_kstr (&pk, "filter", filter);
+    sf_pack_kstr (&pk, "name", name);
+    sf_pack_kstr (&pk, "node", node);
+    sf_pack_kstr (&pk, "sort", sort);
+    sf_pack_ku64 (&pk, "limit", (uint64_t) limit);
+    sf_pack_ku64 (&pk, "offset", (uint64_t) offset);
+    sf_msg_t reply;
+    sf_msg_init (&reply);
+    int rc = sf_cli_request (cli, &req, &reply);
+    msgpack_sbuffer_destroy (&req);
+    if (rc)
+        return rc;
+    if ((rc = sf_cli_check_error (&reply)))
+        goto done;
+    if (cli->output == SF_OUT_JSON) {
+        sf_cli_print_json (reply.body);
+        goto done;
+    }
+    uint64_t total = 0;
+    int64_t now = 0;
+    sf_map_u64 (reply.body, "total", &total, NULL);
+    sf_map_i64 (reply.body, "now", &now, NULL);
+    const msgpack_object *rows = sf_map_get (reply.body, "rows");
+    bool wide = cli->output == SF_OUT_WIDE;
+    //  "№" is one column wide but three bytes: pad it by hand
+    printf ("№      %-36s %-14s %-18s %7s %12s %9s %7s  %s\n", "NAME", "NODE", "STATUS",
+            "CLIENTS", "BITRATE", "UPTIME", "RECONN", wide ? "SOURCE / UID / VERSION" : "SOURCE");
+    uint32_t n = rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows->via.array.size : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *row = &rows->via.array.ptr [i];
+        char cell [256], rnode [SF_NODE_MAX + 1] = "", status [16] = "", uid [SF_NAME_MAX + 1] = "";
+        char br [32], up [32], rec [32], status_cell [48], migrated [SF_NODE_MAX + 1] = "";
+        uint64_t clients = 0, bitrate = 0;
+        uint32_t att = 0, tot = 0;
+        int64_t started = 0;
+        bool transfer = false, stale = false;
+        sf_map_str (row, "node", rnode, SF_NODE_MAX, NULL);
+        sf_map_str (row, "status", status, sizeof (status) - 1, NULL);
+        sf_map_str (row, "uid", uid, SF_NAME_MAX, NULL);
+        sf_map_str (row, "migrated_to", migrated, SF_NODE_MAX, NULL);
+        sf_map_u64 (row, "clients", &clients, NULL);
+        sf_map_u64 (row, "bitrate_kbps", &bitrate, NULL);
+        sf_map_u32 (row, "reconnect_attempts", &att, NULL);
+        sf_map_u32 (row, "reconnect_total", &tot, NULL);
+        sf_map_i64 (row, "started_at", &started, NULL);
+        sf_map_bool (row, "transfer", &transfer, NULL);
+        sf_map_bool (row, "stale", &stale, NULL);
+        char url [160] = "";
+        const msgpack_object *src = sf_map_get (row, "source");
+        if (src)
+            sf_map_str (src, "url", url, sizeof (url) - 1, NULL);
+        bool running = !strcmp (status, "active") && started > 0;
+        snprintf (status_cell, sizeof (status_cell), "%s%s%s", status, transfer ? " ⇄transfer" : "",
+                  stale ? " (stale)" : "");
+        snprintf (rec, sizeof (rec), "%u/%u", att, tot);
+        //  Pad before colouring so that escape codes do not break the columns
+        char padded [64];
+        snprintf (padded, sizeof (padded), "%-18s", status_cell);
+        printf ("%-6llu %-36s %-14s %s%s%s %7llu %12s %9s %7s  %s",
+                (unsigned long long) (i + 1), s_name_cell (row, cell, sizeof (cell)), rnode,
+                sf_color (cli, status), padded, sf_color_reset (cli), (unsigned long long) clients,
+                running ? sf_fmt_bitrate (bitrate, br, sizeof (br)) : "-",
+                running ? sf_fmt_duration (now - started, up, sizeof (up)) : "-", rec, url);
+        if (wide) {
+            const msgpack_object *v = sf_map_get (row, "version");
+            printf ("  uid=%s", uid);
+            if (v && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 2)
+                printf (" version=%llu/%llu", (unsigned long long) v->via.array.ptr [0].via.u64,
+                        (unsigned long long) v->via.array.ptr [1].via.u64);
+            if (migrated [0])
+                printf (" migrated_to=%s", migrated);
+        }
+        printf ("\n");
+    }
+    printf ("%u of %llu streams%s\n", n, (unsigned long long) total,
+            n < total ? " (use --limit/--offset for more)" : "");
+done:
+    sf_msg_release (&reply);
+    return rc;
+}
+
+static void
+s_text_block (const char *title, const char *text)
+{
+    printf ("%s\n", title);
+    if (!text || !*text) {
+        printf ("  (none)\n");
+        return;
+    }
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr (p, '\n');
+        size_t len = nl ? (size_t) (nl - p) : strlen (p);
+        if (len && p [len - 1] == '\r')
+            len--;
+        printf ("  %.*s\n", (int) len, p);
+        p = nl ? nl + 1 : p + strlen (p);
+    }
+}
+
+static void
+s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
+{
+    const msgpack_object *s = sf_map_get (pl, "stream");
+    const msgpack_object *n = sf_map_get (pl, "node");
+    const msgpack_object *links = sf_map_get (pl, "links");
+    char name [SF_NAME_MAX + 1] = "", node [SF_NODE_MAX + 1] = "", type [16] = "", status [16] = "";
+    char live [16] = "", uid [SF_NAME_MAX + 1] = "", migrated [SF_NODE_MAX + 1] = "";
+    char buf [64], buf2 [64];
+    sf_map_str (s, "name", name, SF_NAME_MAX, NULL);
+    sf_map_str (s, "uid", uid, SF_NAME_MAX, NULL);
+    sf_map_str (s, "node", node, SF_NODE_MAX, NULL);
+    sf_map_str (s, "type", type, sizeof (type) - 1, NULL);
+    sf_map_str (s, "status", status, sizeof (status) - 1, NULL);
+    sf_map_str (s, "migrated_to", migrated, SF_NODE_MAX, NULL);
+    if (n)
+        sf_map_str (n, "liveness", live, sizeof (live) - 1, NULL);
+    bool transfer = false;
+    sf_map_bool (s, "transfer", &transfer, NULL);
+    printf ("%s (uid %s) on node %s (%s%s%s): %s, %s%s%s%s%s\n", name, uid, node, sf_color (cli, live),
+            live, sf_color_reset (cli), type, sf_color (cli, status), status, sf_color_reset (cli),
+            transfer ? ", in transfer" : "", "");
+    if (migrated [0])
+        printf ("  moved to node %s\n", migrated);
+    const msgpack_object *dvr = sf_map_get (s, "dvr");
+    char rpath [SF_ADDR_MAX + 1] = "";
+    int64_t depth = 0, chunk = 0, current = 0;
+    uint64_t disk = 0, mem = 0;
+    if (dvr) {
+        sf_map_str (dvr, "records_path", rpath, SF_ADDR_MAX, NULL);
+        sf_map_i64 (dvr, "depth_s", &depth, NULL);
+        sf_map_i64 (dvr, "chunk_s", &chunk, NULL);
+        sf_map_i64 (dvr, "current_from", &current, NULL);
+        sf_map_u64 (dvr, "disk_free_bytes", &disk, NULL);
+        sf_map_u64 (dvr, "memory_bytes", &mem, NULL);
+    }
+    const msgpack_object *ranges = links ? sf_map_get (links, "ranges") : NULL;
+    uint32_t nr = ranges && ranges->type == MSGPACK_OBJECT_ARRAY ? ranges->via.array.size : 0;
+    printf ("\nOverview\n");
+    printf ("  %-22s %s\n", "Records path", rpath [0] ? rpath : "-");
+    printf ("  %-22s %s\n", "Duration (depth)", depth ? sf_fmt_duration (depth, buf, sizeof (buf)) : "-");
+    if (nr) {
+        int64_t from = 0, to = 0;
+        sf_map_i64 (&ranges->via.array.ptr [nr - 1], "from", &from, NULL);
+        sf_map_i64 (&ranges->via.array.ptr [nr - 1], "to", &to, NULL);
+        printf ("  %-22s %s .. %s\n", "Ranges (current)", sf_fmt_time (from, buf, sizeof (buf)),
+                sf_fmt_time (to, buf2, sizeof (buf2)));
+    }
+    else
+        printf ("  %-22s -\n", "Ranges (current)");
+    printf ("  %-22s %s\n", "Recording since", current ? sf_fmt_time (current, buf, sizeof (buf)) : "-");
+    printf ("  %-22s %s\n", "Available disk space", disk ? sf_fmt_bytes (disk, buf, sizeof (buf)) : "-");
+    if (chunk)
+        printf ("  %-22s %llds\n", "Chunk", (long long) chunk);
+    else
+        printf ("  %-22s -\n", "Chunk");
+    printf ("  %-22s %s\n", "Memory usage", mem ? sf_fmt_bytes (mem, buf, sizeof (buf)) : "-");
+    if (links) {
+        char rtsp [1024] = "", hls [1024] = "";
+        sf_map_str (links, "rtsp", rtsp, sizeof (rtsp) - 1, NULL);
+        sf_map_str (links, "hls", hls, sizeof (hls) - 1, NULL);
+        printf ("  %-22s %s\n  %-22s %s\n", "Live RTSP", rtsp, "Live HLS", hls);
+    }
+    printf ("\nDVR ranges\n");
+    if (!nr)
+        printf ("  (none)\n");
+    for (uint32_t i = 0; i < nr; i++) {
+        const msgpack_object *r = &ranges->via.array.ptr [i];
+        int64_t from = 0, to = 0;
+        char rtsp [1024] = "", hls [1024] = "";
+        sf_map_i64 (r, "from", &from, NULL);
+        sf_map_i64 (r, "to", &to, NULL);
+        sf_map_str (r, "rtsp", rtsp, sizeof (rtsp) - 1, NULL);
+        sf_map_str (r, "hls", hls, sizeof (hls) - 1, NULL);
+        char dur [32];
+        printf ("  %3u  %s .. %s  %-9s\n       RTSP %s\n       HLS  %s\n", i + 1,
+                sf_fmt_time (from, buf, sizeof (buf)), sf_fmt_time (to, buf2, sizeof (buf2)),
+                sf_fmt_duration (to - from, dur, sizeof (dur)), rtsp, hls);
+    }
+    char *config = NULL, *path = NULL, *url = NULL, *sdp = NULL;
+    sf_map_text (s, "config", &config, SF_TEXT_MAX, NULL);
+    sf_map_text (s, "config_path", &path, SF_ADDR_MAX, NULL);
+    const msgpack_object *src = sf_map_get (s, "source");
+    if (src) {
+        sf_map_text (src, "url", &url, SF_URL_MAX, NULL);
+        sf_map_text (src, "sdp", &sdp, SF_TEXT_MAX, NULL);
+    }
+    char title [600];
+    snprintf (title, sizeof (title), "\nConfig%s%s%s", path && *path ? " (" : "", path ? path : "",
+              path && *path ? ")" : "");
+    s_text_block (title, config);
+    printf ("\nSource\n  %-22s %s\n", "URL", url && *url ? url : "-");
+    s_text_block ("  Session description (SDP)", sdp);
+    char uuid [SF_SHORT_MAX + 1] = "";
+    sf_map_str (s, "playback_uuid", uuid, SF_SHORT_MAX, NULL);
+    printf ("\nUUID\n  %s\n", uuid [0] ? uuid : "-");
+    free (config);
+    free (path);
+    free (url);
+    free (sdp);
+    (void) now;
+}
+
+static int
+s_show (sf_cli_t *cli, const char *name, const char *node)
+{
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init (&req);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "detail", 2);
+    sf_pack_kstr (&pk, "name", name);
+    sf_pack_kstr (&pk, "node", node);
+    sf_msg_t reply;
+    sf_msg_init (&reply);
+    int rc = sf_cli_request (cli, &req, &reply);
+    msgpack_sbuffer_destroy (&req);
+    if (rc)
+        return rc;
+    if ((rc = sf_cli_check_error (&reply)))
+        goto done;
+    if (cli->output == SF_OUT_JSON) {
+        sf_cli_print_json (reply.body);
+        goto done;
+    }
+    int64_t now = 0;
+    sf_map_i64 (reply.body, "now", &now, NULL);
+    const msgpack_object *pls = sf_map_get (reply.body, "placements");
+    uint32_t n = pls && pls->type == MSGPACK_OBJECT_ARRAY ? pls->via.array.size : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            printf ("\n────────────────────────────────────────\n");
+        s_show_placement (cli, &pls->via.array.ptr [i], now);
+    }
+done:
+    sf_msg_release (&reply);
+    return rc;
+}
+
+int
+sf_cmd_streams (sf_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts [] = {
+        { "filter", required_argument, 0, 'f' }, { "name", required_argument, 0, 'n' },
+        { "node", required_argument, 0, 'N' }, { "sort", required_argument, 0, 's' },
+        { "limit", required_argument, 0, 'l' }, { "offset", required_argument, 0, 'O' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+    };
+    char filter [256] = "", name [SF_NAME_MAX + 1] = "", node [SF_NODE_MAX + 1] = "", sort [64] = "";
+    long limit = 1000, offset = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long (argc, argv, "+f:n:N:s:l:h", opts, NULL)) != -1) {
+        switch (c) {
+            case 'f':
+                if (filter [0])
+                    strncat (filter, ",", sizeof (filter) - strlen (filter) - 1);
+                strncat (filter, optarg, sizeof (filter) - strlen (filter) - 1);
+                break;
+            case 'n': snprintf (name, sizeof (name), "%s", optarg); break;
+            case 'N': snprintf (node, sizeof (node), "%s", optarg); break;
+            case 's': snprintf (sort, sizeof (sort), "%s", optarg); break;
+            case 'l': case 'O': {
+                char *end;
+                long v = strtol (optarg, &end, 10);
+                if (*end || v < 0) {
+                    fprintf (stderr, "streamfleet: --%s needs a whole number\n", c == 'l' ? "limit" : "offset");
+                    return SF_EXIT_USAGE;
+                }
+                if (c == 'l') limit = v; else offset = v;
+                break;
+            }
+            case 'h': s_usage (stdout); return 0;
+            default: s_usage (stderr); return SF_EXIT_USAGE;
+        }
+    }
+    //  Check what we can before asking: the same evaluator the controller runs
+    sf_filter_t f;
+    sf_filter_init (&f);
+    sf_sort_t so;
+    char err [256];
+    if (sf_filter_parse (&f, filter, err, sizeof (err)) || sf_sort_parse (&so, sort, err, sizeof (err))) {
+        fprintf (stderr, "streamfleet: %s\n", err);
+        return SF_EXIT_USAGE;
+    }
+    if (optind < argc && strcmp (argv [optind], "show") == 0) {
+        if (optind + 1 >= argc) {
+            fprintf (stderr, "streamfleet: streams show needs a stream name\n");
+            return SF_EXIT_USAGE;
+        }
+        const char *sname = argv [optind + 1];
+        //  Options may follow the name
+        optind += 2;
+        while (optind < argc) {
+            if (!strcmp (argv [optind], "--node") && optind + 1 < argc)
+                snprintf (node, sizeof (node), "%s", argv [optind + 1]), optind += 2;
+            else if (!strncmp (argv [optind], "--node=", 7))
+                snprintf (node, sizeof (node), "%s", argv [optind] + 7), optind++;
+            else {
+                fprintf (stderr, "streamfleet: unexpected argument '%s'\n", argv [optind]);
+                return SF_EXIT_USAGE;
+            }
+        }
+        return s_show (cli, sname, node);
+    }
+    if (optind < argc) {
+        fprintf (stderr, "streamfleet: unexpected argument '%s' (see streamfleet streams --help)\n",
+                 argv [optind]);
+        return SF_EXIT_USAGE;
+    }
+    return s_list (cli, filter, name, node, sort, limit, offset);
+}

@@ -1,0 +1,122 @@
+/*  live.c — node liveness table (include/sf_live.h). A small hash under a
+    mutex: the ingest thread writes heartbeats, query threads read.
+*/
+#include "sf_live.h"
+#include <czmq.h>
+#include <pthread.h>
+
+typedef struct {
+    uint64_t gen;
+    uint64_t counter;
+    int64_t rose_ms;
+} s_entry_t;
+
+struct sf_live_t {
+    pthread_mutex_t lock;
+    zhashx_t *nodes;
+    int64_t suspect_ms;
+    int64_t down_ms;
+};
+
+sf_live_t *
+sf_live_new (int64_t suspect_ms, int64_t down_ms)
+{
+    sf_live_t *self = calloc (1, sizeof (*self));
+    if (!self)
+        return NULL;
+    pthread_mutex_init (&self->lock, NULL);
+    self->nodes = zhashx_new ();
+    zhashx_set_destructor (self->nodes, (zhashx_destructor_fn *) zstr_free);
+    self->suspect_ms = suspect_ms;
+    self->down_ms = down_ms;
+    return self;
+}
+
+void
+sf_live_destroy (sf_live_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sf_live_t *self = *self_p;
+    zhashx_destroy (&self->nodes);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+static s_entry_t *
+s_entry (sf_live_t *self, const char *node, int64_t now_ms, bool *created)
+{
+    s_entry_t *e = zhashx_lookup (self->nodes, node);
+    *created = false;
+    if (!e) {
+        e = calloc (1, sizeof (*e));
+        if (!e)
+            return NULL;
+        e->rose_ms = now_ms;
+        zhashx_insert (self->nodes, node, e);
+        *created = true;
+    }
+    return e;
+}
+
+bool
+sf_live_beat (sf_live_t *self, const char *node, uint64_t gen, uint64_t counter, int64_t now_ms)
+{
+    pthread_mutex_lock (&self->lock);
+    bool created;
+    s_entry_t *e = s_entry (self, node, now_ms, &created);
+    bool rose = false;
+    if (e && (created || gen > e->gen || (gen == e->gen && counter > e->counter))) {
+        e->gen = gen;
+        e->counter = counter;
+        e->rose_ms = now_ms;
+        rose = true;
+    }
+    pthread_mutex_unlock (&self->lock);
+    return rose;
+}
+
+void
+sf_live_know (sf_live_t *self, const char *node, int64_t now_ms)
+{
+    pthread_mutex_lock (&self->lock);
+    bool created;
+    s_entry (self, node, now_ms, &created);
+    pthread_mutex_unlock (&self->lock);
+}
+
+static int
+s_state (sf_live_t *self, int64_t age)
+{
+    return age >= self->down_ms ? SF_LIVE_DOWN : age >= self->suspect_ms ? SF_LIVE_SUSPECT : SF_LIVE_ALIVE;
+}
+
+int
+sf_live_state (sf_live_t *self, const char *node, int64_t now_ms, int64_t *age_ms)
+{
+    pthread_mutex_lock (&self->lock);
+    s_entry_t *e = zhashx_lookup (self->nodes, node);
+    int state = SF_LIVE_DOWN;
+    int64_t age = -1;
+    if (e) {
+        age = now_ms - e->rose_ms;
+        if (age < 0)
+            age = 0;
+        state = s_state (self, age);
+    }
+    pthread_mutex_unlock (&self->lock);
+    if (age_ms)
+        *age_ms = age;
+    return state;
+}
+
+void
+sf_live_counts (sf_live_t *self, int64_t now_ms, uint32_t counts [3])
+{
+    counts [0] = counts [1] = counts [2] = 0;
+    pthread_mutex_lock (&self->lock);
+    for (s_entry_t *e = zhashx_first (self->nodes); e; e = zhashx_next (self->nodes))
+        counts [s_state (self, now_ms - e->rose_ms)]++;
+    pthread_mutex_unlock (&self->lock);
+}

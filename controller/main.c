@@ -1,0 +1,54 @@
+/*  streamfleet-controller — start-up glue; the daemon is controller/controller.c. */
+#include "sf_controller.h"
+#include "sf_log.h"
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: streamfleet-controller [OPTIONS]\n"
+        "\n"
+        "Stores the fleet's stream state in LMDB, takes changes from streamfleet-agent\n"
+        "over CurveZMQ, shares state with peer controllers, and answers the streamfleet\n"
+        "CLI, the HTTP API and the web page.\n"
+        "\n"
+        "Options (also 'key = value' lines in --config FILE):\n");
+    sf_config_usage (sf_controller_options, out);
+    fprintf (out,
+        "  --help                       this text\n"
+        "\n"
+        "Exit codes: 0 stopped cleanly, 2 bad options, 3 cannot open certificates or\n"
+        "storage, 1 any other start-up failure. See docs/operations.md.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp (argv [i], "--help") == 0 || strcmp (argv [i], "-h") == 0) {
+            s_usage (stdout);
+            return 0;
+        }
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    sf_log_set_ident ("controller");
+    sf_controller_config_t cfg;
+    sf_config_defaults (sf_controller_options, &cfg);
+    char err [512];
+    int at = sf_config_parse_args (sf_controller_options, &cfg, argc, argv, 1, err, sizeof (err));
+    if (at < 0) {
+        fprintf (stderr, "streamfleet-controller: %s\n", err);
+        return 2;
+    }
+    if (at < argc) {
+        fprintf (stderr, "streamfleet-controller: unexpected argument '%s' (see --help)\n", argv [at]);
+        return 2;
+    }
+    if (!cfg.id [0])
+        gethostname (cfg.id, sizeof (cfg.id) - 1);
+    return sf_controller_run (&cfg);
+}

@@ -1,0 +1,464 @@
+/*  query.c — list, detail and nodes over one LMDB read transaction each
+    (include/sf_query.h). A listing scans the fixed-size summaries, filters
+    and sorts references into the map, and decodes only the page it returns.
+*/
+#include "sf_query.h"
+#include "sf_fleet.h"
+#include "sf_log.h"
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  A matching placement, pointing into the map (valid during the read txn)
+typedef struct {
+    const char *key;
+    uint32_t key_size;
+    uint8_t node_len;
+    uint8_t status;
+    int64_t value;              //  numeric sort value
+    char *text;                 //  source url, only when sorting by source
+} s_cand_t;
+
+typedef struct {
+    sf_query_ctx_t *ctx;
+    sf_read_t *r;
+    const sf_filter_t *filter;
+    const sf_sort_t *sort;
+    int64_t now_ms;
+    int64_t now_s;
+    s_cand_t *cands;
+    size_t count, cap;
+    int failed;
+    //  Liveness of the node seen last: scans go node by node
+    char last_node [SF_NODE_MAX + 1];
+    int last_state;
+} s_scan_t;
+
+static int
+s_node_state (s_scan_t *sc, const char *node)
+{
+    if (strcmp (sc->last_node, node) != 0) {
+        snprintf (sc->last_node, sizeof (sc->last_node), "%s", node);
+        sc->last_state = sf_live_state (sc->ctx->live, node, sf_mono_ms (), NULL);
+    }
+    return sc->last_state;
+}
+
+static char *
+s_source_url (const sf_row_t *row)
+{
+    sf_stream_t s;
+    sf_stream_init (&s);
+    char *url = NULL;
+    if (sf_row_decode (row, &s) == 0 && s.source_url)
+        url = strdup (s.source_url);
+    sf_stream_clear (&s);
+    return url ? url : strdup ("");
+}
+
+static int
+s_collect (const sf_row_t *row, void *arg)
+{
+    s_scan_t *sc = arg;
+    sf_derived_t d;
+    int state = s_node_state (sc, row->node);
+    sf_fleet_derive (sc->ctx, sc->r, row, state, sc->now_ms, &d);
+    if (!sf_filter_match_fields (sc->filter, row->node, d.type, d.status, d.transfer,
+                                 row->sum.functions)
+    ||  !sf_filter_match_name (sc->filter, row->name))
+        return 0;
+    if (sc->count == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 1024;
+        s_cand_t *c = realloc (sc->cands, cap * sizeof (s_cand_t));
+        if (!c) {
+            sc->failed = 1;
+            return 1;
+        }
+        sc->cands = c;
+        sc->cap = cap;
+    }
+    s_cand_t *c = &sc->cands [sc->count++];
+    c->key = row->key;
+    c->key_size = (uint32_t) row->key_size;
+    c->node_len = (uint8_t) strlen (row->node);
+    c->status = d.status;
+    c->text = NULL;
+    switch (sc->sort->key) {
+        case SF_SORT_CLIENTS: c->value = row->sum.clients; break;
+        case SF_SORT_BITRATE: c->value = row->sum.bitrate_kbps; break;
+        case SF_SORT_UPTIME:
+            c->value = row->sum.started_at && d.status == SF_STATUS_ACTIVE
+                     ? sc->now_s - row->sum.started_at : -1;
+            break;
+        case SF_SORT_RECONNECTS:
+            c->value = ((int64_t) row->sum.reconnect_attempts << 32) | row->sum.reconnect_total;
+            break;
+        case SF_SORT_STATUS: c->value = d.status; break;
+        case SF_SORT_TYPE: c->value = d.type; break;
+        case SF_SORT_SOURCE:
+            c->text = s_source_url (row);
+            if (!c->text) {
+                sc->failed = 1;
+                return 1;
+            }
+            break;
+        default: c->value = 0;
+    }
+    return 0;
+}
+
+static int
+s_cmp_bytes (const char *a, size_t la, const char *b, size_t lb)
+{
+    int c = memcmp (a, b, la < lb ? la : lb);
+    return c ? c : (la < lb ? -1 : la > lb);
+}
+
+//  qsort has no context argument: the sort spec of the running query
+static __thread const sf_sort_t *s_sort;
+
+static int
+s_cand_cmp (const void *pa, const void *pb)
+{
+    const s_cand_t *a = pa, *b = pb;
+    const char *na = a->key + a->node_len + 1, *nb = b->key + b->node_len + 1;
+    size_t nla = a->key_size - a->node_len - 1, nlb = b->key_size - b->node_len - 1;
+    int c = 0;
+    switch (s_sort->key) {
+        case SF_SORT_NAME: c = s_cmp_bytes (na, nla, nb, nlb); break;
+        case SF_SORT_NODE: c = s_cmp_bytes (a->key, a->node_len, b->key, b->node_len); break;
+        case SF_SORT_SOURCE: c = strcmp (a->text, b->text); break;
+        default: c = a->value < b->value ? -1 : a->value > b->value;
+    }
+    if (s_sort->desc)
+        c = -c;
+    if (c == 0)
+        c = s_cmp_bytes (na, nla, nb, nlb);
+    if (c == 0)
+        c = s_cmp_bytes (a->key, a->node_len, b->key, b->node_len);
+    return c;
+}
+
+//  Decodes one placement and applies the derived view
+static int
+s_load (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int64_t now_ms, sf_stream_t *s)
+{
+    if (sf_row_decode (row, s))
+        return -1;
+    int state = sf_live_state (ctx->live, row->node, sf_mono_ms (), NULL);
+    sf_derived_t d;
+    sf_fleet_derive (ctx, r, row, state, now_ms, &d);
+    s->type = d.type;
+    s->status = d.status;
+    s->transfer = d.transfer;
+    snprintf (s->migrated_to, sizeof (s->migrated_to), "%s", d.migrated_to);
+    return 0;
+}
+
+int
+sf_query_list (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
+               size_t offset, size_t limit, sf_list_result_t *out, char *err, size_t errlen)
+{
+    memset (out, 0, sizeof (*out));
+    sf_read_t r;
+    if (sf_store_read_begin (ctx->store, &r)) {
+        snprintf (err, errlen, "storage is unavailable (see the controller's log)");
+        return -1;
+    }
+    s_scan_t sc = { .ctx = ctx, .r = &r, .filter = filter, .sort = sort,
+                    .now_ms = sf_now_ms (), .last_state = -1 };
+    sc.now_s = sc.now_ms / 1000;
+    sf_store_scan_streams (&r, filter->node [0] ? filter->node : NULL, s_collect, &sc);
+    int rc = 0;
+    if (sc.failed) {
+        snprintf (err, errlen, "out of memory while listing");
+        rc = -1;
+        goto done;
+    }
+    out->total = sc.count;
+    s_sort = sort;
+    //  The key order is name order within a node: a name sort over one node
+    //  is already sorted, everything else is sorted here.
+    if (sc.count > 1)
+        qsort (sc.cands, sc.count, sizeof (s_cand_t), s_cand_cmp);
+    if (offset < sc.count && limit) {
+        size_t n = sc.count - offset < limit ? sc.count - offset : limit;
+        out->rows = calloc (n, sizeof (sf_stream_t));
+        if (!out->rows) {
+            snprintf (err, errlen, "out of memory while listing");
+            rc = -1;
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const s_cand_t *c = &sc.cands [offset + i];
+            char node [SF_NODE_MAX + 1], name [SF_NAME_MAX + 1];
+            memcpy (node, c->key, c->node_len);
+            node [c->node_len] = 0;
+            size_t nl = c->key_size - c->node_len - 1;
+            memcpy (name, c->key + c->node_len + 1, nl);
+            name [nl] = 0;
+            sf_row_t row;
+            sf_stream_init (&out->rows [out->nrows]);
+            if (sf_store_get_row (&r, node, name, &row) == 0
+            &&  s_load (ctx, &r, &row, sc.now_ms, &out->rows [out->nrows]) == 0)
+                out->nrows++;
+        }
+    }
+done:
+    for (size_t i = 0; i < sc.count; i++)
+        free (sc.cands [i].text);
+    free (sc.cands);
+    sf_store_read_end (&r);
+    if (rc)
+        sf_list_result_clear (out);
+    return rc;
+}
+
+void
+sf_list_result_clear (sf_list_result_t *self)
+{
+    for (size_t i = 0; i < self->nrows; i++)
+        sf_stream_clear (&self->rows [i]);
+    free (self->rows);
+    memset (self, 0, sizeof (*self));
+}
+
+typedef struct {
+    sf_query_ctx_t *ctx;
+    sf_read_t *r;
+    const char *node;
+    sf_detail_result_t *out;
+    size_t cap;
+    int64_t now_ms;
+    int failed;
+} s_detail_t;
+
+static int
+s_detail_row (const sf_row_t *row, void *arg)
+{
+    s_detail_t *d = arg;
+    if (d->node && strcmp (d->node, row->node) != 0)
+        return 0;
+    sf_detail_result_t *out = d->out;
+    if (out->count == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 4;
+        sf_stream_t *p = realloc (out->placements, cap * sizeof (sf_stream_t));
+        sf_node_t *n = p ? realloc (out->nodes, cap * sizeof (sf_node_t)) : NULL;
+        if (p)
+            out->placements = p;
+        if (!p || !n) {
+            d->failed = 1;
+            return 1;
+        }
+        out->nodes = n;
+        d->cap = cap;
+    }
+    sf_stream_t *s = &out->placements [out->count];
+    sf_node_t *n = &out->nodes [out->count];
+    sf_stream_init (s);
+    if (s_load (d->ctx, d->r, row, d->now_ms, s))
+        return 0;
+    if (sf_store_get_node (d->r, row->node, n))
+        sf_node_init (n), snprintf (n->id, sizeof (n->id), "%s", row->node);
+    n->liveness = (uint8_t) sf_live_state (d->ctx->live, row->node, sf_mono_ms (),
+                                           &n->heartbeat_age_ms);
+    out->count++;
+    return 0;
+}
+
+int
+sf_query_detail (sf_query_ctx_t *ctx, const char *name, const char *node,
+                 sf_detail_result_t *out, char *err, size_t errlen)
+{
+    memset (out, 0, sizeof (*out));
+    sf_read_t r;
+    if (sf_store_read_begin (ctx->store, &r)) {
+        snprintf (err, errlen, "storage is unavailable (see the controller's log)");
+        return -1;
+    }
+    s_detail_t d = { .ctx = ctx, .r = &r, .node = node && *node ? node : NULL, .out = out,
+                     .now_ms = sf_now_ms () };
+    sf_store_scan_name (&r, name, s_detail_row, &d);
+    sf_store_read_end (&r);
+    if (d.failed) {
+        sf_detail_result_clear (out);
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    if (out->count == 0) {
+        if (d.node)
+            snprintf (err, errlen, "no stream named '%.128s' on node '%.64s'", name, node);
+        else
+            snprintf (err, errlen, "no stream named '%.128s' in the fleet", name);
+        return -1;
+    }
+    return 0;
+}
+
+void
+sf_detail_result_clear (sf_detail_result_t *self)
+{
+    for (size_t i = 0; i < self->count; i++)
+        sf_stream_clear (&self->placements [i]);
+    free (self->placements);
+    free (self->nodes);
+    memset (self, 0, sizeof (*self));
+}
+
+typedef struct {
+    sf_node_t *nodes;
+    size_t count, cap;
+    int failed;
+} s_nodes_t;
+
+static int
+s_node_add (const sf_node_t *n, void *arg)
+{
+    s_nodes_t *ns = arg;
+    if (ns->count == ns->cap) {
+        size_t cap = ns->cap ? ns->cap * 2 : 16;
+        sf_node_t *p = realloc (ns->nodes, cap * sizeof (sf_node_t));
+        if (!p) {
+            ns->failed = 1;
+            return 1;
+        }
+        ns->nodes = p;
+        ns->cap = cap;
+    }
+    ns->nodes [ns->count++] = *n;
+    return 0;
+}
+
+typedef struct {
+    sf_node_t *node;
+} s_count_t;
+
+static int
+s_count_row (const sf_row_t *row, void *arg)
+{
+    sf_node_t *n = arg;
+    n->nstreams++;
+    if (row->sum.type == SF_TYPE_PRIMARY)
+        n->nprimary++;
+    if (row->sum.status == SF_STATUS_ACTIVE)
+        n->nactive++;
+    return 0;
+}
+
+int
+sf_query_nodes (sf_query_ctx_t *ctx, sf_node_t **nodes, size_t *count, char *err, size_t errlen)
+{
+    *nodes = NULL;
+    *count = 0;
+    sf_read_t r;
+    if (sf_store_read_begin (ctx->store, &r)) {
+        snprintf (err, errlen, "storage is unavailable (see the controller's log)");
+        return -1;
+    }
+    s_nodes_t ns = { 0 };
+    sf_store_scan_nodes (&r, s_node_add, &ns);
+    int64_t now = sf_mono_ms ();
+    for (size_t i = 0; i < ns.count; i++) {
+        sf_node_t *n = &ns.nodes [i];
+        n->liveness = (uint8_t) sf_live_state (ctx->live, n->id, now, &n->heartbeat_age_ms);
+        n->nstreams = n->nprimary = n->nactive = 0;
+        sf_store_scan_streams (&r, n->id, s_count_row, n);
+        if (n->liveness == SF_LIVE_DOWN)
+            n->nactive = 0;
+    }
+    sf_store_read_end (&r);
+    if (ns.failed) {
+        free (ns.nodes);
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    *nodes = ns.nodes;
+    *count = ns.count;
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Links
+
+int
+sf_link_build (char *out, size_t size, const char *tmpl, const char *host,
+               const sf_stream_t *s, int64_t from, int64_t to)
+{
+    size_t at = 0;
+    for (const char *p = tmpl; *p; ) {
+        char buf [SF_NAME_MAX + 32];
+        const char *sub = NULL;
+        size_t skip = 0;
+        if (*p == '{') {
+            if (!strncmp (p, "{host}", 6)) sub = host, skip = 6;
+            else if (!strncmp (p, "{name}", 6)) sub = s->name, skip = 6;
+            else if (!strncmp (p, "{uid}", 5)) sub = s->uid [0] ? s->uid : s->name, skip = 5;
+            else if (!strncmp (p, "{from}", 6))
+                snprintf (buf, sizeof (buf), "%lld", (long long) from), sub = buf, skip = 6;
+            else if (!strncmp (p, "{to}", 4))
+                snprintf (buf, sizeof (buf), "%lld", (long long) to), sub = buf, skip = 4;
+            else if (!strncmp (p, "{duration}", 10))
+                snprintf (buf, sizeof (buf), "%lld", (long long) (to - from)), sub = buf, skip = 10;
+        }
+        if (sub) {
+            size_t len = strlen (sub);
+            if (at + len >= size)
+                return -1;
+            memcpy (out + at, sub, len);
+            at += len;
+            p += skip;
+        }
+        else {
+            if (at + 1 >= size)
+                return -1;
+            out [at++] = *p++;
+        }
+    }
+    out [at] = 0;
+    return (int) at;
+}
+
+#define S_RTSP_LIVE "rtsp://{host}:554/{name}"
+#define S_HLS_LIVE  "http://{host}/{name}/index.m3u8"
+#define S_RTSP_DVR  "rtsp://{host}:554/{name}?from={from}&to={to}"
+#define S_HLS_DVR   "http://{host}/{name}/archive-{from}-{duration}.m3u8"
+
+static const char *
+s_host (const sf_node_t *n, const sf_stream_t *s)
+{
+    if (n && n->addr_external [0]) return n->addr_external;
+    if (n && n->addr_internal [0]) return n->addr_internal;
+    return s->node;
+}
+
+static const char *
+s_pick (const char *a, const char *b, const char *def)
+{
+    return a && *a ? a : b && *b ? b : def;
+}
+
+void
+sf_links_live (const sf_stream_t *s, const sf_node_t *n, char *rtsp, char *hls, size_t size)
+{
+    const char *host = s_host (n, s);
+    if (sf_link_build (rtsp, size, s_pick (s->rtsp_template, n ? n->rtsp_template : NULL, S_RTSP_LIVE),
+                       host, s, 0, 0) < 0)
+        rtsp [0] = 0;
+    if (sf_link_build (hls, size, s_pick (s->hls_template, n ? n->hls_template : NULL, S_HLS_LIVE),
+                       host, s, 0, 0) < 0)
+        hls [0] = 0;
+}
+
+void
+sf_links_range (const sf_stream_t *s, const sf_node_t *n, int64_t from, int64_t to,
+                char *rtsp, char *hls, size_t size)
+{
+    const char *host = s_host (n, s);
+    if (sf_link_build (rtsp, size, s_pick (NULL, n ? n->rtsp_dvr_template : NULL, S_RTSP_DVR),
+                       host, s, from, to) < 0)
+        rtsp [0] = 0;
+    if (sf_link_build (hls, size, s_pick (NULL, n ? n->hls_dvr_template : NULL, S_HLS_DVR),
+                       host, s, from, to) < 0)
+        hls [0] = 0;
+}

@@ -1,0 +1,56 @@
+/*  sf_cli.h — the streamfleet CLI: shared options, the controller client and
+    output helpers used by every subcommand (controller/cli/cmd_*.c).
+
+    Exit codes (docs/cli.md): 0 success; 1 the controller answered with an
+    error (unknown stream, bad filter); 2 usage error; 3 no controller
+    answered; 4 certificate problem.
+*/
+#ifndef SF_CLI_H
+#define SF_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <msgpack.h>
+#include "sf_codec.h"
+
+#define SF_EXIT_OK 0
+#define SF_EXIT_ANSWER 1
+#define SF_EXIT_USAGE 2
+#define SF_EXIT_UNREACHABLE 3
+#define SF_EXIT_CERT 4
+
+typedef enum { SF_OUT_TABLE, SF_OUT_WIDE, SF_OUT_JSON } sf_out_t;
+
+typedef struct {
+    char controllers [2048];        //  comma-separated query endpoints
+    char cert [512];
+    char server_cert [512];
+    int timeout_ms;
+    sf_out_t output;
+    bool color;
+} sf_cli_t;
+
+//  Sends one request (a packed message) to the first controller that
+//  answers. On success reply holds the parsed answer (release it) and 0 is
+//  returned; otherwise an exit code, with the reason printed to stderr.
+int sf_cli_request (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply);
+//  Prints an "error" reply and returns SF_EXIT_ANSWER; returns 0 for others
+int sf_cli_check_error (const sf_msg_t *reply);
+//  Prints the reply body as JSON on stdout
+void sf_cli_print_json (const msgpack_object *o);
+
+//  Formatting
+const char *sf_fmt_bitrate (uint64_t kbps, char *buf, size_t size);
+const char *sf_fmt_duration (int64_t seconds, char *buf, size_t size);
+const char *sf_fmt_bytes (uint64_t bytes, char *buf, size_t size);
+const char *sf_fmt_time (int64_t unix_s, char *buf, size_t size);
+//  ANSI colour for a status or liveness word, "" when colour is off
+const char *sf_color (const sf_cli_t *cli, const char *word);
+const char *sf_color_reset (const sf_cli_t *cli);
+
+//  Subcommands: argv[0] is the subcommand's name
+typedef int (sf_cmd_fn) (sf_cli_t *cli, int argc, char **argv);
+int sf_cmd_streams (sf_cli_t *cli, int argc, char **argv);
+int sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv);
+int sf_cmd_keygen (sf_cli_t *cli, int argc, char **argv);
+#endif

@@ -1,0 +1,42 @@
+/*  sf_controller.h — the controller daemon: configuration and entry point.
+
+    Threads: the ingest thread owns the agents' ROUTER socket and the only
+    LMDB writer; the query thread owns the CLI's ROUTER socket; libmicrohttpd
+    runs the HTTP listener; czmq's zauth actor answers ZAP. The option table
+    in controller/controller.c drives parsing, --help and docs/operations.md.
+*/
+#ifndef SF_CONTROLLER_H
+#define SF_CONTROLLER_H
+
+#include "sf_config.h"
+#include <stdint.h>
+
+typedef struct {
+    char config [256];
+    char id [64];
+    char data_dir [512];
+    char cert [512];
+    char certs_dir [512];
+    char agents [256];
+    char query [256];
+    char peers [256];
+    char seeds [2048];
+    char http [128];
+    char http_token [256];
+    char log_level [16];
+    int64_t suspect_ms;
+    int64_t down_ms;
+    int64_t transfer_timeout_s;
+    int64_t map_size_mb;
+    int64_t batch_records;
+    int64_t batch_ms;
+    int64_t gossip_ms;
+    int64_t sync_ms;
+    int64_t max_streams_per_node;
+} sf_controller_config_t;
+
+extern const sf_option_t sf_controller_options [];
+
+//  Runs until SIGINT/SIGTERM. Returns a process exit code.
+int sf_controller_run (sf_controller_config_t *cfg);
+#endif

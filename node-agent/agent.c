@@ -1,0 +1,752 @@
+/*  agent.c — the node agent's change pipeline and its side of the agent
+    protocol (docs/protocol.md, "Agent protocol").
+
+    The source runs in its own thread and hands over full states. The agent
+    packs every placement, compares the bytes with what it last sent, and
+    turns differences into changes stamped (generation, seq): put, del, or
+    node. Changes wait in a bounded buffer until a controller acknowledges
+    them; the agent never blocks on the network (sends are non-blocking and
+    resume later), and when the buffer overflows the oldest changes go and
+    the controller's next gap detection brings a snapshot instead.
+
+    Connection: HELLO, then the controller's ACK says what it has committed.
+    If our buffer still holds everything after that, we resend from there;
+    otherwise we send a SNAPSHOT of the current state. A RESYNC asks for a
+    snapshot at any time. Silence past controller-timeout-ms moves us to the
+    next controller in the list.
+*/
+#include "sf_agent.h"
+#include "sf_codec.h"
+#include "sf_log.h"
+#include "sf_security.h"
+#include <czmq.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define S_SNAP_CHUNK_RECORDS 1000
+#define S_SNAP_CHUNK_BYTES (4 * 1024 * 1024)
+#define S_VERSION "streamfleet-agent 0.1"
+
+typedef struct {
+    uint64_t seq;
+    char kind;                  //  'p' put, 'd' del, 'n' node
+    uint32_t size;
+    char *bytes;                //  packed record (put, node) or the name (del)
+} s_change_t;
+
+typedef struct {
+    char *bytes;                //  packed placement as last reported
+    size_t size;
+    bool seen;
+} s_entry_t;
+
+typedef enum { S_DISCONNECTED, S_HELLO, S_STREAMING } s_state_t;
+
+typedef struct {
+    sf_agent_config_t *cfg;
+    const sf_source_ops_t *ops;
+    zcert_t *cert;
+    zactor_t *source;
+    zsock_t *sock;
+    char **endpoints;
+    int nendpoints;
+    int current;
+    s_state_t state;
+    int64_t last_rx_ms;
+    int64_t connected_ms;
+    uint64_t gen;
+    uint64_t seq;               //  last seq stamped
+    uint64_t sent;              //  last seq sent on this connection
+    uint64_t acked;
+    uint64_t hb_counter;
+    //  change buffer: changes [head .. count) hold seqs first_seq ..
+    s_change_t *changes;
+    size_t head, count, cap;
+    uint64_t dropped;
+    zhashx_t *entries;          //  name -> s_entry_t
+    char *node_bytes;           //  packed node info as last reported
+    size_t node_size;
+    sf_streamset_t last;        //  last good state from the source
+    bool have_last;
+    bool failing;
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer pack;
+    sf_msg_t msg;
+    sf_ratelimit_t rl;
+} s_agent_t;
+
+//  ---------------------------------------------------------------------------
+//  Generation: persisted, and never lower than the clock, so it rises at every
+//  start even when the state directory was lost.
+
+static int
+s_generation (s_agent_t *a, uint64_t floor)
+{
+    char path [600], tmp [610];
+    snprintf (path, sizeof (path), "%s/generation", a->cfg->state_dir);
+    snprintf (tmp, sizeof (tmp), "%s.tmp", path);
+    if (zsys_dir_create ("%s", a->cfg->state_dir)) {
+        sf_error ("cannot create state directory %s: %s", a->cfg->state_dir, strerror (errno));
+        return -1;
+    }
+    uint64_t old = 0;
+    FILE *f = fopen (path, "r");
+    if (f) {
+        if (fscanf (f, "%lu", &old) != 1)
+            old = 0;
+        fclose (f);
+    }
+    uint64_t now = (uint64_t) time (NULL);
+    if (old < floor)
+        old = floor;
+    a->gen = old + 1 > now ? old + 1 : now;
+    f = fopen (tmp, "w");
+    if (!f || fprintf (f, "%lu\n", a->gen) < 0 || fflush (f) || fsync (fileno (f))) {
+        sf_error ("cannot write %s: %s", tmp, strerror (errno));
+        if (f)
+            fclose (f);
+        return -1;
+    }
+    fclose (f);
+    if (rename (tmp, path)) {
+        sf_error ("cannot rename %s to %s: %s", tmp, path, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Change buffer
+
+static s_change_t *
+s_change_at (s_agent_t *a, uint64_t seq)
+{
+    if (a->count == a->head)
+        return NULL;
+    uint64_t first = a->changes [a->head].seq;
+    if (seq < first || seq - first >= a->count - a->head)
+        return NULL;
+    return &a->changes [a->head + (seq - first)];
+}
+
+static void
+s_buffer_drop_to (s_agent_t *a, uint64_t seq)
+{
+    while (a->head < a->count && a->changes [a->head].seq <= seq) {
+        free (a->changes [a->head].bytes);
+        a->head++;
+    }
+    if (a->head == a->count)
+        a->head = a->count = 0;
+}
+
+static void
+s_buffer_clear (s_agent_t *a)
+{
+    s_buffer_drop_to (a, UINT64_MAX);
+}
+
+static int
+s_buffer_add (s_agent_t *a, char kind, const void *bytes, size_t size)
+{
+    //  Compact when the dead front is half the array
+    if (a->head && a->head >= a->cap / 2) {
+        memmove (a->changes, a->changes + a->head, (a->count - a->head) * sizeof (s_change_t));
+        a->count -= a->head;
+        a->head = 0;
+    }
+    if (a->count == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 1024;
+        s_change_t *p = realloc (a->changes, cap * sizeof (s_change_t));
+        if (!p)
+            return -1;
+        a->changes = p;
+        a->cap = cap;
+    }
+    char *copy = malloc (size ? size : 1);
+    if (!copy)
+        return -1;
+    memcpy (copy, bytes, size);
+    s_change_t *c = &a->changes [a->count++];
+    c->seq = ++a->seq;
+    c->kind = kind;
+    c->size = (uint32_t) size;
+    c->bytes = copy;
+    //  Bounded: the oldest go, and a gap will bring a snapshot
+    if (a->count - a->head > (size_t) a->cfg->buffer_max) {
+        free (a->changes [a->head].bytes);
+        a->head++;
+        if (a->dropped++ == 0)
+            sf_warn ("change buffer full (%lld changes): dropping the oldest; "
+                     "the controller will get a snapshot", (long long) a->cfg->buffer_max);
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Diffing source states into changes
+
+static void
+s_entry_free (void **item)
+{
+    s_entry_t *e = *item;
+    if (e) {
+        free (e->bytes);
+        free (e);
+        *item = NULL;
+    }
+}
+
+static void
+s_node_info (s_agent_t *a, const sf_streamset_t *set, sf_node_t *n)
+{
+    if (set && set->has_node)
+        *n = set->node;
+    else
+        sf_node_init (n);
+    const sf_agent_config_t *cfg = a->cfg;
+    SF_STRSET (n->id, cfg->node);
+    if (!n->addr_internal [0]) SF_STRSET (n->addr_internal, cfg->addr_internal);
+    if (!n->addr_external [0]) SF_STRSET (n->addr_external, cfg->addr_external);
+    if (!n->group [0]) SF_STRSET (n->group, cfg->group);
+    if (!n->max_primary_streams) n->max_primary_streams = (uint32_t) cfg->max_primary_streams;
+    if (!n->max_in_kbps) n->max_in_kbps = (uint32_t) cfg->max_in_kbps;
+    if (!n->rtsp_template [0]) SF_STRSET (n->rtsp_template, cfg->rtsp_template);
+    if (!n->hls_template [0]) SF_STRSET (n->hls_template, cfg->hls_template);
+    if (!n->rtsp_dvr_template [0]) SF_STRSET (n->rtsp_dvr_template, cfg->rtsp_dvr_template);
+    if (!n->hls_dvr_template [0]) SF_STRSET (n->hls_dvr_template, cfg->hls_dvr_template);
+    if (!n->software_version [0]) SF_STRSET (n->software_version, S_VERSION);
+}
+
+static void
+s_pack_node_static (s_agent_t *a, const sf_node_t *n)
+{
+    //  Usage travels in heartbeats; the node record changes only with its info
+    sf_node_t info = *n;
+    info.cpu_pct = 0;
+    info.mem_used_bytes = info.mem_total_bytes = 0;
+    info.in_kbps = info.out_kbps = 0;
+    info.ndisks = 0;
+    info.heartbeat = 0;
+    info.version.gen = info.version.seq = 0;
+    msgpack_sbuffer_clear (&a->pack);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &a->pack, msgpack_sbuffer_write);
+    sf_node_pack (&pk, &info, 0);
+}
+
+static size_t
+s_diff (s_agent_t *a, sf_streamset_t *set)
+{
+    size_t changes = 0;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &a->pack, msgpack_sbuffer_write);
+    for (s_entry_t *e = zhashx_first (a->entries); e; e = zhashx_next (a->entries))
+        e->seen = false;
+    for (size_t i = 0; i < set->count; i++) {
+        sf_stream_t *s = &set->items [i];
+        SF_STRSET (s->node, a->cfg->node);
+        s->version.gen = s->version.seq = 0;
+        s->transfer = false;
+        s->migrated_to [0] = 0;
+        msgpack_sbuffer_clear (&a->pack);
+        sf_stream_pack (&pk, s, SF_ENC_FULL);
+        s_entry_t *e = zhashx_lookup (a->entries, s->name);
+        if (e && e->seen)
+            continue;               //  a source that reports a name twice: first wins
+        if (e && e->size == a->pack.size && memcmp (e->bytes, a->pack.data, e->size) == 0) {
+            e->seen = true;
+            continue;
+        }
+        char *copy = malloc (a->pack.size);
+        if (!copy)
+            continue;
+        memcpy (copy, a->pack.data, a->pack.size);
+        if (!e) {
+            e = calloc (1, sizeof (*e));
+            if (!e) {
+                free (copy);
+                continue;
+            }
+            zhashx_insert (a->entries, s->name, e);
+        }
+        free (e->bytes);
+        e->bytes = copy;
+        e->size = a->pack.size;
+        e->seen = true;
+        s_buffer_add (a, 'p', copy, e->size);
+        changes++;
+    }
+    //  Names no longer reported are deleted
+    zlistx_t *gone = zlistx_new ();
+    for (s_entry_t *e = zhashx_first (a->entries); e; e = zhashx_next (a->entries))
+        if (!e->seen)
+            zlistx_add_end (gone, (void *) zhashx_cursor (a->entries));
+    for (const char *name = zlistx_first (gone); name; name = zlistx_next (gone)) {
+        s_buffer_add (a, 'd', name, strlen (name));
+        zhashx_delete (a->entries, name);
+        changes++;
+    }
+    zlistx_destroy (&gone);
+    sf_node_t n;
+    s_node_info (a, set, &n);
+    s_pack_node_static (a, &n);
+    if (a->node_size != a->pack.size || !a->node_bytes
+    ||  memcmp (a->node_bytes, a->pack.data, a->pack.size) != 0) {
+        char *copy = malloc (a->pack.size);
+        if (copy) {
+            memcpy (copy, a->pack.data, a->pack.size);
+            free (a->node_bytes);
+            a->node_bytes = copy;
+            a->node_size = a->pack.size;
+            s_buffer_add (a, 'n', copy, a->node_size);
+            changes++;
+        }
+    }
+    return changes;
+}
+
+//  ---------------------------------------------------------------------------
+//  Network
+
+static int
+s_send_buf (s_agent_t *a, msgpack_sbuffer *buf)
+{
+    if (!a->sock)
+        return -1;
+    int rc = zmq_send (zsock_resolve (a->sock), buf->data, buf->size, ZMQ_DONTWAIT);
+    return rc < 0 ? -1 : 0;
+}
+
+static void
+s_disconnect (s_agent_t *a)
+{
+    zsock_destroy (&a->sock);
+    a->state = S_DISCONNECTED;
+}
+
+static int
+s_connect (s_agent_t *a)
+{
+    s_disconnect (a);
+    const char *ep = a->endpoints [a->current];
+    char err [512];
+    a->sock = zsock_new (ZMQ_DEALER);
+    if (!a->sock || sf_sock_curve_client (a->sock, a->cert, a->cfg->server_cert, err, sizeof (err))) {
+        sf_error ("%s", a->sock ? err : "cannot create a socket");
+        zsock_destroy (&a->sock);
+        return -1;
+    }
+    zsock_set_linger (a->sock, 0);
+    zsock_set_sndhwm (a->sock, 1000);
+    zsock_set_immediate (a->sock, 1);
+    if (zsock_connect (a->sock, "%s", ep)) {
+        sf_error ("cannot connect to controller endpoint '%s' (check --controllers)", ep);
+        zsock_destroy (&a->sock);
+        return -1;
+    }
+    msgpack_sbuffer_clear (&a->sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "hello", 4);
+    sf_pack_kstr (&pk, "node", a->cfg->node);
+    sf_pack_ku64 (&pk, "gen", a->gen);
+    sf_pack_ku64 (&pk, "seq", a->seq);
+    sf_pack_kstr (&pk, "software_version", S_VERSION);
+    a->state = S_HELLO;
+    a->last_rx_ms = sf_mono_ms ();
+    a->connected_ms = a->last_rx_ms;
+    //  The hello may wait in the socket until the handshake completes
+    zmq_send (zsock_resolve (a->sock), a->sbuf.data, a->sbuf.size, 0);
+    sf_debug ("hello sent to %s (generation %lu, seq %lu)", ep, a->gen, a->seq);
+    return 0;
+}
+
+static void
+s_failover (s_agent_t *a, const char *why)
+{
+    const char *ep = a->endpoints [a->current];
+    a->current = (a->current + 1) % a->nendpoints;
+    sf_log_limited (&a->rl, SF_LOG_WARN, "controller %s %s; trying %s", ep, why,
+                    a->endpoints [a->current]);
+    s_connect (a);
+}
+
+static void
+s_send_snapshot (s_agent_t *a)
+{
+    size_t total = zhashx_size (a->entries);
+    s_entry_t **all = malloc ((total ? total : 1) * sizeof (s_entry_t *));
+    if (!all)
+        return;
+    size_t k = 0;
+    for (s_entry_t *e = zhashx_first (a->entries); e && k < total; e = zhashx_next (a->entries))
+        all [k++] = e;
+    size_t done = 0, index = 0;
+    do {
+        size_t n = 0, bytes = 0;
+        while (done + n < total && n < S_SNAP_CHUNK_RECORDS && bytes < S_SNAP_CHUNK_BYTES)
+            bytes += all [done + n++]->size;
+        bool last = done + n >= total;
+        msgpack_sbuffer_clear (&a->sbuf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
+        sf_msg_begin (&pk, "snap", last && a->node_bytes ? 6 : 5);
+        sf_pack_ku64 (&pk, "gen", a->gen);
+        sf_pack_ku64 (&pk, "seq", a->seq);
+        sf_pack_ku64 (&pk, "index", index);
+        sf_pack_kbool (&pk, "last", last);
+        sf_pack_str (&pk, "records");
+        msgpack_pack_array (&pk, n);
+        for (size_t i = 0; i < n; i++)
+            msgpack_sbuffer_write (&a->sbuf, all [done + i]->bytes, all [done + i]->size);
+        if (last && a->node_bytes) {
+            sf_pack_str (&pk, "node");
+            msgpack_sbuffer_write (&a->sbuf, a->node_bytes, a->node_size);
+        }
+        //  Snapshot chunks must all go: block rather than lose one
+        zmq_send (zsock_resolve (a->sock), a->sbuf.data, a->sbuf.size, 0);
+        done += n;
+        index++;
+    } while (done < total);
+    free (all);
+    a->sent = a->seq;
+    s_buffer_clear (a);
+    sf_info ("snapshot sent to %s: %zu placements at generation %lu, seq %lu",
+             a->endpoints [a->current], total, a->gen, a->seq);
+}
+
+//  Sends batches of buffered changes after a->sent, until the socket pushes back
+static void
+s_pump (s_agent_t *a)
+{
+    if (a->state != S_STREAMING)
+        return;
+    while (a->sent < a->seq) {
+        s_change_t *c = s_change_at (a, a->sent + 1);
+        if (!c) {
+            //  The buffer lost changes the controller has not seen
+            s_send_snapshot (a);
+            return;
+        }
+        size_t avail = (a->count - a->head) - (size_t) (c - &a->changes [a->head]);
+        size_t n = avail < (size_t) a->cfg->batch_max ? avail : (size_t) a->cfg->batch_max;
+        msgpack_sbuffer_clear (&a->sbuf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
+        sf_msg_begin (&pk, "batch", 2);
+        sf_pack_ku64 (&pk, "gen", a->gen);
+        sf_pack_str (&pk, "changes");
+        msgpack_pack_array (&pk, n);
+        for (size_t i = 0; i < n; i++) {
+            msgpack_pack_map (&pk, 2);
+            sf_pack_ku64 (&pk, "seq", c [i].seq);
+            if (c [i].kind == 'd') {
+                sf_pack_str (&pk, "del");
+                msgpack_pack_str (&pk, c [i].size);
+                msgpack_pack_str_body (&pk, c [i].bytes, c [i].size);
+            }
+            else {
+                sf_pack_str (&pk, c [i].kind == 'p' ? "put" : "node");
+                msgpack_sbuffer_write (&a->sbuf, c [i].bytes, c [i].size);
+            }
+        }
+        if (s_send_buf (a, &a->sbuf))
+            return;                 //  pushed back: try again later
+        a->sent = c [n - 1].seq;
+    }
+}
+
+static void
+s_heartbeat (s_agent_t *a)
+{
+    if (!a->sock)
+        return;
+    sf_node_t n;
+    s_node_info (a, a->have_last ? &a->last : NULL, &n);
+    msgpack_sbuffer_clear (&a->sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "hb", 4);
+    sf_pack_ku64 (&pk, "gen", a->gen);
+    sf_pack_ku64 (&pk, "seq", a->seq);
+    sf_pack_ku64 (&pk, "counter", ++a->hb_counter);
+    sf_pack_str (&pk, "usage");
+    sf_usage_pack (&pk, &n);
+    s_send_buf (a, &a->sbuf);
+}
+
+static void
+s_on_message (s_agent_t *a, zframe_t *frame)
+{
+    a->last_rx_ms = sf_mono_ms ();
+    if (sf_msg_parse (&a->msg, zframe_data (frame), zframe_size (frame))) {
+        sf_log_limited (&a->rl, SF_LOG_WARN, "unreadable message from controller: %s", a->msg.error);
+        return;
+    }
+    const char *t = a->msg.type;
+    if (strcmp (t, "ack") == 0) {
+        uint64_t gen = 0, seq = 0;
+        if (sf_map_u64 (a->msg.body, "gen", &gen, NULL) || sf_map_u64 (a->msg.body, "seq", &seq, NULL))
+            return;
+        if (a->state == S_HELLO) {
+            if (gen > a->gen) {
+                //  The controller knows a newer generation of ours than we
+                //  do: our state was lost. Jump past it and start afresh.
+                sf_warn ("controller has generation %lu of node %s, newer than ours (%lu): "
+                         "moving past it", gen, a->cfg->node, a->gen);
+                if (s_generation (a, gen))
+                    sf_error ("the new generation could not be persisted");
+                a->seq = 0;
+                s_buffer_clear (a);
+                zhashx_purge (a->entries);
+                free (a->node_bytes);
+                a->node_bytes = NULL;
+                if (a->have_last)
+                    s_diff (a, &a->last);
+            }
+            a->state = S_STREAMING;
+            if (gen == a->gen && (seq == a->seq || s_change_at (a, seq + 1))) {
+                s_buffer_drop_to (a, seq);
+                a->acked = a->sent = seq;
+                sf_info ("connected to %s: it has generation %lu up to seq %lu; resending %lu changes",
+                         a->endpoints [a->current], gen, seq, a->seq - seq);
+            }
+            else
+                s_send_snapshot (a);
+        }
+        else if (gen == a->gen && seq > a->acked) {
+            a->acked = seq;
+            s_buffer_drop_to (a, seq);
+        }
+    }
+    else if (strcmp (t, "resync") == 0) {
+        char why [128] = "";
+        sf_map_str (a->msg.body, "reason", why, sizeof (why) - 1, NULL);
+        sf_info ("controller asks for a snapshot (%s)", why);
+        if (a->state != S_DISCONNECTED) {
+            a->state = S_STREAMING;
+            s_send_snapshot (a);
+        }
+    }
+    else if (strcmp (t, "error") == 0) {
+        char code [32] = "", message [256] = "";
+        sf_map_str (a->msg.body, "code", code, sizeof (code) - 1, NULL);
+        sf_map_str (a->msg.body, "message", message, sizeof (message) - 1, NULL);
+        sf_log_limited (&a->rl, SF_LOG_WARN, "controller refused a message (%s): %s", code, message);
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Source thread
+
+typedef struct {
+    sf_agent_config_t *cfg;
+    const sf_source_ops_t *ops;
+} s_source_args_t;
+
+static void
+s_source_actor (zsock_t *pipe, void *args)
+{
+    s_source_args_t *sa = args;
+    char err [512] = "";
+    void *state = sa->ops->create (sa->cfg, err, sizeof (err));
+    if (!state) {
+        sf_error ("source %s: %s", sa->ops->name, err [0] ? err : "cannot start");
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    bool first = true;
+    while (true) {
+        if (!first) {
+            if (sa->ops->wait)
+                sa->ops->wait (state, (int) sa->cfg->poll_interval_ms);
+            if (zpoller_wait (poller, sa->ops->wait ? 0 : (int) sa->cfg->poll_interval_ms) == pipe) {
+                char *cmd = zstr_recv (pipe);
+                bool term = !cmd || streq (cmd, "$TERM");
+                zstr_free (&cmd);
+                if (term)
+                    break;
+            }
+            if (zpoller_terminated (poller))
+                break;
+        }
+        first = false;
+        sf_streamset_t *set = malloc (sizeof (*set));
+        if (!set)
+            continue;
+        sf_streamset_init (set);
+        int rc = sa->ops->poll (state, set);
+        if (zsock_send (pipe, "ip", rc, set)) {
+            sf_streamset_clear (set);
+            free (set);
+            break;
+        }
+    }
+    zpoller_destroy (&poller);
+    sa->ops->destroy (&state);
+}
+
+static void
+s_on_source (s_agent_t *a)
+{
+    int rc = 0;
+    void *ptr = NULL;
+    if (zsock_recv (a->source, "ip", &rc, &ptr) || !ptr)
+        return;
+    sf_streamset_t *set = ptr;
+    if (rc == 0) {
+        if (a->failing)
+            sf_info ("source %s is answering again", a->ops->name);
+        a->failing = false;
+        if (a->have_last)
+            sf_streamset_clear (&a->last);
+        a->last = *set;
+        a->have_last = true;
+        free (set);
+        s_diff (a, &a->last);
+        return;
+    }
+    //  Keep the last good state, marked stale; say so once per streak
+    if (!a->failing)
+        sf_warn ("source %s failing: %s (keeping the last good state, marked stale)", a->ops->name,
+                 set->error [0] ? set->error : "unknown error");
+    a->failing = true;
+    sf_streamset_clear (set);
+    free (set);
+    if (a->have_last) {
+        for (size_t i = 0; i < a->last.count; i++)
+            a->last.items [i].stale = true;
+        s_diff (a, &a->last);
+    }
+}
+
+//  ---------------------------------------------------------------------------
+
+int
+sf_agent_run (sf_agent_config_t *cfg)
+{
+    int level = sf_log_level_parse (cfg->log_level);
+    if (level < 0) {
+        sf_error ("--log-level: '%s' is not debug, info, warn or error", cfg->log_level);
+        return 2;
+    }
+    sf_log_set_level (level);
+    if (!cfg->node [0]) {
+        sf_error ("--node is required: this media server's node id");
+        return 2;
+    }
+    static s_agent_t agent;
+    s_agent_t *a = &agent;
+    memset (a, 0, sizeof (*a));
+    a->cfg = cfg;
+    a->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (5, 10000);
+    a->ops = sf_source_find (cfg->source);
+    if (!a->ops) {
+        sf_error ("--source: unknown source '%s' (known: %s)", cfg->source, sf_source_names ());
+        return 2;
+    }
+    char err [512];
+    a->cert = sf_cert_load (cfg->cert, err, sizeof (err));
+    if (!a->cert) {
+        sf_error ("%s", err);
+        return 3;
+    }
+    const char *cert_node = zcert_meta (a->cert, "node");
+    if (!cert_node || strcmp (cert_node, cfg->node) != 0) {
+        sf_error ("certificate %s is for node '%s', not '%s': make one with "
+                  "'streamfleet keygen --role agent --node %s'", cfg->cert, cert_node ? cert_node : "",
+                  cfg->node, cfg->node);
+        zcert_destroy (&a->cert);
+        return 3;
+    }
+    //  Endpoints from the comma-separated list
+    char *list = strdup (cfg->controllers);
+    for (char *tok = strtok (list, ", "); tok; tok = strtok (NULL, ", ")) {
+        a->endpoints = realloc (a->endpoints, (size_t) (a->nendpoints + 1) * sizeof (char *));
+        a->endpoints [a->nendpoints++] = strdup (tok);
+    }
+    free (list);
+    int rc = 1;
+    if (a->nendpoints == 0) {
+        sf_error ("--controllers: no controller endpoint given");
+        rc = 2;
+        goto done;
+    }
+    if (s_generation (a, 0)) {
+        rc = 3;
+        goto done;
+    }
+    a->entries = zhashx_new ();
+    zhashx_set_destructor (a->entries, s_entry_free);
+    msgpack_sbuffer_init (&a->sbuf);
+    msgpack_sbuffer_init (&a->pack);
+    sf_msg_init (&a->msg);
+    static s_source_args_t sa;
+    sa = (s_source_args_t) { cfg, a->ops };
+    a->source = zactor_new (s_source_actor, &sa);
+    if (!a->source) {
+        sf_error ("source %s could not start", cfg->source);
+        rc = 3;
+        goto done;
+    }
+    sf_info ("agent for node %s: source %s, generation %lu, controllers %s", cfg->node, cfg->source,
+             a->gen, cfg->controllers);
+    s_connect (a);
+    int64_t next_hb = sf_mono_ms ();
+    while (!zsys_interrupted) {
+        zmq_pollitem_t items [2] = {
+            { zsock_resolve (a->source), 0, ZMQ_POLLIN, 0 },
+            { a->sock ? zsock_resolve (a->sock) : NULL, 0, ZMQ_POLLIN, 0 }
+        };
+        int64_t now = sf_mono_ms ();
+        long wait = next_hb > now ? (long) (next_hb - now) : 0;
+        if (wait > 100)
+            wait = 100;
+        if (zmq_poll (items, a->sock ? 2 : 1, wait) < 0 && zmq_errno () == EINTR)
+            continue;
+        if (items [0].revents & ZMQ_POLLIN)
+            s_on_source (a);
+        if (a->sock && (items [1].revents & ZMQ_POLLIN)) {
+            zframe_t *f;
+            while ((f = zframe_recv_nowait (a->sock))) {
+                s_on_message (a, f);
+                zframe_destroy (&f);
+                sf_msg_release (&a->msg);
+            }
+        }
+        now = sf_mono_ms ();
+        if (now >= next_hb) {
+            s_heartbeat (a);
+            next_hb = now + cfg->heartbeat_ms;
+        }
+        if (a->state == S_DISCONNECTED)
+            s_connect (a);
+        else if (now - a->last_rx_ms > cfg->controller_timeout_ms)
+            s_failover (a, a->state == S_HELLO ? "did not answer our hello (is our certificate "
+                        "admitted in its --certs-dir?)" : "went silent");
+        s_pump (a);
+    }
+    sf_info ("agent stopping");
+    rc = 0;
+done:
+    zactor_destroy (&a->source);
+    s_disconnect (a);
+    if (a->have_last)
+        sf_streamset_clear (&a->last);
+    s_buffer_clear (a);
+    free (a->changes);
+    free (a->node_bytes);
+    zhashx_destroy (&a->entries);
+    msgpack_sbuffer_destroy (&a->sbuf);
+    msgpack_sbuffer_destroy (&a->pack);
+    sf_msg_release (&a->msg);
+    for (int i = 0; i < a->nendpoints; i++)
+        free (a->endpoints [i]);
+    free (a->endpoints);
+    zcert_destroy (&a->cert);
+    return rc;
+}
