@@ -16,6 +16,7 @@
 */
 #include "sf_controller.h"
 #include "sf_api.h"
+#include "sf_apply.h"
 #include "sf_codec.h"
 #include "sf_http.h"
 #include "sf_live.h"
@@ -216,7 +217,7 @@ s_put_record (s_ctl_t *c, s_origin_t *o, const msgpack_object *rec, sf_version_t
     c->scratch.migrated_to [0] = 0;
     if (c->scratch.status == SF_STATUS_OFFLINE)
         c->scratch.status = SF_STATUS_ERROR;
-    if (sf_store_put_stream (c->store, &c->scratch)) {
+    if (sf_apply_put (c->store, &c->scratch)) {
         snprintf (err, SF_ERR_MAX, "storage refused the record");
         *reason = SF_REJ_STATE;
         return -1;
@@ -278,13 +279,43 @@ s_on_hello (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object *bo
     s_send (c, route, &c->out);
 }
 
+typedef struct {
+    zhashx_t *present;
+    zlistx_t *absent;
+} s_absent_t;
+
+static int
+s_collect_absent (const sf_row_t *row, void *arg)
+{
+    s_absent_t *a = arg;
+    if (!zhashx_lookup (a->present, row->name))
+        zlistx_add_end (a->absent, strdup (row->name));
+    return 0;
+}
+
+//  Deletes the node's placements whose names are not in present
+static int
+s_delete_absent (s_ctl_t *c, s_origin_t *o, zhashx_t *present, sf_version_t ver)
+{
+    s_absent_t a = { present, zlistx_new () };
+    zlistx_set_destructor (a.absent, (zlistx_destructor_fn *) zstr_free);
+    sf_read_t r = { sf_store_wtxn (c->store), c->store };
+    sf_store_scan_streams (&r, o->node, s_collect_absent, &a);
+    int n = 0;
+    for (char *name = zlistx_first (a.absent); name; name = zlistx_next (a.absent))
+        if (sf_apply_del (c->store, o->node, name, ver) == 0)
+            n++;
+    zlistx_destroy (&a.absent);
+    return n;
+}
+
 static void
 s_apply_snapshot (s_ctl_t *c, s_origin_t *o, zframe_t *route)
 {
     if (s_txn (c))
         return;
-    int deleted = sf_store_del_node_streams (c->store, o->node);
     size_t applied = 0, skipped = 0;
+    zhashx_t *present = zhashx_new ();     //  names in the snapshot
     char err [SF_ERR_MAX];
     for (zframe_t *f = zlistx_first (o->snap); f; f = zlistx_next (o->snap)) {
         if (sf_msg_parse (&c->chunk, zframe_data (f), zframe_size (f)))
@@ -305,8 +336,10 @@ s_apply_snapshot (s_ctl_t *c, s_origin_t *o, zframe_t *route)
                 sf_log_limited (&c->rl, SF_LOG_WARN, "ingest: skipped a record in %s's snapshot: %s",
                                 o->node, err);
             }
-            else
+            else {
                 applied++;
+                zhashx_insert (present, c->scratch.name, (void *) 1);
+            }
         }
         const msgpack_object *node = sf_map_get (c->chunk.body, "node");
         if (node && node->type == MSGPACK_OBJECT_MAP) {
@@ -315,6 +348,10 @@ s_apply_snapshot (s_ctl_t *c, s_origin_t *o, zframe_t *route)
                 s_reject (c, route, o->node, rc == -2 ? SF_REJ_FORBIDDEN : SF_REJ_FIELD, err);
         }
     }
+    //  What the node no longer has is deleted; what it still has was
+    //  overwritten above, so unchanged placements see no delete and re-add.
+    int deleted = s_delete_absent (c, o, present, (sf_version_t) { o->snap_gen, o->snap_seq });
+    zhashx_destroy (&present);
     o->staged.gen = o->snap_gen;
     o->staged.seq = o->snap_seq;
     sf_store_set_origin (c->store, o->node, o->staged);
@@ -324,8 +361,8 @@ s_apply_snapshot (s_ctl_t *c, s_origin_t *o, zframe_t *route)
     zlistx_purge (o->snap);
     atomic_fetch_add (&c->metrics.snapshots, 1);
     atomic_fetch_add (&c->metrics.records_in, applied);
-    sf_info ("ingest: snapshot of %s applied: %zu placements (%zu skipped, %d replaced) at %llu/%llu",
-             o->node, applied, skipped, deleted < 0 ? 0 : deleted,
+    sf_info ("ingest: snapshot of %s applied: %zu placements (%zu skipped, %d deleted) at %llu/%llu",
+             o->node, applied, skipped, deleted,
              (unsigned long long) o->snap_gen, (unsigned long long) o->snap_seq);
 }
 
@@ -417,7 +454,7 @@ s_on_batch (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object *bo
         if (put)
             rc = s_put_record (c, o, put, ver, &reason, err);
         else if (sf_map_str (ch, "del", name, SF_NAME_MAX, err) == 0) {
-            rc = sf_store_del_stream (c->store, o->node, name);
+            rc = sf_apply_del (c->store, o->node, name, ver);
             if (rc)
                 snprintf (err, sizeof (err), "storage refused the deletion"), reason = SF_REJ_STATE;
             c->txn_records++;
