@@ -613,50 +613,15 @@ s_merge_detail (sf_stream_t *s, const s_cache_t *c)
     return rc;
 }
 
+//  The part of a poll after the list: details, ranges, server, enrich.
+//  self->cache [i] belongs to set->items [i] throughout.
 static int
-s_poll (void *state, sf_streamset_t *set)
+s_poll_details (s_aipix_t *self, sf_streamset_t *set, int64_t deadline)
 {
-    s_aipix_t *self = state;
-    int64_t start = sf_mono_ms ();
-    int64_t deadline = start + self->cfg.http_timeout_ms;
     char *body = NULL;
     size_t len = 0;
     char err [512];
-    if (s_request (self, "/api/streams/", NULL, deadline, &body, &len, err, sizeof err)) {
-        snprintf (set->error, sizeof set->error, "%.250s", err);
-        return -1;
-    }
-    int rc = sf_aipix_parse_list (body, len, set, err, sizeof err);
-    free (body);
-    if (rc) {
-        snprintf (set->error, sizeof set->error, "%.120s/api/streams/: %.120s", self->base, err);
-        return -1;
-    }
-
-    //  The new cache, in list order first: carried over or fresh
-    s_cache_t *cache = set->count ? calloc (set->count, sizeof (s_cache_t)) : NULL;
-    if (set->count && !cache)
-        goto oom;
-    for (size_t i = 0; i < set->count; i++) {
-        s_cache_t *old = s_cache_find (self->cache, self->ncache, set->items [i].uid);
-        if (old && *old->detail.name) {
-            cache [i] = *old;
-            old->detail.name [0] = 0;   //  moved: the uid stays for lookups
-            sf_stream_init (&old->detail);
-            SF_STRSET (old->detail.uid, cache [i].detail.uid);
-        }
-        else {
-            sf_stream_init (&cache [i].detail);
-            SF_STRSET (cache [i].detail.name, set->items [i].name);
-            SF_STRSET (cache [i].detail.uid, set->items [i].uid);
-        }
-    }
-    for (size_t i = 0; i < self->ncache; i++)
-        sf_stream_clear (&self->cache [i].detail);
-    free (self->cache);
-    self->cache = cache;
-    self->ncache = set->count;
-
+    int rc;
     //  Details and ranges that are due, oldest first, within the deadline
     int fetches = 0;
     bool failed = false;
@@ -753,6 +718,61 @@ s_poll (void *state, sf_streamset_t *set)
         }
     }
     return 0;
+oom:
+    snprintf (set->error, sizeof set->error, "out of memory building the stream list");
+    return -1;
+}
+
+
+static int
+s_poll (void *state, sf_streamset_t *set)
+{
+    s_aipix_t *self = state;
+    int64_t start = sf_mono_ms ();
+    int64_t deadline = start + self->cfg.http_timeout_ms;
+    char *body = NULL;
+    size_t len = 0;
+    char err [512];
+    if (s_request (self, "/api/streams/", NULL, deadline, &body, &len, err, sizeof err)) {
+        snprintf (set->error, sizeof set->error, "%.250s", err);
+        return -1;
+    }
+    int rc = sf_aipix_parse_list (body, len, set, err, sizeof err);
+    free (body);
+    if (rc) {
+        snprintf (set->error, sizeof set->error, "%.120s/api/streams/: %.120s", self->base, err);
+        return -1;
+    }
+
+    //  The new cache, in list order first: carried over or fresh
+    s_cache_t *cache = set->count ? calloc (set->count, sizeof (s_cache_t)) : NULL;
+    if (set->count && !cache)
+        goto oom;
+    for (size_t i = 0; i < set->count; i++) {
+        s_cache_t *old = s_cache_find (self->cache, self->ncache, set->items [i].uid);
+        if (old && *old->detail.name) {
+            cache [i] = *old;
+            old->detail.name [0] = 0;   //  moved: the uid stays for lookups
+            sf_stream_init (&old->detail);
+            SF_STRSET (old->detail.uid, cache [i].detail.uid);
+        }
+        else {
+            sf_stream_init (&cache [i].detail);
+            SF_STRSET (cache [i].detail.name, set->items [i].name);
+            SF_STRSET (cache [i].detail.uid, set->items [i].uid);
+        }
+    }
+    for (size_t i = 0; i < self->ncache; i++)
+        sf_stream_clear (&self->cache [i].detail);
+    free (self->cache);
+    self->cache = cache;
+    self->ncache = set->count;
+
+    rc = s_poll_details (self, set, deadline);
+    //  Sorted by uid for the next poll's lookups, whatever happened
+    if (self->ncache > 1)
+        qsort (self->cache, self->ncache, sizeof (s_cache_t), s_cache_cmp);
+    return rc;
 oom:
     snprintf (set->error, sizeof set->error, "out of memory building the stream list");
     return -1;
