@@ -77,7 +77,7 @@ s_trim (char *s)
 static void
 s_strip_comment (char *s)
 {
-    if (*s == '#' || *s == ';') {
+    if (!*s || *s == '#' || *s == ';') {
         *s = 0;
         return;
     }
