@@ -25,6 +25,7 @@ typedef struct {
     uint32_t reconnect_total;
     int64_t next_try_ms;        //  after a failure
     bool probed;
+    bool failed;                //  the last DESCRIBE failed: retry when due
     bool moved;                 //  now owned by the new cache (old cache only)
 } s_entry_t;
 
@@ -206,7 +207,7 @@ sf_rtsp_probe_apply (sf_rtsp_probe_t *self, sf_streamset_t *set, int64_t now_ms)
             continue;
         bool reconnected = e->probed && (e->started_at != stream->started_at
                                       || e->reconnect_total != stream->reconnect_total);
-        bool due = (!e->probed || reconnected) && now_ms >= e->next_try_ms;
+        bool due = (!e->probed || reconnected || e->failed) && now_ms >= e->next_try_ms;
         if (due && probes < S_PROBES_PER_APPLY && sf_mono_ms () < deadline && e->url) {
             char *sdp = NULL;
             int32_t ping = -1;
@@ -219,10 +220,12 @@ sf_rtsp_probe_apply (sf_rtsp_probe_t *self, sf_streamset_t *set, int64_t now_ms)
                 e->sdp = sdp;
                 e->ping_ms = ping;
                 e->next_try_ms = 0;
+                e->failed = false;
             }
             else {
                 //  Keep an SDP from before a reconnect: likely still right
                 e->next_try_ms = now_ms + self->retry_ms;
+                e->failed = true;
                 sf_debug ("%s: %s (next try in %lld s)", stream->name, err,
                           (long long) (self->retry_ms / 1000));
             }
