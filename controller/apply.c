@@ -10,6 +10,5 @@ sf_apply_put (sf_store_t *store, const sf_stream_t *s)
 int
 sf_apply_del (sf_store_t *store, const char *node, const char *name, sf_version_t ver)
 {
-    (void) ver;
-    return sf_store_del_stream (store, node, name);
+    return sf_store_del_stream (store, node, name, ver);
 }

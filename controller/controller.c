@@ -227,7 +227,7 @@ s_put_record (s_ctl_t *c, s_origin_t *o, const msgpack_object *rec, sf_version_t
 }
 
 static int
-s_put_node_info (s_ctl_t *c, s_origin_t *o, const msgpack_object *obj, char *err)
+s_put_node_info (s_ctl_t *c, s_origin_t *o, const msgpack_object *obj, sf_version_t ver, char *err)
 {
     sf_node_t n;
     if (sf_node_unpack (obj, &n, err))
@@ -247,6 +247,7 @@ s_put_node_info (s_ctl_t *c, s_origin_t *o, const msgpack_object *obj, char *err
     o->info.ndisks = keep.ndisks;
     memcpy (o->info.disks, keep.disks, sizeof (keep.disks));
     o->info.heartbeat = keep.heartbeat;
+    o->info.version = ver;
     o->info_dirty = true;
     return 0;
 }
@@ -320,17 +321,29 @@ s_apply_snapshot (s_ctl_t *c, s_origin_t *o, zframe_t *route)
     for (zframe_t *f = zlistx_first (o->snap); f; f = zlistx_next (o->snap)) {
         if (sf_msg_parse (&c->chunk, zframe_data (f), zframe_size (f)))
             continue;           //  checked when it arrived
-        const msgpack_object *recs = sf_map_get (c->chunk.body, "records");
-        for (uint32_t i = 0; recs && i < recs->via.array.size; i++) {
-            const msgpack_object *rec = &recs->via.array.ptr [i];
-            sf_version_t ver = { o->snap_gen, o->snap_seq };
-            const msgpack_object *v = sf_map_get (rec, "version");
-            if (v && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 2
-            &&  v->via.array.ptr [1].type == MSGPACK_OBJECT_POSITIVE_INTEGER
-            &&  v->via.array.ptr [1].via.u64 <= o->snap_seq)
-                ver.seq = v->via.array.ptr [1].via.u64;
-            int reason;
-            if (s_put_record (c, o, rec, ver, &reason, err)) {
+        const msgpack_object *changes = sf_map_get (c->chunk.body, "changes");
+        for (uint32_t i = 0; changes && i < changes->via.array.size; i++) {
+            const msgpack_object *ch = &changes->via.array.ptr [i];
+            uint64_t seq = 0;
+            const msgpack_object *put = sf_map_get (ch, "put");
+            const msgpack_object *node = sf_map_get (ch, "node");
+            int reason = SF_REJ_FIELD;
+            int rc = -1;
+            if (sf_map_u64 (ch, "seq", &seq, err) || seq == 0 || seq > o->snap_seq)
+                snprintf (err, SF_ERR_MAX, "snapshot change without a seq in 1..%llu",
+                          (unsigned long long) o->snap_seq);
+            else if (put)
+                rc = s_put_record (c, o, put, (sf_version_t) { o->snap_gen, seq }, &reason, err);
+            else if (node) {
+                rc = s_put_node_info (c, o, node, (sf_version_t) { o->snap_gen, seq }, err);
+                if (rc == -2)
+                    reason = SF_REJ_FORBIDDEN;
+                if (rc == 0)
+                    continue;
+            }
+            else
+                snprintf (err, SF_ERR_MAX, "snapshot change is neither put nor node");
+            if (rc) {
                 skipped++;
                 sf_metrics_reject (&c->metrics, reason);
                 sf_log_limited (&c->rl, SF_LOG_WARN, "ingest: skipped a record in %s's snapshot: %s",
@@ -340,12 +353,6 @@ s_apply_snapshot (s_ctl_t *c, s_origin_t *o, zframe_t *route)
                 applied++;
                 zhashx_insert (present, c->scratch.name, (void *) 1);
             }
-        }
-        const msgpack_object *node = sf_map_get (c->chunk.body, "node");
-        if (node && node->type == MSGPACK_OBJECT_MAP) {
-            int rc = s_put_node_info (c, o, node, err);
-            if (rc)
-                s_reject (c, route, o->node, rc == -2 ? SF_REJ_FORBIDDEN : SF_REJ_FIELD, err);
         }
     }
     //  What the node no longer has is deleted; what it still has was
@@ -372,11 +379,11 @@ s_on_snap (s_ctl_t *c, s_origin_t *o, zframe_t *route, zframe_t *payload, const 
     uint64_t gen = 0, seq = 0, index = 0;
     bool last = false;
     char err [SF_ERR_MAX];
-    const msgpack_object *recs = sf_map_get (body, "records");
+    const msgpack_object *recs = sf_map_get (body, "changes");
     if (sf_map_u64 (body, "gen", &gen, err) || sf_map_u64 (body, "seq", &seq, err)
     ||  sf_map_u64 (body, "index", &index, err) || sf_map_bool (body, "last", &last, err) < 0
     ||  !recs || recs->type != MSGPACK_OBJECT_ARRAY) {
-        s_reject (c, route, o->node, SF_REJ_FIELD, "snap needs gen, seq, index, last and records[]");
+        s_reject (c, route, o->node, SF_REJ_FIELD, "snap needs gen, seq, index, last and changes[]");
         return;
     }
     if (gen < o->staged.gen) {
@@ -460,7 +467,7 @@ s_on_batch (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object *bo
             c->txn_records++;
         }
         else if (node) {
-            rc = s_put_node_info (c, o, node, err);
+            rc = s_put_node_info (c, o, node, ver, err);
             if (rc == -2)
                 reason = SF_REJ_FORBIDDEN;
         }

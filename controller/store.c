@@ -6,6 +6,12 @@
     second of commits, which the agents' snapshots restore on reconnect
     (docs/architecture.md).
 
+    Replication needs each origin's changes in version order: the byver
+    database keys every live placement, tombstone and node record by
+    node \0 be64(gen) be64(seq) name, and every write here keeps it exact
+    (the old key goes when a record changes). Tombstones also live in tombs
+    (node \0 name -> version, deleted_at_ms) until collected.
+
     Growing the map needs every transaction of the process closed, so readers
     hold a shared lock for the life of their read transaction and the rare
     resize takes it exclusively.
@@ -13,6 +19,7 @@
 #include "sf_store.h"
 #include "sf_codec.h"
 #include "sf_log.h"
+#include <czmq.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,7 +29,7 @@
 
 struct sf_store_t {
     MDB_env *env;
-    MDB_dbi streams, byname, nodes, origins, events;
+    MDB_dbi streams, byname, nodes, origins, events, byver, tombs;
     MDB_txn *wtxn;
     int wfailed;                //  first error inside the write transaction
     size_t map_size;
@@ -100,6 +107,8 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     if (!rc) rc = mdb_dbi_open (txn, "nodes", MDB_CREATE, &self->nodes);
     if (!rc) rc = mdb_dbi_open (txn, "origins", MDB_CREATE, &self->origins);
     if (!rc) rc = mdb_dbi_open (txn, "events", MDB_CREATE, &self->events);
+    if (!rc) rc = mdb_dbi_open (txn, "byver", MDB_CREATE, &self->byver);
+    if (!rc) rc = mdb_dbi_open (txn, "tombs", MDB_CREATE, &self->tombs);
     if (!rc) {
         //  Event keys carry a counter after the time; continue after the last
         MDB_cursor *cur;
@@ -179,6 +188,51 @@ sf_summary_from_stream (sf_summary_t *sum, const sf_stream_t *s)
     sum->seq = s->version.seq;
 }
 
+int
+sf_version_cmp (sf_version_t a, sf_version_t b)
+{
+    if (a.gen != b.gen)
+        return a.gen < b.gen ? -1 : 1;
+    if (a.seq != b.seq)
+        return a.seq < b.seq ? -1 : 1;
+    return 0;
+}
+
+#define VKEY_MAX (SF_NODE_MAX + 1 + 16 + SF_NAME_MAX)
+
+static void
+s_be64 (uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p [i] = (uint8_t) (v >> (56 - 8 * i));
+}
+
+static uint64_t
+s_get_be64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p [i];
+    return v;
+}
+
+static size_t
+s_vkey (uint8_t *buf, const char *node, sf_version_t v, const char *name)
+{
+    size_t ln = strlen (node), lm = strlen (name);
+    memcpy (buf, node, ln);
+    buf [ln] = 0;
+    s_be64 (buf + ln + 1, v.gen);
+    s_be64 (buf + ln + 9, v.seq);
+    memcpy (buf + ln + 17, name, lm);
+    return ln + 17 + lm;
+}
+
+typedef struct {
+    sf_version_t v;
+    int64_t deleted_at_ms;
+} s_tomb_t;
+
 //  ---------------------------------------------------------------------------
 //  Write side
 
@@ -234,6 +288,31 @@ sf_store_put_stream_packed (sf_store_t *self, const char *node, const char *name
     MDB_val v = { sizeof (sf_summary_t) + size, NULL };
     if (!self->wtxn || self->wfailed)
         return -1;
+    //  The version index loses the old key and gains the new one
+    uint8_t vkey [VKEY_MAX];
+    MDB_val old;
+    if (mdb_get (self->wtxn, self->streams, &k, &old) == 0 && old.mv_size >= sizeof (sf_summary_t)) {
+        sf_summary_t o;
+        memcpy (&o, old.mv_data, sizeof (o));
+        sf_version_t ov = { o.gen, o.seq };
+        MDB_val ok = { s_vkey (vkey, node, ov, name), vkey };
+        mdb_del (self->wtxn, self->byver, &ok, NULL);
+    }
+    else {
+        MDB_val tv;
+        if (mdb_get (self->wtxn, self->tombs, &k, &tv) == 0 && tv.mv_size == sizeof (s_tomb_t)) {
+            s_tomb_t t;
+            memcpy (&t, tv.mv_data, sizeof (t));
+            MDB_val tk = { s_vkey (vkey, node, t.v, name), vkey };
+            mdb_del (self->wtxn, self->byver, &tk, NULL);
+            mdb_del (self->wtxn, self->tombs, &k, NULL);
+        }
+    }
+    sf_version_t nv = { sum->gen, sum->seq };
+    MDB_val vk = { s_vkey (vkey, node, nv, name), vkey };
+    MDB_val kind = { 1, "s" };
+    if (s_put (self, self->byver, &vk, &kind))
+        return -1;
     //  Reserve the value in the map and write it in place: one copy
     int rc = mdb_put (self->wtxn, self->streams, &k, &v, MDB_RESERVE);
     if (rc) {
@@ -261,10 +340,36 @@ sf_store_put_stream (sf_store_t *self, const sf_stream_t *s)
 }
 
 int
-sf_store_del_stream (sf_store_t *self, const char *node, const char *name)
+sf_store_del_stream (sf_store_t *self, const char *node, const char *name, sf_version_t ver)
 {
+    if (!self->wtxn || self->wfailed)
+        return -1;
     char key [KEY_MAX];
     MDB_val k = { s_key2 (key, node, name), key };
+    uint8_t vkey [VKEY_MAX];
+    MDB_val old;
+    if (mdb_get (self->wtxn, self->streams, &k, &old) == 0 && old.mv_size >= sizeof (sf_summary_t)) {
+        sf_summary_t o;
+        memcpy (&o, old.mv_data, sizeof (o));
+        sf_version_t ov = { o.gen, o.seq };
+        MDB_val ok = { s_vkey (vkey, node, ov, name), vkey };
+        mdb_del (self->wtxn, self->byver, &ok, NULL);
+    }
+    if (ver.gen || ver.seq) {
+        MDB_val tv;
+        if (mdb_get (self->wtxn, self->tombs, &k, &tv) == 0 && tv.mv_size == sizeof (s_tomb_t)) {
+            s_tomb_t t;
+            memcpy (&t, tv.mv_data, sizeof (t));
+            MDB_val tk = { s_vkey (vkey, node, t.v, name), vkey };
+            mdb_del (self->wtxn, self->byver, &tk, NULL);
+        }
+        s_tomb_t t = { ver, sf_now_ms () };
+        MDB_val tval = { sizeof (t), &t };
+        MDB_val nk = { s_vkey (vkey, node, ver, name), vkey };
+        MDB_val kind = { 1, "d" };
+        if (s_put (self, self->tombs, &k, &tval) || s_put (self, self->byver, &nk, &kind))
+            return -1;
+    }
     int rc = s_del (self, self->streams, &k);
     if (rc < 0)
         return -1;
@@ -295,6 +400,16 @@ sf_store_del_node_streams (sf_store_t *self, const char *node)
         nkey [nlen] = 0;
         memcpy (nkey + nlen + 1, node, plen - 1);
         MDB_val nk = { nlen + plen, nkey };
+        if (v.mv_size >= sizeof (sf_summary_t)) {
+            sf_summary_t o;
+            memcpy (&o, v.mv_data, sizeof (o));
+            uint8_t vkey [VKEY_MAX];
+            char nm [SF_NAME_MAX + 1];
+            memcpy (nm, name, nlen);
+            nm [nlen] = 0;
+            MDB_val ok = { s_vkey (vkey, node, (sf_version_t) { o.gen, o.seq }, nm), vkey };
+            mdb_del (self->wtxn, self->byver, &ok, NULL);
+        }
         if (mdb_del (self->wtxn, self->byname, &nk, NULL) == MDB_MAP_FULL
         ||  (rc = mdb_cursor_del (cur, 0)) != 0) {
             self->wfailed = rc ? rc : MDB_MAP_FULL;
@@ -318,9 +433,36 @@ sf_store_put_node (sf_store_t *self, const sf_node_t *n)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->sbuf, msgpack_sbuffer_write);
     sf_node_pack (&pk, n, 0);
+    if (!self->wtxn || self->wfailed)
+        return -1;
     MDB_val k = { strlen (n->id), (void *) n->id };
-    MDB_val v = { self->sbuf.size, self->sbuf.data };
-    return s_put (self, self->nodes, &k, &v);
+    MDB_val old;
+    sf_version_t ov = { 0, 0 };
+    if (mdb_get (self->wtxn, self->nodes, &k, &old) == 0 && old.mv_size >= sizeof (sf_version_t))
+        memcpy (&ov, old.mv_data, sizeof (ov));
+    //  Usage refreshes keep the version: the index changes only with the info
+    if (sf_version_cmp (ov, n->version) != 0) {
+        uint8_t vkey [VKEY_MAX];
+        if (ov.gen || ov.seq) {
+            MDB_val ok = { s_vkey (vkey, n->id, ov, ""), vkey };
+            mdb_del (self->wtxn, self->byver, &ok, NULL);
+        }
+        if (n->version.gen || n->version.seq) {
+            MDB_val nk = { s_vkey (vkey, n->id, n->version, ""), vkey };
+            MDB_val kind = { 1, "n" };
+            if (s_put (self, self->byver, &nk, &kind))
+                return -1;
+        }
+    }
+    MDB_val v = { sizeof (sf_version_t) + self->sbuf.size, NULL };
+    int rc = mdb_put (self->wtxn, self->nodes, &k, &v, MDB_RESERVE);
+    if (rc) {
+        self->wfailed = rc;
+        return -1;
+    }
+    memcpy (v.mv_data, &n->version, sizeof (sf_version_t));
+    memcpy ((char *) v.mv_data + sizeof (sf_version_t), self->sbuf.data, self->sbuf.size);
+    return 0;
 }
 
 int
@@ -570,11 +712,14 @@ sf_store_get_origin (sf_read_t *r, const char *node, sf_version_t *ver)
 static int
 s_node_decode (const MDB_val *v, sf_node_t *n)
 {
+    if (v->mv_size < sizeof (sf_version_t))
+        return -1;
     msgpack_unpacked u;
     msgpack_unpacked_init (&u);
     size_t off = 0;
     int rc = -1;
-    if (msgpack_unpack_next (&u, v->mv_data, v->mv_size, &off) == MSGPACK_UNPACK_SUCCESS) {
+    const char *data = (const char *) v->mv_data + sizeof (sf_version_t);
+    if (msgpack_unpack_next (&u, data, v->mv_size - sizeof (sf_version_t), &off) == MSGPACK_UNPACK_SUCCESS) {
         char err [SF_ERR_MAX];
         rc = sf_node_unpack (&u.data, n, err);
     }
@@ -639,4 +784,143 @@ sf_store_count_streams (sf_read_t *r, size_t *count)
         return -1;
     *count = st.ms_entries;
     return 0;
+}
+
+int
+sf_store_get_node_packed (sf_read_t *r, const char *id, const void **data, size_t *size)
+{
+    MDB_val k = { strlen (id), (void *) id }, v;
+    if (mdb_get (r->txn, r->store->nodes, &k, &v) || v.mv_size < sizeof (sf_version_t))
+        return -1;
+    *data = (const char *) v.mv_data + sizeof (sf_version_t);
+    *size = v.mv_size - sizeof (sf_version_t);
+    return 0;
+}
+
+int
+sf_store_scan_origins (sf_read_t *r, sf_origin_fn *fn, void *arg)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open (r->txn, r->store->origins, &cur))
+        return -1;
+    MDB_val k, v;
+    int rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        char node [SF_NODE_MAX + 1];
+        if (k.mv_size <= SF_NODE_MAX && v.mv_size == sizeof (sf_version_t)) {
+            memcpy (node, k.mv_data, k.mv_size);
+            node [k.mv_size] = 0;
+            sf_version_t ver;
+            memcpy (&ver, v.mv_data, sizeof (ver));
+            if (fn (node, ver, arg))
+                break;
+        }
+        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return 0;
+}
+
+int
+sf_store_scan_versions (sf_read_t *r, const char *node, sf_version_t after, sf_version_fn *fn, void *arg)
+{
+    if (strlen (node) > SF_NODE_MAX)
+        return -1;
+    MDB_cursor *cur;
+    if (mdb_cursor_open (r->txn, r->store->byver, &cur))
+        return -1;
+    //  Start just past every key of version `after`
+    sf_version_t start = after;
+    if (start.seq == UINT64_MAX)
+        start.gen++, start.seq = 0;
+    else
+        start.seq++;
+    uint8_t key [VKEY_MAX];
+    size_t plen = strlen (node) + 1;
+    MDB_val k = { s_vkey (key, node, start, ""), key }, v;
+    int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= plen + 16 && memcmp (k.mv_data, node, plen) == 0) {
+        const uint8_t *p = k.mv_data;
+        sf_version_t ver = { s_get_be64 (p + plen), s_get_be64 (p + plen + 8) };
+        char name [SF_NAME_MAX + 1];
+        size_t nlen = k.mv_size - plen - 16;
+        if (nlen <= SF_NAME_MAX && v.mv_size >= 1) {
+            memcpy (name, p + plen + 16, nlen);
+            name [nlen] = 0;
+            if (fn (((const char *) v.mv_data) [0], name, ver, arg))
+                break;
+        }
+        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return 0;
+}
+
+int
+sf_store_get_tombstone (sf_read_t *r, const char *node, const char *name, sf_version_t *ver)
+{
+    if (strlen (node) > SF_NODE_MAX || strlen (name) > SF_NAME_MAX)
+        return -1;
+    char key [KEY_MAX];
+    MDB_val k = { s_key2 (key, node, name), key }, v;
+    if (mdb_get (r->txn, r->store->tombs, &k, &v) || v.mv_size != sizeof (s_tomb_t))
+        return -1;
+    s_tomb_t t;
+    memcpy (&t, v.mv_data, sizeof (t));
+    *ver = t.v;
+    return 0;
+}
+
+int
+sf_store_gc_tombstones (sf_store_t *self, int64_t before_ms)
+{
+    if (!self->wtxn || self->wfailed)
+        return -1;
+    MDB_cursor *cur;
+    if (mdb_cursor_open (self->wtxn, self->tombs, &cur))
+        return -1;
+    //  First find them, then delete: no deleting under a moving cursor
+    zlistx_t *expired = zlistx_new ();
+    zlistx_set_destructor (expired, (zlistx_destructor_fn *) zstr_free);
+    MDB_val k, v;
+    int rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        s_tomb_t t;
+        if (v.mv_size == sizeof (t) && k.mv_size <= KEY_MAX) {
+            memcpy (&t, v.mv_data, sizeof (t));
+            if (t.deleted_at_ms < before_ms) {
+                char *copy = malloc (k.mv_size + 1 + sizeof (t));
+                if (copy) {
+                    //  length-prefixed: key bytes may hold a NUL
+                    memcpy (copy, &t, sizeof (t));
+                    copy [sizeof (t)] = (char) k.mv_size;
+                    memcpy (copy + sizeof (t) + 1, k.mv_data, k.mv_size);
+                    zlistx_add_end (expired, copy);
+                }
+            }
+        }
+        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    int n = 0;
+    for (char *e = zlistx_first (expired); e; e = zlistx_next (expired)) {
+        s_tomb_t t;
+        memcpy (&t, e, sizeof (t));
+        size_t klen = (uint8_t) e [sizeof (t)];
+        const char *key = e + sizeof (t) + 1;
+        size_t ln = strnlen (key, klen);
+        if (ln >= klen)
+            continue;
+        char node [SF_NODE_MAX + 1], name [SF_NAME_MAX + 1];
+        snprintf (node, sizeof (node), "%.*s", (int) ln, key);
+        snprintf (name, sizeof (name), "%.*s", (int) (klen - ln - 1), key + ln + 1);
+        uint8_t vkey [VKEY_MAX];
+        MDB_val vk = { s_vkey (vkey, node, t.v, name), vkey };
+        mdb_del (self->wtxn, self->byver, &vk, NULL);
+        MDB_val tk = { klen, (void *) key };
+        if (mdb_del (self->wtxn, self->tombs, &tk, NULL) == 0)
+            n++;
+    }
+    zlistx_destroy (&expired);
+    return n;
 }

@@ -62,7 +62,9 @@ int sf_store_put_stream (sf_store_t *self, const sf_stream_t *s);
 //  Stores an already validated, packed record with its summary
 int sf_store_put_stream_packed (sf_store_t *self, const char *node, const char *name,
                                 const sf_summary_t *sum, const void *packed, size_t size);
-int sf_store_del_stream (sf_store_t *self, const char *node, const char *name);
+//  Deletes a placement and leaves a tombstone at ver (none when ver is 0/0),
+//  so that peers learn of the deletion by gossip.
+int sf_store_del_stream (sf_store_t *self, const char *node, const char *name, sf_version_t ver);
 //  Deletes every stream of a node; returns the number deleted or -1
 int sf_store_del_node_streams (sf_store_t *self, const char *node);
 int sf_store_put_node (sf_store_t *self, const sf_node_t *n);
@@ -73,6 +75,9 @@ int sf_store_commit (sf_store_t *self);
 void sf_store_abort (sf_store_t *self);
 //  The write transaction, for modules that keep their own databases
 MDB_txn *sf_store_wtxn (sf_store_t *self);
+
+//  Removes tombstones older than before_ms; returns how many, or -1
+int sf_store_gc_tombstones (sf_store_t *self, int64_t before_ms);
 
 //  Read side
 typedef struct {
@@ -110,6 +115,21 @@ int sf_store_scan_nodes (sf_read_t *r, sf_node_fn *fn, void *arg);
 //  Events newest first; fn gets the packed event
 typedef int (sf_event_fn) (int64_t at_ms, const void *packed, size_t size, void *arg);
 int sf_store_scan_events (sf_read_t *r, sf_event_fn *fn, void *arg);
+//  Origins and their highest committed version
+typedef int (sf_origin_fn) (const char *node, sf_version_t v, void *arg);
+int sf_store_scan_origins (sf_read_t *r, sf_origin_fn *fn, void *arg);
+//  A node's changes after a version, oldest first: kind 's' (placement, name
+//  set), 'd' (tombstone, name set) or 'n' (node record, name ""). Stops when
+//  fn returns non-zero.
+typedef int (sf_version_fn) (char kind, const char *name, sf_version_t v, void *arg);
+int sf_store_scan_versions (sf_read_t *r, const char *node, sf_version_t after,
+                            sf_version_fn *fn, void *arg);
+//  The version of a tombstone, -1 if there is none
+int sf_store_get_tombstone (sf_read_t *r, const char *node, const char *name, sf_version_t *v);
+//  A node record's packed bytes (for replication); -1 if absent
+int sf_store_get_node_packed (sf_read_t *r, const char *id, const void **data, size_t *size);
+//  Compares versions: <0, 0, >0
+int sf_version_cmp (sf_version_t a, sf_version_t b);
 //  Counts, for metrics
 int sf_store_count_streams (sf_read_t *r, size_t *count);
 #endif

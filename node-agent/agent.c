@@ -383,25 +383,36 @@ s_send_snapshot (s_agent_t *a)
     size_t k = 0;
     for (s_entry_t *e = zhashx_first (a->entries); e && k < total; e = zhashx_next (a->entries))
         all [k++] = e;
+    //  Every record of a snapshot is a fresh change with its own seq, so that
+    //  every stored record has a distinct version (gossip orders by it).
+    uint64_t first = a->seq + 1;
+    uint64_t end = a->seq + total + (a->node_bytes ? 1 : 0);
     size_t done = 0, index = 0;
     do {
         size_t n = 0, bytes = 0;
         while (done + n < total && n < S_SNAP_CHUNK_RECORDS && bytes < S_SNAP_CHUNK_BYTES)
             bytes += all [done + n++]->size;
         bool last = done + n >= total;
+        bool with_node = last && a->node_bytes;
         msgpack_sbuffer_clear (&a->sbuf);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
-        sf_msg_begin (&pk, "snap", last && a->node_bytes ? 6 : 5);
+        sf_msg_begin (&pk, "snap", 5);
         sf_pack_ku64 (&pk, "gen", a->gen);
-        sf_pack_ku64 (&pk, "seq", a->seq);
+        sf_pack_ku64 (&pk, "seq", end);
         sf_pack_ku64 (&pk, "index", index);
         sf_pack_kbool (&pk, "last", last);
-        sf_pack_str (&pk, "records");
-        msgpack_pack_array (&pk, n);
-        for (size_t i = 0; i < n; i++)
+        sf_pack_str (&pk, "changes");
+        msgpack_pack_array (&pk, n + (with_node ? 1 : 0));
+        for (size_t i = 0; i < n; i++) {
+            msgpack_pack_map (&pk, 2);
+            sf_pack_ku64 (&pk, "seq", first + done + i);
+            sf_pack_str (&pk, "put");
             msgpack_sbuffer_write (&a->sbuf, all [done + i]->bytes, all [done + i]->size);
-        if (last && a->node_bytes) {
+        }
+        if (with_node) {
+            msgpack_pack_map (&pk, 2);
+            sf_pack_ku64 (&pk, "seq", end);
             sf_pack_str (&pk, "node");
             msgpack_sbuffer_write (&a->sbuf, a->node_bytes, a->node_size);
         }
@@ -410,6 +421,7 @@ s_send_snapshot (s_agent_t *a)
         done += n;
         index++;
     } while (done < total);
+    a->seq = end;
     free (all);
     a->sent = a->seq;
     s_buffer_clear (a);
