@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# bench/run.sh — streamfleet's benchmarks (`make bench`; never part of `make test`).
+#
+# One run on this machine, side by side:
+#   1. ingest: K simulated agents (own certificates, one DEALER each) send
+#      batches of N stream records to one controller for D seconds; committed
+#      updates/s from the controller's acks, batch commit latency p50/p99.
+#      The same run fills the controller with K x S placements (100,000).
+#   2. query at that size: filtered count + page, plain page, sorted page and
+#      detail, over ZeroMQ with CurveZMQ, p50/p99; controller RSS.
+#   3. peers with the same record bytes: raw LMDB batch puts, SQLite indexed
+#      upserts (and the query workload with indexes), Redis pipelined HSET.
+# Prints a table and writes it into docs/benchmarks.md between the
+# "bench:begin" and "bench:end" markers (BENCH_NO_DOCS=1 leaves the file alone).
+#
+# Knobs (environment): BENCH_AGENTS (10), BENCH_STREAMS (10000 per agent),
+# BENCH_BATCH (1000), BENCH_WINDOW (4), BENCH_SECONDS (10), BENCH_PEER_SECONDS (5),
+# BENCH_ITER (200 list queries of each kind; 5x as many details).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/build/bin
+TOOL=$ROOT/build/tools/sf_bench_ingest
+K=${BENCH_AGENTS:-10}
+S=${BENCH_STREAMS:-10000}
+N=${BENCH_BATCH:-1000}
+W=${BENCH_WINDOW:-4}
+D=${BENCH_SECONDS:-10}
+PD=${BENCH_PEER_SECONDS:-5}
+I=${BENCH_ITER:-200}
+T=$(mktemp -d /tmp/sf-bench.XXXXXX)
+OUT=$T/results.txt
+PIDS=()
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 30000 ))
+    ss -ltn "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo "$p"; return; }
+  done
+}
+wait_for() {  # wait_for SECONDS CMD...
+  local end=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -ge "$end" ] && return 1
+    sleep 0.2
+  done
+}
+result() { awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$OUT" | tail -1; }
+
+[ -x "$TOOL" ] || { echo "bench: $TOOL is missing; run make first" >&2; exit 1; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+cores=$(nproc)
+mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+echo "streamfleet benchmarks: $cores cores ($cpu), $mem RAM, data in $T"
+echo "  $K agents x $S placements, batches of $N, window $W, ingest ${D}s, peers ${PD}s"
+echo
+
+# Certificates: a controller, a CLI user, and one agent per simulated node
+mkdir -p "$T/keys" "$T/allowed"
+"$BIN/streamfleet" keygen --role controller --out "$T/keys/controller" >/dev/null
+"$BIN/streamfleet" keygen --role cli --name bench --out "$T/keys/cli" >/dev/null
+cp "$T/keys/cli" "$T/allowed/cli.cert"
+for k in $(seq 1 "$K"); do
+  node=$(printf 'b%02d' "$k")
+  "$BIN/streamfleet" keygen --role agent --node "$node" --out "$T/keys/$node" >/dev/null
+  cp "$T/keys/$node" "$T/allowed/$node.cert"
+done
+
+PA=$(free_port); PQ=$(free_port); PP=$(free_port)
+"$BIN/streamfleet-controller" --data-dir "$T/data" --cert "$T/keys/controller" \
+  --certs-dir "$T/allowed" --agents "tcp://127.0.0.1:$PA" --query "tcp://127.0.0.1:$PQ" \
+  --peers "tcp://127.0.0.1:$PP" --http "" --log-level warn >"$T/controller.log" 2>&1 &
+CTL=$!
+PIDS+=("$CTL")
+export STREAMFLEET_CERT=$T/keys/cli STREAMFLEET_SERVER_CERT=$T/keys/controller
+wait_for 10 "$BIN/streamfleet" --controller "tcp://127.0.0.1:$PQ" nodes ||
+  { echo "bench: the controller did not start:" >&2; cat "$T/controller.log" >&2; exit 1; }
+
+echo "== ingest"
+"$TOOL" ingest --endpoint "tcp://127.0.0.1:$PA" --server-cert "$T/keys/controller" --keys "$T/keys" \
+  --agents "$K" --streams "$S" --batch "$N" --window "$W" --seconds "$D" | tee -a "$OUT"
+echo
+echo "== query"
+"$TOOL" query --endpoint "tcp://127.0.0.1:$PQ" --server-cert "$T/keys/controller" --cert "$T/keys/cli" \
+  --agents "$K" --streams "$S" --iterations "$I" | tee -a "$OUT"
+rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$CTL/status")
+db_bytes=$(du -sb "$T/data" | cut -f1)
+echo "RESULT ctl_rss_kib $rss_kb KiB" >>"$OUT"
+echo "RESULT ctl_db_bytes $db_bytes bytes" >>"$OUT"
+echo "controller: RSS $((rss_kb / 1024)) MiB, data $((db_bytes / 1048576)) MiB"
+kill -TERM "$CTL"; wait "$CTL" 2>/dev/null || true
+echo
+
+echo "== raw LMDB"
+mkdir -p "$T/lmdb"
+"$TOOL" lmdb --dir "$T/lmdb" --agents "$K" --streams "$S" --batch "$N" --seconds "$PD" | tee -a "$OUT"
+rm -rf "$T/lmdb"
+echo
+echo "== SQLite"
+"$TOOL" sqlite --file "$T/bench.sqlite" --agents "$K" --streams "$S" --batch "$N" --seconds "$PD" \
+  --iterations "$I" | tee -a "$OUT"
+rm -f "$T"/bench.sqlite*
+echo
+echo "== Redis"
+if command -v redis-server >/dev/null; then
+  RP=$(free_port)
+  redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --dir "$T" \
+    --daemonize no >"$T/redis.log" 2>&1 &
+  RPID=$!
+  PIDS+=("$RPID")
+  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$RP" || { echo "bench: redis did not start" >&2; exit 1; }
+  "$TOOL" redis --port "$RP" --agents "$K" --streams "$S" --batch "$N" --window "$W" --seconds "$PD" \
+    | tee -a "$OUT"
+  kill -TERM "$RPID"; wait "$RPID" 2>/dev/null || true
+else
+  echo "redis-server is not installed: skipped"
+fi
+echo
+
+# ---------------------------------------------------------------------------
+# The table
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", a / b; else print "-" }'; }
+fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "-"; else printf "%\047d", v }'; }
+ing=$(result ingest_rate); lm=$(result lmdb_rate); sq=$(result sqlite_rate); rd=$(result redis_rate)
+TABLE=$T/table.md
+{
+  echo "Run \`make bench\` on $(date -u +%Y-%m-%d), $cores cores ($cpu), $mem RAM."
+  echo "$K agents x $S placements ($(result record_bytes) bytes per record on average), batches of $N,"
+  echo "window $W batches, ingest ${D} s, peers ${PD} s each."
+  echo
+  echo "| ingest (same record bytes) | rate | streamfleet ÷ it |"
+  echo "|---|---:|---:|"
+  echo "| **streamfleet controller** (CurveZMQ, decode + validate, LMDB) | $(fmt "$ing") updates/s | 1.0x |"
+  echo "| raw LMDB batch puts (one txn per batch, no network) | $(fmt "$lm") puts/s | $(ratio "$ing" "$lm") |"
+  echo "| SQLite indexed upserts (WAL, synchronous=OFF) | $(fmt "$sq") upserts/s | $(ratio "$ing" "$sq") |"
+  echo "| Redis pipelined HSET (pipeline $N, $((W < K ? W : K)) connections) | $(fmt "$rd") HSET/s | $(ratio "$ing" "$rd") |"
+  echo
+  echo "Controller batch commit latency (batch sent → ack): p50 $(result ingest_p50) ms, p99 $(result ingest_p99) ms."
+  echo
+  echo "| query at $(fmt "$(result query_streams)") placements | streamfleet p50 | p99 | SQLite (indexes) p50 | p99 | SQLite ÷ streamfleet (p50) |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for q in filtered:"count + page of 100, \`secondary,dvr\` + name \`cam001\`" \
+           plain:"count + first page of 100, no filter" \
+           bitrate:"count + first page of 100 sorted by \`-bitrate\`" \
+           detail:"detail of one stream"; do
+    key=${q%%:*}; label=${q#*:}
+    a=$(result "q_${key}_p50"); b=$(result "q_${key}_p99")
+    c=$(result "sqlite_q_${key}_p50"); d=$(result "sqlite_q_${key}_p99")
+    echo "| $label | ${a:--} ms | ${b:--} ms | ${c:--} ms | ${d:--} ms | $(ratio "$c" "$a") |"
+  done
+  echo
+  echo "Controller at $(fmt "$(result query_streams)") placements: RSS $(( $(result ctl_rss_kib) / 1024 )) MiB" \
+       "($(awk -v r="$(result ctl_rss_kib)" -v n="$(result query_streams)" 'BEGIN { if (n > 0) printf "%.0f", r * 1024 / n; else print "-" }') bytes per placement)," \
+       "LMDB data $(( $(result ctl_db_bytes) / 1048576 )) MiB."
+  echo "The streamfleet query figures are request → reply over ZeroMQ + CurveZMQ from one CLI connection;"
+  echo "SQLite's are in-process statement times (no network), so the comparison favours SQLite."
+} >"$TABLE"
+echo "================================================================"
+cat "$TABLE"
+
+if [ "${BENCH_NO_DOCS:-0}" != 1 ] && [ -f "$ROOT/docs/benchmarks.md" ] &&
+   grep -q '<!-- bench:begin -->' "$ROOT/docs/benchmarks.md"; then
+  awk -v table="$TABLE" '
+    /<!-- bench:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
+    /<!-- bench:end -->/ { skip = 0 }
+    !skip { print }' "$ROOT/docs/benchmarks.md" >"$T/benchmarks.md"
+  cp "$T/benchmarks.md" "$ROOT/docs/benchmarks.md"
+  echo
+  echo "figures written into docs/benchmarks.md"
+fi
