@@ -1,0 +1,492 @@
+/*  test_store.c — the controller's LMDB storage (controller/store.c).
+
+    Pins down the narrow interface the ingest and query threads rely on: put
+    and get of placements with their summary, scans of all / one node / one
+    name, deletion of one placement and of a node's whole set (both indexes),
+    origins, nodes, events newest first, growth of a full map (commit reports
+    SF_STORE_RETRY, the replayed batch lands, nothing earlier is lost), and
+    persistence across a close and reopen.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "sf_store.h"
+#include "sf_codec.h"
+
+typedef struct {
+    char dir [64];
+    sf_store_t *store;
+} s_fix_t;
+
+static int
+s_setup (void **state)
+{
+    s_fix_t *f = calloc (1, sizeof (*f));
+    snprintf (f->dir, sizeof (f->dir), "/tmp/sf-test-store.XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    char err [256];
+    f->store = sf_store_new (f->dir, 0, err, sizeof (err));
+    assert_non_null (f->store);
+    *state = f;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    s_fix_t *f = *state;
+    sf_store_destroy (&f->store);
+    char cmd [128];
+    snprintf (cmd, sizeof (cmd), "rm -rf %s", f->dir);
+    assert_int_equal (system (cmd), 0);
+    free (f);
+    return 0;
+}
+
+static void
+s_stream (sf_stream_t *s, const char *node, const char *name, uint32_t clients)
+{
+    sf_stream_init (s);
+    SF_STRSET (s->node, node);
+    SF_STRSET (s->name, name);
+    s->clients = clients;
+    s->bitrate_kbps = clients * 100;
+    s->status = SF_STATUS_ACTIVE;
+    s->functions = SF_FN_DVR;
+    s->version.gen = 2;
+    s->version.seq = clients;
+    sf_text_set (&s->config, "config of a stream");
+    sf_dvr_add_range (&s->dvr, 100, 200);
+}
+
+static void
+s_put (sf_store_t *st, const char *node, const char *name, uint32_t clients)
+{
+    sf_stream_t s;
+    s_stream (&s, node, name, clients);
+    assert_int_equal (sf_store_write_begin (st), 0);
+    assert_int_equal (sf_store_put_stream (st, &s), 0);
+    assert_int_equal (sf_store_commit (st), 0);
+    sf_stream_clear (&s);
+}
+
+//  Collects "node/name" of scanned rows, space separated
+typedef struct {
+    char out [4096];
+    int count;
+} s_acc_t;
+
+static int
+s_collect (const sf_row_t *row, void *arg)
+{
+    s_acc_t *a = arg;
+    char one [256];
+    snprintf (one, sizeof (one), "%s%s/%s", a->out [0] ? " " : "", row->node, row->name);
+    strncat (a->out, one, sizeof (a->out) - strlen (a->out) - 1);
+    a->count++;
+    assert_int_equal (row->sum.magic, SF_SUMMARY_MAGIC);
+    return 0;
+}
+
+static const char *
+s_scan (sf_store_t *st, const char *node, const char *name)
+{
+    static s_acc_t a;
+    memset (&a, 0, sizeof (a));
+    sf_read_t r;
+    assert_int_equal (sf_store_read_begin (st, &r), 0);
+    if (name)
+        sf_store_scan_name (&r, name, s_collect, &a);
+    else
+        sf_store_scan_streams (&r, node, s_collect, &a);
+    sf_store_read_end (&r);
+    return a.out;
+}
+
+static void
+test_put_then_get_returns_the_record_and_summary (void **state)
+{
+    s_fix_t *f = *state;
+    s_put (f->store, "n1", "cam1", 7);
+    sf_read_t r;
+    assert_int_equal (sf_store_read_begin (f->store, &r), 0);
+    sf_row_t row;
+    assert_int_equal (sf_store_get_row (&r, "n1", "cam1", &row), 0);
+    assert_string_equal (row.node, "n1");
+    assert_string_equal (row.name, "cam1");
+    assert_int_equal (row.sum.clients, 7);
+    assert_int_equal (row.sum.bitrate_kbps, 700);
+    assert_int_equal (row.sum.status, SF_STATUS_ACTIVE);
+    assert_int_equal (row.sum.functions, SF_FN_DVR);
+    assert_int_equal (row.sum.gen, 2);
+    assert_int_equal (row.sum.seq, 7);
+    sf_stream_t s;
+    sf_stream_init (&s);
+    assert_int_equal (sf_row_decode (&row, &s), 0);
+    assert_string_equal (s.config, "config of a stream");
+    assert_int_equal (s.dvr.nranges, 1);
+    assert_int_equal (s.clients, 7);
+    sf_stream_clear (&s);
+    //  absent rows and oversized keys are not found
+    assert_int_equal (sf_store_get_row (&r, "n1", "nope", &row), -1);
+    assert_int_equal (sf_store_get_row (&r, "n2", "cam1", &row), -1);
+    char big [200];
+    memset (big, 'a', sizeof (big) - 1);
+    big [sizeof (big) - 1] = 0;
+    assert_int_equal (sf_store_get_row (&r, "n1", big, &row), -1);
+    sf_store_read_end (&r);
+}
+
+static void
+test_put_overwrites_the_same_key (void **state)
+{
+    s_fix_t *f = *state;
+    s_put (f->store, "n1", "cam1", 1);
+    s_put (f->store, "n1", "cam1", 9);
+    assert_string_equal (s_scan (f->store, NULL, NULL), "n1/cam1");
+    sf_read_t r;
+    sf_store_read_begin (f->store, &r);
+    sf_row_t row;
+    assert_int_equal (sf_store_get_row (&r, "n1", "cam1", &row), 0);
+    assert_int_equal (row.sum.clients, 9);
+    size_t count = 0;
+    assert_int_equal (sf_store_count_streams (&r, &count), 0);
+    assert_int_equal (count, 1);
+    sf_store_read_end (&r);
+}
+
+static void
+test_scans_by_all_node_and_name (void **state)
+{
+    s_fix_t *f = *state;
+    s_put (f->store, "n1", "cam1", 1);
+    s_put (f->store, "n1", "cam2", 2);
+    s_put (f->store, "n10", "cam1", 3);         //  a node whose id extends "n1"
+    s_put (f->store, "n2", "cam1", 4);
+    s_put (f->store, "n2", "cam10", 5);         //  a name extending "cam1"
+    assert_string_equal (s_scan (f->store, NULL, NULL), "n1/cam1 n1/cam2 n10/cam1 n2/cam1 n2/cam10");
+    assert_string_equal (s_scan (f->store, "n1", NULL), "n1/cam1 n1/cam2");
+    assert_string_equal (s_scan (f->store, "n2", NULL), "n2/cam1 n2/cam10");
+    assert_string_equal (s_scan (f->store, "n3", NULL), "");
+    assert_string_equal (s_scan (f->store, NULL, "cam1"), "n1/cam1 n10/cam1 n2/cam1");
+    assert_string_equal (s_scan (f->store, NULL, "cam10"), "n2/cam10");
+    assert_string_equal (s_scan (f->store, NULL, "cam"), "");
+}
+
+static int
+s_stop_after_two (const sf_row_t *row, void *arg)
+{
+    int *n = arg;
+    return ++*n == 2;
+}
+
+static void
+test_scan_stops_when_the_callback_says_so (void **state)
+{
+    s_fix_t *f = *state;
+    for (int i = 0; i < 5; i++) {
+        char name [16];
+        snprintf (name, sizeof (name), "cam%d", i);
+        s_put (f->store, "n1", name, (uint32_t) i);
+    }
+    sf_read_t r;
+    sf_store_read_begin (f->store, &r);
+    int n = 0;
+    sf_store_scan_streams (&r, NULL, s_stop_after_two, &n);
+    assert_int_equal (n, 2);
+    sf_store_read_end (&r);
+}
+
+static void
+test_delete_removes_from_both_indexes (void **state)
+{
+    s_fix_t *f = *state;
+    s_put (f->store, "n1", "cam1", 1);
+    s_put (f->store, "n2", "cam1", 2);
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    assert_int_equal (sf_store_del_stream (f->store, "n1", "cam1", (sf_version_t) { 3, 9 }), 0);
+    //  deleting what is not there is not an error
+    assert_int_equal (sf_store_del_stream (f->store, "n1", "ghost", (sf_version_t) { 0, 0 }), 0);
+    assert_int_equal (sf_store_commit (f->store), 0);
+    assert_string_equal (s_scan (f->store, NULL, NULL), "n2/cam1");
+    assert_string_equal (s_scan (f->store, NULL, "cam1"), "n2/cam1");
+    //  the deletion is remembered as a tombstone at its version
+    sf_read_t r;
+    sf_store_read_begin (f->store, &r);
+    sf_version_t v;
+    assert_int_equal (sf_store_get_tombstone (&r, "n1", "cam1", &v), 0);
+    assert_int_equal (v.gen, 3);
+    assert_int_equal (v.seq, 9);
+    assert_int_equal (sf_store_get_tombstone (&r, "n1", "ghost", &v), -1);
+    sf_store_read_end (&r);
+    //  putting the placement back removes its tombstone
+    s_put (f->store, "n1", "cam1", 10);
+    sf_store_read_begin (f->store, &r);
+    assert_int_equal (sf_store_get_tombstone (&r, "n1", "cam1", &v), -1);
+    sf_store_read_end (&r);
+}
+
+static void
+test_delete_node_streams_removes_only_that_node (void **state)
+{
+    s_fix_t *f = *state;
+    for (int i = 0; i < 50; i++) {
+        char name [16];
+        snprintf (name, sizeof (name), "cam%02d", i);
+        s_put (f->store, "n1", name, 1);
+    }
+    s_put (f->store, "n10", "cam01", 1);
+    s_put (f->store, "n0", "cam01", 1);
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    assert_int_equal (sf_store_del_node_streams (f->store, "n1"), 50);
+    assert_int_equal (sf_store_commit (f->store), 0);
+    assert_string_equal (s_scan (f->store, NULL, NULL), "n0/cam01 n10/cam01");
+    assert_string_equal (s_scan (f->store, NULL, "cam01"), "n0/cam01 n10/cam01");
+    assert_string_equal (s_scan (f->store, NULL, "cam02"), "");
+}
+
+static void
+test_abort_discards_the_transaction (void **state)
+{
+    s_fix_t *f = *state;
+    sf_stream_t s;
+    s_stream (&s, "n1", "cam1", 1);
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    assert_int_equal (sf_store_put_stream (f->store, &s), 0);
+    sf_store_abort (f->store);
+    assert_string_equal (s_scan (f->store, NULL, NULL), "");
+    sf_stream_clear (&s);
+}
+
+static void
+test_origins_are_stored_per_node (void **state)
+{
+    s_fix_t *f = *state;
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    assert_int_equal (sf_store_set_origin (f->store, "n1", (sf_version_t) { 3, 100 }), 0);
+    assert_int_equal (sf_store_set_origin (f->store, "n2", (sf_version_t) { 1, 5 }), 0);
+    assert_int_equal (sf_store_set_origin (f->store, "n1", (sf_version_t) { 4, 1 }), 0);
+    assert_int_equal (sf_store_commit (f->store), 0);
+    sf_read_t r;
+    sf_store_read_begin (f->store, &r);
+    sf_version_t v;
+    assert_int_equal (sf_store_get_origin (&r, "n1", &v), 0);
+    assert_int_equal (v.gen, 4);
+    assert_int_equal (v.seq, 1);
+    assert_int_equal (sf_store_get_origin (&r, "n2", &v), 0);
+    assert_int_equal (v.seq, 5);
+    assert_int_equal (sf_store_get_origin (&r, "n3", &v), -1);
+    assert_int_equal (v.gen, 0);
+    sf_store_read_end (&r);
+}
+
+static int
+s_node_names (const sf_node_t *n, void *arg)
+{
+    char *out = arg;
+    if (*out)
+        strcat (out, " ");
+    strcat (out, n->id);
+    return 0;
+}
+
+static void
+test_nodes_put_get_and_scan (void **state)
+{
+    s_fix_t *f = *state;
+    sf_node_t n;
+    sf_node_init (&n);
+    SF_STRSET (n.id, "n2");
+    SF_STRSET (n.addr_external, "media-2.example");
+    n.heartbeat = 17;
+    n.ndisks = 1;
+    SF_STRSET (n.disks [0].mount, "/dvr");
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    assert_int_equal (sf_store_put_node (f->store, &n), 0);
+    SF_STRSET (n.id, "n1");
+    assert_int_equal (sf_store_put_node (f->store, &n), 0);
+    assert_int_equal (sf_store_commit (f->store), 0);
+    sf_read_t r;
+    sf_store_read_begin (f->store, &r);
+    sf_node_t got;
+    assert_int_equal (sf_store_get_node (&r, "n2", &got), 0);
+    assert_string_equal (got.id, "n2");
+    assert_string_equal (got.addr_external, "media-2.example");
+    assert_int_equal (got.heartbeat, 17);
+    assert_string_equal (got.disks [0].mount, "/dvr");
+    assert_int_equal (sf_store_get_node (&r, "n9", &got), -1);
+    char names [64] = "";
+    sf_store_scan_nodes (&r, s_node_names, names);
+    assert_string_equal (names, "n1 n2");
+    sf_store_read_end (&r);
+}
+
+static int
+s_event_collect (int64_t at_ms, const void *packed, size_t size, void *arg)
+{
+    char *out = arg;
+    char one [64];
+    snprintf (one, sizeof (one), "%s%lld:%.*s", *out ? " " : "", (long long) at_ms, (int) size,
+              (const char *) packed);
+    strcat (out, one);
+    return 0;
+}
+
+static void
+test_events_scan_newest_first (void **state)
+{
+    s_fix_t *f = *state;
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    assert_int_equal (sf_store_put_event_raw (f->store, 2000, "b", 1), 0);
+    assert_int_equal (sf_store_put_event_raw (f->store, 1000, "a", 1), 0);
+    assert_int_equal (sf_store_put_event_raw (f->store, 3000, "c", 1), 0);
+    //  two events in the same millisecond are both kept, in order
+    assert_int_equal (sf_store_put_event_raw (f->store, 3000, "d", 1), 0);
+    assert_int_equal (sf_store_commit (f->store), 0);
+    sf_read_t r;
+    sf_store_read_begin (f->store, &r);
+    char out [256] = "";
+    sf_store_scan_events (&r, s_event_collect, out);
+    assert_string_equal (out, "3000:d 3000:c 2000:b 1000:a");
+    sf_store_read_end (&r);
+}
+
+static void
+test_full_map_grows_and_loses_nothing (void **state)
+{
+    char dir [64];
+    snprintf (dir, sizeof (dir), "/tmp/sf-test-grow.XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    char err [256];
+    //  a tiny map: 256 KiB
+    sf_store_t *st = sf_store_new (dir, 256 * 1024, err, sizeof (err));
+    assert_non_null (st);
+    int batches = 0, retries = 0;
+    const int per_batch = 200, nbatches = 20;
+    while (batches < nbatches) {
+        assert_int_equal (sf_store_write_begin (st), 0);
+        for (int i = 0; i < per_batch; i++) {
+            sf_stream_t s;
+            char name [32];
+            snprintf (name, sizeof (name), "cam-%04d", batches * per_batch + i);
+            s_stream (&s, "n1", name, 1);
+            sf_text_set (&s.source_sdp, "v=0\r\no=- 0 0 IN IP4 10.0.0.1\r\ns=a session long enough "
+                                        "to fill pages\r\n");
+            sf_store_put_stream (st, &s);      //  may fail once the map is full
+            sf_stream_clear (&s);
+        }
+        int rc = sf_store_commit (st);
+        assert_true (rc == 0 || rc == SF_STORE_RETRY);
+        if (rc == SF_STORE_RETRY)
+            retries++;             //  replay the same batch
+        else
+            batches++;
+        assert_true (retries < 20);
+    }
+    assert_true (retries > 0);     //  the map did fill and grow
+    sf_read_t r;
+    assert_int_equal (sf_store_read_begin (st, &r), 0);
+    size_t count = 0;
+    sf_store_count_streams (&r, &count);
+    assert_int_equal (count, (size_t) per_batch * nbatches);
+    sf_row_t row;
+    assert_int_equal (sf_store_get_row (&r, "n1", "cam-0000", &row), 0);
+    assert_int_equal (sf_store_get_row (&r, "n1", "cam-3999", &row), 0);
+    sf_stream_t s;
+    sf_stream_init (&s);
+    assert_int_equal (sf_row_decode (&row, &s), 0);
+    assert_non_null (strstr (s.source_sdp, "long enough"));
+    sf_stream_clear (&s);
+    sf_store_read_end (&r);
+    sf_store_destroy (&st);
+    //  the grown map stays grown when reopened with the small size
+    st = sf_store_new (dir, 256 * 1024, err, sizeof (err));
+    assert_non_null (st);
+    sf_store_read_begin (st, &r);
+    sf_store_count_streams (&r, &count);
+    assert_int_equal (count, (size_t) per_batch * nbatches);
+    sf_store_read_end (&r);
+    sf_store_destroy (&st);
+    char cmd [128];
+    snprintf (cmd, sizeof (cmd), "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+static void
+test_grow_refuses_to_shrink (void **state)
+{
+    s_fix_t *f = *state;
+    assert_int_equal (sf_store_grow (f->store, 1024), -1);
+}
+
+static void
+test_reopen_keeps_everything (void **state)
+{
+    s_fix_t *f = *state;
+    s_put (f->store, "n1", "cam1", 1);
+    s_put (f->store, "n2", "cam2", 2);
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    sf_store_set_origin (f->store, "n1", (sf_version_t) { 6, 60 });
+    sf_store_put_event_raw (f->store, 5000, "e1", 2);
+    assert_int_equal (sf_store_commit (f->store), 0);
+    sf_store_destroy (&f->store);
+    char err [256];
+    f->store = sf_store_new (f->dir, 0, err, sizeof (err));
+    assert_non_null (f->store);
+    assert_string_equal (s_scan (f->store, NULL, NULL), "n1/cam1 n2/cam2");
+    assert_string_equal (s_scan (f->store, NULL, "cam2"), "n2/cam2");
+    sf_read_t r;
+    sf_store_read_begin (f->store, &r);
+    sf_version_t v;
+    assert_int_equal (sf_store_get_origin (&r, "n1", &v), 0);
+    assert_int_equal (v.gen, 6);
+    assert_int_equal (v.seq, 60);
+    sf_store_read_end (&r);
+    //  events written after the reopen still sort after the old ones
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    sf_store_put_event_raw (f->store, 5000, "e2", 2);
+    assert_int_equal (sf_store_commit (f->store), 0);
+    sf_store_read_begin (f->store, &r);
+    char out [128] = "";
+    sf_store_scan_events (&r, s_event_collect, out);
+    assert_string_equal (out, "5000:e2 5000:e1");
+    sf_store_read_end (&r);
+}
+
+static void
+test_open_in_an_impossible_directory_fails_with_a_reason (void **state)
+{
+    char err [256] = "";
+    sf_store_t *st = sf_store_new ("/proc/sf-no-such/data", 0, err, sizeof (err));
+    assert_null (st);
+    assert_non_null (strstr (err, "/proc/sf-no-such/data"));
+}
+
+int
+main (void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown (fn, s_setup, s_teardown)
+    const struct CMUnitTest tests [] = {
+        T (test_put_then_get_returns_the_record_and_summary),
+        T (test_put_overwrites_the_same_key),
+        T (test_scans_by_all_node_and_name),
+        T (test_scan_stops_when_the_callback_says_so),
+        T (test_delete_removes_from_both_indexes),
+        T (test_delete_node_streams_removes_only_that_node),
+        T (test_abort_discards_the_transaction),
+        T (test_origins_are_stored_per_node),
+        T (test_nodes_put_get_and_scan),
+        T (test_events_scan_newest_first),
+        cmocka_unit_test (test_full_map_grows_and_loses_nothing),
+        T (test_grow_refuses_to_shrink),
+        T (test_reopen_keeps_everything),
+        cmocka_unit_test (test_open_in_an_impossible_directory_fails_with_a_reason),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
