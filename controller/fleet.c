@@ -1,18 +1,1048 @@
-/*  fleet.c — derived placement state (include/sf_fleet.h).
+/*  fleet.c — where every stream lives (include/sf_fleet.h, docs/migrations.md).
 
-    The status of a placement on a node that is down is offline: a stream on a
-    dead node is never shown active. Migration and transfer tracking by uid
-    across nodes is built on top of this (issue 4).
+    A stream is known across nodes by its uid. For each uid the controller
+    keeps a small state (the node it lives on, whether and since when that
+    node stopped it, an open transfer, the nodes it left) and advances it on
+    every placement change that starts or stops a placement: the write path
+    (controller/apply.c) calls sf_fleet_apply_put/_del inside the writer's
+    transaction, for changes from agents and from peer controllers alike.
+
+    Determinism. Controllers apply the same records in different
+    interleavings across origins (and, after a partition, in a burst), so the
+    decisions compare times carried in the records, not the order in which
+    they arrived: a placement that started (started_at) before the owner
+    stopped (changed_at_ms of the change that stopped it) overlapped it, even
+    when its record arrives after the stop. Events are stored under their
+    identity (time, kind, uid, from, to), so one event derived twice, or
+    learned from a peer, is stored once. transfer_stuck is derived at query
+    time from the transfer log and the controller's transfer timeout.
+    The one input that is not a record is liveness: a placement that starts
+    while the owner's record still says active but the owner's node is down
+    (by this controller's failure detector) is a failover.
+
+    Derived flags (migrated, transfer) are kept in the placements' summary
+    headers, so a listing of a million rows filters on them without a lookup;
+    the node a migrated placement moved to sits in a small side table.
 */
 #include "sf_fleet.h"
+#include "sf_codec.h"
+#include "sf_live.h"
+#include "sf_log.h"
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static const char *s_kind_names [SF_EV_COUNT] = {
+    "transfer_started", "migrated", "failover", "transfer_stuck", "returned"
+};
+
+const char *
+sf_event_kind_name (int kind)
+{
+    return kind >= 0 && kind < SF_EV_COUNT ? s_kind_names [kind] : "unknown";
+}
+
+int
+sf_event_kind_parse (const char *name)
+{
+    for (int i = 0; i < SF_EV_COUNT; i++)
+        if (strcmp (name, s_kind_names [i]) == 0)
+            return i;
+    return -1;
+}
+
+//  ---------------------------------------------------------------------------
+//  The state machine (pure)
+
+static void
+s_node_set (char *dest, const char *src)
+{
+    snprintf (dest, SF_NODE_MAX + 1, "%s", src ? src : "");
+}
+
+bool
+sf_fleet_state_left (const sf_fleet_state_t *st, const char *node)
+{
+    for (uint32_t i = 0; i < st->nleft; i++)
+        if (strcmp (st->left [i], node) == 0)
+            return true;
+    return false;
+}
+
+static void
+s_left_del (sf_fleet_state_t *st, const char *node)
+{
+    for (uint32_t i = 0; i < st->nleft; i++)
+        if (strcmp (st->left [i], node) == 0) {
+            memmove (st->left [i], st->left [i + 1], (st->nleft - i - 1) * sizeof (st->left [0]));
+            st->nleft--;
+            return;
+        }
+}
+
+//  Newest first; the oldest drops out when the list is full
+static void
+s_left_add (sf_fleet_state_t *st, const char *node)
+{
+    s_left_del (st, node);
+    uint32_t keep = st->nleft < SF_FLEET_LEFT_MAX ? st->nleft : SF_FLEET_LEFT_MAX - 1;
+    memmove (st->left [1], st->left [0], keep * sizeof (st->left [0]));
+    s_node_set (st->left [0], node);
+    st->nleft = keep + 1;
+}
+
+static int
+s_fx (sf_fleet_event_t *fx, int n, int kind, const char *from, const char *to, int64_t at_ms,
+      int64_t duration_ms, int64_t start_ms, const char *reason)
+{
+    if (n >= SF_FLEET_EFFECTS_MAX)
+        return n;
+    sf_fleet_event_t *e = &fx [n];
+    memset (e, 0, sizeof (*e));
+    e->kind = (uint8_t) kind;
+    s_node_set (e->from, from);
+    s_node_set (e->to, to);
+    e->at_ms = at_ms;
+    e->duration_ms = duration_ms;
+    e->start_ms = start_ms;
+    snprintf (e->reason, sizeof (e->reason), "%s", reason ? reason : "");
+    return n + 1;
+}
+
+static void
+s_xfer_clear (sf_fleet_state_t *st)
+{
+    st->xfer_from [0] = st->xfer_to [0] = 0;
+    st->xfer_start_ms = 0;
+}
+
+//  The stream now lives on `to`. A move to a node it had left is `returned`.
+static int
+s_move_to (sf_fleet_state_t *st, sf_fleet_event_t *fx, int n, int kind, const char *to,
+           int64_t at_ms, int64_t duration_ms, const char *reason)
+{
+    char from [SF_NODE_MAX + 1], dest [SF_NODE_MAX + 1];
+    s_node_set (from, st->owner);
+    s_node_set (dest, to);
+    if (kind == SF_EV_MIGRATED && sf_fleet_state_left (st, dest)) {
+        kind = SF_EV_RETURNED;
+        reason = "the stream came back to a node it had left";
+    }
+    n = s_fx (fx, n, kind, from, dest, at_ms, duration_ms, 0, reason);
+    s_left_del (st, dest);
+    s_left_add (st, from);
+    s_node_set (st->owner, dest);
+    st->owner_since_ms = at_ms;
+    st->owner_stop_ms = 0;
+    return n;
+}
+
+int
+sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
+{
+    int n = 0;
+    const char *node = ch->node;
+    int64_t t = ch->at_ms;
+    if (ch->started) {
+        if (!st->owner [0]) {
+            //  First sighting: the stream lives here
+            s_node_set (st->owner, node);
+            st->owner_since_ms = t;
+            st->owner_stop_ms = 0;
+            return 0;
+        }
+        if (strcmp (st->owner, node) == 0) {
+            st->owner_stop_ms = 0;          //  running again where it lives
+            return 0;
+        }
+        if (st->xfer_start_ms) {
+            if (strcmp (st->xfer_to, node) == 0)
+                return 0;                   //  the transfer we know of
+            //  Another target while a transfer is open: that one ends here
+            n = s_fx (fx, n, SF_EV_XFER_CLOSE, st->xfer_from, st->xfer_to, t, 0,
+                      st->xfer_start_ms, NULL);
+            s_xfer_clear (st);
+        }
+        bool owner_live = st->owner_stop_ms == 0 && ch->owner_running;
+        if (owner_live && !ch->owner_down) {
+            if (t < st->owner_since_ms) {
+                //  Records arrived out of time order: this node ran the stream
+                //  first, and the one we took for the owner joined it later.
+                char later [SF_NODE_MAX + 1];
+                s_node_set (later, st->owner);
+                int64_t joined = st->owner_since_ms;
+                s_node_set (st->owner, node);
+                st->owner_since_ms = t;
+                n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, node, later, joined, 0, 0,
+                          "the stream runs on both nodes");
+                n = s_fx (fx, n, SF_EV_XFER_OPEN, node, later, joined, 0, joined, NULL);
+                s_node_set (st->xfer_from, node);
+                s_node_set (st->xfer_to, later);
+                st->xfer_start_ms = joined;
+                return n;
+            }
+            n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, st->owner, node, t, 0, 0,
+                      "the stream runs on both nodes");
+            n = s_fx (fx, n, SF_EV_XFER_OPEN, st->owner, node, t, 0, t, NULL);
+            s_node_set (st->xfer_from, st->owner);
+            s_node_set (st->xfer_to, node);
+            st->xfer_start_ms = t;
+            return n;
+        }
+        if (owner_live)
+            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0,
+                              "the node it lived on is down; this node took it over");
+        if (st->owner_stop_ms && t < st->owner_stop_ms) {
+            //  Both ran it: an overlap we learn of after the owner stopped
+            int64_t stop = st->owner_stop_ms;
+            n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, st->owner, node, t, 0, 0,
+                      "the stream runs on both nodes");
+            n = s_fx (fx, n, SF_EV_XFER_CLOSE, st->owner, node, stop, 0, t, NULL);
+            return s_move_to (st, fx, n, SF_EV_MIGRATED, node, stop, stop - t,
+                              "the old node stopped the stream while the new one ran it");
+        }
+        if (ch->type == SF_TYPE_SECONDARY)
+            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0,
+                              "the secondary became active after the primary stopped");
+        return s_move_to (st, fx, n, SF_EV_MIGRATED, node, t, 0,
+                          "the stream started here after the old node stopped it (no overlap)");
+    }
+    if (ch->stopped) {
+        if (strcmp (st->owner, node) == 0) {
+            if (st->xfer_start_ms && strcmp (st->xfer_from, node) == 0) {
+                int64_t start = st->xfer_start_ms;
+                char to [SF_NODE_MAX + 1];
+                s_node_set (to, st->xfer_to);
+                n = s_fx (fx, n, SF_EV_XFER_CLOSE, node, to, t, 0, start, NULL);
+                s_xfer_clear (st);
+                if (ch->target_running)
+                    return s_move_to (st, fx, n, SF_EV_MIGRATED, to, t, t - start,
+                                      "the old node stopped the stream while the new one ran it");
+            }
+            st->owner_stop_ms = t ? t : 1;
+            return n;
+        }
+        if (st->xfer_start_ms && strcmp (st->xfer_to, node) == 0) {
+            //  The target gave up: the transfer ends without a move
+            n = s_fx (fx, n, SF_EV_XFER_CLOSE, st->xfer_from, node, t, 0, st->xfer_start_ms, NULL);
+            s_xfer_clear (st);
+        }
+    }
+    return n;
+}
+
+uint8_t
+sf_fleet_flags (const sf_fleet_state_t *st, const char *node)
+{
+    if (st->xfer_start_ms && (strcmp (node, st->xfer_from) == 0 || strcmp (node, st->xfer_to) == 0))
+        return SF_SUM_TRANSFER;
+    if (st->owner [0] && strcmp (node, st->owner) != 0 && sf_fleet_state_left (st, node))
+        return SF_SUM_MIGRATED;
+    return 0;
+}
+
+bool
+sf_fleet_stuck (int64_t start_ms, int64_t end_ms, int64_t now_ms, int64_t timeout_s, int64_t *at_ms)
+{
+    if (start_ms <= 0 || timeout_s <= 0)
+        return false;
+    int64_t end = end_ms ? end_ms : now_ms;
+    if (end - start_ms <= timeout_s * 1000)
+        return false;
+    *at_ms = start_ms + timeout_s * 1000;
+    return true;
+}
+
+//  ---------------------------------------------------------------------------
+//  Storage of states, events, transfers
+
+#define S_STATE_MAGIC 0x53464631u       //  "SFF1"
+#define S_KEY_MAX (8 + 1 + SF_NAME_MAX + 1 + 2 * (SF_NODE_MAX + 1))
+
+static void
+s_be64 (uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p [i] = (uint8_t) (v >> (56 - 8 * i));
+}
+
+static uint64_t
+s_get_be64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p [i];
+    return v;
+}
+
+//  Appends s and its NUL; returns the new length
+static size_t
+s_append (char *buf, size_t at, const char *s)
+{
+    size_t len = strlen (s);
+    memcpy (buf + at, s, len + 1);
+    return at + len + 1;
+}
+
+//  Reads a NUL-terminated string of at most cap bytes from p (size left);
+//  returns the bytes consumed or 0 when malformed
+static size_t
+s_take (const char *p, size_t left, char *out, size_t cap)
+{
+    size_t len = strnlen (p, left);
+    if (len >= left || len > cap)
+        return 0;
+    memcpy (out, p, len + 1);
+    return len + 1;
+}
+
+static int
+s_state_load (MDB_txn *txn, sf_store_t *store, const char *uid, sf_fleet_state_t *st)
+{
+    memset (st, 0, sizeof (*st));
+    MDB_val k = { strlen (uid), (void *) uid }, v;
+    if (mdb_get (txn, sf_store_dbi (store, SF_DB_FLEET_STATE), &k, &v) || v.mv_size < 29)
+        return -1;
+    const uint8_t *p = v.mv_data;
+    if (s_get_be64 (p) >> 32 != S_STATE_MAGIC)
+        return -1;
+    st->owner_since_ms = (int64_t) s_get_be64 (p + 4);
+    st->owner_stop_ms = (int64_t) s_get_be64 (p + 12);
+    st->xfer_start_ms = (int64_t) s_get_be64 (p + 20);
+    uint32_t nleft = p [28];
+    const char *q = (const char *) p + 29;
+    size_t left = v.mv_size - 29, used;
+    if (nleft > SF_FLEET_LEFT_MAX
+    ||  !(used = s_take (q, left, st->owner, SF_NODE_MAX))
+    ||  !(used += s_take (q + used, left - used, st->xfer_from, SF_NODE_MAX)) 
+    ||  !(used += s_take (q + used, left - used, st->xfer_to, SF_NODE_MAX))) {
+        memset (st, 0, sizeof (*st));
+        return -1;
+    }
+    for (uint32_t i = 0; i < nleft; i++) {
+        size_t u = used < left ? s_take (q + used, left - used, st->left [i], SF_NODE_MAX) : 0;
+        if (!u)
+            break;
+        used += u;
+        st->nleft++;
+    }
+    return 0;
+}
+
+static int
+s_state_save (MDB_txn *txn, sf_store_t *store, const char *uid, const sf_fleet_state_t *st)
+{
+    char buf [29 + (3 + SF_FLEET_LEFT_MAX) * (SF_NODE_MAX + 1)];
+    uint8_t *p = (uint8_t *) buf;
+    s_be64 (p, (uint64_t) S_STATE_MAGIC << 32);
+    s_be64 (p + 4, (uint64_t) st->owner_since_ms);
+    s_be64 (p + 12, (uint64_t) st->owner_stop_ms);
+    s_be64 (p + 20, (uint64_t) st->xfer_start_ms);
+    p [28] = (uint8_t) st->nleft;
+    size_t at = 29;
+    at = s_append (buf, at, st->owner);
+    at = s_append (buf, at, st->xfer_from);
+    at = s_append (buf, at, st->xfer_to);
+    for (uint32_t i = 0; i < st->nleft; i++)
+        at = s_append (buf, at, st->left [i]);
+    MDB_val k = { strlen (uid), (void *) uid }, v = { at, buf };
+    return mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_STATE), &k, &v, 0) ? -1 : 0;
+}
+
+//  The event's identity: be64 at_ms, kind, uid \0 from \0 to
+static size_t
+s_event_key (char *key, const sf_fleet_event_t *ev)
+{
+    s_be64 ((uint8_t *) key, (uint64_t) ev->at_ms);
+    key [8] = (char) ev->kind;
+    size_t at = s_append (key, 9, ev->uid);
+    at = s_append (key, at, ev->from);
+    memcpy (key + at, ev->to, strlen (ev->to));
+    return at + strlen (ev->to);
+}
+
+static void
+s_event_pack (msgpack_packer *pk, const sf_fleet_event_t *ev)
+{
+    msgpack_pack_map (pk, 8);
+    sf_pack_kstr (pk, "stream", ev->stream);
+    sf_pack_kstr (pk, "uid", ev->uid);
+    sf_pack_kstr (pk, "from", ev->from);
+    sf_pack_kstr (pk, "to", ev->to);
+    sf_pack_kstr (pk, "kind", sf_event_kind_name (ev->kind));
+    sf_pack_ki64 (pk, "at_ms", ev->at_ms);
+    sf_pack_ki64 (pk, "duration_ms", ev->duration_ms);
+    sf_pack_kstr (pk, "reason", ev->reason);
+}
+
+static int
+s_event_unpack (const void *data, size_t size, sf_fleet_event_t *ev)
+{
+    memset (ev, 0, sizeof (*ev));
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    int rc = -1;
+    char kind [32] = "";
+    if (msgpack_unpack_next (&u, data, size, &off) == MSGPACK_UNPACK_SUCCESS
+    &&  u.data.type == MSGPACK_OBJECT_MAP
+    &&  sf_map_str (&u.data, "kind", kind, sizeof (kind) - 1, NULL) == 0
+    &&  sf_event_kind_parse (kind) >= 0) {
+        ev->kind = (uint8_t) sf_event_kind_parse (kind);
+        sf_map_str (&u.data, "stream", ev->stream, SF_NAME_MAX, NULL);
+        sf_map_str (&u.data, "uid", ev->uid, SF_NAME_MAX, NULL);
+        sf_map_str (&u.data, "from", ev->from, SF_NODE_MAX, NULL);
+        sf_map_str (&u.data, "to", ev->to, SF_NODE_MAX, NULL);
+        sf_map_i64 (&u.data, "at_ms", &ev->at_ms, NULL);
+        sf_map_i64 (&u.data, "duration_ms", &ev->duration_ms, NULL);
+        sf_map_str (&u.data, "reason", ev->reason, sizeof (ev->reason) - 1, NULL);
+        rc = 0;
+    }
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}
+
+int
+sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev)
+{
+    MDB_txn *txn = sf_store_wtxn (store);
+    if (!txn || ev->kind >= SF_EV_COUNT || ev->kind == SF_EV_TRANSFER_STUCK)
+        return -1;
+    char key [S_KEY_MAX];
+    MDB_val k = { s_event_key (key, ev), key };
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    s_event_pack (&pk, ev);
+    MDB_val v = { sb.size, sb.data };
+    int rc = mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &k, &v, 0);
+    msgpack_sbuffer_destroy (&sb);
+    return rc ? -1 : 0;
+}
+
+//  The transfer log: key be64 start, uid \0 from \0 to; value be64 end, name
+static int
+s_transfer_put (MDB_txn *txn, sf_store_t *store, const sf_fleet_event_t *fx)
+{
+    sf_fleet_event_t k_ev = *fx;
+    k_ev.at_ms = fx->start_ms;
+    char key [S_KEY_MAX];
+    size_t klen = s_event_key (key, &k_ev);
+    //  The kind byte is not part of a transfer's identity
+    memmove (key + 8, key + 9, klen - 9);
+    klen--;
+    char val [8 + SF_NAME_MAX + 1];
+    s_be64 ((uint8_t *) val, (uint64_t) (fx->kind == SF_EV_XFER_CLOSE ? fx->at_ms : 0));
+    size_t vlen = s_append (val, 8, fx->stream);
+    MDB_val k = { klen, key }, v = { vlen, val };
+    MDB_dbi dbi = sf_store_dbi (store, SF_DB_FLEET_TRANSFERS);
+    if (fx->kind == SF_EV_XFER_OPEN) {
+        //  An open entry never overwrites a closed one (a late duplicate)
+        int rc = mdb_put (txn, dbi, &k, &v, MDB_NOOVERWRITE);
+        return rc && rc != MDB_KEYEXIST ? -1 : 0;
+    }
+    return mdb_put (txn, dbi, &k, &v, 0) ? -1 : 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  The uid index
+
+static size_t
+s_key3 (char *buf, const char *a, const char *b, const char *c)
+{
+    size_t at = s_append (buf, 0, a);
+    at = s_append (buf, at, b);
+    size_t lc = strlen (c);
+    memcpy (buf + at, c, lc);
+    return at + lc;
+}
+
+typedef int (s_uid_fn) (const char *node, const char *name, void *arg);
+
+//  Every (node, name) indexed under uid, or only node's when node is set
+static int
+s_uid_scan (MDB_txn *txn, sf_store_t *store, const char *uid, const char *node,
+            s_uid_fn *fn, void *arg)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &cur))
+        return -1;
+    char prefix [S_KEY_MAX];
+    size_t plen = s_append (prefix, 0, uid);
+    if (node)
+        plen = s_append (prefix, plen, node);
+    MDB_val k = { plen, prefix }, v;
+    int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= plen && memcmp (k.mv_data, prefix, plen) == 0) {
+        const char *p = (const char *) k.mv_data;
+        size_t ulen = strlen (uid) + 1;
+        size_t nlen = strnlen (p + ulen, k.mv_size - ulen);
+        if (nlen < k.mv_size - ulen && nlen <= SF_NODE_MAX && k.mv_size - ulen - nlen - 1 <= SF_NAME_MAX) {
+            char n [SF_NODE_MAX + 1], name [SF_NAME_MAX + 1];
+            memcpy (n, p + ulen, nlen);
+            n [nlen] = 0;
+            size_t mlen = k.mv_size - ulen - nlen - 1;
+            memcpy (name, p + ulen + nlen + 1, mlen);
+            name [mlen] = 0;
+            if (fn (n, name, arg))
+                break;
+        }
+        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return 0;
+}
+
+typedef struct {
+    MDB_txn *txn;
+    sf_store_t *store;
+    bool active;
+} s_active_t;
+
+static int
+s_active_one (const char *node, const char *name, void *arg)
+{
+    s_active_t *a = arg;
+    sf_read_t r = { a->txn, a->store };
+    sf_row_t row;
+    if (sf_store_get_row (&r, node, name, &row) == 0 && row.sum.status == SF_STATUS_ACTIVE) {
+        a->active = true;
+        return 1;
+    }
+    return 0;
+}
+
+//  Whether a placement of uid on node says active
+static bool
+s_uid_node_active (MDB_txn *txn, sf_store_t *store, const char *uid, const char *node)
+{
+    s_active_t a = { txn, store, false };
+    s_uid_scan (txn, store, uid, node, s_active_one, &a);
+    return a.active;
+}
+
+typedef struct {
+    MDB_txn *txn;
+    sf_store_t *store;
+    const sf_fleet_state_t *st;
+    int failed;
+} s_flags_t;
+
+//  Brings one placement's derived flags and moved-to entry up to date
+static int
+s_flags_one (const char *node, const char *name, void *arg)
+{
+    s_flags_t *f = arg;
+    sf_read_t r = { f->txn, f->store };
+    sf_row_t row;
+    if (sf_store_get_row (&r, node, name, &row))
+        return 0;
+    uint8_t want = sf_fleet_flags (f->st, node);
+    char mkey [SF_NODE_MAX + SF_NAME_MAX + 2];
+    size_t nl = strlen (node), ml = strlen (name);
+    memcpy (mkey, node, nl + 1);
+    memcpy (mkey + nl + 1, name, ml);
+    MDB_val mk = { nl + 1 + ml, mkey };
+    MDB_dbi moved = sf_store_dbi (f->store, SF_DB_FLEET_MOVED);
+    if (want & SF_SUM_MIGRATED) {
+        MDB_val mv = { strlen (f->st->owner), (void *) f->st->owner };
+        if (mdb_put (f->txn, moved, &mk, &mv, 0))
+            f->failed = 1;
+    }
+    else
+        mdb_del (f->txn, moved, &mk, NULL);
+    if ((row.sum.flags & SF_SUM_DERIVED) == want)
+        return 0;
+    //  Rewrite the summary; the value moves, so copy the record out first
+    sf_summary_t sum = row.sum;
+    sum.flags = (uint8_t) ((sum.flags & ~SF_SUM_DERIVED) | want);
+    void *copy = malloc (row.packed_size ? row.packed_size : 1);
+    if (!copy) {
+        f->failed = 1;
+        return 1;
+    }
+    memcpy (copy, row.packed, row.packed_size);
+    if (sf_store_put_stream_packed (f->store, node, name, &sum, copy, row.packed_size))
+        f->failed = 1;
+    free (copy);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Write path
+
+static sf_live_t *s_live;
+
+void
+sf_fleet_set_live (sf_live_t *live)
+{
+    __atomic_store_n (&s_live, live, __ATOMIC_RELEASE);
+}
+
+//  Runs one change of uid's placement through the state machine and stores
+//  what follows: events, transfer log, state, flags of its placements.
+static int
+s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_t *ch)
+{
+    MDB_txn *txn = sf_store_wtxn (store);
+    sf_fleet_state_t st, before;
+    s_state_load (txn, store, uid, &st);
+    before = st;
+    if (st.owner [0] && strcmp (st.owner, ch->node) != 0) {
+        ch->owner_running = s_uid_node_active (txn, store, uid, st.owner);
+        sf_live_t *live = __atomic_load_n (&s_live, __ATOMIC_ACQUIRE);
+        ch->owner_down = live && sf_live_state (live, st.owner, sf_mono_ms (), NULL) == SF_LIVE_DOWN;
+    }
+    if (st.xfer_start_ms && strcmp (st.xfer_to, ch->node) != 0)
+        ch->target_running = s_uid_node_active (txn, store, uid, st.xfer_to);
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    int n = sf_fleet_step (&st, ch, fx);
+    for (int i = 0; i < n; i++) {
+        snprintf (fx [i].uid, sizeof (fx [i].uid), "%s", uid);
+        snprintf (fx [i].stream, sizeof (fx [i].stream), "%s", name);
+        int rc = fx [i].kind < SF_EV_COUNT ? sf_fleet_event_put (store, &fx [i])
+                                            : s_transfer_put (txn, store, &fx [i]);
+        if (rc)
+            return -1;
+        if (fx [i].kind < SF_EV_COUNT)
+            sf_debug ("fleet: %s %s %s -> %s at %lld", uid, sf_event_kind_name (fx [i].kind),
+                      fx [i].from, fx [i].to, (long long) fx [i].at_ms);
+    }
+    if (memcmp (&st, &before, sizeof (st)) == 0)
+        return 0;
+    if (s_state_save (txn, store, uid, &st))
+        return -1;
+    s_flags_t f = { txn, store, &st, 0 };
+    s_uid_scan (txn, store, uid, NULL, s_flags_one, &f);
+    return f.failed ? -1 : 0;
+}
+
+//  Packing buffer of the writer thread
+static __thread msgpack_sbuffer s_sbuf;
+static __thread bool s_sbuf_ready;
+
+int
+sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
+{
+    MDB_txn *txn = sf_store_wtxn (store);
+    if (!txn)
+        return -1;
+    if (!s_sbuf_ready) {
+        msgpack_sbuffer_init (&s_sbuf);
+        s_sbuf_ready = true;
+    }
+    //  What the placement was before this change
+    sf_read_t r = { txn, store };
+    sf_row_t old;
+    bool had = sf_store_get_row (&r, s->node, s->name, &old) == 0;
+    bool was_active = had && old.sum.status == SF_STATUS_ACTIVE;
+    uint8_t old_flags = had ? (old.sum.flags & SF_SUM_DERIVED) : 0;
+
+    sf_summary_t sum;
+    sf_summary_from_stream (&sum, s);
+    sum.flags |= old_flags;
+    msgpack_sbuffer_clear (&s_sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &s_sbuf, msgpack_sbuffer_write);
+    sf_stream_pack (&pk, s, SF_ENC_FULL);
+    if (sf_store_put_stream_packed (store, s->node, s->name, &sum, s_sbuf.data, s_sbuf.size))
+        return -1;
+    const char *uid = s->uid [0] ? s->uid : s->name;
+    char key [S_KEY_MAX];
+    MDB_val k = { s_key3 (key, uid, s->node, s->name), key }, empty = { 0, "" };
+    int rc = mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, &empty, MDB_NOOVERWRITE);
+    if (rc && rc != MDB_KEYEXIST)
+        return -1;
+    bool is_active = s->status == SF_STATUS_ACTIVE;
+    if (was_active == is_active)
+        return 0;                   //  the common case: nothing moved
+    sf_fleet_change_t ch = { .node = s->node, .started = is_active, .stopped = !is_active,
+                             .type = s->type };
+    //  A start is the media server's own started_at when it knows it
+    ch.at_ms = is_active && s->started_at > 0 ? s->started_at * 1000 : s->changed_at_ms;
+    return s_derive (store, uid, s->name, &ch);
+}
+
+int
+sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, sf_version_t ver)
+{
+    MDB_txn *txn = sf_store_wtxn (store);
+    if (!txn)
+        return -1;
+    sf_read_t r = { txn, store };
+    sf_row_t old;
+    sf_stream_t s;
+    sf_stream_init (&s);
+    bool had = sf_store_get_row (&r, node, name, &old) == 0 && sf_row_decode (&old, &s) == 0;
+    bool was_active = had && s.status == SF_STATUS_ACTIVE;
+    int rc = sf_store_del_stream (store, node, name, ver);
+    if (rc == 0 && had) {
+        const char *uid = s.uid [0] ? s.uid : s.name;
+        char key [S_KEY_MAX];
+        MDB_val k = { s_key3 (key, uid, node, name), key };
+        mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, NULL);
+        MDB_val mk = { s_key3 (key, node, name, "") - 1, key };
+        mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_MOVED), &mk, NULL);
+        if (was_active) {
+            //  A deletion carries no time of its own: the placement's last
+            //  stamp is the last moment it was known to run
+            sf_fleet_change_t ch = { .node = node, .stopped = true, .at_ms = s.changed_at_ms,
+                                     .type = s.type };
+            rc = s_derive (store, uid, name, &ch);
+        }
+    }
+    sf_stream_clear (&s);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------------
+//  Queries
 
 void
 sf_fleet_derive (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int node_state,
                  int64_t now_ms, sf_derived_t *out)
 {
+    //  The writer learns the controller's liveness table from here when the
+    //  controller did not hand it over at start (sf_fleet_set_live)
+    if (!__atomic_load_n (&s_live, __ATOMIC_ACQUIRE) && ctx->live)
+        sf_fleet_set_live (ctx->live);
     out->type = row->sum.type;
     out->status = node_state == SF_LIVE_DOWN ? SF_STATUS_OFFLINE : row->sum.status;
-    out->transfer = false;
+    out->transfer = (row->sum.flags & SF_SUM_TRANSFER) != 0;
     out->migrated_to [0] = 0;
+    if (row->sum.flags & SF_SUM_MIGRATED) {
+        out->type = SF_TYPE_MIGRATED;
+        MDB_val k = { row->key_size, (void *) row->key }, v;
+        if (mdb_get (r->txn, sf_store_dbi (r->store, SF_DB_FLEET_MOVED), &k, &v) == 0
+        &&  v.mv_size <= SF_NODE_MAX) {
+            memcpy (out->migrated_to, v.mv_data, v.mv_size);
+            out->migrated_to [v.mv_size] = 0;
+        }
+    }
+}
+
+typedef struct {
+    sf_fleet_event_t *items;
+    size_t count, cap;
+    int failed;
+} s_evlist_t;
+
+static sf_fleet_event_t *
+s_evlist_add (s_evlist_t *l)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        sf_fleet_event_t *p = realloc (l->items, cap * sizeof (*p));
+        if (!p) {
+            l->failed = 1;
+            return NULL;
+        }
+        l->items = p;
+        l->cap = cap;
+    }
+    return &l->items [l->count++];
+}
+
+//  Newest first; ties broken by identity so every controller lists alike
+static int
+s_ev_cmp (const void *pa, const void *pb)
+{
+    const sf_fleet_event_t *a = pa, *b = pb;
+    if (a->at_ms != b->at_ms)
+        return a->at_ms < b->at_ms ? 1 : -1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? 1 : -1;
+    int c = strcmp (a->uid, b->uid);
+    if (!c) c = strcmp (a->from, b->from);
+    if (!c) c = strcmp (a->to, b->to);
+    return c;
+}
+
+static bool
+s_name_match (const char *want, const char *uid, const char *stream)
+{
+    return !want || !*want || strcmp (want, uid) == 0 || strcmp (want, stream) == 0;
+}
+
+int
+sf_fleet_events (sf_query_ctx_t *ctx, const char *name, int64_t since_ms, size_t limit,
+                 sf_fleet_events_t *out, char *err, size_t errlen)
+{
+    memset (out, 0, sizeof (*out));
+    sf_read_t r;
+    if (sf_store_read_begin (ctx->store, &r)) {
+        snprintf (err, errlen, "storage is unavailable (see the controller's log)");
+        return -1;
+    }
+    s_evlist_t l = { 0 };
+    MDB_cursor *cur;
+    if (mdb_cursor_open (r.txn, sf_store_dbi (ctx->store, SF_DB_FLEET_EVENTS), &cur) == 0) {
+        MDB_val k, v;
+        int rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
+        while (rc == 0 && !l.failed) {
+            if (k.mv_size >= 9 && (int64_t) s_get_be64 (k.mv_data) < since_ms)
+                break;              //  keys are in time order
+            sf_fleet_event_t ev;
+            if (s_event_unpack (v.mv_data, v.mv_size, &ev) == 0 && s_name_match (name, ev.uid, ev.stream)) {
+                sf_fleet_event_t *e = s_evlist_add (&l);
+                if (e)
+                    *e = ev;
+            }
+            rc = mdb_cursor_get (cur, &k, &v, MDB_PREV);
+        }
+        mdb_cursor_close (cur);
+    }
+    //  transfer_stuck: from the transfer log, at this controller's timeout
+    int64_t now = sf_now_ms ();
+    if (mdb_cursor_open (r.txn, sf_store_dbi (ctx->store, SF_DB_FLEET_TRANSFERS), &cur) == 0) {
+        MDB_val k, v;
+        int rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
+        while (rc == 0 && !l.failed) {
+            sf_fleet_event_t ev;
+            memset (&ev, 0, sizeof (ev));
+            const char *p = k.mv_data;
+            size_t left = k.mv_size, used, u;
+            if (left > 8 && v.mv_size > 8
+            &&  (used = s_take (p + 8, left - 8, ev.uid, SF_NAME_MAX))
+            &&  (u = s_take (p + 8 + used, left - 8 - used, ev.from, SF_NODE_MAX))
+            &&  left - 8 - used - u <= SF_NODE_MAX) {
+                used += u;
+                memcpy (ev.to, p + 8 + used, left - 8 - used);
+                ev.to [left - 8 - used] = 0;
+                s_take ((const char *) v.mv_data + 8, v.mv_size - 8, ev.stream, SF_NAME_MAX);
+                int64_t start = (int64_t) s_get_be64 (k.mv_data);
+                int64_t end = (int64_t) s_get_be64 (v.mv_data);
+                if (sf_fleet_stuck (start, end, now, ctx->transfer_timeout_s, &ev.at_ms)
+                &&  ev.at_ms >= since_ms && s_name_match (name, ev.uid, ev.stream)) {
+                    ev.kind = SF_EV_TRANSFER_STUCK;
+                    ev.duration_ms = ev.at_ms - start;
+                    snprintf (ev.reason, sizeof (ev.reason), "%s",
+                              end ? "the transfer took longer than the transfer timeout"
+                                  : "the transfer did not complete within the transfer timeout");
+                    sf_fleet_event_t *e = s_evlist_add (&l);
+                    if (e)
+                        *e = ev;
+                }
+            }
+            rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close (cur);
+    }
+    sf_store_read_end (&r);
+    if (l.failed) {
+        free (l.items);
+        snprintf (err, errlen, "out of memory while listing events");
+        return -1;
+    }
+    if (l.count > 1)
+        qsort (l.items, l.count, sizeof (*l.items), s_ev_cmp);
+    for (size_t i = 0; i < l.count; i++)
+        out->counts [l.items [i].kind]++;
+    out->total = l.count;
+    out->events = l.items;
+    out->count = l.count < limit ? l.count : limit;
+    return 0;
+}
+
+void
+sf_fleet_events_clear (sf_fleet_events_t *self)
+{
+    free (self->events);
+    memset (self, 0, sizeof (*self));
+}
+
+//  The uid of a stream named name (or name itself when it is a known uid)
+typedef struct {
+    char uid [SF_NAME_MAX + 1];
+} s_find_t;
+
+static int
+s_find_uid (const sf_row_t *row, void *arg)
+{
+    s_find_t *f = arg;
+    sf_stream_t s;
+    sf_stream_init (&s);
+    if (sf_row_decode (row, &s) == 0)
+        snprintf (f->uid, sizeof (f->uid), "%s", s.uid [0] ? s.uid : s.name);
+    sf_stream_clear (&s);
+    return f->uid [0] != 0;
+}
+
+static int
+s_any (const char *node, const char *name, void *arg)
+{
+    *(bool *) arg = true;
+    return 1;
+}
+
+static int
+s_resolve_uid (sf_read_t *r, const char *name, char *uid)
+{
+    s_find_t f = { "" };
+    sf_store_scan_name (r, name, s_find_uid, &f);
+    if (f.uid [0]) {
+        snprintf (uid, SF_NAME_MAX + 1, "%s", f.uid);
+        return 0;
+    }
+    bool known = false;
+    if (strlen (name) <= SF_NAME_MAX)
+        s_uid_scan (r->txn, r->store, name, NULL, s_any, &known);
+    if (known) {
+        snprintf (uid, SF_NAME_MAX + 1, "%s", name);
+        return 0;
+    }
+    return -1;
+}
+
+typedef struct {
+    sf_read_t *r;
+    sf_timeline_t *tl;
+    size_t cap;
+    int failed;
+} s_tl_t;
+
+static int
+s_tl_placement (const char *node, const char *name, void *arg)
+{
+    s_tl_t *t = arg;
+    sf_row_t row;
+    sf_stream_t s;
+    sf_stream_init (&s);
+    if (sf_store_get_row (t->r, node, name, &row) || sf_row_decode (&row, &s)) {
+        sf_stream_clear (&s);
+        return 0;
+    }
+    sf_node_t n;
+    bool have_node = sf_store_get_node (t->r, node, &n) == 0;
+    for (uint32_t i = 0; i < s.dvr.nranges; i++) {
+        if (t->tl->count == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 16;
+            sf_tl_entry_t *p = realloc (t->tl->entries, cap * sizeof (*p));
+            if (!p) {
+                t->failed = 1;
+                break;
+            }
+            t->tl->entries = p;
+            t->cap = cap;
+        }
+        sf_tl_entry_t *e = &t->tl->entries [t->tl->count++];
+        memset (e, 0, sizeof (*e));
+        snprintf (e->node, sizeof (e->node), "%s", node);
+        snprintf (e->name, sizeof (e->name), "%s", name);
+        e->from = s.dvr.ranges [i].from;
+        e->to = s.dvr.ranges [i].to;
+        sf_links_range (&s, have_node ? &n : NULL, e->from, e->to, e->rtsp, e->hls, sizeof (e->rtsp));
+    }
+    sf_stream_clear (&s);
+    return t->failed;
+}
+
+static int
+s_tl_cmp (const void *pa, const void *pb)
+{
+    const sf_tl_entry_t *a = pa, *b = pb;
+    if (a->from != b->from)
+        return a->from < b->from ? -1 : 1;
+    if (a->to != b->to)
+        return a->to < b->to ? -1 : 1;
+    return strcmp (a->node, b->node);
+}
+
+void
+sf_timeline_sort (sf_timeline_t *self)
+{
+    if (self->count > 1)
+        qsort (self->entries, self->count, sizeof (sf_tl_entry_t), s_tl_cmp);
+}
+
+int
+sf_fleet_timeline (sf_query_ctx_t *ctx, const char *name, sf_timeline_t *out,
+                   char *err, size_t errlen)
+{
+    memset (out, 0, sizeof (*out));
+    sf_read_t r;
+    if (sf_store_read_begin (ctx->store, &r)) {
+        snprintf (err, errlen, "storage is unavailable (see the controller's log)");
+        return -1;
+    }
+    if (s_resolve_uid (&r, name, out->uid)) {
+        sf_store_read_end (&r);
+        snprintf (err, errlen, "no stream named '%.128s' in the fleet", name);
+        return -1;
+    }
+    sf_fleet_state_t st;
+    if (s_state_load (r.txn, ctx->store, out->uid, &st) == 0)
+        snprintf (out->current, sizeof (out->current), "%s", st.owner);
+    s_tl_t t = { &r, out, 0, 0 };
+    s_uid_scan (r.txn, ctx->store, out->uid, NULL, s_tl_placement, &t);
+    sf_store_read_end (&r);
+    if (t.failed) {
+        sf_timeline_clear (out);
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    sf_timeline_sort (out);
+    return 0;
+}
+
+void
+sf_timeline_clear (sf_timeline_t *self)
+{
+    free (self->entries);
+    memset (self, 0, sizeof (*self));
+}
+
+int
+sf_timeline_at (const sf_timeline_t *self, int64_t t, int *before, int *after)
+{
+    int hold = -1;
+    *before = *after = -1;
+    for (size_t i = 0; i < self->count; i++) {
+        const sf_tl_entry_t *e = &self->entries [i];
+        //  Sorted by from: a later holder is one that started later
+        if (e->from <= t && t <= e->to)
+            hold = (int) i;
+        else if (e->to < t) {
+            if (*before < 0 || e->to >= self->entries [*before].to)
+                *before = (int) i;
+        }
+        else if (e->from > t && *after < 0)
+            *after = (int) i;
+    }
+    if (hold >= 0)
+        *before = *after = -1;
+    return hold;
+}
+
+int
+sf_fleet_history (sf_query_ctx_t *ctx, const char *name, char *current, size_t current_size,
+                  sf_fleet_events_t *out, char *err, size_t errlen)
+{
+    memset (out, 0, sizeof (*out));
+    current [0] = 0;
+    char uid [SF_NAME_MAX + 1];
+    sf_read_t r;
+    if (sf_store_read_begin (ctx->store, &r)) {
+        snprintf (err, errlen, "storage is unavailable (see the controller's log)");
+        return -1;
+    }
+    int rc = s_resolve_uid (&r, name, uid);
+    sf_fleet_state_t st;
+    if (rc == 0 && s_state_load (r.txn, ctx->store, uid, &st) == 0)
+        snprintf (current, current_size, "%s", st.owner);
+    sf_store_read_end (&r);
+    if (rc) {
+        snprintf (err, errlen, "no stream named '%.128s' in the fleet", name);
+        return -1;
+    }
+    if (sf_fleet_events (ctx, uid, 0, SIZE_MAX, out, err, errlen))
+        return -1;
+    //  Oldest first reads as a history
+    for (size_t i = 0, j = out->count ? out->count - 1 : 0; i < j; i++, j--) {
+        sf_fleet_event_t tmp = out->events [i];
+        out->events [i] = out->events [j];
+        out->events [j] = tmp;
+    }
+    return 0;
 }

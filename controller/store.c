@@ -30,6 +30,7 @@
 struct sf_store_t {
     MDB_env *env;
     MDB_dbi streams, byname, nodes, origins, events, byver, tombs;
+    MDB_dbi extra [SF_DB_EXTRA_COUNT];      //  other modules' databases (sf_store_dbi)
     MDB_txn *wtxn;
     int wfailed;                //  first error inside the write transaction
     size_t map_size;
@@ -109,6 +110,13 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     if (!rc) rc = mdb_dbi_open (txn, "events", MDB_CREATE, &self->events);
     if (!rc) rc = mdb_dbi_open (txn, "byver", MDB_CREATE, &self->byver);
     if (!rc) rc = mdb_dbi_open (txn, "tombs", MDB_CREATE, &self->tombs);
+    //  Opened here, once, so that no handle depends on a write transaction
+    //  that might abort (a handle opened inside one dies with it)
+    static const char *extra_names [SF_DB_EXTRA_COUNT] = {
+        "fleet_uids", "fleet_state", "fleet_events", "fleet_transfers", "fleet_moved"
+    };
+    for (int i = 0; i < SF_DB_EXTRA_COUNT && !rc; i++)
+        rc = mdb_dbi_open (txn, extra_names [i], MDB_CREATE, &self->extra [i]);
     if (!rc) {
         //  Event keys carry a counter after the time; continue after the last
         MDB_cursor *cur;
@@ -154,6 +162,7 @@ sf_store_destroy (sf_store_t **self_p)
 }
 
 MDB_env *sf_store_env (sf_store_t *self) { return self->env; }
+MDB_dbi sf_store_dbi (sf_store_t *self, int which) { return self->extra [which]; }
 MDB_txn *sf_store_wtxn (sf_store_t *self) { return self->wtxn; }
 
 int

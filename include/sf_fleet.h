@@ -1,6 +1,21 @@
 /*  sf_fleet.h — where every stream lives (DESIGN §3): the one place that
     derives a placement's migrated type, its transfer flag and where it went,
-    from the stored (replicated) records, so any controller answers alike.
+    the transfer / migration / failover events, and the DVR timeline of a
+    stream joined over its placements.
+
+    Everything is derived from the stored (replicated) placement records, by
+    uid across nodes, with times taken from the records themselves (the
+    agent's changed_at_ms, the media server's started_at), never from the
+    controller's clock, so every controller that applies the same records
+    derives the same events under the same idempotent keys
+    (docs/migrations.md explains the states, the events and the choices).
+
+    Three layers:
+      - sf_fleet_step: the pure state machine of one stream (uid): given its
+        state and one placement change, the next state and the events;
+      - sf_fleet_apply_put/_del: the write-path hook (controller/apply.c),
+        inside the writer's transaction: indexes, state, events, flags;
+      - queries: derive (per listed row), events, timeline, history.
 */
 #ifndef SF_FLEET_H
 #define SF_FLEET_H
@@ -18,4 +33,138 @@ typedef struct {
 //  node_state is the owning node's liveness (sf_liveness_t).
 void sf_fleet_derive (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int node_state,
                       int64_t now_ms, sf_derived_t *out);
+
+//  ---------------------------------------------------------------------------
+//  Events
+
+typedef enum {
+    SF_EV_TRANSFER_STARTED = 0,
+    SF_EV_MIGRATED,
+    SF_EV_FAILOVER,
+    SF_EV_TRANSFER_STUCK,
+    SF_EV_RETURNED,
+    SF_EV_COUNT,
+    //  Effects of a step that are not events: the transfer log (stuck)
+    SF_EV_XFER_OPEN = 100,
+    SF_EV_XFER_CLOSE
+} sf_event_kind_t;
+
+const char *sf_event_kind_name (int kind);
+int sf_event_kind_parse (const char *name);
+
+typedef struct {
+    uint8_t kind;               //  sf_event_kind_t
+    char uid [SF_NAME_MAX + 1];
+    char stream [SF_NAME_MAX + 1];
+    char from [SF_NODE_MAX + 1];
+    char to [SF_NODE_MAX + 1];
+    int64_t at_ms;
+    int64_t duration_ms;        //  migrated, returned: the transfer's length
+    int64_t start_ms;           //  XFER_CLOSE: the transfer's start
+    char reason [96];           //  a fixed text per kind and case
+} sf_fleet_event_t;
+
+//  ---------------------------------------------------------------------------
+//  The state machine of one stream
+
+#define SF_FLEET_LEFT_MAX 4
+
+typedef struct {
+    char owner [SF_NODE_MAX + 1];   //  the node the stream lives on ("" unknown)
+    int64_t owner_since_ms;
+    int64_t owner_stop_ms;          //  the owner stopped it at; 0 while it runs
+    char xfer_from [SF_NODE_MAX + 1];
+    char xfer_to [SF_NODE_MAX + 1];
+    int64_t xfer_start_ms;          //  0: no transfer open
+    char left [SF_FLEET_LEFT_MAX][SF_NODE_MAX + 1];    //  nodes it left, newest first
+    uint32_t nleft;
+} sf_fleet_state_t;
+
+//  One placement change, as the state machine sees it
+typedef struct {
+    const char *node;
+    bool started;               //  the placement became active
+    bool stopped;               //  the placement stopped being active (or went)
+    int64_t at_ms;              //  when (start: started_at, else the change's stamp)
+    uint8_t type;               //  the placement's reported type
+    bool owner_running;         //  the owner's placement record says active
+    bool owner_down;            //  the owner's node is down (this controller's view)
+    bool target_running;        //  the open transfer's target record says active
+} sf_fleet_change_t;
+
+#define SF_FLEET_EFFECTS_MAX 6
+//  Advances st by one change; writes up to SF_FLEET_EFFECTS_MAX effects
+//  (events and transfer-log entries, uid/stream left for the caller).
+//  Returns the number of effects.
+int sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx);
+//  Whether the stream has lived on node before (it left it)
+bool sf_fleet_state_left (const sf_fleet_state_t *st, const char *node);
+//  The derived flags (SF_SUM_MIGRATED, SF_SUM_TRANSFER) of a placement on node
+uint8_t sf_fleet_flags (const sf_fleet_state_t *st, const char *node);
+//  A transfer open from start_ms that ended at end_ms (0: still open at
+//  now_ms) is stuck when it lasted longer than timeout_s. Returns true and
+//  sets *at_ms to the moment it became stuck.
+bool sf_fleet_stuck (int64_t start_ms, int64_t end_ms, int64_t now_ms, int64_t timeout_s,
+                     int64_t *at_ms);
+
+//  ---------------------------------------------------------------------------
+//  Write path hooks (called by controller/apply.c in the writer's transaction)
+
+struct sf_live_t;
+//  The liveness table failover decisions consult (the controller's own)
+void sf_fleet_set_live (struct sf_live_t *live);
+//  Stores a placement with its derived flags and derives what it changed
+int sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s);
+//  Deletes a placement (tombstone at ver) and derives what that changed
+int sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, sf_version_t ver);
+//  Stores an event as it is (events learned from a peer): the key is the
+//  event's identity, so storing one twice keeps one. 0 or -1.
+int sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev);
+
+//  ---------------------------------------------------------------------------
+//  Queries
+
+typedef struct {
+    sf_fleet_event_t *events;   //  newest first
+    size_t count;
+    size_t total;               //  matching events (count may be limited)
+    size_t counts [SF_EV_COUNT];
+} sf_fleet_events_t;
+
+//  Events of streams matching name (uid or name; "" = all), at or after
+//  since_ms, newest first, at most limit; transfer_stuck ones are derived from
+//  the transfer log and ctx->transfer_timeout_s. 0 or -1 (err).
+int sf_fleet_events (sf_query_ctx_t *ctx, const char *name, int64_t since_ms, size_t limit,
+                     sf_fleet_events_t *out, char *err, size_t errlen);
+void sf_fleet_events_clear (sf_fleet_events_t *self);
+
+typedef struct {
+    char node [SF_NODE_MAX + 1];
+    char name [SF_NAME_MAX + 1];
+    int64_t from, to;           //  unix seconds
+    char rtsp [1024], hls [1024];
+} sf_tl_entry_t;
+
+typedef struct {
+    char uid [SF_NAME_MAX + 1];
+    char current [SF_NODE_MAX + 1];     //  where the stream lives now ("" unknown)
+    sf_tl_entry_t *entries;             //  sorted by from, then node
+    size_t count;
+} sf_timeline_t;
+
+//  The archive timeline of a stream (by name or uid) over all its placements.
+//  0, or -1 when the stream is unknown (err).
+int sf_fleet_timeline (sf_query_ctx_t *ctx, const char *name, sf_timeline_t *out,
+                       char *err, size_t errlen);
+void sf_timeline_clear (sf_timeline_t *self);
+//  Sorts entries by from, then to, then node
+void sf_timeline_sort (sf_timeline_t *self);
+//  Which entry holds time t: returns its index, preferring the one that
+//  started last when ranges overlap; or -1 with *before / *after set to the
+//  entries around the gap (-1 when there is none on that side).
+int sf_timeline_at (const sf_timeline_t *self, int64_t t, int *before, int *after);
+
+//  Where a stream lives now and its events oldest first (streams show)
+int sf_fleet_history (sf_query_ctx_t *ctx, const char *name, char *current, size_t current_size,
+                      sf_fleet_events_t *out, char *err, size_t errlen);
 #endif

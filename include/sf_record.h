@@ -108,6 +108,9 @@ typedef struct {
     sf_dvr_t dvr;
     sf_media_t media;
     sf_version_t version;
+    //  The origin's wall clock (unix ms) at this record's last change, stamped
+    //  by the agent; migration events take their times from it (0: unknown)
+    int64_t changed_at_ms;
     //  Derived by the controller at query time, never stored or sent by agents
     bool transfer;
     char migrated_to [SF_NODE_MAX + 1];

@@ -40,6 +40,11 @@ typedef struct {
 #define SF_SUMMARY_MAGIC 0x53465331u    //  "SFS1"
 #define SF_SUM_STALE        0x01
 #define SF_SUM_TRANSFERRED  0x02        //  declares transferred_from
+//  Kept by the fleet module (controller/fleet.c) from the replicated records,
+//  so a listing filters on migration state without decoding anything
+#define SF_SUM_MIGRATED     0x04        //  the stream moved away from this node
+#define SF_SUM_TRANSFER     0x08        //  the stream is moving to or from here
+#define SF_SUM_DERIVED      (SF_SUM_MIGRATED | SF_SUM_TRANSFER)
 
 void sf_summary_from_stream (sf_summary_t *sum, const sf_stream_t *s);
 
@@ -75,6 +80,16 @@ int sf_store_commit (sf_store_t *self);
 void sf_store_abort (sf_store_t *self);
 //  The write transaction, for modules that keep their own databases
 MDB_txn *sf_store_wtxn (sf_store_t *self);
+//  Other modules' databases in the same environment, opened at start
+typedef enum {
+    SF_DB_FLEET_UIDS,           //  uid \0 node \0 name -> (empty)
+    SF_DB_FLEET_STATE,          //  uid -> where the stream lives (fleet.c)
+    SF_DB_FLEET_EVENTS,         //  be64 at_ms, kind, uid \0 from \0 to -> msgpack event
+    SF_DB_FLEET_TRANSFERS,      //  be64 start_ms, uid \0 from \0 to -> end_ms, name
+    SF_DB_FLEET_MOVED,          //  node \0 name -> node the stream moved to
+    SF_DB_EXTRA_COUNT
+} sf_db_extra_t;
+MDB_dbi sf_store_dbi (sf_store_t *self, int which);
 
 //  Removes tombstones older than before_ms; returns how many, or -1
 int sf_store_gc_tombstones (sf_store_t *self, int64_t before_ms);

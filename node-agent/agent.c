@@ -38,6 +38,7 @@ typedef struct {
 typedef struct {
     char *bytes;                //  packed placement as last reported
     size_t size;
+    int64_t changed_at_ms;      //  its stamp: when it last changed
     bool seen;
 } s_entry_t;
 
@@ -250,14 +251,26 @@ s_diff (s_agent_t *a, sf_streamset_t *set)
         s->version.gen = s->version.seq = 0;
         s->transfer = false;
         s->migrated_to [0] = 0;
-        msgpack_sbuffer_clear (&a->pack);
-        sf_stream_pack (&pk, s, SF_ENC_FULL);
         s_entry_t *e = zhashx_lookup (a->entries, s->name);
         if (e && e->seen)
             continue;               //  a source that reports a name twice: first wins
+        //  Every change carries the wall-clock time it was seen (unless the
+        //  source knows better): the controller's migration events take their
+        //  times from the records, so every controller derives the same ones.
+        //  Compare with the previous stamp so that the stamp alone is no change.
+        bool stamp = s->changed_at_ms == 0;
+        if (stamp)
+            s->changed_at_ms = e ? e->changed_at_ms : 0;
+        msgpack_sbuffer_clear (&a->pack);
+        sf_stream_pack (&pk, s, SF_ENC_FULL);
         if (e && e->size == a->pack.size && memcmp (e->bytes, a->pack.data, e->size) == 0) {
             e->seen = true;
             continue;
+        }
+        if (stamp) {
+            s->changed_at_ms = sf_now_ms ();
+            msgpack_sbuffer_clear (&a->pack);
+            sf_stream_pack (&pk, s, SF_ENC_FULL);
         }
         char *copy = malloc (a->pack.size);
         if (!copy)
@@ -274,6 +287,7 @@ s_diff (s_agent_t *a, sf_streamset_t *set)
         free (e->bytes);
         e->bytes = copy;
         e->size = a->pack.size;
+        e->changed_at_ms = s->changed_at_ms;
         e->seen = true;
         s_buffer_add (a, 'p', copy, e->size);
         changes++;

@@ -418,8 +418,8 @@ sf_stream_pack (msgpack_packer *pk, const sf_stream_t *s, int flags)
     uint32_t n = 14;
     if (full) {
         //  config config_path playback_uuid transferred_from rtsp_template
-        //  hls_template dvr media
-        n += 8;
+        //  hls_template dvr media changed_at_ms
+        n += 9;
     }
     if (derived)
         n += 2;
@@ -488,6 +488,7 @@ sf_stream_pack (msgpack_packer *pk, const sf_stream_t *s, int flags)
         sf_pack_ku64 (pk, "height", s->media.height);
         sf_pack_kdouble (pk, "fps", s->media.fps);
         sf_pack_kstr (pk, "acodec", s->media.acodec);
+        sf_pack_ki64 (pk, "changed_at_ms", s->changed_at_ms);
     }
     if (derived) {
         sf_pack_kbool (pk, "transfer", s->transfer);
@@ -653,6 +654,7 @@ sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err)
         CHECK (sf_map_double (m, "fps", &s->media.fps, err));
         CHECK (sf_map_str (m, "acodec", s->media.acodec, SF_SHORT_MAX, err));
     }
+    CHECK (sf_map_i64 (o, "changed_at_ms", &s->changed_at_ms, err));
     CHECK (sf_map_bool (o, "transfer", &s->transfer, err));
     CHECK (sf_map_str (o, "migrated_to", s->migrated_to, SF_NODE_MAX, err));
     return 0;
