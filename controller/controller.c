@@ -15,9 +15,11 @@
     agent's later batches apply.
 */
 #include "sf_controller.h"
+#include "ctl.h"
 #include "sf_api.h"
 #include "sf_apply.h"
 #include "sf_codec.h"
+#include "sf_gossip.h"
 #include "sf_http.h"
 #include "sf_live.h"
 #include "sf_log.h"
@@ -43,6 +45,8 @@ const sf_option_t sf_controller_options [] = {
     { "query", SF_OPT_STR, O (query), "tcp://*:7601", 0, 0, "endpoint for CLI queries" },
     { "peers", SF_OPT_STR, O (peers), "tcp://*:7602", 0, 0, "endpoint for peer controllers" },
     { "seeds", SF_OPT_LIST, O (seeds), "", 0, 0, "peer controllers' endpoints to join (repeatable)" },
+    { "advertise", SF_OPT_STR, O (advertise), "", 0, 0,
+      "peers endpoint other controllers reach this one at (default: --peers, '*' as host name)" },
     { "http", SF_OPT_STR, O (http), "127.0.0.1:7680", 0, 0, "HTTP listener host:port (empty: off)" },
     { "http-token", SF_OPT_STR, O (http_token), "", 0, 0,
       "bearer token required by the HTTP API (required off loopback; or STREAMFLEET_HTTP_TOKEN)" },
@@ -57,6 +61,8 @@ const sf_option_t sf_controller_options [] = {
     { "batch-ms", SF_OPT_INT, O (batch_ms), "5", 0, 1000, "time one write transaction gathers changes" },
     { "gossip-ms", SF_OPT_INT, O (gossip_ms), "200", 10, 60000, "gossip interval between controllers" },
     { "sync-ms", SF_OPT_INT, O (sync_ms), "1000", 0, 60000, "flush LMDB to disk this often (0: every commit)" },
+    { "tombstone-grace", SF_OPT_INT, O (tombstone_grace_s), "86400", 60, 31536000,
+      "seconds a deletion is remembered for peers that were away" },
     { "max-streams-per-node", SF_OPT_INT, O (max_streams_per_node), "200000", 1, SF_STREAMS_PER_NODE_MAX,
       "placements one node may hold" },
     { NULL }
@@ -65,24 +71,9 @@ const sf_option_t sf_controller_options [] = {
 //  ---------------------------------------------------------------------------
 //  Origins: what the controller knows of each agent's change stream
 
-typedef struct {
-    char node [SF_NODE_MAX + 1];
-    sf_version_t committed;
-    sf_version_t staged;
-    zframe_t *route;                //  routing id of the agent's connection
-    bool touched;                   //  in the open transaction
-    bool ack_due;
-    bool info_dirty;
-    sf_node_t info;
-    //  snapshot being assembled
-    zlistx_t *snap;                 //  zframe_t of chunks
-    uint64_t snap_gen, snap_seq;
-    size_t snap_records;
-    int64_t resync_sent_ms;
-} s_origin_t;
 
 static void
-s_origin_destroy (s_origin_t **self_p)
+s_origin_destroy (sf_origin_t **self_p)
 {
     if (*self_p) {
         zframe_destroy (&(*self_p)->route);
@@ -92,30 +83,11 @@ s_origin_destroy (s_origin_t **self_p)
     }
 }
 
-typedef struct {
-    sf_controller_config_t *cfg;
-    sf_store_t *store;
-    sf_live_t *live;
-    sf_metrics_t metrics;
-    sf_peers_t *peers;
-    zsock_t *agents;
-    zhashx_t *origins;
-    zlistx_t *touched;              //  s_origin_t * in the open transaction
-    sf_msg_t msg;
-    sf_msg_t chunk;                 //  for snapshot chunks
-    sf_stream_t scratch;
-    msgpack_sbuffer out;
-    sf_ratelimit_t rl;
-    size_t txn_records;
-    bool txn_open;
-    atomic_bool stop;
-    sf_query_ctx_t query;
-} s_ctl_t;
 
-static s_origin_t *
-s_origin (s_ctl_t *c, const char *node)
+sf_origin_t *
+sf_ctl_origin (sf_ctl_t *c, const char *node)
 {
-    s_origin_t *o = zhashx_lookup (c->origins, node);
+    sf_origin_t *o = zhashx_lookup (c->origins, node);
     if (o)
         return o;
     o = calloc (1, sizeof (*o));
@@ -138,8 +110,8 @@ s_origin (s_ctl_t *c, const char *node)
     return o;
 }
 
-static void
-s_send (s_ctl_t *c, zframe_t *route, msgpack_sbuffer *buf)
+void
+sf_ctl_send (sf_ctl_t *c, zframe_t *route, msgpack_sbuffer *buf)
 {
     if (!route)
         return;
@@ -150,17 +122,17 @@ s_send (s_ctl_t *c, zframe_t *route, msgpack_sbuffer *buf)
 }
 
 static void
-s_reject (s_ctl_t *c, zframe_t *route, const char *who, int reason, const char *error)
+s_reject (sf_ctl_t *c, zframe_t *route, const char *who, int reason, const char *error)
 {
     sf_metrics_reject (&c->metrics, reason);
     sf_log_limited (&c->rl, SF_LOG_WARN, "ingest: rejected a message from %s (%s): %s", who,
                     sf_reject_name (reason), error);
     sf_msg_error (&c->out, sf_reject_name (reason), error);
-    s_send (c, route, &c->out);
+    sf_ctl_send (c, route, &c->out);
 }
 
-static void
-s_touch (s_ctl_t *c, s_origin_t *o)
+void
+sf_ctl_touch (sf_ctl_t *c, sf_origin_t *o)
 {
     if (!o->touched) {
         o->touched = true;
@@ -168,8 +140,8 @@ s_touch (s_ctl_t *c, s_origin_t *o)
     }
 }
 
-static int
-s_txn (s_ctl_t *c)
+int
+sf_ctl_txn (sf_ctl_t *c)
 {
     if (c->txn_open)
         return 0;
@@ -181,7 +153,7 @@ s_txn (s_ctl_t *c)
 }
 
 static void
-s_resync (s_ctl_t *c, s_origin_t *o, zframe_t *route, const char *why)
+s_resync (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const char *why)
 {
     int64_t now = sf_mono_ms ();
     //  One request a second is enough: the agent answers with a snapshot
@@ -191,13 +163,13 @@ s_resync (s_ctl_t *c, s_origin_t *o, zframe_t *route, const char *why)
     atomic_fetch_add (&c->metrics.resyncs, 1);
     sf_info ("ingest: asking %s for a snapshot: %s", o->node, why);
     sf_msg_resync (&c->out, why);
-    s_send (c, route, &c->out);
+    sf_ctl_send (c, route, &c->out);
 }
 
 //  Validates one stream record of origin o and writes it. Returns 0, or -1
 //  with err set (the record is skipped; nothing was written).
 static int
-s_put_record (s_ctl_t *c, s_origin_t *o, const msgpack_object *rec, sf_version_t ver,
+s_put_record (sf_ctl_t *c, sf_origin_t *o, const msgpack_object *rec, sf_version_t ver,
               int *reason, char *err)
 {
     if (sf_stream_unpack (rec, &c->scratch, err)) {
@@ -227,7 +199,7 @@ s_put_record (s_ctl_t *c, s_origin_t *o, const msgpack_object *rec, sf_version_t
 }
 
 static int
-s_put_node_info (s_ctl_t *c, s_origin_t *o, const msgpack_object *obj, sf_version_t ver, char *err)
+s_put_node_info (sf_ctl_t *c, sf_origin_t *o, const msgpack_object *obj, sf_version_t ver, char *err)
 {
     sf_node_t n;
     if (sf_node_unpack (obj, &n, err))
@@ -253,7 +225,7 @@ s_put_node_info (s_ctl_t *c, s_origin_t *o, const msgpack_object *obj, sf_versio
 }
 
 static void
-s_on_hello (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object *body)
+s_on_hello (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const msgpack_object *body)
 {
     uint64_t gen = 0, seq = 0;
     char err [SF_ERR_MAX];
@@ -277,7 +249,7 @@ s_on_hello (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object *bo
              (unsigned long long) o->committed.gen, (unsigned long long) o->committed.seq);
     //  The agent decides from this ack whether to resend or snapshot
     sf_msg_ack (&c->out, o->staged.gen, o->staged.seq);
-    s_send (c, route, &c->out);
+    sf_ctl_send (c, route, &c->out);
 }
 
 typedef struct {
@@ -296,7 +268,7 @@ s_collect_absent (const sf_row_t *row, void *arg)
 
 //  Deletes the node's placements whose names are not in present
 static int
-s_delete_absent (s_ctl_t *c, s_origin_t *o, zhashx_t *present, sf_version_t ver)
+s_delete_absent (sf_ctl_t *c, sf_origin_t *o, zhashx_t *present, sf_version_t ver)
 {
     s_absent_t a = { present, zlistx_new () };
     zlistx_set_destructor (a.absent, (zlistx_destructor_fn *) zstr_free);
@@ -311,9 +283,9 @@ s_delete_absent (s_ctl_t *c, s_origin_t *o, zhashx_t *present, sf_version_t ver)
 }
 
 static void
-s_apply_snapshot (s_ctl_t *c, s_origin_t *o, zframe_t *route)
+s_apply_snapshot (sf_ctl_t *c, sf_origin_t *o, zframe_t *route)
 {
-    if (s_txn (c))
+    if (sf_ctl_txn (c))
         return;
     size_t applied = 0, skipped = 0;
     zhashx_t *present = zhashx_new ();     //  names in the snapshot
@@ -364,7 +336,7 @@ s_apply_snapshot (s_ctl_t *c, s_origin_t *o, zframe_t *route)
     sf_store_set_origin (c->store, o->node, o->staged);
     o->info_dirty = true;
     o->ack_due = true;
-    s_touch (c, o);
+    sf_ctl_touch (c, o);
     zlistx_purge (o->snap);
     atomic_fetch_add (&c->metrics.snapshots, 1);
     atomic_fetch_add (&c->metrics.records_in, applied);
@@ -374,7 +346,7 @@ s_apply_snapshot (s_ctl_t *c, s_origin_t *o, zframe_t *route)
 }
 
 static void
-s_on_snap (s_ctl_t *c, s_origin_t *o, zframe_t *route, zframe_t *payload, const msgpack_object *body)
+s_on_snap (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, zframe_t *payload, const msgpack_object *body)
 {
     uint64_t gen = 0, seq = 0, index = 0;
     bool last = false;
@@ -421,7 +393,7 @@ s_on_snap (s_ctl_t *c, s_origin_t *o, zframe_t *route, zframe_t *payload, const 
 }
 
 static void
-s_on_batch (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object *body)
+s_on_batch (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const msgpack_object *body)
 {
     uint64_t gen = 0;
     char err [SF_ERR_MAX];
@@ -437,7 +409,7 @@ s_on_batch (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object *bo
             s_resync (c, o, route, "new generation");
         return;
     }
-    if (s_txn (c))
+    if (sf_ctl_txn (c))
         return;
     for (uint32_t i = 0; i < changes->via.array.size; i++) {
         const msgpack_object *ch = &changes->via.array.ptr [i];
@@ -485,11 +457,11 @@ s_on_batch (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object *bo
     }
     sf_store_set_origin (c->store, o->node, o->staged);
     o->ack_due = true;
-    s_touch (c, o);
+    sf_ctl_touch (c, o);
 }
 
 static void
-s_on_heartbeat (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object *body)
+s_on_heartbeat (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const msgpack_object *body)
 {
     uint64_t gen = 0, counter = 0;
     char err [SF_ERR_MAX];
@@ -512,12 +484,12 @@ s_on_heartbeat (s_ctl_t *c, s_origin_t *o, zframe_t *route, const msgpack_object
     zframe_destroy (&o->route);
     o->route = zframe_dup (route);
     o->ack_due = true;
-    s_touch (c, o);
+    sf_ctl_touch (c, o);
 }
 
 //  Handles one message from an agent
 static void
-s_ingest_one (s_ctl_t *c, zframe_t *route, zframe_t *payload)
+s_ingest_one (sf_ctl_t *c, zframe_t *route, zframe_t *payload)
 {
     atomic_fetch_add (&c->metrics.messages_in, 1);
     const sf_peer_t *peer = sf_peers_lookup (c->peers, payload);
@@ -530,7 +502,7 @@ s_ingest_one (s_ctl_t *c, zframe_t *route, zframe_t *payload)
         s_reject (c, route, peer->node, c->msg.reason, c->msg.error);
         return;
     }
-    s_origin_t *o = s_origin (c, peer->node);
+    sf_origin_t *o = sf_ctl_origin (c, peer->node);
     if (!o)
         return;
     const char *t = c->msg.type;
@@ -550,14 +522,14 @@ s_ingest_one (s_ctl_t *c, zframe_t *route, zframe_t *payload)
 }
 
 //  Commits the open transaction and acknowledges what it stored
-static void
-s_commit (s_ctl_t *c)
+void
+sf_ctl_commit (sf_ctl_t *c)
 {
     if (!c->txn_open && zlistx_size (c->touched) == 0)
         return;
-    if (!c->txn_open && s_txn (c))
+    if (!c->txn_open && sf_ctl_txn (c))
         return;
-    for (s_origin_t *o = zlistx_first (c->touched); o; o = zlistx_next (c->touched))
+    for (sf_origin_t *o = zlistx_first (c->touched); o; o = zlistx_next (c->touched))
         if (o->info_dirty) {
             sf_store_put_node (c->store, &o->info);
             o->info_dirty = false;
@@ -573,12 +545,12 @@ s_commit (s_ctl_t *c)
         if (c->cfg->sync_ms == 0)
             sf_store_sync (c->store);
     }
-    for (s_origin_t *o = zlistx_first (c->touched); o; o = zlistx_next (c->touched)) {
+    for (sf_origin_t *o = zlistx_first (c->touched); o; o = zlistx_next (c->touched)) {
         if (rc == 0) {
             o->committed = o->staged;
             if (o->ack_due) {
                 sf_msg_ack (&c->out, o->committed.gen, o->committed.seq);
-                s_send (c, o->route, &c->out);
+                sf_ctl_send (c, o->route, &c->out);
             }
         }
         else {
@@ -599,7 +571,7 @@ s_commit (s_ctl_t *c)
 
 //  Grows the map ahead of need so a write transaction rarely meets MAP_FULL
 static void
-s_maybe_grow (s_ctl_t *c)
+s_maybe_grow (sf_ctl_t *c)
 {
     MDB_envinfo info;
     MDB_stat st;
@@ -612,14 +584,19 @@ s_maybe_grow (s_ctl_t *c)
 }
 
 static void
-s_ingest_loop (s_ctl_t *c)
+s_ingest_loop (sf_ctl_t *c)
 {
-    zpoller_t *poller = zpoller_new (c->agents, NULL);
-    int64_t last_sync = sf_mono_ms (), last_check = last_sync;
+    int64_t last_sync = sf_mono_ms (), last_check = last_sync, last_gc = last_sync;
     void *sock = zsock_resolve (c->agents);
+    zmq_pollitem_t items [256];
     while (!zsys_interrupted && !atomic_load (&c->stop)) {
-        zsock_t *which = zpoller_wait (poller, 100);
-        if (which == c->agents) {
+        items [0] = (zmq_pollitem_t) { sock, 0, ZMQ_POLLIN, 0 };
+        int n = 1;
+        if (c->gossip)
+            n += sf_gossip_pollitems (c->gossip, items + 1, 255);
+        if (zmq_poll (items, n, c->gossip ? 20 : 100) < 0 && zmq_errno () == EINTR)
+            continue;
+        if (items [0].revents & ZMQ_POLLIN) {
             s_maybe_grow (c);
             int64_t start = sf_mono_ms ();
             //  Drain into one transaction: bounded in records and time
@@ -645,7 +622,12 @@ s_ingest_loop (s_ctl_t *c)
                 zmsg_destroy (&m);
                 sf_msg_release (&c->msg);
             }
-            s_commit (c);
+            sf_ctl_commit (c);
+        }
+        if (c->gossip) {
+            //  Agents first: their changes are committed before peers read
+            sf_gossip_handle (c->gossip, items + 1, n - 1);
+            sf_gossip_tick (c->gossip);
         }
         int64_t now = sf_mono_ms ();
         if (c->cfg->sync_ms > 0 && now - last_sync >= c->cfg->sync_ms) {
@@ -658,15 +640,22 @@ s_ingest_loop (s_ctl_t *c)
                 sf_info ("store: cleared %d stale reader slots", dead);
             last_check = now;
         }
+        if (now - last_gc >= 60000 && sf_ctl_txn (c) == 0) {
+            int gone = sf_store_gc_tombstones (c->store, sf_now_ms () - c->cfg->tombstone_grace_s * 1000);
+            sf_ctl_commit (c);
+            if (gone > 0)
+                sf_info ("store: collected %d tombstones older than %llds", gone,
+                         (long long) c->cfg->tombstone_grace_s);
+            last_gc = now;
+        }
     }
-    zpoller_destroy (&poller);
 }
 
 //  ---------------------------------------------------------------------------
 //  Query thread: the CLI's ROUTER socket
 
 typedef struct {
-    s_ctl_t *ctl;
+    sf_ctl_t *ctl;
     zsock_t *sock;
     zcert_t *cert;
 } s_query_thread_t;
@@ -675,7 +664,7 @@ static void *
 s_query_main (void *arg)
 {
     s_query_thread_t *q = arg;
-    s_ctl_t *c = q->ctl;
+    sf_ctl_t *c = q->ctl;
     sf_msg_t msg;
     sf_msg_init (&msg);
     msgpack_sbuffer reply;
@@ -724,7 +713,7 @@ s_query_main (void *arg)
 //  ---------------------------------------------------------------------------
 
 static void
-s_know_nodes (s_ctl_t *c)
+s_know_nodes (sf_ctl_t *c)
 {
     //  Nodes known from storage count from now: a restarted controller gives
     //  every node its full down-ms to say hello before calling it down.
@@ -737,6 +726,37 @@ s_know_nodes (s_ctl_t *c)
             sf_live_know (c->live, nodes [i].id, now);
         free (nodes);
     }
+}
+
+static int
+s_collect_origin (const char *node, sf_version_t v, void *arg)
+{
+    zlistx_add_end ((zlistx_t *) arg, strdup (node));
+    return 0;
+}
+
+static int
+s_load_origin (const char *node, sf_version_t v, void *arg)
+{
+    sf_ctl_origin ((sf_ctl_t *) arg, node);
+    return 0;
+}
+
+//  Every origin known to storage: the gossip digest names them all
+static void
+s_load_origins (sf_ctl_t *c)
+{
+    sf_read_t r;
+    if (sf_store_read_begin (c->store, &r))
+        return;
+    zlistx_t *names = zlistx_new ();
+    zlistx_set_destructor (names, (zlistx_destructor_fn *) zstr_free);
+    sf_store_scan_origins (&r, s_collect_origin, names);
+    sf_store_read_end (&r);
+    //  sf_ctl_origin opens its own read transaction: after ours has ended
+    for (char *n = zlistx_first (names); n; n = zlistx_next (names))
+        s_load_origin (n, (sf_version_t) { 0, 0 }, c);
+    zlistx_destroy (&names);
 }
 
 static zsock_t *
@@ -787,8 +807,8 @@ sf_controller_run (sf_controller_config_t *cfg)
         zcert_destroy (&cert);
         return 3;
     }
-    static s_ctl_t ctl;
-    s_ctl_t *c = &ctl;
+    static sf_ctl_t ctl;
+    sf_ctl_t *c = &ctl;
     memset (c, 0, sizeof (*c));
     c->cfg = cfg;
     sf_metrics_init (&c->metrics);
@@ -805,12 +825,15 @@ sf_controller_run (sf_controller_config_t *cfg)
         return 3;
     }
     c->live = sf_live_new (cfg->suspect_ms, cfg->down_ms);
-    c->query = (sf_query_ctx_t) { c->store, c->live, cfg->transfer_timeout_s };
+    c->query = (sf_query_ctx_t) { .store = c->store, .live = c->live,
+                                  .transfer_timeout_s = cfg->transfer_timeout_s };
     c->origins = zhashx_new ();
     zhashx_set_destructor (c->origins, (zhashx_destructor_fn *) s_origin_destroy);
     c->touched = zlistx_new ();
     c->peers = sf_peers_new (cfg->certs_dir);
+    c->cert = cert;
     s_know_nodes (c);
+    s_load_origins (c);
 
     zactor_t *auth = zactor_new (zauth, NULL);
     zstr_sendx (auth, "CURVE", cfg->certs_dir, NULL);
@@ -830,6 +853,15 @@ sf_controller_run (sf_controller_config_t *cfg)
         goto done;
     }
     qstarted = true;
+    if (cfg->peers [0]) {
+        c->gossip = sf_gossip_new (c, err, sizeof (err));
+        if (!c->gossip) {
+            sf_error ("gossip: %s", err);
+            goto done;
+        }
+        c->query.cluster_fn = sf_gossip_cluster;
+        c->query.cluster_arg = c->gossip;
+    }
     if (cfg->http [0]) {
         http = sf_http_new (&c->query, &c->metrics, cfg->http, cfg->http_token, err, sizeof (err));
         if (!http) {
@@ -842,7 +874,7 @@ sf_controller_run (sf_controller_config_t *cfg)
              cfg->query, cfg->http [0] ? cfg->http : "off", cfg->data_dir);
     s_ingest_loop (c);
     if (c->txn_open)
-        s_commit (c);
+        sf_ctl_commit (c);
     rc = 0;
     sf_info ("controller %s stopping", cfg->id);
 done:
@@ -850,6 +882,8 @@ done:
     if (qstarted)
         pthread_join (qthread, NULL);
     sf_http_destroy (&http);
+    c->query.cluster_fn = NULL;
+    sf_gossip_destroy (&c->gossip);
     zsock_destroy (&qsock);
     zsock_destroy (&c->agents);
     zactor_destroy (&auth);

@@ -120,3 +120,13 @@ sf_live_counts (sf_live_t *self, int64_t now_ms, uint32_t counts [3])
         counts [s_state (self, now_ms - e->rose_ms)]++;
     pthread_mutex_unlock (&self->lock);
 }
+
+void
+sf_live_each (sf_live_t *self, sf_live_fn *fn, void *arg)
+{
+    pthread_mutex_lock (&self->lock);
+    for (s_entry_t *e = zhashx_first (self->nodes); e; e = zhashx_next (self->nodes))
+        if (e->gen || e->counter)
+            fn ((const char *) zhashx_cursor (self->nodes), e->gen, e->counter, arg);
+    pthread_mutex_unlock (&self->lock);
+}

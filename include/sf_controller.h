@@ -21,6 +21,7 @@ typedef struct {
     char query [256];
     char peers [256];
     char seeds [2048];
+    char advertise [256];
     char http [128];
     char http_token [256];
     char log_level [16];
@@ -33,6 +34,7 @@ typedef struct {
     int64_t gossip_ms;
     int64_t sync_ms;
     int64_t max_streams_per_node;
+    int64_t tombstone_grace_s;
 } sf_controller_config_t;
 
 extern const sf_option_t sf_controller_options [];

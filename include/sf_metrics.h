@@ -30,6 +30,10 @@ typedef struct {
     atomic_uint_fast64_t commit_buckets [SF_COMMIT_BUCKETS];
     atomic_uint_fast64_t commit_sum_us;
     atomic_uint_fast64_t map_grows;
+    atomic_uint_fast64_t gossip_bytes_out;         //  peer protocol, both directions
+    atomic_uint_fast64_t gossip_bytes_in;
+    atomic_uint_fast64_t gossip_records_in;        //  replicated changes applied
+    atomic_uint_fast64_t gossip_rounds;
 } sf_metrics_t;
 
 void sf_metrics_init (sf_metrics_t *self);

@@ -12,11 +12,16 @@
 #include "sf_filter.h"
 #include "sf_store.h"
 #include "sf_live.h"
+#include <msgpack.h>
 
 typedef struct {
     sf_store_t *store;
     sf_live_t *live;
     int64_t transfer_timeout_s;
+    //  Writes a packed cluster_reply message into reply (set when the
+    //  controller runs gossip; controller/gossip.c). Thread-safe.
+    int (*cluster_fn) (void *arg, msgpack_sbuffer *reply);
+    void *cluster_arg;
 } sf_query_ctx_t;
 
 typedef struct {

@@ -72,6 +72,8 @@ sf_keys() {
   "$BIN/streamfleet" keygen --role controller --name controller --out "$T/keys/controller" >/dev/null || return 1
   "$BIN/streamfleet" keygen --role cli --name ops --out "$T/keys/ops" >/dev/null || return 1
   cp "$T/keys/ops" "$T/allowed/ops.cert"
+  # controllers share the cluster's certificate and talk to each other with it
+  cp "$T/keys/controller" "$T/allowed/controller.cert"
   export STREAMFLEET_CERT="$T/keys/ops" STREAMFLEET_SERVER_CERT="$T/keys/controller"
 }
 # agent_key NODE: makes and admits an agent certificate for NODE

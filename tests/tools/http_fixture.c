@@ -123,7 +123,7 @@ main (int argc, char **argv)
     }
     sf_metrics_t metrics;
     sf_metrics_init (&metrics);
-    sf_query_ctx_t query = { store, live, 120 };
+    sf_query_ctx_t query = { .store = store, .live = live, .transfer_timeout_s = 120 };
     uint64_t beat = 1;
     for (long n = 1; n <= nodes; n++) {
         char id [32];

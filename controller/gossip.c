@@ -1,0 +1,1131 @@
+/*  gossip.c — controller ↔ controller: SWIM-style membership and
+    Scuttlebutt anti-entropy (include/sf_gossip.h, docs/protocol.md).
+
+    Sockets: one ROUTER on --peers takes other controllers' requests; one
+    DEALER per member carries our requests and their answers. A round:
+        A → B  gossip {digest, beats, members}
+        B → A  gossip_reply {digest, beats, members}, then delta… for what A lacks
+        A → B  delta… for what B lacks
+    The gossip/gossip_reply pair doubles as SWIM's probe. Without an answer
+    within probe-ms, A asks up to two other members to ping B (ping_req →
+    ping → ack → ping_ack); without any answer by 2 × probe-ms B is suspect,
+    and after suspect-ms dead. Membership lists ride on every exchange; a
+    member that hears itself suspected raises its incarnation to refute it.
+
+    Deltas carry, per origin, its records with versions above the peer's
+    digest, oldest first, cut only between versions, with "upto": the version
+    the receiver may claim once it has applied the block. Records are applied
+    through sf_apply like an agent's, only when newer than what is stored.
+*/
+#include "ctl.h"
+#include "sf_apply.h"
+#include "sf_gossip.h"
+#include <pthread.h>
+#include <unistd.h>
+
+#define S_DELTA_RECORDS 4000
+#define S_DELTA_BYTES (4 * 1024 * 1024)
+#define S_PROBE_MS 1000
+#define S_SUSPECT_MS 4000
+#define S_INDIRECT 2
+
+typedef enum { S_ALIVE = 0, S_SUSPECT = 1, S_DEAD = 2 } s_mstate_t;
+static const char *s_mstate_names [] = { "alive", "suspect", "dead" };
+
+typedef struct {
+    char id [64];
+    char endpoint [256];
+    uint64_t inc;
+    int state;
+    int64_t state_since_ms;
+    int64_t last_heard_ms;          //  -1 never
+    zsock_t *dealer;
+    int64_t probe_sent_ms;          //  0: no probe outstanding
+    bool indirect_sent;
+    bool seed;                      //  id not known yet: keyed by endpoint
+    uint64_t lag_changes;           //  what it lacked at the last exchange
+    uint64_t state_hash;
+    uint64_t streams;
+    int64_t last_exchange_ms;
+    bool again;                     //  a delta was cut short: exchange again soon
+} s_member_t;
+
+typedef struct {
+    zframe_t *route;                //  who asked (on our ROUTER)
+    char target [64];
+    int64_t until_ms;
+} s_pingreq_t;
+
+struct sf_gossip_t {
+    sf_ctl_t *c;
+    zsock_t *router;
+    zhashx_t *members;              //  id -> s_member_t
+    zlistx_t *pingreqs;             //  s_pingreq_t
+    char self_id [64];
+    char self_endpoint [256];
+    uint64_t inc;
+    int64_t next_round_ms;
+    int64_t next_hash_ms;
+    uint64_t state_hash;
+    uint64_t streams;
+    uint64_t rr;                    //  round robin cursor over a shuffled order
+    sf_msg_t msg;
+    sf_stream_t scratch;
+    msgpack_sbuffer out;
+    sf_ratelimit_t rl;
+    pthread_mutex_t lock;
+    msgpack_sbuffer cluster;        //  packed cluster_reply, rebuilt each round
+};
+
+//  ---------------------------------------------------------------------------
+//  Members
+
+static void
+s_member_destroy (s_member_t **m_p)
+{
+    if (*m_p) {
+        zsock_destroy (&(*m_p)->dealer);
+        free (*m_p);
+        *m_p = NULL;
+    }
+}
+
+static int
+s_connect (sf_gossip_t *g, s_member_t *m)
+{
+    zsock_destroy (&m->dealer);
+    char err [512];
+    m->dealer = zsock_new (ZMQ_DEALER);
+    if (!m->dealer || sf_sock_curve_client (m->dealer, g->c->cert, g->c->cfg->cert, err, sizeof (err))) {
+        sf_error ("gossip: cannot set up a connection to %s: %s", m->endpoint, err);
+        zsock_destroy (&m->dealer);
+        return -1;
+    }
+    zsock_set_linger (m->dealer, 0);
+    zsock_set_sndhwm (m->dealer, 64);
+    zsock_set_immediate (m->dealer, 1);
+    if (zsock_connect (m->dealer, "%s", m->endpoint)) {
+        sf_error ("gossip: '%s' is not a valid peer endpoint", m->endpoint);
+        zsock_destroy (&m->dealer);
+        return -1;
+    }
+    return 0;
+}
+
+static s_member_t *
+s_member_add (sf_gossip_t *g, const char *id, const char *endpoint, bool seed)
+{
+    s_member_t *m = calloc (1, sizeof (*m));
+    if (!m)
+        return NULL;
+    snprintf (m->id, sizeof (m->id), "%s", id);
+    snprintf (m->endpoint, sizeof (m->endpoint), "%s", endpoint);
+    m->seed = seed;
+    m->last_heard_ms = -1;
+    m->state_since_ms = sf_mono_ms ();
+    s_connect (g, m);
+    zhashx_insert (g->members, m->id, m);
+    if (!seed)
+        sf_info ("gossip: member %s at %s joins", id, endpoint);
+    return m;
+}
+
+static void
+s_set_state (s_member_t *m, int state, uint64_t inc)
+{
+    if (m->state != state)
+        sf_info ("gossip: member %s is %s (incarnation %llu)", m->id, s_mstate_names [state],
+                 (unsigned long long) inc);
+    if (m->state != state)
+        m->state_since_ms = sf_mono_ms ();
+    m->state = state;
+    m->inc = inc;
+}
+
+//  A message came from m itself: it is alive, whatever we thought
+static void
+s_heard (s_member_t *m, uint64_t inc)
+{
+    m->last_heard_ms = sf_mono_ms ();
+    m->probe_sent_ms = 0;
+    m->indirect_sent = false;
+    if (m->state != S_ALIVE || inc > m->inc)
+        s_set_state (m, S_ALIVE, inc > m->inc ? inc : m->inc);
+}
+
+//  The member a message comes from, creating or re-keying as needed
+static s_member_t *
+s_member_from (sf_gossip_t *g, const char *id, const char *endpoint, s_member_t *via_seed)
+{
+    if (!id [0] || strcmp (id, g->self_id) == 0)
+        return NULL;
+    s_member_t *m = zhashx_lookup (g->members, id);
+    if (via_seed && via_seed->seed) {
+        //  Now we know the seed's id: keep one member for it
+        if (m && m != via_seed) {
+            zhashx_delete (g->members, via_seed->id);
+            return m;
+        }
+        if (!m) {
+            zhashx_rename (g->members, via_seed->id, id);
+            snprintf (via_seed->id, sizeof (via_seed->id), "%s", id);
+            via_seed->seed = false;
+            sf_info ("gossip: seed %s is member %s", via_seed->endpoint, id);
+            return via_seed;
+        }
+    }
+    if (!m && endpoint [0])
+        m = s_member_add (g, id, endpoint, false);
+    return m;
+}
+
+//  ---------------------------------------------------------------------------
+//  Packing what every exchange carries
+
+static void
+s_pack_digest_fn (const char *node, sf_version_t v, void *arg)
+{
+    msgpack_packer *pk = arg;
+    sf_pack_str (pk, node);
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_uint64 (pk, v.gen);
+    msgpack_pack_uint64 (pk, v.seq);
+}
+
+typedef struct {
+    msgpack_packer *pk;
+    size_t count;
+} s_beats_t;
+
+static void
+s_count_beat (const char *node, uint64_t gen, uint64_t counter, void *arg)
+{
+    ((s_beats_t *) arg)->count++;
+}
+
+static void
+s_pack_beat (const char *node, uint64_t gen, uint64_t counter, void *arg)
+{
+    s_beats_t *b = arg;
+    sf_pack_str (b->pk, node);
+    msgpack_pack_array (b->pk, 2);
+    msgpack_pack_uint64 (b->pk, gen);
+    msgpack_pack_uint64 (b->pk, counter);
+}
+
+//  Origins with something committed
+static size_t
+s_origin_count (sf_gossip_t *g)
+{
+    size_t n = 0;
+    for (sf_origin_t *o = zhashx_first (g->c->origins); o; o = zhashx_next (g->c->origins))
+        if (o->committed.gen || o->committed.seq)
+            n++;
+    return n;
+}
+
+static void
+s_pack_exchange (sf_gossip_t *g, const char *type)
+{
+    msgpack_sbuffer_clear (&g->out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, type, 8);
+    sf_pack_kstr (&pk, "from", g->self_id);
+    sf_pack_kstr (&pk, "endpoint", g->self_endpoint);
+    sf_pack_ku64 (&pk, "inc", g->inc);
+    sf_pack_ku64 (&pk, "state_hash", g->state_hash);
+    sf_pack_ku64 (&pk, "streams", g->streams);
+    sf_pack_str (&pk, "digest");
+    msgpack_pack_map (&pk, s_origin_count (g));
+    for (sf_origin_t *o = zhashx_first (g->c->origins); o; o = zhashx_next (g->c->origins))
+        if (o->committed.gen || o->committed.seq)
+            s_pack_digest_fn (o->node, o->committed, &pk);
+    s_beats_t b = { &pk, 0 };
+    sf_live_each (g->c->live, s_count_beat, &b);
+    sf_pack_str (&pk, "beats");
+    msgpack_pack_map (&pk, b.count);
+    b.count = 0;
+    sf_live_each (g->c->live, s_pack_beat, &b);
+    sf_pack_str (&pk, "members");
+    size_t n = 1;
+    for (s_member_t *m = zhashx_first (g->members); m; m = zhashx_next (g->members))
+        if (!m->seed)
+            n++;
+    msgpack_pack_array (&pk, n);
+    msgpack_pack_array (&pk, 4);
+    sf_pack_str (&pk, g->self_id);
+    sf_pack_str (&pk, g->self_endpoint);
+    msgpack_pack_uint64 (&pk, g->inc);
+    sf_pack_str (&pk, "alive");
+    for (s_member_t *m = zhashx_first (g->members); m; m = zhashx_next (g->members)) {
+        if (m->seed)
+            continue;
+        msgpack_pack_array (&pk, 4);
+        sf_pack_str (&pk, m->id);
+        sf_pack_str (&pk, m->endpoint);
+        msgpack_pack_uint64 (&pk, m->inc);
+        sf_pack_str (&pk, s_mstate_names [m->state]);
+    }
+}
+
+static void
+s_send_dealer (sf_gossip_t *g, s_member_t *m)
+{
+    if (!m->dealer)
+        return;
+    if (zmq_send (zsock_resolve (m->dealer), g->out.data, g->out.size, ZMQ_DONTWAIT) >= 0)
+        atomic_fetch_add (&g->c->metrics.gossip_bytes_out, g->out.size);
+}
+
+static void
+s_send_route (sf_gossip_t *g, zframe_t *route)
+{
+    zframe_t *r = zframe_dup (route);
+    if (zframe_send (&r, g->router, ZFRAME_MORE | ZFRAME_DONTWAIT)) {
+        zframe_destroy (&r);
+        return;
+    }
+    zmq_send (zsock_resolve (g->router), g->out.data, g->out.size, ZMQ_DONTWAIT);
+    atomic_fetch_add (&g->c->metrics.gossip_bytes_out, g->out.size);
+}
+
+//  ---------------------------------------------------------------------------
+//  Membership lists and beats from a peer
+
+static int
+s_state_parse (const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp (s, s_mstate_names [i]) == 0)
+            return i;
+    return -1;
+}
+
+static void
+s_merge_members (sf_gossip_t *g, const msgpack_object *list)
+{
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size > 1024)
+        return;
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *e = &list->via.array.ptr [i];
+        char id [64], endpoint [256], state [16];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 4
+        ||  sf_obj_str (&e->via.array.ptr [0], id, sizeof (id) - 1)
+        ||  sf_obj_str (&e->via.array.ptr [1], endpoint, sizeof (endpoint) - 1)
+        ||  e->via.array.ptr [2].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+        ||  sf_obj_str (&e->via.array.ptr [3], state, sizeof (state) - 1))
+            continue;
+        uint64_t inc = e->via.array.ptr [2].via.u64;
+        int st = s_state_parse (state);
+        if (st < 0 || !id [0])
+            continue;
+        if (strcmp (id, g->self_id) == 0) {
+            //  Refute: whoever thinks we are suspect or dead hears a higher
+            //  incarnation from us at the next exchange
+            if (st != S_ALIVE && inc >= g->inc) {
+                g->inc = inc + 1;
+                sf_info ("gossip: refuting '%s' about us with incarnation %llu", state,
+                         (unsigned long long) g->inc);
+            }
+            continue;
+        }
+        s_member_t *m = zhashx_lookup (g->members, id);
+        if (!m) {
+            //  A member we did not know; one already dead is not worth a socket
+            if (st != S_DEAD)
+                if ((m = s_member_add (g, id, endpoint, false)))
+                    s_set_state (m, st, inc);
+            continue;
+        }
+        if (inc > m->inc || (inc == m->inc && st > m->state))
+            s_set_state (m, st, inc);
+    }
+}
+
+static void
+s_merge_beats (sf_gossip_t *g, const msgpack_object *beats)
+{
+    if (!beats || beats->type != MSGPACK_OBJECT_MAP || beats->via.map.size > SF_STREAMS_PER_NODE_MAX)
+        return;
+    int64_t now = sf_mono_ms ();
+    for (uint32_t i = 0; i < beats->via.map.size; i++) {
+        char node [SF_NODE_MAX + 1];
+        const msgpack_object *v = &beats->via.map.ptr [i].val;
+        if (sf_obj_str (&beats->via.map.ptr [i].key, node, SF_NODE_MAX) || v->type != MSGPACK_OBJECT_ARRAY
+        ||  v->via.array.size != 2 || v->via.array.ptr [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+        ||  v->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            continue;
+        sf_live_beat (g->c->live, node, v->via.array.ptr [0].via.u64, v->via.array.ptr [1].via.u64, now);
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Deltas: what a peer lacks
+
+typedef struct {
+    char kind;
+    char name [SF_NAME_MAX + 1];
+    sf_version_t v;
+    const void *data;
+    size_t size;
+} s_entry_t;
+
+typedef struct {
+    sf_read_t *r;
+    const char *node;
+    s_entry_t *entries;
+    size_t count, cap;
+    size_t bytes;
+    size_t budget_records, budget_bytes;
+    bool cut;                       //  stopped for the budget
+} s_collect_t;
+
+static int
+s_collect (char kind, const char *name, sf_version_t v, void *arg)
+{
+    s_collect_t *col = arg;
+    //  Cut only between versions, never inside one
+    if ((col->count >= col->budget_records || col->bytes >= col->budget_bytes)
+    &&  col->count && sf_version_cmp (col->entries [col->count - 1].v, v) != 0) {
+        col->cut = true;
+        return 1;
+    }
+    if (col->count == col->cap) {
+        size_t cap = col->cap ? col->cap * 2 : 256;
+        s_entry_t *p = realloc (col->entries, cap * sizeof (s_entry_t));
+        if (!p) {
+            col->cut = true;
+            return 1;
+        }
+        col->entries = p;
+        col->cap = cap;
+    }
+    s_entry_t *e = &col->entries [col->count];
+    e->kind = kind;
+    snprintf (e->name, sizeof (e->name), "%s", name);
+    e->v = v;
+    e->data = NULL;
+    e->size = 0;
+    if (kind == 's') {
+        sf_row_t row;
+        if (sf_store_get_row (col->r, col->node, name, &row))
+            return 0;               //  the index is ahead of nothing: skip
+        e->data = row.packed;
+        e->size = row.packed_size;
+    }
+    else if (kind == 'n') {
+        if (sf_store_get_node_packed (col->r, col->node, &e->data, &e->size))
+            return 0;
+    }
+    col->bytes += e->size + 32;
+    col->count++;
+    return 0;
+}
+
+static sf_version_t
+s_digest_get (const msgpack_object *digest, const char *node)
+{
+    sf_version_t v = { 0, 0 };
+    const msgpack_object *e = sf_map_get (digest, node);
+    if (e && e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size == 2
+    &&  e->via.array.ptr [0].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+    &&  e->via.array.ptr [1].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        v.gen = e->via.array.ptr [0].via.u64;
+        v.seq = e->via.array.ptr [1].via.u64;
+    }
+    return v;
+}
+
+//  Sends the peer (by dealer m, or by route) one delta message with what it
+//  lacks according to its digest; returns how many changes it lacked in all.
+static uint64_t
+s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zframe_t *route)
+{
+    if (!digest || digest->type != MSGPACK_OBJECT_MAP)
+        return 0;
+    sf_read_t r;
+    if (sf_store_read_begin (g->c->store, &r))
+        return 0;
+    //  Per origin the peer is behind on: its block
+    typedef struct { sf_origin_t *o; s_collect_t col; sf_version_t upto; } s_block_t;
+    size_t nblocks = 0, cap = 0;
+    s_block_t *blocks = NULL;
+    uint64_t lag = 0;
+    size_t budget_records = S_DELTA_RECORDS, budget_bytes = S_DELTA_BYTES;
+    bool more = false;
+    for (sf_origin_t *o = zhashx_first (g->c->origins); o; o = zhashx_next (g->c->origins)) {
+        sf_version_t theirs = s_digest_get (digest, o->node);
+        if (sf_version_cmp (o->committed, theirs) <= 0)
+            continue;
+        lag += o->committed.gen == theirs.gen ? o->committed.seq - theirs.seq : o->committed.seq;
+        if (budget_records == 0 || budget_bytes == 0) {
+            more = true;
+            continue;
+        }
+        if (nblocks == cap) {
+            cap = cap ? cap * 2 : 16;
+            s_block_t *p = realloc (blocks, cap * sizeof (s_block_t));
+            if (!p)
+                break;
+            blocks = p;
+        }
+        s_block_t *b = &blocks [nblocks++];
+        memset (b, 0, sizeof (*b));
+        b->o = o;
+        b->col.r = &r;
+        b->col.node = o->node;
+        b->col.budget_records = budget_records;
+        b->col.budget_bytes = budget_bytes;
+        sf_store_scan_versions (&r, o->node, theirs, s_collect, &b->col);
+        //  Complete: the peer may claim our committed version; cut: only up
+        //  to the last whole version sent
+        if (b->col.cut) {
+            more = true;
+            b->upto = b->col.count ? b->col.entries [b->col.count - 1].v : theirs;
+        }
+        else
+            b->upto = o->committed;
+        budget_records = b->col.count >= budget_records ? 0 : budget_records - b->col.count;
+        budget_bytes = b->col.bytes >= budget_bytes ? 0 : budget_bytes - b->col.bytes;
+    }
+    if (nblocks) {
+        msgpack_sbuffer_clear (&g->out);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+        sf_msg_begin (&pk, "delta", 3);
+        sf_pack_kstr (&pk, "from", g->self_id);
+        sf_pack_kbool (&pk, "more", more);
+        sf_pack_str (&pk, "origins");
+        msgpack_pack_array (&pk, nblocks);
+        for (size_t i = 0; i < nblocks; i++) {
+            s_block_t *b = &blocks [i];
+            msgpack_pack_map (&pk, 3);
+            sf_pack_kstr (&pk, "node", b->o->node);
+            sf_pack_str (&pk, "upto");
+            msgpack_pack_array (&pk, 2);
+            msgpack_pack_uint64 (&pk, b->upto.gen);
+            msgpack_pack_uint64 (&pk, b->upto.seq);
+            sf_pack_str (&pk, "entries");
+            msgpack_pack_array (&pk, b->col.count);
+            for (size_t k = 0; k < b->col.count; k++) {
+                s_entry_t *e = &b->col.entries [k];
+                msgpack_pack_array (&pk, e->kind == 'd' ? 3 : 4);
+                char kind [2] = { e->kind, 0 };
+                sf_pack_str (&pk, kind);
+                sf_pack_str (&pk, e->name);
+                msgpack_pack_array (&pk, 2);
+                msgpack_pack_uint64 (&pk, e->v.gen);
+                msgpack_pack_uint64 (&pk, e->v.seq);
+                if (e->kind != 'd')
+                    msgpack_sbuffer_write (&g->out, e->data, e->size);
+            }
+        }
+        if (m)
+            s_send_dealer (g, m);
+        else
+            s_send_route (g, route);
+    }
+    for (size_t i = 0; i < nblocks; i++)
+        free (blocks [i].col.entries);
+    free (blocks);
+    sf_store_read_end (&r);
+    return lag;
+}
+
+//  Stored version of a placement: live record or tombstone; 0/0 if none
+static sf_version_t
+s_local_version (sf_gossip_t *g, const char *node, const char *name)
+{
+    sf_read_t r = { sf_store_wtxn (g->c->store), g->c->store };
+    sf_version_t v = { 0, 0 };
+    sf_row_t row;
+    if (sf_store_get_row (&r, node, name, &row) == 0) {
+        v.gen = row.sum.gen;
+        v.seq = row.sum.seq;
+    }
+    else
+        sf_store_get_tombstone (&r, node, name, &v);
+    return v;
+}
+
+static bool
+s_version_obj (const msgpack_object *o, sf_version_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2
+    ||  o->via.array.ptr [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+    ||  o->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    v->gen = o->via.array.ptr [0].via.u64;
+    v->seq = o->via.array.ptr [1].via.u64;
+    return true;
+}
+
+static void
+s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
+{
+    const msgpack_object *origins = sf_map_get (body, "origins");
+    if (!origins || origins->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    sf_ctl_t *c = g->c;
+    if (sf_ctl_txn (c))
+        return;
+    char err [SF_ERR_MAX];
+    uint64_t applied = 0;
+    for (uint32_t i = 0; i < origins->via.array.size; i++) {
+        const msgpack_object *blk = &origins->via.array.ptr [i];
+        char node [SF_NODE_MAX + 1];
+        const msgpack_object *entries = sf_map_get (blk, "entries");
+        const msgpack_object *upto_o = sf_map_get (blk, "upto");
+        sf_version_t upto;
+        if (sf_map_str (blk, "node", node, SF_NODE_MAX, err) || !node [0] || !entries
+        ||  entries->type != MSGPACK_OBJECT_ARRAY || !upto_o || !s_version_obj (upto_o, &upto)) {
+            sf_metrics_reject (&c->metrics, SF_REJ_FIELD);
+            sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: malformed delta block from %s", from);
+            continue;
+        }
+        sf_origin_t *o = sf_ctl_origin (c, node);
+        if (!o)
+            continue;
+        bool ok = true;
+        for (uint32_t k = 0; k < entries->via.array.size && ok; k++) {
+            const msgpack_object *e = &entries->via.array.ptr [k];
+            char kind [4], name [SF_NAME_MAX + 1];
+            sf_version_t v;
+            if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 3
+            ||  sf_obj_str (&e->via.array.ptr [0], kind, sizeof (kind) - 1)
+            ||  sf_obj_str (&e->via.array.ptr [1], name, SF_NAME_MAX)
+            ||  !s_version_obj (&e->via.array.ptr [2], &v)) {
+                ok = false;
+                break;
+            }
+            if (kind [0] == 's' && e->via.array.size == 4) {
+                if (sf_version_cmp (v, s_local_version (g, node, name)) <= 0)
+                    continue;
+                if (sf_stream_unpack (&e->via.array.ptr [3], &g->scratch, err)
+                ||  (g->scratch.node [0] && strcmp (g->scratch.node, node))) {
+                    ok = false;
+                    break;
+                }
+                snprintf (g->scratch.node, sizeof (g->scratch.node), "%s", node);
+                g->scratch.version = v;
+                g->scratch.transfer = false;
+                g->scratch.migrated_to [0] = 0;
+                if (sf_apply_put (c->store, &g->scratch))
+                    ok = false;
+                applied++;
+            }
+            else if (kind [0] == 'd') {
+                if (sf_version_cmp (v, s_local_version (g, node, name)) <= 0)
+                    continue;
+                if (sf_apply_del (c->store, node, name, v))
+                    ok = false;
+                applied++;
+            }
+            else if (kind [0] == 'n' && e->via.array.size == 4) {
+                if (sf_version_cmp (v, o->info.version) <= 0)
+                    continue;
+                sf_node_t n;
+                if (sf_node_unpack (&e->via.array.ptr [3], &n, err) || strcmp (n.id, node)) {
+                    ok = false;
+                    break;
+                }
+                //  Usage is the freshest we have; the info is the peer's
+                sf_node_t keep = o->info;
+                o->info = n;
+                o->info.version = v;
+                if (keep.heartbeat > n.heartbeat)
+                    o->info.heartbeat = keep.heartbeat;
+                o->info_dirty = true;
+                applied++;
+            }
+            else
+                ok = false;
+        }
+        if (!ok) {
+            //  Claim nothing for this origin: the next round starts over
+            sf_metrics_reject (&c->metrics, SF_REJ_FIELD);
+            sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: bad entry in %s's delta for %s (%s)", from,
+                            node, err);
+            continue;
+        }
+        if (sf_version_cmp (upto, o->staged) > 0) {
+            o->staged = upto;
+            sf_store_set_origin (c->store, node, upto);
+            sf_ctl_touch (c, o);
+        }
+    }
+    atomic_fetch_add (&c->metrics.gossip_records_in, applied);
+    sf_ctl_commit (c);
+}
+
+//  ---------------------------------------------------------------------------
+//  Messages
+
+static void
+s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zframe_t *route,
+               bool is_request)
+{
+    char from [64] = "", endpoint [256] = "";
+    uint64_t inc = 0, hash = 0, streams = 0;
+    sf_map_str (body, "from", from, sizeof (from) - 1, NULL);
+    sf_map_str (body, "endpoint", endpoint, sizeof (endpoint) - 1, NULL);
+    sf_map_u64 (body, "inc", &inc, NULL);
+    sf_map_u64 (body, "state_hash", &hash, NULL);
+    sf_map_u64 (body, "streams", &streams, NULL);
+    s_member_t *m = s_member_from (g, from, endpoint, via);
+    if (m) {
+        s_heard (m, inc);
+        m->state_hash = hash;
+        m->streams = streams;
+        m->last_exchange_ms = sf_mono_ms ();
+    }
+    s_merge_members (g, sf_map_get (body, "members"));
+    s_merge_beats (g, sf_map_get (body, "beats"));
+    const msgpack_object *digest = sf_map_get (body, "digest");
+    if (is_request) {
+        s_pack_exchange (g, "gossip_reply");
+        s_send_route (g, route);
+        uint64_t lag = s_send_delta (g, digest, NULL, route);
+        if (m)
+            m->lag_changes = lag;
+    }
+    else if (m) {
+        m->lag_changes = s_send_delta (g, digest, m, NULL);
+    }
+}
+
+static void
+s_on_router (sf_gossip_t *g)
+{
+    zmsg_t *msg = zmsg_recv (g->router);
+    if (!msg)
+        return;
+    zframe_t *route = zmsg_pop (msg);
+    zframe_t *payload = zmsg_pop (msg);
+    sf_ctl_t *c = g->c;
+    if (!route || !payload || zmsg_size (msg)) {
+        sf_metrics_reject (&c->metrics, SF_REJ_MALFORMED);
+        goto done;
+    }
+    atomic_fetch_add (&c->metrics.gossip_bytes_in, zframe_size (payload));
+    const sf_peer_t *peer = sf_peers_lookup (c->peers, payload);
+    if (!peer || (strcmp (peer->role, "peer") && strcmp (peer->role, "controller"))) {
+        sf_metrics_reject (&c->metrics, SF_REJ_FORBIDDEN);
+        sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: refused a message from %s: not a peer certificate",
+                        peer ? peer->name : "an unknown key");
+        goto done;
+    }
+    if (sf_msg_parse (&g->msg, zframe_data (payload), zframe_size (payload))) {
+        sf_metrics_reject (&c->metrics, g->msg.reason);
+        sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: rejected a message: %s", g->msg.error);
+        goto done;
+    }
+    const char *t = g->msg.type;
+    const msgpack_object *body = g->msg.body;
+    char from [64] = "";
+    sf_map_str (body, "from", from, sizeof (from) - 1, NULL);
+    if (!strcmp (t, "gossip"))
+        s_on_exchange (g, body, NULL, route, true);
+    else if (!strcmp (t, "delta")) {
+        s_member_t *m = zhashx_lookup (g->members, from);
+        if (m)
+            m->last_heard_ms = sf_mono_ms ();
+        s_apply_delta (g, body, from);
+    }
+    else if (!strcmp (t, "ping")) {
+        msgpack_sbuffer_clear (&g->out);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+        sf_msg_begin (&pk, "ack", 2);
+        sf_pack_kstr (&pk, "from", g->self_id);
+        sf_pack_ku64 (&pk, "inc", g->inc);
+        s_send_route (g, route);
+    }
+    else if (!strcmp (t, "ping_req")) {
+        char target [64] = "";
+        sf_map_str (body, "target", target, sizeof (target) - 1, NULL);
+        s_member_t *m = zhashx_lookup (g->members, target);
+        if (m && m->dealer) {
+            s_pingreq_t *p = calloc (1, sizeof (*p));
+            if (p) {
+                p->route = zframe_dup (route);
+                snprintf (p->target, sizeof (p->target), "%s", target);
+                p->until_ms = sf_mono_ms () + S_PROBE_MS;
+                zlistx_add_end (g->pingreqs, p);
+                msgpack_sbuffer_clear (&g->out);
+                msgpack_packer pk;
+                msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+                sf_msg_begin (&pk, "ping", 1);
+                sf_pack_kstr (&pk, "from", g->self_id);
+                s_send_dealer (g, m);
+            }
+        }
+    }
+    else {
+        sf_metrics_reject (&c->metrics, SF_REJ_TYPE);
+        sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: unknown message type '%s' from %s", t, from);
+    }
+done:
+    sf_msg_release (&g->msg);
+    zframe_destroy (&route);
+    zframe_destroy (&payload);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_pingreq_free (void **item)
+{
+    s_pingreq_t *p = *item;
+    if (p) {
+        zframe_destroy (&p->route);
+        free (p);
+        *item = NULL;
+    }
+}
+
+static void
+s_on_dealer (sf_gossip_t *g, s_member_t *m)
+{
+    zframe_t *f = zframe_recv (m->dealer);
+    if (!f)
+        return;
+    atomic_fetch_add (&g->c->metrics.gossip_bytes_in, zframe_size (f));
+    if (sf_msg_parse (&g->msg, zframe_data (f), zframe_size (f))) {
+        sf_metrics_reject (&g->c->metrics, g->msg.reason);
+        zframe_destroy (&f);
+        return;
+    }
+    const char *t = g->msg.type;
+    const msgpack_object *body = g->msg.body;
+    if (!strcmp (t, "gossip_reply"))
+        s_on_exchange (g, body, m, NULL, false);
+    else if (!strcmp (t, "delta")) {
+        bool more = false;
+        sf_map_bool (body, "more", &more, NULL);
+        m->again = more;
+        m->last_heard_ms = sf_mono_ms ();
+        s_apply_delta (g, body, m->id);
+    }
+    else if (!strcmp (t, "ack")) {
+        uint64_t inc = 0;
+        sf_map_u64 (body, "inc", &inc, NULL);
+        s_heard (m, inc);
+        //  Answer whoever asked us to ping it
+        for (s_pingreq_t *p = zlistx_first (g->pingreqs); p; p = zlistx_next (g->pingreqs))
+            if (!strcmp (p->target, m->id)) {
+                msgpack_sbuffer_clear (&g->out);
+                msgpack_packer pk;
+                msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+                sf_msg_begin (&pk, "ping_ack", 2);
+                sf_pack_kstr (&pk, "from", g->self_id);
+                sf_pack_kstr (&pk, "target", m->id);
+                s_send_route (g, p->route);
+                p->until_ms = 0;
+            }
+    }
+    else if (!strcmp (t, "ping_ack")) {
+        char target [64] = "";
+        sf_map_str (body, "target", target, sizeof (target) - 1, NULL);
+        s_member_t *tm = zhashx_lookup (g->members, target);
+        if (tm) {
+            //  Alive by someone else's word: keep its incarnation
+            tm->probe_sent_ms = 0;
+            tm->indirect_sent = false;
+            if (tm->state == S_SUSPECT)
+                s_set_state (tm, S_ALIVE, tm->inc);
+        }
+    }
+    sf_msg_release (&g->msg);
+    zframe_destroy (&f);
+}
+
+//  ---------------------------------------------------------------------------
+
+static void
+s_rebuild_cluster (sf_gossip_t *g)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "cluster_reply", 3);
+    sf_pack_kstr (&pk, "self", g->self_id);
+    sf_pack_ki64 (&pk, "now", sf_now_ms () / 1000);
+    size_t n = 1;
+    for (s_member_t *m = zhashx_first (g->members); m; m = zhashx_next (g->members))
+        n++;
+    sf_pack_str (&pk, "members");
+    msgpack_pack_array (&pk, n);
+    int64_t now = sf_mono_ms ();
+    msgpack_pack_map (&pk, 9);
+    sf_pack_kstr (&pk, "id", g->self_id);
+    sf_pack_kstr (&pk, "endpoint", g->self_endpoint);
+    sf_pack_kstr (&pk, "state", "alive");
+    sf_pack_ku64 (&pk, "incarnation", g->inc);
+    sf_pack_ki64 (&pk, "last_heard_ms", 0);
+    sf_pack_ku64 (&pk, "lag_changes", 0);
+    char hash [24];
+    snprintf (hash, sizeof (hash), "%016llx", (unsigned long long) g->state_hash);
+    sf_pack_kstr (&pk, "state_digest", hash);
+    sf_pack_ku64 (&pk, "streams", g->streams);
+    sf_pack_kbool (&pk, "self", true);
+    for (s_member_t *m = zhashx_first (g->members); m; m = zhashx_next (g->members)) {
+        msgpack_pack_map (&pk, 9);
+        sf_pack_kstr (&pk, "id", m->seed ? "" : m->id);
+        sf_pack_kstr (&pk, "endpoint", m->endpoint);
+        sf_pack_kstr (&pk, "state", m->seed && m->last_heard_ms < 0 ? "unknown" : s_mstate_names [m->state]);
+        sf_pack_ku64 (&pk, "incarnation", m->inc);
+        sf_pack_ki64 (&pk, "last_heard_ms", m->last_heard_ms < 0 ? -1 : now - m->last_heard_ms);
+        sf_pack_ku64 (&pk, "lag_changes", m->lag_changes);
+        snprintf (hash, sizeof (hash), "%016llx", (unsigned long long) m->state_hash);
+        sf_pack_kstr (&pk, "state_digest", m->last_heard_ms < 0 ? "" : hash);
+        sf_pack_ku64 (&pk, "streams", m->streams);
+        sf_pack_kbool (&pk, "self", false);
+    }
+    pthread_mutex_lock (&g->lock);
+    msgpack_sbuffer_clear (&g->cluster);
+    msgpack_sbuffer_write (&g->cluster, buf.data, buf.size);
+    pthread_mutex_unlock (&g->lock);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+int
+sf_gossip_cluster (void *arg, msgpack_sbuffer *reply)
+{
+    sf_gossip_t *g = arg;
+    msgpack_sbuffer_clear (reply);
+    pthread_mutex_lock (&g->lock);
+    msgpack_sbuffer_write (reply, g->cluster.data, g->cluster.size);
+    pthread_mutex_unlock (&g->lock);
+    return 0;
+}
+
+//  The state digest: an order-free hash of every placement's key and
+//  version, so that two controllers with the same records show the same value
+static int
+s_hash_row (const sf_row_t *row, void *arg)
+{
+    uint64_t *acc = arg;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < row->key_size; i++)
+        h = (h ^ (uint8_t) row->key [i]) * 1099511628211ULL;
+    h ^= row->sum.gen * 0x9E3779B97F4A7C15ULL;
+    h = (h ^ row->sum.seq) * 1099511628211ULL;
+    acc [0] ^= h;
+    acc [1]++;
+    return 0;
+}
+
+static void
+s_update_hash (sf_gossip_t *g)
+{
+    sf_read_t r;
+    if (sf_store_read_begin (g->c->store, &r))
+        return;
+    uint64_t acc [2] = { 0, 0 };
+    sf_store_scan_streams (&r, NULL, s_hash_row, acc);
+    sf_store_read_end (&r);
+    g->state_hash = acc [0];
+    g->streams = acc [1];
+}
+
+void
+sf_gossip_tick (sf_gossip_t *self)
+{
+    sf_gossip_t *g = self;
+    int64_t now = sf_mono_ms ();
+    //  Probes that went unanswered: indirect, then suspicion
+    for (s_member_t *m = zhashx_first (g->members); m; m = zhashx_next (g->members)) {
+        if (m->probe_sent_ms && now - m->probe_sent_ms > S_PROBE_MS && !m->indirect_sent) {
+            m->indirect_sent = true;
+            int asked = 0;
+            msgpack_sbuffer_clear (&g->out);
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+            sf_msg_begin (&pk, "ping_req", 2);
+            sf_pack_kstr (&pk, "from", g->self_id);
+            sf_pack_kstr (&pk, "target", m->id);
+            //  zhashx has one cursor: pick helpers from a copy of the keys
+            zlistx_t *keys = zhashx_keys (g->members);
+            for (char *k = zlistx_first (keys); k && asked < S_INDIRECT; k = zlistx_next (keys)) {
+                s_member_t *h = zhashx_lookup (g->members, k);
+                if (h && h != m && h->state == S_ALIVE && !h->seed) {
+                    s_send_dealer (g, h);
+                    asked++;
+                }
+            }
+            zlistx_destroy (&keys);
+            m = zhashx_lookup (g->members, m->id);      //  restore the cursor
+            if (!m)
+                break;
+        }
+        if (m->probe_sent_ms && now - m->probe_sent_ms > 2 * S_PROBE_MS) {
+            m->probe_sent_ms = 0;
+            m->indirect_sent = false;
+            if (m->state == S_ALIVE && !m->seed)
+                s_set_state (m, S_SUSPECT, m->inc);
+        }
+        if (m->state == S_SUSPECT && now - m->state_since_ms > S_SUSPECT_MS)
+            s_set_state (m, S_DEAD, m->inc);
+    }
+    //  Expired indirect-ping requests
+    void *h = zlistx_first (g->pingreqs) ? zlistx_cursor (g->pingreqs) : NULL;
+    while (h) {
+        s_pingreq_t *p = zlistx_handle_item (h);
+        void *next = zlistx_next (g->pingreqs) ? zlistx_cursor (g->pingreqs) : NULL;
+        if (now > p->until_ms)
+            zlistx_delete (g->pingreqs, h);
+        h = next;
+    }
+    if (now >= g->next_hash_ms) {
+        s_update_hash (g);
+        g->next_hash_ms = now + 1000;
+    }
+    //  A member whose delta was cut short gets another round at once
+    for (s_member_t *m = zhashx_first (g->members); m; m = zhashx_next (g->members))
+        if (m->again && !m->probe_sent_ms) {
+            m->again = false;
+            s_pack_exchange (g, "gossip");
+            s_send_dealer (g, m);
+            m->probe_sent_ms = now;
+        }
+    if (now < g->next_round_ms)
+        return;
+    g->next_round_ms = now + g->c->cfg->gossip_ms;
+    atomic_fetch_add (&g->c->metrics.gossip_rounds, 1);
+    //  One member per round: live ones in turn, a dead one now and then so
+    //  that it can come back
+    size_t n = zhashx_size (g->members);
+    if (n) {
+        zlistx_t *keys = zhashx_keys (g->members);
+        s_member_t *pick = NULL;
+        for (size_t tries = 0; tries < n && !pick; tries++) {
+            size_t idx = (size_t) (g->rr++ % n);
+            char *k = zlistx_first (keys);
+            for (size_t i = 0; i < idx && k; i++)
+                k = zlistx_next (keys);
+            s_member_t *m = k ? zhashx_lookup (g->members, k) : NULL;
+            if (m && !m->probe_sent_ms && (m->state != S_DEAD || randof (10) == 0))
+                pick = m;
+        }
+        zlistx_destroy (&keys);
+        if (pick) {
+            s_pack_exchange (g, "gossip");
+            s_send_dealer (g, pick);
+            pick->probe_sent_ms = now;
+        }
+    }
+    s_rebuild_cluster (g);
+}
+
+int
+sf_gossip_pollitems (sf_gossip_t *self, zmq_pollitem_t *items, int max)
+{
+    int n = 0;
+    if (n < max)
+        items [n++] = (zmq_pollitem_t) { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 };
+    for (s_member_t *m = zhashx_first (self->members); m && n < max; m = zhashx_next (self->members))
+        if (m->dealer)
+            items [n++] = (zmq_pollitem_t) { zsock_resolve (m->dealer), 0, ZMQ_POLLIN, 0 };
+    return n;
+}
+
+void
+sf_gossip_handle (sf_gossip_t *self, zmq_pollitem_t *items, int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (!(items [i].revents & ZMQ_POLLIN))
+            continue;
+        if (items [i].socket == zsock_resolve (self->router)) {
+            s_on_router (self);
+            continue;
+        }
+        //  Find the member by socket: members may have changed meanwhile
+        for (s_member_t *m = zhashx_first (self->members); m; m = zhashx_next (self->members))
+            if (m->dealer && zsock_resolve (m->dealer) == items [i].socket) {
+                s_on_dealer (self, m);
+                break;
+            }
+    }
+}
+
+sf_gossip_t *
+sf_gossip_new (sf_ctl_t *c, char *err, size_t errlen)
+{
+    sf_gossip_t *g = calloc (1, sizeof (*g));
+    if (!g) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    g->c = c;
+    snprintf (g->self_id, sizeof (g->self_id), "%s", c->cfg->id);
+    //  What others connect to: the peers endpoint, made connectable
+    const char *ep = c->cfg->advertise [0] ? c->cfg->advertise : c->cfg->peers;
+    const char *star = strchr (ep, '*');
+    if (star) {
+        //  Bound to every interface: advertise the host name
+        char host [128] = "localhost";
+        gethostname (host, sizeof (host) - 1);
+        snprintf (g->self_endpoint, sizeof (g->self_endpoint), "%.*s%s%s", (int) (star - ep), ep, host,
+                  star + 1);
+    }
+    else
+        snprintf (g->self_endpoint, sizeof (g->self_endpoint), "%s", ep);
+    g->inc = (uint64_t) time (NULL);
+    g->members = zhashx_new ();
+    zhashx_set_destructor (g->members, (zhashx_destructor_fn *) s_member_destroy);
+    g->pingreqs = zlistx_new ();
+    zlistx_set_destructor (g->pingreqs, s_pingreq_free);
+    sf_msg_init (&g->msg);
+    sf_stream_init (&g->scratch);
+    msgpack_sbuffer_init (&g->out);
+    msgpack_sbuffer_init (&g->cluster);
+    pthread_mutex_init (&g->lock, NULL);
+    g->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (10, 10000);
+    g->router = zsock_new (ZMQ_ROUTER);
+    if (!g->router) {
+        snprintf (err, errlen, "cannot create the peers socket");
+        sf_gossip_destroy (&g);
+        return NULL;
+    }
+    sf_sock_curve_server (g->router, c->cert);
+    zsock_set_linger (g->router, 0);
+    zsock_set_sndhwm (g->router, 1000);
+    if (zsock_bind (g->router, "%s", c->cfg->peers) < 0) {
+        snprintf (err, errlen, "cannot listen for peers on %s: %s", c->cfg->peers, zmq_strerror (zmq_errno ()));
+        sf_gossip_destroy (&g);
+        return NULL;
+    }
+    char *list = strdup (c->cfg->seeds);
+    for (char *tok = strtok (list, ", "); tok; tok = strtok (NULL, ", ")) {
+        if (strcmp (tok, g->self_endpoint) == 0)
+            continue;
+        char key [300];
+        snprintf (key, sizeof (key), "seed:%s", tok);
+        if (!zhashx_lookup (g->members, key))
+            s_member_add (g, key, tok, true);
+    }
+    free (list);
+    s_update_hash (g);
+    s_rebuild_cluster (g);
+    return g;
+}
+
+void
+sf_gossip_destroy (sf_gossip_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sf_gossip_t *g = *self_p;
+    zhashx_destroy (&g->members);
+    zlistx_destroy (&g->pingreqs);
+    zsock_destroy (&g->router);
+    sf_msg_release (&g->msg);
+    sf_stream_clear (&g->scratch);
+    msgpack_sbuffer_destroy (&g->out);
+    msgpack_sbuffer_destroy (&g->cluster);
+    pthread_mutex_destroy (&g->lock);
+    free (g);
+    *self_p = NULL;
+}
