@@ -361,6 +361,7 @@ function setupStreams() {
 async function openDetail(name, node) {
   state.detail = { name, node, tab: (state.detail && state.detail.tab) || 'overview', data: null, dvr: null };
   $('#detail').hidden = false;
+  document.body.classList.add('detail-open');
   $('#d-title').textContent = name;
   $('#d-sub').textContent = 'Loading…';
   $('#d-body').replaceChildren();
@@ -370,6 +371,7 @@ async function openDetail(name, node) {
 function closeDetail() {
   state.detail = null;
   $('#detail').hidden = true;
+  document.body.classList.remove('detail-open');
   for (const tr of rowsByKey.values()) tr.classList.remove('selected');
 }
 

@@ -34,6 +34,10 @@ fleet_up() {
 }
 check "controller fed by three agents" wait_until 30 fleet_up
 
+# A second controller that wants a token: the page must ask for it
+start_controller c2 --http-token 'web-s3cret' || not_ok "controller with a token started"
+
+SF_TOKEN_HTTP="$CTL_c2_HTTP" SF_TOKEN_VALUE='web-s3cret' \
 SF_HTTP="$CTL_c1_HTTP" SF_PUSH="127.0.0.1:$PUSH_PORT" SF_PUSH_NODE=n3 SF_SCREENSHOT="$ART/web-page.png" \
   timeout 120 node "$WEB/page.test.js"
 rc=$?

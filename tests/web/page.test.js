@@ -296,6 +296,7 @@ async function main() {
     }
 
     await check('screenshot saved', async () => {
+      await page.setViewportSize({ width: 1800, height: 960 });
       await page.click('a[data-view=streams]');
       await page.fill('#q-name', '');
       await page.click('#q-clear');
@@ -310,6 +311,24 @@ async function main() {
       await sleep(400);
       await page.screenshot({ path: SHOT });
     });
+
+    if (process.env.SF_TOKEN_HTTP) {
+      await check('with a token: the page asks for it, then shows the fleet', async () => {
+        const base = `http://${process.env.SF_TOKEN_HTTP}`;
+        const p2 = await context.newPage();
+        const errors = [];
+        p2.on('pageerror', (e) => errors.push(e.message));
+        await p2.goto(base + '/');
+        await p2.waitForSelector('#token-dialog[open]', { timeout: 10000 });
+        await p2.fill('#token-input', process.env.SF_TOKEN_VALUE);
+        await p2.click('#token-form button[type=submit]');
+        await waitFor(p2, () => /^\d[\d,]* streams?$/.test(document.querySelector('#count').textContent)
+                                && document.querySelector('#error').hidden, null, 10000);
+        assert(!(await p2.$('#token-dialog[open]')), 'dialog still open');
+        assert(errors.length === 0, errors.join(' | '));
+        await p2.close();
+      });
+    }
 
     await check('no script errors and nothing fetched from outside the controller', async () => {
       assert(consoleErrors.length === 0, consoleErrors.join(' | '));
