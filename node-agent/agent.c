@@ -354,7 +354,9 @@ s_connect (s_agent_t *a)
     }
     zsock_set_linger (a->sock, 0);
     zsock_set_sndhwm (a->sock, 1000);
-    zsock_set_immediate (a->sock, 1);
+    //  Not ZMQ_IMMEDIATE: the hello below must queue for the connection that
+    //  is still being made; with IMMEDIATE a blocking send to a dead or
+    //  refusing controller never returns and failover never happens.
     if (zsock_connect (a->sock, "%s", ep)) {
         sf_error ("cannot connect to controller endpoint '%s' (check --controllers)", ep);
         zsock_destroy (&a->sock);
