@@ -16,11 +16,14 @@
     e.g. "{name}/{ms}.ts" (the default), "{name}-{s}.flv",
     "{name}/{Y}/{m}/{d}/{H}/{M}-{S}-{dur}.ts".
 
-    Scanning is incremental: a directory is re-read only when its mtime
-    changed (a chunk was added or removed), and then only the new names are
-    stat()ed; an unchanged directory costs one stat(), plus one for the newest
-    chunk of each stream in it (it may still be growing). Ranges are merged
-    when the gap between chunks is at most 1 s.
+    Scanning is incremental. Each directory is read once, then watched with
+    inotify: an update applies only the names added or removed since, with
+    one stat() per new chunk. Where inotify is unavailable (or out of
+    watches, or its queue overflowed) a directory is re-read only when its
+    mtime changed, and then only names not seen before are stat()ed. Either
+    way the newest chunk of each stream is stat()ed at every update, since it
+    may still be growing. Ranges are merged when the gap between chunks is at
+    most 1 s.
 */
 #ifndef SF_DVR_SCAN_H
 #define SF_DVR_SCAN_H
@@ -38,6 +41,8 @@ typedef struct {
     size_t streams;             //  streams with at least one chunk
     size_t dirs_read;           //  directories re-read by the last update
     size_t files_statted;       //  stat() calls on chunk files by the last update
+    size_t events;              //  inotify events read by the last update
+    bool inotify;               //  directories are watched (else: mtimes)
 } sf_dvr_scan_stats_t;
 
 //  NULL with err filled when the pattern is invalid. pattern NULL or "" is
@@ -45,6 +50,9 @@ typedef struct {
 sf_dvr_scan_t *sf_dvr_scan_new (const char *records_path, const char *pattern,
                                 char *err, size_t errlen);
 void sf_dvr_scan_destroy (sf_dvr_scan_t **self_p);
+//  Turns inotify off (mtimes only); before the first update. For tests and
+//  file systems where inotify does not see changes (NFS, FUSE).
+void sf_dvr_scan_no_inotify (sf_dvr_scan_t *self);
 //  Brings the view up to date. 0, or -1 with err when records_path cannot be
 //  read (the previous view is kept).
 int sf_dvr_scan_update (sf_dvr_scan_t *self, int64_t now_ms, char *err, size_t errlen);

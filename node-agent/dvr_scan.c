@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -31,6 +32,9 @@
 #define S_COMPONENTS_MAX  8
 #define S_CHUNK_MAX_MS    (3600 * 1000LL)
 #define S_GAP_MS          1000          //  ranges merge across gaps up to this
+#define S_PENDING_MAX     4096          //  queued names per directory, then re-read it
+#define S_WATCH_MASK      (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO \
+                           | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 enum { T_MS, T_S, T_DUR, T_Y, T_MO, T_D, T_H, T_MI, T_SE, T_COUNT };
 static const char *s_token_names [T_COUNT] = { "ms", "s", "dur", "Y", "m", "d", "H", "M", "S" };
@@ -60,8 +64,20 @@ typedef struct {
     int64_t dur_sum_ms;             //  of all chunks but the last
 } s_run_t;
 
+//  A name inotify reported added or removed, applied at the next update
+typedef struct {
+    char *name;
+    bool added;
+} s_pending_t;
+
 typedef struct s_dir_t {
+    struct sf_dvr_scan_t *owner;
     char *path;
+    int wd;                         //  inotify watch, -1 if none
+    bool reread;                    //  inotify lost track: read it again
+    s_pending_t *pending;
+    size_t npending, pending_cap;
+    size_t arena_garbage;           //  bytes of removed chunks' names
     int depth;                      //  pattern component its entries match
     s_caps_t caps;                  //  captured from the path above
     struct timespec mtime;
@@ -71,8 +87,9 @@ typedef struct s_dir_t {
     size_t nsubdirs;
     s_chunk_t *chunks;
     size_t nchunks;
+    size_t chunks_cap;
     char *arena;                    //  chunk file names
-    size_t arena_len;
+    size_t arena_len, arena_cap;
     s_run_t *runs;
     size_t nruns;
 } s_dir_t;
@@ -101,6 +118,9 @@ struct sf_dvr_scan_t {
     uint64_t disk_free_bytes;
     int64_t now_ms;
     sf_dvr_scan_stats_t stats;
+    int ifd;                        //  inotify, -1 when unavailable
+    s_dir_t **by_wd;                //  watch descriptor -> directory
+    size_t by_wd_cap;
 };
 
 //  --------------------------------------------------------------------------
@@ -300,6 +320,14 @@ s_dir_destroy (s_dir_t **dir_p)
         s_dir_destroy (&dir->subdirs [i]);
     for (size_t i = 0; i < dir->nruns; i++)
         free (dir->runs [i].ranges);
+    for (size_t i = 0; i < dir->npending; i++)
+        free (dir->pending [i].name);
+    free (dir->pending);
+    if (dir->wd >= 0 && dir->owner) {
+        inotify_rm_watch (dir->owner->ifd, dir->wd);
+        if ((size_t) dir->wd < dir->owner->by_wd_cap)
+            dir->owner->by_wd [dir->wd] = NULL;
+    }
     free (dir->subdirs);
     free (dir->chunks);
     free (dir->arena);
@@ -310,13 +338,15 @@ s_dir_destroy (s_dir_t **dir_p)
 }
 
 static s_dir_t *
-s_dir_new (const char *path, int depth, const s_caps_t *caps)
+s_dir_new (sf_dvr_scan_t *owner, const char *path, int depth, const s_caps_t *caps)
 {
     s_dir_t *dir = calloc (1, sizeof (s_dir_t));
     if (!dir || !(dir->path = strdup (path))) {
         free (dir);
         return NULL;
     }
+    dir->owner = owner;
+    dir->wd = -1;
     dir->depth = depth;
     dir->caps = *caps;
     return dir;
@@ -436,9 +466,48 @@ s_subdir_find (s_dir_t *dir, const char *path)
 
 //  Re-reads a directory whose mtime moved: keeps what it knew of names still
 //  there, stat()s only new ones, forgets what is gone.
+//  Watches a directory with inotify, before it is read, so that nothing
+//  added while it is read goes unseen (a name both read and reported is
+//  applied twice, harmlessly). Without inotify (or out of watches) the
+//  directory's mtime is checked at each update instead.
+static void
+s_dir_watch (sf_dvr_scan_t *self, s_dir_t *dir)
+{
+    if (self->ifd < 0 || dir->wd >= 0)
+        return;
+    int wd = inotify_add_watch (self->ifd, dir->path, S_WATCH_MASK);
+    if (wd < 0)
+        return;
+    if ((size_t) wd >= self->by_wd_cap) {
+        size_t cap = self->by_wd_cap ? self->by_wd_cap : 64;
+        while (cap <= (size_t) wd)
+            cap *= 2;
+        s_dir_t **by = realloc (self->by_wd, cap * sizeof (s_dir_t *));
+        if (!by) {
+            inotify_rm_watch (self->ifd, wd);
+            return;
+        }
+        memset (by + self->by_wd_cap, 0, (cap - self->by_wd_cap) * sizeof (s_dir_t *));
+        self->by_wd = by;
+        self->by_wd_cap = cap;
+    }
+    //  The same directory watched twice (a symlink, a re-created path) shares
+    //  one descriptor: the newest node owns it
+    if (self->by_wd [wd] && self->by_wd [wd] != dir)
+        self->by_wd [wd]->wd = -1;
+    self->by_wd [wd] = dir;
+    dir->wd = wd;
+}
+
 static int
 s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
 {
+    s_dir_watch (self, dir);
+    for (size_t i = 0; i < dir->npending; i++)
+        free (dir->pending [i].name);
+    dir->npending = 0;
+    dir->reread = false;
+    dir->arena_garbage = 0;
     int fd = open (dir->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -487,7 +556,7 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
                     free (path);
                     continue;
                 }
-                sub = s_dir_new (path, dir->depth + 1, &caps);
+                sub = s_dir_new (self, path, dir->depth + 1, &caps);
             }
             free (path);
             if (!sub) {
@@ -595,8 +664,10 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
     free (dir->arena);
     dir->chunks = chunks;
     dir->nchunks = nchunks;
+    dir->chunks_cap = cap;
     dir->arena = arena;
     dir->arena_len = arena_len;
+    dir->arena_cap = arena_cap;
     return s_dir_build_runs (dir);
 }
 
@@ -617,31 +688,224 @@ s_dir_restat_last (sf_dvr_scan_t *self, s_dir_t *dir)
     }
 }
 
+//  Applies the names inotify reported for a directory: a removed chunk
+//  leaves the sorted array, an added one is stat()ed and inserted in place.
+//  Either way only the reported names cost anything.
+static int
+s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
+{
+    int fd = open (dir->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0;
+    const char *pat = self->components [dir->depth];
+    for (size_t i = 0; i < dir->npending && fd >= 0 && !rc; i++) {
+        const char *name = dir->pending [i].name;
+        s_caps_t caps = dir->caps;
+        if (!s_match (pat, name, &caps) || !caps.has_name)
+            continue;
+        int64_t start = s_start_ms (&caps);
+        int64_t id = dir->pending [i].added ? s_stream_intern (self, caps.name)
+                                            : s_stream_find (self, caps.name);
+        if (id < 0) {
+            rc = dir->pending [i].added ? -1 : 0;
+            continue;
+        }
+        s_chunk_t *c = s_chunk_find (dir->chunks, dir->nchunks, (uint32_t) id, start);
+        if (!dir->pending [i].added) {
+            if (c) {
+                size_t at = (size_t) (c - dir->chunks);
+                dir->arena_garbage += strlen (dir->arena + c->name_off) + 1;
+                memmove (c, c + 1, (dir->nchunks - at - 1) * sizeof (s_chunk_t));
+                dir->nchunks--;
+            }
+            continue;
+        }
+        struct stat st;
+        self->stats.files_statted++;
+        if (fstatat (fd, name, &st, 0) || !S_ISREG (st.st_mode))
+            continue;                   //  already gone again
+        if (c) {
+            s_chunk_stat (self, c, &st, &caps);
+            continue;
+        }
+        size_t nlen = strlen (name) + 1;
+        if (dir->nchunks == dir->chunks_cap) {
+            size_t cap = dir->chunks_cap ? dir->chunks_cap * 2 : 64;
+            s_chunk_t *n = realloc (dir->chunks, cap * sizeof (s_chunk_t));
+            if (!n) {
+                rc = -1;
+                continue;
+            }
+            dir->chunks = n;
+            dir->chunks_cap = cap;
+        }
+        if (dir->arena_len + nlen > dir->arena_cap) {
+            size_t cap = dir->arena_cap ? dir->arena_cap * 2 : 4096;
+            while (cap < dir->arena_len + nlen)
+                cap *= 2;
+            char *a = realloc (dir->arena, cap);
+            if (!a) {
+                rc = -1;
+                continue;
+            }
+            dir->arena = a;
+            dir->arena_cap = cap;
+        }
+        s_chunk_t chunk = { .stream = (uint32_t) id, .start_ms = start,
+                            .name_off = (uint32_t) dir->arena_len };
+        s_chunk_stat (self, &chunk, &st, &caps);
+        memcpy (dir->arena + dir->arena_len, name, nlen);
+        dir->arena_len += nlen;
+        //  Usually the newest chunk: search from the end
+        size_t at = dir->nchunks;
+        while (at > 0 && s_chunk_cmp (&dir->chunks [at - 1], &chunk) > 0)
+            at--;
+        memmove (dir->chunks + at + 1, dir->chunks + at, (dir->nchunks - at) * sizeof (s_chunk_t));
+        dir->chunks [at] = chunk;
+        dir->nchunks++;
+        //  The chunk before it just closed: it may have grown since last seen
+        if (at > 0 && dir->chunks [at - 1].stream == chunk.stream && !self->has_dur) {
+            s_chunk_t *prev = &dir->chunks [at - 1];
+            self->stats.files_statted++;
+            if (fstatat (fd, dir->arena + prev->name_off, &st, 0) == 0)
+                s_chunk_stat (self, prev, &st, &caps);
+        }
+    }
+    if (fd >= 0)
+        close (fd);
+    else
+        dir->reread = true;
+    for (size_t i = 0; i < dir->npending; i++)
+        free (dir->pending [i].name);
+    dir->npending = 0;
+    //  Names of removed chunks pile up in the arena: compact now and then
+    if (dir->arena_garbage > 65536 && dir->arena_garbage * 2 > dir->arena_len) {
+        char *arena = malloc (dir->arena_len - dir->arena_garbage + 1);
+        if (arena) {
+            size_t len = 0;
+            for (size_t i = 0; i < dir->nchunks; i++) {
+                size_t n = strlen (dir->arena + dir->chunks [i].name_off) + 1;
+                memcpy (arena + len, dir->arena + dir->chunks [i].name_off, n);
+                dir->chunks [i].name_off = (uint32_t) len;
+                len += n;
+            }
+            free (dir->arena);
+            dir->arena = arena;
+            dir->arena_len = len;
+            dir->arena_cap = dir->arena_len - dir->arena_garbage + 1;
+            dir->arena_cap = len + 1;
+            dir->arena_garbage = 0;
+        }
+    }
+    if (rc || s_dir_build_runs (dir)) {
+        dir->reread = true;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_mark_reread (s_dir_t *dir)
+{
+    dir->reread = true;
+    for (size_t i = 0; i < dir->nsubdirs; i++)
+        s_mark_reread (dir->subdirs [i]);
+}
+
+//  Reads what inotify queued: names added and removed in chunk
+//  directories become pending work; anything else (a new subdirectory, a
+//  directory gone, a queue overflow) sends that directory back to a read.
+static void
+s_drain_events (sf_dvr_scan_t *self)
+{
+    if (self->ifd < 0)
+        return;
+    char buf [65536] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+    for (;;) {
+        ssize_t n = read (self->ifd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n; ) {
+            struct inotify_event *ev = (struct inotify_event *) p;
+            p += sizeof (struct inotify_event) + ev->len;
+            self->stats.events++;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                s_mark_reread (self->top);
+                continue;
+            }
+            s_dir_t *dir = ev->wd >= 0 && (size_t) ev->wd < self->by_wd_cap ? self->by_wd [ev->wd] : NULL;
+            if (!dir)
+                continue;
+            if (ev->mask & IN_IGNORED) {
+                self->by_wd [ev->wd] = NULL;
+                dir->wd = -1;
+                dir->reread = true;
+                continue;
+            }
+            bool leaf = dir->depth == self->ncomponents - 1;
+            if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) || !ev->len || !leaf) {
+                dir->reread = true;
+                continue;
+            }
+            if ((ev->mask & IN_ISDIR) || dir->reread)
+                continue;
+            if (dir->npending == S_PENDING_MAX) {
+                dir->reread = true;
+                continue;
+            }
+            if (dir->npending == dir->pending_cap) {
+                size_t cap = dir->pending_cap ? dir->pending_cap * 2 : 16;
+                s_pending_t *pn = realloc (dir->pending, cap * sizeof (s_pending_t));
+                if (!pn) {
+                    dir->reread = true;
+                    continue;
+                }
+                dir->pending = pn;
+                dir->pending_cap = cap;
+            }
+            char *name = strdup (ev->name);
+            if (!name) {
+                dir->reread = true;
+                continue;
+            }
+            dir->pending [dir->npending].name = name;
+            dir->pending [dir->npending].added = (ev->mask & (IN_CREATE | IN_MOVED_TO)) != 0;
+            dir->npending++;
+        }
+    }
+}
+
 static int
 s_dir_update (sf_dvr_scan_t *self, s_dir_t *dir)
 {
-    struct stat st;
-    if (stat (dir->path, &st) || !S_ISDIR (st.st_mode))
-        return -1;
     int rc = 0;
-    if (!dir->scanned || st.st_mtim.tv_sec != dir->mtime.tv_sec
-                      || st.st_mtim.tv_nsec != dir->mtime.tv_nsec) {
-        //  Take the mtime before reading: a chunk added while we read moves
-        //  it again, and the next update re-reads rather than missing it.
-        if (s_dir_rescan (self, dir) == 0) {
-            dir->mtime = st.st_mtim;
-            dir->scanned = true;
+    if (dir->wd >= 0 && dir->scanned && !dir->reread) {
+        //  inotify keeps this view current: no stat, no read
+        if (dir->npending)
+            s_dir_apply_pending (self, dir);
+    }
+    else {
+        struct stat st;
+        if (stat (dir->path, &st) || !S_ISDIR (st.st_mode))
+            return -1;
+        if (!dir->scanned || dir->reread || st.st_mtim.tv_sec != dir->mtime.tv_sec
+                                         || st.st_mtim.tv_nsec != dir->mtime.tv_nsec) {
+            //  Take the mtime before reading: a chunk added while we read
+            //  moves it again, and the next update re-reads rather than
+            //  missing it.
+            if (s_dir_rescan (self, dir) == 0) {
+                dir->mtime = st.st_mtim;
+                dir->scanned = true;
+            }
+            else
+                rc = -1;
         }
-        else
-            rc = -1;
     }
     s_dir_restat_last (self, dir);
     for (size_t i = 0; i < dir->nsubdirs; i++)
         if (s_dir_update (self, dir->subdirs [i]))
-            dir->scanned = false;       //  vanished: re-read the parent next time
+            dir->reread = true;         //  vanished: re-read the parent next time
     return rc;
 }
-
 //  Joins every directory's runs into the per-stream summaries
 static int
 s_join (sf_dvr_scan_t *self, const s_dir_t *dir)
@@ -715,7 +979,12 @@ sf_dvr_scan_new (const char *records_path, const char *pattern, char *err, size_
     if (!pattern || !*pattern)
         pattern = SF_DVR_PATTERN_DEFAULT;
     sf_dvr_scan_t *self = calloc (1, sizeof (sf_dvr_scan_t));
-    if (!self || !(self->root = strdup (records_path))) {
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->ifd = -1;
+    if (!(self->root = strdup (records_path))) {
         free (self);
         snprintf (err, errlen, "out of memory");
         return NULL;
@@ -755,7 +1024,8 @@ sf_dvr_scan_new (const char *records_path, const char *pattern, char *err, size_
     }
     s_caps_t caps;
     memset (&caps, 0, sizeof caps);
-    if (!(self->top = s_dir_new (self->root, 0, &caps))) {
+    self->ifd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+    if (!(self->top = s_dir_new (self, self->root, 0, &caps))) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -772,6 +1042,9 @@ sf_dvr_scan_destroy (sf_dvr_scan_t **self_p)
         return;
     sf_dvr_scan_t *self = *self_p;
     s_dir_destroy (&self->top);
+    if (self->ifd >= 0)
+        close (self->ifd);
+    free (self->by_wd);
     for (int i = 0; i < self->ncomponents; i++)
         free (self->components [i]);
     for (size_t i = 0; i < self->nstreams; i++) {
@@ -785,11 +1058,20 @@ sf_dvr_scan_destroy (sf_dvr_scan_t **self_p)
     *self_p = NULL;
 }
 
+void
+sf_dvr_scan_no_inotify (sf_dvr_scan_t *self)
+{
+    if (self->ifd >= 0)
+        close (self->ifd);
+    self->ifd = -1;
+}
+
 int
 sf_dvr_scan_update (sf_dvr_scan_t *self, int64_t now_ms, char *err, size_t errlen)
 {
-    self->stats.dirs_read = self->stats.files_statted = 0;
+    self->stats.dirs_read = self->stats.files_statted = self->stats.events = 0;
     self->now_ms = now_ms;
+    s_drain_events (self);
     if (s_dir_update (self, self->top)) {
         struct stat st;
         if (stat (self->root, &st) || !S_ISDIR (st.st_mode)) {
@@ -886,4 +1168,5 @@ void
 sf_dvr_scan_stats (const sf_dvr_scan_t *self, sf_dvr_scan_stats_t *stats)
 {
     *stats = self->stats;
+    stats->inotify = self->ifd >= 0;
 }

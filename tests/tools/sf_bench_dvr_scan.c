@@ -7,12 +7,14 @@
       - an update after one new chunk in one stream's directory (the
         steady state of a recording stream: that directory is re-read);
       - filling one stream's dvr record from the view.
-    Usage: sf_bench_dvr_scan [FILES] [STREAMS]   (defaults 100000 1)
+    Usage: sf_bench_dvr_scan [FILES] [STREAMS] [inotify|mtime]
+           (defaults 100000 1 inotify)
     docs/adapters.md quotes its output.
 */
 #include "sf_dvr_scan.h"
 #include "sf_log.h"
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +50,9 @@ main (int argc, char **argv)
 {
     long files = argc > 1 ? atol (argv [1]) : 100000;
     long streams = argc > 2 ? atol (argv [2]) : 1;
+    bool use_inotify = argc <= 3 || strcmp (argv [3], "mtime");
     if (files < 1 || streams < 1 || streams > files) {
-        fprintf (stderr, "usage: sf_bench_dvr_scan [FILES] [STREAMS]\n");
+        fprintf (stderr, "usage: sf_bench_dvr_scan [FILES] [STREAMS] [inotify|mtime]\n");
         return 2;
     }
     char root [] = "/tmp/sf-bench-dvr.XXXXXX";
@@ -84,11 +87,14 @@ main (int argc, char **argv)
         fprintf (stderr, "%s\n", err);
         return 1;
     }
+    if (!use_inotify)
+        sf_dvr_scan_no_inotify (scan);
     sf_dvr_scan_stats_t st;
     t0 = s_now_us ();
     sf_dvr_scan_update (scan, now_ms, err, sizeof err);
     double first_ms = (s_now_us () - t0) / 1e3;
     sf_dvr_scan_stats (scan, &st);
+    printf ("mode: %s\n", st.inotify ? "inotify" : "directory mtimes");
     printf ("first scan:               %9.2f ms  (%zu chunks, %zu dirs read, %zu stat calls)\n",
             first_ms, st.chunks, st.dirs_read, st.files_statted);
 
@@ -112,8 +118,8 @@ main (int argc, char **argv)
         total += s_now_us () - t0;
     }
     sf_dvr_scan_stats (scan, &st);
-    printf ("update, one new chunk:    %9.3f ms  (%zu dirs read, %zu stat calls)\n",
-            total / 1e3 / rounds, st.dirs_read, st.files_statted);
+    printf ("update, one new chunk:    %9.3f ms  (%zu dirs read, %zu stat calls, %zu events)\n",
+            total / 1e3 / rounds, st.dirs_read, st.files_statted, st.events);
 
     sf_dvr_t dvr = { 0 };
     t0 = s_now_us ();

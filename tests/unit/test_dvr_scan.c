@@ -161,9 +161,10 @@ test_gap_boundary (void **state)
     sf_dvr_scan_destroy (&scan);
 }
 
-//  An unchanged directory is not re-read; a new chunk costs one stat
+//  An unchanged directory is not re-read; a new chunk costs one stat (and
+//  one re-read of its directory without inotify)
 static void
-test_incremental (void **state)
+s_incremental (bool inotify)
 {
     s_mkdir ("cam");
     int64_t t = T0 * 1000;
@@ -174,9 +175,12 @@ test_incremental (void **state)
     }
     char err [256];
     sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, NULL, err, sizeof err);
+    if (!inotify)
+        sf_dvr_scan_no_inotify (scan);
     assert_int_equal (sf_dvr_scan_update (scan, t + 300000, err, sizeof err), 0);
     sf_dvr_scan_stats_t st;
     sf_dvr_scan_stats (scan, &st);
+    assert_int_equal (st.inotify, inotify);
     assert_int_equal (st.chunks, 100);
     assert_int_equal (st.streams, 1);
     assert_int_equal (st.dirs_read, 2);
@@ -200,7 +204,7 @@ test_incremental (void **state)
     s_chunk (rel, 100, t + 100 * 2000 + 2500);
     assert_int_equal (sf_dvr_scan_update (scan, t + 300000, err, sizeof err), 0);
     sf_dvr_scan_stats (scan, &st);
-    assert_int_equal (st.dirs_read, 1);
+    assert_int_equal (st.dirs_read, inotify ? 0 : 1);
     assert_true (st.files_statted <= 3);
     assert_int_equal (st.chunks, 101);
     //  A chunk deleted (retention) shortens the archive
@@ -211,9 +215,80 @@ test_incremental (void **state)
     assert_int_equal (sf_dvr_scan_update (scan, t + 300000, err, sizeof err), 0);
     assert_int_equal (sf_dvr_scan_fill (scan, "cam", &dvr), 1);
     assert_int_equal (dvr.ranges [0].from, T0 + 2);
+    assert_int_equal (dvr.nranges, 1);
+    assert_int_equal (dvr.ranges [0].to, T0 + 100 * 2 + 3);
     free (dvr.ranges);
     free (dvr.records_path);
     sf_dvr_scan_destroy (&scan);
+}
+
+static void
+test_incremental_inotify (void **state)
+{
+    s_incremental (true);
+}
+
+static void
+test_incremental_mtime (void **state)
+{
+    s_incremental (false);
+}
+
+//  With inotify, many chunks added and removed between two updates are
+//  applied by name, and the result equals a fresh scan's
+static void
+test_inotify_matches_fresh_scan (void **state)
+{
+    s_mkdir ("a");
+    s_mkdir ("b");
+    int64_t t = T0 * 1000;
+    char rel [64];
+    for (int i = 0; i < 50; i++) {
+        snprintf (rel, sizeof rel, "a/%lld.ts", (long long) (t + i * 2000));
+        s_chunk (rel, 10, t + i * 2000 + 2000);
+    }
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, NULL, err, sizeof err);
+    assert_int_equal (sf_dvr_scan_update (scan, t, err, sizeof err), 0);
+    //  Retention removes the oldest 20 of a; a gap and 30 more; b appears
+    for (int i = 0; i < 20; i++) {
+        char path [400];
+        snprintf (path, sizeof path, "%s/a/%lld.ts", s_root, (long long) (t + i * 2000));
+        assert_int_equal (unlink (path), 0);
+    }
+    for (int i = 60; i < 90; i++) {
+        snprintf (rel, sizeof rel, "a/%lld.ts", (long long) (t + i * 2000));
+        s_chunk (rel, 10, t + i * 2000 + 2000);
+    }
+    s_chunk ("b/1700000000000.ts", 10, t + 2000);
+    assert_int_equal (sf_dvr_scan_update (scan, t, err, sizeof err), 0);
+    sf_dvr_scan_t *fresh = sf_dvr_scan_new (s_root, NULL, err, sizeof err);
+    assert_int_equal (sf_dvr_scan_update (fresh, t, err, sizeof err), 0);
+    const char *names [] = { "a", "b" };
+    for (int k = 0; k < 2; k++) {
+        sf_dvr_t x = { 0 }, y = { 0 };
+        assert_int_equal (sf_dvr_scan_fill (scan, names [k], &x), 1);
+        assert_int_equal (sf_dvr_scan_fill (fresh, names [k], &y), 1);
+        assert_int_equal (x.nranges, y.nranges);
+        for (uint32_t r = 0; r < x.nranges; r++) {
+            assert_int_equal (x.ranges [r].from, y.ranges [r].from);
+            assert_int_equal (x.ranges [r].to, y.ranges [r].to);
+        }
+        assert_int_equal (x.memory_bytes, y.memory_bytes);
+        free (x.ranges);
+        free (x.records_path);
+        free (y.ranges);
+        free (y.records_path);
+    }
+    sf_dvr_t a = { 0 };
+    sf_dvr_scan_fill (scan, "a", &a);
+    assert_int_equal (a.nranges, 2);
+    assert_int_equal (a.ranges [0].from, T0 + 40);
+    assert_int_equal (a.ranges [1].from, T0 + 120);
+    free (a.ranges);
+    free (a.records_path);
+    sf_dvr_scan_destroy (&scan);
+    sf_dvr_scan_destroy (&fresh);
 }
 
 //  Flat record files with the name in the file name, dashes and all
@@ -313,7 +388,9 @@ main (void)
         cmocka_unit_test (test_pattern_validation),
         cmocka_unit_test_setup_teardown (test_hls_ranges_merge, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_gap_boundary, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_incremental, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_incremental_inotify, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_incremental_mtime, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_inotify_matches_fresh_scan, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_flat_pattern, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_date_tree_with_duration, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_missing_root, s_setup, s_teardown),
