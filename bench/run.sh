@@ -62,7 +62,8 @@ result() { awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$OUT" | tail 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 cores=$(nproc)
 mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-echo "streamfleet benchmarks: $cores cores ($cpu), $mem RAM, data in $T"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "streamfleet benchmarks: $cores cores ($cpu), $mem RAM, load average $load, data in $T"
 echo "  $K agents x $S placements, batches of $N, window $W, ingest ${D}s, peers ${PD}s"
 echo
 
@@ -130,12 +131,12 @@ echo
 
 # ---------------------------------------------------------------------------
 # The table
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) { r = a / b; printf (r >= 10 ? "%.0fx" : r >= 0.1 ? "%.2fx" : "%.3fx"), r } else print "-" }'; }
 fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "-"; else printf "%\047d", v }'; }
 ing=$(result ingest_rate); lm=$(result lmdb_rate); sq=$(result sqlite_rate); rd=$(result redis_rate)
 TABLE=$T/table.md
 {
-  echo "Run \`make bench\` on $(date -u +%Y-%m-%d), $cores cores ($cpu), $mem RAM."
+  echo "\`make bench\` on $(date -u +%Y-%m-%d), $cores cores ($cpu), $mem RAM; load average before the run: $load."
   echo "$K agents x $S placements ($(result record_bytes) bytes per record on average), batches of $N,"
   echo "window $W batches, ingest ${D} s, peers ${PD} s each."
   echo
