@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 #include <jansson.h>
 #include <msgpack.h>
+#include "sf_fleet.h"
 #include "sf_http.h"
 #include "sf_json.h"
 #include "sf_log.h"
@@ -285,91 +286,58 @@ s_stream_detail (sf_http_t *self, struct MHD_Connection *conn, const char *name,
         "placements", placements));
 }
 
-typedef struct {
-    int64_t from, to;
-    size_t placement;
-} s_span_t;
-
-static int
-s_span_cmp (const void *a, const void *b)
-{
-    const s_span_t *x = a, *y = b;
-    if (x->from != y->from)
-        return x->from < y->from? -1: 1;
-    if (x->to != y->to)
-        return x->to < y->to? -1: 1;
-    return x->placement < y->placement? -1: x->placement > y->placement;
-}
-
 static json_t *
-s_span_json (const sf_detail_result_t *d, const s_span_t *sp)
+s_tl_entry_json (const sf_tl_entry_t *e)
 {
-    const sf_stream_t *s = &d->placements [sp->placement];
-    char rtsp [SF_URL_MAX] = "", hls [SF_URL_MAX] = "";
-    sf_links_range (s, &d->nodes [sp->placement], sp->from, sp->to, rtsp, hls, sizeof (rtsp));
-    return json_pack ("{s:I, s:I, s:I, s:o, s:s, s:o, s:o}",
-        "from", (json_int_t) sp->from, "to", (json_int_t) sp->to,
-        "duration_s", (json_int_t) (sp->to - sp->from), "node", sf_json_str (s->node),
-        "type", sf_type_name (s->type), "rtsp", sf_json_str (rtsp), "hls", sf_json_str (hls));
+    return json_pack ("{s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
+        "from", (json_int_t) e->from, "to", (json_int_t) e->to,
+        "duration_s", (json_int_t) (e->to - e->from), "node", sf_json_str (e->node),
+        "name", sf_json_str (e->name), "rtsp", sf_json_str (e->rtsp), "hls", sf_json_str (e->hls));
 }
 
-//  The stream's archive over every placement, one timeline sorted by time.
-//  Until migration tracking lands, this is the union of each placement's
-//  ranges, each tagged with the node holding it and its playback links.
-//  ?at=T also answers which range (the latest starting one) holds time T.
+//  The stream's archive over every placement (sf_fleet_timeline: joined by
+//  uid, so a migrated stream's old archive shows with the node holding it),
+//  sorted by time, each range with its node and playback links. ?at=T also
+//  answers which range holds time T, or the ranges around the gap it falls in.
 static enum MHD_Result
-s_stream_dvr (sf_http_t *self, struct MHD_Connection *conn, const char *name,
-              const sf_detail_result_t *d)
+s_stream_dvr (sf_http_t *self, struct MHD_Connection *conn, const char *name)
 {
     int64_t at = 0;
     const char *v = s_arg (conn, "at");
+    char err [256] = "";
     if (v && s_parse_i64 (v, &at)) {
-        char err [128];
         snprintf (err, sizeof (err), "at must be unix seconds, not '%.40s'", v);
         return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_time", err);
     }
-    size_t total = 0;
-    for (size_t i = 0; i < d->count; i++)
-        total += d->placements [i].dvr.nranges;
-    s_span_t *spans = calloc (total? total: 1, sizeof (s_span_t));
-    if (!spans)
-        return s_reply_json (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    size_t n = 0;
-    json_t *placements = json_array ();
-    for (size_t i = 0; i < d->count; i++) {
-        const sf_stream_t *s = &d->placements [i];
-        for (uint32_t r = 0; r < s->dvr.nranges && s->dvr.ranges; r++)
-            spans [n++] = (s_span_t) { s->dvr.ranges [r].from, s->dvr.ranges [r].to, i };
-        json_array_append_new (placements, json_pack ("{s:o, s:s, s:s, s:o, s:I, s:I, s:o, s:I}",
-            "node", sf_json_str (s->node), "type", sf_type_name (s->type),
-            "status", sf_status_name (s->status),
-            "records_path", s->dvr.records_path && *s->dvr.records_path?
-                            sf_json_str (s->dvr.records_path): json_null (),
-            "depth_s", (json_int_t) s->dvr.depth_s, "chunk_s", (json_int_t) s->dvr.chunk_s,
-            "current_from", s->dvr.current_from > 0?
-                            json_integer (s->dvr.current_from): json_null (),
-            "ranges", (json_int_t) s->dvr.nranges));
+    sf_timeline_t tl;
+    memset (&tl, 0, sizeof (tl));
+    if (sf_fleet_timeline (self->query, name, &tl, err, sizeof (err))) {
+        sf_timeline_clear (&tl);
+        return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
     }
-    qsort (spans, n, sizeof (s_span_t), s_span_cmp);
     json_t *ranges = json_array ();
-    json_t *hit = json_null ();
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new (ranges, s_span_json (d, &spans [i]));
-        if (v && spans [i].from <= at && at <= spans [i].to) {
-            json_decref (hit);
-            hit = s_span_json (d, &spans [i]);
-            json_object_set_new (hit, "offset_s", json_integer (at - spans [i].from));
-        }
-    }
-    free (spans);
-    json_t *j = json_pack ("{s:o, s:I, s:o, s:o}", "name", sf_json_str (name),
-                           "count", (json_int_t) n, "placements", placements, "ranges", ranges);
-    if (v) {
+    for (size_t i = 0; i < tl.count; i++)
+        json_array_append_new (ranges, s_tl_entry_json (&tl.entries [i]));
+    json_t *j = json_pack ("{s:o, s:o, s:o, s:I, s:o}", "name", sf_json_str (name),
+        "uid", sf_json_str (tl.uid), "current", tl.current [0]? sf_json_str (tl.current): json_null (),
+        "count", (json_int_t) tl.count, "ranges", ranges);
+    if (v && j) {
+        int before = -1, after = -1;
+        int hit = sf_timeline_at (&tl, at, &before, &after);
         json_object_set_new (j, "at", json_integer (at));
-        json_object_set_new (j, "holder", hit);
+        json_t *holder = json_null ();
+        if (hit >= 0 && (size_t) hit < tl.count) {
+            holder = s_tl_entry_json (&tl.entries [hit]);
+            json_object_set_new (holder, "offset_s", json_integer (at - tl.entries [hit].from));
+        }
+        json_object_set_new (j, "holder", holder);
+        //  In a gap: the ranges around it, so a player can jump to the nearest
+        json_object_set_new (j, "before", hit < 0 && before >= 0 && (size_t) before < tl.count?
+                             s_tl_entry_json (&tl.entries [before]): json_null ());
+        json_object_set_new (j, "after", hit < 0 && after >= 0 && (size_t) after < tl.count?
+                             s_tl_entry_json (&tl.entries [after]): json_null ());
     }
-    else
-        json_decref (hit);
+    sf_timeline_clear (&tl);
     return s_reply_json (conn, MHD_HTTP_OK, j);
 }
 
@@ -378,10 +346,10 @@ s_stream (sf_http_t *self, struct MHD_Connection *conn, const char *rest)
 {
     char name [SF_NAME_MAX + 8];
     size_t len = strlen (rest);
-    if (len == 0 || len >= sizeof (name))
-        return s_reply_error (conn, len? MHD_HTTP_BAD_REQUEST: MHD_HTTP_NOT_FOUND,
-                              len? "bad_name": "not_found",
-                              len? "stream name is too long": "no stream named");
+    if (len == 0)
+        return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", "name a stream: /api/v1/streams/NAME");
+    if (len >= sizeof (name))
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_name", "stream name is too long");
     memcpy (name, rest, len + 1);
     const char *node = s_arg (conn, "node");
     char err [256] = "";
@@ -389,25 +357,17 @@ s_stream (sf_http_t *self, struct MHD_Connection *conn, const char *rest)
     memset (&d, 0, sizeof (d));
     //  A name may itself hold '/': the whole rest is tried as a name first,
     //  and only then "NAME/dvr" as the DVR timeline of NAME.
-    bool dvr = false;
-    if (sf_query_detail (self->query, name, node, &d, err, sizeof (err))) {
+    if (sf_query_detail (self->query, name, node, &d, err, sizeof (err)) == 0) {
+        enum MHD_Result rc = s_stream_detail (self, conn, name, &d);
         sf_detail_result_clear (&d);
-        memset (&d, 0, sizeof (d));
-        if (len > 4 && strcmp (name + len - 4, "/dvr") == 0) {
-            name [len - 4] = 0;
-            dvr = true;
-            if (sf_query_detail (self->query, name, node, &d, err, sizeof (err))) {
-                sf_detail_result_clear (&d);
-                return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
-            }
-        }
-        else
-            return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
+        return rc;
     }
-    enum MHD_Result rc = dvr? s_stream_dvr (self, conn, name, &d)
-                            : s_stream_detail (self, conn, name, &d);
     sf_detail_result_clear (&d);
-    return rc;
+    if (len > 4 && strcmp (name + len - 4, "/dvr") == 0) {
+        name [len - 4] = 0;
+        return s_stream_dvr (self, conn, name);
+    }
+    return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
 }
 
 //  -------------------------------------------------------------------------
@@ -449,84 +409,94 @@ s_nodes (sf_http_t *self, struct MHD_Connection *conn, const char *id)
 }
 
 //  -------------------------------------------------------------------------
-//  GET /api/v1/migrations: placement events, newest first. The migration work
-//  may replace this with a route of its own (sf_http_route).
+//  GET /api/v1/migrations: transfer, migration, failover, stuck and return
+//  events (sf_fleet_events), newest first.
 
-typedef struct {
-    json_t *events;
-    size_t limit;
-    const char *stream;
-    const char *kind;
-    size_t skipped;
-} s_events_t;
-
-static bool
-s_event_field_is (const msgpack_object *map, const char *key, const char *want)
+static json_t *
+s_event_json (const sf_fleet_event_t *ev)
 {
-    const msgpack_object *o = sf_map_get (map, key);
-    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen (want)
-        && memcmp (o->via.str.ptr, want, o->via.str.size) == 0;
-}
-
-static int
-s_event_one (int64_t at_ms, const void *packed, size_t size, void *arg)
-{
-    s_events_t *ev = arg;
-    msgpack_unpacked u;
-    msgpack_unpacked_init (&u);
-    size_t off = 0;
-    if (msgpack_unpack_next (&u, packed, size, &off) != MSGPACK_UNPACK_SUCCESS
-    ||  u.data.type != MSGPACK_OBJECT_MAP) {
-        ev->skipped++;          //  a stored event we cannot read; not the client's fault
-        msgpack_unpacked_destroy (&u);
-        return 0;
-    }
-    if ((ev->stream && !s_event_field_is (&u.data, "stream", ev->stream))
-    ||  (ev->kind && !s_event_field_is (&u.data, "kind", ev->kind))) {
-        msgpack_unpacked_destroy (&u);
-        return 0;
-    }
-    json_t *j = sf_json_from_msgpack (&u.data);
-    msgpack_unpacked_destroy (&u);
-    if (!j) {
-        ev->skipped++;
-        return 0;
-    }
-    if (!json_object_get (j, "at_ms"))
-        json_object_set_new (j, "at_ms", json_integer (at_ms));
-    json_array_append_new (ev->events, j);
-    return json_array_size (ev->events) >= ev->limit;
+    json_t *j = json_pack ("{s:s, s:o, s:o, s:o, s:o, s:I, s:o}",
+        "kind", sf_event_kind_name (ev->kind), "stream", sf_json_str (ev->stream),
+        "uid", sf_json_str (ev->uid), "from", ev->from [0]? sf_json_str (ev->from): json_null (),
+        "to", ev->to [0]? sf_json_str (ev->to): json_null (), "at_ms", (json_int_t) ev->at_ms,
+        "reason", sf_json_str (ev->reason));
+    if (j && ev->duration_ms > 0)
+        json_object_set_new (j, "duration_ms", json_integer (ev->duration_ms));
+    return j;
 }
 
 static enum MHD_Result
 s_migrations (sf_http_t *self, struct MHD_Connection *conn)
 {
-    uint64_t limit = S_EVENTS_DEFAULT;
+    char err [256] = "";
+    uint64_t limit = S_EVENTS_DEFAULT, since_s = 0;
     const char *v = s_arg (conn, "limit");
     if (v && (s_parse_u64 (v, S_EVENTS_MAX, &limit) || limit == 0)) {
-        char err [128];
         snprintf (err, sizeof (err), "limit must be a whole number from 1 to %d, not '%.40s'",
                   S_EVENTS_MAX, v);
         return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_limit", err);
     }
-    s_events_t ev = { json_array (), (size_t) limit, s_arg (conn, "stream"),
-                      s_arg (conn, "kind"), 0 };
-    sf_read_t r;
-    if (sf_store_read_begin (self->query->store, &r)) {
-        json_decref (ev.events);
-        return s_reply_error (conn, MHD_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
-                              "could not open a read transaction on the store; retry");
+    if ((v = s_arg (conn, "since_s")) && s_parse_u64 (v, INT64_MAX / 1000, &since_s)) {
+        snprintf (err, sizeof (err), "since_s must be a number of seconds, not '%.40s'", v);
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_time", err);
     }
-    sf_store_scan_events (&r, s_event_one, &ev);
-    sf_store_read_end (&r);
-    return s_reply_json (conn, MHD_HTTP_OK, json_pack ("{s:I, s:I, s:o}",
-        "count", (json_int_t) json_array_size (ev.events),
-        "unreadable", (json_int_t) ev.skipped, "events", ev.events));
+    int kind = -1;
+    if ((v = s_arg (conn, "kind")) && (kind = sf_event_kind_parse (v)) < 0) {
+        snprintf (err, sizeof (err), "unknown event kind '%.40s' (valid: transfer_started, "
+                  "migrated, failover, transfer_stuck, returned)", v);
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_kind", err);
+    }
+    const char *name = s_arg (conn, "stream");
+    if (name && strlen (name) > SF_NAME_MAX)
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_name", "stream name is too long");
+    int64_t now_ms = sf_now_ms ();
+    int64_t since_ms = since_s && (int64_t) since_s * 1000 < now_ms? now_ms - (int64_t) since_s * 1000: 0;
+    sf_fleet_events_t evs;
+    memset (&evs, 0, sizeof (evs));
+    //  A kind filter is applied here, so it reads the most events it may show
+    size_t want = kind >= 0? S_EVENTS_MAX * 10: (size_t) limit;
+    if (sf_fleet_events (self->query, name? name: "", since_ms, want, &evs, err, sizeof (err))) {
+        sf_fleet_events_clear (&evs);
+        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
+    }
+    json_t *events = json_array ();
+    for (size_t i = 0; i < evs.count && json_array_size (events) < limit; i++)
+        if (kind < 0 || evs.events [i].kind == kind)
+            json_array_append_new (events, s_event_json (&evs.events [i]));
+    json_t *counts = json_object ();
+    for (int k = 0; k < SF_EV_COUNT; k++)
+        json_object_set_new (counts, sf_event_kind_name (k), json_integer ((json_int_t) evs.counts [k]));
+    json_t *j = json_pack ("{s:I, s:I, s:o, s:o}",
+        "count", (json_int_t) json_array_size (events), "total", (json_int_t) evs.total,
+        "counts", counts, "events", events);
+    sf_fleet_events_clear (&evs);
+    return s_reply_json (conn, MHD_HTTP_OK, j);
 }
 
 //  -------------------------------------------------------------------------
-//  GET /api/v1/cluster: this controller alone until gossip lands (its work
-//  registers a route of its own for this path).
+//  GET /api/v1/cluster: the controllers as gossip sees them (members with
+//  state, incarnation, lag), plus the fleet's node and stream counts.
+//  Alone (no gossip), a controller is its own cluster of one.
+
+//  The gossip view's body as JSON, or NULL when there is none
+static json_t *
+s_cluster_view (sf_http_t *self)
+{
+    if (!self->query->cluster_fn)
+        return NULL;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    json_t *body = NULL;
+    if (self->query->cluster_fn (self->query->cluster_arg, &sb) == 0 && sb.size) {
+        sf_msg_t msg;
+        sf_msg_init (&msg);
+        if (sf_msg_parse (&msg, sb.data, sb.size) == 0 && strcmp (msg.type, "cluster_reply") == 0)
+            body = sf_json_from_msgpack (msg.body);
+        sf_msg_release (&msg);
+    }
+    msgpack_sbuffer_destroy (&sb);
+    return json_is_object (body)? body: (json_decref (body), NULL);
+}
 
 static enum MHD_Result
 s_cluster (sf_http_t *self, struct MHD_Connection *conn)
@@ -547,18 +517,33 @@ s_cluster (sf_http_t *self, struct MHD_Connection *conn)
         sf_store_count_streams (&r, &streams);
         sf_store_read_end (&r);
     }
-    json_t *me = json_pack ("{s:s, s:b, s:s, s:I}", "http", self->address, "self", 1,
-                            "state", "alive", "incarnation", (json_int_t) 0);
-    return s_reply_json (conn, MHD_HTTP_OK, json_pack (
-        "{s:[o], s:{s:I, s:I, s:I, s:I}, s:I, s:I}",
-        "controllers", me,
-        "nodes", "total", (json_int_t) count, "alive", (json_int_t) by [0],
-        "suspect", (json_int_t) by [1], "down", (json_int_t) by [2],
-        "streams", (json_int_t) streams, "now_ms", (json_int_t) sf_now_ms ()));
+    json_t *j = s_cluster_view (self);
+    if (!j)
+        j = json_pack ("{s:s, s:I, s:[{s:s, s:s, s:s, s:I, s:I, s:I, s:b}]}",
+            "self", "", "now", (json_int_t) (sf_now_ms () / 1000), "members",
+            "id", "", "endpoint", "", "state", "alive", "incarnation", (json_int_t) 0,
+            "last_heard_ms", (json_int_t) 0, "lag_changes", (json_int_t) 0, "self", 1);
+    json_object_set_new (j, "http", json_string (self->address));
+    json_object_set_new (j, "nodes", json_pack ("{s:I, s:I, s:I, s:I}",
+        "total", (json_int_t) count, "alive", (json_int_t) by [0],
+        "suspect", (json_int_t) by [1], "down", (json_int_t) by [2]));
+    json_object_set_new (j, "streams", json_integer ((json_int_t) streams));
+    json_object_set_new (j, "now_ms", json_integer (sf_now_ms ()));
+    return s_reply_json (conn, MHD_HTTP_OK, j);
 }
 
 //  -------------------------------------------------------------------------
 //  GET /metrics
+
+//  Copies a Prometheus label value, replacing what would break the format
+static void
+s_label (char *dest, size_t size, const char *value)
+{
+    size_t n = 0;
+    for (const char *p = value? value: ""; *p && n + 1 < size; p++)
+        dest [n++] = (*p == '"' || *p == '\\' || *p == '\n')? '_': *p;
+    dest [n] = 0;
+}
 
 //  One count through the shared evaluator; false when the query failed
 static bool
@@ -632,6 +617,25 @@ s_gather_gauges (sf_http_t *self, sf_metrics_gauges_t *g)
         }
         free (nodes);
     }
+    //  Peers from the gossip view (lag per peer), when this controller gossips
+    json_t *view = s_cluster_view (self);
+    json_t *members = json_object_get (view, "members");
+    for (size_t i = 0; i < json_array_size (members) && g->npeers < SF_METRICS_PEERS_MAX; i++) {
+        json_t *m = json_array_get (members, i);
+        if (json_is_true (json_object_get (m, "self")))
+            continue;
+        const char *id = json_string_value (json_object_get (m, "id"));
+        if (!id || !*id)
+            id = json_string_value (json_object_get (m, "endpoint"));
+        const char *state = json_string_value (json_object_get (m, "state"));
+        s_label (g->peers [g->npeers].id, sizeof (g->peers [0].id), id);
+        s_label (g->peers [g->npeers].state, sizeof (g->peers [0].state), state);
+        g->peers [g->npeers].lag_changes = (uint64_t) json_integer_value (json_object_get (m, "lag_changes"));
+        json_int_t heard = json_integer_value (json_object_get (m, "last_heard_ms"));
+        g->peers [g->npeers].last_heard_s = heard < 0? -1.0: (double) heard / 1000.0;
+        g->npeers++;
+    }
+    json_decref (view);
     if (ok) {
         g->have_streams = true;
         uint64_t known = g->streams_by_status [SF_STATUS_ACTIVE]

@@ -105,6 +105,17 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
     s_counter (out, "streamfleet_http_requests_total",
                "HTTP requests answered.", s_get (&self->http_requests));
 
+    s_counter (out, "streamfleet_gossip_rounds_total",
+               "Gossip exchanges started with a peer controller.", s_get (&self->gossip_rounds));
+    s_counter (out, "streamfleet_gossip_records_total",
+               "Replicated changes applied from peer controllers.", s_get (&self->gossip_records_in));
+    s_family (out, "streamfleet_gossip_bytes_total", "counter",
+              "Bytes of the peer protocol, by direction.");
+    fprintf (out, "streamfleet_gossip_bytes_total{direction=\"in\"} %llu\n",
+             (unsigned long long) s_get (&self->gossip_bytes_in));
+    fprintf (out, "streamfleet_gossip_bytes_total{direction=\"out\"} %llu\n",
+             (unsigned long long) s_get (&self->gossip_bytes_out));
+
     s_family (out, "streamfleet_ingest_rejected_total", "counter",
               "Messages rejected, by reason (malformed, version, type, field, bounds, forbidden, state).");
     for (int r = SF_REJ_NONE + 1; r < SF_REJ_COUNT; r++)
@@ -155,6 +166,21 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
         for (int l = SF_LIVE_ALIVE; l <= SF_LIVE_DOWN; l++)
             fprintf (out, "streamfleet_nodes{liveness=\"%s\"} %llu\n", sf_liveness_name (l),
                      (unsigned long long) g->nodes_by_liveness [l]);
+    }
+    if (g && g->npeers) {
+        //  Peer ids come from the network: a quote or backslash in one would
+        //  break the exposition format, so such characters are replaced
+        s_family (out, "streamfleet_replication_lag_changes", "gauge",
+                  "Changes a peer controller lacks of this one's, by peer (replication lag).");
+        for (uint32_t i = 0; i < g->npeers && i < SF_METRICS_PEERS_MAX; i++)
+            fprintf (out, "streamfleet_replication_lag_changes{peer=\"%s\",state=\"%s\"} %llu\n",
+                     g->peers [i].id, g->peers [i].state,
+                     (unsigned long long) g->peers [i].lag_changes);
+        s_family (out, "streamfleet_replication_peer_last_heard_seconds", "gauge",
+                  "Seconds since a peer controller was last heard from (-1: never).");
+        for (uint32_t i = 0; i < g->npeers && i < SF_METRICS_PEERS_MAX; i++)
+            fprintf (out, "streamfleet_replication_peer_last_heard_seconds{peer=\"%s\"} %.3f\n",
+                     g->peers [i].id, g->peers [i].last_heard_s);
     }
     if (g) {
         s_family (out, "streamfleet_metrics_scrape_duration_seconds", "gauge",

@@ -40,6 +40,8 @@ void sf_metrics_init (sf_metrics_t *self);
 void sf_metrics_commit (sf_metrics_t *self, int64_t latency_us);
 void sf_metrics_reject (sf_metrics_t *self, int reason);
 
+#define SF_METRICS_PEERS_MAX 64
+
 //  State gauges, gathered at scrape time through sf_query.h (they are read
 //  model answers, not counters). A family with have_* false is left out.
 typedef struct {
@@ -50,6 +52,14 @@ typedef struct {
     uint64_t streams_total;
     bool have_nodes;
     uint64_t nodes_by_liveness [3];                     //  sf_liveness_t
+    //  Peer controllers as gossip sees them (replication lag per peer)
+    uint32_t npeers;
+    struct {
+        char id [64];
+        char state [16];                                //  alive, suspect, dead, unknown
+        uint64_t lag_changes;                           //  changes it lacks of ours
+        double last_heard_s;                            //  -1 never
+    } peers [SF_METRICS_PEERS_MAX];
     double scrape_seconds;                              //  time to gather these
 } sf_metrics_gauges_t;
 

@@ -576,7 +576,9 @@ async function loadMigrations() {
   try {
     const data = await api('/api/v1/migrations?limit=500');
     if (state.view !== 'migrations') return;
-    $('#mig-count').textContent = `${data.count} event${data.count === 1 ? '' : 's'}, newest first`;
+    const c = data.counts || {};
+    $('#mig-count').textContent = `${data.count} event${data.count === 1 ? '' : 's'}, newest first` +
+      (data.total ? ` · ${c.migrated || 0} migrated · ${c.failover || 0} failover · ${c.transfer_stuck || 0} stuck · ${c.transfer_started || 0} transfers · ${c.returned || 0} returned` : '');
     $('#mig-empty').hidden = data.count > 0;
     $('#mig-rows').replaceChildren(...data.events.map((ev) => h('tr', {
         onclick: () => ev.stream && openDetail(ev.stream, ev.to || ev.from) },
@@ -602,6 +604,13 @@ async function loadSummary() {
       el.textContent = `${fmtInt(n)} ${label}`;
       el.classList.toggle('zero', !n);
     };
+    const members = c.members || [];
+    const up = members.filter((m) => m.state === 'alive').length;
+    const ctl = $('#sum-controllers');
+    ctl.textContent = `${up}/${members.length} controller${members.length === 1 ? '' : 's'}`;
+    ctl.title = members.map((m) => `${m.id || m.endpoint || 'this controller'}: ${m.state}` +
+      (m.self ? ' (this one)' : `, lag ${m.lag_changes} changes`)).join('\n');
+    ctl.classList.toggle('warn', up < members.length);
     set('#sum-streams', c.streams, c.streams === 1 ? 'stream' : 'streams');
     set('#sum-alive', c.nodes.alive, 'alive');
     set('#sum-suspect', c.nodes.suspect, 'suspect');

@@ -107,7 +107,7 @@ if [ -n "$dvr_name" ]; then
   status_is "detail ?node=n1: 200" 200 "/api/v1/streams/$dvr_name?node=n1"
   check "detail ?node=n1: only n1's placement" py "d['count'] == 1 and d['placements'][0]['node'] == 'n1'"
   get "/api/v1/streams/$dvr_name/dvr" >/dev/null
-  check "dvr: one timeline sorted by time, with node and links" py "d['name'] == '$dvr_name' and d['count'] == len(d['ranges']) and all(
+  check "dvr: one timeline sorted by time, with node and links" py "d['name'] == '$dvr_name' and d['current'] == 'n1' and d['count'] == len(d['ranges']) > 0 and all(
     r['node'] and r['hls'] and r['rtsp'] for r in d['ranges']) and all(a['from'] <= b['from'] for a, b in zip(d['ranges'], d['ranges'][1:]))"
   at=$($PYTHON -c "import json; d=json.load(open('$T/body')); r=d['ranges']; print((r[0]['from'] + r[0]['to']) // 2 if r else 0)")
   if [ "$at" != 0 ]; then
@@ -130,10 +130,13 @@ status_is "node n1: 200" 200 '/api/v1/nodes/n1'
 check "node n1: its record" py "d['id'] == 'n1' and 'usage' in d and 'limits' in d"
 error_is "unknown node: 404 not_found" 404 not_found '/api/v1/nodes/n9'
 status_is "migrations: 200" 200 '/api/v1/migrations?limit=10'
-check "migrations: an event list" py "isinstance(d['events'], list) and d['count'] == len(d['events']) <= 10"
+check "migrations: an event list" py "isinstance(d['events'], list) and d['count'] == len(d['events']) <= 10 and d['total'] >= d['count']"
 error_is "migrations limit=0: 400" 400 bad_limit '/api/v1/migrations?limit=0'
+error_is "migrations kind=bogus: 400" 400 bad_kind '/api/v1/migrations?kind=bogus'
+status_is "migrations kind=migrated&stream=x: 200" 200 '/api/v1/migrations?kind=migrated&stream=x'
+check "migrations: counts by kind" py "set(d['counts']) == set(['transfer_started','migrated','failover','transfer_stuck','returned'])"
 status_is "cluster: 200" 200 '/api/v1/cluster'
-check "cluster: this controller and the nodes" py "d['controllers'][0]['self'] is True and d['nodes']['alive'] == 2 and d['streams'] > 0"
+check "cluster: this controller and the nodes" py "[m['self'] for m in d['members']].count(True) == 1 and d['nodes']['alive'] == 2 and d['streams'] > 0 and d['http'] == '$CTL_c1_HTTP'"
 error_is "unknown endpoint: 404 JSON" 404 not_found '/api/v1/nothing-here'
 got=$(get '/api/v1/streams' -X POST)
 if [ "$got" = 405 ] && grep -qi '^Allow: GET' "$T/head"; then ok "POST: 405 with Allow"; else not_ok "POST: 405 with Allow" "HTTP $got"; fi

@@ -139,6 +139,35 @@ test_gauges_by_type_status_liveness (void **state)
     free (text);
 }
 
+//  Gossip counters, and replication lag per peer with label values that
+//  cannot break the exposition format
+static void
+test_gossip_and_replication_lag (void **state)
+{
+    sf_metrics_t m;
+    sf_metrics_init (&m);
+    atomic_fetch_add (&m.gossip_bytes_in, 300);
+    atomic_fetch_add (&m.gossip_records_in, 9);
+    sf_metrics_gauges_t g;
+    memset (&g, 0, sizeof (g));
+    g.npeers = 1;
+    strcpy (g.peers [0].id, "c2");
+    strcpy (g.peers [0].state, "alive");
+    g.peers [0].lag_changes = 42;
+    g.peers [0].last_heard_s = 0.25;
+    char *text = s_render (&m, &g);
+    assert_int_equal (s_sample (text, "streamfleet_gossip_bytes_total{direction=\"in\"}"), 300);
+    assert_int_equal (s_sample (text, "streamfleet_gossip_records_total"), 9);
+    assert_int_equal (s_sample (text, "streamfleet_replication_lag_changes{peer=\"c2\",state=\"alive\"}"), 42);
+    assert_non_null (strstr (text, "streamfleet_replication_peer_last_heard_seconds{peer=\"c2\"} 0.250\n"));
+    free (text);
+    //  Without peers, no lag family
+    g.npeers = 0;
+    text = s_render (&m, &g);
+    assert_null (strstr (text, "streamfleet_replication_lag_changes"));
+    free (text);
+}
+
 int
 main (void)
 {
@@ -147,6 +176,7 @@ main (void)
         cmocka_unit_test (test_rejections_by_reason),
         cmocka_unit_test (test_commit_histogram_cumulative),
         cmocka_unit_test (test_gauges_by_type_status_liveness),
+        cmocka_unit_test (test_gossip_and_replication_lag),
     };
     return cmocka_run_group_tests_name ("metrics", tests, NULL, NULL);
 }
