@@ -38,12 +38,16 @@ total_is() { local n=$1; shift; [ "$(total "$@" 2>/dev/null)" = "$n" ]; }
 # row_field NAME EXPR: EXPR on the row of stream NAME (r), e.g. 'r["version"][1]'
 row_field() {
   cli streams -o json --name "$1" --limit 100000 |
-    json_get "(lambda r: $2)(next(r for r in d['rows'] if r['name'] == '$1'))"
+    json_get "(lambda r: ($2))(next(r for r in d['rows'] if r['name'] == '$1'))"
 }
+
+# detail NAME EXPR: EXPR on the first placement's stream (s) of `streams show NAME -o json`
+detail() { cli streams show "$1" -o json | json_get "(lambda s: ($2))(d['placements'][0]['stream'])"; }
 
 # log_count FILE PATTERN: how many lines of FILE match PATTERN (0 if none)
 log_count() { grep -c -- "$2" "$1" 2>/dev/null || true; }
 
 # Make the helpers usable in `bash -c '...'` checks and wait_until conditions
 export BIN TOOLS PYTHON T
-export -f cli json_get push push_ok total names total_is row_field log_count
+export -f cli json_get push push_ok total names total_is row_field detail log_count
+export -f wait_until
