@@ -40,9 +40,9 @@ async function api(p) {
   return r.json();
 }
 
-// Sends JSON lines to the push source; resolves with its answers
-function push(lines) {
-  const [host, port] = process.env.SF_PUSH.split(':');
+// Sends JSON lines to a push source (default SF_PUSH); resolves with its answers
+function push(lines, addr = process.env.SF_PUSH) {
+  const [host, port] = addr.split(':');
   return new Promise((resolve, reject) => {
     const sock = net.connect(Number(port), host);
     let answer = '';
@@ -249,6 +249,61 @@ async function main() {
         await sleep(2600);
         const after = await page.textContent('#updated');
         assert(before !== after, 'no refresh in 2.6 s');
+      });
+    }
+
+    if (process.env.SF_PUSH && process.env.SF_PUSH2) {
+      // A migration, pushed: mig-cam runs on node A with an archive, node B
+      // takes it over (transferred from A) with its own archive, A stops it
+      const A = process.env.SF_PUSH_NODE, B = process.env.SF_PUSH2_NODE, P2 = process.env.SF_PUSH2;
+      const now = Math.floor(Date.now() / 1000);
+      const name = 'mig-cam';
+      await check('a migration shows: migrated chip, detail over both nodes, Migrations view', async () => {
+        let ans = await push([{ name, status: 'active', started_at: now, functions: ['dvr'], dvr: { ranges: [[now - 100, now - 50]] } }]);
+        assert(ans === 'ok', `push A: ${ans}`);
+        for (let i = 0; i < 40 && !(await api(`/api/v1/streams?name=${name}&node=${A}&limit=0`)).total; i++) await sleep(250);
+        ans = await push([{ name, status: 'active', started_at: now, transferred_from: A, functions: ['dvr'], dvr: { ranges: [[now - 40, now - 10]] } }], P2);
+        assert(ans === 'ok', `push B: ${ans}`);
+        await sleep(1000);
+        ans = await push([{ name, status: 'suspend', started_at: 0 }]);
+        assert(ans === 'ok', `push A stop: ${ans}`);
+        let mig = null;
+        for (let i = 0; i < 60; i++) {
+          mig = await api(`/api/v1/migrations?stream=${name}&kind=migrated`);
+          if (mig.count) break;
+          await sleep(250);
+        }
+        assert(mig.count === 1 && mig.events[0].from === A && mig.events[0].to === B, `API events: ${JSON.stringify(mig.events)}`);
+        // The Migrated chip lists A's placement, marked as migrated to B
+        await page.click('a[data-view=streams]');
+        await page.click('#q-clear');
+        await page.fill('#q-name', name);
+        await page.click('.chip[data-param=migrated]');
+        const row = `#rows tr[data-name="${name}"][data-node="${A}"]`;
+        await page.waitForSelector(`${row} [data-icon=migrated]`, { timeout: 10000 });
+        const tag = await page.textContent(`${row} .tag.migrated`);
+        assert(tag.includes(B), `migrated tag says '${tag}'`);
+        await rowsMatchApi(page, `filter=migrated&name=${name}&sort=name`);
+        // Its detail: both placements, and DVR ranges over both nodes
+        await page.click(row);
+        await page.waitForSelector('#d-placements .placement', { timeout: 10000 });
+        const nodes = await page.$$eval('#d-placements .placement', (ps) => ps.map((p) => p.dataset.node).sort());
+        assert(nodes.join(',') === [A, B].sort().join(','), `placements ${nodes}`);
+        await page.click('.tab[data-tab=dvr]');
+        await waitFor(page, () => document.querySelectorAll('#d-body tbody tr').length === 2, null, 10000);
+        const tl = await api(`/api/v1/streams/${name}/dvr`);
+        const shownNodes = await page.$$eval('#d-body tbody tr td:nth-child(5)', (tds) => tds.map((t) => t.textContent));
+        assert(shownNodes.join(',') === tl.ranges.map((r) => r.node).join(','), `ranges on ${shownNodes}`);
+        await page.click('button[data-copy=hls][data-index="0"]');
+        await sleep(200);
+        const clip = await page.evaluate(() => navigator.clipboard.readText());
+        assert(clip === tl.ranges[0].hls && tl.ranges[0].node === A, `clipboard '${clip}'`);
+        await page.click('#d-close');
+        await page.click('#q-clear');
+        // The Migrations view shows the event
+        await page.click('a[data-view=migrations]');
+        await waitFor(page, (n) => [...document.querySelectorAll('#mig-rows tr')].some((tr) =>
+          tr.textContent.includes(n) && tr.textContent.includes('migrated')), name, 10000);
       });
     }
 
