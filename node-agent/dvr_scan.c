@@ -17,6 +17,7 @@
     zero length rather than inventing an hour of archive.
 */
 #include "sf_dvr_scan.h"
+#include "sf_log.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +120,8 @@ struct sf_dvr_scan_t {
     int64_t now_ms;
     sf_dvr_scan_stats_t stats;
     int ifd;                        //  inotify, -1 when unavailable
+    int64_t verify_at_ms;           //  next check of watched directories' mtimes
+    bool verifying;
     s_dir_t **by_wd;                //  watch descriptor -> directory
     size_t by_wd_cap;
 };
@@ -694,6 +697,11 @@ s_dir_restat_last (sf_dvr_scan_t *self, s_dir_t *dir)
 static int
 s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
 {
+    //  The mtime now covers what the queue holds (later changes queue new
+    //  events), so a verification pass does not re-read for nothing
+    struct stat dst;
+    if (stat (dir->path, &dst) == 0)
+        dir->mtime = dst.st_mtim;
     int fd = open (dir->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rc = 0;
     const char *pat = self->components [dir->depth];
@@ -878,10 +886,10 @@ static int
 s_dir_update (sf_dvr_scan_t *self, s_dir_t *dir)
 {
     int rc = 0;
-    if (dir->wd >= 0 && dir->scanned && !dir->reread) {
+    if (dir->npending && dir->wd >= 0 && dir->scanned && !dir->reread)
+        s_dir_apply_pending (self, dir);
+    if (dir->wd >= 0 && dir->scanned && !dir->reread && !self->verifying) {
         //  inotify keeps this view current: no stat, no read
-        if (dir->npending)
-            s_dir_apply_pending (self, dir);
     }
     else {
         struct stat st;
@@ -1071,6 +1079,13 @@ sf_dvr_scan_update (sf_dvr_scan_t *self, int64_t now_ms, char *err, size_t errle
 {
     self->stats.dirs_read = self->stats.files_statted = self->stats.events = 0;
     self->now_ms = now_ms;
+    //  Every 30 s, watched directories are checked by mtime too: inotify
+    //  misses changes made by other hosts on network file systems, and this
+    //  bounds how long such a change can go unseen
+    int64_t mono = sf_mono_ms ();
+    self->verifying = mono >= self->verify_at_ms;
+    if (self->verifying)
+        self->verify_at_ms = mono + 30000;
     s_drain_events (self);
     if (s_dir_update (self, self->top)) {
         struct stat st;
