@@ -116,7 +116,7 @@ echo "demo: ${#NODES[@]} agents with $PER_AGENT simulated streams each$([ $real 
 expected=$(( ${#NODES[@]} * PER_AGENT + DEMO_MEDIA_STREAMS ))
 total=0
 for _ in $(seq 1 100); do
-  total=$(sf streams --limit 0 -o json 2>/dev/null | sed -n 's/^ *"total": *\([0-9]*\).*/\1/p' | head -1)
+  total=$(sf streams --limit 0 -o json 2>/dev/null | sed -n 's/^ *"total": *\([0-9]*\).*/\1/p' | head -1 || true)
   total=${total:-0}
   [ "$total" -ge "$expected" ] && break
   sleep 0.2
