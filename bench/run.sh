@@ -45,8 +45,9 @@ trap cleanup EXIT INT TERM
 free_port() {
   local p
   while :; do
-    p=$(( 20000 + RANDOM % 30000 ))
-    ss -ltn "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo "$p"; return; }
+    # below the kernel's ephemeral range (32768+), and not in use in any state
+    p=$(( 20000 + RANDOM % 12000 ))
+    ss -tan "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo "$p"; return; }
   done
 }
 wait_for() {  # wait_for SECONDS CMD...

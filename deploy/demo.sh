@@ -36,8 +36,9 @@ trap 'exit 0' INT TERM
 free_port() {
   local p
   while :; do
-    p=$(( 20000 + RANDOM % 30000 ))
-    ss -ltn "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo "$p"; return; }
+    # below the kernel's ephemeral range (32768+), and not in use in any state
+    p=$(( 20000 + RANDOM % 12000 ))
+    ss -tan "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo "$p"; return; }
   done
 }
 # start NAME CMD...: runs CMD in the background, logging to $D/NAME.log
