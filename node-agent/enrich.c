@@ -111,6 +111,63 @@ s_node_info (sf_enrich_t *self, sf_streamset_t *set)
     sf_usage_read (self->usage, node, cfg->disks, sf_mono_ms ());
 }
 
+static int
+s_index_cmp (const void *a, const void *b, void *arg)
+{
+    const sf_streamset_t *set = arg;
+    return strcmp (set->items [*(const size_t *) a].name, set->items [*(const size_t *) b].name);
+}
+
+//  Adds, as suspend, the streams that have an archive on disk but are not in
+//  the source's set. The set's names are looked up through a sorted index
+//  (indices, not pointers: adding may move the records), so thousands of
+//  streams cost n log n, not n squared.
+static int
+s_add_archived (sf_enrich_t *self, sf_streamset_t *set)
+{
+    size_t n = sf_dvr_scan_streams (self->dvr, NULL, 0);
+    if (!n)
+        return 0;
+    const char **names = calloc (n, sizeof (char *));
+    size_t nlisted = set->count;
+    size_t *index = calloc (nlisted + 1, sizeof (size_t));
+    if (!names || !index) {
+        free (names);
+        free (index);
+        return -1;
+    }
+    sf_dvr_scan_streams (self->dvr, names, n);
+    for (size_t i = 0; i < nlisted; i++)
+        index [i] = i;
+    qsort_r (index, nlisted, sizeof (size_t), s_index_cmp, set);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t lo = 0, hi = nlisted;
+        bool found = false;
+        while (lo < hi && !found) {
+            size_t mid = (lo + hi) / 2;
+            int cmp = strcmp (names [i], set->items [index [mid]].name);
+            if (cmp == 0)
+                found = true;
+            else
+            if (cmp < 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        if (found)
+            continue;
+        sf_stream_t *stream = sf_streamset_add (set, names [i]);
+        if (!stream)
+            rc = -1;
+        else
+            stream->status = SF_STATUS_SUSPEND;
+    }
+    free (names);
+    free (index);
+    return rc;
+}
+
 int
 sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived)
 {
@@ -125,24 +182,8 @@ sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived)
             if (self->dvr_failing)
                 sf_info ("DVR scan: %s readable again", self->cfg->records_path);
             self->dvr_failing = false;
-            if (add_archived) {
-                size_t n = sf_dvr_scan_streams (self->dvr, NULL, 0);
-                const char **names = n ? calloc (n, sizeof (char *)) : NULL;
-                if (n && !names)
-                    return -1;
-                sf_dvr_scan_streams (self->dvr, names, n);
-                for (size_t i = 0; i < n; i++) {
-                    if (sf_streamset_find (set, names [i]))
-                        continue;
-                    sf_stream_t *stream = sf_streamset_add (set, names [i]);
-                    if (!stream) {
-                        free (names);
-                        return -1;
-                    }
-                    stream->status = SF_STATUS_SUSPEND;
-                }
-                free (names);
-            }
+            if (add_archived && s_add_archived (self, set))
+                return -1;
             //  A source that reports its own archive (Aipix) keeps it
             for (size_t i = 0; i < set->count; i++) {
                 sf_stream_t *stream = &set->items [i];

@@ -285,6 +285,7 @@ typedef struct {
     int64_t bytes_at_ms;            //  monotonic, 0 = no sample
     uint32_t bitrate_kbps;
     bool live;                      //  on the stat page at the last poll
+    bool filled;                    //  already in this poll's set
 } s_known_t;
 
 typedef struct {
@@ -354,7 +355,7 @@ static int
 s_known_update (s_nginx_t *self, const sf_nginx_stat_t *stat)
 {
     for (size_t i = 0; i < self->nknown; i++)
-        self->known [i].live = false;
+        self->known [i].live = self->known [i].filled = false;
     size_t before = self->nknown;
     for (size_t i = 0; i < stat->count; i++) {
         s_known_t key;
@@ -391,12 +392,16 @@ static int
 s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns,
                int64_t now_ms, int64_t mono_ms)
 {
-    if (sf_streamset_find (set, ns->name))
-        return 0;               //  the same name in two applications: first wins
+    //  Every listed name is known (s_known_update); a name already filled
+    //  is the same stream name in a second application: the first wins
+    s_known_t *k = s_known_find (self, ns->name);
+    if (k && k->filled)
+        return 0;
     sf_stream_t *s = sf_streamset_add (set, ns->name);
     if (!s)
         return -1;
-    s_known_t *k = s_known_find (self, ns->name);
+    if (k)
+        k->filled = true;
     SF_STRSET (s->uid, ns->name);
     s->type = SF_TYPE_PRIMARY;
     s->status = ns->publishing ? (ns->active ? SF_STATUS_ACTIVE : SF_STATUS_STARTING)
@@ -456,7 +461,7 @@ s_poll (void *state, sf_streamset_t *set)
     //  Streams seen before and gone from the page now: off, not forgotten
     for (size_t i = 0; i < self->nknown; i++) {
         s_known_t *k = &self->known [i];
-        if (k->live || sf_streamset_find (set, k->name))
+        if (k->live || k->filled)
             continue;
         sf_stream_t *s = sf_streamset_add (set, k->name);
         if (!s)
