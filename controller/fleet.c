@@ -119,7 +119,7 @@ s_xfer_clear (sf_fleet_state_t *st)
 //  The stream now lives on `to`. A move to a node it had left is `returned`.
 static int
 s_move_to (sf_fleet_state_t *st, sf_fleet_event_t *fx, int n, int kind, const char *to,
-           int64_t at_ms, int64_t duration_ms, const char *reason)
+           int64_t at_ms, int64_t duration_ms, int64_t since_ms, const char *reason)
 {
     char from [SF_NODE_MAX + 1], dest [SF_NODE_MAX + 1];
     s_node_set (from, st->owner);
@@ -132,7 +132,7 @@ s_move_to (sf_fleet_state_t *st, sf_fleet_event_t *fx, int n, int kind, const ch
     s_left_del (st, dest);
     s_left_add (st, from);
     s_node_set (st->owner, dest);
-    st->owner_since_ms = at_ms;
+    st->owner_since_ms = since_ms;         //  when the new owner started it
     st->owner_stop_ms = 0;
     return n;
 }
@@ -190,7 +190,7 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
             return n;
         }
         if (owner_live)
-            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0,
+            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0, t,
                               "the node it lived on is down; this node took it over");
         if (st->owner_stop_ms && t < st->owner_stop_ms) {
             //  Both ran it: an overlap we learn of after the owner stopped
@@ -198,13 +198,13 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
             n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, st->owner, node, t, 0, 0,
                       "the stream runs on both nodes");
             n = s_fx (fx, n, SF_EV_XFER_CLOSE, st->owner, node, stop, 0, t, NULL);
-            return s_move_to (st, fx, n, SF_EV_MIGRATED, node, stop, stop - t,
+            return s_move_to (st, fx, n, SF_EV_MIGRATED, node, stop, stop - t, t,
                               "the old node stopped the stream while the new one ran it");
         }
         if (ch->type == SF_TYPE_SECONDARY)
-            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0,
+            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0, t,
                               "the secondary became active after the primary stopped");
-        return s_move_to (st, fx, n, SF_EV_MIGRATED, node, t, 0,
+        return s_move_to (st, fx, n, SF_EV_MIGRATED, node, t, 0, t,
                           "the stream started here after the old node stopped it (no overlap)");
     }
     if (ch->stopped) {
@@ -216,7 +216,7 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
                 n = s_fx (fx, n, SF_EV_XFER_CLOSE, node, to, t, 0, start, NULL);
                 s_xfer_clear (st);
                 if (ch->target_running)
-                    return s_move_to (st, fx, n, SF_EV_MIGRATED, to, t, t - start,
+                    return s_move_to (st, fx, n, SF_EV_MIGRATED, to, t, t - start, start,
                                       "the old node stopped the stream while the new one ran it");
             }
             st->owner_stop_ms = t ? t : 1;
@@ -713,7 +713,13 @@ sf_fleet_derive (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int nod
     out->migrated_to [0] = 0;
     if (row->sum.flags & SF_SUM_MIGRATED) {
         out->type = SF_TYPE_MIGRATED;
-        MDB_val k = { row->key_size, (void *) row->key }, v;
+        //  Built from node and name: a row from sf_store_get_row has no key in the map
+        char key [SF_NODE_MAX + SF_NAME_MAX + 2];
+        size_t nl = strnlen (row->node, SF_NODE_MAX), ml = strnlen (row->name, SF_NAME_MAX);
+        memcpy (key, row->node, nl);
+        key [nl] = 0;
+        memcpy (key + nl + 1, row->name, ml);
+        MDB_val k = { nl + 1 + ml, key }, v;
         if (mdb_get (r->txn, sf_store_dbi (r->store, SF_DB_FLEET_MOVED), &k, &v) == 0
         &&  v.mv_size <= SF_NODE_MAX) {
             memcpy (out->migrated_to, v.mv_data, v.mv_size);

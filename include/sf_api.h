@@ -6,7 +6,10 @@
     Requests:  list {filter, name, node, sort, offset, limit}
                detail {name, node}
                nodes {}
-    Replies:   list_reply, detail_reply, nodes_reply, or error {code, message}.
+               migrations {name?, since_s?, limit?}        (docs/migrations.md)
+               dvr {name, at?}
+    Replies:   list_reply, detail_reply, nodes_reply, migrations_reply,
+               dvr_reply, or error {code, message}.
 */
 #ifndef SF_API_H
 #define SF_API_H

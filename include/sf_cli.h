@@ -53,5 +53,7 @@ typedef int (sf_cmd_fn) (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_streams (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_keygen (sf_cli_t *cli, int argc, char **argv);
+int sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv);
+int sf_cmd_dvr (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_cluster (sf_cli_t *cli, int argc, char **argv);
 #endif

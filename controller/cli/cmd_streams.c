@@ -259,6 +259,33 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
     (void) now;
 }
 
+//  Where the stream lives now and how it got there (docs/migrations.md)
+static void
+s_show_history (const sf_msg_t *reply)
+{
+    char current [SF_NODE_MAX + 1] = "", buf [32];
+    sf_map_str (reply->body, "current", current, SF_NODE_MAX, NULL);
+    printf ("Current node: %s\n", current [0] ? current : "(unknown)");
+    const msgpack_object *h = sf_map_get (reply->body, "history");
+    uint32_t n = h && h->type == MSGPACK_OBJECT_ARRAY ? h->via.array.size : 0;
+    printf ("Placement history%s\n", n ? "" : ": (no moves)");
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *e = &h->via.array.ptr [i];
+        char kind [32] = "", from [SF_NODE_MAX + 1] = "", to [SF_NODE_MAX + 1] = "";
+        int64_t at_ms = 0, dur_ms = 0;
+        sf_map_str (e, "kind", kind, sizeof (kind) - 1, NULL);
+        sf_map_str (e, "from", from, SF_NODE_MAX, NULL);
+        sf_map_str (e, "to", to, SF_NODE_MAX, NULL);
+        sf_map_i64 (e, "at_ms", &at_ms, NULL);
+        sf_map_i64 (e, "duration_ms", &dur_ms, NULL);
+        printf ("  %s  %-16s %s -> %s", sf_fmt_time (at_ms / 1000, buf, sizeof (buf)), kind, from, to);
+        if (dur_ms)
+            printf ("  (%.1fs)", dur_ms / 1000.0);
+        printf ("\n");
+    }
+    printf ("\n");
+}
+
 static int
 s_show (sf_cli_t *cli, const char *name, const char *node)
 {
@@ -285,6 +312,7 @@ s_show (sf_cli_t *cli, const char *name, const char *node)
     sf_map_i64 (reply.body, "now", &now, NULL);
     const msgpack_object *pls = sf_map_get (reply.body, "placements");
     uint32_t n = pls && pls->type == MSGPACK_OBJECT_ARRAY ? pls->via.array.size : 0;
+    s_show_history (&reply);
     for (uint32_t i = 0; i < n; i++) {
         if (i)
             printf ("\n────────────────────────────────────────\n");

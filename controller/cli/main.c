@@ -15,6 +15,8 @@ typedef struct {
 
 static const s_cmd_t s_cmds [] = {
     { "streams", sf_cmd_streams, "list streams fleet-wide (filter, sort) or show one: streams show NAME" },
+    { "migrations", sf_cmd_migrations, "stream placement events: transfers, migrations, failovers (newest first)" },
+    { "dvr", sf_cmd_dvr, "a stream's archive timeline over every node; --at TIME names the node" },
     { "nodes", sf_cmd_nodes, "list media servers with liveness, heartbeat age, limits and usage" },
     { "cluster", sf_cmd_cluster, "list controllers: liveness, replication lag, state digest" },
     { "keygen", sf_cmd_keygen, "make a certificate for an agent, a CLI user, a peer or a controller" },

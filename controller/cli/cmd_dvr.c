@@ -1,0 +1,172 @@
+/*  cmd_dvr.c — `streamfleet dvr NAME [--at TIME]`: a stream's archive
+    timeline joined over every node it was recorded on (a migrated stream's
+    archive stays where it was recorded), and which node holds a given
+    moment, with its playback links, or the gap it falls in.
+*/
+#include "sf_cli.h"
+#include <ctype.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: streamfleet dvr NAME [--at TIME] [-o table|json]\n"
+        "\n"
+        "Shows the archive of stream NAME (name or uid) on every node, oldest first,\n"
+        "with RTSP and HLS links per range. --at names the node that holds TIME and\n"
+        "its playback links, or says TIME falls in a gap. TIME is unix seconds,\n"
+        "ISO-8601 UTC (2026-11-24T03:10:00Z), or relative to now (-10m, -90s, -2h).\n");
+}
+
+//  Unix seconds, ISO-8601 UTC, or -N{s,m,h,d} before now. 0 or -1.
+static int
+s_parse_time (const char *text, int64_t now, int64_t *out)
+{
+    char *end;
+    if (text [0] == '-' && isdigit ((unsigned char) text [1])) {
+        long long v = strtoll (text + 1, &end, 10);
+        int64_t unit = !*end || !strcmp (end, "s") ? 1 : !strcmp (end, "m") ? 60
+                     : !strcmp (end, "h") ? 3600 : !strcmp (end, "d") ? 86400 : 0;
+        if (!unit)
+            return -1;
+        *out = now - v * unit;
+        return 0;
+    }
+    long long v = strtoll (text, &end, 10);
+    if (end != text && *end == 0 && v >= 0) {
+        *out = v;
+        return 0;
+    }
+    struct tm tm;
+    memset (&tm, 0, sizeof (tm));
+    const char *formats [] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", NULL };
+    for (int i = 0; formats [i]; i++) {
+        memset (&tm, 0, sizeof (tm));
+        const char *rest = strptime (text, formats [i], &tm);
+        if (rest && (!*rest || !strcmp (rest, "Z") || !strcmp (rest, "+00:00"))) {
+            *out = (int64_t) timegm (&tm);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void
+s_print_entry (const char *label, const msgpack_object *e)
+{
+    char node [SF_NODE_MAX + 1] = "", b1 [32], b2 [32];
+    int64_t from = 0, to = 0;
+    sf_map_str (e, "node", node, SF_NODE_MAX, NULL);
+    sf_map_i64 (e, "from", &from, NULL);
+    sf_map_i64 (e, "to", &to, NULL);
+    printf ("  %-7s node %s, %s .. %s\n", label, node, sf_fmt_time (from, b1, sizeof (b1)),
+            sf_fmt_time (to, b2, sizeof (b2)));
+}
+
+int
+sf_cmd_dvr (sf_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts [] = {
+        { "at", required_argument, 0, 'a' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+    };
+    const char *at_text = NULL, *name = NULL;
+    optind = 1;
+    int c;
+    //  Options may stand before or after the name (getopt moves it last)
+    while ((c = getopt_long (argc, argv, "a:h", opts, NULL)) != -1) {
+        switch (c) {
+            case 'a': at_text = optarg; break;
+            case 'h': s_usage (stdout); return 0;
+            default: s_usage (stderr); return SF_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        name = argv [optind++];
+    if (optind < argc) {
+        fprintf (stderr, "streamfleet: unexpected argument '%s'\n", argv [optind]);
+        return SF_EXIT_USAGE;
+    }
+    if (!name || !*name) {
+        fprintf (stderr, "streamfleet: dvr needs a stream name\n");
+        s_usage (stderr);
+        return SF_EXIT_USAGE;
+    }
+    if (strlen (name) > SF_NAME_MAX) {
+        fprintf (stderr, "streamfleet: a stream name has at most %d bytes\n", SF_NAME_MAX);
+        return SF_EXIT_USAGE;
+    }
+    int64_t at = 0;
+    if (at_text && s_parse_time (at_text, (int64_t) time (NULL), &at)) {
+        fprintf (stderr, "streamfleet: --at takes unix seconds, ISO-8601 UTC "
+                 "(2026-11-24T03:10:00Z) or a time before now (-10m), not '%s'\n", at_text);
+        return SF_EXIT_USAGE;
+    }
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init (&req);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "dvr", at_text ? 2 : 1);
+    sf_pack_kstr (&pk, "name", name);
+    if (at_text)
+        sf_pack_ki64 (&pk, "at", at);
+    sf_msg_t reply;
+    sf_msg_init (&reply);
+    int rc = sf_cli_request (cli, &req, &reply);
+    msgpack_sbuffer_destroy (&req);
+    if (rc)
+        return rc;
+    if ((rc = sf_cli_check_error (&reply)))
+        goto done;
+    if (cli->output == SF_OUT_JSON) {
+        sf_cli_print_json (reply.body);
+        goto done;
+    }
+    char uid [SF_NAME_MAX + 1] = "", current [SF_NODE_MAX + 1] = "";
+    sf_map_str (reply.body, "uid", uid, SF_NAME_MAX, NULL);
+    sf_map_str (reply.body, "current", current, SF_NODE_MAX, NULL);
+    printf ("%s (uid %s), lives on node %s\n\n", name, uid, current [0] ? current : "(unknown)");
+    const msgpack_object *tl = sf_map_get (reply.body, "timeline");
+    uint32_t n = tl && tl->type == MSGPACK_OBJECT_ARRAY ? tl->via.array.size : 0;
+    printf ("%-4s %-16s %-19s   %-19s %9s\n", "#", "NODE", "FROM (UTC)", "TO", "LENGTH");
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *e = &tl->via.array.ptr [i];
+        char node [SF_NODE_MAX + 1] = "", rtsp [1024] = "", hls [1024] = "", b1 [32], b2 [32], d [32];
+        int64_t from = 0, to = 0;
+        sf_map_str (e, "node", node, SF_NODE_MAX, NULL);
+        sf_map_str (e, "rtsp", rtsp, sizeof (rtsp) - 1, NULL);
+        sf_map_str (e, "hls", hls, sizeof (hls) - 1, NULL);
+        sf_map_i64 (e, "from", &from, NULL);
+        sf_map_i64 (e, "to", &to, NULL);
+        printf ("%-4u %-16s %s .. %s %9s\n     RTSP %s\n     HLS  %s\n", i + 1, node,
+                sf_fmt_time (from, b1, sizeof (b1)), sf_fmt_time (to, b2, sizeof (b2)),
+                sf_fmt_duration (to - from, d, sizeof (d)), rtsp, hls);
+    }
+    if (!n)
+        printf ("  (no archive on any node)\n");
+    const msgpack_object *hold = sf_map_get (reply.body, "at");
+    const msgpack_object *gap = sf_map_get (reply.body, "gap");
+    char b [32];
+    if (hold && hold->type == MSGPACK_OBJECT_MAP) {
+        char node [SF_NODE_MAX + 1] = "", rtsp [1024] = "", hls [1024] = "";
+        sf_map_str (hold, "node", node, SF_NODE_MAX, NULL);
+        sf_map_str (hold, "rtsp", rtsp, sizeof (rtsp) - 1, NULL);
+        sf_map_str (hold, "hls", hls, sizeof (hls) - 1, NULL);
+        printf ("\nAt %s: node %s\n  RTSP %s\n  HLS  %s\n", sf_fmt_time (at, b, sizeof (b)), node, rtsp, hls);
+    }
+    else if (gap && gap->type == MSGPACK_OBJECT_MAP) {
+        printf ("\nAt %s: in a gap, no node holds it\n", sf_fmt_time (at, b, sizeof (b)));
+        const msgpack_object *be = sf_map_get (gap, "before");
+        const msgpack_object *af = sf_map_get (gap, "after");
+        if (be && be->type == MSGPACK_OBJECT_MAP)
+            s_print_entry ("before:", be);
+        if (af && af->type == MSGPACK_OBJECT_MAP)
+            s_print_entry ("after:", af);
+    }
+done:
+    sf_msg_release (&reply);
+    return rc;
+}

@@ -1,0 +1,145 @@
+/*  cmd_migrations.c — `streamfleet migrations [NAME] [--since 1h]`: the
+    fleet's placement history, newest first: transfers started, migrations
+    with their durations, failovers, stuck transfers and returns
+    (docs/migrations.md). -o json prints the controller's reply as it is,
+    with a count of each kind over the whole selection.
+*/
+#include "sf_cli.h"
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: streamfleet migrations [NAME] [--since DURATION] [--limit N] [-o table|json]\n"
+        "\n"
+        "Lists stream placement events newest first: transfer_started (the stream\n"
+        "runs on two nodes), migrated (the old node stopped it; with the transfer's\n"
+        "duration), failover (its node went down and another took it over),\n"
+        "transfer_stuck (not complete within the controller's --transfer-timeout),\n"
+        "returned (back on a node it had left). NAME is a stream name or uid.\n"
+        "DURATION is a number with s, m, h or d (plain numbers are seconds).\n");
+}
+
+//  "90", "90s", "10m", "1h", "2d" -> seconds; -1 if not a duration
+static int64_t
+s_parse_duration (const char *text)
+{
+    char *end;
+    long long v = strtoll (text, &end, 10);
+    if (end == text || v < 0)
+        return -1;
+    if (*end == 0 || !strcmp (end, "s")) return v;
+    if (!strcmp (end, "m")) return v * 60;
+    if (!strcmp (end, "h")) return v * 3600;
+    if (!strcmp (end, "d")) return v * 86400;
+    return -1;
+}
+
+int
+sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts [] = {
+        { "since", required_argument, 0, 's' }, { "limit", required_argument, 0, 'l' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+    };
+    char name [SF_NAME_MAX + 1] = "";
+    int64_t since = 0;
+    long limit = 1000;
+    optind = 1;
+    int c;
+    while ((c = getopt_long (argc, argv, "s:l:h", opts, NULL)) != -1) {
+        switch (c) {
+            case 's':
+                since = s_parse_duration (optarg);
+                if (since < 0) {
+                    fprintf (stderr, "streamfleet: --since takes a duration like 90s, 10m, 1h or 2d, "
+                             "not '%s'\n", optarg);
+                    return SF_EXIT_USAGE;
+                }
+                break;
+            case 'l': {
+                char *end;
+                limit = strtol (optarg, &end, 10);
+                if (*end || limit < 0) {
+                    fprintf (stderr, "streamfleet: --limit needs a whole number\n");
+                    return SF_EXIT_USAGE;
+                }
+                break;
+            }
+            case 'h': s_usage (stdout); return 0;
+            default: s_usage (stderr); return SF_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        if (strlen (argv [optind]) > SF_NAME_MAX) {
+            fprintf (stderr, "streamfleet: a stream name has at most %d bytes\n", SF_NAME_MAX);
+            return SF_EXIT_USAGE;
+        }
+        snprintf (name, sizeof (name), "%s", argv [optind++]);
+    }
+    if (optind < argc) {
+        fprintf (stderr, "streamfleet: unexpected argument '%s'\n", argv [optind]);
+        return SF_EXIT_USAGE;
+    }
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init (&req);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "migrations", 3);
+    sf_pack_kstr (&pk, "name", name);
+    sf_pack_ku64 (&pk, "since_s", (uint64_t) since);
+    sf_pack_ku64 (&pk, "limit", (uint64_t) limit);
+    sf_msg_t reply;
+    sf_msg_init (&reply);
+    int rc = sf_cli_request (cli, &req, &reply);
+    msgpack_sbuffer_destroy (&req);
+    if (rc)
+        return rc;
+    if ((rc = sf_cli_check_error (&reply)))
+        goto done;
+    if (cli->output == SF_OUT_JSON) {
+        sf_cli_print_json (reply.body);
+        goto done;
+    }
+    uint64_t total = 0;
+    sf_map_u64 (reply.body, "total", &total, NULL);
+    const msgpack_object *evs = sf_map_get (reply.body, "events");
+    uint32_t n = evs && evs->type == MSGPACK_OBJECT_ARRAY ? evs->via.array.size : 0;
+    bool wide = cli->output == SF_OUT_WIDE;
+    printf ("%-23s %-16s %-24s %-29s %9s%s\n", "TIME (UTC)", "KIND", "STREAM", "FROM -> TO",
+            "DURATION", wide ? "  REASON" : "");
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *e = &evs->via.array.ptr [i];
+        char kind [32] = "", stream [SF_NAME_MAX + 1] = "", from [SF_NODE_MAX + 1] = "";
+        char to [SF_NODE_MAX + 1] = "", reason [128] = "", when [40], buf [32], dur [32], move [160];
+        int64_t at_ms = 0, dur_ms = 0;
+        sf_map_str (e, "kind", kind, sizeof (kind) - 1, NULL);
+        sf_map_str (e, "stream", stream, SF_NAME_MAX, NULL);
+        sf_map_str (e, "from", from, SF_NODE_MAX, NULL);
+        sf_map_str (e, "to", to, SF_NODE_MAX, NULL);
+        sf_map_str (e, "reason", reason, sizeof (reason) - 1, NULL);
+        sf_map_i64 (e, "at_ms", &at_ms, NULL);
+        sf_map_i64 (e, "duration_ms", &dur_ms, NULL);
+        snprintf (when, sizeof (when), "%s.%03lld", sf_fmt_time (at_ms / 1000, buf, sizeof (buf)),
+                  (long long) (at_ms % 1000));
+        snprintf (move, sizeof (move), "%s -> %s", from, to);
+        bool timed = !strcmp (kind, "migrated") || !strcmp (kind, "returned")
+                  || !strcmp (kind, "transfer_stuck");
+        if (timed && dur_ms < 60000)
+            snprintf (dur, sizeof (dur), "%.1fs", dur_ms / 1000.0);
+        else if (timed)
+            sf_fmt_duration (dur_ms / 1000, dur, sizeof (dur));
+        else
+            snprintf (dur, sizeof (dur), "-");
+        printf ("%-23s %-16s %-24s %-29s %9s%s%s\n", when, kind, stream, move, dur,
+                wide ? "  " : "", wide ? reason : "");
+    }
+    printf ("%u of %llu events%s\n", n, (unsigned long long) total,
+            n < total ? " (use --limit for more)" : "");
+done:
+    sf_msg_release (&reply);
+    return rc;
+}
