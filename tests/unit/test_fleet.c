@@ -1,0 +1,480 @@
+/*  test_fleet.c — where every stream lives (controller/fleet.c,
+    docs/migrations.md).
+
+    Pins down the state machine of one stream (transfer, migrated with its
+    duration, returned, failover, a transfer that ends without a move), the
+    derived flags, when a transfer counts as stuck, the DVR timeline's
+    "which node holds time T" with overlaps and gaps, and — through a real
+    LMDB store and the write path — that two controllers applying the same
+    records in different interleavings end with the same events.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "sf_fleet.h"
+
+static sf_fleet_change_t
+s_start (const char *node, int64_t at_ms)
+{
+    return (sf_fleet_change_t) { .node = node, .started = true, .at_ms = at_ms, .type = SF_TYPE_PRIMARY };
+}
+
+static sf_fleet_change_t
+s_stop (const char *node, int64_t at_ms)
+{
+    return (sf_fleet_change_t) { .node = node, .stopped = true, .at_ms = at_ms, .type = SF_TYPE_PRIMARY };
+}
+
+//  Counts the effects of a kind among n
+static int
+s_count (const sf_fleet_event_t *fx, int n, int kind)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += fx [i].kind == kind;
+    return c;
+}
+
+static const sf_fleet_event_t *
+s_find (const sf_fleet_event_t *fx, int n, int kind)
+{
+    for (int i = 0; i < n; i++)
+        if (fx [i].kind == kind)
+            return &fx [i];
+    return NULL;
+}
+
+static void
+test_first_sighting_is_no_event (void **state)
+{
+    sf_fleet_state_t st = { 0 };
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    sf_fleet_change_t ch = s_start ("A", 1000);
+    assert_int_equal (sf_fleet_step (&st, &ch, fx), 0);
+    assert_string_equal (st.owner, "A");
+    assert_int_equal (sf_fleet_flags (&st, "A"), 0);
+}
+
+static void
+test_overlap_then_stop_is_transfer_then_migrated (void **state)
+{
+    sf_fleet_state_t st = { 0 };
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    sf_fleet_change_t ch = s_start ("A", 1000);
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_start ("B", 5000);
+    ch.owner_running = true;
+    int n = sf_fleet_step (&st, &ch, fx);
+    assert_int_equal (s_count (fx, n, SF_EV_TRANSFER_STARTED), 1);
+    const sf_fleet_event_t *e = s_find (fx, n, SF_EV_TRANSFER_STARTED);
+    assert_string_equal (e->from, "A");
+    assert_string_equal (e->to, "B");
+    assert_int_equal (e->at_ms, 5000);
+    assert_int_equal (s_count (fx, n, SF_EV_XFER_OPEN), 1);
+    //  both placements are flagged while both run it
+    assert_int_equal (sf_fleet_flags (&st, "A"), SF_SUM_TRANSFER);
+    assert_int_equal (sf_fleet_flags (&st, "B"), SF_SUM_TRANSFER);
+    ch = s_stop ("A", 7500);
+    ch.target_running = true;
+    n = sf_fleet_step (&st, &ch, fx);
+    e = s_find (fx, n, SF_EV_MIGRATED);
+    assert_non_null (e);
+    assert_string_equal (e->from, "A");
+    assert_string_equal (e->to, "B");
+    assert_int_equal (e->at_ms, 7500);
+    assert_int_equal (e->duration_ms, 2500);
+    assert_int_equal (s_count (fx, n, SF_EV_XFER_CLOSE), 1);
+    assert_string_equal (st.owner, "B");
+    assert_int_equal (sf_fleet_flags (&st, "A"), SF_SUM_MIGRATED);
+    assert_int_equal (sf_fleet_flags (&st, "B"), 0);
+}
+
+static void
+test_late_overlap_gives_the_same_events (void **state)
+{
+    //  A controller that learns of A's stop before B's start (other
+    //  interleaving) still sees the overlap in the records' times
+    sf_fleet_state_t st = { 0 };
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    sf_fleet_change_t ch = s_start ("A", 1000);
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_stop ("A", 7500);
+    assert_int_equal (sf_fleet_step (&st, &ch, fx), 0);
+    ch = s_start ("B", 5000);
+    int n = sf_fleet_step (&st, &ch, fx);
+    const sf_fleet_event_t *t = s_find (fx, n, SF_EV_TRANSFER_STARTED);
+    const sf_fleet_event_t *m = s_find (fx, n, SF_EV_MIGRATED);
+    assert_non_null (t);
+    assert_non_null (m);
+    assert_int_equal (t->at_ms, 5000);
+    assert_int_equal (m->at_ms, 7500);
+    assert_int_equal (m->duration_ms, 2500);
+    assert_string_equal (st.owner, "B");
+}
+
+static void
+test_move_back_is_returned (void **state)
+{
+    sf_fleet_state_t st = { 0 };
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    sf_fleet_change_t ch = s_start ("A", 1000);
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_start ("B", 2000); ch.owner_running = true;
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_stop ("A", 3000); ch.target_running = true;
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_start ("A", 4000); ch.owner_running = true;
+    int n = sf_fleet_step (&st, &ch, fx);
+    assert_int_equal (s_count (fx, n, SF_EV_TRANSFER_STARTED), 1);
+    ch = s_stop ("B", 6000); ch.target_running = true;
+    n = sf_fleet_step (&st, &ch, fx);
+    assert_int_equal (s_count (fx, n, SF_EV_MIGRATED), 0);
+    const sf_fleet_event_t *e = s_find (fx, n, SF_EV_RETURNED);
+    assert_non_null (e);
+    assert_string_equal (e->from, "B");
+    assert_string_equal (e->to, "A");
+    assert_int_equal (e->duration_ms, 2000);
+    assert_string_equal (st.owner, "A");
+    assert_int_equal (sf_fleet_flags (&st, "B"), SF_SUM_MIGRATED);
+    assert_int_equal (sf_fleet_flags (&st, "A"), 0);
+}
+
+static void
+test_owner_down_is_failover (void **state)
+{
+    sf_fleet_state_t st = { 0 };
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    sf_fleet_change_t ch = s_start ("A", 1000);
+    sf_fleet_step (&st, &ch, fx);
+    //  A's record still says active, but its node is down
+    ch = s_start ("B", 9000);
+    ch.type = SF_TYPE_SECONDARY;
+    ch.owner_running = true;
+    ch.owner_down = true;
+    int n = sf_fleet_step (&st, &ch, fx);
+    assert_int_equal (n, 1);
+    assert_int_equal (fx [0].kind, SF_EV_FAILOVER);
+    assert_string_equal (fx [0].from, "A");
+    assert_string_equal (fx [0].to, "B");
+    assert_int_equal (fx [0].at_ms, 9000);
+    assert_string_equal (st.owner, "B");
+    assert_int_equal (sf_fleet_flags (&st, "A"), SF_SUM_MIGRATED);
+}
+
+static void
+test_secondary_after_stop_is_failover_primary_is_cold_move (void **state)
+{
+    sf_fleet_state_t st = { 0 };
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    sf_fleet_change_t ch = s_start ("A", 1000);
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_stop ("A", 2000);
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_start ("B", 3000);
+    ch.type = SF_TYPE_SECONDARY;
+    int n = sf_fleet_step (&st, &ch, fx);
+    assert_int_equal (n, 1);
+    assert_int_equal (fx [0].kind, SF_EV_FAILOVER);
+    //  and a primary that starts after the owner stopped: a move, no overlap
+    sf_fleet_state_t st2 = { 0 };
+    ch = s_start ("A", 1000);
+    sf_fleet_step (&st2, &ch, fx);
+    ch = s_stop ("A", 2000);
+    sf_fleet_step (&st2, &ch, fx);
+    ch = s_start ("C", 3000);
+    n = sf_fleet_step (&st2, &ch, fx);
+    assert_int_equal (n, 1);
+    assert_int_equal (fx [0].kind, SF_EV_MIGRATED);
+    assert_int_equal (fx [0].duration_ms, 0);
+    assert_string_equal (st2.owner, "C");
+}
+
+static void
+test_target_gives_up_ends_transfer_without_move (void **state)
+{
+    sf_fleet_state_t st = { 0 };
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    sf_fleet_change_t ch = s_start ("A", 1000);
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_start ("B", 2000); ch.owner_running = true;
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_stop ("B", 4000);
+    int n = sf_fleet_step (&st, &ch, fx);
+    assert_int_equal (n, 1);
+    assert_int_equal (fx [0].kind, SF_EV_XFER_CLOSE);
+    assert_int_equal (fx [0].start_ms, 2000);
+    assert_int_equal (fx [0].at_ms, 4000);
+    assert_string_equal (st.owner, "A");
+    assert_int_equal (st.xfer_start_ms, 0);
+    assert_int_equal (sf_fleet_flags (&st, "A"), 0);
+    assert_int_equal (sf_fleet_flags (&st, "B"), 0);
+}
+
+static void
+test_restart_where_it_lives_is_no_event (void **state)
+{
+    sf_fleet_state_t st = { 0 };
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    sf_fleet_change_t ch = s_start ("A", 1000);
+    sf_fleet_step (&st, &ch, fx);
+    ch = s_stop ("A", 2000);
+    assert_int_equal (sf_fleet_step (&st, &ch, fx), 0);
+    ch = s_start ("A", 3000);
+    assert_int_equal (sf_fleet_step (&st, &ch, fx), 0);
+    assert_int_equal (st.owner_stop_ms, 0);
+}
+
+static void
+test_left_list_is_bounded_newest_first (void **state)
+{
+    sf_fleet_state_t st = { 0 };
+    sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
+    const char *nodes [] = { "n0", "n1", "n2", "n3", "n4", "n5", "n6" };
+    sf_fleet_change_t ch = s_start (nodes [0], 1000);
+    sf_fleet_step (&st, &ch, fx);
+    for (int i = 1; i < 7; i++) {
+        ch = s_stop (nodes [i - 1], 1000 * i);
+        sf_fleet_step (&st, &ch, fx);
+        ch = s_start (nodes [i], 1000 * i + 500);
+        int n = sf_fleet_step (&st, &ch, fx);
+        assert_int_equal (n, 1);
+        assert_int_equal (fx [0].kind, SF_EV_MIGRATED);
+    }
+    assert_int_equal (st.nleft, SF_FLEET_LEFT_MAX);
+    assert_string_equal (st.left [0], "n5");
+    assert_false (sf_fleet_state_left (&st, "n0"));
+}
+
+static void
+test_stuck_after_timeout (void **state)
+{
+    int64_t at = 0;
+    assert_false (sf_fleet_stuck (1000, 0, 100000, 120, &at));          //  open, 99 s
+    assert_true (sf_fleet_stuck (1000, 0, 122000, 120, &at));           //  open, 121 s
+    assert_int_equal (at, 121000);
+    assert_true (sf_fleet_stuck (1000, 200000, 999999, 120, &at));      //  closed late
+    assert_int_equal (at, 121000);
+    assert_false (sf_fleet_stuck (1000, 50000, 999999, 120, &at));      //  closed in time
+    assert_false (sf_fleet_stuck (0, 0, 999999, 120, &at));             //  no transfer
+}
+
+static void
+s_entry (sf_timeline_t *tl, const char *node, int64_t from, int64_t to)
+{
+    tl->entries = realloc (tl->entries, (tl->count + 1) * sizeof (sf_tl_entry_t));
+    sf_tl_entry_t *e = &tl->entries [tl->count++];
+    memset (e, 0, sizeof (*e));
+    snprintf (e->node, sizeof (e->node), "%s", node);
+    e->from = from;
+    e->to = to;
+}
+
+static void
+test_timeline_at_picks_node_and_gap (void **state)
+{
+    sf_timeline_t tl = { 0 };
+    s_entry (&tl, "B", 300, 400);
+    s_entry (&tl, "A", 100, 200);
+    s_entry (&tl, "A", 50, 80);
+    s_entry (&tl, "C", 390, 500);       //  overlaps B's end (a transfer)
+    sf_timeline_sort (&tl);
+    assert_int_equal (tl.entries [0].from, 50);
+    assert_string_equal (tl.entries [3].node, "C");
+    int before, after;
+    int i = sf_timeline_at (&tl, 150, &before, &after);
+    assert_true (i >= 0);
+    assert_string_equal (tl.entries [i].node, "A");
+    assert_int_equal (before, -1);
+    i = sf_timeline_at (&tl, 350, &before, &after);
+    assert_string_equal (tl.entries [i].node, "B");
+    //  range ends count as inside
+    i = sf_timeline_at (&tl, 200, &before, &after);
+    assert_string_equal (tl.entries [i].node, "A");
+    //  in the overlap the later-started placement holds it
+    i = sf_timeline_at (&tl, 395, &before, &after);
+    assert_string_equal (tl.entries [i].node, "C");
+    //  a gap between A and B
+    i = sf_timeline_at (&tl, 250, &before, &after);
+    assert_int_equal (i, -1);
+    assert_string_equal (tl.entries [before].node, "A");
+    assert_int_equal (tl.entries [before].to, 200);
+    assert_string_equal (tl.entries [after].node, "B");
+    //  before everything, after everything
+    i = sf_timeline_at (&tl, 10, &before, &after);
+    assert_int_equal (i, -1);
+    assert_int_equal (before, -1);
+    assert_int_equal (tl.entries [after].from, 50);
+    i = sf_timeline_at (&tl, 900, &before, &after);
+    assert_int_equal (i, -1);
+    assert_string_equal (tl.entries [before].node, "C");
+    assert_int_equal (after, -1);
+    sf_timeline_clear (&tl);
+    //  an empty timeline is all gap
+    assert_int_equal (sf_timeline_at (&tl, 5, &before, &after), -1);
+    assert_int_equal (before, -1);
+    assert_int_equal (after, -1);
+}
+
+//  ---------------------------------------------------------------------------
+//  Through the store: two interleavings, the same events
+
+static sf_store_t *
+s_store (char *dir)
+{
+    strcpy (dir, "/tmp/sf-test-fleet.XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    char err [256];
+    sf_store_t *store = sf_store_new (dir, 16 << 20, err, sizeof (err));
+    assert_non_null (store);
+    return store;
+}
+
+static void
+s_rmdir (const char *dir)
+{
+    char cmd [300];
+    snprintf (cmd, sizeof (cmd), "rm -rf '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+typedef struct {
+    const char *node;
+    int status;
+    int64_t started_at;
+    int64_t changed_at_ms;
+} s_rec_t;
+
+static void
+s_put (sf_store_t *store, const s_rec_t *r, uint64_t seq)
+{
+    sf_stream_t s;
+    sf_stream_init (&s);
+    SF_STRSET (s.name, "cam");
+    SF_STRSET (s.uid, "uid-cam");
+    SF_STRSET (s.node, r->node);
+    s.status = (uint8_t) r->status;
+    s.started_at = r->started_at;
+    s.changed_at_ms = r->changed_at_ms;
+    s.version = (sf_version_t) { 1, seq };
+    assert_int_equal (sf_store_write_begin (store), 0);
+    assert_int_equal (sf_fleet_apply_put (store, &s), 0);
+    assert_int_equal (sf_store_commit (store), 0);
+    sf_stream_clear (&s);
+}
+
+static void
+s_events (sf_store_t *store, char *out, size_t size)
+{
+    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_fleet_events_t evs;
+    char err [256];
+    assert_int_equal (sf_fleet_events (&ctx, "", 0, 100, &evs, err, sizeof (err)), 0);
+    out [0] = 0;
+    for (size_t i = 0; i < evs.count; i++) {
+        size_t len = strlen (out);
+        snprintf (out + len, size - len, "%s %s>%s %lld %lld;", sf_event_kind_name (evs.events [i].kind),
+                  evs.events [i].from, evs.events [i].to, (long long) evs.events [i].at_ms,
+                  (long long) evs.events [i].duration_ms);
+    }
+    sf_fleet_events_clear (&evs);
+}
+
+static void
+test_interleavings_derive_the_same_events (void **state)
+{
+    //  A runs cam from t=100 s, B starts it at 200 s, A stops at 205.5 s,
+    //  later A takes it back (300 s) and B stops (302 s)
+    const s_rec_t a_on = { "A", SF_STATUS_ACTIVE, 100, 100000 };
+    const s_rec_t b_on = { "B", SF_STATUS_ACTIVE, 200, 200100 };
+    const s_rec_t a_off = { "A", SF_STATUS_SUSPEND, 0, 205500 };
+    const s_rec_t a_back = { "A", SF_STATUS_ACTIVE, 300, 300050 };
+    const s_rec_t b_off = { "B", SF_STATUS_SUSPEND, 0, 302000 };
+    char d1 [64], d2 [64];
+    sf_store_t *s1 = s_store (d1), *s2 = s_store (d2);
+    //  controller 1: in time order
+    s_put (s1, &a_on, 1);
+    s_put (s1, &b_on, 1);
+    s_put (s1, &a_off, 2);
+    s_put (s1, &a_back, 3);
+    s_put (s1, &b_off, 2);
+    //  controller 2: A's changes first where they can be (per-origin order kept)
+    s_put (s2, &a_on, 1);
+    s_put (s2, &a_off, 2);
+    s_put (s2, &b_on, 1);
+    s_put (s2, &a_back, 3);
+    s_put (s2, &b_off, 2);
+    char e1 [1024], e2 [1024];
+    s_events (s1, e1, sizeof (e1));
+    s_events (s2, e2, sizeof (e2));
+    assert_string_equal (e1, "returned B>A 302000 2000;transfer_started B>A 300000 0;"
+                             "migrated A>B 205500 5500;transfer_started A>B 200000 0;");
+    assert_string_equal (e1, e2);
+    //  applying a record again derives nothing more
+    s_put (s2, &b_off, 2);
+    s_events (s2, e2, sizeof (e2));
+    assert_string_equal (e1, e2);
+    //  the derived type follows in the listing's summary flags
+    sf_read_t r;
+    sf_row_t row;
+    assert_int_equal (sf_store_read_begin (s1, &r), 0);
+    assert_int_equal (sf_store_get_row (&r, "B", "cam", &row), 0);
+    sf_query_ctx_t ctx = { .store = s1, .transfer_timeout_s = 120 };
+    sf_derived_t dv;
+    sf_fleet_derive (&ctx, &r, &row, SF_LIVE_ALIVE, 0, &dv);
+    assert_int_equal (dv.type, SF_TYPE_MIGRATED);
+    assert_string_equal (dv.migrated_to, "A");
+    assert_false (dv.transfer);
+    assert_int_equal (sf_store_get_row (&r, "A", "cam", &row), 0);
+    sf_fleet_derive (&ctx, &r, &row, SF_LIVE_DOWN, 0, &dv);
+    assert_int_equal (dv.type, SF_TYPE_PRIMARY);
+    assert_int_equal (dv.status, SF_STATUS_OFFLINE);     //  a down node's stream is never active
+    sf_store_read_end (&r);
+    sf_store_destroy (&s1);
+    sf_store_destroy (&s2);
+    s_rmdir (d1);
+    s_rmdir (d2);
+}
+
+static void
+test_open_transfer_turns_stuck_at_query_time (void **state)
+{
+    char d [64];
+    sf_store_t *s = s_store (d);
+    const s_rec_t a_on = { "A", SF_STATUS_ACTIVE, 100, 100000 };
+    const s_rec_t b_on = { "B", SF_STATUS_ACTIVE, 200, 200000 };
+    s_put (s, &a_on, 1);
+    s_put (s, &b_on, 1);
+    char e [1024];
+    s_events (s, e, sizeof (e));
+    //  started at 200 s, timeout 120 s: stuck at 320 s (now is long after)
+    assert_string_equal (e, "transfer_stuck A>B 320000 120000;transfer_started A>B 200000 0;");
+    sf_store_destroy (&s);
+    s_rmdir (d);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_first_sighting_is_no_event),
+        cmocka_unit_test (test_overlap_then_stop_is_transfer_then_migrated),
+        cmocka_unit_test (test_late_overlap_gives_the_same_events),
+        cmocka_unit_test (test_move_back_is_returned),
+        cmocka_unit_test (test_owner_down_is_failover),
+        cmocka_unit_test (test_secondary_after_stop_is_failover_primary_is_cold_move),
+        cmocka_unit_test (test_target_gives_up_ends_transfer_without_move),
+        cmocka_unit_test (test_restart_where_it_lives_is_no_event),
+        cmocka_unit_test (test_left_list_is_bounded_newest_first),
+        cmocka_unit_test (test_stuck_after_timeout),
+        cmocka_unit_test (test_timeline_at_picks_node_and_gap),
+        cmocka_unit_test (test_interleavings_derive_the_same_events),
+        cmocka_unit_test (test_open_transfer_turns_stuck_at_query_time),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
