@@ -25,6 +25,9 @@ sf_cleanup() {
   [ "${SF_KEEP:-0}" = 1 ] && echo "# kept $T" || rm -rf "$T"
 }
 trap sf_cleanup EXIT
+# A test stopped by a signal (run.sh's timeout) still cleans up
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 ok()     { echo "ok - $1"; }
 not_ok() { echo "not ok - $1${2:+ # $2}"; SF_FAILS=$((SF_FAILS + 1)); }
