@@ -34,7 +34,7 @@
 #define S_EVENTS_MAX        1000
 #define S_TOKEN_MAX         512
 #define S_THREADS           4
-#define S_GAUGES_TTL_MS     1000        //  scrapes within this reuse the gauges
+#define S_GAUGES_TTL_MS     1000        //  scrapes at least this close share the gauges
 #define S_PAGE_CSP "default-src 'self'; img-src 'self' data:; style-src 'self'; " \
                    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
 
@@ -498,19 +498,23 @@ s_cluster_view (sf_http_t *self)
     return json_is_object (body)? body: (json_decref (body), NULL);
 }
 
+//  The nodes by liveness, straight from the liveness table: no store scan,
+//  so the page's header and scrapes stay cheap however large the fleet is
+static void
+s_liveness_counts (sf_http_t *self, uint64_t by [3])
+{
+    uint32_t counts [3] = { 0, 0, 0 };
+    sf_live_counts (self->query->live, sf_mono_ms (), counts);
+    for (int i = 0; i < 3; i++)
+        by [i] = counts [i];
+}
+
 static enum MHD_Result
 s_cluster (sf_http_t *self, struct MHD_Connection *conn)
 {
-    char err [256] = "";
-    sf_node_t *nodes = NULL;
-    size_t count = 0;
-    if (sf_query_nodes (self->query, &nodes, &count, err, sizeof (err)))
-        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
-    uint64_t by [3] = { 0, 0, 0 };
-    for (size_t i = 0; i < count; i++)
-        if (nodes [i].liveness <= SF_LIVE_DOWN)
-            by [nodes [i].liveness]++;
-    free (nodes);
+    uint64_t by [3];
+    s_liveness_counts (self, by);
+    uint64_t count = by [0] + by [1] + by [2];
     size_t streams = 0;
     sf_read_t r;
     if (sf_store_read_begin (self->query->store, &r) == 0) {
@@ -563,8 +567,7 @@ s_count (sf_http_t *self, const sf_filter_t *f, uint64_t *out)
 //  Gauges through the read model: count-only queries per type and state
 //  (the filter's own groups), and offline from the down nodes' counts.
 //  Starting and error are what remains of the total. Each count is a scan
-//  of the placements' summaries (about 50 ms per 100,000 here), which is why
-//  scrapes within S_GAUGES_TTL_MS share one gathering.
+//  of the placements' summaries, which is why scrapes share one gathering.
 static void
 s_gather_gauges (sf_http_t *self, sf_metrics_gauges_t *g)
 {
@@ -604,17 +607,19 @@ s_gather_gauges (sf_http_t *self, sf_metrics_gauges_t *g)
         f.states = SF_STATE_TRANSFER;
         ok = s_count (self, &f, &g->streams_transfer);
     }
+    //  Nodes by liveness from the liveness table; offline placements are
+    //  the down nodes' streams, which needs the nodes' counts only when a
+    //  node is down
+    g->have_nodes = true;
+    s_liveness_counts (self, g->nodes_by_liveness);
     sf_node_t *nodes = NULL;
     size_t count = 0;
     char err [256];
-    if (sf_query_nodes (self->query, &nodes, &count, err, sizeof (err)) == 0) {
-        g->have_nodes = true;
-        for (size_t i = 0; i < count; i++) {
-            if (nodes [i].liveness <= SF_LIVE_DOWN)
-                g->nodes_by_liveness [nodes [i].liveness]++;
+    if (g->nodes_by_liveness [SF_LIVE_DOWN]
+    &&  sf_query_nodes (self->query, &nodes, &count, err, sizeof (err)) == 0) {
+        for (size_t i = 0; i < count; i++)
             if (nodes [i].liveness == SF_LIVE_DOWN)
                 g->streams_by_status [SF_STATUS_OFFLINE] += nodes [i].nstreams;
-        }
         free (nodes);
     }
     //  Peers from the gossip view (lag per peer), when this controller gossips
@@ -655,7 +660,13 @@ s_metrics (sf_http_t *self, struct MHD_Connection *conn)
     sf_metrics_gauges_t g;
     pthread_mutex_lock (&self->gauges_lock);
     int64_t now = sf_mono_ms ();
-    if (self->gauges_at_ms == 0 || now - self->gauges_at_ms >= S_GAUGES_TTL_MS) {
+    //  Gathering costs a few scans: at a million placements, seconds. Scrapes
+    //  within five times the last gathering's cost (at least a second) share
+    //  it, so a scraper cannot keep the controller scanning.
+    int64_t ttl_ms = (int64_t) (self->gauges.scrape_seconds * 5000.0);
+    if (ttl_ms < S_GAUGES_TTL_MS)
+        ttl_ms = S_GAUGES_TTL_MS;
+    if (self->gauges_at_ms == 0 || now - self->gauges_at_ms >= ttl_ms) {
         s_gather_gauges (self, &self->gauges);
         self->gauges_at_ms = sf_mono_ms ();
     }

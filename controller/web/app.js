@@ -625,16 +625,19 @@ function show() {
   refresh();
 }
 
-/* One refresh at a time; a request for another while one runs (a view
-   switch, say) runs right after it instead of being lost. */
-let refreshing = false, again = false;
-async function refresh() {
-  if (refreshing) { again = true; return; }
+/* One refresh at a time. A view switch during one runs right after it; a
+   timer tick during one is dropped, so a slow controller (a huge fleet) is
+   polled no faster than it answers. The node list (for the selector) is
+   re-read every 15 s unless the Nodes view is open. */
+let refreshing = false, again = false, nodesAt = 0;
+async function refresh(tick) {
+  if (refreshing) { if (!tick) again = true; return; }
   refreshing = true;
   try {
     do {
       again = false;
-      const work = [loadSummary(), loadNodes()];
+      const work = [loadSummary()];
+      if (state.view === 'nodes' || Date.now() - nodesAt > 15000) { nodesAt = Date.now(); work.push(loadNodes()); }
       if (state.view === 'streams') work.push(loadStreams());
       if (state.view === 'migrations') work.push(loadMigrations());
       if (state.detail) work.push(loadDetail());
@@ -652,7 +655,7 @@ function setupLive() {
     btn.setAttribute('aria-pressed', String(state.live));
     $('#live-label').textContent = state.live ? 'Live' : 'Paused';
   });
-  setInterval(() => { if (state.live && !document.hidden) refresh(); }, REFRESH_MS);
+  setInterval(() => { if (state.live && !document.hidden) refresh(true); }, REFRESH_MS);
 }
 
 function setupToken() {
