@@ -12,6 +12,11 @@
 
 typedef struct sf_fetch_t sf_fetch_t;
 
+//  libcurl's global state, counted: the first user initialises it, the last
+//  one cleans it up, so a clean shutdown leaves nothing of it behind.
+void sf_curl_acquire (void);
+void sf_curl_release (void);
+
 sf_fetch_t *sf_fetch_new (void);
 void sf_fetch_destroy (sf_fetch_t **self_p);
 //  GETs url, or POSTs post_body (JSON) when it is not NULL. header is an

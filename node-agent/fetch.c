@@ -7,6 +7,7 @@
 */
 #include "sf_fetch.h"
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdbool.h>
@@ -22,16 +23,38 @@ typedef struct {
     bool over;
 } s_buf_t;
 
+static pthread_mutex_t s_curl_lock = PTHREAD_MUTEX_INITIALIZER;
+static int s_curl_users;
+
+void
+sf_curl_acquire (void)
+{
+    pthread_mutex_lock (&s_curl_lock);
+    if (s_curl_users++ == 0)
+        curl_global_init (CURL_GLOBAL_DEFAULT);
+    pthread_mutex_unlock (&s_curl_lock);
+}
+
+void
+sf_curl_release (void)
+{
+    pthread_mutex_lock (&s_curl_lock);
+    if (s_curl_users > 0 && --s_curl_users == 0)
+        curl_global_cleanup ();
+    pthread_mutex_unlock (&s_curl_lock);
+}
+
 sf_fetch_t *
 sf_fetch_new (void)
 {
-    //  Idempotent and, in the libcurl we build with, thread-safe
-    curl_global_init (CURL_GLOBAL_DEFAULT);
+    sf_curl_acquire ();
     sf_fetch_t *self = calloc (1, sizeof (sf_fetch_t));
     if (self && !(self->curl = curl_easy_init ())) {
         free (self);
         self = NULL;
     }
+    if (!self)
+        sf_curl_release ();
     return self;
 }
 
@@ -43,6 +66,7 @@ sf_fetch_destroy (sf_fetch_t **self_p)
     curl_easy_cleanup ((*self_p)->curl);
     free (*self_p);
     *self_p = NULL;
+    sf_curl_release ();
 }
 
 static size_t

@@ -7,6 +7,7 @@
     what is not probed this time is probed at the next poll.
 */
 #include "sf_rtsp_probe.h"
+#include "sf_fetch.h"
 #include "sf_log.h"
 #include <curl/curl.h>
 #include <stdio.h>
@@ -66,9 +67,10 @@ sf_rtsp_describe (const char *url, int64_t timeout_ms, char **sdp, int32_t *ping
                   char *err, size_t errlen)
 {
     *sdp = NULL;
-    curl_global_init (CURL_GLOBAL_DEFAULT);
+    sf_curl_acquire ();
     CURL *c = curl_easy_init ();
     if (!c) {
+        sf_curl_release ();
         snprintf (err, errlen, "out of memory");
         return -1;
     }
@@ -89,6 +91,7 @@ sf_rtsp_describe (const char *url, int64_t timeout_ms, char **sdp, int32_t *ping
     curl_off_t connect_us = 0;
     curl_easy_getinfo (c, CURLINFO_CONNECT_TIME_T, &connect_us);
     curl_easy_cleanup (c);
+    sf_curl_release ();
     int rc = -1;
     if (res != CURLE_OK) {
         if (res == CURLE_OPERATION_TIMEDOUT)
@@ -123,6 +126,8 @@ sf_rtsp_probe_new (int64_t timeout_ms, int64_t retry_ms)
     if (self) {
         self->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
         self->retry_ms = retry_ms > 0 ? retry_ms : 30000;
+        //  Holds libcurl's global state for the probes to come
+        sf_curl_acquire ();
     }
     return self;
 }
@@ -146,6 +151,7 @@ sf_rtsp_probe_destroy (sf_rtsp_probe_t **self_p)
     free (self->entries);
     free (self);
     *self_p = NULL;
+    sf_curl_release ();
 }
 
 static int
