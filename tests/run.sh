@@ -12,13 +12,14 @@ passed=0; failed=0; failures=()
 log_dir=${SF_TEST_LOGS:-build/test-logs}
 mkdir -p "$log_dir"
 
-count() {   # count TAP results in a file; $1 file, $2 label
-  local f=$1 label=$2 p n
+# count FILE LABEL: adds FILE's TAP results to the totals and sets p and n.
+# Runs in this shell (never in a subshell), or the totals would be lost.
+count() {
+  local f=$1 label=$2
   p=$(grep -cE '^ok ' "$f" || true)
   n=$(grep -cE '^not ok ' "$f" || true)
   passed=$((passed + p)); failed=$((failed + n))
   while IFS= read -r line; do failures+=("$label: $line"); done < <(grep -E '^not ok ' "$f" || true)
-  echo "$p $n"
 }
 
 if [ "$mode" = all ] || [ "$mode" = unit ]; then
@@ -29,7 +30,7 @@ if [ "$mode" = all ] || [ "$mode" = unit ]; then
       out="$log_dir/$(basename "$t")-$dir.log"
       CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1 timeout 300 "$t" >"$out" 2>&1
       rc=$?
-      read -r p n < <(count "$out" "$t")
+      count "$out" "$t"
       if [ "$rc" -ne 0 ] && [ "$n" -eq 0 ]; then
         failed=$((failed + 1)); failures+=("$t: exited $rc (see $out)")
       fi
@@ -46,7 +47,7 @@ if [ "$mode" = all ] || [ "$mode" = integration ]; then
     start=$(date +%s)
     timeout -k 10 600 bash "$s" >"$out" 2>&1
     rc=$?
-    read -r p n < <(count "$out" "$s")
+    count "$out" "$s"
     if [ "$rc" -ne 0 ] && [ "$n" -eq 0 ]; then
       failed=$((failed + 1)); failures+=("$s: exited $rc (see $out)")
     fi
