@@ -135,4 +135,15 @@ v1=$(cli streams -o json | json_get 'max(r["version"][1] for r in d["rows"])')
 check "placements keep updating (highest seq rises)" \
   wait_until 10 bash -c "[ \$(cli streams -o json | $PYTHON -c 'import json,sys; print(max(r[\"version\"][1] for r in json.load(sys.stdin)[\"rows\"]))') -gt $v1 ]"
 
+# The simulator's churn shows in the listing (DESIGN §7: realistic churn)
+check "simulated streams show a mix of statuses over time (status flips)" \
+  wait_until 20 bash -c "[ \$(cli streams -o json | json_get 'len({r[\"status\"] for r in d[\"rows\"]})') -ge 2 ]"
+check "simulated streams have reconnect attempts counted" \
+  bash -c "cli streams -o json | json_get 'any(r[\"reconnect_total\"] > 0 for r in d[\"rows\"])' | grep -qx True"
+DVRCAM=$(cli streams -o json --filter active,dvr | json_get 'd["rows"][0]["name"]')
+dvr_end() { cli streams show "$DVRCAM" -o json | json_get 'd["placements"][0]["stream"]["dvr"]["ranges"][-1][1]'; }
+END0=$(dvr_end)
+check "a recording stream's DVR range grows ($DVRCAM)" \
+  wait_until 10 bash -c "[ \"\$(cli streams show $DVRCAM -o json | json_get 'd[\"placements\"][0][\"stream\"][\"dvr\"][\"ranges\"][-1][1]')\" -gt $END0 ]"
+
 sf_done
