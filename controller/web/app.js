@@ -269,9 +269,14 @@ function renderStreams(data) {
     let tr = rowsByKey.get(key);
     const isNew = !tr;
     if (isNew) {
-      tr = h('tr', { 'data-name': s.name, 'data-node': s.node });
+      tr = h('tr', { 'data-name': s.name, 'data-node': s.node, tabindex: '0' });
       for (const c of CELLS) tr.append(h('td', { class: c.cls }));
       tr.addEventListener('click', () => openDetail(tr.dataset.name, tr.dataset.node));
+      tr.addEventListener('keydown', (ev) => {
+        if (ev.key === 'Enter') openDetail(tr.dataset.name, tr.dataset.node);
+        if (ev.key === 'ArrowDown' && tr.nextElementSibling) { ev.preventDefault(); tr.nextElementSibling.focus(); }
+        if (ev.key === 'ArrowUp' && tr.previousElementSibling) { ev.preventDefault(); tr.previousElementSibling.focus(); }
+      });
       rowsByKey.set(key, tr);
     }
     tr.dataset.status = s.status;
@@ -380,9 +385,10 @@ async function loadDetail() {
   if (!d) return;
   const path = `/api/v1/streams/${encodeURIComponent(d.name)}`;
   try {
-    const [data, dvr] = await Promise.all([api(path), api(path + '/dvr')]);
+    const [data, dvr, history] = await Promise.all([api(path), api(path + '/dvr'),
+      api(`/api/v1/migrations?stream=${encodeURIComponent(d.name)}&limit=20`).catch(() => null)]);
     if (state.detail !== d) return;
-    d.data = data; d.dvr = dvr;
+    d.data = data; d.dvr = dvr; d.history = history;
     if (!data.placements.some((p) => p.node === d.node) && data.placements.length) d.node = data.placements[0].node;
     renderDetail();
   } catch (e) {
@@ -428,8 +434,22 @@ function bar(used, total) {
   return el;
 }
 
+/* Where the stream has been: its transfer, migration and failover events */
+function historyTable(history, current) {
+  const events = (history && history.events) || [];
+  const where = current ? `Lives on ${current} now. ` : '';
+  if (!events.length) return h('div', { class: 'muted', text: `${where}No transfers, migrations or failovers recorded.` });
+  return h('div', {}, where ? h('div', { class: 'muted', text: where }) : null,
+    h('table', { class: 'grid ranges history' },
+      h('tbody', {}, events.map((ev) => h('tr', {},
+        h('td', { class: 'mono', text: fmtTime(Math.floor(ev.at_ms / 1000)) }),
+        h('td', {}, h('span', { class: `badge ${KIND_CLASS[ev.kind] || ''}`, text: ev.kind })),
+        h('td', { text: `${ev.from || '—'} → ${ev.to || '—'}` }),
+        h('td', { class: 'muted', text: ev.reason || '' }))))));
+}
+
 const TABS = {
-  overview(p) {
+  overview(p, d) {
     const dvr = p.dvr || {};
     const ranges = dvr.ranges || [];
     const m = p.media || {};
@@ -458,6 +478,8 @@ const TABS = {
         ['RTSP', copyRow(p.links && p.links.rtsp, 'RTSP link', { 'data-copy': 'live-rtsp' })],
         ['HLS', copyRow(p.links && p.links.hls, 'HLS link', { 'data-copy': 'live-hls' })],
       ]),
+      h('div', { class: 'section-title', text: 'Placement history' }),
+      historyTable(d.history, d.dvr && d.dvr.current),
       h('div', { class: 'section-title', text: 'Version' }),
       kv([['Origin (gen, seq)', `${p.version.gen}, ${p.version.seq}`]]),
     ];
