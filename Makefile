@@ -27,6 +27,12 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
+# make bench-replication: 5 controllers, 100,000 placements (PARTITION_S=600 for 10 minutes)
+.PHONY: bench-replication
+bench-replication: deps
+	$(MAKE) all
+	@bash bench/replication.sh
+
 .PHONY: all deps test test-unit test-integration demo bench asan clean soak
 all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 

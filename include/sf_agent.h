@@ -43,6 +43,7 @@ typedef struct sf_agent_config_t {
     int64_t sim_streams;
     int64_t sim_seed;
     int64_t sim_churn_pct;          //  streams changing state per tick, percent
+    int64_t sim_update_pct;         //  running streams whose bitrate moves per tick
     char sim_prefix [64];
     //  push
     char push_listen [128];         //  host:port of the local JSON-lines endpoint

@@ -41,6 +41,8 @@ const sf_option_t sf_agent_options [] = {
     { "sim-seed", SF_OPT_INT, O (sim_seed), "1", 0, INT64_MAX, "simulate: random seed" },
     { "sim-churn-pct", SF_OPT_INT, O (sim_churn_pct), "2", 0, 100,
       "simulate: percent of streams changing state per tick" },
+    { "sim-update-pct", SF_OPT_INT, O (sim_update_pct), "100", 0, 100,
+      "simulate: percent of running streams whose bitrate and viewers move per tick" },
     { "sim-prefix", SF_OPT_STR, O (sim_prefix), "", 0, 0, "simulate: stream name prefix (default: node id)" },
     { "push-listen", SF_OPT_STR, O (push_listen), "127.0.0.1:7610", 0, 0,
       "push: host:port of the JSON-lines endpoint" },

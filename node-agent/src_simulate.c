@@ -121,7 +121,9 @@ s_tick (s_sim_t *self, int64_t now)
     uint32_t churn = (uint32_t) self->cfg->sim_churn_pct;
     for (size_t i = 0; i < self->count; i++) {
         s_sim_stream_t *s = &self->streams [i];
-        if (s->status == SF_STATUS_ACTIVE) {
+        if (s->status == SF_STATUS_ACTIVE && s->bitrate_kbps && s_pick (self, 100) >= (uint32_t) self->cfg->sim_update_pct)
+            ;                       //  this one holds still this tick
+        else if (s->status == SF_STATUS_ACTIVE) {
             int32_t jitter = (int32_t) s_pick (self, s->base_kbps / 10 + 1) - (int32_t) (s->base_kbps / 20);
             s->bitrate_kbps = (uint32_t) ((int32_t) s->base_kbps + jitter);
             if (s_pick (self, 10) == 0) {

@@ -8,7 +8,7 @@ SF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${SF_BIN:-$SF_ROOT/build/bin}
 TOOLS=${SF_TOOLS:-$SF_ROOT/build/tools}
 PYTHON=/usr/bin/python3
-T=$(mktemp -d /tmp/sf-test.XXXXXX)
+T=$(mktemp -d "${SF_TMPDIR:-/tmp}/sf-test.XXXXXX")
 PIDS=()
 SF_FAILS=0
 
@@ -47,8 +47,9 @@ wait_until() {
 free_port() {
   local p
   while :; do
-    p=$(( 20000 + RANDOM % 30000 ))
-    ss -ltn "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo $p; return; }
+    # below the kernel's ephemeral range (32768+), unused in any state
+    p=$(( 20000 + RANDOM % 12000 ))
+    ss -tan "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo $p; return; }
   done
 }
 # bg NAME CMD...: starts CMD in the background, logs to $T/NAME.log, records its pid
