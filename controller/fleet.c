@@ -592,7 +592,10 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
     if (st.owner [0] && strcmp (st.owner, ch->node) != 0) {
         ch->owner_running = s_uid_node_active (txn, store, uid, st.owner);
         sf_live_t *live = __atomic_load_n (&s_live, __ATOMIC_ACQUIRE);
-        ch->owner_down = live && sf_live_state (live, st.owner, sf_mono_ms (), NULL) == SF_LIVE_DOWN;
+        //  Without a liveness table (none handed over yet) a secondary that
+        //  takes over a running owner counts as a failover, by its type
+        ch->owner_down = live ? sf_live_state (live, st.owner, sf_mono_ms (), NULL) == SF_LIVE_DOWN
+                              : ch->type == SF_TYPE_SECONDARY;
     }
     if (st.xfer_start_ms && strcmp (st.xfer_to, ch->node) != 0)
         ch->target_running = s_uid_node_active (txn, store, uid, st.xfer_to);
