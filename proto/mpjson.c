@@ -13,8 +13,12 @@ sf_mpjson (const msgpack_object *o)
         case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer (o->via.i64);
         case MSGPACK_OBJECT_FLOAT32:
         case MSGPACK_OBJECT_FLOAT64: return json_real (o->via.f64);
-        case MSGPACK_OBJECT_STR: return json_stringn_nocheck (o->via.str.ptr, o->via.str.size);
-        case MSGPACK_OBJECT_BIN: return json_stringn_nocheck (o->via.bin.ptr, o->via.bin.size);
+        //  msgpack-c leaves ptr NULL for an empty string, and jansson makes
+        //  no string of NULL: the element would vanish from its array
+        case MSGPACK_OBJECT_STR:
+            return json_stringn_nocheck (o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
+        case MSGPACK_OBJECT_BIN:
+            return json_stringn_nocheck (o->via.bin.size ? o->via.bin.ptr : "", o->via.bin.size);
         case MSGPACK_OBJECT_ARRAY: {
             json_t *a = json_array ();
             for (uint32_t i = 0; a && i < o->via.array.size; i++)
