@@ -677,7 +677,15 @@ function setupLive() {
     btn.setAttribute('aria-pressed', String(state.live));
     $('#live-label').textContent = state.live ? 'Live' : 'Paused';
   });
-  setInterval(() => { if (state.live && !document.hidden) refresh(true); }, REFRESH_MS);
+  //  The next refresh waits REFRESH_MS, or three times what the last one
+  //  took when the controller is slow (a huge fleet), so a page left open
+  //  never keeps a controller busy
+  const loop = async () => {
+    const t0 = Date.now();
+    if (state.live && !document.hidden) await refresh(true);
+    setTimeout(loop, Math.max(REFRESH_MS, 3 * (Date.now() - t0)));
+  };
+  setTimeout(loop, REFRESH_MS);
 }
 
 function setupToken() {
