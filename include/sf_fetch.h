@@ -21,8 +21,10 @@ sf_fetch_t *sf_fetch_new (void);
 void sf_fetch_destroy (sf_fetch_t **self_p);
 //  GETs url, or POSTs post_body (JSON) when it is not NULL. header is an
 //  optional extra request header line ("Authorization: Bearer ..."). On a 2xx
-//  reply returns 0 with *body (malloc'd, NUL-terminated; the caller frees it)
-//  and *len. Otherwise -1 with err saying what failed on which URL: refused,
+//  reply returns 0 with *body (NUL-terminated, owned by the fetcher and valid
+//  until its next request: the buffer is reused, so a poller reading a large
+//  page every second does not map and fault in fresh memory each time) and
+//  *len. Otherwise -1 with err saying what failed on which URL: refused,
 //  timed out after N ms, HTTP status, body over max_bytes. *status is the
 //  HTTP status, or 0 when none arrived.
 int sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *header,

@@ -32,11 +32,13 @@ typedef struct {
     int64_t uptime_s;
     sf_nginx_stream_t *streams;
     size_t count;
+    size_t cap;                         //  streams allocated, reused by the next parse
 } sf_nginx_stat_t;
 
-//  Parses a stat page; keeps only application app_filter's streams when it
-//  is not empty. 0, or -1 with err (not XML, not an nginx-rtmp stat page).
-//  Free with sf_nginx_stat_clear.
+//  Parses a stat page into stat, which is zeroed ({ 0 }) or holds a previous
+//  parse (its array is reused). Keeps only application app_filter's streams
+//  when it is not empty. 0, or -1 with err (not XML, not an nginx-rtmp stat
+//  page; stat is then cleared). Free with sf_nginx_stat_clear.
 int sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
                          sf_nginx_stat_t *stat, char *err, size_t errlen);
 void sf_nginx_stat_clear (sf_nginx_stat_t *stat);

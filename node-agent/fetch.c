@@ -13,15 +13,16 @@
 #include <stdbool.h>
 #include <string.h>
 
-struct sf_fetch_t {
-    CURL *curl;
-};
-
 typedef struct {
     char *data;
     size_t len, cap, max;
     bool over;
 } s_buf_t;
+
+struct sf_fetch_t {
+    CURL *curl;
+    s_buf_t buf;                    //  reply body, reused across requests
+};
 
 static pthread_mutex_t s_curl_lock = PTHREAD_MUTEX_INITIALIZER;
 static int s_curl_users;
@@ -64,6 +65,7 @@ sf_fetch_destroy (sf_fetch_t **self_p)
     if (!self_p || !*self_p)
         return;
     curl_easy_cleanup ((*self_p)->curl);
+    free ((*self_p)->buf.data);
     free (*self_p);
     *self_p = NULL;
     sf_curl_release ();
@@ -100,7 +102,16 @@ sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *
           char *err, size_t errlen)
 {
     CURL *c = self->curl;
-    s_buf_t buf = { .max = max_bytes };
+    s_buf_t *buf = &self->buf;
+    buf->len = 0;
+    buf->max = max_bytes;
+    buf->over = false;
+    //  A buffer far larger than replies have become is given back
+    if (buf->cap > 4 * 1024 * 1024 && buf->cap > 4 * max_bytes) {
+        free (buf->data);
+        buf->data = NULL;
+        buf->cap = 0;
+    }
     struct curl_slist *headers = NULL;
     *body = NULL;
     *len = 0;
@@ -114,7 +125,7 @@ sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *
     curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
     curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT_MS, (long) timeout_ms);
     curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, s_write);
-    curl_easy_setopt (c, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt (c, CURLOPT_WRITEDATA, buf);
     curl_easy_setopt (c, CURLOPT_USERAGENT, "streamfleet-agent");
     curl_easy_setopt (c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (header)
@@ -131,7 +142,7 @@ sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *
     curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, status);
     curl_slist_free_all (headers);
     if (res != CURLE_OK) {
-        if (buf.over)
+        if (buf->over)
             snprintf (err, errlen, "%s %s: reply larger than %zu bytes", method, url, max_bytes);
         else
         if (res == CURLE_OPERATION_TIMEDOUT)
@@ -139,21 +150,23 @@ sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *
                       (long long) timeout_ms);
         else
             snprintf (err, errlen, "%s %s: %s", method, url, curl_easy_strerror (res));
-        free (buf.data);
         return -1;
     }
     if (*status < 200 || *status > 299) {
         const char *hint = (*status == 401 || *status == 403)
                          ? " (check the API token and how it is sent)" : "";
         snprintf (err, errlen, "%s %s: HTTP %ld%s", method, url, *status, hint);
-        free (buf.data);
         return -1;
     }
-    if (!buf.data && !(buf.data = calloc (1, 1))) {
-        snprintf (err, errlen, "out of memory");
-        return -1;
+    if (!buf->data) {
+        if (!(buf->data = calloc (1, 1))) {
+            snprintf (err, errlen, "out of memory");
+            return -1;
+        }
+        buf->cap = 1;
     }
-    *body = buf.data;
-    *len = buf.len;
+    buf->data [buf->len] = 0;
+    *body = buf->data;
+    *len = buf->len;
     return 0;
 }

@@ -675,8 +675,6 @@ s_poll_details (s_aipix_t *self, sf_streamset_t *set, int64_t deadline)
             else
                 c->ranges_at_ms = sf_mono_ms ();
         }
-        free (body);
-        body = NULL;
     }
     if (failed)
         return -1;
@@ -694,8 +692,7 @@ s_poll_details (s_aipix_t *self, sf_streamset_t *set, int64_t deadline)
         sf_node_t server;
         sf_node_init (&server);
         rc = sf_aipix_parse_server (body, len, &server, err, sizeof err);
-        free (body);
-        if (rc) {
+            if (rc) {
             snprintf (set->error, sizeof set->error, "%.120s/api/server/: %.120s", self->base, err);
             return -1;
         }
@@ -738,7 +735,6 @@ s_poll (void *state, sf_streamset_t *set)
         return -1;
     }
     int rc = sf_aipix_parse_list (body, len, set, err, sizeof err);
-    free (body);
     if (rc) {
         snprintf (set->error, sizeof set->error, "%.120s/api/streams/: %.120s", self->base, err);
         return -1;

@@ -45,7 +45,6 @@ typedef struct {
     bool client_publishing;
     char client_addr [SF_ADDR_MAX + 1];
     char nginx_version [32], rtmp_version [32];
-    size_t cap;
     char text [S_TEXT_MAX + 1];
     size_t text_len;
     bool oom;
@@ -123,8 +122,8 @@ s_end_stream (s_parser_t *p)
     if (!p->app_wanted || !*p->cur.name)
         return;
     sf_nginx_stat_t *stat = p->stat;
-    if (stat->count == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
+    if (stat->count == stat->cap) {
+        size_t cap = stat->cap ? stat->cap * 2 : 16;
         if (cap > SF_STREAMS_PER_NODE_MAX) {
             p->oom = true;
             return;
@@ -135,7 +134,7 @@ s_end_stream (s_parser_t *p)
             return;
         }
         stat->streams = s;
-        p->cap = cap;
+        stat->cap = cap;
     }
     stat->streams [stat->count++] = p->cur;
 }
@@ -225,13 +224,18 @@ int
 sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
                      sf_nginx_stat_t *stat, char *err, size_t errlen)
 {
+    sf_nginx_stream_t *streams = stat->streams;
+    size_t cap = stat->cap;
     memset (stat, 0, sizeof (*stat));
+    stat->streams = streams;
+    stat->cap = cap;
     s_parser_t *p = calloc (1, sizeof (s_parser_t));
     XML_Parser parser = XML_ParserCreate (NULL);
     if (!p || !parser) {
         free (p);
         if (parser)
             XML_ParserFree (parser);
+        sf_nginx_stat_clear (stat);
         snprintf (err, errlen, "out of memory");
         return -1;
     }
@@ -294,6 +298,7 @@ typedef struct {
     sf_enrich_t *enrich;
     s_known_t *known;               //  sorted by name
     size_t nknown, known_cap;
+    sf_nginx_stat_t stat;           //  the last parse; its array is reused
 } s_nginx_t;
 
 static void
@@ -304,6 +309,7 @@ s_destroy (void **state_p)
         return;
     sf_fetch_destroy (&self->fetch);
     sf_enrich_destroy (&self->enrich);
+    sf_nginx_stat_clear (&self->stat);
     free (self->known);
     free (self);
     *state_p = NULL;
@@ -443,20 +449,19 @@ s_poll (void *state, sf_streamset_t *set)
     if (sf_fetch (self->fetch, self->cfg.stat_url, NULL, NULL, self->cfg.http_timeout_ms,
                   S_STAT_MAX, &body, &len, &status, set->error, sizeof set->error))
         return -1;
-    sf_nginx_stat_t stat;
+    sf_nginx_stat_t *stat = &self->stat;
     char err [256];
-    int rc = sf_nginx_stat_parse (body, len, self->cfg.rtmp_app, &stat, err, sizeof err);
-    free (body);
+    int rc = sf_nginx_stat_parse (body, len, self->cfg.rtmp_app, stat, err, sizeof err);
     if (rc) {
         snprintf (set->error, sizeof set->error, "%.120s: %.130s", self->cfg.stat_url, err);
         return -1;
     }
     int64_t now_ms = sf_now_ms ();
     int64_t mono_ms = sf_mono_ms ();
-    if (s_known_update (self, &stat))
+    if (s_known_update (self, stat))
         goto oom;
-    for (size_t i = 0; i < stat.count; i++)
-        if (s_fill_stream (self, set, &stat.streams [i], now_ms, mono_ms))
+    for (size_t i = 0; i < stat->count; i++)
+        if (s_fill_stream (self, set, &stat->streams [i], now_ms, mono_ms))
             goto oom;
     //  Streams seen before and gone from the page now: off, not forgotten
     for (size_t i = 0; i < self->nknown; i++) {
@@ -475,12 +480,10 @@ s_poll (void *state, sf_streamset_t *set)
     if (sf_enrich_apply (self->enrich, set, true))
         goto oom;
     set->has_node = true;
-    SF_STRSET (set->node.software_version, stat.version);
-    set->node.started_at = stat.uptime_s ? now_ms / 1000 - stat.uptime_s : 0;
-    sf_nginx_stat_clear (&stat);
+    SF_STRSET (set->node.software_version, stat->version);
+    set->node.started_at = stat->uptime_s ? now_ms / 1000 - stat->uptime_s : 0;
     return 0;
 oom:
-    sf_nginx_stat_clear (&stat);
     snprintf (set->error, sizeof set->error, "out of memory building the stream list");
     return -1;
 }

@@ -19,7 +19,7 @@ test_parse_fixture (void **state)
 {
     char *xml = fx_file ("nginx/stat_two_streams.xml");
     assert_non_null (xml);
-    sf_nginx_stat_t stat;
+    sf_nginx_stat_t stat = { 0 };
     char err [256];
     assert_int_equal (sf_nginx_stat_parse (xml, strlen (xml), "", &stat, err, sizeof err), 0);
     assert_int_equal (stat.count, 2);
@@ -54,7 +54,7 @@ static void
 test_app_filter (void **state)
 {
     char *xml = fx_file ("nginx/stat_two_streams.xml");
-    sf_nginx_stat_t stat;
+    sf_nginx_stat_t stat = { 0 };
     char err [256];
     assert_int_equal (sf_nginx_stat_parse (xml, strlen (xml), "live", &stat, err, sizeof err), 0);
     assert_int_equal (stat.count, 2);
@@ -68,7 +68,7 @@ test_app_filter (void **state)
 static void
 test_parse_rejects (void **state)
 {
-    sf_nginx_stat_t stat;
+    sf_nginx_stat_t stat = { 0 };
     char err [256];
     const char *html = "<html><body>Welcome to nginx!</body></html>";
     assert_int_equal (sf_nginx_stat_parse (html, strlen (html), "", &stat, err, sizeof err), -1);
