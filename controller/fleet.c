@@ -550,7 +550,7 @@ s_flags_one (const char *node, const char *name, void *arg)
         if (mdb_put (f->txn, moved, &mk, &mv, 0))
             f->failed = 1;
     }
-    else
+    else if (row.sum.flags & SF_SUM_MIGRATED)
         mdb_del (f->txn, moved, &mk, NULL);
     if ((row.sum.flags & SF_SUM_DERIVED) == want)
         return 0;
@@ -566,6 +566,31 @@ s_flags_one (const char *node, const char *name, void *arg)
     if (sf_store_put_stream_packed (f->store, node, name, &sum, copy, row.packed_size))
         f->failed = 1;
     free (copy);
+    return 0;
+}
+
+typedef struct {
+    MDB_txn *txn;
+    sf_store_t *store;
+    const char *except;
+    char node [SF_NODE_MAX + 1];
+    int64_t since_ms;
+} s_owner_t;
+
+//  The first placement on another node that runs the stream
+static int
+s_owner_one (const char *node, const char *name, void *arg)
+{
+    s_owner_t *o = arg;
+    if (strcmp (node, o->except) == 0)
+        return 0;
+    sf_read_t r = { o->txn, o->store };
+    sf_row_t row;
+    if (sf_store_get_row (&r, node, name, &row) == 0 && row.sum.status == SF_STATUS_ACTIVE) {
+        s_node_set (o->node, node);
+        o->since_ms = row.sum.started_at * 1000;
+        return 1;
+    }
     return 0;
 }
 
@@ -589,6 +614,21 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
     sf_fleet_state_t st, before;
     s_state_load (txn, store, uid, &st);
     before = st;
+    if (!st.owner [0]) {
+        //  No state yet: a stream that has only ever started somewhere keeps
+        //  none (the ingest of a fresh fleet writes nothing extra); its owner
+        //  is the placement that runs it, found when it matters
+        if (ch->started) {
+            s_owner_t o = { txn, store, ch->node, "", 0 };
+            s_uid_scan (txn, store, uid, NULL, s_owner_one, &o);
+            if (!o.node [0])
+                return 0;               //  first sighting: it lives here
+            s_node_set (st.owner, o.node);
+            st.owner_since_ms = o.since_ms;
+        }
+        else
+            s_node_set (st.owner, ch->node);
+    }
     if (st.owner [0] && strcmp (st.owner, ch->node) != 0) {
         ch->owner_running = s_uid_node_active (txn, store, uid, st.owner);
         sf_live_t *live = __atomic_load_n (&s_live, __ATOMIC_ACQUIRE);
@@ -616,6 +656,13 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
         return 0;
     if (s_state_save (txn, store, uid, &st))
         return -1;
+    //  Flags change only with the transfer or the nodes left (a placement is
+    //  migrated only where the stream has been)
+    if (strcmp (st.xfer_from, before.xfer_from) == 0 && strcmp (st.xfer_to, before.xfer_to) == 0
+    &&  st.xfer_start_ms == before.xfer_start_ms && st.nleft == before.nleft
+    &&  memcmp (st.left, before.left, sizeof (st.left)) == 0
+    &&  (st.nleft == 0 || strcmp (st.owner, before.owner) == 0))
+        return 0;
     s_flags_t f = { txn, store, &st, 0 };
     s_uid_scan (txn, store, uid, NULL, s_flags_one, &f);
     return f.failed ? -1 : 0;
@@ -635,31 +682,30 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
         msgpack_sbuffer_init (&s_sbuf);
         s_sbuf_ready = true;
     }
-    //  What the placement was before this change
-    sf_read_t r = { txn, store };
-    sf_row_t old;
-    bool had = sf_store_get_row (&r, s->node, s->name, &old) == 0;
-    bool was_active = had && old.sum.status == SF_STATUS_ACTIVE;
-    uint8_t old_flags = had ? (old.sum.flags & SF_SUM_DERIVED) : 0;
-
-    sf_summary_t sum;
+    //  Stored in one lookup, learning what it replaced; the derived flags
+    //  of the replaced summary stay until the fleet state changes them
+    sf_summary_t sum, prev;
     sf_summary_from_stream (&sum, s);
-    sum.flags |= old_flags;
     msgpack_sbuffer_clear (&s_sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &s_sbuf, msgpack_sbuffer_write);
     sf_stream_pack (&pk, s, SF_ENC_FULL);
-    if (sf_store_put_stream_packed (store, s->node, s->name, &sum, s_sbuf.data, s_sbuf.size))
+    if (sf_store_put_stream_prev (store, s->node, s->name, &sum, s_sbuf.data, s_sbuf.size, &prev))
         return -1;
+    bool had = prev.magic == SF_SUMMARY_MAGIC;
+    bool was_active = had && prev.status == SF_STATUS_ACTIVE;
+    bool is_active = s->status == SF_STATUS_ACTIVE;
+    if (had && was_active == is_active)
+        return 0;                   //  the common case: nothing moved
+    //  A new placement, or one that starts or stops, is (re)indexed by uid
     const char *uid = s->uid [0] ? s->uid : s->name;
     char key [S_KEY_MAX];
     MDB_val k = { s_key3 (key, uid, s->node, s->name), key }, empty = { 0, "" };
     int rc = mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, &empty, MDB_NOOVERWRITE);
     if (rc && rc != MDB_KEYEXIST)
         return -1;
-    bool is_active = s->status == SF_STATUS_ACTIVE;
     if (was_active == is_active)
-        return 0;                   //  the common case: nothing moved
+        return 0;
     sf_fleet_change_t ch = { .node = s->node, .started = is_active, .stopped = !is_active,
                              .type = s->type };
     //  A start is the media server's own started_at when it knows it

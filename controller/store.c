@@ -292,17 +292,34 @@ int
 sf_store_put_stream_packed (sf_store_t *self, const char *node, const char *name,
                             const sf_summary_t *sum, const void *packed, size_t size)
 {
+    return sf_store_put_stream_prev (self, node, name, sum, packed, size, NULL);
+}
+
+int
+sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
+                          const sf_summary_t *sum_in, const void *packed, size_t size,
+                          sf_summary_t *prev)
+{
     char key [KEY_MAX];
     MDB_val k = { s_key2 (key, node, name), key };
     MDB_val v = { sizeof (sf_summary_t) + size, NULL };
+    if (prev)
+        memset (prev, 0, sizeof (*prev));
     if (!self->wtxn || self->wfailed)
         return -1;
+    sf_summary_t sum_copy = *sum_in;
+    const sf_summary_t *sum = &sum_copy;
     //  The version index loses the old key and gains the new one
     uint8_t vkey [VKEY_MAX];
     MDB_val old;
     if (mdb_get (self->wtxn, self->streams, &k, &old) == 0 && old.mv_size >= sizeof (sf_summary_t)) {
         sf_summary_t o;
         memcpy (&o, old.mv_data, sizeof (o));
+        if (prev) {
+            //  The caller learns what it replaces, and the derived flags stay
+            *prev = o;
+            sum_copy.flags = (uint8_t) ((sum_copy.flags & ~SF_SUM_DERIVED) | (o.flags & SF_SUM_DERIVED));
+        }
         sf_version_t ov = { o.gen, o.seq };
         MDB_val ok = { s_vkey (vkey, node, ov, name), vkey };
         mdb_del (self->wtxn, self->byver, &ok, NULL);

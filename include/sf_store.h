@@ -67,6 +67,12 @@ int sf_store_put_stream (sf_store_t *self, const sf_stream_t *s);
 //  Stores an already validated, packed record with its summary
 int sf_store_put_stream_packed (sf_store_t *self, const char *node, const char *name,
                                 const sf_summary_t *sum, const void *packed, size_t size);
+//  The same, for the write path (sf_apply): prev gets the summary it replaced
+//  (magic 0 when there was none), and the derived flags (SF_SUM_DERIVED) of
+//  the replaced summary are kept, in one lookup
+int sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
+                              const sf_summary_t *sum, const void *packed, size_t size,
+                              sf_summary_t *prev);
 //  Deletes a placement and leaves a tombstone at ver (none when ver is 0/0),
 //  so that peers learn of the deletion by gossip.
 int sf_store_del_stream (sf_store_t *self, const char *node, const char *name, sf_version_t ver);
