@@ -703,6 +703,15 @@ function setupToken() {
   });
 }
 
+//  The view links keep the streams query (filter, sort, page) when switching
+//  views; an edited address or Back re-reads everything from the hash
+for (const a of $$('.view-link')) {
+  a.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    state.view = a.dataset.view;
+    show();
+  });
+}
 window.addEventListener('hashchange', () => { readHash(); syncControls(); show(); });
 setupToken();
 readHash();
