@@ -951,6 +951,43 @@ s_resolve_uid (sf_read_t *r, const char *name, char *uid)
 }
 
 typedef struct {
+    int count;
+    char only [SF_NODE_MAX + 1];
+} s_places_t;
+
+static int
+s_count_one (const char *node, const char *name, void *arg)
+{
+    s_places_t *p = arg;
+    if (p->count++ == 0)
+        s_node_set (p->only, node);
+    return 0;
+}
+
+//  Where the stream lives: its state's owner; a stream without state (it
+//  only ever started) lives where it runs, or on its only placement
+static void
+s_current (sf_read_t *r, const char *uid, char *out, size_t size)
+{
+    sf_fleet_state_t st;
+    out [0] = 0;
+    if (s_state_load (r->txn, r->store, uid, &st) == 0 && st.owner [0]) {
+        snprintf (out, size, "%s", st.owner);
+        return;
+    }
+    s_owner_t o = { r->txn, r->store, "", "", 0 };
+    s_uid_scan (r->txn, r->store, uid, NULL, s_owner_one, &o);
+    if (o.node [0]) {
+        snprintf (out, size, "%s", o.node);
+        return;
+    }
+    s_places_t p = { 0, "" };
+    s_uid_scan (r->txn, r->store, uid, NULL, s_count_one, &p);
+    if (p.count == 1)
+        snprintf (out, size, "%s", p.only);
+}
+
+typedef struct {
     sf_read_t *r;
     sf_timeline_t *tl;
     size_t cap;
@@ -1026,9 +1063,7 @@ sf_fleet_timeline (sf_query_ctx_t *ctx, const char *name, sf_timeline_t *out,
         snprintf (err, errlen, "no stream named '%.128s' in the fleet", name);
         return -1;
     }
-    sf_fleet_state_t st;
-    if (s_state_load (r.txn, ctx->store, out->uid, &st) == 0)
-        snprintf (out->current, sizeof (out->current), "%s", st.owner);
+    s_current (&r, out->uid, out->current, sizeof (out->current));
     s_tl_t t = { &r, out, 0, 0 };
     s_uid_scan (r.txn, ctx->store, out->uid, NULL, s_tl_placement, &t);
     sf_store_read_end (&r);
@@ -1083,9 +1118,8 @@ sf_fleet_history (sf_query_ctx_t *ctx, const char *name, char *current, size_t c
         return -1;
     }
     int rc = s_resolve_uid (&r, name, uid);
-    sf_fleet_state_t st;
-    if (rc == 0 && s_state_load (r.txn, ctx->store, uid, &st) == 0)
-        snprintf (current, current_size, "%s", st.owner);
+    if (rc == 0)
+        s_current (&r, uid, current, current_size);
     sf_store_read_end (&r);
     if (rc) {
         snprintf (err, errlen, "no stream named '%.128s' in the fleet", name);
