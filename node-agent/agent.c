@@ -73,6 +73,8 @@ typedef struct {
     bool failing;
     msgpack_sbuffer sbuf;
     msgpack_sbuffer pack;
+    msgpack_sbuffer hello;      //  the hello of this connection, until it is queued
+    bool hello_pending;
     sf_msg_t msg;
     sf_ratelimit_t rl;
 } s_agent_t;
@@ -340,6 +342,18 @@ s_disconnect (s_agent_t *a)
     a->state = S_DISCONNECTED;
 }
 
+//  Queues the connection's hello if the connection is up; never blocks
+static void
+s_send_hello (s_agent_t *a)
+{
+    if (!a->sock || !a->hello_pending)
+        return;
+    if (zmq_send (zsock_resolve (a->sock), a->hello.data, a->hello.size, ZMQ_DONTWAIT) < 0)
+        return;
+    a->hello_pending = false;
+    sf_debug ("hello sent to %s (generation %lu, seq %lu)", a->endpoints [a->current], a->gen, a->seq);
+}
+
 static int
 s_connect (s_agent_t *a)
 {
@@ -354,17 +368,17 @@ s_connect (s_agent_t *a)
     }
     zsock_set_linger (a->sock, 0);
     zsock_set_sndhwm (a->sock, 1000);
-    //  Not ZMQ_IMMEDIATE: the hello below must queue for the connection that
-    //  is still being made; with IMMEDIATE a blocking send to a dead or
-    //  refusing controller never returns and failover never happens.
+    //  Nothing queues for a connection that is not up: the change buffer is
+    //  the only buffer, and it is bounded (--buffer-max)
+    zsock_set_immediate (a->sock, 1);
     if (zsock_connect (a->sock, "%s", ep)) {
         sf_error ("cannot connect to controller endpoint '%s' (check --controllers)", ep);
         zsock_destroy (&a->sock);
         return -1;
     }
-    msgpack_sbuffer_clear (&a->sbuf);
+    msgpack_sbuffer_clear (&a->hello);
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, &a->hello, msgpack_sbuffer_write);
     sf_msg_begin (&pk, "hello", 4);
     sf_pack_kstr (&pk, "node", a->cfg->node);
     sf_pack_ku64 (&pk, "gen", a->gen);
@@ -373,9 +387,11 @@ s_connect (s_agent_t *a)
     a->state = S_HELLO;
     a->last_rx_ms = sf_mono_ms ();
     a->connected_ms = a->last_rx_ms;
-    //  The hello may wait in the socket until the handshake completes
-    zmq_send (zsock_resolve (a->sock), a->sbuf.data, a->sbuf.size, 0);
-    sf_debug ("hello sent to %s (generation %lu, seq %lu)", ep, a->gen, a->seq);
+    //  The connection is not up yet: the main loop sends the hello once it
+    //  is (POLLOUT). A blocking send here would never return from a dead or
+    //  refusing controller, and failover would never happen.
+    a->hello_pending = true;
+    s_send_hello (a);
     return 0;
 }
 
@@ -535,6 +551,8 @@ s_on_message (s_agent_t *a, zframe_t *frame)
                     s_diff (a, &a->last);
             }
             a->state = S_STREAMING;
+            //  Alive from now on, not from the next heartbeat tick
+            s_heartbeat (a);
             if (gen == a->gen && (seq == a->seq || s_change_at (a, seq + 1))) {
                 s_buffer_drop_to (a, seq);
                 a->acked = a->sent = seq;
@@ -712,6 +730,7 @@ sf_agent_run (sf_agent_config_t *cfg)
     zhashx_set_destructor (a->entries, s_entry_free);
     msgpack_sbuffer_init (&a->sbuf);
     msgpack_sbuffer_init (&a->pack);
+    msgpack_sbuffer_init (&a->hello);
     sf_msg_init (&a->msg);
     static s_source_args_t sa;
     sa = (s_source_args_t) { cfg, a->ops };
@@ -728,7 +747,8 @@ sf_agent_run (sf_agent_config_t *cfg)
     while (!zsys_interrupted) {
         zmq_pollitem_t items [2] = {
             { zsock_resolve (a->source), 0, ZMQ_POLLIN, 0 },
-            { a->sock ? zsock_resolve (a->sock) : NULL, 0, ZMQ_POLLIN, 0 }
+            { a->sock ? zsock_resolve (a->sock) : NULL, 0,
+              (short) (ZMQ_POLLIN | (a->hello_pending ? ZMQ_POLLOUT : 0)), 0 }
         };
         int64_t now = sf_mono_ms ();
         long wait = next_hb > now ? (long) (next_hb - now) : 0;
@@ -736,6 +756,8 @@ sf_agent_run (sf_agent_config_t *cfg)
             wait = 100;
         if (zmq_poll (items, a->sock ? 2 : 1, wait) < 0 && zmq_errno () == EINTR)
             continue;
+        if (a->sock && (items [1].revents & ZMQ_POLLOUT))
+            s_send_hello (a);
         if (items [0].revents & ZMQ_POLLIN)
             s_on_source (a);
         if (a->sock && (items [1].revents & ZMQ_POLLIN)) {
@@ -771,6 +793,7 @@ done:
     zhashx_destroy (&a->entries);
     msgpack_sbuffer_destroy (&a->sbuf);
     msgpack_sbuffer_destroy (&a->pack);
+    msgpack_sbuffer_destroy (&a->hello);
     sf_msg_release (&a->msg);
     for (int i = 0; i < a->nendpoints; i++)
         free (a->endpoints [i]);

@@ -47,10 +47,8 @@ check "table shows reconnects as attempts/total" \
 check "table name cell carries the type mark and function marks" \
   bash -c "grep -qE '^[0-9]+ +[PSM] n[123]-cam[0-9]+ \\[[DFA]+\\]' '$TABLE'"
 
-NODES=$T/nodes.txt
-cli nodes >"$NODES"
 check "nodes lists the 3 nodes alive" \
-  bash -c "[ \$(grep -cE '^n[123] +alive ' '$NODES') = 3 ]"
+  wait_until 5 bash -c "[ \$(cli nodes | grep -cE '^n[123] +alive ') = 3 ]"
 check "nodes -o json gives liveness alive and 20 streams per node" \
   bash -c "cli nodes -o json | $PYTHON -c '
 import json, sys
