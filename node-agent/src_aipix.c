@@ -201,9 +201,59 @@ s_status (json_t *item)
 //  --------------------------------------------------------------------------
 //  Parsers
 
+static int
+s_index_cmp (const void *a, const void *b, void *arg)
+{
+    const sf_streamset_t *set = arg;
+    size_t x = *(const size_t *) a, y = *(const size_t *) b;
+    int cmp = strcmp (set->items [x].name, set->items [y].name);
+    return cmp ? cmp : (x < y ? -1 : x > y);
+}
+
+//  A name listed twice keeps its first entry. Sorting an index finds the
+//  repeats in n log n; a lookup per item would be quadratic at thousands.
+static int
+s_drop_duplicates (sf_streamset_t *set, size_t first, char *err, size_t errlen)
+{
+    size_t n = set->count - first;
+    if (n < 2)
+        return 0;
+    size_t *index = malloc (n * sizeof (size_t));
+    bool *drop = calloc (n, sizeof (bool));
+    if (!index || !drop) {
+        free (index);
+        free (drop);
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        index [i] = first + i;
+    qsort_r (index, n, sizeof (size_t), s_index_cmp, set);
+    size_t dropped = 0;
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp (set->items [index [i]].name, set->items [index [i - 1]].name)) {
+            drop [index [i] - first] = true;
+            dropped++;
+        }
+    if (dropped) {
+        size_t out = first;
+        for (size_t i = first; i < set->count; i++) {
+            if (drop [i - first])
+                sf_stream_clear (&set->items [i]);
+            else
+                set->items [out++] = set->items [i];
+        }
+        set->count = out;
+    }
+    free (index);
+    free (drop);
+    return 0;
+}
+
 int
 sf_aipix_parse_list (const char *json, size_t len, sf_streamset_t *set, char *err, size_t errlen)
 {
+    size_t first = set->count;
     json_t *root = s_load (json, len, err, errlen);
     if (!root)
         return -1;
@@ -231,8 +281,6 @@ sf_aipix_parse_list (const char *json, size_t len, sf_streamset_t *set, char *er
         if (!name || !*name)
             name = uid;
         if (!name || !*name || strlen (name) > SF_NAME_MAX || (uid && strlen (uid) > SF_NAME_MAX))
-            continue;
-        if (sf_streamset_find (set, name))
             continue;
         sf_stream_t *s = sf_streamset_add (set, name);
         if (!s) {
@@ -263,7 +311,7 @@ sf_aipix_parse_list (const char *json, size_t len, sf_streamset_t *set, char *er
         s->started_at = s_time (item, "src_start_time");
     }
     json_decref (root);
-    return 0;
+    return s_drop_duplicates (set, first, err, errlen);
 }
 
 int

@@ -64,6 +64,16 @@ test_parse_list_rejects (void **state)
         assert_int_equal (sf_aipix_parse_list (bad [i], strlen (bad [i]), &set, err, sizeof err), -1);
         assert_int_equal (set.count, 0);
     }
+    //  A name listed twice keeps its first entry
+    const char *dup = "[{\"stream_name\": \"b\", \"clients_count\": 1}, {\"stream_name\": \"a\"},"
+                      " {\"stream_name\": \"b\", \"clients_count\": 2}, {\"stream_name\": \"c\"}]";
+    assert_int_equal (sf_aipix_parse_list (dup, strlen (dup), &set, err, sizeof err), 0);
+    assert_int_equal (set.count, 3);
+    assert_string_equal (set.items [0].name, "b");
+    assert_int_equal (set.items [0].clients, 1);
+    assert_string_equal (set.items [1].name, "a");
+    assert_string_equal (set.items [2].name, "c");
+    sf_streamset_clear (&set);
     //  A bare array is fine too
     const char *bare = "[{\"uid\": 7, \"status\": \"error\"}]";
     assert_int_equal (sf_aipix_parse_list (bare, strlen (bare), &set, err, sizeof err), 0);
