@@ -60,6 +60,10 @@ const sf_option_t sf_controller_options [] = {
       "changes per write transaction at most" },
     { "batch-ms", SF_OPT_INT, O (batch_ms), "5", 0, 1000, "time one write transaction gathers changes" },
     { "gossip-ms", SF_OPT_INT, O (gossip_ms), "200", 10, 60000, "gossip interval between controllers" },
+    { "peer-probe-ms", SF_OPT_INT, O (peer_probe_ms), "1000", 50, 600000,
+      "a peer that does not answer in this time is probed through others" },
+    { "peer-suspect-ms", SF_OPT_INT, O (peer_suspect_ms), "4000", 100, 3600000,
+      "a suspect peer not heard from for this long is declared dead" },
     { "sync-ms", SF_OPT_INT, O (sync_ms), "1000", 0, 60000, "flush LMDB to disk this often (0: every commit)" },
     { "tombstone-grace", SF_OPT_INT, O (tombstone_grace_s), "86400", 60, 31536000,
       "seconds a deletion is remembered for peers that were away" },
@@ -767,8 +771,10 @@ s_server_socket (const char *endpoint, zcert_t *cert, const char *what)
         return NULL;
     sf_sock_curve_server (s, cert);
     zsock_set_router_mandatory (s, 0);
-    zsock_set_sndhwm (s, 100000);
-    zsock_set_rcvhwm (s, 100000);
+    //  Per connection. An agent that meets a full queue keeps its changes
+    //  (they are not acknowledged) and sends them later: backpressure, not loss
+    zsock_set_sndhwm (s, 1000);
+    zsock_set_rcvhwm (s, 200);
     zsock_set_linger (s, 0);
     if (zsock_bind (s, "%s", endpoint) < 0) {
         sf_error ("cannot listen for %s on %s: %s (is another controller running there?)", what,

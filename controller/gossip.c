@@ -23,10 +23,13 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#define S_DELTA_RECORDS 4000
-#define S_DELTA_BYTES (4 * 1024 * 1024)
-#define S_PROBE_MS 1000
-#define S_SUSPECT_MS 4000
+#define S_DELTA_RECORDS 2000
+#define S_DELTA_BYTES (2 * 1024 * 1024)
+//  A peer that has not moved its digest since our last delta is still
+//  applying it: send it nothing new for this long
+#define S_DELTA_WAIT_MS 2000
+#define S_PROBE_MS (g->c->cfg->peer_probe_ms)
+#define S_SUSPECT_MS (g->c->cfg->peer_suspect_ms)
 #define S_INDIRECT 2
 
 typedef enum { S_ALIVE = 0, S_SUSPECT = 1, S_DEAD = 2 } s_mstate_t;
@@ -48,6 +51,8 @@ typedef struct {
     uint64_t streams;
     int64_t last_exchange_ms;
     bool again;                     //  a delta was cut short: exchange again soon
+    uint64_t delta_fp;              //  the peer's digest when we last sent it a delta
+    int64_t delta_ms;
 } s_member_t;
 
 typedef struct {
@@ -102,7 +107,10 @@ s_connect (sf_gossip_t *g, s_member_t *m)
         return -1;
     }
     zsock_set_linger (m->dealer, 0);
-    zsock_set_sndhwm (m->dealer, 64);
+    //  Shallow queues: a delta that cannot go now is sent again later, and
+    //  deep queues of megabyte deltas would only hold stale copies
+    zsock_set_sndhwm (m->dealer, 8);
+    zsock_set_rcvhwm (m->dealer, 16);
     zsock_set_immediate (m->dealer, 1);
     if (zsock_connect (m->dealer, "%s", m->endpoint)) {
         sf_error ("gossip: '%s' is not a valid peer endpoint", m->endpoint);
@@ -440,10 +448,29 @@ s_digest_get (const msgpack_object *digest, const char *node)
 //  Sends the peer (by dealer m, or by route) one delta message with what it
 //  lacks according to its digest; returns how many changes it lacked in all.
 static uint64_t
-s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zframe_t *route)
+s_digest_fp (const msgpack_object *digest)
+{
+    uint64_t fp = 1469598103934665603ULL;
+    for (uint32_t i = 0; i < digest->via.map.size; i++) {
+        const msgpack_object *v = &digest->via.map.ptr [i].val;
+        if (v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 2)
+            for (int k = 0; k < 2; k++)
+                fp = (fp ^ v->via.array.ptr [k].via.u64) * 1099511628211ULL;
+    }
+    return fp;
+}
+
+static uint64_t
+s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zframe_t *route,
+              s_member_t *peer)
 {
     if (!digest || digest->type != MSGPACK_OBJECT_MAP)
         return 0;
+    //  Flow control: one delta in flight per peer. Until its digest moves
+    //  (it applied what we sent) or the wait is over, send nothing new.
+    uint64_t fp = s_digest_fp (digest);
+    int64_t now = sf_mono_ms ();
+    bool hold = peer && peer->delta_ms && peer->delta_fp == fp && now - peer->delta_ms < S_DELTA_WAIT_MS;
     sf_read_t r;
     if (sf_store_read_begin (g->c->store, &r))
         return 0;
@@ -459,6 +486,8 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         if (sf_version_cmp (o->committed, theirs) <= 0)
             continue;
         lag += o->committed.gen == theirs.gen ? o->committed.seq - theirs.seq : o->committed.seq;
+        if (hold)
+            continue;
         if (budget_records == 0 || budget_bytes == 0) {
             more = true;
             continue;
@@ -525,6 +554,10 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
             s_send_dealer (g, m);
         else
             s_send_route (g, route);
+        if (peer) {
+            peer->delta_fp = fp;
+            peer->delta_ms = now;
+        }
     }
     for (size_t i = 0; i < nblocks; i++)
         free (blocks [i].col.entries);
@@ -686,12 +719,12 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
     if (is_request) {
         s_pack_exchange (g, "gossip_reply");
         s_send_route (g, route);
-        uint64_t lag = s_send_delta (g, digest, NULL, route);
+        uint64_t lag = s_send_delta (g, digest, NULL, route, m);
         if (m)
             m->lag_changes = lag;
     }
     else if (m) {
-        m->lag_changes = s_send_delta (g, digest, m, NULL);
+        m->lag_changes = s_send_delta (g, digest, m, NULL, m);
     }
 }
 
@@ -1091,7 +1124,8 @@ sf_gossip_new (sf_ctl_t *c, char *err, size_t errlen)
     }
     sf_sock_curve_server (g->router, c->cert);
     zsock_set_linger (g->router, 0);
-    zsock_set_sndhwm (g->router, 1000);
+    zsock_set_sndhwm (g->router, 8);
+    zsock_set_rcvhwm (g->router, 64);
     if (zsock_bind (g->router, "%s", c->cfg->peers) < 0) {
         snprintf (err, errlen, "cannot listen for peers on %s: %s", c->cfg->peers, zmq_strerror (zmq_errno ()));
         sf_gossip_destroy (&g);

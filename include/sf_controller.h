@@ -32,6 +32,8 @@ typedef struct {
     int64_t batch_records;
     int64_t batch_ms;
     int64_t gossip_ms;
+    int64_t peer_probe_ms;
+    int64_t peer_suspect_ms;
     int64_t sync_ms;
     int64_t max_streams_per_node;
     int64_t tombstone_grace_s;

@@ -65,8 +65,15 @@ pid_of() { local v="PID_${1//[^a-zA-Z0-9_]/_}"; echo "${!v:-}"; }
 stop() {
   local pid; pid=$(pid_of "$1"); [ -n "$pid" ] || return 0
   kill -"${2:-TERM}" "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null; return 0
+  local i
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  # forget it: a pid the kernel hands out again must never be signalled by us
+  local keep=() p
+  for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+  eval "PID_${1//[^a-zA-Z0-9_]/_}="
+  return 0
 }
 
 # Certificates: a controller certificate, and client certificates admitted by
