@@ -704,6 +704,17 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     int rc = mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, &empty, MDB_NOOVERWRITE);
     if (rc && rc != MDB_KEYEXIST)
         return -1;
+    if (!had) {
+        //  A placement that comes back (deleted, then reported again) on a
+        //  node the stream left is migrated again at once
+        sf_fleet_state_t st;
+        if (s_state_load (txn, store, uid, &st) == 0 && st.owner [0]) {
+            s_flags_t f = { txn, store, &st, 0 };
+            s_flags_one (s->node, s->name, &f);
+            if (f.failed)
+                return -1;
+        }
+    }
     if (was_active == is_active)
         return 0;
     sf_fleet_change_t ch = { .node = s->node, .started = is_active, .stopped = !is_active,

@@ -82,6 +82,13 @@ check "dvr --at between them reports the gap" bash -c "\"$BIN/streamfleet\" dvr 
 import json,sys; d=json.load(sys.stdin); g=d[\"gap\"]; sys.exit(0 if \"at\" not in d and g[\"before\"][\"node\"]==\"A\" and g[\"after\"][\"node\"]==\"B\" else 1)'"
 check "dvr --at relative and ISO-8601 forms parse" bash -c "\"$BIN/streamfleet\" dvr cam1 --at -45s >/dev/null && \"$BIN/streamfleet\" dvr cam1 --at $(date -u -d @$((B0 + 5)) +%Y-%m-%dT%H:%M:%SZ) | grep -q 'node B'"
 
+# --- A's placement deleted and reported again (an agent restart, a rescan): still migrated
+check "A: cam1 deleted" push $PA '{"name":"cam1","deleted":true}'
+gone_a() { [ "$(cli streams --node A --name cam1 -o json | json_get "d['total']")" = 0 ]; }
+check "A's cam1 is gone" wait_until 10 gone_a
+check "A: cam1 reported again (suspend, archive)" push $PA "{\"name\":\"cam1\",\"status\":\"suspend\",\"functions\":[\"dvr\"],\"dvr\":{\"ranges\":[[$A0,$A1]]}}"
+check "A's placement is migrated again at once" wait_until 10 row A cam1 "s['type']=='migrated' and s['migrated_to']=='B'"
+
 # --- and back to A: returned
 check "A: cam1 active again" push $PA "{\"name\":\"cam1\",\"status\":\"active\",\"started_at\":$(date +%s)}"
 check "transfer_started again (B -> A)" wait_until 10 count_is transfer_started 2
