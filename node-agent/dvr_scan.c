@@ -615,9 +615,10 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
         memcpy (arena + arena_len, de->d_name, nlen);
         arena_len += nlen;
         s_chunk_t *old = s_chunk_find (dir->chunks, dir->nchunks, chunk->stream, chunk->start_ms);
-        //  A chunk that was still growing at the last look may have been
-        //  written to until it closed: look again rather than leave a gap.
-        if (old && old->end_ms < self->now_ms - 10000) {
+        //  A stream's newest chunk at the last look may have been written
+        //  to until it closed: look again rather than leave a gap.
+        bool was_newest = old && (old == &dir->chunks [dir->nchunks - 1] || old [1].stream != old->stream);
+        if (old && !was_newest) {
             chunk->end_ms = old->end_ms;
             chunk->bytes = old->bytes;
         }
@@ -683,6 +684,11 @@ s_dir_restat_last (sf_dvr_scan_t *self, s_dir_t *dir)
     char path [4096];
     for (size_t i = 0; i < dir->nruns; i++) {
         s_chunk_t *last = &dir->chunks [dir->runs [i].first + dir->runs [i].count - 1];
+        //  A chunk nobody wrote to for a minute is closed: recorders write
+        //  every few seconds. The 30 s verification pass looks anyway, for
+        //  recorders that append to an old file.
+        if (!self->verifying && last->end_ms < self->now_ms - 60000)
+            continue;
         snprintf (path, sizeof path, "%s/%s", dir->path, dir->arena + last->name_off);
         struct stat st;
         self->stats.files_statted++;
