@@ -19,6 +19,7 @@
 #include "sf_api.h"
 #include "sf_apply.h"
 #include "sf_codec.h"
+#include "sf_fleet.h"
 #include "sf_gossip.h"
 #include "sf_http.h"
 #include "sf_live.h"
@@ -831,6 +832,7 @@ sf_controller_run (sf_controller_config_t *cfg)
         return 3;
     }
     c->live = sf_live_new (cfg->suspect_ms, cfg->down_ms);
+    sf_fleet_set_live (c->live);
     c->query = (sf_query_ctx_t) { .store = c->store, .live = c->live,
                                   .transfer_timeout_s = cfg->transfer_timeout_s };
     c->origins = zhashx_new ();

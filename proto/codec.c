@@ -11,6 +11,8 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
+#include <pthread.h>
 
 static const char *s_reject_names [SF_REJ_COUNT] = {
     "none", "malformed", "version", "type", "field", "bounds", "forbidden", "state"
@@ -202,10 +204,9 @@ s_err (char *err, const char *key, const char *what)
     return -1;
 }
 
-int
-sf_map_u64 (const msgpack_object *map, const char *key, uint64_t *out, char *err)
+static int
+s_val_u64 (const msgpack_object *v, const char *key, uint64_t *out, char *err)
 {
-    const msgpack_object *v = sf_map_get (map, key);
     if (!v || v->type == MSGPACK_OBJECT_NIL)
         return 1;
     if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -214,10 +215,10 @@ sf_map_u64 (const msgpack_object *map, const char *key, uint64_t *out, char *err
     return 0;
 }
 
-int
-sf_map_i64 (const msgpack_object *map, const char *key, int64_t *out, char *err)
+
+static int
+s_val_i64 (const msgpack_object *v, const char *key, int64_t *out, char *err)
 {
-    const msgpack_object *v = sf_map_get (map, key);
     if (!v || v->type == MSGPACK_OBJECT_NIL)
         return 1;
     if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX)
@@ -229,11 +230,12 @@ sf_map_i64 (const msgpack_object *map, const char *key, int64_t *out, char *err)
     return 0;
 }
 
-int
-sf_map_u32 (const msgpack_object *map, const char *key, uint32_t *out, char *err)
+
+static int
+s_val_u32 (const msgpack_object *v0, const char *key, uint32_t *out, char *err)
 {
     uint64_t v = 0;
-    int rc = sf_map_u64 (map, key, &v, err);
+    int rc = s_val_u64 (v0, key, &v, err);
     if (rc)
         return rc;
     if (v > UINT32_MAX)
@@ -242,10 +244,10 @@ sf_map_u32 (const msgpack_object *map, const char *key, uint32_t *out, char *err
     return 0;
 }
 
-int
-sf_map_bool (const msgpack_object *map, const char *key, bool *out, char *err)
+
+static int
+s_val_bool (const msgpack_object *v, const char *key, bool *out, char *err)
 {
-    const msgpack_object *v = sf_map_get (map, key);
     if (!v || v->type == MSGPACK_OBJECT_NIL)
         return 1;
     if (v->type != MSGPACK_OBJECT_BOOLEAN)
@@ -254,10 +256,10 @@ sf_map_bool (const msgpack_object *map, const char *key, bool *out, char *err)
     return 0;
 }
 
-int
-sf_map_double (const msgpack_object *map, const char *key, double *out, char *err)
+
+static int
+s_val_double (const msgpack_object *v, const char *key, double *out, char *err)
 {
-    const msgpack_object *v = sf_map_get (map, key);
     if (!v || v->type == MSGPACK_OBJECT_NIL)
         return 1;
     if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64)
@@ -271,10 +273,10 @@ sf_map_double (const msgpack_object *map, const char *key, double *out, char *er
     return 0;
 }
 
-int
-sf_map_str (const msgpack_object *map, const char *key, char *out, size_t cap, char *err)
+
+static int
+s_val_str (const msgpack_object *v, const char *key, char *out, size_t cap, char *err)
 {
-    const msgpack_object *v = sf_map_get (map, key);
     if (!v || v->type == MSGPACK_OBJECT_NIL)
         return 1;
     if (v->type != MSGPACK_OBJECT_STR)
@@ -289,10 +291,10 @@ sf_map_str (const msgpack_object *map, const char *key, char *out, size_t cap, c
     return 0;
 }
 
-int
-sf_map_text (const msgpack_object *map, const char *key, char **out, size_t max, char *err)
+
+static int
+s_val_text (const msgpack_object *v, const char *key, char **out, size_t max, char *err)
 {
-    const msgpack_object *v = sf_map_get (map, key);
     if (!v || v->type == MSGPACK_OBJECT_NIL)
         return 1;
     if (v->type != MSGPACK_OBJECT_STR)
@@ -302,14 +304,61 @@ sf_map_text (const msgpack_object *map, const char *key, char **out, size_t max,
         snprintf (what, sizeof (what), "is longer than %zu bytes", max);
         return s_err (err, key, what);
     }
-    char *s = malloc (v->via.str.size + 1);
-    if (!s)
-        return s_err (err, key, "could not be stored: out of memory");
+    //  Reuse the buffer when it is big enough: decoding into the same record
+    //  again and again (the controller's scratch record) allocates nothing
+    char *s = *out;
+    if (!s || malloc_usable_size (s) < v->via.str.size + 1) {
+        s = realloc (s, v->via.str.size + 1);
+        if (!s)
+            return s_err (err, key, "could not be stored: out of memory");
+        *out = s;
+    }
     memcpy (s, v->via.str.ptr, v->via.str.size);
     s [v->via.str.size] = 0;
-    free (*out);
-    *out = s;
     return 0;
+}
+
+
+int
+sf_map_u64 (const msgpack_object *map, const char *key, uint64_t *out, char *err)
+{
+    return s_val_u64 (sf_map_get (map, key), key, out, err);
+}
+
+int
+sf_map_i64 (const msgpack_object *map, const char *key, int64_t *out, char *err)
+{
+    return s_val_i64 (sf_map_get (map, key), key, out, err);
+}
+
+int
+sf_map_u32 (const msgpack_object *map, const char *key, uint32_t *out, char *err)
+{
+    return s_val_u32 (sf_map_get (map, key), key, out, err);
+}
+
+int
+sf_map_bool (const msgpack_object *map, const char *key, bool *out, char *err)
+{
+    return s_val_bool (sf_map_get (map, key), key, out, err);
+}
+
+int
+sf_map_double (const msgpack_object *map, const char *key, double *out, char *err)
+{
+    return s_val_double (sf_map_get (map, key), key, out, err);
+}
+
+int
+sf_map_str (const msgpack_object *map, const char *key, char *out, size_t cap, char *err)
+{
+    return s_val_str (sf_map_get (map, key), key, out, cap, err);
+}
+
+int
+sf_map_text (const msgpack_object *map, const char *key, char **out, size_t max, char *err)
+{
+    return s_val_text (sf_map_get (map, key), key, out, max, err);
 }
 
 //  ---------------------------------------------------------------------------
@@ -576,22 +625,105 @@ s_unpack_functions (const msgpack_object *o, uint8_t *fns, char *err)
     return 0;
 }
 
+//  The stream record's top-level fields, found with one pass over the map
+//  through a small static hash: a linear lookup per field would compare every
+//  key against every name, and this runs for every record the controller takes.
+enum {
+    F_NAME, F_UID, F_NODE, F_TYPE, F_STATUS, F_FUNCTIONS, F_STALE, F_CLIENTS, F_BITRATE,
+    F_STARTED, F_RATTEMPTS, F_RTOTAL, F_SOURCE, F_VERSION, F_CONFIG, F_CONFIG_PATH, F_UUID,
+    F_TFROM, F_RTSP_T, F_HLS_T, F_DVR, F_MEDIA, F_CHANGED, F_TRANSFER, F_MIGRATED, F_COUNT
+};
+static const char *s_fields [F_COUNT] = {
+    "name", "uid", "node", "type", "status", "functions", "stale", "clients", "bitrate_kbps",
+    "started_at", "reconnect_attempts", "reconnect_total", "source", "version", "config",
+    "config_path", "playback_uuid", "transferred_from", "rtsp_template", "hls_template", "dvr",
+    "media", "changed_at_ms", "transfer", "migrated_to"
+};
+#define S_SLOTS 128
+static int8_t s_slot [S_SLOTS];
+static pthread_once_t s_slots_once = PTHREAD_ONCE_INIT;
+
+static uint32_t
+s_fnv (const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t) p [i]) * 16777619u;
+    return h;
+}
+
+static void
+s_slots_build (void)
+{
+    memset (s_slot, -1, sizeof (s_slot));
+    for (int i = 0; i < F_COUNT; i++) {
+        uint32_t h = s_fnv (s_fields [i], strlen (s_fields [i])) & (S_SLOTS - 1);
+        while (s_slot [h] >= 0)
+            h = (h + 1) & (S_SLOTS - 1);
+        s_slot [h] = (int8_t) i;
+    }
+}
+
+static void
+s_index_fields (const msgpack_object *map, const msgpack_object **f)
+{
+    pthread_once (&s_slots_once, s_slots_build);
+    memset (f, 0, F_COUNT * sizeof (*f));
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr [i].key;
+        if (k->type != MSGPACK_OBJECT_STR)
+            continue;
+        uint32_t h = s_fnv (k->via.str.ptr, k->via.str.size) & (S_SLOTS - 1);
+        while (s_slot [h] >= 0) {
+            const char *name = s_fields [s_slot [h]];
+            if (strlen (name) == k->via.str.size && memcmp (name, k->via.str.ptr, k->via.str.size) == 0) {
+                //  The first of duplicate keys wins, as sf_map_get does
+                if (!f [s_slot [h]])
+                    f [s_slot [h]] = &map->via.map.ptr [i].val;
+                break;
+            }
+            h = (h + 1) & (S_SLOTS - 1);
+        }
+    }
+}
+
+//  Empties a record for decoding into it again, keeping its text and range
+//  buffers so that a steady stream of records allocates nothing
+static void
+s_stream_reuse (sf_stream_t *s)
+{
+    char *texts [5] = { s->source_url, s->source_sdp, s->config, s->config_path, s->dvr.records_path };
+    sf_range_t *ranges = s->dvr.ranges;
+    sf_stream_init (s);
+    for (int i = 0; i < 5; i++)
+        if (texts [i])
+            texts [i][0] = 0;
+    s->source_url = texts [0];
+    s->source_sdp = texts [1];
+    s->config = texts [2];
+    s->config_path = texts [3];
+    s->dvr.records_path = texts [4];
+    s->dvr.ranges = ranges;
+}
+
 int
 sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err)
 {
-    sf_stream_clear (s);
+    s_stream_reuse (s);
     if (o->type != MSGPACK_OBJECT_MAP)
         return s_err (err, "stream", "must be a map");
-    int rc = sf_map_str (o, "name", s->name, SF_NAME_MAX, err);
+    const msgpack_object *f [F_COUNT];
+    s_index_fields (o, f);
+    int rc = s_val_str (f [F_NAME], "name", s->name, SF_NAME_MAX, err);
     CHECK (rc);
     if (rc == 1 || !s->name [0])
         return s_err (err, "name", "is required and must not be empty");
-    CHECK (sf_map_str (o, "uid", s->uid, SF_NAME_MAX, err));
+    CHECK (s_val_str (f [F_UID], "uid", s->uid, SF_NAME_MAX, err));
     if (!s->uid [0])
         strcpy (s->uid, s->name);
-    CHECK (sf_map_str (o, "node", s->node, SF_NODE_MAX, err));
+    CHECK (s_val_str (f [F_NODE], "node", s->node, SF_NODE_MAX, err));
     char word [16];
-    rc = sf_map_str (o, "type", word, sizeof (word) - 1, err);
+    rc = s_val_str (f [F_TYPE], "type", word, sizeof (word) - 1, err);
     CHECK (rc);
     if (rc == 0) {
         int t = sf_type_parse (word);
@@ -599,7 +731,7 @@ sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err)
             return s_err (err, "type", "must be primary, secondary or migrated");
         s->type = (uint8_t) t;
     }
-    rc = sf_map_str (o, "status", word, sizeof (word) - 1, err);
+    rc = s_val_str (f [F_STATUS], "status", word, sizeof (word) - 1, err);
     CHECK (rc);
     if (rc == 0) {
         int st = sf_status_parse (word);
@@ -607,16 +739,15 @@ sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err)
             return s_err (err, "status", "must be active, suspend, starting, error or offline");
         s->status = (uint8_t) st;
     }
-    const msgpack_object *f = sf_map_get (o, "functions");
-    if (f && f->type != MSGPACK_OBJECT_NIL)
-        CHECK (s_unpack_functions (f, &s->functions, err));
-    CHECK (sf_map_bool (o, "stale", &s->stale, err));
-    CHECK (sf_map_u32 (o, "clients", &s->clients, err));
-    CHECK (sf_map_u32 (o, "bitrate_kbps", &s->bitrate_kbps, err));
-    CHECK (sf_map_i64 (o, "started_at", &s->started_at, err));
-    CHECK (sf_map_u32 (o, "reconnect_attempts", &s->reconnect_attempts, err));
-    CHECK (sf_map_u32 (o, "reconnect_total", &s->reconnect_total, err));
-    const msgpack_object *src = sf_map_get (o, "source");
+    if (f [F_FUNCTIONS] && f [F_FUNCTIONS]->type != MSGPACK_OBJECT_NIL)
+        CHECK (s_unpack_functions (f [F_FUNCTIONS], &s->functions, err));
+    CHECK (s_val_bool (f [F_STALE], "stale", &s->stale, err));
+    CHECK (s_val_u32 (f [F_CLIENTS], "clients", &s->clients, err));
+    CHECK (s_val_u32 (f [F_BITRATE], "bitrate_kbps", &s->bitrate_kbps, err));
+    CHECK (s_val_i64 (f [F_STARTED], "started_at", &s->started_at, err));
+    CHECK (s_val_u32 (f [F_RATTEMPTS], "reconnect_attempts", &s->reconnect_attempts, err));
+    CHECK (s_val_u32 (f [F_RTOTAL], "reconnect_total", &s->reconnect_total, err));
+    const msgpack_object *src = f [F_SOURCE];
     if (src && src->type != MSGPACK_OBJECT_NIL) {
         if (src->type != MSGPACK_OBJECT_MAP)
             return s_err (err, "source", "must be a map");
@@ -626,7 +757,7 @@ sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err)
         CHECK (sf_map_i64 (src, "ping_ms", &ping, err));
         s->ping_ms = ping < INT32_MIN || ping > INT32_MAX ? -1 : (int32_t) ping;
     }
-    const msgpack_object *v = sf_map_get (o, "version");
+    const msgpack_object *v = f [F_VERSION];
     if (v && v->type != MSGPACK_OBJECT_NIL) {
         if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2
         ||  v->via.array.ptr [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
@@ -635,16 +766,16 @@ sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err)
         s->version.gen = v->via.array.ptr [0].via.u64;
         s->version.seq = v->via.array.ptr [1].via.u64;
     }
-    CHECK (sf_map_text (o, "config", &s->config, SF_TEXT_MAX, err));
-    CHECK (sf_map_text (o, "config_path", &s->config_path, SF_ADDR_MAX, err));
-    CHECK (sf_map_str (o, "playback_uuid", s->playback_uuid, SF_SHORT_MAX, err));
-    CHECK (sf_map_str (o, "transferred_from", s->transferred_from, SF_NODE_MAX, err));
-    CHECK (sf_map_str (o, "rtsp_template", s->rtsp_template, SF_ADDR_MAX, err));
-    CHECK (sf_map_str (o, "hls_template", s->hls_template, SF_ADDR_MAX, err));
-    const msgpack_object *d = sf_map_get (o, "dvr");
+    CHECK (s_val_text (f [F_CONFIG], "config", &s->config, SF_TEXT_MAX, err));
+    CHECK (s_val_text (f [F_CONFIG_PATH], "config_path", &s->config_path, SF_ADDR_MAX, err));
+    CHECK (s_val_str (f [F_UUID], "playback_uuid", s->playback_uuid, SF_SHORT_MAX, err));
+    CHECK (s_val_str (f [F_TFROM], "transferred_from", s->transferred_from, SF_NODE_MAX, err));
+    CHECK (s_val_str (f [F_RTSP_T], "rtsp_template", s->rtsp_template, SF_ADDR_MAX, err));
+    CHECK (s_val_str (f [F_HLS_T], "hls_template", s->hls_template, SF_ADDR_MAX, err));
+    const msgpack_object *d = f [F_DVR];
     if (d && d->type != MSGPACK_OBJECT_NIL)
         CHECK (s_unpack_dvr (d, &s->dvr, err));
-    const msgpack_object *m = sf_map_get (o, "media");
+    const msgpack_object *m = f [F_MEDIA];
     if (m && m->type != MSGPACK_OBJECT_NIL) {
         if (m->type != MSGPACK_OBJECT_MAP)
             return s_err (err, "media", "must be a map");
@@ -654,9 +785,9 @@ sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err)
         CHECK (sf_map_double (m, "fps", &s->media.fps, err));
         CHECK (sf_map_str (m, "acodec", s->media.acodec, SF_SHORT_MAX, err));
     }
-    CHECK (sf_map_i64 (o, "changed_at_ms", &s->changed_at_ms, err));
-    CHECK (sf_map_bool (o, "transfer", &s->transfer, err));
-    CHECK (sf_map_str (o, "migrated_to", s->migrated_to, SF_NODE_MAX, err));
+    CHECK (s_val_i64 (f [F_CHANGED], "changed_at_ms", &s->changed_at_ms, err));
+    CHECK (s_val_bool (f [F_TRANSFER], "transfer", &s->transfer, err));
+    CHECK (s_val_str (f [F_MIGRATED], "migrated_to", s->migrated_to, SF_NODE_MAX, err));
     return 0;
 fail:
     return -1;

@@ -4,6 +4,7 @@
 */
 #include "sf_record.h"
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <stdio.h>
 
@@ -113,9 +114,10 @@ sf_dvr_push_range (sf_dvr_t *dvr, int64_t from, int64_t to)
 {
     if (to < from || dvr->nranges >= SF_RANGES_MAX)
         return -1;
-    //  Capacity is the next power of two at or above nranges
+    //  Grow by doubling, and only when the buffer is full: a record decoded
+    //  again and again into the same buffer reuses it
     uint32_t n = dvr->nranges;
-    if (n == 0 || (n & (n - 1)) == 0) {
+    if (!dvr->ranges || malloc_usable_size (dvr->ranges) < (n + 1) * sizeof (sf_range_t)) {
         uint32_t cap = n ? n * 2 : 4;
         sf_range_t *r = realloc (dvr->ranges, cap * sizeof (sf_range_t));
         if (!r)
