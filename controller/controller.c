@@ -178,7 +178,7 @@ s_put_record (sf_ctl_t *c, sf_origin_t *o, const msgpack_object *rec, sf_version
               int *reason, char *err)
 {
     if (sf_stream_unpack (rec, &c->scratch, err)) {
-        *reason = SF_REJ_FIELD;
+        *reason = sf_codec_reason ();
         return -1;
     }
     if (c->scratch.node [0] && strcmp (c->scratch.node, o->node) != 0) {
@@ -618,9 +618,14 @@ s_ingest_loop (sf_ctl_t *c)
                 if (route && payload && zmsg_size (m) == 0)
                     s_ingest_one (c, route, payload);
                 else {
-                    sf_metrics_reject (&c->metrics, SF_REJ_MALFORMED);
-                    sf_log_limited (&c->rl, SF_LOG_WARN, "ingest: dropped a message of %zu frames "
-                                    "(one frame per message expected)", zmsg_size (m) + 2);
+                    //  Say so to the sender when we know where it is
+                    char why [96];
+                    snprintf (why, sizeof (why), "a message must be one frame, not %zu",
+                              zmsg_size (m) + (payload ? 1 : 0));
+                    if (route)
+                        s_reject (c, route, "a sender", SF_REJ_MALFORMED, why);
+                    else
+                        sf_metrics_reject (&c->metrics, SF_REJ_MALFORMED);
                 }
                 zframe_destroy (&route);
                 zframe_destroy (&payload);

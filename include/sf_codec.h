@@ -68,6 +68,9 @@ int sf_map_text (const msgpack_object *map, const char *key, char **out, size_t 
 //  Copies a msgpack string object into a fixed buffer
 int sf_obj_str (const msgpack_object *o, char *out, size_t cap);
 
+//  After a failed record decode on this thread: SF_REJ_FIELD or SF_REJ_BOUNDS
+int sf_codec_reason (void);
+
 //  Records. Flags choose which fields are written.
 #define SF_ENC_FULL     0x01    //  every stored field
 #define SF_ENC_ROW      0x02    //  the listing's fields only

@@ -71,6 +71,8 @@ typedef struct {
     sf_streamset_t last;        //  last good state from the source
     bool have_last;
     bool failing;
+    bool snap_pending;          //  a snapshot is owed: the last try met a full queue
+    int64_t snap_try_ms;
     msgpack_sbuffer sbuf;
     msgpack_sbuffer pack;
     msgpack_sbuffer hello;      //  the hello of this connection, until it is queued
@@ -340,6 +342,7 @@ s_disconnect (s_agent_t *a)
 {
     zsock_destroy (&a->sock);
     a->state = S_DISCONNECTED;
+    a->snap_pending = false;
 }
 
 //  Queues the connection's hello if the connection is up; never blocks
@@ -448,11 +451,22 @@ s_send_snapshot (s_agent_t *a)
             sf_pack_str (&pk, "node");
             msgpack_sbuffer_write (&a->sbuf, a->node_bytes, a->node_size);
         }
-        //  Snapshot chunks must all go: block rather than lose one
-        zmq_send (zsock_resolve (a->sock), a->sbuf.data, a->sbuf.size, 0);
+        //  Never block on a slow controller: when its queue is full the
+        //  snapshot is owed and sent whole again later (the controller drops
+        //  an unfinished one when chunk 0 of the next arrives)
+        if (!a->sock || zmq_send (zsock_resolve (a->sock), a->sbuf.data, a->sbuf.size, ZMQ_DONTWAIT) < 0) {
+            free (all);
+            if (!a->snap_pending)
+                sf_warn ("controller %s is not taking our snapshot now; trying again shortly",
+                         a->endpoints [a->current]);
+            a->snap_pending = true;
+            a->snap_try_ms = sf_mono_ms ();
+            return;
+        }
         done += n;
         index++;
     } while (done < total);
+    a->snap_pending = false;
     a->seq = end;
     free (all);
     a->sent = a->seq;
@@ -467,6 +481,13 @@ s_pump (s_agent_t *a)
 {
     if (a->state != S_STREAMING)
         return;
+    if (a->snap_pending) {
+        //  Changes wait behind the snapshot they would otherwise overtake
+        if (sf_mono_ms () - a->snap_try_ms >= 200)
+            s_send_snapshot (a);
+        if (a->snap_pending)
+            return;
+    }
     while (a->sent < a->seq) {
         s_change_t *c = s_change_at (a, a->sent + 1);
         if (!c) {

@@ -196,11 +196,30 @@ sf_map_get (const msgpack_object *map, const char *key)
     return NULL;
 }
 
+//  Why the last record decode on this thread failed: field or bounds
+static __thread int s_last_reason = SF_REJ_FIELD;
+
+int
+sf_codec_reason (void)
+{
+    return s_last_reason;
+}
+
 static int
 s_err (char *err, const char *key, const char *what)
 {
+    s_last_reason = SF_REJ_FIELD;
     if (err)
         snprintf (err, SF_ERR_MAX, "field '%s' %s", key, what);
+    return -1;
+}
+
+//  The same for a value over its bound
+static int
+s_err_bounds (char *err, const char *key, const char *what)
+{
+    s_err (err, key, what);
+    s_last_reason = SF_REJ_BOUNDS;
     return -1;
 }
 
@@ -284,7 +303,7 @@ s_val_str (const msgpack_object *v, const char *key, char *out, size_t cap, char
     if (v->via.str.size > cap) {
         char what [64];
         snprintf (what, sizeof (what), "is longer than %zu bytes", cap);
-        return s_err (err, key, what);
+        return s_err_bounds (err, key, what);
     }
     if (sf_obj_str (v, out, cap))
         return s_err (err, key, "holds a NUL byte");
@@ -302,7 +321,7 @@ s_val_text (const msgpack_object *v, const char *key, char **out, size_t max, ch
     if (v->via.str.size > max) {
         char what [64];
         snprintf (what, sizeof (what), "is longer than %zu bytes", max);
-        return s_err (err, key, what);
+        return s_err_bounds (err, key, what);
     }
     //  Reuse the buffer when it is big enough: decoding into the same record
     //  again and again (the controller's scratch record) allocates nothing
@@ -570,7 +589,7 @@ s_unpack_dvr (const msgpack_object *o, sf_dvr_t *dvr, char *err)
         if (r->type != MSGPACK_OBJECT_ARRAY)
             return s_err (err, "dvr.ranges", "must be an array");
         if (r->via.array.size > SF_RANGES_MAX)
-            return s_err (err, "dvr.ranges", "holds more than 8192 ranges");
+            return s_err_bounds (err, "dvr.ranges", "holds more than 8192 ranges");
         for (uint32_t i = 0; i < r->via.array.size; i++) {
             const msgpack_object *e = &r->via.array.ptr [i];
             if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2)
@@ -608,7 +627,7 @@ s_unpack_functions (const msgpack_object *o, uint8_t *fns, char *err)
         return 0;
     }
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 8)
-        return s_err (err, "functions", "must be an array of at most 8 names");
+        return s_err_bounds (err, "functions", "must be an array of at most 8 names");
     *fns = 0;
     for (uint32_t i = 0; i < o->via.array.size; i++) {
         char name [16];
@@ -828,7 +847,7 @@ sf_usage_unpack (const msgpack_object *o, sf_node_t *n, char *err)
     const msgpack_object *d = sf_map_get (o, "disks");
     if (d && d->type != MSGPACK_OBJECT_NIL) {
         if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size > SF_DISKS_MAX)
-            return s_err (err, "disks", "must be an array of at most 16 disks");
+            return s_err_bounds (err, "disks", "must be an array of at most 16 disks");
         n->ndisks = 0;
         for (uint32_t i = 0; i < d->via.array.size; i++) {
             sf_disk_t *disk = &n->disks [n->ndisks];
