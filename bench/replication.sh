@@ -10,7 +10,8 @@
 #      end state is still)
 #   4. time to detect a dead controller (kill -9): suspect, then dead
 # Knobs: REPL_AGENTS (10), REPL_STREAMS (10000 per agent), REPL_COUNT (100
-# samples), PARTITION_S (60; 600 for the design's 10-minute partition).
+# samples), PARTITION_S (60; 600 for the design's 10-minute partition),
+# REPL_FILL_S (1200: how long the initial fill may take).
 # Writes the figures into docs/benchmarks.md between "repl:begin"/"repl:end"
 # (BENCH_NO_DOCS=1 leaves the file alone).
 set -euo pipefail
@@ -34,6 +35,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
+[ "${REPL_KEEP:-0}" = 1 ] && trap - EXIT
 free_port() {
   local p
   while :; do
@@ -95,7 +97,7 @@ wait_for() { local end=$(( $(date +%s) + $1 )); shift; until "$@"; do [ "$(date 
 
 echo "filling $TOTAL placements over 5 controllers..."
 fill_start=$(now_ms)
-wait_for 300 all_have 1 2 3 4 5 || { echo "not all controllers reached $TOTAL placements" >&2; exit 1; }
+wait_for "${REPL_FILL_S:-1200}" all_have 1 2 3 4 5 || { echo "not all controllers reached $TOTAL placements" >&2; exit 1; }
 fill_ms=$(( $(now_ms) - fill_start ))
 echo "all 5 controllers hold $TOTAL placements after ${fill_ms} ms"
 

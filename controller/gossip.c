@@ -23,11 +23,11 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#define S_DELTA_RECORDS 2000
-#define S_DELTA_BYTES (2 * 1024 * 1024)
+#define S_DELTA_RECORDS 4000
+#define S_DELTA_BYTES (4 * 1024 * 1024)
 //  A peer that has not moved its digest since our last delta is still
 //  applying it: send it nothing new for this long
-#define S_DELTA_WAIT_MS 2000
+#define S_DELTA_WAIT_MS 1000
 #define S_PROBE_MS (g->c->cfg->peer_probe_ms)
 #define S_SUSPECT_MS (g->c->cfg->peer_suspect_ms)
 #define S_INDIRECT 2

@@ -156,6 +156,37 @@ s_load (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int64_t now_ms, 
     return 0;
 }
 
+typedef struct {
+    sf_query_ctx_t *ctx;
+    sf_read_t *r;
+    sf_list_result_t *out;
+    size_t limit;
+    int64_t now_ms;
+} s_page_t;
+
+static int
+s_page_row (const sf_row_t *row, void *arg)
+{
+    s_page_t *p = arg;
+    if (p->out->nrows >= p->limit)
+        return 1;
+    sf_stream_t *s = &p->out->rows [p->out->nrows];
+    sf_stream_init (s);
+    if (s_load (p->ctx, p->r, row, p->now_ms, s) == 0)
+        p->out->nrows++;
+    return p->out->nrows >= p->limit;
+}
+
+//  The listing with no filter in name order — the default view — needs
+//  neither a scan nor a sort: the count is the store's, the page is read off
+//  the name index
+static bool
+s_unfiltered_by_name (const sf_filter_t *f, const sf_sort_t *sort)
+{
+    return !f->types && !f->states && !f->functions && !f->name [0] && !f->node [0]
+        && sort->key == SF_SORT_NAME;
+}
+
 int
 sf_query_list (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
                size_t offset, size_t limit, sf_list_result_t *out, char *err, size_t errlen)
@@ -165,6 +196,24 @@ sf_query_list (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *
     if (sf_store_read_begin (ctx->store, &r)) {
         snprintf (err, errlen, "storage is unavailable (see the controller's log)");
         return -1;
+    }
+    if (s_unfiltered_by_name (filter, sort)) {
+        size_t total = 0;
+        sf_store_count_streams (&r, &total);
+        out->total = total;
+        if (limit && offset < total) {
+            size_t n = total - offset < limit ? total - offset : limit;
+            out->rows = calloc (n, sizeof (sf_stream_t));
+            if (!out->rows) {
+                sf_store_read_end (&r);
+                snprintf (err, errlen, "out of memory while listing");
+                return -1;
+            }
+            s_page_t p = { ctx, &r, out, n, sf_now_ms () };
+            sf_store_scan_by_name (&r, sort->desc, offset, s_page_row, &p);
+        }
+        sf_store_read_end (&r);
+        return 0;
     }
     s_scan_t sc = { .ctx = ctx, .r = &r, .filter = filter, .sort = sort,
                     .now_ms = sf_now_ms (), .last_state = -1 };

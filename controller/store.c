@@ -950,3 +950,39 @@ sf_store_gc_tombstones (sf_store_t *self, int64_t before_ms)
     zlistx_destroy (&expired);
     return n;
 }
+
+int
+sf_store_scan_by_name (sf_read_t *r, bool backwards, size_t skip, sf_row_fn *fn, void *arg)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open (r->txn, r->store->byname, &cur))
+        return -1;
+    MDB_val k, v;
+    int rc = mdb_cursor_get (cur, &k, &v, backwards ? MDB_LAST : MDB_FIRST);
+    while (rc == 0) {
+        if (skip)
+            skip--;
+        else {
+            //  name \0 node -> the placement
+            const char *key = k.mv_data;
+            size_t nlen = strnlen (key, k.mv_size);
+            if (nlen < k.mv_size && nlen <= SF_NAME_MAX && k.mv_size - nlen - 1 <= SF_NODE_MAX) {
+                char name [SF_NAME_MAX + 1], node [SF_NODE_MAX + 1];
+                memcpy (name, key, nlen);
+                name [nlen] = 0;
+                memcpy (node, key + nlen + 1, k.mv_size - nlen - 1);
+                node [k.mv_size - nlen - 1] = 0;
+                char names [KEY_MAX + 1];
+                char skey [KEY_MAX];
+                MDB_val sk = { s_key2 (skey, node, name), skey }, sv;
+                sf_row_t row;
+                if (mdb_get (r->txn, r->store->streams, &sk, &sv) == 0
+                &&  s_row (&sk, &sv, &row, names) == 0 && fn (&row, arg))
+                    break;
+            }
+        }
+        rc = mdb_cursor_get (cur, &k, &v, backwards ? MDB_PREV : MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return 0;
+}

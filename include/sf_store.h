@@ -153,4 +153,8 @@ int sf_store_get_node_packed (sf_read_t *r, const char *id, const void **data, s
 int sf_version_cmp (sf_version_t a, sf_version_t b);
 //  Counts, for metrics
 int sf_store_count_streams (sf_read_t *r, size_t *count);
+//  Placements in name order (then node), from the skip-th on, forwards or
+//  backwards; fn returns non-zero to stop. Walks the name index: cost is what
+//  is visited, not the fleet's size.
+int sf_store_scan_by_name (sf_read_t *r, bool backwards, size_t skip, sf_row_fn *fn, void *arg);
 #endif
