@@ -252,8 +252,10 @@ s_on_hello (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const msgpack_object *
     sf_info ("ingest: %s says hello (generation %llu, seq %llu; stored %llu/%llu)", o->node,
              (unsigned long long) gen, (unsigned long long) seq,
              (unsigned long long) o->committed.gen, (unsigned long long) o->committed.seq);
-    //  The agent decides from this ack whether to resend or snapshot
-    sf_msg_ack (&c->out, o->staged.gen, o->staged.seq);
+    //  The agent decides from this ack whether to resend or snapshot. Only
+    //  what is committed counts: what the open transaction holds is resent
+    //  and then skipped as a duplicate, never acknowledged early.
+    sf_msg_ack (&c->out, o->committed.gen, o->committed.seq);
     sf_ctl_send (c, route, &c->out);
 }
 

@@ -1125,7 +1125,7 @@ sf_gossip_new (sf_ctl_t *c, char *err, size_t errlen)
     sf_sock_curve_server (g->router, c->cert);
     zsock_set_linger (g->router, 0);
     zsock_set_sndhwm (g->router, 8);
-    zsock_set_rcvhwm (g->router, 64);
+    zsock_set_rcvhwm (g->router, 8);
     if (zsock_bind (g->router, "%s", c->cfg->peers) < 0) {
         snprintf (err, errlen, "cannot listen for peers on %s: %s", c->cfg->peers, zmq_strerror (zmq_errno ()));
         sf_gossip_destroy (&g);

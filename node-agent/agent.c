@@ -71,6 +71,7 @@ typedef struct {
     sf_streamset_t last;        //  last good state from the source
     bool have_last;
     bool failing;
+    int64_t started_at;         //  unix seconds, for the node record
     bool snap_pending;          //  a snapshot is owed: the last try met a full queue
     int64_t snap_try_ms;
     msgpack_sbuffer sbuf;
@@ -222,6 +223,7 @@ s_node_info (s_agent_t *a, const sf_streamset_t *set, sf_node_t *n)
     if (!n->rtsp_dvr_template [0]) SF_STRSET (n->rtsp_dvr_template, cfg->rtsp_dvr_template);
     if (!n->hls_dvr_template [0]) SF_STRSET (n->hls_dvr_template, cfg->hls_dvr_template);
     if (!n->software_version [0]) SF_STRSET (n->software_version, S_VERSION);
+    if (!n->started_at) n->started_at = a->started_at;
 }
 
 static void
@@ -710,6 +712,7 @@ sf_agent_run (sf_agent_config_t *cfg)
     s_agent_t *a = &agent;
     memset (a, 0, sizeof (*a));
     a->cfg = cfg;
+    a->started_at = time (NULL);
     a->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (5, 10000);
     a->ops = sf_source_find (cfg->source);
     if (!a->ops) {

@@ -68,6 +68,9 @@ s_new_stream (s_sim_t *self, s_sim_stream_t *s, int64_t now)
     if (s_pick (self, 100) < 70) s->functions |= SF_FN_AUDIO;
     if (s_pick (self, 100) < 30) s->functions |= SF_FN_PHOTO;
     s->base_kbps = 500 + s_pick (self, 3500);
+    //  A running stream has a bitrate from its first report on
+    if (s->status == SF_STATUS_ACTIVE)
+        s->bitrate_kbps = s->base_kbps;
     s->started_at = now - s_pick (self, 86400);
     s->total = s_pick (self, 5);
     s->dvr_from = now - 3600 - s_pick (self, 7 * 86400);
