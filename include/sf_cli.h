@@ -34,6 +34,11 @@ typedef struct {
 //  answers. On success reply holds the parsed answer (release it) and 0 is
 //  returned; otherwise an exit code, with the reason printed to stderr.
 int sf_cli_request (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply);
+//  The common part of every query command: sends request (and destroys it),
+//  prints an error reply or, with -o json, the reply as JSON. *finished says
+//  whether that was all; if not, reply holds the answer for the command to
+//  print as a table. Returns the exit code so far. Release reply either way.
+int sf_cli_ask (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply, bool *finished);
 //  Prints an "error" reply and returns SF_EXIT_ANSWER; returns 0 for others
 int sf_cli_check_error (const sf_msg_t *reply);
 //  Prints the reply body as JSON on stdout

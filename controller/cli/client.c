@@ -67,6 +67,23 @@ sf_cli_request (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply)
 }
 
 int
+sf_cli_ask (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply, bool *finished)
+{
+    sf_msg_init (reply);
+    *finished = true;
+    int rc = sf_cli_request (cli, request, reply);
+    msgpack_sbuffer_destroy (request);
+    if (rc || (rc = sf_cli_check_error (reply)))
+        return rc;
+    if (cli->output == SF_OUT_JSON) {
+        sf_cli_print_json (reply->body);
+        return SF_EXIT_OK;
+    }
+    *finished = false;
+    return SF_EXIT_OK;
+}
+
+int
 sf_cli_check_error (const sf_msg_t *reply)
 {
     if (strcmp (reply->type, "error") != 0)

@@ -26,17 +26,10 @@ sf_cmd_cluster (sf_cli_t *cli, int argc, char **argv)
     msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
     sf_msg_begin (&pk, "cluster", 0);
     sf_msg_t reply;
-    sf_msg_init (&reply);
-    int rc = sf_cli_request (cli, &req, &reply);
-    msgpack_sbuffer_destroy (&req);
-    if (rc)
-        return rc;
-    if ((rc = sf_cli_check_error (&reply)))
+    bool finished;
+    int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (finished)
         goto done;
-    if (cli->output == SF_OUT_JSON) {
-        sf_cli_print_json (reply.body);
-        goto done;
-    }
     const msgpack_object *members = sf_map_get (reply.body, "members");
     uint32_t n = members && members->type == MSGPACK_OBJECT_ARRAY ? members->via.array.size : 0;
     printf ("%-20s %-9s %12s %10s %10s %10s %-17s %s\n", "CONTROLLER", "STATE", "INCARNATION",

@@ -114,17 +114,10 @@ sf_cmd_dvr (sf_cli_t *cli, int argc, char **argv)
     if (at_text)
         sf_pack_ki64 (&pk, "at", at);
     sf_msg_t reply;
-    sf_msg_init (&reply);
-    int rc = sf_cli_request (cli, &req, &reply);
-    msgpack_sbuffer_destroy (&req);
-    if (rc)
-        return rc;
-    if ((rc = sf_cli_check_error (&reply)))
+    bool finished;
+    int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (finished)
         goto done;
-    if (cli->output == SF_OUT_JSON) {
-        sf_cli_print_json (reply.body);
-        goto done;
-    }
     char uid [SF_NAME_MAX + 1] = "", current [SF_NODE_MAX + 1] = "";
     sf_map_str (reply.body, "uid", uid, SF_NAME_MAX, NULL);
     sf_map_str (reply.body, "current", current, SF_NODE_MAX, NULL);

@@ -93,17 +93,10 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
     sf_pack_ku64 (&pk, "since_s", (uint64_t) since);
     sf_pack_ku64 (&pk, "limit", (uint64_t) limit);
     sf_msg_t reply;
-    sf_msg_init (&reply);
-    int rc = sf_cli_request (cli, &req, &reply);
-    msgpack_sbuffer_destroy (&req);
-    if (rc)
-        return rc;
-    if ((rc = sf_cli_check_error (&reply)))
+    bool finished;
+    int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (finished)
         goto done;
-    if (cli->output == SF_OUT_JSON) {
-        sf_cli_print_json (reply.body);
-        goto done;
-    }
     uint64_t total = 0;
     sf_map_u64 (reply.body, "total", &total, NULL);
     const msgpack_object *evs = sf_map_get (reply.body, "events");

@@ -24,17 +24,10 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
     msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
     sf_msg_begin (&pk, "nodes", 0);
     sf_msg_t reply;
-    sf_msg_init (&reply);
-    int rc = sf_cli_request (cli, &req, &reply);
-    msgpack_sbuffer_destroy (&req);
-    if (rc)
-        return rc;
-    if ((rc = sf_cli_check_error (&reply)))
+    bool finished;
+    int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (finished)
         goto done;
-    if (cli->output == SF_OUT_JSON) {
-        sf_cli_print_json (reply.body);
-        goto done;
-    }
     const msgpack_object *nodes = sf_map_get (reply.body, "nodes");
     uint32_t n = nodes && nodes->type == MSGPACK_OBJECT_ARRAY ? nodes->via.array.size : 0;
     printf ("%-16s %-8s %8s %8s %13s %21s %6s %18s  %s\n", "NODE", "LIVENESS", "HB AGE", "STREAMS",

@@ -63,17 +63,10 @@ s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, c
     sf_pack_ku64 (&pk, "limit", (uint64_t) limit);
     sf_pack_ku64 (&pk, "offset", (uint64_t) offset);
     sf_msg_t reply;
-    sf_msg_init (&reply);
-    int rc = sf_cli_request (cli, &req, &reply);
-    msgpack_sbuffer_destroy (&req);
-    if (rc)
-        return rc;
-    if ((rc = sf_cli_check_error (&reply)))
+    bool finished;
+    int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (finished)
         goto done;
-    if (cli->output == SF_OUT_JSON) {
-        sf_cli_print_json (reply.body);
-        goto done;
-    }
     uint64_t total = 0;
     int64_t now = 0;
     sf_map_u64 (reply.body, "total", &total, NULL);
@@ -297,17 +290,10 @@ s_show (sf_cli_t *cli, const char *name, const char *node)
     sf_pack_kstr (&pk, "name", name);
     sf_pack_kstr (&pk, "node", node);
     sf_msg_t reply;
-    sf_msg_init (&reply);
-    int rc = sf_cli_request (cli, &req, &reply);
-    msgpack_sbuffer_destroy (&req);
-    if (rc)
-        return rc;
-    if ((rc = sf_cli_check_error (&reply)))
+    bool finished;
+    int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (finished)
         goto done;
-    if (cli->output == SF_OUT_JSON) {
-        sf_cli_print_json (reply.body);
-        goto done;
-    }
     int64_t now = 0;
     sf_map_i64 (reply.body, "now", &now, NULL);
     const msgpack_object *pls = sf_map_get (reply.body, "placements");
