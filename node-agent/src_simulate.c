@@ -23,6 +23,7 @@ typedef struct {
     int64_t started_at;
     uint32_t attempts, total;
     int64_t dvr_from;           //  first range
+    int64_t dvr_to;             //  end of the archive as last reported
     int64_t gap_at, gap_len;    //  one gap in the archive, if any
     uint32_t width, height;
 } s_sim_stream_t;
@@ -74,6 +75,7 @@ s_new_stream (s_sim_t *self, s_sim_stream_t *s, int64_t now)
     s->started_at = now - s_pick (self, 86400);
     s->total = s_pick (self, 5);
     s->dvr_from = now - 3600 - s_pick (self, 7 * 86400);
+    s->dvr_to = now - now % 6;
     if (s_pick (self, 100) < 30) {
         s->gap_at = s->dvr_from + s_pick (self, (uint32_t) (now - s->dvr_from));
         s->gap_len = 5 + s_pick (self, 600);
@@ -127,6 +129,8 @@ s_tick (s_sim_t *self, int64_t now)
         if (s->status == SF_STATUS_ACTIVE && s->bitrate_kbps && s_pick (self, 100) >= (uint32_t) self->cfg->sim_update_pct)
             ;                       //  this one holds still this tick
         else if (s->status == SF_STATUS_ACTIVE) {
+            //  The archive grows in whole chunks, reported with the stream's update
+            s->dvr_to = now - now % 6;
             int32_t jitter = (int32_t) s_pick (self, s->base_kbps / 10 + 1) - (int32_t) (s->base_kbps / 20);
             s->bitrate_kbps = (uint32_t) ((int32_t) s->base_kbps + jitter);
             if (s_pick (self, 10) == 0) {
@@ -215,7 +219,7 @@ s_fill (s_sim_t *self, const s_sim_stream_t *s, sf_stream_t *out, int64_t now)
         out->dvr.disk_free_bytes = 800ULL << 30;
         out->dvr.memory_bytes = (uint64_t) s->bitrate_kbps * 128;
         //  Ranges move in whole chunks so that a quiet archive is not a change every second
-        int64_t end = now - now % 6;
+        int64_t end = s->dvr_to;
         if (s->gap_at && s->gap_at < end) {
             sf_dvr_add_range (&out->dvr, s->dvr_from, s->gap_at);
             if (s->gap_at + s->gap_len < end)
