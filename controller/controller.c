@@ -724,20 +724,31 @@ s_query_main (void *arg)
 
 //  ---------------------------------------------------------------------------
 
+typedef struct {
+    sf_live_t *live;
+    int64_t now;
+} s_know_t;
+
+static int
+s_know_node (const sf_node_t *n, void *arg)
+{
+    s_know_t *k = arg;
+    sf_live_know (k->live, n->id, k->now);
+    return 0;
+}
+
+//  Nodes known from storage count from now: a restarted controller gives
+//  every node its full down-ms to say hello before calling it down. Only the
+//  ids are needed: no stream counting at start-up.
 static void
 s_know_nodes (sf_ctl_t *c)
 {
-    //  Nodes known from storage count from now: a restarted controller gives
-    //  every node its full down-ms to say hello before calling it down.
-    int64_t now = sf_mono_ms ();
-    sf_node_t *nodes = NULL;
-    size_t count = 0;
-    char err [SF_ERR_MAX];
-    if (sf_query_nodes (&c->query, &nodes, &count, err, sizeof (err)) == 0) {
-        for (size_t i = 0; i < count; i++)
-            sf_live_know (c->live, nodes [i].id, now);
-        free (nodes);
-    }
+    sf_read_t r;
+    if (sf_store_read_begin (c->store, &r))
+        return;
+    s_know_t k = { c->live, sf_mono_ms () };
+    sf_store_scan_nodes (&r, s_know_node, &k);
+    sf_store_read_end (&r);
 }
 
 static int

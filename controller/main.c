@@ -28,26 +28,13 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp (argv [i], "--help") == 0 || strcmp (argv [i], "-h") == 0) {
-            s_usage (stdout);
-            return 0;
-        }
+    sf_controller_config_t cfg;
+    int rc;
+    if (!sf_config_main (sf_controller_options, &cfg, argc, argv, "streamfleet-controller", s_usage, &rc))
+        return rc;
     zsys_init ();
     zsys_set_logstream (NULL);
     sf_log_set_ident ("controller");
-    sf_controller_config_t cfg;
-    sf_config_defaults (sf_controller_options, &cfg);
-    char err [512];
-    int at = sf_config_parse_args (sf_controller_options, &cfg, argc, argv, 1, err, sizeof (err));
-    if (at < 0) {
-        fprintf (stderr, "streamfleet-controller: %s\n", err);
-        return 2;
-    }
-    if (at < argc) {
-        fprintf (stderr, "streamfleet-controller: unexpected argument '%s' (see --help)\n", argv [at]);
-        return 2;
-    }
     if (!cfg.id [0])
         gethostname (cfg.id, sizeof (cfg.id) - 1);
     return sf_controller_run (&cfg);

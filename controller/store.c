@@ -42,6 +42,23 @@ struct sf_store_t {
 
 #define KEY_MAX (SF_NODE_MAX + SF_NAME_MAX + 2)
 
+static void
+s_be64 (uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p [i] = (uint8_t) (v >> (56 - 8 * i));
+}
+
+static uint64_t
+s_get_be64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p [i];
+    return v;
+}
+
+
 static size_t
 s_key2 (char *buf, const char *a, const char *b)
 {
@@ -123,9 +140,7 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
         MDB_val k, v;
         if (mdb_cursor_open (txn, self->events, &cur) == 0) {
             if (mdb_cursor_get (cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 16) {
-                const uint8_t *p = k.mv_data;
-                for (int i = 8; i < 16; i++)
-                    self->event_counter = (self->event_counter << 8) | p [i];
+                self->event_counter = s_get_be64 ((const uint8_t *) k.mv_data + 8);
             }
             mdb_cursor_close (cur);
         }
@@ -208,22 +223,6 @@ sf_version_cmp (sf_version_t a, sf_version_t b)
 }
 
 #define VKEY_MAX (SF_NODE_MAX + 1 + 16 + SF_NAME_MAX)
-
-static void
-s_be64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p [i] = (uint8_t) (v >> (56 - 8 * i));
-}
-
-static uint64_t
-s_get_be64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p [i];
-    return v;
-}
 
 static size_t
 s_vkey (uint8_t *buf, const char *node, sf_version_t v, const char *name)
@@ -503,11 +502,8 @@ int
 sf_store_put_event_raw (sf_store_t *self, int64_t at_ms, const void *packed, size_t size)
 {
     uint8_t key [16];
-    uint64_t a = (uint64_t) at_ms, c = ++self->event_counter;
-    for (int i = 0; i < 8; i++) {
-        key [i] = (uint8_t) (a >> (56 - 8 * i));
-        key [8 + i] = (uint8_t) (c >> (56 - 8 * i));
-    }
+    s_be64 (key, (uint64_t) at_ms);
+    s_be64 (key + 8, ++self->event_counter);
     MDB_val k = { 16, key };
     MDB_val v = { size, (void *) packed };
     return s_put (self, self->events, &k, &v);
@@ -790,10 +786,7 @@ sf_store_scan_events (sf_read_t *r, sf_event_fn *fn, void *arg)
     int rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
     while (rc == 0) {
         if (k.mv_size == 16) {
-            uint64_t at = 0;
-            for (int i = 0; i < 8; i++)
-                at = (at << 8) | ((const uint8_t *) k.mv_data) [i];
-            if (fn ((int64_t) at, v.mv_data, v.mv_size, arg))
+            if (fn ((int64_t) s_get_be64 (k.mv_data), v.mv_data, v.mv_size, arg))
                 break;
         }
         rc = mdb_cursor_get (cur, &k, &v, MDB_PREV);

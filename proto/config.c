@@ -227,3 +227,29 @@ sf_config_usage (const sf_option_t *table, FILE *out)
         fprintf (out, "\n");
     }
 }
+
+bool
+sf_config_main (const sf_option_t *table, void *config, int argc, char **argv,
+                const char *prog, void (*usage) (FILE *out), int *exit_code)
+{
+    *exit_code = 0;
+    for (int i = 1; i < argc; i++)
+        if (strcmp (argv [i], "--help") == 0 || strcmp (argv [i], "-h") == 0) {
+            usage (stdout);
+            return false;
+        }
+    sf_config_defaults (table, config);
+    char err [512];
+    int at = sf_config_parse_args (table, config, argc, argv, 1, err, sizeof (err));
+    if (at < 0) {
+        fprintf (stderr, "%s: %s\n", prog, err);
+        *exit_code = 2;
+        return false;
+    }
+    if (at < argc) {
+        fprintf (stderr, "%s: unexpected argument '%s' (see --help)\n", prog, argv [at]);
+        *exit_code = 2;
+        return false;
+    }
+    return true;
+}
