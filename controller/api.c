@@ -4,6 +4,7 @@
 */
 #include "sf_api.h"
 #include "sf_fleet.h"
+#include "sf_links.h"
 #include "sf_log.h"
 #include <stdio.h>
 #include <string.h>

@@ -25,6 +25,7 @@
     the node a migrated placement moved to sits in a small side table.
 */
 #include "sf_fleet.h"
+#include "sf_links.h"
 #include "sf_codec.h"
 #include "sf_live.h"
 #include "sf_log.h"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <msgpack.h>
 #include "sf_json.h"
-#include "sf_query.h"
+#include "sf_links.h"
 
 #define SF_JSON_DEPTH_MAX 16      //  events and records are shallow
 

@@ -51,14 +51,4 @@ void sf_detail_result_clear (sf_detail_result_t *self);
 //  All nodes with liveness and stream counts
 int sf_query_nodes (sf_query_ctx_t *ctx, sf_node_t **nodes, size_t *count,
                     char *err, size_t errlen);
-
-//  Builds a link from a template: {host} {name} {uid} {from} {to} {duration}.
-//  Returns the length written, or -1 if it did not fit.
-int sf_link_build (char *out, size_t size, const char *tmpl, const char *host,
-                   const sf_stream_t *s, int64_t from, int64_t to);
-//  The live and DVR-range links of a placement on its node (templates from the
-//  stream's override, else the node's, else defaults).
-void sf_links_live (const sf_stream_t *s, const sf_node_t *n, char *rtsp, char *hls, size_t size);
-void sf_links_range (const sf_stream_t *s, const sf_node_t *n, int64_t from, int64_t to,
-                     char *rtsp, char *hls, size_t size);
 #endif
