@@ -545,7 +545,10 @@ sf_ctl_commit (sf_ctl_t *c)
     clock_gettime (CLOCK_MONOTONIC, &t0);
     int rc = sf_store_commit (c->store);
     clock_gettime (CLOCK_MONOTONIC, &t1);
+    //  The count bounds the open transaction, so it ends with it: a count
+    //  left at its bound would stop the ingest loop reading (issue 12)
     c->txn_open = false;
+    c->txn_records = 0;
     if (rc == 0) {
         int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
         sf_metrics_commit (&c->metrics, us);
