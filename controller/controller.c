@@ -279,7 +279,8 @@ s_delete_absent (sf_ctl_t *c, sf_origin_t *o, zhashx_t *present, sf_version_t ve
 {
     s_absent_t a = { present, zlistx_new () };
     zlistx_set_destructor (a.absent, (zlistx_destructor_fn *) zstr_free);
-    sf_read_t r = { sf_store_wtxn (c->store), c->store };
+    sf_read_t r;
+    sf_store_write_view (c->store, &r);
     sf_store_scan_streams (&r, o->node, s_collect_absent, &a);
     int n = 0;
     for (char *name = zlistx_first (a.absent); name; name = zlistx_next (a.absent))
@@ -579,20 +580,6 @@ sf_ctl_commit (sf_ctl_t *c)
         atomic_fetch_add (&c->metrics.map_grows, 1);
 }
 
-//  Grows the map ahead of need so a write transaction rarely meets MAP_FULL
-static void
-s_maybe_grow (sf_ctl_t *c)
-{
-    MDB_envinfo info;
-    MDB_stat st;
-    MDB_env *env = sf_store_env (c->store);
-    mdb_env_info (env, &info);
-    mdb_env_stat (env, &st);
-    size_t used = (size_t) (info.me_last_pgno + 1) * st.ms_psize;
-    if (used > info.me_mapsize / 10 * 7 && sf_store_grow (c->store, info.me_mapsize * 2) == 0)
-        atomic_fetch_add (&c->metrics.map_grows, 1);
-}
-
 static void
 s_ingest_loop (sf_ctl_t *c)
 {
@@ -607,7 +594,8 @@ s_ingest_loop (sf_ctl_t *c)
         if (zmq_poll (items, n, c->gossip ? 20 : 100) < 0 && zmq_errno () == EINTR)
             continue;
         if (items [0].revents & ZMQ_POLLIN) {
-            s_maybe_grow (c);
+            if (sf_store_maybe_grow (c->store) > 0)
+                atomic_fetch_add (&c->metrics.map_grows, 1);
             int64_t start = sf_mono_ms ();
             //  Drain into one transaction: bounded in records and time
             while (c->txn_records < (size_t) c->cfg->batch_records

@@ -29,6 +29,7 @@
 #include "sf_codec.h"
 #include "sf_live.h"
 #include "sf_log.h"
+#include "store_lmdb.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,7 +506,7 @@ static int
 s_active_one (const char *node, const char *name, void *arg)
 {
     s_active_t *a = arg;
-    sf_read_t r = { a->txn, a->store };
+    sf_read_t r = { a->txn, a->store, true };
     sf_row_t row;
     if (sf_store_get_row (&r, node, name, &row) == 0 && row.sum.status == SF_STATUS_ACTIVE) {
         a->active = true;
@@ -535,7 +536,7 @@ static int
 s_flags_one (const char *node, const char *name, void *arg)
 {
     s_flags_t *f = arg;
-    sf_read_t r = { f->txn, f->store };
+    sf_read_t r = { f->txn, f->store, true };
     sf_row_t row;
     if (sf_store_get_row (&r, node, name, &row))
         return 0;
@@ -585,7 +586,7 @@ s_owner_one (const char *node, const char *name, void *arg)
     s_owner_t *o = arg;
     if (strcmp (node, o->except) == 0)
         return 0;
-    sf_read_t r = { o->txn, o->store };
+    sf_read_t r = { o->txn, o->store, true };
     sf_row_t row;
     if (sf_store_get_row (&r, node, name, &row) == 0 && row.sum.status == SF_STATUS_ACTIVE) {
         s_node_set (o->node, node);
@@ -731,7 +732,7 @@ sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, sf_ve
     MDB_txn *txn = sf_store_wtxn (store);
     if (!txn)
         return -1;
-    sf_read_t r = { txn, store };
+    sf_read_t r = { txn, store, true };
     sf_row_t old;
     sf_stream_t s;
     sf_stream_init (&s);

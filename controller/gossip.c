@@ -570,7 +570,8 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
 static sf_version_t
 s_local_version (sf_gossip_t *g, const char *node, const char *name)
 {
-    sf_read_t r = { sf_store_wtxn (g->c->store), g->c->store };
+    sf_read_t r;
+    sf_store_write_view (g->c->store, &r);
     sf_version_t v = { 0, 0 };
     sf_row_t row;
     if (sf_store_get_row (&r, node, name, &row) == 0) {

@@ -12,15 +12,20 @@
     (the old key goes when a record changes). Tombstones also live in tombs
     (node \0 name -> version, deleted_at_ms) until collected.
 
+    Every key is built by sf_key_make and every walk is s_foreach: one key
+    builder and one prefix-iteration helper, as in Knot DNS's knot_lmdb.
+
     Growing the map needs every transaction of the process closed, so readers
     hold a shared lock for the life of their read transaction and the rare
     resize takes it exclusively.
 */
 #include "sf_store.h"
+#include "store_lmdb.h"
 #include "sf_codec.h"
 #include "sf_log.h"
 #include <czmq.h>
 #include <errno.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,44 +34,163 @@
 
 struct sf_store_t {
     MDB_env *env;
-    MDB_dbi streams, byname, nodes, origins, events, byver, tombs;
-    MDB_dbi extra [SF_DB_EXTRA_COUNT];      //  other modules' databases (sf_store_dbi)
+    MDB_dbi streams, byname, nodes, origins, byver, tombs;
+    MDB_dbi extra [SF_DB_EXTRA_COUNT];      //  other modules' databases (sf_db_t)
     MDB_txn *wtxn;
     int wfailed;                //  first error inside the write transaction
     size_t map_size;
     pthread_rwlock_t resize;
     msgpack_sbuffer sbuf;       //  reused for packing on the write side
-    uint64_t event_counter;
     char path [512];
 };
 
-#define KEY_MAX (SF_NODE_MAX + SF_NAME_MAX + 2)
+//  ---------------------------------------------------------------------------
+//  Keys and walks
 
-static void
-s_be64 (uint8_t *p, uint64_t v)
+void
+sf_be64_put (void *p, uint64_t v)
 {
+    uint8_t *b = p;
     for (int i = 0; i < 8; i++)
-        p [i] = (uint8_t) (v >> (56 - 8 * i));
+        b [i] = (uint8_t) (v >> (56 - 8 * i));
 }
 
-static uint64_t
-s_get_be64 (const uint8_t *p)
+uint64_t
+sf_be64_get (const void *p)
 {
+    const uint8_t *b = p;
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
-        v = (v << 8) | p [i];
+        v = (v << 8) | b [i];
     return v;
 }
 
-
-static size_t
-s_key2 (char *buf, const char *a, const char *b)
+static int
+s_key_part (sf_key_t *k, const void *data, size_t size)
 {
-    size_t la = strlen (a), lb = strlen (b);
-    memcpy (buf, a, la);
-    buf [la] = 0;
-    memcpy (buf + la + 1, b, lb);
-    return la + 1 + lb;
+    if (k->size + size > SF_KEY_MAX)
+        return -1;
+    memcpy (k->data + k->size, data, size);
+    k->size += size;
+    return 0;
+}
+
+int
+sf_key_make (sf_key_t *k, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    k->size = 0;
+    int rc = 0;
+    for (const char *f = fmt; *f && rc == 0; f++) {
+        switch (*f) {
+            case 's': {
+                const char *str = va_arg (ap, const char *);
+                rc = s_key_part (k, str, strlen (str) + 1);
+                break;
+            }
+            case 'n': {
+                const char *str = va_arg (ap, const char *);
+                rc = s_key_part (k, str, strlen (str));
+                break;
+            }
+            case 'L': {
+                uint8_t b [8];
+                sf_be64_put (b, va_arg (ap, uint64_t));
+                rc = s_key_part (k, b, 8);
+                break;
+            }
+            case 'B': {
+                uint8_t b = (uint8_t) va_arg (ap, int);
+                rc = s_key_part (k, &b, 1);
+                break;
+            }
+            case 'D': {
+                const void *data = va_arg (ap, const void *);
+                size_t size = va_arg (ap, size_t);
+                rc = s_key_part (k, data, size);
+                break;
+            }
+            default:
+                assert (!"sf_key_make: unknown format letter");
+        }
+    }
+    va_end (ap);
+    if (rc)
+        k->size = 0;
+    return rc;
+}
+
+static MDB_val
+s_val (const sf_key_t *k)
+{
+    return (MDB_val) { k->size, (void *) k->data };
+}
+
+//  Walks db: entries whose key starts with prefix (all when plen is 0), from
+//  the first key >= from when from is set (forwards only), in key order or
+//  backwards. fn returns non-zero to stop. The one cursor loop of the store.
+static int
+s_foreach (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen, const void *from,
+           size_t flen, bool backwards, sf_kv_fn *fn, void *arg)
+{
+    if (!txn)
+        return -1;
+    MDB_cursor *cur;
+    if (mdb_cursor_open (txn, dbi, &cur))
+        return -1;
+    MDB_val k, v;
+    int rc;
+    if (backwards) {
+        //  Start after the last key with the prefix: at the prefix's
+        //  successor (the prefix with its last non-0xff byte raised), one back
+        uint8_t succ [SF_KEY_MAX];
+        size_t slen = plen;
+        if (plen)
+            memcpy (succ, prefix, plen);
+        while (slen > 0 && succ [slen - 1] == 0xff)
+            slen--;
+        if (slen > 0) {
+            succ [slen - 1]++;
+            k = (MDB_val) { slen, succ };
+            rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+            rc = rc == 0 ? mdb_cursor_get (cur, &k, &v, MDB_PREV)
+                         : mdb_cursor_get (cur, &k, &v, MDB_LAST);
+        }
+        else
+            rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
+    }
+    else if (from || plen) {
+        k = from ? (MDB_val) { flen, (void *) from } : (MDB_val) { plen, (void *) prefix };
+        rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+    }
+    else
+        rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (plen && (k.mv_size < plen || memcmp (k.mv_data, prefix, plen) != 0))
+            break;
+        sf_val_t key = { k.mv_data, k.mv_size }, val = { v.mv_data, v.mv_size };
+        if (fn (&key, &val, arg))
+            break;
+        rc = mdb_cursor_get (cur, &k, &v, backwards ? MDB_PREV : MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    return 0;
+}
+
+//  Splits "a \0 b" into two strings of at most amax and bmax bytes. 0 or -1.
+static int
+s_split2 (const sf_val_t *key, char *a, size_t amax, char *b, size_t bmax)
+{
+    const char *p = key->data;
+    size_t la = strnlen (p, key->size);
+    if (la >= key->size || la > amax || key->size - la - 1 > bmax)
+        return -1;
+    memcpy (a, p, la);
+    a [la] = 0;
+    memcpy (b, p + la + 1, key->size - la - 1);
+    b [key->size - la - 1] = 0;
+    return 0;
 }
 
 static int
@@ -90,10 +214,7 @@ sf_store_t *
 sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
 {
     sf_store_t *self = calloc (1, sizeof (*self));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    assert (self);
     snprintf (self->path, sizeof (self->path), "%s", path);
     self->map_size = map_size ? map_size : (size_t) 1 << 30;
     pthread_rwlock_init (&self->resize, NULL);
@@ -108,7 +229,8 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     if (!rc) rc = mdb_env_set_mapsize (self->env, self->map_size);
     if (!rc) rc = mdb_env_open (self->env, path, MDB_NOSYNC | MDB_NOTLS, 0640);
     if (rc) {
-        snprintf (err, errlen, "cannot open LMDB environment in %s: %s", path, mdb_strerror (rc));
+        snprintf (err, errlen, "cannot open LMDB environment in %s: %s%s", path, mdb_strerror (rc),
+                  rc == ENOSPC ? " (the disk is full: free space there and start again)" : "");
         goto fail;
     }
     //  A map that an earlier run grew stays grown
@@ -124,7 +246,6 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     if (!rc) rc = mdb_dbi_open (txn, "byname", MDB_CREATE, &self->byname);
     if (!rc) rc = mdb_dbi_open (txn, "nodes", MDB_CREATE, &self->nodes);
     if (!rc) rc = mdb_dbi_open (txn, "origins", MDB_CREATE, &self->origins);
-    if (!rc) rc = mdb_dbi_open (txn, "events", MDB_CREATE, &self->events);
     if (!rc) rc = mdb_dbi_open (txn, "byver", MDB_CREATE, &self->byver);
     if (!rc) rc = mdb_dbi_open (txn, "tombs", MDB_CREATE, &self->tombs);
     //  Opened here, once, so that no handle depends on a write transaction
@@ -135,17 +256,14 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     for (int i = 0; i < SF_DB_EXTRA_COUNT && !rc; i++)
         rc = mdb_dbi_open (txn, extra_names [i], MDB_CREATE, &self->extra [i]);
     if (!rc) {
-        //  Event keys carry a counter after the time; continue after the last
-        MDB_cursor *cur;
-        MDB_val k, v;
-        if (mdb_cursor_open (txn, self->events, &cur) == 0) {
-            if (mdb_cursor_get (cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 16) {
-                self->event_counter = s_get_be64 ((const uint8_t *) k.mv_data + 8);
-            }
-            mdb_cursor_close (cur);
-        }
-        rc = mdb_txn_commit (txn);
+        //  Data directories from before fleet_events held an unused events
+        //  database: it goes, once
+        MDB_dbi events;
+        if (mdb_dbi_open (txn, "events", 0, &events) == 0)
+            rc = mdb_drop (txn, events, 1);
     }
+    if (!rc)
+        rc = mdb_txn_commit (txn);
     else
         mdb_txn_abort (txn);
     if (rc) {
@@ -165,7 +283,7 @@ sf_store_destroy (sf_store_t **self_p)
         return;
     sf_store_t *self = *self_p;
     if (self->wtxn)
-        mdb_txn_abort (self->wtxn);
+        sf_store_abort (self);
     if (self->env) {
         mdb_env_sync (self->env, 1);
         mdb_env_close (self->env);
@@ -176,7 +294,8 @@ sf_store_destroy (sf_store_t **self_p)
     *self_p = NULL;
 }
 
-MDB_env *sf_store_env (sf_store_t *self) { return self->env; }
+const char *sf_store_path (sf_store_t *self) { return self->path; }
+bool sf_store_writing (sf_store_t *self) { return self->wtxn != NULL; }
 MDB_dbi sf_store_dbi (sf_store_t *self, int which) { return self->extra [which]; }
 MDB_txn *sf_store_wtxn (sf_store_t *self) { return self->wtxn; }
 
@@ -191,7 +310,10 @@ sf_store_reader_check (sf_store_t *self)
 int
 sf_store_sync (sf_store_t *self)
 {
-    return mdb_env_sync (self->env, 1) ? -1 : 0;
+    int rc = mdb_env_sync (self->env, 1);
+    if (rc == ENOSPC)
+        return SF_STORE_NOSPACE;
+    return rc ? -1 : 0;
 }
 
 void
@@ -222,18 +344,19 @@ sf_version_cmp (sf_version_t a, sf_version_t b)
     return 0;
 }
 
-#define VKEY_MAX (SF_NODE_MAX + 1 + 16 + SF_NAME_MAX)
-
-static size_t
-s_vkey (uint8_t *buf, const char *node, sf_version_t v, const char *name)
+//  The keys of the store's own databases
+static void
+s_key2 (sf_key_t *k, const char *a, const char *b)
 {
-    size_t ln = strlen (node), lm = strlen (name);
-    memcpy (buf, node, ln);
-    buf [ln] = 0;
-    s_be64 (buf + ln + 1, v.gen);
-    s_be64 (buf + ln + 9, v.seq);
-    memcpy (buf + ln + 17, name, lm);
-    return ln + 17 + lm;
+    int rc = sf_key_make (k, "sn", a, b);
+    assert (rc == 0);           //  callers bound node and name
+}
+
+static void
+s_vkey (sf_key_t *k, const char *node, sf_version_t v, const char *name)
+{
+    int rc = sf_key_make (k, "sLLn", node, v.gen, v.seq, name);
+    assert (rc == 0);
 }
 
 typedef struct {
@@ -254,7 +377,7 @@ sf_store_write_begin (sf_store_t *self)
     int rc = mdb_txn_begin (self->env, NULL, 0, &self->wtxn);
     if (rc) {
         pthread_rwlock_unlock (&self->resize);
-        sf_error ("store: cannot begin write transaction: %s", mdb_strerror (rc));
+        sf_error ("store: cannot begin write transaction in %s: %s", self->path, mdb_strerror (rc));
         self->wtxn = NULL;
         return -1;
     }
@@ -262,11 +385,15 @@ sf_store_write_begin (sf_store_t *self)
 }
 
 static int
-s_put (sf_store_t *self, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+s_put (sf_store_t *self, MDB_dbi dbi, const sf_key_t *key, const void *data, size_t size,
+       unsigned flags)
 {
     if (!self->wtxn || self->wfailed)
         return -1;
-    int rc = mdb_put (self->wtxn, dbi, k, v, 0);
+    MDB_val k = s_val (key), v = { size, (void *) data };
+    int rc = mdb_put (self->wtxn, dbi, &k, &v, flags);
+    if (rc == MDB_KEYEXIST && (flags & MDB_NOOVERWRITE))
+        return 1;
     if (rc) {
         self->wfailed = rc;
         return -1;
@@ -274,17 +401,49 @@ s_put (sf_store_t *self, MDB_dbi dbi, MDB_val *k, MDB_val *v)
     return 0;
 }
 
+//  Reserves size bytes for the value and returns where to write them
+static void *
+s_reserve (sf_store_t *self, MDB_dbi dbi, const sf_key_t *key, size_t size)
+{
+    if (!self->wtxn || self->wfailed)
+        return NULL;
+    MDB_val k = s_val (key), v = { size, NULL };
+    int rc = mdb_put (self->wtxn, dbi, &k, &v, MDB_RESERVE);
+    if (rc) {
+        self->wfailed = rc;
+        return NULL;
+    }
+    return v.mv_data;
+}
+
 static int
-s_del (sf_store_t *self, MDB_dbi dbi, MDB_val *k)
+s_del (sf_store_t *self, MDB_dbi dbi, const sf_key_t *key)
 {
     if (!self->wtxn || self->wfailed)
         return -1;
-    int rc = mdb_del (self->wtxn, dbi, k, NULL);
+    MDB_val k = s_val (key);
+    int rc = mdb_del (self->wtxn, dbi, &k, NULL);
     if (rc && rc != MDB_NOTFOUND) {
         self->wfailed = rc;
         return -1;
     }
     return rc == MDB_NOTFOUND ? 1 : 0;
+}
+
+//  0 found, 1 absent, -1 error
+static int
+s_get (MDB_txn *txn, MDB_dbi dbi, const sf_key_t *key, sf_val_t *out)
+{
+    if (!txn)
+        return -1;
+    MDB_val k = s_val (key), v;
+    int rc = mdb_get (txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    if (rc)
+        return -1;
+    *out = (sf_val_t) { v.mv_data, v.mv_size };
+    return 0;
 }
 
 int
@@ -299,57 +458,48 @@ sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
                           const sf_summary_t *sum_in, const void *packed, size_t size,
                           sf_summary_t *prev)
 {
-    char key [KEY_MAX];
-    MDB_val k = { s_key2 (key, node, name), key };
-    MDB_val v = { sizeof (sf_summary_t) + size, NULL };
     if (prev)
         memset (prev, 0, sizeof (*prev));
-    if (!self->wtxn || self->wfailed)
+    if (!self->wtxn || self->wfailed || strlen (node) > SF_NODE_MAX || strlen (name) > SF_NAME_MAX)
         return -1;
-    sf_summary_t sum_copy = *sum_in;
-    const sf_summary_t *sum = &sum_copy;
+    sf_key_t k, vk;
+    s_key2 (&k, node, name);
+    sf_summary_t sum = *sum_in;
     //  The version index loses the old key and gains the new one
-    uint8_t vkey [VKEY_MAX];
-    MDB_val old;
-    if (mdb_get (self->wtxn, self->streams, &k, &old) == 0 && old.mv_size >= sizeof (sf_summary_t)) {
+    sf_val_t old;
+    if (s_get (self->wtxn, self->streams, &k, &old) == 0 && old.size >= sizeof (sf_summary_t)) {
         sf_summary_t o;
-        memcpy (&o, old.mv_data, sizeof (o));
+        memcpy (&o, old.data, sizeof (o));
         if (prev) {
             //  The caller learns what it replaces, and the derived flags stay
             *prev = o;
-            sum_copy.flags = (uint8_t) ((sum_copy.flags & ~SF_SUM_DERIVED) | (o.flags & SF_SUM_DERIVED));
+            sum.flags = (uint8_t) ((sum.flags & ~SF_SUM_DERIVED) | (o.flags & SF_SUM_DERIVED));
         }
-        sf_version_t ov = { o.gen, o.seq };
-        MDB_val ok = { s_vkey (vkey, node, ov, name), vkey };
-        mdb_del (self->wtxn, self->byver, &ok, NULL);
+        s_vkey (&vk, node, (sf_version_t) { o.gen, o.seq }, name);
+        s_del (self, self->byver, &vk);
     }
     else {
-        MDB_val tv;
-        if (mdb_get (self->wtxn, self->tombs, &k, &tv) == 0 && tv.mv_size == sizeof (s_tomb_t)) {
+        sf_val_t tv;
+        if (s_get (self->wtxn, self->tombs, &k, &tv) == 0 && tv.size == sizeof (s_tomb_t)) {
             s_tomb_t t;
-            memcpy (&t, tv.mv_data, sizeof (t));
-            MDB_val tk = { s_vkey (vkey, node, t.v, name), vkey };
-            mdb_del (self->wtxn, self->byver, &tk, NULL);
-            mdb_del (self->wtxn, self->tombs, &k, NULL);
+            memcpy (&t, tv.data, sizeof (t));
+            s_vkey (&vk, node, t.v, name);
+            s_del (self, self->byver, &vk);
+            s_del (self, self->tombs, &k);
         }
     }
-    sf_version_t nv = { sum->gen, sum->seq };
-    MDB_val vk = { s_vkey (vkey, node, nv, name), vkey };
-    MDB_val kind = { 1, "s" };
-    if (s_put (self, self->byver, &vk, &kind))
+    s_vkey (&vk, node, (sf_version_t) { sum.gen, sum.seq }, name);
+    if (s_put (self, self->byver, &vk, "s", 1, 0))
         return -1;
     //  Reserve the value in the map and write it in place: one copy
-    int rc = mdb_put (self->wtxn, self->streams, &k, &v, MDB_RESERVE);
-    if (rc) {
-        self->wfailed = rc;
+    char *at = s_reserve (self, self->streams, &k, sizeof (sf_summary_t) + size);
+    if (!at)
         return -1;
-    }
-    memcpy (v.mv_data, sum, sizeof (sf_summary_t));
-    memcpy ((char *) v.mv_data + sizeof (sf_summary_t), packed, size);
-    char nkey [KEY_MAX];
-    MDB_val nk = { s_key2 (nkey, name, node), nkey };
-    MDB_val empty = { 0, "" };
-    return s_put (self, self->byname, &nk, &empty);
+    memcpy (at, &sum, sizeof (sf_summary_t));
+    memcpy (at + sizeof (sf_summary_t), packed, size);
+    sf_key_t nk;
+    s_key2 (&nk, name, node);
+    return s_put (self, self->byname, &nk, "", 0, 0);
 }
 
 int
@@ -367,88 +517,35 @@ sf_store_put_stream (sf_store_t *self, const sf_stream_t *s)
 int
 sf_store_del_stream (sf_store_t *self, const char *node, const char *name, sf_version_t ver)
 {
-    if (!self->wtxn || self->wfailed)
+    if (!self->wtxn || self->wfailed || strlen (node) > SF_NODE_MAX || strlen (name) > SF_NAME_MAX)
         return -1;
-    char key [KEY_MAX];
-    MDB_val k = { s_key2 (key, node, name), key };
-    uint8_t vkey [VKEY_MAX];
-    MDB_val old;
-    if (mdb_get (self->wtxn, self->streams, &k, &old) == 0 && old.mv_size >= sizeof (sf_summary_t)) {
+    sf_key_t k, vk;
+    s_key2 (&k, node, name);
+    sf_val_t old;
+    if (s_get (self->wtxn, self->streams, &k, &old) == 0 && old.size >= sizeof (sf_summary_t)) {
         sf_summary_t o;
-        memcpy (&o, old.mv_data, sizeof (o));
-        sf_version_t ov = { o.gen, o.seq };
-        MDB_val ok = { s_vkey (vkey, node, ov, name), vkey };
-        mdb_del (self->wtxn, self->byver, &ok, NULL);
+        memcpy (&o, old.data, sizeof (o));
+        s_vkey (&vk, node, (sf_version_t) { o.gen, o.seq }, name);
+        s_del (self, self->byver, &vk);
     }
     if (ver.gen || ver.seq) {
-        MDB_val tv;
-        if (mdb_get (self->wtxn, self->tombs, &k, &tv) == 0 && tv.mv_size == sizeof (s_tomb_t)) {
+        sf_val_t tv;
+        if (s_get (self->wtxn, self->tombs, &k, &tv) == 0 && tv.size == sizeof (s_tomb_t)) {
             s_tomb_t t;
-            memcpy (&t, tv.mv_data, sizeof (t));
-            MDB_val tk = { s_vkey (vkey, node, t.v, name), vkey };
-            mdb_del (self->wtxn, self->byver, &tk, NULL);
+            memcpy (&t, tv.data, sizeof (t));
+            s_vkey (&vk, node, t.v, name);
+            s_del (self, self->byver, &vk);
         }
         s_tomb_t t = { ver, sf_now_ms () };
-        MDB_val tval = { sizeof (t), &t };
-        MDB_val nk = { s_vkey (vkey, node, ver, name), vkey };
-        MDB_val kind = { 1, "d" };
-        if (s_put (self, self->tombs, &k, &tval) || s_put (self, self->byver, &nk, &kind))
+        s_vkey (&vk, node, ver, name);
+        if (s_put (self, self->tombs, &k, &t, sizeof (t), 0) || s_put (self, self->byver, &vk, "d", 1, 0))
             return -1;
     }
-    int rc = s_del (self, self->streams, &k);
-    if (rc < 0)
+    if (s_del (self, self->streams, &k) < 0)
         return -1;
-    char nkey [KEY_MAX];
-    MDB_val nk = { s_key2 (nkey, name, node), nkey };
+    sf_key_t nk;
+    s_key2 (&nk, name, node);
     return s_del (self, self->byname, &nk) < 0 ? -1 : 0;
-}
-
-int
-sf_store_del_node_streams (sf_store_t *self, const char *node)
-{
-    if (!self->wtxn || self->wfailed)
-        return -1;
-    MDB_cursor *cur;
-    if (mdb_cursor_open (self->wtxn, self->streams, &cur))
-        return -1;
-    size_t plen = strlen (node) + 1;
-    char prefix [SF_NODE_MAX + 2];
-    memcpy (prefix, node, plen);
-    MDB_val k = { plen, prefix }, v;
-    int count = 0;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size >= plen && memcmp (k.mv_data, prefix, plen) == 0) {
-        char nkey [KEY_MAX];
-        const char *name = (const char *) k.mv_data + plen;
-        size_t nlen = k.mv_size - plen;
-        memcpy (nkey, name, nlen);
-        nkey [nlen] = 0;
-        memcpy (nkey + nlen + 1, node, plen - 1);
-        MDB_val nk = { nlen + plen, nkey };
-        if (v.mv_size >= sizeof (sf_summary_t)) {
-            sf_summary_t o;
-            memcpy (&o, v.mv_data, sizeof (o));
-            uint8_t vkey [VKEY_MAX];
-            char nm [SF_NAME_MAX + 1];
-            memcpy (nm, name, nlen);
-            nm [nlen] = 0;
-            MDB_val ok = { s_vkey (vkey, node, (sf_version_t) { o.gen, o.seq }, nm), vkey };
-            mdb_del (self->wtxn, self->byver, &ok, NULL);
-        }
-        if (mdb_del (self->wtxn, self->byname, &nk, NULL) == MDB_MAP_FULL
-        ||  (rc = mdb_cursor_del (cur, 0)) != 0) {
-            self->wfailed = rc ? rc : MDB_MAP_FULL;
-            mdb_cursor_close (cur);
-            return -1;
-        }
-        count++;
-        rc = mdb_cursor_get (cur, &k, &v, MDB_GET_CURRENT);
-        if (rc == 0)
-            continue;
-        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return count;
 }
 
 int
@@ -458,55 +555,41 @@ sf_store_put_node (sf_store_t *self, const sf_node_t *n)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->sbuf, msgpack_sbuffer_write);
     sf_node_pack (&pk, n, 0);
-    if (!self->wtxn || self->wfailed)
+    if (!self->wtxn || self->wfailed || strlen (n->id) > SF_NODE_MAX)
         return -1;
-    MDB_val k = { strlen (n->id), (void *) n->id };
-    MDB_val old;
+    sf_key_t k, vk;
+    sf_key_make (&k, "n", n->id);
+    sf_val_t old;
     sf_version_t ov = { 0, 0 };
-    if (mdb_get (self->wtxn, self->nodes, &k, &old) == 0 && old.mv_size >= sizeof (sf_version_t))
-        memcpy (&ov, old.mv_data, sizeof (ov));
+    if (s_get (self->wtxn, self->nodes, &k, &old) == 0 && old.size >= sizeof (sf_version_t))
+        memcpy (&ov, old.data, sizeof (ov));
     //  Usage refreshes keep the version: the index changes only with the info
     if (sf_version_cmp (ov, n->version) != 0) {
-        uint8_t vkey [VKEY_MAX];
         if (ov.gen || ov.seq) {
-            MDB_val ok = { s_vkey (vkey, n->id, ov, ""), vkey };
-            mdb_del (self->wtxn, self->byver, &ok, NULL);
+            s_vkey (&vk, n->id, ov, "");
+            s_del (self, self->byver, &vk);
         }
         if (n->version.gen || n->version.seq) {
-            MDB_val nk = { s_vkey (vkey, n->id, n->version, ""), vkey };
-            MDB_val kind = { 1, "n" };
-            if (s_put (self, self->byver, &nk, &kind))
+            s_vkey (&vk, n->id, n->version, "");
+            if (s_put (self, self->byver, &vk, "n", 1, 0))
                 return -1;
         }
     }
-    MDB_val v = { sizeof (sf_version_t) + self->sbuf.size, NULL };
-    int rc = mdb_put (self->wtxn, self->nodes, &k, &v, MDB_RESERVE);
-    if (rc) {
-        self->wfailed = rc;
+    char *at = s_reserve (self, self->nodes, &k, sizeof (sf_version_t) + self->sbuf.size);
+    if (!at)
         return -1;
-    }
-    memcpy (v.mv_data, &n->version, sizeof (sf_version_t));
-    memcpy ((char *) v.mv_data + sizeof (sf_version_t), self->sbuf.data, self->sbuf.size);
+    memcpy (at, &n->version, sizeof (sf_version_t));
+    memcpy (at + sizeof (sf_version_t), self->sbuf.data, self->sbuf.size);
     return 0;
 }
 
 int
 sf_store_set_origin (sf_store_t *self, const char *node, sf_version_t ver)
 {
-    MDB_val k = { strlen (node), (void *) node };
-    MDB_val v = { sizeof (ver), &ver };
-    return s_put (self, self->origins, &k, &v);
-}
-
-int
-sf_store_put_event_raw (sf_store_t *self, int64_t at_ms, const void *packed, size_t size)
-{
-    uint8_t key [16];
-    s_be64 (key, (uint64_t) at_ms);
-    s_be64 (key + 8, ++self->event_counter);
-    MDB_val k = { 16, key };
-    MDB_val v = { size, (void *) packed };
-    return s_put (self, self->events, &k, &v);
+    sf_key_t k;
+    if (sf_key_make (&k, "n", node))
+        return -1;
+    return s_put (self, self->origins, &k, &ver, sizeof (ver), 0);
 }
 
 int
@@ -521,11 +604,25 @@ sf_store_grow (sf_store_t *self, size_t next)
         self->map_size = next;
     pthread_rwlock_unlock (&self->resize);
     if (rc) {
-        sf_error ("store: cannot grow the LMDB map to %zu bytes: %s", next, mdb_strerror (rc));
+        sf_error ("store: cannot grow the LMDB map in %s to %zu bytes: %s", self->path, next,
+                  mdb_strerror (rc));
         return -1;
     }
     sf_info ("store: LMDB map grown to %zu MiB", next >> 20);
     return 0;
+}
+
+int
+sf_store_maybe_grow (sf_store_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info (self->env, &info);
+    mdb_env_stat (self->env, &st);
+    size_t used = (size_t) (info.me_last_pgno + 1) * st.ms_psize;
+    if (used <= info.me_mapsize / 10 * 7)
+        return 0;
+    return sf_store_grow (self, info.me_mapsize * 2) == 0 ? 1 : -1;
 }
 
 int
@@ -550,6 +647,8 @@ sf_store_commit (sf_store_t *self)
         sf_error ("store: write transaction too large: %s", mdb_strerror (rc));
         return -1;
     }
+    if (rc == ENOSPC)
+        return SF_STORE_NOSPACE;        //  the caller says what to do, at a limited rate
     sf_error ("store: commit failed in %s: %s", self->path, mdb_strerror (rc));
     return -1;
 }
@@ -572,132 +671,157 @@ sf_store_read_begin (sf_store_t *self, sf_read_t *r)
 {
     r->store = self;
     r->txn = NULL;
+    r->view = false;
     pthread_rwlock_rdlock (&self->resize);
-    int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &r->txn);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
     if (rc) {
         pthread_rwlock_unlock (&self->resize);
-        sf_error ("store: cannot begin read transaction: %s", mdb_strerror (rc));
-        r->txn = NULL;
+        sf_error ("store: cannot begin read transaction in %s: %s", self->path, mdb_strerror (rc));
         return -1;
     }
+    r->txn = txn;
     return 0;
+}
+
+int
+sf_store_write_view (sf_store_t *self, sf_read_t *r)
+{
+    *r = (sf_read_t) { self->wtxn, self, true };
+    return self->wtxn ? 0 : -1;
 }
 
 void
 sf_store_read_end (sf_read_t *r)
 {
-    if (r->txn) {
+    if (r->txn && !r->view) {
         mdb_txn_abort (r->txn);
-        r->txn = NULL;
         pthread_rwlock_unlock (&r->store->resize);
     }
+    r->txn = NULL;
 }
 
 //  Fills a row from a streams entry; -1 if the value is not ours
 static int
-s_row (const MDB_val *k, const MDB_val *v, sf_row_t *row, char *names)
+s_row (const sf_val_t *k, const sf_val_t *v, sf_row_t *row, char *names)
 {
-    if (v->mv_size < sizeof (sf_summary_t))
+    if (v->size < sizeof (sf_summary_t))
         return -1;
-    memcpy (&row->sum, v->mv_data, sizeof (sf_summary_t));
+    memcpy (&row->sum, v->data, sizeof (sf_summary_t));
     if (row->sum.magic != SF_SUMMARY_MAGIC)
         return -1;
     //  Keys are not NUL-terminated: copy node and name out
-    const char *key = k->mv_data;
-    size_t nlen = strnlen (key, k->mv_size);
-    if (nlen >= k->mv_size || k->mv_size > KEY_MAX)
+    const char *key = k->data;
+    size_t nlen = strnlen (key, k->size);
+    if (nlen >= k->size || k->size > SF_NODE_MAX + SF_NAME_MAX + 1)
         return -1;
-    memcpy (names, key, k->mv_size);
-    names [k->mv_size] = 0;
+    memcpy (names, key, k->size);
+    names [k->size] = 0;
     row->node = names;
     row->name = names + nlen + 1;
     row->key = key;
-    row->key_size = k->mv_size;
-    row->packed = (const char *) v->mv_data + sizeof (sf_summary_t);
-    row->packed_size = v->mv_size - sizeof (sf_summary_t);
+    row->key_size = k->size;
+    row->packed = (const char *) v->data + sizeof (sf_summary_t);
+    row->packed_size = v->size - sizeof (sf_summary_t);
     return 0;
+}
+
+#define NAMES_MAX (SF_NODE_MAX + SF_NAME_MAX + 2)
+
+typedef struct {
+    sf_row_fn *fn;
+    void *arg;
+} s_rows_t;
+
+static int
+s_row_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_rows_t *a = arg;
+    char names [NAMES_MAX];
+    sf_row_t row;
+    return s_row (k, v, &row, names) == 0 && a->fn (&row, a->arg);
 }
 
 int
 sf_store_scan_streams (sf_read_t *r, const char *node, sf_row_fn *fn, void *arg)
 {
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r->txn, r->store->streams, &cur))
-        return -1;
-    MDB_val k, v;
-    char prefix [SF_NODE_MAX + 2];
-    size_t plen = 0;
-    int rc;
-    if (node) {
-        plen = strlen (node) + 1;
-        if (plen > SF_NODE_MAX + 1) {
-            mdb_cursor_close (cur);
-            return 0;
-        }
-        memcpy (prefix, node, plen);
-        k.mv_size = plen;
-        k.mv_data = prefix;
-        rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
-    }
-    else
-        rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
-    char names [KEY_MAX + 1];
-    while (rc == 0) {
-        if (node && (k.mv_size < plen || memcmp (k.mv_data, prefix, plen)))
-            break;
-        sf_row_t row;
-        if (s_row (&k, &v, &row, names) == 0 && fn (&row, arg))
-            break;
-        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return 0;
+    sf_key_t prefix = { 0 };
+    if (node && sf_key_make (&prefix, "s", node))
+        return 0;
+    if (node && strlen (node) > SF_NODE_MAX)
+        return 0;
+    s_rows_t a = { fn, arg };
+    return s_foreach (r->txn, r->store->streams, prefix.data, prefix.size, NULL, 0, false,
+                      s_row_one, &a);
 }
 
 int
 sf_store_get_row (sf_read_t *r, const char *node, const char *name, sf_row_t *row)
 {
-    static __thread char names [KEY_MAX + 1];
+    static __thread char names [NAMES_MAX];
     if (strlen (node) > SF_NODE_MAX || strlen (name) > SF_NAME_MAX)
         return -1;
-    char key [KEY_MAX];
-    MDB_val k = { s_key2 (key, node, name), key }, v;
-    if (mdb_get (r->txn, r->store->streams, &k, &v))
+    sf_key_t k;
+    s_key2 (&k, node, name);
+    sf_val_t v;
+    if (s_get (r->txn, r->store->streams, &k, &v))
         return -1;
-    return s_row (&k, &v, row, names);
+    sf_val_t key = { k.data, k.size };
+    return s_row (&key, &v, row, names);
+}
+
+//  The placement an index key (name \0 node) names
+static int
+s_row_by_name (sf_read_t *r, const sf_val_t *ik, sf_row_fn *fn, void *arg)
+{
+    char name [SF_NAME_MAX + 1], node [SF_NODE_MAX + 1];
+    if (s_split2 (ik, name, SF_NAME_MAX, node, SF_NODE_MAX))
+        return 0;
+    sf_key_t k;
+    s_key2 (&k, node, name);
+    sf_val_t v;
+    if (s_get (r->txn, r->store->streams, &k, &v))
+        return 0;
+    sf_val_t key = { k.data, k.size };
+    char names [NAMES_MAX];
+    sf_row_t row;
+    return s_row (&key, &v, &row, names) == 0 && fn (&row, arg);
+}
+
+typedef struct {
+    sf_read_t *r;
+    sf_row_fn *fn;
+    void *arg;
+    size_t skip;
+} s_byname_t;
+
+static int
+s_byname_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_byname_t *a = arg;
+    if (a->skip) {
+        a->skip--;
+        return 0;
+    }
+    return s_row_by_name (a->r, k, a->fn, a->arg);
 }
 
 int
 sf_store_scan_name (sf_read_t *r, const char *name, sf_row_fn *fn, void *arg)
 {
-    if (strlen (name) > SF_NAME_MAX)
+    sf_key_t prefix;
+    if (strlen (name) > SF_NAME_MAX || sf_key_make (&prefix, "s", name))
         return 0;
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r->txn, r->store->byname, &cur))
-        return -1;
-    size_t plen = strlen (name) + 1;
-    char prefix [SF_NAME_MAX + 2];
-    memcpy (prefix, name, plen);
-    MDB_val k = { plen, prefix }, v;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size >= plen && memcmp (k.mv_data, prefix, plen) == 0) {
-        char node [SF_NODE_MAX + 1];
-        size_t nlen = k.mv_size - plen;
-        if (nlen <= SF_NODE_MAX) {
-            memcpy (node, (const char *) k.mv_data + plen, nlen);
-            node [nlen] = 0;
-            sf_row_t row;
-            char names [KEY_MAX + 1];
-            char key [KEY_MAX];
-            MDB_val sk = { s_key2 (key, node, name), key }, sv;
-            if (mdb_get (r->txn, r->store->streams, &sk, &sv) == 0
-            &&  s_row (&sk, &sv, &row, names) == 0 && fn (&row, arg))
-                break;
-        }
-        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return 0;
+    s_byname_t a = { r, fn, arg, 0 };
+    return s_foreach (r->txn, r->store->byname, prefix.data, prefix.size, NULL, 0, false,
+                      s_byname_one, &a);
+}
+
+int
+sf_store_scan_by_name (sf_read_t *r, bool backwards, size_t skip, sf_row_fn *fn, void *arg)
+{
+    s_byname_t a = { r, fn, arg, skip };
+    return s_foreach (r->txn, r->store->byname, NULL, 0, NULL, 0, backwards, s_byname_one, &a);
 }
 
 int
@@ -723,25 +847,27 @@ sf_row_decode (const sf_row_t *row, sf_stream_t *s)
 int
 sf_store_get_origin (sf_read_t *r, const char *node, sf_version_t *ver)
 {
-    MDB_val k = { strlen (node), (void *) node }, v;
     memset (ver, 0, sizeof (*ver));
-    if (mdb_get (r->txn, r->store->origins, &k, &v) || v.mv_size != sizeof (*ver))
+    sf_key_t k;
+    sf_val_t v;
+    if (sf_key_make (&k, "n", node) || s_get (r->txn, r->store->origins, &k, &v)
+    ||  v.size != sizeof (*ver))
         return -1;
-    memcpy (ver, v.mv_data, sizeof (*ver));
+    memcpy (ver, v.data, sizeof (*ver));
     return 0;
 }
 
 static int
-s_node_decode (const MDB_val *v, sf_node_t *n)
+s_node_decode (const sf_val_t *v, sf_node_t *n)
 {
-    if (v->mv_size < sizeof (sf_version_t))
+    if (v->size < sizeof (sf_version_t))
         return -1;
     msgpack_unpacked u;
     msgpack_unpacked_init (&u);
     size_t off = 0;
     int rc = -1;
-    const char *data = (const char *) v->mv_data + sizeof (sf_version_t);
-    if (msgpack_unpack_next (&u, data, v->mv_size - sizeof (sf_version_t), &off) == MSGPACK_UNPACK_SUCCESS) {
+    const char *data = (const char *) v->data + sizeof (sf_version_t);
+    if (msgpack_unpack_next (&u, data, v->size - sizeof (sf_version_t), &off) == MSGPACK_UNPACK_SUCCESS) {
         char err [SF_ERR_MAX];
         rc = sf_node_unpack (&u.data, n, err);
     }
@@ -752,54 +878,38 @@ s_node_decode (const MDB_val *v, sf_node_t *n)
 int
 sf_store_get_node (sf_read_t *r, const char *id, sf_node_t *n)
 {
-    MDB_val k = { strlen (id), (void *) id }, v;
-    if (mdb_get (r->txn, r->store->nodes, &k, &v))
+    sf_key_t k;
+    sf_val_t v;
+    if (sf_key_make (&k, "n", id) || s_get (r->txn, r->store->nodes, &k, &v))
         return -1;
     return s_node_decode (&v, n);
+}
+
+typedef struct {
+    sf_node_fn *fn;
+    void *arg;
+} s_nodes_t;
+
+static int
+s_node_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_nodes_t *a = arg;
+    sf_node_t n;
+    return s_node_decode (v, &n) == 0 && a->fn (&n, a->arg);
 }
 
 int
 sf_store_scan_nodes (sf_read_t *r, sf_node_fn *fn, void *arg)
 {
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r->txn, r->store->nodes, &cur))
-        return -1;
-    MDB_val k, v;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        sf_node_t n;
-        if (s_node_decode (&v, &n) == 0 && fn (&n, arg))
-            break;
-        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return 0;
-}
-
-int
-sf_store_scan_events (sf_read_t *r, sf_event_fn *fn, void *arg)
-{
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r->txn, r->store->events, &cur))
-        return -1;
-    MDB_val k, v;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
-    while (rc == 0) {
-        if (k.mv_size == 16) {
-            if (fn ((int64_t) s_get_be64 (k.mv_data), v.mv_data, v.mv_size, arg))
-                break;
-        }
-        rc = mdb_cursor_get (cur, &k, &v, MDB_PREV);
-    }
-    mdb_cursor_close (cur);
-    return 0;
+    s_nodes_t a = { fn, arg };
+    return s_foreach (r->txn, r->store->nodes, NULL, 0, NULL, 0, false, s_node_one, &a);
 }
 
 int
 sf_store_count_streams (sf_read_t *r, size_t *count)
 {
     MDB_stat st;
-    if (mdb_stat (r->txn, r->store->streams, &st))
+    if (!r->txn || mdb_stat (r->txn, r->store->streams, &st))
         return -1;
     *count = st.ms_entries;
     return 0;
@@ -808,36 +918,63 @@ sf_store_count_streams (sf_read_t *r, size_t *count)
 int
 sf_store_get_node_packed (sf_read_t *r, const char *id, const void **data, size_t *size)
 {
-    MDB_val k = { strlen (id), (void *) id }, v;
-    if (mdb_get (r->txn, r->store->nodes, &k, &v) || v.mv_size < sizeof (sf_version_t))
+    sf_key_t k;
+    sf_val_t v;
+    if (sf_key_make (&k, "n", id) || s_get (r->txn, r->store->nodes, &k, &v)
+    ||  v.size < sizeof (sf_version_t))
         return -1;
-    *data = (const char *) v.mv_data + sizeof (sf_version_t);
-    *size = v.mv_size - sizeof (sf_version_t);
+    *data = (const char *) v.data + sizeof (sf_version_t);
+    *size = v.size - sizeof (sf_version_t);
     return 0;
+}
+
+typedef struct {
+    sf_origin_fn *fn;
+    void *arg;
+} s_origins_t;
+
+static int
+s_origin_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_origins_t *a = arg;
+    if (k->size > SF_NODE_MAX || v->size != sizeof (sf_version_t))
+        return 0;
+    char node [SF_NODE_MAX + 1];
+    memcpy (node, k->data, k->size);
+    node [k->size] = 0;
+    sf_version_t ver;
+    memcpy (&ver, v->data, sizeof (ver));
+    return a->fn (node, ver, a->arg);
 }
 
 int
 sf_store_scan_origins (sf_read_t *r, sf_origin_fn *fn, void *arg)
 {
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r->txn, r->store->origins, &cur))
-        return -1;
-    MDB_val k, v;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        char node [SF_NODE_MAX + 1];
-        if (k.mv_size <= SF_NODE_MAX && v.mv_size == sizeof (sf_version_t)) {
-            memcpy (node, k.mv_data, k.mv_size);
-            node [k.mv_size] = 0;
-            sf_version_t ver;
-            memcpy (&ver, v.mv_data, sizeof (ver));
-            if (fn (node, ver, arg))
-                break;
-        }
-        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return 0;
+    s_origins_t a = { fn, arg };
+    return s_foreach (r->txn, r->store->origins, NULL, 0, NULL, 0, false, s_origin_one, &a);
+}
+
+typedef struct {
+    sf_version_fn *fn;
+    void *arg;
+    size_t plen;
+} s_versions_t;
+
+static int
+s_version_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_versions_t *a = arg;
+    if (k->size < a->plen + 16 || v->size < 1)
+        return 0;
+    const uint8_t *p = k->data;
+    sf_version_t ver = { sf_be64_get (p + a->plen), sf_be64_get (p + a->plen + 8) };
+    size_t nlen = k->size - a->plen - 16;
+    if (nlen > SF_NAME_MAX)
+        return 0;
+    char name [SF_NAME_MAX + 1];
+    memcpy (name, p + a->plen + 16, nlen);
+    name [nlen] = 0;
+    return a->fn (((const char *) v->data) [0], name, ver, a->arg);
 }
 
 int
@@ -845,34 +982,18 @@ sf_store_scan_versions (sf_read_t *r, const char *node, sf_version_t after, sf_v
 {
     if (strlen (node) > SF_NODE_MAX)
         return -1;
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r->txn, r->store->byver, &cur))
-        return -1;
     //  Start just past every key of version `after`
     sf_version_t start = after;
     if (start.seq == UINT64_MAX)
         start.gen++, start.seq = 0;
     else
         start.seq++;
-    uint8_t key [VKEY_MAX];
-    size_t plen = strlen (node) + 1;
-    MDB_val k = { s_vkey (key, node, start, ""), key }, v;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size >= plen + 16 && memcmp (k.mv_data, node, plen) == 0) {
-        const uint8_t *p = k.mv_data;
-        sf_version_t ver = { s_get_be64 (p + plen), s_get_be64 (p + plen + 8) };
-        char name [SF_NAME_MAX + 1];
-        size_t nlen = k.mv_size - plen - 16;
-        if (nlen <= SF_NAME_MAX && v.mv_size >= 1) {
-            memcpy (name, p + plen + 16, nlen);
-            name [nlen] = 0;
-            if (fn (((const char *) v.mv_data) [0], name, ver, arg))
-                break;
-        }
-        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return 0;
+    sf_key_t prefix, from;
+    sf_key_make (&prefix, "s", node);
+    s_vkey (&from, node, start, "");
+    s_versions_t a = { fn, arg, prefix.size };
+    return s_foreach (r->txn, r->store->byver, prefix.data, prefix.size, from.data, from.size,
+                      false, s_version_one, &a);
 }
 
 int
@@ -880,14 +1001,53 @@ sf_store_get_tombstone (sf_read_t *r, const char *node, const char *name, sf_ver
 {
     if (strlen (node) > SF_NODE_MAX || strlen (name) > SF_NAME_MAX)
         return -1;
-    char key [KEY_MAX];
-    MDB_val k = { s_key2 (key, node, name), key }, v;
-    if (mdb_get (r->txn, r->store->tombs, &k, &v) || v.mv_size != sizeof (s_tomb_t))
+    sf_key_t k;
+    s_key2 (&k, node, name);
+    sf_val_t v;
+    if (s_get (r->txn, r->store->tombs, &k, &v) || v.size != sizeof (s_tomb_t))
         return -1;
     s_tomb_t t;
-    memcpy (&t, v.mv_data, sizeof (t));
+    memcpy (&t, v.data, sizeof (t));
     *ver = t.v;
     return 0;
+}
+
+//  An expired tombstone, collected before any is deleted: no deleting under
+//  a moving cursor
+typedef struct {
+    s_tomb_t t;
+    sf_key_t key;
+} s_expired_t;
+
+typedef struct {
+    zlistx_t *expired;
+    int64_t before_ms;
+} s_gc_t;
+
+static int
+s_gc_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_gc_t *a = arg;
+    s_tomb_t t;
+    if (v->size != sizeof (t) || k->size > SF_KEY_MAX)
+        return 0;
+    memcpy (&t, v->data, sizeof (t));
+    if (t.deleted_at_ms < a->before_ms) {
+        s_expired_t *e = malloc (sizeof (*e));
+        assert (e);
+        e->t = t;
+        e->key.size = k->size;
+        memcpy (e->key.data, k->data, k->size);
+        zlistx_add_end (a->expired, e);
+    }
+    return 0;
+}
+
+static void
+s_expired_free (void **item)
+{
+    free (*item);
+    *item = NULL;
 }
 
 int
@@ -895,87 +1055,82 @@ sf_store_gc_tombstones (sf_store_t *self, int64_t before_ms)
 {
     if (!self->wtxn || self->wfailed)
         return -1;
-    MDB_cursor *cur;
-    if (mdb_cursor_open (self->wtxn, self->tombs, &cur))
-        return -1;
-    //  First find them, then delete: no deleting under a moving cursor
-    zlistx_t *expired = zlistx_new ();
-    zlistx_set_destructor (expired, (zlistx_destructor_fn *) zstr_free);
-    MDB_val k, v;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        s_tomb_t t;
-        if (v.mv_size == sizeof (t) && k.mv_size <= KEY_MAX) {
-            memcpy (&t, v.mv_data, sizeof (t));
-            if (t.deleted_at_ms < before_ms) {
-                char *copy = malloc (k.mv_size + 1 + sizeof (t));
-                if (copy) {
-                    //  length-prefixed: key bytes may hold a NUL
-                    memcpy (copy, &t, sizeof (t));
-                    copy [sizeof (t)] = (char) k.mv_size;
-                    memcpy (copy + sizeof (t) + 1, k.mv_data, k.mv_size);
-                    zlistx_add_end (expired, copy);
-                }
-            }
-        }
-        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
+    s_gc_t a = { zlistx_new (), before_ms };
+    zlistx_set_destructor (a.expired, s_expired_free);
+    s_foreach (self->wtxn, self->tombs, NULL, 0, NULL, 0, false, s_gc_one, &a);
     int n = 0;
-    for (char *e = zlistx_first (expired); e; e = zlistx_next (expired)) {
-        s_tomb_t t;
-        memcpy (&t, e, sizeof (t));
-        size_t klen = (uint8_t) e [sizeof (t)];
-        const char *key = e + sizeof (t) + 1;
-        size_t ln = strnlen (key, klen);
-        if (ln >= klen)
-            continue;
+    for (s_expired_t *e = zlistx_first (a.expired); e; e = zlistx_next (a.expired)) {
         char node [SF_NODE_MAX + 1], name [SF_NAME_MAX + 1];
-        snprintf (node, sizeof (node), "%.*s", (int) ln, key);
-        snprintf (name, sizeof (name), "%.*s", (int) (klen - ln - 1), key + ln + 1);
-        uint8_t vkey [VKEY_MAX];
-        MDB_val vk = { s_vkey (vkey, node, t.v, name), vkey };
-        mdb_del (self->wtxn, self->byver, &vk, NULL);
-        MDB_val tk = { klen, (void *) key };
-        if (mdb_del (self->wtxn, self->tombs, &tk, NULL) == 0)
+        sf_val_t key = { e->key.data, e->key.size };
+        if (s_split2 (&key, node, SF_NODE_MAX, name, SF_NAME_MAX))
+            continue;
+        sf_key_t vk;
+        s_vkey (&vk, node, e->t.v, name);
+        s_del (self, self->byver, &vk);
+        if (s_del (self, self->tombs, &e->key) == 0)
             n++;
     }
-    zlistx_destroy (&expired);
+    zlistx_destroy (&a.expired);
     return n;
 }
 
-int
-sf_store_scan_by_name (sf_read_t *r, bool backwards, size_t skip, sf_row_fn *fn, void *arg)
+//  ---------------------------------------------------------------------------
+//  Generic primitives over other modules' databases
+
+static MDB_dbi
+s_extra (sf_store_t *self, sf_db_t db)
 {
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r->txn, r->store->byname, &cur))
+    assert (db >= 0 && db < SF_DB_EXTRA_COUNT);
+    return self->extra [db];
+}
+
+int
+sf_store_get (sf_read_t *r, sf_db_t db, const sf_key_t *k, sf_val_t *v)
+{
+    return s_get (r->txn, s_extra (r->store, db), k, v);
+}
+
+int
+sf_store_put (sf_store_t *self, sf_db_t db, const sf_key_t *k, const void *data, size_t size)
+{
+    return s_put (self, s_extra (self, db), k, data, size, 0);
+}
+
+int
+sf_store_add (sf_store_t *self, sf_db_t db, const sf_key_t *k, const void *data, size_t size)
+{
+    return s_put (self, s_extra (self, db), k, data, size, MDB_NOOVERWRITE);
+}
+
+int
+sf_store_del (sf_store_t *self, sf_db_t db, const sf_key_t *k)
+{
+    return s_del (self, s_extra (self, db), k);
+}
+
+int
+sf_store_foreach (sf_read_t *r, sf_db_t db, const sf_key_t *prefix, int flags,
+                  sf_kv_fn *fn, void *arg)
+{
+    return s_foreach (r->txn, s_extra (r->store, db), prefix ? prefix->data : NULL,
+                      prefix ? prefix->size : 0, NULL, 0, (flags & SF_SCAN_BACKWARDS) != 0, fn, arg);
+}
+
+int
+sf_store_foreach_from (sf_read_t *r, sf_db_t db, const sf_key_t *prefix,
+                       const sf_key_t *from, sf_kv_fn *fn, void *arg)
+{
+    return s_foreach (r->txn, s_extra (r->store, db), prefix ? prefix->data : NULL,
+                      prefix ? prefix->size : 0, from ? from->data : NULL, from ? from->size : 0,
+                      false, fn, arg);
+}
+
+int
+sf_store_count (sf_read_t *r, sf_db_t db, size_t *count)
+{
+    MDB_stat st;
+    if (!r->txn || mdb_stat (r->txn, s_extra (r->store, db), &st))
         return -1;
-    MDB_val k, v;
-    int rc = mdb_cursor_get (cur, &k, &v, backwards ? MDB_LAST : MDB_FIRST);
-    while (rc == 0) {
-        if (skip)
-            skip--;
-        else {
-            //  name \0 node -> the placement
-            const char *key = k.mv_data;
-            size_t nlen = strnlen (key, k.mv_size);
-            if (nlen < k.mv_size && nlen <= SF_NAME_MAX && k.mv_size - nlen - 1 <= SF_NODE_MAX) {
-                char name [SF_NAME_MAX + 1], node [SF_NODE_MAX + 1];
-                memcpy (name, key, nlen);
-                name [nlen] = 0;
-                memcpy (node, key + nlen + 1, k.mv_size - nlen - 1);
-                node [k.mv_size - nlen - 1] = 0;
-                char names [KEY_MAX + 1];
-                char skey [KEY_MAX];
-                MDB_val sk = { s_key2 (skey, node, name), skey }, sv;
-                sf_row_t row;
-                if (mdb_get (r->txn, r->store->streams, &sk, &sv) == 0
-                &&  s_row (&sk, &sv, &row, names) == 0 && fn (&row, arg))
-                    break;
-            }
-        }
-        rc = mdb_cursor_get (cur, &k, &v, backwards ? MDB_PREV : MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
+    *count = st.ms_entries;
     return 0;
 }

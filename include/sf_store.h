@@ -1,26 +1,32 @@
 /*  sf_store.h — the controller's LMDB storage behind a narrow interface
-    (begin, find, insert, delete, iterate, commit).
+    (begin, find, insert, delete, iterate, commit). No LMDB type leaves
+    controller/store.c: callers see keys, values and callbacks.
 
     Databases in one environment:
       streams   node \0 name  ->  sf_summary_t + msgpack record
       byname    name \0 node  ->  (empty)        lookup by stream name
-      nodes     node id       ->  msgpack node record
+      nodes     node id       ->  sf_version_t + msgpack node record
       origins   node id       ->  sf_version_t   highest committed (gen, seq)
-      events    be64 at_ms + be64 n -> msgpack event   (placement history)
+      byver     node \0 be64 gen be64 seq name -> kind ('s', 'd', 'n')
+      tombs     node \0 name  ->  version and time of a deletion
+      fleet_*   the fleet module's own databases (sf_db_t below), reached
+                only through the generic primitives
     The summary header holds the fields filters and sorting need, so a scan
     reads fixed-size fields and decodes msgpack only for the rows it returns.
 
-    One writer at a time (the ingest thread); readers use their own read
-    transactions and never block it. MDB_MAP_FULL grows the map: the commit
-    reports SF_STORE_RETRY and the caller replays its batch.
+    One writer at a time (the writer module, controller/writer.c, in the
+    ingest thread); readers use their own read transactions and never block
+    it. MDB_MAP_FULL grows the map: the commit reports SF_STORE_RETRY and the
+    caller replays its batch; a full disk reports SF_STORE_NOSPACE.
 */
 #ifndef SF_STORE_H
 #define SF_STORE_H
 
 #include "sf_record.h"
-#include <lmdb.h>
+#include <stdarg.h>
 
-#define SF_STORE_RETRY 1
+#define SF_STORE_RETRY 1        //  the map was grown: replay the batch
+#define SF_STORE_NOSPACE 2      //  the disk (or the file system) is full
 
 //  Fixed fields of a placement, stored in front of its msgpack record.
 typedef struct {
@@ -53,15 +59,24 @@ typedef struct sf_store_t sf_store_t;
 //  Opens (creating) the environment at path. map_size 0 = default (1 GiB).
 sf_store_t *sf_store_new (const char *path, size_t map_size, char *err, size_t errlen);
 void sf_store_destroy (sf_store_t **self_p);
-MDB_env *sf_store_env (sf_store_t *self);
+//  The data directory, for messages an operator acts on
+const char *sf_store_path (sf_store_t *self);
 //  Clears stale reader slots (DESIGN §6); returns how many were cleared.
 int sf_store_reader_check (sf_store_t *self);
 //  Grows the map to size bytes (no write transaction may be open). 0 or -1.
 int sf_store_grow (sf_store_t *self, size_t size);
-//  Flushes committed writes to disk (the writer calls it about once a second)
+//  Grows the map ahead of need (when over 70 % used), so that a write
+//  transaction rarely meets MAP_FULL. 1 grown, 0 not needed, -1 failed.
+int sf_store_maybe_grow (sf_store_t *self);
+//  Flushes committed writes to disk (the writer calls it about once a second).
+//  0, SF_STORE_NOSPACE or -1.
 int sf_store_sync (sf_store_t *self);
 
-//  Write side: one transaction at a time, from one thread.
+//  ---------------------------------------------------------------------------
+//  Write side: one transaction at a time, from one thread. After the first
+//  failed write every later write of the transaction fails and its commit
+//  aborts it, so a transaction is stored whole or not at all.
+
 int sf_store_write_begin (sf_store_t *self);
 int sf_store_put_stream (sf_store_t *self, const sf_stream_t *s);
 //  Stores an already validated, packed record with its summary
@@ -76,37 +91,33 @@ int sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *na
 //  Deletes a placement and leaves a tombstone at ver (none when ver is 0/0),
 //  so that peers learn of the deletion by gossip.
 int sf_store_del_stream (sf_store_t *self, const char *node, const char *name, sf_version_t ver);
-//  Deletes every stream of a node; returns the number deleted or -1
-int sf_store_del_node_streams (sf_store_t *self, const char *node);
 int sf_store_put_node (sf_store_t *self, const sf_node_t *n);
 int sf_store_set_origin (sf_store_t *self, const char *node, sf_version_t v);
-int sf_store_put_event_raw (sf_store_t *self, int64_t at_ms, const void *packed, size_t size);
-//  Returns 0, SF_STORE_RETRY (map grown: replay the batch), or -1
+//  Returns 0, SF_STORE_RETRY (map grown: replay the batch), SF_STORE_NOSPACE
+//  (disk full: nothing stored, the caller retries later) or -1
 int sf_store_commit (sf_store_t *self);
 void sf_store_abort (sf_store_t *self);
-//  The write transaction, for modules that keep their own databases
-MDB_txn *sf_store_wtxn (sf_store_t *self);
-//  Other modules' databases in the same environment, opened at start
-typedef enum {
-    SF_DB_FLEET_UIDS,           //  uid \0 node \0 name -> (empty)
-    SF_DB_FLEET_STATE,          //  uid -> where the stream lives (fleet.c)
-    SF_DB_FLEET_EVENTS,         //  be64 at_ms, kind, uid \0 from \0 to -> msgpack event
-    SF_DB_FLEET_TRANSFERS,      //  be64 start_ms, uid \0 from \0 to -> end_ms, name
-    SF_DB_FLEET_MOVED,          //  node \0 name -> node the stream moved to
-    SF_DB_EXTRA_COUNT
-} sf_db_extra_t;
-MDB_dbi sf_store_dbi (sf_store_t *self, int which);
+//  Whether a write transaction is open
+bool sf_store_writing (sf_store_t *self);
 
 //  Removes tombstones older than before_ms; returns how many, or -1
 int sf_store_gc_tombstones (sf_store_t *self, int64_t before_ms);
 
+//  ---------------------------------------------------------------------------
 //  Read side
+
+//  A read transaction (or a view of the open write transaction). The fields
+//  are the store's: callers only pass it on.
 typedef struct {
-    MDB_txn *txn;
+    void *txn;
     sf_store_t *store;
+    bool view;                  //  a view of the write transaction: read_end leaves it open
 } sf_read_t;
 int sf_store_read_begin (sf_store_t *self, sf_read_t *r);
 void sf_store_read_end (sf_read_t *r);
+//  Reads what the open write transaction holds, its own writes included
+//  (sf_store_read_end on it is harmless). -1 when no write transaction is open.
+int sf_store_write_view (sf_store_t *self, sf_read_t *r);
 
 //  A placement as a scan sees it: pointers into the map, valid until the
 //  read transaction ends.
@@ -133,9 +144,6 @@ int sf_store_get_origin (sf_read_t *r, const char *node, sf_version_t *v);
 int sf_store_get_node (sf_read_t *r, const char *id, sf_node_t *n);
 typedef int (sf_node_fn) (const sf_node_t *n, void *arg);
 int sf_store_scan_nodes (sf_read_t *r, sf_node_fn *fn, void *arg);
-//  Events newest first; fn gets the packed event
-typedef int (sf_event_fn) (int64_t at_ms, const void *packed, size_t size, void *arg);
-int sf_store_scan_events (sf_read_t *r, sf_event_fn *fn, void *arg);
 //  Origins and their highest committed version
 typedef int (sf_origin_fn) (const char *node, sf_version_t v, void *arg);
 int sf_store_scan_origins (sf_read_t *r, sf_origin_fn *fn, void *arg);
@@ -157,4 +165,67 @@ int sf_store_count_streams (sf_read_t *r, size_t *count);
 //  backwards; fn returns non-zero to stop. Walks the name index: cost is what
 //  is visited, not the fleet's size.
 int sf_store_scan_by_name (sf_read_t *r, bool backwards, size_t skip, sf_row_fn *fn, void *arg);
+
+//  ---------------------------------------------------------------------------
+//  Generic primitives, for the typed layers that keep their own databases in
+//  this environment (controller/fleet.c). Modelled on Knot DNS's
+//  knot_lmdb_make_key and knot_lmdb_foreach.
+
+//  Other modules' databases, opened at start
+typedef enum {
+    SF_DB_FLEET_UIDS,           //  uid \0 node \0 name -> (empty)
+    SF_DB_FLEET_STATE,          //  uid -> where the stream lives (fleet.c)
+    SF_DB_FLEET_EVENTS,         //  be64 at_ms, kind, uid \0 from \0 to -> msgpack event
+    SF_DB_FLEET_TRANSFERS,      //  be64 start_ms, uid \0 from \0 to -> end_ms, name
+    SF_DB_FLEET_MOVED,          //  node \0 name -> node the stream moved to
+    SF_DB_EXTRA_COUNT
+} sf_db_t;
+
+//  Big-endian 64-bit integers: keys that sort as the numbers do
+void sf_be64_put (void *p, uint64_t v);
+uint64_t sf_be64_get (const void *p);
+
+//  A key built from parts (LMDB's default key limit is 511 bytes)
+#define SF_KEY_MAX 511
+typedef struct {
+    size_t size;
+    uint8_t data [SF_KEY_MAX];
+} sf_key_t;
+//  Builds a key from parts, one format letter each:
+//    's'  const char *, its bytes and the NUL after them (a separator)
+//    'n'  const char *, its bytes without a NUL (a last part)
+//    'L'  uint64_t, 8 bytes big-endian
+//    'B'  int, one byte
+//    'D'  const void *, size_t: raw bytes
+//  Returns 0, or -1 (k->size 0) when the parts exceed SF_KEY_MAX: parts come
+//  from input, so a long one is an error to report, not a crash.
+int sf_key_make (sf_key_t *k, const char *fmt, ...);
+
+//  A value or key inside the map: valid until the transaction ends
+typedef struct {
+    const void *data;
+    size_t size;
+} sf_val_t;
+
+//  0 found (v set), 1 absent, -1 error
+int sf_store_get (sf_read_t *r, sf_db_t db, const sf_key_t *k, sf_val_t *v);
+//  Writes in the open write transaction. 0, or -1 (the transaction fails)
+int sf_store_put (sf_store_t *self, sf_db_t db, const sf_key_t *k, const void *data, size_t size);
+//  Writes only if the key is absent: 0 written, 1 it was there, -1
+int sf_store_add (sf_store_t *self, sf_db_t db, const sf_key_t *k, const void *data, size_t size);
+//  0 deleted, 1 absent, -1 (the transaction fails)
+int sf_store_del (sf_store_t *self, sf_db_t db, const sf_key_t *k);
+//  Entries in key order (or reverse with SF_SCAN_BACKWARDS) whose key starts
+//  with prefix (every entry when prefix is NULL); fn returns non-zero to stop,
+//  and must not write to db while it runs. 0, or -1 when the scan could not
+//  start.
+#define SF_SCAN_BACKWARDS 1
+typedef int (sf_kv_fn) (const sf_val_t *key, const sf_val_t *val, void *arg);
+int sf_store_foreach (sf_read_t *r, sf_db_t db, const sf_key_t *prefix, int flags,
+                      sf_kv_fn *fn, void *arg);
+//  The same, forwards, starting at the first key >= from
+int sf_store_foreach_from (sf_read_t *r, sf_db_t db, const sf_key_t *prefix,
+                           const sf_key_t *from, sf_kv_fn *fn, void *arg);
+//  Entries in db
+int sf_store_count (sf_read_t *r, sf_db_t db, size_t *count);
 #endif

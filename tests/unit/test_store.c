@@ -2,8 +2,9 @@
 
     Pins down the narrow interface the ingest and query threads rely on: put
     and get of placements with their summary, scans of all / one node / one
-    name, deletion of one placement and of a node's whole set (both indexes),
-    origins, nodes, events newest first, growth of a full map (commit reports
+    name, deletion of one placement (both indexes), origins, nodes, the
+    generic primitives (key builder, get/put/add/del, prefix walks both
+    ways) that other modules' databases sit behind, growth of a full map (commit reports
     SF_STORE_RETRY, the replayed batch lands, nothing earlier is lost), and
     persistence across a close and reopen.
 */
@@ -233,25 +234,6 @@ test_delete_removes_from_both_indexes (void **state)
 }
 
 static void
-test_delete_node_streams_removes_only_that_node (void **state)
-{
-    s_fix_t *f = *state;
-    for (int i = 0; i < 50; i++) {
-        char name [16];
-        snprintf (name, sizeof (name), "cam%02d", i);
-        s_put (f->store, "n1", name, 1);
-    }
-    s_put (f->store, "n10", "cam01", 1);
-    s_put (f->store, "n0", "cam01", 1);
-    assert_int_equal (sf_store_write_begin (f->store), 0);
-    assert_int_equal (sf_store_del_node_streams (f->store, "n1"), 50);
-    assert_int_equal (sf_store_commit (f->store), 0);
-    assert_string_equal (s_scan (f->store, NULL, NULL), "n0/cam01 n10/cam01");
-    assert_string_equal (s_scan (f->store, NULL, "cam01"), "n0/cam01 n10/cam01");
-    assert_string_equal (s_scan (f->store, NULL, "cam02"), "");
-}
-
-static void
 test_abort_discards_the_transaction (void **state)
 {
     s_fix_t *f = *state;
@@ -327,33 +309,120 @@ test_nodes_put_get_and_scan (void **state)
     sf_store_read_end (&r);
 }
 
+//  Collects "key=value" of a generic walk; keys are be64 + text
 static int
-s_event_collect (int64_t at_ms, const void *packed, size_t size, void *arg)
+s_kv_collect (const sf_val_t *k, const sf_val_t *v, void *arg)
 {
     char *out = arg;
-    char one [64];
-    snprintf (one, sizeof (one), "%s%lld:%.*s", *out ? " " : "", (long long) at_ms, (int) size,
-              (const char *) packed);
+    char one [96];
+    assert_true (k->size >= 8);
+    snprintf (one, sizeof (one), "%s%llu:%.*s=%.*s", *out ? " " : "",
+              (unsigned long long) sf_be64_get (k->data), (int) (k->size - 8),
+              (const char *) k->data + 8, (int) v->size, (const char *) v->data);
     strcat (out, one);
     return 0;
 }
 
 static void
-test_events_scan_newest_first (void **state)
+s_kv_put (sf_store_t *st, uint64_t n, const char *text, const char *value)
+{
+    sf_key_t k;
+    assert_int_equal (sf_key_make (&k, "Ln", n, text), 0);
+    assert_int_equal (sf_store_put (st, SF_DB_FLEET_EVENTS, &k, value, strlen (value)), 0);
+}
+
+static void
+test_key_make_builds_parts_in_order_and_refuses_overlong_keys (void **state)
+{
+    sf_key_t k;
+    assert_int_equal (sf_key_make (&k, "sLBn", "ab", (uint64_t) 0x0102030405060708ull, 'x', "cd"), 0);
+    const uint8_t want [] = { 'a', 'b', 0, 1, 2, 3, 4, 5, 6, 7, 8, 'x', 'c', 'd' };
+    assert_int_equal (k.size, sizeof (want));
+    assert_memory_equal (k.data, want, sizeof (want));
+    assert_int_equal (sf_be64_get (k.data + 3), 0x0102030405060708ull);
+    char big [600];
+    memset (big, 'a', sizeof (big) - 1);
+    big [sizeof (big) - 1] = 0;
+    assert_int_equal (sf_key_make (&k, "n", big), -1);
+    assert_int_equal (k.size, 0);
+    assert_int_equal (sf_key_make (&k, "D", "\0\1", (size_t) 2), 0);
+    assert_int_equal (k.size, 2);
+}
+
+static void
+test_generic_primitives_put_get_add_del_and_walk_by_prefix (void **state)
 {
     s_fix_t *f = *state;
     assert_int_equal (sf_store_write_begin (f->store), 0);
-    assert_int_equal (sf_store_put_event_raw (f->store, 2000, "b", 1), 0);
-    assert_int_equal (sf_store_put_event_raw (f->store, 1000, "a", 1), 0);
-    assert_int_equal (sf_store_put_event_raw (f->store, 3000, "c", 1), 0);
-    //  two events in the same millisecond are both kept, in order
-    assert_int_equal (sf_store_put_event_raw (f->store, 3000, "d", 1), 0);
+    s_kv_put (f->store, 2, "b", "2b");
+    s_kv_put (f->store, 1, "a", "1a");
+    s_kv_put (f->store, 3, "c", "3c");
+    s_kv_put (f->store, 3, "d", "3d");
+    s_kv_put (f->store, 4, "e", "4e");
+    //  the open transaction reads its own writes through a view
+    sf_read_t r;
+    assert_int_equal (sf_store_write_view (f->store, &r), 0);
+    sf_key_t k;
+    sf_val_t v;
+    sf_key_make (&k, "Ln", (uint64_t) 2, "b");
+    assert_int_equal (sf_store_get (&r, SF_DB_FLEET_EVENTS, &k, &v), 0);
+    assert_int_equal (v.size, 2);
+    assert_memory_equal (v.data, "2b", 2);
+    sf_store_read_end (&r);     //  a view: the transaction stays open
+    //  add keeps what is there
+    assert_int_equal (sf_store_add (f->store, SF_DB_FLEET_EVENTS, &k, "xx", 2), 1);
+    sf_key_make (&k, "Ln", (uint64_t) 9, "z");
+    assert_int_equal (sf_store_add (f->store, SF_DB_FLEET_EVENTS, &k, "9z", 2), 0);
+    assert_int_equal (sf_store_del (f->store, SF_DB_FLEET_EVENTS, &k), 0);
+    assert_int_equal (sf_store_del (f->store, SF_DB_FLEET_EVENTS, &k), 1);
+    assert_int_equal (sf_store_commit (f->store), 0);
+
+    assert_int_equal (sf_store_read_begin (f->store, &r), 0);
+    char out [256] = "";
+    sf_store_foreach (&r, SF_DB_FLEET_EVENTS, NULL, 0, s_kv_collect, out);
+    assert_string_equal (out, "1:a=1a 2:b=2b 3:c=3c 3:d=3d 4:e=4e");
+    out [0] = 0;
+    sf_store_foreach (&r, SF_DB_FLEET_EVENTS, NULL, SF_SCAN_BACKWARDS, s_kv_collect, out);
+    assert_string_equal (out, "4:e=4e 3:d=3d 3:c=3c 2:b=2b 1:a=1a");
+    //  a prefix, both ways
+    sf_key_t prefix;
+    sf_key_make (&prefix, "L", (uint64_t) 3);
+    out [0] = 0;
+    sf_store_foreach (&r, SF_DB_FLEET_EVENTS, &prefix, 0, s_kv_collect, out);
+    assert_string_equal (out, "3:c=3c 3:d=3d");
+    out [0] = 0;
+    sf_store_foreach (&r, SF_DB_FLEET_EVENTS, &prefix, SF_SCAN_BACKWARDS, s_kv_collect, out);
+    assert_string_equal (out, "3:d=3d 3:c=3c");
+    //  a start inside the range
+    sf_key_t from;
+    sf_key_make (&from, "Ln", (uint64_t) 2, "c");
+    out [0] = 0;
+    sf_store_foreach_from (&r, SF_DB_FLEET_EVENTS, NULL, &from, s_kv_collect, out);
+    assert_string_equal (out, "3:c=3c 3:d=3d 4:e=4e");
+    size_t count = 0;
+    assert_int_equal (sf_store_count (&r, SF_DB_FLEET_EVENTS, &count), 0);
+    assert_int_equal (count, 5);
+    sf_store_read_end (&r);
+    //  no view without a write transaction
+    assert_int_equal (sf_store_write_view (f->store, &r), -1);
+}
+
+static void
+test_backwards_walk_with_a_prefix_of_0xff_bytes_ends_at_the_last_key (void **state)
+{
+    s_fix_t *f = *state;
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    s_kv_put (f->store, UINT64_MAX, "a", "ma");
+    s_kv_put (f->store, UINT64_MAX, "b", "mb");
+    s_kv_put (f->store, 7, "a", "7a");
     assert_int_equal (sf_store_commit (f->store), 0);
     sf_read_t r;
-    sf_store_read_begin (f->store, &r);
-    char out [256] = "";
-    sf_store_scan_events (&r, s_event_collect, out);
-    assert_string_equal (out, "3000:d 3000:c 2000:b 1000:a");
+    assert_int_equal (sf_store_read_begin (f->store, &r), 0);
+    sf_key_t prefix;
+    sf_key_make (&prefix, "L", UINT64_MAX);
+    char out [128] = "";
+    sf_store_foreach (&r, SF_DB_FLEET_EVENTS, &prefix, SF_SCAN_BACKWARDS, s_kv_collect, out);
+    assert_string_equal (out, "18446744073709551615:b=mb 18446744073709551615:a=ma");
     sf_store_read_end (&r);
 }
 
@@ -433,7 +502,7 @@ test_reopen_keeps_everything (void **state)
     s_put (f->store, "n2", "cam2", 2);
     assert_int_equal (sf_store_write_begin (f->store), 0);
     sf_store_set_origin (f->store, "n1", (sf_version_t) { 6, 60 });
-    sf_store_put_event_raw (f->store, 5000, "e1", 2);
+    s_kv_put (f->store, 5000, "e1", "v1");
     assert_int_equal (sf_store_commit (f->store), 0);
     sf_store_destroy (&f->store);
     char err [256];
@@ -448,14 +517,11 @@ test_reopen_keeps_everything (void **state)
     assert_int_equal (v.gen, 6);
     assert_int_equal (v.seq, 60);
     sf_store_read_end (&r);
-    //  events written after the reopen still sort after the old ones
-    assert_int_equal (sf_store_write_begin (f->store), 0);
-    sf_store_put_event_raw (f->store, 5000, "e2", 2);
-    assert_int_equal (sf_store_commit (f->store), 0);
-    sf_store_read_begin (f->store, &r);
+    //  other modules' databases persist too
     char out [128] = "";
-    sf_store_scan_events (&r, s_event_collect, out);
-    assert_string_equal (out, "5000:e2 5000:e1");
+    sf_store_read_begin (f->store, &r);
+    sf_store_foreach (&r, SF_DB_FLEET_EVENTS, NULL, 0, s_kv_collect, out);
+    assert_string_equal (out, "5000:e1=v1");
     sf_store_read_end (&r);
 }
 
@@ -478,11 +544,12 @@ main (void)
         T (test_scans_by_all_node_and_name),
         T (test_scan_stops_when_the_callback_says_so),
         T (test_delete_removes_from_both_indexes),
-        T (test_delete_node_streams_removes_only_that_node),
         T (test_abort_discards_the_transaction),
         T (test_origins_are_stored_per_node),
         T (test_nodes_put_get_and_scan),
-        T (test_events_scan_newest_first),
+        cmocka_unit_test (test_key_make_builds_parts_in_order_and_refuses_overlong_keys),
+        T (test_generic_primitives_put_get_add_del_and_walk_by_prefix),
+        T (test_backwards_walk_with_a_prefix_of_0xff_bytes_ends_at_the_last_key),
         cmocka_unit_test (test_full_map_grows_and_loses_nothing),
         T (test_grow_refuses_to_shrink),
         T (test_reopen_keeps_everything),
