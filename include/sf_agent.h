@@ -14,6 +14,9 @@
 #include "sf_record.h"
 #include "sf_source.h"
 
+//  Room for all registered sources' configs (checked when the table is built)
+#define SF_SOURCE_CONFIG_MAX (32 * 1024)
+
 typedef struct sf_agent_config_t {
     char config [256];
     char node [SF_NODE_MAX + 1];
@@ -39,22 +42,7 @@ typedef struct sf_agent_config_t {
     char rtsp_dvr_template [SF_ADDR_MAX + 1];
     char hls_dvr_template [SF_ADDR_MAX + 1];
     char disks [1024];              //  comma-separated mounts for usage
-    //  simulate
-    int64_t sim_streams;
-    int64_t sim_seed;
-    int64_t sim_churn_pct;          //  streams changing state per tick, percent
-    int64_t sim_update_pct;         //  running streams whose bitrate moves per tick
-    char sim_prefix [64];
-    //  push
-    char push_listen [128];         //  host:port of the local JSON-lines endpoint
-    //  nginx-rtmp
-    char stat_url [SF_URL_MAX];
-    char rtmp_app [128];            //  application filter, empty = all
-    //  aipix-style REST
-    char api_url [SF_URL_MAX];
-    char api_token [256];
-    char api_token_mode [16];       //  query | header
-    int64_t http_timeout_ms;
+    int64_t http_timeout_ms;        //  one poll of an HTTP source, all its requests
     //  DVR directory scanner
     char records_path [SF_ADDR_MAX + 1];
     char record_pattern [128];
@@ -63,9 +51,19 @@ typedef struct sf_agent_config_t {
     int64_t rtsp_timeout_ms;
     //  per-stream overrides file
     char overrides [512];
+    //  Every registered source's own config, laid out one after the other
+    //  by sf_agent_options (); sf_agent_source_config () finds one
+    _Alignas (16) unsigned char sources [SF_SOURCE_CONFIG_MAX];
 } sf_agent_config_t;
 
-extern const sf_option_t sf_agent_options [];
+//  The agent core's own options (node, controllers, enrichment, links)
+extern const sf_option_t sf_agent_core_options [];
+//  Every option: the core's, then each registered source's, with offsets
+//  into sf_agent_config_t. Built once, on first use.
+const sf_option_t *sf_agent_options (void);
+//  A source's config inside cfg (ops->config_size bytes), NULL if it has none
+void *sf_agent_source_config (sf_agent_config_t *cfg, const sf_source_ops_t *ops);
+const void *sf_agent_source_config_const (const sf_agent_config_t *cfg, const sf_source_ops_t *ops);
 
 //  Runs the agent until interrupted (SIGINT/SIGTERM). Returns an exit code.
 int sf_agent_run (sf_agent_config_t *cfg);

@@ -16,6 +16,13 @@
 
 #include "sf_source.h"
 
+//  The adapter's own options (--api-url, --api-token, --api-token-mode)
+typedef struct {
+    char api_url [SF_URL_MAX];
+    char api_token [256];
+    char api_token_mode [16];       //  query | header
+} sf_aipix_config_t;
+
 //  Appends the list's streams to set: name, uid, type, status, dvr and
 //  audio functions, bitrate (bit/s in, kbit/s out), clients, reconnects,
 //  started_at. Items without a usable name are skipped. 0 or -1 with err.

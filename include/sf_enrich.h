@@ -8,8 +8,8 @@
       3. SDP of rtsp:// sources by RTSP DESCRIBE (--rtsp-probe);
       4. node info from the configuration and usage (cpu, memory, --disks,
          network) in set->node.
-    The nginx-rtmp and Aipix adapters call this at the end of each poll; the
-    agent core may call it for any other source the same way.
+    The source runner (sf_source_poll) applies it once after every good
+    poll, whatever the source; adapters never call it.
 */
 #ifndef SF_ENRICH_H
 #define SF_ENRICH_H
@@ -19,8 +19,10 @@
 typedef struct sf_enrich_t sf_enrich_t;
 
 //  NULL with err when a configured part cannot start (bad record pattern,
-//  unreadable or invalid overrides file).
-sf_enrich_t *sf_enrich_new (const sf_agent_config_t *cfg, char *err, size_t errlen);
+//  unreadable or invalid overrides file). ops (may be NULL) gives the
+//  source's default link templates, used where cfg names none.
+sf_enrich_t *sf_enrich_new (const sf_agent_config_t *cfg, const sf_source_ops_t *ops,
+                            char *err, size_t errlen);
 void sf_enrich_destroy (sf_enrich_t **self_p);
 //  Applies every configured step to set. When add_archived is true, streams
 //  that exist only as DVR archives on disk are added with status suspend

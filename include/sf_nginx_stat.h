@@ -13,6 +13,12 @@
 
 #include "sf_source.h"
 
+//  The adapter's own options
+typedef struct {
+    char stat_url [SF_URL_MAX];
+    char rtmp_app [128];            //  application filter, empty = all
+} sf_nginx_config_t;
+
 typedef struct {
     char app [SF_NAME_MAX + 1];
     char name [SF_NAME_MAX + 1];

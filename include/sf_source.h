@@ -5,14 +5,26 @@
     successive states into versioned changes, so adapters never think about
     seqs, batching or the network.
 
-    Each source runs in its own thread (see node-agent/agent.c): the thread
-    calls wait() (or sleeps) for one poll interval, then poll(). A poll that
-    fails returns -1 with set->error set: the agent keeps the last good state,
-    marks it stale, logs once per failure streak and keeps running.
+    An adapter is a module of its own, the way a Knot module is: it declares
+    its options (an sf_option_t table whose offsets point into its own config
+    struct of config_size bytes), and registers with one line in
+    node-agent/sources.c. The agent lays every registered adapter's config
+    out behind its core config and parses all options from one command line
+    and file (sf_agent_options()), so the core never knows an adapter's
+    options.
+
+    The source runner (sf_source_t below, run in its own thread by
+    node-agent/agent.c) creates the adapter, waits (or sleeps) one poll
+    interval, calls poll(), and after every good poll applies the agent's
+    enrichment once (DVR directory, overrides, RTSP probe, node info and
+    usage: sf_enrich.h). Adapters never call enrichment themselves. A poll
+    that fails returns -1 with set->error set: the agent keeps the last good
+    state, marks it stale, logs once per failure streak and keeps running.
 */
 #ifndef SF_SOURCE_H
 #define SF_SOURCE_H
 
+#include "sf_config.h"
 #include "sf_record.h"
 
 typedef struct {
@@ -33,9 +45,24 @@ sf_stream_t *sf_streamset_find (sf_streamset_t *self, const char *name);
 struct sf_agent_config_t;
 
 typedef struct {
-    const char *name;           //  "simulate", "push", "nginx-rtmp", "aipix"
-    //  Creates the adapter's state; NULL with err filled on failure
-    void *(*create) (const struct sf_agent_config_t *cfg, char *err, size_t errlen);
+    const char *name;           //  "simulate", "push", "nginx-rtmp", "aipix", ...
+    const char *summary;        //  one line for --help and docs
+    //  The adapter's own options and config struct (may be NULL / 0)
+    const sf_option_t *options;
+    size_t config_size;
+    //  Enrichment adds the streams that exist only as archives in the
+    //  records directory, as suspend (a server that forgets a stream once
+    //  it stops publishing, like nginx-rtmp)
+    bool add_archived;
+    //  Link templates that work against this server when the operator has
+    //  configured none ({host} is the external address without a port);
+    //  NULL: no default
+    const char *rtsp_template, *hls_template;
+    const char *rtsp_dvr_template, *hls_dvr_template;
+    //  Creates the adapter's state from the agent's core config and the
+    //  adapter's own (config_size bytes); NULL with err filled on failure
+    void *(*create) (const struct sf_agent_config_t *cfg, const void *config,
+                     char *err, size_t errlen);
     //  Optional: waits up to timeout_ms for the source's own events (push)
     void (*wait) (void *state, int timeout_ms);
     //  Fills set with the current state. 0, or -1 with set->error.
@@ -45,6 +72,23 @@ typedef struct {
 
 //  The registry of adapters, by name; NULL if unknown
 const sf_source_ops_t *sf_source_find (const char *name);
+//  The i-th registered adapter, NULL past the last
+const sf_source_ops_t *sf_source_at (size_t index);
 //  Comma-separated names, for help texts
 const char *sf_source_names (void);
+
+//  The source runner: an adapter with the agent's enrichment after it.
+typedef struct sf_source_t sf_source_t;
+
+//  Creates the adapter named by cfg->source with its config from cfg, and
+//  the enrichment steps cfg configures. NULL with err on failure.
+sf_source_t *sf_source_new (const struct sf_agent_config_t *cfg, char *err, size_t errlen);
+void sf_source_destroy (sf_source_t **self_p);
+const sf_source_ops_t *sf_source_ops (sf_source_t *self);
+//  True when the adapter waits for its own events (then the runner does
+//  not sleep between polls)
+bool sf_source_waits (sf_source_t *self);
+void sf_source_wait (sf_source_t *self, int timeout_ms);
+//  One poll, then enrichment when it succeeded. 0, or -1 with set->error.
+int sf_source_poll (sf_source_t *self, sf_streamset_t *set);
 #endif

@@ -620,8 +620,8 @@ s_source_actor (zsock_t *pipe, void *args)
 {
     s_source_args_t *sa = args;
     char err [512] = "";
-    void *state = sa->ops->create (sa->cfg, err, sizeof (err));
-    if (!state) {
+    sf_source_t *source = sf_source_new (sa->cfg, err, sizeof (err));
+    if (!source) {
         sf_error ("source %s: %s", sa->ops->name, err [0] ? err : "cannot start");
         zsock_signal (pipe, 1);
         return;
@@ -631,9 +631,8 @@ s_source_actor (zsock_t *pipe, void *args)
     bool first = true;
     while (true) {
         if (!first) {
-            if (sa->ops->wait)
-                sa->ops->wait (state, (int) sa->cfg->poll_interval_ms);
-            if (zpoller_wait (poller, sa->ops->wait ? 0 : (int) sa->cfg->poll_interval_ms) == pipe) {
+            sf_source_wait (source, (int) sa->cfg->poll_interval_ms);
+            if (zpoller_wait (poller, sf_source_waits (source) ? 0 : (int) sa->cfg->poll_interval_ms) == pipe) {
                 char *cmd = zstr_recv (pipe);
                 bool term = !cmd || streq (cmd, "$TERM");
                 zstr_free (&cmd);
@@ -648,7 +647,7 @@ s_source_actor (zsock_t *pipe, void *args)
         if (!set)
             continue;
         sf_streamset_init (set);
-        int rc = sa->ops->poll (state, set);
+        int rc = sf_source_poll (source, set);
         if (zsock_send (pipe, "ip", rc, set)) {
             sf_streamset_clear (set);
             free (set);
@@ -656,7 +655,7 @@ s_source_actor (zsock_t *pipe, void *args)
         }
     }
     zpoller_destroy (&poller);
-    sa->ops->destroy (&state);
+    sf_source_destroy (&source);
 }
 
 static void

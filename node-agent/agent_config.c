@@ -1,11 +1,22 @@
 /*  agent_config.c — the agent's options: one table for parsing, --help and
     docs/operations.md.
+
+    The core's table is below. Each source adapter declares its own table
+    over its own config struct (sf_source.h); sf_agent_options () lays the
+    registered adapters' configs out one after another in cfg->sources and
+    joins every table into one, with offsets from the start of
+    sf_agent_config_t, so one parser reads the command line and the file for
+    all of them, and --help and docs/operations.md list them all.
 */
 #include "sf_agent.h"
+#include <assert.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define O(field) offsetof (sf_agent_config_t, field), sizeof (((sf_agent_config_t *) 0)->field)
-const sf_option_t sf_agent_options [] = {
+const sf_option_t sf_agent_core_options [] = {
     { "config", SF_OPT_STR, O (config), NULL, 0, 0, "read options from this file (key = value lines)" },
     { "node", SF_OPT_STR, O (node), "", 0, 0, "this node's id (must match the certificate's node)" },
     { "controllers", SF_OPT_LIST, O (controllers), "tcp://127.0.0.1:7600", 0, 0,
@@ -16,7 +27,7 @@ const sf_option_t sf_agent_options [] = {
       "the controllers' public certificate" },
     { "state-dir", SF_OPT_STR, O (state_dir), "/var/lib/streamfleet-agent", 0, 0,
       "where the agent keeps its generation" },
-    { "source", SF_OPT_STR, O (source), "simulate", 0, 0, "source adapter: simulate, push, nginx-rtmp, aipix" },
+    { "source", SF_OPT_STR, O (source), "simulate", 0, 0, "source adapter (see docs/adapters.md)" },
     { "log-level", SF_OPT_STR, O (log_level), "info", 0, 0, "debug, info, warn or error" },
     { "poll-interval-ms", SF_OPT_INT, O (poll_interval_ms), "1000", 10, 3600000, "how often the source is read" },
     { "heartbeat-ms", SF_OPT_INT, O (heartbeat_ms), "1000", 50, 60000, "heartbeat interval" },
@@ -37,23 +48,8 @@ const sf_option_t sf_agent_options [] = {
       "DVR RTSP link; {from} {to} {duration} too" },
     { "hls-dvr-template", SF_OPT_STR, O (hls_dvr_template), "", 0, 0, "DVR HLS link" },
     { "disks", SF_OPT_LIST, O (disks), "/", 0, 0, "mount points reported in usage" },
-    { "sim-streams", SF_OPT_INT, O (sim_streams), "100", 0, SF_STREAMS_PER_NODE_MAX, "simulate: streams" },
-    { "sim-seed", SF_OPT_INT, O (sim_seed), "1", 0, INT64_MAX, "simulate: random seed" },
-    { "sim-churn-pct", SF_OPT_INT, O (sim_churn_pct), "2", 0, 100,
-      "simulate: percent of streams changing state per tick" },
-    { "sim-update-pct", SF_OPT_INT, O (sim_update_pct), "100", 0, 100,
-      "simulate: percent of running streams whose bitrate and viewers move per tick" },
-    { "sim-prefix", SF_OPT_STR, O (sim_prefix), "", 0, 0, "simulate: stream name prefix (default: node id)" },
-    { "push-listen", SF_OPT_STR, O (push_listen), "127.0.0.1:7610", 0, 0,
-      "push: host:port of the JSON-lines endpoint" },
-    { "stat-url", SF_OPT_STR, O (stat_url), "http://127.0.0.1:8080/stat", 0, 0, "nginx-rtmp: stat page URL" },
-    { "rtmp-app", SF_OPT_STR, O (rtmp_app), "", 0, 0, "nginx-rtmp: only this application" },
-    { "api-url", SF_OPT_STR, O (api_url), "http://127.0.0.1:8000", 0, 0, "aipix: the media server's base URL" },
-    { "api-token", SF_OPT_STR, O (api_token), "", 0, 0, "aipix: API token" },
-    { "api-token-mode", SF_OPT_STR, O (api_token_mode), "header", 0, 0,
-      "aipix: token in the Authorization 'header' or as ?token= 'query'" },
     { "http-timeout-ms", SF_OPT_INT, O (http_timeout_ms), "2000", 50, 600000,
-      "timeout of one HTTP request to a media server" },
+      "deadline of one poll of a media server's HTTP API, all its requests together" },
     { "records-path", SF_OPT_STR, O (records_path), "", 0, 0, "DVR records directory to scan" },
     { "record-pattern", SF_OPT_STR, O (record_pattern), "", 0, 0,
       "DVR chunk file name pattern (see docs/adapters.md)" },
@@ -62,3 +58,64 @@ const sf_option_t sf_agent_options [] = {
     { "overrides", SF_OPT_STR, O (overrides), "", 0, 0, "per-stream overrides file" },
     { NULL }
 };
+
+//  Where each registered source's config starts in cfg->sources
+static size_t s_source_offset [64];
+static sf_option_t *s_all;
+
+static void
+s_build (void)
+{
+    size_t n = 0;
+    for (const sf_option_t *o = sf_agent_core_options; o->name; o++)
+        n++;
+    for (size_t i = 0; sf_source_at (i); i++)
+        for (const sf_option_t *o = sf_source_at (i)->options; o && o->name; o++)
+            n++;
+    s_all = calloc (n + 1, sizeof (sf_option_t));
+    assert (s_all);
+    size_t at = 0;
+    for (const sf_option_t *o = sf_agent_core_options; o->name; o++)
+        s_all [at++] = *o;
+    size_t used = 0;
+    for (size_t i = 0; sf_source_at (i); i++) {
+        const sf_source_ops_t *ops = sf_source_at (i);
+        assert (i < sizeof s_source_offset / sizeof s_source_offset [0]);
+        s_source_offset [i] = used;
+        for (const sf_option_t *o = ops->options; o && o->name; o++) {
+            assert (o->offset + (o->size ? o->size : 8) <= ops->config_size);
+            //  Two adapters claiming one option name is a programmer's error
+            for (size_t j = 0; j < at; j++)
+                assert (strcmp (s_all [j].name, o->name));
+            s_all [at] = *o;
+            s_all [at].offset = offsetof (sf_agent_config_t, sources) + used + o->offset;
+            at++;
+        }
+        used += (ops->config_size + 15) & ~(size_t) 15;
+        assert (used <= SF_SOURCE_CONFIG_MAX);
+    }
+}
+
+const sf_option_t *
+sf_agent_options (void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once (&once, s_build);
+    return s_all;
+}
+
+const void *
+sf_agent_source_config_const (const sf_agent_config_t *cfg, const sf_source_ops_t *ops)
+{
+    sf_agent_options ();
+    for (size_t i = 0; sf_source_at (i); i++)
+        if (sf_source_at (i) == ops)
+            return ops->config_size ? cfg->sources + s_source_offset [i] : NULL;
+    return NULL;
+}
+
+void *
+sf_agent_source_config (sf_agent_config_t *cfg, const sf_source_ops_t *ops)
+{
+    return (void *) sf_agent_source_config_const (cfg, ops);
+}

@@ -17,6 +17,7 @@
 
 struct sf_enrich_t {
     const sf_agent_config_t *cfg;
+    const sf_source_ops_t *ops;     //  the source's default link templates
     sf_dvr_scan_t *dvr;
     sf_overrides_t *overrides;
     sf_rtsp_probe_t *probe;
@@ -26,7 +27,7 @@ struct sf_enrich_t {
 };
 
 sf_enrich_t *
-sf_enrich_new (const sf_agent_config_t *cfg, char *err, size_t errlen)
+sf_enrich_new (const sf_agent_config_t *cfg, const sf_source_ops_t *ops, char *err, size_t errlen)
 {
     sf_enrich_t *self = calloc (1, sizeof (sf_enrich_t));
     if (!self) {
@@ -34,6 +35,7 @@ sf_enrich_new (const sf_agent_config_t *cfg, char *err, size_t errlen)
         return NULL;
     }
     self->cfg = cfg;
+    self->ops = ops;
     if (*cfg->records_path
     && !(self->dvr = sf_dvr_scan_new (cfg->records_path, cfg->record_pattern, err, errlen)))
         goto fail;
@@ -81,6 +83,16 @@ sf_enrich_dvr (sf_enrich_t *self)
 }
 
 static void
+s_template (char *field, const char *configured, const char *fallback)
+{
+    if (*configured)
+        snprintf (field, SF_ADDR_MAX + 1, "%s", configured);
+    else
+    if (fallback && !*field)
+        snprintf (field, SF_ADDR_MAX + 1, "%s", fallback);
+}
+
+static void
 s_node_info (sf_enrich_t *self, sf_streamset_t *set)
 {
     const sf_agent_config_t *cfg = self->cfg;
@@ -100,15 +112,30 @@ s_node_info (sf_enrich_t *self, sf_streamset_t *set)
         node->max_primary_streams = (uint32_t) cfg->max_primary_streams;
     if (cfg->max_in_kbps > 0)
         node->max_in_kbps = (uint32_t) cfg->max_in_kbps;
-    if (*cfg->rtsp_template)
-        SF_STRSET (node->rtsp_template, cfg->rtsp_template);
-    if (*cfg->hls_template)
-        SF_STRSET (node->hls_template, cfg->hls_template);
-    if (*cfg->rtsp_dvr_template)
-        SF_STRSET (node->rtsp_dvr_template, cfg->rtsp_dvr_template);
-    if (*cfg->hls_dvr_template)
-        SF_STRSET (node->hls_dvr_template, cfg->hls_dvr_template);
-    sf_usage_read (self->usage, node, cfg->disks, sf_mono_ms ());
+    //  The operator's templates, else the ones that fit this server
+    const sf_source_ops_t *ops = self->ops;
+    s_template (node->rtsp_template, cfg->rtsp_template, ops ? ops->rtsp_template : NULL);
+    s_template (node->hls_template, cfg->hls_template, ops ? ops->hls_template : NULL);
+    s_template (node->rtsp_dvr_template, cfg->rtsp_dvr_template, ops ? ops->rtsp_dvr_template : NULL);
+    s_template (node->hls_dvr_template, cfg->hls_dvr_template, ops ? ops->hls_dvr_template : NULL);
+
+    //  What the media server says of its own cpu, memory and drives (Aipix)
+    //  beats /proc and statvfs on mounts the operator may not have listed
+    sf_node_t host;
+    sf_node_init (&host);
+    sf_usage_read (self->usage, &host, cfg->disks, sf_mono_ms ());
+    if (!(node->cpu_pct > 0))
+        node->cpu_pct = host.cpu_pct;
+    if (!node->mem_total_bytes) {
+        node->mem_used_bytes = host.mem_used_bytes;
+        node->mem_total_bytes = host.mem_total_bytes;
+    }
+    if (!node->ndisks) {
+        memcpy (node->disks, host.disks, sizeof node->disks);
+        node->ndisks = host.ndisks;
+    }
+    node->in_kbps = host.in_kbps;
+    node->out_kbps = host.out_kbps;
 }
 
 static int

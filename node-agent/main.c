@@ -16,7 +16,15 @@ s_usage (FILE *out)
         "Sources: %s (see docs/adapters.md).\n"
         "\n"
         "Options (also 'key = value' lines in --config FILE):\n", sf_source_names ());
-    sf_config_usage (sf_agent_options, out);
+    sf_config_usage (sf_agent_core_options, out);
+    for (size_t i = 0; sf_source_at (i); i++) {
+        const sf_source_ops_t *ops = sf_source_at (i);
+        if (!ops->options || !ops->options->name)
+            continue;
+        fprintf (out, "\nSource %s (%s):\n", ops->name, ops->summary);
+        sf_config_usage (ops->options, out);
+    }
+    fprintf (out, "\n");
     fprintf (out,
         "  --help                       this text\n"
         "\n"
@@ -27,9 +35,9 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-    sf_agent_config_t cfg;
+    static sf_agent_config_t cfg;
     int rc;
-    if (!sf_config_main (sf_agent_options, &cfg, argc, argv, "streamfleet-agent", s_usage, &rc))
+    if (!sf_config_main (sf_agent_options (), &cfg, argc, argv, "streamfleet-agent", s_usage, &rc))
         return rc;
     zsys_init ();
     zsys_set_logstream (NULL);

@@ -16,12 +16,12 @@
 */
 #include "sf_aipix.h"
 #include "sf_agent.h"
-#include "sf_enrich.h"
 #include "sf_fetch.h"
 #include "sf_log.h"
 #include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,10 +518,20 @@ typedef struct {
     uint8_t status;
 } s_cache_t;
 
+#define O(field) offsetof (sf_aipix_config_t, field), sizeof (((sf_aipix_config_t *) 0)->field)
+static const sf_option_t s_options [] = {
+    { "api-url", SF_OPT_STR, O (api_url), "http://127.0.0.1:8000", 0, 0, "aipix: the media server's base URL" },
+    { "api-token", SF_OPT_STR, O (api_token), "", 0, 0, "aipix: API token" },
+    { "api-token-mode", SF_OPT_STR, O (api_token_mode), "header", 0, 0,
+      "aipix: token in the Authorization 'header' or as ?token= 'query'" },
+    { NULL }
+};
+#undef O
+
 typedef struct {
-    sf_agent_config_t cfg;
+    sf_aipix_config_t cfg;
+    int64_t timeout_ms;             //  --http-timeout-ms: one poll's deadline
     sf_fetch_t *fetch;
-    sf_enrich_t *enrich;
     s_cache_t *cache;               //  sorted by detail.uid
     size_t ncache;
     sf_node_t server;               //  from POST /api/server/
@@ -541,14 +551,14 @@ s_destroy (void **state_p)
         sf_stream_clear (&self->cache [i].detail);
     free (self->cache);
     sf_fetch_destroy (&self->fetch);
-    sf_enrich_destroy (&self->enrich);
     free (self);
     *state_p = NULL;
 }
 
 static void *
-s_create (const sf_agent_config_t *cfg, char *err, size_t errlen)
+s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t errlen)
 {
+    const sf_aipix_config_t *cfg = config;
     if (!*cfg->api_url) {
         snprintf (err, errlen, "source aipix needs --api-url (the media server's base URL)");
         return NULL;
@@ -563,6 +573,7 @@ s_create (const sf_agent_config_t *cfg, char *err, size_t errlen)
         return NULL;
     }
     self->cfg = *cfg;
+    self->timeout_ms = agent->http_timeout_ms;
     SF_STRSET (self->base, cfg->api_url);
     size_t n = strlen (self->base);
     while (n && self->base [n - 1] == '/')
@@ -572,10 +583,6 @@ s_create (const sf_agent_config_t *cfg, char *err, size_t errlen)
     void *state = self;
     if (!(self->fetch = sf_fetch_new ())) {
         snprintf (err, errlen, "cannot initialise libcurl");
-        s_destroy (&state);
-        return NULL;
-    }
-    if (!(self->enrich = sf_enrich_new (&self->cfg, err, errlen))) {
         s_destroy (&state);
         return NULL;
     }
@@ -748,9 +755,11 @@ s_poll_details (s_aipix_t *self, sf_streamset_t *set, int64_t deadline)
         self->have_server = true;
         self->server_at_ms = sf_mono_ms ();
     }
-    if (sf_enrich_apply (self->enrich, set, false))
-        goto oom;
+    //  What the server says of its drives, cpu and memory; the runner's
+    //  enrichment fills only what is left unset
     if (self->have_server) {
+        set->has_node = true;
+        sf_node_init (&set->node);
         if (self->server.cpu_pct > 0)
             set->node.cpu_pct = self->server.cpu_pct;
         if (self->server.mem_total_bytes) {
@@ -774,7 +783,7 @@ s_poll (void *state, sf_streamset_t *set)
 {
     s_aipix_t *self = state;
     int64_t start = sf_mono_ms ();
-    int64_t deadline = start + self->cfg.http_timeout_ms;
+    int64_t deadline = start + self->timeout_ms;
     char *body = NULL;
     size_t len = 0;
     char err [512];
@@ -824,6 +833,8 @@ oom:
 
 const sf_source_ops_t sf_source_aipix = {
     .name = "aipix",
+    .summary = "an Aipix-style media server REST API (/api/streams/)",
+    .options = s_options, .config_size = sizeof (sf_aipix_config_t),
     .create = s_create,
     .wait = NULL,
     .poll = s_poll,

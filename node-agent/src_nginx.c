@@ -14,14 +14,16 @@
     adapter keeps reporting it, as suspend, for as long as it runs, and so
     does every stream with an archive in the records directory: a camera
     that went quiet is an operator's question, not a vanished record.
-    Then sf_enrich adds DVR ranges, overrides, SDPs and node usage.
+    Then the source runner's enrichment adds DVR ranges (and, as suspend,
+    every stream with an archive but no publisher), overrides, SDPs and
+    node usage.
 */
 #include "sf_nginx_stat.h"
 #include "sf_agent.h"
-#include "sf_enrich.h"
 #include "sf_fetch.h"
 #include "sf_log.h"
 #include <expat.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,10 +294,18 @@ typedef struct {
     bool filled;                    //  already in this poll's set
 } s_known_t;
 
+#define O(field) offsetof (sf_nginx_config_t, field), sizeof (((sf_nginx_config_t *) 0)->field)
+static const sf_option_t s_options [] = {
+    { "stat-url", SF_OPT_STR, O (stat_url), "http://127.0.0.1:8080/stat", 0, 0, "nginx-rtmp: stat page URL" },
+    { "rtmp-app", SF_OPT_STR, O (rtmp_app), "", 0, 0, "nginx-rtmp: only this application" },
+    { NULL }
+};
+#undef O
+
 typedef struct {
-    sf_agent_config_t cfg;          //  a copy: the adapter outlives no one
+    sf_nginx_config_t cfg;          //  a copy: the adapter outlives no one
+    int64_t timeout_ms;             //  --http-timeout-ms
     sf_fetch_t *fetch;
-    sf_enrich_t *enrich;
     s_known_t *known;               //  sorted by name
     size_t nknown, known_cap;
     sf_nginx_stat_t stat;           //  the last parse; its array is reused
@@ -308,7 +318,6 @@ s_destroy (void **state_p)
     if (!self)
         return;
     sf_fetch_destroy (&self->fetch);
-    sf_enrich_destroy (&self->enrich);
     sf_nginx_stat_clear (&self->stat);
     free (self->known);
     free (self);
@@ -316,8 +325,9 @@ s_destroy (void **state_p)
 }
 
 static void *
-s_create (const sf_agent_config_t *cfg, char *err, size_t errlen)
+s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t errlen)
 {
+    const sf_nginx_config_t *cfg = config;
     if (!*cfg->stat_url) {
         snprintf (err, errlen, "source nginx-rtmp needs --stat-url (the URL of a location with `rtmp_stat all`)");
         return NULL;
@@ -328,13 +338,10 @@ s_create (const sf_agent_config_t *cfg, char *err, size_t errlen)
         return NULL;
     }
     self->cfg = *cfg;
+    self->timeout_ms = agent->http_timeout_ms;
     void *state = self;
     if (!(self->fetch = sf_fetch_new ())) {
         snprintf (err, errlen, "cannot initialise libcurl");
-        s_destroy (&state);
-        return NULL;
-    }
-    if (!(self->enrich = sf_enrich_new (&self->cfg, err, errlen))) {
         s_destroy (&state);
         return NULL;
     }
@@ -446,7 +453,7 @@ s_poll (void *state, sf_streamset_t *set)
     char *body = NULL;
     size_t len = 0;
     long status = 0;
-    if (sf_fetch (self->fetch, self->cfg.stat_url, NULL, NULL, self->cfg.http_timeout_ms,
+    if (sf_fetch (self->fetch, self->cfg.stat_url, NULL, NULL, self->timeout_ms,
                   S_STAT_MAX, &body, &len, &status, set->error, sizeof set->error))
         return -1;
     sf_nginx_stat_t *stat = &self->stat;
@@ -477,9 +484,8 @@ s_poll (void *state, sf_streamset_t *set)
         k->bytes_at_ms = 0;
         k->bitrate_kbps = 0;
     }
-    if (sf_enrich_apply (self->enrich, set, true))
-        goto oom;
     set->has_node = true;
+    sf_node_init (&set->node);
     SF_STRSET (set->node.software_version, stat->version);
     set->node.started_at = stat->uptime_s ? now_ms / 1000 - stat->uptime_s : 0;
     return 0;
@@ -490,6 +496,9 @@ oom:
 
 const sf_source_ops_t sf_source_nginx = {
     .name = "nginx-rtmp",
+    .summary = "nginx with the RTMP module: its rtmp_stat page",
+    .options = s_options, .config_size = sizeof (sf_nginx_config_t),
+    .add_archived = true,
     .create = s_create,
     .wait = NULL,
     .poll = s_poll,

@@ -14,7 +14,6 @@
 */
 #include "sf_agent.h"
 #include "sf_codec.h"
-#include "sf_enrich.h"
 #include "sf_log.h"
 #include "sf_mpjson.h"
 #include <czmq.h>
@@ -35,8 +34,17 @@ typedef struct {
 } s_client_t;
 
 typedef struct {
-    const sf_agent_config_t *cfg;
-    sf_enrich_t *enrich;
+    char push_listen [128];         //  host:port of the local JSON-lines endpoint
+} s_push_config_t;
+
+static const sf_option_t s_options [] = {
+    { "push-listen", SF_OPT_STR, offsetof (s_push_config_t, push_listen),
+      sizeof (((s_push_config_t *) 0)->push_listen), "127.0.0.1:7610", 0, 0,
+      "push: host:port of the JSON-lines endpoint" },
+    { NULL }
+};
+
+typedef struct {
     int listen_fd;
     s_client_t clients [S_CLIENTS_MAX];
     zhashx_t *streams;              //  name -> json_t * (merged)
@@ -84,19 +92,19 @@ s_json_free (void **item)
 }
 
 static void *
-s_create (const sf_agent_config_t *cfg, char *err, size_t errlen)
+s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t errlen)
 {
+    (void) agent;
+    const s_push_config_t *cfg = config;
     s_push_t *self = calloc (1, sizeof (*self));
-    if (!self)
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
         return NULL;
-    self->cfg = cfg;
+    }
     for (int i = 0; i < S_CLIENTS_MAX; i++)
         self->clients [i].fd = -1;
     self->listen_fd = s_listen (cfg->push_listen, err, errlen);
-    self->enrich = self->listen_fd >= 0 ? sf_enrich_new (cfg, err, errlen) : NULL;
-    if (!self->enrich) {
-        if (self->listen_fd >= 0)
-            close (self->listen_fd);
+    if (self->listen_fd < 0) {
         free (self);
         return NULL;
     }
@@ -289,7 +297,6 @@ s_poll (void *state, sf_streamset_t *set)
         }
         sf_stream_copy (s, &self->scratch);
     }
-    sf_enrich_apply (self->enrich, set, false);
     return 0;
 }
 
@@ -305,7 +312,6 @@ s_destroy (void **state_p)
     if (self->listen_fd >= 0)
         close (self->listen_fd);
     zhashx_destroy (&self->streams);
-    sf_enrich_destroy (&self->enrich);
     msgpack_sbuffer_destroy (&self->sbuf);
     sf_stream_clear (&self->scratch);
     free (self);
@@ -313,5 +319,8 @@ s_destroy (void **state_p)
 }
 
 const sf_source_ops_t sf_source_push = {
-    .name = "push", .create = s_create, .wait = s_wait, .poll = s_poll, .destroy = s_destroy
+    .name = "push",
+    .summary = "a local endpoint where a media server or a script pushes JSON lines",
+    .options = s_options, .config_size = sizeof (s_push_config_t),
+    .create = s_create, .wait = s_wait, .poll = s_poll, .destroy = s_destroy
 };

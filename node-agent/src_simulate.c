@@ -9,8 +9,8 @@
     address in them can ever be reached.
 */
 #include "sf_agent.h"
-#include "sf_enrich.h"
 #include "sf_log.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +29,29 @@ typedef struct {
 } s_sim_stream_t;
 
 typedef struct {
-    const sf_agent_config_t *cfg;
-    sf_enrich_t *enrich;
+    int64_t sim_streams;
+    int64_t sim_seed;
+    int64_t sim_churn_pct;          //  streams changing state per tick, percent
+    int64_t sim_update_pct;         //  running streams whose bitrate moves per tick
+    char sim_prefix [64];
+} s_sim_config_t;
+
+#define O(field) offsetof (s_sim_config_t, field), sizeof (((s_sim_config_t *) 0)->field)
+static const sf_option_t s_options [] = {
+    { "sim-streams", SF_OPT_INT, O (sim_streams), "100", 0, SF_STREAMS_PER_NODE_MAX, "simulate: streams" },
+    { "sim-seed", SF_OPT_INT, O (sim_seed), "1", 0, INT64_MAX, "simulate: random seed" },
+    { "sim-churn-pct", SF_OPT_INT, O (sim_churn_pct), "2", 0, 100,
+      "simulate: percent of streams changing state per tick" },
+    { "sim-update-pct", SF_OPT_INT, O (sim_update_pct), "100", 0, 100,
+      "simulate: percent of running streams whose bitrate and viewers move per tick" },
+    { "sim-prefix", SF_OPT_STR, O (sim_prefix), "", 0, 0, "simulate: stream name prefix (default: node id)" },
+    { NULL }
+};
+#undef O
+
+typedef struct {
+    s_sim_config_t cfgv;
+    const s_sim_config_t *cfg;
     s_sim_stream_t *streams;
     size_t count;
     uint64_t rng;
@@ -87,30 +108,28 @@ s_new_stream (s_sim_t *self, s_sim_stream_t *s, int64_t now)
 }
 
 static void *
-s_create (const sf_agent_config_t *cfg, char *err, size_t errlen)
+s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t errlen)
 {
     s_sim_t *self = calloc (1, sizeof (*self));
     if (!self) {
         snprintf (err, errlen, "out of memory");
         return NULL;
     }
-    self->cfg = cfg;
+    self->cfgv = *(const s_sim_config_t *) config;
+    self->cfg = &self->cfgv;
+    const s_sim_config_t *cfg = self->cfg;
     //  Each node's streams differ for the same seed
     uint64_t h = 1469598103934665603ULL;
-    for (const char *p = cfg->node; *p; p++)
+    for (const char *p = agent->node; *p; p++)
         h = (h ^ (uint8_t) *p) * 1099511628211ULL;
     self->rng = ((uint64_t) cfg->sim_seed * 0x9E3779B97F4A7C15ULL) ^ h;
     if (!self->rng)
         self->rng = 1;
-    snprintf (self->prefix, sizeof (self->prefix), "%.63s", cfg->sim_prefix [0] ? cfg->sim_prefix : cfg->node);
+    snprintf (self->prefix, sizeof (self->prefix), "%.63s", cfg->sim_prefix [0] ? cfg->sim_prefix : agent->node);
     self->count = (size_t) cfg->sim_streams;
     self->streams = calloc (self->count ? self->count : 1, sizeof (s_sim_stream_t));
-    self->enrich = sf_enrich_new (cfg, err, errlen);
-    if (!self->streams || !self->enrich) {
-        if (!self->streams)
-            snprintf (err, errlen, "out of memory for %zu simulated streams", self->count);
-        sf_enrich_destroy (&self->enrich);
-        free (self->streams);
+    if (!self->streams) {
+        snprintf (err, errlen, "out of memory for %zu simulated streams", self->count);
         free (self);
         return NULL;
     }
@@ -246,7 +265,6 @@ s_poll (void *state, sf_streamset_t *set)
         }
         s_fill (self, &self->streams [i], out, now);
     }
-    sf_enrich_apply (self->enrich, set, false);
     return 0;
 }
 
@@ -255,7 +273,6 @@ s_destroy (void **state_p)
 {
     s_sim_t *self = *state_p;
     if (self) {
-        sf_enrich_destroy (&self->enrich);
         free (self->streams);
         free (self);
         *state_p = NULL;
@@ -263,5 +280,8 @@ s_destroy (void **state_p)
 }
 
 const sf_source_ops_t sf_source_simulate = {
-    .name = "simulate", .create = s_create, .wait = NULL, .poll = s_poll, .destroy = s_destroy
+    .name = "simulate",
+    .summary = "N synthetic streams with realistic churn (demo, tests, benchmarks)",
+    .options = s_options, .config_size = sizeof (s_sim_config_t),
+    .create = s_create, .wait = NULL, .poll = s_poll, .destroy = s_destroy
 };

@@ -2,8 +2,9 @@
 # tools/gen-options.sh — prints the option tables of streamfleet-controller and
 # streamfleet-agent as Markdown, straight from the schema tables the daemons
 # parse with (sf_controller_options in controller/controller.c,
-# sf_agent_options in node-agent/agent_config.c), so docs/operations.md never
-# disagrees with the code.
+# sf_agent_core_options in node-agent/agent_config.c, and each source
+# adapter's own table, from the registry in node-agent/sources.c), so
+# docs/operations.md never disagrees with the code.
 #   tools/gen-options.sh [controller|agent]     print (default: both)
 #   tools/gen-options.sh --update               rewrite the tables in docs/operations.md
 #                                               (between the options:begin/end markers)
@@ -51,8 +52,16 @@ main (int argc, char **argv)
     }
     if (strcmp (which, "controller")) {
         printf ("### streamfleet-agent options\n\n");
-        s_table (sf_agent_options);
+        s_table (sf_agent_core_options);
         printf ("\n");
+        for (size_t i = 0; sf_source_at (i); i++) {
+            const sf_source_ops_t *ops = sf_source_at (i);
+            if (!ops->options || !ops->options->name)
+                continue;
+            printf ("#### `--source %s`: %s\n\n", ops->name, ops->summary);
+            s_table (ops->options);
+            printf ("\n");
+        }
     }
     return 0;
 }

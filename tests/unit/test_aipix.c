@@ -175,6 +175,7 @@ test_parse_server (void **state)
 typedef struct {
     fx_http_t *fx;
     sf_agent_config_t cfg;
+    sf_aipix_config_t acfg;
     void *src;
 } s_ctx_t;
 
@@ -207,12 +208,12 @@ s_ctx_new (const char *mode)
     ctx->fx->token = "s3cret";
     s_routes (ctx->fx);
     snprintf (ctx->cfg.node, sizeof ctx->cfg.node, "n1");
-    snprintf (ctx->cfg.api_url, sizeof ctx->cfg.api_url, "http://127.0.0.1:%d/", ctx->fx->port);
-    snprintf (ctx->cfg.api_token, sizeof ctx->cfg.api_token, "s3cret");
-    snprintf (ctx->cfg.api_token_mode, sizeof ctx->cfg.api_token_mode, "%s", mode);
+    snprintf (ctx->acfg.api_url, sizeof ctx->acfg.api_url, "http://127.0.0.1:%d/", ctx->fx->port);
+    snprintf (ctx->acfg.api_token, sizeof ctx->acfg.api_token, "s3cret");
+    snprintf (ctx->acfg.api_token_mode, sizeof ctx->acfg.api_token_mode, "%s", mode);
     ctx->cfg.http_timeout_ms = 400;
     char err [256];
-    ctx->src = sf_source_aipix.create (&ctx->cfg, err, sizeof err);
+    ctx->src = sf_source_aipix.create (&ctx->cfg, &ctx->acfg, err, sizeof err);
     assert_non_null (ctx->src);
     return ctx;
 }
@@ -286,9 +287,9 @@ test_poll_query_token (void **state)
     sf_streamset_clear (&set);
     //  A wrong token: 401, and the error never shows the token
     sf_source_aipix.destroy (&ctx->src);
-    snprintf (ctx->cfg.api_token, sizeof ctx->cfg.api_token, "wrong-token");
+    snprintf (ctx->acfg.api_token, sizeof ctx->acfg.api_token, "wrong-token");
     char err [256];
-    ctx->src = sf_source_aipix.create (&ctx->cfg, err, sizeof err);
+    ctx->src = sf_source_aipix.create (&ctx->cfg, &ctx->acfg, err, sizeof err);
     assert_int_equal (sf_source_aipix.poll (ctx->src, &set), -1);
     assert_non_null (strstr (set.error, "HTTP 401"));
     assert_null (strstr (set.error, "wrong-token"));
@@ -349,14 +350,16 @@ test_detail_hang_bounded (void **state)
 static void
 test_create_checks (void **state)
 {
-    sf_agent_config_t cfg;
+    static sf_agent_config_t cfg;
+    sf_aipix_config_t acfg;
     memset (&cfg, 0, sizeof cfg);
+    memset (&acfg, 0, sizeof acfg);
     char err [256];
-    assert_null (sf_source_aipix.create (&cfg, err, sizeof err));
+    assert_null (sf_source_aipix.create (&cfg, &acfg, err, sizeof err));
     assert_non_null (strstr (err, "--api-url"));
-    snprintf (cfg.api_url, sizeof cfg.api_url, "http://127.0.0.1:9");
-    snprintf (cfg.api_token_mode, sizeof cfg.api_token_mode, "cookie");
-    assert_null (sf_source_aipix.create (&cfg, err, sizeof err));
+    snprintf (acfg.api_url, sizeof acfg.api_url, "http://127.0.0.1:9");
+    snprintf (acfg.api_token_mode, sizeof acfg.api_token_mode, "cookie");
+    assert_null (sf_source_aipix.create (&cfg, &acfg, err, sizeof err));
     assert_non_null (strstr (err, "--api-token-mode"));
 }
 

@@ -82,10 +82,10 @@ s_teardown (void **state)
 static void
 test_apply (void **state)
 {
-    sf_agent_config_t cfg;
+    static sf_agent_config_t cfg;
     s_config (&cfg);
     char err [256];
-    sf_enrich_t *e = sf_enrich_new (&cfg, err, sizeof err);
+    sf_enrich_t *e = sf_enrich_new (&cfg, NULL, err, sizeof err);
     assert_non_null (e);
     sf_streamset_t set;
     sf_streamset_init (&set);
@@ -140,10 +140,10 @@ test_apply (void **state)
 static void
 test_source_ranges_win (void **state)
 {
-    sf_agent_config_t cfg;
+    static sf_agent_config_t cfg;
     s_config (&cfg);
     char err [256];
-    sf_enrich_t *e = sf_enrich_new (&cfg, err, sizeof err);
+    sf_enrich_t *e = sf_enrich_new (&cfg, NULL, err, sizeof err);
     sf_streamset_t set;
     sf_streamset_init (&set);
     sf_stream_t *cam1 = sf_streamset_add (&set, "cam1");
@@ -158,23 +158,23 @@ test_source_ranges_win (void **state)
 static void
 test_bad_config_refused (void **state)
 {
-    sf_agent_config_t cfg;
+    static sf_agent_config_t cfg;
     s_config (&cfg);
     char err [256];
     snprintf (cfg.record_pattern, sizeof cfg.record_pattern, "{name}/{when}.ts");
-    assert_null (sf_enrich_new (&cfg, err, sizeof err));
+    assert_null (sf_enrich_new (&cfg, NULL, err, sizeof err));
     assert_non_null (strstr (err, "record pattern"));
     s_config (&cfg);
     snprintf (cfg.overrides, sizeof cfg.overrides, "%s/missing.ini", s_root);
-    assert_null (sf_enrich_new (&cfg, err, sizeof err));
+    assert_null (sf_enrich_new (&cfg, NULL, err, sizeof err));
     assert_non_null (strstr (err, "missing.ini"));
     s_config (&cfg);
     s_file ("overrides.ini", "[cam1]\nflavour = mint\n", 0);
-    assert_null (sf_enrich_new (&cfg, err, sizeof err));
+    assert_null (sf_enrich_new (&cfg, NULL, err, sizeof err));
     assert_non_null (strstr (err, "line 2"));
     //  Nothing configured: still node info and usage
     memset (&cfg, 0, sizeof cfg);
-    sf_enrich_t *e = sf_enrich_new (&cfg, err, sizeof err);
+    sf_enrich_t *e = sf_enrich_new (&cfg, NULL, err, sizeof err);
     assert_non_null (e);
     sf_streamset_t set;
     sf_streamset_init (&set);

@@ -99,10 +99,12 @@ s_page (const char *name, uint64_t bw_in, uint64_t bytes_in, int nclients, bool 
     return buf;
 }
 
+//  Polls go through the agent's source runner, as in the daemon: the
+//  adapter, then enrichment (node info, usage) after it
 typedef struct {
     fx_http_t *fx;
     sf_agent_config_t cfg;
-    void *src;
+    sf_source_t *src;
 } s_ctx_t;
 
 static int
@@ -111,12 +113,16 @@ s_setup (void **state)
     s_ctx_t *ctx = calloc (1, sizeof (s_ctx_t));
     ctx->fx = fx_start ();
     assert_non_null (ctx->fx);
+    sf_config_defaults (sf_agent_options (), &ctx->cfg);
     snprintf (ctx->cfg.node, sizeof ctx->cfg.node, "n1");
-    snprintf (ctx->cfg.stat_url, sizeof ctx->cfg.stat_url, "http://127.0.0.1:%d/stat", ctx->fx->port);
+    snprintf (ctx->cfg.source, sizeof ctx->cfg.source, "nginx-rtmp");
+    sf_nginx_config_t *ncfg = sf_agent_source_config (&ctx->cfg, &sf_source_nginx);
+    assert_non_null (ncfg);
+    snprintf (ncfg->stat_url, sizeof ncfg->stat_url, "http://127.0.0.1:%d/stat", ctx->fx->port);
     ctx->cfg.http_timeout_ms = 300;
     snprintf (ctx->cfg.disks, sizeof ctx->cfg.disks, "/");
     char err [256];
-    ctx->src = sf_source_nginx.create (&ctx->cfg, err, sizeof err);
+    ctx->src = sf_source_new (&ctx->cfg, err, sizeof err);
     assert_non_null (ctx->src);
     *state = ctx;
     return 0;
@@ -126,7 +132,7 @@ static int
 s_teardown (void **state)
 {
     s_ctx_t *ctx = *state;
-    sf_source_nginx.destroy (&ctx->src);
+    sf_source_destroy (&ctx->src);
     assert_null (ctx->src);
     fx_stop (&ctx->fx);
     free (ctx);
@@ -137,7 +143,7 @@ static int
 s_poll (s_ctx_t *ctx, sf_streamset_t *set)
 {
     sf_streamset_clear (set);
-    return sf_source_nginx.poll (ctx->src, set);
+    return sf_source_poll (ctx->src, set);
 }
 
 static void
@@ -299,13 +305,15 @@ test_poll_failures (void **state)
 static void
 test_refused_connection (void **state)
 {
-    sf_agent_config_t cfg;
+    static sf_agent_config_t cfg;
+    sf_nginx_config_t ncfg;
     memset (&cfg, 0, sizeof cfg);
+    memset (&ncfg, 0, sizeof ncfg);
     //  Port 9 on loopback: nothing listens there in a test box
-    snprintf (cfg.stat_url, sizeof cfg.stat_url, "http://127.0.0.1:9/stat");
+    snprintf (ncfg.stat_url, sizeof ncfg.stat_url, "http://127.0.0.1:9/stat");
     cfg.http_timeout_ms = 300;
     char err [256];
-    void *src = sf_source_nginx.create (&cfg, err, sizeof err);
+    void *src = sf_source_nginx.create (&cfg, &ncfg, err, sizeof err);
     assert_non_null (src);
     sf_streamset_t set;
     sf_streamset_init (&set);
@@ -314,8 +322,8 @@ test_refused_connection (void **state)
     sf_streamset_clear (&set);
     sf_source_nginx.destroy (&src);
     //  No stat URL: refused at creation, with the option named
-    memset (&cfg, 0, sizeof cfg);
-    assert_null (sf_source_nginx.create (&cfg, err, sizeof err));
+    memset (&ncfg, 0, sizeof ncfg);
+    assert_null (sf_source_nginx.create (&cfg, &ncfg, err, sizeof err));
     assert_non_null (strstr (err, "--stat-url"));
 }
 

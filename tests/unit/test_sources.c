@@ -1,0 +1,134 @@
+/*  test_sources.c — source adapters as modules: each declares its own
+    options, the agent parses them all from one command line into each
+    adapter's config, and the source runner applies enrichment after every
+    poll whatever the adapter.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "sf_agent.h"
+#include "sf_aipix.h"
+#include "sf_log.h"
+#include "sf_nginx_stat.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern const sf_source_ops_t sf_source_simulate;
+
+static const sf_option_t *
+s_option (const char *name)
+{
+    for (const sf_option_t *o = sf_agent_options (); o->name; o++)
+        if (!strcmp (o->name, name))
+            return o;
+    return NULL;
+}
+
+//  Every registered adapter's options are in the agent's one table, once
+static void
+test_every_option_listed (void **state)
+{
+    (void) state;
+    size_t sources = 0;
+    for (size_t i = 0; sf_source_at (i); i++, sources++) {
+        const sf_source_ops_t *ops = sf_source_at (i);
+        assert_non_null (ops->summary);
+        for (const sf_option_t *o = ops->options; o && o->name; o++)
+            assert_non_null (s_option (o->name));
+    }
+    assert_true (sources >= 4);
+    for (const sf_option_t *o = sf_agent_core_options; o->name; o++)
+        assert_non_null (s_option (o->name));
+    //  The core knows no adapter's option
+    for (const sf_option_t *o = sf_agent_core_options; o->name; o++) {
+        assert_string_not_equal (o->name, "stat-url");
+        assert_string_not_equal (o->name, "api-url");
+        assert_string_not_equal (o->name, "sim-streams");
+    }
+}
+
+//  One command line fills the core's and each adapter's own config
+static void
+test_options_land_in_adapter_config (void **state)
+{
+    (void) state;
+    static sf_agent_config_t cfg;
+    sf_config_defaults (sf_agent_options (), &cfg);
+    char *argv [] = { "agent", "--node", "n1", "--source", "aipix", "--api-url", "http://127.0.0.1:1/x",
+                      "--stat-url", "http://127.0.0.1:2/stat", "--rtmp-app", "live", NULL };
+    char err [256];
+    int argc = (int) (sizeof argv / sizeof argv [0]) - 1;
+    assert_int_equal (sf_config_parse_args (sf_agent_options (), &cfg, argc, argv, 1, err, sizeof err), argc);
+    assert_string_equal (cfg.node, "n1");
+    const sf_aipix_config_t *a = sf_agent_source_config (&cfg, &sf_source_aipix);
+    const sf_nginx_config_t *n = sf_agent_source_config (&cfg, &sf_source_nginx);
+    assert_string_equal (a->api_url, "http://127.0.0.1:1/x");
+    assert_string_equal (a->api_token_mode, "header");         //  its default
+    assert_string_equal (n->stat_url, "http://127.0.0.1:2/stat");
+    assert_string_equal (n->rtmp_app, "live");
+    //  Configs do not overlap
+    assert_true ((const char *) a + sizeof *a <= (const char *) n
+             ||  (const char *) n + sizeof *n <= (const char *) a);
+}
+
+//  The runner enriches a source that never calls enrichment itself: node
+//  id, addresses, link templates and usage come from the agent
+static void
+test_runner_enriches (void **state)
+{
+    (void) state;
+    static sf_agent_config_t cfg;
+    sf_config_defaults (sf_agent_options (), &cfg);
+    snprintf (cfg.node, sizeof cfg.node, "edge-9");
+    snprintf (cfg.source, sizeof cfg.source, "simulate");
+    snprintf (cfg.addr_external, sizeof cfg.addr_external, "edge-9.example.net");
+    snprintf (cfg.hls_template, sizeof cfg.hls_template, "http://{host}/{name}.m3u8");
+    char path [] = "/tmp/sf-sources-test.XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    const char *ini = "[*]\nphoto = on\n";
+    assert_int_equal (write (fd, ini, strlen (ini)), (ssize_t) strlen (ini));
+    close (fd);
+    snprintf (cfg.overrides, sizeof cfg.overrides, "%s", path);
+    int64_t *streams = (int64_t *) ((char *) &cfg + s_option ("sim-streams")->offset);
+    *streams = 5;
+    char err [256];
+    sf_source_t *src = sf_source_new (&cfg, err, sizeof err);
+    assert_non_null (src);
+    assert_ptr_equal (sf_source_ops (src), &sf_source_simulate);
+    sf_streamset_t set;
+    sf_streamset_init (&set);
+    assert_int_equal (sf_source_poll (src, &set), 0);
+    assert_int_equal (set.count, 5);
+    assert_true (set.has_node);
+    assert_string_equal (set.node.id, "edge-9");
+    assert_string_equal (set.node.addr_external, "edge-9.example.net");
+    assert_string_equal (set.node.hls_template, "http://{host}/{name}.m3u8");
+    assert_true (set.node.mem_total_bytes > 0);
+    for (size_t i = 0; i < set.count; i++)
+        assert_true (set.items [i].functions & SF_FN_PHOTO);
+    sf_streamset_clear (&set);
+    sf_source_destroy (&src);
+    sf_source_destroy (&src);
+    unlink (path);
+    //  An unknown source is refused with the known ones named
+    snprintf (cfg.source, sizeof cfg.source, "wowza");
+    assert_null (sf_source_new (&cfg, err, sizeof err));
+    assert_non_null (strstr (err, "nginx-rtmp"));
+}
+
+int
+main (void)
+{
+    sf_log_set_level (SF_LOG_ERROR);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_every_option_listed),
+        cmocka_unit_test (test_options_land_in_adapter_config),
+        cmocka_unit_test (test_runner_enriches),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
