@@ -224,6 +224,7 @@ s_put_node_info (sf_ctl_t *c, sf_origin_t *o, const msgpack_object *obj, sf_vers
     o->info.ndisks = keep.ndisks;
     memcpy (o->info.disks, keep.disks, sizeof (keep.disks));
     o->info.heartbeat = keep.heartbeat;
+    o->info.stale = keep.stale;         //  heartbeats say it
     o->info.version = ver;
     o->info_dirty = true;
     return 0;
@@ -476,6 +477,19 @@ s_on_heartbeat (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const msgpack_obje
     if (sf_map_u64 (body, "gen", &gen, err) || sf_map_u64 (body, "counter", &counter, err)) {
         s_reject (c, route, o->node, SF_REJ_FIELD, "heartbeat needs gen and counter");
         return;
+    }
+    //  A stale agent has not read its media server: what we hold of the
+    //  node is its last good state, kept (never replaced by an empty one)
+    bool stale = false;
+    if (sf_map_bool (body, "stale", &stale, err) < 0)
+        s_reject (c, route, o->node, SF_REJ_FIELD, err);
+    else if (stale != o->info.stale) {
+        if (stale)
+            sf_warn ("ingest: %s's agent reports its source down: keeping the node's placements, "
+                     "marked stale", o->node);
+        else
+            sf_info ("ingest: %s's agent reads its source again: the node is no longer stale", o->node);
+        o->info.stale = stale;
     }
     const msgpack_object *usage = sf_map_get (body, "usage");
     if (usage && usage->type == MSGPACK_OBJECT_MAP) {

@@ -233,6 +233,7 @@ sf_json_node (const sf_node_t *n, int64_t now)
     json_object_set_new (j, "heartbeat_age_ms",
                          n->heartbeat_age_ms < 0? json_null (): json_integer (n->heartbeat_age_ms));
     json_object_set_new (j, "heartbeat", json_integer ((json_int_t) n->heartbeat));
+    json_object_set_new (j, "stale", json_boolean (n->stale));
     json_object_set_new (j, "addr_internal", s_str_or_null (n->addr_internal));
     json_object_set_new (j, "addr_external", s_str_or_null (n->addr_external));
     json_object_set_new (j, "group", s_str_or_null (n->group));

@@ -145,6 +145,7 @@ typedef struct {
     sf_disk_t disks [SF_DISKS_MAX];
     uint32_t ndisks;
     uint64_t heartbeat;                     //  counter, rises every heartbeat
+    bool stale;                             //  the agent's source is down: placements are its last good state
     sf_version_t version;
     //  Derived by the controller at query time
     uint8_t liveness;                       //  sf_liveness_t

@@ -73,6 +73,7 @@ typedef struct {
     bool failing;
     int64_t started_at;         //  unix seconds, for the node record
     bool snap_pending;          //  a snapshot is owed: the last try met a full queue
+    bool snap_waits;            //  a snapshot is owed but the source has not read a good state
     int64_t snap_try_ms;
     msgpack_sbuffer sbuf;
     msgpack_sbuffer pack;
@@ -345,6 +346,7 @@ s_disconnect (s_agent_t *a)
     zsock_destroy (&a->sock);
     a->state = S_DISCONNECTED;
     a->snap_pending = false;
+    a->snap_waits = false;
 }
 
 //  Queues the connection's hello if the connection is up; never blocks
@@ -410,9 +412,21 @@ s_failover (s_agent_t *a, const char *why)
     s_connect (a);
 }
 
+//  Never a snapshot of a state we have not read: until the source has
+//  produced a good state, the snapshot waits (heartbeats say stale, and the
+//  controller keeps the node's last placements) and is sent with the first one
 static void
 s_send_snapshot (s_agent_t *a)
 {
+    if (!a->have_last) {
+        if (!a->snap_waits)
+            sf_warn ("source %s has not produced a good state yet: the snapshot for %s waits for "
+                     "it (the node is reported stale; its placements there are kept)",
+                     a->ops->name, a->endpoints [a->current]);
+        a->snap_waits = true;
+        return;
+    }
+    a->snap_waits = false;
     size_t total = zhashx_size (a->entries);
     s_entry_t **all = malloc ((total ? total : 1) * sizeof (s_entry_t *));
     if (!all)
@@ -481,7 +495,7 @@ s_send_snapshot (s_agent_t *a)
 static void
 s_pump (s_agent_t *a)
 {
-    if (a->state != S_STREAMING)
+    if (a->state != S_STREAMING || a->snap_waits)
         return;
     if (a->snap_pending) {
         //  Changes wait behind the snapshot they would otherwise overtake
@@ -535,8 +549,11 @@ s_heartbeat (s_agent_t *a)
     msgpack_sbuffer_clear (&a->sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "hb", 4);
+    sf_msg_begin (&pk, "hb", 5);
     sf_pack_ku64 (&pk, "gen", a->gen);
+    //  Stale: what the controller holds of us is not our media server's
+    //  state now (no good read yet, or the source is failing)
+    sf_pack_kbool (&pk, "stale", !a->have_last || a->failing);
     sf_pack_ku64 (&pk, "seq", a->seq);
     sf_pack_ku64 (&pk, "counter", ++a->hb_counter);
     sf_pack_str (&pk, "usage");
@@ -676,12 +693,19 @@ s_on_source (s_agent_t *a)
         a->have_last = true;
         free (set);
         s_diff (a, &a->last);
+        if (a->snap_waits && a->state == S_STREAMING) {
+            sf_info ("source %s produced its first good state: sending the snapshot", a->ops->name);
+            s_send_snapshot (a);
+        }
         return;
     }
     //  Keep the last good state, marked stale; say so once per streak
     if (!a->failing)
-        sf_warn ("source %s failing: %s (keeping the last good state, marked stale)", a->ops->name,
-                 set->error [0] ? set->error : "unknown error");
+        sf_warn ("source %s failing: %s (%s)", a->ops->name,
+                 set->error [0] ? set->error : "unknown error",
+                 a->have_last ? "keeping the last good state, marked stale"
+                              : "no good state read yet: the node is reported stale and nothing "
+                                "of it is replaced until one is");
     a->failing = true;
     sf_streamset_clear (set);
     free (set);

@@ -867,7 +867,7 @@ void
 sf_node_pack (msgpack_packer *pk, const sf_node_t *n, int flags)
 {
     bool derived = (flags & SF_ENC_DERIVED) != 0;
-    msgpack_pack_map (pk, 16 + (derived ? 6 : 0));
+    msgpack_pack_map (pk, 17 + (derived ? 6 : 0));
     sf_pack_kstr (pk, "id", n->id);
     sf_pack_kstr (pk, "addr_internal", n->addr_internal);
     sf_pack_kstr (pk, "addr_external", n->addr_external);
@@ -883,6 +883,7 @@ sf_node_pack (msgpack_packer *pk, const sf_node_t *n, int flags)
     sf_pack_str (pk, "usage");
     sf_usage_pack (pk, n);
     sf_pack_ku64 (pk, "heartbeat", n->heartbeat);
+    sf_pack_kbool (pk, "stale", n->stale);
     sf_pack_str (pk, "version");
     msgpack_pack_array (pk, 2);
     msgpack_pack_uint64 (pk, n->version.gen);
@@ -923,6 +924,7 @@ sf_node_unpack (const msgpack_object *o, sf_node_t *n, char *err)
     if (u && u->type != MSGPACK_OBJECT_NIL)
         CHECK (sf_usage_unpack (u, n, err));
     CHECK (sf_map_u64 (o, "heartbeat", &n->heartbeat, err));
+    CHECK (sf_map_bool (o, "stale", &n->stale, err));
     const msgpack_object *v = sf_map_get (o, "version");
     if (v && v->type != MSGPACK_OBJECT_NIL) {
         if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2

@@ -12,7 +12,9 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
             printf ("usage: streamfleet nodes [-o table|wide|json]\n\n"
                     "Lists nodes with liveness (alive, suspect, down), heartbeat age, primary\n"
                     "streams against their maximum, incoming kbit/s against the maximum, CPU,\n"
-                    "memory, and disks; a disk at or above 80%% is marked '!'.\n");
+                    "memory, and disks; a disk at or above 80%% is marked '!'. A node whose\n"
+                    "agent cannot read its media server is marked [stale]: its streams are the\n"
+                    "last good state its agent read.\n");
             return 0;
         }
         fprintf (stderr, "streamfleet: unexpected argument '%s'\n", argv [1]);
@@ -44,6 +46,8 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
         sf_map_u32 (o, "nprimary", &nprimary, NULL);
         sf_map_u32 (o, "max_primary_streams", &maxp, NULL);
         sf_map_u32 (o, "max_in_kbps", &maxin, NULL);
+        bool stale = false;
+        sf_map_bool (o, "stale", &stale, NULL);
         const msgpack_object *u = sf_map_get (o, "usage");
         double cpu = 0;
         uint64_t mem_used = 0, mem_total = 0;
@@ -83,8 +87,9 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
             snprintf (age, sizeof (age), "%.1fs", hb_age / 1000.0);
         char padded [24];
         snprintf (padded, sizeof (padded), "%-8s", live);
-        printf ("%-16s %s%s%s %8s %8u %13s %21s %5.1f%% %18s  %s\n", id, sf_color (cli, live), padded,
-                sf_color_reset (cli), age, nstreams, prim, inb, cpu, mem, disks);
+        printf ("%-16s %s%s%s %8s %8u %13s %21s %5.1f%% %18s  %s%s\n", id, sf_color (cli, live), padded,
+                sf_color_reset (cli), age, nstreams, prim, inb, cpu, mem, disks,
+                stale ? "  [stale: source down, last good state kept]" : "");
     }
     printf ("%u nodes\n", n);
 done:
