@@ -597,7 +597,7 @@ sf_ctl_commit (sf_ctl_t *c)
 static void
 s_ingest_loop (sf_ctl_t *c)
 {
-    int64_t last_sync = sf_mono_ms (), last_check = last_sync, last_gc = last_sync;
+    int64_t last_sync = sf_mono_ms (), last_check = last_sync, last_gc = last_sync, last_fleet = last_sync;
     void *sock = zsock_resolve (c->agents);
     zmq_pollitem_t items [256];
     while (!zsys_interrupted && !atomic_load (&c->stop)) {
@@ -656,6 +656,14 @@ s_ingest_loop (sf_ctl_t *c)
             if (dead)
                 sf_info ("store: cleared %d stale reader slots", dead);
             last_check = now;
+        }
+        if (now - last_fleet >= 1000) {
+            //  Nodes declared down or back are inputs of the placement state
+            if (sf_fleet_tick_due (c->store) > 0 && sf_ctl_txn (c) == 0) {
+                sf_fleet_tick (c->store);
+                sf_ctl_commit (c);
+            }
+            last_fleet = now;
         }
         if (now - last_gc >= 60000 && sf_ctl_txn (c) == 0) {
             int gone = sf_store_gc_tombstones (c->store, sf_now_ms () - c->cfg->tombstone_grace_s * 1000);

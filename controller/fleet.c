@@ -35,7 +35,7 @@
 #include <string.h>
 
 static const char *s_kind_names [SF_EV_COUNT] = {
-    "transfer_started", "migrated", "failover", "transfer_stuck", "returned"
+    "transfer_started", "migrated", "failover", "transfer_stuck", "returned", "conflict"
 };
 
 const char *
@@ -139,12 +139,39 @@ s_move_to (sf_fleet_state_t *st, sf_fleet_event_t *fx, int n, int kind, const ch
     return n;
 }
 
+static void
+s_conflict_clear (sf_fleet_state_t *st)
+{
+    st->conflict [0] = 0;
+    st->conflict_since_ms = 0;
+}
+
 int
 sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
 {
     int n = 0;
     const char *node = ch->node;
     int64_t t = ch->at_ms;
+    if (ch->down) {
+        //  A stale copy on a dead node is offline, no longer a conflict
+        //  (raised again, under the same key, if it comes back running)
+        if (st->conflict [0] && strcmp (st->conflict, node) == 0)
+            s_conflict_clear (st);
+        //  A transfer whose source died before it stopped the stream was a
+        //  takeover: one failover, timed at the takeover, whatever the order
+        //  in which the start and the death became known
+        if (st->xfer_start_ms && strcmp (st->xfer_from, node) == 0 && strcmp (st->owner, node) == 0
+        &&  st->owner_stop_ms == 0 && ch->owner_running && ch->target_running) {
+            int64_t start = st->xfer_start_ms;
+            char to [SF_NODE_MAX + 1];
+            s_node_set (to, st->xfer_to);
+            n = s_fx (fx, n, SF_EV_XFER_CLOSE, node, to, start, 0, start, NULL);
+            s_xfer_clear (st);
+            n = s_move_to (st, fx, n, SF_EV_FAILOVER, to, start, 0, start,
+                           "the node it lived on went down after this node took the stream over");
+        }
+        return n;
+    }
     if (ch->started) {
         if (!st->owner [0]) {
             //  First sighting: the stream lives here
@@ -157,6 +184,27 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
             st->owner_stop_ms = 0;          //  running again where it lives
             return 0;
         }
+        bool owner_live = st->owner_stop_ms == 0 && ch->owner_running;
+        if (sf_fleet_state_left (st, node) && t < st->owner_since_ms
+        &&  !(st->xfer_start_ms && strcmp (st->xfer_to, node) == 0)) {
+            //  A stale copy: it runs since before the stream moved away
+            //  (a node back with the stream still running)
+            if (ch->node_down)
+                return 0;                   //  offline: flagged when it is back
+            if (owner_live && !ch->owner_down) {
+                if (strcmp (st->conflict, node) == 0)
+                    return 0;
+                s_node_set (st->conflict, node);
+                st->conflict_since_ms = st->owner_since_ms;
+                return s_fx (fx, 0, SF_EV_CONFLICT, st->owner, node, st->owner_since_ms, 0, 0,
+                             "the stream runs on two nodes and is not moving between them");
+            }
+            if (st->owner_stop_ms)
+                //  The owner stopped: the stale copy is where it runs
+                return s_move_to (st, fx, 0, SF_EV_MIGRATED, node, st->owner_stop_ms, 0,
+                                  st->owner_stop_ms, NULL);
+            return 0;
+        }
         if (st->xfer_start_ms) {
             if (strcmp (st->xfer_to, node) == 0)
                 return 0;                   //  the transfer we know of
@@ -165,8 +213,15 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
                       st->xfer_start_ms, NULL);
             s_xfer_clear (st);
         }
-        bool owner_live = st->owner_stop_ms == 0 && ch->owner_running;
         if (owner_live && !ch->owner_down) {
+            if (t < st->owner_since_ms && ch->node_down) {
+                //  Out of time order, and the node that ran it first is down:
+                //  the later one took it over
+                n = s_fx (fx, n, SF_EV_FAILOVER, node, st->owner, st->owner_since_ms, 0, 0,
+                          "the node it lived on went down after this node took the stream over");
+                s_left_add (st, node);
+                return n;
+            }
             if (t < st->owner_since_ms) {
                 //  Records arrived out of time order: this node ran the stream
                 //  first, and the one we took for the owner joined it later.
@@ -210,6 +265,19 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
                           "the stream started here after the old node stopped it (no overlap)");
     }
     if (ch->stopped) {
+        if (st->conflict [0] && strcmp (st->conflict, node) == 0) {
+            s_conflict_clear (st);          //  the stale copy stopped
+            return 0;
+        }
+        if (st->conflict [0] && strcmp (st->owner, node) == 0 && !st->xfer_start_ms) {
+            //  The owner stopped while the stale copy runs: it lives there
+            char to [SF_NODE_MAX + 1];
+            s_node_set (to, st->conflict);
+            int64_t since = st->conflict_since_ms;
+            s_conflict_clear (st);
+            return s_move_to (st, fx, 0, SF_EV_MIGRATED, to, t, t - since, since,
+                              "the old node stopped the stream while the new one ran it");
+        }
         if (strcmp (st->owner, node) == 0) {
             if (st->xfer_start_ms && strcmp (st->xfer_from, node) == 0) {
                 int64_t start = st->xfer_start_ms;
@@ -236,11 +304,14 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
 uint8_t
 sf_fleet_flags (const sf_fleet_state_t *st, const char *node)
 {
+    uint8_t flags = 0;
+    if (st->conflict [0] && (strcmp (node, st->conflict) == 0 || strcmp (node, st->owner) == 0))
+        flags |= SF_SUM_CONFLICT;
     if (st->xfer_start_ms && (strcmp (node, st->xfer_from) == 0 || strcmp (node, st->xfer_to) == 0))
-        return SF_SUM_TRANSFER;
+        return flags | SF_SUM_TRANSFER;
     if (st->owner [0] && strcmp (node, st->owner) != 0 && sf_fleet_state_left (st, node))
-        return SF_SUM_MIGRATED;
-    return 0;
+        flags |= SF_SUM_MIGRATED;
+    return flags;
 }
 
 bool
@@ -328,13 +399,21 @@ s_state_load (MDB_txn *txn, sf_store_t *store, const char *uid, sf_fleet_state_t
         used += u;
         st->nleft++;
     }
+    //  Since conflicts: be64 since, the stale node (absent in older states)
+    if (st->nleft == nleft && left - used > 8) {
+        int64_t since = (int64_t) s_get_be64 ((const uint8_t *) q + used);
+        if (s_take (q + used + 8, left - used - 8, st->conflict, SF_NODE_MAX))
+            st->conflict_since_ms = since;
+        else
+            st->conflict [0] = 0;
+    }
     return 0;
 }
 
 static int
 s_state_save (MDB_txn *txn, sf_store_t *store, const char *uid, const sf_fleet_state_t *st)
 {
-    char buf [29 + (3 + SF_FLEET_LEFT_MAX) * (SF_NODE_MAX + 1)];
+    char buf [29 + 8 + (4 + SF_FLEET_LEFT_MAX) * (SF_NODE_MAX + 1)];
     uint8_t *p = (uint8_t *) buf;
     s_be64 (p, (uint64_t) S_STATE_MAGIC << 32);
     s_be64 (p + 4, (uint64_t) st->owner_since_ms);
@@ -347,6 +426,10 @@ s_state_save (MDB_txn *txn, sf_store_t *store, const char *uid, const sf_fleet_s
     at = s_append (buf, at, st->xfer_to);
     for (uint32_t i = 0; i < st->nleft; i++)
         at = s_append (buf, at, st->left [i]);
+    if (st->conflict [0]) {
+        s_be64 ((uint8_t *) buf + at, (uint64_t) st->conflict_since_ms);
+        at = s_append (buf, at + 8, st->conflict);
+    }
     MDB_val k = { strlen (uid), (void *) uid }, v = { at, buf };
     return mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_STATE), &k, &v, 0) ? -1 : 0;
 }
@@ -525,6 +608,17 @@ s_uid_node_active (MDB_txn *txn, sf_store_t *store, const char *uid, const char 
 }
 
 typedef struct {
+    char *name;
+} s_first_t;
+
+static int
+s_first_name (const char *node, const char *name, void *arg)
+{
+    snprintf (((s_first_t *) arg)->name, SF_NAME_MAX + 1, "%s", name);
+    return 1;
+}
+
+typedef struct {
     MDB_txn *txn;
     sf_store_t *store;
     const sf_fleet_state_t *st;
@@ -600,11 +694,31 @@ s_owner_one (const char *node, const char *name, void *arg)
 //  Write path
 
 static sf_live_t *s_live;
+static sf_fleet_live_fn *s_live_fn;
+static void *s_live_arg;
 
 void
 sf_fleet_set_live (sf_live_t *live)
 {
     __atomic_store_n (&s_live, live, __ATOMIC_RELEASE);
+}
+
+void
+sf_fleet_set_liveness (sf_fleet_live_fn *fn, void *arg)
+{
+    s_live_arg = arg;
+    __atomic_store_n (&s_live_fn, fn, __ATOMIC_RELEASE);
+}
+
+//  A node's liveness as the writer sees it; -1 without any liveness source
+static int
+s_liveness (const char *node)
+{
+    sf_fleet_live_fn *fn = __atomic_load_n (&s_live_fn, __ATOMIC_ACQUIRE);
+    if (fn)
+        return fn (node, s_live_arg);
+    sf_live_t *live = __atomic_load_n (&s_live, __ATOMIC_ACQUIRE);
+    return live ? sf_live_state (live, node, sf_mono_ms (), NULL) : -1;
 }
 
 //  Runs one change of uid's placement through the state machine and stores
@@ -616,6 +730,8 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
     sf_fleet_state_t st, before;
     s_state_load (txn, store, uid, &st);
     before = st;
+    if (ch->down && !st.owner [0])
+        return 0;
     if (!st.owner [0]) {
         //  No state yet: a stream that has only ever started somewhere keeps
         //  none (the ingest of a fresh fleet writes nothing extra); its owner
@@ -631,15 +747,16 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
         else
             s_node_set (st.owner, ch->node);
     }
-    if (st.owner [0] && strcmp (st.owner, ch->node) != 0) {
+    if (st.owner [0] && (strcmp (st.owner, ch->node) != 0 || ch->down)) {
         ch->owner_running = s_uid_node_active (txn, store, uid, st.owner);
-        sf_live_t *live = __atomic_load_n (&s_live, __ATOMIC_ACQUIRE);
+        int state = s_liveness (st.owner);
         //  Without a liveness table (none handed over yet) a secondary that
         //  takes over a running owner counts as a failover, by its type
-        ch->owner_down = live ? sf_live_state (live, st.owner, sf_mono_ms (), NULL) == SF_LIVE_DOWN
-                              : ch->type == SF_TYPE_SECONDARY;
+        ch->owner_down = state >= 0 ? state == SF_LIVE_DOWN : ch->type == SF_TYPE_SECONDARY;
     }
-    if (st.xfer_start_ms && strcmp (st.xfer_to, ch->node) != 0)
+    if (!ch->down)
+        ch->node_down = s_liveness (ch->node) == SF_LIVE_DOWN;
+    if (st.xfer_start_ms && (strcmp (st.xfer_to, ch->node) != 0 || ch->down))
         ch->target_running = s_uid_node_active (txn, store, uid, st.xfer_to);
     sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
     int n = sf_fleet_step (&st, ch, fx);
@@ -661,6 +778,7 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
     //  Flags change only with the transfer or the nodes left (a placement is
     //  migrated only where the stream has been)
     if (strcmp (st.xfer_from, before.xfer_from) == 0 && strcmp (st.xfer_to, before.xfer_to) == 0
+    &&  strcmp (st.conflict, before.conflict) == 0
     &&  st.xfer_start_ms == before.xfer_start_ms && st.nleft == before.nleft
     &&  memcmp (st.left, before.left, sizeof (st.left)) == 0
     &&  (st.nleft == 0 || strcmp (st.owner, before.owner) == 0))
@@ -697,7 +815,10 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     bool had = prev.magic == SF_SUMMARY_MAGIC;
     bool was_active = had && prev.status == SF_STATUS_ACTIVE;
     bool is_active = s->status == SF_STATUS_ACTIVE;
-    if (had && was_active == is_active)
+    //  A placement the stream left, reported running and not flagged yet:
+    //  a stale copy (its node is back) that the state machine must see
+    bool stale = had && is_active && (prev.flags & SF_SUM_MIGRATED) && !(prev.flags & SF_SUM_CONFLICT);
+    if (had && was_active == is_active && !stale)
         return 0;                   //  the common case: nothing moved
     //  A new placement, or one that starts or stops, is (re)indexed by uid
     const char *uid = s->uid [0] ? s->uid : s->name;
@@ -717,7 +838,7 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
                 return -1;
         }
     }
-    if (was_active == is_active)
+    if (was_active == is_active && !stale)
         return 0;
     sf_fleet_change_t ch = { .node = s->node, .started = is_active, .stopped = !is_active,
                              .type = s->type };
@@ -759,6 +880,248 @@ sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, sf_ve
 }
 
 //  ---------------------------------------------------------------------------
+//  Liveness as an input
+
+typedef struct {
+    char (*uids) [SF_NAME_MAX + 1];
+    char (*names) [SF_NAME_MAX + 1];
+    size_t count, cap;
+    int failed;
+} s_uidlist_t;
+
+static void
+s_uidlist_add (s_uidlist_t *l, const char *uid, const char *name)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        void *u = realloc (l->uids, cap * sizeof (*l->uids));
+        if (u)
+            l->uids = u;
+        void *m = realloc (l->names, cap * sizeof (*l->names));
+        if (m)
+            l->names = m;
+        if (!u || !m) {
+            l->failed = 1;
+            return;
+        }
+        l->cap = cap;
+    }
+    snprintf (l->uids [l->count], SF_NAME_MAX + 1, "%s", uid);
+    snprintf (l->names [l->count], SF_NAME_MAX + 1, "%s", name);
+    l->count++;
+}
+
+static void
+s_uidlist_free (s_uidlist_t *l)
+{
+    free (l->uids);
+    free (l->names);
+}
+
+int
+sf_fleet_node_down (sf_store_t *store, const char *node)
+{
+    MDB_txn *txn = sf_store_wtxn (store);
+    if (!txn)
+        return -1;
+    //  The streams whose state involves the node: collected first, since
+    //  deriving rewrites the states
+    s_uidlist_t l = { 0 };
+    MDB_cursor *cur;
+    if (mdb_cursor_open (txn, sf_store_dbi (store, SF_DB_FLEET_STATE), &cur))
+        return -1;
+    MDB_val k, v;
+    int rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
+    while (rc == 0 && !l.failed) {
+        char uid [SF_NAME_MAX + 1];
+        if (k.mv_size <= SF_NAME_MAX) {
+            memcpy (uid, k.mv_data, k.mv_size);
+            uid [k.mv_size] = 0;
+            sf_fleet_state_t st;
+            if (s_state_load (txn, store, uid, &st) == 0
+            &&  (strcmp (st.xfer_from, node) == 0 || strcmp (st.conflict, node) == 0))
+                s_uidlist_add (&l, uid, "");
+        }
+        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close (cur);
+    int result = l.failed ? -1 : 0;
+    for (size_t i = 0; i < l.count && result == 0; i++) {
+        //  The event names the stream as the placement on the node does
+        char name [SF_NAME_MAX + 1] = "";
+        s_first_t f = { name };
+        s_uid_scan (txn, store, l.uids [i], node, s_first_name, &f);
+        sf_fleet_change_t ch = { .node = node, .down = true, .node_down = true };
+        result = s_derive (store, l.uids [i], name [0] ? name : l.uids [i], &ch);
+    }
+    s_uidlist_free (&l);
+    return result;
+}
+
+typedef struct {
+    s_uidlist_t *l;
+    int64_t *starts;
+    size_t cap;
+} s_up_t;
+
+static int
+s_up_row (const sf_row_t *row, void *arg)
+{
+    s_up_t *u = arg;
+    if (row->sum.status != SF_STATUS_ACTIVE || !(row->sum.flags & SF_SUM_MIGRATED)
+    ||  (row->sum.flags & SF_SUM_CONFLICT))
+        return 0;
+    sf_stream_t s;
+    sf_stream_init (&s);
+    if (sf_row_decode (row, &s) == 0) {
+        s_uidlist_add (u->l, s.uid [0] ? s.uid : s.name, s.name);
+        if (u->l->count > u->cap) {
+            size_t cap = u->l->cap;
+            int64_t *p = realloc (u->starts, cap * sizeof (int64_t));
+            if (p) {
+                u->starts = p;
+                u->cap = cap;
+            }
+            else
+                u->l->failed = 1;
+        }
+        if (!u->l->failed)
+            u->starts [u->l->count - 1] = s.started_at > 0 ? s.started_at * 1000 : s.changed_at_ms;
+    }
+    sf_stream_clear (&s);
+    return u->l->failed;
+}
+
+int
+sf_fleet_node_up (sf_store_t *store, const char *node)
+{
+    MDB_txn *txn = sf_store_wtxn (store);
+    if (!txn)
+        return -1;
+    //  A node back with streams still running that moved away meanwhile:
+    //  each is a start as the state machine sees it (a stale copy)
+    s_uidlist_t l = { 0 };
+    s_up_t u = { &l, NULL, 0 };
+    sf_read_t r = { txn, store };
+    sf_store_scan_streams (&r, node, s_up_row, &u);
+    int result = l.failed ? -1 : 0;
+    for (size_t i = 0; i < l.count && result == 0; i++) {
+        sf_fleet_change_t ch = { .node = node, .started = true, .at_ms = u.starts [i],
+                                 .type = SF_TYPE_PRIMARY };
+        result = s_derive (store, l.uids [i], l.names [i], &ch);
+    }
+    free (u.starts);
+    s_uidlist_free (&l);
+    return result;
+}
+
+//  What the tick saw of each node last
+typedef struct {
+    char node [SF_NODE_MAX + 1];
+    int state;
+    bool seen;
+} s_seen_t;
+
+static s_seen_t *s_seen;
+static size_t s_nseen, s_seen_cap;
+
+typedef struct {
+    sf_store_t *store;
+    char (*down) [SF_NODE_MAX + 1];
+    char (*up) [SF_NODE_MAX + 1];
+    size_t ndown, nup, cap;
+    int failed;
+} s_tick_t;
+
+static int
+s_tick_node (const sf_node_t *n, void *arg)
+{
+    s_tick_t *t = arg;
+    int state = s_liveness (n->id);
+    if (state < 0)
+        return 0;
+    s_seen_t *e = NULL;
+    for (size_t i = 0; i < s_nseen; i++)
+        if (strcmp (s_seen [i].node, n->id) == 0) {
+            e = &s_seen [i];
+            break;
+        }
+    if (!e) {
+        if (s_nseen == s_seen_cap) {
+            size_t cap = s_seen_cap ? s_seen_cap * 2 : 16;
+            s_seen_t *p = realloc (s_seen, cap * sizeof (*p));
+            if (!p) {
+                t->failed = 1;
+                return 1;
+            }
+            s_seen = p;
+            s_seen_cap = cap;
+        }
+        e = &s_seen [s_nseen++];
+        s_node_set (e->node, n->id);
+        e->state = SF_LIVE_ALIVE;       //  a node first seen down went down
+    }
+    bool was_down = e->state == SF_LIVE_DOWN, is_down = state == SF_LIVE_DOWN;
+    e->state = state;
+    if (was_down == is_down)
+        return 0;
+    if (t->ndown + t->nup == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        void *d = realloc (t->down, cap * sizeof (*t->down));
+        if (d)
+            t->down = d;
+        void *u = realloc (t->up, cap * sizeof (*t->up));
+        if (u)
+            t->up = u;
+        if (!d || !u) {
+            t->failed = 1;
+            return 1;
+        }
+        t->cap = cap;
+    }
+    if (is_down)
+        s_node_set (t->down [t->ndown++], n->id);
+    else
+        s_node_set (t->up [t->nup++], n->id);
+    return 0;
+}
+
+//  Transitions seen and not yet applied (the writer thread's)
+static s_tick_t s_pending;
+
+int
+sf_fleet_tick_due (sf_store_t *store)
+{
+    sf_read_t r;
+    MDB_txn *txn = sf_store_wtxn (store);
+    if (txn)
+        r = (sf_read_t) { txn, store };
+    else if (sf_store_read_begin (store, &r))
+        return -1;
+    s_pending.failed = 0;
+    sf_store_scan_nodes (&r, s_tick_node, &s_pending);
+    if (!txn)
+        sf_store_read_end (&r);
+    return (int) (s_pending.ndown + s_pending.nup);
+}
+
+int
+sf_fleet_tick (sf_store_t *store)
+{
+    if (!sf_store_wtxn (store))
+        return -1;
+    if (s_pending.ndown + s_pending.nup == 0)
+        sf_fleet_tick_due (store);
+    int rc = 0;
+    for (size_t i = 0; i < s_pending.ndown && rc == 0; i++)
+        rc = sf_fleet_node_down (store, s_pending.down [i]);
+    for (size_t i = 0; i < s_pending.nup && rc == 0; i++)
+        rc = sf_fleet_node_up (store, s_pending.up [i]);
+    s_pending.ndown = s_pending.nup = 0;
+    return rc;
+}
+
+//  ---------------------------------------------------------------------------
 //  Queries
 
 void
@@ -772,6 +1135,8 @@ sf_fleet_derive (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int nod
     out->type = row->sum.type;
     out->status = node_state == SF_LIVE_DOWN ? SF_STATUS_OFFLINE : row->sum.status;
     out->transfer = (row->sum.flags & SF_SUM_TRANSFER) != 0;
+    //  A conflict is two live copies: not while this one is offline
+    out->conflict = (row->sum.flags & SF_SUM_CONFLICT) != 0 && node_state != SF_LIVE_DOWN;
     out->migrated_to [0] = 0;
     if (row->sum.flags & SF_SUM_MIGRATED) {
         out->type = SF_TYPE_MIGRATED;
@@ -825,6 +1190,30 @@ s_ev_cmp (const void *pa, const void *pb)
     if (!c) c = strcmp (a->from, b->from);
     if (!c) c = strcmp (a->to, b->to);
     return c;
+}
+
+//  A takeover first seen as a transfer (the old node was only suspect) and
+//  then as a failover (it was declared down) is one failover: the
+//  transfer_started under the same time, stream and nodes is not listed.
+//  The set stays grow-only (both are stored, and replicated); the listing
+//  is a function of the set, so every controller lists the same.
+static void
+s_supersede (s_evlist_t *l)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        const sf_fleet_event_t *e = &l->items [i];
+        bool gone = false;
+        if (e->kind == SF_EV_TRANSFER_STARTED)
+            //  Sorted by time: the same takeover sits next to it
+            for (size_t j = i; j-- > 0 && l->items [j].at_ms == e->at_ms; )
+                if (l->items [j].kind == SF_EV_FAILOVER && strcmp (l->items [j].uid, e->uid) == 0
+                &&  strcmp (l->items [j].from, e->from) == 0 && strcmp (l->items [j].to, e->to) == 0)
+                    gone = true;
+        if (!gone)
+            l->items [keep++] = *e;
+    }
+    l->count = keep;
 }
 
 static bool
@@ -905,6 +1294,7 @@ sf_fleet_events (sf_query_ctx_t *ctx, const char *name, int64_t since_ms, size_t
     }
     if (l.count > 1)
         qsort (l.items, l.count, sizeof (*l.items), s_ev_cmp);
+    s_supersede (&l);
     for (size_t i = 0; i < l.count; i++)
         out->counts [l.items [i].kind]++;
     out->total = l.count;
@@ -979,13 +1369,42 @@ s_count_one (const char *node, const char *name, void *arg)
 
 //  Where the stream lives: its state's owner; a stream without state (it
 //  only ever started) lives where it runs, or on its only placement
+typedef struct {
+    sf_read_t *r;
+    sf_live_t *live;
+    const char *except;
+    char node [SF_NODE_MAX + 1];
+} s_live_owner_t;
+
+//  The first placement that runs the stream on a node that is not down
+static int
+s_live_owner_one (const char *node, const char *name, void *arg)
+{
+    s_live_owner_t *o = arg;
+    sf_row_t row;
+    if (strcmp (node, o->except) == 0
+    ||  sf_store_get_row (o->r, node, name, &row) || row.sum.status != SF_STATUS_ACTIVE
+    ||  sf_live_state (o->live, node, sf_mono_ms (), NULL) == SF_LIVE_DOWN)
+        return 0;
+    s_node_set (o->node, node);
+    return 1;
+}
+
 static void
-s_current (sf_read_t *r, const char *uid, char *out, size_t size)
+s_current (sf_query_ctx_t *ctx, sf_read_t *r, const char *uid, char *out, size_t size)
 {
     sf_fleet_state_t st;
     out [0] = 0;
     if (s_state_load (r->txn, r->store, uid, &st) == 0 && st.owner [0]) {
         snprintf (out, size, "%s", st.owner);
+        //  Never a down node while a live copy runs (before this
+        //  controller's writer has taken the node's death in)
+        if (ctx->live && sf_live_state (ctx->live, st.owner, sf_mono_ms (), NULL) == SF_LIVE_DOWN) {
+            s_live_owner_t o = { r, ctx->live, st.owner, "" };
+            s_uid_scan (r->txn, r->store, uid, NULL, s_live_owner_one, &o);
+            if (o.node [0])
+                snprintf (out, size, "%s", o.node);
+        }
         return;
     }
     s_owner_t o = { r->txn, r->store, "", "", 0 };
@@ -1076,7 +1495,7 @@ sf_fleet_timeline (sf_query_ctx_t *ctx, const char *name, sf_timeline_t *out,
         snprintf (err, errlen, "no stream named '%.128s' in the fleet", name);
         return -1;
     }
-    s_current (&r, out->uid, out->current, sizeof (out->current));
+    s_current (ctx, &r, out->uid, out->current, sizeof (out->current));
     s_tl_t t = { &r, out, 0, 0 };
     s_uid_scan (r.txn, ctx->store, out->uid, NULL, s_tl_placement, &t);
     sf_store_read_end (&r);
@@ -1132,7 +1551,7 @@ sf_fleet_history (sf_query_ctx_t *ctx, const char *name, char *current, size_t c
     }
     int rc = s_resolve_uid (&r, name, uid);
     if (rc == 0)
-        s_current (&r, uid, current, current_size);
+        s_current (ctx, &r, uid, current, current_size);
     sf_store_read_end (&r);
     if (rc) {
         snprintf (err, errlen, "no stream named '%.128s' in the fleet", name);

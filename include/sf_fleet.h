@@ -26,6 +26,7 @@ typedef struct {
     uint8_t type;               //  sf_type_t, migrated when the stream moved away
     uint8_t status;             //  sf_status_t, offline when the node is down
     bool transfer;
+    bool conflict;              //  active on two nodes, not a transfer in progress
     char migrated_to [SF_NODE_MAX + 1];
 } sf_derived_t;
 
@@ -43,6 +44,7 @@ typedef enum {
     SF_EV_FAILOVER,
     SF_EV_TRANSFER_STUCK,
     SF_EV_RETURNED,
+    SF_EV_CONFLICT,
     SF_EV_COUNT,
     //  Effects of a step that are not events: the transfer log (stuck)
     SF_EV_XFER_OPEN = 100,
@@ -78,18 +80,23 @@ typedef struct {
     int64_t xfer_start_ms;          //  0: no transfer open
     char left [SF_FLEET_LEFT_MAX][SF_NODE_MAX + 1];    //  nodes it left, newest first
     uint32_t nleft;
+    char conflict [SF_NODE_MAX + 1];    //  a stale node that runs it too ("" none)
+    int64_t conflict_since_ms;
 } sf_fleet_state_t;
 
-//  One placement change, as the state machine sees it
+//  One input of the state machine: a placement change, or a node's
+//  liveness turning down (docs/migrations.md has the table)
 typedef struct {
     const char *node;
-    bool started;               //  the placement became active
+    bool started;               //  the placement became active (or is active again on a node back up)
     bool stopped;               //  the placement stopped being active (or went)
+    bool down;                  //  the node was declared down (this controller's view)
     int64_t at_ms;              //  when (start: started_at, else the change's stamp)
     uint8_t type;               //  the placement's reported type
     bool owner_running;         //  the owner's placement record says active
     bool owner_down;            //  the owner's node is down (this controller's view)
     bool target_running;        //  the open transfer's target record says active
+    bool node_down;             //  the changed placement's node is down
 } sf_fleet_change_t;
 
 #define SF_FLEET_EFFECTS_MAX 6
@@ -99,7 +106,7 @@ typedef struct {
 int sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx);
 //  Whether the stream has lived on node before (it left it)
 bool sf_fleet_state_left (const sf_fleet_state_t *st, const char *node);
-//  The derived flags (SF_SUM_MIGRATED, SF_SUM_TRANSFER) of a placement on node
+//  The derived flags (SF_SUM_MIGRATED, SF_SUM_TRANSFER, SF_SUM_CONFLICT) of a placement on node
 uint8_t sf_fleet_flags (const sf_fleet_state_t *st, const char *node);
 //  A transfer open from start_ms that ended at end_ms (0: still open at
 //  now_ms) is stuck when it lasted longer than timeout_s. Returns true and
@@ -113,6 +120,19 @@ bool sf_fleet_stuck (int64_t start_ms, int64_t end_ms, int64_t now_ms, int64_t t
 struct sf_live_t;
 //  The liveness table failover decisions consult (the controller's own)
 void sf_fleet_set_live (struct sf_live_t *live);
+//  Or a liveness function (tests): returns sf_liveness_t of a node
+typedef int (sf_fleet_live_fn) (const char *node, void *arg);
+void sf_fleet_set_liveness (sf_fleet_live_fn *fn, void *arg);
+//  Liveness as inputs: node was declared down / is back. About once a
+//  second the writer calls sf_fleet_tick_due (outside or inside its
+//  transaction): it compares every stored node's liveness with what it saw
+//  last and returns how many turned down or back (-1 on error); when some
+//  did, sf_fleet_tick, inside the transaction, feeds them to
+//  sf_fleet_node_down / sf_fleet_node_up. 0 or -1.
+int sf_fleet_tick_due (sf_store_t *store);
+int sf_fleet_tick (sf_store_t *store);
+int sf_fleet_node_down (sf_store_t *store, const char *node);
+int sf_fleet_node_up (sf_store_t *store, const char *node);
 //  Stores a placement with its derived flags and derives what it changed
 int sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s);
 //  Deletes a placement (tombstone at ver) and derives what that changed

@@ -50,7 +50,8 @@ typedef struct {
 //  so a listing filters on migration state without decoding anything
 #define SF_SUM_MIGRATED     0x04        //  the stream moved away from this node
 #define SF_SUM_TRANSFER     0x08        //  the stream is moving to or from here
-#define SF_SUM_DERIVED      (SF_SUM_MIGRATED | SF_SUM_TRANSFER)
+#define SF_SUM_CONFLICT     0x10        //  active here and elsewhere, not a transfer
+#define SF_SUM_DERIVED      (SF_SUM_MIGRATED | SF_SUM_TRANSFER | SF_SUM_CONFLICT)
 
 void sf_summary_from_stream (sf_summary_t *sum, const sf_stream_t *s);
 

@@ -4,7 +4,8 @@
 # two push-source agents on nodes A and B:
 #   cam1: A -> B with overlap (transfer_started, then migrated with its
 #         duration), then back B -> A (transfer_started, returned);
-#   cam2: A -> B that never completes (transfer_started, transfer_stuck);
+#   cam2: A -> B that never completes (transfer_started, transfer_stuck),
+#         then B gives up (the transfer ends without a move);
 #   cam3: A's agent is killed; once A is down B's secondary becomes active
 #         (failover); A's streams show offline, never active.
 # Exact event counts, the derived type/transfer flags and filters, the DVR
@@ -106,6 +107,11 @@ check "transfer_started for cam2" wait_until 10 count_is transfer_started 3
 check "not stuck before the timeout" count_is transfer_stuck 0
 check "transfer_stuck after the 3 s timeout" wait_until 10 count_is transfer_stuck 1
 check "the stuck stream stays flagged" row B cam2 "s['transfer']"
+# B gives up: the transfer ends without a move (and still counts as stuck);
+# an open transfer whose source dies is a takeover (a failover), see cam3
+check "B: cam2 given up" push $PB '{"name":"cam2","status":"suspend","started_at":0}'
+check "cam2 no longer flagged" wait_until 10 row B cam2 "not s['transfer']"
+check "still stuck once" count_is transfer_stuck 1
 
 # --- cam3: A's node dies; B's secondary takes over
 check "A: cam3 active" push $PA "{\"name\":\"cam3\",\"status\":\"active\",\"started_at\":$(date +%s)}"
@@ -126,7 +132,7 @@ import json,sys; e=json.load(sys.stdin)[\"events\"]; sys.exit(0 if [(x[\"kind\"]
 check "A's cam3 is migrated to B, offline" row A cam3 "s['type']=='migrated' and s['migrated_to']=='B' and s['status']=='offline'"
 
 # --- exact totals, newest first, and the same after a kill -9 restart
-EXPECT="{'transfer_started': 3, 'migrated': 1, 'failover': 1, 'transfer_stuck': 1, 'returned': 1}"
+EXPECT="{'transfer_started': 3, 'migrated': 1, 'failover': 1, 'transfer_stuck': 1, 'returned': 1, 'conflict': 0}"
 counts() { mig | json_get "dict(sorted(d['counts'].items()))"; }
 want=$($PYTHON -c "print(dict(sorted($EXPECT.items())))")
 got=$(counts)

@@ -458,6 +458,226 @@ test_open_transfer_turns_stuck_at_query_time (void **state)
     s_rmdir (d);
 }
 
+
+//  ---------------------------------------------------------------------------
+//  Every order of the facts: generated permutations through the write path
+
+//  The liveness the write path consults: a table the test sets
+static int s_down [4];          //  per node A..D: 1 = down
+
+static int
+s_test_live (const char *node, void *arg)
+{
+    return node [0] >= 'A' && node [0] <= 'D' && s_down [node [0] - 'A'] ? SF_LIVE_DOWN : SF_LIVE_ALIVE;
+}
+
+typedef enum { S_PUT, S_DOWN, S_UP } s_fact_kind_t;
+
+typedef struct {
+    const char *label;
+    s_fact_kind_t kind;
+    const char *node;
+    int status;
+    int type;
+    int64_t started_at;
+    int64_t changed_at_ms;
+    uint64_t seq;
+    int after;                  //  index of a fact that must come first (-1: none)
+} s_fact_t;
+
+static void
+s_apply_fact (sf_store_t *store, const s_fact_t *f)
+{
+    assert_int_equal (sf_store_write_begin (store), 0);
+    if (f->kind == S_PUT) {
+        sf_stream_t s;
+        sf_stream_init (&s);
+        SF_STRSET (s.name, "cam");
+        SF_STRSET (s.uid, "uid-cam");
+        SF_STRSET (s.node, f->node);
+        s.status = (uint8_t) f->status;
+        s.type = (uint8_t) f->type;
+        s.started_at = f->started_at;
+        s.changed_at_ms = f->changed_at_ms;
+        s.version = (sf_version_t) { 1, f->seq };
+        assert_int_equal (sf_fleet_apply_put (store, &s), 0);
+        sf_stream_clear (&s);
+    }
+    else if (f->kind == S_DOWN) {
+        s_down [f->node [0] - 'A'] = 1;
+        assert_int_equal (sf_fleet_node_down (store, f->node), 0);
+    }
+    else {
+        s_down [f->node [0] - 'A'] = 0;
+        assert_int_equal (sf_fleet_node_up (store, f->node), 0);
+    }
+    assert_int_equal (sf_store_commit (store), 0);
+}
+
+//  The derived flags of a placement, as letters: M migrated, T transfer, C conflict
+static void
+s_flags_of (sf_store_t *store, const char *node, char *out)
+{
+    sf_read_t r;
+    sf_row_t row;
+    out [0] = 0;
+    assert_int_equal (sf_store_read_begin (store, &r), 0);
+    if (sf_store_get_row (&r, node, "cam", &row) == 0)
+        snprintf (out, 8, "%s%s%s", row.sum.flags & SF_SUM_MIGRATED ? "M" : "",
+                  row.sum.flags & SF_SUM_TRANSFER ? "T" : "", row.sum.flags & SF_SUM_CONFLICT ? "C" : "");
+    sf_store_read_end (&r);
+}
+
+//  The outcome of one order: events, current node, flags of A and B
+static void
+s_outcome (sf_store_t *store, char *out, size_t size)
+{
+    char ev [1024], cur [SF_NODE_MAX + 1], fa [8], fb [8];
+    s_events (store, ev, sizeof (ev));
+    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_fleet_events_t hist;
+    char err [256];
+    assert_int_equal (sf_fleet_history (&ctx, "cam", cur, sizeof (cur), &hist, err, sizeof (err)), 0);
+    sf_fleet_events_clear (&hist);
+    s_flags_of (store, "A", fa);
+    s_flags_of (store, "B", fb);
+    snprintf (out, size, "%s current=%s A=%s B=%s", ev, cur, fa, fb);
+}
+
+//  Runs every order of facts [0, n) that keeps each fact's "after" before
+//  it; each order ends with tail (facts that come last in this order).
+//  Returns the number of orders run; each must end in expect.
+static int
+s_every_order (const s_fact_t *facts, int n, const s_fact_t *tail, int ntail, const char *expect)
+{
+    int idx [8];
+    for (int i = 0; i < n; i++)
+        idx [i] = i;
+    int orders = 0;
+    //  Heap's algorithm, iterative
+    int c [8] = { 0 };
+    int i = 0;
+    bool first = true;
+    while (true) {
+        if (!first) {
+            while (i < n && c [i] >= i) {
+                c [i] = 0;
+                i++;
+            }
+            if (i >= n)
+                break;
+            int j = i % 2 ? c [i] : 0;
+            int tmp = idx [j];
+            idx [j] = idx [i];
+            idx [i] = tmp;
+            c [i]++;
+            i = 0;
+        }
+        first = false;
+        //  Constraints: a fact's "after" comes first
+        bool ok = true;
+        for (int a = 0; a < n && ok; a++)
+            if (facts [idx [a]].after >= 0) {
+                bool seen = false;
+                for (int b = 0; b < a; b++)
+                    seen |= idx [b] == facts [idx [a]].after;
+                ok = seen;
+            }
+        if (!ok)
+            continue;
+        memset (s_down, 0, sizeof (s_down));
+        char d [64];
+        sf_store_t *store = s_store (d);
+        char order [256] = "";
+        for (int a = 0; a < n; a++) {
+            s_apply_fact (store, &facts [idx [a]]);
+            size_t len = strlen (order);
+            snprintf (order + len, sizeof (order) - len, "%s ", facts [idx [a]].label);
+        }
+        for (int a = 0; a < ntail; a++)
+            s_apply_fact (store, &tail [a]);
+        char got [1400];
+        s_outcome (store, got, sizeof (got));
+        if (strcmp (got, expect) != 0)
+            fail_msg ("order %s: got\n  %s\nwant\n  %s", order, got, expect);
+        sf_store_destroy (&store);
+        s_rmdir (d);
+        orders++;
+    }
+    return orders;
+}
+
+static void
+test_every_order_of_an_early_takeover (void **state)
+{
+    sf_fleet_set_liveness (s_test_live, NULL);
+    //  A runs cam from 100 s; A's agent dies; B's standby takes it over at
+    //  200 s while A is only suspect, before or after A is declared down
+    const s_fact_t facts [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200100, 1, -1 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1 },
+    };
+    const char *want = "failover A>B 200000 0; current=B A=M B=";
+    assert_int_equal (s_every_order (facts, 3, NULL, 0, want), 6);
+    //  A comes back with the stream still running: flagged conflict on
+    //  both, one conflict event, B stays current; A's stop clears it
+    const s_fact_t back [] = {
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+    };
+    assert_int_equal (s_every_order (facts, 3, back, 1,
+                      "conflict B>A 200000 0;failover A>B 200000 0; current=B A=MC B=C"), 6);
+    //  ... whether A's agent says so again (a snapshot: the same record) or not
+    const s_fact_t again [] = {
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 2, -1 },
+    };
+    assert_int_equal (s_every_order (facts, 3, again, 2,
+                      "conflict B>A 200000 0;failover A>B 200000 0; current=B A=MC B=C"), 6);
+    const s_fact_t stop [] = {
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 400000, 3, -1 },
+    };
+    assert_int_equal (s_every_order (facts, 3, stop, 2,
+                      "conflict B>A 200000 0;failover A>B 200000 0; current=B A=M B="), 6);
+    //  B stops instead while A's stale copy runs: the stream lives on A again
+    const s_fact_t bstop [] = {
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+        { "B-stop", S_PUT, "B", SF_STATUS_SUSPEND, SF_TYPE_SECONDARY, 0, 500000, 2, -1 },
+    };
+    assert_int_equal (s_every_order (facts, 3, bstop, 2,
+                      "returned B>A 500000 300000;conflict B>A 200000 0;failover A>B 200000 0; "
+                      "current=A A= B=M"), 6);
+    sf_fleet_set_liveness (NULL, NULL);
+}
+
+static void
+test_every_order_of_a_migration (void **state)
+{
+    sf_fleet_set_liveness (s_test_live, NULL);
+    //  A runs cam from 100 s, B starts it at 200 s, A stops at 205.5 s;
+    //  each origin's records arrive in its own order (A's stop after its
+    //  start), the origins interleave in every way
+    const s_fact_t facts [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 0 },
+    };
+    assert_int_equal (s_every_order (facts, 3, NULL, 0,
+                      "migrated A>B 205500 5500;transfer_started A>B 200000 0; current=B A=M B="), 3);
+    //  the same with B's standby, and A declared down after it stopped the
+    //  stream: an orderly move stays a migration
+    const s_fact_t down [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200100, 1, -1 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 0 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, 2 },
+    };
+    assert_int_equal (s_every_order (down, 4, NULL, 0,
+                      "migrated A>B 205500 5500;transfer_started A>B 200000 0; current=B A=M B="), 4);
+    sf_fleet_set_liveness (NULL, NULL);
+}
+
 int
 main (void)
 {
@@ -475,6 +695,8 @@ main (void)
         cmocka_unit_test (test_timeline_at_picks_node_and_gap),
         cmocka_unit_test (test_interleavings_derive_the_same_events),
         cmocka_unit_test (test_open_transfer_turns_stuck_at_query_time),
+        cmocka_unit_test (test_every_order_of_an_early_takeover),
+        cmocka_unit_test (test_every_order_of_a_migration),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
