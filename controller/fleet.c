@@ -1002,7 +1002,7 @@ sf_fleet_node_up (sf_store_t *store, const char *node)
     //  each is a start as the state machine sees it (a stale copy)
     s_uidlist_t l = { 0 };
     s_up_t u = { &l, NULL, 0 };
-    sf_read_t r = { txn, store };
+    sf_read_t r = { txn, store, true };
     sf_store_scan_streams (&r, node, s_up_row, &u);
     int result = l.failed ? -1 : 0;
     for (size_t i = 0; i < l.count && result == 0; i++) {
@@ -1095,7 +1095,7 @@ sf_fleet_tick_due (sf_store_t *store)
     sf_read_t r;
     MDB_txn *txn = sf_store_wtxn (store);
     if (txn)
-        r = (sf_read_t) { txn, store };
+        r = (sf_read_t) { txn, store, true };
     else if (sf_store_read_begin (store, &r))
         return -1;
     s_pending.failed = 0;
