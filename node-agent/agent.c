@@ -21,6 +21,7 @@
 #include "sf_security.h"
 #include <czmq.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -630,6 +631,7 @@ s_on_message (s_agent_t *a, zframe_t *frame)
 typedef struct {
     sf_agent_config_t *cfg;
     const sf_source_ops_t *ops;
+    atomic_bool failed;         //  set before the handshake: the source could not start
 } s_source_args_t;
 
 static void
@@ -640,6 +642,8 @@ s_source_actor (zsock_t *pipe, void *args)
     sf_source_t *source = sf_source_new (sa->cfg, err, sizeof (err));
     if (!source) {
         sf_error ("source %s: %s", sa->ops->name, err [0] ? err : "cannot start");
+        //  zactor_new ignores the handshake's status: say it here
+        atomic_store (&sa->failed, true);
         zsock_signal (pipe, 1);
         return;
     }
@@ -780,10 +784,13 @@ sf_agent_run (sf_agent_config_t *cfg)
     msgpack_sbuffer_init (&a->hello);
     sf_msg_init (&a->msg);
     static s_source_args_t sa;
-    sa = (s_source_args_t) { cfg, a->ops };
+    sa.cfg = cfg;
+    sa.ops = a->ops;
+    atomic_store (&sa.failed, false);
     a->source = zactor_new (s_source_actor, &sa);
-    if (!a->source) {
-        sf_error ("source %s could not start", cfg->source);
+    if (!a->source || atomic_load (&sa.failed)) {
+        sf_error ("source %s could not start (see the error above); check its options "
+                  "(docs/adapters.md): exiting", cfg->source);
         rc = 3;
         goto done;
     }
