@@ -42,7 +42,51 @@ struct sf_store_t {
     pthread_rwlock_t resize;
     msgpack_sbuffer sbuf;       //  reused for packing on the write side
     char path [512];
+    //  Placement changes of the open write transaction, for the observer
+    sf_store_observer_fn *observer;
+    void *observer_arg;
+    struct s_logged *log;
+    sf_store_change_t *log_view;
+    size_t nlog, logcap;
 };
+
+struct s_logged {
+    bool deleted;
+    char node [SF_NODE_MAX + 1];
+    char name [SF_NAME_MAX + 1];
+    sf_summary_t sum;
+};
+
+void
+sf_store_set_observer (sf_store_t *self, sf_store_observer_fn *fn, void *arg)
+{
+    self->observer = fn;
+    self->observer_arg = arg;
+}
+
+static void
+s_log (sf_store_t *self, bool deleted, const char *node, const char *name, size_t name_len,
+       const sf_summary_t *sum)
+{
+    if (!self->observer)
+        return;
+    if (self->nlog == self->logcap) {
+        self->logcap = self->logcap ? self->logcap * 2 : 1024;
+        self->log = realloc (self->log, self->logcap * sizeof (*self->log));
+        self->log_view = realloc (self->log_view, self->logcap * sizeof (*self->log_view));
+        if (!self->log || !self->log_view) {
+            sf_error ("store: out of memory");
+            abort ();
+        }
+    }
+    struct s_logged *l = &self->log [self->nlog++];
+    l->deleted = deleted;
+    snprintf (l->node, sizeof (l->node), "%s", node);
+    memcpy (l->name, name, name_len);
+    l->name [name_len] = 0;
+    if (sum)
+        l->sum = *sum;
+}
 
 //  ---------------------------------------------------------------------------
 //  Keys and walks
@@ -290,6 +334,8 @@ sf_store_destroy (sf_store_t **self_p)
     }
     msgpack_sbuffer_destroy (&self->sbuf);
     pthread_rwlock_destroy (&self->resize);
+    free (self->log);
+    free (self->log_view);
     free (self);
     *self_p = NULL;
 }
@@ -373,6 +419,7 @@ sf_store_write_begin (sf_store_t *self)
     if (self->wtxn)
         return 0;
     self->wfailed = 0;
+    self->nlog = 0;
     pthread_rwlock_rdlock (&self->resize);
     int rc = mdb_txn_begin (self->env, NULL, 0, &self->wtxn);
     if (rc) {
@@ -499,7 +546,10 @@ sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
     memcpy (at + sizeof (sf_summary_t), packed, size);
     sf_key_t nk;
     s_key2 (&nk, name, node);
-    return s_put (self, self->byname, &nk, "", 0, 0);
+    if (s_put (self, self->byname, &nk, "", 0, 0))
+        return -1;
+    s_log (self, false, node, name, strlen (name), &sum);
+    return 0;
 }
 
 int
@@ -541,8 +591,11 @@ sf_store_del_stream (sf_store_t *self, const char *node, const char *name, sf_ve
         if (s_put (self, self->tombs, &k, &t, sizeof (t), 0) || s_put (self, self->byver, &vk, "d", 1, 0))
             return -1;
     }
-    if (s_del (self, self->streams, &k) < 0)
+    int rc = s_del (self, self->streams, &k);
+    if (rc < 0)
         return -1;
+    if (rc == 0)
+        s_log (self, true, node, name, strlen (name), NULL);
     sf_key_t nk;
     s_key2 (&nk, name, node);
     return s_del (self, self->byname, &nk) < 0 ? -1 : 0;
@@ -639,8 +692,18 @@ sf_store_commit (sf_store_t *self)
         rc = mdb_txn_commit (self->wtxn);
     self->wtxn = NULL;
     pthread_rwlock_unlock (&self->resize);
-    if (rc == 0)
+    size_t nlog = self->nlog;
+    self->nlog = 0;
+    if (rc == 0) {
+        //  Committed: the observer learns it before anyone is acknowledged
+        if (self->observer && nlog) {
+            for (size_t i = 0; i < nlog; i++)
+                self->log_view [i] = (sf_store_change_t) { self->log [i].deleted, self->log [i].node,
+                                                           self->log [i].name, self->log [i].sum };
+            self->observer (self->observer_arg, self->log_view, nlog);
+        }
         return 0;
+    }
     if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL) {
         if (rc == MDB_MAP_FULL && sf_store_grow (self, self->map_size * 2) == 0)
             return SF_STORE_RETRY;
@@ -659,6 +722,7 @@ sf_store_abort (sf_store_t *self)
     if (!self->wtxn)
         return;
     mdb_txn_abort (self->wtxn);
+    self->nlog = 0;
     self->wtxn = NULL;
     pthread_rwlock_unlock (&self->resize);
 }

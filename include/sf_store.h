@@ -97,6 +97,19 @@ int sf_store_set_origin (sf_store_t *self, const char *node, sf_version_t v);
 //  Returns 0, SF_STORE_RETRY (map grown: replay the batch), SF_STORE_NOSPACE
 //  (disk full: nothing stored, the caller retries later) or -1
 int sf_store_commit (sf_store_t *self);
+
+//  Every put and delete of a placement in a write transaction, reported to
+//  one observer right after the transaction commits (nothing when it aborts),
+//  in order, on the writer's thread: the read model (sf_readmodel.h) follows
+//  the store this way, whichever module wrote (agents, gossip, fleet flags).
+typedef struct {
+    bool deleted;
+    const char *node;
+    const char *name;
+    sf_summary_t sum;           //  as stored (puts only)
+} sf_store_change_t;
+typedef void (sf_store_observer_fn) (void *arg, const sf_store_change_t *changes, size_t count);
+void sf_store_set_observer (sf_store_t *self, sf_store_observer_fn *fn, void *arg);
 void sf_store_abort (sf_store_t *self);
 //  Whether a write transaction is open
 bool sf_store_writing (sf_store_t *self);

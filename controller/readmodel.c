@@ -1,0 +1,1559 @@
+/*  readmodel.c — the indexed, in-memory read model (include/sf_readmodel.h).
+
+    A copy ("side") of the model holds, per placement (a dense row id):
+      - column arrays: node, stored type, status, functions, derived flags,
+        clients, bitrate, started_at, reconnects, an 8-byte name prefix;
+      - the name (as sent, and lower-cased for the name filter) in an arena;
+      - bitmaps per filter parameter: effective type (migrated counts as a
+        type), stored status, transfer, each function;
+      - a hash from (node, name) to the row;
+      - an ordered name index (blocks of row ids with a Fenwick tree over the
+        block sizes: insert, delete and "jump to the k-th" in O(log n)), one
+        over the fleet and one per node;
+      - per-node counters (rows by type, by status, primary, transfer), so
+        node counts and gauges cost O(nodes).
+
+    A listing builds the candidate set with word-wide ANDs of the bitmaps
+    (and the bitmap of down nodes' rows for the states), checks names only
+    for the candidates, and pages by the sort:
+      - name, node: the ordered indexes (unfiltered: a jump; filtered: a
+        walk that tests the candidate bitmap, or, for few candidates, a sort
+        of just them);
+      - status, type: groups by value (popcounts), then as name within the
+        group;
+      - clients, bitrate, uptime, reconnects: these change with nearly every
+        update, so keeping them ordered would cost the writer an index update
+        per change and copy; they are ordered at query time by a selection
+        over the column (a bounded heap for the first pages, a histogram of
+        the values for deep offsets, the name index for large ties).
+
+    Two sides, left-right: see sf_readmodel.h and docs/architecture.md.
+*/
+#include "sf_readmodel.h"
+#include <czmq.h>
+#include <ctype.h>
+#include <fnmatch.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_BLOCK 256                 //  row ids per index block
+
+//  One allocation policy (STYLE): abort on out of memory
+static void *
+s_alloc (void *p, size_t size)
+{
+    void *q = realloc (p, size ? size : 1);
+    if (!q) {
+        fprintf (stderr, "readmodel: out of memory (%zu bytes)\n", size);
+        abort ();
+    }
+    return q;
+}
+
+static void *
+s_zalloc (size_t size)
+{
+    void *p = calloc (1, size ? size : 1);
+    if (!p) {
+        fprintf (stderr, "readmodel: out of memory (%zu bytes)\n", size);
+        abort ();
+    }
+    return p;
+}
+
+//  ---------------------------------------------------------------------------
+//  An ordered list of row ids: blocks, with a Fenwick tree over block sizes
+
+typedef struct s_side_t s_side_t;
+typedef int (s_cmp_fn) (const s_side_t *s, uint32_t a, uint32_t b);
+
+typedef struct {
+    uint32_t n;
+    uint32_t ids [S_BLOCK];
+} s_block_t;
+
+typedef struct {
+    s_block_t **blocks;
+    size_t nblocks, cap;
+    uint32_t *fen;                  //  1-based, nblocks entries
+    size_t total;
+} s_olist_t;
+
+static void
+s_ol_fen_rebuild (s_olist_t *ol)
+{
+    ol->fen = s_alloc (ol->fen, (ol->cap + 1) * sizeof (uint32_t));
+    for (size_t i = 1; i <= ol->nblocks; i++)
+        ol->fen [i] = ol->blocks [i - 1]->n;
+    for (size_t i = 1; i <= ol->nblocks; i++) {
+        size_t j = i + (i & -i);
+        if (j <= ol->nblocks)
+            ol->fen [j] += ol->fen [i];
+    }
+}
+
+static void
+s_ol_fen_add (s_olist_t *ol, size_t b, int d)
+{
+    for (size_t i = b + 1; i <= ol->nblocks; i += i & -i)
+        ol->fen [i] += (uint32_t) d;
+}
+
+//  The block and index of the k-th element (k < total)
+static void
+s_ol_select (const s_olist_t *ol, size_t k, size_t *b, size_t *i)
+{
+    size_t pos = 0, step = 1;
+    while (step * 2 <= ol->nblocks)
+        step *= 2;
+    for (; step; step >>= 1)
+        if (pos + step <= ol->nblocks && ol->fen [pos + step] <= k) {
+            pos += step;
+            k -= ol->fen [pos];
+        }
+    *b = pos;
+    *i = k;
+}
+
+static void
+s_ol_insert_block (s_olist_t *ol, size_t at, s_block_t *blk)
+{
+    if (ol->nblocks == ol->cap) {
+        ol->cap = ol->cap ? ol->cap * 2 : 4;
+        ol->blocks = s_alloc (ol->blocks, ol->cap * sizeof (s_block_t *));
+    }
+    memmove (ol->blocks + at + 1, ol->blocks + at, (ol->nblocks - at) * sizeof (s_block_t *));
+    ol->blocks [at] = blk;
+    ol->nblocks++;
+}
+
+//  The first block whose last element is not below row (or the last block)
+static size_t
+s_ol_find_block (const s_olist_t *ol, const s_side_t *s, s_cmp_fn *cmp, uint32_t row)
+{
+    size_t lo = 0, hi = ol->nblocks - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const s_block_t *blk = ol->blocks [mid];
+        if (cmp (s, blk->ids [blk->n - 1], row) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static size_t
+s_ol_lower (const s_block_t *blk, const s_side_t *s, s_cmp_fn *cmp, uint32_t row)
+{
+    size_t lo = 0, hi = blk->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cmp (s, blk->ids [mid], row) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void
+s_ol_insert (s_olist_t *ol, const s_side_t *s, s_cmp_fn *cmp, uint32_t row)
+{
+    if (ol->nblocks == 0) {
+        s_ol_insert_block (ol, 0, s_zalloc (sizeof (s_block_t)));
+        s_ol_fen_rebuild (ol);
+    }
+    size_t b = s_ol_find_block (ol, s, cmp, row);
+    s_block_t *blk = ol->blocks [b];
+    size_t at = s_ol_lower (blk, s, cmp, row);
+    if (blk->n == S_BLOCK) {
+        //  Split: the upper half moves to a new block after this one
+        s_block_t *nb = s_zalloc (sizeof (s_block_t));
+        size_t keep = S_BLOCK / 2;
+        //  Appending in order (a load) keeps blocks full, not half full
+        if (at == S_BLOCK && b == ol->nblocks - 1)
+            keep = S_BLOCK;
+        nb->n = (uint32_t) (S_BLOCK - keep);
+        memcpy (nb->ids, blk->ids + keep, nb->n * sizeof (uint32_t));
+        blk->n = (uint32_t) keep;
+        s_ol_insert_block (ol, b + 1, nb);
+        if (at >= keep) {
+            at -= keep;
+            blk = nb;
+            b++;
+        }
+        memmove (blk->ids + at + 1, blk->ids + at, (blk->n - at) * sizeof (uint32_t));
+        blk->ids [at] = row;
+        blk->n++;
+        ol->total++;
+        s_ol_fen_rebuild (ol);
+        return;
+    }
+    memmove (blk->ids + at + 1, blk->ids + at, (blk->n - at) * sizeof (uint32_t));
+    blk->ids [at] = row;
+    blk->n++;
+    ol->total++;
+    s_ol_fen_add (ol, b, 1);
+}
+
+static void
+s_ol_remove (s_olist_t *ol, const s_side_t *s, s_cmp_fn *cmp, uint32_t row)
+{
+    if (ol->nblocks == 0)
+        return;
+    size_t b = s_ol_find_block (ol, s, cmp, row);
+    s_block_t *blk = ol->blocks [b];
+    size_t at = s_ol_lower (blk, s, cmp, row);
+    if (at >= blk->n || blk->ids [at] != row)
+        return;                     //  not there: nothing to do
+    memmove (blk->ids + at, blk->ids + at + 1, (blk->n - at - 1) * sizeof (uint32_t));
+    blk->n--;
+    ol->total--;
+    if (blk->n == 0 && ol->nblocks > 1) {
+        free (blk);
+        memmove (ol->blocks + b, ol->blocks + b + 1, (ol->nblocks - b - 1) * sizeof (s_block_t *));
+        ol->nblocks--;
+        s_ol_fen_rebuild (ol);
+    }
+    else
+        s_ol_fen_add (ol, b, -1);
+}
+
+//  Builds the list from ids already in order
+static void
+s_ol_build (s_olist_t *ol, const uint32_t *ids, size_t n)
+{
+    for (size_t b = 0; b < ol->nblocks; b++)
+        free (ol->blocks [b]);
+    ol->nblocks = 0;
+    ol->total = 0;
+    for (size_t at = 0; at < n; at += S_BLOCK) {
+        s_block_t *blk = s_zalloc (sizeof (s_block_t));
+        blk->n = (uint32_t) (n - at < S_BLOCK ? n - at : S_BLOCK);
+        memcpy (blk->ids, ids + at, blk->n * sizeof (uint32_t));
+        s_ol_insert_block (ol, ol->nblocks, blk);
+        ol->total += blk->n;
+    }
+    s_ol_fen_rebuild (ol);
+}
+
+static void
+s_ol_clear (s_olist_t *ol)
+{
+    for (size_t b = 0; b < ol->nblocks; b++)
+        free (ol->blocks [b]);
+    free (ol->blocks);
+    free (ol->fen);
+    memset (ol, 0, sizeof (*ol));
+}
+
+//  A position in a list, walked forwards or backwards
+typedef struct {
+    const s_olist_t *ol;
+    size_t b, i;
+    bool desc;
+    bool done;
+} s_walk_t;
+
+//  Starts at the k-th element in the walk's direction
+static void
+s_walk_start (s_walk_t *w, const s_olist_t *ol, bool desc, size_t k)
+{
+    w->ol = ol;
+    w->desc = desc;
+    w->done = k >= ol->total;
+    if (w->done)
+        return;
+    s_ol_select (ol, desc ? ol->total - 1 - k : k, &w->b, &w->i);
+}
+
+static bool
+s_walk_next (s_walk_t *w, uint32_t *row)
+{
+    if (w->done)
+        return false;
+    *row = w->ol->blocks [w->b]->ids [w->i];
+    if (!w->desc) {
+        if (++w->i == w->ol->blocks [w->b]->n) {
+            w->i = 0;
+            if (++w->b == w->ol->nblocks)
+                w->done = true;
+        }
+    }
+    else if (w->i-- == 0) {
+        if (w->b-- == 0)
+            w->done = true;
+        else
+            w->i = w->ol->blocks [w->b]->n - 1;
+    }
+    return true;
+}
+
+//  ---------------------------------------------------------------------------
+//  One side of the model
+
+typedef struct {
+    char id [SF_NODE_MAX + 1];
+    s_olist_t names;                //  its rows in name order
+    uint32_t nrows, nprimary, ntransfer;
+    uint32_t by_type [SF_TYPE_COUNT];           //  effective type
+    uint32_t by_status [SF_STATUS_OFFLINE];     //  stored status
+} s_node_t;
+
+struct s_side_t {
+    size_t cap;                     //  rows allocated, a multiple of 64
+    size_t nwords;
+    size_t next_row;                //  rows [0, next_row) were handed out
+    size_t used;                    //  live rows
+    //  Columns
+    uint16_t *node;
+    uint8_t *stype, *status, *functions, *flags;
+    uint32_t *clients, *bitrate, *rattempts, *rtotal;
+    int64_t *started;
+    uint64_t *prefix;               //  first 8 name bytes, big-endian
+    uint32_t *name_off;
+    uint8_t *name_len;
+    //  Bitmaps
+    uint64_t *bm_used;
+    uint64_t *bm_type [SF_TYPE_COUNT];
+    uint64_t *bm_status [SF_STATUS_OFFLINE];
+    uint64_t *bm_transfer;
+    uint64_t *bm_fn [3];            //  SF_FN_DVR, PHOTO, AUDIO
+    //  Free row ids
+    uint32_t *free;
+    size_t nfree, freecap;
+    //  Names: "Name\0name\0" per row
+    char *arena;
+    size_t arena_used, arena_cap, arena_garbage;
+    //  (node, name) -> row + 1
+    uint32_t *slots;
+    size_t hcap, hcount;
+    //  Nodes, by index; order holds the indexes sorted by id, rank the reverse
+    s_node_t **nodes;
+    size_t nnodes, nodecap;
+    uint16_t *order;
+    uint16_t *rank;
+    zhashx_t *node_ix;              //  id -> index + 1
+    s_olist_t names;
+};
+
+static inline const char *
+s_name (const s_side_t *s, uint32_t row)
+{
+    return s->arena + s->name_off [row];
+}
+
+static inline const char *
+s_lname (const s_side_t *s, uint32_t row)
+{
+    return s->arena + s->name_off [row] + s->name_len [row] + 1;
+}
+
+static int
+s_cmp_bytes (const char *a, size_t la, const char *b, size_t lb)
+{
+    int c = memcmp (a, b, la < lb ? la : lb);
+    return c ? c : (la < lb ? -1 : la > lb);
+}
+
+//  Name order: name bytes, then node id
+static int
+s_cmp_name (const s_side_t *s, uint32_t a, uint32_t b)
+{
+    if (s->prefix [a] != s->prefix [b])
+        return s->prefix [a] < s->prefix [b] ? -1 : 1;
+    int c = s_cmp_bytes (s_name (s, a), s->name_len [a], s_name (s, b), s->name_len [b]);
+    if (c)
+        return c;
+    uint16_t ra = s->rank [s->node [a]], rb = s->rank [s->node [b]];
+    return ra < rb ? -1 : ra > rb;
+}
+
+static uint64_t
+s_prefix (const char *name, size_t len)
+{
+    uint64_t p = 0;
+    for (size_t i = 0; i < 8; i++)
+        p = (p << 8) | (i < len ? (uint8_t) name [i] : 0);
+    return p;
+}
+
+static inline bool
+s_bit (const uint64_t *bm, uint32_t row)
+{
+    return (bm [row >> 6] >> (row & 63)) & 1;
+}
+
+static inline void
+s_bit_set (uint64_t *bm, uint32_t row, bool on)
+{
+    if (on)
+        bm [row >> 6] |= 1ull << (row & 63);
+    else
+        bm [row >> 6] &= ~(1ull << (row & 63));
+}
+
+static s_side_t *
+s_side_new (void)
+{
+    s_side_t *s = s_zalloc (sizeof (s_side_t));
+    s->node_ix = zhashx_new ();
+    return s;
+}
+
+#define S_COLUMNS(X) \
+    X (node) X (stype) X (status) X (functions) X (flags) X (clients) X (bitrate) \
+    X (rattempts) X (rtotal) X (started) X (prefix) X (name_off) X (name_len)
+
+static void
+s_side_free_rows (s_side_t *s)
+{
+#define S_FREE(c) free (s->c); s->c = NULL;
+    S_COLUMNS (S_FREE)
+    free (s->bm_used);
+    for (int i = 0; i < SF_TYPE_COUNT; i++)
+        free (s->bm_type [i]);
+    for (int i = 0; i < SF_STATUS_OFFLINE; i++)
+        free (s->bm_status [i]);
+    free (s->bm_transfer);
+    for (int i = 0; i < 3; i++)
+        free (s->bm_fn [i]);
+}
+
+static void
+s_side_destroy (s_side_t **self_p)
+{
+    s_side_t *s = *self_p;
+    if (!s)
+        return;
+    s_side_free_rows (s);
+    free (s->free);
+    free (s->arena);
+    free (s->slots);
+    for (size_t i = 0; i < s->nnodes; i++) {
+        s_ol_clear (&s->nodes [i]->names);
+        free (s->nodes [i]);
+    }
+    free (s->nodes);
+    free (s->order);
+    free (s->rank);
+    zhashx_destroy (&s->node_ix);
+    s_ol_clear (&s->names);
+    free (s);
+    *self_p = NULL;
+}
+
+//  Empties a side (for a reload)
+static void
+s_side_reset (s_side_t **self_p)
+{
+    s_side_destroy (self_p);
+    *self_p = s_side_new ();
+}
+
+static uint64_t *
+s_bm_grow (uint64_t *bm, size_t old_words, size_t words)
+{
+    bm = s_alloc (bm, words * 8);
+    memset (bm + old_words, 0, (words - old_words) * 8);
+    return bm;
+}
+
+static void
+s_side_grow (s_side_t *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    size_t words = cap / 64;
+#define S_GROW(c) s->c = s_alloc (s->c, cap * sizeof (*s->c));
+    S_COLUMNS (S_GROW)
+    s->bm_used = s_bm_grow (s->bm_used, s->nwords, words);
+    for (int i = 0; i < SF_TYPE_COUNT; i++)
+        s->bm_type [i] = s_bm_grow (s->bm_type [i], s->nwords, words);
+    for (int i = 0; i < SF_STATUS_OFFLINE; i++)
+        s->bm_status [i] = s_bm_grow (s->bm_status [i], s->nwords, words);
+    s->bm_transfer = s_bm_grow (s->bm_transfer, s->nwords, words);
+    for (int i = 0; i < 3; i++)
+        s->bm_fn [i] = s_bm_grow (s->bm_fn [i], s->nwords, words);
+    s->cap = cap;
+    s->nwords = words;
+}
+
+//  Nodes ---------------------------------------------------------------------
+
+static int
+s_node_find (const s_side_t *s, const char *id)
+{
+    uintptr_t v = (uintptr_t) zhashx_lookup (s->node_ix, id);
+    return v ? (int) (v - 1) : -1;
+}
+
+static int
+s_node_get (s_side_t *s, const char *id)
+{
+    int ix = s_node_find (s, id);
+    if (ix >= 0)
+        return ix;
+    if (s->nnodes == UINT16_MAX)
+        return -1;
+    if (s->nnodes == s->nodecap) {
+        s->nodecap = s->nodecap ? s->nodecap * 2 : 16;
+        s->nodes = s_alloc (s->nodes, s->nodecap * sizeof (s_node_t *));
+        s->order = s_alloc (s->order, s->nodecap * sizeof (uint16_t));
+        s->rank = s_alloc (s->rank, s->nodecap * sizeof (uint16_t));
+    }
+    s_node_t *n = s_zalloc (sizeof (s_node_t));
+    snprintf (n->id, sizeof (n->id), "%s", id);
+    ix = (int) s->nnodes++;
+    s->nodes [ix] = n;
+    zhashx_insert (s->node_ix, id, (void *) (uintptr_t) (ix + 1));
+    //  Into the sorted order, and every rank after it moves up
+    size_t at = 0;
+    while (at < s->nnodes - 1 && strcmp (s->nodes [s->order [at]]->id, id) < 0)
+        at++;
+    memmove (s->order + at + 1, s->order + at, (s->nnodes - 1 - at) * sizeof (uint16_t));
+    s->order [at] = (uint16_t) ix;
+    for (size_t i = 0; i < s->nnodes; i++)
+        s->rank [s->order [i]] = (uint16_t) i;
+    return ix;
+}
+
+//  Key hash ------------------------------------------------------------------
+
+static uint32_t
+s_hash (int node, const char *name, size_t len)
+{
+    uint32_t h = 2166136261u ^ ((uint32_t) node * 0x9E3779B1u);
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t) name [i]) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+static uint32_t
+s_row_hash (const s_side_t *s, uint32_t row)
+{
+    return s_hash (s->node [row], s_name (s, row), s->name_len [row]);
+}
+
+static int64_t
+s_lookup (const s_side_t *s, int node, const char *name, size_t len)
+{
+    if (!s->hcap)
+        return -1;
+    size_t mask = s->hcap - 1;
+    for (size_t i = s_hash (node, name, len) & mask; s->slots [i]; i = (i + 1) & mask) {
+        uint32_t row = s->slots [i] - 1;
+        if (s->node [row] == node && s->name_len [row] == len && memcmp (s_name (s, row), name, len) == 0)
+            return row;
+    }
+    return -1;
+}
+
+static void
+s_hash_put (s_side_t *s, uint32_t row)
+{
+    size_t mask = s->hcap - 1, i = s_row_hash (s, row) & mask;
+    while (s->slots [i])
+        i = (i + 1) & mask;
+    s->slots [i] = row + 1;
+    s->hcount++;
+}
+
+static void
+s_hash_grow (s_side_t *s)
+{
+    size_t cap = s->hcap ? s->hcap * 2 : 2048;
+    free (s->slots);
+    s->slots = s_zalloc (cap * sizeof (uint32_t));
+    s->hcap = cap;
+    s->hcount = 0;
+    for (size_t w = 0; w < s->nwords; w++)
+        for (uint64_t bits = s->bm_used [w]; bits; bits &= bits - 1)
+            s_hash_put (s, (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits)));
+}
+
+//  Linear probing: deletion shifts the entries that follow back
+static void
+s_hash_del (s_side_t *s, uint32_t row)
+{
+    size_t mask = s->hcap - 1, i = s_row_hash (s, row) & mask;
+    while (s->slots [i] != row + 1)
+        i = (i + 1) & mask;
+    for (size_t j = (i + 1) & mask; s->slots [j]; j = (j + 1) & mask) {
+        size_t home = s_row_hash (s, s->slots [j] - 1) & mask;
+        bool move = i <= j ? (home <= i || home > j) : (home <= i && home > j);
+        if (move) {
+            s->slots [i] = s->slots [j];
+            i = j;
+        }
+    }
+    s->slots [i] = 0;
+    s->hcount--;
+}
+
+//  Names ---------------------------------------------------------------------
+
+static void
+s_arena_compact (s_side_t *s)
+{
+    char *arena = s_alloc (NULL, s->arena_cap);
+    size_t at = 0;
+    for (size_t w = 0; w < s->nwords; w++)
+        for (uint64_t bits = s->bm_used [w]; bits; bits &= bits - 1) {
+            uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+            size_t sz = 2 * (size_t) s->name_len [row] + 2;
+            memcpy (arena + at, s_name (s, row), sz);
+            s->name_off [row] = (uint32_t) at;
+            at += sz;
+        }
+    free (s->arena);
+    s->arena = arena;
+    s->arena_used = at;
+    s->arena_garbage = 0;
+}
+
+static void
+s_arena_add (s_side_t *s, uint32_t row, const char *name, size_t len)
+{
+    size_t sz = 2 * len + 2;
+    if (s->arena_garbage > 1 << 20 && s->arena_garbage * 2 > s->arena_used)
+        s_arena_compact (s);
+    if (s->arena_used + sz > s->arena_cap) {
+        s->arena_cap = s->arena_cap ? s->arena_cap * 2 : 1 << 16;
+        while (s->arena_used + sz > s->arena_cap)
+            s->arena_cap *= 2;
+        s->arena = s_alloc (s->arena, s->arena_cap);
+    }
+    char *p = s->arena + s->arena_used;
+    memcpy (p, name, len);
+    p [len] = 0;
+    for (size_t i = 0; i < len; i++)
+        p [len + 1 + i] = (char) tolower ((unsigned char) name [i]);
+    p [2 * len + 1] = 0;
+    s->name_off [row] = (uint32_t) s->arena_used;
+    s->name_len [row] = (uint8_t) len;
+    s->arena_used += sz;
+}
+
+//  Rows ----------------------------------------------------------------------
+
+static inline uint8_t
+s_eff_type (const s_side_t *s, uint32_t row)
+{
+    return (s->flags [row] & SF_SUM_MIGRATED) ? SF_TYPE_MIGRATED : s->stype [row];
+}
+
+//  Adds or removes a row's part of the bitmaps and counters
+static void
+s_account (s_side_t *s, uint32_t row, bool add)
+{
+    s_node_t *n = s->nodes [s->node [row]];
+    int d = add ? 1 : -1;
+    uint8_t t = s_eff_type (s, row), st = s->status [row];
+    s_bit_set (s->bm_type [t], row, add);
+    s_bit_set (s->bm_status [st], row, add);
+    bool transfer = (s->flags [row] & SF_SUM_TRANSFER) != 0;
+    s_bit_set (s->bm_transfer, row, add && transfer);
+    for (int i = 0; i < 3; i++)
+        s_bit_set (s->bm_fn [i], row, add && (s->functions [row] & (1 << i)));
+    n->nrows += d;
+    n->by_type [t] += d;
+    n->by_status [st] += d;
+    if (s->stype [row] == SF_TYPE_PRIMARY)
+        n->nprimary += d;
+    if (transfer)
+        n->ntransfer += d;
+}
+
+static void
+s_set_columns (s_side_t *s, uint32_t row, const sf_summary_t *sum)
+{
+    s->stype [row] = sum->type < SF_TYPE_MIGRATED ? sum->type : SF_TYPE_SECONDARY;
+    s->status [row] = sum->status < SF_STATUS_OFFLINE ? sum->status : SF_STATUS_ERROR;
+    s->functions [row] = sum->functions & 7;
+    s->flags [row] = sum->flags;
+    s->clients [row] = sum->clients;
+    s->bitrate [row] = sum->bitrate_kbps;
+    s->started [row] = sum->started_at;
+    s->rattempts [row] = sum->reconnect_attempts;
+    s->rtotal [row] = sum->reconnect_total;
+}
+
+//  Puts a row; with bulk set the name indexes are left to the caller
+static void
+s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum, bool bulk)
+{
+    size_t len = strnlen (name, SF_NAME_MAX);
+    int nix = s_node_get (s, node);
+    if (nix < 0)
+        return;
+    int64_t found = s_lookup (s, nix, name, len);
+    if (found >= 0) {
+        uint32_t row = (uint32_t) found;
+        s_account (s, row, false);
+        s_set_columns (s, row, sum);
+        s_account (s, row, true);
+        return;
+    }
+    uint32_t row;
+    if (s->nfree)
+        row = s->free [--s->nfree];
+    else {
+        if (s->next_row == s->cap)
+            s_side_grow (s);
+        row = (uint32_t) s->next_row++;
+    }
+    s->node [row] = (uint16_t) nix;
+    s_arena_add (s, row, name, len);
+    s->prefix [row] = s_prefix (name, len);
+    s_set_columns (s, row, sum);
+    s_bit_set (s->bm_used, row, true);
+    s->used++;
+    if ((s->hcount + 1) * 2 > s->hcap)
+        s_hash_grow (s);
+    else
+        s_hash_put (s, row);
+    s_account (s, row, true);
+    s_ol_insert (&s->nodes [nix]->names, s, s_cmp_name, row);
+    if (!bulk)
+        s_ol_insert (&s->names, s, s_cmp_name, row);
+}
+
+static void
+s_del (s_side_t *s, const char *node, const char *name)
+{
+    int nix = s_node_find (s, node);
+    if (nix < 0)
+        return;
+    size_t len = strnlen (name, SF_NAME_MAX);
+    int64_t found = s_lookup (s, nix, name, len);
+    if (found < 0)
+        return;
+    uint32_t row = (uint32_t) found;
+    s_account (s, row, false);
+    s_ol_remove (&s->names, s, s_cmp_name, row);
+    s_ol_remove (&s->nodes [nix]->names, s, s_cmp_name, row);
+    s_hash_del (s, row);
+    s_bit_set (s->bm_used, row, false);
+    s->arena_garbage += 2 * (size_t) len + 2;
+    s->used--;
+    if (s->nfree == s->freecap) {
+        s->freecap = s->freecap ? s->freecap * 2 : 1024;
+        s->free = s_alloc (s->free, s->freecap * sizeof (uint32_t));
+    }
+    s->free [s->nfree++] = row;
+}
+
+static int
+s_qsort_name (const void *a, const void *b, void *arg)
+{
+    return s_cmp_name (arg, *(const uint32_t *) a, *(const uint32_t *) b);
+}
+
+//  After a bulk load: the fleet's name index in one sort
+static void
+s_build_names (s_side_t *s)
+{
+    uint32_t *ids = s_alloc (NULL, (s->used ? s->used : 1) * sizeof (uint32_t));
+    size_t n = 0;
+    for (size_t w = 0; w < s->nwords; w++)
+        for (uint64_t bits = s->bm_used [w]; bits; bits &= bits - 1)
+            ids [n++] = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+    qsort_r (ids, n, sizeof (uint32_t), s_qsort_name, s);
+    s_ol_build (&s->names, ids, n);
+    free (ids);
+}
+
+static size_t
+s_side_bytes (const s_side_t *s)
+{
+    size_t per_row = sizeof (uint16_t) + 4 + 4 * 4 + 8 + 8 + 4 + 1;
+    size_t bitmaps = 1 + SF_TYPE_COUNT + SF_STATUS_OFFLINE + 1 + 3;
+    size_t bytes = s->cap * per_row + s->nwords * 8 * bitmaps + s->arena_cap
+                 + s->hcap * 4 + s->freecap * 4;
+    bytes += s->names.cap * (sizeof (void *) + 4) + s->names.nblocks * sizeof (s_block_t);
+    for (size_t i = 0; i < s->nnodes; i++)
+        bytes += sizeof (s_node_t) + s->nodes [i]->names.cap * (sizeof (void *) + 4)
+               + s->nodes [i]->names.nblocks * sizeof (s_block_t);
+    return bytes;
+}
+
+//  ---------------------------------------------------------------------------
+//  The two sides and the change log between them
+
+typedef struct {
+    bool deleted;
+    char node [SF_NODE_MAX + 1];
+    char name [SF_NAME_MAX + 1];
+    sf_summary_t sum;
+} s_change_t;
+
+struct sf_readmodel_t {
+    s_side_t *side [2];
+    atomic_int active;              //  the side readers use
+    atomic_long readers [2];        //  readers inside each side
+    s_change_t *pending;            //  applied to the active side only
+    size_t npending, pendcap;
+};
+
+sf_readmodel_t *
+sf_readmodel_new (void)
+{
+    sf_readmodel_t *self = s_zalloc (sizeof (sf_readmodel_t));
+    self->side [0] = s_side_new ();
+    self->side [1] = s_side_new ();
+    atomic_init (&self->active, 0);
+    atomic_init (&self->readers [0], 0);
+    atomic_init (&self->readers [1], 0);
+    return self;
+}
+
+void
+sf_readmodel_destroy (sf_readmodel_t **self_p)
+{
+    sf_readmodel_t *self = *self_p;
+    if (!self)
+        return;
+    s_side_destroy (&self->side [0]);
+    s_side_destroy (&self->side [1]);
+    free (self->pending);
+    free (self);
+    *self_p = NULL;
+}
+
+static int
+s_enter (sf_readmodel_t *self)
+{
+    for (;;) {
+        int i = atomic_load (&self->active);
+        atomic_fetch_add (&self->readers [i], 1);
+        if (atomic_load (&self->active) == i)
+            return i;
+        atomic_fetch_sub (&self->readers [i], 1);
+    }
+}
+
+static void
+s_leave (sf_readmodel_t *self, int i)
+{
+    atomic_fetch_sub (&self->readers [i], 1);
+}
+
+//  The side nobody reads, once its last readers have left
+static int
+s_standby (sf_readmodel_t *self)
+{
+    int b = 1 - atomic_load (&self->active);
+    for (int spin = 0; atomic_load (&self->readers [b]) != 0; spin++)
+        if (spin > 64)
+            sched_yield ();
+    return b;
+}
+
+static void
+s_side_apply (s_side_t *s, const s_change_t *c)
+{
+    if (c->deleted)
+        s_del (s, c->node, c->name);
+    else
+        s_put (s, c->node, c->name, &c->sum, false);
+}
+
+void
+sf_readmodel_apply (sf_readmodel_t *self, const sf_readmodel_change_t *changes, size_t count)
+{
+    if (count == 0)
+        return;
+    int b = s_standby (self);
+    s_side_t *s = self->side [b];
+    for (size_t i = 0; i < self->npending; i++)
+        s_side_apply (s, &self->pending [i]);
+    if (count > self->pendcap) {
+        self->pendcap = count;
+        self->pending = s_alloc (self->pending, count * sizeof (s_change_t));
+    }
+    for (size_t i = 0; i < count; i++) {
+        s_change_t *c = &self->pending [i];
+        c->deleted = changes [i].deleted;
+        snprintf (c->node, sizeof (c->node), "%s", changes [i].node);
+        snprintf (c->name, sizeof (c->name), "%s", changes [i].name);
+        if (!c->deleted)
+            c->sum = changes [i].sum;
+        s_side_apply (s, c);
+    }
+    self->npending = count;
+    atomic_store (&self->active, b);
+}
+
+void
+sf_readmodel_observe (void *self, const sf_store_change_t *changes, size_t count)
+{
+    sf_readmodel_apply (self, changes, count);
+}
+
+static int
+s_load_row (const sf_row_t *row, void *arg)
+{
+    s_put (arg, row->node, row->name, &row->sum, true);
+    return 0;
+}
+
+static int
+s_load_side (s_side_t **side_p, sf_store_t *store)
+{
+    s_side_reset (side_p);
+    sf_read_t r;
+    if (sf_store_read_begin (store, &r))
+        return -1;
+    int rc = sf_store_scan_streams (&r, NULL, s_load_row, *side_p);
+    sf_store_read_end (&r);
+    s_build_names (*side_p);
+    return rc < 0 ? -1 : 0;
+}
+
+int
+sf_readmodel_load (sf_readmodel_t *self, sf_store_t *store)
+{
+    int b = s_standby (self);
+    if (s_load_side (&self->side [b], store))
+        return -1;
+    self->npending = 0;
+    atomic_store (&self->active, b);
+    b = s_standby (self);
+    return s_load_side (&self->side [b], store);
+}
+
+size_t
+sf_readmodel_size (sf_readmodel_t *self)
+{
+    int i = s_enter (self);
+    size_t n = self->side [i]->used;
+    s_leave (self, i);
+    return n;
+}
+
+size_t
+sf_readmodel_bytes (sf_readmodel_t *self)
+{
+    int i = s_enter (self);
+    size_t n = s_side_bytes (self->side [i]);
+    s_leave (self, i);
+    return 2 * n;
+}
+
+//  ---------------------------------------------------------------------------
+//  Counts
+
+static uint8_t *
+s_down_nodes (const s_side_t *s, const sf_readmodel_clock_t *clock, bool *any)
+{
+    uint8_t *down = s_zalloc (s->nnodes ? s->nnodes : 1);
+    *any = false;
+    if (clock && clock->live)
+        for (size_t i = 0; i < s->nnodes; i++)
+            if (s->nodes [i]->nrows
+            &&  sf_live_state (clock->live, s->nodes [i]->id, clock->mono_ms, NULL) == SF_LIVE_DOWN)
+                down [i] = 1, *any = true;
+    return down;
+}
+
+void
+sf_readmodel_node_counts (sf_readmodel_t *self, const char *node, bool down,
+                          uint32_t *nstreams, uint32_t *nprimary, uint32_t *nactive)
+{
+    int i = s_enter (self);
+    const s_side_t *s = self->side [i];
+    int nix = s_node_find (s, node);
+    const s_node_t *n = nix >= 0 ? s->nodes [nix] : NULL;
+    *nstreams = n ? n->nrows : 0;
+    *nprimary = n ? n->nprimary : 0;
+    *nactive = n && !down ? n->by_status [SF_STATUS_ACTIVE] : 0;
+    s_leave (self, i);
+}
+
+void
+sf_readmodel_gauges (sf_readmodel_t *self, const sf_readmodel_clock_t *clock,
+                     sf_readmodel_gauges_t *out)
+{
+    memset (out, 0, sizeof (*out));
+    int i = s_enter (self);
+    const s_side_t *s = self->side [i];
+    bool any;
+    uint8_t *down = s_down_nodes (s, clock, &any);
+    for (size_t k = 0; k < s->nnodes; k++) {
+        const s_node_t *n = s->nodes [k];
+        for (int t = 0; t < SF_TYPE_COUNT; t++)
+            out->by_type [t] += n->by_type [t];
+        if (down [k])
+            out->by_status [SF_STATUS_OFFLINE] += n->nrows;
+        else
+            for (int st = 0; st < SF_STATUS_OFFLINE; st++)
+                out->by_status [st] += n->by_status [st];
+        out->transfer += n->ntransfer;
+        out->total += n->nrows;
+    }
+    free (down);
+    s_leave (self, i);
+}
+
+//  ---------------------------------------------------------------------------
+//  Listing
+
+typedef struct {
+    const s_side_t *s;
+    const sf_sort_t *sort;
+    const uint8_t *down;
+    int64_t now_s;
+    uint32_t *rows;                 //  the page
+    size_t nrows, cap;
+} s_q_t;
+
+static void
+s_emit (s_q_t *q, uint32_t row)
+{
+    if (q->nrows == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 64;
+        q->rows = s_alloc (q->rows, q->cap * sizeof (uint32_t));
+    }
+    q->rows [q->nrows++] = row;
+}
+
+static size_t
+s_popcount (const uint64_t *bm, size_t words)
+{
+    size_t n = 0;
+    for (size_t w = 0; w < words; w++)
+        n += (size_t) __builtin_popcountll (bm [w]);
+    return n;
+}
+
+static inline uint8_t
+s_dstatus (const s_q_t *q, uint32_t row)
+{
+    return q->down [q->s->node [row]] ? SF_STATUS_OFFLINE : q->s->status [row];
+}
+
+//  The primary sort value of a row (name and node order have none)
+static int64_t
+s_value (const s_q_t *q, uint32_t row)
+{
+    const s_side_t *s = q->s;
+    switch (q->sort->key) {
+        case SF_SORT_STATUS: return s_dstatus (q, row);
+        case SF_SORT_TYPE: return s_eff_type (s, row);
+        case SF_SORT_CLIENTS: return s->clients [row];
+        case SF_SORT_BITRATE: return s->bitrate [row];
+        case SF_SORT_RECONNECTS:
+            return (int64_t) (((uint64_t) s->rattempts [row] << 32) | s->rtotal [row]);
+        case SF_SORT_UPTIME:
+            //  Not running (or offline): -1, before every running stream
+            return s->started [row] && s_dstatus (q, row) == SF_STATUS_ACTIVE
+                 ? q->now_s - s->started [row] : -1;
+        default: return 0;
+    }
+}
+
+//  Ascending order of two rows under the query's sort
+static int
+s_cmp_rows (const s_q_t *q, uint32_t a, uint32_t b)
+{
+    const s_side_t *s = q->s;
+    if (q->sort->key == SF_SORT_NODE) {
+        uint16_t ra = s->rank [s->node [a]], rb = s->rank [s->node [b]];
+        if (ra != rb)
+            return ra < rb ? -1 : 1;
+    }
+    else if (q->sort->key != SF_SORT_NAME) {
+        int64_t va = s_value (q, a), vb = s_value (q, b);
+        if (va != vb)
+            return va < vb ? -1 : 1;
+    }
+    return s_cmp_name (s, a, b);
+}
+
+static int
+s_qsort_rows (const void *a, const void *b, void *arg)
+{
+    const s_q_t *q = arg;
+    int c = s_cmp_rows (q, *(const uint32_t *) a, *(const uint32_t *) b);
+    return q->sort->desc ? -c : c;
+}
+
+static void
+s_sort_rows (s_q_t *q, uint32_t *ids, size_t n)
+{
+    qsort_r (ids, n, sizeof (uint32_t), s_qsort_rows, q);
+}
+
+//  Rows of bitmap g (all of them members of ol, gcount of them) in ol's order
+//  (the walk's direction), skipping skip, emitting up to take. g NULL: all of
+//  ol. Few members are gathered from the bitmap and sorted; many are found
+//  by walking the index and testing the bitmap.
+static void
+s_page_ordered (s_q_t *q, const s_olist_t *ol, const uint64_t *g, size_t gcount,
+                size_t skip, size_t take)
+{
+    if (take == 0 || skip >= gcount)
+        return;
+    bool desc = q->sort->desc;
+    if (!g) {
+        s_walk_t w;
+        s_walk_start (&w, ol, desc, skip);
+        uint32_t row;
+        while (take && s_walk_next (&w, &row))
+            s_emit (q, row), take--;
+        return;
+    }
+    //  Walking visits about (skip + take) * ol->total / gcount entries
+    double walk = (double) (skip + take) * (double) ol->total / (double) gcount;
+    double gather = (double) q->s->nwords + (double) gcount * 24;
+    if (walk <= gather) {
+        s_walk_t w;
+        s_walk_start (&w, ol, desc, 0);
+        uint32_t row;
+        while (take && s_walk_next (&w, &row))
+            if (s_bit (g, row)) {
+                if (skip)
+                    skip--;
+                else
+                    s_emit (q, row), take--;
+            }
+        return;
+    }
+    uint32_t *ids = s_alloc (NULL, gcount * sizeof (uint32_t));
+    size_t n = 0;
+    for (size_t w = 0; w < q->s->nwords && n < gcount; w++)
+        for (uint64_t bits = g [w]; bits; bits &= bits - 1)
+            ids [n++] = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+    sf_sort_t by_name = { SF_SORT_NAME, desc };
+    const sf_sort_t *keep = q->sort;
+    q->sort = &by_name;
+    s_sort_rows (q, ids, n);
+    q->sort = keep;
+    for (size_t i = skip; i < n && take; i++, take--)
+        s_emit (q, ids [i]);
+    free (ids);
+}
+
+//  Groups by a small value (status, type): group v's rows are c & bms[v]
+static void
+s_page_groups (s_q_t *q, const uint64_t *c, uint64_t *const *bms, int ngroups,
+               size_t skip, size_t take)
+{
+    const s_side_t *s = q->s;
+    uint64_t *g = s_alloc (NULL, s->nwords * 8);
+    for (int k = 0; k < ngroups && take; k++) {
+        int v = q->sort->desc ? ngroups - 1 - k : k;
+        size_t n = 0;
+        for (size_t w = 0; w < s->nwords; w++)
+            n += (size_t) __builtin_popcountll (g [w] = c [w] & bms [v][w]);
+        if (skip >= n) {
+            skip -= n;
+            continue;
+        }
+        size_t before = q->nrows;
+        s_page_ordered (q, &s->names, g, n, skip, take);
+        take -= q->nrows - before;
+        skip = 0;
+    }
+    free (g);
+}
+
+//  Node order: the nodes by id, each node's rows by name
+static void
+s_page_nodes (s_q_t *q, const uint64_t *c, bool unfiltered, size_t skip, size_t take)
+{
+    const s_side_t *s = q->s;
+    for (size_t k = 0; k < s->nnodes && take; k++) {
+        const s_node_t *n = s->nodes [s->order [q->sort->desc ? s->nnodes - 1 - k : k]];
+        if (unfiltered) {
+            if (skip >= n->nrows) {
+                skip -= n->nrows;
+                continue;
+            }
+            size_t before = q->nrows;
+            s_page_ordered (q, &n->names, NULL, n->nrows, skip, take);
+            take -= q->nrows - before;
+            skip = 0;
+            continue;
+        }
+        s_walk_t w;
+        s_walk_start (&w, &n->names, q->sort->desc, 0);
+        uint32_t row;
+        while (take && s_walk_next (&w, &row))
+            if (s_bit (c, row)) {
+                if (skip)
+                    skip--;
+                else
+                    s_emit (q, row), take--;
+            }
+    }
+}
+
+//  A bounded max-heap of the best need rows (by the query's order)
+static void
+s_heap_sift (s_q_t *q, uint32_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && s_qsort_rows (&h [l], &h [m], q) > 0) m = l;
+        if (r < n && s_qsort_rows (&h [r], &h [m], q) > 0) m = r;
+        if (m == i)
+            return;
+        uint32_t t = h [i]; h [i] = h [m]; h [m] = t;
+        i = m;
+    }
+}
+
+//  Numeric columns: ordered at query time over the candidates
+static void
+s_page_values (s_q_t *q, const uint64_t *c, size_t count, size_t skip, size_t take)
+{
+    const s_side_t *s = q->s;
+    if (take == 0 || skip >= count)
+        return;
+    size_t need = skip + take < count ? skip + take : count;
+    bool desc = q->sort->desc;
+    if (need <= 4096) {
+        uint32_t *h = s_alloc (NULL, need * sizeof (uint32_t));
+        size_t n = 0;
+        //  The heap's top is the worst row kept; its value decides most rows
+        int64_t top = 0;
+        for (size_t w = 0; w < s->nwords; w++)
+            for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
+                uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+                if (n < need) {
+                    h [n++] = row;
+                    if (n == need) {
+                        for (size_t i = need / 2; i-- > 0; )
+                            s_heap_sift (q, h, n, i);
+                        top = s_value (q, h [0]);
+                    }
+                    continue;
+                }
+                int64_t v = s_value (q, row);
+                if (desc ? v < top : v > top)
+                    continue;
+                if (v == top && s_qsort_rows (&row, &h [0], q) >= 0)
+                    continue;
+                h [0] = row;
+                s_heap_sift (q, h, n, 0);
+                top = s_value (q, h [0]);
+            }
+        s_sort_rows (q, h, n);
+        for (size_t i = skip; i < n; i++)
+            s_emit (q, h [i]);
+        free (h);
+        return;
+    }
+    //  Deep pages: a histogram of the values finds the range the page is in
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t w = 0; w < s->nwords; w++)
+        for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
+            int64_t v = s_value (q, (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits)));
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+    uint64_t span = (uint64_t) hi - (uint64_t) lo;
+    int shift = 0;
+    while ((span >> shift) >= 65536)
+        shift++;
+    size_t nb = (size_t) (span >> shift) + 1;
+    uint32_t *hist = s_zalloc (nb * sizeof (uint32_t));
+#define S_BUCKET(v) (desc ? nb - 1 - (size_t) (((uint64_t) (v) - (uint64_t) lo) >> shift) \
+                          : (size_t) (((uint64_t) (v) - (uint64_t) lo) >> shift))
+    for (size_t w = 0; w < s->nwords; w++)
+        for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
+            int64_t v = s_value (q, (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits)));
+            hist [S_BUCKET (v)]++;
+        }
+    size_t b_lo = 0, base = 0;
+    while (base + hist [b_lo] <= skip)
+        base += hist [b_lo++];
+    size_t b_hi = b_lo, upto = base + hist [b_lo];
+    while (upto < need && b_hi + 1 < nb)
+        upto += hist [++b_hi];
+    size_t m = upto - base;
+    if (b_lo == b_hi && shift == 0) {
+        //  The page lies in one value's ties: those go by name
+        int64_t value = desc ? (int64_t) ((uint64_t) lo + (nb - 1 - b_lo)) : (int64_t) ((uint64_t) lo + b_lo);
+        uint64_t *g = s_zalloc (s->nwords * 8);
+        for (size_t w = 0; w < s->nwords; w++)
+            for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
+                uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+                if (s_value (q, row) == value)
+                    s_bit_set (g, row, true);
+            }
+        s_page_ordered (q, &s->names, g, m, skip - base, take);
+        free (g);
+        free (hist);
+        return;
+    }
+    uint32_t *ids = s_alloc (NULL, m * sizeof (uint32_t));
+    size_t n = 0;
+    for (size_t w = 0; w < s->nwords; w++)
+        for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
+            uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+            size_t bk = S_BUCKET (s_value (q, row));
+            if (bk >= b_lo && bk <= b_hi)
+                ids [n++] = row;
+        }
+#undef S_BUCKET
+    s_sort_rows (q, ids, n);
+    for (size_t i = skip - base; i < n && i < need - base; i++)
+        s_emit (q, ids [i]);
+    free (ids);
+    free (hist);
+}
+
+//  Case-insensitive substring, as sf_filter_match_name does it
+static bool
+s_name_match (const s_side_t *s, const sf_filter_t *f, const char *needle, uint32_t row)
+{
+    if (f->name_glob)
+        return sf_filter_match_name (f, s_name (s, row));
+    return strstr (s_lname (s, row), needle) != NULL;
+}
+
+//  Cursors: hex of "key|desc|value|node|name" of the page's last row
+static void
+s_cursor_encode (const s_q_t *q, uint32_t row, char *out, size_t size)
+{
+    const s_side_t *s = q->s;
+    char text [SF_READMODEL_CURSOR_MAX / 2 + 1];
+    int len = snprintf (text, sizeof (text), "%d|%d|%lld|%s|%s", q->sort->key, q->sort->desc,
+                        (long long) s_value (q, row), s->nodes [s->node [row]]->id, s_name (s, row));
+    if (len < 0 || (size_t) len * 2 + 1 > size) {
+        out [0] = 0;
+        return;
+    }
+    for (int i = 0; i < len; i++)
+        snprintf (out + 2 * i, 3, "%02x", (uint8_t) text [i]);
+}
+
+typedef struct {
+    int key, desc;
+    int64_t value;
+    char node [SF_NODE_MAX + 1];
+    char name [SF_NAME_MAX + 1];
+} s_cursor_t;
+
+static int
+s_cursor_decode (const char *hex, s_cursor_t *cur)
+{
+    size_t len = strlen (hex);
+    char text [SF_READMODEL_CURSOR_MAX / 2 + 1];
+    if (len % 2 || len / 2 >= sizeof (text))
+        return -1;
+    for (size_t i = 0; i < len / 2; i++) {
+        unsigned v;
+        if (sscanf (hex + 2 * i, "%2x", &v) != 1)
+            return -1;
+        text [i] = (char) v;
+    }
+    text [len / 2] = 0;
+    char *p = text, *f [5];
+    for (int i = 0; i < 5; i++) {
+        f [i] = p;
+        p = i < 4 ? strchr (p, '|') : NULL;
+        if (i < 4 && !p)
+            return -1;
+        if (p)
+            *p++ = 0;
+    }
+    cur->key = atoi (f [0]);
+    cur->desc = atoi (f [1]);
+    cur->value = strtoll (f [2], NULL, 10);
+    if (strlen (f [3]) > SF_NODE_MAX || strlen (f [4]) > SF_NAME_MAX)
+        return -1;
+    strcpy (cur->node, f [3]);
+    strcpy (cur->name, f [4]);
+    return 0;
+}
+
+//  Ascending comparison of a row with the cursor's row (which may be gone)
+static int
+s_cmp_cursor (const s_q_t *q, uint32_t row, const s_cursor_t *cur)
+{
+    const s_side_t *s = q->s;
+    const char *node = s->nodes [s->node [row]]->id;
+    int c = 0;
+    if (q->sort->key == SF_SORT_NODE)
+        c = strcmp (node, cur->node);
+    else if (q->sort->key != SF_SORT_NAME) {
+        int64_t v = s_value (q, row);
+        c = v < cur->value ? -1 : v > cur->value;
+    }
+    if (!c)
+        c = s_cmp_bytes (s_name (s, row), s->name_len [row], cur->name, strlen (cur->name));
+    if (!c)
+        c = strcmp (node, cur->node);
+    return c;
+}
+
+int
+sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sort_t *sort,
+                   const char *after, size_t offset, size_t limit,
+                   const sf_readmodel_clock_t *clock, sf_readmodel_page_t *out,
+                   char *err, size_t errlen)
+{
+    memset (out, 0, sizeof (*out));
+    s_cursor_t cur;
+    bool have_cursor = after && *after;
+    if (have_cursor && (s_cursor_decode (after, &cur) || cur.key != sort->key
+                        || cur.desc != (int) sort->desc)) {
+        snprintf (err, errlen, "the cursor is not valid for this sort (start again without it)");
+        return -1;
+    }
+    int side = s_enter (self);
+    const s_side_t *s = self->side [side];
+    if (s->nwords == 0) {
+        s_leave (self, side);
+        return 0;
+    }
+    bool anydown;
+    uint8_t *down = s_down_nodes (s, clock, &anydown);
+    s_q_t q = { .s = s, .sort = sort, .down = down, .now_s = clock ? clock->now_s : 0 };
+    bool unfiltered = !filter->types && !filter->states && !filter->functions
+                   && !filter->name [0] && !filter->node [0];
+    size_t words = s->nwords;
+    uint64_t *c = s_alloc (NULL, (words ? words : 1) * 8);
+    uint64_t *d = NULL;
+    //  The rows of down nodes, when the states or the order need them
+    if (anydown && (filter->states || sort->key == SF_SORT_STATUS || sort->key == SF_SORT_UPTIME)) {
+        d = s_zalloc ((words ? words : 1) * 8);
+        for (size_t k = 0; k < s->nnodes; k++)
+            if (down [k]) {
+                s_walk_t w;
+                s_walk_start (&w, &s->nodes [k]->names, false, 0);
+                uint32_t row;
+                while (s_walk_next (&w, &row))
+                    s_bit_set (d, row, true);
+            }
+    }
+    size_t total = 0;
+    if (filter->node [0]) {
+        memset (c, 0, words * 8);
+        int nix = s_node_find (s, filter->node);
+        if (nix >= 0) {
+            s_walk_t w;
+            s_walk_start (&w, &s->nodes [nix]->names, false, 0);
+            uint32_t row;
+            while (s_walk_next (&w, &row))
+                s_bit_set (c, row, true);
+        }
+    }
+    else
+        memcpy (c, s->bm_used, words * 8);
+    if (filter->types)
+        for (size_t w = 0; w < words; w++) {
+            uint64_t t = 0;
+            for (int k = 0; k < SF_TYPE_COUNT; k++)
+                if (filter->types & (1 << k))
+                    t |= s->bm_type [k][w];
+            c [w] &= t;
+        }
+    if (filter->states)
+        for (size_t w = 0; w < words; w++) {
+            uint64_t st = 0;
+            if (filter->states & SF_STATE_ACTIVE)
+                st |= s->bm_status [SF_STATUS_ACTIVE][w];
+            if (filter->states & SF_STATE_SUSPEND)
+                st |= s->bm_status [SF_STATUS_SUSPEND][w];
+            if (d)
+                st &= ~d [w];
+            if (filter->states & SF_STATE_TRANSFER)
+                st |= s->bm_transfer [w];
+            c [w] &= st;
+        }
+    for (int k = 0; k < 3; k++)
+        if (filter->functions & (1 << k))
+            for (size_t w = 0; w < words; w++)
+                c [w] &= s->bm_fn [k][w];
+    if (filter->name [0]) {
+        char needle [SF_NAME_MAX + 1];
+        size_t i = 0;
+        for (; filter->name [i] && i < SF_NAME_MAX; i++)
+            needle [i] = (char) tolower ((unsigned char) filter->name [i]);
+        needle [i] = 0;
+        for (size_t w = 0; w < words; w++)
+            for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
+                uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+                if (!s_name_match (s, filter, needle, row))
+                    c [w] &= ~(1ull << (row & 63));
+            }
+    }
+    total = unfiltered ? s->used : s_popcount (c, words);
+    size_t skip = offset;
+    if (have_cursor) {
+        //  Everything up to and including the cursor's row is behind
+        size_t behind = 0;
+        for (size_t w = 0; w < words; w++)
+            for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
+                int cmp = s_cmp_cursor (&q, (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits)), &cur);
+                if (sort->desc ? cmp >= 0 : cmp <= 0)
+                    behind++;
+            }
+        skip += behind;
+    }
+    switch (sort->key) {
+        case SF_SORT_NAME:
+            s_page_ordered (&q, &s->names, unfiltered ? NULL : c, total, skip, limit);
+            break;
+        case SF_SORT_NODE:
+            s_page_nodes (&q, c, unfiltered, skip, limit);
+            break;
+        case SF_SORT_STATUS: {
+            uint64_t *bms [SF_STATUS_COUNT];
+            uint64_t *off = d ? d : s_zalloc ((words ? words : 1) * 8);
+            uint64_t *live [SF_STATUS_OFFLINE];
+            for (int k = 0; k < SF_STATUS_OFFLINE; k++) {
+                live [k] = s_alloc (NULL, (words ? words : 1) * 8);
+                for (size_t w = 0; w < words; w++)
+                    live [k][w] = s->bm_status [k][w] & (d ? ~d [w] : ~0ull);
+                bms [k] = live [k];
+            }
+            bms [SF_STATUS_OFFLINE] = off;
+            s_page_groups (&q, c, bms, SF_STATUS_COUNT, skip, limit);
+            for (int k = 0; k < SF_STATUS_OFFLINE; k++)
+                free (live [k]);
+            if (!d)
+                free (off);
+            break;
+        }
+        case SF_SORT_TYPE: {
+            uint64_t *bms [SF_TYPE_COUNT];
+            for (int k = 0; k < SF_TYPE_COUNT; k++)
+                bms [k] = s->bm_type [k];
+            s_page_groups (&q, c, bms, SF_TYPE_COUNT, skip, limit);
+            break;
+        }
+        default:
+            s_page_values (&q, c, total, skip, limit);
+    }
+    out->total = total;
+    out->count = q.nrows;
+    out->keys = q.nrows ? s_alloc (NULL, q.nrows * sizeof (sf_readmodel_key_t)) : NULL;
+    for (size_t i = 0; i < q.nrows; i++) {
+        snprintf (out->keys [i].node, sizeof (out->keys [i].node), "%s", s->nodes [s->node [q.rows [i]]]->id);
+        snprintf (out->keys [i].name, sizeof (out->keys [i].name), "%s", s_name (s, q.rows [i]));
+    }
+    if (q.nrows && skip + q.nrows < total)
+        s_cursor_encode (&q, q.rows [q.nrows - 1], out->next, sizeof (out->next));
+    s_leave (self, side);
+    free (q.rows);
+    free (c);
+    free (d);
+    free (down);
+    return 0;
+}
+
+void
+sf_readmodel_page_clear (sf_readmodel_page_t *self)
+{
+    free (self->keys);
+    memset (self, 0, sizeof (*self));
+}
