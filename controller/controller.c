@@ -685,6 +685,29 @@ typedef struct {
     zcert_t *cert;
 } s_query_thread_t;
 
+//  Sends one reply, never blocking and never queueing more than
+//  S_QUERY_QUEUED replies for a client: a client that does not read its
+//  replies loses the next ones (counted and logged), the others are served
+#define S_QUERY_QUEUED 4
+#define S_QUERY_QUEUED_TEXT "4 replies"
+
+static void
+s_query_reply (sf_ctl_t *c, zsock_t *sock, zframe_t *route, const sf_peer_t *peer,
+               msgpack_sbuffer *reply, sf_ratelimit_t *rl)
+{
+    void *handle = zsock_resolve (sock);
+    if (zmq_send (handle, zframe_data (route), zframe_size (route), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        int e = zmq_errno ();
+        atomic_fetch_add (&c->metrics.query_replies_dropped, 1);
+        sf_log_limited (rl, SF_LOG_WARN, "query: dropped a reply to %s: %s", peer ? peer->name : "a client",
+                        e == EAGAIN ? "it is not reading its replies (" S_QUERY_QUEUED_TEXT
+                                      " already queued)" : "it is gone");
+        return;
+    }
+    //  The routing frame went out, so the body goes to the same pipe
+    zmq_send (handle, reply->data, reply->size, 0);
+}
+
 static void *
 s_query_main (void *arg)
 {
@@ -720,9 +743,7 @@ s_query_main (void *arg)
                 sf_api_handle (&c->query, &msg, &reply);
                 atomic_fetch_add (&c->metrics.queries, 1);
             }
-            zframe_send (&route, q->sock, ZFRAME_MORE);
-            zframe_t *body = zframe_new (reply.data, reply.size);
-            zframe_send (&body, q->sock, 0);
+            s_query_reply (c, q->sock, route, peer, &reply, &rl);
             sf_msg_release (&msg);
         }
         zframe_destroy (&route);
@@ -795,17 +816,19 @@ s_load_origins (sf_ctl_t *c)
     zlistx_destroy (&names);
 }
 
+//  sndhwm: messages queued per connection. Set before bind: it applies to
+//  the connections made after it is set
 static zsock_t *
-s_server_socket (const char *endpoint, zcert_t *cert, const char *what)
+s_server_socket (const char *endpoint, zcert_t *cert, const char *what, int sndhwm, bool mandatory)
 {
     zsock_t *s = zsock_new (ZMQ_ROUTER);
     if (!s)
         return NULL;
     sf_sock_curve_server (s, cert);
-    zsock_set_router_mandatory (s, 0);
+    zsock_set_router_mandatory (s, mandatory);
     //  Per connection. An agent that meets a full queue keeps its changes
     //  (they are not acknowledged) and sends them later: backpressure, not loss
-    zsock_set_sndhwm (s, 1000);
+    zsock_set_sndhwm (s, sndhwm);
     zsock_set_rcvhwm (s, 200);
     zsock_set_linger (s, 0);
     if (zsock_bind (s, "%s", endpoint) < 0) {
@@ -882,8 +905,8 @@ sf_controller_run (sf_controller_config_t *cfg)
     sf_http_t *http = NULL;
     pthread_t qthread;
     bool qstarted = false;
-    c->agents = s_server_socket (cfg->agents, cert, "agents");
-    qsock = c->agents ? s_server_socket (cfg->query, cert, "queries") : NULL;
+    c->agents = s_server_socket (cfg->agents, cert, "agents", 1000, false);
+    qsock = c->agents ? s_server_socket (cfg->query, cert, "queries", S_QUERY_QUEUED, true) : NULL;
     if (!c->agents || !qsock)
         goto done;
     s_query_thread_t qt = { c, qsock, cert };

@@ -31,6 +31,7 @@ sf_metrics_init (sf_metrics_t *self)
     for (int i = 0; i < SF_REJ_COUNT; i++)
         atomic_init (&self->rejected [i], 0);
     atomic_init (&self->queries, 0);
+    atomic_init (&self->query_replies_dropped, 0);
     atomic_init (&self->http_requests, 0);
     for (int i = 0; i < SF_COMMIT_BUCKETS; i++)
         atomic_init (&self->commit_buckets [i], 0);
@@ -102,6 +103,9 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
                "Times the LMDB map was grown after MDB_MAP_FULL.", s_get (&self->map_grows));
     s_counter (out, "streamfleet_queries_total",
                "CLI queries answered.", s_get (&self->queries));
+    s_counter (out, "streamfleet_query_replies_dropped_total",
+               "Query replies dropped, not queued: the client was not reading its replies "
+               "(or was gone).", s_get (&self->query_replies_dropped));
     s_counter (out, "streamfleet_http_requests_total",
                "HTTP requests answered.", s_get (&self->http_requests));
 

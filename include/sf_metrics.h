@@ -26,6 +26,7 @@ typedef struct {
     atomic_uint_fast64_t commits;
     atomic_uint_fast64_t rejected [SF_REJ_COUNT];
     atomic_uint_fast64_t queries;               //  CLI queries answered
+    atomic_uint_fast64_t query_replies_dropped; //  to clients not reading their replies
     atomic_uint_fast64_t http_requests;
     atomic_uint_fast64_t commit_buckets [SF_COMMIT_BUCKETS];
     atomic_uint_fast64_t commit_sum_us;

@@ -5,7 +5,7 @@
 
         sf_rawclient --endpoint E --cert PATH --server-cert PATH
                      [--timeout-ms N] [--linger-ms N] [--multi]
-                     MESSAGE...
+                     [--no-read N [--hold-ms N]] MESSAGE...
     where each MESSAGE is one of
         --hex HEX       the bytes, hex-encoded
         --file PATH     the bytes of a file
@@ -17,7 +17,10 @@
     Messages go one by one as a DEALER: after each, the client waits up to
     --timeout-ms for a reply, then collects further replies for --linger-ms
     (a batch may be answered by an error and then an ack). With --multi all
-    frames go as one multi-frame message instead.
+    frames go as one multi-frame message instead. With --no-read N the first
+    message goes N times and no reply is ever read (one queued at most, a
+    small kernel buffer): a client that does not read its replies, holding
+    its connection for --hold-ms (default 10000) before it exits 0.
 
     Output: one JSON line per reply, {"msg": I, "type": T, "code": C,
     "message": M, "body": {...}} (code and message for error replies), or
@@ -43,7 +46,7 @@ static void
 s_usage (void)
 {
     fprintf (stderr, "usage: sf_rawclient --endpoint E --cert PATH --server-cert PATH\n"
-                     "         [--timeout-ms N] [--linger-ms N] [--multi]\n"
+                     "         [--timeout-ms N] [--linger-ms N] [--multi] [--no-read N [--hold-ms N]]\n"
                      "         (--hex HEX | --file PATH | --json TEXT | --size N)...\n");
 }
 
@@ -185,7 +188,7 @@ int
 main (int argc, char **argv)
 {
     const char *endpoint = NULL, *cert_path = NULL, *server_cert = NULL;
-    int timeout_ms = 2000, linger_ms = 300;
+    int timeout_ms = 2000, linger_ms = 300, no_read = 0, hold_ms = 10000;
     bool multi = false;
     s_frame_t frames [64];
     int nframes = 0;
@@ -206,6 +209,8 @@ main (int argc, char **argv)
         else if (!strcmp (a, "--server-cert")) server_cert = v;
         else if (!strcmp (a, "--timeout-ms")) timeout_ms = atoi (v);
         else if (!strcmp (a, "--linger-ms")) linger_ms = atoi (v);
+        else if (!strcmp (a, "--no-read")) no_read = atoi (v);
+        else if (!strcmp (a, "--hold-ms")) hold_ms = atoi (v);
         else if (nframes < 64 && (!strcmp (a, "--hex") || !strcmp (a, "--file")
                               ||  !strcmp (a, "--json") || !strcmp (a, "--size"))) {
             s_frame_t *f = &frames [nframes];
@@ -242,11 +247,22 @@ main (int argc, char **argv)
     //  Our own limit must not stop what we mean to send or receive
     zsock_set_maxmsgsize (sock, -1);
     zsock_set_linger (sock, 500);
+    if (no_read) {
+        zsock_set_rcvhwm (sock, 1);
+        zsock_set_rcvbuf (sock, 4096);
+        zsock_set_sndhwm (sock, no_read + 1);
+    }
     if (zsock_connect (sock, "%s", endpoint)) {
         fprintf (stderr, "sf_rawclient: cannot connect to %s\n", endpoint);
         return 2;
     }
     int unanswered = 0;
+    if (no_read) {
+        for (int i = 0; i < no_read; i++)
+            zmq_send (zsock_resolve (sock), frames [0].data, frames [0].size, 0);
+        zclock_sleep (hold_ms);
+    }
+    else
     if (multi) {
         zmsg_t *m = zmsg_new ();
         for (int i = 0; i < nframes; i++)
