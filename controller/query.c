@@ -131,13 +131,13 @@ s_cand_cmp (const void *pa, const void *pb)
         case SF_SORT_SOURCE: c = strcmp (a->text, b->text); break;
         default: c = a->value < b->value ? -1 : a->value > b->value;
     }
-    if (s_sort->desc)
-        c = -c;
     if (c == 0)
         c = s_cmp_bytes (na, nla, nb, nlb);
     if (c == 0)
         c = s_cmp_bytes (a->key, a->node_len, b->key, b->node_len);
-    return c;
+    //  Descending is the exact reverse, ties included, as the name index
+    //  walked backwards (the unfiltered listing) orders them
+    return s_sort->desc ? -c : c;
 }
 
 //  Decodes one placement and applies the derived view
@@ -388,7 +388,9 @@ s_count_row (const sf_row_t *row, void *arg)
 {
     sf_node_t *n = arg;
     n->nstreams++;
-    if (row->sum.type == SF_TYPE_PRIMARY)
+    //  Derived state (controller/fleet.c): a placement the stream left is
+    //  migrated, not primary
+    if (row->sum.type == SF_TYPE_PRIMARY && !(row->sum.flags & SF_SUM_MIGRATED))
         n->nprimary++;
     if (row->sum.status == SF_STATUS_ACTIVE)
         n->nactive++;
