@@ -543,6 +543,35 @@ s_key3 (char *buf, const char *a, const char *b, const char *c)
     return at + lc;
 }
 
+//  The reverse entry, in the same database: \x01 node \0 name -> uid (a
+//  name or uid never starts with a control character)
+static size_t
+s_rkey (char *buf, const char *node, const char *name)
+{
+    buf [0] = 1;
+    return 1 + s_key3 (buf + 1, node, name, "");
+}
+
+static int
+s_uid_of (MDB_txn *txn, sf_store_t *store, const char *node, const char *name, char *uid)
+{
+    char key [S_KEY_MAX];
+    MDB_val k = { s_rkey (key, node, name), key }, v;
+    if (mdb_get (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, &v) || v.mv_size > SF_NAME_MAX)
+        return -1;
+    memcpy (uid, v.mv_data, v.mv_size);
+    uid [v.mv_size] = 0;
+    return 0;
+}
+
+static int
+s_uid_set (MDB_txn *txn, sf_store_t *store, const char *node, const char *name, const char *uid)
+{
+    char key [S_KEY_MAX];
+    MDB_val k = { s_rkey (key, node, name), key }, v = { strlen (uid), (void *) uid };
+    return mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, &v, 0) ? -1 : 0;
+}
+
 typedef int (s_uid_fn) (const char *node, const char *name, void *arg);
 
 //  Every (node, name) indexed under uid, or only node's when node is set
@@ -805,11 +834,26 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     //  Stored in one lookup, learning what it replaced; the derived flags
     //  of the replaced summary stay until the fleet state changes them
     sf_summary_t sum, prev;
-    sf_summary_from_stream (&sum, s);
+    //  A stopped stream keeps the functions it was last seen with (nginx-rtmp
+    //  reports no tracks for a stream that is not publishing): audio and
+    //  photo stay; DVR follows the archive, which the agent reports
+    sf_stream_t keep;
+    const sf_stream_t *rec = s;
+    if (s->status != SF_STATUS_ACTIVE) {
+        sf_read_t r = { txn, store, true };
+        sf_row_t row;
+        uint8_t last = SF_FN_AUDIO | SF_FN_PHOTO;
+        if (sf_store_get_row (&r, s->node, s->name, &row) == 0 && (row.sum.functions & last & ~s->functions)) {
+            keep = *s;                  //  shallow: only packed, never cleared
+            keep.functions |= row.sum.functions & last;
+            rec = &keep;
+        }
+    }
+    sf_summary_from_stream (&sum, rec);
     msgpack_sbuffer_clear (&s_sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &s_sbuf, msgpack_sbuffer_write);
-    sf_stream_pack (&pk, s, SF_ENC_FULL);
+    sf_stream_pack (&pk, rec, SF_ENC_FULL);
     if (sf_store_put_stream_prev (store, s->node, s->name, &sum, s_sbuf.data, s_sbuf.size, &prev))
         return -1;
     bool had = prev.magic == SF_SUMMARY_MAGIC;
@@ -818,14 +862,34 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     //  A placement the stream left, reported running and not flagged yet:
     //  a stale copy (its node is back) that the state machine must see
     bool stale = had && is_active && (prev.flags & SF_SUM_MIGRATED) && !(prev.flags & SF_SUM_CONFLICT);
-    if (had && was_active == is_active && !stale)
-        return 0;                   //  the common case: nothing moved
-    //  A new placement, or one that starts or stops, is (re)indexed by uid
+    //  The uid it is indexed under (one lookup): a changed uid is re-indexed
     const char *uid = s->uid [0] ? s->uid : s->name;
+    char olduid [SF_NAME_MAX + 1];
+    bool indexed = s_uid_of (txn, store, s->node, s->name, olduid) == 0;
+    bool same_uid = indexed && strcmp (olduid, uid) == 0;
+    if (had && was_active == is_active && !stale && same_uid)
+        return 0;                   //  the common case: nothing moved
+    if (indexed && !same_uid) {
+        //  Re-published under another uid: the old uid's placement is gone
+        //  (a stop there when it ran), the new uid's is new
+        char okey [S_KEY_MAX];
+        MDB_val ok = { s_key3 (okey, olduid, s->node, s->name), okey };
+        mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &ok, NULL);
+        if (was_active) {
+            sf_fleet_change_t stop = { .node = s->node, .stopped = true, .at_ms = s->changed_at_ms,
+                                       .type = s->type };
+            if (s_derive (store, olduid, s->name, &stop))
+                return -1;
+        }
+        had = was_active = false;
+    }
+    //  A new placement, or one that starts or stops, is (re)indexed by uid
     char key [S_KEY_MAX];
     MDB_val k = { s_key3 (key, uid, s->node, s->name), key }, empty = { 0, "" };
     int rc = mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, &empty, MDB_NOOVERWRITE);
     if (rc && rc != MDB_KEYEXIST)
+        return -1;
+    if (!same_uid && s_uid_set (txn, store, s->node, s->name, uid))
         return -1;
     if (!had) {
         //  A placement that comes back (deleted, then reported again) on a
@@ -864,6 +928,8 @@ sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, sf_ve
         const char *uid = s.uid [0] ? s.uid : s.name;
         char key [S_KEY_MAX];
         MDB_val k = { s_key3 (key, uid, node, name), key };
+        mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, NULL);
+        k.mv_size = s_rkey (key, node, name);
         mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, NULL);
         MDB_val mk = { s_key3 (key, node, name, "") - 1, key };
         mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_MOVED), &mk, NULL);

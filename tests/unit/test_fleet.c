@@ -678,6 +678,78 @@ test_every_order_of_a_migration (void **state)
     sf_fleet_set_liveness (NULL, NULL);
 }
 
+static void
+s_put_cam (sf_store_t *store, const char *uid, int status, uint8_t functions, uint64_t seq)
+{
+    sf_stream_t s;
+    sf_stream_init (&s);
+    SF_STRSET (s.name, "cam1");
+    SF_STRSET (s.uid, uid);
+    SF_STRSET (s.node, "A");
+    s.status = (uint8_t) status;
+    s.functions = functions;
+    s.started_at = 100;
+    s.changed_at_ms = 100000 + (int64_t) seq;
+    assert_int_equal (sf_dvr_add_range (&s.dvr, 50, 90), 0);
+    s.version = (sf_version_t) { 1, seq };
+    assert_int_equal (sf_store_write_begin (store), 0);
+    assert_int_equal (sf_fleet_apply_put (store, &s), 0);
+    assert_int_equal (sf_store_commit (store), 0);
+    sf_stream_clear (&s);
+}
+
+static void
+test_uid_change_is_reindexed (void **state)
+{
+    char d [64];
+    sf_store_t *store = s_store (d);
+    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    s_put_cam (store, "old-uid", SF_STATUS_ACTIVE, SF_FN_DVR, 1);
+    //  re-published under a new uid, running all along
+    s_put_cam (store, "new-uid", SF_STATUS_ACTIVE, SF_FN_DVR, 2);
+    sf_timeline_t tl;
+    char err [256];
+    assert_int_equal (sf_fleet_timeline (&ctx, "cam1", &tl, err, sizeof (err)), 0);
+    assert_string_equal (tl.uid, "new-uid");
+    assert_string_equal (tl.current, "A");
+    assert_int_equal (tl.count, 1);
+    assert_string_equal (tl.entries [0].node, "A");
+    sf_timeline_clear (&tl);
+    //  no stale entry under the old uid
+    assert_int_equal (sf_fleet_timeline (&ctx, "old-uid", &tl, err, sizeof (err)), -1);
+    sf_store_destroy (&store);
+    s_rmdir (d);
+}
+
+static void
+test_stopped_stream_keeps_its_functions (void **state)
+{
+    char d [64];
+    sf_store_t *store = s_store (d);
+    s_put_cam (store, "cam1", SF_STATUS_ACTIVE, SF_FN_DVR | SF_FN_AUDIO, 1);
+    //  nginx-rtmp reports no tracks once the stream stops publishing
+    s_put_cam (store, "cam1", SF_STATUS_SUSPEND, SF_FN_DVR, 2);
+    sf_read_t r;
+    sf_row_t row;
+    assert_int_equal (sf_store_read_begin (store, &r), 0);
+    assert_int_equal (sf_store_get_row (&r, "A", "cam1", &row), 0);
+    assert_int_equal (row.sum.functions, SF_FN_DVR | SF_FN_AUDIO);
+    sf_stream_t s;
+    sf_stream_init (&s);
+    assert_int_equal (sf_row_decode (&row, &s), 0);
+    assert_int_equal (s.functions, SF_FN_DVR | SF_FN_AUDIO);
+    sf_stream_clear (&s);
+    sf_store_read_end (&r);
+    //  running again, it reports what it has
+    s_put_cam (store, "cam1", SF_STATUS_ACTIVE, SF_FN_DVR, 3);
+    assert_int_equal (sf_store_read_begin (store, &r), 0);
+    assert_int_equal (sf_store_get_row (&r, "A", "cam1", &row), 0);
+    assert_int_equal (row.sum.functions, SF_FN_DVR);
+    sf_store_read_end (&r);
+    sf_store_destroy (&store);
+    s_rmdir (d);
+}
+
 int
 main (void)
 {
@@ -697,6 +769,8 @@ main (void)
         cmocka_unit_test (test_open_transfer_turns_stuck_at_query_time),
         cmocka_unit_test (test_every_order_of_an_early_takeover),
         cmocka_unit_test (test_every_order_of_a_migration),
+        cmocka_unit_test (test_uid_change_is_reindexed),
+        cmocka_unit_test (test_stopped_stream_keeps_its_functions),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
