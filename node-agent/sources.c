@@ -11,18 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const sf_source_ops_t sf_source_simulate;
-extern const sf_source_ops_t sf_source_push;
-extern const sf_source_ops_t sf_source_nginx;
-extern const sf_source_ops_t sf_source_aipix;
+//  The registry: one line per adapter (its ops are sf_source_ID)
+#define S_SOURCES(X) \
+    X (simulate) \
+    X (push) \
+    X (nginx) \
+    X (aipix) \
 
-static const sf_source_ops_t *s_sources [] = {
-    &sf_source_simulate,
-    &sf_source_push,
-    &sf_source_nginx,
-    &sf_source_aipix,
-    NULL
-};
+#define S_DECLARE(id) extern const sf_source_ops_t sf_source_##id;
+S_SOURCES (S_DECLARE)
+#define S_ENTRY(id) &sf_source_##id,
+static const sf_source_ops_t *s_sources [] = { S_SOURCES (S_ENTRY) NULL };
 
 const sf_source_ops_t *
 sf_source_find (const char *name)
