@@ -17,6 +17,7 @@
     X (push) \
     X (nginx) \
     X (aipix) \
+    X (mediamtx) \
 
 #define S_DECLARE(id) extern const sf_source_ops_t sf_source_##id;
 S_SOURCES (S_DECLARE)
