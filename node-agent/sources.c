@@ -18,6 +18,7 @@
     X (nginx) \
     X (aipix) \
     X (mediamtx) \
+    X (srs) \
 
 #define S_DECLARE(id) extern const sf_source_ops_t sf_source_##id;
 S_SOURCES (S_DECLARE)
