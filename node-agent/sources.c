@@ -19,6 +19,7 @@
     X (aipix) \
     X (mediamtx) \
     X (srs) \
+    X (flussonic) \
 
 #define S_DECLARE(id) extern const sf_source_ops_t sf_source_##id;
 S_SOURCES (S_DECLARE)
