@@ -4,12 +4,16 @@
 #   make demo       install missing packages, build, run a local cluster (DEMO_SECONDS=N to stop)
 #   make bench      ingest and query benchmarks (figures in docs/benchmarks.md)
 #   make deps       install missing Debian packages (needs root)
+#   make man        man pages and default config files into build/man, build/etc
+#   make install    PREFIX=/usr/local DESTDIR= sysconfdir= (binaries, man pages,
+#                   units, default configs, completion); make uninstall
+#   make deb        a Debian package into build/deb/ (tools/mkdeb.sh)
 
 CC      ?= cc
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -D_GNU_SOURCE -pthread -MMD -MP
-LDLIBS  := -lczmq -lzmq -lmsgpackc -llmdb -lsodium -lcurl -ljansson -lmicrohttpd -lexpat -lpthread -lm
+LDLIBS  := -lsystemd -lczmq -lzmq -lmsgpackc -llmdb -lsodium -lcurl -ljansson -lmicrohttpd -lexpat -lpthread -lm
 
 LIB_SRC  := $(wildcard proto/*.c) \
             $(filter-out controller/main.c,$(wildcard controller/*.c)) \
@@ -28,14 +32,14 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .DEFAULT_GOAL := all
-.PHONY: bench-replication all deps test test-unit test-integration demo bench asan clean soak
+.PHONY: man install uninstall deb bench-replication all deps test test-unit test-integration demo bench asan clean soak
 all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 Q ?= @
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/gen/web_assets.c: $(WEB_SRC) controller/web/embed.sh
 	@mkdir -p $(dir $@)
@@ -51,15 +55,15 @@ $(LIB): $(LIB_OBJ)
 $(BUILD)/bin/streamfleet-controller: $(BUILD)/obj/controller/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bin/streamfleet-agent: $(BUILD)/obj/node-agent/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bin/streamfleet: $(BUILD)/obj/controller/cli/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -69,6 +73,77 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lsqlite3
+
+# Man pages and default config files, generated from the option tables and
+# the CLI's help texts (tools/sf_gendoc.c, tools/gen-cli-man.sh)
+VERSION := $(shell sed -n 's/^\#define SF_VERSION "\(.*\)"/\1/p' include/sf_version.h)
+MAN_OUT := $(BUILD)/man/streamfleet.1 $(BUILD)/man/streamfleet-controller.8 \
+           $(BUILD)/man/streamfleet-agent.8 $(BUILD)/man/streamfleet-controller.conf.5 \
+           $(BUILD)/man/streamfleet-agent.conf.5 $(BUILD)/etc/controller.conf $(BUILD)/etc/agent.conf
+$(BUILD)/gen/sf_gendoc: $(BUILD)/obj/tools/sf_gendoc.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/man/streamfleet.1: $(BUILD)/bin/streamfleet tools/gen-cli-man.sh
+	@mkdir -p $(dir $@)
+	bash tools/gen-cli-man.sh $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/streamfleet-%.8: $(BUILD)/gen/sf_gendoc
+	@mkdir -p $(dir $@)
+	$< man $* > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/streamfleet-%.conf.5: $(BUILD)/gen/sf_gendoc
+	@mkdir -p $(dir $@)
+	$< conf-man $* > $@.tmp && mv $@.tmp $@
+$(BUILD)/etc/%.conf: $(BUILD)/gen/sf_gendoc
+	@mkdir -p $(dir $@)
+	$< conf $* > $@.tmp && mv $@.tmp $@
+man: $(MAN_OUT)
+
+# make install: PREFIX=/usr puts configs in /etc and units in /lib/systemd/system
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+bindir     ?= $(PREFIX)/bin
+sbindir    ?= $(PREFIX)/sbin
+datadir    ?= $(PREFIX)/share
+mandir     ?= $(datadir)/man
+docdir     ?= $(datadir)/doc/streamfleet
+sysconfdir ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+unitdir    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+bashcompdir ?= $(datadir)/bash-completion/completions
+zshcompdir ?= $(datadir)/zsh/vendor-completions
+INSTALL    ?= install
+install: $(BINS) man
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man1 \
+	  $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(unitdir) \
+	  $(DESTDIR)$(sysconfdir)/streamfleet $(DESTDIR)$(sysconfdir)/streamfleet/allowed \
+	  $(DESTDIR)$(bashcompdir) $(DESTDIR)$(zshcompdir) $(DESTDIR)$(docdir)
+	$(INSTALL) -m 0755 $(BUILD)/bin/streamfleet $(DESTDIR)$(bindir)/streamfleet
+	$(INSTALL) -m 0755 $(BUILD)/bin/streamfleet-controller $(BUILD)/bin/streamfleet-agent $(DESTDIR)$(sbindir)/
+	$(INSTALL) -m 0644 $(BUILD)/man/streamfleet.1 $(DESTDIR)$(mandir)/man1/
+	$(INSTALL) -m 0644 $(BUILD)/man/streamfleet-controller.conf.5 $(BUILD)/man/streamfleet-agent.conf.5 $(DESTDIR)$(mandir)/man5/
+	$(INSTALL) -m 0644 $(BUILD)/man/streamfleet-controller.8 $(BUILD)/man/streamfleet-agent.8 $(DESTDIR)$(mandir)/man8/
+	for u in controller agent; do \
+	  sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+	    deploy/systemd/streamfleet-$$u.service.in > $(DESTDIR)$(unitdir)/streamfleet-$$u.service; \
+	  chmod 0644 $(DESTDIR)$(unitdir)/streamfleet-$$u.service; \
+	  if [ -e $(DESTDIR)$(sysconfdir)/streamfleet/$$u.conf ]; then \
+	    echo "  kept $(DESTDIR)$(sysconfdir)/streamfleet/$$u.conf (the new defaults are in $(BUILD)/etc/$$u.conf)"; \
+	  else $(INSTALL) -m 0644 $(BUILD)/etc/$$u.conf $(DESTDIR)$(sysconfdir)/streamfleet/$$u.conf; fi; \
+	done
+	$(INSTALL) -m 0644 deploy/completion/streamfleet.bash $(DESTDIR)$(bashcompdir)/streamfleet
+	$(INSTALL) -m 0644 deploy/completion/_streamfleet $(DESTDIR)$(zshcompdir)/_streamfleet
+	$(INSTALL) -m 0644 README.md docs/*.md $(DESTDIR)$(docdir)/
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/streamfleet $(DESTDIR)$(sbindir)/streamfleet-controller \
+	  $(DESTDIR)$(sbindir)/streamfleet-agent $(DESTDIR)$(mandir)/man1/streamfleet.1 \
+	  $(DESTDIR)$(mandir)/man5/streamfleet-controller.conf.5 $(DESTDIR)$(mandir)/man5/streamfleet-agent.conf.5 \
+	  $(DESTDIR)$(mandir)/man8/streamfleet-controller.8 $(DESTDIR)$(mandir)/man8/streamfleet-agent.8 \
+	  $(DESTDIR)$(unitdir)/streamfleet-controller.service $(DESTDIR)$(unitdir)/streamfleet-agent.service \
+	  $(DESTDIR)$(bashcompdir)/streamfleet $(DESTDIR)$(zshcompdir)/_streamfleet
+	rm -rf $(DESTDIR)$(docdir)
+	@echo "  left $(DESTDIR)$(sysconfdir)/streamfleet (your configuration and certificates)"
+
+# make deb: a Debian package built from a hardened build of its own (build-deb/)
+deb: deps
+	@bash tools/mkdeb.sh
 
 # The same code under AddressSanitizer and UndefinedBehaviorSanitizer
 asan:

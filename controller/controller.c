@@ -27,6 +27,7 @@
 #include "sf_metrics.h"
 #include "sf_query.h"
 #include "sf_security.h"
+#include "sf_service.h"
 #include "sf_store.h"
 #include <czmq.h>
 #include <pthread.h>
@@ -52,6 +53,7 @@ const sf_option_t sf_controller_options [] = {
     { "http-token", SF_OPT_STR, O (http_token), "", 0, 0,
       "bearer token required by the HTTP API (required off loopback; or STREAMFLEET_HTTP_TOKEN)" },
     { "log-level", SF_OPT_STR, O (log_level), "info", 0, 0, "debug, info, warn or error" },
+    { "log-format", SF_OPT_STR, O (log_format), "text", 0, 0, "text (one line per message) or json (one JSON object per line: ts, ident, level, msg)" },
     { "suspect-ms", SF_OPT_INT, O (suspect_ms), "3000", 100, 3600000, "a node is suspect after this silence" },
     { "down-ms", SF_OPT_INT, O (down_ms), "10000", 200, 3600000, "a node is down after this silence" },
     { "transfer-timeout", SF_OPT_INT, O (transfer_timeout_s), "120", 1, 86400,
@@ -840,6 +842,15 @@ s_server_socket (const char *endpoint, zcert_t *cert, const char *what, int sndh
     return s;
 }
 
+//  GET /readyz: the store is open and the read model loaded before HTTP
+//  starts, so what is left is catching up with the peer controllers.
+static bool
+s_ready (void *arg, char *why, size_t whylen)
+{
+    sf_ctl_t *c = arg;
+    return c->gossip ? sf_gossip_ready (c->gossip, why, whylen) : true;
+}
+
 int
 sf_controller_run (sf_controller_config_t *cfg)
 {
@@ -931,14 +942,17 @@ sf_controller_run (sf_controller_config_t *cfg)
             rc = 2;
             goto done;
         }
+        sf_http_set_ready (http, s_ready, c);
     }
     sf_info ("controller %s ready: agents %s, queries %s, http %s, data %s", cfg->id, cfg->agents,
              cfg->query, cfg->http [0] ? cfg->http : "off", cfg->data_dir);
+    sf_service_ready ("serving agents and queries");
     s_ingest_loop (c);
     if (c->txn_open)
         sf_ctl_commit (c);
     rc = 0;
     sf_info ("controller %s stopping", cfg->id);
+    sf_service_stopping ();
 done:
     atomic_store (&c->stop, true);
     if (qstarted)

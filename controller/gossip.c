@@ -80,6 +80,10 @@ struct sf_gossip_t {
     sf_ratelimit_t rl;
     pthread_mutex_t lock;
     msgpack_sbuffer cluster;        //  packed cluster_reply, rebuilt each round
+    //  Read by HTTP threads (sf_gossip_ready): set once a peer's digest named
+    //  nothing newer than what we have, or when no peer answered in time
+    atomic_bool caught_up;
+    int64_t started_ms;
 };
 
 //  ---------------------------------------------------------------------------
@@ -696,6 +700,45 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
 //  ---------------------------------------------------------------------------
 //  Messages
 
+//  True when the peer's digest names a version of some origin newer than
+//  the one we have committed: we are still catching up with it.
+static bool
+s_digest_ahead (sf_gossip_t *g, const msgpack_object *digest)
+{
+    if (!digest || digest->type != MSGPACK_OBJECT_MAP)
+        return false;
+    for (uint32_t i = 0; i < digest->via.map.size; i++) {
+        const msgpack_object *k = &digest->via.map.ptr [i].key;
+        sf_version_t theirs;
+        if (k->type != MSGPACK_OBJECT_STR || k->via.str.size > SF_NODE_MAX
+        ||  !s_version_obj (&digest->via.map.ptr [i].val, &theirs))
+            continue;
+        char node [SF_NODE_MAX + 1];
+        memcpy (node, k->via.str.ptr, k->via.str.size);
+        node [k->via.str.size] = 0;
+        sf_origin_t *o = sf_ctl_origin (g->c, node);
+        if (!o || sf_version_cmp (theirs, o->committed) > 0)
+            return true;
+    }
+    return false;
+}
+
+bool
+sf_gossip_ready (sf_gossip_t *self, char *why, size_t whylen)
+{
+    if (atomic_load (&self->caught_up))
+        return true;
+    //  Alone (every peer dead or unreachable) we serve what we have: a
+    //  cluster-wide outage must not make every controller unready
+    sf_gossip_t *g = self;
+    if (sf_mono_ms () - self->started_ms > 3 * S_SUSPECT_MS + 2 * S_PROBE_MS) {
+        atomic_store (&self->caught_up, true);
+        return true;
+    }
+    snprintf (why, whylen, "catching up with peer controllers");
+    return false;
+}
+
 static void
 s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zframe_t *route,
                bool is_request)
@@ -717,6 +760,10 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
     s_merge_members (g, sf_map_get (body, "members"));
     s_merge_beats (g, sf_map_get (body, "beats"));
     const msgpack_object *digest = sf_map_get (body, "digest");
+    if (m && !atomic_load (&g->caught_up) && !s_digest_ahead (g, digest)) {
+        atomic_store (&g->caught_up, true);
+        sf_info ("gossip: caught up with %s", m->id);
+    }
     if (is_request) {
         s_pack_exchange (g, "gossip_reply");
         s_send_route (g, route);
@@ -1107,6 +1154,7 @@ sf_gossip_new (sf_ctl_t *c, char *err, size_t errlen)
     else
         snprintf (g->self_endpoint, sizeof (g->self_endpoint), "%s", ep);
     g->inc = (uint64_t) time (NULL);
+    g->started_ms = sf_mono_ms ();
     g->members = zhashx_new ();
     zhashx_set_destructor (g->members, (zhashx_destructor_fn *) s_member_destroy);
     g->pingreqs = zlistx_new ();
@@ -1142,6 +1190,9 @@ sf_gossip_new (sf_ctl_t *c, char *err, size_t errlen)
             s_member_add (g, key, tok, true);
     }
     free (list);
+    //  No seed: nobody to catch up with until a peer finds us
+    if (zhashx_size (g->members) == 0)
+        atomic_store (&g->caught_up, true);
     s_update_hash (g);
     s_rebuild_cluster (g);
     return g;

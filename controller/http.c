@@ -58,6 +58,8 @@ struct sf_http_t {
     sf_metrics_gauges_t gauges;
     int64_t gauges_at_ms;
     sf_ratelimit_t log_limit;
+    sf_http_ready_fn *ready_fn;     //  set once, before requests come in
+    void *ready_arg;
 };
 
 struct sf_http_req_t {
@@ -744,6 +746,28 @@ s_api (sf_http_t *self, struct MHD_Connection *conn, const char *url)
     return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
 }
 
+void
+sf_http_set_ready (sf_http_t *self, sf_http_ready_fn *fn, void *arg)
+{
+    self->ready_arg = arg;
+    self->ready_fn = fn;
+}
+
+//  GET /healthz: the process is up and its HTTP thread answers. GET /readyz:
+//  ready to serve queries (docs/http-api.md "Health"). Neither needs the
+//  token, so load balancers and Kubernetes probes can use them; they say
+//  nothing about the fleet.
+static enum MHD_Result
+s_health (sf_http_t *self, struct MHD_Connection *conn, bool ready_check)
+{
+    char why [160] = "ok";
+    bool ready = true;
+    if (ready_check && self->ready_fn)
+        ready = self->ready_fn (self->ready_arg, why, sizeof (why));
+    json_t *j = json_pack ("{s:s, s:s}", "status", ready ? "ok" : "unavailable", "reason", why);
+    return s_reply_json (conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, j);
+}
+
 static enum MHD_Result
 s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
           const char *version, const char *upload_data, size_t *upload_data_size,
@@ -761,6 +785,10 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     if (strcmp (method, MHD_HTTP_METHOD_GET) && strcmp (method, MHD_HTTP_METHOD_HEAD))
         return s_reply_error (conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                               "this API is read-only: use GET");
+    if (strcmp (url, "/healthz") == 0 || strcmp (url, "/livez") == 0)
+        return s_health (self, conn, false);
+    if (strcmp (url, "/readyz") == 0)
+        return s_health (self, conn, true);
     if ((api || metrics) && !s_token_ok (self, conn))
         return s_reply_error (conn, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                               "send the controller's HTTP token as 'Authorization: Bearer TOKEN'");

@@ -20,6 +20,7 @@ s_usage (FILE *out)
     sf_config_usage (sf_controller_options, out);
     fprintf (out,
         "  --help                       this text\n"
+        "  --version                    the version and the protocol version\n"
         "\n"
         "Exit codes: 0 stopped cleanly, 2 bad options, 3 cannot open certificates or\n"
         "storage, 1 any other start-up failure. See docs/operations.md.\n");
@@ -32,6 +33,10 @@ main (int argc, char **argv)
     int rc;
     if (!sf_config_main (sf_controller_options, &cfg, argc, argv, "streamfleet-controller", s_usage, &rc))
         return rc;
+    if (sf_log_set_format (cfg.log_format) < 0) {
+        fprintf (stderr, "streamfleet-controller: --log-format: %s is not text or json\n", cfg.log_format);
+        return 2;
+    }
     zsys_init ();
     zsys_set_logstream (NULL);
     sf_log_set_ident ("controller");

@@ -7,13 +7,15 @@ pkgs=(
   build-essential pkg-config
   libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev lmdb-utils libsodium-dev
   libcurl4-openssl-dev libexpat1-dev libjansson-dev libmicrohttpd-dev libcmocka-dev
-  libsqlite3-dev
+  libsqlite3-dev libsystemd-dev
   # real parts in tests: media server, cameras, RTSP camera, hosts
   nginx libnginx-mod-rtmp ffmpeg
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
   python3-zmq python3-msgpack
   iproute2 iptables procps curl
+  # packaging: make deb, its lint and install test, man pages, completion
+  dpkg-dev lintian man-db zsh util-linux
   # benchmark peers and the browser
   redis-server sqlite3 chromium
 )

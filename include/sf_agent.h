@@ -26,6 +26,7 @@ typedef struct sf_agent_config_t {
     char state_dir [512];           //  where the generation is persisted
     char source [32];
     char log_level [16];
+    char log_format [16];
     int64_t poll_interval_ms;
     int64_t heartbeat_ms;
     int64_t controller_timeout_ms;  //  silence before failing over

@@ -42,12 +42,14 @@ int sf_config_load_file (const sf_option_t *table, void *config, const char *pat
                          char *err, size_t errlen);
 int sf_config_set (const sf_option_t *table, void *config, const char *name,
                    const char *value, char *err, size_t errlen);
-//  A daemon's command line: --help/-h prints usage() to stdout and returns 0
-//  through *exit_code; defaults, then the options (a config file first);
+//  A daemon's command line: --help/-h prints usage() to stdout and --version
+//  the version, each returning 0 through *exit_code; defaults, then the options (a config file first);
 //  errors and stray arguments are printed as "PROG: ..." with exit code 2.
 //  Returns true when the caller should run, false when it should exit.
 bool sf_config_main (const sf_option_t *table, void *config, int argc, char **argv,
                      const char *prog, void (*usage) (FILE *out), int *exit_code);
+//  Prints "PROG VERSION (protocol N)" — what --version prints on every binary
+void sf_version_print (const char *prog, FILE *out);
 //  Prints the options table as help text
 void sf_config_usage (const sf_option_t *table, FILE *out);
 #endif

@@ -25,6 +25,7 @@ typedef struct {
     char http [128];
     char http_token [256];
     char log_level [16];
+    char log_format [16];
     int64_t suspect_ms;
     int64_t down_ms;
     int64_t transfer_timeout_s;

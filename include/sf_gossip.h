@@ -18,6 +18,8 @@
 
 #include <czmq.h>
 #include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 struct sf_ctl_t;
 typedef struct sf_gossip_t sf_gossip_t;
@@ -31,6 +33,10 @@ int sf_gossip_pollitems (sf_gossip_t *self, zmq_pollitem_t *items, int max);
 void sf_gossip_handle (sf_gossip_t *self, zmq_pollitem_t *items, int count);
 //  Runs timers: gossip rounds, probes, suspicion. Call at least every 50 ms.
 void sf_gossip_tick (sf_gossip_t *self);
+//  Whether this controller has caught up with its peers (any thread): a
+//  peer's digest named nothing newer than ours, or no peer answered within
+//  the time it takes to declare one dead. Fills why when not.
+bool sf_gossip_ready (sf_gossip_t *self, char *why, size_t whylen);
 //  Packs the cluster view as a cluster_reply message (any thread)
 int sf_gossip_cluster (void *self, msgpack_sbuffer *reply);
 #endif

@@ -10,6 +10,7 @@
 
 #include "sf_query.h"
 #include "sf_metrics.h"
+#include <stdbool.h>
 
 typedef struct sf_http_t sf_http_t;
 
@@ -22,6 +23,13 @@ void sf_http_destroy (sf_http_t **self_p);
 //  The address actually bound ("127.0.0.1:7680"; the port is real when the
 //  listen string asked for port 0)
 const char *sf_http_address (sf_http_t *self);
+
+//  What GET /readyz asks: true when the controller can answer queries with
+//  current data; otherwise false with why filled ("store not open", "catching
+//  up with peers"). Called from HTTP threads. /healthz and /livez only say
+//  the process answers.
+typedef bool (sf_http_ready_fn) (void *arg, char *why, size_t whylen);
+void sf_http_set_ready (sf_http_t *self, sf_http_ready_fn *fn, void *arg);
 
 //  Extension points, so the migration and cluster work can answer its own
 //  endpoints without touching the listener: a route is tried before the

@@ -11,6 +11,9 @@ typedef enum { SF_LOG_DEBUG = 0, SF_LOG_INFO, SF_LOG_WARN, SF_LOG_ERROR } sf_log
 void sf_log_set_level (int level);
 int sf_log_level_parse (const char *name);      //  -1 if unknown
 void sf_log_set_ident (const char *ident);
+//  "text" (the default) or "json": one JSON object a line with ts, ident,
+//  level and msg, for log shippers. Returns 0, or -1 for an unknown name.
+int sf_log_set_format (const char *name);
 void sf_log (int level, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 #define sf_debug(...) sf_log (SF_LOG_DEBUG, __VA_ARGS__)
 #define sf_info(...)  sf_log (SF_LOG_INFO, __VA_ARGS__)

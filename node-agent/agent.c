@@ -15,6 +15,7 @@
     snapshot at any time. Silence past controller-timeout-ms moves us to the
     next controller in the list.
 */
+#include "sf_service.h"
 #include "sf_agent.h"
 #include "sf_codec.h"
 #include "sf_log.h"
@@ -796,6 +797,7 @@ sf_agent_run (sf_agent_config_t *cfg)
     }
     sf_info ("agent for node %s: source %s, generation %lu, controllers %s", cfg->node, cfg->source,
              a->gen, cfg->controllers);
+    sf_service_ready ("reading the source, publishing to the controllers");
     s_connect (a);
     int64_t next_hb = sf_mono_ms ();
     while (!zsys_interrupted) {
@@ -835,6 +837,7 @@ sf_agent_run (sf_agent_config_t *cfg)
         s_pump (a);
     }
     sf_info ("agent stopping");
+    sf_service_stopping ();
     rc = 0;
 done:
     zactor_destroy (&a->source);

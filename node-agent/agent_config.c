@@ -29,6 +29,7 @@ const sf_option_t sf_agent_core_options [] = {
       "where the agent keeps its generation" },
     { "source", SF_OPT_STR, O (source), "simulate", 0, 0, "source adapter (see docs/adapters.md)" },
     { "log-level", SF_OPT_STR, O (log_level), "info", 0, 0, "debug, info, warn or error" },
+    { "log-format", SF_OPT_STR, O (log_format), "text", 0, 0, "text (one line per message) or json (one JSON object per line: ts, ident, level, msg)" },
     { "poll-interval-ms", SF_OPT_INT, O (poll_interval_ms), "1000", 10, 3600000, "how often the source is read" },
     { "heartbeat-ms", SF_OPT_INT, O (heartbeat_ms), "1000", 50, 60000, "heartbeat interval" },
     { "controller-timeout-ms", SF_OPT_INT, O (controller_timeout_ms), "3000", 100, 600000,

@@ -27,6 +27,7 @@ s_usage (FILE *out)
     fprintf (out, "\n");
     fprintf (out,
         "  --help                       this text\n"
+        "  --version                    the version and the protocol version\n"
         "\n"
         "Exit codes: 0 stopped cleanly, 2 bad options, 3 cannot load the certificate,\n"
         "the state directory or the source, 1 any other failure.\n");
@@ -39,6 +40,10 @@ main (int argc, char **argv)
     int rc;
     if (!sf_config_main (sf_agent_options (), &cfg, argc, argv, "streamfleet-agent", s_usage, &rc))
         return rc;
+    if (sf_log_set_format (cfg.log_format) < 0) {
+        fprintf (stderr, "streamfleet-agent: --log-format: %s is not text or json\n", cfg.log_format);
+        return 2;
+    }
     zsys_init ();
     zsys_set_logstream (NULL);
     sf_log_set_ident ("agent");

@@ -3,6 +3,8 @@
     usage text printed from the same table.
 */
 #include "sf_config.h"
+#include "sf_codec.h"
+#include "sf_version.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,11 +235,16 @@ sf_config_main (const sf_option_t *table, void *config, int argc, char **argv,
                 const char *prog, void (*usage) (FILE *out), int *exit_code)
 {
     *exit_code = 0;
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
         if (strcmp (argv [i], "--help") == 0 || strcmp (argv [i], "-h") == 0) {
             usage (stdout);
             return false;
         }
+        if (strcmp (argv [i], "--version") == 0) {
+            sf_version_print (prog, stdout);
+            return false;
+        }
+    }
     sf_config_defaults (table, config);
     char err [512];
     int at = sf_config_parse_args (table, config, argc, argv, 1, err, sizeof (err));
@@ -252,4 +259,10 @@ sf_config_main (const sf_option_t *table, void *config, int argc, char **argv,
         return false;
     }
     return true;
+}
+
+void
+sf_version_print (const char *prog, FILE *out)
+{
+    fprintf (out, "%s %s (protocol %d)\n", prog, SF_VERSION, SF_PROTOCOL_VERSION);
 }

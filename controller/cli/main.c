@@ -2,6 +2,7 @@
     (controller/cli/cmd_*.c); global options may stand anywhere.
 */
 #include "sf_cli.h"
+#include "sf_config.h"
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static const s_cmd_t s_cmds [] = {
     { "nodes", sf_cmd_nodes, "list media servers with liveness, heartbeat age, limits and usage" },
     { "cluster", sf_cmd_cluster, "list controllers: liveness, replication lag, state digest" },
     { "keygen", sf_cmd_keygen, "make a certificate for an agent, a CLI user, a peer or a controller" },
+    { "complete", sf_cmd_complete, "stream or node names for shell completion: complete streams|nodes [PREFIX]" },
     { NULL, NULL, NULL }
 };
 
@@ -39,6 +41,7 @@ s_usage (FILE *out)
         "  --timeout-ms N          per-controller answer timeout [3000]\n"
         "  -o, --output FORMAT     table, wide or json [table]\n"
         "  --no-color              never colour (colour is used only on a terminal)\n"
+        "  --version               print the version and the protocol version\n"
         "\n'streamfleet COMMAND --help' describes a command. Exit codes: 0 success,\n"
         "1 the controller answered with an error, 2 usage, 3 no controller answered,\n"
         "4 certificate problem. See docs/cli.md.\n");
@@ -110,6 +113,11 @@ main (int argc, char **argv)
     if (!cli.controllers [0])
         snprintf (cli.controllers, sizeof (cli.controllers), "tcp://127.0.0.1:7601");
     cli.color = !no_color && isatty (STDOUT_FILENO);
+    if (nrest > 0 && !strcmp (rest [0], "--version")) {
+        sf_version_print ("streamfleet", stdout);
+        free (rest);
+        return 0;
+    }
     if (nrest == 0 || !strcmp (rest [0], "--help") || !strcmp (rest [0], "-h") || !strcmp (rest [0], "help")) {
         s_usage (nrest ? stdout : stderr);
         free (rest);
