@@ -11,6 +11,7 @@
 #include "sf_agent.h"
 #include "sf_config.h"
 #include "sf_controller.h"
+#include "sf_source.h"
 #include "sf_version.h"
 #include <stdio.h>
 #include <string.h>
@@ -89,9 +90,9 @@ s_type (const sf_option_t *o, char *buf, size_t size)
 }
 
 static void
-s_options (const s_daemon_t *d, bool as_file)
+s_options_of (const sf_option_t *table, bool as_file)
 {
-    for (const sf_option_t *o = d->table; o->name; o++) {
+    for (const sf_option_t *o = table; o->name; o++) {
         if (as_file && strcmp (o->name, "config") == 0)
             continue;
         char type [64];
@@ -105,6 +106,27 @@ s_options (const s_daemon_t *d, bool as_file)
         printf (" (%s; default: ", type);
         s_roff (o->def && *o->def ? o->def : "none");
         printf (")\n");
+    }
+}
+
+//  The daemon's options; for the agent, each source adapter's own table
+//  after the core's (node-agent/sources.c registry)
+static void
+s_options (const s_daemon_t *d, bool as_file)
+{
+    s_options_of (d->table, as_file);
+    if (strcmp (d->which, "agent"))
+        return;
+    for (size_t i = 0; sf_source_at (i); i++) {
+        const sf_source_ops_t *ops = sf_source_at (i);
+        if (!ops->options || !ops->options->name)
+            continue;
+        char title [256];
+        snprintf (title, sizeof (title), "source = %s: %s", ops->name, ops->summary);
+        printf (".SS ");
+        s_roff (title);
+        printf ("\n");
+        s_options_of (ops->options, as_file);
     }
 }
 
@@ -170,6 +192,19 @@ s_conf_man (const s_daemon_t *d)
     printf (".SH SEE ALSO\n.BR %s (8)\n", d->prog);
 }
 
+static void
+s_conf_table (const sf_option_t *table)
+{
+    for (const sf_option_t *o = table; o->name; o++) {
+        if (strcmp (o->name, "config") == 0)
+            continue;               //  a file does not name another
+        char type [64];
+        s_type (o, type, sizeof (type));
+        printf ("\n# %s (%s)\n", o->help, type);
+        printf ("#%s = %s\n", o->name, o->def ? o->def : "");
+    }
+}
+
 //  A commented default config: every option as a comment with its default,
 //  so an operator uncomments what they change.
 static void
@@ -179,13 +214,15 @@ s_conf (const s_daemon_t *d)
     printf ("# One option a line, 'key = value'. Every option is listed with its default,\n"
             "# commented out: uncomment and change what you need. The command line wins\n"
             "# over this file. See %s.conf(5).\n", d->prog);
-    for (const sf_option_t *o = d->table; o->name; o++) {
-        if (strcmp (o->name, "config") == 0)
-            continue;               //  a file does not name another
-        char type [64];
-        s_type (o, type, sizeof (type));
-        printf ("\n# %s (%s)\n", o->help, type);
-        printf ("#%s = %s\n", o->name, o->def ? o->def : "");
+    s_conf_table (d->table);
+    if (strcmp (d->which, "agent"))
+        return;
+    for (size_t i = 0; sf_source_at (i); i++) {
+        const sf_source_ops_t *ops = sf_source_at (i);
+        if (!ops->options || !ops->options->name)
+            continue;
+        printf ("\n# ---- source = %s: %s\n", ops->name, ops->summary);
+        s_conf_table (ops->options);
     }
 }
 
@@ -204,7 +241,7 @@ main (int argc, char **argv)
     else
     if (strcmp (argv [2], "agent") == 0) {
         d = s_daemons [1];
-        d.table = sf_agent_options;
+        d.table = sf_agent_core_options;
     }
     else {
         fprintf (stderr, "sf_gendoc: controller or agent, not '%s'\n", argv [2]);
