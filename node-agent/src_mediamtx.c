@@ -62,6 +62,7 @@ typedef struct {
     int64_t timeout_ms;
     sf_apisrc_t *api;
     sf_apimemo_t memo;
+    bool details_failing;           //  logged once per streak
 } s_mediamtx_t;
 
 static void
@@ -367,6 +368,10 @@ s_details (s_mediamtx_t *self, int64_t deadline, char *err, size_t errlen)
         s_path_t *p = e->data;
         if (!p || !e->seen)
             continue;
+        //  The list comes first: details wait for the next poll rather
+        //  than start with too little of the deadline left
+        if (deadline - sf_mono_ms () < self->timeout_ms / 4)
+            break;
         char req [SF_NAME_MAX * 3 + 128];
         json_t *root;
         if (*p->session_id && !p->session) {
@@ -442,8 +447,16 @@ s_poll (void *state, sf_streamset_t *set)
     int rc = s_list (self, "/v3/paths/list", deadline, s_each_path, set, err, sizeof err);
     if (!rc && *self->cfg.playback_url)
         rc = s_list (self, "/v3/recordings/list", deadline, s_each_recording, NULL, err, sizeof err);
+    //  Details are worth less than the list: when they fail, the list is
+    //  still reported with what was read of them before
+    if (!rc && s_details (self, deadline, err, sizeof err)) {
+        if (!self->details_failing)
+            sf_warn ("mediamtx: path details not read (%s); reporting the list, details follow", err);
+        self->details_failing = true;
+    }
+    else
     if (!rc)
-        rc = s_details (self, deadline, err, sizeof err);
+        self->details_failing = false;
     sf_apimemo_end (&self->memo, false);
     if (rc) {
         snprintf (set->error, sizeof set->error, "%.250s", err);

@@ -55,6 +55,7 @@ typedef struct {
     sf_apimemo_t memo;
     s_vhost_t *vhosts;
     size_t nvhosts;
+    bool clients_failing;           //  logged once per streak
 } s_srs_t;
 
 //  A string, or an integer id written as text (SRS 3)
@@ -281,22 +282,35 @@ s_poll (void *state, sf_streamset_t *set)
                 m->asked = false;
             }
             //  Uptime: the publishing client's alive, asked once per publisher
-            if (*x.publisher && !m->asked && fetches < S_FETCHES_PER_POLL) {
+            if (*x.publisher && !m->asked && fetches < S_FETCHES_PER_POLL
+            &&  deadline - sf_mono_ms () >= self->timeout_ms / 4) {
                 char *cid = curl_easy_escape (NULL, x.publisher, 0);
                 char creq [SF_SHORT_MAX * 3 + 32];
                 snprintf (creq, sizeof creq, "/api/v1/clients/%s", cid ? cid : "");
                 curl_free (cid);
                 fetches++;
                 json_t *client;
-                if (s_get (self, creq, deadline, &client, err, sizeof err))
-                    goto fail;
+                if (s_get (self, creq, deadline, &client, err, sizeof err)) {
+                    //  The list is worth more: uptime waits for the next poll
+                    if (!self->clients_failing)
+                        sf_warn ("srs: publisher %s not read (%s); uptime follows", x.publisher, err);
+                    self->clients_failing = true;
+                    fetches = S_FETCHES_PER_POLL;
+                    client = NULL;
+                }
+                else
+                    self->clients_failing = false;
                 double alive;
                 json_t *c = json_object_get (client, "client");
-                if (sf_jv_num (json_is_object (c) ? c : client, "alive", &alive) && alive >= 0)
-                    m->started_at = time (NULL) - (int64_t) (alive + 0.5);
-                else
-                    m->started_at = e->first_seen;
-                m->asked = true;
+                if (!client)
+                    m->started_at = m->started_at ? m->started_at : e->first_seen;
+                else {
+                    if (sf_jv_num (json_is_object (c) ? c : client, "alive", &alive) && alive >= 0)
+                        m->started_at = time (NULL) - (int64_t) (alive + 0.5);
+                    else
+                        m->started_at = e->first_seen;
+                    m->asked = true;
+                }
                 json_decref (client);
             }
             s->started_at = *x.publisher ? m->started_at : 0;
