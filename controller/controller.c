@@ -600,6 +600,7 @@ static void
 s_ingest_loop (sf_ctl_t *c)
 {
     int64_t last_sync = sf_mono_ms (), last_check = last_sync, last_gc = last_sync, last_fleet = last_sync;
+    int64_t last_sweep = last_sync;
     void *sock = zsock_resolve (c->agents);
     zmq_pollitem_t items [256];
     while (!zsys_interrupted && !atomic_load (&c->stop)) {
@@ -649,6 +650,10 @@ s_ingest_loop (sf_ctl_t *c)
             sf_gossip_tick (c->gossip);
         }
         int64_t now = sf_mono_ms ();
+        if (now - last_sweep >= 200) {
+            sf_live_sweep (c->live, now);
+            last_sweep = now;
+        }
         if (c->cfg->sync_ms > 0 && now - last_sync >= c->cfg->sync_ms) {
             sf_store_sync (c->store);
             last_sync = now;

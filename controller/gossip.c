@@ -142,27 +142,41 @@ s_member_add (sf_gossip_t *g, const char *id, const char *endpoint, bool seed)
     return m;
 }
 
+//  Every transition is logged once, with why
 static void
-s_set_state (s_member_t *m, int state, uint64_t inc)
+s_set_state (s_member_t *m, int state, uint64_t inc, const char *why)
 {
-    if (m->state != state)
-        sf_info ("gossip: member %s is %s (incarnation %llu)", m->id, s_mstate_names [state],
-                 (unsigned long long) inc);
-    if (m->state != state)
+    if (m->state != state) {
+        int level = state == S_ALIVE ? SF_LOG_INFO : SF_LOG_WARN;
+        sf_log (level, "gossip: member %s is %s (was %s; incarnation %llu): %s", m->id,
+                s_mstate_names [state], s_mstate_names [m->state], (unsigned long long) inc, why);
         m->state_since_ms = sf_mono_ms ();
+    }
     m->state = state;
     m->inc = inc;
 }
 
-//  A message came from m itself: it is alive, whatever we thought
+//  A message came from m itself. It answers our probe, but only a higher
+//  incarnation refutes suspicion or death (SWIM): a member we hold suspect
+//  or dead at incarnation i stays so until it says i + 1, which it does once
+//  it hears of it (our exchanges carry our view of it). Taking a direct
+//  message as proof of life let a third member's report of the same
+//  incarnation flip it back, again and again, after a partition healed.
 static void
 s_heard (s_member_t *m, uint64_t inc)
 {
     m->last_heard_ms = sf_mono_ms ();
     m->probe_sent_ms = 0;
     m->indirect_sent = false;
-    if (m->state != S_ALIVE || inc > m->inc)
-        s_set_state (m, S_ALIVE, inc > m->inc ? inc : m->inc);
+    if (inc <= m->inc)
+        return;
+    if (m->state != S_ALIVE) {
+        char why [96];
+        snprintf (why, sizeof (why), "it refuted with incarnation %llu", (unsigned long long) inc);
+        s_set_state (m, S_ALIVE, inc, why);
+    }
+    else
+        m->inc = inc;
 }
 
 //  The member a message comes from, creating or re-keying as needed
@@ -315,7 +329,7 @@ s_state_parse (const char *s)
 }
 
 static void
-s_merge_members (sf_gossip_t *g, const msgpack_object *list)
+s_merge_members (sf_gossip_t *g, const msgpack_object *list, const char *from)
 {
     if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size > 1024)
         return;
@@ -347,11 +361,14 @@ s_merge_members (sf_gossip_t *g, const msgpack_object *list)
             //  A member we did not know; one already dead is not worth a socket
             if (st != S_DEAD)
                 if ((m = s_member_add (g, id, endpoint, false)))
-                    s_set_state (m, st, inc);
+                    s_set_state (m, st, inc, "as a peer reports it");
             continue;
         }
-        if (inc > m->inc || (inc == m->inc && st > m->state))
-            s_set_state (m, st, inc);
+        if (inc > m->inc || (inc == m->inc && st > m->state)) {
+            char why [128];
+            snprintf (why, sizeof (why), "reported by %s", from [0] ? from : "a peer");
+            s_set_state (m, st, inc, why);
+        }
     }
 }
 
@@ -757,7 +774,7 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
         m->streams = streams;
         m->last_exchange_ms = sf_mono_ms ();
     }
-    s_merge_members (g, sf_map_get (body, "members"));
+    s_merge_members (g, sf_map_get (body, "members"), from);
     s_merge_beats (g, sf_map_get (body, "beats"));
     const msgpack_object *digest = sf_map_get (body, "digest");
     if (m && !atomic_load (&g->caught_up) && !s_digest_ahead (g, digest)) {
@@ -910,11 +927,10 @@ s_on_dealer (sf_gossip_t *g, s_member_t *m)
         sf_map_str (body, "target", target, sizeof (target) - 1, NULL);
         s_member_t *tm = zhashx_lookup (g->members, target);
         if (tm) {
-            //  Alive by someone else's word: keep its incarnation
+            //  It answered through someone else: our probe is answered, but
+            //  only its own higher incarnation refutes a suspicion
             tm->probe_sent_ms = 0;
             tm->indirect_sent = false;
-            if (tm->state == S_SUSPECT)
-                s_set_state (tm, S_ALIVE, tm->inc);
         }
     }
     sf_msg_release (&g->msg);
@@ -1044,11 +1060,19 @@ sf_gossip_tick (sf_gossip_t *self)
         if (m->probe_sent_ms && now - m->probe_sent_ms > 2 * S_PROBE_MS) {
             m->probe_sent_ms = 0;
             m->indirect_sent = false;
-            if (m->state == S_ALIVE && !m->seed)
-                s_set_state (m, S_SUSPECT, m->inc);
+            if (m->state == S_ALIVE && !m->seed) {
+                char why [96];
+                snprintf (why, sizeof (why), "no answer to our probe, direct or indirect, in %lld ms",
+                          (long long) (2 * S_PROBE_MS));
+                s_set_state (m, S_SUSPECT, m->inc, why);
+            }
         }
-        if (m->state == S_SUSPECT && now - m->state_since_ms > S_SUSPECT_MS)
-            s_set_state (m, S_DEAD, m->inc);
+        if (m->state == S_SUSPECT && now - m->state_since_ms > S_SUSPECT_MS) {
+            char why [96];
+            snprintf (why, sizeof (why), "suspect for %lld ms without refuting it",
+                      (long long) S_SUSPECT_MS);
+            s_set_state (m, S_DEAD, m->inc, why);
+        }
     }
     //  Expired indirect-ping requests
     void *h = zlistx_first (g->pingreqs) ? zlistx_cursor (g->pingreqs) : NULL;

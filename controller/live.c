@@ -2,6 +2,7 @@
     mutex: the ingest thread writes heartbeats, query threads read.
 */
 #include "sf_live.h"
+#include "sf_log.h"
 #include <czmq.h>
 #include <pthread.h>
 
@@ -9,6 +10,7 @@ typedef struct {
     uint64_t gen;
     uint64_t counter;
     int64_t rose_ms;
+    int logged;                     //  the state last logged (sf_live_sweep)
 } s_entry_t;
 
 struct sf_live_t {
@@ -68,6 +70,11 @@ sf_live_beat (sf_live_t *self, const char *node, uint64_t gen, uint64_t counter,
     s_entry_t *e = s_entry (self, node, now_ms, &created);
     bool rose = false;
     if (e && (created || gen > e->gen || (gen == e->gen && counter > e->counter))) {
+        if (!created && e->logged != SF_LIVE_ALIVE) {
+            sf_info ("node %s is alive again (was %s): its heartbeat rose after %.1f s of silence",
+                     node, sf_liveness_name (e->logged), (double) (now_ms - e->rose_ms) / 1000.0);
+            e->logged = SF_LIVE_ALIVE;
+        }
         e->gen = gen;
         e->counter = counter;
         e->rose_ms = now_ms;
@@ -109,6 +116,28 @@ sf_live_state (sf_live_t *self, const char *node, int64_t now_ms, int64_t *age_m
     if (age_ms)
         *age_ms = age;
     return state;
+}
+
+void
+sf_live_sweep (sf_live_t *self, int64_t now_ms)
+{
+    pthread_mutex_lock (&self->lock);
+    for (s_entry_t *e = zhashx_first (self->nodes); e; e = zhashx_next (self->nodes)) {
+        int64_t age = now_ms - e->rose_ms;
+        int state = s_state (self, age);
+        if (state == e->logged || state == SF_LIVE_ALIVE)
+            continue;           //  back to alive is said by sf_live_beat
+        const char *node = (const char *) zhashx_cursor (self->nodes);
+        if (state == SF_LIVE_SUSPECT)
+            sf_warn ("node %s is suspect: no heartbeat for %.1f s (--suspect-ms %lld)", node,
+                     (double) age / 1000.0, (long long) self->suspect_ms);
+        else
+            sf_warn ("node %s is down: no heartbeat for %.1f s (--down-ms %lld)%s", node,
+                     (double) age / 1000.0, (long long) self->down_ms,
+                     e->gen || e->counter ? "" : "; not heard from since this controller started");
+        e->logged = state;
+    }
+    pthread_mutex_unlock (&self->lock);
 }
 
 void

@@ -24,6 +24,9 @@ void sf_live_know (sf_live_t *self, const char *node, int64_t now_ms);
 //  Liveness of a node; age_ms gets the time since the counter last rose
 //  (-1 if the node is unknown, which counts as down).
 int sf_live_state (sf_live_t *self, const char *node, int64_t now_ms, int64_t *age_ms);
+//  Logs every node that became suspect or down since the last call, once
+//  per transition with the reason (back to alive is logged by sf_live_beat)
+void sf_live_sweep (sf_live_t *self, int64_t now_ms);
 void sf_live_counts (sf_live_t *self, int64_t now_ms, uint32_t counts [3]);
 //  Visits every known node with its latest heartbeat (gen, counter)
 typedef void (sf_live_fn) (const char *node, uint64_t gen, uint64_t counter, void *arg);
