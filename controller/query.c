@@ -17,7 +17,7 @@ typedef struct {
     uint8_t node_len;
     uint8_t status;
     int64_t value;              //  numeric sort value
-    char *text;                 //  source url, only when sorting by source
+    char *text;                 //  a TEXT sort key's value (source url)
 } s_cand_t;
 
 typedef struct {
@@ -45,16 +45,21 @@ s_node_state (s_scan_t *sc, const char *node)
     return sc->last_state;
 }
 
+//  The text of a TEXT sort key's field (the source url), from the record
 static char *
-s_source_url (const sf_row_t *row)
+s_record_text (const sf_row_t *row, const sf_field_t *f)
 {
     sf_stream_t s;
     sf_stream_init (&s);
-    char *url = NULL;
-    if (sf_row_decode (row, &s) == 0 && s.source_url)
-        url = strdup (s.source_url);
+    char *text = NULL;
+    if (f && f->kind == SF_K_TEXT && sf_row_decode (row, &s) == 0) {
+        const char *t;
+        memcpy (&t, (const char *) &s + f->offset, sizeof (t));
+        if (t)
+            text = strdup (t);
+    }
     sf_stream_clear (&s);
-    return url ? url : strdup ("");
+    return text ? text : strdup ("");
 }
 
 static int
@@ -84,20 +89,18 @@ s_collect (const sf_row_t *row, void *arg)
     c->node_len = (uint8_t) strlen (row->node);
     c->status = d.status;
     c->text = NULL;
-    switch (sc->sort->key) {
-        case SF_SORT_CLIENTS: c->value = row->sum.clients; break;
-        case SF_SORT_BITRATE: c->value = row->sum.bitrate_kbps; break;
-        case SF_SORT_UPTIME:
-            c->value = row->sum.started_at && d.status == SF_STATUS_ACTIVE
-                     ? sc->now_s - row->sum.started_at : -1;
+    //  The sort value, as the field table says (sf_fields.h, SORT lines)
+    int key = sc->sort->key;
+    switch (sf_sort_by (key)) {
+        case SF_SORT_BY_NUM: case SF_SORT_BY_AGE: case SF_SORT_BY_PAIR:
+            c->value = sf_summary_sort_value (&row->sum, key, sc->now_s,
+                                              d.status == SF_STATUS_ACTIVE);
             break;
-        case SF_SORT_RECONNECTS:
-            c->value = ((int64_t) row->sum.reconnect_attempts << 32) | row->sum.reconnect_total;
+        case SF_SORT_BY_VIEW:
+            c->value = sf_sort_field (key)->kind == SF_K_STATUS ? d.status : d.type;
             break;
-        case SF_SORT_STATUS: c->value = d.status; break;
-        case SF_SORT_TYPE: c->value = d.type; break;
-        case SF_SORT_SOURCE:
-            c->text = s_source_url (row);
+        case SF_SORT_BY_TEXT:
+            c->text = s_record_text (row, sf_sort_field (key));
             if (!c->text) {
                 sc->failed = 1;
                 return 1;
@@ -125,10 +128,10 @@ s_cand_cmp (const void *pa, const void *pb)
     const char *na = a->key + a->node_len + 1, *nb = b->key + b->node_len + 1;
     size_t nla = a->key_size - a->node_len - 1, nlb = b->key_size - b->node_len - 1;
     int c = 0;
-    switch (s_sort->key) {
-        case SF_SORT_NAME: c = s_cmp_bytes (na, nla, nb, nlb); break;
-        case SF_SORT_NODE: c = s_cmp_bytes (a->key, a->node_len, b->key, b->node_len); break;
-        case SF_SORT_SOURCE: c = strcmp (a->text, b->text); break;
+    switch (sf_sort_by (s_sort->key)) {
+        case SF_SORT_BY_NAME: c = s_cmp_bytes (na, nla, nb, nlb); break;
+        case SF_SORT_BY_NODE: c = s_cmp_bytes (a->key, a->node_len, b->key, b->node_len); break;
+        case SF_SORT_BY_TEXT: c = strcmp (a->text, b->text); break;
         default: c = a->value < b->value ? -1 : a->value > b->value;
     }
     if (c == 0)

@@ -35,6 +35,7 @@
 struct sf_store_t {
     MDB_env *env;
     MDB_dbi streams, byname, nodes, origins, byver, tombs;
+    MDB_dbi meta;               //  format names: summary_magic (s_summary_migrate)
     MDB_dbi extra [SF_DB_EXTRA_COUNT];      //  other modules' databases (sf_db_t)
     MDB_txn *wtxn;
     int wfailed;                //  first error inside the write transaction
@@ -56,6 +57,8 @@ struct s_logged {
     char name [SF_NAME_MAX + 1];
     sf_summary_t sum;
 };
+
+static int s_summary_migrate (sf_store_t *self, MDB_dbi meta, char *err, size_t errlen);
 
 void
 sf_store_set_observer (sf_store_t *self, sf_store_observer_fn *fn, void *arg)
@@ -292,6 +295,7 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     if (!rc) rc = mdb_dbi_open (txn, "origins", MDB_CREATE, &self->origins);
     if (!rc) rc = mdb_dbi_open (txn, "byver", MDB_CREATE, &self->byver);
     if (!rc) rc = mdb_dbi_open (txn, "tombs", MDB_CREATE, &self->tombs);
+    if (!rc) rc = mdb_dbi_open (txn, "meta", MDB_CREATE, &self->meta);
     //  Opened here, once, so that no handle depends on a write transaction
     //  that might abort (a handle opened inside one dies with it)
     static const char *extra_names [SF_DB_EXTRA_COUNT] = {
@@ -314,6 +318,8 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
         snprintf (err, errlen, "cannot open databases in %s: %s", path, mdb_strerror (rc));
         goto fail;
     }
+    if (s_summary_migrate (self, self->meta, err, errlen))
+        goto fail;
     return self;
 fail:
     sf_store_destroy (&self);
@@ -367,17 +373,138 @@ sf_summary_from_stream (sf_summary_t *sum, const sf_stream_t *s)
 {
     memset (sum, 0, sizeof (*sum));
     sum->magic = SF_SUMMARY_MAGIC;
-    sum->type = s->type;
-    sum->status = s->status;
-    sum->functions = s->functions;
+    sum->size = sizeof (*sum);
     sum->flags = (s->stale ? SF_SUM_STALE : 0) | (s->transferred_from [0] ? SF_SUM_TRANSFERRED : 0);
-    sum->clients = s->clients;
-    sum->bitrate_kbps = s->bitrate_kbps;
-    sum->started_at = s->started_at;
-    sum->reconnect_attempts = s->reconnect_attempts;
-    sum->reconnect_total = s->reconnect_total;
-    sum->gen = s->version.gen;
-    sum->seq = s->version.seq;
+    SF_STREAM_FIELDS (SF_SUM_SET)
+}
+
+//  The stored summary's migration. A summary's format is named by its magic
+//  (sf_summary_magic, a hash of the field table's SUM lines); the format the
+//  store's rows were written in is kept in meta under "summary_magic". When
+//  it differs from this build's, every row of another format gets a summary
+//  rebuilt from its own record, in one write transaction, before anyone
+//  reads: a changed summary never hides rows. The derived flags
+//  (SF_SUM_DERIVED, kept by fleet.c) are carried over.
+#define S_SUMMARY_V1_SIZE 48
+#define S_META_SUMMARY "summary_magic"
+
+//  Where the record starts in a stored value and what its flags were; -1 if
+//  the value is no summary this code knows
+static int
+s_summary_old (const MDB_val *v, size_t *head, uint8_t *flags)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < 8)
+        return -1;
+    uint32_t magic;
+    memcpy (&magic, p, sizeof (magic));
+    if (magic == SF_SUMMARY_MAGIC_V1) {
+        *head = S_SUMMARY_V1_SIZE;
+        *flags = p [7];
+    }
+    else if ((magic >> 16) == 0x5346) {
+        uint16_t size;
+        memcpy (&size, p + 6, sizeof (size));
+        *head = size;
+        *flags = p [4];
+    }
+    else
+        return -1;
+    return *head <= v->mv_size ? 0 : -1;
+}
+
+static int
+s_summary_migrate (sf_store_t *self, MDB_dbi meta, char *err, size_t errlen)
+{
+    uint32_t magic = SF_SUMMARY_MAGIC;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc) {
+        snprintf (err, errlen, "cannot begin the summary migration: %s", mdb_strerror (rc));
+        return -1;
+    }
+    MDB_val mk = { strlen (S_META_SUMMARY), S_META_SUMMARY }, mv;
+    if (mdb_get (txn, meta, &mk, &mv) == 0 && mv.mv_size == sizeof (magic)
+    &&  memcmp (mv.mv_data, &magic, sizeof (magic)) == 0) {
+        mdb_txn_abort (txn);
+        return 0;
+    }
+    MDB_cursor *cur;
+    rc = mdb_cursor_open (txn, self->streams, &cur);
+    sf_stream_t s;
+    sf_stream_init (&s);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    char *buf = NULL;
+    size_t rewritten = 0, unreadable = 0;
+    MDB_val k, v;
+    int crc = rc ? rc : mdb_cursor_get (cur, &k, &v, MDB_FIRST);
+    while (!rc && crc == 0) {
+        uint32_t old = 0;
+        if (v.mv_size >= sizeof (old))
+            memcpy (&old, v.mv_data, sizeof (old));
+        size_t head;
+        uint8_t flags;
+        char why [SF_ERR_MAX] = "not a summary this version knows";
+        if (v.mv_size >= sizeof (old) && old == magic && v.mv_size >= sizeof (sf_summary_t))
+            ;                           //  already current
+        else if (s_summary_old (&v, &head, &flags) == 0) {
+            size_t size = v.mv_size - head, off = 0;
+            if (msgpack_unpack_next (&u, (const char *) v.mv_data + head, size, &off)
+                    == MSGPACK_UNPACK_SUCCESS
+            &&  sf_stream_unpack (&u.data, &s, why) == 0) {
+                sf_summary_t sum;
+                sf_summary_from_stream (&sum, &s);
+                sum.flags = (uint8_t) ((sum.flags & ~SF_SUM_DERIVED) | (flags & SF_SUM_DERIVED));
+                //  The value is replaced under the cursor: copy the record first
+                buf = realloc (buf, sizeof (sum) + size);
+                if (!buf) {
+                    rc = ENOMEM;
+                    break;
+                }
+                memcpy (buf, &sum, sizeof (sum));
+                memcpy (buf + sizeof (sum), (const char *) v.mv_data + head, size);
+                MDB_val nv = { sizeof (sum) + size, buf };
+                rc = mdb_cursor_put (cur, &k, &nv, MDB_CURRENT);
+                if (rc)
+                    break;
+                rewritten++;
+            }
+            else {
+                sf_error ("store: placement %.*s has an unreadable record (%s): left as it is",
+                            (int) k.mv_size, (const char *) k.mv_data, why);
+                unreadable++;
+            }
+        }
+        else {
+            sf_error ("store: placement %.*s has no summary this version knows: left as it is",
+                        (int) k.mv_size, (const char *) k.mv_data);
+            unreadable++;
+        }
+        crc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+    }
+    free (buf);
+    msgpack_unpacked_destroy (&u);
+    sf_stream_clear (&s);
+    if (!rc && crc != MDB_NOTFOUND)
+        rc = crc;
+    if (!rc) {
+        mdb_cursor_close (cur);
+        MDB_val nv = { sizeof (magic), &magic };
+        rc = mdb_put (txn, meta, &mk, &nv, 0);
+    }
+    if (!rc)
+        rc = mdb_txn_commit (txn);
+    else
+        mdb_txn_abort (txn);
+    if (rc) {
+        snprintf (err, errlen, "cannot migrate the stored summaries: %s", mdb_strerror (rc));
+        return -1;
+    }
+    if (rewritten || unreadable)
+        sf_info ("store: %zu placement summaries rewritten in format %08x%s", rewritten, magic,
+                   unreadable ? " (some unreadable rows left, see above)" : "");
+    return 0;
 }
 
 int

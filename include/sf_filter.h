@@ -42,12 +42,8 @@ bool sf_filter_match_fields (const sf_filter_t *self, const char *node, uint8_t 
 bool sf_filter_match_name (const sf_filter_t *self, const char *name);
 bool sf_filter_match (const sf_filter_t *self, const sf_stream_t *s);
 
-//  Sorting by any column of the listing
-typedef enum {
-    SF_SORT_NAME = 0, SF_SORT_NODE, SF_SORT_STATUS, SF_SORT_TYPE, SF_SORT_CLIENTS,
-    SF_SORT_BITRATE, SF_SORT_UPTIME, SF_SORT_RECONNECTS, SF_SORT_SOURCE, SF_SORT_COUNT
-} sf_sort_key_t;
-
+//  Sorting by any column of the listing: the keys are the field table's
+//  SORT lines (sf_sort_key_t, sf_fields.h)
 typedef struct {
     uint8_t key;            //  sf_sort_key_t
     bool desc;

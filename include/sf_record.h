@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "sf_fields.h"
 
 //  Bounds on everything a peer sends (DESIGN §5). Decoders reject larger input.
 #define SF_NAME_MAX        128      //  stream name, uid (bytes)
@@ -64,56 +65,23 @@ typedef struct {
     int64_t to;
 } sf_range_t;
 
+//  The record structs are generated from the field table (sf_fields.h): one
+//  member per line, in table order, so adding a field there adds it here.
 typedef struct {
-    char *records_path;
-    int64_t depth_s;                //  retention
-    int32_t chunk_s;
-    uint64_t disk_free_bytes;
-    uint64_t memory_bytes;
-    int64_t current_from;           //  start of the running recording, 0 if none
-    sf_range_t *ranges;             //  sorted, merged (gap <= 1 s)
-    uint32_t nranges;
+    SF_STREAM_FIELDS (SF_DECL_IN_DVR)   //  records_path … ranges, nranges (sorted, merged)
 } sf_dvr_t;
 
 typedef struct {
-    char vcodec [SF_SHORT_MAX + 1];
-    uint32_t width;
-    uint32_t height;
-    double fps;
-    char acodec [SF_SHORT_MAX + 1];
+    SF_STREAM_FIELDS (SF_DECL_IN_MEDIA)
 } sf_media_t;
 
+//  A stream placement. Its long texts and DVR ranges are owned (TEXT and
+//  RANGES lines); transfer and migrated_to are derived by the controller at
+//  query time, never stored or sent by agents.
 typedef struct {
-    char name [SF_NAME_MAX + 1];
-    char uid [SF_NAME_MAX + 1];     //  stable stream id; defaults to the name
-    char node [SF_NODE_MAX + 1];
-    uint8_t type;                   //  sf_type_t
-    uint8_t status;                 //  sf_status_t
-    uint8_t functions;              //  SF_FN_*
-    bool stale;                     //  the source failed; last good state kept
-    uint32_t clients;
-    uint32_t bitrate_kbps;
-    int64_t started_at;             //  unix seconds, 0 if not running
-    uint32_t reconnect_attempts;    //  since the last successful connect
-    uint32_t reconnect_total;
-    char *source_url;
-    char *source_sdp;
-    int32_t ping_ms;                //  -1 if unknown
-    char *config;
-    char *config_path;
-    char playback_uuid [SF_SHORT_MAX + 1];
-    char transferred_from [SF_NODE_MAX + 1];    //  declared by the new placement
-    char rtsp_template [SF_ADDR_MAX + 1];       //  per-stream link override
-    char hls_template [SF_ADDR_MAX + 1];
+    SF_STREAM_FIELDS (SF_DECL_IN_TOP)
     sf_dvr_t dvr;
     sf_media_t media;
-    sf_version_t version;
-    //  The origin's wall clock (unix ms) at this record's last change, stamped
-    //  by the agent; migration events take their times from it (0: unknown)
-    int64_t changed_at_ms;
-    //  Derived by the controller at query time, never stored or sent by agents
-    bool transfer;
-    char migrated_to [SF_NODE_MAX + 1];
 } sf_stream_t;
 
 typedef struct {
@@ -122,37 +90,10 @@ typedef struct {
     uint64_t total_bytes;
 } sf_disk_t;
 
+//  A node record: usage is refreshed by heartbeats; liveness,
+//  heartbeat_age_ms and the counts are derived by the controller at query time
 typedef struct {
-    char id [SF_NODE_MAX + 1];
-    char addr_internal [SF_ADDR_MAX + 1];
-    char addr_external [SF_ADDR_MAX + 1];
-    char group [SF_SHORT_MAX + 1];          //  public | private | all
-    uint32_t max_primary_streams;           //  0 = no limit
-    uint32_t max_in_kbps;                   //  0 = no limit
-    char software_version [SF_SHORT_MAX + 1];
-    int64_t started_at;
-    //  Link templates: {host} {name} {uid} {from} {to} {duration}
-    char rtsp_template [SF_ADDR_MAX + 1];
-    char hls_template [SF_ADDR_MAX + 1];
-    char rtsp_dvr_template [SF_ADDR_MAX + 1];
-    char hls_dvr_template [SF_ADDR_MAX + 1];
-    //  Usage, refreshed by heartbeats
-    double cpu_pct;
-    uint64_t mem_used_bytes;
-    uint64_t mem_total_bytes;
-    uint32_t in_kbps;
-    uint32_t out_kbps;
-    sf_disk_t disks [SF_DISKS_MAX];
-    uint32_t ndisks;
-    uint64_t heartbeat;                     //  counter, rises every heartbeat
-    bool stale;                             //  the agent's source is down: placements are its last good state
-    sf_version_t version;
-    //  Derived by the controller at query time
-    uint8_t liveness;                       //  sf_liveness_t
-    int64_t heartbeat_age_ms;               //  -1 if never seen
-    uint32_t nstreams;
-    uint32_t nprimary;
-    uint32_t nactive;
+    SF_NODE_FIELDS (SF_DECL_IN_TOP)
 } sf_node_t;
 
 //  Stream records

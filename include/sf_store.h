@@ -28,22 +28,10 @@
 #define SF_STORE_RETRY 1        //  the map was grown: replay the batch
 #define SF_STORE_NOSPACE 2      //  the disk (or the file system) is full
 
-//  Fixed fields of a placement, stored in front of its msgpack record.
-typedef struct {
-    uint32_t magic;             //  SF_SUMMARY_MAGIC
-    uint8_t type;
-    uint8_t status;
-    uint8_t functions;
-    uint8_t flags;              //  SF_SUM_STALE, SF_SUM_TRANSFERRED
-    uint32_t clients;
-    uint32_t bitrate_kbps;
-    int64_t started_at;
-    uint32_t reconnect_attempts;
-    uint32_t reconnect_total;
-    uint64_t gen;
-    uint64_t seq;
-} sf_summary_t;
-#define SF_SUMMARY_MAGIC 0x53465331u    //  "SFS1"
+//  Fixed fields of a placement, stored in front of its msgpack record:
+//  sf_summary_t, generated from the field table's SUM lines (sf_fields.h).
+//  Its magic names its format; rows of an older format are rebuilt from
+//  their records when the store opens (sf_store_new), in one transaction.
 #define SF_SUM_STALE        0x01
 #define SF_SUM_TRANSFERRED  0x02        //  declares transferred_from
 //  Kept by the fleet module (controller/fleet.c) from the replicated records,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <assert.h>
 
 static const char *s_reject_names [SF_REJ_COUNT] = {
     "none", "malformed", "version", "type", "field", "bounds", "forbidden", "state"
@@ -470,151 +471,326 @@ sf_msg_resync (msgpack_sbuffer *sbuf, const char *reason)
     sf_pack_kstr (&pk, "reason", reason);
 }
 
-//  ---------------------------------------------------------------------------
-//  Stream records
+//  Records, driven by the field table (include/sf_fields.h)
+//
+//  A table's top-level keys are its TOP and ALIAS lines plus one key per
+//  nested map (its group). s_table_t holds what the codec derives from the
+//  table once: the top-level keys and their static hash (the decoder finds
+//  every key of a record in one pass over its map), each line's top-level
+//  slot, and the map sizes of each form, so no count is written by hand.
+
+#define S_SLOTS     128         //  power of two, > twice the top-level keys
+#define S_TOP_MAX   48
+#define S_LINES_MAX 64
+#define S_FORMS     4           //  bit 0: full, bit 1: derived
+
+typedef struct {
+    const sf_field_t *fields;
+    int nfields;
+    int ntop;
+    const char *top [S_TOP_MAX];            //  top-level keys
+    size_t toplen [S_TOP_MAX];
+    int8_t slot_of [S_LINES_MAX];           //  line -> top-level key
+    bool first [S_LINES_MAX];               //  first line of its group
+    bool alias [S_LINES_MAX];               //  shows another line's member: never decoded
+    uint32_t keylen [S_LINES_MAX];
+    int ngroups;                            //  nested maps: their slot and lines
+    struct { int slot, first, count; } groups [8];
+    int ntexts;                             //  TEXT lines' offsets (s_stream_reuse)
+    size_t texts [16];
+    int uid_line;                           //  the stream's uid line, -1 if none
+    int8_t hash [S_SLOTS];                  //  -> top-level key
+    uint32_t nkeys [S_FORMS];               //  top-level map size per form
+    uint32_t ngroup [S_FORMS][S_LINES_MAX]; //  at a group's first line: its map size
+} s_table_t;
+
+static s_table_t s_stream_table, s_node_table;
+static pthread_once_t s_tables_once = PTHREAD_ONCE_INIT;
+
+static uint32_t
+s_fnv (const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t) p [i]) * 16777619u;
+    return h;
+}
+
+//  The wire bits a form writes
+static uint16_t
+s_form_mask (int form)
+{
+    return (uint16_t) (SF_F_ROW | (form & 1 ? SF_F_FULL : 0) | (form & 2 ? SF_F_DERIVED : 0));
+}
+
+static void
+s_table_build (s_table_t *t, const sf_field_t *fields)
+{
+    memset (t, 0, sizeof (*t));
+    t->fields = fields;
+    memset (t->hash, -1, sizeof (t->hash));
+    t->uid_line = -1;
+    for (int i = 0; fields [i].key; i++) {
+        const sf_field_t *f = &fields [i];
+        assert (i < S_LINES_MAX);
+        t->nfields = i + 1;
+        if (fields == sf_stream_fields && strcmp (f->key, "uid") == 0)
+            t->uid_line = i;
+        const char *key = f->group ? f->group : f->key;
+        int slot = -1;
+        for (int j = 0; j < t->ntop; j++)
+            if (strcmp (t->top [j], key) == 0)
+                slot = j;
+        if (slot < 0) {
+            assert (t->ntop < S_TOP_MAX);
+            slot = t->ntop++;
+            t->top [slot] = key;
+            t->toplen [slot] = strlen (key);
+            uint32_t h = s_fnv (key, t->toplen [slot]) & (S_SLOTS - 1);
+            while (t->hash [h] >= 0)
+                h = (h + 1) & (S_SLOTS - 1);
+            t->hash [h] = (int8_t) slot;
+            t->first [i] = true;
+        }
+        t->slot_of [i] = (int8_t) slot;
+        t->keylen [i] = (uint32_t) strlen (f->key);
+        if (f->group && t->first [i]) {
+            assert (t->ngroups < 8);
+            t->groups [t->ngroups].slot = slot;
+            t->groups [t->ngroups].first = i;
+            t->ngroups++;
+        }
+        if (f->group)
+            t->groups [t->ngroups - 1].count++;
+        if (f->kind == SF_K_TEXT) {
+            assert (t->ntexts < 16);
+            t->texts [t->ntexts++] = f->offset;
+        }
+        for (int j = 0; j < i; j++)
+            if (f->kind != SF_K_TAG && fields [j].offset == f->offset && fields [j].kind == f->kind)
+                t->alias [i] = true;
+    }
+    for (int form = 0; form < S_FORMS; form++) {
+        uint16_t mask = s_form_mask (form);
+        int group_first = -1;
+        for (int i = 0; i < t->nfields; i++) {
+            const sf_field_t *f = &fields [i];
+            if (t->first [i])
+                group_first = i;
+            if (!(f->where & mask))
+                continue;
+            if (!f->group)
+                t->nkeys [form]++;
+            else {
+                if (t->ngroup [form][group_first]++ == 0)
+                    t->nkeys [form]++;
+            }
+        }
+    }
+}
+
+static void
+s_tables_build (void)
+{
+    s_table_build (&s_stream_table, sf_stream_fields);
+    s_table_build (&s_node_table, sf_node_fields);
+}
+
+static inline const s_table_t *
+s_stream_tab (void)
+{
+    pthread_once (&s_tables_once, s_tables_build);
+    return &s_stream_table;
+}
+
+static inline const s_table_t *
+s_node_tab (void)
+{
+    pthread_once (&s_tables_once, s_tables_build);
+    return &s_node_table;
+}
 
 static const char *s_fn_names [] = { "dvr", "photo", "audio" };
+
+//  Inlined with a constant kind (the stream encoder below), the switch folds
+//  away and each line is one direct call.
+static inline __attribute__ ((always_inline)) void
+s_enc (int kind, msgpack_packer *pk, const void *at, const void *record, const char *dflt)
+{
+    const char *p = at;
+    switch (kind) {
+        case SF_K_STR: sf_pack_str (pk, p); break;
+        case SF_K_TEXT: {
+            const char *t;
+            memcpy (&t, p, sizeof (t));
+            sf_pack_str (pk, t);
+            break;
+        }
+        case SF_K_U32: { uint32_t v; memcpy (&v, p, sizeof (v)); msgpack_pack_uint64 (pk, v); break; }
+        case SF_K_U64: { uint64_t v; memcpy (&v, p, sizeof (v)); msgpack_pack_uint64 (pk, v); break; }
+        case SF_K_I64: { int64_t v; memcpy (&v, p, sizeof (v)); msgpack_pack_int64 (pk, v); break; }
+        case SF_K_I32U: case SF_K_I32NN: {
+            int32_t v;
+            memcpy (&v, p, sizeof (v));
+            msgpack_pack_int64 (pk, v);
+            break;
+        }
+        case SF_K_BOOL:
+            if (*(const bool *) p)
+                msgpack_pack_true (pk);
+            else
+                msgpack_pack_false (pk);
+            break;
+        case SF_K_DOUBLE: { double v; memcpy (&v, p, sizeof (v)); msgpack_pack_double (pk, v); break; }
+        case SF_K_TYPE: sf_pack_str (pk, sf_type_name (*(const uint8_t *) p)); break;
+        case SF_K_STATUS: sf_pack_str (pk, sf_status_name (*(const uint8_t *) p)); break;
+        case SF_K_LIVENESS: sf_pack_str (pk, sf_liveness_name (*(const uint8_t *) p)); break;
+        case SF_K_FUNCS: {
+            uint8_t fns = *(const uint8_t *) p;
+            int nfn = 0;
+            for (int i = 0; i < 3; i++)
+                if (fns & (1 << i))
+                    nfn++;
+            msgpack_pack_array (pk, nfn);
+            for (int i = 0; i < 3; i++)
+                if (fns & (1 << i))
+                    sf_pack_str (pk, s_fn_names [i]);
+            break;
+        }
+        case SF_K_VERSION: {
+            sf_version_t v;
+            memcpy (&v, p, sizeof (v));
+            msgpack_pack_array (pk, 2);
+            msgpack_pack_uint64 (pk, v.gen);
+            msgpack_pack_uint64 (pk, v.seq);
+            break;
+        }
+        case SF_K_RANGES: {
+            const sf_dvr_t *d = (const sf_dvr_t *) (p - offsetof (sf_dvr_t, ranges));
+            msgpack_pack_array (pk, d->nranges);
+            for (uint32_t i = 0; i < d->nranges; i++) {
+                msgpack_pack_array (pk, 2);
+                msgpack_pack_int64 (pk, d->ranges [i].from);
+                msgpack_pack_int64 (pk, d->ranges [i].to);
+            }
+            break;
+        }
+        case SF_K_DISKS: {
+            const sf_node_t *n = record;
+            msgpack_pack_array (pk, n->ndisks);
+            for (uint32_t i = 0; i < n->ndisks && i < SF_DISKS_MAX; i++) {
+                msgpack_pack_map (pk, 3);
+                sf_pack_kstr (pk, "mount", n->disks [i].mount);
+                sf_pack_ku64 (pk, "free_bytes", n->disks [i].free_bytes);
+                sf_pack_ku64 (pk, "total_bytes", n->disks [i].total_bytes);
+            }
+            break;
+        }
+        case SF_K_TAG: sf_pack_str (pk, dflt); break;
+        default: msgpack_pack_nil (pk);
+    }
+}
+
+void
+sf_field_pack (msgpack_packer *pk, const sf_field_t *f, const void *record)
+{
+    s_enc (f->kind, pk, (const char *) record + f->offset, record, f->dflt);
+}
+
+//  Packs the lines of one form: the top-level map, each group as a nested
+//  map where its first line sits. subst, when set, is written for line
+//  subst_line (a stream's empty uid is written as its name, the default).
+static void
+s_pack (msgpack_packer *pk, const s_table_t *t, const void *record, int form,
+        int subst_line, const char *subst)
+{
+    uint16_t mask = s_form_mask (form);
+    msgpack_pack_map (pk, t->nkeys [form]);
+    for (int i = 0; i < t->nfields; i++) {
+        const sf_field_t *f = &t->fields [i];
+        if (f->group && t->first [i] && t->ngroup [form][i]) {
+            sf_pack_str (pk, f->group);
+            msgpack_pack_map (pk, t->ngroup [form][i]);
+        }
+        if (!(f->where & mask))
+            continue;
+        msgpack_pack_str (pk, t->keylen [i]);
+        msgpack_pack_str_body (pk, f->key, t->keylen [i]);
+        if (i == subst_line)
+            sf_pack_str (pk, subst);
+        else
+            sf_field_pack (pk, f, record);
+    }
+}
+
+//  The stream table's line numbers, the dotted paths' prefixes, the groups
+#define S_LINE_ENUM(g, m, key, k, b, w, su, so, d, doc) S_LINE_##g##_##m,
+enum { SF_STREAM_FIELDS (S_LINE_ENUM) S_STREAM_LINES };
+#define S_PREFIX_TOP    ""
+#define S_PREFIX_SOURCE "source."
+#define S_PREFIX_DVR    "dvr."
+#define S_PREFIX_MEDIA  "media."
+#define S_GROUP_TOP     NULL
+#define S_GROUP_SOURCE  "source"
+#define S_GROUP_DVR     "dvr"
+#define S_GROUP_MEDIA   "media"
 
 void
 sf_stream_pack (msgpack_packer *pk, const sf_stream_t *s, int flags)
 {
-    bool full = (flags & SF_ENC_FULL) != 0;
-    bool derived = (flags & SF_ENC_DERIVED) != 0;
-    //  Fields written in every form: name uid node type status functions
-    //  stale clients bitrate_kbps started_at reconnect_attempts
-    //  reconnect_total source version
-    uint32_t n = 14;
-    if (full) {
-        //  config config_path playback_uuid transferred_from rtsp_template
-        //  hls_template dvr media changed_at_ms
-        n += 9;
+    int form = (flags & SF_ENC_FULL ? 1 : 0) | (flags & SF_ENC_DERIVED ? 2 : 0);
+    uint16_t mask = s_form_mask (form);
+    const s_table_t *t = s_stream_tab ();
+    msgpack_pack_map (pk, t->nkeys [form]);
+    //  One direct call per line of the table, in table order; a group's map
+    //  opens at its first line
+#define S_ENC_LINE(g, m, key, k, b, w, su, so, d, doc) \
+    if (S_GROUP_##g && t->first [S_LINE_##g##_##m] && t->ngroup [form][S_LINE_##g##_##m]) { \
+        sf_pack_str (pk, S_GROUP_##g); \
+        msgpack_pack_map (pk, t->ngroup [form][S_LINE_##g##_##m]); \
+    } \
+    if ((w) & mask) { \
+        msgpack_pack_str (pk, sizeof (key) - 1); \
+        msgpack_pack_str_body (pk, key, sizeof (key) - 1); \
+        if (S_LINE_##g##_##m == t->uid_line && !s->uid [0]) \
+            sf_pack_str (pk, s->name);      /*  an empty uid means the name  */ \
+        else \
+            s_enc (SF_K_##k, pk, &s->SF_PATH_##g (m), s, d); \
     }
-    if (derived)
-        n += 2;
-    msgpack_pack_map (pk, n);
-    sf_pack_kstr (pk, "name", s->name);
-    sf_pack_kstr (pk, "uid", s->uid [0] ? s->uid : s->name);
-    sf_pack_kstr (pk, "node", s->node);
-    sf_pack_kstr (pk, "type", sf_type_name (s->type));
-    sf_pack_kstr (pk, "status", sf_status_name (s->status));
-    sf_pack_str (pk, "functions");
-    int nfn = 0;
-    for (int i = 0; i < 3; i++)
-        if (s->functions & (1 << i))
-            nfn++;
-    msgpack_pack_array (pk, nfn);
-    for (int i = 0; i < 3; i++)
-        if (s->functions & (1 << i))
-            sf_pack_str (pk, s_fn_names [i]);
-    sf_pack_kbool (pk, "stale", s->stale);
-    sf_pack_ku64 (pk, "clients", s->clients);
-    sf_pack_ku64 (pk, "bitrate_kbps", s->bitrate_kbps);
-    sf_pack_ki64 (pk, "started_at", s->started_at);
-    sf_pack_ku64 (pk, "reconnect_attempts", s->reconnect_attempts);
-    sf_pack_ku64 (pk, "reconnect_total", s->reconnect_total);
-    sf_pack_str (pk, "source");
-    if (full) {
-        msgpack_pack_map (pk, 3);
-        sf_pack_kstr (pk, "url", s->source_url);
-        sf_pack_kstr (pk, "sdp", s->source_sdp);
-        sf_pack_ki64 (pk, "ping_ms", s->ping_ms);
-    }
-    else {
-        msgpack_pack_map (pk, 1);
-        sf_pack_kstr (pk, "url", s->source_url);
-    }
-    sf_pack_str (pk, "version");
-    msgpack_pack_array (pk, 2);
-    msgpack_pack_uint64 (pk, s->version.gen);
-    msgpack_pack_uint64 (pk, s->version.seq);
-    if (full) {
-        sf_pack_kstr (pk, "config", s->config);
-        sf_pack_kstr (pk, "config_path", s->config_path);
-        sf_pack_kstr (pk, "playback_uuid", s->playback_uuid);
-        sf_pack_kstr (pk, "transferred_from", s->transferred_from);
-        sf_pack_kstr (pk, "rtsp_template", s->rtsp_template);
-        sf_pack_kstr (pk, "hls_template", s->hls_template);
-        sf_pack_str (pk, "dvr");
-        msgpack_pack_map (pk, 7);
-        sf_pack_kstr (pk, "records_path", s->dvr.records_path);
-        sf_pack_ki64 (pk, "depth_s", s->dvr.depth_s);
-        sf_pack_ki64 (pk, "chunk_s", s->dvr.chunk_s);
-        sf_pack_ku64 (pk, "disk_free_bytes", s->dvr.disk_free_bytes);
-        sf_pack_ku64 (pk, "memory_bytes", s->dvr.memory_bytes);
-        sf_pack_ki64 (pk, "current_from", s->dvr.current_from);
-        sf_pack_str (pk, "ranges");
-        msgpack_pack_array (pk, s->dvr.nranges);
-        for (uint32_t i = 0; i < s->dvr.nranges; i++) {
-            msgpack_pack_array (pk, 2);
-            msgpack_pack_int64 (pk, s->dvr.ranges [i].from);
-            msgpack_pack_int64 (pk, s->dvr.ranges [i].to);
-        }
-        sf_pack_str (pk, "media");
-        msgpack_pack_map (pk, 5);
-        sf_pack_kstr (pk, "vcodec", s->media.vcodec);
-        sf_pack_ku64 (pk, "width", s->media.width);
-        sf_pack_ku64 (pk, "height", s->media.height);
-        sf_pack_kdouble (pk, "fps", s->media.fps);
-        sf_pack_kstr (pk, "acodec", s->media.acodec);
-        sf_pack_ki64 (pk, "changed_at_ms", s->changed_at_ms);
-    }
-    if (derived) {
-        sf_pack_kbool (pk, "transfer", s->transfer);
-        sf_pack_kstr (pk, "migrated_to", s->migrated_to);
-    }
+    SF_STREAM_FIELDS (S_ENC_LINE)
 }
 
 #define CHECK(expr) do { if ((expr) < 0) goto fail; } while (0)
 
 static int
-s_unpack_dvr (const msgpack_object *o, sf_dvr_t *dvr, char *err)
+s_unpack_ranges (const msgpack_object *r, sf_dvr_t *dvr, const char *path, char *err)
 {
-    if (o->type != MSGPACK_OBJECT_MAP)
-        return s_err (err, "dvr", "must be a map");
-    CHECK (sf_map_text (o, "records_path", &dvr->records_path, SF_ADDR_MAX, err));
-    CHECK (sf_map_i64 (o, "depth_s", &dvr->depth_s, err));
-    int64_t chunk = 0;
-    int rc = sf_map_i64 (o, "chunk_s", &chunk, err);
-    CHECK (rc);
-    if (rc == 0) {
-        if (chunk < 0 || chunk > INT32_MAX)
-            return s_err (err, "dvr.chunk_s", "is out of range");
-        dvr->chunk_s = (int32_t) chunk;
-    }
-    CHECK (sf_map_u64 (o, "disk_free_bytes", &dvr->disk_free_bytes, err));
-    CHECK (sf_map_u64 (o, "memory_bytes", &dvr->memory_bytes, err));
-    CHECK (sf_map_i64 (o, "current_from", &dvr->current_from, err));
-    const msgpack_object *r = sf_map_get (o, "ranges");
-    if (r && r->type != MSGPACK_OBJECT_NIL) {
-        if (r->type != MSGPACK_OBJECT_ARRAY)
-            return s_err (err, "dvr.ranges", "must be an array");
-        if (r->via.array.size > SF_RANGES_MAX)
-            return s_err_bounds (err, "dvr.ranges", "holds more than 8192 ranges");
-        for (uint32_t i = 0; i < r->via.array.size; i++) {
-            const msgpack_object *e = &r->via.array.ptr [i];
-            if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2)
-                return s_err (err, "dvr.ranges", "entries must be [from, to]");
-            int64_t v [2];
-            for (int j = 0; j < 2; j++) {
-                const msgpack_object *x = &e->via.array.ptr [j];
-                if (x->type == MSGPACK_OBJECT_POSITIVE_INTEGER && x->via.u64 <= INT64_MAX)
-                    v [j] = (int64_t) x->via.u64;
-                else if (x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-                    v [j] = x->via.i64;
-                else
-                    return s_err (err, "dvr.ranges", "entries must be integers");
-            }
-            if (v [1] < v [0])
-                return s_err (err, "dvr.ranges", "has a range ending before it starts");
-            //  Unsorted input is accepted: appended as is, normalised below
-            if (sf_dvr_push_range (dvr, v [0], v [1]))
-                return s_err (err, "dvr.ranges", "could not be stored");
+    if (r->type != MSGPACK_OBJECT_ARRAY)
+        return s_err (err, path, "must be an array");
+    if (r->via.array.size > SF_RANGES_MAX)
+        return s_err_bounds (err, path, "holds more than 8192 ranges");
+    for (uint32_t i = 0; i < r->via.array.size; i++) {
+        const msgpack_object *e = &r->via.array.ptr [i];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2)
+            return s_err (err, path, "entries must be [from, to]");
+        int64_t v [2];
+        for (int j = 0; j < 2; j++) {
+            const msgpack_object *x = &e->via.array.ptr [j];
+            if (x->type == MSGPACK_OBJECT_POSITIVE_INTEGER && x->via.u64 <= INT64_MAX)
+                v [j] = (int64_t) x->via.u64;
+            else if (x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                v [j] = x->via.i64;
+            else
+                return s_err (err, path, "entries must be integers");
         }
-        sf_dvr_normalize (dvr);
+        if (v [1] < v [0])
+            return s_err (err, path, "has a range ending before it starts");
+        //  Unsorted input is accepted: appended as is, normalised below
+        if (sf_dvr_push_range (dvr, v [0], v [1]))
+            return s_err (err, path, "could not be stored");
     }
+    sf_dvr_normalize (dvr);
     return 0;
-fail:
-    return -1;
 }
 
 static int
@@ -644,61 +820,120 @@ s_unpack_functions (const msgpack_object *o, uint8_t *fns, char *err)
     return 0;
 }
 
-//  The stream record's top-level fields, found with one pass over the map
-//  through a small static hash: a linear lookup per field would compare every
-//  key against every name, and this runs for every record the controller takes.
-enum {
-    F_NAME, F_UID, F_NODE, F_TYPE, F_STATUS, F_FUNCTIONS, F_STALE, F_CLIENTS, F_BITRATE,
-    F_STARTED, F_RATTEMPTS, F_RTOTAL, F_SOURCE, F_VERSION, F_CONFIG, F_CONFIG_PATH, F_UUID,
-    F_TFROM, F_RTSP_T, F_HLS_T, F_DVR, F_MEDIA, F_CHANGED, F_TRANSFER, F_MIGRATED, F_COUNT
-};
-static const char *s_fields [F_COUNT] = {
-    "name", "uid", "node", "type", "status", "functions", "stale", "clients", "bitrate_kbps",
-    "started_at", "reconnect_attempts", "reconnect_total", "source", "version", "config",
-    "config_path", "playback_uuid", "transferred_from", "rtsp_template", "hls_template", "dvr",
-    "media", "changed_at_ms", "transfer", "migrated_to"
-};
-#define S_SLOTS 128
-static int8_t s_slot [S_SLOTS];
-static pthread_once_t s_slots_once = PTHREAD_ONCE_INIT;
-
-static uint32_t
-s_fnv (const char *p, size_t n)
+static int
+s_unpack_disks (const msgpack_object *d, sf_node_t *n, char *err)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t) p [i]) * 16777619u;
-    return h;
+    if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size > SF_DISKS_MAX)
+        return s_err_bounds (err, "disks", "must be an array of at most 16 disks");
+    n->ndisks = 0;
+    for (uint32_t i = 0; i < d->via.array.size; i++) {
+        sf_disk_t *disk = &n->disks [n->ndisks];
+        memset (disk, 0, sizeof (*disk));
+        CHECK (sf_map_str (&d->via.array.ptr [i], "mount", disk->mount, SF_ADDR_MAX, err));
+        CHECK (sf_map_u64 (&d->via.array.ptr [i], "free_bytes", &disk->free_bytes, err));
+        CHECK (sf_map_u64 (&d->via.array.ptr [i], "total_bytes", &disk->total_bytes, err));
+        n->ndisks++;
+    }
+    return 0;
+fail:
+    return -1;
 }
 
-static void
-s_slots_build (void)
+//  Decodes one line's value v (NULL or nil: absent, field untouched).
+//  Returns 0, 1 (absent) or -1 with err set.
+//  Inlined with a constant kind (the stream decoder below), the switch folds
+//  away and each line is one direct call.
+static inline __attribute__ ((always_inline)) int
+s_dec (int kind, const msgpack_object *v, const char *path, void *at, uint32_t bound,
+       void *record, char *err)
 {
-    memset (s_slot, -1, sizeof (s_slot));
-    for (int i = 0; i < F_COUNT; i++) {
-        uint32_t h = s_fnv (s_fields [i], strlen (s_fields [i])) & (S_SLOTS - 1);
-        while (s_slot [h] >= 0)
-            h = (h + 1) & (S_SLOTS - 1);
-        s_slot [h] = (int8_t) i;
+    if (!v || v->type == MSGPACK_OBJECT_NIL)
+        return 1;
+    char *p = at;
+    switch (kind) {
+        case SF_K_STR: return s_val_str (v, path, p, bound, err);
+        case SF_K_TEXT: return s_val_text (v, path, (char **) p, bound, err);
+        case SF_K_U32: return s_val_u32 (v, path, (uint32_t *) p, err);
+        case SF_K_U64: return s_val_u64 (v, path, (uint64_t *) p, err);
+        case SF_K_I64: return s_val_i64 (v, path, (int64_t *) p, err);
+        case SF_K_I32U: {
+            int64_t x = -1;
+            int rc = s_val_i64 (v, path, &x, err);
+            if (rc == 0)
+                *(int32_t *) p = x < INT32_MIN || x > INT32_MAX ? -1 : (int32_t) x;
+            return rc;
+        }
+        case SF_K_I32NN: {
+            int64_t x = 0;
+            int rc = s_val_i64 (v, path, &x, err);
+            if (rc == 0) {
+                if (x < 0 || x > INT32_MAX)
+                    return s_err (err, path, "is out of range");
+                *(int32_t *) p = (int32_t) x;
+            }
+            return rc;
+        }
+        case SF_K_BOOL: return s_val_bool (v, path, (bool *) p, err);
+        case SF_K_DOUBLE: return s_val_double (v, path, (double *) p, err);
+        case SF_K_TYPE: case SF_K_STATUS: case SF_K_LIVENESS: {
+            char word [16];
+            int rc = s_val_str (v, path, word, sizeof (word) - 1, err);
+            if (rc)
+                return rc;
+            int x = kind == SF_K_TYPE ? sf_type_parse (word)
+                  : kind == SF_K_STATUS ? sf_status_parse (word) : -1;
+            if (kind == SF_K_LIVENESS)
+                for (int i = 0; i <= SF_LIVE_DOWN; i++)
+                    if (strcmp (word, sf_liveness_name (i)) == 0)
+                        x = i;
+            if (x < 0)
+                return s_err (err, path, kind == SF_K_TYPE ? "must be primary, secondary or migrated"
+                                       : kind == SF_K_STATUS
+                                       ? "must be active, suspend, starting, error or offline"
+                                       : "must be alive, suspect or down");
+            *(uint8_t *) p = (uint8_t) x;
+            return 0;
+        }
+        case SF_K_FUNCS: return s_unpack_functions (v, (uint8_t *) p, err);
+        case SF_K_VERSION: {
+            if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2
+            ||  v->via.array.ptr [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+            ||  v->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return s_err (err, path, "must be [generation, seq]");
+            sf_version_t ver = { v->via.array.ptr [0].via.u64, v->via.array.ptr [1].via.u64 };
+            memcpy (p, &ver, sizeof (ver));
+            return 0;
+        }
+        case SF_K_RANGES:
+            return s_unpack_ranges (v, (sf_dvr_t *) (p - offsetof (sf_dvr_t, ranges)), path, err);
+        case SF_K_DISKS: return s_unpack_disks (v, record, err);
+        default: return 1;              //  TAG: written by senders, not read
     }
 }
 
-static void
-s_index_fields (const msgpack_object *map, const msgpack_object **f)
+static int
+s_unpack_field (const sf_field_t *f, const msgpack_object *v, void *record, char *err)
 {
-    pthread_once (&s_slots_once, s_slots_build);
-    memset (f, 0, F_COUNT * sizeof (*f));
+    return s_dec (f->kind, v, f->path, (char *) record + f->offset, f->bound, record, err);
+}
+
+//  Finds every top-level key of map in one pass: top [slot] gets its value
+static void
+s_index (const s_table_t *t, const msgpack_object *map, const msgpack_object **top)
+{
+    memset (top, 0, t->ntop * sizeof (*top));
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr [i].key;
         if (k->type != MSGPACK_OBJECT_STR)
             continue;
         uint32_t h = s_fnv (k->via.str.ptr, k->via.str.size) & (S_SLOTS - 1);
-        while (s_slot [h] >= 0) {
-            const char *name = s_fields [s_slot [h]];
-            if (strlen (name) == k->via.str.size && memcmp (name, k->via.str.ptr, k->via.str.size) == 0) {
+        while (t->hash [h] >= 0) {
+            int slot = t->hash [h];
+            if (t->toplen [slot] == k->via.str.size
+            &&  memcmp (t->top [slot], k->via.str.ptr, k->via.str.size) == 0) {
                 //  The first of duplicate keys wins, as sf_map_get does
-                if (!f [s_slot [h]])
-                    f [s_slot [h]] = &map->via.map.ptr [i].val;
+                if (!top [slot])
+                    top [slot] = &map->via.map.ptr [i].val;
                 break;
             }
             h = (h + 1) & (S_SLOTS - 1);
@@ -706,132 +941,135 @@ s_index_fields (const msgpack_object *map, const msgpack_object **f)
     }
 }
 
+//  Decodes every line of the table from map into record. Lines outside
+//  `mask` are skipped; DERIVED lines are decoded strictly unless
+//  lenient_derived (a bad derived value is then dropped).
+//  Finds each line's value in map: val [line], NULL when absent. Returns 0,
+//  or -1 when a nested map is not a map.
+static int
+s_gather (const s_table_t *t, const msgpack_object *map, const msgpack_object **val, char *err)
+{
+    const msgpack_object *top [S_TOP_MAX];
+    s_index (t, map, top);
+    for (int i = 0; i < t->nfields; i++)
+        val [i] = t->fields [i].group ? NULL : top [t->slot_of [i]];
+    //  Each nested map present is walked once too; its keys are few
+    for (int g = 0; g < t->ngroups; g++) {
+        const msgpack_object *o = top [t->groups [g].slot];
+        if (!o || o->type == MSGPACK_OBJECT_NIL)
+            continue;
+        if (o->type != MSGPACK_OBJECT_MAP)
+            return s_err (err, t->fields [t->groups [g].first].group, "must be a map");
+        int first = t->groups [g].first, end = first + t->groups [g].count;
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr [i].key;
+            if (k->type != MSGPACK_OBJECT_STR)
+                continue;
+            for (int j = first; j < end; j++)
+                if (t->keylen [j] == k->via.str.size
+                &&  memcmp (t->fields [j].key, k->via.str.ptr, k->via.str.size) == 0) {
+                    if (!val [j])
+                        val [j] = &o->via.map.ptr [i].val;
+                    break;
+                }
+        }
+    }
+    return 0;
+}
+
+static int
+s_unpack (const s_table_t *t, const msgpack_object *map, void *record, uint16_t mask,
+          bool lenient_derived, char *err)
+{
+    const msgpack_object *val [S_LINES_MAX];
+    if (s_gather (t, map, val, err))
+        return -1;
+    for (int i = 0; i < t->nfields; i++) {
+        const sf_field_t *f = &t->fields [i];
+        if (!(f->where & mask) || t->alias [i])
+            continue;
+        int rc;
+        if ((f->where & SF_F_DERIVED) && lenient_derived)
+            rc = s_unpack_field (f, val [i], record, NULL) < 0 ? 1 : 0;
+        else
+            rc = s_unpack_field (f, val [i], record, err);
+        if (rc < 0)
+            return -1;
+        if ((f->where & SF_F_REQUIRED)
+        &&  (rc == 1 || (f->kind == SF_K_STR && !*((char *) record + f->offset))))
+            return s_err (err, f->path, "is required and must not be empty");
+    }
+    return 0;
+}
+
 //  Empties a record for decoding into it again, keeping its text and range
 //  buffers so that a steady stream of records allocates nothing
 static void
-s_stream_reuse (sf_stream_t *s)
+s_stream_reuse (const s_table_t *t, sf_stream_t *s)
 {
-    char *texts [5] = { s->source_url, s->source_sdp, s->config, s->config_path, s->dvr.records_path };
+    char *texts [16];
+    for (int i = 0; i < t->ntexts; i++)
+        memcpy (&texts [i], (char *) s + t->texts [i], sizeof (char *));
     sf_range_t *ranges = s->dvr.ranges;
     sf_stream_init (s);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < t->ntexts; i++) {
         if (texts [i])
             texts [i][0] = 0;
-    s->source_url = texts [0];
-    s->source_sdp = texts [1];
-    s->config = texts [2];
-    s->config_path = texts [3];
-    s->dvr.records_path = texts [4];
+        memcpy ((char *) s + t->texts [i], &texts [i], sizeof (char *));
+    }
     s->dvr.ranges = ranges;
 }
 
 int
 sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err)
 {
-    s_stream_reuse (s);
+    const s_table_t *t = s_stream_tab ();
+    s_stream_reuse (t, s);
     if (o->type != MSGPACK_OBJECT_MAP)
         return s_err (err, "stream", "must be a map");
-    const msgpack_object *f [F_COUNT];
-    s_index_fields (o, f);
-    int rc = s_val_str (f [F_NAME], "name", s->name, SF_NAME_MAX, err);
-    CHECK (rc);
-    if (rc == 1 || !s->name [0])
-        return s_err (err, "name", "is required and must not be empty");
-    CHECK (s_val_str (f [F_UID], "uid", s->uid, SF_NAME_MAX, err));
+    const msgpack_object *val [S_LINES_MAX];
+    if (s_gather (t, o, val, err))
+        return -1;
+    //  One direct call per line of the table, in table order
+#define S_DEC_LINE(g, m, key, k, b, w, su, so, d, doc) \
+    { \
+        int rc = s_dec (SF_K_##k, val [S_LINE_##g##_##m], S_PREFIX_##g key, \
+                        (void *) &s->SF_PATH_##g (m), (b), s, err); \
+        if (rc < 0) \
+            return -1; \
+        if (((w) & SF_F_REQUIRED) && (rc == 1 || !*(const char *) &s->SF_PATH_##g (m))) \
+            return s_err (err, S_PREFIX_##g key, "is required and must not be empty"); \
+    }
+    SF_STREAM_FIELDS (S_DEC_LINE)
     if (!s->uid [0])
-        strcpy (s->uid, s->name);
-    CHECK (s_val_str (f [F_NODE], "node", s->node, SF_NODE_MAX, err));
-    char word [16];
-    rc = s_val_str (f [F_TYPE], "type", word, sizeof (word) - 1, err);
-    CHECK (rc);
-    if (rc == 0) {
-        int t = sf_type_parse (word);
-        if (t < 0)
-            return s_err (err, "type", "must be primary, secondary or migrated");
-        s->type = (uint8_t) t;
-    }
-    rc = s_val_str (f [F_STATUS], "status", word, sizeof (word) - 1, err);
-    CHECK (rc);
-    if (rc == 0) {
-        int st = sf_status_parse (word);
-        if (st < 0)
-            return s_err (err, "status", "must be active, suspend, starting, error or offline");
-        s->status = (uint8_t) st;
-    }
-    if (f [F_FUNCTIONS] && f [F_FUNCTIONS]->type != MSGPACK_OBJECT_NIL)
-        CHECK (s_unpack_functions (f [F_FUNCTIONS], &s->functions, err));
-    CHECK (s_val_bool (f [F_STALE], "stale", &s->stale, err));
-    CHECK (s_val_u32 (f [F_CLIENTS], "clients", &s->clients, err));
-    CHECK (s_val_u32 (f [F_BITRATE], "bitrate_kbps", &s->bitrate_kbps, err));
-    CHECK (s_val_i64 (f [F_STARTED], "started_at", &s->started_at, err));
-    CHECK (s_val_u32 (f [F_RATTEMPTS], "reconnect_attempts", &s->reconnect_attempts, err));
-    CHECK (s_val_u32 (f [F_RTOTAL], "reconnect_total", &s->reconnect_total, err));
-    const msgpack_object *src = f [F_SOURCE];
-    if (src && src->type != MSGPACK_OBJECT_NIL) {
-        if (src->type != MSGPACK_OBJECT_MAP)
-            return s_err (err, "source", "must be a map");
-        CHECK (sf_map_text (src, "url", &s->source_url, SF_URL_MAX, err));
-        CHECK (sf_map_text (src, "sdp", &s->source_sdp, SF_TEXT_MAX, err));
-        int64_t ping = -1;
-        CHECK (sf_map_i64 (src, "ping_ms", &ping, err));
-        s->ping_ms = ping < INT32_MIN || ping > INT32_MAX ? -1 : (int32_t) ping;
-    }
-    const msgpack_object *v = f [F_VERSION];
-    if (v && v->type != MSGPACK_OBJECT_NIL) {
-        if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2
-        ||  v->via.array.ptr [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
-        ||  v->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            return s_err (err, "version", "must be [generation, seq]");
-        s->version.gen = v->via.array.ptr [0].via.u64;
-        s->version.seq = v->via.array.ptr [1].via.u64;
-    }
-    CHECK (s_val_text (f [F_CONFIG], "config", &s->config, SF_TEXT_MAX, err));
-    CHECK (s_val_text (f [F_CONFIG_PATH], "config_path", &s->config_path, SF_ADDR_MAX, err));
-    CHECK (s_val_str (f [F_UUID], "playback_uuid", s->playback_uuid, SF_SHORT_MAX, err));
-    CHECK (s_val_str (f [F_TFROM], "transferred_from", s->transferred_from, SF_NODE_MAX, err));
-    CHECK (s_val_str (f [F_RTSP_T], "rtsp_template", s->rtsp_template, SF_ADDR_MAX, err));
-    CHECK (s_val_str (f [F_HLS_T], "hls_template", s->hls_template, SF_ADDR_MAX, err));
-    const msgpack_object *d = f [F_DVR];
-    if (d && d->type != MSGPACK_OBJECT_NIL)
-        CHECK (s_unpack_dvr (d, &s->dvr, err));
-    const msgpack_object *m = f [F_MEDIA];
-    if (m && m->type != MSGPACK_OBJECT_NIL) {
-        if (m->type != MSGPACK_OBJECT_MAP)
-            return s_err (err, "media", "must be a map");
-        CHECK (sf_map_str (m, "vcodec", s->media.vcodec, SF_SHORT_MAX, err));
-        CHECK (sf_map_u32 (m, "width", &s->media.width, err));
-        CHECK (sf_map_u32 (m, "height", &s->media.height, err));
-        CHECK (sf_map_double (m, "fps", &s->media.fps, err));
-        CHECK (sf_map_str (m, "acodec", s->media.acodec, SF_SHORT_MAX, err));
-    }
-    CHECK (s_val_i64 (f [F_CHANGED], "changed_at_ms", &s->changed_at_ms, err));
-    CHECK (s_val_bool (f [F_TRANSFER], "transfer", &s->transfer, err));
-    CHECK (s_val_str (f [F_MIGRATED], "migrated_to", s->migrated_to, SF_NODE_MAX, err));
+        memcpy (s->uid, s->name, sizeof (s->uid));
     return 0;
-fail:
-    return -1;
 }
 
 //  ---------------------------------------------------------------------------
 //  Node records
 
+//  The lines of one group alone (the usage map of a heartbeat)
+static void
+s_pack_group (msgpack_packer *pk, const s_table_t *t, const void *record, const char *group)
+{
+    for (int i = 0; i < t->nfields; i++)
+        if (t->fields [i].group && t->first [i] && strcmp (t->fields [i].group, group) == 0) {
+            msgpack_pack_map (pk, t->ngroup [1][i]);
+            for (int j = i; j < t->nfields && t->fields [j].group
+                         && strcmp (t->fields [j].group, group) == 0; j++)
+                if (t->fields [j].where & (SF_F_ROW | SF_F_FULL)) {
+                    sf_pack_str (pk, t->fields [j].key);
+                    sf_field_pack (pk, &t->fields [j], record);
+                }
+            return;
+        }
+}
+
 void
 sf_usage_pack (msgpack_packer *pk, const sf_node_t *n)
 {
-    msgpack_pack_map (pk, 6);
-    sf_pack_kdouble (pk, "cpu_pct", n->cpu_pct);
-    sf_pack_ku64 (pk, "mem_used_bytes", n->mem_used_bytes);
-    sf_pack_ku64 (pk, "mem_total_bytes", n->mem_total_bytes);
-    sf_pack_ku64 (pk, "in_kbps", n->in_kbps);
-    sf_pack_ku64 (pk, "out_kbps", n->out_kbps);
-    sf_pack_str (pk, "disks");
-    msgpack_pack_array (pk, n->ndisks);
-    for (uint32_t i = 0; i < n->ndisks && i < SF_DISKS_MAX; i++) {
-        msgpack_pack_map (pk, 3);
-        sf_pack_kstr (pk, "mount", n->disks [i].mount);
-        sf_pack_ku64 (pk, "free_bytes", n->disks [i].free_bytes);
-        sf_pack_ku64 (pk, "total_bytes", n->disks [i].total_bytes);
-    }
+    s_pack_group (pk, s_node_tab (), n, "usage");
 }
 
 int
@@ -839,64 +1077,21 @@ sf_usage_unpack (const msgpack_object *o, sf_node_t *n, char *err)
 {
     if (o->type != MSGPACK_OBJECT_MAP)
         return s_err (err, "usage", "must be a map");
-    CHECK (sf_map_double (o, "cpu_pct", &n->cpu_pct, err));
-    CHECK (sf_map_u64 (o, "mem_used_bytes", &n->mem_used_bytes, err));
-    CHECK (sf_map_u64 (o, "mem_total_bytes", &n->mem_total_bytes, err));
-    CHECK (sf_map_u32 (o, "in_kbps", &n->in_kbps, err));
-    CHECK (sf_map_u32 (o, "out_kbps", &n->out_kbps, err));
-    const msgpack_object *d = sf_map_get (o, "disks");
-    if (d && d->type != MSGPACK_OBJECT_NIL) {
-        if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size > SF_DISKS_MAX)
-            return s_err_bounds (err, "disks", "must be an array of at most 16 disks");
-        n->ndisks = 0;
-        for (uint32_t i = 0; i < d->via.array.size; i++) {
-            sf_disk_t *disk = &n->disks [n->ndisks];
-            memset (disk, 0, sizeof (*disk));
-            CHECK (sf_map_str (&d->via.array.ptr [i], "mount", disk->mount, SF_ADDR_MAX, err));
-            CHECK (sf_map_u64 (&d->via.array.ptr [i], "free_bytes", &disk->free_bytes, err));
-            CHECK (sf_map_u64 (&d->via.array.ptr [i], "total_bytes", &disk->total_bytes, err));
-            n->ndisks++;
-        }
+    const s_table_t *t = s_node_tab ();
+    for (int i = 0; i < t->nfields; i++) {
+        const sf_field_t *f = &t->fields [i];
+        if (f->group && strcmp (f->group, "usage") == 0
+        &&  s_unpack_field (f, sf_map_get (o, f->key), n, err) < 0)
+            return -1;
     }
     return 0;
-fail:
-    return -1;
 }
 
 void
 sf_node_pack (msgpack_packer *pk, const sf_node_t *n, int flags)
 {
-    bool derived = (flags & SF_ENC_DERIVED) != 0;
-    msgpack_pack_map (pk, 17 + (derived ? 6 : 0));
-    sf_pack_kstr (pk, "id", n->id);
-    sf_pack_kstr (pk, "addr_internal", n->addr_internal);
-    sf_pack_kstr (pk, "addr_external", n->addr_external);
-    sf_pack_kstr (pk, "group", n->group);
-    sf_pack_ku64 (pk, "max_primary_streams", n->max_primary_streams);
-    sf_pack_ku64 (pk, "max_in_kbps", n->max_in_kbps);
-    sf_pack_kstr (pk, "software_version", n->software_version);
-    sf_pack_ki64 (pk, "started_at", n->started_at);
-    sf_pack_kstr (pk, "rtsp_template", n->rtsp_template);
-    sf_pack_kstr (pk, "hls_template", n->hls_template);
-    sf_pack_kstr (pk, "rtsp_dvr_template", n->rtsp_dvr_template);
-    sf_pack_kstr (pk, "hls_dvr_template", n->hls_dvr_template);
-    sf_pack_str (pk, "usage");
-    sf_usage_pack (pk, n);
-    sf_pack_ku64 (pk, "heartbeat", n->heartbeat);
-    sf_pack_kbool (pk, "stale", n->stale);
-    sf_pack_str (pk, "version");
-    msgpack_pack_array (pk, 2);
-    msgpack_pack_uint64 (pk, n->version.gen);
-    msgpack_pack_uint64 (pk, n->version.seq);
-    sf_pack_kstr (pk, "kind", "node");
-    if (derived) {
-        sf_pack_kstr (pk, "liveness", sf_liveness_name (n->liveness));
-        sf_pack_ki64 (pk, "heartbeat_age_ms", n->heartbeat_age_ms);
-        sf_pack_ku64 (pk, "nstreams", n->nstreams);
-        sf_pack_ku64 (pk, "nprimary", n->nprimary);
-        sf_pack_ku64 (pk, "nactive", n->nactive);
-        sf_pack_ku64 (pk, "in_kbps_total", n->in_kbps);
-    }
+    //  A node record is always written whole
+    s_pack (pk, s_node_tab (), n, 1 | (flags & SF_ENC_DERIVED ? 2 : 0), -1, NULL);
 }
 
 int
@@ -905,45 +1100,5 @@ sf_node_unpack (const msgpack_object *o, sf_node_t *n, char *err)
     sf_node_init (n);
     if (o->type != MSGPACK_OBJECT_MAP)
         return s_err (err, "node", "must be a map");
-    int rc = sf_map_str (o, "id", n->id, SF_NODE_MAX, err);
-    CHECK (rc);
-    if (rc == 1 || !n->id [0])
-        return s_err (err, "id", "is required and must not be empty");
-    CHECK (sf_map_str (o, "addr_internal", n->addr_internal, SF_ADDR_MAX, err));
-    CHECK (sf_map_str (o, "addr_external", n->addr_external, SF_ADDR_MAX, err));
-    CHECK (sf_map_str (o, "group", n->group, SF_SHORT_MAX, err));
-    CHECK (sf_map_u32 (o, "max_primary_streams", &n->max_primary_streams, err));
-    CHECK (sf_map_u32 (o, "max_in_kbps", &n->max_in_kbps, err));
-    CHECK (sf_map_str (o, "software_version", n->software_version, SF_SHORT_MAX, err));
-    CHECK (sf_map_i64 (o, "started_at", &n->started_at, err));
-    CHECK (sf_map_str (o, "rtsp_template", n->rtsp_template, SF_ADDR_MAX, err));
-    CHECK (sf_map_str (o, "hls_template", n->hls_template, SF_ADDR_MAX, err));
-    CHECK (sf_map_str (o, "rtsp_dvr_template", n->rtsp_dvr_template, SF_ADDR_MAX, err));
-    CHECK (sf_map_str (o, "hls_dvr_template", n->hls_dvr_template, SF_ADDR_MAX, err));
-    const msgpack_object *u = sf_map_get (o, "usage");
-    if (u && u->type != MSGPACK_OBJECT_NIL)
-        CHECK (sf_usage_unpack (u, n, err));
-    CHECK (sf_map_u64 (o, "heartbeat", &n->heartbeat, err));
-    CHECK (sf_map_bool (o, "stale", &n->stale, err));
-    const msgpack_object *v = sf_map_get (o, "version");
-    if (v && v->type != MSGPACK_OBJECT_NIL) {
-        if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2
-        ||  v->via.array.ptr [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
-        ||  v->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            return s_err (err, "version", "must be [generation, seq]");
-        n->version.gen = v->via.array.ptr [0].via.u64;
-        n->version.seq = v->via.array.ptr [1].via.u64;
-    }
-    char word [16];
-    if (sf_map_str (o, "liveness", word, sizeof (word) - 1, NULL) == 0)
-        for (int i = 0; i <= SF_LIVE_DOWN; i++)
-            if (strcmp (word, sf_liveness_name (i)) == 0)
-                n->liveness = (uint8_t) i;
-    sf_map_i64 (o, "heartbeat_age_ms", &n->heartbeat_age_ms, NULL);
-    sf_map_u32 (o, "nstreams", &n->nstreams, NULL);
-    sf_map_u32 (o, "nprimary", &n->nprimary, NULL);
-    sf_map_u32 (o, "nactive", &n->nactive, NULL);
-    return 0;
-fail:
-    return -1;
+    return s_unpack (s_node_tab (), o, n, SF_F_ROW | SF_F_FULL | SF_F_DERIVED, true, err);
 }

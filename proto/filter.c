@@ -163,16 +163,6 @@ sf_filter_match (const sf_filter_t *self, const sf_stream_t *s)
         && sf_filter_match_name (self, s->name);
 }
 
-static const char *s_sort_names [SF_SORT_COUNT] = {
-    "name", "node", "status", "type", "clients", "bitrate", "uptime", "reconnects", "source"
-};
-
-const char *
-sf_sort_name (int key)
-{
-    return key >= 0 && key < SF_SORT_COUNT ? s_sort_names [key] : "unknown";
-}
-
 int
 sf_sort_parse (sf_sort_t *self, const char *spec, char *err, size_t errlen)
 {
@@ -198,19 +188,25 @@ sf_sort_parse (sf_sort_t *self, const char *spec, char *err, size_t errlen)
             return -1;
         }
     }
-    //  Accept the column names of the table and the record's field names
-    if (strcasecmp (word, "bitrate_kbps") == 0)
-        strcpy (word, "bitrate");
-    if (strcasecmp (word, "started_at") == 0) {
-        strcpy (word, "uptime");
-        self->desc = !self->desc;
-    }
+    //  Accept the record's field names too (bitrate_kbps); an AGE key sorted
+    //  by its field (started_at) runs the other way
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++)
+        if (f->sort >= 0 && !f->group && strcasecmp (word, f->key) == 0) {
+            self->key = (uint8_t) f->sort;
+            if (sf_sort_by (f->sort) == SF_SORT_BY_AGE)
+                self->desc = !self->desc;
+            return 0;
+        }
     for (int i = 0; i < SF_SORT_COUNT; i++)
-        if (strcasecmp (word, s_sort_names [i]) == 0) {
+        if (strcasecmp (word, sf_sort_name (i)) == 0) {
             self->key = (uint8_t) i;
             return 0;
         }
-    snprintf (err, errlen, "unknown sort column '%s' (valid: name, node, status, type, clients, "
-              "bitrate, uptime, reconnects, source; prefix '-' for descending)", word);
+    char valid [256] = "";
+    for (int i = 0; i < SF_SORT_COUNT; i++)
+        snprintf (valid + strlen (valid), sizeof (valid) - strlen (valid), "%s%s",
+                  i ? ", " : "", sf_sort_name (i));
+    snprintf (err, errlen, "unknown sort column '%s' (valid: %s; prefix '-' for descending)",
+              word, valid);
     return -1;
 }

@@ -15,25 +15,21 @@ sf_stream_init (sf_stream_t *self)
     self->ping_ms = -1;
 }
 
+//  The owned parts are the table's TEXT lines and the DVR ranges
+static inline char **
+s_text (sf_stream_t *s, const sf_field_t *f)
+{
+    return (char **) ((char *) s + f->offset);
+}
+
 void
 sf_stream_clear (sf_stream_t *self)
 {
-    free (self->source_url);
-    free (self->source_sdp);
-    free (self->config);
-    free (self->config_path);
-    free (self->dvr.records_path);
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++)
+        if (f->kind == SF_K_TEXT)
+            free (*s_text (self, f));
     free (self->dvr.ranges);
     sf_stream_init (self);
-}
-
-static int
-s_dup (char **dest, const char *src)
-{
-    *dest = NULL;
-    if (src && !(*dest = strdup (src)))
-        return -1;
-    return 0;
 }
 
 int
@@ -41,16 +37,18 @@ sf_stream_copy (sf_stream_t *dest, const sf_stream_t *src)
 {
     sf_stream_clear (dest);
     *dest = *src;
-    dest->source_url = dest->source_sdp = dest->config = dest->config_path = NULL;
-    dest->dvr.records_path = NULL;
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++)
+        if (f->kind == SF_K_TEXT)
+            *s_text (dest, f) = NULL;
     dest->dvr.ranges = NULL;
     dest->dvr.nranges = 0;
-    if (s_dup (&dest->source_url, src->source_url)
-    ||  s_dup (&dest->source_sdp, src->source_sdp)
-    ||  s_dup (&dest->config, src->config)
-    ||  s_dup (&dest->config_path, src->config_path)
-    ||  s_dup (&dest->dvr.records_path, src->dvr.records_path))
-        goto fail;
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++) {
+        if (f->kind != SF_K_TEXT)
+            continue;
+        const char *text = *s_text ((sf_stream_t *) src, f);
+        if (text && !(*s_text (dest, f) = strdup (text)))
+            goto fail;
+    }
     if (src->dvr.nranges) {
         dest->dvr.ranges = malloc (src->dvr.nranges * sizeof (sf_range_t));
         if (!dest->dvr.ranges)

@@ -213,8 +213,10 @@ test_params_print_back (void **state)
 static void
 test_sort_every_column (void **state)
 {
-    const char *cols [] = { "name", "node", "status", "type", "clients", "bitrate", "uptime",
+    //  The keys come from the field table (sf_fields.h) in its order
+    const char *cols [] = { "name", "node", "type", "status", "clients", "bitrate", "uptime",
                             "reconnects", "source" };
+    assert_int_equal (SF_SORT_COUNT, sizeof (cols) / sizeof (cols [0]));
     for (int i = 0; i < SF_SORT_COUNT; i++) {
         sf_sort_t so;
         char err [256];

@@ -1,0 +1,390 @@
+/*  sf_fields.h — the one table of the stream and node records' fields.
+
+    Every field of a stream placement and of a node record is one line below:
+    where it lives in the C struct, its wire (msgpack) and JSON key, its kind
+    and bound, where it appears, how it sorts, its default and its meaning.
+    Everything else derives from these lines:
+      - the structs sf_stream_t, sf_dvr_t, sf_media_t, sf_node_t (sf_record.h)
+      - the codec: pack (map sizes counted from the table), the single-pass
+        decoder's field hash, bounds and error messages (proto/codec.c)
+      - owned-text handling: clear, copy, reuse (proto/record.c, codec.c)
+      - the stored summary sf_summary_t, its encoder and its format id, which
+        changes whenever a summary field changes, so the store migrates old
+        rows at start (controller/store.c)
+      - the sort keys sf_sort_key_t, their names and values (sf_filter.h,
+        proto/filter.c, controller/query.c)
+      - docs/protocol.md's record field tables (tools/gen-fields.sh)
+      - the reply encoders and CLI columns, through the field descriptors
+        (sf_stream_fields, sf_field_value) below.
+
+    A line is X (grp, member, key, kind, bound, where, sum, sort, dflt, doc):
+      grp     TOP: a top-level key; SOURCE, DVR, MEDIA (stream) or USAGE (node):
+              a key inside that nested map. Lines of one group are contiguous;
+              the group sits on the wire where its first line is. ALIAS: a
+              top-level key that shows another line's member (no member of
+              its own).
+      member  the C member (inside s->dvr / s->media for DVR / MEDIA)
+      key     the wire key, also the JSON key
+      kind    STR (char [bound + 1]), TEXT (owned char *, ≤ bound bytes),
+              U32, U64, I64, I32U (i64 on the wire; outside 32 bits reads as
+              -1, unknown), I32NN (i64 on the wire, 0…2^31−1 else rejected),
+              BOOL, DOUBLE, TYPE, STATUS, LIVENESS (a name on the wire, uint8_t
+              in C), FUNCS (names on the wire, SF_FN_* bits), VERSION ([gen,
+              seq]), RANGES (DVR ranges), DISKS (node disks), TAG (a constant
+              string dflt written by senders, never read)
+      bound   bytes for STR and TEXT, else 0
+      where   SF_F_* bits below (all but SF_F_SUMMARY)
+      sum     SUM: kept in the stored summary sf_summary_t (sf_store.h); NOSUM
+      sort    NOSORT, or SORT (ID, "name", HOW): sortable as SF_SORT_ID by
+              "name"; HOW is NAME / NODE (the row key), NUM (the summary's
+              value; the field must be SF_F_SUMMARY), AGE (now − the summary's
+              value while active, else -1), PAIR (value << 32 | the next
+              summary field), VIEW (the derived view's value: type, status),
+              TEXT (the record's text, decoded per row: slow)
+      dflt    the default, as documented ("" when none)
+      doc     the meaning, for docs/protocol.md
+
+    Adding a field: one line here (the struct member, wire key, codec, summary
+    and its migration, sort key and docs follow), the adapter that fills it,
+    and the page that shows it (docs/architecture.md, "The field table").
+*/
+#ifndef SF_FIELDS_H
+#define SF_FIELDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  Where a field appears
+#define SF_F_ROW       0x0001   //  on the wire in every form: stored, listing rows, detail
+#define SF_F_FULL      0x0002   //  on the wire in the full form only: stored, detail, agents
+#define SF_F_DERIVED   0x0004   //  set by the controller at query time; in query replies only
+#define SF_F_SUMMARY   0x0008   //  kept in the stored summary (the SUM column sets it)
+#define SF_F_LISTED    0x0010   //  a column of the listing (CLI table, web page)
+#define SF_F_DETAIL    0x0020   //  shown by detail views (every wire field that is not listed)
+#define SF_F_REQUIRED  0x0040   //  decoding rejects a record without it (or with it empty)
+
+#define SF_STREAM_FIELDS(X) \
+    X (TOP, name, "name", STR, SF_NAME_MAX, SF_F_ROW | SF_F_LISTED | SF_F_REQUIRED, NOSUM, \
+       SORT (NAME, "name", NAME), "", "stream name, unique per node") \
+    X (TOP, uid, "uid", STR, SF_NAME_MAX, SF_F_ROW | SF_F_DETAIL, NOSUM, NOSORT, "= `name`", \
+       "stable stream id across nodes (migration tracking joins on it); empty means the name") \
+    X (TOP, node, "node", STR, SF_NODE_MAX, SF_F_ROW | SF_F_LISTED, NOSUM, SORT (NODE, "node", NODE), \
+       "the sender's", "owning node. If present and non-empty it MUST equal the node in the " \
+       "sender's certificate (else `forbidden`); the controller sets it") \
+    X (TOP, type, "type", TYPE, 0, SF_F_ROW | SF_F_LISTED, SUM, SORT (TYPE, "type", VIEW), \
+       "`primary`", "`primary` \\| `secondary` \\| `migrated`. `secondary`: a standby copy, normally " \
+       "`suspend`. `migrated` is derived by the controller; agents MUST NOT send it") \
+    X (TOP, status, "status", STATUS, 0, SF_F_ROW | SF_F_LISTED, SUM, \
+       SORT (STATUS, "status", VIEW), "`active`", "`active` \\| `suspend` \\| `starting` \\| `error` " \
+       "\\| `offline`. `offline` is derived on read (owning node down); an agent's `offline` is " \
+       "stored as `error`") \
+    X (TOP, functions, "functions", FUNCS, 0, SF_F_ROW | SF_F_LISTED, SUM, NOSORT, "none", \
+       "array (≤8) of `dvr`, `photo`, `audio` — or u64 bit set 0…7 (1 dvr, 2 photo, 4 audio); " \
+       "unknown names reject the record") \
+    X (TOP, stale, "stale", BOOL, 0, SF_F_ROW | SF_F_LISTED, NOSUM, NOSORT, "false", \
+       "the agent's source failed; this is the last good state") \
+    X (TOP, clients, "clients", U32, 0, SF_F_ROW | SF_F_LISTED, SUM, \
+       SORT (CLIENTS, "clients", NUM), "0", "viewers now") \
+    X (TOP, bitrate_kbps, "bitrate_kbps", U32, 0, SF_F_ROW | SF_F_LISTED, SUM, \
+       SORT (BITRATE, "bitrate", NUM), "0", "input bitrate") \
+    X (TOP, started_at, "started_at", I64, 0, SF_F_ROW | SF_F_LISTED, SUM, \
+       SORT (UPTIME, "uptime", AGE), "0", "when the stream last started (uptime = now − " \
+       "started_at); 0 when not running") \
+    X (TOP, reconnect_attempts, "reconnect_attempts", U32, 0, SF_F_ROW | SF_F_LISTED, SUM, \
+       SORT (RECONNECTS, "reconnects", PAIR), "0", "attempts since the last successful connect") \
+    X (TOP, reconnect_total, "reconnect_total", U32, 0, SF_F_ROW | SF_F_LISTED, SUM, \
+       NOSORT, "0", "attempts in total") \
+    X (SOURCE, source_url, "url", TEXT, SF_URL_MAX, SF_F_ROW | SF_F_LISTED, NOSUM, \
+       SORT (SOURCE, "source", TEXT), "", "the source's URL") \
+    X (SOURCE, source_sdp, "sdp", TEXT, SF_TEXT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "session description") \
+    X (SOURCE, ping_ms, "ping_ms", I32U, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "−1", \
+       "round trip to the source; outside the 32-bit range or absent: −1, unknown") \
+    X (TOP, version, "version", VERSION, 0, SF_F_ROW | SF_F_DETAIL, SUM, NOSORT, "", \
+       "the origin's version of this record. Ignored on ingest (the controller stamps the " \
+       "change's own version); present in replies") \
+    X (TOP, config, "config", TEXT, SF_TEXT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "the stream's configuration text on that server") \
+    X (TOP, config_path, "config_path", TEXT, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "where that configuration lives") \
+    X (TOP, playback_uuid, "playback_uuid", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "playback UUID") \
+    X (TOP, transferred_from, "transferred_from", STR, SF_NODE_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       "", "the node this stream was transferred from, declared by the new placement") \
+    X (TOP, rtsp_template, "rtsp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "per-stream RTSP link template, overrides the node's (section 4.1.3)") \
+    X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "per-stream HLS link template, overrides the node's (section 4.1.3)") \
+    X (DVR, records_path, "records_path", TEXT, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "where the archive lies on disk") \
+    X (DVR, depth_s, "depth_s", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "retention") \
+    X (DVR, chunk_s, "chunk_s", I32NN, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "chunk length") \
+    X (DVR, disk_free_bytes, "disk_free_bytes", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+       "free space on the archive's disk") \
+    X (DVR, memory_bytes, "memory_bytes", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+       "memory the recorder uses") \
+    X (DVR, current_from, "current_from", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+       "start of the running recording; 0 if none") \
+    X (DVR, ranges, "ranges", RANGES, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "archive ranges. Receivers sort them and merge ranges whose gap is ≤ 1 s") \
+    X (MEDIA, vcodec, "vcodec", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", "video codec") \
+    X (MEDIA, width, "width", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "picture width") \
+    X (MEDIA, height, "height", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "picture height") \
+    X (MEDIA, fps, "fps", DOUBLE, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "frames per second") \
+    X (MEDIA, acodec, "acodec", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", "audio codec") \
+    X (TOP, changed_at_ms, "changed_at_ms", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+       "the origin's wall clock (unix ms) at this record's last change; 0 unknown") \
+    X (TOP, transfer, "transfer", BOOL, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "false", \
+       "derived by the controller (in replies): the stream is moving between nodes. Ignored " \
+       "on ingest") \
+    X (TOP, migrated_to, "migrated_to", STR, SF_NODE_MAX, SF_F_DERIVED | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "derived: the node this placement's stream moved to. Ignored on ingest")
+
+#define SF_NODE_FIELDS(X) \
+    X (TOP, id, "id", STR, SF_NODE_MAX, SF_F_FULL | SF_F_LISTED | SF_F_REQUIRED, NOSUM, NOSORT, "", \
+       "node id; MUST equal the node in the agent's certificate (else `forbidden`)") \
+    X (TOP, addr_internal, "addr_internal", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "internal address") \
+    X (TOP, addr_external, "addr_external", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "", \
+       "external address; links use it") \
+    X (TOP, group, "group", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "", \
+       "`public`, `private` or `all`") \
+    X (TOP, max_primary_streams, "max_primary_streams", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       "0", "limit, 0 = none") \
+    X (TOP, max_in_kbps, "max_in_kbps", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+       "limit, 0 = none") \
+    X (TOP, software_version, "software_version", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, \
+       NOSORT, "", "the media server's software version") \
+    X (TOP, started_at, "started_at", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+       "when the node's agent started (unix seconds)") \
+    X (TOP, rtsp_template, "rtsp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "live RTSP link template (4.1.3)") \
+    X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "live HLS link template (4.1.3)") \
+    X (TOP, rtsp_dvr_template, "rtsp_dvr_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, \
+       NOSORT, "", "archive RTSP link template (4.1.3)") \
+    X (TOP, hls_dvr_template, "hls_dvr_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, \
+       NOSORT, "", "archive HLS link template (4.1.3)") \
+    X (USAGE, cpu_pct, "cpu_pct", DOUBLE, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", "CPU use, percent") \
+    X (USAGE, mem_used_bytes, "mem_used_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", \
+       "memory in use") \
+    X (USAGE, mem_total_bytes, "mem_total_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", \
+       "memory in total") \
+    X (USAGE, in_kbps, "in_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", "traffic in") \
+    X (USAGE, out_kbps, "out_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", "traffic out") \
+    X (USAGE, disks, "disks", DISKS, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "array (≤16) of maps {`mount` str≤256, `free_bytes` u64, `total_bytes` u64}") \
+    X (TOP, heartbeat, "heartbeat", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+       "heartbeat counter; ignored from agents") \
+    X (TOP, stale, "stale", BOOL, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "false", \
+       "the agent's source is down: its placements are their last good state") \
+    X (TOP, version, "version", VERSION, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "ignored on ingest, present in replies") \
+    X (TOP, kind, "kind", TAG, 0, SF_F_FULL, NOSUM, NOSORT, "node", "`\"node\"`, written by senders, not read") \
+    X (TOP, liveness, "liveness", LIVENESS, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+       "derived: `alive`, `suspect` or `down`") \
+    X (TOP, heartbeat_age_ms, "heartbeat_age_ms", I64, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+       "derived: time since the last heartbeat; −1 if never seen") \
+    X (TOP, nstreams, "nstreams", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+       "derived: placements on the node") \
+    X (TOP, nprimary, "nprimary", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+       "derived: primary placements") \
+    X (TOP, nactive, "nactive", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+       "derived: active placements") \
+    X (ALIAS, in_kbps, "in_kbps_total", U32, 0, SF_F_DERIVED, NOSUM, NOSORT, "", \
+       "derived: the same as `usage.in_kbps`")
+
+//  ---------------------------------------------------------------------------
+//  Struct members from the table (used by sf_record.h)
+
+#define SF_DECL_STR(m, b)       char m [(b) + 1];
+#define SF_DECL_TEXT(m, b)      char *m;
+#define SF_DECL_U32(m, b)       uint32_t m;
+#define SF_DECL_U64(m, b)       uint64_t m;
+#define SF_DECL_I64(m, b)       int64_t m;
+#define SF_DECL_I32U(m, b)      int32_t m;
+#define SF_DECL_I32NN(m, b)     int32_t m;
+#define SF_DECL_BOOL(m, b)      bool m;
+#define SF_DECL_DOUBLE(m, b)    double m;
+#define SF_DECL_TYPE(m, b)      uint8_t m;
+#define SF_DECL_STATUS(m, b)    uint8_t m;
+#define SF_DECL_LIVENESS(m, b)  uint8_t m;
+#define SF_DECL_FUNCS(m, b)     uint8_t m;
+#define SF_DECL_VERSION(m, b)   sf_version_t m;
+#define SF_DECL_RANGES(m, b)    sf_range_t *m; uint32_t n##m;
+#define SF_DECL_DISKS(m, b)     sf_disk_t m [SF_DISKS_MAX]; uint32_t n##m;
+#define SF_DECL_TAG(m, b)
+
+//  Members of one group: SF_STREAM_FIELDS (SF_DECL_IN_TOP) and so on
+#define SF_DECL_ONLY_TOP(m, k, b)    SF_DECL_##k (m, b)
+#define SF_DECL_ONLY_SOURCE(m, k, b) SF_DECL_##k (m, b)
+#define SF_DECL_ONLY_USAGE(m, k, b)  SF_DECL_##k (m, b)
+#define SF_DECL_ONLY_ALIAS(m, k, b)
+#define SF_DECL_ONLY_DVR(m, k, b)
+#define SF_DECL_ONLY_MEDIA(m, k, b)
+#define SF_DECL_IN_TOP(g, m, key, k, b, w, su, s, d, doc)   SF_DECL_ONLY_##g (m, k, b)
+#define SF_DECL_IN_DVR_DVR(m, k, b)     SF_DECL_##k (m, b)
+#define SF_DECL_IN_DVR_TOP(m, k, b)
+#define SF_DECL_IN_DVR_SOURCE(m, k, b)
+#define SF_DECL_IN_DVR_MEDIA(m, k, b)
+#define SF_DECL_IN_DVR(g, m, key, k, b, w, su, s, d, doc)   SF_DECL_IN_DVR_##g (m, k, b)
+#define SF_DECL_IN_MEDIA_MEDIA(m, k, b) SF_DECL_##k (m, b)
+#define SF_DECL_IN_MEDIA_TOP(m, k, b)
+#define SF_DECL_IN_MEDIA_SOURCE(m, k, b)
+#define SF_DECL_IN_MEDIA_DVR(m, k, b)
+#define SF_DECL_IN_MEDIA(g, m, key, k, b, w, su, s, d, doc) SF_DECL_IN_MEDIA_##g (m, k, b)
+
+//  The C path of a member inside its record
+#define SF_PATH_TOP(m)      m
+#define SF_PATH_SOURCE(m)   m
+#define SF_PATH_USAGE(m)    m
+#define SF_PATH_ALIAS(m)    m
+#define SF_PATH_DVR(m)      dvr.m
+#define SF_PATH_MEDIA(m)    media.m
+
+//  ---------------------------------------------------------------------------
+//  The stored summary: the SUM lines, in table order, behind a fixed header.
+//  Every format keeps magic at offset 0, flags at offset 4 and its own size
+//  at offset 6 (the first format, "SFS1", was 48 bytes with flags at 7); the magic
+//  names the format (sf_summary_magic), so the store can tell old rows and
+//  migrate them at start (controller/store.c).
+
+#define SF_SUM_DECL_U32(m)      uint32_t m;
+#define SF_SUM_DECL_U64(m)      uint64_t m;
+#define SF_SUM_DECL_I64(m)      int64_t m;
+#define SF_SUM_DECL_BOOL(m)     bool m;
+#define SF_SUM_DECL_DOUBLE(m)   double m;
+#define SF_SUM_DECL_TYPE(m)     uint8_t m;
+#define SF_SUM_DECL_STATUS(m)   uint8_t m;
+#define SF_SUM_DECL_FUNCS(m)    uint8_t m;
+#define SF_SUM_DECL_VERSION(m)  uint64_t gen; uint64_t seq;
+#define SF_SUM_NOSUM(m, k)
+#define SF_SUM_SUM(m, k)        SF_SUM_DECL_##k (m)
+#define SF_SUM_DECL(g, m, key, k, b, w, su, s, d, doc) SF_SUM_##su (m, k)
+
+typedef struct {
+    uint32_t magic;             //  sf_summary_magic (): the format
+    uint8_t flags;              //  SF_SUM_* (sf_store.h)
+    uint8_t reserved;
+    uint16_t size;              //  sizeof (sf_summary_t): where the record starts
+    SF_STREAM_FIELDS (SF_SUM_DECL)
+} sf_summary_t;
+
+//  Copies the SUM lines of stream s into summary sum: SF_STREAM_FIELDS (SF_SUM_SET)
+#define SF_SUM_SET_K_U32(m)     sum->m = s->m;
+#define SF_SUM_SET_K_U64(m)     sum->m = s->m;
+#define SF_SUM_SET_K_I64(m)     sum->m = s->m;
+#define SF_SUM_SET_K_BOOL(m)    sum->m = s->m;
+#define SF_SUM_SET_K_DOUBLE(m)  sum->m = s->m;
+#define SF_SUM_SET_K_TYPE(m)    sum->m = s->m;
+#define SF_SUM_SET_K_STATUS(m)  sum->m = s->m;
+#define SF_SUM_SET_K_FUNCS(m)   sum->m = s->m;
+#define SF_SUM_SET_K_VERSION(m) sum->gen = s->m.gen; sum->seq = s->m.seq;
+#define SF_SUM_SET_NOSUM(m, k)
+#define SF_SUM_SET_SUM(m, k)    SF_SUM_SET_K_##k (m)
+#define SF_SUM_SET(g, m, key, k, b, w, su, s, d, doc) SF_SUM_SET_##su (m, k)
+
+//  The current format's magic: "SF" and a hash of the summary's layout (its
+//  fields' keys, kinds, offsets and sizes), so any change to a SUM line
+//  changes it. The first format (before the table) was "SFS1".
+uint32_t sf_summary_magic (void);
+#define SF_SUMMARY_MAGIC (sf_summary_magic ())
+#define SF_SUMMARY_MAGIC_V1 0x53465331u
+//  A summary sort value for sort key k (NUM, AGE, PAIR; 0 for the others):
+//  now_s and active serve AGE
+int64_t sf_summary_sort_value (const sf_summary_t *sum, int key, int64_t now_s, bool active);
+
+//  ---------------------------------------------------------------------------
+//  Sort keys (sf_filter.h): one per SORT (...) line, in table order
+
+#define SF_SORT_ENUM_NOSORT
+#define SF_SORT_ENUM_SORT(id, name, how)    SF_SORT_##id,
+#define SF_SORT_ENUM(g, m, key, k, b, w, su, s, d, doc) SF_SORT_ENUM_##s
+typedef enum {
+    SF_STREAM_FIELDS (SF_SORT_ENUM)
+    SF_SORT_COUNT
+} sf_sort_key_t;
+
+//  How a sort key gets its value (SORT's HOW)
+typedef enum {
+    SF_SORT_BY_NAME, SF_SORT_BY_NODE, SF_SORT_BY_NUM, SF_SORT_BY_AGE, SF_SORT_BY_PAIR,
+    SF_SORT_BY_VIEW, SF_SORT_BY_TEXT
+} sf_sort_by_t;
+
+//  ---------------------------------------------------------------------------
+//  Field descriptors: the table at run time, for code that iterates fields
+//  (the codec, the reply encoders, the CLI columns, the docs generator)
+
+typedef enum {
+    SF_K_STR, SF_K_TEXT, SF_K_U32, SF_K_U64, SF_K_I64, SF_K_I32U, SF_K_I32NN, SF_K_BOOL,
+    SF_K_DOUBLE, SF_K_TYPE, SF_K_STATUS, SF_K_LIVENESS, SF_K_FUNCS, SF_K_VERSION, SF_K_RANGES,
+    SF_K_DISKS, SF_K_TAG, SF_K_COUNT
+} sf_kind_t;
+
+typedef struct {
+    const char *key;            //  wire and JSON key ("url")
+    const char *path;           //  dotted path from the record's top ("source.url")
+    const char *group;          //  NULL at the top, else the nested map's key ("source")
+    const char *member;         //  C member ("source_url")
+    size_t offset;              //  of the member in the record
+    uint32_t bound;             //  bytes for STR and TEXT
+    uint16_t where;             //  SF_F_*
+    uint8_t kind;               //  sf_kind_t
+    int8_t sort;                //  sf_sort_key_t, -1 if not sortable
+    const char *dflt;
+    const char *doc;
+} sf_field_t;
+
+//  The descriptors in table order, ended by one with key NULL
+extern const sf_field_t sf_stream_fields [];
+extern const sf_field_t sf_node_fields [];
+//  A field by its key or dotted path ("clients", "source.url"); NULL if none
+const sf_field_t *sf_field_find (const sf_field_t *table, const char *path);
+//  The name of a kind as docs/protocol.md writes types ("u32", "str≤128")
+const char *sf_kind_doc (const sf_field_t *f, char *buf, size_t size);
+
+//  A field's value, neutral: what a reply encoder or a CLI cell needs.
+//  Pointers refer into the record (or into static names): valid while it is.
+typedef enum {
+    SF_V_NULL,                  //  absent (an empty text, an unknown ping)
+    SF_V_STR,                   //  str (also TYPE, STATUS, LIVENESS, TAG as names)
+    SF_V_UINT, SF_V_INT, SF_V_DOUBLE, SF_V_BOOL,
+    SF_V_FUNCS,                 //  u: SF_FN_* bits (sf_functions_str names them)
+    SF_V_VERSION,               //  gen, seq
+    SF_V_RANGES,                //  ranges, n
+    SF_V_DISKS                  //  disks, n
+} sf_vtype_t;
+
+typedef struct {
+    uint8_t type;               //  sf_vtype_t
+    const char *str;
+    uint64_t u;
+    int64_t i;
+    double d;
+    bool b;
+    uint64_t gen, seq;
+    const void *items;          //  const sf_range_t * or const sf_disk_t *
+    uint32_t n;
+} sf_value_t;
+
+//  Reads field f of a record (an sf_stream_t for sf_stream_fields, an
+//  sf_node_t for sf_node_fields) into out. Always succeeds.
+void sf_field_value (const sf_field_t *f, const void *record, sf_value_t *out);
+//  Writes field f's value as msgpack (the value only, not the key), exactly
+//  as the codec writes it on the wire
+#include <msgpack.h>
+void sf_field_pack (msgpack_packer *pk, const sf_field_t *f, const void *record);
+//  Writes field f's value as short text for a table cell ("-" when absent)
+const char *sf_field_text (const sf_field_t *f, const void *record, char *buf, size_t size);
+
+//  How sort key k gets its value, and its field
+sf_sort_by_t sf_sort_by (int key);
+const sf_field_t *sf_sort_field (int key);
+
+//  Markdown tables of the record fields, as docs/protocol.md holds them
+//  between its fields:begin and fields:end markers (tools/gen-fields.sh)
+#include <stdio.h>
+void sf_fields_markdown (FILE *out);
+
+#endif
