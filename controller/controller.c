@@ -58,6 +58,10 @@ const sf_option_t sf_controller_options [] = {
     { "down-ms", SF_OPT_INT, O (down_ms), "10000", 200, 3600000, "a node is down after this silence" },
     { "transfer-timeout", SF_OPT_INT, O (transfer_timeout_s), "120", 1, 86400,
       "seconds before an unfinished transfer is reported stuck" },
+    { "history-days", SF_OPT_INT, O (history_days), "30", 1, 3650,
+      "days of placement history (events) kept and replicated" },
+    { "history-per-stream", SF_OPT_INT, O (history_per_stream), "1000", 1, 1000000,
+      "events kept per stream at most (the newest)" },
     { "map-size-mb", SF_OPT_INT, O (map_size_mb), "1024", 16, 1048576, "initial LMDB map size (grows)" },
     { "batch-records", SF_OPT_INT, O (batch_records), "8192", 1, 1000000,
       "changes per write transaction at most" },
@@ -674,6 +678,7 @@ s_ingest_loop (sf_ctl_t *c)
         }
         if (now - last_gc >= 60000 && sf_ctl_txn (c) == 0) {
             int gone = sf_store_gc_tombstones (c->store, sf_now_ms () - c->cfg->tombstone_grace_s * 1000);
+            sf_fleet_history_prune (c->store);
             sf_ctl_commit (c);
             if (gone > 0)
                 sf_info ("store: collected %d tombstones older than %llds", gone,
@@ -903,6 +908,7 @@ sf_controller_run (sf_controller_config_t *cfg)
     }
     c->live = sf_live_new (cfg->suspect_ms, cfg->down_ms);
     sf_fleet_set_live (c->live);
+    sf_fleet_set_history (cfg->history_days, (uint32_t) cfg->history_per_stream);
     c->query = (sf_query_ctx_t) { .store = c->store, .live = c->live,
                                   .transfer_timeout_s = cfg->transfer_timeout_s };
     c->origins = zhashx_new ();

@@ -30,9 +30,13 @@
 #include "sf_live.h"
 #include "sf_log.h"
 #include "store_lmdb.h"
+#include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+//  The history changed since its digest was computed (writer thread)
+static bool s_history_dirty = true;
 
 static const char *s_kind_names [SF_EV_COUNT] = {
     "transfer_started", "migrated", "failover", "transfer_stuck", "returned", "conflict"
@@ -461,6 +465,26 @@ s_event_pack (msgpack_packer *pk, const sf_fleet_event_t *ev)
 }
 
 static int
+s_event_unpack_obj (const msgpack_object *o, sf_fleet_event_t *ev)
+{
+    memset (ev, 0, sizeof (*ev));
+    char kind [32] = "";
+    if (o->type != MSGPACK_OBJECT_MAP || sf_map_str (o, "kind", kind, sizeof (kind) - 1, NULL)
+    ||  sf_event_kind_parse (kind) < 0)
+        return -1;
+    ev->kind = (uint8_t) sf_event_kind_parse (kind);
+    if (sf_map_str (o, "stream", ev->stream, SF_NAME_MAX, NULL) < 0
+    ||  sf_map_str (o, "uid", ev->uid, SF_NAME_MAX, NULL) < 0
+    ||  sf_map_str (o, "from", ev->from, SF_NODE_MAX, NULL) < 0
+    ||  sf_map_str (o, "to", ev->to, SF_NODE_MAX, NULL) < 0
+    ||  sf_map_i64 (o, "at_ms", &ev->at_ms, NULL) < 0
+    ||  sf_map_i64 (o, "duration_ms", &ev->duration_ms, NULL) < 0
+    ||  sf_map_str (o, "reason", ev->reason, sizeof (ev->reason) - 1, NULL) < 0)
+        return -1;
+    return 0;
+}
+
+static int
 s_event_unpack (const void *data, size_t size, sf_fleet_event_t *ev)
 {
     memset (ev, 0, sizeof (*ev));
@@ -501,9 +525,271 @@ sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev)
     msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
     s_event_pack (&pk, ev);
     MDB_val v = { sb.size, sb.data };
-    int rc = mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &k, &v, 0);
+    //  A grow-only set: an event already there stays as it is
+    int rc = mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &k, &v, MDB_NOOVERWRITE);
     msgpack_sbuffer_destroy (&sb);
-    return rc ? -1 : 0;
+    if (rc == 0)
+        s_history_dirty = true;
+    return rc && rc != MDB_KEYEXIST ? -1 : 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  The replicated history (sf_fleet.h): a grow-only set of events under
+//  their identities, within a retention window and a bound per stream,
+//  reconciled by digest: per hour of at_ms the count and the XOR of the
+//  keys' hashes. Peers send each other the events of the hours that differ.
+
+#define S_HOUR_MS 3600000LL
+#define S_DIGEST_MAX 2048           //  hours in a digest (85 days)
+
+static int64_t s_history_days = 30;
+static uint32_t s_history_per_stream = 1000;
+
+typedef struct {
+    int64_t hour;
+    uint64_t count;
+    uint64_t hash;
+} s_bucket_t;
+
+static s_bucket_t s_digest [S_DIGEST_MAX];
+static size_t s_ndigest;
+static int64_t s_digest_ms = -1;    //  when computed (monotonic)
+static uint64_t s_offer_round;
+
+void
+sf_fleet_set_history (int64_t days, uint32_t per_stream)
+{
+    s_history_days = days > 0 ? days : 30;
+    s_history_per_stream = per_stream ? per_stream : 1000;
+    s_history_dirty = true;
+}
+
+static int64_t
+s_history_horizon (void)
+{
+    return sf_now_ms () - s_history_days * 24 * S_HOUR_MS;
+}
+
+static uint64_t
+s_key_hash (const void *data, size_t size)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ ((const uint8_t *) data) [i]) * 1099511628211ULL;
+    return h;
+}
+
+static void
+s_digest_compute (sf_store_t *store)
+{
+    s_ndigest = 0;
+    sf_read_t r;
+    if (sf_store_read_begin (store, &r))
+        return;
+    int64_t horizon = s_history_horizon ();
+    MDB_cursor *cur;
+    if (mdb_cursor_open (r.txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &cur) == 0) {
+        uint8_t from [8];
+        s_be64 (from, (uint64_t) (horizon > 0 ? horizon : 0));
+        MDB_val k = { 8, from }, v;
+        int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+        while (rc == 0) {
+            if (k.mv_size >= 9) {
+                int64_t hour = (int64_t) s_get_be64 (k.mv_data) / S_HOUR_MS;
+                if (!s_ndigest || s_digest [s_ndigest - 1].hour != hour) {
+                    if (s_ndigest == S_DIGEST_MAX)
+                        break;
+                    s_digest [s_ndigest++] = (s_bucket_t) { hour, 0, 0 };
+                }
+                s_digest [s_ndigest - 1].count++;
+                s_digest [s_ndigest - 1].hash ^= s_key_hash (k.mv_data, k.mv_size);
+            }
+            rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close (cur);
+    }
+    sf_store_read_end (&r);
+    s_history_dirty = false;
+    s_digest_ms = sf_mono_ms ();
+}
+
+int
+sf_fleet_history_digest (sf_store_t *store, msgpack_packer *pk)
+{
+    int64_t now = sf_mono_ms ();
+    if (s_digest_ms < 0 || (s_history_dirty && now - s_digest_ms >= 200) || now - s_digest_ms >= 5000)
+        s_digest_compute (store);
+    msgpack_pack_array (pk, s_ndigest);
+    for (size_t i = 0; i < s_ndigest; i++) {
+        msgpack_pack_array (pk, 3);
+        msgpack_pack_int64 (pk, s_digest [i].hour);
+        msgpack_pack_uint64 (pk, s_digest [i].count);
+        msgpack_pack_uint64 (pk, s_digest [i].hash);
+    }
+    return 0;
+}
+
+//  Whether their digest holds the same hour as ours
+static bool
+s_bucket_same (const msgpack_object *theirs, const s_bucket_t *b)
+{
+    if (!theirs || theirs->type != MSGPACK_OBJECT_ARRAY)
+        return false;
+    for (uint32_t i = 0; i < theirs->via.array.size; i++) {
+        const msgpack_object *e = &theirs->via.array.ptr [i];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3
+        ||  e->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+        ||  e->via.array.ptr [2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            continue;
+        const msgpack_object *h = &e->via.array.ptr [0];
+        int64_t hour = h->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t) h->via.u64
+                     : h->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? h->via.i64 : -1;
+        if (hour == b->hour)
+            return e->via.array.ptr [1].via.u64 == b->count && e->via.array.ptr [2].via.u64 == b->hash;
+    }
+    return false;
+}
+
+size_t
+sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t max,
+                        msgpack_sbuffer *out)
+{
+    if (s_digest_ms < 0)
+        s_digest_compute (store);
+    //  The hours that differ, and how many events they hold
+    size_t want = 0;
+    for (size_t i = 0; i < s_ndigest; i++)
+        if (!s_bucket_same (theirs, &s_digest [i]))
+            want += s_digest [i].count;
+    if (!want)
+        return 0;
+    sf_read_t r;
+    if (sf_store_read_begin (store, &r))
+        return 0;
+    //  More than fit: a rotating window, so that rounds cover them all
+    size_t skip = want > max ? (size_t) (s_offer_round++ * max) % want : 0;
+    size_t n = 0, seen = 0;
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init (&body);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &body, msgpack_sbuffer_write);
+    MDB_cursor *cur;
+    if (mdb_cursor_open (r.txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &cur) == 0) {
+        for (size_t i = 0; i < s_ndigest && n < max; i++) {
+            if (s_bucket_same (theirs, &s_digest [i]))
+                continue;
+            uint8_t from [8];
+            s_be64 (from, (uint64_t) (s_digest [i].hour * S_HOUR_MS));
+            MDB_val k = { 8, from }, v;
+            int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+            while (rc == 0 && n < max && k.mv_size >= 9
+               &&  (int64_t) s_get_be64 (k.mv_data) / S_HOUR_MS == s_digest [i].hour) {
+                if (seen++ >= skip) {
+                    msgpack_sbuffer_write (&body, v.mv_data, v.mv_size);
+                    n++;
+                }
+                rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
+            }
+        }
+        mdb_cursor_close (cur);
+    }
+    sf_store_read_end (&r);
+    if (n) {
+        msgpack_packer opk;
+        msgpack_packer_init (&opk, out, msgpack_sbuffer_write);
+        msgpack_pack_array (&opk, n);
+        msgpack_sbuffer_write (out, body.data, body.size);
+    }
+    msgpack_sbuffer_destroy (&body);
+    return n;
+}
+
+static int s_event_unpack_obj (const msgpack_object *o, sf_fleet_event_t *ev);
+static int s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_t *ch);
+
+int
+sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t *added)
+{
+    *added = 0;
+    if (!events || events->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    int64_t horizon = s_history_horizon (), future = sf_now_ms () + 24 * S_HOUR_MS;
+    int bad = 0;
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        sf_fleet_event_t ev;
+        if (s_event_unpack_obj (&events->via.array.ptr [i], &ev) || ev.kind == SF_EV_TRANSFER_STUCK
+        ||  !ev.uid [0] || ev.at_ms <= 0 || ev.at_ms < horizon || ev.at_ms > future) {
+            bad++;
+            continue;
+        }
+        char key [S_KEY_MAX];
+        MDB_val k = { s_event_key (key, &ev), key }, v;
+        if (mdb_get (sf_store_wtxn (store), sf_store_dbi (store, SF_DB_FLEET_EVENTS), &k, &v) == 0)
+            continue;
+        if (sf_fleet_event_put (store, &ev))
+            return -1;
+        (*added)++;
+        //  A failover a peer derived (it saw the old node die) for a takeover
+        //  this controller still holds as an open transfer is that fact too
+        if (ev.kind == SF_EV_FAILOVER) {
+            sf_fleet_state_t st;
+            if (s_state_load (sf_store_wtxn (store), store, ev.uid, &st) == 0 && st.xfer_start_ms == ev.at_ms
+            &&  strcmp (st.xfer_from, ev.from) == 0 && strcmp (st.xfer_to, ev.to) == 0) {
+                sf_fleet_change_t ch = { .node = ev.from, .down = true, .node_down = true };
+                if (s_derive (store, ev.uid, ev.stream, &ch))
+                    return -1;
+            }
+        }
+    }
+    return bad;
+}
+
+//  Retention: events older than the window go, and a stream keeps its
+//  newest per-stream bound. A function of the set, so every controller
+//  keeps the same.
+int
+sf_fleet_history_prune (sf_store_t *store)
+{
+    MDB_txn *txn = sf_store_wtxn (store);
+    if (!txn)
+        return -1;
+    MDB_cursor *cur;
+    if (mdb_cursor_open (txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &cur))
+        return -1;
+    int64_t horizon = s_history_horizon ();
+    zhashx_t *per = zhashx_new ();
+    int gone = 0;
+    MDB_val k, v;
+    int rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
+    while (rc == 0) {
+        bool drop = k.mv_size < 9 || (int64_t) s_get_be64 (k.mv_data) < horizon;
+        if (!drop && per) {
+            char uid [SF_NAME_MAX + 1];
+            if (s_take ((const char *) k.mv_data + 9, k.mv_size - 9, uid, SF_NAME_MAX)) {
+                uintptr_t count = (uintptr_t) zhashx_lookup (per, uid) + 1;
+                zhashx_update (per, uid, (void *) count);
+                drop = count > s_history_per_stream;
+            }
+        }
+        if (drop) {
+            if (mdb_cursor_del (cur, 0))
+                break;
+            gone++;
+            //  After a delete the cursor sits on the next entry
+            rc = mdb_cursor_get (cur, &k, &v, MDB_GET_CURRENT);
+            if (rc == 0)
+                rc = mdb_cursor_get (cur, &k, &v, MDB_PREV);
+            else
+                rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
+            continue;
+        }
+        rc = mdb_cursor_get (cur, &k, &v, MDB_PREV);
+    }
+    mdb_cursor_close (cur);
+    zhashx_destroy (&per);
+    if (gone)
+        s_history_dirty = true;
+    return gone;
 }
 
 //  The transfer log: key be64 start, uid \0 from \0 to; value be64 end, name

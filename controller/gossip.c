@@ -19,6 +19,7 @@
 */
 #include "ctl.h"
 #include "sf_apply.h"
+#include "sf_fleet.h"
 #include "sf_gossip.h"
 #include <pthread.h>
 #include <unistd.h>
@@ -256,7 +257,7 @@ s_pack_exchange (sf_gossip_t *g, const char *type)
     msgpack_sbuffer_clear (&g->out);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, type, 8);
+    sf_msg_begin (&pk, type, 9);
     sf_pack_kstr (&pk, "from", g->self_id);
     sf_pack_kstr (&pk, "endpoint", g->self_endpoint);
     sf_pack_ku64 (&pk, "inc", g->inc);
@@ -273,6 +274,8 @@ s_pack_exchange (sf_gossip_t *g, const char *type)
     msgpack_pack_map (&pk, b.count);
     b.count = 0;
     sf_live_each (g->c->live, s_pack_beat, &b);
+    sf_pack_str (&pk, "history");
+    sf_fleet_history_digest (g->c->store, &pk);
     sf_pack_str (&pk, "members");
     size_t n = 1;
     for (s_member_t *m = zhashx_first (g->members); m; m = zhashx_next (g->members))
@@ -714,6 +717,48 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
     sf_ctl_commit (c);
 }
 
+//  The placement history (controller/fleet.c): the events of the hours in
+//  which the peer's digest differs from ours, and what we learn from theirs
+#define S_HISTORY_EVENTS 2000
+
+static void
+s_send_history (sf_gossip_t *g, const msgpack_object *theirs, s_member_t *m, zframe_t *route)
+{
+    if (!theirs)
+        return;                     //  a peer without a replicated history
+    msgpack_sbuffer events;
+    msgpack_sbuffer_init (&events);
+    if (sf_fleet_history_offer (g->c->store, theirs, S_HISTORY_EVENTS, &events)) {
+        msgpack_sbuffer_clear (&g->out);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+        sf_msg_begin (&pk, "history", 2);
+        sf_pack_kstr (&pk, "from", g->self_id);
+        sf_pack_str (&pk, "events");
+        msgpack_sbuffer_write (&g->out, events.data, events.size);
+        if (m)
+            s_send_dealer (g, m);
+        else
+            s_send_route (g, route);
+    }
+    msgpack_sbuffer_destroy (&events);
+}
+
+static void
+s_apply_history (sf_gossip_t *g, const msgpack_object *body, const char *from)
+{
+    sf_ctl_t *c = g->c;
+    if (sf_ctl_txn (c))
+        return;
+    size_t added = 0;
+    int bad = sf_fleet_history_apply (c->store, sf_map_get (body, "events"), &added);
+    if (bad) {
+        sf_metrics_reject (&c->metrics, SF_REJ_FIELD);
+        sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: %d bad history events from %s", bad, from);
+    }
+    sf_ctl_commit (c);
+}
+
 //  ---------------------------------------------------------------------------
 //  Messages
 
@@ -791,6 +836,7 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
     else if (m) {
         m->lag_changes = s_send_delta (g, digest, m, NULL, m);
     }
+    s_send_history (g, sf_map_get (body, "history"), is_request ? NULL : m, route);
 }
 
 static void
@@ -831,6 +877,8 @@ s_on_router (sf_gossip_t *g)
             m->last_heard_ms = sf_mono_ms ();
         s_apply_delta (g, body, from);
     }
+    else if (!strcmp (t, "history"))
+        s_apply_history (g, body, from);
     else if (!strcmp (t, "ping")) {
         msgpack_sbuffer_clear (&g->out);
         msgpack_packer pk;
@@ -904,6 +952,10 @@ s_on_dealer (sf_gossip_t *g, s_member_t *m)
         m->again = more;
         m->last_heard_ms = sf_mono_ms ();
         s_apply_delta (g, body, m->id);
+    }
+    else if (!strcmp (t, "history")) {
+        m->last_heard_ms = sf_mono_ms ();
+        s_apply_history (g, body, m->id);
     }
     else if (!strcmp (t, "ack")) {
         uint64_t inc = 0;

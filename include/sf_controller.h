@@ -29,6 +29,8 @@ typedef struct {
     int64_t suspect_ms;
     int64_t down_ms;
     int64_t transfer_timeout_s;
+    int64_t history_days;
+    int64_t history_per_stream;
     int64_t map_size_mb;
     int64_t batch_records;
     int64_t batch_ms;

@@ -21,6 +21,7 @@
 #define SF_FLEET_H
 
 #include "sf_query.h"
+#include <msgpack.h>
 
 typedef struct {
     uint8_t type;               //  sf_type_t, migrated when the stream moved away
@@ -140,6 +141,30 @@ int sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, s
 //  Stores an event as it is (events learned from a peer): the key is the
 //  event's identity, so storing one twice keeps one. 0 or -1.
 int sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev);
+
+//  ---------------------------------------------------------------------------
+//  The replicated history: events are a grow-only set under their
+//  identities (time, kind, uid, from, to) within a retention window (days)
+//  and a bound per stream (the newest kept), exchanged between controllers
+//  by anti-entropy on every gossip round (controller/gossip.c): each side
+//  sends its digest (per hour of at_ms: count and XOR of key hashes); the
+//  other sends the events of the hours that differ. Writer thread only.
+
+void sf_fleet_set_history (int64_t days, uint32_t per_stream);
+//  Packs the digest (an array of [hour, count, hash]); computed at most every
+//  200 ms after a change, and every 5 s.
+int sf_fleet_history_digest (sf_store_t *store, msgpack_packer *pk);
+//  Packs into out (an array of packed events, at most max) what their digest
+//  lacks or differs in; returns how many (0: nothing to send, out untouched).
+size_t sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t max,
+                               msgpack_sbuffer *out);
+//  Stores events learned from a peer, in the write transaction; *added gets
+//  the new ones. Returns how many were refused (malformed, outside the
+//  window), or -1 on a storage error.
+int sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t *added);
+//  Applies the window and the bound, in the write transaction; returns how
+//  many events went, or -1.
+int sf_fleet_history_prune (sf_store_t *store);
 
 //  ---------------------------------------------------------------------------
 //  Queries
