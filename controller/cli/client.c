@@ -2,6 +2,7 @@
     controller list, and output helpers shared by subcommands.
 */
 #include "sf_cli.h"
+#include "sf_conndiag.h"
 #include "sf_mpjson.h"
 #include "sf_security.h"
 #include <czmq.h>
@@ -25,6 +26,7 @@ sf_cli_request (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply)
     char *list = strdup (cli->controllers);
     char tried [2048] = "";
     int rc = SF_EXIT_UNREACHABLE;
+    int cert_trouble = 0, other_trouble = 0;
     for (char *ep = strtok (list, ", "); ep; ep = strtok (NULL, ", ")) {
         zsock_t *sock = zsock_new (ZMQ_DEALER);
         if (!sock || sf_sock_curve_client (sock, cert, cli->server_cert, err, sizeof (err))) {
@@ -35,13 +37,27 @@ sf_cli_request (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply)
         }
         zsock_set_linger (sock, 0);
         zsock_set_rcvtimeo (sock, cli->timeout_ms);
+        //  Watches the connection, to say why it did not answer
+        sf_conndiag_t *diag = sf_conndiag_new (sock);
         if (zsock_connect (sock, "%s", ep)) {
             fprintf (stderr, "streamfleet: '%s' is not a valid endpoint (e.g. tcp://host:7601)\n", ep);
+            sf_conndiag_destroy (&diag);
             zsock_destroy (&sock);
             continue;
         }
         zmq_send (zsock_resolve (sock), request->data, request->size, 0);
         zframe_t *f = zframe_recv (sock);
+        if (!f && diag) {
+            sf_conn_state_t state = sf_conndiag_state (diag);
+            char hint [768];
+            fprintf (stderr, "streamfleet: %s\n", sf_conndiag_hint (state, ep, cli->cert,
+                     cli->server_cert, hint, sizeof (hint)));
+            if (state == SF_CONN_NOT_ADMITTED || state == SF_CONN_HANDSHAKE_STALLED)
+                cert_trouble++;
+            else
+                other_trouble++;
+        }
+        sf_conndiag_destroy (&diag);
         if (f) {
             if (sf_msg_parse_copy (reply, zframe_data (f), zframe_size (f)) == 0) {
                 zframe_destroy (&f);
@@ -56,11 +72,13 @@ sf_cli_request (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply)
         snprintf (tried + len, sizeof (tried) - len, "%s%s", len ? ", " : "", ep);
         zsock_destroy (&sock);
     }
-    if (rc == SF_EXIT_UNREACHABLE)
-        fprintf (stderr, "streamfleet: no controller answered within %d ms: %s\n"
-                 "  check that a controller runs there (--controller or STREAMFLEET_CONTROLLERS)\n"
-                 "  and that it admits certificate %s in its --certs-dir\n",
-                 cli->timeout_ms, tried [0] ? tried : "(none given)", cli->cert);
+    if (rc == SF_EXIT_UNREACHABLE) {
+        fprintf (stderr, "streamfleet: no controller answered within %d ms: %s\n",
+                 cli->timeout_ms, tried [0] ? tried : "(none given)");
+        //  Every controller refused our keys: a certificate problem (docs/cli.md)
+        if (cert_trouble && !other_trouble)
+            rc = SF_EXIT_CERT;
+    }
     free (list);
     zcert_destroy (&cert);
     return rc;
