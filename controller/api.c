@@ -56,12 +56,13 @@ s_list (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
 {
     char err [SF_ERR_MAX] = "";
     char params [256] = "", name [SF_NAME_MAX + 1] = "", node [SF_NODE_MAX + 1] = "";
-    char sortspec [64] = "";
+    char sortspec [64] = "", after [SF_READMODEL_CURSOR_MAX + 1] = "";
     uint64_t offset = 0, limit = 100;
     if (sf_map_str (body, "filter", params, sizeof (params) - 1, err) < 0
     ||  sf_map_str (body, "name", name, SF_NAME_MAX, err) < 0
     ||  sf_map_str (body, "node", node, SF_NODE_MAX, err) < 0
     ||  sf_map_str (body, "sort", sortspec, sizeof (sortspec) - 1, err) < 0
+    ||  sf_map_str (body, "after", after, SF_READMODEL_CURSOR_MAX, err) < 0
     ||  sf_map_u64 (body, "offset", &offset, err) < 0
     ||  sf_map_u64 (body, "limit", &limit, err) < 0)
         return s_error (reply, "bad_request", err);
@@ -76,13 +77,15 @@ s_list (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
     if (limit > SF_LIST_LIMIT_MAX)
         limit = SF_LIST_LIMIT_MAX;
     sf_list_result_t res;
-    if (sf_query_list (ctx, &filter, &sort, (size_t) offset, (size_t) limit, &res, err, sizeof (err)))
-        return s_error (reply, "internal", err);
+    if (sf_query_list_after (ctx, &filter, &sort, after, (size_t) offset, (size_t) limit, &res,
+                             err, sizeof (err)))
+        return s_error (reply, after [0] ? "bad_request" : "internal", err);
     msgpack_sbuffer_clear (reply);
     msgpack_packer pk;
     msgpack_packer_init (&pk, reply, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "list_reply", 5);
+    sf_msg_begin (&pk, "list_reply", 6);
     sf_pack_ku64 (&pk, "total", res.total);
+    sf_pack_kstr (&pk, "next", res.next);
     sf_pack_ku64 (&pk, "offset", offset);
     sf_pack_ki64 (&pk, "now", sf_now_ms () / 1000);
     char fbuf [128];

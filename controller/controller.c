@@ -911,6 +911,16 @@ sf_controller_run (sf_controller_config_t *cfg)
     sf_fleet_set_history (cfg->history_days, (uint32_t) cfg->history_per_stream);
     c->query = (sf_query_ctx_t) { .store = c->store, .live = c->live,
                                   .transfer_timeout_s = cfg->transfer_timeout_s };
+    //  The read model: rebuilt from LMDB, then fed by every commit before its
+    //  acks (the store's observer)
+    int64_t model_t0 = sf_mono_ms ();
+    sf_readmodel_t *model = sf_readmodel_new ();
+    if (sf_readmodel_load (model, c->store))
+        sf_error ("read model: cannot read the store; listings start empty");
+    sf_store_set_observer (c->store, sf_readmodel_observe, model);
+    c->query.model = model;
+    sf_info ("read model: %zu placements in %lld ms, %zu MiB", sf_readmodel_size (model),
+             (long long) (sf_mono_ms () - model_t0), sf_readmodel_bytes (model) >> 20);
     c->origins = zhashx_new ();
     zhashx_set_destructor (c->origins, (zhashx_destructor_fn *) s_origin_destroy);
     c->touched = zlistx_new ();
@@ -979,6 +989,7 @@ done:
     sf_peers_destroy (&c->peers);
     sf_live_destroy (&c->live);
     sf_store_destroy (&c->store);
+    sf_readmodel_destroy (&model);
     sf_msg_release (&c->msg);
     sf_msg_release (&c->chunk);
     sf_stream_clear (&c->scratch);

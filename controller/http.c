@@ -231,11 +231,18 @@ s_streams_list (sf_http_t *self, struct MHD_Connection *conn)
                   "start again without a cursor", v);
         return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_cursor", err);
     }
+    //  after: a keyset cursor (next_after of an earlier answer), stable while
+    //  rows come and go; cursor stays the offset the page addresses directly
+    const char *after = s_arg (conn, "after");
+    if (after && strlen (after) > SF_READMODEL_CURSOR_MAX)
+        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_cursor",
+                              "after is not a cursor this API gave out; start again without it");
     sf_list_result_t res;
     memset (&res, 0, sizeof (res));
-    if (sf_query_list (self->query, &filter, &sort, (size_t) offset, (size_t) limit,
-                       &res, err, sizeof (err)))
-        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
+    if (sf_query_list_after (self->query, &filter, &sort, after, (size_t) offset, (size_t) limit,
+                             &res, err, sizeof (err)))
+        return after && *after ? s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_cursor", err)
+                               : s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
 
     int64_t now = sf_now_ms () / 1000;
     json_t *rows = json_array ();
@@ -260,6 +267,7 @@ s_streams_list (sf_http_t *self, struct MHD_Connection *conn)
         "next_cursor", next, "prev_cursor", prev,
         "filter", sf_filter_params (&filter, params, sizeof (params)),
         "sort", sortbuf, "now", (json_int_t) now, "streams", rows);
+    json_object_set_new (j, "next_after", res.next [0] && limit > 0 ? json_string (res.next) : json_null ());
     sf_list_result_clear (&res);
     return s_reply_json (conn, MHD_HTTP_OK, j);
 }
@@ -551,79 +559,24 @@ s_label (char *dest, size_t size, const char *value)
     dest [n] = 0;
 }
 
-//  One count through the shared evaluator; false when the query failed
-static bool
-s_count (sf_http_t *self, const sf_filter_t *f, uint64_t *out)
-{
-    static const sf_sort_t sort = { SF_SORT_NAME, false };
-    sf_list_result_t res;
-    memset (&res, 0, sizeof (res));
-    char err [256];
-    if (sf_query_list (self->query, f, &sort, 0, 0, &res, err, sizeof (err)))
-        return false;
-    *out = res.total;
-    sf_list_result_clear (&res);
-    return true;
-}
-
-//  Gauges through the read model: count-only queries per type and state
-//  (the filter's own groups), and offline from the down nodes' counts.
-//  Starting and error are what remains of the total. Each count is a scan
-//  of the placements' summaries, which is why scrapes share one gathering.
+//  Gauges from the read model's counters (sf_query_gauges): O(nodes), so a
+//  scrape costs the same at any fleet size
 static void
 s_gather_gauges (sf_http_t *self, sf_metrics_gauges_t *g)
 {
     memset (g, 0, sizeof (*g));
     int64_t start = sf_mono_ms ();
-    sf_filter_t f;
-    bool ok = true;
-    //  The total is the store's own count (no scan); the types partition it,
-    //  so the last type is what the others leave: four scans, not seven.
-    sf_read_t r;
-    size_t total = 0;
-    if (sf_store_read_begin (self->query->store, &r) == 0) {
-        ok = sf_store_count_streams (&r, &total) == 0;
-        sf_store_read_end (&r);
-    }
-    else
-        ok = false;
-    g->streams_total = total;
-    uint64_t typed = 0;
-    for (int t = 0; t < SF_TYPE_COUNT - 1 && ok; t++) {
-        sf_filter_init (&f);
-        f.types = (uint8_t) (1u << t);
-        ok = s_count (self, &f, &g->streams_by_type [t]);
-        typed += g->streams_by_type [t];
-    }
-    g->streams_by_type [SF_TYPE_COUNT - 1] = total > typed? total - typed: 0;
-    static const struct { uint8_t state; int status; } states [] = {
-        { SF_STATE_ACTIVE, SF_STATUS_ACTIVE }, { SF_STATE_SUSPEND, SF_STATUS_SUSPEND }
-    };
-    for (size_t i = 0; i < 2 && ok; i++) {
-        sf_filter_init (&f);
-        f.states = states [i].state;
-        ok = s_count (self, &f, &g->streams_by_status [states [i].status]);
-    }
+    sf_readmodel_gauges_t rg;
+    char err [256];
+    bool ok = sf_query_gauges (self->query, &rg, err, sizeof (err)) == 0;
     if (ok) {
-        sf_filter_init (&f);
-        f.states = SF_STATE_TRANSFER;
-        ok = s_count (self, &f, &g->streams_transfer);
+        g->streams_total = rg.total;
+        memcpy (g->streams_by_type, rg.by_type, sizeof (g->streams_by_type));
+        memcpy (g->streams_by_status, rg.by_status, sizeof (g->streams_by_status));
+        g->streams_transfer = rg.transfer;
     }
-    //  Nodes by liveness from the liveness table; offline placements are
-    //  the down nodes' streams, which needs the nodes' counts only when a
-    //  node is down
     g->have_nodes = true;
     s_liveness_counts (self, g->nodes_by_liveness);
-    sf_node_t *nodes = NULL;
-    size_t count = 0;
-    char err [256];
-    if (g->nodes_by_liveness [SF_LIVE_DOWN]
-    &&  sf_query_nodes (self->query, &nodes, &count, err, sizeof (err)) == 0) {
-        for (size_t i = 0; i < count; i++)
-            if (nodes [i].liveness == SF_LIVE_DOWN)
-                g->streams_by_status [SF_STATUS_OFFLINE] += nodes [i].nstreams;
-        free (nodes);
-    }
     //  Peers from the gossip view (lag per peer), when this controller gossips
     json_t *view = s_cluster_view (self);
     json_t *members = json_object_get (view, "members");
@@ -643,16 +596,7 @@ s_gather_gauges (sf_http_t *self, sf_metrics_gauges_t *g)
         g->npeers++;
     }
     json_decref (view);
-    if (ok) {
-        g->have_streams = true;
-        uint64_t known = g->streams_by_status [SF_STATUS_ACTIVE]
-                       + g->streams_by_status [SF_STATUS_SUSPEND]
-                       + g->streams_by_status [SF_STATUS_OFFLINE];
-        //  The filter cannot tell starting from error; both are counted as
-        //  error until the read model offers a per-status count.
-        g->streams_by_status [SF_STATUS_ERROR] =
-            g->streams_total > known? g->streams_total - known: 0;
-    }
+    g->have_streams = ok;
     g->scrape_seconds = (double) (sf_mono_ms () - start) / 1000.0;
 }
 

@@ -139,7 +139,8 @@ s_cand_cmp (const void *pa, const void *pb)
     if (c == 0)
         c = s_cmp_bytes (a->key, a->node_len, b->key, b->node_len);
     //  Descending is the exact reverse, ties included, as the name index
-    //  walked backwards (the unfiltered listing) orders them
+    //  walked backwards and the read model order them (keyset cursors need
+    //  one total order)
     return s_sort->desc ? -c : c;
 }
 
@@ -190,11 +191,69 @@ s_unfiltered_by_name (const sf_filter_t *f, const sf_sort_t *sort)
         && sort->key == SF_SORT_NAME;
 }
 
+//  The listing through the read model: the model gives the count and the
+//  page's keys; only the page's records are read from LMDB (a row deleted in
+//  between is left out of the page)
+static int
+s_list_model (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
+              const char *after, size_t offset, size_t limit, sf_list_result_t *out,
+              char *err, size_t errlen)
+{
+    int64_t now_ms = sf_now_ms ();
+    sf_readmodel_clock_t clock = { ctx->live, sf_mono_ms (), now_ms / 1000 };
+    sf_readmodel_page_t page;
+    if (sf_readmodel_list (ctx->model, filter, sort, after, offset, limit, &clock, &page,
+                           err, errlen))
+        return -1;
+    out->total = page.total;
+    snprintf (out->next, sizeof (out->next), "%s", page.next);
+    if (page.count == 0) {
+        sf_readmodel_page_clear (&page);
+        return 0;
+    }
+    out->rows = calloc (page.count, sizeof (sf_stream_t));
+    sf_read_t r;
+    if (!out->rows || sf_store_read_begin (ctx->store, &r)) {
+        sf_readmodel_page_clear (&page);
+        free (out->rows);
+        out->rows = NULL;
+        snprintf (err, errlen, "storage is unavailable (see the controller's log)");
+        return -1;
+    }
+    for (size_t i = 0; i < page.count; i++) {
+        sf_row_t row;
+        sf_stream_init (&out->rows [out->nrows]);
+        if (sf_store_get_row (&r, page.keys [i].node, page.keys [i].name, &row) == 0
+        &&  s_load (ctx, &r, &row, now_ms, &out->rows [out->nrows]) == 0)
+            out->nrows++;
+    }
+    sf_store_read_end (&r);
+    sf_readmodel_page_clear (&page);
+    return 0;
+}
+
 int
 sf_query_list (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
                size_t offset, size_t limit, sf_list_result_t *out, char *err, size_t errlen)
 {
+    return sf_query_list_after (ctx, filter, sort, NULL, offset, limit, out, err, errlen);
+}
+
+int
+sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
+                     const char *after, size_t offset, size_t limit, sf_list_result_t *out,
+                     char *err, size_t errlen)
+{
     memset (out, 0, sizeof (*out));
+    //  Every sortable column but the source url is in the read model; the
+    //  url sort (not in the summary) still scans
+    if (ctx->model && sort->key != SF_SORT_SOURCE)
+        return s_list_model (ctx, filter, sort, after, offset, limit, out, err, errlen);
+    if (after && *after) {
+        snprintf (err, errlen, "cursors are not offered for the %s sort; use offsets",
+                  sf_sort_name (sort->key));
+        return -1;
+    }
     sf_read_t r;
     if (sf_store_read_begin (ctx->store, &r)) {
         snprintf (err, errlen, "storage is unavailable (see the controller's log)");
@@ -400,6 +459,24 @@ s_count_row (const sf_row_t *row, void *arg)
     return 0;
 }
 
+typedef struct {
+    s_scan_t *sc;
+    sf_readmodel_gauges_t *out;
+} s_gauge_scan_t;
+
+static int
+s_gauge_row (const sf_row_t *row, void *arg)
+{
+    s_gauge_scan_t *g = arg;
+    sf_derived_t d;
+    sf_fleet_derive (g->sc->ctx, g->sc->r, row, s_node_state (g->sc, row->node), g->sc->now_ms, &d);
+    g->out->total++;
+    g->out->by_type [d.type < SF_TYPE_COUNT ? d.type : SF_TYPE_SECONDARY]++;
+    g->out->by_status [d.status < SF_STATUS_COUNT ? d.status : SF_STATUS_ERROR]++;
+    g->out->transfer += d.transfer;
+    return 0;
+}
+
 int
 sf_query_nodes (sf_query_ctx_t *ctx, sf_node_t **nodes, size_t *count, char *err, size_t errlen)
 {
@@ -417,7 +494,12 @@ sf_query_nodes (sf_query_ctx_t *ctx, sf_node_t **nodes, size_t *count, char *err
         sf_node_t *n = &ns.nodes [i];
         n->liveness = (uint8_t) sf_live_state (ctx->live, n->id, now, &n->heartbeat_age_ms);
         n->nstreams = n->nprimary = n->nactive = 0;
-        sf_store_scan_streams (&r, n->id, s_count_row, n);
+        //  The read model keeps every node's counts: O(nodes), not O(streams)
+        if (ctx->model)
+            sf_readmodel_node_counts (ctx->model, n->id, n->liveness == SF_LIVE_DOWN,
+                                      &n->nstreams, &n->nprimary, &n->nactive);
+        else
+            sf_store_scan_streams (&r, n->id, s_count_row, n);
         if (n->liveness == SF_LIVE_DOWN)
             n->nactive = 0;
     }
@@ -429,5 +511,27 @@ sf_query_nodes (sf_query_ctx_t *ctx, sf_node_t **nodes, size_t *count, char *err
     }
     *nodes = ns.nodes;
     *count = ns.count;
+    return 0;
+}
+
+int
+sf_query_gauges (sf_query_ctx_t *ctx, sf_readmodel_gauges_t *out, char *err, size_t errlen)
+{
+    memset (out, 0, sizeof (*out));
+    if (ctx->model) {
+        sf_readmodel_clock_t clock = { ctx->live, sf_mono_ms (), sf_now_ms () / 1000 };
+        sf_readmodel_gauges (ctx->model, &clock, out);
+        return 0;
+    }
+    //  Without a model (tools, tests): one scan
+    sf_read_t r;
+    if (sf_store_read_begin (ctx->store, &r)) {
+        snprintf (err, errlen, "storage is unavailable (see the controller's log)");
+        return -1;
+    }
+    s_scan_t sc = { .ctx = ctx, .r = &r, .last_state = -1, .now_ms = sf_now_ms () };
+    s_gauge_scan_t g = { &sc, out };
+    sf_store_scan_streams (&r, NULL, s_gauge_row, &g);
+    sf_store_read_end (&r);
     return 0;
 }

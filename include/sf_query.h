@@ -12,12 +12,16 @@
 #include "sf_filter.h"
 #include "sf_store.h"
 #include "sf_live.h"
+#include "sf_readmodel.h"
 #include <msgpack.h>
 
 typedef struct {
     sf_store_t *store;
     sf_live_t *live;
     int64_t transfer_timeout_s;
+    //  The indexed read model every listing, count and gauge uses (set by
+    //  the controller; NULL: the queries scan LMDB, as tools and tests may)
+    sf_readmodel_t *model;
     //  Writes a packed cluster_reply message into reply (set when the
     //  controller runs gossip; controller/gossip.c). Thread-safe.
     int (*cluster_fn) (void *arg, msgpack_sbuffer *reply);
@@ -28,6 +32,9 @@ typedef struct {
     size_t total;               //  rows matching the filter
     sf_stream_t *rows;          //  the requested page, derived fields applied
     size_t nrows;
+    //  Keyset cursor for the page after this one ("" at the end, or without
+    //  the read model): stable while rows change
+    char next [SF_READMODEL_CURSOR_MAX + 1];
 } sf_list_result_t;
 
 //  Lists matching placements sorted, from offset, at most limit rows
@@ -35,7 +42,16 @@ typedef struct {
 int sf_query_list (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
                    size_t offset, size_t limit, sf_list_result_t *out,
                    char *err, size_t errlen);
+//  The same, continuing after a cursor (out->next of an earlier page with
+//  the same filter and sort; offset counts from there). -1 when the cursor
+//  is not valid.
+int sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
+                         const char *after, size_t offset, size_t limit,
+                         sf_list_result_t *out, char *err, size_t errlen);
 void sf_list_result_clear (sf_list_result_t *self);
+//  Streams by derived type and status, in transfer, total: from the read
+//  model's counters (O(nodes)), or one scan without a model. 0 or -1.
+int sf_query_gauges (sf_query_ctx_t *ctx, sf_readmodel_gauges_t *out, char *err, size_t errlen);
 
 //  Every placement of a stream name (or only node's when node is not NULL),
 //  with their nodes. Returns 0, or -1 when there is none (err says so).
