@@ -105,6 +105,21 @@ pages_follow() {
 }
 check "cursor: the next page follows the first" pages_follow
 
+# Keyset paging: next_after continues strictly after the last row shown,
+# however rows come and go in between (descending: the exact reverse order)
+keyset_follows() {
+  get '/api/v1/streams?sort=-name&limit=10' >/dev/null
+  local last after
+  last=$($PYTHON -c "import json; d=json.load(open('$T/body')); s=d['streams'][-1]; print(s['name'] + '\t' + s['node'])")
+  after=$($PYTHON -c "import json; d=json.load(open('$T/body')); print(d['next_after'] or '')")
+  [ -n "$after" ] || return 1
+  get "/api/v1/streams?sort=-name&limit=10&after=$after" >/dev/null
+  py "d['count'] > 0 and all((s['name'], s['node']) < tuple('$last'.split('\t')) for s in d['streams'])"
+}
+check "after: the keyset cursor continues strictly after the page" keyset_follows
+error_is "after of another sort: 400 bad_cursor" 400 bad_cursor \
+  "/api/v1/streams?sort=bitrate&after=$(get '/api/v1/streams?sort=name&limit=1' >/dev/null; $PYTHON -c "import json; print(json.load(open('$T/body'))['next_after'])")"
+
 # --- errors on the listing
 error_is "bad filter: 400 bad_filter" 400 bad_filter '/api/v1/streams?filter=secondary,bogus'
 error_is "bad sort: 400 bad_sort" 400 bad_sort '/api/v1/streams?sort=colour'
