@@ -79,11 +79,14 @@ for k in $(seq 1 "$K"); do
   cp "$T/keys/$node" "$T/allowed/$node.cert"
 done
 
-PA=$(free_port); PQ=$(free_port); PP=$(free_port)
-"$BIN/streamfleet-controller" --data-dir "$T/data" --cert "$T/keys/controller" \
-  --certs-dir "$T/allowed" --agents "tcp://127.0.0.1:$PA" --query "tcp://127.0.0.1:$PQ" \
-  --peers "tcp://127.0.0.1:$PP" --http "" --log-level warn >"$T/controller.log" 2>&1 &
-CTL=$!
+PA=$(free_port); PQ=$(free_port); PP=$(free_port); PH=$(free_port)
+start_controller() {  # start_controller LOGLEVEL
+  "$BIN/streamfleet-controller" --data-dir "$T/data" --cert "$T/keys/controller" \
+    --certs-dir "$T/allowed" --agents "tcp://127.0.0.1:$PA" --query "tcp://127.0.0.1:$PQ" \
+    --peers "tcp://127.0.0.1:$PP" --http "127.0.0.1:$PH" --log-level "$1" >>"$T/controller.log" 2>&1 &
+  CTL=$!
+}
+start_controller warn
 PIDS+=("$CTL")
 export STREAMFLEET_CERT=$T/keys/cli STREAMFLEET_SERVER_CERT=$T/keys/controller
 wait_for 10 "$BIN/streamfleet" --controller "tcp://127.0.0.1:$PQ" nodes ||
@@ -95,12 +98,44 @@ echo "== ingest"
 echo
 echo "== query"
 "$TOOL" query --endpoint "tcp://127.0.0.1:$PQ" --server-cert "$T/keys/controller" --cert "$T/keys/cli" \
-  --agents "$K" --streams "$S" --iterations "$I" | tee -a "$OUT"
+  --agents "$K" --streams "$S" --iterations "$I" --http "http://127.0.0.1:$PH" | tee -a "$OUT"
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$CTL/status")
 db_bytes=$(du -sb "$T/data" | cut -f1)
 echo "RESULT ctl_rss_kib $rss_kb KiB" >>"$OUT"
 echo "RESULT ctl_db_bytes $db_bytes bytes" >>"$OUT"
 echo "controller: RSS $((rss_kb / 1024)) MiB, data $((db_bytes / 1048576)) MiB"
+echo
+echo "== query under full ingest"
+# The agents carry on their generations (--resume): the fleet stays whole
+"$TOOL" ingest --endpoint "tcp://127.0.0.1:$PA" --server-cert "$T/keys/controller" --keys "$T/keys" \
+  --agents "$K" --streams "$S" --batch "$N" --window "$W" --seconds "$D" --resume >"$T/load_ingest.txt" 2>&1 &
+LOADPID=$!
+PIDS+=("$LOADPID")
+sleep 1
+"$TOOL" query --endpoint "tcp://127.0.0.1:$PQ" --server-cert "$T/keys/controller" --cert "$T/keys/cli" \
+  --agents "$K" --streams "$S" --iterations "$(( I / 4 > 10 ? I / 4 : 10 ))" --http "http://127.0.0.1:$PH" \
+  --tag load_ | tee -a "$OUT"
+wait "$LOADPID" || true
+sed -n 's/^RESULT ingest_/RESULT load_ingest_/p' "$T/load_ingest.txt" >>"$OUT"
+grep -v '^RESULT' "$T/load_ingest.txt" | tail -3
+kill -TERM "$CTL"; wait "$CTL" 2>/dev/null || true
+echo
+echo "== start-up"
+# Open the store and rebuild the read model; the first answer ends start-up
+t0=$(date +%s%N)
+start_controller info
+PIDS+=("$CTL")
+wait_for 120 "$BIN/streamfleet" --controller "tcp://127.0.0.1:$PQ" nodes ||
+  { echo "bench: the controller did not come back" >&2; exit 1; }
+t1=$(date +%s%N)
+rm_line=$(grep 'read model:' "$T/controller.log" | tail -1)
+echo "$rm_line"
+echo "RESULT startup_ms $(( (t1 - t0) / 1000000 )) ms" >>"$OUT"
+echo "RESULT rm_rebuild_ms $(echo "$rm_line" | sed -n 's/.* in \([0-9]*\) ms.*/\1/p') ms" >>"$OUT"
+echo "RESULT rm_mib $(echo "$rm_line" | sed -n 's/.*, \([0-9]*\) MiB.*/\1/p') MiB" >>"$OUT"
+rss2_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$CTL/status")
+echo "RESULT ctl_rss_restart_kib $rss2_kb KiB" >>"$OUT"
+echo "start-up $(( (t1 - t0) / 1000000 )) ms to the first answer; RSS after start $((rss2_kb / 1024)) MiB"
 kill -TERM "$CTL"; wait "$CTL" 2>/dev/null || true
 echo
 
@@ -155,12 +190,41 @@ TABLE=$T/table.md
   for q in filtered:"count + page of 100, \`secondary,dvr\` + name \`cam001\`" \
            plain:"count + first page of 100, no filter" \
            bitrate:"count + first page of 100 sorted by \`-bitrate\`" \
+           deep_name:"count + page at offset $(fmt "$(result q_deep_offset)") by name" \
+           deep_bitrate:"count + page at offset $(fmt "$(result q_deep_offset)") by \`-bitrate\`" \
            detail:"detail of one stream"; do
     key=${q%%:*}; label=${q#*:}
     a=$(result "q_${key}_p50"); b=$(result "q_${key}_p99")
     c=$(result "sqlite_q_${key}_p50"); d=$(result "sqlite_q_${key}_p99")
     echo "| $label | ${a:--} ms | ${b:--} ms | ${c:--} ms | ${d:--} ms | $(ratio "$c" "$a") |"
   done
+  echo
+  echo "| first page of 100 sorted by | ascending p50 | p99 | descending p50 | p99 |"
+  echo "|---|---:|---:|---:|---:|"
+  for c in name node status type clients bitrate uptime reconnects; do
+    echo "| \`$c\` | $(result "q_sort_${c}_asc_p50") ms | $(result "q_sort_${c}_asc_p99") ms |" \
+         "$(result "q_sort_${c}_desc_p50") ms | $(result "q_sort_${c}_desc_p99") ms |"
+  done
+  echo "| page after a keyset cursor (\`-bitrate\`) | $(result q_after_p50) ms | $(result q_after_p99) ms | | |"
+  echo
+  echo "| over HTTP (libcurl, one connection) | p50 | p99 | under full ingest p50 | p99 |"
+  echo "|---|---:|---:|---:|---:|"
+  for q in h_plain:"\`GET /api/v1/streams?limit=100\`" h_filtered:"... \`&filter=secondary,dvr&name=cam001\`" \
+           h_bitrate:"... \`&sort=-bitrate\`" h_uptime:"... \`&sort=uptime&filter=active\`" \
+           h_metrics:"\`GET /metrics\` (uncached: scrapes 1.1 s apart)"; do
+    key=${q%%:*}; label=${q#*:}
+    echo "| $label | $(result "${key}_p50") ms | $(result "${key}_p99") ms | $(result "load_${key}_p50") ms | $(result "load_${key}_p99") ms |"
+  done
+  echo
+  echo "Under full ingest (the same agents carrying on, \`--resume\`): ingest $(fmt "$(result load_ingest_rate)") updates/s" \
+       "($(ratio "$(result load_ingest_rate)" "$ing") of the quiet rate) while the queries ran;"
+  echo "filtered count + page p50 $(result load_q_filtered_p50) / p99 $(result load_q_filtered_p99) ms," \
+       "\`-bitrate\` first page p50 $(result load_q_bitrate_p50) / p99 $(result load_q_bitrate_p99) ms," \
+       "deep page by name p50 $(result load_q_deep_name_p50) / p99 $(result load_q_deep_name_p99) ms."
+  echo
+  echo "Start-up (open LMDB, rebuild the read model, first answer): $(result startup_ms) ms;" \
+       "the rebuild itself $(result rm_rebuild_ms) ms; the read model's two copies $(result rm_mib) MiB" \
+       "($(awk -v m="$(result rm_mib)" -v n="$(result query_streams)" 'BEGIN { if (n > 0) printf "%.0f", m * 1048576 / n; else print "-" }') bytes per placement)."
   echo
   echo "Controller at $(fmt "$(result query_streams)") placements: RSS $(( $(result ctl_rss_kib) / 1024 )) MiB" \
        "($(awk -v r="$(result ctl_rss_kib)" -v n="$(result query_streams)" 'BEGIN { if (n > 0) printf "%.0f", r * 1024 / n; else print "-" }') bytes per placement)," \

@@ -6,6 +6,7 @@
                                [--seconds D] [--prefix b]
         sf_bench_ingest query  --endpoint tcp://H:P --server-cert PATH --cert PATH
                                [--agents K] [--streams S] [--iterations I] [--prefix b]
+                               [--http http://H:P] [--tag load_]
         sf_bench_ingest lmdb   --dir DIR    [--agents K] [--streams S] [--batch N] [--seconds D]
         sf_bench_ingest sqlite --file PATH  [--agents K] [--streams S] [--batch N] [--seconds D]
                                [--iterations I]
@@ -26,7 +27,12 @@
 
     query: list and detail requests over one CLI connection, timed one by
     one (request to reply): the figures an operator's CLI sees, minus the
-    process start and CurveZMQ handshake.
+    process start and CurveZMQ handshake. The filtered page, the first page
+    sorted by every sortable column in both directions, a page at half the
+    fleet's size (500,000 at 1M) by name and by -bitrate, the page after a
+    keyset cursor, details; with --http also GET /api/v1/streams (plain,
+    filtered, sorted) and GET /metrics. --tag prefixes every figure's name
+    (bench/run.sh runs it again under full ingest with --tag load_).
 
     lmdb, sqlite, redis: the same record bytes into raw LMDB (one put of
     summary + record per placement, one transaction per batch), SQLite
@@ -42,6 +48,7 @@
 #include "sf_security.h"
 #include "sf_store.h"
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <czmq.h>
 #include <lmdb.h>
 #include <netinet/in.h>
@@ -64,6 +71,8 @@ typedef struct {
     const char *dir;
     const char *file;
     const char *prefix;
+    const char *http;
+    const char *tag;
     int port;
     int agents;
     int streams;
@@ -71,10 +80,11 @@ typedef struct {
     int window;
     int seconds;
     int iterations;
+    bool resume;
 } s_opts_t;
 
 static s_opts_t opt = {
-    .prefix = "b", .agents = 10, .streams = 10000, .batch = 1000, .window = 4,
+    .prefix = "b", .tag = "", .agents = 10, .streams = 10000, .batch = 1000, .window = 4,
     .seconds = 10, .iterations = 200
 };
 
@@ -292,7 +302,7 @@ s_agent_main (void *arg)
     zsock_set_rcvhwm (sock, 0);
     zsock_connect (sock, "%s", opt.endpoint);
     //  A generation above anything an earlier run left in the store
-    uint64_t gen = (uint64_t) sf_now_ms () * 100 + (uint64_t) a->k;
+    uint64_t gen = (uint64_t) sf_now_ms () * 100 + (uint64_t) a->k, seq0 = 0;
     msgpack_sbuffer_clear (&sb);
     sf_msg_begin (&pk, "hello", 3);
     sf_pack_kstr (&pk, "node", set->node);
@@ -304,6 +314,19 @@ s_agent_main (void *arg)
     while (!opened && s_now () < deadline) {
         if (s_recv (sock, &msg, &frame, 500))
             continue;
+        if (!strcmp (msg.type, "ack") && !said_hello && opt.resume) {
+            //  --resume: carry on the generation the controller has, so the
+            //  node's placements stay (no snapshot empties them)
+            uint64_t g = 0, q = 0;
+            sf_map_u64 (msg.body, "gen", &g, NULL);
+            sf_map_u64 (msg.body, "seq", &q, NULL);
+            if (g) {
+                gen = g;
+                seq0 = q;
+                opened = true;
+                continue;
+            }
+        }
         if (!strcmp (msg.type, "ack") && !said_hello) {
             //  Whatever the controller has, a fresh generation starts with a snapshot
             said_hello = true;
@@ -337,7 +360,7 @@ s_agent_main (void *arg)
     if (a->failed)
         goto done;
 
-    uint64_t seq = 0, acked = 0, hb = 0;
+    uint64_t seq = seq0, acked = seq0, hb = 0;
     size_t head = 0, inflight = 0;
     size_t next = 0;                //  next record index
     a->t_start = s_now ();
@@ -485,8 +508,8 @@ s_report (const char *label, const char *key, double *v, size_t n)
     qsort (v, n, sizeof (double), s_cmp_double);
     printf ("%-52s p50 %8.3f ms  p99 %8.3f ms  (%zu runs)\n", label, s_pct (v, n, 50) * 1e3,
             s_pct (v, n, 99) * 1e3, n);
-    printf ("RESULT %s_p50 %.3f ms\n", key, s_pct (v, n, 50) * 1e3);
-    printf ("RESULT %s_p99 %.3f ms\n", key, s_pct (v, n, 99) * 1e3);
+    printf ("RESULT %s%s_p50 %.3f ms\n", opt.tag, key, s_pct (v, n, 50) * 1e3);
+    printf ("RESULT %s%s_p99 %.3f ms\n", opt.tag, key, s_pct (v, n, 99) * 1e3);
 }
 
 static int
@@ -507,17 +530,76 @@ s_request (zsock_t *sock, msgpack_sbuffer *req, sf_msg_t *reply, zframe_t **fram
 }
 
 static void
-s_list_req (msgpack_sbuffer *sb, const char *filter, const char *name, const char *sort, uint64_t limit)
+s_list_req_at (msgpack_sbuffer *sb, const char *filter, const char *name, const char *sort,
+               uint64_t offset, const char *after, uint64_t limit)
 {
     msgpack_sbuffer_clear (sb);
     msgpack_packer pk;
     msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "list", 5);
+    sf_msg_begin (&pk, "list", 6);
     sf_pack_kstr (&pk, "filter", filter);
     sf_pack_kstr (&pk, "name", name);
     sf_pack_kstr (&pk, "sort", sort);
-    sf_pack_ku64 (&pk, "offset", 0);
+    sf_pack_kstr (&pk, "after", after ? after : "");
+    sf_pack_ku64 (&pk, "offset", offset);
     sf_pack_ku64 (&pk, "limit", limit);
+}
+
+static void
+s_list_req (msgpack_sbuffer *sb, const char *filter, const char *name, const char *sort, uint64_t limit)
+{
+    s_list_req_at (sb, filter, name, sort, 0, NULL, limit);
+}
+
+//  Times n runs of one list request; 0 or -1
+static int
+s_time_list (zsock_t *sock, msgpack_sbuffer *sb, sf_msg_t *reply, zframe_t **frame,
+             const char *label, const char *key, int n, double *v)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        double t = s_now ();
+        if (s_request (sock, sb, reply, frame, &total))
+            return -1;
+        v [i] = s_now () - t;
+    }
+    printf ("  (%s matches %llu)\n", key, (unsigned long long) total);
+    s_report (label, key, v, (size_t) n);
+    return 0;
+}
+
+//  HTTP: a GET timed from request to the last byte of the body
+static size_t
+s_curl_sink (char *p, size_t size, size_t n, void *arg)
+{
+    *(size_t *) arg += size * n;
+    return size * n;
+}
+
+static int
+s_time_http (CURL *curl, const char *path, const char *label, const char *key, int n,
+             int pause_ms, double *v)
+{
+    char url [512];
+    snprintf (url, sizeof (url), "%s%s", opt.http, path);
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    for (int i = 0; i < n; i++) {
+        size_t bytes = 0;
+        curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_curl_sink);
+        curl_easy_setopt (curl, CURLOPT_WRITEDATA, &bytes);
+        if (pause_ms)
+            zclock_sleep (pause_ms);
+        double t = s_now ();
+        long status = 0;
+        if (curl_easy_perform (curl) != CURLE_OK
+        ||  curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200) {
+            fprintf (stderr, "GET %s failed (HTTP %ld)\n", url, status);
+            return -1;
+        }
+        v [i] = s_now () - t;
+    }
+    s_report (label, key, v, (size_t) n);
+    return 0;
 }
 
 static int
@@ -550,6 +632,7 @@ s_query (void)
     }
     printf ("query: %llu placements in the controller\n", (unsigned long long) total);
     printf ("RESULT query_streams %llu streams\n", (unsigned long long) total);
+    uint64_t fleet = total;
     struct { const char *label, *key, *filter, *name, *sort; } lists [] = {
         { "list: count + page of 100, secondary,dvr + name", "q_filtered", "secondary,dvr", "cam001", "" },
         { "list: first page of 100 (no filter)", "q_plain", "", "", "" },
@@ -558,18 +641,66 @@ s_query (void)
     int n = opt.iterations;
     double *v = malloc ((size_t) (n * 5 > 2000 ? n * 5 : 2000) * sizeof (double));
     int rc = 0;
-    for (size_t q = 0; q < sizeof (lists) / sizeof (lists [0]); q++) {
+    for (size_t q = 0; q < sizeof (lists) / sizeof (lists [0]) && rc == 0; q++) {
         s_list_req (&sb, lists [q].filter, lists [q].name, lists [q].sort, 100);
-        for (int i = 0; i < n; i++) {
-            double t = s_now ();
-            if (s_request (sock, &sb, &reply, &frame, &total)) {
+        if (s_time_list (sock, &sb, &reply, &frame, lists [q].label, lists [q].key, n, v))
+            rc = 1;
+    }
+    //  The first page sorted by every sortable column, both directions
+    static const char *columns [] = {
+        "name", "node", "status", "type", "clients", "bitrate", "uptime", "reconnects"
+    };
+    for (size_t c = 0; c < sizeof (columns) / sizeof (columns [0]) && rc == 0; c++)
+        for (int desc = 0; desc < 2 && rc == 0; desc++) {
+            char sort [32], label [96], key [64];
+            snprintf (sort, sizeof (sort), "%s%s", desc ? "-" : "", columns [c]);
+            snprintf (label, sizeof (label), "list: first page of 100 sorted by %s", sort);
+            snprintf (key, sizeof (key), "q_sort_%s_%s", columns [c], desc ? "desc" : "asc");
+            s_list_req (&sb, "", "", sort, 100);
+            if (s_time_list (sock, &sb, &reply, &frame, label, key, n, v))
                 rc = 1;
-                break;
-            }
-            v [i] = s_now () - t;
         }
-        printf ("  (%s matches %llu)\n", lists [q].key, (unsigned long long) total);
-        s_report (lists [q].label, lists [q].key, v, (size_t) n);
+    //  A deep page: half the fleet in (500,000 at 1M)
+    uint64_t half = fleet / 2;
+    printf ("RESULT %sq_deep_offset %llu rows\n", opt.tag, (unsigned long long) half);
+    s_list_req_at (&sb, "", "", "name", half, NULL, 100);
+    if (rc == 0 && s_time_list (sock, &sb, &reply, &frame, "list: page of 100 at offset fleet/2, by name",
+                                "q_deep_name", n, v))
+        rc = 1;
+    s_list_req_at (&sb, "", "", "-bitrate", half, NULL, 100);
+    if (rc == 0 && s_time_list (sock, &sb, &reply, &frame, "list: page of 100 at offset fleet/2, -bitrate",
+                                "q_deep_bitrate", n, v))
+        rc = 1;
+    //  The page after a keyset cursor (the first page's next)
+    s_list_req (&sb, "", "", "-bitrate", 100);
+    char after [1024] = "";
+    if (rc == 0 && s_request (sock, &sb, &reply, &frame, NULL) == 0)
+        sf_map_str (reply.body, "next", after, sizeof (after) - 1, NULL);
+    if (rc == 0 && after [0]) {
+        s_list_req_at (&sb, "", "", "-bitrate", 0, after, 100);
+        if (s_time_list (sock, &sb, &reply, &frame, "list: page of 100 after a cursor, -bitrate",
+                         "q_after", n, v))
+            rc = 1;
+    }
+    if (rc == 0 && opt.http) {
+        CURL *curl = curl_easy_init ();
+        struct { const char *label, *key, *path; } gets [] = {
+            { "HTTP: GET /api/v1/streams?limit=100", "h_plain", "/api/v1/streams?limit=100" },
+            { "HTTP: ... &filter=secondary,dvr&name=cam001", "h_filtered",
+              "/api/v1/streams?limit=100&filter=secondary,dvr&name=cam001" },
+            { "HTTP: ... &sort=-bitrate", "h_bitrate", "/api/v1/streams?limit=100&sort=-bitrate" },
+            { "HTTP: ... &sort=uptime&filter=active", "h_uptime", "/api/v1/streams?limit=100&sort=uptime&filter=active" },
+        };
+        for (size_t g = 0; g < sizeof (gets) / sizeof (gets [0]) && rc == 0; g++)
+            if (s_time_http (curl, gets [g].path, gets [g].label, gets [g].key, n, 0, v))
+                rc = 1;
+        //  /metrics gathers at most once a second (scrapes in between share
+        //  it): spaced scrapes measure an uncached gathering
+        int nm = n < 20 ? n : 20;
+        if (rc == 0 && s_time_http (curl, "/metrics", "HTTP: GET /metrics (uncached, 1.1 s apart)",
+                                    "h_metrics", nm, 1100, v))
+            rc = 1;
+        curl_easy_cleanup (curl);
     }
     //  Detail of random placements
     int nd = n * 5;
@@ -790,6 +921,23 @@ s_sqlite (void)
               + s_time_stmt (db, "SELECT node, name, record FROM streams ORDER BY bitrate DESC LIMIT 100",
                              NULL, 100, &rows);
     s_report ("sqlite: count + first page sorted by -bitrate", "sqlite_q_bitrate", v, (size_t) n);
+    //  Half the fleet in, by name and by -bitrate (both indexed)
+    uint64_t fleet = (uint64_t) opt.agents * (uint64_t) opt.streams;
+    char deep_sql [256];
+    snprintf (deep_sql, sizeof (deep_sql),
+              "SELECT node, name, record FROM streams ORDER BY name, node LIMIT 100 OFFSET %llu",
+              (unsigned long long) (fleet / 2));
+    for (int i = 0; i < n; i++)
+        v [i] = s_time_stmt (db, "SELECT count(*) FROM streams", NULL, 1, NULL)
+              + s_time_stmt (db, deep_sql, NULL, 100, &rows);
+    s_report ("sqlite: count + page at offset fleet/2 by name", "sqlite_q_deep_name", v, (size_t) n);
+    snprintf (deep_sql, sizeof (deep_sql),
+              "SELECT node, name, record FROM streams ORDER BY bitrate DESC LIMIT 100 OFFSET %llu",
+              (unsigned long long) (fleet / 2));
+    for (int i = 0; i < n; i++)
+        v [i] = s_time_stmt (db, "SELECT count(*) FROM streams", NULL, 1, NULL)
+              + s_time_stmt (db, deep_sql, NULL, 100, &rows);
+    s_report ("sqlite: count + page at offset fleet/2 by -bitrate", "sqlite_q_deep_bitrate", v, (size_t) n);
     uint64_t rng = 88172645463325252ULL;
     for (int i = 0; i < n * 5; i++) {
         rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
@@ -934,7 +1082,9 @@ s_usage (void)
         "usage: sf_bench_ingest ingest|query|lmdb|sqlite|redis [options]\n"
         "  --endpoint E --server-cert P --keys DIR --cert P --dir D --file F --port N\n"
         "  --agents K [10] --streams S [10000] --batch N [1000] --window W [4]\n"
-        "  --seconds D [10] --iterations I [200] --prefix P [b]\n");
+        "  --seconds D [10] --iterations I [200] --prefix P [b]\n"
+        "  --http URL (query: also time the HTTP API) --tag T (prefix of the figures' names)\n"
+        "  --resume (ingest: carry on the controller's generation, keep the placements)\n");
 }
 
 int
@@ -947,7 +1097,7 @@ main (int argc, char **argv)
     opt.mode = argv [1];
     for (int i = 2; i < argc; i += 2) {
         const char *k = argv [i], *v = i + 1 < argc ? argv [i + 1] : NULL;
-        if (!v) { s_usage (); return 2; }
+        if (!v && strcmp (k, "--resume")) { s_usage (); return 2; }
         if (!strcmp (k, "--endpoint")) opt.endpoint = v;
         else if (!strcmp (k, "--server-cert")) opt.server_cert = v;
         else if (!strcmp (k, "--cert")) opt.cert = v;
@@ -962,6 +1112,9 @@ main (int argc, char **argv)
         else if (!strcmp (k, "--window")) opt.window = atoi (v);
         else if (!strcmp (k, "--seconds")) opt.seconds = atoi (v);
         else if (!strcmp (k, "--iterations")) opt.iterations = atoi (v);
+        else if (!strcmp (k, "--http")) opt.http = v;
+        else if (!strcmp (k, "--resume")) { opt.resume = true; i--; }
+        else if (!strcmp (k, "--tag")) opt.tag = v;
         else { s_usage (); return 2; }
     }
     if (opt.agents < 1 || opt.agents > 256 || opt.streams < 1 || opt.batch < 1 || opt.window < 1
