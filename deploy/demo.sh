@@ -28,7 +28,8 @@ stop_all() {
     for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
   done
-  if [ "${DEMO_KEEP:-0}" = 1 ]; then echo "demo: kept $D"; else rm -rf "$D"; fi
+  if [ "${DEMO_KEEP:-0}" = 1 ]; then echo "demo: kept $D (logs in $D/*.log)"
+  else rm -rf "$D"; echo "demo: removed $D and its logs (DEMO_KEEP=1 keeps them)"; fi
 }
 trap stop_all EXIT
 trap 'exit 0' INT TERM
@@ -136,6 +137,9 @@ sf streams --limit 30
 echo
 echo "== streamfleet nodes"
 sf nodes
+# A stream that shows every section of the detail view: a primary, live, with DVR and audio
+show=$(sf streams --filter primary,active,dvr,audio --limit 1 -o json 2>/dev/null |
+       sed -n 's/^ *"name": *"\([^"]*\)".*/\1/p' | head -1)
 cat <<EOF
 
 The web page:   http://127.0.0.1:$PH/
@@ -146,10 +150,10 @@ Run the CLI against this cluster from another shell:
   export STREAMFLEET_CERT=$STREAMFLEET_CERT
   export STREAMFLEET_SERVER_CERT=$STREAMFLEET_SERVER_CERT
   $BIN/streamfleet streams --filter secondary,dvr --name cam0001
-  $BIN/streamfleet streams show media-1-cam00003
+  $BIN/streamfleet streams show ${show:-media-1-cam00003}
   $BIN/streamfleet streams --sort -bitrate --limit 10 -o wide
 
-Logs: $D/*.log
+Logs: $D/*.log (removed when the demo stops; DEMO_KEEP=1 keeps them)
 EOF
 if [ "$SECONDS_TO_RUN" -gt 0 ]; then
   echo "demo: running for $SECONDS_TO_RUN s (DEMO_SECONDS), Ctrl-C stops it earlier"
