@@ -23,7 +23,7 @@ for p in $(echo "$PIDS_LINE" | grep -oE '[0-9]+'); do kill -0 "$p" 2>/dev/null &
 check "nothing the demo started is left running" test "$still" = 0
 check "demo says its logs go when it stops, and how to keep them" grep -q 'DEMO_KEEP=1 keeps them' "$OUT"
 SHOW=$(grep -oE 'streamfleet streams show [^ ]+' "$OUT" | head -1 | awk '{print $4}')
-check "demo's detail example is a primary stream with DVR and audio" grep -qE "^[0-9]+ +P $SHOW \[D?F?A?\]" "$OUT"
+check "demo's detail example is a primary stream with DVR and audio" grep -qE "^[0-9]+ +P $SHOW \[DF?A\]" "$OUT"
 WD=$(grep -oE '/tmp/streamfleet-demo\.[A-Za-z0-9]+' "$OUT" | head -1)
 check "the demo's work directory is removed" bash -c "[ -n '$WD' ] && [ ! -e '$WD' ]"
 
