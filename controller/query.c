@@ -1,6 +1,10 @@
-/*  query.c — list, detail and nodes over one LMDB read transaction each
-    (include/sf_query.h). A listing scans the fixed-size summaries, filters
-    and sorts references into the map, and decodes only the page it returns.
+/*  query.c — list, detail, nodes and gauges (include/sf_query.h). With the
+    read model attached (the controller always attaches it) a listing asks
+    the model for the count and the page's keys and decodes only the page's
+    records from LMDB; node counts and gauges come from the model's counters.
+    Without a model (tools, tests), and for the source-url sort, a listing
+    scans the fixed-size summaries, filters and sorts references into the
+    map, and decodes only the page it returns.
 */
 #include "sf_query.h"
 #include "sf_fleet.h"

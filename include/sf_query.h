@@ -1,10 +1,11 @@
-/*  sf_query.h — the controller's read model: list, detail, nodes.
+/*  sf_query.h — the controller's queries: list, detail, nodes, gauges.
 
     Every query path (CLI over ZeroMQ, HTTP API, web page) calls these, so they
-    answer alike. Each call opens its own LMDB read transaction and applies the
-    derived state in one place: offline status for streams of a down node,
-    migrated type and transfer flag (sf_fleet), liveness of nodes.
-    Reads never write.
+    answer alike. Listings, counts and gauges come from the in-memory read
+    model (sf_readmodel.h) when one is attached; the page's records are read
+    in one LMDB read transaction and the derived state is applied in one
+    place: offline status for streams of a down node, migrated type and
+    transfer flag (sf_fleet), liveness of nodes. Reads never write.
 */
 #ifndef SF_QUERY_H
 #define SF_QUERY_H
