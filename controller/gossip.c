@@ -1075,7 +1075,18 @@ s_update_hash (sf_gossip_t *g)
     uint64_t acc [2] = { 0, 0 };
     sf_store_scan_streams (&r, NULL, s_hash_row, acc);
     sf_store_read_end (&r);
-    g->state_hash = acc [0];
+    //  The placement history is part of the state: two controllers show one
+    //  digest only once they hold the same placements and the same events
+    msgpack_sbuffer hist;
+    msgpack_sbuffer_init (&hist);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &hist, msgpack_sbuffer_write);
+    sf_fleet_history_digest (g->c->store, &pk);
+    uint64_t h = 0x84222325CBF29CE4ULL;
+    for (size_t i = 0; i < hist.size; i++)
+        h = (h ^ (uint8_t) hist.data [i]) * 1099511628211ULL;
+    msgpack_sbuffer_destroy (&hist);
+    g->state_hash = acc [0] ^ (h * 0x9E3779B97F4A7C15ULL);
     g->streams = acc [1];
 }
 

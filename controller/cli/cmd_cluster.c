@@ -1,13 +1,15 @@
 /*  cmd_cluster.c — `streamfleet cluster`: the controllers, their liveness as
     this controller judges it, replication lag, and each one's state digest
-    (equal digests: equal stored placements).
+    (equal digests: equal stored placements and placement history).
 */
 #include "sf_cli.h"
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
 
-//  Whether every alive member shows one state digest, and there is one
+//  Whether the cluster has converged: no member is still unheard (a seed not
+//  answered yet) or suspect, and every alive one shows the same state digest.
+//  Dead members are left out: they converge when they come back.
 static bool
 s_converged (const msgpack_object *members)
 {
@@ -18,8 +20,10 @@ s_converged (const msgpack_object *members)
         char state [16] = "", digest [24] = "";
         sf_map_str (m, "state", state, sizeof (state) - 1, NULL);
         sf_map_str (m, "state_digest", digest, sizeof (digest) - 1, NULL);
-        if (strcmp (state, "alive"))
+        if (!strcmp (state, "dead"))
             continue;
+        if (strcmp (state, "alive"))
+            return false;
         if (!digest [0])
             return false;
         if (!first [0])
