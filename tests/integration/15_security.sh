@@ -63,7 +63,8 @@ check "only n1's streams are listed" total_is 5
 # --- The CLI's certificates ---
 "$BIN/streamfleet" keygen --role cli --name stranger --out "$T/keys/stranger" >/dev/null
 out=$(STREAMFLEET_CERT="$T/keys/stranger" cli --timeout-ms 1000 streams 2>&1); rc=$?
-check "CLI with an unknown certificate gets no answer: exit 3" test "$rc" = 3
+check "CLI with an unknown certificate is refused: exit 4, told to admit its key" \
+  bash -c "[ $rc = 4 ] && grep -q 'refused our certificate $T/keys/stranger' <<<\"\$1\"" _ "$out"
 EP=${STREAMFLEET_CONTROLLERS}
 check "its message names the endpoint and the timeout" \
   bash -c "echo \"\$1\" | grep -qF '$EP' && echo \"\$1\" | grep -q '1000 ms'" _ "$out"

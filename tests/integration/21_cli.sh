@@ -43,8 +43,8 @@ check "--controller wins over STREAMFLEET_CONTROLLERS" \
   bash -c "STREAMFLEET_CONTROLLERS=$DEAD $BIN/streamfleet --timeout-ms 500 --controller $GOOD nodes >/dev/null"
 out=$(env -u STREAMFLEET_CONTROLLERS "$BIN/streamfleet" --timeout-ms 400 --controller "$DEAD" \
       --controller "tcp://127.0.0.1:$(free_port)" streams 2>&1); rc=$?
-check "every endpoint dead: exit 3 naming each endpoint tried" \
-  bash -c "[ $rc = 3 ] && echo \"\$1\" | grep -qF '$DEAD' && [ \$(echo \"\$1\" | head -1 | grep -o 'tcp://' | wc -l) = 2 ]" _ "$out"
+check "every endpoint dead: exit 3, each one said to have nothing listening, then both named" \
+  bash -c "[ $rc = 3 ] && echo \"\$1\" | grep -qF 'nothing listens at $DEAD' && [ \$(echo \"\$1\" | grep -c 'nothing listens at tcp://') = 2 ] && [ \$(echo \"\$1\" | tail -1 | grep -o 'tcp://' | wc -l) = 2 ]" _ "$out"
 
 # output
 check "no colour escape codes when stdout is not a terminal" \
