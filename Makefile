@@ -177,6 +177,11 @@ bench: deps
 	$(MAKE) all
 	@bash bench/run.sh
 
+# make bench-readmodel: the read model alone in process (writer cost per update, every query
+# at RM_PLACEMENTS, default 1,000,000 over 100 nodes); figures in docs/benchmarks.md
+bench-readmodel: all
+	$(BUILD)/tools/sf_bench_readmodel --placements $(or $(RM_PLACEMENTS),1000000) --nodes 100
+
 clean:
 	rm -rf build build-asan
 

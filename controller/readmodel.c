@@ -329,8 +329,8 @@ struct s_side_t {
     //  Names: "Name\0name\0" per row
     char *arena;
     size_t arena_used, arena_cap, arena_garbage;
-    //  (node, name) -> row + 1
-    uint32_t *slots;
+    //  (node, name) -> hash << 32 | row + 1 (the hash spares most compares)
+    uint64_t *slots;
     size_t hcap, hcount;
     //  Nodes, by index; order holds the indexes sorted by id, rank the reverse
     s_node_t **nodes;
@@ -529,7 +529,12 @@ s_hash (int node, const char *name, size_t len)
     uint32_t h = 2166136261u ^ ((uint32_t) node * 0x9E3779B1u);
     for (size_t i = 0; i < len; i++)
         h = (h ^ (uint8_t) name [i]) * 16777619u;
-    return h ^ (h >> 15);
+    //  murmur3's finaliser: FNV alone leaves similar names in nearby slots
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    return h ^ (h >> 16);
 }
 
 static uint32_t
@@ -544,8 +549,11 @@ s_lookup (const s_side_t *s, int node, const char *name, size_t len)
     if (!s->hcap)
         return -1;
     size_t mask = s->hcap - 1;
-    for (size_t i = s_hash (node, name, len) & mask; s->slots [i]; i = (i + 1) & mask) {
-        uint32_t row = s->slots [i] - 1;
+    uint32_t h = s_hash (node, name, len);
+    for (size_t i = h & mask; s->slots [i]; i = (i + 1) & mask) {
+        if ((uint32_t) (s->slots [i] >> 32) != h)
+            continue;
+        uint32_t row = (uint32_t) s->slots [i] - 1;
         if (s->node [row] == node && s->name_len [row] == len && memcmp (s_name (s, row), name, len) == 0)
             return row;
     }
@@ -555,10 +563,11 @@ s_lookup (const s_side_t *s, int node, const char *name, size_t len)
 static void
 s_hash_put (s_side_t *s, uint32_t row)
 {
-    size_t mask = s->hcap - 1, i = s_row_hash (s, row) & mask;
+    uint32_t h = s_row_hash (s, row);
+    size_t mask = s->hcap - 1, i = h & mask;
     while (s->slots [i])
         i = (i + 1) & mask;
-    s->slots [i] = row + 1;
+    s->slots [i] = (uint64_t) h << 32 | (row + 1);
     s->hcount++;
 }
 
@@ -567,7 +576,7 @@ s_hash_grow (s_side_t *s)
 {
     size_t cap = s->hcap ? s->hcap * 2 : 2048;
     free (s->slots);
-    s->slots = s_zalloc (cap * sizeof (uint32_t));
+    s->slots = s_zalloc (cap * sizeof (uint64_t));
     s->hcap = cap;
     s->hcount = 0;
     for (size_t w = 0; w < s->nwords; w++)
@@ -580,10 +589,10 @@ static void
 s_hash_del (s_side_t *s, uint32_t row)
 {
     size_t mask = s->hcap - 1, i = s_row_hash (s, row) & mask;
-    while (s->slots [i] != row + 1)
+    while ((uint32_t) s->slots [i] != row + 1)
         i = (i + 1) & mask;
     for (size_t j = (i + 1) & mask; s->slots [j]; j = (j + 1) & mask) {
-        size_t home = s_row_hash (s, s->slots [j] - 1) & mask;
+        size_t home = (size_t) (s->slots [j] >> 32) & mask;
         bool move = i <= j ? (home <= i || home > j) : (home <= i && home > j);
         if (move) {
             s->slots [i] = s->slots [j];
@@ -773,7 +782,7 @@ s_side_bytes (const s_side_t *s)
     size_t per_row = sizeof (uint16_t) + 4 + 4 * 4 + 8 + 8 + 4 + 1;
     size_t bitmaps = 1 + SF_TYPE_COUNT + SF_STATUS_OFFLINE + 1 + 3;
     size_t bytes = s->cap * per_row + s->nwords * 8 * bitmaps + s->arena_cap
-                 + s->hcap * 4 + s->freecap * 4;
+                 + s->hcap * 8 + s->freecap * 4;
     bytes += s->names.cap * (sizeof (void *) + 4) + s->names.nblocks * sizeof (s_block_t);
     for (size_t i = 0; i < s->nnodes; i++)
         bytes += sizeof (s_node_t) + s->nodes [i]->names.cap * (sizeof (void *) + 4)
@@ -878,8 +887,11 @@ sf_readmodel_apply (sf_readmodel_t *self, const sf_readmodel_change_t *changes, 
     for (size_t i = 0; i < count; i++) {
         s_change_t *c = &self->pending [i];
         c->deleted = changes [i].deleted;
-        snprintf (c->node, sizeof (c->node), "%s", changes [i].node);
-        snprintf (c->name, sizeof (c->name), "%s", changes [i].name);
+        size_t nl = strnlen (changes [i].node, SF_NODE_MAX), ml = strnlen (changes [i].name, SF_NAME_MAX);
+        memcpy (c->node, changes [i].node, nl);
+        c->node [nl] = 0;
+        memcpy (c->name, changes [i].name, ml);
+        c->name [ml] = 0;
         if (!c->deleted)
             c->sum = changes [i].sum;
         s_side_apply (s, c);
