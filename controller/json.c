@@ -251,11 +251,12 @@ sf_json_node (const sf_node_t *n, int64_t now)
             "mount", s_str (n->disks [i].mount),
             "free_bytes", (json_int_t) n->disks [i].free_bytes,
             "total_bytes", (json_int_t) n->disks [i].total_bytes));
-    json_object_set_new (j, "usage", json_pack ("{s:f, s:I, s:I, s:I, s:I, s:o}",
+    json_object_set_new (j, "usage", json_pack ("{s:f, s:I, s:I, s:I, s:I, s:o, s:o}",
         "cpu_pct", s_real (n->cpu_pct),
         "mem_used_bytes", (json_int_t) n->mem_used_bytes,
         "mem_total_bytes", (json_int_t) n->mem_total_bytes,
         "in_kbps", (json_int_t) n->in_kbps, "out_kbps", (json_int_t) n->out_kbps,
+        "bandwidth_source", s_str_or_null (n->bandwidth_source),
         "disks", disks));
     json_object_set_new (j, "counts", json_pack ("{s:I, s:I, s:I}",
         "streams", (json_int_t) n->nstreams, "primary", (json_int_t) n->nprimary,

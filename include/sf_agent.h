@@ -43,6 +43,7 @@ typedef struct sf_agent_config_t {
     char rtsp_dvr_template [SF_ADDR_MAX + 1];
     char hls_dvr_template [SF_ADDR_MAX + 1];
     char disks [1024];              //  comma-separated mounts for usage
+    char net_interface [64];        //  in/out kbps from it; "": sum of streams
     int64_t http_timeout_ms;        //  one poll of an HTTP source, all its requests
     //  DVR directory scanner
     char records_path [SF_ADDR_MAX + 1];

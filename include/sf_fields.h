@@ -173,6 +173,9 @@
        "memory in total") \
     X (USAGE, in_kbps, "in_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", "traffic in") \
     X (USAGE, out_kbps, "out_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", "traffic out") \
+    X (USAGE, bandwidth_source, "bandwidth_source", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, \
+       NOSORT, "", "where in/out_kbps come from: `interface NAME` (its counters) or `streams` (the sum " \
+       "of the node's stream bitrates; out = each to its viewers)") \
     X (USAGE, disks, "disks", DISKS, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
        "array (≤16) of maps {`mount` str≤256, `free_bytes` u64, `total_bytes` u64}") \
     X (TOP, heartbeat, "heartbeat", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \

@@ -17,6 +17,9 @@ sf_usage_t *sf_usage_new (void);
 void sf_usage_destroy (sf_usage_t **self_p);
 //  Reads /proc from another root (unit tests use fixture files). NULL = "/proc".
 void sf_usage_set_proc_root (sf_usage_t *self, const char *root);
+//  Counts only interface name in in/out kbps (NULL or "": every interface
+//  but loopback)
+void sf_usage_set_interface (sf_usage_t *self, const char *name);
 //  Fills node's cpu_pct, mem_used/total_bytes, in/out_kbps and disks (from the
 //  comma-separated mounts in disks_csv; "/" when empty). now_ms is a monotonic
 //  clock reading for the rates. Returns 0, or -1 when /proc could not be read

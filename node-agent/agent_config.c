@@ -49,6 +49,8 @@ const sf_option_t sf_agent_core_options [] = {
       "DVR RTSP link; {from} {to} {duration} too" },
     { "hls-dvr-template", SF_OPT_STR, O (hls_dvr_template), "", 0, 0, "DVR HLS link" },
     { "disks", SF_OPT_LIST, O (disks), "/", 0, 0, "mount points reported in usage" },
+    { "net-interface", SF_OPT_STR, O (net_interface), "", 0, 0,
+      "node in/out kbps from this interface's counters (e.g. eth0); empty: the sum of the streams' bitrates" },
     { "http-timeout-ms", SF_OPT_INT, O (http_timeout_ms), "2000", 50, 600000,
       "deadline of one poll of a media server's HTTP API, all its requests together" },
     { "records-path", SF_OPT_STR, O (records_path), "", 0, 0, "DVR records directory to scan" },

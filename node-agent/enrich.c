@@ -24,6 +24,7 @@ struct sf_enrich_t {
     sf_usage_t *usage;
     bool dvr_failing;
     bool overrides_failing;
+    bool usage_failing;
 };
 
 sf_enrich_t *
@@ -56,6 +57,7 @@ sf_enrich_new (const sf_agent_config_t *cfg, const sf_source_ops_t *ops, char *e
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
+    sf_usage_set_interface (self->usage, cfg->net_interface);
     return self;
 fail:
     sf_enrich_destroy (&self);
@@ -123,7 +125,15 @@ s_node_info (sf_enrich_t *self, sf_streamset_t *set)
     //  beats /proc and statvfs on mounts the operator may not have listed
     sf_node_t host;
     sf_node_init (&host);
-    sf_usage_read (self->usage, &host, cfg->disks, sf_mono_ms ());
+    if (sf_usage_read (self->usage, &host, cfg->disks, sf_mono_ms ())) {
+        if (!self->usage_failing)
+            sf_warn ("usage: cannot read /proc/stat, /proc/meminfo or /proc/net/dev%s%s%s",
+                     *cfg->net_interface ? " (or no interface '" : "", cfg->net_interface,
+                     *cfg->net_interface ? "' in it: check --net-interface)" : "");
+        self->usage_failing = true;
+    }
+    else
+        self->usage_failing = false;
     if (!(node->cpu_pct > 0))
         node->cpu_pct = host.cpu_pct;
     if (!node->mem_total_bytes) {
@@ -134,8 +144,29 @@ s_node_info (sf_enrich_t *self, sf_streamset_t *set)
         memcpy (node->disks, host.disks, sizeof node->disks);
         node->ndisks = host.ndisks;
     }
-    node->in_kbps = host.in_kbps;
-    node->out_kbps = host.out_kbps;
+    //  Bandwidth: the interface the operator named carries this server's
+    //  traffic alone; without one, the host's counters mix every server on
+    //  it (or see only loopback), so the node's own streams are summed:
+    //  in = what its publishers send, out = each stream to each viewer
+    if (*cfg->net_interface) {
+        node->in_kbps = host.in_kbps;
+        node->out_kbps = host.out_kbps;
+        snprintf (node->bandwidth_source, sizeof node->bandwidth_source, "interface %.50s",
+                  cfg->net_interface);
+    }
+    else {
+        uint64_t in = 0, out = 0;
+        for (size_t i = 0; i < set->count; i++) {
+            const sf_stream_t *s = &set->items [i];
+            if (s->status != SF_STATUS_ACTIVE)
+                continue;
+            in += s->bitrate_kbps;
+            out += (uint64_t) s->bitrate_kbps * s->clients;
+        }
+        node->in_kbps = in > UINT32_MAX ? UINT32_MAX : (uint32_t) in;
+        node->out_kbps = out > UINT32_MAX ? UINT32_MAX : (uint32_t) out;
+        SF_STRSET (node->bandwidth_source, "streams");
+    }
 }
 
 static int

@@ -14,6 +14,7 @@
 
 struct sf_usage_t {
     char proc [256];
+    char interface [64];            //  only this one, or "" for all but lo
     bool have_prev;
     uint64_t cpu_busy, cpu_total;
     uint64_t rx_bytes, tx_bytes;
@@ -36,6 +37,12 @@ sf_usage_destroy (sf_usage_t **self_p)
         free (*self_p);
         *self_p = NULL;
     }
+}
+
+void
+sf_usage_set_interface (sf_usage_t *self, const char *name)
+{
+    SF_STRSET (self->interface, name ? name : "");
 }
 
 void
@@ -119,6 +126,7 @@ s_net (sf_usage_t *self, uint64_t *rx, uint64_t *tx)
         return -1;
     char line [512];
     *rx = *tx = 0;
+    bool found = !*self->interface;
     while (fgets (line, sizeof line, f)) {
         char *colon = strchr (line, ':');
         if (!colon)
@@ -127,8 +135,9 @@ s_net (sf_usage_t *self, uint64_t *rx, uint64_t *tx)
         char *name = line;
         while (*name == ' ')
             name++;
-        if (!strcmp (name, "lo"))
+        if (*self->interface ? strcmp (name, self->interface) != 0 : !strcmp (name, "lo"))
             continue;
+        found = true;
         uint64_t r, t, skip;
         if (sscanf (colon + 1, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
                                " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
@@ -138,7 +147,7 @@ s_net (sf_usage_t *self, uint64_t *rx, uint64_t *tx)
         }
     }
     fclose (f);
-    return 0;
+    return found ? 0 : -1;
 }
 
 static void

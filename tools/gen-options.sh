@@ -67,7 +67,7 @@ main (int argc, char **argv)
 }
 C
 cc -std=gnu11 -Iinclude -D_GNU_SOURCE -pthread -o "$tmp/gen" "$tmp/gen.c" build/libstreamfleet.a \
-  -lczmq -lzmq -lmsgpackc -llmdb -lsodium -lcurl -ljansson -lmicrohttpd -lexpat -lpthread -lm
+  -lsystemd -lczmq -lzmq -lmsgpackc -llmdb -lsodium -lcurl -ljansson -lmicrohttpd -lexpat -lpthread -lm
 if [ "${1:-}" = --update ]; then
   "$tmp/gen" both >"$tmp/tables.md"
   awk -v table="$tmp/tables.md" '

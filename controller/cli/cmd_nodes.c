@@ -11,7 +11,9 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
         if (!strcmp (argv [1], "--help")) {
             printf ("usage: streamfleet nodes [-o table|wide|json]\n\n"
                     "Lists nodes with liveness (alive, suspect, down), heartbeat age, primary\n"
-                    "streams against their maximum, incoming kbit/s against the maximum, CPU,\n"
+                    "streams against their maximum, incoming kbit/s against the maximum (and\n"
+                    "where the figure comes from: the named interface's counters, or the sum\n"
+                    "of the node's stream bitrates), CPU,\n"
                     "memory, and disks; a disk at or above 80%% is marked '!'. A node whose\n"
                     "agent cannot read its media server is marked [stale]: its streams are the\n"
                     "last good state its agent read.\n");
@@ -33,7 +35,7 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
     const msgpack_object *nodes = sf_map_get (reply.body, "nodes");
     uint32_t n = nodes && nodes->type == MSGPACK_OBJECT_ARRAY ? nodes->via.array.size : 0;
     printf ("%-16s %-8s %8s %8s %13s %21s %6s %18s  %s\n", "NODE", "LIVENESS", "HB AGE", "STREAMS",
-            "PRIMARY/MAX", "IN KBPS/MAX", "CPU", "MEMORY", "DISKS");
+            "PRIMARY/MAX", "IN KBPS/MAX FROM", "CPU", "MEMORY", "DISKS");
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *o = &nodes->via.array.ptr [i];
         char id [SF_NODE_MAX + 1] = "", live [16] = "", buf [32], buf2 [32], age [32];
@@ -52,7 +54,9 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
         double cpu = 0;
         uint64_t mem_used = 0, mem_total = 0;
         uint32_t in = 0;
+        char bw [SF_SHORT_MAX + 1] = "";
         if (u) {
+            sf_map_str (u, "bandwidth_source", bw, SF_SHORT_MAX, NULL);
             sf_map_double (u, "cpu_pct", &cpu, NULL);
             sf_map_u64 (u, "mem_used_bytes", &mem_used, NULL);
             sf_map_u64 (u, "mem_total_bytes", &mem_total, NULL);
@@ -63,10 +67,12 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
             snprintf (prim, sizeof (prim), "%u/%u%s", nprimary, maxp, nprimary > maxp ? "!" : "");
         else
             snprintf (prim, sizeof (prim), "%u/-", nprimary);
+        //  "interface eth0" is shown as eth0
+        const char *from = !strncmp (bw, "interface ", 10) ? bw + 10 : bw;
         if (maxin)
-            snprintf (inb, sizeof (inb), "%u/%u%s", in, maxin, in > maxin ? "!" : "");
+            snprintf (inb, sizeof (inb), "%u/%u%s %.12s", in, maxin, in > maxin ? "!" : "", from);
         else
-            snprintf (inb, sizeof (inb), "%u/-", in);
+            snprintf (inb, sizeof (inb), "%u/- %.12s", in, from);
         snprintf (mem, sizeof (mem), "%s/%s", sf_fmt_bytes (mem_used, buf, sizeof (buf)),
                   sf_fmt_bytes (mem_total, buf2, sizeof (buf2)));
         const msgpack_object *d = u ? sf_map_get (u, "disks") : NULL;

@@ -59,6 +59,14 @@ if [ "${HAS_DVR:-0}" = 1 ]; then
     $PYTHON -c "a,b=map(int,'$rg'.split('-')); import sys; sys.exit(0 if b-a==3600 and abs(b-($now-3600))<120 else 1)"
   check "$KIND $SHAPE_A: cam1 marked dvr" row n1 "$(N cam1)" "'dvr' in s['functions']"
 fi
+# Node bandwidth: no --net-interface, so the sum of A's streams (2000 +
+# 1000 + 12 x 1000 kbit/s in; out = each to its viewer), named as such
+bw_ok() {
+  cli nodes -o json | json_get "[n['usage'] for n in d['nodes'] if n['id']=='n1'][0]" |
+    $PYTHON -c "import sys,ast; u=ast.literal_eval(sys.stdin.read()); sys.exit(0 if u['bandwidth_source']=='streams' and 13000 <= u['in_kbps'] <= 17000 and 13000 <= u['out_kbps'] <= 17000 else 1)"
+}
+check "$KIND: node in/out kbps from the sum of its streams, and says so" wait_until 10 bw_ok
+check "$KIND: the nodes table names the figure's source" bash -c "\"$BIN/streamfleet\" nodes | grep -q ' streams '"
 started1=$(cli streams --node n1 -o json --limit 1000 | json_get "[s for s in d['rows'] if s['name']=='$(N cam1)'][0]['started_at']")
 
 # --- changes: viewers come, the publisher reconnects, a stream appears,

@@ -109,8 +109,20 @@ test_runner_enriches (void **state)
     assert_string_equal (set.node.addr_external, "edge-9.example.net");
     assert_string_equal (set.node.hls_template, "http://{host}/{name}.m3u8");
     assert_true (set.node.mem_total_bytes > 0);
-    for (size_t i = 0; i < set.count; i++)
+    //  No --net-interface: node bandwidth is the sum of its streams, in
+    //  from the publishers, out to every viewer, and says so
+    uint64_t in = 0, out = 0;
+    for (size_t i = 0; i < set.count; i++) {
         assert_true (set.items [i].functions & SF_FN_PHOTO);
+        if (set.items [i].status == SF_STATUS_ACTIVE) {
+            in += set.items [i].bitrate_kbps;
+            out += (uint64_t) set.items [i].bitrate_kbps * set.items [i].clients;
+        }
+    }
+    assert_true (in > 0);
+    assert_int_equal (set.node.in_kbps, in);
+    assert_int_equal (set.node.out_kbps, out);
+    assert_string_equal (set.node.bandwidth_source, "streams");
     sf_streamset_clear (&set);
     sf_source_destroy (&src);
     sf_source_destroy (&src);

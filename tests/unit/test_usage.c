@@ -50,6 +50,28 @@ test_two_readings (void **state)
     sf_usage_destroy (&u);
 }
 
+//  --net-interface: only that interface's counters
+static void
+test_one_interface (void **state)
+{
+    (void) state;
+    sf_usage_t *u = sf_usage_new ();
+    sf_node_t node;
+    sf_node_init (&node);
+    sf_usage_set_interface (u, "eth0");
+    sf_usage_set_proc_root (u, "tests/fixtures/proc/a");
+    assert_int_equal (sf_usage_read (u, &node, "", 10000), 0);
+    sf_usage_set_proc_root (u, "tests/fixtures/proc/b");
+    assert_int_equal (sf_usage_read (u, &node, "", 12000), 0);
+    //  eth0 alone: 750000 bytes in 2 s = 3000 kbit/s in, 10000 out
+    assert_int_equal (node.in_kbps, 3000);
+    assert_int_equal (node.out_kbps, 10000);
+    //  A name that is not there is an error, not a silent 0
+    sf_usage_set_interface (u, "wlan9");
+    assert_int_equal (sf_usage_read (u, &node, "", 14000), -1);
+    sf_usage_destroy (&u);
+}
+
 static void
 test_missing_proc (void **state)
 {
@@ -73,6 +95,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_two_readings),
         cmocka_unit_test (test_missing_proc),
+        cmocka_unit_test (test_one_interface),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
