@@ -32,7 +32,11 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .DEFAULT_GOAL := all
-.PHONY: man install uninstall deb bench-replication all deps test test-unit test-integration demo bench asan clean soak
+# docs/protocol.md's record field tables, from the field table (include/sf_fields.h)
+docs-fields: $(LIB)
+	bash tools/gen-fields.sh --update
+
+.PHONY: docs-fields man install uninstall deb bench-replication all deps test test-unit test-integration demo bench asan clean soak
 all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 Q ?= @

@@ -465,7 +465,18 @@ s_summary_migrate (sf_store_t *self, MDB_dbi meta, char *err, size_t errlen)
                 memcpy (buf, &sum, sizeof (sum));
                 memcpy (buf + sizeof (sum), (const char *) v.mv_data + head, size);
                 MDB_val nv = { sizeof (sum) + size, buf };
-                rc = mdb_cursor_put (cur, &k, &nv, MDB_CURRENT);
+                //  A put of another size may split pages under the cursor:
+                //  put by key, then find the key again and walk on from it
+                char kcopy [SF_NODE_MAX + SF_NAME_MAX + 2];
+                if (k.mv_size > sizeof (kcopy)) {
+                    rc = MDB_BAD_VALSIZE;
+                    break;
+                }
+                memcpy (kcopy, k.mv_data, k.mv_size);
+                MDB_val kc = { k.mv_size, kcopy };
+                rc = mdb_put (txn, self->streams, &kc, &nv, 0);
+                if (!rc)
+                    rc = mdb_cursor_get (cur, &kc, &v, MDB_SET);
                 if (rc)
                     break;
                 rewritten++;

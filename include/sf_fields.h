@@ -181,7 +181,9 @@
     X (TOP, heartbeat, "heartbeat", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
        "heartbeat counter; ignored from agents") \
     X (TOP, stale, "stale", BOOL, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "false", \
-       "the agent's source is down: its placements are their last good state") \
+       "the agent's source is down (no good state read since the agent started, or failing " \
+       "now): the node's placements are its last good state. Set from heartbeats; ignored in " \
+       "node records from agents") \
     X (TOP, version, "version", VERSION, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
        "ignored on ingest, present in replies") \
     X (TOP, kind, "kind", TAG, 0, SF_F_FULL, NOSUM, NOSORT, "node", "`\"node\"`, written by senders, not read") \
@@ -386,8 +388,9 @@ sf_sort_by_t sf_sort_by (int key);
 const sf_field_t *sf_sort_field (int key);
 
 //  Markdown tables of the record fields, as docs/protocol.md holds them
-//  between its fields:begin and fields:end markers (tools/gen-fields.sh)
+//  between its fields:stream / fields:node begin and end markers
+//  (tools/gen-fields.sh); which is "stream" or "node"
 #include <stdio.h>
-void sf_fields_markdown (FILE *out);
+void sf_fields_markdown (FILE *out, const char *which);
 
 #endif

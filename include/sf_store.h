@@ -9,6 +9,7 @@
       origins   node id       ->  sf_version_t   highest committed (gen, seq)
       byver     node \0 be64 gen be64 seq name -> kind ('s', 'd', 'n')
       tombs     node \0 name  ->  version and time of a deletion
+      meta      "summary_magic" -> the summary format of the streams rows
       fleet_*   the fleet module's own databases (sf_db_t below), reached
                 only through the generic primitives
     The summary header holds the fields filters and sorting need, so a scan

@@ -285,65 +285,92 @@ sf_summary_magic (void)
 //  ---------------------------------------------------------------------------
 //  docs/protocol.md
 
+//  What the nested maps are, for their row in the top-level table
+static const struct { const char *group, *doc; } s_groups [] = {
+    { "source", "the stream's source: see the `source` map below" },
+    { "dvr", "the archive: see the `dvr` map below" },
+    { "media", "the picture and sound: see the `media` map below" },
+    { "usage", "the node's usage: see the `usage` map below. In a node record from an agent "
+               "it is ignored: usage travels in heartbeats" },
+};
+
 static void
-s_md_cell (FILE *out, const char *s)
+s_md_in (FILE *out, const sf_field_t *f)
 {
-    for (; *s; s++)
-        if (*s == '\n')
-            fputc (' ', out);
-        else
-            fputc (*s, out);
+    const char *sep = "";
+    if (f->where & SF_F_ROW) { fprintf (out, "%slisting", sep); sep = ", "; }
+    if (f->where & (SF_F_ROW | SF_F_FULL)) { fprintf (out, "%sfull", sep); sep = ", "; }
+    if (f->where & SF_F_DERIVED) { fprintf (out, "%sreplies (derived)", sep); sep = ", "; }
+    if (f->where & SF_F_SUMMARY) { fprintf (out, "%ssummary", sep); sep = ", "; }
+    if (f->sort >= 0) fprintf (out, "%ssort `%s`", sep, sf_sort_name (f->sort));
 }
 
+//  The lines of one group (NULL: the top level, with one row per nested map)
 static void
 s_md_table (FILE *out, const sf_field_t *table, const char *group)
 {
     fprintf (out, "| field | type | default | in | meaning |\n|---|---|---|---|---|\n");
+    const char *last_group = NULL;
     for (const sf_field_t *f = table; f->key; f++) {
+        if (!group && f->group) {
+            if (!last_group || strcmp (last_group, f->group)) {
+                const char *doc = "";
+                for (size_t i = 0; i < sizeof (s_groups) / sizeof (s_groups [0]); i++)
+                    if (strcmp (s_groups [i].group, f->group) == 0)
+                        doc = s_groups [i].doc;
+                fprintf (out, "| `%s` | map | | ", f->group);
+                //  A map is written in the forms any of its lines is
+                uint16_t where = 0;
+                for (const sf_field_t *g = f; g->key && g->group && !strcmp (g->group, f->group); g++)
+                    where |= g->where & (SF_F_ROW | SF_F_FULL | SF_F_DERIVED);
+                sf_field_t any = { .where = where, .sort = -1 };
+                s_md_in (out, &any);
+                fprintf (out, " | %s |\n", doc);
+            }
+            last_group = f->group;
+            continue;
+        }
         if (group ? !f->group || strcmp (f->group, group) : f->group != NULL)
             continue;
         char kind [96];
         fprintf (out, "| `%s` | %s%s | %s | ", f->key, sf_kind_doc (f, kind, sizeof (kind)),
                  f->where & SF_F_REQUIRED ? ", **required**, non-empty" : "", f->dflt);
-        const char *sep = "";
-        if (f->where & SF_F_ROW) { fprintf (out, "%slisting", sep); sep = ", "; }
-        if (f->where & (SF_F_ROW | SF_F_FULL)) { fprintf (out, "%sfull", sep); sep = ", "; }
-        if (f->where & SF_F_DERIVED) { fprintf (out, "%sreplies (derived)", sep); sep = ", "; }
-        if (f->where & SF_F_SUMMARY) { fprintf (out, "%ssummary", sep); sep = ", "; }
-        if (f->sort >= 0) fprintf (out, "%ssort `%s`", sep, sf_sort_name (f->sort));
-        fprintf (out, " | ");
-        s_md_cell (out, f->doc);
-        fprintf (out, " |\n");
+        s_md_in (out, f);
+        fprintf (out, " | %s |\n", f->doc);
     }
-    //  The nested maps, as rows of their own
-    const char *seen [8] = { NULL };
-    int nseen = 0;
-    if (group)
-        return;
+}
+
+static void
+s_md_record (FILE *out, const sf_field_t *table)
+{
+    s_md_table (out, table, NULL);
+    const char *last = NULL;
     for (const sf_field_t *f = table; f->key; f++) {
-        if (!f->group)
+        if (!f->group || (last && strcmp (last, f->group) == 0))
             continue;
-        bool known = false;
-        for (int i = 0; i < nseen; i++)
-            known |= strcmp (seen [i], f->group) == 0;
-        if (known || nseen == 8)
-            continue;
-        seen [nseen++] = f->group;
+        last = f->group;
         fprintf (out, "\n`%s` map:\n\n", f->group);
         s_md_table (out, table, f->group);
     }
 }
 
 void
-sf_fields_markdown (FILE *out)
+sf_fields_markdown (FILE *out, const char *which)
 {
-    fprintf (out, "<!-- generated from include/sf_fields.h by tools/gen-fields.sh: edit the table, "
-             "not this text -->\n\n");
-    fprintf (out, "Stream placement record (\"in\": the forms a field is written in — `listing` "
-             "rows of a list reply, the `full` form agents send and the controller stores, "
-             "`replies` for fields the controller derives; `summary`: kept in the stored "
-             "summary; `sort`: the listing's sort key):\n\n");
-    s_md_table (out, sf_stream_fields, NULL);
-    fprintf (out, "\nNode record:\n\n");
-    s_md_table (out, sf_node_fields, NULL);
+    fprintf (out, "<!-- generated from include/sf_fields.h by tools/gen-fields.sh --update: "
+             "edit the table there, not this text -->\n\n");
+    if (strcmp (which, "node") == 0) {
+        s_md_record (out, sf_node_fields);
+        return;
+    }
+    s_md_record (out, sf_stream_fields);
+    fprintf (out, "\n\"in\" names the forms a field is written in: `listing`, the row form of a "
+             "list reply; `full`, the form agents send, the controller stores and detail "
+             "replies use; `replies (derived)`, set by the controller in query replies and "
+             "ignored on ingest. `summary`: kept in the stored summary that filters and sorts "
+             "read; `sort`: the listing's sort key. A listing row holds only");
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++)
+        if (f->where & (SF_F_ROW | SF_F_DERIVED))
+            fprintf (out, " `%s`", f->path);
+    fprintf (out, ".\n");
 }
