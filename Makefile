@@ -177,6 +177,12 @@ bench-replication: deps
 	$(MAKE) all
 	@bash bench/replication.sh
 
+# The overload soak (issue 12): SOAK_MINUTES (30), SOAK_AGENTS (20), SOAK_STREAMS
+# (10000); needs root for network namespaces. Not part of make test.
+soak: deps
+	$(MAKE) all
+	@bash tests/soak/soak.sh
+
 bench: deps
 	$(MAKE) all
 	@bash bench/run.sh

@@ -121,15 +121,30 @@ sf_ctl_origin (sf_ctl_t *c, const char *node)
     return o;
 }
 
+//  Never blocks: a reply an agent's queue will not take (it is not reading,
+//  or gone) is dropped, counted and logged at a limited rate, naming the
+//  node; the agent's next message brings the next ack (acks are cumulative)
 void
 sf_ctl_send (sf_ctl_t *c, zframe_t *route, msgpack_sbuffer *buf)
 {
     if (!route)
         return;
-    zframe_t *r = zframe_dup (route);
-    zframe_send (&r, c->agents, ZFRAME_MORE);
-    zframe_t *body = zframe_new (buf->data, buf->size);
-    zframe_send (&body, c->agents, 0);
+    void *h = zsock_resolve (c->agents);
+    if (zmq_send (h, zframe_data (route), zframe_size (route), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        int e = zmq_errno ();
+        const char *node = "an agent";
+        for (sf_origin_t *o = zhashx_first (c->origins); o; o = zhashx_next (c->origins))
+            if (o->route && zframe_eq (o->route, route)) {
+                node = o->node;
+                break;
+            }
+        atomic_fetch_add (&c->metrics.agent_replies_dropped, 1);
+        sf_log_limited (&c->rl, SF_LOG_WARN, "ingest: dropped a reply to %s: %s", node,
+                        e == EAGAIN ? "its queue is full (1000 replies waiting: it is not reading)"
+                                    : "its connection is gone");
+        return;
+    }
+    zmq_send (h, buf->data, buf->size, 0);
 }
 
 static void
@@ -937,7 +952,7 @@ sf_controller_run (sf_controller_config_t *cfg)
     sf_http_t *http = NULL;
     pthread_t qthread;
     bool qstarted = false;
-    c->agents = s_server_socket (cfg->agents, cert, "agents", 1000, false);
+    c->agents = s_server_socket (cfg->agents, cert, "agents", 1000, true);
     qsock = c->agents ? s_server_socket (cfg->query, cert, "queries", S_QUERY_QUEUED, true) : NULL;
     if (!c->agents || !qsock)
         goto done;

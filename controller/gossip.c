@@ -305,6 +305,13 @@ s_send_dealer (sf_gossip_t *g, s_member_t *m)
         return;
     if (zmq_send (zsock_resolve (m->dealer), g->out.data, g->out.size, ZMQ_DONTWAIT) >= 0)
         atomic_fetch_add (&g->c->metrics.gossip_bytes_out, g->out.size);
+    else {
+        //  Shed, visibly: the peer's queue is full; anti-entropy sends it
+        //  what it lacks at a later round
+        atomic_fetch_add (&g->c->metrics.gossip_sends_dropped, 1);
+        sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: not sending to %s now: its queue is full "
+                        "(it is slow or away)", m->id);
+    }
 }
 
 static void

@@ -32,6 +32,8 @@ sf_metrics_init (sf_metrics_t *self)
         atomic_init (&self->rejected [i], 0);
     atomic_init (&self->queries, 0);
     atomic_init (&self->query_replies_dropped, 0);
+    atomic_init (&self->agent_replies_dropped, 0);
+    atomic_init (&self->gossip_sends_dropped, 0);
     atomic_init (&self->http_requests, 0);
     for (int i = 0; i < SF_COMMIT_BUCKETS; i++)
         atomic_init (&self->commit_buckets [i], 0);
@@ -106,6 +108,12 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
     s_counter (out, "streamfleet_query_replies_dropped_total",
                "Query replies dropped, not queued: the client was not reading its replies "
                "(or was gone).", s_get (&self->query_replies_dropped));
+    s_counter (out, "streamfleet_ingest_replies_dropped_total",
+               "Replies to agents dropped, not queued: the agent's queue was full or it was gone.",
+               s_get (&self->agent_replies_dropped));
+    s_counter (out, "streamfleet_gossip_sends_dropped_total",
+               "Gossip messages not sent: the peer's queue was full (it is slow or away).",
+               s_get (&self->gossip_sends_dropped));
     s_counter (out, "streamfleet_http_requests_total",
                "HTTP requests answered.", s_get (&self->http_requests));
 

@@ -27,6 +27,8 @@ typedef struct {
     atomic_uint_fast64_t rejected [SF_REJ_COUNT];
     atomic_uint_fast64_t queries;               //  CLI queries answered
     atomic_uint_fast64_t query_replies_dropped; //  to clients not reading their replies
+    atomic_uint_fast64_t agent_replies_dropped; //  to agents not reading (or gone)
+    atomic_uint_fast64_t gossip_sends_dropped;  //  to peers whose queue was full
     atomic_uint_fast64_t http_requests;
     atomic_uint_fast64_t commit_buckets [SF_COMMIT_BUCKETS];
     atomic_uint_fast64_t commit_sum_us;
