@@ -1,328 +1,601 @@
-/*  api.c — answers query requests (include/sf_api.h) from the read model.
-    The reply shapes here are the protocol: docs/protocol.md lists them, the
-    CLI prints them, the HTTP API returns them as JSON.
+/*  api.c — every query answered once (include/sf_api.h).
+
+    One handler per request type reads its fields, asks the read model
+    (sf_query.h) and the migration tracker (sf_fleet.h), and writes the
+    answer into the one reply form (sf_reply.h). The ZeroMQ endpoint sends
+    it as msgpack; the HTTP API and the CLI's `-o json` render that message
+    as JSON. Every field is validated here, once, whichever door the request
+    came through: a bad field answers an error whose code names the field
+    (bad_limit, bad_name, …) and whose message says what would be valid.
 */
 #include "sf_api.h"
 #include "sf_fleet.h"
 #include "sf_links.h"
 #include "sf_log.h"
+#include "sf_reply.h"
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
 s_error (msgpack_sbuffer *reply, const char *code, const char *message)
 {
-    sf_msg_error (reply, code, message);
+    sf_reply_error (reply, code, message);
     return -1;
 }
 
-//  Links of a placement: live, and one pair per DVR range
-static void
-s_pack_links (msgpack_packer *pk, const sf_stream_t *s, const sf_node_t *n)
+//  -------------------------------------------------------------------------
+//  Request fields. Each returns 0 when present, 1 when absent (out left
+//  alone), -1 when present but invalid (err filled, naming the field).
+
+static const msgpack_object *
+s_field (const msgpack_object *body, const char *key)
 {
-    char rtsp [1024], hls [1024];
-    sf_links_live (s, n, rtsp, hls, sizeof (rtsp));
-    msgpack_pack_map (pk, 3);
-    sf_pack_kstr (pk, "rtsp", rtsp);
-    sf_pack_kstr (pk, "hls", hls);
-    sf_pack_str (pk, "ranges");
-    msgpack_pack_array (pk, s->dvr.nranges);
-    for (uint32_t i = 0; i < s->dvr.nranges; i++) {
-        sf_links_range (s, n, s->dvr.ranges [i].from, s->dvr.ranges [i].to, rtsp, hls, sizeof (rtsp));
-        msgpack_pack_map (pk, 4);
-        sf_pack_ki64 (pk, "from", s->dvr.ranges [i].from);
-        sf_pack_ki64 (pk, "to", s->dvr.ranges [i].to);
-        sf_pack_kstr (pk, "rtsp", rtsp);
-        sf_pack_kstr (pk, "hls", hls);
-    }
+    return body && body->type == MSGPACK_OBJECT_MAP ? sf_map_get (body, key) : NULL;
 }
 
-static void
-s_pack_event (msgpack_packer *pk, const sf_fleet_event_t *ev)
+//  Text of at most max bytes; empty text counts as absent
+static int
+s_text (const msgpack_object *body, const char *key, char *out, size_t max,
+        char *err, size_t errlen)
 {
-    msgpack_pack_map (pk, 8);
-    sf_pack_kstr (pk, "stream", ev->stream);
-    sf_pack_kstr (pk, "uid", ev->uid);
-    sf_pack_kstr (pk, "from", ev->from);
-    sf_pack_kstr (pk, "to", ev->to);
-    sf_pack_kstr (pk, "kind", sf_event_kind_name (ev->kind));
-    sf_pack_ki64 (pk, "at_ms", ev->at_ms);
-    sf_pack_ki64 (pk, "duration_ms", ev->duration_ms);
-    sf_pack_kstr (pk, "reason", ev->reason);
+    const msgpack_object *o = s_field (body, key);
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        return 1;
+    if (o->type != MSGPACK_OBJECT_STR) {
+        snprintf (err, errlen, "%s must be text", key);
+        return -1;
+    }
+    if (o->via.str.size == 0)
+        return 1;
+    if (o->via.str.size > max) {
+        snprintf (err, errlen, "%s is longer than %zu bytes", key, max);
+        return -1;
+    }
+    if (memchr (o->via.str.ptr, 0, o->via.str.size)) {
+        snprintf (err, errlen, "%s holds a NUL byte", key);
+        return -1;
+    }
+    memcpy (out, o->via.str.ptr, o->via.str.size);
+    out [o->via.str.size] = 0;
+    return 0;
 }
+
+//  A decimal whole number, strictly: "10abc" is not 10
+static int
+s_parse_i64 (const char *p, size_t len, int64_t *out)
+{
+    bool neg = len && *p == '-';
+    if (neg)
+        p++, len--;
+    if (len == 0 || len > 19)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p [i] < '0' || p [i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t) (p [i] - '0');
+    }
+    if (v > (uint64_t) INT64_MAX)
+        return -1;
+    *out = neg ? -(int64_t) v : (int64_t) v;
+    return 0;
+}
+
+//  A whole number given as an integer or as decimal text, in [min, max].
+//  On -1, *bad holds the offending text for the caller's message.
+static int
+s_number (const msgpack_object *body, const char *key, int64_t min, int64_t max,
+          int64_t *out, char *bad, size_t badlen)
+{
+    const msgpack_object *o = s_field (body, key);
+    snprintf (bad, badlen, "?");
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        return 1;
+    int64_t v;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        snprintf (bad, badlen, "%" PRIu64, o->via.u64);
+        if (o->via.u64 > (uint64_t) INT64_MAX)
+            return -1;
+        v = (int64_t) o->via.u64;
+    }
+    else
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        v = o->via.i64;
+        snprintf (bad, badlen, "%" PRId64, v);
+    }
+    else
+    if (o->type == MSGPACK_OBJECT_STR) {
+        if (o->via.str.size == 0)
+            return 1;
+        snprintf (bad, badlen, "%.*s", (int) (o->via.str.size < 40 ? o->via.str.size : 40),
+                  o->via.str.ptr);
+        if (s_parse_i64 (o->via.str.ptr, o->via.str.size, &v))
+            return -1;
+    }
+    else
+        return -1;
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  list {filter, name, node, sort, limit, cursor | offset, after} -> list_reply
 
 static int
 s_list (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
 {
-    char err [SF_ERR_MAX] = "";
-    char params [256] = "", name [SF_NAME_MAX + 1] = "", node [SF_NODE_MAX + 1] = "";
-    char sortspec [64] = "", after [SF_READMODEL_CURSOR_MAX + 1] = "";
-    uint64_t offset = 0, limit = 100;
-    if (sf_map_str (body, "filter", params, sizeof (params) - 1, err) < 0
-    ||  sf_map_str (body, "name", name, SF_NAME_MAX, err) < 0
-    ||  sf_map_str (body, "node", node, SF_NODE_MAX, err) < 0
-    ||  sf_map_str (body, "sort", sortspec, sizeof (sortspec) - 1, err) < 0
-    ||  sf_map_str (body, "after", after, SF_READMODEL_CURSOR_MAX, err) < 0
-    ||  sf_map_u64 (body, "offset", &offset, err) < 0
-    ||  sf_map_u64 (body, "limit", &limit, err) < 0)
-        return s_error (reply, "bad_request", err);
+    char err [SF_ERR_MAX] = "", bad [48];
+    char text [256] = "";
     sf_filter_t filter;
     sf_filter_init (&filter);
+    int rc = s_text (body, "filter", text, sizeof (text) - 1, err, sizeof (err));
+    if (rc < 0 || (rc == 0 && sf_filter_parse (&filter, text, err, sizeof (err))))
+        return s_error (reply, "bad_filter", err);
+    rc = s_text (body, "name", text, SF_NAME_MAX, err, sizeof (err));
+    if (rc < 0 || (rc == 0 && sf_filter_set_name (&filter, text, err, sizeof (err))))
+        return s_error (reply, "bad_name", err);
+    rc = s_text (body, "node", text, SF_NODE_MAX, err, sizeof (err));
+    if (rc < 0 || (rc == 0 && sf_filter_set_node (&filter, text, err, sizeof (err))))
+        return s_error (reply, "bad_node", err);
     sf_sort_t sort;
-    if (sf_filter_parse (&filter, params, err, sizeof (err))
-    ||  sf_filter_set_name (&filter, name, err, sizeof (err))
-    ||  sf_filter_set_node (&filter, node, err, sizeof (err))
-    ||  sf_sort_parse (&sort, sortspec, err, sizeof (err)))
-        return s_error (reply, "bad_request", err);
-    if (limit > SF_LIST_LIMIT_MAX)
-        limit = SF_LIST_LIMIT_MAX;
+    sf_sort_parse (&sort, "", err, sizeof (err));
+    rc = s_text (body, "sort", text, 63, err, sizeof (err));
+    if (rc < 0 || (rc == 0 && sf_sort_parse (&sort, text, err, sizeof (err))))
+        return s_error (reply, "bad_sort", err);
+    int64_t limit = SF_LIST_LIMIT_DEFAULT, offset = 0;
+    if (s_number (body, "limit", 0, SF_LIST_LIMIT_MAX, &limit, bad, sizeof (bad)) < 0) {
+        snprintf (err, sizeof (err), "limit must be a whole number from 0 to %d, not '%s'",
+                  SF_LIST_LIMIT_MAX, bad);
+        return s_error (reply, "bad_limit", err);
+    }
+    //  The cursor is opaque to clients; today it is the decimal offset of
+    //  the next page, which keeps paging stateless. offset is the same
+    //  position for clients that count rows themselves (the CLI).
+    rc = s_number (body, "cursor", 0, SIZE_MAX / 2, &offset, bad, sizeof (bad));
+    if (rc == 1)
+        rc = s_number (body, "offset", 0, SIZE_MAX / 2, &offset, bad, sizeof (bad));
+    if (rc < 0) {
+        snprintf (err, sizeof (err), "cursor '%s' is not one this API gave out; "
+                  "start again without a cursor", bad);
+        return s_error (reply, "bad_cursor", err);
+    }
+    //  after: a keyset cursor (next_after of an earlier answer), stable while
+    //  rows come and go; cursor and offset then count from there
+    char after [SF_READMODEL_CURSOR_MAX + 1] = "";
+    if (s_text (body, "after", after, SF_READMODEL_CURSOR_MAX, err, sizeof (err)) < 0)
+        return s_error (reply, "bad_cursor", "after is not a cursor this API gave out; "
+                        "start again without it");
     sf_list_result_t res;
+    memset (&res, 0, sizeof (res));
     if (sf_query_list_after (ctx, &filter, &sort, after, (size_t) offset, (size_t) limit, &res,
                              err, sizeof (err)))
-        return s_error (reply, after [0] ? "bad_request" : "internal", err);
-    msgpack_sbuffer_clear (reply);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, reply, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "list_reply", 6);
-    sf_pack_ku64 (&pk, "total", res.total);
-    sf_pack_kstr (&pk, "next", res.next);
-    sf_pack_ku64 (&pk, "offset", offset);
-    sf_pack_ki64 (&pk, "now", sf_now_ms () / 1000);
-    char fbuf [128];
-    sf_pack_kstr (&pk, "filter", sf_filter_params (&filter, fbuf, sizeof (fbuf)));
-    sf_pack_str (&pk, "rows");
-    msgpack_pack_array (&pk, res.nrows);
+        return s_error (reply, after [0] ? "bad_cursor" : "query_failed", err);
+    int64_t now = sf_now_ms () / 1000;
+    sf_reply_t r;
+    sf_reply_begin (&r, reply, "list_reply");
+    sf_reply_kuint (&r, "total", res.total);
+    sf_reply_kint (&r, "offset", offset);
+    sf_reply_kint (&r, "limit", limit);
+    sf_reply_kuint (&r, "count", res.nrows);
+    char cursor [32];
+    sf_reply_key (&r, "next_cursor");
+    if (limit > 0 && (size_t) offset + res.nrows < res.total) {
+        snprintf (cursor, sizeof (cursor), "%zu", (size_t) offset + res.nrows);
+        sf_reply_str (&r, cursor);
+    }
+    else
+        sf_reply_nil (&r);
+    sf_reply_key (&r, "prev_cursor");
+    if (offset > 0) {
+        snprintf (cursor, sizeof (cursor), "%" PRId64, offset > limit ? offset - limit : 0);
+        sf_reply_str (&r, cursor);
+    }
+    else
+        sf_reply_nil (&r);
+    sf_reply_ktext (&r, "next_after", limit > 0 ? res.next : NULL);
+    char params [128], sortbuf [40];
+    sf_reply_kstr (&r, "filter", sf_filter_params (&filter, params, sizeof (params)));
+    snprintf (sortbuf, sizeof (sortbuf), "%s%s", sort.desc ? "-" : "", sf_sort_name (sort.key));
+    sf_reply_kstr (&r, "sort", sortbuf);
+    sf_reply_kint (&r, "now", now);
+    sf_reply_key (&r, "streams");
+    sf_reply_array (&r);
     for (size_t i = 0; i < res.nrows; i++)
-        sf_stream_pack (&pk, &res.rows [i], SF_ENC_ROW | SF_ENC_DERIVED);
+        sf_reply_stream (&r, &res.rows [i], NULL, SF_REPLY_ROW, now);
+    sf_reply_end (&r);
     sf_list_result_clear (&res);
     return 0;
 }
+
+//  -------------------------------------------------------------------------
+//  detail {name, node} -> detail_reply {name, count, now, current, history,
+//  placements}: every placement with its detail sections, where the stream
+//  lives now and how it got there (docs/migrations.md)
 
 static int
 s_detail (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
 {
     char err [SF_ERR_MAX] = "";
     char name [SF_NAME_MAX + 1] = "", node [SF_NODE_MAX + 1] = "";
-    int rc = sf_map_str (body, "name", name, SF_NAME_MAX, err);
-    if (rc < 0 || sf_map_str (body, "node", node, SF_NODE_MAX, err) < 0)
-        return s_error (reply, "bad_request", err);
-    if (rc == 1 || !name [0])
-        return s_error (reply, "bad_request", "detail needs a stream name");
+    int rc = s_text (body, "name", name, SF_NAME_MAX, err, sizeof (err));
+    if (rc < 0)
+        return s_error (reply, "bad_name", err);
+    if (rc == 1)
+        return s_error (reply, "bad_name", "name a stream: detail needs a stream name");
+    if (s_text (body, "node", node, SF_NODE_MAX, err, sizeof (err)) < 0)
+        return s_error (reply, "bad_node", err);
     sf_detail_result_t res;
-    if (sf_query_detail (ctx, name, node, &res, err, sizeof (err)))
+    memset (&res, 0, sizeof (res));
+    if (sf_query_detail (ctx, name, node [0] ? node : NULL, &res, err, sizeof (err))) {
+        sf_detail_result_clear (&res);
         return s_error (reply, "not_found", err);
-    msgpack_sbuffer_clear (reply);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, reply, msgpack_sbuffer_write);
-    //  Where the stream lives now and how it got there (docs/migrations.md)
+    }
     char current [SF_NODE_MAX + 1] = "";
     sf_fleet_events_t hist;
     if (sf_fleet_history (ctx, name, current, sizeof (current), &hist, err, sizeof (err)))
         memset (&hist, 0, sizeof (hist));
-    sf_msg_begin (&pk, "detail_reply", 5);
-    sf_pack_kstr (&pk, "current", current);
-    sf_pack_str (&pk, "history");
-    msgpack_pack_array (&pk, hist.count);
+    int64_t now = sf_now_ms () / 1000;
+    sf_reply_t r;
+    sf_reply_begin (&r, reply, "detail_reply");
+    sf_reply_kstr (&r, "name", name);
+    sf_reply_kuint (&r, "count", res.count);
+    sf_reply_kint (&r, "now", now);
+    sf_reply_ktext (&r, "current", current);
+    sf_reply_key (&r, "history");
+    sf_reply_array (&r);
     for (size_t i = 0; i < hist.count; i++)
-        s_pack_event (&pk, &hist.events [i]);
+        sf_reply_event (&r, &hist.events [i]);
+    sf_reply_close (&r);
+    sf_reply_key (&r, "placements");
+    sf_reply_array (&r);
+    for (size_t i = 0; i < res.count; i++)
+        sf_reply_stream (&r, &res.placements [i], &res.nodes [i], SF_REPLY_DETAIL, now);
+    sf_reply_end (&r);
     sf_fleet_events_clear (&hist);
-    sf_pack_kstr (&pk, "name", name);
-    sf_pack_ki64 (&pk, "now", sf_now_ms () / 1000);
-    sf_pack_str (&pk, "placements");
-    msgpack_pack_array (&pk, res.count);
-    for (size_t i = 0; i < res.count; i++) {
-        msgpack_pack_map (&pk, 3);
-        sf_pack_str (&pk, "stream");
-        sf_stream_pack (&pk, &res.placements [i], SF_ENC_FULL | SF_ENC_DERIVED);
-        sf_pack_str (&pk, "node");
-        sf_node_pack (&pk, &res.nodes [i], SF_ENC_DERIVED);
-        sf_pack_str (&pk, "links");
-        s_pack_links (&pk, &res.placements [i], &res.nodes [i]);
-    }
     sf_detail_result_clear (&res);
     return 0;
 }
 
+//  -------------------------------------------------------------------------
+//  nodes {id} -> nodes_reply {count, liveness, now, nodes}, or with id the
+//  one node (node_reply, the node itself)
+
 static int
-s_nodes (sf_query_ctx_t *ctx, msgpack_sbuffer *reply)
+s_nodes (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
 {
-    char err [SF_ERR_MAX] = "";
-    sf_node_t *nodes;
-    size_t count;
+    char err [SF_ERR_MAX] = "", id [SF_NODE_MAX + 1] = "";
+    int has_id = s_text (body, "id", id, SF_NODE_MAX, err, sizeof (err));
+    if (has_id < 0)
+        return s_error (reply, "bad_node", err);
+    sf_node_t *nodes = NULL;
+    size_t count = 0;
     if (sf_query_nodes (ctx, &nodes, &count, err, sizeof (err)))
-        return s_error (reply, "internal", err);
-    msgpack_sbuffer_clear (reply);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, reply, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "nodes_reply", 2);
-    sf_pack_ki64 (&pk, "now", sf_now_ms () / 1000);
-    sf_pack_str (&pk, "nodes");
-    msgpack_pack_array (&pk, count);
+        return s_error (reply, "query_failed", err);
+    int64_t now = sf_now_ms () / 1000;
+    sf_reply_t r;
+    if (has_id == 0) {
+        size_t i = 0;
+        while (i < count && strcmp (nodes [i].id, id) != 0)
+            i++;
+        if (i == count) {
+            free (nodes);
+            snprintf (err, sizeof (err), "no node '%s' is known to this controller", id);
+            return s_error (reply, "not_found", err);
+        }
+        sf_reply_start (&r, reply, "node_reply");
+        sf_reply_node (&r, &nodes [i], now);
+        sf_reply_end (&r);
+        free (nodes);
+        return 0;
+    }
+    uint64_t by [3] = { 0, 0, 0 };
     for (size_t i = 0; i < count; i++)
-        sf_node_pack (&pk, &nodes [i], SF_ENC_DERIVED);
+        if (nodes [i].liveness <= SF_LIVE_DOWN)
+            by [nodes [i].liveness]++;
+    sf_reply_begin (&r, reply, "nodes_reply");
+    sf_reply_kuint (&r, "count", count);
+    sf_reply_key (&r, "liveness");
+    sf_reply_map (&r);
+    for (int l = SF_LIVE_ALIVE; l <= SF_LIVE_DOWN; l++)
+        sf_reply_kuint (&r, sf_liveness_name (l), by [l]);
+    sf_reply_close (&r);
+    sf_reply_kint (&r, "now", now);
+    sf_reply_key (&r, "nodes");
+    sf_reply_array (&r);
+    for (size_t i = 0; i < count; i++)
+        sf_reply_node (&r, &nodes [i], now);
+    sf_reply_end (&r);
     free (nodes);
     return 0;
 }
 
-//  The cluster view comes from gossip when it runs; alone, a controller is
-//  its own cluster of one
-static int
-s_cluster (sf_query_ctx_t *ctx, msgpack_sbuffer *reply)
-{
-    if (ctx->cluster_fn)
-        return ctx->cluster_fn (ctx->cluster_arg, reply);
-    msgpack_sbuffer_clear (reply);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, reply, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "cluster_reply", 3);
-    sf_pack_kstr (&pk, "self", "");
-    sf_pack_ki64 (&pk, "now", sf_now_ms () / 1000);
-    sf_pack_str (&pk, "members");
-    msgpack_pack_array (&pk, 0);
-    return 0;
-}
+//  -------------------------------------------------------------------------
+//  migrations {stream | name, kind, since_s, limit} -> migrations_reply
+//  {now, transfer_timeout_s, count, total, counts, events}, newest first.
+//  total and counts cover every event of the stream and window; count is
+//  how many are in events after kind and limit.
 
-//  migrations {name?, since_s?, limit?} -> migrations_reply
 static int
 s_migrations (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
 {
-    char err [SF_ERR_MAX] = "", name [SF_NAME_MAX + 1] = "";
-    uint64_t since_s = 0, limit = 1000;
-    if (sf_map_str (body, "name", name, SF_NAME_MAX, err) < 0
-    ||  sf_map_u64 (body, "since_s", &since_s, err) < 0
-    ||  sf_map_u64 (body, "limit", &limit, err) < 0)
-        return s_error (reply, "bad_request", err);
-    if (limit > 1000000)
-        limit = 1000000;
+    char err [SF_ERR_MAX] = "", bad [48], name [SF_NAME_MAX + 1] = "", kindname [32] = "";
+    int rc = s_text (body, "stream", name, SF_NAME_MAX, err, sizeof (err));
+    if (rc == 1)
+        rc = s_text (body, "name", name, SF_NAME_MAX, err, sizeof (err));
+    if (rc < 0)
+        return s_error (reply, "bad_name", err);
+    int kind = -1;
+    rc = s_text (body, "kind", kindname, sizeof (kindname) - 1, err, sizeof (err));
+    if (rc < 0 || (rc == 0 && (kind = sf_event_kind_parse (kindname)) < 0)) {
+        int len = snprintf (err, sizeof (err), "unknown event kind '%.31s' (valid:",
+                            rc == 0 ? kindname : "?");
+        for (int k = 0; k < SF_EV_COUNT && len > 0 && (size_t) len < sizeof (err); k++)
+            len += snprintf (err + len, sizeof (err) - (size_t) len, "%s %s", k ? "," : "",
+                             sf_event_kind_name (k));
+        if (len > 0 && (size_t) len + 2 < sizeof (err))
+            strcat (err, ")");
+        return s_error (reply, "bad_kind", err);
+    }
+    int64_t limit = SF_EVENTS_LIMIT_DEFAULT, since_s = 0;
+    if (s_number (body, "limit", 0, SF_EVENTS_LIMIT_MAX, &limit, bad, sizeof (bad)) < 0) {
+        snprintf (err, sizeof (err), "limit must be a whole number from 0 to %d, not '%s'",
+                  SF_EVENTS_LIMIT_MAX, bad);
+        return s_error (reply, "bad_limit", err);
+    }
+    if (s_number (body, "since_s", 0, INT64_MAX / 1000, &since_s, bad, sizeof (bad)) < 0) {
+        snprintf (err, sizeof (err), "since_s must be a number of seconds, not '%s'", bad);
+        return s_error (reply, "bad_time", err);
+    }
     int64_t now_ms = sf_now_ms ();
-    int64_t since_ms = since_s && (int64_t) since_s < now_ms / 1000 ? now_ms - (int64_t) since_s * 1000 : 0;
+    int64_t since_ms = since_s && since_s * 1000 < now_ms ? now_ms - since_s * 1000 : 0;
+    //  A kind filter is applied here, so it reads more events than it shows
+    //  (the newest ten times the limit, at least 10,000)
+    size_t want = (size_t) limit;
+    if (kind >= 0) {
+        want = want * 10 < 10000 ? 10000 : want * 10;
+        if (want > SF_EVENTS_LIMIT_MAX)
+            want = SF_EVENTS_LIMIT_MAX;
+    }
     sf_fleet_events_t evs;
-    if (sf_fleet_events (ctx, name, since_ms, (size_t) limit, &evs, err, sizeof (err)))
-        return s_error (reply, "internal", err);
-    msgpack_sbuffer_clear (reply);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, reply, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "migrations_reply", 5);
-    sf_pack_ki64 (&pk, "now", now_ms / 1000);
-    sf_pack_ki64 (&pk, "transfer_timeout_s", ctx->transfer_timeout_s);
-    sf_pack_ku64 (&pk, "total", evs.total);
-    sf_pack_str (&pk, "counts");
-    msgpack_pack_map (&pk, SF_EV_COUNT);
+    memset (&evs, 0, sizeof (evs));
+    if (sf_fleet_events (ctx, name, since_ms, want, &evs, err, sizeof (err))) {
+        sf_fleet_events_clear (&evs);
+        return s_error (reply, "query_failed", err);
+    }
+    size_t shown = 0;
+    for (size_t i = 0; i < evs.count && shown < (size_t) limit; i++)
+        if (kind < 0 || evs.events [i].kind == kind)
+            shown++;
+    sf_reply_t r;
+    sf_reply_begin (&r, reply, "migrations_reply");
+    sf_reply_kint (&r, "now", now_ms / 1000);
+    sf_reply_kint (&r, "transfer_timeout_s", ctx->transfer_timeout_s);
+    sf_reply_kuint (&r, "count", shown);
+    sf_reply_kuint (&r, "total", evs.total);
+    sf_reply_key (&r, "counts");
+    sf_reply_map (&r);
     for (int k = 0; k < SF_EV_COUNT; k++)
-        sf_pack_ku64 (&pk, sf_event_kind_name (k), evs.counts [k]);
-    sf_pack_str (&pk, "events");
-    msgpack_pack_array (&pk, evs.count);
-    for (size_t i = 0; i < evs.count; i++)
-        s_pack_event (&pk, &evs.events [i]);
+        sf_reply_kuint (&r, sf_event_kind_name (k), evs.counts [k]);
+    sf_reply_close (&r);
+    sf_reply_key (&r, "events");
+    sf_reply_array (&r);
+    for (size_t i = 0, n = 0; i < evs.count && n < shown; i++)
+        if (kind < 0 || evs.events [i].kind == kind) {
+            sf_reply_event (&r, &evs.events [i]);
+            n++;
+        }
+    sf_reply_end (&r);
     sf_fleet_events_clear (&evs);
     return 0;
 }
 
-static void
-s_pack_tl_entry (msgpack_packer *pk, const sf_tl_entry_t *e)
-{
-    msgpack_pack_map (pk, 6);
-    sf_pack_kstr (pk, "node", e->node);
-    sf_pack_kstr (pk, "name", e->name);
-    sf_pack_ki64 (pk, "from", e->from);
-    sf_pack_ki64 (pk, "to", e->to);
-    sf_pack_kstr (pk, "rtsp", e->rtsp);
-    sf_pack_kstr (pk, "hls", e->hls);
-}
+//  -------------------------------------------------------------------------
+//  dvr {name, at} -> dvr_reply {name, uid, current, now, count, ranges}
+//  and with at: {at, holder, before, after}. The archive over every
+//  placement joined by uid (sf_fleet_timeline), sorted by time. holder is
+//  the range holding at, with offset_s into it and a playback link starting
+//  at that moment; in a gap, before and after are the ranges around it.
 
-//  dvr {name, at?} -> dvr_reply {name, uid, current, timeline[], at | gap}
 static int
 s_dvr (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
 {
-    char err [SF_ERR_MAX] = "", name [SF_NAME_MAX + 1] = "";
+    char err [SF_ERR_MAX] = "", bad [48], name [SF_NAME_MAX + 1] = "";
+    int rc = s_text (body, "name", name, SF_NAME_MAX, err, sizeof (err));
+    if (rc < 0)
+        return s_error (reply, "bad_name", err);
+    if (rc == 1)
+        return s_error (reply, "bad_name", "name a stream: dvr needs a stream name");
     int64_t at = 0;
-    int rc = sf_map_str (body, "name", name, SF_NAME_MAX, err);
-    int has_at = rc < 0 ? -1 : sf_map_i64 (body, "at", &at, err);
-    if (rc < 0 || has_at < 0)
-        return s_error (reply, "bad_request", err);
-    if (rc == 1 || !name [0])
-        return s_error (reply, "bad_request", "dvr needs a stream name");
+    int has_at = s_number (body, "at", INT64_MIN + 1, INT64_MAX, &at, bad, sizeof (bad));
+    if (has_at < 0) {
+        snprintf (err, sizeof (err), "at must be unix seconds, not '%s'", bad);
+        return s_error (reply, "bad_time", err);
+    }
     sf_timeline_t tl;
-    if (sf_fleet_timeline (ctx, name, &tl, err, sizeof (err)))
+    memset (&tl, 0, sizeof (tl));
+    if (sf_fleet_timeline (ctx, name, &tl, err, sizeof (err))) {
+        sf_timeline_clear (&tl);
         return s_error (reply, "not_found", err);
-    msgpack_sbuffer_clear (reply);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, reply, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "dvr_reply", has_at == 0 ? 6 : 5);
-    sf_pack_kstr (&pk, "name", name);
-    sf_pack_kstr (&pk, "uid", tl.uid);
-    sf_pack_kstr (&pk, "current", tl.current);
-    sf_pack_ki64 (&pk, "now", sf_now_ms () / 1000);
-    sf_pack_str (&pk, "timeline");
-    msgpack_pack_array (&pk, tl.count);
+    }
+    sf_reply_t r;
+    sf_reply_begin (&r, reply, "dvr_reply");
+    sf_reply_kstr (&r, "name", name);
+    sf_reply_kstr (&r, "uid", tl.uid);
+    sf_reply_ktext (&r, "current", tl.current);
+    sf_reply_kint (&r, "now", sf_now_ms () / 1000);
+    sf_reply_kuint (&r, "count", tl.count);
+    sf_reply_key (&r, "ranges");
+    sf_reply_array (&r);
     for (size_t i = 0; i < tl.count; i++)
-        s_pack_tl_entry (&pk, &tl.entries [i]);
+        sf_reply_tl_entry (&r, &tl.entries [i], false);
+    sf_reply_close (&r);
     if (has_at == 0) {
-        int before, after;
+        int before = -1, after = -1;
         int hold = sf_timeline_at (&tl, at, &before, &after);
-        if (hold >= 0) {
-            sf_pack_str (&pk, "at");
+        sf_reply_kint (&r, "at", at);
+        sf_reply_key (&r, "holder");
+        if (hold >= 0 && (size_t) hold < tl.count) {
             const sf_tl_entry_t *e = &tl.entries [hold];
+            sf_reply_tl_entry (&r, e, true);
+            sf_reply_kint (&r, "offset_s", at - e->from);
             //  The playback link starts at the asked moment
-            char rtsp [1024] = "", hls [1024] = "";
             sf_stream_t s;
             sf_stream_init (&s);
             SF_STRSET (s.name, e->name);
             SF_STRSET (s.uid, tl.uid);
             SF_STRSET (s.node, e->node);
             sf_node_t n;
-            sf_read_t r;
+            sf_read_t rd;
             bool have_node = false;
-            if (sf_store_read_begin (ctx->store, &r) == 0) {
-                have_node = sf_store_get_node (&r, e->node, &n) == 0;
-                sf_store_read_end (&r);
+            if (sf_store_read_begin (ctx->store, &rd) == 0) {
+                have_node = sf_store_get_node (&rd, e->node, &n) == 0;
+                sf_store_read_end (&rd);
             }
+            char rtsp [1024] = "", hls [1024] = "";
             sf_links_range (&s, have_node ? &n : NULL, at, e->to, rtsp, hls, sizeof (rtsp));
-            msgpack_pack_map (&pk, 6);
-            sf_pack_ki64 (&pk, "time", at);
-            sf_pack_kstr (&pk, "node", e->node);
-            sf_pack_ki64 (&pk, "from", e->from);
-            sf_pack_ki64 (&pk, "to", e->to);
-            sf_pack_kstr (&pk, "rtsp", rtsp);
-            sf_pack_kstr (&pk, "hls", hls);
+            sf_reply_key (&r, "playback");
+            sf_reply_map (&r);
+            sf_reply_ktext (&r, "rtsp", rtsp);
+            sf_reply_ktext (&r, "hls", hls);
+            sf_reply_close (&r);
+            sf_reply_close (&r);
+            sf_stream_clear (&s);
         }
-        else {
-            sf_pack_str (&pk, "gap");
-            msgpack_pack_map (&pk, 3);
-            sf_pack_ki64 (&pk, "time", at);
-            sf_pack_str (&pk, "before");
-            if (before >= 0)
-                s_pack_tl_entry (&pk, &tl.entries [before]);
-            else
-                msgpack_pack_nil (&pk);
-            sf_pack_str (&pk, "after");
-            if (after >= 0)
-                s_pack_tl_entry (&pk, &tl.entries [after]);
-            else
-                msgpack_pack_nil (&pk);
-        }
+        else
+            sf_reply_nil (&r);
+        sf_reply_key (&r, "before");
+        if (hold < 0 && before >= 0 && (size_t) before < tl.count)
+            sf_reply_tl_entry (&r, &tl.entries [before], false);
+        else
+            sf_reply_nil (&r);
+        sf_reply_key (&r, "after");
+        if (hold < 0 && after >= 0 && (size_t) after < tl.count)
+            sf_reply_tl_entry (&r, &tl.entries [after], false);
+        else
+            sf_reply_nil (&r);
     }
+    sf_reply_end (&r);
     sf_timeline_clear (&tl);
     return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  cluster {} -> cluster_reply {self, now, members, http, nodes, streams,
+//  now_ms}: the controllers as gossip sees them (a controller alone is its
+//  own cluster of one), with the fleet's counts from this replica: nodes
+//  from the liveness table and placements from the store's count, no scan.
+
+static void
+s_member_alone (sf_reply_t *r)
+{
+    sf_reply_map (r);
+    sf_reply_kstr (r, "id", "");
+    sf_reply_knil (r, "endpoint");
+    sf_reply_kstr (r, "state", "alive");
+    sf_reply_kuint (r, "incarnation", 0);
+    sf_reply_kint (r, "last_heard_ms", 0);
+    sf_reply_kuint (r, "lag_changes", 0);
+    sf_reply_kbool (r, "self", true);
+    sf_reply_close (r);
+}
+
+static int
+s_cluster (sf_query_ctx_t *ctx, msgpack_sbuffer *reply)
+{
+    msgpack_sbuffer view;
+    msgpack_sbuffer_init (&view);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    const msgpack_object *gossip = NULL;
+    if (ctx->cluster_fn && ctx->cluster_fn (ctx->cluster_arg, &view) == 0 && view.size
+    &&  sf_msg_parse (&msg, view.data, view.size) == 0
+    &&  strcmp (msg.type, "cluster_reply") == 0)
+        gossip = msg.body;
+    const msgpack_object *self_id = gossip ? sf_map_get (gossip, "self") : NULL;
+    const msgpack_object *members = gossip ? sf_map_get (gossip, "members") : NULL;
+    uint32_t live [3] = { 0, 0, 0 };
+    if (ctx->live)
+        sf_live_counts (ctx->live, sf_mono_ms (), live);
+    size_t streams = 0;
+    sf_read_t rd;
+    if (sf_store_read_begin (ctx->store, &rd) == 0) {
+        sf_store_count_streams (&rd, &streams);
+        sf_store_read_end (&rd);
+    }
+    int64_t now_ms = sf_now_ms ();
+    sf_reply_t r;
+    sf_reply_begin (&r, reply, "cluster_reply");
+    sf_reply_key (&r, "self");
+    if (self_id && self_id->type == MSGPACK_OBJECT_STR)
+        sf_reply_object (&r, self_id);
+    else
+        sf_reply_str (&r, "");
+    sf_reply_kint (&r, "now", now_ms / 1000);
+    sf_reply_key (&r, "members");
+    if (members && members->type == MSGPACK_OBJECT_ARRAY)
+        sf_reply_object (&r, members);
+    else {
+        sf_reply_array (&r);
+        s_member_alone (&r);
+        sf_reply_close (&r);
+    }
+    sf_reply_ktext (&r, "http", atomic_load (&ctx->http_address));
+    sf_reply_key (&r, "nodes");
+    sf_reply_map (&r);
+    sf_reply_kuint (&r, "total", (uint64_t) live [0] + live [1] + live [2]);
+    for (int l = SF_LIVE_ALIVE; l <= SF_LIVE_DOWN; l++)
+        sf_reply_kuint (&r, sf_liveness_name (l), live [l]);
+    sf_reply_close (&r);
+    sf_reply_kuint (&r, "streams", streams);
+    sf_reply_kint (&r, "now_ms", now_ms);
+    sf_reply_end (&r);
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&view);
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+
+int
+sf_api_answer (sf_query_ctx_t *ctx, const char *type, const msgpack_object *body,
+               msgpack_sbuffer *reply)
+{
+    if (strcmp (type, "list") == 0)
+        return s_list (ctx, body, reply);
+    if (strcmp (type, "detail") == 0)
+        return s_detail (ctx, body, reply);
+    if (strcmp (type, "dvr") == 0)
+        return s_dvr (ctx, body, reply);
+    if (strcmp (type, "nodes") == 0)
+        return s_nodes (ctx, body, reply);
+    if (strcmp (type, "migrations") == 0)
+        return s_migrations (ctx, body, reply);
+    if (strcmp (type, "cluster") == 0)
+        return s_cluster (ctx, reply);
+    char msg [160];
+    snprintf (msg, sizeof (msg), "unknown request type '%.40s' (valid: list, detail, dvr, "
+              "nodes, migrations, cluster)", type);
+    return s_error (reply, "bad_request", msg);
 }
 
 int
 sf_api_handle (sf_query_ctx_t *ctx, const sf_msg_t *request, msgpack_sbuffer *reply)
 {
-    const char *type = request->type;
-    if (strcmp (type, "list") == 0)
-        return s_list (ctx, request->body, reply);
-    if (strcmp (type, "detail") == 0)
-        return s_detail (ctx, request->body, reply);
-    if (strcmp (type, "nodes") == 0)
-        return s_nodes (ctx, reply);
-    if (strcmp (type, "migrations") == 0)
-        return s_migrations (ctx, request->body, reply);
-    if (strcmp (type, "dvr") == 0)
-        return s_dvr (ctx, request->body, reply);
-    if (strcmp (type, "cluster") == 0)
-        return s_cluster (ctx, reply);
-    char msg [96];
-    snprintf (msg, sizeof (msg), "unknown request type '%s'", type);
-    return s_error (reply, "bad_request", msg);
+    return sf_api_answer (ctx, request->type, request->body, reply);
+}
+
+int
+sf_api_http_status (const char *code)
+{
+    if (strcmp (code, "not_found") == 0)
+        return 404;
+    if (strncmp (code, "bad_", 4) == 0)
+        return 400;
+    if (strcmp (code, "store_unavailable") == 0)
+        return 503;
+    return 500;
 }

@@ -1,13 +1,14 @@
 /*  http.c — the controller's HTTP listener: JSON API, web page, metrics.
 
-    libmicrohttpd runs a small thread pool; each request is answered in one
-    call from the read model (sf_query.h), the same functions the CLI path
-    uses, so the API, the page and the CLI cannot disagree. Nothing here scans
-    the store for streams or derives state: that lives in query.c.
+    libmicrohttpd runs a small thread pool; each API request is one query of
+    the reply path (sf_api.h): the handler the CLI's socket calls answers it,
+    and its reply message is rendered as JSON by the converter the CLI's
+    `-o json` uses, so the API, the page and the CLI cannot disagree.
+    Nothing here scans the store, derives state or encodes a record.
 
-    Every input is a stranger's: query arguments are parsed strictly and a bad
-    one answers 400 with a JSON error naming it; an unknown stream answers 404;
-    a missing or wrong bearer token answers 401. The page's static files need
+    Every input is a stranger's: the handler parses query arguments strictly
+    and a bad one answers 400 with a JSON error naming it; an unknown stream
+    answers 404; a missing or wrong bearer token answers 401. The page's static files need
     no token (they hold no data); the page asks for the token itself.
 */
 #include <arpa/inet.h>
@@ -22,16 +23,14 @@
 #include <microhttpd.h>
 #include <jansson.h>
 #include <msgpack.h>
+#include "sf_api.h"
 #include "sf_fleet.h"
 #include "sf_http.h"
-#include "sf_json.h"
 #include "sf_log.h"
+#include "sf_mpjson.h"
+#include "sf_reply.h"
 #include "sf_web_assets.h"
 
-#define S_LIMIT_DEFAULT     100
-#define S_LIMIT_MAX         1000
-#define S_EVENTS_DEFAULT    100
-#define S_EVENTS_MAX        1000
 #define S_TOKEN_MAX         512
 #define S_THREADS           4
 #define S_GAUGES_TTL_MS     1000        //  scrapes at least this close share the gauges
@@ -142,8 +141,8 @@ s_reply_json (struct MHD_Connection *conn, unsigned status, json_t *j)
         return s_reply (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
                         oom, strlen (oom), MHD_RESPMEM_PERSISTENT, false);
     }
-    size_t len = 0;
-    char *text = sf_json_dumps (j, &len);
+    char *text = json_dumps (j, JSON_COMPACT);
+    size_t len = text ? strlen (text) : 0;
     json_decref (j);
     if (!text)
         return s_reply_json (conn, status, NULL);
@@ -155,7 +154,9 @@ static enum MHD_Result
 s_reply_error (struct MHD_Connection *conn, unsigned status, const char *code,
                const char *message)
 {
-    return s_reply_json (conn, status, sf_json_error ((int) status, code, message));
+    //  {"error": {"status": 400, "code": "...", "message": "..."}}
+    return s_reply_json (conn, status, json_pack ("{s:{s:i, s:s, s:o}}", "error",
+                         "status", (int) status, "code", code, "message", sf_json_str (message)));
 }
 
 //  -------------------------------------------------------------------------
@@ -178,19 +179,6 @@ s_parse_u64 (const char *text, uint64_t max, uint64_t *out)
     return 0;
 }
 
-static int
-s_parse_i64 (const char *text, int64_t *out)
-{
-    if (!text || !*text)
-        return -1;
-    bool neg = *text == '-';
-    uint64_t v;
-    if (s_parse_u64 (neg? text + 1: text, INT64_MAX, &v))
-        return -1;
-    *out = neg? -(int64_t) v: (int64_t) v;
-    return 0;
-}
-
 static const char *
 s_arg (struct MHD_Connection *conn, const char *key)
 {
@@ -199,158 +187,99 @@ s_arg (struct MHD_Connection *conn, const char *key)
 }
 
 //  -------------------------------------------------------------------------
-//  GET /api/v1/streams
+//  The API: every endpoint is one query of the reply path (sf_api.h). The
+//  path and the query arguments become a request map (arguments as text;
+//  the handler parses and validates them, so a bad one is answered the same
+//  way here and on the CLI's socket), and the reply message is rendered as
+//  JSON by the one converter the CLI's -o json uses (sf_mpjson_dumps).
 
-//  The cursor is an opaque token to clients; today it is the decimal offset
-//  of the next page, which keeps paging stateless on the server.
+//  Query arguments each request takes; others are ignored
+static const char *s_list_args [] = { "filter", "name", "node", "sort", "limit", "cursor", "after", NULL };
+static const char *s_detail_args [] = { "node", NULL };
+static const char *s_dvr_args [] = { "at", NULL };
+static const char *s_migrations_args [] = { "stream", "kind", "since_s", "limit", NULL };
+static const char *s_no_args [] = { NULL };
+
+//  Asks the handler; reply holds its message. Returns sf_api_answer's result.
+static int
+s_ask (sf_http_t *self, struct MHD_Connection *conn, const char *type,
+       const char *key, const char *value, const char **args, msgpack_sbuffer *reply)
+{
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init (&req);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    const char *given [8];
+    size_t n = 0;
+    for (size_t i = 0; args [i] && n < 8; i++)
+        given [n++] = s_arg (conn, args [i]);
+    size_t count = key ? 1 : 0;
+    for (size_t i = 0; i < n; i++)
+        count += given [i] != NULL;
+    msgpack_pack_map (&pk, count);
+    if (key)
+        sf_pack_kstr (&pk, key, value);
+    for (size_t i = 0; i < n; i++)
+        if (given [i])
+            sf_pack_kstr (&pk, args [i], given [i]);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    int rc;
+    if (msgpack_unpack_next (&u, req.data, req.size, &off) == MSGPACK_UNPACK_SUCCESS)
+        rc = sf_api_answer (self->query, type, &u.data, reply);
+    else
+        rc = (sf_reply_error (reply, "internal", "could not build the request"), -1);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&req);
+    return rc;
+}
+
+//  Sends a reply message: an answer as its JSON body with 200, an error as
+//  {"error": {status, code, message}} with the code's status
 static enum MHD_Result
-s_streams_list (sf_http_t *self, struct MHD_Connection *conn)
+s_send (struct MHD_Connection *conn, const msgpack_sbuffer *reply)
 {
-    char err [256] = "";
-    sf_filter_t filter;
-    sf_filter_init (&filter);
-    const char *v;
-    if ((v = s_arg (conn, "filter")) && sf_filter_parse (&filter, v, err, sizeof (err)))
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_filter", err);
-    if ((v = s_arg (conn, "name")) && sf_filter_set_name (&filter, v, err, sizeof (err)))
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_name", err);
-    if ((v = s_arg (conn, "node")) && sf_filter_set_node (&filter, v, err, sizeof (err)))
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_node", err);
-    sf_sort_t sort = { SF_SORT_NAME, false };
-    if ((v = s_arg (conn, "sort")) && sf_sort_parse (&sort, v, err, sizeof (err)))
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_sort", err);
-    uint64_t limit = S_LIMIT_DEFAULT;
-    if ((v = s_arg (conn, "limit")) && s_parse_u64 (v, S_LIMIT_MAX, &limit)) {
-        snprintf (err, sizeof (err), "limit must be a whole number from 0 to %d, not '%.40s'",
-                  S_LIMIT_MAX, v);
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_limit", err);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    if (sf_msg_parse (&msg, reply->data, reply->size)) {
+        sf_msg_release (&msg);
+        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                              "the answer could not be read back");
     }
-    uint64_t offset = 0;
-    if ((v = s_arg (conn, "cursor")) && s_parse_u64 (v, SIZE_MAX / 2, &offset)) {
-        snprintf (err, sizeof (err), "cursor '%.40s' is not one this API gave out; "
-                  "start again without a cursor", v);
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_cursor", err);
+    enum MHD_Result rc;
+    if (strcmp (msg.type, "error") == 0) {
+        char code [64] = "internal", message [SF_ERR_MAX + 64] = "";
+        sf_map_str (msg.body, "code", code, sizeof (code) - 1, NULL);
+        sf_map_str (msg.body, "message", message, sizeof (message) - 1, NULL);
+        rc = s_reply_error (conn, (unsigned) sf_api_http_status (code), code, message);
     }
-    //  after: a keyset cursor (next_after of an earlier answer), stable while
-    //  rows come and go; cursor stays the offset the page addresses directly
-    const char *after = s_arg (conn, "after");
-    if (after && strlen (after) > SF_READMODEL_CURSOR_MAX)
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_cursor",
-                              "after is not a cursor this API gave out; start again without it");
-    sf_list_result_t res;
-    memset (&res, 0, sizeof (res));
-    if (sf_query_list_after (self->query, &filter, &sort, after, (size_t) offset, (size_t) limit,
-                             &res, err, sizeof (err)))
-        return after && *after ? s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_cursor", err)
-                               : s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
-
-    int64_t now = sf_now_ms () / 1000;
-    json_t *rows = json_array ();
-    for (size_t i = 0; i < res.nrows; i++)
-        json_array_append_new (rows, sf_json_stream (&res.rows [i], NULL, SF_JSON_ROW, now));
-    char params [128], cursor [32];
-    json_t *next = json_null ();
-    if (offset + res.nrows < res.total && limit > 0) {
-        snprintf (cursor, sizeof (cursor), "%" PRIu64, offset + res.nrows);
-        next = json_string (cursor);
+    else {
+        size_t len = 0;
+        char *text = sf_mpjson_dumps (msg.body, false, &len);
+        rc = text ? s_reply (conn, MHD_HTTP_OK, "application/json; charset=utf-8", text, len,
+                             MHD_RESPMEM_MUST_FREE, false)
+                  : s_reply_json (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
-    json_t *prev = json_null ();
-    if (offset > 0) {
-        snprintf (cursor, sizeof (cursor), "%" PRIu64, offset > limit? offset - limit: 0);
-        prev = json_string (cursor);
-    }
-    char sortbuf [40];
-    snprintf (sortbuf, sizeof (sortbuf), "%s%s", sort.desc? "-": "", sf_sort_name (sort.key));
-    json_t *j = json_pack ("{s:I, s:I, s:I, s:I, s:o, s:o, s:s, s:s, s:I, s:o}",
-        "total", (json_int_t) res.total, "offset", (json_int_t) offset,
-        "limit", (json_int_t) limit, "count", (json_int_t) res.nrows,
-        "next_cursor", next, "prev_cursor", prev,
-        "filter", sf_filter_params (&filter, params, sizeof (params)),
-        "sort", sortbuf, "now", (json_int_t) now, "streams", rows);
-    json_object_set_new (j, "next_after", res.next [0] && limit > 0 ? json_string (res.next) : json_null ());
-    sf_list_result_clear (&res);
-    return s_reply_json (conn, MHD_HTTP_OK, j);
+    sf_msg_release (&msg);
+    return rc;
 }
-
-//  -------------------------------------------------------------------------
-//  GET /api/v1/streams/{name} and /api/v1/streams/{name}/dvr
 
 static enum MHD_Result
-s_stream_detail (sf_http_t *self, struct MHD_Connection *conn, const char *name,
-                 const sf_detail_result_t *d)
+s_query (sf_http_t *self, struct MHD_Connection *conn, const char *type,
+         const char *key, const char *value, const char **args)
 {
-    int64_t now = sf_now_ms () / 1000;
-    json_t *placements = json_array ();
-    for (size_t i = 0; i < d->count; i++) {
-        json_t *p = sf_json_stream (&d->placements [i], &d->nodes [i], SF_JSON_DETAIL, now);
-        if (p) {
-            const sf_node_t *n = &d->nodes [i];
-            json_object_set_new (p, "node_liveness",
-                                 json_string (sf_liveness_name (n->liveness)));
-            json_object_set_new (p, "node_addr_external", sf_json_str (n->addr_external));
-        }
-        json_array_append_new (placements, p);
-    }
-    return s_reply_json (conn, MHD_HTTP_OK, json_pack ("{s:o, s:I, s:I, s:o}",
-        "name", sf_json_str (name), "count", (json_int_t) d->count, "now", (json_int_t) now,
-        "placements", placements));
+    msgpack_sbuffer reply;
+    msgpack_sbuffer_init (&reply);
+    s_ask (self, conn, type, key, value, args, &reply);
+    enum MHD_Result rc = s_send (conn, &reply);
+    msgpack_sbuffer_destroy (&reply);
+    return rc;
 }
 
-static json_t *
-s_tl_entry_json (const sf_tl_entry_t *e)
-{
-    return json_pack ("{s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
-        "from", (json_int_t) e->from, "to", (json_int_t) e->to,
-        "duration_s", (json_int_t) (e->to - e->from), "node", sf_json_str (e->node),
-        "name", sf_json_str (e->name), "rtsp", sf_json_str (e->rtsp), "hls", sf_json_str (e->hls));
-}
-
-//  The stream's archive over every placement (sf_fleet_timeline: joined by
-//  uid, so a migrated stream's old archive shows with the node holding it),
-//  sorted by time, each range with its node and playback links. ?at=T also
-//  answers which range holds time T, or the ranges around the gap it falls in.
-static enum MHD_Result
-s_stream_dvr (sf_http_t *self, struct MHD_Connection *conn, const char *name)
-{
-    int64_t at = 0;
-    const char *v = s_arg (conn, "at");
-    char err [256] = "";
-    if (v && s_parse_i64 (v, &at)) {
-        snprintf (err, sizeof (err), "at must be unix seconds, not '%.40s'", v);
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_time", err);
-    }
-    sf_timeline_t tl;
-    memset (&tl, 0, sizeof (tl));
-    if (sf_fleet_timeline (self->query, name, &tl, err, sizeof (err))) {
-        sf_timeline_clear (&tl);
-        return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
-    }
-    json_t *ranges = json_array ();
-    for (size_t i = 0; i < tl.count; i++)
-        json_array_append_new (ranges, s_tl_entry_json (&tl.entries [i]));
-    json_t *j = json_pack ("{s:o, s:o, s:o, s:I, s:o}", "name", sf_json_str (name),
-        "uid", sf_json_str (tl.uid), "current", tl.current [0]? sf_json_str (tl.current): json_null (),
-        "count", (json_int_t) tl.count, "ranges", ranges);
-    if (v && j) {
-        int before = -1, after = -1;
-        int hit = sf_timeline_at (&tl, at, &before, &after);
-        json_object_set_new (j, "at", json_integer (at));
-        json_t *holder = json_null ();
-        if (hit >= 0 && (size_t) hit < tl.count) {
-            holder = s_tl_entry_json (&tl.entries [hit]);
-            json_object_set_new (holder, "offset_s", json_integer (at - tl.entries [hit].from));
-        }
-        json_object_set_new (j, "holder", holder);
-        //  In a gap: the ranges around it, so a player can jump to the nearest
-        json_object_set_new (j, "before", hit < 0 && before >= 0 && (size_t) before < tl.count?
-                             s_tl_entry_json (&tl.entries [before]): json_null ());
-        json_object_set_new (j, "after", hit < 0 && after >= 0 && (size_t) after < tl.count?
-                             s_tl_entry_json (&tl.entries [after]): json_null ());
-    }
-    sf_timeline_clear (&tl);
-    return s_reply_json (conn, MHD_HTTP_OK, j);
-}
-
+//  GET /api/v1/streams/{name} and /api/v1/streams/{name}/dvr. A name may
+//  itself hold '/': the whole rest is tried as a name first, and only then
+//  "NAME/dvr" as the DVR timeline of NAME.
 static enum MHD_Result
 s_stream (sf_http_t *self, struct MHD_Connection *conn, const char *rest)
 {
@@ -361,132 +290,28 @@ s_stream (sf_http_t *self, struct MHD_Connection *conn, const char *rest)
     if (len >= sizeof (name))
         return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_name", "stream name is too long");
     memcpy (name, rest, len + 1);
-    const char *node = s_arg (conn, "node");
-    char err [256] = "";
-    sf_detail_result_t d;
-    memset (&d, 0, sizeof (d));
-    //  A name may itself hold '/': the whole rest is tried as a name first,
-    //  and only then "NAME/dvr" as the DVR timeline of NAME.
-    if (sf_query_detail (self->query, name, node, &d, err, sizeof (err)) == 0) {
-        enum MHD_Result rc = s_stream_detail (self, conn, name, &d);
-        sf_detail_result_clear (&d);
-        return rc;
-    }
-    sf_detail_result_clear (&d);
-    if (len > 4 && strcmp (name + len - 4, "/dvr") == 0) {
-        name [len - 4] = 0;
-        return s_stream_dvr (self, conn, name);
-    }
-    return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
-}
-
-//  -------------------------------------------------------------------------
-//  GET /api/v1/nodes[/{id}]
-
-static enum MHD_Result
-s_nodes (sf_http_t *self, struct MHD_Connection *conn, const char *id)
-{
-    char err [256] = "";
-    sf_node_t *nodes = NULL;
-    size_t count = 0;
-    if (sf_query_nodes (self->query, &nodes, &count, err, sizeof (err)))
-        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
-    int64_t now = sf_now_ms () / 1000;
-    json_t *j = NULL;
-    if (id) {
-        for (size_t i = 0; i < count && !j; i++)
-            if (strcmp (nodes [i].id, id) == 0)
-                j = sf_json_node (&nodes [i], now);
-        free (nodes);
-        if (!j) {
-            snprintf (err, sizeof (err), "no node '%.64s' is known to this controller", id);
-            return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
+    msgpack_sbuffer reply;
+    msgpack_sbuffer_init (&reply);
+    int rc = s_ask (self, conn, "detail", "name", name, s_detail_args, &reply);
+    if (rc && len > 4 && strcmp (name + len - 4, "/dvr") == 0) {
+        sf_msg_t msg;
+        sf_msg_init (&msg);
+        char code [32] = "";
+        if (sf_msg_parse (&msg, reply.data, reply.size) == 0)
+            sf_map_str (msg.body, "code", code, sizeof (code) - 1, NULL);
+        sf_msg_release (&msg);
+        if (strcmp (code, "not_found") == 0 || strcmp (code, "bad_name") == 0) {
+            name [len - 4] = 0;
+            s_ask (self, conn, "dvr", "name", name, s_dvr_args, &reply);
         }
-        return s_reply_json (conn, MHD_HTTP_OK, j);
     }
-    json_t *list = json_array ();
-    uint64_t by [3] = { 0, 0, 0 };
-    for (size_t i = 0; i < count; i++) {
-        json_array_append_new (list, sf_json_node (&nodes [i], now));
-        if (nodes [i].liveness <= SF_LIVE_DOWN)
-            by [nodes [i].liveness]++;
-    }
-    free (nodes);
-    return s_reply_json (conn, MHD_HTTP_OK, json_pack ("{s:I, s:{s:I, s:I, s:I}, s:I, s:o}",
-        "count", (json_int_t) count, "liveness", "alive", (json_int_t) by [0],
-        "suspect", (json_int_t) by [1], "down", (json_int_t) by [2],
-        "now", (json_int_t) now, "nodes", list));
+    enum MHD_Result res = s_send (conn, &reply);
+    msgpack_sbuffer_destroy (&reply);
+    return res;
 }
 
 //  -------------------------------------------------------------------------
-//  GET /api/v1/migrations: transfer, migration, failover, stuck and return
-//  events (sf_fleet_events), newest first.
-
-static json_t *
-s_event_json (const sf_fleet_event_t *ev)
-{
-    json_t *j = json_pack ("{s:s, s:o, s:o, s:o, s:o, s:I, s:o}",
-        "kind", sf_event_kind_name (ev->kind), "stream", sf_json_str (ev->stream),
-        "uid", sf_json_str (ev->uid), "from", ev->from [0]? sf_json_str (ev->from): json_null (),
-        "to", ev->to [0]? sf_json_str (ev->to): json_null (), "at_ms", (json_int_t) ev->at_ms,
-        "reason", sf_json_str (ev->reason));
-    if (j && ev->duration_ms > 0)
-        json_object_set_new (j, "duration_ms", json_integer (ev->duration_ms));
-    return j;
-}
-
-static enum MHD_Result
-s_migrations (sf_http_t *self, struct MHD_Connection *conn)
-{
-    char err [256] = "";
-    uint64_t limit = S_EVENTS_DEFAULT, since_s = 0;
-    const char *v = s_arg (conn, "limit");
-    if (v && (s_parse_u64 (v, S_EVENTS_MAX, &limit) || limit == 0)) {
-        snprintf (err, sizeof (err), "limit must be a whole number from 1 to %d, not '%.40s'",
-                  S_EVENTS_MAX, v);
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_limit", err);
-    }
-    if ((v = s_arg (conn, "since_s")) && s_parse_u64 (v, INT64_MAX / 1000, &since_s)) {
-        snprintf (err, sizeof (err), "since_s must be a number of seconds, not '%.40s'", v);
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_time", err);
-    }
-    int kind = -1;
-    if ((v = s_arg (conn, "kind")) && (kind = sf_event_kind_parse (v)) < 0) {
-        snprintf (err, sizeof (err), "unknown event kind '%.40s' (valid: transfer_started, "
-                  "migrated, failover, transfer_stuck, returned)", v);
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_kind", err);
-    }
-    const char *name = s_arg (conn, "stream");
-    if (name && strlen (name) > SF_NAME_MAX)
-        return s_reply_error (conn, MHD_HTTP_BAD_REQUEST, "bad_name", "stream name is too long");
-    int64_t now_ms = sf_now_ms ();
-    int64_t since_ms = since_s && (int64_t) since_s * 1000 < now_ms? now_ms - (int64_t) since_s * 1000: 0;
-    sf_fleet_events_t evs;
-    memset (&evs, 0, sizeof (evs));
-    //  A kind filter is applied here, so it reads the most events it may show
-    size_t want = kind >= 0? S_EVENTS_MAX * 10: (size_t) limit;
-    if (sf_fleet_events (self->query, name? name: "", since_ms, want, &evs, err, sizeof (err))) {
-        sf_fleet_events_clear (&evs);
-        return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "query_failed", err);
-    }
-    json_t *events = json_array ();
-    for (size_t i = 0; i < evs.count && json_array_size (events) < limit; i++)
-        if (kind < 0 || evs.events [i].kind == kind)
-            json_array_append_new (events, s_event_json (&evs.events [i]));
-    json_t *counts = json_object ();
-    for (int k = 0; k < SF_EV_COUNT; k++)
-        json_object_set_new (counts, sf_event_kind_name (k), json_integer ((json_int_t) evs.counts [k]));
-    json_t *j = json_pack ("{s:I, s:I, s:o, s:o}",
-        "count", (json_int_t) json_array_size (events), "total", (json_int_t) evs.total,
-        "counts", counts, "events", events);
-    sf_fleet_events_clear (&evs);
-    return s_reply_json (conn, MHD_HTTP_OK, j);
-}
-
-//  -------------------------------------------------------------------------
-//  GET /api/v1/cluster: the controllers as gossip sees them (members with
-//  state, incarnation, lag), plus the fleet's node and stream counts.
-//  Alone (no gossip), a controller is its own cluster of one.
+//  GET /api/v1/cluster and the metrics' peers
 
 //  The gossip view's body as JSON, or NULL when there is none
 static json_t *
@@ -501,7 +326,7 @@ s_cluster_view (sf_http_t *self)
         sf_msg_t msg;
         sf_msg_init (&msg);
         if (sf_msg_parse (&msg, sb.data, sb.size) == 0 && strcmp (msg.type, "cluster_reply") == 0)
-            body = sf_json_from_msgpack (msg.body);
+            body = sf_mpjson (msg.body);
         sf_msg_release (&msg);
     }
     msgpack_sbuffer_destroy (&sb);
@@ -517,33 +342,6 @@ s_liveness_counts (sf_http_t *self, uint64_t by [3])
     sf_live_counts (self->query->live, sf_mono_ms (), counts);
     for (int i = 0; i < 3; i++)
         by [i] = counts [i];
-}
-
-static enum MHD_Result
-s_cluster (sf_http_t *self, struct MHD_Connection *conn)
-{
-    uint64_t by [3];
-    s_liveness_counts (self, by);
-    uint64_t count = by [0] + by [1] + by [2];
-    size_t streams = 0;
-    sf_read_t r;
-    if (sf_store_read_begin (self->query->store, &r) == 0) {
-        sf_store_count_streams (&r, &streams);
-        sf_store_read_end (&r);
-    }
-    json_t *j = s_cluster_view (self);
-    if (!j)
-        j = json_pack ("{s:s, s:I, s:[{s:s, s:s, s:s, s:I, s:I, s:I, s:b}]}",
-            "self", "", "now", (json_int_t) (sf_now_ms () / 1000), "members",
-            "id", "", "endpoint", "", "state", "alive", "incarnation", (json_int_t) 0,
-            "last_heard_ms", (json_int_t) 0, "lag_changes", (json_int_t) 0, "self", 1);
-    json_object_set_new (j, "http", json_string (self->address));
-    json_object_set_new (j, "nodes", json_pack ("{s:I, s:I, s:I, s:I}",
-        "total", (json_int_t) count, "alive", (json_int_t) by [0],
-        "suspect", (json_int_t) by [1], "down", (json_int_t) by [2]));
-    json_object_set_new (j, "streams", json_integer ((json_int_t) streams));
-    json_object_set_new (j, "now_ms", json_integer (sf_now_ms ()));
-    return s_reply_json (conn, MHD_HTTP_OK, j);
 }
 
 //  -------------------------------------------------------------------------
@@ -674,17 +472,17 @@ static enum MHD_Result
 s_api (sf_http_t *self, struct MHD_Connection *conn, const char *url)
 {
     if (strcmp (url, "/api/v1/streams") == 0 || strcmp (url, "/api/v1/streams/") == 0)
-        return s_streams_list (self, conn);
+        return s_query (self, conn, "list", NULL, NULL, s_list_args);
     if (strncmp (url, "/api/v1/streams/", 16) == 0)
         return s_stream (self, conn, url + 16);
     if (strcmp (url, "/api/v1/nodes") == 0 || strcmp (url, "/api/v1/nodes/") == 0)
-        return s_nodes (self, conn, NULL);
+        return s_query (self, conn, "nodes", NULL, NULL, s_no_args);
     if (strncmp (url, "/api/v1/nodes/", 14) == 0)
-        return s_nodes (self, conn, url + 14);
+        return s_query (self, conn, "nodes", "id", url + 14, s_no_args);
     if (strcmp (url, "/api/v1/migrations") == 0)
-        return s_migrations (self, conn);
+        return s_query (self, conn, "migrations", NULL, NULL, s_migrations_args);
     if (strcmp (url, "/api/v1/cluster") == 0)
-        return s_cluster (self, conn);
+        return s_query (self, conn, "cluster", NULL, NULL, s_no_args);
     char err [200];
     snprintf (err, sizeof (err), "no endpoint %.120s; see docs/http-api.md", url);
     return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
@@ -910,6 +708,7 @@ sf_http_new (sf_query_ctx_t *query, sf_metrics_t *metrics, const char *listen,
         inet_ntop (AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, host, sizeof (host));
     snprintf (self->address, sizeof (self->address), ss.ss_family == AF_INET6?
               "[%s]:%u": "%s:%u", host, info? (unsigned) info->port: (unsigned) port);
+    atomic_store (&query->http_address, (const char *) self->address);
     sf_info ("http: serving the API, the web page and /metrics on http://%s/%s",
              self->address, self->token_len? " (bearer token required)": "");
     return self;
@@ -923,6 +722,7 @@ sf_http_destroy (sf_http_t **self_p)
     sf_http_t *self = *self_p;
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
+    atomic_store (&self->query->http_address, (const char *) NULL);
     pthread_mutex_destroy (&self->gauges_lock);
     //  The token is a secret; do not leave it in freed memory
     explicit_bzero (self->token, sizeof (self->token));

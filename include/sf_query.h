@@ -15,6 +15,7 @@
 #include "sf_live.h"
 #include "sf_readmodel.h"
 #include <msgpack.h>
+#include <stdatomic.h>
 
 typedef struct {
     sf_store_t *store;
@@ -27,6 +28,10 @@ typedef struct {
     //  controller runs gossip; controller/gossip.c). Thread-safe.
     int (*cluster_fn) (void *arg, msgpack_sbuffer *reply);
     void *cluster_arg;
+    //  The HTTP listener's address as bound, for the cluster reply (set by
+    //  the HTTP module once it listens; NULL without one). Atomic because
+    //  the query threads may already run.
+    _Atomic (const char *) http_address;
 } sf_query_ctx_t;
 
 typedef struct {

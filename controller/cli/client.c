@@ -116,12 +116,11 @@ sf_cli_check_error (const sf_msg_t *reply)
 void
 sf_cli_print_json (const msgpack_object *o)
 {
-    json_t *j = sf_mpjson (o);
-    char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+    //  The HTTP API's converter, so both print the same document
+    char *text = sf_mpjson_dumps (o, true, NULL);
     if (text)
         puts (text);
     free (text);
-    json_decref (j);
 }
 
 const char *

@@ -122,7 +122,7 @@ sf_cmd_dvr (sf_cli_t *cli, int argc, char **argv)
     sf_map_str (reply.body, "uid", uid, SF_NAME_MAX, NULL);
     sf_map_str (reply.body, "current", current, SF_NODE_MAX, NULL);
     printf ("%s (uid %s), lives on node %s\n\n", name, uid, current [0] ? current : "(unknown)");
-    const msgpack_object *tl = sf_map_get (reply.body, "timeline");
+    const msgpack_object *tl = sf_map_get (reply.body, "ranges");
     uint32_t n = tl && tl->type == MSGPACK_OBJECT_ARRAY ? tl->via.array.size : 0;
     printf ("%-4s %-16s %-19s   %-19s %9s\n", "#", "NODE", "FROM (UTC)", "TO", "LENGTH");
     for (uint32_t i = 0; i < n; i++) {
@@ -140,20 +140,24 @@ sf_cmd_dvr (sf_cli_t *cli, int argc, char **argv)
     }
     if (!n)
         printf ("  (no archive on any node)\n");
-    const msgpack_object *hold = sf_map_get (reply.body, "at");
-    const msgpack_object *gap = sf_map_get (reply.body, "gap");
+    //  holder: the range holding the moment, with a playback link from
+    //  there; null in a gap, with the ranges before and after it
+    const msgpack_object *hold = at_text ? sf_map_get (reply.body, "holder") : NULL;
     char b [32];
     if (hold && hold->type == MSGPACK_OBJECT_MAP) {
         char node [SF_NODE_MAX + 1] = "", rtsp [1024] = "", hls [1024] = "";
+        const msgpack_object *play = sf_map_get (hold, "playback");
         sf_map_str (hold, "node", node, SF_NODE_MAX, NULL);
-        sf_map_str (hold, "rtsp", rtsp, sizeof (rtsp) - 1, NULL);
-        sf_map_str (hold, "hls", hls, sizeof (hls) - 1, NULL);
+        if (play && play->type == MSGPACK_OBJECT_MAP) {
+            sf_map_str (play, "rtsp", rtsp, sizeof (rtsp) - 1, NULL);
+            sf_map_str (play, "hls", hls, sizeof (hls) - 1, NULL);
+        }
         printf ("\nAt %s: node %s\n  RTSP %s\n  HLS  %s\n", sf_fmt_time (at, b, sizeof (b)), node, rtsp, hls);
     }
-    else if (gap && gap->type == MSGPACK_OBJECT_MAP) {
+    else if (at_text) {
         printf ("\nAt %s: in a gap, no node holds it\n", sf_fmt_time (at, b, sizeof (b)));
-        const msgpack_object *be = sf_map_get (gap, "before");
-        const msgpack_object *af = sf_map_get (gap, "after");
+        const msgpack_object *be = sf_map_get (reply.body, "before");
+        const msgpack_object *af = sf_map_get (reply.body, "after");
         if (be && be->type == MSGPACK_OBJECT_MAP)
             s_print_entry ("before:", be);
         if (af && af->type == MSGPACK_OBJECT_MAP)

@@ -89,7 +89,7 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
     sf_msg_begin (&pk, "migrations", 3);
-    sf_pack_kstr (&pk, "name", name);
+    sf_pack_kstr (&pk, "stream", name);
     sf_pack_ku64 (&pk, "since_s", (uint64_t) since);
     sf_pack_ku64 (&pk, "limit", (uint64_t) limit);
     sf_msg_t reply;

@@ -44,10 +44,17 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
         sf_map_str (o, "id", id, SF_NODE_MAX, NULL);
         sf_map_str (o, "liveness", live, sizeof (live) - 1, NULL);
         sf_map_i64 (o, "heartbeat_age_ms", &hb_age, NULL);
-        sf_map_u32 (o, "nstreams", &nstreams, NULL);
-        sf_map_u32 (o, "nprimary", &nprimary, NULL);
-        sf_map_u32 (o, "max_primary_streams", &maxp, NULL);
-        sf_map_u32 (o, "max_in_kbps", &maxin, NULL);
+        const msgpack_object *counts = sf_map_get (o, "counts");
+        const msgpack_object *limits = sf_map_get (o, "limits");
+        if (counts) {
+            sf_map_u32 (counts, "streams", &nstreams, NULL);
+            sf_map_u32 (counts, "primary", &nprimary, NULL);
+        }
+        //  A limit is null when there is none
+        if (limits) {
+            sf_map_u32 (limits, "max_primary_streams", &maxp, NULL);
+            sf_map_u32 (limits, "max_in_kbps", &maxin, NULL);
+        }
         bool stale = false;
         sf_map_bool (o, "stale", &stale, NULL);
         const msgpack_object *u = sf_map_get (o, "usage");

@@ -71,7 +71,7 @@ s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, c
     int64_t now = 0;
     sf_map_u64 (reply.body, "total", &total, NULL);
     sf_map_i64 (reply.body, "now", &now, NULL);
-    const msgpack_object *rows = sf_map_get (reply.body, "rows");
+    const msgpack_object *rows = sf_map_get (reply.body, "streams");
     bool wide = cli->output == SF_OUT_WIDE;
     //  "№" is one column wide but three bytes: pad it by hand
     printf ("№      %-36s %-14s %-18s %7s %12s %9s %7s  %s\n", "NAME", "NODE", "STATUS",
@@ -91,8 +91,11 @@ s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, c
         sf_map_str (row, "migrated_to", migrated, SF_NODE_MAX, NULL);
         sf_map_u64 (row, "clients", &clients, NULL);
         sf_map_u64 (row, "bitrate_kbps", &bitrate, NULL);
-        sf_map_u32 (row, "reconnect_attempts", &att, NULL);
-        sf_map_u32 (row, "reconnect_total", &tot, NULL);
+        const msgpack_object *recon = sf_map_get (row, "reconnects");
+        if (recon) {
+            sf_map_u32 (recon, "attempts", &att, NULL);
+            sf_map_u32 (recon, "total", &tot, NULL);
+        }
         sf_map_i64 (row, "started_at", &started, NULL);
         sf_map_bool (row, "transfer", &transfer, NULL);
         sf_map_bool (row, "stale", &stale, NULL);
@@ -114,10 +117,10 @@ s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, c
                 running ? sf_fmt_duration (now - started, up, sizeof (up)) : "-", rec, url);
         if (wide) {
             const msgpack_object *v = sf_map_get (row, "version");
+            uint64_t gen = 0, seq = 0;
             printf ("  uid=%s", uid);
-            if (v && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 2)
-                printf (" version=%llu/%llu", (unsigned long long) v->via.array.ptr [0].via.u64,
-                        (unsigned long long) v->via.array.ptr [1].via.u64);
+            if (v && sf_map_u64 (v, "gen", &gen, NULL) == 0 && sf_map_u64 (v, "seq", &seq, NULL) == 0)
+                printf (" version=%llu/%llu", (unsigned long long) gen, (unsigned long long) seq);
             if (migrated [0])
                 printf (" migrated_to=%s", migrated);
         }
@@ -152,8 +155,7 @@ s_text_block (const char *title, const char *text)
 static void
 s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
 {
-    const msgpack_object *s = sf_map_get (pl, "stream");
-    const msgpack_object *n = sf_map_get (pl, "node");
+    const msgpack_object *s = pl;
     const msgpack_object *links = sf_map_get (pl, "links");
     char name [SF_NAME_MAX + 1] = "", node [SF_NODE_MAX + 1] = "", type [16] = "", status [16] = "";
     char live [16] = "", uid [SF_NAME_MAX + 1] = "", migrated [SF_NODE_MAX + 1] = "";
@@ -164,8 +166,7 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
     sf_map_str (s, "type", type, sizeof (type) - 1, NULL);
     sf_map_str (s, "status", status, sizeof (status) - 1, NULL);
     sf_map_str (s, "migrated_to", migrated, SF_NODE_MAX, NULL);
-    if (n)
-        sf_map_str (n, "liveness", live, sizeof (live) - 1, NULL);
+    sf_map_str (s, "node_liveness", live, sizeof (live) - 1, NULL);
     bool transfer = false;
     sf_map_bool (s, "transfer", &transfer, NULL);
     printf ("%s (uid %s) on node %s (%s%s%s): %s, %s%s%s%s%s\n", name, uid, node, sf_color (cli, live),
@@ -185,7 +186,7 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
         sf_map_u64 (dvr, "disk_free_bytes", &disk, NULL);
         sf_map_u64 (dvr, "memory_bytes", &mem, NULL);
     }
-    const msgpack_object *ranges = links ? sf_map_get (links, "ranges") : NULL;
+    const msgpack_object *ranges = dvr ? sf_map_get (dvr, "ranges") : NULL;
     uint32_t nr = ranges && ranges->type == MSGPACK_OBJECT_ARRAY ? ranges->via.array.size : 0;
     printf ("\nOverview\n");
     printf ("  %-22s %s\n", "Records path", rpath [0] ? rpath : "-");
@@ -206,7 +207,7 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
     else
         printf ("  %-22s -\n", "Chunk");
     printf ("  %-22s %s\n", "Memory usage", mem ? sf_fmt_bytes (mem, buf, sizeof (buf)) : "-");
-    if (links) {
+    if (links && links->type == MSGPACK_OBJECT_MAP) {
         char rtsp [1024] = "", hls [1024] = "";
         sf_map_str (links, "rtsp", rtsp, sizeof (rtsp) - 1, NULL);
         sf_map_str (links, "hls", hls, sizeof (hls) - 1, NULL);

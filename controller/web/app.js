@@ -385,10 +385,10 @@ async function loadDetail() {
   if (!d) return;
   const path = `/api/v1/streams/${encodeURIComponent(d.name)}`;
   try {
-    const [data, dvr, history] = await Promise.all([api(path), api(path + '/dvr'),
-      api(`/api/v1/migrations?stream=${encodeURIComponent(d.name)}&limit=20`).catch(() => null)]);
+    //  The detail answer holds where the stream lives now and its history
+    const [data, dvr] = await Promise.all([api(path), api(path + '/dvr')]);
     if (state.detail !== d) return;
-    d.data = data; d.dvr = dvr; d.history = history;
+    d.data = data; d.dvr = dvr;
     if (!data.placements.some((p) => p.node === d.node) && data.placements.length) d.node = data.placements[0].node;
     renderDetail();
   } catch (e) {
@@ -436,7 +436,7 @@ function bar(used, total) {
 
 /* Where the stream has been: its transfer, migration and failover events */
 function historyTable(history, current) {
-  const events = (history && history.events) || [];
+  const events = (history || []).slice(-20).reverse();      // newest first
   const where = current ? `Lives on ${current} now. ` : '';
   if (!events.length) return h('div', { class: 'muted', text: `${where}No transfers, migrations or failovers recorded.` });
   return h('div', {}, where ? h('div', { class: 'muted', text: where }) : null,
@@ -479,7 +479,7 @@ const TABS = {
         ['HLS', copyRow(p.links && p.links.hls, 'HLS link', { 'data-copy': 'live-hls' })],
       ]),
       h('div', { class: 'section-title', text: 'Placement history' }),
-      historyTable(d.history, d.dvr && d.dvr.current),
+      historyTable(d.data.history, d.data.current),
       h('div', { class: 'section-title', text: 'Version' }),
       kv([['Origin (gen, seq)', `${p.version.gen}, ${p.version.seq}`]]),
     ];

@@ -32,9 +32,9 @@ start_agent n2 "$CTL_c1_AGENTS" --source "$KIND" $(agent_args "$B" "$AUTH") \
 # row NODE NAME EXPR: python over that placement's listed row (s)
 row() {
   cli streams --node "$1" -o json --limit 1000 2>/dev/null |
-    $PYTHON -c "import json,sys; r=[s for s in json.load(sys.stdin)['rows'] if s['name']=='$2']; s=r[0] if r else None; sys.exit(0 if s and ($3) else 1)"
+    $PYTHON -c "import json,sys; r=[s for s in json.load(sys.stdin)['streams'] if s['name']=='$2']; s=r[0] if r else None; sys.exit(0 if s and ($3) else 1)"
 }
-count_on() { [ "$(cli streams --node "$1" -o json --limit 1000 2>/dev/null | json_get "len(d['rows'])")" = "$2" ]; }
+count_on() { [ "$(cli streams --node "$1" -o json --limit 1000 2>/dev/null | json_get "len(d['streams'])")" = "$2" ]; }
 show() { cli streams show "$2" --node "$1" -o json 2>/dev/null | json_get "$3"; }
 # names are app/name on SRS
 N() { [ "$KIND" = srs ] && echo "live/$1" || echo "$1"; }
@@ -52,9 +52,9 @@ check "$KIND $SHAPE_A: cam1's uptime from the server (started in the last minute
   row n1 "$(N cam1)" "$now - 60 <= s['started_at'] <= $now + 1"
 check "$KIND $SHAPE_B: cam4 active on B" wait_until 10 row n2 "$(N cam4)" "s['status']=='active' and 700 <= s['bitrate_kbps'] <= 1300"
 if [ "${HAS_DVR:-0}" = 1 ]; then
-  nr() { [ "$(show n1 "$(N cam1)" "len(d['placements'][0]['stream']['dvr']['ranges'])")" = 2 ]; }
+  nr() { [ "$(show n1 "$(N cam1)" "len(d['placements'][0]['dvr']['ranges'])")" = 2 ]; }
   check "$KIND $SHAPE_A: cam1's two DVR ranges" wait_until 10 nr
-  rg=$(show n1 "$(N cam1)" "'%d-%d' % (d['placements'][0]['stream']['dvr']['ranges'][0][0], d['placements'][0]['stream']['dvr']['ranges'][0][1])")
+  rg=$(show n1 "$(N cam1)" "'%d-%d' % (d['placements'][0]['dvr']['ranges'][0]['from'], d['placements'][0]['dvr']['ranges'][0]['to'])")
   check "$KIND $SHAPE_A: the first range is the server's hour (got $rg)" \
     $PYTHON -c "a,b=map(int,'$rg'.split('-')); import sys; sys.exit(0 if b-a==3600 and abs(b-($now-3600))<120 else 1)"
   check "$KIND $SHAPE_A: cam1 marked dvr" row n1 "$(N cam1)" "'dvr' in s['functions']"
@@ -67,7 +67,7 @@ bw_ok() {
 }
 check "$KIND: node in/out kbps from the sum of its streams, and says so" wait_until 10 bw_ok
 check "$KIND: the nodes table names the figure's source" bash -c "\"$BIN/streamfleet\" nodes | grep -q ' streams '"
-started1=$(cli streams --node n1 -o json --limit 1000 | json_get "[s for s in d['rows'] if s['name']=='$(N cam1)'][0]['started_at']")
+started1=$(cli streams --node n1 -o json --limit 1000 | json_get "[s for s in d['streams'] if s['name']=='$(N cam1)'][0]['started_at']")
 
 # --- changes: viewers come, the publisher reconnects, a stream appears,
 # cam2 moves from A to B
@@ -78,7 +78,7 @@ ctl "$A" "_add/cam3"
 ctl "$A" "_stop/cam2"
 ctl "$B" "_add/cam2"
 check "$KIND: cam1's clients follow (4)" wait_until 10 row n1 "$(N cam1)" "s['clients']==4"
-check "$KIND: cam1's reconnect counted" wait_until 10 row n1 "$(N cam1)" "s['reconnect_total']==1"
+check "$KIND: cam1's reconnect counted" wait_until 10 row n1 "$(N cam1)" "s['reconnects']['total']==1"
 check "$KIND: cam1's uptime restarts with the new publisher" \
   wait_until 10 row n1 "$(N cam1)" "s['started_at'] > $started1"
 check "$KIND: cam3 appears on A, active" wait_until 10 row n1 "$(N cam3)" "s['status']=='active'"
@@ -87,12 +87,12 @@ check "$KIND: cam2 on A is no longer active (moved)" \
   wait_until 10 row n1 "$(N cam2)" "s['status']!='active' and (s['type']=='migrated' or s['status']=='suspend')"
 check "$KIND: cam2's move recorded as a migration" \
   wait_until 15 bash -c "\"$BIN/streamfleet\" migrations '$(N cam2)' -o json | $PYTHON -c 'import json,sys; sys.exit(0 if any(e[\"kind\"]==\"migrated\" for e in json.load(sys.stdin)[\"events\"]) else 1)'"
-b1=$(show n1 "$(N cam1)" "d['placements'][0]['stream']['bitrate_kbps']")
+b1=$(show n1 "$(N cam1)" "d['placements'][0]['bitrate_kbps']")
 check "$KIND: cam1's bitrate still from rising counters ($b1)" [ "$b1" -ge 1500 ] 2>/dev/null
 
 # --- A fails, then recovers: stale, once in the log, then fresh
-all_stale() { cli streams --node n1 -o json --limit 1000 2>/dev/null | json_get "all(r['stale'] for r in d['rows']) and len(d['rows'])==15" | grep -q True; }
-none_stale() { cli streams --node n1 -o json --limit 1000 2>/dev/null | json_get "any(r['stale'] for r in d['rows'])" | grep -q False; }
+all_stale() { cli streams --node n1 -o json --limit 1000 2>/dev/null | json_get "all(r['stale'] for r in d['streams']) and len(d['streams'])==15" | grep -q True; }
+none_stale() { cli streams --node n1 -o json --limit 1000 2>/dev/null | json_get "any(r['stale'] for r in d['streams'])" | grep -q False; }
 ctl "$A" "_mode/500"
 check "$KIND: A answering 500 -> last good state kept, marked stale" wait_until 10 all_stale
 sleep 1.5

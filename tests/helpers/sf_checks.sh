@@ -30,19 +30,19 @@ push_ok() {
 total() { cli streams -o json "$@" | json_get 'd["total"]'; }
 
 # names [CLI ARGS...]: the listed stream names, in listing order, space separated
-names() { cli streams -o json "$@" | json_get '" ".join(r["name"] for r in d["rows"])'; }
+names() { cli streams -o json "$@" | json_get '" ".join(r["name"] for r in d["streams"])'; }
 
 # total_is N [CLI ARGS...]: succeeds when the listing's total is N
 total_is() { local n=$1; shift; [ "$(total "$@" 2>/dev/null)" = "$n" ]; }
 
-# row_field NAME EXPR: EXPR on the row of stream NAME (r), e.g. 'r["version"][1]'
+# row_field NAME EXPR: EXPR on the row of stream NAME (r), e.g. 'r["version"]["seq"]'
 row_field() {
-  cli streams -o json --name "$1" --limit 100000 |
-    json_get "(lambda r: ($2))(next(r for r in d['rows'] if r['name'] == '$1'))"
+  cli streams -o json --name "$1" --limit 10000 |
+    json_get "(lambda r: ($2))(next(r for r in d['streams'] if r['name'] == '$1'))"
 }
 
 # detail NAME EXPR: EXPR on the first placement's stream (s) of `streams show NAME -o json`
-detail() { cli streams show "$1" -o json | json_get "(lambda s: ($2))(d['placements'][0]['stream'])"; }
+detail() { cli streams show "$1" -o json | json_get "(lambda s: ($2))(d['placements'][0])"; }
 
 # log_count FILE PATTERN: how many lines of FILE match PATTERN (0 if none)
 log_count() { grep -c -- "$2" "$1" 2>/dev/null || true; }

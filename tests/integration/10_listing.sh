@@ -23,17 +23,18 @@ check "JSON rows hold one entry per placement with name, node, status and versio
   $PYTHON - "$J" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-rows = d["rows"]
+rows = d["streams"]
 assert d["total"] == 60 and len(rows) == 60, (d["total"], len(rows))
 assert len({(r["node"], r["name"]) for r in rows}) == 60
 for r in rows:
     for k in ("name", "uid", "node", "type", "status", "functions", "clients", "bitrate_kbps",
-              "started_at", "reconnect_attempts", "reconnect_total", "source", "version"):
+              "started_at", "uptime_s", "reconnects", "source", "version"):
         assert k in r, (k, r)
     assert r["node"] in ("n1", "n2", "n3")
     assert r["type"] in ("primary", "secondary", "migrated")
     assert r["status"] in ("active", "suspend", "starting", "error", "offline")
-    assert len(r["version"]) == 2 and r["version"][1] > 0
+    assert set(r["version"]) == {"gen", "seq"} and r["version"]["seq"] > 0
+    assert set(r["reconnects"]) == {"attempts", "total"}
 PY
 
 TABLE=$T/table.txt
@@ -56,7 +57,7 @@ d = json.load(sys.stdin)
 ns = d[\"nodes\"] if isinstance(d, dict) else d
 m = {n[\"id\"]: n for n in ns}
 assert set(m) == {\"n1\", \"n2\", \"n3\"}, m.keys()
-assert all(n[\"liveness\"] == \"alive\" and n[\"nstreams\"] == 20 for n in m.values())
+assert all(n[\"liveness\"] == \"alive\" and n[\"counts\"][\"streams\"] == 20 for n in m.values())
 '"
 
 # Paging: the pages of one sort order, put together, are the whole listing
@@ -65,16 +66,16 @@ check "--limit/--offset pages add up to the whole listing without overlap" \
 import json, subprocess, sys
 def page(*a):
     return json.loads(subprocess.check_output([sys.argv[1], "streams", "-o", "json", "--sort", "name", *a]))
-whole = [(r["node"], r["name"]) for r in page("--limit", "1000")["rows"]]
+whole = [(r["node"], r["name"]) for r in page("--limit", "1000")["streams"]]
 got = []
 for off in range(0, 60, 25):
     p = page("--limit", "25", "--offset", str(off))
     assert p["total"] == 60
-    got += [(r["node"], r["name"]) for r in p["rows"]]
+    got += [(r["node"], r["name"]) for r in p["streams"]]
 assert got == whole, (got[:5], whole[:5])
-assert len(page("--limit", "7")["rows"]) == 7
-assert page("--limit", "10", "--offset", "55")["rows"].__len__() == 5
-assert page("--offset", "60")["rows"] == []
+assert len(page("--limit", "7")["streams"]) == 7
+assert page("--limit", "10", "--offset", "55")["streams"].__len__() == 5
+assert page("--offset", "60")["streams"] == []
 PY
 check "table says how to see more when --limit cuts it" \
   bash -c "cli streams --limit 5 | grep -q '^5 of 60 streams (use --limit/--offset for more)'"
@@ -94,13 +95,13 @@ def key(col, r, now):
     if col == "bitrate": return r["bitrate_kbps"]
     if col == "uptime":
         return now - r["started_at"] if r["started_at"] and r["status"] == "active" else -1
-    if col == "reconnects": return (r["reconnect_attempts"], r["reconnect_total"])
-    if col == "source": return r["source"]["url"]
+    if col == "reconnects": return (r["reconnects"]["attempts"], r["reconnects"]["total"])
+    if col == "source": return r["source"]["url"] or ""
 bad = []
 for col in ["name", "node", "status", "type", "clients", "bitrate", "uptime", "reconnects", "source"]:
     for spec, desc in ((col, False), ("-" + col, True), (col + ":desc", True)):
         d = json.loads(subprocess.check_output([sys.argv[1], "streams", "-o", "json", "--sort", spec]))
-        rows = d["rows"]
+        rows = d["streams"]
         assert len(rows) == 60
         ks = [key(col, r, d["now"]) for r in rows]
         # "now" may differ by a second from the controller's: allow uptime +-1
@@ -122,26 +123,26 @@ check "--node selects exactly that node's placements" \
   bash -c "cli streams -o json --node n2 | $PYTHON -c '
 import json, sys
 d = json.load(sys.stdin)
-assert d[\"total\"] == 20 and {r[\"node\"] for r in d[\"rows\"]} == {\"n2\"}'"
+assert d[\"total\"] == 20 and {r[\"node\"] for r in d[\"streams\"]} == {\"n2\"}'"
 check "--node of an unknown node lists nothing" total_is 0 --node n9
 check "table lists only n3 with --node n3" \
   bash -c "out=\$(cli streams --node n3 | grep -E '^[0-9]+ +[PSM] '); [ \$(echo \"\$out\" | wc -l) = 20 ] &&
            ! echo \"\$out\" | grep -vqE ' n3 +(active|suspend|starting|error|offline)'"
 
 # The listing follows the simulators: versions rise
-v1=$(cli streams -o json | json_get 'max(r["version"][1] for r in d["rows"])')
+v1=$(cli streams -o json | json_get 'max(r["version"]["seq"] for r in d["streams"])')
 check "placements keep updating (highest seq rises)" \
-  wait_until 10 bash -c "[ \$(cli streams -o json | $PYTHON -c 'import json,sys; print(max(r[\"version\"][1] for r in json.load(sys.stdin)[\"rows\"]))') -gt $v1 ]"
+  wait_until 10 bash -c "[ \$(cli streams -o json | $PYTHON -c 'import json,sys; print(max(r[\"version\"][\"seq\"] for r in json.load(sys.stdin)[\"streams\"]))') -gt $v1 ]"
 
 # The simulator's churn shows in the listing (DESIGN §7: realistic churn)
 check "simulated streams show a mix of statuses over time (status flips)" \
-  wait_until 20 bash -c "[ \$(cli streams -o json | json_get 'len({r[\"status\"] for r in d[\"rows\"]})') -ge 2 ]"
+  wait_until 20 bash -c "[ \$(cli streams -o json | json_get 'len({r[\"status\"] for r in d[\"streams\"]})') -ge 2 ]"
 check "simulated streams have reconnect attempts counted" \
-  bash -c "cli streams -o json | json_get 'any(r[\"reconnect_total\"] > 0 for r in d[\"rows\"])' | grep -qx True"
-DVRCAM=$(cli streams -o json --filter active,dvr | json_get 'd["rows"][0]["name"]')
-dvr_end() { cli streams show "$DVRCAM" -o json | json_get 'd["placements"][0]["stream"]["dvr"]["ranges"][-1][1]'; }
+  bash -c "cli streams -o json | json_get 'any(r[\"reconnects\"][\"total\"] > 0 for r in d[\"streams\"])' | grep -qx True"
+DVRCAM=$(cli streams -o json --filter active,dvr | json_get 'd["streams"][0]["name"]')
+dvr_end() { cli streams show "$DVRCAM" -o json | json_get 'd["placements"][0]["dvr"]["ranges"][-1]["to"]'; }
 END0=$(dvr_end)
 check "a recording stream's DVR range grows ($DVRCAM)" \
-  wait_until 10 bash -c "[ \"\$(cli streams show $DVRCAM -o json | json_get 'd[\"placements\"][0][\"stream\"][\"dvr\"][\"ranges\"][-1][1]')\" -gt $END0 ]"
+  wait_until 10 bash -c "[ \"\$(cli streams show $DVRCAM -o json | json_get 'd[\"placements\"][0][\"dvr\"][\"ranges\"][-1][\"to\"]')\" -gt $END0 ]"
 
 sf_done

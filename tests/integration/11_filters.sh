@@ -108,7 +108,7 @@ for line in cases:
     if name: args += ["--name", name]
     if node: args += ["--node", node]
     d = json.loads(subprocess.check_output(args))
-    got = sorted(r["name"] for r in d["rows"])
+    got = sorted(r["name"] for r in d["streams"])
     want = expect(params, name, node)
     seen_sizes.add(len(want))
     if got != want or d["total"] != len(want):
@@ -138,7 +138,7 @@ stop agent_n2
 check "streams of a node that went down are shown offline" \
   wait_until 15 bash -c "cli streams -o json --node n2 | $PYTHON -c '
 import json, sys
-rows = json.load(sys.stdin)[\"rows\"]
+rows = json.load(sys.stdin)[\"streams\"]
 assert len(rows) == 12 and all(r[\"status\"] == \"offline\" for r in rows)'"
 check "a down node's streams are never active" total_is 0 --filter active --node n2
 check "nodes shows the stopped node down" bash -c "cli nodes | grep -qE '^n2 +down '"

@@ -2,7 +2,8 @@
 # 12_detail_json.sh — `streamfleet streams show NAME` (issue 2, item 6): the
 # sections Overview, DVR ranges (with RTSP and HLS links), Config, Source and
 # UUID carry what the media server reported (pushed here), ranges whose gap
-# is at most 1 s are merged, -o json has placements[].stream/node/links,
+# is at most 1 s are merged, -o json has the HTTP API's placements (each a
+# detailed stream with its links and its node's liveness; docs/http-api.md),
 # --node picks one placement of a name present on two nodes, and an unknown
 # stream exits 1 with a clear message.
 source "$(dirname "$0")/../lib.sh"
@@ -77,28 +78,27 @@ check "without --node every placement is shown" \
 
 JS=$T/show.json
 cli streams show gate-cam -o json >"$JS" 2>&1
-check "show -o json has placements[].stream/node/links with the pushed content" \
+check "show -o json has the API's placements with the pushed content" \
   $PYTHON - "$JS" "$F1" "$T2" "$F3" "$T3" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 f1, t2, f3, t3 = map(int, sys.argv[2:])
 pls = d["placements"]
-assert len(pls) == 2, len(pls)
-by = {p["stream"]["node"]: p for p in pls}
-p = by["n1"]
-s = p["stream"]
-assert p["node"]["id"] == "n1" and p["node"]["liveness"] == "alive", p["node"]
+assert len(pls) == 2 and d["count"] == 2, len(pls)
+by = {p["node"]: p for p in pls}
+p = s = by["n1"]
+assert p["node_liveness"] == "alive" and p["node_addr_external"] == "media1.example.net", p
 assert s["name"] == "gate-cam" and s["uid"] == "gate-uid-1"
 assert "CONFIG-TEXT-42" in s["config"] and s["config_path"] == "/etc/media/gate-cam.conf"
 assert "SDP-MARKER-7" in s["source"]["sdp"] and s["source"]["url"] == "rtsp://10.1.1.1/gate"
 assert s["playback_uuid"] == "6f1c2d3e-aaaa-bbbb-cccc-0123456789ab"
-assert s["dvr"]["ranges"] == [[f1, t2], [f3, t3]], s["dvr"]["ranges"]
+R = s["dvr"]["ranges"]
+assert [(r["from"], r["to"], r["duration_s"]) for r in R] == [(f1, t2, t2 - f1), (f3, t3, t3 - f3)], R
 assert s["dvr"]["chunk_s"] == 6 and s["dvr"]["depth_s"] == 86400
 L = p["links"]
 assert L["rtsp"] == "rtsp://media1.example.net:554/live/gate-cam", L
-assert [(r["from"], r["to"]) for r in L["ranges"]] == [(f1, t2), (f3, t3)]
-assert all(r["rtsp"].startswith("rtsp://media1.example.net") and r["hls"].startswith("http://media1.example.net") for r in L["ranges"])
-assert by["n2"]["stream"]["status"] == "suspend" and by["n2"]["stream"]["type"] == "secondary"
+assert all(r["rtsp"].startswith("rtsp://media1.example.net") and r["hls"].startswith("http://media1.example.net") for r in R)
+assert by["n2"]["status"] == "suspend" and by["n2"]["type"] == "secondary"
 PY
 check "show -o json --node n2 has one placement" \
   bash -c "[ \$(cli streams show gate-cam --node n2 -o json | json_get 'len(d[\"placements\"])') = 1 ]"
@@ -113,7 +113,7 @@ out=$(cli streams show 2>&1); rc=$?
 check "show without a name exits 2" test "$rc" = 2
 
 # the listing's JSON is the same record model
-check "listing -o json parses and has total, rows and now" \
-  bash -c "cli streams -o json | json_get 'd[\"total\"] == len(d[\"rows\"]) == 2 and d[\"now\"] > 0' | grep -qx True"
+check "listing -o json parses and has total, streams and now" \
+  bash -c "cli streams -o json | json_get 'd[\"total\"] == len(d[\"streams\"]) == 2 and d[\"now\"] > 0' | grep -qx True"
 
 sf_done

@@ -23,8 +23,8 @@ check "five streams pushed" push_ok "$P2" \
 check "35 placements listed" wait_until 20 total_is 35
 
 # node/name of every placement, sorted
-keys() { cli "$@" streams -o json --limit 10000 | json_get '" ".join(sorted(r["node"] + "/" + r["name"] for r in d["rows"]))'; }
-maxseq() { cli "$@" streams -o json --node n1 --limit 10000 | json_get 'max(r["version"][1] for r in d["rows"])'; }
+keys() { cli "$@" streams -o json --limit 10000 | json_get '" ".join(sorted(r["node"] + "/" + r["name"] for r in d["streams"]))'; }
+maxseq() { cli "$@" streams -o json --node n1 --limit 10000 | json_get 'max(r["version"]["seq"] for r in d["streams"])'; }
 BEFORE=$(keys)
 SEQ_BEFORE=$(maxseq)
 
@@ -46,7 +46,7 @@ check "a controller opens the data directory left by kill -9" wait_until 10 cli 
 AFTER=$(keys "${PROBE[@]}")
 check "no record lost by kill -9: same 35 placements in LMDB" test "$AFTER" = "$BEFORE"
 check "stored records keep their content (push-5's config)" \
-  bash -c "cli $(printf '%q ' "${PROBE[@]}") streams show push-5 -o json | json_get 'd[\"placements\"][0][\"stream\"][\"config\"]' | grep -qx 'keep me'"
+  bash -c "cli $(printf '%q ' "${PROBE[@]}") streams show push-5 -o json | json_get 'd[\"placements\"][0][\"config\"]' | grep -qx 'keep me'"
 check "both nodes are known from storage after kill -9" \
   bash -c "[ \$(cli $(printf '%q ' "${PROBE[@]}") nodes -o json | json_get 'len(d[\"nodes\"] if isinstance(d, dict) else d)') = 2 ]"
 stop probe
@@ -54,10 +54,10 @@ stop probe
 # The real controller returns on its ports: the agents correct the state
 restart_controller c1 || not_ok "controller restarts on the same data"
 check "the change made while the controller was down appears" \
-  wait_until 20 bash -c "k=\$(cli streams -o json | json_get '\" \".join(sorted(r[\"name\"] for r in d[\"rows\"]))'); [[ \" \$k \" == *' late-cam '* && \" \$k \" != *' push-5 '* ]]"
+  wait_until 20 bash -c "k=\$(cli streams -o json | json_get '\" \".join(sorted(r[\"name\"] for r in d[\"streams\"]))'); [[ \" \$k \" == *' late-cam '* && \" \$k \" != *' push-5 '* ]]"
 check "total is exact after the agents resync (35, nothing duplicated)" wait_until 10 total_is 35
 check "the simulator's updates continue after the restart (seq rises)" \
-  wait_until 15 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][1] for r in d[\"rows\"])') -gt $SEQ_BEFORE ]"
+  wait_until 15 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][\"seq\"] for r in d[\"streams\"])') -gt $SEQ_BEFORE ]"
 
 # Graceful restart
 BEFORE=$(keys)
@@ -67,7 +67,7 @@ restart_controller c1 || not_ok "controller restarts after a graceful stop"
 check "graceful restart keeps every placement" test "$(keys)" = "$BEFORE"
 SEQ2=$(maxseq)
 check "updates continue after the graceful restart" \
-  wait_until 15 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][1] for r in d[\"rows\"])') -gt $SEQ2 ]"
+  wait_until 15 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][\"seq\"] for r in d[\"streams\"])') -gt $SEQ2 ]"
 check "still exactly 35 placements" total_is 35
 
 sf_done

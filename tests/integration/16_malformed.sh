@@ -19,8 +19,8 @@ check "two healthy agents' 40 streams listed" wait_until 20 total_is 40
 agent_key raw
 RAW=("$TOOLS/sf_rawclient" --endpoint "$CTL_c1_AGENTS" --cert "$T/keys/raw" --server-cert "$T/keys/controller"
      --timeout-ms 3000 --linger-ms 300)
-keys() { cli streams -o json --limit 1000 | json_get '" ".join(sorted(r["node"] + "/" + r["name"] for r in d["rows"]))'; }
-maxseq() { cli streams -o json --node "$1" | json_get 'max(r["version"][1] for r in d["rows"])'; }
+keys() { cli streams -o json --limit 1000 | json_get '" ".join(sorted(r["node"] + "/" + r["name"] for r in d["streams"]))'; }
+maxseq() { cli streams -o json --node "$1" | json_get 'max(r["version"]["seq"] for r in d["streams"])'; }
 BEFORE=$(keys)
 S1=$(maxseq n1); S2=$(maxseq n2)
 CPID=$(pid_of c1)
@@ -78,9 +78,9 @@ check "the same client's next message after the oversized frame is answered" \
 check "controller is still running" kill -0 "$CPID"
 check "controller still answers queries" bash -c "cli nodes >/dev/null"
 check "healthy agent n1's streams keep updating (seq rises)" \
-  wait_until 10 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][1] for r in d[\"rows\"])') -gt $S1 ]"
+  wait_until 10 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][\"seq\"] for r in d[\"streams\"])') -gt $S1 ]"
 check "healthy agent n2's streams keep updating (seq rises)" \
-  wait_until 10 bash -c "[ \$(cli streams -o json --node n2 | json_get 'max(r[\"version\"][1] for r in d[\"rows\"])') -gt $S2 ]"
+  wait_until 10 bash -c "[ \$(cli streams -o json --node n2 | json_get 'max(r[\"version\"][\"seq\"] for r in d[\"streams\"])') -gt $S2 ]"
 check "nothing stored is lost: the same 40 placements" test "$(keys)" = "$BEFORE"
 check "nothing of the raw client was stored" total_is 0 --node raw
 check "the log counts rejections ('rejected a message')" \

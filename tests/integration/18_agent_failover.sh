@@ -26,9 +26,9 @@ check "agent log names the dead endpoint that did not answer and the one it trie
 check "push agent's endpoint answers" wait_until 10 push_ok "$P" '{"name": "p1"}' '{"name": "p2"}'
 check "push agent's streams appear through the second controller" wait_until 10 total_is 2 --node n2
 
-keys() { cli streams -o json --limit 1000 | json_get '" ".join(sorted(r["node"] + "/" + r["name"] for r in d["rows"]))'; }
+keys() { cli streams -o json --limit 1000 | json_get '" ".join(sorted(r["node"] + "/" + r["name"] for r in d["streams"]))'; }
 BEFORE=$(keys)
-SEQ=$(cli streams -o json --node n1 | json_get 'max(r["version"][1] for r in d["rows"])')
+SEQ=$(cli streams -o json --node n1 | json_get 'max(r["version"]["seq"] for r in d["streams"])')
 
 # The second controller dies; a change is made meanwhile; it comes back
 stop c2 KILL
@@ -41,11 +41,11 @@ check "the agents say hello to the returned controller" \
 check "the change made while it was down arrives" \
   wait_until 15 bash -c "[ \"\$(names --node n2 --sort name)\" = 'p2 p3' ]"
 check "the simulator's updates flow again (seq rises)" \
-  wait_until 15 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][1] for r in d[\"rows\"])') -gt $SEQ ]"
+  wait_until 15 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][\"seq\"] for r in d[\"streams\"])') -gt $SEQ ]"
 check "nothing duplicated: exactly 17 placements, each once" \
-  bash -c "cli streams -o json --limit 1000 | json_get 'd[\"total\"] == len(d[\"rows\"]) == len({(r[\"node\"], r[\"name\"]) for r in d[\"rows\"]}) == 17' | grep -qx True"
+  bash -c "cli streams -o json --limit 1000 | json_get 'd[\"total\"] == len(d[\"streams\"]) == len({(r[\"node\"], r[\"name\"]) for r in d[\"streams\"]}) == 17' | grep -qx True"
 check "n1's placements are the same set as before" \
-  bash -c "[ \"\$(cli streams -o json --node n1 | json_get '\" \".join(sorted(r[\"name\"] for r in d[\"rows\"]))')\" = \"$(echo "$BEFORE" | tr ' ' '\n' | grep '^n1/' | sed 's|^n1/||' | tr '\n' ' ' | sed 's/ $//')\" ]"
+  bash -c "[ \"\$(cli streams -o json --node n1 | json_get '\" \".join(sorted(r[\"name\"] for r in d[\"streams\"]))')\" = \"$(echo "$BEFORE" | tr ' ' '\n' | grep '^n1/' | sed 's|^n1/||' | tr '\n' ' ' | sed 's/ $//')\" ]"
 check "both nodes alive again" \
   wait_until 10 bash -c "[ \$(cli nodes | grep -cE '^n[12] +alive ') = 2 ]"
 

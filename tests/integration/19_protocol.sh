@@ -43,7 +43,7 @@ check "the controller logs the snapshot applied" grep -q 'snapshot of r1 applied
 raw r1 "[1, \"batch\", {\"gen\": 10, \"changes\": [$(put 3 c), {\"seq\": 4, \"del\": \"a\"}]}]" >"$O"
 check "a batch is acknowledged at its last seq" has "$O" 'r["type"] == "ack" and b == {"gen": 10, "seq": 4}'
 check "the batch's put and del are applied" wait_until 5 bash -c "[ \"\$(names --node r1 --sort name)\" = 'b c' ]"
-check "records carry the change's version" bash -c "[ \"\$(row_field c 'r[\"version\"]')\" = '[10, 3]' ]"
+check "records carry the change's version" bash -c "[ \"\$(row_field c '(r[\"version\"][\"gen\"], r[\"version\"][\"seq\"])')\" = '(10, 3)' ]"
 
 raw r1 "[1, \"batch\", {\"gen\": 10, \"changes\": [$(put 3 c), {\"seq\": 4, \"del\": \"a\"}]}]" >"$O"
 check "a resent batch is acknowledged again" has "$O" 'r["type"] == "ack" and b == {"gen": 10, "seq": 4}'

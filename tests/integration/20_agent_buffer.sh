@@ -17,7 +17,7 @@ start_agent n2 "$CTL_c1_AGENTS" --source push --push-listen "127.0.0.1:$P" --pol
   --buffer-max 100 --controller-timeout-ms 1000
 check "50 simulated streams listed" wait_until 15 total_is 50 --node n1
 check "push endpoint answers" wait_until 10 push_ok "$P" '{"name": "keep"}'
-SEQ=$(cli streams -o json --node n1 | json_get 'max(r["version"][1] for r in d["rows"])')
+SEQ=$(cli streams -o json --node n1 | json_get 'max(r["version"]["seq"] for r in d["streams"])')
 
 stop c1 KILL
 check "with the controller away the agent drops its oldest changes past --buffer-max" \
@@ -38,6 +38,6 @@ check "the last pushed value won (away-1 has clients 1000)" \
   wait_until 10 bash -c "[ \"\$(row_field away-1 'r[\"clients\"]')\" = 1000 ]"
 check "the simulated node is exact again: 50 streams" wait_until 15 total_is 50 --node n1
 check "and its updates flow (seq past the one before the outage)" \
-  wait_until 15 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][1] for r in d[\"rows\"])') -gt $SEQ ]"
+  wait_until 15 bash -c "[ \$(cli streams -o json --node n1 | json_get 'max(r[\"version\"][\"seq\"] for r in d[\"streams\"])') -gt $SEQ ]"
 
 sf_done

@@ -24,7 +24,7 @@ check "the agent keeps answering its source while the controller is frozen" \
 check "the agent notices the frozen controller went silent" \
   wait_until 10 grep -q "controller $CTL_c1_AGENTS went silent" "$T/agent_n1.log"
 check "its streams appear on the second controller, the change made meanwhile included" \
-  wait_until 10 bash -c "[ \"\$(cli --controller $Q2 streams -o json | json_get '\" \".join(sorted(r[\"name\"] for r in d[\"rows\"]))')\" = 's1 s2 s3' ]"
+  wait_until 10 bash -c "[ \"\$(cli --controller $Q2 streams -o json | json_get '\" \".join(sorted(r[\"name\"] for r in d[\"streams\"]))')\" = 's1 s2 s3' ]"
 MS=$(( ($(date +%s%N) - T0) / 1000000 ))
 check "failover from a frozen controller took less than 5 s (${MS} ms)" test "$MS" -lt 5000
 check "the node is alive on the second controller" \

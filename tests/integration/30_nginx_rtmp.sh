@@ -30,9 +30,9 @@ start_agent n1 "$CTL_c1_AGENTS" --source nginx-rtmp --stat-url "$NGX_STAT" --rtm
 list() { cli streams -o json > "$T/list.json" 2>/dev/null; }
 # q EXPR: evaluates EXPR on the last listing (s = {name: row}, d = document)
 q() { json_get "$1" < "$T/list.json" 2>/dev/null; }
-S='{r["name"]: r for r in d["rows"]}'
+S='{r["name"]: r for r in d["streams"]}'
 three_streaming() {
-  list && [ "$(q "sum(1 for r in d['rows'] if r['name'] in ('cam1','cam2','cam3') and r['status'] == 'active' and r['bitrate_kbps'] > 0)")" = 3 ]
+  list && [ "$(q "sum(1 for r in d['streams'] if r['name'] in ('cam1','cam2','cam3') and r['status'] == 'active' and r['bitrate_kbps'] > 0)")" = 3 ]
 }
 if wait_until 25 three_streaming; then
   ok "nginx-rtmp: three streams active with bitrate > 0"
@@ -40,11 +40,11 @@ else
   not_ok "nginx-rtmp: three streams active with bitrate > 0" "$(cli streams 2>&1 | tail -5 | tr '\n' '|')"
 fi
 
-audio=$(q "','.join(sorted(r['name'] for r in d['rows'] if 'audio' in r['functions']))")
+audio=$(q "','.join(sorted(r['name'] for r in d['streams'] if 'audio' in r['functions']))")
 check "nginx-rtmp: audio on exactly cam1 and cam2 (got '$audio')" [ "$audio" = "cam1,cam2" ]
 
 cli streams show cam1 -o json > "$T/cam1.json"
-media=$(json_get "d['placements'][0]['stream']['media']['vcodec'] + ' %dx%d' % (d['placements'][0]['stream']['media']['width'], d['placements'][0]['stream']['media']['height'])" < "$T/cam1.json")
+media=$(json_get "d['placements'][0]['media']['vcodec'] + ' %dx%d' % (d['placements'][0]['media']['width'], d['placements'][0]['media']['height'])" < "$T/cam1.json")
 check "nginx-rtmp: video meta H264 320x240 (got '$media')" [ "$media" = "H264 320x240" ]
 
 # Uptime rises: started_at holds steady while the clock moves on
@@ -62,7 +62,7 @@ viewed() { list && [ "$(q "($S)['cam1']['clients']")" -ge 1 ] && [ "$(q "($S)['c
 check "nginx-rtmp: the viewer raises cam1's clients (publisher not counted)" wait_until 10 viewed
 
 # DVR ranges from the HLS fragments, growing
-last_to() { cli streams show cam2 -o json | json_get "d['placements'][0]['stream']['dvr']['ranges'][-1][1]"; }
+last_to() { cli streams show cam2 -o json | json_get "d['placements'][0]['dvr']['ranges'][-1]['to']"; }
 t1=$(last_to 2>/dev/null)
 sleep 3
 t2=$(last_to 2>/dev/null)
@@ -72,7 +72,7 @@ else
   not_ok "nginx-rtmp: DVR range of cam2 grows" "$t1 -> $t2"
 fi
 cli streams show cam2 -o json > "$T/cam2.json"
-dvr=$(json_get "'%d %d %s' % (d['placements'][0]['stream']['dvr']['chunk_s'], len(d['placements'][0]['stream']['dvr']['ranges']), 'dvr' in d['placements'][0]['stream']['functions'])" < "$T/cam2.json")
+dvr=$(json_get "'%d %d %s' % (d['placements'][0]['dvr']['chunk_s'], len(d['placements'][0]['dvr']['ranges']), 'dvr' in d['placements'][0]['functions'])" < "$T/cam2.json")
 check "nginx-rtmp: DVR chunk 2 s, one merged range, dvr function (got '$dvr')" [ "$dvr" = "2 1 True" ]
 
 hls=$(json_get "d['placements'][0]['links']['hls']" < "$T/cam2.json")
@@ -102,14 +102,14 @@ check "nginx-rtmp: a stopped stream has no bitrate and no uptime" [ "$b3" = 0 ]
 
 # The media server goes away: last good state kept, marked stale, logged once
 stop nginx
-all_stale() { list && [ "$(q "all(r['stale'] for r in d['rows'])")" = True ]; }
+all_stale() { list && [ "$(q "all(r['stale'] for r in d['streams'])")" = True ]; }
 check "nginx-rtmp: nginx gone -> last state kept, marked stale" wait_until 6 all_stale
 sleep 2
 n=$(grep -c "source nginx-rtmp failing" "$T/agent_n1.log")
 check "nginx-rtmp: the failure is logged once per streak (got $n)" [ "$n" = 1 ]
 check "nginx-rtmp: the agent keeps running" kill -0 "$(pid_of agent_n1)"
 bg nginx /usr/sbin/nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf"
-none_stale() { list && [ "$(q "any(r['stale'] for r in d['rows'])")" = False ]; }
+none_stale() { list && [ "$(q "any(r['stale'] for r in d['streams'])")" = False ]; }
 check "nginx-rtmp: nginx back -> state fresh again" wait_until 10 none_stale
 check "nginx-rtmp: recovery is logged" grep -q "source nginx-rtmp is answering again" "$T/agent_n1.log"
 sf_done

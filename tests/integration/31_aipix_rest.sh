@@ -21,20 +21,20 @@ start_agent n1 "$CTL_c1_AGENTS" --source aipix --api-url "$API" --api-token s3cr
 
 list() { cli streams -o json > "$T/list.json" 2>/dev/null; }
 q() { json_get "$1" < "$T/list.json" 2>/dev/null; }
-S='{r["name"]: r for r in d["rows"]}'
-three() { list && [ "$(q "len(d['rows'])")" = 3 ]; }
+S='{r["name"]: r for r in d["streams"]}'
+three() { list && [ "$(q "len(d['streams'])")" = 3 ]; }
 check "aipix: the three fixture streams are listed" wait_until 15 three
 
-row=$(q "'%(type)s %(status)s %(bitrate_kbps)d %(clients)d %(reconnect_attempts)d/%(reconnect_total)d %(started_at)d' % ($S)['gate-north'] + ' ' + ','.join(($S)['gate-north']['functions'])")
+row=$(q "'%(type)s %(status)s %(bitrate_kbps)d %(clients)d ' % ($S)['gate-north'] + '%(attempts)d/%(total)d' % ($S)['gate-north']['reconnects'] + ' %d ' % ($S)['gate-north']['started_at'] + ','.join(($S)['gate-north']['functions'])")
 check "aipix: gate-north mapped, bit/s -> kbit/s (got '$row')" [ "$row" = "primary active 2048 3 0/4 1700000000 dvr,audio" ]
-row=$(q "'%(type)s %(status)s %(reconnect_attempts)d/%(reconnect_total)d' % ($S)['gate-south']")
+row=$(q "'%(type)s %(status)s ' % ($S)['gate-south'] + '%(attempts)d/%(total)d' % ($S)['gate-south']['reconnects']")
 check "aipix: gate-south secondary, suspend, reconnects 2/9 (got '$row')" [ "$row" = "secondary suspend 2/9" ]
 row=$(q "'%(uid)s %(status)s %(bitrate_kbps)d' % ($S)['lobby']")
 check "aipix: lobby from string fields and 'running' (got '$row')" [ "$row" = "778899 active 512" ]
 
 cli streams show gate-north > "$T/show.txt"
 cli streams show gate-north -o json > "$T/show.json"
-detail=$(json_get "'%s|%s|%d|%d|%s' % (d['placements'][0]['stream']['source']['url'], d['placements'][0]['stream']['dvr']['records_path'], d['placements'][0]['stream']['dvr']['depth_s'], len(d['placements'][0]['stream']['dvr']['ranges']), d['placements'][0]['stream']['playback_uuid'])" < "$T/show.json")
+detail=$(json_get "'%s|%s|%d|%d|%s' % (d['placements'][0]['source']['url'], d['placements'][0]['dvr']['records_path'], d['placements'][0]['dvr']['depth_s'], len(d['placements'][0]['dvr']['ranges']), d['placements'][0]['playback_uuid'])" < "$T/show.json")
 check "aipix: detail and ranges shown (got '$detail')" \
   [ "$detail" = "rtsp://10.1.2.3:554/main|/var/dvr/gate-north|604800|2|4f8a3c2e-9d41-4c55-9a0f-6e2b8d1c7a10" ]
 check "aipix: SDP in the Source section" grep -q "a=rtpmap:96 H264/90000" "$T/show.txt"
@@ -42,13 +42,13 @@ check "aipix: config text in the Config section" grep -q '"depth_days": 7' "$T/s
 disk=$(cli nodes -o json | json_get "d['nodes'][0]['usage']['disks'][0]['mount']")
 check "aipix: node drives from POST /api/server/ (got '$disk')" [ "$disk" = /var/dvr ]
 
-all_stale() { list && [ "$(q "all(r['stale'] for r in d['rows'])")" = True ]; }
-none_stale() { list && [ "$(q "any(r['stale'] for r in d['rows'])")" = False ]; }
+all_stale() { list && [ "$(q "all(r['stale'] for r in d['streams'])")" = True ]; }
+none_stale() { list && [ "$(q "any(r['stale'] for r in d['streams'])")" = False ]; }
 streak=0
 for m in 401 403 500 hang malformed; do
   streak=$((streak + 1))
   mode "$m"
-  if wait_until 6 all_stale && [ "$(q "len(d['rows'])")" = 3 ]; then
+  if wait_until 6 all_stale && [ "$(q "len(d['streams'])")" = 3 ]; then
     ok "aipix: $m -> last good state kept, marked stale"
   else
     not_ok "aipix: $m -> last good state kept, marked stale" "$(cli streams 2>&1 | head -3 | tr '\n' '|')"

@@ -56,14 +56,14 @@ check "rtsp: playback UUID from the overrides file" grep -q "0d6f5a1e-0000-4000-
 check "rtsp: live RTSP link from the per-stream template" grep -q "rtsp://127.0.0.1:8554/cam4" "$T/cam4.txt"
 
 cli streams show cam5 -o json > "$T/cam5.json"
-c5=$(json_get "'%s %s %s %s' % (d['placements'][0]['stream']['type'], 'photo' in d['placements'][0]['stream']['functions'], d['placements'][0]['stream']['status'], d['placements'][0]['stream']['source']['sdp'] == '')" < "$T/cam5.json")
+c5=$(json_get "'%s %s %s %s' % (d['placements'][0]['type'], 'photo' in d['placements'][0]['functions'], d['placements'][0]['status'], not d['placements'][0]['source']['sdp'])" < "$T/cam5.json")
 check "rtsp: dead camera -> no SDP; overrides type and photo still apply (got '$c5')" [ "$c5" = "secondary True active True" ]
 check "rtsp: the agent keeps running" kill -0 "$(pid_of agent_n1)"
 
 # Polls keep their pace despite the dead camera (a retry back-off, not a
 # DESCRIBE per poll): a new publisher appears within a few polls
 publish cam6
-seen6() { cli streams -o json | json_get "'cam6' in [r['name'] for r in d['rows'] if r['status'] == 'active']" | grep -q True; }
+seen6() { cli streams -o json | json_get "'cam6' in [r['name'] for r in d['streams'] if r['status'] == 'active']" | grep -q True; }
 check "rtsp: a new stream still appears within 4 s" wait_until 4 seen6
 
 # Edit the overrides file: the agent picks the change up without a restart

@@ -35,7 +35,7 @@ count() { mig | json_get "d['counts']['$1']"; }
 count_is() { [ "$(count "$1")" = "$2" ]; }
 row() { # row NODE NAME EXPR: python expr over the listed row (s)
   cli streams --node "$1" --name "$2" -o json |
-    $PYTHON -c "import json,sys; d=json.load(sys.stdin); r=[s for s in d['rows'] if s['name']=='$2']; s=r[0] if r else None; ok=s is not None and ($3); ok or print('# row:', s and {k: s[k] for k in ('type','status','transfer','migrated_to')}, file=sys.stderr); sys.exit(0 if ok else 1)"
+    $PYTHON -c "import json,sys; d=json.load(sys.stdin); r=[s for s in d['streams'] if s['name']=='$2']; s=r[0] if r else None; ok=s is not None and ($3); ok or print('# row:', s and {k: s[k] for k in ('type','status','transfer','migrated_to')}, file=sys.stderr); sys.exit(0 if ok else 1)"
 }
 
 agents_up() { [ "$(cli nodes -o json | json_get "sorted(n['id'] for n in d['nodes'] if n['liveness']=='alive')")" = "['A', 'B']" ]; }
@@ -54,7 +54,7 @@ check "B: cam1 pushed active, transferred from A" push $PB "{\"name\":\"cam1\",\
 check "transfer_started once" wait_until 10 count_is transfer_started 1
 check "transfer flag on A's placement" row A cam1 "s['transfer']"
 check "transfer flag on B's placement" row B cam1 "s['transfer']"
-check "--filter transfer lists both placements" bash -c "[ \"\$(\"$BIN/streamfleet\" streams --filter transfer -o json | $PYTHON -c 'import json,sys; print(sorted(s[\"node\"] for s in json.load(sys.stdin)[\"rows\"]))')\" = \"['A', 'B']\" ]"
+check "--filter transfer lists both placements" bash -c "[ \"\$(\"$BIN/streamfleet\" streams --filter transfer -o json | $PYTHON -c 'import json,sys; print(sorted(s[\"node\"] for s in json.load(sys.stdin)[\"streams\"]))')\" = \"['A', 'B']\" ]"
 check "the listing marks the transfer" bash -c "\"$BIN/streamfleet\" streams --name cam1 --no-color | grep -q '⇄transfer'"
 
 # --- A stops it (its archive stays): migrated, with the transfer's duration
@@ -66,21 +66,21 @@ import json,sys; d=json.load(sys.stdin); m=[e for e in d[\"events\"] if e[\"kind
 sys.exit(0 if len(m)==1 and m[0][\"from\"]==\"A\" and m[0][\"to\"]==\"B\" and 500 <= m[0][\"duration_ms\"] <= 3500 else 1)'"
 check "A's placement is migrated, pointing at B" row A cam1 "s['type']=='migrated' and s['migrated_to']=='B' and not s['transfer']"
 check "B's placement is primary, no transfer" row B cam1 "s['type']=='primary' and not s['transfer']"
-check "--filter migrated lists A's placement only" bash -c "[ \"\$(\"$BIN/streamfleet\" streams --filter migrated -o json | $PYTHON -c 'import json,sys; print([s[\"node\"] for s in json.load(sys.stdin)[\"rows\"]])')\" = \"['A']\" ]"
+check "--filter migrated lists A's placement only" bash -c "[ \"\$(\"$BIN/streamfleet\" streams --filter migrated -o json | $PYTHON -c 'import json,sys; print([s[\"node\"] for s in json.load(sys.stdin)[\"streams\"]])')\" = \"['A']\" ]"
 check "the listing marks the type M" bash -c "\"$BIN/streamfleet\" streams --node A --name cam1 --no-color | grep -q '^1 *M cam1'"
 check "streams show names the current node and the history" bash -c "out=\$(\"$BIN/streamfleet\" streams show cam1 --no-color); echo \"\$out\" | grep -q 'Current node: B' && echo \"\$out\" | grep -q 'transfer_started *A -> B' && echo \"\$out\" | grep -q 'migrated *A -> B'"
 
 # --- the archive timeline joins A's and B's ranges
 dvr_at() { cli dvr cam1 --at "$1" -o json; }
 check "dvr: timeline holds A's then B's range" bash -c "\"$BIN/streamfleet\" dvr cam1 -o json | $PYTHON -c '
-import json,sys; d=json.load(sys.stdin); t=d[\"timeline\"]
+import json,sys; d=json.load(sys.stdin); t=d[\"ranges\"]
 sys.exit(0 if [(e[\"node\"],e[\"from\"],e[\"to\"]) for e in t]==[(\"A\",$A0,$A1),(\"B\",$B0,$B1)] and d[\"current\"]==\"B\" and all(e[\"rtsp\"] and e[\"hls\"] for e in t) else 1)'"
 check "dvr --at in A's range names A with links" bash -c "\"$BIN/streamfleet\" dvr cam1 --at $((A0 + 20)) -o json | $PYTHON -c '
-import json,sys; d=json.load(sys.stdin); a=d[\"at\"]; sys.exit(0 if a[\"node\"]==\"A\" and \"$((A0 + 20))\" in a[\"rtsp\"] and a[\"hls\"] else 1)'"
+import json,sys; d=json.load(sys.stdin); a=d[\"holder\"]; p=a[\"playback\"]; sys.exit(0 if a[\"node\"]==\"A\" and \"$((A0 + 20))\" in p[\"rtsp\"] and p[\"hls\"] else 1)'"
 check "dvr --at in B's range names B" bash -c "\"$BIN/streamfleet\" dvr cam1 --at $((B0 + 5)) -o json | $PYTHON -c '
-import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"at\"][\"node\"]==\"B\" else 1)'"
+import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"holder\"][\"node\"]==\"B\" else 1)'"
 check "dvr --at between them reports the gap" bash -c "\"$BIN/streamfleet\" dvr cam1 --at $((A1 + 5)) -o json | $PYTHON -c '
-import json,sys; d=json.load(sys.stdin); g=d[\"gap\"]; sys.exit(0 if \"at\" not in d and g[\"before\"][\"node\"]==\"A\" and g[\"after\"][\"node\"]==\"B\" else 1)'"
+import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"holder\"] is None and d[\"before\"][\"node\"]==\"A\" and d[\"after\"][\"node\"]==\"B\" else 1)'"
 check "dvr --at relative and ISO-8601 forms parse" bash -c "\"$BIN/streamfleet\" dvr cam1 --at -45s >/dev/null && \"$BIN/streamfleet\" dvr cam1 --at $(date -u -d @$((B0 + 5)) +%Y-%m-%dT%H:%M:%SZ) | grep -q 'node B'"
 
 # --- A's placement deleted and reported again (an agent restart, a rescan): still migrated
@@ -126,7 +126,7 @@ stop agent_A KILL
 a_down() { cli nodes -o json | json_get "[n['liveness'] for n in d['nodes'] if n['id']=='A'][0]" | grep -qx down; }
 check "node A is down after --down-ms" wait_until 10 a_down
 check "A's streams show offline, never active" bash -c "\"$BIN/streamfleet\" streams --node A -o json | $PYTHON -c '
-import json,sys; r=json.load(sys.stdin)[\"rows\"]; sys.exit(0 if r and all(s[\"status\"]==\"offline\" for s in r) else 1)'"
+import json,sys; r=json.load(sys.stdin)[\"streams\"]; sys.exit(0 if r and all(s[\"status\"]==\"offline\" for s in r) else 1)'"
 active_on_a() { [ "$(cli streams --node A --filter active -o json | json_get "d['total']")" = 0 ]; }
 check "--filter active lists nothing of A" active_on_a
 check "B: cam3 secondary becomes active" push $PB "{\"name\":\"cam3\",\"status\":\"active\",\"type\":\"secondary\",\"started_at\":$(date +%s)}"
@@ -138,9 +138,9 @@ check "A's cam3 is migrated to B, offline" row A cam3 "s['type']=='migrated' and
 # --- counts use the derived state: A's cam3 migrated away is not primary
 # (A: cam1 and cam2 primary, cam3 migrated; B: cam2 primary)
 check "nodes: A counts 2 primary, B 1" bash -c "\"$BIN/streamfleet\" nodes -o json | $PYTHON -c '
-import json,sys; n={x[\"id\"]: x[\"nprimary\"] for x in json.load(sys.stdin)[\"nodes\"]}; sys.exit(0 if n==dict(A=2,B=1) else 1)'"
+import json,sys; n={x[\"id\"]: x[\"counts\"][\"primary\"] for x in json.load(sys.stdin)[\"nodes\"]}; sys.exit(0 if n==dict(A=2,B=1) else 1)'"
 # descending name sort orders same-name placements alike with and without a filter
-order() { cli streams --sort -name -o json "$@" | json_get "' '.join(r['name']+'@'+r['node'] for r in d['rows'])"; }
+order() { cli streams --sort -name -o json "$@" | json_get "' '.join(r['name']+'@'+r['node'] for r in d['streams'])"; }
 all_types="$(order --filter primary,secondary,migrated)"; plain="$(order)"
 if [ "$plain" = "$all_types" ]; then ok "descending sort alike with and without a filter"; else not_ok "descending sort alike with and without a filter" "plain '$plain' filtered '$all_types'"; fi
 

@@ -53,10 +53,10 @@ agent_up B
 # row NODE EXPR: python over cam1's listed row on NODE (s)
 row() {
   cli streams --node "$1" --name cam1 -o json 2>/dev/null |
-    $PYTHON -c "import json,sys; r=[s for s in json.load(sys.stdin)['rows'] if s['name']=='cam1']; s=r[0] if r else None; sys.exit(0 if s and ($2) else 1)"
+    $PYTHON -c "import json,sys; r=[s for s in json.load(sys.stdin)['streams'] if s['name']=='cam1']; s=r[0] if r else None; sys.exit(0 if s and ($2) else 1)"
 }
 count_is() { [ "$(cli migrations cam1 -o json | json_get "d['counts']['$1']")" = "$2" ]; }
-nranges() { cli streams show cam1 --node "$1" -o json | json_get "len(d['placements'][0]['stream']['dvr']['ranges'])"; }
+nranges() { cli streams show cam1 --node "$1" -o json | json_get "len(d['placements'][0]['dvr']['ranges'])"; }
 has_ranges() { [ "$(nranges "$1" 2>/dev/null)" -ge 1 ] 2>/dev/null; }
 
 # --- the camera publishes to A and records there
@@ -95,20 +95,20 @@ check "A's archive has a second range" wait_until 20 a_two_ranges
 
 # --- the timeline joins A, B and A again; --at on each side and in the gap
 cli dvr cam1 -o json > "$T/dvr.json"
-tl() { $PYTHON -c "import json,sys; d=json.load(open('$T/dvr.json')); t=d['timeline']; sys.exit(0 if ($1) else 1)"; }
+tl() { $PYTHON -c "import json,sys; d=json.load(open('$T/dvr.json')); t=d['ranges']; sys.exit(0 if ($1) else 1)"; }
 check "timeline: A, B, A in time order, current node A" tl "[e['node'] for e in t][:1]==['A'] and 'B' in [e['node'] for e in t] and t[-1]['node']=='A' and d['current']=='A' and all(t[i]['from'] <= t[i+1]['from'] for i in range(len(t)-1))"
 check "timeline entries carry RTSP and HLS links" tl "all(e['rtsp'].startswith('rtsp://') and e['hls'].startswith('http://') for e in t)"
 read -r AT_A AT_B AT_GAP < <($PYTHON -c "
-import json; t=json.load(open('$T/dvr.json'))['timeline']
+import json; t=json.load(open('$T/dvr.json'))['ranges']
 a=t[0]; b=[e for e in t if e['node']=='B'][0]; a2=t[-1]
 print((a['from']+min(a['to'], b['from']))//2, (b['from']+b['to'])//2 if b['from'] >= a['to'] else (a['to']+1+b['to'])//2, (b['to']+a2['from'])//2)")
 echo "# at A=$AT_A B=$AT_B gap=$AT_GAP"
 check "--at early names A with its links" bash -c "\"$BIN/streamfleet\" dvr cam1 --at $AT_A -o json | $PYTHON -c '
-import json,sys; a=json.load(sys.stdin)[\"at\"]; sys.exit(0 if a[\"node\"]==\"A\" and \"from=$AT_A\" in a[\"hls\"] else 1)'"
+import json,sys; a=json.load(sys.stdin)[\"holder\"]; sys.exit(0 if a[\"node\"]==\"A\" and \"from=$AT_A\" in a[\"playback\"][\"hls\"] else 1)'"
 check "--at after the move names B" bash -c "\"$BIN/streamfleet\" dvr cam1 --at $AT_B -o json | $PYTHON -c '
-import json,sys; sys.exit(0 if json.load(sys.stdin)[\"at\"][\"node\"]==\"B\" else 1)'"
+import json,sys; sys.exit(0 if json.load(sys.stdin)[\"holder\"][\"node\"]==\"B\" else 1)'"
 check "--at in the pause reports the gap between B and A" bash -c "\"$BIN/streamfleet\" dvr cam1 --at $AT_GAP -o json | $PYTHON -c '
-import json,sys; d=json.load(sys.stdin); g=d[\"gap\"]; sys.exit(0 if \"at\" not in d and g[\"before\"][\"node\"]==\"B\" and g[\"after\"][\"node\"]==\"A\" else 1)'"
+import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"holder\"] is None and d[\"before\"][\"node\"]==\"B\" and d[\"after\"][\"node\"]==\"A\" else 1)'"
 check "dvr table output names the node at a time" bash -c "\"$BIN/streamfleet\" dvr cam1 --at $AT_B --no-color | grep -q 'node B'"
 check "exactly one transfer, one migration, one return" bash -c "[ \"\$(\"$BIN/streamfleet\" migrations cam1 -o json | $PYTHON -c 'import json,sys; c=json.load(sys.stdin)[\"counts\"]; print(c[\"transfer_started\"], c[\"migrated\"], c[\"returned\"], c[\"failover\"], c[\"transfer_stuck\"])')\" = '1 1 1 0 0' ]"
 sf_done

@@ -37,7 +37,7 @@ if [ "$m" = "$exp_m" ]; then ok "--filter migrated: one placement per completed 
 if [ "$x" = "$exp_x" ]; then ok "--filter transfer: both placements of each stuck transfer"; else not_ok "--filter transfer: both placements of each stuck transfer" "got $x want $exp_x"; fi
 n9_active() { [ "$(cli streams --node n9 --filter active --limit 0 -o json | json_get "d['total']")" = 0 ]; }
 n9_offline() { [ "$(cli streams --node n9 --limit 0 -o json | json_get "d['total']")" -gt 0 ] &&
-  cli streams --node n9 --limit 5 -o json | json_get "all(s['status'] == 'offline' for s in d['rows'])" | grep -qx True; }
+  cli streams --node n9 --limit 5 -o json | json_get "all(s['status'] == 'offline' for s in d['streams'])" | grep -qx True; }
 check "the dead node's streams are offline" n9_offline
 check "the dead node's streams are never active" n9_active
 

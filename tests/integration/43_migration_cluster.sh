@@ -61,7 +61,7 @@ check "B: cam2 active too (a transfer that will not complete)" push $PB "{\"name
 ctl c2
 
 # --- both converge on the same events
-events() { on "$1" migrations -o json | json_get "sorted((e['kind'], e['stream'], e['from'], e['to'], e['at_ms'], e['duration_ms']) for e in d['events'])"; }
+events() { on "$1" migrations -o json | json_get "sorted((e['kind'], e['stream'], e['from'] or '', e['to'] or '', e['at_ms'], e['duration_ms'] or 0) for e in d['events'])"; }
 kinds() { on "$1" migrations -o json | json_get "sorted(e['kind'] for e in d['events'])"; }
 want="['migrated', 'transfer_started', 'transfer_started', 'transfer_stuck']"
 kinds_is() { [ "$(kinds "$1")" = "$want" ]; }
@@ -73,7 +73,7 @@ echo "# c2: $e2"
 if [ -n "$e1" ] && [ "$e1" = "$e2" ]; then ok "the same events, times and durations on both controllers"; else not_ok "the same events, times and durations on both controllers"; fi
 check "migrated carries the overlap (1-4 s)" bash -c "$PYTHON -c \"
 import sys; e=$e1; m=[x for x in e if x[0]=='migrated']; sys.exit(0 if len(m)==1 and m[0][2:4]==('A','B') and 1000 <= m[0][5] <= 4000 else 1)\""
-row_on() { [ "$(on "$1" streams --node A --name cam1 -o json | json_get "[(s['type'], s['migrated_to']) for s in d['rows'] if s['name']=='cam1']")" = "[('migrated', 'B')]" ]; }
+row_on() { [ "$(on "$1" streams --node A --name cam1 -o json | json_get "[(s['type'], s['migrated_to']) for s in d['streams'] if s['name']=='cam1']")" = "[('migrated', 'B')]" ]; }
 check "A's placement is migrated to B on c1" row_on c1
 check "A's placement is migrated to B on c2" row_on c2
 sf_done

@@ -86,7 +86,7 @@ converged() {
 # listing C: every placement's node, name and version, sorted
 listing() {
   q "$1" streams --limit 10000 -o json | json_get \
-    '"\n".join(sorted("%s %s %s/%s" % (r["node"], r["name"], r["version"][0], r["version"][1]) for r in d["rows"]))'
+    '"\n".join(sorted("%s %s %s/%s" % (r["node"], r["name"], r["version"]["gen"], r["version"]["seq"]) for r in d["streams"]))'
 }
 agents_pause() { local n; for n in 1 2 3 4 5 6; do kill -STOP "$(pid_of "agent_n$n")"; done; }
 agents_resume() { local n; for n in 1 2 3 4 5 6; do kill -CONT "$(pid_of "agent_n$n")"; done; }

@@ -124,7 +124,7 @@ error_is "after of another sort: 400 bad_cursor" 400 bad_cursor \
 error_is "bad filter: 400 bad_filter" 400 bad_filter '/api/v1/streams?filter=secondary,bogus'
 error_is "bad sort: 400 bad_sort" 400 bad_sort '/api/v1/streams?sort=colour'
 error_is "bad limit: 400 bad_limit" 400 bad_limit '/api/v1/streams?limit=ten'
-error_is "limit over the maximum: 400" 400 bad_limit '/api/v1/streams?limit=1000000'
+error_is "limit over the maximum: 400" 400 bad_limit '/api/v1/streams?limit=10001'
 error_is "bad cursor: 400 bad_cursor" 400 bad_cursor '/api/v1/streams?cursor=-5'
 long=$(printf 'x%.0s' $(seq 1 300))
 error_is "name over the bound: 400 bad_name" 400 bad_name "/api/v1/streams?name=$long"
@@ -166,10 +166,13 @@ check "node n1: its record" py "d['id'] == 'n1' and 'usage' in d and 'limits' in
 error_is "unknown node: 404 not_found" 404 not_found '/api/v1/nodes/n9'
 status_is "migrations: 200" 200 '/api/v1/migrations?limit=10'
 check "migrations: an event list" py "isinstance(d['events'], list) and d['count'] == len(d['events']) <= 10 and d['total'] >= d['count']"
-error_is "migrations limit=0: 400" 400 bad_limit '/api/v1/migrations?limit=0'
+status_is "migrations limit=0: the counts alone" 200 '/api/v1/migrations?limit=0'
+check "migrations limit=0: no events, the total and counts" py "d['events'] == [] and d['count'] == 0 and 'counts' in d"
+error_is "migrations limit over the maximum: 400" 400 bad_limit '/api/v1/migrations?limit=100001'
+error_is "migrations limit=ten: 400" 400 bad_limit '/api/v1/migrations?limit=ten'
 error_is "migrations kind=bogus: 400" 400 bad_kind '/api/v1/migrations?kind=bogus'
 status_is "migrations kind=migrated&stream=x: 200" 200 '/api/v1/migrations?kind=migrated&stream=x'
-check "migrations: counts by kind" py "set(d['counts']) == set(['transfer_started','migrated','failover','transfer_stuck','returned'])"
+check "migrations: counts by kind" py "set(d['counts']) == set(['transfer_started','migrated','failover','transfer_stuck','returned','conflict'])"
 status_is "cluster: 200" 200 '/api/v1/cluster'
 check "cluster: this controller and the nodes" py "[m['self'] for m in d['members']].count(True) == 1 and d['nodes']['alive'] == 2 and d['streams'] > 0 and d['http'] == '$CTL_c1_HTTP'"
 error_is "unknown endpoint: 404 JSON" 404 not_found '/api/v1/nothing-here'

@@ -1,0 +1,496 @@
+/*  test_api.c — the one reply path (controller/api.c, controller/reply.c,
+    include/sf_api.h) over a real in-process store (fixture_fleet.h).
+
+    Pins down every request type's answer and shape (docs/http-api.md), that
+    absent values are nil (JSON null) and never -1 or "", that every bad
+    field answers the documented error code naming the field, that numbers
+    may come as decimal text (the HTTP API's query arguments) but strictly,
+    that the reply builder's self-counted containers decode, and that the
+    JSON rendering repairs invalid UTF-8 rather than emitting invalid JSON.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "fixture_fleet.h"
+#include "sf_api.h"
+#include "sf_mpjson.h"
+#include "sf_reply.h"
+
+static int
+s_setup (void **state)
+{
+    static fx_fleet_t fx;
+    if (fx_fleet_init (&fx))
+        return -1;
+    *state = &fx;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    fx_fleet_destroy (*state);
+    return 0;
+}
+
+typedef struct {
+    int rc;
+    char type [32];
+    json_t *body;               //  the reply's body as JSON (the HTTP rendering)
+} s_answer_t;
+
+//  Asks type with a body given as JSON text (NULL: no body)
+static s_answer_t
+s_ask (fx_fleet_t *fx, const char *type, const char *body)
+{
+    s_answer_t a;
+    memset (&a, 0, sizeof (a));
+    msgpack_sbuffer req, reply;
+    msgpack_sbuffer_init (&req);
+    msgpack_sbuffer_init (&reply);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    const msgpack_object *obj = NULL;
+    if (body) {
+        json_error_t jerr;
+        json_t *j = json_loads (body, 0, &jerr);
+        assert_non_null (j);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+        assert_int_equal (sf_json_to_msgpack (j, &pk), 0);
+        json_decref (j);
+        size_t off = 0;
+        assert_int_equal (msgpack_unpack_next (&u, req.data, req.size, &off), MSGPACK_UNPACK_SUCCESS);
+        obj = &u.data;
+    }
+    a.rc = sf_api_answer (&fx->ctx, type, obj, &reply);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    //  Every reply is one well-formed protocol message
+    assert_int_equal (sf_msg_parse (&msg, reply.data, reply.size), 0);
+    snprintf (a.type, sizeof (a.type), "%s", msg.type);
+    a.body = sf_mpjson (msg.body);
+    assert_non_null (a.body);
+    sf_msg_release (&msg);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&req);
+    msgpack_sbuffer_destroy (&reply);
+    return a;
+}
+
+static json_t *
+s_get (json_t *j, const char *path)
+{
+    //  "a.b.0.c"
+    char buf [128];
+    snprintf (buf, sizeof (buf), "%s", path);
+    for (char *p = strtok (buf, "."); p && j; p = strtok (NULL, ".")) {
+        if (json_is_array (j))
+            j = json_array_get (j, (size_t) atoi (p));
+        else
+            j = json_object_get (j, p);
+    }
+    return j;
+}
+
+static int64_t
+s_int (json_t *j, const char *path)
+{
+    json_t *v = s_get (j, path);
+    assert_true (json_is_integer (v));
+    return json_integer_value (v);
+}
+
+static const char *
+s_str (json_t *j, const char *path)
+{
+    json_t *v = s_get (j, path);
+    assert_true (json_is_string (v));
+    return json_string_value (v);
+}
+
+static void
+s_null (json_t *j, const char *path)
+{
+    json_t *v = s_get (j, path);
+    assert_non_null (v);                //  present, and null
+    assert_true (json_is_null (v));
+}
+
+//  The error code of an answer, checking its shape
+static void
+s_error_is (fx_fleet_t *fx, const char *type, const char *body, const char *code,
+            const char *says)
+{
+    s_answer_t a = s_ask (fx, type, body);
+    if (a.rc != -1 || strcmp (a.type, "error") != 0 || !s_get (a.body, "code")
+    ||  strcmp (s_str (a.body, "code"), code) != 0)
+        fail_msg ("%s %s: want %s, got %s %s", type, body ? body : "", code, a.type,
+                  json_dumps (a.body, JSON_COMPACT));
+    if (says && !strstr (s_str (a.body, "message"), says))
+        fail_msg ("%s %s: message '%s' lacks '%s'", type, body, s_str (a.body, "message"), says);
+    json_decref (a.body);
+}
+
+//  -------------------------------------------------------------------------
+
+static void
+test_list_answers_the_documented_shape (void **state)
+{
+    s_answer_t a = s_ask (*state, "list", "{\"limit\": 2}");
+    assert_int_equal (a.rc, 0);
+    assert_string_equal (a.type, "list_reply");
+    const char *keys [] = { "total", "offset", "limit", "count", "next_cursor", "prev_cursor", "next_after",
+                            "filter", "sort", "now", "streams", NULL };
+    size_t i = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach (a.body, key, v)
+        assert_string_equal (key, keys [i++]);
+    assert_null (keys [i]);
+    assert_int_equal (s_int (a.body, "total"), FX_STREAMS);
+    assert_int_equal (s_int (a.body, "count"), 2);
+    assert_string_equal (s_str (a.body, "next_cursor"), "2");
+    s_null (a.body, "prev_cursor");
+    assert_string_equal (s_str (a.body, "sort"), "name");
+    //  A row: the listing's fields, nulls for what is absent
+    json_t *row = s_get (a.body, "streams.0");
+    assert_string_equal (s_str (row, "name"), "Lobby");
+    assert_string_equal (s_str (row, "uid"), "Lobby");
+    assert_string_equal (s_str (row, "source.url"), "rtsp://10.0.0.9/lobby");
+    assert_int_equal (s_int (row, "source.ping_ms"), 12);
+    assert_null (s_get (row, "source.sdp"));           //  detail only
+    assert_null (s_get (row, "config"));
+    assert_int_equal (s_int (row, "reconnects.total"), 2);
+    assert_int_equal (s_int (row, "version.seq"), 4);
+    assert_int_equal (s_int (row, "uptime_s"), s_int (a.body, "now") - s_int (row, "started_at"));
+    s_null (row, "playback_uuid");
+    s_null (row, "migrated_to");
+    json_t *cam = s_get (a.body, "streams.1");
+    s_null (cam, "source.url");
+    s_null (cam, "source.ping_ms");
+    json_decref (a.body);
+    //  The next page from the cursor, given as text (HTTP's way)
+    a = s_ask (*state, "list", "{\"limit\": \"2\", \"cursor\": \"2\", \"sort\": \"\"}");
+    assert_int_equal (s_int (a.body, "offset"), 2);
+    assert_string_equal (s_str (a.body, "prev_cursor"), "0");
+    assert_string_equal (s_str (a.body, "streams.0.node"), "n2");
+    json_decref (a.body);
+    //  offset is the same position
+    a = s_ask (*state, "list", "{\"limit\": 1, \"offset\": 6}");
+    assert_string_equal (s_str (a.body, "streams.0.name"), "zoo");
+    s_null (a.body, "next_cursor");
+    json_decref (a.body);
+}
+
+static void
+test_list_filters_through_the_shared_evaluator (void **state)
+{
+    s_answer_t a = s_ask (*state, "list", "{\"filter\": \"secondary,dvr\", \"sort\": \"node\"}");
+    assert_int_equal (s_int (a.body, "total"), 2);
+    assert_string_equal (s_str (a.body, "filter"), "secondary,dvr");
+    assert_string_equal (s_str (a.body, "streams.0.node"), "n1");
+    assert_string_equal (s_str (a.body, "streams.1.node"), "n2");
+    json_decref (a.body);
+    a = s_ask (*state, "list", "{\"node\": \"n3\"}");
+    assert_string_equal (s_str (a.body, "streams.0.status"), "offline");
+    assert_int_equal (s_int (a.body, "streams.0.uptime_s"), 0);
+    json_decref (a.body);
+    a = s_ask (*state, "list", "{\"limit\": 0}");
+    assert_int_equal (s_int (a.body, "total"), FX_STREAMS);
+    assert_int_equal (json_array_size (s_get (a.body, "streams")), 0);
+    s_null (a.body, "next_cursor");
+    json_decref (a.body);
+}
+
+static void
+test_list_bad_fields_answer_their_codes (void **state)
+{
+    fx_fleet_t *fx = *state;
+    s_error_is (fx, "list", "{\"filter\": \"primary,bogus\"}", "bad_filter", "bogus");
+    s_error_is (fx, "list", "{\"filter\": 7}", "bad_filter", "text");
+    char body [400];
+    snprintf (body, sizeof (body), "{\"name\": \"%0300d\"}", 0);
+    s_error_is (fx, "list", body, "bad_name", "longer than");
+    s_error_is (fx, "list", "{\"node\": true}", "bad_node", NULL);
+    s_error_is (fx, "list", "{\"sort\": \"colour\"}", "bad_sort", "colour");
+    s_error_is (fx, "list", "{\"limit\": \"ten\"}", "bad_limit", "'ten'");
+    s_error_is (fx, "list", "{\"limit\": \"10abc\"}", "bad_limit", NULL);
+    s_error_is (fx, "list", "{\"limit\": -1}", "bad_limit", NULL);
+    s_error_is (fx, "list", "{\"limit\": 10001}", "bad_limit", "0 to 10000");
+    s_error_is (fx, "list", "{\"limit\": 1.5}", "bad_limit", NULL);
+    s_error_is (fx, "list", "{\"cursor\": \"-5\"}", "bad_cursor", "start again");
+    s_error_is (fx, "list", "{\"offset\": \"x\"}", "bad_cursor", NULL);
+    char after [1200];
+    snprintf (after, sizeof (after), "{\"after\": \"%0900d\"}", 0);
+    s_error_is (fx, "list", after, "bad_cursor", "start again");
+    s_error_is (fx, "list", "{\"after\": 12}", "bad_cursor", NULL);
+}
+
+static void
+test_detail_answers_every_placement_with_history (void **state)
+{
+    s_answer_t a = s_ask (*state, "detail", "{\"name\": \"cam-a\"}");
+    assert_int_equal (a.rc, 0);
+    assert_string_equal (a.type, "detail_reply");
+    assert_string_equal (s_str (a.body, "name"), "cam-a");
+    assert_int_equal (s_int (a.body, "count"), 2);
+    assert_true (json_is_array (s_get (a.body, "history")));
+    assert_non_null (s_get (a.body, "current"));
+    json_t *pl = s_get (a.body, "placements");
+    json_t *on1 = strcmp (s_str (pl, "0.node"), "n1") == 0 ? json_array_get (pl, 0) : json_array_get (pl, 1);
+    assert_string_equal (s_str (on1, "node_liveness"), "alive");
+    assert_string_equal (s_str (on1, "node_addr_external"), "media1.example.net");
+    assert_string_equal (s_str (on1, "config"), "stream cam-a {}\n");
+    s_null (on1, "config_path");
+    s_null (on1, "source.sdp");
+    assert_string_equal (s_str (on1, "dvr.records_path"), "/var/dvr/cam-a");
+    assert_int_equal (s_int (on1, "dvr.ranges.1.to") - s_int (on1, "dvr.ranges.1.from"),
+                      s_int (on1, "dvr.ranges.1.duration_s"));
+    char want [128];
+    snprintf (want, sizeof (want), "rtsp://media1.example.net:554/cam-a?from=%d&to=%d",
+              FX_NOW_S - 7200, FX_NOW_S - 3600);
+    assert_string_equal (s_str (on1, "dvr.ranges.0.rtsp"), want);
+    assert_string_equal (s_str (on1, "links.rtsp"), "rtsp://media1.example.net:554/cam-a");
+    s_null (on1, "media.vcodec");
+    json_decref (a.body);
+    a = s_ask (*state, "detail", "{\"name\": \"cam-a\", \"node\": \"n2\"}");
+    assert_int_equal (s_int (a.body, "count"), 1);
+    assert_string_equal (s_str (a.body, "placements.0.node"), "n2");
+    json_decref (a.body);
+}
+
+static void
+test_detail_bad_fields_answer_their_codes (void **state)
+{
+    fx_fleet_t *fx = *state;
+    s_error_is (fx, "detail", NULL, "bad_name", "needs a stream name");
+    s_error_is (fx, "detail", "{\"name\": \"\"}", "bad_name", "needs a stream name");
+    s_error_is (fx, "detail", "{\"name\": 5}", "bad_name", NULL);
+    s_error_is (fx, "detail", "{\"name\": \"cam-a\", \"node\": [1]}", "bad_node", NULL);
+    s_error_is (fx, "detail", "{\"name\": \"nothing\"}", "not_found", "no stream named 'nothing'");
+    s_error_is (fx, "detail", "{\"name\": \"gate\", \"node\": \"n1\"}", "not_found", "'n1'");
+}
+
+static void
+test_dvr_answers_the_timeline_and_the_moment (void **state)
+{
+    s_answer_t a = s_ask (*state, "dvr", "{\"name\": \"cam-a\"}");
+    assert_int_equal (a.rc, 0);
+    assert_string_equal (a.type, "dvr_reply");
+    assert_int_equal (s_int (a.body, "count"), 2);
+    assert_string_equal (s_str (a.body, "ranges.0.node"), "n1");
+    assert_null (s_get (a.body, "holder"));                 //  only with at
+    json_decref (a.body);
+    char body [128];
+    snprintf (body, sizeof (body), "{\"name\": \"cam-a\", \"at\": \"%d\"}", FX_NOW_S - 7000);
+    a = s_ask (*state, "dvr", body);
+    assert_int_equal (s_int (a.body, "at"), FX_NOW_S - 7000);
+    assert_int_equal (s_int (a.body, "holder.offset_s"), 200);
+    char want [128];
+    snprintf (want, sizeof (want), "from=%d&", FX_NOW_S - 7000);
+    assert_non_null (strstr (s_str (a.body, "holder.playback.rtsp"), want));
+    s_null (a.body, "before");
+    s_null (a.body, "after");
+    json_decref (a.body);
+    snprintf (body, sizeof (body), "{\"name\": \"cam-a\", \"at\": %d}", FX_NOW_S - 3000);
+    a = s_ask (*state, "dvr", body);
+    s_null (a.body, "holder");
+    assert_int_equal (s_int (a.body, "before.to"), FX_NOW_S - 3600);
+    assert_int_equal (s_int (a.body, "after.from"), FX_NOW_S - 1800);
+    json_decref (a.body);
+}
+
+static void
+test_dvr_bad_fields_answer_their_codes (void **state)
+{
+    fx_fleet_t *fx = *state;
+    s_error_is (fx, "dvr", "{}", "bad_name", "needs a stream name");
+    s_error_is (fx, "dvr", "{\"name\": \"cam-a\", \"at\": \"yesterday\"}", "bad_time", "'yesterday'");
+    s_error_is (fx, "dvr", "{\"name\": \"cam-a\", \"at\": true}", "bad_time", NULL);
+    s_error_is (fx, "dvr", "{\"name\": \"nothing\"}", "not_found", NULL);
+}
+
+static void
+test_nodes_answers_every_node_or_one (void **state)
+{
+    s_answer_t a = s_ask (*state, "nodes", NULL);
+    assert_int_equal (a.rc, 0);
+    assert_string_equal (a.type, "nodes_reply");
+    assert_int_equal (s_int (a.body, "count"), 3);
+    assert_int_equal (s_int (a.body, "liveness.alive"), 2);
+    assert_int_equal (s_int (a.body, "liveness.down"), 1);
+    json_t *nodes = s_get (a.body, "nodes");
+    for (size_t i = 0; i < json_array_size (nodes); i++) {
+        json_t *n = json_array_get (nodes, i);
+        s_null (n, "limits.max_primary_streams");           //  0: no limit
+        s_null (n, "templates.rtsp");
+        assert_true (json_is_integer (s_get (n, "counts.streams")));
+    }
+    json_decref (a.body);
+    a = s_ask (*state, "nodes", "{\"id\": \"n1\"}");
+    assert_string_equal (a.type, "node_reply");
+    assert_string_equal (s_str (a.body, "id"), "n1");
+    assert_int_equal (s_int (a.body, "counts.streams"), 3);
+    assert_string_equal (s_str (a.body, "addr_external"), "media1.example.net");
+    s_null (a.body, "addr_internal");
+    json_decref (a.body);
+    s_error_is (*state, "nodes", "{\"id\": \"n9\"}", "not_found", "'n9'");
+    char body [200];
+    snprintf (body, sizeof (body), "{\"id\": \"%080d\"}", 0);
+    s_error_is (*state, "nodes", body, "bad_node", "longer than");
+}
+
+static void
+test_migrations_answers_counts_and_events (void **state)
+{
+    s_answer_t a = s_ask (*state, "migrations", "{\"limit\": 5}");
+    assert_int_equal (a.rc, 0);
+    assert_string_equal (a.type, "migrations_reply");
+    assert_int_equal (s_int (a.body, "transfer_timeout_s"), 120);
+    const char *kinds [] = { "transfer_started", "migrated", "failover", "transfer_stuck", "returned" };
+    for (int k = 0; k < 5; k++)
+        assert_true (json_is_integer (s_get (s_get (a.body, "counts"), kinds [k])));
+    assert_int_equal (s_int (a.body, "count"), (int64_t) json_array_size (s_get (a.body, "events")));
+    json_decref (a.body);
+    a = s_ask (*state, "migrations", "{\"limit\": 0, \"kind\": \"migrated\", \"stream\": \"cam-a\", \"since_s\": \"60\"}");
+    assert_int_equal (a.rc, 0);
+    assert_int_equal (s_int (a.body, "count"), 0);
+    json_decref (a.body);
+}
+
+static void
+test_migrations_bad_fields_answer_their_codes (void **state)
+{
+    fx_fleet_t *fx = *state;
+    s_error_is (fx, "migrations", "{\"kind\": \"teleported\"}", "bad_kind", "teleported");
+    s_error_is (fx, "migrations", "{\"limit\": 100001}", "bad_limit", "0 to 100000");
+    s_error_is (fx, "migrations", "{\"limit\": \"many\"}", "bad_limit", NULL);
+    s_error_is (fx, "migrations", "{\"since_s\": \"an hour\"}", "bad_time", "seconds");
+    s_error_is (fx, "migrations", "{\"since_s\": -5}", "bad_time", NULL);
+    char body [400];
+    snprintf (body, sizeof (body), "{\"stream\": \"%0200d\"}", 0);
+    s_error_is (fx, "migrations", body, "bad_name", NULL);
+}
+
+static void
+test_cluster_alone_is_a_cluster_of_one (void **state)
+{
+    s_answer_t a = s_ask (*state, "cluster", NULL);
+    assert_int_equal (a.rc, 0);
+    assert_string_equal (a.type, "cluster_reply");
+    assert_int_equal (json_array_size (s_get (a.body, "members")), 1);
+    assert_true (json_is_true (s_get (a.body, "members.0.self")));
+    assert_int_equal (s_int (a.body, "nodes.total"), 3);
+    assert_int_equal (s_int (a.body, "nodes.down"), 1);
+    assert_int_equal (s_int (a.body, "streams"), FX_STREAMS);
+    s_null (a.body, "http");
+    json_decref (a.body);
+}
+
+static void
+test_an_unknown_request_type_is_bad_request (void **state)
+{
+    s_error_is (*state, "frobnicate", NULL, "bad_request", "'frobnicate'");
+}
+
+static void
+test_error_codes_map_to_http_statuses (void **state)
+{
+    assert_int_equal (sf_api_http_status ("bad_limit"), 400);
+    assert_int_equal (sf_api_http_status ("bad_request"), 400);
+    assert_int_equal (sf_api_http_status ("not_found"), 404);
+    assert_int_equal (sf_api_http_status ("store_unavailable"), 503);
+    assert_int_equal (sf_api_http_status ("query_failed"), 500);
+}
+
+//  The builder counts what it writes: nested maps and arrays of any size
+static void
+test_reply_builder_counts_its_containers (void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sf_reply_t r;
+    sf_reply_begin (&r, &sb, "test_reply");
+    sf_reply_kint (&r, "a", -1);
+    sf_reply_key (&r, "list");
+    sf_reply_array (&r);
+    for (int i = 0; i < 70000; i++)
+        sf_reply_uint (&r, (uint64_t) i);
+    sf_reply_close (&r);
+    sf_reply_key (&r, "m");
+    sf_reply_map (&r);
+    sf_reply_knil (&r, "x");
+    sf_reply_ktext (&r, "empty", "");
+    sf_reply_kstr (&r, "s", "v");
+    sf_reply_close (&r);
+    sf_reply_end (&r);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
+    assert_string_equal (msg.type, "test_reply");
+    assert_int_equal (msg.body->via.map.size, 3);
+    json_t *j = sf_mpjson (msg.body);
+    assert_int_equal (json_array_size (s_get (j, "list")), 70000);
+    assert_int_equal (s_int (j, "list.69999"), 69999);
+    s_null (j, "m.x");
+    s_null (j, "m.empty");
+    assert_string_equal (s_str (j, "m.s"), "v");
+    json_decref (j);
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+//  An agent's odd bytes still give valid JSON, with U+FFFD in their place
+static void
+test_json_rendering_repairs_invalid_utf8 (void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sf_reply_t r;
+    sf_reply_begin (&r, &sb, "x");
+    sf_reply_kstr (&r, "name", "cam\xff\xfe-1");
+    sf_reply_key (&r, "nul");
+    sf_reply_strn (&r, "a\0b", 3);
+    sf_reply_end (&r);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
+    char *text = sf_mpjson_dumps (msg.body, false, NULL);
+    assert_non_null (text);
+    json_error_t jerr;
+    json_t *back = json_loads (text, 0, &jerr);
+    assert_non_null (back);
+    assert_string_equal (json_string_value (json_object_get (back, "name")), "cam\xef\xbf\xbd\xef\xbf\xbd-1");
+    assert_string_equal (json_string_value (json_object_get (back, "nul")), "ab");
+    json_decref (back);
+    free (text);
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+int
+main (void)
+{
+    sf_log_set_level (SF_LOG_ERROR);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_list_answers_the_documented_shape),
+        cmocka_unit_test (test_list_filters_through_the_shared_evaluator),
+        cmocka_unit_test (test_list_bad_fields_answer_their_codes),
+        cmocka_unit_test (test_detail_answers_every_placement_with_history),
+        cmocka_unit_test (test_detail_bad_fields_answer_their_codes),
+        cmocka_unit_test (test_dvr_answers_the_timeline_and_the_moment),
+        cmocka_unit_test (test_dvr_bad_fields_answer_their_codes),
+        cmocka_unit_test (test_nodes_answers_every_node_or_one),
+        cmocka_unit_test (test_migrations_answers_counts_and_events),
+        cmocka_unit_test (test_migrations_bad_fields_answer_their_codes),
+        cmocka_unit_test (test_cluster_alone_is_a_cluster_of_one),
+        cmocka_unit_test (test_an_unknown_request_type_is_bad_request),
+        cmocka_unit_test (test_error_codes_map_to_http_statuses),
+        cmocka_unit_test (test_reply_builder_counts_its_containers),
+        cmocka_unit_test (test_json_rendering_repairs_invalid_utf8),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
