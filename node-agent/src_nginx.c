@@ -22,6 +22,7 @@
 #include "sf_agent.h"
 #include "sf_fetch.h"
 #include "sf_log.h"
+#include <curl/curl.h>
 #include <expat.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -305,6 +306,7 @@ static const sf_option_t s_options [] = {
 typedef struct {
     sf_nginx_config_t cfg;          //  a copy: the adapter outlives no one
     int64_t timeout_ms;             //  --http-timeout-ms
+    char hls_template [SF_ADDR_MAX + 1];    //  the default HLS link, from the stat URL
     sf_fetch_t *fetch;
     s_known_t *known;               //  sorted by name
     size_t nknown, known_cap;
@@ -339,6 +341,19 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
     }
     self->cfg = *cfg;
     self->timeout_ms = agent->http_timeout_ms;
+    //  nginx serves HLS from the http server that serves the stat page
+    //  (location /hls/ over hls_path, hls_nested on: docs/adapters.md)
+    CURLU *u = curl_url ();
+    char *scheme = NULL, *port = NULL;
+    if (u && curl_url_set (u, CURLUPART_URL, cfg->stat_url, 0) == CURLUE_OK) {
+        curl_url_get (u, CURLUPART_SCHEME, &scheme, 0);
+        curl_url_get (u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    }
+    snprintf (self->hls_template, sizeof self->hls_template, "%s://{host}:%s/hls/{name}/index.m3u8",
+              scheme ? scheme : "http", port ? port : "80");
+    curl_free (scheme);
+    curl_free (port);
+    curl_url_cleanup (u);
     void *state = self;
     if (!(self->fetch = sf_fetch_new ())) {
         snprintf (err, errlen, "cannot initialise libcurl");
@@ -486,6 +501,7 @@ s_poll (void *state, sf_streamset_t *set)
     }
     set->has_node = true;
     sf_node_init (&set->node);
+    SF_STRSET (set->node.hls_template, self->hls_template);
     SF_STRSET (set->node.software_version, stat->version);
     set->node.started_at = stat->uptime_s ? now_ms / 1000 - stat->uptime_s : 0;
     return 0;
@@ -499,6 +515,9 @@ const sf_source_ops_t sf_source_nginx = {
     .summary = "nginx with the RTMP module: its rtmp_stat page",
     .options = s_options, .config_size = sizeof (sf_nginx_config_t),
     .add_archived = true,
+    //  nginx-rtmp speaks RTMP and serves HLS; it has no RTSP, and an
+    //  archive link exists only where the operator configures one
+    .rtsp_template = "-", .rtsp_dvr_template = "-", .hls_dvr_template = "-",
     .create = s_create,
     .wait = NULL,
     .poll = s_poll,

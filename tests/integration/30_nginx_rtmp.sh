@@ -25,7 +25,7 @@ publish cam3
 start_agent n1 "$CTL_c1_AGENTS" --source nginx-rtmp --stat-url "$NGX_STAT" --rtmp-app live \
   --records-path "$NGX_HLS" --record-pattern '{name}/{ms}.ts' \
   --poll-interval-ms 1000 --heartbeat-ms 1000 --http-timeout-ms 500 \
-  --addr-external 127.0.0.1 --hls-template "http://{host}:$NGX_HTTP_PORT/hls/{name}/index.m3u8"
+  --addr-external 127.0.0.1:22102
 
 list() { cli streams -o json > "$T/list.json" 2>/dev/null; }
 # q EXPR: evaluates EXPR on the last listing (s = {name: row}, d = document)
@@ -75,6 +75,28 @@ cli streams show cam2 -o json > "$T/cam2.json"
 dvr=$(json_get "'%d %d %s' % (d['placements'][0]['dvr']['chunk_s'], len(d['placements'][0]['dvr']['ranges']), 'dvr' in d['placements'][0]['functions'])" < "$T/cam2.json")
 check "nginx-rtmp: DVR chunk 2 s, one merged range, dvr function (got '$dvr')" [ "$dvr" = "2 1 True" ]
 
+# Links with no template configured: nginx-rtmp's own defaults (HLS from
+# the stat page's http server; no RTSP, which nginx does not speak; no DVR
+# link without a template), and --addr-external's port is not glued to the
+# template's (it was rtsp://127.0.0.1:22102:554/cam1)
+links=$($PYTHON -c "
+import json,sys
+d=json.load(open('$T/cam2.json'))
+found=[]
+def walk(v):
+    if isinstance(v, str) and '://' in v: found.append(v)
+    elif isinstance(v, dict): [walk(x) for x in v.values()]
+    elif isinstance(v, list): [walk(x) for x in v]
+walk(d['placements'][0].get('links')); walk(d['placements'][0]['stream']['dvr'].get('ranges'))
+print(' '.join(found))")
+check "nginx-rtmp: the only link printed is HLS (got '$links')" \
+  [ "$links" = "http://127.0.0.1:$NGX_HTTP_PORT/hls/cam2/index.m3u8" ]
+opened=0
+for l in $links; do
+  timeout 20 ffprobe -v error -rw_timeout 5000000 -show_entries stream=codec_name -of csv=p=0 "$l" > "$T/ffprobe.out" 2>&1 \
+    && grep -q h264 "$T/ffprobe.out" && opened=$((opened + 1))
+done
+check "nginx-rtmp: ffprobe opens every link the controller prints ($opened)" [ "$opened" -ge 1 ]
 hls=$(json_get "d['placements'][0]['links']['hls']" < "$T/cam2.json")
 if [ -n "$hls" ] && timeout 20 ffprobe -v error -rw_timeout 5000000 -show_entries stream=codec_name -of csv=p=0 "$hls" > "$T/ffprobe.out" 2>&1 \
    && grep -q h264 "$T/ffprobe.out"; then

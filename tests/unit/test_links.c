@@ -109,6 +109,52 @@ test_stream_template_beats_node_template (void **state)
     sf_stream_clear (&s);
 }
 
+//  --addr-external with a port: a template that names its own port after
+//  {host} gets the address without it (not rtsp://127.0.0.1:22102:554/cam1);
+//  one that does not keeps the address whole; IPv6 keeps its brackets
+static void
+test_address_with_a_port (void **state)
+{
+    sf_stream_t s;
+    s_stream (&s, "cam1", "");
+    sf_node_t n;
+    sf_node_init (&n);
+    SF_STRSET (n.addr_external, "127.0.0.1:22102");
+    char rtsp [256], hls [256];
+    sf_links_live (&s, &n, rtsp, hls, sizeof (rtsp));
+    assert_string_equal (rtsp, "rtsp://127.0.0.1:554/cam1");
+    assert_string_equal (hls, "http://127.0.0.1:22102/cam1/index.m3u8");
+    SF_STRSET (n.addr_external, "[2001:db8::7]:8080");
+    sf_links_live (&s, &n, rtsp, hls, sizeof (rtsp));
+    assert_string_equal (rtsp, "rtsp://[2001:db8::7]:554/cam1");
+    SF_STRSET (n.addr_external, "2001:db8::7");
+    sf_links_live (&s, &n, rtsp, hls, sizeof (rtsp));
+    assert_string_equal (rtsp, "rtsp://2001:db8::7:554/cam1");
+    sf_stream_clear (&s);
+}
+
+//  A node template "-": the server has no such link (nginx-rtmp has no RTSP)
+static void
+test_dash_means_no_link (void **state)
+{
+    sf_stream_t s;
+    s_stream (&s, "cam1", "");
+    sf_node_t n;
+    sf_node_init (&n);
+    SF_STRSET (n.addr_external, "m");
+    SF_STRSET (n.rtsp_template, "-");
+    SF_STRSET (n.rtsp_dvr_template, "-");
+    SF_STRSET (n.hls_dvr_template, "-");
+    char rtsp [256], hls [256];
+    sf_links_live (&s, &n, rtsp, hls, sizeof (rtsp));
+    assert_string_equal (rtsp, "");
+    assert_string_equal (hls, "http://m/cam1/index.m3u8");
+    sf_links_range (&s, &n, 5, 9, rtsp, hls, sizeof (rtsp));
+    assert_string_equal (rtsp, "");
+    assert_string_equal (hls, "");
+    sf_stream_clear (&s);
+}
+
 int
 main (void)
 {
@@ -118,6 +164,8 @@ main (void)
         cmocka_unit_test (test_a_link_that_does_not_fit_is_an_error),
         cmocka_unit_test (test_defaults_and_host_precedence),
         cmocka_unit_test (test_stream_template_beats_node_template),
+        cmocka_unit_test (test_address_with_a_port),
+        cmocka_unit_test (test_dash_means_no_link),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
