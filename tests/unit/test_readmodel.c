@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include "sf_readmodel.h"
 #include "sf_apply.h"
 #include "sf_fleet.h"
@@ -520,6 +522,92 @@ test_bad_cursor (void **state)
                                          err, sizeof (err)), -1);
 }
 
+//  Readers on other threads see whole commits only: every commit deletes one
+//  row and adds another, so each reader must count exactly N rows, and every
+//  page must be in order, while the writer commits as fast as it can
+#define S_CONC_ROWS 200
+static atomic_bool s_conc_stop;
+static atomic_int s_conc_bad;
+
+static void *
+s_conc_reader (void *arg)
+{
+    sf_readmodel_t *rm = arg;
+    sf_filter_t all;
+    sf_filter_init (&all);
+    int key = 0;
+    while (!atomic_load (&s_conc_stop)) {
+        sf_sort_t sort = { (uint8_t) (key++ % SF_SORT_SOURCE), key % 2 == 0 };
+        sf_readmodel_page_t page;
+        char err [256];
+        if (sf_readmodel_list (rm, &all, &sort, NULL, (size_t) (key * 37) % 100, 50, NULL,
+                               &page, err, sizeof (err))
+        ||  page.total != S_CONC_ROWS)
+            atomic_fetch_add (&s_conc_bad, 1);
+        if (sort.key == SF_SORT_NAME)
+            for (size_t i = 1; i < page.count; i++) {
+                int c = strcmp (page.keys [i - 1].name, page.keys [i].name);
+                if (!c)
+                    c = strcmp (page.keys [i - 1].node, page.keys [i].node);
+                if (sort.desc ? c <= 0 : c >= 0)
+                    atomic_fetch_add (&s_conc_bad, 1);
+            }
+        sf_readmodel_gauges_t g;
+        sf_readmodel_gauges (rm, NULL, &g);
+        if (g.total != S_CONC_ROWS)
+            atomic_fetch_add (&s_conc_bad, 1);
+        sf_readmodel_page_clear (&page);
+    }
+    return NULL;
+}
+
+static void
+test_concurrent_readers (void **state)
+{
+    (void) state;
+    sf_readmodel_t *rm = sf_readmodel_new ();
+    char names [2 * S_CONC_ROWS][24];
+    sf_store_change_t c [S_CONC_ROWS];
+    for (int i = 0; i < 2 * S_CONC_ROWS; i++)
+        snprintf (names [i], sizeof (names [i]), "cam%06d", i);
+    for (int i = 0; i < S_CONC_ROWS; i++) {
+        c [i] = (sf_store_change_t) { .node = i % 2 ? "n1" : "n2", .name = names [i] };
+        c [i].sum.magic = SF_SUMMARY_MAGIC;
+        c [i].sum.bitrate_kbps = (uint32_t) (i * 7919 % 1000);
+    }
+    sf_readmodel_apply (rm, c, S_CONC_ROWS);
+    atomic_store (&s_conc_stop, false);
+    atomic_store (&s_conc_bad, 0);
+    pthread_t readers [2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal (pthread_create (&readers [i], NULL, s_conc_reader, rm), 0);
+    //  Rows i..i+19 are replaced by rows i+N..i+N+19, and back, commit after
+    //  commit: the deletions first, so a reader that saw a commit half done
+    //  would count fewer rows
+    for (int round = 0; round < 400; round++) {
+        int at = (round * 20) % S_CONC_ROWS;
+        bool back = (round * 20 / S_CONC_ROWS) % 2;
+        sf_store_change_t swap [40];
+        for (int k = 0; k < 20; k++) {
+            int i = at + k;
+            int gone = back ? i + S_CONC_ROWS : i, comes = back ? i : i + S_CONC_ROWS;
+            const char *node = i % 2 ? "n1" : "n2";
+            swap [k] = (sf_store_change_t) { .deleted = true, .node = node, .name = names [gone] };
+            swap [20 + k] = (sf_store_change_t) { .node = node, .name = names [comes] };
+            swap [20 + k].sum.magic = SF_SUMMARY_MAGIC;
+            swap [20 + k].sum.bitrate_kbps = (uint32_t) (round * 31 + k) % 997;
+            swap [20 + k].sum.status = (uint8_t) ((round + k) % 4);
+        }
+        sf_readmodel_apply (rm, swap, 40);
+    }
+    atomic_store (&s_conc_stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join (readers [i], NULL);
+    assert_int_equal (atomic_load (&s_conc_bad), 0);
+    assert_int_equal (sf_readmodel_size (rm), S_CONC_ROWS);
+    sf_readmodel_destroy (&rm);
+}
+
 int
 main (void)
 {
@@ -527,6 +615,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_equivalence, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_deep_pages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_cursor, s_setup, s_teardown),
+        cmocka_unit_test (test_concurrent_readers),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
