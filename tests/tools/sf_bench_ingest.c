@@ -675,7 +675,7 @@ s_query (void)
     s_list_req (&sb, "", "", "-bitrate", 100);
     char after [1024] = "";
     if (rc == 0 && s_request (sock, &sb, &reply, &frame, NULL) == 0)
-        sf_map_str (reply.body, "next", after, sizeof (after) - 1, NULL);
+        sf_map_str (reply.body, "next_after", after, sizeof (after) - 1, NULL);
     if (rc == 0 && after [0]) {
         s_list_req_at (&sb, "", "", "-bitrate", 0, after, 100);
         if (s_time_list (sock, &sb, &reply, &frame, "list: page of 100 after a cursor, -bitrate",
