@@ -132,7 +132,7 @@ rm_line=$(grep 'read model:' "$T/controller.log" | tail -1)
 echo "$rm_line"
 echo "RESULT startup_ms $(( (t1 - t0) / 1000000 )) ms" >>"$OUT"
 echo "RESULT rm_rebuild_ms $(echo "$rm_line" | sed -n 's/.* in \([0-9]*\) ms.*/\1/p') ms" >>"$OUT"
-echo "RESULT rm_mib $(echo "$rm_line" | sed -n 's/.*, \([0-9]*\) MiB.*/\1/p') MiB" >>"$OUT"
+echo "RESULT rm_kib $(echo "$rm_line" | sed -n 's/.*, \([0-9]*\) KiB.*/\1/p') KiB" >>"$OUT"
 rss2_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$CTL/status")
 echo "RESULT ctl_rss_restart_kib $rss2_kb KiB" >>"$OUT"
 echo "start-up $(( (t1 - t0) / 1000000 )) ms to the first answer; RSS after start $((rss2_kb / 1024)) MiB"
@@ -223,8 +223,8 @@ TABLE=$T/table.md
        "deep page by name p50 $(result load_q_deep_name_p50) / p99 $(result load_q_deep_name_p99) ms."
   echo
   echo "Start-up (open LMDB, rebuild the read model, first answer): $(result startup_ms) ms;" \
-       "the rebuild itself $(result rm_rebuild_ms) ms; the read model's two copies $(result rm_mib) MiB" \
-       "($(awk -v m="$(result rm_mib)" -v n="$(result query_streams)" 'BEGIN { if (n > 0) printf "%.0f", m * 1048576 / n; else print "-" }') bytes per placement)."
+       "the rebuild itself $(result rm_rebuild_ms) ms; the read model's two copies $(( $(result rm_kib) / 1024 )) MiB" \
+       "($(awk -v m="$(result rm_kib)" -v n="$(result query_streams)" 'BEGIN { if (n > 0) printf "%.0f", m * 1024 / n; else print "-" }') bytes per placement)."
   echo
   echo "Controller at $(fmt "$(result query_streams)") placements: RSS $(( $(result ctl_rss_kib) / 1024 )) MiB" \
        "($(awk -v r="$(result ctl_rss_kib)" -v n="$(result query_streams)" 'BEGIN { if (n > 0) printf "%.0f", r * 1024 / n; else print "-" }') bytes per placement)," \

@@ -934,8 +934,8 @@ sf_controller_run (sf_controller_config_t *cfg)
         sf_error ("read model: cannot read the store; listings start empty");
     sf_store_set_observer (c->store, sf_readmodel_observe, model);
     c->query.model = model;
-    sf_info ("read model: %zu placements in %lld ms, %zu MiB", sf_readmodel_size (model),
-             (long long) (sf_mono_ms () - model_t0), sf_readmodel_bytes (model) >> 20);
+    sf_info ("read model: %zu placements in %lld ms, %zu KiB", sf_readmodel_size (model),
+             (long long) (sf_mono_ms () - model_t0), sf_readmodel_bytes (model) >> 10);
     c->origins = zhashx_new ();
     zhashx_set_destructor (c->origins, (zhashx_destructor_fn *) s_origin_destroy);
     c->touched = zlistx_new ();
