@@ -308,13 +308,13 @@ sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node,
     sf_reply_ktext (self, "playback_uuid", s->playback_uuid);
     sf_reply_kbool (self, "stale", s->stale);
     sf_reply_ktext (self, "migrated_to", s->migrated_to);
+    sf_reply_ktext (self, "transferred_from", s->transferred_from);
     s_version (self, s->version);
     if (!detail) {
         sf_reply_close (self);
         return;
     }
     //  The detail page's sections
-    sf_reply_ktext (self, "transferred_from", s->transferred_from);
     sf_reply_ktext (self, "config", s->config);
     sf_reply_ktext (self, "config_path", s->config_path);
     s_dvr (self, s, node);

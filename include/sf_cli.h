@@ -28,6 +28,7 @@ typedef struct {
     int timeout_ms;
     sf_out_t output;
     bool color;
+    int width;                      //  terminal columns; 0 when not a terminal (full width)
 } sf_cli_t;
 
 //  Sends one request (a packed message) to the first controller that
@@ -48,7 +49,25 @@ void sf_cli_print_json (const msgpack_object *o);
 const char *sf_fmt_bitrate (uint64_t kbps, char *buf, size_t size);
 const char *sf_fmt_duration (int64_t seconds, char *buf, size_t size);
 const char *sf_fmt_bytes (uint64_t bytes, char *buf, size_t size);
+//  "2026-12-01 21:50:12 UTC", or in the local zone after sf_fmt_set_local
 const char *sf_fmt_time (int64_t unix_s, char *buf, size_t size);
+void sf_fmt_set_local (bool local);
+//  The same with milliseconds: "2026-12-01 21:50:17.296 UTC"
+const char *sf_fmt_time_ms (int64_t unix_ms, char *buf, size_t size);
+//  Whether the controller knows stream NAME (kind "stream") or node ID (kind
+//  "node"): 1 yes, 0 no (printed on stderr as the one "no such" message,
+//  docs/cli.md), or an exit code > 1 when it could not be asked
+int sf_cli_known (sf_cli_t *cli, const char *kind, const char *key);
+//  Display width of UTF-8 text (code points; the table's marks are all narrow)
+size_t sf_text_width (const char *text);
+//  Copies text into buf cut to at most width columns, ending in "…" when cut
+const char *sf_fit (const char *text, size_t width, char *buf, size_t size);
+//  Prints text on lines of at most width columns (0: one line), breaking
+//  where two spaces separate its items
+void sf_print_wrapped (const char *text, int width);
+//  The marks of the tables, explained (under the table and in --help)
+#define SF_CLI_LEGEND "P primary  S secondary  M migrated   [D] DVR  [F] photo  [A] audio   " \
+                      "⇄ in transfer  ! conflict: live on two nodes  (stale) last poll failed"
 //  ANSI colour for a status or liveness word, "" when colour is off
 const char *sf_color (const sf_cli_t *cli, const char *word);
 const char *sf_color_reset (const sf_cli_t *cli);

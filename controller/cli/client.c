@@ -6,6 +6,7 @@
 #include "sf_mpjson.h"
 #include "sf_security.h"
 #include <czmq.h>
+#include <stdlib.h>
 #include <time.h>
 
 int
@@ -166,13 +167,138 @@ sf_fmt_bytes (uint64_t b, char *buf, size_t size)
     return buf;
 }
 
+static bool s_local = false;
+
 const char *
 sf_fmt_time (int64_t t, char *buf, size_t size)
 {
     time_t tt = (time_t) t;
     struct tm tm;
-    gmtime_r (&tt, &tm);
-    strftime (buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+    if (s_local) {
+        localtime_r (&tt, &tm);
+        strftime (buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm);
+    }
+    else {
+        gmtime_r (&tt, &tm);
+        strftime (buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    }
+    return buf;
+}
+
+const char *
+sf_fmt_time_ms (int64_t ms, char *buf, size_t size)
+{
+    time_t tt = (time_t) (ms / 1000);
+    struct tm tm;
+    char day [32], zone [16];
+    if (s_local)
+        localtime_r (&tt, &tm);
+    else
+        gmtime_r (&tt, &tm);
+    strftime (day, sizeof (day), "%Y-%m-%d %H:%M:%S", &tm);
+    strftime (zone, sizeof (zone), s_local ? "%Z" : "UTC", &tm);
+    snprintf (buf, size, "%s.%03d %s", day, (int) (ms % 1000), zone);
+    return buf;
+}
+
+int
+sf_cli_known (sf_cli_t *cli, const char *kind, const char *key)
+{
+    bool stream = !strcmp (kind, "stream");
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init (&req);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, stream ? "detail" : "nodes", 1);
+    sf_pack_kstr (&pk, stream ? "name" : "id", key);
+    sf_msg_t reply;
+    sf_msg_init (&reply);
+    int rc = sf_cli_request (cli, &req, &reply);
+    msgpack_sbuffer_destroy (&req);
+    if (rc) {
+        sf_msg_release (&reply);
+        return rc;
+    }
+    int known = 1;
+    if (!strcmp (reply.type, "error")) {
+        char code [32] = "";
+        sf_map_str (reply.body, "code", code, sizeof (code) - 1, NULL);
+        if (!strcmp (code, "not_found")) {
+            fprintf (stderr, "streamfleet: no %s '%s' is known to this controller\n", kind, key);
+            known = 0;
+        }
+    }
+    sf_msg_release (&reply);
+    return known;
+}
+
+void
+sf_print_wrapped (const char *text, int width)
+{
+    if (width <= 0 || (int) sf_text_width (text) <= width) {
+        printf ("%s\n", text);
+        return;
+    }
+    //  Items are separated by two or more spaces
+    char *copy = strdup (text);
+    if (!copy)
+        abort ();
+    int col = 0;
+    char *p = copy;
+    while (*p) {
+        char *sep = strstr (p, "  ");
+        if (sep)
+            *sep = 0;
+        int w = (int) sf_text_width (p);
+        if (col && col + 2 + w > width) {
+            printf ("\n");
+            col = 0;
+        }
+        printf ("%s%s", col ? "  " : "", p);
+        col += (col ? 2 : 0) + w;
+        if (!sep)
+            break;
+        p = sep + 2;
+        while (*p == ' ')
+            p++;
+    }
+    printf ("\n");
+    free (copy);
+}
+
+void
+sf_fmt_set_local (bool local)
+{
+    s_local = local;
+}
+
+size_t
+sf_text_width (const char *text)
+{
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+        if ((*p & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+const char *
+sf_fit (const char *text, size_t width, char *buf, size_t size)
+{
+    if (width == 0 || sf_text_width (text) <= width) {
+        snprintf (buf, size, "%s", text);
+        return buf;
+    }
+    //  Keep width - 1 code points, then the ellipsis
+    size_t cols = 0, i = 0;
+    const unsigned char *p = (const unsigned char *) text;
+    while (p [i] && cols < width - 1) {
+        i++;
+        while (p [i] && (p [i] & 0xC0) == 0x80)
+            i++;
+        cols++;
+    }
+    snprintf (buf, size, "%.*s…", (int) i, text);
     return buf;
 }
 

@@ -13,7 +13,7 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-        "usage: streamfleet migrations [NAME] [--since DURATION] [--limit N] [-o table|json]\n"
+        "usage: streamfleet migrations [NAME] [--since DURATION] [--limit N] [-o table|wide|json]\n"
         "\n"
         "Lists stream placement events newest first: transfer_started (the stream\n"
         "runs on two nodes), migrated (the old node stopped it; with the transfer's\n"
@@ -94,20 +94,22 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
     sf_pack_ku64 (&pk, "limit", (uint64_t) limit);
     sf_msg_t reply;
     bool finished;
+    uint64_t total = 0;
     int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (!rc)
+        sf_map_u64 (reply.body, "total", &total, NULL);
     if (finished)
         goto done;
-    uint64_t total = 0;
     sf_map_u64 (reply.body, "total", &total, NULL);
     const msgpack_object *evs = sf_map_get (reply.body, "events");
     uint32_t n = evs && evs->type == MSGPACK_OBJECT_ARRAY ? evs->via.array.size : 0;
     bool wide = cli->output == SF_OUT_WIDE;
-    printf ("%-23s %-16s %-24s %-29s %9s%s\n", "TIME (UTC)", "KIND", "STREAM", "FROM -> TO",
+    printf ("%-27s %-16s %-24s %-29s %9s%s\n", "TIME", "KIND", "STREAM", "FROM -> TO",
             "DURATION", wide ? "  REASON" : "");
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *e = &evs->via.array.ptr [i];
         char kind [32] = "", stream [SF_NAME_MAX + 1] = "", from [SF_NODE_MAX + 1] = "";
-        char to [SF_NODE_MAX + 1] = "", reason [128] = "", when [40], buf [32], dur [32], move [160];
+        char to [SF_NODE_MAX + 1] = "", reason [128] = "", when [48], dur [32], move [160];
         int64_t at_ms = 0, dur_ms = 0;
         sf_map_str (e, "kind", kind, sizeof (kind) - 1, NULL);
         sf_map_str (e, "stream", stream, SF_NAME_MAX, NULL);
@@ -116,8 +118,7 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
         sf_map_str (e, "reason", reason, sizeof (reason) - 1, NULL);
         sf_map_i64 (e, "at_ms", &at_ms, NULL);
         sf_map_i64 (e, "duration_ms", &dur_ms, NULL);
-        snprintf (when, sizeof (when), "%s.%03lld", sf_fmt_time (at_ms / 1000, buf, sizeof (buf)),
-                  (long long) (at_ms % 1000));
+        sf_fmt_time_ms (at_ms, when, sizeof (when));
         snprintf (move, sizeof (move), "%s -> %s", from, to);
         bool timed = !strcmp (kind, "migrated") || !strcmp (kind, "returned")
                   || !strcmp (kind, "transfer_stuck");
@@ -127,12 +128,17 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
             sf_fmt_duration (dur_ms / 1000, dur, sizeof (dur));
         else
             snprintf (dur, sizeof (dur), "-");
-        printf ("%-23s %-16s %-24s %-29s %9s%s%s\n", when, kind, stream, move, dur,
+        printf ("%-27s %-16s %-24s %-29s %9s%s%s\n", when, kind, stream, move, dur,
                 wide ? "  " : "", wide ? reason : "");
     }
-    printf ("%u of %llu events%s\n", n, (unsigned long long) total,
+    printf ("%u of %llu event%s%s\n", n, (unsigned long long) total, total == 1 ? "" : "s",
             n < total ? " (use --limit for more)" : "");
 done:
+    //  A stream that does not exist is not a stream without moves
+    if (!rc && name [0] && !total) {
+        int known = sf_cli_known (cli, "stream", name);
+        rc = known == 1 ? 0 : known == 0 ? SF_EXIT_ANSWER : known;
+    }
     sf_msg_release (&reply);
     return rc;
 }

@@ -104,7 +104,7 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
                 sf_color_reset (cli), age, nstreams, prim, inb, cpu, mem, disks,
                 stale ? "  [stale: source down, last good state kept]" : "");
     }
-    printf ("%u nodes\n", n);
+    printf ("%u node%s\n", n, n == 1 ? "" : "s");
 done:
     sf_msg_release (&reply);
     return rc;

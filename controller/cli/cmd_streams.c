@@ -23,7 +23,12 @@ s_usage (FILE *out)
         "  functions: dvr, audio                     (all of them)\n"
         "Groups combine with AND. --name matches a case-insensitive substring, or a\n"
         "glob when it holds * or ?. --sort takes name, node, status, type, clients,\n"
-        "bitrate, uptime, reconnects or source; prefix - for descending.\n");
+        "bitrate, uptime, reconnects or source; prefix - for descending.\n"
+        "\n"
+        "Marks: " SF_CLI_LEGEND "\n"
+        "-o wide adds the uid, the version, where a migrated stream went (migrated_to)\n"
+        "and where a transfer came from (transferred_from). The table fits the\n"
+        "terminal (SOURCE is cut first); piped, it keeps its full width.\n");
 }
 
 //  Name with type mark in front and function marks behind:
@@ -64,31 +69,44 @@ s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, c
     sf_pack_ku64 (&pk, "offset", (uint64_t) offset);
     sf_msg_t reply;
     bool finished;
+    uint64_t total = 0;
     int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (!rc)
+        sf_map_u64 (reply.body, "total", &total, NULL);
     if (finished)
         goto done;
-    uint64_t total = 0;
     int64_t now = 0;
     sf_map_u64 (reply.body, "total", &total, NULL);
     sf_map_i64 (reply.body, "now", &now, NULL);
     const msgpack_object *rows = sf_map_get (reply.body, "streams");
     bool wide = cli->output == SF_OUT_WIDE;
-    //  "№" is one column wide but three bytes: pad it by hand
-    printf ("№      %-36s %-14s %-18s %7s %12s %9s %7s  %s\n", "NAME", "NODE", "STATUS",
-            "CLIENTS", "BITRATE", "UPTIME", "RECONN", wide ? "SOURCE / UID / VERSION" : "SOURCE");
     uint32_t n = rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows->via.array.size : 0;
+    //  First every cell, then the widths: NAME, NODE and STATUS as wide as
+    //  their longest cell; SOURCE takes what the terminal has left and is
+    //  cut with an ellipsis first (cli->width 0: not a terminal, full width)
+    typedef struct {
+        char name [SF_NAME_MAX + 16], node [SF_NODE_MAX + 1], status [48], statusword [16];
+        char br [32], up [32], rec [32], source [1024];
+        unsigned long long clients;
+    } s_row_t;
+    s_row_t *cells = calloc (n ? n : 1, sizeof (s_row_t));
+    if (!cells)
+        abort ();
+    size_t wname = 4, wnode = 4, wstatus = 6;
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *row = &rows->via.array.ptr [i];
-        char cell [256], rnode [SF_NODE_MAX + 1] = "", status [16] = "", uid [SF_NAME_MAX + 1] = "";
-        char br [32], up [32], rec [32], status_cell [48], migrated [SF_NODE_MAX + 1] = "";
+        s_row_t *c = &cells [i];
+        char uid [SF_NAME_MAX + 1] = "", migrated [SF_NODE_MAX + 1] = "", from [SF_NODE_MAX + 1] = "";
         uint64_t clients = 0, bitrate = 0;
         uint32_t att = 0, tot = 0;
         int64_t started = 0;
-        bool transfer = false, stale = false;
-        sf_map_str (row, "node", rnode, SF_NODE_MAX, NULL);
-        sf_map_str (row, "status", status, sizeof (status) - 1, NULL);
+        bool transfer = false, stale = false, conflict = false;
+        s_name_cell (row, c->name, sizeof (c->name));
+        sf_map_str (row, "node", c->node, SF_NODE_MAX, NULL);
+        sf_map_str (row, "status", c->statusword, sizeof (c->statusword) - 1, NULL);
         sf_map_str (row, "uid", uid, SF_NAME_MAX, NULL);
         sf_map_str (row, "migrated_to", migrated, SF_NODE_MAX, NULL);
+        sf_map_str (row, "transferred_from", from, SF_NODE_MAX, NULL);
         sf_map_u64 (row, "clients", &clients, NULL);
         sf_map_u64 (row, "bitrate_kbps", &bitrate, NULL);
         const msgpack_object *recon = sf_map_get (row, "reconnects");
@@ -99,36 +117,84 @@ s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, c
         sf_map_i64 (row, "started_at", &started, NULL);
         sf_map_bool (row, "transfer", &transfer, NULL);
         sf_map_bool (row, "stale", &stale, NULL);
-        char url [160] = "";
+        sf_map_bool (row, "conflict", &conflict, NULL);
+        char url [512] = "";
         const msgpack_object *src = sf_map_get (row, "source");
         if (src)
             sf_map_str (src, "url", url, sizeof (url) - 1, NULL);
-        bool running = !strcmp (status, "active") && started > 0;
-        snprintf (status_cell, sizeof (status_cell), "%s%s%s", status, transfer ? " ⇄transfer" : "",
-                  stale ? " (stale)" : "");
-        snprintf (rec, sizeof (rec), "%u/%u", att, tot);
-        //  Pad before colouring so that escape codes do not break the columns
-        char padded [64];
-        snprintf (padded, sizeof (padded), "%-18s", status_cell);
-        printf ("%-6llu %-36s %-14s %s%s%s %7llu %12s %9s %7s  %s",
-                (unsigned long long) (i + 1), s_name_cell (row, cell, sizeof (cell)), rnode,
-                sf_color (cli, status), padded, sf_color_reset (cli), (unsigned long long) clients,
-                running ? sf_fmt_bitrate (bitrate, br, sizeof (br)) : "-",
-                running ? sf_fmt_duration (now - started, up, sizeof (up)) : "-", rec, url);
+        bool running = !strcmp (c->statusword, "active") && started > 0;
+        snprintf (c->status, sizeof (c->status), "%s%s%s%s", c->statusword, transfer ? " ⇄transfer" : "",
+                  conflict ? " !conflict" : "", stale ? " (stale)" : "");
+        snprintf (c->rec, sizeof (c->rec), "%u/%u", att, tot);
+        c->clients = (unsigned long long) clients;
+        if (running) {
+            sf_fmt_bitrate (bitrate, c->br, sizeof (c->br));
+            sf_fmt_duration (now - started, c->up, sizeof (c->up));
+        }
+        else {
+            snprintf (c->br, sizeof (c->br), "-");
+            snprintf (c->up, sizeof (c->up), "-");
+        }
         if (wide) {
             const msgpack_object *v = sf_map_get (row, "version");
             uint64_t gen = 0, seq = 0;
-            printf ("  uid=%s", uid);
+            int len = snprintf (c->source, sizeof (c->source), "%s  uid=%s", url, uid);
             if (v && sf_map_u64 (v, "gen", &gen, NULL) == 0 && sf_map_u64 (v, "seq", &seq, NULL) == 0)
-                printf (" version=%llu/%llu", (unsigned long long) gen, (unsigned long long) seq);
+                len += snprintf (c->source + len, sizeof (c->source) - (size_t) len, " version=%llu/%llu",
+                                 (unsigned long long) gen, (unsigned long long) seq);
             if (migrated [0])
-                printf (" migrated_to=%s", migrated);
+                len += snprintf (c->source + len, sizeof (c->source) - (size_t) len, " migrated_to=%s", migrated);
+            if (from [0] && len < (int) sizeof (c->source))
+                snprintf (c->source + len, sizeof (c->source) - (size_t) len, " transferred_from=%s", from);
         }
+        else
+            snprintf (c->source, sizeof (c->source), "%s", url);
+        size_t w;
+        if ((w = sf_text_width (c->name)) > wname) wname = w;
+        if ((w = sf_text_width (c->node)) > wnode) wnode = w;
+        if ((w = sf_text_width (c->status)) > wstatus) wstatus = w;
+    }
+    //  № NAME NODE STATUS CLIENTS BITRATE UPTIME RECONN, then SOURCE
+    size_t fixed = 6 + 1 + wname + 1 + wnode + 1 + wstatus + 1 + 7 + 1 + 12 + 1 + 9 + 1 + 7 + 2;
+    size_t wsource = 0;                 //  0: as long as it is
+    bool show_source = true;
+    if (cli->width > 0) {
+        if ((size_t) cli->width < fixed + 8)
+            show_source = false;        //  no room: leave the column out
+        else
+            wsource = (size_t) cli->width - fixed;
+    }
+    const char *src_title = wide ? "SOURCE / UID / VERSION" : "SOURCE";
+    char fit [1100];
+    //  "№" is one column wide but three bytes: pad it by hand
+    printf ("№      %-*s %-*s %-*s %7s %12s %9s %7s%s%s\n", (int) wname, "NAME", (int) wnode, "NODE",
+            (int) wstatus, "STATUS", "CLIENTS", "BITRATE", "UPTIME", "RECONN", show_source ? "  " : "",
+            show_source ? sf_fit (src_title, wsource, fit, sizeof (fit)) : "");
+    for (uint32_t i = 0; i < n; i++) {
+        s_row_t *c = &cells [i];
+        //  Pad by display width, before colouring, so escape codes and the
+        //  multi-byte marks do not break the columns
+        char name [SF_NAME_MAX + 64], padded [96];
+        snprintf (name, sizeof (name), "%s%*s", c->name, (int) (wname - sf_text_width (c->name)), "");
+        snprintf (padded, sizeof (padded), "%s%*s", c->status, (int) (wstatus - sf_text_width (c->status)), "");
+        printf ("%-6llu %s %-*s %s%s%s %7llu %12s %9s %7s", (unsigned long long) (offset + i + 1), name,
+                (int) wnode, c->node, sf_color (cli, c->statusword), padded, sf_color_reset (cli),
+                c->clients, c->br, c->up, c->rec);
+        if (show_source)
+            printf ("  %s", sf_fit (c->source, wsource, fit, sizeof (fit)));
         printf ("\n");
     }
-    printf ("%u of %llu streams%s\n", n, (unsigned long long) total,
+    free (cells);
+    if (n)
+        sf_print_wrapped (SF_CLI_LEGEND, cli->width);
+    printf ("%u of %llu stream%s%s\n", n, (unsigned long long) total, total == 1 ? "" : "s",
             n < total ? " (use --limit/--offset for more)" : "");
 done:
+    //  An unknown node is an error, not an empty node (docs/cli.md)
+    if (!rc && node [0] && !total) {
+        int known = sf_cli_known (cli, "node", node);
+        rc = known == 1 ? 0 : known == 0 ? SF_EXIT_ANSWER : known;
+    }
     sf_msg_release (&reply);
     return rc;
 }
@@ -188,18 +254,34 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
     }
     const msgpack_object *ranges = dvr ? sf_map_get (dvr, "ranges") : NULL;
     uint32_t nr = ranges && ranges->type == MSGPACK_OBJECT_ARRAY ? ranges->via.array.size : 0;
+    //  The current range: the one the running recording (current_from) is in
+    int64_t cur = -1;
+    for (uint32_t i = 0; current && i < nr; i++) {
+        int64_t from = 0, to = 0;
+        sf_map_i64 (&ranges->via.array.ptr [i], "from", &from, NULL);
+        sf_map_i64 (&ranges->via.array.ptr [i], "to", &to, NULL);
+        if (from <= current && current <= to)
+            cur = i;
+    }
+    //  Else a live stream's newest range, when it reaches (nearly) now
+    if (cur < 0 && nr && !strcmp (status, "active")) {
+        int64_t to = 0;
+        sf_map_i64 (&ranges->via.array.ptr [nr - 1], "to", &to, NULL);
+        if (now && to >= now - 2 * (chunk > 6 ? chunk : 6))
+            cur = nr - 1;
+    }
     printf ("\nOverview\n");
     printf ("  %-22s %s\n", "Records path", rpath [0] ? rpath : "-");
     printf ("  %-22s %s\n", "Duration (depth)", depth ? sf_fmt_duration (depth, buf, sizeof (buf)) : "-");
-    if (nr) {
+    if (cur >= 0) {
         int64_t from = 0, to = 0;
-        sf_map_i64 (&ranges->via.array.ptr [nr - 1], "from", &from, NULL);
-        sf_map_i64 (&ranges->via.array.ptr [nr - 1], "to", &to, NULL);
-        printf ("  %-22s %s .. %s\n", "Ranges (current)", sf_fmt_time (from, buf, sizeof (buf)),
+        sf_map_i64 (&ranges->via.array.ptr [cur], "from", &from, NULL);
+        sf_map_i64 (&ranges->via.array.ptr [cur], "to", &to, NULL);
+        printf ("  %-22s %s .. %s\n", "Current range", sf_fmt_time (from, buf, sizeof (buf)),
                 sf_fmt_time (to, buf2, sizeof (buf2)));
     }
     else
-        printf ("  %-22s -\n", "Ranges (current)");
+        printf ("  %-22s -\n", "Current range");
     printf ("  %-22s %s\n", "Recording since", current ? sf_fmt_time (current, buf, sizeof (buf)) : "-");
     printf ("  %-22s %s\n", "Available disk space", disk ? sf_fmt_bytes (disk, buf, sizeof (buf)) : "-");
     if (chunk)
@@ -213,7 +295,30 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
         sf_map_str (links, "hls", hls, sizeof (hls) - 1, NULL);
         printf ("  %-22s %s\n  %-22s %s\n", "Live RTSP", rtsp, "Live HLS", hls);
     }
-    printf ("\nDVR ranges\n");
+    //  Media, as the source reports it
+    const msgpack_object *media = sf_map_get (s, "media");
+    char vcodec [SF_SHORT_MAX + 1] = "", acodec [SF_SHORT_MAX + 1] = "";
+    uint32_t mw = 0, mh = 0;
+    double fps = 0;
+    if (media && media->type == MSGPACK_OBJECT_MAP) {
+        sf_map_str (media, "vcodec", vcodec, SF_SHORT_MAX, NULL);
+        sf_map_str (media, "acodec", acodec, SF_SHORT_MAX, NULL);
+        sf_map_u32 (media, "width", &mw, NULL);
+        sf_map_u32 (media, "height", &mh, NULL);
+        sf_map_double (media, "fps", &fps, NULL);
+    }
+    printf ("\nMedia\n");
+    printf ("  %-22s %s\n", "Video codec", vcodec [0] ? vcodec : "-");
+    if (mw && mh)
+        printf ("  %-22s %ux%u\n", "Resolution", mw, mh);
+    else
+        printf ("  %-22s -\n", "Resolution");
+    if (fps > 0)
+        printf ("  %-22s %.3g\n", "Frame rate (fps)", fps);
+    else
+        printf ("  %-22s -\n", "Frame rate (fps)");
+    printf ("  %-22s %s\n", "Audio codec", acodec [0] ? acodec : "-");
+    printf ("\nDVR ranges%s\n", cur >= 0 ? " (* the current one, being recorded)" : "");
     if (!nr)
         printf ("  (none)\n");
     for (uint32_t i = 0; i < nr; i++) {
@@ -225,7 +330,7 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
         sf_map_str (r, "rtsp", rtsp, sizeof (rtsp) - 1, NULL);
         sf_map_str (r, "hls", hls, sizeof (hls) - 1, NULL);
         char dur [32];
-        printf ("  %3u  %s .. %s  %-9s\n       RTSP %s\n       HLS  %s\n", i + 1,
+        printf ("%c %3u  %s .. %s  %-9s\n       RTSP %s\n       HLS  %s\n", (int64_t) i == cur ? '*' : ' ', i + 1,
                 sf_fmt_time (from, buf, sizeof (buf)), sf_fmt_time (to, buf2, sizeof (buf2)),
                 sf_fmt_duration (to - from, dur, sizeof (dur)), rtsp, hls);
     }
@@ -250,7 +355,6 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
     free (path);
     free (url);
     free (sdp);
-    (void) now;
 }
 
 //  Where the stream lives now and how it got there (docs/migrations.md)
@@ -362,6 +466,10 @@ sf_cmd_streams (sf_cli_t *cli, int argc, char **argv)
             return SF_EXIT_USAGE;
         }
         const char *sname = argv [optind + 1];
+        if (!strcmp (sname, "--help") || !strcmp (sname, "-h")) {
+            s_usage (stdout);
+            return 0;
+        }
         //  Options may follow the name
         optind += 2;
         while (optind < argc) {

@@ -6,6 +6,7 @@
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 typedef struct {
@@ -41,6 +42,7 @@ s_usage (FILE *out)
         "  --timeout-ms N          per-controller answer timeout [3000]\n"
         "  -o, --output FORMAT     table, wide or json [table]\n"
         "  --no-color              never colour (colour is used only on a terminal)\n"
+        "  --local                 times in the local zone (default: UTC); every time names its zone\n"
         "  --version               print the version and the protocol version\n"
         "\n'streamfleet COMMAND --help' describes a command. Exit codes: 0 success,\n"
         "1 the controller answered with an error, 2 usage, 3 no controller answered,\n"
@@ -106,6 +108,8 @@ main (int argc, char **argv)
         }
         else if (!strcmp (a, "--no-color"))
             no_color = true;
+        else if (!strcmp (a, "--local"))
+            sf_fmt_set_local (true);
         else
             rest [nrest++] = argv [i];
         #undef TAKE
@@ -113,6 +117,17 @@ main (int argc, char **argv)
     if (!cli.controllers [0])
         snprintf (cli.controllers, sizeof (cli.controllers), "tcp://127.0.0.1:7601");
     cli.color = !no_color && isatty (STDOUT_FILENO);
+    //  Tables fit the terminal; piped, they keep their full width
+    if (isatty (STDOUT_FILENO)) {
+        struct winsize ws;
+        if (ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+            cli.width = ws.ws_col;
+        else
+        if ((env = getenv ("COLUMNS")) && atoi (env) > 0)
+            cli.width = atoi (env);
+        else
+            cli.width = 80;
+    }
     if (nrest > 0 && !strcmp (rest [0], "--version")) {
         sf_version_print ("streamfleet", stdout);
         free (rest);
