@@ -318,7 +318,9 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
     else
         printf ("  %-22s -\n", "Frame rate (fps)");
     printf ("  %-22s %s\n", "Audio codec", acodec [0] ? acodec : "-");
-    printf ("\nDVR ranges%s\n", cur >= 0 ? " (* the current one, being recorded)" : "");
+    printf ("\nDVR ranges\n");
+    if (cur >= 0)
+        printf ("  (* the current range, being recorded)\n");
     if (!nr)
         printf ("  (none)\n");
     for (uint32_t i = 0; i < nr; i++) {

@@ -54,12 +54,12 @@ done
 check "Overview: records path" grep -qE '^  Records path +/var/dvr/gate-cam$' "$SHOW"
 check "Overview: duration (depth) of 1 day" grep -qE '^  Duration \(depth\) +(1d|24h|1d 0h|1 day)' "$SHOW"
 check "Overview: current range and when recording started" \
-  bash -c "grep -qE '^  Ranges \(current\) +[^-]' '$SHOW' && grep -qE '^  Recording since +[0-9]' '$SHOW'"
+  bash -c "grep -qE '^  Current range +[^-]' '$SHOW' && grep -qE '^  Recording since +[0-9]' '$SHOW'"
 check "Overview: available disk space" grep -qE '^  Available disk space +50(\.0)? GiB' "$SHOW"
 check "Overview: chunk" grep -qE '^  Chunk +6s$' "$SHOW"
 check "Overview: memory usage" grep -qE '^  Memory usage +4(\.0)? MiB' "$SHOW"
 check "DVR ranges: 1-s gap merged, 2-s gap kept: exactly 2 ranges" \
-  bash -c "[ \$(sed -n '/^DVR ranges$/,/^Config/p' '$SHOW' | grep -cE '^ +[0-9]+  ') = 2 ]"
+  bash -c "[ \$(sed -n '/^DVR ranges$/,/^Config/p' '$SHOW' | grep -cE '^[ *] +[0-9]+  ') = 2 ]"
 check "DVR ranges carry RTSP and HLS links from the node's DVR templates" \
   bash -c "grep -qF 'RTSP rtsp://media1.example.net:554/dvr/gate-cam?from=$F1&to=$T2' '$SHOW' &&
            grep -qF 'HLS  http://media1.example.net/dvr/gate-cam/archive-$F1-$((T2 - F1)).m3u8' '$SHOW' &&
