@@ -535,9 +535,16 @@ static void
 s_ingest_one (sf_ctl_t *c, zframe_t *route, zframe_t *payload)
 {
     atomic_fetch_add (&c->metrics.messages_in, 1);
-    const sf_peer_t *peer = sf_peers_lookup (c->peers, payload);
-    if (!peer || strcmp (peer->role, "agent") != 0 || !peer->node [0]) {
-        s_reject (c, route, peer ? peer->name : "an unknown key", SF_REJ_FORBIDDEN,
+    //  Looked up again for every message: a certificate removed from the
+    //  directory, or whose role or node changed, counts from the next one
+    sf_peer_t who, *peer = &who;
+    if (sf_peers_lookup (c->peers, payload, &who)) {
+        s_reject (c, route, "a key no longer admitted", SF_REJ_FORBIDDEN,
+                  "this certificate is not in the controller's certificate directory");
+        return;
+    }
+    if (!sf_peer_admits (peer, SF_ENDPOINT_AGENTS)) {
+        s_reject (c, route, peer->name, SF_REJ_FORBIDDEN,
                   "only agent certificates with a node id may send to this endpoint");
         return;
     }
@@ -755,9 +762,16 @@ s_query_main (void *arg)
         zframe_t *route = zmsg_pop (m);
         zframe_t *payload = zmsg_pop (m);
         if (route && payload) {
-            const sf_peer_t *peer = sf_peers_lookup (c->peers, payload);
-            if (!peer || strcmp (peer->role, "agent") == 0) {
+            sf_peer_t who, *peer = &who;
+            if (sf_peers_lookup (c->peers, payload, &who)) {
                 sf_metrics_reject (&c->metrics, SF_REJ_FORBIDDEN);
+                sf_msg_error (&reply, "forbidden",
+                              "this certificate is not in the controller's certificate directory");
+            }
+            else if (!sf_peer_admits (peer, SF_ENDPOINT_QUERY)) {
+                sf_metrics_reject (&c->metrics, SF_REJ_FORBIDDEN);
+                sf_log_limited (&rl, SF_LOG_WARN, "query: refused a request from %s: role '%s'",
+                                peer->name, peer->role);
                 sf_msg_error (&reply, "forbidden", "queries need a cli, peer or controller certificate");
             }
             else if (sf_msg_parse (&msg, zframe_data (payload), zframe_size (payload))) {
@@ -944,9 +958,16 @@ sf_controller_run (sf_controller_config_t *cfg)
     s_know_nodes (c);
     s_load_origins (c);
 
-    zactor_t *auth = zactor_new (zauth, NULL);
-    zstr_sendx (auth, "CURVE", cfg->certs_dir, NULL);
-    zsock_wait (auth);
+    //  Our own ZAP handler, not czmq's zauth: it admits from the same
+    //  certificates every message is checked against, and logs refusals
+    zactor_t *auth = zactor_new (sf_zap_actor, c->peers);
+    if (!auth) {
+        sf_error ("security: cannot start the ZAP handler");
+        sf_peers_destroy (&c->peers);
+        sf_store_destroy (&c->store);
+        zcert_destroy (&cert);
+        return 3;
+    }
 
     zsock_t *qsock = NULL;
     sf_http_t *http = NULL;

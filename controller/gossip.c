@@ -860,11 +860,11 @@ s_on_router (sf_gossip_t *g)
         goto done;
     }
     atomic_fetch_add (&c->metrics.gossip_bytes_in, zframe_size (payload));
-    const sf_peer_t *peer = sf_peers_lookup (c->peers, payload);
-    if (!peer || (strcmp (peer->role, "peer") && strcmp (peer->role, "controller"))) {
+    sf_peer_t peer = { .key = "" };
+    if (sf_peers_lookup (c->peers, payload, &peer) || !sf_peer_admits (&peer, SF_ENDPOINT_PEERS)) {
         sf_metrics_reject (&c->metrics, SF_REJ_FORBIDDEN);
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: refused a message from %s: not a peer certificate",
-                        peer ? peer->name : "an unknown key");
+                        peer.key [0] ? peer.name : "a key not in the certificate directory");
         goto done;
     }
     if (sf_msg_parse (&g->msg, zframe_data (payload), zframe_size (payload))) {

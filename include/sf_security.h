@@ -28,16 +28,40 @@ int sf_sock_curve_client (zsock_t *sock, zcert_t *mine, const char *server_cert,
 //  Makes sock a CURVE server with server's keys, authenticated by ZAP
 void sf_sock_curve_server (zsock_t *sock, zcert_t *server);
 
-//  Sender identity lookup, cached per public key
+//  The admitted certificates: the public certificates in the certificate
+//  directory, re-read when the directory changes (looked at no more often
+//  than every SF_PEERS_RESCAN_MS), so a removed certificate is refused and a
+//  changed role or node takes effect from the sender's next message, on
+//  connections that are already open too. Thread-safe: the ingest, query and
+//  ZAP threads share one.
+#define SF_PEERS_RESCAN_MS 250
 typedef struct sf_peers_t sf_peers_t;
 typedef struct {
-    char key [41];
+    char key [41];              //  public key, Z85
     char role [16];
     char node [SF_NODE_MAX + 1];
     char name [SF_NAME_MAX + 1];
 } sf_peer_t;
+typedef enum { SF_ENDPOINT_AGENTS, SF_ENDPOINT_QUERY, SF_ENDPOINT_PEERS } sf_endpoint_t;
+
 sf_peers_t *sf_peers_new (const char *certs_dir);
 void sf_peers_destroy (sf_peers_t **self_p);
-//  Identifies the sender of a received frame; NULL if its key is not admitted
-const sf_peer_t *sf_peers_lookup (sf_peers_t *self, zframe_t *frame);
+//  How often the directory is looked at (tests)
+void sf_peers_set_rescan (sf_peers_t *self, int64_t rescan_ms);
+//  Copies the certificate with this public key (Z85) into *peer; -1 if none
+int sf_peers_find (sf_peers_t *self, const char *key, sf_peer_t *peer);
+//  The same for the sender of a received frame (its ZAP User-Id); -1 if its
+//  key is not admitted (any more)
+int sf_peers_lookup (sf_peers_t *self, zframe_t *frame, sf_peer_t *peer);
+//  Whether a role is one of agent, cli, peer, controller
+bool sf_peer_known_role (const sf_peer_t *peer);
+//  Whether the holder may send to an endpoint: agents an agent with a node
+//  id; queries cli, peer or controller; peers peer or controller (a
+//  controller's own certificate is a peer's)
+bool sf_peer_admits (const sf_peer_t *peer, sf_endpoint_t endpoint);
+
+//  The ZAP handler, as a czmq actor: zactor_new (sf_zap_actor, peers).
+//  Admits CURVE clients whose key is admitted with a known role; logs every
+//  refusal (rate-limited) with the key and the certificate directory.
+void sf_zap_actor (zsock_t *pipe, void *peers);
 #endif

@@ -13,6 +13,10 @@
                         building well-formed envelopes by hand
         --size N        an N-byte frame: a valid hb envelope padded with a
                         bin32 field (N >= 16), for frame-size limits
+    and before a MESSAGE, on the same connection,
+        --await-absent PATH   wait (up to 30 s) until PATH does not exist
+        --pause-ms N          then wait N ms more
+    (the revocation test deletes a certificate between two messages).
 
     Messages go one by one as a DEALER: after each, the client waits up to
     --timeout-ms for a reply, then collects further replies for --linger-ms
@@ -40,6 +44,8 @@
 typedef struct {
     void *data;
     size_t size;
+    const char *await_absent;       //  before sending: wait until this file is gone
+    int pause_ms;                   //  and then this long
 } s_frame_t;
 
 static void
@@ -192,6 +198,8 @@ main (int argc, char **argv)
     bool multi = false;
     s_frame_t frames [64];
     int nframes = 0;
+    const char *await_absent = NULL;
+    int pause_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
         const char *v = i + 1 < argc ? argv [i + 1] : NULL;
@@ -211,6 +219,8 @@ main (int argc, char **argv)
         else if (!strcmp (a, "--linger-ms")) linger_ms = atoi (v);
         else if (!strcmp (a, "--no-read")) no_read = atoi (v);
         else if (!strcmp (a, "--hold-ms")) hold_ms = atoi (v);
+        else if (!strcmp (a, "--await-absent")) await_absent = v;
+        else if (!strcmp (a, "--pause-ms")) pause_ms = atoi (v);
         else if (nframes < 64 && (!strcmp (a, "--hex") || !strcmp (a, "--file")
                               ||  !strcmp (a, "--json") || !strcmp (a, "--size"))) {
             s_frame_t *f = &frames [nframes];
@@ -220,6 +230,10 @@ main (int argc, char **argv)
                 fprintf (stderr, "sf_rawclient: bad %s argument\n", a);
                 return 2;
             }
+            f->await_absent = await_absent;
+            f->pause_ms = pause_ms;
+            await_absent = NULL;
+            pause_ms = 0;
             nframes++;
         }
         else {
@@ -273,6 +287,10 @@ main (int argc, char **argv)
     }
     else
         for (int i = 0; i < nframes; i++) {
+            for (int w = 0; frames [i].await_absent && w < 3000 && zsys_file_exists (frames [i].await_absent); w++)
+                zclock_sleep (10);
+            if (frames [i].pause_ms > 0)
+                zclock_sleep (frames [i].pause_ms);
             zmq_send (zsock_resolve (sock), frames [i].data, frames [i].size, 0);
             if (s_replies (sock, i, timeout_ms, linger_ms) == 0)
                 unanswered++;

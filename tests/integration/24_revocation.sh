@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# 24_revocation.sh — certificates count from the sender's next message
+# (issue 13, item 1; docs/protocol.md §1.2): a certificate removed from the
+# certificate directory is refused on the connection it already has open, a
+# message sent a second after the removal being answered `forbidden`; a
+# certificate whose role or node is changed in place is re-read the same way;
+# the ZAP handler refuses and logs (with the key and the directory) a key that
+# is not admitted and a certificate without a role; and each endpoint wants
+# its role: an agent may not query, a cli certificate may not gossip.
+source "$(dirname "$0")/../lib.sh"
+source "$SF_ROOT/tests/helpers/sf_checks.sh"
+
+sf_keys
+start_controller c1 || { not_ok "controller starts"; exit 1; }
+RAW=("$TOOLS/sf_rawclient" --endpoint "$CTL_c1_AGENTS" --server-cert "$T/keys/controller"
+     --timeout-ms 3000 --linger-ms 200)
+# hello NODE, then snap NAME NODE (seq 1, the whole state), then put NAME SEQ NODE (a batch)
+snap() { echo "[1, \"snap\", {\"gen\": 1, \"seq\": 1, \"index\": 0, \"last\": true, \"changes\": [{\"seq\": 1, \"put\": {\"name\": \"$1\", \"node\": \"$2\", \"status\": \"active\"}}]}]"; }
+put() { echo "[1, \"batch\", {\"gen\": 1, \"changes\": [{\"seq\": $2, \"put\": {\"name\": \"$1\", \"node\": \"$3\", \"status\": \"active\"}}]}]"; }
+hello() { echo "[1, \"hello\", {\"node\": \"$1\", \"gen\": 1, \"seq\": 0}]"; }
+# answer_is FILE I TYPE [CODE]: message I of the raw client's output got such a reply
+answer_is() {
+  $PYTHON -c "
+import json, sys
+r = [json.loads(l) for l in open('$1') if l.strip()]
+m = [x for x in r if x['msg'] == $2]
+ok = any((x['type'] or 'null') == '$3' and ('${4:-}' == '' or x.get('code') == '${4:-}') for x in m)
+sys.exit(0 if ok else 1)"
+}
+
+# --- A removed certificate: its open connection is refused from the next message ---
+agent_key n2
+OUT=$T/revoke.json
+"${RAW[@]}" --cert "$T/keys/n2" --json "$(hello n2)" --json "$(snap before n2)" \
+  --await-absent "$T/allowed/n2.cert" --pause-ms 1000 --json "$(put after 2 n2)" >"$OUT" 2>"$T/revoke.err" &
+RPID=$!
+for i in $(seq 1 100); do answer_is "$OUT" 1 ack && break; sleep 0.1; done
+check "before the removal n2's batch is acknowledged" answer_is "$OUT" 1 ack
+rm "$T/allowed/n2.cert"
+wait "$RPID"
+check "a batch sent 1 s after the removal, on the same connection, is answered forbidden" answer_is "$OUT" 2 error forbidden
+check "the stream written before the removal is stored" total_is 1 --name before
+check "the stream sent after the removal is not" total_is 0 --name after
+check "the controller logs the refusal" grep -q "rejected a message from a key no longer admitted (forbidden)" "$T/c1.log"
+
+# --- A role changed in place (agent -> cli): re-read ---
+agent_key n3
+touch "$T/go3"
+OUT=$T/role.json
+"${RAW[@]}" --cert "$T/keys/n3" --json "$(hello n3)" --json "$(snap r1 n3)" \
+  --await-absent "$T/go3" --pause-ms 1000 --json "$(put r2 2 n3)" >"$OUT" 2>&1 &
+RPID=$!
+for i in $(seq 1 100); do answer_is "$OUT" 1 ack && break; sleep 0.1; done
+sed -i 's/role = "agent"/role = "cli"/' "$T/allowed/n3.cert"
+rm "$T/go3"
+wait "$RPID"
+check "control: n3's first batch was acknowledged" answer_is "$OUT" 1 ack
+check "after its role became cli, n3's next batch is forbidden" answer_is "$OUT" 2 error forbidden
+check "and its stream is not stored" total_is 0 --name r2
+
+# --- A node changed in place (n4 -> n5): the connection now speaks for n5 ---
+agent_key n4
+touch "$T/go4"
+OUT=$T/node.json
+"${RAW[@]}" --cert "$T/keys/n4" --json "$(hello n4)" --json "$(snap m1 n4)" \
+  --await-absent "$T/go4" --pause-ms 1000 --json "$(put m2 2 n4)" >"$OUT" 2>&1 &
+RPID=$!
+for i in $(seq 1 100); do answer_is "$OUT" 1 ack && break; sleep 0.1; done
+sed -i 's/node = "n4"/node = "n5"/' "$T/allowed/n4.cert"
+rm "$T/go4"
+wait "$RPID"
+check "control: n4's first batch was acknowledged" answer_is "$OUT" 1 ack
+check "after its node became n5, the connection speaks for n5: asked for n5's snapshot" answer_is "$OUT" 2 resync
+check "the controller logs it as n5's" grep -q "asking n5 for a snapshot" "$T/c1.log"
+check "and the record for n4 is not stored" total_is 0 --name m2
+
+# --- The ZAP handler: refusals are logged with the key and the directory ---
+"$BIN/streamfleet" keygen --role agent --node rogue --out "$T/keys/rogue" >/dev/null
+KEY=$(sed -n 's/.*public-key = "\(.*\)"/\1/p' "$T/keys/rogue")
+"${RAW[@]}" --cert "$T/keys/rogue" --timeout-ms 1000 --json "$(hello rogue)" >"$T/rogue.json" 2>&1
+check "a key not in the directory gets no answer" answer_is "$T/rogue.json" 0 null
+check "its refused handshake is logged with its key and the certificate directory" \
+  wait_until 5 grep -qF "refused a handshake from 127.0.0.1, key $KEY: its certificate is not in the certificate directory (certificate directory $T/allowed)" "$T/c1.log"
+"$BIN/streamfleet" keygen --role agent --node norole --out "$T/keys/norole" >/dev/null
+grep -v 'role = ' "$T/keys/norole" >"$T/allowed/norole.cert"
+"${RAW[@]}" --cert "$T/keys/norole" --timeout-ms 1000 --json "$(hello norole)" >"$T/norole.json" 2>&1
+check "a certificate without a role gets no answer" answer_is "$T/norole.json" 0 null
+check "and its refusal says it has no role" wait_until 5 grep -q "key .*: its certificate has no role" "$T/c1.log"
+check "the certificate without a role cannot query either" \
+  bash -c "! STREAMFLEET_CERT='$T/keys/norole' '$BIN/streamfleet' --timeout-ms 1000 nodes >/dev/null 2>&1"
+
+# --- Each endpoint wants its role ---
+agent_key n6
+out=$(STREAMFLEET_CERT="$T/keys/n6" cli --timeout-ms 2000 nodes 2>&1); rc=$?
+check "an agent certificate may not query: forbidden" bash -c "[ $rc = 1 ] && echo \"\$1\" | grep -q forbidden" _ "$out"
+"$TOOLS/sf_rawclient" --endpoint "$CTL_c1_PEERS" --server-cert "$T/keys/controller" --cert "$T/keys/ops" \
+  --timeout-ms 1000 --json '[1, "ping", {"from": "x"}]' >"$T/gossip-cli.json" 2>&1
+check "a cli certificate's gossip is refused" wait_until 5 grep -q "gossip: refused a message from ops: not a peer certificate" "$T/c1.log"
+check "the admitted cli certificate still queries" bash -c "cli nodes >/dev/null"
+
+sf_done
