@@ -762,8 +762,9 @@ s_query_main (void *arg)
         zframe_t *route = zmsg_pop (m);
         zframe_t *payload = zmsg_pop (m);
         if (route && payload) {
-            sf_peer_t who, *peer = &who;
-            if (sf_peers_lookup (c->peers, payload, &who)) {
+            sf_peer_t who;
+            const sf_peer_t *peer = sf_peers_lookup (c->peers, payload, &who) == 0 ? &who : NULL;
+            if (!peer) {
                 sf_metrics_reject (&c->metrics, SF_REJ_FORBIDDEN);
                 sf_msg_error (&reply, "forbidden",
                               "this certificate is not in the controller's certificate directory");
