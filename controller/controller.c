@@ -210,9 +210,17 @@ s_put_record (sf_ctl_t *c, sf_origin_t *o, const msgpack_object *rec, sf_version
     }
     snprintf (c->scratch.node, sizeof (c->scratch.node), "%s", o->node);
     c->scratch.version = ver;
-    //  Derived fields are the controller's to set, never an agent's
-    c->scratch.transfer = false;
-    c->scratch.migrated_to [0] = 0;
+    //  Derived fields are the controller's to set, never an agent's: a
+    //  record claiming one is refused, so no agent can fake a migration
+    const char *claim = c->scratch.type == SF_TYPE_MIGRATED ? "type 'migrated'"
+                      : c->scratch.transfer ? "transfer"
+                      : c->scratch.migrated_to [0] ? "migrated_to" : NULL;
+    if (claim) {
+        snprintf (err, SF_ERR_MAX, "record '%s': %s is derived by the controller, an agent may not send it",
+                  c->scratch.name, claim);
+        *reason = SF_REJ_FORBIDDEN;
+        return -1;
+    }
     if (c->scratch.status == SF_STATUS_OFFLINE)
         c->scratch.status = SF_STATUS_ERROR;
     if (sf_apply_put (c->store, &c->scratch)) {

@@ -74,7 +74,8 @@
        "sender's certificate (else `forbidden`); the controller sets it") \
     X (TOP, type, "type", TYPE, 0, SF_F_ROW | SF_F_LISTED, SUM, SORT (TYPE, "type", VIEW), \
        "`primary`", "`primary` \\| `secondary` \\| `migrated`. `secondary`: a standby copy, normally " \
-       "`suspend`. `migrated` is derived by the controller; agents MUST NOT send it") \
+       "`suspend`. `migrated` is derived by the controller: a `put` claiming it is refused " \
+       "(`forbidden`, below)") \
     X (TOP, status, "status", STATUS, 0, SF_F_ROW | SF_F_LISTED, SUM, \
        SORT (STATUS, "status", VIEW), "`active`", "`active` \\| `suspend` \\| `starting` \\| `error` " \
        "\\| `offline`. `offline` is derived on read (owning node down); an agent's `offline` is " \
@@ -136,10 +137,11 @@
     X (TOP, changed_at_ms, "changed_at_ms", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
        "the origin's wall clock (unix ms) at this record's last change; 0 unknown") \
     X (TOP, transfer, "transfer", BOOL, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "false", \
-       "derived by the controller (in replies): the stream is moving between nodes. Ignored " \
-       "on ingest") \
+       "derived by the controller (in replies): the stream is moving between nodes. A `put` " \
+       "with `transfer: true` is refused (`forbidden`, below)") \
     X (TOP, migrated_to, "migrated_to", STR, SF_NODE_MAX, SF_F_DERIVED | SF_F_DETAIL, NOSUM, NOSORT, "", \
-       "derived: the node this placement's stream moved to. Ignored on ingest")
+       "derived: the node this placement's stream moved to. A `put` with a non-empty one is " \
+       "refused (`forbidden`, below)")
 
 #define SF_NODE_FIELDS(X) \
     X (TOP, id, "id", STR, SF_NODE_MAX, SF_F_FULL | SF_F_LISTED | SF_F_REQUIRED, NOSUM, NOSORT, "", \

@@ -367,7 +367,7 @@ sf_fields_markdown (FILE *out, const char *which)
     fprintf (out, "\n\"in\" names the forms a field is written in: `listing`, the row form of a "
              "list reply; `full`, the form agents send, the controller stores and detail "
              "replies use; `replies (derived)`, set by the controller in query replies and "
-             "ignored on ingest. `summary`: kept in the stored summary that filters and sorts "
+             "never taken from an agent. `summary`: kept in the stored summary that filters and sorts "
              "read; `sort`: the listing's sort key. A listing row holds only");
     for (const sf_field_t *f = sf_stream_fields; f->key; f++)
         if (f->where & (SF_F_ROW | SF_F_DERIVED))

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# 24_revocation.sh — certificates count from the sender's next message
-# (issue 13, item 1; docs/protocol.md §1.2): a certificate removed from the
+# 24_trust.sh — certificates count from the sender's next message
+# (issue 13, items 1-3; docs/protocol.md §1.2, §4.1.1): a certificate removed from the
 # certificate directory is refused on the connection it already has open, a
 # message sent a second after the removal being answered `forbidden`; a
 # certificate whose role or node is changed in place is re-read the same way;
 # the ZAP handler refuses and logs (with the key and the directory) a key that
 # is not admitted and a certificate without a role; and each endpoint wants
-# its role: an agent may not query, a cli certificate may not gossip.
+# its role: an agent may not query, a cli certificate may not gossip. And
+# what the controller derives (type migrated, transfer, migrated_to) is
+# refused from an agent, so no agent can fake a migration.
 source "$(dirname "$0")/../lib.sh"
 source "$SF_ROOT/tests/helpers/sf_checks.sh"
 
@@ -97,5 +99,24 @@ check "an agent certificate may not query: forbidden" bash -c "[ $rc = 1 ] && ec
   --timeout-ms 1000 --json '[1, "ping", {"from": "x"}]' >"$T/gossip-cli.json" 2>&1
 check "a cli certificate's gossip is refused" wait_until 5 grep -q "gossip: refused a message from ops: not a peer certificate" "$T/c1.log"
 check "the admitted cli certificate still queries" bash -c "cli nodes >/dev/null"
+
+# --- Derived fields are the controller's: an agent's claim is refused ---
+agent_key n7
+rec() { echo "[1, \"batch\", {\"gen\": 1, \"changes\": [{\"seq\": $1, \"put\": {\"name\": \"$2\", $3}}]}]"; }
+OUT=$T/derived.json
+"${RAW[@]}" --cert "$T/keys/n7" --json "$(hello n7)" --json "$(snap fine n7)" \
+  --json "$(rec 2 fake1 '"type": "migrated"')" --json "$(rec 3 fake2 '"transfer": true')" \
+  --json "$(rec 4 fake3 '"migrated_to": "n1"')" --json "$(rec 5 fine2 '"type": "secondary", "transfer": false')" \
+  >"$OUT" 2>&1
+check "a put claiming type migrated is answered forbidden" answer_is "$OUT" 2 error forbidden
+check "a put claiming transfer is answered forbidden" answer_is "$OUT" 3 error forbidden
+check "a put claiming migrated_to is answered forbidden" answer_is "$OUT" 4 error forbidden
+check "the refusal names the derived field" grep -q "record 'fake1': type 'migrated' is derived by the controller" "$T/c1.log"
+check "the migrated claim is not stored" total_is 0 --name fake1
+check "the transfer claim is not stored" total_is 0 --name fake2
+check "the migrated_to claim is not stored" total_is 0 --name fake3
+check "a put claiming nothing derived (transfer false) is stored, as secondary" \
+  bash -c "[ \"\$(cli streams -o json --name fine2 | json_get 'd[\"rows\"][0][\"type\"]')\" = secondary ]"
+check "nothing is listed as migrated" total_is 0 --filter migrated
 
 sf_done
