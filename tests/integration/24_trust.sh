@@ -116,7 +116,7 @@ check "the migrated claim is not stored" total_is 0 --name fake1
 check "the transfer claim is not stored" total_is 0 --name fake2
 check "the migrated_to claim is not stored" total_is 0 --name fake3
 check "a put claiming nothing derived (transfer false) is stored, as secondary" \
-  bash -c "[ \"\$(cli streams -o json --name fine2 | json_get 'd[\"rows\"][0][\"type\"]')\" = secondary ]"
+  bash -c "[ \"\$(cli streams -o json --name fine2 | json_get 'd[\"streams\"][0][\"type\"]')\" = secondary ]"
 check "nothing is listed as migrated" total_is 0 --filter migrated
 
 sf_done
