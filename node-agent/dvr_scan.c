@@ -122,6 +122,7 @@ struct sf_dvr_scan_t {
     int ifd;                        //  inotify, -1 when unavailable
     int64_t verify_at_ms;           //  next check of watched directories' mtimes
     bool verifying;
+    bool implausible_warned;        //  a name read as a time before 2000, said once
     s_dir_t **by_wd;                //  watch descriptor -> directory
     size_t by_wd_cap;
 };
@@ -218,6 +219,26 @@ s_check_component (const char *comp, int *names, int *times, bool *dur, char *er
         p = close;
     }
     return 0;
+}
+
+//  Times before 2000 are not an archive's: nginx-rtmp's default fragment
+//  naming (hls_fragment_naming sequential) numbers fragments 0.ts, 1.ts...,
+//  which {ms} would read as 1970. Such names are skipped, and said once.
+#define S_PLAUSIBLE_MS 946684800000LL
+static int64_t s_start_ms (const s_caps_t *caps);
+
+static bool
+s_plausible (sf_dvr_scan_t *self, const s_caps_t *caps, const char *name)
+{
+    if (s_start_ms (caps) >= S_PLAUSIBLE_MS)
+        return true;
+    if (!self->implausible_warned)
+        sf_warn ("DVR scan: %s/%s reads as a time before 2000 with pattern '%s%s%s'; skipping such "
+                 "names (nginx-rtmp numbers fragments unless hls_fragment_naming is system: "
+                 "see docs/adapters.md)", self->root, name, self->components [0],
+                 self->ncomponents > 1 ? "/" : "", self->ncomponents > 1 ? self->components [1] : "");
+    self->implausible_warned = true;
+    return false;
 }
 
 static int64_t
@@ -579,7 +600,7 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
             subdirs [nsubdirs++] = sub;
             continue;
         }
-        if (de->d_type == DT_DIR || !caps.has_name)
+        if (de->d_type == DT_DIR || !caps.has_name || !s_plausible (self, &caps, de->d_name))
             continue;
         int64_t id = s_stream_intern (self, caps.name);
         if (id < 0) {
@@ -714,7 +735,7 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
     for (size_t i = 0; i < dir->npending && fd >= 0 && !rc; i++) {
         const char *name = dir->pending [i].name;
         s_caps_t caps = dir->caps;
-        if (!s_match (pat, name, &caps) || !caps.has_name)
+        if (!s_match (pat, name, &caps) || !caps.has_name || !s_plausible (self, &caps, name))
             continue;
         int64_t start = s_start_ms (&caps);
         int64_t id = dir->pending [i].added ? s_stream_intern (self, caps.name)

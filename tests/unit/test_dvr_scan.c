@@ -380,12 +380,40 @@ test_missing_root (void **state)
     sf_dvr_scan_destroy (&scan);
 }
 
+//  nginx-rtmp's default hls_fragment_naming is sequential: 0.ts, 1.ts...
+//  read with {ms} they gave a 1970 range without a word. Such names are
+//  skipped (and a warning is logged once); real system-named ones remain.
+static void
+test_sequential_names_are_not_1970 (void **state)
+{
+    s_mkdir ("cam1");
+    s_mkdir ("cam2");
+    int64_t t = T0 * 1000;
+    s_chunk ("cam1/0.ts", 1000, t + 2000);
+    s_chunk ("cam1/1.ts", 1000, t + 4000);
+    s_chunk ("cam2/1700000000000.ts", 1000, t + 2000);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, "{name}/{ms}.ts", err, sizeof err);
+    assert_non_null (scan);
+    assert_int_equal (sf_dvr_scan_update (scan, t + 5000, err, sizeof err), 0);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam1", &dvr), 0);
+    assert_int_equal (dvr.nranges, 0);
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam2", &dvr), 1);
+    assert_int_equal (dvr.nranges, 1);
+    assert_true (dvr.ranges [0].from >= 946684800);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    sf_dvr_scan_destroy (&scan);
+}
+
 int
 main (void)
 {
     sf_log_set_level (SF_LOG_ERROR);
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_pattern_validation),
+        cmocka_unit_test_setup_teardown (test_sequential_names_are_not_1970, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_hls_ranges_merge, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_gap_boundary, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_incremental_inotify, s_setup, s_teardown),
