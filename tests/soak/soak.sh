@@ -127,15 +127,24 @@ wait_slowly() {
     sleep 3
   done
 }
+# While agents update, digests differ from moment to moment: at the start,
+# every controller listing every placement is convergence enough
+all_listed() {
+  local c
+  for c in "${CTLS[@]}"; do
+    [ "$(q "$c" streams --limit 0 -o json 2>/dev/null | json_get 'd["total"]')" = "$TOTAL" ] || return 1
+  done
+}
 note "waiting for the fleet to converge: $AGENTS agents x $STREAMS streams on 3 controllers"
 T_START=$(now_s)
-if ! wait_slowly 600 converged; then
+if ! wait_slowly 600 all_listed; then
   violation "the fleet did not converge within 600 s of the start"
 fi
 note "converged after $(( $(now_s) - T_START )) s"
-# Steady-state RSS
+# Steady-state RSS: after a warm-up under the full load (clients, updates)
 declare -A RSS0
 rss_kb() { ps -o rss= -p "$(cat "$T/pid.$1")" 2>/dev/null | tr -d ' '; }
+sleep "${SOAK_WARMUP_S:-60}"
 for c in "${CTLS[@]}"; do RSS0[$c]=$(rss_kb "$c"); echo "${RSS0[$c]}" > "$T/rss0.$c"; done
 note "steady-state RSS: c1 ${RSS0[c1]} kB, c2 ${RSS0[c2]} kB, c3 ${RSS0[c3]} kB"
 
@@ -236,7 +245,8 @@ while [ "$(now_s)" -lt "$END" ]; do
 done
 [ -n "$part_ctl" ] && heal "$part_ctl"
 kill "$SAMPLER" 2>/dev/null
-wait 2>/dev/null
+wait "$SAMPLER" 2>/dev/null
+sleep 31     # the last convergence watches end
 
 # --- The end: agents paused, everything acknowledged must be everywhere -------
 for i in $(seq 1 "$AGENTS"); do kill -STOP "$(pid_of "agent_n$i")" 2>/dev/null; done
