@@ -4,8 +4,8 @@
 # namespaces only. Set NS_HOSTS (names) and NS_IP (an associative array
 # name -> address) first; netns_up makes them, netns_down removes them (the
 # caller's EXIT trap must call it), on HOST CMD runs CMD there, on_exec is
-# for bg (the recorded pid is the process itself), cut HOST / heal HOST take
-# the host's link down and up (a partition).
+# for bg (the recorded pid is the process itself), ns_cut HOST / ns_heal HOST
+# take the host's link down and up (a partition).
 NS_TAG=$$
 NS_SW="sfsw$NS_TAG"
 
@@ -39,5 +39,5 @@ netns_up() {
 
 on() { local h=$1; shift; ip netns exec "sf$h$NS_TAG" "$@"; }
 on_exec() { local h=$1; shift; exec ip netns exec "sf$h$NS_TAG" "$@"; }
-cut() { ip -n "sf$1$NS_TAG" link set eth0 down; }
-heal() { ip -n "sf$1$NS_TAG" link set eth0 up; }
+ns_cut() { ip -n "sf$1$NS_TAG" link set eth0 down; }
+ns_heal() { ip -n "sf$1$NS_TAG" link set eth0 up; }

@@ -43,7 +43,7 @@ bg agent_n1 on_exec ag "$BIN/streamfleet-agent" --node n1 --controllers "$(ep c1
   --cert "$T/keys/n1" --server-cert "$T/keys/controller" --state-dir "$T/agent-n1" \
   --source simulate --sim-streams 2000 --sim-update-pct 10
 
-cut c3
+ns_cut c3
 both_dead() { is_state c1 c3 dead && is_state c2 c3 dead; }
 check "c1 and c2 declare partitioned c3 dead" wait_until 30 both_dead
 c3_alone() { grep -q "member c1 is dead" "$T/c3.log" && grep -q "member c2 is dead" "$T/c3.log"; }
@@ -56,7 +56,7 @@ for c in c1 c2; do
 done
 declare -A MARK
 for c in c1 c2 c3; do MARK[$c]=$(wc -l < "$T/$c.log"); done
-heal c3
+ns_heal c3
 check "after the heal every controller sees every other alive" wait_until 30 all_alive
 # Watch for flapping for a while after the rejoin
 sleep 12

@@ -13,8 +13,9 @@
 # with -9 every SOAK_KILL_S (300) and started again 3 s later; a controller
 # partitioned for SOAK_PARTITION_S (60) every SOAK_PARTITION_EVERY_S (600).
 # Checks, continuously:
-#   * ingest never stalls longer than 2 s: on every controller that is up,
-#     reachable and has agents, streamfleet_ingest_messages_total rises;
+#   * ingest never stalls longer than 2 s: on every controller that is up and
+#     reachable, streamfleet_ingest_messages_total rises (a canary agent
+#     attached to each controller alone heartbeats every 200 ms);
 #   * every node converges within 10 s of its agent's restart: all three
 #     controllers list SOAK_STREAMS placements for it, the agent's new
 #     generation's snapshot applied;
@@ -39,7 +40,7 @@ PART_EVERY_S=${SOAK_PARTITION_EVERY_S:-600}
 PART_S=${SOAK_PARTITION_S:-60}
 GRACE_S=${SOAK_GRACE_S:-20}         # after a controller returns, before it is judged
 REPORT=${SOAK_REPORT:-$SF_ROOT/build/soak-report.txt}
-TOTAL=$((AGENTS * STREAMS))
+TOTAL=$((AGENTS * STREAMS + 3))     # and one placement per canary
 CTLS=(c1 c2 c3)
 
 NS_HOSTS=(c1 c2 c3 ag)
@@ -97,6 +98,15 @@ start_agent_n() {
   echo $(( $(now_s) + 3 )) > "$T/restarting.$n"     # not judged while it starts
 }
 for i in $(seq 1 "$AGENTS"); do start_agent_n "$i"; done
+# A canary per controller, attached to it alone and heartbeating every 200 ms:
+# its messages keep rising while that controller reads, whichever agents
+# failed over away from it
+for c in "${CTLS[@]}"; do
+  agent_key "canary-$c"; mkdir -p "$T/agent-canary-$c"
+  bg "canary_$c" on_exec ag "$BIN/streamfleet-agent" --node "canary-$c" --controllers "$(ep "$c" 7600)" \
+    --cert "$T/keys/canary-$c" --server-cert "$T/keys/controller" --state-dir "$T/agent-canary-$c" \
+    --source simulate --sim-streams 1 --sim-update-pct 0 --sim-churn-pct 0 --heartbeat-ms 200
+done
 
 # CPU hog, slow readers, non-readers
 bg hog sh -c 'while :; do :; done'
@@ -161,7 +171,10 @@ sampler() {
       v=$(metric "$c" streamfleet_ingest_messages_total)
       if [ -n "$v" ] && [ "$v" != "${last[$c]}" ]; then last_rise[$c]=$t; fi
       [ -n "$v" ] && last[$c]=$v
-      if [ "$t" -gt "$excl" ] && [ $(( t - last_rise[$c] )) -gt 2 ] && [ "${last[$c]}" != -1 ]; then
+      # judged on answers only: a scrape that failed under load says nothing
+      # about ingest (it is counted apart)
+      [ -z "$v" ] && echo "$t $c" >> "$T/scrape_failures"
+      if [ -n "$v" ] && [ "$t" -gt "$excl" ] && [ $(( t - last_rise[$c] )) -gt 2 ] && [ "${last[$c]}" != -1 ]; then
         echo "$t $c $(( t - last_rise[$c] ))" >> "$T/stalls"
       fi
       [ "$t" -le "$excl" ] && last_rise[$c]=$t
@@ -173,6 +186,7 @@ sampler() {
         [ "$t" -gt "$(cat "$T/excl.$c")" ] || continue
         node_counts "$c" 2>/dev/null | while read -r n cnt live; do
           [ "$live" = down ] || continue
+          case $n in canary-*) continue ;; esac   # heard by its own controller only
           local p; p=$(cat "$T/pid.$n" 2>/dev/null)
           [ -n "$p" ] && kill -0 "$p" 2>/dev/null || continue
           [ "$t" -gt "$(cat "$T/restarting.$n" 2>/dev/null || echo 0)" ] || continue
@@ -235,15 +249,15 @@ while [ "$(now_s)" -lt "$END" ]; do
     part_ctl=${CTLS[$(( pi % 3 ))]}; pi=$((pi + 1))
     note "partitioning $part_ctl for $PART_S s"
     EXCL[$part_ctl]=$(( t + PART_S + GRACE_S )); save_excl
-    cut "$part_ctl"; part_until=$(( t + PART_S )); parts=$((parts + 1))
+    ns_cut "$part_ctl"; part_until=$(( t + PART_S )); parts=$((parts + 1))
     next_part=$(( t + PART_EVERY_S ))
   fi
   if [ -n "$part_ctl" ] && [ "$t" -ge "$part_until" ]; then
-    note "healing $part_ctl"; heal "$part_ctl"; part_ctl=""
+    note "healing $part_ctl"; ns_heal "$part_ctl"; part_ctl=""
   fi
   sleep 1
 done
-[ -n "$part_ctl" ] && heal "$part_ctl"
+[ -n "$part_ctl" ] && ns_heal "$part_ctl"
 kill "$SAMPLER" 2>/dev/null
 wait "$SAMPLER" 2>/dev/null
 sleep 31     # the last convergence watches end
@@ -262,8 +276,10 @@ for i in $(seq 1 "$AGENTS"); do kill -CONT "$(pid_of "agent_n$i")" 2>/dev/null; 
   echo "faults: $restarts agent restarts, $kills controller kill -9, $parts partitions of ${PART_S} s"
   if [ -s "$T/stalls" ]; then
     echo "ingest stalls > 2 s: $(awk '{print $2}' "$T/stalls" | sort | uniq -c | tr '\n' ' ') (longest $(sort -k3 -n "$T/stalls" | tail -1 | awk '{print $3}') s)"
+    while read -r st sc sl; do echo "  stall: $sc $(date -u -d "@$st" +%H:%M:%S) ${sl} s"; done < "$T/stalls"
     violation "ingest stalled longer than 2 s"
   else echo "ingest stalls > 2 s: none"; fi
+  echo "metrics scrapes that failed (not judged): $(wc -l < "$T/scrape_failures" 2>/dev/null || echo 0)"
   slow=$(awk '$2 == "timeout" || $2 > 10' "$T/converge" | wc -l)
   echo "convergence after an agent restart: $(wc -l < "$T/converge") measured, max $(awk '$2 != "timeout" {print $2}' "$T/converge" | sort -n | tail -1) s, $slow over 10 s"
   [ "$slow" -gt 0 ] && violation "$slow agent restarts did not converge within 10 s"
