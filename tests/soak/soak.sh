@@ -220,11 +220,11 @@ converge_watch() {   # NODE T_RESTART SNAPSHOTS_BEFORE: time until every control
     done
     # and the new generation's snapshot was applied somewhere
     if [ $ok = 1 ] && [ "$(snap_count "$n")" -gt "$before" ]; then
-      echo "$n $(( $(now_s) - t0 ))" >> "$T/converge"; return
+      echo "$n $(( $(now_s) - t0 )) $t0" >> "$T/converge"; return
     fi
     sleep 1
   done
-  echo "$n timeout" >> "$T/converge"
+  echo "$n timeout $t0" >> "$T/converge"
 }
 while [ "$(now_s)" -lt "$END" ]; do
   t=$(now_s)
@@ -282,6 +282,8 @@ for i in $(seq 1 "$AGENTS"); do kill -CONT "$(pid_of "agent_n$i")" 2>/dev/null; 
   echo "metrics scrapes that failed (not judged): $(wc -l < "$T/scrape_failures" 2>/dev/null || echo 0)"
   slow=$(awk '$2 == "timeout" || $2 > 10' "$T/converge" | wc -l)
   echo "convergence after an agent restart: $(wc -l < "$T/converge") measured, max $(awk '$2 != "timeout" {print $2}' "$T/converge" | sort -n | tail -1) s, $slow over 10 s"
+  awk '$2 == "timeout" || $2 > 10' "$T/converge" | while read -r cn cs ct; do
+    echo "  slow: $cn restarted at $(date -u -d "@$ct" +%H:%M:%S): $cs"; done
   [ "$slow" -gt 0 ] && violation "$slow agent restarts did not converge within 10 s"
   for c in "${CTLS[@]}"; do
     max=$(awk -v c="$c" '$2 == c && $3 > m { m = $3 } END { print m + 0 }' "$T/rss")
