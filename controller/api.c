@@ -9,6 +9,7 @@
     (bad_limit, bad_name, …) and whose message says what would be valid.
 */
 #include "sf_api.h"
+#include "sf_changes.h"
 #include "sf_fleet.h"
 #include "sf_links.h"
 #include "sf_log.h"
@@ -560,10 +561,41 @@ s_cluster (sf_query_ctx_t *ctx, msgpack_sbuffer *reply)
 
 //  -------------------------------------------------------------------------
 
+//  changes: what the change feed holds after a cursor (controller/changes.c)
+static int
+s_changes (sf_query_ctx_t *ctx, const msgpack_object *body, int max_wait_ms, msgpack_sbuffer *reply)
+{
+    if (!ctx->feed)
+        return s_error (reply, "bad_request", "this controller keeps no change feed");
+    char after [64] = "", err [SF_ERR_MAX] = "", bad [48];
+    if (s_text (body, "after", after, sizeof (after) - 1, err, sizeof (err)) < 0)
+        return s_error (reply, "bad_cursor", err);
+    int64_t max = 1000, wait_ms = 0;
+    if (s_number (body, "max", 0, 10000, &max, bad, sizeof (bad)) < 0) {
+        snprintf (err, sizeof (err), "max must be a whole number from 0 to 10000, not '%s'", bad);
+        return s_error (reply, "bad_limit", err);
+    }
+    if (s_number (body, "wait_ms", 0, 600000, &wait_ms, bad, sizeof (bad)) < 0) {
+        snprintf (err, sizeof (err), "wait_ms must be a whole number from 0 to 600000, not '%s'", bad);
+        return s_error (reply, "bad_wait", err);
+    }
+    int wait = (int) (wait_ms < max_wait_ms ? wait_ms : max_wait_ms);
+    return sf_changes_answer (ctx->feed, after, (size_t) max, wait, reply);
+}
+
 int
 sf_api_answer (sf_query_ctx_t *ctx, const char *type, const msgpack_object *body,
                msgpack_sbuffer *reply)
 {
+    return sf_api_answer_wait (ctx, type, body, 0, reply);
+}
+
+int
+sf_api_answer_wait (sf_query_ctx_t *ctx, const char *type, const msgpack_object *body,
+                    int max_wait_ms, msgpack_sbuffer *reply)
+{
+    if (strcmp (type, "changes") == 0)
+        return s_changes (ctx, body, max_wait_ms, reply);
     if (strcmp (type, "list") == 0)
         return s_list (ctx, body, reply);
     if (strcmp (type, "detail") == 0)
@@ -578,7 +610,7 @@ sf_api_answer (sf_query_ctx_t *ctx, const char *type, const msgpack_object *body
         return s_cluster (ctx, reply);
     char msg [160];
     snprintf (msg, sizeof (msg), "unknown request type '%.40s' (valid: list, detail, dvr, "
-              "nodes, migrations, cluster)", type);
+              "nodes, migrations, cluster, changes)", type);
     return s_error (reply, "bad_request", msg);
 }
 

@@ -56,46 +56,24 @@ s_cursor_parse (const char *text, uint64_t *epoch, uint64_t *seq)
     return end != s && *end == 0;
 }
 
-void
-sf_changes_answer (sf_feed_t *feed, const msgpack_object *body, int max_wait_ms,
+int
+sf_changes_answer (sf_feed_t *feed, const char *after, size_t max, int wait_ms,
                    msgpack_sbuffer *reply)
 {
-    char after [64] = "";
-    uint64_t max = 1000, wait_ms = 0;
-    const msgpack_object *v;
-    if ((v = sf_map_get (body, "after")) && v->type != MSGPACK_OBJECT_NIL) {
-        if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= sizeof (after)) {
-            sf_msg_error (reply, "bad_cursor", "'after' must be a cursor from an earlier changes answer");
-            return;
-        }
-        memcpy (after, v->via.str.ptr, v->via.str.size);
-        after [v->via.str.size] = 0;
-    }
-    if ((v = sf_map_get (body, "max"))) {
-        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 == 0 || v->via.u64 > S_MAX_CHANGES) {
-            sf_msg_error (reply, "bad_limit", "'max' must be a whole number from 1 to 10000");
-            return;
-        }
-        max = v->via.u64;
-    }
-    if ((v = sf_map_get (body, "wait_ms"))) {
-        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 600000) {
-            sf_msg_error (reply, "bad_wait", "'wait_ms' must be a whole number of milliseconds up to 600000");
-            return;
-        }
-        wait_ms = v->via.u64;
-    }
     uint64_t epoch = sf_feed_epoch (feed), their_epoch = 0, since = 0;
-    bool start = after [0] == 0;
+    bool start = !after || after [0] == 0;
     bool foreign = false;
     if (!start) {
         if (!s_cursor_parse (after, &their_epoch, &since)) {
             sf_msg_error (reply, "bad_cursor", "'after' is not a cursor (EPOCH-SEQ) of a changes answer");
-            return;
+            return -1;
         }
         foreign = their_epoch != epoch;
     }
-    sf_feed_entry_t *out = malloc (sizeof (sf_feed_entry_t) * max);
+    //  max 0: no entries, only whether anything changed (the web page's use)
+    if (max > S_MAX_CHANGES)
+        max = S_MAX_CHANGES;
+    sf_feed_entry_t *out = malloc (sizeof (sf_feed_entry_t) * (max ? max : 1));
     if (!out)
         abort ();
     bool gap = false;
@@ -109,23 +87,25 @@ sf_changes_answer (sf_feed_t *feed, const msgpack_object *body, int max_wait_ms,
         head = sf_feed_head (feed);
         gap = true;
     }
-    else {
-        int wait = (int) (wait_ms < (uint64_t) max_wait_ms ? wait_ms : (uint64_t) max_wait_ms);
-        n = sf_feed_read (feed, since, out, max, wait, &gap, &head);
-    }
-    uint64_t last = n ? out [n - 1].seq : (start || foreign ? head : since > head ? head : since);
+    else
+        n = sf_feed_read (feed, since, out, max, wait_ms, &gap, &head);
+    uint64_t last = n ? out [n - 1].seq
+                  : (start || foreign || gap || since > head || max == 0) ? head : since;
+    bool changed = !start && (gap || head > since);
     char cursor [64];
     snprintf (cursor, sizeof (cursor), "%" PRIx64 "-%" PRIx64, epoch, last);
     msgpack_sbuffer_clear (reply);
     msgpack_packer pk;
     msgpack_packer_init (&pk, reply, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "changes_reply", 4);
+    sf_msg_begin (&pk, "changes_reply", 5);
     sf_pack_kstr (&pk, "cursor", cursor);
     sf_pack_kbool (&pk, "gap", gap);
+    sf_pack_kbool (&pk, "changed", changed);
     sf_pack_kbool (&pk, "more", n == max && last < head);
     sf_pack_str (&pk, "changes");
     msgpack_pack_array (&pk, (uint32_t) n);
     for (size_t i = 0; i < n; i++)
         s_pack_change (&pk, &out [i]);
     free (out);
+    return 0;
 }

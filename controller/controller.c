@@ -28,6 +28,7 @@
 #include "sf_query.h"
 #include "sf_security.h"
 #include "sf_service.h"
+#include "sf_feed.h"
 #include "sf_store.h"
 #include <czmq.h>
 #include <pthread.h>
@@ -899,6 +900,20 @@ s_ready (void *arg, char *why, size_t whylen)
     return c->gossip ? sf_gossip_ready (c->gossip, why, whylen) : true;
 }
 
+//  The store's one observer, fanned out: the read model first (queries must
+//  see a commit before its acks go), then the change feed
+static struct {
+    sf_readmodel_t *model;
+    sf_feed_t *feed;
+} s_observed;
+
+static void
+s_observe (void *arg, const sf_store_change_t *changes, size_t count)
+{
+    sf_readmodel_observe (s_observed.model, changes, count);
+    sf_feed_observer (s_observed.feed, changes, count);
+}
+
 int
 sf_controller_run (sf_controller_config_t *cfg)
 {
@@ -955,8 +970,13 @@ sf_controller_run (sf_controller_config_t *cfg)
     sf_readmodel_t *model = sf_readmodel_new ();
     if (sf_readmodel_load (model, c->store))
         sf_error ("read model: cannot read the store; listings start empty");
-    sf_store_set_observer (c->store, sf_readmodel_observe, model);
+    //  Every commit feeds the read model, then the change feed (`changes`,
+    //  streamfleet watch, GET /api/v1/changes)
+    s_observed.model = model;
+    s_observed.feed = sf_feed_new (65536);
+    sf_store_set_observer (c->store, s_observe, &s_observed);
     c->query.model = model;
+    c->query.feed = s_observed.feed;
     sf_info ("read model: %zu placements in %lld ms, %zu KiB", sf_readmodel_size (model),
              (long long) (sf_mono_ms () - model_t0), sf_readmodel_bytes (model) >> 10);
     c->origins = zhashx_new ();
@@ -1035,6 +1055,7 @@ done:
     sf_live_destroy (&c->live);
     sf_store_destroy (&c->store);
     sf_readmodel_destroy (&model);
+    sf_feed_destroy (&s_observed.feed);
     sf_msg_release (&c->msg);
     sf_msg_release (&c->chunk);
     sf_stream_clear (&c->scratch);

@@ -57,6 +57,7 @@ struct sf_http_t {
     sf_metrics_gauges_t gauges;
     int64_t gauges_at_ms;
     sf_ratelimit_t log_limit;
+    atomic_int changes_waiting;     //  long-polls of /api/v1/changes being held
     sf_http_ready_fn *ready_fn;     //  set once, before requests come in
     void *ready_arg;
 };
@@ -199,11 +200,17 @@ static const char *s_detail_args [] = { "node", NULL };
 static const char *s_dvr_args [] = { "at", NULL };
 static const char *s_migrations_args [] = { "stream", "kind", "since_s", "limit", NULL };
 static const char *s_no_args [] = { NULL };
+static const char *s_changes_args [] = { "after", "max", "wait_ms", NULL };
+//  Long-polls of GET /api/v1/changes may hold at most this many of the
+//  S_THREADS threads; the others answer at once, so queries never starve
+#define S_CHANGES_WAITERS_MAX (S_THREADS - 1)
+#define S_CHANGES_WAIT_MAX_MS 25000
 
 //  Asks the handler; reply holds its message. Returns sf_api_answer's result.
 static int
-s_ask (sf_http_t *self, struct MHD_Connection *conn, const char *type,
-       const char *key, const char *value, const char **args, msgpack_sbuffer *reply)
+s_ask_wait (sf_http_t *self, struct MHD_Connection *conn, const char *type,
+            const char *key, const char *value, const char **args, int max_wait_ms,
+            msgpack_sbuffer *reply)
 {
     msgpack_sbuffer req;
     msgpack_sbuffer_init (&req);
@@ -227,11 +234,36 @@ s_ask (sf_http_t *self, struct MHD_Connection *conn, const char *type,
     size_t off = 0;
     int rc;
     if (msgpack_unpack_next (&u, req.data, req.size, &off) == MSGPACK_UNPACK_SUCCESS)
-        rc = sf_api_answer (self->query, type, &u.data, reply);
+        rc = sf_api_answer_wait (self->query, type, &u.data, max_wait_ms, reply);
     else
         rc = (sf_reply_error (reply, "internal", "could not build the request"), -1);
     msgpack_unpacked_destroy (&u);
     msgpack_sbuffer_destroy (&req);
+    return rc;
+}
+
+static int
+s_ask (sf_http_t *self, struct MHD_Connection *conn, const char *type,
+       const char *key, const char *value, const char **args, msgpack_sbuffer *reply)
+{
+    return s_ask_wait (self, conn, type, key, value, args, 0, reply);
+}
+
+static enum MHD_Result s_send (struct MHD_Connection *conn, const msgpack_sbuffer *reply);
+
+//  GET /api/v1/changes: the change feed after a cursor, held until a change
+//  comes (up to wait_ms, at most 25 s) while few threads are holding one
+static enum MHD_Result
+s_changes (sf_http_t *self, struct MHD_Connection *conn)
+{
+    int waiting = atomic_fetch_add (&self->changes_waiting, 1);
+    int max_wait = waiting < S_CHANGES_WAITERS_MAX ? S_CHANGES_WAIT_MAX_MS : 0;
+    msgpack_sbuffer reply;
+    msgpack_sbuffer_init (&reply);
+    s_ask_wait (self, conn, "changes", NULL, NULL, s_changes_args, max_wait, &reply);
+    atomic_fetch_sub (&self->changes_waiting, 1);
+    enum MHD_Result rc = s_send (conn, &reply);
+    msgpack_sbuffer_destroy (&reply);
     return rc;
 }
 
@@ -481,6 +513,8 @@ s_api (sf_http_t *self, struct MHD_Connection *conn, const char *url)
         return s_query (self, conn, "nodes", "id", url + 14, s_no_args);
     if (strcmp (url, "/api/v1/migrations") == 0)
         return s_query (self, conn, "migrations", NULL, NULL, s_migrations_args);
+    if (strcmp (url, "/api/v1/changes") == 0)
+        return s_changes (self, conn);
     if (strcmp (url, "/api/v1/cluster") == 0)
         return s_query (self, conn, "cluster", NULL, NULL, s_no_args);
     char err [200];

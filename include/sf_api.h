@@ -40,6 +40,12 @@
 //  the reply is an error message.
 int sf_api_answer (sf_query_ctx_t *ctx, const char *type, const msgpack_object *body,
                    msgpack_sbuffer *reply);
+//  The same, for a door that may hold a request: a `changes` request waits
+//  for a change up to min (its wait_ms, max_wait_ms). The ZeroMQ endpoint
+//  serves everyone from one thread and never waits (sf_api_answer); HTTP
+//  threads may.
+int sf_api_answer_wait (sf_query_ctx_t *ctx, const char *type, const msgpack_object *body,
+                        int max_wait_ms, msgpack_sbuffer *reply);
 //  The same for a parsed request message
 int sf_api_handle (sf_query_ctx_t *ctx, const sf_msg_t *request, msgpack_sbuffer *reply);
 //  The HTTP status of an error code (400, 404, 500, 503)

@@ -8,10 +8,10 @@
 #include "sf_feed.h"
 #include <msgpack.h>
 
-//  Answers a changes request body {after, max, wait_ms} into reply (a
-//  changes_reply, or an error reply for a bad field). Waits for a change at
-//  most min (wait_ms, max_wait_ms): the ZeroMQ endpoint, which serves every
-//  client from one thread, passes 0; HTTP passes what its threads allow.
-void sf_changes_answer (sf_feed_t *feed, const msgpack_object *body, int max_wait_ms,
-                        msgpack_sbuffer *reply);
+//  Answers a changes request: what the feed holds after cursor after ("" or
+//  NULL: start at the head, with no changes), at most max entries, waiting
+//  up to wait_ms for the first when there is none. Writes a changes_reply
+//  into reply and returns 0, or an error reply (bad_cursor) and -1.
+int sf_changes_answer (sf_feed_t *feed, const char *after, size_t max, int wait_ms,
+                       msgpack_sbuffer *reply);
 #endif

@@ -32,6 +32,9 @@ typedef struct {
     //  the HTTP module once it listens; NULL without one). Atomic because
     //  the query threads may already run.
     _Atomic (const char *) http_address;
+    //  The change feed the `changes` request reads (set by the controller;
+    //  NULL: the request answers bad_request)
+    struct sf_feed_t *feed;
 } sf_query_ctx_t;
 
 typedef struct {

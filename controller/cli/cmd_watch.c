@@ -2,8 +2,9 @@
     live view fed by the controller's change feed (the `changes` request,
     docs/protocol.md; controller/feed.c).
 
-    The CLI holds a cursor into the feed and asks what changed after it; the
-    controller answers at once when something did, or after a short wait.
+    The CLI holds a cursor into the feed and asks what changed after it,
+    every half second while nothing does (the query endpoint serves every
+    client from one thread and never holds an ask).
     On a terminal every change redraws the view in place (the same table the
     view's own command prints, with the same options); elsewhere each redraw
     is appended after a blank line. With -o json it prints one JSON object a
@@ -20,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_WAIT_MS 2000          //  how long the controller may hold an ask
+#define S_WAIT_MS 2000          //  how long a controller may hold an ask (HTTP does; the
+                                //  ZeroMQ endpoint answers at once)
+#define S_POLL_MS 500           //  then how long to wait before asking again
 #define S_MIN_REDRAW_MS 250     //  a burst of changes redraws at most this often
 
 static volatile sig_atomic_t s_stop = 0;
@@ -165,6 +168,8 @@ sf_cmd_watch (sf_cli_t *cli, int argc, char **argv)
             last_draw = zclock_mono ();
         }
         sf_msg_release (&reply);
+        if (!n && !s_stop)
+            zclock_sleep (S_POLL_MS);
     }
     free (vargv);
     return rc == SF_EXIT_USAGE ? rc : 0;

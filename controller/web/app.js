@@ -3,13 +3,17 @@
    Everything comes from the controller's JSON API (docs/http-api.md); the
    filter, sorting and paging are the server's (the one filter evaluator of
    DESIGN §3), so the page holds at most one page of rows however large the
-   fleet is. Live refresh re-reads the current page every 2 s and updates only
-   the cells that changed, so the table never flickers or loses its scroll.
+   fleet is. Live refresh follows the controller's change feed (GET
+   /api/v1/changes, a long-poll): the current page is re-read when something
+   was committed (at most every REFRESH_MS, and at least every SLOW_MS for
+   what is derived without a commit, a node going down), updating only the
+   cells that changed, so the table never flickers or loses its scroll.
    Untrusted text (names, URLs, configs) is only ever set as textContent. */
 'use strict';
 
 const PARAMS = ['primary', 'secondary', 'migrated', 'transfer', 'active', 'suspend', 'dvr', 'audio'];
-const REFRESH_MS = 2000;
+const REFRESH_MS = 1000;
+const SLOW_MS = 10000;
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
@@ -677,15 +681,36 @@ function setupLive() {
     btn.setAttribute('aria-pressed', String(state.live));
     $('#live-label').textContent = state.live ? 'Live' : 'Paused';
   });
-  //  The next refresh waits REFRESH_MS, or three times what the last one
-  //  took when the controller is slow (a huge fleet), so a page left open
-  //  never keeps a controller busy
+  //  Wait on the change feed (the controller holds the ask until something
+  //  is committed, or 20 s); refresh on a change, at most every REFRESH_MS,
+  //  or three times what the last refresh took when the controller is slow
+  //  (a huge fleet), so a page left open never keeps a controller busy
+  const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
   const loop = async () => {
-    const t0 = Date.now();
-    if (state.live && !document.hidden) await refresh(true);
-    setTimeout(loop, Math.max(REFRESH_MS, 3 * (Date.now() - t0)));
+    let cursor = '', lastAt = Date.now(), took = 0;
+    for (;;) {
+      if (!state.live || document.hidden) { await sleep(REFRESH_MS); continue; }
+      let changed = false;
+      const asked = Date.now();
+      try {
+        const c = await api(`/api/v1/changes?max=0&wait_ms=20000&after=${encodeURIComponent(cursor)}`);
+        changed = cursor !== '' && c.changed;
+        cursor = c.cursor;
+      } catch (e) {
+        await sleep(REFRESH_MS);
+      }
+      //  Not held (the controller holds only a few asks at once): ask again later
+      if (!changed && Date.now() - asked < REFRESH_MS) await sleep(REFRESH_MS);
+      if (changed || Date.now() - lastAt >= SLOW_MS) {
+        const t0 = Date.now();
+        await refresh(true);
+        took = Date.now() - t0;
+        lastAt = Date.now();
+        await sleep(Math.max(REFRESH_MS, 3 * took));
+      }
+    }
   };
-  setTimeout(loop, REFRESH_MS);
+  loop();
 }
 
 function setupToken() {
