@@ -73,7 +73,8 @@ s_collect (const sf_row_t *row, void *arg)
     sf_derived_t d;
     int state = s_node_state (sc, row->node);
     sf_fleet_derive (sc->ctx, sc->r, row, state, sc->now_ms, &d);
-    if (!sf_filter_match_fields (sc->filter, row->node, d.type, d.status, d.transfer,
+    if (!sf_filter_match_fields (sc->filter, row->node, d.type, d.status,
+                                 (d.transfer ? SF_MARK_TRANSFER : 0) | (d.conflict ? SF_MARK_CONFLICT : 0),
                                  row->sum.functions)
     ||  !sf_filter_match_name (sc->filter, row->name))
         return 0;
@@ -160,6 +161,7 @@ s_load (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int64_t now_ms, 
     s->type = d.type;
     s->status = d.status;
     s->transfer = d.transfer;
+    s->conflict = d.conflict;
     snprintf (s->migrated_to, sizeof (s->migrated_to), "%s", d.migrated_to);
     return 0;
 }

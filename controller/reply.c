@@ -271,6 +271,7 @@ sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node,
     s_kenum (self, "type", sf_type_name (s->type));
     s_kenum (self, "status", sf_status_name (s->status));
     sf_reply_kbool (self, "transfer", s->transfer);
+    sf_reply_kbool (self, "conflict", s->conflict);
     sf_reply_key (self, "functions");
     sf_reply_array (self);
     if (s->functions & SF_FN_DVR)

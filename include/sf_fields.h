@@ -139,6 +139,9 @@
     X (TOP, transfer, "transfer", BOOL, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "false", \
        "derived by the controller (in replies): the stream is moving between nodes. A `put` " \
        "with `transfer: true` is refused (`forbidden`, below)") \
+    X (TOP, conflict, "conflict", BOOL, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "false", \
+       "derived by the controller (in replies): the stream runs here and on another node and is " \
+       "not moving between them (a stale copy). Ignored on ingest") \
     X (TOP, migrated_to, "migrated_to", STR, SF_NODE_MAX, SF_F_DERIVED | SF_F_DETAIL, NOSUM, NOSORT, "", \
        "derived: the node this placement's stream moved to. A `put` with a non-empty one is " \
        "refused (`forbidden`, below)")

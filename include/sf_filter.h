@@ -18,6 +18,7 @@
 #define SF_STATE_ACTIVE   0x01
 #define SF_STATE_SUSPEND  0x02
 #define SF_STATE_TRANSFER 0x04
+#define SF_STATE_CONFLICT 0x08
 
 typedef struct {
     uint8_t types;          //  bit (1 << sf_type_t); 0 = any
@@ -36,9 +37,13 @@ int sf_filter_set_name (sf_filter_t *self, const char *pattern, char *err, size_
 int sf_filter_set_node (sf_filter_t *self, const char *node, char *err, size_t errlen);
 //  Writes the parameters back as "primary,dvr" (for the wire and for display)
 const char *sf_filter_params (const sf_filter_t *self, char *buf, size_t size);
-//  Cheap part: type, status, transfer, functions, node. No string work but node.
+//  Cheap part: type, status, derived marks, functions, node. No string work
+//  but node. marks: SF_MARK_TRANSFER | SF_MARK_CONFLICT (a bool transfer
+//  reads as SF_MARK_TRANSFER).
+#define SF_MARK_TRANSFER 0x01
+#define SF_MARK_CONFLICT 0x02
 bool sf_filter_match_fields (const sf_filter_t *self, const char *node, uint8_t type,
-                             uint8_t status, bool transfer, uint8_t functions);
+                             uint8_t status, uint8_t marks, uint8_t functions);
 bool sf_filter_match_name (const sf_filter_t *self, const char *name);
 bool sf_filter_match (const sf_filter_t *self, const sf_stream_t *s);
 

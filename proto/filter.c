@@ -21,6 +21,7 @@ static const s_param_t s_params [] = {
     { "active",    1, SF_STATE_ACTIVE },
     { "suspend",   1, SF_STATE_SUSPEND },
     { "transfer",  1, SF_STATE_TRANSFER },
+    { "conflict",  1, SF_STATE_CONFLICT },
     { "dvr",       2, SF_FN_DVR },
     { "audio",     2, SF_FN_AUDIO },
 };
@@ -53,7 +54,7 @@ sf_filter_parse (sf_filter_t *self, const char *params, char *err, size_t errlen
                 found = &s_params [i];
         if (!found) {
             snprintf (err, errlen, "unknown filter parameter '%.*s' (valid: primary, secondary, "
-                      "migrated, active, suspend, transfer, dvr, audio)", (int) (len > 64 ? 64 : len), p);
+                      "migrated, active, suspend, transfer, conflict, dvr, audio)", (int) (len > 64 ? 64 : len), p);
             return -1;
         }
         if (found->group == 0)
@@ -114,14 +115,15 @@ sf_filter_params (const sf_filter_t *self, char *buf, size_t size)
 
 bool
 sf_filter_match_fields (const sf_filter_t *self, const char *node, uint8_t type,
-                        uint8_t status, bool transfer, uint8_t functions)
+                        uint8_t status, uint8_t marks, uint8_t functions)
 {
     if (self->types && !(self->types & (1 << type)))
         return false;
     if (self->states) {
         bool hit = ((self->states & SF_STATE_ACTIVE) && status == SF_STATUS_ACTIVE)
                 || ((self->states & SF_STATE_SUSPEND) && status == SF_STATUS_SUSPEND)
-                || ((self->states & SF_STATE_TRANSFER) && transfer);
+                || ((self->states & SF_STATE_TRANSFER) && (marks & SF_MARK_TRANSFER))
+                || ((self->states & SF_STATE_CONFLICT) && (marks & SF_MARK_CONFLICT));
         if (!hit)
             return false;
     }
@@ -159,7 +161,9 @@ sf_filter_match_name (const sf_filter_t *self, const char *name)
 bool
 sf_filter_match (const sf_filter_t *self, const sf_stream_t *s)
 {
-    return sf_filter_match_fields (self, s->node, s->type, s->status, s->transfer, s->functions)
+    return sf_filter_match_fields (self, s->node, s->type, s->status,
+                                   (s->transfer ? SF_MARK_TRANSFER : 0) | (s->conflict ? SF_MARK_CONFLICT : 0),
+                                   s->functions)
         && sf_filter_match_name (self, s->name);
 }
 

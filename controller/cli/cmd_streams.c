@@ -19,7 +19,8 @@ s_usage (FILE *out)
         "\n"
         "Filter parameters (as on a media server's Streams page):\n"
         "  type:      primary, secondary, migrated   (any of them)\n"
-        "  state:     active, suspend, transfer      (any of them)\n"
+        "  state:     active, suspend, transfer,     (any of them)\n"
+        "             conflict\n"
         "  functions: dvr, audio                     (all of them)\n"
         "Groups combine with AND. --name matches a case-insensitive substring, or a\n"
         "glob when it holds * or ?. --sort takes name, node, status, type, clients,\n"
@@ -116,8 +117,8 @@ s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, c
         }
         sf_map_i64 (row, "started_at", &started, NULL);
         sf_map_bool (row, "transfer", &transfer, NULL);
-        sf_map_bool (row, "stale", &stale, NULL);
         sf_map_bool (row, "conflict", &conflict, NULL);
+        sf_map_bool (row, "stale", &stale, NULL);
         char url [512] = "";
         const msgpack_object *src = sf_map_get (row, "source");
         if (src)
@@ -233,11 +234,12 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
     sf_map_str (s, "status", status, sizeof (status) - 1, NULL);
     sf_map_str (s, "migrated_to", migrated, SF_NODE_MAX, NULL);
     sf_map_str (s, "node_liveness", live, sizeof (live) - 1, NULL);
-    bool transfer = false;
+    bool transfer = false, conflict = false;
     sf_map_bool (s, "transfer", &transfer, NULL);
+    sf_map_bool (s, "conflict", &conflict, NULL);
     printf ("%s (uid %s) on node %s (%s%s%s): %s, %s%s%s%s%s\n", name, uid, node, sf_color (cli, live),
             live, sf_color_reset (cli), type, sf_color (cli, status), status, sf_color_reset (cli),
-            transfer ? ", in transfer" : "", "");
+            transfer ? ", in transfer" : "", conflict ? ", in conflict (runs on two nodes)" : "");
     if (migrated [0])
         printf ("  moved to node %s\n", migrated);
     const msgpack_object *dvr = sf_map_get (s, "dvr");

@@ -11,7 +11,7 @@
    Untrusted text (names, URLs, configs) is only ever set as textContent. */
 'use strict';
 
-const PARAMS = ['primary', 'secondary', 'migrated', 'transfer', 'active', 'suspend', 'dvr', 'audio'];
+const PARAMS = ['primary', 'secondary', 'migrated', 'transfer', 'conflict', 'active', 'suspend', 'dvr', 'audio'];
 const REFRESH_MS = 1000;
 const SLOW_MS = 10000;
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -230,13 +230,14 @@ function showError(msg) {
 /* Each cell: a text (compared to find changes) and a way to draw it. */
 const CELLS = [
   { cls: 'c-num', text: (s, i) => fmtInt(state.offset + i + 1), quiet: true },
-  { cls: 'c-name', text: (s) => [s.name, s.type, s.functions.join(','), s.transfer, s.stale].join('|'),
+  { cls: 'c-name', text: (s) => [s.name, s.type, s.functions.join(','), s.transfer, s.conflict, s.stale].join('|'),
     draw: (td, s) => {
       td.replaceChildren(h('span', { class: 'name-cell' },
         icon(s.type, `t-${s.type}`),
         h('span', { class: 'nm', text: s.name }),
         h('span', { class: 'fns' }, s.functions.map((f) => icon(f, `f-${f}`))),
         s.transfer ? h('span', { class: 'tag transfer', title: 'Moving between two servers now', text: 'transfer' }) : null,
+        s.conflict ? h('span', { class: 'tag conflict', title: 'Runs on two servers and is not moving between them', text: 'conflict' }) : null,
         s.stale ? h('span', { class: 'tag stale', title: "The node's source failed; last known state", text: 'stale' }) : null,
         s.migrated_to ? h('span', { class: 'tag migrated', text: `→ ${s.migrated_to}` }) : null));
     } },
@@ -414,6 +415,7 @@ function renderDetail() {
     h('span', { class: 'fns' }, p.functions.map((f) => icon(f, `f-${f}`))));
   $('#d-sub').replaceChildren(...[statusBadge(p.status), h('span', { text: `${p.type} on ${p.node}` }),
     p.transfer ? h('span', { class: 'tag transfer', text: 'transfer' }) : null,
+    p.conflict ? h('span', { class: 'tag conflict', text: 'conflict' }) : null,
     p.migrated_to ? h('span', { class: 'tag migrated', text: `migrated to ${p.migrated_to}` }) : null,
     p.stale ? h('span', { class: 'tag stale', text: 'stale' }) : null].filter(Boolean));
   $('#d-placements').replaceChildren(...(d.data.placements.length > 1 ? d.data.placements.map((pl) =>
