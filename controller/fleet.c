@@ -164,8 +164,12 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
         //  A transfer whose source died before it stopped the stream was a
         //  takeover: one failover, timed at the takeover, whatever the order
         //  in which the start and the death became known
+        //  A takeover is a start once the source had gone silent (it was
+        //  suspect), within the second of started_at's resolution; a
+        //  transfer that began while the source was heard from stays one
         if (st->xfer_start_ms && strcmp (st->xfer_from, node) == 0 && strcmp (st->owner, node) == 0
-        &&  st->owner_stop_ms == 0 && ch->owner_running && ch->target_running) {
+        &&  st->owner_stop_ms == 0 && ch->owner_running && ch->target_running
+        &&  (ch->silent_ms <= 0 || st->xfer_start_ms + 1000 >= ch->silent_ms)) {
             int64_t start = st->xfer_start_ms;
             char to [SF_NODE_MAX + 1];
             s_node_set (to, st->xfer_to);
@@ -218,7 +222,8 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
             s_xfer_clear (st);
         }
         if (owner_live && !ch->owner_down) {
-            if (t < st->owner_since_ms && ch->node_down) {
+            if (t < st->owner_since_ms && ch->node_down
+            &&  (ch->silent_ms <= 0 || st->owner_since_ms + 1000 >= ch->silent_ms)) {
                 //  Out of time order, and the node that ran it first is down:
                 //  the later one took it over
                 n = s_fx (fx, n, SF_EV_FAILOVER, node, st->owner, st->owner_since_ms, 0, 0,
@@ -735,7 +740,8 @@ sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t 
             sf_fleet_state_t st;
             if (s_state_load (sf_store_wtxn (store), store, ev.uid, &st) == 0 && st.xfer_start_ms == ev.at_ms
             &&  strcmp (st.xfer_from, ev.from) == 0 && strcmp (st.xfer_to, ev.to) == 0) {
-                sf_fleet_change_t ch = { .node = ev.from, .down = true, .node_down = true };
+                sf_fleet_change_t ch = { .node = ev.from, .down = true, .node_down = true,
+                                         .silent_ms = -1 };     //  the peer judged it
                 if (s_derive (store, ev.uid, ev.stream, &ch))
                     return -1;
             }
@@ -1027,13 +1033,29 @@ sf_fleet_set_liveness (sf_fleet_live_fn *fn, void *arg)
 
 //  A node's liveness as the writer sees it; -1 without any liveness source
 static int
+s_liveness_at (const char *node, int64_t *silent_ms)
+{
+    int64_t silent = 0;
+    int state = -1;
+    sf_fleet_live_fn *fn = __atomic_load_n (&s_live_fn, __ATOMIC_ACQUIRE);
+    sf_live_t *live = __atomic_load_n (&s_live, __ATOMIC_ACQUIRE);
+    if (fn)
+        state = fn (node, &silent, s_live_arg);
+    else if (live) {
+        int64_t age = -1;
+        state = sf_live_state (live, node, sf_mono_ms (), &age);
+        if (age >= 0)
+            silent = sf_now_ms () - age;
+    }
+    if (silent_ms)
+        *silent_ms = silent;
+    return state;
+}
+
+static int
 s_liveness (const char *node)
 {
-    sf_fleet_live_fn *fn = __atomic_load_n (&s_live_fn, __ATOMIC_ACQUIRE);
-    if (fn)
-        return fn (node, s_live_arg);
-    sf_live_t *live = __atomic_load_n (&s_live, __ATOMIC_ACQUIRE);
-    return live ? sf_live_state (live, node, sf_mono_ms (), NULL) : -1;
+    return s_liveness_at (node, NULL);
 }
 
 //  Runs one change of uid's placement through the state machine and stores
@@ -1070,7 +1092,9 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
         ch->owner_down = state >= 0 ? state == SF_LIVE_DOWN : ch->type == SF_TYPE_SECONDARY;
     }
     if (!ch->down)
-        ch->node_down = s_liveness (ch->node) == SF_LIVE_DOWN;
+        ch->node_down = s_liveness_at (ch->node, &ch->silent_ms) == SF_LIVE_DOWN;
+    else if (!ch->silent_ms)
+        s_liveness_at (ch->node, &ch->silent_ms);
     if (st.xfer_start_ms && (strcmp (st.xfer_to, ch->node) != 0 || ch->down))
         ch->target_running = s_uid_node_active (txn, store, uid, st.xfer_to);
     sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];

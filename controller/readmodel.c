@@ -322,6 +322,7 @@ struct s_side_t {
     uint64_t *bm_type [SF_TYPE_COUNT];
     uint64_t *bm_status [SF_STATUS_OFFLINE];
     uint64_t *bm_transfer;
+    uint64_t *bm_conflict;          //  SF_SUM_CONFLICT (controller/fleet.c)
     uint64_t *bm_fn [3];            //  SF_FN_DVR, PHOTO, AUDIO
     //  Free row ids
     uint32_t *free;
@@ -420,6 +421,7 @@ s_side_free_rows (s_side_t *s)
     for (int i = 0; i < SF_STATUS_OFFLINE; i++)
         free (s->bm_status [i]);
     free (s->bm_transfer);
+    free (s->bm_conflict);
     for (int i = 0; i < 3; i++)
         free (s->bm_fn [i]);
 }
@@ -476,6 +478,7 @@ s_side_grow (s_side_t *s)
     for (int i = 0; i < SF_STATUS_OFFLINE; i++)
         s->bm_status [i] = s_bm_grow (s->bm_status [i], s->nwords, words);
     s->bm_transfer = s_bm_grow (s->bm_transfer, s->nwords, words);
+    s->bm_conflict = s_bm_grow (s->bm_conflict, s->nwords, words);
     for (int i = 0; i < 3; i++)
         s->bm_fn [i] = s_bm_grow (s->bm_fn [i], s->nwords, words);
     s->cap = cap;
@@ -666,12 +669,14 @@ s_account (s_side_t *s, uint32_t row, bool add)
     s_bit_set (s->bm_status [st], row, add);
     bool transfer = (s->flags [row] & SF_SUM_TRANSFER) != 0;
     s_bit_set (s->bm_transfer, row, add && transfer);
+    s_bit_set (s->bm_conflict, row, add && (s->flags [row] & SF_SUM_CONFLICT));
     for (int i = 0; i < 3; i++)
         s_bit_set (s->bm_fn [i], row, add && (s->functions [row] & (1 << i)));
     n->nrows += d;
     n->by_type [t] += d;
     n->by_status [st] += d;
-    if (s->stype [row] == SF_TYPE_PRIMARY)
+    //  Derived: a placement the stream migrated away from is not primary
+    if (t == SF_TYPE_PRIMARY)
         n->nprimary += d;
     if (transfer)
         n->ntransfer += d;
@@ -1479,6 +1484,9 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
                 st &= ~d [w];
             if (filter->states & SF_STATE_TRANSFER)
                 st |= s->bm_transfer [w];
+            //  A conflict is two live copies: not on a down node
+            if (filter->states & SF_STATE_CONFLICT)
+                st |= s->bm_conflict [w] & (d ? ~d [w] : ~0ull);
             c [w] &= st;
         }
     for (int k = 0; k < 3; k++)

@@ -98,6 +98,7 @@ typedef struct {
     bool owner_down;            //  the owner's node is down (this controller's view)
     bool target_running;        //  the open transfer's target record says active
     bool node_down;             //  the changed placement's node is down
+    int64_t silent_ms;          //  down: since when the node is silent (wall ms; 0 unknown)
 } sf_fleet_change_t;
 
 #define SF_FLEET_EFFECTS_MAX 6
@@ -122,7 +123,9 @@ struct sf_live_t;
 //  The liveness table failover decisions consult (the controller's own)
 void sf_fleet_set_live (struct sf_live_t *live);
 //  Or a liveness function (tests): returns sf_liveness_t of a node
-typedef int (sf_fleet_live_fn) (const char *node, void *arg);
+//  silent_ms gets since when (wall clock, unix ms) the node has been silent
+//  (its heartbeat counter last rose), when known, else 0
+typedef int (sf_fleet_live_fn) (const char *node, int64_t *silent_ms, void *arg);
 void sf_fleet_set_liveness (sf_fleet_live_fn *fn, void *arg);
 //  Liveness as inputs: node was declared down / is back. About once a
 //  second the writer calls sf_fleet_tick_due (outside or inside its

@@ -465,10 +465,14 @@ test_open_transfer_turns_stuck_at_query_time (void **state)
 //  The liveness the write path consults: a table the test sets
 static int s_down [4];          //  per node A..D: 1 = down
 
+static int64_t s_silent_ms = 150000;     //  since when a down node is silent
+
 static int
-s_test_live (const char *node, void *arg)
+s_test_live (const char *node, int64_t *silent_ms, void *arg)
 {
-    return node [0] >= 'A' && node [0] <= 'D' && s_down [node [0] - 'A'] ? SF_LIVE_DOWN : SF_LIVE_ALIVE;
+    bool down = node [0] >= 'A' && node [0] <= 'D' && s_down [node [0] - 'A'];
+    *silent_ms = down ? s_silent_ms : 0;
+    return down ? SF_LIVE_DOWN : SF_LIVE_ALIVE;
 }
 
 typedef enum { S_PUT, S_DOWN, S_UP } s_fact_kind_t;
@@ -675,6 +679,18 @@ test_every_order_of_a_migration (void **state)
     };
     assert_int_equal (s_every_order (down, 4, NULL, 0,
                       "migrated A>B 205500 5500;transfer_started A>B 200000 0; current=B A=M B="), 4);
+    //  A transfer that began while the source was still heard from (it went
+    //  silent at 300 s, B started at 200 s) is no takeover: when the source
+    //  is declared down it stays a transfer (stuck in the end)
+    s_silent_ms = 300000;
+    const s_fact_t late [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, 1 },
+    };
+    assert_int_equal (s_every_order (late, 3, NULL, 0,
+                      "transfer_stuck A>B 320000 120000;transfer_started A>B 200000 0; current=A A=T B=T"), 3);
+    s_silent_ms = 150000;
     sf_fleet_set_liveness (NULL, NULL);
 }
 

@@ -216,7 +216,8 @@ s_ref_collect (const sf_row_t *row, void *arg)
     ref->gauges.by_type [d.type]++;
     ref->gauges.by_status [d.status]++;
     ref->gauges.transfer += d.transfer;
-    if (!sf_filter_match_fields (ref->filter, row->node, d.type, d.status, d.transfer,
+    if (!sf_filter_match_fields (ref->filter, row->node, d.type, d.status,
+                                 (d.transfer ? SF_MARK_TRANSFER : 0) | (d.conflict ? SF_MARK_CONFLICT : 0),
                                  row->sum.functions)
     ||  !sf_filter_match_name (ref->filter, row->name))
         return 0;
@@ -379,7 +380,8 @@ s_compare_counts (s_fix_t *f)
                 sf_row_t row;
                 assert_int_equal (sf_store_get_row (&r, ref.rows [i].node, ref.rows [i].name, &row), 0);
                 rs++;
-                rp += row.sum.type == SF_TYPE_PRIMARY;
+                //  Derived: a placement the stream migrated away from is not primary
+                rp += row.sum.type == SF_TYPE_PRIMARY && !(row.sum.flags & SF_SUM_MIGRATED);
                 ra += row.sum.status == SF_STATUS_ACTIVE && !down;
             }
         sf_store_read_end (&r);

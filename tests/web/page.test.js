@@ -131,9 +131,9 @@ async function main() {
       assert(count.replace(/,/g, '').startsWith(String(data.total)), `count line '${count}' is not ${data.total}`);
     });
 
-    await check('all eight filter chips are there', async () => {
+    await check('the eight filter chips and Conflict are there', async () => {
       const chips = await page.$$eval('.chip', (cs) => cs.map((c) => c.textContent.trim()));
-      assert(chips.join(',') === 'Primary,Secondary,Migrated,Transfer,Active,Suspend,DVR,Audio', chips.join(','));
+      assert(chips.join(',') === 'Primary,Secondary,Migrated,Transfer,Conflict,Active,Suspend,DVR,Audio', chips.join(','));
     });
 
     await check('chips Primary+DVR show the rows the API gives for filter=primary,dvr', async () => {
