@@ -53,7 +53,7 @@ agent_up B
 
 row() {
   cli streams --node "$1" --name cam1 -o json 2>/dev/null |
-    $PYTHON -c "import json,sys; r=[s for s in json.load(sys.stdin)['rows'] if s['name']=='cam1']; s=r[0] if r else None; sys.exit(0 if s and ($2) else 1)"
+    $PYTHON -c "import json,sys; r=[s for s in json.load(sys.stdin)['streams'] if s['name']=='cam1']; s=r[0] if r else None; sys.exit(0 if s and ($2) else 1)"
 }
 kinds() { cli migrations cam1 -o json | json_get "[e['kind'] for e in reversed(d['events'])]"; }
 kinds_are() { [ "$(kinds)" = "$1" ]; }
@@ -76,7 +76,7 @@ check "the failover is timed at B's takeover, not at A's death" bash -c "\"$BIN/
 import json,sys; e=json.load(sys.stdin)[\"events\"][0]
 sys.exit(0 if (e[\"from\"],e[\"to\"])==(\"A\",\"B\") else 1)'
 \"$BIN/streamfleet\" streams --node B --name cam1 -o json | $PYTHON -c '
-import json,sys,subprocess; s=[r for r in json.load(sys.stdin)[\"rows\"] if r[\"name\"]==\"cam1\"][0]
+import json,sys,subprocess; s=[r for r in json.load(sys.stdin)[\"streams\"] if r[\"name\"]==\"cam1\"][0]
 e=json.loads(subprocess.check_output([\"$BIN/streamfleet\",\"migrations\",\"cam1\",\"-o\",\"json\"]))[\"events\"][0]
 sys.exit(0 if e[\"at_ms\"]==s[\"started_at\"]*1000 else 1)'"
 check "current node is B, never the down A" current_is B
@@ -94,7 +94,7 @@ check "the listing marks ⚠conflict" bash -c "\"$BIN/streamfleet\" streams --na
 check "one conflict event B -> A after the failover" kinds_are "['failover', 'conflict']"
 check "current node is still B" current_is B
 check "nodes: A counts no primary (migrated), B one" bash -c "\"$BIN/streamfleet\" nodes -o json | $PYTHON -c '
-import json,sys; n={x[\"id\"]: x[\"nprimary\"] for x in json.load(sys.stdin)[\"nodes\"]}; sys.exit(0 if n==dict(A=0,B=1) else 1)'"
+import json,sys; n={x[\"id\"]: x[\"counts\"][\"primary\"] for x in json.load(sys.stdin)[\"nodes\"]}; sys.exit(0 if n==dict(A=0,B=1) else 1)'"
 
 # --- the stale copy stops: the conflict ends; A keeps its last functions
 stop pubA
