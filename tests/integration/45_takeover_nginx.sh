@@ -90,7 +90,7 @@ check "A's stale copy is flagged conflict" wait_until 20 row A "s['conflict'] an
 check "B's placement is flagged conflict too" row B "s['conflict']"
 nconflict() { cli streams --filter conflict -o json | json_get "d['total']"; }
 check "--filter conflict lists both" bash -c "[ \"\$(\"$BIN/streamfleet\" streams --filter conflict -o json | $PYTHON -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])')\" = 2 ]"
-check "the listing marks ⚠conflict" bash -c "\"$BIN/streamfleet\" streams --name cam1 --no-color | grep -q '⚠conflict'"
+check "the listing marks !conflict" bash -c "\"$BIN/streamfleet\" streams --name cam1 --no-color | grep -q '!conflict'"
 check "one conflict event B -> A after the failover" kinds_are "['failover', 'conflict']"
 check "current node is still B" current_is B
 check "nodes: A counts no primary (migrated), B one" bash -c "\"$BIN/streamfleet\" nodes -o json | $PYTHON -c '
