@@ -49,6 +49,9 @@ void sf_msg_release (sf_msg_t *self);
 //  Parses one frame. Returns 0, or -1 with self->reason and self->error set.
 //  Strings in the result point into data: keep data alive while using them.
 int sf_msg_parse (sf_msg_t *self, const void *data, size_t size);
+//  0 when data holds exactly one well-formed msgpack value whose containers claim no more elements than bytes remain: what
+//  every decoder of untrusted msgpack checks before msgpack-c builds a tree
+int sf_msgpack_precheck (const void *data, size_t size);
 //  The same, on a private copy of data (for replies that outlive their frame)
 int sf_msg_parse_copy (sf_msg_t *self, const void *data, size_t size);
 

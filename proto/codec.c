@@ -136,6 +136,12 @@ s_fail (sf_msg_t *self, sf_reject_t reason, const char *fmt, const char *arg)
 }
 
 int
+sf_msgpack_precheck (const void *data, size_t size)
+{
+    return size > 0 && s_precheck (data, size) == 0 ? 0 : -1;
+}
+
+int
 sf_msg_parse (sf_msg_t *self, const void *data, size_t size)
 {
     self->reason = SF_REJ_NONE;

@@ -7,6 +7,7 @@
     than dropping the field or writing invalid JSON.
 */
 #include "sf_mpjson.h"
+#include "sf_codec.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,8 @@ s_mpjson (const msgpack_object *o, int depth)
                     continue;       //  JSON keys are strings; others have no place
                 char key [256];
                 size_t len = k->via.str.size < sizeof (key) - 1 ? k->via.str.size : sizeof (key) - 1;
-                memcpy (key, k->via.str.ptr, len);
+                if (len)            //  an empty key's ptr is NULL
+                    memcpy (key, k->via.str.ptr, len);
                 key [len] = 0;
                 //  A key that is not UTF-8 is dropped with its value
                 json_object_set_new (m, key, s_mpjson (&o->via.map.ptr [i].val, depth + 1));
@@ -156,7 +158,10 @@ sf_mpjson_buf (const void *data, size_t size)
     msgpack_unpacked_init (&u);
     size_t off = 0;
     json_t *j = NULL;
-    if (msgpack_unpack_next (&u, data, size, &off) == MSGPACK_UNPACK_SUCCESS)
+    //  The codec's pre-check first: counts that do not fit the bytes would
+    //  make msgpack-c reserve memory for elements that cannot be there
+    if (sf_msgpack_precheck (data, size) == 0
+    &&  msgpack_unpack_next (&u, data, size, &off) == MSGPACK_UNPACK_SUCCESS)
         j = sf_mpjson (&u.data);
     msgpack_unpacked_destroy (&u);
     return j;

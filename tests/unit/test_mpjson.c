@@ -119,6 +119,33 @@ test_garbage_is_not_one_value (void **state)
     assert_null (sf_mpjson_buf ("\x92\x01", 2));
 }
 
+//  Issue 13: {"":1} copied from a null pointer (msgpack-c leaves an empty
+//  string's ptr NULL); UBSan's nonnull check caught it in the ASan build
+static void
+test_empty_key_is_kept (void **state)
+{
+    const unsigned char bytes [] = { 0x81, 0xa0, 0x01 };
+    json_t *j = sf_mpjson_buf (bytes, sizeof (bytes));
+    assert_non_null (j);
+    assert_int_equal (json_integer_value (json_object_get (j, "")), 1);
+    json_decref (j);
+}
+
+//  Issue 13: six bytes claiming a map of 2^28 pairs made msgpack-c reserve
+//  gigabytes; sf_mpjson_buf now proves the counts fit first, like the codec
+static void
+test_container_counts_beyond_the_bytes_are_refused (void **state)
+{
+    const unsigned char map32 [] = { 0xdf, 0x10, 0x00, 0x00, 0x00, 0x01 };
+    const unsigned char arr32 [] = { 0xdd, 0x10, 0x00, 0x00, 0x00, 0x01 };
+    assert_null (sf_mpjson_buf (map32, sizeof (map32)));
+    assert_null (sf_mpjson_buf (arr32, sizeof (arr32)));
+    const unsigned char ok [] = { 0x92, 0x01, 0x02 };
+    json_t *j = sf_mpjson_buf (ok, sizeof (ok));
+    assert_int_equal (json_array_size (j), 2);
+    json_decref (j);
+}
+
 int
 main (void)
 {
@@ -128,6 +155,8 @@ main (void)
         cmocka_unit_test (test_u64_above_int64_is_clamped_not_wrapped),
         cmocka_unit_test (test_nesting_deeper_than_32_is_refused),
         cmocka_unit_test (test_garbage_is_not_one_value),
+        cmocka_unit_test (test_empty_key_is_kept),
+        cmocka_unit_test (test_container_counts_beyond_the_bytes_are_refused),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
