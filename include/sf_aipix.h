@@ -35,6 +35,9 @@ int sf_aipix_parse_detail (const char *json, size_t len, sf_stream_t *stream,
 //  Replaces dvr's ranges with the reply's. 0 or -1 with err.
 int sf_aipix_parse_ranges (const char *json, size_t len, sf_dvr_t *dvr, char *err, size_t errlen);
 //  Fills node usage from the server reply (drives, cpu, mem). 0 or -1.
+//  Replaces the value of "token=" in a text of buffer size `size` by "***",
+//  whatever the token's length (log lines never carry the API token)
+void sf_aipix_redact (char *text, size_t size);
 int sf_aipix_parse_server (const char *json, size_t len, sf_node_t *node, char *err, size_t errlen);
 
 extern const sf_source_ops_t sf_source_aipix;

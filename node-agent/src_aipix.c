@@ -149,8 +149,12 @@ s_time (json_t *obj, const char *key)
 {
     json_t *v = json_object_get (obj, key);
     double d;
-    if (s_num (obj, key, &d))
-        return d > 1e11 ? (int64_t) (d / 1000) : (int64_t) d;
+    if (s_num (obj, key, &d)) {
+        if (d > 1e11)
+            d /= 1000;
+        //  Beyond what int64_t holds (1E98): unknown, not undefined behaviour
+        return d < 9e18 && d > -9e18 ? (int64_t) d : 0;
+    }
     if (json_is_string (v)) {
         struct tm tm = { 0 };
         const char *rest = strptime (json_string_value (v), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -609,17 +613,28 @@ s_request (s_aipix_t *self, const char *path, const char *post, int64_t deadline
     int rc = sf_fetch (self->fetch, url, post, *self->header ? self->header : NULL, left,
                        S_REPLY_MAX, body, len, &status, err, errlen);
     //  Never write the token into a log: the URL may carry it
-    if (rc && *self->cfg.api_token && !strcmp (self->cfg.api_token_mode, "query")) {
-        char *at = strstr (err, "token=");
-        if (at) {
-            char *end = at + 6;
-            while (*end && *end != ' ' && *end != ':' && *end != '&')
-                end++;
-            memmove (at + 9, end, strlen (end) + 1);
-            memcpy (at, "token=***", 9);
-        }
-    }
+    if (rc && *self->cfg.api_token && !strcmp (self->cfg.api_token_mode, "query"))
+        sf_aipix_redact (err, errlen);
     return rc;
+}
+
+void
+sf_aipix_redact (char *text, size_t size)
+{
+    char *at = strstr (text, "token=");
+    if (!at)
+        return;
+    char *end = at + 6;
+    while (*end && *end != ' ' && *end != ':' && *end != '&')
+        end++;
+    //  "***" may be longer than the token: rebuild within the buffer's size
+    char *tail = strdup (end);
+    if (tail) {
+        snprintf (at, size - (size_t) (at - text), "token=***%s", tail);
+        free (tail);
+    }
+    else
+        *at = 0;
 }
 
 static int
