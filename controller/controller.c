@@ -1,27 +1,31 @@
-/*  controller.c — the controller daemon's threads and its ingest protocol
-    (docs/protocol.md, "Agent protocol").
+/*  controller.c — the controller daemon: its threads, sockets and start-up.
 
-    The ingest loop drains whatever the agents' ROUTER socket holds, up to
-    batch-records changes or batch-ms, into one LMDB write transaction, commits
-    it, and only then acknowledges each origin's highest committed seq. Per
-    origin it keeps the committed (generation, seq) and a staged copy for the
-    open transaction; a failed commit drops the staged state and asks those
-    agents for snapshots, so nothing is acknowledged that was not stored.
+    Threads (docs/architecture.md, "Threads"):
+      ingest   this file's loop: reads the agents' ROUTER socket and hands each
+               message to the agent protocol (controller/ingest.c), runs the
+               gossip protocol (controller/gossip.c) and its timers; both stage
+               their changes in the one write session (controller/writer.c),
+               which this loop commits. The only LMDB writer.
+      query    answers the CLI's ROUTER socket from read transactions; it is
+               given only what it reads (s_query_thread_t), never the ingest
+               state.
+      http     libmicrohttpd's threads (controller/http.c), with the same
+               read-only context as the query thread.
+    What the threads share is said at each field: the store (LMDB readers
+    never block the writer), the liveness table (locked), the metrics
+    (atomics), the peers cache (sf_security.h) and the stop flag.
 
-    Every message is checked before it touches storage: a malformed or
-    forbidden message is answered with an error, counted and logged at a
-    limited rate, and nothing else is affected. A bad record inside a batch is
-    skipped by itself; its seq still counts, so the rest of the batch and the
-    agent's later batches apply.
+    The ingest loop drains whatever the agents' socket holds, up to
+    batch-records changes or batch-ms, into one write transaction, commits it,
+    and only then acknowledges each origin's highest committed seq.
 */
 #include "sf_controller.h"
-#include "ctl.h"
 #include "sf_api.h"
-#include "sf_apply.h"
 #include "sf_codec.h"
 #include "sf_fleet.h"
 #include "sf_gossip.h"
 #include "sf_http.h"
+#include "sf_ingest.h"
 #include "sf_live.h"
 #include "sf_log.h"
 #include "sf_metrics.h"
@@ -30,6 +34,7 @@
 #include "sf_service.h"
 #include "sf_feed.h"
 #include "sf_store.h"
+#include "sf_writer.h"
 #include <czmq.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -81,561 +86,73 @@ const sf_option_t sf_controller_options [] = {
 };
 
 //  ---------------------------------------------------------------------------
-//  Origins: what the controller knows of each agent's change stream
+//  The daemon's state
 
+typedef struct {
+    sf_controller_config_t *cfg;    //  read-only after start
+    sf_store_t *store;              //  all threads (own transactions)
+    sf_live_t *live;                //  all threads (locked inside)
+    sf_metrics_t metrics;           //  all threads (atomics)
+    sf_peers_t *peers;              //  ingest and query threads (sf_security.h)
+    atomic_bool stop;               //  all threads
+    sf_query_ctx_t query;           //  query and HTTP threads: set before they start
+    //  Set before the other threads start; then sf_gossip_cluster and
+    //  sf_gossip_ready are the only calls made from them (s_ready, query)
+    sf_gossip_t *gossip;
+    //  Ingest thread only
+    sf_writer_t *writer;
+    sf_ingest_t *ingest;
+    zsock_t *agents;
+    sf_ratelimit_t rl;
+} s_ctl_t;
 
+//  The agent protocol's replies go out on the agents' ROUTER socket. Never
+//  blocks: a reply an agent's queue will not take (it is not reading, or
+//  gone) is dropped, counted and logged at a limited rate, naming the node;
+//  the agent's next message brings the next ack (acks are cumulative)
 static void
-s_origin_destroy (sf_origin_t **self_p)
+s_send_agent (zframe_t *route, const char *node, const void *data, size_t size, void *arg)
 {
-    if (*self_p) {
-        zframe_destroy (&(*self_p)->route);
-        zlistx_destroy (&(*self_p)->snap);
-        free (*self_p);
-        *self_p = NULL;
-    }
-}
-
-
-sf_origin_t *
-sf_ctl_origin (sf_ctl_t *c, const char *node)
-{
-    sf_origin_t *o = zhashx_lookup (c->origins, node);
-    if (o)
-        return o;
-    o = calloc (1, sizeof (*o));
-    if (!o)
-        return NULL;
-    snprintf (o->node, sizeof (o->node), "%s", node);
-    o->snap = zlistx_new ();
-    zlistx_set_destructor (o->snap, (zlistx_destructor_fn *) zframe_destroy);
-    sf_node_init (&o->info);
-    sf_read_t r;
-    if (sf_store_read_begin (c->store, &r) == 0) {
-        sf_store_get_origin (&r, node, &o->committed);
-        if (sf_store_get_node (&r, node, &o->info))
-            sf_node_init (&o->info);
-        sf_store_read_end (&r);
-    }
-    snprintf (o->info.id, sizeof (o->info.id), "%s", node);
-    o->staged = o->committed;
-    zhashx_insert (c->origins, node, o);
-    return o;
-}
-
-//  Never blocks: a reply an agent's queue will not take (it is not reading,
-//  or gone) is dropped, counted and logged at a limited rate, naming the
-//  node; the agent's next message brings the next ack (acks are cumulative)
-void
-sf_ctl_send (sf_ctl_t *c, zframe_t *route, msgpack_sbuffer *buf)
-{
-    if (!route)
-        return;
+    s_ctl_t *c = arg;
     void *h = zsock_resolve (c->agents);
     if (zmq_send (h, zframe_data (route), zframe_size (route), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         int e = zmq_errno ();
-        const char *node = "an agent";
-        for (sf_origin_t *o = zhashx_first (c->origins); o; o = zhashx_next (c->origins))
-            if (o->route && zframe_eq (o->route, route)) {
-                node = o->node;
-                break;
-            }
         atomic_fetch_add (&c->metrics.agent_replies_dropped, 1);
         sf_log_limited (&c->rl, SF_LOG_WARN, "ingest: dropped a reply to %s: %s", node,
                         e == EAGAIN ? "its queue is full (1000 replies waiting: it is not reading)"
                                     : "its connection is gone");
         return;
     }
-    zmq_send (h, buf->data, buf->size, 0);
+    zmq_send (h, data, size, 0);
 }
 
+//  Hands one message from the agents' socket to the agent protocol
 static void
-s_reject (sf_ctl_t *c, zframe_t *route, const char *who, int reason, const char *error)
+s_ingest_one (s_ctl_t *c, zframe_t *route, zframe_t *payload)
 {
-    sf_metrics_reject (&c->metrics, reason);
-    sf_log_limited (&c->rl, SF_LOG_WARN, "ingest: rejected a message from %s (%s): %s", who,
-                    sf_reject_name (reason), error);
-    sf_msg_error (&c->out, sf_reject_name (reason), error);
-    sf_ctl_send (c, route, &c->out);
-}
-
-void
-sf_ctl_touch (sf_ctl_t *c, sf_origin_t *o)
-{
-    if (!o->touched) {
-        o->touched = true;
-        zlistx_add_end (c->touched, o);
-    }
-}
-
-int
-sf_ctl_txn (sf_ctl_t *c)
-{
-    if (c->txn_open)
-        return 0;
-    if (sf_store_write_begin (c->store))
-        return -1;
-    c->txn_open = true;
-    c->txn_records = 0;
-    return 0;
-}
-
-static void
-s_resync (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const char *why)
-{
-    int64_t now = sf_mono_ms ();
-    //  One request a second is enough: the agent answers with a snapshot
-    if (now - o->resync_sent_ms < 1000)
-        return;
-    o->resync_sent_ms = now;
-    atomic_fetch_add (&c->metrics.resyncs, 1);
-    sf_info ("ingest: asking %s for a snapshot: %s", o->node, why);
-    sf_msg_resync (&c->out, why);
-    sf_ctl_send (c, route, &c->out);
-}
-
-//  Validates one stream record of origin o and writes it. Returns 0, or -1
-//  with err set (the record is skipped; nothing was written).
-static int
-s_put_record (sf_ctl_t *c, sf_origin_t *o, const msgpack_object *rec, sf_version_t ver,
-              int *reason, char *err)
-{
-    if (sf_stream_unpack (rec, &c->scratch, err)) {
-        *reason = sf_codec_reason ();
-        return -1;
-    }
-    if (c->scratch.node [0] && strcmp (c->scratch.node, o->node) != 0) {
-        snprintf (err, SF_ERR_MAX, "record for node '%s' from the agent of node '%s'",
-                  c->scratch.node, o->node);
-        *reason = SF_REJ_FORBIDDEN;
-        return -1;
-    }
-    snprintf (c->scratch.node, sizeof (c->scratch.node), "%s", o->node);
-    c->scratch.version = ver;
-    //  Derived fields are the controller's to set, never an agent's: a
-    //  record claiming one is refused, so no agent can fake a migration
-    const char *claim = c->scratch.type == SF_TYPE_MIGRATED ? "type 'migrated'"
-                      : c->scratch.transfer ? "transfer"
-                      : c->scratch.migrated_to [0] ? "migrated_to" : NULL;
-    if (claim) {
-        snprintf (err, SF_ERR_MAX, "record '%s': %s is derived by the controller, an agent may not send it",
-                  c->scratch.name, claim);
-        *reason = SF_REJ_FORBIDDEN;
-        return -1;
-    }
-    if (c->scratch.status == SF_STATUS_OFFLINE)
-        c->scratch.status = SF_STATUS_ERROR;
-    if (sf_apply_put (c->store, &c->scratch)) {
-        snprintf (err, SF_ERR_MAX, "storage refused the record");
-        *reason = SF_REJ_STATE;
-        return -1;
-    }
-    c->txn_records++;
-    return 0;
-}
-
-static int
-s_put_node_info (sf_ctl_t *c, sf_origin_t *o, const msgpack_object *obj, sf_version_t ver, char *err)
-{
-    sf_node_t n;
-    if (sf_node_unpack (obj, &n, err))
-        return -1;
-    if (strcmp (n.id, o->node) != 0) {
-        snprintf (err, SF_ERR_MAX, "node record '%s' from the agent of node '%s'", n.id, o->node);
-        return -2;
-    }
-    //  Usage comes with heartbeats; keep the latest
-    sf_node_t keep = o->info;
-    o->info = n;
-    o->info.cpu_pct = keep.cpu_pct;
-    o->info.mem_used_bytes = keep.mem_used_bytes;
-    o->info.mem_total_bytes = keep.mem_total_bytes;
-    o->info.in_kbps = keep.in_kbps;
-    o->info.out_kbps = keep.out_kbps;
-    o->info.ndisks = keep.ndisks;
-    memcpy (o->info.disks, keep.disks, sizeof (keep.disks));
-    o->info.heartbeat = keep.heartbeat;
-    o->info.stale = keep.stale;         //  heartbeats say it
-    o->info.version = ver;
-    o->info_dirty = true;
-    return 0;
-}
-
-static void
-s_on_hello (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const msgpack_object *body)
-{
-    uint64_t gen = 0, seq = 0;
-    char err [SF_ERR_MAX];
-    char node [SF_NODE_MAX + 1] = "";
-    if (sf_map_u64 (body, "gen", &gen, err) || sf_map_u64 (body, "seq", &seq, err)
-    ||  sf_map_str (body, "node", node, SF_NODE_MAX, err) < 0) {
-        s_reject (c, route, o->node, SF_REJ_FIELD, "hello needs gen, seq and node");
-        return;
-    }
-    if (node [0] && strcmp (node, o->node) != 0) {
-        snprintf (err, sizeof (err), "hello as node '%s' with the certificate of node '%s'", node, o->node);
-        s_reject (c, route, o->node, SF_REJ_FORBIDDEN, err);
-        return;
-    }
-    zframe_destroy (&o->route);
-    o->route = zframe_dup (route);
-    zlistx_purge (o->snap);
-    o->resync_sent_ms = 0;
-    sf_info ("ingest: %s says hello (generation %llu, seq %llu; stored %llu/%llu)", o->node,
-             (unsigned long long) gen, (unsigned long long) seq,
-             (unsigned long long) o->committed.gen, (unsigned long long) o->committed.seq);
-    //  The agent decides from this ack whether to resend or snapshot. Only
-    //  what is committed counts: what the open transaction holds is resent
-    //  and then skipped as a duplicate, never acknowledged early.
-    sf_msg_ack (&c->out, o->committed.gen, o->committed.seq);
-    sf_ctl_send (c, route, &c->out);
-}
-
-typedef struct {
-    zhashx_t *present;
-    zlistx_t *absent;
-} s_absent_t;
-
-static int
-s_collect_absent (const sf_row_t *row, void *arg)
-{
-    s_absent_t *a = arg;
-    if (!zhashx_lookup (a->present, row->name))
-        zlistx_add_end (a->absent, strdup (row->name));
-    return 0;
-}
-
-//  Deletes the node's placements whose names are not in present
-static int
-s_delete_absent (sf_ctl_t *c, sf_origin_t *o, zhashx_t *present, sf_version_t ver)
-{
-    s_absent_t a = { present, zlistx_new () };
-    zlistx_set_destructor (a.absent, (zlistx_destructor_fn *) zstr_free);
-    sf_read_t r;
-    sf_store_write_view (c->store, &r);
-    sf_store_scan_streams (&r, o->node, s_collect_absent, &a);
-    int n = 0;
-    for (char *name = zlistx_first (a.absent); name; name = zlistx_next (a.absent))
-        if (sf_apply_del (c->store, o->node, name, ver) == 0)
-            n++;
-    zlistx_destroy (&a.absent);
-    return n;
-}
-
-static void
-s_apply_snapshot (sf_ctl_t *c, sf_origin_t *o, zframe_t *route)
-{
-    if (sf_ctl_txn (c))
-        return;
-    size_t applied = 0, skipped = 0;
-    zhashx_t *present = zhashx_new ();     //  names in the snapshot
-    char err [SF_ERR_MAX];
-    for (zframe_t *f = zlistx_first (o->snap); f; f = zlistx_next (o->snap)) {
-        if (sf_msg_parse (&c->chunk, zframe_data (f), zframe_size (f)))
-            continue;           //  checked when it arrived
-        const msgpack_object *changes = sf_map_get (c->chunk.body, "changes");
-        for (uint32_t i = 0; changes && i < changes->via.array.size; i++) {
-            const msgpack_object *ch = &changes->via.array.ptr [i];
-            uint64_t seq = 0;
-            const msgpack_object *put = sf_map_get (ch, "put");
-            const msgpack_object *node = sf_map_get (ch, "node");
-            int reason = SF_REJ_FIELD;
-            int rc = -1;
-            if (sf_map_u64 (ch, "seq", &seq, err) || seq == 0 || seq > o->snap_seq)
-                snprintf (err, SF_ERR_MAX, "snapshot change without a seq in 1..%llu",
-                          (unsigned long long) o->snap_seq);
-            else if (put)
-                rc = s_put_record (c, o, put, (sf_version_t) { o->snap_gen, seq }, &reason, err);
-            else if (node) {
-                rc = s_put_node_info (c, o, node, (sf_version_t) { o->snap_gen, seq }, err);
-                if (rc == -2)
-                    reason = SF_REJ_FORBIDDEN;
-                if (rc == 0)
-                    continue;
-            }
-            else
-                snprintf (err, SF_ERR_MAX, "snapshot change is neither put nor node");
-            if (rc) {
-                skipped++;
-                sf_metrics_reject (&c->metrics, reason);
-                sf_log_limited (&c->rl, SF_LOG_WARN, "ingest: skipped a record in %s's snapshot: %s",
-                                o->node, err);
-            }
-            else {
-                applied++;
-                zhashx_insert (present, c->scratch.name, (void *) 1);
-            }
-        }
-    }
-    //  What the node no longer has is deleted; what it still has was
-    //  overwritten above, so unchanged placements see no delete and re-add.
-    int deleted = s_delete_absent (c, o, present, (sf_version_t) { o->snap_gen, o->snap_seq });
-    zhashx_destroy (&present);
-    o->staged.gen = o->snap_gen;
-    o->staged.seq = o->snap_seq;
-    sf_store_set_origin (c->store, o->node, o->staged);
-    o->info_dirty = true;
-    o->ack_due = true;
-    sf_ctl_touch (c, o);
-    zlistx_purge (o->snap);
-    atomic_fetch_add (&c->metrics.snapshots, 1);
-    atomic_fetch_add (&c->metrics.records_in, applied);
-    sf_info ("ingest: snapshot of %s applied: %zu placements (%zu skipped, %d deleted) at %llu/%llu",
-             o->node, applied, skipped, deleted,
-             (unsigned long long) o->snap_gen, (unsigned long long) o->snap_seq);
-}
-
-static void
-s_on_snap (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, zframe_t *payload, const msgpack_object *body)
-{
-    uint64_t gen = 0, seq = 0, index = 0;
-    bool last = false;
-    char err [SF_ERR_MAX];
-    const msgpack_object *recs = sf_map_get (body, "changes");
-    if (sf_map_u64 (body, "gen", &gen, err) || sf_map_u64 (body, "seq", &seq, err)
-    ||  sf_map_u64 (body, "index", &index, err) || sf_map_bool (body, "last", &last, err) < 0
-    ||  !recs || recs->type != MSGPACK_OBJECT_ARRAY) {
-        s_reject (c, route, o->node, SF_REJ_FIELD, "snap needs gen, seq, index, last and changes[]");
-        return;
-    }
-    if (gen < o->staged.gen) {
-        s_reject (c, route, o->node, SF_REJ_STATE, "snapshot of an older generation ignored");
-        return;
-    }
-    if (index == 0 || gen != o->snap_gen || seq != o->snap_seq) {
-        zlistx_purge (o->snap);
-        o->snap_records = 0;
-        o->snap_gen = gen;
-        o->snap_seq = seq;
-        if (index != 0) {
-            s_resync (c, o, route, "snapshot chunk out of order");
-            return;
-        }
-    }
-    if (index != zlistx_size (o->snap)) {
-        zlistx_purge (o->snap);
-        s_resync (c, o, route, "snapshot chunk missing");
-        return;
-    }
-    o->snap_records += recs->via.array.size;
-    if (o->snap_records > (size_t) c->cfg->max_streams_per_node) {
-        zlistx_purge (o->snap);
-        snprintf (err, sizeof (err), "snapshot holds more than %lld placements (max-streams-per-node)",
-                  (long long) c->cfg->max_streams_per_node);
-        s_reject (c, route, o->node, SF_REJ_BOUNDS, err);
-        return;
-    }
-    zlistx_add_end (o->snap, zframe_dup (payload));
-    zframe_destroy (&o->route);
-    o->route = zframe_dup (route);
-    if (last)
-        s_apply_snapshot (c, o, route);
-}
-
-static void
-s_on_batch (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const msgpack_object *body)
-{
-    uint64_t gen = 0;
-    char err [SF_ERR_MAX];
-    const msgpack_object *changes = sf_map_get (body, "changes");
-    if (sf_map_u64 (body, "gen", &gen, err) || !changes || changes->type != MSGPACK_OBJECT_ARRAY) {
-        s_reject (c, route, o->node, SF_REJ_FIELD, "batch needs gen and changes[]");
-        return;
-    }
-    zframe_destroy (&o->route);
-    o->route = zframe_dup (route);
-    if (gen != o->staged.gen) {
-        if (gen > o->staged.gen)
-            s_resync (c, o, route, "new generation");
-        return;
-    }
-    if (sf_ctl_txn (c))
-        return;
-    for (uint32_t i = 0; i < changes->via.array.size; i++) {
-        const msgpack_object *ch = &changes->via.array.ptr [i];
-        uint64_t seq = 0;
-        if (ch->type != MSGPACK_OBJECT_MAP || sf_map_u64 (ch, "seq", &seq, err)) {
-            s_reject (c, route, o->node, SF_REJ_FIELD, "every change needs a seq");
-            break;
-        }
-        if (seq <= o->staged.seq)
-            continue;                   //  already applied: a resend
-        if (seq != o->staged.seq + 1) {
-            s_resync (c, o, route, "gap in seq");
-            break;
-        }
-        sf_version_t ver = { gen, seq };
-        const msgpack_object *put = sf_map_get (ch, "put");
-        const msgpack_object *node = sf_map_get (ch, "node");
-        char name [SF_NAME_MAX + 1];
-        int reason = SF_REJ_FIELD;
-        int rc = 0;
-        if (put)
-            rc = s_put_record (c, o, put, ver, &reason, err);
-        else if (sf_map_str (ch, "del", name, SF_NAME_MAX, err) == 0) {
-            rc = sf_apply_del (c->store, o->node, name, ver);
-            if (rc)
-                snprintf (err, sizeof (err), "storage refused the deletion"), reason = SF_REJ_STATE;
-            c->txn_records++;
-        }
-        else if (node) {
-            rc = s_put_node_info (c, o, node, ver, err);
-            if (rc == -2)
-                reason = SF_REJ_FORBIDDEN;
-        }
-        else {
-            snprintf (err, sizeof (err), "change %llu is neither put, del nor node",
-                      (unsigned long long) seq);
-            rc = -1;
-        }
-        if (rc)
-            s_reject (c, route, o->node, reason, err);
-        else
-            atomic_fetch_add (&c->metrics.records_in, 1);
-        //  A rejected change still consumes its seq: the agent moves on
-        o->staged.seq = seq;
-    }
-    sf_store_set_origin (c->store, o->node, o->staged);
-    o->ack_due = true;
-    sf_ctl_touch (c, o);
-}
-
-static void
-s_on_heartbeat (sf_ctl_t *c, sf_origin_t *o, zframe_t *route, const msgpack_object *body)
-{
-    uint64_t gen = 0, counter = 0;
-    char err [SF_ERR_MAX];
-    if (sf_map_u64 (body, "gen", &gen, err) || sf_map_u64 (body, "counter", &counter, err)) {
-        s_reject (c, route, o->node, SF_REJ_FIELD, "heartbeat needs gen and counter");
-        return;
-    }
-    //  A stale agent has not read its media server: what we hold of the
-    //  node is its last good state, kept (never replaced by an empty one)
-    bool stale = false;
-    if (sf_map_bool (body, "stale", &stale, err) < 0)
-        s_reject (c, route, o->node, SF_REJ_FIELD, err);
-    else if (stale != o->info.stale) {
-        if (stale)
-            sf_warn ("ingest: %s's agent reports its source down: keeping the node's placements, "
-                     "marked stale", o->node);
-        else
-            sf_info ("ingest: %s's agent reads its source again: the node is no longer stale", o->node);
-        o->info.stale = stale;
-    }
-    const msgpack_object *usage = sf_map_get (body, "usage");
-    if (usage && usage->type == MSGPACK_OBJECT_MAP) {
-        sf_node_t u = o->info;
-        if (sf_usage_unpack (usage, &u, err) == 0)
-            o->info = u;
-        else
-            s_reject (c, route, o->node, SF_REJ_FIELD, err);
-    }
-    sf_live_beat (c->live, o->node, gen, counter, sf_mono_ms ());
-    o->info.heartbeat = counter;
-    o->info_dirty = true;
-    atomic_fetch_add (&c->metrics.heartbeats, 1);
-    zframe_destroy (&o->route);
-    o->route = zframe_dup (route);
-    o->ack_due = true;
-    sf_ctl_touch (c, o);
-}
-
-//  Handles one message from an agent
-static void
-s_ingest_one (sf_ctl_t *c, zframe_t *route, zframe_t *payload)
-{
-    atomic_fetch_add (&c->metrics.messages_in, 1);
     //  Looked up again for every message: a certificate removed from the
     //  directory, or whose role or node changed, counts from the next one
     sf_peer_t who, *peer = &who;
     if (sf_peers_lookup (c->peers, payload, &who)) {
-        s_reject (c, route, "a key no longer admitted", SF_REJ_FORBIDDEN,
-                  "this certificate is not in the controller's certificate directory");
+        atomic_fetch_add (&c->metrics.messages_in, 1);
+        sf_ingest_reject (c->ingest, route, "a key no longer admitted", SF_REJ_FORBIDDEN,
+                          "this certificate is not in the controller's certificate directory");
         return;
     }
     if (!sf_peer_admits (peer, SF_ENDPOINT_AGENTS)) {
-        s_reject (c, route, peer->name, SF_REJ_FORBIDDEN,
-                  "only agent certificates with a node id may send to this endpoint");
+        atomic_fetch_add (&c->metrics.messages_in, 1);
+        sf_ingest_reject (c->ingest, route, peer->name, SF_REJ_FORBIDDEN,
+                          "only agent certificates with a node id may send to this endpoint");
         return;
     }
-    if (sf_msg_parse (&c->msg, zframe_data (payload), zframe_size (payload))) {
-        s_reject (c, route, peer->node, c->msg.reason, c->msg.error);
-        return;
-    }
-    sf_origin_t *o = sf_ctl_origin (c, peer->node);
-    if (!o)
-        return;
-    const char *t = c->msg.type;
-    if (strcmp (t, "hello") == 0)
-        s_on_hello (c, o, route, c->msg.body);
-    else if (strcmp (t, "snap") == 0)
-        s_on_snap (c, o, route, payload, c->msg.body);
-    else if (strcmp (t, "batch") == 0)
-        s_on_batch (c, o, route, c->msg.body);
-    else if (strcmp (t, "hb") == 0)
-        s_on_heartbeat (c, o, route, c->msg.body);
-    else {
-        char err [96];
-        snprintf (err, sizeof (err), "unknown message type '%s'", t);
-        s_reject (c, route, peer->node, SF_REJ_TYPE, err);
-    }
-}
-
-//  Commits the open transaction and acknowledges what it stored
-void
-sf_ctl_commit (sf_ctl_t *c)
-{
-    if (!c->txn_open && zlistx_size (c->touched) == 0)
-        return;
-    if (!c->txn_open && sf_ctl_txn (c))
-        return;
-    for (sf_origin_t *o = zlistx_first (c->touched); o; o = zlistx_next (c->touched))
-        if (o->info_dirty) {
-            sf_store_put_node (c->store, &o->info);
-            o->info_dirty = false;
-        }
-    struct timespec t0, t1;
-    clock_gettime (CLOCK_MONOTONIC, &t0);
-    int rc = sf_store_commit (c->store);
-    clock_gettime (CLOCK_MONOTONIC, &t1);
-    //  The count bounds the open transaction, so it ends with it: a count
-    //  left at its bound would stop the ingest loop reading (issue 12)
-    c->txn_open = false;
-    c->txn_records = 0;
-    if (rc == 0) {
-        int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
-        sf_metrics_commit (&c->metrics, us);
-        if (c->cfg->sync_ms == 0)
-            sf_store_sync (c->store);
-    }
-    for (sf_origin_t *o = zlistx_first (c->touched); o; o = zlistx_next (c->touched)) {
-        if (rc == 0) {
-            o->committed = o->staged;
-            if (o->ack_due) {
-                sf_msg_ack (&c->out, o->committed.gen, o->committed.seq);
-                sf_ctl_send (c, o->route, &c->out);
-            }
-        }
-        else {
-            //  Nothing of this transaction was stored: forget it and let the
-            //  agent send it again as a snapshot.
-            o->staged = o->committed;
-            zlistx_purge (o->snap);
-            o->resync_sent_ms = 0;
-            s_resync (c, o, o->route, "controller could not store the last changes");
-        }
-        o->ack_due = false;
-        o->touched = false;
-    }
-    zlistx_purge (c->touched);
-    if (rc == SF_STORE_RETRY)
-        atomic_fetch_add (&c->metrics.map_grows, 1);
+    sf_ingest_message (c->ingest, route, peer->node, zframe_data (payload), zframe_size (payload));
 }
 
 static void
-s_ingest_loop (sf_ctl_t *c)
+s_ingest_loop (s_ctl_t *c)
 {
-    int64_t last_sync = sf_mono_ms (), last_check = last_sync, last_gc = last_sync, last_fleet = last_sync;
-    int64_t last_sweep = last_sync;
+    int64_t last_sync = sf_mono_ms (), last_check = last_sync, last_gc = last_sync;
+    int64_t last_tick = last_sync, last_fleet = last_sync, last_sweep = last_sync;
     void *sock = zsock_resolve (c->agents);
     zmq_pollitem_t items [256];
     while (!zsys_interrupted && !atomic_load (&c->stop)) {
@@ -650,8 +167,7 @@ s_ingest_loop (sf_ctl_t *c)
                 atomic_fetch_add (&c->metrics.map_grows, 1);
             int64_t start = sf_mono_ms ();
             //  Drain into one transaction: bounded in records and time
-            while (c->txn_records < (size_t) c->cfg->batch_records
-               &&  sf_mono_ms () - start <= c->cfg->batch_ms) {
+            while (!sf_writer_full (c->writer) && sf_mono_ms () - start <= c->cfg->batch_ms) {
                 zmq_pollitem_t item = { sock, 0, ZMQ_POLLIN, 0 };
                 if (zmq_poll (&item, 1, 0) <= 0)
                     break;
@@ -668,16 +184,15 @@ s_ingest_loop (sf_ctl_t *c)
                     snprintf (why, sizeof (why), "a message must be one frame, not %zu",
                               zmsg_size (m) + (payload ? 1 : 0));
                     if (route)
-                        s_reject (c, route, "a sender", SF_REJ_MALFORMED, why);
+                        sf_ingest_reject (c->ingest, route, "a sender", SF_REJ_MALFORMED, why);
                     else
                         sf_metrics_reject (&c->metrics, SF_REJ_MALFORMED);
                 }
                 zframe_destroy (&route);
                 zframe_destroy (&payload);
                 zmsg_destroy (&m);
-                sf_msg_release (&c->msg);
             }
-            sf_ctl_commit (c);
+            sf_writer_commit (c->writer);
         }
         if (c->gossip) {
             //  Agents first: their changes are committed before peers read
@@ -688,6 +203,10 @@ s_ingest_loop (sf_ctl_t *c)
         if (now - last_sweep >= 200) {
             sf_live_sweep (c->live, now);
             last_sweep = now;
+        }
+        if (now - last_tick >= 100) {
+            sf_writer_tick (c->writer, now);
+            last_tick = now;
         }
         if (c->cfg->sync_ms > 0 && now - last_sync >= c->cfg->sync_ms) {
             sf_store_sync (c->store);
@@ -701,16 +220,16 @@ s_ingest_loop (sf_ctl_t *c)
         }
         if (now - last_fleet >= 1000) {
             //  Nodes declared down or back are inputs of the placement state
-            if (sf_fleet_tick_due (c->store) > 0 && sf_ctl_txn (c) == 0) {
+            if (sf_fleet_tick_due (c->store) > 0 && sf_writer_begin (c->writer) == 0) {
                 sf_fleet_tick (c->store);
-                sf_ctl_commit (c);
+                sf_writer_commit (c->writer);
             }
             last_fleet = now;
         }
-        if (now - last_gc >= 60000 && sf_ctl_txn (c) == 0) {
+        if (now - last_gc >= 60000 && sf_writer_begin (c->writer) == 0) {
             int gone = sf_store_gc_tombstones (c->store, sf_now_ms () - c->cfg->tombstone_grace_s * 1000);
             sf_fleet_history_prune (c->store);
-            sf_ctl_commit (c);
+            sf_writer_commit (c->writer);
             if (gone > 0)
                 sf_info ("store: collected %d tombstones older than %llds", gone,
                          (long long) c->cfg->tombstone_grace_s);
@@ -720,12 +239,14 @@ s_ingest_loop (sf_ctl_t *c)
 }
 
 //  ---------------------------------------------------------------------------
-//  Query thread: the CLI's ROUTER socket
+//  Query thread: the CLI's ROUTER socket. It gets only what it reads.
 
 typedef struct {
-    sf_ctl_t *ctl;
-    zsock_t *sock;
-    zcert_t *cert;
+    zsock_t *sock;                  //  query thread only
+    atomic_bool *stop;              //  set by the main thread
+    sf_peers_t *peers;              //  shared with the ingest thread (sf_security.h)
+    sf_metrics_t *metrics;          //  atomics
+    sf_query_ctx_t *query;          //  read-only context (store, liveness, cluster view)
 } s_query_thread_t;
 
 //  Sends one reply, never blocking and never queueing more than
@@ -735,13 +256,13 @@ typedef struct {
 #define S_QUERY_QUEUED_TEXT "4 replies"
 
 static void
-s_query_reply (sf_ctl_t *c, zsock_t *sock, zframe_t *route, const sf_peer_t *peer,
+s_query_reply (sf_metrics_t *metrics, zsock_t *sock, zframe_t *route, const sf_peer_t *peer,
                msgpack_sbuffer *reply, sf_ratelimit_t *rl)
 {
     void *handle = zsock_resolve (sock);
     if (zmq_send (handle, zframe_data (route), zframe_size (route), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         int e = zmq_errno ();
-        atomic_fetch_add (&c->metrics.query_replies_dropped, 1);
+        atomic_fetch_add (&metrics->query_replies_dropped, 1);
         sf_log_limited (rl, SF_LOG_WARN, "query: dropped a reply to %s: %s", peer ? peer->name : "a client",
                         e == EAGAIN ? "it is not reading its replies (" S_QUERY_QUEUED_TEXT
                                       " already queued)" : "it is gone");
@@ -755,14 +276,13 @@ static void *
 s_query_main (void *arg)
 {
     s_query_thread_t *q = arg;
-    sf_ctl_t *c = q->ctl;
     sf_msg_t msg;
     sf_msg_init (&msg);
     msgpack_sbuffer reply;
     msgpack_sbuffer_init (&reply);
     sf_ratelimit_t rl = SF_RATELIMIT_INIT (10, 10000);
     zpoller_t *poller = zpoller_new (q->sock, NULL);
-    while (!atomic_load (&c->stop)) {
+    while (!atomic_load (q->stop)) {
         if (zpoller_wait (poller, 200) != q->sock)
             continue;
         zmsg_t *m = zmsg_recv (q->sock);
@@ -772,29 +292,29 @@ s_query_main (void *arg)
         zframe_t *payload = zmsg_pop (m);
         if (route && payload) {
             sf_peer_t who;
-            const sf_peer_t *peer = sf_peers_lookup (c->peers, payload, &who) == 0 ? &who : NULL;
+            const sf_peer_t *peer = sf_peers_lookup (q->peers, payload, &who) == 0 ? &who : NULL;
             if (!peer) {
-                sf_metrics_reject (&c->metrics, SF_REJ_FORBIDDEN);
+                sf_metrics_reject (q->metrics, SF_REJ_FORBIDDEN);
                 sf_msg_error (&reply, "forbidden",
                               "this certificate is not in the controller's certificate directory");
             }
             else if (!sf_peer_admits (peer, SF_ENDPOINT_QUERY)) {
-                sf_metrics_reject (&c->metrics, SF_REJ_FORBIDDEN);
+                sf_metrics_reject (q->metrics, SF_REJ_FORBIDDEN);
                 sf_log_limited (&rl, SF_LOG_WARN, "query: refused a request from %s: role '%s'",
                                 peer->name, peer->role);
                 sf_msg_error (&reply, "forbidden", "queries need a cli, peer or controller certificate");
             }
             else if (sf_msg_parse (&msg, zframe_data (payload), zframe_size (payload))) {
-                sf_metrics_reject (&c->metrics, msg.reason);
+                sf_metrics_reject (q->metrics, msg.reason);
                 sf_log_limited (&rl, SF_LOG_WARN, "query: rejected a request from %s: %s",
                                 peer->name, msg.error);
                 sf_msg_error (&reply, sf_reject_name (msg.reason), msg.error);
             }
             else {
-                sf_api_handle (&c->query, &msg, &reply);
-                atomic_fetch_add (&c->metrics.queries, 1);
+                sf_api_handle (q->query, &msg, &reply);
+                atomic_fetch_add (&q->metrics->queries, 1);
             }
-            s_query_reply (c, q->sock, route, peer, &reply, &rl);
+            s_query_reply (q->metrics, q->sock, route, peer, &reply, &rl);
             sf_msg_release (&msg);
         }
         zframe_destroy (&route);
@@ -826,7 +346,7 @@ s_know_node (const sf_node_t *n, void *arg)
 //  every node its full down-ms to say hello before calling it down. Only the
 //  ids are needed: no stream counting at start-up.
 static void
-s_know_nodes (sf_ctl_t *c)
+s_know_nodes (s_ctl_t *c)
 {
     sf_read_t r;
     if (sf_store_read_begin (c->store, &r))
@@ -834,37 +354,6 @@ s_know_nodes (sf_ctl_t *c)
     s_know_t k = { c->live, sf_mono_ms () };
     sf_store_scan_nodes (&r, s_know_node, &k);
     sf_store_read_end (&r);
-}
-
-static int
-s_collect_origin (const char *node, sf_version_t v, void *arg)
-{
-    zlistx_add_end ((zlistx_t *) arg, strdup (node));
-    return 0;
-}
-
-static int
-s_load_origin (const char *node, sf_version_t v, void *arg)
-{
-    sf_ctl_origin ((sf_ctl_t *) arg, node);
-    return 0;
-}
-
-//  Every origin known to storage: the gossip digest names them all
-static void
-s_load_origins (sf_ctl_t *c)
-{
-    sf_read_t r;
-    if (sf_store_read_begin (c->store, &r))
-        return;
-    zlistx_t *names = zlistx_new ();
-    zlistx_set_destructor (names, (zlistx_destructor_fn *) zstr_free);
-    sf_store_scan_origins (&r, s_collect_origin, names);
-    sf_store_read_end (&r);
-    //  sf_ctl_origin opens its own read transaction: after ours has ended
-    for (char *n = zlistx_first (names); n; n = zlistx_next (names))
-        s_load_origin (n, (sf_version_t) { 0, 0 }, c);
-    zlistx_destroy (&names);
 }
 
 //  sndhwm: messages queued per connection. Set before bind: it applies to
@@ -896,7 +385,7 @@ s_server_socket (const char *endpoint, zcert_t *cert, const char *what, int sndh
 static bool
 s_ready (void *arg, char *why, size_t whylen)
 {
-    sf_ctl_t *c = arg;
+    s_ctl_t *c = arg;
     return c->gossip ? sf_gossip_ready (c->gossip, why, whylen) : true;
 }
 
@@ -942,15 +431,11 @@ sf_controller_run (sf_controller_config_t *cfg)
         zcert_destroy (&cert);
         return 3;
     }
-    static sf_ctl_t ctl;
-    sf_ctl_t *c = &ctl;
+    static s_ctl_t ctl;
+    s_ctl_t *c = &ctl;
     memset (c, 0, sizeof (*c));
     c->cfg = cfg;
     sf_metrics_init (&c->metrics);
-    sf_msg_init (&c->msg);
-    sf_msg_init (&c->chunk);
-    sf_stream_init (&c->scratch);
-    msgpack_sbuffer_init (&c->out);
     c->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (20, 10000);
     int rc = 1;
     c->store = sf_store_new (cfg->data_dir, (size_t) cfg->map_size_mb << 20, err, sizeof (err));
@@ -979,21 +464,22 @@ sf_controller_run (sf_controller_config_t *cfg)
     c->query.feed = s_observed.feed;
     sf_info ("read model: %zu placements in %lld ms, %zu KiB", sf_readmodel_size (model),
              (long long) (sf_mono_ms () - model_t0), sf_readmodel_bytes (model) >> 10);
-    c->origins = zhashx_new ();
-    zhashx_set_destructor (c->origins, (zhashx_destructor_fn *) s_origin_destroy);
-    c->touched = zlistx_new ();
+    c->writer = sf_writer_new (&(sf_writer_config_t) {
+        .store = c->store, .live = c->live, .metrics = &c->metrics,
+        .batch_records = (size_t) cfg->batch_records, .sync_every_commit = cfg->sync_ms == 0 });
     c->peers = sf_peers_new (cfg->certs_dir);
-    c->cert = cert;
     s_know_nodes (c);
-    s_load_origins (c);
+    sf_writer_load (c->writer);
 
     //  Our own ZAP handler, not czmq's zauth: it admits from the same
     //  certificates every message is checked against, and logs refusals
     zactor_t *auth = zactor_new (sf_zap_actor, c->peers);
     if (!auth) {
         sf_error ("security: cannot start the ZAP handler");
+        sf_writer_destroy (&c->writer);
         sf_peers_destroy (&c->peers);
         sf_store_destroy (&c->store);
+        sf_readmodel_destroy (&model);
         zcert_destroy (&cert);
         return 3;
     }
@@ -1006,14 +492,16 @@ sf_controller_run (sf_controller_config_t *cfg)
     qsock = c->agents ? s_server_socket (cfg->query, cert, "queries", S_QUERY_QUEUED, true) : NULL;
     if (!c->agents || !qsock)
         goto done;
-    s_query_thread_t qt = { c, qsock, cert };
-    if (pthread_create (&qthread, NULL, s_query_main, &qt)) {
-        sf_error ("cannot start the query thread");
-        goto done;
-    }
-    qstarted = true;
+    c->ingest = sf_ingest_new (&(sf_ingest_config_t) {
+        .writer = c->writer, .live = c->live, .metrics = &c->metrics,
+        .max_streams_per_node = cfg->max_streams_per_node,
+        .send = s_send_agent, .send_arg = c });
+    //  Gossip before the query thread starts: the query context is read-only
+    //  once another thread has it
     if (cfg->peers [0]) {
-        c->gossip = sf_gossip_new (c, err, sizeof (err));
+        c->gossip = sf_gossip_new (&(sf_gossip_env_t) {
+            .cfg = cfg, .cert = cert, .writer = c->writer, .store = c->store,
+            .live = c->live, .metrics = &c->metrics, .peers = c->peers }, err, sizeof (err));
         if (!c->gossip) {
             sf_error ("gossip: %s", err);
             goto done;
@@ -1021,6 +509,12 @@ sf_controller_run (sf_controller_config_t *cfg)
         c->query.cluster_fn = sf_gossip_cluster;
         c->query.cluster_arg = c->gossip;
     }
+    s_query_thread_t qt = { qsock, &c->stop, c->peers, &c->metrics, &c->query };
+    if (pthread_create (&qthread, NULL, s_query_main, &qt)) {
+        sf_error ("cannot start the query thread");
+        goto done;
+    }
+    qstarted = true;
     if (cfg->http [0]) {
         http = sf_http_new (&c->query, &c->metrics, cfg->http, cfg->http_token, err, sizeof (err));
         if (!http) {
@@ -1034,8 +528,7 @@ sf_controller_run (sf_controller_config_t *cfg)
              cfg->query, cfg->http [0] ? cfg->http : "off", cfg->data_dir);
     sf_service_ready ("serving agents and queries");
     s_ingest_loop (c);
-    if (c->txn_open)
-        sf_ctl_commit (c);
+    sf_writer_commit (c->writer);
     rc = 0;
     sf_info ("controller %s stopping", cfg->id);
     sf_service_stopping ();
@@ -1046,20 +539,16 @@ done:
     sf_http_destroy (&http);
     c->query.cluster_fn = NULL;
     sf_gossip_destroy (&c->gossip);
+    sf_ingest_destroy (&c->ingest);
+    sf_writer_destroy (&c->writer);
     zsock_destroy (&qsock);
     zsock_destroy (&c->agents);
     zactor_destroy (&auth);
-    zhashx_destroy (&c->origins);
-    zlistx_destroy (&c->touched);
     sf_peers_destroy (&c->peers);
     sf_live_destroy (&c->live);
     sf_store_destroy (&c->store);
     sf_readmodel_destroy (&model);
     sf_feed_destroy (&s_observed.feed);
-    sf_msg_release (&c->msg);
-    sf_msg_release (&c->chunk);
-    sf_stream_clear (&c->scratch);
-    msgpack_sbuffer_destroy (&c->out);
     zcert_destroy (&cert);
     return rc;
 }

@@ -14,13 +14,17 @@
 
     Deltas carry, per origin, its records with versions above the peer's
     digest, oldest first, cut only between versions, with "upto": the version
-    the receiver may claim once it has applied the block. Records are applied
-    through sf_apply like an agent's, only when newer than what is stored.
+    the receiver may claim once it has applied the block. Records are staged
+    in the write session (sf_writer.h) like an agent's, only when newer than
+    what is stored, and committed at the end of the delta.
 */
-#include "ctl.h"
-#include "sf_apply.h"
 #include "sf_fleet.h"
 #include "sf_gossip.h"
+#include "sf_codec.h"
+#include "sf_log.h"
+#include "sf_security.h"
+#include "sf_writer.h"
+#include <stdatomic.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -63,7 +67,10 @@ typedef struct {
 } s_pingreq_t;
 
 struct sf_gossip_t {
-    sf_ctl_t *c;
+    //  Every field: ingest thread only, except the cluster view (cluster,
+    //  under lock), which the query and HTTP threads read
+    sf_gossip_env_t env;            //  what gossip uses of the controller
+    const sf_gossip_env_t *c;       //  &env
     zsock_t *router;
     zhashx_t *members;              //  id -> s_member_t
     zlistx_t *pingreqs;             //  s_pingreq_t
@@ -245,7 +252,7 @@ static size_t
 s_origin_count (sf_gossip_t *g)
 {
     size_t n = 0;
-    for (sf_origin_t *o = zhashx_first (g->c->origins); o; o = zhashx_next (g->c->origins))
+    for (sf_origin_t *o = sf_writer_first (g->c->writer); o; o = sf_writer_next (g->c->writer))
         if (o->committed.gen || o->committed.seq)
             n++;
     return n;
@@ -265,7 +272,7 @@ s_pack_exchange (sf_gossip_t *g, const char *type)
     sf_pack_ku64 (&pk, "streams", g->streams);
     sf_pack_str (&pk, "digest");
     msgpack_pack_map (&pk, s_origin_count (g));
-    for (sf_origin_t *o = zhashx_first (g->c->origins); o; o = zhashx_next (g->c->origins))
+    for (sf_origin_t *o = sf_writer_first (g->c->writer); o; o = sf_writer_next (g->c->writer))
         if (o->committed.gen || o->committed.seq)
             s_pack_digest_fn (o->node, o->committed, &pk);
     s_beats_t b = { &pk, 0 };
@@ -304,11 +311,11 @@ s_send_dealer (sf_gossip_t *g, s_member_t *m)
     if (!m->dealer)
         return;
     if (zmq_send (zsock_resolve (m->dealer), g->out.data, g->out.size, ZMQ_DONTWAIT) >= 0)
-        atomic_fetch_add (&g->c->metrics.gossip_bytes_out, g->out.size);
+        atomic_fetch_add (&g->c->metrics->gossip_bytes_out, g->out.size);
     else {
         //  Shed, visibly: the peer's queue is full; anti-entropy sends it
         //  what it lacks at a later round
-        atomic_fetch_add (&g->c->metrics.gossip_sends_dropped, 1);
+        atomic_fetch_add (&g->c->metrics->gossip_sends_dropped, 1);
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: not sending to %s now: its queue is full "
                         "(it is slow or away)", m->id);
     }
@@ -323,7 +330,7 @@ s_send_route (sf_gossip_t *g, zframe_t *route)
         return;
     }
     zmq_send (zsock_resolve (g->router), g->out.data, g->out.size, ZMQ_DONTWAIT);
-    atomic_fetch_add (&g->c->metrics.gossip_bytes_out, g->out.size);
+    atomic_fetch_add (&g->c->metrics->gossip_bytes_out, g->out.size);
 }
 
 //  ---------------------------------------------------------------------------
@@ -512,7 +519,7 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
     uint64_t lag = 0;
     size_t budget_records = S_DELTA_RECORDS, budget_bytes = S_DELTA_BYTES;
     bool more = false;
-    for (sf_origin_t *o = zhashx_first (g->c->origins); o; o = zhashx_next (g->c->origins)) {
+    for (sf_origin_t *o = sf_writer_first (g->c->writer); o; o = sf_writer_next (g->c->writer)) {
         sf_version_t theirs = s_digest_get (digest, o->node);
         if (sf_version_cmp (o->committed, theirs) <= 0)
             continue;
@@ -632,8 +639,9 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
     const msgpack_object *origins = sf_map_get (body, "origins");
     if (!origins || origins->type != MSGPACK_OBJECT_ARRAY)
         return;
-    sf_ctl_t *c = g->c;
-    if (sf_ctl_txn (c))
+    const sf_gossip_env_t *c = g->c;
+    sf_writer_t *w = c->writer;
+    if (sf_writer_begin (w))
         return;
     char err [SF_ERR_MAX];
     uint64_t applied = 0;
@@ -645,11 +653,11 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
         sf_version_t upto;
         if (sf_map_str (blk, "node", node, SF_NODE_MAX, err) || !node [0] || !entries
         ||  entries->type != MSGPACK_OBJECT_ARRAY || !upto_o || !s_version_obj (upto_o, &upto)) {
-            sf_metrics_reject (&c->metrics, SF_REJ_FIELD);
+            sf_metrics_reject (c->metrics, SF_REJ_FIELD);
             sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: malformed delta block from %s", from);
             continue;
         }
-        sf_origin_t *o = sf_ctl_origin (c, node);
+        sf_origin_t *o = sf_writer_origin (w, node);
         if (!o)
             continue;
         bool ok = true;
@@ -672,18 +680,14 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
                     ok = false;
                     break;
                 }
-                snprintf (g->scratch.node, sizeof (g->scratch.node), "%s", node);
-                g->scratch.version = v;
-                g->scratch.transfer = false;
-                g->scratch.migrated_to [0] = 0;
-                if (sf_apply_put (c->store, &g->scratch))
+                if (sf_writer_put (w, o, &g->scratch, v))
                     ok = false;
                 applied++;
             }
             else if (kind [0] == 'd') {
                 if (sf_version_cmp (v, s_local_version (g, node, name)) <= 0)
                     continue;
-                if (sf_apply_del (c->store, node, name, v))
+                if (sf_writer_del (w, o, name, v))
                     ok = false;
                 applied++;
             }
@@ -696,12 +700,10 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
                     break;
                 }
                 //  Usage is the freshest we have; the info is the peer's
-                sf_node_t keep = o->info;
-                o->info = n;
-                o->info.version = v;
-                if (keep.heartbeat > n.heartbeat)
-                    o->info.heartbeat = keep.heartbeat;
-                o->info_dirty = true;
+                n.version = v;
+                if (o->info.heartbeat > n.heartbeat)
+                    n.heartbeat = o->info.heartbeat;
+                sf_writer_set_info (w, o, &n);
                 applied++;
             }
             else
@@ -709,19 +711,16 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
         }
         if (!ok) {
             //  Claim nothing for this origin: the next round starts over
-            sf_metrics_reject (&c->metrics, SF_REJ_FIELD);
+            sf_metrics_reject (c->metrics, SF_REJ_FIELD);
             sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: bad entry in %s's delta for %s (%s)", from,
                             node, err);
             continue;
         }
-        if (sf_version_cmp (upto, o->staged) > 0) {
-            o->staged = upto;
-            sf_store_set_origin (c->store, node, upto);
-            sf_ctl_touch (c, o);
-        }
+        if (sf_version_cmp (upto, o->staged) > 0)
+            sf_writer_stage (w, o, upto);
     }
-    atomic_fetch_add (&c->metrics.gossip_records_in, applied);
-    sf_ctl_commit (c);
+    atomic_fetch_add (&c->metrics->gossip_records_in, applied);
+    sf_writer_commit (w);
 }
 
 //  The placement history (controller/fleet.c): the events of the hours in
@@ -754,16 +753,16 @@ s_send_history (sf_gossip_t *g, const msgpack_object *theirs, s_member_t *m, zfr
 static void
 s_apply_history (sf_gossip_t *g, const msgpack_object *body, const char *from)
 {
-    sf_ctl_t *c = g->c;
-    if (sf_ctl_txn (c))
+    const sf_gossip_env_t *c = g->c;
+    if (sf_writer_begin (c->writer))
         return;
     size_t added = 0;
     int bad = sf_fleet_history_apply (c->store, sf_map_get (body, "events"), &added);
     if (bad) {
-        sf_metrics_reject (&c->metrics, SF_REJ_FIELD);
+        sf_metrics_reject (c->metrics, SF_REJ_FIELD);
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: %d bad history events from %s", bad, from);
     }
-    sf_ctl_commit (c);
+    sf_writer_commit (c->writer);
 }
 
 //  ---------------------------------------------------------------------------
@@ -785,7 +784,7 @@ s_digest_ahead (sf_gossip_t *g, const msgpack_object *digest)
         char node [SF_NODE_MAX + 1];
         memcpy (node, k->via.str.ptr, k->via.str.size);
         node [k->via.str.size] = 0;
-        sf_origin_t *o = sf_ctl_origin (g->c, node);
+        sf_origin_t *o = sf_writer_origin (g->c->writer, node);
         if (!o || sf_version_cmp (theirs, o->committed) > 0)
             return true;
     }
@@ -854,21 +853,21 @@ s_on_router (sf_gossip_t *g)
         return;
     zframe_t *route = zmsg_pop (msg);
     zframe_t *payload = zmsg_pop (msg);
-    sf_ctl_t *c = g->c;
+    const sf_gossip_env_t *c = g->c;
     if (!route || !payload || zmsg_size (msg)) {
-        sf_metrics_reject (&c->metrics, SF_REJ_MALFORMED);
+        sf_metrics_reject (c->metrics, SF_REJ_MALFORMED);
         goto done;
     }
-    atomic_fetch_add (&c->metrics.gossip_bytes_in, zframe_size (payload));
+    atomic_fetch_add (&c->metrics->gossip_bytes_in, zframe_size (payload));
     sf_peer_t peer = { .key = "" };
     if (sf_peers_lookup (c->peers, payload, &peer) || !sf_peer_admits (&peer, SF_ENDPOINT_PEERS)) {
-        sf_metrics_reject (&c->metrics, SF_REJ_FORBIDDEN);
+        sf_metrics_reject (c->metrics, SF_REJ_FORBIDDEN);
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: refused a message from %s: not a peer certificate",
                         peer.key [0] ? peer.name : "a key not in the certificate directory");
         goto done;
     }
     if (sf_msg_parse (&g->msg, zframe_data (payload), zframe_size (payload))) {
-        sf_metrics_reject (&c->metrics, g->msg.reason);
+        sf_metrics_reject (c->metrics, g->msg.reason);
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: rejected a message: %s", g->msg.error);
         goto done;
     }
@@ -916,7 +915,7 @@ s_on_router (sf_gossip_t *g)
         }
     }
     else {
-        sf_metrics_reject (&c->metrics, SF_REJ_TYPE);
+        sf_metrics_reject (c->metrics, SF_REJ_TYPE);
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: unknown message type '%s' from %s", t, from);
     }
 done:
@@ -943,9 +942,9 @@ s_on_dealer (sf_gossip_t *g, s_member_t *m)
     zframe_t *f = zframe_recv (m->dealer);
     if (!f)
         return;
-    atomic_fetch_add (&g->c->metrics.gossip_bytes_in, zframe_size (f));
+    atomic_fetch_add (&g->c->metrics->gossip_bytes_in, zframe_size (f));
     if (sf_msg_parse (&g->msg, zframe_data (f), zframe_size (f))) {
-        sf_metrics_reject (&g->c->metrics, g->msg.reason);
+        sf_metrics_reject (g->c->metrics, g->msg.reason);
         zframe_destroy (&f);
         return;
     }
@@ -1168,7 +1167,7 @@ sf_gossip_tick (sf_gossip_t *self)
     if (now < g->next_round_ms)
         return;
     g->next_round_ms = now + g->c->cfg->gossip_ms;
-    atomic_fetch_add (&g->c->metrics.gossip_rounds, 1);
+    atomic_fetch_add (&g->c->metrics->gossip_rounds, 1);
     //  One member per round: live ones in turn, a dead one now and then so
     //  that it can come back
     size_t n = zhashx_size (g->members);
@@ -1226,14 +1225,13 @@ sf_gossip_handle (sf_gossip_t *self, zmq_pollitem_t *items, int count)
 }
 
 sf_gossip_t *
-sf_gossip_new (sf_ctl_t *c, char *err, size_t errlen)
+sf_gossip_new (const sf_gossip_env_t *env, char *err, size_t errlen)
 {
     sf_gossip_t *g = calloc (1, sizeof (*g));
-    if (!g) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
-    g->c = c;
+    assert (g);
+    g->env = *env;
+    g->c = &g->env;
+    const sf_gossip_env_t *c = g->c;
     snprintf (g->self_id, sizeof (g->self_id), "%s", c->cfg->id);
     //  What others connect to: the peers endpoint, made connectable
     const char *ep = c->cfg->advertise [0] ? c->cfg->advertise : c->cfg->peers;

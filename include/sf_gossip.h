@@ -11,21 +11,38 @@
     up to it is applied. Node heartbeat counters ride along, so each
     controller judges node liveness itself.
 
-    Everything here runs in the controller's ingest thread (the only writer).
+    Everything here runs in the controller's ingest thread and writes through
+    its write session (sf_writer.h), except sf_gossip_cluster, which any
+    thread may call.
 */
 #ifndef SF_GOSSIP_H
 #define SF_GOSSIP_H
 
+#include "sf_controller.h"
+#include "sf_live.h"
+#include "sf_metrics.h"
+#include "sf_security.h"
+#include "sf_writer.h"
 #include <czmq.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-struct sf_ctl_t;
 typedef struct sf_gossip_t sf_gossip_t;
 
+//  What gossip uses of the controller; the caller owns all of it
+typedef struct {
+    const sf_controller_config_t *cfg;
+    zcert_t *cert;                  //  this controller's certificate
+    sf_writer_t *writer;            //  the write session: origins, transaction, commit
+    sf_store_t *store;              //  for read transactions
+    sf_live_t *live;
+    sf_metrics_t *metrics;
+    sf_peers_t *peers;
+} sf_gossip_env_t;
+
 //  Binds the peers endpoint and connects to the seeds. NULL with err.
-sf_gossip_t *sf_gossip_new (struct sf_ctl_t *ctl, char *err, size_t errlen);
+sf_gossip_t *sf_gossip_new (const sf_gossip_env_t *env, char *err, size_t errlen);
 void sf_gossip_destroy (sf_gossip_t **self_p);
 //  Fills poll items for its sockets; returns how many (at most max)
 int sf_gossip_pollitems (sf_gossip_t *self, zmq_pollitem_t *items, int max);

@@ -1,0 +1,513 @@
+/*  ingest.c — the agent protocol, controller side (include/sf_ingest.h,
+    docs/protocol.md "Agent protocol").
+
+    Per agent it keeps a session: where to answer (the routing id of its
+    latest message) and the snapshot being assembled. Every message is
+    checked before it touches storage: a malformed or forbidden message is
+    answered with an error, counted and logged at a limited rate, and nothing
+    else is affected. A bad record inside a batch is skipped by itself; its
+    seq still counts, so the rest of the batch and the agent's later batches
+    apply.
+
+    What is staged goes to the writer; acks follow the commit (s_on_done).
+*/
+#include "sf_ingest.h"
+#include "sf_codec.h"
+#include "sf_log.h"
+#include <stdatomic.h>
+
+//  One agent's session. Ingest thread only.
+typedef struct {
+    char node [SF_NODE_MAX + 1];
+    zframe_t *route;                //  routing id of the agent's latest message
+    zlistx_t *snap;                 //  zframe_t chunks of the snapshot being assembled
+    uint64_t snap_gen, snap_seq;
+    size_t snap_records;
+    int64_t resync_sent_ms;
+} s_agent_t;
+
+struct sf_ingest_t {
+    //  Every field: ingest thread only
+    sf_ingest_config_t cfg;
+    zhashx_t *agents;               //  node -> s_agent_t
+    sf_msg_t msg;
+    sf_msg_t chunk;                 //  for snapshot chunks
+    sf_stream_t scratch;
+    msgpack_sbuffer out;
+    sf_ratelimit_t rl;
+};
+
+static void
+s_agent_destroy (s_agent_t **self_p)
+{
+    if (*self_p) {
+        zframe_destroy (&(*self_p)->route);
+        zlistx_destroy (&(*self_p)->snap);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+static s_agent_t *
+s_agent (sf_ingest_t *self, const char *node)
+{
+    s_agent_t *a = zhashx_lookup (self->agents, node);
+    if (a)
+        return a;
+    a = calloc (1, sizeof (*a));
+    assert (a);
+    snprintf (a->node, sizeof (a->node), "%s", node);
+    a->snap = zlistx_new ();
+    zlistx_set_destructor (a->snap, (zlistx_destructor_fn *) zframe_destroy);
+    zhashx_insert (self->agents, node, a);
+    return a;
+}
+
+//  Sends self->out to route; who names the agent in the sender's messages
+static void
+s_send (sf_ingest_t *self, zframe_t *route, const char *who)
+{
+    if (route)
+        self->cfg.send (route, who, self->out.data, self->out.size, self->cfg.send_arg);
+}
+
+void
+sf_ingest_reject (sf_ingest_t *self, zframe_t *route, const char *who, int reason, const char *error)
+{
+    sf_metrics_reject (self->cfg.metrics, reason);
+    sf_log_limited (&self->rl, SF_LOG_WARN, "ingest: rejected a message from %s (%s): %s", who,
+                    sf_reject_name (reason), error);
+    sf_msg_error (&self->out, sf_reject_name (reason), error);
+    s_send (self, route, who);
+}
+
+static void
+s_resync (sf_ingest_t *self, s_agent_t *a, const char *why)
+{
+    int64_t now = sf_mono_ms ();
+    //  One request a second is enough: the agent answers with a snapshot
+    if (now - a->resync_sent_ms < 1000)
+        return;
+    a->resync_sent_ms = now;
+    atomic_fetch_add (&self->cfg.metrics->resyncs, 1);
+    sf_info ("ingest: asking %s for a snapshot: %s", a->node, why);
+    sf_msg_resync (&self->out, why);
+    s_send (self, a->route, a->node);
+}
+
+//  After each commit, per origin it touched: acknowledge what was stored,
+//  or ask the agent for what was lost
+static void
+s_on_done (sf_origin_t *o, int result, bool ack_due, void *arg)
+{
+    sf_ingest_t *self = arg;
+    s_agent_t *a = zhashx_lookup (self->agents, o->node);
+    if (!a)
+        return;                     //  changed by gossip only
+    if (result == SF_WRITER_STORED) {
+        if (ack_due) {
+            sf_msg_ack (&self->out, o->committed.gen, o->committed.seq);
+            s_send (self, a->route, a->node);
+        }
+    }
+    else {
+        //  Nothing of this transaction was stored: let the agent send it
+        //  again as a snapshot
+        zlistx_purge (a->snap);
+        a->resync_sent_ms = 0;
+        s_resync (self, a, "controller could not store the last changes");
+    }
+}
+
+sf_ingest_t *
+sf_ingest_new (const sf_ingest_config_t *cfg)
+{
+    sf_ingest_t *self = calloc (1, sizeof (*self));
+    assert (self);
+    self->cfg = *cfg;
+    if (self->cfg.max_snapshots == 0)
+        self->cfg.max_snapshots = 4;
+    self->agents = zhashx_new ();
+    zhashx_set_destructor (self->agents, (zhashx_destructor_fn *) s_agent_destroy);
+    sf_msg_init (&self->msg);
+    sf_msg_init (&self->chunk);
+    sf_stream_init (&self->scratch);
+    msgpack_sbuffer_init (&self->out);
+    self->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (20, 10000);
+    sf_writer_on_done (cfg->writer, s_on_done, self);
+    return self;
+}
+
+void
+sf_ingest_destroy (sf_ingest_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sf_ingest_t *self = *self_p;
+    sf_writer_on_done (self->cfg.writer, NULL, NULL);
+    zhashx_destroy (&self->agents);
+    sf_msg_release (&self->msg);
+    sf_msg_release (&self->chunk);
+    sf_stream_clear (&self->scratch);
+    msgpack_sbuffer_destroy (&self->out);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+sf_ingest_snapshots (sf_ingest_t *self)
+{
+    size_t n = 0;
+    for (s_agent_t *a = zhashx_first (self->agents); a; a = zhashx_next (self->agents))
+        if (zlistx_size (a->snap))
+            n++;
+    return n;
+}
+
+//  Validates one stream record of origin o and stages it. Returns 0, or -1
+//  with err and reason set (the record is skipped; nothing was written).
+static int
+s_put_record (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *rec, sf_version_t ver,
+              int *reason, char *err)
+{
+    if (sf_stream_unpack (rec, &self->scratch, err)) {
+        *reason = sf_codec_reason ();
+        return -1;
+    }
+    //  Derived fields are the controller's to set, never an agent's: a
+    //  record claiming one is refused, so no agent can fake a migration
+    const sf_stream_t *s = &self->scratch;
+    const char *claim = s->type == SF_TYPE_MIGRATED ? "type 'migrated'"
+                      : s->transfer ? "transfer"
+                      : s->migrated_to [0] ? "migrated_to" : NULL;
+    if (claim) {
+        snprintf (err, SF_ERR_MAX, "record '%s': %s is derived by the controller, an agent may not send it",
+                  s->name, claim);
+        *reason = SF_REJ_FORBIDDEN;
+        return -1;
+    }
+    int rc = sf_writer_put (self->cfg.writer, o, &self->scratch, ver);
+    if (rc == SF_WRITER_FOREIGN) {
+        snprintf (err, SF_ERR_MAX, "record for node '%s' from the agent of node '%s'",
+                  self->scratch.node, o->node);
+        *reason = SF_REJ_FORBIDDEN;
+        return -1;
+    }
+    if (rc) {
+        snprintf (err, SF_ERR_MAX, "storage refused the record");
+        *reason = SF_REJ_STATE;
+        return -1;
+    }
+    return 0;
+}
+
+//  Stages a node record of origin o. 0, -1 (invalid) or -2 (another node's)
+static int
+s_put_node_info (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *obj, sf_version_t ver,
+                 char *err)
+{
+    sf_node_t n;
+    if (sf_node_unpack (obj, &n, err))
+        return -1;
+    if (strcmp (n.id, o->node) != 0) {
+        snprintf (err, SF_ERR_MAX, "node record '%s' from the agent of node '%s'", n.id, o->node);
+        return -2;
+    }
+    //  Usage comes with heartbeats; keep the latest
+    const sf_node_t *keep = &o->info;
+    n.cpu_pct = keep->cpu_pct;
+    n.mem_used_bytes = keep->mem_used_bytes;
+    n.mem_total_bytes = keep->mem_total_bytes;
+    n.in_kbps = keep->in_kbps;
+    n.out_kbps = keep->out_kbps;
+    n.ndisks = keep->ndisks;
+    memcpy (n.disks, keep->disks, sizeof (keep->disks));
+    n.heartbeat = keep->heartbeat;
+    n.stale = keep->stale;              //  heartbeats say it
+    n.version = ver;
+    sf_writer_set_info (self->cfg.writer, o, &n);
+    return 0;
+}
+
+static void
+s_on_hello (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
+            const msgpack_object *body)
+{
+    uint64_t gen = 0, seq = 0;
+    char err [SF_ERR_MAX];
+    char node [SF_NODE_MAX + 1] = "";
+    if (sf_map_u64 (body, "gen", &gen, err) || sf_map_u64 (body, "seq", &seq, err)
+    ||  sf_map_str (body, "node", node, SF_NODE_MAX, err) < 0) {
+        sf_ingest_reject (self, route, o->node, SF_REJ_FIELD, "hello needs gen, seq and node");
+        return;
+    }
+    if (node [0] && strcmp (node, o->node) != 0) {
+        snprintf (err, sizeof (err), "hello as node '%s' with the certificate of node '%s'", node, o->node);
+        sf_ingest_reject (self, route, o->node, SF_REJ_FORBIDDEN, err);
+        return;
+    }
+    zframe_destroy (&a->route);
+    a->route = zframe_dup (route);
+    zlistx_purge (a->snap);
+    a->resync_sent_ms = 0;
+    sf_info ("ingest: %s says hello (generation %llu, seq %llu; stored %llu/%llu)", o->node,
+             (unsigned long long) gen, (unsigned long long) seq,
+             (unsigned long long) o->committed.gen, (unsigned long long) o->committed.seq);
+    //  The agent decides from this ack whether to resend or snapshot. Only
+    //  what is committed counts: what the open transaction holds is resent
+    //  and then skipped as a duplicate, never acknowledged early.
+    sf_msg_ack (&self->out, o->committed.gen, o->committed.seq);
+    s_send (self, route, o->node);
+}
+
+static void
+s_apply_snapshot (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o)
+{
+    sf_writer_t *w = self->cfg.writer;
+    if (sf_writer_begin (w))
+        return;
+    size_t applied = 0, skipped = 0;
+    zhashx_t *present = zhashx_new ();     //  names in the snapshot
+    char err [SF_ERR_MAX];
+    for (zframe_t *f = zlistx_first (a->snap); f; f = zlistx_next (a->snap)) {
+        if (sf_msg_parse (&self->chunk, zframe_data (f), zframe_size (f)))
+            continue;           //  checked when it arrived
+        const msgpack_object *changes = sf_map_get (self->chunk.body, "changes");
+        for (uint32_t i = 0; changes && i < changes->via.array.size; i++) {
+            const msgpack_object *ch = &changes->via.array.ptr [i];
+            uint64_t seq = 0;
+            const msgpack_object *put = sf_map_get (ch, "put");
+            const msgpack_object *node = sf_map_get (ch, "node");
+            int reason = SF_REJ_FIELD;
+            int rc = -1;
+            if (sf_map_u64 (ch, "seq", &seq, err) || seq == 0 || seq > a->snap_seq)
+                snprintf (err, SF_ERR_MAX, "snapshot change without a seq in 1..%llu",
+                          (unsigned long long) a->snap_seq);
+            else if (put)
+                rc = s_put_record (self, o, put, (sf_version_t) { a->snap_gen, seq }, &reason, err);
+            else if (node) {
+                rc = s_put_node_info (self, o, node, (sf_version_t) { a->snap_gen, seq }, err);
+                if (rc == -2)
+                    reason = SF_REJ_FORBIDDEN;
+                if (rc == 0)
+                    continue;
+            }
+            else
+                snprintf (err, SF_ERR_MAX, "snapshot change is neither put nor node");
+            if (rc) {
+                skipped++;
+                sf_metrics_reject (self->cfg.metrics, reason);
+                sf_log_limited (&self->rl, SF_LOG_WARN, "ingest: skipped a record in %s's snapshot: %s",
+                                o->node, err);
+            }
+            else {
+                applied++;
+                zhashx_insert (present, self->scratch.name, (void *) 1);
+            }
+        }
+        sf_msg_release (&self->chunk);
+    }
+    //  What the node no longer has is deleted; what it still has was
+    //  overwritten above, so unchanged placements see no delete and re-add.
+    sf_version_t ver = { a->snap_gen, a->snap_seq };
+    int deleted = sf_writer_del_absent (w, o, present, ver);
+    zhashx_destroy (&present);
+    sf_writer_stage (w, o, ver);
+    sf_writer_info_changed (w, o);
+    sf_writer_ack_due (w, o);
+    zlistx_purge (a->snap);
+    atomic_fetch_add (&self->cfg.metrics->snapshots, 1);
+    atomic_fetch_add (&self->cfg.metrics->records_in, applied);
+    sf_info ("ingest: snapshot of %s applied: %zu placements (%zu skipped, %d deleted) at %llu/%llu",
+             o->node, applied, skipped, deleted,
+             (unsigned long long) a->snap_gen, (unsigned long long) a->snap_seq);
+}
+
+static void
+s_on_snap (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
+           const void *data, size_t size, const msgpack_object *body)
+{
+    uint64_t gen = 0, seq = 0, index = 0;
+    bool last = false;
+    char err [SF_ERR_MAX];
+    const msgpack_object *recs = sf_map_get (body, "changes");
+    if (sf_map_u64 (body, "gen", &gen, err) || sf_map_u64 (body, "seq", &seq, err)
+    ||  sf_map_u64 (body, "index", &index, err) || sf_map_bool (body, "last", &last, err) < 0
+    ||  !recs || recs->type != MSGPACK_OBJECT_ARRAY) {
+        sf_ingest_reject (self, route, o->node, SF_REJ_FIELD, "snap needs gen, seq, index, last and changes[]");
+        return;
+    }
+    if (gen < o->staged.gen) {
+        sf_ingest_reject (self, route, o->node, SF_REJ_STATE, "snapshot of an older generation ignored");
+        return;
+    }
+    zframe_destroy (&a->route);
+    a->route = zframe_dup (route);
+    if (index == 0 || gen != a->snap_gen || seq != a->snap_seq) {
+        zlistx_purge (a->snap);
+        a->snap_records = 0;
+        a->snap_gen = gen;
+        a->snap_seq = seq;
+        if (index != 0) {
+            s_resync (self, a, "snapshot chunk out of order");
+            return;
+        }
+    }
+    if (index != zlistx_size (a->snap)) {
+        zlistx_purge (a->snap);
+        s_resync (self, a, "snapshot chunk missing");
+        return;
+    }
+    a->snap_records += recs->via.array.size;
+    if (a->snap_records > (size_t) self->cfg.max_streams_per_node) {
+        zlistx_purge (a->snap);
+        snprintf (err, sizeof (err), "snapshot holds more than %lld placements (max-streams-per-node)",
+                  (long long) self->cfg.max_streams_per_node);
+        sf_ingest_reject (self, route, o->node, SF_REJ_BOUNDS, err);
+        return;
+    }
+    zlistx_add_end (a->snap, zframe_new (data, size));
+    if (last)
+        s_apply_snapshot (self, a, o);
+}
+
+static void
+s_on_batch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
+            const msgpack_object *body)
+{
+    sf_writer_t *w = self->cfg.writer;
+    uint64_t gen = 0;
+    char err [SF_ERR_MAX];
+    const msgpack_object *changes = sf_map_get (body, "changes");
+    if (sf_map_u64 (body, "gen", &gen, err) || !changes || changes->type != MSGPACK_OBJECT_ARRAY) {
+        sf_ingest_reject (self, route, o->node, SF_REJ_FIELD, "batch needs gen and changes[]");
+        return;
+    }
+    zframe_destroy (&a->route);
+    a->route = zframe_dup (route);
+    if (gen != o->staged.gen) {
+        if (gen > o->staged.gen)
+            s_resync (self, a, "new generation");
+        return;
+    }
+    if (sf_writer_begin (w))
+        return;
+    sf_version_t staged = o->staged;
+    for (uint32_t i = 0; i < changes->via.array.size; i++) {
+        const msgpack_object *ch = &changes->via.array.ptr [i];
+        uint64_t seq = 0;
+        if (ch->type != MSGPACK_OBJECT_MAP || sf_map_u64 (ch, "seq", &seq, err)) {
+            sf_ingest_reject (self, route, o->node, SF_REJ_FIELD, "every change needs a seq");
+            break;
+        }
+        if (seq <= staged.seq)
+            continue;                   //  already applied: a resend
+        if (seq != staged.seq + 1) {
+            s_resync (self, a, "gap in seq");
+            break;
+        }
+        sf_version_t ver = { gen, seq };
+        const msgpack_object *put = sf_map_get (ch, "put");
+        const msgpack_object *node = sf_map_get (ch, "node");
+        char name [SF_NAME_MAX + 1];
+        int reason = SF_REJ_FIELD;
+        int rc = 0;
+        if (put)
+            rc = s_put_record (self, o, put, ver, &reason, err);
+        else if (sf_map_str (ch, "del", name, SF_NAME_MAX, err) == 0) {
+            rc = sf_writer_del (w, o, name, ver);
+            if (rc)
+                snprintf (err, sizeof (err), "storage refused the deletion"), reason = SF_REJ_STATE;
+        }
+        else if (node) {
+            rc = s_put_node_info (self, o, node, ver, err);
+            if (rc == -2)
+                reason = SF_REJ_FORBIDDEN;
+        }
+        else {
+            snprintf (err, sizeof (err), "change %llu is neither put, del nor node",
+                      (unsigned long long) seq);
+            rc = -1;
+        }
+        if (rc)
+            sf_ingest_reject (self, route, o->node, reason, err);
+        else
+            atomic_fetch_add (&self->cfg.metrics->records_in, 1);
+        //  A rejected change still consumes its seq: the agent moves on
+        staged.seq = seq;
+    }
+    sf_writer_stage (w, o, staged);
+    sf_writer_ack_due (w, o);
+}
+
+static void
+s_on_heartbeat (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
+                const msgpack_object *body)
+{
+    uint64_t gen = 0, counter = 0;
+    char err [SF_ERR_MAX];
+    if (sf_map_u64 (body, "gen", &gen, err) || sf_map_u64 (body, "counter", &counter, err)) {
+        sf_ingest_reject (self, route, o->node, SF_REJ_FIELD, "heartbeat needs gen and counter");
+        return;
+    }
+    //  A stale agent has not read its media server: what we hold of the
+    //  node is its last good state, kept (never replaced by an empty one)
+    bool stale = false;
+    if (sf_map_bool (body, "stale", &stale, err) < 0)
+        sf_ingest_reject (self, route, o->node, SF_REJ_FIELD, err);
+    else if (stale != o->info.stale) {
+        if (stale)
+            sf_warn ("ingest: %s's agent reports its source down: keeping the node's placements, "
+                     "marked stale", o->node);
+        else
+            sf_info ("ingest: %s's agent reads its source again: the node is no longer stale", o->node);
+        o->info.stale = stale;
+    }
+    const msgpack_object *usage = sf_map_get (body, "usage");
+    if (usage && usage->type == MSGPACK_OBJECT_MAP) {
+        sf_node_t u = o->info;
+        if (sf_usage_unpack (usage, &u, err) == 0)
+            o->info = u;
+        else
+            sf_ingest_reject (self, route, o->node, SF_REJ_FIELD, err);
+    }
+    sf_live_beat (self->cfg.live, o->node, gen, counter, sf_mono_ms ());
+    o->info.heartbeat = counter;
+    sf_writer_info_changed (self->cfg.writer, o);
+    atomic_fetch_add (&self->cfg.metrics->heartbeats, 1);
+    zframe_destroy (&a->route);
+    a->route = zframe_dup (route);
+    sf_writer_ack_due (self->cfg.writer, o);
+}
+
+void
+sf_ingest_message (sf_ingest_t *self, zframe_t *route, const char *node, const void *data, size_t size)
+{
+    atomic_fetch_add (&self->cfg.metrics->messages_in, 1);
+    if (sf_msg_parse (&self->msg, data, size)) {
+        sf_ingest_reject (self, route, node, self->msg.reason, self->msg.error);
+        sf_msg_release (&self->msg);
+        return;
+    }
+    sf_origin_t *o = sf_writer_origin (self->cfg.writer, node);
+    if (!o) {
+        sf_msg_release (&self->msg);
+        return;
+    }
+    s_agent_t *a = s_agent (self, node);
+    const char *t = self->msg.type;
+    if (strcmp (t, "hello") == 0)
+        s_on_hello (self, a, o, route, self->msg.body);
+    else if (strcmp (t, "snap") == 0)
+        s_on_snap (self, a, o, route, data, size, self->msg.body);
+    else if (strcmp (t, "batch") == 0)
+        s_on_batch (self, a, o, route, self->msg.body);
+    else if (strcmp (t, "hb") == 0)
+        s_on_heartbeat (self, a, o, route, self->msg.body);
+    else {
+        char err [96];
+        snprintf (err, sizeof (err), "unknown message type '%s'", t);
+        sf_ingest_reject (self, route, node, SF_REJ_TYPE, err);
+    }
+    sf_msg_release (&self->msg);
+}

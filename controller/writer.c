@@ -1,0 +1,400 @@
+/*  writer.c — the controller's write session (include/sf_writer.h).
+
+    The one place that opens, fills and commits the LMDB write transaction.
+    Protocols stage changes per origin; the commit either stores all of them
+    or none, and only then are origins advanced (committed = staged) and
+    acknowledged, through the done callback, so that nothing is acknowledged
+    that was not stored. A failed commit puts every touched origin back to its
+    committed version; the callback decides what to ask of the sender (a
+    snapshot, or a retry after a back-off when the disk is full).
+
+    A full disk (ENOSPC) is a state, not an error per change: it is logged
+    once when it starts, naming the data directory and what to do, then at
+    most once a minute while it lasts, and once when a commit works again.
+*/
+#include "sf_writer.h"
+#include "sf_apply.h"
+#include "sf_log.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct sf_writer_t {
+    //  Every field: ingest thread only
+    sf_writer_config_t cfg;
+    zhashx_t *origins;          //  node -> sf_origin_t
+    zlistx_t *touched;          //  sf_origin_t * in the open transaction
+    size_t txn_records;         //  changes in the open transaction
+    bool txn_open;
+    sf_writer_done_fn *done_fn;
+    void *done_arg;
+    sf_writer_change_fn *change_fn;
+    void *change_arg;
+    bool nospace;               //  the last commit met a full disk
+    int64_t nospace_since_ms;
+    int64_t nospace_logged_ms;
+    uint64_t nospace_failed;    //  commits refused since it started
+};
+
+static void
+s_origin_destroy (sf_origin_t **self_p)
+{
+    if (*self_p) {
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+sf_writer_t *
+sf_writer_new (const sf_writer_config_t *cfg)
+{
+    sf_writer_t *self = calloc (1, sizeof (*self));
+    assert (self);
+    self->cfg = *cfg;
+    if (self->cfg.batch_records == 0)
+        self->cfg.batch_records = 8192;
+    self->origins = zhashx_new ();
+    zhashx_set_destructor (self->origins, (zhashx_destructor_fn *) s_origin_destroy);
+    self->touched = zlistx_new ();
+    return self;
+}
+
+void
+sf_writer_destroy (sf_writer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sf_writer_t *self = *self_p;
+    if (self->txn_open)
+        sf_store_abort (self->cfg.store);
+    zlistx_destroy (&self->touched);
+    zhashx_destroy (&self->origins);
+    free (self);
+    *self_p = NULL;
+}
+
+sf_store_t *sf_writer_store (sf_writer_t *self) { return self->cfg.store; }
+bool sf_writer_nospace (sf_writer_t *self) { return self->nospace; }
+
+void
+sf_writer_on_done (sf_writer_t *self, sf_writer_done_fn *fn, void *arg)
+{
+    self->done_fn = fn;
+    self->done_arg = arg;
+}
+
+//  The store reports every placement put or deleted by the transaction right
+//  after it commits, whichever module wrote it (agents, gossip, fleet flags)
+static void
+s_observe (void *arg, const sf_store_change_t *changes, size_t count)
+{
+    sf_writer_t *self = arg;
+    for (size_t i = 0; i < count; i++) {
+        const sf_store_change_t *c = &changes [i];
+        sf_change_t ch = { .kind = c->deleted ? 'd' : 'p', .node = c->node, .name = c->name,
+                           .sum = c->deleted ? NULL : &c->sum };
+        self->change_fn (&ch, self->change_arg);
+    }
+}
+
+void
+sf_writer_on_change (sf_writer_t *self, sf_writer_change_fn *fn, void *arg)
+{
+    self->change_fn = fn;
+    self->change_arg = arg;
+    sf_store_set_observer (self->cfg.store, fn ? s_observe : NULL, self);
+}
+
+sf_origin_t *
+sf_writer_origin (sf_writer_t *self, const char *node)
+{
+    sf_origin_t *o = zhashx_lookup (self->origins, node);
+    if (o)
+        return o;
+    if (!node [0] || strlen (node) > SF_NODE_MAX)
+        return NULL;
+    o = calloc (1, sizeof (*o));
+    assert (o);
+    snprintf (o->node, sizeof (o->node), "%s", node);
+    sf_node_init (&o->info);
+    o->live = -1;
+    sf_read_t r;
+    if (sf_store_read_begin (self->cfg.store, &r) == 0) {
+        sf_store_get_origin (&r, node, &o->committed);
+        if (sf_store_get_node (&r, node, &o->info))
+            sf_node_init (&o->info);
+        sf_store_read_end (&r);
+    }
+    snprintf (o->info.id, sizeof (o->info.id), "%s", node);
+    o->staged = o->committed;
+    zhashx_insert (self->origins, node, o);
+    return o;
+}
+
+static int
+s_collect_origin (const char *node, sf_version_t v, void *arg)
+{
+    zlistx_add_end ((zlistx_t *) arg, strdup (node));
+    return 0;
+}
+
+void
+sf_writer_load (sf_writer_t *self)
+{
+    sf_read_t r;
+    if (sf_store_read_begin (self->cfg.store, &r))
+        return;
+    zlistx_t *names = zlistx_new ();
+    zlistx_set_destructor (names, (zlistx_destructor_fn *) zstr_free);
+    sf_store_scan_origins (&r, s_collect_origin, names);
+    sf_store_read_end (&r);
+    //  sf_writer_origin opens its own read transaction: after ours has ended
+    for (char *n = zlistx_first (names); n; n = zlistx_next (names))
+        sf_writer_origin (self, n);
+    zlistx_destroy (&names);
+}
+
+sf_origin_t *sf_writer_first (sf_writer_t *self) { return zhashx_first (self->origins); }
+sf_origin_t *sf_writer_next (sf_writer_t *self) { return zhashx_next (self->origins); }
+
+int
+sf_writer_begin (sf_writer_t *self)
+{
+    if (self->txn_open)
+        return 0;
+    if (sf_store_write_begin (self->cfg.store))
+        return -1;
+    self->txn_open = true;
+    self->txn_records = 0;
+    return 0;
+}
+
+bool
+sf_writer_full (sf_writer_t *self)
+{
+    return self->txn_records >= self->cfg.batch_records;
+}
+
+int
+sf_writer_view (sf_writer_t *self, sf_read_t *r)
+{
+    return sf_store_write_view (self->cfg.store, r);
+}
+
+static void
+s_touch (sf_writer_t *self, sf_origin_t *o)
+{
+    if (!o->touched) {
+        o->touched = true;
+        zlistx_add_end (self->touched, o);
+    }
+}
+
+int
+sf_writer_put (sf_writer_t *self, sf_origin_t *o, sf_stream_t *s, sf_version_t ver)
+{
+    if (s->node [0] && strcmp (s->node, o->node) != 0)
+        return SF_WRITER_FOREIGN;
+    if (sf_writer_begin (self))
+        return -1;
+    snprintf (s->node, sizeof (s->node), "%s", o->node);
+    s->version = ver;
+    //  Derived fields are the controller's to set, never a sender's
+    s->transfer = false;
+    s->migrated_to [0] = 0;
+    if (s->status == SF_STATUS_OFFLINE)
+        s->status = SF_STATUS_ERROR;
+    self->txn_records++;
+    s_touch (self, o);
+    return sf_apply_put (self->cfg.store, s) ? -1 : 0;
+}
+
+int
+sf_writer_del (sf_writer_t *self, sf_origin_t *o, const char *name, sf_version_t ver)
+{
+    if (sf_writer_begin (self))
+        return -1;
+    self->txn_records++;
+    s_touch (self, o);
+    return sf_apply_del (self->cfg.store, o->node, name, ver) ? -1 : 0;
+}
+
+typedef struct {
+    zhashx_t *keep;
+    zlistx_t *absent;
+} s_absent_t;
+
+static int
+s_collect_absent (const sf_row_t *row, void *arg)
+{
+    s_absent_t *a = arg;
+    if (!zhashx_lookup (a->keep, row->name))
+        zlistx_add_end (a->absent, strdup (row->name));
+    return 0;
+}
+
+int
+sf_writer_del_absent (sf_writer_t *self, sf_origin_t *o, zhashx_t *keep, sf_version_t ver)
+{
+    if (sf_writer_begin (self))
+        return -1;
+    //  First find them, then delete: no deleting under a moving cursor
+    s_absent_t a = { keep, zlistx_new () };
+    zlistx_set_destructor (a.absent, (zlistx_destructor_fn *) zstr_free);
+    sf_read_t r;
+    sf_store_write_view (self->cfg.store, &r);
+    sf_store_scan_streams (&r, o->node, s_collect_absent, &a);
+    int n = 0;
+    for (char *name = zlistx_first (a.absent); name; name = zlistx_next (a.absent))
+        if (sf_writer_del (self, o, name, ver) == 0)
+            n++;
+    zlistx_destroy (&a.absent);
+    return n;
+}
+
+void
+sf_writer_set_info (sf_writer_t *self, sf_origin_t *o, const sf_node_t *info)
+{
+    o->info = *info;
+    snprintf (o->info.id, sizeof (o->info.id), "%s", o->node);
+    sf_writer_info_changed (self, o);
+}
+
+void
+sf_writer_info_changed (sf_writer_t *self, sf_origin_t *o)
+{
+    o->info_dirty = true;
+    s_touch (self, o);
+}
+
+void
+sf_writer_stage (sf_writer_t *self, sf_origin_t *o, sf_version_t v)
+{
+    if (sf_writer_begin (self))
+        return;
+    if (sf_version_cmp (v, o->staged) > 0)
+        o->staged = v;
+    sf_store_set_origin (self->cfg.store, o->node, o->staged);
+    s_touch (self, o);
+}
+
+void
+sf_writer_ack_due (sf_writer_t *self, sf_origin_t *o)
+{
+    o->ack_due = true;
+    s_touch (self, o);
+}
+
+//  ---------------------------------------------------------------------------
+//  Commit
+
+//  After a successful commit: every node record it stored, as it now stands
+static void
+s_report_infos (sf_writer_t *self, zlistx_t *infos)
+{
+    for (sf_origin_t *o = zlistx_first (infos); o; o = zlistx_next (infos)) {
+        sf_change_t ch = { .kind = 'n', .node = o->node, .info = &o->info };
+        self->change_fn (&ch, self->change_arg);
+    }
+}
+
+static void
+s_nospace_log (sf_writer_t *self, size_t lost)
+{
+    int64_t now = sf_mono_ms ();
+    self->nospace_failed++;
+    if (!self->nospace) {
+        self->nospace = true;
+        self->nospace_since_ms = now;
+        self->nospace_logged_ms = now;
+        sf_error ("store: the disk holding the data directory %s is full (ENOSPC): %zu changes "
+                  "were not stored and their agents were asked to retry later. Free space on that "
+                  "file system (or move --data-dir to a larger one); ingest resumes by itself",
+                  sf_store_path (self->cfg.store), lost);
+    }
+    else if (now - self->nospace_logged_ms >= 60000) {
+        self->nospace_logged_ms = now;
+        sf_error ("store: the data directory %s is still full (ENOSPC) after %llds: %llu commits "
+                  "refused so far; free space there", sf_store_path (self->cfg.store),
+                  (long long) ((now - self->nospace_since_ms) / 1000),
+                  (unsigned long long) self->nospace_failed);
+    }
+}
+
+int
+sf_writer_commit (sf_writer_t *self)
+{
+    if (!self->txn_open && zlistx_size (self->touched) == 0)
+        return 0;
+    if (!self->txn_open && sf_writer_begin (self))
+        return -1;
+    zlistx_t *infos = zlistx_new ();
+    for (sf_origin_t *o = zlistx_first (self->touched); o; o = zlistx_next (self->touched))
+        if (o->info_dirty) {
+            sf_store_put_node (self->cfg.store, &o->info);
+            zlistx_add_end (infos, o);
+        }
+    struct timespec t0, t1;
+    clock_gettime (CLOCK_MONOTONIC, &t0);
+    int rc = sf_store_commit (self->cfg.store);
+    clock_gettime (CLOCK_MONOTONIC, &t1);
+    size_t records = self->txn_records;
+    self->txn_open = false;
+    self->txn_records = 0;
+    if (rc == 0) {
+        int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+        sf_metrics_commit (self->cfg.metrics, us);
+        if (self->cfg.sync_every_commit)
+            sf_store_sync (self->cfg.store);
+        if (self->nospace) {
+            sf_info ("store: the data directory %s takes writes again after %llds; ingest resumed",
+                     sf_store_path (self->cfg.store),
+                     (long long) ((sf_mono_ms () - self->nospace_since_ms) / 1000));
+            self->nospace = false;
+            self->nospace_failed = 0;
+        }
+        for (sf_origin_t *o = zlistx_first (infos); o; o = zlistx_next (infos))
+            o->info_dirty = false;
+        if (self->change_fn)
+            s_report_infos (self, infos);
+    }
+    else if (rc == SF_STORE_NOSPACE)
+        s_nospace_log (self, records);
+    else if (rc == SF_STORE_RETRY)
+        atomic_fetch_add (&self->cfg.metrics->map_grows, 1);
+    zlistx_destroy (&infos);
+    int result = rc == 0 ? SF_WRITER_STORED : rc == SF_STORE_NOSPACE ? SF_WRITER_NOSPACE
+                                                                     : SF_WRITER_DROPPED;
+    for (sf_origin_t *o = zlistx_first (self->touched); o; o = zlistx_next (self->touched)) {
+        if (rc == 0)
+            o->committed = o->staged;
+        else
+            //  Nothing of this transaction was stored: forget it. The node
+            //  record stays dirty and goes with the next commit.
+            o->staged = o->committed;
+        bool ack = o->ack_due;
+        o->ack_due = false;
+        o->touched = false;
+        if (self->done_fn)
+            self->done_fn (o, result, ack, self->done_arg);
+    }
+    zlistx_purge (self->touched);
+    return rc;
+}
+
+void
+sf_writer_tick (sf_writer_t *self, int64_t now_ms)
+{
+    if (!self->change_fn || !self->cfg.live)
+        return;
+    for (sf_origin_t *o = zhashx_first (self->origins); o; o = zhashx_next (self->origins)) {
+        int64_t age;
+        int live = sf_live_state (self->cfg.live, o->node, now_ms, &age);
+        if (live != o->live) {
+            o->live = live;
+            sf_change_t ch = { .kind = 'l', .node = o->node, .live = live };
+            self->change_fn (&ch, self->change_arg);
+        }
+    }
+}

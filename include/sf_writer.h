@@ -1,0 +1,128 @@
+/*  sf_writer.h — the controller's write session (controller/writer.c).
+
+    One module owns everything that changes stored state: the origins table
+    (per node: the committed and staged versions and the node record), the
+    one LMDB write transaction, staging, the commit, and what follows a
+    commit. The agent protocol (controller/ingest.c) and the gossip protocol
+    (controller/gossip.c) each call it; neither knows the other.
+
+    Threads: every function here is called from the ingest thread only, and
+    nothing in sf_writer_t or sf_origin_t is read by another thread. Other
+    threads see the writer's work through the store (their own read
+    transactions), the liveness table (sf_live_t, locked) and the metrics
+    (atomics); each field below says which.
+
+    Commit protocol. Changes are staged in the open transaction: a protocol
+    writes records (sf_writer_put / _del), advances the origin's staged
+    version (sf_writer_stage) and may ask for an acknowledgement
+    (sf_writer_ack_due). sf_writer_commit commits and then, once per touched
+    origin, calls the done callback with the result: on success committed =
+    staged; on failure staged falls back to committed and nothing of the
+    transaction counts. The change callback (the read model's hook) is called
+    after each successful commit, once per placement put or deleted (in
+    order, from the store's observer, sf_store_set_observer), per node record
+    stored, and per liveness transition found by sf_writer_tick.
+*/
+#ifndef SF_WRITER_H
+#define SF_WRITER_H
+
+#include "sf_live.h"
+#include "sf_metrics.h"
+#include "sf_store.h"
+#include <czmq.h>
+
+//  What the controller knows of one origin's (one node's) change stream.
+//  Ingest thread only.
+typedef struct sf_origin_t {
+    char node [SF_NODE_MAX + 1];
+    sf_version_t committed;     //  highest version stored: what acks and digests claim
+    sf_version_t staged;        //  the same with the open transaction's changes
+    sf_node_t info;             //  the node record, as it will next be stored
+    bool info_dirty;            //  info changed: stored with the next commit
+    //  The writer's own bookkeeping
+    bool touched;               //  in the open transaction
+    bool ack_due;               //  the done callback should acknowledge it
+    int live;                   //  liveness last reported to the change callback
+} sf_origin_t;
+
+typedef struct sf_writer_t sf_writer_t;
+
+//  Results the done callback gets
+#define SF_WRITER_STORED    0   //  committed: o->committed is what was staged
+#define SF_WRITER_DROPPED   -1  //  not stored (a failed or replayed commit)
+#define SF_WRITER_NOSPACE   2   //  not stored: the disk is full; ask again later
+
+//  Called after each commit, once per touched origin
+typedef void (sf_writer_done_fn) (sf_origin_t *o, int result, bool ack_due, void *arg);
+
+//  One committed change, for the read model
+typedef struct {
+    char kind;                  //  'p' put, 'd' delete, 'n' node record, 'l' liveness
+    const char *node;
+    const char *name;           //  'p', 'd'
+    const sf_summary_t *sum;    //  'p': the stored summary, valid during the call
+    const sf_node_t *info;      //  'n'
+    int live;                   //  'l': SF_LIVE_ALIVE, _SUSPECT or _DOWN
+} sf_change_t;
+typedef void (sf_writer_change_fn) (const sf_change_t *ch, void *arg);
+
+typedef struct {
+    sf_store_t *store;          //  the writer is its only writer
+    sf_live_t *live;            //  shared with the query threads (it locks)
+    sf_metrics_t *metrics;      //  atomics, read by the query and HTTP threads
+    size_t batch_records;       //  changes per transaction at most (--batch-records)
+    bool sync_every_commit;     //  --sync-ms 0
+} sf_writer_config_t;
+
+sf_writer_t *sf_writer_new (const sf_writer_config_t *cfg);
+void sf_writer_destroy (sf_writer_t **self_p);
+sf_store_t *sf_writer_store (sf_writer_t *self);
+void sf_writer_on_done (sf_writer_t *self, sf_writer_done_fn *fn, void *arg);
+//  The read model's hook: after each successful commit (see above)
+void sf_writer_on_change (sf_writer_t *self, sf_writer_change_fn *fn, void *arg);
+
+//  Loads every origin known to storage (the gossip digest names them all)
+void sf_writer_load (sf_writer_t *self);
+//  The origin of a node, loaded from storage on first use
+sf_origin_t *sf_writer_origin (sf_writer_t *self, const char *node);
+//  Walks the origins (not nested)
+sf_origin_t *sf_writer_first (sf_writer_t *self);
+sf_origin_t *sf_writer_next (sf_writer_t *self);
+
+//  Opens the write transaction if none is open. 0 or -1.
+int sf_writer_begin (sf_writer_t *self);
+//  Whether the open transaction holds batch_records changes or more
+bool sf_writer_full (sf_writer_t *self);
+//  A read view of the open transaction (sf_store_write_view)
+int sf_writer_view (sf_writer_t *self, sf_read_t *r);
+
+//  Stores a placement of origin o at ver. The writer sets what is the
+//  controller's to set, the same for every path: node and version, and the
+//  derived fields (transfer, migrated_to) cleared; an agent's `offline` is
+//  stored as `error`. Returns 0; SF_WRITER_FOREIGN when the record names
+//  another node (nothing written); -1 when storage refused it.
+#define SF_WRITER_FOREIGN -2
+int sf_writer_put (sf_writer_t *self, sf_origin_t *o, sf_stream_t *s, sf_version_t ver);
+//  Deletes a placement of origin o; the change that removed it is ver
+int sf_writer_del (sf_writer_t *self, sf_origin_t *o, const char *name, sf_version_t ver);
+//  Deletes every placement of o whose name is not a key of keep; returns
+//  how many, or -1
+int sf_writer_del_absent (sf_writer_t *self, sf_origin_t *o, zhashx_t *keep, sf_version_t ver);
+//  Replaces o's node record (kept usage and heartbeat are the caller's
+//  business); stored with the commit
+void sf_writer_set_info (sf_writer_t *self, sf_origin_t *o, const sf_node_t *info);
+//  Marks o's info changed (usage or heartbeat) so that the commit stores it
+void sf_writer_info_changed (sf_writer_t *self, sf_origin_t *o);
+//  Advances o's staged version (never backwards) and stores it as the
+//  origin's version in the open transaction
+void sf_writer_stage (sf_writer_t *self, sf_origin_t *o, sf_version_t v);
+//  Asks the done callback to acknowledge o after the commit
+void sf_writer_ack_due (sf_writer_t *self, sf_origin_t *o);
+//  Commits the open transaction (if any, or if any origin is touched) and
+//  calls back. Returns 0, SF_STORE_RETRY, SF_STORE_NOSPACE or -1.
+int sf_writer_commit (sf_writer_t *self);
+//  Whether the last commit met a full disk (cleared by the next that works)
+bool sf_writer_nospace (sf_writer_t *self);
+//  Reports liveness transitions of known origins to the change callback
+void sf_writer_tick (sf_writer_t *self, int64_t now_ms);
+#endif

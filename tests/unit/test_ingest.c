@@ -1,0 +1,476 @@
+/*  test_ingest.c — the agent protocol over the write session
+    (controller/ingest.c, controller/writer.c), in process: a real store in a
+    temporary directory, the writer, and a capture of the replies instead of
+    a socket.
+
+    Pins down docs/protocol.md 4.5: hello is answered with the committed
+    version; batches apply in seq order, skip resends, stop at a gap (resync)
+    and are acknowledged only after the commit; a bad record consumes its seq;
+    a snapshot replaces the node's placements in one transaction and keeps the
+    old state until its last chunk; a newer generation asks for a snapshot;
+    the writer's change hook reports what each commit stored.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "sf_codec.h"
+#include "sf_ingest.h"
+#include "sf_log.h"
+#include "sf_store.h"
+#include "sf_writer.h"
+
+typedef struct {
+    char dir [64];
+    sf_store_t *store;
+    sf_live_t *live;
+    sf_metrics_t metrics;
+    sf_writer_t *writer;
+    sf_ingest_t *ingest;
+    zframe_t *route;
+    zlistx_t *replies;              //  zchunk_t of each reply
+    zlistx_t *changes;              //  "kind:node/name" strings from the change hook
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+} s_fix_t;
+
+static void
+s_capture (zframe_t *route, const char *node, const void *data, size_t size, void *arg)
+{
+    s_fix_t *f = arg;
+    zlistx_add_end (f->replies, zchunk_new (data, size));
+}
+
+static void
+s_on_change (const sf_change_t *ch, void *arg)
+{
+    s_fix_t *f = arg;
+    char line [256];
+    snprintf (line, sizeof (line), "%c:%s/%s", ch->kind, ch->node, ch->name ? ch->name : "");
+    zlistx_add_end (f->changes, strdup (line));
+}
+
+static void
+s_chunk_free (void **item)
+{
+    zchunk_t *c = *item;
+    zchunk_destroy (&c);
+    *item = NULL;
+}
+
+static int
+s_setup (void **state)
+{
+    s_fix_t *f = calloc (1, sizeof (*f));
+    snprintf (f->dir, sizeof (f->dir), "/tmp/sf-test-ingest.XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    char err [256];
+    f->store = sf_store_new (f->dir, 0, err, sizeof (err));
+    assert_non_null (f->store);
+    f->live = sf_live_new (3000, 10000);
+    sf_metrics_init (&f->metrics);
+    f->writer = sf_writer_new (&(sf_writer_config_t) {
+        .store = f->store, .live = f->live, .metrics = &f->metrics, .batch_records = 100 });
+    f->replies = zlistx_new ();
+    zlistx_set_destructor (f->replies, s_chunk_free);
+    f->changes = zlistx_new ();
+    zlistx_set_destructor (f->changes, (zlistx_destructor_fn *) zstr_free);
+    f->ingest = sf_ingest_new (&(sf_ingest_config_t) {
+        .writer = f->writer, .live = f->live, .metrics = &f->metrics,
+        .max_streams_per_node = 1000, .max_snapshots = 2, .send = s_capture, .send_arg = f });
+    sf_writer_on_change (f->writer, s_on_change, f);
+    f->route = zframe_new ("r1", 2);
+    msgpack_sbuffer_init (&f->buf);
+    msgpack_packer_init (&f->pk, &f->buf, msgpack_sbuffer_write);
+    *state = f;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    s_fix_t *f = *state;
+    sf_ingest_destroy (&f->ingest);
+    sf_writer_destroy (&f->writer);
+    sf_live_destroy (&f->live);
+    sf_store_destroy (&f->store);
+    zlistx_destroy (&f->replies);
+    zlistx_destroy (&f->changes);
+    zframe_destroy (&f->route);
+    msgpack_sbuffer_destroy (&f->buf);
+    char cmd [128];
+    snprintf (cmd, sizeof (cmd), "rm -rf %s", f->dir);
+    assert_int_equal (system (cmd), 0);
+    free (f);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Building messages
+
+static msgpack_packer *
+s_begin (s_fix_t *f, const char *type, uint32_t nfields)
+{
+    msgpack_sbuffer_clear (&f->buf);
+    sf_msg_begin (&f->pk, type, nfields);
+    return &f->pk;
+}
+
+static void
+s_deliver (s_fix_t *f, const char *node)
+{
+    sf_ingest_message (f->ingest, f->route, node, f->buf.data, f->buf.size);
+}
+
+static void
+s_hello (s_fix_t *f, const char *node, uint64_t gen, uint64_t seq)
+{
+    msgpack_packer *pk = s_begin (f, "hello", 3);
+    sf_pack_kstr (pk, "node", node);
+    sf_pack_ku64 (pk, "gen", gen);
+    sf_pack_ku64 (pk, "seq", seq);
+    s_deliver (f, node);
+}
+
+//  A placement record: name, status active, clients
+static void
+s_record (msgpack_packer *pk, const char *name, int clients)
+{
+    msgpack_pack_map (pk, 3);
+    sf_pack_kstr (pk, "name", name);
+    sf_pack_kstr (pk, "status", "active");
+    sf_pack_str (pk, "clients");
+    if (clients >= 0)
+        msgpack_pack_uint32 (pk, (uint32_t) clients);
+    else
+        sf_pack_str (pk, "many");       //  fails validation
+}
+
+//  One change: "name" puts it (clients from the number after '=' if any,
+//  "bad:name" a record that fails validation), "-name" deletes it
+static void
+s_change (msgpack_packer *pk, uint64_t seq, const char *spec)
+{
+    msgpack_pack_map (pk, 2);
+    sf_pack_ku64 (pk, "seq", seq);
+    if (spec [0] == '-')
+        sf_pack_kstr (pk, "del", spec + 1);
+    else {
+        sf_pack_str (pk, "put");
+        if (strncmp (spec, "bad:", 4) == 0)
+            s_record (pk, spec + 4, -1);
+        else
+            s_record (pk, spec, 1);
+    }
+}
+
+static void
+s_batch (s_fix_t *f, const char *node, uint64_t gen, uint64_t first_seq, int n, const char **specs)
+{
+    msgpack_packer *pk = s_begin (f, "batch", 2);
+    sf_pack_ku64 (pk, "gen", gen);
+    sf_pack_str (pk, "changes");
+    msgpack_pack_array (pk, n);
+    for (int i = 0; i < n; i++)
+        s_change (pk, first_seq + i, specs [i]);
+    s_deliver (f, node);
+}
+
+//  One snapshot chunk holding names; seqs from first_seq
+static void
+s_snap (s_fix_t *f, const char *node, uint64_t gen, uint64_t seq, uint64_t index, bool last,
+        uint64_t first_seq, int n, const char **specs)
+{
+    msgpack_packer *pk = s_begin (f, "snap", 5);
+    sf_pack_ku64 (pk, "gen", gen);
+    sf_pack_ku64 (pk, "seq", seq);
+    sf_pack_ku64 (pk, "index", index);
+    sf_pack_kbool (pk, "last", last);
+    sf_pack_str (pk, "changes");
+    msgpack_pack_array (pk, n);
+    for (int i = 0; i < n; i++)
+        s_change (pk, first_seq + i, specs [i]);
+    s_deliver (f, node);
+}
+
+static void
+s_heartbeat (s_fix_t *f, const char *node, uint64_t gen, uint64_t counter)
+{
+    msgpack_packer *pk = s_begin (f, "hb", 2);
+    sf_pack_ku64 (pk, "gen", gen);
+    sf_pack_ku64 (pk, "counter", counter);
+    s_deliver (f, node);
+}
+
+//  ---------------------------------------------------------------------------
+//  Reading replies
+
+//  The replies since the last call, as "type gen/seq" (acks), "type reason"
+//  (resync), "type code" (error) or "type after_ms" (retry), space separated
+static const char *
+s_replies (s_fix_t *f)
+{
+    static char out [1024];
+    out [0] = 0;
+    for (zchunk_t *c = zlistx_first (f->replies); c; c = zlistx_next (f->replies)) {
+        sf_msg_t m;
+        sf_msg_init (&m);
+        assert_int_equal (sf_msg_parse (&m, zchunk_data (c), zchunk_size (c)), 0);
+        char one [192];
+        if (strcmp (m.type, "ack") == 0) {
+            uint64_t gen = 0, seq = 0;
+            sf_map_u64 (m.body, "gen", &gen, NULL);
+            sf_map_u64 (m.body, "seq", &seq, NULL);
+            snprintf (one, sizeof (one), "ack %llu/%llu", (unsigned long long) gen,
+                      (unsigned long long) seq);
+        }
+        else {
+            char what [128] = "";
+            if (sf_map_str (m.body, "reason", what, sizeof (what) - 1, NULL) != 0)
+                sf_map_str (m.body, "code", what, sizeof (what) - 1, NULL);
+            snprintf (one, sizeof (one), "%s %s", m.type, what);
+        }
+        if (out [0])
+            strcat (out, "; ");
+        strcat (out, one);
+        sf_msg_release (&m);
+    }
+    zlistx_purge (f->replies);
+    return out;
+}
+
+//  "name:clients" of a node's stored placements, space separated
+static int
+s_row_collect (const sf_row_t *row, void *arg)
+{
+    char *out = arg;
+    char one [160];
+    snprintf (one, sizeof (one), "%s%s@%llu", *out ? " " : "", row->name,
+              (unsigned long long) row->sum.seq);
+    strcat (out, one);
+    return 0;
+}
+
+static const char *
+s_stored (s_fix_t *f, const char *node)
+{
+    static char out [2048];
+    out [0] = 0;
+    sf_read_t r;
+    assert_int_equal (sf_store_read_begin (f->store, &r), 0);
+    sf_store_scan_streams (&r, node, s_row_collect, out);
+    sf_store_read_end (&r);
+    return out;
+}
+
+static sf_version_t
+s_origin (s_fix_t *f, const char *node)
+{
+    sf_version_t v = { 0, 0 };
+    sf_read_t r;
+    assert_int_equal (sf_store_read_begin (f->store, &r), 0);
+    sf_store_get_origin (&r, node, &v);
+    sf_store_read_end (&r);
+    return v;
+}
+
+//  ---------------------------------------------------------------------------
+
+static void
+test_hello_is_answered_with_the_committed_version_at_once (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 5, 9);
+    assert_string_equal (s_replies (f), "ack 0/0");
+    const char *specs [] = { "cam1", "cam2" };
+    s_batch (f, "n1", 0, 1, 2, specs);
+    //  staged but not committed: a hello now still says 0/0
+    s_hello (f, "n1", 0, 2);
+    assert_string_equal (s_replies (f), "ack 0/0");
+    sf_writer_commit (f->writer);
+    s_replies (f);
+    s_hello (f, "n1", 0, 2);
+    assert_string_equal (s_replies (f), "ack 0/2");
+}
+
+static void
+test_batch_is_acknowledged_only_after_the_commit (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 0, 0);
+    s_replies (f);
+    const char *specs [] = { "cam1", "cam2", "-cam1" };
+    s_batch (f, "n1", 0, 1, 3, specs);
+    assert_string_equal (s_replies (f), "");
+    assert_string_equal (s_stored (f, "n1"), "");
+    assert_int_equal (sf_writer_commit (f->writer), 0);
+    assert_string_equal (s_replies (f), "ack 0/3");
+    assert_string_equal (s_stored (f, "n1"), "cam2@2");
+    assert_int_equal (s_origin (f, "n1").seq, 3);
+    //  the change hook saw what the commit stored, each placement once
+    bool put2 = false, del1 = false;
+    for (char *c = zlistx_first (f->changes); c; c = zlistx_next (f->changes)) {
+        put2 |= strcmp (c, "p:n1/cam2") == 0;
+        del1 |= strcmp (c, "d:n1/cam1") == 0;
+    }
+    assert_true (put2 && del1);
+}
+
+static void
+test_resent_changes_are_skipped_and_a_gap_asks_for_a_snapshot (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 0, 0);
+    const char *a [] = { "cam1", "cam2" };
+    s_batch (f, "n1", 0, 1, 2, a);
+    sf_writer_commit (f->writer);
+    s_replies (f);
+    //  a resend of 1..2 and one new change
+    const char *b [] = { "cam1", "cam2", "cam3" };
+    s_batch (f, "n1", 0, 1, 3, b);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/3");
+    assert_string_equal (s_stored (f, "n1"), "cam1@1 cam2@2 cam3@3");
+    //  seq 5 after 3: a gap; nothing of it applies
+    const char *c [] = { "cam5" };
+    s_batch (f, "n1", 0, 5, 1, c);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "resync gap in seq; ack 0/3");
+    assert_string_equal (s_stored (f, "n1"), "cam1@1 cam2@2 cam3@3");
+}
+
+static void
+test_a_bad_record_in_a_batch_consumes_its_seq (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 0, 0);
+    s_replies (f);
+    const char *specs [] = { "cam1", "bad:cam2", "cam3" };
+    s_batch (f, "n1", 0, 1, 3, specs);
+    assert_string_equal (s_replies (f), "error field");
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/3");
+    assert_string_equal (s_stored (f, "n1"), "cam1@1 cam3@3");
+}
+
+static void
+test_a_newer_generation_asks_for_a_snapshot_and_an_older_one_is_ignored (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 2, 0);
+    const char *specs [] = { "cam1" };
+    //  the store knows generation 0: a batch of generation 2 is a new one
+    s_replies (f);
+    s_batch (f, "n1", 2, 1, 1, specs);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "resync new generation");
+    assert_string_equal (s_stored (f, "n1"), "");
+    //  the snapshot of generation 2 sets the version
+    const char *snap [] = { "cam1", "cam2" };
+    s_snap (f, "n1", 2, 2, 0, true, 1, 2, snap);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 2/2");
+    //  generation 1 is older: ignored
+    s_batch (f, "n1", 1, 3, 1, specs);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "");
+    assert_string_equal (s_stored (f, "n1"), "cam1@1 cam2@2");
+}
+
+static void
+test_a_snapshot_replaces_the_nodes_placements_at_its_last_chunk (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 1, 0);
+    const char *a [] = { "old1", "keep" };
+    s_batch (f, "n1", 0, 1, 2, a);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_stored (f, "n1"), "keep@2 old1@1");
+    s_replies (f);
+    //  generation 1, seq 3: two chunks
+    const char *c0 [] = { "keep" };
+    const char *c1 [] = { "new1" };
+    s_snap (f, "n1", 1, 3, 0, false, 1, 1, c0);
+    sf_writer_commit (f->writer);
+    //  the old state stays until the last chunk
+    assert_string_equal (s_stored (f, "n1"), "keep@2 old1@1");
+    assert_string_equal (s_replies (f), "");
+    s_snap (f, "n1", 1, 3, 1, true, 2, 1, c1);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 1/3");
+    assert_string_equal (s_stored (f, "n1"), "keep@1 new1@2");
+    sf_version_t v = s_origin (f, "n1");
+    assert_int_equal (v.gen, 1);
+    assert_int_equal (v.seq, 3);
+    //  the deleted placement left a tombstone at the snapshot's version
+    sf_read_t r;
+    sf_store_read_begin (f->store, &r);
+    assert_int_equal (sf_store_get_tombstone (&r, "n1", "old1", &v), 0);
+    assert_int_equal (v.seq, 3);
+    sf_store_read_end (&r);
+}
+
+static void
+test_a_record_for_another_node_is_refused (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 0, 0);
+    s_replies (f);
+    msgpack_packer *pk = s_begin (f, "batch", 2);
+    sf_pack_ku64 (pk, "gen", 0);
+    sf_pack_str (pk, "changes");
+    msgpack_pack_array (pk, 1);
+    msgpack_pack_map (pk, 2);
+    sf_pack_ku64 (pk, "seq", 1);
+    sf_pack_str (pk, "put");
+    msgpack_pack_map (pk, 2);
+    sf_pack_kstr (pk, "name", "cam1");
+    sf_pack_kstr (pk, "node", "n2");
+    s_deliver (f, "n1");
+    assert_string_equal (s_replies (f), "error forbidden");
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_stored (f, "n1"), "");
+    assert_string_equal (s_stored (f, "n2"), "");
+}
+
+static void
+test_heartbeat_feeds_liveness_and_the_hook_reports_transitions (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 0, 0);
+    s_heartbeat (f, "n1", 0, 1);
+    int64_t now = sf_mono_ms ();
+    int64_t age;
+    assert_int_equal (sf_live_state (f->live, "n1", now, &age), SF_LIVE_ALIVE);
+    sf_writer_commit (f->writer);
+    sf_writer_tick (f->writer, now);
+    sf_writer_tick (f->writer, now + 4000);
+    sf_writer_tick (f->writer, now + 11000);
+    sf_writer_tick (f->writer, now + 12000);       //  no change: nothing reported
+    int lives = 0;
+    for (char *c = zlistx_first (f->changes); c; c = zlistx_next (f->changes))
+        lives += c [0] == 'l';
+    assert_int_equal (lives, 3);                    //  alive, suspect, down
+}
+
+int
+main (void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown (fn, s_setup, s_teardown)
+    const struct CMUnitTest tests [] = {
+        T (test_hello_is_answered_with_the_committed_version_at_once),
+        T (test_batch_is_acknowledged_only_after_the_commit),
+        T (test_resent_changes_are_skipped_and_a_gap_asks_for_a_snapshot),
+        T (test_a_bad_record_in_a_batch_consumes_its_seq),
+        T (test_a_newer_generation_asks_for_a_snapshot_and_an_older_one_is_ignored),
+        T (test_a_snapshot_replaces_the_nodes_placements_at_its_last_chunk),
+        T (test_a_record_for_another_node_is_refused),
+        T (test_heartbeat_feeds_liveness_and_the_hook_reports_transitions),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
