@@ -24,7 +24,15 @@ typedef struct {
     uint64_t snap_gen, snap_seq;
     size_t snap_records;
     int64_t resync_sent_ms;
+    //  Asked to retry: what the agent sent before its next hello is dropped
+    //  without a word (it was on the wire already), so one broken snapshot
+    //  or one full disk earns one request, not one per message in flight
+    bool waiting;
+    int64_t retry_ms;               //  back-off of the last retry; 0 after a success
 } s_agent_t;
+
+#define S_RETRY_FIRST_MS 1000
+#define S_RETRY_MAX_MS 30000
 
 struct sf_ingest_t {
     //  Every field: ingest thread only
@@ -95,6 +103,30 @@ s_resync (sf_ingest_t *self, s_agent_t *a, const char *why)
     s_send (self, a->route, a->node);
 }
 
+//  Asks the agent to wait, then say hello again (docs/protocol.md, retry):
+//  the wait doubles with each retry in a row, up to S_RETRY_MAX_MS. What
+//  was assembled of a snapshot goes.
+static void
+s_retry (sf_ingest_t *self, s_agent_t *a, const char *why)
+{
+    zlistx_purge (a->snap);
+    a->snap_records = 0;
+    a->waiting = true;
+    a->retry_ms = a->retry_ms ? a->retry_ms * 2 : S_RETRY_FIRST_MS;
+    if (a->retry_ms > S_RETRY_MAX_MS)
+        a->retry_ms = S_RETRY_MAX_MS;
+    atomic_fetch_add (&self->cfg.metrics->resyncs, 1);
+    sf_log_limited (&self->rl, SF_LOG_INFO, "ingest: asking %s to retry in %lld ms: %s", a->node,
+                    (long long) a->retry_ms, why);
+    msgpack_sbuffer_clear (&self->out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->out, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "retry", 2);
+    sf_pack_ku64 (&pk, "after_ms", (uint64_t) a->retry_ms);
+    sf_pack_kstr (&pk, "reason", why);
+    s_send (self, a->route, a->node);
+}
+
 //  After each commit, per origin it touched: acknowledge what was stored,
 //  or ask the agent for what was lost
 static void
@@ -108,7 +140,16 @@ s_on_done (sf_origin_t *o, int result, bool ack_due, void *arg)
         if (ack_due) {
             sf_msg_ack (&self->out, o->committed.gen, o->committed.seq);
             s_send (self, a->route, a->node);
+            a->retry_ms = 0;
         }
+    }
+    else if (result == SF_WRITER_NOSPACE) {
+        //  Resending now would meet the same full disk: the agent keeps its
+        //  changes and says hello again after a back-off (the writer logs
+        //  the cause once, with the data directory). A snapshot still being
+        //  assembled was not in the transaction: it goes on.
+        if (ack_due)
+            s_retry (self, a, "controller disk full");
     }
     else {
         //  Nothing of this transaction was stored: let the agent send it
@@ -249,6 +290,8 @@ s_on_hello (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
     zframe_destroy (&a->route);
     a->route = zframe_dup (route);
     zlistx_purge (a->snap);
+    a->snap_records = 0;
+    a->waiting = false;
     a->resync_sent_ms = 0;
     sf_info ("ingest: %s says hello (generation %llu, seq %llu; stored %llu/%llu)", o->node,
              (unsigned long long) gen, (unsigned long long) seq,
@@ -295,10 +338,17 @@ s_apply_snapshot (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o)
             else
                 snprintf (err, SF_ERR_MAX, "snapshot change is neither put nor node");
             if (rc) {
+                //  Rejected by itself: a placement it names keeps what is
+                //  stored, rather than being taken for absent and deleted
+                char name [SF_NAME_MAX + 1] = "";
+                bool named = put && sf_map_str (put, "name", name, SF_NAME_MAX, NULL) == 0 && name [0];
+                if (named)
+                    zhashx_insert (present, name, (void *) 1);
                 skipped++;
                 sf_metrics_reject (self->cfg.metrics, reason);
-                sf_log_limited (&self->rl, SF_LOG_WARN, "ingest: skipped a record in %s's snapshot: %s",
-                                o->node, err);
+                sf_log_limited (&self->rl, SF_LOG_WARN, "ingest: skipped a record in %s's snapshot%s%s%s: %s",
+                                o->node, named ? " (" : "", name, named ? ": its stored placement is kept)" : "",
+                                err);
             }
             else {
                 applied++;
@@ -343,24 +393,36 @@ s_on_snap (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
     }
     zframe_destroy (&a->route);
     a->route = zframe_dup (route);
-    if (index == 0 || gen != a->snap_gen || seq != a->snap_seq) {
+    if (index == 0) {
+        //  A new snapshot. At most max_snapshots are assembled at once (each
+        //  holds its chunks until the last): the others wait and come back
+        bool holds_slot = zlistx_size (a->snap) > 0;
+        if (!last && !holds_slot && sf_ingest_snapshots (self) >= self->cfg.max_snapshots) {
+            snprintf (err, sizeof (err), "%zu snapshots are being received; send yours later",
+                      self->cfg.max_snapshots);
+            s_retry (self, a, err);
+            return;
+        }
         zlistx_purge (a->snap);
         a->snap_records = 0;
         a->snap_gen = gen;
         a->snap_seq = seq;
-        if (index != 0) {
-            s_resync (self, a, "snapshot chunk out of order");
-            return;
-        }
     }
-    if (index != zlistx_size (a->snap)) {
-        zlistx_purge (a->snap);
-        s_resync (self, a, "snapshot chunk missing");
+    else if (zlistx_size (a->snap) == 0 || gen != a->snap_gen || seq != a->snap_seq) {
+        //  Restart that snapshot, after a back-off long enough for what is
+        //  still on the wire to drain: asking at once is how two nodes
+        //  looped for good on "out of order"
+        s_retry (self, a, "snapshot chunk out of order");
+        return;
+    }
+    else if (index != zlistx_size (a->snap)) {
+        s_retry (self, a, "snapshot chunk missing");
         return;
     }
     a->snap_records += recs->via.array.size;
     if (a->snap_records > (size_t) self->cfg.max_streams_per_node) {
         zlistx_purge (a->snap);
+        a->snap_records = 0;
         snprintf (err, sizeof (err), "snapshot holds more than %lld placements (max-streams-per-node)",
                   (long long) self->cfg.max_streams_per_node);
         sf_ingest_reject (self, route, o->node, SF_REJ_BOUNDS, err);
@@ -477,7 +539,10 @@ s_on_heartbeat (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route
     atomic_fetch_add (&self->cfg.metrics->heartbeats, 1);
     zframe_destroy (&a->route);
     a->route = zframe_dup (route);
-    sf_writer_ack_due (self->cfg.writer, o);
+    //  Answered at once with what is committed, however busy the writer is:
+    //  the agent judges the controller alive by it
+    sf_msg_ack (&self->out, o->committed.gen, o->committed.seq);
+    s_send (self, route, o->node);
 }
 
 void
@@ -496,6 +561,12 @@ sf_ingest_message (sf_ingest_t *self, zframe_t *route, const char *node, const v
     }
     s_agent_t *a = s_agent (self, node);
     const char *t = self->msg.type;
+    if (a->waiting && (strcmp (t, "snap") == 0 || strcmp (t, "batch") == 0)) {
+        //  Sent before the agent heard our retry: it sends it again after
+        //  its next hello
+        sf_msg_release (&self->msg);
+        return;
+    }
     if (strcmp (t, "hello") == 0)
         s_on_hello (self, a, o, route, self->msg.body);
     else if (strcmp (t, "snap") == 0)

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 struct sf_store_t {
     MDB_env *env;
@@ -359,11 +360,28 @@ sf_store_reader_check (sf_store_t *self)
     return dead;
 }
 
+//  Whether an LMDB error means the file system is full: ENOSPC, or EIO,
+//  which LMDB reports for a short write (a page or the meta page written in
+//  part) and which on a file system with almost nothing free is the same
+//  thing
+static bool
+s_disk_full (sf_store_t *self, int rc)
+{
+    if (rc == ENOSPC)
+        return true;
+    struct statvfs fs;
+    if (rc != EIO || statvfs (self->path, &fs))
+        return false;
+    uint64_t avail = (uint64_t) fs.f_bavail * fs.f_frsize;
+    uint64_t total = (uint64_t) fs.f_blocks * fs.f_frsize;
+    return avail < ((uint64_t) 64 << 20) && avail < total / 20;
+}
+
 int
 sf_store_sync (sf_store_t *self)
 {
     int rc = mdb_env_sync (self->env, 1);
-    if (rc == ENOSPC)
+    if (rc && s_disk_full (self, rc))
         return SF_STORE_NOSPACE;
     return rc ? -1 : 0;
 }
@@ -848,7 +866,7 @@ sf_store_commit (sf_store_t *self)
         sf_error ("store: write transaction too large: %s", mdb_strerror (rc));
         return -1;
     }
-    if (rc == ENOSPC)
+    if (s_disk_full (self, rc))
         return SF_STORE_NOSPACE;        //  the caller says what to do, at a limited rate
     sf_error ("store: commit failed in %s: %s", self->path, mdb_strerror (rc));
     return -1;

@@ -308,10 +308,10 @@ s_nospace_log (sf_writer_t *self, size_t lost)
         self->nospace = true;
         self->nospace_since_ms = now;
         self->nospace_logged_ms = now;
-        sf_error ("store: the disk holding the data directory %s is full (ENOSPC): %zu changes "
-                  "were not stored and their agents were asked to retry later. Free space on that "
-                  "file system (or move --data-dir to a larger one); ingest resumes by itself",
-                  sf_store_path (self->cfg.store), lost);
+        sf_error ("store: the disk holding the data directory %s is full (ENOSPC): a commit of "
+                  "%zu changes was refused, nothing of it stored; agents are asked to retry later. "
+                  "Free space on that file system (or move --data-dir to a larger one); ingest "
+                  "resumes by itself", sf_store_path (self->cfg.store), lost);
     }
     else if (now - self->nospace_logged_ms >= 60000) {
         self->nospace_logged_ms = now;

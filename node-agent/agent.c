@@ -44,7 +44,9 @@ typedef struct {
     bool seen;
 } s_entry_t;
 
-typedef enum { S_DISCONNECTED, S_HELLO, S_STREAMING } s_state_t;
+//  S_WAIT: the controller asked us to retry later (docs/protocol.md, retry);
+//  changes wait in the buffer and the hello goes again at retry_at_ms
+typedef enum { S_DISCONNECTED, S_HELLO, S_STREAMING, S_WAIT } s_state_t;
 
 typedef struct {
     sf_agent_config_t *cfg;
@@ -90,6 +92,7 @@ typedef struct {
     msgpack_sbuffer pack;
     msgpack_sbuffer hello;      //  the hello of this connection, until it is queued
     bool hello_pending;
+    int64_t retry_at_ms;        //  S_WAIT: when to say hello again
     sf_msg_t msg;
     sf_ratelimit_t rl;
 } s_agent_t;
@@ -375,6 +378,21 @@ s_send_hello (s_agent_t *a)
     sf_debug ("hello sent to %s (generation %lu, seq %lu)", a->endpoints [a->current], a->gen, a->seq);
 }
 
+//  Packs this connection's hello (sent by the main loop once it can be)
+static void
+s_hello_pack (s_agent_t *a)
+{
+    msgpack_sbuffer_clear (&a->hello);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &a->hello, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "hello", 4);
+    sf_pack_kstr (&pk, "node", a->cfg->node);
+    sf_pack_ku64 (&pk, "gen", a->gen);
+    sf_pack_ku64 (&pk, "seq", a->seq);
+    sf_pack_kstr (&pk, "software_version", S_VERSION);
+    a->state = S_HELLO;
+}
+
 static int
 s_connect (s_agent_t *a)
 {
@@ -409,15 +427,7 @@ s_connect (s_agent_t *a)
         zsock_destroy (&a->sock);
         return -1;
     }
-    msgpack_sbuffer_clear (&a->hello);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &a->hello, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "hello", 4);
-    sf_pack_kstr (&pk, "node", a->cfg->node);
-    sf_pack_ku64 (&pk, "gen", a->gen);
-    sf_pack_ku64 (&pk, "seq", a->seq);
-    sf_pack_kstr (&pk, "software_version", S_VERSION);
-    a->state = S_HELLO;
+    s_hello_pack (a);
     a->last_rx_ms = sf_mono_ms ();
     a->connected_ms = a->last_rx_ms;
     //  The connection is not up yet: the main loop sends the hello once it
@@ -715,9 +725,29 @@ s_on_message (s_agent_t *a, zframe_t *frame)
         char why [128] = "";
         sf_map_str (a->msg.body, "reason", why, sizeof (why) - 1, NULL);
         sf_info ("controller asks for a snapshot (%s)", why);
-        if (a->state != S_DISCONNECTED) {
+        //  Waiting after a retry: the hello at its end decides
+        if (a->state != S_DISCONNECTED && a->state != S_WAIT) {
             a->state = S_STREAMING;
             s_send_snapshot (a);
+        }
+    }
+    else if (strcmp (t, "retry") == 0) {
+        //  Nothing since the last ack was stored (a full disk, too many
+        //  snapshots at once, a broken snapshot): wait, then start again
+        //  from the hello, which says what the controller holds
+        uint64_t after = 1000;
+        char why [128] = "";
+        sf_map_u64 (a->msg.body, "after_ms", &after, NULL);
+        sf_map_str (a->msg.body, "reason", why, sizeof (why) - 1, NULL);
+        if (after > 60000)
+            after = 60000;
+        if (a->state != S_DISCONNECTED) {
+            sf_log_limited (&a->rl, SF_LOG_INFO, "controller %s asks us to retry in %llu ms (%s)",
+                            a->endpoints [a->current], (unsigned long long) after, why);
+            a->state = S_WAIT;
+            a->snap_pending = false;
+            a->hello_pending = false;
+            a->retry_at_ms = sf_mono_ms () + (int64_t) after;
         }
     }
     else if (strcmp (t, "error") == 0) {
@@ -933,6 +963,11 @@ sf_agent_run (sf_agent_config_t *cfg)
         }
         if (a->state == S_DISCONNECTED)
             s_connect (a);
+        else if (a->state == S_WAIT && now >= a->retry_at_ms) {
+            s_hello_pack (a);
+            a->hello_pending = true;
+            s_send_hello (a);
+        }
         else if (now - a->last_rx_ms > cfg->controller_timeout_ms) {
             char hint [768];
             s_failover (a, a->state == S_HELLO ? s_hello_hint (a, hint, sizeof (hint)) : "went silent");

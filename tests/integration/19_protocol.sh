@@ -4,9 +4,10 @@
 # hello is answered with the stored (gen, seq); a snapshot is acknowledged at
 # its seq and replaces the node's set; batches are acknowledged at their last
 # seq after commit; a resend is idempotent; a gap or a new generation asks for
-# a snapshot; an older generation's snapshot, an out-of-order chunk and a
-# snapshot over max-streams-per-node are refused. The query endpoint rejects
-# malformed requests and unknown request types the same way.
+# a snapshot; an older generation's snapshot and a snapshot over
+# max-streams-per-node are refused; an out-of-order chunk is answered with a
+# retry. The query endpoint rejects malformed requests and unknown request
+# types the same way.
 source "$(dirname "$0")/../lib.sh"
 source "$SF_ROOT/tests/helpers/sf_checks.sh"
 
@@ -67,9 +68,10 @@ check "a snapshot of an older generation is refused (error state)" \
 check "the older snapshot changed nothing" bash -c "[ \"\$(names --node r2)\" = x ]"
 
 raw r3 "[1, \"snap\", {\"gen\": 3, \"seq\": 2, \"index\": 1, \"last\": true, \"changes\": [$(put 2 late)]}]" >"$O"
-check "a snapshot chunk out of order is answered with a resync request" \
-  has "$O" 'r["type"] == "resync" and "order" in b["reason"]'
-raw r3 "[1, \"snap\", {\"gen\": 3, \"seq\": 6, \"index\": 0, \"last\": true, \"changes\": [$(put 1 s1), $(put 2 s2), $(put 3 s3), $(put 4 s4), $(put 5 s5), $(put 6 s6)]}]" >"$O"
+check "a snapshot chunk out of order is answered with a retry after a back-off" \
+  has "$O" 'r["type"] == "retry" and "order" in b["reason"] and b["after_ms"] >= 1000'
+# After a retry the agent says hello before it sends again
+raw r3 '[1, "hello", {"node": "r3", "gen": 3, "seq": 0}]' "[1, \"snap\", {\"gen\": 3, \"seq\": 6, \"index\": 0, \"last\": true, \"changes\": [$(put 1 s1), $(put 2 s2), $(put 3 s3), $(put 4 s4), $(put 5 s5), $(put 6 s6)]}]" >"$O"
 check "a snapshot over max-streams-per-node is refused (error bounds)" \
   has "$O" 'r["type"] == "error" and r["code"] == "bounds" and "max-streams-per-node" in r["message"]'
 check "nothing of the refused snapshot is stored" total_is 0 --node r3

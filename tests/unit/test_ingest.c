@@ -229,6 +229,13 @@ s_replies (s_fix_t *f)
             snprintf (one, sizeof (one), "ack %llu/%llu", (unsigned long long) gen,
                       (unsigned long long) seq);
         }
+        else if (strcmp (m.type, "retry") == 0) {
+            uint64_t after = 0;
+            char why [128] = "";
+            sf_map_u64 (m.body, "after_ms", &after, NULL);
+            sf_map_str (m.body, "reason", why, sizeof (why) - 1, NULL);
+            snprintf (one, sizeof (one), "retry %llu %s", (unsigned long long) after, why);
+        }
         else {
             char what [128] = "";
             if (sf_map_str (m.body, "reason", what, sizeof (what) - 1, NULL) != 0)
@@ -458,6 +465,113 @@ test_heartbeat_feeds_liveness_and_the_hook_reports_transitions (void **state)
     assert_int_equal (lives, 3);                    //  alive, suspect, down
 }
 
+//  Issue 12, item 4
+static void
+test_a_bad_record_in_a_snapshot_keeps_its_stored_placement (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 0, 0);
+    const char *a [] = { "cam1", "cam2", "cam3" };
+    s_batch (f, "n1", 0, 1, 3, a);
+    sf_writer_commit (f->writer);
+    s_replies (f);
+    //  cam2's new record fails validation; cam3 is gone from the node
+    const char *snap [] = { "cam1", "bad:cam2" };
+    s_snap (f, "n1", 0, 6, 0, true, 4, 2, snap);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/6");
+    assert_string_equal (s_stored (f, "n1"), "cam1@4 cam2@2");
+}
+
+//  Issue 12: snapshot transfer that cannot livelock
+static void
+test_a_snapshot_chunk_out_of_order_restarts_that_snapshot_once_with_back_off (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 1, 0);
+    const char *a [] = { "old" };
+    s_batch (f, "n1", 0, 1, 1, a);
+    sf_writer_commit (f->writer);
+    s_replies (f);
+    const char *c [] = { "x" };
+    //  chunk 1 is lost: chunk 2 arrives after chunk 0
+    s_snap (f, "n1", 1, 10, 0, false, 1, 1, c);
+    s_snap (f, "n1", 1, 10, 2, false, 3, 1, c);
+    assert_string_equal (s_replies (f), "retry 1000 snapshot chunk missing");
+    //  the rest of the broken snapshot is dropped without another request
+    s_snap (f, "n1", 1, 10, 3, true, 4, 1, c);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "");
+    assert_string_equal (s_stored (f, "n1"), "old@1");
+    //  after its wait the agent says hello; a second broken snapshot in a
+    //  row waits twice as long
+    s_hello (f, "n1", 1, 1);
+    s_replies (f);
+    s_snap (f, "n1", 1, 20, 1, false, 1, 1, c);
+    assert_string_equal (s_replies (f), "retry 2000 snapshot chunk out of order");
+    //  a whole one applies, and the back-off starts over
+    s_hello (f, "n1", 1, 1);
+    s_replies (f);
+    const char *c0 [] = { "new1" }, *c1 [] = { "new2" };
+    s_snap (f, "n1", 1, 30, 0, false, 1, 1, c0);
+    s_snap (f, "n1", 1, 30, 1, true, 2, 1, c1);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 1/30");
+    assert_string_equal (s_stored (f, "n1"), "new1@1 new2@2");
+    s_snap (f, "n1", 1, 40, 1, false, 1, 1, c);
+    assert_string_equal (s_replies (f), "retry 1000 snapshot chunk out of order");
+    //  until the agent's next hello, what it sends is dropped unanswered
+    const char *b [] = { "late" };
+    s_batch (f, "n1", 2, 31, 1, b);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "");
+    assert_string_equal (s_stored (f, "n1"), "new1@1 new2@2");
+}
+
+static void
+test_snapshots_assembled_at_once_are_bounded_and_the_others_wait (void **state)
+{
+    s_fix_t *f = *state;
+    const char *c [] = { "cam" };
+    //  max_snapshots is 2 in this fixture
+    s_snap (f, "n1", 1, 5, 0, false, 1, 1, c);
+    s_snap (f, "n2", 1, 5, 0, false, 1, 1, c);
+    assert_string_equal (s_replies (f), "");
+    assert_int_equal (sf_ingest_snapshots (f->ingest), 2);
+    s_snap (f, "n3", 1, 5, 0, false, 1, 1, c);
+    assert_string_equal (s_replies (f), "retry 1000 2 snapshots are being received; send yours later");
+    assert_int_equal (sf_ingest_snapshots (f->ingest), 2);
+    //  what n3 sends before its next hello is dropped
+    s_snap (f, "n3", 1, 5, 1, true, 2, 1, c);
+    assert_string_equal (s_replies (f), "");
+    //  the first two complete; then there is room again
+    const char *l [] = { "cam2" };
+    s_snap (f, "n1", 1, 5, 1, true, 2, 1, l);
+    s_snap (f, "n2", 1, 5, 1, true, 2, 1, l);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 1/5; ack 1/5");
+    s_hello (f, "n3", 1, 0);
+    assert_string_equal (s_replies (f), "ack 0/0");
+    s_snap (f, "n3", 1, 5, 0, false, 1, 1, c);
+    assert_string_equal (s_replies (f), "");
+    assert_int_equal (sf_ingest_snapshots (f->ingest), 1);
+}
+
+static void
+test_a_heartbeat_is_answered_at_once_even_with_a_transaction_open (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 0, 0);
+    const char *a [] = { "cam1" };
+    s_batch (f, "n1", 0, 1, 1, a);
+    s_replies (f);
+    s_heartbeat (f, "n1", 0, 1);
+    //  what is committed, before the open transaction commits
+    assert_string_equal (s_replies (f), "ack 0/0");
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/1");
+}
+
 int
 main (void)
 {
@@ -471,6 +585,10 @@ main (void)
         T (test_a_snapshot_replaces_the_nodes_placements_at_its_last_chunk),
         T (test_a_record_for_another_node_is_refused),
         T (test_heartbeat_feeds_liveness_and_the_hook_reports_transitions),
+        T (test_a_bad_record_in_a_snapshot_keeps_its_stored_placement),
+        T (test_a_snapshot_chunk_out_of_order_restarts_that_snapshot_once_with_back_off),
+        T (test_snapshots_assembled_at_once_are_bounded_and_the_others_wait),
+        T (test_a_heartbeat_is_answered_at_once_even_with_a_transaction_open),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
