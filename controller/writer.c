@@ -84,26 +84,11 @@ sf_writer_on_done (sf_writer_t *self, sf_writer_done_fn *fn, void *arg)
     self->done_arg = arg;
 }
 
-//  The store reports every placement put or deleted by the transaction right
-//  after it commits, whichever module wrote it (agents, gossip, fleet flags)
-static void
-s_observe (void *arg, const sf_store_change_t *changes, size_t count)
-{
-    sf_writer_t *self = arg;
-    for (size_t i = 0; i < count; i++) {
-        const sf_store_change_t *c = &changes [i];
-        sf_change_t ch = { .kind = c->deleted ? 'd' : 'p', .node = c->node, .name = c->name,
-                           .sum = c->deleted ? NULL : &c->sum };
-        self->change_fn (&ch, self->change_arg);
-    }
-}
-
 void
 sf_writer_on_change (sf_writer_t *self, sf_writer_change_fn *fn, void *arg)
 {
     self->change_fn = fn;
     self->change_arg = arg;
-    sf_store_set_observer (self->cfg.store, fn ? s_observe : NULL, self);
 }
 
 sf_origin_t *

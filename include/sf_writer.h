@@ -18,10 +18,11 @@
     (sf_writer_ack_due). sf_writer_commit commits and then, once per touched
     origin, calls the done callback with the result: on success committed =
     staged; on failure staged falls back to committed and nothing of the
-    transaction counts. The change callback (the read model's hook) is called
-    after each successful commit, once per placement put or deleted (in
-    order, from the store's observer, sf_store_set_observer), per node record
-    stored, and per liveness transition found by sf_writer_tick.
+    transaction counts. Placements put or deleted reach the read model
+    through the store's observer (sf_store_set_observer), called inside the
+    commit before any done callback; the change callback adds what the store
+    does not see: each node record a commit stored, and each liveness
+    transition found by sf_writer_tick.
 */
 #ifndef SF_WRITER_H
 #define SF_WRITER_H
@@ -55,13 +56,11 @@ typedef struct sf_writer_t sf_writer_t;
 //  Called after each commit, once per touched origin
 typedef void (sf_writer_done_fn) (sf_origin_t *o, int result, bool ack_due, void *arg);
 
-//  One committed change, for the read model
+//  One committed change the store's observer does not report
 typedef struct {
-    char kind;                  //  'p' put, 'd' delete, 'n' node record, 'l' liveness
+    char kind;                  //  'n' node record stored, 'l' liveness transition
     const char *node;
-    const char *name;           //  'p', 'd'
-    const sf_summary_t *sum;    //  'p': the stored summary, valid during the call
-    const sf_node_t *info;      //  'n'
+    const sf_node_t *info;      //  'n', valid during the call
     int live;                   //  'l': SF_LIVE_ALIVE, _SUSPECT or _DOWN
 } sf_change_t;
 typedef void (sf_writer_change_fn) (const sf_change_t *ch, void *arg);
@@ -78,7 +77,7 @@ sf_writer_t *sf_writer_new (const sf_writer_config_t *cfg);
 void sf_writer_destroy (sf_writer_t **self_p);
 sf_store_t *sf_writer_store (sf_writer_t *self);
 void sf_writer_on_done (sf_writer_t *self, sf_writer_done_fn *fn, void *arg);
-//  The read model's hook: after each successful commit (see above)
+//  After each successful commit, and from sf_writer_tick (see above)
 void sf_writer_on_change (sf_writer_t *self, sf_writer_change_fn *fn, void *arg);
 
 //  Loads every origin known to storage (the gossip digest names them all)
