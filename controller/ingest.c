@@ -346,9 +346,9 @@ s_apply_snapshot (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o)
                     zhashx_insert (present, name, (void *) 1);
                 skipped++;
                 sf_metrics_reject (self->cfg.metrics, reason);
-                sf_log_limited (&self->rl, SF_LOG_WARN, "ingest: skipped a record in %s's snapshot%s%s%s: %s",
-                                o->node, named ? " (" : "", name, named ? ": its stored placement is kept)" : "",
-                                err);
+                sf_log_limited (&self->rl, SF_LOG_WARN, "ingest: skipped a record in %s's snapshot: %s%s%s%s",
+                                o->node, err, named ? " (what is stored of " : "", name,
+                                named ? " is kept)" : "");
             }
             else {
                 applied++;
