@@ -119,4 +119,13 @@ check "a put claiming nothing derived (transfer false) is stored, as secondary" 
   bash -c "[ \"\$(cli streams -o json --name fine2 | json_get 'd[\"streams\"][0][\"type\"]')\" = secondary ]"
 check "nothing is listed as migrated" total_is 0 --filter migrated
 
+# --- keygen never overwrites a key pair without --force ---
+"$BIN/streamfleet" keygen --role cli --out "$T/keys/k1" >/dev/null
+cp "$T/keys/k1_secret" "$T/k1_before"
+out=$("$BIN/streamfleet" keygen --role cli --out "$T/keys/k1" 2>&1); rc=$?
+check "keygen onto an existing key pair exits 4 and names the file" \
+  bash -c "[ $rc = 4 ] && grep -qF '$T/keys/k1 exists' <<<\"\$1\"" _ "$out"
+check "and leaves the key pair as it was" cmp -s "$T/keys/k1_secret" "$T/k1_before"
+check "with --force it is replaced" bash -c "'$BIN/streamfleet' keygen --role cli --out '$T/keys/k1' --force >/dev/null && ! cmp -s '$T/keys/k1_secret' '$T/k1_before'"
+
 sf_done
