@@ -117,6 +117,8 @@ sf_config_load_file (const sf_option_t *table, void *config, const char *path,
     char line [4096];
     int lineno = 0;
     int rc = 0;
+    //  A list's first line in the file replaces its default; later lines append
+    bool seen_list [256] = { false };
     while (fgets (line, sizeof (line), f)) {
         lineno++;
         char *p = line;
@@ -150,7 +152,11 @@ sf_config_load_file (const sf_option_t *table, void *config, const char *path,
             break;
         }
         char e [256];
-        if (s_assign (o, config, v, true, e, sizeof (e))) {
+        size_t idx = (size_t) (o - table);
+        bool append = o->type == SF_OPT_LIST && idx < 256 && seen_list [idx];
+        if (idx < 256)
+            seen_list [idx] = true;
+        if (s_assign (o, config, v, append, e, sizeof (e))) {
             snprintf (err, errlen, "%s:%d: %s", path, lineno, e);
             rc = -1;
             break;

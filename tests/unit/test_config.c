@@ -248,6 +248,32 @@ test_usage_prints_every_option_with_its_default (void **state)
     free (buf);
 }
 
+//  Issue 13: "controllers = tcp://10.0.0.1:7600" in a file became the
+//  default plus that. A list in a file replaces its default; the file's
+//  further lines for it append; the command line then replaces the file's.
+static void
+test_file_lists_replace_their_default (void **state)
+{
+    static const sf_option_t table [] = {
+        { "ctl", SF_OPT_LIST, offsetof (s_cfg_t, peers), sizeof (((s_cfg_t *) 0)->peers),
+          "tcp://127.0.0.1:7600", 0, 0, "controllers" },
+        { NULL }
+    };
+    s_cfg_t c;
+    char err [256];
+    sf_config_defaults (table, &c);
+    assert_string_equal (c.peers, "tcp://127.0.0.1:7600");
+    s_file ("ctl = tcp://10.0.0.1:7600\n");
+    assert_int_equal (sf_config_load_file (table, &c, s_path, err, sizeof (err)), 0);
+    unlink (s_path);
+    assert_string_equal (c.peers, "tcp://10.0.0.1:7600");
+    sf_config_defaults (table, &c);
+    s_file ("ctl = tcp://a:1\nctl = tcp://b:2\n");
+    assert_int_equal (sf_config_load_file (table, &c, s_path, err, sizeof (err)), 0);
+    unlink (s_path);
+    assert_string_equal (c.peers, "tcp://a:1,tcp://b:2");
+}
+
 int
 main (void)
 {
@@ -263,6 +289,7 @@ main (void)
         cmocka_unit_test (test_malformed_file_lines_and_missing_files_are_errors),
         cmocka_unit_test (test_option_needing_a_value_at_the_end_is_an_error),
         cmocka_unit_test (test_double_dash_ends_options),
+        cmocka_unit_test (test_file_lists_replace_their_default),
         cmocka_unit_test (test_usage_prints_every_option_with_its_default),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
