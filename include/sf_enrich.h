@@ -30,6 +30,4 @@ void sf_enrich_destroy (sf_enrich_t **self_p);
 //  in a step are logged (rate-limited) and do not fail the poll: the
 //  source's own state is still worth reporting. Returns 0, -1 on no memory.
 int sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived);
-//  The DVR scanner, or NULL when no records path is configured
-struct sf_dvr_scan_t *sf_enrich_dvr (sf_enrich_t *self);
 #endif

@@ -28,7 +28,8 @@ int sf_live_state (sf_live_t *self, const char *node, int64_t now_ms, int64_t *a
 //  per transition with the reason (back to alive is logged by sf_live_beat)
 void sf_live_sweep (sf_live_t *self, int64_t now_ms);
 void sf_live_counts (sf_live_t *self, int64_t now_ms, uint32_t counts [3]);
-//  Visits every known node with its latest heartbeat (gen, counter)
+//  Visits every node heard from (not those only made known from storage)
+//  with its latest heartbeat (gen, counter)
 typedef void (sf_live_fn) (const char *node, uint64_t gen, uint64_t counter, void *arg);
 void sf_live_each (sf_live_t *self, sf_live_fn *fn, void *arg);
 #endif

@@ -78,12 +78,6 @@ sf_enrich_destroy (sf_enrich_t **self_p)
     *self_p = NULL;
 }
 
-struct sf_dvr_scan_t *
-sf_enrich_dvr (sf_enrich_t *self)
-{
-    return self ? self->dvr : NULL;
-}
-
 static void
 s_template (char *field, const char *configured, const char *fallback)
 {
