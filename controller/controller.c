@@ -293,7 +293,14 @@ s_query_main (void *arg)
         if (route && payload) {
             sf_peer_t who;
             const sf_peer_t *peer = sf_peers_lookup (q->peers, payload, &who) == 0 ? &who : NULL;
-            if (!peer) {
+            if (zmsg_size (m) > 0) {
+                //  One message is one frame (protocol §2.1), here as on the agents' endpoint
+                sf_metrics_reject (q->metrics, SF_REJ_MALFORMED);
+                char why [96];
+                snprintf (why, sizeof (why), "a message must be one frame, not %zu", zmsg_size (m) + 1);
+                sf_msg_error (&reply, "malformed", why);
+            }
+            else if (!peer) {
                 sf_metrics_reject (q->metrics, SF_REJ_FORBIDDEN);
                 sf_msg_error (&reply, "forbidden",
                               "this certificate is not in the controller's certificate directory");

@@ -119,6 +119,12 @@ check "a put claiming nothing derived (transfer false) is stored, as secondary" 
   bash -c "[ \"\$(cli streams -o json --name fine2 | json_get 'd[\"streams\"][0][\"type\"]')\" = secondary ]"
 check "nothing is listed as migrated" total_is 0 --filter migrated
 
+# --- A message of two frames on the queries endpoint is malformed (protocol §2.1) ---
+"$TOOLS/sf_rawclient" --endpoint "$CTL_c1_QUERY" --server-cert "$T/keys/controller" --cert "$T/keys/ops" \
+  --timeout-ms 3000 --multi --json '[1, "nodes", {}]' --json '[1, "nodes", {}]' >"$T/multi.json" 2>&1
+check "a two-frame query is answered error malformed" answer_is "$T/multi.json" 0 error malformed
+check "and is not answered as a query" bash -c "! grep -q nodes_reply '$T/multi.json'"
+
 # --- keygen never overwrites a key pair without --force ---
 "$BIN/streamfleet" keygen --role cli --out "$T/keys/k1" >/dev/null
 cp "$T/keys/k1_secret" "$T/k1_before"
