@@ -410,6 +410,17 @@ s_observe (void *arg, const sf_store_change_t *changes, size_t count)
     sf_feed_observer (s_observed.feed, changes, count);
 }
 
+//  What the store's observer does not see, for the feed: a node record
+//  stored ("info") and a node's liveness transition
+static void
+s_feed_node (const sf_change_t *ch, void *arg)
+{
+    if (ch->kind == 'l')
+        sf_feed_push_node (arg, ch->node, sf_liveness_name (ch->live));
+    else
+        sf_feed_push_node (arg, ch->node, "info");
+}
+
 int
 sf_controller_run (sf_controller_config_t *cfg)
 {
@@ -474,6 +485,8 @@ sf_controller_run (sf_controller_config_t *cfg)
     c->writer = sf_writer_new (&(sf_writer_config_t) {
         .store = c->store, .live = c->live, .metrics = &c->metrics,
         .batch_records = (size_t) cfg->batch_records, .sync_every_commit = cfg->sync_ms == 0 });
+    //  Node records and liveness transitions reach the change feed too
+    sf_writer_on_change (c->writer, s_feed_node, s_observed.feed);
     c->peers = sf_peers_new (cfg->certs_dir);
     s_know_nodes (c);
     sf_writer_load (c->writer);
