@@ -64,7 +64,7 @@ sf_cmd_complete (sf_cli_t *cli, int argc, char **argv)
         sf_msg_release (&reply);
         return rc;
     }
-    const msgpack_object *list = sf_map_get (reply.body, streams ? "rows" : "nodes");
+    const msgpack_object *list = sf_map_get (reply.body, streams ? "streams" : "nodes");
     uint32_t n = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
     char last [SF_NAME_MAX + 1] = "";
     for (uint32_t i = 0; i < n; i++) {
