@@ -1165,7 +1165,22 @@ sf_dvr_scan_fill (const sf_dvr_scan_t *self, const char *name, sf_dvr_t *dvr)
         if (sf_dvr_add_range (dvr, from, to))
             return -1;
     }
-    if (sf_text_set (&dvr->records_path, self->root))
+    //  The stream's own records path: the root, then the pattern's directories
+    //  down to the stream's own ("{name}/{ms}.ts" gives ROOT/NAME); where the
+    //  name is part of the file name, the directory its files share
+    char path [SF_ADDR_MAX + 1];
+    int len = snprintf (path, sizeof (path), "%s", self->root);
+    for (int c = 0; c < self->ncomponents - 1 && len > 0 && (size_t) len < sizeof (path); c++) {
+        const char *comp = self->components [c];
+        if (strcmp (comp, "{name}") == 0) {
+            len += snprintf (path + len, sizeof (path) - (size_t) len, "/%s", name);
+            break;
+        }
+        if (strchr (comp, '{'))
+            break;                  //  a time in the path: the level above it
+        len += snprintf (path + len, sizeof (path) - (size_t) len, "/%s", comp);
+    }
+    if (sf_text_set (&dvr->records_path, len > 0 && (size_t) len < sizeof (path) ? path : self->root))
         return -1;
     dvr->memory_bytes = s->bytes;
     dvr->disk_free_bytes = self->disk_free_bytes;

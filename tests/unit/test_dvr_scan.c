@@ -120,7 +120,10 @@ test_hls_ranges_merge (void **state)
     assert_int_equal (dvr.depth_s, 16);
     assert_int_equal (dvr.memory_bytes, 5000);
     assert_true (dvr.disk_free_bytes > 0);
-    assert_string_equal (dvr.records_path, s_root);
+    //  The stream's own directory, not the scanner's root ("{name}/...")
+    char own [600];
+    snprintf (own, sizeof own, "%s/cam1", s_root);
+    assert_string_equal (dvr.records_path, own);
     //  Recording now: the newest range ends within two chunks of "now"
     assert_int_equal (dvr.current_from, T0 + 12);
     assert_int_equal (sf_dvr_scan_fill (scan, "nope", &dvr), 0);
