@@ -218,7 +218,9 @@ s_ingest_loop (s_ctl_t *c)
                 sf_info ("store: cleared %d stale reader slots", dead);
             last_check = now;
         }
-        if (now - last_fleet >= 1000) {
+        //  Every 100 ms: a node that is down for less than a check period
+        //  (its agent back at once) must still be seen down and back
+        if (now - last_fleet >= 100) {
             //  Nodes declared down or back are inputs of the placement state
             if (sf_fleet_tick_due (c->store) > 0 && sf_writer_begin (c->writer) == 0) {
                 sf_fleet_tick (c->store);

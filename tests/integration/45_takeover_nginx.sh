@@ -69,7 +69,7 @@ check "B is up" wait_until 10 is_live B alive
 kill -STOP "$(pid_of agent_A)"
 publish pubB "$RTMP_B"
 check "B runs cam1" wait_until 20 row B "s['status']=='active'"
-check "... while A is only suspect (not yet down)" is_live A suspect
+check "... while A is only suspect (not yet down)" wait_until 6 is_live A suspect
 check "A is declared down after --down-ms" wait_until 20 is_live A down
 check "one failover A -> B, nothing else" wait_until 10 kinds_are "['failover']"
 check "the failover is timed at B's takeover, not at A's death" bash -c "\"$BIN/streamfleet\" migrations cam1 -o json | $PYTHON -c '
