@@ -15,7 +15,15 @@
 #include "sf_record.h"
 
 #define SF_PROTOCOL_VERSION 1
-#define SF_FRAME_MAX (16 * 1024 * 1024)     //  ZMQ_MAXMSGSIZE on every socket
+#define SF_FRAME_MAX (16 * 1024 * 1024)     //  one frame (protocol §2.3): larger is `bounds`
+//  What libzmq's ZMQ_MAXMSGSIZE is set to on every socket: it counts the
+//  CURVE box (33 bytes more than the frame: "\x07MESSAGE", an 8-byte nonce,
+//  a 16-byte tag and a flags byte) and leaves 1 MiB above SF_FRAME_MAX, so
+//  a frame of exactly 16 MiB arrives and one a little larger is answered
+//  `error bounds` by the decoder instead of dropping the connection unseen
+#define SF_CURVE_OVERHEAD 33
+#define SF_FRAME_SLACK (1024 * 1024)
+#define SF_SOCKET_MSG_MAX (SF_FRAME_MAX + SF_FRAME_SLACK + SF_CURVE_OVERHEAD)
 #define SF_ERR_MAX 256
 
 //  Why a message was rejected; used for counters and logs

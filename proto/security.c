@@ -57,7 +57,7 @@ sf_sock_curve_client (zsock_t *sock, zcert_t *mine, const char *server_cert, cha
     }
     zcert_apply (mine, sock);
     zsock_set_curve_serverkey (sock, zcert_public_txt (server));
-    zsock_set_maxmsgsize (sock, SF_FRAME_MAX);
+    zsock_set_maxmsgsize (sock, SF_SOCKET_MSG_MAX);
     zcert_destroy (&server);
     return 0;
 }
@@ -68,7 +68,7 @@ sf_sock_curve_server (zsock_t *sock, zcert_t *server)
     zcert_apply (server, sock);
     zsock_set_curve_server (sock, 1);
     zsock_set_zap_domain (sock, SF_ZAP_DOMAIN);
-    zsock_set_maxmsgsize (sock, SF_FRAME_MAX);
+    zsock_set_maxmsgsize (sock, SF_SOCKET_MSG_MAX);
 }
 
 //  ---------------------------------------------------------------------------

@@ -66,14 +66,34 @@ check "a two-frame message is answered error malformed" grep -q '"malformed"' "$
 check "a two-frame message is logged" \
   wait_until 5 grep -q 'must be one frame, not 2' "$T/c1.log"
 
-# A frame over ZMQ_MAXMSGSIZE: libzmq drops the connection; the client's next
-# message (on the reconnected socket) is answered as usual
-"${RAW[@]}" --timeout-ms 3000 --size $((16 * 1024 * 1024 + 4096)) --json '[1, "teleport2", {}]' \
+# The 16 MiB frame limit (protocol §2.3): a frame of exactly 16 MiB is read
+# (here an hb of the wrong shape: answered, not dropped); one byte more is
+# answered error bounds, counted and logged; one far over the limit makes
+# libzmq drop the connection, and the same client's next message is answered
+MIB16=$((16 * 1024 * 1024))
+"${RAW[@]}" --timeout-ms 8000 --size $MIB16 --size $((MIB16 + 1)) --json '[1, "teleport2", {}]' \
+  >"$T/edge.json" 2>&1
+check "a frame of exactly 16 MiB is read and answered (not bounds, not dropped)" \
+  bash -c "grep '\"msg\":0,' '$T/edge.json' | grep -q '\"type\":\"error\"' && ! grep '\"msg\":0,' '$T/edge.json' | grep -q bounds"
+check "a frame of 16 MiB + 1 byte is answered error bounds" \
+  grep -q '"msg":1,"type":"error","code":"bounds"' "$T/edge.json"
+check "the oversized frame is logged naming the limit" \
+  wait_until 5 grep -q 'frame larger than 16777216 bytes' "$T/c1.log"
+"${RAW[@]}" --timeout-ms 3000 --size $((MIB16 + 4 * 1024 * 1024)) --json '[1, "teleport2", {}]' \
   >"$T/big.json" 2>&1
-check "a frame over 16 MiB gets no reply (the connection is dropped)" \
+check "a frame 4 MiB over the limit gets no reply (libzmq drops the connection)" \
   grep -q '{"msg": 0, "type": null' "$T/big.json"
 check "the same client's next message after the oversized frame is answered" \
   grep -q '"msg":1,"type":"error","code":"type"' "$T/big.json"
+# The queries endpoint applies the same limit
+QRAW=("$TOOLS/sf_rawclient" --endpoint "$CTL_c1_QUERY" --cert "$T/keys/ops" --server-cert "$T/keys/controller"
+      --timeout-ms 8000 --linger-ms 300)
+"${QRAW[@]}" --size $MIB16 --size $((MIB16 + 1)) --json '[1, "nodes", {}]' >"$T/qedge.json" 2>&1
+check "queries: a frame of exactly 16 MiB is answered, not bounds" \
+  bash -c "grep -q '\"msg\":0,\"type\":\"error\",\"code\":\"bad_request\"' '$T/qedge.json'"
+check "queries: a frame of 16 MiB + 1 byte is answered error bounds" \
+  grep -q '"msg":1,"type":"error","code":"bounds"' "$T/qedge.json"
+check "queries: the same client's next request is answered" grep -q '"msg":2,"type":"nodes_reply"' "$T/qedge.json"
 
 check "controller is still running" kill -0 "$CPID"
 check "controller still answers queries" bash -c "cli nodes >/dev/null"
@@ -88,6 +108,7 @@ check "the log counts rejections ('rejected a message')" \
 METRICS=$($PYTHON -c "import urllib.request; print(urllib.request.urlopen('http://$CTL_c1_HTTP/metrics', timeout=5).read().decode())" 2>&1)
 metric() { echo "$METRICS" | awk -v k="streamfleet_ingest_rejected_total{reason=\"$1\"}" '$1 == k {print $2}'; }
 check "/metrics counts malformed rejections (>= 4)" test "$(metric malformed)" -ge 4
+check "/metrics counts the oversized frames as bounds (>= 2)" test "$(metric bounds)" -ge 2
 check "/metrics counts version, type and field rejections" \
   bash -c "[ '$(metric version)' -ge 1 ] && [ '$(metric type)' -ge 2 ] && [ '$(metric field)' -ge 2 ]"
 
