@@ -29,13 +29,32 @@ start_agent n1 "$CTL_c1_AGENTS" --source "$KIND" $(agent_args "$A" "$AUTH") \
 start_agent n2 "$CTL_c1_AGENTS" --source "$KIND" $(agent_args "$B" "$AUTH") \
   --http-timeout-ms 1500 --poll-interval-ms 500 --heartbeat-ms 500 --addr-external 127.0.0.1
 
+# Before the first listing: both agents have read their server and their
+# first snapshot is applied (the node is listed with its streams, not stale).
+# Under load the first poll, the hello and the snapshot can take a while;
+# every check below reads what the snapshot brought, so wait for it here,
+# and when it never comes say why from the logs instead of failing each
+# check on an empty node.
+snapshot_in() {
+  cli nodes -o json 2>/dev/null | $PYTHON -c "import json,sys
+n=[x for x in json.load(sys.stdin)['nodes'] if x['id']=='$1']
+sys.exit(0 if n and n[0]['counts']['streams'] >= $2 and not n[0]['stale'] else 1)"
+}
+for nd in n1:14 n2:13; do
+  if ! wait_until 60 snapshot_in "${nd%%:*}" "${nd#*:}"; then
+    not_ok "$KIND: node ${nd%%:*}'s first snapshot applied" \
+      "$(tail -n 5 "$T/agent_${nd%%:*}.log" | cut -c1-200 | tr '\n' '|') c1: $(grep -E "${nd%%:*}[ ']" "$T/c1.log" | tail -n 5 | cut -c1-200 | tr '\n' '|')"
+    exit 1
+  fi
+done
+
 # row NODE NAME EXPR: python over that placement's listed row (s)
 row() {
   cli streams --node "$1" -o json --limit 1000 2>/dev/null |
     $PYTHON -c "import json,sys; r=[s for s in json.load(sys.stdin)['streams'] if s['name']=='$2']; s=r[0] if r else None; sys.exit(0 if s and ($3) else 1)"
 }
 count_on() { [ "$(cli streams --node "$1" -o json --limit 1000 2>/dev/null | json_get "len(d['streams'])")" = "$2" ]; }
-show() { cli streams show "$2" --node "$1" -o json 2>/dev/null | json_get "$3"; }
+show() { cli streams show "$2" --node "$1" -o json 2>/dev/null | json_get "$3" 2>/dev/null; }
 # names are app/name on SRS
 N() { [ "$KIND" = srs ] && echo "live/$1" || echo "$1"; }
 
@@ -67,7 +86,8 @@ bw_ok() {
 }
 check "$KIND: node in/out kbps from the sum of its streams, and says so" wait_until 10 bw_ok
 check "$KIND: the nodes table names the figure's source" bash -c "\"$BIN/streamfleet\" nodes | grep -q ' streams '"
-started1=$(cli streams --node n1 -o json --limit 1000 | json_get "[s for s in d['streams'] if s['name']=='$(N cam1)'][0]['started_at']")
+started1=$(cli streams --node n1 -o json --limit 1000 2>/dev/null | json_get "[s for s in d['streams'] if s['name']=='$(N cam1)'][0]['started_at']" 2>/dev/null)
+started1=${started1:-0}
 
 # --- changes: viewers come, the publisher reconnects, a stream appears,
 # cam2 moves from A to B
