@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 28_liveness_log.sh — each node's liveness transitions are logged once, with
+# 84_liveness_log.sh — each node's liveness transitions are logged once, with
 # the reason (issue 12, item 8): an agent frozen (SIGSTOP) goes suspect, then
 # down, then alive again when it resumes; each transition is one line naming
 # the node and why, and nothing repeats while the state holds.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 24_ingest_wedge.sh — a snapshot larger than --batch-records must not stop
+# 80_ingest_wedge.sh — a snapshot larger than --batch-records must not stop
 # ingest (issue 12, item 1). The ingest loop bounds each write transaction by
 # its record count; that count was reset only when a transaction opened, so
 # after a snapshot of more than --batch-records placements the loop stopped

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 26_source_start.sh — a source that cannot start makes the agent exit with
+# 82_source_start.sh — a source that cannot start makes the agent exit with
 # code 3 and a clear message (issue 12, item 3). Before, zactor_new ignored
 # the source thread's failed handshake and the agent ran on with no source.
 source "$(dirname "$0")/../lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 25_source_down_restart.sh — an agent restarted while its media server is
+# 81_source_down_restart.sh — an agent restarted while its media server is
 # unreachable never wipes its node (issue 12, item 2). Before, the agent
 # answered the controller's hello with a snapshot of the state it had not
 # read (empty) and the controller deleted every placement of the node. Now

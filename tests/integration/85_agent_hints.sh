@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 29_agent_hints.sh — an agent whose hello goes unanswered names the likely
+# 85_agent_hints.sh — an agent whose hello goes unanswered names the likely
 # cause, told apart from what happened to its connection (issue 12, item 1's
 # misleading hint): nothing listening; a CurveZMQ handshake that never
 # completes (the wrong --server-cert); our certificate refused by the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 21_cli_watch.sh — live views from the change feed (docs/cli.md "watch",
+# 28_cli_watch.sh — live views from the change feed (docs/cli.md "watch",
 # docs/protocol.md "changes", docs/http-api.md GET /api/v1/changes): a
 # change pushed while `streamfleet watch` runs reaches it, as a JSON line
 # with -o json and as a redraw in place on a terminal; the HTTP long-poll

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 27_query_no_read.sh — query clients that do not read their replies cost the
+# 83_query_no_read.sh — query clients that do not read their replies cost the
 # controller a bounded amount of memory (issue 12, item 6). Before, the query
 # socket queued up to 1,000 replies per connection (about 200 MiB each for
 # ~200 KB listings) and never gave them back. Now at most a few replies wait

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 29_disk_full.sh — a full disk under the controller's data directory (issue 12,
+# 86_disk_full.sh — a full disk under the controller's data directory (issue 12,
 # item 5). The data directory sits on a small tmpfs mounted under this test's
 # own temporary directory (unmounted at exit). When the disk fills, the
 # controller names ENOSPC, the data directory and what to do in its log, asks
