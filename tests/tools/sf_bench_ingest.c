@@ -80,12 +80,13 @@ typedef struct {
     int window;
     int seconds;
     int iterations;
+    int fill_seconds;
     bool resume;
 } s_opts_t;
 
 static s_opts_t opt = {
     .prefix = "b", .tag = "", .agents = 10, .streams = 10000, .batch = 1000, .window = 4,
-    .seconds = 10, .iterations = 200
+    .seconds = 10, .iterations = 200, .fill_seconds = 900
 };
 
 static double
@@ -251,6 +252,7 @@ typedef struct {
     double *lat;                //  commit latency per batch, seconds
     size_t nlat, cap;
     uint64_t errors, resyncs;
+    uint64_t filled;            //  distinct placements acknowledged (at most S)
     int failed;
 } s_agent_t;
 
@@ -365,10 +367,18 @@ s_agent_main (void *arg)
     size_t next = 0;                //  next record index
     a->t_start = s_now ();
     double end = a->t_start + opt.seconds, next_hb = a->t_start;
+    //  Every placement is sent at least once, however long that takes (up
+    //  to --fill-seconds), so the query phase meets the whole fleet: a slow
+    //  controller makes a longer ingest phase, never a partial fleet
+    double fill_end = a->t_start + opt.fill_seconds;
+    uint64_t sent = 0;
     double drain_until = end + 15;
     while (true) {
         double now = s_now ();
-        bool sending = now < end;
+        bool filling = !opt.resume && sent < (uint64_t) opt.streams && now < fill_end;
+        bool sending = now < end || filling;
+        if (!sending && now >= end)
+            drain_until = drain_until > now + 15 ? drain_until : now + 15;
         if (!sending && (inflight == 0 || now > drain_until))
             break;
         while (sending && inflight < (size_t) opt.window) {
@@ -385,6 +395,7 @@ s_agent_main (void *arg)
                 sf_pack_str (&pk, "put");
                 msgpack_sbuffer_write (&sb, set->bytes + r->off, r->size);
             }
+            sent += (uint64_t) opt.batch;
             zmq_send (zsock_resolve (sock), sb.data, sb.size, 0);
             s_inflight_t *f = &ring [(head + inflight) % (size_t) opt.window];
             f->sent_at = s_now ();
@@ -430,6 +441,7 @@ s_agent_main (void *arg)
         }
     }
     a->acked = acked;
+    a->filled = acked - seq0 < (uint64_t) opt.streams ? acked - seq0 : (uint64_t) opt.streams;
 done:
     zframe_destroy (&frame);
     sf_msg_release (&msg);
@@ -461,7 +473,7 @@ s_ingest (void)
     }
     for (int k = 0; k < opt.agents; k++)
         pthread_join (threads [k], NULL);
-    uint64_t acked = 0, errors = 0;
+    uint64_t acked = 0, errors = 0, filled = 0;
     double t0 = 1e300, t1 = 0;
     size_t nlat = 0;
     int failed = 0;
@@ -470,6 +482,7 @@ s_ingest (void)
         failed += a->failed;
         acked += a->acked;
         errors += a->errors;
+        filled += a->filled;
         nlat += a->nlat;
         if (a->t_start && a->t_start < t0) t0 = a->t_start;
         if (a->t_last_ack > t1) t1 = a->t_last_ack;
@@ -492,11 +505,18 @@ s_ingest (void)
     printf ("RESULT ingest_rate %.0f updates/s\n", rate);
     printf ("RESULT ingest_p50 %.2f ms\n", s_pct (lat, n, 50) * 1e3);
     printf ("RESULT ingest_p99 %.2f ms\n", s_pct (lat, n, 99) * 1e3);
+    uint64_t fleet = (uint64_t) opt.agents * (uint64_t) opt.streams;
+    printf ("RESULT ingest_filled %llu placements\n", (unsigned long long) filled);
+    int incomplete = !opt.resume && filled < fleet;
+    if (incomplete)
+        fprintf (stderr, "ingest: only %llu of %llu placements were committed within --fill-seconds %d "
+                 "(%.0f updates/s): the fleet is incomplete; give it more time or fewer streams\n",
+                 (unsigned long long) filled, (unsigned long long) fleet, opt.fill_seconds, rate);
     free (lat);
     free (agents);
     free (threads);
     pthread_barrier_destroy (&ready);
-    return failed || acked == 0 ? 1 : 0;
+    return failed || acked == 0 || incomplete ? 1 : 0;
 }
 
 //  ---------------------------------------------------------------------------
@@ -633,6 +653,19 @@ s_query (void)
     printf ("query: %llu placements in the controller\n", (unsigned long long) total);
     printf ("RESULT query_streams %llu streams\n", (unsigned long long) total);
     uint64_t fleet = total;
+    //  The queries below (details of random names, offsets at half the
+    //  fleet) assume the whole fleet: refuse to time a partial one
+    if (fleet != (uint64_t) opt.agents * (uint64_t) opt.streams) {
+        fprintf (stderr, "query: the controller holds %llu placements, not %d x %d = %llu: the ingest "
+                 "phase did not fill the fleet; not timing queries on it\n", (unsigned long long) fleet,
+                 opt.agents, opt.streams, (unsigned long long) opt.agents * (unsigned long long) opt.streams);
+        zframe_destroy (&frame);
+        sf_msg_release (&reply);
+        msgpack_sbuffer_destroy (&sb);
+        zsock_destroy (&sock);
+        zcert_destroy (&cert);
+        return 1;
+    }
     struct { const char *label, *key, *filter, *name, *sort; } lists [] = {
         { "list: count + page of 100, secondary,dvr + name", "q_filtered", "secondary,dvr", "cam001", "" },
         { "list: first page of 100 (no filter)", "q_plain", "", "", "" },
@@ -717,6 +750,7 @@ s_query (void)
         sf_pack_kstr (&pk, "name", name);
         double t = s_now ();
         if (s_request (sock, &sb, &reply, &frame, NULL)) {
+            fprintf (stderr, "query: detail of '%s' failed\n", name);
             rc = 1;
             break;
         }
@@ -1083,6 +1117,8 @@ s_usage (void)
         "  --endpoint E --server-cert P --keys DIR --cert P --dir D --file F --port N\n"
         "  --agents K [10] --streams S [10000] --batch N [1000] --window W [4]\n"
         "  --seconds D [10] --iterations I [200] --prefix P [b]\n"
+        "  --fill-seconds F [900] (ingest: go on past D until every placement was committed once,\n"
+        "    for at most F s; fails, naming how many were, if they were not)\n"
         "  --http URL (query: also time the HTTP API) --tag T (prefix of the figures' names)\n"
         "  --resume (ingest: carry on the controller's generation, keep the placements)\n");
 }
@@ -1112,6 +1148,7 @@ main (int argc, char **argv)
         else if (!strcmp (k, "--window")) opt.window = atoi (v);
         else if (!strcmp (k, "--seconds")) opt.seconds = atoi (v);
         else if (!strcmp (k, "--iterations")) opt.iterations = atoi (v);
+        else if (!strcmp (k, "--fill-seconds")) opt.fill_seconds = atoi (v);
         else if (!strcmp (k, "--http")) opt.http = v;
         else if (!strcmp (k, "--resume")) { opt.resume = true; i--; }
         else if (!strcmp (k, "--tag")) opt.tag = v;
