@@ -36,7 +36,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 docs-fields: $(LIB)
 	bash tools/gen-fields.sh --update
 
-.PHONY: docs-fields man install uninstall deb bench-replication all deps test test-unit test-integration demo bench asan clean soak
+.PHONY: docs-fields man install uninstall deb bench-replication bench-profile all deps test test-unit test-integration demo bench asan clean soak
 all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 Q ?= @
@@ -186,6 +186,12 @@ soak: deps
 bench: deps
 	$(MAKE) all
 	@bash bench/run.sh
+
+# make bench-profile: perf of the controller during ingest (bench/profile_ingest.sh;
+# PROF_STREAMS, PROF_MODE=patch|put): CPU per committed update and the share of each stage
+bench-profile: deps
+	$(MAKE) all
+	@bash bench/profile_ingest.sh
 
 # make bench-readmodel: the read model alone in process (writer cost per update, every query
 # at RM_PLACEMENTS, default 1,000,000 over 100 nodes); figures in docs/benchmarks.md

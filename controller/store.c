@@ -670,9 +670,11 @@ sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
     sf_summary_t sum = *sum_in;
     //  The version index loses the old key and gains the new one
     sf_val_t old;
+    bool existed = false;
     if (s_get (self->wtxn, self->streams, &k, &old) == 0 && old.size >= sizeof (sf_summary_t)) {
         sf_summary_t o;
         memcpy (&o, old.data, sizeof (o));
+        existed = true;
         if (prev) {
             //  The caller learns what it replaces, and the derived flags stay
             *prev = o;
@@ -700,9 +702,11 @@ sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
         return -1;
     memcpy (at, &sum, sizeof (sf_summary_t));
     memcpy (at + sizeof (sf_summary_t), packed, size);
+    //  The name index holds (name, node) exactly while the placement exists:
+    //  an update of a stored placement leaves it as it is
     sf_key_t nk;
     s_key2 (&nk, name, node);
-    if (s_put (self, self->byname, &nk, "", 0, 0))
+    if (!existed && s_put (self, self->byname, &nk, "", 0, 0))
         return -1;
     s_log (self, false, node, name, strlen (name), &sum);
     return 0;

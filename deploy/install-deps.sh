@@ -18,6 +18,8 @@ pkgs=(
   dpkg-dev lintian man-db zsh util-linux
   # benchmark peers and the browser
   redis-server sqlite3 chromium
+  # make bench-profile
+  linux-perf
 )
 # node and npm may come from elsewhere than Debian; only install them when absent
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
