@@ -8,6 +8,7 @@
     from the new cursor.
 */
 #include "sf_changes.h"
+#include "sf_alloc.h"
 #include "sf_codec.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -73,9 +74,7 @@ sf_changes_answer (sf_feed_t *feed, const char *after, size_t max, int wait_ms,
     //  max 0: no entries, only whether anything changed (the web page's use)
     if (max > S_MAX_CHANGES)
         max = S_MAX_CHANGES;
-    sf_feed_entry_t *out = malloc (sizeof (sf_feed_entry_t) * (max ? max : 1));
-    if (!out)
-        abort ();
+    sf_feed_entry_t *out = sf_xmalloc (sizeof (sf_feed_entry_t) * (max ? max : 1));
     bool gap = false;
     uint64_t head = 0;
     size_t n = 0;

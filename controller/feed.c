@@ -5,6 +5,7 @@
     waits does so on the condition variable, never holding the lock.
 */
 #include "sf_feed.h"
+#include "sf_alloc.h"
 #include "sf_log.h"
 #include <errno.h>
 #include <pthread.h>
@@ -26,13 +27,9 @@ struct sf_feed_t {
 sf_feed_t *
 sf_feed_new (size_t capacity)
 {
-    sf_feed_t *self = calloc (1, sizeof (*self));
-    if (!self)
-        abort ();
+    sf_feed_t *self = sf_xcalloc (1, sizeof (*self));
     self->capacity = capacity < 16 ? 16 : capacity;
-    self->ring = calloc (self->capacity, sizeof (sf_feed_entry_t));
-    if (!self->ring)
-        abort ();
+    self->ring = sf_xcalloc (self->capacity, sizeof (sf_feed_entry_t));
     //  Distinct across restarts and controllers, so a cursor from either
     //  reads as a gap rather than as a position
     struct timespec ts;

@@ -25,6 +25,7 @@
     the node a migrated placement moved to sits in a small side table.
 */
 #include "sf_fleet.h"
+#include "sf_alloc.h"
 #include "sf_links.h"
 #include "sf_codec.h"
 #include "sf_live.h"
@@ -974,11 +975,7 @@ s_flags_one (const char *node, const char *name, void *arg)
     //  Rewrite the summary; the value moves, so copy the record out first
     sf_summary_t sum = row.sum;
     sum.flags = (uint8_t) ((sum.flags & ~SF_SUM_DERIVED) | want);
-    void *copy = malloc (row.packed_size ? row.packed_size : 1);
-    if (!copy) {
-        f->failed = 1;
-        return 1;
-    }
+    void *copy = sf_xmalloc (row.packed_size);
     memcpy (copy, row.packed, row.packed_size);
     if (sf_store_put_stream_packed (f->store, node, name, &sum, copy, row.packed_size))
         f->failed = 1;
@@ -1270,16 +1267,8 @@ s_uidlist_add (s_uidlist_t *l, const char *uid, const char *name)
 {
     if (l->count == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        void *u = realloc (l->uids, cap * sizeof (*l->uids));
-        if (u)
-            l->uids = u;
-        void *m = realloc (l->names, cap * sizeof (*l->names));
-        if (m)
-            l->names = m;
-        if (!u || !m) {
-            l->failed = 1;
-            return;
-        }
+        l->uids = sf_xreallocarray (l->uids, cap, sizeof (*l->uids));
+        l->names = sf_xreallocarray (l->names, cap, sizeof (*l->names));
         l->cap = cap;
     }
     snprintf (l->uids [l->count], SF_NAME_MAX + 1, "%s", uid);
@@ -1353,13 +1342,8 @@ s_up_row (const sf_row_t *row, void *arg)
         s_uidlist_add (u->l, s.uid [0] ? s.uid : s.name, s.name);
         if (u->l->count > u->cap) {
             size_t cap = u->l->cap;
-            int64_t *p = realloc (u->starts, cap * sizeof (int64_t));
-            if (p) {
-                u->starts = p;
-                u->cap = cap;
-            }
-            else
-                u->l->failed = 1;
+            u->starts = sf_xreallocarray (u->starts, cap, sizeof (int64_t));
+            u->cap = cap;
         }
         if (!u->l->failed)
             u->starts [u->l->count - 1] = s.started_at > 0 ? s.started_at * 1000 : s.changed_at_ms;
@@ -1425,12 +1409,7 @@ s_tick_node (const sf_node_t *n, void *arg)
     if (!e) {
         if (s_nseen == s_seen_cap) {
             size_t cap = s_seen_cap ? s_seen_cap * 2 : 16;
-            s_seen_t *p = realloc (s_seen, cap * sizeof (*p));
-            if (!p) {
-                t->failed = 1;
-                return 1;
-            }
-            s_seen = p;
+            s_seen = sf_xreallocarray (s_seen, cap, sizeof (*s_seen));
             s_seen_cap = cap;
         }
         e = &s_seen [s_nseen++];
@@ -1443,16 +1422,8 @@ s_tick_node (const sf_node_t *n, void *arg)
         return 0;
     if (t->ndown + t->nup == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
-        void *d = realloc (t->down, cap * sizeof (*t->down));
-        if (d)
-            t->down = d;
-        void *u = realloc (t->up, cap * sizeof (*t->up));
-        if (u)
-            t->up = u;
-        if (!d || !u) {
-            t->failed = 1;
-            return 1;
-        }
+        t->down = sf_xreallocarray (t->down, cap, sizeof (*t->down));
+        t->up = sf_xreallocarray (t->up, cap, sizeof (*t->up));
         t->cap = cap;
     }
     if (is_down)
@@ -1542,12 +1513,7 @@ s_evlist_add (s_evlist_t *l)
 {
     if (l->count == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        sf_fleet_event_t *p = realloc (l->items, cap * sizeof (*p));
-        if (!p) {
-            l->failed = 1;
-            return NULL;
-        }
-        l->items = p;
+        l->items = sf_xreallocarray (l->items, cap, sizeof (*l->items));
         l->cap = cap;
     }
     return &l->items [l->count++];
@@ -1818,12 +1784,7 @@ s_tl_placement (const char *node, const char *name, void *arg)
     for (uint32_t i = 0; i < s.dvr.nranges; i++) {
         if (t->tl->count == t->cap) {
             size_t cap = t->cap ? t->cap * 2 : 16;
-            sf_tl_entry_t *p = realloc (t->tl->entries, cap * sizeof (*p));
-            if (!p) {
-                t->failed = 1;
-                break;
-            }
-            t->tl->entries = p;
+            t->tl->entries = sf_xreallocarray (t->tl->entries, cap, sizeof (*t->tl->entries));
             t->cap = cap;
         }
         sf_tl_entry_t *e = &t->tl->entries [t->tl->count++];

@@ -22,6 +22,7 @@
 #include "sf_gossip.h"
 #include "sf_codec.h"
 #include "sf_log.h"
+#include "sf_alloc.h"
 #include "sf_security.h"
 #include "sf_writer.h"
 #include <stdatomic.h>
@@ -135,9 +136,7 @@ s_connect (sf_gossip_t *g, s_member_t *m)
 static s_member_t *
 s_member_add (sf_gossip_t *g, const char *id, const char *endpoint, bool seed)
 {
-    s_member_t *m = calloc (1, sizeof (*m));
-    if (!m)
-        return NULL;
+    s_member_t *m = sf_xcalloc (1, sizeof (*m));
     snprintf (m->id, sizeof (m->id), "%s", id);
     snprintf (m->endpoint, sizeof (m->endpoint), "%s", endpoint);
     m->seed = seed;
@@ -377,8 +376,8 @@ s_merge_members (sf_gossip_t *g, const msgpack_object *list, const char *from)
         if (!m) {
             //  A member we did not know; one already dead is not worth a socket
             if (st != S_DEAD)
-                if ((m = s_member_add (g, id, endpoint, false)))
-                    s_set_state (m, st, inc, "as a peer reports it");
+                s_set_state (s_member_add (g, id, endpoint, false), st, inc,
+                             "as a peer reports it");
             continue;
         }
         if (inc > m->inc || (inc == m->inc && st > m->state)) {
@@ -439,12 +438,7 @@ s_collect (char kind, const char *name, sf_version_t v, void *arg)
     }
     if (col->count == col->cap) {
         size_t cap = col->cap ? col->cap * 2 : 256;
-        s_entry_t *p = realloc (col->entries, cap * sizeof (s_entry_t));
-        if (!p) {
-            col->cut = true;
-            return 1;
-        }
-        col->entries = p;
+        col->entries = sf_xreallocarray (col->entries, cap, sizeof (s_entry_t));
         col->cap = cap;
     }
     s_entry_t *e = &col->entries [col->count];
@@ -532,10 +526,7 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         }
         if (nblocks == cap) {
             cap = cap ? cap * 2 : 16;
-            s_block_t *p = realloc (blocks, cap * sizeof (s_block_t));
-            if (!p)
-                break;
-            blocks = p;
+            blocks = sf_xreallocarray (blocks, cap, sizeof (s_block_t));
         }
         s_block_t *b = &blocks [nblocks++];
         memset (b, 0, sizeof (*b));
@@ -899,19 +890,17 @@ s_on_router (sf_gossip_t *g)
         sf_map_str (body, "target", target, sizeof (target) - 1, NULL);
         s_member_t *m = zhashx_lookup (g->members, target);
         if (m && m->dealer) {
-            s_pingreq_t *p = calloc (1, sizeof (*p));
-            if (p) {
-                p->route = zframe_dup (route);
-                snprintf (p->target, sizeof (p->target), "%s", target);
-                p->until_ms = sf_mono_ms () + S_PROBE_MS;
-                zlistx_add_end (g->pingreqs, p);
-                msgpack_sbuffer_clear (&g->out);
-                msgpack_packer pk;
-                msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
-                sf_msg_begin (&pk, "ping", 1);
-                sf_pack_kstr (&pk, "from", g->self_id);
-                s_send_dealer (g, m);
-            }
+            s_pingreq_t *p = sf_xcalloc (1, sizeof (*p));
+            p->route = zframe_dup (route);
+            snprintf (p->target, sizeof (p->target), "%s", target);
+            p->until_ms = sf_mono_ms () + S_PROBE_MS;
+            zlistx_add_end (g->pingreqs, p);
+            msgpack_sbuffer_clear (&g->out);
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+            sf_msg_begin (&pk, "ping", 1);
+            sf_pack_kstr (&pk, "from", g->self_id);
+            s_send_dealer (g, m);
         }
     }
     else {
@@ -1227,8 +1216,7 @@ sf_gossip_handle (sf_gossip_t *self, zmq_pollitem_t *items, int count)
 sf_gossip_t *
 sf_gossip_new (const sf_gossip_env_t *env, char *err, size_t errlen)
 {
-    sf_gossip_t *g = calloc (1, sizeof (*g));
-    assert (g);
+    sf_gossip_t *g = sf_xcalloc (1, sizeof (*g));
     g->env = *env;
     g->c = &g->env;
     const sf_gossip_env_t *c = g->c;
@@ -1272,7 +1260,7 @@ sf_gossip_new (const sf_gossip_env_t *env, char *err, size_t errlen)
         sf_gossip_destroy (&g);
         return NULL;
     }
-    char *list = strdup (c->cfg->seeds);
+    char *list = sf_xstrdup (c->cfg->seeds);
     for (char *tok = strtok (list, ", "); tok; tok = strtok (NULL, ", ")) {
         if (strcmp (tok, g->self_endpoint) == 0)
             continue;

@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <msgpack.h>
 #include "sf_api.h"
+#include "sf_alloc.h"
 #include "sf_fleet.h"
 #include "sf_http.h"
 #include "sf_log.h"
@@ -695,11 +696,7 @@ sf_http_new (sf_query_ctx_t *query, sf_metrics_t *metrics, const char *listen,
                   "--http-token (or STREAMFLEET_HTTP_TOKEN), or listen on 127.0.0.1", listen);
         return NULL;
     }
-    sf_http_t *self = calloc (1, sizeof (sf_http_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    sf_http_t *self = sf_xcalloc (1, sizeof (sf_http_t));
     self->query = query;
     self->metrics = metrics;
     if (token) {

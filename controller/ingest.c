@@ -12,6 +12,7 @@
     What is staged goes to the writer; acks follow the commit (s_on_done).
 */
 #include "sf_ingest.h"
+#include "sf_alloc.h"
 #include "sf_codec.h"
 #include "sf_log.h"
 #include <stdatomic.h>
@@ -62,8 +63,7 @@ s_agent (sf_ingest_t *self, const char *node)
     s_agent_t *a = zhashx_lookup (self->agents, node);
     if (a)
         return a;
-    a = calloc (1, sizeof (*a));
-    assert (a);
+    a = sf_xcalloc (1, sizeof (*a));
     snprintf (a->node, sizeof (a->node), "%s", node);
     a->snap = zlistx_new ();
     zlistx_set_destructor (a->snap, (zlistx_destructor_fn *) zframe_destroy);
@@ -163,8 +163,7 @@ s_on_done (sf_origin_t *o, int result, bool ack_due, void *arg)
 sf_ingest_t *
 sf_ingest_new (const sf_ingest_config_t *cfg)
 {
-    sf_ingest_t *self = calloc (1, sizeof (*self));
-    assert (self);
+    sf_ingest_t *self = sf_xcalloc (1, sizeof (*self));
     self->cfg = *cfg;
     if (self->cfg.max_snapshots == 0)
         self->cfg.max_snapshots = 4;

@@ -2,6 +2,7 @@
     mutex: the ingest thread writes heartbeats, query threads read.
 */
 #include "sf_live.h"
+#include "sf_alloc.h"
 #include "sf_log.h"
 #include <czmq.h>
 #include <pthread.h>
@@ -23,9 +24,7 @@ struct sf_live_t {
 sf_live_t *
 sf_live_new (int64_t suspect_ms, int64_t down_ms)
 {
-    sf_live_t *self = calloc (1, sizeof (*self));
-    if (!self)
-        return NULL;
+    sf_live_t *self = sf_xcalloc (1, sizeof (*self));
     pthread_mutex_init (&self->lock, NULL);
     self->nodes = zhashx_new ();
     zhashx_set_destructor (self->nodes, (zhashx_destructor_fn *) zstr_free);
@@ -52,9 +51,7 @@ s_entry (sf_live_t *self, const char *node, int64_t now_ms, bool *created)
     s_entry_t *e = zhashx_lookup (self->nodes, node);
     *created = false;
     if (!e) {
-        e = calloc (1, sizeof (*e));
-        if (!e)
-            return NULL;
+        e = sf_xcalloc (1, sizeof (*e));
         e->rose_ms = now_ms;
         zhashx_insert (self->nodes, node, e);
         *created = true;
@@ -69,7 +66,7 @@ sf_live_beat (sf_live_t *self, const char *node, uint64_t gen, uint64_t counter,
     bool created;
     s_entry_t *e = s_entry (self, node, now_ms, &created);
     bool rose = false;
-    if (e && (created || gen > e->gen || (gen == e->gen && counter > e->counter))) {
+    if (created || gen > e->gen || (gen == e->gen && counter > e->counter)) {
         if (!created && e->logged != SF_LIVE_ALIVE) {
             sf_info ("node %s is alive again (was %s): its heartbeat rose after %.1f s of silence",
                      node, sf_liveness_name (e->logged), (double) (now_ms - e->rose_ms) / 1000.0);

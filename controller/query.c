@@ -9,6 +9,7 @@
 #include "sf_query.h"
 #include "sf_fleet.h"
 #include "sf_log.h"
+#include "sf_alloc.h"
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,6 @@ typedef struct {
     int64_t now_s;
     s_cand_t *cands;
     size_t count, cap;
-    int failed;
     //  Liveness of the node seen last: scans go node by node
     char last_node [SF_NODE_MAX + 1];
     int last_state;
@@ -60,10 +60,10 @@ s_record_text (const sf_row_t *row, const sf_field_t *f)
         const char *t;
         memcpy (&t, (const char *) &s + f->offset, sizeof (t));
         if (t)
-            text = strdup (t);
+            text = sf_xstrdup (t);
     }
     sf_stream_clear (&s);
-    return text ? text : strdup ("");
+    return text ? text : sf_xstrdup ("");
 }
 
 static int
@@ -80,12 +80,7 @@ s_collect (const sf_row_t *row, void *arg)
         return 0;
     if (sc->count == sc->cap) {
         size_t cap = sc->cap ? sc->cap * 2 : 1024;
-        s_cand_t *c = realloc (sc->cands, cap * sizeof (s_cand_t));
-        if (!c) {
-            sc->failed = 1;
-            return 1;
-        }
-        sc->cands = c;
+        sc->cands = sf_xreallocarray (sc->cands, cap, sizeof (s_cand_t));
         sc->cap = cap;
     }
     s_cand_t *c = &sc->cands [sc->count++];
@@ -106,10 +101,6 @@ s_collect (const sf_row_t *row, void *arg)
             break;
         case SF_SORT_BY_TEXT:
             c->text = s_record_text (row, sf_sort_field (key));
-            if (!c->text) {
-                sc->failed = 1;
-                return 1;
-            }
             break;
         default: c->value = 0;
     }
@@ -217,9 +208,9 @@ s_list_model (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *s
         sf_readmodel_page_clear (&page);
         return 0;
     }
-    out->rows = calloc (page.count, sizeof (sf_stream_t));
+    out->rows = sf_xcalloc (page.count, sizeof (sf_stream_t));
     sf_read_t r;
-    if (!out->rows || sf_store_read_begin (ctx->store, &r)) {
+    if (sf_store_read_begin (ctx->store, &r)) {
         sf_readmodel_page_clear (&page);
         free (out->rows);
         out->rows = NULL;
@@ -271,12 +262,7 @@ sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_so
         out->total = total;
         if (limit && offset < total) {
             size_t n = total - offset < limit ? total - offset : limit;
-            out->rows = calloc (n, sizeof (sf_stream_t));
-            if (!out->rows) {
-                sf_store_read_end (&r);
-                snprintf (err, errlen, "out of memory while listing");
-                return -1;
-            }
+            out->rows = sf_xcalloc (n, sizeof (sf_stream_t));
             s_page_t p = { ctx, &r, out, n, sf_now_ms () };
             sf_store_scan_by_name (&r, sort->desc, offset, s_page_row, &p);
         }
@@ -287,12 +273,6 @@ sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_so
                     .now_ms = sf_now_ms (), .last_state = -1 };
     sc.now_s = sc.now_ms / 1000;
     sf_store_scan_streams (&r, filter->node [0] ? filter->node : NULL, s_collect, &sc);
-    int rc = 0;
-    if (sc.failed) {
-        snprintf (err, errlen, "out of memory while listing");
-        rc = -1;
-        goto done;
-    }
     out->total = sc.count;
     s_sort = sort;
     //  The key order is name order within a node: a name sort over one node
@@ -301,12 +281,7 @@ sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_so
         qsort (sc.cands, sc.count, sizeof (s_cand_t), s_cand_cmp);
     if (offset < sc.count && limit) {
         size_t n = sc.count - offset < limit ? sc.count - offset : limit;
-        out->rows = calloc (n, sizeof (sf_stream_t));
-        if (!out->rows) {
-            snprintf (err, errlen, "out of memory while listing");
-            rc = -1;
-            goto done;
-        }
+        out->rows = sf_xcalloc (n, sizeof (sf_stream_t));
         for (size_t i = 0; i < n; i++) {
             const s_cand_t *c = &sc.cands [offset + i];
             char node [SF_NODE_MAX + 1], name [SF_NAME_MAX + 1];
@@ -322,14 +297,11 @@ sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_so
                 out->nrows++;
         }
     }
-done:
     for (size_t i = 0; i < sc.count; i++)
         free (sc.cands [i].text);
     free (sc.cands);
     sf_store_read_end (&r);
-    if (rc)
-        sf_list_result_clear (out);
-    return rc;
+    return 0;
 }
 
 void
@@ -348,7 +320,6 @@ typedef struct {
     sf_detail_result_t *out;
     size_t cap;
     int64_t now_ms;
-    int failed;
 } s_detail_t;
 
 static int
@@ -360,15 +331,8 @@ s_detail_row (const sf_row_t *row, void *arg)
     sf_detail_result_t *out = d->out;
     if (out->count == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 4;
-        sf_stream_t *p = realloc (out->placements, cap * sizeof (sf_stream_t));
-        sf_node_t *n = p ? realloc (out->nodes, cap * sizeof (sf_node_t)) : NULL;
-        if (p)
-            out->placements = p;
-        if (!p || !n) {
-            d->failed = 1;
-            return 1;
-        }
-        out->nodes = n;
+        out->placements = sf_xreallocarray (out->placements, cap, sizeof (sf_stream_t));
+        out->nodes = sf_xreallocarray (out->nodes, cap, sizeof (sf_node_t));
         d->cap = cap;
     }
     sf_stream_t *s = &out->placements [out->count];
@@ -398,11 +362,6 @@ sf_query_detail (sf_query_ctx_t *ctx, const char *name, const char *node,
                      .now_ms = sf_now_ms () };
     sf_store_scan_name (&r, name, s_detail_row, &d);
     sf_store_read_end (&r);
-    if (d.failed) {
-        sf_detail_result_clear (out);
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
     if (out->count == 0) {
         if (d.node)
             snprintf (err, errlen, "no stream named '%.128s' on node '%.64s'", name, node);
@@ -426,7 +385,6 @@ sf_detail_result_clear (sf_detail_result_t *self)
 typedef struct {
     sf_node_t *nodes;
     size_t count, cap;
-    int failed;
 } s_nodes_t;
 
 static int
@@ -435,12 +393,7 @@ s_node_add (const sf_node_t *n, void *arg)
     s_nodes_t *ns = arg;
     if (ns->count == ns->cap) {
         size_t cap = ns->cap ? ns->cap * 2 : 16;
-        sf_node_t *p = realloc (ns->nodes, cap * sizeof (sf_node_t));
-        if (!p) {
-            ns->failed = 1;
-            return 1;
-        }
-        ns->nodes = p;
+        ns->nodes = sf_xreallocarray (ns->nodes, cap, sizeof (sf_node_t));
         ns->cap = cap;
     }
     ns->nodes [ns->count++] = *n;
@@ -510,11 +463,6 @@ sf_query_nodes (sf_query_ctx_t *ctx, sf_node_t **nodes, size_t *count, char *err
             n->nactive = 0;
     }
     sf_store_read_end (&r);
-    if (ns.failed) {
-        free (ns.nodes);
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
     *nodes = ns.nodes;
     *count = ns.count;
     return 0;

@@ -30,6 +30,7 @@
     Two sides, left-right: see sf_readmodel.h and docs/architecture.md.
 */
 #include "sf_readmodel.h"
+#include "sf_alloc.h"
 #include <czmq.h>
 #include <ctype.h>
 #include <fnmatch.h>
@@ -41,28 +42,9 @@
 
 #define S_BLOCK 256                 //  row ids per index block
 
-//  One allocation policy (STYLE): abort on out of memory
-static void *
-s_alloc (void *p, size_t size)
-{
-    void *q = realloc (p, size ? size : 1);
-    if (!q) {
-        fprintf (stderr, "readmodel: out of memory (%zu bytes)\n", size);
-        abort ();
-    }
-    return q;
-}
-
-static void *
-s_zalloc (size_t size)
-{
-    void *p = calloc (1, size ? size : 1);
-    if (!p) {
-        fprintf (stderr, "readmodel: out of memory (%zu bytes)\n", size);
-        abort ();
-    }
-    return p;
-}
+//  One allocation policy (sf_alloc.h): abort on out of memory
+#define s_alloc(p, size) sf_xrealloc ((p), (size))
+#define s_zalloc(size)   sf_xcalloc (1, (size))
 
 //  ---------------------------------------------------------------------------
 //  An ordered list of row ids: blocks, with a Fenwick tree over block sizes

@@ -20,6 +20,7 @@
     resize takes it exclusively.
 */
 #include "sf_store.h"
+#include "sf_alloc.h"
 #include "store_lmdb.h"
 #include "sf_codec.h"
 #include "sf_log.h"
@@ -76,12 +77,8 @@ s_log (sf_store_t *self, bool deleted, const char *node, const char *name, size_
         return;
     if (self->nlog == self->logcap) {
         self->logcap = self->logcap ? self->logcap * 2 : 1024;
-        self->log = realloc (self->log, self->logcap * sizeof (*self->log));
-        self->log_view = realloc (self->log_view, self->logcap * sizeof (*self->log_view));
-        if (!self->log || !self->log_view) {
-            sf_error ("store: out of memory");
-            abort ();
-        }
+        self->log = sf_xreallocarray (self->log, self->logcap, sizeof (*self->log));
+        self->log_view = sf_xreallocarray (self->log_view, self->logcap, sizeof (*self->log_view));
     }
     struct s_logged *l = &self->log [self->nlog++];
     l->deleted = deleted;
@@ -261,8 +258,7 @@ s_mkdirs (const char *path)
 sf_store_t *
 sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
 {
-    sf_store_t *self = calloc (1, sizeof (*self));
-    assert (self);
+    sf_store_t *self = sf_xcalloc (1, sizeof (*self));
     snprintf (self->path, sizeof (self->path), "%s", path);
     self->map_size = map_size ? map_size : (size_t) 1 << 30;
     pthread_rwlock_init (&self->resize, NULL);
@@ -475,11 +471,7 @@ s_summary_migrate (sf_store_t *self, MDB_dbi meta, char *err, size_t errlen)
                 sf_summary_from_stream (&sum, &s);
                 sum.flags = (uint8_t) ((sum.flags & ~SF_SUM_DERIVED) | (flags & SF_SUM_DERIVED));
                 //  The value is replaced under the cursor: copy the record first
-                buf = realloc (buf, sizeof (sum) + size);
-                if (!buf) {
-                    rc = ENOMEM;
-                    break;
-                }
+                buf = sf_xrealloc (buf, sizeof (sum) + size);
                 memcpy (buf, &sum, sizeof (sum));
                 memcpy (buf + sizeof (sum), (const char *) v.mv_data + head, size);
                 MDB_val nv = { sizeof (sum) + size, buf };
@@ -1257,8 +1249,7 @@ s_gc_one (const sf_val_t *k, const sf_val_t *v, void *arg)
         return 0;
     memcpy (&t, v->data, sizeof (t));
     if (t.deleted_at_ms < a->before_ms) {
-        s_expired_t *e = malloc (sizeof (*e));
-        assert (e);
+        s_expired_t *e = sf_xmalloc (sizeof (*e));
         e->t = t;
         e->key.size = k->size;
         memcpy (e->key.data, k->data, k->size);

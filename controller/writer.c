@@ -13,6 +13,7 @@
     most once a minute while it lasts, and once when a commit works again.
 */
 #include "sf_writer.h"
+#include "sf_alloc.h"
 #include "sf_apply.h"
 #include "sf_log.h"
 #include <stdatomic.h>
@@ -49,8 +50,7 @@ s_origin_destroy (sf_origin_t **self_p)
 sf_writer_t *
 sf_writer_new (const sf_writer_config_t *cfg)
 {
-    sf_writer_t *self = calloc (1, sizeof (*self));
-    assert (self);
+    sf_writer_t *self = sf_xcalloc (1, sizeof (*self));
     self->cfg = *cfg;
     if (self->cfg.batch_records == 0)
         self->cfg.batch_records = 8192;
@@ -99,8 +99,7 @@ sf_writer_origin (sf_writer_t *self, const char *node)
         return o;
     if (!node [0] || strlen (node) > SF_NODE_MAX)
         return NULL;
-    o = calloc (1, sizeof (*o));
-    assert (o);
+    o = sf_xcalloc (1, sizeof (*o));
     snprintf (o->node, sizeof (o->node), "%s", node);
     sf_node_init (&o->info);
     o->live = -1;
@@ -120,7 +119,7 @@ sf_writer_origin (sf_writer_t *self, const char *node)
 static int
 s_collect_origin (const char *node, sf_version_t v, void *arg)
 {
-    zlistx_add_end ((zlistx_t *) arg, strdup (node));
+    zlistx_add_end ((zlistx_t *) arg, sf_xstrdup (node));
     return 0;
 }
 
@@ -215,7 +214,7 @@ s_collect_absent (const sf_row_t *row, void *arg)
 {
     s_absent_t *a = arg;
     if (!zhashx_lookup (a->keep, row->name))
-        zlistx_add_end (a->absent, strdup (row->name));
+        zlistx_add_end (a->absent, sf_xstrdup (row->name));
     return 0;
 }
 

@@ -9,6 +9,7 @@
     all of them, and --help and docs/operations.md list them all.
 */
 #include "sf_agent.h"
+#include "sf_alloc.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -75,8 +76,7 @@ s_build (void)
     for (size_t i = 0; sf_source_at (i); i++)
         for (const sf_option_t *o = sf_source_at (i)->options; o && o->name; o++)
             n++;
-    s_all = calloc (n + 1, sizeof (sf_option_t));
-    assert (s_all);
+    s_all = sf_xcalloc (n + 1, sizeof (sf_option_t));
     size_t at = 0;
     for (const sf_option_t *o = sf_agent_core_options; o->name; o++)
         s_all [at++] = *o;

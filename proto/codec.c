@@ -8,6 +8,7 @@
     sf_msg_t, and the typed accessors below check each field's type and bound.
 */
 #include "sf_codec.h"
+#include "sf_alloc.h"
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,8 @@ int
 sf_msg_parse_copy (sf_msg_t *self, const void *data, size_t size)
 {
     free (self->owned);
+    //  The frame's size is the peer's: a refusal is the frame's fault, so
+    //  this allocation keeps its -1 path (sf_alloc.h)
     self->owned = malloc (size ? size : 1);
     if (!self->owned) {
         self->reason = SF_REJ_BOUNDS;
@@ -334,9 +337,7 @@ s_val_text (const msgpack_object *v, const char *key, char **out, size_t max, ch
     //  again and again (the controller's scratch record) allocates nothing
     char *s = *out;
     if (!s || malloc_usable_size (s) < v->via.str.size + 1) {
-        s = realloc (s, v->via.str.size + 1);
-        if (!s)
-            return s_err (err, key, "could not be stored: out of memory");
+        s = sf_xrealloc (s, v->via.str.size + 1);
         *out = s;
     }
     memcpy (s, v->via.str.ptr, v->via.str.size);

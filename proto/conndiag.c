@@ -3,6 +3,7 @@
     CurveZMQ connection did not answer (sf_conndiag.h).
 */
 #include "sf_conndiag.h"
+#include "sf_alloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,7 @@ struct sf_conndiag_t {
 sf_conndiag_t *
 sf_conndiag_new (zsock_t *sock)
 {
-    sf_conndiag_t *self = calloc (1, sizeof (*self));
-    if (!self)
-        abort ();
+    sf_conndiag_t *self = sf_xcalloc (1, sizeof (*self));
     char ep [64];
     snprintf (ep, sizeof (ep), "inproc://sf-conndiag-%p", (void *) self);
     self->target = zsock_resolve (sock);

@@ -8,6 +8,7 @@
 */
 #include "sf_mpjson.h"
 #include "sf_codec.h"
+#include "sf_alloc.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +56,7 @@ s_strn (const char *value, size_t n)
     json_t *j = memchr (value, 0, n) ? NULL : json_stringn (value, n);
     if (j)
         return j;
-    char *fixed = malloc (n * 3 + 1);
-    if (!fixed)
-        return NULL;
+    char *fixed = sf_xmalloc (n * 3 + 1);
     size_t out = 0;
     const unsigned char *p = (const unsigned char *) value;
     size_t i = 0;

@@ -3,6 +3,7 @@
     that copying a record is one memcpy plus the owned parts.
 */
 #include "sf_record.h"
+#include "sf_alloc.h"
 #include <stdlib.h>
 #include <malloc.h>
 #include <string.h>
@@ -46,20 +47,15 @@ sf_stream_copy (sf_stream_t *dest, const sf_stream_t *src)
         if (f->kind != SF_K_TEXT)
             continue;
         const char *text = *s_text ((sf_stream_t *) src, f);
-        if (text && !(*s_text (dest, f) = strdup (text)))
-            goto fail;
+        if (text)
+            *s_text (dest, f) = sf_xstrdup (text);
     }
     if (src->dvr.nranges) {
-        dest->dvr.ranges = malloc (src->dvr.nranges * sizeof (sf_range_t));
-        if (!dest->dvr.ranges)
-            goto fail;
+        dest->dvr.ranges = sf_xcalloc (src->dvr.nranges, sizeof (sf_range_t));
         memcpy (dest->dvr.ranges, src->dvr.ranges, src->dvr.nranges * sizeof (sf_range_t));
         dest->dvr.nranges = src->dvr.nranges;
     }
     return 0;
-fail:
-    sf_stream_clear (dest);
-    return -1;
 }
 
 int
@@ -67,8 +63,8 @@ sf_text_set (char **field, const char *value)
 {
     free (*field);
     *field = NULL;
-    if (value && *value && !(*field = strdup (value)))
-        return -1;
+    if (value && *value)
+        *field = sf_xstrdup (value);
     return 0;
 }
 
@@ -117,10 +113,7 @@ sf_dvr_push_range (sf_dvr_t *dvr, int64_t from, int64_t to)
     uint32_t n = dvr->nranges;
     if (!dvr->ranges || malloc_usable_size (dvr->ranges) < (n + 1) * sizeof (sf_range_t)) {
         uint32_t cap = n ? n * 2 : 4;
-        sf_range_t *r = realloc (dvr->ranges, cap * sizeof (sf_range_t));
-        if (!r)
-            return -1;
-        dvr->ranges = r;
+        dvr->ranges = sf_xreallocarray (dvr->ranges, cap, sizeof (sf_range_t));
     }
     dvr->ranges [dvr->nranges].from = from;
     dvr->ranges [dvr->nranges].to = to;

@@ -1,6 +1,7 @@
 /*  security.c — certificates and CURVE socket set-up (include/sf_security.h). */
 #include "sf_security.h"
 #include "sf_codec.h"
+#include "sf_alloc.h"
 #include "sf_log.h"
 #include <dirent.h>
 #include <errno.h>
@@ -155,11 +156,7 @@ s_peers_load (sf_peers_t *self)
         zcert_t *cert = zcert_load (path);
         if (!cert)
             continue;
-        sf_peer_t *peer = calloc (1, sizeof (*peer));
-        if (!peer) {
-            zcert_destroy (&cert);
-            continue;
-        }
+        sf_peer_t *peer = sf_xcalloc (1, sizeof (*peer));
         snprintf (peer->key, sizeof (peer->key), "%s", zcert_public_txt (cert));
         const char *v;
         if ((v = zcert_meta (cert, "role")))
@@ -182,11 +179,9 @@ s_peers_load (sf_peers_t *self)
 sf_peers_t *
 sf_peers_new (const char *certs_dir)
 {
-    sf_peers_t *self = calloc (1, sizeof (*self));
-    if (!self)
-        return NULL;
+    sf_peers_t *self = sf_xcalloc (1, sizeof (*self));
     pthread_mutex_init (&self->lock, NULL);
-    self->dir = strdup (certs_dir);
+    self->dir = sf_xstrdup (certs_dir);
     self->rescan_ms = SF_PEERS_RESCAN_MS;
     self->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (10, 10000);
     bool fresh;

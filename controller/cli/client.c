@@ -2,6 +2,7 @@
     controller list, and output helpers shared by subcommands.
 */
 #include "sf_cli.h"
+#include "sf_alloc.h"
 #include "sf_conndiag.h"
 #include "sf_mpjson.h"
 #include "sf_security.h"
@@ -24,7 +25,7 @@ sf_cli_request (sf_cli_t *cli, msgpack_sbuffer *request, sf_msg_t *reply)
         zcert_destroy (&cert);
         return SF_EXIT_CERT;
     }
-    char *list = strdup (cli->controllers);
+    char *list = sf_xstrdup (cli->controllers);
     char tried [2048] = "";
     int rc = SF_EXIT_UNREACHABLE;
     int cert_trouble = 0, other_trouble = 0;
@@ -240,9 +241,7 @@ sf_print_wrapped (const char *text, int width)
         return;
     }
     //  Items are separated by two or more spaces
-    char *copy = strdup (text);
-    if (!copy)
-        abort ();
+    char *copy = sf_xstrdup (text);
     int col = 0;
     char *p = copy;
     while (*p) {

@@ -3,6 +3,7 @@
     plus the node; `streams show NAME` has its detail sections.
 */
 #include "sf_cli.h"
+#include "sf_alloc.h"
 #include "sf_filter.h"
 #include <getopt.h>
 #include <stdlib.h>
@@ -90,9 +91,7 @@ s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, c
         char br [32], up [32], rec [32], source [1024];
         unsigned long long clients;
     } s_row_t;
-    s_row_t *cells = calloc (n ? n : 1, sizeof (s_row_t));
-    if (!cells)
-        abort ();
+    s_row_t *cells = sf_xcalloc (n ? n : 1, sizeof (s_row_t));
     size_t wname = 4, wnode = 4, wstatus = 6;
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *row = &rows->via.array.ptr [i];

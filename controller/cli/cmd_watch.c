@@ -13,6 +13,7 @@
     a consumer should list afresh.
 */
 #include "sf_cli.h"
+#include "sf_alloc.h"
 #include "sf_mpjson.h"
 #include <czmq.h>
 #include <jansson.h>
@@ -97,7 +98,7 @@ sf_cmd_watch (sf_cli_t *cli, int argc, char **argv)
         return SF_EXIT_USAGE;
     }
     //  The view's own command line: its name, then the options given
-    char **vargv = calloc ((size_t) argc + 1, sizeof (char *));
+    char **vargv = sf_xcalloc ((size_t) argc + 1, sizeof (char *));
     int vargc = 0;
     vargv [vargc++] = (char *) view;
     for (int i = first; i < argc; i++)

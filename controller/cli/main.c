@@ -2,6 +2,7 @@
     (controller/cli/cmd_*.c); global options may stand anywhere.
 */
 #include "sf_cli.h"
+#include "sf_alloc.h"
 #include "sf_config.h"
 #include <czmq.h>
 #include <stdlib.h>
@@ -73,7 +74,7 @@ main (int argc, char **argv)
     bool no_color = getenv ("NO_COLOR") != NULL;
     bool controllers_given = false;
     //  Take global options out of argv, wherever they stand
-    char **rest = calloc ((size_t) argc + 1, sizeof (char *));
+    char **rest = sf_xcalloc ((size_t) argc + 1, sizeof (char *));
     int nrest = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
