@@ -9,6 +9,7 @@
     (bad_limit, bad_name, …) and whose message says what would be valid.
 */
 #include "sf_api.h"
+#include "sf_alerts.h"
 #include "sf_changes.h"
 #include "sf_fleet.h"
 #include "sf_links.h"
@@ -583,6 +584,34 @@ s_changes (sf_query_ctx_t *ctx, const msgpack_object *body, int max_wait_ms, msg
     return sf_changes_answer (ctx->feed, after, (size_t) max, wait, reply);
 }
 
+//  alerts: the rules, what fires, and the recent transitions (of one
+//  stream, on one node, when named) (controller/alerts.c)
+static int
+s_alerts (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
+{
+    char stream [SF_NAME_MAX + 1] = "", node [SF_NODE_MAX + 1] = "", err [SF_ERR_MAX] = "";
+    if (s_text (body, "stream", stream, SF_NAME_MAX, err, sizeof (err)) < 0)
+        return s_error (reply, "bad_name", err);
+    if (s_text (body, "node", node, SF_NODE_MAX, err, sizeof (err)) < 0)
+        return s_error (reply, "bad_node", err);
+    if (!ctx->alerts) {
+        sf_reply_t r;
+        sf_reply_begin (&r, reply, "alerts_reply");
+        sf_reply_key (&r, "rules");
+        sf_reply_array (&r);
+        sf_reply_close (&r);
+        sf_reply_key (&r, "firing");
+        sf_reply_array (&r);
+        sf_reply_close (&r);
+        sf_reply_key (&r, "recent");
+        sf_reply_array (&r);
+        sf_reply_close (&r);
+        sf_reply_end (&r);
+        return 0;
+    }
+    return sf_alerts_reply (ctx->alerts, stream, node, reply);
+}
+
 int
 sf_api_answer (sf_query_ctx_t *ctx, const char *type, const msgpack_object *body,
                msgpack_sbuffer *reply)
@@ -608,9 +637,11 @@ sf_api_answer_wait (sf_query_ctx_t *ctx, const char *type, const msgpack_object 
         return s_migrations (ctx, body, reply);
     if (strcmp (type, "cluster") == 0)
         return s_cluster (ctx, reply);
+    if (strcmp (type, "alerts") == 0)
+        return s_alerts (ctx, body, reply);
     char msg [160];
     snprintf (msg, sizeof (msg), "unknown request type '%.40s' (valid: list, detail, dvr, "
-              "nodes, migrations, cluster, changes)", type);
+              "nodes, migrations, cluster, changes, alerts)", type);
     return s_error (reply, "bad_request", msg);
 }
 

@@ -20,6 +20,7 @@
     and only then acknowledges each origin's highest committed seq.
 */
 #include "sf_controller.h"
+#include "sf_alerts.h"
 #include "sf_api.h"
 #include "sf_codec.h"
 #include "sf_fleet.h"
@@ -82,6 +83,11 @@ const sf_option_t sf_controller_options [] = {
       "seconds a deletion is remembered for peers that were away" },
     { "max-streams-per-node", SF_OPT_INT, O (max_streams_per_node), "200000", 1, SF_STREAMS_PER_NODE_MAX,
       "placements one node may hold" },
+    { "alert", SF_OPT_LINES, O (alert), "", 0, 0,
+      "an alert rule: NAME CONDITION [for=DUR] [resolve=DUR] [filter=…] [name=…] [node=…] "
+      "[to=WEBHOOK,…] (repeatable; docs/operations.md, Alerts)" },
+    { "web-url", SF_OPT_STR, O (web_url), "", 0, 0,
+      "the web page's address as operators reach it, for links in alerts (default: http://HTTP/)" },
     { NULL }
 };
 
@@ -102,6 +108,7 @@ typedef struct {
     //  Ingest thread only
     sf_writer_t *writer;
     sf_ingest_t *ingest;
+    sf_alerts_t *alerts;            //  inputs from this thread; readers lock (sf_alerts.h)
     zsock_t *agents;
     sf_ratelimit_t rl;
 } s_ctl_t;
@@ -153,6 +160,7 @@ s_ingest_loop (s_ctl_t *c)
 {
     int64_t last_sync = sf_mono_ms (), last_check = last_sync, last_gc = last_sync;
     int64_t last_tick = last_sync, last_fleet = last_sync, last_sweep = last_sync;
+    int64_t last_alerts = last_sync;
     void *sock = zsock_resolve (c->agents);
     zmq_pollitem_t items [256];
     while (!zsys_interrupted && !atomic_load (&c->stop)) {
@@ -207,6 +215,11 @@ s_ingest_loop (s_ctl_t *c)
         if (now - last_tick >= 100) {
             sf_writer_tick (c->writer, now);
             last_tick = now;
+        }
+        //  Alert hold times and what time alone changes (sf_alerts.h)
+        if (now - last_alerts >= 250) {
+            sf_alerts_tick (c->alerts, sf_now_ms ());
+            last_alerts = now;
         }
         if (c->cfg->sync_ms > 0 && now - last_sync >= c->cfg->sync_ms) {
             sf_store_sync (c->store);
@@ -403,6 +416,7 @@ s_ready (void *arg, char *why, size_t whylen)
 static struct {
     sf_readmodel_t *model;
     sf_feed_t *feed;
+    sf_alerts_t *alerts;
 } s_observed;
 
 static void
@@ -410,17 +424,19 @@ s_observe (void *arg, const sf_store_change_t *changes, size_t count)
 {
     sf_readmodel_observe (s_observed.model, changes, count);
     sf_feed_observer (s_observed.feed, changes, count);
+    sf_alerts_observe (s_observed.alerts, changes, count);
 }
 
-//  What the store's observer does not see, for the feed: a node record
-//  stored ("info") and a node's liveness transition
+//  What the store's observer does not see, for the feed and the alert
+//  rules: a node record stored ("info") and a node's liveness transition
 static void
 s_feed_node (const sf_change_t *ch, void *arg)
 {
     if (ch->kind == 'l')
-        sf_feed_push_node (arg, ch->node, sf_liveness_name (ch->live));
+        sf_feed_push_node (s_observed.feed, ch->node, sf_liveness_name (ch->live));
     else
-        sf_feed_push_node (arg, ch->node, "info");
+        sf_feed_push_node (s_observed.feed, ch->node, "info");
+    sf_alerts_node (s_observed.alerts, ch, sf_now_ms ());
 }
 
 int
@@ -479,16 +495,40 @@ sf_controller_run (sf_controller_config_t *cfg)
     //  streamfleet watch, GET /api/v1/changes)
     s_observed.model = model;
     s_observed.feed = sf_feed_new (65536);
+    //  Alert rules: judged from every commit (incrementally) and a timer
+    c->alerts = sf_alerts_new (cfg->alert, cfg->transfer_timeout_s, err, sizeof (err));
+    if (!c->alerts) {
+        sf_error ("%s (--alert; docs/operations.md, Alerts)", err);
+        sf_feed_destroy (&s_observed.feed);
+        sf_readmodel_destroy (&model);
+        sf_store_destroy (&c->store);
+        sf_live_destroy (&c->live);
+        zcert_destroy (&cert);
+        return 2;
+    }
+    sf_alerts_set_store (c->alerts, c->store);
+    char web [300];
+    if (cfg->web_url [0])
+        snprintf (web, sizeof (web), "%s", cfg->web_url);
+    else
+        snprintf (web, sizeof (web), "%s%s%s", cfg->http [0] ? "http://" : "", cfg->http,
+                  cfg->http [0] ? "/" : "");
+    sf_alerts_set_web_url (c->alerts, web);
+    s_observed.alerts = c->alerts;
+    if (sf_alerts_rule_count (c->alerts))
+        sf_info ("alerts: %zu rule%s", sf_alerts_rule_count (c->alerts),
+                 sf_alerts_rule_count (c->alerts) == 1 ? "" : "s");
     sf_store_set_observer (c->store, s_observe, &s_observed);
     c->query.model = model;
     c->query.feed = s_observed.feed;
+    c->query.alerts = c->alerts;
     sf_info ("read model: %zu placements in %lld ms, %zu KiB", sf_readmodel_size (model),
              (long long) (sf_mono_ms () - model_t0), sf_readmodel_bytes (model) >> 10);
     c->writer = sf_writer_new (&(sf_writer_config_t) {
         .store = c->store, .live = c->live, .metrics = &c->metrics,
         .batch_records = (size_t) cfg->batch_records, .sync_every_commit = cfg->sync_ms == 0 });
     //  Node records and liveness transitions reach the change feed too
-    sf_writer_on_change (c->writer, s_feed_node, s_observed.feed);
+    sf_writer_on_change (c->writer, s_feed_node, NULL);
     c->peers = sf_peers_new (cfg->certs_dir);
     s_know_nodes (c);
     sf_writer_load (c->writer);
@@ -571,6 +611,8 @@ done:
     sf_store_destroy (&c->store);
     sf_readmodel_destroy (&model);
     sf_feed_destroy (&s_observed.feed);
+    s_observed.alerts = NULL;
+    sf_alerts_destroy (&c->alerts);
     zcert_destroy (&cert);
     return rc;
 }

@@ -27,6 +27,7 @@
 #include "sf_alloc.h"
 #include "sf_fleet.h"
 #include "sf_http.h"
+#include "sf_alerts.h"
 #include "sf_log.h"
 #include "sf_mpjson.h"
 #include "sf_reply.h"
@@ -202,6 +203,7 @@ static const char *s_dvr_args [] = { "at", NULL };
 static const char *s_migrations_args [] = { "stream", "kind", "since_s", "limit", NULL };
 static const char *s_no_args [] = { NULL };
 static const char *s_changes_args [] = { "after", "max", "wait_ms", NULL };
+static const char *s_alerts_args [] = { "stream", "node", NULL };
 //  Long-polls of GET /api/v1/changes may hold at most this many of the
 //  S_THREADS threads; the others answer at once, so queries never starve
 #define S_CHANGES_WAITERS_MAX (S_THREADS - 1)
@@ -456,6 +458,9 @@ s_metrics (sf_http_t *self, struct MHD_Connection *conn)
     if (!out)
         return s_reply_json (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
     int rc = sf_metrics_write (self->metrics, &g, out);
+    //  One gauge per rule, never per stream (sf_alerts.h)
+    if (self->query->alerts)
+        sf_alerts_metrics_write (self->query->alerts, out);
     if (fclose (out) || rc) {
         free (text);
         return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
@@ -518,6 +523,8 @@ s_api (sf_http_t *self, struct MHD_Connection *conn, const char *url)
         return s_changes (self, conn);
     if (strcmp (url, "/api/v1/cluster") == 0)
         return s_query (self, conn, "cluster", NULL, NULL, s_no_args);
+    if (strcmp (url, "/api/v1/alerts") == 0)
+        return s_query (self, conn, "alerts", NULL, NULL, s_alerts_args);
     char err [200];
     snprintf (err, sizeof (err), "no endpoint %.120s; see docs/http-api.md", url);
     return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);

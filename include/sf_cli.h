@@ -82,4 +82,5 @@ int sf_cmd_dvr (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_cluster (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_complete (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_watch (sf_cli_t *cli, int argc, char **argv);
+int sf_cmd_alerts (sf_cli_t *cli, int argc, char **argv);
 #endif

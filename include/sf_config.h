@@ -19,6 +19,8 @@ typedef enum {
     SF_OPT_INT,         //  int64_t, within [min, max]
     SF_OPT_BOOL,        //  bool; on the command line a flag with no value
     SF_OPT_LIST,        //  char buffer; repeated options are joined by ','
+    SF_OPT_LINES,       //  char buffer; repeated options are joined by '\n' (entries that
+                        //  hold commas themselves, such as alert rules)
 } sf_opt_type_t;
 
 typedef struct {

@@ -40,6 +40,8 @@ typedef struct {
     int64_t sync_ms;
     int64_t max_streams_per_node;
     int64_t tombstone_grace_s;
+    char alert [16384];         //  alert rules, one per line (sf_alerts.h)
+    char web_url [256];
 } sf_controller_config_t;
 
 extern const sf_option_t sf_controller_options [];

@@ -35,6 +35,8 @@ typedef struct {
     //  The change feed the `changes` request reads (set by the controller;
     //  NULL: the request answers bad_request)
     struct sf_feed_t *feed;
+    //  The alert rules and what fires (the `alerts` request; NULL: none)
+    struct sf_alerts_t *alerts;
 } sf_query_ctx_t;
 
 typedef struct {

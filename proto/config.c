@@ -28,15 +28,16 @@ s_assign (const sf_option_t *o, void *config, const char *value, bool append,
     char *field = (char *) config + o->offset;
     switch (o->type) {
         case SF_OPT_STR:
-        case SF_OPT_LIST: {
-            size_t have = append && o->type == SF_OPT_LIST ? strlen (field) : 0;
+        case SF_OPT_LIST:
+        case SF_OPT_LINES: {
+            size_t have = append && o->type != SF_OPT_STR ? strlen (field) : 0;
             size_t need = have + (have ? 1 : 0) + strlen (value);
             if (need >= o->size) {
                 snprintf (err, errlen, "--%s: value longer than %zu bytes", o->name, o->size - 1);
                 return -1;
             }
             if (have)
-                field [have++] = ',';
+                field [have++] = o->type == SF_OPT_LINES ? '\n' : ',';
             strcpy (field + have, value);
             return 0;
         }
@@ -81,7 +82,7 @@ sf_config_defaults (const sf_option_t *table, void *config)
     char err [256];
     for (const sf_option_t *o = table; o->name; o++) {
         char *field = (char *) config + o->offset;
-        if (o->type == SF_OPT_STR || o->type == SF_OPT_LIST)
+        if (o->type == SF_OPT_STR || o->type == SF_OPT_LIST || o->type == SF_OPT_LINES)
             field [0] = 0;
         if (o->def)
             s_assign (o, config, o->def, false, err, sizeof (err));
@@ -153,7 +154,7 @@ sf_config_load_file (const sf_option_t *table, void *config, const char *path,
         }
         char e [256];
         size_t idx = (size_t) (o - table);
-        bool append = o->type == SF_OPT_LIST && idx < 256 && seen_list [idx];
+        bool append = (o->type == SF_OPT_LIST || o->type == SF_OPT_LINES) && idx < 256 && seen_list [idx];
         if (idx < 256)
             seen_list [idx] = true;
         if (s_assign (o, config, v, append, e, sizeof (e))) {
@@ -212,7 +213,7 @@ sf_config_parse_args (const sf_option_t *table, void *config, int argc, char **a
         }
         //  A list given on the command line replaces the file's, then appends
         size_t idx = (size_t) (o - table);
-        bool append = o->type == SF_OPT_LIST && idx < 256 && seen_list [idx];
+        bool append = (o->type == SF_OPT_LIST || o->type == SF_OPT_LINES) && idx < 256 && seen_list [idx];
         if (idx < 256)
             seen_list [idx] = true;
         if (s_assign (o, config, value, append, err, errlen))

@@ -31,6 +31,7 @@ s_table (const sf_option_t *t)
                                        (long long) o->min, (long long) o->max); break;
             case SF_OPT_BOOL: snprintf (type, sizeof (type), "boolean"); break;
             case SF_OPT_LIST: snprintf (type, sizeof (type), "list"); break;
+            case SF_OPT_LINES: snprintf (type, sizeof (type), "repeatable"); break;
             default: snprintf (type, sizeof (type), "text"); break;
         }
         printf ("| `--%s` | %s | %s%s%s | ", o->name, type, o->def && *o->def ? "`" : "",

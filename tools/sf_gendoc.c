@@ -85,6 +85,7 @@ s_type (const sf_option_t *o, char *buf, size_t size)
         case SF_OPT_INT: snprintf (buf, size, "integer %lld..%lld", (long long) o->min, (long long) o->max); break;
         case SF_OPT_BOOL: snprintf (buf, size, "boolean"); break;
         case SF_OPT_LIST: snprintf (buf, size, "list, comma-separated"); break;
+        case SF_OPT_LINES: snprintf (buf, size, "repeatable, one entry per line"); break;
         default: snprintf (buf, size, "text"); break;
     }
 }

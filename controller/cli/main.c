@@ -22,6 +22,7 @@ static const s_cmd_t s_cmds [] = {
     { "dvr", sf_cmd_dvr, "a stream's archive timeline over every node; --at TIME names the node" },
     { "nodes", sf_cmd_nodes, "list media servers with liveness, heartbeat age, limits and usage" },
     { "watch", sf_cmd_watch, "a live view of streams, nodes or migrations, redrawn on every change" },
+    { "alerts", sf_cmd_alerts, "alert rules, what fires now and recent transitions (rules|firing|recent)" },
     { "cluster", sf_cmd_cluster, "list controllers: liveness, replication lag, state digest" },
     { "keygen", sf_cmd_keygen, "make a certificate for an agent, a CLI user, a peer or a controller" },
     { "complete", sf_cmd_complete, "stream or node names for shell completion: complete streams|nodes [PREFIX]" },

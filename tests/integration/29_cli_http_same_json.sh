@@ -15,7 +15,7 @@
 source "$SF_ROOT/tests/helpers/sf_checks.sh"
 
 sf_keys || { not_ok "certificates made"; exit 1; }
-start_controller c1 || { not_ok "controller c1 started"; exit 1; }
+start_controller c1 --alert "silent no-bitrate for=0 resolve=1m" --alert "down node-down for=1m" || { not_ok "controller c1 started"; exit 1; }
 H="http://$CTL_c1_HTTP"
 PA=$(free_port); PB=$(free_port)
 LINKS=(--rtsp-dvr-template 'rtsp://{host}:554/dvr/{name}?from={from}&to={to}' --addr-external media.example.net)
@@ -79,6 +79,10 @@ check "nodes: the same document" same '/api/v1/nodes' nodes
 check "migrations: the same document" same '/api/v1/migrations?limit=50' migrations --limit 50
 check "migrations of one stream: the same document" same '/api/v1/migrations?stream=cam1&limit=50' migrations cam1 --limit 50
 check "cluster: the same document" same '/api/v1/cluster' cluster
+firing_silent() { curl -sf "$H/api/v1/alerts" | json_get '[a["key"] for a in d["firing"]]' | grep -q 'silent/B/cam1'; }
+check "alerts: cam1 on B (bitrate 0) fires rule silent" wait_until 10 firing_silent
+check "alerts: the same document" same '/api/v1/alerts' alerts
+check "alerts of one stream: the same document" same '/api/v1/alerts?stream=cam1' alerts --stream cam1
 
 # The documents are the documented shapes (docs/http-api.md), nulls as nulls
 cli streams show lobby -o json >"$T/lobby.json"

@@ -1,0 +1,1198 @@
+/*  alerts.c — alert rules over the fleet's committed state, with hold times
+    and grouping (include/sf_alerts.h; docs/operations.md "Alerts").
+
+    Every alert is one entry in a table keyed rule/node[/stream], in one of
+    three states: pending (the condition holds, not yet for `for`), firing,
+    resolving (firing, the condition no longer holds, not yet for
+    `resolve`). A placement change looks up one subject entry (which rules
+    have an alert for that placement) and matches each rule's selector once:
+    nothing is scanned per change. The timer walks the alert table only (what
+    is wrong, not the fleet) and the placements whose DVR state changed.
+
+    Grouping: a node that goes down makes each stream rule of condition
+    `inactive` one alert for the node (key rule/node) with the number of the
+    node's affected streams; while the node is down its placements are not
+    judged one by one for it. When a node-down rule covers the node, that
+    rule's alert is the only one.
+*/
+#include "sf_alerts.h"
+#include "sf_links.h"
+#include "sf_log.h"
+#include "sf_reply.h"
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *s_cond_names [SF_COND_COUNT] = {
+    "inactive", "no-bitrate", "reconnects", "node-down", "transfer-stuck", "conflict",
+    "dvr-gap", "disk", "archive-short"
+};
+#define S_CONDS_TEXT "inactive, no-bitrate, reconnects, node-down, transfer-stuck, conflict, " \
+                     "dvr-gap, disk, archive-short"
+
+const char *
+sf_alert_cond_name (int cond)
+{
+    return cond >= 0 && cond < SF_COND_COUNT ? s_cond_names [cond] : "unknown";
+}
+
+static bool
+s_node_level (int cond)
+{
+    return cond == SF_COND_NODE_DOWN || cond == SF_COND_DISK;
+}
+
+static bool
+s_dvr_cond (int cond)
+{
+    return cond == SF_COND_DVR_GAP || cond == SF_COND_ARCHIVE_SHORT;
+}
+
+//  -------------------------------------------------------------------------
+//  Rules
+
+//  "90", "90s", "500ms", "10m", "2h", "1d" -> ms. 0 or -1.
+static int
+s_duration (const char *text, int64_t *ms)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll (text, &end, 10);
+    if (errno || end == text || v < 0 || v > 366LL * 86400)
+        return -1;
+    int64_t unit;
+    if (!*end || !strcmp (end, "s"))
+        unit = 1000;
+    else if (!strcmp (end, "ms"))
+        unit = 1;
+    else if (!strcmp (end, "m"))
+        unit = 60000;
+    else if (!strcmp (end, "h"))
+        unit = 3600000;
+    else if (!strcmp (end, "d"))
+        unit = 86400000;
+    else
+        return -1;
+    *ms = v * unit;
+    return 0;
+}
+
+static int
+s_uint (const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll (text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return -1;
+    *out = (uint32_t) v;
+    return 0;
+}
+
+int
+sf_alert_rule_parse (sf_alert_rule_t *rule, const char *line, int64_t transfer_timeout_s,
+                     char *err, size_t errlen)
+{
+    memset (rule, 0, sizeof (*rule));
+    sf_filter_init (&rule->filter);
+    rule->resolve_ms = 30000;
+    rule->rise = 5;
+    rule->within_ms = 300000;
+    rule->gap_ms = 60000;
+    rule->window_ms = 86400000;
+    rule->percent = 90;
+    snprintf (rule->text, sizeof (rule->text), "%s", line);
+    char buf [1024];
+    if (strlen (line) >= sizeof (buf)) {
+        snprintf (err, errlen, "longer than %zu bytes", sizeof (buf) - 1);
+        return -1;
+    }
+    strcpy (buf, line);
+    char *save = NULL;
+    char *name = strtok_r (buf, " \t", &save);
+    char *cond = name ? strtok_r (NULL, " \t", &save) : NULL;
+    if (!name || !cond) {
+        snprintf (err, errlen, "expected 'NAME CONDITION [key=value ...]' (conditions: %s)",
+                  S_CONDS_TEXT);
+        return -1;
+    }
+    if (strlen (name) > SF_ALERT_RULE_NAME_MAX || strpbrk (name, "/\"\\=")) {
+        snprintf (err, errlen, "the name '%.64s' must be at most %d bytes without / \" \\ =",
+                  name, SF_ALERT_RULE_NAME_MAX);
+        return -1;
+    }
+    strcpy (rule->name, name);
+    int c;
+    for (c = 0; c < SF_COND_COUNT; c++)
+        if (!strcmp (cond, s_cond_names [c]))
+            break;
+    if (c == SF_COND_COUNT) {
+        snprintf (err, errlen, "unknown condition '%.40s' (valid: %s)", cond, S_CONDS_TEXT);
+        return -1;
+    }
+    rule->cond = (uint8_t) c;
+    if (c == SF_COND_TRANSFER_STUCK)
+        rule->for_ms = transfer_timeout_s * 1000;
+    char *kv;
+    while ((kv = strtok_r (NULL, " \t", &save))) {
+        char *eq = strchr (kv, '=');
+        if (!eq || eq == kv || !eq [1]) {
+            snprintf (err, errlen, "'%.60s' is not key=value", kv);
+            return -1;
+        }
+        *eq = 0;
+        const char *k = kv, *v = eq + 1;
+        char e [256] = "";
+        int rc = 0;
+        bool known = true;
+        if (!strcmp (k, "for"))
+            rc = s_duration (v, &rule->for_ms);
+        else if (!strcmp (k, "resolve"))
+            rc = s_duration (v, &rule->resolve_ms);
+        else if (!strcmp (k, "within") && c == SF_COND_RECONNECTS)
+            rc = s_duration (v, &rule->within_ms);
+        else if (!strcmp (k, "gap") && c == SF_COND_DVR_GAP)
+            rc = s_duration (v, &rule->gap_ms);
+        else if (!strcmp (k, "window") && c == SF_COND_DVR_GAP)
+            rc = s_duration (v, &rule->window_ms);
+        else if (!strcmp (k, "rise") && c == SF_COND_RECONNECTS)
+            rc = s_uint (v, 1, 1000000, &rule->rise);
+        else if (!strcmp (k, "percent") && (c == SF_COND_DISK || c == SF_COND_ARCHIVE_SHORT))
+            rc = s_uint (v, 1, 100, &rule->percent);
+        else if (!strcmp (k, "filter")) {
+            if (sf_filter_parse (&rule->filter, v, e, sizeof (e))) {
+                snprintf (err, errlen, "filter: %s", e);
+                return -1;
+            }
+        }
+        else if (!strcmp (k, "name")) {
+            if (sf_filter_set_name (&rule->filter, v, e, sizeof (e))) {
+                snprintf (err, errlen, "name: %s", e);
+                return -1;
+            }
+        }
+        else if (!strcmp (k, "node")) {
+            if (sf_filter_set_node (&rule->filter, v, e, sizeof (e))) {
+                snprintf (err, errlen, "node: %s", e);
+                return -1;
+            }
+        }
+        else if (!strcmp (k, "to")) {
+            if (strlen (v) >= sizeof (rule->to)) {
+                snprintf (err, errlen, "to: longer than %zu bytes", sizeof (rule->to) - 1);
+                return -1;
+            }
+            strcpy (rule->to, v);
+        }
+        else
+            known = false;
+        if (!known) {
+            snprintf (err, errlen, "'%.40s' is not a key of %s (keys: for, resolve, filter, name, "
+                      "node, to%s)", k, cond,
+                      c == SF_COND_RECONNECTS ? ", rise, within" : c == SF_COND_DVR_GAP ? ", gap, window"
+                      : c == SF_COND_DISK || c == SF_COND_ARCHIVE_SHORT ? ", percent" : "");
+            return -1;
+        }
+        if (rc) {
+            snprintf (err, errlen, "%s: '%.40s' is not %s", k, v,
+                      !strcmp (k, "rise") ? "a whole number from 1 to 1000000"
+                      : !strcmp (k, "percent") ? "a whole number from 1 to 100"
+                      : "a duration (30, 30s, 500ms, 10m, 2h, 1d)");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  The engine
+
+typedef enum { S_PENDING = 0, S_FIRING, S_RESOLVING } s_state_t;
+
+typedef struct {
+    char key [SF_ALERT_KEY_MAX + 1];
+    char subject [SF_NODE_MAX + SF_NAME_MAX + 2];  //  node \x1f name ("" node alerts)
+    uint8_t rule;
+    uint8_t state;              //  s_state_t
+    char node [SF_NODE_MAX + 1];
+    char stream [SF_NAME_MAX + 1];
+    char reason [SF_ALERT_REASON_MAX];
+    int64_t since_ms;           //  the condition holds since
+    int64_t cleared_ms;         //  resolving: the condition stopped holding at
+    int64_t until_ms;           //  the condition stops holding by itself then (0 never)
+    uint32_t streams;
+} s_alert_t;
+
+//  What rules have an alert for one placement
+typedef struct {
+    uint64_t rules;
+} s_subject_t;
+
+//  Reconnect attempts of a failing placement, newest last
+#define S_RECON_SAMPLES 16
+typedef struct {
+    int64_t t [S_RECON_SAMPLES];
+    uint32_t v [S_RECON_SAMPLES];
+    uint32_t n;
+} s_recon_t;
+
+#define S_HISTORY 1024
+
+struct sf_alerts_t {
+    pthread_mutex_t lock;       //  guards everything below but the callback
+    sf_alert_rule_t rules [SF_ALERT_RULES_MAX];
+    size_t nrules;
+    uint64_t stream_rules, dvr_rules, recon_rules;
+    zhashx_t *alerts;           //  key -> s_alert_t
+    zhashx_t *subjects;         //  node \x1f name -> s_subject_t
+    zhashx_t *recon;            //  node \x1f name -> s_recon_t
+    zhashx_t *dvr_dirty;        //  node \x1f name -> subject text (to read at the tick)
+    zhashx_t *down;             //  nodes down (liveness transitions)
+    sf_store_t *store;
+    char web_url [256];
+    int64_t last_dvr_ms;
+    //  Counters per rule, for /metrics
+    uint32_t firing [SF_ALERT_RULES_MAX];
+    uint64_t fired_total [SF_ALERT_RULES_MAX];
+    uint64_t resolved_total [SF_ALERT_RULES_MAX];
+    //  Recent transitions, a ring
+    sf_alert_event_t *history;
+    size_t history_head, history_count;
+    //  Transitions made under the lock, handed to the callback after it
+    //  (ingest thread only)
+    sf_alert_event_t *outbox;
+    size_t nout, capout;
+    sf_alerts_event_fn *fn;
+    void *fn_arg;
+};
+
+static void
+s_free_alert (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+sf_alerts_t *
+sf_alerts_new (const char *rules, int64_t transfer_timeout_s, char *err, size_t errlen)
+{
+    sf_alerts_t *self = calloc (1, sizeof (*self));
+    if (!self)
+        abort ();
+    pthread_mutex_init (&self->lock, NULL);
+    const char *p = rules ? rules : "";
+    int lineno = 0;
+    while (*p) {
+        const char *nl = strchr (p, '\n');
+        size_t len = nl ? (size_t) (nl - p) : strlen (p);
+        char line [1024];
+        lineno++;
+        if (len >= sizeof (line)) {
+            snprintf (err, errlen, "alert rule %d: longer than %zu bytes", lineno, sizeof (line) - 1);
+            sf_alerts_destroy (&self);
+            return NULL;
+        }
+        memcpy (line, p, len);
+        line [len] = 0;
+        p += len + (nl ? 1 : 0);
+        char *l = line;
+        while (*l == ' ' || *l == '\t')
+            l++;
+        size_t ll = strlen (l);
+        while (ll && (l [ll - 1] == ' ' || l [ll - 1] == '\t' || l [ll - 1] == '\r'))
+            l [--ll] = 0;
+        if (!*l || *l == '#')
+            continue;
+        if (self->nrules == SF_ALERT_RULES_MAX) {
+            snprintf (err, errlen, "more than %d alert rules", SF_ALERT_RULES_MAX);
+            sf_alerts_destroy (&self);
+            return NULL;
+        }
+        sf_alert_rule_t *r = &self->rules [self->nrules];
+        char e [384];
+        if (sf_alert_rule_parse (r, l, transfer_timeout_s, e, sizeof (e))) {
+            snprintf (err, errlen, "alert rule %d '%.60s': %s", lineno, l, e);
+            sf_alerts_destroy (&self);
+            return NULL;
+        }
+        for (size_t i = 0; i < self->nrules; i++)
+            if (!strcmp (self->rules [i].name, r->name)) {
+                snprintf (err, errlen, "alert rule %d: the name '%s' is taken by rule %zu",
+                          lineno, r->name, i + 1);
+                sf_alerts_destroy (&self);
+                return NULL;
+            }
+        uint64_t bit = 1ULL << self->nrules;
+        if (!s_node_level (r->cond))
+            self->stream_rules |= bit;
+        if (s_dvr_cond (r->cond))
+            self->dvr_rules |= bit;
+        if (r->cond == SF_COND_RECONNECTS)
+            self->recon_rules |= bit;
+        self->nrules++;
+    }
+    self->alerts = zhashx_new ();
+    zhashx_set_destructor (self->alerts, s_free_alert);
+    self->subjects = zhashx_new ();
+    zhashx_set_destructor (self->subjects, s_free_alert);
+    self->recon = zhashx_new ();
+    zhashx_set_destructor (self->recon, s_free_alert);
+    self->dvr_dirty = zhashx_new ();
+    self->down = zhashx_new ();
+    self->history = calloc (S_HISTORY, sizeof (sf_alert_event_t));
+    if (!self->alerts || !self->subjects || !self->recon || !self->dvr_dirty || !self->down
+    ||  !self->history)
+        abort ();
+    return self;
+}
+
+void
+sf_alerts_destroy (sf_alerts_t **self_p)
+{
+    sf_alerts_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->alerts);
+    zhashx_destroy (&self->subjects);
+    zhashx_destroy (&self->recon);
+    zhashx_destroy (&self->dvr_dirty);
+    zhashx_destroy (&self->down);
+    free (self->history);
+    free (self->outbox);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+sf_alerts_rule_count (sf_alerts_t *self)
+{
+    return self->nrules;
+}
+
+const sf_alert_rule_t *
+sf_alerts_rule (sf_alerts_t *self, size_t i)
+{
+    return i < self->nrules ? &self->rules [i] : NULL;
+}
+
+void
+sf_alerts_set_store (sf_alerts_t *self, sf_store_t *store)
+{
+    self->store = store;
+}
+
+void
+sf_alerts_on_event (sf_alerts_t *self, sf_alerts_event_fn *fn, void *arg)
+{
+    self->fn = fn;
+    self->fn_arg = arg;
+}
+
+void
+sf_alerts_set_web_url (sf_alerts_t *self, const char *url)
+{
+    snprintf (self->web_url, sizeof (self->web_url), "%s", url ? url : "");
+}
+
+//  -------------------------------------------------------------------------
+//  Transitions
+
+static void
+s_subject_key (char *out, size_t size, const char *node, const char *name)
+{
+    snprintf (out, size, "%s\x1f%s", node, name);
+}
+
+static void
+s_emit (sf_alerts_t *self, const s_alert_t *a, bool resolved, int64_t now_ms)
+{
+    if (self->nout == self->capout) {
+        self->capout = self->capout ? self->capout * 2 : 16;
+        self->outbox = realloc (self->outbox, self->capout * sizeof (sf_alert_event_t));
+        if (!self->outbox)
+            abort ();
+    }
+    sf_alert_event_t *ev = &self->outbox [self->nout++];
+    memset (ev, 0, sizeof (*ev));
+    const sf_alert_rule_t *r = &self->rules [a->rule];
+    strcpy (ev->key, a->key);
+    strcpy (ev->rule, r->name);
+    ev->cond = r->cond;
+    ev->resolved = resolved;
+    strcpy (ev->node, a->node);
+    strcpy (ev->stream, a->stream);
+    strcpy (ev->reason, a->reason);
+    ev->since_ms = a->since_ms;
+    ev->at_ms = now_ms;
+    ev->streams = a->streams;
+    strcpy (ev->to, r->to);
+    //  One key per transition: the same alert firing again later (a new
+    //  since) is a new delivery; the same transition delivered twice is not
+    char text [SF_ALERT_KEY_MAX + 64];
+    int n = snprintf (text, sizeof (text), "%s|%" PRId64 "|%s", a->key, a->since_ms,
+                      resolved ? "resolved" : "firing");
+    unsigned char h [16];
+    crypto_generichash (h, sizeof (h), (const unsigned char *) text, (size_t) n, NULL, 0);
+    sodium_bin2hex (ev->idempotency_key, sizeof (ev->idempotency_key), h, sizeof (h));
+    if (resolved) {
+        self->resolved_total [a->rule]++;
+        if (self->firing [a->rule])
+            self->firing [a->rule]--;
+    }
+    else {
+        self->fired_total [a->rule]++;
+        self->firing [a->rule]++;
+    }
+    self->history [self->history_head] = *ev;
+    self->history_head = (self->history_head + 1) % S_HISTORY;
+    if (self->history_count < S_HISTORY)
+        self->history_count++;
+}
+
+//  The alerts now, as an array the caller frees (the table may change
+//  while the caller walks it; zhashx_values would copy with the destructor)
+static s_alert_t **
+s_snapshot (sf_alerts_t *self, size_t *count)
+{
+    s_alert_t **all = malloc ((zhashx_size (self->alerts) + 1) * sizeof (*all));
+    if (!all)
+        abort ();
+    size_t n = 0;
+    for (s_alert_t *a = zhashx_first (self->alerts); a; a = zhashx_next (self->alerts))
+        all [n++] = a;
+    *count = n;
+    return all;
+}
+
+static void
+s_remove (sf_alerts_t *self, s_alert_t *a)
+{
+    if (a->subject [0]) {
+        s_subject_t *sub = zhashx_lookup (self->subjects, a->subject);
+        if (sub) {
+            sub->rules &= ~(1ULL << a->rule);
+            if (!sub->rules)
+                zhashx_delete (self->subjects, a->subject);
+        }
+    }
+    zhashx_delete (self->alerts, a->key);
+}
+
+//  Moves an alert along by time: fires a pending one held for `for`,
+//  resolves a resolving one cleared for `resolve`, clears a condition that
+//  stops by itself. Returns false when the alert is gone.
+static bool
+s_advance (sf_alerts_t *self, s_alert_t *a, int64_t now_ms)
+{
+    const sf_alert_rule_t *r = &self->rules [a->rule];
+    if (a->until_ms && now_ms >= a->until_ms && a->state != S_RESOLVING) {
+        a->until_ms = 0;
+        if (a->state == S_PENDING) {
+            s_remove (self, a);
+            return false;
+        }
+        a->state = S_RESOLVING;
+        a->cleared_ms = now_ms;
+    }
+    if (a->state == S_PENDING && now_ms - a->since_ms >= r->for_ms) {
+        a->state = S_FIRING;
+        s_emit (self, a, false, now_ms);
+    }
+    if (a->state == S_RESOLVING && now_ms - a->cleared_ms >= r->resolve_ms) {
+        s_emit (self, a, true, now_ms);
+        s_remove (self, a);
+        return false;
+    }
+    return true;
+}
+
+//  The condition of rule holds for key (subject: node \x1f name, "" for a
+//  node alert): makes or refreshes the alert
+static void
+s_holds (sf_alerts_t *self, size_t rule, const char *node, const char *stream, const char *subject,
+         const char *reason, uint32_t streams, int64_t until_ms, int64_t now_ms)
+{
+    char key [SF_ALERT_KEY_MAX + 1];
+    if (stream && *stream)
+        snprintf (key, sizeof (key), "%s/%s/%s", self->rules [rule].name, node, stream);
+    else
+        snprintf (key, sizeof (key), "%s/%s", self->rules [rule].name, node);
+    s_alert_t *a = zhashx_lookup (self->alerts, key);
+    if (!a) {
+        a = calloc (1, sizeof (*a));
+        if (!a)
+            abort ();
+        strcpy (a->key, key);
+        a->rule = (uint8_t) rule;
+        a->state = S_PENDING;
+        snprintf (a->node, sizeof (a->node), "%s", node);
+        snprintf (a->stream, sizeof (a->stream), "%s", stream ? stream : "");
+        snprintf (a->subject, sizeof (a->subject), "%s", subject ? subject : "");
+        a->since_ms = now_ms;
+        zhashx_insert (self->alerts, key, a);
+        if (a->subject [0]) {
+            s_subject_t *sub = zhashx_lookup (self->subjects, a->subject);
+            if (!sub) {
+                sub = calloc (1, sizeof (*sub));
+                if (!sub)
+                    abort ();
+                zhashx_insert (self->subjects, a->subject, sub);
+            }
+            sub->rules |= 1ULL << rule;
+        }
+    }
+    else if (a->state == S_RESOLVING)
+        a->state = S_FIRING;    //  back before it resolved: nothing to say
+    snprintf (a->reason, sizeof (a->reason), "%s", reason);
+    a->streams = streams;
+    a->until_ms = until_ms;
+    s_advance (self, a, now_ms);
+}
+
+//  The condition no longer holds
+static void
+s_clears (sf_alerts_t *self, s_alert_t *a, int64_t now_ms)
+{
+    if (a->state == S_PENDING) {
+        s_remove (self, a);
+        return;
+    }
+    if (a->state == S_FIRING) {
+        a->state = S_RESOLVING;
+        a->cleared_ms = now_ms;
+    }
+    s_advance (self, a, now_ms);
+}
+
+static void
+s_clears_key (sf_alerts_t *self, size_t rule, const char *node, const char *stream, int64_t now_ms)
+{
+    char key [SF_ALERT_KEY_MAX + 1];
+    if (stream && *stream)
+        snprintf (key, sizeof (key), "%s/%s/%s", self->rules [rule].name, node, stream);
+    else
+        snprintf (key, sizeof (key), "%s/%s", self->rules [rule].name, node);
+    s_alert_t *a = zhashx_lookup (self->alerts, key);
+    if (a)
+        s_clears (self, a, now_ms);
+}
+
+//  Hands the transitions made under the lock to the callback
+static void
+s_flush (sf_alerts_t *self)
+{
+    for (size_t i = 0; i < self->nout; i++) {
+        sf_alert_event_t *ev = &self->outbox [i];
+        //  Links of a stream alert, from the placement and its node
+        if (ev->stream [0] && self->store) {
+            sf_read_t rd;
+            if (sf_store_read_begin (self->store, &rd) == 0) {
+                sf_row_t row;
+                sf_stream_t s;
+                sf_stream_init (&s);
+                sf_node_t n;
+                sf_node_init (&n);
+                bool have_node = sf_store_get_node (&rd, ev->node, &n) == 0;
+                if (sf_store_get_row (&rd, ev->node, ev->stream, &row) == 0 && sf_row_decode (&row, &s) == 0)
+                    sf_links_live (&s, have_node ? &n : NULL, ev->rtsp, ev->hls, sizeof (ev->rtsp));
+                sf_stream_clear (&s);
+                sf_store_read_end (&rd);
+            }
+        }
+        sf_info ("alert %s: %s %s%s%s — %s", ev->resolved ? "resolved" : "firing", ev->rule,
+                 ev->node, ev->stream [0] ? "/" : "", ev->stream, ev->reason);
+        if (self->fn)
+            self->fn (ev, self->fn_arg);
+    }
+    self->nout = 0;
+}
+
+//  -------------------------------------------------------------------------
+//  Placement changes
+
+//  Reconnect attempts rose by rule's rise within its window, at now; *until
+//  gets when that stops being so by time alone
+static bool
+s_recon_rose (const s_recon_t *rc, const sf_alert_rule_t *r, int64_t now_ms, int64_t *until)
+{
+    *until = 0;
+    if (!rc || rc->n == 0)
+        return false;
+    int64_t from = now_ms - r->within_ms;
+    //  The base: the newest sample at or before the window's start, else the
+    //  oldest kept (the first failure seen counts from 0)
+    uint32_t base = rc->v [0];
+    uint32_t next = 0;
+    for (uint32_t i = 0; i < rc->n; i++) {
+        if (rc->t [i] <= from)
+            base = rc->v [i];
+        else {
+            next = i;
+            break;
+        }
+        next = i + 1;
+    }
+    uint32_t last = rc->v [rc->n - 1];
+    if (last < base || last - base < r->rise)
+        return false;
+    if (next < rc->n)
+        *until = rc->t [next] + r->within_ms;
+    return true;
+}
+
+static void
+s_recon_note (sf_alerts_t *self, const char *subject, uint32_t attempts, int64_t now_ms)
+{
+    s_recon_t *rc = zhashx_lookup (self->recon, subject);
+    if (attempts == 0) {
+        if (rc)
+            zhashx_delete (self->recon, subject);
+        return;
+    }
+    if (!rc) {
+        rc = calloc (1, sizeof (*rc));
+        if (!rc)
+            abort ();
+        //  Failing since it was first seen failing: from 0 then
+        rc->t [0] = now_ms;
+        rc->v [0] = 0;
+        rc->n = 1;
+        zhashx_insert (self->recon, subject, rc);
+    }
+    if (rc->v [rc->n - 1] == attempts)
+        return;
+    if (rc->v [rc->n - 1] > attempts) {
+        //  Counted again from a lower value (a new connect in between)
+        rc->t [0] = now_ms;
+        rc->v [0] = attempts;
+        rc->n = 1;
+        return;
+    }
+    if (rc->n == S_RECON_SAMPLES) {
+        memmove (rc->t, rc->t + 1, (S_RECON_SAMPLES - 1) * sizeof (rc->t [0]));
+        memmove (rc->v, rc->v + 1, (S_RECON_SAMPLES - 1) * sizeof (rc->v [0]));
+        rc->n--;
+    }
+    rc->t [rc->n] = now_ms;
+    rc->v [rc->n] = attempts;
+    rc->n++;
+}
+
+//  Whether a stream rule's condition holds on a summary (DVR conditions are
+//  judged at the tick, from the record); reason filled when it does
+static bool
+s_stream_holds (sf_alerts_t *self, const sf_alert_rule_t *r, const sf_summary_t *sum,
+                const char *subject, int64_t now_ms, char *reason, size_t rlen, int64_t *until)
+{
+    uint8_t type = (sum->flags & SF_SUM_MIGRATED) ? SF_TYPE_MIGRATED : sum->type;
+    *until = 0;
+    if (type == SF_TYPE_MIGRATED)
+        return false;           //  its archive stays; the stream lives elsewhere
+    switch (r->cond) {
+        case SF_COND_INACTIVE:
+            if (sum->status == SF_STATUS_ACTIVE)
+                return false;
+            if (sum->status == SF_STATUS_SUSPEND && type != SF_TYPE_PRIMARY)
+                return false;   //  a standby is suspended by design
+            snprintf (reason, rlen, "%s %s, not active", sf_type_name (type), sf_status_name (sum->status));
+            return true;
+        case SF_COND_NO_BITRATE:
+            if (sum->status != SF_STATUS_ACTIVE || sum->bitrate_kbps)
+                return false;
+            snprintf (reason, rlen, "active with a bitrate of 0 kbit/s");
+            return true;
+        case SF_COND_RECONNECTS: {
+            s_recon_t *rc = zhashx_lookup (self->recon, subject);
+            if (!s_recon_rose (rc, r, now_ms, until))
+                return false;
+            snprintf (reason, rlen, "%u reconnect attempts since the last connect, %u or more within %llds",
+                      sum->reconnect_attempts, r->rise, (long long) (r->within_ms / 1000));
+            return true;
+        }
+        case SF_COND_TRANSFER_STUCK:
+            if (!(sum->flags & SF_SUM_TRANSFER))
+                return false;
+            snprintf (reason, rlen, "in transfer between two nodes for %llds or more",
+                      (long long) (r->for_ms / 1000));
+            return true;
+        case SF_COND_CONFLICT:
+            if (!(sum->flags & SF_SUM_CONFLICT))
+                return false;
+            snprintf (reason, rlen, "active on two nodes and not a transfer (conflict)");
+            return true;
+    }
+    return false;
+}
+
+static bool
+s_selects (const sf_alert_rule_t *r, const char *node, const char *name, const sf_summary_t *sum,
+           bool down)
+{
+    uint8_t type = (sum->flags & SF_SUM_MIGRATED) ? SF_TYPE_MIGRATED : sum->type;
+    uint8_t marks = ((sum->flags & SF_SUM_TRANSFER) ? SF_MARK_TRANSFER : 0)
+                  | ((sum->flags & SF_SUM_CONFLICT) ? SF_MARK_CONFLICT : 0);
+    uint8_t status = down ? SF_STATUS_OFFLINE : sum->status;
+    return sf_filter_match_fields (&r->filter, node, type, status, marks, sum->functions)
+        && sf_filter_match_name (&r->filter, name);
+}
+
+static void
+s_apply_one (sf_alerts_t *self, const sf_store_change_t *ch, int64_t now_ms)
+{
+    char subject [SF_NODE_MAX + SF_NAME_MAX + 2];
+    s_subject_key (subject, sizeof (subject), ch->node, ch->name);
+    s_subject_t *sub = zhashx_lookup (self->subjects, subject);
+    uint64_t had = sub ? sub->rules : 0;
+    bool down = zhashx_lookup (self->down, ch->node) != NULL;
+    if (ch->deleted) {
+        if (self->recon_rules)
+            zhashx_delete (self->recon, subject);
+        for (size_t i = 0; i < self->nrules; i++)
+            if (had & (1ULL << i))
+                s_clears_key (self, i, ch->node, ch->name, now_ms);
+        return;
+    }
+    if (self->recon_rules)
+        s_recon_note (self, subject, ch->sum.reconnect_attempts, now_ms);
+    uint64_t rules = self->stream_rules;
+    while (rules) {
+        size_t i = (size_t) __builtin_ctzll (rules);
+        rules &= rules - 1;
+        const sf_alert_rule_t *r = &self->rules [i];
+        bool selected = s_selects (r, ch->node, ch->name, &ch->sum, down);
+        if (s_dvr_cond (r->cond)) {
+            //  Judged at the tick from the record: only note that it changed
+            if (selected && (ch->sum.functions & SF_FN_DVR))
+                if (!zhashx_lookup (self->dvr_dirty, subject))
+                    zhashx_insert (self->dvr_dirty, subject, (void *) 1);
+            if (!selected && (had & (1ULL << i)))
+                s_clears_key (self, i, ch->node, ch->name, now_ms);
+            continue;
+        }
+        char reason [SF_ALERT_REASON_MAX];
+        int64_t until = 0;
+        //  The streams of a down node count in the node's one alert
+        bool holds = selected && !(down && r->cond == SF_COND_INACTIVE)
+                  && s_stream_holds (self, r, &ch->sum, subject, now_ms, reason, sizeof (reason), &until);
+        if (holds)
+            s_holds (self, i, ch->node, ch->name, subject, reason, 1, until, now_ms);
+        else if (had & (1ULL << i))
+            s_clears_key (self, i, ch->node, ch->name, now_ms);
+    }
+}
+
+void
+sf_alerts_apply (sf_alerts_t *self, const sf_store_change_t *changes, size_t count, int64_t now_ms)
+{
+    if (!self->stream_rules)
+        return;
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = 0; i < count; i++)
+        s_apply_one (self, &changes [i], now_ms);
+    pthread_mutex_unlock (&self->lock);
+    s_flush (self);
+}
+
+void
+sf_alerts_observe (void *self, const sf_store_change_t *changes, size_t count)
+{
+    sf_alerts_apply (self, changes, count, sf_now_ms ());
+}
+
+//  -------------------------------------------------------------------------
+//  Nodes
+
+typedef struct {
+    const sf_alert_rule_t *rule;
+    uint32_t count;
+} s_count_t;
+
+static int
+s_count_row (const sf_row_t *row, void *arg)
+{
+    s_count_t *c = arg;
+    uint8_t type = (row->sum.flags & SF_SUM_MIGRATED) ? SF_TYPE_MIGRATED : row->sum.type;
+    if (type == SF_TYPE_MIGRATED)
+        return 0;
+    //  Affected: what was live there, and every primary
+    if (row->sum.status != SF_STATUS_ACTIVE && type != SF_TYPE_PRIMARY)
+        return 0;
+    if (c->rule && !s_selects (c->rule, row->node, row->name, &row->sum, true))
+        return 0;
+    c->count++;
+    return 0;
+}
+
+//  The streams of node a down node affects, as rule selects them (NULL: all)
+static uint32_t
+s_count_node (sf_alerts_t *self, const char *node, const sf_alert_rule_t *rule)
+{
+    if (!self->store)
+        return 0;
+    sf_read_t rd;
+    if (sf_store_read_begin (self->store, &rd))
+        return 0;
+    s_count_t c = { rule, 0 };
+    sf_store_scan_streams (&rd, node, s_count_row, &c);
+    sf_store_read_end (&rd);
+    return c.count;
+}
+
+static bool
+s_node_selected (const sf_alert_rule_t *r, const char *node)
+{
+    return !r->filter.node [0] || !strcmp (r->filter.node, node);
+}
+
+static void
+s_node_down (sf_alerts_t *self, const char *node, int64_t now_ms)
+{
+    bool covered = false;
+    for (size_t i = 0; i < self->nrules; i++) {
+        const sf_alert_rule_t *r = &self->rules [i];
+        if (r->cond != SF_COND_NODE_DOWN || !s_node_selected (r, node))
+            continue;
+        covered = true;
+        uint32_t n = s_count_node (self, node, r);
+        char reason [SF_ALERT_REASON_MAX];
+        snprintf (reason, sizeof (reason), "node down: %u stream%s affected", n, n == 1 ? "" : "s");
+        s_holds (self, i, node, NULL, NULL, reason, n, 0, now_ms);
+    }
+    if (covered)
+        return;
+    for (size_t i = 0; i < self->nrules; i++) {
+        const sf_alert_rule_t *r = &self->rules [i];
+        if (r->cond != SF_COND_INACTIVE || !s_node_selected (r, node))
+            continue;
+        uint32_t n = s_count_node (self, node, r);
+        if (n == 0)
+            continue;
+        char reason [SF_ALERT_REASON_MAX];
+        snprintf (reason, sizeof (reason), "node down: %u stream%s offline", n, n == 1 ? "" : "s");
+        s_holds (self, i, node, NULL, NULL, reason, n, 0, now_ms);
+    }
+}
+
+static void
+s_disk (sf_alerts_t *self, const sf_node_t *info, int64_t now_ms)
+{
+    for (size_t i = 0; i < self->nrules; i++) {
+        const sf_alert_rule_t *r = &self->rules [i];
+        if (r->cond != SF_COND_DISK || !s_node_selected (r, info->id))
+            continue;
+        double worst = -1;
+        const char *mount = "";
+        for (uint32_t d = 0; d < info->ndisks && d < SF_DISKS_MAX; d++) {
+            const sf_disk_t *k = &info->disks [d];
+            if (!k->total_bytes || k->free_bytes > k->total_bytes)
+                continue;
+            double used = 100.0 * (double) (k->total_bytes - k->free_bytes) / (double) k->total_bytes;
+            if (used > worst) {
+                worst = used;
+                mount = k->mount;
+            }
+        }
+        if (worst >= r->percent) {
+            char reason [SF_ALERT_REASON_MAX];
+            snprintf (reason, sizeof (reason), "disk %.100s %.0f %% full (at least %u %%)", mount,
+                      worst, r->percent);
+            s_holds (self, i, info->id, NULL, NULL, reason, 0, 0, now_ms);
+        }
+        else
+            s_clears_key (self, i, info->id, NULL, now_ms);
+    }
+}
+
+void
+sf_alerts_node (sf_alerts_t *self, const sf_change_t *ch, int64_t now_ms)
+{
+    pthread_mutex_lock (&self->lock);
+    if (ch->kind == 'l') {
+        if (ch->live == SF_LIVE_DOWN) {
+            if (!zhashx_lookup (self->down, ch->node)) {
+                zhashx_insert (self->down, ch->node, (void *) 1);
+                s_node_down (self, ch->node, now_ms);
+            }
+        }
+        else if (zhashx_lookup (self->down, ch->node)) {
+            zhashx_delete (self->down, ch->node);
+            for (size_t i = 0; i < self->nrules; i++)
+                if (self->rules [i].cond == SF_COND_NODE_DOWN || self->rules [i].cond == SF_COND_INACTIVE)
+                    s_clears_key (self, i, ch->node, NULL, now_ms);
+        }
+    }
+    else if (ch->kind == 'n' && ch->info)
+        s_disk (self, ch->info, now_ms);
+    pthread_mutex_unlock (&self->lock);
+    s_flush (self);
+}
+
+//  -------------------------------------------------------------------------
+//  The timer
+
+//  DVR conditions of one placement, from its record
+static void
+s_dvr_judge (sf_alerts_t *self, sf_read_t *rd, const char *subject, int64_t now_ms)
+{
+    const char *sep = strchr (subject, '\x1f');
+    if (!sep)
+        return;
+    char node [SF_NODE_MAX + 1];
+    size_t nl = (size_t) (sep - subject);
+    if (nl > SF_NODE_MAX)
+        return;
+    memcpy (node, subject, nl);
+    node [nl] = 0;
+    const char *name = sep + 1;
+    s_subject_t *sub = zhashx_lookup (self->subjects, subject);
+    uint64_t had = sub ? sub->rules : 0;
+    sf_row_t row;
+    sf_stream_t s;
+    sf_stream_init (&s);
+    bool have = sf_store_get_row (rd, node, name, &row) == 0 && sf_row_decode (&row, &s) == 0;
+    bool down = zhashx_lookup (self->down, node) != NULL;
+    int64_t now_s = now_ms / 1000;
+    uint64_t rules = self->dvr_rules;
+    while (rules) {
+        size_t i = (size_t) __builtin_ctzll (rules);
+        rules &= rules - 1;
+        const sf_alert_rule_t *r = &self->rules [i];
+        bool holds = false;
+        int64_t until = 0;
+        char reason [SF_ALERT_REASON_MAX] = "";
+        if (have && s_selects (r, node, name, &row.sum, down) && (row.sum.functions & SF_FN_DVR)
+        &&  !(row.sum.flags & SF_SUM_MIGRATED)) {
+            const sf_dvr_t *d = &s.dvr;
+            if (r->cond == SF_COND_DVR_GAP) {
+                int64_t from_s = now_s - r->window_ms / 1000, gap_s = r->gap_ms / 1000;
+                //  The newest gap longer than gap= that ends inside the window
+                for (uint32_t k = d->nranges; k-- > 1; ) {
+                    int64_t g_from = d->ranges [k - 1].to, g_to = d->ranges [k].from;
+                    if (g_to <= from_s)
+                        break;
+                    if (g_to - g_from > gap_s) {
+                        holds = true;
+                        until = (g_to + r->window_ms / 1000) * 1000;
+                        snprintf (reason, sizeof (reason), "a %llds gap in the archive from %lld to %lld",
+                                  (long long) (g_to - g_from), (long long) g_from, (long long) g_to);
+                        break;
+                    }
+                }
+                //  A recording that stopped is a gap growing now
+                int64_t last = d->nranges ? d->ranges [d->nranges - 1].to : 0;
+                if (!holds && last && d->current_from <= last && now_s - last > gap_s) {
+                    holds = true;
+                    until = 0;
+                    snprintf (reason, sizeof (reason), "not recorded since %lld (%llds)",
+                              (long long) last, (long long) (now_s - last));
+                }
+            }
+            else if (d->depth_s > 0) {
+                int64_t oldest = d->nranges ? d->ranges [0].from : d->current_from;
+                int64_t need = d->depth_s * r->percent / 100;
+                if (oldest > 0 && now_s - oldest < need) {
+                    holds = true;
+                    until = (oldest + need) * 1000;
+                    snprintf (reason, sizeof (reason), "archive holds %llds, less than %u %% of its depth %llds",
+                              (long long) (now_s - oldest), r->percent, (long long) d->depth_s);
+                }
+            }
+        }
+        if (holds)
+            s_holds (self, i, node, name, subject, reason, 1, until, now_ms);
+        else if (had & (1ULL << i))
+            s_clears_key (self, i, node, name, now_ms);
+    }
+    sf_stream_clear (&s);
+}
+
+void
+sf_alerts_tick (sf_alerts_t *self, int64_t now_ms)
+{
+    pthread_mutex_lock (&self->lock);
+    //  Placements whose DVR state changed, read once each
+    if (zhashx_size (self->dvr_dirty) && self->store) {
+        sf_read_t rd;
+        if (sf_store_read_begin (self->store, &rd) == 0) {
+            zlistx_t *keys = zhashx_keys (self->dvr_dirty);
+            for (const char *k = zlistx_first (keys); k; k = zlistx_next (keys))
+                s_dvr_judge (self, &rd, k, now_ms);
+            zlistx_destroy (&keys);
+            sf_store_read_end (&rd);
+        }
+        zhashx_purge (self->dvr_dirty);
+    }
+    //  Hold times, and conditions that time alone changes
+    size_t count;
+    s_alert_t **all = s_snapshot (self, &count);
+    for (size_t k = 0; k < count; k++) {
+        s_alert_t *a = all [k];
+        const sf_alert_rule_t *r = &self->rules [a->rule];
+        if (r->cond == SF_COND_RECONNECTS && a->until_ms && now_ms >= a->until_ms) {
+            //  The window moved on: judged again on what was seen
+            s_recon_t *rc = zhashx_lookup (self->recon, a->subject);
+            int64_t until;
+            if (s_recon_rose (rc, r, now_ms, &until))
+                a->until_ms = until;
+            else {
+                a->until_ms = 0;
+                s_clears (self, a, now_ms);
+                continue;
+            }
+        }
+        s_advance (self, a, now_ms);
+    }
+    free (all);
+    pthread_mutex_unlock (&self->lock);
+    s_flush (self);
+}
+
+//  -------------------------------------------------------------------------
+//  Readers
+
+static void
+s_reply_event (sf_reply_t *r, const sf_alert_event_t *ev)
+{
+    sf_reply_map (r);
+    sf_reply_kstr (r, "key", ev->key);
+    sf_reply_kstr (r, "idempotency_key", ev->idempotency_key);
+    sf_reply_kstr (r, "rule", ev->rule);
+    sf_reply_kstr (r, "condition", sf_alert_cond_name (ev->cond));
+    sf_reply_kstr (r, "state", ev->resolved ? "resolved" : "firing");
+    sf_reply_ktext (r, "node", ev->node);
+    sf_reply_ktext (r, "stream", ev->stream);
+    sf_reply_kstr (r, "reason", ev->reason);
+    sf_reply_kint (r, "since_ms", ev->since_ms);
+    sf_reply_kint (r, "at_ms", ev->at_ms);
+    sf_reply_kuint (r, "streams", ev->streams);
+    sf_reply_close (r);
+}
+
+static void
+s_reply_rule (sf_reply_t *rp, sf_alerts_t *self, size_t i)
+{
+    const sf_alert_rule_t *r = &self->rules [i];
+    char params [64];
+    sf_reply_map (rp);
+    sf_reply_kstr (rp, "name", r->name);
+    sf_reply_kstr (rp, "condition", sf_alert_cond_name (r->cond));
+    sf_reply_ktext (rp, "filter", sf_filter_params (&r->filter, params, sizeof (params)));
+    sf_reply_ktext (rp, "name_match", r->filter.name);
+    sf_reply_ktext (rp, "node", r->filter.node);
+    sf_reply_kint (rp, "for_ms", r->for_ms);
+    sf_reply_kint (rp, "resolve_ms", r->resolve_ms);
+    sf_reply_ktext (rp, "to", r->to);
+    sf_reply_kstr (rp, "text", r->text);
+    sf_reply_kuint (rp, "firing", self->firing [i]);
+    sf_reply_close (rp);
+}
+
+int
+sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node, msgpack_sbuffer *reply)
+{
+    sf_reply_t r;
+    sf_reply_begin (&r, reply, "alerts_reply");
+    pthread_mutex_lock (&self->lock);
+    sf_reply_key (&r, "rules");
+    sf_reply_array (&r);
+    for (size_t i = 0; i < self->nrules; i++)
+        s_reply_rule (&r, self, i);
+    sf_reply_close (&r);
+    //  Firing (resolving ones still fire), oldest first
+    size_t count, n = 0;
+    s_alert_t **firing = s_snapshot (self, &count);
+    for (size_t k = 0; k < count; k++)
+        if (firing [k]->state != S_PENDING)
+            firing [n++] = firing [k];
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && (firing [j - 1]->since_ms > firing [j]->since_ms
+                   || (firing [j - 1]->since_ms == firing [j]->since_ms
+                       && strcmp (firing [j - 1]->key, firing [j]->key) > 0)); j--) {
+            s_alert_t *t = firing [j];
+            firing [j] = firing [j - 1];
+            firing [j - 1] = t;
+        }
+    sf_reply_key (&r, "firing");
+    sf_reply_array (&r);
+    for (size_t i = 0; i < n; i++) {
+        s_alert_t *a = firing [i];
+        const sf_alert_rule_t *rule = &self->rules [a->rule];
+        sf_reply_map (&r);
+        sf_reply_kstr (&r, "key", a->key);
+        sf_reply_kstr (&r, "rule", rule->name);
+        sf_reply_kstr (&r, "condition", sf_alert_cond_name (rule->cond));
+        sf_reply_kstr (&r, "state", a->state == S_RESOLVING ? "resolving" : "firing");
+        sf_reply_ktext (&r, "node", a->node);
+        sf_reply_ktext (&r, "stream", a->stream);
+        sf_reply_kstr (&r, "reason", a->reason);
+        sf_reply_kint (&r, "since_ms", a->since_ms);
+        sf_reply_kuint (&r, "streams", a->streams);
+        sf_reply_close (&r);
+    }
+    sf_reply_close (&r);
+    free (firing);
+    //  Recent transitions, newest first
+    sf_reply_key (&r, "recent");
+    sf_reply_array (&r);
+    for (size_t k = 0; k < self->history_count; k++) {
+        const sf_alert_event_t *ev = &self->history [(self->history_head + S_HISTORY - 1 - k) % S_HISTORY];
+        if (stream && *stream && strcmp (ev->stream, stream))
+            continue;
+        if (node && *node && strcmp (ev->node, node))
+            continue;
+        s_reply_event (&r, ev);
+    }
+    sf_reply_close (&r);
+    pthread_mutex_unlock (&self->lock);
+    sf_reply_end (&r);
+    return 0;
+}
+
+static void
+s_label (FILE *out, const char *v)
+{
+    for (const char *p = v; *p; p++)
+        fputc (*p == '"' || *p == '\\' || *p == '\n' ? '_' : *p, out);
+}
+
+void
+sf_alerts_metrics_write (sf_alerts_t *self, FILE *out)
+{
+    pthread_mutex_lock (&self->lock);
+    fprintf (out, "# HELP streamfleet_alerts_firing Alerts firing now, per rule.\n"
+                  "# TYPE streamfleet_alerts_firing gauge\n");
+    for (size_t i = 0; i < self->nrules; i++) {
+        fprintf (out, "streamfleet_alerts_firing{rule=\"");
+        s_label (out, self->rules [i].name);
+        fprintf (out, "\",condition=\"%s\"} %u\n", sf_alert_cond_name (self->rules [i].cond),
+                 self->firing [i]);
+    }
+    fprintf (out, "# HELP streamfleet_alert_transitions_total Alerts fired and resolved, per rule.\n"
+                  "# TYPE streamfleet_alert_transitions_total counter\n");
+    for (size_t i = 0; i < self->nrules; i++) {
+        fprintf (out, "streamfleet_alert_transitions_total{rule=\"");
+        s_label (out, self->rules [i].name);
+        fprintf (out, "\",state=\"firing\"} %" PRIu64 "\n", self->fired_total [i]);
+        fprintf (out, "streamfleet_alert_transitions_total{rule=\"");
+        s_label (out, self->rules [i].name);
+        fprintf (out, "\",state=\"resolved\"} %" PRIu64 "\n", self->resolved_total [i]);
+    }
+    pthread_mutex_unlock (&self->lock);
+}
+
+size_t
+sf_alerts_firing (sf_alerts_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t n = 0;
+    for (size_t i = 0; i < self->nrules; i++)
+        n += self->firing [i];
+    pthread_mutex_unlock (&self->lock);
+    return n;
+}

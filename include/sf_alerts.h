@@ -1,0 +1,147 @@
+/*  sf_alerts.h — alert rules, evaluated once per change, with hold times
+    (controller/alerts.c; docs/operations.md "Alerts").
+
+    A rule is one line of the controller's `alert` option:
+
+        NAME CONDITION [for=DUR] [resolve=DUR] [filter=PARAMS] [name=PATTERN]
+                       [node=NODE] [CONDITION'S OWN KEYS] [to=WEBHOOK,...]
+
+    Its selector is the listing's own filter (sf_filter.h: the same
+    parameters, name match and node match); the conditions are
+
+      inactive        a stream not active: offline, error, starting, or a
+                      primary suspended
+      no-bitrate      an active stream whose bitrate is 0
+      reconnects      a stream's reconnect attempts rose by rise=N (5) within
+                      within=DUR (5m)
+      node-down       a node down (one alert per node, with its stream count)
+      transfer-stuck  a stream in transfer (for= defaults to --transfer-timeout)
+      conflict        a stream live on two nodes, not a transfer
+      dvr-gap         a gap longer than gap=DUR (1m) in the archive within the
+                      last window=DUR (24h)
+      disk            a node disk at least percent=P (90) % full
+      archive-short   an archive covering less than percent=P (90) % of its
+                      configured depth
+
+    An alert fires when its condition has held for `for`, and resolves when
+    it has not held for `resolve` (so a blip shorter than either changes
+    nothing). A node down is one alert: the stream rules do not fire for the
+    streams of a down node one by one but once for the node, with the count
+    of affected streams, and not at all when a node-down rule covers it.
+
+    Inputs, all on the ingest thread (the writer's): every committed
+    placement change (sf_alerts_apply, the store's observer), every node
+    record and liveness transition (sf_alerts_node, the writer's change
+    hook) and a coarse timer (sf_alerts_tick) for hold times and for what
+    time alone changes. A change costs one selector match per rule and one
+    hash lookup; nothing scans the fleet per change. The query and HTTP
+    threads read the firing set through sf_alerts_reply and
+    sf_alerts_metrics_write; one mutex guards the tables.
+*/
+#ifndef SF_ALERTS_H
+#define SF_ALERTS_H
+
+#include "sf_filter.h"
+#include "sf_store.h"
+#include "sf_writer.h"
+#include <msgpack.h>
+#include <stdio.h>
+
+#define SF_ALERT_RULES_MAX 64
+#define SF_ALERT_RULE_NAME_MAX 64
+#define SF_ALERT_KEY_MAX (SF_ALERT_RULE_NAME_MAX + SF_NODE_MAX + SF_NAME_MAX + 3)
+#define SF_ALERT_REASON_MAX 192
+#define SF_ALERT_LINK_MAX 512
+
+typedef enum {
+    SF_COND_INACTIVE = 0,
+    SF_COND_NO_BITRATE,
+    SF_COND_RECONNECTS,
+    SF_COND_NODE_DOWN,
+    SF_COND_TRANSFER_STUCK,
+    SF_COND_CONFLICT,
+    SF_COND_DVR_GAP,
+    SF_COND_DISK,
+    SF_COND_ARCHIVE_SHORT,
+    SF_COND_COUNT
+} sf_alert_cond_t;
+
+const char *sf_alert_cond_name (int cond);
+
+typedef struct {
+    char name [SF_ALERT_RULE_NAME_MAX + 1];
+    uint8_t cond;               //  sf_alert_cond_t
+    sf_filter_t filter;         //  the listing's selector
+    int64_t for_ms;             //  held this long before it fires
+    int64_t resolve_ms;         //  not held this long before it resolves
+    uint32_t rise;              //  reconnects: attempts
+    int64_t within_ms;          //  reconnects: in this window
+    int64_t gap_ms;             //  dvr-gap: longer than
+    int64_t window_ms;          //  dvr-gap: within the last
+    uint32_t percent;           //  disk, archive-short
+    char to [256];              //  webhook names, comma-separated ("" every one)
+    char text [512];            //  the rule as written
+} sf_alert_rule_t;
+
+//  Parses one rule line. Returns 0, or -1 with err naming what is wrong and
+//  what would be valid. transfer_timeout_s is transfer-stuck's default hold.
+int sf_alert_rule_parse (sf_alert_rule_t *rule, const char *line, int64_t transfer_timeout_s,
+                         char *err, size_t errlen);
+
+//  One alert transition: what the webhooks carry (docs/http-api.md)
+typedef struct {
+    char key [SF_ALERT_KEY_MAX + 1];    //  rule/node[/stream]: the alert's identity
+    char idempotency_key [33];  //  one per transition: hex of (key, since, state)
+    char rule [SF_ALERT_RULE_NAME_MAX + 1];
+    uint8_t cond;
+    bool resolved;              //  false: firing
+    char node [SF_NODE_MAX + 1];
+    char stream [SF_NAME_MAX + 1];  //  "" for a node alert
+    char reason [SF_ALERT_REASON_MAX];
+    int64_t since_ms;           //  unix ms the condition began to hold
+    int64_t at_ms;              //  unix ms of this transition
+    uint32_t streams;           //  a node alert: streams affected
+    char to [256];              //  the rule's webhooks ("" every one)
+    char rtsp [SF_ALERT_LINK_MAX];
+    char hls [SF_ALERT_LINK_MAX];
+} sf_alert_event_t;
+
+typedef void (sf_alerts_event_fn) (const sf_alert_event_t *ev, void *arg);
+
+typedef struct sf_alerts_t sf_alerts_t;
+
+//  Rules from text, one per line ('#' comments and empty lines skipped).
+//  Returns NULL with err set ("alert rule 2 'x': ...") when one is bad.
+sf_alerts_t *sf_alerts_new (const char *rules, int64_t transfer_timeout_s, char *err, size_t errlen);
+void sf_alerts_destroy (sf_alerts_t **self_p);
+size_t sf_alerts_rule_count (sf_alerts_t *self);
+const sf_alert_rule_t *sf_alerts_rule (sf_alerts_t *self, size_t i);
+//  The store node alerts count streams in and DVR conditions read records
+//  from (NULL: node alerts count 0, DVR conditions never hold)
+void sf_alerts_set_store (sf_alerts_t *self, sf_store_t *store);
+//  Called for every transition, on the thread that caused it, without the
+//  lock held
+void sf_alerts_on_event (sf_alerts_t *self, sf_alerts_event_fn *fn, void *arg);
+//  The base of links to the web page's detail in payloads ("" none)
+void sf_alerts_set_web_url (sf_alerts_t *self, const char *url);
+
+//  Inputs (ingest thread); now_ms is the wall clock, unix ms
+void sf_alerts_apply (sf_alerts_t *self, const sf_store_change_t *changes, size_t count,
+                      int64_t now_ms);
+//  The store observer form (now from the wall clock)
+void sf_alerts_observe (void *self, const sf_store_change_t *changes, size_t count);
+void sf_alerts_node (sf_alerts_t *self, const sf_change_t *ch, int64_t now_ms);
+//  Fires and resolves what is due; reads the DVR state of placements that
+//  changed. Call about once a second.
+void sf_alerts_tick (sf_alerts_t *self, int64_t now_ms);
+
+//  Readers (any thread)
+//  alerts_reply {rules, firing, recent}: recent transitions, of one stream
+//  (and node) when stream is not NULL/"". 0.
+int sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node,
+                     msgpack_sbuffer *reply);
+//  streamfleet_alerts_firing{rule=...} and the rules' transition counts
+void sf_alerts_metrics_write (sf_alerts_t *self, FILE *out);
+//  Alerts firing now (all rules)
+size_t sf_alerts_firing (sf_alerts_t *self);
+#endif

@@ -1,0 +1,405 @@
+/*  test_alerts.c — alert rules with an injected clock: a blip shorter than
+    the hold fires nothing; a longer one fires once and resolves once; a
+    condition back during the resolve hold neither resolves nor fires again;
+    a node down is one alert with its stream count (and none per stream);
+    the listing's selector decides what a rule sees; reconnects, disk and
+    the DVR conditions; the rule parser's errors name what is wrong.
+*/
+#include "sf_alerts.h"
+#include "fixture_fleet.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#define S_MIN (60 * 1000LL)
+#define T0 (1800000000000LL)
+
+typedef struct {
+    sf_alert_event_t ev [64];
+    size_t n;
+} s_seen_t;
+
+static void
+s_record (const sf_alert_event_t *ev, void *arg)
+{
+    s_seen_t *seen = arg;
+    if (seen->n < 64)
+        seen->ev [seen->n++] = *ev;
+}
+
+static sf_alerts_t *
+s_new (const char *rules, s_seen_t *seen)
+{
+    char err [512] = "";
+    sf_alerts_t *a = sf_alerts_new (rules, 120, err, sizeof (err));
+    if (!a)
+        fprintf (stderr, "%s\n", err);
+    assert_non_null (a);
+    memset (seen, 0, sizeof (*seen));
+    sf_alerts_on_event (a, s_record, seen);
+    return a;
+}
+
+static void
+s_put (sf_alerts_t *a, const char *node, const char *name, uint8_t type, uint8_t status,
+       uint32_t kbps, int64_t now)
+{
+    sf_store_change_t c = { .deleted = false, .node = node, .name = name };
+    c.sum.type = type;
+    c.sum.status = status;
+    c.sum.bitrate_kbps = kbps;
+    sf_alerts_apply (a, &c, 1, now);
+}
+
+#define RULE_CAM "cam-offline inactive for=10m resolve=1m filter=primary name=cam-*"
+
+static void
+test_blip_shorter_than_hold_fires_nothing (void **state)
+{
+    s_seen_t seen;
+    sf_alerts_t *a = s_new (RULE_CAM, &seen);
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    for (int64_t t = T0; t <= T0 + 9 * S_MIN; t += 30000)
+        sf_alerts_tick (a, t);
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 900, T0 + 9 * S_MIN + 59000);
+    for (int64_t t = T0 + 9 * S_MIN; t <= T0 + 60 * S_MIN; t += 30000)
+        sf_alerts_tick (a, t);
+    assert_int_equal (seen.n, 0);
+    assert_int_equal (sf_alerts_firing (a), 0);
+    sf_alerts_destroy (&a);
+    assert_null (a);
+}
+
+static void
+test_longer_fires_once_then_resolves_once (void **state)
+{
+    s_seen_t seen;
+    sf_alerts_t *a = s_new (RULE_CAM, &seen);
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    sf_alerts_tick (a, T0 + 10 * S_MIN - 1);
+    assert_int_equal (seen.n, 0);
+    //  Repeated reports of the same state change nothing
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0 + 5 * S_MIN);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    assert_int_equal (seen.n, 1);
+    assert_false (seen.ev [0].resolved);
+    assert_string_equal (seen.ev [0].rule, "cam-offline");
+    assert_string_equal (seen.ev [0].stream, "cam-1");
+    assert_string_equal (seen.ev [0].node, "n1");
+    assert_int_equal (seen.ev [0].since_ms, T0);
+    assert_int_equal (strlen (seen.ev [0].idempotency_key), 32);
+    assert_int_equal (sf_alerts_firing (a), 1);
+    for (int64_t t = T0 + 10 * S_MIN; t < T0 + 20 * S_MIN; t += 1000)
+        sf_alerts_tick (a, t);
+    assert_int_equal (seen.n, 1);
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 900, T0 + 20 * S_MIN);
+    sf_alerts_tick (a, T0 + 20 * S_MIN + 59000);
+    assert_int_equal (seen.n, 1);
+    sf_alerts_tick (a, T0 + 21 * S_MIN);
+    assert_int_equal (seen.n, 2);
+    assert_true (seen.ev [1].resolved);
+    assert_string_equal (seen.ev [1].key, seen.ev [0].key);
+    assert_string_not_equal (seen.ev [1].idempotency_key, seen.ev [0].idempotency_key);
+    for (int64_t t = T0 + 21 * S_MIN; t < T0 + 40 * S_MIN; t += 10000)
+        sf_alerts_tick (a, t);
+    assert_int_equal (seen.n, 2);
+    assert_int_equal (sf_alerts_firing (a), 0);
+    sf_alerts_destroy (&a);
+}
+
+static void
+test_back_during_resolve_hold_is_one_alert (void **state)
+{
+    s_seen_t seen;
+    sf_alerts_t *a = s_new (RULE_CAM, &seen);
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    assert_int_equal (seen.n, 1);
+    //  Flapping: active for 30 s, off again, within the resolve hold
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 900, T0 + 11 * S_MIN);
+    sf_alerts_tick (a, T0 + 11 * S_MIN + 30000);
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0 + 11 * S_MIN + 30000);
+    for (int64_t t = T0 + 11 * S_MIN; t < T0 + 30 * S_MIN; t += 5000)
+        sf_alerts_tick (a, t);
+    assert_int_equal (seen.n, 1);
+    assert_int_equal (sf_alerts_firing (a), 1);
+    //  Deleted: resolves after the hold
+    sf_store_change_t del = { .deleted = true, .node = "n1", .name = "cam-1" };
+    sf_alerts_apply (a, &del, 1, T0 + 30 * S_MIN);
+    sf_alerts_tick (a, T0 + 31 * S_MIN);
+    assert_int_equal (seen.n, 2);
+    assert_true (seen.ev [1].resolved);
+    sf_alerts_destroy (&a);
+}
+
+static void
+test_selector_and_what_inactive_means (void **state)
+{
+    s_seen_t seen;
+    sf_alerts_t *a = s_new ("cams inactive for=0 resolve=0 name=cam-*\n"
+                            "all-prim inactive for=0 resolve=0 filter=primary node=n2", &seen);
+    //  A standby is suspended by design; a suspended primary is not active
+    s_put (a, "n1", "cam-s", SF_TYPE_SECONDARY, SF_STATUS_SUSPEND, 0, T0);
+    assert_int_equal (seen.n, 0);
+    s_put (a, "n1", "cam-p", SF_TYPE_PRIMARY, SF_STATUS_SUSPEND, 0, T0);
+    assert_int_equal (seen.n, 1);
+    assert_string_equal (seen.ev [0].rule, "cams");
+    //  The name glob and the node decide
+    s_put (a, "n1", "gate", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    assert_int_equal (seen.n, 1);
+    s_put (a, "n2", "gate", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    assert_int_equal (seen.n, 2);
+    assert_string_equal (seen.ev [1].rule, "all-prim");
+    s_put (a, "n2", "gate2", SF_TYPE_SECONDARY, SF_STATUS_ERROR, 0, T0);
+    assert_int_equal (seen.n, 2);
+    //  Case-insensitive substring without a glob, as the listing
+    sf_alerts_destroy (&a);
+    a = s_new ("lobby inactive for=0 name=LOB", &seen);
+    s_put (a, "n1", "main-lobby", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    assert_int_equal (seen.n, 1);
+    sf_alerts_destroy (&a);
+}
+
+static void
+test_no_bitrate_and_reconnects (void **state)
+{
+    s_seen_t seen;
+    sf_alerts_t *a = s_new ("silent no-bitrate for=1m resolve=0\n"
+                            "flaky reconnects rise=3 within=5m for=0 resolve=0", &seen);
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 0, T0);
+    sf_alerts_tick (a, T0 + S_MIN);
+    assert_int_equal (seen.n, 1);
+    assert_string_equal (seen.ev [0].rule, "silent");
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 100, T0 + S_MIN);
+    assert_int_equal (seen.n, 2);
+    assert_true (seen.ev [1].resolved);
+    //  Attempts 1, 2 within the window: not yet; 3 within 5 min: fires
+    sf_store_change_t c = { .node = "n1", .name = "cam-2" };
+    c.sum.type = SF_TYPE_PRIMARY;
+    c.sum.status = SF_STATUS_STARTING;
+    c.sum.bitrate_kbps = 1;
+    int64_t t = T0;
+    for (uint32_t k = 1; k <= 2; k++) {
+        c.sum.reconnect_attempts = k;
+        sf_alerts_apply (a, &c, 1, t += S_MIN);
+    }
+    assert_int_equal (seen.n, 2);
+    c.sum.reconnect_attempts = 3;
+    sf_alerts_apply (a, &c, 1, t += S_MIN);
+    assert_int_equal (seen.n, 3);
+    assert_string_equal (seen.ev [2].rule, "flaky");
+    //  No new attempt for a while: the window moves past them, it resolves
+    sf_alerts_tick (a, t + S_MIN);
+    assert_int_equal (seen.n, 3);
+    sf_alerts_tick (a, t + 10 * S_MIN);
+    assert_int_equal (seen.n, 4);
+    assert_true (seen.ev [3].resolved);
+    //  Slow attempts (one per 3 min) never reach 3 within 5 min
+    sf_alerts_destroy (&a);
+    a = s_new ("flaky reconnects rise=3 within=5m for=0 resolve=0", &seen);
+    t = T0;
+    for (uint32_t k = 1; k <= 10; k++) {
+        c.sum.reconnect_attempts = k;
+        sf_alerts_apply (a, &c, 1, t += 3 * S_MIN);
+        sf_alerts_tick (a, t);
+    }
+    assert_int_equal (seen.n, 0);
+    sf_alerts_destroy (&a);
+}
+
+//  The fixture: n3 holds yard (primary, active, dvr); n1 holds cam-a with a
+//  30 min gap in its archive an hour ago, cam-b (a standby), Lobby
+static void
+test_node_down_is_one_grouped_alert (void **state)
+{
+    fx_fleet_t fx;
+    assert_int_equal (fx_fleet_init (&fx), 0);
+    s_seen_t seen;
+    sf_alerts_t *a = s_new ("any-offline inactive for=1m resolve=1m", &seen);
+    sf_alerts_set_store (a, fx.store);
+    sf_change_t down = { .kind = 'l', .node = "n1", .live = SF_LIVE_DOWN };
+    sf_alerts_node (a, &down, T0);
+    //  While down, its placements are not judged one by one
+    s_put (a, "n1", "cam-a", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0 + 1000);
+    sf_alerts_tick (a, T0 + 2 * S_MIN);
+    assert_int_equal (seen.n, 1);
+    assert_string_equal (seen.ev [0].key, "any-offline/n1");
+    assert_string_equal (seen.ev [0].stream, "");
+    //  cam-a and Lobby are primaries; cam-b is a suspended standby
+    assert_int_equal (seen.ev [0].streams, 2);
+    sf_change_t up = { .kind = 'l', .node = "n1", .live = SF_LIVE_ALIVE };
+    sf_alerts_node (a, &up, T0 + 3 * S_MIN);
+    sf_alerts_tick (a, T0 + 4 * S_MIN);
+    assert_int_equal (seen.n, 2);
+    assert_true (seen.ev [1].resolved);
+    assert_string_equal (seen.ev [1].key, "any-offline/n1");
+    sf_alerts_destroy (&a);
+
+    //  A node-down rule covering the node: its alert is the only one
+    a = s_new ("any-offline inactive for=0 resolve=0\nnode-dead node-down for=30s resolve=0", &seen);
+    sf_alerts_set_store (a, fx.store);
+    sf_alerts_node (a, &down, T0);
+    sf_alerts_tick (a, T0 + 10000);
+    assert_int_equal (seen.n, 0);
+    sf_alerts_tick (a, T0 + 30000);
+    assert_int_equal (seen.n, 1);
+    assert_string_equal (seen.ev [0].rule, "node-dead");
+    assert_int_equal (seen.ev [0].streams, 2);
+    //  A down of less than the hold: nothing
+    sf_change_t down2 = { .kind = 'l', .node = "n2", .live = SF_LIVE_DOWN };
+    sf_change_t up2 = { .kind = 'l', .node = "n2", .live = SF_LIVE_ALIVE };
+    sf_alerts_node (a, &down2, T0 + S_MIN);
+    sf_alerts_tick (a, T0 + S_MIN + 10000);
+    sf_alerts_node (a, &up2, T0 + S_MIN + 20000);
+    sf_alerts_tick (a, T0 + 5 * S_MIN);
+    assert_int_equal (seen.n, 1);
+    sf_alerts_destroy (&a);
+    fx_fleet_destroy (&fx);
+}
+
+static void
+test_disk_and_dvr (void **state)
+{
+    fx_fleet_t fx;
+    assert_int_equal (fx_fleet_init (&fx), 0);
+    s_seen_t seen;
+    sf_alerts_t *a = s_new ("disk80 disk percent=80 for=0 resolve=0\n"
+                            "gap dvr-gap gap=10m window=24h for=0 resolve=0 filter=dvr\n"
+                            "short archive-short percent=90 for=0 resolve=0", &seen);
+    sf_alerts_set_store (a, fx.store);
+    sf_node_t n;
+    sf_node_init (&n);
+    SF_STRSET (n.id, "n1");
+    n.ndisks = 2;
+    SF_STRSET (n.disks [0].mount, "/");
+    n.disks [0].total_bytes = 100;
+    n.disks [0].free_bytes = 50;
+    SF_STRSET (n.disks [1].mount, "/dvr");
+    n.disks [1].total_bytes = 1000;
+    n.disks [1].free_bytes = 150;
+    sf_change_t info = { .kind = 'n', .node = "n1", .info = &n };
+    sf_alerts_node (a, &info, T0);
+    assert_int_equal (seen.n, 1);
+    assert_string_equal (seen.ev [0].key, "disk80/n1");
+    assert_non_null (strstr (seen.ev [0].reason, "/dvr 85 %"));
+    n.disks [1].free_bytes = 500;
+    sf_alerts_node (a, &info, T0 + 1000);
+    assert_int_equal (seen.n, 2);
+    assert_true (seen.ev [1].resolved);
+
+    //  cam-a's archive (fixture): [now-2h, now-1h] and [now-30m, now-1m]
+    int64_t now = (int64_t) FX_NOW_S * 1000;
+    sf_read_t rd;
+    assert_int_equal (sf_store_read_begin (fx.store, &rd), 0);
+    sf_row_t row;
+    assert_int_equal (sf_store_get_row (&rd, "n1", "cam-a", &row), 0);
+    sf_store_change_t c = { .node = "n1", .name = "cam-a", .sum = row.sum };
+    sf_store_read_end (&rd);
+    seen.n = 0;
+    sf_alerts_apply (a, &c, 1, now);
+    assert_int_equal (seen.n, 0);       //  judged at the tick, from the record
+    sf_alerts_tick (a, now);
+    assert_int_equal (seen.n, 1);
+    assert_string_equal (seen.ev [0].key, "gap/n1/cam-a");
+    assert_non_null (strstr (seen.ev [0].reason, "1800s gap"));
+    //  No depth configured: archive-short never holds
+    sf_alerts_tick (a, now + 1000);
+    assert_int_equal (seen.n, 1);
+    //  The gap leaves the 24 h window by itself
+    sf_alerts_tick (a, now + 23 * 60 * S_MIN);
+    assert_int_equal (seen.n, 1);
+    sf_alerts_tick (a, now + 24 * 60 * S_MIN);
+    assert_int_equal (seen.n, 2);
+    assert_true (seen.ev [1].resolved);
+    sf_alerts_destroy (&a);
+    fx_fleet_destroy (&fx);
+}
+
+static void
+test_rule_errors (void **state)
+{
+    sf_alert_rule_t r;
+    char err [256];
+    assert_int_equal (sf_alert_rule_parse (&r, "a inactive for=10m resolve=90s filter=primary,dvr "
+                                           "name=cam-* node=n1 to=ops,pager", 120, err, sizeof (err)), 0);
+    assert_int_equal (r.for_ms, 600000);
+    assert_int_equal (r.resolve_ms, 90000);
+    assert_string_equal (r.to, "ops,pager");
+    assert_true (r.filter.name_glob);
+    assert_int_equal (sf_alert_rule_parse (&r, "x stuck", 120, err, sizeof (err)), -1);
+    assert_non_null (strstr (err, "unknown condition 'stuck'"));
+    assert_non_null (strstr (err, "transfer-stuck"));
+    assert_int_equal (sf_alert_rule_parse (&r, "x inactive for=10q", 120, err, sizeof (err)), -1);
+    assert_non_null (strstr (err, "a duration"));
+    assert_int_equal (sf_alert_rule_parse (&r, "x inactive filter=bogus", 120, err, sizeof (err)), -1);
+    assert_non_null (strstr (err, "filter:"));
+    assert_int_equal (sf_alert_rule_parse (&r, "x inactive percent=5", 120, err, sizeof (err)), -1);
+    assert_non_null (strstr (err, "not a key of inactive"));
+    assert_int_equal (sf_alert_rule_parse (&r, "x disk percent=101", 120, err, sizeof (err)), -1);
+    assert_int_equal (sf_alert_rule_parse (&r, "lonely", 120, err, sizeof (err)), -1);
+    assert_int_equal (sf_alert_rule_parse (&r, "s transfer-stuck", 120, err, sizeof (err)), 0);
+    assert_int_equal (r.for_ms, 120000);
+    //  The whole table: comments skipped, names unique, errors say which line
+    sf_alerts_t *a = sf_alerts_new ("# rules\n\na inactive\n  b node-down  \n", 120, err, sizeof (err));
+    assert_non_null (a);
+    assert_int_equal (sf_alerts_rule_count (a), 2);
+    sf_alerts_destroy (&a);
+    a = sf_alerts_new ("a inactive\na node-down", 120, err, sizeof (err));
+    assert_null (a);
+    assert_non_null (strstr (err, "alert rule 2"));
+    assert_non_null (strstr (err, "taken"));
+}
+
+static void
+test_reply_lists_rules_firing_and_history (void **state)
+{
+    s_seen_t seen;
+    sf_alerts_t *a = s_new (RULE_CAM, &seen);
+    s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    s_put (a, "n1", "cam-2", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    assert_int_equal (sf_alerts_reply (a, "cam-2", NULL, &sb), 0);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
+    assert_string_equal (msg.type, "alerts_reply");
+    const msgpack_object *rules = sf_map_get (msg.body, "rules");
+    const msgpack_object *firing = sf_map_get (msg.body, "firing");
+    const msgpack_object *recent = sf_map_get (msg.body, "recent");
+    assert_int_equal (rules->via.array.size, 1);
+    assert_int_equal (firing->via.array.size, 2);
+    assert_int_equal (recent->via.array.size, 1);
+    char stream [64] = "";
+    sf_map_str (&recent->via.array.ptr [0], "stream", stream, sizeof (stream) - 1, NULL);
+    assert_string_equal (stream, "cam-2");
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&sb);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    sf_alerts_metrics_write (a, out);
+    fclose (out);
+    assert_non_null (strstr (text, "streamfleet_alerts_firing{rule=\"cam-offline\",condition=\"inactive\"} 2"));
+    free (text);
+    sf_alerts_destroy (&a);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_blip_shorter_than_hold_fires_nothing),
+        cmocka_unit_test (test_longer_fires_once_then_resolves_once),
+        cmocka_unit_test (test_back_during_resolve_hold_is_one_alert),
+        cmocka_unit_test (test_selector_and_what_inactive_means),
+        cmocka_unit_test (test_no_bitrate_and_reconnects),
+        cmocka_unit_test (test_node_down_is_one_grouped_alert),
+        cmocka_unit_test (test_disk_and_dvr),
+        cmocka_unit_test (test_rule_errors),
+        cmocka_unit_test (test_reply_lists_rules_firing_and_history),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
