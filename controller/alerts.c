@@ -16,6 +16,7 @@
     rule's alert is the only one.
 */
 #include "sf_alerts.h"
+#include "sf_alloc.h"
 #include "sf_links.h"
 #include "sf_log.h"
 #include "sf_reply.h"
@@ -281,9 +282,7 @@ s_free_alert (void **item)
 sf_alerts_t *
 sf_alerts_new (const char *rules, int64_t transfer_timeout_s, char *err, size_t errlen)
 {
-    sf_alerts_t *self = calloc (1, sizeof (*self));
-    if (!self)
-        abort ();
+    sf_alerts_t *self = sf_xcalloc (1, sizeof (*self));
     pthread_mutex_init (&self->lock, NULL);
     const char *p = rules ? rules : "";
     int lineno = 0;
@@ -344,10 +343,7 @@ sf_alerts_new (const char *rules, int64_t transfer_timeout_s, char *err, size_t 
     zhashx_set_destructor (self->recon, s_free_alert);
     self->dvr_dirty = zhashx_new ();
     self->down = zhashx_new ();
-    self->history = calloc (S_HISTORY, sizeof (sf_alert_event_t));
-    if (!self->alerts || !self->subjects || !self->recon || !self->dvr_dirty || !self->down
-    ||  !self->history)
-        abort ();
+    self->history = sf_xcalloc (S_HISTORY, sizeof (sf_alert_event_t));
     return self;
 }
 
@@ -414,9 +410,7 @@ s_emit (sf_alerts_t *self, const s_alert_t *a, bool resolved, int64_t now_ms)
 {
     if (self->nout == self->capout) {
         self->capout = self->capout ? self->capout * 2 : 16;
-        self->outbox = realloc (self->outbox, self->capout * sizeof (sf_alert_event_t));
-        if (!self->outbox)
-            abort ();
+        self->outbox = sf_xrealloc (self->outbox, self->capout * sizeof (sf_alert_event_t));
     }
     sf_alert_event_t *ev = &self->outbox [self->nout++];
     memset (ev, 0, sizeof (*ev));
@@ -460,9 +454,7 @@ s_emit (sf_alerts_t *self, const s_alert_t *a, bool resolved, int64_t now_ms)
 static s_alert_t **
 s_snapshot (sf_alerts_t *self, size_t *count)
 {
-    s_alert_t **all = malloc ((zhashx_size (self->alerts) + 1) * sizeof (*all));
-    if (!all)
-        abort ();
+    s_alert_t **all = sf_xmalloc ((zhashx_size (self->alerts) + 1) * sizeof (*all));
     size_t n = 0;
     for (s_alert_t *a = zhashx_first (self->alerts); a; a = zhashx_next (self->alerts))
         all [n++] = a;
@@ -525,9 +517,7 @@ s_holds (sf_alerts_t *self, size_t rule, const char *node, const char *stream, c
         snprintf (key, sizeof (key), "%s/%s", self->rules [rule].name, node);
     s_alert_t *a = zhashx_lookup (self->alerts, key);
     if (!a) {
-        a = calloc (1, sizeof (*a));
-        if (!a)
-            abort ();
+        a = sf_xcalloc (1, sizeof (*a));
         strcpy (a->key, key);
         a->rule = (uint8_t) rule;
         a->state = S_PENDING;
@@ -539,9 +529,7 @@ s_holds (sf_alerts_t *self, size_t rule, const char *node, const char *stream, c
         if (a->subject [0]) {
             s_subject_t *sub = zhashx_lookup (self->subjects, a->subject);
             if (!sub) {
-                sub = calloc (1, sizeof (*sub));
-                if (!sub)
-                    abort ();
+                sub = sf_xcalloc (1, sizeof (*sub));
                 zhashx_insert (self->subjects, a->subject, sub);
             }
             sub->rules |= 1ULL << rule;
@@ -656,9 +644,7 @@ s_recon_note (sf_alerts_t *self, const char *subject, uint32_t attempts, int64_t
         return;
     }
     if (!rc) {
-        rc = calloc (1, sizeof (*rc));
-        if (!rc)
-            abort ();
+        rc = sf_xcalloc (1, sizeof (*rc));
         //  Failing since it was first seen failing: from 0 then
         rc->t [0] = now_ms;
         rc->v [0] = 0;
