@@ -316,33 +316,64 @@ s_nodes (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply
 }
 
 //  -------------------------------------------------------------------------
-//  migrations {stream | name, kind, since_s, limit} -> migrations_reply
-//  {now, transfer_timeout_s, count, total, counts, events}, newest first.
-//  total and counts cover every event of the stream and window; count is
-//  how many are in events after kind and limit.
+//  migrations {stream | name, node, kind, since_s, start, end, limit, after}
+//  -> migrations_reply {now, transfer_timeout_s, count, total, counts,
+//  next_after, events}: a page of the replicated history, newest first.
+//  kind is one kind or several, comma-separated; since_s the last N
+//  seconds; start and end unix seconds ([start, end)); after the cursor a
+//  previous page's next_after names. total is every event of the selection
+//  (all pages), counts per kind the selection but for kind, count this
+//  page's; next_after is null on the last page.
+
+//  kinds: comma-separated event kinds -> a bit per kind. 0, or -1 (err)
+static int
+s_kinds (const char *text, uint32_t *kinds, char *err, size_t errlen)
+{
+    *kinds = 0;
+    const char *p = text;
+    while (*p) {
+        const char *comma = strchr (p, ',');
+        size_t len = comma ? (size_t) (comma - p) : strlen (p);
+        char one [32];
+        int kind = -1;
+        if (len < sizeof (one)) {
+            memcpy (one, p, len);
+            one [len] = 0;
+            kind = sf_event_kind_parse (one);
+        }
+        if (kind < 0) {
+            int n = snprintf (err, errlen, "unknown event kind '%.*s' (valid:",
+                              (int) (len < 31 ? len : 31), p);
+            for (int k = 0; k < SF_EV_COUNT && n > 0 && (size_t) n < errlen; k++)
+                n += snprintf (err + n, errlen - (size_t) n, "%s %s", k ? "," : "",
+                               sf_event_kind_name (k));
+            if (n > 0 && (size_t) n + 2 < errlen)
+                strcat (err, ")");
+            return -1;
+        }
+        *kinds |= 1u << kind;
+        p += len + (comma ? 1 : 0);
+    }
+    return 0;
+}
 
 static int
 s_migrations (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
 {
-    char err [SF_ERR_MAX] = "", bad [48], name [SF_NAME_MAX + 1] = "", kindname [32] = "";
+    char err [SF_ERR_MAX] = "", bad [48], name [SF_NAME_MAX + 1] = "", node [SF_NODE_MAX + 1] = "";
+    char kindtext [256] = "", after [SF_FLEET_CURSOR_MAX] = "";
     int rc = s_text (body, "stream", name, SF_NAME_MAX, err, sizeof (err));
     if (rc == 1)
         rc = s_text (body, "name", name, SF_NAME_MAX, err, sizeof (err));
     if (rc < 0)
         return s_error (reply, "bad_name", err);
-    int kind = -1;
-    rc = s_text (body, "kind", kindname, sizeof (kindname) - 1, err, sizeof (err));
-    if (rc < 0 || (rc == 0 && (kind = sf_event_kind_parse (kindname)) < 0)) {
-        int len = snprintf (err, sizeof (err), "unknown event kind '%.31s' (valid:",
-                            rc == 0 ? kindname : "?");
-        for (int k = 0; k < SF_EV_COUNT && len > 0 && (size_t) len < sizeof (err); k++)
-            len += snprintf (err + len, sizeof (err) - (size_t) len, "%s %s", k ? "," : "",
-                             sf_event_kind_name (k));
-        if (len > 0 && (size_t) len + 2 < sizeof (err))
-            strcat (err, ")");
+    if (s_text (body, "node", node, SF_NODE_MAX, err, sizeof (err)) < 0)
+        return s_error (reply, "bad_node", err);
+    sf_fleet_query_t q = { .stream = name, .node = node };
+    rc = s_text (body, "kind", kindtext, sizeof (kindtext) - 1, err, sizeof (err));
+    if (rc < 0 || (rc == 0 && s_kinds (kindtext, &q.kinds, err, sizeof (err))))
         return s_error (reply, "bad_kind", err);
-    }
-    int64_t limit = SF_EVENTS_LIMIT_DEFAULT, since_s = 0;
+    int64_t limit = SF_EVENTS_LIMIT_DEFAULT, since_s = 0, start_s = 0, end_s = 0;
     if (s_number (body, "limit", 0, SF_EVENTS_LIMIT_MAX, &limit, bad, sizeof (bad)) < 0) {
         snprintf (err, sizeof (err), "limit must be a whole number from 0 to %d, not '%s'",
                   SF_EVENTS_LIMIT_MAX, bad);
@@ -352,44 +383,55 @@ s_migrations (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *
         snprintf (err, sizeof (err), "since_s must be a number of seconds, not '%s'", bad);
         return s_error (reply, "bad_time", err);
     }
-    int64_t now_ms = sf_now_ms ();
-    int64_t since_ms = since_s && since_s * 1000 < now_ms ? now_ms - since_s * 1000 : 0;
-    //  A kind filter is applied here, so it reads more events than it shows
-    //  (the newest ten times the limit, at least 10,000)
-    size_t want = (size_t) limit;
-    if (kind >= 0) {
-        want = want * 10 < 10000 ? 10000 : want * 10;
-        if (want > SF_EVENTS_LIMIT_MAX)
-            want = SF_EVENTS_LIMIT_MAX;
+    if (s_number (body, "start", 0, INT64_MAX / 1000, &start_s, bad, sizeof (bad)) < 0
+    ||  s_number (body, "end", 0, INT64_MAX / 1000, &end_s, bad, sizeof (bad)) < 0) {
+        snprintf (err, sizeof (err), "start and end must be unix seconds, not '%s'", bad);
+        return s_error (reply, "bad_time", err);
     }
+    if (end_s && start_s >= end_s) {
+        snprintf (err, sizeof (err), "start (%lld) must be before end (%lld)",
+                  (long long) start_s, (long long) end_s);
+        return s_error (reply, "bad_time", err);
+    }
+    sf_fleet_event_t cursor;
+    rc = s_text (body, "after", after, sizeof (after) - 1, err, sizeof (err));
+    if (rc < 0 || (rc == 0 && sf_fleet_cursor_parse (after, &cursor))) {
+        if (rc == 0)
+            snprintf (err, sizeof (err), "after must be a cursor a previous page named in "
+                      "next_after, not '%.40s'", after);
+        return s_error (reply, "bad_cursor", err);
+    }
+    int64_t now_ms = sf_now_ms ();
+    q.start_ms = start_s * 1000;
+    if (since_s && since_s * 1000 < now_ms && now_ms - since_s * 1000 > q.start_ms)
+        q.start_ms = now_ms - since_s * 1000;
+    q.end_ms = end_s * 1000;
+    q.after = rc == 0 ? &cursor : NULL;
+    q.limit = (size_t) limit;
     sf_fleet_events_t evs;
-    memset (&evs, 0, sizeof (evs));
-    if (sf_fleet_events (ctx, name, since_ms, want, &evs, err, sizeof (err))) {
+    if (sf_fleet_events (ctx, &q, &evs, err, sizeof (err))) {
         sf_fleet_events_clear (&evs);
         return s_error (reply, "query_failed", err);
     }
-    size_t shown = 0;
-    for (size_t i = 0; i < evs.count && shown < (size_t) limit; i++)
-        if (kind < 0 || evs.events [i].kind == kind)
-            shown++;
     sf_reply_t r;
     sf_reply_begin (&r, reply, "migrations_reply");
     sf_reply_kint (&r, "now", now_ms / 1000);
     sf_reply_kint (&r, "transfer_timeout_s", ctx->transfer_timeout_s);
-    sf_reply_kuint (&r, "count", shown);
+    sf_reply_kuint (&r, "count", evs.count);
     sf_reply_kuint (&r, "total", evs.total);
     sf_reply_key (&r, "counts");
     sf_reply_map (&r);
     for (int k = 0; k < SF_EV_COUNT; k++)
         sf_reply_kuint (&r, sf_event_kind_name (k), evs.counts [k]);
     sf_reply_close (&r);
+    char next [SF_FLEET_CURSOR_MAX] = "";
+    if (evs.more && evs.count)
+        sf_fleet_cursor_make (&evs.events [evs.count - 1], next, sizeof (next));
+    sf_reply_ktext (&r, "next_after", next);
     sf_reply_key (&r, "events");
     sf_reply_array (&r);
-    for (size_t i = 0, n = 0; i < evs.count && n < shown; i++)
-        if (kind < 0 || evs.events [i].kind == kind) {
-            sf_reply_event (&r, &evs.events [i]);
-            n++;
-        }
+    for (size_t i = 0; i < evs.count; i++)
+        sf_reply_event (&r, &evs.events [i]);
     sf_reply_end (&r);
     sf_fleet_events_clear (&evs);
     return 0;

@@ -1519,7 +1519,8 @@ s_evlist_add (s_evlist_t *l)
     return &l->items [l->count++];
 }
 
-//  Newest first; ties broken by identity so every controller lists alike
+//  Newest first; ties by identity, descending: a total order (the keyset
+//  cursors of sf_fleet_query_t depend on it), the same on every controller
 static int
 s_ev_cmp (const void *pa, const void *pb)
 {
@@ -1528,9 +1529,9 @@ s_ev_cmp (const void *pa, const void *pb)
         return a->at_ms < b->at_ms ? 1 : -1;
     if (a->kind != b->kind)
         return a->kind < b->kind ? 1 : -1;
-    int c = strcmp (a->uid, b->uid);
-    if (!c) c = strcmp (a->from, b->from);
-    if (!c) c = strcmp (a->to, b->to);
+    int c = strcmp (b->uid, a->uid);
+    if (!c) c = strcmp (b->from, a->from);
+    if (!c) c = strcmp (b->to, a->to);
     return c;
 }
 
@@ -1558,14 +1559,143 @@ s_supersede (s_evlist_t *l)
     l->count = keep;
 }
 
+//  Cursors: "h1" and the identity's bytes in hex (be64 at_ms, kind, uid \0
+//  from \0 to), so a cursor is a plain token in a URL
+void
+sf_fleet_cursor_make (const sf_fleet_event_t *ev, char *out, size_t size)
+{
+    sf_key_t k;
+    if (size < SF_FLEET_CURSOR_MAX
+    ||  sf_key_make (&k, "LBssn", (uint64_t) ev->at_ms, (int) ev->kind, ev->uid, ev->from, ev->to)) {
+        if (size)
+            out [0] = 0;
+        return;
+    }
+    static const char hex [] = "0123456789abcdef";
+    out [0] = 'h';
+    out [1] = '1';
+    for (size_t i = 0; i < k.size; i++) {
+        out [2 + 2 * i] = hex [k.data [i] >> 4];
+        out [3 + 2 * i] = hex [k.data [i] & 15];
+    }
+    out [2 + 2 * k.size] = 0;
+}
+
+static int
+s_hex (char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int
+sf_fleet_cursor_parse (const char *text, sf_fleet_event_t *ev)
+{
+    memset (ev, 0, sizeof (*ev));
+    size_t len = strlen (text);
+    uint8_t key [SF_KEY_MAX];
+    if (len < 2 + 2 * 12 || len % 2 || text [0] != 'h' || text [1] != '1'
+    ||  (len - 2) / 2 > sizeof (key))
+        return -1;
+    size_t size = (len - 2) / 2;
+    for (size_t i = 0; i < size; i++) {
+        int hi = s_hex (text [2 + 2 * i]), lo = s_hex (text [3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        key [i] = (uint8_t) (hi << 4 | lo);
+    }
+    uint64_t at = sf_be64_get (key);
+    const char *p = (const char *) key + 9;
+    size_t left = size - 9, used, u;
+    if (at > INT64_MAX || key [8] >= SF_EV_COUNT
+    ||  !(used = s_take (p, left, ev->uid, SF_NAME_MAX))
+    ||  !(u = s_take (p + used, left - used, ev->from, SF_NODE_MAX))
+    ||  left - used - u > SF_NODE_MAX || memchr (p + used + u, 0, left - used - u)) {
+        memset (ev, 0, sizeof (*ev));
+        return -1;
+    }
+    used += u;
+    memcpy (ev->to, p + used, left - used);
+    ev->to [left - used] = 0;
+    ev->at_ms = (int64_t) at;
+    ev->kind = key [8];
+    return 0;
+}
+
 static bool
 s_name_match (const char *want, const char *uid, const char *stream)
 {
     return !want || !*want || strcmp (want, uid) == 0 || strcmp (want, stream) == 0;
 }
 
+//  Whether an event is in the selection, kinds and page aside
+static bool
+s_selected (const sf_fleet_query_t *q, const sf_fleet_event_t *ev)
+{
+    return s_name_match (q->stream, ev->uid, ev->stream)
+        && (!q->node || !*q->node || strcmp (q->node, ev->from) == 0 || strcmp (q->node, ev->to) == 0)
+        && ev->at_ms >= q->start_ms && (q->end_ms <= 0 || ev->at_ms < q->end_ms);
+}
+
+typedef struct {
+    const sf_fleet_query_t *q;
+    s_evlist_t *l;
+    int64_t now_ms;
+    int64_t timeout_s;
+} s_collect_t;
+
+static int
+s_collect_event (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_collect_t *c = arg;
+    if (k->size >= 8 && c->q->end_ms > 0 && (int64_t) sf_be64_get (k->data) >= c->q->end_ms)
+        return 1;                   //  keys are in time order
+    sf_fleet_event_t ev;
+    if (s_event_unpack (v->data, v->size, &ev) == 0 && s_selected (c->q, &ev)) {
+        sf_fleet_event_t *e = s_evlist_add (c->l);
+        if (e)
+            *e = ev;
+    }
+    return c->l->failed;
+}
+
+//  transfer_stuck: from the transfer log, at this controller's timeout.
+//  The log's key is be64 start, uid \0 from \0 to; its value be64 end, name
+static int
+s_collect_stuck (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_collect_t *c = arg;
+    sf_fleet_event_t ev;
+    memset (&ev, 0, sizeof (ev));
+    const char *p = k->data;
+    size_t left = k->size, used, u;
+    if (left > 8 && v->size > 8
+    &&  (used = s_take (p + 8, left - 8, ev.uid, SF_NAME_MAX))
+    &&  (u = s_take (p + 8 + used, left - 8 - used, ev.from, SF_NODE_MAX))
+    &&  left - 8 - used - u <= SF_NODE_MAX) {
+        used += u;
+        memcpy (ev.to, p + 8 + used, left - 8 - used);
+        ev.to [left - 8 - used] = 0;
+        s_take ((const char *) v->data + 8, v->size - 8, ev.stream, SF_NAME_MAX);
+        int64_t start = (int64_t) sf_be64_get (k->data);
+        int64_t end = (int64_t) sf_be64_get (v->data);
+        if (sf_fleet_stuck (start, end, c->now_ms, c->timeout_s, &ev.at_ms)) {
+            ev.kind = SF_EV_TRANSFER_STUCK;
+            ev.duration_ms = ev.at_ms - start;
+            snprintf (ev.reason, sizeof (ev.reason), "%s",
+                      end ? "the transfer took longer than the transfer timeout"
+                          : "the transfer did not complete within the transfer timeout");
+            if (s_selected (c->q, &ev)) {
+                sf_fleet_event_t *e = s_evlist_add (c->l);
+                if (e)
+                    *e = ev;
+            }
+        }
+    }
+    return c->l->failed;
+}
+
 int
-sf_fleet_events (sf_query_ctx_t *ctx, const char *name, int64_t since_ms, size_t limit,
+sf_fleet_events (sf_query_ctx_t *ctx, const sf_fleet_query_t *q,
                  sf_fleet_events_t *out, char *err, size_t errlen)
 {
     memset (out, 0, sizeof (*out));
@@ -1575,59 +1705,13 @@ sf_fleet_events (sf_query_ctx_t *ctx, const char *name, int64_t since_ms, size_t
         return -1;
     }
     s_evlist_t l = { 0 };
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r.txn, sf_store_dbi (ctx->store, SF_DB_FLEET_EVENTS), &cur) == 0) {
-        MDB_val k, v;
-        int rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
-        while (rc == 0 && !l.failed) {
-            if (k.mv_size >= 9 && (int64_t) s_get_be64 (k.mv_data) < since_ms)
-                break;              //  keys are in time order
-            sf_fleet_event_t ev;
-            if (s_event_unpack (v.mv_data, v.mv_size, &ev) == 0 && s_name_match (name, ev.uid, ev.stream)) {
-                sf_fleet_event_t *e = s_evlist_add (&l);
-                if (e)
-                    *e = ev;
-            }
-            rc = mdb_cursor_get (cur, &k, &v, MDB_PREV);
-        }
-        mdb_cursor_close (cur);
-    }
-    //  transfer_stuck: from the transfer log, at this controller's timeout
-    int64_t now = sf_now_ms ();
-    if (mdb_cursor_open (r.txn, sf_store_dbi (ctx->store, SF_DB_FLEET_TRANSFERS), &cur) == 0) {
-        MDB_val k, v;
-        int rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
-        while (rc == 0 && !l.failed) {
-            sf_fleet_event_t ev;
-            memset (&ev, 0, sizeof (ev));
-            const char *p = k.mv_data;
-            size_t left = k.mv_size, used, u;
-            if (left > 8 && v.mv_size > 8
-            &&  (used = s_take (p + 8, left - 8, ev.uid, SF_NAME_MAX))
-            &&  (u = s_take (p + 8 + used, left - 8 - used, ev.from, SF_NODE_MAX))
-            &&  left - 8 - used - u <= SF_NODE_MAX) {
-                used += u;
-                memcpy (ev.to, p + 8 + used, left - 8 - used);
-                ev.to [left - 8 - used] = 0;
-                s_take ((const char *) v.mv_data + 8, v.mv_size - 8, ev.stream, SF_NAME_MAX);
-                int64_t start = (int64_t) s_get_be64 (k.mv_data);
-                int64_t end = (int64_t) s_get_be64 (v.mv_data);
-                if (sf_fleet_stuck (start, end, now, ctx->transfer_timeout_s, &ev.at_ms)
-                &&  ev.at_ms >= since_ms && s_name_match (name, ev.uid, ev.stream)) {
-                    ev.kind = SF_EV_TRANSFER_STUCK;
-                    ev.duration_ms = ev.at_ms - start;
-                    snprintf (ev.reason, sizeof (ev.reason), "%s",
-                              end ? "the transfer took longer than the transfer timeout"
-                                  : "the transfer did not complete within the transfer timeout");
-                    sf_fleet_event_t *e = s_evlist_add (&l);
-                    if (e)
-                        *e = ev;
-                }
-            }
-            rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close (cur);
-    }
+    s_collect_t c = { q, &l, sf_now_ms (), ctx->transfer_timeout_s };
+    sf_key_t from;
+    sf_key_make (&from, "L", (uint64_t) (q->start_ms > 0 ? q->start_ms : 0));
+    sf_store_foreach_from (&r, SF_DB_FLEET_EVENTS, NULL, &from, s_collect_event, &c);
+    //  A transfer turns stuck a timeout after its start: any start before the range's end
+    if (!l.failed)
+        sf_store_foreach (&r, SF_DB_FLEET_TRANSFERS, NULL, 0, s_collect_stuck, &c);
     sf_store_read_end (&r);
     if (l.failed) {
         free (l.items);
@@ -1636,12 +1720,26 @@ sf_fleet_events (sf_query_ctx_t *ctx, const char *name, int64_t since_ms, size_t
     }
     if (l.count > 1)
         qsort (l.items, l.count, sizeof (*l.items), s_ev_cmp);
+    //  Before the kinds: a superseded transfer_started is not listed as one
     s_supersede (&l);
-    for (size_t i = 0; i < l.count; i++)
+    size_t keep = 0, first = 0;
+    for (size_t i = 0; i < l.count; i++) {
         out->counts [l.items [i].kind]++;
-    out->total = l.count;
+        if (q->kinds && !(q->kinds & (1u << l.items [i].kind)))
+            continue;
+        l.items [keep] = l.items [i];
+        //  The page starts at the first event after the cursor's identity
+        if (q->after && s_ev_cmp (&l.items [keep], q->after) <= 0)
+            first = keep + 1;
+        keep++;
+    }
+    out->total = keep;
+    size_t n = keep - first < q->limit ? keep - first : q->limit;
+    if (n && first)
+        memmove (l.items, l.items + first, n * sizeof (*l.items));
+    out->more = first + n < keep;
     out->events = l.items;
-    out->count = l.count < limit ? l.count : limit;
+    out->count = n;
     return 0;
 }
 
@@ -1894,7 +1992,8 @@ sf_fleet_history (sf_query_ctx_t *ctx, const char *name, char *current, size_t c
         snprintf (err, errlen, "no stream named '%.128s' in the fleet", name);
         return -1;
     }
-    if (sf_fleet_events (ctx, uid, 0, SIZE_MAX, out, err, errlen))
+    sf_fleet_query_t q = { .stream = uid, .limit = SIZE_MAX };
+    if (sf_fleet_events (ctx, &q, out, err, errlen))
         return -1;
     //  Oldest first reads as a history
     for (size_t i = 0, j = out->count ? out->count - 1 : 0; i < j; i++, j--) {

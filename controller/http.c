@@ -200,7 +200,8 @@ s_arg (struct MHD_Connection *conn, const char *key)
 static const char *s_list_args [] = { "filter", "name", "node", "sort", "limit", "cursor", "after", NULL };
 static const char *s_detail_args [] = { "node", NULL };
 static const char *s_dvr_args [] = { "at", NULL };
-static const char *s_migrations_args [] = { "stream", "kind", "since_s", "limit", NULL };
+static const char *s_migrations_args [] = { "stream", "node", "kind", "since_s", "start", "end",
+                                            "limit", "after", NULL };
 static const char *s_no_args [] = { NULL };
 static const char *s_changes_args [] = { "after", "max", "wait_ms", NULL };
 static const char *s_alerts_args [] = { "stream", "node", NULL };

@@ -15,7 +15,7 @@
       detail      {name, node}
       dvr         {name, at}
       nodes       {id}                      id: one node (node_reply)
-      migrations  {stream | name, kind, since_s, limit}
+      migrations  {stream | name, node, kind, since_s, start, end, limit, after}
       cluster     {}
 
     Replies are <type>_reply, or error {code, message}. Codes: bad_filter,

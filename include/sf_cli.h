@@ -54,6 +54,9 @@ const char *sf_fmt_time (int64_t unix_s, char *buf, size_t size);
 void sf_fmt_set_local (bool local);
 //  The same with milliseconds: "2026-12-01 21:50:17.296 UTC"
 const char *sf_fmt_time_ms (int64_t unix_ms, char *buf, size_t size);
+//  A TIME argument: unix seconds, ISO-8601 UTC (2026-11-24T03:10:00Z), or
+//  relative to now (-10m, -90s, -2h, -1d). 0, or -1 when it is none of these
+int sf_parse_time (const char *text, int64_t now, int64_t *out);
 //  Whether the controller knows stream NAME (kind "stream") or node ID (kind
 //  "node"): 1 yes, 0 no (printed on stderr as the one "no such" message,
 //  docs/cli.md), or an exit code > 1 when it could not be asked

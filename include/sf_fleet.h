@@ -173,17 +173,39 @@ int sf_fleet_history_prune (sf_store_t *store);
 //  Queries
 
 typedef struct {
-    sf_fleet_event_t *events;   //  newest first
+    sf_fleet_event_t *events;   //  newest first: this page
     size_t count;
-    size_t total;               //  matching events (count may be limited)
-    size_t counts [SF_EV_COUNT];
+    size_t total;               //  events matching every filter (all pages)
+    size_t counts [SF_EV_COUNT];    //  per kind, matching every filter but kinds
+    bool more;                  //  events follow the page (next cursor: its last)
 } sf_fleet_events_t;
 
-//  Events of streams matching name (uid or name; "" = all), at or after
-//  since_ms, newest first, at most limit; transfer_stuck ones are derived from
-//  the transfer log and ctx->transfer_timeout_s. 0 or -1 (err).
-int sf_fleet_events (sf_query_ctx_t *ctx, const char *name, int64_t since_ms, size_t limit,
+//  A selection of the history, and a page of it. The order is newest first,
+//  ties by identity (kind, uid, from, to, descending): a total order, so a
+//  page "after" an event's identity is stable when events are added while
+//  an operator pages (a keyset cursor: new events land before the cursor or
+//  in their place after it, never shift a page).
+typedef struct {
+    const char *stream;         //  uid or name; NULL or "" every stream
+    const char *node;           //  events from or to this node; NULL or "" any
+    uint32_t kinds;             //  one bit per sf_event_kind_t; 0 every kind
+    int64_t start_ms;           //  at_ms >= start_ms (0: no bound)
+    int64_t end_ms;             //  at_ms < end_ms (0: no bound)
+    const sf_fleet_event_t *after;  //  the page starts after this identity (NULL: first)
+    size_t limit;               //  events in the page
+} sf_fleet_query_t;
+
+//  The selection, newest first, at most q->limit after q->after;
+//  transfer_stuck ones are derived from the transfer log and
+//  ctx->transfer_timeout_s. Cost: the events in the time range, read and
+//  filtered. 0 or -1 (err).
+int sf_fleet_events (sf_query_ctx_t *ctx, const sf_fleet_query_t *q,
                      sf_fleet_events_t *out, char *err, size_t errlen);
+//  An event's identity as an opaque cursor text (SF_FLEET_CURSOR_MAX bytes
+//  with its NUL), and back: 0, or -1 when the text is not a cursor
+#define SF_FLEET_CURSOR_MAX (2 * (8 + 1 + SF_NAME_MAX + 1 + 2 * SF_NODE_MAX + 1) + 4)
+void sf_fleet_cursor_make (const sf_fleet_event_t *ev, char *out, size_t size);
+int sf_fleet_cursor_parse (const char *text, sf_fleet_event_t *ev);
 void sf_fleet_events_clear (sf_fleet_events_t *self);
 
 typedef struct {

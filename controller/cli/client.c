@@ -7,6 +7,7 @@
 #include "sf_mpjson.h"
 #include "sf_security.h"
 #include <czmq.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -319,4 +320,37 @@ const char *
 sf_color_reset (const sf_cli_t *cli)
 {
     return cli->color ? "\033[0m" : "";
+}
+
+//  Unix seconds, ISO-8601 UTC, or -N{s,m,h,d} before now. 0 or -1.
+int
+sf_parse_time (const char *text, int64_t now, int64_t *out)
+{
+    char *end;
+    if (text [0] == '-' && isdigit ((unsigned char) text [1])) {
+        long long v = strtoll (text + 1, &end, 10);
+        int64_t unit = !*end || !strcmp (end, "s") ? 1 : !strcmp (end, "m") ? 60
+                     : !strcmp (end, "h") ? 3600 : !strcmp (end, "d") ? 86400 : 0;
+        if (!unit)
+            return -1;
+        *out = now - v * unit;
+        return 0;
+    }
+    long long v = strtoll (text, &end, 10);
+    if (end != text && *end == 0 && v >= 0) {
+        *out = v;
+        return 0;
+    }
+    struct tm tm;
+    memset (&tm, 0, sizeof (tm));
+    const char *formats [] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", NULL };
+    for (int i = 0; formats [i]; i++) {
+        memset (&tm, 0, sizeof (tm));
+        const char *rest = strptime (text, formats [i], &tm);
+        if (rest && (!*rest || !strcmp (rest, "Z") || !strcmp (rest, "+00:00"))) {
+            *out = (int64_t) timegm (&tm);
+            return 0;
+        }
+    }
+    return -1;
 }

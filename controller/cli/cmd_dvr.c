@@ -22,39 +22,6 @@ s_usage (FILE *out)
         "ISO-8601 UTC (2026-11-24T03:10:00Z), or relative to now (-10m, -90s, -2h).\n");
 }
 
-//  Unix seconds, ISO-8601 UTC, or -N{s,m,h,d} before now. 0 or -1.
-static int
-s_parse_time (const char *text, int64_t now, int64_t *out)
-{
-    char *end;
-    if (text [0] == '-' && isdigit ((unsigned char) text [1])) {
-        long long v = strtoll (text + 1, &end, 10);
-        int64_t unit = !*end || !strcmp (end, "s") ? 1 : !strcmp (end, "m") ? 60
-                     : !strcmp (end, "h") ? 3600 : !strcmp (end, "d") ? 86400 : 0;
-        if (!unit)
-            return -1;
-        *out = now - v * unit;
-        return 0;
-    }
-    long long v = strtoll (text, &end, 10);
-    if (end != text && *end == 0 && v >= 0) {
-        *out = v;
-        return 0;
-    }
-    struct tm tm;
-    memset (&tm, 0, sizeof (tm));
-    const char *formats [] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", NULL };
-    for (int i = 0; formats [i]; i++) {
-        memset (&tm, 0, sizeof (tm));
-        const char *rest = strptime (text, formats [i], &tm);
-        if (rest && (!*rest || !strcmp (rest, "Z") || !strcmp (rest, "+00:00"))) {
-            *out = (int64_t) timegm (&tm);
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static void
 s_print_entry (const char *label, const msgpack_object *e)
 {
@@ -100,7 +67,7 @@ sf_cmd_dvr (sf_cli_t *cli, int argc, char **argv)
         return SF_EXIT_USAGE;
     }
     int64_t at = 0;
-    if (at_text && s_parse_time (at_text, (int64_t) time (NULL), &at)) {
+    if (at_text && sf_parse_time (at_text, (int64_t) time (NULL), &at)) {
         fprintf (stderr, "streamfleet: --at takes unix seconds, ISO-8601 UTC "
                  "(2026-11-24T03:10:00Z) or a time before now (-10m), not '%s'\n", at_text);
         return SF_EXIT_USAGE;

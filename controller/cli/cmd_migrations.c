@@ -1,26 +1,38 @@
-/*  cmd_migrations.c — `streamfleet migrations [NAME] [--since 1h]`: the
-    fleet's placement history, newest first: transfers started, migrations
-    with their durations, failovers, stuck transfers and returns
-    (docs/migrations.md). -o json prints the controller's reply as it is,
-    with a count of each kind over the whole selection.
+/*  cmd_migrations.c — `streamfleet migrations [NAME] [--node ID] [--kind K]
+    [--since D | --start T --end T] [--after CURSOR]`: a page of the
+    placement history every controller shares, newest first: transfers
+    started, migrations with their durations, failovers, stuck transfers,
+    returns and conflicts (docs/migrations.md). -o json prints the
+    controller's reply as it is, with a count of each kind over the selection
+    and the cursor of the next page.
 */
 #include "sf_cli.h"
+#include "sf_fleet.h"
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void
 s_usage (FILE *out)
 {
     fprintf (out,
-        "usage: streamfleet migrations [NAME] [--since DURATION] [--limit N] [-o table|wide|json]\n"
+        "usage: streamfleet migrations [NAME] [--node ID] [--kind KIND[,KIND...]]\n"
+        "                              [--since DURATION] [--start TIME] [--end TIME]\n"
+        "                              [--limit N] [--after CURSOR] [-o table|wide|json]\n"
         "\n"
-        "Lists stream placement events newest first: transfer_started (the stream\n"
-        "runs on two nodes), migrated (the old node stopped it; with the transfer's\n"
-        "duration), failover (its node went down and another took it over),\n"
-        "transfer_stuck (not complete within the controller's --transfer-timeout),\n"
-        "returned (back on a node it had left). NAME is a stream name or uid.\n"
-        "DURATION is a number with s, m, h or d (plain numbers are seconds).\n");
+        "Lists stream placement events newest first, from the history every\n"
+        "controller shares: transfer_started (the stream runs on two nodes),\n"
+        "migrated (the old node stopped it; with the transfer's duration), failover\n"
+        "(its node went down and another took it over), transfer_stuck (not complete\n"
+        "within the controller's --transfer-timeout), returned (back on a node it had\n"
+        "left), conflict (live on two nodes, not a transfer). NAME is a stream name\n"
+        "or uid; --node keeps the events from or to that node; --kind one kind or\n"
+        "several. DURATION is a number with s, m, h or d (plain numbers are\n"
+        "seconds): the last DURATION. TIME is unix seconds, ISO-8601 UTC\n"
+        "(2026-11-24T03:10:00Z) or relative to now (-10m, -2h): events at or after\n"
+        "--start and before --end. A page ends with the cursor of the next one:\n"
+        "pass it to --after (pages stay put while new events arrive).\n");
 }
 
 //  "90", "90s", "10m", "1h", "2d" -> seconds; -1 if not a duration
@@ -43,14 +55,18 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
 {
     static const struct option opts [] = {
         { "since", required_argument, 0, 's' }, { "limit", required_argument, 0, 'l' },
+        { "node", required_argument, 0, 'n' }, { "kind", required_argument, 0, 'k' },
+        { "start", required_argument, 0, 'S' }, { "end", required_argument, 0, 'E' },
+        { "after", required_argument, 0, 'a' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     char name [SF_NAME_MAX + 1] = "";
-    int64_t since = 0;
+    const char *node = "", *kind = "", *after = "";
+    int64_t since = 0, start = 0, end = 0, now = (int64_t) time (NULL);
     long limit = 1000;
     optind = 1;
     int c;
-    while ((c = getopt_long (argc, argv, "s:l:h", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "s:l:n:k:S:E:a:h", opts, NULL)) != -1) {
         switch (c) {
             case 's':
                 since = s_parse_duration (optarg);
@@ -60,15 +76,27 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
                     return SF_EXIT_USAGE;
                 }
                 break;
+            case 'S':
+            case 'E':
+                if (sf_parse_time (optarg, now, c == 'S' ? &start : &end)) {
+                    fprintf (stderr, "streamfleet: --%s takes unix seconds, ISO-8601 UTC "
+                             "(2026-11-24T03:10:00Z) or a time before now (-10m), not '%s'\n",
+                             c == 'S' ? "start" : "end", optarg);
+                    return SF_EXIT_USAGE;
+                }
+                break;
             case 'l': {
-                char *end;
-                limit = strtol (optarg, &end, 10);
-                if (*end || limit < 0) {
+                char *tail;
+                limit = strtol (optarg, &tail, 10);
+                if (*tail || limit < 0) {
                     fprintf (stderr, "streamfleet: --limit needs a whole number\n");
                     return SF_EXIT_USAGE;
                 }
                 break;
             }
+            case 'n': node = optarg; break;
+            case 'k': kind = optarg; break;
+            case 'a': after = optarg; break;
             case 'h': s_usage (stdout); return 0;
             default: s_usage (stderr); return SF_EXIT_USAGE;
         }
@@ -88,10 +116,21 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
     msgpack_sbuffer_init (&req);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "migrations", 3);
+    //  Only what was asked for: an empty text is no filter
+    sf_msg_begin (&pk, "migrations", 3 + !!node [0] + !!kind [0] + !!after [0] + !!start + !!end);
     sf_pack_kstr (&pk, "stream", name);
     sf_pack_ku64 (&pk, "since_s", (uint64_t) since);
     sf_pack_ku64 (&pk, "limit", (uint64_t) limit);
+    if (node [0])
+        sf_pack_kstr (&pk, "node", node);
+    if (kind [0])
+        sf_pack_kstr (&pk, "kind", kind);
+    if (after [0])
+        sf_pack_kstr (&pk, "after", after);
+    if (start)
+        sf_pack_ku64 (&pk, "start", (uint64_t) start);
+    if (end)
+        sf_pack_ku64 (&pk, "end", (uint64_t) end);
     sf_msg_t reply;
     bool finished;
     uint64_t total = 0;
@@ -131,12 +170,21 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
         printf ("%-27s %-16s %-24s %-29s %9s%s%s\n", when, kind, stream, move, dur,
                 wide ? "  " : "", wide ? reason : "");
     }
-    printf ("%u of %llu event%s%s\n", n, (unsigned long long) total, total == 1 ? "" : "s",
-            n < total ? " (use --limit for more)" : "");
+    char next [SF_FLEET_CURSOR_MAX] = "";
+    sf_map_str (reply.body, "next_after", next, sizeof (next) - 1, NULL);
+    printf ("%u of %llu event%s%s", n, (unsigned long long) total, total == 1 ? "" : "s",
+            after [0] ? " after the cursor" : "");
+    if (next [0])
+        printf ("; the next page: --after %s", next);
+    printf ("\n");
 done:
-    //  A stream that does not exist is not a stream without moves
+    //  A stream or node that does not exist is not one without moves
     if (!rc && name [0] && !total) {
         int known = sf_cli_known (cli, "stream", name);
+        rc = known == 1 ? 0 : known == 0 ? SF_EXIT_ANSWER : known;
+    }
+    if (!rc && node [0] && !total) {
+        int known = sf_cli_known (cli, "node", node);
         rc = known == 1 ? 0 : known == 0 ? SF_EXIT_ANSWER : known;
     }
     sf_msg_release (&reply);

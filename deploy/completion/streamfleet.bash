@@ -58,8 +58,12 @@ _streamfleet ()
                 COMPREPLY=($(compgen -W "show" -- "$cur"))
             fi ;;
         dvr|migrations)
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--at --since --limit --help" -- "$cur"))
+            if [ "$cmd" = migrations ] && [ "${COMP_WORDS[COMP_CWORD-1]}" = --kind ]; then
+                COMPREPLY=($(compgen -W "transfer_started migrated failover transfer_stuck returned conflict" -- "$cur"))
+            elif [[ $cur == -* ]] && [ "$cmd" = migrations ]; then
+                COMPREPLY=($(compgen -W "--node --kind --since --start --end --limit --after --help" -- "$cur"))
+            elif [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "--at --help" -- "$cur"))
             else
                 COMPREPLY=($(compgen -W "$(_streamfleet_names streams "$cur")" -- "$cur"))
             fi ;;

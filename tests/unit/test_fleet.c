@@ -374,7 +374,8 @@ s_events (sf_store_t *store, char *out, size_t size)
     sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
     sf_fleet_events_t evs;
     char err [256];
-    assert_int_equal (sf_fleet_events (&ctx, "", 0, 100, &evs, err, sizeof (err)), 0);
+    sf_fleet_query_t q = { .limit = 100 };
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
     out [0] = 0;
     for (size_t i = 0; i < evs.count; i++) {
         size_t len = strlen (out);
@@ -766,6 +767,219 @@ test_stopped_stream_keeps_its_functions (void **state)
     s_rmdir (d);
 }
 
+//  ---------------------------------------------------------------------------
+//  The history store: pages, cursors, filters
+
+//  Stores an event of stream uid (named name) at at_ms, in its own transaction
+static void
+s_event_at (sf_store_t *store, int kind, const char *uid, const char *from, const char *to,
+            int64_t at_ms)
+{
+    sf_fleet_event_t ev;
+    memset (&ev, 0, sizeof (ev));
+    ev.kind = (uint8_t) kind;
+    snprintf (ev.uid, sizeof (ev.uid), "%s", uid);
+    snprintf (ev.stream, sizeof (ev.stream), "%s", uid);
+    snprintf (ev.from, sizeof (ev.from), "%s", from);
+    snprintf (ev.to, sizeof (ev.to), "%s", to);
+    ev.at_ms = at_ms;
+    snprintf (ev.reason, sizeof (ev.reason), "test");
+    assert_int_equal (sf_store_write_begin (store), 0);
+    assert_int_equal (sf_fleet_event_put (store, &ev), 0);
+    assert_int_equal (sf_store_commit (store), 0);
+}
+
+//  Every event of q, page by page (limit per page) following the cursors
+//  through their text, as "kind uid from>to at;" newest first; *pages gets
+//  the number of pages. between (if set) runs after each page.
+static void
+s_page_all (sf_store_t *store, sf_fleet_query_t q, char *out, size_t size, int *pages,
+            void (*between) (sf_store_t *, int), size_t *total)
+{
+    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_fleet_event_t cursor;
+    char text [SF_FLEET_CURSOR_MAX], err [256];
+    out [0] = 0;
+    *pages = 0;
+    for (;;) {
+        sf_fleet_events_t evs;
+        assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+        assert_true (evs.count <= q.limit);
+        if (*pages == 0 && total)
+            *total = evs.total;
+        for (size_t i = 0; i < evs.count; i++) {
+            size_t len = strlen (out);
+            snprintf (out + len, size - len, "%s %s %s>%s %lld;", sf_event_kind_name (evs.events [i].kind),
+                      evs.events [i].uid, evs.events [i].from, evs.events [i].to,
+                      (long long) evs.events [i].at_ms);
+        }
+        (*pages)++;
+        bool more = evs.more;
+        if (more) {
+            //  The cursor as a client sees it: opaque text, parsed back
+            sf_fleet_cursor_make (&evs.events [evs.count - 1], text, sizeof (text));
+            assert_true (strlen (text) > 2);
+            assert_int_equal (sf_fleet_cursor_parse (text, &cursor), 0);
+            q.after = &cursor;
+        }
+        sf_fleet_events_clear (&evs);
+        if (between)
+            between (store, *pages);
+        if (!more)
+            break;
+        assert_true (*pages < 100);
+    }
+}
+
+//  Events of three streams over nodes A, B, C, some at the same millisecond
+static void
+s_history_fill (sf_store_t *store)
+{
+    const char *nodes [] = { "A", "B", "C" };
+    const char *uids [] = { "cam1", "cam2", "cam3" };
+    for (int i = 0; i < 30; i++) {
+        int64_t at = 1000000 + (i / 3) * 1000;        //  three events per millisecond
+        s_event_at (store, i % 2 ? SF_EV_MIGRATED : SF_EV_TRANSFER_STARTED, uids [i % 3],
+                    nodes [i % 3], nodes [(i + 1) % 3], at);
+    }
+}
+
+static void
+test_history_pages_cover_every_event_once (void **state)
+{
+    char d [64];
+    sf_store_t *store = s_store (d);
+    s_history_fill (store);
+    char one [8192], paged [8192];
+    int pages;
+    size_t total;
+    sf_fleet_query_t q = { .limit = 1000 };
+    s_page_all (store, q, one, sizeof (one), &pages, NULL, &total);
+    assert_int_equal (pages, 1);
+    assert_int_equal (total, 30);
+    //  Pages of 4 (and of 1, and of 29): the same events in the same order
+    size_t sizes [] = { 4, 1, 29, 30 };
+    for (size_t i = 0; i < 4; i++) {
+        q.limit = sizes [i];
+        s_page_all (store, q, paged, sizeof (paged), &pages, NULL, NULL);
+        assert_string_equal (paged, one);
+        assert_int_equal (pages, (int) ((30 + sizes [i] - 1) / sizes [i]));
+    }
+    //  Newest first, ties in one total order
+    assert_non_null (strstr (one, "1009000;"));
+    assert_true (strstr (one, "1009000;") < strstr (one, "1000000;"));
+    //  A cursor that is not one is refused
+    sf_fleet_event_t ev;
+    assert_int_equal (sf_fleet_cursor_parse ("", &ev), -1);
+    assert_int_equal (sf_fleet_cursor_parse ("h1zz", &ev), -1);
+    assert_int_equal (sf_fleet_cursor_parse ("h100000000000f4240", &ev), -1);
+    assert_int_equal (sf_fleet_cursor_parse ("x100000000000f424000", &ev), -1);
+    sf_store_destroy (&store);
+    s_rmdir (d);
+}
+
+//  Between pages, new events arrive: newer ones (before the cursor) and
+//  one older one (after it)
+static void
+s_insert_between (sf_store_t *store, int page)
+{
+    if (page == 1) {
+        s_event_at (store, SF_EV_FAILOVER, "cam9", "X", "Y", 2000000);     //  newest
+        s_event_at (store, SF_EV_FAILOVER, "cam9", "X", "Y", 1009000);     //  the same ms as page 1's
+    }
+    if (page == 2)
+        s_event_at (store, SF_EV_MIGRATED, "cam8", "Y", "X", 500000);      //  oldest
+}
+
+static void
+test_history_cursor_is_stable_under_inserts (void **state)
+{
+    char d [64];
+    sf_store_t *store = s_store (d);
+    s_history_fill (store);
+    char before [8192], during [8192], after [8192];
+    int pages;
+    sf_fleet_query_t q = { .limit = 4 };
+    s_page_all (store, q, before, sizeof (before), &pages, NULL, NULL);
+    //  Paging while events arrive: no event of the first listing is lost or
+    //  listed twice; the old one inserted behind the cursor shows at its place
+    s_page_all (store, q, during, sizeof (during), &pages, s_insert_between, NULL);
+    char want [8192 + 64];
+    snprintf (want, sizeof (want), "%smigrated cam8 Y>X 500000;", before);
+    assert_string_equal (during, want);
+    //  The next listing has them all, in order
+    q.limit = 1000;
+    s_page_all (store, q, after, sizeof (after), &pages, NULL, NULL);
+    assert_true (strncmp (after, "failover cam9 X>Y 2000000;", 26) == 0);
+    assert_non_null (strstr (after, "failover cam9 X>Y 1009000;"));
+    assert_int_equal (strlen (after), strlen (want) + strlen ("failover cam9 X>Y 2000000;")
+                                                    + strlen ("failover cam9 X>Y 1009000;"));
+    sf_store_destroy (&store);
+    s_rmdir (d);
+}
+
+static void
+test_history_filters_by_stream_node_kind_time (void **state)
+{
+    char d [64];
+    sf_store_t *store = s_store (d);
+    s_history_fill (store);
+    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    char err [256];
+    sf_fleet_events_t evs;
+    //  One stream: cam2 is every third event
+    sf_fleet_query_t q = { .stream = "cam2", .limit = 1000 };
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    assert_int_equal (evs.total, 10);
+    for (size_t i = 0; i < evs.count; i++)
+        assert_string_equal (evs.events [i].uid, "cam2");
+    sf_fleet_events_clear (&evs);
+    //  One node, from or to: A is in two events of every three
+    q = (sf_fleet_query_t) { .node = "A", .limit = 1000 };
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    assert_int_equal (evs.total, 20);
+    for (size_t i = 0; i < evs.count; i++)
+        assert_true (!strcmp (evs.events [i].from, "A") || !strcmp (evs.events [i].to, "A"));
+    sf_fleet_events_clear (&evs);
+    //  Kinds: total is the kind's, counts every kind of the selection
+    q = (sf_fleet_query_t) { .kinds = 1u << SF_EV_MIGRATED, .limit = 2 };
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    assert_int_equal (evs.total, 15);
+    assert_int_equal (evs.count, 2);
+    assert_true (evs.more);
+    assert_int_equal (evs.counts [SF_EV_MIGRATED], 15);
+    assert_int_equal (evs.counts [SF_EV_TRANSFER_STARTED], 15);
+    for (size_t i = 0; i < evs.count; i++)
+        assert_int_equal (evs.events [i].kind, SF_EV_MIGRATED);
+    sf_fleet_events_clear (&evs);
+    q.kinds |= 1u << SF_EV_TRANSFER_STARTED;
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    assert_int_equal (evs.total, 30);
+    sf_fleet_events_clear (&evs);
+    //  A time range [start, end): milliseconds 1002000 .. 1004999 hold 9 events
+    q = (sf_fleet_query_t) { .start_ms = 1002000, .end_ms = 1005000, .limit = 1000 };
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    assert_int_equal (evs.total, 9);
+    for (size_t i = 0; i < evs.count; i++)
+        assert_true (evs.events [i].at_ms >= 1002000 && evs.events [i].at_ms < 1005000);
+    sf_fleet_events_clear (&evs);
+    //  All of them together, paged
+    char paged [4096];
+    int pages;
+    size_t total;
+    q = (sf_fleet_query_t) { .stream = "cam1", .node = "B", .kinds = 1u << SF_EV_TRANSFER_STARTED,
+                             .start_ms = 1000000, .end_ms = 1009000, .limit = 1 };
+    s_page_all (store, q, paged, sizeof (paged), &pages, NULL, &total);
+    //  cam1 is i = 0, 3, ..., 27 (A>B); transfer_started: even i; before ms 1009000: i < 27
+    assert_string_equal (paged, "transfer_started cam1 A>B 1008000;transfer_started cam1 A>B 1006000;"
+                                "transfer_started cam1 A>B 1004000;transfer_started cam1 A>B 1002000;"
+                                "transfer_started cam1 A>B 1000000;");
+    assert_int_equal (total, 5);
+    assert_int_equal (pages, 5);
+    sf_store_destroy (&store);
+    s_rmdir (d);
+}
+
 int
 main (void)
 {
@@ -787,6 +1001,9 @@ main (void)
         cmocka_unit_test (test_every_order_of_a_migration),
         cmocka_unit_test (test_uid_change_is_reindexed),
         cmocka_unit_test (test_stopped_stream_keeps_its_functions),
+        cmocka_unit_test (test_history_pages_cover_every_event_once),
+        cmocka_unit_test (test_history_cursor_is_stable_under_inserts),
+        cmocka_unit_test (test_history_filters_by_stream_node_kind_time),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
