@@ -10,11 +10,21 @@
         {name}   the stream name (required; one path component at most)
         {ms}     unix milliseconds        {s}    unix seconds
         {Y} {m} {d} {H} {M} {S}           UTC date and time parts
+        %Y %y %m %d %H %M %S %s %F %T %R  strftime's, in local time (nginx's
+                 record_suffix), fixed widths
+        {seq}    a sequence number (nginx-rtmp's default hls_fragment_naming):
+                 times from the playlists (*.m3u8) beside the fragments,
+                 EXT-X-PROGRAM-DATE-TIME where present, else each
+                 fragment's mtime as its end and its EXTINF as its length
         {dur}    chunk duration, seconds (else the file's mtime is its end)
         *        anything within a component
 
-    e.g. "{name}/{ms}.ts" (the default), "{name}-{s}.flv",
-    "{name}/{Y}/{m}/{d}/{H}/{M}-{S}-{dur}.ts".
+    A ".flv" pattern without a time ("{name}.flv", nginx-rtmp's record all
+    with its default suffix) ends a file at its mtime and starts it its last
+    FLV timestamp before; a name-timed .flv file lasts its last timestamp.
+
+    e.g. "{name}/{ms}.ts" (the default), "{name}-{seq}.ts", "{name}-{s}.flv",
+    "{name}-%Y%m%d-%H%M%S.flv", "{name}/{Y}/{m}/{d}/{H}/{M}-{S}-{dur}.ts".
 
     Scanning is incremental. Each directory is read once, then watched with
     inotify: an update applies only the names added or removed since, with

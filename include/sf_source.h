@@ -59,6 +59,9 @@ typedef struct {
     //  NULL: no default
     const char *rtsp_template, *hls_template;
     const char *rtsp_dvr_template, *hls_dvr_template;
+    //  The archive's file layout when --records-path is given without
+    //  --record-pattern (sf_dvr_scan.h); NULL: the scanner's default
+    const char *record_pattern;
     //  Creates the adapter's state from the agent's core config and the
     //  adapter's own (config_size bytes); NULL with err filled on failure
     void *(*create) (const struct sf_agent_config_t *cfg, const void *config,

@@ -56,7 +56,8 @@ const sf_option_t sf_agent_core_options [] = {
       "deadline of one poll of a media server's HTTP API, all its requests together" },
     { "records-path", SF_OPT_STR, O (records_path), "", 0, 0, "DVR records directory to scan" },
     { "record-pattern", SF_OPT_STR, O (record_pattern), "", 0, 0,
-      "DVR chunk file name pattern (see docs/adapters.md)" },
+      "DVR chunk file name pattern (see docs/adapters.md); empty: the source's own layout "
+      "(nginx-rtmp: {name}-{seq}.ts, its defaults), else {name}/{ms}.ts" },
     { "rtsp-probe", SF_OPT_BOOL, O (rtsp_probe), "false", 0, 0, "fetch SDP of rtsp:// sources by DESCRIBE" },
     { "rtsp-timeout-ms", SF_OPT_INT, O (rtsp_timeout_ms), "2000", 50, 60000, "RTSP DESCRIBE timeout" },
     { "overrides", SF_OPT_STR, O (overrides), "", 0, 0, "per-stream overrides file" },

@@ -37,23 +37,42 @@
 #define S_WATCH_MASK      (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO \
                            | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-enum { T_MS, T_S, T_DUR, T_Y, T_MO, T_D, T_H, T_MI, T_SE, T_COUNT };
-static const char *s_token_names [T_COUNT] = { "ms", "s", "dur", "Y", "m", "d", "H", "M", "S" };
+enum { T_MS, T_S, T_DUR, T_Y, T_MO, T_D, T_H, T_MI, T_SE, T_SEQ, T_COUNT };
+static const char *s_token_names [T_COUNT] = { "ms", "s", "dur", "Y", "m", "d", "H", "M", "S", "seq" };
+
+//  How a chunk's times are found: from its name (a time token), from its
+//  sequence number with the playlists beside it and mtimes ({seq}), or from
+//  the file alone (a ".flv" pattern without a time: mtime less the FLV's
+//  last timestamp, nginx-rtmp's "record all" with its default suffix)
+typedef enum { S_TIME_NAME, S_TIME_SEQ, S_TIME_FILE } s_timing_t;
 
 typedef struct {
     char name [SF_NAME_MAX + 1];
     bool has_name;
+    bool local;                     //  strftime conversions: local time
     int64_t v [T_COUNT];
     bool set [T_COUNT];
 } s_caps_t;
 
 typedef struct {
+    int64_t key;                    //  sort key: the name's time (ms), {seq}, or a name hash
     int64_t start_ms;
     int64_t end_ms;
+    int64_t mtime_ms;               //  the file's mtime at the last stat
+    int64_t pdt_ms;                 //  {seq}: EXT-X-PROGRAM-DATE-TIME of a playlist, 0 none
+    int64_t dur_ms;                 //  {seq}: EXTINF of a playlist; FLV: last timestamp; 0 unknown
     uint64_t bytes;
     uint32_t stream;                //  interned stream id
     uint32_t name_off;              //  file name, in the directory's arena
 } s_chunk_t;
+
+//  A playlist beside {seq} chunks (nginx-rtmp's index.m3u8 or NAME.m3u8)
+typedef struct {
+    char *name;
+    struct timespec mtime;
+    off_t size;
+    bool seen;                      //  still there at the last read of its directory
+} s_playlist_t;
 
 //  One stream's chunks within one directory
 typedef struct {
@@ -93,6 +112,9 @@ typedef struct s_dir_t {
     size_t arena_len, arena_cap;
     s_run_t *runs;
     size_t nruns;
+    s_playlist_t *playlists;        //  {seq}: the playlists in this directory
+    size_t nplaylists;
+    int64_t target_ms;              //  {seq}: the longest EXT-X-TARGETDURATION seen
 } s_dir_t;
 
 //  A stream's joined view after an update
@@ -111,6 +133,7 @@ struct sf_dvr_scan_t {
     char *components [S_COMPONENTS_MAX];
     int ncomponents;
     bool has_dur;
+    s_timing_t timing;
     s_dir_t *top;
     s_stream_t *streams;            //  by interned id
     size_t nstreams, streams_cap;
@@ -177,14 +200,98 @@ s_match (const char *pat, const char *str, s_caps_t *caps)
             }
         return false;
     }
+    if (*pat == '%' && pat [1] == '%')
+        return *str == '%' && s_match (pat + 2, str + 1, caps);
+    if (*pat == '%') {
+        //  strftime conversions, as nginx-rtmp's record_suffix writes them
+        //  (fixed widths, local time); %F %T %R were expanded by s_expand
+        int token = -1;
+        size_t width = 2;
+        switch (pat [1]) {
+            case 'Y': token = T_Y; width = 4; break;
+            case 'y': token = T_Y; break;
+            case 'm': token = T_MO; break;
+            case 'd': token = T_D; break;
+            case 'H': token = T_H; break;
+            case 'M': token = T_MI; break;
+            case 'S': token = T_SE; break;
+            case 's': token = T_S; width = 0; break;
+            default: return false;
+        }
+        size_t digits = 0;
+        while (str [digits] >= '0' && str [digits] <= '9' && digits < 18)
+            digits++;
+        for (size_t n = width ? width : digits; n >= 1 && n <= digits; n--) {
+            if (s_match (pat + 2, str + n, caps)) {
+                int64_t v = 0;
+                for (size_t i = 0; i < n; i++)
+                    v = v * 10 + (str [i] - '0');
+                if (pat [1] == 'y')
+                    v += v < 69 ? 2000 : 1900;
+                caps->v [token] = v;
+                caps->set [token] = true;
+                if (token != T_S)
+                    caps->local = true;
+                return true;
+            }
+            if (width)
+                break;
+        }
+        return false;
+    }
     return *pat == *str && s_match (pat + 1, str + 1, caps);
+}
+
+//  Expands the strftime shorthands nginx's record_suffix may hold into the
+//  conversions s_match reads: %F is %Y-%m-%d, %T %H:%M:%S, %R %H:%M
+static char *
+s_expand (const char *comp, size_t len)
+{
+    char *out = malloc (len * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *with = NULL;
+        if (comp [i] == '%' && i + 1 < len) {
+            if (comp [i + 1] == 'F') with = "%Y-%m-%d";
+            else if (comp [i + 1] == 'T') with = "%H:%M:%S";
+            else if (comp [i + 1] == 'R') with = "%H:%M";
+            else {
+                out [at++] = comp [i++];
+                out [at++] = comp [i];
+                continue;
+            }
+        }
+        if (with) {
+            memcpy (out + at, with, strlen (with));
+            at += strlen (with);
+            i++;
+        }
+        else
+            out [at++] = comp [i];
+    }
+    out [at] = 0;
+    return out;
 }
 
 //  Checks a pattern component's tokens; counts {name} and time tokens
 static int
-s_check_component (const char *comp, int *names, int *times, bool *dur, char *err, size_t errlen)
+s_check_component (const char *comp, int *names, int *times, int *seqs, bool *dur,
+                   char *err, size_t errlen)
 {
     for (const char *p = comp; *p; p++) {
+        if (*p == '%') {
+            if (!p [1] || !strchr ("YymdHMSs%", p [1])) {
+                snprintf (err, errlen, "record pattern: unknown conversion '%%%c' in '%s' "
+                          "(use %%Y %%y %%m %%d %%H %%M %%S %%s %%F %%T %%R)", p [1] ? p [1] : ' ', comp);
+                return -1;
+            }
+            if (p [1] == 'Y' || p [1] == 'y' || p [1] == 's')
+                (*times)++;
+            p++;
+            continue;
+        }
         if (*p == '}') {
             snprintf (err, errlen, "record pattern: stray '}' in '%s'", comp);
             return -1;
@@ -208,11 +315,14 @@ s_check_component (const char *comp, int *names, int *times, bool *dur, char *er
                 if (t == T_DUR)
                     *dur = true;
                 else
+                if (t == T_SEQ)
+                    (*seqs)++;
+                else
                 if (t == T_MS || t == T_S || t == T_Y)
                     (*times)++;
             }
         if (!known) {
-            snprintf (err, errlen, "record pattern: unknown token '%.*s' (use {name} {ms} {s} {dur} {Y} {m} {d} {H} {M} {S})",
+            snprintf (err, errlen, "record pattern: unknown token '%.*s' (use {name} {ms} {s} {seq} {dur} {Y} {m} {d} {H} {M} {S})",
                       (int) len + 2, p);
             return -1;
         }
@@ -230,12 +340,12 @@ static int64_t s_start_ms (const s_caps_t *caps);
 static bool
 s_plausible (sf_dvr_scan_t *self, const s_caps_t *caps, const char *name)
 {
-    if (s_start_ms (caps) >= S_PLAUSIBLE_MS)
+    if (self->timing != S_TIME_NAME || s_start_ms (caps) >= S_PLAUSIBLE_MS)
         return true;
     if (!self->implausible_warned)
         sf_warn ("DVR scan: %s/%s reads as a time before 2000 with pattern '%s%s%s'; skipping such "
                  "names (nginx-rtmp numbers fragments unless hls_fragment_naming is system: "
-                 "see docs/adapters.md)", self->root, name, self->components [0],
+                 "use {seq} for those, see docs/adapters.md)", self->root, name, self->components [0],
                  self->ncomponents > 1 ? "/" : "", self->ncomponents > 1 ? self->components [1] : "");
     self->implausible_warned = true;
     return false;
@@ -255,7 +365,27 @@ s_start_ms (const s_caps_t *caps)
     tm.tm_hour = (int) caps->v [T_H];
     tm.tm_min = (int) caps->v [T_MI];
     tm.tm_sec = (int) caps->v [T_SE];
+    if (caps->local) {
+        tm.tm_isdst = -1;           //  nginx's strftime wrote local time
+        return (int64_t) mktime (&tm) * 1000;
+    }
     return (int64_t) timegm (&tm) * 1000;
+}
+
+//  A chunk's sort key from its name: its time, its sequence number, or
+//  (a name without either) a hash of the name, so each file stays apart
+static int64_t
+s_key (const sf_dvr_scan_t *self, const s_caps_t *caps, const char *file)
+{
+    if (self->timing == S_TIME_SEQ)
+        return caps->v [T_SEQ];
+    if (self->timing == S_TIME_FILE) {
+        uint64_t h = 1469598103934665603ull;
+        while (*file)
+            h = (h ^ (unsigned char) *file++) * 1099511628211ull;
+        return (int64_t) (h >> 1);
+    }
+    return s_start_ms (caps);
 }
 
 //  --------------------------------------------------------------------------
@@ -347,6 +477,9 @@ s_dir_destroy (s_dir_t **dir_p)
     for (size_t i = 0; i < dir->npending; i++)
         free (dir->pending [i].name);
     free (dir->pending);
+    for (size_t i = 0; i < dir->nplaylists; i++)
+        free (dir->playlists [i].name);
+    free (dir->playlists);
     if (dir->wd >= 0 && dir->owner) {
         inotify_rm_watch (dir->owner->ifd, dir->wd);
         if ((size_t) dir->wd < dir->owner->by_wd_cap)
@@ -382,7 +515,7 @@ s_chunk_cmp (const void *a, const void *b)
     const s_chunk_t *x = a, *y = b;
     if (x->stream != y->stream)
         return x->stream < y->stream ? -1 : 1;
-    return x->start_ms < y->start_ms ? -1 : x->start_ms > y->start_ms;
+    return x->key < y->key ? -1 : x->key > y->key;
 }
 
 static int
@@ -414,10 +547,43 @@ s_range_push (sf_range_t **ranges, size_t *n, size_t *cap, int64_t from, int64_t
     return 0;
 }
 
+//  A {seq} chunk's times. A playlist that gave it a program date-time
+//  and a duration says it all; else it ends at its mtime (nginx-rtmp writes
+//  a fragment as the stream plays and closes it at its end) and starts its
+//  EXTINF duration before, or, not listed (the fragment being written, or
+//  one that left the playlist before the agent saw it), where the fragment
+//  before it in sequence ended, when that was at most two target durations
+//  earlier (else it counts as zero length rather than bridging a gap).
+#define S_SEQ_GUESS_MS  30000       //  that bound when no playlist gave a target
+static void
+s_seq_time (const s_dir_t *dir, size_t i)
+{
+    s_chunk_t *c = &dir->chunks [i];
+    const s_chunk_t *prev = i > 0 && dir->chunks [i - 1].stream == c->stream
+                          && dir->chunks [i - 1].key == c->key - 1 ? &dir->chunks [i - 1] : NULL;
+    if (c->pdt_ms > 0 && c->dur_ms > 0) {
+        c->start_ms = c->pdt_ms;
+        c->end_ms = c->pdt_ms + c->dur_ms;
+        return;
+    }
+    c->end_ms = c->mtime_ms;
+    int64_t most = dir->target_ms > 0 ? dir->target_ms * 2 + S_GAP_MS : S_SEQ_GUESS_MS;
+    if (c->dur_ms > 0)
+        c->start_ms = c->end_ms - c->dur_ms;
+    else
+    if (prev && prev->end_ms <= c->end_ms && c->end_ms - prev->end_ms <= most)
+        c->start_ms = prev->end_ms;
+    else
+        c->start_ms = c->end_ms;
+}
+
 //  Rebuilds a directory's per-stream runs from its sorted chunks
 static int
 s_dir_build_runs (s_dir_t *dir)
 {
+    if (dir->owner && dir->owner->timing == S_TIME_SEQ)
+        for (size_t i = 0; i < dir->nchunks; i++)
+            s_seq_time (dir, i);
     for (size_t i = 0; i < dir->nruns; i++)
         free (dir->runs [i].ranges);
     free (dir->runs);
@@ -453,11 +619,73 @@ s_dir_build_runs (s_dir_t *dir)
     return 0;
 }
 
-//  Sets a chunk's end and size from stat (and {dur} when the name has it)
+//  The timestamp (ms) of an FLV file's last complete tag: the recording's
+//  length, since nginx-rtmp's recorder starts each file at 0. The file ends
+//  with the last tag's size; a tag still being written does not check out
+//  (its size field or header disagree) and gives -1.
+static int64_t
+s_flv_last_ms (const char *dir, const char *file)
+{
+    char path [4096];
+    snprintf (path, sizeof path, "%s/%s", dir, file);
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int64_t ms = -1;
+    struct stat st;
+    uint8_t sig [3], tail [4], tag [11];
+    if (fstat (fd, &st) == 0 && st.st_size >= 13 + 11 + 4
+        && pread (fd, sig, 3, 0) == 3 && !memcmp (sig, "FLV", 3)
+        && pread (fd, tail, 4, st.st_size - 4) == 4) {
+        uint32_t size = (uint32_t) tail [0] << 24 | (uint32_t) tail [1] << 16 | tail [2] << 8 | tail [3];
+        if (size >= 11 && (off_t) size <= st.st_size - 13 - 4
+            && pread (fd, tag, 11, st.st_size - 4 - size) == 11) {
+            uint32_t data = (uint32_t) tag [1] << 16 | tag [2] << 8 | tag [3];
+            int type = tag [0] & 0x1f;
+            if (data + 11 == size && (type == 8 || type == 9 || type == 18))
+                ms = (int64_t) ((uint32_t) tag [7] << 24 | (uint32_t) tag [4] << 16 | tag [5] << 8 | tag [6]);
+        }
+    }
+    close (fd);
+    return ms;
+}
+
+static bool
+s_is_flv (const char *file)
+{
+    size_t len = strlen (file);
+    return len > 4 && !strcmp (file + len - 4, ".flv");
+}
+
+//  Sets a chunk's end and size from stat (and {dur} when the name has it).
+//  {seq} chunks get their times from s_seq_time once the directory's
+//  chunks are in order; a recorded FLV file's length is its own last
+//  timestamp, however long it recorded (a name-timed one is not capped at
+//  an hour, and a file-timed one starts that long before its mtime).
 static void
-s_chunk_stat (const sf_dvr_scan_t *self, s_chunk_t *chunk, const struct stat *st, const s_caps_t *caps)
+s_chunk_stat (const sf_dvr_scan_t *self, s_chunk_t *chunk, const struct stat *st, const s_caps_t *caps,
+              const char *dir, const char *file)
 {
     chunk->bytes = (uint64_t) st->st_size;
+    chunk->mtime_ms = (int64_t) st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+    if (self->timing == S_TIME_SEQ) {
+        chunk->end_ms = chunk->mtime_ms;
+        return;
+    }
+    if (s_is_flv (file)) {
+        int64_t ms = s_flv_last_ms (dir, file);
+        if (ms >= 0)
+            chunk->dur_ms = ms;
+        if (self->timing == S_TIME_FILE) {
+            chunk->end_ms = chunk->mtime_ms;
+            chunk->start_ms = chunk->mtime_ms - chunk->dur_ms;
+            return;
+        }
+        if (ms >= 0) {
+            chunk->end_ms = chunk->start_ms + ms;
+            return;
+        }
+    }
     if (self->has_dur && caps->set [T_DUR])
         chunk->end_ms = chunk->start_ms + caps->v [T_DUR] * 1000;
     else {
@@ -469,11 +697,11 @@ s_chunk_stat (const sf_dvr_scan_t *self, s_chunk_t *chunk, const struct stat *st
 }
 
 static s_chunk_t *
-s_chunk_find (s_chunk_t *chunks, size_t n, uint32_t stream, int64_t start_ms)
+s_chunk_find (s_chunk_t *chunks, size_t n, uint32_t stream, int64_t key_value)
 {
     if (!n)
         return NULL;
-    s_chunk_t key = { .stream = stream, .start_ms = start_ms };
+    s_chunk_t key = { .stream = stream, .key = key_value };
     return bsearch (&key, chunks, n, sizeof (s_chunk_t), s_chunk_cmp);
 }
 
@@ -486,6 +714,156 @@ s_subdir_find (s_dir_t *dir, const char *path)
     s_dir_t *key = &key_dir;
     s_dir_t **found = bsearch (&key, dir->subdirs, dir->nsubdirs, sizeof (s_dir_t *), s_subdir_cmp);
     return found ? *found : NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Playlists beside {seq} chunks: each segment's EXTINF duration and, where
+//  the server writes it, its EXT-X-PROGRAM-DATE-TIME (RFC 8216 4.3.2.6: the
+//  date applies to the segment after it, and the segments after that follow
+//  on by their durations until a discontinuity)
+
+static bool
+s_is_playlist (const char *file)
+{
+    size_t len = strlen (file);
+    return len > 5 && !strcmp (file + len - 5, ".m3u8");
+}
+
+//  A playlist seen (added) or gone from a directory; -1 out of memory
+static int
+s_playlist_note (s_dir_t *dir, const char *file, bool added)
+{
+    for (size_t i = 0; i < dir->nplaylists; i++)
+        if (!strcmp (dir->playlists [i].name, file)) {
+            if (added)
+                dir->playlists [i].seen = true;
+            else {
+                free (dir->playlists [i].name);
+                dir->playlists [i] = dir->playlists [--dir->nplaylists];
+            }
+            return 0;
+        }
+    if (!added)
+        return 0;
+    s_playlist_t *pl = realloc (dir->playlists, (dir->nplaylists + 1) * sizeof (s_playlist_t));
+    if (!pl)
+        return -1;
+    dir->playlists = pl;
+    memset (&pl [dir->nplaylists], 0, sizeof (s_playlist_t));
+    if (!(pl [dir->nplaylists].name = strdup (file)))
+        return -1;
+    pl [dir->nplaylists++].seen = true;
+    return 0;
+}
+
+//  ISO 8601 date-time with an optional fraction and zone (Z, +hh:mm,
+//  +hhmm) as unix ms; 0 when it does not read as one
+static int64_t
+s_iso_ms (const char *t)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf (t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || !n)
+        return 0;
+    const char *p = t + n;
+    int64_t frac_ms = 0;
+    if (*p == '.') {
+        int64_t scale = 100;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            frac_ms += (*p - '0') * scale;
+    }
+    int64_t offset_s = 0;
+    if (*p == '+' || *p == '-') {
+        int oh = 0, om = 0;
+        if (sscanf (p + 1, "%2d:%2d", &oh, &om) < 1 && sscanf (p + 1, "%2d%2d", &oh, &om) < 1)
+            return 0;
+        offset_s = (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    }
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+                     .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+    int64_t ms = ((int64_t) timegm (&tm) - offset_s) * 1000 + frac_ms;
+    return ms >= S_PLAUSIBLE_MS ? ms : 0;
+}
+
+//  Reads one playlist and gives the chunks it lists their durations and
+//  program date-times; keeps the longest target duration
+static void
+s_playlist_read (sf_dvr_scan_t *self, s_dir_t *dir, const char *path)
+{
+    FILE *f = fopen (path, "re");
+    if (!f)
+        return;
+    const char *pat = self->components [dir->depth];
+    char line [4096];
+    int64_t dur_ms = 0, pdt_ms = 0, next_pdt_ms = 0;
+    size_t lines = 0;
+    while (fgets (line, sizeof line, f) && lines++ < 100000) {
+        line [strcspn (line, "\r\n")] = 0;
+        if (!strncmp (line, "#EXT-X-TARGETDURATION:", 22)) {
+            int64_t target_ms = (int64_t) (atof (line + 22) * 1000);
+            if (target_ms > dir->target_ms && target_ms <= S_CHUNK_MAX_MS)
+                dir->target_ms = target_ms;
+        }
+        else
+        if (!strncmp (line, "#EXTINF:", 8))
+            dur_ms = (int64_t) (atof (line + 8) * 1000 + 0.5);
+        else
+        if (!strncmp (line, "#EXT-X-PROGRAM-DATE-TIME:", 25))
+            pdt_ms = s_iso_ms (line + 25);
+        else
+        if (!strncmp (line, "#EXT-X-DISCONTINUITY", 20) && !line [20])
+            next_pdt_ms = 0;
+        else
+        if (line [0] && line [0] != '#') {
+            if (pdt_ms)
+                next_pdt_ms = pdt_ms;
+            //  The segment's file name, without a path or query
+            char *q = strchr (line, '?');
+            if (q)
+                *q = 0;
+            const char *base = strrchr (line, '/');
+            base = base ? base + 1 : line;
+            s_caps_t caps = dir->caps;
+            if (dur_ms > 0 && dur_ms <= S_CHUNK_MAX_MS && s_match (pat, base, &caps)
+                && caps.has_name && caps.set [T_SEQ]) {
+                int64_t id = s_stream_find (self, caps.name);
+                s_chunk_t *c = id < 0 ? NULL
+                             : s_chunk_find (dir->chunks, dir->nchunks, (uint32_t) id, caps.v [T_SEQ]);
+                if (c) {
+                    c->dur_ms = dur_ms;
+                    c->pdt_ms = next_pdt_ms;
+                }
+            }
+            if (next_pdt_ms)
+                next_pdt_ms += dur_ms;
+            dur_ms = pdt_ms = 0;
+        }
+    }
+    fclose (f);
+}
+
+//  Looks at a {seq} directory's playlists; re-reads those that changed and
+//  then the directory's chunk times. One stat per playlist per update.
+static int
+s_dir_playlists (sf_dvr_scan_t *self, s_dir_t *dir)
+{
+    bool changed = false;
+    char path [4096];
+    for (size_t i = 0; i < dir->nplaylists; i++) {
+        s_playlist_t *pl = &dir->playlists [i];
+        snprintf (path, sizeof path, "%s/%s", dir->path, pl->name);
+        struct stat st;
+        self->stats.files_statted++;
+        if (stat (path, &st))
+            continue;
+        if (st.st_mtim.tv_sec == pl->mtime.tv_sec && st.st_mtim.tv_nsec == pl->mtime.tv_nsec
+            && st.st_size == pl->size)
+            continue;
+        pl->mtime = st.st_mtim;
+        pl->size = st.st_size;
+        s_playlist_read (self, dir, path);
+        changed = true;
+    }
+    return changed ? s_dir_build_runs (dir) : 0;
 }
 
 //  Re-reads a directory whose mtime moved: keeps what it knew of names still
@@ -553,11 +931,18 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
     int rc = 0;
     for (size_t i = 0; i < dir->nsubdirs; i++)
         dir->subdirs [i]->claimed = false;
+    for (size_t i = 0; i < dir->nplaylists; i++)
+        dir->playlists [i].seen = false;
     struct dirent *de;
     size_t pathlen = strlen (dir->path);
     while ((de = readdir (dh))) {
         if (de->d_name [0] == '.' && (!de->d_name [1] || (de->d_name [1] == '.' && !de->d_name [2])))
             continue;
+        if (leaf && self->timing == S_TIME_SEQ && s_is_playlist (de->d_name)
+            && s_playlist_note (dir, de->d_name, true)) {
+            rc = -1;
+            break;
+        }
         s_caps_t caps = dir->caps;
         if (!s_match (pat, de->d_name, &caps))
             continue;
@@ -631,32 +1016,48 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
         }
         s_chunk_t *chunk = &chunks [nchunks];
         chunk->stream = (uint32_t) id;
-        chunk->start_ms = s_start_ms (&caps);
-        chunk->name_off = (uint32_t) arena_len;
-        memcpy (arena + arena_len, de->d_name, nlen);
-        arena_len += nlen;
-        s_chunk_t *old = s_chunk_find (dir->chunks, dir->nchunks, chunk->stream, chunk->start_ms);
+        int64_t key = s_key (self, &caps, de->d_name);
+        s_chunk_t *old = s_chunk_find (dir->chunks, dir->nchunks, (uint32_t) id, key);
         //  A stream's newest chunk at the last look may have been written
         //  to until it closed: look again rather than leave a gap.
         bool was_newest = old && (old == &dir->chunks [dir->nchunks - 1] || old [1].stream != old->stream);
-        if (old && !was_newest) {
-            chunk->end_ms = old->end_ms;
-            chunk->bytes = old->bytes;
+        if (old && !was_newest)
+            *chunk = *old;              //  what a playlist said of it too
+        else
+            memset (chunk, 0, sizeof (*chunk));
+        chunk->stream = (uint32_t) id;
+        chunk->key = key;
+        if (!old || was_newest)
+            chunk->start_ms = key;
+        if (old && was_newest) {
+            chunk->dur_ms = old->dur_ms;
+            chunk->pdt_ms = old->pdt_ms;
         }
-        else {
+        chunk->name_off = (uint32_t) arena_len;
+        memcpy (arena + arena_len, de->d_name, nlen);
+        arena_len += nlen;
+        if (!old || was_newest) {
             struct stat st;
             self->stats.files_statted++;
             if (fstatat (fd, de->d_name, &st, 0) || !S_ISREG (st.st_mode)) {
                 arena_len -= nlen;
                 continue;
             }
-            s_chunk_stat (self, chunk, &st, &caps);
+            s_chunk_stat (self, chunk, &st, &caps, dir->path, de->d_name);
         }
         if (nchunks && sorted && s_chunk_cmp (&chunks [nchunks - 1], chunk) > 0)
             sorted = false;
         nchunks++;
     }
     closedir (dh);
+    //  Playlists no longer there
+    size_t kept = 0;
+    for (size_t i = 0; i < dir->nplaylists; i++)
+        if (dir->playlists [i].seen || rc)
+            dir->playlists [kept++] = dir->playlists [i];
+        else
+            free (dir->playlists [i].name);
+    dir->nplaylists = kept;
     if (rc) {
         //  Out of memory: drop this directory's view and re-read it next
         //  time. Known subdirectories are in both lists; free each once.
@@ -713,8 +1114,11 @@ s_dir_restat_last (sf_dvr_scan_t *self, s_dir_t *dir)
         snprintf (path, sizeof path, "%s/%s", dir->path, dir->arena + last->name_off);
         struct stat st;
         self->stats.files_statted++;
-        if (stat (path, &st) == 0)
-            s_chunk_stat (self, last, &st, &dir->caps);
+        if (stat (path, &st) == 0) {
+            s_chunk_stat (self, last, &st, &dir->caps, dir->path, dir->arena + last->name_off);
+            if (self->timing == S_TIME_SEQ)
+                s_seq_time (dir, (size_t) (last - dir->chunks));
+        }
     }
 }
 
@@ -734,10 +1138,15 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
     const char *pat = self->components [dir->depth];
     for (size_t i = 0; i < dir->npending && fd >= 0 && !rc; i++) {
         const char *name = dir->pending [i].name;
+        if (self->timing == S_TIME_SEQ && s_is_playlist (name)) {
+            if (s_playlist_note (dir, name, dir->pending [i].added))
+                rc = -1;
+            continue;
+        }
         s_caps_t caps = dir->caps;
         if (!s_match (pat, name, &caps) || !caps.has_name || !s_plausible (self, &caps, name))
             continue;
-        int64_t start = s_start_ms (&caps);
+        int64_t start = s_key (self, &caps, name);
         int64_t id = dir->pending [i].added ? s_stream_intern (self, caps.name)
                                             : s_stream_find (self, caps.name);
         if (id < 0) {
@@ -759,7 +1168,7 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
         if (fstatat (fd, name, &st, 0) || !S_ISREG (st.st_mode))
             continue;                   //  already gone again
         if (c) {
-            s_chunk_stat (self, c, &st, &caps);
+            s_chunk_stat (self, c, &st, &caps, dir->path, name);
             continue;
         }
         size_t nlen = strlen (name) + 1;
@@ -785,9 +1194,9 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
             dir->arena = a;
             dir->arena_cap = cap;
         }
-        s_chunk_t chunk = { .stream = (uint32_t) id, .start_ms = start,
+        s_chunk_t chunk = { .stream = (uint32_t) id, .key = start, .start_ms = start,
                             .name_off = (uint32_t) dir->arena_len };
-        s_chunk_stat (self, &chunk, &st, &caps);
+        s_chunk_stat (self, &chunk, &st, &caps, dir->path, name);
         memcpy (dir->arena + dir->arena_len, name, nlen);
         dir->arena_len += nlen;
         //  Usually the newest chunk: search from the end
@@ -802,7 +1211,7 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
             s_chunk_t *prev = &dir->chunks [at - 1];
             self->stats.files_statted++;
             if (fstatat (fd, dir->arena + prev->name_off, &st, 0) == 0)
-                s_chunk_stat (self, prev, &st, &caps);
+                s_chunk_stat (self, prev, &st, &caps, dir->path, dir->arena + prev->name_off);
         }
     }
     if (fd >= 0)
@@ -935,6 +1344,8 @@ s_dir_update (sf_dvr_scan_t *self, s_dir_t *dir)
                 rc = -1;
         }
     }
+    if (self->timing == S_TIME_SEQ && dir->depth == self->ncomponents - 1 && s_dir_playlists (self, dir))
+        rc = -1;
     s_dir_restat_last (self, dir);
     for (size_t i = 0; i < dir->nsubdirs; i++)
         if (s_dir_update (self, dir->subdirs [i]))
@@ -1027,7 +1438,7 @@ sf_dvr_scan_new (const char *records_path, const char *pattern, char *err, size_
     size_t rlen = strlen (self->root);
     while (rlen > 1 && self->root [rlen - 1] == '/')
         self->root [--rlen] = 0;
-    int names = 0, times = 0;
+    int names = 0, times = 0, seqs = 0;
     const char *p = pattern;
     while (*p) {
         const char *slash = strchr (p, '/');
@@ -1037,14 +1448,14 @@ sf_dvr_scan_new (const char *records_path, const char *pattern, char *err, size_
                       pattern, S_COMPONENTS_MAX);
             goto fail;
         }
-        char *comp = strndup (p, len);
+        char *comp = s_expand (p, len);
         if (!comp) {
             snprintf (err, errlen, "out of memory");
             goto fail;
         }
         self->components [self->ncomponents++] = comp;
         int before = names;
-        if (s_check_component (comp, &names, &times, &self->has_dur, err, errlen))
+        if (s_check_component (comp, &names, &times, &seqs, &self->has_dur, err, errlen))
             goto fail;
         if (names - before > 1) {
             snprintf (err, errlen, "record pattern '%s': {name} twice in one component", pattern);
@@ -1052,9 +1463,17 @@ sf_dvr_scan_new (const char *records_path, const char *pattern, char *err, size_
         }
         p = slash ? slash + 1 : p + len;
     }
-    if (names != 1 || times < 1) {
-        snprintf (err, errlen, "record pattern '%s': needs {name} once and a time ({ms}, {s} or {Y}...)",
-                  pattern);
+    const char *leaf = self->components [self->ncomponents - 1];
+    if (seqs == 1 && strstr (leaf, "{seq}"))
+        self->timing = S_TIME_SEQ;
+    else
+    if (seqs == 0 && times == 0 && s_is_flv (leaf))
+        self->timing = S_TIME_FILE;
+    if (names != 1 || seqs > 1 || (seqs && self->timing != S_TIME_SEQ)
+        || (times < 1 && self->timing == S_TIME_NAME)) {
+        snprintf (err, errlen, "record pattern '%s': needs {name} once and a time ({ms}, {s}, {Y}... "
+                  "or strftime's %%Y...), a sequence number ({seq}, in the file name), or "
+                  "a .flv file name", pattern);
         goto fail;
     }
     s_caps_t caps;

@@ -37,8 +37,10 @@ sf_enrich_new (const sf_agent_config_t *cfg, const sf_source_ops_t *ops, char *e
     }
     self->cfg = cfg;
     self->ops = ops;
+    const char *pattern = *cfg->record_pattern ? cfg->record_pattern
+                        : ops && ops->record_pattern ? ops->record_pattern : NULL;
     if (*cfg->records_path
-    && !(self->dvr = sf_dvr_scan_new (cfg->records_path, cfg->record_pattern, err, errlen)))
+    && !(self->dvr = sf_dvr_scan_new (cfg->records_path, pattern, err, errlen)))
         goto fail;
     if (*cfg->overrides) {
         if (!(self->overrides = sf_overrides_new ())) {

@@ -518,6 +518,8 @@ const sf_source_ops_t sf_source_nginx = {
     //  nginx-rtmp speaks RTMP and serves HLS; it has no RTSP, and an
     //  archive link exists only where the operator configures one
     .rtsp_template = "-", .rtsp_dvr_template = "-", .hls_dvr_template = "-",
+    //  nginx-rtmp's own defaults: hls_nested off, hls_fragment_naming sequential
+    .record_pattern = "{name}-{seq}.ts",
     .create = s_create,
     .wait = NULL,
     .poll = s_poll,

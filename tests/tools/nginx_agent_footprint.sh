@@ -49,7 +49,7 @@ for i in $(seq 0 $((N - 1))); do
 done
 wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT/stat" || { echo "stat server failed"; exit 1; }
 start_agent n1 "$CTL_c1_AGENTS" --source nginx-rtmp --stat-url "http://127.0.0.1:$PORT/stat" \
-  --records-path "$T/dvr" --poll-interval-ms 1000 --http-timeout-ms 5000
+  --records-path "$T/dvr" --record-pattern '{name}/{ms}.ts' --poll-interval-ms 1000 --http-timeout-ms 5000
 pid=$(pid_of agent_n1)
 sleep 5                                  # first scan and snapshot done
 hz=$(getconf CLK_TCK)

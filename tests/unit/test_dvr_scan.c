@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "sf_dvr_scan.h"
 #include "sf_log.h"
@@ -410,6 +411,207 @@ test_sequential_names_are_not_1970 (void **state)
     sf_dvr_scan_destroy (&scan);
 }
 
+
+//  A text file (a playlist) with mtime end_ms
+static void
+s_text (const char *rel, const char *text, int64_t end_ms)
+{
+    char path [512];
+    snprintf (path, sizeof path, "%s/%s", s_root, rel);
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    fputs (text, f);
+    fclose (f);
+    struct timespec times [2] = {
+        { .tv_sec = end_ms / 1000, .tv_nsec = (end_ms % 1000) * 1000000 },
+        { .tv_sec = end_ms / 1000, .tv_nsec = (end_ms % 1000) * 1000000 },
+    };
+    assert_int_equal (utimensat (AT_FDCWD, path, times, 0), 0);
+}
+
+//  One stream's single range after an update at now_ms
+static void
+s_one_range (sf_dvr_scan_t *scan, const char *name, int64_t now_ms, int64_t from, int64_t to)
+{
+    char err [256];
+    assert_int_equal (sf_dvr_scan_update (scan, now_ms, err, sizeof err), 0);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, name, &dvr), 1);
+    assert_int_equal (dvr.nranges, 1);
+    assert_int_equal (dvr.ranges [0].from, from);
+    assert_int_equal (dvr.ranges [0].to, to);
+    free (dvr.ranges);
+    free (dvr.records_path);
+}
+
+//  nginx-rtmp's default naming (hls_fragment_naming sequential) with
+//  {seq}: a fragment ends at its mtime and starts its playlist EXTINF
+//  before; the fragment being written (not listed yet) starts where the
+//  one before it ended; a fragment that left the playlist keeps what the
+//  playlist said of it. Tested with and without inotify.
+static void
+s_sequential_mtimes (bool inotify)
+{
+    s_mkdir ("cam1");
+    int64_t t = T0 * 1000;
+    s_chunk ("cam1/7.ts", 1000, t + 2000);
+    s_chunk ("cam1/8.ts", 1000, t + 4000);
+    s_chunk ("cam1/9.ts", 1000, t + 5500);             //  being written
+    s_text ("cam1/index.m3u8", "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-MEDIA-SEQUENCE:7\n"
+            "#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\n7.ts\n#EXTINF:2.000,\n8.ts\n", t + 4000);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, "{name}/{seq}.ts", err, sizeof err);
+    assert_non_null (scan);
+    if (!inotify)
+        sf_dvr_scan_no_inotify (scan);
+    s_one_range (scan, "cam1", t + 6000, T0, T0 + 6);
+    //  9 closes at +6 s, 10 begins; the playlist moves on without 7
+    s_chunk ("cam1/9.ts", 1000, t + 6000);
+    s_chunk ("cam1/10.ts", 1000, t + 7000);
+    s_text ("cam1/index.m3u8", "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:8\n#EXT-X-TARGETDURATION:2\n"
+            "#EXTINF:2.000,\n8.ts\n#EXTINF:2.000,\n9.ts\n", t + 6000);
+    s_one_range (scan, "cam1", t + 7500, T0, T0 + 7);
+    sf_dvr_scan_destroy (&scan);
+}
+
+static void test_sequential_mtimes_inotify (void **state) { s_sequential_mtimes (true); }
+static void test_sequential_mtimes_mtime (void **state) { s_sequential_mtimes (false); }
+
+//  EXT-X-PROGRAM-DATE-TIME, where the server writes it, wins over mtimes
+//  (here the files were copied an hour later); it carries on to the next
+//  segments by their durations. Not nested: {name}-{seq}.ts and NAME.m3u8.
+static void
+test_sequential_program_date_time (void **state)
+{
+    int64_t t = T0 * 1000;
+    s_chunk ("cam1-0.ts", 1000, t + 3600000);
+    s_chunk ("cam1-1.ts", 1000, t + 3600000);
+    s_chunk ("cam2-0.ts", 1000, t + 3600000);
+    //  T0 is 2023-11-14T22:13:20Z
+    s_text ("cam1.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:3\n"
+            "#EXT-X-PROGRAM-DATE-TIME:2023-11-14T23:13:20.000+01:00\n#EXTINF:3.000,\ncam1-0.ts\n"
+            "#EXTINF:2.5,\ncam1-1.ts\n", t + 3600000);
+    s_text ("cam2.m3u8", "#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:30Z\n"
+            "#EXTINF:4,\ncam2-0.ts\n", t + 3600000);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, "{name}-{seq}.ts", err, sizeof err);
+    assert_non_null (scan);
+    s_one_range (scan, "cam1", t + 3600000, T0, T0 + 6);      //  5.5 s, rounded out
+    s_one_range (scan, "cam2", t + 3600000, T0 + 10, T0 + 14);
+    sf_dvr_scan_destroy (&scan);
+}
+
+//  A fragment numbered after a long pause (the publisher came back) does
+//  not bridge the pause: without a playlist entry it starts where the one
+//  before ended only within two target durations
+static void
+test_sequential_pause_is_a_gap (void **state)
+{
+    s_mkdir ("cam1");
+    int64_t t = T0 * 1000;
+    s_chunk ("cam1/0.ts", 1000, t + 2000);
+    s_chunk ("cam1/1.ts", 1000, t + 4000);
+    s_chunk ("cam1/2.ts", 1000, t + 604000);           //  10 minutes later, being written
+    s_text ("cam1/index.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n0.ts\n"
+            "#EXTINF:2.0,\n1.ts\n", t + 4000);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, "{name}/{seq}.ts", err, sizeof err);
+    assert_non_null (scan);
+    assert_int_equal (sf_dvr_scan_update (scan, t + 604500, err, sizeof err), 0);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam1", &dvr), 1);
+    assert_int_equal (dvr.nranges, 2);
+    assert_int_equal (dvr.ranges [0].from, T0);
+    assert_int_equal (dvr.ranges [0].to, T0 + 4);
+    assert_int_equal (dvr.ranges [1].from, T0 + 604);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    sf_dvr_scan_destroy (&scan);
+}
+
+//  An FLV file nginx-rtmp's recorder wrote: header, then tags whose last
+//  timestamp is last_ms, each followed by its size
+static void
+s_flv (const char *rel, uint32_t last_ms, int64_t mtime_ms, bool torn)
+{
+    char path [512];
+    snprintf (path, sizeof path, "%s/%s", s_root, rel);
+    FILE *f = fopen (path, "wb");
+    assert_non_null (f);
+    static const uint8_t head [13] = { 'F', 'L', 'V', 1, 5, 0, 0, 0, 9, 0, 0, 0, 0 };
+    fwrite (head, 1, 13, f);
+    for (uint32_t ts = 0; ; ts += last_ms / 4 ? last_ms / 4 : 1) {
+        if (ts > last_ms)
+            ts = last_ms;
+        uint8_t tag [11 + 5 + 4] = { 9, 0, 0, 5, (uint8_t) (ts >> 16), (uint8_t) (ts >> 8), (uint8_t) ts,
+                                     (uint8_t) (ts >> 24), 0, 0, 0, 0x17, 1, 0, 0, 0, 0, 0, 0, 16 };
+        fwrite (tag, 1, sizeof tag, f);
+        if (ts == last_ms)
+            break;
+    }
+    if (torn)
+        fwrite ("\x09\x00\x01\x00", 1, 4, f);      //  a tag being written
+    fclose (f);
+    struct timespec times [2] = {
+        { .tv_sec = mtime_ms / 1000, .tv_nsec = (mtime_ms % 1000) * 1000000 },
+        { .tv_sec = mtime_ms / 1000, .tv_nsec = (mtime_ms % 1000) * 1000000 },
+    };
+    assert_int_equal (utimensat (AT_FDCWD, path, times, 0), 0);
+}
+
+//  "record all" with nginx-rtmp's default record_suffix (.flv, no
+//  record_unique): NAME.flv carries no time; it ends at its mtime and
+//  starts its own last timestamp before. A torn last tag keeps the length
+//  read before.
+static void
+test_record_flv_default_suffix (void **state)
+{
+    int64_t t = T0 * 1000;
+    s_flv ("cam1.flv", 12000, t + 12000, false);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, "{name}.flv", err, sizeof err);
+    assert_non_null (scan);
+    s_one_range (scan, "cam1", t + 12500, T0, T0 + 12);
+    s_flv ("cam1.flv", 14000, t + 14000, true);            //  torn: 12 s as before
+    s_one_range (scan, "cam1", t + 14500, T0 + 2, T0 + 14);
+    s_flv ("cam1.flv", 16000, t + 16000, false);
+    s_one_range (scan, "cam1", t + 16500, T0, T0 + 16);
+    sf_dvr_scan_destroy (&scan);
+}
+
+//  record_unique on ("-%T", unix seconds) and a strftime record_suffix in
+//  local time ("-%Y%m%d-%H%M%S.flv" with TZ three hours east of UTC); a
+//  two-hour recording keeps its length (its FLV timestamps), where a
+//  name-timed file used to count as zero past an hour
+static void
+test_record_unique_and_strftime (void **state)
+{
+    setenv ("TZ", "XST-3", 1);
+    tzset ();
+    int64_t t = T0 * 1000;
+    s_flv ("cam1-1700000000.flv", 7200000, t + 7200000, false);
+    //  T0 is 22:13:20 UTC, 01:13:20 the next day at UTC+3
+    s_flv ("cam2-20231115-011320.flv", 10000, t + 10000, false);
+    s_flv ("cam3-1700000000-20231115-011320.flv", 20000, t + 20000, false);
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, "{name}-{s}.flv", err, sizeof err);
+    assert_non_null (scan);
+    s_one_range (scan, "cam1", t + 7200000, T0, T0 + 7200);
+    sf_dvr_scan_destroy (&scan);
+    scan = sf_dvr_scan_new (s_root, "{name}-%Y%m%d-%H%M%S.flv", err, sizeof err);
+    assert_non_null (scan);
+    s_one_range (scan, "cam2", t + 10000, T0, T0 + 10);
+    sf_dvr_scan_destroy (&scan);
+    scan = sf_dvr_scan_new (s_root, "{name}-{s}-%Y%m%d-%H%M%S.flv", err, sizeof err);
+    assert_non_null (scan);
+    s_one_range (scan, "cam3", t + 20000, T0, T0 + 20);
+    sf_dvr_scan_destroy (&scan);
+    assert_null (sf_dvr_scan_new (s_root, "{name}-%Q.flv", err, sizeof err));
+    assert_non_null (strstr (err, "%Q"));
+    unsetenv ("TZ");
+    tzset ();
+}
+
 int
 main (void)
 {
@@ -425,6 +627,12 @@ main (void)
         cmocka_unit_test_setup_teardown (test_flat_pattern, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_date_tree_with_duration, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_missing_root, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sequential_mtimes_inotify, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sequential_mtimes_mtime, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sequential_program_date_time, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sequential_pause_is_a_gap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_record_flv_default_suffix, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_record_unique_and_strftime, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
