@@ -360,31 +360,117 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
     free (sdp);
 }
 
-//  Where the stream lives now and how it got there (docs/migrations.md)
+//  Where the stream lives now and how it got there (docs/migrations.md):
+//  every event of the replicated history, oldest first, with its nodes,
+//  kind, the transfer's duration and the reason
+typedef struct {
+    char kind [32], from [SF_NODE_MAX + 1], to [SF_NODE_MAX + 1], reason [128];
+    int64_t at_ms, dur_ms;
+} s_event_t;
+
+static void
+s_event_read (const msgpack_object *e, s_event_t *ev)
+{
+    memset (ev, 0, sizeof (*ev));
+    sf_map_str (e, "kind", ev->kind, sizeof (ev->kind) - 1, NULL);
+    sf_map_str (e, "from", ev->from, SF_NODE_MAX, NULL);
+    sf_map_str (e, "to", ev->to, SF_NODE_MAX, NULL);
+    sf_map_str (e, "reason", ev->reason, sizeof (ev->reason) - 1, NULL);
+    sf_map_i64 (e, "at_ms", &ev->at_ms, NULL);
+    sf_map_i64 (e, "duration_ms", &ev->dur_ms, NULL);
+}
+
+//  A length of time as the tables print it: 4.2s under a minute, else 3m 12s
+static const char *
+s_span (int64_t ms, char *buf, size_t size)
+{
+    if (ms < 60000)
+        snprintf (buf, size, "%.1fs", ms / 1000.0);
+    else
+        sf_fmt_duration (ms / 1000, buf, size);
+    return buf;
+}
+
+//  Whether an event moves the stream (it lives at `to` afterwards)
+static bool
+s_is_move (const char *kind)
+{
+    return !strcmp (kind, "migrated") || !strcmp (kind, "failover") || !strcmp (kind, "returned");
+}
+
 static void
 s_show_history (const sf_msg_t *reply)
 {
-    char current [SF_NODE_MAX + 1] = "", buf [32];
+    char current [SF_NODE_MAX + 1] = "", when [48], dur [32], move [2 * SF_NODE_MAX + 8];
     sf_map_str (reply->body, "current", current, SF_NODE_MAX, NULL);
     printf ("Current node: %s\n", current [0] ? current : "(unknown)");
     const msgpack_object *h = sf_map_get (reply->body, "history");
     uint32_t n = h && h->type == MSGPACK_OBJECT_ARRAY ? h->via.array.size : 0;
-    printf ("Placement history%s\n", n ? "" : ": (no moves)");
+    uint32_t moves = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *e = &h->via.array.ptr [i];
-        char kind [32] = "", from [SF_NODE_MAX + 1] = "", to [SF_NODE_MAX + 1] = "";
-        int64_t at_ms = 0, dur_ms = 0;
-        sf_map_str (e, "kind", kind, sizeof (kind) - 1, NULL);
-        sf_map_str (e, "from", from, SF_NODE_MAX, NULL);
-        sf_map_str (e, "to", to, SF_NODE_MAX, NULL);
-        sf_map_i64 (e, "at_ms", &at_ms, NULL);
-        sf_map_i64 (e, "duration_ms", &dur_ms, NULL);
-        printf ("  %s  %-16s %s -> %s", sf_fmt_time (at_ms / 1000, buf, sizeof (buf)), kind, from, to);
-        if (dur_ms)
-            printf ("  (%.1fs)", dur_ms / 1000.0);
-        printf ("\n");
+        s_event_t ev;
+        s_event_read (&h->via.array.ptr [i], &ev);
+        moves += s_is_move (ev.kind);
+    }
+    if (!n) {
+        printf ("Placement history: (no moves)\n\n");
+        return;
+    }
+    printf ("Placement history: %u event%s, %u move%s (oldest first)\n", n, n == 1 ? "" : "s",
+            moves, moves == 1 ? "" : "s");
+    printf ("  %-27s %-16s %-21s %9s  %s\n", "TIME", "KIND", "FROM -> TO", "DURATION", "REASON");
+    for (uint32_t i = 0; i < n; i++) {
+        s_event_t ev;
+        s_event_read (&h->via.array.ptr [i], &ev);
+        snprintf (move, sizeof (move), "%s -> %s", ev.from [0] ? ev.from : "-", ev.to [0] ? ev.to : "-");
+        printf ("  %-27s %-16s %-21s %9s  %s\n", sf_fmt_time_ms (ev.at_ms, when, sizeof (when)),
+                ev.kind, move, ev.dur_ms > 0 ? s_span (ev.dur_ms, dur, sizeof (dur)) : "-",
+                ev.reason [0] ? ev.reason : "-");
     }
     printf ("\n");
+}
+
+//  One placement's story from the history: each time the stream came to
+//  its node and left it, how, and how long it stayed
+static void
+s_show_story (const sf_msg_t *reply, const char *node, int64_t now)
+{
+    const msgpack_object *h = sf_map_get (reply->body, "history");
+    uint32_t n = h && h->type == MSGPACK_OBJECT_ARRAY ? h->via.array.size : 0;
+    char when [48], dur [32], stay [32];
+    int64_t arrived = -1;           //  -1: not here (or not known to have come)
+    bool any = false;
+    for (uint32_t i = 0; i < n; i++) {
+        s_event_t ev;
+        s_event_read (&h->via.array.ptr [i], &ev);
+        bool in = !strcmp (ev.to, node), out = !strcmp (ev.from, node);
+        if (!in && !out)
+            continue;
+        if (!any)
+            printf ("\nStory on node %s\n", node);
+        any = true;
+        sf_fmt_time_ms (ev.at_ms, when, sizeof (when));
+        if (out && s_is_move (ev.kind)) {
+            printf ("  %s  left for %s (%s%s%s)", when, ev.to, ev.kind,
+                    ev.dur_ms > 0 ? ", transfer " : "", ev.dur_ms > 0 ? s_span (ev.dur_ms, dur, sizeof (dur)) : "");
+            if (arrived >= 0)
+                printf (", after %s here", s_span (ev.at_ms - arrived, stay, sizeof (stay)));
+            else
+                printf (", having run here first");
+            printf ("\n");
+            arrived = -1;
+        }
+        else if (in && s_is_move (ev.kind)) {
+            printf ("  %s  came from %s (%s%s%s)\n", when, ev.from, ev.kind,
+                    ev.dur_ms > 0 ? ", transfer " : "", ev.dur_ms > 0 ? s_span (ev.dur_ms, dur, sizeof (dur)) : "");
+            arrived = ev.at_ms;
+        }
+        else
+            printf ("  %s  %s %s %s\n", when, ev.kind, out ? "to" : "from", out ? ev.to : ev.from);
+    }
+    if (any && arrived >= 0)
+        printf ("  here since %s (%s)\n", sf_fmt_time_ms (arrived, when, sizeof (when)),
+                s_span (now * 1000 - arrived, stay, sizeof (stay)));
 }
 
 static int
@@ -411,6 +497,9 @@ s_show (sf_cli_t *cli, const char *name, const char *node)
         if (i)
             printf ("\n────────────────────────────────────────\n");
         s_show_placement (cli, &pls->via.array.ptr [i], now);
+        char node [SF_NODE_MAX + 1] = "";
+        sf_map_str (&pls->via.array.ptr [i], "node", node, SF_NODE_MAX, NULL);
+        s_show_story (&reply, node, now);
     }
 done:
     sf_msg_release (&reply);

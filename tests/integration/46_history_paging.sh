@@ -120,6 +120,34 @@ check "everything at once, paged by one: the same document" \
 check "cam1 at C: 3 such events, one per page" \
   $PYTHON -c "import json; d=json.load(open('$T/cli.json')); assert d['total'] == 3 and d['count'] == 1 and d['next_after'], d"
 
+# --- streams show: the full story ------------------------------------------
+cli streams show cam1 >"$T/show.txt"
+cli streams show cam1 -o json >"$T/show.json"
+check "streams show names the current node and counts the moves" \
+  bash -c "grep -q '^Current node: A' '$T/show.txt' && grep -q '^Placement history: 6 events, 3 moves' '$T/show.txt'"
+check "every event of the history is a line: time, kind, from -> to, duration, reason" $PYTHON - "$T" <<'PY'
+import json, re, sys
+t = sys.argv[1]
+hist = json.load(open(f"{t}/show.json"))["history"]
+text = open(f"{t}/show.txt").read().splitlines()
+# oldest first: the three starts (in the past), then the stops (just now)
+assert [e["kind"] for e in hist] == ["transfer_started"] * 3 + ["migrated", "migrated", "returned"], hist
+assert [e["at_ms"] for e in hist] == sorted(e["at_ms"] for e in hist), hist
+for e in hist:
+    lines = [l for l in text if f" {e['kind']} " in l and f"{e['from']} -> {e['to']}" in l and l.rstrip().endswith(e["reason"])]
+    assert len(lines) == 1, (e, lines)
+    if e["duration_ms"]:
+        assert re.search(r" \d+(\.\d)?s |\dm", lines[0]), lines[0]
+PY
+check "A's story: it ran there first, left for B, came back from C, is there since" bash -c "
+  s=\$(sed -n '/^Story on node A\$/,/^\$/p' '$T/show.txt'); echo \"\$s\" | grep -q 'left for B (migrated, transfer .*), having run here first' &&
+  echo \"\$s\" | grep -q 'came from C (returned, transfer ' && echo \"\$s\" | grep -q 'here since '"
+check "B's story: came from A, left for C after its stay" bash -c "
+  s=\$(sed -n '/^Story on node B\$/,/^\$/p' '$T/show.txt'); echo \"\$s\" | grep -q 'came from A (migrated, transfer ' &&
+  echo \"\$s\" | grep -qE 'left for C \(migrated, transfer .*\), after [0-9.]+s here'"
+check "C's story: came from B, left for A" bash -c "
+  s=\$(sed -n '/^Story on node C\$/,/^\$/p' '$T/show.txt'); echo \"\$s\" | grep -q 'came from B (migrated' && echo \"\$s\" | grep -q 'left for A (returned'"
+
 # --- errors -----------------------------------------------------------------
 http_code() { curl -s -o "$T/err.json" -w '%{http_code}' "$H$1"; }
 check "a bad cursor: 400 bad_cursor" bash -c "[ \"\$(curl -s -o '$T/err.json' -w '%{http_code}' '$H/api/v1/migrations?after=nonsense')\" = 400 ] && grep -q bad_cursor '$T/err.json'"
