@@ -231,19 +231,28 @@ typedef struct {
 } s_beats_t;
 
 static void
-s_count_beat (const char *node, uint64_t gen, uint64_t counter, void *arg)
+s_count_beat (const char *node, uint64_t gen, uint64_t counter, int stale, void *arg)
 {
     ((s_beats_t *) arg)->count++;
 }
 
+//  [gen, counter] or, when that heartbeat's stale mark is known, [gen,
+//  counter, stale]: the mark travels with the beat it came in, so every
+//  controller shows the mark of the latest heartbeat any of them has seen
 static void
-s_pack_beat (const char *node, uint64_t gen, uint64_t counter, void *arg)
+s_pack_beat (const char *node, uint64_t gen, uint64_t counter, int stale, void *arg)
 {
     s_beats_t *b = arg;
     sf_pack_str (b->pk, node);
-    msgpack_pack_array (b->pk, 2);
+    msgpack_pack_array (b->pk, stale >= 0 ? 3 : 2);
     msgpack_pack_uint64 (b->pk, gen);
     msgpack_pack_uint64 (b->pk, counter);
+    if (stale >= 0) {
+        if (stale)
+            msgpack_pack_true (b->pk);
+        else
+            msgpack_pack_false (b->pk);
+    }
 }
 
 //  Origins with something committed
@@ -388,21 +397,47 @@ s_merge_members (sf_gossip_t *g, const msgpack_object *list, const char *from)
     }
 }
 
+//  The node shows the stale mark of its latest heartbeat, as the controller
+//  its agent talks to set it. Only a node whose record we hold: a record
+//  still to come takes the mark from the live table (s_apply_delta).
+static bool
+s_mark_stale (sf_gossip_t *g, const char *node, bool stale)
+{
+    sf_origin_t *o = sf_writer_origin (g->c->writer, node);
+    if (!o || o->info.stale == stale || (!o->info.version.gen && !o->info.version.seq))
+        return false;
+    sf_log_limited (&g->rl, SF_LOG_INFO, "gossip: node %s is %s, as its agent's controller reports",
+                    node, stale ? "stale (its agent cannot read its media server)" : "no longer stale");
+    o->info.stale = stale;
+    sf_writer_info_changed (g->c->writer, o);
+    return true;
+}
+
 static void
 s_merge_beats (sf_gossip_t *g, const msgpack_object *beats)
 {
     if (!beats || beats->type != MSGPACK_OBJECT_MAP || beats->via.map.size > SF_STREAMS_PER_NODE_MAX)
         return;
     int64_t now = sf_mono_ms ();
+    bool marked = false;
     for (uint32_t i = 0; i < beats->via.map.size; i++) {
         char node [SF_NODE_MAX + 1];
         const msgpack_object *v = &beats->via.map.ptr [i].val;
         if (sf_obj_str (&beats->via.map.ptr [i].key, node, SF_NODE_MAX) || v->type != MSGPACK_OBJECT_ARRAY
-        ||  v->via.array.size != 2 || v->via.array.ptr [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+        ||  v->via.array.size < 2 || v->via.array.size > 3
+        ||  v->via.array.ptr [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
         ||  v->via.array.ptr [1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
             continue;
-        sf_live_beat (g->c->live, node, v->via.array.ptr [0].via.u64, v->via.array.ptr [1].via.u64, now);
+        uint64_t gen = v->via.array.ptr [0].via.u64, counter = v->via.array.ptr [1].via.u64;
+        sf_live_beat (g->c->live, node, gen, counter, now);
+        if (v->via.array.size == 3 && v->via.array.ptr [2].type == MSGPACK_OBJECT_BOOLEAN) {
+            bool stale = v->via.array.ptr [2].via.boolean;
+            if (sf_live_set_stale (g->c->live, node, gen, counter, stale))
+                marked |= s_mark_stale (g, node, stale);
+        }
     }
+    if (marked)
+        sf_writer_commit (g->c->writer);
 }
 
 //  ---------------------------------------------------------------------------
@@ -690,8 +725,12 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
                     ok = false;
                     break;
                 }
-                //  Usage is the freshest we have; the info is the peer's
+                //  Usage is the freshest we have; the info is the peer's,
+                //  the stale mark its latest heartbeat's (s_merge_beats)
                 n.version = v;
+                int stale = sf_live_stale (c->live, node);
+                if (stale >= 0)
+                    n.stale = stale;
                 if (o->info.heartbeat > n.heartbeat)
                     n.heartbeat = o->info.heartbeat;
                 sf_writer_set_info (w, o, &n);

@@ -514,7 +514,8 @@ s_on_heartbeat (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route
     //  A stale agent has not read its media server: what we hold of the
     //  node is its last good state, kept (never replaced by an empty one)
     bool stale = false;
-    if (sf_map_bool (body, "stale", &stale, err) < 0)
+    int has_stale = sf_map_bool (body, "stale", &stale, err);
+    if (has_stale < 0)
         sf_ingest_reject (self, route, o->node, SF_REJ_FIELD, err);
     else if (stale != o->info.stale) {
         if (stale)
@@ -533,6 +534,9 @@ s_on_heartbeat (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route
             sf_ingest_reject (self, route, o->node, SF_REJ_FIELD, err);
     }
     sf_live_beat (self->cfg.live, o->node, gen, counter, sf_mono_ms ());
+    //  Gossip carries the mark with the beat to every other controller
+    if (has_stale >= 0)
+        sf_live_set_stale (self->cfg.live, o->node, gen, counter, o->info.stale);
     o->info.heartbeat = counter;
     sf_writer_info_changed (self->cfg.writer, o);
     atomic_fetch_add (&self->cfg.metrics->heartbeats, 1);

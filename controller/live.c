@@ -12,6 +12,7 @@ typedef struct {
     uint64_t counter;
     int64_t rose_ms;
     int logged;                     //  the state last logged (sf_live_sweep)
+    int stale;                      //  the mark of heartbeat (gen, counter): -1 not known
 } s_entry_t;
 
 struct sf_live_t {
@@ -53,6 +54,7 @@ s_entry (sf_live_t *self, const char *node, int64_t now_ms, bool *created)
     if (!e) {
         e = sf_xcalloc (1, sizeof (*e));
         e->rose_ms = now_ms;
+        e->stale = -1;
         zhashx_insert (self->nodes, node, e);
         *created = true;
     }
@@ -75,10 +77,33 @@ sf_live_beat (sf_live_t *self, const char *node, uint64_t gen, uint64_t counter,
         e->gen = gen;
         e->counter = counter;
         e->rose_ms = now_ms;
+        e->stale = -1;              //  until this heartbeat's mark is heard
         rose = true;
     }
     pthread_mutex_unlock (&self->lock);
     return rose;
+}
+
+bool
+sf_live_set_stale (sf_live_t *self, const char *node, uint64_t gen, uint64_t counter, bool stale)
+{
+    pthread_mutex_lock (&self->lock);
+    s_entry_t *e = zhashx_lookup (self->nodes, node);
+    bool latest = e && e->gen == gen && e->counter == counter;
+    if (latest)
+        e->stale = stale;
+    pthread_mutex_unlock (&self->lock);
+    return latest;
+}
+
+int
+sf_live_stale (sf_live_t *self, const char *node)
+{
+    pthread_mutex_lock (&self->lock);
+    s_entry_t *e = zhashx_lookup (self->nodes, node);
+    int stale = e ? e->stale : -1;
+    pthread_mutex_unlock (&self->lock);
+    return stale;
 }
 
 void
@@ -153,6 +178,6 @@ sf_live_each (sf_live_t *self, sf_live_fn *fn, void *arg)
     pthread_mutex_lock (&self->lock);
     for (s_entry_t *e = zhashx_first (self->nodes); e; e = zhashx_next (self->nodes))
         if (e->gen || e->counter)
-            fn ((const char *) zhashx_cursor (self->nodes), e->gen, e->counter, arg);
+            fn ((const char *) zhashx_cursor (self->nodes), e->gen, e->counter, e->stale, arg);
     pthread_mutex_unlock (&self->lock);
 }

@@ -5,7 +5,8 @@
     rises (or a higher generation) counts, so a replayed heartbeat keeps
     nothing alive; a node known from storage counts from when it was made
     known; an unknown node is down; counts cover every node and the walk
-    every node heard from.
+    every node heard from. The stale mark belongs to one heartbeat: only the
+    latest one's counts, and a rising beat forgets it until its own is heard.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,7 +78,7 @@ test_a_known_node_counts_from_when_it_was_made_known (void **state)
 }
 
 static void
-s_visit (const char *node, uint64_t gen, uint64_t counter, void *arg)
+s_visit (const char *node, uint64_t gen, uint64_t counter, int stale, void *arg)
 {
     char *out = arg;
     char one [64];
@@ -107,6 +108,32 @@ test_counts_and_the_walk_agree_with_the_states (void **state)
     sf_live_destroy (&l);
 }
 
+static void
+test_the_stale_mark_is_the_latest_heartbeats (void **state)
+{
+    sf_live_t *l = sf_live_new (3000, 10000);
+    assert_int_equal (sf_live_stale (l, "n1"), -1);         //  unknown node
+    assert_false (sf_live_set_stale (l, "n1", 1, 1, true));
+    sf_live_beat (l, "n1", 1, 5, 1000);
+    assert_int_equal (sf_live_stale (l, "n1"), -1);         //  not heard yet
+    assert_true (sf_live_set_stale (l, "n1", 1, 5, true));
+    assert_int_equal (sf_live_stale (l, "n1"), 1);
+    //  an older heartbeat's mark (a peer behind) changes nothing
+    assert_false (sf_live_set_stale (l, "n1", 1, 4, false));
+    assert_int_equal (sf_live_stale (l, "n1"), 1);
+    //  a newer beat forgets the mark until its own comes
+    sf_live_beat (l, "n1", 1, 6, 1300);
+    assert_int_equal (sf_live_stale (l, "n1"), -1);
+    assert_true (sf_live_set_stale (l, "n1", 1, 6, false));
+    assert_int_equal (sf_live_stale (l, "n1"), 0);
+    //  a new generation (agent restarted) likewise
+    sf_live_beat (l, "n1", 2, 1, 1600);
+    assert_false (sf_live_set_stale (l, "n1", 1, 6, false));
+    assert_true (sf_live_set_stale (l, "n1", 2, 1, true));
+    assert_int_equal (sf_live_stale (l, "n1"), 1);
+    sf_live_destroy (&l);
+}
+
 int
 main (void)
 {
@@ -115,6 +142,7 @@ main (void)
         cmocka_unit_test (test_only_a_rising_counter_or_a_newer_generation_counts),
         cmocka_unit_test (test_a_known_node_counts_from_when_it_was_made_known),
         cmocka_unit_test (test_counts_and_the_walk_agree_with_the_states),
+        cmocka_unit_test (test_the_stale_mark_is_the_latest_heartbeats),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
