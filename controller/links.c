@@ -112,6 +112,15 @@ sf_links_live (const sf_stream_t *s, const sf_node_t *n, char *rtsp, char *hls, 
 }
 
 void
+sf_links_rtmp (const sf_stream_t *s, const sf_node_t *n, char *rtmp, size_t size)
+{
+    rtmp [0] = 0;
+    const char *tmpl = s_pick (s->rtmp_template, n ? n->rtmp_template : NULL, "");
+    if (*tmpl && s_build (rtmp, size, tmpl, s_host (n, s), s, 0, 0) < 0)
+        rtmp [0] = 0;
+}
+
+void
 sf_links_range (const sf_stream_t *s, const sf_node_t *n, int64_t from, int64_t to,
                 char *rtsp, char *hls, size_t size)
 {

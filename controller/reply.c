@@ -331,11 +331,13 @@ sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node,
     sf_reply_close (self);
     sf_reply_key (self, "links");
     if (node) {
-        char rtsp [SF_URL_MAX] = "", hls [SF_URL_MAX] = "";
+        char rtsp [SF_URL_MAX] = "", hls [SF_URL_MAX] = "", rtmp [SF_URL_MAX] = "";
         sf_links_live (s, node, rtsp, hls, sizeof (rtsp));
+        sf_links_rtmp (s, node, rtmp, sizeof (rtmp));
         sf_reply_map (self);
         sf_reply_ktext (self, "rtsp", rtsp);
         sf_reply_ktext (self, "hls", hls);
+        sf_reply_ktext (self, "rtmp", rtmp);
         sf_reply_close (self);
     }
     else
@@ -405,6 +407,7 @@ sf_reply_node (sf_reply_t *self, const sf_node_t *n, int64_t now)
     sf_reply_map (self);
     sf_reply_ktext (self, "rtsp", n->rtsp_template);
     sf_reply_ktext (self, "hls", n->hls_template);
+    sf_reply_ktext (self, "rtmp", n->rtmp_template);
     sf_reply_ktext (self, "rtsp_dvr", n->rtsp_dvr_template);
     sf_reply_ktext (self, "hls_dvr", n->hls_dvr_template);
     sf_reply_close (self);

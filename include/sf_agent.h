@@ -40,6 +40,7 @@ typedef struct sf_agent_config_t {
     int64_t max_in_kbps;
     char rtsp_template [SF_ADDR_MAX + 1];
     char hls_template [SF_ADDR_MAX + 1];
+    char rtmp_template [SF_ADDR_MAX + 1];
     char rtsp_dvr_template [SF_ADDR_MAX + 1];
     char hls_dvr_template [SF_ADDR_MAX + 1];
     char disks [1024];              //  comma-separated mounts for usage

@@ -117,6 +117,8 @@
        "per-stream RTSP link template, overrides the node's (section 4.1.3)") \
     X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
        "per-stream HLS link template, overrides the node's (section 4.1.3)") \
+    X (TOP, rtmp_template, "rtmp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "per-stream RTMP link template, overrides the node's (section 4.1.3)") \
     X (DVR, records_path, "records_path", TEXT, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
        "where the archive lies on disk") \
     X (DVR, depth_s, "depth_s", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "retention") \
@@ -167,6 +169,8 @@
        "live RTSP link template (4.1.3)") \
     X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
        "live HLS link template (4.1.3)") \
+    X (TOP, rtmp_template, "rtmp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       "live RTMP link template (4.1.3); empty: no RTMP link") \
     X (TOP, rtsp_dvr_template, "rtsp_dvr_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, \
        NOSORT, "", "archive RTSP link template (4.1.3)") \
     X (TOP, hls_dvr_template, "hls_dvr_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, \

@@ -18,6 +18,10 @@ int sf_link_build (char *out, size_t size, const char *tmpl, const char *host,
 //  The live links of a placement on its node (n may be NULL); a link that
 //  does not fit in size is left empty.
 void sf_links_live (const sf_stream_t *s, const sf_node_t *n, char *rtsp, char *hls, size_t size);
+//  The live RTMP link of a placement on its node: from the stream's or the
+//  node's RTMP template; empty when neither has one (no default: only a
+//  server that speaks RTMP, such as nginx-rtmp, says how to reach it)
+void sf_links_rtmp (const sf_stream_t *s, const sf_node_t *n, char *rtmp, size_t size);
 //  The playback links of the DVR range [from, to] of a placement on its node
 void sf_links_range (const sf_stream_t *s, const sf_node_t *n, int64_t from, int64_t to,
                      char *rtsp, char *hls, size_t size);

@@ -17,6 +17,7 @@
 typedef struct {
     char stat_url [SF_URL_MAX];
     char rtmp_app [128];            //  application filter, empty = all
+    int64_t rtmp_port;              //  nginx's RTMP listen port, for the RTMP link
 } sf_nginx_config_t;
 
 typedef struct {

@@ -57,7 +57,7 @@ typedef struct {
     //  Link templates that work against this server when the operator has
     //  configured none ({host} is the external address without a port);
     //  NULL: no default
-    const char *rtsp_template, *hls_template;
+    const char *rtsp_template, *hls_template, *rtmp_template;
     const char *rtsp_dvr_template, *hls_dvr_template;
     //  The archive's file layout when --records-path is given without
     //  --record-pattern (sf_dvr_scan.h); NULL: the scanner's default

@@ -235,6 +235,7 @@ s_node_info (s_agent_t *a, const sf_streamset_t *set, sf_node_t *n)
     if (!n->max_in_kbps) n->max_in_kbps = (uint32_t) cfg->max_in_kbps;
     if (!n->rtsp_template [0]) SF_STRSET (n->rtsp_template, cfg->rtsp_template);
     if (!n->hls_template [0]) SF_STRSET (n->hls_template, cfg->hls_template);
+    if (!n->rtmp_template [0]) SF_STRSET (n->rtmp_template, cfg->rtmp_template);
     if (!n->rtsp_dvr_template [0]) SF_STRSET (n->rtsp_dvr_template, cfg->rtsp_dvr_template);
     if (!n->hls_dvr_template [0]) SF_STRSET (n->hls_dvr_template, cfg->hls_dvr_template);
     if (!n->software_version [0]) SF_STRSET (n->software_version, S_VERSION);

@@ -46,6 +46,8 @@ const sf_option_t sf_agent_core_options [] = {
     { "rtsp-template", SF_OPT_STR, O (rtsp_template), "", 0, 0, "live RTSP link, e.g. rtsp://{host}:554/{name}" },
     { "hls-template", SF_OPT_STR, O (hls_template), "", 0, 0,
       "live HLS link, e.g. http://{host}/{name}/index.m3u8" },
+    { "rtmp-template", SF_OPT_STR, O (rtmp_template), "", 0, 0,
+      "live RTMP link, e.g. rtmp://{host}:1935/live/{name} (nginx-rtmp gives one of its own)" },
     { "rtsp-dvr-template", SF_OPT_STR, O (rtsp_dvr_template), "", 0, 0,
       "DVR RTSP link; {from} {to} {duration} too" },
     { "hls-dvr-template", SF_OPT_STR, O (hls_dvr_template), "", 0, 0, "DVR HLS link" },

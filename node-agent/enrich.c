@@ -114,6 +114,7 @@ s_node_info (sf_enrich_t *self, sf_streamset_t *set)
     const sf_source_ops_t *ops = self->ops;
     s_template (node->rtsp_template, cfg->rtsp_template, ops ? ops->rtsp_template : NULL);
     s_template (node->hls_template, cfg->hls_template, ops ? ops->hls_template : NULL);
+    s_template (node->rtmp_template, cfg->rtmp_template, ops ? ops->rtmp_template : NULL);
     s_template (node->rtsp_dvr_template, cfg->rtsp_dvr_template, ops ? ops->rtsp_dvr_template : NULL);
     s_template (node->hls_dvr_template, cfg->hls_dvr_template, ops ? ops->hls_dvr_template : NULL);
 

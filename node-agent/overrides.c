@@ -23,12 +23,13 @@ typedef struct {
     char pattern [SF_NAME_MAX + 1];
     int type;                           //  -1 unset
     int photo;                          //  -1 unset, 0 off, 1 on
-    bool set_uuid, set_uid, set_url, set_rtsp, set_hls;
+    bool set_uuid, set_uid, set_url, set_rtsp, set_hls, set_rtmp;
     char playback_uuid [SF_SHORT_MAX + 1];
     char uid [SF_NAME_MAX + 1];
     char source_url [SF_URL_MAX];
     char rtsp_template [SF_ADDR_MAX + 1];
     char hls_template [SF_ADDR_MAX + 1];
+    char rtmp_template [SF_ADDR_MAX + 1];
 } s_rule_t;
 
 struct sf_overrides_t {
@@ -145,7 +146,14 @@ s_rule_set (s_rule_t *rule, const char *key, const char *value)
         rule->set_hls = true;
     }
     else
-        return "unknown key (type, photo, playback_uuid, uid, source_url, rtsp_template, hls_template)";
+    if (!strcmp (key, "rtmp_template")) {
+        if (SF_STRSET (rule->rtmp_template, value))
+            return "rtmp_template is too long";
+        rule->set_rtmp = true;
+    }
+    else
+        return "unknown key (type, photo, playback_uuid, uid, source_url, rtsp_template, hls_template, "
+               "rtmp_template)";
     return NULL;
 }
 
@@ -311,6 +319,8 @@ sf_overrides_apply (const sf_overrides_t *self, sf_streamset_t *set)
                 SF_STRSET (stream->rtsp_template, rule->rtsp_template);
             if (rule->set_hls)
                 SF_STRSET (stream->hls_template, rule->hls_template);
+            if (rule->set_rtmp)
+                SF_STRSET (stream->rtmp_template, rule->rtmp_template);
         }
     }
     return rc;

@@ -284,13 +284,14 @@ sf_nginx_stat_clear (sf_nginx_stat_t *stat)
 //  --------------------------------------------------------------------------
 //  The source adapter
 
-//  What the adapter remembers of a stream between polls
+//  What the adapter remembers of a stream between polls (forward)
 typedef struct {
     char name [SF_NAME_MAX + 1];
     int64_t started_at;
     uint64_t bytes_in;
     int64_t bytes_at_ms;            //  monotonic, 0 = no sample
     uint32_t bitrate_kbps;
+    char app [SF_NAME_MAX + 1];     //  its application when last seen publishing
     bool live;                      //  on the stat page at the last poll
     bool filled;                    //  already in this poll's set
 } s_known_t;
@@ -299,6 +300,9 @@ typedef struct {
 static const sf_option_t s_options [] = {
     { "stat-url", SF_OPT_STR, O (stat_url), "http://127.0.0.1:8080/stat", 0, 0, "nginx-rtmp: stat page URL" },
     { "rtmp-app", SF_OPT_STR, O (rtmp_app), "", 0, 0, "nginx-rtmp: only this application" },
+    { "rtmp-port", SF_OPT_INT, O (rtmp_port), "1935", 1, 65535,
+      "nginx-rtmp: the port of its rtmp listen directive, for the RTMP link "
+      "rtmp://{host}:PORT/APP/{name} (unless --rtmp-template is set)" },
     { NULL }
 };
 #undef O
@@ -307,6 +311,7 @@ typedef struct {
     sf_nginx_config_t cfg;          //  a copy: the adapter outlives no one
     int64_t timeout_ms;             //  --http-timeout-ms
     char hls_template [SF_ADDR_MAX + 1];    //  the default HLS link, from the stat URL
+    bool rtmp_links;                        //  per-stream RTMP links (no --rtmp-template)
     sf_fetch_t *fetch;
     s_known_t *known;               //  sorted by name
     size_t nknown, known_cap;
@@ -342,15 +347,19 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
     self->cfg = *cfg;
     self->timeout_ms = agent->http_timeout_ms;
     //  nginx serves HLS from the http server that serves the stat page
-    //  (location /hls/ over hls_path, hls_nested on: docs/adapters.md)
+    //  (location /hls/ over hls_path: docs/adapters.md); its playlist is
+    //  NAME/index.m3u8 with hls_nested on, which the archive's pattern
+    //  ("{name}/...") tells, else NAME.m3u8 (nginx-rtmp's default)
     CURLU *u = curl_url ();
     char *scheme = NULL, *port = NULL;
     if (u && curl_url_set (u, CURLUPART_URL, cfg->stat_url, 0) == CURLUE_OK) {
         curl_url_get (u, CURLUPART_SCHEME, &scheme, 0);
         curl_url_get (u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
     }
-    snprintf (self->hls_template, sizeof self->hls_template, "%s://{host}:%s/hls/{name}/index.m3u8",
-              scheme ? scheme : "http", port ? port : "80");
+    bool nested = *agent->records_path && !strncmp (agent->record_pattern, "{name}/", 7);
+    snprintf (self->hls_template, sizeof self->hls_template, "%s://{host}:%s/hls/{name}%s",
+              scheme ? scheme : "http", port ? port : "80", nested ? "/index.m3u8" : ".m3u8");
+    self->rtmp_links = !*agent->rtmp_template;
     curl_free (scheme);
     curl_free (port);
     curl_url_cleanup (u);
@@ -416,6 +425,18 @@ s_known_update (s_nginx_t *self, const sf_nginx_stat_t *stat)
     return 0;
 }
 
+//  The stream's RTMP link, rtmp://{host}:PORT/APP/{name}: per stream, since
+//  the application is the stream's (the operator's --rtmp-template, a node
+//  template, replaces it)
+static void
+s_rtmp_link (const s_nginx_t *self, sf_stream_t *s, const char *app)
+{
+    if (!self->rtmp_links || !app || !*app)
+        return;
+    snprintf (s->rtmp_template, sizeof s->rtmp_template, "rtmp://{host}:%lld/%s/{name}",
+              (long long) self->cfg.rtmp_port, app);
+}
+
 static int
 s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns,
                int64_t now_ms, int64_t mono_ms)
@@ -455,6 +476,9 @@ s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns
         k->bytes_at_ms = mono_ms;
         k->bitrate_kbps = s->bitrate_kbps;
     }
+    if (k && ns->publishing)
+        SF_STRSET (k->app, ns->app);
+    s_rtmp_link (self, s, ns->app);
     char config [SF_NAME_MAX * 2 + SF_ADDR_MAX + 64];
     snprintf (config, sizeof config, "application %s; stream %s; publisher %s",
               ns->app, ns->name, *ns->publisher ? ns->publisher : "none");
@@ -495,6 +519,7 @@ s_poll (void *state, sf_streamset_t *set)
             goto oom;
         SF_STRSET (s->uid, k->name);
         s->status = SF_STATUS_SUSPEND;
+        s_rtmp_link (self, s, *k->app ? k->app : self->cfg.rtmp_app);
         k->started_at = 0;
         k->bytes_at_ms = 0;
         k->bitrate_kbps = 0;

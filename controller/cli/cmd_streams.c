@@ -291,10 +291,13 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
         printf ("  %-22s -\n", "Chunk");
     printf ("  %-22s %s\n", "Memory usage", mem ? sf_fmt_bytes (mem, buf, sizeof (buf)) : "-");
     if (links && links->type == MSGPACK_OBJECT_MAP) {
-        char rtsp [1024] = "", hls [1024] = "";
+        char rtsp [1024] = "", hls [1024] = "", rtmp [1024] = "";
         sf_map_str (links, "rtsp", rtsp, sizeof (rtsp) - 1, NULL);
         sf_map_str (links, "hls", hls, sizeof (hls) - 1, NULL);
-        printf ("  %-22s %s\n  %-22s %s\n", "Live RTSP", rtsp, "Live HLS", hls);
+        sf_map_str (links, "rtmp", rtmp, sizeof (rtmp) - 1, NULL);
+        printf ("  %-22s %s\n  %-22s %s\n", "Live RTSP", *rtsp ? rtsp : "-", "Live HLS", *hls ? hls : "-");
+        if (*rtmp)
+            printf ("  %-22s %s\n", "Live RTMP", rtmp);
     }
     //  Media, as the source reports it
     const msgpack_object *media = sf_map_get (s, "media");

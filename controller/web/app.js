@@ -483,6 +483,8 @@ const TABS = {
       kv([
         ['RTSP', copyRow(p.links && p.links.rtsp, 'RTSP link', { 'data-copy': 'live-rtsp' })],
         ['HLS', copyRow(p.links && p.links.hls, 'HLS link', { 'data-copy': 'live-hls' })],
+        ...(p.links && p.links.rtmp
+          ? [['RTMP', copyRow(p.links.rtmp, 'RTMP link', { 'data-copy': 'live-rtmp' })]] : []),
       ]),
       h('div', { class: 'section-title', text: 'Placement history' }),
       historyTable(d.data.history, d.data.current),

@@ -25,7 +25,7 @@ publish cam3
 start_agent n1 "$CTL_c1_AGENTS" --source nginx-rtmp --stat-url "$NGX_STAT" --rtmp-app live \
   --records-path "$NGX_HLS" --record-pattern '{name}/{ms}.ts' \
   --poll-interval-ms 1000 --heartbeat-ms 1000 --http-timeout-ms 500 \
-  --addr-external 127.0.0.1:22102
+  --addr-external 127.0.0.1:22102 --rtmp-port "$NGX_RTMP_PORT"
 
 list() { cli streams -o json > "$T/list.json" 2>/dev/null; }
 # q EXPR: evaluates EXPR on the last listing (s = {name: row}, d = document)
@@ -76,9 +76,10 @@ dvr=$(json_get "'%d %d %s' % (d['placements'][0]['dvr']['chunk_s'], len(d['place
 check "nginx-rtmp: DVR chunk 2 s, one merged range, dvr function (got '$dvr')" [ "$dvr" = "2 1 True" ]
 
 # Links with no template configured: nginx-rtmp's own defaults (HLS from
-# the stat page's http server; no RTSP, which nginx does not speak; no DVR
-# link without a template), and --addr-external's port is not glued to the
-# template's (it was rtsp://127.0.0.1:22102:554/cam1)
+# the stat page's http server, RTMP at --rtmp-port in the stream's
+# application; no RTSP, which nginx does not speak; no DVR link without a
+# template), and --addr-external's port is not glued to the template's (it
+# was rtsp://127.0.0.1:22102:554/cam1)
 links=$($PYTHON -c "
 import json,sys
 d=json.load(open('$T/cam2.json'))
@@ -89,14 +90,16 @@ def walk(v):
     elif isinstance(v, list): [walk(x) for x in v]
 p=d['placements'][0]; walk(p.get('links')); walk((p.get('dvr') or {}).get('ranges'))
 print(' '.join(found))")
-check "nginx-rtmp: the only link printed is HLS (got '$links')" \
-  [ "$links" = "http://127.0.0.1:$NGX_HTTP_PORT/hls/cam2/index.m3u8" ]
+check "nginx-rtmp: the links printed are HLS and RTMP (got '$links')" \
+  [ "$links" = "http://127.0.0.1:$NGX_HTTP_PORT/hls/cam2/index.m3u8 rtmp://127.0.0.1:$NGX_RTMP_PORT/live/cam2" ]
 opened=0
 for l in $links; do
   timeout 20 ffprobe -v error -rw_timeout 5000000 -show_entries stream=codec_name -of csv=p=0 "$l" > "$T/ffprobe.out" 2>&1 \
     && grep -q h264 "$T/ffprobe.out" && opened=$((opened + 1))
 done
-check "nginx-rtmp: ffprobe opens every link the controller prints ($opened)" [ "$opened" -ge 1 ]
+check "nginx-rtmp: ffprobe opens every link the controller prints ($opened of 2)" [ "$opened" = 2 ]
+cli streams show cam2 > "$T/cam2.txt"
+check "nginx-rtmp: streams show prints the RTMP link" grep -q "Live RTMP *rtmp://127.0.0.1:$NGX_RTMP_PORT/live/cam2" "$T/cam2.txt"
 hls=$(json_get "d['placements'][0]['links']['hls']" < "$T/cam2.json")
 if [ -n "$hls" ] && timeout 20 ffprobe -v error -rw_timeout 5000000 -show_entries stream=codec_name -of csv=p=0 "$hls" > "$T/ffprobe.out" 2>&1 \
    && grep -q h264 "$T/ffprobe.out"; then

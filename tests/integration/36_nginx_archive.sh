@@ -9,7 +9,8 @@
 #   recu  record all, record_unique on: NAME-UNIXTIME.flv
 #   recs  record all, record_suffix -%Y%m%d-%H%M%S.flv (strftime, local time)
 # Each stream's archive must start when its camera started publishing (not
-# 1970, not nothing) and end now, and move on as the camera goes on.
+# 1970, not nothing) and end now, and move on as the camera goes on; the
+# default links of nginx-rtmp's default HLS layout open.
 source "$(dirname "$0")/../lib.sh"
 source "$SF_ROOT/tests/helpers/nginx_rtmp.sh"
 
@@ -22,7 +23,7 @@ cat > "$T/apps.conf" <<'EOF'
         application seq {
             live on;
             hls on;
-            hls_path @PREFIX@/seq;
+            hls_path @PREFIX@/hls;
             hls_fragment 2s;
         }
         application sys {
@@ -51,7 +52,7 @@ cat > "$T/apps.conf" <<'EOF'
             record_suffix -%Y%m%d-%H%M%S.flv;
         }
 EOF
-mkdir -p "$T/nginx"/{seq,sys,rec,recu,recs}
+mkdir -p "$T/nginx"/{hls,sys,rec,recu,recs}
 sf_keys || { not_ok "nginx archive: keys"; exit 1; }
 start_controller c1 || { not_ok "nginx archive: controller starts"; exit 1; }
 NGX_APPS=$T/apps.conf start_nginx_rtmp || { not_ok "nginx archive: nginx starts"; cat "$T/nginx/error.log"; exit 1; }
@@ -63,8 +64,10 @@ APPS="seq sys rec recu recs"
 t_pub=$(date +%s)
 for app in $APPS; do
   publish "cam-$app" "" "$app"
-  args=(--source nginx-rtmp --stat-url "$NGX_STAT" --rtmp-app "$app" --records-path "$T/nginx/$app"
-        --poll-interval-ms 1000 --heartbeat-ms 1000 --http-timeout-ms 1000)
+  dir=$T/nginx/$app; [ "$app" = seq ] && dir=$NGX_HLS
+  args=(--source nginx-rtmp --stat-url "$NGX_STAT" --rtmp-app "$app" --records-path "$dir"
+        --poll-interval-ms 1000 --heartbeat-ms 1000 --http-timeout-ms 1000
+        --addr-external 127.0.0.1 --rtmp-port "$NGX_RTMP_PORT")
   [ -n "${PATTERN[$app]}" ] && args+=(--record-pattern "${PATTERN[$app]}")
   start_agent "n-$app" "$CTL_c1_AGENTS" "${args[@]}"
 done
@@ -99,12 +102,26 @@ for app in $APPS; do
     not_ok "nginx archive: $app: true archive times" "range '$r', nginx says published at $s (ffmpeg started $t_pub), now $now"
   fi
 done
-ls "$T/nginx/seq" "$T/nginx/recu" "$T/nginx/recs" > "$T/files.txt" 2>&1
+ls "$NGX_HLS" "$T/nginx/recu" "$T/nginx/recs" > "$T/files.txt" 2>&1
 check "nginx archive: nginx named the fragments sequentially (cam-seq-0.ts)" grep -q '^cam-seq-0\.ts$' "$T/files.txt"
 check "nginx archive: record_unique and record_suffix named the files" \
   bash -c "grep -Eq '^cam-recu-[0-9]{10}\.flv$' '$T/files.txt' && grep -Eq '^cam-recs-[0-9]{8}-[0-9]{6}\.flv$' '$T/files.txt'"
 n=$(grep -c "reads as a time before 2000" "$T"/agent_n-*.log | awk -F: '{s += $2} END {print s + 0}')
 check "nginx archive: no agent skipped a name as a time before 2000 (got $n)" [ "$n" = 0 ]
+
+# nginx-rtmp's default links with its default HLS layout (not nested:
+# /hls/NAME.m3u8, the http server's location /hls/ over this hls_path) and
+# a node address without a port: both open
+cli streams show cam-seq -o json > "$T/seq.json"
+links=$(json_get "' '.join(v for k, v in sorted(d['placements'][0]['links'].items()) if v)" < "$T/seq.json")
+check "nginx archive: cam-seq's links are HLS and RTMP (got '$links')" \
+  [ "$links" = "http://127.0.0.1:$NGX_HTTP_PORT/hls/cam-seq.m3u8 rtmp://127.0.0.1:$NGX_RTMP_PORT/seq/cam-seq" ]
+opened=0
+for l in $links; do
+  timeout 20 ffprobe -v error -rw_timeout 5000000 -show_entries stream=codec_name -of csv=p=0 "$l" > "$T/ffprobe.out" 2>&1 \
+    && grep -q h264 "$T/ffprobe.out" && opened=$((opened + 1))
+done
+check "nginx archive: ffprobe opens both links ($opened of 2)" [ "$opened" = 2 ]
 
 # The archive moves on with the camera
 declare -A TO

@@ -155,6 +155,37 @@ test_dash_means_no_link (void **state)
     sf_stream_clear (&s);
 }
 
+//  The RTMP link: none without a template (no server is assumed to speak
+//  RTMP); the node's, then the stream's own (nginx-rtmp's per-application
+//  one); the node address with and without a port
+static void
+test_rtmp_link (void **state)
+{
+    sf_stream_t s;
+    s_stream (&s, "cam1", "");
+    sf_node_t n;
+    sf_node_init (&n);
+    SF_STRSET (n.addr_external, "edge-1.example");
+    char rtmp [256];
+    sf_links_rtmp (&s, &n, rtmp, sizeof (rtmp));
+    assert_string_equal (rtmp, "");
+    SF_STRSET (n.rtmp_template, "rtmp://{host}/node/{name}");
+    sf_links_rtmp (&s, &n, rtmp, sizeof (rtmp));
+    assert_string_equal (rtmp, "rtmp://edge-1.example/node/cam1");
+    SF_STRSET (s.rtmp_template, "rtmp://{host}:1935/live/{name}");
+    sf_links_rtmp (&s, &n, rtmp, sizeof (rtmp));
+    assert_string_equal (rtmp, "rtmp://edge-1.example:1935/live/cam1");
+    SF_STRSET (n.addr_external, "127.0.0.1:22102");
+    sf_links_rtmp (&s, &n, rtmp, sizeof (rtmp));
+    assert_string_equal (rtmp, "rtmp://127.0.0.1:1935/live/cam1");
+    SF_STRSET (s.rtmp_template, "-");
+    sf_links_rtmp (&s, &n, rtmp, sizeof (rtmp));
+    assert_string_equal (rtmp, "");
+    sf_links_rtmp (&s, NULL, rtmp, sizeof (rtmp));
+    assert_string_equal (rtmp, "");
+    sf_stream_clear (&s);
+}
+
 int
 main (void)
 {
@@ -166,6 +197,7 @@ main (void)
         cmocka_unit_test (test_stream_template_beats_node_template),
         cmocka_unit_test (test_address_with_a_port),
         cmocka_unit_test (test_dash_means_no_link),
+        cmocka_unit_test (test_rtmp_link),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
