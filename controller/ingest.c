@@ -42,6 +42,10 @@ struct sf_ingest_t {
     sf_msg_t msg;
     sf_msg_t chunk;                 //  for snapshot chunks
     sf_stream_t scratch;
+    sf_stream_t patch;              //  a patch's own lines (the fast path's check)
+    msgpack_sbuffer spliced;        //  a patched record's bytes
+    uint64_t slow_lines;            //  lines a patch applies through the fleet
+    uint64_t version_line;
     msgpack_sbuffer out;
     sf_ratelimit_t rl;
 };
@@ -172,6 +176,18 @@ sf_ingest_new (const sf_ingest_config_t *cfg)
     sf_msg_init (&self->msg);
     sf_msg_init (&self->chunk);
     sf_stream_init (&self->scratch);
+    sf_stream_init (&self->patch);
+    msgpack_sbuffer_init (&self->spliced);
+    //  What the fleet derives from (migrations, events, the uid index) or
+    //  the writer stamps: a patch touching one of these is applied to the
+    //  decoded record and stored as a put is
+    static const char *slow [] = {
+        "uid", "node", "type", "status", "functions", "transferred_from", "transfer", "conflict",
+        "migrated_to"
+    };
+    for (size_t i = 0; i < sizeof (slow) / sizeof (slow [0]); i++)
+        self->slow_lines |= sf_stream_line (slow [i]);
+    self->version_line = sf_stream_line ("version");
     msgpack_sbuffer_init (&self->out);
     self->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (20, 10000);
     sf_writer_on_done (cfg->writer, s_on_done, self);
@@ -189,6 +205,8 @@ sf_ingest_destroy (sf_ingest_t **self_p)
     sf_msg_release (&self->msg);
     sf_msg_release (&self->chunk);
     sf_stream_clear (&self->scratch);
+    sf_stream_clear (&self->patch);
+    msgpack_sbuffer_destroy (&self->spliced);
     msgpack_sbuffer_destroy (&self->out);
     free (self);
     *self_p = NULL;
@@ -204,6 +222,8 @@ sf_ingest_snapshots (sf_ingest_t *self)
     return n;
 }
 
+static const char *s_claim (const sf_stream_t *s);
+
 //  Validates one stream record of origin o and stages it. Returns 0, or -1
 //  with err and reason set (the record is skipped; nothing was written).
 static int
@@ -217,9 +237,7 @@ s_put_record (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *rec, sf_v
     //  Derived fields are the controller's to set, never an agent's: a
     //  record claiming one is refused, so no agent can fake a migration
     const sf_stream_t *s = &self->scratch;
-    const char *claim = s->type == SF_TYPE_MIGRATED ? "type 'migrated'"
-                      : s->transfer ? "transfer"
-                      : s->migrated_to [0] ? "migrated_to" : NULL;
+    const char *claim = s_claim (s);
     if (claim) {
         snprintf (err, SF_ERR_MAX, "record '%s': %s is derived by the controller, an agent may not send it",
                   s->name, claim);
@@ -234,6 +252,95 @@ s_put_record (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *rec, sf_v
         return -1;
     }
     if (rc) {
+        snprintf (err, SF_ERR_MAX, "storage refused the record");
+        *reason = SF_REJ_STATE;
+        return -1;
+    }
+    return 0;
+}
+
+//  What an agent may not claim: derived fields are the controller's to set
+static const char *
+s_claim (const sf_stream_t *s)
+{
+    return s->type == SF_TYPE_MIGRATED ? "type 'migrated'"
+         : s->transfer ? "transfer"
+         : s->migrated_to [0] ? "migrated_to" : NULL;
+}
+
+//  Applies patch p of origin o at ver to the placement it names
+//  (docs/protocol.md, "patch"). When it changes only lines the fleet does not
+//  derive from, the stored bytes are spliced: the changed lines re-encoded,
+//  every other byte copied, the summary updated in place. Otherwise the
+//  stored record is decoded, patched and stored as a put would be. Returns
+//  0; -1 with err and reason set (nothing written); -2 when this controller
+//  holds no such placement (the agent must send it whole: a snapshot).
+static int
+s_put_patch (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *p, sf_version_t ver,
+             int *reason, char *err)
+{
+    sf_writer_t *w = self->cfg.writer;
+    *reason = SF_REJ_FIELD;
+    //  The patch alone first: its values and what it claims
+    sf_stream_t *ps = &self->patch;
+    sf_stream_clear (ps);
+    sf_stream_init (ps);
+    uint64_t lines = 0;
+    if (sf_stream_patch (p, ps, &lines, err)) {
+        *reason = sf_codec_reason ();
+        return -1;
+    }
+    const char *claim = s_claim (ps);
+    if (claim) {
+        snprintf (err, SF_ERR_MAX, "patch of '%s': %s is derived by the controller, an agent may not send it",
+                  ps->name, claim);
+        *reason = SF_REJ_FORBIDDEN;
+        return -1;
+    }
+    if (ps->node [0] && strcmp (ps->node, o->node) != 0) {
+        snprintf (err, SF_ERR_MAX, "patch for node '%s' from the agent of node '%s'", ps->node, o->node);
+        *reason = SF_REJ_FORBIDDEN;
+        return -1;
+    }
+    sf_read_t r;
+    sf_row_t row;
+    if (sf_writer_begin (w) || sf_writer_view (w, &r)) {
+        snprintf (err, SF_ERR_MAX, "storage refused the patch");
+        *reason = SF_REJ_STATE;
+        return -1;
+    }
+    if (sf_store_get_row (&r, o->node, ps->name, &row)) {
+        snprintf (err, SF_ERR_MAX, "patch of '%s', which this controller does not hold", ps->name);
+        *reason = SF_REJ_STATE;
+        return -2;
+    }
+    //  A copy flagged migrated that runs is one the fleet must look at
+    bool stale_copy = row.sum.status == SF_STATUS_ACTIVE && (row.sum.flags & SF_SUM_MIGRATED)
+                   && !(row.sum.flags & SF_SUM_CONFLICT);
+    if (!(lines & self->slow_lines) && !stale_copy) {
+        ps->version = ver;
+        msgpack_sbuffer_clear (&self->spliced);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &self->spliced, msgpack_sbuffer_write);
+        if (sf_stream_splice (&pk, row.packed, row.packed_size, ps, lines | self->version_line) == 0) {
+            sf_summary_t sum = row.sum;
+            sf_summary_patch (&sum, ps, lines | self->version_line);
+            if (sf_writer_put_packed (w, o, ps->name, &sum, self->spliced.data, self->spliced.size)) {
+                snprintf (err, SF_ERR_MAX, "storage refused the record");
+                *reason = SF_REJ_STATE;
+                return -1;
+            }
+            return 0;
+        }
+    }
+    //  Through the fleet: the whole record, patched, stored as a put
+    sf_stream_t *s = &self->scratch;
+    if (sf_row_decode (&row, s) || sf_stream_patch (p, s, &lines, err)) {
+        snprintf (err, SF_ERR_MAX, "patch of '%s': the stored record could not be read", ps->name);
+        *reason = SF_REJ_STATE;
+        return -1;
+    }
+    if (sf_writer_put (w, o, s, ver)) {
         snprintf (err, SF_ERR_MAX, "storage refused the record");
         *reason = SF_REJ_STATE;
         return -1;
@@ -298,7 +405,14 @@ s_on_hello (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
     //  The agent decides from this ack whether to resend or snapshot. Only
     //  what is committed counts: what the open transaction holds is resent
     //  and then skipped as a duplicate, never acknowledged early.
-    sf_msg_ack (&self->out, o->committed.gen, o->committed.seq);
+    //  It also says that this controller takes patches (docs/protocol.md)
+    msgpack_sbuffer_clear (&self->out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->out, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "ack", 3);
+    sf_pack_ku64 (&pk, "gen", o->committed.gen);
+    sf_pack_ku64 (&pk, "seq", o->committed.seq);
+    sf_pack_kbool (&pk, "patch", true);
     s_send (self, route, o->node);
 }
 
@@ -469,12 +583,23 @@ s_on_batch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
         }
         sf_version_t ver = { gen, seq };
         const msgpack_object *put = sf_map_get (ch, "put");
+        const msgpack_object *patch = put ? NULL : sf_map_get (ch, "patch");
         const msgpack_object *node = sf_map_get (ch, "node");
         char name [SF_NAME_MAX + 1];
         int reason = SF_REJ_FIELD;
         int rc = 0;
         if (put)
             rc = s_put_record (self, o, put, ver, &reason, err);
+        else if (patch) {
+            rc = s_put_patch (self, o, patch, ver, &reason, err);
+            if (rc == -2) {
+                //  What it patches is not here: only the whole state helps
+                sf_ingest_reject (self, route, o->node, reason, err);
+                staged.seq = seq;
+                s_resync (self, a, "a patch named a placement this controller does not hold");
+                break;
+            }
+        }
         else if (sf_map_str (ch, "del", name, SF_NAME_MAX, err) == 0) {
             rc = sf_writer_del (w, o, name, ver);
             if (rc)
@@ -486,7 +611,7 @@ s_on_batch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
                 reason = SF_REJ_FORBIDDEN;
         }
         else {
-            snprintf (err, sizeof (err), "change %llu is neither put, del nor node",
+            snprintf (err, sizeof (err), "change %llu is neither put, patch, del nor node",
                       (unsigned long long) seq);
             rc = -1;
         }

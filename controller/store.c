@@ -392,6 +392,23 @@ sf_summary_from_stream (sf_summary_t *sum, const sf_stream_t *s)
     SF_STREAM_FIELDS (SF_SUM_SET)
 }
 
+#define S_LN(g, m, key, k, b, w, su, so, d, doc) S_LN_##g##_##m,
+enum { SF_STREAM_FIELDS (S_LN) S_LN_COUNT };
+#define S_SUMP_NOSUM(g, m, k)
+#define S_SUMP_SUM(g, m, k)     if (lines >> S_LN_##g##_##m & 1) { SF_SUM_SET_K_##k (m) }
+#define S_SUMP(g, m, key, k, b, w, su, so, d, doc) S_SUMP_##su (g, m, k)
+
+void
+sf_summary_patch (sf_summary_t *sum, const sf_stream_t *s, uint64_t lines)
+{
+    SF_STREAM_FIELDS (S_SUMP)
+    if (lines >> S_LN_TOP_stale & 1)
+        sum->flags = (uint8_t) ((sum->flags & ~SF_SUM_STALE) | (s->stale ? SF_SUM_STALE : 0));
+    if (lines >> S_LN_TOP_transferred_from & 1)
+        sum->flags = (uint8_t) ((sum->flags & ~SF_SUM_TRANSFERRED)
+                              | (s->transferred_from [0] ? SF_SUM_TRANSFERRED : 0));
+}
+
 //  The stored summary's migration. A summary's format is named by its magic
 //  (sf_summary_magic, a hash of the field table's SUM lines); the format the
 //  store's rows were written in is kept in meta under "summary_magic". When

@@ -195,6 +195,17 @@ sf_writer_put (sf_writer_t *self, sf_origin_t *o, sf_stream_t *s, sf_version_t v
 }
 
 int
+sf_writer_put_packed (sf_writer_t *self, sf_origin_t *o, const char *name, const sf_summary_t *sum,
+                      const void *packed, size_t size)
+{
+    if (sf_writer_begin (self))
+        return -1;
+    self->txn_records++;
+    s_touch (self, o);
+    return sf_store_put_stream_packed (self->cfg.store, o->node, name, sum, packed, size) ? -1 : 0;
+}
+
+int
 sf_writer_del (sf_writer_t *self, sf_origin_t *o, const char *name, sf_version_t ver)
 {
     if (sf_writer_begin (self))

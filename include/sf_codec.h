@@ -89,6 +89,31 @@ int sf_codec_reason (void);
 void sf_stream_pack (msgpack_packer *pk, const sf_stream_t *s, int flags);
 //  Decodes into an initialised record (clears it first). Returns 0 or -1.
 int sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err);
+
+//  Field-level deltas (docs/protocol.md, "patch"). A line set has bit i for
+//  line i of the stream field table; sf_stream_line ("clients"),
+//  sf_stream_line ("dvr.ranges") give one line's bit (0: no such line).
+uint64_t sf_stream_line (const char *path);
+//  Decodes patch o (a map: `name` and the changed keys, a nested group's
+//  changed keys inside that group's map) onto s: the lines present replace
+//  s's, the others stay. s holds the record the patch applies to, or is
+//  freshly initialised (then only the patch is checked). *lines gets the
+//  lines present, `name` excepted. 0, or -1 with err set (s is then partly
+//  patched: the caller discards it).
+int sf_stream_patch (const msgpack_object *o, sf_stream_t *s, uint64_t *lines, char *err);
+//  Writes stored (a record in the full form, as the store keeps it) to pk
+//  with lines re-encoded from s and every other byte copied as it is: no
+//  decoding of the unchanged fields. -1 when stored cannot be walked or
+//  lacks one of the lines (then pack the whole record instead).
+int sf_stream_splice (msgpack_packer *pk, const void *stored, size_t size, const sf_stream_t *s,
+                      uint64_t lines);
+//  Writes the patch that turns record old into record new (both in the full
+//  form, as sf_stream_pack writes them): `name` and every changed key, a
+//  nested group's changed keys in that group's map. Returns how many fields
+//  changed (0: nothing written), or -1 when the two are not the same
+//  placement in the same shape (send new whole).
+int sf_stream_diff (msgpack_packer *pk, const void *old_bytes, size_t osize, const void *new_bytes,
+                    size_t nsize);
 void sf_node_pack (msgpack_packer *pk, const sf_node_t *n, int flags);
 int sf_node_unpack (const msgpack_object *o, sf_node_t *n, char *err);
 //  Node usage alone (heartbeat body)

@@ -43,6 +43,10 @@
 #define SF_SUM_DERIVED      (SF_SUM_MIGRATED | SF_SUM_TRANSFER | SF_SUM_CONFLICT)
 
 void sf_summary_from_stream (sf_summary_t *sum, const sf_stream_t *s);
+//  Updates summary sum with the lines (sf_stream_line bits) of s that a patch
+//  carried: its SUM lines, and the flags that follow stale and
+//  transferred_from. The derived flags stay.
+void sf_summary_patch (sf_summary_t *sum, const sf_stream_t *s, uint64_t lines);
 
 typedef struct sf_store_t sf_store_t;
 

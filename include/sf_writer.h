@@ -102,6 +102,13 @@ int sf_writer_view (sf_writer_t *self, sf_read_t *r);
 //  another node (nothing written); -1 when storage refused it.
 #define SF_WRITER_FOREIGN -2
 int sf_writer_put (sf_writer_t *self, sf_origin_t *o, sf_stream_t *s, sf_version_t ver);
+//  Stores the record of placement name of origin o as packed bytes with its
+//  summary, both already stamped at their version by the caller (a patch
+//  spliced onto the stored record, docs/protocol.md "patch"): for a change
+//  that moves nothing the fleet derives from (its status, uid, type,
+//  functions stay), so the fleet is not asked. 0, or -1 when storage refused.
+int sf_writer_put_packed (sf_writer_t *self, sf_origin_t *o, const char *name, const sf_summary_t *sum,
+                          const void *packed, size_t size);
 //  Deletes a placement of origin o; the change that removed it is ver
 int sf_writer_del (sf_writer_t *self, sf_origin_t *o, const char *name, sf_version_t ver);
 //  Deletes every placement of o whose name is not a key of keep; returns

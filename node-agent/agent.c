@@ -32,7 +32,7 @@
 
 typedef struct {
     uint64_t seq;
-    char kind;                  //  'p' put, 'd' del, 'n' node
+    char kind;                  //  'p' put, 'a' patch, 'd' del, 'n' node
     uint32_t size;
     char *bytes;                //  packed record (put, node) or the name (del)
 } s_change_t;
@@ -90,6 +90,10 @@ typedef struct {
     int64_t snap_try_ms;
     msgpack_sbuffer sbuf;
     msgpack_sbuffer pack;
+    msgpack_sbuffer delta;      //  a patch being made (s_diff)
+    //  The controller said in its answer to our hello that it takes patches;
+    //  until one has, changes go whole
+    bool peer_patch;
     msgpack_sbuffer hello;      //  the hello of this connection, until it is queued
     bool hello_pending;
     int64_t retry_at_ms;        //  S_WAIT: when to say hello again
@@ -205,6 +209,16 @@ s_buffer_add (s_agent_t *a, char kind, const void *bytes, size_t size)
     return 0;
 }
 
+//  Whether a change after seq in the buffer is a patch
+static bool
+s_patches_after (s_agent_t *a, uint64_t seq)
+{
+    for (size_t i = a->head; i < a->count; i++)
+        if (a->changes [i].seq > seq && a->changes [i].kind == 'a')
+            return true;
+    return false;
+}
+
 //  ---------------------------------------------------------------------------
 //  Diffing source states into changes
 
@@ -294,6 +308,16 @@ s_diff (s_agent_t *a, sf_streamset_t *set)
             msgpack_sbuffer_clear (&a->pack);
             sf_stream_pack (&pk, s, SF_ENC_FULL);
         }
+        //  A placement the controller has seen goes as a patch of the fields
+        //  that changed (docs/protocol.md, "patch"), when that is smaller
+        bool patched = false;
+        if (e && a->peer_patch) {
+            msgpack_sbuffer_clear (&a->delta);
+            msgpack_packer dp;
+            msgpack_packer_init (&dp, &a->delta, msgpack_sbuffer_write);
+            int n = sf_stream_diff (&dp, e->bytes, e->size, a->pack.data, a->pack.size);
+            patched = n > 0 && a->delta.size < a->pack.size;
+        }
         char *copy = malloc (a->pack.size);
         if (!copy)
             continue;
@@ -311,7 +335,10 @@ s_diff (s_agent_t *a, sf_streamset_t *set)
         e->size = a->pack.size;
         e->changed_at_ms = s->changed_at_ms;
         e->seen = true;
-        s_buffer_add (a, 'p', copy, e->size);
+        if (patched)
+            s_buffer_add (a, 'a', a->delta.data, a->delta.size);
+        else
+            s_buffer_add (a, 'p', copy, e->size);
         changes++;
     }
     //  Names no longer reported are deleted
@@ -644,7 +671,7 @@ s_pump (s_agent_t *a)
                 msgpack_pack_str_body (&pk, c [i].bytes, c [i].size);
             }
             else {
-                sf_pack_str (&pk, c [i].kind == 'p' ? "put" : "node");
+                sf_pack_str (&pk, c [i].kind == 'p' ? "put" : c [i].kind == 'a' ? "patch" : "node");
                 msgpack_sbuffer_write (&a->sbuf, c [i].bytes, c [i].size);
             }
         }
@@ -690,6 +717,8 @@ s_on_message (s_agent_t *a, zframe_t *frame)
         if (sf_map_u64 (a->msg.body, "gen", &gen, NULL) || sf_map_u64 (a->msg.body, "seq", &seq, NULL))
             return;
         if (a->state == S_HELLO) {
+            bool takes = false;
+            a->peer_patch = sf_map_bool (a->msg.body, "patch", &takes, NULL) == 0 && takes;
             if (gen > a->gen) {
                 //  The controller knows a newer generation of ours than we
                 //  do: our state was lost. Jump past it and start afresh.
@@ -708,7 +737,9 @@ s_on_message (s_agent_t *a, zframe_t *frame)
             a->state = S_STREAMING;
             //  Alive from now on, not from the next heartbeat tick
             s_heartbeat (a);
-            if (gen == a->gen && (seq == a->seq || s_change_at (a, seq + 1))) {
+            //  Patches waiting to be resent need a controller that takes them
+            if (gen == a->gen && (seq == a->seq || s_change_at (a, seq + 1))
+            &&  (a->peer_patch || !s_patches_after (a, seq))) {
                 s_buffer_drop_to (a, seq);
                 a->acked = a->sent = seq;
                 sf_info ("connected to %s: it has generation %lu up to seq %lu; resending %lu changes",
@@ -915,6 +946,7 @@ sf_agent_run (sf_agent_config_t *cfg)
     zhashx_set_destructor (a->entries, s_entry_free);
     msgpack_sbuffer_init (&a->sbuf);
     msgpack_sbuffer_init (&a->pack);
+    msgpack_sbuffer_init (&a->delta);
     msgpack_sbuffer_init (&a->hello);
     sf_msg_init (&a->msg);
     static s_source_args_t sa;
@@ -991,6 +1023,7 @@ done:
     zhashx_destroy (&a->entries);
     msgpack_sbuffer_destroy (&a->sbuf);
     msgpack_sbuffer_destroy (&a->pack);
+    msgpack_sbuffer_destroy (&a->delta);
     msgpack_sbuffer_destroy (&a->hello);
     sf_msg_release (&a->msg);
     for (int i = 0; i < a->nendpoints; i++)

@@ -1109,3 +1109,402 @@ sf_node_unpack (const msgpack_object *o, sf_node_t *n, char *err)
         return s_err (err, "node", "must be a map");
     return s_unpack (s_node_tab (), o, n, SF_F_ROW | SF_F_FULL | SF_F_DERIVED, true, err);
 }
+
+//  ---------------------------------------------------------------------------
+//  Field-level deltas (docs/protocol.md, "patch")
+//
+//  A patch is a stream record with only some of its keys: `name` (which
+//  placement) and the lines that changed, a changed line of a nested group
+//  inside that group's map with only its changed keys. The controller
+//  decodes it onto what it holds (sf_stream_patch), and where only lines that
+//  need no fleet decision changed it rewrites its stored bytes without
+//  decoding them (sf_stream_splice); an agent makes one from the bytes it
+//  last sent and the bytes it would send now (sf_stream_diff).
+
+_Static_assert (S_STREAM_LINES <= 64, "a line set is one uint64_t");
+
+uint64_t
+sf_stream_line (const char *path)
+{
+    const s_table_t *t = s_stream_tab ();
+    for (int i = 0; i < t->nfields; i++) {
+        const sf_field_t *f = &t->fields [i];
+        if (strcmp (f->path, path) == 0)
+            return (uint64_t) 1 << i;
+    }
+    return 0;
+}
+
+int
+sf_stream_patch (const msgpack_object *o, sf_stream_t *s, uint64_t *lines, char *err)
+{
+    const s_table_t *t = s_stream_tab ();
+    *lines = 0;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return s_err (err, "patch", "must be a map");
+    const msgpack_object *val [S_LINES_MAX];
+    if (s_gather (t, o, val, err))
+        return -1;
+    const msgpack_object *name = val [S_LINE_TOP_name];
+    if (!name || name->type != MSGPACK_OBJECT_STR || name->via.str.size == 0)
+        return s_err (err, "patch.name", "is required and must not be empty");
+    //  The placement it names must be the one s holds (or s is empty)
+    if (s->name [0] && (name->via.str.size != strlen (s->name)
+                    ||  memcmp (name->via.str.ptr, s->name, name->via.str.size) != 0))
+        return s_err (err, "patch.name", "names another placement");
+    //  One direct call per line present, in table order; ranges replace
+#define S_PATCH_LINE(g, m, key, k, b, w, su, so, d, doc) \
+    if (val [S_LINE_##g##_##m] && val [S_LINE_##g##_##m]->type != MSGPACK_OBJECT_NIL) { \
+        if (SF_K_##k == SF_K_RANGES) \
+            s->dvr.nranges = 0; \
+        if (s_dec (SF_K_##k, val [S_LINE_##g##_##m], S_PREFIX_##g key, \
+                   (void *) &s->SF_PATH_##g (m), (b), s, err) < 0) \
+            return -1; \
+        if (S_LINE_##g##_##m != S_LINE_TOP_name) \
+            *lines |= (uint64_t) 1 << S_LINE_##g##_##m; \
+    }
+    SF_STREAM_FIELDS (S_PATCH_LINE)
+    if (!s->uid [0])
+        memcpy (s->uid, s->name, sizeof (s->uid));
+    return 0;
+}
+
+//  Big-endian unsigned of n bytes
+static uint64_t
+s_be_get (const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p [i];
+    return v;
+}
+
+//  Where the msgpack object starting at p [at] ends, or 0 when it runs past
+//  size or is no msgpack
+static size_t
+s_obj_end (const uint8_t *p, size_t size, size_t at)
+{
+    uint64_t pending = 1;
+    while (pending) {
+        if (at >= size)
+            return 0;
+        uint8_t b = p [at];
+        uint64_t head = 1, skip = 0, add = 0;
+        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc2 && b <= 0xc3) || b == 0xc0)
+            ;
+        else if (b >= 0x80 && b <= 0x8f)
+            add = 2 * (uint64_t) (b & 0x0f);
+        else if (b >= 0x90 && b <= 0x9f)
+            add = b & 0x0f;
+        else if (b >= 0xa0 && b <= 0xbf)
+            skip = b & 0x1f;
+        else {
+            int len = 0;
+            switch (b) {
+                case 0xcc: case 0xd0: skip = 1; break;
+                case 0xcd: case 0xd1: skip = 2; break;
+                case 0xca: case 0xce: case 0xd2: skip = 4; break;
+                case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+                case 0xd4: skip = 2; break;
+                case 0xd5: skip = 3; break;
+                case 0xd6: skip = 5; break;
+                case 0xd7: skip = 9; break;
+                case 0xd8: skip = 17; break;
+                case 0xc4: case 0xd9: len = 1; break;
+                case 0xc5: case 0xda: len = 2; break;
+                case 0xc6: case 0xdb: len = 4; break;
+                case 0xc7: len = 1; skip = 1; break;
+                case 0xc8: len = 2; skip = 1; break;
+                case 0xc9: len = 4; skip = 1; break;
+                case 0xdc: case 0xde: len = 2; break;
+                case 0xdd: case 0xdf: len = 4; break;
+                default: return 0;
+            }
+            if (len) {
+                if (at + 1 + (size_t) len > size)
+                    return 0;
+                uint64_t n = s_be_get (p + at + 1, len);
+                head += (uint64_t) len;
+                if (b == 0xdc || b == 0xdd) add = n;
+                else if (b == 0xde || b == 0xdf) add = 2 * n;
+                else skip += n;
+            }
+        }
+        if (head + skip > size - at)
+            return 0;
+        at += head + skip;
+        pending = pending - 1 + add;
+        if (pending > size - at)
+            return 0;
+    }
+    return at;
+}
+
+//  A map's header at p [*at]: its size, *at moved past it; -1 if no map
+static int64_t
+s_map_head (const uint8_t *p, size_t size, size_t *at)
+{
+    if (*at >= size)
+        return -1;
+    uint8_t b = p [*at];
+    if (b >= 0x80 && b <= 0x8f) {
+        *at += 1;
+        return b & 0x0f;
+    }
+    int len = b == 0xde ? 2 : b == 0xdf ? 4 : 0;
+    if (!len || *at + 1 + (size_t) len > size)
+        return -1;
+    int64_t n = (int64_t) s_be_get (p + *at + 1, len);
+    *at += 1 + (size_t) len;
+    return n;
+}
+
+//  A string key at p [*at]: its bytes and length, *at moved past it; -1 if none
+static int
+s_key_at (const uint8_t *p, size_t size, size_t *at, const char **key, size_t *len)
+{
+    if (*at >= size)
+        return -1;
+    uint8_t b = p [*at];
+    size_t head, n;
+    if (b >= 0xa0 && b <= 0xbf)
+        head = 1, n = b & 0x1f;
+    else if (b == 0xd9 && *at + 2 <= size)
+        head = 2, n = p [*at + 1];
+    else if (b == 0xda && *at + 3 <= size)
+        head = 3, n = (size_t) s_be_get (p + *at + 1, 2);
+    else
+        return -1;
+    if (head + n > size - *at)
+        return -1;
+    *key = (const char *) p + *at + head;
+    *len = n;
+    *at += head + n;
+    return 0;
+}
+
+//  The stream line of key (inside group, NULL at the top), or -1
+static int
+s_line_of (const s_table_t *t, const char *group, size_t glen, const char *key, size_t len)
+{
+    for (int i = 0; i < t->nfields; i++) {
+        const sf_field_t *f = &t->fields [i];
+        if (t->alias [i] || t->keylen [i] != len || memcmp (f->key, key, len) != 0)
+            continue;
+        if (group ? f->group && strlen (f->group) == glen && memcmp (f->group, group, glen) == 0
+                  : !f->group)
+            return i;
+    }
+    return -1;
+}
+
+//  The group whose top-level key is key, or -1
+static int
+s_group_of (const s_table_t *t, const char *key, size_t len)
+{
+    for (int g = 0; g < t->ngroups; g++) {
+        const char *name = t->fields [t->groups [g].first].group;
+        if (strlen (name) == len && memcmp (name, key, len) == 0)
+            return g;
+    }
+    return -1;
+}
+
+static uint64_t
+s_group_lines (const s_table_t *t, int g)
+{
+    uint64_t m = 0;
+    for (int i = t->groups [g].first; i < t->groups [g].first + t->groups [g].count; i++)
+        m |= (uint64_t) 1 << i;
+    return m;
+}
+
+//  Packs line of s as the full form does
+static void
+s_enc_line (msgpack_packer *pk, const s_table_t *t, const sf_stream_t *s, int line)
+{
+    switch (line) {
+#define S_ENC_ONE(g, m, key, k, b, w, su, so, d, doc) \
+        case S_LINE_##g##_##m: \
+            if (S_LINE_##g##_##m == t->uid_line && !s->uid [0]) \
+                sf_pack_str (pk, s->name); \
+            else \
+                s_enc (SF_K_##k, pk, &s->SF_PATH_##g (m), s, d); \
+            break;
+        SF_STREAM_FIELDS (S_ENC_ONE)
+        default: msgpack_pack_nil (pk);
+    }
+}
+
+static void
+s_raw (msgpack_packer *pk, const uint8_t *p, size_t from, size_t to)
+{
+    pk->callback (pk->data, (const char *) p + from, to - from);
+}
+
+int
+sf_stream_splice (msgpack_packer *pk, const void *stored, size_t size, const sf_stream_t *s,
+                  uint64_t lines)
+{
+    const s_table_t *t = s_stream_tab ();
+    const uint8_t *p = stored;
+    size_t at = 0;
+    int64_t n = s_map_head (p, size, &at);
+    if (n < 0)
+        return -1;
+    uint64_t found = 0;
+    msgpack_pack_map (pk, (size_t) n);
+    for (int64_t i = 0; i < n; i++) {
+        size_t k0 = at;
+        const char *key;
+        size_t len;
+        if (s_key_at (p, size, &at, &key, &len))
+            return -1;
+        size_t v0 = at, v1 = s_obj_end (p, size, at);
+        if (!v1)
+            return -1;
+        int line = s_line_of (t, NULL, 0, key, len);
+        int g = line < 0 ? s_group_of (t, key, len) : -1;
+        if (line >= 0 && (lines >> line & 1)) {
+            s_raw (pk, p, k0, v0);
+            s_enc_line (pk, t, s, line);
+            found |= (uint64_t) 1 << line;
+        }
+        else if (g >= 0 && (lines & s_group_lines (t, g))) {
+            s_raw (pk, p, k0, v0);
+            size_t gat = v0;
+            int64_t gn = s_map_head (p, v1, &gat);
+            if (gn < 0)
+                return -1;
+            msgpack_pack_map (pk, (size_t) gn);
+            for (int64_t j = 0; j < gn; j++) {
+                size_t gk0 = gat;
+                const char *gkey;
+                size_t glen;
+                if (s_key_at (p, v1, &gat, &gkey, &glen))
+                    return -1;
+                size_t gv0 = gat, gv1 = s_obj_end (p, v1, gat);
+                if (!gv1)
+                    return -1;
+                int gl = s_line_of (t, key, len, gkey, glen);
+                if (gl >= 0 && (lines >> gl & 1)) {
+                    s_raw (pk, p, gk0, gv0);
+                    s_enc_line (pk, t, s, gl);
+                    found |= (uint64_t) 1 << gl;
+                }
+                else
+                    s_raw (pk, p, gk0, gv1);
+                gat = gv1;
+            }
+            if (gat != v1)
+                return -1;
+        }
+        else
+            s_raw (pk, p, k0, v1);
+        at = v1;
+    }
+    //  Every line asked for was in the stored record (it is written whole,
+    //  so a missing one is an older record: the caller stores it whole)
+    return at == size && found == lines ? 0 : -1;
+}
+
+//  One changed top-level entry of a diff: a line's bytes, or a group's
+//  changed keys
+typedef struct {
+    size_t k0, v1;              //  the entry in the new record
+    int nsub;
+    size_t sub [S_LINES_MAX][2];
+} s_diff_entry_t;
+
+int
+sf_stream_diff (msgpack_packer *pk, const void *old_bytes, size_t osize, const void *new_bytes,
+                size_t nsize)
+{
+    const uint8_t *o = old_bytes, *p = new_bytes;
+    size_t oat = 0, at = 0;
+    int64_t on = s_map_head (o, osize, &oat), n = s_map_head (p, nsize, &at);
+    if (on < 0 || n < 0 || on != n || n > S_LINES_MAX)
+        return -1;
+    static __thread s_diff_entry_t entries [S_LINES_MAX];
+    int nent = 0, changed = 0;
+    size_t name0 = 0, name1 = 0;
+    for (int64_t i = 0; i < n; i++) {
+        size_t k0 = at, ok0 = oat;
+        const char *key, *okey;
+        size_t len, olen;
+        if (s_key_at (p, nsize, &at, &key, &len) || s_key_at (o, osize, &oat, &okey, &olen)
+        ||  len != olen || memcmp (key, okey, len) != 0)
+            return -1;              //  not the same shape: send it whole
+        size_t v0 = at, v1 = s_obj_end (p, nsize, at);
+        size_t ov0 = oat, ov1 = s_obj_end (o, osize, oat);
+        if (!v1 || !ov1)
+            return -1;
+        (void) ok0;
+        if (len == 4 && memcmp (key, "name", 4) == 0) {
+            if (v1 - v0 != ov1 - ov0 || memcmp (p + v0, o + ov0, v1 - v0) != 0)
+                return -1;          //  another placement
+            name0 = k0, name1 = v1;
+        }
+        else if (v1 - v0 != ov1 - ov0 || memcmp (p + v0, o + ov0, v1 - v0) != 0) {
+            s_diff_entry_t *e = &entries [nent++];
+            e->k0 = k0;
+            e->v1 = v1;
+            e->nsub = -1;
+            //  A nested map of the same size is diffed key by key
+            size_t g = v0, og = ov0;
+            int64_t gn = s_map_head (p, v1, &g), ogn = s_map_head (o, ov1, &og);
+            if (gn >= 0 && gn == ogn && gn <= S_LINES_MAX) {
+                e->nsub = 0;
+                for (int64_t j = 0; j < gn && e->nsub >= 0; j++) {
+                    size_t gk0 = g;
+                    const char *gk, *ogk;
+                    size_t gl, ogl;
+                    if (s_key_at (p, v1, &g, &gk, &gl) || s_key_at (o, ov1, &og, &ogk, &ogl)
+                    ||  gl != ogl || memcmp (gk, ogk, gl) != 0) {
+                        e->nsub = -1;
+                        break;
+                    }
+                    size_t gv0 = g, gv1 = s_obj_end (p, v1, g), ogv0 = og, ogv1 = s_obj_end (o, ov1, og);
+                    if (!gv1 || !ogv1) {
+                        e->nsub = -1;
+                        break;
+                    }
+                    if (gv1 - gv0 != ogv1 - ogv0 || memcmp (p + gv0, o + ogv0, gv1 - gv0) != 0) {
+                        e->sub [e->nsub][0] = gk0;
+                        e->sub [e->nsub][1] = gv1;
+                        e->nsub++;
+                        changed++;
+                    }
+                    g = gv1, og = ogv1;
+                }
+                if (e->nsub < 0)
+                    changed++;      //  sent whole
+            }
+            else
+                changed++;
+        }
+        at = v1, oat = ov1;
+    }
+    if (at != nsize || oat != osize || !name1)
+        return -1;
+    if (changed == 0)
+        return 0;
+    msgpack_pack_map (pk, (size_t) nent + 1);
+    s_raw (pk, p, name0, name1);
+    for (int i = 0; i < nent; i++) {
+        s_diff_entry_t *e = &entries [i];
+        if (e->nsub < 0) {
+            s_raw (pk, p, e->k0, e->v1);
+            continue;
+        }
+        size_t v0 = e->k0;
+        const char *key;
+        size_t len;
+        s_key_at (p, nsize, &v0, &key, &len);
+        s_raw (pk, p, e->k0, v0);
+        msgpack_pack_map (pk, (size_t) e->nsub);
+        for (int j = 0; j < e->nsub; j++)
+            s_raw (pk, p, e->sub [j][0], e->sub [j][1]);
+    }
+    return changed;
+}

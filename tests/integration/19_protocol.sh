@@ -34,7 +34,7 @@ put() { echo "{\"seq\": $1, \"put\": {\"name\": \"$2\", \"status\": \"active\"}}
 
 O=$T/r1.json
 raw r1 '[1, "hello", {"node": "r1", "gen": 10, "seq": 0}]' >"$O"
-check "hello from an unknown origin is acknowledged at 0/0" has "$O" 'r["type"] == "ack" and b == {"gen": 0, "seq": 0}'
+check "hello from an unknown origin is acknowledged at 0/0, saying it takes patches" has "$O" 'r["type"] == "ack" and b == {"gen": 0, "seq": 0, "patch": True}'
 
 raw r1 "[1, \"snap\", {\"gen\": 10, \"seq\": 2, \"index\": 0, \"last\": true, \"changes\": [$(put 1 a), $(put 2 b)]}]" >"$O"
 check "a one-chunk snapshot is acknowledged at its generation and seq" has "$O" 'r["type"] == "ack" and b == {"gen": 10, "seq": 2}'
@@ -51,11 +51,21 @@ check "a resent batch is acknowledged again" has "$O" 'r["type"] == "ack" and b 
 check "the resent batch changes nothing" bash -c "[ \"\$(names --node r1 --sort name)\" = 'b c' ]"
 
 raw r1 '[1, "hello", {"node": "r1", "gen": 10, "seq": 4}]' >"$O"
-check "hello after a reconnect is answered with the committed 10/4" has "$O" 'r["type"] == "ack" and b == {"gen": 10, "seq": 4}'
+check "hello after a reconnect is answered with the committed 10/4" has "$O" 'r["type"] == "ack" and b == {"gen": 10, "seq": 4, "patch": True}'
 
 raw r1 "[1, \"batch\", {\"gen\": 10, \"changes\": [$(put 7 gap)]}]" >"$O"
 check "a gap in seq is answered with a resync request" has "$O" 'r["type"] == "resync" and "gap" in b["reason"]'
 check "the change after the gap is not applied" total_is 0 --name gap
+
+# A patch: only the changed fields, applied to the stored record (protocol 4.5a)
+raw r1 '[1, "batch", {"gen": 10, "changes": [{"seq": 5, "patch": {"name": "c", "clients": 9, "bitrate_kbps": 1500}}]}]' >"$O"
+check "a patch is acknowledged at its seq" has "$O" 'r["type"] == "ack" and b == {"gen": 10, "seq": 5}'
+check "the patch's fields are stored at its version" \
+  bash -c "[ \"\$(row_field c '(r[\"clients\"], r[\"bitrate_kbps\"], r[\"version\"][\"seq\"])')\" = '(9, 1500, 5)' ]"
+raw r1 '[1, "batch", {"gen": 10, "changes": [{"seq": 6, "patch": {"name": "nosuch", "clients": 1}}]}]' >"$O"
+check "a patch of a placement the controller does not hold asks for a snapshot" \
+  has "$O" 'r["type"] == "resync" and "does not hold" in b["reason"]'
+
 
 raw r2 '[1, "hello", {"node": "r2", "gen": 5, "seq": 0}]' \
   "[1, \"snap\", {\"gen\": 5, \"seq\": 1, \"index\": 0, \"last\": true, \"changes\": [$(put 1 x)]}]" >/dev/null

@@ -928,6 +928,185 @@ test_decoding_clears_the_previous_record (void **state)
     sf_stream_clear (&s);
 }
 
+
+//  ---------------------------------------------------------------------------
+//  Patches (docs/protocol.md, "patch")
+
+static void
+s_pack_full (msgpack_sbuffer *sb, const sf_stream_t *s)
+{
+    msgpack_sbuffer_clear (sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
+    sf_stream_pack (&pk, s, SF_ENC_FULL);
+}
+
+//  The patch from a to b, parsed into u; returns sf_stream_diff's result
+static int
+s_diff (const msgpack_sbuffer *a, const msgpack_sbuffer *b, msgpack_sbuffer *patch, msgpack_unpacked *u)
+{
+    msgpack_sbuffer_clear (patch);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, patch, msgpack_sbuffer_write);
+    int n = sf_stream_diff (&pk, a->data, a->size, b->data, b->size);
+    if (n > 0) {
+        size_t off = 0;
+        assert_int_equal (msgpack_unpack_next (u, patch->data, patch->size, &off), MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal (off, patch->size);
+    }
+    return n;
+}
+
+//  Every kind of change: the patch carries only the changed keys, applying
+//  it to the old record gives the new one, and splicing the stored bytes
+//  gives the new record's bytes exactly
+static void
+test_patch_round_trip (void **state)
+{
+    sf_stream_t a, b, c;
+    s_full_stream (&a);
+    s_full_stream (&b);
+    b.clients = 43;
+    b.bitrate_kbps = 5000;
+    b.dvr.nranges = 0;
+    sf_dvr_add_range (&b.dvr, 1700000000, 1700000900);
+    msgpack_sbuffer sa, sb, sp, out;
+    msgpack_sbuffer_init (&sa);
+    msgpack_sbuffer_init (&sb);
+    msgpack_sbuffer_init (&sp);
+    msgpack_sbuffer_init (&out);
+    s_pack_full (&sa, &a);
+    s_pack_full (&sb, &b);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    assert_int_equal (s_diff (&sa, &sb, &sp, &u), 3);
+    //  name, clients, bitrate_kbps and dvr: {ranges} only
+    const msgpack_object *o = &u.data;
+    assert_int_equal (o->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal (o->via.map.size, 4);
+    const msgpack_object *dvr = sf_map_get (o, "dvr");
+    assert_non_null (dvr);
+    assert_int_equal (dvr->via.map.size, 1);
+    assert_non_null (sf_map_get (dvr, "ranges"));
+    assert_null (sf_map_get (o, "config"));
+    assert_true (sp.size < 64);
+    //  Applied to the decoded old record: the new record
+    char err [SF_ERR_MAX];
+    sf_stream_init (&c);
+    assert_int_equal (s_round_trip (&a, SF_ENC_FULL, &c), 0);
+    uint64_t lines = 0;
+    assert_int_equal (sf_stream_patch (o, &c, &lines, err), 0);
+    assert_int_equal (lines, sf_stream_line ("clients") | sf_stream_line ("bitrate_kbps")
+                           | sf_stream_line ("dvr.ranges"));
+    s_pack_full (&out, &c);
+    assert_int_equal (out.size, sb.size);
+    assert_memory_equal (out.data, sb.data, sb.size);
+    //  Spliced onto the stored bytes (the patch's lines re-encoded, the rest
+    //  copied): the same bytes again
+    sf_stream_t p;
+    sf_stream_init (&p);
+    assert_int_equal (sf_stream_patch (o, &p, &lines, err), 0);
+    msgpack_sbuffer_clear (&out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
+    assert_int_equal (sf_stream_splice (&pk, sa.data, sa.size, &p, lines), 0);
+    assert_int_equal (out.size, sb.size);
+    assert_memory_equal (out.data, sb.data, sb.size);
+    //  Nothing changed: no patch
+    assert_int_equal (s_diff (&sa, &sa, &sp, &u), 0);
+    assert_int_equal (sp.size, 0);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sa);
+    msgpack_sbuffer_destroy (&sb);
+    msgpack_sbuffer_destroy (&sp);
+    msgpack_sbuffer_destroy (&out);
+    sf_stream_clear (&a);
+    sf_stream_clear (&b);
+    sf_stream_clear (&c);
+    sf_stream_clear (&p);
+}
+
+//  Another placement, or records of another shape, give no patch (-1: send
+//  it whole); a splice asked for a line the stored record lacks fails
+static void
+test_patch_refuses_what_it_cannot_express (void **state)
+{
+    sf_stream_t a, b;
+    s_full_stream (&a);
+    s_full_stream (&b);
+    SF_STRSET (b.name, "cam-8");
+    msgpack_sbuffer sa, sb, sp;
+    msgpack_sbuffer_init (&sa);
+    msgpack_sbuffer_init (&sb);
+    msgpack_sbuffer_init (&sp);
+    s_pack_full (&sa, &a);
+    s_pack_full (&sb, &b);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    assert_int_equal (s_diff (&sa, &sb, &sp, &u), -1);
+    //  The row form lacks the full form's keys
+    msgpack_sbuffer_clear (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    sf_stream_pack (&pk, &a, SF_ENC_ROW);
+    assert_int_equal (s_diff (&sa, &sb, &sp, &u), -1);
+    msgpack_sbuffer_clear (&sp);
+    msgpack_packer_init (&pk, &sp, msgpack_sbuffer_write);
+    assert_int_equal (sf_stream_splice (&pk, sb.data, sb.size, &a, sf_stream_line ("config")), -1);
+    //  Not msgpack at all
+    assert_int_equal (sf_stream_splice (&pk, "\xc1", 1, &a, sf_stream_line ("clients")), -1);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sa);
+    msgpack_sbuffer_destroy (&sb);
+    msgpack_sbuffer_destroy (&sp);
+    sf_stream_clear (&a);
+    sf_stream_clear (&b);
+}
+
+//  A patch is checked as a record is: a bad value, a missing name or one
+//  naming another placement is -1
+static void
+test_patch_values_are_checked (void **state)
+{
+    struct { const char *json; const char *against; } cases [] = {
+        { "{\"name\": \"cam-7\", \"clients\": \"many\"}", NULL },
+        { "{\"name\": \"cam-7\", \"clients\": -1}", NULL },
+        { "{\"clients\": 3}", NULL },
+        { "{\"name\": \"\", \"clients\": 3}", NULL },
+        { "{\"name\": \"cam-7\", \"status\": \"sleeping\"}", NULL },
+        { "{\"name\": \"cam-7\", \"dvr\": {\"ranges\": [[5, 1]]}}", NULL },
+        { "{\"name\": \"cam-7\", \"dvr\": 3}", NULL },
+        { "{\"name\": \"cam-8\", \"clients\": 3}", "cam-7" },
+    };
+    for (size_t i = 0; i < sizeof (cases) / sizeof (cases [0]); i++) {
+        json_error_t je;
+        json_t *j = json_loads (cases [i].json, 0, &je);
+        assert_non_null (j);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init (&sb);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+        assert_int_equal (sf_json_to_msgpack (j, &pk), 0);
+        msgpack_unpacked u;
+        msgpack_unpacked_init (&u);
+        size_t off = 0;
+        assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+        sf_stream_t s;
+        sf_stream_init (&s);
+        if (cases [i].against)
+            SF_STRSET (s.name, cases [i].against);
+        char err [SF_ERR_MAX] = "";
+        uint64_t lines;
+        if (sf_stream_patch (&u.data, &s, &lines, err) != -1)
+            fail_msg ("accepted: %s", cases [i].json);
+        assert_true (err [0]);
+        sf_stream_clear (&s);
+        msgpack_unpacked_destroy (&u);
+        msgpack_sbuffer_destroy (&sb);
+        json_decref (j);
+    }
+}
+
 int
 main (void)
 {
@@ -965,6 +1144,9 @@ main (void)
         cmocka_unit_test (test_unknown_keys_are_ignored),
         cmocka_unit_test (test_nil_fields_count_as_absent),
         cmocka_unit_test (test_decoding_clears_the_previous_record),
+        cmocka_unit_test (test_patch_round_trip),
+        cmocka_unit_test (test_patch_refuses_what_it_cannot_express),
+        cmocka_unit_test (test_patch_values_are_checked),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

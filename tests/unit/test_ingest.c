@@ -19,8 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include "sf_codec.h"
 #include "sf_ingest.h"
+#include "sf_mpjson.h"
 #include "sf_log.h"
 #include "sf_store.h"
 #include "sf_writer.h"
@@ -590,6 +592,132 @@ test_a_heartbeat_is_answered_at_once_even_with_a_transaction_open (void **state)
     assert_string_equal (s_replies (f), "ack 0/1");
 }
 
+
+//  ---------------------------------------------------------------------------
+//  Patches (docs/protocol.md, "patch")
+
+//  A batch of one change at seq: {"seq": seq, "patch": JSON}
+static void
+s_patch (s_fix_t *f, const char *node, uint64_t seq, const char *json)
+{
+    msgpack_packer *pk = s_begin (f, "batch", 2);
+    sf_pack_ku64 (pk, "gen", 0);
+    sf_pack_str (pk, "changes");
+    msgpack_pack_array (pk, 1);
+    msgpack_pack_map (pk, 2);
+    sf_pack_ku64 (pk, "seq", seq);
+    sf_pack_str (pk, "patch");
+    json_error_t je;
+    json_t *j = json_loads (json, 0, &je);
+    assert_non_null (j);
+    assert_int_equal (sf_json_to_msgpack (j, pk), 0);
+    json_decref (j);
+    s_deliver (f, node);
+}
+
+//  The stored record of node/name, decoded
+static void
+s_stored_stream (s_fix_t *f, const char *node, const char *name, sf_stream_t *s, sf_summary_t *sum)
+{
+    sf_read_t r;
+    sf_row_t row;
+    assert_int_equal (sf_store_read_begin (f->store, &r), 0);
+    assert_int_equal (sf_store_get_row (&r, node, name, &row), 0);
+    *sum = row.sum;
+    assert_int_equal (sf_row_decode (&row, s), 0);
+    sf_store_read_end (&r);
+}
+
+static void
+test_a_patch_changes_only_its_fields_and_whole_records_still_work (void **state)
+{
+    s_fix_t *f = *state;
+    //  The answer to hello says that patches are taken
+    s_hello (f, "n1", 0, 0);
+    zchunk_t *c = zlistx_first (f->replies);
+    sf_msg_t m;
+    sf_msg_init (&m);
+    assert_int_equal (sf_msg_parse (&m, zchunk_data (c), zchunk_size (c)), 0);
+    bool takes = false;
+    assert_int_equal (sf_map_bool (m.body, "patch", &takes, NULL), 0);
+    assert_true (takes);
+    sf_msg_release (&m);
+    s_replies (f);
+    //  An agent that knows nothing of patches: whole records, as before
+    const char *specs [] = { "cam1", "cam2" };
+    s_batch (f, "n1", 0, 1, 2, specs);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/2");
+    zlistx_purge (f->changes);
+    //  Counters only: the stored record keeps every other field
+    s_patch (f, "n1", 3, "{\"name\": \"cam1\", \"clients\": 7, \"bitrate_kbps\": 2100, "
+                         "\"media\": {\"fps\": 30}}");
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/3");
+    assert_string_equal (s_stored (f, "n1"), "cam1@3 cam2@2");
+    assert_string_equal (zlistx_first (f->changes), "p:n1/cam1");
+    sf_stream_t s;
+    sf_summary_t sum;
+    sf_stream_init (&s);
+    s_stored_stream (f, "n1", "cam1", &s, &sum);
+    assert_int_equal (s.clients, 7);
+    assert_int_equal (s.bitrate_kbps, 2100);
+    assert_true (s.media.fps == 30);
+    assert_int_equal (s.status, SF_STATUS_ACTIVE);
+    assert_int_equal (s.version.seq, 3);
+    assert_string_equal (s.node, "n1");
+    assert_int_equal (sum.clients, 7);
+    assert_int_equal (sum.bitrate_kbps, 2100);
+    assert_int_equal (sum.status, SF_STATUS_ACTIVE);
+    //  A status change goes through the fleet, as a put does
+    s_patch (f, "n1", 4, "{\"name\": \"cam1\", \"status\": \"suspend\", \"clients\": 0}");
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/4");
+    s_stored_stream (f, "n1", "cam1", &s, &sum);
+    assert_int_equal (s.status, SF_STATUS_SUSPEND);
+    assert_int_equal (s.clients, 0);
+    assert_int_equal (s.bitrate_kbps, 2100);
+    assert_int_equal (sum.status, SF_STATUS_SUSPEND);
+    assert_int_equal (sum.seq, 4);
+    //  And a whole record after patches replaces it whole again
+    const char *again [] = { "cam1" };
+    s_batch (f, "n1", 0, 5, 1, again);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/5");
+    s_stored_stream (f, "n1", "cam1", &s, &sum);
+    assert_int_equal (s.status, SF_STATUS_ACTIVE);
+    assert_int_equal (s.clients, 1);
+    assert_int_equal (s.bitrate_kbps, 0);
+    sf_stream_clear (&s);
+}
+
+static void
+test_a_bad_patch_consumes_its_seq_and_changes_nothing (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 0, 0);
+    const char *specs [] = { "cam1" };
+    s_batch (f, "n1", 0, 1, 1, specs);
+    sf_writer_commit (f->writer);
+    s_replies (f);
+    s_patch (f, "n1", 2, "{\"name\": \"cam1\", \"clients\": \"many\"}");
+    assert_string_equal (s_replies (f), "error field");
+    s_patch (f, "n1", 3, "{\"name\": \"cam1\", \"transfer\": true}");
+    assert_string_equal (s_replies (f), "error forbidden");
+    s_patch (f, "n1", 4, "{\"name\": \"cam1\", \"node\": \"n2\", \"clients\": 3}");
+    assert_string_equal (s_replies (f), "error forbidden");
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/4");
+    assert_string_equal (s_stored (f, "n1"), "cam1@1");
+    //  A patch of a placement this controller does not hold: only a
+    //  snapshot can mend that
+    s_patch (f, "n1", 5, "{\"name\": \"cam9\", \"clients\": 3}");
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f),
+                         "error state; resync a patch named a placement this controller does not hold; ack 0/5");
+    assert_string_equal (s_stored (f, "n1"), "cam1@1");
+}
+
 int
 main (void)
 {
@@ -607,6 +735,8 @@ main (void)
         T (test_a_snapshot_chunk_out_of_order_restarts_that_snapshot_once_with_back_off),
         T (test_snapshots_assembled_at_once_are_bounded_and_the_others_wait),
         T (test_a_heartbeat_is_answered_at_once_even_with_a_transaction_open),
+        T (test_a_patch_changes_only_its_fields_and_whole_records_still_work),
+        T (test_a_bad_patch_consumes_its_seq_and_changes_nothing),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
