@@ -158,7 +158,8 @@ s_ingest_one (s_ctl_t *c, zframe_t *route, zframe_t *payload)
 static void
 s_ingest_loop (s_ctl_t *c)
 {
-    int64_t last_sync = sf_mono_ms (), last_check = last_sync, last_gc = last_sync;
+    int64_t last_sync = sf_mono_ms (), last_check = last_sync;
+    int64_t last_gc = last_sync - 60000;   //  at once: the history's bound over every stream
     int64_t last_tick = last_sync, last_fleet = last_sync, last_sweep = last_sync;
     int64_t last_alerts = last_sync;
     void *sock = zsock_resolve (c->agents);

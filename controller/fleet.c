@@ -31,6 +31,7 @@
 #include "sf_live.h"
 #include "sf_log.h"
 #include "store_lmdb.h"
+#include <assert.h>
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +422,12 @@ s_state_load (MDB_txn *txn, sf_store_t *store, const char *uid, sf_fleet_state_t
 }
 
 static int
+s_state_load_r (sf_read_t *r, const char *uid, sf_fleet_state_t *st)
+{
+    return s_state_load (r->txn, r->store, uid, st);
+}
+
+static int
 s_state_save (MDB_txn *txn, sf_store_t *store, const char *uid, const sf_fleet_state_t *st)
 {
     char buf [29 + 8 + (4 + SF_FLEET_LEFT_MAX) * (SF_NODE_MAX + 1)];
@@ -444,16 +451,61 @@ s_state_save (MDB_txn *txn, sf_store_t *store, const char *uid, const sf_fleet_s
     return mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_STATE), &k, &v, 0) ? -1 : 0;
 }
 
-//  The event's identity: be64 at_ms, kind, uid \0 from \0 to
-static size_t
-s_event_key (char *key, const sf_fleet_event_t *ev)
+//  The event's identity: be64 at_ms, kind, uid \0 from \0 to. -1 when too long
+static int
+s_event_kmake (sf_key_t *k, const sf_fleet_event_t *ev)
 {
-    s_be64 ((uint8_t *) key, (uint64_t) ev->at_ms);
-    key [8] = (char) ev->kind;
-    size_t at = s_append (key, 9, ev->uid);
-    at = s_append (key, at, ev->from);
-    memcpy (key + at, ev->to, strlen (ev->to));
-    return at + strlen (ev->to);
+    return sf_key_make (k, "LBssn", (uint64_t) ev->at_ms, (int) ev->kind, ev->uid, ev->from, ev->to);
+}
+
+//  The same identity in the per-stream index: uid \0 be64 at_ms, kind, from \0 to
+static int
+s_byuid_kmake (sf_key_t *k, const sf_fleet_event_t *ev)
+{
+    return sf_key_make (k, "sLBsn", ev->uid, (uint64_t) ev->at_ms, (int) ev->kind, ev->from, ev->to);
+}
+
+//  An identity back from an events key (at, kind, uid, from, to; the rest
+//  of ev cleared). 0, or -1 when malformed
+static int
+s_event_kparse (const sf_val_t *k, sf_fleet_event_t *ev)
+{
+    memset (ev, 0, sizeof (*ev));
+    if (k->size < 9 + 2)
+        return -1;
+    const char *p = (const char *) k->data + 9;
+    size_t left = k->size - 9, used, u;
+    if (!(used = s_take (p, left, ev->uid, SF_NAME_MAX))
+    ||  !(u = s_take (p + used, left - used, ev->from, SF_NODE_MAX))
+    ||  left - used - u > SF_NODE_MAX)
+        return -1;
+    used += u;
+    memcpy (ev->to, p + used, left - used);
+    ev->to [left - used] = 0;
+    ev->at_ms = (int64_t) sf_be64_get (k->data);
+    ev->kind = ((const uint8_t *) k->data) [8];
+    return 0;
+}
+
+//  The same from a per-stream index key
+static int
+s_byuid_kparse (const sf_val_t *k, sf_fleet_event_t *ev)
+{
+    memset (ev, 0, sizeof (*ev));
+    const char *p = k->data;
+    size_t used = s_take (p, k->size, ev->uid, SF_NAME_MAX), u;
+    if (!used || k->size - used < 9 + 1)
+        return -1;
+    ev->at_ms = (int64_t) sf_be64_get (p + used);
+    ev->kind = (uint8_t) p [used + 8];
+    used += 9;
+    if (!(u = s_take (p + used, k->size - used, ev->from, SF_NODE_MAX))
+    ||  k->size - used - u > SF_NODE_MAX)
+        return -1;
+    used += u;
+    memcpy (ev->to, p + used, k->size - used);
+    ev->to [k->size - used] = 0;
+    return 0;
 }
 
 static void
@@ -517,39 +569,28 @@ s_event_unpack (const void *data, size_t size, sf_fleet_event_t *ev)
     return rc;
 }
 
-int
-sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev)
-{
-    MDB_txn *txn = sf_store_wtxn (store);
-    if (!txn || ev->kind >= SF_EV_COUNT || ev->kind == SF_EV_TRANSFER_STUCK)
-        return -1;
-    char key [S_KEY_MAX];
-    MDB_val k = { s_event_key (key, ev), key };
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    s_event_pack (&pk, ev);
-    MDB_val v = { sb.size, sb.data };
-    //  A grow-only set: an event already there stays as it is
-    int rc = mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &k, &v, MDB_NOOVERWRITE);
-    msgpack_sbuffer_destroy (&sb);
-    if (rc == 0)
-        s_history_dirty = true;
-    return rc && rc != MDB_KEYEXIST ? -1 : 0;
-}
-
 //  ---------------------------------------------------------------------------
 //  The replicated history (sf_fleet.h): a grow-only set of events under
 //  their identities, within a retention window and a bound per stream,
 //  reconciled by digest: per hour of at_ms the count and the XOR of the
 //  keys' hashes. Peers send each other the events of the hours that differ.
+//
+//  Retention is a property of the set, kept on every insert (local or from
+//  a peer): an event older than the window is not stored, and a stream
+//  holds its newest per-stream bound, by identity order, so an event older
+//  than a full stream's oldest is refused. Then what one controller pruned
+//  never comes back from a peer that has not pruned yet, and every
+//  controller ends with the newest `bound` of the union: the same set. A
+//  sweep (sf_fleet_history_prune) drops what the moving window leaves
+//  behind; listings never show it in between.
 
 #define S_HOUR_MS 3600000LL
 #define S_DIGEST_MAX 2048           //  hours in a digest (85 days)
 
 static int64_t s_history_days = 30;
 static uint32_t s_history_per_stream = 1000;
+static bool s_history_bound_due = true;     //  a full pass of the bound (start, new bound)
+static int64_t (*s_clock) (void) = sf_now_ms;
 
 typedef struct {
     int64_t hour;
@@ -568,12 +609,120 @@ sf_fleet_set_history (int64_t days, uint32_t per_stream)
     s_history_days = days > 0 ? days : 30;
     s_history_per_stream = per_stream ? per_stream : 1000;
     s_history_dirty = true;
+    s_history_bound_due = true;
+}
+
+void
+sf_fleet_set_clock (int64_t (*now_ms) (void))
+{
+    s_clock = now_ms ? now_ms : sf_now_ms;
+    s_history_dirty = true;
 }
 
 static int64_t
 s_history_horizon (void)
 {
-    return sf_now_ms () - s_history_days * 24 * S_HOUR_MS;
+    return s_clock () - s_history_days * 24 * S_HOUR_MS;
+}
+
+//  A key copied out of the map (for deleting after a scan)
+typedef struct {
+    sf_key_t *items;
+    size_t count, cap;
+} s_keys_t;
+
+static void
+s_keys_add (s_keys_t *l, const sf_val_t *k)
+{
+    if (k->size > SF_KEY_MAX)
+        return;
+    if (l->count == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->items = realloc (l->items, l->cap * sizeof (*l->items));
+        assert (l->items);
+    }
+    l->items [l->count].size = k->size;
+    memcpy (l->items [l->count].data, k->data, k->size);
+    l->count++;
+}
+
+//  The oldest of a stream's events in the index, and how many it has
+typedef struct {
+    size_t count;
+    sf_key_t oldest;
+} s_uidcount_t;
+
+static int
+s_uidcount_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_uidcount_t *c = arg;
+    if (c->count++ == 0 && k->size <= SF_KEY_MAX) {
+        c->oldest.size = k->size;
+        memcpy (c->oldest.data, k->data, k->size);
+    }
+    return 0;
+}
+
+static int
+s_key_cmp (const sf_key_t *a, const sf_key_t *b)
+{
+    size_t n = a->size < b->size ? a->size : b->size;
+    int c = memcmp (a->data, b->data, n);
+    return c ? c : a->size < b->size ? -1 : a->size > b->size;
+}
+
+//  Deletes one event (both keys) by its identity
+static int
+s_event_del (sf_store_t *store, const sf_fleet_event_t *id)
+{
+    sf_key_t ek, uk;
+    if (s_event_kmake (&ek, id) || s_byuid_kmake (&uk, id))
+        return 0;
+    if (sf_store_del (store, SF_DB_FLEET_EVENTS, &ek) < 0 || sf_store_del (store, SF_DB_FLEET_BYUID, &uk) < 0)
+        return -1;
+    s_history_dirty = true;
+    return 0;
+}
+
+int
+sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev)
+{
+    sf_read_t w;
+    if (sf_store_write_view (store, &w) || ev->kind >= SF_EV_COUNT || ev->kind == SF_EV_TRANSFER_STUCK)
+        return -1;
+    sf_key_t ek, uk;
+    if (s_event_kmake (&ek, ev) || s_byuid_kmake (&uk, ev))
+        return -1;
+    sf_val_t v;
+    //  A grow-only set: an event already there stays as it is
+    if (sf_store_get (&w, SF_DB_FLEET_EVENTS, &ek, &v) == 0)
+        return 1;
+    if (ev->at_ms < s_history_horizon ())
+        return 1;                   //  outside the window: not kept anywhere
+    sf_key_t prefix;
+    sf_key_make (&prefix, "s", ev->uid);
+    s_uidcount_t c = { 0 };
+    sf_store_foreach (&w, SF_DB_FLEET_BYUID, &prefix, 0, s_uidcount_one, &c);
+    if (c.count >= s_history_per_stream) {
+        //  Full: the newest `bound` stay. Older than all of them: refused
+        if (s_key_cmp (&uk, &c.oldest) < 0)
+            return 1;
+        sf_fleet_event_t old;
+        sf_val_t ok = { c.oldest.data, c.oldest.size };
+        if (s_byuid_kparse (&ok, &old) == 0 && s_event_del (store, &old))
+            return -1;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    s_event_pack (&pk, ev);
+    int rc = sf_store_add (store, SF_DB_FLEET_EVENTS, &ek, sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+    if (rc < 0 || sf_store_put (store, SF_DB_FLEET_BYUID, &uk, "", 0))
+        return -1;
+    s_history_dirty = true;
+    return 0;
 }
 
 static uint64_t
@@ -585,6 +734,22 @@ s_key_hash (const void *data, size_t size)
     return h;
 }
 
+static int
+s_digest_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    if (k->size < 9)
+        return 0;
+    int64_t hour = (int64_t) sf_be64_get (k->data) / S_HOUR_MS;
+    if (!s_ndigest || s_digest [s_ndigest - 1].hour != hour) {
+        if (s_ndigest == S_DIGEST_MAX)
+            return 1;
+        s_digest [s_ndigest++] = (s_bucket_t) { hour, 0, 0 };
+    }
+    s_digest [s_ndigest - 1].count++;
+    s_digest [s_ndigest - 1].hash ^= s_key_hash (k->data, k->size);
+    return 0;
+}
+
 static void
 s_digest_compute (sf_store_t *store)
 {
@@ -593,27 +758,9 @@ s_digest_compute (sf_store_t *store)
     if (sf_store_read_begin (store, &r))
         return;
     int64_t horizon = s_history_horizon ();
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r.txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &cur) == 0) {
-        uint8_t from [8];
-        s_be64 (from, (uint64_t) (horizon > 0 ? horizon : 0));
-        MDB_val k = { 8, from }, v;
-        int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
-        while (rc == 0) {
-            if (k.mv_size >= 9) {
-                int64_t hour = (int64_t) s_get_be64 (k.mv_data) / S_HOUR_MS;
-                if (!s_ndigest || s_digest [s_ndigest - 1].hour != hour) {
-                    if (s_ndigest == S_DIGEST_MAX)
-                        break;
-                    s_digest [s_ndigest++] = (s_bucket_t) { hour, 0, 0 };
-                }
-                s_digest [s_ndigest - 1].count++;
-                s_digest [s_ndigest - 1].hash ^= s_key_hash (k.mv_data, k.mv_size);
-            }
-            rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close (cur);
-    }
+    sf_key_t from;
+    sf_key_make (&from, "L", (uint64_t) (horizon > 0 ? horizon : 0));
+    sf_store_foreach_from (&r, SF_DB_FLEET_EVENTS, NULL, &from, s_digest_one, NULL);
     sf_store_read_end (&r);
     s_history_dirty = false;
     s_digest_ms = sf_mono_ms ();
@@ -656,6 +803,26 @@ s_bucket_same (const msgpack_object *theirs, const s_bucket_t *b)
     return false;
 }
 
+typedef struct {
+    int64_t hour;
+    size_t skip, max;
+    size_t *seen, *n;
+    msgpack_sbuffer *body;
+} s_offer_t;
+
+static int
+s_offer_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_offer_t *o = arg;
+    if (*o->n >= o->max || k->size < 9 || (int64_t) sf_be64_get (k->data) / S_HOUR_MS != o->hour)
+        return 1;
+    if ((*o->seen)++ >= o->skip) {
+        msgpack_sbuffer_write (o->body, v->data, v->size);
+        (*o->n)++;
+    }
+    return 0;
+}
+
 size_t
 sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t max,
                         msgpack_sbuffer *out)
@@ -677,27 +844,13 @@ sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t 
     size_t n = 0, seen = 0;
     msgpack_sbuffer body;
     msgpack_sbuffer_init (&body);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &body, msgpack_sbuffer_write);
-    MDB_cursor *cur;
-    if (mdb_cursor_open (r.txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &cur) == 0) {
-        for (size_t i = 0; i < s_ndigest && n < max; i++) {
-            if (s_bucket_same (theirs, &s_digest [i]))
-                continue;
-            uint8_t from [8];
-            s_be64 (from, (uint64_t) (s_digest [i].hour * S_HOUR_MS));
-            MDB_val k = { 8, from }, v;
-            int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
-            while (rc == 0 && n < max && k.mv_size >= 9
-               &&  (int64_t) s_get_be64 (k.mv_data) / S_HOUR_MS == s_digest [i].hour) {
-                if (seen++ >= skip) {
-                    msgpack_sbuffer_write (&body, v.mv_data, v.mv_size);
-                    n++;
-                }
-                rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-            }
-        }
-        mdb_cursor_close (cur);
+    for (size_t i = 0; i < s_ndigest && n < max; i++) {
+        if (s_bucket_same (theirs, &s_digest [i]))
+            continue;
+        sf_key_t from;
+        sf_key_make (&from, "L", (uint64_t) (s_digest [i].hour * S_HOUR_MS));
+        s_offer_t o = { s_digest [i].hour, skip, max, &seen, &n, &body };
+        sf_store_foreach_from (&r, SF_DB_FLEET_EVENTS, NULL, &from, s_offer_one, &o);
     }
     sf_store_read_end (&r);
     if (n) {
@@ -710,8 +863,8 @@ sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t 
     return n;
 }
 
-static int s_event_unpack_obj (const msgpack_object *o, sf_fleet_event_t *ev);
 static int s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_t *ch);
+static int s_state_load_r (sf_read_t *r, const char *uid, sf_fleet_state_t *st);
 
 int
 sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t *added)
@@ -719,27 +872,29 @@ sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t 
     *added = 0;
     if (!events || events->type != MSGPACK_OBJECT_ARRAY)
         return -1;
-    int64_t horizon = s_history_horizon (), future = sf_now_ms () + 24 * S_HOUR_MS;
+    int64_t future = s_clock () + 24 * S_HOUR_MS;
     int bad = 0;
     for (uint32_t i = 0; i < events->via.array.size; i++) {
         sf_fleet_event_t ev;
         if (s_event_unpack_obj (&events->via.array.ptr [i], &ev) || ev.kind == SF_EV_TRANSFER_STUCK
-        ||  !ev.uid [0] || ev.at_ms <= 0 || ev.at_ms < horizon || ev.at_ms > future) {
+        ||  !ev.uid [0] || ev.at_ms <= 0 || ev.at_ms > future) {
             bad++;
             continue;
         }
-        char key [S_KEY_MAX];
-        MDB_val k = { s_event_key (key, &ev), key }, v;
-        if (mdb_get (sf_store_wtxn (store), sf_store_dbi (store, SF_DB_FLEET_EVENTS), &k, &v) == 0)
-            continue;
-        if (sf_fleet_event_put (store, &ev))
+        //  Stored once; refused when outside the window or the stream's bound
+        int rc = sf_fleet_event_put (store, &ev);
+        if (rc < 0)
             return -1;
+        if (rc == 1)
+            continue;
         (*added)++;
         //  A failover a peer derived (it saw the old node die) for a takeover
         //  this controller still holds as an open transfer is that fact too
         if (ev.kind == SF_EV_FAILOVER) {
             sf_fleet_state_t st;
-            if (s_state_load (sf_store_wtxn (store), store, ev.uid, &st) == 0 && st.xfer_start_ms == ev.at_ms
+            sf_read_t w;
+            if (sf_store_write_view (store, &w) == 0 && s_state_load_r (&w, ev.uid, &st) == 0
+            &&  st.xfer_start_ms == ev.at_ms
             &&  strcmp (st.xfer_from, ev.from) == 0 && strcmp (st.xfer_to, ev.to) == 0) {
                 sf_fleet_change_t ch = { .node = ev.from, .down = true, .node_down = true,
                                          .silent_ms = -1 };     //  the peer judged it
@@ -751,76 +906,164 @@ sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t 
     return bad;
 }
 
-//  Retention: events older than the window go, and a stream keeps its
-//  newest per-stream bound. A function of the set, so every controller
-//  keeps the same.
+//  Keys before the horizon, in time order
+typedef struct {
+    int64_t horizon;
+    s_keys_t keys;
+} s_expired_t;
+
+static int
+s_expired_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_expired_t *e = arg;
+    if (k->size >= 8 && (int64_t) sf_be64_get (k->data) >= e->horizon)
+        return 1;
+    s_keys_add (&e->keys, k);
+    return 0;
+}
+
+//  Transfers that started before the horizon
+static int
+s_expired_transfer (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    return s_expired_one (k, v, arg);
+}
+
+//  Every index entry, for the bound's full pass: per stream, the oldest
+//  beyond the bound; and index entries without their event
+typedef struct {
+    sf_read_t *w;
+    char uid [SF_NAME_MAX + 1];
+    s_keys_t run;                   //  the current stream's index keys, oldest first
+    s_keys_t drop;                  //  index keys to delete with their events
+} s_bound_t;
+
+static void
+s_bound_flush (s_bound_t *b)
+{
+    if (b->run.count > s_history_per_stream)
+        for (size_t i = 0; i < b->run.count - s_history_per_stream; i++) {
+            sf_val_t k = { b->run.items [i].data, b->run.items [i].size };
+            s_keys_add (&b->drop, &k);
+        }
+    b->run.count = 0;
+}
+
+static int
+s_bound_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_bound_t *b = arg;
+    sf_fleet_event_t id;
+    sf_key_t ek;
+    sf_val_t ev;
+    if (s_byuid_kparse (k, &id) || s_event_kmake (&ek, &id)
+    ||  sf_store_get (b->w, SF_DB_FLEET_EVENTS, &ek, &ev) != 0) {
+        s_keys_add (&b->drop, k);       //  an entry without its event
+        return 0;
+    }
+    if (strcmp (id.uid, b->uid) != 0) {
+        s_bound_flush (b);
+        snprintf (b->uid, sizeof (b->uid), "%s", id.uid);
+    }
+    s_keys_add (&b->run, k);
+    return 0;
+}
+
+//  Every event into the index (a database from before the index, or one
+//  an older version wrote)
+static int
+s_index_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    sf_fleet_event_t id;
+    sf_key_t uk;
+    if (s_event_kparse (k, &id) == 0 && s_byuid_kmake (&uk, &id) == 0)
+        s_keys_add (arg, &(sf_val_t) { uk.data, uk.size });
+    return 0;
+}
+
 int
 sf_fleet_history_prune (sf_store_t *store)
 {
-    MDB_txn *txn = sf_store_wtxn (store);
-    if (!txn)
+    sf_read_t w;
+    if (sf_store_write_view (store, &w))
         return -1;
-    MDB_cursor *cur;
-    if (mdb_cursor_open (txn, sf_store_dbi (store, SF_DB_FLEET_EVENTS), &cur))
-        return -1;
-    int64_t horizon = s_history_horizon ();
-    zhashx_t *per = zhashx_new ();
     int gone = 0;
-    MDB_val k, v;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
-    while (rc == 0) {
-        bool drop = k.mv_size < 9 || (int64_t) s_get_be64 (k.mv_data) < horizon;
-        if (!drop && per) {
-            char uid [SF_NAME_MAX + 1];
-            if (s_take ((const char *) k.mv_data + 9, k.mv_size - 9, uid, SF_NAME_MAX)) {
-                uintptr_t count = (uintptr_t) zhashx_lookup (per, uid) + 1;
-                zhashx_update (per, uid, (void *) count);
-                drop = count > s_history_per_stream;
-            }
+    //  The window: events (and transfers) before the horizon, in time order
+    s_expired_t e = { s_history_horizon (), { 0 } };
+    sf_store_foreach (&w, SF_DB_FLEET_EVENTS, NULL, 0, s_expired_one, &e);
+    for (size_t i = 0; i < e.keys.count; i++) {
+        sf_fleet_event_t id;
+        sf_val_t k = { e.keys.items [i].data, e.keys.items [i].size };
+        if (s_event_kparse (&k, &id) == 0) {
+            if (s_event_del (store, &id))
+                goto failed;
         }
-        if (drop) {
-            if (mdb_cursor_del (cur, 0))
-                break;
-            gone++;
-            //  After a delete the cursor sits on the next entry
-            rc = mdb_cursor_get (cur, &k, &v, MDB_GET_CURRENT);
-            if (rc == 0)
-                rc = mdb_cursor_get (cur, &k, &v, MDB_PREV);
-            else
-                rc = mdb_cursor_get (cur, &k, &v, MDB_LAST);
-            continue;
-        }
-        rc = mdb_cursor_get (cur, &k, &v, MDB_PREV);
+        else if (sf_store_del (store, SF_DB_FLEET_EVENTS, &e.keys.items [i]) < 0)
+            goto failed;
+        gone++;
     }
-    mdb_cursor_close (cur);
-    zhashx_destroy (&per);
+    e.keys.count = 0;
+    sf_store_foreach (&w, SF_DB_FLEET_TRANSFERS, NULL, 0, s_expired_transfer, &e);
+    for (size_t i = 0; i < e.keys.count; i++)
+        if (sf_store_del (store, SF_DB_FLEET_TRANSFERS, &e.keys.items [i]) < 0)
+            goto failed;
+    //  The bound, over every stream: at start and when it changed
+    if (s_history_bound_due) {
+        size_t nev = 0, nidx = 0;
+        sf_store_count (&w, SF_DB_FLEET_EVENTS, &nev);
+        sf_store_count (&w, SF_DB_FLEET_BYUID, &nidx);
+        if (nev != nidx) {
+            s_keys_t add = { 0 };
+            sf_store_foreach (&w, SF_DB_FLEET_EVENTS, NULL, 0, s_index_one, &add);
+            for (size_t i = 0; i < add.count; i++)
+                if (sf_store_put (store, SF_DB_FLEET_BYUID, &add.items [i], "", 0)) {
+                    free (add.items);
+                    goto failed;
+                }
+            free (add.items);
+        }
+        s_bound_t b = { &w, "", { 0 }, { 0 } };
+        sf_store_foreach (&w, SF_DB_FLEET_BYUID, NULL, 0, s_bound_one, &b);
+        s_bound_flush (&b);
+        int rc = 0;
+        for (size_t i = 0; i < b.drop.count && rc == 0; i++) {
+            sf_fleet_event_t id;
+            sf_val_t k = { b.drop.items [i].data, b.drop.items [i].size };
+            if (s_byuid_kparse (&k, &id) == 0)
+                rc = s_event_del (store, &id);
+            else
+                rc = sf_store_del (store, SF_DB_FLEET_BYUID, &b.drop.items [i]) < 0 ? -1 : 0;
+            gone++;
+        }
+        free (b.run.items);
+        free (b.drop.items);
+        if (rc)
+            goto failed;
+        s_history_bound_due = false;
+    }
+    free (e.keys.items);
     if (gone)
         s_history_dirty = true;
     return gone;
+failed:
+    free (e.keys.items);
+    return -1;
 }
 
 //  The transfer log: key be64 start, uid \0 from \0 to; value be64 end, name
 static int
-s_transfer_put (MDB_txn *txn, sf_store_t *store, const sf_fleet_event_t *fx)
+s_transfer_put (sf_store_t *store, const sf_fleet_event_t *fx)
 {
-    sf_fleet_event_t k_ev = *fx;
-    k_ev.at_ms = fx->start_ms;
-    char key [S_KEY_MAX];
-    size_t klen = s_event_key (key, &k_ev);
-    //  The kind byte is not part of a transfer's identity
-    memmove (key + 8, key + 9, klen - 9);
-    klen--;
+    sf_key_t k;
+    if (sf_key_make (&k, "Lssn", (uint64_t) fx->start_ms, fx->uid, fx->from, fx->to))
+        return -1;
     char val [8 + SF_NAME_MAX + 1];
-    s_be64 ((uint8_t *) val, (uint64_t) (fx->kind == SF_EV_XFER_CLOSE ? fx->at_ms : 0));
+    sf_be64_put (val, (uint64_t) (fx->kind == SF_EV_XFER_CLOSE ? fx->at_ms : 0));
     size_t vlen = s_append (val, 8, fx->stream);
-    MDB_val k = { klen, key }, v = { vlen, val };
-    MDB_dbi dbi = sf_store_dbi (store, SF_DB_FLEET_TRANSFERS);
-    if (fx->kind == SF_EV_XFER_OPEN) {
-        //  An open entry never overwrites a closed one (a late duplicate)
-        int rc = mdb_put (txn, dbi, &k, &v, MDB_NOOVERWRITE);
-        return rc && rc != MDB_KEYEXIST ? -1 : 0;
-    }
-    return mdb_put (txn, dbi, &k, &v, 0) ? -1 : 0;
+    //  An open entry never overwrites a closed one (a late duplicate)
+    if (fx->kind == SF_EV_XFER_OPEN)
+        return sf_store_add (store, SF_DB_FLEET_TRANSFERS, &k, val, vlen) < 0 ? -1 : 0;
+    return sf_store_put (store, SF_DB_FLEET_TRANSFERS, &k, val, vlen);
 }
 
 //  ---------------------------------------------------------------------------
@@ -1100,8 +1343,8 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
         snprintf (fx [i].uid, sizeof (fx [i].uid), "%s", uid);
         snprintf (fx [i].stream, sizeof (fx [i].stream), "%s", name);
         int rc = fx [i].kind < SF_EV_COUNT ? sf_fleet_event_put (store, &fx [i])
-                                            : s_transfer_put (txn, store, &fx [i]);
-        if (rc)
+                                            : s_transfer_put (store, &fx [i]);
+        if (rc < 0)
             return -1;
         if (fx [i].kind < SF_EV_COUNT)
             sf_debug ("fleet: %s %s %s -> %s at %lld", uid, sf_event_kind_name (fx [i].kind),
@@ -1678,7 +1921,8 @@ s_collect_stuck (const sf_val_t *k, const sf_val_t *v, void *arg)
         s_take ((const char *) v->data + 8, v->size - 8, ev.stream, SF_NAME_MAX);
         int64_t start = (int64_t) sf_be64_get (k->data);
         int64_t end = (int64_t) sf_be64_get (v->data);
-        if (sf_fleet_stuck (start, end, c->now_ms, c->timeout_s, &ev.at_ms)) {
+        if (sf_fleet_stuck (start, end, c->now_ms, c->timeout_s, &ev.at_ms)
+        &&  ev.at_ms >= s_history_horizon ()) {
             ev.kind = SF_EV_TRANSFER_STUCK;
             ev.duration_ms = ev.at_ms - start;
             snprintf (ev.reason, sizeof (ev.reason), "%s",
@@ -1705,9 +1949,11 @@ sf_fleet_events (sf_query_ctx_t *ctx, const sf_fleet_query_t *q,
         return -1;
     }
     s_evlist_t l = { 0 };
-    s_collect_t c = { q, &l, sf_now_ms (), ctx->transfer_timeout_s };
+    s_collect_t c = { q, &l, s_clock (), ctx->transfer_timeout_s };
+    //  Never what the window left behind (before the next sweep takes it)
+    int64_t start = q->start_ms > s_history_horizon () ? q->start_ms : s_history_horizon ();
     sf_key_t from;
-    sf_key_make (&from, "L", (uint64_t) (q->start_ms > 0 ? q->start_ms : 0));
+    sf_key_make (&from, "L", (uint64_t) (start > 0 ? start : 0));
     sf_store_foreach_from (&r, SF_DB_FLEET_EVENTS, NULL, &from, s_collect_event, &c);
     //  A transfer turns stuck a timeout after its start: any start before the range's end
     if (!l.failed)

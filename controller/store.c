@@ -296,7 +296,8 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     //  Opened here, once, so that no handle depends on a write transaction
     //  that might abort (a handle opened inside one dies with it)
     static const char *extra_names [SF_DB_EXTRA_COUNT] = {
-        "fleet_uids", "fleet_state", "fleet_events", "fleet_transfers", "fleet_moved"
+        "fleet_uids", "fleet_state", "fleet_events", "fleet_transfers", "fleet_moved",
+        "fleet_byuid"
     };
     for (int i = 0; i < SF_DB_EXTRA_COUNT && !rc; i++)
         rc = mdb_dbi_open (txn, extra_names [i], MDB_CREATE, &self->extra [i]);

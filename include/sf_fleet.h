@@ -142,7 +142,10 @@ int sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s);
 //  Deletes a placement (tombstone at ver) and derives what that changed
 int sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, sf_version_t ver);
 //  Stores an event as it is (events learned from a peer): the key is the
-//  event's identity, so storing one twice keeps one. 0 or -1.
+//  event's identity, so storing one twice keeps one. Retention holds on
+//  every insert: an event outside the window, or older than every event of
+//  a stream that has its bound, is not stored (a full stream's oldest goes
+//  for a newer one). 0 stored, 1 not (there already, or refused), -1.
 int sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev);
 
 //  ---------------------------------------------------------------------------
@@ -154,6 +157,8 @@ int sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev);
 //  other sends the events of the hours that differ. Writer thread only.
 
 void sf_fleet_set_history (int64_t days, uint32_t per_stream);
+//  The wall clock the window is judged by (tests; NULL: sf_now_ms)
+void sf_fleet_set_clock (int64_t (*now_ms) (void));
 //  Packs the digest (an array of [hour, count, hash]); computed at most every
 //  200 ms after a change, and every 5 s.
 int sf_fleet_history_digest (sf_store_t *store, msgpack_packer *pk);
@@ -165,8 +170,10 @@ size_t sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, 
 //  the new ones. Returns how many were refused (malformed, outside the
 //  window), or -1 on a storage error.
 int sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t *added);
-//  Applies the window and the bound, in the write transaction; returns how
-//  many events went, or -1.
+//  Applies the window (events and transfers before it go) and, at start or
+//  after sf_fleet_set_history, the bound over every stream (rebuilding the
+//  per-stream index of an older database), in the write transaction;
+//  returns how many events went, or -1.
 int sf_fleet_history_prune (sf_store_t *store);
 
 //  ---------------------------------------------------------------------------

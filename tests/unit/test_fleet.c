@@ -19,6 +19,16 @@
 #include <cmocka.h>
 #include "sf_fleet.h"
 
+//  The fleet's wall clock in these tests: day 10 of 1970, so the events at
+//  small times below are inside the 30-day window (the retention tests move it)
+static int64_t s_now_ms = 10LL * 86400 * 1000;
+
+static int64_t
+s_test_clock (void)
+{
+    return s_now_ms;
+}
+
 static sf_fleet_change_t
 s_start (const char *node, int64_t at_ms)
 {
@@ -980,6 +990,175 @@ test_history_filters_by_stream_node_kind_time (void **state)
     s_rmdir (d);
 }
 
+//  ---------------------------------------------------------------------------
+//  Retention: the window and the bound per stream, on every insert
+
+#define S_DAY_MS (86400LL * 1000)
+
+//  The listing as "uid@at;" newest first
+static void
+s_listing (sf_store_t *store, char *out, size_t size)
+{
+    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_fleet_events_t evs;
+    char err [256];
+    sf_fleet_query_t q = { .limit = 1000 };
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    out [0] = 0;
+    for (size_t i = 0; i < evs.count; i++) {
+        size_t len = strlen (out);
+        snprintf (out + len, size - len, "%s@%lld;", evs.events [i].uid, (long long) evs.events [i].at_ms);
+    }
+    sf_fleet_events_clear (&evs);
+}
+
+//  One event as a peer sends it (the history message's events array)
+static int
+s_peer_apply (sf_store_t *store, const char *uid, int64_t at_ms, size_t *added)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_map (&pk, 8);
+    const char *keys [] = { "stream", "uid", "from", "to", "kind", "reason" };
+    const char *vals [] = { uid, uid, "A", "B", "migrated", "test" };
+    for (int i = 0; i < 6; i++) {
+        msgpack_pack_str_with_body (&pk, keys [i], strlen (keys [i]));
+        msgpack_pack_str_with_body (&pk, vals [i], strlen (vals [i]));
+    }
+    msgpack_pack_str_with_body (&pk, "at_ms", 5);
+    msgpack_pack_int64 (&pk, at_ms);
+    msgpack_pack_str_with_body (&pk, "duration_ms", 11);
+    msgpack_pack_int64 (&pk, 0);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (sf_store_write_begin (store), 0);
+    int bad = sf_fleet_history_apply (store, &u.data, added);
+    assert_int_equal (sf_store_commit (store), 0);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sb);
+    return bad;
+}
+
+static int
+s_put_event (sf_store_t *store, const char *uid, int64_t at_ms)
+{
+    sf_fleet_event_t ev;
+    memset (&ev, 0, sizeof (ev));
+    ev.kind = SF_EV_MIGRATED;
+    snprintf (ev.uid, sizeof (ev.uid), "%s", uid);
+    snprintf (ev.stream, sizeof (ev.stream), "%s", uid);
+    strcpy (ev.from, "A");
+    strcpy (ev.to, "B");
+    ev.at_ms = at_ms;
+    assert_int_equal (sf_store_write_begin (store), 0);
+    int rc = sf_fleet_event_put (store, &ev);
+    assert_int_equal (sf_store_commit (store), 0);
+    return rc;
+}
+
+static int
+s_prune (sf_store_t *store)
+{
+    assert_int_equal (sf_store_write_begin (store), 0);
+    int gone = sf_fleet_history_prune (store);
+    assert_int_equal (sf_store_commit (store), 0);
+    return gone;
+}
+
+static void
+test_history_window_is_kept_on_insert_sweep_and_gossip (void **state)
+{
+    char d [64], list [1024];
+    sf_store_t *store = s_store (d);
+    s_now_ms = 40 * S_DAY_MS;
+    //  Outside the 30 days: never stored, whether derived here or learned
+    assert_int_equal (s_put_event (store, "cam", 5 * S_DAY_MS), 1);
+    size_t added = 9;
+    assert_int_equal (s_peer_apply (store, "cam", 6 * S_DAY_MS, &added), 0);
+    assert_int_equal (added, 0);
+    assert_int_equal (s_put_event (store, "cam", 20 * S_DAY_MS), 0);
+    assert_int_equal (s_put_event (store, "cam", 35 * S_DAY_MS), 0);
+    s_listing (store, list, sizeof (list));
+    assert_string_equal (list, "cam@3024000000;cam@1728000000;");
+    //  Eleven days on, day 20 is out of the window: not listed even before
+    //  the sweep, gone after it, and a peer that still has it cannot bring it back
+    s_now_ms = 51 * S_DAY_MS;
+    s_listing (store, list, sizeof (list));
+    assert_string_equal (list, "cam@3024000000;");
+    assert_int_equal (s_prune (store), 1);
+    assert_int_equal (s_peer_apply (store, "cam", 20 * S_DAY_MS, &added), 0);
+    assert_int_equal (added, 0);
+    s_listing (store, list, sizeof (list));
+    assert_string_equal (list, "cam@3024000000;");
+    sf_read_t r;
+    size_t nev, nidx;
+    assert_int_equal (sf_store_read_begin (store, &r), 0);
+    assert_int_equal (sf_store_count (&r, SF_DB_FLEET_EVENTS, &nev), 0);
+    assert_int_equal (sf_store_count (&r, SF_DB_FLEET_BYUID, &nidx), 0);
+    sf_store_read_end (&r);
+    assert_int_equal (nev, 1);
+    assert_int_equal (nidx, 1);
+    s_now_ms = 10 * S_DAY_MS;
+    sf_store_destroy (&store);
+    s_rmdir (d);
+}
+
+static void
+test_history_bound_per_stream_is_the_newest_whatever_the_order (void **state)
+{
+    char d1 [64], d2 [64], l1 [1024], l2 [1024];
+    sf_store_t *s1 = s_store (d1), *s2 = s_store (d2);
+    sf_fleet_set_history (30, 3);
+    //  s1 learns cam's events oldest first, s2 newest first (and from a peer)
+    for (int i = 1; i <= 6; i++)
+        s_put_event (s1, "cam", i * 1000);
+    for (int i = 6; i >= 1; i--) {
+        size_t added;
+        assert_int_equal (s_peer_apply (s2, "cam", i * 1000, &added), 0);
+        assert_int_equal (added, i >= 4 ? 1 : 0);     //  older than a full stream's oldest: refused
+    }
+    s_put_event (s1, "yard", 500);
+    s_put_event (s2, "yard", 500);
+    s_listing (s1, l1, sizeof (l1));
+    s_listing (s2, l2, sizeof (l2));
+    assert_string_equal (l1, "cam@6000;cam@5000;cam@4000;yard@500;");
+    assert_string_equal (l2, l1);
+    //  A newer one pushes the oldest out; an older one stays out
+    assert_int_equal (s_put_event (s1, "cam", 7000), 0);
+    assert_int_equal (s_put_event (s1, "cam", 3500), 1);
+    s_listing (s1, l1, sizeof (l1));
+    assert_string_equal (l1, "cam@7000;cam@6000;cam@5000;yard@500;");
+    //  A lower bound is applied to every stream by the next sweep; a lost
+    //  per-stream index (a database from before it) is rebuilt first
+    sf_read_t r;
+    assert_int_equal (sf_store_write_begin (s1), 0);
+    assert_int_equal (sf_store_write_view (s1, &r), 0);
+    sf_key_t k;
+    sf_key_make (&k, "sLBsn", "cam", (uint64_t) 7000, (int) SF_EV_MIGRATED, "A", "B");
+    assert_int_equal (sf_store_del (s1, SF_DB_FLEET_BYUID, &k), 0);
+    assert_int_equal (sf_store_commit (s1), 0);
+    sf_fleet_set_history (30, 2);
+    assert_int_equal (s_prune (s1), 1);
+    s_listing (s1, l1, sizeof (l1));
+    assert_string_equal (l1, "cam@7000;cam@6000;yard@500;");
+    size_t nev, nidx;
+    assert_int_equal (sf_store_read_begin (s1, &r), 0);
+    assert_int_equal (sf_store_count (&r, SF_DB_FLEET_EVENTS, &nev), 0);
+    assert_int_equal (sf_store_count (&r, SF_DB_FLEET_BYUID, &nidx), 0);
+    sf_store_read_end (&r);
+    assert_int_equal (nev, 3);
+    assert_int_equal (nidx, 3);
+    sf_fleet_set_history (30, 1000);
+    sf_store_destroy (&s1);
+    sf_store_destroy (&s2);
+    s_rmdir (d1);
+    s_rmdir (d2);
+}
+
 int
 main (void)
 {
@@ -1004,6 +1183,9 @@ main (void)
         cmocka_unit_test (test_history_pages_cover_every_event_once),
         cmocka_unit_test (test_history_cursor_is_stable_under_inserts),
         cmocka_unit_test (test_history_filters_by_stream_node_kind_time),
+        cmocka_unit_test (test_history_window_is_kept_on_insert_sweep_and_gossip),
+        cmocka_unit_test (test_history_bound_per_stream_is_the_newest_whatever_the_order),
     };
+    sf_fleet_set_clock (s_test_clock);
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
