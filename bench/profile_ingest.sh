@@ -9,15 +9,15 @@
 # stage. Never part of `make test`.
 #
 # Knobs: PROF_AGENTS (10), PROF_STREAMS (20000 per agent), PROF_SECONDS (12),
-# PROF_DELAY (4: seconds before recording), PROF_RECORD (5), PROF_FREQ (300),
-# PROF_MODE (put: whole records, as bench/run.sh sends them),
+# PROF_DELAY (2: seconds into the measured run before recording), PROF_RECORD (5), PROF_FREQ (300),
+# PROF_MODE (patch: after the fill, the realistic mix as patches; put: whole records),
 # PROF_KEEP=1 keeps perf.data (its directory is printed).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/build/bin
 TOOL=$ROOT/build/tools/sf_bench_ingest
 K=${PROF_AGENTS:-10}; S=${PROF_STREAMS:-20000}; D=${PROF_SECONDS:-12}
-DELAY=${PROF_DELAY:-4}; REC=${PROF_RECORD:-5}; FREQ=${PROF_FREQ:-300}; MODE=${PROF_MODE:-put}
+DELAY=${PROF_DELAY:-2}; REC=${PROF_RECORD:-5}; FREQ=${PROF_FREQ:-300}; MODE=${PROF_MODE:-patch}
 command -v perf >/dev/null || { echo "bench-profile: perf is missing (apt-get install linux-perf)" >&2; exit 1; }
 [ -x "$TOOL" ] || { echo "bench-profile: $TOOL is missing; run make first" >&2; exit 1; }
 T=$(mktemp -d /tmp/sf-prof.XXXXXX)
@@ -47,12 +47,19 @@ PA=$(free_port); PQ=$(free_port); PP=$(free_port); PH=$(free_port)
   --http "127.0.0.1:$PH" --log-level warn ${PROF_CTL_ARGS:-} >"$T/controller.log" 2>&1 &
 CTL=$!
 echo "bench-profile: $K agents x $S placements, ${D}s ($MODE), load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+# The fill first (every placement once, whole), then the measured run on the
+# filled store: the agents carry on their generations (--resume)
+"$TOOL" ingest --endpoint "tcp://127.0.0.1:$PA" --server-cert "$T/keys/controller" --keys "$T/keys" \
+  --agents "$K" --streams "$S" --batch 1000 --window 4 --seconds 1 >"$T/fill.txt" 2>&1 ||
+  { echo "bench-profile: the fill failed:" >&2; cat "$T/fill.txt" >&2; exit 1; }
+grep '^ingest: .*committed' "$T/fill.txt" | sed 's/^ingest:/fill:/'
 ( sleep "$DELAY"; perf record -q --call-graph dwarf,16384 -F "$FREQ" -p "$CTL" -o "$T/perf.data" -- sleep "$REC" \
     >/dev/null 2>&1 ) &
 PERF=$!
 cpu0=$(awk '{ print $14 + $15 }' "/proc/$CTL/stat")
 "$TOOL" ingest --endpoint "tcp://127.0.0.1:$PA" --server-cert "$T/keys/controller" --keys "$T/keys" \
-  --agents "$K" --streams "$S" --batch 1000 --window 4 --seconds "$D" ${PROF_TOOL_ARGS:-} | tee "$T/ingest.txt" | grep -v '^RESULT'
+  --agents "$K" --streams "$S" --batch 1000 --window 4 --seconds "$D" --resume --mode "$MODE" ${PROF_TOOL_ARGS:-} |
+  tee "$T/ingest.txt" | grep -v '^RESULT'
 wait "$PERF" || true
 cpu1=$(awk '{ print $14 + $15 }' "/proc/$CTL/stat")
 acked=$(awk '/changes committed/ { print $2 }' "$T/ingest.txt")

@@ -51,6 +51,11 @@ struct sf_store_t {
     struct s_logged *log;
     sf_store_change_t *log_view;
     size_t nlog, logcap;
+    //  The placements' digest (sf_store_digest): committed, and what the open
+    //  write transaction changes of it. Writer thread only.
+    uint64_t digest, digest_count;
+    uint64_t wdigest;
+    int64_t wdigest_count;
 };
 
 struct s_logged {
@@ -87,6 +92,18 @@ s_log (sf_store_t *self, bool deleted, const char *node, const char *name, size_
     l->name [name_len] = 0;
     if (sum)
         l->sum = *sum;
+}
+
+//  One placement's share of the digest: its key (node \0 name) and version
+static uint64_t
+s_row_digest (const void *key, size_t size, uint64_t gen, uint64_t seq)
+{
+    const uint8_t *p = key;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ p [i]) * 1099511628211ULL;
+    h ^= gen * 0x9E3779B97F4A7C15ULL;
+    return (h ^ seq) * 1099511628211ULL;
 }
 
 //  ---------------------------------------------------------------------------
@@ -318,6 +335,12 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     }
     if (s_summary_migrate (self, self->meta, err, errlen))
         goto fail;
+    //  The digest is kept up to date by every write from here on
+    sf_read_t r;
+    if (sf_store_read_begin (self, &r) == 0) {
+        sf_store_digest_scan (&r, &self->digest, &self->digest_count);
+        sf_store_read_end (&r);
+    }
     return self;
 fail:
     sf_store_destroy (&self);
@@ -586,6 +609,8 @@ sf_store_write_begin (sf_store_t *self)
         return 0;
     self->wfailed = 0;
     self->nlog = 0;
+    self->wdigest = 0;
+    self->wdigest_count = 0;
     pthread_rwlock_rdlock (&self->resize);
     int rc = mdb_txn_begin (self->env, NULL, 0, &self->wtxn);
     if (rc) {
@@ -692,6 +717,9 @@ sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
         }
         s_vkey (&vk, node, (sf_version_t) { o.gen, o.seq }, name);
         s_del (self, self->byver, &vk);
+        MDB_val kv = s_val (&k);
+        self->wdigest ^= s_row_digest (kv.mv_data, kv.mv_size, o.gen, o.seq);
+        self->wdigest_count--;
     }
     else {
         sf_val_t tv;
@@ -712,6 +740,9 @@ sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
         return -1;
     memcpy (at, &sum, sizeof (sf_summary_t));
     memcpy (at + sizeof (sf_summary_t), packed, size);
+    MDB_val kv = s_val (&k);
+    self->wdigest ^= s_row_digest (kv.mv_data, kv.mv_size, sum.gen, sum.seq);
+    self->wdigest_count++;
     //  The name index holds (name, node) exactly while the placement exists:
     //  an update of a stored placement leaves it as it is
     sf_key_t nk;
@@ -747,6 +778,9 @@ sf_store_del_stream (sf_store_t *self, const char *node, const char *name, sf_ve
         memcpy (&o, old.data, sizeof (o));
         s_vkey (&vk, node, (sf_version_t) { o.gen, o.seq }, name);
         s_del (self, self->byver, &vk);
+        MDB_val kv = s_val (&k);
+        self->wdigest ^= s_row_digest (kv.mv_data, kv.mv_size, o.gen, o.seq);
+        self->wdigest_count--;
     }
     if (ver.gen || ver.seq) {
         sf_val_t tv;
@@ -865,6 +899,8 @@ sf_store_commit (sf_store_t *self)
     size_t nlog = self->nlog;
     self->nlog = 0;
     if (rc == 0) {
+        self->digest ^= self->wdigest;
+        self->digest_count = (uint64_t) ((int64_t) self->digest_count + self->wdigest_count);
         //  Committed: the observer learns it before anyone is acknowledged
         if (self->observer && nlog) {
             for (size_t i = 0; i < nlog; i++)
@@ -974,6 +1010,31 @@ s_row_one (const sf_val_t *k, const sf_val_t *v, void *arg)
     char names [NAMES_MAX];
     sf_row_t row;
     return s_row (k, v, &row, names) == 0 && a->fn (&row, a->arg);
+}
+
+static int
+s_digest_one (const sf_row_t *row, void *arg)
+{
+    uint64_t *acc = arg;
+    acc [0] ^= s_row_digest (row->key, row->key_size, row->sum.gen, row->sum.seq);
+    acc [1]++;
+    return 0;
+}
+
+void
+sf_store_digest_scan (sf_read_t *r, uint64_t *digest, uint64_t *count)
+{
+    uint64_t acc [2] = { 0, 0 };
+    sf_store_scan_streams (r, NULL, s_digest_one, acc);
+    *digest = acc [0];
+    *count = acc [1];
+}
+
+void
+sf_store_digest (sf_store_t *self, uint64_t *digest, uint64_t *count)
+{
+    *digest = self->digest;
+    *count = self->digest_count;
 }
 
 int

@@ -142,6 +142,14 @@ typedef struct {
 typedef int (sf_row_fn) (const sf_row_t *row, void *arg);
 //  All placements, or one node's when node is not NULL
 int sf_store_scan_streams (sf_read_t *r, const char *node, sf_row_fn *fn, void *arg);
+//  The placements' digest: the XOR over every stored placement of a hash of
+//  its key (node, name) and version, and how many there are. The store keeps
+//  it with every committed write (computed by a scan when it opens), so
+//  gossip's state digest costs nothing per second whatever the fleet's size.
+//  Writer thread only.
+void sf_store_digest (sf_store_t *self, uint64_t *digest, uint64_t *count);
+//  The same, computed by scanning every placement (the reference)
+void sf_store_digest_scan (sf_read_t *r, uint64_t *digest, uint64_t *count);
 //  Placements of one stream name on every node
 int sf_store_scan_name (sf_read_t *r, const char *name, sf_row_fn *fn, void *arg);
 int sf_store_get_row (sf_read_t *r, const char *node, const char *name, sf_row_t *row);

@@ -82,6 +82,7 @@ typedef struct {
     int iterations;
     int fill_seconds;
     bool resume;
+    bool patch;                 //  --mode patch: after the fill, the realistic mix as patches
 } s_opts_t;
 
 static s_opts_t opt = {
@@ -253,6 +254,8 @@ typedef struct {
     size_t nlat, cap;
     uint64_t errors, resyncs;
     uint64_t filled;            //  distinct placements acknowledged (at most S)
+    double t_filled;            //  when the fill's last change was acknowledged
+    uint64_t acked_filled;      //  acked then
     int failed;
 } s_agent_t;
 
@@ -260,6 +263,61 @@ typedef struct {
     double sent_at;
     uint64_t last_seq;
 } s_inflight_t;
+
+//  One update of record r in --mode patch, as an agent sends it: a patch of
+//  the fields that changed, stamped with changed_at_ms. The realistic mix:
+//  90 % change clients and/or bitrate only, 10 % status, functions or the
+//  DVR ranges (4 / 3 / 3 %). Values depend on the round, so every update
+//  changes something.
+static void
+s_pack_update (msgpack_packer *pk, const s_rec_t *r, int k, uint64_t round)
+{
+    uint64_t h = s_mix ((uint64_t) k << 40 ^ round << 20 ^ (uint64_t) (r - s_sets [k].recs));
+    int pick = (int) (h % 100);
+    uint32_t clients = (uint32_t) ((h >> 8) % 40), bitrate = 500 + (uint32_t) ((h >> 16) % 3500);
+    int64_t now_ms = sf_now_ms ();
+    sf_pack_str (pk, "patch");
+    if (pick < 90) {
+        int which = (int) ((h >> 32) % 3);      //  clients, bitrate or both
+        msgpack_pack_map (pk, which == 2 ? 4 : 3);
+        sf_pack_kstr (pk, "name", r->name);
+        if (which != 1)
+            sf_pack_ku64 (pk, "clients", clients);
+        if (which != 0)
+            sf_pack_ku64 (pk, "bitrate_kbps", bitrate);
+    }
+    else if (pick < 94) {
+        msgpack_pack_map (pk, 5);
+        sf_pack_kstr (pk, "name", r->name);
+        bool up = round % 2 == 0;
+        sf_pack_kstr (pk, "status", up ? "active" : "error");
+        sf_pack_ku64 (pk, "clients", up ? clients : 0);
+        sf_pack_ku64 (pk, "bitrate_kbps", up ? bitrate : 0);
+    }
+    else if (pick < 97) {
+        msgpack_pack_map (pk, 3);
+        sf_pack_kstr (pk, "name", r->name);
+        sf_pack_str (pk, "functions");
+        msgpack_pack_uint64 (pk, round % 2 ? (SF_FN_DVR | SF_FN_AUDIO) : SF_FN_DVR);
+    }
+    else {
+        msgpack_pack_map (pk, 3);
+        sf_pack_kstr (pk, "name", r->name);
+        sf_pack_str (pk, "dvr");
+        msgpack_pack_map (pk, 1);
+        sf_pack_str (pk, "ranges");
+        int64_t now = now_ms / 1000;
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_int64 (pk, now - 86400);
+        msgpack_pack_int64 (pk, now - 3600);
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_int64 (pk, now - 3500);
+        msgpack_pack_int64 (pk, now);
+    }
+    sf_pack_str (pk, "changed_at_ms");
+    msgpack_pack_int64 (pk, now_ms);
+}
 
 //  Waits for one message; returns its type in msg, 0, or -1 on timeout
 static int
@@ -389,11 +447,17 @@ s_agent_main (void *arg)
             msgpack_pack_array (&pk, (uint32_t) opt.batch);
             for (int j = 0; j < opt.batch; j++) {
                 s_rec_t *r = &set->recs [next];
+                bool patch = opt.patch && (opt.resume || sent + (uint64_t) j >= (uint64_t) opt.streams);
+                uint64_t round = (sent + (uint64_t) j) / (uint64_t) opt.streams;
                 next = (next + 1) % (size_t) opt.streams;
                 msgpack_pack_map (&pk, 2);
                 sf_pack_ku64 (&pk, "seq", ++seq);
-                sf_pack_str (&pk, "put");
-                msgpack_sbuffer_write (&sb, set->bytes + r->off, r->size);
+                if (patch)
+                    s_pack_update (&pk, r, a->k, round);
+                else {
+                    sf_pack_str (&pk, "put");
+                    msgpack_sbuffer_write (&sb, set->bytes + r->off, r->size);
+                }
             }
             sent += (uint64_t) opt.batch;
             zmq_send (zsock_resolve (sock), sb.data, sb.size, 0);
@@ -422,6 +486,13 @@ s_agent_main (void *arg)
             acked = s;
             double t = s_now ();
             a->t_last_ack = t;
+            if (!a->t_filled && (opt.resume || acked - seq0 >= (uint64_t) opt.streams)) {
+                a->t_filled = t;
+                a->acked_filled = acked - seq0;
+                //  --mode patch measures D seconds of updates after the fill
+                if (opt.patch && t + opt.seconds > end)
+                    end = t + opt.seconds;
+            }
             while (inflight && ring [head].last_seq <= acked) {
                 if (a->nlat == a->cap) {
                     a->cap = a->cap ? a->cap * 2 : 4096;
@@ -440,7 +511,7 @@ s_agent_main (void *arg)
             break;
         }
     }
-    a->acked = acked;
+    a->acked = acked - seq0;            //  this run's, not the generation's
     a->filled = acked - seq0 < (uint64_t) opt.streams ? acked - seq0 : (uint64_t) opt.streams;
 done:
     zframe_destroy (&frame);
@@ -496,13 +567,23 @@ s_ingest (void)
     }
     qsort (lat, n, sizeof (double), s_cmp_double);
     double rate = t1 > t0 ? (double) acked / (t1 - t0) : 0;
+    //  After the fill: each agent's rate from its fill to its last ack
+    double steady = 0;
+    for (int k = 0; k < opt.agents; k++) {
+        s_agent_t *a = &agents [k];
+        if (a->t_filled && a->t_last_ack > a->t_filled + 0.5)
+            steady += (double) (a->acked - a->acked_filled) / (a->t_last_ack - a->t_filled);
+    }
     printf ("ingest: %llu changes committed in %.2f s: %.0f stream updates/s (%.1f MB/s of records); "
             "%llu errors; %d agents failed\n", (unsigned long long) acked, t1 - t0, rate,
             rate * (double) s_total_bytes / ((double) opt.agents * opt.streams) / 1e6,
             (unsigned long long) errors, failed);
     printf ("ingest: batch commit latency (send to ack) p50 %.1f ms, p99 %.1f ms over %zu batches\n",
             s_pct (lat, n, 50) * 1e3, s_pct (lat, n, 99) * 1e3, n);
+    printf ("ingest: after the fill (%s): %.0f stream updates/s\n",
+            opt.patch ? "the realistic mix as patches" : "whole records", steady);
     printf ("RESULT ingest_rate %.0f updates/s\n", rate);
+    printf ("RESULT ingest_rate_after_fill %.0f updates/s\n", steady);
     printf ("RESULT ingest_p50 %.2f ms\n", s_pct (lat, n, 50) * 1e3);
     printf ("RESULT ingest_p99 %.2f ms\n", s_pct (lat, n, 99) * 1e3);
     uint64_t fleet = (uint64_t) opt.agents * (uint64_t) opt.streams;
@@ -1119,6 +1200,8 @@ s_usage (void)
         "  --seconds D [10] --iterations I [200] --prefix P [b]\n"
         "  --fill-seconds F [900] (ingest: go on past D until every placement was committed once,\n"
         "    for at most F s; fails, naming how many were, if they were not)\n"
+        "  --mode put|patch [put] (ingest: after the fill, whole records again, or the realistic mix\n"
+        "    as patches: 90 %% clients and/or bitrate, 10 %% status, functions or DVR ranges)\n"
         "  --http URL (query: also time the HTTP API) --tag T (prefix of the figures' names)\n"
         "  --resume (ingest: carry on the controller's generation, keep the placements)\n");
 }
@@ -1149,6 +1232,10 @@ main (int argc, char **argv)
         else if (!strcmp (k, "--seconds")) opt.seconds = atoi (v);
         else if (!strcmp (k, "--iterations")) opt.iterations = atoi (v);
         else if (!strcmp (k, "--fill-seconds")) opt.fill_seconds = atoi (v);
+        else if (!strcmp (k, "--mode")) {
+            if (strcmp (v, "put") && strcmp (v, "patch")) { s_usage (); return 2; }
+            opt.patch = !strcmp (v, "patch");
+        }
         else if (!strcmp (k, "--http")) opt.http = v;
         else if (!strcmp (k, "--resume")) { opt.resume = true; i--; }
         else if (!strcmp (k, "--tag")) opt.tag = v;

@@ -525,6 +525,62 @@ test_reopen_keeps_everything (void **state)
     sf_store_read_end (&r);
 }
 
+
+//  The digest kept with every commit equals a scan of what is stored, through
+//  puts, overwrites, deletes, an aborted transaction and a reopen
+static void
+s_digest_matches_a_scan (sf_store_t *st, uint64_t want_count)
+{
+    uint64_t d, n, sd, sn;
+    sf_store_digest (st, &d, &n);
+    sf_read_t r;
+    assert_int_equal (sf_store_read_begin (st, &r), 0);
+    sf_store_digest_scan (&r, &sd, &sn);
+    sf_store_read_end (&r);
+    assert_int_equal (n, want_count);
+    assert_int_equal (sn, want_count);
+    assert_true (d == sd);
+}
+
+static void
+test_the_digest_follows_every_commit (void **state)
+{
+    s_fix_t *f = *state;
+    s_digest_matches_a_scan (f->store, 0);
+    s_put (f->store, "n1", "cam1", 1);
+    s_put (f->store, "n1", "cam2", 2);
+    s_put (f->store, "n2", "cam1", 3);
+    s_digest_matches_a_scan (f->store, 3);
+    uint64_t before, n;
+    sf_store_digest (f->store, &before, &n);
+    s_put (f->store, "n1", "cam1", 4);          //  a new version of the same key
+    uint64_t after;
+    sf_store_digest (f->store, &after, &n);
+    assert_true (after != before);
+    s_digest_matches_a_scan (f->store, 3);
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    assert_int_equal (sf_store_del_stream (f->store, "n1", "cam2", (sf_version_t) { 2, 9 }), 0);
+    assert_int_equal (sf_store_commit (f->store), 0);
+    s_digest_matches_a_scan (f->store, 2);
+    //  What an aborted transaction did counts for nothing
+    sf_stream_t s;
+    s_stream (&s, "n3", "cam9", 9);
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    assert_int_equal (sf_store_put_stream (f->store, &s), 0);
+    assert_int_equal (sf_store_del_stream (f->store, "n2", "cam1", (sf_version_t) { 2, 10 }), 0);
+    sf_store_abort (f->store);
+    sf_stream_clear (&s);
+    s_digest_matches_a_scan (f->store, 2);
+    sf_store_digest (f->store, &before, &n);
+    sf_store_destroy (&f->store);
+    char err [256];
+    f->store = sf_store_new (f->dir, 0, err, sizeof (err));
+    assert_non_null (f->store);
+    sf_store_digest (f->store, &after, &n);
+    assert_true (after == before);
+    s_digest_matches_a_scan (f->store, 2);
+}
+
 static void
 test_open_in_an_impossible_directory_fails_with_a_reason (void **state)
 {
@@ -553,6 +609,7 @@ main (void)
         cmocka_unit_test (test_full_map_grows_and_loses_nothing),
         T (test_grow_refuses_to_shrink),
         T (test_reopen_keeps_everything),
+        T (test_the_digest_follows_every_commit),
         cmocka_unit_test (test_open_in_an_impossible_directory_fails_with_a_reason),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
