@@ -22,6 +22,7 @@
 #include "sf_controller.h"
 #include "sf_alerts.h"
 #include "sf_api.h"
+#include "sf_webhook.h"
 #include "sf_codec.h"
 #include "sf_fleet.h"
 #include "sf_gossip.h"
@@ -88,6 +89,16 @@ const sf_option_t sf_controller_options [] = {
       "[to=WEBHOOK,…] (repeatable; docs/operations.md, Alerts)" },
     { "web-url", SF_OPT_STR, O (web_url), "", 0, 0,
       "the web page's address as operators reach it, for links in alerts (default: http://HTTP/)" },
+    { "webhook", SF_OPT_LINES, O (webhook), "", 0, 0,
+      "an alert webhook: NAME URL [secret-file=PATH] (repeatable; docs/http-api.md, Alert webhooks)" },
+    { "webhook-retries", SF_OPT_INT, O (webhook_retries), "12", 0, 1000,
+      "failed attempts before a delivery becomes a dead letter" },
+    { "webhook-backoff-ms", SF_OPT_INT, O (webhook_backoff_ms), "1000", 10, 3600000,
+      "wait before the first retry; doubles with each" },
+    { "webhook-backoff-max-ms", SF_OPT_INT, O (webhook_backoff_max_ms), "300000", 10, 86400000,
+      "longest wait between retries" },
+    { "webhook-timeout-ms", SF_OPT_INT, O (webhook_timeout_ms), "5000", 100, 600000,
+      "one delivery attempt's limit (connect and answer)" },
     { NULL }
 };
 
@@ -109,6 +120,7 @@ typedef struct {
     sf_writer_t *writer;
     sf_ingest_t *ingest;
     sf_alerts_t *alerts;            //  inputs from this thread; readers lock (sf_alerts.h)
+    sf_webhooks_t *webhooks;        //  its own thread; the ingest thread hands it alerts
     zsock_t *agents;
     sf_ratelimit_t rl;
 } s_ctl_t;
@@ -515,6 +527,24 @@ sf_controller_run (sf_controller_config_t *cfg)
         snprintf (web, sizeof (web), "%s%s%s", cfg->http [0] ? "http://" : "", cfg->http,
                   cfg->http [0] ? "/" : "");
     sf_alerts_set_web_url (c->alerts, web);
+    char queue_dir [600];
+    snprintf (queue_dir, sizeof (queue_dir), "%s/webhooks", cfg->data_dir);
+    c->webhooks = sf_webhooks_new (&(sf_webhooks_config_t) {
+        .receivers = cfg->webhook, .queue_dir = queue_dir, .controller_id = cfg->id,
+        .web_url = web, .retries = cfg->webhook_retries, .backoff_ms = cfg->webhook_backoff_ms,
+        .backoff_max_ms = cfg->webhook_backoff_max_ms, .timeout_ms = cfg->webhook_timeout_ms },
+        err, sizeof (err));
+    if (!c->webhooks) {
+        sf_error ("%s (--webhook; docs/http-api.md, Alert webhooks)", err);
+        sf_alerts_destroy (&c->alerts);
+        sf_feed_destroy (&s_observed.feed);
+        sf_readmodel_destroy (&model);
+        sf_store_destroy (&c->store);
+        sf_live_destroy (&c->live);
+        zcert_destroy (&cert);
+        return 2;
+    }
+    sf_alerts_on_event (c->alerts, sf_webhooks_alert, c->webhooks);
     s_observed.alerts = c->alerts;
     if (sf_alerts_rule_count (c->alerts))
         sf_info ("alerts: %zu rule%s", sf_alerts_rule_count (c->alerts),
@@ -523,6 +553,7 @@ sf_controller_run (sf_controller_config_t *cfg)
     c->query.model = model;
     c->query.feed = s_observed.feed;
     c->query.alerts = c->alerts;
+    c->query.webhooks = c->webhooks;
     sf_info ("read model: %zu placements in %lld ms, %zu KiB", sf_readmodel_size (model),
              (long long) (sf_mono_ms () - model_t0), sf_readmodel_bytes (model) >> 10);
     c->writer = sf_writer_new (&(sf_writer_config_t) {
@@ -614,6 +645,7 @@ done:
     sf_feed_destroy (&s_observed.feed);
     s_observed.alerts = NULL;
     sf_alerts_destroy (&c->alerts);
+    sf_webhooks_destroy (&c->webhooks);
     zcert_destroy (&cert);
     return rc;
 }

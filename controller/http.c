@@ -28,6 +28,7 @@
 #include "sf_fleet.h"
 #include "sf_http.h"
 #include "sf_alerts.h"
+#include "sf_webhook.h"
 #include "sf_log.h"
 #include "sf_mpjson.h"
 #include "sf_reply.h"
@@ -462,6 +463,8 @@ s_metrics (sf_http_t *self, struct MHD_Connection *conn)
     //  One gauge per rule, never per stream (sf_alerts.h)
     if (self->query->alerts)
         sf_alerts_metrics_write (self->query->alerts, out);
+    if (self->query->webhooks)
+        sf_webhooks_metrics_write (self->query->webhooks, out);
     if (fclose (out) || rc) {
         free (text);
         return s_reply_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",

@@ -314,7 +314,8 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     //  that might abort (a handle opened inside one dies with it)
     static const char *extra_names [SF_DB_EXTRA_COUNT] = {
         "fleet_uids", "fleet_state", "fleet_events", "fleet_transfers", "fleet_moved",
-        "fleet_byuid"
+        "fleet_byuid",
+        "webhooks"
     };
     for (int i = 0; i < SF_DB_EXTRA_COUNT && !rc; i++)
         rc = mdb_dbi_open (txn, extra_names [i], MDB_CREATE, &self->extra [i]);

@@ -42,6 +42,11 @@ typedef struct {
     int64_t tombstone_grace_s;
     char alert [16384];         //  alert rules, one per line (sf_alerts.h)
     char web_url [256];
+    char webhook [8192];        //  webhook receivers, one per line (sf_webhook.h)
+    int64_t webhook_retries;
+    int64_t webhook_backoff_ms;
+    int64_t webhook_backoff_max_ms;
+    int64_t webhook_timeout_ms;
 } sf_controller_config_t;
 
 extern const sf_option_t sf_controller_options [];

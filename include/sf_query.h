@@ -37,6 +37,8 @@ typedef struct {
     struct sf_feed_t *feed;
     //  The alert rules and what fires (the `alerts` request; NULL: none)
     struct sf_alerts_t *alerts;
+    //  Their delivery, for /metrics (NULL: none)
+    struct sf_webhooks_t *webhooks;
 } sf_query_ctx_t;
 
 typedef struct {

@@ -194,6 +194,8 @@ typedef enum {
     SF_DB_FLEET_TRANSFERS,      //  be64 start_ms, uid \0 from \0 to -> end_ms, name
     SF_DB_FLEET_MOVED,          //  node \0 name -> node the stream moved to
     SF_DB_FLEET_BYUID,          //  uid \0 be64 at_ms, kind, from \0 to -> (empty): events per stream
+    SF_DB_WEBHOOKS,             //  'q'|'d' receiver \0 be64 seq -> a webhook delivery (webhook.c;
+                                //  in the webhook queue's own environment, not the fleet's)
     SF_DB_EXTRA_COUNT
 } sf_db_t;
 

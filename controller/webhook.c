@@ -1,0 +1,772 @@
+/*  webhook.c — alert delivery to webhooks: a persistent queue per receiver,
+    signed POSTs through libcurl, retries with back-off, dead letters
+    (include/sf_webhook.h).
+
+    Threads: the ingest thread calls sf_webhooks_alert, which only appends
+    to the inbox (inbox_lock). The delivery thread moves the inbox into the
+    queue (its own LMDB environment, through the store's generic primitives:
+    this thread is that environment's only writer), then tries the oldest
+    due delivery of each receiver, one at a time, in order. The counters are
+    atomics, read by the HTTP thread for /metrics.
+
+    Queue entries: key 'q' receiver \0 be64 seq (dead letters 'd' ...),
+    value: be64 next attempt (unix ms), be64 attempts, the idempotency key
+    (32 hex), the alert key's length (be64) and the key, then the body.
+*/
+#include "sf_webhook.h"
+#include "sf_alloc.h"
+#include "sf_log.h"
+#include "sf_store.h"
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define S_RECEIVERS_MAX 16
+#define S_NAME_MAX 64
+#define S_SECRET_MAX 1024
+
+typedef struct {
+    char name [S_NAME_MAX + 1];
+    char url [1024];
+    unsigned char secret [S_SECRET_MAX];
+    size_t secret_len;
+    CURL *curl;                 //  delivery thread only
+    //  Counters: written by the delivery thread, read by /metrics
+    atomic_uint_fast64_t queued;
+    atomic_uint_fast64_t attempts;
+    atomic_uint_fast64_t delivered;
+    atomic_uint_fast64_t failed;
+    atomic_uint_fast64_t dead;
+} s_receiver_t;
+
+//  A transition waiting in the inbox
+typedef struct s_item_t {
+    struct s_item_t *next;
+    size_t receiver;
+    char idem [33];
+    char key [SF_ALERT_KEY_MAX + 1];
+    char *body;
+} s_item_t;
+
+struct sf_webhooks_t {
+    s_receiver_t rx [S_RECEIVERS_MAX];
+    size_t nrx;
+    sf_webhooks_config_t cfg;
+    char controller_id [128];
+    char web_url [256];
+    sf_store_t *queue;          //  delivery thread only (after start)
+    uint64_t next_seq;          //  delivery thread only
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t inbox_lock; //  guards inbox, stop
+    pthread_cond_t inbox_cond;
+    s_item_t *inbox, **inbox_tail;
+    bool stop;
+    sf_ratelimit_t rl;          //  delivery thread only
+    sf_webhooks_owner_fn *owner_fn;     //  set before deliveries matter; read by the thread
+    void *owner_arg;
+};
+
+//  -------------------------------------------------------------------------
+//  Bodies and signatures
+
+char *
+sf_webhook_body (const sf_alert_event_t *ev, const char *controller_id, const char *web_url)
+{
+    json_t *o = json_object ();
+    json_object_set_new (o, "version", json_integer (1));
+    json_object_set_new (o, "idempotency_key", json_string (ev->idempotency_key));
+    json_object_set_new (o, "key", json_string (ev->key));
+    json_object_set_new (o, "state", json_string (ev->resolved ? "resolved" : "firing"));
+    json_object_set_new (o, "rule", json_string (ev->rule));
+    json_object_set_new (o, "condition", json_string (sf_alert_cond_name (ev->cond)));
+    json_object_set_new (o, "node", json_string (ev->node));
+    json_object_set_new (o, "stream", ev->stream [0] ? json_string (ev->stream) : json_null ());
+    json_object_set_new (o, "streams", json_integer (ev->streams));
+    json_object_set_new (o, "reason", json_string (ev->reason));
+    json_object_set_new (o, "since_ms", json_integer (ev->since_ms));
+    json_object_set_new (o, "at_ms", json_integer (ev->at_ms));
+    json_object_set_new (o, "controller", json_string (controller_id ? controller_id : ""));
+    json_t *links = json_object ();
+    json_object_set_new (links, "rtsp", ev->rtsp [0] ? json_string (ev->rtsp) : json_null ());
+    json_object_set_new (links, "hls", ev->hls [0] ? json_string (ev->hls) : json_null ());
+    if (web_url && *web_url) {
+        //  The page's listing of that stream (or node)
+        char *q = NULL;
+        size_t qn = 0;
+        FILE *f = open_memstream (&q, &qn);
+        if (f) {
+            fprintf (f, "%s#/streams?", web_url);
+            const char *parts [2][2] = { { "name", ev->stream }, { "node", ev->node } };
+            bool first = true;
+            for (int i = 0; i < 2; i++) {
+                if (!parts [i][1][0])
+                    continue;
+                fprintf (f, "%s%s=", first ? "" : "&", parts [i][0]);
+                first = false;
+                for (const unsigned char *p = (const unsigned char *) parts [i][1]; *p; p++)
+                    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+                    ||  *p == '-' || *p == '_' || *p == '.' || *p == '~')
+                        fputc (*p, f);
+                    else
+                        fprintf (f, "%%%02X", *p);
+            }
+            fclose (f);
+            json_object_set_new (links, "web", json_string (q));
+            free (q);
+        }
+    }
+    else
+        json_object_set_new (links, "web", json_null ());
+    json_object_set_new (o, "links", links);
+    char *text = json_dumps (o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref (o);
+    if (!text)
+        sf_oom (0, __FILE__, __LINE__);
+    return text;
+}
+
+void
+sf_webhook_sign (const unsigned char *secret, size_t secret_len, const char *timestamp,
+                 const char *body, size_t body_len, char hex [65])
+{
+    crypto_auth_hmacsha256_state st;
+    unsigned char mac [crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_init (&st, secret, secret_len);
+    crypto_auth_hmacsha256_update (&st, (const unsigned char *) timestamp, strlen (timestamp));
+    crypto_auth_hmacsha256_update (&st, (const unsigned char *) ".", 1);
+    crypto_auth_hmacsha256_update (&st, (const unsigned char *) body, body_len);
+    crypto_auth_hmacsha256_final (&st, mac);
+    sodium_bin2hex (hex, 65, mac, sizeof (mac));
+}
+
+//  -------------------------------------------------------------------------
+//  Receivers
+
+static int
+s_read_secret (s_receiver_t *r, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f) {
+        snprintf (err, errlen, "cannot read the secret file %s: %s", path, strerror (errno));
+        return -1;
+    }
+    size_t n = fread (r->secret, 1, sizeof (r->secret), f);
+    bool more = fgetc (f) != EOF;
+    fclose (f);
+    if (more) {
+        snprintf (err, errlen, "the secret file %s is longer than %d bytes", path, S_SECRET_MAX);
+        return -1;
+    }
+    while (n && (r->secret [n - 1] == '\n' || r->secret [n - 1] == '\r'))
+        n--;
+    if (n < 16) {
+        snprintf (err, errlen, "the secret in %s is shorter than 16 bytes (make one with: "
+                  "head -c 32 /dev/urandom | base64 > %s)", path, path);
+        return -1;
+    }
+    r->secret_len = n;
+    return 0;
+}
+
+static int
+s_parse_receiver (s_receiver_t *r, const char *line, char *err, size_t errlen)
+{
+    char buf [2048];
+    if (strlen (line) >= sizeof (buf)) {
+        snprintf (err, errlen, "longer than %zu bytes", sizeof (buf) - 1);
+        return -1;
+    }
+    strcpy (buf, line);
+    char *save = NULL;
+    char *name = strtok_r (buf, " \t", &save);
+    char *url = name ? strtok_r (NULL, " \t", &save) : NULL;
+    if (!name || !url) {
+        snprintf (err, errlen, "expected 'NAME URL [secret-file=PATH]'");
+        return -1;
+    }
+    if (strlen (name) > S_NAME_MAX || strpbrk (name, ",\"\\=")) {
+        snprintf (err, errlen, "the name '%.64s' must be at most %d bytes without , \" \\ =", name, S_NAME_MAX);
+        return -1;
+    }
+    if (strncmp (url, "http://", 7) && strncmp (url, "https://", 8)) {
+        snprintf (err, errlen, "the URL '%.100s' is not http:// or https://", url);
+        return -1;
+    }
+    if (strlen (url) >= sizeof (r->url)) {
+        snprintf (err, errlen, "the URL is longer than %zu bytes", sizeof (r->url) - 1);
+        return -1;
+    }
+    strcpy (r->name, name);
+    strcpy (r->url, url);
+    char *kv;
+    while ((kv = strtok_r (NULL, " \t", &save))) {
+        if (!strncmp (kv, "secret-file=", 12) && kv [12]) {
+            if (s_read_secret (r, kv + 12, err, errlen))
+                return -1;
+        }
+        else {
+            snprintf (err, errlen, "'%.60s' is not secret-file=PATH", kv);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  The queue
+
+typedef struct {
+    int64_t next_ms;
+    uint64_t attempts;
+    char idem [33];
+    char key [SF_ALERT_KEY_MAX + 1];
+    const char *body;
+    size_t body_len;
+} s_entry_t;
+
+static size_t
+s_entry_pack (const s_entry_t *e, uint8_t **out)
+{
+    size_t klen = strlen (e->key);
+    size_t size = 8 + 8 + 32 + 8 + klen + e->body_len;
+    uint8_t *p = sf_xmalloc (size);
+    sf_be64_put (p, (uint64_t) e->next_ms);
+    sf_be64_put (p + 8, e->attempts);
+    memcpy (p + 16, e->idem, 32);
+    sf_be64_put (p + 48, klen);
+    memcpy (p + 56, e->key, klen);
+    memcpy (p + 56 + klen, e->body, e->body_len);
+    *out = p;
+    return size;
+}
+
+//  The entry inside the map (body points into it). 0 or -1 (not an entry).
+static int
+s_entry_unpack (const sf_val_t *v, s_entry_t *e)
+{
+    const uint8_t *p = v->data;
+    if (v->size < 56)
+        return -1;
+    uint64_t klen = sf_be64_get (p + 48);
+    if (klen > SF_ALERT_KEY_MAX || 56 + klen > v->size)
+        return -1;
+    e->next_ms = (int64_t) sf_be64_get (p);
+    e->attempts = sf_be64_get (p + 8);
+    memcpy (e->idem, p + 16, 32);
+    e->idem [32] = 0;
+    memcpy (e->key, p + 56, klen);
+    e->key [klen] = 0;
+    e->body = (const char *) p + 56 + klen;
+    e->body_len = v->size - 56 - klen;
+    return 0;
+}
+
+typedef struct {
+    uint64_t seq;
+    bool found;
+    s_entry_t entry;
+    char *body;                 //  a copy, outside the transaction
+    uint64_t count;
+} s_head_t;
+
+static int
+s_head_fn (const sf_val_t *key, const sf_val_t *val, void *arg)
+{
+    s_head_t *h = arg;
+    if (key->size < 8 || s_entry_unpack (val, &h->entry))
+        return 0;
+    h->seq = sf_be64_get ((const uint8_t *) key->data + key->size - 8);
+    h->body = sf_xstrndup (h->entry.body, h->entry.body_len);
+    h->entry.body = h->body;
+    h->found = true;
+    return 1;
+}
+
+static int
+s_count_fn (const sf_val_t *key, const sf_val_t *val, void *arg)
+{
+    s_head_t *h = arg;
+    h->count++;
+    if (key->size >= 8) {
+        uint64_t seq = sf_be64_get ((const uint8_t *) key->data + key->size - 8);
+        if (seq > h->seq)
+            h->seq = seq;
+    }
+    return 0;
+}
+
+//  Commits the queue's open transaction; a grown map replays nothing here
+//  (the caller tries again at its next turn). 0 or -1.
+static int
+s_commit (sf_webhooks_t *self)
+{
+    int rc = sf_store_commit (self->queue);
+    if (rc) {
+        sf_log_limited (&self->rl, SF_LOG_WARN, "webhooks: the queue in %s could not be written (%s); "
+                        "trying again", self->cfg.queue_dir,
+                        rc == SF_STORE_NOSPACE ? "the disk is full" : rc == SF_STORE_RETRY ? "map grown" : "error");
+        return -1;
+    }
+    return 0;
+}
+
+//  Moves the inbox into the queue. Items stay in memory when the write fails.
+static void
+s_persist (sf_webhooks_t *self, s_item_t **items)
+{
+    if (!*items)
+        return;
+    sf_store_maybe_grow (self->queue);
+    if (sf_store_write_begin (self->queue))
+        return;
+    int64_t now = sf_now_ms ();
+    for (s_item_t *it = *items; it; it = it->next) {
+        s_entry_t e = { .next_ms = now, .attempts = 0, .body = it->body, .body_len = strlen (it->body) };
+        memcpy (e.idem, it->idem, sizeof (e.idem));
+        snprintf (e.key, sizeof (e.key), "%s", it->key);
+        uint8_t *packed;
+        size_t size = s_entry_pack (&e, &packed);
+        sf_key_t k;
+        sf_key_make (&k, "BsL", 'q', self->rx [it->receiver].name, self->next_seq + 1);
+        int rc = sf_store_put (self->queue, SF_DB_WEBHOOKS, &k, packed, size);
+        free (packed);
+        if (rc) {
+            sf_store_abort (self->queue);
+            return;
+        }
+        self->next_seq++;
+    }
+    if (s_commit (self))
+        return;
+    while (*items) {
+        s_item_t *it = *items;
+        *items = it->next;
+        atomic_fetch_add (&self->rx [it->receiver].queued, 1);
+        free (it->body);
+        free (it);
+    }
+}
+
+static size_t
+s_discard (void *data, size_t size, size_t n, void *arg)
+{
+    return size * n;
+}
+
+//  One attempt: 0 delivered (2xx), -1 not (why says so)
+static int
+s_post (sf_webhooks_t *self, s_receiver_t *r, const s_entry_t *e, char *why, size_t whylen)
+{
+    if (!r->curl) {
+        r->curl = curl_easy_init ();
+        if (!r->curl) {
+            snprintf (why, whylen, "libcurl could not start");
+            return -1;
+        }
+    }
+    CURL *c = r->curl;
+    curl_easy_reset (c);
+    struct curl_slist *h = NULL;
+    char line [256];
+    char ts [32];
+    snprintf (ts, sizeof (ts), "%" PRId64, sf_now_ms () / 1000);
+    h = curl_slist_append (h, "Content-Type: application/json");
+    h = curl_slist_append (h, "Expect:");
+    snprintf (line, sizeof (line), "Idempotency-Key: %s", e->idem);
+    h = curl_slist_append (h, line);
+    snprintf (line, sizeof (line), "X-Streamfleet-Attempt: %" PRIu64, e->attempts + 1);
+    h = curl_slist_append (h, line);
+    if (r->secret_len) {
+        char hex [65];
+        sf_webhook_sign (r->secret, r->secret_len, ts, e->body, e->body_len, hex);
+        snprintf (line, sizeof (line), "X-Streamfleet-Timestamp: %s", ts);
+        h = curl_slist_append (h, line);
+        snprintf (line, sizeof (line), "X-Streamfleet-Signature: sha256=%s", hex);
+        h = curl_slist_append (h, line);
+    }
+    curl_easy_setopt (c, CURLOPT_URL, r->url);
+    curl_easy_setopt (c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt (c, CURLOPT_POSTFIELDS, e->body);
+    curl_easy_setopt (c, CURLOPT_POSTFIELDSIZE, (long) e->body_len);
+    curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, (long) self->cfg.timeout_ms);
+    curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT_MS, (long) self->cfg.timeout_ms);
+    curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, s_discard);
+    curl_easy_setopt (c, CURLOPT_USERAGENT, "streamfleet-controller");
+    CURLcode rc = curl_easy_perform (c);
+    long status = 0;
+    curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all (h);
+    atomic_fetch_add (&r->attempts, 1);
+    if (rc != CURLE_OK) {
+        snprintf (why, whylen, "%s", curl_easy_strerror (rc));
+        return -1;
+    }
+    if (status < 200 || status > 299) {
+        snprintf (why, whylen, "answered HTTP %ld", status);
+        return -1;
+    }
+    return 0;
+}
+
+//  Tries the oldest delivery of receiver i when it is due. Returns the time
+//  (unix ms) the receiver is next due, or 0 when its queue is empty.
+static int64_t
+s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
+{
+    s_receiver_t *r = &self->rx [i];
+    sf_read_t rd;
+    if (sf_store_read_begin (self->queue, &rd))
+        return now + 1000;
+    s_head_t head = { 0 };
+    sf_key_t prefix;
+    sf_key_make (&prefix, "Bs", 'q', r->name);
+    sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_head_fn, &head);
+    sf_store_read_end (&rd);
+    if (!head.found)
+        return 0;
+    int64_t due = head.entry.next_ms;
+    if (due > now) {
+        free (head.body);
+        return due;
+    }
+    if (self->owner_fn && !self->owner_fn (head.entry.key, self->owner_arg)) {
+        //  Another controller owns it now; asked again in a second (it comes
+        //  here when that controller dies)
+        free (head.body);
+        return now + 1000;
+    }
+    char why [256] = "";
+    int ok = s_post (self, r, &head.entry, why, sizeof (why));
+    sf_key_t k;
+    sf_key_make (&k, "BsL", 'q', r->name, head.seq);
+    int64_t next = now;
+    if (sf_store_write_begin (self->queue) == 0) {
+        if (ok == 0) {
+            sf_store_del (self->queue, SF_DB_WEBHOOKS, &k);
+            if (s_commit (self) == 0) {
+                atomic_fetch_add (&r->delivered, 1);
+                atomic_fetch_sub (&r->queued, 1);
+                sf_debug ("webhook %s: delivered %s (%s)", r->name, head.entry.key, head.entry.idem);
+            }
+        }
+        else {
+            atomic_fetch_add (&r->failed, 1);
+            head.entry.attempts++;
+            uint8_t *packed;
+            if ((int64_t) head.entry.attempts > self->cfg.retries) {
+                //  A dead letter: kept for the operator, no longer tried
+                sf_key_t dk;
+                sf_key_make (&dk, "BsL", 'd', r->name, head.seq);
+                size_t size = s_entry_pack (&head.entry, &packed);
+                sf_store_put (self->queue, SF_DB_WEBHOOKS, &dk, packed, size);
+                sf_store_del (self->queue, SF_DB_WEBHOOKS, &k);
+                free (packed);
+                if (s_commit (self) == 0) {
+                    atomic_fetch_add (&r->dead, 1);
+                    atomic_fetch_sub (&r->queued, 1);
+                    sf_warn ("webhook %s: gave up on %s after %" PRIu64 " attempts (%s): a dead letter",
+                             r->name, head.entry.key, head.entry.attempts, why);
+                }
+            }
+            else {
+                int64_t wait = self->cfg.backoff_ms;
+                for (uint64_t a = 1; a < head.entry.attempts && wait < self->cfg.backoff_max_ms; a++)
+                    wait *= 2;
+                if (wait > self->cfg.backoff_max_ms)
+                    wait = self->cfg.backoff_max_ms;
+                head.entry.next_ms = now + wait;
+                next = head.entry.next_ms;
+                size_t size = s_entry_pack (&head.entry, &packed);
+                sf_store_put (self->queue, SF_DB_WEBHOOKS, &k, packed, size);
+                free (packed);
+                if (s_commit (self) == 0)
+                    sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: %s for %s (attempt %" PRIu64
+                                    "), next in %" PRId64 " ms", r->name, why, head.entry.key,
+                                    head.entry.attempts, wait);
+            }
+        }
+    }
+    free (head.body);
+    return next;
+}
+
+static void *
+s_thread (void *arg)
+{
+    sf_webhooks_t *self = arg;
+    int64_t wait_ms = 0;
+    while (true) {
+        pthread_mutex_lock (&self->inbox_lock);
+        if (!self->inbox && !self->stop && wait_ms > 0) {
+            struct timespec ts;
+            clock_gettime (CLOCK_REALTIME, &ts);
+            int64_t ns = (int64_t) ts.tv_nsec + (wait_ms % 1000) * 1000000;
+            ts.tv_sec += wait_ms / 1000 + ns / 1000000000;
+            ts.tv_nsec = ns % 1000000000;
+            pthread_cond_timedwait (&self->inbox_cond, &self->inbox_lock, &ts);
+        }
+        bool stop = self->stop;
+        s_item_t *items = self->inbox;
+        self->inbox = NULL;
+        self->inbox_tail = &self->inbox;
+        pthread_mutex_unlock (&self->inbox_lock);
+        if (stop) {
+            //  Whatever is still in memory goes to the queue first
+            s_persist (self, &items);
+            while (items) {
+                s_item_t *it = items;
+                items = it->next;
+                free (it->body);
+                free (it);
+            }
+            break;
+        }
+        s_persist (self, &items);
+        if (items) {
+            //  Not stored (a full disk): back to the inbox's head, kept in order
+            pthread_mutex_lock (&self->inbox_lock);
+            s_item_t **end = &items;
+            while (*end)
+                end = &(*end)->next;
+            *end = self->inbox;
+            self->inbox = items;
+            if (!*end)
+                self->inbox_tail = end;
+            pthread_mutex_unlock (&self->inbox_lock);
+        }
+        int64_t now = sf_now_ms ();
+        wait_ms = 1000;
+        for (size_t i = 0; i < self->nrx; i++) {
+            int64_t due = s_deliver_one (self, i, now);
+            if (due && due - now < wait_ms)
+                wait_ms = due - now;
+        }
+        if (wait_ms < 0)
+            wait_ms = 0;
+    }
+    return NULL;
+}
+
+//  -------------------------------------------------------------------------
+
+sf_webhooks_t *
+sf_webhooks_new (const sf_webhooks_config_t *cfg, char *err, size_t errlen)
+{
+    sf_webhooks_t *self = sf_xcalloc (1, sizeof (*self));
+    self->cfg = *cfg;
+    snprintf (self->controller_id, sizeof (self->controller_id), "%s", cfg->controller_id ? cfg->controller_id : "");
+    snprintf (self->web_url, sizeof (self->web_url), "%s", cfg->web_url ? cfg->web_url : "");
+    pthread_mutex_init (&self->inbox_lock, NULL);
+    pthread_cond_init (&self->inbox_cond, NULL);
+    self->inbox_tail = &self->inbox;
+    self->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (10, 10000);
+    const char *p = cfg->receivers ? cfg->receivers : "";
+    int lineno = 0;
+    while (*p) {
+        const char *nl = strchr (p, '\n');
+        size_t len = nl ? (size_t) (nl - p) : strlen (p);
+        char *line = sf_xstrndup (p, len);
+        p += len + (nl ? 1 : 0);
+        lineno++;
+        char *l = line;
+        while (*l == ' ' || *l == '\t')
+            l++;
+        if (!*l || *l == '#') {
+            free (line);
+            continue;
+        }
+        if (self->nrx == S_RECEIVERS_MAX) {
+            snprintf (err, errlen, "more than %d webhooks", S_RECEIVERS_MAX);
+            free (line);
+            sf_webhooks_destroy (&self);
+            return NULL;
+        }
+        char e [384];
+        s_receiver_t *r = &self->rx [self->nrx];
+        int rc = s_parse_receiver (r, l, e, sizeof (e));
+        for (size_t i = 0; rc == 0 && i < self->nrx; i++)
+            if (!strcmp (self->rx [i].name, r->name)) {
+                snprintf (e, sizeof (e), "the name '%s' is taken", r->name);
+                rc = -1;
+            }
+        if (rc) {
+            snprintf (err, errlen, "webhook %d: %s", lineno, e);
+            free (line);
+            sf_webhooks_destroy (&self);
+            return NULL;
+        }
+        free (line);
+        self->nrx++;
+    }
+    if (self->nrx == 0)
+        return self;
+    //  At start-up, before this module's thread exists
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    if (mkdir (cfg->queue_dir, 0700) && errno != EEXIST) {
+        snprintf (err, errlen, "cannot make the webhook queue directory %s: %s", cfg->queue_dir, strerror (errno));
+        sf_webhooks_destroy (&self);
+        return NULL;
+    }
+    char e [384];
+    self->queue = sf_store_new (cfg->queue_dir, 64 << 20, e, sizeof (e));
+    if (!self->queue) {
+        snprintf (err, errlen, "webhook queue: %s", e);
+        sf_webhooks_destroy (&self);
+        return NULL;
+    }
+    //  What a previous run left: counted, and sent first
+    sf_read_t rd;
+    if (sf_store_read_begin (self->queue, &rd) == 0) {
+        for (size_t i = 0; i < self->nrx; i++) {
+            for (int kind = 0; kind < 2; kind++) {
+                s_head_t h = { 0 };
+                sf_key_t prefix;
+                sf_key_make (&prefix, "Bs", kind ? 'd' : 'q', self->rx [i].name);
+                sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_count_fn, &h);
+                if (kind)
+                    atomic_store (&self->rx [i].dead, h.count);
+                else
+                    atomic_store (&self->rx [i].queued, h.count);
+                if (h.seq > self->next_seq)
+                    self->next_seq = h.seq;
+                if (!kind && h.count)
+                    sf_info ("webhook %s: %" PRIu64 " deliveries pending from before the restart",
+                             self->rx [i].name, h.count);
+            }
+        }
+        sf_store_read_end (&rd);
+    }
+    if (pthread_create (&self->thread, NULL, s_thread, self)) {
+        snprintf (err, errlen, "cannot start the webhook thread");
+        sf_webhooks_destroy (&self);
+        return NULL;
+    }
+    self->started = true;
+    return self;
+}
+
+void
+sf_webhooks_destroy (sf_webhooks_t **self_p)
+{
+    sf_webhooks_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->started) {
+        pthread_mutex_lock (&self->inbox_lock);
+        self->stop = true;
+        pthread_cond_signal (&self->inbox_cond);
+        pthread_mutex_unlock (&self->inbox_lock);
+        pthread_join (self->thread, NULL);
+    }
+    while (self->inbox) {
+        s_item_t *it = self->inbox;
+        self->inbox = it->next;
+        free (it->body);
+        free (it);
+    }
+    for (size_t i = 0; i < self->nrx; i++)
+        if (self->rx [i].curl)
+            curl_easy_cleanup (self->rx [i].curl);
+    sf_store_destroy (&self->queue);
+    sodium_memzero (self->rx, sizeof (self->rx));
+    pthread_cond_destroy (&self->inbox_cond);
+    pthread_mutex_destroy (&self->inbox_lock);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+sf_webhooks_count (sf_webhooks_t *self)
+{
+    return self->nrx;
+}
+
+void
+sf_webhooks_set_owner (sf_webhooks_t *self, sf_webhooks_owner_fn *fn, void *arg)
+{
+    self->owner_arg = arg;
+    self->owner_fn = fn;
+}
+
+//  Whether a rule's `to` list names receiver name ("" names every one)
+static bool
+s_named (const char *to, const char *name)
+{
+    if (!to [0])
+        return true;
+    size_t n = strlen (name);
+    for (const char *p = to; *p; ) {
+        const char *comma = strchr (p, ',');
+        size_t len = comma ? (size_t) (comma - p) : strlen (p);
+        if (len == n && !strncmp (p, name, n))
+            return true;
+        p += len + (comma ? 1 : 0);
+    }
+    return false;
+}
+
+void
+sf_webhooks_alert (const sf_alert_event_t *ev, void *arg)
+{
+    sf_webhooks_t *self = arg;
+    if (!self || !self->nrx)
+        return;
+    char *body = NULL;
+    for (size_t i = 0; i < self->nrx; i++) {
+        if (!s_named (ev->to, self->rx [i].name))
+            continue;
+        if (!body)
+            body = sf_webhook_body (ev, self->controller_id, self->web_url);
+        s_item_t *it = sf_xcalloc (1, sizeof (*it));
+        it->receiver = i;
+        memcpy (it->idem, ev->idempotency_key, sizeof (it->idem));
+        snprintf (it->key, sizeof (it->key), "%s", ev->key);
+        it->body = sf_xstrdup (body);
+        pthread_mutex_lock (&self->inbox_lock);
+        *self->inbox_tail = it;
+        self->inbox_tail = &it->next;
+        pthread_cond_signal (&self->inbox_cond);
+        pthread_mutex_unlock (&self->inbox_lock);
+    }
+    free (body);
+}
+
+void
+sf_webhooks_metrics_write (sf_webhooks_t *self, FILE *out)
+{
+    if (!self || !self->nrx)
+        return;
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+    } m [] = {
+        { "streamfleet_webhook_queued", "gauge", "Alert deliveries waiting, per webhook.",
+          offsetof (s_receiver_t, queued) },
+        { "streamfleet_webhook_attempts_total", "counter", "Delivery attempts (raw POSTs), per webhook.",
+          offsetof (s_receiver_t, attempts) },
+        { "streamfleet_webhook_delivered_total", "counter", "Deliveries answered 2xx, per webhook.",
+          offsetof (s_receiver_t, delivered) },
+        { "streamfleet_webhook_failed_total", "counter", "Attempts that failed (retried), per webhook.",
+          offsetof (s_receiver_t, failed) },
+        { "streamfleet_webhook_dead_letters", "gauge", "Deliveries given up after every retry, per webhook.",
+          offsetof (s_receiver_t, dead) },
+    };
+    for (size_t k = 0; k < sizeof (m) / sizeof (m [0]); k++) {
+        fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", m [k].name, m [k].help, m [k].name, m [k].type);
+        for (size_t i = 0; i < self->nrx; i++) {
+            atomic_uint_fast64_t *v = (atomic_uint_fast64_t *) ((char *) &self->rx [i] + m [k].offset);
+            fprintf (out, "%s{webhook=\"%s\"} %" PRIu64 "\n", m [k].name, self->rx [i].name,
+                     (uint64_t) atomic_load (v));
+        }
+    }
+}
