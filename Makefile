@@ -198,6 +198,12 @@ bench-profile: deps
 bench-readmodel: all
 	$(BUILD)/tools/sf_bench_readmodel --placements $(or $(RM_PLACEMENTS),1000000) --nodes 100
 
+# make bench-alerts: alert rules' cost to the writer (issue 17: 20 rules at ALERTS_PLACEMENTS,
+# default 1,000,000, at ALERTS_RATE updates/s, default 10,000); figures in docs/benchmarks.md
+bench-alerts: all
+	$(BUILD)/tools/sf_bench_alerts --placements $(or $(ALERTS_PLACEMENTS),1000000) --nodes 100 \
+	  --rate $(or $(ALERTS_RATE),10000) --seconds $(or $(ALERTS_SECONDS),60)
+
 clean:
 	rm -rf build build-asan
 

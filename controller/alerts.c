@@ -270,6 +270,7 @@ struct sf_alerts_t {
     size_t nout, capout;
     sf_alerts_event_fn *fn;
     void *fn_arg;
+    sf_ratelimit_t rl;          //  transition log lines (ingest thread)
 };
 
 static void
@@ -284,6 +285,7 @@ sf_alerts_new (const char *rules, int64_t transfer_timeout_s, char *err, size_t 
 {
     sf_alerts_t *self = sf_xcalloc (1, sizeof (*self));
     pthread_mutex_init (&self->lock, NULL);
+    self->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (20, 10000);
     const char *p = rules ? rules : "";
     int lineno = 0;
     while (*p) {
@@ -593,8 +595,9 @@ s_flush (sf_alerts_t *self)
                 sf_store_read_end (&rd);
             }
         }
-        sf_info ("alert %s: %s %s%s%s — %s", ev->resolved ? "resolved" : "firing", ev->rule,
-                 ev->node, ev->stream [0] ? "/" : "", ev->stream, ev->reason);
+        sf_log_limited (&self->rl, SF_LOG_INFO, "alert %s: %s %s%s%s — %s",
+                        ev->resolved ? "resolved" : "firing", ev->rule, ev->node,
+                        ev->stream [0] ? "/" : "", ev->stream, ev->reason);
         if (self->fn)
             self->fn (ev, self->fn_arg);
     }
@@ -1012,8 +1015,8 @@ sf_alerts_tick (sf_alerts_t *self, int64_t now_ms)
             zlistx_destroy (&keys);
             sf_store_read_end (&rd);
         }
-        zhashx_purge (self->dvr_dirty);
     }
+    zhashx_purge (self->dvr_dirty);
     //  Hold times, and conditions that time alone changes
     size_t count;
     s_alert_t **all = s_snapshot (self, &count);
