@@ -223,7 +223,11 @@ typedef struct {
     char node [SF_NODE_MAX + 1];
     char stream [SF_NAME_MAX + 1];
     char reason [SF_ALERT_REASON_MAX];
-    int64_t since_ms;           //  the condition holds since
+    int64_t since_ms;           //  the condition holds since (this controller's clock)
+    //  What replicated fact began it (the record version of the change, a
+    //  node's record and heartbeat): the same on every controller, so the
+    //  idempotency keys every controller computes for a transition agree
+    char basis [64];
     int64_t cleared_ms;         //  resolving: the condition stopped holding at
     int64_t until_ms;           //  the condition stops holding by itself then (0 never)
     uint32_t streams;
@@ -431,7 +435,7 @@ s_emit (sf_alerts_t *self, const s_alert_t *a, bool resolved, int64_t now_ms)
     //  One key per transition: the same alert firing again later (a new
     //  since) is a new delivery; the same transition delivered twice is not
     char text [SF_ALERT_KEY_MAX + 64];
-    int n = snprintf (text, sizeof (text), "%s|%" PRId64 "|%s", a->key, a->since_ms,
+    int n = snprintf (text, sizeof (text), "%s|%s|%s", a->key, a->basis,
                       resolved ? "resolved" : "firing");
     unsigned char h [16];
     crypto_generichash (h, sizeof (h), (const unsigned char *) text, (size_t) n, NULL, 0);
@@ -510,7 +514,7 @@ s_advance (sf_alerts_t *self, s_alert_t *a, int64_t now_ms)
 //  node alert): makes or refreshes the alert
 static void
 s_holds (sf_alerts_t *self, size_t rule, const char *node, const char *stream, const char *subject,
-         const char *reason, uint32_t streams, int64_t until_ms, int64_t now_ms)
+         const char *basis, const char *reason, uint32_t streams, int64_t until_ms, int64_t now_ms)
 {
     char key [SF_ALERT_KEY_MAX + 1];
     if (stream && *stream)
@@ -527,6 +531,7 @@ s_holds (sf_alerts_t *self, size_t rule, const char *node, const char *stream, c
         snprintf (a->stream, sizeof (a->stream), "%s", stream ? stream : "");
         snprintf (a->subject, sizeof (a->subject), "%s", subject ? subject : "");
         a->since_ms = now_ms;
+        snprintf (a->basis, sizeof (a->basis), "%s", basis);
         zhashx_insert (self->alerts, key, a);
         if (a->subject [0]) {
             s_subject_t *sub = zhashx_lookup (self->subjects, a->subject);
@@ -769,8 +774,11 @@ s_apply_one (sf_alerts_t *self, const sf_store_change_t *ch, int64_t now_ms)
         //  The streams of a down node count in the node's one alert
         bool holds = selected && !(down && r->cond == SF_COND_INACTIVE)
                   && s_stream_holds (self, r, &ch->sum, subject, now_ms, reason, sizeof (reason), &until);
-        if (holds)
-            s_holds (self, i, ch->node, ch->name, subject, reason, 1, until, now_ms);
+        if (holds) {
+            char basis [64];
+            snprintf (basis, sizeof (basis), "v%" PRIu64 ".%" PRIu64, ch->sum.gen, ch->sum.seq);
+            s_holds (self, i, ch->node, ch->name, subject, basis, reason, 1, until, now_ms);
+        }
         else if (had & (1ULL << i))
             s_clears_key (self, i, ch->node, ch->name, now_ms);
     }
@@ -839,10 +847,29 @@ s_node_selected (const sf_alert_rule_t *r, const char *node)
     return !r->filter.node [0] || !strcmp (r->filter.node, node);
 }
 
+//  A node's stored record version and heartbeat counter, as every
+//  controller has them once replication converged
+static void
+s_node_basis (sf_alerts_t *self, const char *node, char *out, size_t size)
+{
+    snprintf (out, size, "down");
+    sf_read_t rd;
+    if (!self->store || sf_store_read_begin (self->store, &rd))
+        return;
+    sf_node_t n;
+    sf_node_init (&n);
+    if (sf_store_get_node (&rd, node, &n) == 0)
+        snprintf (out, size, "n%" PRIu64 ".%" PRIu64 ".h%" PRIu64, n.version.gen, n.version.seq,
+                  n.heartbeat);
+    sf_store_read_end (&rd);
+}
+
 static void
 s_node_down (sf_alerts_t *self, const char *node, int64_t now_ms)
 {
     bool covered = false;
+    char basis [64];
+    s_node_basis (self, node, basis, sizeof (basis));
     for (size_t i = 0; i < self->nrules; i++) {
         const sf_alert_rule_t *r = &self->rules [i];
         if (r->cond != SF_COND_NODE_DOWN || !s_node_selected (r, node))
@@ -851,7 +878,7 @@ s_node_down (sf_alerts_t *self, const char *node, int64_t now_ms)
         uint32_t n = s_count_node (self, node, r);
         char reason [SF_ALERT_REASON_MAX];
         snprintf (reason, sizeof (reason), "node down: %u stream%s affected", n, n == 1 ? "" : "s");
-        s_holds (self, i, node, NULL, NULL, reason, n, 0, now_ms);
+        s_holds (self, i, node, NULL, NULL, basis, reason, n, 0, now_ms);
     }
     if (covered)
         return;
@@ -864,7 +891,7 @@ s_node_down (sf_alerts_t *self, const char *node, int64_t now_ms)
             continue;
         char reason [SF_ALERT_REASON_MAX];
         snprintf (reason, sizeof (reason), "node down: %u stream%s offline", n, n == 1 ? "" : "s");
-        s_holds (self, i, node, NULL, NULL, reason, n, 0, now_ms);
+        s_holds (self, i, node, NULL, NULL, basis, reason, n, 0, now_ms);
     }
 }
 
@@ -891,7 +918,9 @@ s_disk (sf_alerts_t *self, const sf_node_t *info, int64_t now_ms)
             char reason [SF_ALERT_REASON_MAX];
             snprintf (reason, sizeof (reason), "disk %.100s %.0f %% full (at least %u %%)", mount,
                       worst, r->percent);
-            s_holds (self, i, info->id, NULL, NULL, reason, 0, 0, now_ms);
+            char basis [64];
+            snprintf (basis, sizeof (basis), "n%" PRIu64 ".%" PRIu64, info->version.gen, info->version.seq);
+            s_holds (self, i, info->id, NULL, NULL, basis, reason, 0, 0, now_ms);
         }
         else
             s_clears_key (self, i, info->id, NULL, now_ms);
@@ -993,8 +1022,11 @@ s_dvr_judge (sf_alerts_t *self, sf_read_t *rd, const char *subject, int64_t now_
                 }
             }
         }
-        if (holds)
-            s_holds (self, i, node, name, subject, reason, 1, until, now_ms);
+        if (holds) {
+            char basis [64];
+            snprintf (basis, sizeof (basis), "v%" PRIu64 ".%" PRIu64, row.sum.gen, row.sum.seq);
+            s_holds (self, i, node, name, subject, basis, reason, 1, until, now_ms);
+        }
         else if (had & (1ULL << i))
             s_clears_key (self, i, node, name, now_ms);
     }

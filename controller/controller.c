@@ -38,6 +38,7 @@
 #include "sf_store.h"
 #include "sf_writer.h"
 #include <czmq.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -99,6 +100,8 @@ const sf_option_t sf_controller_options [] = {
       "longest wait between retries" },
     { "webhook-timeout-ms", SF_OPT_INT, O (webhook_timeout_ms), "5000", 100, 600000,
       "one delivery attempt's limit (connect and answer)" },
+    { "webhook-standby-ms", SF_OPT_INT, O (webhook_standby_ms), "600000", 1000, 86400000,
+      "an alert another controller owns is kept this long, and sent if that controller dies" },
     { NULL }
 };
 
@@ -452,6 +455,79 @@ s_feed_node (const sf_change_t *ch, void *arg)
     sf_alerts_node (s_observed.alerts, ch, sf_now_ms ());
 }
 
+//  Which controller delivers an alert (issue 17, "once for the cluster"):
+//  rendezvous hashing of the alert key over the live members (alive or
+//  suspect) of the gossip view, by their peer endpoints, so that every
+//  controller names the same owner and a dead one's keys spread over the
+//  others. Called by the webhook thread only; the view is read again every
+//  250 ms.
+#define S_OWNERS_MAX 64
+static struct {
+    int64_t at_ms;
+    char endpoint [S_OWNERS_MAX][256];
+    bool self [S_OWNERS_MAX];
+    size_t n;
+} s_owners;
+
+static uint64_t
+s_rendezvous (const char *member, const char *key)
+{
+    crypto_generichash_state st;
+    unsigned char h [8];
+    crypto_generichash_init (&st, NULL, 0, sizeof (h));
+    crypto_generichash_update (&st, (const unsigned char *) member, strlen (member) + 1);
+    crypto_generichash_update (&st, (const unsigned char *) key, strlen (key));
+    crypto_generichash_final (&st, h, sizeof (h));
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h [i];
+    return v;
+}
+
+static bool
+s_owner (const char *key, void *arg)
+{
+    s_ctl_t *c = arg;
+    int64_t now = sf_mono_ms ();
+    if (s_owners.at_ms == 0 || now - s_owners.at_ms >= 250) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init (&sb);
+        sf_msg_t msg;
+        sf_msg_init (&msg);
+        if (sf_gossip_cluster (c->gossip, &sb) == 0 && sb.size
+        &&  sf_msg_parse (&msg, sb.data, sb.size) == 0) {
+            const msgpack_object *m = sf_map_get (msg.body, "members");
+            s_owners.n = 0;
+            for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_ARRAY && i < m->via.array.size
+                              && s_owners.n < S_OWNERS_MAX; i++) {
+                const msgpack_object *e = &m->via.array.ptr [i];
+                char state [16] = "", ep [256] = "";
+                bool self = false;
+                sf_map_str (e, "state", state, sizeof (state) - 1, NULL);
+                sf_map_str (e, "endpoint", ep, sizeof (ep) - 1, NULL);
+                sf_map_bool (e, "self", &self, NULL);
+                if (!ep [0] || (strcmp (state, "alive") && strcmp (state, "suspect")))
+                    continue;
+                strcpy (s_owners.endpoint [s_owners.n], ep);
+                s_owners.self [s_owners.n++] = self;
+            }
+        }
+        sf_msg_release (&msg);
+        msgpack_sbuffer_destroy (&sb);
+        s_owners.at_ms = now;
+    }
+    uint64_t best = 0;
+    bool mine = true;           //  no view yet: deliver (at least once)
+    for (size_t i = 0; i < s_owners.n; i++) {
+        uint64_t v = s_rendezvous (s_owners.endpoint [i], key);
+        if (i == 0 || v > best) {
+            best = v;
+            mine = s_owners.self [i];
+        }
+    }
+    return mine;
+}
+
 int
 sf_controller_run (sf_controller_config_t *cfg)
 {
@@ -532,7 +608,8 @@ sf_controller_run (sf_controller_config_t *cfg)
     c->webhooks = sf_webhooks_new (&(sf_webhooks_config_t) {
         .receivers = cfg->webhook, .queue_dir = queue_dir, .controller_id = cfg->id,
         .web_url = web, .retries = cfg->webhook_retries, .backoff_ms = cfg->webhook_backoff_ms,
-        .backoff_max_ms = cfg->webhook_backoff_max_ms, .timeout_ms = cfg->webhook_timeout_ms },
+        .backoff_max_ms = cfg->webhook_backoff_max_ms, .timeout_ms = cfg->webhook_timeout_ms,
+        .standby_ms = cfg->webhook_standby_ms },
         err, sizeof (err));
     if (!c->webhooks) {
         sf_error ("%s (--webhook; docs/http-api.md, Alert webhooks)", err);
@@ -602,6 +679,9 @@ sf_controller_run (sf_controller_config_t *cfg)
         }
         c->query.cluster_fn = sf_gossip_cluster;
         c->query.cluster_arg = c->gossip;
+        //  Each alert is delivered by one controller (its key's owner)
+        if (c->webhooks)
+            sf_webhooks_set_owner (c->webhooks, s_owner, c);
     }
     s_query_thread_t qt = { qsock, &c->stop, c->peers, &c->metrics, &c->query };
     if (pthread_create (&qthread, NULL, s_query_main, &qt)) {

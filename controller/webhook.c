@@ -44,6 +44,7 @@ typedef struct {
     atomic_uint_fast64_t delivered;
     atomic_uint_fast64_t failed;
     atomic_uint_fast64_t dead;
+    atomic_uint_fast64_t standby_dropped;
 } s_receiver_t;
 
 //  A transition waiting in the inbox
@@ -70,7 +71,7 @@ struct sf_webhooks_t {
     s_item_t *inbox, **inbox_tail;
     bool stop;
     sf_ratelimit_t rl;          //  delivery thread only
-    sf_webhooks_owner_fn *owner_fn;     //  set before deliveries matter; read by the thread
+    sf_webhooks_owner_fn *owner_fn;     //  guarded by inbox_lock (set once gossip runs)
     void *owner_arg;
 };
 
@@ -226,24 +227,28 @@ s_parse_receiver (s_receiver_t *r, const char *line, char *err, size_t errlen)
 typedef struct {
     int64_t next_ms;
     uint64_t attempts;
+    int64_t enq_ms;             //  when it was queued (unix ms)
     char idem [33];
     char key [SF_ALERT_KEY_MAX + 1];
     const char *body;
     size_t body_len;
 } s_entry_t;
 
+#define S_HEAD 64                //  the fixed part of an entry
+
 static size_t
 s_entry_pack (const s_entry_t *e, uint8_t **out)
 {
     size_t klen = strlen (e->key);
-    size_t size = 8 + 8 + 32 + 8 + klen + e->body_len;
+    size_t size = S_HEAD + klen + e->body_len;
     uint8_t *p = sf_xmalloc (size);
     sf_be64_put (p, (uint64_t) e->next_ms);
     sf_be64_put (p + 8, e->attempts);
-    memcpy (p + 16, e->idem, 32);
-    sf_be64_put (p + 48, klen);
-    memcpy (p + 56, e->key, klen);
-    memcpy (p + 56 + klen, e->body, e->body_len);
+    sf_be64_put (p + 16, (uint64_t) e->enq_ms);
+    memcpy (p + 24, e->idem, 32);
+    sf_be64_put (p + 56, klen);
+    memcpy (p + S_HEAD, e->key, klen);
+    memcpy (p + S_HEAD + klen, e->body, e->body_len);
     *out = p;
     return size;
 }
@@ -253,19 +258,20 @@ static int
 s_entry_unpack (const sf_val_t *v, s_entry_t *e)
 {
     const uint8_t *p = v->data;
-    if (v->size < 56)
+    if (v->size < S_HEAD)
         return -1;
-    uint64_t klen = sf_be64_get (p + 48);
-    if (klen > SF_ALERT_KEY_MAX || 56 + klen > v->size)
+    uint64_t klen = sf_be64_get (p + 56);
+    if (klen > SF_ALERT_KEY_MAX || S_HEAD + klen > v->size)
         return -1;
     e->next_ms = (int64_t) sf_be64_get (p);
     e->attempts = sf_be64_get (p + 8);
-    memcpy (e->idem, p + 16, 32);
+    e->enq_ms = (int64_t) sf_be64_get (p + 16);
+    memcpy (e->idem, p + 24, 32);
     e->idem [32] = 0;
-    memcpy (e->key, p + 56, klen);
+    memcpy (e->key, p + S_HEAD, klen);
     e->key [klen] = 0;
-    e->body = (const char *) p + 56 + klen;
-    e->body_len = v->size - 56 - klen;
+    e->body = (const char *) p + S_HEAD + klen;
+    e->body_len = v->size - S_HEAD - klen;
     return 0;
 }
 
@@ -277,17 +283,25 @@ typedef struct {
     uint64_t count;
 } s_head_t;
 
+//  The oldest entries of a receiver's queue, copied out of the transaction
+#define S_SCAN 64
+typedef struct {
+    s_head_t e [S_SCAN];
+    size_t n;
+} s_scan_t;
+
 static int
-s_head_fn (const sf_val_t *key, const sf_val_t *val, void *arg)
+s_scan_fn (const sf_val_t *key, const sf_val_t *val, void *arg)
 {
-    s_head_t *h = arg;
+    s_scan_t *sc = arg;
+    s_head_t *h = &sc->e [sc->n];
     if (key->size < 8 || s_entry_unpack (val, &h->entry))
         return 0;
     h->seq = sf_be64_get ((const uint8_t *) key->data + key->size - 8);
     h->body = sf_xstrndup (h->entry.body, h->entry.body_len);
     h->entry.body = h->body;
     h->found = true;
-    return 1;
+    return ++sc->n == S_SCAN;
 }
 
 static int
@@ -329,7 +343,8 @@ s_persist (sf_webhooks_t *self, s_item_t **items)
         return;
     int64_t now = sf_now_ms ();
     for (s_item_t *it = *items; it; it = it->next) {
-        s_entry_t e = { .next_ms = now, .attempts = 0, .body = it->body, .body_len = strlen (it->body) };
+        s_entry_t e = { .next_ms = now, .attempts = 0, .enq_ms = now, .body = it->body,
+                        .body_len = strlen (it->body) };
         memcpy (e.idem, it->idem, sizeof (e.idem));
         snprintf (e.key, sizeof (e.key), "%s", it->key);
         uint8_t *packed;
@@ -418,8 +433,12 @@ s_post (sf_webhooks_t *self, s_receiver_t *r, const s_entry_t *e, char *why, siz
     return 0;
 }
 
-//  Tries the oldest delivery of receiver i when it is due. Returns the time
-//  (unix ms) the receiver is next due, or 0 when its queue is empty.
+//  Tries the oldest delivery of receiver i that this controller owns, when
+//  it is due; deliveries another controller owns wait behind it in the
+//  queue (they are this controller's standby copies) until ownership moves
+//  here or their standby time passes (then the owner is taken to have sent
+//  them). Returns the time (unix ms) the receiver is next due, or 0 when its
+//  queue is empty.
 static int64_t
 s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
 {
@@ -427,24 +446,57 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
     sf_read_t rd;
     if (sf_store_read_begin (self->queue, &rd))
         return now + 1000;
-    s_head_t head = { 0 };
+    s_scan_t *sc = sf_xcalloc (1, sizeof (*sc));
     sf_key_t prefix;
     sf_key_make (&prefix, "Bs", 'q', r->name);
-    sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_head_fn, &head);
+    sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_scan_fn, sc);
     sf_store_read_end (&rd);
-    if (!head.found)
-        return 0;
-    int64_t due = head.entry.next_ms;
-    if (due > now) {
-        free (head.body);
-        return due;
+    pthread_mutex_lock (&self->inbox_lock);
+    sf_webhooks_owner_fn *owner_fn = self->owner_fn;
+    void *owner_arg = self->owner_arg;
+    pthread_mutex_unlock (&self->inbox_lock);
+    s_head_t *pick = NULL;
+    int64_t wake = 0;
+    size_t expired = 0;
+    bool write_open = false;
+    for (size_t k = 0; k < sc->n; k++) {
+        s_head_t *h = &sc->e [k];
+        if (!owner_fn || owner_fn (h->entry.key, owner_arg)) {
+            if (h->entry.next_ms <= now)
+                pick = h;
+            else
+                wake = h->entry.next_ms;
+            break;              //  this controller's own, in order
+        }
+        if (now - h->entry.enq_ms >= self->cfg.standby_ms) {
+            if (!write_open && sf_store_write_begin (self->queue) == 0)
+                write_open = true;
+            if (write_open) {
+                sf_key_t k2;
+                sf_key_make (&k2, "BsL", 'q', r->name, h->seq);
+                sf_store_del (self->queue, SF_DB_WEBHOOKS, &k2);
+                expired++;
+            }
+        }
+        else
+            wake = now + 500;   //  asked again: is its owner still alive?
     }
-    if (self->owner_fn && !self->owner_fn (head.entry.key, self->owner_arg)) {
-        //  Another controller owns it now; asked again in a second (it comes
-        //  here when that controller dies)
-        free (head.body);
-        return now + 1000;
+    if (write_open && s_commit (self) == 0 && expired) {
+        atomic_fetch_sub (&r->queued, expired);
+        atomic_fetch_add (&r->standby_dropped, expired);
     }
+    if (!pick) {
+        for (size_t k = 0; k < sc->n; k++)
+            free (sc->e [k].body);
+        bool more = sc->n == S_SCAN;
+        free (sc);
+        return wake ? wake : more ? now : 0;
+    }
+    s_head_t head = *pick;
+    pick->body = NULL;
+    for (size_t k = 0; k < sc->n; k++)
+        free (sc->e [k].body);
+    free (sc);
     char why [256] = "";
     int ok = s_post (self, r, &head.entry, why, sizeof (why));
     sf_key_t k;
@@ -694,8 +746,10 @@ sf_webhooks_count (sf_webhooks_t *self)
 void
 sf_webhooks_set_owner (sf_webhooks_t *self, sf_webhooks_owner_fn *fn, void *arg)
 {
+    pthread_mutex_lock (&self->inbox_lock);
     self->owner_arg = arg;
     self->owner_fn = fn;
+    pthread_mutex_unlock (&self->inbox_lock);
 }
 
 //  Whether a rule's `to` list names receiver name ("" names every one)
@@ -760,6 +814,9 @@ sf_webhooks_metrics_write (sf_webhooks_t *self, FILE *out)
           offsetof (s_receiver_t, failed) },
         { "streamfleet_webhook_dead_letters", "gauge", "Deliveries given up after every retry, per webhook.",
           offsetof (s_receiver_t, dead) },
+        { "streamfleet_webhook_standby_dropped_total", "counter",
+          "Standby copies of deliveries another controller owned, dropped after the standby time.",
+          offsetof (s_receiver_t, standby_dropped) },
     };
     for (size_t k = 0; k < sizeof (m) / sizeof (m [0]); k++) {
         fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", m [k].name, m [k].help, m [k].name, m [k].type);

@@ -91,7 +91,8 @@ int sf_alert_rule_parse (sf_alert_rule_t *rule, const char *line, int64_t transf
 //  One alert transition: what the webhooks carry (docs/http-api.md)
 typedef struct {
     char key [SF_ALERT_KEY_MAX + 1];    //  rule/node[/stream]: the alert's identity
-    char idempotency_key [33];  //  one per transition: hex of (key, since, state)
+    char idempotency_key [33];  //  one per transition: hex of (key, the replicated fact that
+                                //  began it, state): the same on every controller
     char rule [SF_ALERT_RULE_NAME_MAX + 1];
     uint8_t cond;
     bool resolved;              //  false: firing

@@ -47,6 +47,7 @@ typedef struct {
     int64_t webhook_backoff_ms;
     int64_t webhook_backoff_max_ms;
     int64_t webhook_timeout_ms;
+    int64_t webhook_standby_ms;
 } sf_controller_config_t;
 
 extern const sf_option_t sf_controller_options [];

@@ -36,6 +36,7 @@ typedef struct {
     int64_t backoff_ms;         //  the first retry's wait
     int64_t backoff_max_ms;     //  the longest wait
     int64_t timeout_ms;         //  one attempt's limit
+    int64_t standby_ms;         //  a delivery another controller owns is kept this long
 } sf_webhooks_config_t;
 
 typedef struct sf_webhooks_t sf_webhooks_t;
@@ -54,7 +55,8 @@ void sf_webhooks_alert (const sf_alert_event_t *ev, void *self);
 
 //  Cluster ownership: whether this controller delivers alert key now. Asked
 //  by the delivery thread before each attempt; NULL: always. A delivery this
-//  controller does not own waits (it is delivered if ownership moves here).
+//  controller does not own is a standby copy: it waits (and is delivered if
+//  ownership moves here, when the owner dies) for standby_ms, then goes.
 typedef bool (sf_webhooks_owner_fn) (const char *key, void *arg);
 void sf_webhooks_set_owner (sf_webhooks_t *self, sf_webhooks_owner_fn *fn, void *arg);
 

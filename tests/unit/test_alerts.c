@@ -108,6 +108,47 @@ test_longer_fires_once_then_resolves_once (void **state)
     sf_alerts_destroy (&a);
 }
 
+//  Two controllers judging the same replicated change at different moments
+//  name its transitions with the same idempotency keys (the record's
+//  version, not the clock); a later change that starts it again is new
+static void
+test_idempotency_keys_agree_across_controllers (void **state)
+{
+    s_seen_t one, two;
+    sf_alerts_t *a = s_new (RULE_CAM, &one);
+    sf_alerts_t *b = s_new (RULE_CAM, &two);
+    sf_store_change_t c = { .node = "n1", .name = "cam-1" };
+    c.sum.type = SF_TYPE_PRIMARY;
+    c.sum.status = SF_STATUS_ERROR;
+    c.sum.gen = 3;
+    c.sum.seq = 41;
+    sf_alerts_apply (a, &c, 1, T0);
+    sf_alerts_apply (b, &c, 1, T0 + 1700);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    sf_alerts_tick (b, T0 + 11 * S_MIN);
+    assert_int_equal (one.n, 1);
+    assert_int_equal (two.n, 1);
+    assert_int_not_equal (one.ev [0].since_ms, two.ev [0].since_ms);
+    assert_string_equal (one.ev [0].idempotency_key, two.ev [0].idempotency_key);
+    c.sum.status = SF_STATUS_ACTIVE;
+    c.sum.seq = 42;
+    sf_alerts_apply (a, &c, 1, T0 + 12 * S_MIN);
+    sf_alerts_apply (b, &c, 1, T0 + 12 * S_MIN + 300);
+    sf_alerts_tick (a, T0 + 14 * S_MIN);
+    sf_alerts_tick (b, T0 + 14 * S_MIN);
+    assert_int_equal (one.n, 2);
+    assert_string_equal (one.ev [1].idempotency_key, two.ev [1].idempotency_key);
+    //  In error again (a new change): a new firing, a new key
+    c.sum.status = SF_STATUS_ERROR;
+    c.sum.seq = 43;
+    sf_alerts_apply (a, &c, 1, T0 + 20 * S_MIN);
+    sf_alerts_tick (a, T0 + 30 * S_MIN);
+    assert_int_equal (one.n, 3);
+    assert_string_not_equal (one.ev [2].idempotency_key, one.ev [0].idempotency_key);
+    sf_alerts_destroy (&a);
+    sf_alerts_destroy (&b);
+}
+
 static void
 test_back_during_resolve_hold_is_one_alert (void **state)
 {
@@ -393,6 +434,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_blip_shorter_than_hold_fires_nothing),
         cmocka_unit_test (test_longer_fires_once_then_resolves_once),
+        cmocka_unit_test (test_idempotency_keys_agree_across_controllers),
         cmocka_unit_test (test_back_during_resolve_hold_is_one_alert),
         cmocka_unit_test (test_selector_and_what_inactive_means),
         cmocka_unit_test (test_no_bitrate_and_reconnects),
