@@ -38,6 +38,10 @@ int sf_apisrc_get (sf_apisrc_t *self, const char *path, int64_t deadline_ms, jso
 //  server, with the same auth: MediaMTX's playback server)
 int sf_apisrc_get_at (sf_apisrc_t *self, const char *base_url, const char *path,
                       int64_t deadline_ms, json_t **root, char *err, size_t errlen);
+//  The same for a reply that is not JSON (MediaMTX's Prometheus metrics):
+//  0 with *body (NUL-terminated, valid until the next request) and *len
+int sf_apisrc_get_text_at (sf_apisrc_t *self, const char *base_url, const char *path,
+                           int64_t deadline_ms, char **body, size_t *len, char *err, size_t errlen);
 //  Requests made since the client was created (tests count them)
 uint64_t sf_apisrc_requests (sf_apisrc_t *self);
 

@@ -27,6 +27,7 @@ struct sf_apisrc_t {
     char header [1200];             //  Authorization header, or ""
     char secret [512];              //  masked in errors
     char query_token [768];         //  "token=..." escaped, for SF_APIAUTH_QUERY
+    char last_url [SF_URL_MAX + 2048];  //  of the last request, for errors
     uint64_t requests;
 };
 
@@ -109,11 +110,19 @@ s_mask (char *text, const char *what)
     }
 }
 
-int
-sf_apisrc_get_at (sf_apisrc_t *self, const char *base_url, const char *path, int64_t deadline_ms,
-                  json_t **root, char *err, size_t errlen)
+//  An error an operator reads never carries the password or token
+static void
+s_secrets_out (const sf_apisrc_t *self, char *err)
 {
-    *root = NULL;
+    if (*self->query_token)
+        s_mask (err, self->query_token + 6);
+    s_mask (err, self->secret);
+}
+
+int
+sf_apisrc_get_text_at (sf_apisrc_t *self, const char *base_url, const char *path, int64_t deadline_ms,
+                       char **body, size_t *len, char *err, size_t errlen)
+{
     char base [SF_URL_MAX];
     snprintf (base, sizeof base, "%s", base_url);
     s_trim (base);
@@ -125,26 +134,35 @@ sf_apisrc_get_at (sf_apisrc_t *self, const char *base_url, const char *path, int
     int64_t left = deadline_ms - sf_mono_ms ();
     if (left < 1)
         left = 1;
-    char *body = NULL;
-    size_t len = 0;
+    *body = NULL;
+    *len = 0;
     long status = 0;
     self->requests++;
+    snprintf (self->last_url, sizeof self->last_url, "%s", url);
     int rc = sf_fetch (self->fetch, url, NULL, *self->header ? self->header : NULL, left,
-                       S_REPLY_MAX, &body, &len, &status, err, errlen);
-    if (rc == 0) {
-        json_error_t jerr;
-        *root = json_loadb (body, len, 0, &jerr);
-        if (!*root) {
-            snprintf (err, errlen, "GET %s: reply is not JSON (line %d: %s)", url, jerr.line, jerr.text);
-            rc = -1;
-        }
-    }
-    if (rc) {
-        if (*self->query_token)
-            s_mask (err, self->query_token + 6);
-        s_mask (err, self->secret);
-    }
+                       S_REPLY_MAX, body, len, &status, err, errlen);
+    if (rc)
+        s_secrets_out (self, err);
     return rc;
+}
+
+int
+sf_apisrc_get_at (sf_apisrc_t *self, const char *base_url, const char *path, int64_t deadline_ms,
+                  json_t **root, char *err, size_t errlen)
+{
+    *root = NULL;
+    char *body;
+    size_t len;
+    if (sf_apisrc_get_text_at (self, base_url, path, deadline_ms, &body, &len, err, errlen))
+        return -1;
+    json_error_t jerr;
+    *root = json_loadb (body, len, 0, &jerr);
+    if (!*root) {
+        snprintf (err, errlen, "GET %s: reply is not JSON (line %d: %s)", self->last_url, jerr.line, jerr.text);
+        s_secrets_out (self, err);
+        return -1;
+    }
+    return 0;
 }
 
 int

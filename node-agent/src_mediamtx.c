@@ -39,6 +39,9 @@ static const sf_option_t s_options [] = {
     { "mediamtx-user", SF_OPT_STR, O (user), "", 0, 0, "mediamtx: user with the api permission (basic auth)" },
     { "mediamtx-password", SF_OPT_STR, O (password), "", 0, 0, "mediamtx: that user's password" },
     { "mediamtx-token", SF_OPT_STR, O (token), "", 0, 0, "mediamtx: bearer token (authMethod jwt)" },
+    { "mediamtx-metrics-url", SF_OPT_STR, O (metrics_url), "", 0, 0,
+      "mediamtx: metrics listener base URL (metrics: yes, e.g. http://127.0.0.1:9998) to cross-check "
+      "the API with; empty: not read" },
     { "mediamtx-page-items", SF_OPT_INT, O (page_items), "100", 1, 10000,
       "mediamtx: items asked for per page of a list" },
     { NULL }
@@ -63,6 +66,11 @@ typedef struct {
     sf_apisrc_t *api;
     sf_apimemo_t memo;
     bool details_failing;           //  logged once per streak
+    sf_mediamtx_metric_t *metrics;  //  this poll's /metrics, sorted by name
+    size_t nmetrics;
+    bool metrics_read;              //  this poll read them
+    bool metrics_failing;           //  logged once per streak
+    bool metrics_disagree;          //  logged once per streak
 } s_mediamtx_t;
 
 static void
@@ -176,8 +184,193 @@ sf_mediamtx_path (json_t *item, sf_stream_t *s, sf_mediamtx_path_t *x)
             s_track (s, json_string_value (t), NULL);
     }
     double bytes = 0;
-    if (sf_jv_num (item, "inboundBytes", &bytes) || sf_jv_num (item, "bytesReceived", &bytes))
+    if (sf_jv_num (item, "inboundBytes", &bytes) || sf_jv_num (item, "bytesReceived", &bytes)) {
         x->inbound_bytes = bytes > 0 ? (uint64_t) bytes : 0;
+        x->has_bytes = true;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Metrics: Prometheus's text exposition format, the few lines MediaMTX
+//  writes per path ("paths{name="cam1",state="ready"} 1"). A small reader
+//  of that line grammar (metric, {label="value",...}, value, optional
+//  timestamp) rather than a client library: Debian packages none that parses.
+
+static int
+s_metric_cmp (const void *a, const void *b)
+{
+    return strcmp (((const sf_mediamtx_metric_t *) a)->name, ((const sf_mediamtx_metric_t *) b)->name);
+}
+
+//  Reads one label value ("..." with \\ \" \n escapes) into out; the
+//  position after the closing quote, or NULL
+static const char *
+s_label_value (const char *p, const char *end, char *out, size_t size)
+{
+    if (p >= end || *p != '"')
+        return NULL;
+    size_t n = 0;
+    for (p++; p < end && *p != '"'; p++) {
+        char c = *p;
+        if (c == '\\' && p + 1 < end) {
+            p++;
+            c = *p == 'n' ? '\n' : *p;
+        }
+        if (n + 1 < size)
+            out [n++] = c;
+        else
+            return NULL;                //  longer than any name we keep
+    }
+    if (p >= end)
+        return NULL;
+    out [n] = 0;
+    return p + 1;
+}
+
+int
+sf_mediamtx_metrics (const char *text, size_t len, sf_mediamtx_metric_t **out, size_t *count,
+                     char *err, size_t errlen)
+{
+    *out = NULL;
+    *count = 0;
+    sf_mediamtx_metric_t *items = NULL;
+    size_t n = 0, cap = 0, lineno = 0;
+    const char *p = text, *stop = text + len;
+    while (p < stop) {
+        const char *eol = memchr (p, '\n', (size_t) (stop - p));
+        const char *end = eol ? eol : stop;
+        const char *line = p;
+        p = eol ? eol + 1 : stop;
+        lineno++;
+        while (line < end && (*line == ' ' || *line == '\t'))
+            line++;
+        if (line == end || *line == '#')
+            continue;
+        const char *q = line;
+        while (q < end && *q != '{' && *q != ' ' && *q != '\t')
+            q++;
+        size_t mlen = (size_t) (q - line);
+        enum { M_NONE, M_STATE, M_BYTES, M_READERS } kind = M_NONE;
+        if (mlen == 5 && !memcmp (line, "paths", 5))
+            kind = M_STATE;
+        else
+        if ((mlen == 19 && !memcmp (line, "paths_inbound_bytes", 19))
+        ||  (mlen == 20 && !memcmp (line, "paths_bytes_received", 20)))
+            kind = M_BYTES;
+        else
+        if (mlen == 13 && !memcmp (line, "paths_readers", 13))
+            kind = M_READERS;
+        char name [SF_NAME_MAX + 1] = "", state [64] = "";
+        if (q < end && *q == '{') {
+            q++;
+            while (q < end && *q != '}') {
+                const char *k = q;
+                while (q < end && *q != '=' && *q != '}')
+                    q++;
+                if (q >= end || *q != '=')
+                    goto bad;
+                size_t klen = (size_t) (q - k);
+                char value [SF_NAME_MAX + 1];
+                const char *after = s_label_value (q + 1, end, value, sizeof value);
+                if (!after) {
+                    //  A label too long for us (or malformed): skip the line
+                    //  only if it is one we read; else it cannot matter
+                    if (kind != M_NONE)
+                        goto bad;
+                    q = end;
+                    break;
+                }
+                if (klen == 4 && !memcmp (k, "name", 4))
+                    snprintf (name, sizeof name, "%s", value);
+                else
+                if (klen == 5 && !memcmp (k, "state", 5))
+                    snprintf (state, sizeof state, "%.63s", value);
+                q = after;
+                if (q < end && *q == ',')
+                    q++;
+            }
+            if (q < end)
+                q++;                    //  the '}'
+        }
+        if (kind == M_NONE || !*name)
+            continue;
+        while (q < end && (*q == ' ' || *q == '\t'))
+            q++;
+        char num [64];
+        size_t vlen = 0;
+        while (q + vlen < end && q [vlen] != ' ' && q [vlen] != '\t' && vlen + 1 < sizeof num)
+            vlen++;
+        memcpy (num, q, vlen);
+        num [vlen] = 0;
+        char *numend;
+        double value = strtod (num, &numend);
+        if (!vlen || *numend || value != value)
+            goto bad;
+        //  One entry per line here; sorted and merged per path below
+        sf_mediamtx_metric_t *m = NULL;
+        {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                sf_mediamtx_metric_t *grown = realloc (items, cap * sizeof *items);
+                if (!grown) {
+                    snprintf (err, errlen, "out of memory");
+                    free (items);
+                    return -1;
+                }
+                items = grown;
+            }
+            m = &items [n++];
+            memset (m, 0, sizeof *m);
+            snprintf (m->name, sizeof m->name, "%s", name);
+        }
+        if (kind == M_STATE && value > 0) {
+            m->has_state = true;
+            m->online = !strcmp (state, "ready") || !strcmp (state, "online");
+        }
+        else
+        if (kind == M_BYTES && value >= 0) {
+            m->has_bytes = true;
+            m->inbound_bytes = value < 1.8e19 ? (uint64_t) value : UINT64_MAX;
+        }
+        else
+        if (kind == M_READERS && value >= 0) {
+            m->has_readers = true;
+            double sum = (double) m->readers + value;
+            m->readers = sum < 4e9 ? (uint32_t) sum : UINT32_MAX;
+        }
+        continue;
+bad:
+        snprintf (err, errlen, "metrics line %zu: not the Prometheus text format", lineno);
+        free (items);
+        return -1;
+    }
+    if (n > 1)
+        qsort (items, n, sizeof *items, s_metric_cmp);
+    size_t merged = 0;
+    for (size_t i = 0; i < n; i++) {
+        sf_mediamtx_metric_t *m = merged ? &items [merged - 1] : NULL;
+        if (!m || strcmp (m->name, items [i].name)) {
+            items [merged++] = items [i];
+            continue;
+        }
+        const sf_mediamtx_metric_t *o = &items [i];
+        if (o->has_state) {
+            m->has_state = true;
+            m->online = m->online || o->online;
+        }
+        if (o->has_bytes) {
+            m->has_bytes = true;
+            m->inbound_bytes = o->inbound_bytes;
+        }
+        if (o->has_readers) {
+            m->has_readers = true;
+            uint64_t sum = (uint64_t) m->readers + o->readers;
+            m->readers = sum > UINT32_MAX ? UINT32_MAX : (uint32_t) sum;
+        }
+    }
+    *out = items;
+    *count = merged;
     return 0;
 }
 
@@ -222,6 +415,7 @@ s_destroy (void **state_p)
         return;
     sf_apimemo_clear (&self->memo);
     sf_apisrc_destroy (&self->api);
+    free (self->metrics);
     free (self);
     *state_p = NULL;
 }
@@ -301,6 +495,94 @@ s_list (s_mediamtx_t *self, const char *path, int64_t deadline,
     return 0;
 }
 
+static const sf_mediamtx_metric_t *
+s_metric_find (const s_mediamtx_t *self, const char *name)
+{
+    if (!self->metrics_read || !self->nmetrics)
+        return NULL;
+    sf_mediamtx_metric_t key;
+    snprintf (key.name, sizeof key.name, "%s", name);
+    return bsearch (&key, self->metrics, self->nmetrics, sizeof key, s_metric_cmp);
+}
+
+//  Reads /metrics for this poll; a failure costs the cross-check only
+static void
+s_metrics_read (s_mediamtx_t *self, int64_t deadline)
+{
+    self->metrics_read = false;
+    if (!*self->cfg.metrics_url)
+        return;
+    char err [512], *body;
+    size_t len;
+    free (self->metrics);
+    self->metrics = NULL;
+    self->nmetrics = 0;
+    if (sf_apisrc_get_text_at (self->api, self->cfg.metrics_url, "/metrics", deadline, &body, &len,
+                               err, sizeof err) == 0
+    &&  sf_mediamtx_metrics (body, len, &self->metrics, &self->nmetrics, err, sizeof err) == 0) {
+        self->metrics_read = true;
+        if (self->metrics_failing)
+            sf_info ("mediamtx: metrics read again");
+        self->metrics_failing = false;
+        return;
+    }
+    if (!self->metrics_failing)
+        sf_warn ("mediamtx: metrics not read (%s); no cross-check until they are", err);
+    self->metrics_failing = true;
+}
+
+//  The cross-check: each path the API listed against what the metrics say
+//  of it. The Control API is what the records show (it is read path by
+//  path, the metrics are a second view written at another instant); a
+//  disagreement is written into the path's config text and logged once
+//  per streak of polls that have one, naming the first and the count.
+static int
+s_cross_check (s_mediamtx_t *self, sf_streamset_t *set)
+{
+    if (!self->metrics_read)
+        return 0;
+    size_t disagree = 0;
+    char first [600] = "";
+    for (size_t i = 0; i < set->count; i++) {
+        sf_stream_t *s = &set->items [i];
+        const sf_mediamtx_metric_t *m = s_metric_find (self, s->name);
+        char what [400] = "";
+        bool api_online = s->status == SF_STATUS_ACTIVE;
+        if (!m)
+            snprintf (what, sizeof what, "not in the metrics");
+        else
+        if (m->has_state && m->online != api_online)
+            snprintf (what, sizeof what, "metrics say %s, the API %s",
+                      m->online ? "ready" : "not ready", api_online ? "online" : "not online");
+        else
+        if (m->has_readers && m->readers != s->clients)
+            snprintf (what, sizeof what, "metrics count %u readers, the API %u", m->readers, s->clients);
+        if (!*what)
+            continue;
+        if (!disagree++)
+            snprintf (first, sizeof first, "%s: %s", s->name, what);
+        char text [2048];
+        snprintf (text, sizeof text, "%s; metrics disagree: %s", s->config ? s->config : "", what);
+        if (sf_text_set (&s->config, text))
+            return -1;
+    }
+    //  Paths in the metrics the API did not list (a list that changed while
+    //  it was paged, or a path the API's user may not see)
+    for (size_t i = 0; i < self->nmetrics; i++)
+        if (!sf_streamset_find (set, self->metrics [i].name) && self->metrics [i].online)
+            if (!disagree++)
+                snprintf (first, sizeof first, "%s: ready in the metrics, not listed by the API",
+                          self->metrics [i].name);
+    if (disagree && !self->metrics_disagree)
+        sf_warn ("mediamtx: the metrics disagree with the Control API on %zu path%s (%s); "
+                 "reporting the API's values", disagree, disagree == 1 ? "" : "s", first);
+    else
+    if (!disagree && self->metrics_disagree)
+        sf_info ("mediamtx: the metrics agree with the Control API again");
+    self->metrics_disagree = disagree > 0;
+    return 0;
+}
+
 static int
 s_each_path (s_mediamtx_t *self, json_t *item, void *arg)
 {
@@ -319,6 +601,10 @@ s_each_path (s_mediamtx_t *self, json_t *item, void *arg)
         return -1;
     *s = probe;
     s->type = SF_TYPE_PRIMARY;
+    //  An API item without a byte counter: the metrics' counter fills in
+    const sf_mediamtx_metric_t *m = x.has_bytes ? NULL : s_metric_find (self, probe.name);
+    if (m && m->has_bytes)
+        x.inbound_bytes = m->inbound_bytes;
     s->bitrate_kbps = sf_apimemo_rate (e, x.inbound_bytes, sf_mono_ms ());
     if (s->status != SF_STATUS_ACTIVE)
         s->bitrate_kbps = 0;
@@ -444,6 +730,7 @@ s_poll (void *state, sf_streamset_t *set)
     for (size_t i = 0; i < self->memo.count; i++)
         if (self->memo.items [i].data)
             ((s_path_t *) self->memo.items [i].data)->recorded = false;
+    s_metrics_read (self, deadline);
     int rc = s_list (self, "/v3/paths/list", deadline, s_each_path, set, err, sizeof err);
     if (!rc && *self->cfg.playback_url)
         rc = s_list (self, "/v3/recordings/list", deadline, s_each_recording, NULL, err, sizeof err);
@@ -462,6 +749,8 @@ s_poll (void *state, sf_streamset_t *set)
         snprintf (set->error, sizeof set->error, "%.250s", err);
         return -1;
     }
+    if (s_cross_check (self, set))
+        goto oom;
     //  Known paths not listed now: stopped, reported as suspend; and the
     //  details kept per path go onto the records
     for (size_t i = 0; i < self->memo.count; i++) {

@@ -16,6 +16,7 @@ Stream state lives here and moves on request (no token needed):
     POST /_stop/NAME         its publisher stops
     POST /_reconnect/NAME    its publisher reconnects (a new session)
     POST /_clients/NAME/N    N viewers
+    POST /_skew/NAME/N       MediaMTX's /metrics count N readers more than its API
     POST /_mode/MODE         ok | 401 | 500 | hang | malformed
     GET  /_hits              requests served
 Byte counters rise with wall time at each stream's bitrate (cam1 2000,
@@ -43,7 +44,7 @@ def new_stream(name):
     now = time.time()
     return {"name": name, "since": now, "session": uuid.uuid4().hex[:8], "clients": 1,
             "kbps": 2000 if name == "cam1" else 1000, "audio": name == "cam1",
-            "reconnects": 0, "live": True, "bytes0": 0, "bytes_at": now}
+            "reconnects": 0, "live": True, "bytes0": 0, "bytes_at": now, "skew": 0}
 
 
 for n in NAMES + ["bulk-%d-%02d" % (PORT, i) for i in range(BULK)]:
@@ -117,6 +118,17 @@ def mediamtx(path, query):
     if path == "/v3/recordings/list":
         return 200, mtx_page([{"name": s["name"], "segments": [{"start": iso(r[0])} for r in ranges_of(s)]}
                               for s in streams], query)
+    if path == "/metrics":
+        # the metrics listener (metrics: yes): the same paths, in the names
+        # this version writes (paths_bytes_received before v1.17)
+        counter = "paths_bytes_received" if SHAPE == "v1.15" else "paths_inbound_bytes"
+        lines = ["# HELP paths paths", "# TYPE paths gauge"]
+        for s in streams:
+            if s["live"]:
+                label = 'name="%s",state="ready"' % s["name"]
+                lines += ["paths{%s} 1" % label, "%s{%s} %d" % (counter, label, bytes_of(s)),
+                          'paths_readers{%s,readerType="rtspSession"} %d' % (label, s["clients"] + s["skew"])]
+        return 200, "\n".join(lines) + "\n"
     if path == "/list":
         s = state["streams"].get(query.get("path", [""])[0])
         if not s:
@@ -234,6 +246,8 @@ class Handler(BaseHTTPRequestHandler):
             st["reconnects"] += 1
         elif parts[0] == "_clients" and parts[1] in s:
             s[parts[1]]["clients"] = int(parts[2])
+        elif parts[0] == "_skew" and parts[1] in s:
+            s[parts[1]]["skew"] = int(parts[2])
         else:
             return self.reply(404, {"error": "unknown control"})
         return self.reply(200, {"ok": True})

@@ -168,6 +168,8 @@ s_paths (const char *session, long long bytes, bool listed_yard)
     return buf;
 }
 
+static bool s_with_metrics;        //  the next setup reads /metrics too
+
 static int
 s_setup (void **state)
 {
@@ -196,6 +198,8 @@ s_setup (void **state)
     snprintf (m->playback_url, sizeof m->playback_url, "http://127.0.0.1:%d/", ctx->fx->port);
     snprintf (m->user, sizeof m->user, "streamfleet");
     snprintf (m->password, sizeof m->password, "pa55word");
+    if (s_with_metrics)
+        snprintf (m->metrics_url, sizeof m->metrics_url, "http://127.0.0.1:%d", ctx->fx->port);
     char err [256];
     ctx->src = sf_source_new (&ctx->cfg, err, sizeof err);
     assert_non_null (ctx->src);
@@ -273,6 +277,105 @@ test_poll (void **state)
     sf_streamset_clear (&set);
 }
 
+//  MediaMTX's Prometheus metrics, as v1.17 writes them (with the older
+//  paths_bytes_received beside paths_inbound_bytes): one entry per path,
+//  readers summed over reader types, escaped labels, timestamps, other
+//  families skipped; a malformed line is an error
+static void
+test_metrics_parse (void **state)
+{
+    (void) state;
+    char *text = fx_file ("mediamtx/metrics.txt");
+    assert_non_null (text);
+    sf_mediamtx_metric_t *m;
+    size_t n;
+    char err [256];
+    assert_int_equal (sf_mediamtx_metrics (text, strlen (text), &m, &n, err, sizeof err), 0);
+    free (text);
+    assert_int_equal (n, 3);
+    assert_string_equal (m [0].name, "north/cam1");
+    assert_true (m [0].has_state && m [0].online);
+    assert_true (m [0].has_bytes);
+    assert_int_equal (m [0].inbound_bytes, 1500);
+    assert_true (m [0].has_readers);
+    assert_int_equal (m [0].readers, 3);
+    assert_string_equal (m [1].name, "odd \"quoted\" name");
+    assert_true (m [1].online);
+    assert_false (m [1].has_bytes);
+    assert_string_equal (m [2].name, "yard");
+    assert_true (m [2].has_state);
+    assert_false (m [2].online);
+    free (m);
+    const char *bad = "paths{name=\"a\",state=\"ready\"} one\n";
+    assert_int_equal (sf_mediamtx_metrics (bad, strlen (bad), &m, &n, err, sizeof err), -1);
+    assert_non_null (strstr (err, "line 1"));
+    assert_null (m);
+    bad = "paths{name=\"a\n";
+    assert_int_equal (sf_mediamtx_metrics (bad, strlen (bad), &m, &n, err, sizeof err), -1);
+    assert_int_equal (sf_mediamtx_metrics ("", 0, &m, &n, err, sizeof err), 0);
+    assert_int_equal (n, 0);
+    free (m);
+}
+
+//  The cross-check through the runner: agreeing metrics change nothing; a
+//  disagreement keeps the API's values and is written into the config
+//  text; an API item without a byte counter gets its bitrate from the
+//  metrics' counter
+static void
+test_poll_metrics (void **state)
+{
+    s_ctx_t *ctx = *state;
+    sf_streamset_t set;
+    sf_streamset_init (&set);
+    fx_route (ctx->fx, "/metrics",
+              "paths{name=\"north/cam1\",state=\"ready\"} 1\n"
+              "paths_readers{name=\"north/cam1\",state=\"ready\",readerType=\"rtspSession\"} 1\n"
+              "paths{name=\"yard\",state=\"notReady\"} 1\n");
+    assert_int_equal (s_poll (ctx, &set), 0);
+    sf_stream_t *cam = sf_streamset_find (&set, "north/cam1");
+    assert_int_equal (cam->clients, 1);
+    assert_null (strstr (cam->config, "metrics disagree"));
+    //  The metrics count three readers and say yard is ready: the API wins
+    fx_route (ctx->fx, "/metrics",
+              "paths{name=\"north/cam1\",state=\"ready\"} 1\n"
+              "paths_readers{name=\"north/cam1\",state=\"ready\",readerType=\"rtspSession\"} 3\n"
+              "paths{name=\"yard\",state=\"ready\"} 1\n");
+    assert_int_equal (s_poll (ctx, &set), 0);
+    cam = sf_streamset_find (&set, "north/cam1");
+    assert_int_equal (cam->clients, 1);
+    assert_non_null (strstr (cam->config, "metrics disagree: metrics count 3 readers, the API 1"));
+    sf_stream_t *yard = sf_streamset_find (&set, "yard");
+    assert_int_equal (yard->status, SF_STATUS_SUSPEND);
+    assert_non_null (strstr (yard->config, "metrics disagree: metrics say ready, the API not online"));
+    //  An item without inboundBytes or bytesReceived: the metrics' bytes
+    static const char *no_bytes =
+        "{\"itemCount\": 1, \"pageCount\": 1, \"items\": [{\"name\": \"north/cam1\","
+        " \"source\": {\"type\": \"rtmpConn\", \"id\": \"c1\"}, \"online\": true, \"readers\": []}]}";
+    fx_route (ctx->fx, "/v3/paths/list", no_bytes);
+    fx_route (ctx->fx, "/metrics", "paths{name=\"north/cam1\",state=\"ready\"} 1\n"
+              "paths_inbound_bytes{name=\"north/cam1\",state=\"ready\"} 0\n");
+    assert_int_equal (s_poll (ctx, &set), 0);
+    usleep (500 * 1000);
+    fx_route (ctx->fx, "/metrics", "paths{name=\"north/cam1\",state=\"ready\"} 1\n"
+              "paths_inbound_bytes{name=\"north/cam1\",state=\"ready\"} 1000000\n");
+    assert_int_equal (s_poll (ctx, &set), 0);
+    cam = sf_streamset_find (&set, "north/cam1");
+    assert_in_range (cam->bitrate_kbps, 12000, 16100);
+    //  Metrics that do not answer cost the cross-check, not the poll
+    fx_route (ctx->fx, "/metrics", "not { metrics");
+    assert_int_equal (s_poll (ctx, &set), 0);
+    sf_streamset_clear (&set);
+}
+
+static int
+s_setup_metrics (void **state)
+{
+    s_with_metrics = true;
+    int rc = s_setup (state);
+    s_with_metrics = false;
+    return rc;
+}
+
 int
 main (void)
 {
@@ -284,6 +387,8 @@ main (void)
         cmocka_unit_test (test_v1_17),
         cmocka_unit_test (test_playback_ranges),
         cmocka_unit_test_setup_teardown (test_poll, s_setup, s_teardown),
+        cmocka_unit_test (test_metrics_parse),
+        cmocka_unit_test_setup_teardown (test_poll_metrics, s_setup_metrics, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
