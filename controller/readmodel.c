@@ -21,11 +21,16 @@
         of just them);
       - status, type: groups by value (popcounts), then as name within the
         group;
-      - clients, bitrate, uptime, reconnects: these change with nearly every
-        update, so keeping them ordered would cost the writer an index update
-        per change and copy; they are ordered at query time by a selection
-        over the column (a bounded heap for the first pages, a histogram of
-        the values for deep offsets, the name index for large ties).
+      - clients, bitrate, uptime, reconnects: an ordered index per column
+        (s_vlist_t: entries (value, label, row) in blocks with a fence and a
+        Fenwick tree over block sizes), kept by the writer in the same apply
+        as everything else: a jump to any offset in O(log n) either way;
+        ties go by a per-row label whose order is name order (s_label_new).
+        A filtered page walks the index testing the candidate bitmap when
+        the filter is broad, or orders just the candidates when it is
+        narrow (s_page_vl picks by the estimated cost). Uptime indexes the
+        running rows only; a down node or a start in the future falls back
+        to ordering at query time (s_page_values).
 
     Two sides, left-right: see sf_readmodel.h and docs/architecture.md.
 */
@@ -82,6 +87,16 @@ s_ol_fen_add (s_olist_t *ol, size_t b, int d)
 {
     for (size_t i = b + 1; i <= ol->nblocks; i += i & -i)
         ol->fen [i] += (uint32_t) d;
+}
+
+//  Elements in blocks before b
+static size_t
+s_ol_before (const s_olist_t *ol, size_t b)
+{
+    size_t n = 0;
+    for (size_t i = b; i > 0; i -= i & -i)
+        n += ol->fen [i];
+    return n;
 }
 
 //  The block and index of the k-th element (k < total)
@@ -276,7 +291,332 @@ s_walk_next (s_walk_t *w, uint32_t *row)
 }
 
 //  ---------------------------------------------------------------------------
+//  An ordered list of (value, label, row) entries for a numeric column:
+//  blocks, a fence (each block's last entry, contiguous, so that finding the
+//  block is a binary search in cache) and a Fenwick tree over block sizes.
+//  The label is the row's place in name order (s_side_t.label), so ties of
+//  the value go by name, then node, without touching a name.
+
+typedef struct {
+    uint64_t v;
+    uint32_t label;
+    uint32_t row;
+} s_ent_t;
+
+#define S_VBLOCK 128                //  entries per value block
+
+typedef struct {
+    uint32_t n;
+    s_ent_t e [S_VBLOCK];
+} s_vblock_t;
+
+typedef struct {
+    s_vblock_t **blocks;
+    s_ent_t *fence;                 //  blocks [b]->e [n - 1]
+    size_t nblocks, cap;
+    uint32_t *fen;                  //  1-based, nblocks entries
+    size_t total;
+} s_vlist_t;
+
+static inline int
+s_ent_cmp (const s_ent_t *a, const s_ent_t *b)
+{
+    if (a->v != b->v)
+        return a->v < b->v ? -1 : 1;
+    return a->label < b->label ? -1 : a->label > b->label;
+}
+
+//  The order as one integer, for branch-free searches
+static inline unsigned __int128
+s_ent_key (const s_ent_t *e)
+{
+    return (unsigned __int128) e->v << 32 | e->label;
+}
+
+static void
+s_vl_fen_rebuild (s_vlist_t *vl)
+{
+    vl->fen = s_alloc (vl->fen, (vl->cap + 1) * sizeof (uint32_t));
+    for (size_t i = 1; i <= vl->nblocks; i++)
+        vl->fen [i] = vl->blocks [i - 1]->n;
+    for (size_t i = 1; i <= vl->nblocks; i++) {
+        size_t j = i + (i & -i);
+        if (j <= vl->nblocks)
+            vl->fen [j] += vl->fen [i];
+    }
+}
+
+static void
+s_vl_fen_add (s_vlist_t *vl, size_t b, int d)
+{
+    for (size_t i = b + 1; i <= vl->nblocks; i += i & -i)
+        vl->fen [i] += (uint32_t) d;
+}
+
+static void
+s_vl_select (const s_vlist_t *vl, size_t k, size_t *b, size_t *i)
+{
+    size_t pos = 0, step = 1;
+    while (step * 2 <= vl->nblocks)
+        step *= 2;
+    for (; step; step >>= 1)
+        if (pos + step <= vl->nblocks && vl->fen [pos + step] <= k) {
+            pos += step;
+            k -= vl->fen [pos];
+        }
+    *b = pos;
+    *i = k;
+}
+
+static void
+s_vl_insert_block (s_vlist_t *vl, size_t at, s_vblock_t *blk)
+{
+    if (vl->nblocks == vl->cap) {
+        vl->cap = vl->cap ? vl->cap * 2 : 4;
+        vl->blocks = s_alloc (vl->blocks, vl->cap * sizeof (s_vblock_t *));
+        vl->fence = s_alloc (vl->fence, vl->cap * sizeof (s_ent_t));
+    }
+    memmove (vl->blocks + at + 1, vl->blocks + at, (vl->nblocks - at) * sizeof (s_vblock_t *));
+    memmove (vl->fence + at + 1, vl->fence + at, (vl->nblocks - at) * sizeof (s_ent_t));
+    vl->blocks [at] = blk;
+    if (blk->n)
+        vl->fence [at] = blk->e [blk->n - 1];
+    vl->nblocks++;
+}
+
+//  The first block whose last entry is not below e (or the last block)
+//  The first of n entries not below key (n if none), without branches
+static inline size_t
+s_ent_lower (const s_ent_t *es, size_t n, unsigned __int128 key)
+{
+    const s_ent_t *base = es;
+    while (n > 1) {
+        size_t half = n / 2;
+        base = s_ent_key (&base [half - 1]) < key ? base + half : base;
+        n -= half;
+    }
+    return (size_t) (base - es) + (n == 1 && s_ent_key (base) < key);
+}
+
+static size_t
+s_vl_find_block (const s_vlist_t *vl, const s_ent_t *e)
+{
+    size_t b = s_ent_lower (vl->fence, vl->nblocks, s_ent_key (e));
+    return b < vl->nblocks ? b : vl->nblocks - 1;
+}
+
+//  Within a block a count of the entries below e: one sequential pass over
+//  the block (which the prefetcher streams) costs less than a binary
+//  search's chain of dependent cache misses
+static size_t
+s_vl_lower (const s_vblock_t *blk, const s_ent_t *e)
+{
+    size_t n = 0;
+    uint64_t v = e->v;
+    uint32_t label = e->label;
+    for (size_t i = 0; i < blk->n; i++)
+        n += (blk->e [i].v < v) | ((blk->e [i].v == v) & (blk->e [i].label < label));
+    return n;
+}
+
+static void
+s_vl_insert (s_vlist_t *vl, const s_ent_t *e)
+{
+    if (vl->nblocks == 0) {
+        s_vl_insert_block (vl, 0, s_zalloc (sizeof (s_vblock_t)));
+        s_vl_fen_rebuild (vl);
+    }
+    size_t b = s_vl_find_block (vl, e);
+    s_vblock_t *blk = vl->blocks [b];
+    size_t at = s_vl_lower (blk, e);
+    bool split = blk->n == S_VBLOCK;
+    if (split) {
+        s_vblock_t *nb = s_zalloc (sizeof (s_vblock_t));
+        size_t keep = S_VBLOCK / 2;
+        if (at == S_VBLOCK && b == vl->nblocks - 1)
+            keep = S_VBLOCK;
+        nb->n = (uint32_t) (S_VBLOCK - keep);
+        memcpy (nb->e, blk->e + keep, nb->n * sizeof (s_ent_t));
+        blk->n = (uint32_t) keep;
+        vl->fence [b] = blk->e [keep - 1];
+        s_vl_insert_block (vl, b + 1, nb);
+        if (at >= keep) {
+            at -= keep;
+            blk = nb;
+            b++;
+        }
+    }
+    memmove (blk->e + at + 1, blk->e + at, (blk->n - at) * sizeof (s_ent_t));
+    blk->e [at] = *e;
+    blk->n++;
+    vl->fence [b] = blk->e [blk->n - 1];
+    vl->total++;
+    if (split)
+        s_vl_fen_rebuild (vl);
+    else
+        s_vl_fen_add (vl, b, 1);
+}
+
+//  Finds e exactly: 0 and its place, or -1
+static int
+s_vl_find (const s_vlist_t *vl, const s_ent_t *e, size_t *b_out, size_t *at_out)
+{
+    if (vl->nblocks == 0)
+        return -1;
+    size_t b = s_vl_find_block (vl, e);
+    const s_vblock_t *blk = vl->blocks [b];
+    size_t at = s_vl_lower (blk, e);
+    if (at >= blk->n || blk->e [at].row != e->row || s_ent_cmp (&blk->e [at], e))
+        return -1;
+    *b_out = b;
+    *at_out = at;
+    return 0;
+}
+
+static void
+s_vl_remove_at (s_vlist_t *vl, size_t b, size_t at)
+{
+    s_vblock_t *blk = vl->blocks [b];
+    memmove (blk->e + at, blk->e + at + 1, (blk->n - at - 1) * sizeof (s_ent_t));
+    blk->n--;
+    vl->total--;
+    if (blk->n == 0 && vl->nblocks > 1) {
+        free (blk);
+        memmove (vl->blocks + b, vl->blocks + b + 1, (vl->nblocks - b - 1) * sizeof (s_vblock_t *));
+        memmove (vl->fence + b, vl->fence + b + 1, (vl->nblocks - b - 1) * sizeof (s_ent_t));
+        vl->nblocks--;
+        s_vl_fen_rebuild (vl);
+        return;
+    }
+    if (blk->n)
+        vl->fence [b] = blk->e [blk->n - 1];
+    s_vl_fen_add (vl, b, -1);
+}
+
+static void
+s_vl_remove (s_vlist_t *vl, const s_ent_t *e)
+{
+    size_t b, at;
+    if (s_vl_find (vl, e, &b, &at) == 0)
+        s_vl_remove_at (vl, b, at);
+}
+
+//  A value changed: old out, new in. When both belong to the same block the
+//  entries between them shift by one and no count changes.
+static void
+s_vl_move (s_vlist_t *vl, const s_ent_t *old, const s_ent_t *new)
+{
+    size_t b, at;
+    if (s_vl_find (vl, old, &b, &at)) {
+        s_vl_insert (vl, new);
+        return;
+    }
+    s_vblock_t *blk = vl->blocks [b];
+    //  new belongs here when it falls between the neighbouring blocks
+    if ((b > 0 && s_ent_cmp (&vl->fence [b - 1], new) > 0)
+    ||  (b + 1 < vl->nblocks && s_ent_cmp (new, &vl->blocks [b + 1]->e [0]) > 0)) {
+        s_vl_remove_at (vl, b, at);
+        s_vl_insert (vl, new);
+        return;
+    }
+    //  Within the block: shift the entries between the two places
+    size_t to;
+    if (s_ent_cmp (new, old) < 0) {
+        size_t lo = 0, hi = at;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (s_ent_cmp (&blk->e [mid], new) < 0) lo = mid + 1; else hi = mid;
+        }
+        to = lo;
+        memmove (blk->e + to + 1, blk->e + to, (at - to) * sizeof (s_ent_t));
+    }
+    else {
+        size_t lo = at + 1, hi = blk->n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (s_ent_cmp (&blk->e [mid], new) < 0) lo = mid + 1; else hi = mid;
+        }
+        to = lo - 1;
+        memmove (blk->e + at, blk->e + at + 1, (to - at) * sizeof (s_ent_t));
+    }
+    blk->e [to] = *new;
+    vl->fence [b] = blk->e [blk->n - 1];
+}
+
+//  Entries already in order
+static void
+s_vl_build (s_vlist_t *vl, const s_ent_t *es, size_t n)
+{
+    for (size_t b = 0; b < vl->nblocks; b++)
+        free (vl->blocks [b]);
+    vl->nblocks = 0;
+    vl->total = 0;
+    for (size_t at = 0; at < n; at += S_VBLOCK) {
+        s_vblock_t *blk = s_alloc (NULL, sizeof (s_vblock_t));
+        blk->n = (uint32_t) (n - at < S_VBLOCK ? n - at : S_VBLOCK);
+        memcpy (blk->e, es + at, blk->n * sizeof (s_ent_t));
+        s_vl_insert_block (vl, vl->nblocks, blk);
+        vl->total += blk->n;
+    }
+    s_vl_fen_rebuild (vl);
+}
+
+static void
+s_vl_clear (s_vlist_t *vl)
+{
+    for (size_t b = 0; b < vl->nblocks; b++)
+        free (vl->blocks [b]);
+    free (vl->blocks);
+    free (vl->fence);
+    free (vl->fen);
+    memset (vl, 0, sizeof (*vl));
+}
+
+typedef struct {
+    const s_vlist_t *vl;
+    size_t b, i;
+    bool desc;
+    bool done;
+} s_vwalk_t;
+
+static void
+s_vwalk_start (s_vwalk_t *w, const s_vlist_t *vl, bool desc, size_t k)
+{
+    w->vl = vl;
+    w->desc = desc;
+    w->done = k >= vl->total;
+    if (w->done)
+        return;
+    s_vl_select (vl, desc ? vl->total - 1 - k : k, &w->b, &w->i);
+}
+
+static inline bool
+s_vwalk_next (s_vwalk_t *w, uint32_t *row)
+{
+    if (w->done)
+        return false;
+    *row = w->vl->blocks [w->b]->e [w->i].row;
+    if (!w->desc) {
+        if (++w->i == w->vl->blocks [w->b]->n) {
+            w->i = 0;
+            if (++w->b == w->vl->nblocks)
+                w->done = true;
+        }
+    }
+    else if (w->i-- == 0) {
+        if (w->b-- == 0)
+            w->done = true;
+        else
+            w->i = w->vl->blocks [w->b]->n - 1;
+    }
+    return true;
+}
+
+//  ---------------------------------------------------------------------------
 //  One side of the model
+
+//  The numeric columns with an ordered index
+enum { S_VL_CLIENTS, S_VL_BITRATE, S_VL_UPTIME, S_VL_RECONNECTS, S_NVL };
 
 typedef struct {
     char id [SF_NODE_MAX + 1];
@@ -297,6 +637,7 @@ struct s_side_t {
     uint32_t *clients, *bitrate, *rattempts, *rtotal;
     int64_t *started;
     uint64_t *prefix;               //  first 8 name bytes, big-endian
+    uint32_t *label;                //  place in name order (see s_label_new)
     uint32_t *name_off;
     uint8_t *name_len;
     //  Bitmaps
@@ -306,6 +647,7 @@ struct s_side_t {
     uint64_t *bm_transfer;
     uint64_t *bm_conflict;          //  SF_SUM_CONFLICT (controller/fleet.c)
     uint64_t *bm_fn [3];            //  SF_FN_DVR, PHOTO, AUDIO
+    uint64_t *bm_run;               //  running: started and active (uptime's index)
     //  Free row ids
     uint32_t *free;
     size_t nfree, freecap;
@@ -322,6 +664,7 @@ struct s_side_t {
     uint16_t *rank;
     zhashx_t *node_ix;              //  id -> index + 1
     s_olist_t names;
+    s_vlist_t vl [S_NVL];           //  numeric columns in order (s_vkey)
 };
 
 static inline const char *
@@ -390,7 +733,7 @@ s_side_new (void)
 
 #define S_COLUMNS(X) \
     X (node) X (stype) X (status) X (functions) X (flags) X (clients) X (bitrate) \
-    X (rattempts) X (rtotal) X (started) X (prefix) X (name_off) X (name_len)
+    X (rattempts) X (rtotal) X (started) X (prefix) X (label) X (name_off) X (name_len)
 
 static void
 s_side_free_rows (s_side_t *s)
@@ -406,6 +749,7 @@ s_side_free_rows (s_side_t *s)
     free (s->bm_conflict);
     for (int i = 0; i < 3; i++)
         free (s->bm_fn [i]);
+    free (s->bm_run);
 }
 
 static void
@@ -427,6 +771,8 @@ s_side_destroy (s_side_t **self_p)
     free (s->rank);
     zhashx_destroy (&s->node_ix);
     s_ol_clear (&s->names);
+    for (int k = 0; k < S_NVL; k++)
+        s_vl_clear (&s->vl [k]);
     free (s);
     *self_p = NULL;
 }
@@ -463,6 +809,7 @@ s_side_grow (s_side_t *s)
     s->bm_conflict = s_bm_grow (s->bm_conflict, s->nwords, words);
     for (int i = 0; i < 3; i++)
         s->bm_fn [i] = s_bm_grow (s->bm_fn [i], s->nwords, words);
+    s->bm_run = s_bm_grow (s->bm_run, s->nwords, words);
     s->cap = cap;
     s->nwords = words;
 }
@@ -654,6 +1001,7 @@ s_account (s_side_t *s, uint32_t row, bool add)
     s_bit_set (s->bm_conflict, row, add && (s->flags [row] & SF_SUM_CONFLICT));
     for (int i = 0; i < 3; i++)
         s_bit_set (s->bm_fn [i], row, add && (s->functions [row] & (1 << i)));
+    s_bit_set (s->bm_run, row, add && s->started [row] && st == SF_STATUS_ACTIVE);
     n->nrows += d;
     n->by_type [t] += d;
     n->by_status [st] += d;
@@ -678,6 +1026,115 @@ s_set_columns (s_side_t *s, uint32_t row, const sf_summary_t *sum)
     s->rtotal [row] = sum->reconnect_total;
 }
 
+//  A row's entry in numeric index k; false when it has none (uptime only
+//  orders running rows: the others are a group of their own, see
+//  s_page_uptime). Uptime ascending is started_at descending.
+static inline bool
+s_vkey (const s_side_t *s, uint32_t row, int k, s_ent_t *e)
+{
+    e->label = s->label [row];
+    e->row = row;
+    switch (k) {
+        case S_VL_CLIENTS: e->v = s->clients [row]; return true;
+        case S_VL_BITRATE: e->v = s->bitrate [row]; return true;
+        case S_VL_RECONNECTS: e->v = (uint64_t) s->rattempts [row] << 32 | s->rtotal [row]; return true;
+        default:
+            e->v = ~((uint64_t) s->started [row] ^ (1ull << 63));
+            return s->started [row] && s->status [row] == SF_STATUS_ACTIVE;
+    }
+}
+
+//  Labels: a 32-bit number per row whose order is the fleet's name order
+//  (name, then node), so that the numeric indexes order ties by name with an
+//  integer compare. A new row takes the middle of its neighbours' labels;
+//  when they are adjacent, a window around it is spread evenly (growing
+//  until it has room to spare), and the rows that got a new label are moved
+//  in place in the numeric indexes (their order does not change).
+
+//  Gives row a new label, keeping the indexes' order (see s_label_new)
+static void
+s_relabel (s_side_t *s, uint32_t row, uint32_t label)
+{
+    for (int k = 0; k < S_NVL; k++) {
+        s_ent_t e;
+        size_t b, at;
+        if (s_vkey (s, row, k, &e) && s_vl_find (&s->vl [k], &e, &b, &at) == 0) {
+            s->vl [k].blocks [b]->e [at].label = label;
+            if (at + 1 == s->vl [k].blocks [b]->n)
+                s->vl [k].fence [b].label = label;
+        }
+    }
+    s->label [row] = label;
+}
+
+#define S_LABEL_GAP 32              //  spacing a relabelled window must reach
+
+static uint32_t
+s_ol_at (const s_olist_t *ol, size_t k)
+{
+    size_t b, i;
+    s_ol_select (ol, k, &b, &i);
+    return ol->blocks [b]->ids [i];
+}
+
+//  row is in the fleet's name index, not yet in a numeric index
+static void
+s_label_new (s_side_t *s, uint32_t row)
+{
+    const s_olist_t *ol = &s->names;
+    size_t b = s_ol_find_block (ol, s, s_cmp_name, row);
+    const s_block_t *blk = ol->blocks [b];
+    size_t at = s_ol_lower (blk, s, s_cmp_name, row);
+    size_t r = s_ol_before (ol, b) + at;
+    uint64_t lo = r > 0 ? s->label [s_ol_at (ol, r - 1)] : 0;
+    uint64_t hi = r + 1 < ol->total ? s->label [s_ol_at (ol, r + 1)] : 1ull << 32;
+    //  Next to its predecessor when there is room: a run of names that each
+    //  follow the last one then costs no relabelling for a long while
+    uint64_t near = (1ull << 32) / (4 * ((uint64_t) ol->total + 1024));
+    if (hi - lo >= 2) {
+        s->label [row] = (uint32_t) (hi - lo > 2 * near ? lo + near : lo + (hi - lo) / 2);
+        return;
+    }
+    //  A window [first, last] around r, spread so that the new row has a
+    //  quarter of the window's room free on either side (names often come
+    //  next to the last one: cam000124 after cam000123) and the rest lie at
+    //  least S_LABEL_GAP apart; the window doubles until it has that room
+    size_t first, last, m, p;
+    for (size_t w = 8; ; w *= 2) {
+        first = r > w ? r - w : 0;
+        last = r + w < ol->total ? r + w : ol->total - 1;
+        m = last - first + 1;
+        p = r - first;
+        lo = first > 0 ? s->label [s_ol_at (ol, first - 1)] : 0;
+        hi = last + 1 < ol->total ? s->label [s_ol_at (ol, last + 1)] : 1ull << 32;
+        size_t side = p > m - 1 - p ? p : m - 1 - p;
+        if ((hi - lo) / 4 / (side + 1) >= S_LABEL_GAP || (first == 0 && last + 1 == ol->total))
+            break;
+    }
+    uint64_t quarter = (hi - lo) / 4;
+    uint64_t step_l = quarter / (p + 1), step_r = quarter / (m - p);
+    uint32_t *rows = s_zalloc (m * sizeof (uint32_t)), *labels = s_zalloc (m * sizeof (uint32_t));
+    s_walk_t wk;
+    s_walk_start (&wk, ol, false, first);
+    for (size_t j = 0; j < m; j++) {
+        s_walk_next (&wk, &rows [j]);
+        labels [j] = (uint32_t) (j < p ? lo + (j + 1) * step_l
+                               : j == p ? lo + 2 * quarter
+                               : lo + 3 * quarter + (j - p) * step_r);
+    }
+    s->label [row] = labels [p];
+    //  Lowered labels left to right, raised ones right to left: each index
+    //  stays in order at every step, so every entry is found where it is
+    for (size_t j = 0; j < m; j++)
+        if (rows [j] != row && labels [j] < s->label [rows [j]])
+            s_relabel (s, rows [j], labels [j]);
+    for (size_t j = m; j-- > 0; )
+        if (rows [j] != row && labels [j] > s->label [rows [j]])
+            s_relabel (s, rows [j], labels [j]);
+    free (rows);
+    free (labels);
+}
+
 //  Puts a row; with bulk set the name indexes are left to the caller
 static void
 s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum, bool bulk)
@@ -689,9 +1146,25 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
     int64_t found = s_lookup (s, nix, name, len);
     if (found >= 0) {
         uint32_t row = (uint32_t) found;
+        s_ent_t old [S_NVL];
+        bool had [S_NVL];
+        for (int k = 0; k < S_NVL; k++)
+            had [k] = !bulk && s_vkey (s, row, k, &old [k]);
         s_account (s, row, false);
         s_set_columns (s, row, sum);
         s_account (s, row, true);
+        for (int k = 0; k < S_NVL && !bulk; k++) {
+            s_ent_t e;
+            bool has = s_vkey (s, row, k, &e);
+            if (had [k] && has) {
+                if (old [k].v != e.v)
+                    s_vl_move (&s->vl [k], &old [k], &e);
+            }
+            else if (had [k])
+                s_vl_remove (&s->vl [k], &old [k]);
+            else if (has)
+                s_vl_insert (&s->vl [k], &e);
+        }
         return;
     }
     uint32_t row;
@@ -714,8 +1187,15 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
         s_hash_put (s, row);
     s_account (s, row, true);
     s_ol_insert (&s->nodes [nix]->names, s, s_cmp_name, row);
-    if (!bulk)
-        s_ol_insert (&s->names, s, s_cmp_name, row);
+    if (bulk)
+        return;
+    s_ol_insert (&s->names, s, s_cmp_name, row);
+    s_label_new (s, row);
+    for (int k = 0; k < S_NVL; k++) {
+        s_ent_t e;
+        if (s_vkey (s, row, k, &e))
+            s_vl_insert (&s->vl [k], &e);
+    }
 }
 
 static void
@@ -729,6 +1209,11 @@ s_del (s_side_t *s, const char *node, const char *name)
     if (found < 0)
         return;
     uint32_t row = (uint32_t) found;
+    for (int k = 0; k < S_NVL; k++) {
+        s_ent_t e;
+        if (s_vkey (s, row, k, &e))
+            s_vl_remove (&s->vl [k], &e);
+    }
     s_account (s, row, false);
     s_ol_remove (&s->names, s, s_cmp_name, row);
     s_ol_remove (&s->nodes [nix]->names, s, s_cmp_name, row);
@@ -749,6 +1234,12 @@ s_qsort_name (const void *a, const void *b, void *arg)
     return s_cmp_name (arg, *(const uint32_t *) a, *(const uint32_t *) b);
 }
 
+static int
+s_qsort_ent (const void *a, const void *b)
+{
+    return s_ent_cmp (a, b);
+}
+
 //  After a bulk load: the fleet's name index in one sort
 static void
 s_build_names (s_side_t *s)
@@ -760,17 +1251,34 @@ s_build_names (s_side_t *s)
             ids [n++] = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
     qsort_r (ids, n, sizeof (uint32_t), s_qsort_name, s);
     s_ol_build (&s->names, ids, n);
+    //  Labels evenly apart, then each numeric index in one sort
+    uint64_t step = (1ull << 32) / (n + 1);
+    for (size_t i = 0; i < n; i++)
+        s->label [ids [i]] = (uint32_t) ((i + 1) * step);
+    s_ent_t *es = s_alloc (NULL, (n ? n : 1) * sizeof (s_ent_t));
+    for (int k = 0; k < S_NVL; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (s_vkey (s, ids [i], k, &es [m]))
+                m++;
+        qsort (es, m, sizeof (s_ent_t), s_qsort_ent);
+        s_vl_build (&s->vl [k], es, m);
+    }
+    free (es);
     free (ids);
 }
 
 static size_t
 s_side_bytes (const s_side_t *s)
 {
-    size_t per_row = sizeof (uint16_t) + 4 + 4 * 4 + 8 + 8 + 4 + 1;
-    size_t bitmaps = 1 + SF_TYPE_COUNT + SF_STATUS_OFFLINE + 1 + 3;
+    size_t per_row = sizeof (uint16_t) + 4 + 4 * 4 + 8 + 8 + 4 + 4 + 1;
+    size_t bitmaps = 1 + SF_TYPE_COUNT + SF_STATUS_OFFLINE + 1 + 1 + 3 + 1;
     size_t bytes = s->cap * per_row + s->nwords * 8 * bitmaps + s->arena_cap
                  + s->hcap * 8 + s->freecap * 4;
     bytes += s->names.cap * (sizeof (void *) + 4) + s->names.nblocks * sizeof (s_block_t);
+    for (int k = 0; k < S_NVL; k++)
+        bytes += s->vl [k].cap * (sizeof (void *) + sizeof (s_ent_t) + 4)
+               + s->vl [k].nblocks * sizeof (s_vblock_t);
     for (size_t i = 0; i < s->nnodes; i++)
         bytes += sizeof (s_node_t) + s->nodes [i]->names.cap * (sizeof (void *) + 4)
                + s->nodes [i]->names.nblocks * sizeof (s_block_t);
@@ -1308,6 +1816,90 @@ s_page_values (s_q_t *q, const uint64_t *c, size_t count, size_t skip, size_t ta
     free (hist);
 }
 
+//  Numeric order through index vl: the candidates g (gcount of them, all in
+//  vl; NULL: all of vl). Unfiltered, the page is a jump to skip (O(log n)).
+//  Filtered, walking the index and testing the bitmap visits about
+//  (skip + take) * |vl| / gcount entries: cheap when the filter is broad;
+//  a narrow filter gathers its candidates from the bitmap instead and orders
+//  them (s_page_values): the cheaper of the two by that estimate.
+static void
+s_page_vl (s_q_t *q, const s_vlist_t *vl, const uint64_t *g, size_t gcount,
+           size_t skip, size_t take)
+{
+    if (take == 0 || skip >= gcount)
+        return;
+    bool desc = q->sort->desc;
+    s_vwalk_t w;
+    uint32_t row;
+    if (!g) {
+        s_vwalk_start (&w, vl, desc, skip);
+        while (take && s_vwalk_next (&w, &row))
+            s_emit (q, row), take--;
+        return;
+    }
+    double walk = (double) (skip + take) * (double) vl->total / (double) gcount;
+    double gather = (double) q->s->nwords + (double) gcount * (skip + take > 4096 ? 12 : 4);
+    if (walk > gather) {
+        s_page_values (q, g, gcount, skip, take);
+        return;
+    }
+    s_vwalk_start (&w, vl, desc, 0);
+    while (take && s_vwalk_next (&w, &row))
+        if (s_bit (g, row)) {
+            if (skip)
+                skip--;
+            else
+                s_emit (q, row), take--;
+        }
+}
+
+//  Uptime: rows not running (uptime -1) are a group in name order before
+//  the running ones, which the index orders by started_at. Exact when no
+//  node is down and nothing started in the future; otherwise (a down node's
+//  rows turn -1, a future start ranks below -1) the values are ordered at
+//  query time.
+static void
+s_page_uptime (s_q_t *q, const uint64_t *c, size_t total, bool anydown, size_t skip, size_t take)
+{
+    const s_side_t *s = q->s;
+    const s_vlist_t *vl = &s->vl [S_VL_UPTIME];
+    if (anydown || (vl->total && (int64_t) (~vl->blocks [0]->e [0].v ^ (1ull << 63)) > q->now_s)) {
+        s_page_values (q, c, total, skip, take);
+        return;
+    }
+    size_t words = s->nwords;
+    uint64_t *idle = s_alloc (NULL, words * 8), *run = s_alloc (NULL, words * 8);
+    size_t nidle = 0;
+    for (size_t w = 0; w < words; w++) {
+        run [w] = c [w] & s->bm_run [w];
+        nidle += (size_t) __builtin_popcountll (idle [w] = c [w] & ~s->bm_run [w]);
+    }
+    size_t nrun = total - nidle;
+    bool unfiltered = nrun == vl->total;
+    for (int part = 0; part < 2 && take; part++) {
+        bool idle_part = (part == 0) != q->sort->desc;
+        size_t n = idle_part ? nidle : nrun;
+        if (skip >= n) {
+            skip -= n;
+            continue;
+        }
+        size_t before = q->nrows;
+        if (idle_part) {
+            sf_sort_t by_name = { SF_SORT_NAME, q->sort->desc };
+            const sf_sort_t *keep = q->sort;
+            q->sort = &by_name;
+            s_page_ordered (q, &s->names, idle, n, skip, take);
+            q->sort = keep;
+        }
+        else
+            s_page_vl (q, vl, unfiltered ? NULL : run, n, skip, take);
+        take -= q->nrows - before;
+        skip = 0;
+    }
+    free (idle);
+    free (run);
+}
+
 //  Case-insensitive substring, as sf_filter_match_name does it
 static bool
 s_name_match (const s_side_t *s, const sf_filter_t *f, const char *needle, uint32_t row)
@@ -1533,6 +2125,18 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
             s_page_groups (&q, c, bms, SF_TYPE_COUNT, skip, limit);
             break;
         }
+        case SF_SORT_CLIENTS:
+            s_page_vl (&q, &s->vl [S_VL_CLIENTS], unfiltered ? NULL : c, total, skip, limit);
+            break;
+        case SF_SORT_BITRATE:
+            s_page_vl (&q, &s->vl [S_VL_BITRATE], unfiltered ? NULL : c, total, skip, limit);
+            break;
+        case SF_SORT_RECONNECTS:
+            s_page_vl (&q, &s->vl [S_VL_RECONNECTS], unfiltered ? NULL : c, total, skip, limit);
+            break;
+        case SF_SORT_UPTIME:
+            s_page_uptime (&q, c, total, anydown, skip, limit);
+            break;
         default:
             s_page_values (&q, c, total, skip, limit);
     }
