@@ -83,6 +83,7 @@ typedef struct {
     int fill_seconds;
     bool resume;
     bool patch;                 //  --mode patch: after the fill, the realistic mix as patches
+    const char *acked;          //  ingest: write "k seq0 acked" per agent here; verify: read it
 } s_opts_t;
 
 static s_opts_t opt = {
@@ -254,6 +255,7 @@ typedef struct {
     size_t nlat, cap;
     uint64_t errors, resyncs;
     uint64_t filled;            //  distinct placements acknowledged (at most S)
+    uint64_t seq0, acked_seq;   //  the generation's seq before this run, and the last acked
     double t_filled;            //  when the fill's last change was acknowledged
     uint64_t acked_filled;      //  acked then
     int failed;
@@ -269,16 +271,47 @@ typedef struct {
 //  90 % change clients and/or bitrate only, 10 % status, functions or the
 //  DVR ranges (4 / 3 / 3 %). Values depend on the round, so every update
 //  changes something.
+typedef struct {
+    int pick;                   //  0..89 counters, 90..93 status, 94..96 functions, 97..99 DVR
+    int which;                  //  counters: 0 clients, 1 bitrate, 2 both
+    uint32_t clients, bitrate;
+} s_update_t;
+
+static s_update_t
+s_update_of (int k, size_t index, uint64_t round)
+{
+    uint64_t h = s_mix ((uint64_t) k << 40 ^ round << 20 ^ (uint64_t) index);
+    s_update_t u = { (int) (h % 100), (int) ((h >> 32) % 3), (uint32_t) ((h >> 8) % 40),
+                     500 + (uint32_t) ((h >> 16) % 3500) };
+    return u;
+}
+
+//  What update (index, round) of agent k leaves in clients and bitrate
+static void
+s_update_apply (int k, size_t index, uint64_t round, uint32_t *clients, uint32_t *bitrate)
+{
+    s_update_t u = s_update_of (k, index, round);
+    if (u.pick < 90) {
+        if (u.which != 1) *clients = u.clients;
+        if (u.which != 0) *bitrate = u.bitrate;
+    }
+    else if (u.pick < 94) {
+        bool up = round % 2 == 0;
+        *clients = up ? u.clients : 0;
+        *bitrate = up ? u.bitrate : 0;
+    }
+}
+
 static void
 s_pack_update (msgpack_packer *pk, const s_rec_t *r, int k, uint64_t round)
 {
-    uint64_t h = s_mix ((uint64_t) k << 40 ^ round << 20 ^ (uint64_t) (r - s_sets [k].recs));
-    int pick = (int) (h % 100);
-    uint32_t clients = (uint32_t) ((h >> 8) % 40), bitrate = 500 + (uint32_t) ((h >> 16) % 3500);
+    s_update_t u = s_update_of (k, (size_t) (r - s_sets [k].recs), round);
+    int pick = u.pick;
+    uint32_t clients = u.clients, bitrate = u.bitrate;
     int64_t now_ms = sf_now_ms ();
     sf_pack_str (pk, "patch");
     if (pick < 90) {
-        int which = (int) ((h >> 32) % 3);      //  clients, bitrate or both
+        int which = u.which;                    //  clients, bitrate or both
         msgpack_pack_map (pk, which == 2 ? 4 : 3);
         sf_pack_kstr (pk, "name", r->name);
         if (which != 1)
@@ -431,12 +464,15 @@ s_agent_main (void *arg)
     double fill_end = a->t_start + opt.fill_seconds;
     uint64_t sent = 0;
     double drain_until = end + 15;
+    bool draining = false;
     while (true) {
         double now = s_now ();
         bool filling = !opt.resume && sent < (uint64_t) opt.streams && now < fill_end;
         bool sending = now < end || filling;
-        if (!sending && now >= end)
-            drain_until = drain_until > now + 15 ? drain_until : now + 15;
+        if (!sending && !draining) {
+            draining = true;        //  15 s for the acks of what is in flight
+            drain_until = now + 15;
+        }
         if (!sending && (inflight == 0 || now > drain_until))
             break;
         while (sending && inflight < (size_t) opt.window) {
@@ -511,6 +547,8 @@ s_agent_main (void *arg)
             break;
         }
     }
+    a->seq0 = seq0;
+    a->acked_seq = acked;
     a->acked = acked - seq0;            //  this run's, not the generation's
     a->filled = acked - seq0 < (uint64_t) opt.streams ? acked - seq0 : (uint64_t) opt.streams;
 done:
@@ -586,6 +624,16 @@ s_ingest (void)
     printf ("RESULT ingest_rate_after_fill %.0f updates/s\n", steady);
     printf ("RESULT ingest_p50 %.2f ms\n", s_pct (lat, n, 50) * 1e3);
     printf ("RESULT ingest_p99 %.2f ms\n", s_pct (lat, n, 99) * 1e3);
+    if (opt.acked) {
+        FILE *fa = fopen (opt.acked, "w");
+        for (int k = 0; fa && k < opt.agents; k++)
+            fprintf (fa, "%d %llu %llu\n", k, (unsigned long long) agents [k].seq0,
+                     (unsigned long long) agents [k].acked_seq);
+        if (!fa || fclose (fa)) {
+            fprintf (stderr, "ingest: cannot write %s\n", opt.acked);
+            failed++;
+        }
+    }
     uint64_t fleet = (uint64_t) opt.agents * (uint64_t) opt.streams;
     printf ("RESULT ingest_filled %llu placements\n", (unsigned long long) filled);
     int incomplete = !opt.resume && filled < fleet;
@@ -845,6 +893,139 @@ s_query (void)
     zsock_destroy (&sock);
     zcert_destroy (&cert);
     return rc;
+}
+
+//  ---------------------------------------------------------------------------
+//  verify: after `ingest --resume --mode patch --acked FILE` (and whatever
+//  happened to the controller meanwhile: tests/integration/87_kill_deltas.sh
+//  kills it with -9), every acknowledged change is stored. Per node, the
+//  highest stored seq C must be at least the last acknowledged seq A; and
+//  every placement must hold exactly what the changes up to C leave in it:
+//  clients, bitrate and the version of its last change (the run's updates
+//  are deterministic: s_update_of).
+
+//  The fields verify compares, from one listing row (the reply's form:
+//  version is {gen, seq} there). 0 or -1
+static int
+s_row_fields (const msgpack_object *row, sf_stream_t *st)
+{
+    const msgpack_object *v = sf_map_get (row, "version");
+    uint64_t c = 0, b = 0;
+    st->version.seq = 0;
+    if (sf_map_str (row, "name", st->name, SF_NAME_MAX, NULL) || sf_map_str (row, "node", st->node, SF_NODE_MAX, NULL)
+    ||  sf_map_u64 (row, "clients", &c, NULL) || sf_map_u64 (row, "bitrate_kbps", &b, NULL) || !v)
+        return -1;
+    st->clients = (uint32_t) c;
+    st->bitrate_kbps = (uint32_t) b;
+    if (v->type == MSGPACK_OBJECT_MAP)
+        return sf_map_u64 (v, "seq", &st->version.seq, NULL) ? -1 : 0;
+    if (v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 2
+    &&  v->via.array.ptr [1].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        st->version.seq = v->via.array.ptr [1].via.u64;
+        return 0;
+    }
+    return -1;
+}
+
+static int
+s_verify (void)
+{
+    if (!opt.endpoint || !opt.server_cert || !opt.cert || !opt.acked) {
+        fprintf (stderr, "verify needs --endpoint, --server-cert, --cert and --acked\n");
+        return 2;
+    }
+    uint64_t seq0 [256] = { 0 }, acked [256] = { 0 }, top [256] = { 0 };
+    FILE *fa = fopen (opt.acked, "r");
+    int k;
+    unsigned long long a0, a1;
+    while (fa && fscanf (fa, "%d %llu %llu", &k, &a0, &a1) == 3)
+        if (k >= 0 && k < opt.agents)
+            seq0 [k] = a0, acked [k] = a1;
+    if (!fa) {
+        fprintf (stderr, "verify: cannot read %s\n", opt.acked);
+        return 2;
+    }
+    fclose (fa);
+    char err [512];
+    zcert_t *cert = sf_cert_load (opt.cert, err, sizeof (err));
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (!cert || sf_sock_curve_client (sock, cert, opt.server_cert, err, sizeof (err))) {
+        fprintf (stderr, "%s\n", err);
+        return 2;
+    }
+    zsock_set_linger (sock, 0);
+    zsock_connect (sock, "%s", opt.endpoint);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sf_msg_t reply;
+    sf_msg_init (&reply);
+    zframe_t *frame = NULL;
+    uint64_t total = 0;
+    size_t n = (size_t) opt.agents * (size_t) opt.streams;
+    s_list_req (&sb, "", "", "name", n);
+    if (s_request (sock, &sb, &reply, &frame, &total)) {
+        fprintf (stderr, "verify: no answer from %s\n", opt.endpoint);
+        return 1;
+    }
+    const msgpack_object *rows = sf_map_get (reply.body, "streams");
+    int bad = 0;
+    if (total != n || !rows || rows->type != MSGPACK_OBJECT_ARRAY || rows->via.array.size != n) {
+        fprintf (stderr, "verify: the controller lists %llu placements, not %zu\n", (unsigned long long) total, n);
+        bad++;
+    }
+    sf_stream_t st;
+    sf_stream_init (&st);
+    //  First the highest stored seq of each node
+    for (uint32_t i = 0; rows && i < rows->via.array.size; i++)
+        if (s_row_fields (&rows->via.array.ptr [i], &st) == 0 && sscanf (st.node, "b%d", &k) == 1
+        &&  k >= 1 && k <= opt.agents && st.version.seq > top [k - 1])
+            top [k - 1] = st.version.seq;
+    for (k = 0; k < opt.agents; k++)
+        if (top [k] < acked [k]) {
+            fprintf (stderr, "verify: node %d acknowledged seq %llu, the store has only %llu\n", k + 1,
+                     (unsigned long long) acked [k], (unsigned long long) top [k]);
+            bad++;
+        }
+    size_t checked = 0;
+    for (uint32_t i = 0; rows && i < rows->via.array.size; i++) {
+        int idx;
+        if (s_row_fields (&rows->via.array.ptr [i], &st) || sscanf (st.node, "b%d", &k) != 1
+        ||  k < 1 || k > opt.agents || sscanf (st.name + strlen (st.node), "-cam%d", &idx) != 1
+        ||  idx < 0 || idx >= opt.streams) {
+            fprintf (stderr, "verify: a row this run did not make: %s/%s\n", st.node, st.name);
+            bad++;
+            continue;
+        }
+        k--;
+        const s_rec_t *r = &s_sets [k].recs [idx];
+        uint32_t clients = r->sum.clients, bitrate = r->sum.bitrate_kbps;
+        uint64_t last = 0;
+        for (uint64_t round = 0; seq0 [k] + (uint64_t) idx + round * (uint64_t) opt.streams + 1 <= top [k]; round++) {
+            s_update_apply (k, (size_t) idx, round, &clients, &bitrate);
+            last = seq0 [k] + (uint64_t) idx + round * (uint64_t) opt.streams + 1;
+        }
+        bool seq_ok = last ? st.version.seq == last : st.version.seq <= seq0 [k];
+        if (st.clients != clients || st.bitrate_kbps != bitrate || !seq_ok) {
+            if (bad < 20)
+                fprintf (stderr, "verify: %s/%s holds clients %u bitrate %u at seq %llu; the changes up to "
+                         "seq %llu leave clients %u bitrate %u at seq %llu\n", st.node, st.name, st.clients,
+                         st.bitrate_kbps, (unsigned long long) st.version.seq, (unsigned long long) top [k],
+                         clients, bitrate, (unsigned long long) last);
+            bad++;
+        }
+        checked++;
+    }
+    for (k = 0; k < opt.agents; k++)
+        printf ("verify: node b%02d: acknowledged up to seq %llu (this run from %llu), stored up to %llu\n",
+                k + 1, (unsigned long long) acked [k], (unsigned long long) seq0 [k], (unsigned long long) top [k]);
+    printf ("verify: %zu placements checked, %d wrong\n", checked, bad);
+    sf_stream_clear (&st);
+    zframe_destroy (&frame);
+    sf_msg_release (&reply);
+    msgpack_sbuffer_destroy (&sb);
+    zsock_destroy (&sock);
+    zcert_destroy (&cert);
+    return bad ? 1 : 0;
 }
 
 //  ---------------------------------------------------------------------------
@@ -1194,12 +1375,13 @@ static void
 s_usage (void)
 {
     fprintf (stderr,
-        "usage: sf_bench_ingest ingest|query|lmdb|sqlite|redis [options]\n"
+        "usage: sf_bench_ingest ingest|query|verify|lmdb|sqlite|redis [options]\n"
         "  --endpoint E --server-cert P --keys DIR --cert P --dir D --file F --port N\n"
         "  --agents K [10] --streams S [10000] --batch N [1000] --window W [4]\n"
         "  --seconds D [10] --iterations I [200] --prefix P [b]\n"
         "  --fill-seconds F [900] (ingest: go on past D until every placement was committed once,\n"
         "    for at most F s; fails, naming how many were, if they were not)\n"
+        "  --acked FILE (ingest: write each agent's last acknowledged seq; verify: read it)\n"
         "  --mode put|patch [put] (ingest: after the fill, whole records again, or the realistic mix\n"
         "    as patches: 90 %% clients and/or bitrate, 10 %% status, functions or DVR ranges)\n"
         "  --http URL (query: also time the HTTP API) --tag T (prefix of the figures' names)\n"
@@ -1232,6 +1414,7 @@ main (int argc, char **argv)
         else if (!strcmp (k, "--seconds")) opt.seconds = atoi (v);
         else if (!strcmp (k, "--iterations")) opt.iterations = atoi (v);
         else if (!strcmp (k, "--fill-seconds")) opt.fill_seconds = atoi (v);
+        else if (!strcmp (k, "--acked")) opt.acked = v;
         else if (!strcmp (k, "--mode")) {
             if (strcmp (v, "put") && strcmp (v, "patch")) { s_usage (); return 2; }
             opt.patch = !strcmp (v, "patch");
@@ -1256,6 +1439,7 @@ main (int argc, char **argv)
     fflush (stdout);
     int rc;
     if (!strcmp (opt.mode, "ingest")) rc = s_ingest ();
+    else if (!strcmp (opt.mode, "verify")) rc = s_verify ();
     else if (!strcmp (opt.mode, "query")) rc = s_query ();
     else if (!strcmp (opt.mode, "lmdb")) rc = s_lmdb ();
     else if (!strcmp (opt.mode, "sqlite")) rc = s_sqlite ();
