@@ -172,7 +172,7 @@ function writeHash() {
 }
 function readHash() {
   const m = /^#\/(\w+)(?:\?(.*))?$/.exec(location.hash || '');
-  state.view = m && ['streams', 'nodes', 'migrations'].includes(m[1]) ? m[1] : 'streams';
+  state.view = m && ['streams', 'nodes', 'migrations', 'alerts'].includes(m[1]) ? m[1] : 'streams';
   if (state.view !== 'streams') return;
   const q = new URLSearchParams(m && m[2] ? m[2] : '');
   state.params = new Set((q.get('filter') || '').split(',').filter((p) => PARAMS.includes(p)));
@@ -391,9 +391,10 @@ async function loadDetail() {
   const path = `/api/v1/streams/${encodeURIComponent(d.name)}`;
   try {
     //  The detail answer holds where the stream lives now and its history
-    const [data, dvr] = await Promise.all([api(path), api(path + '/dvr')]);
+    const [data, dvr, alerts] = await Promise.all([api(path), api(path + '/dvr'),
+      api(`/api/v1/alerts?stream=${encodeURIComponent(d.name)}`).catch(() => null)]);
     if (state.detail !== d) return;
-    d.data = data; d.dvr = dvr;
+    d.data = data; d.dvr = dvr; d.alerts = alerts;
     if (!data.placements.some((p) => p.node === d.node) && data.placements.length) d.node = data.placements[0].node;
     renderDetail();
   } catch (e) {
@@ -530,6 +531,30 @@ const TABS = {
       h('pre', { class: 'text', text: p.source.sdp || '(no SDP reported)' }),
     ];
   },
+  alerts(p, d) {
+    //  This stream's alerts: what fires now and its recent transitions
+    const a = d.alerts || { firing: [], recent: [] };
+    const firing = a.firing.filter((f) => f.stream === p.name);
+    const recent = a.recent;
+    return [
+      h('div', { class: 'section-title', text: 'Firing now' }),
+      firing.length ? h('table', { class: 'grid ranges', id: 'd-alerts-firing' },
+        h('tbody', {}, firing.map((f) => h('tr', { 'data-key': f.key },
+          h('td', {}, h('span', { class: `badge ${f.state === 'resolving' ? 's-suspend' : 's-error'}`, text: f.state })),
+          h('td', { text: f.rule }), h('td', { text: f.node }),
+          h('td', { class: 'mono', text: fmtTime(Math.floor(f.since_ms / 1000)) }),
+          h('td', { class: 'muted', text: f.reason })))))
+        : h('div', { class: 'muted', text: 'Nothing firing for this stream.' }),
+      h('div', { class: 'section-title', text: 'Alert history' }),
+      recent.length ? h('table', { class: 'grid ranges history', id: 'd-alerts-history' },
+        h('tbody', {}, recent.map((ev) => h('tr', { 'data-key': ev.key, 'data-state': ev.state },
+          h('td', { class: 'mono', text: fmtTime(Math.floor(ev.at_ms / 1000)) }),
+          h('td', {}, h('span', { class: `badge ${ev.state === 'resolved' ? 'l-alive' : 's-error'}`, text: ev.state })),
+          h('td', { text: ev.rule }), h('td', { text: ev.node }),
+          h('td', { class: 'muted', text: ev.reason })))))
+        : h('div', { class: 'muted', text: 'No alert transitions recorded for this stream (this controller keeps the last 1,024).' }),
+    ];
+  },
   uuid(p) {
     return [kv([
       ['Playback UUID', copyRow(p.playback_uuid, 'playback UUID', { 'data-copy': 'uuid' })],
@@ -624,6 +649,47 @@ async function loadMigrations() {
   }
 }
 
+/* ---------- Alerts ---------- */
+
+//  The badge on every view; the Alerts view when it is open
+async function loadAlerts() {
+  try {
+    const a = await api('/api/v1/alerts');
+    const badge = $('#alerts-badge');
+    badge.textContent = fmtInt(a.firing.length);
+    badge.classList.toggle('zero', !a.firing.length);
+    badge.title = `${a.firing.length} alert${a.firing.length === 1 ? '' : 's'} firing now`;
+    if (state.view !== 'alerts') return;
+    $('#alerts-count').textContent = `${a.firing.length} firing · ${a.rules.length} rule${a.rules.length === 1 ? '' : 's'}` +
+      (a.rules.length ? '' : ' (the controller has no alert lines: docs/operations.md, Alerts)');
+    $('#alerts-empty').hidden = a.firing.length > 0;
+    const where = (x) => x.stream ? x.stream : `node (${fmtInt(x.streams)} stream${x.streams === 1 ? '' : 's'})`;
+    $('#alert-rows').replaceChildren(...a.firing.map((f) => h('tr', { 'data-key': f.key,
+        onclick: () => f.stream && openDetail(f.stream, f.node) },
+      h('td', {}, h('span', { class: `badge ${f.state === 'resolving' ? 's-suspend' : 's-error'}`, text: f.state })),
+      h('td', { text: f.rule }),
+      h('td', { class: 'c-name', text: where(f) }),
+      h('td', { text: f.node }),
+      h('td', { class: 'mono', text: fmtTime(Math.floor(f.since_ms / 1000)) }),
+      h('td', { class: 'muted', text: f.reason }))));
+    $('#alert-history-rows').replaceChildren(...a.recent.slice(0, 200).map((ev) => h('tr', { 'data-key': ev.key },
+      h('td', { class: 'mono', text: fmtTime(Math.floor(ev.at_ms / 1000)) }),
+      h('td', {}, h('span', { class: `badge ${ev.state === 'resolved' ? 'l-alive' : 's-error'}`, text: ev.state })),
+      h('td', { text: ev.rule }),
+      h('td', { class: 'c-name', text: where(ev) }),
+      h('td', { text: ev.node }),
+      h('td', { class: 'muted', text: ev.reason }))));
+    const sel = (r) => [r.filter && `filter=${r.filter}`, r.name_match && `name=${r.name_match}`, r.node && `node=${r.node}`]
+      .filter(Boolean).join(' ') || 'every stream or node';
+    $('#alert-rule-rows').replaceChildren(...a.rules.map((r) => h('tr', {},
+      h('td', { class: 'c-name', text: r.name }), h('td', { text: r.condition }), h('td', { class: 'mono', text: sel(r) }),
+      h('td', { class: 'num', text: fmtDuration(r.for_ms / 1000) }), h('td', { class: 'num', text: fmtDuration(r.resolve_ms / 1000) }),
+      h('td', { class: 'num', text: fmtInt(r.firing) }))));
+  } catch (e) {
+    if (state.view === 'alerts') $('#alerts-count').textContent = e.message;
+  }
+}
+
 /* ---------- Cluster summary, views, live refresh ---------- */
 
 async function loadSummary() {
@@ -666,7 +732,7 @@ async function refresh(tick) {
   try {
     do {
       again = false;
-      const work = [loadSummary()];
+      const work = [loadSummary(), loadAlerts()];
       if (state.view === 'nodes' || Date.now() - nodesAt > 15000) { nodesAt = Date.now(); work.push(loadNodes()); }
       if (state.view === 'streams') work.push(loadStreams());
       if (state.view === 'migrations') work.push(loadMigrations());

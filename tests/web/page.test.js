@@ -202,7 +202,7 @@ async function main() {
       await page.click(row);
       await page.waitForSelector('#detail:not([hidden]) .kv', 10000);
       const tabs = await page.$$eval('.tab', (ts) => ts.map((t) => t.textContent.trim()));
-      assert(tabs.join(',') === 'Overview,DVR ranges,Config,Source,UUID', tabs.join(','));
+      assert(tabs.join(',') === 'Overview,DVR ranges,Config,Source,UUID,Alerts', tabs.join(','));
       const body = await page.textContent('#d-body');
       for (const label of ['Records path', 'Duration', 'Ranges', 'Available disk space', 'Chunk', 'Memory usage'])
         assert(body.includes(label), `overview lacks ${label}`);
