@@ -13,7 +13,7 @@ _streamfleet ()
     local cur prev cmd i
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="streams migrations dvr nodes cluster keygen complete help"
+    local commands="streams migrations dvr nodes alerts cluster keygen complete help"
     local global="--controller --cert --server-cert --timeout-ms -o --output --no-color --help --version"
     local filters="primary secondary migrated active suspend transfer dvr audio"
     local sorts="name node status type clients bitrate uptime reconnects source"
@@ -68,6 +68,12 @@ _streamfleet ()
                 COMPREPLY=($(compgen -W "$(_streamfleet_names streams "$cur")" -- "$cur"))
             fi ;;
         nodes|cluster) COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+        alerts)
+            if [ "${COMP_WORDS[COMP_CWORD-1]}" = --stream ]; then
+                COMPREPLY=($(compgen -W "$(_streamfleet_names streams "$cur")" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "rules firing recent --stream --node --help" -- "$cur"))
+            fi ;;
         keygen) COMPREPLY=($(compgen -W "--role --node --name --out --force --help" -- "$cur")) ;;
         complete) COMPREPLY=($(compgen -W "streams nodes" -- "$cur")) ;;
     esac
