@@ -82,7 +82,8 @@ typedef struct {
 
 //  Marks every entry unseen, for a new poll
 void sf_apimemo_begin (sf_apimemo_t *self);
-//  The entry for key, created (zeroed) when new and marked seen; NULL on no memory
+//  The entry for key, created (zeroed) when new and marked seen (never NULL:
+//  out of memory aborts, sf_alloc.h)
 sf_apimemo_entry_t *sf_apimemo_get (sf_apimemo_t *self, const char *key);
 //  Re-sorts; when forget, first drops the entries not seen since begin
 //  (a server that lists configured streams), else keeps them (a server

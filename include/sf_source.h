@@ -38,7 +38,8 @@ typedef struct {
 
 void sf_streamset_init (sf_streamset_t *self);
 void sf_streamset_clear (sf_streamset_t *self);     //  frees, re-inits
-//  Appends an initialised record and returns it (NULL if out of memory)
+//  Appends an initialised record and returns it (never NULL: out of memory
+//  aborts, sf_alloc.h)
 sf_stream_t *sf_streamset_add (sf_streamset_t *self, const char *name);
 sf_stream_t *sf_streamset_find (sf_streamset_t *self, const char *name);
 

@@ -17,6 +17,7 @@
 */
 #include "sf_service.h"
 #include "sf_agent.h"
+#include "sf_alloc.h"
 #include "sf_codec.h"
 #include "sf_log.h"
 #include "sf_security.h"
@@ -183,15 +184,10 @@ s_buffer_add (s_agent_t *a, char kind, const void *bytes, size_t size)
     }
     if (a->count == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 1024;
-        s_change_t *p = realloc (a->changes, cap * sizeof (s_change_t));
-        if (!p)
-            return -1;
-        a->changes = p;
+        a->changes = sf_xreallocarray (a->changes, cap, sizeof (s_change_t));
         a->cap = cap;
     }
-    char *copy = malloc (size ? size : 1);
-    if (!copy)
-        return -1;
+    char *copy = sf_xmalloc (size);
     memcpy (copy, bytes, size);
     s_change_t *c = &a->changes [a->count++];
     c->seq = ++a->seq;
@@ -318,16 +314,10 @@ s_diff (s_agent_t *a, sf_streamset_t *set)
             int n = sf_stream_diff (&dp, e->bytes, e->size, a->pack.data, a->pack.size);
             patched = n > 0 && a->delta.size < a->pack.size;
         }
-        char *copy = malloc (a->pack.size);
-        if (!copy)
-            continue;
+        char *copy = sf_xmalloc (a->pack.size);
         memcpy (copy, a->pack.data, a->pack.size);
         if (!e) {
-            e = calloc (1, sizeof (*e));
-            if (!e) {
-                free (copy);
-                continue;
-            }
+            e = sf_xcalloc (1, sizeof (*e));
             zhashx_insert (a->entries, s->name, e);
         }
         free (e->bytes);
@@ -357,15 +347,13 @@ s_diff (s_agent_t *a, sf_streamset_t *set)
     s_pack_node_static (a, &n);
     if (a->node_size != a->pack.size || !a->node_bytes
     ||  memcmp (a->node_bytes, a->pack.data, a->pack.size) != 0) {
-        char *copy = malloc (a->pack.size);
-        if (copy) {
-            memcpy (copy, a->pack.data, a->pack.size);
-            free (a->node_bytes);
-            a->node_bytes = copy;
-            a->node_size = a->pack.size;
-            s_buffer_add (a, 'n', copy, a->node_size);
-            changes++;
-        }
+        char *copy = sf_xmalloc (a->pack.size);
+        memcpy (copy, a->pack.data, a->pack.size);
+        free (a->node_bytes);
+        a->node_bytes = copy;
+        a->node_size = a->pack.size;
+        s_buffer_add (a, 'n', copy, a->node_size);
+        changes++;
     }
     return changes;
 }
@@ -570,9 +558,7 @@ s_send_snapshot (s_agent_t *a)
     }
     a->snap_waits = false;
     size_t total = zhashx_size (a->entries);
-    s_entry_t **all = malloc ((total ? total : 1) * sizeof (s_entry_t *));
-    if (!all)
-        return;
+    s_entry_t **all = sf_xcalloc (total, sizeof (s_entry_t *));
     size_t k = 0;
     for (s_entry_t *e = zhashx_first (a->entries); e && k < total; e = zhashx_next (a->entries))
         all [k++] = e;
@@ -829,9 +815,7 @@ s_source_actor (zsock_t *pipe, void *args)
                 break;
         }
         first = false;
-        sf_streamset_t *set = malloc (sizeof (*set));
-        if (!set)
-            continue;
+        sf_streamset_t *set = sf_xmalloc (sizeof (*set));
         sf_streamset_init (set);
         int rc = sf_source_poll (source, set);
         if (zsock_send (pipe, "ip", rc, set)) {
@@ -926,10 +910,10 @@ sf_agent_run (sf_agent_config_t *cfg)
         return 3;
     }
     //  Endpoints from the comma-separated list
-    char *list = strdup (cfg->controllers);
+    char *list = sf_xstrdup (cfg->controllers);
     for (char *tok = strtok (list, ", "); tok; tok = strtok (NULL, ", ")) {
-        a->endpoints = realloc (a->endpoints, (size_t) (a->nendpoints + 1) * sizeof (char *));
-        a->endpoints [a->nendpoints++] = strdup (tok);
+        a->endpoints = sf_xreallocarray (a->endpoints, (size_t) a->nendpoints + 1, sizeof (char *));
+        a->endpoints [a->nendpoints++] = sf_xstrdup (tok);
     }
     free (list);
     int rc = 1;

@@ -7,6 +7,7 @@
     errors an operator will read in the log.
 */
 #include "sf_apisrc.h"
+#include "sf_alloc.h"
 #include "sf_fetch.h"
 #include "sf_log.h"
 #include <curl/curl.h>
@@ -43,11 +44,7 @@ sf_apisrc_t *
 sf_apisrc_new (const char *base_url, sf_apiauth_t auth, const char *user, const char *secret,
                char *err, size_t errlen)
 {
-    sf_apisrc_t *self = calloc (1, sizeof (sf_apisrc_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    sf_apisrc_t *self = sf_xcalloc (1, sizeof (sf_apisrc_t));
     if (!(self->fetch = sf_fetch_new ())) {
         snprintf (err, errlen, "cannot initialise libcurl");
         free (self);
@@ -303,10 +300,7 @@ sf_apimemo_get (sf_apimemo_t *self, const char *key)
     if (!e) {
         if (self->count == self->cap) {
             size_t cap = self->cap ? self->cap * 2 : 32;
-            sf_apimemo_entry_t *items = realloc (self->items, cap * sizeof *items);
-            if (!items)
-                return NULL;
-            self->items = items;
+            self->items = sf_xreallocarray (self->items, cap, sizeof *self->items);
             self->cap = cap;
         }
         e = &self->items [self->count++];

@@ -17,6 +17,7 @@
     zero length rather than inventing an hour of archive.
 */
 #include "sf_dvr_scan.h"
+#include "sf_alloc.h"
 #include "sf_log.h"
 #include <dirent.h>
 #include <errno.h>
@@ -247,9 +248,7 @@ s_match (const char *pat, const char *str, s_caps_t *caps)
 static char *
 s_expand (const char *comp, size_t len)
 {
-    char *out = malloc (len * 4 + 1);
-    if (!out)
-        return NULL;
+    char *out = sf_xmalloc (len * 4 + 1);
     size_t at = 0;
     for (size_t i = 0; i < len; i++) {
         const char *with = NULL;
@@ -404,9 +403,7 @@ static int
 s_hash_grow (sf_dvr_scan_t *self)
 {
     size_t cap = self->hash_cap ? self->hash_cap * 2 : 64;
-    uint32_t *hash = calloc (cap, sizeof (uint32_t));
-    if (!hash)
-        return -1;
+    uint32_t *hash = sf_xcalloc (cap, sizeof (uint32_t));
     for (size_t i = 0; i < self->nstreams; i++) {
         size_t slot = s_hash_str (self->streams [i].name) & (cap - 1);
         while (hash [slot])
@@ -444,16 +441,12 @@ s_stream_intern (sf_dvr_scan_t *self, const char *name)
         return -1;
     if (self->nstreams == self->streams_cap) {
         size_t cap = self->streams_cap ? self->streams_cap * 2 : 16;
-        s_stream_t *s = realloc (self->streams, cap * sizeof (s_stream_t));
-        if (!s)
-            return -1;
-        self->streams = s;
+        self->streams = sf_xreallocarray (self->streams, cap, sizeof (s_stream_t));
         self->streams_cap = cap;
     }
     s_stream_t *stream = &self->streams [self->nstreams];
     memset (stream, 0, sizeof (*stream));
-    if (!(stream->name = strdup (name)))
-        return -1;
+    stream->name = sf_xstrdup (name);
     size_t slot = s_hash_str (name) & (self->hash_cap - 1);
     while (self->hash [slot])
         slot = (slot + 1) & (self->hash_cap - 1);
@@ -497,11 +490,8 @@ s_dir_destroy (s_dir_t **dir_p)
 static s_dir_t *
 s_dir_new (sf_dvr_scan_t *owner, const char *path, int depth, const s_caps_t *caps)
 {
-    s_dir_t *dir = calloc (1, sizeof (s_dir_t));
-    if (!dir || !(dir->path = strdup (path))) {
-        free (dir);
-        return NULL;
-    }
+    s_dir_t *dir = sf_xcalloc (1, sizeof (s_dir_t));
+    dir->path = sf_xstrdup (path);
     dir->owner = owner;
     dir->wd = -1;
     dir->depth = depth;
@@ -535,10 +525,7 @@ s_range_push (sf_range_t **ranges, size_t *n, size_t *cap, int64_t from, int64_t
     }
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 4;
-        sf_range_t *r = realloc (*ranges, ncap * sizeof (sf_range_t));
-        if (!r)
-            return -1;
-        *ranges = r;
+        *ranges = sf_xreallocarray (*ranges, ncap, sizeof (sf_range_t));
         *cap = ncap;
     }
     (*ranges) [*n].from = from;
@@ -596,10 +583,7 @@ s_dir_build_runs (s_dir_t *dir)
             j++;
         if (dir->nruns == cap) {
             cap = cap ? cap * 2 : 4;
-            s_run_t *r = realloc (dir->runs, cap * sizeof (s_run_t));
-            if (!r)
-                return -1;
-            dir->runs = r;
+            dir->runs = sf_xreallocarray (dir->runs, cap, sizeof (s_run_t));
         }
         s_run_t *run = &dir->runs [dir->nruns++];
         memset (run, 0, sizeof (*run));
@@ -745,13 +729,10 @@ s_playlist_note (s_dir_t *dir, const char *file, bool added)
         }
     if (!added)
         return 0;
-    s_playlist_t *pl = realloc (dir->playlists, (dir->nplaylists + 1) * sizeof (s_playlist_t));
-    if (!pl)
-        return -1;
+    s_playlist_t *pl = sf_xreallocarray (dir->playlists, dir->nplaylists + 1, sizeof (s_playlist_t));
     dir->playlists = pl;
     memset (&pl [dir->nplaylists], 0, sizeof (s_playlist_t));
-    if (!(pl [dir->nplaylists].name = strdup (file)))
-        return -1;
+    pl [dir->nplaylists].name = sf_xstrdup (file);
     pl [dir->nplaylists++].seen = true;
     return 0;
 }
@@ -884,11 +865,7 @@ s_dir_watch (sf_dvr_scan_t *self, s_dir_t *dir)
         size_t cap = self->by_wd_cap ? self->by_wd_cap : 64;
         while (cap <= (size_t) wd)
             cap *= 2;
-        s_dir_t **by = realloc (self->by_wd, cap * sizeof (s_dir_t *));
-        if (!by) {
-            inotify_rm_watch (self->ifd, wd);
-            return;
-        }
+        s_dir_t **by = sf_xreallocarray (self->by_wd, cap, sizeof (s_dir_t *));
         memset (by + self->by_wd_cap, 0, (cap - self->by_wd_cap) * sizeof (s_dir_t *));
         self->by_wd = by;
         self->by_wd_cap = cap;
@@ -950,11 +927,7 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
             if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN && de->d_type != DT_LNK)
                 continue;
             size_t plen = pathlen + 1 + strlen (de->d_name) + 1;
-            char *path = malloc (plen);
-            if (!path) {
-                rc = -1;
-                break;
-            }
+            char *path = sf_xmalloc (plen);
             snprintf (path, plen, "%s/%s", dir->path, de->d_name);
             s_dir_t *sub = s_subdir_find (dir, path);
             if (sub)
@@ -974,13 +947,7 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
             }
             if (nsubdirs == subcap) {
                 subcap = subcap ? subcap * 2 : 8;
-                s_dir_t **s = realloc (subdirs, subcap * sizeof (s_dir_t *));
-                if (!s) {
-                    s_dir_destroy (&sub);
-                    rc = -1;
-                    break;
-                }
-                subdirs = s;
+                subdirs = sf_xreallocarray (subdirs, subcap, sizeof (s_dir_t *));
             }
             subdirs [nsubdirs++] = sub;
             continue;
@@ -994,24 +961,14 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
         }
         if (nchunks == cap) {
             cap = cap ? cap * 2 : 64;
-            s_chunk_t *c = realloc (chunks, cap * sizeof (s_chunk_t));
-            if (!c) {
-                rc = -1;
-                break;
-            }
-            chunks = c;
+            chunks = sf_xreallocarray (chunks, cap, sizeof (s_chunk_t));
         }
         size_t nlen = strlen (de->d_name) + 1;
         if (arena_len + nlen > arena_cap) {
             size_t acap = arena_cap ? arena_cap * 2 : 4096;
             while (acap < arena_len + nlen)
                 acap *= 2;
-            char *a = realloc (arena, acap);
-            if (!a) {
-                rc = -1;
-                break;
-            }
-            arena = a;
+            arena = sf_xrealloc (arena, acap);
             arena_cap = acap;
         }
         s_chunk_t *chunk = &chunks [nchunks];
@@ -1174,24 +1131,14 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
         size_t nlen = strlen (name) + 1;
         if (dir->nchunks == dir->chunks_cap) {
             size_t cap = dir->chunks_cap ? dir->chunks_cap * 2 : 64;
-            s_chunk_t *n = realloc (dir->chunks, cap * sizeof (s_chunk_t));
-            if (!n) {
-                rc = -1;
-                continue;
-            }
-            dir->chunks = n;
+            dir->chunks = sf_xreallocarray (dir->chunks, cap, sizeof (s_chunk_t));
             dir->chunks_cap = cap;
         }
         if (dir->arena_len + nlen > dir->arena_cap) {
             size_t cap = dir->arena_cap ? dir->arena_cap * 2 : 4096;
             while (cap < dir->arena_len + nlen)
                 cap *= 2;
-            char *a = realloc (dir->arena, cap);
-            if (!a) {
-                rc = -1;
-                continue;
-            }
-            dir->arena = a;
+            dir->arena = sf_xrealloc (dir->arena, cap);
             dir->arena_cap = cap;
         }
         s_chunk_t chunk = { .stream = (uint32_t) id, .key = start, .start_ms = start,
@@ -1223,22 +1170,19 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
     dir->npending = 0;
     //  Names of removed chunks pile up in the arena: compact now and then
     if (dir->arena_garbage > 65536 && dir->arena_garbage * 2 > dir->arena_len) {
-        char *arena = malloc (dir->arena_len - dir->arena_garbage + 1);
-        if (arena) {
-            size_t len = 0;
-            for (size_t i = 0; i < dir->nchunks; i++) {
-                size_t n = strlen (dir->arena + dir->chunks [i].name_off) + 1;
-                memcpy (arena + len, dir->arena + dir->chunks [i].name_off, n);
-                dir->chunks [i].name_off = (uint32_t) len;
-                len += n;
-            }
-            free (dir->arena);
-            dir->arena = arena;
-            dir->arena_len = len;
-            dir->arena_cap = dir->arena_len - dir->arena_garbage + 1;
-            dir->arena_cap = len + 1;
-            dir->arena_garbage = 0;
+        char *arena = sf_xmalloc (dir->arena_len - dir->arena_garbage + 1);
+        size_t len = 0;
+        for (size_t i = 0; i < dir->nchunks; i++) {
+            size_t n = strlen (dir->arena + dir->chunks [i].name_off) + 1;
+            memcpy (arena + len, dir->arena + dir->chunks [i].name_off, n);
+            dir->chunks [i].name_off = (uint32_t) len;
+            len += n;
         }
+        free (dir->arena);
+        dir->arena = arena;
+        dir->arena_len = len;
+        dir->arena_cap = len + 1;
+        dir->arena_garbage = 0;
     }
     if (rc || s_dir_build_runs (dir)) {
         dir->reread = true;
@@ -1298,20 +1242,10 @@ s_drain_events (sf_dvr_scan_t *self)
             }
             if (dir->npending == dir->pending_cap) {
                 size_t cap = dir->pending_cap ? dir->pending_cap * 2 : 16;
-                s_pending_t *pn = realloc (dir->pending, cap * sizeof (s_pending_t));
-                if (!pn) {
-                    dir->reread = true;
-                    continue;
-                }
-                dir->pending = pn;
+                dir->pending = sf_xreallocarray (dir->pending, cap, sizeof (s_pending_t));
                 dir->pending_cap = cap;
             }
-            char *name = strdup (ev->name);
-            if (!name) {
-                dir->reread = true;
-                continue;
-            }
-            dir->pending [dir->npending].name = name;
+            dir->pending [dir->npending].name = sf_xstrdup (ev->name);
             dir->pending [dir->npending].added = (ev->mask & (IN_CREATE | IN_MOVED_TO)) != 0;
             dir->npending++;
         }
@@ -1424,17 +1358,9 @@ sf_dvr_scan_new (const char *records_path, const char *pattern, char *err, size_
     }
     if (!pattern || !*pattern)
         pattern = SF_DVR_PATTERN_DEFAULT;
-    sf_dvr_scan_t *self = calloc (1, sizeof (sf_dvr_scan_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    sf_dvr_scan_t *self = sf_xcalloc (1, sizeof (sf_dvr_scan_t));
     self->ifd = -1;
-    if (!(self->root = strdup (records_path))) {
-        free (self);
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    self->root = sf_xstrdup (records_path);
     size_t rlen = strlen (self->root);
     while (rlen > 1 && self->root [rlen - 1] == '/')
         self->root [--rlen] = 0;
@@ -1449,10 +1375,6 @@ sf_dvr_scan_new (const char *records_path, const char *pattern, char *err, size_
             goto fail;
         }
         char *comp = s_expand (p, len);
-        if (!comp) {
-            snprintf (err, errlen, "out of memory");
-            goto fail;
-        }
         self->components [self->ncomponents++] = comp;
         int before = names;
         if (s_check_component (comp, &names, &times, &seqs, &self->has_dur, err, errlen))

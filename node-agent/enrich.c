@@ -6,6 +6,7 @@
     typo in the overrides file must not hide the live state of the streams.
 */
 #include "sf_enrich.h"
+#include "sf_alloc.h"
 #include "sf_dvr_scan.h"
 #include "sf_log.h"
 #include "sf_overrides.h"
@@ -30,11 +31,7 @@ struct sf_enrich_t {
 sf_enrich_t *
 sf_enrich_new (const sf_agent_config_t *cfg, const sf_source_ops_t *ops, char *err, size_t errlen)
 {
-    sf_enrich_t *self = calloc (1, sizeof (sf_enrich_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    sf_enrich_t *self = sf_xcalloc (1, sizeof (sf_enrich_t));
     self->cfg = cfg;
     self->ops = ops;
     const char *pattern = *cfg->record_pattern ? cfg->record_pattern
@@ -183,14 +180,9 @@ s_add_archived (sf_enrich_t *self, sf_streamset_t *set)
     size_t n = sf_dvr_scan_streams (self->dvr, NULL, 0);
     if (!n)
         return 0;
-    const char **names = calloc (n, sizeof (char *));
+    const char **names = sf_xcalloc (n, sizeof (char *));
     size_t nlisted = set->count;
-    size_t *index = calloc (nlisted + 1, sizeof (size_t));
-    if (!names || !index) {
-        free (names);
-        free (index);
-        return -1;
-    }
+    size_t *index = sf_xcalloc (nlisted + 1, sizeof (size_t));
     sf_dvr_scan_streams (self->dvr, names, n);
     for (size_t i = 0; i < nlisted; i++)
         index [i] = i;

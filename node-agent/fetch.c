@@ -6,6 +6,7 @@
     act on. CURLOPT_NOSIGNAL because pollers run in threads.
 */
 #include "sf_fetch.h"
+#include "sf_alloc.h"
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -49,8 +50,8 @@ sf_fetch_t *
 sf_fetch_new (void)
 {
     sf_curl_acquire ();
-    sf_fetch_t *self = calloc (1, sizeof (sf_fetch_t));
-    if (self && !(self->curl = curl_easy_init ())) {
+    sf_fetch_t *self = sf_xcalloc (1, sizeof (sf_fetch_t));
+    if (!(self->curl = curl_easy_init ())) {
         free (self);
         self = NULL;
     }
@@ -84,6 +85,8 @@ s_write (char *ptr, size_t size, size_t nmemb, void *arg)
         size_t cap = buf->cap ? buf->cap : 16384;
         while (cap < buf->len + n + 1)
             cap *= 2;
+        //  The body's size is the server's: a refusal fails this fetch only,
+        //  so this allocation keeps its error path (sf_alloc.h)
         char *data = realloc (buf->data, cap);
         if (!data)
             return 0;
@@ -159,10 +162,7 @@ sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *
         return -1;
     }
     if (!buf->data) {
-        if (!(buf->data = calloc (1, 1))) {
-            snprintf (err, errlen, "out of memory");
-            return -1;
-        }
+        buf->data = sf_xcalloc (1, 1);
         buf->cap = 1;
     }
     buf->data [buf->len] = 0;

@@ -7,6 +7,7 @@
     never replaces the rules already in force.
 */
 #include "sf_overrides.h"
+#include "sf_alloc.h"
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -43,7 +44,7 @@ struct sf_overrides_t {
 sf_overrides_t *
 sf_overrides_new (void)
 {
-    return calloc (1, sizeof (sf_overrides_t));
+    return sf_xcalloc (1, sizeof (sf_overrides_t));
 }
 
 void
@@ -162,11 +163,7 @@ sf_overrides_parse (sf_overrides_t *self, const char *text, char *err, size_t er
 {
     s_rule_t *rules = NULL;
     size_t count = 0, cap = 0;
-    char *copy = strdup (text ? text : "");
-    if (!copy) {
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
+    char *copy = sf_xstrdup (text ? text : "");
     int lineno = 0;
     char *save = NULL;
     //  strtok_r would skip empty lines and so miscount them; walk by hand
@@ -193,12 +190,7 @@ sf_overrides_parse (sf_overrides_t *self, const char *text, char *err, size_t er
             }
             if (count == cap) {
                 size_t ncap = cap ? cap * 2 : 8;
-                s_rule_t *r = realloc (rules, ncap * sizeof (s_rule_t));
-                if (!r) {
-                    snprintf (err, errlen, "out of memory");
-                    goto fail;
-                }
-                rules = r;
+                rules = sf_xreallocarray (rules, ncap, sizeof (s_rule_t));
                 cap = ncap;
             }
             s_rule_t *rule = &rules [count++];
@@ -270,13 +262,10 @@ sf_overrides_refresh (sf_overrides_t *self, char *err, size_t errlen)
         snprintf (err, errlen, "overrides file %s: %s", self->path, strerror (errno));
         return -1;
     }
-    char *text = calloc (1, (size_t) st.st_size + 1);
-    size_t got = text ? fread (text, 1, (size_t) st.st_size, f) : 0;
+    //  Bounded by S_FILE_MAX above, so an ordinary allocation
+    char *text = sf_xcalloc (1, (size_t) st.st_size + 1);
+    size_t got = fread (text, 1, (size_t) st.st_size, f);
     fclose (f);
-    if (!text) {
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
     text [got] = 0;
     char why [256];
     int rc = sf_overrides_parse (self, text, why, sizeof why);

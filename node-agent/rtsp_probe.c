@@ -7,6 +7,7 @@
     what is not probed this time is probed at the next poll.
 */
 #include "sf_rtsp_probe.h"
+#include "sf_alloc.h"
 #include "sf_fetch.h"
 #include "sf_log.h"
 #include <curl/curl.h>
@@ -52,6 +53,8 @@ s_write (char *ptr, size_t size, size_t nmemb, void *arg)
         buf->over = true;
         return 0;
     }
+    //  The reply's size is the server's: a refusal fails this probe only,
+    //  so this allocation keeps its error path (sf_alloc.h)
     char *data = realloc (buf->data, buf->len + n + 1);
     if (!data)
         return 0;
@@ -122,13 +125,11 @@ sf_rtsp_describe (const char *url, int64_t timeout_ms, char **sdp, int32_t *ping
 sf_rtsp_probe_t *
 sf_rtsp_probe_new (int64_t timeout_ms, int64_t retry_ms)
 {
-    sf_rtsp_probe_t *self = calloc (1, sizeof (sf_rtsp_probe_t));
-    if (self) {
-        self->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
-        self->retry_ms = retry_ms > 0 ? retry_ms : 30000;
-        //  Holds libcurl's global state for the probes to come
-        sf_curl_acquire ();
-    }
+    sf_rtsp_probe_t *self = sf_xcalloc (1, sizeof (sf_rtsp_probe_t));
+    self->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+    self->retry_ms = retry_ms > 0 ? retry_ms : 30000;
+    //  Holds libcurl's global state for the probes to come
+    sf_curl_acquire ();
     return self;
 }
 
@@ -175,9 +176,7 @@ sf_rtsp_probe_apply (sf_rtsp_probe_t *self, sf_streamset_t *set, int64_t now_ms)
     for (size_t i = 0; i < set->count; i++)
         if (s_is_rtsp (set->items [i].source_url))
             n++;
-    s_entry_t *entries = n ? calloc (n, sizeof (s_entry_t)) : NULL;
-    if (n && !entries)
-        return 0;
+    s_entry_t *entries = n ? sf_xcalloc (n, sizeof (s_entry_t)) : NULL;
     size_t count = 0;
     int probes = 0;
     int64_t deadline = sf_mono_ms () + self->timeout_ms;
@@ -195,8 +194,7 @@ sf_rtsp_probe_apply (sf_rtsp_probe_t *self, sf_streamset_t *set, int64_t now_ms)
             old->moved = true;
         }
         else
-        if (!(e->name = strdup (stream->name)))
-            continue;
+            e->name = sf_xstrdup (stream->name);
         count++;
         if (e->url && strcmp (e->url, stream->source_url)) {
             free (e->sdp);
@@ -206,7 +204,7 @@ sf_rtsp_probe_apply (sf_rtsp_probe_t *self, sf_streamset_t *set, int64_t now_ms)
         }
         if (!e->url || strcmp (e->url, stream->source_url)) {
             free (e->url);
-            e->url = strdup (stream->source_url);
+            e->url = sf_xstrdup (stream->source_url);
         }
         //  The source's own SDP wins; nothing to ask
         if (stream->source_sdp && *stream->source_sdp)

@@ -5,6 +5,7 @@
     one line in the table below.
 */
 #include "sf_source.h"
+#include "sf_alloc.h"
 #include "sf_agent.h"
 #include "sf_enrich.h"
 #include <stdio.h>
@@ -71,11 +72,7 @@ sf_source_new (const sf_agent_config_t *cfg, char *err, size_t errlen)
         snprintf (err, errlen, "unknown source '%s' (known: %s)", cfg->source, sf_source_names ());
         return NULL;
     }
-    sf_source_t *self = calloc (1, sizeof (sf_source_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    sf_source_t *self = sf_xcalloc (1, sizeof (sf_source_t));
     self->ops = ops;
     if (!(self->enrich = sf_enrich_new (cfg, ops, err, errlen))
     ||  !(self->state = ops->create (cfg, sf_agent_source_config_const (cfg, ops), err, errlen))) {

@@ -15,6 +15,7 @@
     without a usable name is skipped.
 */
 #include "sf_aipix.h"
+#include "sf_alloc.h"
 #include "sf_agent.h"
 #include "sf_fetch.h"
 #include "sf_log.h"
@@ -222,14 +223,8 @@ s_drop_duplicates (sf_streamset_t *set, size_t first, char *err, size_t errlen)
     size_t n = set->count - first;
     if (n < 2)
         return 0;
-    size_t *index = malloc (n * sizeof (size_t));
-    bool *drop = calloc (n, sizeof (bool));
-    if (!index || !drop) {
-        free (index);
-        free (drop);
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
+    size_t *index = sf_xcalloc (n, sizeof (size_t));
+    bool *drop = sf_xcalloc (n, sizeof (bool));
     for (size_t i = 0; i < n; i++)
         index [i] = first + i;
     qsort_r (index, n, sizeof (size_t), s_index_cmp, set);
@@ -433,12 +428,7 @@ sf_aipix_parse_ranges (const char *json, size_t len, sf_dvr_t *dvr, char *err, s
         //  Push without merging; normalize below
         if (all.nranges >= SF_RANGES_MAX * 4u)
             break;
-        sf_range_t *r = realloc (all.ranges, (all.nranges + 1) * sizeof (sf_range_t));
-        if (!r) {
-            rc = -1;
-            break;
-        }
-        all.ranges = r;
+        all.ranges = sf_xreallocarray (all.ranges, all.nranges + 1, sizeof (sf_range_t));
         all.ranges [all.nranges].from = from;
         all.ranges [all.nranges].to = to;
         all.nranges++;
@@ -571,11 +561,7 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
         snprintf (err, errlen, "--api-token-mode is 'header' or 'query', not '%s'", cfg->api_token_mode);
         return NULL;
     }
-    s_aipix_t *self = calloc (1, sizeof (s_aipix_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    s_aipix_t *self = sf_xcalloc (1, sizeof (s_aipix_t));
     self->cfg = *cfg;
     self->timeout_ms = agent->http_timeout_ms;
     SF_STRSET (self->base, cfg->api_url);
@@ -628,13 +614,9 @@ sf_aipix_redact (char *text, size_t size)
     while (*end && *end != ' ' && *end != ':' && *end != '&')
         end++;
     //  "***" may be longer than the token: rebuild within the buffer's size
-    char *tail = strdup (end);
-    if (tail) {
-        snprintf (at, size - (size_t) (at - text), "token=***%s", tail);
-        free (tail);
-    }
-    else
-        *at = 0;
+    char *tail = sf_xstrdup (end);
+    snprintf (at, size - (size_t) (at - text), "token=***%s", tail);
+    free (tail);
 }
 
 static int
@@ -813,9 +795,7 @@ s_poll (void *state, sf_streamset_t *set)
     }
 
     //  The new cache, in list order first: carried over or fresh
-    s_cache_t *cache = set->count ? calloc (set->count, sizeof (s_cache_t)) : NULL;
-    if (set->count && !cache)
-        goto oom;
+    s_cache_t *cache = set->count ? sf_xcalloc (set->count, sizeof (s_cache_t)) : NULL;
     for (size_t i = 0; i < set->count; i++) {
         s_cache_t *old = s_cache_find (self->cache, self->ncache, set->items [i].uid);
         if (old && *old->detail.name) {
@@ -841,9 +821,6 @@ s_poll (void *state, sf_streamset_t *set)
     if (self->ncache > 1)
         qsort (self->cache, self->ncache, sizeof (s_cache_t), s_cache_cmp);
     return rc;
-oom:
-    snprintf (set->error, sizeof set->error, "out of memory building the stream list");
-    return -1;
 }
 
 const sf_source_ops_t sf_source_aipix = {

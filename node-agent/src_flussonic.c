@@ -9,6 +9,7 @@
     fails the poll (the agent keeps the last good state, marked stale).
 */
 #include "sf_flussonic.h"
+#include "sf_alloc.h"
 #include "sf_agent.h"
 #include "sf_apisrc.h"
 #include "sf_log.h"
@@ -203,11 +204,7 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
         snprintf (err, errlen, "flussonic: give --flussonic-token or --flussonic-user/--flussonic-password, not both");
         return NULL;
     }
-    s_flussonic_t *self = calloc (1, sizeof (s_flussonic_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    s_flussonic_t *self = sf_xcalloc (1, sizeof (s_flussonic_t));
     self->cfg = *cfg;
     self->timeout_ms = agent->http_timeout_ms;
     sf_apiauth_t auth = *cfg->token ? SF_APIAUTH_BEARER : *cfg->user ? SF_APIAUTH_BASIC : SF_APIAUTH_NONE;

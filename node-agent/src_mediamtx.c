@@ -15,6 +15,7 @@
     session, the pulled source's URL) survives a failed poll.
 */
 #include "sf_mediamtx.h"
+#include "sf_alloc.h"
 #include "sf_agent.h"
 #include "sf_apisrc.h"
 #include "sf_log.h"
@@ -432,11 +433,7 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
         snprintf (err, errlen, "mediamtx: give --mediamtx-token or --mediamtx-user/--mediamtx-password, not both");
         return NULL;
     }
-    s_mediamtx_t *self = calloc (1, sizeof (s_mediamtx_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    s_mediamtx_t *self = sf_xcalloc (1, sizeof (s_mediamtx_t));
     self->cfg = *cfg;
     self->timeout_ms = agent->http_timeout_ms;
     self->memo.free_data = s_path_free;
@@ -454,7 +451,7 @@ static s_path_t *
 s_path_of (sf_apimemo_entry_t *e)
 {
     if (!e->data)
-        e->data = calloc (1, sizeof (s_path_t));
+        e->data = sf_xcalloc (1, sizeof (s_path_t));
     return e->data;
 }
 
@@ -676,8 +673,7 @@ s_details (s_mediamtx_t *self, int64_t deadline, char *err, size_t errlen)
                       (long long) sf_jv_int (root, "inboundRTPPacketsLost",
                                              sf_jv_int (root, "rtpPacketsLost", 0)));
             json_decref (root);
-            if (!(p->session = strdup (text)))
-                goto oom;
+            p->session = sf_xstrdup (text);
         }
         if (*p->conf_name && !p->conf_fetched && fetches < S_FETCHES_PER_POLL) {
             char *conf = curl_easy_escape (NULL, p->conf_name, 0);
@@ -690,11 +686,8 @@ s_details (s_mediamtx_t *self, int64_t deadline, char *err, size_t errlen)
             free (p->source_url);
             p->source_url = NULL;
             //  "publisher" and "redirect" are not URLs; a pulled source is
-            if (source && strstr (source, "://") && strlen (source) < SF_URL_MAX
-            &&  !(p->source_url = strdup (source))) {
-                json_decref (root);
-                goto oom;
-            }
+            if (source && strstr (source, "://") && strlen (source) < SF_URL_MAX)
+                p->source_url = sf_xstrdup (source);
             json_decref (root);
             p->conf_fetched = true;
         }
@@ -715,9 +708,6 @@ s_details (s_mediamtx_t *self, int64_t deadline, char *err, size_t errlen)
         }
     }
     return 0;
-oom:
-    snprintf (err, errlen, "out of memory");
-    return -1;
 }
 
 static int

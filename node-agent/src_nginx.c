@@ -19,6 +19,7 @@
     node usage.
 */
 #include "sf_nginx_stat.h"
+#include "sf_alloc.h"
 #include "sf_agent.h"
 #include "sf_fetch.h"
 #include "sf_log.h"
@@ -131,12 +132,7 @@ s_end_stream (s_parser_t *p)
             p->oom = true;
             return;
         }
-        sf_nginx_stream_t *s = realloc (stat->streams, cap * sizeof (sf_nginx_stream_t));
-        if (!s) {
-            p->oom = true;
-            return;
-        }
-        stat->streams = s;
+        stat->streams = sf_xreallocarray (stat->streams, cap, sizeof (sf_nginx_stream_t));
         stat->cap = cap;
     }
     stat->streams [stat->count++] = p->cur;
@@ -232,9 +228,9 @@ sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
     memset (stat, 0, sizeof (*stat));
     stat->streams = streams;
     stat->cap = cap;
-    s_parser_t *p = calloc (1, sizeof (s_parser_t));
+    s_parser_t *p = sf_xcalloc (1, sizeof (s_parser_t));
     XML_Parser parser = XML_ParserCreate (NULL);
-    if (!p || !parser) {
+    if (!parser) {
         free (p);
         if (parser)
             XML_ParserFree (parser);
@@ -339,11 +335,7 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
         snprintf (err, errlen, "source nginx-rtmp needs --stat-url (the URL of a location with `rtmp_stat all`)");
         return NULL;
     }
-    s_nginx_t *self = calloc (1, sizeof (s_nginx_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    s_nginx_t *self = sf_xcalloc (1, sizeof (s_nginx_t));
     self->cfg = *cfg;
     self->timeout_ms = agent->http_timeout_ms;
     //  nginx serves HLS from the http server that serves the stat page
@@ -408,10 +400,7 @@ s_known_update (s_nginx_t *self, const sf_nginx_stat_t *stat)
         if (!k) {
             if (self->nknown == self->known_cap) {
                 size_t cap = self->known_cap ? self->known_cap * 2 : 32;
-                s_known_t *n = realloc (self->known, cap * sizeof (s_known_t));
-                if (!n)
-                    return -1;
-                self->known = n;
+                self->known = sf_xreallocarray (self->known, cap, sizeof (s_known_t));
                 self->known_cap = cap;
             }
             k = &self->known [self->nknown++];

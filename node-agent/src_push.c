@@ -13,6 +13,7 @@
     is answered "ok" or "error: why"; a bad line changes nothing.
 */
 #include "sf_agent.h"
+#include "sf_alloc.h"
 #include "sf_codec.h"
 #include "sf_log.h"
 #include "sf_mpjson.h"
@@ -96,11 +97,7 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
 {
     (void) agent;
     const s_push_config_t *cfg = config;
-    s_push_t *self = calloc (1, sizeof (*self));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    s_push_t *self = sf_xcalloc (1, sizeof (*self));
     for (int i = 0; i < S_CLIENTS_MAX; i++)
         self->clients [i].fd = -1;
     self->listen_fd = s_listen (cfg->push_listen, err, errlen);
@@ -208,10 +205,8 @@ s_close (s_client_t *c)
 static void
 s_read (s_push_t *self, s_client_t *c)
 {
-    if (!c->buf && !(c->buf = malloc (S_LINE_MAX + 1))) {
-        s_close (c);
-        return;
-    }
+    if (!c->buf)
+        c->buf = sf_xmalloc (S_LINE_MAX + 1);
     ssize_t n = recv (c->fd, c->buf + c->len, S_LINE_MAX - c->len, 0);
     if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR))

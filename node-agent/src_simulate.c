@@ -9,6 +9,7 @@
     address in them can ever be reached.
 */
 #include "sf_agent.h"
+#include "sf_alloc.h"
 #include "sf_log.h"
 #include <stddef.h>
 #include <stdio.h>
@@ -110,11 +111,7 @@ s_new_stream (s_sim_t *self, s_sim_stream_t *s, int64_t now)
 static void *
 s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t errlen)
 {
-    s_sim_t *self = calloc (1, sizeof (*self));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    s_sim_t *self = sf_xcalloc (1, sizeof (*self));
     self->cfgv = *(const s_sim_config_t *) config;
     self->cfg = &self->cfgv;
     const s_sim_config_t *cfg = self->cfg;
@@ -127,6 +124,8 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
         self->rng = 1;
     snprintf (self->prefix, sizeof (self->prefix), "%.63s", cfg->sim_prefix [0] ? cfg->sim_prefix : agent->node);
     self->count = (size_t) cfg->sim_streams;
+    //  The count is the operator's (--sim-streams): a refusal is a clear
+    //  start-up error rather than an abort (sf_alloc.h)
     self->streams = calloc (self->count ? self->count : 1, sizeof (s_sim_stream_t));
     if (!self->streams) {
         snprintf (err, errlen, "out of memory for %zu simulated streams", self->count);

@@ -13,6 +13,7 @@
     and the agent keeps the last good state, marked stale.
 */
 #include "sf_srs.h"
+#include "sf_alloc.h"
 #include "sf_agent.h"
 #include "sf_apisrc.h"
 #include "sf_log.h"
@@ -136,11 +137,7 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
         snprintf (err, errlen, "source srs needs --srs-url (the HTTP API, e.g. http://127.0.0.1:1985)");
         return NULL;
     }
-    s_srs_t *self = calloc (1, sizeof (s_srs_t));
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
+    s_srs_t *self = sf_xcalloc (1, sizeof (s_srs_t));
     self->cfg = *cfg;
     self->timeout_ms = agent->http_timeout_ms;
     self->memo.free_data = free;
@@ -187,12 +184,7 @@ s_load_vhosts (s_srs_t *self, int64_t deadline, char *err, size_t errlen)
         return -1;
     json_t *list = json_object_get (root, "vhosts");
     size_t n = json_is_array (list) ? json_array_size (list) : 0;
-    s_vhost_t *vhosts = calloc (n ? n : 1, sizeof (s_vhost_t));
-    if (!vhosts) {
-        json_decref (root);
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
+    s_vhost_t *vhosts = sf_xcalloc (n, sizeof (s_vhost_t));
     size_t i, out = 0;
     json_t *v;
     json_array_foreach (list, i, v) {
@@ -261,7 +253,7 @@ s_poll (void *state, sf_streamset_t *set)
                 continue;               //  too long, or listed twice: the first wins
             sf_apimemo_entry_t *e = sf_apimemo_get (&self->memo, name);
             if (e && !e->data)
-                e->data = calloc (1, sizeof (s_memo_t));
+                e->data = sf_xcalloc (1, sizeof (s_memo_t));
             sf_stream_t *s = e && e->data ? sf_streamset_add (set, name) : NULL;
             if (!s)
                 goto oom;

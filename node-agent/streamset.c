@@ -1,5 +1,6 @@
 /*  streamset.c — a source's full state: a growable array of placements. */
 #include "sf_source.h"
+#include "sf_alloc.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,10 +25,7 @@ sf_streamset_add (sf_streamset_t *self, const char *name)
 {
     if (self->count == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 64;
-        sf_stream_t *p = realloc (self->items, cap * sizeof (sf_stream_t));
-        if (!p)
-            return NULL;
-        self->items = p;
+        self->items = sf_xreallocarray (self->items, cap, sizeof (sf_stream_t));
         self->cap = cap;
     }
     sf_stream_t *s = &self->items [self->count++];

@@ -6,6 +6,7 @@
     for that interval rather than a huge bogus rate.
 */
 #include "sf_usage.h"
+#include "sf_alloc.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,8 @@ struct sf_usage_t {
 sf_usage_t *
 sf_usage_new (void)
 {
-    sf_usage_t *self = calloc (1, sizeof (sf_usage_t));
-    if (self)
-        strcpy (self->proc, "/proc");
+    sf_usage_t *self = sf_xcalloc (1, sizeof (sf_usage_t));
+    strcpy (self->proc, "/proc");
     return self;
 }
 
