@@ -638,8 +638,7 @@ s_keys_add (s_keys_t *l, const sf_val_t *k)
         return;
     if (l->count == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
-        l->items = realloc (l->items, l->cap * sizeof (*l->items));
-        assert (l->items);
+        l->items = sf_xreallocarray (l->items, l->cap, sizeof (*l->items));
     }
     l->items [l->count].size = k->size;
     memcpy (l->items [l->count].data, k->data, k->size);

@@ -313,13 +313,7 @@ sf_mediamtx_metrics (const char *text, size_t len, sf_mediamtx_metric_t **out, s
         {
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
-                sf_mediamtx_metric_t *grown = realloc (items, cap * sizeof *items);
-                if (!grown) {
-                    snprintf (err, errlen, "out of memory");
-                    free (items);
-                    return -1;
-                }
-                items = grown;
+                items = sf_xreallocarray (items, cap, sizeof *items);
             }
             m = &items [n++];
             memset (m, 0, sizeof *m);
