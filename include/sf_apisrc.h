@@ -13,6 +13,7 @@
 #define SF_APISRC_H
 
 #include "sf_record.h"
+#include "sf_source.h"
 #include <jansson.h>
 
 typedef struct sf_apisrc_t sf_apisrc_t;
@@ -42,6 +43,30 @@ int sf_apisrc_get_at (sf_apisrc_t *self, const char *base_url, const char *path,
 //  0 with *body (NUL-terminated, valid until the next request) and *len
 int sf_apisrc_get_text_at (sf_apisrc_t *self, const char *base_url, const char *path,
                            int64_t deadline_ms, char **body, size_t *len, char *err, size_t errlen);
+//  How a server pages a list: MediaMTX numbers its pages (page=P&
+//  itemsPerPage=N, to pageCount; a server before paging sends no pageCount
+//  and one page is the whole list), SRS counts from an offset (start=S&
+//  count=N, until a page comes back short), Flussonic hands out cursors
+//  (limit=N, then cursor=NEXT while it sends a new "next")
+typedef enum { SF_APIPAGE_NUMBERED, SF_APIPAGE_OFFSET, SF_APIPAGE_CURSOR } sf_apipage_t;
+
+typedef struct {
+    sf_apipage_t style;
+    const char *path;               //  may carry its own query ("...?select=...")
+    const char *items_key;          //  the reply's array of items ("items", "streams")
+    int64_t per_page;
+    const char *not_a_list;         //  the error when a reply has no such array
+    //  Optional: a server's own envelope check of each page (SRS's "code"),
+    //  called with each's arg; 0, or -1 with err
+    int (*check) (json_t *page, void *arg, char *err, size_t errlen);
+} sf_apilist_t;
+
+//  Reads every page of a list within the deadline, calling each for every
+//  item in order. each returns 0, or -1 with err filled (the read stops).
+//  0, or -1 with err (a request failed, a reply was not a list).
+int sf_apisrc_list (sf_apisrc_t *self, const sf_apilist_t *list, int64_t deadline_ms,
+                    int (*each) (json_t *item, void *arg, char *err, size_t errlen), void *arg,
+                    char *err, size_t errlen);
 //  Requests made since the client was created (tests count them)
 uint64_t sf_apisrc_requests (sf_apisrc_t *self);
 
@@ -93,6 +118,10 @@ void sf_apimemo_clear (sf_apimemo_t *self);
 //  kbit/s from a cumulative byte counter: (bytes - last) * 8 / dt; keeps the
 //  last rate when dt is under 200 ms, 0 on the first sample or a reset
 uint32_t sf_apimemo_rate (sf_apimemo_entry_t *entry, uint64_t bytes, int64_t mono_ms);
+//  Adds every entry that set does not hold to it as a suspend record (a
+//  server that forgets a stream once its publisher stops) and forgets its
+//  byte sample, so a restart does not make a rate of the gap. 0 or -1.
+int sf_apimemo_report_unseen (sf_apimemo_t *self, sf_streamset_t *set);
 //  Counts a reconnect when the publisher's session id changes from one
 //  non-empty value to another, or comes back after an empty one
 void sf_apimemo_session (sf_apimemo_entry_t *entry, const char *session);

@@ -9,6 +9,7 @@
 #include "sf_apisrc.h"
 #include "sf_alloc.h"
 #include "sf_fetch.h"
+#include "sf_source.h"
 #include "sf_log.h"
 #include <curl/curl.h>
 #include <math.h>
@@ -167,6 +168,74 @@ sf_apisrc_get (sf_apisrc_t *self, const char *path, int64_t deadline_ms, json_t 
                char *err, size_t errlen)
 {
     return sf_apisrc_get_at (self, self->base, path, deadline_ms, root, err, errlen);
+}
+
+#define S_PAGES_MAX 100000
+
+int
+sf_apisrc_list (sf_apisrc_t *self, const sf_apilist_t *list, int64_t deadline_ms,
+                int (*each) (json_t *item, void *arg, char *err, size_t errlen), void *arg,
+                char *err, size_t errlen)
+{
+    char cursor [1024] = "";
+    char sep = strchr (list->path, '?') ? '&' : '?';
+    for (int64_t page = 0; page < S_PAGES_MAX; page++) {
+        char req [2048];
+        long long per = (long long) list->per_page;
+        if (list->style == SF_APIPAGE_NUMBERED)
+            snprintf (req, sizeof req, "%s%cpage=%lld&itemsPerPage=%lld", list->path, sep,
+                      (long long) page, per);
+        else
+        if (list->style == SF_APIPAGE_OFFSET)
+            snprintf (req, sizeof req, "%s%cstart=%lld&count=%lld", list->path, sep,
+                      (long long) page * per, per);
+        else {
+            int n = snprintf (req, sizeof req, "%s%climit=%lld", list->path, sep, per);
+            if (*cursor && n > 0 && (size_t) n < sizeof req) {
+                char *esc = curl_easy_escape (NULL, cursor, 0);
+                snprintf (req + n, sizeof req - (size_t) n, "&cursor=%s", esc ? esc : "");
+                curl_free (esc);
+            }
+        }
+        json_t *root;
+        if (sf_apisrc_get (self, req, deadline_ms, &root, err, errlen))
+            return -1;
+        if (list->check && list->check (root, arg, err, errlen)) {
+            json_decref (root);
+            return -1;
+        }
+        json_t *items = json_object_get (root, list->items_key);
+        if (!json_is_array (items)) {
+            snprintf (err, errlen, "%.200s%s: %s", self->base, list->path, list->not_a_list);
+            json_decref (root);
+            return -1;
+        }
+        size_t i, got = json_array_size (items);
+        json_t *item;
+        json_array_foreach (items, i, item)
+            if (each (item, arg, err, errlen)) {
+                json_decref (root);
+                return -1;
+            }
+        bool more;
+        if (list->style == SF_APIPAGE_NUMBERED) {
+            int64_t pages = sf_jv_int (root, "pageCount", -1);
+            more = pages >= 0 && page + 1 < pages;
+        }
+        else
+        if (list->style == SF_APIPAGE_OFFSET)
+            more = (int64_t) got >= list->per_page;
+        else {
+            const char *next = sf_jv_str (root, "next");
+            more = next && *next && got && strcmp (next, cursor) && strlen (next) < sizeof cursor;
+            if (more)
+                snprintf (cursor, sizeof cursor, "%s", next);
+        }
+        json_decref (root);
+        if (!more)
+            return 0;
+    }
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -354,6 +423,23 @@ sf_apimemo_rate (sf_apimemo_entry_t *e, uint64_t bytes, int64_t mono_ms)
     e->bytes_at_ms = mono_ms;
     e->kbps = kbps;
     return kbps;
+}
+
+int
+sf_apimemo_report_unseen (sf_apimemo_t *self, sf_streamset_t *set)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        sf_apimemo_entry_t *e = &self->items [i];
+        if (sf_streamset_find (set, e->key))
+            continue;
+        sf_stream_t *s = sf_streamset_add (set, e->key);
+        if (!s)
+            return -1;
+        SF_STRSET (s->uid, e->key);
+        s->status = SF_STATUS_SUSPEND;
+        e->bytes_at_ms = 0;
+    }
+    return 0;
 }
 
 void

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-#define S_PAGES_MAX 100000
 #define S_SELECT    "name,title,disabled,static,inputs,dvr,stats"
 
 #define O(field) offsetof (sf_flussonic_config_t, field), sizeof (((sf_flussonic_config_t *) 0)->field)
@@ -217,86 +216,74 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
     return self;
 }
 
+//  What a page's items are read into
+typedef struct {
+    s_flussonic_t *self;
+    sf_streamset_t *set;
+    int64_t now;
+} s_each_t;
+
+//  One item of /streamer/api/v3/streams into the set
+static int
+s_each_stream (json_t *item, void *arg, char *err, size_t errlen)
+{
+    s_each_t *c = arg;
+    sf_streamset_t *set = c->set;
+    const char *name = sf_jv_str (item, "name");
+    if (!name || sf_streamset_find (set, name))
+        return 0;
+    sf_stream_t *s = sf_streamset_add (set, name);
+    if (!s)
+        goto oom;
+    sf_flussonic_stream_t x;
+    int rc = sf_flussonic_stream (item, c->now, s, &x);
+    if (rc == -2)
+        goto oom;
+    if (rc) {
+        sf_stream_clear (s);
+        set->count--;
+        return 0;
+    }
+    //  A new source_id: the input changed (a reconnect or a switch)
+    sf_apimemo_entry_t *e = sf_apimemo_get (&c->self->memo, name);
+    if (!e)
+        goto oom;
+    sf_apimemo_session (e, x.source_id);
+    s->reconnect_total = e->reconnects > s->reconnect_attempts ? e->reconnects : s->reconnect_attempts;
+    char text [512];
+    if (x.active_input > 0)
+        snprintf (text, sizeof text, "stream %s; running on backup input %d of %d", name,
+                  x.active_input + 1, x.ninputs);
+    else
+        snprintf (text, sizeof text, "stream %s; %s input of %d", name,
+                  x.active_input == 0 ? "primary" : "no active", x.ninputs);
+    if (sf_text_set (&s->config, text))
+        goto oom;
+    return 0;
+oom:
+    snprintf (err, errlen, "out of memory building the stream list");
+    return -1;
+}
+
 static int
 s_poll (void *state, sf_streamset_t *set)
 {
     s_flussonic_t *self = state;
-    int64_t deadline = sf_mono_ms () + self->timeout_ms;
     char err [512];
-    char cursor [1024] = "";
-    json_t *page = NULL;
-    int64_t now = time (NULL);
     sf_apimemo_begin (&self->memo);
-    for (int p = 0; p < S_PAGES_MAX; p++) {
-        char req [1400];
-        int n = snprintf (req, sizeof req, "/streamer/api/v3/streams?limit=%lld&select=" S_SELECT,
-                          (long long) self->cfg.page_items);
-        if (*cursor) {
-            char *esc = curl_easy_escape (NULL, cursor, 0);
-            snprintf (req + n, sizeof req - (size_t) n, "&cursor=%s", esc ? esc : "");
-            curl_free (esc);
-        }
-        if (sf_apisrc_get (self->api, req, deadline, &page, err, sizeof err))
-            goto fail;
-        json_t *streams = json_object_get (page, "streams");
-        if (!json_is_array (streams)) {
-            snprintf (err, sizeof err, "%.200s/streamer/api/v3/streams: no \"streams\" array "
-                      "(Flussonic before the v3 API?)", self->cfg.url);
-            goto fail;
-        }
-        size_t i;
-        json_t *item;
-        json_array_foreach (streams, i, item) {
-            const char *name = sf_jv_str (item, "name");
-            if (!name || sf_streamset_find (set, name))
-                continue;
-            sf_stream_t *s = sf_streamset_add (set, name);
-            if (!s)
-                goto oom;
-            sf_flussonic_stream_t x;
-            int rc = sf_flussonic_stream (item, now, s, &x);
-            if (rc == -2)
-                goto oom;
-            if (rc) {
-                sf_stream_clear (s);
-                set->count--;
-                continue;
-            }
-            //  A new source_id: the input changed (a reconnect or a switch)
-            sf_apimemo_entry_t *e = sf_apimemo_get (&self->memo, name);
-            if (!e)
-                goto oom;
-            sf_apimemo_session (e, x.source_id);
-            s->reconnect_total = e->reconnects > s->reconnect_attempts ? e->reconnects : s->reconnect_attempts;
-            char text [512];
-            if (x.active_input > 0)
-                snprintf (text, sizeof text, "stream %s; running on backup input %d of %d", name,
-                          x.active_input + 1, x.ninputs);
-            else
-                snprintf (text, sizeof text, "stream %s; %s input of %d", name,
-                          x.active_input == 0 ? "primary" : "no active", x.ninputs);
-            if (sf_text_set (&s->config, text))
-                goto oom;
-        }
-        const char *next = sf_jv_str (page, "next");
-        if (!next || !*next || !json_array_size (streams) || !strcmp (next, cursor)) {
-            json_decref (page);
-            page = NULL;
-            break;
-        }
-        snprintf (cursor, sizeof cursor, "%s", next);
-        json_decref (page);
-        page = NULL;
+    s_each_t ctx = { self, set, time (NULL) };
+    sf_apilist_t list = { SF_APIPAGE_CURSOR, "/streamer/api/v3/streams?select=" S_SELECT, "streams",
+                          self->cfg.page_items,
+                          "no \"streams\" array (Flussonic before the v3 API?)", NULL };
+    int rc = sf_apisrc_list (self->api, &list, sf_mono_ms () + self->timeout_ms, s_each_stream, &ctx,
+                             err, sizeof err);
+    //  Flussonic lists its configured streams: one not listed was removed
+    sf_apimemo_end (&self->memo, rc == 0);
+    if (rc) {
+        snprintf (set->error, sizeof set->error, "%.250s", err);
+        return -1;
     }
-    sf_apimemo_end (&self->memo, true);
     return 0;
-oom:
-    snprintf (err, sizeof err, "out of memory building the stream list");
-fail:
-    json_decref (page);
-    sf_apimemo_end (&self->memo, false);
-    snprintf (set->error, sizeof set->error, "%.250s", err);
-    return -1;
 }
 
 const sf_source_ops_t sf_source_flussonic = {

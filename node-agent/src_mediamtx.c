@@ -29,7 +29,6 @@
 
 #define S_RANGES_AGE_MS    10000
 #define S_FETCHES_PER_POLL 32
-#define S_PAGES_MAX        100000
 
 #define O(field) offsetof (sf_mediamtx_config_t, field), sizeof (((sf_mediamtx_config_t *) 0)->field)
 static const sf_option_t s_options [] = {
@@ -449,41 +448,22 @@ s_path_of (sf_apimemo_entry_t *e)
     return e->data;
 }
 
-//  Reads every page of a v3 list at path ("/v3/paths/list"), calling each
-//  for every item. Servers before paging ignore the parameters and send no
-//  pageCount: one page is then the whole list.
+//  What a list's items are read into
+typedef struct {
+    s_mediamtx_t *self;
+    sf_streamset_t *set;
+} s_each_t;
+
+//  A v3 list at path ("/v3/paths/list"): numbered pages, to pageCount
 static int
 s_list (s_mediamtx_t *self, const char *path, int64_t deadline,
-        int (*each) (s_mediamtx_t *self, json_t *item, void *arg), void *arg, char *err, size_t errlen)
+        int (*each) (json_t *item, void *arg, char *err, size_t errlen), sf_streamset_t *set,
+        char *err, size_t errlen)
 {
-    for (int64_t page = 0; page < S_PAGES_MAX; page++) {
-        char req [256];
-        snprintf (req, sizeof req, "%s?page=%lld&itemsPerPage=%lld", path, (long long) page,
-                  (long long) self->cfg.page_items);
-        json_t *root;
-        if (sf_apisrc_get (self->api, req, deadline, &root, err, errlen))
-            return -1;
-        json_t *items = json_object_get (root, "items");
-        if (!json_is_array (items)) {
-            snprintf (err, errlen, "%.200s%s: not a MediaMTX v3 list (no \"items\"; is this the Control API?)",
-                      self->cfg.url, path);
-            json_decref (root);
-            return -1;
-        }
-        size_t i;
-        json_t *item;
-        json_array_foreach (items, i, item)
-            if (each (self, item, arg)) {
-                json_decref (root);
-                snprintf (err, errlen, "out of memory");
-                return -1;
-            }
-        int64_t pages = sf_jv_int (root, "pageCount", -1);
-        json_decref (root);
-        if (pages < 0 || page + 1 >= pages)
-            return 0;
-    }
-    return 0;
+    sf_apilist_t list = { SF_APIPAGE_NUMBERED, path, "items", self->cfg.page_items,
+                          "not a MediaMTX v3 list (no \"items\"; is this the Control API?)", NULL };
+    s_each_t ctx = { self, set };
+    return sf_apisrc_list (self->api, &list, deadline, each, &ctx, err, errlen);
 }
 
 static const sf_mediamtx_metric_t *
@@ -575,9 +555,10 @@ s_cross_check (s_mediamtx_t *self, sf_streamset_t *set)
 }
 
 static int
-s_each_path (s_mediamtx_t *self, json_t *item, void *arg)
+s_each_path (json_t *item, void *arg, char *err, size_t errlen)
 {
-    sf_streamset_t *set = arg;
+    s_mediamtx_t *self = ((s_each_t *) arg)->self;
+    sf_streamset_t *set = ((s_each_t *) arg)->set;
     sf_stream_t probe;
     sf_stream_init (&probe);
     sf_mediamtx_path_t x;
@@ -589,7 +570,7 @@ s_each_path (s_mediamtx_t *self, json_t *item, void *arg)
     sf_stream_t *s = e ? sf_streamset_add (set, probe.name) : NULL;
     s_path_t *p = e ? s_path_of (e) : NULL;
     if (!s || !p)
-        return -1;
+        goto oom;
     *s = probe;
     s->type = SF_TYPE_PRIMARY;
     //  An API item without a byte counter: the metrics' counter fills in
@@ -616,22 +597,30 @@ s_each_path (s_mediamtx_t *self, json_t *item, void *arg)
     snprintf (text, sizeof text, "path %s (configuration entry %s); source %s %s",
               s->name, *x.conf_name ? x.conf_name : "?", *x.source_type ? x.source_type : "none",
               x.source_id);
-    return sf_text_set (&s->config, text);
+    if (sf_text_set (&s->config, text))
+        goto oom;
+    return 0;
+oom:
+    snprintf (err, errlen, "out of memory");
+    return -1;
 }
 
 static int
-s_each_recording (s_mediamtx_t *self, json_t *item, void *arg)
+s_each_recording (json_t *item, void *arg, char *err, size_t errlen)
 {
-    (void) arg;
+    s_mediamtx_t *self = ((s_each_t *) arg)->self;
     const char *name = sf_jv_str (item, "name");
     if (!name || !*name || strlen (name) > SF_NAME_MAX)
         return 0;
     sf_apimemo_entry_t *e = sf_apimemo_get (&self->memo, name);
     s_path_t *p = e ? s_path_of (e) : NULL;
     if (!p)
-        return -1;
+        goto oom;
     p->recorded = true;
     return 0;
+oom:
+    snprintf (err, errlen, "out of memory");
+    return -1;
 }
 
 //  Details after the list, within the deadline and a bounded number of
@@ -717,7 +706,7 @@ s_poll (void *state, sf_streamset_t *set)
     s_metrics_read (self, deadline);
     int rc = s_list (self, "/v3/paths/list", deadline, s_each_path, set, err, sizeof err);
     if (!rc && *self->cfg.playback_url)
-        rc = s_list (self, "/v3/recordings/list", deadline, s_each_recording, NULL, err, sizeof err);
+        rc = s_list (self, "/v3/recordings/list", deadline, s_each_recording, set, err, sizeof err);
     //  Details are worth less than the list: when they fail, the list is
     //  still reported with what was read of them before
     if (!rc && s_details (self, deadline, err, sizeof err)) {
@@ -737,18 +726,13 @@ s_poll (void *state, sf_streamset_t *set)
         goto oom;
     //  Known paths not listed now: stopped, reported as suspend; and the
     //  details kept per path go onto the records
+    if (sf_apimemo_report_unseen (&self->memo, set))
+        goto oom;
     for (size_t i = 0; i < self->memo.count; i++) {
         sf_apimemo_entry_t *e = &self->memo.items [i];
         s_path_t *p = e->data;
         sf_stream_t *s = sf_streamset_find (set, e->key);
-        if (!s) {
-            if (!(s = sf_streamset_add (set, e->key)))
-                goto oom;
-            SF_STRSET (s->uid, e->key);
-            s->status = SF_STATUS_SUSPEND;
-            e->bytes_at_ms = 0;
-        }
-        if (!p)
+        if (!s || !p)
             continue;
         if (p->recorded || p->dvr.nranges) {
             s->functions |= SF_FN_DVR;

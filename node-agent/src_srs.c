@@ -24,7 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#define S_PAGES_MAX      100000
 #define S_FETCHES_PER_POLL 32
 
 #define O(field) offsetof (sf_srs_config_t, field), sizeof (((sf_srs_config_t *) 0)->field)
@@ -152,14 +151,23 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
 
 //  SRS's envelope: {"code": 0, ...}; anything else is its error
 static int
+s_envelope (s_srs_t *self, const char *path, json_t *root, char *err, size_t errlen)
+{
+    int64_t code = sf_jv_int (root, "code", -1);
+    if (!json_is_object (root) || code != 0) {
+        snprintf (err, errlen, "%.200s%.100s: SRS answered code %lld (not an SRS HTTP API v1 reply?)",
+                  self->cfg.url, path, (long long) code);
+        return -1;
+    }
+    return 0;
+}
+
+static int
 s_get (s_srs_t *self, const char *path, int64_t deadline, json_t **root, char *err, size_t errlen)
 {
     if (sf_apisrc_get (self->api, path, deadline, root, err, errlen))
         return -1;
-    int64_t code = sf_jv_int (*root, "code", -1);
-    if (!json_is_object (*root) || code != 0) {
-        snprintf (err, errlen, "%.200s%.100s: SRS answered code %lld (not an SRS HTTP API v1 reply?)",
-                  self->cfg.url, path, (long long) code);
+    if (s_envelope (self, path, *root, err, errlen)) {
         json_decref (*root);
         *root = NULL;
         return -1;
@@ -212,133 +220,132 @@ s_name (s_srs_t *self, const sf_srs_stream_t *x, char *name, size_t size)
         snprintf (name, size, "%s/%s/%s", vhost, x->app, x->stream);
 }
 
+//  What a page's items are read into
+typedef struct {
+    s_srs_t *self;
+    sf_streamset_t *set;
+    int64_t deadline;
+    bool vhosts_loaded;
+    int fetches;
+} s_each_t;
+
+static int
+s_page_check (json_t *page, void *arg, char *err, size_t errlen)
+{
+    return s_envelope (((s_each_t *) arg)->self, "/api/v1/streams/", page, err, errlen);
+}
+
+//  One item of /api/v1/streams/ into the set
+static int
+s_each_stream (json_t *item, void *arg, char *err, size_t errlen)
+{
+    s_each_t *c = arg;
+    s_srs_t *self = c->self;
+    sf_streamset_t *set = c->set;
+    char cerr [512];
+    sf_stream_t probe;
+    sf_stream_init (&probe);
+    sf_srs_stream_t x;
+    if (sf_srs_stream (item, &probe, &x))
+        return 0;
+    if (*x.vhost && !s_vhost_name (self, x.vhost) && !c->vhosts_loaded) {
+        c->vhosts_loaded = true;
+        if (s_load_vhosts (self, c->deadline, err, errlen))
+            return -1;
+    }
+    char name [SF_NAME_MAX * 3 + 3];
+    s_name (self, &x, name, sizeof name);
+    if (strlen (name) > SF_NAME_MAX || sf_streamset_find (set, name))
+        return 0;               //  too long, or listed twice: the first wins
+    sf_apimemo_entry_t *e = sf_apimemo_get (&self->memo, name);
+    if (e && !e->data)
+        e->data = sf_xcalloc (1, sizeof (s_memo_t));
+    sf_stream_t *s = e && e->data ? sf_streamset_add (set, name) : NULL;
+    if (!s)
+        goto oom;
+    probe.config = NULL;
+    memcpy (s->name, name, strlen (name) + 1);
+    SF_STRSET (s->uid, name);
+    s->status = probe.status;
+    s->clients = probe.clients;
+    s->bitrate_kbps = probe.bitrate_kbps;
+    s->functions = probe.functions;
+    s->media = probe.media;
+    sf_apimemo_session (e, x.publisher);
+    s->reconnect_total = e->reconnects;
+    s_memo_t *m = e->data;
+    if (strcmp (m->publisher, x.publisher)) {
+        SF_STRSET (m->publisher, x.publisher);
+        m->started_at = 0;
+        m->asked = false;
+    }
+    //  Uptime: the publishing client's alive, asked once per publisher
+    if (*x.publisher && !m->asked && c->fetches < S_FETCHES_PER_POLL
+    &&  c->deadline - sf_mono_ms () >= self->timeout_ms / 4) {
+        char *cid = curl_easy_escape (NULL, x.publisher, 0);
+        char creq [SF_SHORT_MAX * 3 + 32];
+        snprintf (creq, sizeof creq, "/api/v1/clients/%s", cid ? cid : "");
+        curl_free (cid);
+        c->fetches++;
+        json_t *client;
+        if (s_get (self, creq, c->deadline, &client, cerr, sizeof cerr)) {
+            //  The list is worth more: uptime waits for the next poll
+            if (!self->clients_failing)
+                sf_warn ("srs: publisher %s not read (%s); uptime follows", x.publisher, cerr);
+            self->clients_failing = true;
+            c->fetches = S_FETCHES_PER_POLL;
+            client = NULL;
+        }
+        else
+            self->clients_failing = false;
+        double alive;
+        json_t *c = json_object_get (client, "client");
+        if (!client)
+            m->started_at = m->started_at ? m->started_at : e->first_seen;
+        else {
+            if (sf_jv_num (json_is_object (c) ? c : client, "alive", &alive) && alive >= 0)
+                m->started_at = time (NULL) - (int64_t) (alive + 0.5);
+            else
+                m->started_at = e->first_seen;
+            m->asked = true;
+        }
+        json_decref (client);
+    }
+    s->started_at = *x.publisher ? m->started_at : 0;
+    char text [SF_NAME_MAX * 3 + 256];
+    snprintf (text, sizeof text, "vhost %s; app %s; stream %s; id %s; publisher %s",
+              s_vhost_name (self, x.vhost) ? s_vhost_name (self, x.vhost) : x.vhost,
+              x.app, x.stream, x.id, *x.publisher ? x.publisher : "none");
+    if (sf_text_set (&s->config, text))
+        goto oom;
+    return 0;
+oom:
+    snprintf (err, errlen, "out of memory building the stream list");
+    return -1;
+}
+
 static int
 s_poll (void *state, sf_streamset_t *set)
 {
     s_srs_t *self = state;
-    int64_t deadline = sf_mono_ms () + self->timeout_ms;
     char err [512];
-    json_t *page = NULL;
     sf_apimemo_begin (&self->memo);
-    bool vhosts_loaded = false;
-    int fetches = 0;
-    for (int64_t p = 0; p < S_PAGES_MAX; p++) {
-        char req [128];
-        int64_t count = self->cfg.page_items;
-        snprintf (req, sizeof req, "/api/v1/streams/?start=%lld&count=%lld",
-                  (long long) (p * count), (long long) count);
-        if (s_get (self, req, deadline, &page, err, sizeof err))
-            goto fail;
-        json_t *streams = json_object_get (page, "streams");
-        if (!json_is_array (streams)) {
-            snprintf (err, sizeof err, "%.200s/api/v1/streams/: no \"streams\" array", self->cfg.url);
-            goto fail;
-        }
-        size_t i;
-        json_t *item;
-        json_array_foreach (streams, i, item) {
-            sf_stream_t probe;
-            sf_stream_init (&probe);
-            sf_srs_stream_t x;
-            if (sf_srs_stream (item, &probe, &x))
-                continue;
-            if (*x.vhost && !s_vhost_name (self, x.vhost) && !vhosts_loaded) {
-                vhosts_loaded = true;
-                if (s_load_vhosts (self, deadline, err, sizeof err))
-                    goto fail;
-            }
-            char name [SF_NAME_MAX * 3 + 3];
-            s_name (self, &x, name, sizeof name);
-            if (strlen (name) > SF_NAME_MAX || sf_streamset_find (set, name))
-                continue;               //  too long, or listed twice: the first wins
-            sf_apimemo_entry_t *e = sf_apimemo_get (&self->memo, name);
-            if (e && !e->data)
-                e->data = sf_xcalloc (1, sizeof (s_memo_t));
-            sf_stream_t *s = e && e->data ? sf_streamset_add (set, name) : NULL;
-            if (!s)
-                goto oom;
-            probe.config = NULL;
-            memcpy (s->name, name, strlen (name) + 1);
-            SF_STRSET (s->uid, name);
-            s->status = probe.status;
-            s->clients = probe.clients;
-            s->bitrate_kbps = probe.bitrate_kbps;
-            s->functions = probe.functions;
-            s->media = probe.media;
-            sf_apimemo_session (e, x.publisher);
-            s->reconnect_total = e->reconnects;
-            s_memo_t *m = e->data;
-            if (strcmp (m->publisher, x.publisher)) {
-                SF_STRSET (m->publisher, x.publisher);
-                m->started_at = 0;
-                m->asked = false;
-            }
-            //  Uptime: the publishing client's alive, asked once per publisher
-            if (*x.publisher && !m->asked && fetches < S_FETCHES_PER_POLL
-            &&  deadline - sf_mono_ms () >= self->timeout_ms / 4) {
-                char *cid = curl_easy_escape (NULL, x.publisher, 0);
-                char creq [SF_SHORT_MAX * 3 + 32];
-                snprintf (creq, sizeof creq, "/api/v1/clients/%s", cid ? cid : "");
-                curl_free (cid);
-                fetches++;
-                json_t *client;
-                if (s_get (self, creq, deadline, &client, err, sizeof err)) {
-                    //  The list is worth more: uptime waits for the next poll
-                    if (!self->clients_failing)
-                        sf_warn ("srs: publisher %s not read (%s); uptime follows", x.publisher, err);
-                    self->clients_failing = true;
-                    fetches = S_FETCHES_PER_POLL;
-                    client = NULL;
-                }
-                else
-                    self->clients_failing = false;
-                double alive;
-                json_t *c = json_object_get (client, "client");
-                if (!client)
-                    m->started_at = m->started_at ? m->started_at : e->first_seen;
-                else {
-                    if (sf_jv_num (json_is_object (c) ? c : client, "alive", &alive) && alive >= 0)
-                        m->started_at = time (NULL) - (int64_t) (alive + 0.5);
-                    else
-                        m->started_at = e->first_seen;
-                    m->asked = true;
-                }
-                json_decref (client);
-            }
-            s->started_at = *x.publisher ? m->started_at : 0;
-            char text [SF_NAME_MAX * 3 + 256];
-            snprintf (text, sizeof text, "vhost %s; app %s; stream %s; id %s; publisher %s",
-                      s_vhost_name (self, x.vhost) ? s_vhost_name (self, x.vhost) : x.vhost,
-                      x.app, x.stream, x.id, *x.publisher ? x.publisher : "none");
-            if (sf_text_set (&s->config, text))
-                goto oom;
-        }
-        size_t got = json_array_size (streams);
-        json_decref (page);
-        page = NULL;
-        if ((int64_t) got < count)
-            break;
-    }
+    s_each_t ctx = { self, set, sf_mono_ms () + self->timeout_ms, false, 0 };
+    //  count always sent: SRS clamps it to at least 10
+    sf_apilist_t list = { SF_APIPAGE_OFFSET, "/api/v1/streams/", "streams", self->cfg.page_items,
+                          "no \"streams\" array", s_page_check };
+    int rc = sf_apisrc_list (self->api, &list, ctx.deadline, s_each_stream, &ctx, err, sizeof err);
     sf_apimemo_end (&self->memo, false);
     //  Streams SRS forgot (no publisher, no player left): suspend
-    for (size_t i = 0; i < self->memo.count; i++) {
-        sf_apimemo_entry_t *e = &self->memo.items [i];
-        if (e->seen)
-            continue;
-        sf_stream_t *s = sf_streamset_add (set, e->key);
-        if (!s)
-            goto oom;
-        SF_STRSET (s->uid, e->key);
-        s->status = SF_STATUS_SUSPEND;
+    if (!rc && sf_apimemo_report_unseen (&self->memo, set)) {
+        snprintf (err, sizeof err, "out of memory building the stream list");
+        rc = -1;
+    }
+    if (rc) {
+        snprintf (set->error, sizeof set->error, "%.250s", err);
+        return -1;
     }
     return 0;
-oom:
-    snprintf (err, sizeof err, "out of memory building the stream list");
-fail:
-    json_decref (page);
-    sf_apimemo_end (&self->memo, false);
-    snprintf (set->error, sizeof set->error, "%.250s", err);
-    return -1;
 }
 
 const sf_source_ops_t sf_source_srs = {
