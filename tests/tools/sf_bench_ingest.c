@@ -473,7 +473,10 @@ s_agent_main (void *arg)
             draining = true;        //  15 s for the acks of what is in flight
             drain_until = now + 15;
         }
-        if (!sending && (inflight == 0 || now > drain_until))
+        //  The fill's acks are waited for as long as the fill may take: on a
+        //  loaded machine a commit can take longer than the drain's 15 s
+        bool unfilled = !opt.resume && acked - seq0 < (uint64_t) opt.streams && now < fill_end;
+        if (!sending && (inflight == 0 || (now > drain_until && !unfilled)))
             break;
         while (sending && inflight < (size_t) opt.window) {
             msgpack_sbuffer_clear (&sb);
