@@ -1283,11 +1283,13 @@ s_key_at (const uint8_t *p, size_t size, size_t *at, const char **key, size_t *l
     return 0;
 }
 
-//  The stream line of key (inside group, NULL at the top), or -1
+//  The line of key (inside group, NULL at the top) among the lines set in
+//  lines, or -1
 static int
-s_line_of (const s_table_t *t, const char *group, size_t glen, const char *key, size_t len)
+s_line_in (const s_table_t *t, uint64_t lines, const char *group, size_t glen, const char *key, size_t len)
 {
-    for (int i = 0; i < t->nfields; i++) {
+    for (uint64_t m = lines; m; m &= m - 1) {
+        int i = __builtin_ctzll (m);
         const sf_field_t *f = &t->fields [i];
         if (t->alias [i] || t->keylen [i] != len || memcmp (f->key, key, len) != 0)
             continue;
@@ -1363,9 +1365,10 @@ sf_stream_splice (msgpack_packer *pk, const void *stored, size_t size, const sf_
         size_t v0 = at, v1 = s_obj_end (p, size, at);
         if (!v1)
             return -1;
-        int line = s_line_of (t, NULL, 0, key, len);
+        //  Only the lines asked for are looked for: most keys are copied
+        int line = s_line_in (t, lines, NULL, 0, key, len);
         int g = line < 0 ? s_group_of (t, key, len) : -1;
-        if (line >= 0 && (lines >> line & 1)) {
+        if (line >= 0) {
             s_raw (pk, p, k0, v0);
             s_enc_line (pk, t, s, line);
             found |= (uint64_t) 1 << line;
@@ -1386,8 +1389,8 @@ sf_stream_splice (msgpack_packer *pk, const void *stored, size_t size, const sf_
                 size_t gv0 = gat, gv1 = s_obj_end (p, v1, gat);
                 if (!gv1)
                     return -1;
-                int gl = s_line_of (t, key, len, gkey, glen);
-                if (gl >= 0 && (lines >> gl & 1)) {
+                int gl = s_line_in (t, lines, key, len, gkey, glen);
+                if (gl >= 0) {
                     s_raw (pk, p, gk0, gv0);
                     s_enc_line (pk, t, s, gl);
                     found |= (uint64_t) 1 << gl;
