@@ -175,7 +175,7 @@ s_ingest_loop (s_ctl_t *c)
 {
     int64_t last_sync = sf_mono_ms (), last_check = last_sync;
     int64_t last_gc = last_sync - 60000;   //  at once: the history's bound over every stream
-    int64_t last_tick = last_sync, last_fleet = last_sync, last_sweep = last_sync;
+    int64_t last_tick = last_sync, last_sweep = last_sync;
     int64_t last_alerts = last_sync;
     void *sock = zsock_resolve (c->agents);
     zmq_pollitem_t items [256];
@@ -232,6 +232,12 @@ s_ingest_loop (s_ctl_t *c)
             sf_writer_tick (c->writer, now);
             last_tick = now;
         }
+        //  Nodes declared down or back (the writer's change hook, s_feed_node,
+        //  just reported them) are inputs of the placement state
+        if (sf_fleet_pending () > 0 && sf_writer_begin (c->writer) == 0) {
+            sf_fleet_tick (c->store);
+            sf_writer_commit (c->writer);
+        }
         //  Alert hold times and what time alone changes (sf_alerts.h)
         if (now - last_alerts >= 250) {
             sf_alerts_tick (c->alerts, sf_now_ms ());
@@ -246,16 +252,6 @@ s_ingest_loop (s_ctl_t *c)
             if (dead)
                 sf_info ("store: cleared %d stale reader slots", dead);
             last_check = now;
-        }
-        //  Every 100 ms: a node that is down for less than a check period
-        //  (its agent back at once) must still be seen down and back
-        if (now - last_fleet >= 100) {
-            //  Nodes declared down or back are inputs of the placement state
-            if (sf_fleet_tick_due (c->store) > 0 && sf_writer_begin (c->writer) == 0) {
-                sf_fleet_tick (c->store);
-                sf_writer_commit (c->writer);
-            }
-            last_fleet = now;
         }
         if (now - last_gc >= 60000 && sf_writer_begin (c->writer) == 0) {
             int gone = sf_store_gc_tombstones (c->store, sf_now_ms () - c->cfg->tombstone_grace_s * 1000);
@@ -448,8 +444,10 @@ s_observe (void *arg, const sf_store_change_t *changes, size_t count)
 static void
 s_feed_node (const sf_change_t *ch, void *arg)
 {
-    if (ch->kind == 'l')
+    if (ch->kind == 'l') {
+        sf_fleet_node_live (ch->node, ch->live);
         sf_feed_push_node (s_observed.feed, ch->node, sf_liveness_name (ch->live));
+    }
     else
         sf_feed_push_node (s_observed.feed, ch->node, "info");
     sf_alerts_node (s_observed.alerts, ch, sf_now_ms ());
@@ -636,7 +634,8 @@ sf_controller_run (sf_controller_config_t *cfg)
     c->writer = sf_writer_new (&(sf_writer_config_t) {
         .store = c->store, .live = c->live, .metrics = &c->metrics,
         .batch_records = (size_t) cfg->batch_records, .sync_every_commit = cfg->sync_ms == 0 });
-    //  Node records and liveness transitions reach the change feed too
+    //  Node records and liveness transitions reach the change feed, the
+    //  alert rules and the placement state (a node down or back)
     sf_writer_on_change (c->writer, s_feed_node, NULL);
     c->peers = sf_peers_new (cfg->certs_dir);
     s_know_nodes (c);

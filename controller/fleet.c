@@ -30,7 +30,6 @@
 #include "sf_codec.h"
 #include "sf_live.h"
 #include "sf_log.h"
-#include "store_lmdb.h"
 #include <assert.h>
 #include <czmq.h>
 #include <stdio.h>
@@ -341,23 +340,6 @@ sf_fleet_stuck (int64_t start_ms, int64_t end_ms, int64_t now_ms, int64_t timeou
 //  Storage of states, events, transfers
 
 #define S_STATE_MAGIC 0x53464631u       //  "SFF1"
-#define S_KEY_MAX (8 + 1 + SF_NAME_MAX + 1 + 2 * (SF_NODE_MAX + 1))
-
-static void
-s_be64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p [i] = (uint8_t) (v >> (56 - 8 * i));
-}
-
-static uint64_t
-s_get_be64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p [i];
-    return v;
-}
 
 //  Appends s and its NUL; returns the new length
 static size_t
@@ -381,21 +363,22 @@ s_take (const char *p, size_t left, char *out, size_t cap)
 }
 
 static int
-s_state_load (MDB_txn *txn, sf_store_t *store, const char *uid, sf_fleet_state_t *st)
+s_state_load (sf_read_t *r, const char *uid, sf_fleet_state_t *st)
 {
     memset (st, 0, sizeof (*st));
-    MDB_val k = { strlen (uid), (void *) uid }, v;
-    if (mdb_get (txn, sf_store_dbi (store, SF_DB_FLEET_STATE), &k, &v) || v.mv_size < 29)
+    sf_key_t k;
+    sf_val_t v;
+    if (sf_key_make (&k, "n", uid) || sf_store_get (r, SF_DB_FLEET_STATE, &k, &v) || v.size < 29)
         return -1;
-    const uint8_t *p = v.mv_data;
-    if (s_get_be64 (p) >> 32 != S_STATE_MAGIC)
+    const uint8_t *p = v.data;
+    if (sf_be64_get (p) >> 32 != S_STATE_MAGIC)
         return -1;
-    st->owner_since_ms = (int64_t) s_get_be64 (p + 4);
-    st->owner_stop_ms = (int64_t) s_get_be64 (p + 12);
-    st->xfer_start_ms = (int64_t) s_get_be64 (p + 20);
+    st->owner_since_ms = (int64_t) sf_be64_get (p + 4);
+    st->owner_stop_ms = (int64_t) sf_be64_get (p + 12);
+    st->xfer_start_ms = (int64_t) sf_be64_get (p + 20);
     uint32_t nleft = p [28];
     const char *q = (const char *) p + 29;
-    size_t left = v.mv_size - 29, used;
+    size_t left = v.size - 29, used;
     if (nleft > SF_FLEET_LEFT_MAX
     ||  !(used = s_take (q, left, st->owner, SF_NODE_MAX))
     ||  !(used += s_take (q + used, left - used, st->xfer_from, SF_NODE_MAX)) 
@@ -412,7 +395,7 @@ s_state_load (MDB_txn *txn, sf_store_t *store, const char *uid, sf_fleet_state_t
     }
     //  Since conflicts: be64 since, the stale node (absent in older states)
     if (st->nleft == nleft && left - used > 8) {
-        int64_t since = (int64_t) s_get_be64 ((const uint8_t *) q + used);
+        int64_t since = (int64_t) sf_be64_get ((const uint8_t *) q + used);
         if (s_take (q + used + 8, left - used - 8, st->conflict, SF_NODE_MAX))
             st->conflict_since_ms = since;
         else
@@ -422,20 +405,14 @@ s_state_load (MDB_txn *txn, sf_store_t *store, const char *uid, sf_fleet_state_t
 }
 
 static int
-s_state_load_r (sf_read_t *r, const char *uid, sf_fleet_state_t *st)
-{
-    return s_state_load (r->txn, r->store, uid, st);
-}
-
-static int
-s_state_save (MDB_txn *txn, sf_store_t *store, const char *uid, const sf_fleet_state_t *st)
+s_state_save (sf_store_t *store, const char *uid, const sf_fleet_state_t *st)
 {
     char buf [29 + 8 + (4 + SF_FLEET_LEFT_MAX) * (SF_NODE_MAX + 1)];
     uint8_t *p = (uint8_t *) buf;
-    s_be64 (p, (uint64_t) S_STATE_MAGIC << 32);
-    s_be64 (p + 4, (uint64_t) st->owner_since_ms);
-    s_be64 (p + 12, (uint64_t) st->owner_stop_ms);
-    s_be64 (p + 20, (uint64_t) st->xfer_start_ms);
+    sf_be64_put (p, (uint64_t) S_STATE_MAGIC << 32);
+    sf_be64_put (p + 4, (uint64_t) st->owner_since_ms);
+    sf_be64_put (p + 12, (uint64_t) st->owner_stop_ms);
+    sf_be64_put (p + 20, (uint64_t) st->xfer_start_ms);
     p [28] = (uint8_t) st->nleft;
     size_t at = 29;
     at = s_append (buf, at, st->owner);
@@ -444,11 +421,13 @@ s_state_save (MDB_txn *txn, sf_store_t *store, const char *uid, const sf_fleet_s
     for (uint32_t i = 0; i < st->nleft; i++)
         at = s_append (buf, at, st->left [i]);
     if (st->conflict [0]) {
-        s_be64 ((uint8_t *) buf + at, (uint64_t) st->conflict_since_ms);
+        sf_be64_put ((uint8_t *) buf + at, (uint64_t) st->conflict_since_ms);
         at = s_append (buf, at + 8, st->conflict);
     }
-    MDB_val k = { strlen (uid), (void *) uid }, v = { at, buf };
-    return mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_STATE), &k, &v, 0) ? -1 : 0;
+    sf_key_t k;
+    if (sf_key_make (&k, "n", uid))
+        return -1;
+    return sf_store_put (store, SF_DB_FLEET_STATE, &k, buf, at);
 }
 
 //  The event's identity: be64 at_ms, kind, uid \0 from \0 to. -1 when too long
@@ -863,7 +842,7 @@ sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t 
 }
 
 static int s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_t *ch);
-static int s_state_load_r (sf_read_t *r, const char *uid, sf_fleet_state_t *st);
+static int s_state_load (sf_read_t *r, const char *uid, sf_fleet_state_t *st);
 
 int
 sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t *added)
@@ -892,7 +871,7 @@ sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t 
         if (ev.kind == SF_EV_FAILOVER) {
             sf_fleet_state_t st;
             sf_read_t w;
-            if (sf_store_write_view (store, &w) == 0 && s_state_load_r (&w, ev.uid, &st) == 0
+            if (sf_store_write_view (store, &w) == 0 && s_state_load (&w, ev.uid, &st) == 0
             &&  st.xfer_start_ms == ev.at_ms
             &&  strcmp (st.xfer_from, ev.from) == 0 && strcmp (st.xfer_to, ev.to) == 0) {
                 sf_fleet_change_t ch = { .node = ev.from, .down = true, .node_down = true,
@@ -1066,86 +1045,92 @@ s_transfer_put (sf_store_t *store, const sf_fleet_event_t *fx)
 }
 
 //  ---------------------------------------------------------------------------
-//  The uid index
-
-static size_t
-s_key3 (char *buf, const char *a, const char *b, const char *c)
-{
-    size_t at = s_append (buf, 0, a);
-    at = s_append (buf, at, b);
-    size_t lc = strlen (c);
-    memcpy (buf + at, c, lc);
-    return at + lc;
-}
-
-//  The reverse entry, in the same database: \x01 node \0 name -> uid (a
-//  name or uid never starts with a control character)
-static size_t
-s_rkey (char *buf, const char *node, const char *name)
-{
-    buf [0] = 1;
-    return 1 + s_key3 (buf + 1, node, name, "");
-}
+//  The uid index: uid \0 node \0 name -> (empty), and in the same database
+//  the reverse entry \x01 node \0 name \0 -> uid (a name or uid never
+//  starts with a control character)
 
 static int
-s_uid_of (MDB_txn *txn, sf_store_t *store, const char *node, const char *name, char *uid)
+s_uid_of (sf_read_t *r, const char *node, const char *name, char *uid)
 {
-    char key [S_KEY_MAX];
-    MDB_val k = { s_rkey (key, node, name), key }, v;
-    if (mdb_get (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, &v) || v.mv_size > SF_NAME_MAX)
+    sf_key_t k;
+    sf_val_t v;
+    if (sf_key_make (&k, "Bss", 1, node, name) || sf_store_get (r, SF_DB_FLEET_UIDS, &k, &v)
+    ||  v.size > SF_NAME_MAX)
         return -1;
-    memcpy (uid, v.mv_data, v.mv_size);
-    uid [v.mv_size] = 0;
+    memcpy (uid, v.data, v.size);
+    uid [v.size] = 0;
     return 0;
 }
 
 static int
-s_uid_set (MDB_txn *txn, sf_store_t *store, const char *node, const char *name, const char *uid)
+s_uid_set (sf_store_t *store, const char *node, const char *name, const char *uid)
 {
-    char key [S_KEY_MAX];
-    MDB_val k = { s_rkey (key, node, name), key }, v = { strlen (uid), (void *) uid };
-    return mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, &v, 0) ? -1 : 0;
+    sf_key_t k;
+    if (sf_key_make (&k, "Bss", 1, node, name))
+        return -1;
+    return sf_store_put (store, SF_DB_FLEET_UIDS, &k, uid, strlen (uid));
+}
+
+//  Adds (uid, node, name) to the index: 0, or -1
+static int
+s_uid_add (sf_store_t *store, const char *uid, const char *node, const char *name)
+{
+    sf_key_t k;
+    if (sf_key_make (&k, "ssn", uid, node, name))
+        return -1;
+    return sf_store_add (store, SF_DB_FLEET_UIDS, &k, "", 0) < 0 ? -1 : 0;
+}
+
+//  Removes (uid, node, name) and, with rev, node/name's reverse entry
+static void
+s_uid_drop (sf_store_t *store, const char *uid, const char *node, const char *name, bool rev)
+{
+    sf_key_t k;
+    if (sf_key_make (&k, "ssn", uid, node, name) == 0)
+        sf_store_del (store, SF_DB_FLEET_UIDS, &k);
+    if (rev && sf_key_make (&k, "Bss", 1, node, name) == 0)
+        sf_store_del (store, SF_DB_FLEET_UIDS, &k);
 }
 
 typedef int (s_uid_fn) (const char *node, const char *name, void *arg);
 
+typedef struct {
+    size_t skip;                    //  the prefix's uid \0
+    s_uid_fn *fn;
+    void *arg;
+} s_uidwalk_t;
+
+static int
+s_uid_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_uidwalk_t *w = arg;
+    const char *p = (const char *) k->data + w->skip;
+    size_t left = k->size - w->skip;
+    size_t nlen = strnlen (p, left);
+    if (nlen >= left || nlen > SF_NODE_MAX || left - nlen - 1 > SF_NAME_MAX)
+        return 0;
+    char n [SF_NODE_MAX + 1], name [SF_NAME_MAX + 1];
+    memcpy (n, p, nlen);
+    n [nlen] = 0;
+    size_t mlen = left - nlen - 1;
+    memcpy (name, p + nlen + 1, mlen);
+    name [mlen] = 0;
+    return w->fn (n, name, w->arg);
+}
+
 //  Every (node, name) indexed under uid, or only node's when node is set
 static int
-s_uid_scan (MDB_txn *txn, sf_store_t *store, const char *uid, const char *node,
-            s_uid_fn *fn, void *arg)
+s_uid_scan (sf_read_t *r, const char *uid, const char *node, s_uid_fn *fn, void *arg)
 {
-    MDB_cursor *cur;
-    if (mdb_cursor_open (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &cur))
+    sf_key_t prefix;
+    if (node ? sf_key_make (&prefix, "ss", uid, node) : sf_key_make (&prefix, "s", uid))
         return -1;
-    char prefix [S_KEY_MAX];
-    size_t plen = s_append (prefix, 0, uid);
-    if (node)
-        plen = s_append (prefix, plen, node);
-    MDB_val k = { plen, prefix }, v;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size >= plen && memcmp (k.mv_data, prefix, plen) == 0) {
-        const char *p = (const char *) k.mv_data;
-        size_t ulen = strlen (uid) + 1;
-        size_t nlen = strnlen (p + ulen, k.mv_size - ulen);
-        if (nlen < k.mv_size - ulen && nlen <= SF_NODE_MAX && k.mv_size - ulen - nlen - 1 <= SF_NAME_MAX) {
-            char n [SF_NODE_MAX + 1], name [SF_NAME_MAX + 1];
-            memcpy (n, p + ulen, nlen);
-            n [nlen] = 0;
-            size_t mlen = k.mv_size - ulen - nlen - 1;
-            memcpy (name, p + ulen + nlen + 1, mlen);
-            name [mlen] = 0;
-            if (fn (n, name, arg))
-                break;
-        }
-        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
-    return 0;
+    s_uidwalk_t w = { strlen (uid) + 1, fn, arg };
+    return sf_store_foreach (r, SF_DB_FLEET_UIDS, &prefix, 0, s_uid_one, &w);
 }
 
 typedef struct {
-    MDB_txn *txn;
-    sf_store_t *store;
+    sf_read_t *r;
     bool active;
 } s_active_t;
 
@@ -1153,9 +1138,8 @@ static int
 s_active_one (const char *node, const char *name, void *arg)
 {
     s_active_t *a = arg;
-    sf_read_t r = { a->txn, a->store, true };
     sf_row_t row;
-    if (sf_store_get_row (&r, node, name, &row) == 0 && row.sum.status == SF_STATUS_ACTIVE) {
+    if (sf_store_get_row (a->r, node, name, &row) == 0 && row.sum.status == SF_STATUS_ACTIVE) {
         a->active = true;
         return 1;
     }
@@ -1164,10 +1148,10 @@ s_active_one (const char *node, const char *name, void *arg)
 
 //  Whether a placement of uid on node says active
 static bool
-s_uid_node_active (MDB_txn *txn, sf_store_t *store, const char *uid, const char *node)
+s_uid_node_active (sf_read_t *r, const char *uid, const char *node)
 {
-    s_active_t a = { txn, store, false };
-    s_uid_scan (txn, store, uid, node, s_active_one, &a);
+    s_active_t a = { r, false };
+    s_uid_scan (r, uid, node, s_active_one, &a);
     return a.active;
 }
 
@@ -1183,7 +1167,7 @@ s_first_name (const char *node, const char *name, void *arg)
 }
 
 typedef struct {
-    MDB_txn *txn;
+    sf_read_t *r;                   //  a view of the write transaction
     sf_store_t *store;
     const sf_fleet_state_t *st;
     int failed;
@@ -1194,30 +1178,29 @@ static int
 s_flags_one (const char *node, const char *name, void *arg)
 {
     s_flags_t *f = arg;
-    sf_read_t r = { f->txn, f->store, true };
     sf_row_t row;
-    if (sf_store_get_row (&r, node, name, &row))
+    if (sf_store_get_row (f->r, node, name, &row))
         return 0;
     uint8_t want = sf_fleet_flags (f->st, node);
-    char mkey [SF_NODE_MAX + SF_NAME_MAX + 2];
-    size_t nl = strlen (node), ml = strlen (name);
-    memcpy (mkey, node, nl + 1);
-    memcpy (mkey + nl + 1, name, ml);
-    MDB_val mk = { nl + 1 + ml, mkey };
-    MDB_dbi moved = sf_store_dbi (f->store, SF_DB_FLEET_MOVED);
+    sf_key_t mk;
+    if (sf_key_make (&mk, "sn", node, name))
+        return 0;
     if (want & SF_SUM_MIGRATED) {
-        MDB_val mv = { strlen (f->st->owner), (void *) f->st->owner };
-        if (mdb_put (f->txn, moved, &mk, &mv, 0))
+        if (sf_store_put (f->store, SF_DB_FLEET_MOVED, &mk, f->st->owner, strlen (f->st->owner)))
             f->failed = 1;
     }
     else if (row.sum.flags & SF_SUM_MIGRATED)
-        mdb_del (f->txn, moved, &mk, NULL);
+        sf_store_del (f->store, SF_DB_FLEET_MOVED, &mk);
     if ((row.sum.flags & SF_SUM_DERIVED) == want)
         return 0;
     //  Rewrite the summary; the value moves, so copy the record out first
     sf_summary_t sum = row.sum;
     sum.flags = (uint8_t) ((sum.flags & ~SF_SUM_DERIVED) | want);
-    void *copy = sf_xmalloc (row.packed_size);
+    void *copy = malloc (row.packed_size ? row.packed_size : 1);
+    if (!copy) {
+        f->failed = 1;
+        return 1;
+    }
     memcpy (copy, row.packed, row.packed_size);
     if (sf_store_put_stream_packed (f->store, node, name, &sum, copy, row.packed_size))
         f->failed = 1;
@@ -1226,8 +1209,7 @@ s_flags_one (const char *node, const char *name, void *arg)
 }
 
 typedef struct {
-    MDB_txn *txn;
-    sf_store_t *store;
+    sf_read_t *r;
     const char *except;
     char node [SF_NODE_MAX + 1];
     int64_t since_ms;
@@ -1240,9 +1222,8 @@ s_owner_one (const char *node, const char *name, void *arg)
     s_owner_t *o = arg;
     if (strcmp (node, o->except) == 0)
         return 0;
-    sf_read_t r = { o->txn, o->store, true };
     sf_row_t row;
-    if (sf_store_get_row (&r, node, name, &row) == 0 && row.sum.status == SF_STATUS_ACTIVE) {
+    if (sf_store_get_row (o->r, node, name, &row) == 0 && row.sum.status == SF_STATUS_ACTIVE) {
         s_node_set (o->node, node);
         o->since_ms = row.sum.started_at * 1000;
         return 1;
@@ -1302,9 +1283,11 @@ s_liveness (const char *node)
 static int
 s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_t *ch)
 {
-    MDB_txn *txn = sf_store_wtxn (store);
+    sf_read_t w;
+    if (sf_store_write_view (store, &w))
+        return -1;
     sf_fleet_state_t st, before;
-    s_state_load (txn, store, uid, &st);
+    s_state_load (&w, uid, &st);
     before = st;
     if (ch->down && !st.owner [0])
         return 0;
@@ -1313,8 +1296,8 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
         //  none (the ingest of a fresh fleet writes nothing extra); its owner
         //  is the placement that runs it, found when it matters
         if (ch->started) {
-            s_owner_t o = { txn, store, ch->node, "", 0 };
-            s_uid_scan (txn, store, uid, NULL, s_owner_one, &o);
+            s_owner_t o = { &w, ch->node, "", 0 };
+            s_uid_scan (&w, uid, NULL, s_owner_one, &o);
             if (!o.node [0])
                 return 0;               //  first sighting: it lives here
             s_node_set (st.owner, o.node);
@@ -1324,7 +1307,7 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
             s_node_set (st.owner, ch->node);
     }
     if (st.owner [0] && (strcmp (st.owner, ch->node) != 0 || ch->down)) {
-        ch->owner_running = s_uid_node_active (txn, store, uid, st.owner);
+        ch->owner_running = s_uid_node_active (&w, uid, st.owner);
         int state = s_liveness (st.owner);
         //  Without a liveness table (none handed over yet) a secondary that
         //  takes over a running owner counts as a failover, by its type
@@ -1335,7 +1318,7 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
     else if (!ch->silent_ms)
         s_liveness_at (ch->node, &ch->silent_ms);
     if (st.xfer_start_ms && (strcmp (st.xfer_to, ch->node) != 0 || ch->down))
-        ch->target_running = s_uid_node_active (txn, store, uid, st.xfer_to);
+        ch->target_running = s_uid_node_active (&w, uid, st.xfer_to);
     sf_fleet_event_t fx [SF_FLEET_EFFECTS_MAX];
     int n = sf_fleet_step (&st, ch, fx);
     for (int i = 0; i < n; i++) {
@@ -1351,7 +1334,7 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
     }
     if (memcmp (&st, &before, sizeof (st)) == 0)
         return 0;
-    if (s_state_save (txn, store, uid, &st))
+    if (s_state_save (store, uid, &st))
         return -1;
     //  Flags change only with the transfer or the nodes left (a placement is
     //  migrated only where the stream has been)
@@ -1361,8 +1344,8 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
     &&  memcmp (st.left, before.left, sizeof (st.left)) == 0
     &&  (st.nleft == 0 || strcmp (st.owner, before.owner) == 0))
         return 0;
-    s_flags_t f = { txn, store, &st, 0 };
-    s_uid_scan (txn, store, uid, NULL, s_flags_one, &f);
+    s_flags_t f = { &w, store, &st, 0 };
+    s_uid_scan (&w, uid, NULL, s_flags_one, &f);
     return f.failed ? -1 : 0;
 }
 
@@ -1373,8 +1356,8 @@ static __thread bool s_sbuf_ready;
 int
 sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
 {
-    MDB_txn *txn = sf_store_wtxn (store);
-    if (!txn)
+    sf_read_t w;
+    if (sf_store_write_view (store, &w))
         return -1;
     if (!s_sbuf_ready) {
         msgpack_sbuffer_init (&s_sbuf);
@@ -1389,10 +1372,9 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     sf_stream_t keep;
     const sf_stream_t *rec = s;
     if (s->status != SF_STATUS_ACTIVE) {
-        sf_read_t r = { txn, store, true };
         sf_row_t row;
         uint8_t last = SF_FN_AUDIO | SF_FN_PHOTO;
-        if (sf_store_get_row (&r, s->node, s->name, &row) == 0 && (row.sum.functions & last & ~s->functions)) {
+        if (sf_store_get_row (&w, s->node, s->name, &row) == 0 && (row.sum.functions & last & ~s->functions)) {
             keep = *s;                  //  shallow: only packed, never cleared
             keep.functions |= row.sum.functions & last;
             rec = &keep;
@@ -1414,16 +1396,14 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     //  The uid it is indexed under (one lookup): a changed uid is re-indexed
     const char *uid = s->uid [0] ? s->uid : s->name;
     char olduid [SF_NAME_MAX + 1];
-    bool indexed = s_uid_of (txn, store, s->node, s->name, olduid) == 0;
+    bool indexed = s_uid_of (&w, s->node, s->name, olduid) == 0;
     bool same_uid = indexed && strcmp (olduid, uid) == 0;
     if (had && was_active == is_active && !stale && same_uid)
         return 0;                   //  the common case: nothing moved
     if (indexed && !same_uid) {
         //  Re-published under another uid: the old uid's placement is gone
         //  (a stop there when it ran), the new uid's is new
-        char okey [S_KEY_MAX];
-        MDB_val ok = { s_key3 (okey, olduid, s->node, s->name), okey };
-        mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &ok, NULL);
+        s_uid_drop (store, olduid, s->node, s->name, false);
         if (was_active) {
             sf_fleet_change_t stop = { .node = s->node, .stopped = true, .at_ms = s->changed_at_ms,
                                        .type = s->type };
@@ -1433,19 +1413,16 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
         had = was_active = false;
     }
     //  A new placement, or one that starts or stops, is (re)indexed by uid
-    char key [S_KEY_MAX];
-    MDB_val k = { s_key3 (key, uid, s->node, s->name), key }, empty = { 0, "" };
-    int rc = mdb_put (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, &empty, MDB_NOOVERWRITE);
-    if (rc && rc != MDB_KEYEXIST)
+    if (s_uid_add (store, uid, s->node, s->name))
         return -1;
-    if (!same_uid && s_uid_set (txn, store, s->node, s->name, uid))
+    if (!same_uid && s_uid_set (store, s->node, s->name, uid))
         return -1;
     if (!had) {
         //  A placement that comes back (deleted, then reported again) on a
         //  node the stream left is migrated again at once
         sf_fleet_state_t st;
-        if (s_state_load (txn, store, uid, &st) == 0 && st.owner [0]) {
-            s_flags_t f = { txn, store, &st, 0 };
+        if (s_state_load (&w, uid, &st) == 0 && st.owner [0]) {
+            s_flags_t f = { &w, store, &st, 0 };
             s_flags_one (s->node, s->name, &f);
             if (f.failed)
                 return -1;
@@ -1463,10 +1440,9 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
 int
 sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, sf_version_t ver)
 {
-    MDB_txn *txn = sf_store_wtxn (store);
-    if (!txn)
+    sf_read_t r;
+    if (sf_store_write_view (store, &r))
         return -1;
-    sf_read_t r = { txn, store, true };
     sf_row_t old;
     sf_stream_t s;
     sf_stream_init (&s);
@@ -1475,13 +1451,10 @@ sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, sf_ve
     int rc = sf_store_del_stream (store, node, name, ver);
     if (rc == 0 && had) {
         const char *uid = s.uid [0] ? s.uid : s.name;
-        char key [S_KEY_MAX];
-        MDB_val k = { s_key3 (key, uid, node, name), key };
-        mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, NULL);
-        k.mv_size = s_rkey (key, node, name);
-        mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_UIDS), &k, NULL);
-        MDB_val mk = { s_key3 (key, node, name, "") - 1, key };
-        mdb_del (txn, sf_store_dbi (store, SF_DB_FLEET_MOVED), &mk, NULL);
+        s_uid_drop (store, uid, node, name, true);
+        sf_key_t mk;
+        if (sf_key_make (&mk, "sn", node, name) == 0)
+            sf_store_del (store, SF_DB_FLEET_MOVED, &mk);
         if (was_active) {
             //  A deletion carries no time of its own: the placement's last
             //  stamp is the last moment it was known to run
@@ -1525,39 +1498,47 @@ s_uidlist_free (s_uidlist_t *l)
     free (l->names);
 }
 
+//  A stream whose state names node as a transfer's source or a stale copy
+typedef struct {
+    sf_read_t *r;
+    const char *node;
+    s_uidlist_t *l;
+} s_involved_t;
+
+static int
+s_involved_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_involved_t *inv = arg;
+    char uid [SF_NAME_MAX + 1];
+    if (k->size > SF_NAME_MAX)
+        return 0;
+    memcpy (uid, k->data, k->size);
+    uid [k->size] = 0;
+    sf_fleet_state_t st;
+    if (s_state_load (inv->r, uid, &st) == 0
+    &&  (strcmp (st.xfer_from, inv->node) == 0 || strcmp (st.conflict, inv->node) == 0))
+        s_uidlist_add (inv->l, uid, "");
+    return inv->l->failed;
+}
+
 int
 sf_fleet_node_down (sf_store_t *store, const char *node)
 {
-    MDB_txn *txn = sf_store_wtxn (store);
-    if (!txn)
+    sf_read_t w;
+    if (sf_store_write_view (store, &w))
         return -1;
     //  The streams whose state involves the node: collected first, since
     //  deriving rewrites the states
     s_uidlist_t l = { 0 };
-    MDB_cursor *cur;
-    if (mdb_cursor_open (txn, sf_store_dbi (store, SF_DB_FLEET_STATE), &cur))
+    s_involved_t inv = { &w, node, &l };
+    if (sf_store_foreach (&w, SF_DB_FLEET_STATE, NULL, 0, s_involved_one, &inv))
         return -1;
-    MDB_val k, v;
-    int rc = mdb_cursor_get (cur, &k, &v, MDB_FIRST);
-    while (rc == 0 && !l.failed) {
-        char uid [SF_NAME_MAX + 1];
-        if (k.mv_size <= SF_NAME_MAX) {
-            memcpy (uid, k.mv_data, k.mv_size);
-            uid [k.mv_size] = 0;
-            sf_fleet_state_t st;
-            if (s_state_load (txn, store, uid, &st) == 0
-            &&  (strcmp (st.xfer_from, node) == 0 || strcmp (st.conflict, node) == 0))
-                s_uidlist_add (&l, uid, "");
-        }
-        rc = mdb_cursor_get (cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close (cur);
     int result = l.failed ? -1 : 0;
     for (size_t i = 0; i < l.count && result == 0; i++) {
         //  The event names the stream as the placement on the node does
         char name [SF_NAME_MAX + 1] = "";
         s_first_t f = { name };
-        s_uid_scan (txn, store, l.uids [i], node, s_first_name, &f);
+        s_uid_scan (&w, l.uids [i], node, s_first_name, &f);
         sf_fleet_change_t ch = { .node = node, .down = true, .node_down = true };
         result = s_derive (store, l.uids [i], name [0] ? name : l.uids [i], &ch);
     }
@@ -1597,14 +1578,13 @@ s_up_row (const sf_row_t *row, void *arg)
 int
 sf_fleet_node_up (sf_store_t *store, const char *node)
 {
-    MDB_txn *txn = sf_store_wtxn (store);
-    if (!txn)
+    sf_read_t r;
+    if (sf_store_write_view (store, &r))
         return -1;
     //  A node back with streams still running that moved away meanwhile:
     //  each is a start as the state machine sees it (a stale copy)
     s_uidlist_t l = { 0 };
     s_up_t u = { &l, NULL, 0 };
-    sf_read_t r = { txn, store, true };
     sf_store_scan_streams (&r, node, s_up_row, &u);
     int result = l.failed ? -1 : 0;
     for (size_t i = 0; i < l.count && result == 0; i++) {
@@ -1617,90 +1597,71 @@ sf_fleet_node_up (sf_store_t *store, const char *node)
     return result;
 }
 
-//  What the tick saw of each node last
+//  Liveness transitions as the writer reports them (its change hook, kind
+//  'l', on the writer's thread): what each node was reported last, and the
+//  turns down or back not yet applied
 typedef struct {
     char node [SF_NODE_MAX + 1];
-    int state;
-    bool seen;
+    bool down;
 } s_seen_t;
 
 static s_seen_t *s_seen;
 static size_t s_nseen, s_seen_cap;
 
 typedef struct {
-    sf_store_t *store;
     char (*down) [SF_NODE_MAX + 1];
     char (*up) [SF_NODE_MAX + 1];
     size_t ndown, nup, cap;
-    int failed;
-} s_tick_t;
+} s_pending_t;
 
-static int
-s_tick_node (const sf_node_t *n, void *arg)
+static s_pending_t s_pending;
+
+void
+sf_fleet_node_live (const char *node, int live)
 {
-    s_tick_t *t = arg;
-    int state = s_liveness (n->id);
-    if (state < 0)
-        return 0;
     s_seen_t *e = NULL;
     for (size_t i = 0; i < s_nseen; i++)
-        if (strcmp (s_seen [i].node, n->id) == 0) {
+        if (strcmp (s_seen [i].node, node) == 0) {
             e = &s_seen [i];
             break;
         }
     if (!e) {
         if (s_nseen == s_seen_cap) {
-            size_t cap = s_seen_cap ? s_seen_cap * 2 : 16;
-            s_seen = sf_xreallocarray (s_seen, cap, sizeof (*s_seen));
-            s_seen_cap = cap;
+            s_seen_cap = s_seen_cap ? s_seen_cap * 2 : 16;
+            s_seen = realloc (s_seen, s_seen_cap * sizeof (*s_seen));
+            assert (s_seen);
         }
         e = &s_seen [s_nseen++];
-        s_node_set (e->node, n->id);
-        e->state = SF_LIVE_ALIVE;       //  a node first seen down went down
+        s_node_set (e->node, node);
+        e->down = false;                //  a node first reported down went down
     }
-    bool was_down = e->state == SF_LIVE_DOWN, is_down = state == SF_LIVE_DOWN;
-    e->state = state;
-    if (was_down == is_down)
-        return 0;
-    if (t->ndown + t->nup == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 8;
-        t->down = sf_xreallocarray (t->down, cap, sizeof (*t->down));
-        t->up = sf_xreallocarray (t->up, cap, sizeof (*t->up));
-        t->cap = cap;
+    bool is_down = live == SF_LIVE_DOWN;
+    if (e->down == is_down)
+        return;
+    e->down = is_down;
+    if (s_pending.ndown + s_pending.nup == s_pending.cap) {
+        s_pending.cap = s_pending.cap ? s_pending.cap * 2 : 8;
+        s_pending.down = realloc (s_pending.down, s_pending.cap * sizeof (*s_pending.down));
+        s_pending.up = realloc (s_pending.up, s_pending.cap * sizeof (*s_pending.up));
+        assert (s_pending.down && s_pending.up);
     }
     if (is_down)
-        s_node_set (t->down [t->ndown++], n->id);
+        s_node_set (s_pending.down [s_pending.ndown++], node);
     else
-        s_node_set (t->up [t->nup++], n->id);
-    return 0;
+        s_node_set (s_pending.up [s_pending.nup++], node);
 }
 
-//  Transitions seen and not yet applied (the writer thread's)
-static s_tick_t s_pending;
-
 int
-sf_fleet_tick_due (sf_store_t *store)
+sf_fleet_pending (void)
 {
-    sf_read_t r;
-    MDB_txn *txn = sf_store_wtxn (store);
-    if (txn)
-        r = (sf_read_t) { txn, store, true };
-    else if (sf_store_read_begin (store, &r))
-        return -1;
-    s_pending.failed = 0;
-    sf_store_scan_nodes (&r, s_tick_node, &s_pending);
-    if (!txn)
-        sf_store_read_end (&r);
     return (int) (s_pending.ndown + s_pending.nup);
 }
 
 int
 sf_fleet_tick (sf_store_t *store)
 {
-    if (!sf_store_wtxn (store))
+    if (!sf_store_writing (store))
         return -1;
-    if (s_pending.ndown + s_pending.nup == 0)
-        sf_fleet_tick_due (store);
     int rc = 0;
     for (size_t i = 0; i < s_pending.ndown && rc == 0; i++)
         rc = sf_fleet_node_down (store, s_pending.down [i]);
@@ -1730,16 +1691,13 @@ sf_fleet_derive (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int nod
     if (row->sum.flags & SF_SUM_MIGRATED) {
         out->type = SF_TYPE_MIGRATED;
         //  Built from node and name: a row from sf_store_get_row has no key in the map
-        char key [SF_NODE_MAX + SF_NAME_MAX + 2];
         size_t nl = strnlen (row->node, SF_NODE_MAX), ml = strnlen (row->name, SF_NAME_MAX);
-        memcpy (key, row->node, nl);
-        key [nl] = 0;
-        memcpy (key + nl + 1, row->name, ml);
-        MDB_val k = { nl + 1 + ml, key }, v;
-        if (mdb_get (r->txn, sf_store_dbi (r->store, SF_DB_FLEET_MOVED), &k, &v) == 0
-        &&  v.mv_size <= SF_NODE_MAX) {
-            memcpy (out->migrated_to, v.mv_data, v.mv_size);
-            out->migrated_to [v.mv_size] = 0;
+        sf_key_t k;
+        sf_val_t v;
+        if (sf_key_make (&k, "DBD", row->node, nl, 0, row->name, ml) == 0
+        &&  sf_store_get (r, SF_DB_FLEET_MOVED, &k, &v) == 0 && v.size <= SF_NODE_MAX) {
+            memcpy (out->migrated_to, v.data, v.size);
+            out->migrated_to [v.size] = 0;
         }
     }
 }
@@ -2030,7 +1988,7 @@ s_resolve_uid (sf_read_t *r, const char *name, char *uid)
     }
     bool known = false;
     if (strlen (name) <= SF_NAME_MAX)
-        s_uid_scan (r->txn, r->store, name, NULL, s_any, &known);
+        s_uid_scan (r, name, NULL, s_any, &known);
     if (known) {
         snprintf (uid, SF_NAME_MAX + 1, "%s", name);
         return 0;
@@ -2080,26 +2038,26 @@ s_current (sf_query_ctx_t *ctx, sf_read_t *r, const char *uid, char *out, size_t
 {
     sf_fleet_state_t st;
     out [0] = 0;
-    if (s_state_load (r->txn, r->store, uid, &st) == 0 && st.owner [0]) {
+    if (s_state_load (r, uid, &st) == 0 && st.owner [0]) {
         snprintf (out, size, "%s", st.owner);
         //  Never a down node while a live copy runs (before this
         //  controller's writer has taken the node's death in)
         if (ctx->live && sf_live_state (ctx->live, st.owner, sf_mono_ms (), NULL) == SF_LIVE_DOWN) {
             s_live_owner_t o = { r, ctx->live, st.owner, "" };
-            s_uid_scan (r->txn, r->store, uid, NULL, s_live_owner_one, &o);
+            s_uid_scan (r, uid, NULL, s_live_owner_one, &o);
             if (o.node [0])
                 snprintf (out, size, "%s", o.node);
         }
         return;
     }
-    s_owner_t o = { r->txn, r->store, "", "", 0 };
-    s_uid_scan (r->txn, r->store, uid, NULL, s_owner_one, &o);
+    s_owner_t o = { r, "", "", 0 };
+    s_uid_scan (r, uid, NULL, s_owner_one, &o);
     if (o.node [0]) {
         snprintf (out, size, "%s", o.node);
         return;
     }
     s_places_t p = { 0, "" };
-    s_uid_scan (r->txn, r->store, uid, NULL, s_count_one, &p);
+    s_uid_scan (r, uid, NULL, s_count_one, &p);
     if (p.count == 1)
         snprintf (out, size, "%s", p.only);
 }
@@ -2177,7 +2135,7 @@ sf_fleet_timeline (sf_query_ctx_t *ctx, const char *name, sf_timeline_t *out,
     }
     s_current (ctx, &r, out->uid, out->current, sizeof (out->current));
     s_tl_t t = { &r, out, 0, 0 };
-    s_uid_scan (r.txn, ctx->store, out->uid, NULL, s_tl_placement, &t);
+    s_uid_scan (&r, out->uid, NULL, s_tl_placement, &t);
     sf_store_read_end (&r);
     if (t.failed) {
         sf_timeline_clear (out);

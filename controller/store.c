@@ -21,7 +21,6 @@
 */
 #include "sf_store.h"
 #include "sf_alloc.h"
-#include "store_lmdb.h"
 #include "sf_codec.h"
 #include "sf_log.h"
 #include <czmq.h>
@@ -370,8 +369,6 @@ sf_store_destroy (sf_store_t **self_p)
 
 const char *sf_store_path (sf_store_t *self) { return self->path; }
 bool sf_store_writing (sf_store_t *self) { return self->wtxn != NULL; }
-MDB_dbi sf_store_dbi (sf_store_t *self, int which) { return self->extra [which]; }
-MDB_txn *sf_store_wtxn (sf_store_t *self) { return self->wtxn; }
 
 int
 sf_store_reader_check (sf_store_t *self)

@@ -127,13 +127,14 @@ void sf_fleet_set_live (struct sf_live_t *live);
 //  (its heartbeat counter last rose), when known, else 0
 typedef int (sf_fleet_live_fn) (const char *node, int64_t *silent_ms, void *arg);
 void sf_fleet_set_liveness (sf_fleet_live_fn *fn, void *arg);
-//  Liveness as inputs: node was declared down / is back. About once a
-//  second the writer calls sf_fleet_tick_due (outside or inside its
-//  transaction): it compares every stored node's liveness with what it saw
-//  last and returns how many turned down or back (-1 on error); when some
-//  did, sf_fleet_tick, inside the transaction, feeds them to
-//  sf_fleet_node_down / sf_fleet_node_up. 0 or -1.
-int sf_fleet_tick_due (sf_store_t *store);
+//  Liveness as inputs: node was declared down / is back. The writer's
+//  change hook reports every liveness transition (kind 'l', sf_writer.h) to
+//  sf_fleet_node_live, on the writer's thread; a turn down or back is
+//  queued, and sf_fleet_pending says how many are. sf_fleet_tick, inside a
+//  write transaction, feeds them to sf_fleet_node_down / sf_fleet_node_up.
+//  Nothing polls the node records. 0 or -1.
+void sf_fleet_node_live (const char *node, int live);
+int sf_fleet_pending (void);
 int sf_fleet_tick (sf_store_t *store);
 int sf_fleet_node_down (sf_store_t *store, const char *node);
 int sf_fleet_node_up (sf_store_t *store, const char *node);

@@ -183,8 +183,9 @@ int sf_store_scan_by_name (sf_read_t *r, bool backwards, size_t skip, sf_row_fn 
 
 //  ---------------------------------------------------------------------------
 //  Generic primitives, for the typed layers that keep their own databases in
-//  this environment (controller/fleet.c). Modelled on Knot DNS's
-//  knot_lmdb_make_key and knot_lmdb_foreach.
+//  this environment (controller/fleet.c: its state, uid index, events,
+//  per-stream event index, transfer log and moved-to table go through these
+//  alone). Modelled on Knot DNS's knot_lmdb_make_key and knot_lmdb_foreach.
 
 //  Other modules' databases, opened at start
 typedef enum {
