@@ -626,6 +626,13 @@ typedef struct {
     uint32_t by_status [SF_STATUS_OFFLINE];     //  stored status
 } s_node_t;
 
+//  One trigram's rows (s_tri_add)
+typedef struct {
+    uint32_t key, n, cap;
+    uint32_t *ids;                  //  while few rows have it
+    uint64_t *bm;                   //  once many do (then ids is NULL)
+} s_tri_t;
+
 struct s_side_t {
     size_t cap;                     //  rows allocated, a multiple of 64
     size_t nwords;
@@ -665,6 +672,11 @@ struct s_side_t {
     zhashx_t *node_ix;              //  id -> index + 1
     s_olist_t names;
     s_vlist_t vl [S_NVL];           //  numeric columns in order (s_vkey)
+    //  Trigrams of the lower-cased names: postings, and key -> index + 1
+    s_tri_t *tris;
+    size_t ntris, tricap;
+    uint32_t *tri_slots;
+    size_t tri_hcap;
 };
 
 static inline const char *
@@ -723,6 +735,9 @@ s_bit_set (uint64_t *bm, uint32_t row, bool on)
         bm [row >> 6] &= ~(1ull << (row & 63));
 }
 
+static void s_tri_grow (s_side_t *s, size_t old_words, size_t words);
+static void s_tri_free (s_side_t *s);
+
 static s_side_t *
 s_side_new (void)
 {
@@ -773,6 +788,7 @@ s_side_destroy (s_side_t **self_p)
     s_ol_clear (&s->names);
     for (int k = 0; k < S_NVL; k++)
         s_vl_clear (&s->vl [k]);
+    s_tri_free (s);
     free (s);
     *self_p = NULL;
 }
@@ -810,6 +826,7 @@ s_side_grow (s_side_t *s)
     for (int i = 0; i < 3; i++)
         s->bm_fn [i] = s_bm_grow (s->bm_fn [i], s->nwords, words);
     s->bm_run = s_bm_grow (s->bm_run, s->nwords, words);
+    s_tri_grow (s, s->nwords, words);
     s->cap = cap;
     s->nwords = words;
 }
@@ -977,6 +994,202 @@ s_arena_add (s_side_t *s, uint32_t row, const char *name, size_t len)
     s->name_off [row] = (uint32_t) s->arena_used;
     s->name_len [row] = (uint8_t) len;
     s->arena_used += sz;
+}
+
+//  Trigrams -------------------------------------------------------------------
+//  Every distinct lower-cased 3-byte run of each name, with the rows that
+//  have it: an unsorted id array while few rows do (a delete finds the id in
+//  it), a bitmap once the array would be larger than one (O(1) both ways).
+//  A name filter of 3 bytes or more (or a glob with a literal run that long)
+//  starts from the rarest of its trigrams instead of every candidate; the
+//  rest are checked on the name itself.
+
+static inline uint32_t
+s_tri_key (const char *p)
+{
+    return (uint32_t) (uint8_t) p [0] << 16 | (uint32_t) (uint8_t) p [1] << 8 | (uint8_t) p [2];
+}
+
+static uint32_t
+s_tri_slot_hash (uint32_t key)
+{
+    key *= 0x9E3779B1u;
+    return key ^ (key >> 15);
+}
+
+//  The posting of key (creating it when make is set), or NULL
+static s_tri_t *
+s_tri_get (s_side_t *s, uint32_t key, bool make)
+{
+    if (s->tri_hcap) {
+        size_t mask = s->tri_hcap - 1;
+        for (size_t i = s_tri_slot_hash (key) & mask; s->tri_slots [i]; i = (i + 1) & mask)
+            if (s->tris [s->tri_slots [i] - 1].key == key)
+                return &s->tris [s->tri_slots [i] - 1];
+    }
+    if (!make)
+        return NULL;
+    if ((s->ntris + 1) * 2 > s->tri_hcap) {
+        size_t cap = s->tri_hcap ? s->tri_hcap * 2 : 4096;
+        free (s->tri_slots);
+        s->tri_slots = s_zalloc (cap * sizeof (uint32_t));
+        s->tri_hcap = cap;
+        for (size_t t = 0; t < s->ntris; t++) {
+            size_t i = s_tri_slot_hash (s->tris [t].key) & (cap - 1);
+            while (s->tri_slots [i])
+                i = (i + 1) & (cap - 1);
+            s->tri_slots [i] = (uint32_t) t + 1;
+        }
+    }
+    if (s->ntris == s->tricap) {
+        s->tricap = s->tricap ? s->tricap * 2 : 1024;
+        s->tris = s_alloc (s->tris, s->tricap * sizeof (s_tri_t));
+    }
+    s_tri_t *t = &s->tris [s->ntris];
+    memset (t, 0, sizeof (*t));
+    t->key = key;
+    size_t mask = s->tri_hcap - 1, i = s_tri_slot_hash (key) & mask;
+    while (s->tri_slots [i])
+        i = (i + 1) & mask;
+    s->tri_slots [i] = (uint32_t) ++s->ntris;
+    return t;
+}
+
+//  The distinct trigrams of a lower-cased name (at most SF_NAME_MAX)
+static size_t
+s_tri_of (const char *lname, size_t len, uint32_t *keys)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 3 <= len; i++) {
+        uint32_t k = s_tri_key (lname + i);
+        size_t j = 0;
+        while (j < n && keys [j] != k)
+            j++;
+        if (j == n)
+            keys [n++] = k;
+    }
+    return n;
+}
+
+static void
+s_tri_add (s_side_t *s, uint32_t row)
+{
+    uint32_t keys [SF_NAME_MAX];
+    size_t n = s_tri_of (s_lname (s, row), s->name_len [row], keys);
+    for (size_t k = 0; k < n; k++) {
+        s_tri_t *t = s_tri_get (s, keys [k], true);
+        if (t->bm) {
+            s_bit_set (t->bm, row, true);
+            t->n++;
+            continue;
+        }
+        if (t->n == t->cap) {
+            //  An array larger than a bitmap becomes one
+            if ((size_t) t->n * 4 >= s->nwords * 8 && s->nwords) {
+                t->bm = s_zalloc (s->nwords * 8);
+                for (uint32_t i = 0; i < t->n; i++)
+                    s_bit_set (t->bm, t->ids [i], true);
+                free (t->ids);
+                t->ids = NULL;
+                t->cap = 0;
+                s_bit_set (t->bm, row, true);
+                t->n++;
+                continue;
+            }
+            t->cap = t->cap ? t->cap * 2 : 4;
+            t->ids = s_alloc (t->ids, t->cap * sizeof (uint32_t));
+        }
+        t->ids [t->n++] = row;
+    }
+}
+
+static void
+s_tri_del (s_side_t *s, uint32_t row)
+{
+    uint32_t keys [SF_NAME_MAX];
+    size_t n = s_tri_of (s_lname (s, row), s->name_len [row], keys);
+    for (size_t k = 0; k < n; k++) {
+        s_tri_t *t = s_tri_get (s, keys [k], false);
+        if (!t)
+            continue;
+        if (t->bm) {
+            s_bit_set (t->bm, row, false);
+            t->n--;
+            continue;
+        }
+        for (uint32_t i = 0; i < t->n; i++)
+            if (t->ids [i] == row) {
+                t->ids [i] = t->ids [--t->n];
+                break;
+            }
+    }
+}
+
+//  The side grew to words: bitmaps follow
+static void
+s_tri_grow (s_side_t *s, size_t old_words, size_t words)
+{
+    for (size_t i = 0; i < s->ntris; i++)
+        if (s->tris [i].bm)
+            s->tris [i].bm = s_bm_grow (s->tris [i].bm, old_words, words);
+}
+
+static void
+s_tri_free (s_side_t *s)
+{
+    for (size_t i = 0; i < s->ntris; i++) {
+        free (s->tris [i].ids);
+        free (s->tris [i].bm);
+    }
+    free (s->tris);
+    free (s->tri_slots);
+    s->tris = NULL;
+    s->tri_slots = NULL;
+    s->ntris = s->tricap = s->tri_hcap = 0;
+}
+
+//  The literal runs of a glob (fnmatch syntax, escapes honoured), lower-
+//  cased, as the trigrams every match must contain. Returns how many.
+static size_t
+s_tri_of_glob (const char *pat, uint32_t *keys, size_t max)
+{
+    size_t n = 0;
+    char run [SF_NAME_MAX + 1];
+    size_t len = 0;
+    for (const char *p = pat; ; p++) {
+        bool lit = *p && *p != '*' && *p != '?' && *p != '[';
+        if (lit) {
+            char c = *p;
+            if (c == '\\' && p [1])
+                c = *++p;
+            if (len < SF_NAME_MAX)
+                run [len++] = (char) tolower ((unsigned char) c);
+            continue;
+        }
+        if (len >= 3) {
+            uint32_t more [SF_NAME_MAX];
+            size_t m = s_tri_of (run, len, more);
+            for (size_t i = 0; i < m && n < max; i++)
+                keys [n++] = more [i];
+        }
+        len = 0;
+        if (!*p)
+            break;
+        if (*p == '[') {
+            //  A bracket expression: skip to its end (']' first is literal)
+            const char *q = p + 1;
+            if (*q == '!' || *q == '^')
+                q++;
+            if (*q == ']')
+                q++;
+            while (*q && *q != ']')
+                q++;
+            if (!*q)
+                break;              //  unterminated: fnmatch takes '[' literally; no claim
+            p = q;
+        }
+    }
+    return n;
 }
 
 //  Rows ----------------------------------------------------------------------
@@ -1186,6 +1399,7 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
     else
         s_hash_put (s, row);
     s_account (s, row, true);
+    s_tri_add (s, row);
     s_ol_insert (&s->nodes [nix]->names, s, s_cmp_name, row);
     if (bulk)
         return;
@@ -1218,6 +1432,7 @@ s_del (s_side_t *s, const char *node, const char *name)
     s_ol_remove (&s->names, s, s_cmp_name, row);
     s_ol_remove (&s->nodes [nix]->names, s, s_cmp_name, row);
     s_hash_del (s, row);
+    s_tri_del (s, row);
     s_bit_set (s->bm_used, row, false);
     s->arena_garbage += 2 * (size_t) len + 2;
     s->used--;
@@ -1276,6 +1491,9 @@ s_side_bytes (const s_side_t *s)
     size_t bytes = s->cap * per_row + s->nwords * 8 * bitmaps + s->arena_cap
                  + s->hcap * 8 + s->freecap * 4;
     bytes += s->names.cap * (sizeof (void *) + 4) + s->names.nblocks * sizeof (s_block_t);
+    bytes += s->tricap * sizeof (s_tri_t) + s->tri_hcap * 4;
+    for (size_t i = 0; i < s->ntris; i++)
+        bytes += s->tris [i].bm ? s->nwords * 8 : s->tris [i].cap * 4;
     for (int k = 0; k < S_NVL; k++)
         bytes += s->vl [k].cap * (sizeof (void *) + sizeof (s_ent_t) + 4)
                + s->vl [k].nblocks * sizeof (s_vblock_t);
@@ -1301,7 +1519,14 @@ struct sf_readmodel_t {
     atomic_long readers [2];        //  readers inside each side
     s_change_t *pending;            //  applied to the active side only
     size_t npending, pendcap;
+    bool no_trigrams;               //  name filters scan (benchmarks compare)
 };
+
+void
+sf_readmodel_set_trigrams (sf_readmodel_t *self, bool on)
+{
+    self->no_trigrams = !on;
+}
 
 sf_readmodel_t *
 sf_readmodel_new (void)
@@ -1900,6 +2125,38 @@ s_page_uptime (s_q_t *q, const uint64_t *c, size_t total, bool anydown, size_t s
     free (run);
 }
 
+//  Narrows the candidates c to rows having every trigram of keys (some of
+//  them: the names are checked after). From the rarest posting: an array
+//  is walked (its rows tested in c), bitmaps are ANDed word by word.
+static void
+s_tri_narrow (const s_side_t *s, const uint32_t *keys, size_t nkeys, uint64_t *c)
+{
+    const s_tri_t *rare = NULL;
+    for (size_t k = 0; k < nkeys; k++) {
+        const s_tri_t *t = s_tri_get ((s_side_t *) s, keys [k], false);
+        if (!t || t->n == 0) {
+            memset (c, 0, s->nwords * 8);
+            return;
+        }
+        if (!rare || t->n < rare->n)
+            rare = t;
+    }
+    if (!rare->bm) {
+        uint64_t *keep = s_zalloc (s->nwords * 8);
+        for (uint32_t i = 0; i < rare->n; i++)
+            if (s_bit (c, rare->ids [i]))
+                s_bit_set (keep, rare->ids [i], true);
+        memcpy (c, keep, s->nwords * 8);
+        free (keep);
+        return;
+    }
+    for (size_t k = 0; k < nkeys; k++) {
+        const s_tri_t *t = s_tri_get ((s_side_t *) s, keys [k], false);
+        for (size_t w = 0; w < s->nwords; w++)
+            c [w] &= t->bm [w];
+    }
+}
+
 //  Case-insensitive substring, as sf_filter_match_name does it
 static bool
 s_name_match (const s_side_t *s, const sf_filter_t *f, const char *needle, uint32_t row)
@@ -2073,6 +2330,13 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
         for (; filter->name [i] && i < SF_NAME_MAX; i++)
             needle [i] = (char) tolower ((unsigned char) filter->name [i]);
         needle [i] = 0;
+        if (!self->no_trigrams) {
+            uint32_t keys [SF_NAME_MAX];
+            size_t nkeys = filter->name_glob ? s_tri_of_glob (filter->name, keys, SF_NAME_MAX)
+                                             : s_tri_of (needle, i, keys);
+            if (nkeys)
+                s_tri_narrow (s, keys, nkeys, c);
+        }
         for (size_t w = 0; w < words; w++)
             for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
                 uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));

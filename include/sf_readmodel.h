@@ -103,6 +103,10 @@ typedef struct {
 void sf_readmodel_gauges (sf_readmodel_t *self, const sf_readmodel_clock_t *clock,
                           sf_readmodel_gauges_t *out);
 
+//  Whether name filters of 3 bytes or more start from the trigram index
+//  (the default) or check every candidate's name (for benchmarks)
+void sf_readmodel_set_trigrams (sf_readmodel_t *self, bool on);
+
 //  Placements in the model, and the bytes its two copies use
 size_t sf_readmodel_size (sf_readmodel_t *self);
 size_t sf_readmodel_bytes (sf_readmodel_t *self);

@@ -29,7 +29,9 @@
 #define NODES 6
 static const char *s_nodes [NODES + 1] = { "n03", "n01", "n05", "n02", "n06", "n04", "n99" };
 static const char *s_needles [] = {
-    "cam", "CAM00", "m01", "-x", "7", "Cam0*1", "*-X", "c?m00*", "zz", "A"
+    "cam", "CAM00", "m01", "-x", "7", "Cam0*1", "*-X", "c?m00*", "zz", "A",
+    //  trigram index: rare and missing trigrams, globs with brackets and escapes
+    "am01", "qqq", "m00-X", "[cC]am01*", "*m0\\1*", "*[!x]m00?", "ca[", "cAm", "*12*"
 };
 
 typedef struct {
