@@ -60,7 +60,10 @@ const sf_option_t sf_controller_options [] = {
       "peers endpoint other controllers reach this one at (default: --peers, '*' as host name)" },
     { "http", SF_OPT_STR, O (http), "127.0.0.1:7680", 0, 0, "HTTP listener host:port (empty: off)" },
     { "http-token", SF_OPT_STR, O (http_token), "", 0, 0,
-      "bearer token required by the HTTP API (required off loopback; or STREAMFLEET_HTTP_TOKEN)" },
+      "bearer token required by the HTTP API (required off loopback; or STREAMFLEET_HTTP_TOKEN); "
+      "visible in the process list: prefer --http-token-file" },
+    { "http-token-file", SF_OPT_STR, O (http_token_file), "", 0, 0,
+      "file whose first line is the HTTP API's bearer token (keep it mode 0600)" },
     { "log-level", SF_OPT_STR, O (log_level), "info", 0, 0, "debug, info, warn or error" },
     { "log-format", SF_OPT_STR, O (log_format), "text", 0, 0, "text (one line per message) or json (one JSON object per line: ts, ident, level, msg)" },
     { "suspect-ms", SF_OPT_INT, O (suspect_ms), "3000", 100, 3600000, "a node is suspect after this silence" },
@@ -540,10 +543,21 @@ sf_controller_run (sf_controller_config_t *cfg)
                   (long long) cfg->down_ms, (long long) cfg->suspect_ms);
         return 2;
     }
+    char err [512];
+    if (cfg->http_token_file [0]) {
+        if (cfg->http_token [0]) {
+            sf_error ("give the HTTP token once: --http-token-file or --http-token, not both");
+            return 2;
+        }
+        if (sf_http_token_read (cfg->http_token_file, cfg->http_token, sizeof (cfg->http_token) - 1,
+                                err, sizeof (err))) {
+            sf_error ("--http-token-file: %s", err);
+            return 2;
+        }
+    }
     const char *env_token = getenv ("STREAMFLEET_HTTP_TOKEN");
     if (!cfg->http_token [0] && env_token)
         snprintf (cfg->http_token, sizeof (cfg->http_token), "%s", env_token);
-    char err [512];
     zcert_t *cert = sf_cert_load (cfg->cert, err, sizeof (err));
     if (!cert) {
         sf_error ("%s", err);

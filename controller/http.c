@@ -21,6 +21,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <ctype.h>
 #include <jansson.h>
 #include <msgpack.h>
 #include "sf_api.h"
@@ -51,8 +54,8 @@ struct sf_http_t {
     struct MHD_Daemon *daemon;
     sf_query_ctx_t *query;
     sf_metrics_t *metrics;
-    char token [S_TOKEN_MAX + 1];
-    size_t token_len;
+    unsigned char token_hash [SF_HTTP_TOKEN_HASH];
+    size_t token_len;               //  0: no token is required
     char address [SF_ADDR_MAX + 1];
     s_route_t routes [SF_HTTP_ROUTES_MAX];
     atomic_size_t nroutes;
@@ -477,6 +480,62 @@ s_metrics (sf_http_t *self, struct MHD_Connection *conn)
 //  -------------------------------------------------------------------------
 //  Dispatch
 
+void
+sf_http_token_hash (const char *token, size_t len, unsigned char hash [SF_HTTP_TOKEN_HASH])
+{
+    crypto_generichash (hash, SF_HTTP_TOKEN_HASH, (const unsigned char *) token, len, NULL, 0);
+}
+
+bool
+sf_http_token_equal (const unsigned char hash [SF_HTTP_TOKEN_HASH], const char *presented,
+                     size_t len)
+{
+    //  Hash first, then compare fixed-size hashes in constant time: neither
+    //  the length nor a matching prefix of the presented token shows in the
+    //  time the answer takes
+    unsigned char h [SF_HTTP_TOKEN_HASH];
+    sf_http_token_hash (presented, len, h);
+    bool equal = sodium_memcmp (h, hash, SF_HTTP_TOKEN_HASH) == 0;
+    sodium_memzero (h, sizeof (h));
+    return equal;
+}
+
+int
+sf_http_token_read (const char *path, char *out, size_t max, char *err, size_t errlen)
+{
+    FILE *f = fopen (path, "r");
+    if (!f) {
+        snprintf (err, errlen, "cannot read the HTTP token file %s: %s", path, strerror (errno));
+        return -1;
+    }
+    char line [S_TOKEN_MAX + 3];
+    bool got = fgets (line, sizeof (line), f) != NULL;
+    bool longer = got && !strchr (line, '\n') && fgetc (f) != EOF;
+    fclose (f);
+    size_t len = got ? strlen (line) : 0;
+    while (len && isspace ((unsigned char) line [len - 1]))
+        line [--len] = 0;
+    size_t start = 0;
+    while (start < len && isspace ((unsigned char) line [start]))
+        start++;
+    int rc = 0;
+    if (longer || len - start > max) {
+        snprintf (err, errlen, "the HTTP token in %s is longer than %zu bytes", path, max);
+        rc = -1;
+    }
+    else
+    if (len == start) {
+        snprintf (err, errlen, "the HTTP token file %s is empty", path);
+        rc = -1;
+    }
+    else {
+        memcpy (out, line + start, len - start);
+        out [len - start] = 0;
+    }
+    sodium_memzero (line, sizeof (line));
+    return rc;
+}
+
 static bool
 s_token_ok (sf_http_t *self, struct MHD_Connection *conn)
 {
@@ -489,14 +548,69 @@ s_token_ok (sf_http_t *self, struct MHD_Connection *conn)
     h += 7;
     while (*h == ' ')
         h++;
-    size_t len = strlen (h);
-    if (len != self->token_len)
-        return false;
-    //  Constant time, so response timing does not leak the token's prefix
-    unsigned char diff = 0;
-    for (size_t i = 0; i < len; i++)
-        diff |= (unsigned char) (h [i] ^ self->token [i]);
-    return diff == 0;
+    return sf_http_token_equal (self->token_hash, h, strlen (h));
+}
+
+//  ---------------------------------------------------------------------------
+//  URI limits: libmicrohttpd stores every query argument in the connection's
+//  memory pool; when it runs out (about 1,000 arguments in 64 KiB) it fails
+//  to send its own 431 and holds the connection until the timeout. So the raw
+//  URI is judged first, in the URI log callback, which libmicrohttpd calls
+//  before it parses the arguments.
+
+static const sf_http_verdict_t s_uri_too_long = { 414, "uri_too_long",
+    "the request URI is longer than 8192 bytes" };
+static const sf_http_verdict_t s_path_too_long = { 414, "path_too_long",
+    "the request path is longer than 1024 bytes" };
+static const sf_http_verdict_t s_too_many_args = { 400, "too_many_parameters",
+    "the request has more than 32 query parameters" };
+static const sf_http_verdict_t s_arg_too_long = { 400, "parameter_too_long",
+    "a query parameter is longer than 4096 bytes" };
+
+const sf_http_verdict_t *
+sf_http_uri_check (const char *uri, size_t len)
+{
+    if (len > SF_HTTP_URI_MAX)
+        return &s_uri_too_long;
+    const char *q = memchr (uri, '?', len);
+    size_t path_len = q ? (size_t) (q - uri) : len;
+    if (path_len > SF_HTTP_PATH_MAX)
+        return &s_path_too_long;
+    if (!q)
+        return NULL;
+    //  Every '&'-separated piece counts, empty ones too: libmicrohttpd may
+    //  keep a record for each
+    size_t nargs = 0, arg_len = 0;
+    for (const char *p = q + 1; p <= uri + len; p++) {
+        if (p == uri + len || *p == '&') {
+            if (++nargs > SF_HTTP_ARGS_MAX)
+                return &s_too_many_args;
+            arg_len = 0;
+        }
+        else
+        if (++arg_len > SF_HTTP_ARG_MAX)
+            return &s_arg_too_long;
+    }
+    return NULL;
+}
+
+//  Returns the verdict as the request's context (*con_cls in s_handle). A
+//  refused URI's query string is cut at its '?' so libmicrohttpd parses no
+//  arguments of it: the buffer is libmicrohttpd's writable read buffer (it
+//  writes NULs into it itself right after this call)
+static void *
+s_uri_log (void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    sf_http_t *self = cls;
+    const sf_http_verdict_t *v = sf_http_uri_check (uri, strlen (uri));
+    if (!v)
+        return NULL;
+    char *q = strchr ((char *) uri, '?');
+    if (q)
+        q [1] = 0;
+    atomic_fetch_add_explicit (&self->metrics->http_refused, 1, memory_order_relaxed);
+    sf_log_limited (&self->log_limit, SF_LOG_WARN, "http: refused a request: %s", v->message);
+    return (void *) v;
 }
 
 static const sf_web_asset_t *
@@ -568,6 +682,10 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         return MHD_YES;
     }
     atomic_fetch_add_explicit (&self->metrics->http_requests, 1, memory_order_relaxed);
+    if (*con_cls) {
+        const sf_http_verdict_t *v = *con_cls;
+        return s_reply_error (conn, v->status, v->code, v->message);
+    }
     bool api = strncmp (url, "/api/", 5) == 0;
     bool metrics = strcmp (url, "/metrics") == 0;
     if (strcmp (method, MHD_HTTP_METHOD_GET) && strcmp (method, MHD_HTTP_METHOD_HEAD))
@@ -704,15 +822,15 @@ sf_http_new (sf_query_ctx_t *query, sf_metrics_t *metrics, const char *listen,
     }
     if ((!token || !*token) && !s_is_loopback ((struct sockaddr *) &ss)) {
         snprintf (err, errlen, "refusing to serve HTTP on %s without a token: set "
-                  "--http-token (or STREAMFLEET_HTTP_TOKEN), or listen on 127.0.0.1", listen);
+                  "--http-token-file (or --http-token, STREAMFLEET_HTTP_TOKEN), or listen on 127.0.0.1", listen);
         return NULL;
     }
     sf_http_t *self = sf_xcalloc (1, sizeof (sf_http_t));
     self->query = query;
     self->metrics = metrics;
-    if (token) {
+    if (token && *token) {
         self->token_len = strlen (token);
-        memcpy (self->token, token, self->token_len);
+        sf_http_token_hash (token, self->token_len, self->token_hash);
     }
     atomic_init (&self->nroutes, 0);
     pthread_mutex_init (&self->gauges_lock, NULL);
@@ -726,6 +844,7 @@ sf_http_new (sf_query_ctx_t *query, sf_metrics_t *metrics, const char *listen,
                            ((struct sockaddr_in *) &ss)->sin_port);
     self->daemon = MHD_start_daemon (flags, port, NULL, NULL, s_handle, self,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,        //  first, so it catches all
+        MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned) S_THREADS,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned) 512,
@@ -767,7 +886,7 @@ sf_http_destroy (sf_http_t **self_p)
     atomic_store (&self->query->http_address, (const char *) NULL);
     pthread_mutex_destroy (&self->gauges_lock);
     //  The token is a secret; do not leave it in freed memory
-    explicit_bzero (self->token, sizeof (self->token));
+    sodium_memzero (self->token_hash, sizeof (self->token_hash));
     free (self);
     *self_p = NULL;
 }

@@ -35,6 +35,7 @@ sf_metrics_init (sf_metrics_t *self)
     atomic_init (&self->agent_replies_dropped, 0);
     atomic_init (&self->gossip_sends_dropped, 0);
     atomic_init (&self->http_requests, 0);
+    atomic_init (&self->http_refused, 0);
     for (int i = 0; i < SF_COMMIT_BUCKETS; i++)
         atomic_init (&self->commit_buckets [i], 0);
     atomic_init (&self->commit_sum_us, 0);
@@ -116,6 +117,9 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
                s_get (&self->gossip_sends_dropped));
     s_counter (out, "streamfleet_http_requests_total",
                "HTTP requests answered.", s_get (&self->http_requests));
+    s_counter (out, "streamfleet_http_refused_total",
+               "HTTP requests refused before parsing: URI, path or query parameters over the limits.",
+               s_get (&self->http_refused));
 
     s_counter (out, "streamfleet_gossip_rounds_total",
                "Gossip exchanges started with a peer controller.", s_get (&self->gossip_rounds));

@@ -24,6 +24,7 @@ typedef struct {
     char advertise [256];
     char http [128];
     char http_token [256];
+    char http_token_file [512];
     char log_level [16];
     char log_format [16];
     int64_t suspect_ms;

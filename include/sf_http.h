@@ -46,4 +46,31 @@ int sf_http_route (sf_http_t *self, const char *path, sf_http_handler_fn *fn, vo
 //  The request's path (URL-decoded) and a query argument (NULL when absent)
 const char *sf_http_req_path (const sf_http_req_t *req);
 const char *sf_http_req_arg (const sf_http_req_t *req, const char *key);
+
+//  Limits on a request's URI, checked on the raw URI before libmicrohttpd
+//  parses its arguments (docs/http-api.md "Limits")
+#define SF_HTTP_URI_MAX     8192        //  the whole URI, path and query string
+#define SF_HTTP_PATH_MAX    1024        //  the path, before '?'
+#define SF_HTTP_ARGS_MAX    32          //  query parameters ('&'-separated)
+#define SF_HTTP_ARG_MAX     4096        //  one parameter, "key=value" as sent
+//  Why a URI is refused: the HTTP status (414 or 400, 0 when it is within
+//  the limits), the error code and a message
+typedef struct {
+    unsigned status;
+    const char *code;
+    const char *message;
+} sf_http_verdict_t;
+//  NULL when uri (the request target as sent, undecoded) is within the
+//  limits, else the verdict (static, never freed). Pure: the fuzzer calls it.
+const sf_http_verdict_t *sf_http_uri_check (const char *uri, size_t len);
+//  The token as stored: a BLAKE2b hash of it (crypto_generichash), so a
+//  presented token is compared hash to hash with sodium_memcmp, in a time that
+//  depends on neither token's length nor contents
+#define SF_HTTP_TOKEN_HASH 32
+bool sf_http_token_equal (const unsigned char hash [SF_HTTP_TOKEN_HASH], const char *presented,
+                          size_t len);
+void sf_http_token_hash (const char *token, size_t len, unsigned char hash [SF_HTTP_TOKEN_HASH]);
+//  Reads a token file: the first line, without its line end or surrounding
+//  blanks; 0, or -1 with err (unreadable, empty, longer than max bytes)
+int sf_http_token_read (const char *path, char *out, size_t max, char *err, size_t errlen);
 #endif

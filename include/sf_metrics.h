@@ -30,6 +30,7 @@ typedef struct {
     atomic_uint_fast64_t agent_replies_dropped; //  to agents not reading (or gone)
     atomic_uint_fast64_t gossip_sends_dropped;  //  to peers whose queue was full
     atomic_uint_fast64_t http_requests;
+    atomic_uint_fast64_t http_refused;      //  URIs over the limits (sf_http.h)
     atomic_uint_fast64_t commit_buckets [SF_COMMIT_BUCKETS];
     atomic_uint_fast64_t commit_sum_us;
     atomic_uint_fast64_t map_grows;

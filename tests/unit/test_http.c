@@ -282,12 +282,77 @@ test_listing_pages_and_errors (void **state)
     sf_http_destroy (&http);
 }
 
+//  The URI limits, judged on the raw URI (issue 13, item 7)
+static void
+test_uri_limits (void **state)
+{
+    (void) state;
+    char uri [SF_HTTP_URI_MAX + 16];
+    assert_null (sf_http_uri_check ("/api/v1/streams", 15));
+    assert_null (sf_http_uri_check ("/api/v1/streams?", 16));
+    //  32 pieces pass, 33 do not; empty pieces count
+    strcpy (uri, "/x?");
+    for (int i = 0; i < 32; i++)
+        strcat (uri, i ? "&a=1" : "a=1");
+    assert_null (sf_http_uri_check (uri, strlen (uri)));
+    strcat (uri, "&");
+    const sf_http_verdict_t *v = sf_http_uri_check (uri, strlen (uri));
+    assert_non_null (v);
+    assert_int_equal (v->status, 400);
+    assert_string_equal (v->code, "too_many_parameters");
+    //  One parameter of 4,096 bytes passes, 4,097 does not
+    memset (uri, 'a', sizeof (uri));
+    memcpy (uri, "/x?", 3);
+    assert_null (sf_http_uri_check (uri, 3 + SF_HTTP_ARG_MAX));
+    v = sf_http_uri_check (uri, 3 + SF_HTTP_ARG_MAX + 1);
+    assert_non_null (v);
+    assert_string_equal (v->code, "parameter_too_long");
+    //  Path and URI lengths
+    memset (uri, 'a', sizeof (uri));
+    uri [0] = '/';
+    assert_null (sf_http_uri_check (uri, SF_HTTP_PATH_MAX));
+    v = sf_http_uri_check (uri, SF_HTTP_PATH_MAX + 1);
+    assert_non_null (v);
+    assert_int_equal (v->status, 414);
+    assert_string_equal (v->code, "path_too_long");
+    v = sf_http_uri_check (uri, SF_HTTP_URI_MAX + 1);
+    assert_non_null (v);
+    assert_string_equal (v->code, "uri_too_long");
+}
+
+//  The token is compared as hashes: any length, any prefix
+static void
+test_token_compare (void **state)
+{
+    (void) state;
+    unsigned char h [SF_HTTP_TOKEN_HASH];
+    sf_http_token_hash ("s3cret", 6, h);
+    assert_true (sf_http_token_equal (h, "s3cret", 6));
+    assert_false (sf_http_token_equal (h, "s3cre", 5));
+    assert_false (sf_http_token_equal (h, "s3cret!", 7));
+    assert_false (sf_http_token_equal (h, "s3creT", 6));
+    assert_false (sf_http_token_equal (h, "", 0));
+    char path [] = "/tmp/sf-test-token-XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, " abc \n", 6), 6);
+    close (fd);
+    char out [8], err [200];
+    assert_int_equal (sf_http_token_read (path, out, 7, err, sizeof (err)), 0);
+    assert_string_equal (out, "abc");
+    assert_int_equal (sf_http_token_read (path, out, 2, err, sizeof (err)), -1);
+    assert_non_null (strstr (err, "longer than 2 bytes"));
+    unlink (path);
+}
+
 int
 main (void)
 {
     curl_global_init (CURL_GLOBAL_DEFAULT);
     sf_log_set_level (SF_LOG_ERROR);
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_uri_limits),
+        cmocka_unit_test (test_token_compare),
         cmocka_unit_test_setup_teardown (test_refuses_off_loopback_without_token, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reports_bound_port, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_routes_win_over_builtins, s_setup, s_teardown),
