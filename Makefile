@@ -8,11 +8,13 @@
 #   make install    PREFIX=/usr/local DESTDIR= sysconfdir= (binaries, man pages,
 #                   units, default configs, completion); make uninstall
 #   make deb        a Debian package into build/deb/ (tools/mkdeb.sh)
+#   make fuzz       libFuzzer targets (clang) for every decoder of untrusted input, each
+#                   run FUZZ_SECONDS (60) over its corpus tests/fuzz/TARGET/ (docs/operations.md)
 
 CC      ?= cc
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -D_GNU_SOURCE -pthread -MMD -MP
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -D_GNU_SOURCE -pthread -MMD -MP $(CWARN_EXTRA)
 LDLIBS  := -lsystemd -lczmq -lzmq -lmsgpackc -llmdb -lsodium -lcurl -ljansson -lmicrohttpd -lexpat -lpthread -lm
 
 LIB_SRC  := $(wildcard proto/*.c) \
@@ -36,7 +38,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 docs-fields: $(LIB)
 	bash tools/gen-fields.sh --update
 
-.PHONY: docs-fields man install uninstall deb bench-replication bench-profile all deps test test-unit test-integration demo bench asan clean soak
+.PHONY: fuzz fuzz-build docs-fields man install uninstall deb bench-replication bench-profile all deps test test-unit test-integration demo bench asan clean soak
 all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 Q ?= @
@@ -159,6 +161,7 @@ deps:
 test: deps
 	$(MAKE) all
 	$(MAKE) asan
+	$(MAKE) fuzz-build
 	@bash tests/run.sh
 
 test-unit: all asan
@@ -204,7 +207,29 @@ bench-alerts: all
 	$(BUILD)/tools/sf_bench_alerts --placements $(or $(ALERTS_PLACEMENTS),1000000) --nodes 100 \
 	  --rate $(or $(ALERTS_RATE),10000) --seconds $(or $(ALERTS_SECONDS),60)
 
+# Fuzzing (docs/operations.md "Fuzzing"): every decoder of untrusted input under
+# libFuzzer, ASan and UBSan, built with Debian's clang into build-fuzz/. The library is
+# compiled with coverage instrumentation (fuzzer-no-link); each tests/fuzz/TARGET.c links
+# libFuzzer's main. `make fuzz` runs every target FUZZ_SECONDS over tests/fuzz/TARGET/ (the
+# seeds; new inputs go to build-fuzz/corpus/TARGET, crashes to build-fuzz/crashes/TARGET);
+# `make test` runs each for a few seconds as a regression check (tests/run.sh fuzz).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/fuzz/%)
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz: $(FUZZ_CC) is missing: run make deps (deploy/install-deps.sh installs clang)" >&2; exit 1; }
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" CWARN_EXTRA=-Wno-missing-field-initializers fuzz-bins
+fuzz-bins: $(FUZZ_BIN)
+build-fuzz/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(or $(FUZZ_JOBS),1) bash tests/fuzz/run.sh
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -8,6 +8,8 @@ pkgs=(
   libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev lmdb-utils libsodium-dev
   libcurl4-openssl-dev libexpat1-dev libjansson-dev libmicrohttpd-dev libcmocka-dev
   libsqlite3-dev libsystemd-dev
+  # make fuzz: libFuzzer, ASan and UBSan come with Debian's clang
+  clang
   # real parts in tests: media server, cameras, RTSP camera, hosts
   nginx libnginx-mod-rtmp ffmpeg
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base

@@ -42,6 +42,10 @@ int sf_config_parse_args (const sf_option_t *table, void *config, int argc, char
                           int first, char *err, size_t errlen);
 int sf_config_load_file (const sf_option_t *table, void *config, const char *path,
                          char *err, size_t errlen);
+//  The same from an open stream; path names it in errors (the fuzzer reads
+//  from memory through fmemopen)
+int sf_config_load_stream (const sf_option_t *table, void *config, FILE *f, const char *path,
+                           char *err, size_t errlen);
 int sf_config_set (const sf_option_t *table, void *config, const char *name,
                    const char *value, char *err, size_t errlen);
 //  A daemon's command line: --help/-h prints usage() to stdout and --version

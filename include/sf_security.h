@@ -18,6 +18,10 @@
 
 //  Loads a certificate (with its secret half when "PATH_secret" exists)
 zcert_t *sf_cert_load (const char *path, char *err, size_t errlen);
+//  The same without an error text: NULL when the file is missing, over
+//  SF_CERT_FILE_MAX bytes, not ZPL or without a 40-character Z85 public key
+#define SF_CERT_FILE_MAX (64 * 1024)
+zcert_t *sf_cert_read (const char *path);
 //  Creates a certificate with metadata and saves PATH and PATH_secret.
 int sf_cert_create (const char *path, const char *role, const char *name, const char *node,
                     char *err, size_t errlen);

@@ -95,4 +95,10 @@ bool sf_source_waits (sf_source_t *self);
 void sf_source_wait (sf_source_t *self, int timeout_ms);
 //  One poll, then enrichment when it succeeded. 0, or -1 with set->error.
 int sf_source_poll (sf_source_t *self, sf_streamset_t *set);
+
+//  The push adapter's line decoder without its sockets (the fuzzer and tests):
+//  a state that sf_source_find ("push")->poll and ->destroy take, and one
+//  JSON line applied to it, its answer ("ok\n" or "error: ...\n") in reply
+void *sf_push_decoder_new (void);
+void sf_push_decoder_line (void *state, const char *line, size_t len, char *reply, size_t cap);
 #endif

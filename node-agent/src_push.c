@@ -142,40 +142,39 @@ s_reply (int fd, const char *text)
     (void) n;
 }
 
+//  Applies one line; its answer ("ok\n" or "error: ...\n") goes into reply
 static void
-s_line (s_push_t *self, int fd, const char *line, size_t len)
+s_line (s_push_t *self, const char *line, size_t len, char *reply, size_t cap)
 {
     json_error_t jerr;
     json_t *j = json_loadb (line, len, JSON_REJECT_DUPLICATES, &jerr);
-    char err [SF_ERR_MAX + 32];
-    if (!j || !json_is_object (j)) {
-        snprintf (err, sizeof (err), "error: not a JSON object: %s\n", j ? "wrong type" : jerr.text);
+        if (!j || !json_is_object (j)) {
+        snprintf (reply, cap, "error: not a JSON object: %s\n", j ? "wrong type" : jerr.text);
         json_decref (j);
-        s_reply (fd, err);
         return;
     }
     if (json_is_true (json_object_get (j, "reset"))) {
         zhashx_purge (self->streams);
         json_decref (j);
-        s_reply (fd, "ok\n");
+        snprintf (reply, cap, "%s", "ok\n");
         return;
     }
     const char *name = json_string_value (json_object_get (j, "name"));
     if (!name || !*name || strlen (name) > SF_NAME_MAX) {
         json_decref (j);
-        s_reply (fd, "error: field 'name' is required (a string of at most 128 bytes)\n");
+        snprintf (reply, cap, "%s", "error: field 'name' is required (a string of at most 128 bytes)\n");
         return;
     }
     if (json_is_true (json_object_get (j, "deleted"))) {
         zhashx_delete (self->streams, name);
         json_decref (j);
-        s_reply (fd, "ok\n");
+        snprintf (reply, cap, "%s", "ok\n");
         return;
     }
     json_t *old = zhashx_lookup (self->streams, name);
     if (!old && zhashx_size (self->streams) >= SF_STREAMS_PER_NODE_MAX) {
         json_decref (j);
-        s_reply (fd, "error: too many streams on this node\n");
+        snprintf (reply, cap, "%s", "error: too many streams on this node\n");
         return;
     }
     json_t *merged = old ? json_deep_copy (old) : json_object ();
@@ -184,12 +183,33 @@ s_line (s_push_t *self, int fd, const char *line, size_t len)
     char verr [SF_ERR_MAX] = "";
     if (s_validate (self, merged, verr)) {
         json_decref (merged);
-        snprintf (err, sizeof (err), "error: %s\n", verr);
-        s_reply (fd, err);
+        snprintf (reply, cap, "error: %s\n", verr);
         return;
     }
     zhashx_update (self->streams, name, merged);
-    s_reply (fd, "ok\n");
+    snprintf (reply, cap, "%s", "ok\n");
+}
+
+void *
+sf_push_decoder_new (void)
+{
+    s_push_t *self = calloc (1, sizeof (*self));
+    if (!self)
+        return NULL;
+    self->listen_fd = -1;
+    for (int i = 0; i < S_CLIENTS_MAX; i++)
+        self->clients [i].fd = -1;
+    self->streams = zhashx_new ();
+    zhashx_set_destructor (self->streams, (zhashx_destructor_fn *) s_json_free);
+    msgpack_sbuffer_init (&self->sbuf);
+    sf_stream_init (&self->scratch);
+    return self;
+}
+
+void
+sf_push_decoder_line (void *state, const char *line, size_t len, char *reply, size_t cap)
+{
+    s_line (state, line, len, reply, cap);
 }
 
 static void
@@ -218,8 +238,11 @@ s_read (s_push_t *self, s_client_t *c)
     size_t start = 0;
     for (size_t i = c->len - (size_t) n; i < c->len; i++)
         if (c->buf [i] == '\n') {
-            if (i > start)
-                s_line (self, c->fd, c->buf + start, i - start);
+            if (i > start) {
+                char reply [SF_ERR_MAX + 64];
+                s_line (self, c->buf + start, i - start, reply, sizeof (reply));
+                s_reply (c->fd, reply);
+            }
             start = i + 1;
         }
     memmove (c->buf, c->buf + start, c->len - start);

@@ -115,6 +115,15 @@ sf_config_load_file (const sf_option_t *table, void *config, const char *path,
         snprintf (err, errlen, "cannot read config file %s: %s", path, strerror (errno));
         return -1;
     }
+    int rc = sf_config_load_stream (table, config, f, path, err, errlen);
+    fclose (f);
+    return rc;
+}
+
+int
+sf_config_load_stream (const sf_option_t *table, void *config, FILE *f, const char *path,
+                       char *err, size_t errlen)
+{
     char line [4096];
     int lineno = 0;
     int rc = 0;
@@ -163,7 +172,6 @@ sf_config_load_file (const sf_option_t *table, void *config, const char *path,
             break;
         }
     }
-    fclose (f);
     return rc;
 }
 

@@ -4,11 +4,62 @@
 #include "sf_alloc.h"
 #include "sf_log.h"
 #include <dirent.h>
+#include <sodium.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
+
+//  One certificate file as zcert_load reads it, without its leak: czmq's
+//  zconfig_load loses its zfile_t when the text does not parse, so every
+//  malformed file in the certificate directory leaked at each re-read
+//  (found by tests/fuzz/fuzz_cert). Files over SF_CERT_FILE_MAX are refused.
+static zcert_t *
+s_cert_file (const char *path)
+{
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return NULL;
+    char *text = malloc (SF_CERT_FILE_MAX + 1);
+    size_t len = text ? fread (text, 1, SF_CERT_FILE_MAX + 1, f) : 0;
+    fclose (f);
+    zcert_t *cert = NULL;
+    if (text && len <= SF_CERT_FILE_MAX) {
+        zchunk_t *chunk = zchunk_new (text, len);
+        zconfig_t *root = chunk ? zconfig_chunk_load (chunk) : NULL;
+        zchunk_destroy (&chunk);
+        const char *pub = root ? zconfig_get (root, "/curve/public-key", NULL) : NULL;
+        const char *sec = root ? zconfig_get (root, "/curve/secret-key", NULL) : NULL;
+        byte public_key [32] = { 0 }, secret_key [32] = { 0 };
+        if (pub && strlen (pub) == 40 && zmq_z85_decode (public_key, pub)
+        &&  (!sec || strlen (sec) != 40 || zmq_z85_decode (secret_key, sec)))
+            cert = zcert_new_from (public_key, secret_key);
+        zconfig_t *meta = cert ? zconfig_locate (root, "/metadata") : NULL;
+        for (zconfig_t *item = meta ? zconfig_child (meta) : NULL; item; item = zconfig_next (item))
+            if (zconfig_name (item))
+                zcert_set_meta (cert, zconfig_name (item), "%s",
+                                zconfig_value (item) ? zconfig_value (item) : "");
+        sodium_memzero (secret_key, sizeof (secret_key));
+        zconfig_destroy (&root);
+    }
+    if (text) {
+        sodium_memzero (text, len);         //  it may have held a secret key
+        free (text);
+    }
+    return cert;
+}
+
+zcert_t *
+sf_cert_read (const char *path)
+{
+    //  As zcert_load: the secret certificate when there is one, else the public
+    char secret [PATH_MAX];
+    zcert_t *cert = NULL;
+    if (snprintf (secret, sizeof (secret), "%s_secret", path) < (int) sizeof (secret))
+        cert = s_cert_file (secret);
+    return cert ? cert : s_cert_file (path);
+}
 
 zcert_t *
 sf_cert_load (const char *path, char *err, size_t errlen)
@@ -17,7 +68,7 @@ sf_cert_load (const char *path, char *err, size_t errlen)
         snprintf (err, errlen, "no certificate given (see --help: --cert)");
         return NULL;
     }
-    zcert_t *cert = zcert_load (path);
+    zcert_t *cert = sf_cert_read (path);
     if (!cert)
         snprintf (err, errlen, "cannot load certificate %s (make one with 'streamfleet keygen')", path);
     return cert;
@@ -51,7 +102,7 @@ int
 sf_sock_curve_client (zsock_t *sock, zcert_t *mine, const char *server_cert, char *err,
                       size_t errlen)
 {
-    zcert_t *server = zcert_load (server_cert);
+    zcert_t *server = sf_cert_read (server_cert);
     if (!server) {
         snprintf (err, errlen, "cannot load the controller's public certificate %s", server_cert);
         return -1;
@@ -153,7 +204,7 @@ s_peers_load (sf_peers_t *self)
     while (d && (e = readdir (d))) {
         if (!s_cert_entry (self->dir, e, &st, path, sizeof (path)))
             continue;
-        zcert_t *cert = zcert_load (path);
+        zcert_t *cert = sf_cert_read (path);
         if (!cert)
             continue;
         sf_peer_t *peer = sf_xcalloc (1, sizeof (*peer));

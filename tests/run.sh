@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs streamfleet's tests and ends with the line "N passed, N failed".
-#   tests/run.sh [unit|integration|all] [PATTERN]
+#   tests/run.sh [unit|integration|fuzz|all] [PATTERN]
 # Unit tests (cmocka) run twice: plain and under ASan/UBSan (build-asan/).
+# Fuzz: every libFuzzer target (build-fuzz/, make fuzz-build) runs FUZZ_TEST_SECONDS (3)
+# over its corpus, two at a time, as a regression check; a missing target fails.
 # Integration scripts in tests/integration/ print TAP lines ("ok - …",
 # "not ok - …"); a script that dies without saying why counts as one failure.
 set -u
@@ -37,6 +39,20 @@ if [ "$mode" = all ] || [ "$mode" = unit ]; then
       printf '%-44s %3d passed %3d failed\n' "$t" "$p" "$n"
     done
   done
+fi
+
+if [ "$mode" = all ] || [ "$mode" = fuzz ]; then
+  out="$log_dir/fuzz.log"
+  start=$(date +%s)
+  targets=()
+  for f in tests/fuzz/fuzz_*.c; do
+    t=$(basename "$f" .c); t=${t#fuzz_}
+    [ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && continue
+    targets+=("$t")
+  done
+  FUZZ_SECONDS=${FUZZ_TEST_SECONDS:-3} FUZZ_JOBS=2 bash tests/fuzz/run.sh "${targets[@]}" >"$out" 2>&1
+  count "$out" "tests/fuzz"
+  printf '%-44s %3d passed %3d failed  %4ds\n' "tests/fuzz (${#targets[@]} targets)" "$p" "$n" "$(( $(date +%s) - start ))"
 fi
 
 if [ "$mode" = all ] || [ "$mode" = integration ]; then

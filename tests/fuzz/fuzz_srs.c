@@ -1,0 +1,31 @@
+/*  fuzz_srs — SRS HTTP API replies (JSON): every item of /api/v1/streams/
+    mapped as the adapter maps it. */
+#include "fuzz.h"
+#include "sf_srs.h"
+
+static void
+s_item (json_t *item)
+{
+    sf_stream_t s;
+    sf_stream_init (&s);
+    sf_srs_stream_t x;
+    memset (&x, 0, sizeof (x));
+    (void) sf_srs_stream (item, &s, &x);
+    sf_stream_clear (&s);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb ((const char *) data, size, JSON_DECODE_ANY, &jerr);
+    if (!root)
+        return 0;
+    s_item (root);
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get (root, "streams"), i, item)
+        s_item (item);
+    json_decref (root);
+    return 0;
+}
