@@ -30,7 +30,6 @@
 #include "sf_codec.h"
 #include "sf_live.h"
 #include "sf_log.h"
-#include <assert.h>
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1628,8 +1627,7 @@ sf_fleet_node_live (const char *node, int live)
     if (!e) {
         if (s_nseen == s_seen_cap) {
             s_seen_cap = s_seen_cap ? s_seen_cap * 2 : 16;
-            s_seen = realloc (s_seen, s_seen_cap * sizeof (*s_seen));
-            assert (s_seen);
+            s_seen = sf_xreallocarray (s_seen, s_seen_cap, sizeof (*s_seen));
         }
         e = &s_seen [s_nseen++];
         s_node_set (e->node, node);
@@ -1641,9 +1639,8 @@ sf_fleet_node_live (const char *node, int live)
     e->down = is_down;
     if (s_pending.ndown + s_pending.nup == s_pending.cap) {
         s_pending.cap = s_pending.cap ? s_pending.cap * 2 : 8;
-        s_pending.down = realloc (s_pending.down, s_pending.cap * sizeof (*s_pending.down));
-        s_pending.up = realloc (s_pending.up, s_pending.cap * sizeof (*s_pending.up));
-        assert (s_pending.down && s_pending.up);
+        s_pending.down = sf_xreallocarray (s_pending.down, s_pending.cap, sizeof (*s_pending.down));
+        s_pending.up = sf_xreallocarray (s_pending.up, s_pending.cap, sizeof (*s_pending.up));
     }
     if (is_down)
         s_node_set (s_pending.down [s_pending.ndown++], node);
