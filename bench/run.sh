@@ -112,6 +112,16 @@ echo "== ingest, the realistic mix as patches"
   --agents "$K" --streams "$S" --batch "$N" --window "$W" --seconds "$D" --resume --mode patch |
   sed 's/^RESULT ingest_/RESULT patch_ingest_/' | tee -a "$OUT"
 echo
+echo "== web page"
+# Headless Chromium against the same controller (BENCH_WEB=0 skips it)
+if [ "${BENCH_WEB:-1}" != 0 ] && command -v node >/dev/null && [ -x /usr/bin/chromium ] &&
+   [ -d "$ROOT/tests/web/node_modules/playwright-core" ]; then
+  SF_HTTP="127.0.0.1:$PH" SF_PERF_RUNS="${BENCH_WEB_RUNS:-5}" timeout 600 node "$ROOT/tests/web/perf.js" | tee -a "$OUT" ||
+    echo "web page: the browser run failed (see above)"
+else
+  echo "web page: skipped (BENCH_WEB=0, or node, chromium or tests/web/node_modules missing: npm ci in tests/web)"
+fi
+echo
 echo "== query under full ingest"
 # The agents carry on their generations (--resume): the fleet stays whole
 "$TOOL" ingest --endpoint "tcp://127.0.0.1:$PA" --server-cert "$T/keys/controller" --keys "$T/keys" \
@@ -225,6 +235,14 @@ TABLE=$T/table.md
            h_metrics:"\`GET /metrics\` (uncached: scrapes 1.1 s apart)"; do
     key=${q%%:*}; label=${q#*:}
     echo "| $label | $(result "${key}_p50") ms | $(result "${key}_p99") ms | $(result "load_${key}_p50") ms | $(result "load_${key}_p99") ms |"
+  done
+  echo
+  echo "| web page in headless Chromium (\`tests/web/perf.js\`), click to rows | p50 | max |"
+  echo "|---|---:|---:|"
+  for q in first_rows:"first rows (navigation)" chip:"a chip (Secondary)" sort:"a sort (bitrate header)" \
+           next_page:"next page" last_page:"last page"; do
+    key=${q%%:*}; label=${q#*:}
+    echo "| $label | $(result "web_${key}_p50") ms | $(result "web_${key}_max") ms |"
   done
   echo
   echo "Under full ingest (the same agents carrying on, \`--resume\`): ingest $(fmt "$(result load_ingest_rate)") updates/s" \
