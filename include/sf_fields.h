@@ -14,8 +14,11 @@
       - the sort keys sf_sort_key_t, their names and values (sf_filter.h,
         proto/filter.c, controller/query.c)
       - docs/protocol.md's record field tables (tools/gen-fields.sh)
-      - the reply encoders and CLI columns, through the field descriptors
-        (sf_stream_fields, sf_field_value) below.
+      - the field descriptors (sf_stream_fields, sf_field_value, sf_field_text)
+        below, for code that iterates fields. Not yet derived from them: the
+        reply encoder (controller/reply.c), the read model's columns
+        (controller/readmodel.c) and the CLI table (cli/cmd_streams.c), which
+        a listed field still needs by hand.
 
     A line is X (grp, member, key, kind, bound, where, sum, sort, dflt, doc):
       grp     TOP: a top-level key; SOURCE, DVR, MEDIA (stream) or USAGE (node):
@@ -46,7 +49,8 @@
 
     Adding a field: one line here (the struct member, wire key, codec, summary
     and its migration, sort key and docs follow), the adapter that fills it,
-    and the page that shows it (docs/architecture.md, "The field table").
+    the page that shows it, and for now its line in the reply encoder
+    (docs/architecture.md, "The field table").
 */
 #ifndef SF_FIELDS_H
 #define SF_FIELDS_H

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs streamfleet's tests and ends with the line "N passed, N failed".
 #   tests/run.sh [unit|integration|fuzz|all] [PATTERN]
-# Unit tests (cmocka) run twice: plain and under ASan/UBSan (build-asan/).
+# Unit tests (cmocka) run twice: plain and under ASan/UBSan (build-asan/);
+# tests/unit/*.sh (checks of the source tree, TAP) run once.
 # Fuzz: every libFuzzer target (build-fuzz/, make fuzz-build) runs FUZZ_TEST_SECONDS (3)
 # over its corpus, two at a time, as a regression check; a missing target fails.
 # Integration scripts in tests/integration/ print TAP lines ("ok - …",
@@ -25,6 +26,19 @@ count() {
 }
 
 if [ "$mode" = all ] || [ "$mode" = unit ]; then
+  # Unit-style shell checks of the source tree (TAP), once
+  for t in tests/unit/*.sh; do
+    [ -f "$t" ] || continue
+    [ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && continue
+    out="$log_dir/$(basename "$t" .sh).log"
+    timeout 300 bash "$t" >"$out" 2>&1
+    rc=$?
+    count "$out" "$t"
+    if [ "$rc" -ne 0 ] && [ "$n" -eq 0 ]; then
+      failed=$((failed + 1)); failures+=("$t: exited $rc (see $out)")
+    fi
+    printf '%-44s %3d passed %3d failed\n' "$t" "$p" "$n"
+  done
   for dir in build build-asan; do
     for t in "$dir"/tests/test_*; do
       [ -x "$t" ] || continue
