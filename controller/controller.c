@@ -634,6 +634,11 @@ sf_controller_run (sf_controller_config_t *cfg)
         return 2;
     }
     sf_alerts_on_event (c->alerts, sf_webhooks_alert, c->webhooks);
+    //  What fired before a restart fires on, and resolves if it cleared meanwhile
+    char firing_path [600];
+    snprintf (firing_path, sizeof (firing_path), "%s/alerts-firing.json", cfg->data_dir);
+    if (sf_alerts_restore (c->alerts, firing_path, cfg->down_ms + 10000, sf_now_ms ()))
+        sf_warn ("alerts: cannot read %s; nothing firing is carried over", firing_path);
     s_observed.alerts = c->alerts;
     if (sf_alerts_rule_count (c->alerts))
         sf_info ("alerts: %zu rule%s", sf_alerts_rule_count (c->alerts),

@@ -357,6 +357,68 @@ test_disk_and_dvr (void **state)
     fx_fleet_destroy (&fx);
 }
 
+//  What fires survives a restart: restored alerts send nothing again, a
+//  stream that recovered meanwhile resolves at once (judged from its
+//  record), a node alert resolves unless its node is reported down again
+//  within the confirm time
+static void
+test_restart_keeps_what_fires (void **state)
+{
+    fx_fleet_t fx;
+    assert_int_equal (fx_fleet_init (&fx), 0);
+    char path [128];
+    snprintf (path, sizeof (path), "%s/alerts-firing.json", fx.dir);
+    const char *rules = "cam-offline inactive for=1m resolve=0 name=cam-*\n"
+                        "dead node-down for=0 resolve=0\ndead2 node-down for=0 resolve=0 node=n2";
+    s_seen_t seen;
+    sf_alerts_t *a = s_new (rules, &seen);
+    sf_alerts_set_store (a, fx.store);
+    assert_int_equal (sf_alerts_restore (a, path, 30000, T0), 0);     //  no file yet
+    //  cam-a reported in error (the store still holds it active)
+    sf_store_change_t c = { .node = "n1", .name = "cam-a" };
+    c.sum.type = SF_TYPE_PRIMARY;
+    c.sum.status = SF_STATUS_ERROR;
+    sf_alerts_apply (a, &c, 1, T0);
+    sf_change_t down = { .kind = 'l', .node = "n3", .live = SF_LIVE_DOWN };
+    sf_alerts_node (a, &down, T0);
+    sf_change_t down2 = { .kind = 'l', .node = "n2", .live = SF_LIVE_DOWN };
+    sf_alerts_node (a, &down2, T0);
+    sf_alerts_tick (a, T0 + S_MIN);
+    assert_int_equal (seen.n, 4);       //  cam-a, dead/n3, dead/n2, dead2/n2
+    assert_int_equal (sf_alerts_firing (a), 4);
+    sf_alerts_destroy (&a);
+
+    a = s_new (rules, &seen);
+    sf_alerts_set_store (a, fx.store);
+    assert_int_equal (sf_alerts_restore (a, path, 30000, T0 + 2 * S_MIN), 0);
+    //  cam-a is active in the store: resolved at once; nothing fired again
+    assert_int_equal (seen.n, 1);
+    assert_true (seen.ev [0].resolved);
+    assert_string_equal (seen.ev [0].key, "cam-offline/n1/cam-a");
+    assert_int_equal (sf_alerts_firing (a), 3);
+    //  n3 reported down again within the confirm time: it fires on; n2 not
+    sf_alerts_node (a, &down, T0 + 2 * S_MIN + 10000);
+    sf_alerts_tick (a, T0 + 2 * S_MIN + 29000);
+    assert_int_equal (seen.n, 1);
+    sf_alerts_tick (a, T0 + 2 * S_MIN + 31000);
+    assert_int_equal (seen.n, 3);
+    assert_true (seen.ev [1].resolved && seen.ev [2].resolved);
+    assert_non_null (strstr (seen.ev [1].key, "/n2"));
+    assert_non_null (strstr (seen.ev [2].key, "/n2"));
+    assert_int_equal (sf_alerts_firing (a), 1);
+    sf_alerts_destroy (&a);
+
+    //  A damaged file restores nothing and says so
+    FILE *f = fopen (path, "w");
+    fputs ("{not json", f);
+    fclose (f);
+    a = s_new (rules, &seen);
+    assert_int_equal (sf_alerts_restore (a, path, 30000, T0), -1);
+    assert_int_equal (sf_alerts_firing (a), 0);
+    sf_alerts_destroy (&a);
+    fx_fleet_destroy (&fx);
+}
+
 static void
 test_rule_errors (void **state)
 {
@@ -440,6 +502,7 @@ main (void)
         cmocka_unit_test (test_no_bitrate_and_reconnects),
         cmocka_unit_test (test_node_down_is_one_grouped_alert),
         cmocka_unit_test (test_disk_and_dvr),
+        cmocka_unit_test (test_restart_keeps_what_fires),
         cmocka_unit_test (test_rule_errors),
         cmocka_unit_test (test_reply_lists_rules_firing_and_history),
     };
