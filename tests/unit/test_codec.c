@@ -1107,6 +1107,42 @@ test_patch_values_are_checked (void **state)
     }
 }
 
+
+//  docs/protocol.md's worked example of a patch, byte for byte
+static void
+test_the_protocol_documents_patch_example_decodes (void **state)
+{
+    static const uint8_t ex [] = {
+        0x82, 0xa3, 0x73, 0x65, 0x71, 0x2a, 0xa5, 0x70, 0x61, 0x74, 0x63, 0x68, 0x83, 0xa4, 0x6e,
+        0x61, 0x6d, 0x65, 0xa4, 0x63, 0x61, 0x6d, 0x31, 0xa7, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74,
+        0x73, 0x07, 0xac, 0x62, 0x69, 0x74, 0x72, 0x61, 0x74, 0x65, 0x5f, 0x6b, 0x62, 0x70, 0x73,
+        0xcd, 0x08, 0x34
+    };
+    assert_int_equal (sizeof (ex), 48);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    assert_int_equal (msgpack_unpack_next (&u, (const char *) ex, sizeof (ex), &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (off, sizeof (ex));
+    uint64_t seq = 0;
+    assert_int_equal (sf_map_u64 (&u.data, "seq", &seq, NULL), 0);
+    assert_int_equal (seq, 42);
+    const msgpack_object *p = sf_map_get (&u.data, "patch");
+    assert_non_null (p);
+    sf_stream_t s;
+    s_full_stream (&s);
+    SF_STRSET (s.name, "cam1");
+    char err [SF_ERR_MAX];
+    uint64_t lines = 0;
+    assert_int_equal (sf_stream_patch (p, &s, &lines, err), 0);
+    assert_int_equal (lines, sf_stream_line ("clients") | sf_stream_line ("bitrate_kbps"));
+    assert_int_equal (s.clients, 7);
+    assert_int_equal (s.bitrate_kbps, 2100);
+    assert_int_equal (s.reconnect_total, 9);        //  the rest as it was
+    sf_stream_clear (&s);
+    msgpack_unpacked_destroy (&u);
+}
+
 int
 main (void)
 {
@@ -1147,6 +1183,7 @@ main (void)
         cmocka_unit_test (test_patch_round_trip),
         cmocka_unit_test (test_patch_refuses_what_it_cannot_express),
         cmocka_unit_test (test_patch_values_are_checked),
+        cmocka_unit_test (test_the_protocol_documents_patch_example_decodes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
