@@ -19,6 +19,7 @@
 #include "sf_agent.h"
 #include "sf_alloc.h"
 #include "sf_codec.h"
+#include "sf_conndiag.h"
 #include "sf_log.h"
 #include "sf_security.h"
 #include <czmq.h>
@@ -55,15 +56,7 @@ typedef struct {
     zcert_t *cert;
     zactor_t *source;
     zsock_t *sock;
-    zsock_t *mon;               //  the socket's monitor: what became of the connection
-    struct {
-        bool tcp_up;            //  a TCP connection was made
-        bool handshake_ok;      //  the CurveZMQ handshake completed
-        int drops;              //  connections closed before the handshake completed
-        int retries;            //  connection attempts that failed (refused, unreachable)
-        uint32_t auth_status;   //  the controller's ZAP denial (e.g. 400), 0 none
-        uint32_t proto_error;   //  a handshake protocol error, 0 none
-    } conn;
+    sf_conndiag_t *diag;        //  what became of the connection (its monitor events)
     char **endpoints;
     int nendpoints;
     int current;
@@ -373,9 +366,7 @@ s_send_buf (s_agent_t *a, msgpack_sbuffer *buf)
 static void
 s_disconnect (s_agent_t *a)
 {
-    if (a->sock && a->mon)
-        zmq_socket_monitor (zsock_resolve (a->sock), NULL, 0);
-    zsock_destroy (&a->mon);
+    sf_conndiag_destroy (&a->diag);
     zsock_destroy (&a->sock);
     a->state = S_DISCONNECTED;
     a->snap_pending = false;
@@ -428,16 +419,8 @@ s_connect (s_agent_t *a)
     zsock_set_immediate (a->sock, 1);
     //  Watch the connection, so that a controller that does not answer is
     //  told apart: nothing listening, a handshake that never completes (the
-    //  wrong --server-cert), or our certificate refused
-    static unsigned monitors;
-    char mon_ep [64];
-    snprintf (mon_ep, sizeof (mon_ep), "inproc://sf-agent-monitor-%u", monitors++);
-    memset (&a->conn, 0, sizeof (a->conn));
-    if (zmq_socket_monitor (zsock_resolve (a->sock), mon_ep, ZMQ_EVENT_ALL) == 0) {
-        a->mon = zsock_new (ZMQ_PAIR);
-        if (a->mon && zsock_connect (a->mon, "%s", mon_ep))
-            zsock_destroy (&a->mon);
-    }
+    //  wrong --server-cert), or our certificate refused (proto/conndiag.c)
+    a->diag = sf_conndiag_new (a->sock);
     if (zsock_connect (a->sock, "%s", ep)) {
         sf_error ("cannot connect to controller endpoint '%s' (check --controllers)", ep);
         zsock_destroy (&a->sock);
@@ -455,50 +438,10 @@ s_connect (s_agent_t *a)
 }
 
 //  Reads what the monitor says happened to the connection; never blocks
-static void
+static sf_conn_state_t
 s_monitor_drain (s_agent_t *a)
 {
-    if (!a->mon)
-        return;
-    void *h = zsock_resolve (a->mon);
-    zmq_msg_t msg;
-    while (true) {
-        zmq_msg_init (&msg);
-        if (zmq_msg_recv (&msg, h, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close (&msg);
-            return;
-        }
-        uint16_t event = 0;
-        uint32_t value = 0;
-        if (zmq_msg_size (&msg) >= 6) {
-            const uint8_t *d = zmq_msg_data (&msg);
-            memcpy (&event, d, 2);
-            memcpy (&value, d + 2, 4);
-        }
-        bool more = zmq_msg_more (&msg);
-        zmq_msg_close (&msg);
-        while (more) {          //  the endpoint frame
-            zmq_msg_init (&msg);
-            if (zmq_msg_recv (&msg, h, ZMQ_DONTWAIT) < 0)
-                more = false;
-            else
-                more = zmq_msg_more (&msg);
-            zmq_msg_close (&msg);
-        }
-        switch (event) {
-            case ZMQ_EVENT_CONNECTED: a->conn.tcp_up = true; break;
-            case ZMQ_EVENT_CONNECT_RETRIED: a->conn.retries++; break;
-            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: a->conn.handshake_ok = true; break;
-            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: a->conn.auth_status = value; break;
-            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-            case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: a->conn.proto_error = value ? value : 1; break;
-            case ZMQ_EVENT_DISCONNECTED:
-                if (!a->conn.handshake_ok)
-                    a->conn.drops++;
-                break;
-            default: break;
-        }
-    }
+    return a->diag ? sf_conndiag_state (a->diag) : SF_CONN_UNKNOWN;
 }
 
 //  Why a controller did not answer our hello, from what the monitor saw;
@@ -506,29 +449,41 @@ s_monitor_drain (s_agent_t *a)
 static const char *
 s_hello_hint (s_agent_t *a, char *buf, size_t size)
 {
-    s_monitor_drain (a);
+    sf_conn_state_t state = s_monitor_drain (a);
     const char *ep = a->endpoints [a->current];
-    if (a->conn.auth_status)
-        snprintf (buf, size, "refused our certificate (ZAP status %u): the certificate of node '%s' "
-                  "(%s) is not admitted in the controller's --certs-dir", a->conn.auth_status,
-                  a->cfg->node, a->cfg->cert);
-    else if (!a->conn.tcp_up)
-        snprintf (buf, size, "could not be reached%s: the controller is down or unreachable, or "
-                  "--controllers names the wrong address (%s)",
-                  a->conn.retries ? " (connection refused or failed)" : " (no TCP connection)", ep);
-    else if (!a->conn.handshake_ok && !a->conn.proto_error && !a->conn.drops)
-        snprintf (buf, size, "took the TCP connection but never answered the CurveZMQ handshake "
-                  "in %lld ms: the controller is stalled or overloaded (see its log and /metrics)",
-                  (long long) a->cfg->controller_timeout_ms);
-    else if (!a->conn.handshake_ok)
-        snprintf (buf, size, "took the TCP connection but the CurveZMQ handshake never completed%s: "
-                  "most likely --server-cert (%s) is not that controller's certificate; else our "
-                  "certificate is not admitted in its --certs-dir",
-                  a->conn.proto_error ? " (protocol error)" : "", a->cfg->server_cert);
-    else
-        snprintf (buf, size, "completed the handshake but did not answer our hello in %lld ms: "
-                  "the controller is stalled or overloaded (see its log and /metrics)",
-                  (long long) a->cfg->controller_timeout_ms);
+    uint32_t detail = a->diag ? sf_conndiag_detail (a->diag) : 0;
+    switch (state) {
+        case SF_CONN_NOT_ADMITTED:
+            snprintf (buf, size, "refused our certificate (ZAP status %u): the certificate of node "
+                      "'%s' (%s) is not admitted in the controller's --certs-dir", detail,
+                      a->cfg->node, a->cfg->cert);
+            break;
+        case SF_CONN_UNKNOWN:
+        case SF_CONN_NOTHING_LISTENS:
+            snprintf (buf, size, "could not be reached%s: the controller is down or unreachable, or "
+                      "--controllers names the wrong address (%s)",
+                      state == SF_CONN_NOTHING_LISTENS ? " (connection refused or failed)"
+                                                       : " (no TCP connection)", ep);
+            break;
+        case SF_CONN_CONNECTED:
+            snprintf (buf, size, "took the TCP connection but never answered the CurveZMQ handshake "
+                      "in %lld ms: the controller is stalled or overloaded (see its log and /metrics)",
+                      (long long) a->cfg->controller_timeout_ms);
+            break;
+        case SF_CONN_HANDSHAKE_STALLED:
+        case SF_CONN_PROTOCOL:
+            snprintf (buf, size, "took the TCP connection but the CurveZMQ handshake never completed%s: "
+                      "most likely --server-cert (%s) is not that controller's certificate; else our "
+                      "certificate is not admitted in its --certs-dir",
+                      state == SF_CONN_PROTOCOL || detail ? " (protocol error)" : "",
+                      a->cfg->server_cert);
+            break;
+        case SF_CONN_UP:
+            snprintf (buf, size, "completed the handshake but did not answer our hello in %lld ms: "
+                      "the controller is stalled or overloaded (see its log and /metrics)",
+                      (long long) a->cfg->controller_timeout_ms);
+            break;
+    }
     return buf;
 }
 

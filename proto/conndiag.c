@@ -12,6 +12,8 @@ struct sf_conndiag_t {
     void *pair;                 //  reads the monitor's events
     void *target;
     sf_conn_state_t state;
+    uint32_t detail;            //  ZAP status or protocol error of the verdict
+    bool connected;             //  a TCP connection was made
 };
 
 sf_conndiag_t *
@@ -58,23 +60,25 @@ static int
 s_rank (sf_conn_state_t s)
 {
     static const int rank [] = {
-        [SF_CONN_UNKNOWN] = 0, [SF_CONN_NOTHING_LISTENS] = 1, [SF_CONN_HANDSHAKE_STALLED] = 2,
-        [SF_CONN_PROTOCOL] = 3, [SF_CONN_NOT_ADMITTED] = 4, [SF_CONN_UP] = 5,
+        [SF_CONN_UNKNOWN] = 0, [SF_CONN_NOTHING_LISTENS] = 1, [SF_CONN_CONNECTED] = 2,
+        [SF_CONN_HANDSHAKE_STALLED] = 3, [SF_CONN_PROTOCOL] = 4, [SF_CONN_NOT_ADMITTED] = 5,
+        [SF_CONN_UP] = 6,
     };
     return rank [s];
 }
 
 static void
-s_see (sf_conndiag_t *self, sf_conn_state_t s)
+s_see (sf_conndiag_t *self, sf_conn_state_t s, uint32_t detail)
 {
-    if (s_rank (s) > s_rank (self->state))
+    if (s_rank (s) > s_rank (self->state)) {
         self->state = s;
+        self->detail = detail;
+    }
 }
 
 sf_conn_state_t
 sf_conndiag_state (sf_conndiag_t *self)
 {
-    bool connected = self->state >= SF_CONN_HANDSHAKE_STALLED;
     while (true) {
         //  An event is two frames: 6 bytes (event, value) and the endpoint
         zmq_msg_t head, addr;
@@ -96,44 +100,50 @@ sf_conndiag_state (sf_conndiag_t *self)
         switch (event) {
             case ZMQ_EVENT_CONNECT_RETRIED:
             case ZMQ_EVENT_CONNECT_DELAYED:
-                if (!connected)
-                    s_see (self, SF_CONN_NOTHING_LISTENS);
+                if (!self->connected)
+                    s_see (self, SF_CONN_NOTHING_LISTENS, 0);
                 break;
             case ZMQ_EVENT_CONNECTED:
-                connected = true;
-                s_see (self, SF_CONN_HANDSHAKE_STALLED);
+                self->connected = true;
+                s_see (self, SF_CONN_CONNECTED, 0);
                 break;
             case ZMQ_EVENT_DISCONNECTED:
                 //  A connection dropped before any handshake: the server
                 //  could not open our HELLO (its key is not the one we use)
-                if (connected)
-                    s_see (self, SF_CONN_HANDSHAKE_STALLED);
+                if (self->connected)
+                    s_see (self, SF_CONN_HANDSHAKE_STALLED, 0);
                 break;
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-                s_see (self, SF_CONN_UP);
+                s_see (self, SF_CONN_UP, 0);
                 break;
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-                s_see (self, SF_CONN_NOT_ADMITTED);
+                s_see (self, SF_CONN_NOT_ADMITTED, value);
                 break;
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 //  The server's WELCOME does not open with the key we hold
                 //  for it: the classic wrong --server-cert
                 if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
                 ||  value == ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_WELCOME)
-                    s_see (self, SF_CONN_HANDSHAKE_STALLED);
+                    s_see (self, SF_CONN_HANDSHAKE_STALLED, value);
                 else
-                    s_see (self, SF_CONN_PROTOCOL);
+                    s_see (self, SF_CONN_PROTOCOL, value);
                 break;
             case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 //  The server hung up on our HELLO (EPIPE, ECONNRESET): it
                 //  cannot open it, so it holds another key than we think
-                s_see (self, SF_CONN_HANDSHAKE_STALLED);
+                s_see (self, SF_CONN_HANDSHAKE_STALLED, value);
                 break;
             default:
                 break;
         }
     }
     return self->state;
+}
+
+uint32_t
+sf_conndiag_detail (sf_conndiag_t *self)
+{
+    return self->detail;
 }
 
 const char *
@@ -144,6 +154,11 @@ sf_conndiag_hint (sf_conn_state_t state, const char *ep, const char *cert,
         case SF_CONN_NOTHING_LISTENS:
             snprintf (buf, size, "nothing listens at %s: is the controller running, and is this "
                       "its address and port?", ep);
+            break;
+        case SF_CONN_CONNECTED:
+            snprintf (buf, size, "%s took the TCP connection but never answered the encrypted "
+                      "handshake: the controller is stalled or overloaded (see its log and "
+                      "/metrics)", ep);
             break;
         case SF_CONN_HANDSHAKE_STALLED:
             snprintf (buf, size, "%s accepts connections but the encrypted handshake never "
