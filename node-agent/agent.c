@@ -91,6 +91,8 @@ typedef struct {
     msgpack_sbuffer hello;      //  the hello of this connection, until it is queued
     bool hello_pending;
     int64_t retry_at_ms;        //  S_WAIT: when to say hello again
+    int hello_misses;           //  hellos in a row that went unanswered (back-off)
+    int64_t silence_ms;         //  the silence that made us fail over, for the hint
     sf_msg_t msg;
     sf_ratelimit_t rl;
 } s_agent_t;
@@ -468,7 +470,7 @@ s_hello_hint (s_agent_t *a, char *buf, size_t size)
         case SF_CONN_CONNECTED:
             snprintf (buf, size, "took the TCP connection but never answered the CurveZMQ handshake "
                       "in %lld ms: the controller is stalled or overloaded (see its log and /metrics)",
-                      (long long) a->cfg->controller_timeout_ms);
+                      (long long) a->silence_ms);
             break;
         case SF_CONN_HANDSHAKE_STALLED:
         case SF_CONN_PROTOCOL:
@@ -481,10 +483,26 @@ s_hello_hint (s_agent_t *a, char *buf, size_t size)
         case SF_CONN_UP:
             snprintf (buf, size, "completed the handshake but did not answer our hello in %lld ms: "
                       "the controller is stalled or overloaded (see its log and /metrics)",
-                      (long long) a->cfg->controller_timeout_ms);
+                      (long long) a->silence_ms);
             break;
     }
     return buf;
+}
+
+//  How long a controller may stay silent. A hello waits longer after each
+//  one in a row that went unanswered (2x, up to 30 s): an overloaded
+//  controller reads it behind a deep queue, and hopping between equally
+//  busy controllers every few seconds only starts the hello, and the
+//  snapshot after it, over and over (the soak saw restarted agents never
+//  land one). The first hello keeps --controller-timeout-ms.
+static int64_t
+s_silence_limit (s_agent_t *a)
+{
+    int64_t limit = a->cfg->controller_timeout_ms;
+    if (a->state == S_HELLO)
+        for (int i = 0; i < a->hello_misses && limit < 30000; i++)
+            limit = limit * 2 > 30000 ? 30000 : limit * 2;
+    return limit;
 }
 
 static void
@@ -658,6 +676,7 @@ s_on_message (s_agent_t *a, zframe_t *frame)
         if (sf_map_u64 (a->msg.body, "gen", &gen, NULL) || sf_map_u64 (a->msg.body, "seq", &seq, NULL))
             return;
         if (a->state == S_HELLO) {
+            a->hello_misses = 0;
             bool takes = false;
             a->peer_patch = sf_map_bool (a->msg.body, "patch", &takes, NULL) == 0 && takes;
             if (gen > a->gen) {
@@ -940,9 +959,12 @@ sf_agent_run (sf_agent_config_t *cfg)
             a->hello_pending = true;
             s_send_hello (a);
         }
-        else if (now - a->last_rx_ms > cfg->controller_timeout_ms) {
+        else if (now - a->last_rx_ms > (a->silence_ms = s_silence_limit (a))) {
             char hint [768];
-            s_failover (a, a->state == S_HELLO ? s_hello_hint (a, hint, sizeof (hint)) : "went silent");
+            bool hello = a->state == S_HELLO;
+            s_failover (a, hello ? s_hello_hint (a, hint, sizeof (hint)) : "went silent");
+            if (hello)
+                a->hello_misses++;
         }
         else
             s_monitor_drain (a);
