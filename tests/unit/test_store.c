@@ -542,6 +542,52 @@ s_digest_matches_a_scan (sf_store_t *st, uint64_t want_count)
     assert_true (d == sd);
 }
 
+//  The same after 400 random transactions: puts of new keys and new
+//  versions of stored ones, deletes of stored and absent keys with and
+//  without tombstones, one transaction in five aborted
+static void
+test_the_digest_follows_random_changes (void **state)
+{
+    s_fix_t *f = *state;
+    sf_store_t *st = f->store;
+    srand (12);
+    uint64_t seq = 100;
+    for (int round = 0; round < 400; round++) {
+        assert_int_equal (sf_store_write_begin (st), 0);
+        int ops = 1 + rand () % 20;
+        for (int k = 0; k < ops; k++) {
+            char node [8], name [16];
+            snprintf (node, sizeof (node), "n%d", rand () % 3);
+            snprintf (name, sizeof (name), "s%d", rand () % 60);
+            int what = rand () % 10;
+            if (what < 6) {
+                sf_stream_t s;
+                s_stream (&s, node, name, 1);
+                s.version.gen = 2 + (uint64_t) (rand () % 2);
+                s.version.seq = ++seq;
+                assert_int_equal (sf_store_put_stream (st, &s), 0);
+                sf_stream_clear (&s);
+            }
+            else if (what < 9)
+                assert_int_equal (sf_store_del_stream (st, node, name, (sf_version_t) { 2, ++seq }), 0);
+            else
+                assert_int_equal (sf_store_del_stream (st, node, name, (sf_version_t) { 0, 0 }), 0);
+        }
+        if (rand () % 5 == 0)
+            sf_store_abort (st);
+        else
+            assert_int_equal (sf_store_commit (st), 0);
+        uint64_t d, n, sd, sn;
+        sf_store_digest (st, &d, &n);
+        sf_read_t r;
+        assert_int_equal (sf_store_read_begin (st, &r), 0);
+        sf_store_digest_scan (&r, &sd, &sn);
+        sf_store_read_end (&r);
+        assert_int_equal (n, sn);
+        assert_true (d == sd);
+    }
+}
+
 static void
 test_the_digest_follows_every_commit (void **state)
 {
@@ -610,6 +656,7 @@ main (void)
         T (test_grow_refuses_to_shrink),
         T (test_reopen_keeps_everything),
         T (test_the_digest_follows_every_commit),
+        T (test_the_digest_follows_random_changes),
         cmocka_unit_test (test_open_in_an_impossible_directory_fails_with_a_reason),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
