@@ -60,12 +60,12 @@ sf_keys
 start_ctl() {
   local c=$1
   mkdir -p "$T/$c"
+  # the log of every incarnation is kept (before bg truncates it)
+  cat "$T/$c.log" >> "$T/$c.all.log" 2>/dev/null
   bg "$c" on_exec "$c" "$BIN/streamfleet-controller" --id "$c" --data-dir "$T/$c/data" \
     --cert "$T/keys/controller" --certs-dir "$T/allowed" \
     --agents "$(ep "$c" 7600)" --query "$(ep "$c" 7601)" --peers "$(ep "$c" 7602)" \
     --http 127.0.0.1:7680 --seeds "$(ep c1 7602),$(ep c2 7602),$(ep c3 7602)"
-  # the log of every incarnation is kept
-  cat "$T/$c.log" >> "$T/$c.all.log" 2>/dev/null
   pid_of "$c" > "$T/pid.$c"
 }
 metric() { on "$1" curl -sf -m 2 http://127.0.0.1:7680/metrics | awk -v m="$2" '$1 == m { print $2 }'; }
@@ -209,7 +209,7 @@ next_part=$(( T0 + PART_EVERY_S / 2 )); part_until=0; part_ctl=""
 ri=0; ki=0; pi=2
 restarts=0 kills=0 parts=0
 : > "$T/converge"
-snap_count() { cat "$T"/c?.log 2>/dev/null | grep -c "snapshot of $1 applied: $STREAMS placements"; }
+snap_count() { cat "$T"/c?.all.log "$T"/c?.log 2>/dev/null | grep -c "snapshot of $1 applied: $STREAMS placements"; }
 converge_watch() {   # NODE T_RESTART SNAPSHOTS_BEFORE: time until every controller lists it whole
   local n=$1 t0=$2 before=$3 c ok
   while [ $(( $(now_s) - t0 )) -le 30 ]; do
