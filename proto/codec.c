@@ -183,7 +183,9 @@ sf_obj_str (const msgpack_object *o, char *out, size_t cap)
 {
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > cap)
         return -1;
-    memcpy (out, o->via.str.ptr, o->via.str.size);
+    //  An empty string may come with no bytes behind it (ptr NULL)
+    if (o->via.str.size)
+        memcpy (out, o->via.str.ptr, o->via.str.size);
     out [o->via.str.size] = 0;
     //  Embedded NULs would make C strings lie about what was sent
     if (memchr (out, 0, o->via.str.size))

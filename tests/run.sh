@@ -3,8 +3,10 @@
 #   tests/run.sh [unit|integration|fuzz|all] [PATTERN]
 # Unit tests (cmocka) run twice: plain and under ASan/UBSan (build-asan/);
 # tests/unit/*.sh (checks of the source tree, TAP) run once.
-# Fuzz: every libFuzzer target (build-fuzz/, make fuzz-build) runs FUZZ_TEST_SECONDS (3)
-# over its corpus, two at a time, as a regression check; a missing target fails.
+# Fuzz: every libFuzzer target (build-fuzz/, make fuzz-build) runs over its corpus and then
+# FUZZ_TEST_RUNS (20000) inputs from a fixed seed, at most FUZZ_TEST_SECONDS (3), two at a
+# time, as a regression check: the same inputs every run, so a new random find never turns
+# make test red (finding new bugs is make fuzz's job); a missing target fails.
 # Integration scripts in tests/integration/ print TAP lines ("ok - …",
 # "not ok - …"); a script that dies without saying why counts as one failure.
 set -u
@@ -64,7 +66,7 @@ if [ "$mode" = all ] || [ "$mode" = fuzz ]; then
     [ -n "$pattern" ] && [[ "$t" != *$pattern* ]] && continue
     targets+=("$t")
   done
-  FUZZ_SECONDS=${FUZZ_TEST_SECONDS:-3} FUZZ_JOBS=2 bash tests/fuzz/run.sh "${targets[@]}" >"$out" 2>&1
+  FUZZ_SECONDS=${FUZZ_TEST_SECONDS:-3} FUZZ_RUNS=${FUZZ_TEST_RUNS:-20000} FUZZ_JOBS=2 bash tests/fuzz/run.sh "${targets[@]}" >"$out" 2>&1
   count "$out" "tests/fuzz"
   printf '%-44s %3d passed %3d failed  %4ds\n' "tests/fuzz (${#targets[@]} targets)" "$p" "$n" "$(( $(date +%s) - start ))"
 fi

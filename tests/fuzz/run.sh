@@ -4,6 +4,9 @@
 #   FUZZ_SECONDS  seconds per target (60)
 #   FUZZ_JOBS     targets run at once (1); 2 halves the wall time on two cores
 #   FUZZ_OUT      the build directory (build-fuzz): binaries in OUT/fuzz/, corpus, crashes, logs
+#   FUZZ_RUNS     when set: at most this many inputs per target, from a fixed seed (-seed=1),
+#                 so the run is the same sequence every time (make test's regression check:
+#                 a slow machine runs a shorter prefix of it, never a different one)
 # Each target reads its seeds from tests/fuzz/TARGET/ and keeps what it finds in
 # build-fuzz/corpus/TARGET/; a crash, leak, sanitizer report or failed property is
 # saved under build-fuzz/crashes/TARGET/ and makes the line "not ok". Logs go to
@@ -26,9 +29,11 @@ run_one() {
   fi
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"
   local start; start=$(date +%s)
+  local det=()
+  [ -n "${FUZZ_RUNS:-}" ] && det=(-runs="$FUZZ_RUNS" -seed=1)
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
-      -print_final_stats=1 -artifact_prefix="$out/crashes/$t/" \
+      -print_final_stats=1 -artifact_prefix="$out/crashes/$t/" "${det[@]}" \
       "$out/corpus/$t" "tests/fuzz/$t" >"$log" 2>&1
   local rc=$?
   local execs; execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
