@@ -25,6 +25,7 @@
 #include "sf_alloc.h"
 #include "sf_security.h"
 #include "sf_writer.h"
+#include <assert.h>
 #include <stdatomic.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -93,6 +94,9 @@ struct sf_gossip_t {
     //  nothing newer than what we have, or when no peer answered in time
     atomic_bool caught_up;
     int64_t started_ms;
+    //  The fuzzing seam only (sf_gossip_fuzz_mode): NULL in the controller
+    sf_gossip_tap_fn *tap;
+    void *tap_arg;
 };
 
 //  ---------------------------------------------------------------------------
@@ -112,6 +116,10 @@ static int
 s_connect (sf_gossip_t *g, s_member_t *m)
 {
     zsock_destroy (&m->dealer);
+    //  Fuzzing (sf_gossip_fuzz_mode): a fuzzed peer names any endpoint, and
+    //  the target must never connect anywhere
+    if (g->tap)
+        return -1;
     char err [512];
     m->dealer = zsock_new (ZMQ_DEALER);
     if (!m->dealer || sf_sock_curve_client (m->dealer, g->c->cert, g->c->cfg->cert, err, sizeof (err))) {
@@ -316,6 +324,8 @@ s_pack_exchange (sf_gossip_t *g, const char *type)
 static void
 s_send_dealer (sf_gossip_t *g, s_member_t *m)
 {
+    if (g->tap)
+        g->tap (g->out.data, g->out.size, g->tap_arg);
     if (!m->dealer)
         return;
     if (zmq_send (zsock_resolve (m->dealer), g->out.data, g->out.size, ZMQ_DONTWAIT) >= 0)
@@ -332,6 +342,8 @@ s_send_dealer (sf_gossip_t *g, s_member_t *m)
 static void
 s_send_route (sf_gossip_t *g, zframe_t *route)
 {
+    if (g->tap)
+        g->tap (g->out.data, g->out.size, g->tap_arg);
     zframe_t *r = zframe_dup (route);
     if (zframe_send (&r, g->router, ZFRAME_MORE | ZFRAME_DONTWAIT)) {
         zframe_destroy (&r);
@@ -875,6 +887,8 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
     s_send_history (g, sf_map_get (body, "history"), is_request ? NULL : m, route);
 }
 
+static void s_router_msg (sf_gossip_t *g, zframe_t *route);
+
 static void
 s_on_router (sf_gossip_t *g)
 {
@@ -901,6 +915,19 @@ s_on_router (sf_gossip_t *g)
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: rejected a message: %s", g->msg.error);
         goto done;
     }
+    s_router_msg (g, route);
+done:
+    sf_msg_release (&g->msg);
+    zframe_destroy (&route);
+    zframe_destroy (&payload);
+    zmsg_destroy (&msg);
+}
+
+//  A parsed message (g->msg) a peer sent to our ROUTER, from route
+static void
+s_router_msg (sf_gossip_t *g, zframe_t *route)
+{
+    const sf_gossip_env_t *c = g->c;
     const char *t = g->msg.type;
     const msgpack_object *body = g->msg.body;
     char from [64] = "";
@@ -946,11 +973,6 @@ s_on_router (sf_gossip_t *g)
         sf_metrics_reject (c->metrics, SF_REJ_TYPE);
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: unknown message type '%s' from %s", t, from);
     }
-done:
-    sf_msg_release (&g->msg);
-    zframe_destroy (&route);
-    zframe_destroy (&payload);
-    zmsg_destroy (&msg);
 }
 
 static void
@@ -964,6 +986,8 @@ s_pingreq_free (void **item)
     }
 }
 
+static void s_dealer_msg (sf_gossip_t *g, s_member_t *m);
+
 static void
 s_on_dealer (sf_gossip_t *g, s_member_t *m)
 {
@@ -976,6 +1000,15 @@ s_on_dealer (sf_gossip_t *g, s_member_t *m)
         zframe_destroy (&f);
         return;
     }
+    s_dealer_msg (g, m);
+    sf_msg_release (&g->msg);
+    zframe_destroy (&f);
+}
+
+//  A parsed message (g->msg) that came on member m's DEALER: an answer
+static void
+s_dealer_msg (sf_gossip_t *g, s_member_t *m)
+{
     const char *t = g->msg.type;
     const msgpack_object *body = g->msg.body;
     if (!strcmp (t, "gossip_reply"))
@@ -1019,8 +1052,6 @@ s_on_dealer (sf_gossip_t *g, s_member_t *m)
             tm->indirect_sent = false;
         }
     }
-    sf_msg_release (&g->msg);
-    zframe_destroy (&f);
 }
 
 //  ---------------------------------------------------------------------------
@@ -1316,4 +1347,46 @@ sf_gossip_destroy (sf_gossip_t **self_p)
     pthread_mutex_destroy (&g->lock);
     free (g);
     *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------------
+//  The fuzzing seam (tests/fuzz/fuzz_gossip.c); the controller never calls it
+
+void
+sf_gossip_fuzz_mode (sf_gossip_t *self, sf_gossip_tap_fn *tap, void *arg)
+{
+    self->tap = tap;
+    self->tap_arg = arg;
+}
+
+int
+sf_gossip_fuzz_input (sf_gossip_t *self, const uint8_t *data, size_t size)
+{
+    sf_gossip_t *g = self;
+    assert (g->tap);                //  never in a controller: it would connect out
+    if (sf_msg_parse (&g->msg, data, size)) {
+        sf_msg_release (&g->msg);
+        return -1;
+    }
+    //  Answers come on a member's DEALER (the member named "from", or one made
+    //  for the purpose); requests, deltas and history on the ROUTER, from a
+    //  route nobody holds (what is sent to it is dropped, and tapped)
+    const char *t = g->msg.type;
+    if (!strcmp (t, "gossip_reply") || !strcmp (t, "ack") || !strcmp (t, "ping_ack")) {
+        char from [64] = "";
+        sf_map_str (g->msg.body, "from", from, sizeof (from) - 1, NULL);
+        s_member_t *m = from [0] ? zhashx_lookup (g->members, from) : NULL;
+        if (!m)
+            m = zhashx_lookup (g->members, "seed:fuzz");
+        if (!m)
+            m = s_member_add (g, "seed:fuzz", "inproc://sf-fuzz-peer", true);
+        s_dealer_msg (g, m);
+    }
+    else {
+        zframe_t *route = zframe_new ("\0fuzz", 5);
+        s_router_msg (g, route);
+        zframe_destroy (&route);
+    }
+    sf_msg_release (&g->msg);
+    return 0;
 }

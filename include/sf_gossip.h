@@ -56,4 +56,15 @@ void sf_gossip_tick (sf_gossip_t *self);
 bool sf_gossip_ready (sf_gossip_t *self, char *why, size_t whylen);
 //  Packs the cluster view as a cluster_reply message (any thread)
 int sf_gossip_cluster (void *self, msgpack_sbuffer *reply);
+
+//  The fuzzing seam (tests/fuzz/fuzz_gossip.c), never used by the
+//  controller. Fuzz mode: no member is ever connected (a peer's message names
+//  any endpoint) and every message gossip would send goes to tap as well.
+typedef void (sf_gossip_tap_fn) (const void *data, size_t size, void *arg);
+void sf_gossip_fuzz_mode (sf_gossip_t *self, sf_gossip_tap_fn *tap, void *arg);
+//  One peer message (an envelope, as received) through the real handlers:
+//  answers (gossip_reply, ack, ping_ack) as on a member's connection, the
+//  rest as on the peers endpoint from an admitted peer certificate. Fuzz
+//  mode only. 0, or -1 when it is no envelope.
+int sf_gossip_fuzz_input (sf_gossip_t *self, const uint8_t *data, size_t size);
 #endif
