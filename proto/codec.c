@@ -36,27 +36,27 @@ s_be (const uint8_t *p, int n)
     return v;
 }
 
-//  Walks one msgpack value sequence of `items` top-level objects. Returns 0
-//  when the bytes hold exactly that many well-formed objects whose containers
-//  claim no more elements than bytes remain, -1 otherwise.
-static int
-s_precheck (const uint8_t *p, size_t size)
+//  Where the msgpack object starting at p [at] ends, or 0 when it runs past
+//  size or is no msgpack
+static size_t
+s_obj_end (const uint8_t *p, size_t size, size_t at)
 {
     uint64_t pending = 1;
-    size_t at = 0;
     while (pending) {
         if (at >= size)
-            return -1;
+            return 0;
         uint8_t b = p [at];
-        uint64_t skip = 0, add = 0;
-        size_t head = 1;
-        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        uint64_t head = 1, skip = 0, add = 0;
+        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc2 && b <= 0xc3) || b == 0xc0)
             ;
-        else if (b >= 0x80 && b <= 0x8f) add = 2 * (uint64_t) (b & 0x0f);
-        else if (b >= 0x90 && b <= 0x9f) add = b & 0x0f;
-        else if (b >= 0xa0 && b <= 0xbf) skip = b & 0x1f;
+        else if (b >= 0x80 && b <= 0x8f)
+            add = 2 * (uint64_t) (b & 0x0f);
+        else if (b >= 0x90 && b <= 0x9f)
+            add = b & 0x0f;
+        else if (b >= 0xa0 && b <= 0xbf)
+            skip = b & 0x1f;
         else {
-            int lenbytes = 0;
+            int len = 0;
             switch (b) {
                 case 0xcc: case 0xd0: skip = 1; break;
                 case 0xcd: case 0xd1: skip = 2; break;
@@ -67,34 +67,42 @@ s_precheck (const uint8_t *p, size_t size)
                 case 0xd6: skip = 5; break;
                 case 0xd7: skip = 9; break;
                 case 0xd8: skip = 17; break;
-                case 0xc4: case 0xd9: lenbytes = 1; break;
-                case 0xc5: case 0xda: lenbytes = 2; break;
-                case 0xc6: case 0xdb: lenbytes = 4; break;
-                case 0xc7: lenbytes = 1; skip = 1; break;
-                case 0xc8: lenbytes = 2; skip = 1; break;
-                case 0xc9: lenbytes = 4; skip = 1; break;
-                case 0xdc: case 0xde: lenbytes = 2; break;
-                case 0xdd: case 0xdf: lenbytes = 4; break;
-                default: return -1;             //  0xc1 is never used
+                case 0xc4: case 0xd9: len = 1; break;
+                case 0xc5: case 0xda: len = 2; break;
+                case 0xc6: case 0xdb: len = 4; break;
+                case 0xc7: len = 1; skip = 1; break;
+                case 0xc8: len = 2; skip = 1; break;
+                case 0xc9: len = 4; skip = 1; break;
+                case 0xdc: case 0xde: len = 2; break;
+                case 0xdd: case 0xdf: len = 4; break;
+                default: return 0;
             }
-            if (lenbytes) {
-                if (at + 1 + lenbytes > size)
-                    return -1;
-                uint64_t n = s_be (p + at + 1, lenbytes);
-                head += lenbytes;
+            if (len) {
+                if (at + 1 + (size_t) len > size)
+                    return 0;
+                uint64_t n = s_be (p + at + 1, len);
+                head += (uint64_t) len;
                 if (b == 0xdc || b == 0xdd) add = n;
                 else if (b == 0xde || b == 0xdf) add = 2 * n;
                 else skip += n;
             }
         }
-        if (skip > size || at + head + skip > size)
-            return -1;
+        if (head + skip > size - at)
+            return 0;
         at += head + skip;
         pending = pending - 1 + add;
         if (pending > size - at)
-            return -1;                  //  every element needs at least one byte
+            return 0;
     }
-    return at == size ? 0 : -1;
+    return at;
+}
+
+//  0 when the bytes hold exactly one well-formed msgpack object whose
+//  containers claim no more elements than bytes remain, -1 otherwise
+static int
+s_precheck (const uint8_t *p, size_t size)
+{
+    return size && s_obj_end (p, size, 0) == size ? 0 : -1;
 }
 
 void
@@ -1171,77 +1179,6 @@ sf_stream_patch (const msgpack_object *o, sf_stream_t *s, uint64_t *lines, char 
     return 0;
 }
 
-//  Big-endian unsigned of n bytes
-static uint64_t
-s_be_get (const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p [i];
-    return v;
-}
-
-//  Where the msgpack object starting at p [at] ends, or 0 when it runs past
-//  size or is no msgpack
-static size_t
-s_obj_end (const uint8_t *p, size_t size, size_t at)
-{
-    uint64_t pending = 1;
-    while (pending) {
-        if (at >= size)
-            return 0;
-        uint8_t b = p [at];
-        uint64_t head = 1, skip = 0, add = 0;
-        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc2 && b <= 0xc3) || b == 0xc0)
-            ;
-        else if (b >= 0x80 && b <= 0x8f)
-            add = 2 * (uint64_t) (b & 0x0f);
-        else if (b >= 0x90 && b <= 0x9f)
-            add = b & 0x0f;
-        else if (b >= 0xa0 && b <= 0xbf)
-            skip = b & 0x1f;
-        else {
-            int len = 0;
-            switch (b) {
-                case 0xcc: case 0xd0: skip = 1; break;
-                case 0xcd: case 0xd1: skip = 2; break;
-                case 0xca: case 0xce: case 0xd2: skip = 4; break;
-                case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-                case 0xd4: skip = 2; break;
-                case 0xd5: skip = 3; break;
-                case 0xd6: skip = 5; break;
-                case 0xd7: skip = 9; break;
-                case 0xd8: skip = 17; break;
-                case 0xc4: case 0xd9: len = 1; break;
-                case 0xc5: case 0xda: len = 2; break;
-                case 0xc6: case 0xdb: len = 4; break;
-                case 0xc7: len = 1; skip = 1; break;
-                case 0xc8: len = 2; skip = 1; break;
-                case 0xc9: len = 4; skip = 1; break;
-                case 0xdc: case 0xde: len = 2; break;
-                case 0xdd: case 0xdf: len = 4; break;
-                default: return 0;
-            }
-            if (len) {
-                if (at + 1 + (size_t) len > size)
-                    return 0;
-                uint64_t n = s_be_get (p + at + 1, len);
-                head += (uint64_t) len;
-                if (b == 0xdc || b == 0xdd) add = n;
-                else if (b == 0xde || b == 0xdf) add = 2 * n;
-                else skip += n;
-            }
-        }
-        if (head + skip > size - at)
-            return 0;
-        at += head + skip;
-        pending = pending - 1 + add;
-        if (pending > size - at)
-            return 0;
-    }
-    return at;
-}
-
 //  A map's header at p [*at]: its size, *at moved past it; -1 if no map
 static int64_t
 s_map_head (const uint8_t *p, size_t size, size_t *at)
@@ -1256,7 +1193,7 @@ s_map_head (const uint8_t *p, size_t size, size_t *at)
     int len = b == 0xde ? 2 : b == 0xdf ? 4 : 0;
     if (!len || *at + 1 + (size_t) len > size)
         return -1;
-    int64_t n = (int64_t) s_be_get (p + *at + 1, len);
+    int64_t n = (int64_t) s_be (p + *at + 1, len);
     *at += 1 + (size_t) len;
     return n;
 }
@@ -1274,7 +1211,7 @@ s_key_at (const uint8_t *p, size_t size, size_t *at, const char **key, size_t *l
     else if (b == 0xd9 && *at + 2 <= size)
         head = 2, n = p [*at + 1];
     else if (b == 0xda && *at + 3 <= size)
-        head = 3, n = (size_t) s_be_get (p + *at + 1, 2);
+        head = 3, n = (size_t) s_be (p + *at + 1, 2);
     else
         return -1;
     if (head + n > size - *at)
