@@ -18,15 +18,6 @@ s_item (json_t *item)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb ((const char *) data, size, JSON_DECODE_ANY, &jerr);
-    if (!root)
-        return 0;
-    s_item (root);
-    size_t i;
-    json_t *item;
-    json_array_foreach (json_object_get (root, "streams"), i, item)
-        s_item (item);
-    json_decref (root);
+    json_decref (fuzz_json_each (data, size, "streams", s_item));
     return 0;
 }

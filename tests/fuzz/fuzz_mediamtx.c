@@ -18,16 +18,9 @@ s_item (json_t *item)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb ((const char *) data, size, JSON_DECODE_ANY, &jerr);
+    json_t *root = fuzz_json_each (data, size, "items", s_item);
     if (!root)
         return 0;
-    s_item (root);
-    json_t *items = json_object_get (root, "items");
-    size_t i;
-    json_t *item;
-    json_array_foreach (items, i, item)
-        s_item (item);
     sf_stream_t s;
     sf_stream_init (&s);
     char err [256];
