@@ -158,10 +158,12 @@ asan:
 deps:
 	@bash deploy/install-deps.sh
 
+# The three builds use every core (CI calls plain `make test`, which would build serially)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
-	$(MAKE) all
-	$(MAKE) asan
-	$(MAKE) fuzz-build
+	$(MAKE) -j$(JOBS) all
+	$(MAKE) -j$(JOBS) asan
+	$(MAKE) -j$(JOBS) fuzz-build
 	@bash tests/run.sh
 
 test-unit: all asan
