@@ -39,6 +39,11 @@ sf_conn_state_t sf_conndiag_state (sf_conndiag_t *self);
 //  The number that came with the verdict: the ZAP status of NOT_ADMITTED
 //  (e.g. 400), the ZMQ protocol error of PROTOCOL; else 0
 uint32_t sf_conndiag_detail (sf_conndiag_t *self);
+//  Whether a handshaken connection is up now: true from the handshake's
+//  success until the connection drops (a peer that died, or whose ZMTP
+//  heartbeats stopped, when the socket sets ZMQ_HEARTBEAT_IVL). Reads the
+//  events first, as sf_conndiag_state does.
+bool sf_conndiag_up (sf_conndiag_t *self);
 //  One line naming the cause and what to do, for state, about endpoint ep,
 //  our certificate cert and the server's public certificate server_cert
 const char *sf_conndiag_hint (sf_conn_state_t state, const char *ep, const char *cert,

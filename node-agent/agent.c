@@ -31,6 +31,13 @@
 #define S_SNAP_CHUNK_RECORDS 1000
 #define S_SNAP_CHUNK_BYTES (4 * 1024 * 1024)
 #define S_VERSION "streamfleet-agent 0.1"
+//  How long a controller whose connection is alive (its ZMTP heartbeats
+//  answered) may stay silent before we fail over: it is overloaded, and a
+//  failover would only hand the other controller a whole snapshot more
+#define S_SLOW_LIMIT_MS 30000
+//  ZMTP heartbeats on the controller connection: a dead controller or host
+//  drops the connection within --controller-timeout-ms, whatever its load
+#define S_ZMTP_HEARTBEAT_MS 1000
 
 typedef struct {
     uint64_t seq;
@@ -93,6 +100,7 @@ typedef struct {
     int64_t retry_at_ms;        //  S_WAIT: when to say hello again
     int hello_misses;           //  hellos in a row that went unanswered (back-off)
     int64_t silence_ms;         //  the silence that made us fail over, for the hint
+    bool slow_said;             //  "connected but slow" logged for this silence
     sf_msg_t msg;
     sf_ratelimit_t rl;
 } s_agent_t;
@@ -371,6 +379,7 @@ s_disconnect (s_agent_t *a)
     sf_conndiag_destroy (&a->diag);
     zsock_destroy (&a->sock);
     a->state = S_DISCONNECTED;
+    a->slow_said = false;
     a->snap_pending = false;
     a->snap_waits = false;
 }
@@ -419,6 +428,11 @@ s_connect (s_agent_t *a)
     //  Nothing queues for a connection that is not up: the change buffer is
     //  the only buffer, and it is bounded (--buffer-max)
     zsock_set_immediate (a->sock, 1);
+    //  Told apart from a slow one by the transport: libzmq's I/O thread
+    //  answers PINGs however busy the controller's threads are, so a
+    //  connection that stays up means a live controller (s_silence_limit)
+    zsock_set_heartbeat_ivl (a->sock, S_ZMTP_HEARTBEAT_MS);
+    zsock_set_heartbeat_timeout (a->sock, (int) a->cfg->controller_timeout_ms);
     //  Watch the connection, so that a controller that does not answer is
     //  told apart: nothing listening, a handshake that never completes (the
     //  wrong --server-cert), or our certificate refused (proto/conndiag.c)
@@ -500,8 +514,22 @@ s_silence_limit (s_agent_t *a)
 {
     int64_t limit = a->cfg->controller_timeout_ms;
     if (a->state == S_HELLO)
-        for (int i = 0; i < a->hello_misses && limit < 30000; i++)
-            limit = limit * 2 > 30000 ? 30000 : limit * 2;
+        for (int i = 0; i < a->hello_misses && limit < S_SLOW_LIMIT_MS; i++)
+            limit = limit * 2 > S_SLOW_LIMIT_MS ? S_SLOW_LIMIT_MS : limit * 2;
+    else if (a->diag && sf_conndiag_up (a->diag) && limit < S_SLOW_LIMIT_MS) {
+        //  Streaming, or waiting, on a connection that is alive: the
+        //  controller is slow, not gone. Failing over at the usual limit is
+        //  how twenty agents ping-ponged between two loaded controllers,
+        //  each move a whole snapshot more for the other (make soak)
+        if (!a->slow_said && sf_mono_ms () - a->last_rx_ms > limit) {
+            sf_log_limited (&a->rl, SF_LOG_WARN, "controller %s has not answered for %lld ms but its "
+                            "connection is alive: it is overloaded; waiting up to %d ms before "
+                            "failing over", a->endpoints [a->current],
+                            (long long) (sf_mono_ms () - a->last_rx_ms), S_SLOW_LIMIT_MS);
+            a->slow_said = true;
+        }
+        limit = S_SLOW_LIMIT_MS;
+    }
     return limit;
 }
 
@@ -665,7 +693,13 @@ s_heartbeat (s_agent_t *a)
 static void
 s_on_message (s_agent_t *a, zframe_t *frame)
 {
-    a->last_rx_ms = sf_mono_ms ();
+    int64_t now = sf_mono_ms ();
+    if (a->slow_said) {
+        sf_info ("controller %s answered again after %lld ms", a->endpoints [a->current],
+                 (long long) (now - a->last_rx_ms));
+        a->slow_said = false;
+    }
+    a->last_rx_ms = now;
     if (sf_msg_parse (&a->msg, zframe_data (frame), zframe_size (frame))) {
         sf_log_limited (&a->rl, SF_LOG_WARN, "unreadable message from controller: %s", a->msg.error);
         return;
@@ -959,7 +993,8 @@ sf_agent_run (sf_agent_config_t *cfg)
             a->hello_pending = true;
             s_send_hello (a);
         }
-        else if (now - a->last_rx_ms > (a->silence_ms = s_silence_limit (a))) {
+        //  Told to wait (retry): silence is what we asked for until then
+        else if (a->state != S_WAIT && now - a->last_rx_ms > (a->silence_ms = s_silence_limit (a))) {
             char hint [768];
             bool hello = a->state == S_HELLO;
             s_failover (a, hello ? s_hello_hint (a, hint, sizeof (hint)) : "went silent");

@@ -34,7 +34,7 @@ const sf_option_t sf_agent_core_options [] = {
     { "poll-interval-ms", SF_OPT_INT, O (poll_interval_ms), "1000", 10, 3600000, "how often the source is read" },
     { "heartbeat-ms", SF_OPT_INT, O (heartbeat_ms), "1000", 50, 60000, "heartbeat interval" },
     { "controller-timeout-ms", SF_OPT_INT, O (controller_timeout_ms), "3000", 100, 600000,
-      "silence from a controller before failing over to the next" },
+      "silence from a controller before failing over to the next (up to 30 s while its connection is alive)" },
     { "buffer-max", SF_OPT_INT, O (buffer_max), "200000", 100, 100000000,
       "unacknowledged changes kept; past it the oldest go and a snapshot follows" },
     { "batch-max", SF_OPT_INT, O (batch_max), "1000", 1, 100000, "changes per batch message" },

@@ -14,6 +14,7 @@ struct sf_conndiag_t {
     sf_conn_state_t state;
     uint32_t detail;            //  ZAP status or protocol error of the verdict
     bool connected;             //  a TCP connection was made
+    bool up;                    //  a handshaken connection is up now (no disconnect since)
 };
 
 sf_conndiag_t *
@@ -112,9 +113,11 @@ sf_conndiag_state (sf_conndiag_t *self)
                 //  could not open our HELLO (its key is not the one we use)
                 if (self->connected)
                     s_see (self, SF_CONN_HANDSHAKE_STALLED, 0);
+                self->up = false;
                 break;
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
                 s_see (self, SF_CONN_UP, 0);
+                self->up = true;
                 break;
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
                 s_see (self, SF_CONN_NOT_ADMITTED, value);
@@ -183,4 +186,11 @@ sf_conndiag_hint (sf_conn_state_t state, const char *ep, const char *cert,
             break;
     }
     return buf;
+}
+
+bool
+sf_conndiag_up (sf_conndiag_t *self)
+{
+    sf_conndiag_state (self);
+    return self->up;
 }
