@@ -20,7 +20,7 @@
 #ifndef SF_FLEET_H
 #define SF_FLEET_H
 
-#include "sf_query.h"
+#include "sf_query_ctx.h"
 #include <msgpack.h>
 
 typedef struct {

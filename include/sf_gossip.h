@@ -18,7 +18,7 @@
 #ifndef SF_GOSSIP_H
 #define SF_GOSSIP_H
 
-#include "sf_controller.h"
+#include "sf_controller_config.h"
 #include "sf_live.h"
 #include "sf_metrics.h"
 #include "sf_security.h"

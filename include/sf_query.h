@@ -14,32 +14,7 @@
 #include "sf_store.h"
 #include "sf_live.h"
 #include "sf_readmodel.h"
-#include <msgpack.h>
-#include <stdatomic.h>
-
-typedef struct {
-    sf_store_t *store;
-    sf_live_t *live;
-    int64_t transfer_timeout_s;
-    //  The indexed read model every listing, count and gauge uses (set by
-    //  the controller; NULL: the queries scan LMDB, as tools and tests may)
-    sf_readmodel_t *model;
-    //  Writes a packed cluster_reply message into reply (set when the
-    //  controller runs gossip; controller/gossip.c). Thread-safe.
-    int (*cluster_fn) (void *arg, msgpack_sbuffer *reply);
-    void *cluster_arg;
-    //  The HTTP listener's address as bound, for the cluster reply (set by
-    //  the HTTP module once it listens; NULL without one). Atomic because
-    //  the query threads may already run.
-    _Atomic (const char *) http_address;
-    //  The change feed the `changes` request reads (set by the controller;
-    //  NULL: the request answers bad_request)
-    struct sf_feed_t *feed;
-    //  The alert rules and what fires (the `alerts` request; NULL: none)
-    struct sf_alerts_t *alerts;
-    //  Their delivery, for /metrics (NULL: none)
-    struct sf_webhooks_t *webhooks;
-} sf_query_ctx_t;
+#include "sf_query_ctx.h"
 
 typedef struct {
     size_t total;               //  rows matching the filter
