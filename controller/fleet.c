@@ -1195,11 +1195,7 @@ s_flags_one (const char *node, const char *name, void *arg)
     //  Rewrite the summary; the value moves, so copy the record out first
     sf_summary_t sum = row.sum;
     sum.flags = (uint8_t) ((sum.flags & ~SF_SUM_DERIVED) | want);
-    void *copy = malloc (row.packed_size ? row.packed_size : 1);
-    if (!copy) {
-        f->failed = 1;
-        return 1;
-    }
+    void *copy = sf_xmalloc (row.packed_size);
     memcpy (copy, row.packed, row.packed_size);
     if (sf_store_put_stream_packed (f->store, node, name, &sum, copy, row.packed_size))
         f->failed = 1;
@@ -1473,7 +1469,6 @@ typedef struct {
     char (*uids) [SF_NAME_MAX + 1];
     char (*names) [SF_NAME_MAX + 1];
     size_t count, cap;
-    int failed;
 } s_uidlist_t;
 
 static void
@@ -1517,7 +1512,7 @@ s_involved_one (const sf_val_t *k, const sf_val_t *v, void *arg)
     if (s_state_load (inv->r, uid, &st) == 0
     &&  (strcmp (st.xfer_from, inv->node) == 0 || strcmp (st.conflict, inv->node) == 0))
         s_uidlist_add (inv->l, uid, "");
-    return inv->l->failed;
+    return 0;
 }
 
 int
@@ -1532,7 +1527,7 @@ sf_fleet_node_down (sf_store_t *store, const char *node)
     s_involved_t inv = { &w, node, &l };
     if (sf_store_foreach (&w, SF_DB_FLEET_STATE, NULL, 0, s_involved_one, &inv))
         return -1;
-    int result = l.failed ? -1 : 0;
+    int result = 0;
     for (size_t i = 0; i < l.count && result == 0; i++) {
         //  The event names the stream as the placement on the node does
         char name [SF_NAME_MAX + 1] = "";
@@ -1567,11 +1562,10 @@ s_up_row (const sf_row_t *row, void *arg)
             u->starts = sf_xreallocarray (u->starts, cap, sizeof (int64_t));
             u->cap = cap;
         }
-        if (!u->l->failed)
-            u->starts [u->l->count - 1] = s.started_at > 0 ? s.started_at * 1000 : s.changed_at_ms;
+        u->starts [u->l->count - 1] = s.started_at > 0 ? s.started_at * 1000 : s.changed_at_ms;
     }
     sf_stream_clear (&s);
-    return u->l->failed;
+    return 0;
 }
 
 int
@@ -1585,7 +1579,7 @@ sf_fleet_node_up (sf_store_t *store, const char *node)
     s_uidlist_t l = { 0 };
     s_up_t u = { &l, NULL, 0 };
     sf_store_scan_streams (&r, node, s_up_row, &u);
-    int result = l.failed ? -1 : 0;
+    int result = 0;
     for (size_t i = 0; i < l.count && result == 0; i++) {
         sf_fleet_change_t ch = { .node = node, .started = true, .at_ms = u.starts [i],
                                  .type = SF_TYPE_PRIMARY };
@@ -1702,7 +1696,6 @@ sf_fleet_derive (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int nod
 typedef struct {
     sf_fleet_event_t *items;
     size_t count, cap;
-    int failed;
 } s_evlist_t;
 
 static sf_fleet_event_t *
@@ -1847,12 +1840,9 @@ s_collect_event (const sf_val_t *k, const sf_val_t *v, void *arg)
     if (k->size >= 8 && c->q->end_ms > 0 && (int64_t) sf_be64_get (k->data) >= c->q->end_ms)
         return 1;                   //  keys are in time order
     sf_fleet_event_t ev;
-    if (s_event_unpack (v->data, v->size, &ev) == 0 && s_selected (c->q, &ev)) {
-        sf_fleet_event_t *e = s_evlist_add (c->l);
-        if (e)
-            *e = ev;
-    }
-    return c->l->failed;
+    if (s_event_unpack (v->data, v->size, &ev) == 0 && s_selected (c->q, &ev))
+        *s_evlist_add (c->l) = ev;
+    return 0;
 }
 
 //  transfer_stuck: from the transfer log, at this controller's timeout.
@@ -1882,14 +1872,11 @@ s_collect_stuck (const sf_val_t *k, const sf_val_t *v, void *arg)
             snprintf (ev.reason, sizeof (ev.reason), "%s",
                       end ? "the transfer took longer than the transfer timeout"
                           : "the transfer did not complete within the transfer timeout");
-            if (s_selected (c->q, &ev)) {
-                sf_fleet_event_t *e = s_evlist_add (c->l);
-                if (e)
-                    *e = ev;
-            }
+            if (s_selected (c->q, &ev))
+                *s_evlist_add (c->l) = ev;
         }
     }
-    return c->l->failed;
+    return 0;
 }
 
 int
@@ -1910,14 +1897,8 @@ sf_fleet_events (sf_query_ctx_t *ctx, const sf_fleet_query_t *q,
     sf_key_make (&from, "L", (uint64_t) (start > 0 ? start : 0));
     sf_store_foreach_from (&r, SF_DB_FLEET_EVENTS, NULL, &from, s_collect_event, &c);
     //  A transfer turns stuck a timeout after its start: any start before the range's end
-    if (!l.failed)
-        sf_store_foreach (&r, SF_DB_FLEET_TRANSFERS, NULL, 0, s_collect_stuck, &c);
+    sf_store_foreach (&r, SF_DB_FLEET_TRANSFERS, NULL, 0, s_collect_stuck, &c);
     sf_store_read_end (&r);
-    if (l.failed) {
-        free (l.items);
-        snprintf (err, errlen, "out of memory while listing events");
-        return -1;
-    }
     if (l.count > 1)
         qsort (l.items, l.count, sizeof (*l.items), s_ev_cmp);
     //  Before the kinds: a superseded transfer_started is not listed as one
@@ -2063,7 +2044,6 @@ typedef struct {
     sf_read_t *r;
     sf_timeline_t *tl;
     size_t cap;
-    int failed;
 } s_tl_t;
 
 static int
@@ -2094,7 +2074,7 @@ s_tl_placement (const char *node, const char *name, void *arg)
         sf_links_range (&s, have_node ? &n : NULL, e->from, e->to, e->rtsp, e->hls, sizeof (e->rtsp));
     }
     sf_stream_clear (&s);
-    return t->failed;
+    return 0;
 }
 
 static int
@@ -2131,14 +2111,9 @@ sf_fleet_timeline (sf_query_ctx_t *ctx, const char *name, sf_timeline_t *out,
         return -1;
     }
     s_current (ctx, &r, out->uid, out->current, sizeof (out->current));
-    s_tl_t t = { &r, out, 0, 0 };
+    s_tl_t t = { &r, out, 0 };
     s_uid_scan (&r, out->uid, NULL, s_tl_placement, &t);
     sf_store_read_end (&r);
-    if (t.failed) {
-        sf_timeline_clear (out);
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
     sf_timeline_sort (out);
     return 0;
 }
