@@ -120,8 +120,8 @@ void sf_apimemo_clear (sf_apimemo_t *self);
 uint32_t sf_apimemo_rate (sf_apimemo_entry_t *entry, uint64_t bytes, int64_t mono_ms);
 //  Adds every entry that set does not hold to it as a suspend record (a
 //  server that forgets a stream once its publisher stops) and forgets its
-//  byte sample, so a restart does not make a rate of the gap. 0 or -1.
-int sf_apimemo_report_unseen (sf_apimemo_t *self, sf_streamset_t *set);
+//  byte sample, so a restart does not make a rate of the gap
+void sf_apimemo_report_unseen (sf_apimemo_t *self, sf_streamset_t *set);
 //  Counts a reconnect when the publisher's session id changes from one
 //  non-empty value to another, or comes back after an empty one
 void sf_apimemo_session (sf_apimemo_entry_t *entry, const char *session);

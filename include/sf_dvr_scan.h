@@ -68,14 +68,14 @@ void sf_dvr_scan_no_inotify (sf_dvr_scan_t *self);
 int sf_dvr_scan_update (sf_dvr_scan_t *self, int64_t now_ms, char *err, size_t errlen);
 //  Fills dvr for one stream from the last update: ranges, depth, chunk
 //  length, current recording start, bytes on disk, free disk space.
-//  Returns 1 when the stream has chunks, 0 when not (dvr untouched), -1 on
-//  out of memory.
+//  Returns 1 when the stream has chunks, 0 when not (dvr untouched).
 int sf_dvr_scan_fill (const sf_dvr_scan_t *self, const char *stream, sf_dvr_t *dvr);
 //  Names of the streams that have chunks, in no particular order; returns
 //  how many there are (may exceed max). Valid until the next update.
 size_t sf_dvr_scan_streams (const sf_dvr_scan_t *self, const char **names, size_t max);
-//  Fills the DVR part of every stream in set that has chunks and sets its
-//  dvr function. Returns 0 or -1.
-int sf_dvr_scan_apply (const sf_dvr_scan_t *self, sf_streamset_t *set);
+//  Fills the DVR part of every stream in set that has chunks and no ranges
+//  of its own (a source that reports its archive, Aipix, keeps it) and sets
+//  its dvr function.
+void sf_dvr_scan_apply (const sf_dvr_scan_t *self, sf_streamset_t *set);
 void sf_dvr_scan_stats (const sf_dvr_scan_t *self, sf_dvr_scan_stats_t *stats);
 #endif

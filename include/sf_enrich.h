@@ -28,6 +28,6 @@ void sf_enrich_destroy (sf_enrich_t **self_p);
 //  that exist only as DVR archives on disk are added with status suspend
 //  (a camera that stopped publishing still has its archive here). Problems
 //  in a step are logged (rate-limited) and do not fail the poll: the
-//  source's own state is still worth reporting. Returns 0, -1 on no memory.
-int sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived);
+//  source's own state is still worth reporting.
+void sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived);
 #endif

@@ -37,7 +37,7 @@ typedef struct {
 //  bitrate, clients, started_at (utc_ms, or now_s - lifetime ms),
 //  reconnect attempts (retry_count), audio mark and media (media_info),
 //  DVR depth and ranges (dvr_info: utc s), source url (the active input).
-//  0, -1 when the item has no name, -2 when out of memory.
+//  0, or -1 when the item has no name (or one too long).
 int sf_flussonic_stream (json_t *item, int64_t now_s, sf_stream_t *stream,
                          sf_flussonic_stream_t *extra);
 

@@ -37,6 +37,6 @@ int sf_overrides_load (sf_overrides_t *self, const char *path, char *err, size_t
 int sf_overrides_refresh (sf_overrides_t *self, char *err, size_t errlen);
 //  Number of sections
 size_t sf_overrides_count (const sf_overrides_t *self);
-//  Applies every matching section to every stream in set. Returns 0 or -1.
-int sf_overrides_apply (const sf_overrides_t *self, sf_streamset_t *set);
+//  Applies every matching section to every stream in set
+void sf_overrides_apply (const sf_overrides_t *self, sf_streamset_t *set);
 #endif

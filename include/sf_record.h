@@ -99,11 +99,11 @@ typedef struct {
 //  Stream records
 void sf_stream_init (sf_stream_t *self);
 void sf_stream_clear (sf_stream_t *self);           //  frees owned memory, re-inits
-//  Deep copy; returns 0 (int for its callers: out of memory aborts, sf_alloc.h)
-int sf_stream_copy (sf_stream_t *dest, const sf_stream_t *src);
-//  Replaces an owned text field; NULL or "" clears it. Returns 0 (out of
-//  memory aborts, sf_alloc.h).
-int sf_text_set (char **field, const char *value);
+//  Deep copy (out of memory aborts, sf_alloc.h)
+void sf_stream_copy (sf_stream_t *dest, const sf_stream_t *src);
+//  Replaces an owned text field; NULL or "" clears it (out of memory
+//  aborts, sf_alloc.h)
+void sf_text_set (char **field, const char *value);
 //  Copies a string into a fixed buffer of size cap+1; returns -1 if it did not fit
 int sf_str_set (char *dest, size_t cap, const char *value);
 #define SF_STRSET(field, value) sf_str_set ((field), sizeof (field) - 1, (value))

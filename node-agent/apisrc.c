@@ -425,7 +425,7 @@ sf_apimemo_rate (sf_apimemo_entry_t *e, uint64_t bytes, int64_t mono_ms)
     return kbps;
 }
 
-int
+void
 sf_apimemo_report_unseen (sf_apimemo_t *self, sf_streamset_t *set)
 {
     for (size_t i = 0; i < self->count; i++) {
@@ -433,13 +433,10 @@ sf_apimemo_report_unseen (sf_apimemo_t *self, sf_streamset_t *set)
         if (sf_streamset_find (set, e->key))
             continue;
         sf_stream_t *s = sf_streamset_add (set, e->key);
-        if (!s)
-            return -1;
         SF_STRSET (s->uid, e->key);
         s->status = SF_STATUS_SUSPEND;
         e->bytes_at_ms = 0;
     }
-    return 0;
 }
 
 void

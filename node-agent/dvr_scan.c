@@ -399,7 +399,7 @@ s_hash_str (const char *s)
     return h;
 }
 
-static int
+static void
 s_hash_grow (sf_dvr_scan_t *self)
 {
     size_t cap = self->hash_cap ? self->hash_cap * 2 : 64;
@@ -413,7 +413,6 @@ s_hash_grow (sf_dvr_scan_t *self)
     free (self->hash);
     self->hash = hash;
     self->hash_cap = cap;
-    return 0;
 }
 
 static int64_t
@@ -437,8 +436,8 @@ s_stream_intern (sf_dvr_scan_t *self, const char *name)
     int64_t id = s_stream_find (self, name);
     if (id >= 0)
         return id;
-    if ((self->nstreams + 1) * 2 > self->hash_cap && s_hash_grow (self))
-        return -1;
+    if ((self->nstreams + 1) * 2 > self->hash_cap)
+        s_hash_grow (self);
     if (self->nstreams == self->streams_cap) {
         size_t cap = self->streams_cap ? self->streams_cap * 2 : 16;
         self->streams = sf_xreallocarray (self->streams, cap, sizeof (s_stream_t));
@@ -515,13 +514,13 @@ s_subdir_cmp (const void *a, const void *b)
 }
 
 //  Appends a range (ms) to a list, merging with the last one across small gaps
-static int
+static void
 s_range_push (sf_range_t **ranges, size_t *n, size_t *cap, int64_t from, int64_t to)
 {
     if (*n && from <= (*ranges) [*n - 1].to + S_GAP_MS && from >= (*ranges) [*n - 1].from) {
         if (to > (*ranges) [*n - 1].to)
             (*ranges) [*n - 1].to = to;
-        return 0;
+        return;
     }
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 4;
@@ -531,7 +530,6 @@ s_range_push (sf_range_t **ranges, size_t *n, size_t *cap, int64_t from, int64_t
     (*ranges) [*n].from = from;
     (*ranges) [*n].to = to;
     (*n)++;
-    return 0;
 }
 
 //  A {seq} chunk's times. A playlist that gave it a program date-time
@@ -565,7 +563,7 @@ s_seq_time (const s_dir_t *dir, size_t i)
 }
 
 //  Rebuilds a directory's per-stream runs from its sorted chunks
-static int
+static void
 s_dir_build_runs (s_dir_t *dir)
 {
     if (dir->owner && dir->owner->timing == S_TIME_SEQ)
@@ -593,14 +591,12 @@ s_dir_build_runs (s_dir_t *dir)
         size_t rcap = 0;
         for (size_t k = i; k + 1 < j; k++) {
             const s_chunk_t *c = &dir->chunks [k];
-            if (s_range_push (&run->ranges, &run->nranges, &rcap, c->start_ms, c->end_ms))
-                return -1;
+            s_range_push (&run->ranges, &run->nranges, &rcap, c->start_ms, c->end_ms);
             run->bytes += c->bytes;
             run->dur_sum_ms += c->end_ms - c->start_ms;
         }
         i = j;
     }
-    return 0;
 }
 
 //  The timestamp (ms) of an FLV file's last complete tag: the recording's
@@ -713,8 +709,8 @@ s_is_playlist (const char *file)
     return len > 5 && !strcmp (file + len - 5, ".m3u8");
 }
 
-//  A playlist seen (added) or gone from a directory; -1 out of memory
-static int
+//  A playlist seen (added) or gone from a directory
+static void
 s_playlist_note (s_dir_t *dir, const char *file, bool added)
 {
     for (size_t i = 0; i < dir->nplaylists; i++)
@@ -725,16 +721,15 @@ s_playlist_note (s_dir_t *dir, const char *file, bool added)
                 free (dir->playlists [i].name);
                 dir->playlists [i] = dir->playlists [--dir->nplaylists];
             }
-            return 0;
+            return;
         }
     if (!added)
-        return 0;
+        return;
     s_playlist_t *pl = sf_xreallocarray (dir->playlists, dir->nplaylists + 1, sizeof (s_playlist_t));
     dir->playlists = pl;
     memset (&pl [dir->nplaylists], 0, sizeof (s_playlist_t));
     pl [dir->nplaylists].name = sf_xstrdup (file);
     pl [dir->nplaylists++].seen = true;
-    return 0;
 }
 
 //  ISO 8601 date-time with an optional fraction and zone (Z, +hh:mm,
@@ -824,7 +819,7 @@ s_playlist_read (sf_dvr_scan_t *self, s_dir_t *dir, const char *path)
 
 //  Looks at a {seq} directory's playlists; re-reads those that changed and
 //  then the directory's chunk times. One stat per playlist per update.
-static int
+static void
 s_dir_playlists (sf_dvr_scan_t *self, s_dir_t *dir)
 {
     bool changed = false;
@@ -844,7 +839,8 @@ s_dir_playlists (sf_dvr_scan_t *self, s_dir_t *dir)
         s_playlist_read (self, dir, path);
         changed = true;
     }
-    return changed ? s_dir_build_runs (dir) : 0;
+    if (changed)
+        s_dir_build_runs (dir);
 }
 
 //  Re-reads a directory whose mtime moved: keeps what it knew of names still
@@ -905,7 +901,6 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
     s_dir_t **subdirs = NULL;
     size_t nsubdirs = 0, subcap = 0;
     bool sorted = true;
-    int rc = 0;
     for (size_t i = 0; i < dir->nsubdirs; i++)
         dir->subdirs [i]->claimed = false;
     for (size_t i = 0; i < dir->nplaylists; i++)
@@ -915,11 +910,8 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
     while ((de = readdir (dh))) {
         if (de->d_name [0] == '.' && (!de->d_name [1] || (de->d_name [1] == '.' && !de->d_name [2])))
             continue;
-        if (leaf && self->timing == S_TIME_SEQ && s_is_playlist (de->d_name)
-            && s_playlist_note (dir, de->d_name, true)) {
-            rc = -1;
-            break;
-        }
+        if (leaf && self->timing == S_TIME_SEQ && s_is_playlist (de->d_name))
+            s_playlist_note (dir, de->d_name, true);
         s_caps_t caps = dir->caps;
         if (!s_match (pat, de->d_name, &caps))
             continue;
@@ -941,10 +933,6 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
                 sub = s_dir_new (self, path, dir->depth + 1, &caps);
             }
             free (path);
-            if (!sub) {
-                rc = -1;
-                break;
-            }
             if (nsubdirs == subcap) {
                 subcap = subcap ? subcap * 2 : 8;
                 subdirs = sf_xreallocarray (subdirs, subcap, sizeof (s_dir_t *));
@@ -955,10 +943,6 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
         if (de->d_type == DT_DIR || !caps.has_name || !s_plausible (self, &caps, de->d_name))
             continue;
         int64_t id = s_stream_intern (self, caps.name);
-        if (id < 0) {
-            rc = -1;
-            break;
-        }
         if (nchunks == cap) {
             cap = cap ? cap * 2 : 64;
             chunks = sf_xreallocarray (chunks, cap, sizeof (s_chunk_t));
@@ -1010,28 +994,11 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
     //  Playlists no longer there
     size_t kept = 0;
     for (size_t i = 0; i < dir->nplaylists; i++)
-        if (dir->playlists [i].seen || rc)
+        if (dir->playlists [i].seen)
             dir->playlists [kept++] = dir->playlists [i];
         else
             free (dir->playlists [i].name);
     dir->nplaylists = kept;
-    if (rc) {
-        //  Out of memory: drop this directory's view and re-read it next
-        //  time. Known subdirectories are in both lists; free each once.
-        for (size_t i = 0; i < nsubdirs; i++)
-            if (!subdirs [i]->claimed)
-                s_dir_destroy (&subdirs [i]);
-        for (size_t i = 0; i < dir->nsubdirs; i++)
-            s_dir_destroy (&dir->subdirs [i]);
-        free (dir->subdirs);
-        dir->subdirs = NULL;
-        dir->nsubdirs = 0;
-        free (subdirs);
-        free (chunks);
-        free (arena);
-        dir->scanned = false;
-        return -1;
-    }
     //  Subdirectories left unclaimed in the old list are gone from disk
     for (size_t i = 0; i < dir->nsubdirs; i++)
         if (!dir->subdirs [i]->claimed)
@@ -1051,7 +1018,8 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
     dir->arena = arena;
     dir->arena_len = arena_len;
     dir->arena_cap = arena_cap;
-    return s_dir_build_runs (dir);
+    s_dir_build_runs (dir);
+    return 0;
 }
 
 //  Re-stats each stream's newest chunk in a directory: it may still grow
@@ -1082,7 +1050,7 @@ s_dir_restat_last (sf_dvr_scan_t *self, s_dir_t *dir)
 //  Applies the names inotify reported for a directory: a removed chunk
 //  leaves the sorted array, an added one is stat()ed and inserted in place.
 //  Either way only the reported names cost anything.
-static int
+static void
 s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
 {
     //  The mtime now covers what the queue holds (later changes queue new
@@ -1091,13 +1059,11 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
     if (stat (dir->path, &dst) == 0)
         dir->mtime = dst.st_mtim;
     int fd = open (dir->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
     const char *pat = self->components [dir->depth];
-    for (size_t i = 0; i < dir->npending && fd >= 0 && !rc; i++) {
+    for (size_t i = 0; i < dir->npending && fd >= 0; i++) {
         const char *name = dir->pending [i].name;
         if (self->timing == S_TIME_SEQ && s_is_playlist (name)) {
-            if (s_playlist_note (dir, name, dir->pending [i].added))
-                rc = -1;
+            s_playlist_note (dir, name, dir->pending [i].added);
             continue;
         }
         s_caps_t caps = dir->caps;
@@ -1106,10 +1072,8 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
         int64_t start = s_key (self, &caps, name);
         int64_t id = dir->pending [i].added ? s_stream_intern (self, caps.name)
                                             : s_stream_find (self, caps.name);
-        if (id < 0) {
-            rc = dir->pending [i].added ? -1 : 0;
-            continue;
-        }
+        if (id < 0)
+            continue;               //  a removal of a stream never seen
         s_chunk_t *c = s_chunk_find (dir->chunks, dir->nchunks, (uint32_t) id, start);
         if (!dir->pending [i].added) {
             if (c) {
@@ -1184,11 +1148,7 @@ s_dir_apply_pending (sf_dvr_scan_t *self, s_dir_t *dir)
         dir->arena_cap = len + 1;
         dir->arena_garbage = 0;
     }
-    if (rc || s_dir_build_runs (dir)) {
-        dir->reread = true;
-        return -1;
-    }
-    return 0;
+    s_dir_build_runs (dir);
 }
 
 static void
@@ -1278,8 +1238,8 @@ s_dir_update (sf_dvr_scan_t *self, s_dir_t *dir)
                 rc = -1;
         }
     }
-    if (self->timing == S_TIME_SEQ && dir->depth == self->ncomponents - 1 && s_dir_playlists (self, dir))
-        rc = -1;
+    if (self->timing == S_TIME_SEQ && dir->depth == self->ncomponents - 1)
+        s_dir_playlists (self, dir);
     s_dir_restat_last (self, dir);
     for (size_t i = 0; i < dir->nsubdirs; i++)
         if (s_dir_update (self, dir->subdirs [i]))
@@ -1287,7 +1247,7 @@ s_dir_update (sf_dvr_scan_t *self, s_dir_t *dir)
     return rc;
 }
 //  Joins every directory's runs into the per-stream summaries
-static int
+static void
 s_join (sf_dvr_scan_t *self, const s_dir_t *dir)
 {
     self->stats.dirs++;
@@ -1297,21 +1257,17 @@ s_join (sf_dvr_scan_t *self, const s_dir_t *dir)
         s_stream_t *stream = &self->streams [run->stream];
         const s_chunk_t *last = &dir->chunks [run->first + run->count - 1];
         for (size_t r = 0; r < run->nranges; r++)
-            if (s_range_push (&stream->ranges, &stream->nranges, &stream->cap,
-                              run->ranges [r].from, run->ranges [r].to))
-                return -1;
-        if (s_range_push (&stream->ranges, &stream->nranges, &stream->cap,
-                          last->start_ms, last->end_ms))
-            return -1;
+            s_range_push (&stream->ranges, &stream->nranges, &stream->cap,
+                          run->ranges [r].from, run->ranges [r].to);
+        s_range_push (&stream->ranges, &stream->nranges, &stream->cap,
+                      last->start_ms, last->end_ms);
         stream->bytes += run->bytes + last->bytes;
         stream->dur_sum_ms += run->dur_sum_ms;
         stream->ncomplete += run->count - 1;
         stream->nchunks += run->count;
     }
     for (size_t i = 0; i < dir->nsubdirs; i++)
-        if (s_join (self, dir->subdirs [i]))
-            return -1;
-    return 0;
+        s_join (self, dir->subdirs [i]);
 }
 
 static int
@@ -1401,10 +1357,7 @@ sf_dvr_scan_new (const char *records_path, const char *pattern, char *err, size_
     s_caps_t caps;
     memset (&caps, 0, sizeof caps);
     self->ifd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
-    if (!(self->top = s_dir_new (self, self->root, 0, &caps))) {
-        snprintf (err, errlen, "out of memory");
-        goto fail;
-    }
+    self->top = s_dir_new (self, self->root, 0, &caps);
     return self;
 fail:
     sf_dvr_scan_destroy (&self);
@@ -1474,10 +1427,7 @@ sf_dvr_scan_update (sf_dvr_scan_t *self, int64_t now_ms, char *err, size_t errle
         s->ncomplete = s->nchunks = 0;
     }
     self->stats.dirs = self->stats.chunks = 0;
-    if (s_join (self, self->top)) {
-        snprintf (err, errlen, "out of memory joining DVR ranges");
-        return -1;
-    }
+    s_join (self, self->top);
     self->stats.streams = 0;
     for (size_t i = 0; i < self->nstreams; i++) {
         s_normalize (&self->streams [i]);
@@ -1503,8 +1453,7 @@ sf_dvr_scan_fill (const sf_dvr_scan_t *self, const char *name, sf_dvr_t *dvr)
         //  Seconds: a range covers every second it touches
         int64_t from = s->ranges [i].from / 1000;
         int64_t to = (s->ranges [i].to + 999) / 1000;
-        if (sf_dvr_add_range (dvr, from, to))
-            return -1;
+        sf_dvr_add_range (dvr, from, to);       //  in order, from <= to, within the bound
     }
     //  The stream's own records path: the root, then the pattern's directories
     //  down to the stream's own ("{name}/{ms}.ts" gives ROOT/NAME); where the
@@ -1521,8 +1470,7 @@ sf_dvr_scan_fill (const sf_dvr_scan_t *self, const char *name, sf_dvr_t *dvr)
             break;                  //  a time in the path: the level above it
         len += snprintf (path + len, sizeof (path) - (size_t) len, "/%s", comp);
     }
-    if (sf_text_set (&dvr->records_path, len > 0 && (size_t) len < sizeof (path) ? path : self->root))
-        return -1;
+    sf_text_set (&dvr->records_path, len > 0 && (size_t) len < sizeof (path) ? path : self->root);
     dvr->memory_bytes = s->bytes;
     dvr->disk_free_bytes = self->disk_free_bytes;
     dvr->chunk_s = s->ncomplete ? (int32_t) ((s->dur_sum_ms / (int64_t) s->ncomplete + 500) / 1000) : 0;
@@ -1549,17 +1497,13 @@ sf_dvr_scan_streams (const sf_dvr_scan_t *self, const char **names, size_t max)
     return n;
 }
 
-int
+void
 sf_dvr_scan_apply (const sf_dvr_scan_t *self, sf_streamset_t *set)
 {
-    for (size_t i = 0; i < set->count; i++) {
-        int rc = sf_dvr_scan_fill (self, set->items [i].name, &set->items [i].dvr);
-        if (rc < 0)
-            return -1;
-        if (rc > 0)
+    for (size_t i = 0; i < set->count; i++)
+        if (!set->items [i].dvr.nranges
+        &&  sf_dvr_scan_fill (self, set->items [i].name, &set->items [i].dvr))
             set->items [i].functions |= SF_FN_DVR;
-    }
-    return 0;
 }
 
 void

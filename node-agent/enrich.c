@@ -40,22 +40,13 @@ sf_enrich_new (const sf_agent_config_t *cfg, const sf_source_ops_t *ops, char *e
     && !(self->dvr = sf_dvr_scan_new (cfg->records_path, pattern, err, errlen)))
         goto fail;
     if (*cfg->overrides) {
-        if (!(self->overrides = sf_overrides_new ())) {
-            snprintf (err, errlen, "out of memory");
-            goto fail;
-        }
+        self->overrides = sf_overrides_new ();
         if (sf_overrides_load (self->overrides, cfg->overrides, err, errlen))
             goto fail;
     }
-    if (cfg->rtsp_probe
-    && !(self->probe = sf_rtsp_probe_new (cfg->rtsp_timeout_ms, 30000))) {
-        snprintf (err, errlen, "out of memory");
-        goto fail;
-    }
-    if (!(self->usage = sf_usage_new ())) {
-        snprintf (err, errlen, "out of memory");
-        goto fail;
-    }
+    if (cfg->rtsp_probe)
+        self->probe = sf_rtsp_probe_new (cfg->rtsp_timeout_ms, 30000);
+    self->usage = sf_usage_new ();
     sf_usage_set_interface (self->usage, cfg->net_interface);
     return self;
 fail:
@@ -174,12 +165,12 @@ s_index_cmp (const void *a, const void *b, void *arg)
 //  the source's set. The set's names are looked up through a sorted index
 //  (indices, not pointers: adding may move the records), so thousands of
 //  streams cost n log n, not n squared.
-static int
+static void
 s_add_archived (sf_enrich_t *self, sf_streamset_t *set)
 {
     size_t n = sf_dvr_scan_streams (self->dvr, NULL, 0);
     if (!n)
-        return 0;
+        return;
     const char **names = sf_xcalloc (n, sizeof (char *));
     size_t nlisted = set->count;
     size_t *index = sf_xcalloc (nlisted + 1, sizeof (size_t));
@@ -187,8 +178,7 @@ s_add_archived (sf_enrich_t *self, sf_streamset_t *set)
     for (size_t i = 0; i < nlisted; i++)
         index [i] = i;
     qsort_r (index, nlisted, sizeof (size_t), s_index_cmp, set);
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t i = 0; i < n; i++) {
         size_t lo = 0, hi = nlisted;
         bool found = false;
         while (lo < hi && !found) {
@@ -204,18 +194,13 @@ s_add_archived (sf_enrich_t *self, sf_streamset_t *set)
         }
         if (found)
             continue;
-        sf_stream_t *stream = sf_streamset_add (set, names [i]);
-        if (!stream)
-            rc = -1;
-        else
-            stream->status = SF_STATUS_SUSPEND;
+        sf_streamset_add (set, names [i])->status = SF_STATUS_SUSPEND;
     }
     free (names);
     free (index);
-    return rc;
 }
 
-int
+void
 sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived)
 {
     if (self->dvr) {
@@ -229,19 +214,9 @@ sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived)
             if (self->dvr_failing)
                 sf_info ("DVR scan: %s readable again", self->cfg->records_path);
             self->dvr_failing = false;
-            if (add_archived && s_add_archived (self, set))
-                return -1;
-            //  A source that reports its own archive (Aipix) keeps it
-            for (size_t i = 0; i < set->count; i++) {
-                sf_stream_t *stream = &set->items [i];
-                if (stream->dvr.nranges)
-                    continue;
-                int rc = sf_dvr_scan_fill (self->dvr, stream->name, &stream->dvr);
-                if (rc < 0)
-                    return -1;
-                if (rc > 0)
-                    stream->functions |= SF_FN_DVR;
-            }
+            if (add_archived)
+                s_add_archived (self, set);
+            sf_dvr_scan_apply (self->dvr, set);
         }
     }
     if (self->overrides) {
@@ -253,11 +228,9 @@ sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived)
         }
         else
             self->overrides_failing = false;
-        if (sf_overrides_apply (self->overrides, set))
-            return -1;
+        sf_overrides_apply (self->overrides, set);
     }
     if (self->probe)
         sf_rtsp_probe_apply (self->probe, set, sf_now_ms ());
     s_node_info (self, set);
-    return 0;
 }

@@ -279,12 +279,11 @@ sf_overrides_refresh (sf_overrides_t *self, char *err, size_t errlen)
     return 1;
 }
 
-int
+void
 sf_overrides_apply (const sf_overrides_t *self, sf_streamset_t *set)
 {
     if (!self)
-        return 0;
-    int rc = 0;
+        return;
     for (size_t i = 0; i < set->count; i++) {
         sf_stream_t *stream = &set->items [i];
         for (size_t r = 0; r < self->count; r++) {
@@ -302,8 +301,8 @@ sf_overrides_apply (const sf_overrides_t *self, sf_streamset_t *set)
                 SF_STRSET (stream->playback_uuid, rule->playback_uuid);
             if (rule->set_uid)
                 SF_STRSET (stream->uid, rule->uid);
-            if (rule->set_url && sf_text_set (&stream->source_url, rule->source_url))
-                rc = -1;
+            if (rule->set_url)
+                sf_text_set (&stream->source_url, rule->source_url);
             if (rule->set_rtsp)
                 SF_STRSET (stream->rtsp_template, rule->rtsp_template);
             if (rule->set_hls)
@@ -312,5 +311,4 @@ sf_overrides_apply (const sf_overrides_t *self, sf_streamset_t *set)
                 SF_STRSET (stream->rtmp_template, rule->rtmp_template);
         }
     }
-    return rc;
 }

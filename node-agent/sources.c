@@ -122,9 +122,6 @@ sf_source_poll (sf_source_t *self, sf_streamset_t *set)
     int rc = self->ops->poll (self->state, set);
     if (rc)
         return rc;
-    if (sf_enrich_apply (self->enrich, set, self->ops->add_archived)) {
-        snprintf (set->error, sizeof set->error, "out of memory completing the stream list");
-        return -1;
-    }
+    sf_enrich_apply (self->enrich, set, self->ops->add_archived);
     return 0;
 }

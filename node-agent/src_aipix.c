@@ -282,11 +282,6 @@ sf_aipix_parse_list (const char *json, size_t len, sf_streamset_t *set, char *er
         if (!name || !*name || strlen (name) > SF_NAME_MAX || (uid && strlen (uid) > SF_NAME_MAX))
             continue;
         sf_stream_t *s = sf_streamset_add (set, name);
-        if (!s) {
-            snprintf (err, errlen, "out of memory");
-            json_decref (root);
-            return -1;
-        }
         if (uid && *uid)
             SF_STRSET (s->uid, uid);
         json_t *type = json_object_get (item, "type");
@@ -325,30 +320,29 @@ sf_aipix_parse_detail (const char *json, size_t len, sf_stream_t *stream, char *
         json_decref (root);
         return -1;
     }
-    int rc = 0;
     char buf [32];
     //  The configuration is shown to be copied: keep text as it is, and
     //  print an object the way an operator would paste it back
     json_t *config = json_object_get (obj, "config");
     if (json_is_string (config))
-        rc |= sf_text_set (&stream->config, json_string_value (config));
+        sf_text_set (&stream->config, json_string_value (config));
     else
     if (json_is_object (config) || json_is_array (config)) {
         char *text = json_dumps (config, JSON_INDENT (2) | JSON_SORT_KEYS);
         if (text && strlen (text) <= SF_TEXT_MAX)
-            rc |= sf_text_set (&stream->config, text);
+            sf_text_set (&stream->config, text);
         free (text);
     }
     const char *s;
     if ((s = s_str (obj, "config_path", buf, sizeof buf)))
-        rc |= sf_text_set (&stream->config_path, s);
+        sf_text_set (&stream->config_path, s);
     if ((s = s_str (obj, "playback_uuid", buf, sizeof buf)) || (s = s_str (obj, "uuid", buf, sizeof buf)))
         SF_STRSET (stream->playback_uuid, s);
 
     json_t *dvr = json_object_get (obj, "dvr");
     if (json_is_object (dvr)) {
         if ((s = s_str (dvr, "records_path", buf, sizeof buf)))
-            rc |= sf_text_set (&stream->dvr.records_path, s);
+            sf_text_set (&stream->dvr.records_path, s);
         stream->dvr.depth_s = s_int (dvr, "duration_archive", stream->dvr.depth_s);
         stream->dvr.chunk_s = (int32_t) s_int (dvr, "duration_chunk", stream->dvr.chunk_s);
         stream->dvr.memory_bytes = (uint64_t) s_int (dvr, "ranges_memory", (int64_t) stream->dvr.memory_bytes);
@@ -364,9 +358,9 @@ sf_aipix_parse_detail (const char *json, size_t len, sf_stream_t *stream, char *
     json_t *source = json_object_get (obj, "source");
     if (json_is_object (source)) {
         if ((s = s_str (source, "url", buf, sizeof buf)) && strlen (s) < SF_URL_MAX)
-            rc |= sf_text_set (&stream->source_url, s);
+            sf_text_set (&stream->source_url, s);
         if ((s = s_str (source, "sdp", buf, sizeof buf)) && strlen (s) <= SF_TEXT_MAX)
-            rc |= sf_text_set (&stream->source_sdp, s);
+            sf_text_set (&stream->source_sdp, s);
         int64_t ping = s_int (source, "ping", -1);
         if (ping >= 0)
             stream->ping_ms = (int32_t) (ping > INT32_MAX ? INT32_MAX : ping);
@@ -385,10 +379,6 @@ sf_aipix_parse_detail (const char *json, size_t len, sf_stream_t *stream, char *
     if (json_is_object (audio) && (s = s_str (audio, "codec", buf, sizeof buf)))
         SF_STRSET (stream->media.acodec, s);
     json_decref (root);
-    if (rc) {
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
     return 0;
 }
 
@@ -412,7 +402,6 @@ sf_aipix_parse_ranges (const char *json, size_t len, sf_dvr_t *dvr, char *err, s
     sf_dvr_t all = { 0 };
     size_t i;
     json_t *item;
-    int rc = 0;
     json_array_foreach (items, i, item) {
         if (!json_is_object (item))
             continue;
@@ -434,16 +423,13 @@ sf_aipix_parse_ranges (const char *json, size_t len, sf_dvr_t *dvr, char *err, s
         all.nranges++;
     }
     json_decref (root);
-    if (!rc) {
-        sf_dvr_normalize (&all);
-        uint32_t first = all.nranges > SF_RANGES_MAX ? all.nranges - SF_RANGES_MAX : 0;
-        for (uint32_t k = first; k < all.nranges && !rc; k++)
-            rc = sf_dvr_add_range (dvr, all.ranges [k].from, all.ranges [k].to);
-    }
+    //  Sorted, from <= to, at most SF_RANGES_MAX: the adds cannot refuse one
+    sf_dvr_normalize (&all);
+    uint32_t first = all.nranges > SF_RANGES_MAX ? all.nranges - SF_RANGES_MAX : 0;
+    for (uint32_t k = first; k < all.nranges; k++)
+        sf_dvr_add_range (dvr, all.ranges [k].from, all.ranges [k].to);
     free (all.ranges);
-    if (rc)
-        snprintf (err, errlen, "out of memory");
-    return rc;
+    return 0;
 }
 
 int
@@ -634,16 +620,15 @@ s_cache_find (s_cache_t *cache, size_t n, const char *uid)
 }
 
 //  Copies the cached detail into a listed stream
-static int
+static void
 s_merge_detail (sf_stream_t *s, const s_cache_t *c)
 {
     const sf_stream_t *d = &c->detail;
-    int rc = 0;
-    rc |= sf_text_set (&s->config, d->config);
-    rc |= sf_text_set (&s->config_path, d->config_path);
-    rc |= sf_text_set (&s->source_url, d->source_url);
-    rc |= sf_text_set (&s->source_sdp, d->source_sdp);
-    rc |= sf_text_set (&s->dvr.records_path, d->dvr.records_path);
+    sf_text_set (&s->config, d->config);
+    sf_text_set (&s->config_path, d->config_path);
+    sf_text_set (&s->source_url, d->source_url);
+    sf_text_set (&s->source_sdp, d->source_sdp);
+    sf_text_set (&s->dvr.records_path, d->dvr.records_path);
     s->ping_ms = d->ping_ms;
     if (*d->playback_uuid)
         SF_STRSET (s->playback_uuid, d->playback_uuid);
@@ -656,13 +641,13 @@ s_merge_detail (sf_stream_t *s, const s_cache_t *c)
     free (s->dvr.ranges);
     s->dvr.ranges = NULL;
     s->dvr.nranges = 0;
-    for (uint32_t i = 0; i < d->dvr.nranges && !rc; i++)
-        rc = sf_dvr_add_range (&s->dvr, d->dvr.ranges [i].from, d->dvr.ranges [i].to);
+    //  Within the bound and in order (sf_aipix_parse_ranges)
+    for (uint32_t i = 0; i < d->dvr.nranges; i++)
+        sf_dvr_add_range (&s->dvr, d->dvr.ranges [i].from, d->dvr.ranges [i].to);
     //  The running recording: the newest range, if the server did not say
     if (!s->dvr.current_from && s->dvr.nranges && s->status == SF_STATUS_ACTIVE
     &&  (s->functions & SF_FN_DVR))
         s->dvr.current_from = s->dvr.ranges [s->dvr.nranges - 1].from;
-    return rc;
 }
 
 //  The part of a poll after the list: details, ranges, server, enrich.
@@ -731,8 +716,7 @@ s_poll_details (s_aipix_t *self, sf_streamset_t *set, int64_t deadline)
     if (failed)
         return -1;
     for (size_t i = 0; i < set->count; i++)
-        if (s_merge_detail (&set->items [i], &self->cache [i]))
-            goto oom;
+        s_merge_detail (&set->items [i], &self->cache [i]);
 
     //  Server usage: what the media server says of its drives beats statvfs
     //  on mounts the operator may not have listed

@@ -70,7 +70,7 @@ s_media (json_t *tracks, sf_stream_t *s)
 
 //  dvr_info: {from: utc s, depth: s, ranges: [{from: utc s, duration: s}]}
 //  (Central adds opened_at/closed_at in utc_ms on ranges)
-static int
+static void
 s_dvr (json_t *info, sf_stream_t *s)
 {
     s->dvr.depth_s = sf_jv_int (info, "depth", s->dvr.depth_s);
@@ -89,17 +89,15 @@ s_dvr (json_t *info, sf_stream_t *s)
         int64_t to = duration >= 0 ? from + duration : closed > 0 ? closed / 1000 : from;
         if (from <= 0 || to < from)
             continue;
-        if (sf_dvr_push_range (&s->dvr, from, to))
-            return -1;
+        sf_dvr_push_range (&s->dvr, from, to);     //  within the bound, to >= from
     }
     if (!json_array_size (ranges)) {
         int64_t from = sf_jv_int (info, "from", 0);
         int64_t duration = sf_jv_int (info, "duration", -1);
-        if (from > 0 && duration >= 0 && sf_dvr_push_range (&s->dvr, from, from + duration))
-            return -1;
+        if (from > 0 && duration >= 0)
+            sf_dvr_push_range (&s->dvr, from, from + duration);
     }
     sf_dvr_normalize (&s->dvr);
-    return 0;
 }
 
 int
@@ -156,14 +154,13 @@ sf_flussonic_stream (json_t *item, int64_t now_s, sf_stream_t *s, sf_flussonic_s
     json_t *dvr_info = json_object_get (stats, "dvr_info");
     if (json_is_object (dvr_info)) {
         s->functions |= SF_FN_DVR;
-        if (s_dvr (dvr_info, s))
-            return -2;
+        s_dvr (dvr_info, s);
         if (active && s->dvr.nranges)
             s->dvr.current_from = s->dvr.ranges [s->dvr.nranges - 1].from;
     }
     const char *root = sf_jv_str (json_object_get (item, "dvr"), "root");
-    if (root && sf_text_set (&s->dvr.records_path, root))
-        return -2;
+    if (root)
+        sf_text_set (&s->dvr.records_path, root);
     //  The input in use: the first is the primary source, others backups
     json_t *inputs = json_object_get (item, "inputs");
     x->ninputs = json_is_array (inputs) ? (int) json_array_size (inputs) : 0;
@@ -174,8 +171,8 @@ sf_flussonic_stream (json_t *item, int64_t now_s, sf_stream_t *s, sf_flussonic_s
             x->active_input = (int) i;
     json_t *used = json_array_get (inputs, x->active_input >= 0 ? (size_t) x->active_input : 0);
     const char *url = sf_jv_str (used, "url");
-    if (url && strlen (url) < SF_URL_MAX && sf_text_set (&s->source_url, url))
-        return -2;
+    if (url && strlen (url) < SF_URL_MAX)
+        sf_text_set (&s->source_url, url);
     return 0;
 }
 
@@ -233,21 +230,14 @@ s_each_stream (json_t *item, void *arg, char *err, size_t errlen)
     if (!name || sf_streamset_find (set, name))
         return 0;
     sf_stream_t *s = sf_streamset_add (set, name);
-    if (!s)
-        goto oom;
     sf_flussonic_stream_t x;
-    int rc = sf_flussonic_stream (item, c->now, s, &x);
-    if (rc == -2)
-        goto oom;
-    if (rc) {
+    if (sf_flussonic_stream (item, c->now, s, &x)) {
         sf_stream_clear (s);
         set->count--;
         return 0;
     }
     //  A new source_id: the input changed (a reconnect or a switch)
     sf_apimemo_entry_t *e = sf_apimemo_get (&c->self->memo, name);
-    if (!e)
-        goto oom;
     sf_apimemo_session (e, x.source_id);
     s->reconnect_total = e->reconnects > s->reconnect_attempts ? e->reconnects : s->reconnect_attempts;
     char text [512];
@@ -257,12 +247,8 @@ s_each_stream (json_t *item, void *arg, char *err, size_t errlen)
     else
         snprintf (text, sizeof text, "stream %s; %s input of %d", name,
                   x.active_input == 0 ? "primary" : "no active", x.ninputs);
-    if (sf_text_set (&s->config, text))
-        goto oom;
+    sf_text_set (&s->config, text);
     return 0;
-oom:
-    snprintf (err, errlen, "out of memory building the stream list");
-    return -1;
 }
 
 static int

@@ -383,13 +383,10 @@ sf_mediamtx_ranges (json_t *reply, sf_dvr_t *dvr, char *err, size_t errlen)
         double duration;
         if (!from || !sf_jv_num (item, "duration", &duration) || duration < 0 || duration > 1e9)
             continue;
+        //  Within the bound, to >= from: the push cannot refuse it
         if (fresh.nranges >= SF_RANGES_MAX)
             break;
-        if (sf_dvr_push_range (&fresh, from, from + (int64_t) (duration + 0.5))) {
-            free (fresh.ranges);
-            snprintf (err, errlen, "out of memory");
-            return -1;
-        }
+        sf_dvr_push_range (&fresh, from, from + (int64_t) (duration + 0.5));
     }
     sf_dvr_normalize (&fresh);
     free (dvr->ranges);
@@ -507,11 +504,11 @@ s_metrics_read (s_mediamtx_t *self, int64_t deadline)
 //  path, the metrics are a second view written at another instant); a
 //  disagreement is written into the path's config text and logged once
 //  per streak of polls that have one, naming the first and the count.
-static int
+static void
 s_cross_check (s_mediamtx_t *self, sf_streamset_t *set)
 {
     if (!self->metrics_read)
-        return 0;
+        return;
     size_t disagree = 0;
     char first [600] = "";
     for (size_t i = 0; i < set->count; i++) {
@@ -534,8 +531,7 @@ s_cross_check (s_mediamtx_t *self, sf_streamset_t *set)
             snprintf (first, sizeof first, "%s: %s", s->name, what);
         char text [2048];
         snprintf (text, sizeof text, "%s; metrics disagree: %s", s->config ? s->config : "", what);
-        if (sf_text_set (&s->config, text))
-            return -1;
+        sf_text_set (&s->config, text);
     }
     //  Paths in the metrics the API did not list (a list that changed while
     //  it was paged, or a path the API's user may not see)
@@ -551,7 +547,6 @@ s_cross_check (s_mediamtx_t *self, sf_streamset_t *set)
     if (!disagree && self->metrics_disagree)
         sf_info ("mediamtx: the metrics agree with the Control API again");
     self->metrics_disagree = disagree > 0;
-    return 0;
 }
 
 static int
@@ -567,10 +562,8 @@ s_each_path (json_t *item, void *arg, char *err, size_t errlen)
     if (sf_streamset_find (set, probe.name))
         return 0;                           //  listed twice: the first wins
     sf_apimemo_entry_t *e = sf_apimemo_get (&self->memo, probe.name);
-    sf_stream_t *s = e ? sf_streamset_add (set, probe.name) : NULL;
-    s_path_t *p = e ? s_path_of (e) : NULL;
-    if (!s || !p)
-        goto oom;
+    sf_stream_t *s = sf_streamset_add (set, probe.name);
+    s_path_t *p = s_path_of (e);
     *s = probe;
     s->type = SF_TYPE_PRIMARY;
     //  An API item without a byte counter: the metrics' counter fills in
@@ -597,12 +590,8 @@ s_each_path (json_t *item, void *arg, char *err, size_t errlen)
     snprintf (text, sizeof text, "path %s (configuration entry %s); source %s %s",
               s->name, *x.conf_name ? x.conf_name : "?", *x.source_type ? x.source_type : "none",
               x.source_id);
-    if (sf_text_set (&s->config, text))
-        goto oom;
+    sf_text_set (&s->config, text);
     return 0;
-oom:
-    snprintf (err, errlen, "out of memory");
-    return -1;
 }
 
 static int
@@ -612,15 +601,8 @@ s_each_recording (json_t *item, void *arg, char *err, size_t errlen)
     const char *name = sf_jv_str (item, "name");
     if (!name || !*name || strlen (name) > SF_NAME_MAX)
         return 0;
-    sf_apimemo_entry_t *e = sf_apimemo_get (&self->memo, name);
-    s_path_t *p = e ? s_path_of (e) : NULL;
-    if (!p)
-        goto oom;
-    p->recorded = true;
+    s_path_of (sf_apimemo_get (&self->memo, name))->recorded = true;
     return 0;
-oom:
-    snprintf (err, errlen, "out of memory");
-    return -1;
 }
 
 //  Details after the list, within the deadline and a bounded number of
@@ -722,12 +704,10 @@ s_poll (void *state, sf_streamset_t *set)
         snprintf (set->error, sizeof set->error, "%.250s", err);
         return -1;
     }
-    if (s_cross_check (self, set))
-        goto oom;
+    s_cross_check (self, set);
     //  Known paths not listed now: stopped, reported as suspend; and the
     //  details kept per path go onto the records
-    if (sf_apimemo_report_unseen (&self->memo, set))
-        goto oom;
+    sf_apimemo_report_unseen (&self->memo, set);
     for (size_t i = 0; i < self->memo.count; i++) {
         sf_apimemo_entry_t *e = &self->memo.items [i];
         s_path_t *p = e->data;
@@ -736,25 +716,22 @@ s_poll (void *state, sf_streamset_t *set)
             continue;
         if (p->recorded || p->dvr.nranges) {
             s->functions |= SF_FN_DVR;
+            //  A refusal is the record's bound (SF_RANGES_MAX): the rest waits
             for (uint32_t r = 0; r < p->dvr.nranges; r++)
                 if (sf_dvr_push_range (&s->dvr, p->dvr.ranges [r].from, p->dvr.ranges [r].to))
-                    goto oom;
+                    break;
             if (s->status == SF_STATUS_ACTIVE && s->dvr.nranges)
                 s->dvr.current_from = s->dvr.ranges [s->dvr.nranges - 1].from;
         }
-        if (p->source_url && sf_text_set (&s->source_url, p->source_url))
-            goto oom;
+        if (p->source_url)
+            sf_text_set (&s->source_url, p->source_url);
         if (p->session && s->status != SF_STATUS_SUSPEND) {
             char text [2048];
             snprintf (text, sizeof text, "%s; %s", s->config ? s->config : "", p->session);
-            if (sf_text_set (&s->config, text))
-                goto oom;
+            sf_text_set (&s->config, text);
         }
     }
     return 0;
-oom:
-    snprintf (set->error, sizeof set->error, "out of memory building the stream list");
-    return -1;
 }
 
 const sf_source_ops_t sf_source_mediamtx = {

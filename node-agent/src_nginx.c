@@ -51,7 +51,7 @@ typedef struct {
     char nginx_version [32], rtmp_version [32];
     char text [S_TEXT_MAX + 1];
     size_t text_len;
-    bool oom;
+    bool too_many;              //  more than SF_STREAMS_PER_NODE_MAX streams
 } s_parser_t;
 
 static void XMLCALL
@@ -129,7 +129,7 @@ s_end_stream (s_parser_t *p)
     if (stat->count == stat->cap) {
         size_t cap = stat->cap ? stat->cap * 2 : 16;
         if (cap > SF_STREAMS_PER_NODE_MAX) {
-            p->oom = true;
+            p->too_many = true;
             return;
         }
         stat->streams = sf_xreallocarray (stat->streams, cap, sizeof (sf_nginx_stream_t));
@@ -230,14 +230,8 @@ sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
     stat->cap = cap;
     s_parser_t *p = sf_xcalloc (1, sizeof (s_parser_t));
     XML_Parser parser = XML_ParserCreate (NULL);
-    if (!parser) {
-        free (p);
-        if (parser)
-            XML_ParserFree (parser);
-        sf_nginx_stat_clear (stat);
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
+    if (!parser)                //  expat's own allocation: the policy of sf_alloc.h
+        sf_oom (sizeof (s_parser_t), __FILE__, __LINE__);
     p->stat = stat;
     p->app_filter = app_filter;
     XML_SetUserData (parser, p);
@@ -256,8 +250,8 @@ sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
         rc = -1;
     }
     else
-    if (p->oom) {
-        snprintf (err, errlen, "out of memory, or more than %d streams", SF_STREAMS_PER_NODE_MAX);
+    if (p->too_many) {
+        snprintf (err, errlen, "more than %d streams", SF_STREAMS_PER_NODE_MAX);
         rc = -1;
     }
     else
@@ -380,7 +374,7 @@ s_known_find (s_nginx_t *self, const char *name)
 }
 
 //  Remembers the streams of this poll; new names are appended, then sorted in
-static int
+static void
 s_known_update (s_nginx_t *self, const sf_nginx_stat_t *stat)
 {
     for (size_t i = 0; i < self->nknown; i++)
@@ -411,7 +405,6 @@ s_known_update (s_nginx_t *self, const sf_nginx_stat_t *stat)
     }
     if (self->nknown > before)
         qsort (self->known, self->nknown, sizeof (s_known_t), s_known_cmp);
-    return 0;
 }
 
 //  The stream's RTMP link, rtmp://{host}:PORT/APP/{name}: per stream, since
@@ -426,7 +419,7 @@ s_rtmp_link (const s_nginx_t *self, sf_stream_t *s, const char *app)
               (long long) self->cfg.rtmp_port, app);
 }
 
-static int
+static void
 s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns,
                int64_t now_ms, int64_t mono_ms)
 {
@@ -434,10 +427,8 @@ s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns
     //  is the same stream name in a second application: the first wins
     s_known_t *k = s_known_find (self, ns->name);
     if (k && k->filled)
-        return 0;
+        return;
     sf_stream_t *s = sf_streamset_add (set, ns->name);
-    if (!s)
-        return -1;
     if (k)
         k->filled = true;
     SF_STRSET (s->uid, ns->name);
@@ -471,7 +462,7 @@ s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns
     char config [SF_NAME_MAX * 2 + SF_ADDR_MAX + 64];
     snprintf (config, sizeof config, "application %s; stream %s; publisher %s",
               ns->app, ns->name, *ns->publisher ? ns->publisher : "none");
-    return sf_text_set (&s->config, config);
+    sf_text_set (&s->config, config);
 }
 
 static int
@@ -493,19 +484,15 @@ s_poll (void *state, sf_streamset_t *set)
     }
     int64_t now_ms = sf_now_ms ();
     int64_t mono_ms = sf_mono_ms ();
-    if (s_known_update (self, stat))
-        goto oom;
+    s_known_update (self, stat);
     for (size_t i = 0; i < stat->count; i++)
-        if (s_fill_stream (self, set, &stat->streams [i], now_ms, mono_ms))
-            goto oom;
+        s_fill_stream (self, set, &stat->streams [i], now_ms, mono_ms);
     //  Streams seen before and gone from the page now: off, not forgotten
     for (size_t i = 0; i < self->nknown; i++) {
         s_known_t *k = &self->known [i];
         if (k->live || k->filled)
             continue;
         sf_stream_t *s = sf_streamset_add (set, k->name);
-        if (!s)
-            goto oom;
         SF_STRSET (s->uid, k->name);
         s->status = SF_STATUS_SUSPEND;
         s_rtmp_link (self, s, *k->app ? k->app : self->cfg.rtmp_app);
@@ -519,9 +506,6 @@ s_poll (void *state, sf_streamset_t *set)
     SF_STRSET (set->node.software_version, stat->version);
     set->node.started_at = stat->uptime_s ? now_ms / 1000 - stat->uptime_s : 0;
     return 0;
-oom:
-    snprintf (set->error, sizeof set->error, "out of memory building the stream list");
-    return -1;
 }
 
 const sf_source_ops_t sf_source_nginx = {

@@ -308,12 +308,7 @@ s_poll (void *state, sf_streamset_t *set)
     for (json_t *j = zhashx_first (self->streams); j; j = zhashx_next (self->streams)) {
         if (s_validate (self, j, err))
             continue;           //  checked on arrival; cannot fail here
-        sf_stream_t *s = sf_streamset_add (set, self->scratch.name);
-        if (!s) {
-            snprintf (set->error, sizeof (set->error), "out of memory");
-            return -1;
-        }
-        sf_stream_copy (s, &self->scratch);
+        sf_stream_copy (sf_streamset_add (set, self->scratch.name), &self->scratch);
     }
     return 0;
 }

@@ -257,12 +257,7 @@ s_poll (void *state, sf_streamset_t *set)
     if (self->ticks++ > 0)
         s_tick (self, now);
     for (size_t i = 0; i < self->count; i++) {
-        sf_stream_t *out = sf_streamset_add (set, self->streams [i].name);
-        if (!out) {
-            snprintf (set->error, sizeof (set->error), "out of memory");
-            return -1;
-        }
-        s_fill (self, &self->streams [i], out, now);
+        s_fill (self, &self->streams [i], sf_streamset_add (set, self->streams [i].name), now);
     }
     return 0;
 }

@@ -258,11 +258,9 @@ s_each_stream (json_t *item, void *arg, char *err, size_t errlen)
     if (strlen (name) > SF_NAME_MAX || sf_streamset_find (set, name))
         return 0;               //  too long, or listed twice: the first wins
     sf_apimemo_entry_t *e = sf_apimemo_get (&self->memo, name);
-    if (e && !e->data)
+    if (!e->data)
         e->data = sf_xcalloc (1, sizeof (s_memo_t));
-    sf_stream_t *s = e && e->data ? sf_streamset_add (set, name) : NULL;
-    if (!s)
-        goto oom;
+    sf_stream_t *s = sf_streamset_add (set, name);
     probe.config = NULL;
     memcpy (s->name, name, strlen (name) + 1);
     SF_STRSET (s->uid, name);
@@ -316,12 +314,8 @@ s_each_stream (json_t *item, void *arg, char *err, size_t errlen)
     snprintf (text, sizeof text, "vhost %s; app %s; stream %s; id %s; publisher %s",
               s_vhost_name (self, x.vhost) ? s_vhost_name (self, x.vhost) : x.vhost,
               x.app, x.stream, x.id, *x.publisher ? x.publisher : "none");
-    if (sf_text_set (&s->config, text))
-        goto oom;
+    sf_text_set (&s->config, text);
     return 0;
-oom:
-    snprintf (err, errlen, "out of memory building the stream list");
-    return -1;
 }
 
 static int
@@ -337,10 +331,8 @@ s_poll (void *state, sf_streamset_t *set)
     int rc = sf_apisrc_list (self->api, &list, ctx.deadline, s_each_stream, &ctx, err, sizeof err);
     sf_apimemo_end (&self->memo, false);
     //  Streams SRS forgot (no publisher, no player left): suspend
-    if (!rc && sf_apimemo_report_unseen (&self->memo, set)) {
-        snprintf (err, sizeof err, "out of memory building the stream list");
-        rc = -1;
-    }
+    if (!rc)
+        sf_apimemo_report_unseen (&self->memo, set);
     if (rc) {
         snprintf (set->error, sizeof set->error, "%.250s", err);
         return -1;

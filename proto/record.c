@@ -33,7 +33,7 @@ sf_stream_clear (sf_stream_t *self)
     sf_stream_init (self);
 }
 
-int
+void
 sf_stream_copy (sf_stream_t *dest, const sf_stream_t *src)
 {
     sf_stream_clear (dest);
@@ -55,17 +55,15 @@ sf_stream_copy (sf_stream_t *dest, const sf_stream_t *src)
         memcpy (dest->dvr.ranges, src->dvr.ranges, src->dvr.nranges * sizeof (sf_range_t));
         dest->dvr.nranges = src->dvr.nranges;
     }
-    return 0;
 }
 
-int
+void
 sf_text_set (char **field, const char *value)
 {
     free (*field);
     *field = NULL;
     if (value && *value)
         *field = sf_xstrdup (value);
-    return 0;
 }
 
 int

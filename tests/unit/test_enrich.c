@@ -92,7 +92,7 @@ test_apply (void **state)
     sf_stream_t *live = sf_streamset_add (&set, "cam1");
     live->status = SF_STATUS_ACTIVE;
     sf_streamset_add (&set, "cam2");
-    assert_int_equal (sf_enrich_apply (e, &set, true), 0);
+    sf_enrich_apply (e, &set, true);
     assert_int_equal (set.count, 3);
     sf_stream_t *cam1 = sf_streamset_find (&set, "cam1");
     sf_stream_t *cam2 = sf_streamset_find (&set, "cam2");
@@ -128,7 +128,7 @@ test_apply (void **state)
     //  not invented
     sf_streamset_init (&set);
     sf_streamset_add (&set, "cam1");
-    assert_int_equal (sf_enrich_apply (e, &set, false), 0);
+    sf_enrich_apply (e, &set, false);
     assert_int_equal (set.count, 1);
     sf_streamset_clear (&set);
     sf_enrich_destroy (&e);
@@ -148,7 +148,7 @@ test_source_ranges_win (void **state)
     sf_streamset_init (&set);
     sf_stream_t *cam1 = sf_streamset_add (&set, "cam1");
     sf_dvr_add_range (&cam1->dvr, 100, 200);
-    assert_int_equal (sf_enrich_apply (e, &set, false), 0);
+    sf_enrich_apply (e, &set, false);
     assert_int_equal (set.items [0].dvr.nranges, 1);
     assert_int_equal (set.items [0].dvr.ranges [0].from, 100);
     sf_streamset_clear (&set);
@@ -178,7 +178,7 @@ test_bad_config_refused (void **state)
     assert_non_null (e);
     sf_streamset_t set;
     sf_streamset_init (&set);
-    assert_int_equal (sf_enrich_apply (e, &set, true), 0);
+    sf_enrich_apply (e, &set, true);
     assert_true (set.has_node);
     assert_int_equal (set.node.ndisks, 1);
     sf_streamset_clear (&set);

@@ -101,7 +101,7 @@ test_copy_is_deep_and_clear_frees (void **state)
     sf_dvr_add_range (&a.dvr, 10, 20);
     //  b held something before: the copy replaces it without leaking
     sf_text_set (&b.config, "old");
-    assert_int_equal (sf_stream_copy (&b, &a), 0);
+    sf_stream_copy (&b, &a);
     assert_string_equal (b.name, "cam1");
     assert_int_equal (b.clients, 5);
     assert_string_equal (b.config, "config text");
@@ -127,9 +127,9 @@ static void
 test_text_and_str_setters (void **state)
 {
     char *t = NULL;
-    assert_int_equal (sf_text_set (&t, "abc"), 0);
+    sf_text_set (&t, "abc");
     assert_string_equal (t, "abc");
-    assert_int_equal (sf_text_set (&t, ""), 0);
+    sf_text_set (&t, "");
     assert_null (t);
     char small [5];
     assert_int_equal (sf_str_set (small, 4, "abcd"), 0);
