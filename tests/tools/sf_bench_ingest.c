@@ -754,6 +754,28 @@ s_time_http (CURL *curl, const char *path, const char *label, const char *key, i
     return 0;
 }
 
+//  The CLI's side of a query connection (query and verify): --cert's
+//  certificate, CURVE to --server-cert, connected to --endpoint. NULL
+//  after printing why; else the socket, and the certificate in *cert_p
+//  (both the caller's to destroy).
+static zsock_t *
+s_connect (zcert_t **cert_p)
+{
+    char err [512];
+    zcert_t *cert = sf_cert_load (opt.cert, err, sizeof (err));
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (!cert || sf_sock_curve_client (sock, cert, opt.server_cert, err, sizeof (err))) {
+        fprintf (stderr, "%s\n", err);
+        zsock_destroy (&sock);
+        zcert_destroy (&cert);
+        return NULL;
+    }
+    zsock_set_linger (sock, 0);
+    zsock_connect (sock, "%s", opt.endpoint);
+    *cert_p = cert;
+    return sock;
+}
+
 static int
 s_query (void)
 {
@@ -761,15 +783,10 @@ s_query (void)
         fprintf (stderr, "query needs --endpoint, --server-cert and --cert\n");
         return 2;
     }
-    char err [512];
-    zcert_t *cert = sf_cert_load (opt.cert, err, sizeof (err));
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    if (!cert || sf_sock_curve_client (sock, cert, opt.server_cert, err, sizeof (err))) {
-        fprintf (stderr, "%s\n", err);
+    zcert_t *cert;
+    zsock_t *sock = s_connect (&cert);
+    if (!sock)
         return 2;
-    }
-    zsock_set_linger (sock, 0);
-    zsock_connect (sock, "%s", opt.endpoint);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
     sf_msg_t reply;
@@ -949,15 +966,10 @@ s_verify (void)
         return 2;
     }
     fclose (fa);
-    char err [512];
-    zcert_t *cert = sf_cert_load (opt.cert, err, sizeof (err));
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    if (!cert || sf_sock_curve_client (sock, cert, opt.server_cert, err, sizeof (err))) {
-        fprintf (stderr, "%s\n", err);
+    zcert_t *cert;
+    zsock_t *sock = s_connect (&cert);
+    if (!sock)
         return 2;
-    }
-    zsock_set_linger (sock, 0);
-    zsock_connect (sock, "%s", opt.endpoint);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
     sf_msg_t reply;
