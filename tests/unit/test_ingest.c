@@ -223,6 +223,22 @@ s_heartbeat (s_fix_t *f, const char *node, uint64_t gen, uint64_t counter)
     s_deliver (f, node);
 }
 
+static const char *s_replies (s_fix_t *f);
+
+//  Most tests' start: node says hello at generation gen with nothing sent
+//  yet, then its first n changes (specs, seqs from 1, generation 0: the one
+//  the store knows) are committed; the replies so far are read and dropped
+static void
+s_hello_stored (s_fix_t *f, const char *node, uint64_t gen, int n, const char **specs)
+{
+    s_hello (f, node, gen, 0);
+    if (n) {
+        s_batch (f, node, 0, 1, n, specs);
+        sf_writer_commit (f->writer);
+    }
+    s_replies (f);
+}
+
 //  ---------------------------------------------------------------------------
 //  Reading replies
 
@@ -325,8 +341,7 @@ static void
 test_batch_is_acknowledged_only_after_the_commit (void **state)
 {
     s_fix_t *f = *state;
-    s_hello (f, "n1", 0, 0);
-    s_replies (f);
+    s_hello_stored (f, "n1", 0, 0, NULL);
     const char *specs [] = { "cam1", "cam2", "-cam1" };
     s_batch (f, "n1", 0, 1, 3, specs);
     assert_string_equal (s_replies (f), "");
@@ -352,11 +367,8 @@ static void
 test_resent_changes_are_skipped_and_a_gap_asks_for_a_snapshot (void **state)
 {
     s_fix_t *f = *state;
-    s_hello (f, "n1", 0, 0);
     const char *a [] = { "cam1", "cam2" };
-    s_batch (f, "n1", 0, 1, 2, a);
-    sf_writer_commit (f->writer);
-    s_replies (f);
+    s_hello_stored (f, "n1", 0, 2, a);
     //  a resend of 1..2 and one new change
     const char *b [] = { "cam1", "cam2", "cam3" };
     s_batch (f, "n1", 0, 1, 3, b);
@@ -375,8 +387,7 @@ static void
 test_a_bad_record_in_a_batch_consumes_its_seq (void **state)
 {
     s_fix_t *f = *state;
-    s_hello (f, "n1", 0, 0);
-    s_replies (f);
+    s_hello_stored (f, "n1", 0, 0, NULL);
     const char *specs [] = { "cam1", "bad:cam2", "cam3" };
     s_batch (f, "n1", 0, 1, 3, specs);
     assert_string_equal (s_replies (f), "error field");
@@ -413,12 +424,9 @@ static void
 test_a_snapshot_replaces_the_nodes_placements_at_its_last_chunk (void **state)
 {
     s_fix_t *f = *state;
-    s_hello (f, "n1", 1, 0);
     const char *a [] = { "old1", "keep" };
-    s_batch (f, "n1", 0, 1, 2, a);
-    sf_writer_commit (f->writer);
+    s_hello_stored (f, "n1", 1, 2, a);
     assert_string_equal (s_stored (f, "n1"), "keep@2 old1@1");
-    s_replies (f);
     //  generation 1, seq 3: two chunks
     const char *c0 [] = { "keep" };
     const char *c1 [] = { "new1" };
@@ -446,8 +454,7 @@ static void
 test_a_record_for_another_node_is_refused (void **state)
 {
     s_fix_t *f = *state;
-    s_hello (f, "n1", 0, 0);
-    s_replies (f);
+    s_hello_stored (f, "n1", 0, 0, NULL);
     msgpack_packer *pk = s_begin (f, "batch", 2);
     sf_pack_ku64 (pk, "gen", 0);
     sf_pack_str (pk, "changes");
@@ -490,11 +497,8 @@ static void
 test_a_bad_record_in_a_snapshot_keeps_its_stored_placement (void **state)
 {
     s_fix_t *f = *state;
-    s_hello (f, "n1", 0, 0);
     const char *a [] = { "cam1", "cam2", "cam3" };
-    s_batch (f, "n1", 0, 1, 3, a);
-    sf_writer_commit (f->writer);
-    s_replies (f);
+    s_hello_stored (f, "n1", 0, 3, a);
     //  cam2's new record fails validation; cam3 is gone from the node
     const char *snap [] = { "cam1", "bad:cam2" };
     s_snap (f, "n1", 0, 6, 0, true, 4, 2, snap);
@@ -508,11 +512,8 @@ static void
 test_a_snapshot_chunk_out_of_order_restarts_that_snapshot_once_with_back_off (void **state)
 {
     s_fix_t *f = *state;
-    s_hello (f, "n1", 1, 0);
     const char *a [] = { "old" };
-    s_batch (f, "n1", 0, 1, 1, a);
-    sf_writer_commit (f->writer);
-    s_replies (f);
+    s_hello_stored (f, "n1", 1, 1, a);
     const char *c [] = { "x" };
     //  chunk 1 is lost: chunk 2 arrives after chunk 0
     s_snap (f, "n1", 1, 10, 0, false, 1, 1, c);
@@ -695,11 +696,8 @@ static void
 test_a_bad_patch_consumes_its_seq_and_changes_nothing (void **state)
 {
     s_fix_t *f = *state;
-    s_hello (f, "n1", 0, 0);
     const char *specs [] = { "cam1" };
-    s_batch (f, "n1", 0, 1, 1, specs);
-    sf_writer_commit (f->writer);
-    s_replies (f);
+    s_hello_stored (f, "n1", 0, 1, specs);
     s_patch (f, "n1", 2, "{\"name\": \"cam1\", \"clients\": \"many\"}");
     assert_string_equal (s_replies (f), "error field");
     s_patch (f, "n1", 3, "{\"name\": \"cam1\", \"transfer\": true}");
