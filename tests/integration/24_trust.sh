@@ -29,17 +29,30 @@ m = [x for x in r if x['msg'] == $2]
 ok = any((x['type'] or 'null') == '$3' and ('${4:-}' == '' or x.get('code') == '${4:-}') for x in m)
 sys.exit(0 if ok else 1)"
 }
+# cert_change NODE FIRST SECOND OUT CONTROL CHANGE...: on one connection NODE
+# says hello and snapshots stream FIRST; once that is acknowledged (checked
+# as CONTROL) the command CHANGE alters NODE's admitted certificate, and a
+# second later the same connection sends a batch putting stream SECOND. The
+# raw client's replies go to OUT (message 0 hello, 1 snap, 2 the batch)
+cert_change() {
+  local node=$1 first=$2 second=$3 out=$4 control=$5 go=$T/go-$1 pid i
+  shift 5
+  touch "$go"
+  "${RAW[@]}" --cert "$T/keys/$node" --json "$(hello "$node")" --json "$(snap "$first" "$node")" \
+    --await-absent "$go" --pause-ms 1000 --json "$(put "$second" 2 "$node")" >"$out" 2>"$out.err" &
+  pid=$!
+  for i in $(seq 1 100); do answer_is "$out" 1 ack && break; sleep 0.1; done
+  check "$control" answer_is "$out" 1 ack
+  "$@"
+  rm "$go"
+  wait "$pid"
+}
 
 # --- A removed certificate: its open connection is refused from the next message ---
 agent_key n2
 OUT=$T/revoke.json
-"${RAW[@]}" --cert "$T/keys/n2" --json "$(hello n2)" --json "$(snap before n2)" \
-  --await-absent "$T/allowed/n2.cert" --pause-ms 1000 --json "$(put after 2 n2)" >"$OUT" 2>"$T/revoke.err" &
-RPID=$!
-for i in $(seq 1 100); do answer_is "$OUT" 1 ack && break; sleep 0.1; done
-check "before the removal n2's batch is acknowledged" answer_is "$OUT" 1 ack
-rm "$T/allowed/n2.cert"
-wait "$RPID"
+cert_change n2 before after "$OUT" "before the removal n2's batch is acknowledged" \
+  rm "$T/allowed/n2.cert"
 check "a batch sent 1 s after the removal, on the same connection, is answered forbidden" answer_is "$OUT" 2 error forbidden
 check "the stream written before the removal is stored" total_is 1 --name before
 check "the stream sent after the removal is not" total_is 0 --name after
@@ -47,31 +60,17 @@ check "the controller logs the refusal" grep -q "rejected a message from a key n
 
 # --- A role changed in place (agent -> cli): re-read ---
 agent_key n3
-touch "$T/go3"
 OUT=$T/role.json
-"${RAW[@]}" --cert "$T/keys/n3" --json "$(hello n3)" --json "$(snap r1 n3)" \
-  --await-absent "$T/go3" --pause-ms 1000 --json "$(put r2 2 n3)" >"$OUT" 2>&1 &
-RPID=$!
-for i in $(seq 1 100); do answer_is "$OUT" 1 ack && break; sleep 0.1; done
-sed -i 's/role = "agent"/role = "cli"/' "$T/allowed/n3.cert"
-rm "$T/go3"
-wait "$RPID"
-check "control: n3's first batch was acknowledged" answer_is "$OUT" 1 ack
+cert_change n3 r1 r2 "$OUT" "control: n3's first batch was acknowledged" \
+  sed -i 's/role = "agent"/role = "cli"/' "$T/allowed/n3.cert"
 check "after its role became cli, n3's next batch is forbidden" answer_is "$OUT" 2 error forbidden
 check "and its stream is not stored" total_is 0 --name r2
 
 # --- A node changed in place (n4 -> n5): the connection now speaks for n5 ---
 agent_key n4
-touch "$T/go4"
 OUT=$T/node.json
-"${RAW[@]}" --cert "$T/keys/n4" --json "$(hello n4)" --json "$(snap m1 n4)" \
-  --await-absent "$T/go4" --pause-ms 1000 --json "$(put m2 2 n4)" >"$OUT" 2>&1 &
-RPID=$!
-for i in $(seq 1 100); do answer_is "$OUT" 1 ack && break; sleep 0.1; done
-sed -i 's/node = "n4"/node = "n5"/' "$T/allowed/n4.cert"
-rm "$T/go4"
-wait "$RPID"
-check "control: n4's first batch was acknowledged" answer_is "$OUT" 1 ack
+cert_change n4 m1 m2 "$OUT" "control: n4's first batch was acknowledged" \
+  sed -i 's/node = "n4"/node = "n5"/' "$T/allowed/n4.cert"
 check "after its node became n5, the connection speaks for n5: asked for n5's snapshot" answer_is "$OUT" 2 resync
 check "the controller logs it as n5's" grep -q "asking n5 for a snapshot" "$T/c1.log"
 check "and the record for n4 is not stored" total_is 0 --name m2
