@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include "fixture_fleet.h"
 #include "sf_api.h"
+#include "sf_feed.h"
 #include "sf_mpjson.h"
 #include "sf_reply.h"
 
@@ -373,6 +374,67 @@ test_migrations_bad_fields_answer_their_codes (void **state)
     char body [400];
     snprintf (body, sizeof (body), "{\"stream\": \"%0200d\"}", 0);
     s_error_is (fx, "migrations", body, "bad_name", NULL);
+    s_error_is (fx, "migrations", "{\"node\": 3}", "bad_node", NULL);
+    s_error_is (fx, "migrations", "{\"start\": \"monday\"}", "bad_time", "unix seconds");
+    s_error_is (fx, "migrations", "{\"end\": -1}", "bad_time", "unix seconds");
+    s_error_is (fx, "migrations", "{\"start\": 200, \"end\": 100}", "bad_time", "must be before end");
+    s_error_is (fx, "migrations", "{\"after\": \"not-a-cursor\"}", "bad_cursor", "next_after");
+    s_error_is (fx, "migrations", "{\"after\": 12}", "bad_cursor", NULL);
+}
+
+//  changes: the change feed after a cursor (controller/changes.c); a
+//  controller without a feed says so
+static void
+test_changes_answers_the_feed_and_its_bad_fields (void **state)
+{
+    fx_fleet_t *fx = *state;
+    s_error_is (fx, "changes", NULL, "bad_request", "no change feed");
+    fx->ctx.feed = sf_feed_new (64);
+    sf_feed_push_node (fx->ctx.feed, "n3", "down");
+    //  From the start: nothing listed, a cursor at the head
+    s_answer_t a = s_ask (fx, "changes", NULL);
+    assert_int_equal (a.rc, 0);
+    assert_string_equal (a.type, "changes_reply");
+    assert_int_equal (json_array_size (s_get (a.body, "changes")), 0);
+    char cursor [64];
+    snprintf (cursor, sizeof (cursor), "%s", s_str (a.body, "cursor"));
+    json_decref (a.body);
+    //  After it: the next change, and changed
+    sf_feed_push_node (fx->ctx.feed, "n1", "suspect");
+    char body [160];
+    snprintf (body, sizeof (body), "{\"after\": \"%s\", \"max\": 10}", cursor);
+    a = s_ask (fx, "changes", body);
+    assert_int_equal (a.rc, 0);
+    assert_int_equal (json_array_size (s_get (a.body, "changes")), 1);
+    assert_true (json_is_true (s_get (a.body, "changed")));
+    json_decref (a.body);
+    s_error_is (fx, "changes", "{\"after\": \"nonsense\"}", "bad_cursor", "EPOCH-SEQ");
+    s_error_is (fx, "changes", "{\"after\": 5}", "bad_cursor", NULL);
+    s_error_is (fx, "changes", "{\"max\": 10001}", "bad_limit", "0 to 10000");
+    s_error_is (fx, "changes", "{\"max\": \"all\"}", "bad_limit", "'all'");
+    s_error_is (fx, "changes", "{\"wait_ms\": \"soon\"}", "bad_wait", "'soon'");
+    s_error_is (fx, "changes", "{\"wait_ms\": 600001}", "bad_wait", "0 to 600000");
+    sf_feed_destroy (&fx->ctx.feed);
+}
+
+//  alerts: without rules an empty answer of the documented shape; a bad
+//  stream or node field answers its code
+static void
+test_alerts_answers_without_rules_and_its_bad_fields (void **state)
+{
+    fx_fleet_t *fx = *state;
+    s_answer_t a = s_ask (fx, "alerts", "{\"stream\": \"cam-a\", \"node\": \"n1\"}");
+    assert_int_equal (a.rc, 0);
+    assert_string_equal (a.type, "alerts_reply");
+    assert_int_equal (json_array_size (s_get (a.body, "rules")), 0);
+    assert_int_equal (json_array_size (s_get (a.body, "firing")), 0);
+    assert_true (json_is_array (s_get (a.body, "recent")));
+    json_decref (a.body);
+    s_error_is (fx, "alerts", "{\"stream\": [1]}", "bad_name", NULL);
+    s_error_is (fx, "alerts", "{\"node\": false}", "bad_node", NULL);
+    char body [400];
+    snprintf (body, sizeof (body), "{\"node\": \"%0200d\"}", 0);
+    s_error_is (fx, "alerts", body, "bad_node", "longer than");
 }
 
 static void
@@ -486,6 +548,8 @@ main (void)
         cmocka_unit_test (test_nodes_answers_every_node_or_one),
         cmocka_unit_test (test_migrations_answers_counts_and_events),
         cmocka_unit_test (test_migrations_bad_fields_answer_their_codes),
+        cmocka_unit_test (test_changes_answers_the_feed_and_its_bad_fields),
+        cmocka_unit_test (test_alerts_answers_without_rules_and_its_bad_fields),
         cmocka_unit_test (test_cluster_alone_is_a_cluster_of_one),
         cmocka_unit_test (test_an_unknown_request_type_is_bad_request),
         cmocka_unit_test (test_error_codes_map_to_http_statuses),

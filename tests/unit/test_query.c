@@ -1,12 +1,16 @@
-/*  test_query.c — the read model as it is today (controller/query.c), over a
-    real in-process store (tests/unit/fixture_fleet.h).
+/*  test_query.c — the queries (controller/query.c), over a real in-process
+    store (tests/unit/fixture_fleet.h).
 
-    Pins down both listing paths: the fast one (no filter, name order: the
-    store's count and a page read off the name index, no scan) and the slow
-    one (a scan of the summaries, filtered and sorted), and that they agree
-    where both apply; paging and count-only; the derived status (a down
-    node's stream is offline, never active); detail with every placement and
-    its node; nodes with liveness and counts.
+    Pins down the three listing paths: without a read model the fast one (no
+    filter, name order: the store's count and a page read off the name
+    index, no scan) and the slow one (a scan of the summaries, filtered and
+    sorted), and that they agree where both apply; with the read model
+    attached, as the controller runs, that the model's count and page are
+    the scan's for every filter and sort, that its cursor pages as offsets
+    do, and that node counts and gauges from its counters are the scan's.
+    Paging and count-only; the derived status (a down node's stream is
+    offline, never active); detail with every placement and its node; nodes
+    with liveness and counts.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -236,6 +240,136 @@ test_nodes_with_liveness_and_counts (void **state)
     free (nodes);
 }
 
+//  ---------------------------------------------------------------------------
+//  The path the controller takes: the read model attached (it always
+//  attaches one). Count and page keys come from the model, the records from
+//  LMDB; what it answers must be what the scan answers.
+
+static sf_readmodel_t *
+s_model_on (fx_fleet_t *fx)
+{
+    sf_readmodel_t *model = sf_readmodel_new ();
+    assert_int_equal (sf_readmodel_load (model, fx->store), 0);
+    fx->ctx.model = model;
+    return model;
+}
+
+static void
+s_model_off (fx_fleet_t *fx, sf_readmodel_t **model_p)
+{
+    fx->ctx.model = NULL;
+    sf_readmodel_destroy (model_p);
+}
+
+static void
+test_model_path_answers_what_the_scan_answers (void **state)
+{
+    fx_fleet_t *fx = *state;
+    static const struct {
+        const char *params, *name, *node, *sort;
+        size_t offset, limit;
+    } cases [] = {
+        { "", NULL, NULL, "", 0, 100 },
+        { "", NULL, NULL, "-name", 1, 3 },
+        { "secondary", NULL, NULL, "node", 0, 100 },
+        { "dvr,audio", NULL, NULL, "", 0, 100 },
+        { "", "LOB", NULL, "", 0, 100 },
+        { "", "cam-*", NULL, "-clients", 0, 100 },
+        { "primary,active", NULL, "n2", "", 0, 100 },
+        { "active", NULL, NULL, "", 0, 100 },       //  n3 is down: its stream is offline
+        { "primary", NULL, NULL, "-bitrate", 0, 100 },
+        { "primary,secondary", NULL, NULL, "clients", 0, 3 },
+        { "primary", NULL, NULL, "-clients", 1, 2 },
+        { "", NULL, NULL, "status", 2, 0 },         //  count only
+    };
+    for (size_t i = 0; i < sizeof (cases) / sizeof (cases [0]); i++) {
+        char scan [512], model [512];
+        size_t t_scan, t_model;
+        s_list (fx, cases [i].params, cases [i].name, cases [i].node, cases [i].sort,
+                cases [i].offset, cases [i].limit, &t_scan, scan, sizeof (scan));
+        sf_readmodel_t *m = s_model_on (fx);
+        s_list (fx, cases [i].params, cases [i].name, cases [i].node, cases [i].sort,
+                cases [i].offset, cases [i].limit, &t_model, model, sizeof (model));
+        s_model_off (fx, &m);
+        if (t_scan != t_model || strcmp (scan, model))
+            fail_msg ("case %zu (%s, sort %s): scan %zu [%s], model %zu [%s]", i, cases [i].params,
+                      cases [i].sort, t_scan, scan, t_model, model);
+    }
+}
+
+static void
+test_model_path_pages_by_cursor_as_by_offset (void **state)
+{
+    fx_fleet_t *fx = *state;
+    sf_readmodel_t *m = s_model_on (fx);
+    sf_filter_t f;
+    sf_filter_init (&f);
+    sf_sort_t sort = { SF_SORT_NAME, false };
+    char err [256], cursor [SF_READMODEL_CURSOR_MAX + 1];
+    sf_list_result_t first, next, by_offset;
+    assert_int_equal (sf_query_list (&fx->ctx, &f, &sort, 0, 3, &first, err, sizeof (err)), 0);
+    assert_int_equal (first.nrows, 3);
+    assert_true (first.next [0]);
+    snprintf (cursor, sizeof (cursor), "%s", first.next);
+    assert_int_equal (sf_query_list_after (&fx->ctx, &f, &sort, cursor, 0, 3, &next,
+                                           err, sizeof (err)), 0);
+    assert_int_equal (sf_query_list (&fx->ctx, &f, &sort, 3, 3, &by_offset, err, sizeof (err)), 0);
+    assert_int_equal (next.total, FX_STREAMS);
+    assert_int_equal (next.nrows, by_offset.nrows);
+    for (size_t i = 0; i < next.nrows; i++) {
+        assert_string_equal (next.rows [i].node, by_offset.rows [i].node);
+        assert_string_equal (next.rows [i].name, by_offset.rows [i].name);
+    }
+    //  The last page names no next cursor
+    sf_list_result_t last;
+    assert_int_equal (sf_query_list (&fx->ctx, &f, &sort, FX_STREAMS - 1, 3, &last, err, sizeof (err)), 0);
+    assert_int_equal (last.nrows, 1);
+    assert_string_equal (last.next, "");
+    //  A cursor that is no cursor is refused, saying why
+    sf_list_result_t bad;
+    assert_int_equal (sf_query_list_after (&fx->ctx, &f, &sort, "zz-not-a-cursor", 0, 3, &bad,
+                                           err, sizeof (err)), -1);
+    assert_true (err [0]);
+    sf_list_result_clear (&bad);
+    sf_list_result_clear (&first);
+    sf_list_result_clear (&next);
+    sf_list_result_clear (&by_offset);
+    sf_list_result_clear (&last);
+    s_model_off (fx, &m);
+}
+
+static void
+test_model_path_counts_nodes_and_gauges_as_the_scan_does (void **state)
+{
+    fx_fleet_t *fx = *state;
+    char err [256];
+    sf_node_t *scan_nodes, *model_nodes;
+    size_t nscan, nmodel;
+    sf_readmodel_gauges_t scan_g, model_g;
+    assert_int_equal (sf_query_nodes (&fx->ctx, &scan_nodes, &nscan, err, sizeof (err)), 0);
+    assert_int_equal (sf_query_gauges (&fx->ctx, &scan_g, err, sizeof (err)), 0);
+    sf_readmodel_t *m = s_model_on (fx);
+    assert_int_equal (sf_query_nodes (&fx->ctx, &model_nodes, &nmodel, err, sizeof (err)), 0);
+    assert_int_equal (sf_query_gauges (&fx->ctx, &model_g, err, sizeof (err)), 0);
+    s_model_off (fx, &m);
+    assert_int_equal (nscan, nmodel);
+    for (size_t i = 0; i < nscan; i++) {
+        assert_string_equal (scan_nodes [i].id, model_nodes [i].id);
+        assert_int_equal (scan_nodes [i].nstreams, model_nodes [i].nstreams);
+        assert_int_equal (scan_nodes [i].nprimary, model_nodes [i].nprimary);
+        assert_int_equal (scan_nodes [i].nactive, model_nodes [i].nactive);
+    }
+    assert_int_equal (scan_g.total, FX_STREAMS);
+    assert_int_equal (model_g.total, scan_g.total);
+    assert_int_equal (model_g.transfer, scan_g.transfer);
+    assert_memory_equal (model_g.by_type, scan_g.by_type, sizeof (scan_g.by_type));
+    assert_memory_equal (model_g.by_status, scan_g.by_status, sizeof (scan_g.by_status));
+    //  n3 is down: its active stream counts offline, not active
+    assert_int_equal (scan_g.by_status [SF_STATUS_OFFLINE], 1);
+    free (scan_nodes);
+    free (model_nodes);
+}
+
 int
 main (void)
 {
@@ -250,6 +384,9 @@ main (void)
         cmocka_unit_test (test_detail_has_every_placement_with_its_node),
         cmocka_unit_test (test_detail_of_an_unknown_stream_says_so),
         cmocka_unit_test (test_nodes_with_liveness_and_counts),
+        cmocka_unit_test (test_model_path_answers_what_the_scan_answers),
+        cmocka_unit_test (test_model_path_pages_by_cursor_as_by_offset),
+        cmocka_unit_test (test_model_path_counts_nodes_and_gauges_as_the_scan_does),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
