@@ -11,7 +11,9 @@
 #   4. time to detect a dead controller (kill -9): suspect, then dead
 # Knobs: REPL_AGENTS (10), REPL_STREAMS (10000 per agent), REPL_COUNT (100
 # samples), PARTITION_S (60; 600 for the design's 10-minute partition),
-# REPL_FILL_S (1200: how long the initial fill may take).
+# REPL_FILL_S (1200: how long the initial fill may take), REPL_CTL_ARGS (more
+# controller options, e.g. --gossip-patches=false for whole records only, as
+# before gossip carried patches: the same run with and without patches).
 # Writes the figures into docs/benchmarks.md between "repl:begin"/"repl:end"
 # (BENCH_NO_DOCS=1 leaves the file alone).
 set -euo pipefail
@@ -59,7 +61,7 @@ start_ctl() {
   "$BIN/streamfleet-controller" --id "c$c" --data-dir "$T/c$c" --cert "$T/ctl" --certs-dir "$T/allowed" \
     --agents "tcp://127.0.0.1:${A[$c]}" --query "tcp://127.0.0.1:${Q[$c]}" \
     --peers "tcp://127.0.0.1:${P[$c]}" --http "127.0.0.1:${H[$c]}" \
-    --seeds "tcp://127.0.0.1:${P[1]},tcp://127.0.0.1:${P[2]}" --gossip-ms 200 >"$T/c$c.log" 2>&1 &
+    --seeds "tcp://127.0.0.1:${P[1]},tcp://127.0.0.1:${P[2]}" --gossip-ms 200 ${REPL_CTL_ARGS:-} >"$T/c$c.log" 2>&1 &
   PID[c$c]=$!
   PIDS+=("$!")
 }
@@ -82,8 +84,11 @@ cp "$T/probe" "$T/allowed/probe.cert"
   --server-cert "$T/ctl" --state-dir "$T/sp" --source push --push-listen "127.0.0.1:$PUSH" \
   --poll-interval-ms 20 >"$T/probe.log" 2>&1 &
 PIDS+=("$!")
-sleep 1
-printf '{"name":"probe","status":"active","clients":0}\n' > /dev/tcp/127.0.0.1/"$PUSH"
+# The push agent listens once it has started (seconds on a loaded machine)
+for _ in $(seq 1 150); do
+  printf '{"name":"probe","status":"active","clients":0}\n' 2>/dev/null > /dev/tcp/127.0.0.1/"$PUSH" && break
+  sleep 0.2
+done
 
 total_on() { "$BIN/streamfleet" --controller "tcp://127.0.0.1:${Q[$1]}" streams --limit 0 -o json 2>/dev/null | py 'd["total"]'; }
 digest_of() { "$BIN/streamfleet" --controller "tcp://127.0.0.1:${Q[$1]}" cluster -o json 2>/dev/null | py '[m["state_digest"] for m in d["members"] if m["self"]][0]'; }
@@ -116,6 +121,9 @@ bw_sum=0
 for c in 1 2 3 4 5; do bw_sum=$(( bw_sum + $(gossip_bytes $c) - B0[$c] )); done
 bw_kib=$(( bw_sum / 5 / 10 / 1024 ))
 echo "gossip traffic per controller (in + out): ${bw_kib} KiB/s"
+patches_out() { curl -s "http://127.0.0.1:${H[$1]}/metrics" | awk '/^streamfleet_gossip_patches_total\{direction="out"\}/ { s += $2 } END { print s + 0 }'; }
+pout=0; for c in 1 2 3 4 5; do pout=$(( pout + $(patches_out $c) )); done
+echo "delta entries sent as patches so far, all controllers: $pout"
 
 echo "cutting c5 off for ${PART} s while 1% of streams change each second..."
 kill -STOP "${PID[c5]}"
@@ -143,7 +151,7 @@ table=$(cat <<EOF
 |---|---|
 | initial fill: every controller holds every placement | ${fill_ms} ms |
 | a change visible on all 5 controllers, p50 / p99 ($COUNT samples) | ${p50} ms / ${p99} ms |
-| gossip traffic per controller, in + out, 1% of streams changing each second | ${bw_kib} KiB/s |
+| gossip traffic per controller, in + out, 1% of streams changing each second${REPL_CTL_ARGS:+ ($REPL_CTL_ARGS)} | ${bw_kib} KiB/s |
 | convergence after a ${PART} s partition heals | ${conv_ms} ms |
 | a killed controller suspected / declared dead | ${suspect_ms} ms / ${dead_ms} ms |
 EOF

@@ -31,6 +31,7 @@
 #include "sf_live.h"
 #include "sf_log.h"
 #include "sf_metrics.h"
+#include "sf_patchlog.h"
 #include "sf_query.h"
 #include "sf_security.h"
 #include "sf_service.h"
@@ -79,6 +80,9 @@ const sf_option_t sf_controller_options [] = {
       "changes per write transaction at most" },
     { "batch-ms", SF_OPT_INT, O (batch_ms), "5", 0, 1000, "time one write transaction gathers changes" },
     { "gossip-ms", SF_OPT_INT, O (gossip_ms), "200", 10, 60000, "gossip interval between controllers" },
+    { "gossip-patches", SF_OPT_BOOL, O (gossip_patches), "true", 0, 0,
+      "send peers field-level patches and take theirs (false: whole records only, as a peer "
+      "older than patches)" },
     { "peer-probe-ms", SF_OPT_INT, O (peer_probe_ms), "1000", 50, 600000,
       "a peer that does not answer in this time is probed through others" },
     { "peer-suspect-ms", SF_OPT_INT, O (peer_suspect_ms), "4000", 100, 3600000,
@@ -125,6 +129,7 @@ typedef struct {
     //  Ingest thread only
     sf_writer_t *writer;
     sf_ingest_t *ingest;
+    sf_patchlog_t *patches;         //  the last patch per placement, for gossip
     sf_alerts_t *alerts;            //  inputs from this thread; readers lock (sf_alerts.h)
     sf_webhooks_t *webhooks;        //  its own thread; the ingest thread hands it alerts
     zsock_t *agents;
@@ -681,16 +686,20 @@ sf_controller_run (sf_controller_config_t *cfg)
     qsock = c->agents ? s_server_socket (cfg->query, cert, "queries", S_QUERY_QUEUED, true) : NULL;
     if (!c->agents || !qsock)
         goto done;
+    //  Patches are noted for gossip only where there are peers to send them to
+    if (cfg->peers [0] && cfg->gossip_patches)
+        c->patches = sf_patchlog_new (SF_PATCHLOG_SLOTS);
     c->ingest = sf_ingest_new (&(sf_ingest_config_t) {
         .writer = c->writer, .live = c->live, .metrics = &c->metrics,
         .max_streams_per_node = cfg->max_streams_per_node,
-        .send = s_send_agent, .send_arg = c });
+        .send = s_send_agent, .send_arg = c, .patches = c->patches });
     //  Gossip before the query thread starts: the query context is read-only
     //  once another thread has it
     if (cfg->peers [0]) {
         c->gossip = sf_gossip_new (&(sf_gossip_env_t) {
             .cfg = cfg, .cert = cert, .writer = c->writer, .store = c->store,
-            .live = c->live, .metrics = &c->metrics, .peers = c->peers }, err, sizeof (err));
+            .live = c->live, .metrics = &c->metrics, .peers = c->peers, .patches = c->patches },
+            err, sizeof (err));
         if (!c->gossip) {
             sf_error ("gossip: %s", err);
             goto done;
@@ -732,6 +741,7 @@ done:
     c->query.cluster_fn = NULL;
     sf_gossip_destroy (&c->gossip);
     sf_ingest_destroy (&c->ingest);
+    sf_patchlog_destroy (&c->patches);
     sf_writer_destroy (&c->writer);
     zsock_destroy (&qsock);
     zsock_destroy (&c->agents);

@@ -17,6 +17,16 @@
     the receiver may claim once it has applied the block. Records are staged
     in the write session (sf_writer.h) like an agent's, only when newer than
     what is stored, and committed at the end of the delta.
+
+    Patches. A peer whose exchange says `patch` gets, for a placement last
+    changed by a patch whose base version its digest covers, that patch (a
+    'p' entry, from the patch log, sf_patchlog.h) instead of the record; a
+    peer that does not say it (an older one, or one started with
+    --gossip-patches=false) gets whole records only. A patch is applied
+    only onto its base version; one that finds another version stored is a
+    miss: the receiver claims no further than the entry before it and lists
+    the origin in `full` until a block of it applies whole, and a sender
+    sends a listed origin whole records.
 */
 #include "sf_fleet.h"
 #include "sf_gossip.h"
@@ -88,6 +98,9 @@ struct sf_gossip_t {
     sf_stream_t scratch;
     msgpack_sbuffer out;
     sf_ratelimit_t rl;
+    //  Origins a patch missed for: listed in `full` in our exchanges, so
+    //  peers send their records whole, until a block of each applies whole
+    zhashx_t *want_full;            //  node -> "" 
     pthread_mutex_t lock;
     msgpack_sbuffer cluster;        //  packed cluster_reply, rebuilt each round
     //  Read by HTTP threads (sf_gossip_ready): set once a peer's digest named
@@ -280,7 +293,18 @@ s_pack_exchange (sf_gossip_t *g, const char *type)
     msgpack_sbuffer_clear (&g->out);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, type, 9);
+    bool patches = g->c->cfg->gossip_patches;
+    size_t nfull = patches ? zhashx_size (g->want_full) : 0;
+    sf_msg_begin (&pk, type, 9 + (patches ? 1 : 0) + (nfull ? 1 : 0));
+    //  We take patches; origins listed in full we want whole (a patch missed)
+    if (patches)
+        sf_pack_kbool (&pk, "patch", true);
+    if (nfull) {
+        sf_pack_str (&pk, "full");
+        msgpack_pack_array (&pk, nfull);
+        for (void *v = zhashx_first (g->want_full); v; v = zhashx_next (g->want_full))
+            sf_pack_str (&pk, zhashx_cursor (g->want_full));
+    }
     sf_pack_kstr (&pk, "from", g->self_id);
     sf_pack_kstr (&pk, "endpoint", g->self_endpoint);
     sf_pack_ku64 (&pk, "inc", g->inc);
@@ -456,9 +480,10 @@ s_merge_beats (sf_gossip_t *g, const msgpack_object *beats)
 //  Deltas: what a peer lacks
 
 typedef struct {
-    char kind;
+    char kind;                      //  's', 'd', 'n', or 'p': a patch of base
     char name [SF_NAME_MAX + 1];
     sf_version_t v;
+    sf_version_t base;
     const void *data;
     size_t size;
 } s_entry_t;
@@ -466,6 +491,9 @@ typedef struct {
 typedef struct {
     sf_read_t *r;
     const char *node;
+    sf_patchlog_t *patches;         //  NULL: whole records only
+    sf_version_t theirs;            //  the peer's digest entry for node
+    size_t npatches;
     s_entry_t *entries;
     size_t count, cap;
     size_t bytes;
@@ -494,7 +522,17 @@ s_collect (char kind, const char *name, sf_version_t v, void *arg)
     e->v = v;
     e->data = NULL;
     e->size = 0;
-    if (kind == 's') {
+    sf_version_t base;
+    if (kind == 's' && col->patches
+    &&  sf_patchlog_find (col->patches, col->node, name, v, &base, &e->data, &e->size) == 0
+    &&  sf_version_cmp (base, col->theirs) <= 0) {
+        //  The peer holds every record of this origin up to its digest, so
+        //  this placement at base: the patch is all it lacks
+        e->kind = 'p';
+        e->base = base;
+        col->npatches++;
+    }
+    else if (kind == 's') {
         sf_row_t row;
         if (sf_store_get_row (col->r, col->node, name, &row))
             return 0;               //  the index is ahead of nothing: skip
@@ -539,9 +577,26 @@ s_digest_fp (const msgpack_object *digest)
     return fp;
 }
 
+//  Whether list (a peer's `full`: an array of node ids) names node
+static bool
+s_listed (const msgpack_object *list, const char *node)
+{
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY)
+        return false;
+    size_t len = strlen (node);
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *e = &list->via.array.ptr [i];
+        if (e->type == MSGPACK_OBJECT_STR && e->via.str.size == len
+        &&  memcmp (e->via.str.ptr, node, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+//  patches: the peer takes patches; full: the origins it wants whole
 static uint64_t
 s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zframe_t *route,
-              s_member_t *peer)
+              s_member_t *peer, bool patches, const msgpack_object *full)
 {
     if (!digest || digest->type != MSGPACK_OBJECT_MAP)
         return 0;
@@ -582,6 +637,9 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         b->col.node = o->node;
         b->col.budget_records = budget_records;
         b->col.budget_bytes = budget_bytes;
+        b->col.theirs = theirs;
+        if (patches && g->c->cfg->gossip_patches && !s_listed (full, o->node))
+            b->col.patches = g->c->patches;
         sf_store_scan_versions (&r, o->node, theirs, s_collect, &b->col);
         //  Complete: the peer may claim our committed version; cut: only up
         //  to the last whole version sent
@@ -594,6 +652,7 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         budget_records = b->col.count >= budget_records ? 0 : budget_records - b->col.count;
         budget_bytes = b->col.bytes >= budget_bytes ? 0 : budget_bytes - b->col.bytes;
     }
+    size_t npatches = 0;
     if (nblocks) {
         msgpack_sbuffer_clear (&g->out);
         msgpack_packer pk;
@@ -615,21 +674,28 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
             msgpack_pack_array (&pk, b->col.count);
             for (size_t k = 0; k < b->col.count; k++) {
                 s_entry_t *e = &b->col.entries [k];
-                msgpack_pack_array (&pk, e->kind == 'd' ? 3 : 4);
+                msgpack_pack_array (&pk, e->kind == 'd' ? 3 : e->kind == 'p' ? 5 : 4);
                 char kind [2] = { e->kind, 0 };
                 sf_pack_str (&pk, kind);
                 sf_pack_str (&pk, e->name);
                 msgpack_pack_array (&pk, 2);
                 msgpack_pack_uint64 (&pk, e->v.gen);
                 msgpack_pack_uint64 (&pk, e->v.seq);
+                if (e->kind == 'p') {
+                    msgpack_pack_array (&pk, 2);
+                    msgpack_pack_uint64 (&pk, e->base.gen);
+                    msgpack_pack_uint64 (&pk, e->base.seq);
+                }
                 if (e->kind != 'd')
                     msgpack_sbuffer_write (&g->out, e->data, e->size);
             }
+            npatches += b->col.npatches;
         }
         if (m)
             s_send_dealer (g, m);
         else
             s_send_route (g, route);
+        atomic_fetch_add (&g->c->metrics->gossip_patches_out, npatches);
         if (peer) {
             peer->delta_fp = fp;
             peer->delta_ms = now;
@@ -671,6 +737,109 @@ s_version_obj (const msgpack_object *o, sf_version_t *v)
     return true;
 }
 
+//  Applies patch entry (base -> v) to placement name of origin o, as its
+//  agent's patch was applied where it came in (docs/protocol.md §4.3): onto
+//  the record stored at base, then stored as a put of the whole new record
+//  is. 0 applied; 1 held already (v or newer is stored); -2 a miss (what is
+//  stored is not base); -1 a bad patch (err).
+static int
+s_apply_patch (sf_gossip_t *g, sf_origin_t *o, const char *name, sf_version_t base, sf_version_t v,
+               const msgpack_object *patch, char *err)
+{
+    sf_read_t r;
+    sf_store_write_view (g->c->store, &r);
+    sf_row_t row;
+    sf_version_t cur = { 0, 0 };
+    bool live = sf_store_get_row (&r, o->node, name, &row) == 0;
+    if (live) {
+        cur.gen = row.sum.gen;
+        cur.seq = row.sum.seq;
+    }
+    else
+        sf_store_get_tombstone (&r, o->node, name, &cur);
+    if (sf_version_cmp (v, cur) <= 0)
+        return 1;
+    if (!live || sf_version_cmp (cur, base) != 0)
+        return -2;
+    sf_stream_t *s = &g->scratch;
+    uint64_t lines = 0;
+    if (sf_row_decode (&row, s))
+        return -2;                  //  ours cannot be read: ask for it whole
+    if (sf_stream_patch (patch, s, &lines, err))
+        return -1;
+    if (strcmp (s->node, o->node) != 0) {
+        snprintf (err, SF_ERR_MAX, "patch of '%s' names node '%s'", name, s->node);
+        return -1;
+    }
+    if (sf_writer_put (g->c->writer, o, s, v)) {
+        snprintf (err, SF_ERR_MAX, "storage refused the patched record of '%s'", name);
+        return -1;
+    }
+    //  Noted in turn, so that our peers get the patch from us too
+    if (g->c->patches)
+        sf_patchlog_note (g->c->patches, o->node, name, base, v, patch);
+    return 0;
+}
+
+//  Applies one delta entry e of origin o; *v gets its version. 0 applied;
+//  1 not needed (what is stored is as new); -2 a patch missed; -1 bad (err)
+static int
+s_apply_entry (sf_gossip_t *g, sf_origin_t *o, const msgpack_object *e, sf_version_t *v, char *err)
+{
+    const sf_gossip_env_t *c = g->c;
+    sf_writer_t *w = c->writer;
+    const char *node = o->node;
+    char kind [4], name [SF_NAME_MAX + 1];
+    snprintf (err, SF_ERR_MAX, "malformed entry");
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 3
+    ||  sf_obj_str (&e->via.array.ptr [0], kind, sizeof (kind) - 1)
+    ||  sf_obj_str (&e->via.array.ptr [1], name, SF_NAME_MAX)
+    ||  !s_version_obj (&e->via.array.ptr [2], v))
+        return -1;
+    if (kind [0] == 's' && e->via.array.size == 4) {
+        if (sf_version_cmp (*v, s_local_version (g, node, name)) <= 0)
+            return 1;
+        if (sf_stream_unpack (&e->via.array.ptr [3], &g->scratch, err)
+        ||  (g->scratch.node [0] && strcmp (g->scratch.node, node)))
+            return -1;
+        return sf_writer_put (w, o, &g->scratch, *v) ? -1 : 0;
+    }
+    if (kind [0] == 'p' && e->via.array.size == 5 && c->cfg->gossip_patches) {
+        sf_version_t base;
+        if (!s_version_obj (&e->via.array.ptr [3], &base))
+            return -1;
+        int rc = s_apply_patch (g, o, name, base, *v, &e->via.array.ptr [4], err);
+        if (rc == 0)
+            atomic_fetch_add (&c->metrics->gossip_patches_in, 1);
+        return rc;
+    }
+    if (kind [0] == 'd') {
+        if (sf_version_cmp (*v, s_local_version (g, node, name)) <= 0)
+            return 1;
+        return sf_writer_del (w, o, name, *v) ? -1 : 0;
+    }
+    if (kind [0] == 'n' && e->via.array.size == 4) {
+        if (sf_version_cmp (*v, o->info.version) <= 0)
+            return 1;
+        sf_node_t n;
+        if (sf_node_unpack (&e->via.array.ptr [3], &n, err) || strcmp (n.id, node))
+            return -1;
+        //  Usage is the freshest we have; the info is the peer's, the stale
+        //  mark its latest heartbeat's (s_merge_beats)
+        n.version = *v;
+        int stale = sf_live_stale (c->live, node);
+        if (stale >= 0)
+            n.stale = stale;
+        if (o->info.heartbeat > n.heartbeat)
+            n.heartbeat = o->info.heartbeat;
+        sf_writer_set_info (w, o, &n);
+        return 0;
+    }
+    //  An unknown kind, or 'p' while we take no patches (as an older peer)
+    snprintf (err, SF_ERR_MAX, "unknown entry kind '%s'", kind);
+    return -1;
+}
+
 static void
 s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
 {
@@ -698,58 +867,26 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
         sf_origin_t *o = sf_writer_origin (w, node);
         if (!o)
             continue;
-        bool ok = true;
-        for (uint32_t k = 0; k < entries->via.array.size && ok; k++) {
-            const msgpack_object *e = &entries->via.array.ptr [k];
-            char kind [4], name [SF_NAME_MAX + 1];
-            sf_version_t v;
-            if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 3
-            ||  sf_obj_str (&e->via.array.ptr [0], kind, sizeof (kind) - 1)
-            ||  sf_obj_str (&e->via.array.ptr [1], name, SF_NAME_MAX)
-            ||  !s_version_obj (&e->via.array.ptr [2], &v)) {
+        bool ok = true, missed = false;
+        //  What the block lets us claim after a miss: the version before it
+        sf_version_t claim = { 0, 0 };
+        for (uint32_t k = 0; k < entries->via.array.size; k++) {
+            sf_version_t v = { 0, 0 };
+            int rc = s_apply_entry (g, o, &entries->via.array.ptr [k], &v, err);
+            if (rc == -1) {
                 ok = false;
                 break;
             }
-            if (kind [0] == 's' && e->via.array.size == 4) {
-                if (sf_version_cmp (v, s_local_version (g, node, name)) <= 0)
-                    continue;
-                if (sf_stream_unpack (&e->via.array.ptr [3], &g->scratch, err)
-                ||  (g->scratch.node [0] && strcmp (g->scratch.node, node))) {
-                    ok = false;
-                    break;
-                }
-                if (sf_writer_put (w, o, &g->scratch, v))
-                    ok = false;
-                applied++;
+            if (rc == -2 && !missed) {
+                //  The rest still applies (versions decide), but nothing
+                //  after the miss is claimed
+                missed = true;
+                atomic_fetch_add (&c->metrics->gossip_patch_misses, 1);
             }
-            else if (kind [0] == 'd') {
-                if (sf_version_cmp (v, s_local_version (g, node, name)) <= 0)
-                    continue;
-                if (sf_writer_del (w, o, name, v))
-                    ok = false;
+            if (rc == 0)
                 applied++;
-            }
-            else if (kind [0] == 'n' && e->via.array.size == 4) {
-                if (sf_version_cmp (v, o->info.version) <= 0)
-                    continue;
-                sf_node_t n;
-                if (sf_node_unpack (&e->via.array.ptr [3], &n, err) || strcmp (n.id, node)) {
-                    ok = false;
-                    break;
-                }
-                //  Usage is the freshest we have; the info is the peer's,
-                //  the stale mark its latest heartbeat's (s_merge_beats)
-                n.version = v;
-                int stale = sf_live_stale (c->live, node);
-                if (stale >= 0)
-                    n.stale = stale;
-                if (o->info.heartbeat > n.heartbeat)
-                    n.heartbeat = o->info.heartbeat;
-                sf_writer_set_info (w, o, &n);
-                applied++;
-            }
-            else
-                ok = false;
+            if (!missed)
+                claim = v;
         }
         if (!ok) {
             //  Claim nothing for this origin: the next round starts over
@@ -758,6 +895,18 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
                             node, err);
             continue;
         }
+        if (missed) {
+            //  Ask for this origin's records whole until a block applies whole
+            if (!zhashx_lookup (g->want_full, node)) {
+                zhashx_insert (g->want_full, node, "");
+                sf_log_limited (&g->rl, SF_LOG_INFO, "gossip: a patch from %s for %s found another "
+                                "version stored than its base; asking for that node's records whole",
+                                from, node);
+            }
+            upto = claim;
+        }
+        else
+            zhashx_delete (g->want_full, node);
         if (sf_version_cmp (upto, o->staged) > 0)
             sf_writer_stage (w, o, upto);
     }
@@ -874,15 +1023,19 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
         atomic_store (&g->caught_up, true);
         sf_info ("gossip: caught up with %s", m->id);
     }
+    //  Whether the peer takes patches, and which origins it wants whole
+    bool patches = false;
+    sf_map_bool (body, "patch", &patches, NULL);
+    const msgpack_object *full = sf_map_get (body, "full");
     if (is_request) {
         s_pack_exchange (g, "gossip_reply");
         s_send_route (g, route);
-        uint64_t lag = s_send_delta (g, digest, NULL, route, m);
+        uint64_t lag = s_send_delta (g, digest, NULL, route, m, patches, full);
         if (m)
             m->lag_changes = lag;
     }
     else if (m) {
-        m->lag_changes = s_send_delta (g, digest, m, NULL, m);
+        m->lag_changes = s_send_delta (g, digest, m, NULL, m, patches, full);
     }
     s_send_history (g, sf_map_get (body, "history"), is_request ? NULL : m, route);
 }
@@ -1292,6 +1445,7 @@ sf_gossip_new (const sf_gossip_env_t *env, char *err, size_t errlen)
     zhashx_set_destructor (g->members, (zhashx_destructor_fn *) s_member_destroy);
     g->pingreqs = zlistx_new ();
     zlistx_set_destructor (g->pingreqs, s_pingreq_free);
+    g->want_full = zhashx_new ();
     sf_msg_init (&g->msg);
     sf_stream_init (&g->scratch);
     msgpack_sbuffer_init (&g->out);
@@ -1339,6 +1493,7 @@ sf_gossip_destroy (sf_gossip_t **self_p)
     sf_gossip_t *g = *self_p;
     zhashx_destroy (&g->members);
     zlistx_destroy (&g->pingreqs);
+    zhashx_destroy (&g->want_full);
     zsock_destroy (&g->router);
     sf_msg_release (&g->msg);
     sf_stream_clear (&g->scratch);

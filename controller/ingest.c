@@ -314,6 +314,8 @@ s_put_patch (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *p, sf_vers
         *reason = SF_REJ_STATE;
         return -2;
     }
+    //  Gossip sends peers holding this version the patch (sf_patchlog.h)
+    sf_version_t base = { row.sum.gen, row.sum.seq };
     //  A copy flagged migrated that runs is one the fleet must look at
     bool stale_copy = row.sum.status == SF_STATUS_ACTIVE && (row.sum.flags & SF_SUM_MIGRATED)
                    && !(row.sum.flags & SF_SUM_CONFLICT);
@@ -330,6 +332,8 @@ s_put_patch (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *p, sf_vers
                 *reason = SF_REJ_STATE;
                 return -1;
             }
+            if (self->cfg.patches)
+                sf_patchlog_note (self->cfg.patches, o->node, ps->name, base, ver, p);
             return 0;
         }
     }
@@ -345,6 +349,8 @@ s_put_patch (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *p, sf_vers
         *reason = SF_REJ_STATE;
         return -1;
     }
+    if (self->cfg.patches)
+        sf_patchlog_note (self->cfg.patches, o->node, ps->name, base, ver, p);
     return 0;
 }
 

@@ -40,6 +40,9 @@ sf_metrics_init (sf_metrics_t *self)
         atomic_init (&self->commit_buckets [i], 0);
     atomic_init (&self->commit_sum_us, 0);
     atomic_init (&self->map_grows, 0);
+    atomic_init (&self->gossip_patches_out, 0);
+    atomic_init (&self->gossip_patches_in, 0);
+    atomic_init (&self->gossip_patch_misses, 0);
 }
 
 //  Records one committed batch and its latency in microseconds. A negative
@@ -131,6 +134,15 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
              (unsigned long long) s_get (&self->gossip_bytes_in));
     fprintf (out, "streamfleet_gossip_bytes_total{direction=\"out\"} %llu\n",
              (unsigned long long) s_get (&self->gossip_bytes_out));
+    s_family (out, "streamfleet_gossip_patches_total", "counter",
+              "Delta entries sent to peers as patches (out) and patches applied from peers (in).");
+    fprintf (out, "streamfleet_gossip_patches_total{direction=\"in\"} %llu\n",
+             (unsigned long long) s_get (&self->gossip_patches_in));
+    fprintf (out, "streamfleet_gossip_patches_total{direction=\"out\"} %llu\n",
+             (unsigned long long) s_get (&self->gossip_patches_out));
+    s_counter (out, "streamfleet_gossip_patch_misses_total",
+               "Patches from peers whose base version was not the one stored here: "
+               "that origin's records are asked for whole.", s_get (&self->gossip_patch_misses));
 
     s_family (out, "streamfleet_ingest_rejected_total", "counter",
               "Messages rejected, by reason (malformed, version, type, field, bounds, forbidden, state).");

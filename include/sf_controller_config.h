@@ -9,6 +9,7 @@
 #ifndef SF_CONTROLLER_CONFIG_H
 #define SF_CONTROLLER_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct {
@@ -36,6 +37,7 @@ typedef struct {
     int64_t batch_records;
     int64_t batch_ms;
     int64_t gossip_ms;
+    bool gossip_patches;        //  --gossip-patches (docs/protocol.md §6.3a)
     int64_t peer_probe_ms;
     int64_t peer_suspect_ms;
     int64_t sync_ms;

@@ -21,6 +21,7 @@
 #include "sf_controller_config.h"
 #include "sf_live.h"
 #include "sf_metrics.h"
+#include "sf_patchlog.h"
 #include "sf_security.h"
 #include "sf_writer.h"
 #include <czmq.h>
@@ -39,6 +40,9 @@ typedef struct {
     sf_live_t *live;
     sf_metrics_t *metrics;
     sf_peers_t *peers;
+    //  The last patch per placement (agent ingest and gossip note them):
+    //  what lets a delta carry a patch instead of a record (NULL: never)
+    sf_patchlog_t *patches;
 } sf_gossip_env_t;
 
 //  Binds the peers endpoint and connects to the seeds. NULL with err.

@@ -15,6 +15,7 @@
 
 #include "sf_live.h"
 #include "sf_metrics.h"
+#include "sf_patchlog.h"
 #include "sf_writer.h"
 #include <czmq.h>
 
@@ -32,6 +33,8 @@ typedef struct {
     size_t max_snapshots;           //  snapshots assembled at once at most (0: 4)
     sf_ingest_send_fn *send;
     void *send_arg;
+    //  Each patch applied is noted here, for gossip (NULL: not noted)
+    sf_patchlog_t *patches;
 } sf_ingest_config_t;
 
 sf_ingest_t *sf_ingest_new (const sf_ingest_config_t *cfg);

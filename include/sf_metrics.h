@@ -38,6 +38,11 @@ typedef struct {
     atomic_uint_fast64_t gossip_bytes_in;
     atomic_uint_fast64_t gossip_records_in;        //  replicated changes applied
     atomic_uint_fast64_t gossip_rounds;
+    //  Delta entries sent and applied as patches (docs/protocol.md §6.3), and
+    //  patches that found another version stored than their base
+    atomic_uint_fast64_t gossip_patches_out;
+    atomic_uint_fast64_t gossip_patches_in;
+    atomic_uint_fast64_t gossip_patch_misses;
 } sf_metrics_t;
 
 void sf_metrics_init (sf_metrics_t *self);

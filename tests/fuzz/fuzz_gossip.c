@@ -27,6 +27,7 @@
 #include "sf_gossip.h"
 #include "sf_live.h"
 #include "sf_metrics.h"
+#include "sf_patchlog.h"
 #include "sf_record.h"
 #include "sf_store.h"
 #include "sf_writer.h"
@@ -39,6 +40,7 @@ typedef struct {
     sf_live_t *live;
     sf_metrics_t metrics;
     sf_writer_t *writer;
+    sf_patchlog_t *patches;
     zcert_t *cert;
     sf_gossip_t *gossip;
 } fz_ctl_t;
@@ -154,6 +156,7 @@ static void
 s_ctl_destroy (fz_ctl_t *c)
 {
     sf_gossip_destroy (&c->gossip);
+    sf_patchlog_destroy (&c->patches);
     sf_writer_destroy (&c->writer);
     sf_store_destroy (&c->store);
     sf_live_destroy (&c->live);
@@ -196,9 +199,13 @@ s_ctl_new (fz_ctl_t *c, const char *id, const char *peers, const char *seeds, in
     if (level >= 2)
         s_populate_more (c);
     c->cert = zcert_new ();
+    //  A small patch log: 'p' entries a fuzzed delta applies are noted, and
+    //  a fuzzed request's answer may carry them
+    c->patches = sf_patchlog_new (64);
     c->gossip = sf_gossip_new (&(sf_gossip_env_t) {
         .cfg = &c->cfg, .cert = c->cert, .writer = c->writer, .store = c->store,
-        .live = c->live, .metrics = &c->metrics, .peers = NULL }, err, sizeof (err));
+        .live = c->live, .metrics = &c->metrics, .peers = NULL, .patches = c->patches },
+        err, sizeof (err));
     if (!c->gossip)
         fprintf (stderr, "fuzz_gossip: %s\n", err);
     FUZZ_CHECK (c->gossip);

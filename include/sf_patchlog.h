@@ -1,0 +1,51 @@
+/*  sf_patchlog.h — the last patch of each recently changed placement
+    (controller/patchlog.c), so that gossip sends a peer the change instead
+    of the whole record (docs/protocol.md §6.3, "Patches").
+
+    Whenever a placement is changed by a patch (its agent's, or a peer's in
+    a delta), the controller notes (node, name, base, version, patch): the
+    patch turns the record stored at version base into the record stored at
+    version. Gossip asks for the note of a placement at the very version it
+    is about to send, and sends the patch when the peer's digest shows that
+    it holds base (a peer holds every record of an origin up to its digest).
+
+    A fixed table of slots, direct-mapped by a hash of (node, name): a note
+    takes its slot from whatever held it, so the memory is bounded (the
+    slots, plus at most SF_PATCHLOG_BYTES of patch bytes), and a note that is
+    lost costs only a whole record on the wire. A note is found only at the
+    exact version it was made for, so a later put, deletion or snapshot of
+    the placement outdates it by itself; nothing is ever invalidated.
+
+    Threads: the ingest thread only (agent ingest and gossip both run there).
+*/
+#ifndef SF_PATCHLOG_H
+#define SF_PATCHLOG_H
+
+#include "sf_record.h"
+#include <msgpack.h>
+#include <stddef.h>
+
+#define SF_PATCHLOG_SLOTS 65536             //  the controller's table
+#define SF_PATCHLOG_PATCH_MAX 2048          //  a larger patch is not kept
+#define SF_PATCHLOG_BYTES (16 << 20)        //  patch bytes held at most
+
+typedef struct sf_patchlog_t sf_patchlog_t;
+
+//  A table of slots entries (rounded up to a power of two); its memory is
+//  taken at the first note, so a controller without patches pays nothing
+sf_patchlog_t *sf_patchlog_new (size_t slots);
+void sf_patchlog_destroy (sf_patchlog_t **self_p);
+//  Notes that patch (a stream patch: a map with `name` and the changed
+//  keys, docs/protocol.md §4.3) turns the record of (node, name) stored at
+//  base into the one stored at ver. A patch over SF_PATCHLOG_PATCH_MAX
+//  bytes, or one over the byte budget, is not kept (its slot is emptied).
+void sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_version_t base,
+                       sf_version_t ver, const msgpack_object *patch);
+//  The note for (node, name) made at exactly ver: 0 with *base, and the
+//  packed patch in *data, *size (valid until the next note), or -1.
+int sf_patchlog_find (sf_patchlog_t *self, const char *node, const char *name, sf_version_t ver,
+                      sf_version_t *base, const void **data, size_t *size);
+//  Notes kept now, and patch bytes held
+size_t sf_patchlog_count (sf_patchlog_t *self);
+size_t sf_patchlog_bytes (sf_patchlog_t *self);
+#endif

@@ -1,0 +1,606 @@
+/*  test_gossip.c — deltas between controllers carry patches
+    (controller/gossip.c, controller/patchlog.c; docs/protocol.md §6.3a), in
+    process: per controller a real store in a temporary directory, the write
+    session, the agent protocol (controller/ingest.c) for the origin's own
+    changes, and gossip in its fuzz mode (no socket: what it sends is
+    captured from the tap, what a peer sends goes in through
+    sf_gossip_fuzz_input, into the real handlers).
+
+    Pins down: a peer whose digest holds a placement's base version and
+    whose exchange says `patch` gets the patch ('p'), anyone else the whole
+    record ('s'): first sight, a peer without `patch`, an origin it lists in
+    `full`, a sender started with --gossip-patches=false; the receiver
+    stores byte for byte what the origin stored and passes the patch on; a
+    patch that finds another version stored is a miss: nothing claimed past
+    it, the origin asked for whole (`full`) until a whole block applies; a
+    controller that takes no patches (an old peer) drops such a block.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include "sf_codec.h"
+#include "sf_controller.h"
+#include "sf_fleet.h"
+#include "sf_gossip.h"
+#include "sf_ingest.h"
+#include "sf_mpjson.h"
+#include "sf_patchlog.h"
+#include "sf_store.h"
+#include "sf_writer.h"
+
+#define S_GEN 5
+
+//  One controller
+typedef struct {
+    char dir [64];
+    sf_controller_config_t cfg;
+    sf_store_t *store;
+    sf_live_t *live;
+    sf_metrics_t metrics;
+    sf_writer_t *writer;
+    sf_patchlog_t *patches;
+    sf_ingest_t *ingest;
+    zcert_t *cert;
+    sf_gossip_t *gossip;
+    zlistx_t *sent;                 //  zchunk_t: what gossip sent, in order
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+} s_ctl_t;
+
+static void
+s_chunk_free (void **item)
+{
+    zchunk_t *c = *item;
+    zchunk_destroy (&c);
+    *item = NULL;
+}
+
+static void
+s_tap (const void *data, size_t size, void *arg)
+{
+    s_ctl_t *c = arg;
+    zlistx_add_end (c->sent, zchunk_new (data, size));
+}
+
+static void
+s_agent_reply (zframe_t *route, const char *node, const void *data, size_t size, void *arg)
+{
+}
+
+static s_ctl_t *
+s_ctl_new (const char *id, bool patches)
+{
+    s_ctl_t *c = calloc (1, sizeof (*c));
+    sf_config_defaults (sf_controller_options, &c->cfg);
+    snprintf (c->cfg.id, sizeof (c->cfg.id), "%s", id);
+    static int made;
+    snprintf (c->cfg.peers, sizeof (c->cfg.peers), "inproc://test-gossip-%s-%d", id, made++);
+    snprintf (c->cfg.advertise, sizeof (c->cfg.advertise), "%s", c->cfg.peers);
+    c->cfg.seeds [0] = 0;
+    c->cfg.gossip_patches = patches;
+    snprintf (c->dir, sizeof (c->dir), "/tmp/sf-test-gossip.XXXXXX");
+    assert_non_null (mkdtemp (c->dir));
+    char err [256];
+    c->store = sf_store_new (c->dir, 16 << 20, err, sizeof (err));
+    assert_non_null (c->store);
+    c->live = sf_live_new (3000, 10000);
+    sf_fleet_set_live (c->live);
+    sf_metrics_init (&c->metrics);
+    c->writer = sf_writer_new (&(sf_writer_config_t) {
+        .store = c->store, .live = c->live, .metrics = &c->metrics, .batch_records = 1000 });
+    sf_writer_load (c->writer);
+    //  A patch log whatever the flag, so that the flag alone decides
+    c->patches = sf_patchlog_new (1024);
+    c->ingest = sf_ingest_new (&(sf_ingest_config_t) {
+        .writer = c->writer, .live = c->live, .metrics = &c->metrics,
+        .max_streams_per_node = 1000, .send = s_agent_reply, .send_arg = c, .patches = c->patches });
+    c->cert = zcert_new ();
+    c->gossip = sf_gossip_new (&(sf_gossip_env_t) {
+        .cfg = &c->cfg, .cert = c->cert, .writer = c->writer, .store = c->store, .live = c->live,
+        .metrics = &c->metrics, .peers = NULL, .patches = c->patches }, err, sizeof (err));
+    assert_non_null (c->gossip);
+    c->sent = zlistx_new ();
+    zlistx_set_destructor (c->sent, s_chunk_free);
+    sf_gossip_fuzz_mode (c->gossip, s_tap, c);
+    msgpack_sbuffer_init (&c->buf);
+    msgpack_packer_init (&c->pk, &c->buf, msgpack_sbuffer_write);
+    return c;
+}
+
+static void
+s_ctl_destroy (s_ctl_t **c_p)
+{
+    s_ctl_t *c = *c_p;
+    sf_gossip_destroy (&c->gossip);
+    sf_ingest_destroy (&c->ingest);
+    sf_patchlog_destroy (&c->patches);
+    sf_writer_destroy (&c->writer);
+    sf_store_destroy (&c->store);
+    sf_live_destroy (&c->live);
+    zcert_destroy (&c->cert);
+    zlistx_destroy (&c->sent);
+    msgpack_sbuffer_destroy (&c->buf);
+    char cmd [128];
+    snprintf (cmd, sizeof (cmd), "rm -rf %s", c->dir);
+    assert_int_equal (system (cmd), 0);
+    free (c);
+    *c_p = NULL;
+}
+
+//  ---------------------------------------------------------------------------
+//  The origin's agent (node n1), through the agent protocol
+
+static void
+s_agent_msg (s_ctl_t *c, const char *json_type, const char *json)
+{
+    msgpack_sbuffer_clear (&c->buf);
+    json_error_t je;
+    json_t *j = json_loads (json, 0, &je);
+    assert_non_null (j);
+    sf_msg_begin (&c->pk, json_type, (uint32_t) json_object_size (j));
+    const char *k;
+    json_t *v;
+    json_object_foreach (j, k, v) {
+        sf_pack_str (&c->pk, k);
+        assert_int_equal (sf_json_to_msgpack (v, &c->pk), 0);
+    }
+    json_decref (j);
+    zframe_t *route = zframe_new ("r1", 2);
+    sf_ingest_message (c->ingest, route, "n1", c->buf.data, c->buf.size);
+    zframe_destroy (&route);
+    sf_writer_commit (c->writer);
+}
+
+//  The agent's first snapshot: cam1 and cam2 whole, at seq 1 and 2 (cam1's
+//  record is ~600 bytes)
+static void
+s_agent_fill (s_ctl_t *c)
+{
+    s_agent_msg (c, "hello", "{\"node\": \"n1\", \"gen\": 5, \"seq\": 0}");
+    char json [2048];
+    snprintf (json, sizeof (json),
+              "{\"gen\": 5, \"seq\": 2, \"index\": 0, \"last\": true, \"changes\": ["
+              "{\"seq\": 1, \"put\": {\"name\": \"cam1\", \"status\": \"active\", \"clients\": 3,"
+              " \"bitrate_kbps\": 1500, \"functions\": [\"dvr\"], \"source\": {\"url\": "
+              "\"rtsp://10.0.0.7:554/cam1\"}, \"config\": \"%0400d\"}},"
+              "{\"seq\": 2, \"put\": {\"name\": \"cam2\", \"status\": \"active\", \"clients\": 1}}]}", 0);
+    s_agent_msg (c, "snap", json);
+}
+
+//  cam1's clients and bitrate change: a patch at seq 3
+static void
+s_agent_patch (s_ctl_t *c)
+{
+    s_agent_msg (c, "batch", "{\"gen\": 5, \"changes\": [{\"seq\": 3, \"patch\": "
+                             "{\"name\": \"cam1\", \"clients\": 7, \"bitrate_kbps\": 2100}}]}");
+}
+
+//  ---------------------------------------------------------------------------
+//  A peer's messages, and what gossip sent
+
+//  A gossip request from peer `from` whose digest holds n1 at seq (none if
+//  seq < 0); patch: it says `patch`; full: a node it lists in `full`
+static void
+s_request (s_ctl_t *c, const char *from, int64_t seq, bool patch, const char *full)
+{
+    msgpack_sbuffer_clear (&c->buf);
+    msgpack_packer *pk = &c->pk;
+    sf_msg_begin (pk, "gossip", 5 + (patch ? 1 : 0) + (full ? 1 : 0));
+    sf_pack_kstr (pk, "from", from);
+    sf_pack_kstr (pk, "endpoint", "inproc://test-gossip-peer");
+    sf_pack_ku64 (pk, "inc", 1);
+    sf_pack_str (pk, "digest");
+    msgpack_pack_map (pk, seq < 0 ? 0 : 1);
+    if (seq >= 0) {
+        sf_pack_str (pk, "n1");
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_uint64 (pk, S_GEN);
+        msgpack_pack_uint64 (pk, (uint64_t) seq);
+    }
+    sf_pack_str (pk, "members");
+    msgpack_pack_array (pk, 0);
+    if (patch)
+        sf_pack_kbool (pk, "patch", true);
+    if (full) {
+        sf_pack_str (pk, "full");
+        msgpack_pack_array (pk, 1);
+        sf_pack_str (pk, full);
+    }
+    zlistx_purge (c->sent);
+    assert_int_equal (sf_gossip_fuzz_input (c->gossip, (const uint8_t *) c->buf.data, c->buf.size), 0);
+}
+
+//  The last message of type sent since the last request (NULL if none)
+static zchunk_t *
+s_sent (s_ctl_t *c, const char *type)
+{
+    zchunk_t *found = NULL;
+    for (zchunk_t *ch = zlistx_first (c->sent); ch; ch = zlistx_next (c->sent)) {
+        sf_msg_t m;
+        sf_msg_init (&m);
+        assert_int_equal (sf_msg_parse (&m, zchunk_data (ch), zchunk_size (ch)), 0);
+        if (strcmp (m.type, type) == 0)
+            found = ch;
+        sf_msg_release (&m);
+    }
+    return found;
+}
+
+//  A delta's n1 block as text: its upto, then each entry as
+//  "kind:name@seq" ("<base" for a patch, "+N bytes" its size), e.g.
+//  "upto 3: p:cam1@3<2+58"
+static const char *
+s_delta_text (zchunk_t *delta)
+{
+    static char out [1024];
+    out [0] = 0;
+    assert_non_null (delta);
+    sf_msg_t m;
+    sf_msg_init (&m);
+    assert_int_equal (sf_msg_parse (&m, zchunk_data (delta), zchunk_size (delta)), 0);
+    const msgpack_object *origins = sf_map_get (m.body, "origins");
+    assert_non_null (origins);
+    for (uint32_t i = 0; i < origins->via.array.size; i++) {
+        const msgpack_object *blk = &origins->via.array.ptr [i];
+        char node [64];
+        assert_int_equal (sf_map_str (blk, "node", node, sizeof (node) - 1, NULL), 0);
+        if (strcmp (node, "n1"))
+            continue;
+        const msgpack_object *upto = sf_map_get (blk, "upto");
+        snprintf (out, sizeof (out), "upto %llu:", (unsigned long long) upto->via.array.ptr [1].via.u64);
+        const msgpack_object *entries = sf_map_get (blk, "entries");
+        for (uint32_t k = 0; k < entries->via.array.size; k++) {
+            const msgpack_object *e = &entries->via.array.ptr [k];
+            char one [200], name [130];
+            assert_int_equal (sf_obj_str (&e->via.array.ptr [1], name, sizeof (name) - 1), 0);
+            const char *kind = e->via.array.ptr [0].via.str.ptr;
+            uint64_t seq = e->via.array.ptr [2].via.array.ptr [1].via.u64;
+            if (kind [0] == 'p') {
+                assert_int_equal (e->via.array.size, 5);
+                msgpack_sbuffer sb;
+                msgpack_sbuffer_init (&sb);
+                msgpack_packer pk;
+                msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+                msgpack_pack_object (&pk, *e);
+                snprintf (one, sizeof (one), " p:%s@%llu<%llu+%zu", name, (unsigned long long) seq,
+                          (unsigned long long) e->via.array.ptr [3].via.array.ptr [1].via.u64, sb.size);
+                msgpack_sbuffer_destroy (&sb);
+            }
+            else
+                snprintf (one, sizeof (one), " %c:%s@%llu", kind [0], name, (unsigned long long) seq);
+            strncat (out, one, sizeof (out) - strlen (out) - 1);
+        }
+    }
+    sf_msg_release (&m);
+    return out;
+}
+
+//  Delivers a delta (as captured from another controller) to c
+static void
+s_deliver (s_ctl_t *c, zchunk_t *delta)
+{
+    assert_non_null (delta);
+    assert_int_equal (sf_gossip_fuzz_input (c->gossip, zchunk_data (delta), zchunk_size (delta)), 0);
+}
+
+//  The stored bytes of n1/name (a copy, or NULL) and their version's seq
+static zchunk_t *
+s_stored (s_ctl_t *c, const char *name, uint64_t *seq)
+{
+    sf_read_t r;
+    sf_row_t row;
+    zchunk_t *out = NULL;
+    assert_int_equal (sf_store_read_begin (c->store, &r), 0);
+    if (sf_store_get_row (&r, "n1", name, &row) == 0) {
+        out = zchunk_new (row.packed, row.packed_size);
+        if (seq)
+            *seq = row.sum.seq;
+    }
+    sf_store_read_end (&r);
+    return out;
+}
+
+static uint64_t
+s_committed (s_ctl_t *c)
+{
+    return sf_writer_origin (c->writer, "n1")->committed.seq;
+}
+
+//  The `full` list of c's exchange (as its answer to a request), as text
+static const char *
+s_full_text (s_ctl_t *c)
+{
+    static char out [256];
+    out [0] = 0;
+    static int n;
+    char from [32];
+    snprintf (from, sizeof (from), "asker%d", n++);
+    s_request (c, from, -1, true, NULL);
+    zchunk_t *reply = s_sent (c, "gossip_reply");
+    assert_non_null (reply);
+    sf_msg_t m;
+    sf_msg_init (&m);
+    assert_int_equal (sf_msg_parse (&m, zchunk_data (reply), zchunk_size (reply)), 0);
+    const msgpack_object *full = sf_map_get (m.body, "full");
+    if (full)
+        for (uint32_t i = 0; i < full->via.array.size; i++) {
+            char node [64];
+            assert_int_equal (sf_obj_str (&full->via.array.ptr [i], node, sizeof (node) - 1), 0);
+            strncat (out, node, sizeof (out) - strlen (out) - 1);
+        }
+    sf_msg_release (&m);
+    return out;
+}
+
+static bool
+s_says_patch (s_ctl_t *c)
+{
+    s_request (c, "listener", -1, false, NULL);
+    zchunk_t *reply = s_sent (c, "gossip_reply");
+    assert_non_null (reply);
+    sf_msg_t m;
+    sf_msg_init (&m);
+    assert_int_equal (sf_msg_parse (&m, zchunk_data (reply), zchunk_size (reply)), 0);
+    bool patch = false;
+    sf_map_bool (m.body, "patch", &patch, NULL);
+    sf_msg_release (&m);
+    return patch;
+}
+
+//  ---------------------------------------------------------------------------
+
+static void
+test_a_peer_holding_the_base_gets_the_patch_and_anyone_else_the_record (void **state)
+{
+    s_ctl_t *a = s_ctl_new ("a", true);
+    assert_true (s_says_patch (a));
+    s_agent_fill (a);
+    s_agent_patch (a);
+    assert_int_equal (s_committed (a), 3);
+    //  A peer at seq 2 (it holds cam1 at 1, the patch's base) that takes
+    //  patches: the patch, 50 bytes in all (58 with a unix-time generation, as
+    //  in docs/protocol.md §6.3a), instead of the ~600-byte record
+    s_request (a, "p1", 2, true, NULL);
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: p:cam1@3<1+50");
+    assert_int_equal (atomic_load (&a->metrics.gossip_patches_out), 1);
+    //  A peer that does not say `patch` (an older one): the record
+    s_request (a, "p2", 2, false, NULL);
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: s:cam1@3");
+    //  First sight: a peer that holds nothing of n1 gets every record whole
+    s_request (a, "p3", -1, true, NULL);
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: s:cam2@2 s:cam1@3");
+    //  A peer whose digest is below the base: it lacks the base, so whole
+    s_request (a, "p4", 0, true, NULL);
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: s:cam2@2 s:cam1@3");
+    //  A peer that lists n1 in `full` (a patch of it missed there)
+    s_request (a, "p5", 2, true, "n1");
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: s:cam1@3");
+    //  A whole record after the patch: the patch no longer describes it
+    s_agent_msg (a, "batch", "{\"gen\": 5, \"changes\": [{\"seq\": 4, \"put\": "
+                             "{\"name\": \"cam1\", \"status\": \"active\", \"clients\": 9}}]}");
+    s_request (a, "p6", 3, true, NULL);
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 4: s:cam1@4");
+    assert_int_equal (atomic_load (&a->metrics.gossip_patches_out), 1);
+    s_ctl_destroy (&a);
+}
+
+static void
+test_the_receiver_stores_what_the_origin_stored_and_passes_the_patch_on (void **state)
+{
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_ctl_t *b = s_ctl_new ("b", true);
+    s_agent_fill (a);
+    //  b catches up with a's records, whole
+    s_request (a, "b", -1, true, NULL);
+    s_deliver (b, s_sent (a, "delta"));
+    assert_int_equal (s_committed (b), 2);
+    s_agent_patch (a);
+    s_request (a, "b2", 2, true, NULL);
+    zchunk_t *delta = zchunk_dup (s_sent (a, "delta"));
+    assert_string_equal (s_delta_text (delta), "upto 3: p:cam1@3<1+50");
+    s_deliver (b, delta);
+    zchunk_destroy (&delta);
+    assert_int_equal (s_committed (b), 3);
+    assert_int_equal (atomic_load (&b->metrics.gossip_patches_in), 1);
+    //  Byte for byte what the origin's controller stored
+    uint64_t seq_a = 0, seq_b = 0;
+    zchunk_t *ra = s_stored (a, "cam1", &seq_a), *rb = s_stored (b, "cam1", &seq_b);
+    assert_non_null (ra);
+    assert_non_null (rb);
+    assert_int_equal (seq_b, 3);
+    assert_int_equal (zchunk_size (ra), zchunk_size (rb));
+    assert_memory_equal (zchunk_data (ra), zchunk_data (rb), zchunk_size (ra));
+    sf_stream_t s;
+    sf_stream_init (&s);
+    sf_read_t r;
+    sf_row_t row;
+    assert_int_equal (sf_store_read_begin (b->store, &r), 0);
+    assert_int_equal (sf_store_get_row (&r, "n1", "cam1", &row), 0);
+    assert_int_equal (sf_row_decode (&row, &s), 0);
+    sf_store_read_end (&r);
+    assert_int_equal (s.clients, 7);
+    assert_int_equal (s.bitrate_kbps, 2100);
+    assert_non_null (s.config);
+    assert_int_equal (strlen (s.config), 400);
+    sf_stream_clear (&s);
+    zchunk_destroy (&ra);
+    zchunk_destroy (&rb);
+    //  And b, asked by a peer at seq 2, passes the patch on
+    s_request (b, "c", 2, true, NULL);
+    assert_string_equal (s_delta_text (s_sent (b, "delta")), "upto 3: p:cam1@3<1+50");
+    //  A delta applied twice changes nothing
+    s_request (a, "b3", 2, true, NULL);
+    s_deliver (b, s_sent (a, "delta"));
+    assert_int_equal (atomic_load (&b->metrics.gossip_patches_in), 1);
+    assert_int_equal (s_committed (b), 3);
+    s_ctl_destroy (&a);
+    s_ctl_destroy (&b);
+}
+
+static void
+test_a_patch_that_misses_its_base_asks_for_the_origin_whole (void **state)
+{
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_ctl_t *c = s_ctl_new ("c", true);
+    s_agent_fill (a);
+    s_agent_patch (a);
+    s_request (a, "c", 2, true, NULL);
+    zchunk_t *patch_delta = zchunk_dup (s_sent (a, "delta"));
+    //  c holds nothing of n1: the patch has nothing to apply to
+    s_deliver (c, patch_delta);
+    assert_null (s_stored (c, "cam1", NULL));
+    assert_int_equal (s_committed (c), 0);
+    assert_int_equal (atomic_load (&c->metrics.gossip_patch_misses), 1);
+    assert_string_equal (s_full_text (c), "n1");
+    //  a, asked with that list, sends n1 whole; applied, the list empties
+    s_request (a, "c2", 0, true, "n1");
+    zchunk_t *whole = zchunk_dup (s_sent (a, "delta"));
+    assert_string_equal (s_delta_text (whole), "upto 3: s:cam2@2 s:cam1@3");
+    s_deliver (c, whole);
+    assert_int_equal (s_committed (c), 3);
+    assert_string_equal (s_full_text (c), "");
+    uint64_t seq = 0;
+    zchunk_t *rc = s_stored (c, "cam1", &seq);
+    assert_non_null (rc);
+    assert_int_equal (seq, 3);
+    zchunk_destroy (&rc);
+    //  A miss after entries that applied claims up to the last of them:
+    //  a block [cam2@2 whole, cam1@3 patch] onto a store that has neither
+    s_ctl_t *d = s_ctl_new ("d", true);
+    //  (made by hand: a never sends such a block, its digest rule forbids it)
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "delta", 3);
+    sf_pack_kstr (&pk, "from", "a");
+    sf_pack_kbool (&pk, "more", false);
+    sf_pack_str (&pk, "origins");
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_map (&pk, 3);
+    sf_pack_kstr (&pk, "node", "n1");
+    sf_pack_str (&pk, "upto");
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_uint64 (&pk, S_GEN);
+    msgpack_pack_uint64 (&pk, 3);
+    sf_pack_str (&pk, "entries");
+    msgpack_pack_array (&pk, 2);
+    zchunk_t *cam2 = s_stored (a, "cam2", NULL);
+    msgpack_pack_array (&pk, 4);
+    sf_pack_str (&pk, "s");
+    sf_pack_str (&pk, "cam2");
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_uint64 (&pk, S_GEN);
+    msgpack_pack_uint64 (&pk, 2);
+    msgpack_sbuffer_write (&sb, (const char *) zchunk_data (cam2), zchunk_size (cam2));
+    zchunk_destroy (&cam2);
+    //  The patch entry exactly as a sent it
+    sf_msg_t m;
+    sf_msg_init (&m);
+    assert_int_equal (sf_msg_parse (&m, zchunk_data (patch_delta), zchunk_size (patch_delta)), 0);
+    const msgpack_object *blk = &sf_map_get (m.body, "origins")->via.array.ptr [0];
+    msgpack_pack_object (&pk, sf_map_get (blk, "entries")->via.array.ptr [0]);
+    sf_msg_release (&m);
+    assert_int_equal (sf_gossip_fuzz_input (d->gossip, (const uint8_t *) sb.data, sb.size), 0);
+    msgpack_sbuffer_destroy (&sb);
+    assert_int_equal (s_committed (d), 2);
+    assert_string_equal (s_full_text (d), "n1");
+    zchunk_destroy (&patch_delta);
+    zchunk_destroy (&whole);
+    s_ctl_destroy (&a);
+    s_ctl_destroy (&c);
+    s_ctl_destroy (&d);
+}
+
+static void
+test_a_controller_without_patches_acts_as_an_older_peer (void **state)
+{
+    //  --gossip-patches=false: it does not say `patch`, sends whole records
+    //  whatever the peer says, and drops a block with a patch in it
+    s_ctl_t *old = s_ctl_new ("old", false);
+    assert_false (s_says_patch (old));
+    s_agent_fill (old);
+    s_agent_patch (old);
+    s_request (old, "p1", 2, true, NULL);
+    assert_string_equal (s_delta_text (s_sent (old, "delta")), "upto 3: s:cam1@3");
+    assert_int_equal (atomic_load (&old->metrics.gossip_patches_out), 0);
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_ctl_t *o2 = s_ctl_new ("o2", false);
+    s_agent_fill (a);
+    s_request (a, "o2", -1, false, NULL);
+    s_deliver (o2, s_sent (a, "delta"));
+    assert_int_equal (s_committed (o2), 2);
+    s_agent_patch (a);
+    s_request (a, "x", 2, true, NULL);
+    s_deliver (o2, s_sent (a, "delta"));
+    assert_int_equal (s_committed (o2), 2);
+    uint64_t seq = 0;
+    zchunk_t *r = s_stored (o2, "cam1", &seq);
+    assert_int_equal (seq, 1);
+    zchunk_destroy (&r);
+    assert_int_equal (atomic_load (&o2->metrics.gossip_patches_in), 0);
+    assert_string_equal (s_full_text (o2), "");
+    s_ctl_destroy (&old);
+    s_ctl_destroy (&a);
+    s_ctl_destroy (&o2);
+}
+
+static void
+test_the_patch_log_finds_a_note_only_at_its_version (void **state)
+{
+    sf_patchlog_t *pl = sf_patchlog_new (4);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    sf_pack_kstr (&pk, "name", "cam1");
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    sf_patchlog_note (pl, "n1", "cam1", (sf_version_t) { 1, 4 }, (sf_version_t) { 1, 5 }, &u.data);
+    sf_version_t base;
+    const void *data;
+    size_t size;
+    assert_int_equal (sf_patchlog_find (pl, "n1", "cam1", (sf_version_t) { 1, 5 }, &base, &data, &size), 0);
+    assert_int_equal (base.seq, 4);
+    assert_int_equal (size, sb.size);
+    assert_memory_equal (data, sb.data, sb.size);
+    assert_int_equal (sf_patchlog_find (pl, "n1", "cam1", (sf_version_t) { 1, 6 }, &base, &data, &size), -1);
+    assert_int_equal (sf_patchlog_find (pl, "n2", "cam1", (sf_version_t) { 1, 5 }, &base, &data, &size), -1);
+    assert_int_equal (sf_patchlog_find (pl, "n1", "cam", (sf_version_t) { 1, 5 }, &base, &data, &size), -1);
+    //  Four slots: many notes keep at most four, within the byte budget
+    for (int i = 0; i < 100; i++) {
+        char name [16];
+        snprintf (name, sizeof (name), "s%d", i);
+        sf_patchlog_note (pl, "n1", name, (sf_version_t) { 1, 10 }, (sf_version_t) { 1, 11 }, &u.data);
+    }
+    assert_true (sf_patchlog_count (pl) <= 4);
+    assert_true (sf_patchlog_bytes (pl) <= 4 * 64);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sb);
+    sf_patchlog_destroy (&pl);
+    sf_patchlog_destroy (&pl);
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_the_patch_log_finds_a_note_only_at_its_version),
+        cmocka_unit_test (test_a_peer_holding_the_base_gets_the_patch_and_anyone_else_the_record),
+        cmocka_unit_test (test_the_receiver_stores_what_the_origin_stored_and_passes_the_patch_on),
+        cmocka_unit_test (test_a_patch_that_misses_its_base_asks_for_the_origin_whole),
+        cmocka_unit_test (test_a_controller_without_patches_acts_as_an_older_peer),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
