@@ -67,8 +67,6 @@ typedef struct {
 int sf_apisrc_list (sf_apisrc_t *self, const sf_apilist_t *list, int64_t deadline_ms,
                     int (*each) (json_t *item, void *arg, char *err, size_t errlen), void *arg,
                     char *err, size_t errlen);
-//  Requests made since the client was created (tests count them)
-uint64_t sf_apisrc_requests (sf_apisrc_t *self);
 
 //  Value readers: key's value, or dflt / false / NULL when absent or of
 //  another type. Numbers may be sent as text.

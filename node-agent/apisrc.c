@@ -30,7 +30,6 @@ struct sf_apisrc_t {
     char secret [512];              //  masked in errors
     char query_token [768];         //  "token=..." escaped, for SF_APIAUTH_QUERY
     char last_url [SF_URL_MAX + 2048];  //  of the last request, for errors
-    uint64_t requests;
 };
 
 static void
@@ -88,12 +87,6 @@ sf_apisrc_destroy (sf_apisrc_t **self_p)
     *self_p = NULL;
 }
 
-uint64_t
-sf_apisrc_requests (sf_apisrc_t *self)
-{
-    return self->requests;
-}
-
 //  Replaces every occurrence of what in text by "***"
 static void
 s_mask (char *text, const char *what)
@@ -135,7 +128,6 @@ sf_apisrc_get_text_at (sf_apisrc_t *self, const char *base_url, const char *path
     *body = NULL;
     *len = 0;
     long status = 0;
-    self->requests++;
     snprintf (self->last_url, sizeof self->last_url, "%s", url);
     int rc = sf_fetch (self->fetch, url, NULL, *self->header ? self->header : NULL, left,
                        S_REPLY_MAX, body, len, &status, err, errlen);
