@@ -17,12 +17,14 @@
       nodes       {id}                      id: one node (node_reply)
       migrations  {stream | name, node, kind, since_s, start, end, limit, after}
       cluster     {}
+      changes     {after, max, wait_ms}     the change feed (sf_feed.h)
+      alerts      {stream, node}            rules, what fires, recent transitions
 
     Replies are <type>_reply, or error {code, message}. Codes: bad_filter,
-    bad_name, bad_node, bad_sort, bad_limit, bad_cursor, bad_time, bad_kind
-    (the field named in the code is invalid; the message says what is
-    valid), bad_request (unknown request type), not_found, query_failed
-    (the store could not be read). sf_api_http_status maps each to HTTP.
+    bad_name, bad_node, bad_sort, bad_limit, bad_cursor, bad_time, bad_kind,
+    bad_wait (the field named in the code is invalid; the message says what
+    is valid), bad_request (unknown request type, or changes on a controller
+    without a feed), not_found, query_failed (the store could not be read). sf_api_http_status maps each to HTTP.
 */
 #ifndef SF_API_H
 #define SF_API_H

@@ -1,8 +1,10 @@
 /*  sf_apply.h — the one write path for placement records.
 
     Every stored change of a placement goes through here, whether it came from
-    the node's agent (controller/controller.c) or from a peer controller
-    (gossip), inside the writer's open transaction. Derived state that must
+    the node's agent (controller/ingest.c) or from a peer controller
+    (controller/gossip.c): both stage it in the write session, whose
+    sf_writer_put / _del (controller/writer.c) call these inside its open
+    transaction. Derived state that must
     follow record changes (migration tracking, events: controller/fleet.c)
     hooks in here, so every controller derives it from the same records.
 */

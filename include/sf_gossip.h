@@ -12,8 +12,8 @@
     controller judges node liveness itself.
 
     Everything here runs in the controller's ingest thread and writes through
-    its write session (sf_writer.h), except sf_gossip_cluster, which any
-    thread may call.
+    its write session (sf_writer.h), except sf_gossip_cluster and
+    sf_gossip_ready, which any thread may call.
 */
 #ifndef SF_GOSSIP_H
 #define SF_GOSSIP_H

@@ -1,8 +1,9 @@
 /*  sf_http.h — the controller's HTTP listener (libmicrohttpd): the JSON API
     under /api/v1/, the web page at /, and GET /metrics.
 
-    It runs in libmicrohttpd's own thread and answers through sf_query.h, the
-    same read model as the CLI. Loopback by default; on any other address a
+    It runs in libmicrohttpd's threads and answers the API through the
+    handler the CLI's ZeroMQ endpoint uses (sf_api.h), rendering its reply
+    as JSON; /metrics reads the gauges through sf_query.h. Loopback by default; on any other address a
     bearer token is required (the controller refuses to start without one).
 */
 #ifndef SF_HTTP_H

@@ -4,7 +4,8 @@
     metadata, "NAME_secret" the secret key too. Metadata says who the holder
     is: role = agent | cli | peer | controller, and node = ID for agents.
     A controller admits the public certificates in its certificate directory
-    (czmq zauth as the ZAP handler) and, for every message, looks up the
+    (its own ZAP handler, sf_zap_actor below, reads the same cache of them
+    as the message checks do) and, for every message, looks up the
     sender's certificate by the User-Id that ZAP attached (the client's public
     key) to learn its role and node.
 */
