@@ -58,6 +58,9 @@ wait_for() {  # wait_for SECONDS CMD...
   done
 }
 result() { awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$OUT" | tail -1; }
+# rss_kib PID FIELD: VmRSS, RssAnon (heap, stacks: the process's own memory) or
+# RssFile (mapped file pages: LMDB's map, shared with the page cache), KiB
+rss_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
 [ -x "$TOOL" ] || { echo "bench: $TOOL is missing; run make first" >&2; exit 1; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -99,11 +102,14 @@ echo
 echo "== query"
 "$TOOL" query --endpoint "tcp://127.0.0.1:$PQ" --server-cert "$T/keys/controller" --cert "$T/keys/cli" \
   --agents "$K" --streams "$S" --iterations "$I" --http "http://127.0.0.1:$PH" | tee -a "$OUT"
-rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$CTL/status")
+rss_kb=$(rss_kib "$CTL" VmRSS)
 db_bytes=$(du -sb "$T/data" | cut -f1)
 echo "RESULT ctl_rss_kib $rss_kb KiB" >>"$OUT"
+echo "RESULT ctl_rss_anon_kib $(rss_kib "$CTL" RssAnon) KiB" >>"$OUT"
+echo "RESULT ctl_rss_file_kib $(rss_kib "$CTL" RssFile) KiB" >>"$OUT"
 echo "RESULT ctl_db_bytes $db_bytes bytes" >>"$OUT"
-echo "controller: RSS $((rss_kb / 1024)) MiB, data $((db_bytes / 1048576)) MiB"
+echo "controller: RSS $((rss_kb / 1024)) MiB (anon $(( $(result ctl_rss_anon_kib) / 1024 )) MiB," \
+     "file $(( $(result ctl_rss_file_kib) / 1024 )) MiB), data $((db_bytes / 1048576)) MiB"
 echo
 echo "== ingest, the realistic mix as patches"
 # The same agents carry on (--resume) and send field-level deltas (docs/protocol.md,
@@ -150,9 +156,13 @@ echo "$rm_line"
 echo "RESULT startup_ms $(( (t1 - t0) / 1000000 )) ms" >>"$OUT"
 echo "RESULT rm_rebuild_ms $(echo "$rm_line" | sed -n 's/.* in \([0-9]*\) ms.*/\1/p') ms" >>"$OUT"
 echo "RESULT rm_kib $(echo "$rm_line" | sed -n 's/.*, \([0-9]*\) KiB.*/\1/p') KiB" >>"$OUT"
-rss2_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$CTL/status")
+rss2_kb=$(rss_kib "$CTL" VmRSS)
 echo "RESULT ctl_rss_restart_kib $rss2_kb KiB" >>"$OUT"
-echo "start-up $(( (t1 - t0) / 1000000 )) ms to the first answer; RSS after start $((rss2_kb / 1024)) MiB"
+echo "RESULT ctl_rss_restart_anon_kib $(rss_kib "$CTL" RssAnon) KiB" >>"$OUT"
+echo "RESULT ctl_rss_restart_file_kib $(rss_kib "$CTL" RssFile) KiB" >>"$OUT"
+grep 'start-up:\|ready:' "$T/controller.log" | tail -2
+echo "start-up $(( (t1 - t0) / 1000000 )) ms to the first answer; RSS after start $((rss2_kb / 1024)) MiB" \
+     "(anon $(( $(result ctl_rss_restart_anon_kib) / 1024 )) MiB, file $(( $(result ctl_rss_restart_file_kib) / 1024 )) MiB)"
 kill -TERM "$CTL"; wait "$CTL" 2>/dev/null || true
 echo
 
@@ -255,9 +265,20 @@ TABLE=$T/table.md
        "the rebuild itself $(result rm_rebuild_ms) ms; the read model's two copies $(( $(result rm_kib) / 1024 )) MiB" \
        "($(awk -v m="$(result rm_kib)" -v n="$(result query_streams)" 'BEGIN { if (n > 0) printf "%.0f", m * 1024 / n; else print "-" }') bytes per placement)."
   echo
-  echo "Controller at $(fmt "$(result query_streams)") placements: RSS $(( $(result ctl_rss_kib) / 1024 )) MiB" \
-       "($(awk -v r="$(result ctl_rss_kib)" -v n="$(result query_streams)" 'BEGIN { if (n > 0) printf "%.0f", r * 1024 / n; else print "-" }') bytes per placement)," \
+  per() { awk -v r="$1" -v n="$(result query_streams)" 'BEGIN { if (n > 0 && r != "") printf "%.0f", r * 1024 / n; else print "-" }'; }
+  mib() { awk -v r="$1" 'BEGIN { if (r != "") printf "%d", r / 1024; else print "-" }'; }
+  echo "Controller at $(fmt "$(result query_streams)") placements: RSS $(mib "$(result ctl_rss_kib)") MiB" \
+       "($(per "$(result ctl_rss_kib)") bytes per placement)," \
        "LMDB data $(( $(result ctl_db_bytes) / 1048576 )) MiB."
+  echo
+  echo "| controller memory (\`/proc/PID/status\`) | after the fill | bytes per placement | after a restart | bytes per placement |"
+  echo "|---|---:|---:|---:|---:|"
+  for q in rss:"VmRSS (resident, all)" rss_anon:"RssAnon (its own: heap, read model, buffers)" \
+           rss_file:"RssFile (LMDB's map: page-cache pages it has mapped)"; do
+    key=${q%%:*}; label=${q#*:}
+    a=$(result "ctl_${key}_kib"); b=$(result "ctl_${key/rss/rss_restart}_kib")
+    echo "| $label | $(mib "$a") MiB | $(per "$a") | $(mib "$b") MiB | $(per "$b") |"
+  done
   echo "The streamfleet query figures are request → reply over ZeroMQ + CurveZMQ from one CLI connection;"
   echo "SQLite's are in-process statement times (no network), so the comparison favours SQLite."
 } >"$TABLE"

@@ -39,6 +39,7 @@
 #include "sf_store.h"
 #include "sf_writer.h"
 #include <czmq.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -398,6 +399,22 @@ s_know_nodes (s_ctl_t *c)
     sf_store_read_end (&r);
 }
 
+//  What start-up leaves resident and nobody needs (docs/operations.md,
+//  "Memory"): the scans that opened the store and rebuilt the read model
+//  mapped every page of the streams database (file-backed RSS as large as
+//  the data), and the rebuild's sort buffers are free heap. The pages stay
+//  in the kernel's page cache; queries map the few they read again.
+static void
+s_release_startup_memory (s_ctl_t *c)
+{
+    long file = sf_store_release_pages (c->store);
+#ifdef __GLIBC__
+    malloc_trim (0);
+#endif
+    if (file >= 0)
+        sf_info ("start-up: gave back %ld MiB of mapped store pages", file >> 20);
+}
+
 //  sndhwm: messages queued per connection. Set before bind: it applies to
 //  the connections made after it is set
 static zsock_t *
@@ -573,6 +590,7 @@ sf_controller_run (sf_controller_config_t *cfg)
         zcert_destroy (&cert);
         return 3;
     }
+    int64_t start_t0 = sf_mono_ms ();
     static s_ctl_t ctl;
     s_ctl_t *c = &ctl;
     memset (c, 0, sizeof (*c));
@@ -653,8 +671,9 @@ sf_controller_run (sf_controller_config_t *cfg)
     c->query.feed = s_observed.feed;
     c->query.alerts = c->alerts;
     c->query.webhooks = c->webhooks;
-    sf_info ("read model: %zu placements in %lld ms, %zu KiB", sf_readmodel_size (model),
-             (long long) (sf_mono_ms () - model_t0), sf_readmodel_bytes (model) >> 10);
+    sf_info ("read model: %zu placements in %lld ms, %zu KiB (store opened in %lld ms)",
+             sf_readmodel_size (model), (long long) (sf_mono_ms () - model_t0),
+             sf_readmodel_bytes (model) >> 10, (long long) (model_t0 - start_t0));
     c->writer = sf_writer_new (&(sf_writer_config_t) {
         .store = c->store, .live = c->live, .metrics = &c->metrics,
         .batch_records = (size_t) cfg->batch_records, .sync_every_commit = cfg->sync_ms == 0 });
@@ -664,6 +683,7 @@ sf_controller_run (sf_controller_config_t *cfg)
     c->peers = sf_peers_new (cfg->certs_dir);
     s_know_nodes (c);
     sf_writer_load (c->writer);
+    s_release_startup_memory (c);
 
     //  Our own ZAP handler, not czmq's zauth: it admits from the same
     //  certificates every message is checked against, and logs refusals
@@ -725,8 +745,9 @@ sf_controller_run (sf_controller_config_t *cfg)
         }
         sf_http_set_ready (http, s_ready, c);
     }
-    sf_info ("controller %s ready: agents %s, queries %s, http %s, data %s", cfg->id, cfg->agents,
-             cfg->query, cfg->http [0] ? cfg->http : "off", cfg->data_dir);
+    sf_info ("controller %s ready: agents %s, queries %s, http %s, data %s (start-up %lld ms)", cfg->id,
+             cfg->agents, cfg->query, cfg->http [0] ? cfg->http : "off", cfg->data_dir,
+             (long long) (sf_mono_ms () - start_t0));
     sf_service_ready ("serving agents and queries");
     s_ingest_loop (c);
     sf_writer_commit (c->writer);

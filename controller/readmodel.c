@@ -39,6 +39,7 @@
 #include <czmq.h>
 #include <ctype.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -793,14 +794,6 @@ s_side_destroy (s_side_t **self_p)
     *self_p = NULL;
 }
 
-//  Empties a side (for a reload)
-static void
-s_side_reset (s_side_t **self_p)
-{
-    s_side_destroy (self_p);
-    *self_p = s_side_new ();
-}
-
 static uint64_t *
 s_bm_grow (uint64_t *bm, size_t old_words, size_t words)
 {
@@ -809,10 +802,10 @@ s_bm_grow (uint64_t *bm, size_t old_words, size_t words)
     return bm;
 }
 
+//  Room for cap rows (a multiple of 64, above the current capacity)
 static void
-s_side_grow (s_side_t *s)
+s_side_grow_to (s_side_t *s, size_t cap)
 {
-    size_t cap = s->cap ? s->cap * 2 : 1024;
     size_t words = cap / 64;
 #define S_GROW(c) s->c = s_alloc (s->c, cap * sizeof (*s->c));
     S_COLUMNS (S_GROW)
@@ -829,6 +822,12 @@ s_side_grow (s_side_t *s)
     s_tri_grow (s, s->nwords, words);
     s->cap = cap;
     s->nwords = words;
+}
+
+static void
+s_side_grow (s_side_t *s)
+{
+    s_side_grow_to (s, s->cap ? s->cap * 2 : 1024);
 }
 
 //  Nodes ---------------------------------------------------------------------
@@ -910,9 +909,8 @@ s_lookup (const s_side_t *s, int node, const char *name, size_t len)
 }
 
 static void
-s_hash_put (s_side_t *s, uint32_t row)
+s_hash_put_h (s_side_t *s, uint32_t row, uint32_t h)
 {
-    uint32_t h = s_row_hash (s, row);
     size_t mask = s->hcap - 1, i = h & mask;
     while (s->slots [i])
         i = (i + 1) & mask;
@@ -921,16 +919,43 @@ s_hash_put (s_side_t *s, uint32_t row)
 }
 
 static void
-s_hash_grow (s_side_t *s)
+s_hash_put (s_side_t *s, uint32_t row)
 {
-    size_t cap = s->hcap ? s->hcap * 2 : 2048;
+    s_hash_put_h (s, row, s_row_hash (s, row));
+}
+
+//  A table of cap slots (a power of two) holding every used row. Each
+//  insert into a large table is a cache miss, so the hashes are computed
+//  S_HASH_AHEAD rows ahead of the inserts and their slots prefetched.
+#define S_HASH_AHEAD 16
+static void
+s_hash_resize (s_side_t *s, size_t cap)
+{
     free (s->slots);
     s->slots = s_zalloc (cap * sizeof (uint64_t));
     s->hcap = cap;
     s->hcount = 0;
+    uint32_t rows [S_HASH_AHEAD], hs [S_HASH_AHEAD];
+    size_t k = 0;
     for (size_t w = 0; w < s->nwords; w++)
-        for (uint64_t bits = s->bm_used [w]; bits; bits &= bits - 1)
-            s_hash_put (s, (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits)));
+        for (uint64_t bits = s->bm_used [w]; bits; bits &= bits - 1, k++) {
+            uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+            uint32_t h = s_row_hash (s, row);
+            __builtin_prefetch (&s->slots [h & (cap - 1)], 1);
+            size_t at = k % S_HASH_AHEAD;
+            if (k >= S_HASH_AHEAD)
+                s_hash_put_h (s, rows [at], hs [at]);
+            rows [at] = row;
+            hs [at] = h;
+        }
+    for (size_t j = k > S_HASH_AHEAD ? k - S_HASH_AHEAD : 0; j < k; j++)
+        s_hash_put_h (s, rows [j % S_HASH_AHEAD], hs [j % S_HASH_AHEAD]);
+}
+
+static void
+s_hash_grow (s_side_t *s)
+{
+    s_hash_resize (s, s->hcap ? s->hcap * 2 : 2048);
 }
 
 //  Linear probing: deletion shifts the entries that follow back
@@ -1348,7 +1373,8 @@ s_label_new (s_side_t *s, uint32_t row)
     free (labels);
 }
 
-//  Puts a row; with bulk set the name indexes are left to the caller
+//  Puts a row; with bulk set the name and numeric indexes are left to the
+//  caller (s_build_indexes)
 static void
 s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum, bool bulk)
 {
@@ -1356,7 +1382,8 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
     int nix = s_node_get (s, node);
     if (nix < 0)
         return;
-    int64_t found = s_lookup (s, nix, name, len);
+    //  A load's keys are LMDB's: unique, so not looked up
+    int64_t found = bulk ? -1 : s_lookup (s, nix, name, len);
     if (found >= 0) {
         uint32_t row = (uint32_t) found;
         s_ent_t old [S_NVL];
@@ -1394,15 +1421,16 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
     s_set_columns (s, row, sum);
     s_bit_set (s->bm_used, row, true);
     s->used++;
-    if ((s->hcount + 1) * 2 > s->hcap)
+    //  A load hashes every row at once (s_build_indexes)
+    if (!bulk && (s->hcount + 1) * 2 > s->hcap)
         s_hash_grow (s);
-    else
+    else if (!bulk)
         s_hash_put (s, row);
     s_account (s, row, true);
     s_tri_add (s, row);
-    s_ol_insert (&s->nodes [nix]->names, s, s_cmp_name, row);
     if (bulk)
         return;
+    s_ol_insert (&s->nodes [nix]->names, s, s_cmp_name, row);
     s_ol_insert (&s->names, s, s_cmp_name, row);
     s_label_new (s, row);
     for (int k = 0; k < S_NVL; k++) {
@@ -1449,36 +1477,141 @@ s_qsort_name (const void *a, const void *b, void *arg)
     return s_cmp_name (arg, *(const uint32_t *) a, *(const uint32_t *) b);
 }
 
-static int
-s_qsort_ent (const void *a, const void *b)
+//  Bulk build (a load) -------------------------------------------------------
+//  A load puts every row first (s_put with bulk set: columns, bitmaps, hash,
+//  trigrams) and then builds the ordered indexes from sorted arrays, which
+//  costs a fraction of inserting row by row: LMDB hands the rows over in key
+//  order (node, then name), so each node's rows arrive already in name order
+//  and the fleet's name order is a merge of the nodes' runs; each numeric
+//  index is its entries taken in name order and sorted by value alone with a
+//  stable radix sort, which keeps name order (the labels) within a value.
+
+//  One node's rows in name order, during the merge
+typedef struct {
+    const uint32_t *at, *end;
+} s_run_t;
+
+static void
+s_run_sift (const s_side_t *s, s_run_t *h, size_t n, size_t i)
 {
-    return s_ent_cmp (a, b);
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && s_cmp_name (s, *h [l].at, *h [m].at) < 0)
+            m = l;
+        if (l + 1 < n && s_cmp_name (s, *h [l + 1].at, *h [m].at) < 0)
+            m = l + 1;
+        if (m == i)
+            return;
+        s_run_t t = h [i];
+        h [i] = h [m];
+        h [m] = t;
+        i = m;
+    }
 }
 
-//  After a bulk load: the fleet's name index in one sort
+//  Entries sorted by value, keeping their order within a value: a stable
+//  LSD radix sort over the bytes in which the values differ (one pass
+//  each; tmp holds n entries)
 static void
-s_build_names (s_side_t *s)
+s_sort_ents (s_ent_t *es, s_ent_t *tmp, size_t n)
 {
-    uint32_t *ids = s_alloc (NULL, (s->used ? s->used : 1) * sizeof (uint32_t));
-    size_t n = 0;
+    uint64_t diff = 0;
+    for (size_t i = 1; i < n; i++)
+        diff |= es [i].v ^ es [0].v;
+    s_ent_t *src = es, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        if (((diff >> shift) & 0xff) == 0)
+            continue;
+        size_t at [256] = { 0 };
+        for (size_t i = 0; i < n; i++)
+            at [(src [i].v >> shift) & 0xff]++;
+        size_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = at [d];
+            at [d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst [at [(src [i].v >> shift) & 0xff]++] = src [i];
+        s_ent_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != es)
+        memcpy (es, src, n * sizeof (s_ent_t));
+}
+
+//  After a bulk load: the (node, name) hash, each node's name index, the
+//  fleet's, the labels and the numeric indexes
+static void
+s_build_indexes (s_side_t *s)
+{
+    size_t n = s->used, nn = s->nnodes;
+    size_t hcap = 2048;
+    while (hcap < 2 * (n + 1))
+        hcap *= 2;
+    s_hash_resize (s, hcap > s->hcap ? hcap : s->hcap);
+    uint32_t *by_node = s_alloc (NULL, (n ? n : 1) * sizeof (uint32_t));
+    size_t *first = s_zalloc ((nn + 1) * sizeof (size_t));
+    //  The rows grouped by node (a counting sort), each group in row order,
+    //  which is LMDB's key order; sorted when it is not (rows reused after
+    //  deletes: not in a load, but the build does not depend on it)
     for (size_t w = 0; w < s->nwords; w++)
         for (uint64_t bits = s->bm_used [w]; bits; bits &= bits - 1)
-            ids [n++] = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
-    qsort_r (ids, n, sizeof (uint32_t), s_qsort_name, s);
+            first [s->node [w * 64 + (size_t) __builtin_ctzll (bits)] + 1]++;
+    for (size_t i = 0; i < nn; i++)
+        first [i + 1] += first [i];
+    size_t *fill = s_alloc (NULL, (nn ? nn : 1) * sizeof (size_t));
+    memcpy (fill, first, nn * sizeof (size_t));
+    for (size_t w = 0; w < s->nwords; w++)
+        for (uint64_t bits = s->bm_used [w]; bits; bits &= bits - 1) {
+            uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+            by_node [fill [s->node [row]]++] = row;
+        }
+    free (fill);
+    s_run_t *heap = s_alloc (NULL, (nn ? nn : 1) * sizeof (s_run_t));
+    size_t nheap = 0;
+    for (size_t i = 0; i < nn; i++) {
+        uint32_t *ids = by_node + first [i];
+        size_t m = first [i + 1] - first [i];
+        for (size_t j = 1; j < m; j++)
+            if (s_cmp_name (s, ids [j - 1], ids [j]) > 0) {
+                qsort_r (ids, m, sizeof (uint32_t), s_qsort_name, s);
+                break;
+            }
+        s_ol_build (&s->nodes [i]->names, ids, m);
+        if (m)
+            heap [nheap++] = (s_run_t) { ids, ids + m };
+    }
+    free (first);
+    //  The fleet's name order: the nodes' runs merged
+    uint32_t *ids = s_alloc (NULL, (n ? n : 1) * sizeof (uint32_t));
+    for (size_t i = nheap; i-- > 0; )
+        s_run_sift (s, heap, nheap, i);
+    for (size_t k = 0; nheap; k++) {
+        ids [k] = *heap [0].at++;
+        if (heap [0].at == heap [0].end)
+            heap [0] = heap [--nheap];
+        s_run_sift (s, heap, nheap, 0);
+    }
+    free (heap);
+    free (by_node);
     s_ol_build (&s->names, ids, n);
-    //  Labels evenly apart, then each numeric index in one sort
+    //  Labels evenly apart, then each numeric index from one sort
     uint64_t step = (1ull << 32) / (n + 1);
     for (size_t i = 0; i < n; i++)
         s->label [ids [i]] = (uint32_t) ((i + 1) * step);
     s_ent_t *es = s_alloc (NULL, (n ? n : 1) * sizeof (s_ent_t));
+    s_ent_t *tmp = s_alloc (NULL, (n ? n : 1) * sizeof (s_ent_t));
     for (int k = 0; k < S_NVL; k++) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
             if (s_vkey (s, ids [i], k, &es [m]))
                 m++;
-        qsort (es, m, sizeof (s_ent_t), s_qsort_ent);
+        s_sort_ents (es, tmp, m);
         s_vl_build (&s->vl [k], es, m);
     }
+    free (tmp);
     free (es);
     free (ids);
 }
@@ -1626,6 +1759,22 @@ sf_readmodel_observe (void *self, const sf_store_change_t *changes, size_t count
     sf_readmodel_apply (self, changes, count);
 }
 
+//  Start-up ------------------------------------------------------------------
+//  Each side is rebuilt from its own read transaction in one cursor pass over
+//  the stored summaries, with its arrays sized up front from the count LMDB
+//  keeps (no doubling and copying while it fills), then its indexes built by
+//  sorting (s_build_indexes). The two sides are built at once, the second on
+//  a thread of its own: they share nothing but the map's pages.
+
+//  Room for rows placements (and some to spare) before the first growth
+static void
+s_side_reserve (s_side_t *s, size_t rows)
+{
+    size_t cap = (rows + rows / 16 + 1024 + 63) & ~(size_t) 63;
+    if (cap > s->cap)
+        s_side_grow_to (s, cap);
+}
+
 static int
 s_load_row (const sf_row_t *row, void *arg)
 {
@@ -1633,29 +1782,60 @@ s_load_row (const sf_row_t *row, void *arg)
     return 0;
 }
 
-static int
-s_load_side (s_side_t **side_p, sf_store_t *store)
+typedef struct {
+    sf_store_t *store;
+    s_side_t *side;                 //  built here, owned by the loader
+    int rc;
+} s_load_t;
+
+static void *
+s_load_side (void *arg)
 {
-    s_side_reset (side_p);
+    s_load_t *l = arg;
+    l->rc = -1;
     sf_read_t r;
-    if (sf_store_read_begin (store, &r))
-        return -1;
-    int rc = sf_store_scan_streams (&r, NULL, s_load_row, *side_p);
+    if (sf_store_read_begin (l->store, &r))
+        return NULL;
+    size_t count = 0;
+    if (sf_store_count_streams (&r, &count) == 0)
+        s_side_reserve (l->side, count);
+    int rc = sf_store_scan_streams (&r, NULL, s_load_row, l->side);
     sf_store_read_end (&r);
-    s_build_names (*side_p);
-    return rc < 0 ? -1 : 0;
+    s_build_indexes (l->side);
+    l->rc = rc < 0 ? -1 : 0;
+    return NULL;
 }
 
 int
 sf_readmodel_load (sf_readmodel_t *self, sf_store_t *store)
 {
-    int b = s_standby (self);
-    if (s_load_side (&self->side [b], store))
+    s_load_t l [2] = { { store, s_side_new (), -1 }, { store, s_side_new (), -1 } };
+    pthread_t thread;
+    bool threaded = pthread_create (&thread, NULL, s_load_side, &l [1]) == 0;
+    s_load_side (&l [0]);
+    if (threaded)
+        pthread_join (thread, NULL);
+    else
+        s_load_side (&l [1]);
+    if (l [0].rc || l [1].rc) {
+        s_side_destroy (&l [0].side);
+        s_side_destroy (&l [1].side);
         return -1;
+    }
+    //  In place of the old sides: the standby one first, published, then the
+    //  other once its last readers have left. Both hold the same rows, so
+    //  nothing is pending for either.
+    int b = s_standby (self);
+    s_side_t *old = self->side [b];
+    self->side [b] = l [0].side;
     self->npending = 0;
     atomic_store (&self->active, b);
+    s_side_destroy (&old);
     b = s_standby (self);
-    return s_load_side (&self->side [b], store);
+    old = self->side [b];
+    self->side [b] = l [1].side;
+    s_side_destroy (&old);
+    return 0;
 }
 
 size_t

@@ -30,7 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 #include <sys/statvfs.h>
 
 struct sf_store_t {
@@ -402,6 +405,69 @@ sf_store_sync (sf_store_t *self)
     if (rc && s_disk_full (self, rc))
         return SF_STORE_NOSPACE;
     return rc ? -1 : 0;
+}
+
+#if defined(__linux__) && defined(MADV_DONTNEED)
+//  The process's resident file-backed memory (RssFile), KiB; 0 if unknown
+static long
+s_rss_file_kib (void)
+{
+    long kib = 0;
+    FILE *f = fopen ("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line [256];
+    while (fgets (line, sizeof (line), f))
+        if (sscanf (line, "RssFile: %ld", &kib) == 1)
+            break;
+    fclose (f);
+    return kib;
+}
+#endif
+
+//  LMDB maps the data file MAP_SHARED (read-only, or read-write with
+//  MDB_WRITEMAP) and hands out pointers into the map; it offers no call to
+//  drop pages, and mdb_env_info names the map's address only for
+//  MDB_FIXEDMAP. So the mapping is found in /proc/self/maps by the data
+//  file's device and inode, and each of its ranges gets MADV_DONTNEED. On a
+//  shared file mapping Linux then only removes this process's page-table
+//  entries: the pages stay in the page cache (a dirty one stays dirty and is
+//  written back as before), every pointer into the map stays valid, and the
+//  next access maps the current contents again. (On a private or anonymous
+//  mapping it would discard data: LMDB's is neither.)
+long
+sf_store_release_pages (sf_store_t *self)
+{
+#if defined(__linux__) && defined(MADV_DONTNEED)
+    int fd;
+    struct stat st;
+    if (mdb_env_get_fd (self->env, &fd) || fstat (fd, &st))
+        return -1;
+    FILE *maps = fopen ("/proc/self/maps", "r");
+    if (!maps)
+        return -1;
+    long before = s_rss_file_kib ();
+    bool found = false;
+    char line [1024];
+    while (fgets (line, sizeof (line), maps)) {
+        unsigned long lo, hi, off, inode;
+        unsigned int major, minor;
+        char perms [8];
+        if (sscanf (line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms, &off, &major, &minor,
+                    &inode) != 7)
+            continue;
+        if (inode != (unsigned long) st.st_ino || makedev (major, minor) != st.st_dev
+        ||  perms [3] != 's')
+            continue;
+        if (madvise ((void *) lo, hi - lo, MADV_DONTNEED) == 0)
+            found = true;
+    }
+    fclose (maps);
+    long after = s_rss_file_kib ();
+    return found ? (before > after ? (before - after) << 10 : 0) : -1;
+#else
+    return -1;
+#endif
 }
 
 void

@@ -62,6 +62,14 @@ int sf_store_grow (sf_store_t *self, size_t size);
 //  Grows the map ahead of need (when over 70 % used), so that a write
 //  transaction rarely meets MAP_FULL. 1 grown, 0 not needed, -1 failed.
 int sf_store_maybe_grow (sf_store_t *self);
+//  Gives back this process's mappings of the data file's pages (the scans at
+//  start touch every page of the streams database: as many bytes of resident
+//  memory as the store holds). The pages stay in the kernel's page cache,
+//  which reclaims them when it needs to; the next read of one maps it again.
+//  Returns the resident bytes given back (RssFile before less after), or -1
+//  (not Linux, or the mapping not found in /proc/self/maps).
+//  docs/operations.md, "Memory".
+long sf_store_release_pages (sf_store_t *self);
 //  Flushes committed writes to disk (the writer calls it about once a second).
 //  0, SF_STORE_NOSPACE or -1.
 int sf_store_sync (sf_store_t *self);
