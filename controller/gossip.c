@@ -957,6 +957,60 @@ s_apply_history (sf_gossip_t *g, const msgpack_object *body, const char *from)
 }
 
 //  ---------------------------------------------------------------------------
+//  The extra replicated state (sf_gossip_ext_t): the `alerts` message
+
+//  Sends {from, digest[, offer for theirs][, final]}: on member m's DEALER,
+//  or on the ROUTER to route
+static void
+s_send_ext (sf_gossip_t *g, s_member_t *m, zframe_t *route, const msgpack_object *theirs, bool final)
+{
+    const sf_gossip_ext_t *x = g->c->ext;
+    msgpack_sbuffer_clear (&g->out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "alerts", 2 + (theirs ? 1 : 0) + (final ? 1 : 0));
+    sf_pack_kstr (&pk, "from", g->self_id);
+    sf_pack_str (&pk, "digest");
+    x->digest (x->arg, &pk);
+    if (theirs) {
+        sf_pack_str (&pk, "offer");
+        x->offer (x->arg, theirs, &pk);
+    }
+    if (final)
+        sf_pack_kbool (&pk, "final", true);
+    if (m)
+        s_send_dealer (g, m);
+    else
+        s_send_route (g, route);
+}
+
+//  A peer's `alerts`: merges its offer, and answers with ours when the
+//  digests still differ (the asking side's answer is final)
+static void
+s_on_ext (sf_gossip_t *g, const msgpack_object *body, s_member_t *m, zframe_t *route)
+{
+    const sf_gossip_ext_t *x = g->c->ext;
+    if (!x)
+        return;                     //  nothing of ours to merge it into
+    char from [64] = "";
+    sf_map_str (body, "from", from, sizeof (from) - 1, NULL);
+    const msgpack_object *offer = sf_map_get (body, "offer");
+    if (offer) {
+        int bad = x->apply (x->arg, offer);
+        if (bad) {
+            sf_metrics_reject (g->c->metrics, SF_REJ_FIELD);
+            sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: %d malformed alert entries from %s", bad, from);
+        }
+    }
+    bool final = false;
+    sf_map_bool (body, "final", &final, NULL);
+    const msgpack_object *theirs = sf_map_get (body, "digest");
+    if (final || !theirs || !x->differs (x->arg, theirs))
+        return;
+    s_send_ext (g, m, route, theirs, m != NULL);
+}
+
+//  ---------------------------------------------------------------------------
 //  Messages
 
 //  True when the peer's digest names a version of some origin newer than
@@ -1038,6 +1092,8 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
         m->lag_changes = s_send_delta (g, digest, m, NULL, m, patches, full);
     }
     s_send_history (g, sf_map_get (body, "history"), is_request ? NULL : m, route);
+    if (!is_request && m && g->c->ext)
+        s_send_ext (g, m, NULL, NULL, false);
 }
 
 static void s_router_msg (sf_gossip_t *g, zframe_t *route);
@@ -1095,6 +1151,8 @@ s_router_msg (sf_gossip_t *g, zframe_t *route)
     }
     else if (!strcmp (t, "history"))
         s_apply_history (g, body, from);
+    else if (!strcmp (t, "alerts"))
+        s_on_ext (g, body, NULL, route);
     else if (!strcmp (t, "ping")) {
         msgpack_sbuffer_clear (&g->out);
         msgpack_packer pk;
@@ -1176,6 +1234,10 @@ s_dealer_msg (sf_gossip_t *g, s_member_t *m)
     else if (!strcmp (t, "history")) {
         m->last_heard_ms = sf_mono_ms ();
         s_apply_history (g, body, m->id);
+    }
+    else if (!strcmp (t, "alerts")) {
+        m->last_heard_ms = sf_mono_ms ();
+        s_on_ext (g, body, m, NULL);
     }
     else if (!strcmp (t, "ack")) {
         uint64_t inc = 0;

@@ -31,6 +31,23 @@
 
 typedef struct sf_gossip_t sf_gossip_t;
 
+//  State beside the records that rides on the exchanges with its own digest
+//  and merge (the alerts' episodes and the webhooks' delivery confirmations,
+//  wired by the controller): the `alerts` message, docs/protocol.md. After
+//  each exchange the asking side sends its digest; a side whose digest
+//  differs answers with its own and an offer of what the other lacks, once
+//  each way.
+typedef struct {
+    void (*digest) (void *arg, msgpack_packer *pk);     //  packs one value
+    //  Whether a peer's digest differs from ours (after what we merged)
+    bool (*differs) (void *arg, const msgpack_object *theirs);
+    //  Packs one value: what the peer whose digest is theirs lacks
+    void (*offer) (void *arg, const msgpack_object *theirs, msgpack_packer *pk);
+    //  Merges a peer's offer; returns how many entries were malformed
+    int (*apply) (void *arg, const msgpack_object *offer);
+    void *arg;
+} sf_gossip_ext_t;
+
 //  What gossip uses of the controller; the caller owns all of it
 typedef struct {
     const sf_controller_config_t *cfg;
@@ -43,6 +60,7 @@ typedef struct {
     //  The last patch per placement (agent ingest and gossip note them):
     //  what lets a delta carry a patch instead of a record (NULL: never)
     sf_patchlog_t *patches;
+    const sf_gossip_ext_t *ext;     //  NULL: none
 } sf_gossip_env_t;
 
 //  Binds the peers endpoint and connects to the seeds. NULL with err.
