@@ -17,6 +17,7 @@
 */
 #include "sf_alerts.h"
 #include "sf_alloc.h"
+#include "sf_codec.h"
 #include "sf_links.h"
 #include "sf_log.h"
 #include "sf_reply.h"
@@ -247,7 +248,31 @@ typedef struct {
     uint32_t n;
 } s_recon_t;
 
-#define S_HISTORY 1024
+//  One alert episode as the cluster knows it: an alert key firing from
+//  since_ms (fired_ms) until resolved_ms (0: firing still). Every
+//  controller's own transitions make and close them; gossip merges every
+//  controller's into one per (alert key, basis), where the earliest since,
+//  the earliest firing and the earliest resolution win, so that every
+//  controller ends with the same table whichever order the facts came in.
+//  A controller's alert adopts its key's unresolved episode (its since and
+//  basis, hence the same idempotency keys), also one that started after the
+//  alert fired. Kept in the store (SF_DB_ALERTS), the newest S_EPISODES_MAX:
+//  the alert history.
+typedef struct {
+    char id [SF_ALERT_KEY_MAX + 66];    //  key \x1f basis
+    char key [SF_ALERT_KEY_MAX + 1];
+    char basis [64];
+    char rule [SF_ALERT_RULE_NAME_MAX + 1];
+    char node [SF_NODE_MAX + 1];
+    char stream [SF_NAME_MAX + 1];
+    char reason [SF_ALERT_REASON_MAX];
+    int64_t since_ms, fired_ms, resolved_ms;
+    uint32_t streams;
+    uint64_t hash;              //  of what the digest covers
+    bool dirty;                 //  to store
+} s_episode_t;
+
+#define S_EPISODES_MAX 4096
 
 struct sf_alerts_t {
     pthread_mutex_t lock;       //  guards everything below but the callback
@@ -266,9 +291,14 @@ struct sf_alerts_t {
     uint32_t firing [SF_ALERT_RULES_MAX];
     uint64_t fired_total [SF_ALERT_RULES_MAX];
     uint64_t resolved_total [SF_ALERT_RULES_MAX];
-    //  Recent transitions, a ring
-    sf_alert_event_t *history;
-    size_t history_head, history_count;
+    //  The cluster's alert episodes (below): identity -> s_episode_t, the
+    //  unresolved one of each alert key, and the buckets' digests
+    zhashx_t *episodes;
+    zhashx_t *current;          //  alert key -> s_episode_t (not owned)
+    uint64_t ep_digest [SF_ALERTS_SYNC_BUCKETS];
+    zlistx_t *ep_gone;          //  identities evicted, to delete from storage
+    int64_t ep_floor_ms;        //  the newest resolution evicted
+    bool ep_dirty;
     //  Transitions made under the lock, handed to the callback after it
     //  (ingest thread only)
     sf_alert_event_t *outbox;
@@ -354,7 +384,11 @@ sf_alerts_new (const char *rules, int64_t transfer_timeout_s, char *err, size_t 
     zhashx_set_destructor (self->recon, s_free_alert);
     self->dvr_dirty = zhashx_new ();
     self->down = zhashx_new ();
-    self->history = sf_xcalloc (S_HISTORY, sizeof (sf_alert_event_t));
+    self->episodes = zhashx_new ();
+    zhashx_set_destructor (self->episodes, s_free_alert);
+    self->current = zhashx_new ();
+    self->ep_gone = zlistx_new ();
+    zlistx_set_destructor (self->ep_gone, (zlistx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -369,7 +403,9 @@ sf_alerts_destroy (sf_alerts_t **self_p)
     zhashx_destroy (&self->recon);
     zhashx_destroy (&self->dvr_dirty);
     zhashx_destroy (&self->down);
-    free (self->history);
+    zhashx_destroy (&self->current);
+    zhashx_destroy (&self->episodes);
+    zlistx_destroy (&self->ep_gone);
     free (self->outbox);
     pthread_mutex_destroy (&self->lock);
     free (self);
@@ -388,17 +424,44 @@ sf_alerts_rule (sf_alerts_t *self, size_t i)
     return i < self->nrules ? &self->rules [i] : NULL;
 }
 
-void
-sf_alerts_set_store (sf_alerts_t *self, sf_store_t *store)
-{
-    self->store = store;
-}
+
 
 void
 sf_alerts_on_event (sf_alerts_t *self, sf_alerts_event_fn *fn, void *arg)
 {
     self->fn = fn;
     self->fn_arg = arg;
+}
+
+char *
+sf_alert_web_link (const char *web_url, const char *node, const char *stream)
+{
+    if (!web_url || !*web_url)
+        return sf_xstrdup ("");
+    char *q = NULL;
+    size_t qn = 0;
+    FILE *f = open_memstream (&q, &qn);
+    if (!f)
+        sf_oom (0, __FILE__, __LINE__);
+    fprintf (f, "%s#/streams?", web_url);
+    const char *parts [2][2] = { { "name", stream ? stream : "" }, { "node", node ? node : "" } };
+    bool first = true;
+    for (int i = 0; i < 2; i++) {
+        if (!parts [i][1][0])
+            continue;
+        fprintf (f, "%s%s=", first ? "" : "&", parts [i][0]);
+        first = false;
+        for (const unsigned char *p = (const unsigned char *) parts [i][1]; *p; p++)
+            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+            ||  *p == '-' || *p == '_' || *p == '.' || *p == '~')
+                fputc (*p, f);
+            else
+                fprintf (f, "%%%02X", *p);
+    }
+    if (stream && *stream)
+        fprintf (f, "&detail=1");
+    fclose (f);
+    return q;
 }
 
 void
@@ -416,9 +479,423 @@ s_subject_key (char *out, size_t size, const char *node, const char *name)
     snprintf (out, size, "%s\x1f%s", node, name);
 }
 
-static void
-s_emit (sf_alerts_t *self, const s_alert_t *a, bool resolved, int64_t now_ms)
+//  -------------------------------------------------------------------------
+//  Episodes: the cluster's firing state and alert history (s_episode_t)
+
+static uint64_t
+s_hash64 (const void *data, size_t size)
 {
+    static const unsigned char zero [crypto_shorthash_KEYBYTES];
+    unsigned char h [crypto_shorthash_BYTES];
+    crypto_shorthash (h, data, size, zero);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h [i];
+    return v;
+}
+
+static size_t
+s_bucket (const char *id)
+{
+    return (size_t) (s_hash64 (id, strlen (id)) % SF_ALERTS_SYNC_BUCKETS);
+}
+
+//  After e changed: its hash in its bucket's digest, marked to store
+static void
+s_episode_rehash (sf_alerts_t *self, s_episode_t *e)
+{
+    size_t b = s_bucket (e->id);
+    self->ep_digest [b] ^= e->hash;
+    char text [sizeof (e->id) + 80];
+    int n = snprintf (text, sizeof (text), "%s|%" PRId64 "|%" PRId64 "|%" PRId64, e->id, e->since_ms,
+                      e->fired_ms, e->resolved_ms);
+    e->hash = s_hash64 (text, (size_t) n);
+    self->ep_digest [b] ^= e->hash;
+    e->dirty = true;
+    self->ep_dirty = true;
+}
+
+//  Whether episode a comes before b as its key's current one: the earliest
+//  since, then the smaller identity (the same choice everywhere)
+static bool
+s_episode_before (const s_episode_t *a, const s_episode_t *b)
+{
+    return a->since_ms < b->since_ms || (a->since_ms == b->since_ms && strcmp (a->id, b->id) < 0);
+}
+
+//  Makes current[key] the key's unresolved episode that comes first (none:
+//  no entry). Walks the table only when the current one resolved.
+static void
+s_current_update (sf_alerts_t *self, s_episode_t *e)
+{
+    s_episode_t *cur = zhashx_lookup (self->current, e->key);
+    if (!e->resolved_ms) {
+        if (!cur || cur == e || s_episode_before (e, cur))
+            zhashx_update (self->current, e->key, e);
+        return;
+    }
+    if (cur != e)
+        return;
+    zhashx_delete (self->current, e->key);
+    s_episode_t *best = NULL;
+    for (s_episode_t *o = zhashx_first (self->episodes); o; o = zhashx_next (self->episodes))
+        if (!o->resolved_ms && !strcmp (o->key, e->key) && (!best || s_episode_before (o, best)))
+            best = o;
+    if (best)
+        zhashx_update (self->current, best->key, best);
+}
+
+static s_episode_t *
+s_episode_get (sf_alerts_t *self, const char *key, const char *basis, bool *made)
+{
+    char id [SF_ALERT_KEY_MAX + 66];
+    snprintf (id, sizeof (id), "%s\x1f%s", key, basis);
+    s_episode_t *e = zhashx_lookup (self->episodes, id);
+    *made = false;
+    if (!e) {
+        e = sf_xcalloc (1, sizeof (*e));
+        snprintf (e->id, sizeof (e->id), "%s", id);
+        snprintf (e->key, sizeof (e->key), "%s", key);
+        snprintf (e->basis, sizeof (e->basis), "%s", basis);
+        zhashx_insert (self->episodes, id, e);
+        *made = true;
+    }
+    return e;
+}
+
+static int
+s_cmp_episode_age (const void *pa, const void *pb)
+{
+    const s_episode_t *a = *(s_episode_t * const *) pa, *b = *(s_episode_t * const *) pb;
+    //  Resolved before firing, then the oldest resolution (or firing) first
+    int64_t ta = a->resolved_ms ? a->resolved_ms : INT64_MAX / 2 + a->fired_ms;
+    int64_t tb = b->resolved_ms ? b->resolved_ms : INT64_MAX / 2 + b->fired_ms;
+    if (ta != tb)
+        return ta < tb ? -1 : 1;
+    return strcmp (a->id, b->id);
+}
+
+//  Keeps the newest S_EPISODES_MAX: beyond, the oldest resolved go first
+//  (down to 7/8 of the bound, so the sort is not paid at every new one)
+static void
+s_episodes_bound (sf_alerts_t *self)
+{
+    size_t n = zhashx_size (self->episodes);
+    if (n <= S_EPISODES_MAX)
+        return;
+    s_episode_t **all = sf_xmalloc (n * sizeof (*all));
+    size_t k = 0;
+    for (s_episode_t *e = zhashx_first (self->episodes); e; e = zhashx_next (self->episodes))
+        all [k++] = e;
+    qsort (all, k, sizeof (*all), s_cmp_episode_age);
+    size_t drop = n - S_EPISODES_MAX * 7 / 8;
+    for (size_t i = 0; i < drop; i++) {
+        s_episode_t *e = all [i];
+        self->ep_digest [s_bucket (e->id)] ^= e->hash;
+        if (e->resolved_ms > self->ep_floor_ms)
+            self->ep_floor_ms = e->resolved_ms;
+        if (zhashx_lookup (self->current, e->key) == e) {
+            e->resolved_ms = 1;     //  so that the walk below skips it
+            s_current_update (self, e);
+        }
+        zlistx_add_end (self->ep_gone, strdup (e->id));
+        zhashx_delete (self->episodes, e->id);
+    }
+    self->ep_dirty = true;
+    free (all);
+}
+
+static int64_t
+s_min_set (int64_t a, int64_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
+}
+
+//  A transition of this controller's alert a, into its episode; the alert
+//  takes the episode's since (the earliest any controller saw)
+static void
+s_episode_note (sf_alerts_t *self, s_alert_t *a, bool resolved, int64_t now_ms)
+{
+    bool made;
+    s_episode_t *e = s_episode_get (self, a->key, a->basis, &made);
+    if (made) {
+        snprintf (e->rule, sizeof (e->rule), "%s", self->rules [a->rule].name);
+        snprintf (e->node, sizeof (e->node), "%s", a->node);
+        snprintf (e->stream, sizeof (e->stream), "%s", a->stream);
+        e->since_ms = a->since_ms;
+    }
+    if (!resolved || made) {
+        snprintf (e->reason, sizeof (e->reason), "%s", a->reason);
+        e->streams = a->streams;
+    }
+    e->since_ms = e->since_ms < a->since_ms ? e->since_ms : a->since_ms;
+    //  A resolution of an alert whose firing this table never held (one
+    //  restored across a restart) says it fired by its since
+    if (!resolved)
+        e->fired_ms = s_min_set (e->fired_ms, now_ms);
+    else if (!e->fired_ms)
+        e->fired_ms = a->since_ms;
+    if (resolved) {
+        e->resolved_ms = s_min_set (e->resolved_ms, now_ms);
+        //  Any other episode of this key still open (a controller that
+        //  judged it from another fact) ends with it
+        for (s_episode_t *o = zhashx_first (self->episodes); o; o = zhashx_next (self->episodes))
+            if (o != e && !o->resolved_ms && !strcmp (o->key, e->key)) {
+                o->resolved_ms = now_ms;
+                s_episode_rehash (self, o);
+            }
+        zhashx_delete (self->current, e->key);
+    }
+    else
+        a->since_ms = e->since_ms;
+    s_episode_rehash (self, e);
+    s_current_update (self, e);
+    s_episodes_bound (self);
+}
+
+//  Alert a takes its key's current episode, when that began earlier (an
+//  alert this controller judged later than another did): its since and
+//  basis, so that its idempotency keys are the other's. True when it did.
+static bool
+s_adopt (sf_alerts_t *self, s_alert_t *a)
+{
+    s_episode_t *e = zhashx_lookup (self->current, a->key);
+    if (!e || e->since_ms >= a->since_ms)
+        return false;
+    a->since_ms = e->since_ms;
+    snprintf (a->basis, sizeof (a->basis), "%s", e->basis);
+    return true;
+}
+
+void
+sf_alerts_sync_digest (sf_alerts_t *self, uint64_t digest [SF_ALERTS_SYNC_BUCKETS])
+{
+    pthread_mutex_lock (&self->lock);
+    memcpy (digest, self->ep_digest, sizeof (self->ep_digest));
+    pthread_mutex_unlock (&self->lock);
+}
+
+static void
+s_pack_episode (msgpack_packer *pk, const s_episode_t *e)
+{
+    msgpack_pack_array (pk, 10);
+    sf_pack_str (pk, e->key);
+    sf_pack_str (pk, e->basis);
+    sf_pack_str (pk, e->rule);
+    sf_pack_str (pk, e->node);
+    sf_pack_str (pk, e->stream);
+    sf_pack_str (pk, e->reason);
+    msgpack_pack_int64 (pk, e->since_ms);
+    msgpack_pack_int64 (pk, e->fired_ms);
+    msgpack_pack_int64 (pk, e->resolved_ms);
+    msgpack_pack_uint32 (pk, e->streams);
+}
+
+void
+sf_alerts_sync_offer (sf_alerts_t *self, const uint64_t *theirs, msgpack_packer *pk)
+{
+    pthread_mutex_lock (&self->lock);
+    bool want [SF_ALERTS_SYNC_BUCKETS];
+    for (size_t b = 0; b < SF_ALERTS_SYNC_BUCKETS; b++)
+        want [b] = !theirs || theirs [b] != self->ep_digest [b];
+    size_t n = 0;
+    for (s_episode_t *e = zhashx_first (self->episodes); e; e = zhashx_next (self->episodes))
+        if (want [s_bucket (e->id)])
+            n++;
+    msgpack_pack_array (pk, n);
+    for (s_episode_t *e = zhashx_first (self->episodes); e; e = zhashx_next (self->episodes))
+        if (want [s_bucket (e->id)])
+            s_pack_episode (pk, e);
+    pthread_mutex_unlock (&self->lock);
+}
+
+static bool
+s_obj_i64 (const msgpack_object *o, int64_t *v)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *v = (int64_t) o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *v = o->via.i64;
+    else
+        return false;
+    return true;
+}
+
+//  One episode as packed by s_pack_episode; 0 or -1 (malformed)
+static int
+s_unpack_episode (const msgpack_object *o, s_episode_t *e)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 10)
+        return -1;
+    const msgpack_object *f = o->via.array.ptr;
+    int64_t streams;
+    if (sf_obj_str (&f [0], e->key, sizeof (e->key) - 1) || !e->key [0]
+    ||  sf_obj_str (&f [1], e->basis, sizeof (e->basis) - 1) || !e->basis [0]
+    ||  sf_obj_str (&f [2], e->rule, sizeof (e->rule) - 1)
+    ||  sf_obj_str (&f [3], e->node, sizeof (e->node) - 1)
+    ||  sf_obj_str (&f [4], e->stream, sizeof (e->stream) - 1)
+    ||  sf_obj_str (&f [5], e->reason, sizeof (e->reason) - 1)
+    ||  !s_obj_i64 (&f [6], &e->since_ms) || !s_obj_i64 (&f [7], &e->fired_ms)
+    ||  !s_obj_i64 (&f [8], &e->resolved_ms) || !s_obj_i64 (&f [9], &streams)
+    ||  e->since_ms < 0 || e->fired_ms < 0 || e->resolved_ms < 0 || streams < 0 || streams > UINT32_MAX
+    ||  strchr (e->key, '\x1f') || strchr (e->basis, '\x1f'))
+        return -1;
+    e->streams = (uint32_t) streams;
+    return 0;
+}
+
+//  Merges one episode (from a peer, or from storage) into the table; the
+//  merge is the same whichever side has what (the earliest times win)
+static s_episode_t *
+s_episode_merge (sf_alerts_t *self, const s_episode_t *in)
+{
+    bool made;
+    s_episode_t *e = s_episode_get (self, in->key, in->basis, &made);
+    s_episode_t before = *e;
+    if (made) {
+        snprintf (e->rule, sizeof (e->rule), "%s", in->rule);
+        snprintf (e->node, sizeof (e->node), "%s", in->node);
+        snprintf (e->stream, sizeof (e->stream), "%s", in->stream);
+        snprintf (e->reason, sizeof (e->reason), "%s", in->reason);
+        e->streams = in->streams;
+        e->since_ms = in->since_ms;
+    }
+    e->since_ms = e->since_ms < in->since_ms ? e->since_ms : in->since_ms;
+    e->fired_ms = s_min_set (e->fired_ms, in->fired_ms);
+    e->resolved_ms = s_min_set (e->resolved_ms, in->resolved_ms);
+    if (made || before.since_ms != e->since_ms || before.fired_ms != e->fired_ms
+    ||  before.resolved_ms != e->resolved_ms) {
+        s_episode_rehash (self, e);
+        s_current_update (self, e);
+    }
+    return e;
+}
+
+static bool s_advance (sf_alerts_t *self, s_alert_t *a, int64_t now_ms);
+static void s_flush (sf_alerts_t *self);
+
+int
+sf_alerts_sync_apply (sf_alerts_t *self, const msgpack_object *list, int64_t now_ms)
+{
+    if (!list)
+        return 0;
+    if (list->type != MSGPACK_OBJECT_ARRAY)
+        return 1;
+    int bad = 0;
+    pthread_mutex_lock (&self->lock);
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        s_episode_t in;
+        memset (&in, 0, sizeof (in));
+        if (s_unpack_episode (&list->via.array.ptr [i], &in)) {
+            bad++;
+            continue;
+        }
+        //  Older than what the bound already let go: not taken back
+        if (in.resolved_ms && in.resolved_ms <= self->ep_floor_ms)
+            continue;
+        s_episode_t *e = s_episode_merge (self, &in);
+        //  This controller's alert of that key follows the earliest
+        s_alert_t *a = zhashx_lookup (self->alerts, e->key);
+        if (a && a->state != S_RESOLVING && s_adopt (self, a))
+            s_advance (self, a, now_ms);
+    }
+    s_episodes_bound (self);
+    pthread_mutex_unlock (&self->lock);
+    s_flush (self);
+    return bad;
+}
+
+static int
+s_load_fn (const sf_val_t *key, const sf_val_t *val, void *arg)
+{
+    sf_alerts_t *self = arg;
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    s_episode_t in;
+    memset (&in, 0, sizeof (in));
+    if (msgpack_unpack_next (&u, val->data, val->size, &off) == MSGPACK_UNPACK_SUCCESS
+    &&  s_unpack_episode (&u.data, &in) == 0)
+        s_episode_merge (self, &in)->dirty = false;
+    msgpack_unpacked_destroy (&u);
+    return 0;
+}
+
+//  The alert history kept in the store (SF_DB_ALERTS), loaded once
+void
+sf_alerts_set_store (sf_alerts_t *self, sf_store_t *store)
+{
+    self->store = store;
+    sf_read_t rd;
+    if (!store || sf_store_read_begin (store, &rd))
+        return;
+    pthread_mutex_lock (&self->lock);
+    sf_store_foreach (&rd, SF_DB_ALERTS, NULL, 0, s_load_fn, self);
+    self->ep_dirty = false;
+    size_t n = zhashx_size (self->episodes);
+    pthread_mutex_unlock (&self->lock);
+    sf_store_read_end (&rd);
+    if (n)
+        sf_info ("alerts: %zu alert episode%s in the history", n, n == 1 ? "" : "s");
+}
+
+bool
+sf_alerts_unstored (sf_alerts_t *self)
+{
+    return self->store && self->ep_dirty;
+}
+
+int
+sf_alerts_store (sf_alerts_t *self)
+{
+    if (!self->store || !self->ep_dirty)
+        return 0;
+    int rc = 0;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    pthread_mutex_lock (&self->lock);
+    for (s_episode_t *e = zhashx_first (self->episodes); e && !rc; e = zhashx_next (self->episodes)) {
+        if (!e->dirty)
+            continue;
+        sf_key_t k;
+        if (sf_key_make (&k, "n", e->id) == 0) {
+            msgpack_sbuffer_clear (&sb);
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+            s_pack_episode (&pk, e);
+            rc = sf_store_put (self->store, SF_DB_ALERTS, &k, sb.data, sb.size);
+        }
+        e->dirty = false;
+    }
+    for (const char *id = zlistx_first (self->ep_gone); id && !rc; id = zlistx_next (self->ep_gone)) {
+        sf_key_t k;
+        if (sf_key_make (&k, "n", id) == 0 && sf_store_del (self->store, SF_DB_ALERTS, &k) < 0)
+            rc = -1;
+    }
+    zlistx_purge (self->ep_gone);
+    self->ep_dirty = false;
+    pthread_mutex_unlock (&self->lock);
+    msgpack_sbuffer_destroy (&sb);
+    return rc;
+}
+
+//  One key per transition: the same alert firing again later (a new since)
+//  is a new delivery; the same transition delivered twice is not
+static void
+s_idem (const char *key, const char *basis, bool resolved, char out [33])
+{
+    char text [SF_ALERT_KEY_MAX + 96];
+    int n = snprintf (text, sizeof (text), "%s|%s|%s", key, basis, resolved ? "resolved" : "firing");
+    unsigned char h [16];
+    crypto_generichash (h, sizeof (h), (const unsigned char *) text, (size_t) n, NULL, 0);
+    sodium_bin2hex (out, 33, h, sizeof (h));
+}
+
+static void
+s_emit (sf_alerts_t *self, s_alert_t *a, bool resolved, int64_t now_ms)
+{
+    //  The cluster's episode first: a firing alert takes its earliest since
+    s_episode_note (self, a, resolved, now_ms);
     if (self->nout == self->capout) {
         self->capout = self->capout ? self->capout * 2 : 16;
         self->outbox = sf_xrealloc (self->outbox, self->capout * sizeof (sf_alert_event_t));
@@ -437,14 +914,7 @@ s_emit (sf_alerts_t *self, const s_alert_t *a, bool resolved, int64_t now_ms)
     ev->at_ms = now_ms;
     ev->streams = a->streams;
     strcpy (ev->to, r->to);
-    //  One key per transition: the same alert firing again later (a new
-    //  since) is a new delivery; the same transition delivered twice is not
-    char text [SF_ALERT_KEY_MAX + 64];
-    int n = snprintf (text, sizeof (text), "%s|%s|%s", a->key, a->basis,
-                      resolved ? "resolved" : "firing");
-    unsigned char h [16];
-    crypto_generichash (h, sizeof (h), (const unsigned char *) text, (size_t) n, NULL, 0);
-    sodium_bin2hex (ev->idempotency_key, sizeof (ev->idempotency_key), h, sizeof (h));
+    s_idem (a->key, a->basis, resolved, ev->idempotency_key);
     if (resolved) {
         self->resolved_total [a->rule]++;
         if (self->firing [a->rule])
@@ -454,10 +924,6 @@ s_emit (sf_alerts_t *self, const s_alert_t *a, bool resolved, int64_t now_ms)
         self->fired_total [a->rule]++;
         self->firing [a->rule]++;
     }
-    self->history [self->history_head] = *ev;
-    self->history_head = (self->history_head + 1) % S_HISTORY;
-    if (self->history_count < S_HISTORY)
-        self->history_count++;
 }
 
 //  The alerts now, as an array the caller frees (the table may change
@@ -539,6 +1005,9 @@ s_holds (sf_alerts_t *self, size_t rule, const char *node, const char *stream, c
         snprintf (a->subject, sizeof (a->subject), "%s", subject ? subject : "");
         a->since_ms = now_ms;
         snprintf (a->basis, sizeof (a->basis), "%s", basis);
+        //  Already firing elsewhere in the cluster (this controller started
+        //  later, or judged later): from that since, under that basis
+        s_adopt (self, a);
         zhashx_insert (self->alerts, key, a);
         if (a->subject [0]) {
             s_subject_t *sub = zhashx_lookup (self->subjects, a->subject);
@@ -1250,6 +1719,26 @@ s_reply_rule (sf_reply_t *rp, sf_alerts_t *self, size_t i)
     sf_reply_close (rp);
 }
 
+typedef struct {
+    const s_episode_t *e;
+    int64_t at_ms;
+    bool resolved;
+} s_recent_t;
+
+//  Newest first; the same order on every controller
+static int
+s_cmp_recent (const void *pa, const void *pb)
+{
+    const s_recent_t *a = pa, *b = pb;
+    if (a->at_ms != b->at_ms)
+        return a->at_ms > b->at_ms ? -1 : 1;
+    if (a->resolved != b->resolved)
+        return a->resolved ? -1 : 1;
+    return strcmp (a->e->id, b->e->id);
+}
+
+#define S_RECENT_MAX 1024
+
 int
 sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node, msgpack_sbuffer *reply)
 {
@@ -1290,21 +1779,51 @@ sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node, msgpac
         sf_reply_kstr (&r, "reason", a->reason);
         sf_reply_kint (&r, "since_ms", a->since_ms);
         sf_reply_kuint (&r, "streams", a->streams);
+        char *link = sf_alert_web_link (self->web_url, a->node, a->stream);
+        sf_reply_ktext (&r, "link", link);
+        free (link);
         sf_reply_close (&r);
     }
     sf_reply_close (&r);
     free (firing);
-    //  Recent transitions, newest first
+    //  Recent transitions, newest first: the cluster's episodes (every
+    //  controller's, merged), each its firing and its resolution
+    s_recent_t *rec = sf_xmalloc ((2 * zhashx_size (self->episodes) + 1) * sizeof (*rec));
+    size_t nrec = 0;
+    for (s_episode_t *e = zhashx_first (self->episodes); e; e = zhashx_next (self->episodes)) {
+        if (stream && *stream && strcmp (e->stream, stream))
+            continue;
+        if (node && *node && strcmp (e->node, node))
+            continue;
+        if (e->fired_ms)
+            rec [nrec++] = (s_recent_t) { e, e->fired_ms, false };
+        if (e->resolved_ms)
+            rec [nrec++] = (s_recent_t) { e, e->resolved_ms, true };
+    }
+    qsort (rec, nrec, sizeof (*rec), s_cmp_recent);
     sf_reply_key (&r, "recent");
     sf_reply_array (&r);
-    for (size_t k = 0; k < self->history_count; k++) {
-        const sf_alert_event_t *ev = &self->history [(self->history_head + S_HISTORY - 1 - k) % S_HISTORY];
-        if (stream && *stream && strcmp (ev->stream, stream))
-            continue;
-        if (node && *node && strcmp (ev->node, node))
-            continue;
-        s_reply_event (&r, ev);
+    for (size_t k = 0; k < nrec && k < S_RECENT_MAX; k++) {
+        const s_episode_t *e = rec [k].e;
+        sf_alert_event_t ev;
+        memset (&ev, 0, sizeof (ev));
+        snprintf (ev.key, sizeof (ev.key), "%s", e->key);
+        s_idem (e->key, e->basis, rec [k].resolved, ev.idempotency_key);
+        snprintf (ev.rule, sizeof (ev.rule), "%s", e->rule);
+        ev.cond = SF_COND_COUNT;
+        for (size_t i = 0; i < self->nrules; i++)
+            if (!strcmp (self->rules [i].name, e->rule))
+                ev.cond = self->rules [i].cond;
+        ev.resolved = rec [k].resolved;
+        snprintf (ev.node, sizeof (ev.node), "%s", e->node);
+        snprintf (ev.stream, sizeof (ev.stream), "%s", e->stream);
+        snprintf (ev.reason, sizeof (ev.reason), "%s", e->reason);
+        ev.since_ms = e->since_ms;
+        ev.at_ms = rec [k].at_ms;
+        ev.streams = e->streams;
+        s_reply_event (&r, &ev);
     }
+    free (rec);
     sf_reply_close (&r);
     pthread_mutex_unlock (&self->lock);
     sf_reply_end (&r);

@@ -10,6 +10,7 @@
 */
 #include "sf_api.h"
 #include "sf_alerts.h"
+#include "sf_webhook.h"
 #include "sf_changes.h"
 #include "sf_fleet.h"
 #include "sf_links.h"
@@ -654,6 +655,49 @@ s_alerts (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *repl
     return sf_alerts_reply (ctx->alerts, stream, node, reply);
 }
 
+//  dead_letters: the deliveries given up after every retry (of one webhook
+//  when named), controller/webhook.c
+static int
+s_dead_letters (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
+{
+    char webhook [65] = "", err [SF_ERR_MAX] = "";
+    if (s_text (body, "webhook", webhook, 64, err, sizeof (err)) < 0)
+        return s_error (reply, "bad_webhook", err);
+    return sf_webhooks_dead_letters (ctx->webhooks, webhook, reply);
+}
+
+//  replay {key | all}: dead letters delivered again (their idempotency key
+//  or alert key is key, or every one)
+static int
+s_replay (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
+{
+    char key [SF_ALERT_KEY_MAX + 1] = "", err [SF_ERR_MAX] = "";
+    if (s_text (body, "key", key, SF_ALERT_KEY_MAX, err, sizeof (err)) < 0)
+        return s_error (reply, "bad_key", err);
+    //  true, or (from an HTTP query string) "true" or "1"
+    const msgpack_object *a = s_field (body, "all");
+    bool all = a && ((a->type == MSGPACK_OBJECT_BOOLEAN && a->via.boolean)
+                     || (a->type == MSGPACK_OBJECT_STR && ((a->via.str.size == 4 && !memcmp (a->via.str.ptr, "true", 4))
+                                                           || (a->via.str.size == 1 && a->via.str.ptr [0] == '1'))));
+    if (!key [0] && !all)
+        return s_error (reply, "bad_key", "name a dead letter: key=IDEMPOTENCY_KEY or ALERT_KEY, or all=true");
+    if (key [0] && all)
+        return s_error (reply, "bad_key", "key and all=true exclude each other");
+    size_t found = 0;
+    if (sf_webhooks_replay (ctx->webhooks, all ? NULL : key, &found))
+        return s_error (reply, "store_unavailable", "the webhook queue cannot be read; see the controller's log");
+    if (!found && !all) {
+        char msg [SF_ALERT_KEY_MAX + 100];
+        snprintf (msg, sizeof (msg), "no dead letter has the key '%s' (streamfleet alerts dead-letters lists them)", key);
+        return s_error (reply, "not_found", msg);
+    }
+    sf_reply_t r;
+    sf_reply_begin (&r, reply, "replay_reply");
+    sf_reply_kuint (&r, "replayed", found);
+    sf_reply_end (&r);
+    return 0;
+}
+
 int
 sf_api_answer (sf_query_ctx_t *ctx, const char *type, const msgpack_object *body,
                msgpack_sbuffer *reply)
@@ -681,9 +725,13 @@ sf_api_answer_wait (sf_query_ctx_t *ctx, const char *type, const msgpack_object 
         return s_cluster (ctx, reply);
     if (strcmp (type, "alerts") == 0)
         return s_alerts (ctx, body, reply);
-    char msg [160];
+    if (strcmp (type, "dead_letters") == 0)
+        return s_dead_letters (ctx, body, reply);
+    if (strcmp (type, "replay") == 0)
+        return s_replay (ctx, body, reply);
+    char msg [200];
     snprintf (msg, sizeof (msg), "unknown request type '%.40s' (valid: list, detail, dvr, "
-              "nodes, migrations, cluster, changes, alerts)", type);
+              "nodes, migrations, cluster, changes, alerts, dead_letters, replay)", type);
     return s_error (reply, "bad_request", msg);
 }
 

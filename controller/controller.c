@@ -108,8 +108,15 @@ const sf_option_t sf_controller_options [] = {
       "longest wait between retries" },
     { "webhook-timeout-ms", SF_OPT_INT, O (webhook_timeout_ms), "5000", 100, 600000,
       "one delivery attempt's limit (connect and answer)" },
-    { "webhook-standby-ms", SF_OPT_INT, O (webhook_standby_ms), "600000", 1000, 86400000,
-      "an alert another controller owns is kept this long, and sent if that controller dies" },
+    { "webhook-standby-ms", SF_OPT_INT, O (webhook_standby_ms), "0", 0, 86400000,
+      "deprecated and ignored: a standby copy now waits for its owner's confirmation "
+      "(--webhook-standby-max-ms bounds it)" },
+    { "webhook-dead-letters-max", SF_OPT_INT, O (webhook_dead_letters_max), "10000", 1, 10000000,
+      "dead letters kept per webhook; beyond, the oldest are dropped (counted in "
+      "streamfleet_webhook_dead_letters_dropped_total)" },
+    { "webhook-standby-max-ms", SF_OPT_INT, O (webhook_standby_max_ms), "86400000", 1000, 604800000,
+      "a delivery another controller owns is kept until that controller confirms it (and sent "
+      "if it dies first); one never confirmed is dropped after this long, counted and logged" },
     { NULL }
 };
 
@@ -127,6 +134,7 @@ typedef struct {
     //  Set before the other threads start; then sf_gossip_cluster and
     //  sf_gossip_ready are the only calls made from them (s_ready, query)
     sf_gossip_t *gossip;
+    sf_gossip_ext_t gossip_ext;     //  what gossip carries of the alerts (s_ext_*)
     //  Ingest thread only
     sf_writer_t *writer;
     sf_ingest_t *ingest;
@@ -250,6 +258,12 @@ s_ingest_loop (s_ctl_t *c)
         //  Alert hold times and what time alone changes (sf_alerts.h)
         if (now - last_alerts >= 250) {
             sf_alerts_tick (c->alerts, sf_now_ms ());
+            //  The alert episodes that changed (this controller's and its
+            //  peers'): the alert history, kept across restarts
+            if (sf_alerts_unstored (c->alerts) && sf_writer_begin (c->writer) == 0) {
+                sf_alerts_store (c->alerts);
+                sf_writer_commit (c->writer);
+            }
             last_alerts = now;
         }
         if (c->cfg->sync_ms > 0 && now - last_sync >= c->cfg->sync_ms) {
@@ -478,6 +492,91 @@ s_feed_node (const sf_change_t *ch, void *arg)
     sf_alerts_node (s_observed.alerts, ch, sf_now_ms ());
 }
 
+//  An alert transition (ingest thread, whatever caused it: a commit, a
+//  node's liveness, the timer's hold expiry): to the webhooks, and to the
+//  change feed as a node change "alert", so that the web page (waiting on
+//  the feed) shows it at once
+static void
+s_alert_event (const sf_alert_event_t *ev, void *webhooks)
+{
+    sf_webhooks_alert (ev, webhooks);
+    sf_feed_push_node (s_observed.feed, ev->node, "alert");
+}
+
+//  What rides on gossip beside the records (sf_gossip_ext_t): the alert
+//  episodes (sf_alerts.h) and the delivery confirmations (sf_webhook.h),
+//  each with its digest per bucket: {e: [16 digests], c: [16 digests]}, and
+//  offers {episodes: [...], delivered: [...]}
+static void
+s_ext_digest (void *arg, msgpack_packer *pk)
+{
+    s_ctl_t *c = arg;
+    uint64_t e [SF_ALERTS_SYNC_BUCKETS], d [SF_ALERTS_SYNC_BUCKETS];
+    sf_alerts_sync_digest (c->alerts, e);
+    sf_webhooks_confirm_digest (c->webhooks, d);
+    msgpack_pack_map (pk, 2);
+    for (int k = 0; k < 2; k++) {
+        sf_pack_str (pk, k ? "c" : "e");
+        msgpack_pack_array (pk, SF_ALERTS_SYNC_BUCKETS);
+        for (size_t b = 0; b < SF_ALERTS_SYNC_BUCKETS; b++)
+            msgpack_pack_uint64 (pk, k ? d [b] : e [b]);
+    }
+}
+
+//  A peer's digests: 0, or -1 when it is not two arrays of 16 integers
+static int
+s_ext_parse (const msgpack_object *theirs, uint64_t e [SF_ALERTS_SYNC_BUCKETS],
+             uint64_t d [SF_ALERTS_SYNC_BUCKETS])
+{
+    for (int k = 0; k < 2; k++) {
+        const msgpack_object *a = sf_map_get (theirs, k ? "c" : "e");
+        if (!a || a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != SF_ALERTS_SYNC_BUCKETS)
+            return -1;
+        for (size_t b = 0; b < SF_ALERTS_SYNC_BUCKETS; b++) {
+            if (a->via.array.ptr [b].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return -1;
+            (k ? d : e) [b] = a->via.array.ptr [b].via.u64;
+        }
+    }
+    return 0;
+}
+
+static bool
+s_ext_differs (void *arg, const msgpack_object *theirs)
+{
+    s_ctl_t *c = arg;
+    uint64_t te [SF_ALERTS_SYNC_BUCKETS], td [SF_ALERTS_SYNC_BUCKETS];
+    uint64_t e [SF_ALERTS_SYNC_BUCKETS], d [SF_ALERTS_SYNC_BUCKETS];
+    if (s_ext_parse (theirs, te, td))
+        return false;
+    sf_alerts_sync_digest (c->alerts, e);
+    sf_webhooks_confirm_digest (c->webhooks, d);
+    return memcmp (te, e, sizeof (e)) || memcmp (td, d, sizeof (d));
+}
+
+static void
+s_ext_offer (void *arg, const msgpack_object *theirs, msgpack_packer *pk)
+{
+    s_ctl_t *c = arg;
+    uint64_t te [SF_ALERTS_SYNC_BUCKETS], td [SF_ALERTS_SYNC_BUCKETS];
+    bool known = s_ext_parse (theirs, te, td) == 0;
+    msgpack_pack_map (pk, 2);
+    sf_pack_str (pk, "episodes");
+    sf_alerts_sync_offer (c->alerts, known ? te : NULL, pk);
+    sf_pack_str (pk, "delivered");
+    sf_webhooks_confirm_pack (c->webhooks, known ? td : NULL, pk);
+}
+
+static int
+s_ext_apply (void *arg, const msgpack_object *offer)
+{
+    s_ctl_t *c = arg;
+    if (offer->type != MSGPACK_OBJECT_MAP)
+        return 1;
+    return sf_alerts_sync_apply (c->alerts, sf_map_get (offer, "episodes"), sf_now_ms ())
+         + sf_webhooks_confirm_apply (c->webhooks, sf_map_get (offer, "delivered"));
+}
+
 //  Which controller delivers an alert (issue 17, "once for the cluster"):
 //  rendezvous hashing of the alert key over the live members (alive or
 //  suspect) of the gossip view, by their peer endpoints, so that every
@@ -644,7 +743,7 @@ sf_controller_run (sf_controller_config_t *cfg)
         .receivers = cfg->webhook, .queue_dir = queue_dir, .controller_id = cfg->id,
         .web_url = web, .retries = cfg->webhook_retries, .backoff_ms = cfg->webhook_backoff_ms,
         .backoff_max_ms = cfg->webhook_backoff_max_ms, .timeout_ms = cfg->webhook_timeout_ms,
-        .standby_ms = cfg->webhook_standby_ms },
+        .standby_max_ms = cfg->webhook_standby_max_ms, .dead_max = cfg->webhook_dead_letters_max },
         err, sizeof (err));
     if (!c->webhooks) {
         sf_error ("%s (--webhook; docs/http-api.md, Alert webhooks)", err);
@@ -656,7 +755,11 @@ sf_controller_run (sf_controller_config_t *cfg)
         zcert_destroy (&cert);
         return 2;
     }
-    sf_alerts_on_event (c->alerts, sf_webhooks_alert, c->webhooks);
+    sf_alerts_on_event (c->alerts, s_alert_event, c->webhooks);
+    if (cfg->webhook_standby_ms)
+        sf_warn ("--webhook-standby-ms is deprecated and ignored: a standby copy waits for its "
+                 "owner's confirmation, at most --webhook-standby-max-ms (%lld ms)",
+                 (long long) cfg->webhook_standby_max_ms);
     //  What fired before a restart fires on, and resolves if it cleared meanwhile
     char firing_path [600];
     snprintf (firing_path, sizeof (firing_path), "%s/alerts-firing.json", cfg->data_dir);
@@ -716,10 +819,11 @@ sf_controller_run (sf_controller_config_t *cfg)
     //  Gossip before the query thread starts: the query context is read-only
     //  once another thread has it
     if (cfg->peers [0]) {
+        c->gossip_ext = (sf_gossip_ext_t) { s_ext_digest, s_ext_differs, s_ext_offer, s_ext_apply, c };
         c->gossip = sf_gossip_new (&(sf_gossip_env_t) {
             .cfg = cfg, .cert = cert, .writer = c->writer, .store = c->store,
-            .live = c->live, .metrics = &c->metrics, .peers = c->peers, .patches = c->patches },
-            err, sizeof (err));
+            .live = c->live, .metrics = &c->metrics, .peers = c->peers, .patches = c->patches,
+            .ext = &c->gossip_ext }, err, sizeof (err));
         if (!c->gossip) {
             sf_error ("gossip: %s", err);
             goto done;

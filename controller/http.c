@@ -209,6 +209,8 @@ static const char *s_migrations_args [] = { "stream", "node", "kind", "since_s",
 static const char *s_no_args [] = { NULL };
 static const char *s_changes_args [] = { "after", "max", "wait_ms", NULL };
 static const char *s_alerts_args [] = { "stream", "node", NULL };
+static const char *s_dead_args [] = { "webhook", NULL };
+static const char *s_replay_args [] = { "key", "all", NULL };
 //  Long-polls of GET /api/v1/changes may hold at most this many of the
 //  S_THREADS threads; the others answer at once, so queries never starve
 #define S_CHANGES_WAITERS_MAX (S_THREADS - 1)
@@ -643,6 +645,10 @@ s_api (sf_http_t *self, struct MHD_Connection *conn, const char *url)
         return s_query (self, conn, "cluster", NULL, NULL, s_no_args);
     if (strcmp (url, "/api/v1/alerts") == 0)
         return s_query (self, conn, "alerts", NULL, NULL, s_alerts_args);
+    if (strcmp (url, "/api/v1/alerts/dead-letters") == 0)
+        return s_query (self, conn, "dead_letters", NULL, NULL, s_dead_args);
+    if (strcmp (url, "/api/v1/alerts/replay") == 0)
+        return s_query (self, conn, "replay", NULL, NULL, s_replay_args);
     char err [200];
     snprintf (err, sizeof (err), "no endpoint %.120s; see docs/http-api.md", url);
     return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);
@@ -688,9 +694,14 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     }
     bool api = strncmp (url, "/api/", 5) == 0;
     bool metrics = strcmp (url, "/metrics") == 0;
-    if (strcmp (method, MHD_HTTP_METHOD_GET) && strcmp (method, MHD_HTTP_METHOD_HEAD))
+    //  One endpoint acts (replaying dead letters): POST only, and only it
+    bool acts = strcmp (url, "/api/v1/alerts/replay") == 0;
+    if (acts && strcmp (method, MHD_HTTP_METHOD_POST))
         return s_reply_error (conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                              "this API is read-only: use GET");
+                              "replaying dead letters changes the queue: use POST");
+    if (!acts && strcmp (method, MHD_HTTP_METHOD_GET) && strcmp (method, MHD_HTTP_METHOD_HEAD))
+        return s_reply_error (conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                              "this API is read-only but for POST /api/v1/alerts/replay: use GET");
     if (strcmp (url, "/healthz") == 0 || strcmp (url, "/livez") == 0)
         return s_health (self, conn, false);
     if (strcmp (url, "/readyz") == 0)

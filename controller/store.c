@@ -287,7 +287,11 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
         goto fail;
     }
     int rc = mdb_env_create (&self->env);
-    if (!rc) rc = mdb_env_set_maxdbs (self->env, 16);
+    //  7 databases of the store's own and SF_DB_EXTRA_COUNT of other
+    //  modules' (15 with the alerts' history): room for a few more without
+    //  touching this again (each named database costs a little per
+    //  transaction, nothing while unused)
+    if (!rc) rc = mdb_env_set_maxdbs (self->env, 24);
     if (!rc) rc = mdb_env_set_maxreaders (self->env, 256);
     if (!rc) rc = mdb_env_set_mapsize (self->env, self->map_size);
     if (!rc) rc = mdb_env_open (self->env, path, MDB_NOSYNC | MDB_NOTLS, 0640);
@@ -317,7 +321,8 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     static const char *extra_names [SF_DB_EXTRA_COUNT] = {
         "fleet_uids", "fleet_state", "fleet_events", "fleet_transfers", "fleet_moved",
         "fleet_byuid",
-        "webhooks"
+        "webhooks",
+        "alerts"
     };
     for (int i = 0; i < SF_DB_EXTRA_COUNT && !rc; i++)
         rc = mdb_dbi_open (txn, extra_names [i], MDB_CREATE, &self->extra [i]);

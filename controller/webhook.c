@@ -15,9 +15,12 @@
 */
 #include "sf_webhook.h"
 #include "sf_alloc.h"
+#include "sf_codec.h"
 #include "sf_log.h"
+#include "sf_reply.h"
 #include "sf_store.h"
 #include <curl/curl.h>
+#include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -44,8 +47,18 @@ typedef struct {
     atomic_uint_fast64_t delivered;
     atomic_uint_fast64_t failed;
     atomic_uint_fast64_t dead;
-    atomic_uint_fast64_t standby_dropped;
+    atomic_uint_fast64_t standby_dropped;      //  hard bound passed, never confirmed
+    atomic_uint_fast64_t standby_confirmed;    //  dropped on the owner's confirmation
+    atomic_uint_fast64_t duplicates;           //  delivered here, and by another controller too
+    atomic_uint_fast64_t dead_dropped;         //  dead letters beyond the bound, oldest first
+    atomic_uint_fast64_t replayed;             //  dead letters queued again on request
 } s_receiver_t;
+
+//  A request to deliver dead letters again (sf_webhooks_replay)
+typedef struct s_replay_t {
+    struct s_replay_t *next;
+    char key [SF_ALERT_KEY_MAX + 1];    //  an idempotency key or alert key; "" every one
+} s_replay_t;
 
 //  A transition waiting in the inbox
 typedef struct s_item_t {
@@ -69,10 +82,20 @@ struct sf_webhooks_t {
     pthread_mutex_t inbox_lock; //  guards inbox, stop
     pthread_cond_t inbox_cond;
     s_item_t *inbox, **inbox_tail;
+    s_replay_t *replays;        //  guarded by inbox_lock
     bool stop;
     sf_ratelimit_t rl;          //  delivery thread only
     sf_webhooks_owner_fn *owner_fn;     //  guarded by inbox_lock (set once gossip runs)
     void *owner_arg;
+    //  Delivery confirmations (receiver \x1f idempotency key -> unix ms it
+    //  was delivered), this controller's own and its peers' (gossip): a
+    //  standby copy goes only when its key is here. Written by the delivery
+    //  thread (own deliveries) and the ingest thread (gossip); confirm_lock
+    //  guards the table and its digest
+    pthread_mutex_t confirm_lock;
+    zhashx_t *confirmed;
+    uint64_t confirm_digest [SF_ALERTS_SYNC_BUCKETS];   //  XOR of the entries' hashes, per bucket
+    atomic_uint_fast64_t confirm_evicted;
 };
 
 //  -------------------------------------------------------------------------
@@ -98,34 +121,9 @@ sf_webhook_body (const sf_alert_event_t *ev, const char *controller_id, const ch
     json_t *links = json_object ();
     json_object_set_new (links, "rtsp", ev->rtsp [0] ? json_string (ev->rtsp) : json_null ());
     json_object_set_new (links, "hls", ev->hls [0] ? json_string (ev->hls) : json_null ());
-    if (web_url && *web_url) {
-        //  The page's listing of that stream (or node)
-        char *q = NULL;
-        size_t qn = 0;
-        FILE *f = open_memstream (&q, &qn);
-        if (f) {
-            fprintf (f, "%s#/streams?", web_url);
-            const char *parts [2][2] = { { "name", ev->stream }, { "node", ev->node } };
-            bool first = true;
-            for (int i = 0; i < 2; i++) {
-                if (!parts [i][1][0])
-                    continue;
-                fprintf (f, "%s%s=", first ? "" : "&", parts [i][0]);
-                first = false;
-                for (const unsigned char *p = (const unsigned char *) parts [i][1]; *p; p++)
-                    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
-                    ||  *p == '-' || *p == '_' || *p == '.' || *p == '~')
-                        fputc (*p, f);
-                    else
-                        fprintf (f, "%%%02X", *p);
-            }
-            fclose (f);
-            json_object_set_new (links, "web", json_string (q));
-            free (q);
-        }
-    }
-    else
-        json_object_set_new (links, "web", json_null ());
+    char *web = sf_alert_web_link (web_url, ev->node, ev->stream);
+    json_object_set_new (links, "web", web [0] ? json_string (web) : json_null ());
+    free (web);
     json_object_set_new (o, "links", links);
     char *text = json_dumps (o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (o);
@@ -219,6 +217,193 @@ s_parse_receiver (s_receiver_t *r, const char *line, char *err, size_t errlen)
         }
     }
     return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  Delivery confirmations: which idempotency keys a receiver answered 2xx
+//  for, on any controller. The owner notes its own; gossip carries them to
+//  every other controller (sf_webhooks_confirm_pack/apply), where a standby
+//  copy of that delivery goes only once its key is here. Kept a day (newest
+//  S_CONFIRM_MAX), which bounds how long a standby copy can wait too.
+
+#define S_CONFIRM_MAX 16384
+
+static void
+s_free_value (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+#define S_CONFIRM_KEEP_MS (24LL * 3600 * 1000)
+
+static uint64_t
+s_confirm_hash (const char *ckey)
+{
+    static const unsigned char zero [crypto_shorthash_KEYBYTES];
+    unsigned char h [crypto_shorthash_BYTES];
+    crypto_shorthash (h, (const unsigned char *) ckey, strlen (ckey), zero);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h [i];
+    return v;
+}
+
+//  Notes that receiver rx answered idem at at_ms (the earliest time wins, so
+//  every controller keeps the same). Returns true when it was new. Locked.
+static bool
+s_confirm_locked (sf_webhooks_t *self, const char *rx, const char *idem, int64_t at_ms)
+{
+    char ck [S_NAME_MAX + 40];
+    snprintf (ck, sizeof (ck), "%s\x1f%.32s", rx, idem);
+    int64_t *v = zhashx_lookup (self->confirmed, ck);
+    if (v) {
+        if (at_ms < *v)
+            *v = at_ms;
+        return false;
+    }
+    v = sf_xmalloc (sizeof (*v));
+    *v = at_ms;
+    zhashx_insert (self->confirmed, ck, v);
+    uint64_t h = s_confirm_hash (ck);
+    self->confirm_digest [h % SF_ALERTS_SYNC_BUCKETS] ^= h;
+    return true;
+}
+
+static bool
+s_is_confirmed (sf_webhooks_t *self, const char *rx, const char *idem)
+{
+    char ck [S_NAME_MAX + 40];
+    snprintf (ck, sizeof (ck), "%s\x1f%.32s", rx, idem);
+    pthread_mutex_lock (&self->confirm_lock);
+    bool yes = zhashx_lookup (self->confirmed, ck) != NULL;
+    pthread_mutex_unlock (&self->confirm_lock);
+    return yes;
+}
+
+static int
+s_cmp_i64 (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+//  Drops confirmations older than a day, and the oldest beyond
+//  S_CONFIRM_MAX (counted: a standby copy whose confirmation went this way
+//  waits for the hard bound). Locked.
+static void
+s_confirm_evict_locked (sf_webhooks_t *self, int64_t now_ms)
+{
+    size_t n = zhashx_size (self->confirmed);
+    if (!n)
+        return;
+    int64_t cut = now_ms - S_CONFIRM_KEEP_MS;
+    if (n > S_CONFIRM_MAX) {
+        int64_t *ats = sf_xmalloc (n * sizeof (*ats));
+        size_t k = 0;
+        for (int64_t *v = zhashx_first (self->confirmed); v; v = zhashx_next (self->confirmed))
+            ats [k++] = *v;
+        qsort (ats, k, sizeof (*ats), s_cmp_i64);
+        if (ats [k - S_CONFIRM_MAX] > cut)
+            cut = ats [k - S_CONFIRM_MAX];
+        free (ats);
+    }
+    zlistx_t *gone = zlistx_new ();
+    zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
+    for (int64_t *v = zhashx_first (self->confirmed); v; v = zhashx_next (self->confirmed))
+        if (*v < cut)
+            zlistx_add_end (gone, strdup ((const char *) zhashx_cursor (self->confirmed)));
+    for (char *ck = zlistx_first (gone); ck; ck = zlistx_next (gone)) {
+        uint64_t h = s_confirm_hash (ck);
+        self->confirm_digest [h % SF_ALERTS_SYNC_BUCKETS] ^= h;
+        zhashx_delete (self->confirmed, ck);
+    }
+    atomic_fetch_add (&self->confirm_evicted, zlistx_size (gone));
+    zlistx_destroy (&gone);
+}
+
+void
+sf_webhooks_confirm_digest (sf_webhooks_t *self, uint64_t digest [SF_ALERTS_SYNC_BUCKETS])
+{
+    memset (digest, 0, SF_ALERTS_SYNC_BUCKETS * sizeof (uint64_t));
+    if (!self || !self->nrx)
+        return;
+    pthread_mutex_lock (&self->confirm_lock);
+    memcpy (digest, self->confirm_digest, sizeof (self->confirm_digest));
+    pthread_mutex_unlock (&self->confirm_lock);
+}
+
+void
+sf_webhooks_confirm_pack (sf_webhooks_t *self, const uint64_t *theirs, msgpack_packer *pk)
+{
+    if (!self || !self->nrx) {
+        msgpack_pack_array (pk, 0);
+        return;
+    }
+    pthread_mutex_lock (&self->confirm_lock);
+    bool want [SF_ALERTS_SYNC_BUCKETS];
+    for (size_t b = 0; b < SF_ALERTS_SYNC_BUCKETS; b++)
+        want [b] = !theirs || theirs [b] != self->confirm_digest [b];
+    size_t n = 0;
+    for (int64_t *v = zhashx_first (self->confirmed); v; v = zhashx_next (self->confirmed))
+        if (want [s_confirm_hash (zhashx_cursor (self->confirmed)) % SF_ALERTS_SYNC_BUCKETS])
+            n++;
+    msgpack_pack_array (pk, n);
+    for (int64_t *v = zhashx_first (self->confirmed); v; v = zhashx_next (self->confirmed)) {
+        const char *ck = zhashx_cursor (self->confirmed);
+        if (!want [s_confirm_hash (ck) % SF_ALERTS_SYNC_BUCKETS])
+            continue;
+        const char *sep = strchr (ck, '\x1f');
+        msgpack_pack_array (pk, 3);
+        msgpack_pack_str (pk, (size_t) (sep - ck));
+        msgpack_pack_str_body (pk, ck, (size_t) (sep - ck));
+        sf_pack_str (pk, sep + 1);
+        msgpack_pack_int64 (pk, *v);
+    }
+    pthread_mutex_unlock (&self->confirm_lock);
+}
+
+static bool
+s_hex32 (const char *s)
+{
+    if (strlen (s) != 32)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    return true;
+}
+
+int
+sf_webhooks_confirm_apply (sf_webhooks_t *self, const msgpack_object *list)
+{
+    if (!self || !self->nrx || !list)
+        return 0;
+    if (list->type != MSGPACK_OBJECT_ARRAY)
+        return 1;
+    int bad = 0;
+    pthread_mutex_lock (&self->confirm_lock);
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *e = &list->via.array.ptr [i];
+        char rx [S_NAME_MAX + 1], idem [40];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3
+        ||  sf_obj_str (&e->via.array.ptr [0], rx, sizeof (rx) - 1) || !rx [0] || strchr (rx, '\x1f')
+        ||  sf_obj_str (&e->via.array.ptr [1], idem, sizeof (idem) - 1) || !s_hex32 (idem)
+        ||  (e->via.array.ptr [2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
+            bad++;
+            continue;
+        }
+        s_confirm_locked (self, rx, idem, (int64_t) e->via.array.ptr [2].via.u64);
+    }
+    if (zhashx_size (self->confirmed) > S_CONFIRM_MAX)
+        s_confirm_evict_locked (self, sf_now_ms ());
+    pthread_mutex_unlock (&self->confirm_lock);
+    return bad;
+}
+
+bool
+sf_webhooks_confirmed (sf_webhooks_t *self, const char *receiver, const char *idem)
+{
+    return self && self->nrx && s_is_confirmed (self, receiver, idem);
 }
 
 //  -------------------------------------------------------------------------
@@ -433,12 +618,17 @@ s_post (sf_webhooks_t *self, s_receiver_t *r, const s_entry_t *e, char *why, siz
     return 0;
 }
 
+static void s_dead_bound (sf_webhooks_t *self, s_receiver_t *r);
+
 //  Tries the oldest delivery of receiver i that this controller owns, when
 //  it is due; deliveries another controller owns wait behind it in the
-//  queue (they are this controller's standby copies) until ownership moves
-//  here or their standby time passes (then the owner is taken to have sent
-//  them). Returns the time (unix ms) the receiver is next due, or 0 when its
-//  queue is empty.
+//  queue (they are this controller's standby copies) until their owner
+//  confirms it delivered them (gossip: the confirmations), or ownership
+//  moves here (the owner died) and this controller sends them. A copy never
+//  confirmed goes after the hard bound (standby_max_ms, counted and logged).
+//  A delivery this controller owns that another controller already
+//  delivered (ownership moved meanwhile) goes the same way, unsent. Returns
+//  the time (unix ms) the receiver is next due, or 0 when its queue is empty.
 static int64_t
 s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
 {
@@ -457,33 +647,49 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
     pthread_mutex_unlock (&self->inbox_lock);
     s_head_t *pick = NULL;
     int64_t wake = 0;
-    size_t expired = 0;
+    size_t confirmed = 0, expired = 0;
     bool write_open = false;
     for (size_t k = 0; k < sc->n; k++) {
         s_head_t *h = &sc->e [k];
-        if (!owner_fn || owner_fn (h->entry.key, owner_arg)) {
+        bool gone = false, hard = false;
+        if (s_is_confirmed (self, r->name, h->entry.idem))
+            gone = true;        //  delivered (by its owner, or by us before)
+        else if (!owner_fn || owner_fn (h->entry.key, owner_arg)) {
             if (h->entry.next_ms <= now)
                 pick = h;
             else
                 wake = h->entry.next_ms;
             break;              //  this controller's own, in order
         }
-        if (now - h->entry.enq_ms >= self->cfg.standby_ms) {
-            if (!write_open && sf_store_write_begin (self->queue) == 0)
-                write_open = true;
-            if (write_open) {
-                sf_key_t k2;
-                sf_key_make (&k2, "BsL", 'q', r->name, h->seq);
-                sf_store_del (self->queue, SF_DB_WEBHOOKS, &k2);
-                expired++;
-            }
+        else if (now - h->entry.enq_ms >= self->cfg.standby_max_ms)
+            gone = hard = true;
+        else
+            wake = now + 500;   //  asked again: confirmed yet? is its owner still alive?
+        if (!gone)
+            continue;
+        if (!write_open && sf_store_write_begin (self->queue) == 0)
+            write_open = true;
+        if (!write_open)
+            continue;
+        sf_key_t k2;
+        sf_key_make (&k2, "BsL", 'q', r->name, h->seq);
+        sf_store_del (self->queue, SF_DB_WEBHOOKS, &k2);
+        if (hard) {
+            expired++;
+            sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: dropped the standby copy of %s (%s) "
+                            "after %" PRId64 " ms without its owner's confirmation (--webhook-standby-max-ms)",
+                            r->name, h->entry.key, h->entry.idem, now - h->entry.enq_ms);
         }
         else
-            wake = now + 500;   //  asked again: is its owner still alive?
+            confirmed++;
     }
-    if (write_open && s_commit (self) == 0 && expired) {
-        atomic_fetch_sub (&r->queued, expired);
+    if (write_open && s_commit (self) == 0 && (expired || confirmed)) {
+        atomic_fetch_sub (&r->queued, expired + confirmed);
         atomic_fetch_add (&r->standby_dropped, expired);
+        atomic_fetch_add (&r->standby_confirmed, confirmed);
+        if (confirmed)
+            sf_debug ("webhook %s: %zu standby cop%s confirmed delivered", r->name, confirmed,
+                      confirmed == 1 ? "y" : "ies");
     }
     if (!pick) {
         for (size_t k = 0; k < sc->n; k++)
@@ -508,6 +714,12 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
             if (s_commit (self) == 0) {
                 atomic_fetch_add (&r->delivered, 1);
                 atomic_fetch_sub (&r->queued, 1);
+                //  Confirmed for every controller (gossip); one that was
+                //  here already means another controller delivered it too
+                pthread_mutex_lock (&self->confirm_lock);
+                if (!s_confirm_locked (self, r->name, head.entry.idem, now))
+                    atomic_fetch_add (&r->duplicates, 1);
+                pthread_mutex_unlock (&self->confirm_lock);
                 sf_debug ("webhook %s: delivered %s (%s)", r->name, head.entry.key, head.entry.idem);
             }
         }
@@ -526,8 +738,10 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
                 if (s_commit (self) == 0) {
                     atomic_fetch_add (&r->dead, 1);
                     atomic_fetch_sub (&r->queued, 1);
-                    sf_warn ("webhook %s: gave up on %s after %" PRIu64 " attempts (%s): a dead letter",
+                    sf_warn ("webhook %s: gave up on %s after %" PRIu64 " attempts (%s): a dead letter "
+                             "(streamfleet alerts dead-letters; streamfleet alerts replay KEY)",
                              r->name, head.entry.key, head.entry.attempts, why);
+                    s_dead_bound (self, r);
                 }
             }
             else {
@@ -552,14 +766,138 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
     return next;
 }
 
+//  Keeps at most dead_max dead letters per receiver: the oldest beyond go,
+//  counted (streamfleet_webhook_dead_letters_dropped_total) and logged
+static void
+s_dead_bound (sf_webhooks_t *self, s_receiver_t *r)
+{
+    uint64_t dead = atomic_load (&r->dead);
+    if (self->cfg.dead_max <= 0 || dead <= (uint64_t) self->cfg.dead_max)
+        return;
+    size_t over = (size_t) (dead - (uint64_t) self->cfg.dead_max);
+    sf_read_t rd;
+    if (sf_store_read_begin (self->queue, &rd))
+        return;
+    s_scan_t *sc = sf_xcalloc (1, sizeof (*sc));
+    sf_key_t prefix;
+    sf_key_make (&prefix, "Bs", 'd', r->name);
+    sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_scan_fn, sc);
+    sf_store_read_end (&rd);
+    size_t n = sc->n < over ? sc->n : over;
+    if (n && sf_store_write_begin (self->queue) == 0) {
+        for (size_t k = 0; k < n; k++) {
+            sf_key_t dk;
+            sf_key_make (&dk, "BsL", 'd', r->name, sc->e [k].seq);
+            sf_store_del (self->queue, SF_DB_WEBHOOKS, &dk);
+        }
+        if (s_commit (self) == 0) {
+            atomic_fetch_sub (&r->dead, n);
+            atomic_fetch_add (&r->dead_dropped, n);
+            sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: more than %" PRId64 " dead letters: "
+                            "dropped the oldest %zu (%s first)", r->name, self->cfg.dead_max, n,
+                            sc->e [0].entry.key);
+        }
+    }
+    for (size_t k = 0; k < sc->n; k++)
+        free (sc->e [k].body);
+    free (sc);
+}
+
+//  Whether dead letter e matches a replay's key ("" every one)
+static bool
+s_replay_matches (const char *key, const s_entry_t *e)
+{
+    return !key [0] || !strcmp (key, e->idem) || !strcmp (key, e->key);
+}
+
+typedef struct {
+    const char *key;
+    sf_key_t *keys;
+    uint8_t **vals;
+    size_t *sizes;
+    size_t n, cap;
+} s_collect_t;
+
+static int
+s_collect_dead (const sf_val_t *key, const sf_val_t *val, void *arg)
+{
+    s_collect_t *c = arg;
+    s_entry_t e;
+    if (key->size < 8 || key->size > SF_KEY_MAX || s_entry_unpack (val, &e) || !s_replay_matches (c->key, &e))
+        return 0;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->keys = sf_xrealloc (c->keys, c->cap * sizeof (*c->keys));
+        c->vals = sf_xrealloc (c->vals, c->cap * sizeof (*c->vals));
+        c->sizes = sf_xrealloc (c->sizes, c->cap * sizeof (*c->sizes));
+    }
+    c->keys [c->n].size = key->size;
+    memcpy (c->keys [c->n].data, key->data, key->size);
+    c->vals [c->n] = sf_xmalloc (val->size);
+    memcpy (c->vals [c->n], val->data, val->size);
+    c->sizes [c->n] = val->size;
+    c->n++;
+    return 0;
+}
+
+//  Moves the dead letters a replay names back into their queues, in their
+//  old places (their seq), with their attempts from 0, due now. The
+//  delivery thread only (it is the queue's one writer).
+static void
+s_replay (sf_webhooks_t *self, const char *key)
+{
+    int64_t now = sf_now_ms ();
+    for (size_t i = 0; i < self->nrx; i++) {
+        s_receiver_t *r = &self->rx [i];
+        s_collect_t c = { .key = key };
+        sf_read_t rd;
+        if (sf_store_read_begin (self->queue, &rd))
+            continue;
+        sf_key_t prefix;
+        sf_key_make (&prefix, "Bs", 'd', r->name);
+        sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_collect_dead, &c);
+        sf_store_read_end (&rd);
+        if (c.n && sf_store_write_begin (self->queue) == 0) {
+            for (size_t k = 0; k < c.n; k++) {
+                sf_val_t v = { c.vals [k], c.sizes [k] };
+                s_entry_t e;
+                if (s_entry_unpack (&v, &e))
+                    continue;
+                e.attempts = 0;
+                e.next_ms = now;
+                uint8_t *packed;
+                size_t size = s_entry_pack (&e, &packed);
+                sf_key_t qk = c.keys [k];
+                qk.data [0] = 'q';
+                sf_store_put (self->queue, SF_DB_WEBHOOKS, &qk, packed, size);
+                sf_store_del (self->queue, SF_DB_WEBHOOKS, &c.keys [k]);
+                free (packed);
+            }
+            if (s_commit (self) == 0) {
+                atomic_fetch_sub (&r->dead, c.n);
+                atomic_fetch_add (&r->queued, c.n);
+                atomic_fetch_add (&r->replayed, c.n);
+                sf_info ("webhook %s: %zu dead letter%s queued again (replay %s)", r->name, c.n,
+                         c.n == 1 ? "" : "s", key [0] ? key : "--all");
+            }
+        }
+        for (size_t k = 0; k < c.n; k++)
+            free (c.vals [k]);
+        free (c.keys);
+        free (c.vals);
+        free (c.sizes);
+    }
+}
+
 static void *
 s_thread (void *arg)
 {
     sf_webhooks_t *self = arg;
     int64_t wait_ms = 0;
+    int64_t last_evict_ms = 0;
     while (true) {
         pthread_mutex_lock (&self->inbox_lock);
-        if (!self->inbox && !self->stop && wait_ms > 0) {
+        if (!self->inbox && !self->replays && !self->stop && wait_ms > 0) {
             struct timespec ts;
             clock_gettime (CLOCK_REALTIME, &ts);
             int64_t ns = (int64_t) ts.tv_nsec + (wait_ms % 1000) * 1000000;
@@ -571,7 +909,16 @@ s_thread (void *arg)
         s_item_t *items = self->inbox;
         self->inbox = NULL;
         self->inbox_tail = &self->inbox;
+        s_replay_t *replays = self->replays;
+        self->replays = NULL;
         pthread_mutex_unlock (&self->inbox_lock);
+        while (replays) {
+            s_replay_t *rp = replays;
+            replays = rp->next;
+            if (!stop)
+                s_replay (self, rp->key);
+            free (rp);
+        }
         if (stop) {
             //  Whatever is still in memory goes to the queue first
             s_persist (self, &items);
@@ -597,6 +944,12 @@ s_thread (void *arg)
             pthread_mutex_unlock (&self->inbox_lock);
         }
         int64_t now = sf_now_ms ();
+        if (now - last_evict_ms >= 10000) {
+            pthread_mutex_lock (&self->confirm_lock);
+            s_confirm_evict_locked (self, now);
+            pthread_mutex_unlock (&self->confirm_lock);
+            last_evict_ms = now;
+        }
         wait_ms = 1000;
         for (size_t i = 0; i < self->nrx; i++) {
             int64_t due = s_deliver_one (self, i, now);
@@ -620,6 +973,9 @@ sf_webhooks_new (const sf_webhooks_config_t *cfg, char *err, size_t errlen)
     snprintf (self->web_url, sizeof (self->web_url), "%s", cfg->web_url ? cfg->web_url : "");
     pthread_mutex_init (&self->inbox_lock, NULL);
     pthread_cond_init (&self->inbox_cond, NULL);
+    pthread_mutex_init (&self->confirm_lock, NULL);
+    self->confirmed = zhashx_new ();
+    zhashx_set_destructor (self->confirmed, s_free_value);
     self->inbox_tail = &self->inbox;
     self->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (10, 10000);
     const char *p = cfg->receivers ? cfg->receivers : "";
@@ -726,11 +1082,18 @@ sf_webhooks_destroy (sf_webhooks_t **self_p)
         free (it->body);
         free (it);
     }
+    while (self->replays) {
+        s_replay_t *rp = self->replays;
+        self->replays = rp->next;
+        free (rp);
+    }
     for (size_t i = 0; i < self->nrx; i++)
         if (self->rx [i].curl)
             curl_easy_cleanup (self->rx [i].curl);
     sf_store_destroy (&self->queue);
     sodium_memzero (self->rx, sizeof (self->rx));
+    zhashx_destroy (&self->confirmed);
+    pthread_mutex_destroy (&self->confirm_lock);
     pthread_cond_destroy (&self->inbox_cond);
     pthread_mutex_destroy (&self->inbox_lock);
     free (self);
@@ -814,9 +1177,21 @@ sf_webhooks_metrics_write (sf_webhooks_t *self, FILE *out)
           offsetof (s_receiver_t, failed) },
         { "streamfleet_webhook_dead_letters", "gauge", "Deliveries given up after every retry, per webhook.",
           offsetof (s_receiver_t, dead) },
+        { "streamfleet_webhook_standby_confirmed_total", "counter",
+          "Standby copies dropped because their owner confirmed the delivery (gossip).",
+          offsetof (s_receiver_t, standby_confirmed) },
         { "streamfleet_webhook_standby_dropped_total", "counter",
-          "Standby copies of deliveries another controller owned, dropped after the standby time.",
+          "Standby copies dropped unconfirmed after --webhook-standby-max-ms (each one logged).",
           offsetof (s_receiver_t, standby_dropped) },
+        { "streamfleet_webhook_dead_letters_dropped_total", "counter",
+          "Dead letters dropped, oldest first, beyond --webhook-dead-letters-max.",
+          offsetof (s_receiver_t, dead_dropped) },
+        { "streamfleet_webhook_replayed_total", "counter",
+          "Dead letters queued again by streamfleet alerts replay.",
+          offsetof (s_receiver_t, replayed) },
+        { "streamfleet_webhook_duplicates_total", "counter",
+          "Deliveries this controller made that another controller had made too (at-least-once).",
+          offsetof (s_receiver_t, duplicates) },
     };
     for (size_t k = 0; k < sizeof (m) / sizeof (m [0]); k++) {
         fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", m [k].name, m [k].help, m [k].name, m [k].type);
@@ -826,4 +1201,110 @@ sf_webhooks_metrics_write (sf_webhooks_t *self, FILE *out)
                      (uint64_t) atomic_load (v));
         }
     }
+}
+
+//  -------------------------------------------------------------------------
+//  Dead letters: listed from a read transaction (any thread), replayed by
+//  the delivery thread
+
+typedef struct {
+    sf_reply_t *r;
+    const char *receiver;
+    size_t n;
+} s_list_t;
+
+static int
+s_list_dead (const sf_val_t *key, const sf_val_t *val, void *arg)
+{
+    s_list_t *l = arg;
+    s_entry_t e;
+    if (key->size < 8 || s_entry_unpack (val, &e))
+        return 0;
+    sf_reply_t *r = l->r;
+    sf_reply_map (r);
+    sf_reply_kstr (r, "webhook", l->receiver);
+    sf_reply_kuint (r, "seq", sf_be64_get ((const uint8_t *) key->data + key->size - 8));
+    sf_reply_kstr (r, "idempotency_key", e.idem);
+    sf_reply_kstr (r, "key", e.key);
+    sf_reply_kuint (r, "attempts", e.attempts);
+    sf_reply_kint (r, "queued_ms", e.enq_ms);
+    sf_reply_kint (r, "last_attempt_ms", e.next_ms);
+    sf_reply_key (r, "body");
+    sf_reply_strn (r, e.body, e.body_len);
+    sf_reply_close (r);
+    l->n++;
+    return 0;
+}
+
+int
+sf_webhooks_dead_letters (sf_webhooks_t *self, const char *webhook, msgpack_sbuffer *reply)
+{
+    sf_reply_t r;
+    sf_reply_begin (&r, reply, "dead_letters_reply");
+    sf_reply_key (&r, "letters");
+    sf_reply_array (&r);
+    size_t n = 0;
+    sf_read_t rd;
+    if (self && self->nrx && sf_store_read_begin (self->queue, &rd) == 0) {
+        for (size_t i = 0; i < self->nrx; i++) {
+            if (webhook && *webhook && strcmp (webhook, self->rx [i].name))
+                continue;
+            s_list_t l = { &r, self->rx [i].name, 0 };
+            sf_key_t prefix;
+            sf_key_make (&prefix, "Bs", 'd', self->rx [i].name);
+            sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_list_dead, &l);
+            n += l.n;
+        }
+        sf_store_read_end (&rd);
+    }
+    sf_reply_close (&r);
+    sf_reply_kuint (&r, "total", n);
+    sf_reply_end (&r);
+    return 0;
+}
+
+typedef struct {
+    const char *key;
+    size_t n;
+} s_count_match_t;
+
+static int
+s_count_dead (const sf_val_t *key, const sf_val_t *val, void *arg)
+{
+    s_count_match_t *c = arg;
+    s_entry_t e;
+    if (key->size >= 8 && s_entry_unpack (val, &e) == 0 && s_replay_matches (c->key, &e))
+        c->n++;
+    return 0;
+}
+
+int
+sf_webhooks_replay (sf_webhooks_t *self, const char *key, size_t *found)
+{
+    *found = 0;
+    if (!self || !self->nrx)
+        return 0;
+    if (key && strlen (key) > SF_ALERT_KEY_MAX)
+        return 0;
+    s_count_match_t c = { key ? key : "", 0 };
+    sf_read_t rd;
+    if (sf_store_read_begin (self->queue, &rd))
+        return -1;
+    for (size_t i = 0; i < self->nrx; i++) {
+        sf_key_t prefix;
+        sf_key_make (&prefix, "Bs", 'd', self->rx [i].name);
+        sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_count_dead, &c);
+    }
+    sf_store_read_end (&rd);
+    *found = c.n;
+    if (!c.n)
+        return 0;
+    s_replay_t *rp = sf_xcalloc (1, sizeof (*rp));
+    snprintf (rp->key, sizeof (rp->key), "%s", key ? key : "");
+    pthread_mutex_lock (&self->inbox_lock);
+    rp->next = self->replays;
+    self->replays = rp;
+    pthread_cond_signal (&self->inbox_cond);
+    pthread_mutex_unlock (&self->inbox_lock);
+    return 0;
 }

@@ -118,13 +118,24 @@ void sf_alerts_destroy (sf_alerts_t **self_p);
 size_t sf_alerts_rule_count (sf_alerts_t *self);
 const sf_alert_rule_t *sf_alerts_rule (sf_alerts_t *self, size_t i);
 //  The store node alerts count streams in and DVR conditions read records
-//  from (NULL: node alerts count 0, DVR conditions never hold)
+//  from (NULL: node alerts count 0, DVR conditions never hold); the alert
+//  history kept in it (SF_DB_ALERTS) is loaded
 void sf_alerts_set_store (sf_alerts_t *self, sf_store_t *store);
+//  Writes the alert episodes changed since the last call into the store's
+//  open write transaction (the ingest thread, after sf_alerts_tick). 0 or -1.
+int sf_alerts_store (sf_alerts_t *self);
+//  Whether episodes changed since sf_alerts_store (ingest thread)
+bool sf_alerts_unstored (sf_alerts_t *self);
 //  Called for every transition, on the thread that caused it, without the
 //  lock held
 void sf_alerts_on_event (sf_alerts_t *self, sf_alerts_event_fn *fn, void *arg);
 //  The base of links to the web page's detail in payloads ("" none)
 void sf_alerts_set_web_url (sf_alerts_t *self, const char *url);
+//  The web page's link for an alert (web_url "" or NULL: "" too): a stream
+//  alert's opens the stream's detail (#/streams?name=NAME&node=NODE&detail=1),
+//  a node alert's the listing of the node's streams (#/streams?node=NODE).
+//  Names percent-encoded. The caller frees it.
+char *sf_alert_web_link (const char *web_url, const char *node, const char *stream);
 
 //  Keeps what fires in the file at path across restarts (written at the tick
 //  after a transition) and restores what it holds: those alerts fire on
@@ -144,9 +155,25 @@ void sf_alerts_node (sf_alerts_t *self, const sf_change_t *ch, int64_t now_ms);
 //  changed. Call about once a second.
 void sf_alerts_tick (sf_alerts_t *self, int64_t now_ms);
 
+//  The cluster's firing state and alert history: alert episodes (one alert
+//  key firing from `since` until resolved), every controller's transitions
+//  merged into one per (alert key, basis) by gossip, where the earliest
+//  since, firing and resolution win; a controller's alert takes its key's
+//  open episode's since and basis (so also its idempotency keys), also on a
+//  controller that started after the alert fired. Digests per bucket (the
+//  XOR of its episodes' hashes; equal tables, equal digests); an offer packs,
+//  as one array, the episodes of the buckets whose digest differs from
+//  theirs (NULL: every one); apply merges a peer's offer and returns how many
+//  entries were malformed (skipped). Ingest thread (apply), any (the rest).
+#define SF_ALERTS_SYNC_BUCKETS 16
+void sf_alerts_sync_digest (sf_alerts_t *self, uint64_t digest [SF_ALERTS_SYNC_BUCKETS]);
+void sf_alerts_sync_offer (sf_alerts_t *self, const uint64_t *theirs, msgpack_packer *pk);
+int sf_alerts_sync_apply (sf_alerts_t *self, const msgpack_object *list, int64_t now_ms);
+
 //  Readers (any thread)
-//  alerts_reply {rules, firing, recent}: recent transitions, of one stream
-//  (and node) when stream is not NULL/"". 0.
+//  alerts_reply {rules, firing, recent}: recent transitions (the newest
+//  1,024 of the episodes), of one stream (and node) when stream is not
+//  NULL/"". 0.
 int sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node,
                      msgpack_sbuffer *reply);
 //  streamfleet_alerts_firing{rule=...} and the rules' transition counts

@@ -50,6 +50,8 @@ typedef struct {
     int64_t webhook_backoff_ms;
     int64_t webhook_backoff_max_ms;
     int64_t webhook_timeout_ms;
-    int64_t webhook_standby_ms;
+    int64_t webhook_standby_ms;     //  deprecated, ignored (a warning at start)
+    int64_t webhook_standby_max_ms;
+    int64_t webhook_dead_letters_max;
 } sf_controller_config_t;
 #endif

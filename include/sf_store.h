@@ -205,6 +205,8 @@ typedef enum {
     SF_DB_FLEET_BYUID,          //  uid \0 be64 at_ms, kind, from \0 to -> (empty): events per stream
     SF_DB_WEBHOOKS,             //  'q'|'d' receiver \0 be64 seq -> a webhook delivery (webhook.c;
                                 //  in the webhook queue's own environment, not the fleet's)
+    SF_DB_ALERTS,               //  alert key \x1f basis -> msgpack alert episode (alerts.c: the
+                                //  cluster's firing state and alert history)
     SF_DB_EXTRA_COUNT
 } sf_db_t;
 

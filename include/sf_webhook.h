@@ -12,7 +12,8 @@
     X-Streamfleet-Timestamp: TIMESTAMP). A 2xx answer is delivered; anything
     else is retried with exponential back-off (backoff-ms, doubling, at most
     backoff-max-ms), and after `retries` failed attempts the delivery is a
-    dead letter (kept, counted in /metrics, no longer tried).
+    dead letter (kept, counted in /metrics, no longer tried, listed and
+    replayed on request; the oldest beyond a bound are dropped, counted).
 
     Each receiver's queue lives in LMDB (its own environment under the data
     directory), in order: a controller restarted with deliveries pending
@@ -36,7 +37,8 @@ typedef struct {
     int64_t backoff_ms;         //  the first retry's wait
     int64_t backoff_max_ms;     //  the longest wait
     int64_t timeout_ms;         //  one attempt's limit
-    int64_t standby_ms;         //  a delivery another controller owns is kept this long
+    int64_t standby_max_ms;     //  a standby copy never confirmed goes after this long
+    int64_t dead_max;           //  dead letters kept per receiver (the oldest beyond go)
 } sf_webhooks_config_t;
 
 typedef struct sf_webhooks_t sf_webhooks_t;
@@ -55,10 +57,36 @@ void sf_webhooks_alert (const sf_alert_event_t *ev, void *self);
 
 //  Cluster ownership: whether this controller delivers alert key now. Asked
 //  by the delivery thread before each attempt; NULL: always. A delivery this
-//  controller does not own is a standby copy: it waits (and is delivered if
-//  ownership moves here, when the owner dies) for standby_ms, then goes.
+//  controller does not own is a standby copy: it waits until its owner
+//  confirms it delivered it (below), and is delivered here if ownership
+//  moves here first (the owner died); one never confirmed goes after
+//  standby_max_ms (counted, logged).
 typedef bool (sf_webhooks_owner_fn) (const char *key, void *arg);
 void sf_webhooks_set_owner (sf_webhooks_t *self, sf_webhooks_owner_fn *fn, void *arg);
+
+//  Delivery confirmations, replicated by gossip (docs/protocol.md, alerts):
+//  every (receiver, idempotency key) a receiver answered 2xx for, on any
+//  controller, kept a day (the newest 16,384). The digest names the set per
+//  bucket (XOR of its entries' hashes: equal sets, equal digests); pack
+//  writes, as one array [[receiver, idempotency key, unix ms], ...], the
+//  entries of the buckets whose digest differs from theirs (NULL: all);
+//  apply merges a peer's and returns how many entries were malformed
+//  (skipped). Any thread; NULL or no receivers: empty.
+void sf_webhooks_confirm_digest (sf_webhooks_t *self, uint64_t digest [SF_ALERTS_SYNC_BUCKETS]);
+void sf_webhooks_confirm_pack (sf_webhooks_t *self, const uint64_t *theirs, msgpack_packer *pk);
+int sf_webhooks_confirm_apply (sf_webhooks_t *self, const msgpack_object *list);
+//  Whether receiver's delivery idem is confirmed
+bool sf_webhooks_confirmed (sf_webhooks_t *self, const char *receiver, const char *idem);
+
+//  Dead letters (every receiver's, or webhook's), oldest first, as
+//  dead_letters_reply {letters: [{webhook, seq, idempotency_key, key,
+//  attempts, queued_ms, last_attempt_ms, body}], total}. Any thread. 0.
+int sf_webhooks_dead_letters (sf_webhooks_t *self, const char *webhook, msgpack_sbuffer *reply);
+//  Delivers again the dead letters whose idempotency key or alert key is
+//  key (NULL or "": every one): the delivery thread moves them back into
+//  their queues with their attempts from 0. *found: how many matched. Any
+//  thread. 0, or -1 when the queue cannot be read.
+int sf_webhooks_replay (sf_webhooks_t *self, const char *key, size_t *found);
 
 //  Per receiver: queued, attempts, delivered, failed attempts, dead letters
 void sf_webhooks_metrics_write (sf_webhooks_t *self, FILE *out);

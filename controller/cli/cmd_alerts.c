@@ -1,7 +1,10 @@
 /*  cmd_alerts.c — `streamfleet alerts`: the controller's alert rules, what
     fires now, and the recent transitions (of one stream with --stream).
     The `alerts` request's reply, the same message GET /api/v1/alerts
-    renders (-o json prints it as it is).
+    renders (-o json prints it as it is). `alerts dead-letters` lists the
+    deliveries given up after every retry (the `dead_letters` request, GET
+    /api/v1/alerts/dead-letters) and `alerts replay` sends them again (the
+    `replay` request, POST /api/v1/alerts/replay).
 */
 #include "sf_cli.h"
 #include <stdlib.h>
@@ -10,13 +13,81 @@
 static void
 s_usage (void)
 {
-    printf ("usage: streamfleet alerts [rules|firing|recent] [--stream NAME] [--node ID] [-o table|json]\n\n"
+    printf ("usage: streamfleet alerts [rules|firing|recent] [--stream NAME] [--node ID] [-o table|json]\n"
+            "       streamfleet alerts dead-letters [--webhook NAME] [-o table|json]\n"
+            "       streamfleet alerts replay KEY|--all\n\n"
             "Shows the controller's alert rules (from its `alert` options), the alerts firing\n"
             "now (a firing alert whose condition cleared shows as resolving until its resolve\n"
             "hold passes) and the recent transitions, newest first. Without a section, all\n"
             "three. --stream and --node keep the recent transitions of one stream or node.\n"
             "A node alert (node-down, disk, or a stream rule grouped for a down node) shows\n"
-            "its affected stream count. Rules: docs/operations.md, Alerts.\n");
+            "its affected stream count. Rules: docs/operations.md, Alerts.\n\n"
+            "dead-letters lists the deliveries a webhook never answered 2xx for after\n"
+            "--webhook-retries attempts, oldest first; replay KEY (an idempotency key or an\n"
+            "alert key) or --all queues them again, their attempts counted from 0. The\n"
+            "controller asked keeps its own queue: ask each controller (docs/http-api.md,\n"
+            "Dead letters). Exit 1 when replay names no dead letter (not_found).\n");
+}
+
+static int
+s_dead_letters (sf_cli_t *cli, const char *webhook)
+{
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init (&req);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "dead_letters", webhook ? 1 : 0);
+    if (webhook)
+        sf_pack_kstr (&pk, "webhook", webhook);
+    sf_msg_t reply;
+    bool finished = true;
+    int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (!finished) {
+        const msgpack_object *list = sf_map_get (reply.body, "letters");
+        uint32_t n = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
+        printf ("%-12s %-32s %8s %-25s %s\n", "WEBHOOK", "IDEMPOTENCY KEY", "ATTEMPTS", "QUEUED", "ALERT");
+        for (uint32_t i = 0; i < n; i++) {
+            const msgpack_object *d = &list->via.array.ptr [i];
+            char hook [80] = "", idem [40] = "", key [400] = "", t [48];
+            uint64_t attempts = 0;
+            int64_t queued = 0;
+            sf_map_str (d, "webhook", hook, sizeof (hook) - 1, NULL);
+            sf_map_str (d, "idempotency_key", idem, sizeof (idem) - 1, NULL);
+            sf_map_str (d, "key", key, sizeof (key) - 1, NULL);
+            sf_map_u64 (d, "attempts", &attempts, NULL);
+            sf_map_i64 (d, "queued_ms", &queued, NULL);
+            printf ("%-12s %-32s %8llu %-25s %s\n", hook, idem, (unsigned long long) attempts,
+                    sf_fmt_time_ms (queued, t, sizeof (t)), key);
+        }
+        if (n == 0)
+            printf ("(none)\n");
+    }
+    sf_msg_release (&reply);
+    return rc;
+}
+
+static int
+s_replay (sf_cli_t *cli, const char *key)
+{
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init (&req);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "replay", 1);
+    if (key)
+        sf_pack_kstr (&pk, "key", key);
+    else
+        sf_pack_kbool (&pk, "all", true);
+    sf_msg_t reply;
+    bool finished = true;
+    int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (!finished) {
+        uint64_t n = 0;
+        sf_map_u64 (reply.body, "replayed", &n, NULL);
+        printf ("%llu dead letter%s queued again\n", (unsigned long long) n, n == 1 ? "" : "s");
+    }
+    sf_msg_release (&reply);
+    return rc;
 }
 
 static void
@@ -81,6 +152,33 @@ int
 sf_cmd_alerts (sf_cli_t *cli, int argc, char **argv)
 {
     const char *section = NULL, *stream = NULL, *node = NULL;
+    if (argc >= 2 && (!strcmp (argv [1], "dead-letters") || !strcmp (argv [1], "replay"))) {
+        bool replay = !strcmp (argv [1], "replay");
+        const char *webhook = NULL, *key = NULL;
+        bool all = false;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp (argv [i], "--help") || !strcmp (argv [i], "-h")) {
+                s_usage ();
+                return 0;
+            }
+            if (!replay && !strcmp (argv [i], "--webhook") && i + 1 < argc)
+                webhook = argv [++i];
+            else if (replay && !strcmp (argv [i], "--all") && !key)
+                all = true;
+            else if (replay && !key && !all && argv [i][0] != '-')
+                key = argv [i];
+            else {
+                fprintf (stderr, "streamfleet: unexpected argument '%s' (see streamfleet alerts --help)\n", argv [i]);
+                return SF_EXIT_USAGE;
+            }
+        }
+        if (replay && !key && !all) {
+            fprintf (stderr, "streamfleet: alerts replay needs a KEY (an idempotency key or alert key, from "
+                     "streamfleet alerts dead-letters) or --all\n");
+            return SF_EXIT_USAGE;
+        }
+        return replay ? s_replay (cli, key) : s_dead_letters (cli, webhook);
+    }
     for (int i = 1; i < argc; i++) {
         if (!strcmp (argv [i], "--help") || !strcmp (argv [i], "-h")) {
             s_usage ();

@@ -184,6 +184,14 @@ function readHash() {
   state.offset = Math.max(0, parseInt(q.get('cursor') || '0', 10) || 0);
   const limit = parseInt(q.get('limit') || '100', 10);
   state.limit = [50, 100, 250, 500].includes(limit) ? limit : 100;
+  //  An alert's link (its webhook payload's links.web, the API's `link`):
+  //  the listing of that stream with its detail open
+  state.openDetail = q.get('detail') === '1' && state.name && state.node ? { name: state.name, node: state.node } : null;
+}
+function openLinkedDetail() {
+  const o = state.openDetail;
+  state.openDetail = null;
+  if (o) openDetail(o.name, o.node);
 }
 
 /* ---------- Streams view ---------- */
@@ -807,7 +815,7 @@ for (const a of $$('.view-link')) {
     show();
   });
 }
-window.addEventListener('hashchange', () => { readHash(); syncControls(); show(); });
+window.addEventListener('hashchange', () => { readHash(); syncControls(); show(); openLinkedDetail(); });
 setupToken();
 readHash();
 syncControls();
@@ -815,3 +823,4 @@ setupStreams();
 setupDetail();
 setupLive();
 show();
+openLinkedDetail();

@@ -3,7 +3,12 @@
     condition back during the resolve hold neither resolves nor fires again;
     a node down is one alert with its stream count (and none per stream);
     the listing's selector decides what a rule sees; reconnects, disk and
-    the DVR conditions; the rule parser's errors name what is wrong.
+    the DVR conditions; the rule parser's errors name what is wrong; the
+    cluster's episodes (replicated firing state): one since and one set of
+    idempotency keys on every controller, also one that judged later or
+    started after the alert fired, whichever order the facts come in; the
+    alert history kept in the store across a restart; web links open the
+    stream's detail.
 */
 #include "sf_alerts.h"
 #include "fixture_fleet.h"
@@ -490,6 +495,244 @@ test_reply_lists_rules_firing_and_history (void **state)
     sf_alerts_destroy (&a);
 }
 
+
+//  What gossip carries: every episode of from, merged into to
+static void
+s_sync (sf_alerts_t *from, sf_alerts_t *to, int64_t now)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    sf_alerts_sync_offer (from, NULL, &pk);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (sf_alerts_sync_apply (to, &u.data, now), 0);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+//  The firing alerts' since_ms of a controller, by key order: "key=since;..."
+static void
+s_firing_text (sf_alerts_t *a, char *out, size_t size)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    assert_int_equal (sf_alerts_reply (a, NULL, NULL, &sb), 0);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
+    const msgpack_object *firing = sf_map_get (msg.body, "firing");
+    out [0] = 0;
+    for (uint32_t i = 0; i < firing->via.array.size; i++) {
+        char key [256] = "";
+        int64_t since = 0;
+        sf_map_str (&firing->via.array.ptr [i], "key", key, sizeof (key) - 1, NULL);
+        sf_map_i64 (&firing->via.array.ptr [i], "since_ms", &since, NULL);
+        size_t n = strlen (out);
+        snprintf (out + n, size - n, "%s=%lld;", key, (long long) since);
+    }
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+//  Three controllers: a judges first, b a little later, c starts long after
+//  the alert fired. Once the episodes travel, every one shows one since
+//  (a's), fires under the same idempotency key, and their digests agree;
+//  c fires at once (the hold passed long ago), not a hold after it started
+static void
+test_cluster_one_since_and_keys (void **state)
+{
+    s_seen_t one, two, three;
+    sf_alerts_t *a = s_new (RULE_CAM, &one);
+    sf_alerts_t *b = s_new (RULE_CAM, &two);
+    sf_alerts_t *c = s_new (RULE_CAM, &three);
+    sf_store_change_t ch = { .node = "n1", .name = "cam-1" };
+    ch.sum.type = SF_TYPE_PRIMARY;
+    ch.sum.status = SF_STATUS_ERROR;
+    ch.sum.gen = 3;
+    ch.sum.seq = 41;
+    sf_alerts_apply (a, &ch, 1, T0);
+    sf_alerts_apply (b, &ch, 1, T0 + 1700);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    sf_alerts_tick (b, T0 + 10 * S_MIN + 1700);
+    assert_int_equal (one.n, 1);
+    assert_int_equal (two.n, 1);
+    //  Each judged alone: two since values (the defect: one per controller)
+    char ta [512], tb [512], tc [512];
+    s_firing_text (a, ta, sizeof (ta));
+    s_firing_text (b, tb, sizeof (tb));
+    assert_string_not_equal (ta, tb);
+    s_sync (a, b, T0 + 11 * S_MIN);
+    s_sync (b, a, T0 + 11 * S_MIN);
+    s_firing_text (a, ta, sizeof (ta));
+    s_firing_text (b, tb, sizeof (tb));
+    assert_string_equal (ta, tb);
+    assert_non_null (strstr (ta, "cam-offline/n1/cam-1=1800000000000;"));
+    //  c starts 40 minutes later: the record first, then gossip
+    sf_alerts_apply (c, &ch, 1, T0 + 40 * S_MIN);
+    sf_alerts_tick (c, T0 + 40 * S_MIN);
+    assert_int_equal (three.n, 0);      //  pending, by its own clock
+    s_sync (a, c, T0 + 40 * S_MIN + 200);
+    assert_int_equal (three.n, 1);      //  fired at once: held since T0
+    assert_int_equal (three.ev [0].since_ms, T0);
+    assert_string_equal (three.ev [0].idempotency_key, one.ev [0].idempotency_key);
+    s_firing_text (c, tc, sizeof (tc));
+    assert_string_equal (tc, ta);
+    uint64_t da [SF_ALERTS_SYNC_BUCKETS], db [SF_ALERTS_SYNC_BUCKETS], dc [SF_ALERTS_SYNC_BUCKETS];
+    sf_alerts_sync_digest (a, da);
+    sf_alerts_sync_digest (b, db);
+    sf_alerts_sync_digest (c, dc);
+    assert_memory_equal (da, db, sizeof (da));
+    assert_memory_equal (da, dc, sizeof (da));
+    //  The other order: gossip before the record (a fourth controller)
+    s_seen_t four;
+    sf_alerts_t *d = s_new (RULE_CAM, &four);
+    s_sync (b, d, T0 + 50 * S_MIN);
+    assert_int_equal (four.n, 0);       //  an episode alone fires nothing here
+    sf_alerts_apply (d, &ch, 1, T0 + 50 * S_MIN);
+    sf_alerts_tick (d, T0 + 50 * S_MIN);
+    assert_int_equal (four.n, 1);
+    assert_int_equal (four.ev [0].since_ms, T0);
+    assert_string_equal (four.ev [0].idempotency_key, one.ev [0].idempotency_key);
+    //  a resolves; the episode says so everywhere (the recent history)
+    ch.sum.status = SF_STATUS_ACTIVE;
+    ch.sum.seq = 42;
+    sf_alerts_apply (a, &ch, 1, T0 + 60 * S_MIN);
+    sf_alerts_tick (a, T0 + 62 * S_MIN);
+    assert_int_equal (one.n, 2);
+    s_sync (a, b, T0 + 62 * S_MIN);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sf_alerts_reply (b, "cam-1", NULL, &sb);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
+    const msgpack_object *recent = sf_map_get (msg.body, "recent");
+    assert_int_equal (recent->via.array.size, 2);
+    char st [16] = "", idem [40] = "";
+    sf_map_str (&recent->via.array.ptr [0], "state", st, sizeof (st) - 1, NULL);
+    sf_map_str (&recent->via.array.ptr [0], "idempotency_key", idem, sizeof (idem) - 1, NULL);
+    assert_string_equal (st, "resolved");
+    assert_string_equal (idem, one.ev [1].idempotency_key);
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&sb);
+    sf_alerts_destroy (&a);
+    sf_alerts_destroy (&b);
+    sf_alerts_destroy (&c);
+    sf_alerts_destroy (&d);
+}
+
+//  A peer's malformed entries are counted and skipped; the good ones merge
+static void
+test_cluster_malformed_entries (void **state)
+{
+    s_seen_t seen;
+    sf_alerts_t *a = s_new (RULE_CAM, &seen);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 3);
+    msgpack_pack_str (&pk, 3);
+    msgpack_pack_str_body (&pk, "bad", 3);
+    msgpack_pack_array (&pk, 10);           //  a negative since
+    for (int i = 0; i < 6; i++)
+        sf_pack_str (&pk, i < 2 ? "x" : "");
+    msgpack_pack_int64 (&pk, -5);
+    msgpack_pack_int64 (&pk, 0);
+    msgpack_pack_int64 (&pk, 0);
+    msgpack_pack_uint32 (&pk, 0);
+    msgpack_pack_array (&pk, 10);           //  a good one
+    sf_pack_str (&pk, "cam-offline/n1/cam-9");
+    sf_pack_str (&pk, "v1.1");
+    sf_pack_str (&pk, "cam-offline");
+    sf_pack_str (&pk, "n1");
+    sf_pack_str (&pk, "cam-9");
+    sf_pack_str (&pk, "primary error, not active");
+    msgpack_pack_int64 (&pk, T0);
+    msgpack_pack_int64 (&pk, T0 + 10 * S_MIN);
+    msgpack_pack_int64 (&pk, 0);
+    msgpack_pack_uint32 (&pk, 1);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (sf_alerts_sync_apply (a, &u.data, T0), 2);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sb);
+    uint64_t d [SF_ALERTS_SYNC_BUCKETS], zero [SF_ALERTS_SYNC_BUCKETS] = { 0 };
+    sf_alerts_sync_digest (a, d);
+    assert_memory_not_equal (d, zero, sizeof (d));
+    sf_alerts_destroy (&a);
+}
+
+//  The alert history lives in the store: a controller restarted lists what
+//  fired and resolved before, with the same idempotency keys
+static void
+test_history_kept_in_the_store (void **state)
+{
+    fx_fleet_t fx;
+    assert_int_equal (fx_fleet_init (&fx), 0);
+    s_seen_t seen;
+    sf_alerts_t *a = s_new (RULE_CAM, &seen);
+    sf_alerts_set_store (a, fx.store);
+    s_put (a, "n1", "cam-h", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    s_put (a, "n1", "cam-h", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 900, T0 + 11 * S_MIN);
+    sf_alerts_tick (a, T0 + 12 * S_MIN);
+    assert_int_equal (seen.n, 2);
+    assert_true (sf_alerts_unstored (a));
+    assert_int_equal (sf_store_write_begin (fx.store), 0);
+    assert_int_equal (sf_alerts_store (a), 0);
+    assert_int_equal (sf_store_commit (fx.store), 0);
+    assert_false (sf_alerts_unstored (a));
+    sf_alerts_destroy (&a);
+
+    s_seen_t again;
+    a = s_new (RULE_CAM, &again);
+    sf_alerts_set_store (a, fx.store);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sf_alerts_reply (a, "cam-h", NULL, &sb);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
+    const msgpack_object *recent = sf_map_get (msg.body, "recent");
+    assert_int_equal (recent->via.array.size, 2);
+    char st [16] = "", idem [40] = "";
+    int64_t at = 0;
+    sf_map_str (&recent->via.array.ptr [1], "state", st, sizeof (st) - 1, NULL);
+    sf_map_str (&recent->via.array.ptr [1], "idempotency_key", idem, sizeof (idem) - 1, NULL);
+    sf_map_i64 (&recent->via.array.ptr [1], "at_ms", &at, NULL);
+    assert_string_equal (st, "firing");
+    assert_string_equal (idem, seen.ev [0].idempotency_key);
+    assert_int_equal (at, T0 + 10 * S_MIN);
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&sb);
+    assert_int_equal (again.n, 0);
+    sf_alerts_destroy (&a);
+    fx_fleet_destroy (&fx);
+}
+
+//  A stream alert's link opens the stream's detail; a node alert's lists
+//  the node's streams
+static void
+test_web_links (void **state)
+{
+    char *l = sf_alert_web_link ("http://h:7680/", "n 1", "cam/7");
+    assert_string_equal (l, "http://h:7680/#/streams?name=cam%2F7&node=n%201&detail=1");
+    free (l);
+    l = sf_alert_web_link ("http://h:7680/", "n1", "");
+    assert_string_equal (l, "http://h:7680/#/streams?node=n1");
+    free (l);
+    l = sf_alert_web_link ("", "n1", "cam");
+    assert_string_equal (l, "");
+    free (l);
+}
+
 int
 main (void)
 {
@@ -505,6 +748,10 @@ main (void)
         cmocka_unit_test (test_restart_keeps_what_fires),
         cmocka_unit_test (test_rule_errors),
         cmocka_unit_test (test_reply_lists_rules_firing_and_history),
+        cmocka_unit_test (test_cluster_one_since_and_keys),
+        cmocka_unit_test (test_cluster_malformed_entries),
+        cmocka_unit_test (test_history_kept_in_the_store),
+        cmocka_unit_test (test_web_links),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
