@@ -5,7 +5,11 @@
 # fires once and resolves once; a receiver that is down gets the alert after it
 # comes back (retries), signed; a delivery queued when the controller restarts
 # is sent after the restart (the LMDB queue); a killed node is one grouped
-# alert with its stream count, not one per stream.
+# alert with its stream count, not one per stream; a delivery its receiver keeps
+# refusing becomes a dead letter, listed (streamfleet alerts dead-letters, GET
+# /api/v1/alerts/dead-letters) and, once the receiver is fixed, replayed
+# (streamfleet alerts replay KEY) and delivered signed; beyond
+# --webhook-dead-letters-max the oldest goes, counted.
 source "$(dirname "$0")/../lib.sh"
 source "$SF_ROOT/tests/helpers/sf_checks.sh"
 
@@ -22,7 +26,7 @@ CTL_ARGS=(--suspect-ms 1000 --down-ms 3000
   --alert "cam-offline inactive for=6s resolve=2s filter=primary name=cam-*"
   --alert "recorder-down node-down for=1s resolve=1s"
   --webhook "ops http://127.0.0.1:$W/hook secret-file=$T/secret"
-  --webhook-backoff-ms 200 --webhook-backoff-max-ms 800)
+  --webhook-backoff-ms 200 --webhook-backoff-max-ms 800 --webhook-dead-letters-max 1)
 start_controller c1 "${CTL_ARGS[@]}" || { not_ok "controller starts"; exit 1; }
 H="http://$CTL_c1_HTTP"
 PA=$(free_port); PB=$(free_port)
@@ -123,4 +127,49 @@ check "/metrics: a firing gauge per rule, no per-stream labels" bash -c \
   "curl -sf $H/metrics | grep -q '^streamfleet_alerts_firing{rule=\"recorder-down\",condition=\"node-down\"} 1' &&
    ! curl -sf $H/metrics | grep '^streamfleet_alerts_firing' | grep -q stream="
 check "/metrics: no dead letters" bash -c "curl -sf $H/metrics | grep -q '^streamfleet_webhook_dead_letters{webhook=\"ops\"} 0'"
+
+# Dead letters: the receiver up but refusing (503) every POST
+metric() { curl -sf "$H/metrics" | awk -v m="$1" '$1 == m"{webhook=\"ops\"}" {print $2}'; }
+stop receiver
+check "a receiver that answers 503 to everything" start_receiver --fail-first 1000000
+check "cam-1 and cam-2 go offline" push_ok $PA "$(cam cam-1 error)" "$(cam cam-2 error)"
+dead_is() { [ "$(metric streamfleet_webhook_dead_letters)" = "$1" ]; }
+dropped_is() { [ "$(metric streamfleet_webhook_dead_letters_dropped_total)" = "$1" ]; }
+check "after every retry both are dead letters; the bound (1) drops the oldest, counted" \
+  wait_until 90 dropped_is 1
+check "one dead letter kept" dead_is 1
+check "the controller logged it" grep -q "a dead letter" "$T/c1.log"
+cli alerts dead-letters -o json >"$T/dead.json"
+check "streamfleet alerts dead-letters lists it with its key and attempts" $PYTHON -c "
+import json, sys
+d = json.load(open('$T/dead.json'))
+l = d['letters']
+sys.exit(0 if d['total'] == 1 and len(l) == 1 and l[0]['webhook'] == 'ops' and l[0]['attempts'] == 13
+         and l[0]['key'].startswith('cam-offline/A/cam-') and len(l[0]['idempotency_key']) == 32
+         and json.loads(l[0]['body'])['idempotency_key'] == l[0]['idempotency_key'] else 1)"
+DKEY=$(json_get 'd["letters"][0]["idempotency_key"]' <"$T/dead.json")
+DALERT=$(json_get 'd["letters"][0]["key"]' <"$T/dead.json")
+api_dead_key() { curl -sf "$H/api/v1/alerts/dead-letters" | json_get 'd["letters"][0]["idempotency_key"]'; }
+check "GET /api/v1/alerts/dead-letters is the same list" [ "$(api_dead_key)" = "$DKEY" ]
+check "GET /api/v1/alerts/replay is refused (405: replay is a POST)" \
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$H/api/v1/alerts/replay?all=1")" = 405 ]
+cli alerts replay 0123456789abcdef0123456789abcdef >"$T/replay.out" 2>&1; rc=$?
+check "streamfleet alerts replay of an unknown key: exit 1, not_found" bash -c "[ $rc = 1 ] && grep -q not_found '$T/replay.out'"
+cli alerts replay >/dev/null 2>&1; rc=$?
+check "streamfleet alerts replay with no key: a usage error (exit 2)" [ $rc = 2 ]
+stop receiver
+check "the receiver fixed" start_receiver
+before=$(deliveries "$DALERT" firing)
+check "streamfleet alerts replay KEY queues it again" bash -c "cli alerts replay $DKEY | grep -q '1 dead letter queued again'"
+replayed() { [ "$(deliveries "$DALERT" firing)" -gt "$before" ]; }
+export -f replayed; export DALERT before
+check "the replayed alert arrives" wait_until 30 replayed
+check "signed, under the same idempotency key, from attempt 1 again" $PYTHON -c "
+import json, sys
+r = [json.loads(l) for l in open('$T/hooks.jsonl') if json.loads(l)['idempotency_key'] == '$DKEY']
+sys.exit(0 if r and r[-1]['signature_ok'] and r[-1]['attempt'] == '1' else 1)"
+check "no dead letter left" wait_until 10 dead_is 0
+check "the replay counted (streamfleet_webhook_replayed_total)" [ "$(metric streamfleet_webhook_replayed_total)" = 1 ]
+check "POST /api/v1/alerts/replay?all=1 with none left answers 0" \
+  [ "$(curl -sf -X POST "$H/api/v1/alerts/replay?all=1" | json_get 'd["replayed"]')" = 0 ]
 sf_done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 74_alerts_web.sh — the web page's alerts in headless Debian chromium
 # (tests/web/alerts.test.js): the firing badge, the Alerts view and a stream's
-# alert history in its detail follow a pushed camera going offline and back.
+# alert history in its detail follow a pushed camera going offline and back; the
+# alert's link opens the stream's detail; the resolution by the timer is a feed entry.
 . "$(dirname "$0")/../lib.sh"
 
 WEB="$SF_ROOT/tests/web"

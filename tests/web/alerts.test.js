@@ -76,6 +76,18 @@ async function main() {
       await waitFor(page, () => document.querySelector('#alerts-badge').textContent === '1' &&
                                !document.querySelector('#alerts-badge').classList.contains('zero'));
     });
+    await check('the alert\'s link (the API\'s, the webhook\'s links.web) opens the stream\'s detail', async () => {
+      const f = (await api('/api/v1/alerts')).firing.find((x) => x.key.endsWith('/cam-web'));
+      assert(f.link && f.link.includes('name=cam-web') && f.link.includes('&detail=1'), f.link);
+      const other = await page.context().newPage();
+      try {
+        await other.goto(f.link);
+        await other.waitForSelector('#detail:not([hidden])', { timeout: 15000 });
+        await waitFor(other, () => document.querySelector('#d-title').textContent === 'cam-web');
+      } finally {
+        await other.close();
+      }
+    });
     await check('the Alerts view lists it with the API\'s rule, node and reason', async () => {
       await page.click('a.view-link[data-view=alerts]');
       await waitFor(page, () => document.querySelectorAll('#alert-rows tr').length === 1);
@@ -95,7 +107,9 @@ async function main() {
       await waitFor(page, () => document.querySelectorAll('#d-alerts-firing tr').length === 1 &&
         [...document.querySelectorAll('#d-alerts-history tr')].some((tr) => tr.dataset.state === 'firing'));
     });
+    let cursor = '';
     await check('the camera comes back: the resolution shows in its alert history, the badge goes to 0', async () => {
+      cursor = (await api('/api/v1/changes')).cursor;
       const a = await push([{ name: 'cam-web', status: 'active', type: 'primary', bitrate_kbps: 900 }]);
       assert(a === 'ok', a);
       await waitFor(page, () => [...document.querySelectorAll('#d-alerts-history tr')].some((tr) => tr.dataset.state === 'resolved') &&
@@ -103,6 +117,12 @@ async function main() {
       const d = await api('/api/v1/alerts?stream=cam-web');
       assert(d.recent.length === 2 && d.recent[0].state === 'resolved' && d.recent[1].state === 'firing',
              JSON.stringify(d.recent.map((r) => r.state)));
+    });
+    await check('the resolution (its resolve hold passing, the timer) is a change-feed entry after the camera\'s put', async () => {
+      const c = await api(`/api/v1/changes?after=${encodeURIComponent(cursor)}&max=1000`);
+      const put = c.changes.findIndex((e) => e.op === 'put' && e.name === 'cam-web' && e.status === 'active');
+      const alert = c.changes.findIndex((e, i) => i > put && e.op === 'node' && e.what === 'alert');
+      assert(put >= 0 && alert > put, JSON.stringify(c.changes.map((e) => [e.op, e.name || e.what])));
     });
     await check('no script errors on the page', () => { assert(!errors.length, errors.join('; ')); });
   } finally {
