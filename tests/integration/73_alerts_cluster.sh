@@ -91,7 +91,8 @@ both_delivered() { [ $(( $(delivered c1) + $(delivered c2) + $(delivered c4) )) 
 check "the survivors count the deliveries answered (delivered_total)" wait_until 30 both_delivered
 # Every standby copy goes once its owner confirms it (or its holder sent it)
 queues_empty() { for c in c1 c2 c4; do [ "$(metric $c streamfleet_webhook_queued)" = 0 ] || return 1; done; }
-check "every survivor's queue empties: standby copies dropped on the owners' confirmations" wait_until 30 queues_empty
+check "every survivor's queue empties: standby copies dropped on the owners' confirmations" wait_until 60 queues_empty
+queues_empty || for c in c1 c2 c4; do echo "# $c: queued $(metric $c streamfleet_webhook_queued), confirmed $(metric $c streamfleet_webhook_standby_confirmed_total), delivered $(metric $c streamfleet_webhook_delivered_total)"; done
 confirmed=0
 for c in c1 c2 c4; do v=$(metric $c streamfleet_webhook_standby_confirmed_total); confirmed=$(( confirmed + ${v:-0} )); done
 check "standby copies were dropped on confirmation ($confirmed)" [ "$confirmed" -ge 1 ]
