@@ -560,7 +560,7 @@ const TABS = {
           h('td', {}, h('span', { class: `badge ${ev.state === 'resolved' ? 'l-alive' : 's-error'}`, text: ev.state })),
           h('td', { text: ev.rule }), h('td', { text: ev.node }),
           h('td', { class: 'muted', text: ev.reason })))))
-        : h('div', { class: 'muted', text: 'No alert transitions recorded for this stream (this controller keeps the last 1,024).' }),
+        : h('div', { class: 'muted', text: 'No alert transitions recorded for this stream (the cluster keeps its newest 4,096 alerts).' }),
     ];
   },
   uuid(p) {
