@@ -19,12 +19,15 @@
       cluster     {}
       changes     {after, max, wait_ms}     the change feed (sf_feed.h)
       alerts      {stream, node}            rules, what fires, recent transitions
+      dead_letters {webhook}                this controller's dead letters (sf_webhook.h)
+      replay      {key | all}               dead letters queued again: the one request that writes
 
     Replies are <type>_reply, or error {code, message}. Codes: bad_filter,
     bad_name, bad_node, bad_sort, bad_limit, bad_cursor, bad_time, bad_kind,
-    bad_wait (the field named in the code is invalid; the message says what
+    bad_wait, bad_webhook, bad_key (the field named in the code is invalid; the message says what
     is valid), bad_request (unknown request type, or changes on a controller
-    without a feed), not_found, query_failed (the store could not be read). sf_api_http_status maps each to HTTP.
+    without a feed), not_found, query_failed (the store could not be read), store_unavailable
+    (the webhook queue could not be read). sf_api_http_status maps each to HTTP.
 */
 #ifndef SF_API_H
 #define SF_API_H
