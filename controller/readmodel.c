@@ -42,6 +42,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,27 +170,56 @@ s_ol_insert (s_olist_t *ol, const s_side_t *s, s_cmp_fn *cmp, uint32_t row)
     s_block_t *blk = ol->blocks [b];
     size_t at = s_ol_lower (blk, s, cmp, row);
     if (blk->n == S_BLOCK) {
-        //  Split: the upper half moves to a new block after this one
-        s_block_t *nb = s_zalloc (sizeof (s_block_t));
-        size_t keep = S_BLOCK / 2;
-        //  Appending in order (a load) keeps blocks full, not half full
-        if (at == S_BLOCK && b == ol->nblocks - 1)
-            keep = S_BLOCK;
-        nb->n = (uint32_t) (S_BLOCK - keep);
-        memcpy (nb->ids, blk->ids + keep, nb->n * sizeof (uint32_t));
-        blk->n = (uint32_t) keep;
-        s_ol_insert_block (ol, b + 1, nb);
-        if (at >= keep) {
-            at -= keep;
-            blk = nb;
-            b++;
+        //  A full block passes an entry to a neighbour with room (two point
+        //  updates of the Fenwick tree), as s_vl_make_room does; it splits
+        //  only when both are full
+        if (b + 1 < ol->nblocks && ol->blocks [b + 1]->n < S_BLOCK && at < S_BLOCK) {
+            s_block_t *nx = ol->blocks [b + 1];
+            memmove (nx->ids + 1, nx->ids, nx->n * sizeof (uint32_t));
+            nx->ids [0] = blk->ids [S_BLOCK - 1];
+            nx->n++;
+            blk->n--;
+            s_ol_fen_add (ol, b + 1, 1);
+            s_ol_fen_add (ol, b, -1);
         }
-        memmove (blk->ids + at + 1, blk->ids + at, (blk->n - at) * sizeof (uint32_t));
-        blk->ids [at] = row;
-        blk->n++;
-        ol->total++;
-        s_ol_fen_rebuild (ol);
-        return;
+        else if (b > 0 && ol->blocks [b - 1]->n < S_BLOCK) {
+            s_block_t *pv = ol->blocks [b - 1];
+            s_ol_fen_add (ol, b - 1, 1);
+            if (at == 0) {
+                //  Between the previous block's last id and this block's first
+                pv->ids [pv->n++] = row;
+                ol->total++;
+                return;
+            }
+            pv->ids [pv->n++] = blk->ids [0];
+            memmove (blk->ids, blk->ids + 1, (S_BLOCK - 1) * sizeof (uint32_t));
+            blk->n--;
+            at--;
+            s_ol_fen_add (ol, b, -1);
+        }
+        else {
+            //  Split: the upper half moves to a new block after this one
+            s_block_t *nb = s_zalloc (sizeof (s_block_t));
+            size_t keep = S_BLOCK / 2;
+            //  Appending in order (a load) keeps blocks full, not half full
+            if (at == S_BLOCK && b == ol->nblocks - 1)
+                keep = S_BLOCK;
+            nb->n = (uint32_t) (S_BLOCK - keep);
+            memcpy (nb->ids, blk->ids + keep, nb->n * sizeof (uint32_t));
+            blk->n = (uint32_t) keep;
+            s_ol_insert_block (ol, b + 1, nb);
+            if (at >= keep) {
+                at -= keep;
+                blk = nb;
+                b++;
+            }
+            memmove (blk->ids + at + 1, blk->ids + at, (blk->n - at) * sizeof (uint32_t));
+            blk->ids [at] = row;
+            blk->n++;
+            ol->total++;
+            s_ol_fen_rebuild (ol);
+            return;
+        }
     }
     memmove (blk->ids + at + 1, blk->ids + at, (blk->n - at) * sizeof (uint32_t));
     blk->ids [at] = row;
@@ -305,6 +335,7 @@ typedef struct {
 } s_ent_t;
 
 #define S_VBLOCK 128                //  entries per value block
+#define S_VFILL (S_VBLOCK * 7 / 8)  //  entries per block after a bulk build
 
 typedef struct {
     uint32_t n;
@@ -406,18 +437,72 @@ s_vl_find_block (const s_vlist_t *vl, const s_ent_t *e)
     return b < vl->nblocks ? b : vl->nblocks - 1;
 }
 
-//  Within a block a count of the entries below e: one sequential pass over
-//  the block (which the prefetcher streams) costs less than a binary
-//  search's chain of dependent cache misses
+//  Within a block the entries below e: a branch-free binary search (seven
+//  steps in a block of 128). It used to be one counting pass over the
+//  block, on the idea that the prefetcher streams it; that pass was half of
+//  the writer's time at 100,000 rows (perf: s_vl_insert and s_vl_find),
+//  and s_side_apply_all now asks for the block's lines ahead anyway.
 static size_t
 s_vl_lower (const s_vblock_t *blk, const s_ent_t *e)
 {
-    size_t n = 0;
-    uint64_t v = e->v;
-    uint32_t label = e->label;
-    for (size_t i = 0; i < blk->n; i++)
-        n += (blk->e [i].v < v) | ((blk->e [i].v == v) & (blk->e [i].label < label));
-    return n;
+    return s_ent_lower (blk->e, blk->n, s_ent_key (e));
+}
+
+//  A full block b makes room by passing an entry to a neighbour that has
+//  some: its last entry to the front of the next block, or its first to the
+//  end of the previous one. Only when both are full does it split: a split
+//  inserts a block (a shift of the block arrays and a rebuild of the Fenwick
+//  tree, O(blocks)), a pass costs two point updates (O(log blocks)). With
+//  the new entry's place at, in block b; returns where the entry goes now
+//  (its block in *b; SIZE_MAX: it was placed at the end of the previous block)
+static size_t
+s_vl_make_room (s_vlist_t *vl, const s_ent_t *e, size_t *b, size_t at)
+{
+    s_vblock_t *blk = vl->blocks [*b];
+    if (*b + 1 < vl->nblocks && vl->blocks [*b + 1]->n < S_VBLOCK && at < S_VBLOCK) {
+        s_vblock_t *nx = vl->blocks [*b + 1];
+        memmove (nx->e + 1, nx->e, nx->n * sizeof (s_ent_t));
+        nx->e [0] = blk->e [S_VBLOCK - 1];
+        nx->n++;
+        blk->n--;
+        s_vl_fen_add (vl, *b + 1, 1);
+        s_vl_fen_add (vl, *b, -1);
+        return at;
+    }
+    if (*b > 0 && vl->blocks [*b - 1]->n < S_VBLOCK) {
+        s_vblock_t *pv = vl->blocks [*b - 1];
+        s_vl_fen_add (vl, *b - 1, 1);
+        if (at == 0) {
+            //  Between the previous block's last entry and this block's first
+            pv->e [pv->n++] = *e;
+            vl->fence [*b - 1] = *e;
+            vl->total++;
+            return SIZE_MAX;
+        }
+        pv->e [pv->n++] = blk->e [0];
+        vl->fence [*b - 1] = blk->e [0];
+        memmove (blk->e, blk->e + 1, (S_VBLOCK - 1) * sizeof (s_ent_t));
+        blk->n--;
+        s_vl_fen_add (vl, *b, -1);
+        return at - 1;
+    }
+    //  Split: the upper half moves to a new block after this one; appending
+    //  in order (a load) keeps blocks full, not half full
+    s_vblock_t *nb = s_zalloc (sizeof (s_vblock_t));
+    size_t keep = S_VBLOCK / 2;
+    if (at == S_VBLOCK && *b == vl->nblocks - 1)
+        keep = S_VBLOCK;
+    nb->n = (uint32_t) (S_VBLOCK - keep);
+    memcpy (nb->e, blk->e + keep, nb->n * sizeof (s_ent_t));
+    blk->n = (uint32_t) keep;
+    vl->fence [*b] = blk->e [keep - 1];
+    s_vl_insert_block (vl, *b + 1, nb);
+    s_vl_fen_rebuild (vl);
+    if (at >= keep) {
+        at -= keep;
+        ++*b;
+    }
+    return at;
 }
 
 static void
@@ -428,34 +513,19 @@ s_vl_insert (s_vlist_t *vl, const s_ent_t *e)
         s_vl_fen_rebuild (vl);
     }
     size_t b = s_vl_find_block (vl, e);
-    s_vblock_t *blk = vl->blocks [b];
-    size_t at = s_vl_lower (blk, e);
-    bool split = blk->n == S_VBLOCK;
-    if (split) {
-        s_vblock_t *nb = s_zalloc (sizeof (s_vblock_t));
-        size_t keep = S_VBLOCK / 2;
-        if (at == S_VBLOCK && b == vl->nblocks - 1)
-            keep = S_VBLOCK;
-        nb->n = (uint32_t) (S_VBLOCK - keep);
-        memcpy (nb->e, blk->e + keep, nb->n * sizeof (s_ent_t));
-        blk->n = (uint32_t) keep;
-        vl->fence [b] = blk->e [keep - 1];
-        s_vl_insert_block (vl, b + 1, nb);
-        if (at >= keep) {
-            at -= keep;
-            blk = nb;
-            b++;
-        }
+    size_t at = s_vl_lower (vl->blocks [b], e);
+    if (vl->blocks [b]->n == S_VBLOCK) {
+        at = s_vl_make_room (vl, e, &b, at);
+        if (at == SIZE_MAX)
+            return;
     }
+    s_vblock_t *blk = vl->blocks [b];
     memmove (blk->e + at + 1, blk->e + at, (blk->n - at) * sizeof (s_ent_t));
     blk->e [at] = *e;
     blk->n++;
     vl->fence [b] = blk->e [blk->n - 1];
     vl->total++;
-    if (split)
-        s_vl_fen_rebuild (vl);
-    else
-        s_vl_fen_add (vl, b, 1);
+    s_vl_fen_add (vl, b, 1);
 }
 
 //  Finds e exactly: 0 and its place, or -1
@@ -552,9 +622,11 @@ s_vl_build (s_vlist_t *vl, const s_ent_t *es, size_t n)
         free (vl->blocks [b]);
     vl->nblocks = 0;
     vl->total = 0;
-    for (size_t at = 0; at < n; at += S_VBLOCK) {
+    //  Blocks 7/8 full: updates after a start then pass entries to a
+    //  neighbour instead of splitting nearly every block they meet
+    for (size_t at = 0; at < n; at += S_VFILL) {
         s_vblock_t *blk = s_alloc (NULL, sizeof (s_vblock_t));
-        blk->n = (uint32_t) (n - at < S_VBLOCK ? n - at : S_VBLOCK);
+        blk->n = (uint32_t) (n - at < S_VFILL ? n - at : S_VFILL);
         memcpy (blk->e, es + at, blk->n * sizeof (s_ent_t));
         s_vl_insert_block (vl, vl->nblocks, blk);
         vl->total += blk->n;
@@ -571,46 +643,6 @@ s_vl_clear (s_vlist_t *vl)
     free (vl->fence);
     free (vl->fen);
     memset (vl, 0, sizeof (*vl));
-}
-
-typedef struct {
-    const s_vlist_t *vl;
-    size_t b, i;
-    bool desc;
-    bool done;
-} s_vwalk_t;
-
-static void
-s_vwalk_start (s_vwalk_t *w, const s_vlist_t *vl, bool desc, size_t k)
-{
-    w->vl = vl;
-    w->desc = desc;
-    w->done = k >= vl->total;
-    if (w->done)
-        return;
-    s_vl_select (vl, desc ? vl->total - 1 - k : k, &w->b, &w->i);
-}
-
-static inline bool
-s_vwalk_next (s_vwalk_t *w, uint32_t *row)
-{
-    if (w->done)
-        return false;
-    *row = w->vl->blocks [w->b]->e [w->i].row;
-    if (!w->desc) {
-        if (++w->i == w->vl->blocks [w->b]->n) {
-            w->i = 0;
-            if (++w->b == w->vl->nblocks)
-                w->done = true;
-        }
-    }
-    else if (w->i-- == 0) {
-        if (w->b-- == 0)
-            w->done = true;
-        else
-            w->i = w->vl->blocks [w->b]->n - 1;
-    }
-    return true;
 }
 
 //  ---------------------------------------------------------------------------
@@ -671,6 +703,7 @@ struct s_side_t {
     uint16_t *order;
     uint16_t *rank;
     zhashx_t *node_ix;              //  id -> index + 1
+    size_t node_hint;               //  the writer's last node (s_node_find_w)
     s_olist_t names;
     s_vlist_t vl [S_NVL];           //  numeric columns in order (s_vkey)
     //  Trigrams of the lower-cased names: postings, and key -> index + 1
@@ -839,10 +872,24 @@ s_node_find (const s_side_t *s, const char *id)
     return v ? (int) (v - 1) : -1;
 }
 
+//  The writer's lookup: a commit's changes come node by node, so the node
+//  of the last change is tried first (readers use s_node_find: they share
+//  a side and must not write to it)
+static int
+s_node_find_w (s_side_t *s, const char *id)
+{
+    if (s->node_hint < s->nnodes && strcmp (s->nodes [s->node_hint]->id, id) == 0)
+        return (int) s->node_hint;
+    int ix = s_node_find (s, id);
+    if (ix >= 0)
+        s->node_hint = (size_t) ix;
+    return ix;
+}
+
 static int
 s_node_get (s_side_t *s, const char *id)
 {
-    int ix = s_node_find (s, id);
+    int ix = s_node_find_w (s, id);
     if (ix >= 0)
         return ix;
     if (s->nnodes == UINT16_MAX)
@@ -1096,11 +1143,50 @@ s_tri_of (const char *lname, size_t len, uint32_t *keys)
     return n;
 }
 
+//  Every key a name is indexed under: its distinct trigrams, bigrams and
+//  single bytes (at most 3 * SF_NAME_MAX). The short ones answer filters
+//  of one or two bytes exactly, as a 3-byte filter's one trigram does.
+#define S_GRAM2 0x1000000u
+#define S_GRAM1 0x2000000u
+
+static size_t
+s_add_key (uint32_t *keys, size_t n, uint32_t k)
+{
+    for (size_t j = 0; j < n; j++)
+        if (keys [j] == k)
+            return n;
+    keys [n] = k;
+    return n + 1;
+}
+
+static size_t
+s_grams_of (const char *lname, size_t len, uint32_t *keys)
+{
+    size_t n = s_tri_of (lname, len, keys);
+    for (size_t i = 0; i + 2 <= len; i++)
+        n = s_add_key (keys, n, S_GRAM2 | (uint32_t) (uint8_t) lname [i] << 8 | (uint8_t) lname [i + 1]);
+    for (size_t i = 0; i < len; i++)
+        n = s_add_key (keys, n, S_GRAM1 | (uint8_t) lname [i]);
+    return n;
+}
+
+//  The one key whose rows are exactly those containing needle (1 to 3
+//  lower-cased bytes)
+static uint32_t
+s_gram_exact (const char *needle, size_t len)
+{
+    if (len == 1)
+        return S_GRAM1 | (uint8_t) needle [0];
+    if (len == 2)
+        return S_GRAM2 | (uint32_t) (uint8_t) needle [0] << 8 | (uint8_t) needle [1];
+    return s_tri_key (needle);
+}
+
 static void
 s_tri_add (s_side_t *s, uint32_t row)
 {
-    uint32_t keys [SF_NAME_MAX];
-    size_t n = s_tri_of (s_lname (s, row), s->name_len [row], keys);
+    uint32_t keys [3 * SF_NAME_MAX];
+    size_t n = s_grams_of (s_lname (s, row), s->name_len [row], keys);
     for (size_t k = 0; k < n; k++) {
         s_tri_t *t = s_tri_get (s, keys [k], true);
         if (t->bm) {
@@ -1131,8 +1217,8 @@ s_tri_add (s_side_t *s, uint32_t row)
 static void
 s_tri_del (s_side_t *s, uint32_t row)
 {
-    uint32_t keys [SF_NAME_MAX];
-    size_t n = s_tri_of (s_lname (s, row), s->name_len [row], keys);
+    uint32_t keys [3 * SF_NAME_MAX];
+    size_t n = s_grams_of (s_lname (s, row), s->name_len [row], keys);
     for (size_t k = 0; k < n; k++) {
         s_tri_t *t = s_tri_get (s, keys [k], false);
         if (!t)
@@ -1225,26 +1311,44 @@ s_eff_type (const s_side_t *s, uint32_t row)
     return (s->flags [row] & SF_SUM_MIGRATED) ? SF_TYPE_MIGRATED : s->stype [row];
 }
 
-//  Adds or removes a row's part of the bitmaps and counters
+//  What the bitmaps and counters hold of a row
+typedef struct {
+    uint8_t type;                   //  effective (migrated counts as a type)
+    uint8_t status;                 //  stored
+    uint8_t functions;
+    uint8_t flags;                  //  SF_SUM_TRANSFER, SF_SUM_CONFLICT
+    uint8_t run;                    //  started and active (uptime's index)
+} s_acct_t;
+
+static inline s_acct_t
+s_acct_of (const s_side_t *s, uint32_t row)
+{
+    return (s_acct_t) {
+        s_eff_type (s, row), s->status [row], s->functions [row],
+        (uint8_t) (s->flags [row] & (SF_SUM_TRANSFER | SF_SUM_CONFLICT)),
+        s->started [row] && s->status [row] == SF_STATUS_ACTIVE
+    };
+}
+
+//  Adds or removes a row's part (as a says) of the bitmaps and counters
 static void
-s_account (s_side_t *s, uint32_t row, bool add)
+s_account (s_side_t *s, uint32_t row, const s_acct_t *a, bool add)
 {
     s_node_t *n = s->nodes [s->node [row]];
     int d = add ? 1 : -1;
-    uint8_t t = s_eff_type (s, row), st = s->status [row];
-    s_bit_set (s->bm_type [t], row, add);
-    s_bit_set (s->bm_status [st], row, add);
-    bool transfer = (s->flags [row] & SF_SUM_TRANSFER) != 0;
+    s_bit_set (s->bm_type [a->type], row, add);
+    s_bit_set (s->bm_status [a->status], row, add);
+    bool transfer = (a->flags & SF_SUM_TRANSFER) != 0;
     s_bit_set (s->bm_transfer, row, add && transfer);
-    s_bit_set (s->bm_conflict, row, add && (s->flags [row] & SF_SUM_CONFLICT));
+    s_bit_set (s->bm_conflict, row, add && (a->flags & SF_SUM_CONFLICT));
     for (int i = 0; i < 3; i++)
-        s_bit_set (s->bm_fn [i], row, add && (s->functions [row] & (1 << i)));
-    s_bit_set (s->bm_run, row, add && s->started [row] && st == SF_STATUS_ACTIVE);
+        s_bit_set (s->bm_fn [i], row, add && (a->functions & (1 << i)));
+    s_bit_set (s->bm_run, row, add && a->run);
     n->nrows += d;
-    n->by_type [t] += d;
-    n->by_status [st] += d;
+    n->by_type [a->type] += d;
+    n->by_status [a->status] += d;
     //  Derived: a placement the stream migrated away from is not primary
-    if (t == SF_TYPE_PRIMARY)
+    if (a->type == SF_TYPE_PRIMARY)
         n->nprimary += d;
     if (transfer)
         n->ntransfer += d;
@@ -1264,6 +1368,13 @@ s_set_columns (s_side_t *s, uint32_t row, const sf_summary_t *sum)
     s->rtotal [row] = sum->reconnect_total;
 }
 
+//  Uptime's index value of a start: ascending uptime is descending start
+static inline uint64_t
+s_uptime_v (int64_t started)
+{
+    return ~((uint64_t) started ^ (1ull << 63));
+}
+
 //  A row's entry in numeric index k; false when it has none (uptime only
 //  orders running rows: the others are a group of their own, see
 //  s_page_uptime). Uptime ascending is started_at descending.
@@ -1277,7 +1388,7 @@ s_vkey (const s_side_t *s, uint32_t row, int k, s_ent_t *e)
         case S_VL_BITRATE: e->v = s->bitrate [row]; return true;
         case S_VL_RECONNECTS: e->v = (uint64_t) s->rattempts [row] << 32 | s->rtotal [row]; return true;
         default:
-            e->v = ~((uint64_t) s->started [row] ^ (1ull << 63));
+            e->v = s_uptime_v (s->started [row]);
             return s->started [row] && s->status [row] == SF_STATUS_ACTIVE;
     }
 }
@@ -1328,7 +1439,14 @@ s_label_new (s_side_t *s, uint32_t row)
     uint64_t hi = r + 1 < ol->total ? s->label [s_ol_at (ol, r + 1)] : 1ull << 32;
     //  Next to its predecessor when there is room: a run of names that each
     //  follow the last one then costs no relabelling for a long while
-    uint64_t near = (1ull << 32) / (4 * ((uint64_t) ol->total + 1024));
+    //  The step shrinks by half each time the model doubles, so a run of
+    //  appends at one place uses 1/32 of the label space per doubling (it
+    //  shrank with every row before, and 55,000 appends in name order used
+    //  the space up: relabel windows on almost every later append)
+    uint64_t pow = 1024;
+    while (pow < (uint64_t) ol->total + 1024)
+        pow *= 2;
+    uint64_t near = (1ull << 32) / (16 * pow);
     if (hi - lo >= 2) {
         s->label [row] = (uint32_t) (hi - lo > 2 * near ? lo + near : lo + (hi - lo) / 2);
         return;
@@ -1346,7 +1464,10 @@ s_label_new (s_side_t *s, uint32_t row)
         lo = first > 0 ? s->label [s_ol_at (ol, first - 1)] : 0;
         hi = last + 1 < ol->total ? s->label [s_ol_at (ol, last + 1)] : 1ull << 32;
         size_t side = p > m - 1 - p ? p : m - 1 - p;
-        if ((hi - lo) / 4 / (side + 1) >= S_LABEL_GAP || (first == 0 && last + 1 == ol->total))
+        //  The rows of the window end at least one step apart, so that
+        //  appends after the new row find room for a while
+        uint64_t gap = near > S_LABEL_GAP ? near : S_LABEL_GAP;
+        if ((hi - lo) / 4 / (side + 1) >= gap || (first == 0 && last + 1 == ol->total))
             break;
     }
     uint64_t quarter = (hi - lo) / 4;
@@ -1390,9 +1511,15 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
         bool had [S_NVL];
         for (int k = 0; k < S_NVL; k++)
             had [k] = !bulk && s_vkey (s, row, k, &old [k]);
-        s_account (s, row, false);
+        //  Bitmaps and counters change only with what they count: most
+        //  updates move clients and bitrate alone and touch none of them
+        s_acct_t was = s_acct_of (s, row);
         s_set_columns (s, row, sum);
-        s_account (s, row, true);
+        s_acct_t now = s_acct_of (s, row);
+        if (memcmp (&was, &now, sizeof (was))) {
+            s_account (s, row, &was, false);
+            s_account (s, row, &now, true);
+        }
         for (int k = 0; k < S_NVL && !bulk; k++) {
             s_ent_t e;
             bool has = s_vkey (s, row, k, &e);
@@ -1426,7 +1553,8 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
         s_hash_grow (s);
     else if (!bulk)
         s_hash_put (s, row);
-    s_account (s, row, true);
+    s_acct_t a = s_acct_of (s, row);
+    s_account (s, row, &a, true);
     s_tri_add (s, row);
     if (bulk)
         return;
@@ -1443,7 +1571,7 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
 static void
 s_del (s_side_t *s, const char *node, const char *name)
 {
-    int nix = s_node_find (s, node);
+    int nix = s_node_find_w (s, node);
     if (nix < 0)
         return;
     size_t len = strnlen (name, SF_NAME_MAX);
@@ -1456,7 +1584,8 @@ s_del (s_side_t *s, const char *node, const char *name)
         if (s_vkey (s, row, k, &e))
             s_vl_remove (&s->vl [k], &e);
     }
-    s_account (s, row, false);
+    s_acct_t a = s_acct_of (s, row);
+    s_account (s, row, &a, false);
     s_ol_remove (&s->names, s, s_cmp_name, row);
     s_ol_remove (&s->nodes [nix]->names, s, s_cmp_name, row);
     s_hash_del (s, row);
@@ -1724,6 +1853,114 @@ s_side_apply (s_side_t *s, const s_change_t *c)
         s_put (s, c->node, c->name, &c->sum, false);
 }
 
+//  What an update costs is memory, not arithmetic: at a million rows its
+//  hash slot, its columns, its name and its index blocks are each a cache
+//  miss, one after the other. The changes of a commit do not depend on each
+//  other, so their lines are asked for ahead: change i + S_AHEAD's hash
+//  slot, change i + S_AHEAD/2's columns, change i + 2's name and the index
+//  blocks its moves will touch. Only hints: a guess that turns out wrong
+//  (a slot taken by another row, a block that moved) costs nothing but the
+//  fetch; s_put and s_del look everything up for real.
+#define S_AHEAD 8
+
+static inline void
+s_pf (const void *p)
+{
+    __builtin_prefetch (p, 1, 3);
+}
+
+//  The row a change probably has (the first slot of its hash), or -1
+static inline int64_t
+s_guess_row (const s_side_t *s, uint32_t h)
+{
+    if (!s->hcap)
+        return -1;
+    uint64_t slot = s->slots [h & (s->hcap - 1)];
+    if (!slot || (uint32_t) (slot >> 32) != h)
+        return -1;
+    uint32_t row = (uint32_t) slot - 1;
+    return row < s->next_row ? (int64_t) row : -1;
+}
+
+static void
+s_prefetch_columns (const s_side_t *s, uint32_t row)
+{
+    s_pf (&s->node [row]); s_pf (&s->stype [row]); s_pf (&s->status [row]);
+    s_pf (&s->functions [row]); s_pf (&s->flags [row]); s_pf (&s->clients [row]);
+    s_pf (&s->bitrate [row]); s_pf (&s->rattempts [row]); s_pf (&s->rtotal [row]);
+    s_pf (&s->started [row]); s_pf (&s->label [row]); s_pf (&s->name_off [row]);
+    s_pf (&s->name_len [row]);
+}
+
+//  The first lines of the block where index vl has (or will have) e
+static void
+s_prefetch_block (const s_vlist_t *vl, const s_ent_t *e)
+{
+    if (!vl->nblocks)
+        return;
+    const s_vblock_t *blk = vl->blocks [s_vl_find_block (vl, e)];
+    for (size_t i = 0; i < sizeof (s_vblock_t); i += 64)
+        s_pf ((const char *) blk + i);
+}
+
+static void
+s_prefetch_near (const s_side_t *s, uint32_t row, const s_change_t *c)
+{
+    s_pf (s->arena + s->name_off [row]);
+    if (c->deleted)
+        return;
+    s_ent_t e;
+    e.label = s->label [row];
+    e.row = row;
+    //  The moves of agents' usual update: clients and bitrate
+    if (c->sum.clients != s->clients [row]) {
+        e.v = s->clients [row];
+        s_prefetch_block (&s->vl [S_VL_CLIENTS], &e);
+        e.v = c->sum.clients;
+        s_prefetch_block (&s->vl [S_VL_CLIENTS], &e);
+    }
+    if (c->sum.bitrate_kbps != s->bitrate [row]) {
+        e.v = s->bitrate [row];
+        s_prefetch_block (&s->vl [S_VL_BITRATE], &e);
+        e.v = c->sum.bitrate_kbps;
+        s_prefetch_block (&s->vl [S_VL_BITRATE], &e);
+    }
+}
+
+static void
+s_side_apply_all (s_side_t *s, const s_change_t *cs, size_t n)
+{
+    uint32_t hash [S_AHEAD];
+    int64_t guess [S_AHEAD];
+    for (size_t i = 0; i < n + S_AHEAD; i++) {
+        if (i < n) {
+            //  Stage 1: the hash slot
+            const s_change_t *c = &cs [i];
+            int nix = s_node_find_w (s, c->node);
+            hash [i % S_AHEAD] = nix < 0 ? 0 : s_hash (nix, c->name, strnlen (c->name, SF_NAME_MAX));
+            guess [i % S_AHEAD] = -1;
+            if (nix >= 0 && s->hcap)
+                s_pf (&s->slots [hash [i % S_AHEAD] & (s->hcap - 1)]);
+        }
+        size_t j = i - S_AHEAD / 2;
+        if (i >= S_AHEAD / 2 && j < n) {
+            //  Stage 2: the row's columns
+            int64_t row = s_guess_row (s, hash [j % S_AHEAD]);
+            guess [j % S_AHEAD] = row;
+            if (row >= 0)
+                s_prefetch_columns (s, (uint32_t) row);
+        }
+        j = i - S_AHEAD + 2;
+        if (i >= S_AHEAD - 2 && j < n && guess [j % S_AHEAD] >= 0)
+            //  Stage 3: its name and index blocks
+            s_prefetch_near (s, (uint32_t) guess [j % S_AHEAD], &cs [j]);
+        if (i >= S_AHEAD) {
+            j = i - S_AHEAD;
+            s_side_apply (s, &cs [j]);
+        }
+    }
+}
+
 void
 sf_readmodel_apply (sf_readmodel_t *self, const sf_readmodel_change_t *changes, size_t count)
 {
@@ -1731,8 +1968,7 @@ sf_readmodel_apply (sf_readmodel_t *self, const sf_readmodel_change_t *changes, 
         return;
     int b = s_standby (self);
     s_side_t *s = self->side [b];
-    for (size_t i = 0; i < self->npending; i++)
-        s_side_apply (s, &self->pending [i]);
+    s_side_apply_all (s, self->pending, self->npending);
     if (count > self->pendcap) {
         self->pendcap = count;
         self->pending = s_alloc (self->pending, count * sizeof (s_change_t));
@@ -1747,8 +1983,8 @@ sf_readmodel_apply (sf_readmodel_t *self, const sf_readmodel_change_t *changes, 
         c->name [ml] = 0;
         if (!c->deleted)
             c->sum = changes [i].sum;
-        s_side_apply (s, c);
     }
+    s_side_apply_all (s, self->pending, count);
     self->npending = count;
     atomic_store (&self->active, b);
 }
@@ -2000,109 +2236,390 @@ s_sort_rows (s_q_t *q, uint32_t *ids, size_t n)
     qsort_r (ids, n, sizeof (uint32_t), s_qsort_rows, q);
 }
 
-//  Rows of bitmap g (all of them members of ol, gcount of them) in ol's order
-//  (the walk's direction), skipping skip, emitting up to take. g NULL: all of
-//  ol. Few members are gathered from the bitmap and sorted; many are found
-//  by walking the index and testing the bitmap.
-static void
-s_page_ordered (s_q_t *q, const s_olist_t *ol, const uint64_t *g, size_t gcount,
-                size_t skip, size_t take)
+//  A list the pager walks: a names list (row ids) or a numeric index
+//  (entries); positions are ascending, a walk goes the query's way
+typedef struct {
+    const s_olist_t *ol;
+    const s_vlist_t *vl;
+} s_list_t;
+
+static inline size_t
+s_list_total (const s_list_t *l)
 {
-    if (take == 0 || skip >= gcount)
+    return l->ol ? l->ol->total : l->vl->total;
+}
+
+static inline size_t
+s_list_bn (const s_list_t *l, size_t b)
+{
+    return l->ol ? l->ol->blocks [b]->n : l->vl->blocks [b]->n;
+}
+
+static inline uint32_t
+s_list_row (const s_list_t *l, size_t b, size_t j)
+{
+    return l->ol ? l->ol->blocks [b]->ids [j] : l->vl->blocks [b]->e [j].row;
+}
+
+//  The rows of l at positions [lo, hi) that are in g (NULL: all of them),
+//  in the query's direction: *skip of them passed over, up to *take
+//  emitted (both count down). Without g it is a jump (O(log n)); with g a
+//  walk that passes over a whole block at a time while skipping (one
+//  branch-free count of the block's candidates), so a deep page under a
+//  broad filter costs a count per entry, not a branch.
+static void
+s_walk_range (s_q_t *q, const s_list_t *l, size_t lo, size_t hi, const uint64_t *g,
+              size_t *skip, size_t *take)
+{
+    if (lo >= hi || !*take)
         return;
     bool desc = q->sort->desc;
+    size_t len = hi - lo;
+    if (!g && *skip >= len) {
+        *skip -= len;
+        return;
+    }
+    size_t pos = desc ? hi - 1 : lo;
     if (!g) {
-        s_walk_t w;
-        s_walk_start (&w, ol, desc, skip);
-        uint32_t row;
-        while (take && s_walk_next (&w, &row))
-            s_emit (q, row), take--;
-        return;
+        pos = desc ? pos - *skip : pos + *skip;
+        len -= *skip;
+        *skip = 0;
     }
-    //  Walking visits about (skip + take) * ol->total / gcount entries
-    double walk = (double) (skip + take) * (double) ol->total / (double) gcount;
-    double gather = (double) q->s->nwords + (double) gcount * 24;
-    if (walk <= gather) {
-        s_walk_t w;
-        s_walk_start (&w, ol, desc, 0);
-        uint32_t row;
-        while (take && s_walk_next (&w, &row))
-            if (s_bit (g, row)) {
-                if (skip)
-                    skip--;
-                else
-                    s_emit (q, row), take--;
+    size_t b, i;
+    if (l->ol)
+        s_ol_select (l->ol, pos, &b, &i);
+    else
+        s_vl_select (l->vl, pos, &b, &i);
+    while (len && *take) {
+        size_t n = s_list_bn (l, b);
+        //  This block's part of the walk: [from, to)
+        size_t from, to;
+        if (!desc) {
+            from = i;
+            to = n - i < len ? n : i + len;
+        }
+        else {
+            to = i + 1;
+            from = to < len ? 0 : to - len;
+        }
+        if (g && *skip) {
+            size_t cnt = 0;
+            for (size_t j = from; j < to; j++)
+                cnt += s_bit (g, s_list_row (l, b, j));
+            if (cnt <= *skip) {
+                *skip -= cnt;
+                goto next;
             }
-        return;
+        }
+        if (!desc) {
+            for (size_t j = from; j < to && *take; j++) {
+                uint32_t row = s_list_row (l, b, j);
+                if (g && !s_bit (g, row))
+                    continue;
+                if (*skip)
+                    --*skip;
+                else
+                    s_emit (q, row), --*take;
+            }
+        }
+        else
+            for (size_t j = to; j-- > from && *take; ) {
+                uint32_t row = s_list_row (l, b, j);
+                if (g && !s_bit (g, row))
+                    continue;
+                if (*skip)
+                    --*skip;
+                else
+                    s_emit (q, row), --*take;
+            }
+    next:
+        len -= to - from;
+        if (!len)
+            break;
+        if (!desc) {
+            b++;
+            i = 0;
+        }
+        else {
+            b--;
+            i = s_list_bn (l, b) - 1;
+        }
     }
-    uint32_t *ids = s_alloc (NULL, gcount * sizeof (uint32_t));
+}
+
+//  A cursor's place in name order: a name and a node id (the row may be gone)
+typedef struct {
+    const char *name;
+    size_t len;
+    const char *node;
+} s_probe_t;
+
+static int
+s_cmp_probe (const s_side_t *s, uint32_t row, const s_probe_t *p)
+{
+    int c = s_cmp_bytes (s_name (s, row), s->name_len [row], p->name, p->len);
+    return c ? c : strcmp (s->nodes [s->node [row]]->id, p->node);
+}
+
+//  Rows of ol before the probe (le: at or before it), O(log n)
+static size_t
+s_ol_rank (const s_olist_t *ol, const s_side_t *s, const s_probe_t *p, bool le)
+{
+    if (!ol->nblocks)
+        return 0;
+    size_t lo = 0, hi = ol->nblocks;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const s_block_t *blk = ol->blocks [mid];
+        int c = s_cmp_probe (s, blk->ids [blk->n - 1], p);
+        if (c < 0 || (le && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == ol->nblocks)
+        return ol->total;
+    const s_block_t *blk = ol->blocks [lo];
+    size_t a = 0, z = blk->n;
+    while (a < z) {
+        size_t mid = (a + z) / 2;
+        int c = s_cmp_probe (s, blk->ids [mid], p);
+        if (c < 0 || (le && c == 0))
+            a = mid + 1;
+        else
+            z = mid;
+    }
+    return s_ol_before (ol, lo) + a;
+}
+
+//  Keys of a numeric index's order as one integer: value, label, and two
+//  low bits so that a cursor's key can fall between two labels (its row is
+//  gone) or before them all: an entry is ...10, just after label l is
+//  l's ...11, before every label of a value is ...01
+typedef unsigned __int128 s_key_t;
+#define S_KEY_MAX (~(s_key_t) 0)
+
+static inline s_key_t
+s_ekey (uint64_t v, uint32_t label)
+{
+    return (s_key_t) v << 34 | (s_key_t) label << 2 | 2;
+}
+
+static inline s_key_t
+s_kfloor (uint64_t v)
+{
+    return (s_key_t) v << 34;
+}
+
+static size_t
+s_vl_before (const s_vlist_t *vl, size_t b)
+{
     size_t n = 0;
-    for (size_t w = 0; w < q->s->nwords && n < gcount; w++)
-        for (uint64_t bits = g [w]; bits; bits &= bits - 1)
-            ids [n++] = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
-    sf_sort_t by_name = { SF_SORT_NAME, desc };
-    const sf_sort_t *keep = q->sort;
-    q->sort = &by_name;
-    s_sort_rows (q, ids, n);
-    q->sort = keep;
-    for (size_t i = skip; i < n && take; i++, take--)
-        s_emit (q, ids [i]);
-    free (ids);
+    for (size_t i = b; i > 0; i -= i & -i)
+        n += vl->fen [i];
+    return n;
 }
 
-//  Groups by a small value (status, type): group v's rows are c & bms[v]
+//  Entries of vl with a key below k, O(log n)
+static size_t
+s_vl_rank (const s_vlist_t *vl, s_key_t k)
+{
+    if (!vl->nblocks || k == 0)
+        return 0;
+    if (k == S_KEY_MAX)
+        return vl->total;
+    size_t lo = 0, hi = vl->nblocks;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s_ekey (vl->fence [mid].v, vl->fence [mid].label) < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == vl->nblocks)
+        return vl->total;
+    const s_vblock_t *blk = vl->blocks [lo];
+    size_t n = 0;
+    for (size_t i = 0; i < blk->n; i++)
+        n += s_ekey (blk->e [i].v, blk->e [i].label) < k;
+    return s_vl_before (vl, lo) + n;
+}
+
+//  One stretch of a listing's order: the candidates (g; NULL: every row of
+//  the stretch) of a names list, or of a numeric index between keys klo
+//  and khi. gcount: how many (SIZE_MAX: not known). whole: g holds rows of
+//  this stretch only (then a narrow filter may gather them instead of
+//  walking). cmp: the stretch's place against the cursor's (-1 before it,
+//  0 the cursor's own, 1 after it, in ascending order).
+typedef struct {
+    const s_olist_t *ol;
+    const s_vlist_t *vl;
+    int k;                          //  vl's column (s_vkey)
+    s_key_t klo, khi;
+    const uint64_t *g;
+    size_t gcount;
+    bool whole;
+    int cmp;
+} s_seg_t;
+
+//  Where a cursor puts the page inside its stretch: after key (numeric
+//  index) or after probe (names list), in the query's direction
+typedef struct {
+    s_key_t key;
+    s_probe_t probe;
+} s_from_t;
+
+static __thread const s_q_t *s_gq;
+
+static int
+s_qsort_ekey (const void *a, const void *b)
+{
+    const s_ent_t *x = a, *y = b;
+    int c = s_ent_cmp (x, y);
+    return s_gq->sort->desc ? -c : c;
+}
+
+static int
+s_qsort_gname (const void *a, const void *b)
+{
+    int c = s_cmp_name (s_gq->s, *(const uint32_t *) a, *(const uint32_t *) b);
+    return s_gq->sort->desc ? -c : c;
+}
+
+static void s_page_values (s_q_t *q, const uint64_t *c, size_t count, size_t skip, size_t take);
+
+//  A narrow filter's stretch: its candidates gathered from the bitmap (only
+//  those after from, when given) and ordered here
 static void
-s_page_groups (s_q_t *q, const uint64_t *c, uint64_t *const *bms, int ngroups,
-               size_t skip, size_t take)
+s_gather (s_q_t *q, const s_seg_t *sg, const s_from_t *from, size_t *skip, size_t *take)
 {
     const s_side_t *s = q->s;
-    uint64_t *g = s_alloc (NULL, s->nwords * 8);
-    for (int k = 0; k < ngroups && take; k++) {
-        int v = q->sort->desc ? ngroups - 1 - k : k;
-        size_t n = 0;
+    size_t before = q->nrows;
+    if (!from && sg->vl) {
+        //  The column's order at query time (a heap, or a histogram for deep pages)
+        if (*skip >= sg->gcount) {
+            *skip -= sg->gcount;
+            return;
+        }
+        s_page_values (q, sg->g, sg->gcount, *skip, *take);
+        *skip = 0;
+        *take -= q->nrows - before;
+        return;
+    }
+    bool desc = q->sort->desc;
+    size_t n = 0;
+    s_gq = q;
+    if (sg->vl) {
+        s_ent_t *es = s_alloc (NULL, (sg->gcount ? sg->gcount : 1) * sizeof (s_ent_t));
         for (size_t w = 0; w < s->nwords; w++)
-            n += (size_t) __builtin_popcountll (g [w] = c [w] & bms [v][w]);
-        if (skip >= n) {
-            skip -= n;
-            continue;
-        }
-        size_t before = q->nrows;
-        s_page_ordered (q, &s->names, g, n, skip, take);
-        take -= q->nrows - before;
-        skip = 0;
+            for (uint64_t bits = sg->g [w]; bits; bits &= bits - 1) {
+                uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+                s_ent_t e;
+                if (!s_vkey (s, row, sg->k, &e) || n == sg->gcount)
+                    continue;
+                s_key_t k = s_ekey (e.v, e.label);
+                if (k < sg->klo || k >= sg->khi)
+                    continue;
+                if (from && (desc ? k >= from->key : k <= from->key))
+                    continue;
+                es [n++] = e;
+            }
+        qsort (es, n, sizeof (s_ent_t), s_qsort_ekey);
+        for (size_t i = *skip; i < n && *take; i++, --*take)
+            s_emit (q, es [i].row);
+        free (es);
     }
-    free (g);
+    else {
+        uint32_t *ids = s_alloc (NULL, (sg->gcount ? sg->gcount : 1) * sizeof (uint32_t));
+        for (size_t w = 0; w < s->nwords; w++)
+            for (uint64_t bits = sg->g [w]; bits; bits &= bits - 1) {
+                uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+                if (n == sg->gcount)
+                    continue;
+                if (from) {
+                    int c = s_cmp_probe (s, row, &from->probe);
+                    if (desc ? c >= 0 : c <= 0)
+                        continue;
+                }
+                ids [n++] = row;
+            }
+        qsort (ids, n, sizeof (uint32_t), s_qsort_gname);
+        for (size_t i = *skip; i < n && *take; i++, --*take)
+            s_emit (q, ids [i]);
+        free (ids);
+    }
+    *skip = *skip > n ? *skip - n : 0;
 }
 
-//  Node order: the nodes by id, each node's rows by name
+//  Pages through one stretch (from: after the cursor, NULL: from its start)
 static void
-s_page_nodes (s_q_t *q, const uint64_t *c, bool unfiltered, size_t skip, size_t take)
+s_page_seg (s_q_t *q, const s_seg_t *sg, const s_from_t *from, size_t *skip, size_t *take)
 {
-    const s_side_t *s = q->s;
-    for (size_t k = 0; k < s->nnodes && take; k++) {
-        const s_node_t *n = s->nodes [s->order [q->sort->desc ? s->nnodes - 1 - k : k]];
-        if (unfiltered) {
-            if (skip >= n->nrows) {
-                skip -= n->nrows;
-                continue;
-            }
-            size_t before = q->nrows;
-            s_page_ordered (q, &n->names, NULL, n->nrows, skip, take);
-            take -= q->nrows - before;
-            skip = 0;
-            continue;
-        }
-        s_walk_t w;
-        s_walk_start (&w, &n->names, q->sort->desc, 0);
-        uint32_t row;
-        while (take && s_walk_next (&w, &row))
-            if (s_bit (c, row)) {
-                if (skip)
-                    skip--;
-                else
-                    s_emit (q, row), take--;
-            }
+    if (!*take || sg->gcount == 0)
+        return;
+    if (!from && sg->gcount != SIZE_MAX && *skip >= sg->gcount) {
+        *skip -= sg->gcount;
+        return;
     }
+    bool desc = q->sort->desc;
+    s_list_t l = { sg->ol, sg->vl };
+    size_t lo, hi;
+    if (sg->vl) {
+        lo = s_vl_rank (sg->vl, sg->klo);
+        hi = s_vl_rank (sg->vl, sg->khi);
+        if (from && !desc) {
+            size_t at = s_vl_rank (sg->vl, from->key + 1);
+            lo = at > lo ? at : lo;
+        }
+        else if (from) {
+            size_t at = s_vl_rank (sg->vl, from->key);
+            hi = at < hi ? at : hi;
+        }
+    }
+    else {
+        lo = 0;
+        hi = sg->ol->total;
+        if (from && !desc)
+            lo = s_ol_rank (sg->ol, q->s, &from->probe, true);
+        else if (from)
+            hi = s_ol_rank (sg->ol, q->s, &from->probe, false);
+    }
+    if (lo >= hi)
+        return;
+    if (sg->g && sg->whole && sg->gcount != SIZE_MAX) {
+        //  Walking visits about (skip + take) * entries / candidates entries;
+        //  gathering costs a pass over the bitmap and a sort of the candidates
+        double walk = (double) (*skip + *take) * (double) (hi - lo) / (double) sg->gcount;
+        double gather = (double) q->s->nwords + (double) sg->gcount * (*skip + *take > 4096 ? 12 : 4);
+        if (walk > gather) {
+            s_gather (q, sg, from, skip, take);
+            return;
+        }
+    }
+    s_walk_range (q, &l, lo, hi, sg->g, skip, take);
+}
+
+//  The page over stretches in the query's direction; the cursor's stretch
+//  starts after it, the stretches before it are passed over
+static void
+s_page_segs (s_q_t *q, const s_seg_t *segs, size_t nseg, const s_from_t *from,
+             size_t *skip, size_t *take)
+{
+    bool desc = q->sort->desc;
+    for (size_t k = 0; k < nseg && *take; k++) {
+        const s_seg_t *sg = &segs [desc ? nseg - 1 - k : k];
+        if (from && (desc ? sg->cmp > 0 : sg->cmp < 0))
+            continue;
+        s_page_seg (q, sg, from && sg->cmp == 0 ? from : NULL, skip, take);
+    }
+}
+
+//  The rows of g (gcount of them) in name order, the query's direction
+static void
+s_page_names (s_q_t *q, const uint64_t *g, size_t gcount, size_t skip, size_t take)
+{
+    s_seg_t sg = { .ol = &q->s->names, .g = g, .gcount = gcount, .whole = true };
+    s_page_seg (q, &sg, NULL, &skip, &take);
 }
 
 //  A bounded max-heap of the best need rows (by the query's order)
@@ -2199,7 +2716,7 @@ s_page_values (s_q_t *q, const uint64_t *c, size_t count, size_t skip, size_t ta
                 if (s_value (q, row) == value)
                     s_bit_set (g, row, true);
             }
-        s_page_ordered (q, &s->names, g, m, skip - base, take);
+        s_page_names (q, g, m, skip - base, take);
         free (g);
         free (hist);
         return;
@@ -2219,90 +2736,6 @@ s_page_values (s_q_t *q, const uint64_t *c, size_t count, size_t skip, size_t ta
         s_emit (q, ids [i]);
     free (ids);
     free (hist);
-}
-
-//  Numeric order through index vl: the candidates g (gcount of them, all in
-//  vl; NULL: all of vl). Unfiltered, the page is a jump to skip (O(log n)).
-//  Filtered, walking the index and testing the bitmap visits about
-//  (skip + take) * |vl| / gcount entries: cheap when the filter is broad;
-//  a narrow filter gathers its candidates from the bitmap instead and orders
-//  them (s_page_values): the cheaper of the two by that estimate.
-static void
-s_page_vl (s_q_t *q, const s_vlist_t *vl, const uint64_t *g, size_t gcount,
-           size_t skip, size_t take)
-{
-    if (take == 0 || skip >= gcount)
-        return;
-    bool desc = q->sort->desc;
-    s_vwalk_t w;
-    uint32_t row;
-    if (!g) {
-        s_vwalk_start (&w, vl, desc, skip);
-        while (take && s_vwalk_next (&w, &row))
-            s_emit (q, row), take--;
-        return;
-    }
-    double walk = (double) (skip + take) * (double) vl->total / (double) gcount;
-    double gather = (double) q->s->nwords + (double) gcount * (skip + take > 4096 ? 12 : 4);
-    if (walk > gather) {
-        s_page_values (q, g, gcount, skip, take);
-        return;
-    }
-    s_vwalk_start (&w, vl, desc, 0);
-    while (take && s_vwalk_next (&w, &row))
-        if (s_bit (g, row)) {
-            if (skip)
-                skip--;
-            else
-                s_emit (q, row), take--;
-        }
-}
-
-//  Uptime: rows not running (uptime -1) are a group in name order before
-//  the running ones, which the index orders by started_at. Exact when no
-//  node is down and nothing started in the future; otherwise (a down node's
-//  rows turn -1, a future start ranks below -1) the values are ordered at
-//  query time.
-static void
-s_page_uptime (s_q_t *q, const uint64_t *c, size_t total, bool anydown, size_t skip, size_t take)
-{
-    const s_side_t *s = q->s;
-    const s_vlist_t *vl = &s->vl [S_VL_UPTIME];
-    if (anydown || (vl->total && (int64_t) (~vl->blocks [0]->e [0].v ^ (1ull << 63)) > q->now_s)) {
-        s_page_values (q, c, total, skip, take);
-        return;
-    }
-    size_t words = s->nwords;
-    uint64_t *idle = s_alloc (NULL, words * 8), *run = s_alloc (NULL, words * 8);
-    size_t nidle = 0;
-    for (size_t w = 0; w < words; w++) {
-        run [w] = c [w] & s->bm_run [w];
-        nidle += (size_t) __builtin_popcountll (idle [w] = c [w] & ~s->bm_run [w]);
-    }
-    size_t nrun = total - nidle;
-    bool unfiltered = nrun == vl->total;
-    for (int part = 0; part < 2 && take; part++) {
-        bool idle_part = (part == 0) != q->sort->desc;
-        size_t n = idle_part ? nidle : nrun;
-        if (skip >= n) {
-            skip -= n;
-            continue;
-        }
-        size_t before = q->nrows;
-        if (idle_part) {
-            sf_sort_t by_name = { SF_SORT_NAME, q->sort->desc };
-            const sf_sort_t *keep = q->sort;
-            q->sort = &by_name;
-            s_page_ordered (q, &s->names, idle, n, skip, take);
-            q->sort = keep;
-        }
-        else
-            s_page_vl (q, vl, unfiltered ? NULL : run, n, skip, take);
-        take -= q->nrows - before;
-        skip = 0;
-    }
-    free (idle);
-    free (run);
 }
 
 //  Narrows the candidates c to rows having every trigram of keys (some of
@@ -2330,9 +2763,11 @@ s_tri_narrow (const s_side_t *s, const uint32_t *keys, size_t nkeys, uint64_t *c
         free (keep);
         return;
     }
+    //  A posting still kept as an array (it shrank, or the model grew
+    //  since) narrows nothing here: the names are checked after
     for (size_t k = 0; k < nkeys; k++) {
         const s_tri_t *t = s_tri_get ((s_side_t *) s, keys [k], false);
-        for (size_t w = 0; w < s->nwords; w++)
+        for (size_t w = 0; t->bm && w < s->nwords; w++)
             c [w] &= t->bm [w];
     }
 }
@@ -2352,8 +2787,14 @@ s_cursor_encode (const s_q_t *q, uint32_t row, char *out, size_t size)
 {
     const s_side_t *s = q->s;
     char text [SF_READMODEL_CURSOR_MAX / 2 + 1];
+    //  Uptime keeps the start, not the uptime: the next page may come at
+    //  another now (INT64_MIN: not running)
+    int64_t value = s_value (q, row);
+    if (q->sort->key == SF_SORT_UPTIME)
+        value = value >= 0 || (s->started [row] && s_dstatus (q, row) == SF_STATUS_ACTIVE)
+              ? s->started [row] : INT64_MIN;
     int len = snprintf (text, sizeof (text), "%d|%d|%lld|%s|%s", q->sort->key, q->sort->desc,
-                        (long long) s_value (q, row), s->nodes [s->node [row]]->id, s_name (s, row));
+                        (long long) value, s->nodes [s->node [row]]->id, s_name (s, row));
     if (len < 0 || (size_t) len * 2 + 1 > size) {
         out [0] = 0;
         return;
@@ -2420,6 +2861,25 @@ s_cmp_cursor (const s_q_t *q, uint32_t row, const s_cursor_t *cur)
     if (!c)
         c = strcmp (node, cur->node);
     return c;
+}
+
+//  The cursor's key in a numeric index at value v: with its row's label
+//  when the row is still there, else just after the label of the row
+//  before it in name order (or before every label), so the page goes on
+//  from where the row was
+static s_key_t
+s_cursor_key (const s_side_t *s, const s_cursor_t *cur, uint64_t v)
+{
+    int nix = s_node_find (s, cur->node);
+    size_t len = strlen (cur->name);
+    int64_t row = nix >= 0 ? s_lookup (s, nix, cur->name, len) : -1;
+    if (row >= 0)
+        return s_ekey (v, s->label [row]);
+    s_probe_t p = { cur->name, len, cur->node };
+    size_t r = s_ol_rank (&s->names, s, &p, false);
+    if (r == 0)
+        return s_kfloor (v) | 1;
+    return s_ekey (v, s->label [s_ol_at (&s->names, r - 1)]) | 1;
 }
 
 int
@@ -2510,14 +2970,18 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
         for (; filter->name [i] && i < SF_NAME_MAX; i++)
             needle [i] = (char) tolower ((unsigned char) filter->name [i]);
         needle [i] = 0;
+        //  A substring of 1 to 3 bytes is one key of the index, exactly:
+        //  no name is looked at
+        bool exact = !self->no_trigrams && !filter->name_glob && i <= 3;
         if (!self->no_trigrams) {
             uint32_t keys [SF_NAME_MAX];
             size_t nkeys = filter->name_glob ? s_tri_of_glob (filter->name, keys, SF_NAME_MAX)
-                                             : s_tri_of (needle, i, keys);
+                         : exact ? (keys [0] = s_gram_exact (needle, i), 1)
+                         : s_tri_of (needle, i, keys);
             if (nkeys)
                 s_tri_narrow (s, keys, nkeys, c);
         }
-        for (size_t w = 0; w < words; w++)
+        for (size_t w = 0; w < words && !exact; w++)
             for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
                 uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
                 if (!s_name_match (s, filter, needle, row))
@@ -2525,65 +2989,162 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
             }
     }
     total = unfiltered ? s->used : s_popcount (c, words);
-    size_t skip = offset;
+    //  One row more than the page says whether a next page exists (its
+    //  cursor is the page's last row)
+    size_t skip = offset, take = limit ? limit + 1 : 0;
+    s_from_t from, *fromp = have_cursor ? &from : NULL;
     if (have_cursor) {
-        //  Everything up to and including the cursor's row is behind
-        size_t behind = 0;
-        for (size_t w = 0; w < words; w++)
-            for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
-                int cmp = s_cmp_cursor (&q, (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits)), &cur);
-                if (sort->desc ? cmp >= 0 : cmp <= 0)
-                    behind++;
-            }
-        skip += behind;
+        from.probe = (s_probe_t) { cur.name, strlen (cur.name), cur.node };
+        from.key = 0;
     }
+    s_seg_t one [3];
+    s_seg_t *segs = one;
+    size_t nseg = 0;
+    uint64_t *own [SF_STATUS_COUNT + 3] = { NULL };
+    size_t nown = 0;
+    const uint64_t *g = unfiltered ? NULL : c;
     switch (sort->key) {
         case SF_SORT_NAME:
-            s_page_ordered (&q, &s->names, unfiltered ? NULL : c, total, skip, limit);
+            one [nseg++] = (s_seg_t) { .ol = &s->names, .g = g, .gcount = total, .whole = true };
             break;
         case SF_SORT_NODE:
-            s_page_nodes (&q, c, unfiltered, skip, limit);
-            break;
-        case SF_SORT_STATUS: {
-            uint64_t *bms [SF_STATUS_COUNT];
-            uint64_t *off = d ? d : s_zalloc ((words ? words : 1) * 8);
-            uint64_t *live [SF_STATUS_OFFLINE];
-            for (int k = 0; k < SF_STATUS_OFFLINE; k++) {
-                live [k] = s_alloc (NULL, (words ? words : 1) * 8);
-                for (size_t w = 0; w < words; w++)
-                    live [k][w] = s->bm_status [k][w] & (d ? ~d [w] : ~0ull);
-                bms [k] = live [k];
+            //  A stretch per node, in id order; a filtered node's count is
+            //  not known (its rows are walked)
+            segs = s_alloc (NULL, (s->nnodes ? s->nnodes : 1) * sizeof (s_seg_t));
+            for (size_t k = 0; k < s->nnodes; k++) {
+                const s_node_t *n = s->nodes [s->order [k]];
+                int cmp = have_cursor ? strcmp (n->id, cur.node) : 0;
+                segs [nseg++] = (s_seg_t) { .ol = &n->names, .g = g,
+                                            .gcount = unfiltered ? n->nrows : SIZE_MAX,
+                                            .cmp = cmp < 0 ? -1 : cmp > 0 };
             }
-            bms [SF_STATUS_OFFLINE] = off;
-            s_page_groups (&q, c, bms, SF_STATUS_COUNT, skip, limit);
-            for (int k = 0; k < SF_STATUS_OFFLINE; k++)
-                free (live [k]);
-            if (!d)
-                free (off);
             break;
-        }
+        case SF_SORT_STATUS:
         case SF_SORT_TYPE: {
-            uint64_t *bms [SF_TYPE_COUNT];
-            for (int k = 0; k < SF_TYPE_COUNT; k++)
-                bms [k] = s->bm_type [k];
-            s_page_groups (&q, c, bms, SF_TYPE_COUNT, skip, limit);
+            //  A stretch per value, each the name order of its rows
+            bool status = sort->key == SF_SORT_STATUS;
+            int ngroups = status ? SF_STATUS_COUNT : SF_TYPE_COUNT;
+            segs = s_alloc (NULL, (size_t) ngroups * sizeof (s_seg_t));
+            for (int v = 0; v < ngroups; v++) {
+                s_seg_t *sg = &segs [nseg++];
+                *sg = (s_seg_t) { .ol = &s->names, .whole = true,
+                                  .cmp = have_cursor ? (v < cur.value ? -1 : v > cur.value) : 0 };
+                const uint64_t *bm = status ? (v < SF_STATUS_OFFLINE ? s->bm_status [v] : d)
+                                            : s->bm_type [v];
+                if (unfiltered && (!status || !d)) {
+                    //  The group as it is, counted by the per-node counters
+                    size_t n = 0;
+                    for (size_t k = 0; k < s->nnodes; k++)
+                        n += status ? (v < SF_STATUS_OFFLINE ? s->nodes [k]->by_status [v] : 0)
+                                    : s->nodes [k]->by_type [v];
+                    sg->g = n ? bm : NULL;
+                    sg->gcount = n;
+                    continue;
+                }
+                if (!bm) {
+                    sg->gcount = 0;
+                    continue;
+                }
+                uint64_t *gv = own [nown++] = s_alloc (NULL, words * 8);
+                size_t n = 0;
+                bool live = status && v < SF_STATUS_OFFLINE && d;
+                for (size_t w = 0; w < words; w++) {
+                    gv [w] = c [w] & bm [w] & (live ? ~d [w] : ~0ull);
+                    n += (size_t) __builtin_popcountll (gv [w]);
+                }
+                sg->g = gv;
+                sg->gcount = n;
+            }
             break;
         }
         case SF_SORT_CLIENTS:
-            s_page_vl (&q, &s->vl [S_VL_CLIENTS], unfiltered ? NULL : c, total, skip, limit);
-            break;
         case SF_SORT_BITRATE:
-            s_page_vl (&q, &s->vl [S_VL_BITRATE], unfiltered ? NULL : c, total, skip, limit);
+        case SF_SORT_RECONNECTS: {
+            int k = sort->key == SF_SORT_CLIENTS ? S_VL_CLIENTS
+                  : sort->key == SF_SORT_BITRATE ? S_VL_BITRATE : S_VL_RECONNECTS;
+            one [nseg++] = (s_seg_t) { .vl = &s->vl [k], .k = k, .klo = 0, .khi = S_KEY_MAX,
+                                       .g = g, .gcount = total, .whole = true };
+            if (have_cursor)
+                from.key = s_cursor_key (s, &cur, (uint64_t) cur.value);
             break;
-        case SF_SORT_RECONNECTS:
-            s_page_vl (&q, &s->vl [S_VL_RECONNECTS], unfiltered ? NULL : c, total, skip, limit);
+        }
+        case SF_SORT_UPTIME: {
+            //  Three stretches: starts after now + 1 (uptime below -1, running
+            //  rows of the index), uptime -1 (rows not running, down nodes'
+            //  rows, starts at now + 1: in name order), the rest of the index
+            const s_vlist_t *vl = &s->vl [S_VL_UPTIME];
+            int64_t now = q.now_s;
+            s_key_t k1 = s_kfloor (s_uptime_v (now + 1)), k0 = s_kfloor (s_uptime_v (now));
+            uint64_t *run = own [nown++] = s_alloc (NULL, words * 8);
+            uint64_t *idle = own [nown++] = s_alloc (NULL, words * 8);
+            size_t nrun = 0;
+            for (size_t w = 0; w < words; w++) {
+                uint64_t r = s->bm_run [w] & (d ? ~d [w] : ~0ull);
+                nrun += (size_t) __builtin_popcountll (run [w] = c [w] & r);
+                idle [w] = c [w] & ~r;
+            }
+            bool all = nrun == vl->total;       //  every entry of the index is a candidate
+            size_t p2 = s_vl_rank (vl, k0);
+            size_t na = 0, nb = total - nrun;
+            uint64_t *fut = NULL;
+            if (p2) {
+                //  Starts in the future: few, walked once to split them off
+                fut = own [nown++] = s_zalloc (words * 8);
+                s_list_t l = { NULL, vl };
+                s_q_t cq = { .s = s, .sort = &(sf_sort_t) { SF_SORT_UPTIME, false } };
+                size_t sk = 0, tk = p2;
+                s_walk_range (&cq, &l, 0, p2, run, &sk, &tk);
+                for (size_t i = 0; i < cq.nrows; i++) {
+                    uint32_t row = cq.rows [i];
+                    s_ent_t e;
+                    s_vkey (s, row, S_VL_UPTIME, &e);
+                    s_bit_set (run, row, false);
+                    if (s_ekey (e.v, e.label) < k1)
+                        s_bit_set (fut, row, true), na++;
+                    else
+                        s_bit_set (idle, row, true), nb++;
+                }
+                free (cq.rows);
+            }
+            one [nseg++] = (s_seg_t) { .vl = vl, .k = S_VL_UPTIME, .klo = 0, .khi = k1,
+                                       .g = all ? NULL : fut, .gcount = na, .whole = true };
+            one [nseg++] = (s_seg_t) { .ol = &s->names, .g = idle, .gcount = nb, .whole = true };
+            one [nseg++] = (s_seg_t) { .vl = vl, .k = S_VL_UPTIME, .klo = k0, .khi = S_KEY_MAX,
+                                       .g = all ? NULL : run, .gcount = nrun - na - (nb - (total - nrun)),
+                                       .whole = true };
+            if (have_cursor) {
+                //  The cursor's value is its start (INT64_MIN: not running)
+                int at = cur.value == INT64_MIN || cur.value == now + 1 ? 1 : cur.value > now + 1 ? 0 : 2;
+                for (int i = 0; i < 3; i++)
+                    one [i].cmp = i < at ? -1 : i > at;
+                if (at != 1)
+                    from.key = s_cursor_key (s, &cur, s_uptime_v (cur.value));
+            }
             break;
-        case SF_SORT_UPTIME:
-            s_page_uptime (&q, c, total, anydown, skip, limit);
-            break;
+        }
         default:
-            s_page_values (&q, c, total, skip, limit);
+            break;
     }
+    if (nseg)
+        s_page_segs (&q, segs, nseg, fromp, &skip, &take);
+    else {
+        //  Not an indexed order: ordered at query time, a cursor counted
+        if (have_cursor)
+            for (size_t w = 0; w < words; w++)
+                for (uint64_t bits = c [w]; bits; bits &= bits - 1) {
+                    int cmp = s_cmp_cursor (&q, (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits)), &cur);
+                    if (sort->desc ? cmp >= 0 : cmp <= 0)
+                        skip++;
+                }
+        s_page_values (&q, c, total, skip, take);
+    }
+    if (segs != one)
+        free (segs);
+    for (size_t i = 0; i < nown; i++)
+        free (own [i]);
+    bool more = limit && q.nrows > limit;
+    if (more)
+        q.nrows = limit;
     out->total = total;
     out->count = q.nrows;
     out->keys = q.nrows ? s_alloc (NULL, q.nrows * sizeof (sf_readmodel_key_t)) : NULL;
@@ -2591,7 +3152,7 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
         snprintf (out->keys [i].node, sizeof (out->keys [i].node), "%s", s->nodes [s->node [q.rows [i]]]->id);
         snprintf (out->keys [i].name, sizeof (out->keys [i].name), "%s", s_name (s, q.rows [i]));
     }
-    if (q.nrows && skip + q.nrows < total)
+    if (more)
         s_cursor_encode (&q, q.rows [q.nrows - 1], out->next, sizeof (out->next));
     s_leave (self, side);
     free (q.rows);
