@@ -33,8 +33,8 @@ typedef struct {
     const char *help;
 } sf_option_t;
 
-//  Sets every default. Returns 0.
-int sf_config_defaults (const sf_option_t *table, void *config);
+//  Sets every default
+void sf_config_defaults (const sf_option_t *table, void *config);
 //  Parses argv from argv[first]; stops at the first non-option argument and
 //  returns its index (argc if none). Returns -1 on an error (written to err).
 //  "--config FILE" anywhere loads that file first.

@@ -176,7 +176,7 @@ s_buffer_clear (s_agent_t *a)
     s_buffer_drop_to (a, UINT64_MAX);
 }
 
-static int
+static void
 s_buffer_add (s_agent_t *a, char kind, const void *bytes, size_t size)
 {
     //  Compact when the dead front is half the array
@@ -205,7 +205,6 @@ s_buffer_add (s_agent_t *a, char kind, const void *bytes, size_t size)
             sf_warn ("change buffer full (%lld changes): dropping the oldest; "
                      "the controller will get a snapshot", (long long) a->cfg->buffer_max);
     }
-    return 0;
 }
 
 //  Whether a change after seq in the buffer is a patch

@@ -217,12 +217,12 @@ s_index_cmp (const void *a, const void *b, void *arg)
 
 //  A name listed twice keeps its first entry. Sorting an index finds the
 //  repeats in n log n; a lookup per item would be quadratic at thousands.
-static int
-s_drop_duplicates (sf_streamset_t *set, size_t first, char *err, size_t errlen)
+static void
+s_drop_duplicates (sf_streamset_t *set, size_t first)
 {
     size_t n = set->count - first;
     if (n < 2)
-        return 0;
+        return;
     size_t *index = sf_xcalloc (n, sizeof (size_t));
     bool *drop = sf_xcalloc (n, sizeof (bool));
     for (size_t i = 0; i < n; i++)
@@ -246,7 +246,6 @@ s_drop_duplicates (sf_streamset_t *set, size_t first, char *err, size_t errlen)
     }
     free (index);
     free (drop);
-    return 0;
 }
 
 int
@@ -305,7 +304,8 @@ sf_aipix_parse_list (const char *json, size_t len, sf_streamset_t *set, char *er
         s->started_at = s_time (item, "src_start_time");
     }
     json_decref (root);
-    return s_drop_duplicates (set, first, err, errlen);
+    s_drop_duplicates (set, first);
+    return 0;
 }
 
 int

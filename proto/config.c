@@ -76,7 +76,7 @@ s_assign (const sf_option_t *o, void *config, const char *value, bool append,
     return -1;
 }
 
-int
+void
 sf_config_defaults (const sf_option_t *table, void *config)
 {
     char err [256];
@@ -91,7 +91,6 @@ sf_config_defaults (const sf_option_t *table, void *config)
         else if (o->type == SF_OPT_BOOL)
             *(bool *) field = false;
     }
-    return 0;
 }
 
 int
