@@ -48,6 +48,7 @@ typedef struct sf_dvr_scan_t sf_dvr_scan_t;
 typedef struct {
     size_t dirs;                //  directories known
     size_t chunks;              //  chunk files known
+    size_t chunk_bytes;         //  memory held for them (arrays and names)
     size_t streams;             //  streams with at least one chunk
     size_t dirs_read;           //  directories re-read by the last update
     size_t files_statted;       //  stat() calls on chunk files by the last update

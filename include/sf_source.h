@@ -38,6 +38,9 @@ typedef struct {
 
 void sf_streamset_init (sf_streamset_t *self);
 void sf_streamset_clear (sf_streamset_t *self);     //  frees, re-inits
+//  Room for count placements in one allocation: a poller that knows how many
+//  it found last time spares the growth steps' copies of the whole array
+void sf_streamset_reserve (sf_streamset_t *self, size_t count);
 //  Appends an initialised record and returns it (never NULL: out of memory
 //  aborts, sf_alloc.h)
 sf_stream_t *sf_streamset_add (sf_streamset_t *self, const char *name);

@@ -35,6 +35,7 @@
 #define S_CHUNK_MAX_MS    (3600 * 1000LL)
 #define S_GAP_MS          1000          //  ranges merge across gaps up to this
 #define S_PENDING_MAX     4096          //  queued names per directory, then re-read it
+#define S_FIT_SLACK       8             //  chunks of room a re-read directory keeps
 #define S_WATCH_MASK      (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO \
                            | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
@@ -1010,6 +1011,17 @@ s_dir_rescan (sf_dvr_scan_t *self, s_dir_t *dir)
     dir->nsubdirs = nsubdirs;
     if (!sorted)
         qsort (chunks, nchunks, sizeof (s_chunk_t), s_chunk_cmp);
+    //  Fitted to what was read, with room for a few new chunks: the growth
+    //  steps' slack (64 chunks, 4 KiB of names) was what 2,000 stream
+    //  directories of ten chunks each held, 16 MiB of the agent's 50 MiB
+    if (cap > nchunks + S_FIT_SLACK) {
+        cap = nchunks + S_FIT_SLACK;
+        chunks = sf_xreallocarray (chunks, cap, sizeof (s_chunk_t));
+    }
+    if (arena_cap > arena_len + S_FIT_SLACK * 32) {
+        arena_cap = arena_len + S_FIT_SLACK * 32;
+        arena = sf_xrealloc (arena, arena_cap);
+    }
     free (dir->chunks);
     free (dir->arena);
     dir->chunks = chunks;
@@ -1252,6 +1264,7 @@ s_join (sf_dvr_scan_t *self, const s_dir_t *dir)
 {
     self->stats.dirs++;
     self->stats.chunks += dir->nchunks;
+    self->stats.chunk_bytes += dir->chunks_cap * sizeof (s_chunk_t) + dir->arena_cap;
     for (size_t i = 0; i < dir->nruns; i++) {
         const s_run_t *run = &dir->runs [i];
         s_stream_t *stream = &self->streams [run->stream];
@@ -1426,7 +1439,7 @@ sf_dvr_scan_update (sf_dvr_scan_t *self, int64_t now_ms, char *err, size_t errle
         s->dur_sum_ms = 0;
         s->ncomplete = s->nchunks = 0;
     }
-    self->stats.dirs = self->stats.chunks = 0;
+    self->stats.dirs = self->stats.chunks = self->stats.chunk_bytes = 0;
     s_join (self, self->top);
     self->stats.streams = 0;
     for (size_t i = 0; i < self->nstreams; i++) {

@@ -20,6 +20,15 @@ sf_streamset_clear (sf_streamset_t *self)
     sf_streamset_init (self);
 }
 
+void
+sf_streamset_reserve (sf_streamset_t *self, size_t count)
+{
+    if (count > self->cap) {
+        self->items = sf_xreallocarray (self->items, count, sizeof (sf_stream_t));
+        self->cap = count;
+    }
+}
+
 sf_stream_t *
 sf_streamset_add (sf_streamset_t *self, const char *name)
 {

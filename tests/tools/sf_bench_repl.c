@@ -55,9 +55,10 @@ s_clients (zsock_t *sock, msgpack_sbuffer *req, sf_msg_t *reply)
     &&  strcmp (reply->type, "detail_reply") == 0) {
         const msgpack_object *pl = sf_map_get (reply->body, "placements");
         if (pl && pl->type == MSGPACK_OBJECT_ARRAY && pl->via.array.size) {
-            const msgpack_object *s = sf_map_get (&pl->via.array.ptr [0], "stream");
+            //  A placement is the stream's map itself (docs/protocol.md 5.2)
+            const msgpack_object *s = &pl->via.array.ptr [0];
             uint64_t c = 0;
-            if (s && sf_map_u64 (s, "clients", &c, NULL) == 0)
+            if (sf_map_u64 (s, "clients", &c, NULL) == 0)
                 clients = (int64_t) c;
         }
     }

@@ -612,6 +612,39 @@ test_record_unique_and_strftime (void **state)
     tzset ();
 }
 
+//  The view holds about what it read: 200 stream directories of ten chunks
+//  each keep their chunks and names, not the growth steps' slack (64 chunks
+//  and 4 KiB of names each, 8 KiB a directory, before: 16 MiB at 2,000)
+static void
+test_memory_fits_what_was_read (void **state)
+{
+    int64_t t = T0 * 1000;
+    char rel [64];
+    for (int d = 0; d < 200; d++) {
+        snprintf (rel, sizeof rel, "cam%03d", d);
+        s_mkdir (rel);
+        for (int i = 0; i < 10; i++) {
+            snprintf (rel, sizeof rel, "cam%03d/%lld.ts", d, (long long) (t + i * 2000));
+            s_chunk (rel, 10, t + i * 2000 + 2000);
+        }
+    }
+    char err [256];
+    sf_dvr_scan_t *scan = sf_dvr_scan_new (s_root, NULL, err, sizeof err);
+    assert_int_equal (sf_dvr_scan_update (scan, t + 30000, err, sizeof err), 0);
+    sf_dvr_scan_stats_t st;
+    sf_dvr_scan_stats (scan, &st);
+    assert_int_equal (st.chunks, 2000);
+    assert_int_equal (st.streams, 200);
+    //  Per directory: 18 chunks of 64 bytes and 10 names of 18 bytes, with room
+    assert_true (st.chunk_bytes <= 200 * 1600);
+    sf_dvr_t dvr = { 0 };
+    assert_int_equal (sf_dvr_scan_fill (scan, "cam123", &dvr), 1);
+    assert_int_equal (dvr.nranges, 1);
+    free (dvr.ranges);
+    free (dvr.records_path);
+    sf_dvr_scan_destroy (&scan);
+}
+
 int
 main (void)
 {
@@ -633,6 +666,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_sequential_pause_is_a_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_record_flv_default_suffix, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_record_unique_and_strftime, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_memory_fits_what_was_read, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
