@@ -57,9 +57,18 @@ const ICON_TITLES = {
   migrated: 'Migrated: the stream moved to another server; its archive stays here',
   dvr: 'DVR recording', photo: 'Screenshots', audio: 'Audio track',
 };
+//  Each icon is parsed once and cloned after that: a page of 100 rows draws
+//  about 300 of them, and parsing SVG markup each time was most of a render
+const iconTemplates = new Map();
 function icon(kind, cls) {
-  const span = h('span', { class: cls, title: ICON_TITLES[kind] || kind, 'data-icon': kind });
-  span.innerHTML = `<svg class="ico" viewBox="0 0 16 16" aria-hidden="true">${ICONS[kind] || ''}</svg>`;
+  let tpl = iconTemplates.get(kind);
+  if (!tpl) {
+    tpl = h('span', { title: ICON_TITLES[kind] || kind, 'data-icon': kind });
+    tpl.innerHTML = `<svg class="ico" viewBox="0 0 16 16" aria-hidden="true">${ICONS[kind] || ''}</svg>`;
+    iconTemplates.set(kind, tpl);
+  }
+  const span = tpl.cloneNode(true);
+  if (cls) span.className = cls;
   return span;
 }
 
@@ -272,24 +281,40 @@ function drawCell(td, cell, s, i, isNew) {
   }
 }
 
+function newRow() {
+  const tr = h('tr', { tabindex: '0' });
+  for (const c of CELLS) tr.append(h('td', { class: c.cls }));
+  tr.addEventListener('click', () => openDetail(tr.dataset.name, tr.dataset.node));
+  tr.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') openDetail(tr.dataset.name, tr.dataset.node);
+    if (ev.key === 'ArrowDown' && tr.nextElementSibling) { ev.preventDefault(); tr.nextElementSibling.focus(); }
+    if (ev.key === 'ArrowUp' && tr.previousElementSibling) { ev.preventDefault(); tr.previousElementSibling.focus(); }
+  });
+  return tr;
+}
+
+/* A row already shown keeps its element (only the cells that changed are
+   redrawn, and flash). The rows of the last answer that this one lacks are
+   reused for its new rows (a chip, a sort, another page replace them all):
+   their cells are redrawn, without a flash, and nothing is built again. */
 function renderStreams(data) {
   const tbody = $('#rows');
-  const seen = new Set();
+  const keys = data.streams.map(rowKey);
+  const wanted = new Set(keys);
+  const spare = [];
+  for (const [key, tr] of rowsByKey) {
+    if (!wanted.has(key)) { spare.push(tr); rowsByKey.delete(key); }
+  }
   let prev = null;
   data.streams.forEach((s, i) => {
-    const key = rowKey(s);
-    seen.add(key);
+    const key = keys[i];
     let tr = rowsByKey.get(key);
     const isNew = !tr;
     if (isNew) {
-      tr = h('tr', { 'data-name': s.name, 'data-node': s.node, tabindex: '0' });
-      for (const c of CELLS) tr.append(h('td', { class: c.cls }));
-      tr.addEventListener('click', () => openDetail(tr.dataset.name, tr.dataset.node));
-      tr.addEventListener('keydown', (ev) => {
-        if (ev.key === 'Enter') openDetail(tr.dataset.name, tr.dataset.node);
-        if (ev.key === 'ArrowDown' && tr.nextElementSibling) { ev.preventDefault(); tr.nextElementSibling.focus(); }
-        if (ev.key === 'ArrowUp' && tr.previousElementSibling) { ev.preventDefault(); tr.previousElementSibling.focus(); }
-      });
+      tr = spare.pop() || newRow();
+      tr.dataset.name = s.name;
+      tr.dataset.node = s.node;
+      for (const td of tr.children) { delete td.dataset.v; td.classList.remove('changed'); }
       rowsByKey.set(key, tr);
     }
     tr.dataset.status = s.status;
@@ -300,9 +325,7 @@ function renderStreams(data) {
     if (want !== tr) tbody.insertBefore(tr, want);
     prev = tr;
   });
-  for (const [key, tr] of rowsByKey) {
-    if (!seen.has(key)) { tr.remove(); rowsByKey.delete(key); }
-  }
+  for (const tr of spare) tr.remove();
   $('#empty').hidden = data.total > 0;
   $('#count').textContent = `${fmtInt(data.total)} stream${data.total === 1 ? '' : 's'}`;
   const first = data.total ? state.offset + 1 : 0;

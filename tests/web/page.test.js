@@ -136,11 +136,23 @@ async function main() {
       assert(chips.join(',') === 'Primary,Secondary,Migrated,Transfer,Conflict,Active,Suspend,DVR,Audio', chips.join(','));
     });
 
+    await check('nothing on the page animates forever (an endless animation repaints every frame)', async () => {
+      const endless = await page.evaluate(() => document.getAnimations()
+        .filter((a) => a.effect && a.effect.getTiming().iterations === Infinity)
+        .map((a) => `${a.animationName || a.id || 'animation'} on ${a.effect.target ? a.effect.target.className : '?'}`));
+      assert(endless.length === 0, `running endlessly: ${endless.join(', ')}`);
+    });
+
     await check('chips Primary+DVR show the rows the API gives for filter=primary,dvr', async () => {
       await page.click('.chip[data-param=primary]');
       await page.click('.chip[data-param=dvr]');
       const data = await rowsMatchApi(page, 'filter=primary,dvr&sort=name');
       assert(data.streams.every((s) => s.type === 'primary' && s.functions.includes('dvr')), 'API rows break the filter');
+      //  Rows of the last answer are reused for the new ones: every cell is redrawn
+      const cells = await page.$$eval('#rows tr', (trs) => trs.map((tr) =>
+        `${tr.querySelector('.c-node').textContent}/${tr.querySelector('.nm').textContent}/${tr.querySelector('[data-icon]').dataset.icon}`));
+      const want = data.streams.map((s) => `${s.node}/${s.name}/${s.type}`);
+      assert(cells.join('\n') === want.join('\n'), `cells ${cells.slice(0, 2)} are not the answer's ${want.slice(0, 2)}`);
     });
 
     await check('chips in one group are OR-ed: Active+Suspend with DVR', async () => {
