@@ -31,6 +31,7 @@
 #include "sf_live.h"
 #include "sf_log.h"
 #include <czmq.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +151,8 @@ s_conflict_clear (sf_fleet_state_t *st)
     st->conflict_since_ms = 0;
 }
 
-int
-sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
+static int
+s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
 {
     int n = 0;
     const char *node = ch->node;
@@ -308,6 +309,26 @@ sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event
         }
     }
     return n;
+}
+
+int
+sf_fleet_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
+{
+    int n = s_step (st, ch, fx);
+    if (!ch->caught_up)
+        return n;
+    //  Caught up from a peer, not observed: the record is the latest of
+    //  several states this controller never saw, so what it seems to tell
+    //  (a move from the node the stream lived on when the controller went
+    //  away) may never have been. The state follows the record, so that
+    //  what is observed next is judged right; the events are the
+    //  witnesses', and arrive by the replicated history. The transfer log
+    //  is local bookkeeping (stuck is derived from it), and stays.
+    int keep = 0;
+    for (int i = 0; i < n; i++)
+        if (fx [i].kind >= SF_EV_COUNT)
+            fx [keep++] = fx [i];
+    return keep;
 }
 
 uint8_t
@@ -576,6 +597,8 @@ typedef struct {
     uint64_t hash;
 } s_bucket_t;
 
+static int s_gen_bump (sf_store_t *store);
+
 static s_bucket_t s_digest [S_DIGEST_MAX];
 static size_t s_ndigest;
 static int64_t s_digest_ms = -1;    //  when computed (monotonic)
@@ -655,7 +678,8 @@ s_event_del (sf_store_t *store, const sf_fleet_event_t *id)
     sf_key_t ek, uk;
     if (s_event_kmake (&ek, id) || s_byuid_kmake (&uk, id))
         return 0;
-    if (sf_store_del (store, SF_DB_FLEET_EVENTS, &ek) < 0 || sf_store_del (store, SF_DB_FLEET_BYUID, &uk) < 0)
+    if (sf_store_del (store, SF_DB_FLEET_EVENTS, &ek) < 0 || sf_store_del (store, SF_DB_FLEET_BYUID, &uk) < 0
+    ||  s_gen_bump (store))
         return -1;
     s_history_dirty = true;
     return 0;
@@ -696,7 +720,7 @@ sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev)
     s_event_pack (&pk, ev);
     int rc = sf_store_add (store, SF_DB_FLEET_EVENTS, &ek, sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
-    if (rc < 0 || sf_store_put (store, SF_DB_FLEET_BYUID, &uk, "", 0))
+    if (rc < 0 || sf_store_put (store, SF_DB_FLEET_BYUID, &uk, "", 0) || s_gen_bump (store))
         return -1;
     s_history_dirty = true;
     return 0;
@@ -842,6 +866,7 @@ sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t 
 
 static int s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_t *ch);
 static int s_state_load (sf_read_t *r, const char *uid, sf_fleet_state_t *st);
+static int s_peer_move (sf_store_t *store, const sf_fleet_event_t *ev);
 
 int
 sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t *added)
@@ -879,6 +904,8 @@ sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t 
                     return -1;
             }
         }
+        if (s_peer_move (store, &ev))
+            return -1;
     }
     return bad;
 }
@@ -1021,6 +1048,8 @@ sf_fleet_history_prune (sf_store_t *store)
     free (e.keys.items);
     if (gone)
         s_history_dirty = true;
+    if ((gone || e.keys.count) && s_gen_bump (store))
+        return -1;
     return gone;
 failed:
     free (e.keys.items);
@@ -1037,6 +1066,8 @@ s_transfer_put (sf_store_t *store, const sf_fleet_event_t *fx)
     char val [8 + SF_NAME_MAX + 1];
     sf_be64_put (val, (uint64_t) (fx->kind == SF_EV_XFER_CLOSE ? fx->at_ms : 0));
     size_t vlen = s_append (val, 8, fx->stream);
+    if (s_gen_bump (store))
+        return -1;
     //  An open entry never overwrites a closed one (a late duplicate)
     if (fx->kind == SF_EV_XFER_OPEN)
         return sf_store_add (store, SF_DB_FLEET_TRANSFERS, &k, val, vlen) < 0 ? -1 : 0;
@@ -1344,9 +1375,85 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
     return f.failed ? -1 : 0;
 }
 
+//  A move a peer's history tells of (migrated, returned or failover X -> Y
+//  at t): a fact as much as a record is. A controller that was away (or
+//  joined late) learns the time it did not witness from the witnesses'
+//  events, which gossip sends before the records (controller/gossip.c), so
+//  the state moves on as theirs did: when X is where the stream lives here
+//  and the move is not older than that, the stream lives on Y since the
+//  move's start (t less the transfer's duration), X is a node it left, and
+//  a transfer open here ends with it. The latest records of that time,
+//  which follow, then find the state where the witnesses left it and derive
+//  nothing they did not (a stream that moved B -> C -> A while this
+//  controller was away must not show a move B -> A). A stream without a
+//  state here (it only ever ran on one node, as far as this controller
+//  knows) gets one. Otherwise X, when it is not where the stream lives, is
+//  one more node it left (while the list has room). 0 or -1.
+static int
+s_peer_move (sf_store_t *store, const sf_fleet_event_t *ev)
+{
+    if ((ev->kind != SF_EV_MIGRATED && ev->kind != SF_EV_RETURNED && ev->kind != SF_EV_FAILOVER)
+    ||  !ev->from [0] || !ev->to [0] || strcmp (ev->from, ev->to) == 0)
+        return 0;
+    sf_read_t w;
+    sf_fleet_state_t st, before;
+    if (sf_store_write_view (store, &w))
+        return -1;
+    if (s_state_load (&w, ev->uid, &st) || !st.owner [0]) {
+        memset (&st, 0, sizeof (st));
+        s_node_set (st.owner, ev->from);
+        st.owner_since_ms = ev->at_ms;      //  not older than the move, whatever it was
+    }
+    before = st;
+    int64_t start = ev->duration_ms > 0 && ev->duration_ms < ev->at_ms ? ev->at_ms - ev->duration_ms
+                                                                         : ev->at_ms;
+    if (strcmp (ev->from, st.owner) == 0 && ev->at_ms >= st.owner_since_ms) {
+        if (st.xfer_start_ms) {
+            sf_fleet_event_t fx;
+            memset (&fx, 0, sizeof (fx));
+            fx.kind = SF_EV_XFER_CLOSE;
+            snprintf (fx.uid, sizeof (fx.uid), "%s", ev->uid);
+            snprintf (fx.stream, sizeof (fx.stream), "%s", ev->stream);
+            s_node_set (fx.from, st.xfer_from);
+            s_node_set (fx.to, st.xfer_to);
+            fx.at_ms = ev->at_ms;
+            fx.start_ms = st.xfer_start_ms;
+            if (s_transfer_put (store, &fx))
+                return -1;
+            s_xfer_clear (&st);
+        }
+        if (strcmp (st.conflict, ev->to) == 0)
+            s_conflict_clear (&st);
+        s_left_del (&st, ev->to);
+        s_left_add (&st, ev->from);
+        s_node_set (st.owner, ev->to);
+        st.owner_since_ms = start;
+        st.owner_stop_ms = 0;
+    }
+    else if (strcmp (ev->from, st.owner) != 0 && !sf_fleet_state_left (&st, ev->from)
+         &&  st.nleft < SF_FLEET_LEFT_MAX)
+        s_node_set (st.left [st.nleft++], ev->from);
+    if (memcmp (&st, &before, sizeof (st)) == 0 && s_state_load (&w, ev->uid, &before) == 0)
+        return 0;
+    if (s_state_save (store, ev->uid, &st))
+        return -1;
+    s_flags_t f = { &w, store, &st, 0 };
+    s_uid_scan (&w, ev->uid, NULL, s_flags_one, &f);
+    return f.failed ? -1 : 0;
+}
+
 //  Packing buffer of the writer thread
 static __thread msgpack_sbuffer s_sbuf;
 static __thread bool s_sbuf_ready;
+
+//  The changes being stored were caught up from a peer (sf_fleet_set_caught_up)
+static bool s_caught_up;
+
+void
+sf_fleet_set_caught_up (bool caught_up)
+{
+    s_caught_up = caught_up;
+}
 
 int
 sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
@@ -1401,7 +1508,7 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
         s_uid_drop (store, olduid, s->node, s->name, false);
         if (was_active) {
             sf_fleet_change_t stop = { .node = s->node, .stopped = true, .at_ms = s->changed_at_ms,
-                                       .type = s->type };
+                                       .type = s->type, .caught_up = s_caught_up };
             if (s_derive (store, olduid, s->name, &stop))
                 return -1;
         }
@@ -1426,7 +1533,7 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     if (was_active == is_active && !stale)
         return 0;
     sf_fleet_change_t ch = { .node = s->node, .started = is_active, .stopped = !is_active,
-                             .type = s->type };
+                             .type = s->type, .caught_up = s_caught_up };
     //  A start is the media server's own started_at when it knows it
     ch.at_ms = is_active && s->started_at > 0 ? s->started_at * 1000 : s->changed_at_ms;
     return s_derive (store, uid, s->name, &ch);
@@ -1454,7 +1561,7 @@ sf_fleet_apply_del (sf_store_t *store, const char *node, const char *name, sf_ve
             //  A deletion carries no time of its own: the placement's last
             //  stamp is the last moment it was known to run
             sf_fleet_change_t ch = { .node = node, .stopped = true, .at_ms = s.changed_at_ms,
-                                     .type = s.type };
+                                     .type = s.type, .caught_up = s_caught_up };
             rc = s_derive (store, uid, name, &ch);
         }
     }
@@ -1725,30 +1832,6 @@ s_ev_cmp (const void *pa, const void *pb)
     return c;
 }
 
-//  A takeover first seen as a transfer (the old node was only suspect) and
-//  then as a failover (it was declared down) is one failover: the
-//  transfer_started under the same time, stream and nodes is not listed.
-//  The set stays grow-only (both are stored, and replicated); the listing
-//  is a function of the set, so every controller lists the same.
-static void
-s_supersede (s_evlist_t *l)
-{
-    size_t keep = 0;
-    for (size_t i = 0; i < l->count; i++) {
-        const sf_fleet_event_t *e = &l->items [i];
-        bool gone = false;
-        if (e->kind == SF_EV_TRANSFER_STARTED)
-            //  Sorted by time: the same takeover sits next to it
-            for (size_t j = i; j-- > 0 && l->items [j].at_ms == e->at_ms; )
-                if (l->items [j].kind == SF_EV_FAILOVER && strcmp (l->items [j].uid, e->uid) == 0
-                &&  strcmp (l->items [j].from, e->from) == 0 && strcmp (l->items [j].to, e->to) == 0)
-                    gone = true;
-        if (!gone)
-            l->items [keep++] = *e;
-    }
-    l->count = keep;
-}
-
 //  Cursors: "h1" and the identity's bytes in hex (be64 at_ms, kind, uid \0
 //  from \0 to), so a cursor is a plain token in a URL
 void
@@ -1826,55 +1909,287 @@ s_selected (const sf_fleet_query_t *q, const sf_fleet_event_t *ev)
         && ev->at_ms >= q->start_ms && (q->end_ms <= 0 || ev->at_ms < q->end_ms);
 }
 
+//  A takeover first seen as a transfer (the old node was only suspect) and
+//  then as a failover (it was declared down) is one failover: the
+//  transfer_started under the same time, stream and nodes is not listed.
+//  The set stays grow-only (both are stored, and replicated); the listing
+//  is a function of the set, so every controller lists the same. One
+//  lookup of the failover's key.
+static bool
+s_superseded (sf_read_t *r, const sf_fleet_event_t *e)
+{
+    if (e->kind != SF_EV_TRANSFER_STARTED)
+        return false;
+    sf_fleet_event_t f;
+    memset (&f, 0, sizeof (f));
+    f.kind = SF_EV_FAILOVER;
+    f.at_ms = e->at_ms;
+    memcpy (f.uid, e->uid, sizeof (f.uid));
+    memcpy (f.from, e->from, sizeof (f.from));
+    memcpy (f.to, e->to, sizeof (f.to));
+    sf_key_t k;
+    sf_val_t v;
+    return s_event_kmake (&k, &f) == 0 && sf_store_get (r, SF_DB_FLEET_EVENTS, &k, &v) == 0;
+}
+
+static bool
+s_kind_wanted (const sf_fleet_query_t *q, int kind)
+{
+    return !q->kinds || (q->kinds & (1u << kind));
+}
+
+//  A transfer-log entry (key be64 start, uid \0 from \0 to; value be64 end,
+//  name) as the transfer_stuck event it makes at timeout_s, if it is one:
+//  true with ev set. *start_ms and *end_ms get the entry's times.
+static bool
+s_stuck_event (const sf_val_t *k, const sf_val_t *v, int64_t now_ms, int64_t timeout_s,
+               sf_fleet_event_t *ev, int64_t *start_ms, int64_t *end_ms)
+{
+    memset (ev, 0, sizeof (*ev));
+    *start_ms = *end_ms = 0;
+    const char *p = k->data;
+    size_t left = k->size, used, u;
+    if (left <= 8 || v->size <= 8
+    ||  !(used = s_take (p + 8, left - 8, ev->uid, SF_NAME_MAX))
+    ||  !(u = s_take (p + 8 + used, left - 8 - used, ev->from, SF_NODE_MAX))
+    ||  left - 8 - used - u > SF_NODE_MAX)
+        return false;
+    used += u;
+    memcpy (ev->to, p + 8 + used, left - 8 - used);
+    ev->to [left - 8 - used] = 0;
+    *start_ms = (int64_t) sf_be64_get (k->data);
+    *end_ms = (int64_t) sf_be64_get (v->data);
+    if (!sf_fleet_stuck (*start_ms, *end_ms, now_ms, timeout_s, &ev->at_ms))
+        return false;
+    s_take ((const char *) v->data + 8, v->size - 8, ev->stream, SF_NAME_MAX);
+    ev->kind = SF_EV_TRANSFER_STUCK;
+    ev->duration_ms = ev->at_ms - *start_ms;
+    snprintf (ev->reason, sizeof (ev->reason), "%s",
+              *end_ms ? "the transfer took longer than the transfer timeout"
+                      : "the transfer did not complete within the transfer timeout");
+    return true;
+}
+
+//  ---------------------------------------------------------------------------
+//  The selection's totals: per kind, every filter but the kinds. A pass
+//  over the events of the time range (and the transfer log), so they are
+//  kept per selection while nothing changes them: not the history (its
+//  generation, written with every event and transfer-log entry, read in
+//  the same snapshot), nor the clock (an event leaving the window, an open
+//  transfer turning stuck: the pass says when the next is due). Paging
+//  through a selection counts it once.
+
+#define S_GEN_KEY "\x02history-gen"
+static uint64_t s_gen_seed;         //  writer thread: a store's first generation
+
+//  Raises the history's generation in the open write transaction
+static int
+s_gen_bump (sf_store_t *store)
+{
+    sf_read_t w;
+    sf_key_t k;
+    sf_val_t v;
+    if (sf_store_write_view (store, &w) || sf_key_make (&k, "n", S_GEN_KEY))
+        return -1;
+    uint64_t gen;
+    if (sf_store_get (&w, SF_DB_FLEET_STATE, &k, &v) == 0 && v.size == 8)
+        gen = sf_be64_get (v.data) + 1;
+    else    //  distinct per store, so that a cached selection of another never matches
+        gen = ((uint64_t) sf_now_ms () << 16) + (++s_gen_seed << 8);
+    uint8_t b [8];
+    sf_be64_put (b, gen);
+    return sf_store_put (store, SF_DB_FLEET_STATE, &k, b, sizeof (b));
+}
+
+static uint64_t
+s_gen (sf_read_t *r)
+{
+    sf_key_t k;
+    sf_val_t v;
+    if (sf_key_make (&k, "n", S_GEN_KEY) || sf_store_get (r, SF_DB_FLEET_STATE, &k, &v) || v.size != 8)
+        return 0;
+    return sf_be64_get (v.data);
+}
+
 typedef struct {
     const sf_fleet_query_t *q;
-    s_evlist_t *l;
-    int64_t now_ms;
-    int64_t timeout_s;
-} s_collect_t;
+    sf_read_t *r;
+    int64_t now_ms, timeout_s, horizon_ms, window_ms;
+    size_t counts [SF_EV_COUNT];
+    int64_t valid_until_ms;         //  the totals change by themselves then
+} s_count_t;
+
+static void
+s_due (s_count_t *c, int64_t at_ms)
+{
+    if (at_ms < c->valid_until_ms)
+        c->valid_until_ms = at_ms;
+}
 
 static int
-s_collect_event (const sf_val_t *k, const sf_val_t *v, void *arg)
+s_count_event (const sf_val_t *k, const sf_val_t *v, void *arg)
 {
-    s_collect_t *c = arg;
-    if (k->size >= 8 && c->q->end_ms > 0 && (int64_t) sf_be64_get (k->data) >= c->q->end_ms)
-        return 1;                   //  keys are in time order
+    s_count_t *c = arg;
+    const sf_fleet_query_t *q = c->q;
     sf_fleet_event_t ev;
-    if (s_event_unpack (v->data, v->size, &ev) == 0 && s_selected (c->q, &ev))
-        *s_evlist_add (c->l) = ev;
+    if (s_event_kparse (k, &ev))
+        return 0;
+    if (q->end_ms > 0 && ev.at_ms >= q->end_ms)
+        return 1;                   //  keys are in time order
+    if (ev.kind >= SF_EV_COUNT
+    ||  (q->node && *q->node && strcmp (q->node, ev.from) && strcmp (q->node, ev.to)))
+        return 0;
+    if (q->stream && *q->stream && strcmp (q->stream, ev.uid)) {
+        //  By name: the name is in the value
+        sf_fleet_event_t full;
+        if (s_event_unpack (v->data, v->size, &full) || strcmp (q->stream, full.stream))
+            return 0;
+    }
+    if (s_superseded (c->r, &ev))
+        return 0;
+    c->counts [ev.kind]++;
+    s_due (c, ev.at_ms + c->window_ms);     //  the first one counted is the oldest
     return 0;
 }
 
-//  transfer_stuck: from the transfer log, at this controller's timeout.
-//  The log's key is be64 start, uid \0 from \0 to; its value be64 end, name
 static int
-s_collect_stuck (const sf_val_t *k, const sf_val_t *v, void *arg)
+s_count_stuck (const sf_val_t *k, const sf_val_t *v, void *arg)
 {
-    s_collect_t *c = arg;
+    s_count_t *c = arg;
     sf_fleet_event_t ev;
-    memset (&ev, 0, sizeof (ev));
-    const char *p = k->data;
-    size_t left = k->size, used, u;
-    if (left > 8 && v->size > 8
-    &&  (used = s_take (p + 8, left - 8, ev.uid, SF_NAME_MAX))
-    &&  (u = s_take (p + 8 + used, left - 8 - used, ev.from, SF_NODE_MAX))
-    &&  left - 8 - used - u <= SF_NODE_MAX) {
-        used += u;
-        memcpy (ev.to, p + 8 + used, left - 8 - used);
-        ev.to [left - 8 - used] = 0;
-        s_take ((const char *) v->data + 8, v->size - 8, ev.stream, SF_NAME_MAX);
-        int64_t start = (int64_t) sf_be64_get (k->data);
-        int64_t end = (int64_t) sf_be64_get (v->data);
-        if (sf_fleet_stuck (start, end, c->now_ms, c->timeout_s, &ev.at_ms)
-        &&  ev.at_ms >= s_history_horizon ()) {
-            ev.kind = SF_EV_TRANSFER_STUCK;
-            ev.duration_ms = ev.at_ms - start;
-            snprintf (ev.reason, sizeof (ev.reason), "%s",
-                      end ? "the transfer took longer than the transfer timeout"
-                          : "the transfer did not complete within the transfer timeout");
-            if (s_selected (c->q, &ev))
-                *s_evlist_add (c->l) = ev;
+    int64_t start, end;
+    if (s_stuck_event (k, v, c->now_ms, c->timeout_s, &ev, &start, &end)) {
+        if (ev.at_ms >= c->horizon_ms && s_selected (c->q, &ev)) {
+            c->counts [SF_EV_TRANSFER_STUCK]++;
+            s_due (c, ev.at_ms + c->window_ms);
         }
+    }
+    else if (start > 0 && !end && c->timeout_s > 0)
+        s_due (c, start + c->timeout_s * 1000 + 1);     //  stuck from then on
+    return 0;
+}
+
+#define S_TOTALS_CACHED 8
+
+typedef struct {
+    uint64_t gen;                   //  0: empty
+    uint64_t used;
+    int64_t valid_until_ms, start_ms, end_ms, timeout_s;
+    char stream [SF_NAME_MAX + 1];
+    char node [SF_NODE_MAX + 1];
+    size_t counts [SF_EV_COUNT];
+} s_totals_t;
+
+//  Query threads share it
+static s_totals_t s_totals [S_TOTALS_CACHED];
+static uint64_t s_totals_clock;
+static pthread_mutex_t s_totals_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool
+s_totals_match (const s_totals_t *t, uint64_t gen, const sf_fleet_query_t *q, int64_t timeout_s)
+{
+    return t->gen == gen && t->start_ms == q->start_ms && t->end_ms == q->end_ms
+        && t->timeout_s == timeout_s && strcmp (t->stream, q->stream ? q->stream : "") == 0
+        && strcmp (t->node, q->node ? q->node : "") == 0;
+}
+
+//  counts of q's selection (every filter but kinds), from the cache or a pass
+static void
+s_selection_counts (sf_read_t *r, const sf_fleet_query_t *q, int64_t start_ms, int64_t now_ms,
+                    int64_t timeout_s, size_t *counts)
+{
+    uint64_t gen = s_gen (r);
+    bool cacheable = gen && (!q->stream || strlen (q->stream) <= SF_NAME_MAX)
+                  && (!q->node || strlen (q->node) <= SF_NODE_MAX);
+    if (cacheable) {
+        pthread_mutex_lock (&s_totals_lock);
+        for (size_t i = 0; i < S_TOTALS_CACHED; i++)
+            if (s_totals_match (&s_totals [i], gen, q, timeout_s) && now_ms < s_totals [i].valid_until_ms) {
+                memcpy (counts, s_totals [i].counts, sizeof (s_totals [i].counts));
+                s_totals [i].used = ++s_totals_clock;
+                pthread_mutex_unlock (&s_totals_lock);
+                return;
+            }
+        pthread_mutex_unlock (&s_totals_lock);
+    }
+    s_count_t c = { .q = q, .r = r, .now_ms = now_ms, .timeout_s = timeout_s,
+                    .horizon_ms = s_history_horizon (), .window_ms = s_history_days * 24 * S_HOUR_MS,
+                    .valid_until_ms = INT64_MAX };
+    sf_key_t from;
+    sf_key_make (&from, "L", (uint64_t) start_ms);
+    sf_store_foreach_from (r, SF_DB_FLEET_EVENTS, NULL, &from, s_count_event, &c);
+    //  A transfer turns stuck a timeout after its start: any start before the range's end
+    sf_store_foreach (r, SF_DB_FLEET_TRANSFERS, NULL, 0, s_count_stuck, &c);
+    memcpy (counts, c.counts, sizeof (c.counts));
+    if (!cacheable)
+        return;
+    pthread_mutex_lock (&s_totals_lock);
+    s_totals_t *t = &s_totals [0];
+    for (size_t i = 1; i < S_TOTALS_CACHED; i++)
+        if (s_totals [i].used < t->used)
+            t = &s_totals [i];
+    t->gen = gen;
+    t->used = ++s_totals_clock;
+    t->valid_until_ms = c.valid_until_ms;
+    t->start_ms = q->start_ms;
+    t->end_ms = q->end_ms;
+    t->timeout_s = timeout_s;
+    snprintf (t->stream, sizeof (t->stream), "%s", q->stream ? q->stream : "");
+    snprintf (t->node, sizeof (t->node), "%s", q->node ? q->node : "");
+    memcpy (t->counts, c.counts, sizeof (c.counts));
+    pthread_mutex_unlock (&s_totals_lock);
+}
+
+//  ---------------------------------------------------------------------------
+//  A page: a keyset seek. The events database is in identity order (be64
+//  at_ms, kind, uid \0 from \0 to), the reverse of the listing's, so a page
+//  is a walk backwards from just before its cursor: O(log n) to the
+//  position, then the events visited — the page itself, plus whatever the
+//  stream and node filters pass over. transfer_stuck events come from the
+//  transfer log (be64 start, uid \0 from \0 to: the same order, at start +
+//  timeout), walked the same way down to the page's oldest event, and merged.
+
+typedef struct {
+    const sf_fleet_query_t *q;
+    sf_read_t *r;
+    int64_t start_ms;               //  the lower bound: the window's horizon or q's start
+    int64_t floor_ms;               //  stuck: events before this cannot be in the page
+    int64_t now_ms, timeout_s;
+    s_evlist_t *l;
+    size_t want;                    //  the page and one more (there is a next page)
+    size_t visited;
+} s_seek_t;
+
+static int
+s_seek_event (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_seek_t *s = arg;
+    s->visited++;
+    if (k->size < 9 || (int64_t) sf_be64_get (k->data) < s->start_ms)
+        return 1;
+    sf_fleet_event_t ev;
+    if (!s_kind_wanted (s->q, ((const uint8_t *) k->data) [8])
+    ||  s_event_unpack (v->data, v->size, &ev) || !s_selected (s->q, &ev) || s_superseded (s->r, &ev))
+        return 0;
+    *s_evlist_add (s->l) = ev;
+    return s->l->count >= s->want;
+}
+
+static int
+s_seek_stuck (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_seek_t *s = arg;
+    s->visited++;
+    if (k->size < 8 || (int64_t) sf_be64_get (k->data) + s->timeout_s * 1000 < s->floor_ms)
+        return 1;
+    sf_fleet_event_t ev;
+    int64_t start, end;
+    if (s_stuck_event (k, v, s->now_ms, s->timeout_s, &ev, &start, &end)
+    &&  ev.at_ms >= s->start_ms && s_selected (s->q, &ev)
+    &&  (!s->q->after || s_ev_cmp (&ev, s->q->after) > 0)) {
+        *s_evlist_add (s->l) = ev;
+        if (s->l->count >= s->want)
+            return 1;
     }
     return 0;
 }
@@ -1889,38 +2204,61 @@ sf_fleet_events (sf_query_ctx_t *ctx, const sf_fleet_query_t *q,
         snprintf (err, errlen, "storage is unavailable (see the controller's log)");
         return -1;
     }
-    s_evlist_t l = { 0 };
-    s_collect_t c = { q, &l, s_clock (), ctx->transfer_timeout_s };
+    int64_t now = s_clock (), horizon = s_history_horizon ();
     //  Never what the window left behind (before the next sweep takes it)
-    int64_t start = q->start_ms > s_history_horizon () ? q->start_ms : s_history_horizon ();
-    sf_key_t from;
-    sf_key_make (&from, "L", (uint64_t) (start > 0 ? start : 0));
-    sf_store_foreach_from (&r, SF_DB_FLEET_EVENTS, NULL, &from, s_collect_event, &c);
-    //  A transfer turns stuck a timeout after its start: any start before the range's end
-    sf_store_foreach (&r, SF_DB_FLEET_TRANSFERS, NULL, 0, s_collect_stuck, &c);
-    sf_store_read_end (&r);
-    if (l.count > 1)
-        qsort (l.items, l.count, sizeof (*l.items), s_ev_cmp);
-    //  Before the kinds: a superseded transfer_started is not listed as one
-    s_supersede (&l);
-    size_t keep = 0, first = 0;
-    for (size_t i = 0; i < l.count; i++) {
-        out->counts [l.items [i].kind]++;
-        if (q->kinds && !(q->kinds & (1u << l.items [i].kind)))
-            continue;
-        l.items [keep] = l.items [i];
-        //  The page starts at the first event after the cursor's identity
-        if (q->after && s_ev_cmp (&l.items [keep], q->after) <= 0)
-            first = keep + 1;
-        keep++;
+    int64_t start = q->start_ms > horizon ? q->start_ms : horizon;
+    if (start < 0)
+        start = 0;
+    s_selection_counts (&r, q, start, now, ctx->transfer_timeout_s, out->counts);
+    for (int k = 0; k < SF_EV_COUNT; k++)
+        if (s_kind_wanted (q, k))
+            out->total += out->counts [k];
+    //  The page: just before the cursor (or the range's end), backwards
+    size_t want = q->limit < SIZE_MAX ? q->limit + 1 : SIZE_MAX;
+    s_evlist_t evs = { 0 }, stuck = { 0 };
+    s_seek_t s = { q, &r, start, start, now, ctx->transfer_timeout_s, &evs, want, 0 };
+    sf_key_t before;
+    bool bounded = false;
+    if (q->after && s_event_kmake (&before, q->after) == 0)
+        bounded = true;
+    if (q->end_ms > 0 && (!bounded || q->after->at_ms >= q->end_ms)) {
+        sf_key_make (&before, "L", (uint64_t) q->end_ms);
+        bounded = true;
     }
-    out->total = keep;
-    size_t n = keep - first < q->limit ? keep - first : q->limit;
-    if (n && first)
-        memmove (l.items, l.items + first, n * sizeof (*l.items));
-    out->more = first + n < keep;
-    out->events = l.items;
+    sf_store_foreach_before (&r, SF_DB_FLEET_EVENTS, NULL, bounded ? &before : NULL, s_seek_event, &s);
+    if (s_kind_wanted (q, SF_EV_TRANSFER_STUCK) && ctx->transfer_timeout_s > 0) {
+        //  Stuck at start + timeout: starts up to the cursor's time (or the
+        //  range's end) less the timeout, down to the page's oldest event
+        int64_t t_ms = ctx->transfer_timeout_s * 1000, top = INT64_MAX;
+        if (q->after)
+            top = q->after->at_ms - t_ms + 1;
+        if (q->end_ms > 0 && q->end_ms - t_ms < top)
+            top = q->end_ms - t_ms;
+        if (evs.count >= want)
+            s.floor_ms = evs.items [want - 1].at_ms;
+        s.l = &stuck;
+        if (top > 0) {
+            sf_key_make (&before, "L", (uint64_t) top);
+            sf_store_foreach_before (&r, SF_DB_FLEET_TRANSFERS, NULL, top < INT64_MAX ? &before : NULL,
+                                     s_seek_stuck, &s);
+        }
+    }
+    sf_store_read_end (&r);
+    //  Merge the two walks, each newest first already
+    size_t n = 0, i = 0, j = 0, cap = q->limit < evs.count + stuck.count ? q->limit : evs.count + stuck.count;
+    sf_fleet_event_t *page = sf_xreallocarray (NULL, cap ? cap : 1, sizeof (*page));
+    while (n < cap && (i < evs.count || j < stuck.count)) {
+        if (j >= stuck.count || (i < evs.count && s_ev_cmp (&evs.items [i], &stuck.items [j]) <= 0))
+            page [n++] = evs.items [i++];
+        else
+            page [n++] = stuck.items [j++];
+    }
+    out->more = i < evs.count || j < stuck.count;
+    free (evs.items);
+    free (stuck.items);
+    out->events = page;
     out->count = n;
+    out->visited = s.visited;
     return 0;
 }
 

@@ -852,6 +852,10 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
         return;
     char err [SF_ERR_MAX];
     uint64_t applied = 0;
+    //  Until a peer's digest named nothing newer than what we have (a
+    //  controller that just started), what we learn is the latest state of
+    //  a past we did not witness: caught up, not observed (docs/migrations.md)
+    sf_fleet_set_caught_up (!atomic_load (&g->caught_up));
     for (uint32_t i = 0; i < origins->via.array.size; i++) {
         const msgpack_object *blk = &origins->via.array.ptr [i];
         char node [SF_NODE_MAX + 1];
@@ -910,6 +914,7 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
         if (sf_version_cmp (upto, o->staged) > 0)
             sf_writer_stage (w, o, upto);
     }
+    sf_fleet_set_caught_up (false);
     atomic_fetch_add (&c->metrics->gossip_records_in, applied);
     sf_writer_commit (w);
 }
@@ -1081,17 +1086,23 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
     bool patches = false;
     sf_map_bool (body, "patch", &patches, NULL);
     const msgpack_object *full = sf_map_get (body, "full");
+    //  The history before the records: the events of a time the peer did
+    //  not witness move its fleet state on (the moves they tell of), so the
+    //  latest records of that time, which follow, find it where the
+    //  witnesses left it and derive nothing the witnesses did not
+    //  (docs/migrations.md "Caught up, not observed")
     if (is_request) {
         s_pack_exchange (g, "gossip_reply");
         s_send_route (g, route);
+        s_send_history (g, sf_map_get (body, "history"), NULL, route);
         uint64_t lag = s_send_delta (g, digest, NULL, route, m, patches, full);
         if (m)
             m->lag_changes = lag;
     }
     else if (m) {
+        s_send_history (g, sf_map_get (body, "history"), m, route);
         m->lag_changes = s_send_delta (g, digest, m, NULL, m, patches, full);
     }
-    s_send_history (g, sf_map_get (body, "history"), is_request ? NULL : m, route);
     if (!is_request && m && g->c->ext)
         s_send_ext (g, m, NULL, NULL, false);
 }

@@ -192,8 +192,9 @@ s_val (const sf_key_t *k)
 }
 
 //  Walks db: entries whose key starts with prefix (all when plen is 0), from
-//  the first key >= from when from is set (forwards only), in key order or
-//  backwards. fn returns non-zero to stop. The one cursor loop of the store.
+//  the first key >= from when from is set (backwards: from the last key <
+//  from), in key order or backwards. fn returns non-zero to stop. The one
+//  cursor loop of the store.
 static int
 s_foreach (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen, const void *from,
            size_t flen, bool backwards, sf_kv_fn *fn, void *arg)
@@ -205,7 +206,14 @@ s_foreach (MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen, const voi
         return -1;
     MDB_val k, v;
     int rc;
-    if (backwards) {
+    if (backwards && from) {
+        //  The last key before from: at the first key >= from, one back
+        k = (MDB_val) { flen, (void *) from };
+        rc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+        rc = rc == 0 ? mdb_cursor_get (cur, &k, &v, MDB_PREV)
+                     : mdb_cursor_get (cur, &k, &v, MDB_LAST);
+    }
+    else if (backwards) {
         //  Start after the last key with the prefix: at the prefix's
         //  successor (the prefix with its last non-0xff byte raised), one back
         uint8_t succ [SF_KEY_MAX];
@@ -1486,6 +1494,16 @@ sf_store_foreach_from (sf_read_t *r, sf_db_t db, const sf_key_t *prefix,
     return s_foreach (r->txn, s_extra (r->store, db), prefix ? prefix->data : NULL,
                       prefix ? prefix->size : 0, from ? from->data : NULL, from ? from->size : 0,
                       false, fn, arg);
+}
+
+int
+sf_store_foreach_before (sf_read_t *r, sf_db_t db, const sf_key_t *prefix,
+                         const sf_key_t *before, sf_kv_fn *fn, void *arg)
+{
+    if (!before || !before->size)
+        return sf_store_foreach (r, db, prefix, SF_SCAN_BACKWARDS, fn, arg);
+    return s_foreach (r->txn, s_extra (r->store, db), prefix ? prefix->data : NULL,
+                      prefix ? prefix->size : 0, before->data, before->size, true, fn, arg);
 }
 
 int

@@ -99,6 +99,8 @@ typedef struct {
     bool target_running;        //  the open transfer's target record says active
     bool node_down;             //  the changed placement's node is down
     int64_t silent_ms;          //  down: since when the node is silent (wall ms; 0 unknown)
+    bool caught_up;             //  learned by anti-entropy about a past this controller did
+                                //  not witness: the state follows, no event is derived
 } sf_fleet_change_t;
 
 #define SF_FLEET_EFFECTS_MAX 6
@@ -138,6 +140,13 @@ int sf_fleet_pending (void);
 int sf_fleet_tick (sf_store_t *store);
 int sf_fleet_node_down (sf_store_t *store, const char *node);
 int sf_fleet_node_up (sf_store_t *store, const char *node);
+//  The placement changes stored until this is turned off again were caught
+//  up from a peer, not observed: records a controller learns by
+//  anti-entropy about a time it was away (stopped, partitioned, starved;
+//  controller/gossip.c decides) skip the intermediate states that others
+//  saw, so they move the state machine without deriving events (the
+//  witnesses' events arrive by the replicated history). Writer thread only.
+void sf_fleet_set_caught_up (bool caught_up);
 //  Stores a placement with its derived flags and derives what it changed
 int sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s);
 //  Deletes a placement (tombstone at ver) and derives what that changed
@@ -186,6 +195,7 @@ typedef struct {
     size_t total;               //  events matching every filter (all pages)
     size_t counts [SF_EV_COUNT];    //  per kind, matching every filter but kinds
     bool more;                  //  events follow the page (next cursor: its last)
+    size_t visited;             //  entries the page's seek walked (its cost; totals aside)
 } sf_fleet_events_t;
 
 //  A selection of the history, and a page of it. The order is newest first,
@@ -205,8 +215,12 @@ typedef struct {
 
 //  The selection, newest first, at most q->limit after q->after;
 //  transfer_stuck ones are derived from the transfer log and
-//  ctx->transfer_timeout_s. Cost: the events in the time range, read and
-//  filtered. 0 or -1 (err).
+//  ctx->transfer_timeout_s. The page is a keyset seek (backwards from just
+//  before the cursor): O(log n) plus the events visited, which is the page
+//  itself without a stream or node filter. total and counts come from one
+//  pass over the time range, kept for the selection until the history (or
+//  the clock: the window, a transfer turning stuck) changes them, so paging
+//  counts once. 0 or -1 (err).
 int sf_fleet_events (sf_query_ctx_t *ctx, const sf_fleet_query_t *q,
                      sf_fleet_events_t *out, char *err, size_t errlen);
 //  An event's identity as an opaque cursor text (SF_FLEET_CURSOR_MAX bytes

@@ -255,6 +255,11 @@ int sf_store_foreach (sf_read_t *r, sf_db_t db, const sf_key_t *prefix, int flag
 //  The same, forwards, starting at the first key >= from
 int sf_store_foreach_from (sf_read_t *r, sf_db_t db, const sf_key_t *prefix,
                            const sf_key_t *from, sf_kv_fn *fn, void *arg);
+//  The same, backwards, starting at the last key < before (a keyset seek:
+//  O(log n) to the position, then what is visited); NULL or empty before:
+//  from the last key
+int sf_store_foreach_before (sf_read_t *r, sf_db_t db, const sf_key_t *prefix,
+                             const sf_key_t *before, sf_kv_fn *fn, void *arg);
 //  Entries in db
 int sf_store_count (sf_read_t *r, sf_db_t db, size_t *count);
 #endif

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "sf_fleet.h"
@@ -486,7 +487,9 @@ s_test_live (const char *node, int64_t *silent_ms, void *arg)
     return down ? SF_LIVE_DOWN : SF_LIVE_ALIVE;
 }
 
-typedef enum { S_PUT, S_DOWN, S_UP } s_fact_kind_t;
+//  S_CAUGHT: a put caught up from a peer (sf_fleet_set_caught_up), not
+//  observed; S_HIST: an event a peer's history message carries
+typedef enum { S_PUT, S_DOWN, S_UP, S_CAUGHT, S_HIST } s_fact_kind_t;
 
 typedef struct {
     const char *label;
@@ -499,12 +502,47 @@ typedef struct {
     uint64_t seq;
     int after;                  //  index of a fact that must come first (-1: none)
 } s_fact_t;
+//  An S_HIST fact: node is "FROM>TO", type the event's kind, changed_at_ms
+//  its time and started_at its duration
+
+//  One event as a peer's history message carries it, applied in the open
+//  write transaction; returns how many were added
+static size_t
+s_peer_event (sf_store_t *store, int kind, const char *uid, const char *from, const char *to,
+              int64_t at_ms, int64_t duration_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_map (&pk, 8);
+    const char *keys [] = { "stream", "uid", "from", "to", "kind", "reason" };
+    const char *vals [] = { "cam", uid, from, to, sf_event_kind_name (kind), "a peer's" };
+    for (int i = 0; i < 6; i++) {
+        msgpack_pack_str_with_body (&pk, keys [i], strlen (keys [i]));
+        msgpack_pack_str_with_body (&pk, vals [i], strlen (vals [i]));
+    }
+    msgpack_pack_str_with_body (&pk, "at_ms", 5);
+    msgpack_pack_int64 (&pk, at_ms);
+    msgpack_pack_str_with_body (&pk, "duration_ms", 11);
+    msgpack_pack_int64 (&pk, duration_ms);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    size_t added = 0;
+    assert_int_equal (sf_fleet_history_apply (store, &u.data, &added), 0);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sb);
+    return added;
+}
 
 static void
 s_apply_fact (sf_store_t *store, const s_fact_t *f)
 {
     assert_int_equal (sf_store_write_begin (store), 0);
-    if (f->kind == S_PUT) {
+    if (f->kind == S_PUT || f->kind == S_CAUGHT) {
+        sf_fleet_set_caught_up (f->kind == S_CAUGHT);
         sf_stream_t s;
         sf_stream_init (&s);
         SF_STRSET (s.name, "cam");
@@ -517,6 +555,14 @@ s_apply_fact (sf_store_t *store, const s_fact_t *f)
         s.version = (sf_version_t) { 1, f->seq };
         assert_int_equal (sf_fleet_apply_put (store, &s), 0);
         sf_stream_clear (&s);
+        sf_fleet_set_caught_up (false);
+    }
+    else if (f->kind == S_HIST) {
+        char from [SF_NODE_MAX + 1];
+        const char *gt = strchr (f->node, '>');
+        assert_non_null (gt);
+        snprintf (from, sizeof (from), "%.*s", (int) (gt - f->node), f->node);
+        s_peer_event (store, f->type, "uid-cam", from, gt + 1, f->changed_at_ms, f->started_at);
     }
     else if (f->kind == S_DOWN) {
         s_down [f->node [0] - 'A'] = 1;
@@ -543,11 +589,12 @@ s_flags_of (sf_store_t *store, const char *node, char *out)
     sf_store_read_end (&r);
 }
 
-//  The outcome of one order: events, current node, flags of A and B
+//  The outcome of one order: events, current node, flags of A and B (and
+//  of C, when it has a placement)
 static void
 s_outcome (sf_store_t *store, char *out, size_t size)
 {
-    char ev [1024], cur [SF_NODE_MAX + 1], fa [8], fb [8];
+    char ev [1024], cur [SF_NODE_MAX + 1], fa [8], fb [8], fc [8];
     s_events (store, ev, sizeof (ev));
     sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
     sf_fleet_events_t hist;
@@ -556,7 +603,14 @@ s_outcome (sf_store_t *store, char *out, size_t size)
     sf_fleet_events_clear (&hist);
     s_flags_of (store, "A", fa);
     s_flags_of (store, "B", fb);
-    snprintf (out, size, "%s current=%s A=%s B=%s", ev, cur, fa, fb);
+    sf_read_t r;
+    sf_row_t row;
+    assert_int_equal (sf_store_read_begin (store, &r), 0);
+    bool have_c = sf_store_get_row (&r, "C", "cam", &row) == 0;
+    sf_store_read_end (&r);
+    s_flags_of (store, "C", fc);
+    snprintf (out, size, "%s current=%s A=%s B=%s%s%s", ev, cur, fa, fb, have_c ? " C=" : "",
+              have_c ? fc : "");
 }
 
 //  Runs every order of facts [0, n) that keeps each fact's "after" before
@@ -702,6 +756,104 @@ test_every_order_of_a_migration (void **state)
     assert_int_equal (s_every_order (late, 3, NULL, 0,
                       "transfer_stuck A>B 320000 120000;transfer_started A>B 200000 0; current=A A=T B=T"), 3);
     s_silent_ms = 150000;
+    sf_fleet_set_liveness (NULL, NULL);
+}
+
+static void
+test_every_order_of_a_catch_up (void **state)
+{
+    sf_fleet_set_liveness (s_test_live, NULL);
+    //  This controller sees cam move A -> B (A from 100 s, B from 200 s, A
+    //  stops at 205.5 s). Then it is away while cam moves B -> C (C from
+    //  300 s, B stops at 305.5 s) and C -> A (A from 400 s, C stops at
+    //  405.5 s), and catches up with the latest records alone, in every
+    //  order: B stopped, C stopped, A active since 400 s. Those records
+    //  would tell of a move B -> A that never was (returned, or a transfer
+    //  and returned): caught up, not observed, they derive no event.
+    const s_fact_t facts [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 0 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 1 },
+        { "B-stopped", S_CAUGHT, "B", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 305500, 3, 2 },
+        { "C-stopped", S_CAUGHT, "C", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 405500, 2, 2 },
+        { "A-back", S_CAUGHT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 400, 400100, 3, 2 },
+    };
+    assert_int_equal (s_every_order (facts, 6, NULL, 0,
+                      "migrated A>B 205500 5500;transfer_started A>B 200000 0; "
+                      "current=A A= B=M C="), 6);
+    //  The witnesses' events arrive by the history: the same history as
+    //  theirs, and C, which the stream left too, is migrated here as there.
+    //  Then B starts cam again, observed: a transfer from A, where it lives
+    const s_fact_t tail [] = {
+        { "hist-1", S_HIST, "B>C", 0, SF_EV_TRANSFER_STARTED, 0, 300000, 0, -1 },
+        { "hist-2", S_HIST, "B>C", 0, SF_EV_MIGRATED, 5500, 305500, 0, -1 },
+        { "hist-3", S_HIST, "C>A", 0, SF_EV_TRANSFER_STARTED, 0, 400000, 0, -1 },
+        { "hist-4", S_HIST, "C>A", 0, SF_EV_RETURNED, 5500, 405500, 0, -1 },
+        { "B-again", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 500, 500100, 4, -1 },
+    };
+    assert_int_equal (s_every_order (facts, 6, tail, 5,
+                      "transfer_stuck A>B 620000 120000;transfer_started A>B 500000 0;"
+                      "returned C>A 405500 5500;transfer_started C>A 400000 0;"
+                      "migrated B>C 305500 5500;transfer_started B>C 300000 0;"
+                      "migrated A>B 205500 5500;transfer_started A>B 200000 0; "
+                      "current=A A=T B=T C=M"), 6);
+    //  The same records observed (not caught up) are what they tell: the
+    //  controller cannot know better, and derives the move B -> A
+    s_fact_t seen [6];
+    memcpy (seen, facts, sizeof (seen));
+    for (int i = 3; i < 6; i++)
+        seen [i].kind = S_PUT;
+    const s_fact_t order [] = { seen [0], seen [1], seen [2], seen [3], seen [4], seen [5] };
+    assert_int_equal (s_every_order (order, 1, order + 1, 5,
+                      "returned B>A 400000 0;migrated A>B 205500 5500;transfer_started A>B 200000 0; "
+                      "current=A A= B=M C="), 1);
+    sf_fleet_set_liveness (NULL, NULL);
+}
+
+static void
+test_every_order_after_the_witnesses_history (void **state)
+{
+    sf_fleet_set_liveness (s_test_live, NULL);
+    //  The same absence as above (cam moved B -> C -> A while this
+    //  controller was away), but it was not restarted, so the records it
+    //  learns are not marked caught up: the witnesses' history comes first
+    //  (gossip sends it before the records), and its moves bring the state
+    //  to where they left it. The records that follow, in every order,
+    //  derive nothing: no move B -> A
+    const s_fact_t facts [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 0 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 1 },
+        { "hist-B>C", S_HIST, "B>C", 0, SF_EV_MIGRATED, 5500, 305500, 0, 2 },
+        { "hist-C>A", S_HIST, "C>A", 0, SF_EV_RETURNED, 5500, 405500, 0, 3 },
+        { "B-stopped", S_PUT, "B", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 305500, 3, 4 },
+        { "C-stopped", S_PUT, "C", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 405500, 2, 4 },
+        { "A-back", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 400, 400100, 3, 4 },
+    };
+    const s_fact_t tail [] = {
+        { "hist-1", S_HIST, "B>C", 0, SF_EV_TRANSFER_STARTED, 0, 300000, 0, -1 },
+        { "hist-3", S_HIST, "C>A", 0, SF_EV_TRANSFER_STARTED, 0, 400000, 0, -1 },
+    };
+    const char *want = "returned C>A 405500 5500;transfer_started C>A 400000 0;"
+                       "migrated B>C 305500 5500;transfer_started B>C 300000 0;"
+                       "migrated A>B 205500 5500;transfer_started A>B 200000 0; current=A A= B=M C=M";
+    assert_int_equal (s_every_order (facts, 8, tail, 2, want), 6);
+    //  A controller that joins afterwards (no state, no records yet) learns
+    //  the moves oldest first, then the records: the same state
+    const s_fact_t late [] = {
+        { "hist-A>B", S_HIST, "A>B", 0, SF_EV_MIGRATED, 5500, 205500, 0, -1 },
+        { "hist-B>C", S_HIST, "B>C", 0, SF_EV_MIGRATED, 5500, 305500, 0, 0 },
+        { "hist-C>A", S_HIST, "C>A", 0, SF_EV_RETURNED, 5500, 405500, 0, 1 },
+        { "B-stopped", S_PUT, "B", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 305500, 3, 2 },
+        { "C-stopped", S_PUT, "C", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 405500, 2, 2 },
+        { "A-back", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 400, 400100, 3, 2 },
+    };
+    const s_fact_t late_tail [] = {
+        { "hist-0", S_HIST, "A>B", 0, SF_EV_TRANSFER_STARTED, 0, 200000, 0, -1 },
+        { "hist-1", S_HIST, "B>C", 0, SF_EV_TRANSFER_STARTED, 0, 300000, 0, -1 },
+        { "hist-3", S_HIST, "C>A", 0, SF_EV_TRANSFER_STARTED, 0, 400000, 0, -1 },
+    };
+    assert_int_equal (s_every_order (late, 6, late_tail, 3, want), 6);
     sf_fleet_set_liveness (NULL, NULL);
 }
 
@@ -990,6 +1142,159 @@ test_history_filters_by_stream_node_kind_time (void **state)
     s_rmdir (d);
 }
 
+//  Stuck transfers, derived from the transfer log, page with the events
+//  (merged in one order), and the totals follow the clock as they turn stuck
+static void
+test_history_pages_merge_stuck_transfers (void **state)
+{
+    char d [64];
+    sf_store_t *store = s_store (d);
+    int64_t saved = s_now_ms;
+    s_now_ms = 250000;              //  the transfers open at 200..204 s, not stuck yet
+    for (int i = 0; i < 5; i++) {
+        char uid [16];
+        snprintf (uid, sizeof (uid), "cam%d", i);
+        for (int n = 0; n < 2; n++) {
+            sf_stream_t st;
+            sf_stream_init (&st);
+            SF_STRSET (st.name, uid);
+            SF_STRSET (st.uid, uid);
+            SF_STRSET (st.node, n ? "B" : "A");
+            st.status = SF_STATUS_ACTIVE;
+            st.started_at = (n ? 200 : 100) + i;
+            st.changed_at_ms = st.started_at * 1000;
+            st.version = (sf_version_t) { 1, (uint64_t) i + 1 };
+            assert_int_equal (sf_store_write_begin (store), 0);
+            assert_int_equal (sf_fleet_apply_put (store, &st), 0);
+            assert_int_equal (sf_store_commit (store), 0);
+            sf_stream_clear (&st);
+        }
+    }
+    char one [4096], paged [4096];
+    int pages;
+    size_t total;
+    sf_fleet_query_t q = { .limit = 1000 };
+    s_page_all (store, q, one, sizeof (one), &pages, NULL, &total);
+    assert_int_equal (total, 5);
+    assert_null (strstr (one, "transfer_stuck"));
+    //  At 10 days every transfer is stuck (at start + 120 s): the totals
+    //  counted before are not kept past the moment the first turned stuck
+    s_now_ms = saved;
+    s_page_all (store, q, one, sizeof (one), &pages, NULL, &total);
+    assert_int_equal (total, 10);
+    assert_non_null (strstr (one, "transfer_stuck cam4 A>B 324000;transfer_stuck cam3 A>B 323000;"));
+    for (size_t limit = 1; limit <= 4; limit++) {
+        q.limit = limit;
+        s_page_all (store, q, paged, sizeof (paged), &pages, NULL, NULL);
+        assert_string_equal (paged, one);
+        assert_int_equal (pages, (int) ((10 + limit - 1) / limit));
+    }
+    //  Only stuck ones, by a cursor
+    q = (sf_fleet_query_t) { .kinds = 1u << SF_EV_TRANSFER_STUCK, .limit = 2 };
+    s_page_all (store, q, paged, sizeof (paged), &pages, NULL, &total);
+    assert_int_equal (total, 5);
+    assert_int_equal (pages, 3);
+    assert_string_equal (paged, "transfer_stuck cam4 A>B 324000;transfer_stuck cam3 A>B 323000;"
+                                "transfer_stuck cam2 A>B 322000;transfer_stuck cam1 A>B 321000;"
+                                "transfer_stuck cam0 A>B 320000;");
+    sf_store_destroy (&store);
+    s_rmdir (d);
+}
+
+//  A deep page is a seek: it walks the page (and one more), however many
+//  events come before it; the totals are counted once for the selection and
+//  follow a new event at once. SF_HISTORY_BENCH_EVENTS=1000000 makes it the
+//  benchmark of docs/benchmarks.md (times printed, never asserted).
+static double
+s_ms_since (const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime (CLOCK_MONOTONIC, &t1);
+    return (double) (t1.tv_sec - t0->tv_sec) * 1e3 + (double) (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void
+test_history_deep_page_is_a_seek (void **state)
+{
+    const char *env = getenv ("SF_HISTORY_BENCH_EVENTS");
+    size_t n = env && atol (env) > 0 ? (size_t) atol (env) : 3000;
+    bool bench = env != NULL;
+    char dir [64] = "/tmp/sf-test-fleet.XXXXXX", err [256];
+    assert_non_null (mkdtemp (dir));
+    sf_store_t *store = sf_store_new (dir, (size_t) 4 << 30, err, sizeof (err));
+    assert_non_null (store);
+    //  n events of n / 10 streams, one a second, in transactions of 10,000
+    struct timespec t0;
+    clock_gettime (CLOCK_MONOTONIC, &t0);
+    int64_t base = s_now_ms - (int64_t) n * 1000 - 1000;
+    for (size_t i = 0; i < n; i++) {
+        if (i % 10000 == 0)
+            assert_int_equal (sf_store_write_begin (store), 0);
+        sf_fleet_event_t ev;
+        memset (&ev, 0, sizeof (ev));
+        ev.kind = SF_EV_MIGRATED;
+        snprintf (ev.uid, sizeof (ev.uid), "cam%zu", i % (n / 10 ? n / 10 : 1));
+        snprintf (ev.stream, sizeof (ev.stream), "%s", ev.uid);
+        strcpy (ev.from, i % 2 ? "A" : "B");
+        strcpy (ev.to, i % 2 ? "B" : "A");
+        ev.at_ms = base + (int64_t) i * 1000;
+        assert_int_equal (sf_fleet_event_put (store, &ev), 0);
+        if (i % 10000 == 9999 || i == n - 1)
+            assert_int_equal (sf_store_commit (store), 0);
+    }
+    double fill_ms = s_ms_since (&t0);
+    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_fleet_events_t evs;
+    //  The first page: the totals' pass
+    sf_fleet_query_t q = { .limit = 100 };
+    clock_gettime (CLOCK_MONOTONIC, &t0);
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    double first_ms = s_ms_since (&t0);
+    assert_int_equal (evs.total, n);
+    assert_int_equal (evs.count, 100);
+    assert_int_equal (evs.events [0].at_ms, base + (int64_t) (n - 1) * 1000);
+    sf_fleet_events_clear (&evs);
+    //  The page after the event at offset n / 2 (newest first)
+    size_t offset = n / 2;
+    sf_fleet_event_t cursor;
+    memset (&cursor, 0, sizeof (cursor));
+    size_t at = n - 1 - offset;
+    cursor.kind = SF_EV_MIGRATED;
+    snprintf (cursor.uid, sizeof (cursor.uid), "cam%zu", at % (n / 10 ? n / 10 : 1));
+    strcpy (cursor.from, at % 2 ? "A" : "B");
+    strcpy (cursor.to, at % 2 ? "B" : "A");
+    cursor.at_ms = base + (int64_t) at * 1000;
+    q.after = &cursor;
+    double deep_ms = 0;
+    int rounds = bench ? 100 : 3;
+    for (int i = 0; i < rounds; i++) {
+        clock_gettime (CLOCK_MONOTONIC, &t0);
+        assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+        deep_ms += s_ms_since (&t0);
+        assert_int_equal (evs.total, n);
+        assert_int_equal (evs.count, 100);
+        assert_true (evs.more);
+        for (size_t k = 0; k < evs.count; k++)
+            assert_int_equal (evs.events [k].at_ms, base + (int64_t) (at - 1 - k) * 1000);
+        //  the page and the one after it, no more (the stuck walk: nothing)
+        assert_true (evs.visited <= 102);
+        sf_fleet_events_clear (&evs);
+    }
+    //  A new event: the totals follow at once
+    s_event_at (store, SF_EV_FAILOVER, "new", "A", "B", s_now_ms - 500);
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    assert_int_equal (evs.total, n + 1);
+    assert_int_equal (evs.counts [SF_EV_FAILOVER], 1);
+    sf_fleet_events_clear (&evs);
+    if (bench)
+        printf ("# history bench: %zu events (%zu streams) stored in %.0f ms; first page of 100 "
+                "(with the totals' pass) %.2f ms; page of 100 after offset %zu %.3f ms "
+                "(mean of %d, totals cached)\n", n, n / 10, fill_ms, first_ms, offset,
+                deep_ms / rounds, rounds);
+    sf_store_destroy (&store);
+    s_rmdir (dir);
+}
+
 //  ---------------------------------------------------------------------------
 //  Retention: the window and the bound per stream, on every insert
 
@@ -1178,11 +1483,15 @@ main (void)
         cmocka_unit_test (test_open_transfer_turns_stuck_at_query_time),
         cmocka_unit_test (test_every_order_of_an_early_takeover),
         cmocka_unit_test (test_every_order_of_a_migration),
+        cmocka_unit_test (test_every_order_of_a_catch_up),
+        cmocka_unit_test (test_every_order_after_the_witnesses_history),
         cmocka_unit_test (test_uid_change_is_reindexed),
         cmocka_unit_test (test_stopped_stream_keeps_its_functions),
         cmocka_unit_test (test_history_pages_cover_every_event_once),
         cmocka_unit_test (test_history_cursor_is_stable_under_inserts),
         cmocka_unit_test (test_history_filters_by_stream_node_kind_time),
+        cmocka_unit_test (test_history_pages_merge_stuck_transfers),
+        cmocka_unit_test (test_history_deep_page_is_a_seek),
         cmocka_unit_test (test_history_window_is_kept_on_insert_sweep_and_gossip),
         cmocka_unit_test (test_history_bound_per_stream_is_the_newest_whatever_the_order),
     };
