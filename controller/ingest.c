@@ -30,6 +30,8 @@ typedef struct {
     //  or one full disk earns one request, not one per message in flight
     bool waiting;
     int64_t retry_ms;               //  back-off of the last retry; 0 after a success
+    //  Patches staged in the open transaction, counted once it commits
+    uint64_t staged_spliced, staged_reencoded;
 } s_agent_t;
 
 #define S_RETRY_FIRST_MS 1000
@@ -140,6 +142,11 @@ s_on_done (sf_origin_t *o, int result, bool ack_due, void *arg)
     s_agent_t *a = zhashx_lookup (self->agents, o->node);
     if (!a)
         return;                     //  changed by gossip only
+    if (result == SF_WRITER_STORED) {
+        atomic_fetch_add (&self->cfg.metrics->patches_spliced, a->staged_spliced);
+        atomic_fetch_add (&self->cfg.metrics->patches_reencoded, a->staged_reencoded);
+    }
+    a->staged_spliced = a->staged_reencoded = 0;
     if (result == SF_WRITER_STORED) {
         if (ack_due) {
             sf_msg_ack (&self->out, o->committed.gen, o->committed.seq);
@@ -276,8 +283,8 @@ s_claim (const sf_stream_t *s)
 //  0; -1 with err and reason set (nothing written); -2 when this controller
 //  holds no such placement (the agent must send it whole: a snapshot).
 static int
-s_put_patch (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *p, sf_version_t ver,
-             int *reason, char *err)
+s_put_patch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, const msgpack_object *p,
+             sf_version_t ver, int *reason, char *err)
 {
     sf_writer_t *w = self->cfg.writer;
     *reason = SF_REJ_FIELD;
@@ -334,6 +341,7 @@ s_put_patch (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *p, sf_vers
             }
             if (self->cfg.patches)
                 sf_patchlog_note (self->cfg.patches, o->node, ps->name, base, ver, p);
+            a->staged_spliced++;
             return 0;
         }
     }
@@ -351,6 +359,7 @@ s_put_patch (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *p, sf_vers
     }
     if (self->cfg.patches)
         sf_patchlog_note (self->cfg.patches, o->node, ps->name, base, ver, p);
+    a->staged_reencoded++;
     return 0;
 }
 
@@ -597,7 +606,7 @@ s_on_batch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
         if (put)
             rc = s_put_record (self, o, put, ver, &reason, err);
         else if (patch) {
-            rc = s_put_patch (self, o, patch, ver, &reason, err);
+            rc = s_put_patch (self, a, o, patch, ver, &reason, err);
             if (rc == -2) {
                 //  What it patches is not here: only the whole state helps
                 sf_ingest_reject (self, route, o->node, reason, err);

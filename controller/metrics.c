@@ -43,6 +43,9 @@ sf_metrics_init (sf_metrics_t *self)
     atomic_init (&self->gossip_patches_out, 0);
     atomic_init (&self->gossip_patches_in, 0);
     atomic_init (&self->gossip_patch_misses, 0);
+    atomic_init (&self->patches_spliced, 0);
+    atomic_init (&self->patches_reencoded, 0);
+    atomic_init (&self->coalesced, 0);
 }
 
 //  Records one committed batch and its latency in microseconds. A negative
@@ -105,6 +108,16 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
                s_get (&self->resyncs));
     s_counter (out, "streamfleet_ingest_heartbeats_total",
                "Agent heartbeats received.", s_get (&self->heartbeats));
+    s_family (out, "streamfleet_ingest_patches_total", "counter",
+              "Agents' patches committed, by path: spliced onto the stored record's bytes, or "
+              "re-encoded through the fleet (a change of status, uid, type or functions).");
+    fprintf (out, "streamfleet_ingest_patches_total{path=\"spliced\"} %llu\n",
+             (unsigned long long) s_get (&self->patches_spliced));
+    fprintf (out, "streamfleet_ingest_patches_total{path=\"reencoded\"} %llu\n",
+             (unsigned long long) s_get (&self->patches_reencoded));
+    s_counter (out, "streamfleet_store_coalesced_total",
+               "Placement updates folded into a later update of the same placement within one "
+               "write transaction (written once, the last).", s_get (&self->coalesced));
     s_counter (out, "streamfleet_store_map_grows_total",
                "Times the LMDB map was grown after MDB_MAP_FULL.", s_get (&self->map_grows));
     s_counter (out, "streamfleet_queries_total",

@@ -6,6 +6,9 @@
     second of commits, which the agents' snapshots restore on reconnect
     (docs/architecture.md).
 
+    Updates of stored placements are held to the commit and written once
+    each (coalescing; s_defer, below).
+
     Replication needs each origin's changes in version order: the byver
     database keys every live placement, tombstone and node record by
     node \0 be64(gen) be64(seq) name, and every write here keeps it exact
@@ -58,6 +61,26 @@ struct sf_store_t {
     uint64_t digest, digest_count;
     uint64_t wdigest;
     int64_t wdigest_count;
+    //  Placement writes of the open transaction held back to its end, so
+    //  that several updates of one stream cost one set of B-tree writes and
+    //  one observer change (s_defer). Writer thread only.
+    struct s_pending **pend;    //  entries, reused across transactions
+    size_t npend, pendcap;
+    uint32_t *pidx;             //  open addressing: entry index + 1, 0 empty
+    size_t pidx_cap;            //  a power of two, at least 2 x pendcap
+    uint64_t coalesced_txn;     //  updates folded into a held one, this transaction
+    uint64_t coalesced;         //  the same, every committed transaction
+};
+
+//  A held placement write: the row's value as it will be stored, and the
+//  version LMDB holds for it (its version index key, replaced at the flush)
+struct s_pending {
+    sf_key_t key;               //  node \0 name
+    uint64_t hash;
+    sf_version_t stored;
+    bool live;                  //  held now; false once flushed
+    char *val;                  //  summary + packed record
+    size_t size;
 };
 
 struct s_logged {
@@ -68,6 +91,7 @@ struct s_logged {
 };
 
 static int s_summary_migrate (sf_store_t *self, MDB_dbi meta, char *err, size_t errlen);
+static void s_pend_reset (sf_store_t *self);
 
 void
 sf_store_set_observer (sf_store_t *self, sf_store_observer_fn *fn, void *arg)
@@ -379,6 +403,12 @@ sf_store_destroy (sf_store_t **self_p)
     pthread_rwlock_destroy (&self->resize);
     free (self->log);
     free (self->log_view);
+    for (size_t i = 0; i < self->pendcap; i++) {
+        free (self->pend [i]->val);
+        free (self->pend [i]);
+    }
+    free (self->pend);
+    free (self->pidx);
     free (self);
     *self_p = NULL;
 }
@@ -688,6 +718,7 @@ sf_store_write_begin (sf_store_t *self)
     self->nlog = 0;
     self->wdigest = 0;
     self->wdigest_count = 0;
+    s_pend_reset (self);
     pthread_rwlock_rdlock (&self->resize);
     int rc = mdb_txn_begin (self->env, NULL, 0, &self->wtxn);
     if (rc) {
@@ -761,10 +792,237 @@ s_get (MDB_txn *txn, MDB_dbi dbi, const sf_key_t *key, sf_val_t *out)
     return 0;
 }
 
+//  ---------------------------------------------------------------------------
+//  Coalescing: placement writes held to the end of the transaction
+//
+//  An update of a placement LMDB already holds, written by
+//  sf_store_put_stream_packed (the patch splice, the fleet's flag rewrite),
+//  is not written at once: it is held here, keyed by node \0 name, and a
+//  later update of the same placement in the same transaction replaces it
+//  (the last wins; it carries every field, so nothing of the earlier one is
+//  lost). At the commit the held writes go to LMDB in key order (nearby
+//  pages, once each), with their version index entries and their one
+//  observer change each. Every other operation that could see a held row
+//  either reads it from here (sf_store_get_row, the name index walks on the
+//  write view) or flushes first: the held write of that key (a put through
+//  the fleet, a delete) or all of them (a cursor walk of the write view,
+//  the tombstone collection). So the write view always reads what was
+//  written, and a commit stores all of it or, when it fails, none.
+
+static uint64_t
+s_key_hash (const sf_key_t *k)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < k->size; i++)
+        h = (h ^ k->data [i]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static struct s_pending *
+s_pend_find (sf_store_t *self, const sf_key_t *k, uint64_t h)
+{
+    if (!self->pidx_cap)
+        return NULL;
+    size_t mask = self->pidx_cap - 1;
+    for (size_t i = h & mask; self->pidx [i]; i = (i + 1) & mask) {
+        struct s_pending *p = self->pend [self->pidx [i] - 1];
+        if (p->hash == h && p->key.size == k->size && memcmp (p->key.data, k->data, k->size) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+static void
+s_pend_index (sf_store_t *self, size_t at)
+{
+    size_t mask = self->pidx_cap - 1;
+    size_t i = self->pend [at]->hash & mask;
+    while (self->pidx [i])
+        i = (i + 1) & mask;
+    self->pidx [i] = (uint32_t) at + 1;
+}
+
+//  A new entry for key k (absent from the index)
+static struct s_pending *
+s_pend_add (sf_store_t *self, const sf_key_t *k, uint64_t h)
+{
+    if (self->npend == self->pendcap) {
+        size_t cap = self->pendcap ? self->pendcap * 2 : 1024;
+        self->pend = sf_xreallocarray (self->pend, cap, sizeof (*self->pend));
+        for (size_t i = self->pendcap; i < cap; i++)
+            self->pend [i] = sf_xcalloc (1, sizeof (struct s_pending));
+        self->pendcap = cap;
+        free (self->pidx);
+        self->pidx_cap = cap * 2;
+        self->pidx = sf_xcalloc (self->pidx_cap, sizeof (*self->pidx));
+        for (size_t i = 0; i < self->npend; i++)
+            s_pend_index (self, i);
+    }
+    struct s_pending *p = self->pend [self->npend];
+    p->key.size = k->size;
+    memcpy (p->key.data, k->data, k->size);
+    p->hash = h;
+    p->live = false;
+    s_pend_index (self, self->npend++);
+    return p;
+}
+
+//  Forgets every held write (after a flush of all, or an abort)
+static void
+s_pend_reset (sf_store_t *self)
+{
+    if (self->npend)
+        memset (self->pidx, 0, self->pidx_cap * sizeof (*self->pidx));
+    self->npend = 0;
+    self->coalesced_txn = 0;
+}
+
+//  Sets the value of held write p: summary and packed record. The old value
+//  may be where packed points (a row read back from here), so it goes last.
+static void
+s_pend_set (struct s_pending *p, const sf_summary_t *sum, const void *packed, size_t size)
+{
+    char *val = sf_xmalloc (sizeof (*sum) + size);
+    memcpy (val, sum, sizeof (*sum));
+    memcpy (val + sizeof (*sum), packed, size);
+    free (p->val);
+    p->val = val;
+    p->size = sizeof (*sum) + size;
+}
+
+//  Writes held write p to LMDB: its version index key replaces the stored
+//  version's, the value replaces the row. 0 or -1 (the transaction fails).
+static int
+s_flush_one (sf_store_t *self, struct s_pending *p)
+{
+    p->live = false;
+    const char *node = (const char *) p->key.data;
+    size_t nlen = strlen (node);
+    size_t name_len = p->key.size - nlen - 1;
+    char name [SF_NAME_MAX + 1];
+    memcpy (name, p->key.data + nlen + 1, name_len);
+    name [name_len] = 0;
+    sf_summary_t sum;
+    memcpy (&sum, p->val, sizeof (sum));
+    sf_key_t vk;
+    s_vkey (&vk, node, p->stored, name);
+    s_del (self, self->byver, &vk);
+    s_vkey (&vk, node, (sf_version_t) { sum.gen, sum.seq }, name);
+    if (s_put (self, self->byver, &vk, "s", 1, 0) || s_put (self, self->streams, &p->key, p->val, p->size, 0))
+        return -1;
+    self->wdigest ^= s_row_digest (p->key.data, p->key.size, p->stored.gen, p->stored.seq);
+    self->wdigest ^= s_row_digest (p->key.data, p->key.size, sum.gen, sum.seq);
+    s_log (self, false, node, name, name_len, &sum);
+    return 0;
+}
+
+static int
+s_pend_cmp (const void *a, const void *b)
+{
+    const struct s_pending *x = *(struct s_pending * const *) a, *y = *(struct s_pending * const *) b;
+    size_t n = x->key.size < y->key.size ? x->key.size : y->key.size;
+    int c = memcmp (x->key.data, y->key.data, n);
+    return c ? c : (x->key.size > y->key.size) - (x->key.size < y->key.size);
+}
+
+//  Writes every held write to LMDB, in key order. 0 or -1.
+static int
+s_flush_all (sf_store_t *self)
+{
+    if (!self->npend)
+        return 0;
+    struct s_pending **order = sf_xreallocarray (NULL, self->npend, sizeof (*order));
+    size_t n = 0;
+    for (size_t i = 0; i < self->npend; i++)
+        if (self->pend [i]->live)
+            order [n++] = self->pend [i];
+    qsort (order, n, sizeof (*order), s_pend_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = s_flush_one (self, order [i]);
+    free (order);
+    uint64_t coalesced = self->coalesced_txn;
+    s_pend_reset (self);
+    self->coalesced_txn = coalesced;        //  counted when the commit works
+    return rc;
+}
+
+//  Flushes the held write of key k, if any. 0 or -1.
+static int
+s_flush_key (sf_store_t *self, const sf_key_t *k)
+{
+    struct s_pending *p = self->npend ? s_pend_find (self, k, s_key_hash (k)) : NULL;
+    return p && p->live ? s_flush_one (self, p) : 0;
+}
+
+//  Holds an update of placement key k (sum and packed as they will be
+//  stored). 0 held; 1 not held: LMDB has no such row, the caller writes it
+//  at once (a new row also needs its name index entry and, maybe, a
+//  tombstone's removal).
+static int
+s_defer (sf_store_t *self, const sf_key_t *k, const sf_summary_t *sum, const void *packed, size_t size)
+{
+    uint64_t h = s_key_hash (k);
+    struct s_pending *p = s_pend_find (self, k, h);
+    if (p && p->live) {
+        s_pend_set (p, sum, packed, size);
+        self->coalesced_txn++;
+        return 0;
+    }
+    sf_val_t old;
+    if (s_get (self->wtxn, self->streams, k, &old) || old.size < sizeof (sf_summary_t))
+        return 1;
+    sf_summary_t o;
+    memcpy (&o, old.data, sizeof (o));
+    if (!p)
+        p = s_pend_add (self, k, h);
+    p->stored = (sf_version_t) { o.gen, o.seq };
+    p->live = true;
+    s_pend_set (p, sum, packed, size);
+    return 0;
+}
+
+//  A streams row of the transaction r reads: a held write first when r is
+//  the write view. 0 found, 1 absent, -1.
+static int
+s_get_stream (sf_read_t *r, const sf_key_t *k, sf_val_t *v)
+{
+    sf_store_t *self = r->store;
+    if (r->txn && r->txn == self->wtxn && self->npend) {
+        struct s_pending *p = s_pend_find (self, k, s_key_hash (k));
+        if (p && p->live) {
+            *v = (sf_val_t) { p->val, p->size };
+            return 0;
+        }
+    }
+    return s_get (r->txn, self->streams, k, v);
+}
+
+//  Before a cursor walks the write view: every held write in LMDB
+static void
+s_flush_view (sf_read_t *r)
+{
+    if (r->txn && r->txn == r->store->wtxn && r->store->npend)
+        s_flush_all (r->store);
+}
+
+uint64_t
+sf_store_coalesced (sf_store_t *self)
+{
+    return self->coalesced;
+}
+
 int
 sf_store_put_stream_packed (sf_store_t *self, const char *node, const char *name,
                             const sf_summary_t *sum, const void *packed, size_t size)
 {
+    if (!self->wtxn || self->wfailed || strlen (node) > SF_NODE_MAX || strlen (name) > SF_NAME_MAX)
+        return -1;
+    sf_key_t k;
+    s_key2 (&k, node, name);
+    //  An update of a stored row is held to the commit (coalescing)
+    if (s_defer (self, &k, sum, packed, size) == 0)
+        return 0;
     return sf_store_put_stream_prev (self, node, name, sum, packed, size, NULL);
 }
 
@@ -779,6 +1037,8 @@ sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
         return -1;
     sf_key_t k, vk;
     s_key2 (&k, node, name);
+    if (s_flush_key (self, &k))
+        return -1;
     sf_summary_t sum = *sum_in;
     //  The version index loses the old key and gains the new one
     sf_val_t old;
@@ -849,6 +1109,8 @@ sf_store_del_stream (sf_store_t *self, const char *node, const char *name, sf_ve
         return -1;
     sf_key_t k, vk;
     s_key2 (&k, node, name);
+    if (s_flush_key (self, &k))
+        return -1;
     sf_val_t old;
     if (s_get (self->wtxn, self->streams, &k, &old) == 0 && old.size >= sizeof (sf_summary_t)) {
         sf_summary_t o;
@@ -965,6 +1227,11 @@ sf_store_commit (sf_store_t *self)
     if (!self->wtxn)
         return 0;
     int rc;
+    //  The held writes go first: they are part of this transaction
+    if (!self->wfailed)
+        s_flush_all (self);
+    uint64_t coalesced = self->coalesced_txn;
+    s_pend_reset (self);
     if (self->wfailed) {
         rc = self->wfailed;
         mdb_txn_abort (self->wtxn);
@@ -976,6 +1243,7 @@ sf_store_commit (sf_store_t *self)
     size_t nlog = self->nlog;
     self->nlog = 0;
     if (rc == 0) {
+        self->coalesced += coalesced;
         self->digest ^= self->wdigest;
         self->digest_count = (uint64_t) ((int64_t) self->digest_count + self->wdigest_count);
         //  Committed: the observer learns it before anyone is acknowledged
@@ -1006,6 +1274,7 @@ sf_store_abort (sf_store_t *self)
         return;
     mdb_txn_abort (self->wtxn);
     self->nlog = 0;
+    s_pend_reset (self);
     self->wtxn = NULL;
     pthread_rwlock_unlock (&self->resize);
 }
@@ -1123,6 +1392,7 @@ sf_store_scan_streams (sf_read_t *r, const char *node, sf_row_fn *fn, void *arg)
     if (node && strlen (node) > SF_NODE_MAX)
         return 0;
     s_rows_t a = { fn, arg };
+    s_flush_view (r);
     return s_foreach (r->txn, r->store->streams, prefix.data, prefix.size, NULL, 0, false,
                       s_row_one, &a);
 }
@@ -1136,7 +1406,7 @@ sf_store_get_row (sf_read_t *r, const char *node, const char *name, sf_row_t *ro
     sf_key_t k;
     s_key2 (&k, node, name);
     sf_val_t v;
-    if (s_get (r->txn, r->store->streams, &k, &v))
+    if (s_get_stream (r, &k, &v))
         return -1;
     sf_val_t key = { k.data, k.size };
     return s_row (&key, &v, row, names);
@@ -1152,7 +1422,7 @@ s_row_by_name (sf_read_t *r, const sf_val_t *ik, sf_row_fn *fn, void *arg)
     sf_key_t k;
     s_key2 (&k, node, name);
     sf_val_t v;
-    if (s_get (r->txn, r->store->streams, &k, &v))
+    if (s_get_stream (r, &k, &v))
         return 0;
     sf_val_t key = { k.data, k.size };
     char names [NAMES_MAX];
@@ -1364,6 +1634,7 @@ sf_store_scan_versions (sf_read_t *r, const char *node, sf_version_t after, sf_v
     sf_key_make (&prefix, "s", node);
     s_vkey (&from, node, start, "");
     s_versions_t a = { fn, arg, prefix.size };
+    s_flush_view (r);
     return s_foreach (r->txn, r->store->byver, prefix.data, prefix.size, from.data, from.size,
                       false, s_version_one, &a);
 }
@@ -1424,7 +1695,7 @@ s_expired_free (void **item)
 int
 sf_store_gc_tombstones (sf_store_t *self, int64_t before_ms)
 {
-    if (!self->wtxn || self->wfailed)
+    if (!self->wtxn || self->wfailed || s_flush_all (self))
         return -1;
     s_gc_t a = { zlistx_new (), before_ms };
     zlistx_set_destructor (a.expired, s_expired_free);

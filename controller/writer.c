@@ -340,6 +340,7 @@ sf_writer_commit (sf_writer_t *self)
     if (rc == 0) {
         int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
         sf_metrics_commit (self->cfg.metrics, us);
+        atomic_store (&self->cfg.metrics->coalesced, sf_store_coalesced (self->cfg.store));
         if (self->cfg.sync_every_commit)
             sf_store_sync (self->cfg.store);
         if (self->nospace) {

@@ -43,6 +43,14 @@ typedef struct {
     atomic_uint_fast64_t gossip_patches_out;
     atomic_uint_fast64_t gossip_patches_in;
     atomic_uint_fast64_t gossip_patch_misses;
+    //  Agents' patches committed (docs/protocol.md, patch), by path: spliced
+    //  onto the stored bytes, or decoded, patched and re-encoded through the
+    //  fleet (a change of what the fleet derives from)
+    atomic_uint_fast64_t patches_spliced;
+    atomic_uint_fast64_t patches_reencoded;
+    //  Placement updates folded into a later one of the same placement in
+    //  one write transaction (sf_store_coalesced)
+    atomic_uint_fast64_t coalesced;
 } sf_metrics_t;
 
 void sf_metrics_init (sf_metrics_t *self);

@@ -81,9 +81,18 @@ int sf_store_sync (sf_store_t *self);
 
 int sf_store_write_begin (sf_store_t *self);
 int sf_store_put_stream (sf_store_t *self, const sf_stream_t *s);
-//  Stores an already validated, packed record with its summary
+//  Stores an already validated, packed record with its summary. An update
+//  of a placement already stored is held to the commit: several updates of
+//  one placement in one transaction are written once, the last (they carry
+//  whole records), and reach the observer as one change. Reads of the write
+//  view see held writes (sf_store_get_row, the name walks); a cursor walk
+//  of the write view and every other write of that placement first write
+//  them out. The caller's bytes are copied: they may point into a row.
 int sf_store_put_stream_packed (sf_store_t *self, const char *node, const char *name,
                                 const sf_summary_t *sum, const void *packed, size_t size);
+//  Updates folded into a later one of the same placement, over every
+//  committed transaction (for metrics)
+uint64_t sf_store_coalesced (sf_store_t *self);
 //  The same, for the write path (sf_apply): prev gets the summary it replaced
 //  (magic 0 when there was none), and the derived flags (SF_SUM_DERIVED) of
 //  the replaced summary are kept, in one lookup

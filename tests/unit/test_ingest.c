@@ -692,6 +692,64 @@ test_a_patch_changes_only_its_fields_and_whole_records_still_work (void **state)
     sf_stream_clear (&s);
 }
 
+//  Several patches of one stream in one write transaction: the last value
+//  of each field wins, the stream's version is its last change's, it is
+//  written once (one change reaches the store's observer), the ack claims
+//  the last seq only after the commit, and /metrics counts the patches by
+//  path (spliced, re-encoded) and the updates folded into a later one
+static void
+test_patches_of_one_stream_in_one_transaction_are_coalesced_and_counted (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 0, 0);
+    const char *specs [] = { "cam1", "cam2" };
+    s_batch (f, "n1", 0, 1, 2, specs);
+    sf_writer_commit (f->writer);
+    s_replies (f);
+    zlistx_purge (f->changes);
+    s_patch (f, "n1", 3, "{\"name\": \"cam1\", \"clients\": 7}");
+    s_patch (f, "n1", 4, "{\"name\": \"cam1\", \"bitrate_kbps\": 2100}");
+    s_patch (f, "n1", 5, "{\"name\": \"cam1\", \"clients\": 9}");
+    s_patch (f, "n1", 6, "{\"name\": \"cam2\", \"status\": \"suspend\"}");
+    assert_string_equal (s_replies (f), "");
+    assert_int_equal (atomic_load (&f->metrics.patches_spliced), 0);
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 0/6");
+    int cam1 = 0;
+    for (char *c = zlistx_first (f->changes); c; c = zlistx_next (f->changes))
+        if (strcmp (c, "p:n1/cam1") == 0)
+            cam1++;
+    assert_int_equal (cam1, 1);
+    assert_string_equal (s_stored (f, "n1"), "cam1@5 cam2@6");
+    sf_stream_t s;
+    sf_summary_t sum;
+    sf_stream_init (&s);
+    s_stored_stream (f, "n1", "cam1", &s, &sum);
+    assert_int_equal (s.clients, 9);
+    assert_int_equal (s.bitrate_kbps, 2100);
+    assert_int_equal (s.version.seq, 5);
+    assert_int_equal (sum.clients, 9);
+    assert_int_equal (sum.bitrate_kbps, 2100);
+    assert_int_equal (sum.seq, 5);
+    s_stored_stream (f, "n1", "cam2", &s, &sum);
+    assert_int_equal (s.status, SF_STATUS_SUSPEND);
+    assert_int_equal (sum.status, SF_STATUS_SUSPEND);
+    sf_stream_clear (&s);
+    assert_int_equal (atomic_load (&f->metrics.patches_spliced), 3);
+    assert_int_equal (atomic_load (&f->metrics.patches_reencoded), 1);
+    assert_int_equal (atomic_load (&f->metrics.coalesced), 2);
+    //  The same in /metrics
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream (&text, &len);
+    assert_int_equal (sf_metrics_write (&f->metrics, NULL, out), 0);
+    fclose (out);
+    assert_non_null (strstr (text, "streamfleet_ingest_patches_total{path=\"spliced\"} 3\n"));
+    assert_non_null (strstr (text, "streamfleet_ingest_patches_total{path=\"reencoded\"} 1\n"));
+    assert_non_null (strstr (text, "streamfleet_store_coalesced_total 2\n"));
+    free (text);
+}
+
 static void
 test_a_bad_patch_consumes_its_seq_and_changes_nothing (void **state)
 {
@@ -735,6 +793,7 @@ main (void)
         T (test_a_heartbeat_is_answered_at_once_even_with_a_transaction_open),
         T (test_a_patch_changes_only_its_fields_and_whole_records_still_work),
         T (test_a_bad_patch_consumes_its_seq_and_changes_nothing),
+        T (test_patches_of_one_stream_in_one_transaction_are_coalesced_and_counted),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -5,9 +5,11 @@
     name, deletion of one placement (both indexes), origins, nodes, the
     generic primitives (key builder, get/put/add/del, prefix walks both
     ways) that other modules' databases sit behind, growth of a full map (commit reports
-    SF_STORE_RETRY, the replayed batch lands, nothing earlier is lost), and
-    persistence across a close and reopen, and giving back the map's
-    resident pages without losing a byte.
+    SF_STORE_RETRY, the replayed batch lands, nothing earlier is lost),
+    persistence across a close and reopen, giving back the map's resident
+    pages without losing a byte, and coalescing: several updates of one
+    placement in one transaction written once, the last, whatever else the
+    transaction does with it.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -716,6 +718,184 @@ test_release_pages_gives_back_the_map_and_loses_nothing (void **state)
     assert_int_equal (n, 2001);
 }
 
+//  The store's observer, for the coalescing tests: "p:node/name@seq" or
+//  "d:node/name" per change, space separated
+static char s_observed [4096];
+
+static void
+s_observe (void *arg, const sf_store_change_t *changes, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen (s_observed);
+        if (changes [i].deleted)
+            snprintf (s_observed + len, sizeof (s_observed) - len, "%sd:%s/%s", len ? " " : "",
+                      changes [i].node, changes [i].name);
+        else
+            snprintf (s_observed + len, sizeof (s_observed) - len, "%sp:%s/%s@%llu", len ? " " : "",
+                      changes [i].node, changes [i].name, (unsigned long long) changes [i].sum.seq);
+    }
+}
+
+//  "seq:kind" of every version index entry of node n1 and name, oldest first
+static char s_versions [1024];
+
+static int
+s_version_one (char kind, const char *name, sf_version_t v, void *arg)
+{
+    if (strcmp (name, (const char *) arg) != 0)
+        return 0;
+    size_t len = strlen (s_versions);
+    snprintf (s_versions + len, sizeof (s_versions) - len, "%s%llu:%c", len ? " " : "",
+              (unsigned long long) v.seq, kind);
+    return 0;
+}
+
+static const char *
+s_versions_of (sf_store_t *st, const char *name)
+{
+    s_versions [0] = 0;
+    sf_read_t r;
+    assert_int_equal (sf_store_read_begin (st, &r), 0);
+    sf_store_scan_versions (&r, "n1", (sf_version_t) { 0, 0 }, s_version_one, (void *) name);
+    sf_store_read_end (&r);
+    return s_versions;
+}
+
+//  Several updates of one stored placement in one transaction: the write
+//  view reads the latest at once, the commit stores the last, the version
+//  index holds only its version, the observer hears one change, and the
+//  store counts the updates folded into it
+static void
+test_updates_of_one_placement_in_one_transaction_are_written_once (void **state)
+{
+    s_fix_t *f = *state;
+    sf_store_t *st = f->store;
+    s_put (st, "n1", "cam1", 1);
+    s_put (st, "n1", "cam2", 2);
+    sf_store_set_observer (st, s_observe, NULL);
+    s_observed [0] = 0;
+    assert_int_equal (sf_store_write_begin (st), 0);
+    for (uint32_t c = 10; c <= 13; c++) {
+        sf_stream_t s;
+        s_stream (&s, "n1", "cam1", c);
+        assert_int_equal (sf_store_put_stream (st, &s), 0);
+        sf_stream_clear (&s);
+        //  What was just written is what the write view reads
+        sf_read_t w;
+        sf_row_t row;
+        assert_int_equal (sf_store_write_view (st, &w), 0);
+        assert_int_equal (sf_store_get_row (&w, "n1", "cam1", &row), 0);
+        assert_int_equal (row.sum.clients, c);
+        sf_stream_t back;
+        sf_stream_init (&back);
+        assert_int_equal (sf_row_decode (&row, &back), 0);
+        assert_int_equal (back.clients, c);
+        sf_stream_clear (&back);
+    }
+    //  The name walk of the write view sees the held row too
+    s_acc_t *a = calloc (1, sizeof (*a));
+    sf_read_t w;
+    assert_int_equal (sf_store_write_view (st, &w), 0);
+    sf_store_scan_name (&w, "cam1", s_collect, a);
+    assert_string_equal (a->out, "n1/cam1");
+    free (a);
+    assert_int_equal (sf_store_commit (st), 0);
+    assert_string_equal (s_observed, "p:n1/cam1@13");
+    assert_int_equal (sf_store_coalesced (st), 3);
+    assert_string_equal (s_versions_of (st, "cam1"), "13:s");
+    sf_read_t r;
+    sf_row_t row;
+    assert_int_equal (sf_store_read_begin (st, &r), 0);
+    assert_int_equal (sf_store_get_row (&r, "n1", "cam1", &row), 0);
+    assert_int_equal (row.sum.clients, 13);
+    assert_int_equal (row.sum.seq, 13);
+    sf_store_read_end (&r);
+    s_digest_matches_a_scan (st, 2);
+    //  An aborted transaction's held updates count for nothing
+    assert_int_equal (sf_store_write_begin (st), 0);
+    sf_stream_t s;
+    s_stream (&s, "n1", "cam1", 20);
+    assert_int_equal (sf_store_put_stream (st, &s), 0);
+    sf_stream_clear (&s);
+    s_stream (&s, "n1", "cam1", 21);
+    assert_int_equal (sf_store_put_stream (st, &s), 0);
+    sf_stream_clear (&s);
+    sf_store_abort (st);
+    assert_int_equal (sf_store_coalesced (st), 3);
+    assert_string_equal (s_versions_of (st, "cam1"), "13:s");
+    s_digest_matches_a_scan (st, 2);
+    sf_store_set_observer (st, NULL, NULL);
+}
+
+//  A held update meets every other operation of its transaction: a put
+//  through the fleet's path (sf_store_put_stream_prev), a delete, a cursor
+//  walk of the write view; each sees it, or writes it first, and the
+//  commit ends in what the same operations one by one would leave
+static void
+test_a_held_update_meets_puts_deletes_and_walks (void **state)
+{
+    s_fix_t *f = *state;
+    sf_store_t *st = f->store;
+    s_put (st, "n1", "cam1", 1);
+    s_put (st, "n1", "cam2", 2);
+    s_put (st, "n1", "cam3", 3);
+    sf_store_set_observer (st, s_observe, NULL);
+    s_observed [0] = 0;
+    assert_int_equal (sf_store_write_begin (st), 0);
+    sf_stream_t s;
+    //  cam1: held, then replaced through the put that keeps derived flags
+    s_stream (&s, "n1", "cam1", 10);
+    assert_int_equal (sf_store_put_stream (st, &s), 0);
+    sf_stream_clear (&s);
+    s_stream (&s, "n1", "cam1", 11);
+    sf_summary_t sum, prev;
+    sf_summary_from_stream (&sum, &s);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    sf_stream_pack (&pk, &s, SF_ENC_FULL);
+    assert_int_equal (sf_store_put_stream_prev (st, "n1", "cam1", &sum, sb.data, sb.size, &prev), 0);
+    assert_int_equal (prev.seq, 10);        //  it replaced the held update, not the stored row
+    msgpack_sbuffer_destroy (&sb);
+    //  cam2: held, then deleted with a tombstone
+    sf_stream_clear (&s);
+    s_stream (&s, "n1", "cam2", 12);
+    assert_int_equal (sf_store_put_stream (st, &s), 0);
+    assert_int_equal (sf_store_del_stream (st, "n1", "cam2", (sf_version_t) { 2, 14 }), 0);
+    //  cam3: held, then a walk of the write view reads it
+    sf_stream_clear (&s);
+    s_stream (&s, "n1", "cam3", 15);
+    assert_int_equal (sf_store_put_stream (st, &s), 0);
+    sf_stream_clear (&s);
+    sf_read_t w;
+    assert_int_equal (sf_store_write_view (st, &w), 0);
+    uint64_t d, n;
+    sf_store_digest_scan (&w, &d, &n);
+    assert_int_equal (n, 2);
+    sf_row_t row;
+    assert_int_equal (sf_store_get_row (&w, "n1", "cam3", &row), 0);
+    assert_int_equal (row.sum.clients, 15);
+    assert_int_equal (sf_store_commit (st), 0);
+    //  Each held update was written before what followed it: cam1's and
+    //  cam2's by the put and the delete, cam3's by the walk
+    assert_string_equal (s_observed, "p:n1/cam1@10 p:n1/cam1@11 p:n1/cam2@12 d:n1/cam2 p:n1/cam3@15");
+    assert_string_equal (s_scan (st, "n1", NULL), "n1/cam1 n1/cam3");
+    assert_string_equal (s_versions_of (st, "cam1"), "11:s");
+    assert_string_equal (s_versions_of (st, "cam2"), "14:d");
+    assert_string_equal (s_versions_of (st, "cam3"), "15:s");
+    sf_read_t r;
+    assert_int_equal (sf_store_read_begin (st, &r), 0);
+    assert_int_equal (sf_store_get_row (&r, "n1", "cam1", &row), 0);
+    assert_int_equal (row.sum.clients, 11);
+    assert_int_equal (sf_store_get_row (&r, "n1", "cam2", &row), -1);
+    assert_int_equal (sf_store_get_row (&r, "n1", "cam3", &row), 0);
+    assert_int_equal (row.sum.clients, 15);
+    sf_store_read_end (&r);
+    s_digest_matches_a_scan (st, 2);
+    sf_store_set_observer (st, NULL, NULL);
+}
+
 static void
 test_open_in_an_impossible_directory_fails_with_a_reason (void **state)
 {
@@ -747,6 +927,8 @@ main (void)
         T (test_the_digest_follows_every_commit),
         T (test_the_digest_follows_random_changes),
         T (test_release_pages_gives_back_the_map_and_loses_nothing),
+        T (test_updates_of_one_placement_in_one_transaction_are_written_once),
+        T (test_a_held_update_meets_puts_deletes_and_walks),
         cmocka_unit_test (test_open_in_an_impossible_directory_fails_with_a_reason),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
