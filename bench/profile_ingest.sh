@@ -6,7 +6,9 @@
 # `perf record --call-graph dwarf` during the steady part of the run. Prints the
 # committed rate, the controller's CPU time per committed update (a figure that
 # holds up under load, unlike the rate) and the inclusive share of each ingest
-# stage. Never part of `make test`.
+# stage, the self share of each thread (the ingest thread against ZeroMQ's I/O
+# thread) and the patch and coalescing counters of /metrics. Never part of
+# `make test`.
 #
 # Knobs: PROF_AGENTS (10), PROF_STREAMS (20000 per agent), PROF_SECONDS (12),
 # PROF_DELAY (2: seconds into the measured run before recording), PROF_RECORD (5), PROF_FREQ (300),
@@ -69,10 +71,18 @@ awk -v c=$(( cpu1 - cpu0 )) -v t="$tck" -v n="$acked" \
 perf report -i "$T/perf.data" --children -g none --sort symbol --stdio 2>/dev/null >"$T/children.txt"
 echo "inclusive share of the controller's samples ($(grep -m1 '^# Samples' "$T/children.txt" | sed 's/# //')):"
 for f in sf_ingest_message sf_msg_parse sf_stream_unpack sf_stream_patch s_put_patch sf_writer_put \
-         sf_fleet_apply_put sf_stream_pack sf_store_put_stream_prev sf_writer_commit s_observe \
+         sf_fleet_apply_put sf_stream_pack sf_store_put_stream_prev s_defer s_flush_all sf_writer_commit s_observe \
          mdb_txn_commit sf_gossip_tick crypto_box_open_afternm crypto_secretbox_open_detached; do
   share=$(grep -m1 -E "\] $f( |$)" "$T/children.txt" | awk '{ print $1 }' || true)
   if [ -n "$share" ]; then printf '  %-32s %s\n' "$f" "$share"; fi
 done
+# Per thread: the ingest thread against ZeroMQ's I/O thread (ZMQbg/IO/0, where
+# CurveZMQ decrypts): more I/O threads (ZMQ_IO_THREADS) help only if that one
+# is near a whole core
+echo "self share of the controller's samples, by thread:"
+perf report -i "$T/perf.data" --no-children --sort comm --stdio 2>/dev/null |
+  awk '/^ +[0-9.]+%/ { printf "  %-32s %s\n", $2, $1 }' | head -8
+echo "metrics: $(curl -s "http://127.0.0.1:$PH/metrics" 2>/dev/null |
+  grep -E '^streamfleet_(ingest_patches_total|store_coalesced_total)' | tr '\n' ' ')"
 [ "${PROF_KEEP:-0}" != 1 ] || echo "perf data: $T/perf.data (perf report -i $T/perf.data --children)"
 exit 0

@@ -7,7 +7,10 @@
 # again on its data directory. Then every node's stored seq must reach the
 # last seq it acknowledged, and every placement must hold exactly what the
 # changes up to its node's stored seq leave in it (clients, bitrate, the
-# version of its last change): sf_bench_ingest verify recomputes them.
+# version of its last change): sf_bench_ingest verify recomputes them. The
+# stored summaries too: listings sorted by clients and by bitrate are ordered
+# by the summaries (through the read model the restart rebuilt from them)
+# and must come exactly in the order of the records' values.
 source "$(dirname "$0")/../lib.sh"
 
 sf_keys
@@ -31,7 +34,7 @@ restart_controller c1 || not_ok "the controller starts again on its data directo
 check "the burst ends" wait_until 60 bash -c "! kill -0 $(pid_of burst) 2>/dev/null"
 check "the burst's agents had patches acknowledged" \
   awk '$3 > $2 { n++ } END { exit n == 2 ? 0 : 1 }' "$T/acked.txt"
-check "every acknowledged patch is stored, each placement exactly as its changes leave it" \
+check "every acknowledged patch is stored, each placement (record and summary) exactly as its changes leave it" \
   "${ING[@]}" verify --endpoint "$CTL_c1_QUERY" --cert "$T/keys/ops" "${COMMON[@]}" --acked "$T/acked.txt"
 cat "$T/burst.log" | grep -v '^RESULT' | sed 's/^/# /'
 sf_done

@@ -947,6 +947,72 @@ s_row_fields (const msgpack_object *row, sf_stream_t *st)
     return -1;
 }
 
+//  One listed row's place in an order: the record's value, name, node
+typedef struct {
+    uint64_t value;
+    char name [SF_NAME_MAX + 1];
+    char node [SF_NODE_MAX + 1];
+} s_ordered_t;
+
+static int
+s_ordered_cmp (const void *pa, const void *pb)
+{
+    const s_ordered_t *a = pa, *b = pb;
+    int c = a->value < b->value ? -1 : a->value > b->value;
+    if (c == 0)
+        c = strcmp (a->name, b->name);
+    return c ? c : strcmp (a->node, b->node);
+}
+
+//  The stored summaries: a listing sorted by clients (or bitrate) is
+//  ordered by the summaries (through the read model, rebuilt from them when
+//  the controller starts), while each row's fields come from its record. So
+//  the rows must come exactly in the order of their records' values (ties
+//  by name, then node): a summary that kept another value than its record
+//  puts its row out of place. Returns the rows out of place.
+static int
+s_verify_order (zsock_t *sock, msgpack_sbuffer *sb, sf_msg_t *reply, zframe_t **frame,
+                const char *sort, size_t n)
+{
+    uint64_t total = 0;
+    s_list_req (sb, "", "", sort, n);
+    if (s_request (sock, sb, reply, frame, &total)) {
+        fprintf (stderr, "verify: no answer to the listing by %s\n", sort);
+        return 1;
+    }
+    const msgpack_object *rows = sf_map_get (reply->body, "streams");
+    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY || rows->via.array.size != n) {
+        fprintf (stderr, "verify: the listing by %s has not %zu rows\n", sort, n);
+        return 1;
+    }
+    s_ordered_t *got = calloc (n, sizeof (*got)), *want = calloc (n, sizeof (*want));
+    sf_stream_t st;
+    sf_stream_init (&st);
+    for (size_t i = 0; i < n; i++) {
+        s_row_fields (&rows->via.array.ptr [i], &st);
+        got [i].value = strcmp (sort, "clients") == 0 ? st.clients : st.bitrate_kbps;
+        snprintf (got [i].name, sizeof (got [i].name), "%s", st.name);
+        snprintf (got [i].node, sizeof (got [i].node), "%s", st.node);
+    }
+    memcpy (want, got, n * sizeof (*got));
+    qsort (want, n, sizeof (*want), s_ordered_cmp);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s_ordered_cmp (&got [i], &want [i]) != 0) {
+            if (bad < 5)
+                fprintf (stderr, "verify: by %s, row %zu is %s/%s (%s %llu in its record); its record's "
+                         "values put %s/%s there: a stored summary disagrees with its record\n", sort, i,
+                         got [i].node, got [i].name, sort, (unsigned long long) got [i].value,
+                         want [i].node, want [i].name);
+            bad++;
+        }
+    sf_stream_clear (&st);
+    free (got);
+    free (want);
+    printf ("verify: listed by %s (the summaries' order): %zu rows, %d out of place\n", sort, n, bad);
+    return bad;
+}
+
 static int
 s_verify (void)
 {
@@ -1030,6 +1096,8 @@ s_verify (void)
         }
         checked++;
     }
+    bad += s_verify_order (sock, &sb, &reply, &frame, "clients", n);
+    bad += s_verify_order (sock, &sb, &reply, &frame, "bitrate", n);
     for (k = 0; k < opt.agents; k++)
         printf ("verify: node b%02d: acknowledged up to seq %llu (this run from %llu), stored up to %llu\n",
                 k + 1, (unsigned long long) acked [k], (unsigned long long) seq0 [k], (unsigned long long) top [k]);
