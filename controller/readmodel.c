@@ -2244,12 +2244,6 @@ typedef struct {
 } s_list_t;
 
 static inline size_t
-s_list_total (const s_list_t *l)
-{
-    return l->ol ? l->ol->total : l->vl->total;
-}
-
-static inline size_t
 s_list_bn (const s_list_t *l, size_t b)
 {
     return l->ol ? l->ol->blocks [b]->n : l->vl->blocks [b]->n;
