@@ -3,8 +3,10 @@
     Durability: the environment is opened MDB_NOSYNC and the writer calls
     sf_store_sync about once a second. A killed process loses nothing (the
     page cache has every commit); an operating-system crash may lose the last
-    second of commits, which the agents' snapshots restore on reconnect
-    (docs/architecture.md).
+    second of commits, which the agents' snapshots restore on reconnect, and
+    on a file system that reorders writes may leave the environment damaged
+    (LMDB's MDB_NOSYNC keeps integrity only where write order is kept;
+    docs/architecture.md, Durability).
 
     Updates of stored placements are held to the commit and written once
     each (coalescing; s_defer, below).
