@@ -14,13 +14,17 @@
       - the sort keys sf_sort_key_t, their names and values (sf_filter.h,
         proto/filter.c, controller/query.c)
       - docs/protocol.md's record field tables (tools/gen-fields.sh)
+      - the reply encoder of the stream entity, list rows and detail
+        (controller/reply.c, sf_reply_stream): the REPLY column
+      - the read model's ordered columns: one index per NUM and PAIR sort
+        key (controller/readmodel.c)
+      - the CLI's listing columns and the show's "Now" section
+        (controller/cli/cmd_streams.c), and the web page's listing columns
+        (GET /api/v1/columns, controller/web/app.js): the COL column
       - the field descriptors (sf_stream_fields, sf_field_value, sf_field_text)
-        below, for code that iterates fields. Not yet derived from them: the
-        reply encoder (controller/reply.c), the read model's columns
-        (controller/readmodel.c) and the CLI table (cli/cmd_streams.c), which
-        a listed field still needs by hand.
+        below, for code that iterates fields
 
-    A line is X (grp, member, key, kind, bound, where, sum, sort, dflt, doc):
+    A line is X (grp, member, key, kind, bound, where, sum, sort, reply, col, dflt, doc):
       grp     TOP: a top-level key; SOURCE, DVR, MEDIA (stream) or USAGE (node):
               a key inside that nested map. Lines of one group are contiguous;
               the group sits on the wire where its first line is. ALIAS: a
@@ -44,13 +48,33 @@
               value while active, else -1), PAIR (value << 32 | the next
               summary field), VIEW (the derived view's value: type, status),
               TEXT (the record's text, decoded per row: slow)
+      reply   NOREPLY, or REPLY (POS, SECT, "path", HOW): the stream entity of
+              query replies (docs/http-api.md) holds it at "path" (a dotted
+              path makes a nested map: "reconnects.attempts"), ordered by POS
+              (the lines of one reply map need adjacent positions); SECT is
+              LIST (list rows and detail) or DETAIL (detail only); HOW is VAL
+              (the value as its kind: TYPE and STATUS as names, FUNCS as an
+              array of names, VERSION as {gen, seq}, RANGES with their links),
+              TEXT (nil when empty), UID (the name when empty), TIME (nil
+              when ≤ 0), NNEG (nil when < 0) or UPTIME (the value, then
+              `uptime_s`: now − it while active, else 0)
+      col     NOCOL, or COL ("HEADER", "Label", WIDTH, FMT): a listing column,
+              in table order: the CLI table's header and width (0: as wide as
+              its longest cell), the web page's and the show's label, and
+              FMT, how a cell is drawn from the reply row: INT, KBPS (a
+              bitrate, while running), AGE (now − it, while running), PAIR
+              (it / the next line's value), WORD (text), URL (text, the
+              table's last and elastic column); NAME and STATUS are the
+              composite cells (type and function marks; transfer, conflict
+              and stale marks). A COL line must have a LIST reply.
       dflt    the default, as documented ("" when none)
       doc     the meaning, for docs/protocol.md
 
     Adding a field: one line here (the struct member, wire key, codec, summary
-    and its migration, sort key and docs follow), the adapter that fills it,
-    the page that shows it, and for now its line in the reply encoder
-    (docs/architecture.md, "The field table").
+    and its migration, sort key, read-model index, reply, CLI column, the
+    page's column and docs follow), the adapter that fills it, and the page
+    only where the column needs a drawing of its own (docs/architecture.md,
+    "The field table").
 */
 #ifndef SF_FIELDS_H
 #define SF_FIELDS_H
@@ -70,147 +94,182 @@
 
 #define SF_STREAM_FIELDS(X) \
     X (TOP, name, "name", STR, SF_NAME_MAX, SF_F_ROW | SF_F_LISTED | SF_F_REQUIRED, NOSUM, \
-       SORT (NAME, "name", NAME), "", "stream name, unique per node") \
-    X (TOP, uid, "uid", STR, SF_NAME_MAX, SF_F_ROW | SF_F_DETAIL, NOSUM, NOSORT, "= `name`", \
+       SORT (NAME, "name", NAME), \
+       REPLY (1, LIST, "name", VAL), COL ("NAME", "Name", 0, NAME), "", "stream name, unique per node") \
+    X (TOP, uid, "uid", STR, SF_NAME_MAX, SF_F_ROW | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (2, LIST, "uid", UID), NOCOL, "= `name`", \
        "stable stream id across nodes (migration tracking joins on it); empty means the name") \
     X (TOP, node, "node", STR, SF_NODE_MAX, SF_F_ROW | SF_F_LISTED, NOSUM, SORT (NODE, "node", NODE), \
+       REPLY (3, LIST, "node", VAL), COL ("NODE", "Node", 0, WORD), \
        "the sender's", "owning node. If present and non-empty it MUST equal the node in the " \
        "sender's certificate (else `forbidden`); the controller sets it") \
     X (TOP, type, "type", TYPE, 0, SF_F_ROW | SF_F_LISTED, SUM, SORT (TYPE, "type", VIEW), \
+       REPLY (4, LIST, "type", VAL), NOCOL, \
        "`primary`", "`primary` \\| `secondary` \\| `migrated`. `secondary`: a standby copy, normally " \
        "`suspend`. `migrated` is derived by the controller: a `put` claiming it is refused " \
        "(`forbidden`, below)") \
     X (TOP, status, "status", STATUS, 0, SF_F_ROW | SF_F_LISTED, SUM, \
-       SORT (STATUS, "status", VIEW), "`active`", "`active` \\| `suspend` \\| `starting` \\| `error` " \
+       SORT (STATUS, "status", VIEW), \
+       REPLY (5, LIST, "status", VAL), COL ("STATUS", "Status", 0, STATUS), "`active`", "`active` \\| `suspend` \\| `starting` \\| `error` " \
        "\\| `offline`. `offline` is derived on read (owning node down); an agent's `offline` is " \
        "stored as `error`") \
-    X (TOP, functions, "functions", FUNCS, 0, SF_F_ROW | SF_F_LISTED, SUM, NOSORT, "none", \
+    X (TOP, functions, "functions", FUNCS, 0, SF_F_ROW | SF_F_LISTED, SUM, NOSORT, \
+       REPLY (8, LIST, "functions", VAL), NOCOL, "none", \
        "array (≤8) of `dvr`, `photo`, `audio` — or u64 bit set 0…7 (1 dvr, 2 photo, 4 audio); " \
        "unknown names reject the record") \
-    X (TOP, stale, "stale", BOOL, 0, SF_F_ROW | SF_F_LISTED, NOSUM, NOSORT, "false", \
+    X (TOP, stale, "stale", BOOL, 0, SF_F_ROW | SF_F_LISTED, NOSUM, NOSORT, \
+       REPLY (18, LIST, "stale", VAL), NOCOL, "false", \
        "the agent's source failed; this is the last good state") \
     X (TOP, clients, "clients", U32, 0, SF_F_ROW | SF_F_LISTED, SUM, \
-       SORT (CLIENTS, "clients", NUM), "0", "viewers now") \
+       SORT (CLIENTS, "clients", NUM), \
+       REPLY (9, LIST, "clients", VAL), COL ("CLIENTS", "Clients", 7, INT), "0", "viewers now") \
     X (TOP, bitrate_kbps, "bitrate_kbps", U32, 0, SF_F_ROW | SF_F_LISTED, SUM, \
-       SORT (BITRATE, "bitrate", NUM), "0", "input bitrate") \
+       SORT (BITRATE, "bitrate", NUM), \
+       REPLY (10, LIST, "bitrate_kbps", VAL), COL ("BITRATE", "Bitrate", 12, KBPS), "0", "input bitrate") \
     X (TOP, started_at, "started_at", I64, 0, SF_F_ROW | SF_F_LISTED, SUM, \
-       SORT (UPTIME, "uptime", AGE), "0", "when the stream last started (uptime = now − " \
+       SORT (UPTIME, "uptime", AGE), \
+       REPLY (11, LIST, "started_at", UPTIME), COL ("UPTIME", "Uptime", 9, AGE), "0", "when the stream last started (uptime = now − " \
        "started_at); 0 when not running") \
     X (TOP, reconnect_attempts, "reconnect_attempts", U32, 0, SF_F_ROW | SF_F_LISTED, SUM, \
-       SORT (RECONNECTS, "reconnects", PAIR), "0", "attempts since the last successful connect") \
+       SORT (RECONNECTS, "reconnects", PAIR), \
+       REPLY (12, LIST, "reconnects.attempts", VAL), COL ("RECONN", "Reconnects", 7, PAIR), "0", "attempts since the last successful connect") \
     X (TOP, reconnect_total, "reconnect_total", U32, 0, SF_F_ROW | SF_F_LISTED, SUM, \
-       NOSORT, "0", "attempts in total") \
+       NOSORT, \
+       REPLY (13, LIST, "reconnects.total", VAL), NOCOL, "0", "attempts in total") \
     X (SOURCE, source_url, "url", TEXT, SF_URL_MAX, SF_F_ROW | SF_F_LISTED, NOSUM, \
-       SORT (SOURCE, "source", TEXT), "", "the source's URL") \
-    X (SOURCE, source_sdp, "sdp", TEXT, SF_TEXT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+       SORT (SOURCE, "source", TEXT), \
+       REPLY (14, LIST, "source.url", TEXT), COL ("SOURCE", "Source", 0, URL), "", "the source's URL") \
+    X (SOURCE, source_sdp, "sdp", TEXT, SF_TEXT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (15, DETAIL, "source.sdp", TEXT), NOCOL, "", \
        "session description") \
-    X (SOURCE, ping_ms, "ping_ms", I32U, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "−1", \
+    X (SOURCE, ping_ms, "ping_ms", I32U, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (16, LIST, "source.ping_ms", NNEG), NOCOL, "−1", \
        "round trip to the source; outside the 32-bit range or absent: −1, unknown") \
-    X (TOP, version, "version", VERSION, 0, SF_F_ROW | SF_F_DETAIL, SUM, NOSORT, "", \
+    X (TOP, version, "version", VERSION, 0, SF_F_ROW | SF_F_DETAIL, SUM, NOSORT, \
+       REPLY (21, LIST, "version", VAL), NOCOL, "", \
        "the origin's version of this record. Ignored on ingest (the controller stamps the " \
        "change's own version); present in replies") \
-    X (TOP, config, "config", TEXT, SF_TEXT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, config, "config", TEXT, SF_TEXT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (22, DETAIL, "config", TEXT), NOCOL, "", \
        "the stream's configuration text on that server") \
-    X (TOP, config_path, "config_path", TEXT, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, config_path, "config_path", TEXT, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (23, DETAIL, "config_path", TEXT), NOCOL, "", \
        "where that configuration lives") \
-    X (TOP, playback_uuid, "playback_uuid", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, playback_uuid, "playback_uuid", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (17, LIST, "playback_uuid", TEXT), NOCOL, "", \
        "playback UUID") \
     X (TOP, transferred_from, "transferred_from", STR, SF_NODE_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (20, LIST, "transferred_from", TEXT), NOCOL, \
        "", "the node this stream was transferred from, declared by the new placement") \
-    X (TOP, rtsp_template, "rtsp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, rtsp_template, "rtsp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "per-stream RTSP link template, overrides the node's (section 4.1.3)") \
-    X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "per-stream HLS link template, overrides the node's (section 4.1.3)") \
-    X (TOP, rtmp_template, "rtmp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, rtmp_template, "rtmp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "per-stream RTMP link template, overrides the node's (section 4.1.3)") \
-    X (DVR, records_path, "records_path", TEXT, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (DVR, records_path, "records_path", TEXT, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (24, DETAIL, "dvr.records_path", TEXT), NOCOL, "", \
        "where the archive lies on disk") \
-    X (DVR, depth_s, "depth_s", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "retention") \
-    X (DVR, chunk_s, "chunk_s", I32NN, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "chunk length") \
-    X (DVR, disk_free_bytes, "disk_free_bytes", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+    X (DVR, depth_s, "depth_s", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (25, DETAIL, "dvr.depth_s", VAL), NOCOL, "0", "retention") \
+    X (DVR, chunk_s, "chunk_s", I32NN, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (26, DETAIL, "dvr.chunk_s", VAL), NOCOL, "0", "chunk length") \
+    X (DVR, disk_free_bytes, "disk_free_bytes", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (27, DETAIL, "dvr.disk_free_bytes", VAL), NOCOL, "0", \
        "free space on the archive's disk") \
-    X (DVR, memory_bytes, "memory_bytes", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+    X (DVR, memory_bytes, "memory_bytes", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (28, DETAIL, "dvr.memory_bytes", VAL), NOCOL, "0", \
        "memory the recorder uses") \
-    X (DVR, current_from, "current_from", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+    X (DVR, current_from, "current_from", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (29, DETAIL, "dvr.current_from", TIME), NOCOL, "0", \
        "start of the running recording; 0 if none") \
-    X (DVR, ranges, "ranges", RANGES, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (DVR, ranges, "ranges", RANGES, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (30, DETAIL, "dvr.ranges", VAL), NOCOL, "", \
        "archive ranges. Receivers sort them and merge ranges whose gap is ≤ 1 s") \
-    X (MEDIA, vcodec, "vcodec", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", "video codec") \
-    X (MEDIA, width, "width", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "picture width") \
-    X (MEDIA, height, "height", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "picture height") \
-    X (MEDIA, fps, "fps", DOUBLE, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", "frames per second") \
-    X (MEDIA, acodec, "acodec", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", "audio codec") \
-    X (TOP, changed_at_ms, "changed_at_ms", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+    X (MEDIA, vcodec, "vcodec", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (31, DETAIL, "media.vcodec", TEXT), NOCOL, "", "video codec") \
+    X (MEDIA, width, "width", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (32, DETAIL, "media.width", VAL), NOCOL, "0", "picture width") \
+    X (MEDIA, height, "height", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (33, DETAIL, "media.height", VAL), NOCOL, "0", "picture height") \
+    X (MEDIA, fps, "fps", DOUBLE, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (34, DETAIL, "media.fps", VAL), NOCOL, "0", "frames per second") \
+    X (MEDIA, acodec, "acodec", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (35, DETAIL, "media.acodec", TEXT), NOCOL, "", "audio codec") \
+    X (TOP, changed_at_ms, "changed_at_ms", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
        "the origin's wall clock (unix ms) at this record's last change; 0 unknown") \
-    X (TOP, transfer, "transfer", BOOL, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "false", \
+    X (TOP, transfer, "transfer", BOOL, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, \
+       REPLY (6, LIST, "transfer", VAL), NOCOL, "false", \
        "derived by the controller (in replies): the stream is moving between nodes. A `put` " \
        "with `transfer: true` is refused (`forbidden`, below)") \
-    X (TOP, conflict, "conflict", BOOL, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "false", \
+    X (TOP, conflict, "conflict", BOOL, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, \
+       REPLY (7, LIST, "conflict", VAL), NOCOL, "false", \
        "derived by the controller (in replies): the stream runs here and on another node and is " \
        "not moving between them (a stale copy). Ignored on ingest") \
-    X (TOP, migrated_to, "migrated_to", STR, SF_NODE_MAX, SF_F_DERIVED | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, migrated_to, "migrated_to", STR, SF_NODE_MAX, SF_F_DERIVED | SF_F_DETAIL, NOSUM, NOSORT, \
+       REPLY (19, LIST, "migrated_to", TEXT), NOCOL, "", \
        "derived: the node this placement's stream moved to. A `put` with a non-empty one is " \
        "refused (`forbidden`, below)")
 
 #define SF_NODE_FIELDS(X) \
-    X (TOP, id, "id", STR, SF_NODE_MAX, SF_F_FULL | SF_F_LISTED | SF_F_REQUIRED, NOSUM, NOSORT, "", \
+    X (TOP, id, "id", STR, SF_NODE_MAX, SF_F_FULL | SF_F_LISTED | SF_F_REQUIRED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "node id; MUST equal the node in the agent's certificate (else `forbidden`)") \
-    X (TOP, addr_internal, "addr_internal", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, addr_internal, "addr_internal", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "internal address") \
-    X (TOP, addr_external, "addr_external", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "", \
+    X (TOP, addr_external, "addr_external", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "external address; links use it") \
-    X (TOP, group, "group", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "", \
+    X (TOP, group, "group", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "`public`, `private` or `all`") \
-    X (TOP, max_primary_streams, "max_primary_streams", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, \
+    X (TOP, max_primary_streams, "max_primary_streams", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, \
        "0", "limit, 0 = none") \
-    X (TOP, max_in_kbps, "max_in_kbps", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+    X (TOP, max_in_kbps, "max_in_kbps", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
        "limit, 0 = none") \
     X (TOP, software_version, "software_version", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, \
-       NOSORT, "", "the media server's software version") \
-    X (TOP, started_at, "started_at", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+       NOSORT, NOREPLY, NOCOL, "", "the media server's software version") \
+    X (TOP, started_at, "started_at", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
        "when the node's agent started (unix seconds)") \
-    X (TOP, rtsp_template, "rtsp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, rtsp_template, "rtsp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "live RTSP link template (4.1.3)") \
-    X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "live HLS link template (4.1.3)") \
-    X (TOP, rtmp_template, "rtmp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, rtmp_template, "rtmp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "live RTMP link template (4.1.3); empty: no RTMP link") \
     X (TOP, rtsp_dvr_template, "rtsp_dvr_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, \
-       NOSORT, "", "archive RTSP link template (4.1.3)") \
+       NOSORT, NOREPLY, NOCOL, "", "archive RTSP link template (4.1.3)") \
     X (TOP, hls_dvr_template, "hls_dvr_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, \
-       NOSORT, "", "archive HLS link template (4.1.3)") \
-    X (USAGE, cpu_pct, "cpu_pct", DOUBLE, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", "CPU use, percent") \
-    X (USAGE, mem_used_bytes, "mem_used_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", \
+       NOSORT, NOREPLY, NOCOL, "", "archive HLS link template (4.1.3)") \
+    X (USAGE, cpu_pct, "cpu_pct", DOUBLE, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", "CPU use, percent") \
+    X (USAGE, mem_used_bytes, "mem_used_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
        "memory in use") \
-    X (USAGE, mem_total_bytes, "mem_total_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", \
+    X (USAGE, mem_total_bytes, "mem_total_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
        "memory in total") \
-    X (USAGE, in_kbps, "in_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", "traffic in") \
-    X (USAGE, out_kbps, "out_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "0", "traffic out") \
+    X (USAGE, in_kbps, "in_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", "traffic in") \
+    X (USAGE, out_kbps, "out_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", "traffic out") \
     X (USAGE, bandwidth_source, "bandwidth_source", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, \
-       NOSORT, "", "where in/out_kbps come from: `interface NAME` (its counters) or `streams` (the sum " \
+       NOSORT, NOREPLY, NOCOL, "", "where in/out_kbps come from: `interface NAME` (its counters) or `streams` (the sum " \
        "of the node's stream bitrates; out = each to its viewers)") \
-    X (USAGE, disks, "disks", DISKS, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (USAGE, disks, "disks", DISKS, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "array (≤16) of maps {`mount` str≤256, `free_bytes` u64, `total_bytes` u64}") \
-    X (TOP, heartbeat, "heartbeat", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "0", \
+    X (TOP, heartbeat, "heartbeat", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
        "heartbeat counter; ignored from agents") \
-    X (TOP, stale, "stale", BOOL, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, "false", \
+    X (TOP, stale, "stale", BOOL, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "false", \
        "the agent's source is down (no good state read since the agent started, or failing " \
        "now): the node's placements are its last good state. Set from heartbeats; ignored in " \
        "node records from agents") \
-    X (TOP, version, "version", VERSION, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, "", \
+    X (TOP, version, "version", VERSION, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "ignored on ingest, present in replies") \
-    X (TOP, kind, "kind", TAG, 0, SF_F_FULL, NOSUM, NOSORT, "node", "`\"node\"`, written by senders, not read") \
-    X (TOP, liveness, "liveness", LIVENESS, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+    X (TOP, kind, "kind", TAG, 0, SF_F_FULL, NOSUM, NOSORT, NOREPLY, NOCOL, "node", "`\"node\"`, written by senders, not read") \
+    X (TOP, liveness, "liveness", LIVENESS, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "derived: `alive`, `suspect` or `down`") \
-    X (TOP, heartbeat_age_ms, "heartbeat_age_ms", I64, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+    X (TOP, heartbeat_age_ms, "heartbeat_age_ms", I64, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "derived: time since the last heartbeat; −1 if never seen") \
-    X (TOP, nstreams, "nstreams", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+    X (TOP, nstreams, "nstreams", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "derived: placements on the node") \
-    X (TOP, nprimary, "nprimary", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+    X (TOP, nprimary, "nprimary", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "derived: primary placements") \
-    X (TOP, nactive, "nactive", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, "", \
+    X (TOP, nactive, "nactive", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "derived: active placements") \
-    X (ALIAS, in_kbps, "in_kbps_total", U32, 0, SF_F_DERIVED, NOSUM, NOSORT, "", \
+    X (ALIAS, in_kbps, "in_kbps_total", U32, 0, SF_F_DERIVED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "derived: the same as `usage.in_kbps`")
 
 //  ---------------------------------------------------------------------------
@@ -241,17 +300,17 @@
 #define SF_DECL_ONLY_ALIAS(m, k, b)
 #define SF_DECL_ONLY_DVR(m, k, b)
 #define SF_DECL_ONLY_MEDIA(m, k, b)
-#define SF_DECL_IN_TOP(g, m, key, k, b, w, su, s, d, doc)   SF_DECL_ONLY_##g (m, k, b)
+#define SF_DECL_IN_TOP(g, m, key, k, b, w, su, s, rp, cl, d, doc)   SF_DECL_ONLY_##g (m, k, b)
 #define SF_DECL_IN_DVR_DVR(m, k, b)     SF_DECL_##k (m, b)
 #define SF_DECL_IN_DVR_TOP(m, k, b)
 #define SF_DECL_IN_DVR_SOURCE(m, k, b)
 #define SF_DECL_IN_DVR_MEDIA(m, k, b)
-#define SF_DECL_IN_DVR(g, m, key, k, b, w, su, s, d, doc)   SF_DECL_IN_DVR_##g (m, k, b)
+#define SF_DECL_IN_DVR(g, m, key, k, b, w, su, s, rp, cl, d, doc)   SF_DECL_IN_DVR_##g (m, k, b)
 #define SF_DECL_IN_MEDIA_MEDIA(m, k, b) SF_DECL_##k (m, b)
 #define SF_DECL_IN_MEDIA_TOP(m, k, b)
 #define SF_DECL_IN_MEDIA_SOURCE(m, k, b)
 #define SF_DECL_IN_MEDIA_DVR(m, k, b)
-#define SF_DECL_IN_MEDIA(g, m, key, k, b, w, su, s, d, doc) SF_DECL_IN_MEDIA_##g (m, k, b)
+#define SF_DECL_IN_MEDIA(g, m, key, k, b, w, su, s, rp, cl, d, doc) SF_DECL_IN_MEDIA_##g (m, k, b)
 
 //  The C path of a member inside its record
 #define SF_PATH_TOP(m)      m
@@ -279,7 +338,7 @@
 #define SF_SUM_DECL_VERSION(m)  uint64_t gen; uint64_t seq;
 #define SF_SUM_NOSUM(m, k)
 #define SF_SUM_SUM(m, k)        SF_SUM_DECL_##k (m)
-#define SF_SUM_DECL(g, m, key, k, b, w, su, s, d, doc) SF_SUM_##su (m, k)
+#define SF_SUM_DECL(g, m, key, k, b, w, su, s, rp, cl, d, doc) SF_SUM_##su (m, k)
 
 typedef struct {
     uint32_t magic;             //  sf_summary_magic (): the format
@@ -301,7 +360,7 @@ typedef struct {
 #define SF_SUM_SET_K_VERSION(m) sum->gen = s->m.gen; sum->seq = s->m.seq;
 #define SF_SUM_SET_NOSUM(m, k)
 #define SF_SUM_SET_SUM(m, k)    SF_SUM_SET_K_##k (m)
-#define SF_SUM_SET(g, m, key, k, b, w, su, s, d, doc) SF_SUM_SET_##su (m, k)
+#define SF_SUM_SET(g, m, key, k, b, w, su, s, rp, cl, d, doc) SF_SUM_SET_##su (m, k)
 
 //  The current format's magic: "SF" and a hash of the summary's layout (its
 //  fields' keys, kinds, offsets and sizes), so any change to a SUM line
@@ -318,7 +377,7 @@ int64_t sf_summary_sort_value (const sf_summary_t *sum, int key, int64_t now_s, 
 
 #define SF_SORT_ENUM_NOSORT
 #define SF_SORT_ENUM_SORT(id, name, how)    SF_SORT_##id,
-#define SF_SORT_ENUM(g, m, key, k, b, w, su, s, d, doc) SF_SORT_ENUM_##s
+#define SF_SORT_ENUM(g, m, key, k, b, w, su, s, rp, cl, d, doc) SF_SORT_ENUM_##s
 typedef enum {
     SF_STREAM_FIELDS (SF_SORT_ENUM)
     SF_SORT_COUNT
@@ -352,7 +411,37 @@ typedef struct {
     int8_t sort;                //  sf_sort_key_t, -1 if not sortable
     const char *dflt;
     const char *doc;
+    //  REPLY (...): 0 / NULL for NOREPLY
+    uint16_t reply_pos;         //  order in the stream entity
+    uint8_t reply_sect;         //  sf_reply_sect_t
+    uint8_t reply_how;          //  sf_reply_how_t
+    const char *reply_path;     //  "reconnects.attempts"
+    //  COL (...): col_header NULL for NOCOL
+    const char *col_header;     //  "CLIENTS"
+    const char *col_label;      //  "Clients"
+    uint8_t col_width;          //  CLI width, 0: as wide as the longest cell
+    uint8_t col_fmt;            //  sf_col_fmt_t
 } sf_field_t;
+
+//  Where a field is in the stream entity of replies (REPLY's SECT)
+typedef enum { SF_RS_NONE, SF_RS_LIST, SF_RS_DETAIL } sf_reply_sect_t;
+//  How a reply writes it (REPLY's HOW)
+typedef enum {
+    SF_RH_VAL, SF_RH_TEXT, SF_RH_UID, SF_RH_TIME, SF_RH_NNEG, SF_RH_UPTIME
+} sf_reply_how_t;
+//  How a listing cell is drawn (COL's FMT)
+typedef enum {
+    SF_CF_NAME, SF_CF_WORD, SF_CF_STATUS, SF_CF_INT, SF_CF_KBPS, SF_CF_AGE, SF_CF_PAIR,
+    SF_CF_URL, SF_CF_COUNT
+} sf_col_fmt_t;
+//  The name of a FMT, as GET /api/v1/columns writes it ("int", "kbps")
+const char *sf_col_fmt_name (int fmt);
+
+//  The stream fields that have a REPLY, in reply order (POS), ended by NULL
+const sf_field_t *const *sf_reply_fields (void);
+//  The reply path's key and group: "reconnects.attempts" is key "attempts"
+//  in group "reconnects" (group_len 10); a top-level key has group_len 0
+const char *sf_field_reply_key (const sf_field_t *f, size_t *group_len);
 
 //  The descriptors in table order, ended by one with key NULL
 extern const sf_field_t sf_stream_fields [];

@@ -741,7 +741,7 @@ s_pack (msgpack_packer *pk, const s_table_t *t, const void *record, int form,
 }
 
 //  The stream table's line numbers, the dotted paths' prefixes, the groups
-#define S_LINE_ENUM(g, m, key, k, b, w, su, so, d, doc) S_LINE_##g##_##m,
+#define S_LINE_ENUM(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_LINE_##g##_##m,
 enum { SF_STREAM_FIELDS (S_LINE_ENUM) S_STREAM_LINES };
 #define S_PREFIX_TOP    ""
 #define S_PREFIX_SOURCE "source."
@@ -761,7 +761,7 @@ sf_stream_pack (msgpack_packer *pk, const sf_stream_t *s, int flags)
     msgpack_pack_map (pk, t->nkeys [form]);
     //  One direct call per line of the table, in table order; a group's map
     //  opens at its first line
-#define S_ENC_LINE(g, m, key, k, b, w, su, so, d, doc) \
+#define S_ENC_LINE(g, m, key, k, b, w, su, so, rp, cl, d, doc) \
     if (S_GROUP_##g && t->first [S_LINE_##g##_##m] && t->ngroup [form][S_LINE_##g##_##m]) { \
         sf_pack_str (pk, S_GROUP_##g); \
         msgpack_pack_map (pk, t->ngroup [form][S_LINE_##g##_##m]); \
@@ -1048,7 +1048,7 @@ sf_stream_unpack (const msgpack_object *o, sf_stream_t *s, char *err)
     if (s_gather (t, o, val, err))
         return -1;
     //  One direct call per line of the table, in table order
-#define S_DEC_LINE(g, m, key, k, b, w, su, so, d, doc) \
+#define S_DEC_LINE(g, m, key, k, b, w, su, so, rp, cl, d, doc) \
     { \
         int rc = s_dec (SF_K_##k, val [S_LINE_##g##_##m], S_PREFIX_##g key, \
                         (void *) &s->SF_PATH_##g (m), (b), s, err); \
@@ -1163,7 +1163,7 @@ sf_stream_patch (const msgpack_object *o, sf_stream_t *s, uint64_t *lines, char 
                     ||  memcmp (name->via.str.ptr, s->name, name->via.str.size) != 0))
         return s_err (err, "patch.name", "names another placement");
     //  One direct call per line present, in table order; ranges replace
-#define S_PATCH_LINE(g, m, key, k, b, w, su, so, d, doc) \
+#define S_PATCH_LINE(g, m, key, k, b, w, su, so, rp, cl, d, doc) \
     if (val [S_LINE_##g##_##m] && val [S_LINE_##g##_##m]->type != MSGPACK_OBJECT_NIL) { \
         if (SF_K_##k == SF_K_RANGES) \
             s->dvr.nranges = 0; \
@@ -1265,7 +1265,7 @@ static void
 s_enc_line (msgpack_packer *pk, const s_table_t *t, const sf_stream_t *s, int line)
 {
     switch (line) {
-#define S_ENC_ONE(g, m, key, k, b, w, su, so, d, doc) \
+#define S_ENC_ONE(g, m, key, k, b, w, su, so, rp, cl, d, doc) \
         case S_LINE_##g##_##m: \
             if (S_LINE_##g##_##m == t->uid_line && !s->uid [0]) \
                 sf_pack_str (pk, s->name); \

@@ -44,9 +44,18 @@
 #define S_OFF_DISKS(t, p)    offsetof (t, p)
 #define S_OFF_TAG(t, p)      0
 
-#define S_DESC(type, g, m, key, k, b, w, su, s, d, doc) \
+//  REPLY (POS, SECT, "path", HOW) and COL ("HEADER", "Label", WIDTH, FMT)
+#define S_REPLY_NOREPLY                     0, SF_RS_NONE, SF_RH_VAL, NULL
+#define S_REPLY_REPLY(pos, sect, path, how) pos, SF_RS_##sect, SF_RH_##how, path
+#define S_COL_NOCOL                         NULL, NULL, 0, 0
+#define S_COL_COL(head, label, width, fmt)  head, label, width, SF_CF_##fmt
+//  One more level, so that S_REPLY_REPLY's expansion is split into members
+#define S_EXPAND(...) __VA_ARGS__
+
+#define S_DESC(type, g, m, key, k, b, w, su, s, rp, cl, d, doc) \
     { key, S_PREFIX_##g key, S_GROUP_##g, #m, S_OFF_##k (type, SF_PATH_##g (m)), (b), \
-      (uint16_t) ((w) | S_SUM_##su), SF_K_##k, S_SORT_##s, d, doc },
+      (uint16_t) ((w) | S_SUM_##su), SF_K_##k, S_SORT_##s, d, doc, \
+      S_EXPAND (S_REPLY_##rp), S_EXPAND (S_COL_##cl) },
 #define S_DESC_STREAM(...)  S_DESC (sf_stream_t, __VA_ARGS__)
 #define S_DESC_NODE(...)    S_DESC (sf_node_t, __VA_ARGS__)
 
@@ -177,16 +186,68 @@ sf_field_text (const sf_field_t *f, const void *record, char *buf, size_t size)
 }
 
 //  ---------------------------------------------------------------------------
+//  The reply's order and the listing's columns
+
+static const char *s_col_fmt_names [SF_CF_COUNT] = {
+    [SF_CF_NAME] = "name", [SF_CF_WORD] = "word", [SF_CF_STATUS] = "status",
+    [SF_CF_INT] = "int", [SF_CF_KBPS] = "kbps", [SF_CF_AGE] = "age", [SF_CF_PAIR] = "pair",
+    [SF_CF_URL] = "url"
+};
+
+const char *
+sf_col_fmt_name (int fmt)
+{
+    return fmt >= 0 && fmt < SF_CF_COUNT ? s_col_fmt_names [fmt] : "unknown";
+}
+
+#define S_NSTREAM (sizeof (sf_stream_fields) / sizeof (sf_stream_fields [0]))
+static const sf_field_t *s_reply_order [S_NSTREAM];
+static pthread_once_t s_reply_once = PTHREAD_ONCE_INIT;
+
+//  Orders the REPLY lines by POS once (an insertion sort over ~40 lines)
+static void
+s_reply_order_build (void)
+{
+    size_t n = 0;
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++) {
+        if (!f->reply_path)
+            continue;
+        size_t at = n++;
+        while (at > 0 && s_reply_order [at - 1]->reply_pos > f->reply_pos) {
+            s_reply_order [at] = s_reply_order [at - 1];
+            at--;
+        }
+        s_reply_order [at] = f;
+    }
+    s_reply_order [n] = NULL;
+}
+
+const sf_field_t *const *
+sf_reply_fields (void)
+{
+    pthread_once (&s_reply_once, s_reply_order_build);
+    return s_reply_order;
+}
+
+const char *
+sf_field_reply_key (const sf_field_t *f, size_t *group_len)
+{
+    const char *dot = strchr (f->reply_path, '.');
+    *group_len = dot ? (size_t) (dot - f->reply_path) : 0;
+    return dot ? dot + 1 : f->reply_path;
+}
+
+//  ---------------------------------------------------------------------------
 //  Sort keys
 
 #define S_SNAME_NOSORT
 #define S_SNAME_SORT(id, name, how)     [SF_SORT_##id] = name,
-#define S_SNAME(g, m, key, k, b, w, su, s, d, doc) S_SNAME_##s
+#define S_SNAME(g, m, key, k, b, w, su, s, rp, cl, d, doc) S_SNAME_##s
 static const char *s_sort_names [SF_SORT_COUNT] = { SF_STREAM_FIELDS (S_SNAME) };
 
 #define S_SBY_NOSORT
 #define S_SBY_SORT(id, name, how)       [SF_SORT_##id] = SF_SORT_BY_##how,
-#define S_SBY(g, m, key, k, b, w, su, s, d, doc) S_SBY_##s
+#define S_SBY(g, m, key, k, b, w, su, s, rp, cl, d, doc) S_SBY_##s
 static const sf_sort_by_t s_sort_by [SF_SORT_COUNT] = { SF_STREAM_FIELDS (S_SBY) };
 
 const char *
@@ -214,7 +275,7 @@ sf_sort_field (int key)
 //  summary line as its low 32 bits
 #define S_SV_NUM(m)     (int64_t) sum->m
 #define S_SV_AGE(m)     (sum->m && active ? now_s - (int64_t) sum->m : -1)
-#define S_SV_PAIR(m)    (((int64_t) sum->m << 32) | (int64_t) s_pair_low (sum, &sum->m))
+#define S_SV_PAIR(m)    ((int64_t) (((uint64_t) sum->m << 32) | s_pair_low (sum, &sum->m)))
 //  The 32-bit summary member right after p (reconnect_total after attempts)
 static uint32_t
 s_pair_low (const sf_summary_t *sum, const void *p)
@@ -243,7 +304,7 @@ sf_summary_sort_value (const sf_summary_t *sum, int key, int64_t now_s, bool act
 #define S_SVX_TEXT(su, m)   0
 #define S_SVM_SUM(fn, m)    fn (m)
 #define S_SVM_NOSUM(fn, m)  0
-#define S_SVCASE(g, m, key, k, b, w, su, s, d, doc) S_SVCASE_##s (su, m);
+#define S_SVCASE(g, m, key, k, b, w, su, s, rp, cl, d, doc) S_SVCASE_##s (su, m);
         SF_STREAM_FIELDS (S_SVCASE)
         default: return 0;
     }

@@ -670,6 +670,63 @@ test_protocol_doc_tables_are_the_field_table (void **state)
     free (doc);
 }
 
+//  The REPLY and COL columns are consistent, so the reply encoder and the
+//  listing's columns can derive from them: positions unique, the lines of
+//  one reply map adjacent in reply order, every listed line in list rows,
+//  every column in list rows, a pair column followed by a line that is too
+static void
+test_reply_and_columns_follow_the_table (void **state)
+{
+    (void) state;
+    const sf_field_t *const *order = sf_reply_fields ();
+    size_t n = 0;
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++)
+        n += f->reply_path != NULL;
+    //  A group, once left, is never entered again
+    const char *closed [32];
+    size_t closed_len [32], nclosed = 0;
+    const char *cur = NULL;
+    size_t cur_len = 0, i = 0;
+    for (; order [i]; i++) {
+        if (i && order [i]->reply_pos <= order [i - 1]->reply_pos)
+            fail_msg ("REPLY positions of %s and %s are not rising", order [i - 1]->member,
+                      order [i]->member);
+        size_t glen;
+        sf_field_reply_key (order [i], &glen);
+        const char *g = glen ? order [i]->reply_path : NULL;
+        if (cur && (!g || glen != cur_len || memcmp (g, cur, glen))) {
+            assert_true (nclosed < 32);
+            closed [nclosed] = cur;
+            closed_len [nclosed++] = cur_len;
+            cur = NULL;
+        }
+        if (g && !cur) {
+            for (size_t j = 0; j < nclosed; j++)
+                if (closed_len [j] == glen && !memcmp (closed [j], g, glen))
+                    fail_msg ("the reply group of %s is split", order [i]->reply_path);
+            cur = g;
+            cur_len = glen;
+        }
+    }
+    assert_int_equal (i, n);
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++) {
+        if ((f->where & SF_F_LISTED) && f->reply_sect != SF_RS_LIST)
+            fail_msg ("%s is listed but not in list rows (REPLY LIST)", f->member);
+        if (f->col_header && f->reply_sect != SF_RS_LIST)
+            fail_msg ("column %s is not in list rows (REPLY LIST)", f->col_header);
+        if (f->col_header && f->col_fmt == SF_CF_PAIR && (!f [1].key || f [1].reply_sect != SF_RS_LIST))
+            fail_msg ("pair column %s needs a next line in list rows", f->col_header);
+        if (f->reply_path && f->reply_how == SF_RH_UPTIME && f->kind != SF_K_I64)
+            fail_msg ("%s: UPTIME needs an i64 time", f->member);
+    }
+    //  The encoding's own shape: a nested key
+    const sf_field_t *f = sf_field_find (sf_stream_fields, "reconnect_attempts");
+    assert_non_null (f);
+    size_t glen;
+    assert_string_equal (sf_field_reply_key (f, &glen), "attempts");
+    assert_int_equal (glen, strlen ("reconnects"));
+}
+
 int
 main (void)
 {
@@ -684,6 +741,7 @@ main (void)
         cmocka_unit_test (test_summary_holds_the_sum_lines_and_names_its_format),
         cmocka_unit_test (test_rows_of_old_summary_formats_are_visible_after_the_migration),
         cmocka_unit_test (test_protocol_doc_tables_are_the_field_table),
+        cmocka_unit_test (test_reply_and_columns_follow_the_table),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
