@@ -698,6 +698,18 @@ s_replay (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *repl
     return 0;
 }
 
+//  columns: the listing's columns, as the field table declares them
+static int
+s_columns (msgpack_sbuffer *reply)
+{
+    sf_reply_t r;
+    sf_reply_begin (&r, reply, "columns_reply");
+    sf_reply_key (&r, "columns");
+    sf_reply_columns (&r);
+    sf_reply_end (&r);
+    return 0;
+}
+
 int
 sf_api_answer (sf_query_ctx_t *ctx, const char *type, const msgpack_object *body,
                msgpack_sbuffer *reply)
@@ -729,9 +741,11 @@ sf_api_answer_wait (sf_query_ctx_t *ctx, const char *type, const msgpack_object 
         return s_dead_letters (ctx, body, reply);
     if (strcmp (type, "replay") == 0)
         return s_replay (ctx, body, reply);
+    if (strcmp (type, "columns") == 0)
+        return s_columns (reply);
     char msg [200];
     snprintf (msg, sizeof (msg), "unknown request type '%.40s' (valid: list, detail, dvr, "
-              "nodes, migrations, cluster, changes, alerts, dead_letters, replay)", type);
+              "nodes, migrations, cluster, changes, alerts, dead_letters, replay, columns)", type);
     return s_error (reply, "bad_request", msg);
 }
 

@@ -649,6 +649,8 @@ s_api (sf_http_t *self, struct MHD_Connection *conn, const char *url)
         return s_query (self, conn, "dead_letters", NULL, NULL, s_dead_args);
     if (strcmp (url, "/api/v1/alerts/replay") == 0)
         return s_query (self, conn, "replay", NULL, NULL, s_replay_args);
+    if (strcmp (url, "/api/v1/columns") == 0)
+        return s_query (self, conn, "columns", NULL, NULL, s_no_args);
     char err [200];
     snprintf (err, sizeof (err), "no endpoint %.120s; see docs/http-api.md", url);
     return s_reply_error (conn, MHD_HTTP_NOT_FOUND, "not_found", err);

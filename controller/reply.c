@@ -4,12 +4,14 @@
     Containers are written with 32-bit headers (map32 0xdf, array32 0xdd)
     whose counts are patched when the container closes: valid msgpack that
     any reader takes, and no field count is ever written by hand. Entities
-    are encoded here only: the stream and the node (whose listed fields are
-    grouped as on the Streams page), the placement event and the DVR
-    timeline entry. Whatever is absent is nil.
+    are encoded here only: the stream (its fields, keys, order and nil rules
+    from the field table's REPLY column, include/sf_fields.h), the node
+    (whose listed fields are grouped as on the Streams page), the placement
+    event and the DVR timeline entry. Whatever is absent is nil.
 */
 #include "sf_reply.h"
 #include "sf_codec.h"
+#include "sf_filter.h"
 #include "sf_links.h"
 #include <assert.h>
 #include <math.h>
@@ -187,17 +189,6 @@ sf_reply_error (msgpack_sbuffer *sbuf, const char *code, const char *message)
 //  -------------------------------------------------------------------------
 //  Entities
 
-//  A positive time, or nil: 0 means "not known" in the records
-static void
-s_ktime (sf_reply_t *self, const char *key, int64_t t)
-{
-    sf_reply_key (self, key);
-    if (t > 0)
-        sf_reply_int (self, t);
-    else
-        sf_reply_nil (self);
-}
-
 //  A limit, or nil for none (0 in the records)
 static void
 s_klimit (sf_reply_t *self, const char *key, uint64_t v)
@@ -225,20 +216,11 @@ s_kenum (sf_reply_t *self, const char *key, const char *name)
     sf_reply_kstr (self, key, name ? name : "unknown");
 }
 
-//  The DVR section with its ranges; links per range when the node is known
+//  The DVR ranges, with their links when the node is known
 static void
-s_dvr (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node)
+s_ranges (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node)
 {
     const sf_dvr_t *d = &s->dvr;
-    sf_reply_key (self, "dvr");
-    sf_reply_map (self);
-    sf_reply_ktext (self, "records_path", d->records_path);
-    sf_reply_kint (self, "depth_s", d->depth_s);
-    sf_reply_kint (self, "chunk_s", d->chunk_s);
-    sf_reply_kuint (self, "disk_free_bytes", d->disk_free_bytes);
-    sf_reply_kuint (self, "memory_bytes", d->memory_bytes);
-    s_ktime (self, "current_from", d->current_from);
-    sf_reply_key (self, "ranges");
     sf_reply_array (self);
     char rtsp [SF_URL_MAX], hls [SF_URL_MAX];
     for (uint32_t i = 0; i < d->nranges && d->ranges; i++) {
@@ -255,80 +237,115 @@ s_dvr (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node)
         sf_reply_close (self);
     }
     sf_reply_close (self);
-    sf_reply_close (self);
 }
 
+//  One field's value as its REPLY column says (include/sf_fields.h)
+static void
+s_field (sf_reply_t *self, const sf_field_t *f, const sf_stream_t *s, const sf_node_t *node,
+         int64_t now)
+{
+    sf_value_t v;
+    sf_field_value (f, s, &v);
+    switch (f->reply_how) {
+        case SF_RH_TEXT:
+            if (v.type == SF_V_STR)
+                sf_reply_text (self, v.str);
+            else
+                sf_reply_nil (self);
+            return;
+        case SF_RH_UID:
+            sf_reply_str (self, v.type == SF_V_STR && v.str [0] ? v.str : s->name);
+            return;
+        case SF_RH_TIME:
+            if (v.type == SF_V_INT && v.i > 0)
+                sf_reply_int (self, v.i);
+            else
+                sf_reply_nil (self);
+            return;
+        case SF_RH_NNEG:
+            if (v.type == SF_V_INT && v.i >= 0)
+                sf_reply_int (self, v.i);
+            else
+                sf_reply_nil (self);
+            return;
+        case SF_RH_UPTIME: {
+            sf_reply_int (self, v.i);
+            //  Uptime counts only while the stream runs: a suspended or
+            //  offline stream keeps its last started_at but is not up
+            int64_t uptime = 0;
+            if (s->status == SF_STATUS_ACTIVE && v.i > 0 && now > v.i)
+                uptime = now - v.i;
+            sf_reply_kint (self, "uptime_s", uptime);
+            return;
+        }
+        default:
+            break;
+    }
+    switch (v.type) {
+        case SF_V_STR: sf_reply_str (self, v.str ? v.str : "unknown"); break;
+        case SF_V_UINT: sf_reply_uint (self, v.u); break;
+        case SF_V_INT: sf_reply_int (self, v.i); break;
+        case SF_V_DOUBLE: sf_reply_real (self, v.d); break;
+        case SF_V_BOOL: sf_reply_bool (self, v.b); break;
+        case SF_V_FUNCS:
+            sf_reply_array (self);
+            if (v.u & SF_FN_DVR)
+                sf_reply_str (self, "dvr");
+            if (v.u & SF_FN_PHOTO)
+                sf_reply_str (self, "photo");
+            if (v.u & SF_FN_AUDIO)
+                sf_reply_str (self, "audio");
+            sf_reply_close (self);
+            break;
+        case SF_V_VERSION:
+            sf_reply_map (self);
+            sf_reply_kuint (self, "gen", v.gen);
+            sf_reply_kuint (self, "seq", v.seq);
+            sf_reply_close (self);
+            break;
+        case SF_V_RANGES: s_ranges (self, s, node); break;
+        default: sf_reply_nil (self);
+    }
+}
+
+//  The stream's fields come from the field table's REPLY column, in its
+//  order, nested maps opened and closed as the paths' groups change; then
+//  what the node adds to a detail (links, its liveness and address)
 void
 sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node,
                  int flags, int64_t now)
 {
     bool detail = flags & SF_REPLY_DETAIL;
     sf_reply_map (self);
-    //  The listing's fields, in the Streams page's order
-    sf_reply_kstr (self, "name", s->name);
-    sf_reply_kstr (self, "uid", s->uid [0] ? s->uid : s->name);
-    sf_reply_kstr (self, "node", s->node);
-    s_kenum (self, "type", sf_type_name (s->type));
-    s_kenum (self, "status", sf_status_name (s->status));
-    sf_reply_kbool (self, "transfer", s->transfer);
-    sf_reply_kbool (self, "conflict", s->conflict);
-    sf_reply_key (self, "functions");
-    sf_reply_array (self);
-    if (s->functions & SF_FN_DVR)
-        sf_reply_str (self, "dvr");
-    if (s->functions & SF_FN_PHOTO)
-        sf_reply_str (self, "photo");
-    if (s->functions & SF_FN_AUDIO)
-        sf_reply_str (self, "audio");
-    sf_reply_close (self);
-    sf_reply_kuint (self, "clients", s->clients);
-    sf_reply_kuint (self, "bitrate_kbps", s->bitrate_kbps);
-    sf_reply_kint (self, "started_at", s->started_at);
-    //  Uptime counts only while the stream runs: a suspended or offline
-    //  stream keeps its last started_at but is not up
-    int64_t uptime = 0;
-    if (s->status == SF_STATUS_ACTIVE && s->started_at > 0 && now > s->started_at)
-        uptime = now - s->started_at;
-    sf_reply_kint (self, "uptime_s", uptime);
-    sf_reply_key (self, "reconnects");
-    sf_reply_map (self);
-    sf_reply_kuint (self, "attempts", s->reconnect_attempts);
-    sf_reply_kuint (self, "total", s->reconnect_total);
-    sf_reply_close (self);
-    sf_reply_key (self, "source");
-    sf_reply_map (self);
-    sf_reply_ktext (self, "url", s->source_url);
-    if (detail)
-        sf_reply_ktext (self, "sdp", s->source_sdp);
-    sf_reply_key (self, "ping_ms");
-    if (s->ping_ms >= 0)
-        sf_reply_int (self, s->ping_ms);
-    else
-        sf_reply_nil (self);
-    sf_reply_close (self);
-    sf_reply_ktext (self, "playback_uuid", s->playback_uuid);
-    sf_reply_kbool (self, "stale", s->stale);
-    sf_reply_ktext (self, "migrated_to", s->migrated_to);
-    sf_reply_ktext (self, "transferred_from", s->transferred_from);
-    s_version (self, s->version);
+    const char *group = NULL;           //  the open nested map's path prefix
+    size_t group_len = 0;
+    for (const sf_field_t *const *fp = sf_reply_fields (); *fp; fp++) {
+        const sf_field_t *f = *fp;
+        if (f->reply_sect == SF_RS_DETAIL && !detail)
+            continue;
+        size_t glen;
+        const char *key = sf_field_reply_key (f, &glen);
+        if (group && (glen != group_len || memcmp (group, f->reply_path, glen))) {
+            sf_reply_close (self);
+            group = NULL;
+        }
+        if (glen && !group) {
+            //  The group's key: the path up to its dot
+            msgpack_pack_str (&self->pk, glen);
+            msgpack_pack_str_body (&self->pk, f->reply_path, glen);
+            sf_reply_map (self);
+            group = f->reply_path;
+            group_len = glen;
+        }
+        sf_reply_key (self, key);
+        s_field (self, f, s, node, now);
+    }
+    if (group)
+        sf_reply_close (self);
     if (!detail) {
         sf_reply_close (self);
         return;
     }
-    //  The detail page's sections
-    sf_reply_ktext (self, "config", s->config);
-    sf_reply_ktext (self, "config_path", s->config_path);
-    s_dvr (self, s, node);
-    const sf_media_t *m = &s->media;
-    sf_reply_key (self, "media");
-    sf_reply_map (self);
-    sf_reply_ktext (self, "vcodec", m->vcodec);
-    sf_reply_kuint (self, "width", m->width);
-    sf_reply_kuint (self, "height", m->height);
-    sf_reply_key (self, "fps");
-    sf_reply_real (self, m->fps);
-    sf_reply_ktext (self, "acodec", m->acodec);
-    sf_reply_close (self);
     sf_reply_key (self, "links");
     if (node) {
         char rtsp [SF_URL_MAX] = "", hls [SF_URL_MAX] = "", rtmp [SF_URL_MAX] = "";
@@ -349,6 +366,27 @@ sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node,
     else
         sf_reply_nil (self);
     sf_reply_ktext (self, "node_addr_external", node ? node->addr_external : NULL);
+    sf_reply_close (self);
+}
+
+void
+sf_reply_columns (sf_reply_t *self)
+{
+    sf_reply_array (self);
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++) {
+        if (!f->col_header)
+            continue;
+        sf_reply_map (self);
+        sf_reply_kstr (self, "path", f->reply_path);
+        sf_reply_kstr (self, "header", f->col_header);
+        sf_reply_kstr (self, "label", f->col_label);
+        sf_reply_kuint (self, "width", f->col_width);
+        sf_reply_kstr (self, "format", sf_col_fmt_name (f->col_fmt));
+        sf_reply_kstr (self, "sort", f->sort >= 0 ? sf_sort_name (f->sort) : NULL);
+        //  A pair shows this value over the next line's
+        sf_reply_kstr (self, "pair", f->col_fmt == SF_CF_PAIR && f [1].key ? f [1].reply_path : NULL);
+        sf_reply_close (self);
+    }
     sf_reply_close (self);
 }
 

@@ -86,6 +86,10 @@ void sf_reply_error (msgpack_sbuffer *sbuf, const char *code, const char *messag
 //  without it links are null. now is unix seconds (uptime_s).
 void sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node,
                       int flags, int64_t now);
+//  The listing's columns, from the field table's COL lines in table order
+//  (include/sf_fields.h): an array of {path, header, label, width, format,
+//  sort, pair}, for the web page (GET /api/v1/columns, docs/http-api.md)
+void sf_reply_columns (sf_reply_t *self);
 //  A node with its derived liveness, heartbeat age, uptime and counts
 void sf_reply_node (sf_reply_t *self, const sf_node_t *n, int64_t now);
 

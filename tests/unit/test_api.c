@@ -533,6 +533,149 @@ test_json_rendering_repairs_invalid_utf8 (void **state)
     msgpack_sbuffer_destroy (&sb);
 }
 
+//  The stream entity, list row and detail, byte for byte as docs/http-api.md
+//  documents it: keys, order, nesting and nulls. The encoder derives it from
+//  the field table's REPLY column (include/sf_fields.h); this pins that the
+//  derivation writes what the hand-written encoder wrote before it
+static char *
+s_stream_json (const sf_stream_t *s, int flags, int64_t now)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sf_reply_t r;
+    sf_reply_start (&r, &sb, "x");
+    sf_reply_stream (&r, s, NULL, flags, now);
+    sf_reply_end (&r);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
+    char *text = sf_mpjson_dumps (msg.body, false, NULL);
+    assert_non_null (text);
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&sb);
+    return text;
+}
+
+static void
+test_stream_entity_is_the_documented_json_exactly (void **state)
+{
+    (void) state;
+    sf_stream_t s;
+    sf_stream_init (&s);
+    snprintf (s.name, sizeof (s.name), "cam-1");
+    snprintf (s.node, sizeof (s.node), "n1");
+    snprintf (s.transferred_from, sizeof (s.transferred_from), "n0");
+    snprintf (s.media.vcodec, sizeof (s.media.vcodec), "h264");
+    s.type = SF_TYPE_SECONDARY;
+    s.status = SF_STATUS_ACTIVE;
+    s.transfer = true;
+    s.functions = SF_FN_DVR | SF_FN_AUDIO;
+    s.clients = 3;
+    s.bitrate_kbps = 2500;
+    s.started_at = 1000;
+    s.reconnect_attempts = 1;
+    s.reconnect_total = 4;
+    s.ping_ms = -1;
+    s.version.gen = 2;
+    s.version.seq = 9;
+    s.dvr.depth_s = 86400;
+    s.dvr.chunk_s = 6;
+    s.dvr.disk_free_bytes = 500;
+    s.media.width = 1920;
+    s.media.height = 1080;
+    s.media.fps = 25.5;
+    sf_text_set (&s.source_url, "rtsp://src/1");
+    sf_text_set (&s.source_sdp, "v=0");
+    sf_text_set (&s.config, "cfg");
+    sf_text_set (&s.dvr.records_path, "/dvr");
+    assert_int_equal (sf_dvr_add_range (&s.dvr, 1000, 1060), 0);
+    const char *row =
+        "{\"name\":\"cam-1\",\"uid\":\"cam-1\",\"node\":\"n1\",\"type\":\"secondary\",\"status\":\"active\","
+        "\"transfer\":true,\"conflict\":false,\"functions\":[\"dvr\",\"audio\"],\"clients\":3,"
+        "\"bitrate_kbps\":2500,\"started_at\":1000,\"uptime_s\":600,\"reconnects\":{\"attempts\":1,\"total\":4},"
+        "\"source\":{\"url\":\"rtsp://src/1\",\"ping_ms\":null},\"playback_uuid\":null,\"stale\":false,"
+        "\"migrated_to\":null,\"transferred_from\":\"n0\",\"version\":{\"gen\":2,\"seq\":9}}";
+    char *text = s_stream_json (&s, SF_REPLY_ROW, 1600);
+    assert_string_equal (text, row);
+    free (text);
+    const char *detail =
+        "{\"name\":\"cam-1\",\"uid\":\"cam-1\",\"node\":\"n1\",\"type\":\"secondary\",\"status\":\"active\","
+        "\"transfer\":true,\"conflict\":false,\"functions\":[\"dvr\",\"audio\"],\"clients\":3,"
+        "\"bitrate_kbps\":2500,\"started_at\":1000,\"uptime_s\":600,\"reconnects\":{\"attempts\":1,\"total\":4},"
+        "\"source\":{\"url\":\"rtsp://src/1\",\"sdp\":\"v=0\",\"ping_ms\":null},\"playback_uuid\":null,"
+        "\"stale\":false,\"migrated_to\":null,\"transferred_from\":\"n0\",\"version\":{\"gen\":2,\"seq\":9},"
+        "\"config\":\"cfg\",\"config_path\":null,\"dvr\":{\"records_path\":\"/dvr\",\"depth_s\":86400,"
+        "\"chunk_s\":6,\"disk_free_bytes\":500,\"memory_bytes\":0,\"current_from\":null,\"ranges\":"
+        "[{\"from\":1000,\"to\":1060,\"duration_s\":60,\"rtsp\":null,\"hls\":null}]},\"media\":"
+        "{\"vcodec\":\"h264\",\"width\":1920,\"height\":1080,\"fps\":25.5,\"acodec\":null},\"links\":null,"
+        "\"node_liveness\":null,\"node_addr_external\":null}";
+    text = s_stream_json (&s, SF_REPLY_DETAIL, 1600);
+    assert_string_equal (text, detail);
+    free (text);
+    //  Not running: no uptime; a known ping and a running recording show
+    s.status = SF_STATUS_SUSPEND;
+    s.ping_ms = 12;
+    s.dvr.current_from = 1500;
+    snprintf (s.uid, sizeof (s.uid), "u-1");
+    text = s_stream_json (&s, SF_REPLY_DETAIL, 1600);
+    assert_non_null (strstr (text, "\"uid\":\"u-1\""));
+    assert_non_null (strstr (text, "\"status\":\"suspend\""));
+    assert_non_null (strstr (text, "\"uptime_s\":0,"));
+    assert_non_null (strstr (text, "\"ping_ms\":12}"));
+    assert_non_null (strstr (text, "\"current_from\":1500,"));
+    free (text);
+    sf_stream_clear (&s);
+}
+
+//  columns: the listing's columns are the field table's COL lines, in table
+//  order, and each names a path that every list row holds
+static void
+test_columns_are_the_field_tables_and_name_row_keys (void **state)
+{
+    s_answer_t a = s_ask (*state, "columns", NULL);
+    assert_int_equal (a.rc, 0);
+    assert_string_equal (a.type, "columns_reply");
+    json_t *cols = s_get (a.body, "columns");
+    assert_true (json_is_array (cols));
+    size_t n = 0;
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++)
+        if (f->col_header) {
+            char path [64];
+            snprintf (path, sizeof (path), "%zu.path", n);
+            assert_string_equal (s_str (cols, path), f->reply_path);
+            snprintf (path, sizeof (path), "%zu.header", n);
+            assert_string_equal (s_str (cols, path), f->col_header);
+            n++;
+        }
+    assert_int_equal (json_array_size (cols), n);
+    //  What the page and the CLI print today, in their order
+    const char *want [] = { "name", "node", "status", "clients", "bitrate_kbps", "started_at",
+                            "reconnects.attempts", "source.url", NULL };
+    for (size_t i = 0; want [i]; i++) {
+        char path [64];
+        snprintf (path, sizeof (path), "%zu.path", i);
+        assert_string_equal (s_str (cols, path), want [i]);
+    }
+    assert_string_equal (s_str (cols, "3.format"), "int");
+    assert_string_equal (s_str (cols, "4.sort"), "bitrate");
+    assert_string_equal (s_str (cols, "6.pair"), "reconnects.total");
+    s_null (cols, "0.pair");
+    s_answer_t l = s_ask (*state, "list", "{\"limit\": 3}");
+    json_t *rows = s_get (l.body, "streams");
+    assert_int_equal (json_array_size (rows), 3);
+    for (size_t r = 0; r < json_array_size (rows); r++)
+        for (size_t i = 0; i < n; i++) {
+            char path [96];
+            snprintf (path, sizeof (path), "%zu.path", i);
+            const char *p = s_str (cols, path);
+            snprintf (path, sizeof (path), "%zu.%s", r, p);
+            if (!s_get (rows, path))
+                fail_msg ("list row %zu has no '%s'", r, p);
+        }
+    json_decref (l.body);
+    json_decref (a.body);
+}
+
 int
 main (void)
 {
@@ -555,6 +698,8 @@ main (void)
         cmocka_unit_test (test_error_codes_map_to_http_statuses),
         cmocka_unit_test (test_reply_builder_counts_its_containers),
         cmocka_unit_test (test_json_rendering_repairs_invalid_utf8),
+        cmocka_unit_test (test_stream_entity_is_the_documented_json_exactly),
+        cmocka_unit_test (test_columns_are_the_field_tables_and_name_row_keys),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
