@@ -24,8 +24,12 @@ s_usage (FILE *out)
         "             conflict\n"
         "  functions: dvr, audio                     (all of them)\n"
         "Groups combine with AND. --name matches a case-insensitive substring, or a\n"
-        "glob when it holds * or ?. --sort takes name, node, status, type, clients,\n"
-        "bitrate, uptime, reconnects or source; prefix - for descending.\n"
+        "glob when it holds * or ?. --sort takes a column (prefix - for descending):\n"
+        " ");
+    //  The sort keys of the field table (include/sf_fields.h)
+    for (int k = 0; k < SF_SORT_COUNT; k++)
+        fprintf (out, " %s%s", sf_sort_name (k), k + 1 < SF_SORT_COUNT ? "," : "\n");
+    fprintf (out,
         "\n"
         "Marks: " SF_CLI_LEGEND "\n"
         "-o wide adds the uid, the version, where a migrated stream went (migrated_to)\n"
@@ -54,6 +58,143 @@ s_name_cell (const msgpack_object *row, char *buf, size_t size)
     return buf;
 }
 
+//  A reply row's value at a field's reply path ("reconnects.attempts")
+static const msgpack_object *
+s_at (const msgpack_object *row, const sf_field_t *f)
+{
+    size_t glen;
+    const char *key = sf_field_reply_key (f, &glen);
+    if (glen) {
+        char group [64];
+        snprintf (group, sizeof (group), "%.*s", (int) glen, f->reply_path);
+        row = sf_map_get (row, group);
+        if (!row || row->type != MSGPACK_OBJECT_MAP)
+            return NULL;
+    }
+    return sf_map_get (row, key);
+}
+
+static uint64_t
+s_at_u64 (const msgpack_object *row, const sf_field_t *f)
+{
+    const msgpack_object *o = s_at (row, f);
+    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return o->via.u64;
+    return 0;
+}
+
+static void
+s_at_str (const msgpack_object *row, const sf_field_t *f, char *buf, size_t size)
+{
+    buf [0] = 0;
+    const msgpack_object *o = s_at (row, f);
+    if (o && sf_obj_str (o, buf, size - 1))
+        buf [0] = 0;
+}
+
+//  Whether a row's stream runs now: bitrate and uptime are shown only then
+static bool
+s_running (const msgpack_object *row)
+{
+    char status [16] = "";
+    int64_t started = 0;
+    sf_map_str (row, "status", status, sizeof (status) - 1, NULL);
+    sf_map_i64 (row, "started_at", &started, NULL);
+    return !strcmp (status, "active") && started > 0;
+}
+
+//  Whether a column's cells are numbers (aligned right)
+static bool
+s_col_numeric (const sf_field_t *f)
+{
+    return f->col_fmt == SF_CF_INT || f->col_fmt == SF_CF_KBPS || f->col_fmt == SF_CF_AGE
+        || f->col_fmt == SF_CF_PAIR;
+}
+
+//  A numeric cell (INT, KBPS, AGE, PAIR) as the table and the show print it
+static const char *
+s_num_cell (const msgpack_object *row, const sf_field_t *f, int64_t now, char *buf, size_t size)
+{
+    uint64_t v = s_at_u64 (row, f);
+    switch (f->col_fmt) {
+        case SF_CF_KBPS:
+            if (s_running (row))
+                return sf_fmt_bitrate (v, buf, size);
+            break;
+        case SF_CF_AGE: {
+            const msgpack_object *o = s_at (row, f);
+            int64_t t = o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t) o->via.u64 : 0;
+            if (s_running (row))
+                return sf_fmt_duration (now - t, buf, size);
+            break;
+        }
+        case SF_CF_PAIR:
+            //  This line's value over the next line's (attempts / total)
+            snprintf (buf, size, "%llu/%llu", (unsigned long long) v,
+                      (unsigned long long) (f [1].key ? s_at_u64 (row, f + 1) : 0));
+            return buf;
+        default:
+            snprintf (buf, size, "%llu", (unsigned long long) v);
+            return buf;
+    }
+    snprintf (buf, size, "-");
+    return buf;
+}
+
+//  One listing cell of column f; the STATUS cell also gives its status word
+//  (for the colour)
+static void
+s_cell (const sf_cli_t *cli, const msgpack_object *row, const sf_field_t *f, int64_t now,
+        char *buf, size_t size, char *word, size_t wsize)
+{
+    switch (f->col_fmt) {
+        case SF_CF_NAME:
+            s_name_cell (row, buf, size);
+            return;
+        case SF_CF_STATUS: {
+            bool transfer = false, stale = false, conflict = false;
+            s_at_str (row, f, word, wsize);
+            sf_map_bool (row, "transfer", &transfer, NULL);
+            sf_map_bool (row, "conflict", &conflict, NULL);
+            sf_map_bool (row, "stale", &stale, NULL);
+            snprintf (buf, size, "%s%s%s%s", word, transfer ? " ⇄transfer" : "",
+                      conflict ? " !conflict" : "", stale ? " (stale)" : "");
+            return;
+        }
+        case SF_CF_URL: {
+            char url [512] = "";
+            s_at_str (row, f, url, sizeof (url));
+            int len = snprintf (buf, size, "%s", url);
+            if (cli->output != SF_OUT_WIDE)
+                return;
+            char uid [SF_NAME_MAX + 1] = "", migrated [SF_NODE_MAX + 1] = "", from [SF_NODE_MAX + 1] = "";
+            sf_map_str (row, "uid", uid, SF_NAME_MAX, NULL);
+            sf_map_str (row, "migrated_to", migrated, SF_NODE_MAX, NULL);
+            sf_map_str (row, "transferred_from", from, SF_NODE_MAX, NULL);
+            len += snprintf (buf + len, size - (size_t) len, "  uid=%s", uid);
+            const msgpack_object *v = sf_map_get (row, "version");
+            uint64_t gen = 0, seq = 0;
+            if (v && sf_map_u64 (v, "gen", &gen, NULL) == 0 && sf_map_u64 (v, "seq", &seq, NULL) == 0
+            &&  len < (int) size)
+                len += snprintf (buf + len, size - (size_t) len, " version=%llu/%llu",
+                                 (unsigned long long) gen, (unsigned long long) seq);
+            if (migrated [0] && len < (int) size)
+                len += snprintf (buf + len, size - (size_t) len, " migrated_to=%s", migrated);
+            if (from [0] && len < (int) size)
+                snprintf (buf + len, size - (size_t) len, " transferred_from=%s", from);
+            return;
+        }
+        case SF_CF_WORD:
+            s_at_str (row, f, buf, size);
+            return;
+        default:
+            s_num_cell (row, f, now, buf, size);
+    }
+}
+
+#define S_COLS_MAX 32
+#define S_CELL_MAX 1024
+
 static int
 s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, const char *sort,
         long limit, long offset)
@@ -81,110 +222,91 @@ s_list (sf_cli_t *cli, const char *filter, const char *name, const char *node, c
     sf_map_u64 (reply.body, "total", &total, NULL);
     sf_map_i64 (reply.body, "now", &now, NULL);
     const msgpack_object *rows = sf_map_get (reply.body, "streams");
-    bool wide = cli->output == SF_OUT_WIDE;
     uint32_t n = rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows->via.array.size : 0;
-    //  First every cell, then the widths: NAME, NODE and STATUS as wide as
-    //  their longest cell; SOURCE takes what the terminal has left and is
-    //  cut with an ellipsis first (cli->width 0: not a terminal, full width)
-    typedef struct {
-        char name [SF_NAME_MAX + 16], node [SF_NODE_MAX + 1], status [48], statusword [16];
-        char br [32], up [32], rec [32], source [1024];
-        unsigned long long clients;
-    } s_row_t;
-    s_row_t *cells = sf_xcalloc (n ? n : 1, sizeof (s_row_t));
-    size_t wname = 4, wnode = 4, wstatus = 6;
+    //  The columns: the field table's COL lines (include/sf_fields.h), the
+    //  elastic one (URL: SOURCE) last
+    const sf_field_t *cols [S_COLS_MAX], *elastic = NULL;
+    size_t ncols = 0, width [S_COLS_MAX];
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++) {
+        if (!f->col_header)
+            continue;
+        if (f->col_fmt == SF_CF_URL)
+            elastic = f;
+        else if (ncols < S_COLS_MAX) {
+            width [ncols] = f->col_width ? f->col_width : sf_text_width (f->col_header);
+            cols [ncols++] = f;
+        }
+    }
+    //  First every cell, then the widths: a column of width 0 is as wide as
+    //  its longest cell; the elastic column takes what the terminal has left
+    //  and is cut with an ellipsis first (cli->width 0: not a terminal)
+    size_t stride = ncols + 1;
+    char *cells = sf_xcalloc ((n ? n : 1) * stride, S_CELL_MAX);
+    char (*words) [16] = sf_xcalloc (n ? n : 1, 16);
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *row = &rows->via.array.ptr [i];
-        s_row_t *c = &cells [i];
-        char uid [SF_NAME_MAX + 1] = "", migrated [SF_NODE_MAX + 1] = "", from [SF_NODE_MAX + 1] = "";
-        uint64_t clients = 0, bitrate = 0;
-        uint32_t att = 0, tot = 0;
-        int64_t started = 0;
-        bool transfer = false, stale = false, conflict = false;
-        s_name_cell (row, c->name, sizeof (c->name));
-        sf_map_str (row, "node", c->node, SF_NODE_MAX, NULL);
-        sf_map_str (row, "status", c->statusword, sizeof (c->statusword) - 1, NULL);
-        sf_map_str (row, "uid", uid, SF_NAME_MAX, NULL);
-        sf_map_str (row, "migrated_to", migrated, SF_NODE_MAX, NULL);
-        sf_map_str (row, "transferred_from", from, SF_NODE_MAX, NULL);
-        sf_map_u64 (row, "clients", &clients, NULL);
-        sf_map_u64 (row, "bitrate_kbps", &bitrate, NULL);
-        const msgpack_object *recon = sf_map_get (row, "reconnects");
-        if (recon) {
-            sf_map_u32 (recon, "attempts", &att, NULL);
-            sf_map_u32 (recon, "total", &tot, NULL);
+        for (size_t c = 0; c < ncols; c++) {
+            char *cell = cells + (i * stride + c) * S_CELL_MAX;
+            s_cell (cli, row, cols [c], now, cell, S_CELL_MAX, words [i], sizeof (words [i]));
+            size_t w = sf_text_width (cell);
+            if (!cols [c]->col_width && w > width [c])
+                width [c] = w;
         }
-        sf_map_i64 (row, "started_at", &started, NULL);
-        sf_map_bool (row, "transfer", &transfer, NULL);
-        sf_map_bool (row, "conflict", &conflict, NULL);
-        sf_map_bool (row, "stale", &stale, NULL);
-        char url [512] = "";
-        const msgpack_object *src = sf_map_get (row, "source");
-        if (src)
-            sf_map_str (src, "url", url, sizeof (url) - 1, NULL);
-        bool running = !strcmp (c->statusword, "active") && started > 0;
-        snprintf (c->status, sizeof (c->status), "%s%s%s%s", c->statusword, transfer ? " ⇄transfer" : "",
-                  conflict ? " !conflict" : "", stale ? " (stale)" : "");
-        snprintf (c->rec, sizeof (c->rec), "%u/%u", att, tot);
-        c->clients = (unsigned long long) clients;
-        if (running) {
-            sf_fmt_bitrate (bitrate, c->br, sizeof (c->br));
-            sf_fmt_duration (now - started, c->up, sizeof (c->up));
-        }
-        else {
-            snprintf (c->br, sizeof (c->br), "-");
-            snprintf (c->up, sizeof (c->up), "-");
-        }
-        if (wide) {
-            const msgpack_object *v = sf_map_get (row, "version");
-            uint64_t gen = 0, seq = 0;
-            int len = snprintf (c->source, sizeof (c->source), "%s  uid=%s", url, uid);
-            if (v && sf_map_u64 (v, "gen", &gen, NULL) == 0 && sf_map_u64 (v, "seq", &seq, NULL) == 0)
-                len += snprintf (c->source + len, sizeof (c->source) - (size_t) len, " version=%llu/%llu",
-                                 (unsigned long long) gen, (unsigned long long) seq);
-            if (migrated [0])
-                len += snprintf (c->source + len, sizeof (c->source) - (size_t) len, " migrated_to=%s", migrated);
-            if (from [0] && len < (int) sizeof (c->source))
-                snprintf (c->source + len, sizeof (c->source) - (size_t) len, " transferred_from=%s", from);
-        }
-        else
-            snprintf (c->source, sizeof (c->source), "%s", url);
-        size_t w;
-        if ((w = sf_text_width (c->name)) > wname) wname = w;
-        if ((w = sf_text_width (c->node)) > wnode) wnode = w;
-        if ((w = sf_text_width (c->status)) > wstatus) wstatus = w;
+        if (elastic)
+            s_cell (cli, row, elastic, now, cells + (i * stride + ncols) * S_CELL_MAX, S_CELL_MAX, NULL, 0);
     }
-    //  № NAME NODE STATUS CLIENTS BITRATE UPTIME RECONN, then SOURCE
-    size_t fixed = 6 + 1 + wname + 1 + wnode + 1 + wstatus + 1 + 7 + 1 + 12 + 1 + 9 + 1 + 7 + 2;
+    //  № and each column with a space before it, then two before the elastic one
+    size_t fixed = 6 + 2;
+    for (size_t c = 0; c < ncols; c++)
+        fixed += 1 + width [c];
     size_t wsource = 0;                 //  0: as long as it is
-    bool show_source = true;
-    if (cli->width > 0) {
+    bool show_source = elastic != NULL;
+    if (show_source && cli->width > 0) {
         if ((size_t) cli->width < fixed + 8)
             show_source = false;        //  no room: leave the column out
         else
             wsource = (size_t) cli->width - fixed;
     }
-    const char *src_title = wide ? "SOURCE / UID / VERSION" : "SOURCE";
-    char fit [1100];
-    //  "№" is one column wide but three bytes: pad it by hand
-    printf ("№      %-*s %-*s %-*s %7s %12s %9s %7s%s%s\n", (int) wname, "NAME", (int) wnode, "NODE",
-            (int) wstatus, "STATUS", "CLIENTS", "BITRATE", "UPTIME", "RECONN", show_source ? "  " : "",
-            show_source ? sf_fit (src_title, wsource, fit, sizeof (fit)) : "");
+    char fit [S_CELL_MAX + 80], padded [S_CELL_MAX + 80];
+    //  "№" is one column wide but three bytes: pad it by hand. Pad by display
+    //  width, before colouring, so escape codes and the multi-byte marks do
+    //  not break the columns
+    printf ("№     ");
+    for (size_t c = 0; c < ncols; c++) {
+        size_t pad = width [c] - sf_text_width (cols [c]->col_header);
+        if (s_col_numeric (cols [c]))
+            printf (" %*s%s", (int) pad, "", cols [c]->col_header);
+        else
+            printf (" %s%*s", cols [c]->col_header, (int) pad, "");
+    }
+    if (show_source) {
+        char title [64];
+        snprintf (title, sizeof (title), "%s%s", elastic->col_header,
+                  cli->output == SF_OUT_WIDE ? " / UID / VERSION" : "");
+        printf ("  %s", sf_fit (title, wsource, fit, sizeof (fit)));
+    }
+    printf ("\n");
     for (uint32_t i = 0; i < n; i++) {
-        s_row_t *c = &cells [i];
-        //  Pad by display width, before colouring, so escape codes and the
-        //  multi-byte marks do not break the columns
-        char name [SF_NAME_MAX + 64], padded [96];
-        snprintf (name, sizeof (name), "%s%*s", c->name, (int) (wname - sf_text_width (c->name)), "");
-        snprintf (padded, sizeof (padded), "%s%*s", c->status, (int) (wstatus - sf_text_width (c->status)), "");
-        printf ("%-6llu %s %-*s %s%s%s %7llu %12s %9s %7s", (unsigned long long) (offset + i + 1), name,
-                (int) wnode, c->node, sf_color (cli, c->statusword), padded, sf_color_reset (cli),
-                c->clients, c->br, c->up, c->rec);
+        printf ("%-6llu", (unsigned long long) (offset + i + 1));
+        for (size_t c = 0; c < ncols; c++) {
+            const char *cell = cells + (i * stride + c) * S_CELL_MAX;
+            size_t w = sf_text_width (cell);
+            size_t pad = w < width [c] ? width [c] - w : 0;
+            if (s_col_numeric (cols [c]))
+                snprintf (padded, sizeof (padded), "%*s%s", (int) pad, "", cell);
+            else
+                snprintf (padded, sizeof (padded), "%s%*s", cell, (int) pad, "");
+            if (cols [c]->col_fmt == SF_CF_STATUS)
+                printf (" %s%s%s", sf_color (cli, words [i]), padded, sf_color_reset (cli));
+            else
+                printf (" %s", padded);
+        }
         if (show_source)
-            printf ("  %s", sf_fit (c->source, wsource, fit, sizeof (fit)));
+            printf ("  %s", sf_fit (cells + (i * stride + ncols) * S_CELL_MAX, wsource, fit, sizeof (fit)));
         printf ("\n");
     }
     free (cells);
+    free (words);
     if (n)
         sf_print_wrapped (SF_CLI_LEGEND, cli->width);
     printf ("%u of %llu stream%s%s\n", n, (unsigned long long) total, total == 1 ? "" : "s",
@@ -241,6 +363,13 @@ s_show_placement (sf_cli_t *cli, const msgpack_object *pl, int64_t now)
             transfer ? ", in transfer" : "", conflict ? ", in conflict (runs on two nodes)" : "");
     if (migrated [0])
         printf ("  moved to node %s\n", migrated);
+    //  The listing's numeric columns, labelled (include/sf_fields.h, COL)
+    printf ("\nNow\n");
+    for (const sf_field_t *f = sf_stream_fields; f->key; f++)
+        if (f->col_header && s_col_numeric (f)) {
+            char cell [64];
+            printf ("  %-22s %s\n", f->col_label, s_num_cell (pl, f, now, cell, sizeof (cell)));
+        }
     const msgpack_object *dvr = sf_map_get (s, "dvr");
     char rpath [SF_ADDR_MAX + 1] = "";
     int64_t depth = 0, chunk = 0, current = 0;
