@@ -223,7 +223,8 @@ function streamsQuery(offset, limit) {
 async function loadStreams() {
   const seq = ++streamsSeq;
   try {
-    const data = await api('/api/v1/streams?' + streamsQuery(state.offset, state.limit));
+    //  The columns (once) and the rows, asked at the same time
+    const [data] = await Promise.all([api('/api/v1/streams?' + streamsQuery(state.offset, state.limit)), loadColumns()]);
     if (seq !== streamsSeq) return;      // a newer query answered or is on its way
     //  The fleet shrank under our page: show its last page instead of nothing
     if (data.total > 0 && data.count === 0 && state.offset > 0) {
@@ -244,10 +245,20 @@ function showError(msg) {
   el.hidden = !msg;
 }
 
-/* Each cell: a text (compared to find changes) and a way to draw it. */
-const CELLS = [
-  { cls: 'c-num', text: (s, i) => fmtInt(state.offset + i + 1), quiet: true },
-  { cls: 'c-name', text: (s) => [s.name, s.type, s.functions.join(','), s.transfer, s.conflict, s.stale].join('|'),
+/* The listing's columns come from the controller (GET /api/v1/columns: the
+   field table's COL lines, include/sf_fields.h), so a new listed field shows
+   here without a change to this page. Each column's format says how a cell
+   is drawn; name and status are the composite cells (type, function and
+   state marks). Each cell: a text (compared to find changes) and a way to
+   draw it. */
+const NUMERIC = ['int', 'kbps', 'age', 'pair'];
+function at(s, path) {
+  let v = s;
+  for (const k of path.split('.')) v = v == null ? v : v[k];
+  return v;
+}
+const FORMATS = {
+  name: () => ({ text: (s) => [s.name, s.type, s.functions.join(','), s.transfer, s.conflict, s.stale].join('|'),
     draw: (td, s) => {
       td.replaceChildren(h('span', { class: 'name-cell' },
         icon(s.type, `t-${s.type}`),
@@ -257,18 +268,50 @@ const CELLS = [
         s.conflict ? h('span', { class: 'tag conflict', title: 'Runs on two servers and is not moving between them', text: 'conflict' }) : null,
         s.stale ? h('span', { class: 'tag stale', title: "The node's source failed; last known state", text: 'stale' }) : null,
         s.migrated_to ? h('span', { class: 'tag migrated', text: `→ ${s.migrated_to}` }) : null));
-    } },
-  { cls: 'c-node', text: (s) => s.node },
-  { cls: 'c-status', text: (s) => s.status, draw: (td, s) => td.replaceChildren(statusBadge(s.status)) },
-  { cls: 'c-clients num', text: (s) => fmtInt(s.clients) },
-  { cls: 'c-bitrate num', text: (s) => fmtBitrate(s.bitrate_kbps) },
-  { cls: 'c-uptime num', text: (s) => fmtDuration(s.uptime_s), quiet: true },
-  { cls: 'c-reconnects num', text: (s) => `${s.reconnects.attempts}/${s.reconnects.total}` },
-  { cls: 'c-source', text: (s) => (s.source && s.source.url) || '—' },
-];
+    } }),
+  word: (c) => ({ text: (s) => String(at(s, c.path) ?? '') }),
+  status: (c) => ({ text: (s) => at(s, c.path), draw: (td, s) => td.replaceChildren(statusBadge(at(s, c.path))) }),
+  int: (c) => ({ text: (s) => fmtInt(at(s, c.path)) }),
+  kbps: (c) => ({ text: (s) => fmtBitrate(at(s, c.path)) }),
+  //  A time it started: how long ago, while the stream runs (uptime)
+  age: (c) => ({ quiet: true,
+    text: (s, i, now) => fmtDuration(s.status === 'active' && at(s, c.path) > 0 ? now - at(s, c.path) : 0) }),
+  pair: (c) => ({ text: (s) => `${at(s, c.path) ?? 0}/${(c.pair && at(s, c.pair)) ?? 0}` }),
+  url: (c) => ({ text: (s) => at(s, c.path) || '—' }),
+};
+let CELLS = [];
+let columnsAsked = null;
+/* The columns, asked once (again after a failure: a missing token, say) */
+function loadColumns() {
+  if (!columnsAsked) {
+    columnsAsked = api('/api/v1/columns').then((data) => { buildColumns(data.columns); return CELLS; });
+    columnsAsked.catch(() => { columnsAsked = null; });
+  }
+  return columnsAsked;
+}
+function buildColumns(columns) {
+  const tr = $('#streams thead tr');
+  tr.replaceChildren(h('th', { class: 'c-num', text: '№' }));
+  CELLS = [{ cls: 'c-num', text: (s, i) => fmtInt(state.offset + i + 1), quiet: true }];
+  for (const c of columns) {
+    const make = FORMATS[c.format] || FORMATS.word;
+    const num = NUMERIC.includes(c.format);
+    const cls = `c-${c.sort || c.path.replace(/\./g, '-')}${num ? ' num' : ''}`;
+    CELLS.push({ cls, ...make(c) });
+    const th = h('th', { class: `${cls}${c.sort ? ' sortable' : ''}`, 'data-sort': c.sort, text: c.label });
+    if (c.sort) {
+      th.addEventListener('click', () => {
+        if (state.sort === c.sort) state.desc = !state.desc;
+        else { state.sort = c.sort; state.desc = num; }
+        queryChanged();
+      });
+    }
+    tr.append(th);
+  }
+}
 
-function drawCell(td, cell, s, i, isNew) {
-  const text = cell.text(s, i);
+function drawCell(td, cell, s, i, isNew, now) {
+  const text = cell.text(s, i, now);
   if (td.dataset.v === text) return;
   const changed = !isNew && td.dataset.v !== undefined;
   td.dataset.v = text;
@@ -318,7 +361,7 @@ function renderStreams(data) {
       rowsByKey.set(key, tr);
     }
     tr.dataset.status = s.status;
-    CELLS.forEach((c, ci) => drawCell(tr.children[ci], c, s, i, isNew));
+    CELLS.forEach((c, ci) => drawCell(tr.children[ci], c, s, i, isNew, data.now));
     tr.classList.toggle('selected', !!state.detail && state.detail.name === s.name && state.detail.node === s.node);
     //  Keep DOM order equal to the answer's order, moving only what moved
     const want = prev ? prev.nextSibling : tbody.firstChild;
@@ -377,14 +420,6 @@ function setupStreams() {
     syncControls();
     queryChanged();
   });
-  for (const th of $$('#streams th[data-sort]')) {
-    th.addEventListener('click', () => {
-      const key = th.dataset.sort;
-      if (state.sort === key) state.desc = !state.desc;
-      else { state.sort = key; state.desc = ['clients', 'bitrate', 'uptime', 'reconnects'].includes(key); }
-      queryChanged();
-    });
-  }
   $('#page-size').addEventListener('change', (ev) => { state.limit = parseInt(ev.target.value, 10); queryChanged(); });
   const go = (offset) => {
     state.offset = Math.max(0, offset);
