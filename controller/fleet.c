@@ -36,8 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  The history changed since its digest was computed (writer thread)
+//  The history changed since its digest was computed (writer thread), and
+//  since the digest restricted to a peer's smaller bounds was
 static bool s_history_dirty = true;
+static bool s_rdigest_dirty = true;
 
 static const char *s_kind_names [SF_EV_COUNT] = {
     "transfer_started", "migrated", "failover", "transfer_stuck", "returned", "conflict"
@@ -603,21 +605,28 @@ static s_bucket_t s_digest [S_DIGEST_MAX];
 static size_t s_ndigest;
 static int64_t s_digest_ms = -1;    //  when computed (monotonic)
 static uint64_t s_offer_round;
+//  The same restricted to a peer's smaller bounds (the last asked for)
+static s_bucket_t s_rdigest [S_DIGEST_MAX];
+static size_t s_nrdigest;
+static int64_t s_rdigest_ms = -1;
+static int64_t s_rdigest_days;
+static uint32_t s_rdigest_per;
 
 void
 sf_fleet_set_history (int64_t days, uint32_t per_stream)
 {
     s_history_days = days > 0 ? days : 30;
     s_history_per_stream = per_stream ? per_stream : 1000;
-    s_history_dirty = true;
+    s_history_dirty = s_rdigest_dirty = true;
     s_history_bound_due = true;
+    s_digest_ms = s_rdigest_ms = -1;        //  computed afresh (tests switch stores)
 }
 
 void
 sf_fleet_set_clock (int64_t (*now_ms) (void))
 {
     s_clock = now_ms ? now_ms : sf_now_ms;
-    s_history_dirty = true;
+    s_history_dirty = s_rdigest_dirty = true;
 }
 
 static int64_t
@@ -681,7 +690,7 @@ s_event_del (sf_store_t *store, const sf_fleet_event_t *id)
     if (sf_store_del (store, SF_DB_FLEET_EVENTS, &ek) < 0 || sf_store_del (store, SF_DB_FLEET_BYUID, &uk) < 0
     ||  s_gen_bump (store))
         return -1;
-    s_history_dirty = true;
+    s_history_dirty = s_rdigest_dirty = true;
     return 0;
 }
 
@@ -722,7 +731,7 @@ sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev)
     msgpack_sbuffer_destroy (&sb);
     if (rc < 0 || sf_store_put (store, SF_DB_FLEET_BYUID, &uk, "", 0) || s_gen_bump (store))
         return -1;
-    s_history_dirty = true;
+    s_history_dirty = s_rdigest_dirty = true;
     return 0;
 }
 
@@ -773,14 +782,160 @@ sf_fleet_history_digest (sf_store_t *store, msgpack_packer *pk)
     int64_t now = sf_mono_ms ();
     if (s_digest_ms < 0 || (s_history_dirty && now - s_digest_ms >= 200) || now - s_digest_ms >= 5000)
         s_digest_compute (store);
-    msgpack_pack_array (pk, s_ndigest);
+    //  The buckets, then this side's bounds [days, per_stream], so that a
+    //  peer with larger ones compares over what both keep (a reader that
+    //  does not know the pair skips it: it is no [hour, count, hash])
+    msgpack_pack_array (pk, s_ndigest + 1);
     for (size_t i = 0; i < s_ndigest; i++) {
         msgpack_pack_array (pk, 3);
         msgpack_pack_int64 (pk, s_digest [i].hour);
         msgpack_pack_uint64 (pk, s_digest [i].count);
         msgpack_pack_uint64 (pk, s_digest [i].hash);
     }
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_int64 (pk, s_history_days);
+    msgpack_pack_uint64 (pk, s_history_per_stream);
     return 0;
+}
+
+//  The bounds a peer's digest names (its [days, per_stream]), or ours
+static void
+s_their_bounds (const msgpack_object *theirs, int64_t *days, uint32_t *per)
+{
+    *days = s_history_days;
+    *per = s_history_per_stream;
+    if (!theirs || theirs->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    for (uint32_t i = 0; i < theirs->via.array.size; i++) {
+        const msgpack_object *e = &theirs->via.array.ptr [i];
+        if (e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size == 2
+        &&  e->via.array.ptr [0].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+        &&  e->via.array.ptr [1].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+        &&  e->via.array.ptr [0].via.u64 > 0 && e->via.array.ptr [1].via.u64 > 0) {
+            if ((int64_t) e->via.array.ptr [0].via.u64 < *days)
+                *days = (int64_t) e->via.array.ptr [0].via.u64;
+            if (e->via.array.ptr [1].via.u64 < *per)
+                *per = (uint32_t) e->via.array.ptr [1].via.u64;
+            return;
+        }
+    }
+}
+
+//  Adds an event's key hash to the bucket of its hour (buckets by hour)
+static void
+s_bucket_add (s_bucket_t *b, size_t *n, int64_t hour, uint64_t hash)
+{
+    size_t lo = 0, hi = *n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (b [mid].hour < hour)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == *n || b [lo].hour != hour) {
+        if (*n == S_DIGEST_MAX)
+            return;
+        memmove (&b [lo + 1], &b [lo], (*n - lo) * sizeof (*b));
+        b [lo] = (s_bucket_t) { hour, 0, 0 };
+        (*n)++;
+    }
+    b [lo].count++;
+    b [lo].hash ^= hash;
+}
+
+//  The restricted digest: per stream its newest `per` events (the
+//  per-stream index, in time order per stream), from the horizon of `days`
+typedef struct {
+    int64_t horizon;
+    uint32_t per;
+    char uid [SF_NAME_MAX + 1];
+    s_keys_t run;                   //  the current stream's index keys, oldest first
+} s_rwalk_t;
+
+static void
+s_rwalk_flush (s_rwalk_t *w)
+{
+    size_t first = w->run.count > w->per ? w->run.count - w->per : 0;
+    for (size_t i = first; i < w->run.count; i++) {
+        sf_fleet_event_t id;
+        sf_key_t ek;
+        sf_val_t k = { w->run.items [i].data, w->run.items [i].size };
+        if (s_byuid_kparse (&k, &id) || id.at_ms < w->horizon || s_event_kmake (&ek, &id))
+            continue;
+        s_bucket_add (s_rdigest, &s_nrdigest, id.at_ms / S_HOUR_MS, s_key_hash (ek.data, ek.size));
+    }
+    w->run.count = 0;
+}
+
+static int
+s_rwalk_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_rwalk_t *w = arg;
+    size_t len = strnlen (k->data, k->size);
+    if (len > SF_NAME_MAX || len >= k->size)
+        return 0;
+    if (strncmp (w->uid, k->data, len) != 0 || w->uid [len] != 0) {
+        s_rwalk_flush (w);
+        memcpy (w->uid, k->data, len);
+        w->uid [len] = 0;
+    }
+    s_keys_add (&w->run, k);
+    return 0;
+}
+
+static void
+s_rdigest_get (sf_store_t *store, int64_t days, uint32_t per)
+{
+    int64_t now = sf_mono_ms ();
+    if (s_rdigest_ms >= 0 && s_rdigest_days == days && s_rdigest_per == per
+    &&  !(s_rdigest_dirty && now - s_rdigest_ms >= 200) && now - s_rdigest_ms < 5000)
+        return;
+    s_nrdigest = 0;
+    sf_read_t r;
+    if (sf_store_read_begin (store, &r))
+        return;
+    s_rwalk_t w = { s_clock () - days * 24 * S_HOUR_MS, per, "", { 0 } };
+    sf_store_foreach (&r, SF_DB_FLEET_BYUID, NULL, 0, s_rwalk_one, &w);
+    s_rwalk_flush (&w);
+    free (w.run.items);
+    sf_store_read_end (&r);
+    s_rdigest_days = days;
+    s_rdigest_per = per;
+    s_rdigest_dirty = false;
+    s_rdigest_ms = now;
+}
+
+//  Whether the event under key k is among the newest per of its stream
+typedef struct {
+    sf_key_t uk;
+    uint32_t per, count;
+    bool found;
+} s_newest_t;
+
+static int
+s_newest_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_newest_t *n = arg;
+    if (++n->count > n->per)
+        return 1;
+    if (k->size == n->uk.size && memcmp (k->data, n->uk.data, k->size) == 0) {
+        n->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+static bool
+s_within_bound (sf_read_t *r, const sf_val_t *k, uint32_t per)
+{
+    sf_fleet_event_t id;
+    sf_key_t prefix;
+    s_newest_t n = { .per = per };
+    if (s_event_kparse (k, &id) || s_byuid_kmake (&n.uk, &id) || sf_key_make (&prefix, "s", id.uid))
+        return false;
+    sf_store_foreach (r, SF_DB_FLEET_BYUID, &prefix, SF_SCAN_BACKWARDS, s_newest_one, &n);
+    return n.found;
 }
 
 //  Whether their digest holds the same hour as ours
@@ -809,6 +964,10 @@ typedef struct {
     size_t skip, max;
     size_t *seen, *n;
     msgpack_sbuffer *body;
+    sf_read_t *r;
+    bool restricted;                //  to the receiver's smaller bounds:
+    int64_t horizon;                //  its window
+    uint32_t per;                   //  and its bound per stream
 } s_offer_t;
 
 static int
@@ -817,6 +976,8 @@ s_offer_one (const sf_val_t *k, const sf_val_t *v, void *arg)
     s_offer_t *o = arg;
     if (*o->n >= o->max || k->size < 9 || (int64_t) sf_be64_get (k->data) / S_HOUR_MS != o->hour)
         return 1;
+    if (o->restricted && ((int64_t) sf_be64_get (k->data) < o->horizon || !s_within_bound (o->r, k, o->per)))
+        return 0;                   //  the receiver keeps no such event: never offered
     if ((*o->seen)++ >= o->skip) {
         msgpack_sbuffer_write (o->body, v->data, v->size);
         (*o->n)++;
@@ -830,11 +991,25 @@ sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t 
 {
     if (s_digest_ms < 0)
         s_digest_compute (store);
+    //  A receiver with a smaller window or bound per stream keeps less than
+    //  we do: compare over what both keep, and offer only that, or the
+    //  hours would differ for ever and every round offer what it refuses
+    int64_t days;
+    uint32_t per;
+    s_their_bounds (theirs, &days, &per);
+    bool restricted = days < s_history_days || per < s_history_per_stream;
+    const s_bucket_t *digest = s_digest;
+    size_t ndigest = s_ndigest;
+    if (restricted) {
+        s_rdigest_get (store, days, per);
+        digest = s_rdigest;
+        ndigest = s_nrdigest;
+    }
     //  The hours that differ, and how many events they hold
     size_t want = 0;
-    for (size_t i = 0; i < s_ndigest; i++)
-        if (!s_bucket_same (theirs, &s_digest [i]))
-            want += s_digest [i].count;
+    for (size_t i = 0; i < ndigest; i++)
+        if (!s_bucket_same (theirs, &digest [i]))
+            want += digest [i].count;
     if (!want)
         return 0;
     sf_read_t r;
@@ -845,12 +1020,13 @@ sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t 
     size_t n = 0, seen = 0;
     msgpack_sbuffer body;
     msgpack_sbuffer_init (&body);
-    for (size_t i = 0; i < s_ndigest && n < max; i++) {
-        if (s_bucket_same (theirs, &s_digest [i]))
+    for (size_t i = 0; i < ndigest && n < max; i++) {
+        if (s_bucket_same (theirs, &digest [i]))
             continue;
         sf_key_t from;
-        sf_key_make (&from, "L", (uint64_t) (s_digest [i].hour * S_HOUR_MS));
-        s_offer_t o = { s_digest [i].hour, skip, max, &seen, &n, &body };
+        sf_key_make (&from, "L", (uint64_t) (digest [i].hour * S_HOUR_MS));
+        s_offer_t o = { digest [i].hour, skip, max, &seen, &n, &body, &r, restricted,
+                        s_clock () - days * 24 * S_HOUR_MS, per };
         sf_store_foreach_from (&r, SF_DB_FLEET_EVENTS, NULL, &from, s_offer_one, &o);
     }
     sf_store_read_end (&r);
@@ -1047,7 +1223,7 @@ sf_fleet_history_prune (sf_store_t *store)
     }
     free (e.keys.items);
     if (gone)
-        s_history_dirty = true;
+        s_history_dirty = s_rdigest_dirty = true;
     if ((gone || e.keys.count) && s_gen_bump (store))
         return -1;
     return gone;

@@ -1464,6 +1464,100 @@ test_history_bound_per_stream_is_the_newest_whatever_the_order (void **state)
     s_rmdir (d2);
 }
 
+//  The digest a controller sends (its own bounds in it), kept unpacked in u
+static void
+s_digest_of (sf_store_t *store, msgpack_sbuffer *sb, msgpack_unpacked *u)
+{
+    msgpack_sbuffer_clear (sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
+    assert_int_equal (sf_fleet_history_digest (store, &pk), 0);
+    msgpack_unpacked_destroy (u);
+    msgpack_unpacked_init (u);
+    assert_int_equal (msgpack_unpack_next (u, sb->data, sb->size, NULL), MSGPACK_UNPACK_SUCCESS);
+}
+
+//  What the sender offers against theirs, applied to the receiver when
+//  apply is set (under the receiver's bounds, given); returns how many
+static size_t
+s_offer_round (sf_store_t *from, const msgpack_object *theirs, sf_store_t *to, int64_t days,
+               uint32_t per)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    size_t n = sf_fleet_history_offer (from, theirs, 2000, &out);
+    if (n && to) {
+        sf_fleet_set_history (days, per);
+        msgpack_unpacked u;
+        msgpack_unpacked_init (&u);
+        assert_int_equal (msgpack_unpack_next (&u, out.data, out.size, NULL), MSGPACK_UNPACK_SUCCESS);
+        size_t added;
+        assert_int_equal (sf_store_write_begin (to), 0);
+        assert_int_equal (sf_fleet_history_apply (to, &u.data, &added), 0);
+        assert_int_equal (sf_store_commit (to), 0);
+        msgpack_unpacked_destroy (&u);
+    }
+    msgpack_sbuffer_destroy (&out);
+    return n;
+}
+
+static void
+test_history_offers_honour_the_receivers_bounds (void **state)
+{
+    //  The receiver keeps a day and 2 events per stream; the sender 30 days
+    //  and 1000. Both hold cam's six events and an event of 5 days ago
+    char d1 [64], d2 [64], l1 [1024], l2 [1024];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_unpacked theirs;
+    msgpack_unpacked_init (&theirs);
+    sf_fleet_set_history (1, 2);
+    sf_store_t *rx = s_store (d2);
+    for (int i = 1; i <= 6; i++)
+        s_put_event (rx, "cam", s_now_ms - 10000 + i * 1000);
+    assert_int_equal (s_put_event (rx, "yard", s_now_ms - 5 * S_DAY_MS), 1);   //  not kept
+    s_digest_of (rx, &sb, &theirs);
+    sf_fleet_set_history (30, 1000);
+    sf_store_t *tx = s_store (d1);
+    for (int i = 1; i <= 6; i++)
+        s_put_event (tx, "cam", s_now_ms - 10000 + i * 1000);
+    assert_int_equal (s_put_event (tx, "yard", s_now_ms - 5 * S_DAY_MS), 0);
+    //  Round after round, nothing is offered: the receiver has all it keeps
+    size_t offered = 0;
+    for (int round = 0; round < 5; round++)
+        offered += s_offer_round (tx, &theirs.data, NULL, 0, 0);
+    assert_int_equal (offered, 0);
+    //  A newer event is offered (with the hour's others the receiver keeps),
+    //  stored there, and then nothing again
+    s_put_event (tx, "cam", s_now_ms - 1000);
+    sf_fleet_set_history (30, 1000);            //  the digest afresh at once
+    size_t n = s_offer_round (tx, &theirs.data, rx, 1, 2);
+    assert_true (n >= 1 && n <= 2);
+    s_digest_of (rx, &sb, &theirs);
+    s_listing (rx, l2, sizeof (l2));
+    sf_fleet_set_history (30, 1000);
+    for (int round = 0; round < 5; round++)
+        assert_int_equal (s_offer_round (tx, &theirs.data, NULL, 0, 0), 0);
+    //  The receiver lists the newest two of cam, as it should
+    snprintf (l1, sizeof (l1), "cam@%lld;cam@%lld;", (long long) (s_now_ms - 1000),
+              (long long) (s_now_ms - 4000));
+    assert_string_equal (l2, l1);
+    //  A receiver that sends no bounds (an older version) is compared as
+    //  one with ours: its digest without the pair differs, all is offered
+    msgpack_object *items = theirs.data.via.array.ptr;
+    uint32_t size = theirs.data.via.array.size;
+    assert_true (size >= 2);
+    theirs.data.via.array.size = size - 1;      //  the pair is the last element
+    assert_true (items [size - 1].via.array.size == 2);
+    assert_true (s_offer_round (tx, &theirs.data, NULL, 0, 0) > 0);
+    msgpack_unpacked_destroy (&theirs);
+    msgpack_sbuffer_destroy (&sb);
+    sf_store_destroy (&tx);
+    sf_store_destroy (&rx);
+    s_rmdir (d1);
+    s_rmdir (d2);
+}
+
 int
 main (void)
 {
@@ -1494,6 +1588,7 @@ main (void)
         cmocka_unit_test (test_history_deep_page_is_a_seek),
         cmocka_unit_test (test_history_window_is_kept_on_insert_sweep_and_gossip),
         cmocka_unit_test (test_history_bound_per_stream_is_the_newest_whatever_the_order),
+        cmocka_unit_test (test_history_offers_honour_the_receivers_bounds),
     };
     sf_fleet_set_clock (s_test_clock);
     return cmocka_run_group_tests (tests, NULL, NULL);
