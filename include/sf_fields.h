@@ -16,8 +16,6 @@
       - docs/protocol.md's record field tables (tools/gen-fields.sh)
       - the reply encoder of the stream entity, list rows and detail
         (controller/reply.c, sf_reply_stream): the REPLY column
-      - the read model's ordered columns: one index per NUM and PAIR sort
-        key (controller/readmodel.c)
       - the CLI's listing columns and the show's "Now" section
         (controller/cli/cmd_streams.c), and the web page's listing columns
         (GET /api/v1/columns, controller/web/app.js): the COL column
@@ -71,10 +69,11 @@
       doc     the meaning, for docs/protocol.md
 
     Adding a field: one line here (the struct member, wire key, codec, summary
-    and its migration, sort key, read-model index, reply, CLI column, the
+    and its migration, sort key, reply, CLI column, the
     page's column and docs follow), the adapter that fills it, and the page
-    only where the column needs a drawing of its own (docs/architecture.md,
-    "The field table").
+    only where the column needs a drawing of its own; an ordered read-model
+    index for a new sort key is still by hand in controller/readmodel.c
+    (docs/architecture.md, "The field table").
 */
 #ifndef SF_FIELDS_H
 #define SF_FIELDS_H
