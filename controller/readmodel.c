@@ -26,11 +26,15 @@
         Fenwick tree over block sizes), kept by the writer in the same apply
         as everything else: a jump to any offset in O(log n) either way;
         ties go by a per-row label whose order is name order (s_label_new).
-        A filtered page walks the index testing the candidate bitmap when
-        the filter is broad, or orders just the candidates when it is
-        narrow (s_page_vl picks by the estimated cost). Uptime indexes the
-        running rows only; a down node or a start in the future falls back
-        to ordering at query time (s_page_values).
+        A full block passes an entry to a neighbour before it splits.
+    An order is a sequence of stretches (s_seg_t: a names list or an index
+    between two keys, with its candidates): uptime is three (starts after
+    now + 1; uptime -1 in name order, down nodes' rows included; the rest),
+    status and type one per value. A stretch is paged by a jump, a filtered
+    walk that passes over whole blocks while skipping, or, for a narrow
+    filter, by ordering just its candidates (s_page_seg picks by the
+    estimated cost). A keyset cursor is a place in a stretch found in
+    O(log n) (s_cursor_key, s_ol_rank, s_vl_rank).
 
     Two sides, left-right: see sf_readmodel.h and docs/architecture.md.
 */
@@ -1377,7 +1381,8 @@ s_uptime_v (int64_t started)
 
 //  A row's entry in numeric index k; false when it has none (uptime only
 //  orders running rows: the others are a group of their own, see
-//  s_page_uptime). Uptime ascending is started_at descending.
+//  the uptime stretches in sf_readmodel_list). Uptime ascending is
+//  started_at descending.
 static inline bool
 s_vkey (const s_side_t *s, uint32_t row, int k, s_ent_t *e)
 {

@@ -136,6 +136,13 @@ static const s_query_t s_queries [] = {
     { "deep_bitrate", "", "", "-bitrate", -1, false },
     { "after_bitrate", "", "", "-bitrate", 0, true },
     { "filtered_bitrate", "active,dvr", "", "-bitrate", 0, false },
+    //  Keyset cursors under other orders, and a deep page under a broad filter
+    { "after_name", "", "", "name", 0, true },
+    { "after_uptime", "", "", "-uptime", 0, true },
+    { "after_status", "", "", "-status", 0, true },
+    { "after_filtered_bitrate", "active,dvr", "", "-bitrate", 0, true },
+    { "deep_filtered_bitrate", "active", "", "-bitrate", -1, false },
+    { "deep_uptime", "", "", "uptime", -1, false },
     //  Name filters alone (trigram index, then the same with a scan)
     { "name_sub", "", "cam001", "", 0, false },
     { "name_rare", "", "m00123", "", 0, false },

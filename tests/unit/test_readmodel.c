@@ -606,6 +606,114 @@ test_numeric_indexes (void **state)
     s_compare_numeric (f, 60, 2500);
 }
 
+//  Where a reference row sorts against a cursor's row (its value, name and
+//  node when the page was read): the documented order, ascending
+static int
+s_ref_cmp_key (const s_ref_row_t *r, int sort_key, int64_t value, const char *name, const char *node)
+{
+    int c = 0;
+    if (sort_key == SF_SORT_NODE)
+        c = strcmp (r->node, node);
+    else if (sort_key != SF_SORT_NAME)
+        c = r->value < value ? -1 : r->value > value;
+    if (!c)
+        c = strcmp (r->name, name);
+    if (!c)
+        c = strcmp (r->node, node);
+    return c;
+}
+
+//  A keyset cursor is a place in the order, not a count: between two pages
+//  the cursor's own row is deleted, or changes its value, or rows come and
+//  go before and after it; the next page must be exactly the rows that now
+//  sort after the cursor's (value, name, node), as a scan finds them. The
+//  model finds that place with a seek in its indexes (a row that is gone
+//  seeks by its name-order neighbour's label), so every sort is walked.
+static void
+test_cursor_moves (void **state)
+{
+    s_fix_t *f = *state;
+    for (int k = 0; k < NODES; k++)
+        sf_live_beat (f->live, s_nodes [k], 1, ++f->beats [k], f->mono_ms);
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    for (int k = 0; k < NODES; k++)
+        for (int n = 0; n < 150; n++)
+            s_put_random (f, s_nodes [k], n);
+    s_commit (f);
+    for (int key = 0; key < SF_SORT_SOURCE; key++)
+        for (int desc = 0; desc < 2; desc++) {
+            sf_filter_t filter;
+            sf_filter_init (&filter);
+            if (s_rand (2))
+                s_random_filter (&filter);
+            sf_sort_t sort = { (uint8_t) key, desc == 1 };
+            sf_readmodel_clock_t clock = { f->live, f->mono_ms, f->now_s };
+            char after [SF_READMODEL_CURSOR_MAX + 1] = "";
+            s_ref_row_t last;
+            for (int page_no = 0; page_no < 12; page_no++) {
+                s_ref_t ref;
+                s_ref_list (f, &filter, &sort, &ref);
+                size_t start = 0;
+                if (after [0])
+                    while (start < ref.count) {
+                        int c = s_ref_cmp_key (&ref.rows [start], key, last.value, last.name, last.node);
+                        if (desc ? c < 0 : c > 0)
+                            break;
+                        start++;
+                    }
+                size_t limit = 1 + s_rand (25);
+                sf_readmodel_page_t page;
+                char err [256];
+                assert_int_equal (sf_readmodel_list (f->model, &filter, &sort, after, 0, limit, &clock,
+                                                     &page, err, sizeof (err)), 0);
+                size_t want = ref.count - start < limit ? ref.count - start : limit;
+                if (page.count != want)
+                    print_error ("sort %s%s page %d: %zu rows, reference %zu\n", desc ? "-" : "",
+                                 sf_sort_name (key), page_no, page.count, want);
+                assert_int_equal (page.count, want);
+                for (size_t i = 0; i < want; i++) {
+                    assert_string_equal (page.keys [i].node, ref.rows [start + i].node);
+                    assert_string_equal (page.keys [i].name, ref.rows [start + i].name);
+                }
+                assert_int_equal (page.next [0] != 0, start + want < ref.count);
+                if (!page.next [0]) {
+                    sf_readmodel_page_clear (&page);
+                    free (ref.rows);
+                    break;
+                }
+                last = ref.rows [start + want - 1];
+                snprintf (after, sizeof (after), "%s", page.next);
+                sf_readmodel_page_clear (&page);
+                free (ref.rows);
+                //  Between the pages: the cursor's row goes, or moves, or
+                //  stays; other rows change and come and go
+                assert_int_equal (sf_store_write_begin (f->store), 0);
+                int what = (int) s_rand (3);
+                if (what == 0)
+                    assert_int_equal (sf_apply_del (f->store, last.node, last.name, (sf_version_t) { 3, 1 }), 0);
+                else if (what == 1) {
+                    sf_stream_t st;
+                    s_random_stream (f, &st, last.node, 0);
+                    SF_STRSET (st.name, last.name);
+                    assert_int_equal (sf_apply_put (f->store, &st), 0);
+                    sf_stream_clear (&st);
+                }
+                for (int i = 0; i < 8; i++) {
+                    const char *node = s_nodes [s_rand (NODES)];
+                    int n = (int) s_rand (200);
+                    if (s_rand (3) == 0) {
+                        char name [32];
+                        snprintf (name, sizeof (name), "%s%03d%s", n % 3 ? "cam" : "Cam", n, n % 5 == 0 ? "-x" : "");
+                        assert_int_equal (sf_apply_del (f->store, node, name, (sf_version_t) { 3, 2 }), 0);
+                    }
+                    else
+                        s_put_random (f, node, n);
+                }
+                s_commit (f);
+            }
+        }
+}
+
 //  A stale or foreign cursor is refused with a clear error
 static void
 test_bad_cursor (void **state)
@@ -728,6 +836,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_equivalence, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_deep_pages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_numeric_indexes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cursor_moves, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_cursor, s_setup, s_teardown),
         cmocka_unit_test (test_concurrent_readers),
     };
