@@ -961,34 +961,62 @@ s_bucket_same (const msgpack_object *theirs, const s_bucket_t *b)
 
 typedef struct {
     int64_t hour;
-    size_t skip, max;
-    size_t *seen, *n;
-    msgpack_sbuffer *body;
+    size_t skip, max, max_msgs;
+    size_t seen, n, msgs, sent;     //  events walked, in the open message, messages out, offered
+    msgpack_sbuffer body;           //  the open message's events
+    sf_fleet_offer_fn *fn;
+    void *arg;
     sf_read_t *r;
     bool restricted;                //  to the receiver's smaller bounds:
     int64_t horizon;                //  its window
     uint32_t per;                   //  and its bound per stream
 } s_offer_t;
 
+//  Hands the open message's events to the caller (an array of them)
+static void
+s_offer_flush (s_offer_t *o)
+{
+    if (!o->n)
+        return;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    msgpack_packer opk;
+    msgpack_packer_init (&opk, &out, msgpack_sbuffer_write);
+    msgpack_pack_array (&opk, o->n);
+    msgpack_sbuffer_write (&out, o->body.data, o->body.size);
+    o->fn (&out, o->n, o->arg);
+    msgpack_sbuffer_destroy (&out);
+    msgpack_sbuffer_clear (&o->body);
+    o->sent += o->n;
+    o->n = 0;
+    o->msgs++;
+}
+
 static int
 s_offer_one (const sf_val_t *k, const sf_val_t *v, void *arg)
 {
     s_offer_t *o = arg;
-    if (*o->n >= o->max || k->size < 9 || (int64_t) sf_be64_get (k->data) / S_HOUR_MS != o->hour)
+    if (k->size < 9 || (int64_t) sf_be64_get (k->data) / S_HOUR_MS != o->hour)
         return 1;
     if (o->restricted && ((int64_t) sf_be64_get (k->data) < o->horizon || !s_within_bound (o->r, k, o->per)))
         return 0;                   //  the receiver keeps no such event: never offered
-    if ((*o->seen)++ >= o->skip) {
-        msgpack_sbuffer_write (o->body, v->data, v->size);
-        (*o->n)++;
+    if (o->seen++ >= o->skip) {
+        msgpack_sbuffer_write (&o->body, v->data, v->size);
+        if (++o->n >= o->max)
+            s_offer_flush (o);
+        if (o->msgs >= o->max_msgs)
+            return 1;
     }
     return 0;
 }
 
 size_t
-sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t max,
-                        msgpack_sbuffer *out)
+sf_fleet_history_offer_each (sf_store_t *store, const msgpack_object *theirs, size_t max,
+                             size_t max_msgs, sf_fleet_offer_fn *fn, void *arg, bool *more)
 {
+    *more = false;
+    if (!max || !max_msgs)
+        return 0;
     if (s_digest_ms < 0)
         s_digest_compute (store);
     //  A receiver with a smaller window or bound per stream keeps less than
@@ -1016,28 +1044,51 @@ sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t 
     if (sf_store_read_begin (store, &r))
         return 0;
     //  More than fit: a rotating window, so that rounds cover them all
-    size_t skip = want > max ? (size_t) (s_offer_round++ * max) % want : 0;
-    size_t n = 0, seen = 0;
-    msgpack_sbuffer body;
-    msgpack_sbuffer_init (&body);
-    for (size_t i = 0; i < ndigest && n < max; i++) {
+    size_t fit = max_msgs > SIZE_MAX / max ? SIZE_MAX : max * max_msgs;
+    s_offer_t o = { .skip = want > fit ? (size_t) (s_offer_round++ * fit) % want : 0,
+                    .max = max, .max_msgs = max_msgs, .fn = fn, .arg = arg, .r = &r,
+                    .restricted = restricted, .horizon = s_clock () - days * 24 * S_HOUR_MS,
+                    .per = per };
+    msgpack_sbuffer_init (&o.body);
+    for (size_t i = 0; i < ndigest && o.msgs < max_msgs; i++) {
         if (s_bucket_same (theirs, &digest [i]))
             continue;
         sf_key_t from;
         sf_key_make (&from, "L", (uint64_t) (digest [i].hour * S_HOUR_MS));
-        s_offer_t o = { digest [i].hour, skip, max, &seen, &n, &body, &r, restricted,
-                        s_clock () - days * 24 * S_HOUR_MS, per };
+        o.hour = digest [i].hour;
         sf_store_foreach_from (&r, SF_DB_FLEET_EVENTS, NULL, &from, s_offer_one, &o);
     }
+    s_offer_flush (&o);
     sf_store_read_end (&r);
-    if (n) {
-        msgpack_packer opk;
-        msgpack_packer_init (&opk, out, msgpack_sbuffer_write);
-        msgpack_pack_array (&opk, n);
-        msgpack_sbuffer_write (out, body.data, body.size);
-    }
-    msgpack_sbuffer_destroy (&body);
-    return n;
+    msgpack_sbuffer_destroy (&o.body);
+    //  Not every event of the hours that differ went: the peer's history
+    //  is still short of ours after this round
+    *more = o.sent < want;
+    return o.msgs;
+}
+
+//  One message's events into out
+typedef struct {
+    msgpack_sbuffer *out;
+    size_t count;
+} s_offer_into_t;
+
+static void
+s_offer_into (const msgpack_sbuffer *events, size_t count, void *arg)
+{
+    s_offer_into_t *i = arg;
+    msgpack_sbuffer_write (i->out, events->data, events->size);
+    i->count = count;
+}
+
+size_t
+sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t max,
+                        msgpack_sbuffer *out)
+{
+    bool more;
+    s_offer_into_t i = { out, 0 };
+    sf_fleet_history_offer_each (store, theirs, max, 1, s_offer_into, &i, &more);
+    return i.count;
 }
 
 static int s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_t *ch);

@@ -596,7 +596,7 @@ s_listed (const msgpack_object *list, const char *node)
 //  patches: the peer takes patches; full: the origins it wants whole
 static uint64_t
 s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zframe_t *route,
-              s_member_t *peer, bool patches, const msgpack_object *full)
+              s_member_t *peer, bool patches, const msgpack_object *full, bool history_more)
 {
     if (!digest || digest->type != MSGPACK_OBJECT_MAP)
         return 0;
@@ -657,9 +657,11 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         msgpack_sbuffer_clear (&g->out);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
-        sf_msg_begin (&pk, "delta", 3);
+        sf_msg_begin (&pk, "delta", 3 + history_more);
         sf_pack_kstr (&pk, "from", g->self_id);
         sf_pack_kbool (&pk, "more", more);
+        if (history_more)
+            sf_pack_kbool (&pk, "history_more", true);
         sf_pack_str (&pk, "origins");
         msgpack_pack_array (&pk, nblocks);
         for (size_t i = 0; i < nblocks; i++) {
@@ -854,8 +856,12 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
     uint64_t applied = 0;
     //  Until a peer's digest named nothing newer than what we have (a
     //  controller that just started), what we learn is the latest state of
-    //  a past we did not witness: caught up, not observed (docs/migrations.md)
-    sf_fleet_set_caught_up (!atomic_load (&g->caught_up));
+    //  a past we did not witness: caught up, not observed (docs/migrations.md).
+    //  So is a delta whose sender had more history for us than one round
+    //  carries: the witnesses' events of these records may not be here yet
+    bool history_more = false;
+    sf_map_bool (body, "history_more", &history_more, NULL);
+    sf_fleet_set_caught_up (!atomic_load (&g->caught_up) || history_more);
     for (uint32_t i = 0; i < origins->via.array.size; i++) {
         const msgpack_object *blk = &origins->via.array.ptr [i];
         char node [SF_NODE_MAX + 1];
@@ -920,30 +926,50 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
 }
 
 //  The placement history (controller/fleet.c): the events of the hours in
-//  which the peer's digest differs from ours, and what we learn from theirs
+//  which the peer's digest differs from ours, and what we learn from theirs.
+//  All of them go before the records (in messages of S_HISTORY_EVENTS), up
+//  to S_HISTORY_MSGS messages a round; past that the round's delta says
+//  `history_more`, and the peer applies it as caught up (no events derived
+//  from those records: the witnesses' events for them are still on their
+//  way, docs/migrations.md "Caught up, not observed").
 #define S_HISTORY_EVENTS 2000
+#define S_HISTORY_MSGS 8
+
+typedef struct {
+    sf_gossip_t *g;
+    s_member_t *m;
+    zframe_t *route;
+} s_history_to_t;
 
 static void
+s_send_history_one (const msgpack_sbuffer *events, size_t count, void *arg)
+{
+    s_history_to_t *to = arg;
+    sf_gossip_t *g = to->g;
+    msgpack_sbuffer_clear (&g->out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "history", 2);
+    sf_pack_kstr (&pk, "from", g->self_id);
+    sf_pack_str (&pk, "events");
+    msgpack_sbuffer_write (&g->out, events->data, events->size);
+    if (to->m)
+        s_send_dealer (g, to->m);
+    else
+        s_send_route (g, to->route);
+}
+
+//  Whether the peer's history is still short of ours after what went
+static bool
 s_send_history (sf_gossip_t *g, const msgpack_object *theirs, s_member_t *m, zframe_t *route)
 {
     if (!theirs)
-        return;                     //  a peer without a replicated history
-    msgpack_sbuffer events;
-    msgpack_sbuffer_init (&events);
-    if (sf_fleet_history_offer (g->c->store, theirs, S_HISTORY_EVENTS, &events)) {
-        msgpack_sbuffer_clear (&g->out);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
-        sf_msg_begin (&pk, "history", 2);
-        sf_pack_kstr (&pk, "from", g->self_id);
-        sf_pack_str (&pk, "events");
-        msgpack_sbuffer_write (&g->out, events.data, events.size);
-        if (m)
-            s_send_dealer (g, m);
-        else
-            s_send_route (g, route);
-    }
-    msgpack_sbuffer_destroy (&events);
+        return false;               //  a peer without a replicated history
+    s_history_to_t to = { g, m, route };
+    bool more = false;
+    sf_fleet_history_offer_each (g->c->store, theirs, S_HISTORY_EVENTS, S_HISTORY_MSGS,
+                                 s_send_history_one, &to, &more);
+    return more;
 }
 
 static void
@@ -1094,14 +1120,14 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
     if (is_request) {
         s_pack_exchange (g, "gossip_reply");
         s_send_route (g, route);
-        s_send_history (g, sf_map_get (body, "history"), NULL, route);
-        uint64_t lag = s_send_delta (g, digest, NULL, route, m, patches, full);
+        bool hmore = s_send_history (g, sf_map_get (body, "history"), NULL, route);
+        uint64_t lag = s_send_delta (g, digest, NULL, route, m, patches, full, hmore);
         if (m)
             m->lag_changes = lag;
     }
     else if (m) {
-        s_send_history (g, sf_map_get (body, "history"), m, route);
-        m->lag_changes = s_send_delta (g, digest, m, NULL, m, patches, full);
+        bool hmore = s_send_history (g, sf_map_get (body, "history"), m, route);
+        m->lag_changes = s_send_delta (g, digest, m, NULL, m, patches, full, hmore);
     }
     if (!is_request && m && g->c->ext)
         s_send_ext (g, m, NULL, NULL, false);

@@ -176,6 +176,15 @@ int sf_fleet_history_digest (sf_store_t *store, msgpack_packer *pk);
 //  lacks or differs in; returns how many (0: nothing to send, out untouched).
 size_t sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t max,
                                msgpack_sbuffer *out);
+//  The same in messages of at most max events, at most max_msgs of them in
+//  one round (one walk): fn gets each message's events (a packed array) and
+//  their count. Returns how many messages; *more is set when the hours that
+//  differ hold events this round did not offer (more than max * max_msgs:
+//  a rotating window covers them over the following rounds), so that the
+//  peer's history is still short of ours after it.
+typedef void (sf_fleet_offer_fn) (const msgpack_sbuffer *events, size_t count, void *arg);
+size_t sf_fleet_history_offer_each (sf_store_t *store, const msgpack_object *theirs, size_t max,
+                                    size_t max_msgs, sf_fleet_offer_fn *fn, void *arg, bool *more);
 //  Stores events learned from a peer, in the write transaction; *added gets
 //  the new ones. Returns how many were refused (malformed, outside the
 //  window), or -1 on a storage error.

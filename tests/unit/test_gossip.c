@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -88,7 +89,7 @@ s_ctl_new (const char *id, bool patches)
     snprintf (c->dir, sizeof (c->dir), "/tmp/sf-test-gossip.XXXXXX");
     assert_non_null (mkdtemp (c->dir));
     char err [256];
-    c->store = sf_store_new (c->dir, 16 << 20, err, sizeof (err));
+    c->store = sf_store_new (c->dir, 64 << 20, err, sizeof (err));
     assert_non_null (c->store);
     c->live = sf_live_new (3000, 10000);
     sf_fleet_set_live (c->live);
@@ -137,8 +138,17 @@ s_ctl_destroy (s_ctl_t **c_p)
 //  ---------------------------------------------------------------------------
 //  The origin's agent (node n1), through the agent protocol
 
+static void s_node_msg (s_ctl_t *c, const char *node, const char *json_type, const char *json);
+
 static void
 s_agent_msg (s_ctl_t *c, const char *json_type, const char *json)
+{
+    s_node_msg (c, "n1", json_type, json);
+}
+
+//  The same from node's agent
+static void
+s_node_msg (s_ctl_t *c, const char *node, const char *json_type, const char *json)
 {
     msgpack_sbuffer_clear (&c->buf);
     json_error_t je;
@@ -152,8 +162,8 @@ s_agent_msg (s_ctl_t *c, const char *json_type, const char *json)
         assert_int_equal (sf_json_to_msgpack (v, &c->pk), 0);
     }
     json_decref (j);
-    zframe_t *route = zframe_new ("r1", 2);
-    sf_ingest_message (c->ingest, route, "n1", c->buf.data, c->buf.size);
+    zframe_t *route = zframe_new (node, strlen (node));
+    sf_ingest_message (c->ingest, route, node, c->buf.data, c->buf.size);
     zframe_destroy (&route);
     sf_writer_commit (c->writer);
 }
@@ -590,6 +600,184 @@ test_the_patch_log_finds_a_note_only_at_its_version (void **state)
     sf_patchlog_destroy (&pl);
 }
 
+
+//  ---------------------------------------------------------------------------
+//  The history before the records, whatever its size (issue 14, item 4)
+
+//  A gossip request from b to c with b's real records digest (its writer's
+//  committed versions) and an empty history digest but for the bounds
+static void
+s_request_from (s_ctl_t *c, s_ctl_t *b)
+{
+    msgpack_sbuffer_clear (&c->buf);
+    msgpack_packer *pk = &c->pk;
+    sf_msg_begin (pk, "gossip", 7);
+    sf_pack_kstr (pk, "from", b->cfg.id);
+    sf_pack_kstr (pk, "endpoint", b->cfg.advertise);
+    sf_pack_ku64 (pk, "inc", 1);
+    sf_pack_str (pk, "digest");
+    uint32_t n = 0;
+    for (sf_origin_t *o = sf_writer_first (b->writer); o; o = sf_writer_next (b->writer))
+        n++;
+    msgpack_pack_map (pk, n);
+    for (sf_origin_t *o = sf_writer_first (b->writer); o; o = sf_writer_next (b->writer)) {
+        sf_pack_str (pk, o->node);
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_uint64 (pk, o->committed.gen);
+        msgpack_pack_uint64 (pk, o->committed.seq);
+    }
+    sf_pack_str (pk, "members");
+    msgpack_pack_array (pk, 0);
+    sf_pack_kbool (pk, "patch", true);
+    //  The receiver holds none of the sender's hours: every one differs
+    sf_pack_str (pk, "history");
+    msgpack_pack_array (pk, 1);
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_uint64 (pk, 30);
+    msgpack_pack_uint64 (pk, 1000);
+    zlistx_purge (c->sent);
+    assert_int_equal (sf_gossip_fuzz_input (c->gossip, (const uint8_t *) c->buf.data, c->buf.size), 0);
+}
+
+//  Delivers what c sent of type, in order, to b; returns how many
+static int
+s_deliver_all (s_ctl_t *c, const char *type, s_ctl_t *b)
+{
+    int n = 0;
+    for (zchunk_t *ch = zlistx_first (c->sent); ch; ch = zlistx_next (c->sent)) {
+        sf_msg_t m;
+        sf_msg_init (&m);
+        assert_int_equal (sf_msg_parse (&m, zchunk_data (ch), zchunk_size (ch)), 0);
+        bool match = strcmp (m.type, type) == 0;
+        sf_msg_release (&m);
+        if (match) {
+            s_deliver (b, ch);
+            n++;
+        }
+    }
+    return n;
+}
+
+//  c's events of stream uid as "kind from>to;" text, newest first
+static const char *
+s_events_text (s_ctl_t *c, const char *uid, char *out, size_t size)
+{
+    sf_query_ctx_t ctx = { .store = c->store, .transfer_timeout_s = 120 };
+    sf_fleet_query_t q = { .stream = uid, .limit = 100 };
+    sf_fleet_events_t evs;
+    char err [128];
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    out [0] = 0;
+    for (size_t i = 0; i < evs.count; i++) {
+        char one [200];
+        snprintf (one, sizeof (one), "%s %s>%s;", sf_event_kind_name (evs.events [i].kind),
+                  evs.events [i].from, evs.events [i].to);
+        strncat (out, one, size - strlen (out) - 1);
+    }
+    sf_fleet_events_clear (&evs);
+    return out;
+}
+
+//  cam's record on node: active since started_s, or stopped at stop_ms
+static void
+s_cam_on (s_ctl_t *c, const char *node, uint64_t seq, int64_t started_s, int64_t stop_ms)
+{
+    char json [512];
+    if (seq == 1) {
+        snprintf (json, sizeof (json), "{\"node\": \"%s\", \"gen\": 5, \"seq\": 0}", node);
+        s_node_msg (c, node, "hello", json);
+        snprintf (json, sizeof (json),
+                  "{\"gen\": 5, \"seq\": 1, \"index\": 0, \"last\": true, \"changes\": [{\"seq\": 1,"
+                  " \"put\": {\"name\": \"cam\", \"status\": \"active\", \"started_at\": %lld,"
+                  " \"changed_at_ms\": %lld}}]}", (long long) started_s, (long long) started_s * 1000);
+        s_node_msg (c, node, "snap", json);
+    }
+    else {
+        snprintf (json, sizeof (json),
+                  "{\"gen\": 5, \"changes\": [{\"seq\": %llu, \"put\": {\"name\": \"cam\","
+                  " \"status\": \"suspend\", \"changed_at_ms\": %lld}}]}",
+                  (unsigned long long) seq, (long long) stop_ms);
+        s_node_msg (c, node, "batch", json);
+    }
+}
+
+//  Every node is heard from (both controllers' view in this test)
+static int
+s_all_alive (const char *node, int64_t *silent_ms, void *arg)
+{
+    *silent_ms = 0;
+    return SF_LIVE_ALIVE;
+}
+
+static void
+test_a_backlog_larger_than_a_round_derives_no_event_from_its_records (void **state)
+{
+    //  b (caught up long ago) knows cam on B; then, while b is away, cam
+    //  moves B -> C -> A, which a witnesses, among 17,000 events of other
+    //  streams: more than a round's history messages carry (8 of 2,000).
+    //  The records a sends next tell only B stopped and A running: alone
+    //  they make a move B -> A that never was
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_ctl_t *b = s_ctl_new ("b", true);
+    sf_fleet_set_liveness (s_all_alive, NULL);
+    int64_t t0 = (int64_t) time (NULL) - 3600;
+    s_request (b, "seed", -1, true, NULL);         //  b is caught up
+    s_cam_on (a, "B", 1, t0, 0);
+    s_request_from (a, b);
+    s_deliver_all (a, "delta", b);
+    char ta [512], tb [512];
+    assert_string_equal (s_events_text (b, "cam", tb, sizeof (tb)), "");
+    s_cam_on (a, "C", 1, t0 + 100, 0);
+    s_cam_on (a, "B", 2, 0, (t0 + 110) * 1000);
+    s_cam_on (a, "A", 1, t0 + 200, 0);
+    s_cam_on (a, "C", 2, 0, (t0 + 210) * 1000);
+    assert_string_equal (s_events_text (a, "cam", ta, sizeof (ta)),
+                         "migrated C>A;transfer_started C>A;migrated B>C;transfer_started B>C;");
+    assert_int_equal (sf_writer_begin (a->writer), 0);
+    for (int i = 0; i < 17000; i++) {
+        sf_fleet_event_t ev = { .kind = SF_EV_MIGRATED, .at_ms = (t0 - 7200) * 1000 + i };
+        snprintf (ev.uid, sizeof (ev.uid), "s%d", i);
+        snprintf (ev.stream, sizeof (ev.stream), "s%d", i);
+        snprintf (ev.from, sizeof (ev.from), "X");
+        snprintf (ev.to, sizeof (ev.to), "Y");
+        assert_int_equal (sf_fleet_event_put (a->store, &ev), 0);
+    }
+    sf_writer_commit (a->writer);
+    //  The history digest is one per process (one controller), computed at
+    //  most every 200 ms after a change: let a's be computed afresh
+    usleep (250 * 1000);
+    //  One round: the oldest 16,000 events, then the records
+    s_request_from (a, b);
+    assert_int_equal (s_deliver_all (a, "history", b), 8);
+    assert_string_equal (s_events_text (b, "cam", tb, sizeof (tb)), "");
+    assert_int_equal (s_deliver_all (a, "delta", b), 1);
+    //  b holds cam's latest records and derived nothing from them
+    assert_string_equal (s_events_text (b, "cam", tb, sizeof (tb)), "");
+    //  The next round brings the rest: the same history as a's
+    s_request_from (a, b);
+    assert_true (s_deliver_all (a, "history", b) >= 1);
+    s_deliver_all (a, "delta", b);
+    assert_string_equal (s_events_text (b, "cam", tb, sizeof (tb)), ta);
+    //  A move after it is derived as usual, from where the witnesses left
+    //  cam (on A): the same events on both (an hour ago, so stuck by now)
+    char json [512];
+    snprintf (json, sizeof (json), "{\"gen\": 5, \"changes\": [{\"seq\": 3, \"put\": {\"name\":"
+              " \"cam\", \"status\": \"active\", \"started_at\": %lld, \"changed_at_ms\": %lld}}]}",
+              (long long) t0 + 300, (long long) (t0 + 300) * 1000);
+    s_node_msg (a, "B", "batch", json);
+    assert_string_equal (s_events_text (a, "cam", ta, sizeof (ta)),
+                         "transfer_stuck A>B;transfer_started A>B;migrated C>A;"
+                         "transfer_started C>A;migrated B>C;transfer_started B>C;");
+    usleep (250 * 1000);
+    s_request_from (a, b);
+    s_deliver_all (a, "history", b);
+    s_deliver_all (a, "delta", b);
+    assert_string_equal (s_events_text (b, "cam", tb, sizeof (tb)), ta);
+    sf_fleet_set_liveness (NULL, NULL);
+    s_ctl_destroy (&a);
+    s_ctl_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -601,6 +789,7 @@ main (void)
         cmocka_unit_test (test_the_receiver_stores_what_the_origin_stored_and_passes_the_patch_on),
         cmocka_unit_test (test_a_patch_that_misses_its_base_asks_for_the_origin_whole),
         cmocka_unit_test (test_a_controller_without_patches_acts_as_an_older_peer),
+        cmocka_unit_test (test_a_backlog_larger_than_a_round_derives_no_event_from_its_records),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
