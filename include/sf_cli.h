@@ -81,6 +81,10 @@ int sf_cmd_streams (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_keygen (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv);
+//  watch migrations -o json: the events of migrations' selection that appear
+//  from a fixed start on, one JSON object a line in migrations' item shape,
+//  until *stop is set. 0 or an exit code.
+int sf_cmd_migrations_watch (sf_cli_t *cli, int argc, char **argv, volatile int *stop);
 int sf_cmd_dvr (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_cluster (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_complete (sf_cli_t *cli, int argc, char **argv);

@@ -8,6 +8,8 @@
 */
 #include "sf_cli.h"
 #include "sf_fleet.h"
+#include "sf_mpjson.h"
+#include <czmq.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +52,18 @@ s_parse_duration (const char *text)
     return -1;
 }
 
-int
-sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
+//  The selection and page the command line asks for
+typedef struct {
+    char name [SF_NAME_MAX + 1];
+    const char *node, *kind, *after;
+    int64_t since, start, end, now;
+    long limit;
+    bool start_given;
+} s_opts_t;
+
+//  Parses argv into o: 0, or an exit code (SF_EXIT_USAGE; -1 after --help)
+static int
+s_parse (int argc, char **argv, s_opts_t *o)
 {
     static const struct option opts [] = {
         { "since", required_argument, 0, 's' }, { "limit", required_argument, 0, 'l' },
@@ -60,9 +72,13 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
         { "after", required_argument, 0, 'a' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
-    char name [SF_NAME_MAX + 1] = "";
+    memset (o, 0, sizeof (*o));
+    o->node = o->kind = o->after = "";
+    o->now = (int64_t) time (NULL);
+    o->limit = 1000;
+    char *name = o->name;
     const char *node = "", *kind = "", *after = "";
-    int64_t since = 0, start = 0, end = 0, now = (int64_t) time (NULL);
+    int64_t since = 0, start = 0, end = 0, now = o->now;
     long limit = 1000;
     optind = 1;
     int c;
@@ -97,7 +113,7 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
             case 'n': node = optarg; break;
             case 'k': kind = optarg; break;
             case 'a': after = optarg; break;
-            case 'h': s_usage (stdout); return 0;
+            case 'h': s_usage (stdout); return -1;
             default: s_usage (stderr); return SF_EXIT_USAGE;
         }
     }
@@ -106,31 +122,57 @@ sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
             fprintf (stderr, "streamfleet: a stream name has at most %d bytes\n", SF_NAME_MAX);
             return SF_EXIT_USAGE;
         }
-        snprintf (name, sizeof (name), "%s", argv [optind++]);
+        snprintf (name, SF_NAME_MAX + 1, "%s", argv [optind++]);
     }
     if (optind < argc) {
         fprintf (stderr, "streamfleet: unexpected argument '%s'\n", argv [optind]);
         return SF_EXIT_USAGE;
     }
-    msgpack_sbuffer req;
-    msgpack_sbuffer_init (&req);
+    o->node = node;
+    o->kind = kind;
+    o->after = after;
+    o->since = since;
+    o->start = start;
+    o->end = end;
+    o->limit = limit;
+    o->start_given = start || since;
+    return 0;
+}
+
+//  The `migrations` request for o's selection, a page of limit after cursor
+static void
+s_request (const s_opts_t *o, const char *after, uint64_t limit, msgpack_sbuffer *req)
+{
+    msgpack_sbuffer_init (req);
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, req, msgpack_sbuffer_write);
     //  Only what was asked for: an empty text is no filter
-    sf_msg_begin (&pk, "migrations", 3 + !!node [0] + !!kind [0] + !!after [0] + !!start + !!end);
-    sf_pack_kstr (&pk, "stream", name);
-    sf_pack_ku64 (&pk, "since_s", (uint64_t) since);
-    sf_pack_ku64 (&pk, "limit", (uint64_t) limit);
-    if (node [0])
-        sf_pack_kstr (&pk, "node", node);
-    if (kind [0])
-        sf_pack_kstr (&pk, "kind", kind);
+    sf_msg_begin (&pk, "migrations", 3 + !!o->node [0] + !!o->kind [0] + !!after [0] + !!o->start + !!o->end);
+    sf_pack_kstr (&pk, "stream", o->name);
+    sf_pack_ku64 (&pk, "since_s", (uint64_t) o->since);
+    sf_pack_ku64 (&pk, "limit", limit);
+    if (o->node [0])
+        sf_pack_kstr (&pk, "node", o->node);
+    if (o->kind [0])
+        sf_pack_kstr (&pk, "kind", o->kind);
     if (after [0])
         sf_pack_kstr (&pk, "after", after);
-    if (start)
-        sf_pack_ku64 (&pk, "start", (uint64_t) start);
-    if (end)
-        sf_pack_ku64 (&pk, "end", (uint64_t) end);
+    if (o->start)
+        sf_pack_ku64 (&pk, "start", (uint64_t) o->start);
+    if (o->end)
+        sf_pack_ku64 (&pk, "end", (uint64_t) o->end);
+}
+
+int
+sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv)
+{
+    s_opts_t o;
+    int prc = s_parse (argc, argv, &o);
+    if (prc)
+        return prc < 0 ? 0 : prc;
+    const char *name = o.name, *node = o.node, *after = o.after;
+    msgpack_sbuffer req;
+    s_request (&o, after, (uint64_t) o.limit, &req);
     sf_msg_t reply;
     bool finished;
     uint64_t total = 0;
@@ -189,4 +231,141 @@ done:
     }
     sf_msg_release (&reply);
     return rc;
+}
+
+//  ---------------------------------------------------------------------------
+//  watch migrations -o json (docs/cli.md "watch"): polls the selection from a
+//  fixed start, every page through the keyset cursor, and prints each event
+//  it has not printed before, oldest first, as the item `migrations -o json`
+//  lists (the same converter over the same reply), one a line; an event
+//  whose item changes later (a transfer_stuck's reason when its transfer
+//  ends) is printed again as it is then. The start is
+//  the one asked for (--start, --since: that backlog is printed first), else
+//  S_WATCH_MARGIN_S before now, whose events are taken as seen: an event
+//  stamped a little before it is derived (a start's whole second, a stop an
+//  agent reported late) is still new to the watch. An event older than the
+//  start that arrives later (a peer's, after a partition) is not printed.
+
+#define S_WATCH_MARGIN_S 600
+#define S_WATCH_POLL_MS 500
+#define S_WATCH_PAGE 1000
+
+//  An event's identity as text (at_ms, kind, uid, from, to)
+static void
+s_identity (const msgpack_object *e, char *out, size_t size)
+{
+    char kind [32] = "", uid [SF_NAME_MAX + 1] = "", from [SF_NODE_MAX + 1] = "", to [SF_NODE_MAX + 1] = "";
+    int64_t at_ms = 0;
+    sf_map_str (e, "kind", kind, sizeof (kind) - 1, NULL);
+    sf_map_str (e, "uid", uid, SF_NAME_MAX, NULL);
+    sf_map_str (e, "from", from, SF_NODE_MAX, NULL);
+    sf_map_str (e, "to", to, SF_NODE_MAX, NULL);
+    sf_map_i64 (e, "at_ms", &at_ms, NULL);
+    snprintf (out, size, "%lld %s %s %s %s", (long long) at_ms, kind, uid, from, to);
+}
+
+static void
+s_line_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  One pass over every page of the selection: the lines of events not in
+//  seen, or other than seen has them (seen takes them), newest first, into
+//  lines. 0 or an exit code.
+static int
+s_watch_pass (sf_cli_t *cli, const s_opts_t *o, zhashx_t *seen, zlistx_t *lines)
+{
+    char after [SF_FLEET_CURSOR_MAX] = "";
+    while (true) {
+        msgpack_sbuffer req;
+        s_request (o, after, S_WATCH_PAGE, &req);
+        sf_msg_t reply;
+        sf_msg_init (&reply);
+        int rc = sf_cli_request (cli, &req, &reply);
+        msgpack_sbuffer_destroy (&req);
+        if (!rc)
+            rc = sf_cli_check_error (&reply);
+        if (rc) {
+            sf_msg_release (&reply);
+            return rc;
+        }
+        const msgpack_object *evs = sf_map_get (reply.body, "events");
+        uint32_t n = evs && evs->type == MSGPACK_OBJECT_ARRAY ? evs->via.array.size : 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const msgpack_object *e = &evs->via.array.ptr [i];
+            char id [SF_FLEET_CURSOR_MAX + 64];
+            s_identity (e, id, sizeof (id));
+            char *line = sf_mpjson_dumps (e, false, NULL);
+            if (!line)
+                continue;
+            //  New, or changed since printed (a transfer_stuck's reason
+            //  when its transfer ends): printed
+            const char *was = zhashx_lookup (seen, id);
+            if (was && !strcmp (was, line)) {
+                free (line);
+                continue;
+            }
+            zhashx_update (seen, id, strdup (line));
+            zlistx_add_end (lines, line);
+        }
+        after [0] = 0;
+        sf_map_str (reply.body, "next_after", after, sizeof (after) - 1, NULL);
+        sf_msg_release (&reply);
+        if (!n || !after [0])
+            return 0;
+    }
+}
+
+int
+sf_cmd_migrations_watch (sf_cli_t *cli, int argc, char **argv, volatile int *stop)
+{
+    s_opts_t o;
+    int prc = s_parse (argc, argv, &o);
+    if (prc)
+        return prc < 0 ? 0 : prc;
+    if (o.after [0]) {
+        fprintf (stderr, "streamfleet: watch migrations starts at --start or --since, not --after\n");
+        return SF_EXIT_USAGE;
+    }
+    //  A fixed start: the controller's since_s would move with its clock
+    bool backlog = o.start_given;
+    if (o.since) {
+        int64_t since_start = o.now - o.since;
+        if (since_start > o.start)
+            o.start = since_start;
+        o.since = 0;
+    }
+    if (!o.start)
+        o.start = o.now - S_WATCH_MARGIN_S;
+    zhashx_t *seen = zhashx_new ();
+    zhashx_set_destructor (seen, s_line_free);
+    zlistx_t *lines = zlistx_new ();
+    zlistx_set_destructor (lines, s_line_free);
+    bool first = true;
+    while (!*stop) {
+        int rc = s_watch_pass (cli, &o, seen, lines);
+        if (rc) {
+            zlistx_purge (lines);
+            if (*stop)
+                break;
+            //  A controller that went away may come back: keep watching
+            fprintf (stderr, "streamfleet: watch: trying again in 1 s\n");
+            zclock_sleep (1000);
+            continue;
+        }
+        //  Oldest first; what was there at a start not asked for is seen
+        if (!first || backlog)
+            for (char *line = zlistx_last (lines); line; line = zlistx_prev (lines))
+                printf ("%s\n", line);
+        fflush (stdout);
+        zlistx_purge (lines);
+        first = false;
+        if (!*stop)
+            zclock_sleep (S_WATCH_POLL_MS);
+    }
+    zlistx_destroy (&lines);
+    zhashx_destroy (&seen);
+    return 0;
 }

@@ -10,7 +10,8 @@
     is appended after a blank line. With -o json it prints one JSON object a
     line per change instead (docs/cli.md "watch"), and {"gap": true} when the
     feed moved on further than it keeps (a new controller, say), after which
-    a consumer should list afresh.
+    a consumer should list afresh. `watch migrations -o json` prints events
+    instead, as `migrations -o json` lists them (sf_cmd_migrations_watch).
 */
 #include "sf_cli.h"
 #include "sf_alloc.h"
@@ -27,7 +28,7 @@
 #define S_POLL_MS 500           //  then how long to wait before asking again
 #define S_MIN_REDRAW_MS 250     //  a burst of changes redraws at most this often
 
-static volatile sig_atomic_t s_stop = 0;
+static volatile int s_stop = 0;
 
 static void
 s_on_signal (int sig)
@@ -80,7 +81,9 @@ sf_cmd_watch (sf_cli_t *cli, int argc, char **argv)
                 "view's options are those of its own command: watch streams --filter\n"
                 "primary,active --node edge-1, watch migrations cam1, ... With -o json it\n"
                 "prints one JSON object a line per change ({\"op\": \"put\"|\"delete\"|\"node\",\n"
-                "\"node\", \"name\", ...}) and {\"gap\": true} when it fell behind the feed.\n"
+                "\"node\", \"name\", ...}) and {\"gap\": true} when it fell behind the feed;\n"
+                "watch migrations -o json prints each new event instead, one a line, as\n"
+                "migrations -o json lists it (from --start or --since, else from now).\n"
                 "Ctrl-C stops it (exit 0). See docs/cli.md.\n");
         return 0;
     }
@@ -108,6 +111,12 @@ sf_cmd_watch (sf_cli_t *cli, int argc, char **argv)
     struct sigaction sa = { .sa_handler = s_on_signal };
     sigaction (SIGINT, &sa, NULL);
     sigaction (SIGTERM, &sa, NULL);
+    //  Events, not changes: the migrations' own items (cmd_migrations.c)
+    if (json && !strcmp (view, "migrations")) {
+        int rc = sf_cmd_migrations_watch (cli, vargc, vargv, &s_stop);
+        free (vargv);
+        return rc;
+    }
     char cursor [64] = "";
     bool drawn = false;
     int rc = 0;

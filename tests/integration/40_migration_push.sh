@@ -51,6 +51,13 @@ A0=$((NOW - 100)); A1=$((NOW - 50)); B0=$((NOW - 40)); B1=$((NOW - 10))
 check "A: cam1 pushed active" push $PA "{\"name\":\"cam1\",\"status\":\"active\",\"started_at\":$NOW,\"functions\":[\"dvr\"],\"dvr\":{\"ranges\":[[$A0,$A1]]}}"
 check "cam1 listed on A, active" wait_until 10 row A cam1 "s['status']=='active' and s['type']=='primary' and not s['transfer']"
 
+# --- two watches of the history (-o json: the events, one a line, as migrations
+# -o json lists them): every stream from two hours ago, cam1 from now on
+"$BIN/streamfleet" watch migrations --since 2h -o json > "$T/watch_all.jsonl" 2> "$T/watch_all.err" &
+WATCH_ALL=$!
+"$BIN/streamfleet" watch migrations cam1 -o json > "$T/watch_cam1.jsonl" 2> "$T/watch_cam1.err" &
+WATCH_CAM1=$!
+
 # --- B starts it too, declaring where it came from: a transfer
 B_START=$(date +%s)
 check "B: cam1 pushed active, transferred from A" push $PB "{\"name\":\"cam1\",\"status\":\"active\",\"started_at\":$B_START,\"transferred_from\":\"A\",\"functions\":[\"dvr\"],\"dvr\":{\"ranges\":[[$B0,$B1]]}}"
@@ -161,6 +168,37 @@ check "events newest first" bash -c "\"$BIN/streamfleet\" migrations -o json | $
 import json,sys; t=[e[\"at_ms\"] for e in json.load(sys.stdin)[\"events\"]]; sys.exit(0 if len(t)==7 and t==sorted(t,reverse=True) else 1)'"
 check "--since keeps recent events only" bash -c "[ \"\$(\"$BIN/streamfleet\" migrations --since 1s -o json | $PYTHON -c 'import json,sys; print(json.load(sys.stdin)[\"total\"])')\" -lt 7 ]"
 check "table output lists the kinds" bash -c "\"$BIN/streamfleet\" migrations --no-color | grep -q 'returned' && \"$BIN/streamfleet\" migrations --no-color | grep -q '7 of 7 events'"
+# the watches printed each event when it appeared (in time order within a poll),
+# each line exactly an item of migrations -o json (the same keys, types and
+# values); the one item that changed since (cam2's stuck reason once B gave up)
+# again, as it is now
+watched() { [ "$(wc -l < "$T/watch_$1.jsonl")" -ge "$2" ]; }
+check "watch migrations printed the 7 events" wait_until 10 watched all 7
+check "watch migrations cam1 printed cam1's 4 events" wait_until 10 watched cam1 4
+same_items() { # same_items FILE [NAME]: the watch's lines against migrations -o json
+  "$BIN/streamfleet" migrations ${2:+"$2"} -o json | $PYTHON -c '
+import json, sys
+items = json.load(sys.stdin)["events"]
+lines = [json.loads(l) for l in open(sys.argv[1])]
+ident = lambda e: (e["at_ms"], e["kind"], e["uid"], e["from"], e["to"])
+shape = lambda e: [(k, type(v).__name__) for k, v in e.items()]
+now = {ident(i): i for i in items}
+last, first = {}, []
+for l in lines:
+    if ident(l) not in last:
+        first.append(l)
+    last[ident(l)] = l
+ok = all(isinstance(l, dict) and ident(l) in now and shape(l) == shape(now[ident(l)]) for l in lines) \
+  and sorted(last) == sorted(now) and all(last[k] == now[k] for k in now) \
+  and all(a != b for a, b in zip(lines, lines[1:]) if ident(a) == ident(b)) \
+  and len(lines) - len(first) <= 1
+ok or print("# watch:", lines, "\n# migrations:", items, file=sys.stderr)
+sys.exit(0 if ok else 1)' "$1"
+}
+check "watch migrations -o json: migrations' items, each once (and once more when it changed)" same_items "$T/watch_all.jsonl"
+check "watch migrations cam1 -o json: cam1's items" same_items "$T/watch_cam1.jsonl" cam1
+kill "$WATCH_ALL" "$WATCH_CAM1"; wait "$WATCH_ALL" "$WATCH_CAM1" 2>/dev/null
+check "watch migrations --after is a usage error" bash -c "\"$BIN/streamfleet\" watch migrations --after x -o json 2>/dev/null; [ \$? = 2 ]"
 stop c1 KILL
 restart_controller c1 --suspect-ms 1000 --down-ms 2000 --transfer-timeout 3600
 got=$(counts)
