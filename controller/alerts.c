@@ -891,6 +891,62 @@ s_idem (const char *key, const char *basis, bool resolved, char out [33])
     sodium_bin2hex (out, 33, h, sizeof (h));
 }
 
+//  The episode whose identity a transition of (key, basis) goes by: the
+//  one that comes first (s_episode_before) among the key's episodes that
+//  overlap (key, basis)'s in time — every controller's view of the same
+//  firing, whatever record version each judged it from. With idem, fills
+//  it with that episode's keys first, then the other overlapping episodes'
+//  (a confirmation under any of them is one). Returns how many keys.
+//  Locked.
+static size_t
+s_group (sf_alerts_t *self, const char *key, const char *basis, bool resolved, char (*idem) [33],
+         size_t max, int64_t *since_ms)
+{
+    char id [SF_ALERT_KEY_MAX + 66];
+    snprintf (id, sizeof (id), "%s\x1f%s", key, basis);
+    s_episode_t *e0 = zhashx_lookup (self->episodes, id);
+    if (!e0 || max == 0) {
+        if (max)
+            s_idem (key, basis, resolved, idem [0]);
+        return max ? 1 : 0;
+    }
+    const s_episode_t *best = e0;
+    const s_episode_t *others [16];
+    size_t nothers = 0;
+    int64_t end0 = e0->resolved_ms ? e0->resolved_ms : INT64_MAX;
+    for (s_episode_t *o = zhashx_first (self->episodes); o; o = zhashx_next (self->episodes)) {
+        if (o == e0 || strcmp (o->key, key))
+            continue;
+        int64_t end = o->resolved_ms ? o->resolved_ms : INT64_MAX;
+        if (o->since_ms > end0 || e0->since_ms > end)
+            continue;
+        if (nothers < sizeof (others) / sizeof (others [0]))
+            others [nothers++] = o;
+        if (s_episode_before (o, best))
+            best = o;
+    }
+    if (since_ms)
+        *since_ms = best->since_ms;
+    size_t n = 0;
+    s_idem (key, best->basis, resolved, idem [n++]);
+    if (best != e0 && n < max)
+        s_idem (key, e0->basis, resolved, idem [n++]);
+    for (size_t k = 0; k < nothers && n < max; k++)
+        if (others [k] != best)
+            s_idem (key, others [k]->basis, resolved, idem [n++]);
+    return n;
+}
+
+size_t
+sf_alerts_idem (sf_alerts_t *self, const char *key, const char *basis, bool resolved,
+                char (*idem) [33], size_t max, int64_t *since_ms)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t n = s_group (self, key, basis, resolved, idem, max, since_ms);
+    pthread_mutex_unlock (&self->lock);
+    return n;
+}
+
 static void
 s_emit (sf_alerts_t *self, s_alert_t *a, bool resolved, int64_t now_ms)
 {
@@ -914,7 +970,8 @@ s_emit (sf_alerts_t *self, s_alert_t *a, bool resolved, int64_t now_ms)
     ev->at_ms = now_ms;
     ev->streams = a->streams;
     strcpy (ev->to, r->to);
-    s_idem (a->key, a->basis, resolved, ev->idempotency_key);
+    snprintf (ev->basis, sizeof (ev->basis), "%s", a->basis);
+    s_group (self, a->key, a->basis, resolved, &ev->idempotency_key, 1, &ev->since_ms);
     if (resolved) {
         self->resolved_total [a->rule]++;
         if (self->firing [a->rule])
@@ -1808,7 +1865,7 @@ sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node, msgpac
         sf_alert_event_t ev;
         memset (&ev, 0, sizeof (ev));
         snprintf (ev.key, sizeof (ev.key), "%s", e->key);
-        s_idem (e->key, e->basis, rec [k].resolved, ev.idempotency_key);
+        s_group (self, e->key, e->basis, rec [k].resolved, &ev.idempotency_key, 1, NULL);
         snprintf (ev.rule, sizeof (ev.rule), "%s", e->rule);
         ev.cond = SF_COND_COUNT;
         for (size_t i = 0; i < self->nrules; i++)

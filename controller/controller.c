@@ -756,6 +756,7 @@ sf_controller_run (sf_controller_config_t *cfg)
         return 2;
     }
     sf_alerts_on_event (c->alerts, s_alert_event, c->webhooks);
+    sf_webhooks_set_alerts (c->webhooks, c->alerts);
     if (cfg->webhook_standby_ms)
         sf_warn ("--webhook-standby-ms is deprecated and ignored: a standby copy waits for its "
                  "owner's confirmation, at most --webhook-standby-max-ms (%lld ms)",

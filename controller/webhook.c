@@ -11,7 +11,10 @@
 
     Queue entries: key 'q' receiver \0 be64 seq (dead letters 'd' ...),
     value: be64 next attempt (unix ms), be64 attempts, the idempotency key
-    (32 hex), the alert key's length (be64) and the key, then the body.
+    (32 hex), the alert key's length (be64) and the key, then the body. The
+    key field is "KEY \x1f BASIS \x1f f|r" (the episode's basis and the
+    state, to ask sf_alerts_idem before each attempt), or KEY alone in
+    entries written before.
 */
 #include "sf_webhook.h"
 #include "sf_alloc.h"
@@ -66,6 +69,8 @@ typedef struct s_item_t {
     size_t receiver;
     char idem [33];
     char key [SF_ALERT_KEY_MAX + 1];
+    char basis [64];
+    bool resolved;
     char *body;
 } s_item_t;
 
@@ -87,6 +92,7 @@ struct sf_webhooks_t {
     sf_ratelimit_t rl;          //  delivery thread only
     sf_webhooks_owner_fn *owner_fn;     //  guarded by inbox_lock (set once gossip runs)
     void *owner_arg;
+    sf_alerts_t *alerts;        //  the episodes' idempotency keys (guarded by inbox_lock)
     //  Delivery confirmations (receiver \x1f idempotency key -> unix ms it
     //  was delivered), this controller's own and its peers' (gossip): a
     //  standby copy goes only when its key is here. Written by the delivery
@@ -415,6 +421,8 @@ typedef struct {
     int64_t enq_ms;             //  when it was queued (unix ms)
     char idem [33];
     char key [SF_ALERT_KEY_MAX + 1];
+    char basis [64];            //  "" in entries written before
+    bool resolved;
     const char *body;
     size_t body_len;
 } s_entry_t;
@@ -424,7 +432,12 @@ typedef struct {
 static size_t
 s_entry_pack (const s_entry_t *e, uint8_t **out)
 {
-    size_t klen = strlen (e->key);
+    char kf [SF_ALERT_KEY_MAX + 72];
+    if (e->basis [0])
+        snprintf (kf, sizeof (kf), "%s\x1f%s\x1f%c", e->key, e->basis, e->resolved ? 'r' : 'f');
+    else
+        snprintf (kf, sizeof (kf), "%s", e->key);
+    size_t klen = strlen (kf);
     size_t size = S_HEAD + klen + e->body_len;
     uint8_t *p = sf_xmalloc (size);
     sf_be64_put (p, (uint64_t) e->next_ms);
@@ -432,7 +445,7 @@ s_entry_pack (const s_entry_t *e, uint8_t **out)
     sf_be64_put (p + 16, (uint64_t) e->enq_ms);
     memcpy (p + 24, e->idem, 32);
     sf_be64_put (p + 56, klen);
-    memcpy (p + S_HEAD, e->key, klen);
+    memcpy (p + S_HEAD, kf, klen);
     memcpy (p + S_HEAD + klen, e->body, e->body_len);
     *out = p;
     return size;
@@ -446,15 +459,31 @@ s_entry_unpack (const sf_val_t *v, s_entry_t *e)
     if (v->size < S_HEAD)
         return -1;
     uint64_t klen = sf_be64_get (p + 56);
-    if (klen > SF_ALERT_KEY_MAX || S_HEAD + klen > v->size)
+    if (klen > SF_ALERT_KEY_MAX + 71 || S_HEAD + klen > v->size)
         return -1;
     e->next_ms = (int64_t) sf_be64_get (p);
     e->attempts = sf_be64_get (p + 8);
     e->enq_ms = (int64_t) sf_be64_get (p + 16);
     memcpy (e->idem, p + 24, 32);
     e->idem [32] = 0;
-    memcpy (e->key, p + S_HEAD, klen);
-    e->key [klen] = 0;
+    char kf [SF_ALERT_KEY_MAX + 72];
+    memcpy (kf, p + S_HEAD, klen);
+    kf [klen] = 0;
+    e->basis [0] = 0;
+    e->resolved = false;
+    char *sep = strchr (kf, '\x1f');
+    if (sep) {
+        *sep = 0;
+        char *st = strchr (sep + 1, '\x1f');
+        if (!st || strlen (sep + 1) - strlen (st) >= sizeof (e->basis) || (st [1] != 'f' && st [1] != 'r'))
+            return -1;
+        *st = 0;
+        snprintf (e->basis, sizeof (e->basis), "%s", sep + 1);
+        e->resolved = st [1] == 'r';
+    }
+    if (strlen (kf) > SF_ALERT_KEY_MAX)
+        return -1;
+    strcpy (e->key, kf);
     e->body = (const char *) p + S_HEAD + klen;
     e->body_len = v->size - S_HEAD - klen;
     return 0;
@@ -532,6 +561,8 @@ s_persist (sf_webhooks_t *self, s_item_t **items)
                         .body_len = strlen (it->body) };
         memcpy (e.idem, it->idem, sizeof (e.idem));
         snprintf (e.key, sizeof (e.key), "%s", it->key);
+        snprintf (e.basis, sizeof (e.basis), "%s", it->basis);
+        e.resolved = it->resolved;
         uint8_t *packed;
         size_t size = s_entry_pack (&e, &packed);
         sf_key_t k;
@@ -620,6 +651,53 @@ s_post (sf_webhooks_t *self, s_receiver_t *r, const s_entry_t *e, char *why, siz
 
 static void s_dead_bound (sf_webhooks_t *self, s_receiver_t *r);
 
+//  The idempotency keys a delivery goes by now: its episode's as the
+//  cluster knows it (sf_alerts_idem), [0] the one to send, then the other
+//  controllers' for the same firing, then the one it was queued with. An
+//  entry without a basis (queued by an older version) goes by its own.
+#define S_KEYS_MAX 8
+static size_t
+s_keys_of (sf_alerts_t *alerts, const s_entry_t *e, char (*idem) [33], int64_t *since_ms)
+{
+    size_t n = 0;
+    *since_ms = 0;
+    if (alerts && e->basis [0])
+        n = sf_alerts_idem (alerts, e->key, e->basis, e->resolved, idem, S_KEYS_MAX - 1, since_ms);
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp (idem [k], e->idem))
+            return n;
+    memcpy (idem [n++], e->idem, 33);
+    return n;
+}
+
+static bool
+s_any_confirmed (sf_webhooks_t *self, const char *rx, char (*idem) [33], size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (s_is_confirmed (self, rx, idem [k]))
+            return true;
+    return false;
+}
+
+//  The body with the idempotency key (and since) of the episode as the
+//  cluster knows it now; NULL when it is not a JSON object (left as it is)
+static char *
+s_body_rekey (const char *body, size_t len, const char *idem, int64_t since_ms)
+{
+    json_error_t err;
+    json_t *o = json_loadb (body, len, 0, &err);
+    if (!json_is_object (o)) {
+        json_decref (o);
+        return NULL;
+    }
+    json_object_set_new (o, "idempotency_key", json_string (idem));
+    if (since_ms > 0)
+        json_object_set_new (o, "since_ms", json_integer (since_ms));
+    char *text = json_dumps (o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref (o);
+    return text;
+}
+
 //  Tries the oldest delivery of receiver i that this controller owns, when
 //  it is due; deliveries another controller owns wait behind it in the
 //  queue (they are this controller's standby copies) until their owner
@@ -644,19 +722,28 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
     pthread_mutex_lock (&self->inbox_lock);
     sf_webhooks_owner_fn *owner_fn = self->owner_fn;
     void *owner_arg = self->owner_arg;
+    sf_alerts_t *alerts = self->alerts;
     pthread_mutex_unlock (&self->inbox_lock);
     s_head_t *pick = NULL;
+    char pick_idem [S_KEYS_MAX][33];
+    int64_t pick_since = 0;
     int64_t wake = 0;
     size_t confirmed = 0, expired = 0;
     bool write_open = false;
     for (size_t k = 0; k < sc->n; k++) {
         s_head_t *h = &sc->e [k];
         bool gone = false, hard = false;
-        if (s_is_confirmed (self, r->name, h->entry.idem))
+        char idem [S_KEYS_MAX][33];
+        int64_t since = 0;
+        size_t nidem = s_keys_of (alerts, &h->entry, idem, &since);
+        if (s_any_confirmed (self, r->name, idem, nidem))
             gone = true;        //  delivered (by its owner, or by us before)
         else if (!owner_fn || owner_fn (h->entry.key, owner_arg)) {
-            if (h->entry.next_ms <= now)
+            if (h->entry.next_ms <= now) {
                 pick = h;
+                memcpy (pick_idem [0], idem [0], 33);
+                pick_since = since;
+            }
             else
                 wake = h->entry.next_ms;
             break;              //  this controller's own, in order
@@ -703,6 +790,20 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
     for (size_t k = 0; k < sc->n; k++)
         free (sc->e [k].body);
     free (sc);
+    //  Sent under its episode's key as the cluster knows it now, whichever
+    //  controller queued it from whichever record version
+    if (strcmp (pick_idem [0], head.entry.idem)) {
+        char *body = s_body_rekey (head.body, head.entry.body_len, pick_idem [0], pick_since);
+        if (body) {
+            sf_debug ("webhook %s: %s goes by its episode's key %s (queued as %s)", r->name,
+                      head.entry.key, pick_idem [0], head.entry.idem);
+            free (head.body);
+            head.body = body;
+            head.entry.body = body;
+            head.entry.body_len = strlen (body);
+            memcpy (head.entry.idem, pick_idem [0], 33);
+        }
+    }
     char why [256] = "";
     int ok = s_post (self, r, &head.entry, why, sizeof (why));
     sf_key_t k;
@@ -1107,6 +1208,14 @@ sf_webhooks_count (sf_webhooks_t *self)
 }
 
 void
+sf_webhooks_set_alerts (sf_webhooks_t *self, sf_alerts_t *alerts)
+{
+    pthread_mutex_lock (&self->inbox_lock);
+    self->alerts = alerts;
+    pthread_mutex_unlock (&self->inbox_lock);
+}
+
+void
 sf_webhooks_set_owner (sf_webhooks_t *self, sf_webhooks_owner_fn *fn, void *arg)
 {
     pthread_mutex_lock (&self->inbox_lock);
@@ -1148,6 +1257,8 @@ sf_webhooks_alert (const sf_alert_event_t *ev, void *arg)
         it->receiver = i;
         memcpy (it->idem, ev->idempotency_key, sizeof (it->idem));
         snprintf (it->key, sizeof (it->key), "%s", ev->key);
+        snprintf (it->basis, sizeof (it->basis), "%s", ev->basis);
+        it->resolved = ev->resolved;
         it->body = sf_xstrdup (body);
         pthread_mutex_lock (&self->inbox_lock);
         *self->inbox_tail = it;

@@ -91,8 +91,10 @@ int sf_alert_rule_parse (sf_alert_rule_t *rule, const char *line, int64_t transf
 //  One alert transition: what the webhooks carry (docs/http-api.md)
 typedef struct {
     char key [SF_ALERT_KEY_MAX + 1];    //  rule/node[/stream]: the alert's identity
-    char idempotency_key [33];  //  one per transition: hex of (key, the replicated fact that
-                                //  began it, state): the same on every controller
+    char idempotency_key [33];  //  one per transition: hex of (key, the basis of the cluster's
+                                //  episode it belongs to, state), as known when it was made
+                                //  (sf_alerts_idem gives it again once the episodes met)
+    char basis [64];            //  the replicated fact this controller judged it from
     char rule [SF_ALERT_RULE_NAME_MAX + 1];
     uint8_t cond;
     bool resolved;              //  false: firing
@@ -166,6 +168,19 @@ void sf_alerts_tick (sf_alerts_t *self, int64_t now_ms);
 //  theirs (NULL: every one); apply merges a peer's offer and returns how many
 //  entries were malformed (skipped). Ingest thread (apply), any (the rest).
 #define SF_ALERTS_SYNC_BUCKETS 16
+//  A transition's idempotency key as the cluster knows its episode now
+//  (docs/http-api.md, "Idempotency keys"): of all the episodes of key that
+//  overlap (key, basis)'s in time — one firing judged by several
+//  controllers, maybe from different record versions — the one with the
+//  earliest since (then the smallest identity) names it, so every
+//  controller gives the same key once the episodes met by gossip. idem [0]
+//  gets that key, the rest (up to max) the other overlapping episodes'
+//  keys (a delivery confirmed under any of them is delivered); *since_ms
+//  (when not NULL) that episode's since. Returns how many keys (1 when
+//  (key, basis) has no episode: its own). Any thread; the delivery thread
+//  asks before every attempt.
+size_t sf_alerts_idem (sf_alerts_t *self, const char *key, const char *basis, bool resolved,
+                       char (*idem) [33], size_t max, int64_t *since_ms);
 void sf_alerts_sync_digest (sf_alerts_t *self, uint64_t digest [SF_ALERTS_SYNC_BUCKETS]);
 void sf_alerts_sync_offer (sf_alerts_t *self, const uint64_t *theirs, msgpack_packer *pk);
 int sf_alerts_sync_apply (sf_alerts_t *self, const msgpack_object *list, int64_t now_ms);

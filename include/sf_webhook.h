@@ -55,6 +55,13 @@ size_t sf_webhooks_count (sf_webhooks_t *self);
 //  on a receiver.
 void sf_webhooks_alert (const sf_alert_event_t *ev, void *self);
 
+//  The alerts whose episodes name the idempotency key of each delivery
+//  (sf_alerts_idem), asked before every attempt and every confirmation
+//  check: a delivery queued under one controller's view of a firing is sent
+//  under the cluster's, and a confirmation under any controller's key of the
+//  same firing is one. NULL (the default): each delivery's own key.
+void sf_webhooks_set_alerts (sf_webhooks_t *self, sf_alerts_t *alerts);
+
 //  Cluster ownership: whether this controller delivers alert key now. Asked
 //  by the delivery thread before each attempt; NULL: always. A delivery this
 //  controller does not own is a standby copy: it waits until its owner

@@ -8,16 +8,21 @@ appended as one JSON line to the log:
   {"idempotency_key", "key", "state", "signature_ok", "attempt", "body"}
 
     webhook_receiver.py --port N --log FILE [--secret-file F] [--fail-first N]
+                        [--hang-first N]
 
 --fail-first N answers the first N POSTs 503 (a receiver having trouble).
+--hang-first N logs the first N POSTs (after the failing ones) and never
+answers them (a sender killed mid-delivery: the receiver got it, the sender
+never learnt so).
 """
-import argparse, hashlib, hmac, http.server, json, sys, threading
+import argparse, hashlib, hmac, http.server, json, sys, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--secret-file")
 ap.add_argument("--fail-first", type=int, default=0)
+ap.add_argument("--hang-first", type=int, default=0)
 args = ap.parse_args()
 secret = None
 if args.secret_file:
@@ -35,6 +40,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock:
             state["seen"] += 1
             failing = state["seen"] <= args.fail_first
+            hanging = not failing and state["seen"] <= args.fail_first + args.hang_first
         if failing:
             self.send_response(503)
             self.end_headers()
@@ -58,6 +64,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "body": doc}
         with lock, open(args.log, "a") as f:
             f.write(json.dumps(rec) + "\n")
+        if hanging:
+            time.sleep(3600)
+            return
         self.send_response(204)
         self.end_headers()
 

@@ -625,6 +625,69 @@ test_cluster_one_since_and_keys (void **state)
     sf_alerts_destroy (&d);
 }
 
+//  Two controllers judge one firing from different record versions (b
+//  never saw the version a fired from) and both fire before their episodes
+//  meet: two keys at first. Once the episodes travelled, the key a delivery
+//  goes by (sf_alerts_idem, asked by the webhook thread before each
+//  attempt) is one on both, the earliest episode's, with its since; the
+//  other's key is in the group (a confirmation under it counts); the
+//  resolution agrees the same way
+static void
+test_idem_from_different_versions (void **state)
+{
+    s_seen_t one, two;
+    sf_alerts_t *a = s_new (RULE_CAM, &one);
+    sf_alerts_t *b = s_new (RULE_CAM, &two);
+    sf_store_change_t ch = { .node = "n1", .name = "cam-1" };
+    ch.sum.type = SF_TYPE_PRIMARY;
+    ch.sum.status = SF_STATUS_ERROR;
+    ch.sum.gen = 3;
+    ch.sum.seq = 41;
+    sf_alerts_apply (a, &ch, 1, T0);
+    ch.sum.seq = 42;                    //  still in error, a later version
+    sf_alerts_apply (a, &ch, 1, T0 + 900);
+    sf_alerts_apply (b, &ch, 1, T0 + 1000);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    sf_alerts_tick (b, T0 + 10 * S_MIN + 1000);
+    assert_int_equal (one.n, 1);
+    assert_int_equal (two.n, 1);
+    assert_string_equal (one.ev [0].basis, "v3.41");
+    assert_string_equal (two.ev [0].basis, "v3.42");
+    assert_string_not_equal (one.ev [0].idempotency_key, two.ev [0].idempotency_key);
+    s_sync (a, b, T0 + 11 * S_MIN);
+    s_sync (b, a, T0 + 11 * S_MIN);
+    char ka [8][33], kb [8][33];
+    int64_t sa = 0, sb = 0;
+    size_t na = sf_alerts_idem (a, one.ev [0].key, one.ev [0].basis, false, ka, 8, &sa);
+    size_t nb = sf_alerts_idem (b, two.ev [0].key, two.ev [0].basis, false, kb, 8, &sb);
+    assert_int_equal (na, 2);
+    assert_int_equal (nb, 2);
+    assert_string_equal (ka [0], kb [0]);
+    assert_string_equal (ka [0], one.ev [0].idempotency_key);
+    assert_string_equal (kb [1], two.ev [0].idempotency_key);
+    assert_int_equal (sa, T0);
+    assert_int_equal (sb, T0);
+    //  Resolved: a first, b later from its own view
+    ch.sum.status = SF_STATUS_ACTIVE;
+    ch.sum.seq = 43;
+    sf_alerts_apply (a, &ch, 1, T0 + 20 * S_MIN);
+    sf_alerts_apply (b, &ch, 1, T0 + 20 * S_MIN + 500);
+    sf_alerts_tick (a, T0 + 22 * S_MIN);
+    sf_alerts_tick (b, T0 + 22 * S_MIN);
+    assert_int_equal (one.n, 2);
+    assert_int_equal (two.n, 2);
+    s_sync (a, b, T0 + 23 * S_MIN);
+    s_sync (b, a, T0 + 23 * S_MIN);
+    sf_alerts_idem (a, one.ev [1].key, one.ev [1].basis, true, ka, 8, NULL);
+    sf_alerts_idem (b, two.ev [1].key, two.ev [1].basis, true, kb, 8, NULL);
+    assert_string_equal (ka [0], kb [0]);
+    assert_string_not_equal (ka [0], one.ev [0].idempotency_key);
+    //  A basis without an episode goes by its own key
+    assert_int_equal (sf_alerts_idem (a, "cam-offline/n1/cam-9", "v1.1", false, ka, 8, NULL), 1);
+    sf_alerts_destroy (&a);
+    sf_alerts_destroy (&b);
+}
+
 //  A peer's malformed entries are counted and skipped; the good ones merge
 static void
 test_cluster_malformed_entries (void **state)
@@ -749,6 +812,7 @@ main (void)
         cmocka_unit_test (test_rule_errors),
         cmocka_unit_test (test_reply_lists_rules_firing_and_history),
         cmocka_unit_test (test_cluster_one_since_and_keys),
+        cmocka_unit_test (test_idem_from_different_versions),
         cmocka_unit_test (test_cluster_malformed_entries),
         cmocka_unit_test (test_history_kept_in_the_store),
         cmocka_unit_test (test_web_links),
