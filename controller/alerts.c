@@ -306,9 +306,6 @@ struct sf_alerts_t {
     sf_alerts_event_fn *fn;
     void *fn_arg;
     sf_ratelimit_t rl;          //  transition log lines (ingest thread)
-    //  What fires, kept in a file across restarts (ingest thread)
-    char state_path [600];
-    bool state_dirty;
     bool restoring;             //  s_advance does nothing while alerts are restored
 };
 
@@ -1139,8 +1136,6 @@ s_flush (sf_alerts_t *self)
         if (self->fn)
             self->fn (ev, self->fn_arg);
     }
-    if (self->nout)
-        self->state_dirty = true;
     self->nout = 0;
 }
 
@@ -1569,124 +1564,79 @@ s_dvr_judge (sf_alerts_t *self, sf_read_t *rd, const char *subject, int64_t now_
 }
 
 //  -------------------------------------------------------------------------
-//  What fires, across restarts: the firing (and resolving) alerts as a JSON
-//  array, written whole (a temporary file renamed) at the tick after a
-//  transition. Restored alerts fire on (nothing is sent again) and are judged
-//  afresh: a stream alert from its placement's record at once, a node alert
-//  must be confirmed (its node down again, its disk full again) within the
-//  confirm time or it resolves, so a resolution is sent for what cleared
-//  while the controller was away.
-
-static void
-s_save (sf_alerts_t *self)
-{
-    json_t *arr = json_array ();
-    for (s_alert_t *a = zhashx_first (self->alerts); a; a = zhashx_next (self->alerts)) {
-        if (a->state == S_PENDING)
-            continue;
-        json_t *o = json_object ();
-        json_object_set_new (o, "key", json_string (a->key));
-        json_object_set_new (o, "rule", json_string (self->rules [a->rule].name));
-        json_object_set_new (o, "node", json_string (a->node));
-        json_object_set_new (o, "stream", json_string (a->stream));
-        json_object_set_new (o, "basis", json_string (a->basis));
-        json_object_set_new (o, "reason", json_string (a->reason));
-        json_object_set_new (o, "since_ms", json_integer (a->since_ms));
-        json_object_set_new (o, "streams", json_integer (a->streams));
-        json_array_append_new (arr, o);
-    }
-    char tmp [640];
-    snprintf (tmp, sizeof (tmp), "%s.tmp", self->state_path);
-    if (json_dump_file (arr, tmp, JSON_COMPACT) || rename (tmp, self->state_path))
-        sf_log_limited (&self->rl, SF_LOG_WARN, "alerts: cannot write %s: %s (what fires is not kept "
-                        "across a restart)", self->state_path, strerror (errno));
-    json_decref (arr);
-}
+//  What fires, across restarts: the cluster's open episodes, loaded from the
+//  store (sf_alerts_set_store; gossip brings what changed meanwhile), are
+//  this controller's firing alerts again, without a transition (nothing is
+//  sent again), under their since and basis, and are judged afresh: a
+//  stream alert from its placement's record at once, a node alert must be
+//  confirmed (its node down again, its disk full again) within the confirm
+//  time or it resolves, so a resolution is sent for what cleared while the
+//  controller was away.
 
 int
-sf_alerts_restore (sf_alerts_t *self, const char *path, int64_t confirm_ms, int64_t now_ms)
+sf_alerts_restore (sf_alerts_t *self, int64_t confirm_ms, int64_t now_ms)
 {
-    snprintf (self->state_path, sizeof (self->state_path), "%s", path);
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return errno == ENOENT ? 0 : -1;
-    json_error_t e;
-    json_t *arr = json_loadf (f, 0, &e);
-    fclose (f);
-    if (!json_is_array (arr)) {
-        sf_warn ("alerts: %s is not what this controller wrote (%s); starting with nothing firing",
-                 path, e.text);
-        json_decref (arr);
-        return -1;
-    }
     pthread_mutex_lock (&self->lock);
     int restored = 0;
     sf_read_t rd;
     bool reading = self->store && sf_store_read_begin (self->store, &rd) == 0;
-    for (size_t i = 0; i < json_array_size (arr); i++) {
-        json_t *o = json_array_get (arr, i);
-        const char *rule = json_string_value (json_object_get (o, "rule"));
-        const char *node = json_string_value (json_object_get (o, "node"));
-        const char *stream = json_string_value (json_object_get (o, "stream"));
-        const char *basis = json_string_value (json_object_get (o, "basis"));
-        const char *reason = json_string_value (json_object_get (o, "reason"));
-        if (!rule || !node || !stream || !basis || !reason || strlen (node) > SF_NODE_MAX
-        ||  strlen (stream) > SF_NAME_MAX)
-            continue;
+    //  The open episodes first (the table changes below)
+    size_t n = zhashx_size (self->current);
+    s_episode_t *open = sf_xmalloc ((n + 1) * sizeof (*open));
+    n = 0;
+    for (s_episode_t *e = zhashx_first (self->current); e; e = zhashx_next (self->current))
+        open [n++] = *e;
+    for (size_t i = 0; i < n; i++) {
+        const s_episode_t *e = &open [i];
         size_t r;
         for (r = 0; r < self->nrules; r++)
-            if (!strcmp (self->rules [r].name, rule))
+            if (!strcmp (self->rules [r].name, e->rule))
                 break;
-        if (r == self->nrules)
-            continue;           //  the rule is gone: its alerts with it
+        if (r == self->nrules || zhashx_lookup (self->alerts, e->key))
+            continue;           //  the rule is gone (its alerts with it), or restored already
         char subject [SF_NODE_MAX + SF_NAME_MAX + 2] = "";
-        if (*stream)
-            s_subject_key (subject, sizeof (subject), node, stream);
+        if (e->stream [0])
+            s_subject_key (subject, sizeof (subject), e->node, e->stream);
         //  Fires on as it was (no transition, nothing sent)
         self->restoring = true;
-        s_holds (self, r, node, stream, subject, basis, reason,
-                 (uint32_t) json_integer_value (json_object_get (o, "streams")), 0, now_ms);
+        s_holds (self, r, e->node, e->stream, subject, e->basis, e->reason, e->streams, 0, now_ms);
         self->restoring = false;
-        char key [SF_ALERT_KEY_MAX + 1];
-        if (*stream)
-            snprintf (key, sizeof (key), "%s/%s/%s", rule, node, stream);
-        else
-            snprintf (key, sizeof (key), "%s/%s", rule, node);
-        s_alert_t *a = zhashx_lookup (self->alerts, key);
+        s_alert_t *a = zhashx_lookup (self->alerts, e->key);
         if (!a)
             continue;
         if (a->state == S_PENDING) {
             a->state = S_FIRING;
             self->firing [r]++;
         }
-        a->since_ms = json_integer_value (json_object_get (o, "since_ms"));
+        a->since_ms = e->since_ms;
+        snprintf (a->basis, sizeof (a->basis), "%s", e->basis);
         restored++;
         //  Judged afresh
-        if (!*stream)
+        if (!e->stream [0])
             a->until_ms = now_ms + confirm_ms;
         else if (s_dvr_cond (self->rules [r].cond))
             zhashx_insert (self->dvr_dirty, subject, (void *) 1);
         else if (reading) {
             sf_row_t row;
-            if (sf_store_get_row (&rd, node, stream, &row) == 0) {
-                sf_store_change_t ch = { .deleted = false, .node = node, .name = stream, .sum = row.sum };
+            if (sf_store_get_row (&rd, e->node, e->stream, &row) == 0) {
+                sf_store_change_t ch = { .deleted = false, .node = e->node, .name = e->stream, .sum = row.sum };
                 s_apply_one (self, &ch, now_ms);
             }
             else {
-                sf_store_change_t ch = { .deleted = true, .node = node, .name = stream };
+                sf_store_change_t ch = { .deleted = true, .node = e->node, .name = e->stream };
                 s_apply_one (self, &ch, now_ms);
             }
         }
     }
+    free (open);
     if (reading)
         sf_store_read_end (&rd);
     pthread_mutex_unlock (&self->lock);
-    json_decref (arr);
     s_flush (self);
     if (restored)
         sf_info ("alerts: %d alert%s firing before the restart, judged again", restored,
                  restored == 1 ? "" : "s");
-    return 0;
+    return restored;
 }
 
 void
@@ -1728,12 +1678,6 @@ sf_alerts_tick (sf_alerts_t *self, int64_t now_ms)
     free (all);
     pthread_mutex_unlock (&self->lock);
     s_flush (self);
-    if (self->state_dirty && self->state_path [0]) {
-        pthread_mutex_lock (&self->lock);
-        s_save (self);
-        pthread_mutex_unlock (&self->lock);
-        self->state_dirty = false;
-    }
 }
 
 //  -------------------------------------------------------------------------

@@ -134,7 +134,8 @@ typedef struct {
     //  Set before the other threads start; then sf_gossip_cluster and
     //  sf_gossip_ready are the only calls made from them (s_ready, query)
     sf_gossip_t *gossip;
-    sf_gossip_ext_t gossip_ext;     //  what gossip carries of the alerts (s_ext_*)
+    sf_gossip_ext_t gossip_ext;     //  what gossip carries of the alerts (sf_alerts_gossip_ext)
+    sf_alerts_ext_t alerts_ext;
     //  Ingest thread only
     sf_writer_t *writer;
     sf_ingest_t *ingest;
@@ -503,80 +504,6 @@ s_alert_event (const sf_alert_event_t *ev, void *webhooks)
     sf_feed_push_node (s_observed.feed, ev->node, "alert");
 }
 
-//  What rides on gossip beside the records (sf_gossip_ext_t): the alert
-//  episodes (sf_alerts.h) and the delivery confirmations (sf_webhook.h),
-//  each with its digest per bucket: {e: [16 digests], c: [16 digests]}, and
-//  offers {episodes: [...], delivered: [...]}
-static void
-s_ext_digest (void *arg, msgpack_packer *pk)
-{
-    s_ctl_t *c = arg;
-    uint64_t e [SF_ALERTS_SYNC_BUCKETS], d [SF_ALERTS_SYNC_BUCKETS];
-    sf_alerts_sync_digest (c->alerts, e);
-    sf_webhooks_confirm_digest (c->webhooks, d);
-    msgpack_pack_map (pk, 2);
-    for (int k = 0; k < 2; k++) {
-        sf_pack_str (pk, k ? "c" : "e");
-        msgpack_pack_array (pk, SF_ALERTS_SYNC_BUCKETS);
-        for (size_t b = 0; b < SF_ALERTS_SYNC_BUCKETS; b++)
-            msgpack_pack_uint64 (pk, k ? d [b] : e [b]);
-    }
-}
-
-//  A peer's digests: 0, or -1 when it is not two arrays of 16 integers
-static int
-s_ext_parse (const msgpack_object *theirs, uint64_t e [SF_ALERTS_SYNC_BUCKETS],
-             uint64_t d [SF_ALERTS_SYNC_BUCKETS])
-{
-    for (int k = 0; k < 2; k++) {
-        const msgpack_object *a = sf_map_get (theirs, k ? "c" : "e");
-        if (!a || a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != SF_ALERTS_SYNC_BUCKETS)
-            return -1;
-        for (size_t b = 0; b < SF_ALERTS_SYNC_BUCKETS; b++) {
-            if (a->via.array.ptr [b].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-                return -1;
-            (k ? d : e) [b] = a->via.array.ptr [b].via.u64;
-        }
-    }
-    return 0;
-}
-
-static bool
-s_ext_differs (void *arg, const msgpack_object *theirs)
-{
-    s_ctl_t *c = arg;
-    uint64_t te [SF_ALERTS_SYNC_BUCKETS], td [SF_ALERTS_SYNC_BUCKETS];
-    uint64_t e [SF_ALERTS_SYNC_BUCKETS], d [SF_ALERTS_SYNC_BUCKETS];
-    if (s_ext_parse (theirs, te, td))
-        return false;
-    sf_alerts_sync_digest (c->alerts, e);
-    sf_webhooks_confirm_digest (c->webhooks, d);
-    return memcmp (te, e, sizeof (e)) || memcmp (td, d, sizeof (d));
-}
-
-static void
-s_ext_offer (void *arg, const msgpack_object *theirs, msgpack_packer *pk)
-{
-    s_ctl_t *c = arg;
-    uint64_t te [SF_ALERTS_SYNC_BUCKETS], td [SF_ALERTS_SYNC_BUCKETS];
-    bool known = s_ext_parse (theirs, te, td) == 0;
-    msgpack_pack_map (pk, 2);
-    sf_pack_str (pk, "episodes");
-    sf_alerts_sync_offer (c->alerts, known ? te : NULL, pk);
-    sf_pack_str (pk, "delivered");
-    sf_webhooks_confirm_pack (c->webhooks, known ? td : NULL, pk);
-}
-
-static int
-s_ext_apply (void *arg, const msgpack_object *offer)
-{
-    s_ctl_t *c = arg;
-    if (offer->type != MSGPACK_OBJECT_MAP)
-        return 1;
-    return sf_alerts_sync_apply (c->alerts, sf_map_get (offer, "episodes"), sf_now_ms ())
-         + sf_webhooks_confirm_apply (c->webhooks, sf_map_get (offer, "delivered"));
-}
-
 //  Which controller delivers an alert (issue 17, "once for the cluster"):
 //  rendezvous hashing of the alert key over the live members (alive or
 //  suspect) of the gossip view, by their peer endpoints, so that every
@@ -761,11 +688,15 @@ sf_controller_run (sf_controller_config_t *cfg)
         sf_warn ("--webhook-standby-ms is deprecated and ignored: a standby copy waits for its "
                  "owner's confirmation, at most --webhook-standby-max-ms (%lld ms)",
                  (long long) cfg->webhook_standby_max_ms);
-    //  What fired before a restart fires on, and resolves if it cleared meanwhile
+    //  What fired before a restart fires on, and resolves if it cleared
+    //  meanwhile: from the cluster's episodes in the store (one source of
+    //  truth; the file older versions kept goes)
+    sf_alerts_restore (c->alerts, cfg->down_ms + 10000, sf_now_ms ());
     char firing_path [600];
     snprintf (firing_path, sizeof (firing_path), "%s/alerts-firing.json", cfg->data_dir);
-    if (sf_alerts_restore (c->alerts, firing_path, cfg->down_ms + 10000, sf_now_ms ()))
-        sf_warn ("alerts: cannot read %s; nothing firing is carried over", firing_path);
+    if (unlink (firing_path) == 0)
+        sf_info ("alerts: removed %s (older versions' copy of what fires: the alert episodes "
+                 "in the store are what a restart carries over)", firing_path);
     s_observed.alerts = c->alerts;
     if (sf_alerts_rule_count (c->alerts))
         sf_info ("alerts: %zu rule%s", sf_alerts_rule_count (c->alerts),
@@ -820,7 +751,7 @@ sf_controller_run (sf_controller_config_t *cfg)
     //  Gossip before the query thread starts: the query context is read-only
     //  once another thread has it
     if (cfg->peers [0]) {
-        c->gossip_ext = (sf_gossip_ext_t) { s_ext_digest, s_ext_differs, s_ext_offer, s_ext_apply, c };
+        sf_alerts_gossip_ext (&c->gossip_ext, &c->alerts_ext, c->alerts, c->webhooks);
         c->gossip = sf_gossip_new (&(sf_gossip_env_t) {
             .cfg = cfg, .cert = cert, .writer = c->writer, .store = c->store,
             .live = c->live, .metrics = &c->metrics, .peers = c->peers, .patches = c->patches,

@@ -19,6 +19,7 @@
 #include "sf_webhook.h"
 #include "sf_alloc.h"
 #include "sf_codec.h"
+#include "sf_gossip.h"
 #include "sf_log.h"
 #include "sf_reply.h"
 #include "sf_store.h"
@@ -1418,4 +1419,88 @@ sf_webhooks_replay (sf_webhooks_t *self, const char *key, size_t *found)
     pthread_cond_signal (&self->inbox_cond);
     pthread_mutex_unlock (&self->inbox_lock);
     return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  What rides on gossip beside the records (sf_gossip_ext_t): the alert
+//  episodes (sf_alerts.h) and the delivery confirmations (above), each with
+//  its digest per bucket: {e: [16 digests], c: [16 digests]}, and offers
+//  {episodes: [...], delivered: [...]}
+static void
+s_ext_digest (void *arg, msgpack_packer *pk)
+{
+    sf_alerts_ext_t *c = arg;
+    uint64_t e [SF_ALERTS_SYNC_BUCKETS], d [SF_ALERTS_SYNC_BUCKETS];
+    sf_alerts_sync_digest (c->alerts, e);
+    sf_webhooks_confirm_digest (c->webhooks, d);
+    msgpack_pack_map (pk, 2);
+    for (int k = 0; k < 2; k++) {
+        sf_pack_str (pk, k ? "c" : "e");
+        msgpack_pack_array (pk, SF_ALERTS_SYNC_BUCKETS);
+        for (size_t b = 0; b < SF_ALERTS_SYNC_BUCKETS; b++)
+            msgpack_pack_uint64 (pk, k ? d [b] : e [b]);
+    }
+}
+
+//  A peer's digests: 0, or -1 when it is not two arrays of 16 integers
+static int
+s_ext_parse (const msgpack_object *theirs, uint64_t e [SF_ALERTS_SYNC_BUCKETS],
+             uint64_t d [SF_ALERTS_SYNC_BUCKETS])
+{
+    for (int k = 0; k < 2; k++) {
+        const msgpack_object *a = sf_map_get (theirs, k ? "c" : "e");
+        if (!a || a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != SF_ALERTS_SYNC_BUCKETS)
+            return -1;
+        for (size_t b = 0; b < SF_ALERTS_SYNC_BUCKETS; b++) {
+            if (a->via.array.ptr [b].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return -1;
+            (k ? d : e) [b] = a->via.array.ptr [b].via.u64;
+        }
+    }
+    return 0;
+}
+
+static bool
+s_ext_differs (void *arg, const msgpack_object *theirs)
+{
+    sf_alerts_ext_t *c = arg;
+    uint64_t te [SF_ALERTS_SYNC_BUCKETS], td [SF_ALERTS_SYNC_BUCKETS];
+    uint64_t e [SF_ALERTS_SYNC_BUCKETS], d [SF_ALERTS_SYNC_BUCKETS];
+    if (s_ext_parse (theirs, te, td))
+        return false;
+    sf_alerts_sync_digest (c->alerts, e);
+    sf_webhooks_confirm_digest (c->webhooks, d);
+    return memcmp (te, e, sizeof (e)) || memcmp (td, d, sizeof (d));
+}
+
+static void
+s_ext_offer (void *arg, const msgpack_object *theirs, msgpack_packer *pk)
+{
+    sf_alerts_ext_t *c = arg;
+    uint64_t te [SF_ALERTS_SYNC_BUCKETS], td [SF_ALERTS_SYNC_BUCKETS];
+    bool known = s_ext_parse (theirs, te, td) == 0;
+    msgpack_pack_map (pk, 2);
+    sf_pack_str (pk, "episodes");
+    sf_alerts_sync_offer (c->alerts, known ? te : NULL, pk);
+    sf_pack_str (pk, "delivered");
+    sf_webhooks_confirm_pack (c->webhooks, known ? td : NULL, pk);
+}
+
+static int
+s_ext_apply (void *arg, const msgpack_object *offer)
+{
+    sf_alerts_ext_t *c = arg;
+    if (offer->type != MSGPACK_OBJECT_MAP)
+        return 1;
+    return sf_alerts_sync_apply (c->alerts, sf_map_get (offer, "episodes"), sf_now_ms ())
+         + sf_webhooks_confirm_apply (c->webhooks, sf_map_get (offer, "delivered"));
+}
+
+void
+sf_alerts_gossip_ext (sf_gossip_ext_t *ext, sf_alerts_ext_t *arg, sf_alerts_t *alerts,
+                      sf_webhooks_t *webhooks)
+{
+    arg->alerts = alerts;
+    arg->webhooks = webhooks;
+    *ext = (sf_gossip_ext_t) { s_ext_digest, s_ext_differs, s_ext_offer, s_ext_apply, arg };
 }

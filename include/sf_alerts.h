@@ -139,13 +139,13 @@ void sf_alerts_set_web_url (sf_alerts_t *self, const char *url);
 //  Names percent-encoded. The caller frees it.
 char *sf_alert_web_link (const char *web_url, const char *node, const char *stream);
 
-//  Keeps what fires in the file at path across restarts (written at the tick
-//  after a transition) and restores what it holds: those alerts fire on
-//  without a new transition and are judged again — a stream alert from its
-//  placement at once, a node alert must be confirmed (its node reported down,
-//  its disk full) within confirm_ms or it resolves. Call after
-//  sf_alerts_set_store. 0, or -1 when the file is unreadable (nothing restored).
-int sf_alerts_restore (sf_alerts_t *self, const char *path, int64_t confirm_ms, int64_t now_ms);
+//  What fired before a restart fires on: the cluster's open episodes, as
+//  the store kept them (sf_alerts_set_store loads them; call after it),
+//  become firing alerts again without a transition (nothing is sent again),
+//  with their since and basis, and are judged again — a stream alert from
+//  its placement at once, a node alert must be confirmed (its node reported
+//  down, its disk full) within confirm_ms or it resolves. Returns how many.
+int sf_alerts_restore (sf_alerts_t *self, int64_t confirm_ms, int64_t now_ms);
 
 //  Inputs (ingest thread); now_ms is the wall clock, unix ms
 void sf_alerts_apply (sf_alerts_t *self, const sf_store_change_t *changes, size_t count,

@@ -25,6 +25,7 @@
 #define SF_WEBHOOK_H
 
 #include "sf_alerts.h"
+#include "sf_gossip.h"
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -94,6 +95,17 @@ int sf_webhooks_dead_letters (sf_webhooks_t *self, const char *webhook, msgpack_
 //  their queues with their attempts from 0. *found: how many matched. Any
 //  thread. 0, or -1 when the queue cannot be read.
 int sf_webhooks_replay (sf_webhooks_t *self, const char *key, size_t *found);
+
+//  The `alerts` gossip message's state (sf_gossip_ext_t, docs/protocol.md):
+//  the alert episodes and the delivery confirmations, digests {e, c} and
+//  offers {episodes, delivered}. Fills ext, whose arg is *arg (kept by the
+//  caller as long as gossip runs). webhooks may have no receivers.
+typedef struct {
+    sf_alerts_t *alerts;
+    sf_webhooks_t *webhooks;
+} sf_alerts_ext_t;
+void sf_alerts_gossip_ext (sf_gossip_ext_t *ext, sf_alerts_ext_t *arg, sf_alerts_t *alerts,
+                           sf_webhooks_t *webhooks);
 
 //  Per receiver: queued, attempts, delivered, failed attempts, dead letters
 void sf_webhooks_metrics_write (sf_webhooks_t *self, FILE *out);

@@ -97,14 +97,18 @@ check "the restarted controller reports the pending delivery" wait_until 10 grep
 check "the receiver comes back" start_receiver
 check "the resolution queued before the restart arrives" wait_until 30 arrived cam-offline/A/cam-1 resolved
 
-# What fires survives a restart: cam-2 fires, the controller stops, cam-2
-# recovers meanwhile; after the restart its resolution is sent
+# What fires survives a restart (the alert episodes in the store): cam-2
+# fires, the controller stops, cam-2 recovers meanwhile; after the restart
+# its resolution is sent, and it does not fire again
 check "cam-2 goes offline again" push_ok $PA "$(cam cam-2 error)"
 fired_twice() { [ "$(deliveries cam-offline/A/cam-2 firing)" -ge 2 ]; }
 export -f fired_twice
 check "its second alert arrives" wait_until 40 fired_twice
-check "the controller keeps what fires in its data directory" wait_until 10 grep -q cam-offline/A/cam-2 "$T/c1/data/alerts-firing.json"
+check "what fires is kept in the store, not in a file of its own" bash -c "[ ! -e '$T/c1/data/alerts-firing.json' ]"
 stop c1
+# A file an older version left (a second source of truth): removed, not read
+echo '[{"key":"cam-offline/A/cam-9","rule":"cam-offline","node":"A","stream":"cam-9","basis":"v1.1","reason":"x","since_ms":1,"streams":1}]' \
+  >"$T/c1/data/alerts-firing.json"
 check "cam-2 recovers while the controller is down" push_ok $PA "$(cam cam-2 active)"
 restart_controller c1 "${CTL_ARGS[@]}" || not_ok "controller restarts again"
 check "the restarted controller carries the firing alert over" wait_until 10 grep -q "firing before the restart" "$T/c1.log"
@@ -112,6 +116,8 @@ resolved_twice() { [ "$(deliveries cam-offline/A/cam-2 resolved)" -ge 2 ]; }
 export -f resolved_twice
 check "cam-2's resolution arrives after the restart" wait_until 40 resolved_twice
 check "and cam-2 did not fire a third time" bash -c "[ \$(deliveries cam-offline/A/cam-2 firing) = 2 ]"
+check "the older version's file was removed, and not read" bash -c "[ ! -e '$T/c1/data/alerts-firing.json' ] &&
+  ! curl -sf $H/api/v1/alerts | grep -q cam-9 && grep -q 'removed .*alerts-firing.json' '$T/c1.log'"
 
 # A node killed: one alert for the node, with its stream count
 check "B's cameras are listed" wait_until 10 total_is 3 --node B

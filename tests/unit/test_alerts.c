@@ -362,23 +362,22 @@ test_disk_and_dvr (void **state)
     fx_fleet_destroy (&fx);
 }
 
-//  What fires survives a restart: restored alerts send nothing again, a
-//  stream that recovered meanwhile resolves at once (judged from its
-//  record), a node alert resolves unless its node is reported down again
-//  within the confirm time
+//  What fires survives a restart, from the episodes in the store (no file):
+//  restored alerts send nothing again, a stream that recovered meanwhile
+//  resolves at once (judged from its record), a node alert resolves unless
+//  its node is reported down again within the confirm time; a rule gone
+//  takes its alerts with it
 static void
 test_restart_keeps_what_fires (void **state)
 {
     fx_fleet_t fx;
     assert_int_equal (fx_fleet_init (&fx), 0);
-    char path [128];
-    snprintf (path, sizeof (path), "%s/alerts-firing.json", fx.dir);
     const char *rules = "cam-offline inactive for=1m resolve=0 name=cam-*\n"
                         "dead node-down for=0 resolve=0\ndead2 node-down for=0 resolve=0 node=n2";
     s_seen_t seen;
     sf_alerts_t *a = s_new (rules, &seen);
     sf_alerts_set_store (a, fx.store);
-    assert_int_equal (sf_alerts_restore (a, path, 30000, T0), 0);     //  no file yet
+    assert_int_equal (sf_alerts_restore (a, 30000, T0), 0);           //  nothing stored yet
     //  cam-a reported in error (the store still holds it active)
     sf_store_change_t c = { .node = "n1", .name = "cam-a" };
     c.sum.type = SF_TYPE_PRIMARY;
@@ -391,11 +390,14 @@ test_restart_keeps_what_fires (void **state)
     sf_alerts_tick (a, T0 + S_MIN);
     assert_int_equal (seen.n, 4);       //  cam-a, dead/n3, dead/n2, dead2/n2
     assert_int_equal (sf_alerts_firing (a), 4);
+    assert_int_equal (sf_store_write_begin (fx.store), 0);
+    assert_int_equal (sf_alerts_store (a), 0);
+    assert_int_equal (sf_store_commit (fx.store), 0);
     sf_alerts_destroy (&a);
 
     a = s_new (rules, &seen);
     sf_alerts_set_store (a, fx.store);
-    assert_int_equal (sf_alerts_restore (a, path, 30000, T0 + 2 * S_MIN), 0);
+    assert_int_equal (sf_alerts_restore (a, 30000, T0 + 2 * S_MIN), 4);
     //  cam-a is active in the store: resolved at once; nothing fired again
     assert_int_equal (seen.n, 1);
     assert_true (seen.ev [0].resolved);
@@ -411,15 +413,19 @@ test_restart_keeps_what_fires (void **state)
     assert_non_null (strstr (seen.ev [1].key, "/n2"));
     assert_non_null (strstr (seen.ev [2].key, "/n2"));
     assert_int_equal (sf_alerts_firing (a), 1);
+    //  The same key under its restored since: one episode still open
+    assert_int_equal (seen.ev [0].since_ms, T0);
+    assert_int_equal (sf_store_write_begin (fx.store), 0);
+    assert_int_equal (sf_alerts_store (a), 0);
+    assert_int_equal (sf_store_commit (fx.store), 0);
     sf_alerts_destroy (&a);
 
-    //  A damaged file restores nothing and says so
-    FILE *f = fopen (path, "w");
-    fputs ("{not json", f);
-    fclose (f);
-    a = s_new (rules, &seen);
-    assert_int_equal (sf_alerts_restore (a, path, 30000, T0), -1);
+    //  Restarted with the node-down rule gone: dead/n3 is not carried over
+    a = s_new ("cam-offline inactive for=1m resolve=0 name=cam-*", &seen);
+    sf_alerts_set_store (a, fx.store);
+    assert_int_equal (sf_alerts_restore (a, 30000, T0 + 3 * S_MIN), 0);
     assert_int_equal (sf_alerts_firing (a), 0);
+    assert_int_equal (seen.n, 0);
     sf_alerts_destroy (&a);
     fx_fleet_destroy (&fx);
 }
