@@ -2,7 +2,9 @@
     controller"): the envelope, then the real handlers of controller/gossip.c
     (s_on_exchange → s_merge_members, s_merge_beats, s_digest_ahead,
     s_send_delta, s_send_history; s_apply_delta; s_apply_history →
-    sf_fleet_history_apply; ping, ping_req, ack, ping_ack) over a real LMDB
+    sf_fleet_history_apply; s_on_ext → the `alerts` state of
+    sf_alerts_gossip_ext: sf_alerts_sync_apply, sf_webhooks_confirm_apply,
+    the digests and offers; ping, ping_req, ack, ping_ack) over a real LMDB
     store under /tmp written through the real write session, through the
     seam sf_gossip_fuzz_input (include/sf_gossip.h). Fuzz mode connects
     nowhere: messages gossip would send are tapped, and each must be a
@@ -11,16 +13,19 @@
     Every input that is an envelope meets a fresh controller (store, live
     table, writer, gossip), so each run is reproducible from its input alone:
     two nodes n1 and n2 with placements, a tombstone, beats (n1 stale) and
-    their placement history.
+    their placement history, an alert rule with one alert firing (cam-b in
+    error) and a webhook receiver with one delivery confirmation.
 
     The seeds in tests/fuzz/gossip/ are real messages, captured from the tap:
         SF_FUZZ_GOSSIP_SEEDS=tests/fuzz/gossip build-fuzz/fuzz/fuzz_gossip
     writes an empty controller's gossip request (its first round to a seed),
     the populated one's answer to it (gossip_reply with digest, beats with
     the stale mark, history digest and members; a delta with 's', 'd' and
-    'n' entries; history with events), its own gossip request and the ack
-    to a ping, then exits. */
+    'n' entries; history with events), its own gossip request, the ack
+    to a ping, and an `alerts` message (digests and an offer of episodes
+    and confirmations) with the answer it gets, then exits. */
 #include "fuzz.h"
+#include "sf_alerts.h"
 #include "sf_codec.h"
 #include "sf_controller.h"
 #include "sf_fleet.h"
@@ -30,6 +35,7 @@
 #include "sf_patchlog.h"
 #include "sf_record.h"
 #include "sf_store.h"
+#include "sf_webhook.h"
 #include "sf_writer.h"
 #include <czmq.h>
 
@@ -42,6 +48,10 @@ typedef struct {
     sf_writer_t *writer;
     sf_patchlog_t *patches;
     zcert_t *cert;
+    sf_alerts_t *alerts;
+    sf_webhooks_t *webhooks;
+    sf_alerts_ext_t ext_arg;
+    sf_gossip_ext_t ext;
     sf_gossip_t *gossip;
 } fz_ctl_t;
 
@@ -156,6 +166,8 @@ static void
 s_ctl_destroy (fz_ctl_t *c)
 {
     sf_gossip_destroy (&c->gossip);
+    sf_webhooks_destroy (&c->webhooks);
+    sf_alerts_destroy (&c->alerts);
     sf_patchlog_destroy (&c->patches);
     sf_writer_destroy (&c->writer);
     sf_store_destroy (&c->store);
@@ -202,10 +214,51 @@ s_ctl_new (fz_ctl_t *c, const char *id, const char *peers, const char *seeds, in
     //  A small patch log: 'p' entries a fuzzed delta applies are noted, and
     //  a fuzzed request's answer may carry them
     c->patches = sf_patchlog_new (64);
+    //  The alerts state: a rule, cam-b firing (populated controllers), a
+    //  receiver that is never called (no alert is handed to it) with one
+    //  confirmation
+    c->alerts = sf_alerts_new ("cam-offline inactive for=0 resolve=0 name=cam-*", 120, err, sizeof (err));
+    FUZZ_CHECK (c->alerts);
+    sf_alerts_set_store (c->alerts, c->store);
+    char queue [96];
+    snprintf (queue, sizeof (queue), "%s/webhooks", c->dir);
+    c->webhooks = sf_webhooks_new (&(sf_webhooks_config_t) {
+        .receivers = "ops http://127.0.0.1:9/hook", .queue_dir = queue, .controller_id = id,
+        .retries = 1, .backoff_ms = 1000, .backoff_max_ms = 1000, .timeout_ms = 100,
+        .standby_max_ms = 1000, .dead_max = 10 }, err, sizeof (err));
+    FUZZ_CHECK (c->webhooks);
+    if (level >= 1) {
+        sf_store_change_t ch = { .node = "n1", .name = "cam-b" };
+        ch.sum.type = SF_TYPE_PRIMARY;
+        ch.sum.status = SF_STATUS_ERROR;
+        ch.sum.gen = 1;
+        ch.sum.seq = 3;
+        int64_t now = sf_now_ms ();
+        sf_alerts_apply (c->alerts, &ch, 1, now);
+        sf_alerts_tick (c->alerts, now);
+        FUZZ_CHECK (sf_alerts_firing (c->alerts) == 1);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init (&sb);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_array (&pk, 1);
+        msgpack_pack_array (&pk, 3);
+        sf_pack_str (&pk, "ops");
+        sf_pack_str (&pk, "0123456789abcdef0123456789abcdef");
+        msgpack_pack_int64 (&pk, now);
+        msgpack_unpacked u;
+        msgpack_unpacked_init (&u);
+        size_t off = 0;
+        FUZZ_CHECK (msgpack_unpack_next (&u, sb.data, sb.size, &off) == MSGPACK_UNPACK_SUCCESS);
+        FUZZ_CHECK (sf_webhooks_confirm_apply (c->webhooks, &u.data) == 0);
+        msgpack_unpacked_destroy (&u);
+        msgpack_sbuffer_destroy (&sb);
+    }
+    sf_alerts_gossip_ext (&c->ext, &c->ext_arg, c->alerts, c->webhooks);
     c->gossip = sf_gossip_new (&(sf_gossip_env_t) {
         .cfg = &c->cfg, .cert = c->cert, .writer = c->writer, .store = c->store,
-        .live = c->live, .metrics = &c->metrics, .peers = NULL, .patches = c->patches },
-        err, sizeof (err));
+        .live = c->live, .metrics = &c->metrics, .peers = NULL, .patches = c->patches,
+        .ext = &c->ext }, err, sizeof (err));
     if (!c->gossip)
         fprintf (stderr, "fuzz_gossip: %s\n", err);
     FUZZ_CHECK (c->gossip);
@@ -292,6 +345,28 @@ s_write_seeds (const char *dir)
     sf_pack_kstr (&pk, "from", "c2");
     FUZZ_CHECK (sf_gossip_fuzz_input (a.gossip, (const uint8_t *) buf.data, buf.size) == 0);
     s_save_sent (dir, "pinged");
+    s_clear_sent ();
+    //  an `alerts` message from an empty controller (its digests, all 0, no
+    //  offer): c1's answer is an `alerts` with its digests and an offer of
+    //  its episode and confirmation
+    msgpack_sbuffer_clear (&buf);
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "alerts", 2);
+    sf_pack_kstr (&pk, "from", "c5");
+    sf_pack_str (&pk, "digest");
+    msgpack_pack_map (&pk, 2);
+    for (int k = 0; k < 2; k++) {
+        sf_pack_str (&pk, k ? "c" : "e");
+        msgpack_pack_array (&pk, SF_ALERTS_SYNC_BUCKETS);
+        for (size_t i = 0; i < SF_ALERTS_SYNC_BUCKETS; i++)
+            msgpack_pack_uint64 (&pk, 0);
+    }
+    zchunk_t *alerts = zchunk_new (buf.data, buf.size);
+    s_save (dir, "alerts-0-alerts", alerts);
+    zchunk_destroy (&alerts);
+    FUZZ_CHECK (sf_gossip_fuzz_input (a.gossip, (const uint8_t *) buf.data, buf.size) == 0);
+    FUZZ_CHECK (zlistx_size (s_sent) == 1);
+    s_save_sent (dir, "offered");
     s_clear_sent ();
     msgpack_sbuffer_destroy (&buf);
     s_ctl_destroy (&a);
