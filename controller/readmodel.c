@@ -2,7 +2,8 @@
 
     A copy ("side") of the model holds, per placement (a dense row id):
       - column arrays: node, stored type, status, functions, derived flags,
-        clients, bitrate, started_at, reconnects, an 8-byte name prefix;
+        the numeric SUM lines of the field table (clients, bitrate,
+        started_at, reconnects: S_U32, S_I64), an 8-byte name prefix;
       - the name (as sent, and lower-cased for the name filter) in an arena;
       - bitmaps per filter parameter: effective type (migrated counts as a
         type), stored status, transfer, each function;
@@ -21,7 +22,8 @@
         of just them);
       - status, type: groups by value (popcounts), then as name within the
         group;
-      - clients, bitrate, uptime, reconnects: an ordered index per column
+      - the field table's NUM, PAIR and AGE sort keys (clients, bitrate,
+        uptime, reconnects): an ordered index per key
         (s_vlist_t: entries (value, label, row) in blocks with a fence and a
         Fenwick tree over block sizes), kept by the writer in the same apply
         as everything else: a jump to any offset in O(log n) either way;
@@ -652,8 +654,103 @@ s_vl_clear (s_vlist_t *vl)
 //  ---------------------------------------------------------------------------
 //  One side of the model
 
-//  The numeric columns with an ordered index
-enum { S_VL_CLIENTS, S_VL_BITRATE, S_VL_UPTIME, S_VL_RECONNECTS, S_NVL };
+//  The numeric columns, from the field table (sf_fields.h): one array per
+//  SUM line of kind U32 (s->u32 [S_U32_member]) or I64 (s->i64
+//  [S_I64_member]), in table order, so a new SUM line gets its column
+//  without an edit here. S_U32 (s, clients) [row] reads one.
+#define S_NC_U32(m)     S_U32_##m,
+#define S_NC_SUM(k, m)  S_NC_##k (m)
+#define S_NC_NOSUM(k, m)
+#define S_NC_STR(m)
+#define S_NC_TEXT(m)
+#define S_NC_U64(m)
+#define S_NC_I64(m)
+#define S_NC_I32U(m)
+#define S_NC_I32NN(m)
+#define S_NC_BOOL(m)
+#define S_NC_DOUBLE(m)
+#define S_NC_TYPE(m)
+#define S_NC_STATUS(m)
+#define S_NC_LIVENESS(m)
+#define S_NC_FUNCS(m)
+#define S_NC_VERSION(m)
+#define S_NC_RANGES(m)
+#define S_NC_DISKS(m)
+#define S_NC_TAG(m)
+#define S_NC32(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_NC_##su (k, m)
+enum { SF_STREAM_FIELDS (S_NC32) S_NU32 };
+#undef S_NC_U32
+#undef S_NC_I64
+#define S_NC_U32(m)
+#define S_NC_I64(m)     S_I64_##m,
+enum { SF_STREAM_FIELDS (S_NC32) S_NI64 };
+#define S_U32(s, m)     ((s)->u32 [S_U32_##m])
+#define S_I64(s, m)     ((s)->i64 [S_I64_##m])
+
+//  The numeric columns with an ordered index: one per SORT line whose HOW is
+//  NUM (a U32 line's value), PAIR (a U32 line's value << 32 | the next U32
+//  SUM line's) or AGE (an I64 line: its running rows by start descending),
+//  in table order (clients, bitrate, uptime, reconnects)
+#define S_VL_HOW_NUM(id)    S_VL_##id,
+#define S_VL_HOW_PAIR(id)   S_VL_##id,
+#define S_VL_HOW_AGE(id)    S_VL_##id,
+#define S_VL_HOW_NAME(id)
+#define S_VL_HOW_NODE(id)
+#define S_VL_HOW_VIEW(id)
+#define S_VL_HOW_TEXT(id)
+#define S_VL_SORT(id, name, how)    S_VL_HOW_##how (id)
+#define S_VL_NOSORT
+#define S_VL_ENUM(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_VL_##so
+enum { SF_STREAM_FIELDS (S_VL_ENUM) S_NVL };
+
+//  The sort key's index, -1 if it has none
+#define S_VLOF_SORT(id, name, how)  S_VLOF_HOW_##how (id)
+#define S_VLOF_HOW_NUM(id)  [SF_SORT_##id] = S_VL_##id + 1,
+#define S_VLOF_HOW_PAIR(id) [SF_SORT_##id] = S_VL_##id + 1,
+#define S_VLOF_HOW_AGE(id)  [SF_SORT_##id] = S_VL_##id + 1,
+#define S_VLOF_HOW_NAME(id)
+#define S_VLOF_HOW_NODE(id)
+#define S_VLOF_HOW_VIEW(id)
+#define S_VLOF_HOW_TEXT(id)
+#define S_VLOF_NOSORT
+#define S_VLOF(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_VLOF_##so
+static const int8_t s_vl_of [SF_SORT_COUNT] = { SF_STREAM_FIELDS (S_VLOF) };
+static inline int
+s_vl_of_sort (int key)
+{
+    return key >= 0 && key < SF_SORT_COUNT ? s_vl_of [key] - 1 : -1;
+}
+
+//  The uptime order's start column: the one AGE line's (its running rows
+//  are the uptime index and bm_run; see the uptime stretches in
+//  sf_readmodel_list). A second AGE line does not compile.
+//  (SORT (id, name, how) expands to a macro name that takes the member next.)
+#define S_AGE_SORT(id, name, how)   S_AGE_HOW_##how
+#define S_AGE_NOSORT(m)
+#define S_AGE_HOW_AGE(m)    S_I64_##m
+#define S_AGE_HOW_NUM(m)
+#define S_AGE_HOW_PAIR(m)
+#define S_AGE_HOW_NAME(m)
+#define S_AGE_HOW_NODE(m)
+#define S_AGE_HOW_VIEW(m)
+#define S_AGE_HOW_TEXT(m)
+#define S_AGE_M(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_AGE_##so (m)
+enum { S_AGE_COL = SF_STREAM_FIELDS (S_AGE_M) };
+#define S_START(s)  ((s)->i64 [S_AGE_COL])
+
+//  A PAIR's low half is the next U32 SUM line (reconnect_total after
+//  reconnect_attempts), as in sf_summary_sort_value
+#define S_PAIRCK_SORT(id, name, how)    S_PAIRCK_HOW_##how
+#define S_PAIRCK_NOSORT(m)
+#define S_PAIRCK_HOW_PAIR(m)    _Static_assert (S_U32_##m + 1 < S_NU32, "PAIR needs a U32 SUM line after it");
+#define S_PAIRCK_HOW_AGE(m)
+#define S_PAIRCK_HOW_NUM(m)
+#define S_PAIRCK_HOW_NAME(m)
+#define S_PAIRCK_HOW_NODE(m)
+#define S_PAIRCK_HOW_VIEW(m)
+#define S_PAIRCK_HOW_TEXT(m)
+#define S_PAIRCK(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_PAIRCK_##so (m)
+SF_STREAM_FIELDS (S_PAIRCK)
 
 typedef struct {
     char id [SF_NODE_MAX + 1];
@@ -678,8 +775,8 @@ struct s_side_t {
     //  Columns
     uint16_t *node;
     uint8_t *stype, *status, *functions, *flags;
-    uint32_t *clients, *bitrate, *rattempts, *rtotal;
-    int64_t *started;
+    uint32_t *u32 [S_NU32];         //  the field table's numeric SUM lines (S_U32, S_I64)
+    int64_t *i64 [S_NI64];
     uint64_t *prefix;               //  first 8 name bytes, big-endian
     uint32_t *label;                //  place in name order (see s_label_new)
     uint32_t *name_off;
@@ -785,14 +882,20 @@ s_side_new (void)
 }
 
 #define S_COLUMNS(X) \
-    X (node) X (stype) X (status) X (functions) X (flags) X (clients) X (bitrate) \
-    X (rattempts) X (rtotal) X (started) X (prefix) X (label) X (name_off) X (name_len)
+    X (node) X (stype) X (status) X (functions) X (flags) \
+    X (prefix) X (label) X (name_off) X (name_len)
 
 static void
 s_side_free_rows (s_side_t *s)
 {
 #define S_FREE(c) free (s->c); s->c = NULL;
     S_COLUMNS (S_FREE)
+    for (int k = 0; k < S_NU32; k++) {
+        S_FREE (u32 [k])
+    }
+    for (int k = 0; k < S_NI64; k++) {
+        S_FREE (i64 [k])
+    }
     free (s->bm_used);
     for (int i = 0; i < SF_TYPE_COUNT; i++)
         free (s->bm_type [i]);
@@ -846,6 +949,12 @@ s_side_grow_to (s_side_t *s, size_t cap)
     size_t words = cap / 64;
 #define S_GROW(c) s->c = s_alloc (s->c, cap * sizeof (*s->c));
     S_COLUMNS (S_GROW)
+    for (int k = 0; k < S_NU32; k++) {
+        S_GROW (u32 [k])
+    }
+    for (int k = 0; k < S_NI64; k++) {
+        S_GROW (i64 [k])
+    }
     s->bm_used = s_bm_grow (s->bm_used, s->nwords, words);
     for (int i = 0; i < SF_TYPE_COUNT; i++)
         s->bm_type [i] = s_bm_grow (s->bm_type [i], s->nwords, words);
@@ -1330,7 +1439,7 @@ s_acct_of (const s_side_t *s, uint32_t row)
     return (s_acct_t) {
         s_eff_type (s, row), s->status [row], s->functions [row],
         (uint8_t) (s->flags [row] & (SF_SUM_TRANSFER | SF_SUM_CONFLICT)),
-        s->started [row] && s->status [row] == SF_STATUS_ACTIVE
+        S_START (s) [row] && s->status [row] == SF_STATUS_ACTIVE
     };
 }
 
@@ -1358,6 +1467,28 @@ s_account (s_side_t *s, uint32_t row, const s_acct_t *a, bool add)
         n->ntransfer += d;
 }
 
+//  The numeric columns from the summary: S_SETCOL per line
+#define S_SC_U32(m)     S_U32 (s, m) [row] = sum->m;
+#define S_SC_I64(m)     S_I64 (s, m) [row] = sum->m;
+#define S_SC_SUM(k, m)  S_SC_##k (m)
+#define S_SC_NOSUM(k, m)
+#define S_SC_STR(m)
+#define S_SC_TEXT(m)
+#define S_SC_U64(m)
+#define S_SC_I32U(m)
+#define S_SC_I32NN(m)
+#define S_SC_BOOL(m)
+#define S_SC_DOUBLE(m)
+#define S_SC_TYPE(m)
+#define S_SC_STATUS(m)
+#define S_SC_LIVENESS(m)
+#define S_SC_FUNCS(m)
+#define S_SC_VERSION(m)
+#define S_SC_RANGES(m)
+#define S_SC_DISKS(m)
+#define S_SC_TAG(m)
+#define S_SETCOL(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_SC_##su (k, m)
+
 static void
 s_set_columns (s_side_t *s, uint32_t row, const sf_summary_t *sum)
 {
@@ -1365,11 +1496,7 @@ s_set_columns (s_side_t *s, uint32_t row, const sf_summary_t *sum)
     s->status [row] = sum->status < SF_STATUS_OFFLINE ? sum->status : SF_STATUS_ERROR;
     s->functions [row] = sum->functions & 7;
     s->flags [row] = sum->flags;
-    s->clients [row] = sum->clients;
-    s->bitrate [row] = sum->bitrate_kbps;
-    s->started [row] = sum->started_at;
-    s->rattempts [row] = sum->reconnect_attempts;
-    s->rtotal [row] = sum->reconnect_total;
+    SF_STREAM_FIELDS (S_SETCOL)
 }
 
 //  Uptime's index value of a start: ascending uptime is descending start
@@ -1378,6 +1505,25 @@ s_uptime_v (int64_t started)
 {
     return ~((uint64_t) started ^ (1ull << 63));
 }
+
+//  s_vkey's case per index: NUM is the value, PAIR the value << 32 | the
+//  next U32 line's, AGE the start (descending) of running rows only
+#define S_VK_SORT(id, name, how)    S_VK_HOW_##how (id)
+#define S_VK_NOSORT(m)
+#define S_VK_HOW_NUM(id)    case S_VL_##id: S_VK_NUM
+#define S_VK_HOW_PAIR(id)   case S_VL_##id: S_VK_PAIR
+#define S_VK_HOW_AGE(id)    case S_VL_##id: S_VK_AGE
+#define S_VK_HOW_NAME(id)   S_VK_NONE
+#define S_VK_HOW_NODE(id)   S_VK_NONE
+#define S_VK_HOW_VIEW(id)   S_VK_NONE
+#define S_VK_HOW_TEXT(id)   S_VK_NONE
+#define S_VK_NONE(m)
+#define S_VK_NUM(m)     e->v = S_U32 (s, m) [row]; return true;
+#define S_VK_PAIR(m)    e->v = (uint64_t) S_U32 (s, m) [row] << 32 | s->u32 [S_U32_##m + 1] [row]; \
+                        return true;
+#define S_VK_AGE(m)     e->v = s_uptime_v (S_I64 (s, m) [row]); \
+                        return S_I64 (s, m) [row] && s->status [row] == SF_STATUS_ACTIVE;
+#define S_VKEY(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_VK_##so (m)
 
 //  A row's entry in numeric index k; false when it has none (uptime only
 //  orders running rows: the others are a group of their own, see
@@ -1389,12 +1535,8 @@ s_vkey (const s_side_t *s, uint32_t row, int k, s_ent_t *e)
     e->label = s->label [row];
     e->row = row;
     switch (k) {
-        case S_VL_CLIENTS: e->v = s->clients [row]; return true;
-        case S_VL_BITRATE: e->v = s->bitrate [row]; return true;
-        case S_VL_RECONNECTS: e->v = (uint64_t) s->rattempts [row] << 32 | s->rtotal [row]; return true;
-        default:
-            e->v = s_uptime_v (s->started [row]);
-            return s->started [row] && s->status [row] == SF_STATUS_ACTIVE;
+        SF_STREAM_FIELDS (S_VKEY)
+        default: return false;
     }
 }
 
@@ -1753,7 +1895,7 @@ s_build_indexes (s_side_t *s)
 static size_t
 s_side_bytes (const s_side_t *s)
 {
-    size_t per_row = sizeof (uint16_t) + 4 + 4 * 4 + 8 + 8 + 4 + 4 + 1;
+    size_t per_row = sizeof (uint16_t) + 4 + 4 * S_NU32 + 8 * S_NI64 + 8 + 4 + 4 + 1;
     size_t bitmaps = 1 + SF_TYPE_COUNT + SF_STATUS_OFFLINE + 1 + 1 + 3 + 1;
     size_t bytes = s->cap * per_row + s->nwords * 8 * bitmaps + s->arena_cap
                  + s->hcap * 8 + s->freecap * 4;
@@ -1891,9 +2033,12 @@ static void
 s_prefetch_columns (const s_side_t *s, uint32_t row)
 {
     s_pf (&s->node [row]); s_pf (&s->stype [row]); s_pf (&s->status [row]);
-    s_pf (&s->functions [row]); s_pf (&s->flags [row]); s_pf (&s->clients [row]);
-    s_pf (&s->bitrate [row]); s_pf (&s->rattempts [row]); s_pf (&s->rtotal [row]);
-    s_pf (&s->started [row]); s_pf (&s->label [row]); s_pf (&s->name_off [row]);
+    s_pf (&s->functions [row]); s_pf (&s->flags [row]);
+    for (int k = 0; k < S_NU32; k++)
+        s_pf (&s->u32 [k] [row]);
+    for (int k = 0; k < S_NI64; k++)
+        s_pf (&s->i64 [k] [row]);
+    s_pf (&s->label [row]); s_pf (&s->name_off [row]);
     s_pf (&s->name_len [row]);
 }
 
@@ -1918,14 +2063,14 @@ s_prefetch_near (const s_side_t *s, uint32_t row, const s_change_t *c)
     e.label = s->label [row];
     e.row = row;
     //  The moves of agents' usual update: clients and bitrate
-    if (c->sum.clients != s->clients [row]) {
-        e.v = s->clients [row];
+    if (c->sum.clients != S_U32 (s, clients) [row]) {
+        e.v = S_U32 (s, clients) [row];
         s_prefetch_block (&s->vl [S_VL_CLIENTS], &e);
         e.v = c->sum.clients;
         s_prefetch_block (&s->vl [S_VL_CLIENTS], &e);
     }
-    if (c->sum.bitrate_kbps != s->bitrate [row]) {
-        e.v = s->bitrate [row];
+    if (c->sum.bitrate_kbps != S_U32 (s, bitrate_kbps) [row]) {
+        e.v = S_U32 (s, bitrate_kbps) [row];
         s_prefetch_block (&s->vl [S_VL_BITRATE], &e);
         e.v = c->sum.bitrate_kbps;
         s_prefetch_block (&s->vl [S_VL_BITRATE], &e);
@@ -2189,6 +2334,25 @@ s_dstatus (const s_q_t *q, uint32_t row)
     return q->down [q->s->node [row]] ? SF_STATUS_OFFLINE : q->s->status [row];
 }
 
+//  s_value's case per numeric sort key (as sf_summary_sort_value): AGE is
+//  the uptime, -1 (before every running stream) when not running or offline
+#define S_SV_SORT(id, name, how)    S_SV_HOW_##how (id)
+#define S_SV_NOSORT(m)
+#define S_SV_HOW_NUM(id)    case SF_SORT_##id: S_SV_NUM
+#define S_SV_HOW_PAIR(id)   case SF_SORT_##id: S_SV_PAIR
+#define S_SV_HOW_AGE(id)    case SF_SORT_##id: S_SV_AGE
+#define S_SV_HOW_NAME(id)   S_SV_NONE
+#define S_SV_HOW_NODE(id)   S_SV_NONE
+#define S_SV_HOW_VIEW(id)   S_SV_NONE
+#define S_SV_HOW_TEXT(id)   S_SV_NONE
+#define S_SV_NONE(m)
+#define S_SV_NUM(m)     return S_U32 (s, m) [row];
+#define S_SV_PAIR(m)    return (int64_t) (((uint64_t) S_U32 (s, m) [row] << 32) \
+                                          | s->u32 [S_U32_##m + 1] [row]);
+#define S_SV_AGE(m)     return S_I64 (s, m) [row] && s_dstatus (q, row) == SF_STATUS_ACTIVE \
+                             ? q->now_s - S_I64 (s, m) [row] : -1;
+#define S_VALUE(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_SV_##so (m)
+
 //  The primary sort value of a row (name and node order have none)
 static int64_t
 s_value (const s_q_t *q, uint32_t row)
@@ -2197,14 +2361,7 @@ s_value (const s_q_t *q, uint32_t row)
     switch (q->sort->key) {
         case SF_SORT_STATUS: return s_dstatus (q, row);
         case SF_SORT_TYPE: return s_eff_type (s, row);
-        case SF_SORT_CLIENTS: return s->clients [row];
-        case SF_SORT_BITRATE: return s->bitrate [row];
-        case SF_SORT_RECONNECTS:
-            return (int64_t) (((uint64_t) s->rattempts [row] << 32) | s->rtotal [row]);
-        case SF_SORT_UPTIME:
-            //  Not running (or offline): -1, before every running stream
-            return s->started [row] && s_dstatus (q, row) == SF_STATUS_ACTIVE
-                 ? q->now_s - s->started [row] : -1;
+        SF_STREAM_FIELDS (S_VALUE)
         default: return 0;
     }
 }
@@ -2790,8 +2947,8 @@ s_cursor_encode (const s_q_t *q, uint32_t row, char *out, size_t size)
     //  another now (INT64_MIN: not running)
     int64_t value = s_value (q, row);
     if (q->sort->key == SF_SORT_UPTIME)
-        value = value >= 0 || (s->started [row] && s_dstatus (q, row) == SF_STATUS_ACTIVE)
-              ? s->started [row] : INT64_MIN;
+        value = value >= 0 || (S_START (s) [row] && s_dstatus (q, row) == SF_STATUS_ACTIVE)
+              ? S_START (s) [row] : INT64_MIN;
     int len = snprintf (text, sizeof (text), "%d|%d|%lld|%s|%s", q->sort->key, q->sort->desc,
                         (long long) value, s->nodes [s->node [row]]->id, s_name (s, row));
     if (len < 0 || (size_t) len * 2 + 1 > size) {
@@ -3056,17 +3213,6 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
             }
             break;
         }
-        case SF_SORT_CLIENTS:
-        case SF_SORT_BITRATE:
-        case SF_SORT_RECONNECTS: {
-            int k = sort->key == SF_SORT_CLIENTS ? S_VL_CLIENTS
-                  : sort->key == SF_SORT_BITRATE ? S_VL_BITRATE : S_VL_RECONNECTS;
-            one [nseg++] = (s_seg_t) { .vl = &s->vl [k], .k = k, .klo = 0, .khi = S_KEY_MAX,
-                                       .g = g, .gcount = total, .whole = true };
-            if (have_cursor)
-                from.key = s_cursor_key (s, &cur, (uint64_t) cur.value);
-            break;
-        }
         case SF_SORT_UPTIME: {
             //  Three stretches: starts after now + 1 (uptime below -1, running
             //  rows of the index), uptime -1 (rows not running, down nodes'
@@ -3121,8 +3267,18 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
             }
             break;
         }
-        default:
+        default: {
+            //  NUM and PAIR keys (the field table's SORT lines): their
+            //  ordered index; the others (TEXT) are ordered at query time
+            int k = s_vl_of_sort (sort->key);
+            if (k < 0)
+                break;
+            one [nseg++] = (s_seg_t) { .vl = &s->vl [k], .k = k, .klo = 0, .khi = S_KEY_MAX,
+                                       .g = g, .gcount = total, .whole = true };
+            if (have_cursor)
+                from.key = s_cursor_key (s, &cur, (uint64_t) cur.value);
             break;
+        }
     }
     if (nseg)
         s_page_segs (&q, segs, nseg, fromp, &skip, &take);
