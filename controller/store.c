@@ -528,7 +528,7 @@ sf_summary_from_stream (sf_summary_t *sum, const sf_stream_t *s)
 #define S_LN(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_LN_##g##_##m,
 enum { SF_STREAM_FIELDS (S_LN) S_LN_COUNT };
 #define S_SUMP_NOSUM(g, m, k)
-#define S_SUMP_SUM(g, m, k)     if (lines >> S_LN_##g##_##m & 1) { SF_SUM_SET_K_##k (m) }
+#define S_SUMP_SUM(g, m, k)     if (lines >> S_LN_##g##_##m & 1) { SF_SUM_SET_SUM (g, m, k) }
 #define S_SUMP(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_SUMP_##su (g, m, k)
 
 void

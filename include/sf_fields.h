@@ -347,19 +347,22 @@ typedef struct {
     SF_STREAM_FIELDS (SF_SUM_DECL)
 } sf_summary_t;
 
-//  Copies the SUM lines of stream s into summary sum: SF_STREAM_FIELDS (SF_SUM_SET)
-#define SF_SUM_SET_K_U32(m)     sum->m = s->m;
-#define SF_SUM_SET_K_U64(m)     sum->m = s->m;
-#define SF_SUM_SET_K_I64(m)     sum->m = s->m;
-#define SF_SUM_SET_K_BOOL(m)    sum->m = s->m;
-#define SF_SUM_SET_K_DOUBLE(m)  sum->m = s->m;
-#define SF_SUM_SET_K_TYPE(m)    sum->m = s->m;
-#define SF_SUM_SET_K_STATUS(m)  sum->m = s->m;
-#define SF_SUM_SET_K_FUNCS(m)   sum->m = s->m;
-#define SF_SUM_SET_K_VERSION(m) sum->gen = s->m.gen; sum->seq = s->m.seq;
-#define SF_SUM_SET_NOSUM(m, k)
-#define SF_SUM_SET_SUM(m, k)    SF_SUM_SET_K_##k (m)
-#define SF_SUM_SET(g, m, key, k, b, w, su, s, rp, cl, d, doc) SF_SUM_SET_##su (m, k)
+//  Copies the SUM lines of stream s into summary sum: SF_STREAM_FIELDS (SF_SUM_SET).
+//  The value is read at the line's C path (SF_PATH_##grp: s->dvr.depth_s for a
+//  DVR line), so a nested record field can be kept too; its summary member is
+//  the line's member (members are unique across the stream's groups)
+#define SF_SUM_SET_K_U32(m, v)      sum->m = (v);
+#define SF_SUM_SET_K_U64(m, v)      sum->m = (v);
+#define SF_SUM_SET_K_I64(m, v)      sum->m = (v);
+#define SF_SUM_SET_K_BOOL(m, v)     sum->m = (v);
+#define SF_SUM_SET_K_DOUBLE(m, v)   sum->m = (v);
+#define SF_SUM_SET_K_TYPE(m, v)     sum->m = (v);
+#define SF_SUM_SET_K_STATUS(m, v)   sum->m = (v);
+#define SF_SUM_SET_K_FUNCS(m, v)    sum->m = (v);
+#define SF_SUM_SET_K_VERSION(m, v)  sum->gen = (v).gen; sum->seq = (v).seq;
+#define SF_SUM_SET_NOSUM(g, m, k)
+#define SF_SUM_SET_SUM(g, m, k)     SF_SUM_SET_K_##k (m, s->SF_PATH_##g (m))
+#define SF_SUM_SET(g, m, key, k, b, w, su, s, rp, cl, d, doc) SF_SUM_SET_##su (g, m, k)
 
 //  The current format's magic: "SF" and a hash of the summary's layout (its
 //  fields' keys, kinds, offsets and sizes), so any change to a SUM line
