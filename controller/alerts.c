@@ -415,12 +415,6 @@ sf_alerts_rule_count (sf_alerts_t *self)
     return self->nrules;
 }
 
-const sf_alert_rule_t *
-sf_alerts_rule (sf_alerts_t *self, size_t i)
-{
-    return i < self->nrules ? &self->rules [i] : NULL;
-}
-
 
 
 void
@@ -1740,7 +1734,7 @@ s_cmp_recent (const void *pa, const void *pb)
 
 #define S_RECENT_MAX 1024
 
-int
+void
 sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node, msgpack_sbuffer *reply)
 {
     sf_reply_t r;
@@ -1828,7 +1822,6 @@ sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node, msgpac
     sf_reply_close (&r);
     pthread_mutex_unlock (&self->lock);
     sf_reply_end (&r);
-    return 0;
 }
 
 static void

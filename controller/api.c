@@ -652,7 +652,8 @@ s_alerts (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *repl
         sf_reply_end (&r);
         return 0;
     }
-    return sf_alerts_reply (ctx->alerts, stream, node, reply);
+    sf_alerts_reply (ctx->alerts, stream, node, reply);
+    return 0;
 }
 
 //  dead_letters: the deliveries given up after every retry (of one webhook

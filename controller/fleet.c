@@ -776,7 +776,7 @@ s_digest_compute (sf_store_t *store)
     s_digest_ms = sf_mono_ms ();
 }
 
-int
+void
 sf_fleet_history_digest (sf_store_t *store, msgpack_packer *pk)
 {
     int64_t now = sf_mono_ms ();
@@ -795,7 +795,6 @@ sf_fleet_history_digest (sf_store_t *store, msgpack_packer *pk)
     msgpack_pack_array (pk, 2);
     msgpack_pack_int64 (pk, s_history_days);
     msgpack_pack_uint64 (pk, s_history_per_stream);
-    return 0;
 }
 
 //  The bounds a peer's digest names (its [days, per_stream]), or ours

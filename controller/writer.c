@@ -74,8 +74,6 @@ sf_writer_destroy (sf_writer_t **self_p)
     *self_p = NULL;
 }
 
-sf_store_t *sf_writer_store (sf_writer_t *self) { return self->cfg.store; }
-bool sf_writer_nospace (sf_writer_t *self) { return self->nospace; }
 
 void
 sf_writer_on_done (sf_writer_t *self, sf_writer_done_fn *fn, void *arg)

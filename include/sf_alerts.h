@@ -118,7 +118,6 @@ typedef struct sf_alerts_t sf_alerts_t;
 sf_alerts_t *sf_alerts_new (const char *rules, int64_t transfer_timeout_s, char *err, size_t errlen);
 void sf_alerts_destroy (sf_alerts_t **self_p);
 size_t sf_alerts_rule_count (sf_alerts_t *self);
-const sf_alert_rule_t *sf_alerts_rule (sf_alerts_t *self, size_t i);
 //  The store node alerts count streams in and DVR conditions read records
 //  from (NULL: node alerts count 0, DVR conditions never hold); the alert
 //  history kept in it (SF_DB_ALERTS) is loaded
@@ -188,9 +187,9 @@ int sf_alerts_sync_apply (sf_alerts_t *self, const msgpack_object *list, int64_t
 //  Readers (any thread)
 //  alerts_reply {rules, firing, recent}: recent transitions (the newest
 //  1,024 of the episodes), of one stream (and node) when stream is not
-//  NULL/"". 0.
-int sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node,
-                     msgpack_sbuffer *reply);
+//  NULL/"".
+void sf_alerts_reply (sf_alerts_t *self, const char *stream, const char *node,
+                      msgpack_sbuffer *reply);
 //  streamfleet_alerts_firing{rule=...} and the rules' transition counts
 void sf_alerts_metrics_write (sf_alerts_t *self, FILE *out);
 //  Alerts firing now (all rules)

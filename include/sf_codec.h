@@ -127,7 +127,6 @@ void sf_pack_kstr (msgpack_packer *pk, const char *key, const char *value);
 void sf_pack_ku64 (msgpack_packer *pk, const char *key, uint64_t value);
 void sf_pack_ki64 (msgpack_packer *pk, const char *key, int64_t value);
 void sf_pack_kbool (msgpack_packer *pk, const char *key, bool value);
-void sf_pack_kdouble (msgpack_packer *pk, const char *key, double value);
 
 //  Common small messages, written into sbuf (cleared first)
 void sf_msg_error (msgpack_sbuffer *sbuf, const char *code, const char *message);

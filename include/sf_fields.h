@@ -19,7 +19,7 @@
       - the CLI's listing columns and the show's "Now" section
         (controller/cli/cmd_streams.c), and the web page's listing columns
         (GET /api/v1/columns, controller/web/app.js): the COL column
-      - the field descriptors (sf_stream_fields, sf_field_value, sf_field_text)
+      - the field descriptors (sf_stream_fields, sf_field_value, sf_field_pack)
         below, for code that iterates fields
 
     A line is X (grp, member, key, kind, bound, where, sum, sort, reply, col, dflt, doc):
@@ -484,8 +484,6 @@ void sf_field_value (const sf_field_t *f, const void *record, sf_value_t *out);
 //  as the codec writes it on the wire
 #include <msgpack.h>
 void sf_field_pack (msgpack_packer *pk, const sf_field_t *f, const void *record);
-//  Writes field f's value as short text for a table cell ("-" when absent)
-const char *sf_field_text (const sf_field_t *f, const void *record, char *buf, size_t size);
 
 //  How sort key k gets its value, and its field
 sf_sort_by_t sf_sort_by (int key);

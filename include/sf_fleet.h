@@ -171,7 +171,7 @@ void sf_fleet_set_history (int64_t days, uint32_t per_stream);
 void sf_fleet_set_clock (int64_t (*now_ms) (void));
 //  Packs the digest (an array of [hour, count, hash]); computed at most every
 //  200 ms after a change, and every 5 s.
-int sf_fleet_history_digest (sf_store_t *store, msgpack_packer *pk);
+void sf_fleet_history_digest (sf_store_t *store, msgpack_packer *pk);
 //  Packs into out (an array of packed events, at most max) what their digest
 //  lacks or differs in; returns how many (0: nothing to send, out untouched).
 size_t sf_fleet_history_offer (sf_store_t *store, const msgpack_object *theirs, size_t max,

@@ -75,7 +75,6 @@ typedef struct {
 
 sf_writer_t *sf_writer_new (const sf_writer_config_t *cfg);
 void sf_writer_destroy (sf_writer_t **self_p);
-sf_store_t *sf_writer_store (sf_writer_t *self);
 void sf_writer_on_done (sf_writer_t *self, sf_writer_done_fn *fn, void *arg);
 //  After each successful commit, and from sf_writer_tick (see above)
 void sf_writer_on_change (sf_writer_t *self, sf_writer_change_fn *fn, void *arg);
@@ -127,8 +126,6 @@ void sf_writer_ack_due (sf_writer_t *self, sf_origin_t *o);
 //  Commits the open transaction (if any, or if any origin is touched) and
 //  calls back. Returns 0, SF_STORE_RETRY, SF_STORE_NOSPACE or -1.
 int sf_writer_commit (sf_writer_t *self);
-//  Whether the last commit met a full disk (cleared by the next that works)
-bool sf_writer_nospace (sf_writer_t *self);
 //  Reports liveness transitions of known origins to the change callback
 void sf_writer_tick (sf_writer_t *self, int64_t now_ms);
 #endif

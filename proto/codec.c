@@ -441,13 +441,6 @@ sf_pack_kbool (msgpack_packer *pk, const char *key, bool value)
 }
 
 void
-sf_pack_kdouble (msgpack_packer *pk, const char *key, double value)
-{
-    sf_pack_str (pk, key);
-    msgpack_pack_double (pk, value);
-}
-
-void
 sf_msg_begin (msgpack_packer *pk, const char *type, uint32_t nfields)
 {
     msgpack_pack_array (pk, 3);

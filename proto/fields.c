@@ -4,7 +4,6 @@
 */
 #include "sf_record.h"
 #include "sf_filter.h"
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -159,30 +158,6 @@ sf_field_value (const sf_field_t *f, const void *record, sf_value_t *out)
         case SF_K_TAG: out->type = SF_V_STR; out->str = f->dflt; break;
         default: out->type = SF_V_NULL;
     }
-}
-
-const char *
-sf_field_text (const sf_field_t *f, const void *record, char *buf, size_t size)
-{
-    sf_value_t v;
-    sf_field_value (f, record, &v);
-    switch (v.type) {
-        case SF_V_STR: snprintf (buf, size, "%s", v.str [0] ? v.str : "-"); break;
-        case SF_V_UINT: snprintf (buf, size, "%" PRIu64, v.u); break;
-        case SF_V_INT: snprintf (buf, size, "%" PRId64, v.i); break;
-        case SF_V_DOUBLE: snprintf (buf, size, "%g", v.d); break;
-        case SF_V_BOOL: snprintf (buf, size, "%s", v.b ? "yes" : "no"); break;
-        case SF_V_FUNCS: {
-            sf_functions_str ((uint8_t) v.u, buf, size);
-            if (!buf [0])
-                snprintf (buf, size, "-");
-            break;
-        }
-        case SF_V_VERSION: snprintf (buf, size, "%" PRIu64 "/%" PRIu64, v.gen, v.seq); break;
-        case SF_V_RANGES: case SF_V_DISKS: snprintf (buf, size, "%u", v.n); break;
-        default: snprintf (buf, size, "-");
-    }
-    return buf;
 }
 
 //  ---------------------------------------------------------------------------

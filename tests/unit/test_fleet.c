@@ -1471,7 +1471,7 @@ s_digest_of (sf_store_t *store, msgpack_sbuffer *sb, msgpack_unpacked *u)
     msgpack_sbuffer_clear (sb);
     msgpack_packer pk;
     msgpack_packer_init (&pk, sb, msgpack_sbuffer_write);
-    assert_int_equal (sf_fleet_history_digest (store, &pk), 0);
+    sf_fleet_history_digest (store, &pk);
     msgpack_unpacked_destroy (u);
     msgpack_unpacked_init (u);
     assert_int_equal (msgpack_unpack_next (u, sb->data, sb->size, NULL), MSGPACK_UNPACK_SUCCESS);
