@@ -38,7 +38,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 docs-fields: $(LIB)
 	bash tools/gen-fields.sh --update
 
-.PHONY: fuzz fuzz-build docs-fields man install uninstall deb bench-replication bench-profile all deps test test-unit test-integration demo bench asan clean soak
+.PHONY: fuzz fuzz-build docs-fields man install uninstall deb bench-replication bench-profile bench-history all deps test test-unit test-integration demo bench asan clean soak
 all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 Q ?= @
@@ -202,6 +202,12 @@ bench-profile: deps
 # at RM_PLACEMENTS, default 1,000,000 over 100 nodes); figures in docs/benchmarks.md
 bench-readmodel: all
 	$(BUILD)/tools/sf_bench_readmodel --placements $(or $(RM_PLACEMENTS),1000000) --nodes 100
+
+# make bench-history: the placement history's pages at HISTORY_EVENTS (default 1,000,000
+# events of 100,000 streams): a deep page, a stream's and a node's page, all keyset seeks
+# (the one test of tests/unit/test_fleet.c, its figures printed); docs/benchmarks.md
+bench-history: all
+	SF_HISTORY_BENCH_EVENTS=$(or $(HISTORY_EVENTS),1000000) $(BUILD)/tests/test_fleet
 
 # make bench-alerts: alert rules' cost to the writer (issue 17: 20 rules at ALERTS_PLACEMENTS,
 # default 1,000,000, at ALERTS_RATE updates/s, default 10,000); figures in docs/benchmarks.md

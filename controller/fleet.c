@@ -509,6 +509,75 @@ s_byuid_kparse (const sf_val_t *k, sf_fleet_event_t *ev)
     return 0;
 }
 
+//  The filter index (fleet_byref): an event under each stream reference
+//  ('s': its uid, and its name when that differs) and each node ('n': from,
+//  and to when that differs), then its events key, so that the events of a
+//  stream or a node are in the listing's order under one prefix and a
+//  filtered page is a seek too. Returns how many refs (at most 4).
+#define S_REFS_MAX 4
+typedef struct {
+    uint8_t tag;
+    const char *ref;
+} s_ref_t;
+
+static int
+s_refs (const sf_fleet_event_t *ev, s_ref_t *refs)
+{
+    int n = 0;
+    refs [n++] = (s_ref_t) { 's', ev->uid };
+    if (ev->stream [0] && strcmp (ev->stream, ev->uid))
+        refs [n++] = (s_ref_t) { 's', ev->stream };
+    if (ev->from [0])
+        refs [n++] = (s_ref_t) { 'n', ev->from };
+    if (ev->to [0] && strcmp (ev->to, ev->from))
+        refs [n++] = (s_ref_t) { 'n', ev->to };
+    return n;
+}
+
+static int
+s_ref_kmake (sf_key_t *k, uint8_t tag, const char *ref, const sf_key_t *ek)
+{
+    return sf_key_make (k, "BsD", (int) tag, ref, ek->data, ek->size);
+}
+
+//  Puts (or deletes) the event's index entries
+static int
+s_refs_update (sf_store_t *store, const sf_fleet_event_t *ev, const sf_key_t *ek, bool del)
+{
+    s_ref_t refs [S_REFS_MAX];
+    int n = s_refs (ev, refs);
+    for (int i = 0; i < n; i++) {
+        sf_key_t k;
+        if (s_ref_kmake (&k, refs [i].tag, refs [i].ref, ek))
+            continue;               //  too long: the filter walks the events then
+        if (del ? sf_store_del (store, SF_DB_FLEET_BYREF, &k) < 0
+                : sf_store_put (store, SF_DB_FLEET_BYREF, &k, "", 0))
+            return -1;
+    }
+    return 0;
+}
+
+//  The index is complete (every event in it): set on the first event of an
+//  empty history, or once prune has indexed an older database
+#define S_BYREF_KEY "\x02byref-complete"
+
+static bool
+s_byref_complete (sf_read_t *r)
+{
+    sf_key_t k;
+    sf_val_t v;
+    return sf_key_make (&k, "n", S_BYREF_KEY) == 0 && sf_store_get (r, SF_DB_FLEET_STATE, &k, &v) == 0;
+}
+
+static int
+s_byref_mark (sf_store_t *store)
+{
+    sf_key_t k;
+    if (sf_key_make (&k, "n", S_BYREF_KEY))
+        return -1;
+    return sf_store_put (store, SF_DB_FLEET_STATE, &k, "", 0);
+}
+
 static void
 s_event_pack (msgpack_packer *pk, const sf_fleet_event_t *ev)
 {
@@ -680,15 +749,28 @@ s_key_cmp (const sf_key_t *a, const sf_key_t *b)
     return c ? c : a->size < b->size ? -1 : a->size > b->size;
 }
 
-//  Deletes one event (both keys) by its identity
+static int s_event_unpack (const void *data, size_t size, sf_fleet_event_t *ev);
+
+//  Deletes one event (its key and its index entries) by its identity
 static int
 s_event_del (sf_store_t *store, const sf_fleet_event_t *id)
 {
     sf_key_t ek, uk;
-    if (s_event_kmake (&ek, id) || s_byuid_kmake (&uk, id))
+    sf_read_t w;
+    sf_val_t v;
+    if (s_event_kmake (&ek, id) || s_byuid_kmake (&uk, id) || sf_store_write_view (store, &w))
         return 0;
+    //  The stream's name, for its index entry, is in the value
+    sf_fleet_event_t full = *id;
+    if (sf_store_get (&w, SF_DB_FLEET_EVENTS, &ek, &v) == 0 && s_event_unpack (v.data, v.size, &full) == 0) {
+        full.at_ms = id->at_ms;
+        full.kind = id->kind;
+        memcpy (full.uid, id->uid, sizeof (full.uid));
+        memcpy (full.from, id->from, sizeof (full.from));
+        memcpy (full.to, id->to, sizeof (full.to));
+    }
     if (sf_store_del (store, SF_DB_FLEET_EVENTS, &ek) < 0 || sf_store_del (store, SF_DB_FLEET_BYUID, &uk) < 0
-    ||  s_gen_bump (store))
+    ||  s_refs_update (store, &full, &ek, true) || s_gen_bump (store))
         return -1;
     s_history_dirty = s_rdigest_dirty = true;
     return 0;
@@ -727,9 +809,15 @@ sf_fleet_event_put (sf_store_t *store, const sf_fleet_event_t *ev)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
     s_event_pack (&pk, ev);
+    //  An empty history is completely indexed from its first event on
+    size_t nev = 1;
+    if (!s_byref_complete (&w) && sf_store_count (&w, SF_DB_FLEET_EVENTS, &nev) == 0 && nev == 0
+    &&  s_byref_mark (store))
+        return -1;
     int rc = sf_store_add (store, SF_DB_FLEET_EVENTS, &ek, sb.data, sb.size);
     msgpack_sbuffer_destroy (&sb);
-    if (rc < 0 || sf_store_put (store, SF_DB_FLEET_BYUID, &uk, "", 0) || s_gen_bump (store))
+    if (rc < 0 || sf_store_put (store, SF_DB_FLEET_BYUID, &uk, "", 0) || s_refs_update (store, ev, &ek, false)
+    ||  s_gen_bump (store))
         return -1;
     s_history_dirty = s_rdigest_dirty = true;
     return 0;
@@ -1211,6 +1299,28 @@ s_index_one (const sf_val_t *k, const sf_val_t *v, void *arg)
     return 0;
 }
 
+//  An event's filter index entries (for a database from before the index)
+static int
+s_byref_one (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    sf_fleet_event_t ev;
+    if (k->size > SF_KEY_MAX || s_event_kparse (k, &ev))
+        return 0;
+    sf_fleet_event_t full;
+    if (s_event_unpack (v->data, v->size, &full) == 0)
+        memcpy (ev.stream, full.stream, sizeof (ev.stream));
+    sf_key_t ek = { .size = k->size };
+    memcpy (ek.data, k->data, k->size);
+    s_ref_t refs [S_REFS_MAX];
+    int n = s_refs (&ev, refs);
+    for (int i = 0; i < n; i++) {
+        sf_key_t rk;
+        if (s_ref_kmake (&rk, refs [i].tag, refs [i].ref, &ek) == 0)
+            s_keys_add (arg, &(sf_val_t) { rk.data, rk.size });
+    }
+    return 0;
+}
+
 int
 sf_fleet_history_prune (sf_store_t *store)
 {
@@ -1237,6 +1347,19 @@ sf_fleet_history_prune (sf_store_t *store)
     for (size_t i = 0; i < e.keys.count; i++)
         if (sf_store_del (store, SF_DB_FLEET_TRANSFERS, &e.keys.items [i]) < 0)
             goto failed;
+    //  The filter index of a database from before it: every event, once
+    if (!s_byref_complete (&w)) {
+        s_keys_t add = { 0 };
+        sf_store_foreach (&w, SF_DB_FLEET_EVENTS, NULL, 0, s_byref_one, &add);
+        for (size_t i = 0; i < add.count; i++)
+            if (sf_store_put (store, SF_DB_FLEET_BYREF, &add.items [i], "", 0)) {
+                free (add.items);
+                goto failed;
+            }
+        free (add.items);
+        if (s_byref_mark (store))
+            goto failed;
+    }
     //  The bound, over every stream: at start and when it changed
     if (s_history_bound_due) {
         size_t nev = 0, nidx = 0;
@@ -2295,6 +2418,47 @@ s_count_stuck (const sf_val_t *k, const sf_val_t *v, void *arg)
     return 0;
 }
 
+//  A selection with a stream (or else a node) filter walks the filter index
+//  under that prefix instead of every event: true with *prefix set
+static bool
+s_ref_prefix (sf_read_t *r, const sf_fleet_query_t *q, sf_key_t *prefix)
+{
+    if (q->stream && *q->stream && strlen (q->stream) <= SF_NAME_MAX)
+        return s_byref_complete (r) && sf_key_make (prefix, "Bs", 's', q->stream) == 0;
+    if (q->node && *q->node && strlen (q->node) <= SF_NODE_MAX)
+        return s_byref_complete (r) && sf_key_make (prefix, "Bs", 'n', q->node) == 0;
+    return false;
+}
+
+//  An index entry as its event (key, value) to fn
+typedef struct {
+    sf_read_t *r;
+    sf_kv_fn *fn;
+    void *arg;
+    size_t skip;                    //  the prefix's length
+} s_via_t;
+
+static int
+s_via_ref (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    s_via_t *via = arg;
+    if (k->size <= via->skip || k->size - via->skip > SF_KEY_MAX)
+        return 0;
+    sf_key_t ek = { .size = k->size - via->skip };
+    memcpy (ek.data, (const uint8_t *) k->data + via->skip, ek.size);
+    sf_val_t ev;
+    if (sf_store_get (via->r, SF_DB_FLEET_EVENTS, &ek, &ev))
+        return 0;
+    return via->fn (&(sf_val_t) { ek.data, ek.size }, &ev, via->arg);
+}
+
+//  prefix, then key: a position in the filter index
+static int
+s_ref_at (sf_key_t *out, const sf_key_t *prefix, const sf_key_t *key)
+{
+    return sf_key_make (out, "DD", prefix->data, prefix->size, key->data, key->size);
+}
+
 #define S_TOTALS_CACHED 8
 
 typedef struct {
@@ -2341,9 +2505,14 @@ s_selection_counts (sf_read_t *r, const sf_fleet_query_t *q, int64_t start_ms, i
     s_count_t c = { .q = q, .r = r, .now_ms = now_ms, .timeout_s = timeout_s,
                     .horizon_ms = s_history_horizon (), .window_ms = s_history_days * 24 * S_HOUR_MS,
                     .valid_until_ms = INT64_MAX };
-    sf_key_t from;
+    sf_key_t from, prefix, rfrom;
     sf_key_make (&from, "L", (uint64_t) start_ms);
-    sf_store_foreach_from (r, SF_DB_FLEET_EVENTS, NULL, &from, s_count_event, &c);
+    if (s_ref_prefix (r, q, &prefix) && s_ref_at (&rfrom, &prefix, &from) == 0) {
+        s_via_t via = { r, s_count_event, &c, prefix.size };
+        sf_store_foreach_from (r, SF_DB_FLEET_BYREF, &prefix, &rfrom, s_via_ref, &via);
+    }
+    else
+        sf_store_foreach_from (r, SF_DB_FLEET_EVENTS, NULL, &from, s_count_event, &c);
     //  A transfer turns stuck a timeout after its start: any start before the range's end
     sf_store_foreach (r, SF_DB_FLEET_TRANSFERS, NULL, 0, s_count_stuck, &c);
     memcpy (counts, c.counts, sizeof (c.counts));
@@ -2451,7 +2620,14 @@ sf_fleet_events (sf_query_ctx_t *ctx, const sf_fleet_query_t *q,
         sf_key_make (&before, "L", (uint64_t) q->end_ms);
         bounded = true;
     }
-    sf_store_foreach_before (&r, SF_DB_FLEET_EVENTS, NULL, bounded ? &before : NULL, s_seek_event, &s);
+    sf_key_t prefix, rbefore;
+    if (s_ref_prefix (&r, q, &prefix) && (!bounded || s_ref_at (&rbefore, &prefix, &before) == 0)) {
+        //  A stream's or a node's events: a seek in the filter index
+        s_via_t via = { &r, s_seek_event, &s, prefix.size };
+        sf_store_foreach_before (&r, SF_DB_FLEET_BYREF, &prefix, bounded ? &rbefore : NULL, s_via_ref, &via);
+    }
+    else
+        sf_store_foreach_before (&r, SF_DB_FLEET_EVENTS, NULL, bounded ? &before : NULL, s_seek_event, &s);
     if (s_kind_wanted (q, SF_EV_TRANSFER_STUCK) && ctx->transfer_timeout_s > 0) {
         //  Stuck at start + timeout: starts up to the cursor's time (or the
         //  range's end) less the timeout, down to the page's oldest event

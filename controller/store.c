@@ -354,7 +354,7 @@ sf_store_new (const char *path, size_t map_size, char *err, size_t errlen)
     //  that might abort (a handle opened inside one dies with it)
     static const char *extra_names [SF_DB_EXTRA_COUNT] = {
         "fleet_uids", "fleet_state", "fleet_events", "fleet_transfers", "fleet_moved",
-        "fleet_byuid",
+        "fleet_byuid", "fleet_byref",
         "webhooks",
         "alerts"
     };

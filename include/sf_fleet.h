@@ -226,8 +226,10 @@ typedef struct {
 //  transfer_stuck ones are derived from the transfer log and
 //  ctx->transfer_timeout_s. The page is a keyset seek (backwards from just
 //  before the cursor): O(log n) plus the events visited, which is the page
-//  itself without a stream or node filter. total and counts come from one
-//  pass over the time range, kept for the selection until the history (or
+//  itself (with a stream or node filter too: the walk is then in the filter
+//  index under that stream or node, fleet_byref). total and counts come from
+//  one pass over the time range (of that stream or node), kept for the
+//  selection until the history (or
 //  the clock: the window, a transfer turning stuck) changes them, so paging
 //  counts once. 0 or -1 (err).
 int sf_fleet_events (sf_query_ctx_t *ctx, const sf_fleet_query_t *q,

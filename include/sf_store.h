@@ -212,6 +212,8 @@ typedef enum {
     SF_DB_FLEET_TRANSFERS,      //  be64 start_ms, uid \0 from \0 to -> end_ms, name
     SF_DB_FLEET_MOVED,          //  node \0 name -> node the stream moved to
     SF_DB_FLEET_BYUID,          //  uid \0 be64 at_ms, kind, from \0 to -> (empty): events per stream
+    SF_DB_FLEET_BYREF,          //  's' stream \0 | 'n' node \0, then an events key -> (empty): the
+                                //  events of a stream (uid or name) or a node (from or to)
     SF_DB_WEBHOOKS,             //  'q'|'d' receiver \0 be64 seq -> a webhook delivery (webhook.c;
                                 //  in the webhook queue's own environment, not the fleet's)
     SF_DB_ALERTS,               //  alert key \x1f basis -> msgpack alert episode (alerts.c: the

@@ -1201,16 +1201,133 @@ test_history_pages_merge_stuck_transfers (void **state)
     s_rmdir (d);
 }
 
+//  The filter index: a stream by uid or by name (an event of uid u1 named
+//  cam-x, and one of a stream whose uid is cam-x), a node as from or to,
+//  both filters at once; and a database from before the index (no entries,
+//  not marked complete) answers the same by walking the events until the
+//  sweep indexes it, and then by a seek
+static const char *
+s_filtered (sf_store_t *store, const char *stream, const char *node, char *out, size_t size,
+            size_t *visited)
+{
+    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_fleet_query_t q = { .stream = stream, .node = node, .limit = 100 };
+    sf_fleet_events_t evs;
+    char err [128];
+    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    assert_int_equal (evs.total, evs.count);
+    out [0] = 0;
+    for (size_t i = 0; i < evs.count; i++) {
+        char one [600];
+        snprintf (one, sizeof (one), "%s/%s %s>%s;", evs.events [i].uid, evs.events [i].stream,
+                  evs.events [i].from, evs.events [i].to);
+        strncat (out, one, size - strlen (out) - 1);
+    }
+    *visited = evs.visited;
+    sf_fleet_events_clear (&evs);
+    return out;
+}
+
+static int
+s_byref_key (const sf_val_t *k, const sf_val_t *v, void *arg)
+{
+    sf_key_t key = { .size = k->size };
+    memcpy (key.data, k->data, k->size);
+    sf_store_del (arg, SF_DB_FLEET_BYREF, &key);
+    return 0;
+}
+
+static void
+test_history_filter_index (void **state)
+{
+    char d [64], out [1024];
+    sf_store_t *store = s_store (d);
+    assert_int_equal (sf_store_write_begin (store), 0);
+    const struct { const char *uid, *stream, *from, *to; } evs [] = {
+        { "u1", "cam-x", "A", "B" }, { "u2", "cam-y", "B", "C" }, { "cam-x", "cam-x", "C", "A" },
+        { "u3", "", "D", "D" }
+    };
+    for (int i = 0; i < 4; i++) {
+        sf_fleet_event_t ev = { .kind = SF_EV_MIGRATED, .at_ms = 1000 * (i + 1) };
+        snprintf (ev.uid, sizeof (ev.uid), "%s", evs [i].uid);
+        snprintf (ev.stream, sizeof (ev.stream), "%s", evs [i].stream);
+        snprintf (ev.from, sizeof (ev.from), "%s", evs [i].from);
+        snprintf (ev.to, sizeof (ev.to), "%s", evs [i].to);
+        assert_int_equal (sf_fleet_event_put (store, &ev), 0);
+    }
+    assert_int_equal (sf_store_commit (store), 0);
+    for (int pass = 0; pass < 3; pass++) {
+        size_t visited;
+        bool seek = pass != 1;          //  pass 1: as an older database
+        assert_string_equal (s_filtered (store, "cam-x", NULL, out, sizeof (out), &visited),
+                             "cam-x/cam-x C>A;u1/cam-x A>B;");
+        assert_true (!seek || visited == 2);
+        assert_string_equal (s_filtered (store, "u1", NULL, out, sizeof (out), &visited), "u1/cam-x A>B;");
+        assert_string_equal (s_filtered (store, "cam-y", NULL, out, sizeof (out), &visited), "u2/cam-y B>C;");
+        assert_string_equal (s_filtered (store, NULL, "C", out, sizeof (out), &visited),
+                             "cam-x/cam-x C>A;u2/cam-y B>C;");
+        assert_true (!seek || visited == 2);
+        assert_string_equal (s_filtered (store, NULL, "D", out, sizeof (out), &visited), "u3/ D>D;");
+        assert_string_equal (s_filtered (store, "cam-x", "B", out, sizeof (out), &visited), "u1/cam-x A>B;");
+        assert_true (!seek || visited == 2);
+        assert_string_equal (s_filtered (store, "nosuch", NULL, out, sizeof (out), &visited), "");
+        assert_true (!seek || visited == 0);
+        if (pass == 0) {
+            //  An older database: no index entries, not marked complete
+            assert_int_equal (sf_store_write_begin (store), 0);
+            sf_read_t w;
+            assert_int_equal (sf_store_write_view (store, &w), 0);
+            sf_store_foreach (&w, SF_DB_FLEET_BYREF, NULL, 0, s_byref_key, store);
+            sf_key_t k;
+            assert_int_equal (sf_key_make (&k, "n", "\x02byref-complete"), 0);
+            assert_int_equal (sf_store_del (store, SF_DB_FLEET_STATE, &k), 0);
+            assert_int_equal (sf_store_commit (store), 0);
+        }
+        if (pass == 1) {
+            //  The sweep indexes it
+            assert_int_equal (sf_store_write_begin (store), 0);
+            assert_true (sf_fleet_history_prune (store) >= 0);
+            assert_int_equal (sf_store_commit (store), 0);
+        }
+    }
+    sf_store_destroy (&store);
+    s_rmdir (d);
+}
+
 //  A deep page is a seek: it walks the page (and one more), however many
-//  events come before it; the totals are counted once for the selection and
-//  follow a new event at once. SF_HISTORY_BENCH_EVENTS=1000000 makes it the
-//  benchmark of docs/benchmarks.md (times printed, never asserted).
+//  events come before it, also a page of one stream or one node (the filter
+//  index); the totals are counted once for the selection and follow a new
+//  event at once. SF_HISTORY_BENCH_EVENTS=1000000 (make bench-history) runs
+//  it alone as the benchmark of docs/benchmarks.md (times printed, never
+//  asserted).
 static double
 s_ms_since (const struct timespec *t0)
 {
     struct timespec t1;
     clock_gettime (CLOCK_MONOTONIC, &t1);
     return (double) (t1.tv_sec - t0->tv_sec) * 1e3 + (double) (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int64_t s_bench_step = 1000;    //  ms between the bench's events
+
+//  Event i of the bench's n: stream cam(i mod n/10), A -> B or B -> A, and
+//  every hundredth from C
+static void
+s_bench_nodes (size_t i, sf_fleet_event_t *ev)
+{
+    strcpy (ev->from, i % 100 == 0 ? "C" : i % 2 ? "A" : "B");
+    strcpy (ev->to, i % 2 ? "B" : "A");
+}
+
+static void
+s_bench_event (size_t i, size_t n, int64_t base, sf_fleet_event_t *ev)
+{
+    memset (ev, 0, sizeof (*ev));
+    ev->kind = SF_EV_MIGRATED;
+    snprintf (ev->uid, sizeof (ev->uid), "cam%zu", i % (n / 10 ? n / 10 : 1));
+    snprintf (ev->stream, sizeof (ev->stream), "%s", ev->uid);
+    s_bench_nodes (i, ev);
+    ev->at_ms = base + (int64_t) i * s_bench_step;
 }
 
 static void
@@ -1223,10 +1340,13 @@ test_history_deep_page_is_a_seek (void **state)
     assert_non_null (mkdtemp (dir));
     sf_store_t *store = sf_store_new (dir, (size_t) 4 << 30, err, sizeof (err));
     assert_non_null (store);
-    //  n events of n / 10 streams, one a second, in transactions of 10,000
+    //  n events of n / 10 streams, in transactions of 10,000, one a second,
+    //  closer when that would reach past the 30-day window (the fleet's
+    //  clock is at day 10): a million are 0.69 s apart
     struct timespec t0;
     clock_gettime (CLOCK_MONOTONIC, &t0);
-    int64_t base = s_now_ms - (int64_t) n * 1000 - 1000;
+    s_bench_step = (int64_t) n * 1000 > 8LL * 86400 * 1000 ? 8LL * 86400 * 1000 / (int64_t) n : 1000;
+    int64_t base = s_now_ms - (int64_t) n * s_bench_step - 1000;
     for (size_t i = 0; i < n; i++) {
         if (i % 10000 == 0)
             assert_int_equal (sf_store_write_begin (store), 0);
@@ -1235,9 +1355,8 @@ test_history_deep_page_is_a_seek (void **state)
         ev.kind = SF_EV_MIGRATED;
         snprintf (ev.uid, sizeof (ev.uid), "cam%zu", i % (n / 10 ? n / 10 : 1));
         snprintf (ev.stream, sizeof (ev.stream), "%s", ev.uid);
-        strcpy (ev.from, i % 2 ? "A" : "B");
-        strcpy (ev.to, i % 2 ? "B" : "A");
-        ev.at_ms = base + (int64_t) i * 1000;
+        s_bench_nodes (i, &ev);
+        ev.at_ms = base + (int64_t) i * s_bench_step;
         assert_int_equal (sf_fleet_event_put (store, &ev), 0);
         if (i % 10000 == 9999 || i == n - 1)
             assert_int_equal (sf_store_commit (store), 0);
@@ -1252,18 +1371,14 @@ test_history_deep_page_is_a_seek (void **state)
     double first_ms = s_ms_since (&t0);
     assert_int_equal (evs.total, n);
     assert_int_equal (evs.count, 100);
-    assert_int_equal (evs.events [0].at_ms, base + (int64_t) (n - 1) * 1000);
+    assert_int_equal (evs.events [0].at_ms, base + (int64_t) (n - 1) * s_bench_step);
     sf_fleet_events_clear (&evs);
     //  The page after the event at offset n / 2 (newest first)
     size_t offset = n / 2;
     sf_fleet_event_t cursor;
     memset (&cursor, 0, sizeof (cursor));
     size_t at = n - 1 - offset;
-    cursor.kind = SF_EV_MIGRATED;
-    snprintf (cursor.uid, sizeof (cursor.uid), "cam%zu", at % (n / 10 ? n / 10 : 1));
-    strcpy (cursor.from, at % 2 ? "A" : "B");
-    strcpy (cursor.to, at % 2 ? "B" : "A");
-    cursor.at_ms = base + (int64_t) at * 1000;
+    s_bench_event (at, n, base, &cursor);
     q.after = &cursor;
     double deep_ms = 0;
     int rounds = bench ? 100 : 3;
@@ -1275,9 +1390,50 @@ test_history_deep_page_is_a_seek (void **state)
         assert_int_equal (evs.count, 100);
         assert_true (evs.more);
         for (size_t k = 0; k < evs.count; k++)
-            assert_int_equal (evs.events [k].at_ms, base + (int64_t) (at - 1 - k) * 1000);
+            assert_int_equal (evs.events [k].at_ms, base + (int64_t) (at - 1 - k) * s_bench_step);
         //  the page and the one after it, no more (the stuck walk: nothing)
         assert_true (evs.visited <= 102);
+        sf_fleet_events_clear (&evs);
+    }
+    //  Filtered deep pages are seeks too (the filter index): a stream's
+    //  events (10 of them, one every n/10) after its event at offset n / 2,
+    //  and node C's (every hundredth) after the one nearest offset n / 2
+    size_t streams = n / 10 ? n / 10 : 1, cam = at % streams;
+    char uid [32];
+    snprintf (uid, sizeof (uid), "cam%zu", cam);
+    sf_fleet_query_t qs = { .stream = uid, .after = &cursor, .limit = 3 };
+    double stream_ms = 0, node_ms = 0;
+    //  (the first of each selection counts its totals: not timed)
+    assert_int_equal (sf_fleet_events (&ctx, &qs, &evs, err, sizeof (err)), 0);
+    sf_fleet_events_clear (&evs);
+    for (int i = 0; i < rounds; i++) {
+        clock_gettime (CLOCK_MONOTONIC, &t0);
+        assert_int_equal (sf_fleet_events (&ctx, &qs, &evs, err, sizeof (err)), 0);
+        stream_ms += s_ms_since (&t0);
+        assert_int_equal (evs.total, 10);
+        assert_int_equal (evs.count, 3);
+        for (size_t k = 0; k < evs.count; k++)
+            assert_int_equal (evs.events [k].at_ms, base + (int64_t) (at - (k + 1) * streams) * s_bench_step);
+        assert_true (evs.visited <= 4);     //  the page and one more
+        sf_fleet_events_clear (&evs);
+    }
+    size_t atc = at - at % 100;
+    sf_fleet_event_t cc;
+    s_bench_event (atc, n, base, &cc);
+    sf_fleet_query_t qn = { .node = "C", .after = &cc, .limit = 10 };
+    assert_int_equal (sf_fleet_events (&ctx, &qn, &evs, err, sizeof (err)), 0);
+    sf_fleet_events_clear (&evs);
+    for (int i = 0; i < rounds; i++) {
+        clock_gettime (CLOCK_MONOTONIC, &t0);
+        assert_int_equal (sf_fleet_events (&ctx, &qn, &evs, err, sizeof (err)), 0);
+        node_ms += s_ms_since (&t0);
+        assert_int_equal (evs.total, (n + 99) / 100);
+        assert_int_equal (evs.count, atc / 100 < 10 ? atc / 100 : 10);
+        for (size_t k = 0; k < evs.count; k++) {
+            assert_string_equal (evs.events [k].from, "C");
+            assert_int_equal (evs.events [k].at_ms, base + (int64_t) (atc - (k + 1) * 100) * s_bench_step);
+        }
+        assert_true (evs.visited <= 11);
         sf_fleet_events_clear (&evs);
     }
     //  A new event: the totals follow at once
@@ -1289,8 +1445,9 @@ test_history_deep_page_is_a_seek (void **state)
     if (bench)
         printf ("# history bench: %zu events (%zu streams) stored in %.0f ms; first page of 100 "
                 "(with the totals' pass) %.2f ms; page of 100 after offset %zu %.3f ms "
-                "(mean of %d, totals cached)\n", n, n / 10, fill_ms, first_ms, offset,
-                deep_ms / rounds, rounds);
+                "(mean of %d, totals cached); a stream's page of 3 there %.3f ms, node C's "
+                "page of 10 (every hundredth event) %.3f ms\n", n, n / 10, fill_ms, first_ms, offset,
+                deep_ms / rounds, rounds, stream_ms / rounds, node_ms / rounds);
     sf_store_destroy (&store);
     s_rmdir (dir);
 }
@@ -1589,7 +1746,11 @@ main (void)
         cmocka_unit_test (test_history_window_is_kept_on_insert_sweep_and_gossip),
         cmocka_unit_test (test_history_bound_per_stream_is_the_newest_whatever_the_order),
         cmocka_unit_test (test_history_offers_honour_the_receivers_bounds),
+        cmocka_unit_test (test_history_filter_index),
     };
     sf_fleet_set_clock (s_test_clock);
+    //  make bench-history: the bench alone
+    if (getenv ("SF_HISTORY_BENCH_EVENTS"))
+        cmocka_set_test_filter ("test_history_deep_page_is_a_seek");
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
