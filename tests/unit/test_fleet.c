@@ -354,6 +354,82 @@ s_rmdir (const char *dir)
     assert_int_equal (system (cmd), 0);
 }
 
+//  The history's fixtures, shared by the tests below: an event, stored in its
+//  own transaction or sent as a peer's history message, and the selection
+//  asked of the store as the controller asks it (transfer timeout 120 s)
+
+static sf_fleet_event_t
+s_ev (int kind, const char *uid, const char *stream, const char *from, const char *to, int64_t at_ms,
+      int64_t duration_ms)
+{
+    sf_fleet_event_t ev;
+    memset (&ev, 0, sizeof (ev));
+    ev.kind = (uint8_t) kind;
+    snprintf (ev.uid, sizeof (ev.uid), "%s", uid);
+    snprintf (ev.stream, sizeof (ev.stream), "%s", stream);
+    snprintf (ev.from, sizeof (ev.from), "%s", from);
+    snprintf (ev.to, sizeof (ev.to), "%s", to);
+    ev.at_ms = at_ms;
+    ev.duration_ms = duration_ms;
+    snprintf (ev.reason, sizeof (ev.reason), "test");
+    return ev;
+}
+
+//  sf_fleet_event_put in a transaction of its own: its answer
+static int
+s_store_event (sf_store_t *store, sf_fleet_event_t ev)
+{
+    assert_int_equal (sf_store_write_begin (store), 0);
+    int rc = sf_fleet_event_put (store, &ev);
+    assert_int_equal (sf_store_commit (store), 0);
+    return rc;
+}
+
+//  ev as a peer's history message carries it (an events array of one),
+//  applied in the open write transaction: the refused count, *added the new
+static int
+s_history_msg (sf_store_t *store, const sf_fleet_event_t *ev, size_t *added)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_map (&pk, 8);
+    const char *keys [] = { "stream", "uid", "from", "to", "kind", "reason" };
+    const char *vals [] = { ev->stream, ev->uid, ev->from, ev->to, sf_event_kind_name (ev->kind), ev->reason };
+    for (int i = 0; i < 6; i++) {
+        msgpack_pack_str_with_body (&pk, keys [i], strlen (keys [i]));
+        msgpack_pack_str_with_body (&pk, vals [i], strlen (vals [i]));
+    }
+    msgpack_pack_str_with_body (&pk, "at_ms", 5);
+    msgpack_pack_int64 (&pk, ev->at_ms);
+    msgpack_pack_str_with_body (&pk, "duration_ms", 11);
+    msgpack_pack_int64 (&pk, ev->duration_ms);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    int bad = sf_fleet_history_apply (store, &u.data, added);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sb);
+    return bad;
+}
+
+static sf_query_ctx_t
+s_ctx (sf_store_t *store)
+{
+    return (sf_query_ctx_t) { .store = store, .transfer_timeout_s = 120 };
+}
+
+//  q's page of the store (sf_fleet_events, which must answer)
+static void
+s_query (sf_store_t *store, const sf_fleet_query_t *q, sf_fleet_events_t *evs)
+{
+    sf_query_ctx_t ctx = s_ctx (store);
+    char err [256];
+    assert_int_equal (sf_fleet_events (&ctx, q, evs, err, sizeof (err)), 0);
+}
+
 typedef struct {
     const char *node;
     int status;
@@ -382,11 +458,8 @@ s_put (sf_store_t *store, const s_rec_t *r, uint64_t seq)
 static void
 s_events (sf_store_t *store, char *out, size_t size)
 {
-    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
     sf_fleet_events_t evs;
-    char err [256];
-    sf_fleet_query_t q = { .limit = 100 };
-    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    s_query (store, &(sf_fleet_query_t) { .limit = 100 }, &evs);
     out [0] = 0;
     for (size_t i = 0; i < evs.count; i++) {
         size_t len = strlen (out);
@@ -436,7 +509,7 @@ test_interleavings_derive_the_same_events (void **state)
     sf_row_t row;
     assert_int_equal (sf_store_read_begin (s1, &r), 0);
     assert_int_equal (sf_store_get_row (&r, "B", "cam", &row), 0);
-    sf_query_ctx_t ctx = { .store = s1, .transfer_timeout_s = 120 };
+    sf_query_ctx_t ctx = s_ctx (s1);
     sf_derived_t dv;
     sf_fleet_derive (&ctx, &r, &row, SF_LIVE_ALIVE, 0, &dv);
     assert_int_equal (dv.type, SF_TYPE_MIGRATED);
@@ -511,29 +584,9 @@ static size_t
 s_peer_event (sf_store_t *store, int kind, const char *uid, const char *from, const char *to,
               int64_t at_ms, int64_t duration_ms)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 1);
-    msgpack_pack_map (&pk, 8);
-    const char *keys [] = { "stream", "uid", "from", "to", "kind", "reason" };
-    const char *vals [] = { "cam", uid, from, to, sf_event_kind_name (kind), "a peer's" };
-    for (int i = 0; i < 6; i++) {
-        msgpack_pack_str_with_body (&pk, keys [i], strlen (keys [i]));
-        msgpack_pack_str_with_body (&pk, vals [i], strlen (vals [i]));
-    }
-    msgpack_pack_str_with_body (&pk, "at_ms", 5);
-    msgpack_pack_int64 (&pk, at_ms);
-    msgpack_pack_str_with_body (&pk, "duration_ms", 11);
-    msgpack_pack_int64 (&pk, duration_ms);
-    msgpack_unpacked u;
-    msgpack_unpacked_init (&u);
-    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    sf_fleet_event_t ev = s_ev (kind, uid, "cam", from, to, at_ms, duration_ms);
     size_t added = 0;
-    assert_int_equal (sf_fleet_history_apply (store, &u.data, &added), 0);
-    msgpack_unpacked_destroy (&u);
-    msgpack_sbuffer_destroy (&sb);
+    assert_int_equal (s_history_msg (store, &ev, &added), 0);
     return added;
 }
 
@@ -596,7 +649,7 @@ s_outcome (sf_store_t *store, char *out, size_t size)
 {
     char ev [1024], cur [SF_NODE_MAX + 1], fa [8], fb [8], fc [8];
     s_events (store, ev, sizeof (ev));
-    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_query_ctx_t ctx = s_ctx (store);
     sf_fleet_events_t hist;
     char err [256];
     assert_int_equal (sf_fleet_history (&ctx, "cam", cur, sizeof (cur), &hist, err, sizeof (err)), 0);
@@ -882,7 +935,7 @@ test_uid_change_is_reindexed (void **state)
 {
     char d [64];
     sf_store_t *store = s_store (d);
-    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_query_ctx_t ctx = s_ctx (store);
     s_put_cam (store, "old-uid", SF_STATUS_ACTIVE, SF_FN_DVR, 1);
     //  re-published under a new uid, running all along
     s_put_cam (store, "new-uid", SF_STATUS_ACTIVE, SF_FN_DVR, 2);
@@ -937,18 +990,7 @@ static void
 s_event_at (sf_store_t *store, int kind, const char *uid, const char *from, const char *to,
             int64_t at_ms)
 {
-    sf_fleet_event_t ev;
-    memset (&ev, 0, sizeof (ev));
-    ev.kind = (uint8_t) kind;
-    snprintf (ev.uid, sizeof (ev.uid), "%s", uid);
-    snprintf (ev.stream, sizeof (ev.stream), "%s", uid);
-    snprintf (ev.from, sizeof (ev.from), "%s", from);
-    snprintf (ev.to, sizeof (ev.to), "%s", to);
-    ev.at_ms = at_ms;
-    snprintf (ev.reason, sizeof (ev.reason), "test");
-    assert_int_equal (sf_store_write_begin (store), 0);
-    assert_int_equal (sf_fleet_event_put (store, &ev), 0);
-    assert_int_equal (sf_store_commit (store), 0);
+    assert_int_equal (s_store_event (store, s_ev (kind, uid, uid, from, to, at_ms, 0)), 0);
 }
 
 //  Every event of q, page by page (limit per page) following the cursors
@@ -958,7 +1000,7 @@ static void
 s_page_all (sf_store_t *store, sf_fleet_query_t q, char *out, size_t size, int *pages,
             void (*between) (sf_store_t *, int), size_t *total)
 {
-    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_query_ctx_t ctx = s_ctx (store);
     sf_fleet_event_t cursor;
     char text [SF_FLEET_CURSOR_MAX], err [256];
     out [0] = 0;
@@ -1086,7 +1128,7 @@ test_history_filters_by_stream_node_kind_time (void **state)
     char d [64];
     sf_store_t *store = s_store (d);
     s_history_fill (store);
-    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_query_ctx_t ctx = s_ctx (store);
     char err [256];
     sf_fleet_events_t evs;
     //  One stream: cam2 is every third event
@@ -1210,11 +1252,8 @@ static const char *
 s_filtered (sf_store_t *store, const char *stream, const char *node, char *out, size_t size,
             size_t *visited)
 {
-    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
-    sf_fleet_query_t q = { .stream = stream, .node = node, .limit = 100 };
     sf_fleet_events_t evs;
-    char err [128];
-    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    s_query (store, &(sf_fleet_query_t) { .stream = stream, .node = node, .limit = 100 }, &evs);
     assert_int_equal (evs.total, evs.count);
     out [0] = 0;
     for (size_t i = 0; i < evs.count; i++) {
@@ -1248,11 +1287,8 @@ test_history_filter_index (void **state)
         { "u3", "", "D", "D" }
     };
     for (int i = 0; i < 4; i++) {
-        sf_fleet_event_t ev = { .kind = SF_EV_MIGRATED, .at_ms = 1000 * (i + 1) };
-        snprintf (ev.uid, sizeof (ev.uid), "%s", evs [i].uid);
-        snprintf (ev.stream, sizeof (ev.stream), "%s", evs [i].stream);
-        snprintf (ev.from, sizeof (ev.from), "%s", evs [i].from);
-        snprintf (ev.to, sizeof (ev.to), "%s", evs [i].to);
+        sf_fleet_event_t ev = s_ev (SF_EV_MIGRATED, evs [i].uid, evs [i].stream, evs [i].from, evs [i].to,
+                                    1000 * (i + 1), 0);
         assert_int_equal (sf_fleet_event_put (store, &ev), 0);
     }
     assert_int_equal (sf_store_commit (store), 0);
@@ -1322,12 +1358,10 @@ s_bench_nodes (size_t i, sf_fleet_event_t *ev)
 static void
 s_bench_event (size_t i, size_t n, int64_t base, sf_fleet_event_t *ev)
 {
-    memset (ev, 0, sizeof (*ev));
-    ev->kind = SF_EV_MIGRATED;
-    snprintf (ev->uid, sizeof (ev->uid), "cam%zu", i % (n / 10 ? n / 10 : 1));
-    snprintf (ev->stream, sizeof (ev->stream), "%s", ev->uid);
+    char uid [32];
+    snprintf (uid, sizeof (uid), "cam%zu", i % (n / 10 ? n / 10 : 1));
+    *ev = s_ev (SF_EV_MIGRATED, uid, uid, "", "", base + (int64_t) i * s_bench_step, 0);
     s_bench_nodes (i, ev);
-    ev->at_ms = base + (int64_t) i * s_bench_step;
 }
 
 static void
@@ -1351,18 +1385,13 @@ test_history_deep_page_is_a_seek (void **state)
         if (i % 10000 == 0)
             assert_int_equal (sf_store_write_begin (store), 0);
         sf_fleet_event_t ev;
-        memset (&ev, 0, sizeof (ev));
-        ev.kind = SF_EV_MIGRATED;
-        snprintf (ev.uid, sizeof (ev.uid), "cam%zu", i % (n / 10 ? n / 10 : 1));
-        snprintf (ev.stream, sizeof (ev.stream), "%s", ev.uid);
-        s_bench_nodes (i, &ev);
-        ev.at_ms = base + (int64_t) i * s_bench_step;
+        s_bench_event (i, n, base, &ev);
         assert_int_equal (sf_fleet_event_put (store, &ev), 0);
         if (i % 10000 == 9999 || i == n - 1)
             assert_int_equal (sf_store_commit (store), 0);
     }
     double fill_ms = s_ms_since (&t0);
-    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
+    sf_query_ctx_t ctx = s_ctx (store);
     sf_fleet_events_t evs;
     //  The first page: the totals' pass
     sf_fleet_query_t q = { .limit = 100 };
@@ -1461,11 +1490,8 @@ test_history_deep_page_is_a_seek (void **state)
 static void
 s_listing (sf_store_t *store, char *out, size_t size)
 {
-    sf_query_ctx_t ctx = { .store = store, .transfer_timeout_s = 120 };
     sf_fleet_events_t evs;
-    char err [256];
-    sf_fleet_query_t q = { .limit = 1000 };
-    assert_int_equal (sf_fleet_events (&ctx, &q, &evs, err, sizeof (err)), 0);
+    s_query (store, &(sf_fleet_query_t) { .limit = 1000 }, &evs);
     out [0] = 0;
     for (size_t i = 0; i < evs.count; i++) {
         size_t len = strlen (out);
@@ -1478,48 +1504,17 @@ s_listing (sf_store_t *store, char *out, size_t size)
 static int
 s_peer_apply (sf_store_t *store, const char *uid, int64_t at_ms, size_t *added)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 1);
-    msgpack_pack_map (&pk, 8);
-    const char *keys [] = { "stream", "uid", "from", "to", "kind", "reason" };
-    const char *vals [] = { uid, uid, "A", "B", "migrated", "test" };
-    for (int i = 0; i < 6; i++) {
-        msgpack_pack_str_with_body (&pk, keys [i], strlen (keys [i]));
-        msgpack_pack_str_with_body (&pk, vals [i], strlen (vals [i]));
-    }
-    msgpack_pack_str_with_body (&pk, "at_ms", 5);
-    msgpack_pack_int64 (&pk, at_ms);
-    msgpack_pack_str_with_body (&pk, "duration_ms", 11);
-    msgpack_pack_int64 (&pk, 0);
-    msgpack_unpacked u;
-    msgpack_unpacked_init (&u);
-    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    sf_fleet_event_t ev = s_ev (SF_EV_MIGRATED, uid, uid, "A", "B", at_ms, 0);
     assert_int_equal (sf_store_write_begin (store), 0);
-    int bad = sf_fleet_history_apply (store, &u.data, added);
+    int bad = s_history_msg (store, &ev, added);
     assert_int_equal (sf_store_commit (store), 0);
-    msgpack_unpacked_destroy (&u);
-    msgpack_sbuffer_destroy (&sb);
     return bad;
 }
 
 static int
 s_put_event (sf_store_t *store, const char *uid, int64_t at_ms)
 {
-    sf_fleet_event_t ev;
-    memset (&ev, 0, sizeof (ev));
-    ev.kind = SF_EV_MIGRATED;
-    snprintf (ev.uid, sizeof (ev.uid), "%s", uid);
-    snprintf (ev.stream, sizeof (ev.stream), "%s", uid);
-    strcpy (ev.from, "A");
-    strcpy (ev.to, "B");
-    ev.at_ms = at_ms;
-    assert_int_equal (sf_store_write_begin (store), 0);
-    int rc = sf_fleet_event_put (store, &ev);
-    assert_int_equal (sf_store_commit (store), 0);
-    return rc;
+    return s_store_event (store, s_ev (SF_EV_MIGRATED, uid, uid, "A", "B", at_ms, 0));
 }
 
 static int
