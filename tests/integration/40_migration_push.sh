@@ -52,10 +52,12 @@ check "A: cam1 pushed active" push $PA "{\"name\":\"cam1\",\"status\":\"active\"
 check "cam1 listed on A, active" wait_until 10 row A cam1 "s['status']=='active' and s['type']=='primary' and not s['transfer']"
 
 # --- two watches of the history (-o json: the events, one a line, as migrations
-# -o json lists them): every stream from two hours ago, cam1 from now on
+# -o json lists them): every stream from two hours ago, cam1 from the test's start
+# (a start given: what is there at the first poll is printed too, so the watches
+# race nothing)
 "$BIN/streamfleet" watch migrations --since 2h -o json > "$T/watch_all.jsonl" 2> "$T/watch_all.err" &
 WATCH_ALL=$!
-"$BIN/streamfleet" watch migrations cam1 -o json > "$T/watch_cam1.jsonl" 2> "$T/watch_cam1.err" &
+"$BIN/streamfleet" watch migrations cam1 --start "$NOW" -o json > "$T/watch_cam1.jsonl" 2> "$T/watch_cam1.err" &
 WATCH_CAM1=$!
 
 # --- B starts it too, declaring where it came from: a transfer
