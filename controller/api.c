@@ -318,13 +318,16 @@ s_nodes (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply
 
 //  -------------------------------------------------------------------------
 //  migrations {stream | name, node, kind, since_s, start, end, limit, after}
-//  -> migrations_reply {now, transfer_timeout_s, count, total, counts,
-//  next_after, events}: a page of the replicated history, newest first.
+//  -> migrations_reply {now, transfer_timeout_s, count, total, history_gen,
+//  counts, next_after, events}: a page of the replicated history, newest
+//  first.
 //  kind is one kind or several, comma-separated; since_s the last N
 //  seconds; start and end unix seconds ([start, end)); after the cursor a
 //  previous page's next_after names. total is every event of the selection
 //  (all pages), counts per kind the selection but for kind, count this
-//  page's; next_after is null on the last page.
+//  page's; next_after is null on the last page. history_gen moves with
+//  every change of this controller's history (watch migrations asks again
+//  only then, or when the counts moved).
 
 //  kinds: comma-separated event kinds -> a bit per kind. 0, or -1 (err)
 static int
@@ -420,6 +423,7 @@ s_migrations (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *
     sf_reply_kint (&r, "transfer_timeout_s", ctx->transfer_timeout_s);
     sf_reply_kuint (&r, "count", evs.count);
     sf_reply_kuint (&r, "total", evs.total);
+    sf_reply_kuint (&r, "history_gen", evs.gen);
     sf_reply_key (&r, "counts");
     sf_reply_map (&r);
     for (int k = 0; k < SF_EV_COUNT; k++)

@@ -2605,6 +2605,7 @@ sf_fleet_events (sf_query_ctx_t *ctx, const sf_fleet_query_t *q,
     if (start < 0)
         start = 0;
     s_selection_counts (&r, q, start, now, ctx->transfer_timeout_s, out->counts);
+    out->gen = s_gen (&r);
     for (int k = 0; k < SF_EV_COUNT; k++)
         if (s_kind_wanted (q, k))
             out->total += out->counts [k];

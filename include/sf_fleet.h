@@ -205,6 +205,8 @@ typedef struct {
     size_t counts [SF_EV_COUNT];    //  per kind, matching every filter but kinds
     bool more;                  //  events follow the page (next cursor: its last)
     size_t visited;             //  entries the page's seek walked (its cost; totals aside)
+    uint64_t gen;               //  the history's generation in the page's snapshot: it moves
+                                //  with every event and transfer-log entry stored or deleted
 } sf_fleet_events_t;
 
 //  A selection of the history, and a page of it. The order is newest first,

@@ -234,8 +234,9 @@ done:
 }
 
 //  ---------------------------------------------------------------------------
-//  watch migrations -o json (docs/cli.md "watch"): polls the selection from a
-//  fixed start, every page through the keyset cursor, and prints each event
+//  watch migrations -o json (docs/cli.md "watch"): polls the selection's
+//  history_gen and total from a fixed start and, when either moved, walks
+//  every page through the keyset cursor, and prints each event
 //  it has not printed before, oldest first, as the item `migrations -o json`
 //  lists (the same converter over the same reply), one a line; an event
 //  whose item changes later (a transfer_stuck's reason when its transfer
@@ -269,6 +270,33 @@ s_line_free (void **item)
 {
     free (*item);
     *item = NULL;
+}
+
+//  The selection's history_gen and its counts per kind folded into *total
+//  (a page of none): 0 or an exit code
+static int
+s_watch_probe (sf_cli_t *cli, const s_opts_t *o, uint64_t *gen, uint64_t *total)
+{
+    msgpack_sbuffer req;
+    s_request (o, "", 0, &req);
+    sf_msg_t reply;
+    sf_msg_init (&reply);
+    int rc = sf_cli_request (cli, &req, &reply);
+    msgpack_sbuffer_destroy (&req);
+    if (!rc)
+        rc = sf_cli_check_error (&reply);
+    *gen = *total = 0;
+    if (!rc) {
+        sf_map_u64 (reply.body, "history_gen", gen, NULL);
+        //  The counts per kind, as one number (an event leaving the window
+        //  as another turns stuck leaves the total as it was, not these)
+        const msgpack_object *counts = sf_map_get (reply.body, "counts");
+        for (uint32_t i = 0; counts && counts->type == MSGPACK_OBJECT_MAP && i < counts->via.map.size; i++)
+            if (counts->via.map.ptr [i].val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                *total = *total * 1000003u + counts->via.map.ptr [i].val.via.u64 + 1;
+    }
+    sf_msg_release (&reply);
+    return rc;
 }
 
 //  One pass over every page of the selection: the lines of events not in
@@ -344,8 +372,22 @@ sf_cmd_migrations_watch (sf_cli_t *cli, int argc, char **argv, volatile int *sto
     zlistx_t *lines = zlistx_new ();
     zlistx_set_destructor (lines, s_line_free);
     bool first = true;
+    uint64_t last_gen = 0, last_total = 0;
     while (!*stop) {
-        int rc = s_watch_pass (cli, &o, seen, lines);
+        //  The pages only when the history (or the selection's counts: the
+        //  window, a transfer turning stuck) moved
+        uint64_t gen, total;
+        int rc = s_watch_probe (cli, &o, &gen, &total);
+        if (!rc && !first && gen && gen == last_gen && total == last_total) {
+            zclock_sleep (S_WATCH_POLL_MS);
+            continue;
+        }
+        if (!rc)
+            rc = s_watch_pass (cli, &o, seen, lines);
+        if (!rc) {
+            last_gen = gen;
+            last_total = total;
+        }
         if (rc) {
             zlistx_purge (lines);
             if (*stop)
