@@ -12,9 +12,10 @@
     Queue entries: key 'q' receiver \0 be64 seq (dead letters 'd' ...),
     value: be64 next attempt (unix ms), be64 attempts, the idempotency key
     (32 hex), the alert key's length (be64) and the key, then the body. The
-    key field is "KEY \x1f BASIS \x1f f|r" (the episode's basis and the
-    state, to ask sf_alerts_idem before each attempt), or KEY alone in
-    entries written before.
+    key field is "KEY \x1f BASIS \x1f f|r [\x1f R]" (the episode's basis and
+    the state, to ask sf_alerts_idem before each attempt; R: replayed on
+    request here, delivered here whoever owns it), or KEY alone in entries
+    written before.
 */
 #include "sf_webhook.h"
 #include "sf_alloc.h"
@@ -56,6 +57,7 @@ typedef struct {
     atomic_uint_fast64_t duplicates;           //  delivered here, and by another controller too
     atomic_uint_fast64_t dead_dropped;         //  dead letters beyond the bound, oldest first
     atomic_uint_fast64_t replayed;             //  dead letters queued again on request
+    atomic_uint_fast64_t dead_confirmed;       //  dead letters another controller delivered
 } s_receiver_t;
 
 //  A request to deliver dead letters again (sf_webhooks_replay)
@@ -103,6 +105,7 @@ struct sf_webhooks_t {
     zhashx_t *confirmed;
     uint64_t confirm_digest [SF_ALERTS_SYNC_BUCKETS];   //  XOR of the entries' hashes, per bucket
     atomic_uint_fast64_t confirm_evicted;
+    atomic_uint_fast64_t confirm_gen;   //  new confirmations (the dead letters are swept on a change)
 };
 
 //  -------------------------------------------------------------------------
@@ -260,7 +263,7 @@ s_confirm_hash (const char *ckey)
 static bool
 s_confirm_locked (sf_webhooks_t *self, const char *rx, const char *idem, int64_t at_ms)
 {
-    char ck [S_NAME_MAX + 40];
+    char ck [S_NAME_MAX + 48];
     snprintf (ck, sizeof (ck), "%s\x1f%.32s", rx, idem);
     int64_t *v = zhashx_lookup (self->confirmed, ck);
     if (v) {
@@ -271,6 +274,7 @@ s_confirm_locked (sf_webhooks_t *self, const char *rx, const char *idem, int64_t
     v = sf_xmalloc (sizeof (*v));
     *v = at_ms;
     zhashx_insert (self->confirmed, ck, v);
+    atomic_fetch_add (&self->confirm_gen, 1);
     uint64_t h = s_confirm_hash (ck);
     self->confirm_digest [h % SF_ALERTS_SYNC_BUCKETS] ^= h;
     return true;
@@ -279,12 +283,22 @@ s_confirm_locked (sf_webhooks_t *self, const char *rx, const char *idem, int64_t
 static bool
 s_is_confirmed (sf_webhooks_t *self, const char *rx, const char *idem)
 {
-    char ck [S_NAME_MAX + 40];
+    char ck [S_NAME_MAX + 48];
     snprintf (ck, sizeof (ck), "%s\x1f%.32s", rx, idem);
     pthread_mutex_lock (&self->confirm_lock);
     bool yes = zhashx_lookup (self->confirmed, ck) != NULL;
     pthread_mutex_unlock (&self->confirm_lock);
     return yes;
+}
+
+//  A receiver's give-up marks ride in the same replicated set, under the
+//  name "NAME=dead" (a receiver's name never has '='; a peer of an older
+//  version keeps them as a receiver it does not have): every (receiver,
+//  idempotency key) whose owner made it a dead letter
+static void
+s_gaveup_name (const char *rx, char *out, size_t size)
+{
+    snprintf (out, size, "%s=dead", rx);
 }
 
 static int
@@ -424,6 +438,7 @@ typedef struct {
     char key [SF_ALERT_KEY_MAX + 1];
     char basis [64];            //  "" in entries written before
     bool resolved;
+    bool replayed;              //  queued again on request here: delivered here
     const char *body;
     size_t body_len;
 } s_entry_t;
@@ -434,8 +449,9 @@ static size_t
 s_entry_pack (const s_entry_t *e, uint8_t **out)
 {
     char kf [SF_ALERT_KEY_MAX + 72];
-    if (e->basis [0])
-        snprintf (kf, sizeof (kf), "%s\x1f%s\x1f%c", e->key, e->basis, e->resolved ? 'r' : 'f');
+    if (e->basis [0] || e->replayed)
+        snprintf (kf, sizeof (kf), "%s\x1f%s\x1f%c%s", e->key, e->basis, e->resolved ? 'r' : 'f',
+                  e->replayed ? "\x1fR" : "");
     else
         snprintf (kf, sizeof (kf), "%s", e->key);
     size_t klen = strlen (kf);
@@ -472,15 +488,18 @@ s_entry_unpack (const sf_val_t *v, s_entry_t *e)
     kf [klen] = 0;
     e->basis [0] = 0;
     e->resolved = false;
+    e->replayed = false;
     char *sep = strchr (kf, '\x1f');
     if (sep) {
         *sep = 0;
         char *st = strchr (sep + 1, '\x1f');
-        if (!st || strlen (sep + 1) - strlen (st) >= sizeof (e->basis) || (st [1] != 'f' && st [1] != 'r'))
+        if (!st || strlen (sep + 1) - strlen (st) >= sizeof (e->basis) || (st [1] != 'f' && st [1] != 'r')
+        ||  (st [2] && strcmp (st + 2, "\x1fR")))
             return -1;
         *st = 0;
         snprintf (e->basis, sizeof (e->basis), "%s", sep + 1);
         e->resolved = st [1] == 'r';
+        e->replayed = st [2] != 0;
     }
     if (strlen (kf) > SF_ALERT_KEY_MAX)
         return -1;
@@ -729,17 +748,21 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
     char pick_idem [S_KEYS_MAX][33];
     int64_t pick_since = 0;
     int64_t wake = 0;
-    size_t confirmed = 0, expired = 0;
+    size_t confirmed = 0, expired = 0, given_up = 0;
     bool write_open = false;
+    char gaveup [S_NAME_MAX + 8];
+    s_gaveup_name (r->name, gaveup, sizeof (gaveup));
     for (size_t k = 0; k < sc->n; k++) {
         s_head_t *h = &sc->e [k];
-        bool gone = false, hard = false;
+        bool gone = false, hard = false, dead = false;
         char idem [S_KEYS_MAX][33];
         int64_t since = 0;
         size_t nidem = s_keys_of (alerts, &h->entry, idem, &since);
         if (s_any_confirmed (self, r->name, idem, nidem))
             gone = true;        //  delivered (by its owner, or by us before)
-        else if (!owner_fn || owner_fn (h->entry.key, owner_arg)) {
+        else if (!h->entry.replayed && s_any_confirmed (self, gaveup, idem, nidem))
+            gone = dead = true; //  its owner gave up on it: a dead letter here too
+        else if (!owner_fn || h->entry.replayed || owner_fn (h->entry.key, owner_arg)) {
             if (h->entry.next_ms <= now) {
                 pick = h;
                 memcpy (pick_idem [0], idem [0], 33);
@@ -762,7 +785,29 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
         sf_key_t k2;
         sf_key_make (&k2, "BsL", 'q', r->name, h->seq);
         sf_store_del (self->queue, SF_DB_WEBHOOKS, &k2);
-        if (hard) {
+        if (dead) {
+            //  Kept under the key the owner tried (the episode's), so that
+            //  a replay anywhere, confirmed, clears it here too
+            char *body = strcmp (idem [0], h->entry.idem)
+                       ? s_body_rekey (h->body, h->entry.body_len, idem [0], since) : NULL;
+            if (body) {
+                h->entry.body = body;
+                h->entry.body_len = strlen (body);
+                memcpy (h->entry.idem, idem [0], 33);
+            }
+            uint8_t *packed;
+            size_t size = s_entry_pack (&h->entry, &packed);
+            sf_key_t dk;
+            sf_key_make (&dk, "BsL", 'd', r->name, h->seq);
+            sf_store_put (self->queue, SF_DB_WEBHOOKS, &dk, packed, size);
+            free (packed);
+            free (body);
+            given_up++;
+            sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: %s (%s): its owner gave up on it; a "
+                            "dead letter here too, not sent (streamfleet alerts replay KEY on any "
+                            "controller delivers it from there)", r->name, h->entry.key, h->entry.idem);
+        }
+        else if (hard) {
             expired++;
             sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: dropped the standby copy of %s (%s) "
                             "after %" PRId64 " ms without its owner's confirmation (--webhook-standby-max-ms)",
@@ -771,8 +816,11 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
         else
             confirmed++;
     }
-    if (write_open && s_commit (self) == 0 && (expired || confirmed)) {
-        atomic_fetch_sub (&r->queued, expired + confirmed);
+    if (write_open && s_commit (self) == 0 && (expired || confirmed || given_up)) {
+        atomic_fetch_sub (&r->queued, expired + confirmed + given_up);
+        atomic_fetch_add (&r->dead, given_up);
+        if (given_up)
+            s_dead_bound (self, r);
         atomic_fetch_add (&r->standby_dropped, expired);
         atomic_fetch_add (&r->standby_confirmed, confirmed);
         if (confirmed)
@@ -840,6 +888,13 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
                 if (s_commit (self) == 0) {
                     atomic_fetch_add (&r->dead, 1);
                     atomic_fetch_sub (&r->queued, 1);
+                    //  For every controller (gossip): their copies of it
+                    //  become dead letters too, not sent
+                    char gaveup [S_NAME_MAX + 8];
+                    s_gaveup_name (r->name, gaveup, sizeof (gaveup));
+                    pthread_mutex_lock (&self->confirm_lock);
+                    s_confirm_locked (self, gaveup, head.entry.idem, now);
+                    pthread_mutex_unlock (&self->confirm_lock);
                     sf_warn ("webhook %s: gave up on %s after %" PRIu64 " attempts (%s): a dead letter "
                              "(streamfleet alerts dead-letters; streamfleet alerts replay KEY)",
                              r->name, head.entry.key, head.entry.attempts, why);
@@ -912,8 +967,42 @@ s_replay_matches (const char *key, const s_entry_t *e)
     return !key [0] || !strcmp (key, e->idem) || !strcmp (key, e->key);
 }
 
+//  One walk over a receiver's dead letters, oldest first, for every reader
+//  (list, count, replay, sweep): each entry that unpacks and matches match
+//  (NULL: every one) goes to fn, with its key and value
+typedef int (s_dead_fn) (const sf_val_t *key, const sf_val_t *val, const s_entry_t *e, void *arg);
 typedef struct {
-    const char *key;
+    const char *match;
+    s_dead_fn *fn;
+    void *arg;
+} s_dead_walk_t;
+
+static int
+s_dead_visit (const sf_val_t *key, const sf_val_t *val, void *arg)
+{
+    s_dead_walk_t *w = arg;
+    s_entry_t e;
+    if (key->size < 8 || key->size > SF_KEY_MAX || s_entry_unpack (val, &e)
+    ||  (w->match && !s_replay_matches (w->match, &e)))
+        return 0;
+    return w->fn (key, val, &e, w->arg);
+}
+
+static void
+s_dead_foreach (sf_read_t *rd, const char *rx, const char *match, s_dead_fn *fn, void *arg)
+{
+    sf_key_t prefix;
+    sf_key_make (&prefix, "Bs", 'd', rx);
+    s_dead_walk_t w = { match, fn, arg };
+    sf_store_foreach (rd, SF_DB_WEBHOOKS, &prefix, 0, s_dead_visit, &w);
+}
+
+//  Dead letters copied out of the read transaction, to change them in a
+//  write one: all that the walk gives (replay), or those confirmed for rx
+//  (sweep, when self is set)
+typedef struct {
+    sf_webhooks_t *self;
+    const char *rx;
     sf_key_t *keys;
     uint8_t **vals;
     size_t *sizes;
@@ -921,11 +1010,10 @@ typedef struct {
 } s_collect_t;
 
 static int
-s_collect_dead (const sf_val_t *key, const sf_val_t *val, void *arg)
+s_collect_dead (const sf_val_t *key, const sf_val_t *val, const s_entry_t *e, void *arg)
 {
     s_collect_t *c = arg;
-    s_entry_t e;
-    if (key->size < 8 || key->size > SF_KEY_MAX || s_entry_unpack (val, &e) || !s_replay_matches (c->key, &e))
+    if (c->self && !s_is_confirmed (c->self, c->rx, e->idem))
         return 0;
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 16;
@@ -942,6 +1030,16 @@ s_collect_dead (const sf_val_t *key, const sf_val_t *val, void *arg)
     return 0;
 }
 
+static void
+s_collect_free (s_collect_t *c)
+{
+    for (size_t k = 0; k < c->n; k++)
+        free (c->vals [k]);
+    free (c->keys);
+    free (c->vals);
+    free (c->sizes);
+}
+
 //  Moves the dead letters a replay names back into their queues, in their
 //  old places (their seq), with their attempts from 0, due now. The
 //  delivery thread only (it is the queue's one writer).
@@ -951,13 +1049,11 @@ s_replay (sf_webhooks_t *self, const char *key)
     int64_t now = sf_now_ms ();
     for (size_t i = 0; i < self->nrx; i++) {
         s_receiver_t *r = &self->rx [i];
-        s_collect_t c = { .key = key };
+        s_collect_t c = { 0 };
         sf_read_t rd;
         if (sf_store_read_begin (self->queue, &rd))
             continue;
-        sf_key_t prefix;
-        sf_key_make (&prefix, "Bs", 'd', r->name);
-        sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_collect_dead, &c);
+        s_dead_foreach (&rd, r->name, key, s_collect_dead, &c);
         sf_store_read_end (&rd);
         if (c.n && sf_store_write_begin (self->queue) == 0) {
             for (size_t k = 0; k < c.n; k++) {
@@ -967,6 +1063,7 @@ s_replay (sf_webhooks_t *self, const char *key)
                     continue;
                 e.attempts = 0;
                 e.next_ms = now;
+                e.replayed = true;      //  delivered from here, whoever owns it
                 uint8_t *packed;
                 size_t size = s_entry_pack (&e, &packed);
                 sf_key_t qk = c.keys [k];
@@ -983,11 +1080,37 @@ s_replay (sf_webhooks_t *self, const char *key)
                          c.n == 1 ? "" : "s", key [0] ? key : "--all");
             }
         }
-        for (size_t k = 0; k < c.n; k++)
-            free (c.vals [k]);
-        free (c.keys);
-        free (c.vals);
-        free (c.sizes);
+        s_collect_free (&c);
+    }
+}
+
+//  Drops the dead letters another controller delivered since (a replay
+//  there, confirmed by gossip), counted. The delivery thread, when new
+//  confirmations came.
+static void
+s_dead_sweep (sf_webhooks_t *self)
+{
+    for (size_t i = 0; i < self->nrx; i++) {
+        s_receiver_t *r = &self->rx [i];
+        if (!atomic_load (&r->dead))
+            continue;
+        s_collect_t sw = { .self = self, .rx = r->name };
+        sf_read_t rd;
+        if (sf_store_read_begin (self->queue, &rd))
+            continue;
+        s_dead_foreach (&rd, r->name, NULL, s_collect_dead, &sw);
+        sf_store_read_end (&rd);
+        if (sw.n && sf_store_write_begin (self->queue) == 0) {
+            for (size_t k = 0; k < sw.n; k++)
+                sf_store_del (self->queue, SF_DB_WEBHOOKS, &sw.keys [k]);
+            if (s_commit (self) == 0) {
+                atomic_fetch_sub (&r->dead, sw.n);
+                atomic_fetch_add (&r->dead_confirmed, sw.n);
+                sf_info ("webhook %s: %zu dead letter%s delivered by another controller (a replay "
+                         "there): dropped here", r->name, sw.n, sw.n == 1 ? "" : "s");
+            }
+        }
+        s_collect_free (&sw);
     }
 }
 
@@ -997,6 +1120,8 @@ s_thread (void *arg)
     sf_webhooks_t *self = arg;
     int64_t wait_ms = 0;
     int64_t last_evict_ms = 0;
+    int64_t last_sweep_ms = 0;
+    uint64_t swept_gen = 0;
     while (true) {
         pthread_mutex_lock (&self->inbox_lock);
         if (!self->inbox && !self->replays && !self->stop && wait_ms > 0) {
@@ -1051,6 +1176,12 @@ s_thread (void *arg)
             s_confirm_evict_locked (self, now);
             pthread_mutex_unlock (&self->confirm_lock);
             last_evict_ms = now;
+        }
+        uint64_t gen = atomic_load (&self->confirm_gen);
+        if (gen != swept_gen && now - last_sweep_ms >= 1000) {
+            s_dead_sweep (self);
+            swept_gen = gen;
+            last_sweep_ms = now;
         }
         wait_ms = 1000;
         for (size_t i = 0; i < self->nrx; i++) {
@@ -1301,6 +1432,9 @@ sf_webhooks_metrics_write (sf_webhooks_t *self, FILE *out)
         { "streamfleet_webhook_replayed_total", "counter",
           "Dead letters queued again by streamfleet alerts replay.",
           offsetof (s_receiver_t, replayed) },
+        { "streamfleet_webhook_dead_letters_confirmed_total", "counter",
+          "Dead letters dropped because another controller delivered them (a replay there).",
+          offsetof (s_receiver_t, dead_confirmed) },
         { "streamfleet_webhook_duplicates_total", "counter",
           "Deliveries this controller made that another controller had made too (at-least-once).",
           offsetof (s_receiver_t, duplicates) },
@@ -1326,23 +1460,20 @@ typedef struct {
 } s_list_t;
 
 static int
-s_list_dead (const sf_val_t *key, const sf_val_t *val, void *arg)
+s_list_dead (const sf_val_t *key, const sf_val_t *val, const s_entry_t *e, void *arg)
 {
     s_list_t *l = arg;
-    s_entry_t e;
-    if (key->size < 8 || s_entry_unpack (val, &e))
-        return 0;
     sf_reply_t *r = l->r;
     sf_reply_map (r);
     sf_reply_kstr (r, "webhook", l->receiver);
     sf_reply_kuint (r, "seq", sf_be64_get ((const uint8_t *) key->data + key->size - 8));
-    sf_reply_kstr (r, "idempotency_key", e.idem);
-    sf_reply_kstr (r, "key", e.key);
-    sf_reply_kuint (r, "attempts", e.attempts);
-    sf_reply_kint (r, "queued_ms", e.enq_ms);
-    sf_reply_kint (r, "last_attempt_ms", e.next_ms);
+    sf_reply_kstr (r, "idempotency_key", e->idem);
+    sf_reply_kstr (r, "key", e->key);
+    sf_reply_kuint (r, "attempts", e->attempts);
+    sf_reply_kint (r, "queued_ms", e->enq_ms);
+    sf_reply_kint (r, "last_attempt_ms", e->next_ms);
     sf_reply_key (r, "body");
-    sf_reply_strn (r, e.body, e.body_len);
+    sf_reply_strn (r, e->body, e->body_len);
     sf_reply_close (r);
     l->n++;
     return 0;
@@ -1362,9 +1493,7 @@ sf_webhooks_dead_letters (sf_webhooks_t *self, const char *webhook, msgpack_sbuf
             if (webhook && *webhook && strcmp (webhook, self->rx [i].name))
                 continue;
             s_list_t l = { &r, self->rx [i].name, 0 };
-            sf_key_t prefix;
-            sf_key_make (&prefix, "Bs", 'd', self->rx [i].name);
-            sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_list_dead, &l);
+            s_dead_foreach (&rd, self->rx [i].name, NULL, s_list_dead, &l);
             n += l.n;
         }
         sf_store_read_end (&rd);
@@ -1375,18 +1504,10 @@ sf_webhooks_dead_letters (sf_webhooks_t *self, const char *webhook, msgpack_sbuf
     return 0;
 }
 
-typedef struct {
-    const char *key;
-    size_t n;
-} s_count_match_t;
-
 static int
-s_count_dead (const sf_val_t *key, const sf_val_t *val, void *arg)
+s_count_dead (const sf_val_t *key, const sf_val_t *val, const s_entry_t *e, void *arg)
 {
-    s_count_match_t *c = arg;
-    s_entry_t e;
-    if (key->size >= 8 && s_entry_unpack (val, &e) == 0 && s_replay_matches (c->key, &e))
-        c->n++;
+    (*(size_t *) arg)++;
     return 0;
 }
 
@@ -1398,18 +1519,15 @@ sf_webhooks_replay (sf_webhooks_t *self, const char *key, size_t *found)
         return 0;
     if (key && strlen (key) > SF_ALERT_KEY_MAX)
         return 0;
-    s_count_match_t c = { key ? key : "", 0 };
+    size_t n = 0;
     sf_read_t rd;
     if (sf_store_read_begin (self->queue, &rd))
         return -1;
-    for (size_t i = 0; i < self->nrx; i++) {
-        sf_key_t prefix;
-        sf_key_make (&prefix, "Bs", 'd', self->rx [i].name);
-        sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_count_dead, &c);
-    }
+    for (size_t i = 0; i < self->nrx; i++)
+        s_dead_foreach (&rd, self->rx [i].name, key ? key : "", s_count_dead, &n);
     sf_store_read_end (&rd);
-    *found = c.n;
-    if (!c.n)
+    *found = n;
+    if (!n)
         return 0;
     s_replay_t *rp = sf_xcalloc (1, sizeof (*rp));
     snprintf (rp->key, sizeof (rp->key), "%s", key ? key : "");
