@@ -24,70 +24,79 @@ s_usage (void)
             "its affected stream count. Rules: docs/operations.md, Alerts.\n\n"
             "dead-letters lists the deliveries a webhook never answered 2xx for after\n"
             "--webhook-retries attempts, oldest first; replay KEY (an idempotency key or an\n"
-            "alert key) or --all queues them again, their attempts counted from 0. The\n"
-            "controller asked keeps its own queue: ask each controller (docs/http-api.md,\n"
-            "Dead letters). Exit 1 when replay names no dead letter (not_found).\n");
+            "alert key) or --all queues them again, their attempts counted from 0, and the\n"
+            "controller asked delivers them, whichever owns the alert. In a cluster, a\n"
+            "delivery the alert's owner gave up on is a dead letter on every controller\n"
+            "(docs/http-api.md, Dead letters in a cluster). Exit 1 when replay names no\n"
+            "dead letter (not_found).\n");
 }
 
+//  One request of type with its fields (a string, or true; neither: left
+//  out), and what prints its reply's body (not called with -o json, where
+//  sf_cli_ask prints the reply itself)
+typedef struct {
+    const char *key;
+    const char *str;
+    bool yes;
+} s_field_t;
+
+typedef void (s_print_fn) (const sf_cli_t *cli, const msgpack_object *body, const void *arg);
+
 static int
-s_dead_letters (sf_cli_t *cli, const char *webhook)
+s_ask (sf_cli_t *cli, const char *type, const s_field_t *fields, size_t nfields, s_print_fn *print,
+       const void *arg)
 {
     msgpack_sbuffer req;
     msgpack_sbuffer_init (&req);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "dead_letters", webhook ? 1 : 0);
-    if (webhook)
-        sf_pack_kstr (&pk, "webhook", webhook);
+    size_t n = 0;
+    for (size_t i = 0; i < nfields; i++)
+        n += fields [i].str || fields [i].yes;
+    sf_msg_begin (&pk, type, n);
+    for (size_t i = 0; i < nfields; i++)
+        if (fields [i].str)
+            sf_pack_kstr (&pk, fields [i].key, fields [i].str);
+        else if (fields [i].yes)
+            sf_pack_kbool (&pk, fields [i].key, true);
     sf_msg_t reply;
     bool finished = true;
     int rc = sf_cli_ask (cli, &req, &reply, &finished);
-    if (!finished) {
-        const msgpack_object *list = sf_map_get (reply.body, "letters");
-        uint32_t n = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
-        printf ("%-12s %-32s %8s %-25s %s\n", "WEBHOOK", "IDEMPOTENCY KEY", "ATTEMPTS", "QUEUED", "ALERT");
-        for (uint32_t i = 0; i < n; i++) {
-            const msgpack_object *d = &list->via.array.ptr [i];
-            char hook [80] = "", idem [40] = "", key [400] = "", t [48];
-            uint64_t attempts = 0;
-            int64_t queued = 0;
-            sf_map_str (d, "webhook", hook, sizeof (hook) - 1, NULL);
-            sf_map_str (d, "idempotency_key", idem, sizeof (idem) - 1, NULL);
-            sf_map_str (d, "key", key, sizeof (key) - 1, NULL);
-            sf_map_u64 (d, "attempts", &attempts, NULL);
-            sf_map_i64 (d, "queued_ms", &queued, NULL);
-            printf ("%-12s %-32s %8llu %-25s %s\n", hook, idem, (unsigned long long) attempts,
-                    sf_fmt_time_ms (queued, t, sizeof (t)), key);
-        }
-        if (n == 0)
-            printf ("(none)\n");
-    }
+    if (!finished)
+        print (cli, reply.body, arg);
     sf_msg_release (&reply);
     return rc;
 }
 
-static int
-s_replay (sf_cli_t *cli, const char *key)
+static void
+s_print_dead_letters (const sf_cli_t *cli, const msgpack_object *body, const void *arg)
 {
-    msgpack_sbuffer req;
-    msgpack_sbuffer_init (&req);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "replay", 1);
-    if (key)
-        sf_pack_kstr (&pk, "key", key);
-    else
-        sf_pack_kbool (&pk, "all", true);
-    sf_msg_t reply;
-    bool finished = true;
-    int rc = sf_cli_ask (cli, &req, &reply, &finished);
-    if (!finished) {
-        uint64_t n = 0;
-        sf_map_u64 (reply.body, "replayed", &n, NULL);
-        printf ("%llu dead letter%s queued again\n", (unsigned long long) n, n == 1 ? "" : "s");
+    const msgpack_object *list = sf_map_get (body, "letters");
+    uint32_t n = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
+    printf ("%-12s %-32s %8s %-25s %s\n", "WEBHOOK", "IDEMPOTENCY KEY", "ATTEMPTS", "QUEUED", "ALERT");
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *d = &list->via.array.ptr [i];
+        char hook [80] = "", idem [40] = "", key [400] = "", t [48];
+        uint64_t attempts = 0;
+        int64_t queued = 0;
+        sf_map_str (d, "webhook", hook, sizeof (hook) - 1, NULL);
+        sf_map_str (d, "idempotency_key", idem, sizeof (idem) - 1, NULL);
+        sf_map_str (d, "key", key, sizeof (key) - 1, NULL);
+        sf_map_u64 (d, "attempts", &attempts, NULL);
+        sf_map_i64 (d, "queued_ms", &queued, NULL);
+        printf ("%-12s %-32s %8llu %-25s %s\n", hook, idem, (unsigned long long) attempts,
+                sf_fmt_time_ms (queued, t, sizeof (t)), key);
     }
-    sf_msg_release (&reply);
-    return rc;
+    if (n == 0)
+        printf ("(none)\n");
+}
+
+static void
+s_print_replayed (const sf_cli_t *cli, const msgpack_object *body, const void *arg)
+{
+    uint64_t n = 0;
+    sf_map_u64 (body, "replayed", &n, NULL);
+    printf ("%llu dead letter%s queued again\n", (unsigned long long) n, n == 1 ? "" : "s");
 }
 
 static void
@@ -148,6 +157,24 @@ s_alerts (const sf_cli_t *cli, const msgpack_object *list, bool recent)
         printf ("(none)\n");
 }
 
+//  The alerts reply: every section, or the one named (arg)
+static void
+s_print_alerts (const sf_cli_t *cli, const msgpack_object *body, const void *arg)
+{
+    const char *section = arg;
+    bool all = !section;
+    if (all || !strcmp (section, "rules"))
+        s_rules (sf_map_get (body, "rules"));
+    if (all)
+        printf ("\n");
+    if (all || !strcmp (section, "firing"))
+        s_alerts (cli, sf_map_get (body, "firing"), false);
+    if (all)
+        printf ("\nRecent:\n");
+    if (all || !strcmp (section, "recent"))
+        s_alerts (cli, sf_map_get (body, "recent"), true);
+}
+
 int
 sf_cmd_alerts (sf_cli_t *cli, int argc, char **argv)
 {
@@ -177,7 +204,12 @@ sf_cmd_alerts (sf_cli_t *cli, int argc, char **argv)
                      "streamfleet alerts dead-letters) or --all\n");
             return SF_EXIT_USAGE;
         }
-        return replay ? s_replay (cli, key) : s_dead_letters (cli, webhook);
+        if (replay) {
+            s_field_t fields [] = { { "key", key, false }, { "all", NULL, !key } };
+            return s_ask (cli, "replay", fields, 2, s_print_replayed, NULL);
+        }
+        s_field_t fields [] = { { "webhook", webhook, false } };
+        return s_ask (cli, "dead_letters", fields, 1, s_print_dead_letters, NULL);
     }
     for (int i = 1; i < argc; i++) {
         if (!strcmp (argv [i], "--help") || !strcmp (argv [i], "-h")) {
@@ -196,31 +228,6 @@ sf_cmd_alerts (sf_cli_t *cli, int argc, char **argv)
             return SF_EXIT_USAGE;
         }
     }
-    msgpack_sbuffer req;
-    msgpack_sbuffer_init (&req);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "alerts", (stream ? 1 : 0) + (node ? 1 : 0));
-    if (stream)
-        sf_pack_kstr (&pk, "stream", stream);
-    if (node)
-        sf_pack_kstr (&pk, "node", node);
-    sf_msg_t reply;
-    bool finished = true;
-    int rc = sf_cli_ask (cli, &req, &reply, &finished);
-    if (!finished) {
-        bool all = !section;
-        if (all || !strcmp (section, "rules"))
-            s_rules (sf_map_get (reply.body, "rules"));
-        if (all)
-            printf ("\n");
-        if (all || !strcmp (section, "firing"))
-            s_alerts (cli, sf_map_get (reply.body, "firing"), false);
-        if (all)
-            printf ("\nRecent:\n");
-        if (all || !strcmp (section, "recent"))
-            s_alerts (cli, sf_map_get (reply.body, "recent"), true);
-    }
-    sf_msg_release (&reply);
-    return rc;
+    s_field_t fields [] = { { "stream", stream, false }, { "node", node, false } };
+    return s_ask (cli, "alerts", fields, 2, s_print_alerts, section);
 }
