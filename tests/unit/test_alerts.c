@@ -46,15 +46,69 @@ s_new (const char *rules, s_seen_t *seen)
     return a;
 }
 
+//  A primary's committed change at record version gen.seq
+static sf_store_change_t
+s_change (const char *node, const char *name, uint8_t status, uint64_t gen, uint64_t seq)
+{
+    sf_store_change_t c = { .deleted = false, .node = node, .name = name };
+    c.sum.type = SF_TYPE_PRIMARY;
+    c.sum.status = status;
+    c.sum.gen = gen;
+    c.sum.seq = seq;
+    return c;
+}
+
 static void
 s_put (sf_alerts_t *a, const char *node, const char *name, uint8_t type, uint8_t status,
        uint32_t kbps, int64_t now)
 {
-    sf_store_change_t c = { .deleted = false, .node = node, .name = name };
+    sf_store_change_t c = s_change (node, name, status, 0, 0);
     c.sum.type = type;
-    c.sum.status = status;
     c.sum.bitrate_kbps = kbps;
     sf_alerts_apply (a, &c, 1, now);
+}
+
+//  The alerts reply (of one stream, or all), parsed; s_reply_end frees it
+typedef struct {
+    msgpack_sbuffer sb;
+    sf_msg_t msg;
+} s_reply_t;
+
+static const msgpack_object *
+s_reply (sf_alerts_t *a, const char *stream, s_reply_t *r, const char *section)
+{
+    msgpack_sbuffer_init (&r->sb);
+    sf_alerts_reply (a, stream, NULL, &r->sb);
+    sf_msg_init (&r->msg);
+    assert_int_equal (sf_msg_parse (&r->msg, r->sb.data, r->sb.size), 0);
+    assert_string_equal (r->msg.type, "alerts_reply");
+    return sf_map_get (r->msg.body, section);
+}
+
+static void
+s_reply_end (s_reply_t *r)
+{
+    sf_msg_release (&r->msg);
+    msgpack_sbuffer_destroy (&r->sb);
+}
+
+//  Recent transition i's state, idempotency key and time
+static void
+s_recent_at (const msgpack_object *recent, uint32_t i, char st [16], char idem [40], int64_t *at)
+{
+    assert_true (i < recent->via.array.size);
+    sf_map_str (&recent->via.array.ptr [i], "state", st, 15, NULL);
+    sf_map_str (&recent->via.array.ptr [i], "idempotency_key", idem, 39, NULL);
+    sf_map_i64 (&recent->via.array.ptr [i], "at_ms", at, NULL);
+}
+
+//  The episodes written into the store, as the ingest thread does
+static void
+s_store (sf_alerts_t *a, sf_store_t *store)
+{
+    assert_int_equal (sf_store_write_begin (store), 0);
+    assert_int_equal (sf_alerts_store (a), 0);
+    assert_int_equal (sf_store_commit (store), 0);
 }
 
 #define RULE_CAM "cam-offline inactive for=10m resolve=1m filter=primary name=cam-*"
@@ -122,11 +176,7 @@ test_idempotency_keys_agree_across_controllers (void **state)
     s_seen_t one, two;
     sf_alerts_t *a = s_new (RULE_CAM, &one);
     sf_alerts_t *b = s_new (RULE_CAM, &two);
-    sf_store_change_t c = { .node = "n1", .name = "cam-1" };
-    c.sum.type = SF_TYPE_PRIMARY;
-    c.sum.status = SF_STATUS_ERROR;
-    c.sum.gen = 3;
-    c.sum.seq = 41;
+    sf_store_change_t c = s_change ("n1", "cam-1", SF_STATUS_ERROR, 3, 41);
     sf_alerts_apply (a, &c, 1, T0);
     sf_alerts_apply (b, &c, 1, T0 + 1700);
     sf_alerts_tick (a, T0 + 10 * S_MIN);
@@ -221,9 +271,7 @@ test_no_bitrate_and_reconnects (void **state)
     assert_int_equal (seen.n, 2);
     assert_true (seen.ev [1].resolved);
     //  Attempts 1, 2 within the window: not yet; 3 within 5 min: fires
-    sf_store_change_t c = { .node = "n1", .name = "cam-2" };
-    c.sum.type = SF_TYPE_PRIMARY;
-    c.sum.status = SF_STATUS_STARTING;
+    sf_store_change_t c = s_change ("n1", "cam-2", SF_STATUS_STARTING, 0, 0);
     c.sum.bitrate_kbps = 1;
     int64_t t = T0;
     for (uint32_t k = 1; k <= 2; k++) {
@@ -379,9 +427,7 @@ test_restart_keeps_what_fires (void **state)
     sf_alerts_set_store (a, fx.store);
     assert_int_equal (sf_alerts_restore (a, 30000, T0), 0);           //  nothing stored yet
     //  cam-a reported in error (the store still holds it active)
-    sf_store_change_t c = { .node = "n1", .name = "cam-a" };
-    c.sum.type = SF_TYPE_PRIMARY;
-    c.sum.status = SF_STATUS_ERROR;
+    sf_store_change_t c = s_change ("n1", "cam-a", SF_STATUS_ERROR, 0, 0);
     sf_alerts_apply (a, &c, 1, T0);
     sf_change_t down = { .kind = 'l', .node = "n3", .live = SF_LIVE_DOWN };
     sf_alerts_node (a, &down, T0);
@@ -390,9 +436,7 @@ test_restart_keeps_what_fires (void **state)
     sf_alerts_tick (a, T0 + S_MIN);
     assert_int_equal (seen.n, 4);       //  cam-a, dead/n3, dead/n2, dead2/n2
     assert_int_equal (sf_alerts_firing (a), 4);
-    assert_int_equal (sf_store_write_begin (fx.store), 0);
-    assert_int_equal (sf_alerts_store (a), 0);
-    assert_int_equal (sf_store_commit (fx.store), 0);
+    s_store (a, fx.store);
     sf_alerts_destroy (&a);
 
     a = s_new (rules, &seen);
@@ -415,9 +459,7 @@ test_restart_keeps_what_fires (void **state)
     assert_int_equal (sf_alerts_firing (a), 1);
     //  The same key under its restored since: one episode still open
     assert_int_equal (seen.ev [0].since_ms, T0);
-    assert_int_equal (sf_store_write_begin (fx.store), 0);
-    assert_int_equal (sf_alerts_store (a), 0);
-    assert_int_equal (sf_store_commit (fx.store), 0);
+    s_store (a, fx.store);
     sf_alerts_destroy (&a);
 
     //  Restarted with the node-down rule gone: dead/n3 is not carried over
@@ -473,24 +515,17 @@ test_reply_lists_rules_firing_and_history (void **state)
     s_put (a, "n1", "cam-1", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
     s_put (a, "n1", "cam-2", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
     sf_alerts_tick (a, T0 + 10 * S_MIN);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    sf_alerts_reply (a, "cam-2", NULL, &sb);
-    sf_msg_t msg;
-    sf_msg_init (&msg);
-    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
-    assert_string_equal (msg.type, "alerts_reply");
-    const msgpack_object *rules = sf_map_get (msg.body, "rules");
-    const msgpack_object *firing = sf_map_get (msg.body, "firing");
-    const msgpack_object *recent = sf_map_get (msg.body, "recent");
+    s_reply_t rp;
+    const msgpack_object *rules = s_reply (a, "cam-2", &rp, "rules");
+    const msgpack_object *firing = sf_map_get (rp.msg.body, "firing");
+    const msgpack_object *recent = sf_map_get (rp.msg.body, "recent");
     assert_int_equal (rules->via.array.size, 1);
     assert_int_equal (firing->via.array.size, 2);
     assert_int_equal (recent->via.array.size, 1);
     char stream [64] = "";
     sf_map_str (&recent->via.array.ptr [0], "stream", stream, sizeof (stream) - 1, NULL);
     assert_string_equal (stream, "cam-2");
-    sf_msg_release (&msg);
-    msgpack_sbuffer_destroy (&sb);
+    s_reply_end (&rp);
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);
@@ -524,13 +559,8 @@ s_sync (sf_alerts_t *from, sf_alerts_t *to, int64_t now)
 static void
 s_firing_text (sf_alerts_t *a, char *out, size_t size)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    sf_alerts_reply (a, NULL, NULL, &sb);
-    sf_msg_t msg;
-    sf_msg_init (&msg);
-    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
-    const msgpack_object *firing = sf_map_get (msg.body, "firing");
+    s_reply_t rp;
+    const msgpack_object *firing = s_reply (a, NULL, &rp, "firing");
     out [0] = 0;
     for (uint32_t i = 0; i < firing->via.array.size; i++) {
         char key [256] = "";
@@ -540,8 +570,7 @@ s_firing_text (sf_alerts_t *a, char *out, size_t size)
         size_t n = strlen (out);
         snprintf (out + n, size - n, "%s=%lld;", key, (long long) since);
     }
-    sf_msg_release (&msg);
-    msgpack_sbuffer_destroy (&sb);
+    s_reply_end (&rp);
 }
 
 //  Three controllers: a judges first, b a little later, c starts long after
@@ -555,11 +584,7 @@ test_cluster_one_since_and_keys (void **state)
     sf_alerts_t *a = s_new (RULE_CAM, &one);
     sf_alerts_t *b = s_new (RULE_CAM, &two);
     sf_alerts_t *c = s_new (RULE_CAM, &three);
-    sf_store_change_t ch = { .node = "n1", .name = "cam-1" };
-    ch.sum.type = SF_TYPE_PRIMARY;
-    ch.sum.status = SF_STATUS_ERROR;
-    ch.sum.gen = 3;
-    ch.sum.seq = 41;
+    sf_store_change_t ch = s_change ("n1", "cam-1", SF_STATUS_ERROR, 3, 41);
     sf_alerts_apply (a, &ch, 1, T0);
     sf_alerts_apply (b, &ch, 1, T0 + 1700);
     sf_alerts_tick (a, T0 + 10 * S_MIN);
@@ -610,21 +635,15 @@ test_cluster_one_since_and_keys (void **state)
     sf_alerts_tick (a, T0 + 62 * S_MIN);
     assert_int_equal (one.n, 2);
     s_sync (a, b, T0 + 62 * S_MIN);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    sf_alerts_reply (b, "cam-1", NULL, &sb);
-    sf_msg_t msg;
-    sf_msg_init (&msg);
-    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
-    const msgpack_object *recent = sf_map_get (msg.body, "recent");
+    s_reply_t rp;
+    const msgpack_object *recent = s_reply (b, "cam-1", &rp, "recent");
     assert_int_equal (recent->via.array.size, 2);
     char st [16] = "", idem [40] = "";
-    sf_map_str (&recent->via.array.ptr [0], "state", st, sizeof (st) - 1, NULL);
-    sf_map_str (&recent->via.array.ptr [0], "idempotency_key", idem, sizeof (idem) - 1, NULL);
+    int64_t at = 0;
+    s_recent_at (recent, 0, st, idem, &at);
     assert_string_equal (st, "resolved");
     assert_string_equal (idem, one.ev [1].idempotency_key);
-    sf_msg_release (&msg);
-    msgpack_sbuffer_destroy (&sb);
+    s_reply_end (&rp);
     sf_alerts_destroy (&a);
     sf_alerts_destroy (&b);
     sf_alerts_destroy (&c);
@@ -644,11 +663,7 @@ test_idem_from_different_versions (void **state)
     s_seen_t one, two;
     sf_alerts_t *a = s_new (RULE_CAM, &one);
     sf_alerts_t *b = s_new (RULE_CAM, &two);
-    sf_store_change_t ch = { .node = "n1", .name = "cam-1" };
-    ch.sum.type = SF_TYPE_PRIMARY;
-    ch.sum.status = SF_STATUS_ERROR;
-    ch.sum.gen = 3;
-    ch.sum.seq = 41;
+    sf_store_change_t ch = s_change ("n1", "cam-1", SF_STATUS_ERROR, 3, 41);
     sf_alerts_apply (a, &ch, 1, T0);
     ch.sum.seq = 42;                    //  still in error, a later version
     sf_alerts_apply (a, &ch, 1, T0 + 900);
@@ -754,33 +769,23 @@ test_history_kept_in_the_store (void **state)
     sf_alerts_tick (a, T0 + 12 * S_MIN);
     assert_int_equal (seen.n, 2);
     assert_true (sf_alerts_unstored (a));
-    assert_int_equal (sf_store_write_begin (fx.store), 0);
-    assert_int_equal (sf_alerts_store (a), 0);
-    assert_int_equal (sf_store_commit (fx.store), 0);
+    s_store (a, fx.store);
     assert_false (sf_alerts_unstored (a));
     sf_alerts_destroy (&a);
 
     s_seen_t again;
     a = s_new (RULE_CAM, &again);
     sf_alerts_set_store (a, fx.store);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
-    sf_alerts_reply (a, "cam-h", NULL, &sb);
-    sf_msg_t msg;
-    sf_msg_init (&msg);
-    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
-    const msgpack_object *recent = sf_map_get (msg.body, "recent");
+    s_reply_t rp;
+    const msgpack_object *recent = s_reply (a, "cam-h", &rp, "recent");
     assert_int_equal (recent->via.array.size, 2);
     char st [16] = "", idem [40] = "";
     int64_t at = 0;
-    sf_map_str (&recent->via.array.ptr [1], "state", st, sizeof (st) - 1, NULL);
-    sf_map_str (&recent->via.array.ptr [1], "idempotency_key", idem, sizeof (idem) - 1, NULL);
-    sf_map_i64 (&recent->via.array.ptr [1], "at_ms", &at, NULL);
+    s_recent_at (recent, 1, st, idem, &at);
     assert_string_equal (st, "firing");
     assert_string_equal (idem, seen.ev [0].idempotency_key);
     assert_int_equal (at, T0 + 10 * S_MIN);
-    sf_msg_release (&msg);
-    msgpack_sbuffer_destroy (&sb);
+    s_reply_end (&rp);
     assert_int_equal (again.n, 0);
     sf_alerts_destroy (&a);
     fx_fleet_destroy (&fx);
