@@ -295,6 +295,7 @@ struct sf_alerts_t {
     //  unresolved one of each alert key, and the buckets' digests
     zhashx_t *episodes;
     zhashx_t *current;          //  alert key -> s_episode_t (not owned)
+    zhashx_t *ep_keys;          //  alert key -> how many episodes it has (as a pointer)
     uint64_t ep_digest [SF_ALERTS_SYNC_BUCKETS];
     zlistx_t *ep_gone;          //  identities evicted, to delete from storage
     int64_t ep_floor_ms;        //  the newest resolution evicted
@@ -384,6 +385,7 @@ sf_alerts_new (const char *rules, int64_t transfer_timeout_s, char *err, size_t 
     self->episodes = zhashx_new ();
     zhashx_set_destructor (self->episodes, s_free_alert);
     self->current = zhashx_new ();
+    self->ep_keys = zhashx_new ();
     self->ep_gone = zlistx_new ();
     zlistx_set_destructor (self->ep_gone, (zlistx_destructor_fn *) zstr_free);
     return self;
@@ -402,6 +404,7 @@ sf_alerts_destroy (sf_alerts_t **self_p)
     zhashx_destroy (&self->down);
     zhashx_destroy (&self->current);
     zhashx_destroy (&self->episodes);
+    zhashx_destroy (&self->ep_keys);
     zlistx_destroy (&self->ep_gone);
     free (self->outbox);
     pthread_mutex_destroy (&self->lock);
@@ -549,6 +552,8 @@ s_episode_get (sf_alerts_t *self, const char *key, const char *basis, bool *made
         snprintf (e->key, sizeof (e->key), "%s", key);
         snprintf (e->basis, sizeof (e->basis), "%s", basis);
         zhashx_insert (self->episodes, id, e);
+        uintptr_t n = (uintptr_t) zhashx_lookup (self->ep_keys, key);
+        zhashx_update (self->ep_keys, key, (void *) (n + 1));
         *made = true;
     }
     return e;
@@ -590,6 +595,11 @@ s_episodes_bound (sf_alerts_t *self)
             s_current_update (self, e);
         }
         zlistx_add_end (self->ep_gone, strdup (e->id));
+        uintptr_t nk = (uintptr_t) zhashx_lookup (self->ep_keys, e->key);
+        if (nk > 1)
+            zhashx_update (self->ep_keys, e->key, (void *) (nk - 1));
+        else
+            zhashx_delete (self->ep_keys, e->key);
         zhashx_delete (self->episodes, e->id);
     }
     self->ep_dirty = true;
@@ -905,7 +915,9 @@ s_group (sf_alerts_t *self, const char *key, const char *basis, bool resolved, c
     const s_episode_t *others [16];
     size_t nothers = 0;
     int64_t end0 = e0->resolved_ms ? e0->resolved_ms : INT64_MAX;
-    for (s_episode_t *o = zhashx_first (self->episodes); o; o = zhashx_next (self->episodes)) {
+    //  Most keys have one episode: the table is walked only when not
+    bool alone = (uintptr_t) zhashx_lookup (self->ep_keys, key) <= 1;
+    for (s_episode_t *o = alone ? NULL : zhashx_first (self->episodes); o; o = zhashx_next (self->episodes)) {
         if (o == e0 || strcmp (o->key, key))
             continue;
         int64_t end = o->resolved_ms ? o->resolved_ms : INT64_MAX;
