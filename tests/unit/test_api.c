@@ -627,6 +627,82 @@ test_stream_entity_is_the_documented_json_exactly (void **state)
     sf_stream_clear (&s);
 }
 
+static char *
+s_node_json (const sf_node_t *n, int64_t now)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    sf_reply_t r;
+    sf_reply_start (&r, &sb, "x");
+    sf_reply_node (&r, n, now);
+    sf_reply_end (&r);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
+    char *text = sf_mpjson_dumps (msg.body, false, NULL);
+    assert_non_null (text);
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&sb);
+    return text;
+}
+
+//  The node entity, byte for byte as docs/http-api.md shows it (pinned on
+//  the hand-written encoder before the field table's REPLY lines wrote it)
+static void
+test_node_entity_is_the_documented_json_exactly (void **state)
+{
+    (void) state;
+    sf_node_t n;
+    sf_node_init (&n);
+    snprintf (n.id, sizeof (n.id), "node-a");
+    snprintf (n.addr_internal, sizeof (n.addr_internal), "10.0.0.1");
+    snprintf (n.group, sizeof (n.group), "public");
+    n.max_in_kbps = 5000;
+    snprintf (n.software_version, sizeof (n.software_version), "1.2");
+    n.started_at = 1000;
+    snprintf (n.rtsp_template, sizeof (n.rtsp_template), "rtsp://{addr}/{name}");
+    snprintf (n.hls_dvr_template, sizeof (n.hls_dvr_template), "http://{addr}/{name}/dvr");
+    n.cpu_pct = 12.5;
+    n.mem_used_bytes = 1000;
+    n.mem_total_bytes = 2000;
+    n.in_kbps = 300;
+    n.out_kbps = 400;
+    snprintf (n.bandwidth_source, sizeof (n.bandwidth_source), "streams");
+    n.ndisks = 1;
+    snprintf (n.disks [0].mount, sizeof (n.disks [0].mount), "/");
+    n.disks [0].free_bytes = 10;
+    n.disks [0].total_bytes = 20;
+    n.heartbeat = 99;
+    n.stale = true;
+    n.version.gen = 3;
+    n.version.seq = 4;
+    n.liveness = SF_LIVE_SUSPECT;
+    n.heartbeat_age_ms = 1500;
+    n.nstreams = 7;
+    n.nprimary = 5;
+    n.nactive = 4;
+    const char *want =
+        "{\"id\":\"node-a\",\"liveness\":\"suspect\",\"heartbeat_age_ms\":1500,\"heartbeat\":99,\"sta"
+        "le\":true,\"addr_internal\":\"10.0.0.1\",\"addr_external\":null,\"group\":\"public\",\"softw"
+        "are_version\":\"1.2\",\"started_at\":1000,\"uptime_s\":600,\"limits\":{\"max_primary_streams"
+        "\":null,\"max_in_kbps\":5000},\"usage\":{\"cpu_pct\":12.5,\"mem_used_bytes\":1000,\"mem_tota"
+        "l_bytes\":2000,\"in_kbps\":300,\"out_kbps\":400,\"bandwidth_source\":\"streams\",\"disks\":["
+        "{\"mount\":\"/\",\"free_bytes\":10,\"total_bytes\":20}]},\"counts\":{\"streams\":7,\"primary"
+        "\":5,\"active\":4},\"templates\":{\"rtsp\":\"rtsp://{addr}/{name}\",\"hls\":null,\"rtmp\":nu"
+        "ll,\"rtsp_dvr\":null,\"hls_dvr\":\"http://{addr}/{name}/dvr\"},\"version\":{\"gen\":3,\"seq\""
+        ":4}}";
+    char *text = s_node_json (&n, 1600);
+    assert_string_equal (text, want);
+    free (text);
+    //  Down: no uptime; never heard: no heartbeat age
+    n.liveness = SF_LIVE_DOWN;
+    n.heartbeat_age_ms = -1;
+    text = s_node_json (&n, 1600);
+    assert_non_null (strstr (text, "\"liveness\":\"down\",\"heartbeat_age_ms\":null,"));
+    assert_non_null (strstr (text, "\"uptime_s\":0,"));
+    free (text);
+}
+
 //  columns: the listing's columns are the field table's COL lines, in table
 //  order, and each names a path that every list row holds
 static void
@@ -689,6 +765,7 @@ main (void)
         cmocka_unit_test (test_dvr_answers_the_timeline_and_the_moment),
         cmocka_unit_test (test_dvr_bad_fields_answer_their_codes),
         cmocka_unit_test (test_nodes_answers_every_node_or_one),
+        cmocka_unit_test (test_node_entity_is_the_documented_json_exactly),
         cmocka_unit_test (test_migrations_answers_counts_and_events),
         cmocka_unit_test (test_migrations_bad_fields_answer_their_codes),
         cmocka_unit_test (test_changes_answers_the_feed_and_its_bad_fields),
