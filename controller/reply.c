@@ -189,27 +189,6 @@ sf_reply_error (msgpack_sbuffer *sbuf, const char *code, const char *message)
 //  -------------------------------------------------------------------------
 //  Entities
 
-//  A limit, or nil for none (0 in the records)
-static void
-s_klimit (sf_reply_t *self, const char *key, uint64_t v)
-{
-    sf_reply_key (self, key);
-    if (v)
-        sf_reply_uint (self, v);
-    else
-        sf_reply_nil (self);
-}
-
-static void
-s_version (sf_reply_t *self, sf_version_t v)
-{
-    sf_reply_key (self, "version");
-    sf_reply_map (self);
-    sf_reply_kuint (self, "gen", v.gen);
-    sf_reply_kuint (self, "seq", v.seq);
-    sf_reply_close (self);
-}
-
 static void
 s_kenum (sf_reply_t *self, const char *key, const char *name)
 {
@@ -239,13 +218,39 @@ s_ranges (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node)
     sf_reply_close (self);
 }
 
+//  What an entity's REPLY lines are read from: the record (a stream or a
+//  node), whether it runs (uptime counts only then), and for a stream its
+//  node (the ranges' links)
+typedef struct {
+    const void *record;
+    const sf_stream_t *s;           //  the stream, or NULL for a node
+    const sf_node_t *node;
+    bool running;
+    int64_t now;
+} s_entity_t;
+
+static void
+s_disks (sf_reply_t *self, const sf_disk_t *disks, uint32_t n)
+{
+    sf_reply_array (self);
+    for (uint32_t i = 0; i < n && i < SF_DISKS_MAX; i++) {
+        sf_reply_map (self);
+        sf_reply_kstr (self, "mount", disks [i].mount);
+        sf_reply_kuint (self, "free_bytes", disks [i].free_bytes);
+        sf_reply_kuint (self, "total_bytes", disks [i].total_bytes);
+        sf_reply_close (self);
+    }
+    sf_reply_close (self);
+}
+
 //  One field's value as its REPLY column says (include/sf_fields.h)
 static void
-s_field (sf_reply_t *self, const sf_field_t *f, const sf_stream_t *s, const sf_node_t *node,
-         int64_t now)
+s_field (sf_reply_t *self, const sf_field_t *f, const s_entity_t *en)
 {
+    const sf_stream_t *s = en->s;
+    int64_t now = en->now;
     sf_value_t v;
-    sf_field_value (f, s, &v);
+    sf_field_value (f, en->record, &v);
     switch (f->reply_how) {
         case SF_RH_TEXT:
             if (v.type == SF_V_STR)
@@ -254,7 +259,7 @@ s_field (sf_reply_t *self, const sf_field_t *f, const sf_stream_t *s, const sf_n
                 sf_reply_nil (self);
             return;
         case SF_RH_UID:
-            sf_reply_str (self, v.type == SF_V_STR && v.str [0] ? v.str : s->name);
+            sf_reply_str (self, v.type == SF_V_STR && v.str [0] ? v.str : s ? s->name : NULL);
             return;
         case SF_RH_TIME:
             if (v.type == SF_V_INT && v.i > 0)
@@ -268,12 +273,18 @@ s_field (sf_reply_t *self, const sf_field_t *f, const sf_stream_t *s, const sf_n
             else
                 sf_reply_nil (self);
             return;
+        case SF_RH_NZ:
+            if (v.type == SF_V_UINT && v.u)
+                sf_reply_uint (self, v.u);
+            else
+                sf_reply_nil (self);
+            return;
         case SF_RH_UPTIME: {
             sf_reply_int (self, v.i);
-            //  Uptime counts only while the stream runs: a suspended or
-            //  offline stream keeps its last started_at but is not up
+            //  Uptime counts only while it runs: a suspended or offline
+            //  stream, a down node, keeps its last started_at but is not up
             int64_t uptime = 0;
-            if (s->status == SF_STATUS_ACTIVE && v.i > 0 && now > v.i)
+            if (en->running && v.i > 0 && now > v.i)
                 uptime = now - v.i;
             sf_reply_kint (self, "uptime_s", uptime);
             return;
@@ -303,7 +314,13 @@ s_field (sf_reply_t *self, const sf_field_t *f, const sf_stream_t *s, const sf_n
             sf_reply_kuint (self, "seq", v.seq);
             sf_reply_close (self);
             break;
-        case SF_V_RANGES: s_ranges (self, s, node); break;
+        case SF_V_RANGES:
+            if (s)
+                s_ranges (self, s, en->node);
+            else
+                sf_reply_nil (self);
+            break;
+        case SF_V_DISKS: s_disks (self, v.items, v.n); break;
         default: sf_reply_nil (self);
     }
 }
@@ -311,15 +328,13 @@ s_field (sf_reply_t *self, const sf_field_t *f, const sf_stream_t *s, const sf_n
 //  The stream's fields come from the field table's REPLY column, in its
 //  order, nested maps opened and closed as the paths' groups change; then
 //  what the node adds to a detail (links, its liveness and address)
-void
-sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node,
-                 int flags, int64_t now)
+static void
+s_entity_fields (sf_reply_t *self, const sf_field_t *const *fields, const s_entity_t *en,
+                 bool detail)
 {
-    bool detail = flags & SF_REPLY_DETAIL;
-    sf_reply_map (self);
     const char *group = NULL;           //  the open nested map's path prefix
     size_t group_len = 0;
-    for (const sf_field_t *const *fp = sf_reply_fields (); *fp; fp++) {
+    for (const sf_field_t *const *fp = fields; *fp; fp++) {
         const sf_field_t *f = *fp;
         if (f->reply_sect == SF_RS_DETAIL && !detail)
             continue;
@@ -338,10 +353,20 @@ sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node,
             group_len = glen;
         }
         sf_reply_key (self, key);
-        s_field (self, f, s, node, now);
+        s_field (self, f, en);
     }
     if (group)
         sf_reply_close (self);
+}
+
+void
+sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *node,
+                 int flags, int64_t now)
+{
+    bool detail = flags & SF_REPLY_DETAIL;
+    sf_reply_map (self);
+    s_entity_t en = { s, s, node, s->status == SF_STATUS_ACTIVE, now };
+    s_entity_fields (self, sf_reply_fields (), &en, detail);
     if (!detail) {
         sf_reply_close (self);
         return;
@@ -390,66 +415,14 @@ sf_reply_columns (sf_reply_t *self)
     sf_reply_close (self);
 }
 
+//  The node's fields come from the field table's node lines' REPLY column
+//  (nested maps limits, usage, counts, templates as their paths say)
 void
 sf_reply_node (sf_reply_t *self, const sf_node_t *n, int64_t now)
 {
     sf_reply_map (self);
-    sf_reply_kstr (self, "id", n->id);
-    s_kenum (self, "liveness", sf_liveness_name (n->liveness));
-    sf_reply_key (self, "heartbeat_age_ms");
-    if (n->heartbeat_age_ms >= 0)
-        sf_reply_int (self, n->heartbeat_age_ms);
-    else
-        sf_reply_nil (self);
-    sf_reply_kuint (self, "heartbeat", n->heartbeat);
-    sf_reply_kbool (self, "stale", n->stale);
-    sf_reply_ktext (self, "addr_internal", n->addr_internal);
-    sf_reply_ktext (self, "addr_external", n->addr_external);
-    sf_reply_ktext (self, "group", n->group);
-    sf_reply_ktext (self, "software_version", n->software_version);
-    sf_reply_kint (self, "started_at", n->started_at);
-    sf_reply_kint (self, "uptime_s", n->started_at > 0 && now > n->started_at
-                   && n->liveness != SF_LIVE_DOWN ? now - n->started_at : 0);
-    sf_reply_key (self, "limits");
-    sf_reply_map (self);
-    s_klimit (self, "max_primary_streams", n->max_primary_streams);
-    s_klimit (self, "max_in_kbps", n->max_in_kbps);
-    sf_reply_close (self);
-    sf_reply_key (self, "usage");
-    sf_reply_map (self);
-    sf_reply_key (self, "cpu_pct");
-    sf_reply_real (self, n->cpu_pct);
-    sf_reply_kuint (self, "mem_used_bytes", n->mem_used_bytes);
-    sf_reply_kuint (self, "mem_total_bytes", n->mem_total_bytes);
-    sf_reply_kuint (self, "in_kbps", n->in_kbps);
-    sf_reply_kuint (self, "out_kbps", n->out_kbps);
-    sf_reply_ktext (self, "bandwidth_source", n->bandwidth_source);
-    sf_reply_key (self, "disks");
-    sf_reply_array (self);
-    for (uint32_t i = 0; i < n->ndisks && i < SF_DISKS_MAX; i++) {
-        sf_reply_map (self);
-        sf_reply_kstr (self, "mount", n->disks [i].mount);
-        sf_reply_kuint (self, "free_bytes", n->disks [i].free_bytes);
-        sf_reply_kuint (self, "total_bytes", n->disks [i].total_bytes);
-        sf_reply_close (self);
-    }
-    sf_reply_close (self);
-    sf_reply_close (self);
-    sf_reply_key (self, "counts");
-    sf_reply_map (self);
-    sf_reply_kuint (self, "streams", n->nstreams);
-    sf_reply_kuint (self, "primary", n->nprimary);
-    sf_reply_kuint (self, "active", n->nactive);
-    sf_reply_close (self);
-    sf_reply_key (self, "templates");
-    sf_reply_map (self);
-    sf_reply_ktext (self, "rtsp", n->rtsp_template);
-    sf_reply_ktext (self, "hls", n->hls_template);
-    sf_reply_ktext (self, "rtmp", n->rtmp_template);
-    sf_reply_ktext (self, "rtsp_dvr", n->rtsp_dvr_template);
-    sf_reply_ktext (self, "hls_dvr", n->hls_dvr_template);
-    sf_reply_close (self);
-    s_version (self, n->version);
+    s_entity_t en = { n, NULL, n, n->liveness != SF_LIVE_DOWN, now };
+    s_entity_fields (self, sf_reply_node_fields (), &en, true);
     sf_reply_close (self);
 }
 

@@ -54,8 +54,10 @@
               (the value as its kind: TYPE and STATUS as names, FUNCS as an
               array of names, VERSION as {gen, seq}, RANGES with their links),
               TEXT (nil when empty), UID (the name when empty), TIME (nil
-              when ≤ 0), NNEG (nil when < 0) or UPTIME (the value, then
-              `uptime_s`: now − it while active, else 0)
+              when ≤ 0), NNEG (nil when < 0), NZ (nil when 0: no limit) or
+              UPTIME (the value, then `uptime_s`: now − it while running —
+              a stream active, a node not down —, else 0). Node lines have
+              REPLY too: the node entity (sf_reply_node), all in LIST
       col     NOCOL, or COL ("HEADER", "Label", WIDTH, FMT): a listing column,
               in table order: the CLI table's header and width (0: as wide as
               its longest cell), the web page's and the show's label, and
@@ -211,62 +213,62 @@
        "refused (`forbidden`, below)")
 
 #define SF_NODE_FIELDS(X) \
-    X (TOP, id, "id", STR, SF_NODE_MAX, SF_F_FULL | SF_F_LISTED | SF_F_REQUIRED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, id, "id", STR, SF_NODE_MAX, SF_F_FULL | SF_F_LISTED | SF_F_REQUIRED, NOSUM, NOSORT, REPLY (1, LIST, "id", VAL), NOCOL, "", \
        "node id; MUST equal the node in the agent's certificate (else `forbidden`)") \
-    X (TOP, addr_internal, "addr_internal", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, addr_internal, "addr_internal", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (6, LIST, "addr_internal", TEXT), NOCOL, "", \
        "internal address") \
-    X (TOP, addr_external, "addr_external", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, addr_external, "addr_external", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, REPLY (7, LIST, "addr_external", TEXT), NOCOL, "", \
        "external address; links use it") \
-    X (TOP, group, "group", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, group, "group", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, REPLY (8, LIST, "group", TEXT), NOCOL, "", \
        "`public`, `private` or `all`") \
-    X (TOP, max_primary_streams, "max_primary_streams", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, \
+    X (TOP, max_primary_streams, "max_primary_streams", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (11, LIST, "limits.max_primary_streams", NZ), NOCOL, \
        "0", "limit, 0 = none") \
-    X (TOP, max_in_kbps, "max_in_kbps", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
+    X (TOP, max_in_kbps, "max_in_kbps", U32, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (12, LIST, "limits.max_in_kbps", NZ), NOCOL, "0", \
        "limit, 0 = none") \
     X (TOP, software_version, "software_version", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, \
-       NOSORT, NOREPLY, NOCOL, "", "the media server's software version") \
-    X (TOP, started_at, "started_at", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
+       NOSORT, REPLY (9, LIST, "software_version", TEXT), NOCOL, "", "the media server's software version") \
+    X (TOP, started_at, "started_at", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (10, LIST, "started_at", UPTIME), NOCOL, "0", \
        "when the node's agent started (unix seconds)") \
-    X (TOP, rtsp_template, "rtsp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, rtsp_template, "rtsp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (23, LIST, "templates.rtsp", TEXT), NOCOL, "", \
        "live RTSP link template (4.1.3)") \
-    X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, hls_template, "hls_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (24, LIST, "templates.hls", TEXT), NOCOL, "", \
        "live HLS link template (4.1.3)") \
-    X (TOP, rtmp_template, "rtmp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, rtmp_template, "rtmp_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (25, LIST, "templates.rtmp", TEXT), NOCOL, "", \
        "live RTMP link template (4.1.3); empty: no RTMP link") \
     X (TOP, rtsp_dvr_template, "rtsp_dvr_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, \
-       NOSORT, NOREPLY, NOCOL, "", "archive RTSP link template (4.1.3)") \
+       NOSORT, REPLY (26, LIST, "templates.rtsp_dvr", TEXT), NOCOL, "", "archive RTSP link template (4.1.3)") \
     X (TOP, hls_dvr_template, "hls_dvr_template", STR, SF_ADDR_MAX, SF_F_FULL | SF_F_DETAIL, NOSUM, \
-       NOSORT, NOREPLY, NOCOL, "", "archive HLS link template (4.1.3)") \
-    X (USAGE, cpu_pct, "cpu_pct", DOUBLE, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", "CPU use, percent") \
-    X (USAGE, mem_used_bytes, "mem_used_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
+       NOSORT, REPLY (27, LIST, "templates.hls_dvr", TEXT), NOCOL, "", "archive HLS link template (4.1.3)") \
+    X (USAGE, cpu_pct, "cpu_pct", DOUBLE, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, REPLY (13, LIST, "usage.cpu_pct", VAL), NOCOL, "0", "CPU use, percent") \
+    X (USAGE, mem_used_bytes, "mem_used_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, REPLY (14, LIST, "usage.mem_used_bytes", VAL), NOCOL, "0", \
        "memory in use") \
-    X (USAGE, mem_total_bytes, "mem_total_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
+    X (USAGE, mem_total_bytes, "mem_total_bytes", U64, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, REPLY (15, LIST, "usage.mem_total_bytes", VAL), NOCOL, "0", \
        "memory in total") \
-    X (USAGE, in_kbps, "in_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", "traffic in") \
-    X (USAGE, out_kbps, "out_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "0", "traffic out") \
+    X (USAGE, in_kbps, "in_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, REPLY (16, LIST, "usage.in_kbps", VAL), NOCOL, "0", "traffic in") \
+    X (USAGE, out_kbps, "out_kbps", U32, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, REPLY (17, LIST, "usage.out_kbps", VAL), NOCOL, "0", "traffic out") \
     X (USAGE, bandwidth_source, "bandwidth_source", STR, SF_SHORT_MAX, SF_F_FULL | SF_F_LISTED, NOSUM, \
-       NOSORT, NOREPLY, NOCOL, "", "where in/out_kbps come from: `interface NAME` (its counters) or `streams` (the sum " \
+       NOSORT, REPLY (18, LIST, "usage.bandwidth_source", TEXT), NOCOL, "", "where in/out_kbps come from: `interface NAME` (its counters) or `streams` (the sum " \
        "of the node's stream bitrates; out = each to its viewers)") \
-    X (USAGE, disks, "disks", DISKS, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (USAGE, disks, "disks", DISKS, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (19, LIST, "usage.disks", VAL), NOCOL, "", \
        "array (≤16) of maps {`mount` str≤256, `free_bytes` u64, `total_bytes` u64}") \
-    X (TOP, heartbeat, "heartbeat", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
+    X (TOP, heartbeat, "heartbeat", U64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (4, LIST, "heartbeat", VAL), NOCOL, "0", \
        "heartbeat counter; ignored from agents") \
-    X (TOP, stale, "stale", BOOL, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "false", \
+    X (TOP, stale, "stale", BOOL, 0, SF_F_FULL | SF_F_LISTED, NOSUM, NOSORT, REPLY (5, LIST, "stale", VAL), NOCOL, "false", \
        "the agent's source is down (no good state read since the agent started, or failing " \
        "now): the node's placements are its last good state. Set from heartbeats; ignored in " \
        "node records from agents") \
-    X (TOP, version, "version", VERSION, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, version, "version", VERSION, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (28, LIST, "version", VAL), NOCOL, "", \
        "ignored on ingest, present in replies") \
     X (TOP, kind, "kind", TAG, 0, SF_F_FULL, NOSUM, NOSORT, NOREPLY, NOCOL, "node", "`\"node\"`, written by senders, not read") \
-    X (TOP, liveness, "liveness", LIVENESS, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, liveness, "liveness", LIVENESS, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, REPLY (2, LIST, "liveness", VAL), NOCOL, "", \
        "derived: `alive`, `suspect` or `down`") \
-    X (TOP, heartbeat_age_ms, "heartbeat_age_ms", I64, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, heartbeat_age_ms, "heartbeat_age_ms", I64, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, REPLY (3, LIST, "heartbeat_age_ms", NNEG), NOCOL, "", \
        "derived: time since the last heartbeat; −1 if never seen") \
-    X (TOP, nstreams, "nstreams", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, nstreams, "nstreams", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, REPLY (20, LIST, "counts.streams", VAL), NOCOL, "", \
        "derived: placements on the node") \
-    X (TOP, nprimary, "nprimary", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, nprimary, "nprimary", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, REPLY (21, LIST, "counts.primary", VAL), NOCOL, "", \
        "derived: primary placements") \
-    X (TOP, nactive, "nactive", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
+    X (TOP, nactive, "nactive", U32, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, REPLY (22, LIST, "counts.active", VAL), NOCOL, "", \
        "derived: active placements") \
     X (ALIAS, in_kbps, "in_kbps_total", U32, 0, SF_F_DERIVED, NOSUM, NOSORT, NOREPLY, NOCOL, "", \
        "derived: the same as `usage.in_kbps`")
@@ -429,7 +431,7 @@ typedef struct {
 typedef enum { SF_RS_NONE, SF_RS_LIST, SF_RS_DETAIL } sf_reply_sect_t;
 //  How a reply writes it (REPLY's HOW)
 typedef enum {
-    SF_RH_VAL, SF_RH_TEXT, SF_RH_UID, SF_RH_TIME, SF_RH_NNEG, SF_RH_UPTIME
+    SF_RH_VAL, SF_RH_TEXT, SF_RH_UID, SF_RH_TIME, SF_RH_NNEG, SF_RH_NZ, SF_RH_UPTIME
 } sf_reply_how_t;
 //  How a listing cell is drawn (COL's FMT)
 typedef enum {
@@ -441,6 +443,8 @@ const char *sf_col_fmt_name (int fmt);
 
 //  The stream fields that have a REPLY, in reply order (POS), ended by NULL
 const sf_field_t *const *sf_reply_fields (void);
+//  The same for the node's fields (the node entity)
+const sf_field_t *const *sf_reply_node_fields (void);
 //  The reply path's key and group: "reconnects.attempts" is key "attempts"
 //  in group "reconnects" (group_len 10); a top-level key has group_len 0
 const char *sf_field_reply_key (const sf_field_t *f, size_t *group_len);

@@ -176,25 +176,34 @@ sf_col_fmt_name (int fmt)
 }
 
 #define S_NSTREAM (sizeof (sf_stream_fields) / sizeof (sf_stream_fields [0]))
+#define S_NNODE (sizeof (sf_node_fields) / sizeof (sf_node_fields [0]))
 static const sf_field_t *s_reply_order [S_NSTREAM];
+static const sf_field_t *s_reply_node_order [S_NNODE];
 static pthread_once_t s_reply_once = PTHREAD_ONCE_INIT;
 
-//  Orders the REPLY lines by POS once (an insertion sort over ~40 lines)
+//  Orders a table's REPLY lines by POS (an insertion sort over ~40 lines)
 static void
-s_reply_order_build (void)
+s_reply_order_of (const sf_field_t *table, const sf_field_t **order)
 {
     size_t n = 0;
-    for (const sf_field_t *f = sf_stream_fields; f->key; f++) {
+    for (const sf_field_t *f = table; f->key; f++) {
         if (!f->reply_path)
             continue;
         size_t at = n++;
-        while (at > 0 && s_reply_order [at - 1]->reply_pos > f->reply_pos) {
-            s_reply_order [at] = s_reply_order [at - 1];
+        while (at > 0 && order [at - 1]->reply_pos > f->reply_pos) {
+            order [at] = order [at - 1];
             at--;
         }
-        s_reply_order [at] = f;
+        order [at] = f;
     }
-    s_reply_order [n] = NULL;
+    order [n] = NULL;
+}
+
+static void
+s_reply_order_build (void)
+{
+    s_reply_order_of (sf_stream_fields, s_reply_order);
+    s_reply_order_of (sf_node_fields, s_reply_node_order);
 }
 
 const sf_field_t *const *
@@ -202,6 +211,13 @@ sf_reply_fields (void)
 {
     pthread_once (&s_reply_once, s_reply_order_build);
     return s_reply_order;
+}
+
+const sf_field_t *const *
+sf_reply_node_fields (void)
+{
+    pthread_once (&s_reply_once, s_reply_order_build);
+    return s_reply_node_order;
 }
 
 const char *
