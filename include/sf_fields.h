@@ -13,6 +13,11 @@
         rows at start (controller/store.c)
       - the sort keys sf_sort_key_t, their names and values (sf_filter.h,
         proto/filter.c, controller/query.c)
+      - the read model's numeric columns (one per U32 / I64 SUM line) and
+        ordered indexes (one per NUM, PAIR, AGE sort key), their index keys
+        and sort values (controller/readmodel.c)
+      - the node entity of query replies (sf_reply_node): the node lines'
+        REPLY column
       - docs/protocol.md's record field tables (tools/gen-fields.sh)
       - the reply encoder of the stream entity, list rows and detail
         (controller/reply.c, sf_reply_stream): the REPLY column
@@ -71,10 +76,10 @@
       doc     the meaning, for docs/protocol.md
 
     Adding a field: one line here (the struct member, wire key, codec, summary
-    and its migration, sort key, reply, CLI column, the
-    page's column and docs follow), the adapter that fills it, and the page
-    only where the column needs a drawing of its own; an ordered read-model
-    index for a new sort key is still by hand in controller/readmodel.c
+    and its migration, sort key, the read model's column and ordered index
+    (controller/readmodel.c: a U32 SUM line with SORT NUM or PAIR), reply,
+    CLI column, the page's column and docs follow), the adapter that fills
+    it, and the page only where the column needs a drawing of its own
     (docs/architecture.md, "The field table").
 */
 #ifndef SF_FIELDS_H
