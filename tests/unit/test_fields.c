@@ -674,13 +674,13 @@ test_protocol_doc_tables_are_the_field_table (void **state)
 //  listing's columns can derive from them: positions unique, the lines of
 //  one reply map adjacent in reply order, every listed line in list rows,
 //  every column in list rows, a pair column followed by a line that is too
+//  A table's REPLY lines in their reply order: positions rise, and a nested
+//  map's lines are adjacent (a group, once left, is never entered again)
 static void
-test_reply_and_columns_follow_the_table (void **state)
+s_check_reply_order (const sf_field_t *table, const sf_field_t *const *order)
 {
-    (void) state;
-    const sf_field_t *const *order = sf_reply_fields ();
     size_t n = 0;
-    for (const sf_field_t *f = sf_stream_fields; f->key; f++)
+    for (const sf_field_t *f = table; f->key; f++)
         n += f->reply_path != NULL;
     //  A group, once left, is never entered again
     const char *closed [32];
@@ -709,6 +709,17 @@ test_reply_and_columns_follow_the_table (void **state)
         }
     }
     assert_int_equal (i, n);
+}
+
+static void
+test_reply_and_columns_follow_the_table (void **state)
+{
+    (void) state;
+    s_check_reply_order (sf_stream_fields, sf_reply_fields ());
+    s_check_reply_order (sf_node_fields, sf_reply_node_fields ());
+    for (const sf_field_t *f = sf_node_fields; f->key; f++)
+        if (f->reply_path && f->reply_how == SF_RH_UPTIME && f->kind != SF_K_I64)
+            fail_msg ("node %s: UPTIME needs an i64 time", f->member);
     for (const sf_field_t *f = sf_stream_fields; f->key; f++) {
         if ((f->where & SF_F_LISTED) && f->reply_sect != SF_RS_LIST)
             fail_msg ("%s is listed but not in list rows (REPLY LIST)", f->member);
