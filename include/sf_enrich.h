@@ -30,4 +30,7 @@ void sf_enrich_destroy (sf_enrich_t **self_p);
 //  in a step are logged (rate-limited) and do not fail the poll: the
 //  source's own state is still worth reporting.
 void sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived);
+//  True when a configured step rewrites placements (DVR directory,
+//  overrides, RTSP probe): then every poll must report every placement
+bool sf_enrich_rewrites_streams (const sf_enrich_t *self);
 #endif

@@ -34,6 +34,21 @@ typedef struct {
     sf_node_t node;             //  node info and usage the source knows
     bool has_node;
     char error [256];
+    //  A partial state, from an adapter that knows what it changed (simulate):
+    //  the runner sets partial_ok when nothing after the adapter rewrites
+    //  placements (no DVR directory, overrides or RTSP probe); the adapter
+    //  may then set partial and report in items only the placements that
+    //  changed or came since its previous good poll, complete, and in gone
+    //  the names it no longer reports. Every other placement is as that poll
+    //  reported it, and the agent keeps it without packing or comparing it
+    //  again: a poll costs what changed, not the node's size. A partial
+    //  state's node info carries the node's totals (in_kbps, out_kbps,
+    //  bandwidth_source), since the set cannot sum them. Never the first
+    //  good poll.
+    bool partial_ok;
+    bool partial;
+    char **gone;                //  owned names
+    size_t ngone, gone_cap;
 } sf_streamset_t;
 
 void sf_streamset_init (sf_streamset_t *self);
@@ -45,6 +60,12 @@ void sf_streamset_reserve (sf_streamset_t *self, size_t count);
 //  aborts, sf_alloc.h)
 sf_stream_t *sf_streamset_add (sf_streamset_t *self, const char *name);
 sf_stream_t *sf_streamset_find (sf_streamset_t *self, const char *name);
+//  Appends *item as it is, taking what it owns (item is left initialised)
+sf_stream_t *sf_streamset_take (sf_streamset_t *self, sf_stream_t *item);
+//  Removes items [index], the last one moving into its place
+void sf_streamset_remove (sf_streamset_t *self, size_t index);
+//  A partial state's name that is no longer reported
+void sf_streamset_gone (sf_streamset_t *self, const char *name);
 
 struct sf_agent_config_t;
 
@@ -103,5 +124,8 @@ int sf_source_poll (sf_source_t *self, sf_streamset_t *set);
 //  a state that sf_source_find ("push")->poll and ->destroy take, and one
 //  JSON line applied to it, its answer ("ok\n" or "error: ...\n") in reply
 void *sf_push_decoder_new (void);
+//  The simulate adapter's clock (unix seconds) when set: tests compare two
+//  simulations tick for tick; NULL, the default, is the real clock
+extern const int64_t *sf_simulate_clock;
 void sf_push_decoder_line (void *state, const char *line, size_t len, char *reply, size_t cap);
 #endif

@@ -53,6 +53,7 @@ typedef struct {
     size_t size, cap;
     int64_t changed_at_ms;      //  its stamp: when it last changed
     bool seen;
+    size_t index;               //  its place in the last good state (a->last)
 } s_entry_t;
 
 //  S_WAIT: the controller asked us to retry later (docs/protocol.md, retry);
@@ -335,71 +336,146 @@ s_pack_node_static (s_agent_t *a, const sf_node_t *n)
     sf_node_pack (&pk, &info, 0);
 }
 
+//  One placement of the state against what we last reported of it: a
+//  change (put or patch) when its bytes differ. 1 when it was a change.
+static size_t
+s_diff_one (s_agent_t *a, sf_stream_t *s, size_t index)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &a->pack, msgpack_sbuffer_write);
+    SF_STRSET (s->node, a->cfg->node);
+    s->version.gen = s->version.seq = 0;
+    s->transfer = false;
+    s->migrated_to [0] = 0;
+    s_entry_t *e = zhashx_lookup (a->entries, s->name);
+    if (e && e->seen)
+        return 0;                   //  a source that reports a name twice: first wins
+    //  Every change carries the wall-clock time it was seen (unless the
+    //  source knows better): the controller's migration events take their
+    //  times from the records, so every controller derives the same ones.
+    //  Compare with the previous stamp so that the stamp alone is no change.
+    bool stamp = s->changed_at_ms == 0;
+    if (stamp)
+        s->changed_at_ms = e ? e->changed_at_ms : 0;
+    msgpack_sbuffer_clear (&a->pack);
+    sf_stream_pack (&pk, s, SF_ENC_FULL);
+    if (e && e->size == a->pack.size && memcmp (e->bytes, a->pack.data, e->size) == 0) {
+        e->seen = true;
+        e->index = index;
+        return 0;
+    }
+    if (stamp) {
+        s->changed_at_ms = sf_now_ms ();
+        msgpack_sbuffer_clear (&a->pack);
+        sf_stream_pack (&pk, s, SF_ENC_FULL);
+    }
+    //  A placement the controller has seen goes as a patch of the fields
+    //  that changed (docs/protocol.md, "patch"), when that is smaller
+    bool patched = false;
+    if (e && a->peer_patch) {
+        msgpack_sbuffer_clear (&a->delta);
+        msgpack_packer dp;
+        msgpack_packer_init (&dp, &a->delta, msgpack_sbuffer_write);
+        int n = sf_stream_diff (&dp, e->bytes, e->size, a->pack.data, a->pack.size);
+        patched = n > 0 && a->delta.size < a->pack.size;
+    }
+    if (!e) {
+        e = sf_xcalloc (1, sizeof (*e));
+        zhashx_insert (a->entries, s->name, e);
+    }
+    //  The entry's buffer is reused: a changed placement costs a copy
+    //  of its bytes, an allocation only when it outgrows what it had
+    if (e->cap < a->pack.size) {
+        e->cap = a->pack.size + 64;
+        e->bytes = sf_xrealloc (e->bytes, e->cap);
+    }
+    memcpy (e->bytes, a->pack.data, a->pack.size);
+    e->size = a->pack.size;
+    e->changed_at_ms = s->changed_at_ms;
+    e->seen = true;
+    e->index = index;
+    if (patched)
+        s_buffer_add (a, 'a', a->delta.data, a->delta.size);
+    else
+        s_buffer_add (a, 'p', e->bytes, e->size);
+    return 1;
+}
+
+//  The node record, when its info changed
+static size_t
+s_diff_node (s_agent_t *a, const sf_streamset_t *set)
+{
+    sf_node_t n;
+    s_node_info (a, set, &n);
+    s_pack_node_static (a, &n);
+    if (a->node_size != a->pack.size || !a->node_bytes
+    ||  memcmp (a->node_bytes, a->pack.data, a->pack.size) != 0) {
+        char *copy = sf_xmalloc (a->pack.size);
+        memcpy (copy, a->pack.data, a->pack.size);
+        free (a->node_bytes);
+        a->node_bytes = copy;
+        a->node_size = a->pack.size;
+        s_buffer_add (a, 'n', copy, a->node_size);
+        return 1;
+    }
+    return 0;
+}
+
+//  A partial state (sf_source.h) merged into a->last: gone names first,
+//  then the placements that changed, each diffed alone. The rest of
+//  a->last is what we reported before, and is not touched.
+static size_t
+s_merge (s_agent_t *a, sf_streamset_t *set)
+{
+    size_t changes = 0;
+    for (size_t i = 0; i < set->ngone; i++) {
+        s_entry_t *e = zhashx_lookup (a->entries, set->gone [i]);
+        if (!e)
+            continue;
+        size_t at = e->index, moved = a->last.count - 1;
+        if (at < a->last.count && strcmp (a->last.items [at].name, set->gone [i]) == 0) {
+            sf_streamset_remove (&a->last, at);
+            //  The last one moved into its place
+            s_entry_t *m = at < moved ? zhashx_lookup (a->entries, a->last.items [at].name) : NULL;
+            if (m && m->index == moved)
+                m->index = at;
+        }
+        s_buffer_add (a, 'd', set->gone [i], strlen (set->gone [i]));
+        zhashx_delete (a->entries, set->gone [i]);
+        changes++;
+    }
+    for (size_t i = 0; i < set->count; i++) {
+        sf_stream_t *s = &set->items [i];
+        s_entry_t *e = zhashx_lookup (a->entries, s->name);
+        size_t at;
+        if (e && e->index < a->last.count && strcmp (a->last.items [e->index].name, s->name) == 0) {
+            at = e->index;
+            sf_stream_clear (&a->last.items [at]);
+            a->last.items [at] = *s;
+            sf_stream_init (s);
+        }
+        else {
+            at = a->last.count;
+            sf_streamset_take (&a->last, s);
+        }
+        if (e)
+            e->seen = false;        //  compared again below
+        changes += s_diff_one (a, &a->last.items [at], at);
+    }
+    a->last.node = set->node;
+    a->last.has_node = set->has_node;
+    changes += s_diff_node (a, &a->last);
+    return changes;
+}
+
 static size_t
 s_diff (s_agent_t *a, sf_streamset_t *set)
 {
     size_t changes = 0;
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &a->pack, msgpack_sbuffer_write);
     for (s_entry_t *e = zhashx_first (a->entries); e; e = zhashx_next (a->entries))
         e->seen = false;
-    for (size_t i = 0; i < set->count; i++) {
-        sf_stream_t *s = &set->items [i];
-        SF_STRSET (s->node, a->cfg->node);
-        s->version.gen = s->version.seq = 0;
-        s->transfer = false;
-        s->migrated_to [0] = 0;
-        s_entry_t *e = zhashx_lookup (a->entries, s->name);
-        if (e && e->seen)
-            continue;               //  a source that reports a name twice: first wins
-        //  Every change carries the wall-clock time it was seen (unless the
-        //  source knows better): the controller's migration events take their
-        //  times from the records, so every controller derives the same ones.
-        //  Compare with the previous stamp so that the stamp alone is no change.
-        bool stamp = s->changed_at_ms == 0;
-        if (stamp)
-            s->changed_at_ms = e ? e->changed_at_ms : 0;
-        msgpack_sbuffer_clear (&a->pack);
-        sf_stream_pack (&pk, s, SF_ENC_FULL);
-        if (e && e->size == a->pack.size && memcmp (e->bytes, a->pack.data, e->size) == 0) {
-            e->seen = true;
-            continue;
-        }
-        if (stamp) {
-            s->changed_at_ms = sf_now_ms ();
-            msgpack_sbuffer_clear (&a->pack);
-            sf_stream_pack (&pk, s, SF_ENC_FULL);
-        }
-        //  A placement the controller has seen goes as a patch of the fields
-        //  that changed (docs/protocol.md, "patch"), when that is smaller
-        bool patched = false;
-        if (e && a->peer_patch) {
-            msgpack_sbuffer_clear (&a->delta);
-            msgpack_packer dp;
-            msgpack_packer_init (&dp, &a->delta, msgpack_sbuffer_write);
-            int n = sf_stream_diff (&dp, e->bytes, e->size, a->pack.data, a->pack.size);
-            patched = n > 0 && a->delta.size < a->pack.size;
-        }
-        if (!e) {
-            e = sf_xcalloc (1, sizeof (*e));
-            zhashx_insert (a->entries, s->name, e);
-        }
-        //  The entry's buffer is reused: a changed placement costs a copy
-        //  of its bytes, an allocation only when it outgrows what it had
-        if (e->cap < a->pack.size) {
-            e->cap = a->pack.size + 64;
-            e->bytes = sf_xrealloc (e->bytes, e->cap);
-        }
-        memcpy (e->bytes, a->pack.data, a->pack.size);
-        e->size = a->pack.size;
-        e->changed_at_ms = s->changed_at_ms;
-        e->seen = true;
-        if (patched)
-            s_buffer_add (a, 'a', a->delta.data, a->delta.size);
-        else
-            s_buffer_add (a, 'p', e->bytes, e->size);
-        changes++;
-    }
+    for (size_t i = 0; i < set->count; i++)
+        changes += s_diff_one (a, &set->items [i], i);
     //  Names no longer reported are deleted (a list only when there are any)
     size_t seen = 0;
     for (s_entry_t *e = zhashx_first (a->entries); e; e = zhashx_next (a->entries))
@@ -416,19 +492,7 @@ s_diff (s_agent_t *a, sf_streamset_t *set)
         }
         zlistx_destroy (&gone);
     }
-    sf_node_t n;
-    s_node_info (a, set, &n);
-    s_pack_node_static (a, &n);
-    if (a->node_size != a->pack.size || !a->node_bytes
-    ||  memcmp (a->node_bytes, a->pack.data, a->pack.size) != 0) {
-        char *copy = sf_xmalloc (a->pack.size);
-        memcpy (copy, a->pack.data, a->pack.size);
-        free (a->node_bytes);
-        a->node_bytes = copy;
-        a->node_size = a->pack.size;
-        s_buffer_add (a, 'n', copy, a->node_size);
-        changes++;
-    }
+    changes += s_diff_node (a, set);
     return changes;
 }
 
@@ -921,16 +985,39 @@ s_on_source (s_agent_t *a)
     if (zsock_recv (a->source, "ip", &rc, &ptr) || !ptr)
         return;
     sf_streamset_t *set = ptr;
+    if (rc == 0 && set->partial && !a->have_last) {
+        //  Cannot happen with a conforming adapter (never the first good poll)
+        sf_log_limited (&a->rl, SF_LOG_WARN, "source %s reported a partial state before a whole "
+                        "one: ignored", a->ops->name);
+        sf_streamset_clear (set);
+        free (set);
+        return;
+    }
     if (rc == 0) {
+        bool was_failing = a->failing;
         if (a->failing)
             sf_info ("source %s is answering again", a->ops->name);
         a->failing = false;
-        if (a->have_last)
-            sf_streamset_clear (&a->last);
-        a->last = *set;
-        a->have_last = true;
-        free (set);
-        s_diff (a, &a->last);
+        if (set->partial) {
+            //  What changed, merged into the last good state; after a
+            //  failing streak, the stale marks go from all of it
+            if (was_failing)
+                for (size_t i = 0; i < a->last.count; i++)
+                    a->last.items [i].stale = false;
+            s_merge (a, set);
+            sf_streamset_clear (set);
+            free (set);
+            if (was_failing)
+                s_diff (a, &a->last);
+        }
+        else {
+            if (a->have_last)
+                sf_streamset_clear (&a->last);
+            a->last = *set;
+            a->have_last = true;
+            free (set);
+            s_diff (a, &a->last);
+        }
         if (a->snap_waits && a->state == S_STREAMING) {
             sf_info ("source %s produced its first good state: sending the snapshot", a->ops->name);
             s_send_snapshot (a);
@@ -944,10 +1031,12 @@ s_on_source (s_agent_t *a)
                  a->have_last ? "keeping the last good state, marked stale"
                               : "no good state read yet: the node is reported stale and nothing "
                                 "of it is replaced until one is");
+    bool was_failing = a->failing;
     a->failing = true;
     sf_streamset_clear (set);
     free (set);
-    if (a->have_last) {
+    //  Once per streak: the state does not change while it lasts
+    if (a->have_last && !was_failing) {
         for (size_t i = 0; i < a->last.count; i++)
             a->last.items [i].stale = true;
         s_diff (a, &a->last);

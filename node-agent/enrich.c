@@ -139,6 +139,12 @@ s_node_info (sf_enrich_t *self, sf_streamset_t *set)
         snprintf (node->bandwidth_source, sizeof node->bandwidth_source, "interface %.50s",
                   cfg->net_interface);
     }
+    else
+    if (set->partial) {
+        //  The adapter's own totals: a partial state cannot be summed here
+        if (!node->bandwidth_source [0])
+            SF_STRSET (node->bandwidth_source, "streams");
+    }
     else {
         uint64_t in = 0, out = 0;
         for (size_t i = 0; i < set->count; i++) {
@@ -233,4 +239,10 @@ sf_enrich_apply (sf_enrich_t *self, sf_streamset_t *set, bool add_archived)
     if (self->probe)
         sf_rtsp_probe_apply (self->probe, set, sf_now_ms ());
     s_node_info (self, set);
+}
+
+bool
+sf_enrich_rewrites_streams (const sf_enrich_t *self)
+{
+    return self->dvr || self->overrides || self->probe;
 }

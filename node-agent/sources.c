@@ -119,6 +119,9 @@ sf_source_wait (sf_source_t *self, int timeout_ms)
 int
 sf_source_poll (sf_source_t *self, sf_streamset_t *set)
 {
+    //  Only the adapter's changes, when nothing after it rewrites placements
+    set->partial_ok = !sf_enrich_rewrites_streams (self->enrich);
+    set->partial = false;
     int rc = self->ops->poll (self->state, set);
     if (rc)
         return rc;

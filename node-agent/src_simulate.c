@@ -27,6 +27,7 @@ typedef struct {
     int64_t dvr_to;             //  end of the archive as last reported
     int64_t gap_at, gap_len;    //  one gap in the archive, if any
     uint32_t width, height;
+    bool dirty;                 //  changed since the last poll reported it
 } s_sim_stream_t;
 
 typedef struct {
@@ -59,7 +60,20 @@ typedef struct {
     uint64_t next_id;
     char prefix [SF_NAME_MAX - 16];
     int64_t ticks;
+    bool reported;              //  a good poll reported every stream
+    //  Names replaced since the last poll (reported gone by a partial one)
+    char (*gone) [SF_NAME_MAX + 1];
+    size_t ngone, gone_cap;
 } s_sim_t;
+
+//  Tests set it to compare two simulations tick for tick; NULL: the clock
+const int64_t *sf_simulate_clock;
+
+static int64_t
+s_now (void)
+{
+    return sf_simulate_clock ? *sf_simulate_clock : (int64_t) time (NULL);
+}
 
 static uint64_t
 s_rand (s_sim_t *self)
@@ -83,6 +97,7 @@ static void
 s_new_stream (s_sim_t *self, s_sim_stream_t *s, int64_t now)
 {
     memset (s, 0, sizeof (*s));
+    s->dirty = true;
     snprintf (s->name, sizeof (s->name), "%.63s-cam%05llu", self->prefix,
               (unsigned long long) (self->next_id++ % 100000000ULL));
     s->type = s_pick (self, 100) < 80 ? SF_TYPE_PRIMARY : SF_TYPE_SECONDARY;
@@ -132,12 +147,14 @@ s_create (const sf_agent_config_t *agent, const void *config, char *err, size_t 
         free (self);
         return NULL;
     }
-    int64_t now = time (NULL);
+    int64_t now = s_now ();
     for (size_t i = 0; i < self->count; i++)
         s_new_stream (self, &self->streams [i], now);
     return self;
 }
 
+//  Marks what it changes dirty: a poll reports only those (a partial state,
+//  sf_source.h), so that 10,000 streams of which 1,000 move cost 1,000
 static void
 s_tick (s_sim_t *self, int64_t now)
 {
@@ -155,10 +172,12 @@ s_tick (s_sim_t *self, int64_t now)
                 if (s_pick (self, 2) || s->clients == 0) s->clients++;
                 else s->clients--;
             }
+            s->dirty = true;
         }
-        else {
+        else if (s->bitrate_kbps || s->clients) {
             s->bitrate_kbps = 0;
             s->clients = 0;
+            s->dirty = true;
         }
         if (churn && s_pick (self, 100) < churn) {
             switch (s->status) {
@@ -180,11 +199,17 @@ s_tick (s_sim_t *self, int64_t now)
                     s->attempts = 0;
                     break;
             }
+            s->dirty = true;
         }
     }
     //  About one stream in a thousand goes away and another comes
     if (self->count && s_pick (self, 1000) < (self->count + 999) / 1000 && churn) {
         size_t victim = s_pick (self, (uint32_t) self->count);
+        if (self->ngone == self->gone_cap) {
+            self->gone_cap = self->gone_cap ? self->gone_cap * 2 : 16;
+            self->gone = sf_xreallocarray (self->gone, self->gone_cap, sizeof (self->gone [0]));
+        }
+        memcpy (self->gone [self->ngone++], self->streams [victim].name, sizeof (self->gone [0]));
         s_new_stream (self, &self->streams [victim], now);
     }
 }
@@ -253,12 +278,38 @@ static int
 s_poll (void *state, sf_streamset_t *set)
 {
     s_sim_t *self = state;
-    int64_t now = time (NULL);
+    int64_t now = s_now ();
     if (self->ticks++ > 0)
         s_tick (self, now);
+    //  Only what changed, when the runner takes that and every stream has
+    //  been reported once; else all of them
+    bool partial = set->partial_ok && self->reported;
+    uint64_t in = 0, out = 0;
     for (size_t i = 0; i < self->count; i++) {
-        s_fill (self, &self->streams [i], sf_streamset_add (set, self->streams [i].name), now);
+        s_sim_stream_t *s = &self->streams [i];
+        if (s->status == SF_STATUS_ACTIVE) {
+            in += s->bitrate_kbps;
+            out += (uint64_t) s->bitrate_kbps * s->clients;
+        }
+        if (!partial || s->dirty)
+            s_fill (self, s, sf_streamset_add (set, s->name), now);
+        s->dirty = false;
     }
+    if (partial) {
+        //  A name replaced and then drawn again (a collision) is reported
+        //  as changed, not gone: the set's items win
+        for (size_t i = 0; i < self->ngone; i++)
+            sf_streamset_gone (set, self->gone [i]);
+        set->partial = true;
+        //  The node's totals, which the runner cannot sum from a partial state
+        sf_node_init (&set->node);
+        set->has_node = true;
+        set->node.in_kbps = in > UINT32_MAX ? UINT32_MAX : (uint32_t) in;
+        set->node.out_kbps = out > UINT32_MAX ? UINT32_MAX : (uint32_t) out;
+        SF_STRSET (set->node.bandwidth_source, "streams");
+    }
+    self->ngone = 0;
+    self->reported = true;
     return 0;
 }
 
@@ -268,6 +319,7 @@ s_destroy (void **state_p)
     s_sim_t *self = *state_p;
     if (self) {
         free (self->streams);
+        free (self->gone);
         free (self);
         *state_p = NULL;
     }

@@ -12,6 +12,8 @@
 #include "sf_aipix.h"
 #include "sf_log.h"
 #include "sf_nginx_stat.h"
+#include "sf_codec.h"
+#include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +135,102 @@ test_runner_enriches (void **state)
     assert_non_null (strstr (err, "nginx-rtmp"));
 }
 
+//  The simulator's partial states (sf_source.h): merged poll after poll,
+//  they make exactly the state a whole poll of the same simulation reports
+//  (same seed, same ticks), the replaced streams gone and the new ones in
+static void
+s_pack_bytes (const sf_stream_t *s, msgpack_sbuffer *buf)
+{
+    msgpack_sbuffer_clear (buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    sf_stream_pack (&pk, s, SF_ENC_FULL);
+}
+
+static void
+test_simulate_partial_matches_whole (void **state)
+{
+    (void) state;
+    static sf_agent_config_t cfg;
+    sf_config_defaults (sf_agent_options (), &cfg);
+    snprintf (cfg.node, sizeof cfg.node, "sim-1");
+    char *argv [] = { "agent", "--sim-streams", "10000", "--sim-update-pct", "10", "--sim-churn-pct", "5",
+                      "--sim-seed", "7", NULL };
+    char err [256];
+    assert_int_equal (sf_config_parse_args (sf_agent_options (), &cfg, 9, argv, 1, err, sizeof err), 9);
+    const void *sc = sf_agent_source_config_const (&cfg, &sf_source_simulate);
+    void *whole = sf_source_simulate.create (&cfg, sc, err, sizeof err);
+    void *part = sf_source_simulate.create (&cfg, sc, err, sizeof err);
+    assert_non_null (whole);
+    assert_non_null (part);
+    //  The merged state: records by name
+    zhashx_t *merged = zhashx_new ();
+    zhashx_set_destructor (merged, (zhashx_destructor_fn *) zchunk_destroy);
+    msgpack_sbuffer buf, other;
+    msgpack_sbuffer_init (&buf);
+    msgpack_sbuffer_init (&other);
+    size_t gone = 0, partial_items = 0;
+    //  One clock for both, a second a poll: their ticks are the same
+    int64_t clock = 1796000000;
+    sf_simulate_clock = &clock;
+    for (int poll = 0; poll < 240; poll++, clock++) {
+        bool check = poll == 0 || poll % 60 == 59;
+        sf_streamset_t a, b;
+        sf_streamset_init (&a);
+        sf_streamset_init (&b);
+        a.partial_ok = !check;      //  whole when compared
+        b.partial_ok = true;
+        assert_int_equal (sf_source_simulate.poll (whole, &a), 0);
+        assert_int_equal (sf_source_simulate.poll (part, &b), 0);
+        assert_true (a.partial == !check || poll == 0);
+        //  Never the first poll
+        assert_true (b.partial == (poll > 0));
+        if (poll > 0)
+            partial_items += b.count;
+        for (size_t i = 0; i < b.ngone; i++) {
+            assert_non_null (zhashx_lookup (merged, b.gone [i]));
+            zhashx_delete (merged, b.gone [i]);
+            gone++;
+        }
+        for (size_t i = 0; i < b.count; i++) {
+            s_pack_bytes (&b.items [i], &buf);
+            zhashx_update (merged, b.items [i].name, zchunk_new (buf.data, buf.size));
+        }
+        if (check) {
+            assert_false (a.partial);
+            assert_int_equal (a.count, 10000);
+            assert_int_equal (zhashx_size (merged), a.count);
+            uint64_t in = 0;
+            for (size_t i = 0; i < a.count; i++) {
+                zchunk_t *bytes = zhashx_lookup (merged, a.items [i].name);
+                assert_non_null (bytes);
+                s_pack_bytes (&a.items [i], &other);
+                assert_int_equal (zchunk_size (bytes), other.size);
+                assert_memory_equal (zchunk_data (bytes), other.data, other.size);
+                if (a.items [i].status == SF_STATUS_ACTIVE)
+                    in += a.items [i].bitrate_kbps;
+            }
+            //  A partial state carries the node's totals itself
+            if (b.partial) {
+                assert_true (b.has_node);
+                assert_int_equal (b.node.in_kbps, in);
+                assert_string_equal (b.node.bandwidth_source, "streams");
+            }
+        }
+        sf_streamset_clear (&a);
+        sf_streamset_clear (&b);
+    }
+    //  Streams were replaced, and a poll reported a fraction of the node
+    assert_true (gone > 0);
+    assert_true (partial_items < 239 * 10000 / 4);
+    zhashx_destroy (&merged);
+    msgpack_sbuffer_destroy (&buf);
+    msgpack_sbuffer_destroy (&other);
+    sf_source_simulate.destroy (&whole);
+    sf_source_simulate.destroy (&part);
+    sf_simulate_clock = NULL;
+}
+
 int
 main (void)
 {
@@ -141,6 +239,7 @@ main (void)
         cmocka_unit_test (test_every_option_listed),
         cmocka_unit_test (test_options_land_in_adapter_config),
         cmocka_unit_test (test_runner_enriches),
+        cmocka_unit_test (test_simulate_partial_matches_whole),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
