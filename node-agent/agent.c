@@ -565,9 +565,14 @@ s_connect (s_agent_t *a)
     zsock_set_immediate (a->sock, 1);
     //  Told apart from a slow one by the transport: libzmq's I/O thread
     //  answers PINGs however busy the controller's threads are, so a
-    //  connection that stays up means a live controller (s_silence_limit)
+    //  connection that stays up means a live controller (s_silence_limit).
+    //  Twice the silence limit: on a saturated host that I/O thread too
+    //  waits for a CPU, and the soak saw busy controllers' connections time
+    //  out at 3 s and their agents fail over, each a snapshot more for the
+    //  next controller. A dead process still drops the connection at once
+    //  (its TCP connection closes); only a host gone silent takes this long.
     zsock_set_heartbeat_ivl (a->sock, S_ZMTP_HEARTBEAT_MS);
-    zsock_set_heartbeat_timeout (a->sock, (int) a->cfg->controller_timeout_ms);
+    zsock_set_heartbeat_timeout (a->sock, (int) (2 * a->cfg->controller_timeout_ms));
     //  Watch the connection, so that a controller that does not answer is
     //  told apart: nothing listening, a handshake that never completes (the
     //  wrong --server-cert), or our certificate refused (proto/conndiag.c)
