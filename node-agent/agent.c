@@ -54,6 +54,7 @@ typedef struct {
     int64_t changed_at_ms;      //  its stamp: when it last changed
     bool seen;
     size_t index;               //  its place in the last good state (a->last)
+    uint64_t seq;               //  the seq of its last change (or snapshot record)
 } s_entry_t;
 
 //  S_WAIT: the controller asked us to retry later (docs/protocol.md, retry);
@@ -77,6 +78,7 @@ typedef struct {
     uint64_t seq;               //  last seq stamped
     uint64_t sent;              //  last seq sent on this connection
     uint64_t acked;
+    uint64_t *acked_by;         //  per endpoint: the highest seq of this generation it acknowledged
     uint64_t hb_counter;
     //  change buffer: changes [head .. count) hold seqs first_seq ..
     s_change_t *changes;
@@ -398,6 +400,7 @@ s_diff_one (s_agent_t *a, sf_stream_t *s, size_t index)
         s_buffer_add (a, 'a', a->delta.data, a->delta.size);
     else
         s_buffer_add (a, 'p', e->bytes, e->size);
+    e->seq = a->seq;
     return 1;
 }
 
@@ -753,6 +756,8 @@ s_send_snapshot (s_agent_t *a)
     } while (done < total);
     a->snap_pending = false;
     a->seq = end;
+    for (size_t i = 0; i < total; i++)
+        all [i]->seq = first + i;
     free (all);
     a->sent = a->seq;
     s_buffer_clear (a);
@@ -831,6 +836,38 @@ s_heartbeat (s_agent_t *a)
 }
 
 static void
+s_note_acked (s_agent_t *a, uint64_t seq)
+{
+    if (seq > a->acked_by [a->current])
+        a->acked_by [a->current] = seq;
+}
+
+//  At stop: what each controller acknowledged of this generation, and the
+//  newest acknowledged change of a placement we still hold (its version must
+//  be on every controller once they converge: make soak checks it)
+static void
+s_log_acked (s_agent_t *a)
+{
+    uint64_t acked = 0, newest = 0;
+    char by [1024] = "";
+    size_t len = 0;
+    for (int i = 0; i < a->nendpoints; i++) {
+        if (a->acked_by [i] > acked)
+            acked = a->acked_by [i];
+        int n = snprintf (by + len, sizeof (by) - len, "%s%s seq %lu", i ? ", " : "",
+                          a->endpoints [i], (unsigned long) a->acked_by [i]);
+        if (n > 0 && (size_t) n < sizeof (by) - len)
+            len += (size_t) n;
+    }
+    for (s_entry_t *e = a->entries ? zhashx_first (a->entries) : NULL; e; e = zhashx_next (a->entries))
+        if (e->seq <= acked && e->seq > newest)
+            newest = e->seq;
+    sf_info ("agent stopping: generation %lu, seq %lu; acknowledged: %s; newest acknowledged "
+             "placement change held: seq %lu", (unsigned long) a->gen, (unsigned long) a->seq, by,
+             (unsigned long) newest);
+}
+
+static void
 s_on_message (s_agent_t *a, zframe_t *frame)
 {
     int64_t now = sf_mono_ms ();
@@ -861,6 +898,8 @@ s_on_message (s_agent_t *a, zframe_t *frame)
                 if (s_generation (a, gen))
                     sf_error ("the new generation could not be persisted");
                 a->seq = 0;
+                for (int i = 0; i < a->nendpoints; i++)
+                    a->acked_by [i] = 0;
                 s_buffer_clear (a);
                 zhashx_purge (a->entries);
                 free (a->node_bytes);
@@ -876,6 +915,7 @@ s_on_message (s_agent_t *a, zframe_t *frame)
             &&  (a->peer_patch || !s_patches_after (a, seq))) {
                 s_buffer_drop_to (a, seq);
                 a->acked = a->sent = seq;
+                s_note_acked (a, seq);
                 sf_info ("connected to %s: it has generation %lu up to seq %lu; resending %lu changes",
                          a->endpoints [a->current], gen, seq, a->seq - seq);
             }
@@ -884,6 +924,7 @@ s_on_message (s_agent_t *a, zframe_t *frame)
         }
         else if (gen == a->gen && seq > a->acked) {
             a->acked = seq;
+            s_note_acked (a, seq);
             s_buffer_drop_to (a, seq);
         }
     }
@@ -1095,6 +1136,7 @@ sf_agent_run (sf_agent_config_t *cfg)
         a->endpoints [a->nendpoints++] = sf_xstrdup (tok);
     }
     free (list);
+    a->acked_by = sf_xcalloc ((size_t) a->nendpoints + 1, sizeof (uint64_t));
     int rc = 1;
     if (a->nendpoints == 0) {
         sf_error ("--controllers: no controller endpoint given");
@@ -1176,7 +1218,7 @@ sf_agent_run (sf_agent_config_t *cfg)
             s_monitor_drain (a);
         s_pump (a);
     }
-    sf_info ("agent stopping");
+    s_log_acked (a);
     sf_service_stopping ();
     rc = 0;
 done:
@@ -1197,6 +1239,7 @@ done:
     for (int i = 0; i < a->nendpoints; i++)
         free (a->endpoints [i]);
     free (a->endpoints);
+    free (a->acked_by);
     zcert_destroy (&a->cert);
     return rc;
 }

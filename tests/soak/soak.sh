@@ -23,10 +23,17 @@
 #     the fleet has first converged);
 #   * no node is reported down, by a controller that is up and connected,
 #     while its agent runs;
-# and at the end, with the agents paused: every controller holds the same
-# placements at the same versions (one state digest), SOAK_AGENTS x
-# SOAK_STREAMS of them: every acknowledged change is on every controller.
-# The report goes to stdout and $SOAK_REPORT (build/soak-report.txt).
+# and at the end, with the agents stopped (each logs, as it stops, what each
+# controller acknowledged of its generation and the newest acknowledged change
+# of a placement it still holds): every controller holds the same placements
+# at the same versions (one state digest), SOAK_AGENTS x SOAK_STREAMS of them,
+# and for every node, on every controller, all of its placements at the
+# agent's last generation with the newest at or past that acknowledged
+# change: every acknowledged change is on every controller.
+# The report (one PASS or FAIL line per check, then the result) goes to
+# stdout and $SOAK_REPORT (build/soak-report.txt).
+# Interrupted (Ctrl-C, TERM), it still stops every process it started, by
+# pid, and deletes its network namespaces.
 # Exit 0 when every check held, 1 otherwise, 2 when it could not run.
 . "$(dirname "$0")/../lib.sh"
 . "$SF_ROOT/tests/helpers/netns.sh"
@@ -110,11 +117,13 @@ done
 
 # CPU hog, slow readers, non-readers
 bg hog sh -c 'while :; do :; done'
+# (each loop stops its current client, by pid, when it is stopped)
+LOOP='trap "kill \$c 2>/dev/null; exit 0" TERM INT; while :; do'
 for c in "${CTLS[@]}"; do
-  bg "slow_$c" bash -c "while :; do ip netns exec sfag$NS_TAG $BIN/streamfleet --controller $(ep "$c" 7601) \
-    --timeout-ms 5000 streams --limit 1000 -o json >/dev/null 2>&1; sleep 1; done"
-  bg "deaf_$c" bash -c "while :; do ip netns exec sfag$NS_TAG $TOOLS/sf_rawclient --endpoint $(ep "$c" 7601) --cert $T/keys/ops \
-    --server-cert $T/keys/controller --no-read 200 --hold-ms 30000 --json '[1, \"list\", {\"limit\": 1000}]'; done"
+  bg "slow_$c" bash -c "$LOOP ip netns exec sfag$NS_TAG $BIN/streamfleet --controller $(ep "$c" 7601) \
+    --timeout-ms 5000 streams --limit 1000 -o json >/dev/null 2>&1 & c=\$!; wait \$c; sleep 1; done"
+  bg "deaf_$c" bash -c "$LOOP ip netns exec sfag$NS_TAG $TOOLS/sf_rawclient --endpoint $(ep "$c" 7601) --cert $T/keys/ops \
+    --server-cert $T/keys/controller --no-read 200 --hold-ms 30000 --json '[1, \"list\", {\"limit\": 1000}]' & c=\$!; wait \$c; done"
 done
 
 converged() {
@@ -149,6 +158,9 @@ note "waiting for the fleet to converge: $AGENTS agents x $STREAMS streams on 3 
 T_START=$(now_s)
 if ! wait_slowly 600 all_listed; then
   violation "the fleet did not converge within 600 s of the start"
+  FIRST="FAIL  first convergence: not within 600 s"
+else
+  FIRST="PASS  first convergence: $(( $(now_s) - T_START )) s (limit 600 s)"
 fi
 note "converged after $(( $(now_s) - T_START )) s"
 # Steady-state RSS: after a warm-up under the full load (clients, updates)
@@ -234,6 +246,7 @@ while [ "$(now_s)" -lt "$END" ]; do
     before=$(snap_count "n$i")
     stop "agent_n$i"; start_agent_n "$i"; restarts=$((restarts + 1))
     converge_watch "n$i" "$t" "$before" &
+    PIDS+=("$!")
     next_restart=$(( t + RESTART_S ))
   fi
   if [ "$t" -ge "$next_kill" ]; then
@@ -262,42 +275,86 @@ kill "$SAMPLER" 2>/dev/null
 wait "$SAMPLER" 2>/dev/null
 sleep 31     # the last convergence watches end
 
-# --- The end: agents paused, everything acknowledged must be everywhere -------
-for i in $(seq 1 "$AGENTS"); do kill -STOP "$(pid_of "agent_n$i")" 2>/dev/null; done
-note "agents paused; waiting for the controllers to converge"
+# --- The end: agents stopped, everything acknowledged must be everywhere -----
+# Each agent logs as it stops what each controller acknowledged of its
+# generation, and the newest acknowledged change of a placement it holds
+for i in $(seq 1 "$AGENTS"); do kill -TERM "$(pid_of "agent_n$i")" 2>/dev/null; done
+: > "$T/acked"
+for i in $(seq 1 "$AGENTS"); do
+  stop "agent_n$i"
+  line=$(grep "agent stopping:" "$T/agent_n$i.log" | tail -1)
+  gen=$(sed -n 's/.*agent stopping: generation \([0-9]*\),.*/\1/p' <<< "$line")
+  held=$(sed -n 's/.*newest acknowledged placement change held: seq \([0-9]*\).*/\1/p' <<< "$line")
+  echo "n$i ${gen:-?} ${held:-?}" >> "$T/acked"
+done
+note "agents stopped; waiting for the controllers to converge"
 if wait_slowly 300 converged; then final="converged: one state digest, $TOTAL placements on each controller"
 else final="NOT converged: digests $(digest_of c1) $(digest_of c2) $(digest_of c3)"; violation "$final"; fi
-for i in $(seq 1 "$AGENTS"); do kill -CONT "$(pid_of "agent_n$i")" 2>/dev/null; done
+# node_versions C NODE: "placements at-gen max_seq_at_gen" of NODE on C, every page
+node_versions() {
+  local c=$1 n=$2 gen=$3 after="" page
+  : > "$T/nv"
+  while :; do
+    page=$(on "$c" curl -sf -m 20 "http://127.0.0.1:7680/api/v1/streams?node=$n&limit=10000${after:+&after=$after}") || return 1
+    printf '%s\n' "$page" | json_get '"%d %d %d" % (len(d["streams"]), sum(1 for i in d["streams"] if i["version"]["gen"] == '"$gen"'), max([i["version"]["seq"] for i in d["streams"] if i["version"]["gen"] == '"$gen"'] or [0]))' >> "$T/nv" || return 1
+    after=$(printf '%s\n' "$page" | json_get 'd.get("next_after") or ""')
+    [ -n "$after" ] || break
+  done
+  awk '{ n += $1; g += $2; if ($3 > m) m = $3 } END { print n + 0, g + 0, m + 0 }' "$T/nv"
+}
+: > "$T/acked_bad"
+while read -r n gen held; do
+  if [ "$gen" = "?" ] || [ "$held" = "?" ]; then
+    echo "$n: its agent logged no acknowledged version as it stopped" >> "$T/acked_bad"; continue
+  fi
+  for c in "${CTLS[@]}"; do
+    read -r cnt atgen maxseq <<< "$(node_versions "$c" "$n" "$gen" || echo "- - -")"
+    if [ "$cnt" = "-" ]; then echo "$n on $c: no answer" >> "$T/acked_bad"
+    elif [ "$cnt" != "$STREAMS" ] || [ "$atgen" != "$cnt" ] || [ "$maxseq" -lt "$held" ]; then
+      echo "$n on $c: $cnt placements, $atgen at generation $gen, newest seq $maxseq < acknowledged $held" >> "$T/acked_bad"
+    fi
+  done
+done < "$T/acked"
+[ -s "$T/acked_bad" ] && violation "acknowledged changes missing on a controller ($(wc -l < "$T/acked_bad") node/controller pairs)"
 
 # --- Report ---------------------------------------------------------------------
+# One PASS or FAIL line per check, its details indented under it
+verdict() { if [ "$1" = 0 ]; then echo "PASS  $2"; else echo "FAIL  $2"; fi; }
 {
   echo "soak: $MINUTES min, $AGENTS agents x $STREAMS streams (10 % updating/s), 3 controllers"
   echo "commit $(git -C "$SF_ROOT" rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
   echo "faults: $restarts agent restarts, $kills controller kill -9, $parts partitions of ${PART_S} s"
+  echo "$FIRST"
   if [ -s "$T/stalls" ]; then
-    echo "ingest stalls > 2 s: $(awk '{print $2}' "$T/stalls" | sort | uniq -c | tr '\n' ' ') (longest $(sort -k3 -n "$T/stalls" | tail -1 | awk '{print $3}') s)"
-    while read -r st sc sl; do echo "  stall: $sc $(date -u -d "@$st" +%H:%M:%S) ${sl} s"; done < "$T/stalls"
+    verdict 1 "ingest never stalls > 2 s: $(wc -l < "$T/stalls") samples over 2 s ($(awk '{print $2}' "$T/stalls" | sort | uniq -c | awk '{printf "%s %s ", $2, $1}'); longest $(sort -k3 -n "$T/stalls" | tail -1 | awk '{print $3}') s)"
+    while read -r st sc sl; do echo "      stall: $sc $(date -u -d "@$st" +%H:%M:%S) ${sl} s"; done < "$T/stalls"
     violation "ingest stalled longer than 2 s"
-  else echo "ingest stalls > 2 s: none"; fi
-  echo "metrics scrapes that failed (not judged): $(wc -l < "$T/scrape_failures" 2>/dev/null || echo 0)"
+  else verdict 0 "ingest never stalls > 2 s"; fi
+  echo "      metrics scrapes that failed (not judged): $(wc -l < "$T/scrape_failures" 2>/dev/null || echo 0)"
   slow=$(awk '$2 == "timeout" || $2 > 10' "$T/converge" | wc -l)
-  echo "convergence after an agent restart: $(wc -l < "$T/converge") measured, max $(awk '$2 != "timeout" {print $2}' "$T/converge" | sort -n | tail -1) s, $slow over 10 s"
+  verdict "$slow" "convergence within 10 s of an agent's restart: $(wc -l < "$T/converge") measured, max $(awk '$2 != "timeout" {print $2}' "$T/converge" | sort -n | tail -1) s, $slow over 10 s"
   awk '$2 == "timeout" || $2 > 10' "$T/converge" | while read -r cn cs ct; do
-    echo "  slow: $cn restarted at $(date -u -d "@$ct" +%H:%M:%S): $cs"; done
+    echo "      slow: $cn restarted at $(date -u -d "@$ct" +%H:%M:%S): $cs"; done
   [ "$slow" -gt 0 ] && violation "$slow agent restarts did not converge within 10 s"
+  rss_bad=0; rss_line=""
   for c in "${CTLS[@]}"; do
     max=$(awk -v c="$c" '$2 == c && $3 > m { m = $3 } END { print m + 0 }' "$T/rss")
-    echo "RSS $c: steady ${RSS0[$c]} kB, max $max kB ($(awk -v a="$max" -v b="${RSS0[$c]}" 'BEGIN { printf "%.2f", a / b }')x)"
-    [ "$max" -gt $(( RSS0[$c] * 2 )) ] && violation "RSS of $c above 2x its steady state ($max kB)"
+    rss_line+=" $c ${RSS0[$c]} -> $max kB ($(awk -v a="$max" -v b="${RSS0[$c]}" 'BEGIN { printf "%.2f", a / b }')x);"
+    if [ "$max" -gt $(( RSS0[$c] * 2 )) ]; then rss_bad=1; violation "RSS of $c above 2x its steady state ($max kB)"; fi
   done
+  verdict "$rss_bad" "RSS within 2x of steady state:$rss_line"
   if [ -s "$T/downs" ]; then
-    echo "nodes reported down while their agent ran: $(wc -l < "$T/downs") samples ($(awk '{print $2 "/" $3}' "$T/downs" | sort -u | head -10 | tr '\n' ' '))"
+    verdict 1 "no node reported down while its agent ran: $(wc -l < "$T/downs") samples ($(awk '{print $2 "/" $3}' "$T/downs" | sort -u | head -10 | tr '\n' ' '))"
     violation "nodes reported down while their agent ran"
-  else echo "nodes reported down while their agent ran: none"; fi
+  else verdict 0 "no node reported down while its agent ran"; fi
+  case $final in converged*) verdict 0 "end: $final" ;; *) verdict 1 "end: $final" ;; esac
+  if [ -s "$T/acked_bad" ]; then
+    verdict 1 "every acknowledged change on every controller (per node, each agent's acknowledged version): $(wc -l < "$T/acked_bad") node/controller pairs short"
+    head -20 "$T/acked_bad" | sed 's/^/      /'
+  else verdict 0 "every acknowledged change on every controller: $(wc -l < "$T/acked") nodes x 3 controllers hold their agent's last generation whole, at or past its newest acknowledged change"; fi
   for c in "${CTLS[@]}"; do
-    echo "$c: query replies dropped $(metric "$c" streamfleet_query_replies_dropped_total), resyncs $(metric "$c" streamfleet_ingest_resyncs_total)"
+    echo "      $c: query replies dropped $(metric "$c" streamfleet_query_replies_dropped_total), resyncs $(metric "$c" streamfleet_ingest_resyncs_total)"
   done
-  echo "end: $final"
   if [ -s "$V" ]; then echo "RESULT: FAIL ($(wc -l < "$V") violations)"; cat "$V"; else echo "RESULT: PASS"; fi
 } | tee "$REPORT"
 [ -s "$V" ] && exit 1
