@@ -2,6 +2,9 @@
 # Every process a test starts is recorded by pid and stopped on exit; every
 # file lives under $T, removed on exit (SF_KEEP=1 keeps it for a post-mortem).
 # Results are TAP lines: "ok - name" / "not ok - name # why".
+# Under tests/run.sh (SF_TEST_LOG_DIR set), the logs under $T (*.log, *.out,
+# *.err; the last MiB of each) are copied there on exit, pass or fail, so a
+# failure's daemon logs outlive $T; run.sh prints their last lines.
 
 set -u
 SF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +25,21 @@ sf_cleanup() {
     sleep 0.1
   done
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  sf_save_logs
   [ "${SF_KEEP:-0}" = 1 ] && echo "# kept $T" || rm -rf "$T"
+}
+# sf_save_logs: copies the logs under $T into $SF_TEST_LOG_DIR (if set),
+# keeping their paths relative to $T, at most the last MiB of each
+sf_save_logs() {
+  [ -n "${SF_TEST_LOG_DIR:-}" ] && [ -d "$T" ] || return 0
+  local f rel
+  mkdir -p "$SF_TEST_LOG_DIR" || return 0
+  while IFS= read -r -d '' f; do
+    rel=${f#"$T"/}
+    mkdir -p "$SF_TEST_LOG_DIR/$(dirname "$rel")" &&
+      tail -c 1048576 "$f" >"$SF_TEST_LOG_DIR/$rel" 2>/dev/null
+  done < <(find "$T" -xdev -type f \( -name '*.log' -o -name '*.out' -o -name '*.err' \) -print0 2>/dev/null)
+  return 0
 }
 trap sf_cleanup EXIT
 # A test stopped by a signal (run.sh's timeout) still cleans up
@@ -43,13 +60,19 @@ wait_until() {
     sleep 0.2
   done
 }
-# free_port: a TCP port nobody listens on now
+# free_port: a TCP port nobody listens on now, and handed out to nobody else:
+# each port is reserved (a directory in SF_PORT_DIR, which tests/run.sh shares
+# between the scripts it runs at once; $T/ports otherwise), so two scripts, or
+# two calls before the first port is bound, never get the same one
 free_port() {
-  local p
+  local p dir=${SF_PORT_DIR:-$T/ports}
+  mkdir -p "$dir" 2>/dev/null
   while :; do
     # below the kernel's ephemeral range (32768+), unused in any state
     p=$(( 20000 + RANDOM % 12000 ))
-    ss -tan "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo $p; return; }
+    ss -tan "( sport = :$p )" 2>/dev/null | grep -q ":$p" && continue
+    mkdir "$dir/$p" 2>/dev/null || continue
+    echo $p; return
   done
 }
 # bg NAME CMD...: starts CMD in the background, logs to $T/NAME.log, records its pid
@@ -131,3 +154,53 @@ cli() { "$BIN/streamfleet" "$@"; }
 # json_get EXPR: runs a jq-like python expression on stdin JSON (d is the document)
 json_get() { $PYTHON -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 sf_done() { [ "$SF_FAILS" -eq 0 ]; }
+
+# --- Three gossiping controllers with three push agents (47_history_retention,
+# 48_history_catchup) ----------------------------------------------------------
+# sf_trio_up [CONTROLLER ARGS...]: controllers c1, c2, c3 (ids c1..c3, no HTTP,
+# c1 and c2 the seeds, gossip every 100 ms, --suspect-ms 3000 --down-ms 60000
+# --transfer-timeout 3600, then ARGS), checked to answer; then push agents A, B
+# and C on c1 (polled every 200 ms), waited for until they listen. Needs
+# sf_keys first. Ports: TRIO_PORT[cN.a], [cN.q], [cN.p] (agents, query,
+# peers), TRIO_PUSH[A|B|C] (the push endpoints).
+# trio_ctl C [SUFFIX]: starts controller C (again), as bg name C SUFFIX
+# trio_q C CLI ARGS...: the CLI against controller C (2 s timeout)
+# trio_push NODE LINE: sends one JSON line to NODE's push agent; 0 when it said ok
+TRIO_ARGS=()
+trio_ctl() {
+  local c=$1
+  mkdir -p "$T/$c"
+  bg "$c${2:-}" "$BIN/streamfleet-controller" --id "$c" --data-dir "$T/$c/data" \
+    --cert "$T/keys/controller" --certs-dir "$T/allowed" \
+    --agents "tcp://127.0.0.1:${TRIO_PORT[$c.a]}" --query "tcp://127.0.0.1:${TRIO_PORT[$c.q]}" \
+    --peers "tcp://127.0.0.1:${TRIO_PORT[$c.p]}" --http "" \
+    --seeds "tcp://127.0.0.1:${TRIO_PORT[c1.p]},tcp://127.0.0.1:${TRIO_PORT[c2.p]}" --gossip-ms 100 \
+    --suspect-ms 3000 --down-ms 60000 --transfer-timeout 3600 "${TRIO_ARGS[@]}"
+}
+trio_q() { local c=$1; shift; "$BIN/streamfleet" --controller "tcp://127.0.0.1:${TRIO_PORT[$c.q]}" --timeout-ms 2000 "$@"; }
+trio_push() {
+  local reply
+  exec 3<>"/dev/tcp/127.0.0.1/${TRIO_PUSH[$1]}" || return 1
+  printf '%s\n' "$2" >&3
+  read -r -t 3 reply <&3
+  exec 3>&-
+  [ "$reply" = ok ]
+}
+sf_trio_up() {
+  TRIO_ARGS=("$@")
+  declare -gA TRIO_PORT=() TRIO_PUSH=()
+  local c n
+  for c in c1 c2 c3; do
+    TRIO_PORT[$c.a]=$(free_port) TRIO_PORT[$c.q]=$(free_port) TRIO_PORT[$c.p]=$(free_port)
+  done
+  trio_ctl c1; trio_ctl c2; trio_ctl c3
+  trio_answer() { trio_q c1 nodes >/dev/null && trio_q c2 nodes >/dev/null && trio_q c3 nodes >/dev/null; }
+  check "three controllers answer" wait_until 15 trio_answer
+  for n in A B C; do
+    TRIO_PUSH[$n]=$(free_port)
+    start_agent "$n" "tcp://127.0.0.1:${TRIO_PORT[c1.a]}" --source push \
+      --push-listen "127.0.0.1:${TRIO_PUSH[$n]}" --poll-interval-ms 200
+  done
+  trio_listening() { (exec 3<>"/dev/tcp/127.0.0.1/${TRIO_PUSH[$1]}") 2>/dev/null; }
+  for n in A B C; do wait_until 10 trio_listening "$n"; done
+}

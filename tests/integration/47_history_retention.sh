@@ -16,38 +16,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 sf_keys || { not_ok "certificates made"; exit 1; }
-declare -A P
-for c in c1 c2 c3; do P[$c.a]=$(free_port) P[$c.q]=$(free_port) P[$c.p]=$(free_port); done
-ctl() {
-  local c=$1
-  mkdir -p "$T/$c"
-  bg "$c" "$BIN/streamfleet-controller" --id "$c" --data-dir "$T/$c/data" \
-    --cert "$T/keys/controller" --certs-dir "$T/allowed" \
-    --agents "tcp://127.0.0.1:${P[$c.a]}" --query "tcp://127.0.0.1:${P[$c.q]}" \
-    --peers "tcp://127.0.0.1:${P[$c.p]}" --http "" \
-    --seeds "tcp://127.0.0.1:${P[c1.p]},tcp://127.0.0.1:${P[c2.p]}" --gossip-ms 100 \
-    --suspect-ms 3000 --down-ms 60000 --transfer-timeout 3600 \
-    --history-days 1 --history-per-stream 2
-}
-q() { local c=$1; shift; "$BIN/streamfleet" --controller "tcp://127.0.0.1:${P[$c.q]}" --timeout-ms 2000 "$@"; }
-ctl c1; ctl c2; ctl c3
-answer() { q c1 nodes >/dev/null && q c2 nodes >/dev/null && q c3 nodes >/dev/null; }
-check "three controllers answer" wait_until 15 answer
-declare -A PUSH
-for n in A B C; do
-  PUSH[$n]=$(free_port)
-  start_agent "$n" "tcp://127.0.0.1:${P[c1.a]}" --source push --push-listen "127.0.0.1:${PUSH[$n]}" --poll-interval-ms 200
-done
-push() {
-  local reply
-  exec 3<>"/dev/tcp/127.0.0.1/${PUSH[$1]}" || return 1
-  printf '%s\n' "$2" >&3
-  read -r -t 3 reply <&3
-  exec 3>&-
-  [ "$reply" = ok ]
-}
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/${PUSH[$1]}") 2>/dev/null; }
-for n in A B C; do wait_until 10 listening "$n"; done
+sf_trio_up --history-days 1 --history-per-stream 2
+q() { trio_q "$@"; }
+push() { trio_push "$@"; }
 on()  { push "$1" "{\"name\":\"$2\",\"status\":\"active\",\"started_at\":$3}"; }
 off() { push "$1" "{\"name\":\"$2\",\"status\":\"suspend\",\"started_at\":0}"; }
 # hist C [STREAM]: the events (kind from to at_ms) C lists, newest first

@@ -13,37 +13,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 sf_keys || { not_ok "certificates made"; exit 1; }
-declare -A P
-for c in c1 c2 c3; do P[$c.a]=$(free_port) P[$c.q]=$(free_port) P[$c.p]=$(free_port); done
-ctl() {
-  local c=$1
-  mkdir -p "$T/$c"
-  bg "$c${2:-}" "$BIN/streamfleet-controller" --id "$c" --data-dir "$T/$c/data" \
-    --cert "$T/keys/controller" --certs-dir "$T/allowed" \
-    --agents "tcp://127.0.0.1:${P[$c.a]}" --query "tcp://127.0.0.1:${P[$c.q]}" \
-    --peers "tcp://127.0.0.1:${P[$c.p]}" --http "" \
-    --seeds "tcp://127.0.0.1:${P[c1.p]},tcp://127.0.0.1:${P[c2.p]}" --gossip-ms 100 \
-    --suspect-ms 3000 --down-ms 60000 --transfer-timeout 3600
-}
-q() { local c=$1; shift; "$BIN/streamfleet" --controller "tcp://127.0.0.1:${P[$c.q]}" --timeout-ms 2000 "$@"; }
-ctl c1; ctl c2; ctl c3
-answer() { q c1 nodes >/dev/null && q c2 nodes >/dev/null && q c3 nodes >/dev/null; }
-check "three controllers answer" wait_until 15 answer
-declare -A PUSH
-for n in A B C; do
-  PUSH[$n]=$(free_port)
-  start_agent "$n" "tcp://127.0.0.1:${P[c1.a]}" --source push --push-listen "127.0.0.1:${PUSH[$n]}" --poll-interval-ms 200
-done
-push() {
-  local reply
-  exec 3<>"/dev/tcp/127.0.0.1/${PUSH[$1]}" || return 1
-  printf '%s\n' "$2" >&3
-  read -r -t 3 reply <&3
-  exec 3>&-
-  [ "$reply" = ok ]
-}
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/${PUSH[$1]}") 2>/dev/null; }
-for n in A B C; do wait_until 10 listening "$n"; done
+sf_trio_up
+q() { trio_q "$@"; }
+push() { trio_push "$@"; }
 on()  { push "$1" "{\"name\":\"cam1\",\"status\":\"active\",\"started_at\":$2}"; }
 off() { push "$1" '{"name":"cam1","status":"suspend","started_at":0}'; }
 # kinds C: the events C lists, newest first, as kind:from>to (the starts are
@@ -77,7 +49,7 @@ want="returned:C>A migrated:B>C migrated:A>B transfer_started:C>A transfer_start
 check "c1 lists the three moves" wait_until 20 kinds_are c1 "$want"
 sleep 2.5     # c3's absence outlasts 2 x --peer-probe-ms in any case
 kill -CONT "$(pid_of c3)"
-ctl c2 .again
+trio_ctl c2 .again
 
 # While c2 and c3 catch up, no controller lists an event the moves did not have
 : >"$T/violations"
