@@ -305,7 +305,7 @@ async function main() {
         for (let i = 0; i < 40 && !(await api(`/api/v1/streams?name=${name}&node=${A}&limit=0`)).total; i++) await sleep(250);
         ans = await push([{ name, status: 'active', started_at: now, transferred_from: A, functions: ['dvr'], dvr: { ranges: [[now - 40, now - 10]] } }], P2);
         assert(ans === 'ok', `push B: ${ans}`);
-        await sleep(1000);
+        for (let i = 0; i < 40 && !(await api(`/api/v1/streams?name=${name}&node=${B}&limit=0`)).total; i++) await sleep(250);
         ans = await push([{ name, status: 'suspend', started_at: 0 }]);
         assert(ans === 'ok', `push A stop: ${ans}`);
         let mig = null;
@@ -353,7 +353,7 @@ async function main() {
     }
 
     await check('Nodes view lists the API\'s nodes with liveness', async () => {
-      await page.click('#d-close').catch(() => {});
+      if (await page.isVisible('#d-close')) await page.click('#d-close');
       await page.click('a[data-view=nodes]');
       const nodes = await api('/api/v1/nodes');
       await waitFor(page, (n) => document.querySelectorAll('#node-rows tr').length === n, nodes.count, 10000);
