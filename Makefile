@@ -147,9 +147,10 @@ uninstall:
 	rm -rf $(DESTDIR)$(docdir)
 	@echo "  left $(DESTDIR)$(sysconfdir)/streamfleet (your configuration and certificates)"
 
-# make deb: a Debian package built from a hardened build of its own (build-deb/)
+# make deb: a Debian package built from a hardened build of its own (build-deb/);
+# + hands the jobserver to mkdeb.sh's make, so make -jN deb compiles N at a time
 deb: deps
-	@bash tools/mkdeb.sh
+	+@bash tools/mkdeb.sh
 
 # The same code under AddressSanitizer and UndefinedBehaviorSanitizer
 asan:
@@ -158,12 +159,15 @@ asan:
 deps:
 	@bash deploy/install-deps.sh
 
-# The three builds use every core (CI calls plain `make test`, which would build serially)
+# The four builds use every core (CI calls plain `make test`, which would build serially);
+# the package's build (build-deb/) is made here so that 70_package.sh only packs it.
+# tests/run.sh then runs SF_TEST_JOBS (3) integration scripts at a time.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	$(MAKE) -j$(JOBS) all
 	$(MAKE) -j$(JOBS) asan
 	$(MAKE) -j$(JOBS) fuzz-build
+	$(MAKE) -j$(JOBS) deb
 	@bash tests/run.sh
 
 test-unit: all asan

@@ -151,6 +151,19 @@ start_agent() {
      --state-dir "$T/agent-$node" "$@"
 }
 cli() { "$BIN/streamfleet" "$@"; }
+# sf_web_deps: tests/web's node modules (npm ci from its lock file, which pins
+# playwright-core and brings no browser), installed once: under a lock, so a
+# script running beside the one installing them waits instead of installing
+# over it or finding them half there. npm's output goes to $T/npm.log.
+sf_web_deps() {
+  local web=$SF_ROOT/tests/web
+  mkdir -p "$SF_ROOT/build"
+  (
+    flock 9 || exit 1
+    [ -d "$web/node_modules/playwright-core" ] && exit 0
+    cd "$web" && npm ci --no-audit --no-fund --loglevel=error
+  ) 9>"$SF_ROOT/build/.npm-ci.lock" >"$T/npm.log" 2>&1
+}
 # json_get EXPR: runs a jq-like python expression on stdin JSON (d is the document)
 json_get() { $PYTHON -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 sf_done() { [ "$SF_FAILS" -eq 0 ]; }

@@ -41,6 +41,8 @@ running_pids=()
 on_exit() {
   local p
   for p in "${running_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  # the tests stop their daemons (timeout passes the TERM on); then the state goes
+  for p in "${running_pids[@]}"; do wait "$p" 2>/dev/null; done
   rm -rf "$state"
 }
 trap on_exit EXIT
@@ -66,8 +68,18 @@ excerpt() { tail -n "$2" "$1" 2>/dev/null | cut -c1-300 | sed 's/^/    | /'; }
 # in all, the most recently written logs first)
 diagnose() {
   local label=$1 out=$2 dir=$3 budget=110 f files=() each lines total_lines
-  details+=("==== $label: last lines of $out")
-  details+=("$(excerpt "$out" 40)")
+  # the first failure's neighbourhood too, when it is not among the last lines
+  local first all
+  first=$(grep -nE -m1 '^not ok ' "$out" | cut -d: -f1); all=$(wc -l <"$out")
+  if [ -n "$first" ] && [ $((all - first)) -ge 40 ]; then
+    details+=("==== $label: around its first failure (line $first of $out)")
+    details+=("$(sed -n "$((first > 5 ? first - 5 : 1)),$((first + 9))p" "$out" | cut -c1-300 | sed 's/^/    | /')")
+    details+=("---- and its last lines")
+    details+=("$(excerpt "$out" 25)")
+  else
+    details+=("==== $label: last lines of $out")
+    details+=("$(excerpt "$out" 40)")
+  fi
   [ -n "$dir" ] && [ -d "$dir" ] || return 0
   while IFS= read -r f; do [ -s "$f" ] && files+=("$f"); done < <(find "$dir" -type f -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2-)
   [ ${#files[@]} -gt 0 ] || return 0
@@ -146,7 +158,7 @@ run_job() {
   wait $child; rc=$?
   # a signal interrupts wait: wait again for the test's own status
   while kill -0 $child 2>/dev/null; do wait $child; rc=$?; done
-  echo "$rc $(( $(date +%s) - start ))" >"$state/$i.tmp" && mv "$state/$i.tmp" "$state/$i"
+  { echo "$rc $(( $(date +%s) - start ))" >"$state/$i.tmp" && mv "$state/$i.tmp" "$state/$i"; } 2>/dev/null
 }
 
 # report I: the job's summary line and totals, once it has ended (in order)
@@ -184,19 +196,25 @@ job_ended() {
 }
 
 total=${#J_KIND[@]}
+# The order jobs start in: the serial ones first, one by one (nothing else has
+# started, so none waits for the pool to drain), then the others
+order=()
+for i in "${!J_KIND[@]}"; do [ "${J_SERIAL[$i]}" = 1 ] && order+=("$i"); done
+for i in "${!J_KIND[@]}"; do [ "${J_SERIAL[$i]}" = 1 ] || order+=("$i"); done
 next=0 printed=0 running=0 serial_running=0
 declare -A job_of
 while [ $printed -lt $total ]; do
   # start what may start: a serial job only when nothing runs, and nothing beside it
   while [ $next -lt $total ] && [ $serial_running -eq 0 ]; do
-    if [ "${J_SERIAL[$next]}" = 1 ]; then
+    j=${order[$next]}
+    if [ "${J_SERIAL[$j]}" = 1 ]; then
       [ $running -eq 0 ] || break
       serial_running=1
     else
       [ $running -lt "$jobs" ] || break
     fi
-    run_job "$next" &
-    job_of[$!]=$next; running_pids+=($!); running=$((running + 1)); next=$((next + 1))
+    run_job "$j" &
+    job_of[$!]=$j; running_pids+=($!); running=$((running + 1)); next=$((next + 1))
   done
   # print, in order, what has ended
   while [ $printed -lt $total ] && [ -f "$state/$printed" ]; do

@@ -15,12 +15,8 @@ ART="$SF_ROOT/build/test-artifacts"
 mkdir -p "$ART"
 command -v node >/dev/null || { not_ok "node is installed" "install nodejs (deploy/install-deps.sh)"; exit 1; }
 [ -x /usr/bin/chromium ] || { not_ok "chromium is installed" "apt-get install chromium"; exit 1; }
-if [ ! -d "$WEB/node_modules/playwright-core" ]; then
-  # The lock file pins playwright-core; it brings no browser of its own
-  if ! (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error >"$T/npm.log" 2>&1); then
-    not_ok "npm ci in tests/web" "$(tail -3 "$T/npm.log")"; exit 1
-  fi
-fi
+# The lock file pins playwright-core; it brings no browser of its own
+sf_web_deps || { not_ok "npm ci in tests/web" "$(tail -3 "$T/npm.log")"; exit 1; }
 ok "playwright-core installed"
 
 sf_keys || { not_ok "certificates made"; exit 1; }

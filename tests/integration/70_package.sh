@@ -11,6 +11,7 @@
 # their units' ExecStart and User say (with a NOTIFY_SOCKET, as Type=notify
 # gives them), lists the agent's streams with the installed CLI, asks
 # /healthz and /readyz, and drives bash and zsh completion.
+# sf-test: serial (tests/run.sh runs it alone: dpkg, lintian and man-db take the CPU in bursts)
 source "$(dirname "$0")/../lib.sh"
 
 if [ "$(id -u)" != 0 ]; then

@@ -8,11 +8,8 @@
 WEB="$SF_ROOT/tests/web"
 command -v node >/dev/null || { not_ok "node is installed" "install nodejs (deploy/install-deps.sh)"; exit 1; }
 [ -x /usr/bin/chromium ] || { not_ok "chromium is installed" "apt-get install chromium"; exit 1; }
-if [ ! -d "$WEB/node_modules/playwright-core" ]; then
-  if ! (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error >"$T/npm.log" 2>&1); then
-    not_ok "npm ci in tests/web" "$(tail -3 "$T/npm.log")"; exit 1
-  fi
-fi
+# The lock file pins playwright-core; it brings no browser of its own
+sf_web_deps || { not_ok "npm ci in tests/web" "$(tail -3 "$T/npm.log")"; exit 1; }
 sf_keys || { not_ok "certificates made"; exit 1; }
 start_controller c1 --alert "cam-offline inactive for=0 resolve=1s name=cam-*" || { not_ok "controller started"; exit 1; }
 PUSH_PORT=$(free_port)
