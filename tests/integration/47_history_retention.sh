@@ -13,6 +13,7 @@
 #    up), and c3 must end with the same two events as they do. (The moves
 #    end where c3 last saw cam1, on B, so c3 derives nothing of its own from
 #    the records it catches up with: what it shows comes from the history.)
+# (The three controllers and agents: tests/lib.sh sf_trio_up, shared by 47 and 48.)
 . "$(dirname "$0")/../lib.sh"
 
 sf_keys || { not_ok "certificates made"; exit 1; }

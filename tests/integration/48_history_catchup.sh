@@ -10,6 +10,7 @@
 # would carry it to c1 too. Every controller must list exactly the six
 # events of the three moves, never another (checked on every poll while the
 # two catch up), and show the same types (B and C migrated, A primary).
+# (The three controllers and agents: tests/lib.sh sf_trio_up, shared by 47 and 48.)
 . "$(dirname "$0")/../lib.sh"
 
 sf_keys || { not_ok "certificates made"; exit 1; }
