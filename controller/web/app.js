@@ -281,9 +281,18 @@ const FORMATS = {
 };
 let CELLS = [];
 let columnsAsked = null;
-/* The columns, asked once (again after a failure: a missing token, say) */
+/* The columns: the ones the controller wrote into the page (#sf-columns), so
+   the header is drawn at once and the first rows wait for one request; else
+   asked once (again after a failure: a missing token, say) */
 function loadColumns() {
   if (!columnsAsked) {
+    let given = null;
+    try { given = JSON.parse($('#sf-columns').textContent || 'null'); } catch (e) { given = null; }
+    if (given && Array.isArray(given.columns)) {
+      buildColumns(given.columns);
+      columnsAsked = Promise.resolve(CELLS);
+      return columnsAsked;
+    }
     columnsAsked = api('/api/v1/columns').then((data) => { buildColumns(data.columns); return CELLS; });
     columnsAsked.catch(() => { columnsAsked = null; });
   }
@@ -310,18 +319,16 @@ function buildColumns(columns) {
   }
 }
 
-function drawCell(td, cell, s, i, isNew, now) {
+/* Draws a cell if its text changed; a changed cell of a row already shown
+   goes into flash (its highlight is restarted once all rows are drawn) */
+function drawCell(td, cell, s, i, isNew, now, flash) {
   const text = cell.text(s, i, now);
   if (td.dataset.v === text) return;
   const changed = !isNew && td.dataset.v !== undefined;
   td.dataset.v = text;
   if (cell.draw) cell.draw(td, s); else td.textContent = text;
   if (cell.cls.startsWith('c-source')) td.title = text;
-  if (changed && !cell.quiet) {
-    td.classList.remove('changed');
-    void td.offsetWidth;                 // restart the flash animation
-    td.classList.add('changed');
-  }
+  if (changed && !cell.quiet) flash.push(td);
 }
 
 function newRow() {
@@ -349,6 +356,7 @@ function renderStreams(data) {
     if (!wanted.has(key)) { spare.push(tr); rowsByKey.delete(key); }
   }
   let prev = null;
+  const flash = [];
   data.streams.forEach((s, i) => {
     const key = keys[i];
     let tr = rowsByKey.get(key);
@@ -361,7 +369,7 @@ function renderStreams(data) {
       rowsByKey.set(key, tr);
     }
     tr.dataset.status = s.status;
-    CELLS.forEach((c, ci) => drawCell(tr.children[ci], c, s, i, isNew, data.now));
+    CELLS.forEach((c, ci) => drawCell(tr.children[ci], c, s, i, isNew, data.now, flash));
     tr.classList.toggle('selected', !!state.detail && state.detail.name === s.name && state.detail.node === s.node);
     //  Keep DOM order equal to the answer's order, moving only what moved
     const want = prev ? prev.nextSibling : tbody.firstChild;
@@ -369,6 +377,14 @@ function renderStreams(data) {
     prev = tr;
   });
   for (const tr of spare) tr.remove();
+  //  Restarting a CSS animation takes a style and layout pass between the
+  //  class's removal and its return: one for all the changed cells, not one
+  //  per cell (each would lay the whole table out again)
+  if (flash.length) {
+    for (const td of flash) td.classList.remove('changed');
+    void tbody.offsetWidth;
+    for (const td of flash) td.classList.add('changed');
+  }
   $('#empty').hidden = data.total > 0;
   $('#count').textContent = `${fmtInt(data.total)} stream${data.total === 1 ? '' : 's'}`;
   const first = data.total ? state.offset + 1 : 0;
@@ -650,9 +666,10 @@ function setupDetail() {
 
 /* ---------- Nodes ---------- */
 
-async function loadNodes() {
+async function loadNodes(after) {
   try {
     const data = await api('/api/v1/nodes');
+    await after;
     fillNodeSelect(data.nodes);
     if (state.view !== 'nodes') return;
     $('#nodes-count').textContent = `${data.count} node${data.count === 1 ? '' : 's'} · ${data.liveness.alive} alive · ${data.liveness.suspect} suspect · ${data.liveness.down} down`;
@@ -718,9 +735,10 @@ async function loadMigrations() {
 /* ---------- Alerts ---------- */
 
 //  The badge on every view; the Alerts view when it is open
-async function loadAlerts() {
+async function loadAlerts(after) {
   try {
     const a = await api('/api/v1/alerts');
+    await after;
     const badge = $('#alerts-badge');
     badge.textContent = fmtInt(a.firing.length);
     badge.classList.toggle('zero', !a.firing.length);
@@ -758,9 +776,10 @@ async function loadAlerts() {
 
 /* ---------- Cluster summary, views, live refresh ---------- */
 
-async function loadSummary() {
+async function loadSummary(after) {
   try {
     const c = await api('/api/v1/cluster');
+    await after;
     const set = (id, n, label) => {
       const el = $(id);
       el.textContent = `${fmtInt(n)} ${label}`;
@@ -784,7 +803,7 @@ function show() {
   for (const v of $$('.view')) v.hidden = v.dataset.view !== state.view;
   for (const a of $$('.view-link')) a.classList.toggle('current', a.dataset.view === state.view);
   writeHash();
-  refresh();
+  return refresh();
 }
 
 /* One refresh at a time. A view switch during one runs right after it; a
@@ -798,9 +817,14 @@ async function refresh(tick) {
   try {
     do {
       again = false;
-      const work = [loadSummary(), loadAlerts()];
-      if (state.view === 'nodes' || Date.now() - nodesAt > 15000) { nodesAt = Date.now(); work.push(loadNodes()); }
-      if (state.view === 'streams') work.push(loadStreams());
+      //  Everything is asked at once, but on the Streams view the rows are
+      //  drawn first: the other answers (the node list of a large fleet is
+      //  the biggest) are applied after them, not between the rows' answer
+      //  and their drawing
+      const rows = state.view === 'streams' ? loadStreams() : null;
+      const work = [loadSummary(rows), loadAlerts(rows)];
+      if (state.view === 'nodes' || Date.now() - nodesAt > 15000) { nodesAt = Date.now(); work.push(loadNodes(rows)); }
+      if (rows) work.push(rows);
       if (state.view === 'migrations') work.push(loadMigrations());
       if (state.detail) work.push(loadDetail());
       await Promise.all(work);
@@ -810,7 +834,7 @@ async function refresh(tick) {
   }
 }
 
-function setupLive() {
+function setupLive(started) {
   const btn = $('#live');
   btn.addEventListener('click', () => {
     state.live = !state.live;
@@ -823,6 +847,9 @@ function setupLive() {
   //  (a huge fleet), so a page left open never keeps a controller busy
   const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
   const loop = async () => {
+    //  Not before the first answers: its first ask only fetches a cursor, and
+    //  it need not compete with the first rows for a connection
+    await started;
     let cursor = '', lastAt = Date.now(), took = 0;
     for (;;) {
       if (!state.live || document.hidden) { await sleep(REFRESH_MS); continue; }
@@ -879,6 +906,6 @@ readHash();
 syncControls();
 setupStreams();
 setupDetail();
-setupLive();
-show();
+loadColumns().catch(() => { /* asked again with the rows */ });
+setupLive(show());
 openLinkedDetail();
