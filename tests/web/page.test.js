@@ -121,6 +121,8 @@ async function main() {
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   const external = [];
   page.on('request', (r) => { if (!r.url().startsWith(BASE) && !r.url().startsWith('data:')) external.push(r.url()); });
+  const asked = [];
+  page.on('request', (r) => { if (r.url().startsWith(BASE)) asked.push(new URL(r.url()).pathname); });
 
   try {
     await check('page loads from the controller and lists streams', async () => {
@@ -129,6 +131,13 @@ async function main() {
       const data = await rowsMatchApi(page, 'sort=name');
       const count = await page.textContent('#count');
       assert(count.replace(/,/g, '').startsWith(String(data.total)), `count line '${count}' is not ${data.total}`);
+    });
+
+    await check('the columns come inside the page (no GET /api/v1/columns), the same as the API gives', async () => {
+      const want = (await api('/api/v1/columns')).columns.map((c) => c.label);
+      const have = await page.$$eval('#streams thead th', (ths) => ths.map((th) => th.textContent.trim()));
+      assert(have.slice(1).join(',') === want.join(','), `header ${have.join(',')} is not № and ${want.join(',')}`);
+      assert(!asked.includes('/api/v1/columns'), `the page asked ${asked.filter((p) => p.startsWith('/api/')).join(' ')}`);
     });
 
     await check('the eight filter chips and Conflict are there', async () => {
