@@ -39,7 +39,9 @@ docs-fields: $(LIB)
 	bash tools/gen-fields.sh --update
 
 .PHONY: fuzz fuzz-build docs-fields man install uninstall deb bench-replication bench-profile bench-history all deps test test-unit test-integration demo bench asan clean soak
-all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
+# Fault injection for tests, preloaded into the controller (tests/preload/)
+PRELOAD_BIN := $(BUILD)/tools/sf_fail_sync.so
+all: $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(PRELOAD_BIN)
 
 Q ?= @
 $(BUILD)/obj/%.o: %.c
@@ -75,6 +77,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(BUILD)/tools/%.so: tests/preload/%.c
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"

@@ -267,8 +267,11 @@ s_ingest_loop (s_ctl_t *c)
             }
             last_alerts = now;
         }
-        if (c->cfg->sync_ms > 0 && now - last_sync >= c->cfg->sync_ms) {
-            sf_store_sync (c->store);
+        //  The periodic flush; with --sync-ms 0 (a flush after each commit)
+        //  a failed one is tried again each second, so held acks resume
+        if ((c->cfg->sync_ms > 0 && now - last_sync >= c->cfg->sync_ms)
+        ||  (c->cfg->sync_ms == 0 && sf_writer_unsynced (c->writer) && now - last_sync >= 1000)) {
+            sf_writer_sync (c->writer);
             last_sync = now;
         }
         if (now - last_check >= 60000) {

@@ -142,7 +142,7 @@ s_on_done (sf_origin_t *o, int result, bool ack_due, void *arg)
     s_agent_t *a = zhashx_lookup (self->agents, o->node);
     if (!a)
         return;                     //  changed by gossip only
-    if (result == SF_WRITER_STORED) {
+    if (result == SF_WRITER_STORED || result == SF_WRITER_UNSYNCED) {
         atomic_fetch_add (&self->cfg.metrics->patches_spliced, a->staged_spliced);
         atomic_fetch_add (&self->cfg.metrics->patches_reencoded, a->staged_reencoded);
     }
@@ -153,6 +153,14 @@ s_on_done (sf_origin_t *o, int result, bool ack_due, void *arg)
             s_send (self, a->route, a->node);
             a->retry_ms = 0;
         }
+    }
+    else if (result == SF_WRITER_UNSYNCED) {
+        //  Stored, but not on the disk (--sync-ms 0 and the flush failed):
+        //  not acknowledged. The agent keeps its changes and says hello
+        //  again after a back-off; hellos are answered the same way until
+        //  a flush works (the writer logs the cause, with the data directory)
+        if (ack_due)
+            s_retry (self, a, "controller could not flush its disk");
     }
     else if (result == SF_WRITER_NOSPACE) {
         //  Resending now would meet the same full disk: the agent keeps its
@@ -417,6 +425,12 @@ s_on_hello (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
     sf_info ("ingest: %s says hello (generation %llu, seq %llu; stored %llu/%llu)", o->node,
              (unsigned long long) gen, (unsigned long long) seq,
              (unsigned long long) o->committed.gen, (unsigned long long) o->committed.seq);
+    //  With --sync-ms 0 what is stored counts only once it is on the disk:
+    //  while flushes fail, the answer is to come back later, not an ack
+    if (sf_writer_acks_held (self->cfg.writer)) {
+        s_retry (self, a, "controller could not flush its disk");
+        return;
+    }
     //  The agent decides from this ack whether to resend or snapshot. Only
     //  what is committed counts: what the open transaction holds is resent
     //  and then skipped as a duplicate, never acknowledged early.

@@ -40,6 +40,8 @@ sf_metrics_init (sf_metrics_t *self)
         atomic_init (&self->commit_buckets [i], 0);
     atomic_init (&self->commit_sum_us, 0);
     atomic_init (&self->map_grows, 0);
+    atomic_init (&self->sync_failures, 0);
+    atomic_init (&self->sync_failing, 0);
     atomic_init (&self->gossip_patches_out, 0);
     atomic_init (&self->gossip_patches_in, 0);
     atomic_init (&self->gossip_patch_misses, 0);
@@ -120,6 +122,13 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
                "write transaction (written once, the last).", s_get (&self->coalesced));
     s_counter (out, "streamfleet_store_map_grows_total",
                "Times the LMDB map was grown after MDB_MAP_FULL.", s_get (&self->map_grows));
+    s_counter (out, "streamfleet_store_sync_failures_total",
+               "Flushes of the data directory to disk (mdb_env_sync) that failed.",
+               s_get (&self->sync_failures));
+    s_family (out, "streamfleet_store_sync_failing", "gauge",
+              "1 while the last flush of the data directory to disk failed (with --sync-ms 0 "
+              "no agent is acknowledged meanwhile).");
+    fprintf (out, "streamfleet_store_sync_failing %d\n", atomic_load (&self->sync_failing));
     s_counter (out, "streamfleet_queries_total",
                "CLI queries answered.", s_get (&self->queries));
     s_counter (out, "streamfleet_query_replies_dropped_total",

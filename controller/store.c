@@ -398,7 +398,12 @@ sf_store_destroy (sf_store_t **self_p)
     if (self->wtxn)
         sf_store_abort (self);
     if (self->env) {
-        mdb_env_sync (self->env, 1);
+        //  The last flush: a failure means the last commits may not be on disk
+        int rc = mdb_env_sync (self->env, 1);
+        if (rc)
+            sf_error ("store: the last flush of %s to disk failed: %s; commits since the last "
+                      "good flush may not be on the disk (docs/operations.md, \"A failed flush\")",
+                      self->path, mdb_strerror (rc));
         mdb_env_close (self->env);
     }
     msgpack_sbuffer_destroy (&self->sbuf);
@@ -444,9 +449,11 @@ s_disk_full (sf_store_t *self, int rc)
 }
 
 int
-sf_store_sync (sf_store_t *self)
+sf_store_sync (sf_store_t *self, int *error)
 {
     int rc = mdb_env_sync (self->env, 1);
+    if (error)
+        *error = rc;
     if (rc && s_disk_full (self, rc))
         return SF_STORE_NOSPACE;
     return rc ? -1 : 0;

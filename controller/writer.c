@@ -16,6 +16,7 @@
 #include "sf_alloc.h"
 #include "sf_apply.h"
 #include "sf_log.h"
+#include <lmdb.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,10 @@ struct sf_writer_t {
     int64_t nospace_since_ms;
     int64_t nospace_logged_ms;
     uint64_t nospace_failed;    //  commits refused since it started
+    bool unsynced;              //  the last flush to disk failed (sf_writer_sync)
+    int64_t unsynced_since_ms;
+    int64_t unsynced_logged_ms;
+    uint64_t unsynced_failed;   //  flushes failed since it started
 };
 
 static void
@@ -74,6 +79,53 @@ sf_writer_destroy (sf_writer_t **self_p)
     *self_p = NULL;
 }
 
+bool sf_writer_unsynced (sf_writer_t *self) { return self->unsynced; }
+bool sf_writer_acks_held (sf_writer_t *self) { return self->unsynced && self->cfg.sync_every_commit; }
+
+//  Flushes the store to disk. A failure is never silent: it is counted
+//  (streamfleet_store_sync_failures_total), flagged (..._sync_failing) and
+//  logged with the data directory and the error, at once and then once a
+//  minute while it lasts, and the first flush that works again says so.
+int
+sf_writer_sync (sf_writer_t *self)
+{
+    int error = 0;
+    int rc = sf_store_sync (self->cfg.store, &error);
+    int64_t now = sf_mono_ms ();
+    if (rc == 0) {
+        if (self->unsynced) {
+            sf_info ("store: the data directory %s flushes to disk again after %llds "
+                     "(%llu flushes failed)", sf_store_path (self->cfg.store),
+                     (long long) ((now - self->unsynced_since_ms) / 1000),
+                     (unsigned long long) self->unsynced_failed);
+            self->unsynced = false;
+            self->unsynced_failed = 0;
+            atomic_store (&self->cfg.metrics->sync_failing, 0);
+        }
+        return 0;
+    }
+    atomic_fetch_add (&self->cfg.metrics->sync_failures, 1);
+    atomic_store (&self->cfg.metrics->sync_failing, 1);
+    self->unsynced_failed++;
+    if (!self->unsynced) {
+        self->unsynced = true;
+        self->unsynced_since_ms = now;
+        self->unsynced_logged_ms = now;
+        sf_error ("store: flushing the data directory %s to disk failed: %s (errno %d)%s; "
+                  "what was committed since the last good flush may not be on the disk%s "
+                  "(docs/operations.md, \"A failed flush\")", sf_store_path (self->cfg.store),
+                  mdb_strerror (error), error, rc == SF_STORE_NOSPACE ? ", the disk is full" : "",
+                  self->cfg.sync_every_commit ? "; agents are not acknowledged until a flush works" : "");
+    }
+    else if (now - self->unsynced_logged_ms >= 60000) {
+        self->unsynced_logged_ms = now;
+        sf_error ("store: the data directory %s still does not flush to disk (%s) after %llds: "
+                  "%llu flushes failed", sf_store_path (self->cfg.store), mdb_strerror (error),
+                  (long long) ((now - self->unsynced_since_ms) / 1000),
+                  (unsigned long long) self->unsynced_failed);
+    }
+    return -1;
+}
 
 void
 sf_writer_on_done (sf_writer_t *self, sf_writer_done_fn *fn, void *arg)
@@ -329,6 +381,7 @@ sf_writer_commit (sf_writer_t *self)
             zlistx_add_end (infos, o);
         }
     struct timespec t0, t1;
+    bool unsynced = false;
     clock_gettime (CLOCK_MONOTONIC, &t0);
     int rc = sf_store_commit (self->cfg.store);
     clock_gettime (CLOCK_MONOTONIC, &t1);
@@ -339,8 +392,10 @@ sf_writer_commit (sf_writer_t *self)
         int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
         sf_metrics_commit (self->cfg.metrics, us);
         atomic_store (&self->cfg.metrics->coalesced, sf_store_coalesced (self->cfg.store));
-        if (self->cfg.sync_every_commit)
-            sf_store_sync (self->cfg.store);
+        //  --sync-ms 0: acknowledged only once on the disk; a commit whose
+        //  flush failed is stored (queries see it) but not acknowledged
+        if (self->cfg.sync_every_commit && sf_writer_sync (self))
+            unsynced = true;
         if (self->nospace) {
             sf_info ("store: the data directory %s takes writes again after %llds; ingest resumed",
                      sf_store_path (self->cfg.store),
@@ -358,8 +413,8 @@ sf_writer_commit (sf_writer_t *self)
     else if (rc == SF_STORE_RETRY)
         atomic_fetch_add (&self->cfg.metrics->map_grows, 1);
     zlistx_destroy (&infos);
-    int result = rc == 0 ? SF_WRITER_STORED : rc == SF_STORE_NOSPACE ? SF_WRITER_NOSPACE
-                                                                     : SF_WRITER_DROPPED;
+    int result = rc == 0 ? (unsynced ? SF_WRITER_UNSYNCED : SF_WRITER_STORED)
+                         : rc == SF_STORE_NOSPACE ? SF_WRITER_NOSPACE : SF_WRITER_DROPPED;
     for (sf_origin_t *o = zlistx_first (self->touched); o; o = zlistx_next (self->touched)) {
         if (rc == 0)
             o->committed = o->staged;

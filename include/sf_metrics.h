@@ -34,6 +34,10 @@ typedef struct {
     atomic_uint_fast64_t commit_buckets [SF_COMMIT_BUCKETS];
     atomic_uint_fast64_t commit_sum_us;
     atomic_uint_fast64_t map_grows;
+    //  Flushes of the LMDB environment to disk (mdb_env_sync) that failed,
+    //  and whether the last one did (sf_writer_sync)
+    atomic_uint_fast64_t sync_failures;
+    atomic_int sync_failing;
     atomic_uint_fast64_t gossip_bytes_out;         //  peer protocol, both directions
     atomic_uint_fast64_t gossip_bytes_in;
     atomic_uint_fast64_t gossip_records_in;        //  replicated changes applied

@@ -71,8 +71,8 @@ int sf_store_maybe_grow (sf_store_t *self);
 //  docs/operations.md, "Memory".
 long sf_store_release_pages (sf_store_t *self);
 //  Flushes committed writes to disk (the writer calls it about once a second).
-//  0, SF_STORE_NOSPACE or -1.
-int sf_store_sync (sf_store_t *self);
+//  0, SF_STORE_NOSPACE or -1; *error (when not NULL) gets LMDB's code (an errno).
+int sf_store_sync (sf_store_t *self, int *error);
 
 //  ---------------------------------------------------------------------------
 //  Write side: one transaction at a time, from one thread. After the first

@@ -52,6 +52,8 @@ typedef struct sf_writer_t sf_writer_t;
 #define SF_WRITER_STORED    0   //  committed: o->committed is what was staged
 #define SF_WRITER_DROPPED   -1  //  not stored (a failed or replayed commit)
 #define SF_WRITER_NOSPACE   2   //  not stored: the disk is full; ask again later
+#define SF_WRITER_UNSYNCED  3   //  committed, but with --sync-ms 0 its flush to
+                                //  disk failed: not to be acknowledged
 
 //  Called after each commit, once per touched origin
 typedef void (sf_writer_done_fn) (sf_origin_t *o, int result, bool ack_due, void *arg);
@@ -126,6 +128,14 @@ void sf_writer_ack_due (sf_writer_t *self, sf_origin_t *o);
 //  Commits the open transaction (if any, or if any origin is touched) and
 //  calls back. Returns 0, SF_STORE_RETRY, SF_STORE_NOSPACE or -1.
 int sf_writer_commit (sf_writer_t *self);
+//  Flushes the store to disk (sf_store_sync); a failure is counted, logged
+//  with the data directory and errno, and held (sf_writer_unsynced) until a
+//  flush works. 0 or -1.
+int sf_writer_sync (sf_writer_t *self);
+//  The last flush failed
+bool sf_writer_unsynced (sf_writer_t *self);
+//  ... and with --sync-ms 0: no agent is to be acknowledged now (a hello too)
+bool sf_writer_acks_held (sf_writer_t *self);
 //  Reports liveness transitions of known origins to the change callback
 void sf_writer_tick (sf_writer_t *self, int64_t now_ms);
 #endif
