@@ -524,10 +524,11 @@ s_collect (char kind, const char *name, sf_version_t v, void *arg)
     e->size = 0;
     sf_version_t base;
     if (kind == 's' && col->patches
-    &&  sf_patchlog_find (col->patches, col->node, name, v, &base, &e->data, &e->size) == 0
-    &&  sf_version_cmp (base, col->theirs) <= 0) {
+    &&  sf_patchlog_find_upto (col->patches, col->node, name, v, col->theirs,
+                               &base, &e->data, &e->size) == 0) {
         //  The peer holds every record of this origin up to its digest, so
-        //  this placement at base: the patch is all it lacks
+        //  this placement at base: the patch (or the placement's patches
+        //  since base, coalesced into one) is all it lacks
         e->kind = 'p';
         e->base = base;
         col->npatches++;

@@ -15,6 +15,8 @@
     lost costs only a whole record on the wire. A note is found only at the
     exact version it was made for, so a later put, deletion or snapshot of
     the placement outdates it by itself; nothing is ever invalidated.
+    Consecutive patches of a placement also coalesce into one, for a peer
+    that missed several of them (sf_patchlog_find_upto).
 
     Threads: the ingest thread only (agent ingest and gossip both run there).
 */
@@ -45,6 +47,14 @@ void sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, 
 //  packed patch in *data, *size (valid until the next note), or -1.
 int sf_patchlog_find (sf_patchlog_t *self, const char *node, const char *name, sf_version_t ver,
                       sf_version_t *base, const void **data, size_t *size);
+//  The patch to send a peer that holds (node, name) at the newest version
+//  up to upto, to bring it to ver: the note made at ver when its base is
+//  at most upto, else the note's chain merged (consecutive patches of the
+//  placement, from the chain's first base) when that base is; 0 with *base,
+//  *data, *size (valid until the next note), or -1: send the record whole.
+int sf_patchlog_find_upto (sf_patchlog_t *self, const char *node, const char *name,
+                           sf_version_t ver, sf_version_t upto, sf_version_t *base,
+                           const void **data, size_t *size);
 //  Notes kept now, and patch bytes held
 size_t sf_patchlog_count (sf_patchlog_t *self);
 size_t sf_patchlog_bytes (sf_patchlog_t *self);
