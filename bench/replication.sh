@@ -9,7 +9,8 @@
 #      the others see silence, changes pile up; the agents then pause so the
 #      end state is still)
 #   4. time to detect a dead controller (kill -9): suspect, then dead
-# Knobs: REPL_AGENTS (10), REPL_STREAMS (10000 per agent), REPL_COUNT (100
+# Knobs: REPL_PLACEMENTS (100000 in all, spread over the agents), or
+# REPL_STREAMS (per agent; wins over REPL_PLACEMENTS), REPL_AGENTS (10), REPL_COUNT (100
 # samples), PARTITION_S (60; 600 for the design's 10-minute partition),
 # REPL_FILL_S (1200: how long the initial fill may take), REPL_CTL_ARGS (more
 # controller options, e.g. --gossip-patches=false for whole records only, as
@@ -21,7 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/build/bin
 TOOLS=$ROOT/build/tools
 K=${REPL_AGENTS:-10}
-S=${REPL_STREAMS:-10000}
+S=${REPL_STREAMS:-$(( ${REPL_PLACEMENTS:-100000} / K ))}
 COUNT=${REPL_COUNT:-100}
 PART=${PARTITION_S:-60}
 TOTAL=$((K * S + 1))
