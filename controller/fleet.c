@@ -196,7 +196,12 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
             return 0;
         }
         bool owner_live = st->owner_stop_ms == 0 && ch->owner_running;
-        if (sf_fleet_state_left (st, node) && t < st->owner_since_ms
+        //  started_at counts seconds: a start in the same second as the
+        //  owner's is not ordered by it. The run a node had all along
+        //  (ch->continued) on a node the stream left began before the
+        //  stream moved: a tie is its stale copy, not a start anew
+        bool earlier = t < st->owner_since_ms || (ch->continued && t == st->owner_since_ms);
+        if (sf_fleet_state_left (st, node) && earlier
         &&  !(st->xfer_start_ms && strcmp (st->xfer_to, node) == 0)) {
             //  A stale copy: it runs since before the stream moved away
             //  (a node back with the stream still running)
@@ -225,7 +230,12 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
             s_xfer_clear (st);
         }
         if (owner_live && !ch->owner_down) {
-            if (t < st->owner_since_ms && ch->node_down
+            //  Within the same second (a takeover right after the start) a
+            //  down node the stream never left, whose run was reported
+            //  before it went silent, is the one that ran it first
+            bool first = t < st->owner_since_ms
+                      || (t == st->owner_since_ms && !sf_fleet_state_left (st, node));
+            if (first && ch->node_down
             &&  (ch->silent_ms <= 0 || st->owner_since_ms + 1000 >= ch->silent_ms)) {
                 //  Out of time order, and the node that ran it first is down:
                 //  the later one took it over
@@ -1882,7 +1892,8 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     if (was_active == is_active && !stale)
         return 0;
     sf_fleet_change_t ch = { .node = s->node, .started = is_active, .stopped = !is_active,
-                             .type = s->type, .caught_up = s_caught_up };
+                             .type = s->type, .caught_up = s_caught_up,
+                             .continued = was_active && is_active && prev.started_at == s->started_at };
     //  A start is the media server's own started_at when it knows it
     ch.at_ms = is_active && s->started_at > 0 ? s->started_at * 1000 : s->changed_at_ms;
     return s_derive (store, uid, s->name, &ch);
@@ -2038,7 +2049,7 @@ sf_fleet_node_up (sf_store_t *store, const char *node)
     int result = 0;
     for (size_t i = 0; i < l.count && result == 0; i++) {
         sf_fleet_change_t ch = { .node = node, .started = true, .at_ms = u.starts [i],
-                                 .type = SF_TYPE_PRIMARY };
+                                 .type = SF_TYPE_PRIMARY, .continued = true };
         result = s_derive (store, l.uids [i], l.names [i], &ch);
     }
     free (u.starts);

@@ -773,6 +773,75 @@ test_every_order_of_an_early_takeover (void **state)
     sf_fleet_set_liveness (NULL, NULL);
 }
 
+//  started_at has a resolution of one second: a takeover within the second
+//  of the stream's start gives both placements the same started_at. A runs
+//  cam from 200.1 s and goes silent at 200.3 s, B's standby takes it over at
+//  200.7 s: the same failover in every order that can tell it (A's record
+//  before B's, or after A was declared down), and A back with its stale
+//  copy is the same conflict, not a transfer back to A (which the tie of
+//  A's start with B's used to derive). The order the second cannot tell:
+//  B's record first, then A's while A is still heard from (a transfer B -> A).
+static void
+test_every_order_of_a_takeover_within_a_second (void **state)
+{
+    sf_fleet_set_liveness (s_test_live, NULL);
+    s_silent_ms = 200300;
+    //  A's record first; B's start and A's death in either order
+    const s_fact_t a_first [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, 0 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1 },
+    };
+    //  A's record learned after A was declared down
+    const s_fact_t a_late [] = {
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, -1 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 1 },
+    };
+    const s_fact_t *sets [] = { a_first, a_late };
+    const char *failover = "failover A>B 200000 0; current=B A=M B=";
+    const char *conflict = "conflict B>A 200000 0;failover A>B 200000 0; current=B A=MC B=C";
+    //  A comes back with the stream still running, whether its agent says
+    //  so again (the same record) or not, before or after; A's stop ends it
+    const s_fact_t back [] = {
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+    };
+    const s_fact_t up_again [] = {
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 2, -1 },
+    };
+    const s_fact_t again_up [] = {
+        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 2, -1 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+    };
+    const s_fact_t stop [] = {
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 400000, 3, -1 },
+    };
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (s_every_order (sets [i], 3, NULL, 0, failover), 3);
+        assert_int_equal (s_every_order (sets [i], 3, back, 1, conflict), 3);
+        assert_int_equal (s_every_order (sets [i], 3, up_again, 2, conflict), 3);
+        assert_int_equal (s_every_order (sets [i], 3, again_up, 2, conflict), 3);
+        assert_int_equal (s_every_order (sets [i], 3, stop, 2,
+                          "conflict B>A 200000 0;failover A>B 200000 0; current=B A=M B="), 3);
+    }
+    //  A run that started anew on A in the second of B's takeover (A ran
+    //  it from 199.9 s, its agent was away, nginx started it again at
+    //  200.9 s) is no stale copy: a transfer back to A, as in any second
+    const s_fact_t anew [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 199, 199900, 1, -1 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, 0 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, 1 },
+        { "A-anew", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200900, 2, 2 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, 3 },
+    };
+    assert_int_equal (s_every_order (anew, 5, NULL, 0, "transfer_stuck B>A 320000 120000;failover A>B 200000 0;"
+                      "transfer_started B>A 200000 0; current=B A=T B=T"), 1);
+    s_silent_ms = 150000;
+    sf_fleet_set_liveness (NULL, NULL);
+}
+
 static void
 test_every_order_of_a_migration (void **state)
 {
@@ -1728,6 +1797,7 @@ main (void)
         cmocka_unit_test (test_interleavings_derive_the_same_events),
         cmocka_unit_test (test_open_transfer_turns_stuck_at_query_time),
         cmocka_unit_test (test_every_order_of_an_early_takeover),
+        cmocka_unit_test (test_every_order_of_a_takeover_within_a_second),
         cmocka_unit_test (test_every_order_of_a_migration),
         cmocka_unit_test (test_every_order_of_a_catch_up),
         cmocka_unit_test (test_every_order_after_the_witnesses_history),
