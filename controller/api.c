@@ -177,7 +177,8 @@ s_list (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *reply)
     if (sf_query_list_after (ctx, &filter, &sort, after, (size_t) offset, (size_t) limit, &res,
                              err, sizeof (err)))
         return s_error (reply, after [0] ? "bad_cursor" : "query_failed", err);
-    int64_t now = sf_now_ms () / 1000;
+    //  The uptimes are those the rows were ordered by
+    int64_t now = res.now_ms / 1000;
     sf_reply_t r;
     sf_reply_begin (&r, reply, "list_reply");
     sf_reply_kuint (&r, "total", res.total);

@@ -140,13 +140,15 @@ s_cand_cmp (const void *pa, const void *pb)
     return s_sort->desc ? -c : c;
 }
 
-//  Decodes one placement and applies the derived view
+//  Decodes one placement and applies the derived view, liveness as at
+//  mono_ms (the moment the listing's order was taken)
 static int
-s_load (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int64_t now_ms, sf_stream_t *s)
+s_load_at (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int64_t now_ms, int64_t mono_ms,
+           sf_stream_t *s)
 {
     if (sf_row_decode (row, s))
         return -1;
-    int state = sf_live_state (ctx->live, row->node, sf_mono_ms (), NULL);
+    int state = sf_live_state (ctx->live, row->node, mono_ms, NULL);
     sf_derived_t d;
     sf_fleet_derive (ctx, r, row, state, now_ms, &d);
     s->type = d.type;
@@ -155,6 +157,12 @@ s_load (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int64_t now_ms, 
     s->conflict = d.conflict;
     snprintf (s->migrated_to, sizeof (s->migrated_to), "%s", d.migrated_to);
     return 0;
+}
+
+static int
+s_load (sf_query_ctx_t *ctx, sf_read_t *r, const sf_row_t *row, int64_t now_ms, sf_stream_t *s)
+{
+    return s_load_at (ctx, r, row, now_ms, sf_mono_ms (), s);
 }
 
 typedef struct {
@@ -189,44 +197,70 @@ s_unfiltered_by_name (const sf_filter_t *f, const sf_sort_t *sort)
 }
 
 //  The listing through the read model: the model gives the count and the
-//  page's keys; only the page's records are read from LMDB (a row deleted in
-//  between is left out of the page)
+//  page's keys; only the page's records are read from LMDB, in a read
+//  transaction begun after the model was left, so at a commit that may be
+//  newer than the model's. A page whose records changed in between (a row
+//  updated or deleted) would show values in an order that is not theirs,
+//  or miss a row: such a page is listed again, and after S_LIST_TRIES the
+//  listing is the scan of one read transaction (returns 1; the caller
+//  scans). A page after a cursor has no scan: its last try is answered as
+//  it is, a deleted row left out. The clock is one for the order, the
+//  derived status and the answer's uptimes (out->now_ms).
+#define S_LIST_TRIES 4
+
+static int s_list_scan (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
+                        size_t offset, size_t limit, bool cursor, sf_list_result_t *out,
+                        char *err, size_t errlen);
+
 static int
 s_list_model (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
               const char *after, size_t offset, size_t limit, sf_list_result_t *out,
               char *err, size_t errlen)
 {
-    int64_t now_ms = sf_now_ms ();
-    sf_readmodel_clock_t clock = { ctx->live, sf_mono_ms (), now_ms / 1000 };
-    sf_readmodel_page_t page;
-    if (sf_readmodel_list (ctx->model, filter, sort, after, offset, limit, &clock, &page,
-                           err, errlen))
-        return -1;
-    out->total = page.total;
-    snprintf (out->next, sizeof (out->next), "%s", page.next);
-    if (page.count == 0) {
+    for (int attempt = 1; ; attempt++) {
+        memset (out, 0, sizeof (*out));
+        int64_t now_ms = sf_now_ms ();
+        sf_readmodel_clock_t clock = { ctx->live, sf_mono_ms (), now_ms / 1000 };
+        sf_readmodel_page_t page;
+        if (sf_readmodel_list (ctx->model, filter, sort, after, offset, limit, &clock, &page,
+                               err, errlen))
+            return -1;
+        out->total = page.total;
+        out->now_ms = now_ms;
+        snprintf (out->next, sizeof (out->next), "%s", page.next);
+        if (page.count == 0) {
+            sf_readmodel_page_clear (&page);
+            return 0;
+        }
+        out->rows = sf_xcalloc (page.count, sizeof (sf_stream_t));
+        sf_read_t r;
+        if (sf_store_read_begin (ctx->store, &r)) {
+            sf_readmodel_page_clear (&page);
+            free (out->rows);
+            out->rows = NULL;
+            snprintf (err, errlen, "storage is unavailable (see the controller's log)");
+            return -1;
+        }
+        bool moved = false;
+        for (size_t i = 0; i < page.count; i++) {
+            sf_row_t row;
+            sf_stream_init (&out->rows [out->nrows]);
+            if (sf_store_get_row (&r, page.keys [i].node, page.keys [i].name, &row) != 0) {
+                moved = true;
+                continue;
+            }
+            moved |= !sf_readmodel_key_current (&page.keys [i], &row.sum);
+            if (s_load_at (ctx, &r, &row, now_ms, clock.mono_ms, &out->rows [out->nrows]) == 0)
+                out->nrows++;
+        }
+        sf_store_read_end (&r);
         sf_readmodel_page_clear (&page);
-        return 0;
+        if (!moved || (attempt >= S_LIST_TRIES && after && *after))
+            return 0;
+        sf_list_result_clear (out);
+        if (attempt >= S_LIST_TRIES)
+            return 1;
     }
-    out->rows = sf_xcalloc (page.count, sizeof (sf_stream_t));
-    sf_read_t r;
-    if (sf_store_read_begin (ctx->store, &r)) {
-        sf_readmodel_page_clear (&page);
-        free (out->rows);
-        out->rows = NULL;
-        snprintf (err, errlen, "storage is unavailable (see the controller's log)");
-        return -1;
-    }
-    for (size_t i = 0; i < page.count; i++) {
-        sf_row_t row;
-        sf_stream_init (&out->rows [out->nrows]);
-        if (sf_store_get_row (&r, page.keys [i].node, page.keys [i].name, &row) == 0
-        &&  s_load (ctx, &r, &row, now_ms, &out->rows [out->nrows]) == 0)
-            out->nrows++;
-    }
-    sf_store_read_end (&r);
-    sf_readmodel_page_clear (&page);
-    return 0;
 }
 
 int
@@ -244,13 +278,44 @@ sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_so
     memset (out, 0, sizeof (*out));
     //  Every sortable column but the source url is in the read model; the
     //  url sort (not in the summary) still scans
-    if (ctx->model && sort->key != SF_SORT_SOURCE)
-        return s_list_model (ctx, filter, sort, after, offset, limit, out, err, errlen);
+    if (ctx->model && sort->key != SF_SORT_SOURCE) {
+        int rc = s_list_model (ctx, filter, sort, after, offset, limit, out, err, errlen);
+        if (rc <= 0)
+            return rc;
+        memset (out, 0, sizeof (*out));   //  the page kept moving: one scan
+        return s_list_scan (ctx, filter, sort, offset, limit, true, out, err, errlen);
+    }
     if (after && *after) {
         snprintf (err, errlen, "cursors are not offered for the %s sort; use offsets",
                   sf_sort_name (sort->key));
         return -1;
     }
+    return s_list_scan (ctx, filter, sort, offset, limit, false, out, err, errlen);
+}
+
+//  The cursor of the model's order after the page's last row, read in the
+//  page's transaction (a scan standing in for the model hands one out too)
+static void
+s_scan_cursor (sf_read_t *r, const sf_sort_t *sort, size_t offset, size_t limit,
+               sf_list_result_t *out)
+{
+    if (!limit || !out->nrows || offset + out->nrows >= out->total)
+        return;
+    const sf_stream_t *last = &out->rows [out->nrows - 1];
+    sf_row_t row;
+    if (sf_store_get_row (r, last->node, last->name, &row) == 0)
+        sf_readmodel_cursor_of (sort, last->node, last->name, &row.sum,
+                                last->status == SF_STATUS_OFFLINE, out->next, sizeof (out->next));
+}
+
+//  The listing from one read transaction: without the read model, for the
+//  source url sort, and when the model's page kept moving (cursor: then
+//  with the model's cursor for the next page)
+static int
+s_list_scan (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
+             size_t offset, size_t limit, bool cursor, sf_list_result_t *out,
+             char *err, size_t errlen)
+{
     sf_read_t r;
     if (sf_store_read_begin (ctx->store, &r)) {
         snprintf (err, errlen, "storage is unavailable (see the controller's log)");
@@ -259,19 +324,23 @@ sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_so
     if (s_unfiltered_by_name (filter, sort)) {
         size_t total = 0;
         sf_store_count_streams (&r, &total);
+        out->now_ms = sf_now_ms ();
         out->total = total;
         if (limit && offset < total) {
             size_t n = total - offset < limit ? total - offset : limit;
             out->rows = sf_xcalloc (n, sizeof (sf_stream_t));
-            s_page_t p = { ctx, &r, out, n, sf_now_ms () };
+            s_page_t p = { ctx, &r, out, n, out->now_ms };
             sf_store_scan_by_name (&r, sort->desc, offset, s_page_row, &p);
         }
+        if (cursor)
+            s_scan_cursor (&r, sort, offset, limit, out);
         sf_store_read_end (&r);
         return 0;
     }
     s_scan_t sc = { .ctx = ctx, .r = &r, .filter = filter, .sort = sort,
                     .now_ms = sf_now_ms (), .last_state = -1 };
     sc.now_s = sc.now_ms / 1000;
+    out->now_ms = sc.now_ms;
     sf_store_scan_streams (&r, filter->node [0] ? filter->node : NULL, s_collect, &sc);
     out->total = sc.count;
     s_sort = sort;
@@ -300,6 +369,8 @@ sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_so
     for (size_t i = 0; i < sc.count; i++)
         free (sc.cands [i].text);
     free (sc.cands);
+    if (cursor)
+        s_scan_cursor (&r, sort, offset, limit, out);
     sf_store_read_end (&r);
     return 0;
 }

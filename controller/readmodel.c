@@ -1489,14 +1489,90 @@ s_account (s_side_t *s, uint32_t row, const s_acct_t *a, bool add)
 #define S_SC_TAG(m)
 #define S_SETCOL(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_SC_##su (k, m)
 
+//  The stored type and status columns of a summary
+static inline uint8_t
+s_col_stype (const sf_summary_t *sum)
+{
+    return sum->type < SF_TYPE_MIGRATED ? sum->type : SF_TYPE_SECONDARY;
+}
+
+static inline uint8_t
+s_col_status (const sf_summary_t *sum)
+{
+    return sum->status < SF_STATUS_OFFLINE ? sum->status : SF_STATUS_ERROR;
+}
+
 static void
 s_set_columns (s_side_t *s, uint32_t row, const sf_summary_t *sum)
 {
-    s->stype [row] = sum->type < SF_TYPE_MIGRATED ? sum->type : SF_TYPE_SECONDARY;
-    s->status [row] = sum->status < SF_STATUS_OFFLINE ? sum->status : SF_STATUS_ERROR;
+    s->stype [row] = s_col_stype (sum);
+    s->status [row] = s_col_status (sum);
     s->functions [row] = sum->functions & 7;
     s->flags [row] = sum->flags;
     SF_STREAM_FIELDS (S_SETCOL)
+}
+
+//  A fingerprint of a row's columns (sf_readmodel_key_t.stamp): the byte
+//  columns, then every numeric one in table order (S_STAMP per line, each
+//  read through S_STU32 / S_STI64, defined where it is expanded)
+static inline uint64_t
+s_mix (uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
+static inline uint64_t
+s_stamp_bytes (uint8_t stype, uint8_t status, uint8_t functions, uint8_t flags)
+{
+    return s_mix (0, (uint64_t) stype | (uint64_t) status << 8 | (uint64_t) functions << 16
+                     | (uint64_t) flags << 24);
+}
+
+#define S_ST_U32(m)     h = s_mix (h, (uint64_t) S_STU32 (m));
+#define S_ST_I64(m)     h = s_mix (h, (uint64_t) S_STI64 (m));
+#define S_ST_SUM(k, m)  S_ST_##k (m)
+#define S_ST_NOSUM(k, m)
+#define S_ST_STR(m)
+#define S_ST_TEXT(m)
+#define S_ST_U64(m)
+#define S_ST_I32U(m)
+#define S_ST_I32NN(m)
+#define S_ST_BOOL(m)
+#define S_ST_DOUBLE(m)
+#define S_ST_TYPE(m)
+#define S_ST_STATUS(m)
+#define S_ST_LIVENESS(m)
+#define S_ST_FUNCS(m)
+#define S_ST_VERSION(m)
+#define S_ST_RANGES(m)
+#define S_ST_DISKS(m)
+#define S_ST_TAG(m)
+#define S_STAMP(g, m, key, k, b, w, su, so, rp, cl, d, doc) S_ST_##su (k, m)
+
+static uint64_t
+s_row_stamp (const s_side_t *s, uint32_t row)
+{
+    uint64_t h = s_stamp_bytes (s->stype [row], s->status [row], s->functions [row], s->flags [row]);
+#define S_STU32(m)  S_U32 (s, m) [row]
+#define S_STI64(m)  S_I64 (s, m) [row]
+    SF_STREAM_FIELDS (S_STAMP)
+#undef S_STU32
+#undef S_STI64
+    return h;
+}
+
+bool
+sf_readmodel_key_current (const sf_readmodel_key_t *key, const sf_summary_t *sum)
+{
+    //  The stamp of the columns s_set_columns makes of sum
+    uint64_t h = s_stamp_bytes (s_col_stype (sum), s_col_status (sum), sum->functions & 7, sum->flags);
+#define S_STU32(m)  sum->m
+#define S_STI64(m)  sum->m
+    SF_STREAM_FIELDS (S_STAMP)
+#undef S_STU32
+#undef S_STI64
+    return h == key->stamp;
 }
 
 //  Uptime's index value of a start: ascending uptime is descending start
@@ -2939,24 +3015,53 @@ s_name_match (const s_side_t *s, const sf_filter_t *f, const char *needle, uint3
 
 //  Cursors: hex of "key|desc|value|node|name" of the page's last row
 static void
-s_cursor_encode (const s_q_t *q, uint32_t row, char *out, size_t size)
+s_cursor_text (const sf_sort_t *sort, int64_t value, const char *node, const char *name,
+               char *out, size_t size)
 {
-    const s_side_t *s = q->s;
     char text [SF_READMODEL_CURSOR_MAX / 2 + 1];
-    //  Uptime keeps the start, not the uptime: the next page may come at
-    //  another now (INT64_MIN: not running)
-    int64_t value = s_value (q, row);
-    if (q->sort->key == SF_SORT_UPTIME)
-        value = value >= 0 || (S_START (s) [row] && s_dstatus (q, row) == SF_STATUS_ACTIVE)
-              ? S_START (s) [row] : INT64_MIN;
-    int len = snprintf (text, sizeof (text), "%d|%d|%lld|%s|%s", q->sort->key, q->sort->desc,
-                        (long long) value, s->nodes [s->node [row]]->id, s_name (s, row));
+    int len = snprintf (text, sizeof (text), "%d|%d|%lld|%s|%s", sort->key, sort->desc,
+                        (long long) value, node, name);
     if (len < 0 || (size_t) len * 2 + 1 > size) {
         out [0] = 0;
         return;
     }
     for (int i = 0; i < len; i++)
         snprintf (out + 2 * i, 3, "%02x", (uint8_t) text [i]);
+}
+
+static void
+s_cursor_encode (const s_q_t *q, uint32_t row, char *out, size_t size)
+{
+    const s_side_t *s = q->s;
+    //  Uptime keeps the start, not the uptime: the next page may come at
+    //  another now (INT64_MIN: not running)
+    int64_t value = s_value (q, row);
+    if (q->sort->key == SF_SORT_UPTIME)
+        value = value >= 0 || (S_START (s) [row] && s_dstatus (q, row) == SF_STATUS_ACTIVE)
+              ? S_START (s) [row] : INT64_MIN;
+    s_cursor_text (q->sort, value, s->nodes [s->node [row]]->id, s_name (s, row), out, size);
+}
+
+void
+sf_readmodel_cursor_of (const sf_sort_t *sort, const char *node, const char *name,
+                        const sf_summary_t *sum, bool down, char *out, size_t size)
+{
+    //  What s_cursor_encode makes of a row with these columns
+    int status = down ? SF_STATUS_OFFLINE : s_col_status (sum);
+    int64_t value;
+    if (sort->key == SF_SORT_STATUS)
+        value = status;
+    else if (sort->key == SF_SORT_TYPE)
+        value = (sum->flags & SF_SUM_MIGRATED) ? SF_TYPE_MIGRATED : s_col_stype (sum);
+    else if (sort->key == SF_SORT_UPTIME) {
+        //  The start: at now 0 the age of a start is minus it (-1: none)
+        int64_t age0 = sf_summary_sort_value (sum, sort->key, 0, true);
+        int64_t start = age0 == -1 ? 0 : -age0;
+        value = start && status == SF_STATUS_ACTIVE ? start : INT64_MIN;
+    }
+    else
+        value = sf_summary_sort_value (sum, sort->key, 0, status == SF_STATUS_ACTIVE);
+    s_cursor_text (sort, value, node, name, out, size);
 }
 
 typedef struct {
@@ -3306,6 +3411,7 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
     for (size_t i = 0; i < q.nrows; i++) {
         snprintf (out->keys [i].node, sizeof (out->keys [i].node), "%s", s->nodes [s->node [q.rows [i]]]->id);
         snprintf (out->keys [i].name, sizeof (out->keys [i].name), "%s", s_name (s, q.rows [i]));
+        out->keys [i].stamp = s_row_stamp (s, q.rows [i]);
     }
     if (more)
         s_cursor_encode (&q, q.rows [q.nrows - 1], out->next, sizeof (out->next));

@@ -23,6 +23,8 @@ typedef struct {
     //  Keyset cursor for the page after this one ("" at the end, or without
     //  the read model): stable while rows change
     char next [SF_READMODEL_CURSOR_MAX + 1];
+    int64_t now_ms;             //  the clock the rows were ordered and derived by
+                                //  (uptime's now: the answer's "now" is this one)
 } sf_list_result_t;
 
 //  Lists matching placements sorted, from offset, at most limit rows

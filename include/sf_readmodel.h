@@ -63,6 +63,10 @@ typedef struct {
 typedef struct {
     char node [SF_NODE_MAX + 1];
     char name [SF_NAME_MAX + 1];
+    //  A fingerprint of the row's columns as the model filtered and ordered
+    //  it: the record read for the page must still have them
+    //  (sf_readmodel_key_current)
+    uint64_t stamp;
 } sf_readmodel_key_t;
 
 //  A cursor is the hex of the last row's sort value, name and node
@@ -86,6 +90,15 @@ int sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf
                        const sf_readmodel_clock_t *clock, sf_readmodel_page_t *out,
                        char *err, size_t errlen);
 void sf_readmodel_page_clear (sf_readmodel_page_t *self);
+//  Whether a record's summary still has the values the model listed its
+//  key with. The records of a page are read after the model (from LMDB, at
+//  a commit that may be newer): a page whose records changed in between is
+//  not in the order of what it shows (controller/query.c lists again).
+bool sf_readmodel_key_current (const sf_readmodel_key_t *key, const sf_summary_t *sum);
+//  The cursor after a row listed without the model (a scan of LMDB in the
+//  model's order): the row's summary, and whether its node is down
+void sf_readmodel_cursor_of (const sf_sort_t *sort, const char *node, const char *name,
+                             const sf_summary_t *sum, bool down, char *out, size_t size);
 
 //  A node's stream counts (0s for a node without placements): all, stored
 //  type primary, and active (none when the node is down)
