@@ -2493,6 +2493,20 @@ s_list_row (const s_list_t *l, size_t b, size_t j)
     return l->ol ? l->ol->blocks [b]->ids [j] : l->vl->blocks [b]->e [j].row;
 }
 
+//  One entry of a list walk: skipped while the offset lasts, else emitted
+static inline void
+s_list_visit (s_q_t *q, const s_list_t *l, size_t b, size_t j, const uint64_t *g,
+              size_t *skip, size_t *take)
+{
+    uint32_t row = s_list_row (l, b, j);
+    if (g && !s_bit (g, row))
+        return;
+    if (*skip)
+        --*skip;
+    else
+        s_emit (q, row), --*take;
+}
+
 //  The rows of l at positions [lo, hi) that are in g (NULL: all of them),
 //  in the query's direction: *skip of them passed over, up to *take
 //  emitted (both count down). Without g it is a jump (O(log n)); with g a
@@ -2543,27 +2557,12 @@ s_walk_range (s_q_t *q, const s_list_t *l, size_t lo, size_t hi, const uint64_t 
                 goto next;
             }
         }
-        if (!desc) {
-            for (size_t j = from; j < to && *take; j++) {
-                uint32_t row = s_list_row (l, b, j);
-                if (g && !s_bit (g, row))
-                    continue;
-                if (*skip)
-                    --*skip;
-                else
-                    s_emit (q, row), --*take;
-            }
-        }
+        if (!desc)
+            for (size_t j = from; j < to && *take; j++)
+                s_list_visit (q, l, b, j, g, skip, take);
         else
-            for (size_t j = to; j-- > from && *take; ) {
-                uint32_t row = s_list_row (l, b, j);
-                if (g && !s_bit (g, row))
-                    continue;
-                if (*skip)
-                    --*skip;
-                else
-                    s_emit (q, row), --*take;
-            }
+            for (size_t j = to; j-- > from && *take; )
+                s_list_visit (q, l, b, j, g, skip, take);
     next:
         len -= to - from;
         if (!len)
