@@ -439,6 +439,53 @@ test_model_path_never_orders_by_values_it_does_not_show (void **state)
     s_gate_clients (fx, 7, 101);
 }
 
+//  The cursor a scan hands out in the model's stead (sf_readmodel_cursor_of,
+//  from a row's summary) is the model's own, under every sort it keeps, both
+//  ways, at every row of the fixture (n3 down: offline, not running)
+static void
+test_scan_cursor_is_the_models (void **state)
+{
+    fx_fleet_t *fx = *state;
+    sf_readmodel_t *m = s_model_on (fx);
+    sf_filter_t f;
+    sf_filter_init (&f);
+    sf_readmodel_clock_t clock = { fx->live, sf_mono_ms (), sf_now_ms () / 1000 };
+    char err [256];
+    int keys = 0;
+    for (int key = 0; key < SF_SORT_COUNT; key++) {
+        if (sf_sort_by (key) == SF_SORT_BY_TEXT)
+            continue;                       //  the url sort scans, never the model
+        keys++;
+        for (int desc = 0; desc < 2; desc++) {
+            sf_sort_t sort = { key, desc };
+            for (size_t off = 0; off + 1 < FX_STREAMS; off++) {
+                sf_readmodel_page_t page;
+                assert_int_equal (sf_readmodel_list (m, &f, &sort, NULL, off, 1, &clock, &page,
+                                                     err, sizeof (err)), 0);
+                assert_int_equal (page.count, 1);
+                assert_true (page.next [0]);
+                sf_read_t r;
+                sf_row_t row;
+                assert_int_equal (sf_store_read_begin (fx->store, &r), 0);
+                assert_int_equal (sf_store_get_row (&r, page.keys [0].node, page.keys [0].name, &row), 0);
+                assert_true (sf_readmodel_key_current (&page.keys [0], &row.sum));
+                char cursor [SF_READMODEL_CURSOR_MAX + 1];
+                bool down = sf_live_state (fx->live, page.keys [0].node, clock.mono_ms, NULL) == SF_LIVE_DOWN;
+                sf_readmodel_cursor_of (&sort, page.keys [0].node, page.keys [0].name, &row.sum, down,
+                                        cursor, sizeof (cursor));
+                sf_store_read_end (&r);
+                if (strcmp (cursor, page.next))
+                    fail_msg ("sort %s%s, offset %zu (%s/%s): scan's cursor %s, model's %s",
+                              desc ? "-" : "", sf_sort_name (key), off, page.keys [0].node,
+                              page.keys [0].name, cursor, page.next);
+                sf_readmodel_page_clear (&page);
+            }
+        }
+    }
+    assert_true (keys >= 8);
+    s_model_off (fx, &m);
+}
+
 int
 main (void)
 {
@@ -457,6 +504,7 @@ main (void)
         cmocka_unit_test (test_model_path_pages_by_cursor_as_by_offset),
         cmocka_unit_test (test_model_path_counts_nodes_and_gauges_as_the_scan_does),
         cmocka_unit_test (test_model_path_never_orders_by_values_it_does_not_show),
+        cmocka_unit_test (test_scan_cursor_is_the_models),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
