@@ -354,6 +354,11 @@ typedef struct {
     size_t nblocks, cap;
     uint32_t *fen;                  //  1-based, nblocks entries
     size_t total;
+    //  The block array changed shape (a split, an emptied block) during the
+    //  writer's apply: fen is rebuilt once when the apply ends (s_vl_settle),
+    //  not at every split; until then nothing reads it (the writer finds
+    //  blocks by the fence, readers are on the other side)
+    bool fen_stale;
 } s_vlist_t;
 
 static inline int
@@ -382,11 +387,29 @@ s_vl_fen_rebuild (s_vlist_t *vl)
         if (j <= vl->nblocks)
             vl->fen [j] += vl->fen [i];
     }
+    vl->fen_stale = false;
+}
+
+//  The shape changed: rebuilt once by s_vl_settle
+static inline void
+s_vl_fen_stale (s_vlist_t *vl)
+{
+    vl->fen_stale = true;
+}
+
+static void
+s_vl_settle (s_vlist_t *vl)
+{
+    if (vl->fen_stale)
+        s_vl_fen_rebuild (vl);
+    vl->fen_stale = false;
 }
 
 static void
 s_vl_fen_add (s_vlist_t *vl, size_t b, int d)
 {
+    if (vl->fen_stale)
+        return;
     for (size_t i = b + 1; i <= vl->nblocks; i += i & -i)
         vl->fen [i] += (uint32_t) d;
 }
@@ -454,17 +477,67 @@ s_vl_lower (const s_vblock_t *blk, const s_ent_t *e)
     return s_ent_lower (blk->e, blk->n, s_ent_key (e));
 }
 
+#define S_VCASCADE 8                //  blocks a full block looks along for room
+
+//  Blocks from + 1 .. to (full) each pass their last entry to the front of
+//  the next: block from loses one, block to gains one (two point updates)
+static void
+s_vl_shift_right (s_vlist_t *vl, size_t from, size_t to)
+{
+    for (size_t i = to; i > from; i--) {
+        s_vblock_t *dst = vl->blocks [i], *src = vl->blocks [i - 1];
+        memmove (dst->e + 1, dst->e, dst->n * sizeof (s_ent_t));
+        dst->e [0] = src->e [--src->n];
+        dst->n++;
+        vl->fence [i - 1] = src->e [src->n - 1];
+    }
+    s_vl_fen_add (vl, to, 1);
+    s_vl_fen_add (vl, from, -1);
+}
+
+//  Blocks to .. from - 1 each take the first entry of the next one at their
+//  end: block from loses one, block to (to < from) gains one
+static void
+s_vl_shift_left (s_vlist_t *vl, size_t from, size_t to)
+{
+    for (size_t i = to; i < from; i++) {
+        s_vblock_t *dst = vl->blocks [i], *src = vl->blocks [i + 1];
+        dst->e [dst->n++] = src->e [0];
+        memmove (src->e, src->e + 1, --src->n * sizeof (s_ent_t));
+        vl->fence [i] = dst->e [dst->n - 1];
+    }
+    s_vl_fen_add (vl, to, 1);
+    s_vl_fen_add (vl, from, -1);
+}
+
 //  A full block b makes room by passing an entry to a neighbour that has
 //  some: its last entry to the front of the next block, or its first to the
-//  end of the previous one. Only when both are full does it split: a split
-//  inserts a block (a shift of the block arrays and a rebuild of the Fenwick
-//  tree, O(blocks)), a pass costs two point updates (O(log blocks)). With
-//  the new entry's place at, in block b; returns where the entry goes now
-//  (its block in *b; SIZE_MAX: it was placed at the end of the previous block)
+//  end of the previous one. When both are full, the nearest block with room
+//  within S_VCASCADE on either side takes one entry from its neighbour, that
+//  one from its own, and so on up to b's neighbour (a few block shifts, two
+//  point updates). Only when none has room does it split: a split inserts a
+//  block (a shift of the block arrays, O(blocks), and a Fenwick rebuild
+//  when the apply ends). After the bench's fill, 6 % of inserts split, each
+//  shifting arrays of 9,000 blocks and rebuilding the tree at once: 70 % of
+//  the writer's instructions at 1M. With the new entry's place at, in block
+//  b; returns where the entry goes now (its block in *b; SIZE_MAX: it was
+//  placed at the end of the previous block)
 static size_t
 s_vl_make_room (s_vlist_t *vl, const s_ent_t *e, size_t *b, size_t at)
 {
     s_vblock_t *blk = vl->blocks [*b];
+    if (!(*b + 1 < vl->nblocks && vl->blocks [*b + 1]->n < S_VBLOCK && at < S_VBLOCK)
+    &&  !(*b > 0 && vl->blocks [*b - 1]->n < S_VBLOCK))
+        for (size_t d = 2; d <= S_VCASCADE; d++) {
+            if (at < S_VBLOCK && *b + d < vl->nblocks && vl->blocks [*b + d]->n < S_VBLOCK) {
+                s_vl_shift_right (vl, *b + 1, *b + d);
+                break;
+            }
+            if (*b >= d && vl->blocks [*b - d]->n < S_VBLOCK) {
+                s_vl_shift_left (vl, *b - 1, *b - d);
+                break;
+            }
+        }
     if (*b + 1 < vl->nblocks && vl->blocks [*b + 1]->n < S_VBLOCK && at < S_VBLOCK) {
         s_vblock_t *nx = vl->blocks [*b + 1];
         memmove (nx->e + 1, nx->e, nx->n * sizeof (s_ent_t));
@@ -503,7 +576,7 @@ s_vl_make_room (s_vlist_t *vl, const s_ent_t *e, size_t *b, size_t at)
     blk->n = (uint32_t) keep;
     vl->fence [*b] = blk->e [keep - 1];
     s_vl_insert_block (vl, *b + 1, nb);
-    s_vl_fen_rebuild (vl);
+    s_vl_fen_stale (vl);
     if (at >= keep) {
         at -= keep;
         ++*b;
@@ -516,7 +589,7 @@ s_vl_insert (s_vlist_t *vl, const s_ent_t *e)
 {
     if (vl->nblocks == 0) {
         s_vl_insert_block (vl, 0, s_zalloc (sizeof (s_vblock_t)));
-        s_vl_fen_rebuild (vl);
+        s_vl_fen_stale (vl);
     }
     size_t b = s_vl_find_block (vl, e);
     size_t at = s_vl_lower (vl->blocks [b], e);
@@ -562,7 +635,7 @@ s_vl_remove_at (s_vlist_t *vl, size_t b, size_t at)
         memmove (vl->blocks + b, vl->blocks + b + 1, (vl->nblocks - b - 1) * sizeof (s_vblock_t *));
         memmove (vl->fence + b, vl->fence + b + 1, (vl->nblocks - b - 1) * sizeof (s_ent_t));
         vl->nblocks--;
-        s_vl_fen_rebuild (vl);
+        s_vl_fen_stale (vl);
         return;
     }
     if (blk->n)
@@ -2185,6 +2258,8 @@ s_side_apply_all (s_side_t *s, const s_change_t *cs, size_t n)
             s_side_apply (s, &cs [j]);
         }
     }
+    for (int k = 0; k < S_NVL; k++)
+        s_vl_settle (&s->vl [k]);
 }
 
 void

@@ -21,6 +21,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+//  Under callgrind (valgrind --tool=callgrind --instr-atstart=no) only the
+//  writer passes are instrumented: instruction counts per update that do not
+//  depend on what else the machine runs
+#if defined(__has_include)
+#   if __has_include(<valgrind/callgrind.h>)
+#       include <valgrind/callgrind.h>
+#   endif
+#endif
+#ifndef CALLGRIND_START_INSTRUMENTATION
+#   define CALLGRIND_START_INSTRUMENTATION
+#   define CALLGRIND_STOP_INSTRUMENTATION
+#   define CALLGRIND_DUMP_STATS_AT(s)
+#endif
 
 static double
 s_now (void)
@@ -50,6 +63,7 @@ s_rand (uint32_t n)
 
 static int s_n = 1000000, s_k = 100, s_iter = 50, s_seconds = 5;
 static int s_queries_on = 1;        //  --queries 0: the writer's figures only
+static long s_updates_max;          //  --updates U: each writer pass applies U, not D seconds
 //  Updates move every numeric column (true) or, as agents' reports do,
 //  clients and bitrate, with a restart (start time, reconnects) now and then
 static bool s_churn_all;
@@ -216,9 +230,10 @@ main (int argc, char **argv)
         else if (!strcmp (argv [i], "--iterations")) s_iter = atoi (argv [i + 1]);
         else if (!strcmp (argv [i], "--seconds")) s_seconds = atoi (argv [i + 1]);
         else if (!strcmp (argv [i], "--queries")) s_queries_on = atoi (argv [i + 1]);
+        else if (!strcmp (argv [i], "--updates")) s_updates_max = atol (argv [i + 1]);
         else {
             fprintf (stderr, "usage: sf_bench_readmodel [--placements N] [--nodes K] "
-                     "[--iterations I] [--seconds D] [--queries 0|1]\n");
+                     "[--iterations I] [--seconds D] [--updates U] [--queries 0|1]\n");
             return 2;
         }
     }
@@ -255,12 +270,15 @@ main (int argc, char **argv)
         uint64_t n = 0;
         t = s_now ();
         double cpu = s_cpu ();
-        while (s_now () - t < s_seconds) {
+        CALLGRIND_START_INSTRUMENTATION;
+        while (s_updates_max ? (long) n < s_updates_max : s_now () - t < s_seconds) {
             for (int j = 0; j < 1000; j++)
                 s_change (&b->c [j], b->node [j], b->name [j], (int) s_rand ((uint32_t) s_n), false);
             sf_readmodel_apply (rm, b->c, 1000);
             n += 1000;
         }
+        CALLGRIND_DUMP_STATS_AT (pass ? "writer_all" : "writer_mix");
+        CALLGRIND_STOP_INSTRUMENTATION;
         dt = s_now () - t;
         cpu = s_cpu () - cpu;
         printf ("writer%s: %.0f updates/s applied (both copies), %.2f us per update, %.2f us of CPU\n",
