@@ -466,6 +466,23 @@ s_vl_find_block (const s_vlist_t *vl, const s_ent_t *e)
     return b < vl->nblocks ? b : vl->nblocks - 1;
 }
 
+//  The same with a guess (SIZE_MAX: none): the writer's prefetch stage has
+//  already searched the fence for the blocks a change will touch
+//  (s_prefetch_near); the guess stands when the fence still agrees (a split
+//  or an emptied block since shifts block numbers), else the fence is
+//  searched again
+static inline size_t
+s_vl_find_block_h (const s_vlist_t *vl, const s_ent_t *e, size_t hint)
+{
+    if (hint < vl->nblocks) {
+        unsigned __int128 key = s_ent_key (e);
+        if ((hint == 0 || s_ent_key (&vl->fence [hint - 1]) < key)
+        &&  (hint + 1 == vl->nblocks || key <= s_ent_key (&vl->fence [hint])))
+            return hint;
+    }
+    return s_vl_find_block (vl, e);
+}
+
 //  Within a block the entries below e: a branch-free binary search (seven
 //  steps in a block of 128). It used to be one counting pass over the
 //  block, on the idea that the prefetcher streams it; that pass was half of
@@ -585,13 +602,13 @@ s_vl_make_room (s_vlist_t *vl, const s_ent_t *e, size_t *b, size_t at)
 }
 
 static void
-s_vl_insert (s_vlist_t *vl, const s_ent_t *e)
+s_vl_insert_h (s_vlist_t *vl, const s_ent_t *e, size_t hint)
 {
     if (vl->nblocks == 0) {
         s_vl_insert_block (vl, 0, s_zalloc (sizeof (s_vblock_t)));
         s_vl_fen_stale (vl);
     }
-    size_t b = s_vl_find_block (vl, e);
+    size_t b = s_vl_find_block_h (vl, e, hint);
     size_t at = s_vl_lower (vl->blocks [b], e);
     if (vl->blocks [b]->n == S_VBLOCK) {
         at = s_vl_make_room (vl, e, &b, at);
@@ -607,13 +624,19 @@ s_vl_insert (s_vlist_t *vl, const s_ent_t *e)
     s_vl_fen_add (vl, b, 1);
 }
 
+static void
+s_vl_insert (s_vlist_t *vl, const s_ent_t *e)
+{
+    s_vl_insert_h (vl, e, SIZE_MAX);
+}
+
 //  Finds e exactly: 0 and its place, or -1
 static int
-s_vl_find (const s_vlist_t *vl, const s_ent_t *e, size_t *b_out, size_t *at_out)
+s_vl_find_h (const s_vlist_t *vl, const s_ent_t *e, size_t hint, size_t *b_out, size_t *at_out)
 {
     if (vl->nblocks == 0)
         return -1;
-    size_t b = s_vl_find_block (vl, e);
+    size_t b = s_vl_find_block_h (vl, e, hint);
     const s_vblock_t *blk = vl->blocks [b];
     size_t at = s_vl_lower (blk, e);
     if (at >= blk->n || blk->e [at].row != e->row || s_ent_cmp (&blk->e [at], e))
@@ -621,6 +644,12 @@ s_vl_find (const s_vlist_t *vl, const s_ent_t *e, size_t *b_out, size_t *at_out)
     *b_out = b;
     *at_out = at;
     return 0;
+}
+
+static int
+s_vl_find (const s_vlist_t *vl, const s_ent_t *e, size_t *b_out, size_t *at_out)
+{
+    return s_vl_find_h (vl, e, SIZE_MAX, b_out, at_out);
 }
 
 static void
@@ -653,12 +682,13 @@ s_vl_remove (s_vlist_t *vl, const s_ent_t *e)
 
 //  A value changed: old out, new in. When both belong to the same block the
 //  entries between them shift by one and no count changes.
+//  (hint_old, hint_new: the blocks the prefetch stage found, or SIZE_MAX)
 static void
-s_vl_move (s_vlist_t *vl, const s_ent_t *old, const s_ent_t *new)
+s_vl_move (s_vlist_t *vl, const s_ent_t *old, const s_ent_t *new, size_t hint_old, size_t hint_new)
 {
     size_t b, at;
-    if (s_vl_find (vl, old, &b, &at)) {
-        s_vl_insert (vl, new);
+    if (s_vl_find_h (vl, old, hint_old, &b, &at)) {
+        s_vl_insert_h (vl, new, hint_new);
         return;
     }
     s_vblock_t *blk = vl->blocks [b];
@@ -666,7 +696,7 @@ s_vl_move (s_vlist_t *vl, const s_ent_t *old, const s_ent_t *new)
     if ((b > 0 && s_ent_cmp (&vl->fence [b - 1], new) > 0)
     ||  (b + 1 < vl->nblocks && s_ent_cmp (new, &vl->blocks [b + 1]->e [0]) > 0)) {
         s_vl_remove_at (vl, b, at);
-        s_vl_insert (vl, new);
+        s_vl_insert_h (vl, new, hint_new);
         return;
     }
     //  Within the block: shift the entries between the two places
@@ -880,6 +910,9 @@ struct s_side_t {
     size_t node_hint;               //  the writer's last node (s_node_find_w)
     s_olist_t names;
     s_vlist_t vl [S_NVL];           //  numeric columns in order (s_vkey)
+    //  The writer's guesses for the change being applied: each index's block
+    //  of the old and the new entry (s_side_apply_all; SIZE_MAX: none)
+    size_t hint [S_NVL][2];
     //  Trigrams of the lower-cased names: postings, and key -> index + 1
     s_tri_t *tris;
     size_t ntris, tricap;
@@ -951,6 +984,7 @@ s_side_new (void)
 {
     s_side_t *s = s_zalloc (sizeof (s_side_t));
     s->node_ix = zhashx_new ();
+    memset (s->hint, 0xff, sizeof (s->hint));
     return s;
 }
 
@@ -1821,7 +1855,7 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
             bool has = s_vkey (s, row, k, &e);
             if (had [k] && has) {
                 if (old [k].v != e.v)
-                    s_vl_move (&s->vl [k], &old [k], &e);
+                    s_vl_move (&s->vl [k], &old [k], &e, s->hint [k][0], s->hint [k][1]);
             }
             else if (had [k])
                 s_vl_remove (&s->vl [k], &old [k]);
@@ -2191,19 +2225,23 @@ s_prefetch_columns (const s_side_t *s, uint32_t row)
     s_pf (&s->name_len [row]);
 }
 
-//  The first lines of the block where index vl has (or will have) e
-static void
+//  The lines of the block where index vl has (or will have) e; returns the
+//  block's number (a hint for the apply, s_vl_find_block_h)
+static size_t
 s_prefetch_block (const s_vlist_t *vl, const s_ent_t *e)
 {
     if (!vl->nblocks)
-        return;
-    const s_vblock_t *blk = vl->blocks [s_vl_find_block (vl, e)];
+        return SIZE_MAX;
+    size_t b = s_vl_find_block (vl, e);
+    const s_vblock_t *blk = vl->blocks [b];
     for (size_t i = 0; i < sizeof (s_vblock_t); i += 64)
         s_pf ((const char *) blk + i);
+    return b;
 }
 
+//  hint: the blocks found per index (old entry, new entry), SIZE_MAX if none
 static void
-s_prefetch_near (const s_side_t *s, uint32_t row, const s_change_t *c)
+s_prefetch_near (const s_side_t *s, uint32_t row, const s_change_t *c, size_t hint [S_NVL][2])
 {
     s_pf (s->arena + s->name_off [row]);
     if (c->deleted)
@@ -2214,15 +2252,15 @@ s_prefetch_near (const s_side_t *s, uint32_t row, const s_change_t *c)
     //  The moves of agents' usual update: clients and bitrate
     if (c->sum.clients != S_U32 (s, clients) [row]) {
         e.v = S_U32 (s, clients) [row];
-        s_prefetch_block (&s->vl [S_VL_CLIENTS], &e);
+        hint [S_VL_CLIENTS][0] = s_prefetch_block (&s->vl [S_VL_CLIENTS], &e);
         e.v = c->sum.clients;
-        s_prefetch_block (&s->vl [S_VL_CLIENTS], &e);
+        hint [S_VL_CLIENTS][1] = s_prefetch_block (&s->vl [S_VL_CLIENTS], &e);
     }
     if (c->sum.bitrate_kbps != S_U32 (s, bitrate_kbps) [row]) {
         e.v = S_U32 (s, bitrate_kbps) [row];
-        s_prefetch_block (&s->vl [S_VL_BITRATE], &e);
+        hint [S_VL_BITRATE][0] = s_prefetch_block (&s->vl [S_VL_BITRATE], &e);
         e.v = c->sum.bitrate_kbps;
-        s_prefetch_block (&s->vl [S_VL_BITRATE], &e);
+        hint [S_VL_BITRATE][1] = s_prefetch_block (&s->vl [S_VL_BITRATE], &e);
     }
 }
 
@@ -2231,6 +2269,7 @@ s_side_apply_all (s_side_t *s, const s_change_t *cs, size_t n)
 {
     uint32_t hash [S_AHEAD];
     int64_t guess [S_AHEAD];
+    size_t hints [S_AHEAD][S_NVL][2];
     for (size_t i = 0; i < n + S_AHEAD; i++) {
         if (i < n) {
             //  Stage 1: the hash slot
@@ -2250,12 +2289,17 @@ s_side_apply_all (s_side_t *s, const s_change_t *cs, size_t n)
                 s_prefetch_columns (s, (uint32_t) row);
         }
         j = i - S_AHEAD + 2;
-        if (i >= S_AHEAD - 2 && j < n && guess [j % S_AHEAD] >= 0)
+        if (i >= S_AHEAD - 2 && j < n) {
             //  Stage 3: its name and index blocks
-            s_prefetch_near (s, (uint32_t) guess [j % S_AHEAD], &cs [j]);
+            memset (hints [j % S_AHEAD], 0xff, sizeof (hints [0]));
+            if (guess [j % S_AHEAD] >= 0)
+                s_prefetch_near (s, (uint32_t) guess [j % S_AHEAD], &cs [j], hints [j % S_AHEAD]);
+        }
         if (i >= S_AHEAD) {
             j = i - S_AHEAD;
+            memcpy (s->hint, hints [j % S_AHEAD], sizeof (s->hint));
             s_side_apply (s, &cs [j]);
+            memset (s->hint, 0xff, sizeof (s->hint));
         }
     }
     for (int k = 0; k < S_NVL; k++)

@@ -634,6 +634,54 @@ test_numeric_indexes (void **state)
     s_compare_numeric (f, 60, 2500);
 }
 
+//  Commits that crowd the numeric indexes: thousands of rows move in one
+//  commit into one tie group of clients and a narrow band of bitrate, then
+//  out again (blocks fill, pass entries along their neighbours, split, and
+//  empty; the Fenwick trees are rebuilt once per commit, not per split),
+//  with every page anywhere compared to the scan after each commit
+static void
+s_put_values (s_fix_t *f, const char *node, int n, uint32_t clients, uint32_t bitrate)
+{
+    sf_stream_t s;
+    s_random_stream (f, &s, node, n);
+    s.clients = clients;
+    s.bitrate_kbps = bitrate;
+    assert_int_equal (sf_apply_put (f->store, &s), 0);
+    sf_stream_clear (&s);
+}
+
+static void
+test_crowded_blocks (void **state)
+{
+    s_fix_t *f = *state;
+    for (int k = 0; k < NODES; k++)
+        sf_live_beat (f->live, s_nodes [k], 1, ++f->beats [k], f->mono_ms);
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    for (int k = 0; k < NODES; k++)
+        for (int n = 0; n < 1500; n++)
+            s_put_values (f, s_nodes [k], n, s_rand (1000), s_rand (100000));
+    s_commit (f);
+    for (int round = 0; round < 8; round++) {
+        assert_int_equal (sf_store_write_begin (f->store), 0);
+        for (int i = 0; i < 4000; i++) {
+            int k = (int) s_rand (NODES), n = (int) s_rand (1500);
+            if (round % 4 == 3)
+                //  Out again: spread wide, the crowded blocks empty
+                s_put_values (f, s_nodes [k], n, 1000 + s_rand (1000), 200000 + s_rand (100000));
+            else
+                //  Into one value of clients, a band of 50 of bitrate
+                s_put_values (f, s_nodes [k], n, 500 + (uint32_t) round, 50000 + s_rand (50));
+            if (s_rand (40) == 0)
+                assert_int_equal (sf_apply_del (f->store, s_nodes [k], "cam001", (sf_version_t) { 1, 1 }), 0);
+        }
+        s_commit (f);
+        s_compare_numeric (f, 40, 9000);
+    }
+    s_close (f);
+    s_open (f);
+    s_compare_numeric (f, 30, 9000);
+}
+
 //  Where a reference row sorts against a cursor's row (its value, name and
 //  node when the page was read): the documented order, ascending
 static int
@@ -865,6 +913,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_equivalence, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_deep_pages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_numeric_indexes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_crowded_blocks, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cursor_moves, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_cursor, s_setup, s_teardown),
         cmocka_unit_test (test_concurrent_readers),
