@@ -38,7 +38,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 docs-fields: $(LIB)
 	bash tools/gen-fields.sh --update
 
-.PHONY: fuzz fuzz-build docs-fields man install uninstall deb bench-replication bench-profile bench-history all deps test test-unit test-integration demo bench asan clean soak
+.PHONY: fuzz fuzz-build docs-fields man install uninstall deb bench-replication bench-profile bench-history bench-readmodel bench-readmodel-callgrind all deps test test-unit test-integration demo bench asan clean soak
 # Fault injection for tests, preloaded into the controller (tests/preload/)
 PRELOAD_BIN := $(BUILD)/tools/sf_fail_sync.so
 all: $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(PRELOAD_BIN)
@@ -218,6 +218,11 @@ bench-readmodel: all
 # (the one test of tests/unit/test_fleet.c, its figures printed); docs/benchmarks.md
 bench-history: all
 	SF_HISTORY_BENCH_EVENTS=$(or $(HISTORY_EVENTS),1000000) $(BUILD)/tests/test_fleet
+
+# make bench-readmodel-callgrind: the writer's instructions per update under callgrind
+# (bench/readmodel_callgrind.sh; RM_PLACEMENTS, RM_UPDATES): a figure a shared machine does not move
+bench-readmodel-callgrind: all
+	@bash bench/readmodel_callgrind.sh
 
 # make bench-alerts: alert rules' cost to the writer (issue 17: 20 rules at ALERTS_PLACEMENTS,
 # default 1,000,000, at ALERTS_RATE updates/s, default 10,000); figures in docs/benchmarks.md
