@@ -495,6 +495,10 @@ s_vl_lower (const s_vblock_t *blk, const s_ent_t *e)
 }
 
 #define S_VCASCADE 8                //  blocks a full block looks along for room
+//  A block takes entries passed from a full neighbour only while it holds
+//  fewer than this: passing blocks up to 128 left every block of the bench's
+//  fill full, and then nearly every insert cascaded or split
+#define S_VROOM S_VFILL
 
 //  Blocks from + 1 .. to (full) each pass their last entry to the front of
 //  the next: block from loses one, block to gains one (two point updates)
@@ -543,19 +547,19 @@ static size_t
 s_vl_make_room (s_vlist_t *vl, const s_ent_t *e, size_t *b, size_t at)
 {
     s_vblock_t *blk = vl->blocks [*b];
-    if (!(*b + 1 < vl->nblocks && vl->blocks [*b + 1]->n < S_VBLOCK && at < S_VBLOCK)
-    &&  !(*b > 0 && vl->blocks [*b - 1]->n < S_VBLOCK))
-        for (size_t d = 2; d <= S_VCASCADE; d++) {
-            if (at < S_VBLOCK && *b + d < vl->nblocks && vl->blocks [*b + d]->n < S_VBLOCK) {
-                s_vl_shift_right (vl, *b + 1, *b + d);
-                break;
-            }
-            if (*b >= d && vl->blocks [*b - d]->n < S_VBLOCK) {
-                s_vl_shift_left (vl, *b - 1, *b - d);
-                break;
-            }
+    bool right = at < S_VBLOCK && *b + 1 < vl->nblocks && vl->blocks [*b + 1]->n < S_VROOM;
+    bool left = *b > 0 && vl->blocks [*b - 1]->n < S_VROOM;
+    for (size_t d = 2; d <= S_VCASCADE && !right && !left; d++) {
+        if (at < S_VBLOCK && *b + d < vl->nblocks && vl->blocks [*b + d]->n < S_VROOM) {
+            s_vl_shift_right (vl, *b + 1, *b + d);
+            right = true;
         }
-    if (*b + 1 < vl->nblocks && vl->blocks [*b + 1]->n < S_VBLOCK && at < S_VBLOCK) {
+        else if (*b >= d && vl->blocks [*b - d]->n < S_VROOM) {
+            s_vl_shift_left (vl, *b - 1, *b - d);
+            left = true;
+        }
+    }
+    if (right) {
         s_vblock_t *nx = vl->blocks [*b + 1];
         memmove (nx->e + 1, nx->e, nx->n * sizeof (s_ent_t));
         nx->e [0] = blk->e [S_VBLOCK - 1];
@@ -565,7 +569,7 @@ s_vl_make_room (s_vlist_t *vl, const s_ent_t *e, size_t *b, size_t at)
         s_vl_fen_add (vl, *b, -1);
         return at;
     }
-    if (*b > 0 && vl->blocks [*b - 1]->n < S_VBLOCK) {
+    if (left) {
         s_vblock_t *pv = vl->blocks [*b - 1];
         s_vl_fen_add (vl, *b - 1, 1);
         if (at == 0) {
