@@ -3,12 +3,14 @@
     (`make bench-readmodel`, docs/benchmarks.md).
 
         sf_bench_readmodel [--placements N] [--nodes K] [--iterations I] [--seconds D]
+                           [--updates U] [--queries 0|1]
 
     Fills the model with N placements over K nodes ("bNN-camNNNNNN", the
     names bench/run.sh's agents use) in commits of 1,000, then applies
     commits of 1,000 small changes (bitrate and clients move, a status now
     and then) for D seconds: updates/s through both copies is the writer's
-    cost (also with every numeric column moving). Then times, I runs each, the filtered count + page, the first page
+    cost (also with every numeric column moving; --updates U: U updates per
+    pass instead of D seconds, the count bench/readmodel_callgrind.sh takes). Then times, I runs each, the filtered count + page, the first page
     by every sortable column both ways, a page at N/2, a cursor page; then
     the same queries from a reader thread while the writer applies changes
     as fast as it can (reader p50/p99, writer rate beside them).
