@@ -24,7 +24,7 @@ valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$T/cg.out" \
 for part in 1 2; do
   f="$T/cg.out.$part"
   [ -f "$f" ] || { echo "bench-readmodel-callgrind: no $f (see $T/valgrind.log)" >&2; exit 1; }
-  ir=$(callgrind_annotate --inclusive=yes "$f" 2>/dev/null | awk '/sf_readmodel_apply \[/ { gsub(",", "", $1); print $1; exit }')
+  ir=$(callgrind_annotate --inclusive=yes "$f" 2>/dev/null | awk '/sf_readmodel_apply \[/ && !n++ { gsub(",", "", $1); print $1 }' || true)
   tag=$([ $part = 1 ] && echo update || echo update_all)
   label=$([ $part = 1 ] && echo "agents' mix" || echo "every numeric column moves")
   per=$(( ${ir:-0} / U ))

@@ -35,6 +35,7 @@
 #   define CALLGRIND_START_INSTRUMENTATION
 #   define CALLGRIND_STOP_INSTRUMENTATION
 #   define CALLGRIND_DUMP_STATS_AT(s)
+#   define CALLGRIND_ZERO_STATS
 #endif
 
 static double
@@ -266,13 +267,20 @@ main (int argc, char **argv)
     //  The writer's cost: commits of 1,000 small changes, as agents report
     //  them, then with every numeric column moving (the worst case for the
     //  ordered indexes: four moves per update and copy)
+    //  One commit of updates first, untimed: the standby copy still owes
+    //  the fill's last commit (1,000 new rows), which is not an update's cost
+    for (int j = 0; j < 1000; j++)
+        s_change (&b->c [j], b->node [j], b->name [j], (int) s_rand ((uint32_t) s_n), false);
+    sf_readmodel_apply (rm, b->c, 1000);
     double dt = 0;
     for (int pass = 0; pass < 2; pass++) {
         s_churn_all = pass == 1;
         uint64_t n = 0;
         t = s_now ();
         double cpu = s_cpu ();
-        CALLGRIND_START_INSTRUMENTATION;
+        if (pass == 0)
+            CALLGRIND_START_INSTRUMENTATION;
+        CALLGRIND_ZERO_STATS;
         while (s_updates_max ? (long) n < s_updates_max : s_now () - t < s_seconds) {
             for (int j = 0; j < 1000; j++)
                 s_change (&b->c [j], b->node [j], b->name [j], (int) s_rand ((uint32_t) s_n), false);
@@ -280,7 +288,8 @@ main (int argc, char **argv)
             n += 1000;
         }
         CALLGRIND_DUMP_STATS_AT (pass ? "writer_all" : "writer_mix");
-        CALLGRIND_STOP_INSTRUMENTATION;
+        if (pass == 1)
+            CALLGRIND_STOP_INSTRUMENTATION;
         dt = s_now () - t;
         cpu = s_cpu () - cpu;
         printf ("writer%s: %.0f updates/s applied (both copies), %.2f us per update, %.2f us of CPU\n",
