@@ -2107,6 +2107,11 @@ typedef struct {
     char node [SF_NODE_MAX + 1];
     char name [SF_NAME_MAX + 1];
     sf_summary_t sum;
+    //  The index blocks the first copy's prefetch found for this change (old
+    //  and new entry per index, SIZE_MAX: none): the copy that replays the
+    //  change one commit later starts from the same state, so it prefetches
+    //  those blocks and takes them as guesses without searching the fence
+    size_t hint [S_NVL][2];
 } s_change_t;
 
 struct sf_readmodel_t {
@@ -2268,12 +2273,24 @@ s_prefetch_near (const s_side_t *s, uint32_t row, const s_change_t *c, size_t hi
     }
 }
 
+//  The lines of index vl's block b, if it has one
 static void
-s_side_apply_all (s_side_t *s, const s_change_t *cs, size_t n)
+s_prefetch_hinted (const s_vlist_t *vl, size_t b)
+{
+    if (b >= vl->nblocks)
+        return;
+    const s_vblock_t *blk = vl->blocks [b];
+    for (size_t i = 0; i < sizeof (s_vblock_t); i += 64)
+        s_pf ((const char *) blk + i);
+}
+
+//  replay: the changes were applied to the other copy at the last commit
+//  (their hints are that copy's blocks); else their hints are filled here
+static void
+s_side_apply_all (s_side_t *s, s_change_t *cs, size_t n, bool replay)
 {
     uint32_t hash [S_AHEAD];
     int64_t guess [S_AHEAD];
-    size_t hints [S_AHEAD][S_NVL][2];
     for (size_t i = 0; i < n + S_AHEAD; i++) {
         if (i < n) {
             //  Stage 1: the hash slot
@@ -2295,13 +2312,22 @@ s_side_apply_all (s_side_t *s, const s_change_t *cs, size_t n)
         j = i - S_AHEAD + 2;
         if (i >= S_AHEAD - 2 && j < n) {
             //  Stage 3: its name and index blocks
-            memset (hints [j % S_AHEAD], 0xff, sizeof (hints [0]));
-            if (guess [j % S_AHEAD] >= 0)
-                s_prefetch_near (s, (uint32_t) guess [j % S_AHEAD], &cs [j], hints [j % S_AHEAD]);
+            if (replay) {
+                if (guess [j % S_AHEAD] >= 0)
+                    s_pf (s->arena + s->name_off [guess [j % S_AHEAD]]);
+                for (int k = 0; k < S_NVL; k++)
+                    for (int o = 0; o < 2; o++)
+                        s_prefetch_hinted (&s->vl [k], cs [j].hint [k][o]);
+            }
+            else {
+                memset (cs [j].hint, 0xff, sizeof (cs [j].hint));
+                if (guess [j % S_AHEAD] >= 0)
+                    s_prefetch_near (s, (uint32_t) guess [j % S_AHEAD], &cs [j], cs [j].hint);
+            }
         }
         if (i >= S_AHEAD) {
             j = i - S_AHEAD;
-            memcpy (s->hint, hints [j % S_AHEAD], sizeof (s->hint));
+            memcpy (s->hint, cs [j].hint, sizeof (s->hint));
             s_side_apply (s, &cs [j]);
             memset (s->hint, 0xff, sizeof (s->hint));
         }
@@ -2317,7 +2343,7 @@ sf_readmodel_apply (sf_readmodel_t *self, const sf_readmodel_change_t *changes, 
         return;
     int b = s_standby (self);
     s_side_t *s = self->side [b];
-    s_side_apply_all (s, self->pending, self->npending);
+    s_side_apply_all (s, self->pending, self->npending, true);
     if (count > self->pendcap) {
         self->pendcap = count;
         self->pending = s_alloc (self->pending, count * sizeof (s_change_t));
@@ -2333,7 +2359,7 @@ sf_readmodel_apply (sf_readmodel_t *self, const sf_readmodel_change_t *changes, 
         if (!c->deleted)
             c->sum = changes [i].sum;
     }
-    s_side_apply_all (s, self->pending, count);
+    s_side_apply_all (s, self->pending, count, false);
     self->npending = count;
     atomic_store (&self->active, b);
 }
