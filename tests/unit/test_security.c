@@ -154,7 +154,7 @@ typedef struct {
     sf_peers_t *peers;
     const char *key;
     atomic_bool *stop;
-    long found;
+    atomic_long found;
 } s_reader_t;
 
 static void *
@@ -164,7 +164,7 @@ s_reader (void *arg)
     sf_peer_t p;
     while (!atomic_load (r->stop))
         if (sf_peers_find (r->peers, r->key, &p) == 0 && strcmp (p.role, "agent") == 0)
-            r->found++;
+            atomic_fetch_add (&r->found, 1);
     return NULL;
 }
 
@@ -180,15 +180,21 @@ test_lookups_from_threads_while_the_directory_changes (void **state)
     pthread_t t [2];
     for (int i = 0; i < 2; i++)
         assert_int_equal (pthread_create (&t [i], NULL, s_reader, &r [i]), 0);
-    for (int i = 0; i < 40; i++) {
+    //  The directory changes at least 40 times, and goes on changing until
+    //  both readers have looked (a reader the scheduler has not run yet has
+    //  found nothing: on a busy machine 40 changes can be over before it
+    //  starts), for at most 30 s
+    int64_t end = zclock_mono () + 30000;
+    for (int i = 0; i < 40
+         || ((atomic_load (&r [0].found) == 0 || atomic_load (&r [1].found) == 0) && zclock_mono () < end); i++) {
         char name [16];
-        snprintf (name, sizeof (name), "x%d", i);
+        snprintf (name, sizeof (name), "x%d", i % 40);
         free (s_cert (name, "cli", ""));
     }
     atomic_store (&stop, true);
     for (int i = 0; i < 2; i++)
         pthread_join (t [i], NULL);
-    assert_true (r [0].found > 0 && r [1].found > 0);
+    assert_true (atomic_load (&r [0].found) > 0 && atomic_load (&r [1].found) > 0);
     sf_peers_destroy (&peers);
     free (a);
     s_remove_dir ();
