@@ -298,6 +298,7 @@ struct sf_alerts_t {
     zhashx_t *ep_keys;          //  alert key -> how many episodes it has (as a pointer)
     uint64_t ep_digest [SF_ALERTS_SYNC_BUCKETS];
     zlistx_t *ep_gone;          //  identities evicted, to delete from storage
+    zlistx_t *ep_gone_staged;   //  ... deleted in the last sf_alerts_store's transaction
     int64_t ep_floor_ms;        //  the newest resolution evicted
     bool ep_dirty;
     //  Transitions made under the lock, handed to the callback after it
@@ -388,6 +389,8 @@ sf_alerts_new (const char *rules, int64_t transfer_timeout_s, char *err, size_t 
     self->ep_keys = zhashx_new ();
     self->ep_gone = zlistx_new ();
     zlistx_set_destructor (self->ep_gone, (zlistx_destructor_fn *) zstr_free);
+    self->ep_gone_staged = zlistx_new ();
+    zlistx_set_destructor (self->ep_gone_staged, (zlistx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -406,6 +409,7 @@ sf_alerts_destroy (sf_alerts_t **self_p)
     zhashx_destroy (&self->episodes);
     zhashx_destroy (&self->ep_keys);
     zlistx_destroy (&self->ep_gone);
+    zlistx_destroy (&self->ep_gone_staged);
     free (self->outbox);
     pthread_mutex_destroy (&self->lock);
     free (self);
@@ -868,16 +872,35 @@ sf_alerts_store (sf_alerts_t *self)
         }
         e->dirty = false;
     }
+    //  The last transaction was stored (or sf_alerts_store_lost took its deletes back)
+    zlistx_purge (self->ep_gone_staged);
     for (const char *id = zlistx_first (self->ep_gone); id && !rc; id = zlistx_next (self->ep_gone)) {
         sf_key_t k;
         if (sf_key_make (&k, "n", id) == 0 && sf_store_del (self->store, SF_DB_ALERTS, &k) < 0)
             rc = -1;
     }
-    zlistx_purge (self->ep_gone);
+    char *id;
+    while ((id = zlistx_detach (self->ep_gone, NULL)))
+        zlistx_add_end (self->ep_gone_staged, id);
     self->ep_dirty = false;
     pthread_mutex_unlock (&self->lock);
     msgpack_sbuffer_destroy (&sb);
     return rc;
+}
+
+void
+sf_alerts_store_lost (void *arg)
+{
+    sf_alerts_t *self = arg;
+    pthread_mutex_lock (&self->lock);
+    //  Which episodes went is not kept: all are stored again (they are bounded)
+    for (s_episode_t *e = zhashx_first (self->episodes); e; e = zhashx_next (self->episodes))
+        e->dirty = true;
+    char *id;
+    while ((id = zlistx_detach (self->ep_gone_staged, NULL)))
+        zlistx_add_end (self->ep_gone, id);
+    self->ep_dirty = true;
+    pthread_mutex_unlock (&self->lock);
 }
 
 //  One key per transition: the same alert firing again later (a new since)

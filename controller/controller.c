@@ -254,6 +254,7 @@ s_ingest_loop (s_ctl_t *c)
         //  just reported them) are inputs of the placement state
         if (sf_fleet_pending () > 0 && sf_writer_begin (c->writer) == 0) {
             sf_fleet_tick (c->store);
+            sf_writer_on_lost (c->writer, sf_fleet_tick_lost, NULL);
             sf_writer_commit (c->writer);
         }
         //  Alert hold times and what time alone changes (sf_alerts.h)
@@ -263,6 +264,7 @@ s_ingest_loop (s_ctl_t *c)
             //  peers'): the alert history, kept across restarts
             if (sf_alerts_unstored (c->alerts) && sf_writer_begin (c->writer) == 0) {
                 sf_alerts_store (c->alerts);
+                sf_writer_on_lost (c->writer, sf_alerts_store_lost, c->alerts);
                 sf_writer_commit (c->writer);
             }
             last_alerts = now;
@@ -283,11 +285,14 @@ s_ingest_loop (s_ctl_t *c)
         if (now - last_gc >= 60000 && sf_writer_begin (c->writer) == 0) {
             int gone = sf_store_gc_tombstones (c->store, sf_now_ms () - c->cfg->tombstone_grace_s * 1000);
             sf_fleet_history_prune (c->store);
-            sf_writer_commit (c->writer);
-            if (gone > 0)
+            int rc = sf_writer_commit (c->writer);
+            if (rc == 0 && gone > 0)
                 sf_info ("store: collected %d tombstones older than %llds", gone,
                          (long long) c->cfg->tombstone_grace_s);
-            last_gc = now;
+            //  Nothing in memory says what went: a lost pass is done again,
+            //  at once when the map has grown
+            if (rc != SF_STORE_RETRY)
+                last_gc = now;
         }
     }
 }

@@ -2075,6 +2075,23 @@ typedef struct {
 } s_pending_t;
 
 static s_pending_t s_pending;
+//  What the last sf_fleet_tick staged, until its transaction is lost
+//  (sf_fleet_tick_lost) or the next tick
+static s_pending_t s_inflight;
+
+static void
+s_pending_add (s_pending_t *p, const char *node, bool down)
+{
+    if (p->ndown + p->nup == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 8;
+        p->down = sf_xreallocarray (p->down, p->cap, sizeof (*p->down));
+        p->up = sf_xreallocarray (p->up, p->cap, sizeof (*p->up));
+    }
+    if (down)
+        s_node_set (p->down [p->ndown++], node);
+    else
+        s_node_set (p->up [p->nup++], node);
+}
 
 void
 sf_fleet_node_live (const char *node, int live)
@@ -2098,15 +2115,7 @@ sf_fleet_node_live (const char *node, int live)
     if (e->down == is_down)
         return;
     e->down = is_down;
-    if (s_pending.ndown + s_pending.nup == s_pending.cap) {
-        s_pending.cap = s_pending.cap ? s_pending.cap * 2 : 8;
-        s_pending.down = sf_xreallocarray (s_pending.down, s_pending.cap, sizeof (*s_pending.down));
-        s_pending.up = sf_xreallocarray (s_pending.up, s_pending.cap, sizeof (*s_pending.up));
-    }
-    if (is_down)
-        s_node_set (s_pending.down [s_pending.ndown++], node);
-    else
-        s_node_set (s_pending.up [s_pending.nup++], node);
+    s_pending_add (&s_pending, node, is_down);
 }
 
 int
@@ -2125,8 +2134,26 @@ sf_fleet_tick (sf_store_t *store)
         rc = sf_fleet_node_down (store, s_pending.down [i]);
     for (size_t i = 0; i < s_pending.nup && rc == 0; i++)
         rc = sf_fleet_node_up (store, s_pending.up [i]);
+    //  Kept until the commit is known (sf_fleet_tick_lost)
+    s_pending_t t = s_inflight;
+    s_inflight = s_pending;
+    s_pending = t;
     s_pending.ndown = s_pending.nup = 0;
     return rc;
+}
+
+void
+sf_fleet_tick_lost (void *arg)
+{
+    //  The turns staged go before any reported since
+    for (size_t i = 0; i < s_pending.ndown; i++)
+        s_pending_add (&s_inflight, s_pending.down [i], true);
+    for (size_t i = 0; i < s_pending.nup; i++)
+        s_pending_add (&s_inflight, s_pending.up [i], false);
+    s_pending_t t = s_pending;
+    s_pending = s_inflight;
+    s_inflight = t;
+    s_inflight.ndown = s_inflight.nup = 0;
 }
 
 //  ---------------------------------------------------------------------------

@@ -16,11 +16,14 @@
 #include "sf_alloc.h"
 #include "sf_apply.h"
 #include "sf_log.h"
+#include <assert.h>
 #include <lmdb.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define S_LOST_MAX 8               //  callers that write more than origins' changes
 
 struct sf_writer_t {
     //  Every field: ingest thread only
@@ -41,6 +44,10 @@ struct sf_writer_t {
     int64_t unsynced_since_ms;
     int64_t unsynced_logged_ms;
     uint64_t unsynced_failed;   //  flushes failed since it started
+    //  sf_writer_on_lost: who to tell when the open transaction is lost
+    struct { sf_writer_lost_fn *fn; void *arg; } lost [S_LOST_MAX];
+    size_t nlost;
+    bool infos_lost;            //  a lost commit left node records dirty, no origin touched
 };
 
 static void
@@ -367,10 +374,22 @@ s_nospace_log (sf_writer_t *self, size_t lost)
     }
 }
 
+void
+sf_writer_on_lost (sf_writer_t *self, sf_writer_lost_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < self->nlost; i++)
+        if (self->lost [i].fn == fn && self->lost [i].arg == arg)
+            return;
+    assert (self->nlost < S_LOST_MAX);
+    self->lost [self->nlost].fn = fn;
+    self->lost [self->nlost].arg = arg;
+    self->nlost++;
+}
+
 int
 sf_writer_commit (sf_writer_t *self)
 {
-    if (!self->txn_open && zlistx_size (self->touched) == 0)
+    if (!self->txn_open && zlistx_size (self->touched) == 0 && !self->infos_lost)
         return 0;
     if (!self->txn_open && sf_writer_begin (self))
         return -1;
@@ -380,6 +399,15 @@ sf_writer_commit (sf_writer_t *self)
             sf_store_put_node (self->cfg.store, &o->info);
             zlistx_add_end (infos, o);
         }
+    //  After a lost commit: the node records it held (a stale mark from
+    //  gossip is not sent again) go with this one, touched or not
+    if (self->infos_lost)
+        for (sf_origin_t *o = zhashx_first (self->origins); o; o = zhashx_next (self->origins))
+            if (o->info_dirty && !o->touched) {
+                sf_store_put_node (self->cfg.store, &o->info);
+                zlistx_add_end (infos, o);
+            }
+    self->infos_lost = false;
     struct timespec t0, t1;
     bool unsynced = false;
     clock_gettime (CLOCK_MONOTONIC, &t0);
@@ -408,11 +436,19 @@ sf_writer_commit (sf_writer_t *self)
         if (self->change_fn)
             s_report_infos (self, infos);
     }
-    else if (rc == SF_STORE_NOSPACE)
+    else if (zlistx_size (infos))
+        self->infos_lost = true;
+    if (rc == SF_STORE_NOSPACE)
         s_nospace_log (self, records);
     else if (rc == SF_STORE_RETRY)
         atomic_fetch_add (&self->cfg.metrics->map_grows, 1);
     zlistx_destroy (&infos);
+    //  Writes that are no origin's change: their owners mark them unwritten
+    //  again, to be staged anew (the map has grown, or the disk has room)
+    size_t nlost = self->nlost;
+    self->nlost = 0;
+    for (size_t i = 0; rc != 0 && i < nlost; i++)
+        self->lost [i].fn (self->lost [i].arg);
     int result = rc == 0 ? (unsynced ? SF_WRITER_UNSYNCED : SF_WRITER_STORED)
                          : rc == SF_STORE_NOSPACE ? SF_WRITER_NOSPACE : SF_WRITER_DROPPED;
     for (sf_origin_t *o = zlistx_first (self->touched); o; o = zlistx_next (self->touched)) {

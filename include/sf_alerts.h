@@ -127,6 +127,9 @@ void sf_alerts_set_store (sf_alerts_t *self, sf_store_t *store);
 int sf_alerts_store (sf_alerts_t *self);
 //  Whether episodes changed since sf_alerts_store (ingest thread)
 bool sf_alerts_unstored (sf_alerts_t *self);
+//  The transaction of the last sf_alerts_store was lost (sf_writer_on_lost,
+//  arg is the sf_alerts_t): its episodes and deletes are unstored again
+void sf_alerts_store_lost (void *arg);
 //  Called for every transition, on the thread that caused it, without the
 //  lock held
 void sf_alerts_on_event (sf_alerts_t *self, sf_alerts_event_fn *fn, void *arg);

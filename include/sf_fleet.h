@@ -141,6 +141,9 @@ void sf_fleet_set_liveness (sf_fleet_live_fn *fn, void *arg);
 void sf_fleet_node_live (const char *node, int live);
 int sf_fleet_pending (void);
 int sf_fleet_tick (sf_store_t *store);
+//  The transaction of the last sf_fleet_tick was lost (sf_writer_on_lost):
+//  its turns are pending again, ahead of any queued since
+void sf_fleet_tick_lost (void *arg);
 int sf_fleet_node_down (sf_store_t *store, const char *node);
 int sf_fleet_node_up (sf_store_t *store, const char *node);
 //  The placement changes stored until this is turned off again were caught

@@ -125,6 +125,14 @@ void sf_writer_info_changed (sf_writer_t *self, sf_origin_t *o);
 void sf_writer_stage (sf_writer_t *self, sf_origin_t *o, sf_version_t v);
 //  Asks the done callback to acknowledge o after the commit
 void sf_writer_ack_due (sf_writer_t *self, sf_origin_t *o);
+//  Told when the open transaction's commit fails (SF_STORE_RETRY: the map
+//  was full and has grown; SF_STORE_NOSPACE; -1): nothing of it was stored.
+//  For writes that are no origin's change (derived history, alert episodes,
+//  tombstone cleanup): fn marks what its caller staged as not written, so
+//  that the caller's own path stages it again. Registered once per
+//  transaction (the same fn and arg twice is once); forgotten at the commit.
+typedef void (sf_writer_lost_fn) (void *arg);
+void sf_writer_on_lost (sf_writer_t *self, sf_writer_lost_fn *fn, void *arg);
 //  Commits the open transaction (if any, or if any origin is touched) and
 //  calls back. Returns 0, SF_STORE_RETRY, SF_STORE_NOSPACE or -1.
 int sf_writer_commit (sf_writer_t *self);
