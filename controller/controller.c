@@ -795,6 +795,18 @@ sf_controller_run (sf_controller_config_t *cfg)
     sf_service_ready ("serving agents and queries");
     s_ingest_loop (c);
     sf_writer_commit (c->writer);
+    //  A fleet tick or alert store that a commit lost (sf_writer_on_lost),
+    //  or episodes changed since the last store: once more before stopping
+    if (sf_fleet_pending () > 0 && sf_writer_begin (c->writer) == 0) {
+        sf_fleet_tick (c->store);
+        sf_writer_on_lost (c->writer, sf_fleet_tick_lost, NULL);
+        sf_writer_commit (c->writer);
+    }
+    if (sf_alerts_unstored (c->alerts) && sf_writer_begin (c->writer) == 0) {
+        sf_alerts_store (c->alerts);
+        sf_writer_on_lost (c->writer, sf_alerts_store_lost, c->alerts);
+        sf_writer_commit (c->writer);
+    }
     rc = 0;
     sf_info ("controller %s stopping", cfg->id);
     sf_service_stopping ();
