@@ -5,7 +5,7 @@
 
         sf_rawclient --endpoint E --cert PATH --server-cert PATH
                      [--timeout-ms N] [--linger-ms N] [--multi]
-                     [--no-read N [--hold-ms N]] MESSAGE...
+                     [--no-read N [--hold-ms N] [--then-read]] MESSAGE...
     where each MESSAGE is one of
         --hex HEX       the bytes, hex-encoded
         --file PATH     the bytes of a file
@@ -24,7 +24,12 @@
     frames go as one multi-frame message instead. With --no-read N the first
     message goes N times and no reply is ever read (one queued at most, a
     small kernel buffer): a client that does not read its replies, holding
-    its connection for --hold-ms (default 10000) before it exits 0.
+    its connection for --hold-ms (default 10000) before it exits 0. With
+    --then-read as well it then starts reading (after the second MESSAGE's
+    --await-absent, waited for up to 120 s here): it prints the replies that
+    were waiting (as message 0) until none has come for --timeout-ms, then
+    sends the second MESSAGE and prints its answer (message 1); exit 0 when
+    that came, 1 when it did not.
 
     Output: one JSON line per reply, {"msg": I, "type": T, "code": C,
     "message": M, "body": {...}} (code and message for error replies), or
@@ -52,7 +57,7 @@ static void
 s_usage (void)
 {
     fprintf (stderr, "usage: sf_rawclient --endpoint E --cert PATH --server-cert PATH\n"
-                     "         [--timeout-ms N] [--linger-ms N] [--multi] [--no-read N [--hold-ms N]]\n"
+                     "         [--timeout-ms N] [--linger-ms N] [--multi] [--no-read N [--hold-ms N] [--then-read]]\n"
                      "         (--hex HEX | --file PATH | --json TEXT | --size N)...\n");
 }
 
@@ -195,7 +200,7 @@ main (int argc, char **argv)
 {
     const char *endpoint = NULL, *cert_path = NULL, *server_cert = NULL;
     int timeout_ms = 2000, linger_ms = 300, no_read = 0, hold_ms = 10000;
-    bool multi = false;
+    bool multi = false, then_read = false;
     s_frame_t frames [64];
     int nframes = 0;
     const char *await_absent = NULL;
@@ -205,6 +210,10 @@ main (int argc, char **argv)
         const char *v = i + 1 < argc ? argv [i + 1] : NULL;
         if (!strcmp (a, "--multi")) {
             multi = true;
+            continue;
+        }
+        if (!strcmp (a, "--then-read")) {
+            then_read = true;
             continue;
         }
         if (!v) {
@@ -241,7 +250,7 @@ main (int argc, char **argv)
             return 2;
         }
     }
-    if (!endpoint || !cert_path || !server_cert || nframes == 0) {
+    if (!endpoint || !cert_path || !server_cert || nframes == 0 || (then_read && (!no_read || nframes < 2))) {
         s_usage ();
         return 2;
     }
@@ -275,6 +284,26 @@ main (int argc, char **argv)
         for (int i = 0; i < no_read; i++)
             zmq_send (zsock_resolve (sock), frames [0].data, frames [0].size, 0);
         zclock_sleep (hold_ms);
+        if (then_read) {
+            for (int w = 0; frames [1].await_absent && w < 12000 && zsys_file_exists (frames [1].await_absent); w++)
+                zclock_sleep (10);
+            //  The replies that were waiting, until none comes for
+            //  timeout_ms; then the second message, and its answer (a
+            //  request sent while our queue is still full would be dropped)
+            zpoller_t *poller = zpoller_new (sock, NULL);
+            while (zpoller_wait (poller, timeout_ms) == sock) {
+                zmsg_t *m = zmsg_recv (sock);
+                if (!m)
+                    break;
+                for (zframe_t *f = zmsg_first (m); f; f = zmsg_next (m))
+                    s_print_reply (0, f);
+                zmsg_destroy (&m);
+            }
+            zpoller_destroy (&poller);
+            zmq_send (zsock_resolve (sock), frames [1].data, frames [1].size, 0);
+            if (s_replies (sock, 1, timeout_ms, linger_ms) == 0)
+                unanswered++;
+        }
     }
     else
     if (multi) {
