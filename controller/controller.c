@@ -308,15 +308,22 @@ typedef struct {
     sf_query_ctx_t *query;          //  read-only context (store, liveness, cluster view)
 } s_query_thread_t;
 
-//  Sends one reply, never blocking and never queueing more than
+//  A reply goes out never blocking and never queueing more than
 //  S_QUERY_QUEUED replies for a client: a client that does not read its
-//  replies loses the next ones (counted and logged), the others are served
+//  replies loses the next ones (counted and logged), the others are served.
+//  The routing frame goes first, before the reply is built: with
+//  ZMQ_ROUTER_MANDATORY the ROUTER refuses it at once (EAGAIN) while that
+//  client's queue is full, so a request from a client that is not reading
+//  costs its receipt and nothing more — no listing built to be thrown away —
+//  and the first request after it reads again is answered (libzmq tells the
+//  socket as the connection drains its queue). Returns 0 when the routing
+//  frame went out: the body must follow.
 #define S_QUERY_QUEUED 4
 #define S_QUERY_QUEUED_TEXT "4 replies"
 
-static void
-s_query_reply (sf_metrics_t *metrics, zsock_t *sock, zframe_t *route, const sf_peer_t *peer,
-               msgpack_sbuffer *reply, sf_ratelimit_t *rl)
+static int
+s_query_route (sf_metrics_t *metrics, zsock_t *sock, zframe_t *route, const sf_peer_t *peer,
+               sf_ratelimit_t *rl)
 {
     void *handle = zsock_resolve (sock);
     if (zmq_send (handle, zframe_data (route), zframe_size (route), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
@@ -325,10 +332,44 @@ s_query_reply (sf_metrics_t *metrics, zsock_t *sock, zframe_t *route, const sf_p
         sf_log_limited (rl, SF_LOG_WARN, "query: dropped a reply to %s: %s", peer ? peer->name : "a client",
                         e == EAGAIN ? "it is not reading its replies (" S_QUERY_QUEUED_TEXT
                                       " already queued)" : "it is gone");
-        return;
+        return -1;
     }
-    //  The routing frame went out, so the body goes to the same pipe
-    zmq_send (handle, reply->data, reply->size, 0);
+    return 0;
+}
+
+//  The reply to one request (the routing frame has gone out)
+static void
+s_query_answer (s_query_thread_t *q, zmsg_t *m, zframe_t *payload, const sf_peer_t *peer,
+                sf_msg_t *msg, msgpack_sbuffer *reply, sf_ratelimit_t *rl)
+{
+    if (zmsg_size (m) > 0) {
+        //  One message is one frame (protocol §2.1), here as on the agents' endpoint
+        sf_metrics_reject (q->metrics, SF_REJ_MALFORMED);
+        char why [96];
+        snprintf (why, sizeof (why), "a message must be one frame, not %zu", zmsg_size (m) + 1);
+        sf_msg_error (reply, "malformed", why);
+    }
+    else if (!peer) {
+        sf_metrics_reject (q->metrics, SF_REJ_FORBIDDEN);
+        sf_msg_error (reply, "forbidden",
+                      "this certificate is not in the controller's certificate directory");
+    }
+    else if (!sf_peer_admits (peer, SF_ENDPOINT_QUERY)) {
+        sf_metrics_reject (q->metrics, SF_REJ_FORBIDDEN);
+        sf_log_limited (rl, SF_LOG_WARN, "query: refused a request from %s: role '%s'",
+                        peer->name, peer->role);
+        sf_msg_error (reply, "forbidden", "queries need a cli, peer or controller certificate");
+    }
+    else if (sf_msg_parse (msg, zframe_data (payload), zframe_size (payload))) {
+        sf_metrics_reject (q->metrics, msg->reason);
+        sf_log_limited (rl, SF_LOG_WARN, "query: rejected a request from %s: %s",
+                        peer->name, msg->error);
+        sf_msg_error (reply, sf_reject_name (msg->reason), msg->error);
+    }
+    else {
+        sf_api_handle (q->query, msg, reply);
+        atomic_fetch_add (&q->metrics->queries, 1);
+    }
 }
 
 static void *
@@ -352,36 +393,13 @@ s_query_main (void *arg)
         if (route && payload) {
             sf_peer_t who;
             const sf_peer_t *peer = sf_peers_lookup (q->peers, payload, &who) == 0 ? &who : NULL;
-            if (zmsg_size (m) > 0) {
-                //  One message is one frame (protocol §2.1), here as on the agents' endpoint
-                sf_metrics_reject (q->metrics, SF_REJ_MALFORMED);
-                char why [96];
-                snprintf (why, sizeof (why), "a message must be one frame, not %zu", zmsg_size (m) + 1);
-                sf_msg_error (&reply, "malformed", why);
+            //  Nothing is built for a client whose queue is full
+            if (s_query_route (q->metrics, q->sock, route, peer, &rl) == 0) {
+                s_query_answer (q, m, payload, peer, &msg, &reply, &rl);
+                //  The routing frame went out, so the body goes to the same pipe
+                zmq_send (zsock_resolve (q->sock), reply.data, reply.size, 0);
+                sf_msg_release (&msg);
             }
-            else if (!peer) {
-                sf_metrics_reject (q->metrics, SF_REJ_FORBIDDEN);
-                sf_msg_error (&reply, "forbidden",
-                              "this certificate is not in the controller's certificate directory");
-            }
-            else if (!sf_peer_admits (peer, SF_ENDPOINT_QUERY)) {
-                sf_metrics_reject (q->metrics, SF_REJ_FORBIDDEN);
-                sf_log_limited (&rl, SF_LOG_WARN, "query: refused a request from %s: role '%s'",
-                                peer->name, peer->role);
-                sf_msg_error (&reply, "forbidden", "queries need a cli, peer or controller certificate");
-            }
-            else if (sf_msg_parse (&msg, zframe_data (payload), zframe_size (payload))) {
-                sf_metrics_reject (q->metrics, msg.reason);
-                sf_log_limited (&rl, SF_LOG_WARN, "query: rejected a request from %s: %s",
-                                peer->name, msg.error);
-                sf_msg_error (&reply, sf_reject_name (msg.reason), msg.error);
-            }
-            else {
-                sf_api_handle (q->query, &msg, &reply);
-                atomic_fetch_add (&q->metrics->queries, 1);
-            }
-            s_query_reply (q->metrics, q->sock, route, peer, &reply, &rl);
-            sf_msg_release (&msg);
         }
         zframe_destroy (&route);
         zframe_destroy (&payload);

@@ -132,7 +132,7 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
     s_counter (out, "streamfleet_queries_total",
                "CLI queries answered.", s_get (&self->queries));
     s_counter (out, "streamfleet_query_replies_dropped_total",
-               "Query replies dropped, not queued: the client was not reading its replies "
+               "Query replies dropped, not queued and not built: the client was not reading its replies "
                "(or was gone).", s_get (&self->query_replies_dropped));
     s_counter (out, "streamfleet_ingest_replies_dropped_total",
                "Replies to agents dropped, not queued: the agent's queue was full or it was gone.",
