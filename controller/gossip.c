@@ -799,8 +799,11 @@ s_apply_entry (sf_gossip_t *g, sf_origin_t *o, const msgpack_object *e, sf_versi
     ||  sf_obj_str (&e->via.array.ptr [1], name, SF_NAME_MAX)
     ||  !s_version_obj (&e->via.array.ptr [2], v))
         return -1;
+    //  Below the node's snapshot floor, a placement's record or patch is
+    //  older than that snapshot, which did not hold it: gone, not applied
+    bool below_floor = sf_version_cmp (*v, o->info.snapshot_floor) < 0;
     if (kind [0] == 's' && e->via.array.size == 4) {
-        if (sf_version_cmp (*v, s_local_version (g, node, name)) <= 0)
+        if (below_floor || sf_version_cmp (*v, s_local_version (g, node, name)) <= 0)
             return 1;
         if (sf_stream_unpack (&e->via.array.ptr [3], &g->scratch, err)
         ||  (g->scratch.node [0] && strcmp (g->scratch.node, node)))
@@ -811,6 +814,8 @@ s_apply_entry (sf_gossip_t *g, sf_origin_t *o, const msgpack_object *e, sf_versi
         sf_version_t base;
         if (!s_version_obj (&e->via.array.ptr [3], &base))
             return -1;
+        if (below_floor)
+            return 1;
         int rc = s_apply_patch (g, o, name, base, *v, &e->via.array.ptr [4], err);
         if (rc == 0)
             atomic_fetch_add (&c->metrics->gossip_patches_in, 1);
@@ -835,7 +840,24 @@ s_apply_entry (sf_gossip_t *g, sf_origin_t *o, const msgpack_object *e, sf_versi
             n.stale = stale;
         if (o->info.heartbeat > n.heartbeat)
             n.heartbeat = o->info.heartbeat;
+        //  A higher snapshot floor (a snapshot taken elsewhere): what we hold
+        //  of the node below it was not in that snapshot and is gone as of
+        //  the node record's version, which is at least the snapshot's. A
+        //  peer without floors sends none: ours stays.
+        bool raised = sf_version_cmp (n.snapshot_floor, o->info.snapshot_floor) > 0;
+        if (!raised)
+            n.snapshot_floor = o->info.snapshot_floor;
         sf_writer_set_info (w, o, &n);
+        if (raised) {
+            int deleted = sf_writer_del_below (w, o, n.snapshot_floor, *v);
+            if (deleted < 0)
+                return -1;
+            if (deleted > 0)
+                sf_info ("gossip: %s's snapshot at %llu/%llu drops %d placements "
+                         "held here below its floor %llu/%llu", node, (unsigned long long) v->gen,
+                         (unsigned long long) v->seq, deleted,
+                         (unsigned long long) n.snapshot_floor.gen, (unsigned long long) n.snapshot_floor.seq);
+        }
         return 0;
     }
     //  An unknown kind, or 'p' while we take no patches (as an older peer)

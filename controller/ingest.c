@@ -394,6 +394,7 @@ s_put_node_info (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *obj, s
     memcpy (n.disks, keep->disks, sizeof (keep->disks));
     n.heartbeat = keep->heartbeat;
     n.stale = keep->stale;              //  heartbeats say it
+    n.snapshot_floor = keep->snapshot_floor;   //  controllers set it, not agents
     n.version = ver;
     sf_writer_set_info (self->cfg.writer, o, &n);
     return 0;
@@ -453,6 +454,7 @@ s_apply_snapshot (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o)
         return;
     size_t applied = 0, skipped = 0;
     zhashx_t *present = zhashx_new ();     //  names in the snapshot
+    uint64_t lowest = a->snap_seq + 1;      //  the lowest seq of a placement in it
     char err [SF_ERR_MAX];
     for (zframe_t *f = zlistx_first (a->snap); f; f = zlistx_next (a->snap)) {
         if (sf_msg_parse (&self->chunk, zframe_data (f), zframe_size (f)))
@@ -468,8 +470,11 @@ s_apply_snapshot (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o)
             if (sf_map_u64 (ch, "seq", &seq, err) || seq == 0 || seq > a->snap_seq)
                 snprintf (err, SF_ERR_MAX, "snapshot change without a seq in 1..%llu",
                           (unsigned long long) a->snap_seq);
-            else if (put)
+            else if (put) {
+                if (seq < lowest)
+                    lowest = seq;
                 rc = s_put_record (self, o, put, (sf_version_t) { a->snap_gen, seq }, &reason, err);
+            }
             else if (node) {
                 rc = s_put_node_info (self, o, node, (sf_version_t) { a->snap_gen, seq }, err);
                 if (rc == -2)
@@ -504,6 +509,21 @@ s_apply_snapshot (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o)
     sf_version_t ver = { a->snap_gen, a->snap_seq };
     int deleted = sf_writer_del_absent (w, o, present, ver);
     zhashx_destroy (&present);
+    //  The snapshot is a statement about the whole node: what it does not
+    //  hold is gone as of ver, also where another controller holds it and
+    //  we never did (so we wrote no tombstone for it). Every placement in it
+    //  is at `lowest` or above: that floor rides on the node record, and
+    //  each controller deletes what it holds of the node below it and
+    //  refuses it from peers (docs/protocol.md, "snapshot_floor"). A skipped
+    //  record keeps a stored placement at its old version: no floor then.
+    sf_version_t floor = { a->snap_gen, lowest };
+    if (skipped == 0 && sf_version_cmp (floor, o->info.snapshot_floor) > 0) {
+        o->info.snapshot_floor = floor;
+        //  The node record carries it: at the snapshot's version at least,
+        //  so that every peer behind the snapshot gets it
+        if (sf_version_cmp (o->info.version, ver) < 0)
+            o->info.version = ver;
+    }
     sf_writer_stage (w, o, ver);
     sf_writer_info_changed (w, o);
     sf_writer_ack_due (w, o);

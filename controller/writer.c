@@ -305,6 +305,38 @@ sf_writer_del_absent (sf_writer_t *self, sf_origin_t *o, zhashx_t *keep, sf_vers
     return n;
 }
 
+typedef struct {
+    sf_version_t floor;
+    zlistx_t *below;
+} s_below_t;
+
+static int
+s_collect_below (const sf_row_t *row, void *arg)
+{
+    s_below_t *b = arg;
+    if (sf_version_cmp ((sf_version_t) { row->sum.gen, row->sum.seq }, b->floor) < 0)
+        zlistx_add_end (b->below, sf_xstrdup (row->name));
+    return 0;
+}
+
+int
+sf_writer_del_below (sf_writer_t *self, sf_origin_t *o, sf_version_t floor, sf_version_t ver)
+{
+    if (sf_writer_begin (self))
+        return -1;
+    s_below_t b = { floor, zlistx_new () };
+    zlistx_set_destructor (b.below, (zlistx_destructor_fn *) zstr_free);
+    sf_read_t r;
+    sf_store_write_view (self->cfg.store, &r);
+    sf_store_scan_streams (&r, o->node, s_collect_below, &b);
+    int n = 0;
+    for (char *name = zlistx_first (b.below); name; name = zlistx_next (b.below))
+        if (sf_writer_del (self, o, name, ver) == 0)
+            n++;
+    zlistx_destroy (&b.below);
+    return n;
+}
+
 void
 sf_writer_set_info (sf_writer_t *self, sf_origin_t *o, const sf_node_t *info)
 {

@@ -264,6 +264,10 @@
        "node records from agents") \
     X (TOP, version, "version", VERSION, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, REPLY (28, LIST, "version", VAL), NOCOL, "", \
        "ignored on ingest, present in replies") \
+    X (TOP, snapshot_floor, "snapshot_floor", VERSION, 0, SF_F_FULL, NOSUM, NOSORT, NOREPLY, NOCOL, "[0, 0]", \
+       "set by controllers, ignored from agents: the lowest version of the placements in the node's " \
+       "last snapshot; a placement of the node below it that was not in that snapshot is gone " \
+       "([0, 0]: none; controllers gossip it with the node record)") \
     X (TOP, kind, "kind", TAG, 0, SF_F_FULL, NOSUM, NOSORT, NOREPLY, NOCOL, "node", "`\"node\"`, written by senders, not read") \
     X (TOP, liveness, "liveness", LIVENESS, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, REPLY (2, LIST, "liveness", VAL), NOCOL, "", \
        "derived: `alive`, `suspect` or `down`") \

@@ -115,6 +115,10 @@ int sf_writer_del (sf_writer_t *self, sf_origin_t *o, const char *name, sf_versi
 //  Deletes every placement of o whose name is not a key of keep; returns
 //  how many, or -1
 int sf_writer_del_absent (sf_writer_t *self, sf_origin_t *o, zhashx_t *keep, sf_version_t ver);
+//  Deletes every placement of o stored at a version below floor (what a
+//  snapshot's floor says is gone, docs/protocol.md "snapshot_floor");
+//  returns how many, or -1
+int sf_writer_del_below (sf_writer_t *self, sf_origin_t *o, sf_version_t floor, sf_version_t ver);
 //  Replaces o's node record (kept usage and heartbeat are the caller's
 //  business); stored with the commit
 void sf_writer_set_info (sf_writer_t *self, sf_origin_t *o, const sf_node_t *info);

@@ -385,10 +385,10 @@ test_a_peer_holding_the_base_gets_the_patch_and_anyone_else_the_record (void **s
     assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: s:cam1@3");
     //  First sight: a peer that holds nothing of n1 gets every record whole
     s_request (a, "p3", -1, true, NULL);
-    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: s:cam2@2 s:cam1@3");
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: n:@2 s:cam2@2 s:cam1@3");
     //  A peer whose digest is below the base: it lacks the base, so whole
     s_request (a, "p4", 0, true, NULL);
-    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: s:cam2@2 s:cam1@3");
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: n:@2 s:cam2@2 s:cam1@3");
     //  A peer that lists n1 in `full` (a patch of it missed there)
     s_request (a, "p5", 2, true, "n1");
     assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: s:cam1@3");
@@ -472,7 +472,7 @@ test_a_patch_that_misses_its_base_asks_for_the_origin_whole (void **state)
     //  a, asked with that list, sends n1 whole; applied, the list empties
     s_request (a, "c2", 0, true, "n1");
     zchunk_t *whole = zchunk_dup (s_sent (a, "delta"));
-    assert_string_equal (s_delta_text (whole), "upto 3: s:cam2@2 s:cam1@3");
+    assert_string_equal (s_delta_text (whole), "upto 3: n:@2 s:cam2@2 s:cam1@3");
     s_deliver (c, whole);
     assert_int_equal (s_committed (c), 3);
     assert_string_equal (s_full_text (c), "");
@@ -778,6 +778,92 @@ test_a_backlog_larger_than_a_round_derives_no_event_from_its_records (void **sta
     s_ctl_destroy (&b);
 }
 
+//  ---------------------------------------------------------------------------
+//  A snapshot's statement about the whole node (issue 12): deletions lost
+//  when the controller that took the snapshot never held what it dropped
+
+//  n1's agent resyncs with y (same generation, a gap in seq): its snapshot
+//  at seq 5 re-stamps what it holds, cam1 at 4 and the node record at 5,
+//  and cam2 (deleted meanwhile) is not in it. y never held cam2, so y
+//  writes no tombstone; x holds cam2 at 2 from before
+static void
+s_agent_resync_without_cam2 (s_ctl_t *y)
+{
+    s_agent_msg (y, "hello", "{\"node\": \"n1\", \"gen\": 5, \"seq\": 3}");
+    s_agent_msg (y, "snap", "{\"gen\": 5, \"seq\": 5, \"index\": 0, \"last\": true, \"changes\": ["
+                            "{\"seq\": 4, \"put\": {\"name\": \"cam1\", \"status\": \"active\"}},"
+                            "{\"seq\": 5, \"node\": {\"id\": \"n1\"}}]}");
+}
+
+//  Whether c stores n1/name live
+static bool
+s_holds (s_ctl_t *c, const char *name)
+{
+    zchunk_t *got = s_stored (c, name, NULL);
+    bool held = got != NULL;
+    zchunk_destroy (&got);
+    return held;
+}
+
+static void
+test_a_peer_learns_what_a_snapshot_dropped_without_its_tombstone (void **state)
+{
+    s_ctl_t *x = s_ctl_new ("x", true);
+    s_ctl_t *y = s_ctl_new ("y", true);
+    s_agent_fill (x);                               //  cam1 at 1, cam2 at 2
+    s_agent_resync_without_cam2 (y);
+    //  y's records reach x: cam1 at 4, the node record with its floor (4);
+    //  cam2 at 2, below it and not re-sent, is gone on x too, a tombstone
+    //  at the snapshot's version
+    s_request_from (y, x);
+    assert_int_equal (s_deliver_all (y, "delta", x), 1);
+    assert_false (s_holds (x, "cam2"));
+    assert_true (s_holds (x, "cam1"));
+    sf_read_t r;
+    sf_version_t tomb = { 0, 0 };
+    assert_int_equal (sf_store_read_begin (x->store, &r), 0);
+    assert_int_equal (sf_store_get_tombstone (&r, "n1", "cam2", &tomb), 0);
+    sf_store_read_end (&r);
+    assert_int_equal (tomb.gen, S_GEN);
+    assert_int_equal (tomb.seq, 5);
+    s_ctl_destroy (&x);
+    s_ctl_destroy (&y);
+}
+
+static void
+test_a_placement_absent_from_a_snapshot_does_not_come_back_from_a_peer (void **state)
+{
+    s_ctl_t *x = s_ctl_new ("x", true);
+    s_ctl_t *y = s_ctl_new ("y", true);
+    s_agent_fill (x);                               //  cam1 at 1, cam2 at 2
+    //  x's delta for y while y held nothing of n1, still on its way
+    s_request_from (x, y);
+    assert_non_null (s_sent (x, "delta"));
+    zchunk_t *old = zchunk_dup (s_sent (x, "delta"));
+    s_agent_resync_without_cam2 (y);
+    assert_false (s_holds (y, "cam2"));
+    //  The old delta offers cam2 at 2, below y's snapshot: refused
+    s_deliver (y, old);
+    zchunk_destroy (&old);
+    assert_false (s_holds (y, "cam2"));
+    //  y's records reach x: cam1 at 4 and the node record with its floor;
+    //  cam2, below it and not re-sent, is gone on x too
+    s_request_from (y, x);
+    assert_int_equal (s_deliver_all (y, "delta", x), 1);
+    uint64_t seq = 0;
+    zchunk_t *got = s_stored (x, "cam1", &seq);
+    assert_non_null (got);
+    zchunk_destroy (&got);
+    assert_int_equal (seq, 4);
+    assert_false (s_holds (x, "cam2"));
+    //  And whatever x offers y next brings nothing back
+    s_request_from (x, y);
+    s_deliver_all (x, "delta", y);
+    assert_false (s_holds (y, "cam2"));
+    s_ctl_destroy (&x);
+    s_ctl_destroy (&y);
+}
+
 //  Unpacks JSON text into a msgpack object held by *u (for patch notes)
 static const msgpack_object *
 s_json_obj (const char *json, msgpack_sbuffer *sb, msgpack_unpacked *u)
@@ -955,6 +1041,8 @@ main (void)
         cmocka_unit_test (test_a_patch_that_misses_its_base_asks_for_the_origin_whole),
         cmocka_unit_test (test_a_controller_without_patches_acts_as_an_older_peer),
         cmocka_unit_test (test_a_backlog_larger_than_a_round_derives_no_event_from_its_records),
+        cmocka_unit_test (test_a_peer_learns_what_a_snapshot_dropped_without_its_tombstone),
+        cmocka_unit_test (test_a_placement_absent_from_a_snapshot_does_not_come_back_from_a_peer),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
