@@ -831,6 +831,30 @@ test_a_peer_learns_what_a_snapshot_dropped_without_its_tombstone (void **state)
 }
 
 static void
+test_a_new_generation_taken_elsewhere_drops_the_old_one_s_leftovers (void **state)
+{
+    //  n1's agent restarts (generation 6) connected to y only; its
+    //  snapshot holds cam1 alone. x, which held generation 5, keeps
+    //  nothing of it but what the snapshot re-sent
+    s_ctl_t *x = s_ctl_new ("x", true);
+    s_ctl_t *y = s_ctl_new ("y", true);
+    s_agent_fill (x);                               //  cam1 at 5/1, cam2 at 5/2
+    s_agent_msg (y, "hello", "{\"node\": \"n1\", \"gen\": 6, \"seq\": 0}");
+    s_agent_msg (y, "snap", "{\"gen\": 6, \"seq\": 2, \"index\": 0, \"last\": true, \"changes\": ["
+                            "{\"seq\": 1, \"put\": {\"name\": \"cam1\", \"status\": \"active\"}},"
+                            "{\"seq\": 2, \"node\": {\"id\": \"n1\"}}]}");
+    s_request_from (y, x);
+    assert_int_equal (s_deliver_all (y, "delta", x), 1);
+    assert_true (s_holds (x, "cam1"));
+    assert_false (s_holds (x, "cam2"));
+    s_request_from (x, y);
+    s_deliver_all (x, "delta", y);
+    assert_false (s_holds (y, "cam2"));
+    s_ctl_destroy (&x);
+    s_ctl_destroy (&y);
+}
+
+static void
 test_a_placement_absent_from_a_snapshot_does_not_come_back_from_a_peer (void **state)
 {
     s_ctl_t *x = s_ctl_new ("x", true);
@@ -1042,6 +1066,7 @@ main (void)
         cmocka_unit_test (test_a_controller_without_patches_acts_as_an_older_peer),
         cmocka_unit_test (test_a_backlog_larger_than_a_round_derives_no_event_from_its_records),
         cmocka_unit_test (test_a_peer_learns_what_a_snapshot_dropped_without_its_tombstone),
+        cmocka_unit_test (test_a_new_generation_taken_elsewhere_drops_the_old_one_s_leftovers),
         cmocka_unit_test (test_a_placement_absent_from_a_snapshot_does_not_come_back_from_a_peer),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
