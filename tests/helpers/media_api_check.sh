@@ -113,12 +113,15 @@ check "$KIND: cam1's bitrate still from rising counters ($b1)" [ "$b1" -ge 1500 
 # --- A fails, then recovers: stale, once in the log, then fresh
 all_stale() { cli streams --node n1 -o json --limit 1000 2>/dev/null | json_get "all(r['stale'] for r in d['streams']) and len(d['streams'])==15" | grep -q True; }
 none_stale() { cli streams --node n1 -o json --limit 1000 2>/dev/null | json_get "any(r['stale'] for r in d['streams'])" | grep -q False; }
+# a failure streak before this one (a poll timed out on a loaded machine) is
+# its own streak with its own line: count only the lines from here on
+before=$(grep -c "source $KIND failing" "$T/agent_n1.log")
 ctl "$A" "_mode/500"
 check "$KIND: A answering 500 -> last good state kept, marked stale" wait_until 10 all_stale
 sleep 1.5
-n=$(grep -c "source $KIND failing" "$T/agent_n1.log")
+n=$(( $(grep -c "source $KIND failing" "$T/agent_n1.log") - before ))
 if [ "$n" = 1 ]; then ok "$KIND: one log line for the failure streak"
-else not_ok "$KIND: one log line for the failure streak (got $n)" "$(grep "failing" "$T/agent_n1.log" | cut -c1-300 | tr '\n' '|')"; fi
+else not_ok "$KIND: one log line for the failure streak (got $n)" "$(grep "failing" "$T/agent_n1.log" | tail -n +$((before + 1)) | cut -c1-300 | tr '\n' '|')"; fi
 check "$KIND: the agent keeps running" kill -0 "$(pid_of agent_n1)"
 ctl "$A" "_mode/ok"
 check "$KIND: recovers" wait_until 10 none_stale

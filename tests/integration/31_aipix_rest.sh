@@ -39,8 +39,9 @@ check "aipix: detail and ranges shown (got '$detail')" \
   [ "$detail" = "rtsp://10.1.2.3:554/main|/var/dvr/gate-north|604800|2|4f8a3c2e-9d41-4c55-9a0f-6e2b8d1c7a10" ]
 check "aipix: SDP in the Source section" grep -q "a=rtpmap:96 H264/90000" "$T/show.txt"
 check "aipix: config text in the Config section" grep -q '"depth_days": 7' "$T/show.txt"
-disk=$(cli nodes -o json | json_get "d['nodes'][0]['usage']['disks'][0]['mount']")
-check "aipix: node drives from POST /api/server/ (got '$disk')" [ "$disk" = /var/dvr ]
+# the node's usage comes from its own request, polled beside the streams: wait for it
+disk_is() { disk=$(cli nodes -o json | json_get "d['nodes'][0]['usage']['disks'][0]['mount']" 2>/dev/null); [ "$disk" = "$1" ]; }
+check "aipix: node drives from POST /api/server/" wait_until 10 disk_is /var/dvr
 
 all_stale() { list && [ "$(q "all(r['stale'] for r in d['streams'])")" = True ]; }
 none_stale() { list && [ "$(q "any(r['stale'] for r in d['streams'])")" = False ]; }

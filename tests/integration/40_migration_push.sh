@@ -174,7 +174,10 @@ check "table output lists the kinds" bash -c "\"$BIN/streamfleet\" migrations --
 # each line exactly an item of migrations -o json (the same keys, types and
 # values); the one item that changed since (cam2's stuck reason once B gave up)
 # again, as it is now
-watched() { [ "$(wc -l < "$T/watch_$1.jsonl")" -ge "$2" ]; }
+# distinct events (a changed item is printed twice and must not count twice)
+watched() { [ "$($PYTHON -c '
+import json, sys
+print(len({(e["at_ms"], e["kind"], e["uid"], e["from"], e["to"]) for e in map(json.loads, open(sys.argv[1]))}))' "$T/watch_$1.jsonl" 2>/dev/null)" -ge "$2" ]; }
 check "watch migrations printed the 7 events" wait_until 10 watched all 7
 check "watch migrations cam1 printed cam1's 4 events" wait_until 10 watched cam1 4
 same_items() { # same_items FILE [NAME]: the watch's lines against migrations -o json
