@@ -542,6 +542,9 @@ static struct {
     char endpoint [S_OWNERS_MAX][256];
     bool self [S_OWNERS_MAX];
     size_t n;
+    //  The live peers' gossip ids (s_peers)
+    char peer [S_OWNERS_MAX][SF_WEBHOOKS_PEER_ID_MAX];
+    size_t npeers;
 } s_owners;
 
 static uint64_t
@@ -559,10 +562,9 @@ s_rendezvous (const char *member, const char *key)
     return v;
 }
 
-static bool
-s_owner (const char *key, void *arg)
+static void
+s_owners_read (s_ctl_t *c)
 {
-    s_ctl_t *c = arg;
     int64_t now = sf_mono_ms ();
     if (s_owners.at_ms == 0 || now - s_owners.at_ms >= 250) {
         msgpack_sbuffer sb;
@@ -572,17 +574,20 @@ s_owner (const char *key, void *arg)
         if (sf_gossip_cluster (c->gossip, &sb) == 0 && sb.size
         &&  sf_msg_parse (&msg, sb.data, sb.size) == 0) {
             const msgpack_object *m = sf_map_get (msg.body, "members");
-            s_owners.n = 0;
+            s_owners.n = s_owners.npeers = 0;
             for (uint32_t i = 0; m && m->type == MSGPACK_OBJECT_ARRAY && i < m->via.array.size
                               && s_owners.n < S_OWNERS_MAX; i++) {
                 const msgpack_object *e = &m->via.array.ptr [i];
-                char state [16] = "", ep [256] = "";
+                char state [16] = "", ep [256] = "", id [SF_WEBHOOKS_PEER_ID_MAX] = "";
                 bool self = false;
                 sf_map_str (e, "state", state, sizeof (state) - 1, NULL);
                 sf_map_str (e, "endpoint", ep, sizeof (ep) - 1, NULL);
+                sf_map_str (e, "id", id, sizeof (id) - 1, NULL);
                 sf_map_bool (e, "self", &self, NULL);
                 if (!ep [0] || (strcmp (state, "alive") && strcmp (state, "suspect")))
                     continue;
+                if (!self && id [0])
+                    strcpy (s_owners.peer [s_owners.npeers++], id);
                 strcpy (s_owners.endpoint [s_owners.n], ep);
                 s_owners.self [s_owners.n++] = self;
             }
@@ -591,6 +596,12 @@ s_owner (const char *key, void *arg)
         msgpack_sbuffer_destroy (&sb);
         s_owners.at_ms = now;
     }
+}
+
+static bool
+s_owner (const char *key, void *arg)
+{
+    s_owners_read (arg);
     uint64_t best = 0;
     bool mine = true;           //  no view yet: deliver (at least once)
     for (size_t i = 0; i < s_owners.n; i++) {
@@ -601,6 +612,17 @@ s_owner (const char *key, void *arg)
         }
     }
     return mine;
+}
+
+//  The live peers, for a firing's first attempt (sf_webhooks_set_peers):
+//  it waits until each was in sync with this controller's alert episodes
+static size_t
+s_peers (char (*ids) [SF_WEBHOOKS_PEER_ID_MAX], size_t max, void *arg)
+{
+    s_owners_read (arg);
+    size_t n = s_owners.npeers < max ? s_owners.npeers : max;
+    memcpy (ids, s_owners.peer, n * sizeof (ids [0]));
+    return n;
 }
 
 int
@@ -696,7 +718,8 @@ sf_controller_run (sf_controller_config_t *cfg)
         .receivers = cfg->webhook, .queue_dir = queue_dir, .controller_id = cfg->id,
         .web_url = web, .retries = cfg->webhook_retries, .backoff_ms = cfg->webhook_backoff_ms,
         .backoff_max_ms = cfg->webhook_backoff_max_ms, .timeout_ms = cfg->webhook_timeout_ms,
-        .standby_max_ms = cfg->webhook_standby_max_ms, .dead_max = cfg->webhook_dead_letters_max },
+        .standby_max_ms = cfg->webhook_standby_max_ms, .dead_max = cfg->webhook_dead_letters_max,
+        .first_wait_max_ms = 2 * cfg->gossip_ms },
         err, sizeof (err));
     if (!c->webhooks) {
         sf_error ("%s (--webhook; docs/http-api.md, Alert webhooks)", err);
@@ -789,8 +812,11 @@ sf_controller_run (sf_controller_config_t *cfg)
         c->query.cluster_fn = sf_gossip_cluster;
         c->query.cluster_arg = c->gossip;
         //  Each alert is delivered by one controller (its key's owner)
-        if (c->webhooks)
+        if (c->webhooks) {
             sf_webhooks_set_owner (c->webhooks, s_owner, c);
+            //  ... once the live peers hold its episode (or two rounds passed)
+            sf_webhooks_set_peers (c->webhooks, s_peers, c);
+        }
     }
     s_query_thread_t qt = { qsock, &c->stop, c->peers, &c->metrics, &c->query };
     if (pthread_create (&qthread, NULL, s_query_main, &qt)) {

@@ -1059,9 +1059,14 @@ s_on_ext (sf_gossip_t *g, const msgpack_object *body, s_member_t *m, zframe_t *r
     bool final = false;
     sf_map_bool (body, "final", &final, NULL);
     const msgpack_object *theirs = sf_map_get (body, "digest");
-    if (final || !theirs || !x->differs (x->arg, theirs))
+    if (final || !theirs || !x->differs (x->arg, theirs)) {
+        if (x->heard)
+            x->heard (x->arg, from, theirs, false);
         return;
+    }
     s_send_ext (g, m, route, theirs, m != NULL);
+    if (x->heard)
+        x->heard (x->arg, from, theirs, m != NULL);
 }
 
 //  ---------------------------------------------------------------------------

@@ -58,6 +58,9 @@ typedef struct {
     atomic_uint_fast64_t dead_dropped;         //  dead letters beyond the bound, oldest first
     atomic_uint_fast64_t replayed;             //  dead letters queued again on request
     atomic_uint_fast64_t dead_confirmed;       //  dead letters another controller delivered
+    atomic_uint_fast64_t first_attempts;       //  firings' first attempts made with live peers
+    atomic_uint_fast64_t first_wait_ms;        //  ... how long they waited for the peers' sync
+    atomic_uint_fast64_t first_unsynced;       //  ... made at the bound, some peer not in sync
 } s_receiver_t;
 
 //  A request to deliver dead letters again (sf_webhooks_replay)
@@ -96,6 +99,15 @@ struct sf_webhooks_t {
     sf_webhooks_owner_fn *owner_fn;     //  guarded by inbox_lock (set once gossip runs)
     void *owner_arg;
     sf_alerts_t *alerts;        //  the episodes' idempotency keys (guarded by inbox_lock)
+    sf_webhooks_peers_fn *peers_fn;     //  the live peers (guarded by inbox_lock)
+    void *peers_arg;
+    //  When each peer was last in sync with our alert episodes (unix ms;
+    //  sf_webhooks_peer_synced), guarded by confirm_lock
+    struct {
+        char id [SF_WEBHOOKS_PEER_ID_MAX];
+        int64_t at_ms;
+    } synced [S_RECEIVERS_MAX * 4];
+    size_t nsynced;
     //  Delivery confirmations (receiver \x1f idempotency key -> unix ms it
     //  was delivered), this controller's own and its peers' (gossip): a
     //  standby copy goes only when its key is here. Written by the delivery
@@ -671,6 +683,68 @@ s_post (sf_webhooks_t *self, s_receiver_t *r, const s_entry_t *e, char *why, siz
 
 static void s_dead_bound (sf_webhooks_t *self, s_receiver_t *r);
 
+void
+sf_webhooks_peer_synced (sf_webhooks_t *self, const char *id, int64_t at_ms)
+{
+    if (!self || !self->nrx || !id || !id [0] || strlen (id) >= SF_WEBHOOKS_PEER_ID_MAX)
+        return;
+    const size_t max = sizeof (self->synced) / sizeof (self->synced [0]);
+    pthread_mutex_lock (&self->confirm_lock);
+    size_t k = 0, oldest = 0;
+    for (; k < self->nsynced && strcmp (self->synced [k].id, id); k++)
+        if (self->synced [k].at_ms < self->synced [oldest].at_ms)
+            oldest = k;
+    if (k == self->nsynced) {
+        //  A new peer; beyond the table, the one longest out of sync goes
+        k = self->nsynced < max ? self->nsynced++ : oldest;
+        snprintf (self->synced [k].id, sizeof (self->synced [k].id), "%s", id);
+        self->synced [k].at_ms = 0;
+    }
+    if (at_ms > self->synced [k].at_ms)
+        self->synced [k].at_ms = at_ms;
+    pthread_mutex_unlock (&self->confirm_lock);
+}
+
+//  Whether a firing's first attempt waits (issue 17): until every live peer
+//  was in sync with our episodes after it was queued, so that the key it
+//  goes by (s_keys_of) is the one the cluster agreed on, also when the
+//  other controllers judged the firing from other record versions and
+//  their episodes had not arrived yet; at most first_wait_max_ms (then it
+//  goes anyway: an alert is never held indefinitely). Alone: no wait.
+//  Returns 0 to go now (*peers: whether it had live peers, *unsynced:
+//  went at the bound), or when to look again.
+static int64_t
+s_first_wait (sf_webhooks_t *self, const s_entry_t *e, int64_t now, sf_webhooks_peers_fn *fn,
+              void *arg, bool *peers, bool *unsynced)
+{
+    *peers = *unsynced = false;
+    if (!fn || self->cfg.first_wait_max_ms <= 0 || e->attempts || e->replayed || e->resolved
+    ||  !e->basis [0])
+        return 0;
+    char ids [16][SF_WEBHOOKS_PEER_ID_MAX];
+    size_t n = fn (ids, 16, arg);
+    if (!n)
+        return 0;
+    *peers = true;
+    bool all = true;
+    pthread_mutex_lock (&self->confirm_lock);
+    for (size_t i = 0; i < n && all; i++) {
+        bool ok = false;
+        for (size_t k = 0; k < self->nsynced && !ok; k++)
+            ok = !strcmp (self->synced [k].id, ids [i]) && self->synced [k].at_ms >= e->enq_ms;
+        all = ok;
+    }
+    pthread_mutex_unlock (&self->confirm_lock);
+    if (all)
+        return 0;
+    int64_t bound = e->enq_ms + self->cfg.first_wait_max_ms;
+    if (now >= bound) {
+        *unsynced = true;
+        return 0;
+    }
+    return now + 20 < bound ? now + 20 : bound;
+}
+
 //  The idempotency keys a delivery goes by now: its episode's as the
 //  cluster knows it (sf_alerts_idem), [0] the one to send, then the other
 //  controllers' for the same firing, then the one it was queued with. An
@@ -743,8 +817,11 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
     sf_webhooks_owner_fn *owner_fn = self->owner_fn;
     void *owner_arg = self->owner_arg;
     sf_alerts_t *alerts = self->alerts;
+    sf_webhooks_peers_fn *peers_fn = self->peers_fn;
+    void *peers_arg = self->peers_arg;
     pthread_mutex_unlock (&self->inbox_lock);
     s_head_t *pick = NULL;
+    bool pick_peers = false, pick_unsynced = false;
     char pick_idem [S_KEYS_MAX][33];
     int64_t pick_since = 0;
     int64_t wake = 0;
@@ -763,7 +840,12 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
         else if (!h->entry.replayed && s_any_confirmed (self, gaveup, idem, nidem))
             gone = dead = true; //  its owner gave up on it: a dead letter here too
         else if (!owner_fn || h->entry.replayed || owner_fn (h->entry.key, owner_arg)) {
-            if (h->entry.next_ms <= now) {
+            int64_t held = h->entry.next_ms <= now
+                         ? s_first_wait (self, &h->entry, now, peers_fn, peers_arg, &pick_peers, &pick_unsynced)
+                         : 0;
+            if (held)
+                wake = held;
+            else if (h->entry.next_ms <= now) {
                 pick = h;
                 memcpy (pick_idem [0], idem [0], 33);
                 pick_since = since;
@@ -851,6 +933,19 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
             head.entry.body = body;
             head.entry.body_len = strlen (body);
             memcpy (head.entry.idem, pick_idem [0], 33);
+        }
+    }
+    if (pick_peers) {
+        int64_t waited = now - head.entry.enq_ms;
+        if (waited > self->cfg.first_wait_max_ms)
+            waited = self->cfg.first_wait_max_ms;  //  queued before a restart
+        atomic_fetch_add (&r->first_attempts, 1);
+        atomic_fetch_add (&r->first_wait_ms, (uint64_t) (waited > 0 ? waited : 0));
+        if (pick_unsynced) {
+            atomic_fetch_add (&r->first_unsynced, 1);
+            sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: %s goes after %" PRId64 " ms though "
+                            "a peer was not in sync with the alert episodes yet (its key may not "
+                            "be the one the cluster agrees on)", r->name, head.entry.key, waited);
         }
     }
     char why [256] = "";
@@ -1348,6 +1443,15 @@ sf_webhooks_set_alerts (sf_webhooks_t *self, sf_alerts_t *alerts)
 }
 
 void
+sf_webhooks_set_peers (sf_webhooks_t *self, sf_webhooks_peers_fn *fn, void *arg)
+{
+    pthread_mutex_lock (&self->inbox_lock);
+    self->peers_arg = arg;
+    self->peers_fn = fn;
+    pthread_mutex_unlock (&self->inbox_lock);
+}
+
+void
 sf_webhooks_set_owner (sf_webhooks_t *self, sf_webhooks_owner_fn *fn, void *arg)
 {
     pthread_mutex_lock (&self->inbox_lock);
@@ -1438,6 +1542,15 @@ sf_webhooks_metrics_write (sf_webhooks_t *self, FILE *out)
         { "streamfleet_webhook_duplicates_total", "counter",
           "Deliveries this controller made that another controller had made too (at-least-once).",
           offsetof (s_receiver_t, duplicates) },
+        { "streamfleet_webhook_first_attempts_total", "counter",
+          "Firings' first attempts made with live peers (each waited for their alert episodes' sync).",
+          offsetof (s_receiver_t, first_attempts) },
+        { "streamfleet_webhook_first_attempt_wait_ms_total", "counter",
+          "Milliseconds those first attempts waited for every live peer to be in sync (the sum).",
+          offsetof (s_receiver_t, first_wait_ms) },
+        { "streamfleet_webhook_first_attempt_unsynced_total", "counter",
+          "First attempts made at the bound (two gossip rounds) with a peer not in sync yet.",
+          offsetof (s_receiver_t, first_unsynced) },
     };
     for (size_t k = 0; k < sizeof (m) / sizeof (m [0]); k++) {
         fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", m [k].name, m [k].help, m [k].name, m [k].type);
@@ -1614,11 +1727,28 @@ s_ext_apply (void *arg, const msgpack_object *offer)
          + sf_webhooks_confirm_apply (c->webhooks, sf_map_get (offer, "delivered"));
 }
 
+//  The peer holds every episode we hold, and we every one it held: its
+//  episode digest (sent after it merged ours, or ours after we merged its)
+//  is ours, or we just answered it with our final offer
+static void
+s_ext_heard (void *arg, const char *from, const msgpack_object *theirs, bool offered)
+{
+    sf_alerts_ext_t *c = arg;
+    uint64_t te [SF_ALERTS_SYNC_BUCKETS], td [SF_ALERTS_SYNC_BUCKETS], e [SF_ALERTS_SYNC_BUCKETS];
+    bool same = false;
+    if (!offered && theirs && s_ext_parse (theirs, te, td) == 0) {
+        sf_alerts_sync_digest (c->alerts, e);
+        same = !memcmp (te, e, sizeof (e));
+    }
+    if (offered || same)
+        sf_webhooks_peer_synced (c->webhooks, from, sf_now_ms ());
+}
+
 void
 sf_alerts_gossip_ext (sf_gossip_ext_t *ext, sf_alerts_ext_t *arg, sf_alerts_t *alerts,
                       sf_webhooks_t *webhooks)
 {
     arg->alerts = alerts;
     arg->webhooks = webhooks;
-    *ext = (sf_gossip_ext_t) { s_ext_digest, s_ext_differs, s_ext_offer, s_ext_apply, arg };
+    *ext = (sf_gossip_ext_t) { s_ext_digest, s_ext_differs, s_ext_offer, s_ext_apply, s_ext_heard, arg };
 }

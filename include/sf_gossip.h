@@ -45,6 +45,10 @@ typedef struct {
     void (*offer) (void *arg, const msgpack_object *theirs, msgpack_packer *pk);
     //  Merges a peer's offer; returns how many entries were malformed
     int (*apply) (void *arg, const msgpack_object *offer);
+    //  After a peer's message was handled (its offer merged): theirs its
+    //  digest (NULL: none), offered whether we just answered with our final
+    //  offer (so that it holds what we hold). NULL: not asked.
+    void (*heard) (void *arg, const char *from, const msgpack_object *theirs, bool offered);
     void *arg;
 } sf_gossip_ext_t;
 

@@ -40,6 +40,9 @@ typedef struct {
     int64_t timeout_ms;         //  one attempt's limit
     int64_t standby_max_ms;     //  a standby copy never confirmed goes after this long
     int64_t dead_max;           //  dead letters kept per receiver (the oldest beyond go)
+    //  A firing's first attempt waits, at most this long, until every live
+    //  peer holds its episode (sf_webhooks_set_peers); 0: never waits
+    int64_t first_wait_max_ms;
 } sf_webhooks_config_t;
 
 typedef struct sf_webhooks_t sf_webhooks_t;
@@ -71,6 +74,21 @@ void sf_webhooks_set_alerts (sf_webhooks_t *self, sf_alerts_t *alerts);
 //  standby_max_ms (counted, logged).
 typedef bool (sf_webhooks_owner_fn) (const char *key, void *arg);
 void sf_webhooks_set_owner (sf_webhooks_t *self, sf_webhooks_owner_fn *fn, void *arg);
+
+//  The live peers (gossip ids, this controller not among them): fills at
+//  most max ids, returns how many. Asked by the delivery thread before a
+//  firing's first attempt, which waits until each of them was in sync with
+//  this controller's alert episodes after the firing was queued (the
+//  gossip `alerts` exchange, sf_webhooks_peer_synced), or first_wait_max_ms
+//  passed: the first attempt then goes by the key the whole cluster agrees
+//  on (issue 17). NULL, or no peer: no wait.
+#define SF_WEBHOOKS_PEER_ID_MAX 64
+typedef size_t (sf_webhooks_peers_fn) (char (*ids) [SF_WEBHOOKS_PEER_ID_MAX], size_t max, void *arg);
+void sf_webhooks_set_peers (sf_webhooks_t *self, sf_webhooks_peers_fn *fn, void *arg);
+//  Peer id holds every alert episode this controller held at at_ms (unix
+//  ms), and this controller every one it held: the `alerts` exchange saw
+//  equal episode digests, or answered it with its final offer. Any thread.
+void sf_webhooks_peer_synced (sf_webhooks_t *self, const char *id, int64_t at_ms);
 
 //  Delivery confirmations, replicated by gossip (docs/protocol.md, alerts):
 //  every (receiver, idempotency key) a receiver answered 2xx for, on any

@@ -4,9 +4,14 @@
     libsodium's one-shot HMAC and RFC 4231's vector), receiver lines refused
     with a reason, the delivery confirmations (merged, digested, malformed
     ones counted), a standby copy dropped on its owner's confirmation and
-    not before, and one never confirmed dropped at the hard bound, counted.
+    not before, and one never confirmed dropped at the hard bound, counted;
+    a firing's first attempt waits until the live peers' alert episodes are
+    merged and goes by the key the cluster agreed on (alone: at once; at
+    the bound: anyway, counted).
 */
 #include "sf_webhook.h"
+#include "sf_codec.h"
+#include "sf_store.h"
 #include <jansson.h>
 #include <setjmp.h>
 #include <sodium.h>
@@ -285,6 +290,229 @@ test_standby_hard_bound (void **state)
     assert_int_equal (system (cmd), 0);
 }
 
+
+//  -------------------------------------------------------------------------
+//  The first attempt of a firing (issue 17): two controllers judge one
+//  firing from different record versions; b (the owner) judged later, so
+//  the cluster's key is a's. Before their episodes met, b would have sent
+//  its own key: a second key for one firing if b died after that attempt
+//  reached the receiver and a's standby sent the agreed one.
+
+#define RULE_CAM "cam-offline inactive for=10m resolve=1m filter=primary name=cam-*"
+#define S_MIN (60 * 1000LL)
+#define T0 (1800000000000LL)
+
+typedef struct {
+    sf_alert_event_t ev [8];
+    size_t n;
+} s_seen_t;
+
+static void
+s_record (const sf_alert_event_t *ev, void *arg)
+{
+    s_seen_t *seen = arg;
+    if (seen->n < 8)
+        seen->ev [seen->n++] = *ev;
+}
+
+static sf_alerts_t *
+s_engine (s_seen_t *seen)
+{
+    char err [512] = "";
+    sf_alerts_t *a = sf_alerts_new (RULE_CAM, 120, err, sizeof (err));
+    assert_non_null (a);
+    memset (seen, 0, sizeof (*seen));
+    sf_alerts_on_event (a, s_record, seen);
+    return a;
+}
+
+//  What gossip carries: every episode of from, merged into to
+static void
+s_sync (sf_alerts_t *from, sf_alerts_t *to, int64_t now)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    sf_alerts_sync_offer (from, NULL, &pk);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (sf_alerts_sync_apply (to, &u.data, now), 0);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+//  Peer "c1"'s `alerts` message (its digest, no offer) as gossip hands it
+//  to the owner's ext after merging it
+static void
+s_heard (sf_alerts_t *peer, sf_gossip_ext_t *ext)
+{
+    sf_alerts_ext_t parg;
+    sf_gossip_ext_t pext;
+    sf_alerts_gossip_ext (&pext, &parg, peer, NULL);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    pext.digest (pext.arg, &pk);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    ext->heard (ext->arg, "c1", &u.data, false);
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+static bool s_is_owner (const char *key, void *arg) { return true; }
+
+static size_t
+s_one_peer (char (*ids) [SF_WEBHOOKS_PEER_ID_MAX], size_t max, void *arg)
+{
+    strcpy (ids [0], "c1");
+    return 1;
+}
+
+static size_t
+s_alone (char (*ids) [SF_WEBHOOKS_PEER_ID_MAX], size_t max, void *arg)
+{
+    return 0;
+}
+
+//  The owner's delivery engine: a refused receiver, no retry, so that the
+//  first attempt is a dead letter that shows the key it went by
+static sf_webhooks_t *
+s_owner_engine (char *dir, sf_alerts_t *alerts, sf_webhooks_peers_fn *peers, int64_t wait_max)
+{
+    char err [512] = "";
+    assert_non_null (mkdtemp (dir));
+    sf_webhooks_config_t cfg = { .receivers = "ops http://127.0.0.1:1/hook", .queue_dir = dir,
+                                 .controller_id = "c2", .retries = 0, .backoff_ms = 10,
+                                 .backoff_max_ms = 100, .timeout_ms = 1000,
+                                 .standby_max_ms = 3600000, .dead_max = 10,
+                                 .first_wait_max_ms = wait_max };
+    sf_webhooks_t *w = sf_webhooks_new (&cfg, err, sizeof (err));
+    if (!w)
+        fprintf (stderr, "%s\n", err);
+    assert_non_null (w);
+    sf_webhooks_set_owner (w, s_is_owner, NULL);
+    sf_webhooks_set_alerts (w, alerts);
+    sf_webhooks_set_peers (w, peers, NULL);
+    return w;
+}
+
+//  The key the first dead letter went by
+static void
+s_dead_key (sf_webhooks_t *w, char key [40])
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    assert_int_equal (sf_webhooks_dead_letters (w, "ops", &sb), 0);
+    sf_msg_t msg;
+    sf_msg_init (&msg);
+    assert_int_equal (sf_msg_parse (&msg, sb.data, sb.size), 0);
+    const msgpack_object *l = sf_map_get (msg.body, "letters");
+    assert_non_null (l);
+    assert_int_equal (l->type, MSGPACK_OBJECT_ARRAY);
+    assert_true (l->via.array.size >= 1);
+    key [0] = 0;
+    sf_map_str (&l->via.array.ptr [0], "idempotency_key", key, 39, NULL);
+    sf_msg_release (&msg);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+static void
+s_rmdir (const char *dir)
+{
+    char cmd [256];
+    snprintf (cmd, sizeof (cmd), "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+static void
+test_first_attempt_waits_for_the_peers_episodes (void **state)
+{
+    s_seen_t one, two;
+    sf_alerts_t *a = s_engine (&one);
+    sf_alerts_t *b = s_engine (&two);
+    sf_store_change_t ch = { .deleted = false, .node = "n1", .name = "cam-1" };
+    ch.sum.type = SF_TYPE_PRIMARY;
+    ch.sum.status = SF_STATUS_ERROR;
+    ch.sum.gen = 3;
+    ch.sum.seq = 41;
+    sf_alerts_apply (a, &ch, 1, T0);
+    ch.sum.seq = 42;
+    sf_alerts_apply (a, &ch, 1, T0 + 900);
+    sf_alerts_apply (b, &ch, 1, T0 + 1000);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    sf_alerts_tick (b, T0 + 10 * S_MIN + 1000);
+    assert_int_equal (one.n, 1);
+    assert_int_equal (two.n, 1);
+    assert_string_not_equal (one.ev [0].idempotency_key, two.ev [0].idempotency_key);
+    //  b owns it, with a live peer (a, "c1") whose episodes have not come
+    char dir [] = "/tmp/sf-test-first.XXXXXX";
+    sf_webhooks_t *w = s_owner_engine (dir, b, s_one_peer, 3600000);
+    sf_alerts_ext_t arg;
+    sf_gossip_ext_t ext;
+    sf_alerts_gossip_ext (&ext, &arg, b, w);
+    assert_non_null (ext.heard);
+    sf_webhooks_alert (&two.ev [0], w);
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_queued", 1));
+    //  Not sent under b's own key (the defect: sent at once)
+    usleep (300000);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_attempts_total"), 0);
+    //  a's episodes reach b, but a does not hold b's yet: still waiting
+    s_sync (a, b, T0 + 10 * S_MIN + 1100);
+    s_heard (a, &ext);
+    usleep (300000);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_attempts_total"), 0);
+    //  b's reach a: the digests agree, the attempt goes, by the agreed key
+    s_sync (b, a, T0 + 10 * S_MIN + 1200);
+    s_heard (a, &ext);
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_dead_letters", 1));
+    char key [40];
+    s_dead_key (w, key);
+    assert_string_equal (key, one.ev [0].idempotency_key);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_attempts_total"), 1);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_first_attempts_total"), 1);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_first_attempt_unsynced_total"), 0);
+    assert_true (s_metric (w, "streamfleet_webhook_first_attempt_wait_ms_total") >= 600);
+    sf_webhooks_destroy (&w);
+    s_rmdir (dir);
+
+    //  Alone: at once, no wait counted
+    s_seen_t three;
+    sf_alerts_t *c = s_engine (&three);
+    ch.sum.seq = 50;
+    sf_alerts_apply (c, &ch, 1, T0);
+    sf_alerts_tick (c, T0 + 10 * S_MIN);
+    assert_int_equal (three.n, 1);
+    char dir2 [] = "/tmp/sf-test-first2.XXXXXX";
+    w = s_owner_engine (dir2, c, s_alone, 3600000);
+    sf_webhooks_alert (&three.ev [0], w);
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_dead_letters", 1));
+    s_dead_key (w, key);
+    assert_string_equal (key, three.ev [0].idempotency_key);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_first_attempts_total"), 0);
+    sf_webhooks_destroy (&w);
+    s_rmdir (dir2);
+
+    //  A peer never in sync: the attempt goes at the bound, counted
+    char dir3 [] = "/tmp/sf-test-first3.XXXXXX";
+    w = s_owner_engine (dir3, c, s_one_peer, 200);
+    sf_webhooks_alert (&three.ev [0], w);
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_dead_letters", 1));
+    assert_int_equal (s_metric (w, "streamfleet_webhook_first_attempts_total"), 1);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_first_attempt_unsynced_total"), 1);
+    sf_webhooks_destroy (&w);
+    s_rmdir (dir3);
+    sf_alerts_destroy (&a);
+    sf_alerts_destroy (&b);
+    sf_alerts_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -294,6 +522,7 @@ main (void)
         cmocka_unit_test (test_receiver_lines),
         cmocka_unit_test (test_standby_dropped_on_confirmation),
         cmocka_unit_test (test_standby_hard_bound),
+        cmocka_unit_test (test_first_attempt_waits_for_the_peers_episodes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
