@@ -467,9 +467,14 @@ s_server_socket (const char *endpoint, zcert_t *cert, const char *what, int sndh
     sf_sock_curve_server (s, cert);
     zsock_set_router_mandatory (s, mandatory);
     //  Per connection. An agent that meets a full queue keeps its changes
-    //  (they are not acknowledged) and sends them later: backpressure, not loss
+    //  (they are not acknowledged) and sends them later: backpressure, not loss.
+    //  The receive HWM is never reached by an agent: its flow-control window
+    //  (sf_codec.h, SF_AGENT_WINDOW; docs/protocol.md 4.7) keeps at most 40
+    //  messages in flight, a fifth of it. A full pipe would stop libzmq
+    //  reading the connection, and libzmq 4.3.4 aborts when a stopped
+    //  connection with ZMTP heartbeats then fails (docs/operations.md)
     zsock_set_sndhwm (s, sndhwm);
-    zsock_set_rcvhwm (s, 200);
+    zsock_set_rcvhwm (s, SF_AGENTS_RCVHWM);
     zsock_set_linger (s, 0);
     if (zsock_bind (s, "%s", endpoint) < 0) {
         sf_error ("cannot listen for %s on %s: %s (is another controller running there?)", what,

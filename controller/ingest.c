@@ -32,6 +32,12 @@ typedef struct {
     int64_t retry_ms;               //  back-off of the last retry; 0 after a success
     //  Patches staged in the open transaction, counted once it commits
     uint64_t staged_spliced, staged_reencoded;
+    //  Flow control (sf_codec.h, SF_AGENT_WINDOW): the highest "n" stamp
+    //  read from this agent, and the one last told it; an agent that stamps
+    //  its messages is told what was read at least every
+    //  SF_AGENT_CREDIT_EVERY messages
+    uint64_t read_n, told_n;
+    bool stamps;
 } s_agent_t;
 
 #define S_RETRY_FIRST_MS 1000
@@ -83,6 +89,27 @@ s_send (sf_ingest_t *self, zframe_t *route, const char *who)
 {
     if (route)
         self->cfg.send (route, who, self->out.data, self->out.size, self->cfg.send_arg);
+}
+
+//  An ack of what is committed; to an agent that stamps its messages, with
+//  what was read of them (its window opens by it)
+static void
+s_ack (sf_ingest_t *self, s_agent_t *a, zframe_t *route, uint64_t gen, uint64_t seq, bool hello)
+{
+    msgpack_sbuffer_clear (&self->out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->out, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "ack", 2 + (hello ? 1 : 0) + (a->stamps ? 1 : 0));
+    sf_pack_ku64 (&pk, "gen", gen);
+    sf_pack_ku64 (&pk, "seq", seq);
+    //  The answer to a hello says that this controller takes patches
+    if (hello)
+        sf_pack_kbool (&pk, "patch", true);
+    if (a->stamps) {
+        sf_pack_ku64 (&pk, "read", a->read_n);
+        a->told_n = a->read_n;
+    }
+    s_send (self, route, a->node);
 }
 
 void
@@ -149,8 +176,7 @@ s_on_done (sf_origin_t *o, int result, bool ack_due, void *arg)
     a->staged_spliced = a->staged_reencoded = 0;
     if (result == SF_WRITER_STORED) {
         if (ack_due) {
-            sf_msg_ack (&self->out, o->committed.gen, o->committed.seq);
-            s_send (self, a->route, a->node);
+            s_ack (self, a, a->route, o->committed.gen, o->committed.seq, false);
             a->retry_ms = 0;
         }
     }
@@ -436,14 +462,8 @@ s_on_hello (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route,
     //  what is committed counts: what the open transaction holds is resent
     //  and then skipped as a duplicate, never acknowledged early.
     //  It also says that this controller takes patches (docs/protocol.md)
-    msgpack_sbuffer_clear (&self->out);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &self->out, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "ack", 3);
-    sf_pack_ku64 (&pk, "gen", o->committed.gen);
-    sf_pack_ku64 (&pk, "seq", o->committed.seq);
-    sf_pack_kbool (&pk, "patch", true);
-    s_send (self, route, o->node);
+    //  and, to an agent that stamps its messages, what it read of them
+    s_ack (self, a, route, o->committed.gen, o->committed.seq, true);
 }
 
 static void
@@ -718,8 +738,7 @@ s_on_heartbeat (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, zframe_t *route
     a->route = zframe_dup (route);
     //  Answered at once with what is committed, however busy the writer is:
     //  the agent judges the controller alive by it
-    sf_msg_ack (&self->out, o->committed.gen, o->committed.seq);
-    s_send (self, route, o->node);
+    s_ack (self, a, route, o->committed.gen, o->committed.seq, false);
 }
 
 void
@@ -737,14 +756,22 @@ sf_ingest_message (sf_ingest_t *self, zframe_t *route, const char *node, const v
         return;
     }
     s_agent_t *a = s_agent (self, node);
+    //  Read, whatever becomes of it: the agent's window counts it read
+    uint64_t n = 0;
+    if (self->msg.body && sf_map_u64 (self->msg.body, "n", &n, NULL) == 0) {
+        a->stamps = true;
+        //  A hello starts the count afresh: a restarted agent stamps from 1
+        if (strcmp (self->msg.type, "hello") == 0)
+            a->read_n = a->told_n = n;
+        else if (n > a->read_n)
+            a->read_n = n;
+    }
     const char *t = self->msg.type;
     if (a->waiting && (strcmp (t, "snap") == 0 || strcmp (t, "batch") == 0)) {
         //  Sent before the agent heard our retry: it sends it again after
         //  its next hello
-        sf_msg_release (&self->msg);
-        return;
     }
-    if (strcmp (t, "hello") == 0)
+    else if (strcmp (t, "hello") == 0)
         s_on_hello (self, a, o, route, self->msg.body);
     else if (strcmp (t, "snap") == 0)
         s_on_snap (self, a, o, route, data, size, self->msg.body);
@@ -756,6 +783,18 @@ sf_ingest_message (sf_ingest_t *self, zframe_t *route, const char *node, const v
         char err [96];
         snprintf (err, sizeof (err), "unknown message type '%s'", t);
         sf_ingest_reject (self, route, node, SF_REJ_TYPE, err);
+    }
+    //  Nothing said since enough was read (a snapshot's chunks are acked
+    //  only once it is whole): credit, so that the agent's window never
+    //  closes while we read (sf_codec.h, SF_AGENT_WINDOW)
+    if (a->stamps && a->read_n - a->told_n >= SF_AGENT_CREDIT_EVERY) {
+        msgpack_sbuffer_clear (&self->out);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &self->out, msgpack_sbuffer_write);
+        sf_msg_begin (&pk, "credit", 1);
+        sf_pack_ku64 (&pk, "read", a->read_n);
+        a->told_n = a->read_n;
+        s_send (self, route, node);
     }
     sf_msg_release (&self->msg);
 }

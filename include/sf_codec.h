@@ -16,6 +16,26 @@
 
 #define SF_PROTOCOL_VERSION 1
 #define SF_FRAME_MAX (16 * 1024 * 1024)     //  one frame (protocol §2.3): larger is `bounds`
+//  Agent flow control (docs/protocol.md, "Flow control"): an agent stamps
+//  each message it sends with "n" (rising for the life of the process) and
+//  has at most SF_AGENT_WINDOW batches or snapshot chunks, plus
+//  SF_AGENT_WINDOW_CTL heartbeats and hellos, sent that the controller has
+//  not said it read ("read" in its acks and credit messages). The
+//  controller tells what it read at least every SF_AGENT_CREDIT_EVERY
+//  messages, fewer than the window, so a window never closes for good.
+//  Invariant: the controller's agents ROUTER has SF_AGENTS_RCVHWM well
+//  above what an agent can have in flight, so the pipe from an agent never
+//  fills and libzmq never stops reading a connection. A stopped input is
+//  the precondition of libzmq 4.3.4's `!_io_error` abort (stream_engine_base
+//  .cpp:331, zeromq/libzmq 3937, 4364, 4767) when that connection then
+//  fails (docs/operations.md).
+#define SF_AGENT_WINDOW 32
+#define SF_AGENT_WINDOW_CTL 8
+#define SF_AGENT_CREDIT_EVERY 8
+#define SF_AGENTS_RCVHWM 200
+_Static_assert (SF_AGENTS_RCVHWM >= 4 * (SF_AGENT_WINDOW + SF_AGENT_WINDOW_CTL),
+                "the agents' RCVHWM must stay well above an agent's window");
+_Static_assert (SF_AGENT_CREDIT_EVERY < SF_AGENT_WINDOW, "credit must come before a window closes");
 //  What libzmq's ZMQ_MAXMSGSIZE is set to on every socket: it counts the
 //  CURVE box (33 bytes more than the frame: "\x07MESSAGE", an 8-byte nonce,
 //  a 16-byte tag and a flags byte) and leaves 1 MiB above SF_FRAME_MAX, so

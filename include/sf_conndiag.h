@@ -44,6 +44,9 @@ uint32_t sf_conndiag_detail (sf_conndiag_t *self);
 //  heartbeats stopped, when the socket sets ZMQ_HEARTBEAT_IVL). Reads the
 //  events first, as sf_conndiag_state does.
 bool sf_conndiag_up (sf_conndiag_t *self);
+//  How many times a connection of the socket dropped so far (what was
+//  queued for it went with it). Reads the events first.
+uint64_t sf_conndiag_drops (sf_conndiag_t *self);
 //  One line naming the cause and what to do, for state, about endpoint ep,
 //  our certificate cert and the server's public certificate server_cert
 const char *sf_conndiag_hint (sf_conn_state_t state, const char *ep, const char *cert,

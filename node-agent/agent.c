@@ -57,6 +57,12 @@ typedef struct {
     uint64_t seq;               //  the seq of its last change (or snapshot record)
 } s_entry_t;
 
+typedef struct {
+    char *data;
+    size_t size;
+    size_t n_at;                //  where the 8 bytes of its "n" stamp go
+} s_chunk_t;
+
 //  S_WAIT: the controller asked us to retry later (docs/protocol.md, retry);
 //  changes wait in the buffer and the hello goes again at retry_at_ms
 typedef enum { S_DISCONNECTED, S_HELLO, S_STREAMING, S_WAIT } s_state_t;
@@ -99,9 +105,22 @@ typedef struct {
     bool have_last;
     bool failing;
     int64_t started_at;         //  unix seconds, for the node record
-    bool snap_pending;          //  a snapshot is owed: the last try met a full queue
     bool snap_waits;            //  a snapshot is owed but the source has not read a good state
-    int64_t snap_try_ms;
+    //  Flow control (docs/protocol.md, "Flow control"; sf_codec.h): every
+    //  message is stamped "n" (tx_n, rising for the life of the process);
+    //  rx_n is the highest stamp the controller said it read. At most
+    //  SF_AGENT_WINDOW batches or snapshot chunks and SF_AGENT_WINDOW_CTL
+    //  heartbeats more are in flight, so the controller's pipe from us
+    //  never fills (libzmq 4.3.4 aborts on a stopped input that then fails)
+    uint64_t tx_n, rx_n;
+    bool peer_window;           //  the controller said what it read: it keeps the window open
+    uint64_t drops;             //  the connection's drops seen (sf_conndiag_drops)
+    //  The snapshot's chunks, packed at once (their seqs are taken) and
+    //  sent as the window allows, before any batch; [out_next .. out_count)
+    //  are still to go, their "n" patched in at n_at when they do
+    s_chunk_t *outbox;
+    size_t out_count, out_next;
+    size_t out_total;           //  placements in the snapshot, for the log
     msgpack_sbuffer sbuf;
     msgpack_sbuffer pack;
     msgpack_sbuffer delta;      //  a patch being made (s_diff)
@@ -502,13 +521,56 @@ s_diff (s_agent_t *a, sf_streamset_t *set)
 //  ---------------------------------------------------------------------------
 //  Network
 
+//  The stamp of the next message sent, as a field (the map counts it)
+static void
+s_pack_stamp (s_agent_t *a, msgpack_packer *pk)
+{
+    sf_pack_str (pk, "n");
+    msgpack_pack_uint64 (pk, a->tx_n + 1);
+}
+
+//  Whether the window lets one more message go: data (a batch or a chunk)
+//  or control (a heartbeat). Before the controller has answered our hello
+//  heartbeats are held to the control window too; a controller that does
+//  not tell what it read (an older one) sets no window after its answer.
+static bool
+s_window_open (s_agent_t *a, bool data)
+{
+    if (a->diag) {
+        //  A connection that dropped took what was queued for it: nothing
+        //  of it is in flight any more
+        uint64_t drops = sf_conndiag_drops (a->diag);
+        if (drops != a->drops) {
+            a->drops = drops;
+            a->rx_n = a->tx_n;
+        }
+    }
+    if (!a->peer_window && a->state != S_HELLO)
+        return true;
+    uint64_t in_flight = a->tx_n - a->rx_n;
+    return in_flight < (uint64_t) (data ? SF_AGENT_WINDOW : SF_AGENT_WINDOW + SF_AGENT_WINDOW_CTL);
+}
+
 static int
 s_send_buf (s_agent_t *a, msgpack_sbuffer *buf)
 {
     if (!a->sock)
         return -1;
     int rc = zmq_send (zsock_resolve (a->sock), buf->data, buf->size, ZMQ_DONTWAIT);
-    return rc < 0 ? -1 : 0;
+    if (rc < 0)
+        return -1;
+    a->tx_n++;
+    return 0;
+}
+
+static void
+s_outbox_clear (s_agent_t *a)
+{
+    for (size_t i = 0; i < a->out_count; i++)
+        free (a->outbox [i].data);
+    free (a->outbox);
+    a->outbox = NULL;
+    a->out_count = a->out_next = a->out_total = 0;
 }
 
 static void
@@ -518,7 +580,7 @@ s_disconnect (s_agent_t *a)
     zsock_destroy (&a->sock);
     a->state = S_DISCONNECTED;
     a->slow_said = false;
-    a->snap_pending = false;
+    s_outbox_clear (a);
     a->snap_waits = false;
 }
 
@@ -528,7 +590,14 @@ s_send_hello (s_agent_t *a)
 {
     if (!a->sock || !a->hello_pending)
         return;
-    if (zmq_send (zsock_resolve (a->sock), a->hello.data, a->hello.size, ZMQ_DONTWAIT) < 0)
+    //  Stamped when it goes: the stamps rise in the order sent
+    msgpack_sbuffer_clear (&a->sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "hello", 5);
+    s_pack_stamp (a, &pk);
+    msgpack_sbuffer_write (&a->sbuf, a->hello.data, a->hello.size);
+    if (s_send_buf (a, &a->sbuf))
         return;
     a->hello_pending = false;
     sf_debug ("hello sent to %s (generation %lu, seq %lu)", a->endpoints [a->current], a->gen, a->seq);
@@ -541,12 +610,13 @@ s_hello_pack (s_agent_t *a)
     msgpack_sbuffer_clear (&a->hello);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &a->hello, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "hello", 4);
+    //  Its fields but the stamp (s_send_hello puts the envelope and it first)
     sf_pack_kstr (&pk, "node", a->cfg->node);
     sf_pack_ku64 (&pk, "gen", a->gen);
     sf_pack_ku64 (&pk, "seq", a->seq);
     sf_pack_kstr (&pk, "software_version", S_VERSION);
     a->state = S_HELLO;
+    a->peer_window = false;     //  until its answer says
 }
 
 static int
@@ -586,6 +656,8 @@ s_connect (s_agent_t *a)
         return -1;
     }
     s_hello_pack (a);
+    a->rx_n = a->tx_n;          //  nothing in flight on a new socket
+    a->drops = 0;
     a->last_rx_ms = sf_mono_ms ();
     a->connected_ms = a->last_rx_ms;
     //  The connection is not up yet: the main loop sends the hello once it
@@ -686,9 +758,38 @@ s_failover (s_agent_t *a, const char *why)
     s_connect (a);
 }
 
+//  Sends the snapshot's chunks that are left, as far as the window and the
+//  socket let them; true once none is left
+static bool
+s_send_outbox (s_agent_t *a)
+{
+    while (a->out_next < a->out_count) {
+        if (!a->sock || !s_window_open (a, true))
+            return false;
+        s_chunk_t *c = &a->outbox [a->out_next];
+        uint64_t n = a->tx_n + 1;
+        for (int i = 0; i < 8; i++)
+            c->data [c->n_at + (size_t) i] = (char) (n >> (56 - 8 * i));
+        if (zmq_send (zsock_resolve (a->sock), c->data, c->size, ZMQ_DONTWAIT) < 0)
+            return false;           //  not connected now: later
+        a->tx_n++;
+        a->out_next++;
+    }
+    if (a->out_count) {
+        sf_info ("snapshot sent to %s: %zu placements at generation %lu, seq %lu",
+                 a->endpoints [a->current], a->out_total, a->gen, a->seq);
+        s_outbox_clear (a);
+    }
+    return true;
+}
+
 //  Never a snapshot of a state we have not read: until the source has
 //  produced a good state, the snapshot waits (heartbeats say stale, and the
-//  controller keeps the node's last placements) and is sent with the first one
+//  controller keeps the node's last placements) and is sent with the first one.
+//  The chunks are packed at once, with their seqs, and go as the window
+//  allows (s_send_outbox); a snapshot asked for again replaces one still
+//  going (the controller drops an unfinished one when chunk 0 of the next
+//  arrives).
 static void
 s_send_snapshot (s_agent_t *a)
 {
@@ -701,6 +802,7 @@ s_send_snapshot (s_agent_t *a)
         return;
     }
     a->snap_waits = false;
+    s_outbox_clear (a);
     size_t total = zhashx_size (a->entries);
     s_entry_t **all = sf_xcalloc (total, sizeof (s_entry_t *));
     size_t k = 0;
@@ -710,7 +812,7 @@ s_send_snapshot (s_agent_t *a)
     //  every stored record has a distinct version (gossip orders by it).
     uint64_t first = a->seq + 1;
     uint64_t end = a->seq + total + (a->node_bytes ? 1 : 0);
-    size_t done = 0, index = 0;
+    size_t done = 0, index = 0, cap = 0;
     do {
         size_t n = 0, bytes = 0;
         while (done + n < total && n < S_SNAP_CHUNK_RECORDS && bytes < S_SNAP_CHUNK_BYTES)
@@ -720,7 +822,11 @@ s_send_snapshot (s_agent_t *a)
         msgpack_sbuffer_clear (&a->sbuf);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
-        sf_msg_begin (&pk, "snap", 5);
+        sf_msg_begin (&pk, "snap", 6);
+        //  The stamp first, in its 9-byte form, patched in when it goes
+        sf_pack_str (&pk, "n");
+        size_t n_at = a->sbuf.size + 1;
+        msgpack_pack_fix_uint64 (&pk, 0);
         sf_pack_ku64 (&pk, "gen", a->gen);
         sf_pack_ku64 (&pk, "seq", end);
         sf_pack_ku64 (&pk, "index", index);
@@ -739,30 +845,26 @@ s_send_snapshot (s_agent_t *a)
             sf_pack_str (&pk, "node");
             msgpack_sbuffer_write (&a->sbuf, a->node_bytes, a->node_size);
         }
-        //  Never block on a slow controller: when its queue is full the
-        //  snapshot is owed and sent whole again later (the controller drops
-        //  an unfinished one when chunk 0 of the next arrives)
-        if (!a->sock || zmq_send (zsock_resolve (a->sock), a->sbuf.data, a->sbuf.size, ZMQ_DONTWAIT) < 0) {
-            free (all);
-            if (!a->snap_pending)
-                sf_warn ("controller %s is not taking our snapshot now; trying again shortly",
-                         a->endpoints [a->current]);
-            a->snap_pending = true;
-            a->snap_try_ms = sf_mono_ms ();
-            return;
+        if (a->out_count == cap) {
+            cap = cap ? cap * 2 : 16;
+            a->outbox = sf_xreallocarray (a->outbox, cap, sizeof (s_chunk_t));
         }
+        s_chunk_t *c = &a->outbox [a->out_count++];
+        c->size = a->sbuf.size;
+        c->data = sf_xmalloc (c->size);
+        memcpy (c->data, a->sbuf.data, c->size);
+        c->n_at = n_at;
         done += n;
         index++;
     } while (done < total);
-    a->snap_pending = false;
+    a->out_total = total;
     a->seq = end;
     for (size_t i = 0; i < total; i++)
         all [i]->seq = first + i;
     free (all);
     a->sent = a->seq;
     s_buffer_clear (a);
-    sf_info ("snapshot sent to %s: %zu placements at generation %lu, seq %lu",
-             a->endpoints [a->current], total, a->gen, a->seq);
+    s_send_outbox (a);
 }
 
 //  Sends batches of buffered changes after a->sent, until the socket pushes back
@@ -771,14 +873,10 @@ s_pump (s_agent_t *a)
 {
     if (a->state != S_STREAMING || a->snap_waits)
         return;
-    if (a->snap_pending) {
-        //  Changes wait behind the snapshot they would otherwise overtake
-        if (sf_mono_ms () - a->snap_try_ms >= 200)
-            s_send_snapshot (a);
-        if (a->snap_pending)
-            return;
-    }
-    while (a->sent < a->seq) {
+    //  Changes wait behind the snapshot they would otherwise overtake
+    if (!s_send_outbox (a))
+        return;
+    while (a->sent < a->seq && s_window_open (a, true)) {
         s_change_t *c = s_change_at (a, a->sent + 1);
         if (!c) {
             //  The buffer lost changes the controller has not seen
@@ -790,7 +888,8 @@ s_pump (s_agent_t *a)
         msgpack_sbuffer_clear (&a->sbuf);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
-        sf_msg_begin (&pk, "batch", 2);
+        sf_msg_begin (&pk, "batch", 3);
+        s_pack_stamp (a, &pk);
         sf_pack_ku64 (&pk, "gen", a->gen);
         sf_pack_str (&pk, "changes");
         msgpack_pack_array (&pk, n);
@@ -816,14 +915,16 @@ s_pump (s_agent_t *a)
 static void
 s_heartbeat (s_agent_t *a)
 {
-    if (!a->sock)
+    //  A controller that has not read our last ones is not short of one
+    if (!a->sock || !s_window_open (a, false))
         return;
     sf_node_t n;
     s_node_info (a, a->have_last ? &a->last : NULL, &n);
     msgpack_sbuffer_clear (&a->sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "hb", 5);
+    sf_msg_begin (&pk, "hb", 6);
+    s_pack_stamp (a, &pk);
     sf_pack_ku64 (&pk, "gen", a->gen);
     //  Stale: what the controller holds of us is not our media server's
     //  state now (no good read yet, or the source is failing)
@@ -882,6 +983,18 @@ s_on_message (s_agent_t *a, zframe_t *frame)
         return;
     }
     const char *t = a->msg.type;
+    //  What the controller read of ours (an ack's or a credit's "read"):
+    //  the window opens by it
+    uint64_t read = 0;
+    if ((strcmp (t, "ack") == 0 || strcmp (t, "credit") == 0)
+    &&  sf_map_u64 (a->msg.body, "read", &read, NULL) == 0) {
+        if (read > a->tx_n)
+            read = a->tx_n;
+        if (read > a->rx_n)
+            a->rx_n = read;
+        if (strcmp (t, "ack") == 0 && a->state == S_HELLO)
+            a->peer_window = true;
+    }
     if (strcmp (t, "ack") == 0) {
         uint64_t gen = 0, seq = 0;
         if (sf_map_u64 (a->msg.body, "gen", &gen, NULL) || sf_map_u64 (a->msg.body, "seq", &seq, NULL))
@@ -952,7 +1065,7 @@ s_on_message (s_agent_t *a, zframe_t *frame)
             sf_log_limited (&a->rl, SF_LOG_INFO, "controller %s asks us to retry in %llu ms (%s)",
                             a->endpoints [a->current], (unsigned long long) after, why);
             a->state = S_WAIT;
-            a->snap_pending = false;
+            s_outbox_clear (a);
             a->hello_pending = false;
             a->retry_at_ms = sf_mono_ms () + (int64_t) after;
         }
@@ -1227,6 +1340,7 @@ done:
     if (a->have_last)
         sf_streamset_clear (&a->last);
     s_buffer_clear (a);
+    s_outbox_clear (a);
     free (a->changes);
     free (a->arena);
     free (a->node_bytes);

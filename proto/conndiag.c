@@ -15,6 +15,7 @@ struct sf_conndiag_t {
     uint32_t detail;            //  ZAP status or protocol error of the verdict
     bool connected;             //  a TCP connection was made
     bool up;                    //  a handshaken connection is up now (no disconnect since)
+    uint64_t drops;             //  connections that dropped (DISCONNECTED events)
 };
 
 sf_conndiag_t *
@@ -114,6 +115,7 @@ sf_conndiag_state (sf_conndiag_t *self)
                 if (self->connected)
                     s_see (self, SF_CONN_HANDSHAKE_STALLED, 0);
                 self->up = false;
+                self->drops++;
                 break;
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
                 s_see (self, SF_CONN_UP, 0);
@@ -193,4 +195,11 @@ sf_conndiag_up (sf_conndiag_t *self)
 {
     sf_conndiag_state (self);
     return self->up;
+}
+
+uint64_t
+sf_conndiag_drops (sf_conndiag_t *self)
+{
+    sf_conndiag_state (self);
+    return self->drops;
 }

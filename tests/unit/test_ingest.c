@@ -260,6 +260,15 @@ s_replies (s_fix_t *f)
             sf_map_u64 (m.body, "seq", &seq, NULL);
             snprintf (one, sizeof (one), "ack %llu/%llu", (unsigned long long) gen,
                       (unsigned long long) seq);
+            uint64_t read = 0;
+            if (sf_map_u64 (m.body, "read", &read, NULL) == 0)
+                snprintf (one + strlen (one), sizeof (one) - strlen (one), " read %llu",
+                          (unsigned long long) read);
+        }
+        else if (strcmp (m.type, "credit") == 0) {
+            uint64_t read = 0;
+            sf_map_u64 (m.body, "read", &read, NULL);
+            snprintf (one, sizeof (one), "credit %llu", (unsigned long long) read);
         }
         else if (strcmp (m.type, "retry") == 0) {
             uint64_t after = 0;
@@ -774,6 +783,63 @@ test_a_bad_patch_consumes_its_seq_and_changes_nothing (void **state)
     assert_string_equal (s_stored (f, "n1"), "cam1@1");
 }
 
+//  docs/protocol.md 4.7: an agent that stamps its messages ("n") is told
+//  what was read in every ack and, while nothing else is said (a
+//  snapshot's chunks), in a credit at least every SF_AGENT_CREDIT_EVERY
+//  messages; a hello starts the count afresh; an agent that does not stamp
+//  gets neither
+static void
+test_a_stamping_agent_is_told_what_was_read_before_its_window_closes (void **state)
+{
+    s_fix_t *f = *state;
+    msgpack_packer *pk = s_begin (f, "hello", 4);
+    sf_pack_ku64 (pk, "n", 1);
+    sf_pack_kstr (pk, "node", "n1");
+    sf_pack_ku64 (pk, "gen", 1);
+    sf_pack_ku64 (pk, "seq", 0);
+    s_deliver (f, "n1");
+    assert_string_equal (s_replies (f), "ack 0/0 read 1");
+    //  Twenty chunks of a snapshot not yet whole: no ack, credits
+    char name [32];
+    for (uint64_t i = 0; i < 20; i++) {
+        pk = s_begin (f, "snap", 6);
+        sf_pack_ku64 (pk, "n", 2 + i);
+        sf_pack_ku64 (pk, "gen", 1);
+        sf_pack_ku64 (pk, "seq", 100);
+        sf_pack_ku64 (pk, "index", i);
+        sf_pack_kbool (pk, "last", false);
+        sf_pack_str (pk, "changes");
+        msgpack_pack_array (pk, 1);
+        snprintf (name, sizeof (name), "cam%llu", (unsigned long long) i + 1);
+        s_change (pk, i + 1, name);
+        s_deliver (f, "n1");
+    }
+    assert_true (SF_AGENT_CREDIT_EVERY == 8);
+    assert_string_equal (s_replies (f), "credit 9; credit 17");
+    //  A heartbeat's ack says it too
+    pk = s_begin (f, "hb", 3);
+    sf_pack_ku64 (pk, "n", 22);
+    sf_pack_ku64 (pk, "gen", 1);
+    sf_pack_ku64 (pk, "counter", 1);
+    s_deliver (f, "n1");
+    assert_string_equal (s_replies (f), "ack 0/0 read 22");
+    //  A restarted agent stamps from 1 again: its hello starts afresh
+    pk = s_begin (f, "hello", 4);
+    sf_pack_ku64 (pk, "n", 1);
+    sf_pack_kstr (pk, "node", "n1");
+    sf_pack_ku64 (pk, "gen", 2);
+    sf_pack_ku64 (pk, "seq", 0);
+    s_deliver (f, "n1");
+    assert_string_equal (s_replies (f), "ack 0/0 read 1");
+    //  An agent that does not stamp: acks as before, no credit
+    s_hello (f, "n2", 1, 0);
+    for (int i = 0; i < 20; i++)
+        s_heartbeat (f, "n2", 1, (uint64_t) i + 1);
+    const char *r = s_replies (f);
+    assert_null (strstr (r, "read"));
+    assert_null (strstr (r, "credit"));
+}
+
 int
 main (void)
 {
@@ -794,6 +860,7 @@ main (void)
         T (test_a_patch_changes_only_its_fields_and_whole_records_still_work),
         T (test_a_bad_patch_consumes_its_seq_and_changes_nothing),
         T (test_patches_of_one_stream_in_one_transaction_are_coalesced_and_counted),
+        T (test_a_stamping_agent_is_told_what_was_read_before_its_window_closes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
