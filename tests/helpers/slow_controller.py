@@ -12,8 +12,9 @@ libzmq's I/O thread answers the agent's ZMTP heartbeats, and then, per
   retry   answers every hello with retry after_ms=--after-ms;
   window  answers the first hello with an ack that says it read the hello
           ("read": its stamp "n": the agent's flow-control window is on,
-          docs/protocol.md) and asks for a snapshot (resync), then reads everything and says nothing more
-          until --credit-after-ms, when it says once what it read (a credit).
+          docs/protocol.md) and asks for a snapshot (resync), then reads
+          everything and says nothing more until --credit-after-ms after the
+          first snapshot chunk, when it says once what it read (a credit).
 Every message it receives is logged as one line "rx TYPE MS N" on stdout
 (flushed): the time since start in ms and the message's stamp "n" (0 if
 none), so the test can see when the agent said hello again, and count
@@ -46,6 +47,7 @@ t0 = time.monotonic()
 answered = False
 read = 0            # the highest stamp read
 credit_at = None    # window: when to send the one credit
+credit_armed = False
 peer = None
 
 
@@ -73,6 +75,9 @@ while True:
     n = body.get("n", 0) if isinstance(body, dict) else 0
     read = max(read, n)
     print("rx %s %d %d" % (kind, (time.monotonic() - t0) * 1000, n), flush=True)
+    if kind == "snap" and peer and args.credit_after_ms and not credit_armed:
+        credit_at = time.monotonic() + args.credit_after_ms / 1000.0
+        credit_armed = True
     if kind != "hello":
         continue
     if args.mode == "window":
@@ -82,8 +87,6 @@ while True:
             send(route, "resync", {"reason": "test: a snapshot"})
             answered = True
             peer = route
-            if args.credit_after_ms:
-                credit_at = time.monotonic() + args.credit_after_ms / 1000.0
     elif args.mode == "retry":
         send(route, "retry", {"after_ms": args.after_ms, "reason": "test: wait"})
     elif not answered:
