@@ -250,6 +250,12 @@ s_list_model (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *s
                 continue;
             }
             moved |= !sf_readmodel_key_current (&page.keys [i], &row.sum);
+            if (page.keys [i].url_hash) {
+                //  The source sort: the stored url must be the one ordered
+                char url [SF_URL_MAX + 1];
+                sf_packed_url (row.packed, row.packed_size, url, SF_URL_MAX);
+                moved |= !sf_readmodel_key_url_current (&page.keys [i], url);
+            }
             if (s_load_at (ctx, &r, &row, now_ms, clock.mono_ms, &out->rows [out->nrows]) == 0)
                 out->nrows++;
         }
@@ -276,9 +282,8 @@ sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_so
                      char *err, size_t errlen)
 {
     memset (out, 0, sizeof (*out));
-    //  Every sortable column but the source url is in the read model; the
-    //  url sort (not in the summary) still scans
-    if (ctx->model && sort->key != SF_SORT_SOURCE) {
+    //  Every sortable column is in the read model
+    if (ctx->model) {
         int rc = s_list_model (ctx, filter, sort, after, offset, limit, out, err, errlen);
         if (rc <= 0)
             return rc;
@@ -286,8 +291,7 @@ sf_query_list_after (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_so
         return s_list_scan (ctx, filter, sort, offset, limit, true, out, err, errlen);
     }
     if (after && *after) {
-        snprintf (err, errlen, "cursors are not offered for the %s sort; use offsets",
-                  sf_sort_name (sort->key));
+        snprintf (err, errlen, "cursors need the read model; use offsets");
         return -1;
     }
     return s_list_scan (ctx, filter, sort, offset, limit, false, out, err, errlen);
@@ -303,14 +307,17 @@ s_scan_cursor (sf_read_t *r, const sf_sort_t *sort, size_t offset, size_t limit,
         return;
     const sf_stream_t *last = &out->rows [out->nrows - 1];
     sf_row_t row;
-    if (sf_store_get_row (r, last->node, last->name, &row) == 0)
-        sf_readmodel_cursor_of (sort, last->node, last->name, &row.sum,
+    char url [SF_URL_MAX + 1];
+    if (sf_store_get_row (r, last->node, last->name, &row) == 0) {
+        sf_packed_url (row.packed, row.packed_size, url, SF_URL_MAX);
+        sf_readmodel_cursor_of (sort, last->node, last->name, &row.sum, url,
                                 last->status == SF_STATUS_OFFLINE, out->next, sizeof (out->next));
+    }
 }
 
-//  The listing from one read transaction: without the read model, for the
-//  source url sort, and when the model's page kept moving (cursor: then
-//  with the model's cursor for the next page)
+//  The listing from one read transaction: without the read model, and when
+//  the model's page kept moving (cursor: then with the model's cursor for
+//  the next page)
 static int
 s_list_scan (sf_query_ctx_t *ctx, const sf_filter_t *filter, const sf_sort_t *sort,
              size_t offset, size_t limit, bool cursor, sf_list_result_t *out,

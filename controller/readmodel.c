@@ -888,6 +888,8 @@ struct s_side_t {
     uint32_t *label;                //  place in name order (see s_label_new)
     uint32_t *name_off;
     uint8_t *name_len;
+    uint32_t *url_off;              //  the source url, in uarena
+    uint16_t *url_len;
     //  Bitmaps
     uint64_t *bm_used;
     uint64_t *bm_type [SF_TYPE_COUNT];
@@ -902,6 +904,9 @@ struct s_side_t {
     //  Names: "Name\0name\0" per row
     char *arena;
     size_t arena_used, arena_cap, arena_garbage;
+    //  Source urls: "url\0" per row
+    char *uarena;
+    size_t uarena_used, uarena_cap, uarena_garbage;
     //  (node, name) -> hash << 32 | row + 1 (the hash spares most compares)
     uint64_t *slots;
     size_t hcap, hcount;
@@ -913,6 +918,7 @@ struct s_side_t {
     zhashx_t *node_ix;              //  id -> index + 1
     size_t node_hint;               //  the writer's last node (s_node_find_w)
     s_olist_t names;
+    s_olist_t sources;              //  rows by source url, then name order
     s_vlist_t vl [S_NVL];           //  numeric columns in order (s_vkey)
     //  The writer's guesses for the change being applied: each index's block
     //  of the old and the new entry (s_side_apply_all; SIZE_MAX: none)
@@ -956,6 +962,40 @@ s_cmp_name (const s_side_t *s, uint32_t a, uint32_t b)
     return ra < rb ? -1 : ra > rb;
 }
 
+static inline const char *
+s_url (const s_side_t *s, uint32_t row)
+{
+    return s->uarena + s->url_off [row];
+}
+
+//  Source order: url bytes, then name order (as the name sort's ties)
+static int
+s_cmp_source (const s_side_t *s, uint32_t a, uint32_t b)
+{
+    int c = s_cmp_bytes (s_url (s, a), s->url_len [a], s_url (s, b), s->url_len [b]);
+    return c ? c : s_cmp_name (s, a, b);
+}
+
+//  sf_readmodel_key_t.url_hash (FNV-1a, never 0)
+static uint64_t
+s_url_hash (const char *url, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t) url [i]) * 1099511628211ULL;
+    return h | 1;
+}
+
+bool
+sf_readmodel_key_url_current (const sf_readmodel_key_t *key, const char *url)
+{
+    if (!key->url_hash)
+        return true;
+    if (!url)
+        url = "";
+    return s_url_hash (url, strnlen (url, SF_URL_MAX)) == key->url_hash;
+}
+
 static uint64_t
 s_prefix (const char *name, size_t len)
 {
@@ -994,7 +1034,7 @@ s_side_new (void)
 
 #define S_COLUMNS(X) \
     X (node) X (stype) X (status) X (functions) X (flags) \
-    X (prefix) X (label) X (name_off) X (name_len)
+    X (prefix) X (label) X (name_off) X (name_len) X (url_off) X (url_len)
 
 static void
 s_side_free_rows (s_side_t *s)
@@ -1028,6 +1068,7 @@ s_side_destroy (s_side_t **self_p)
     s_side_free_rows (s);
     free (s->free);
     free (s->arena);
+    free (s->uarena);
     free (s->slots);
     for (size_t i = 0; i < s->nnodes; i++) {
         s_ol_clear (&s->nodes [i]->names);
@@ -1038,6 +1079,7 @@ s_side_destroy (s_side_t **self_p)
     free (s->rank);
     zhashx_destroy (&s->node_ix);
     s_ol_clear (&s->names);
+    s_ol_clear (&s->sources);
     for (int k = 0; k < S_NVL; k++)
         s_vl_clear (&s->vl [k]);
     s_tri_free (s);
@@ -1290,6 +1332,49 @@ s_arena_add (s_side_t *s, uint32_t row, const char *name, size_t len)
     s->name_off [row] = (uint32_t) s->arena_used;
     s->name_len [row] = (uint8_t) len;
     s->arena_used += sz;
+}
+
+//  Source urls: an arena of "url\0", compacted like the names' (the url of a
+//  row that changes it is appended again, the old bytes are garbage)
+static void
+s_uarena_compact (s_side_t *s)
+{
+    char *arena = s_alloc (NULL, s->uarena_cap);
+    size_t at = 0;
+    for (size_t w = 0; w < s->nwords; w++)
+        for (uint64_t bits = s->bm_used [w]; bits; bits &= bits - 1) {
+            uint32_t row = (uint32_t) (w * 64 + (size_t) __builtin_ctzll (bits));
+            size_t sz = (size_t) s->url_len [row] + 1;
+            memcpy (arena + at, s_url (s, row), sz);
+            s->url_off [row] = (uint32_t) at;
+            at += sz;
+        }
+    free (s->uarena);
+    s->uarena = arena;
+    s->uarena_used = at;
+    s->uarena_garbage = 0;
+}
+
+static void
+s_uarena_add (s_side_t *s, uint32_t row, const char *url, size_t len)
+{
+    size_t sz = len + 1;
+    if (s->uarena_garbage > 1 << 20 && s->uarena_garbage * 2 > s->uarena_used)
+        s_uarena_compact (s);
+    if (s->uarena_used + sz > s->uarena_cap) {
+        //  By a quarter: urls are most of what a row costs, a doubling's
+        //  slack would be as much again
+        s->uarena_cap = s->uarena_cap ? s->uarena_cap + s->uarena_cap / 4 : 1 << 16;
+        while (s->uarena_used + sz > s->uarena_cap)
+            s->uarena_cap += s->uarena_cap / 4;
+        s->uarena = s_alloc (s->uarena, s->uarena_cap);
+    }
+    char *p = s->uarena + s->uarena_used;
+    memcpy (p, url, len);
+    p [len] = 0;
+    s->url_off [row] = (uint32_t) s->uarena_used;
+    s->url_len [row] = (uint16_t) len;
+    s->uarena_used += sz;
 }
 
 //  Trigrams -------------------------------------------------------------------
@@ -1831,9 +1916,14 @@ s_label_new (s_side_t *s, uint32_t row)
 //  Puts a row; with bulk set the name and numeric indexes are left to the
 //  caller (s_build_indexes)
 static void
-s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum, bool bulk)
+s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
+       const char *url, size_t url_len, bool bulk)
 {
     size_t len = strnlen (name, SF_NAME_MAX);
+    if (!url)
+        url = "", url_len = 0;
+    if (url_len > SF_URL_MAX)
+        url_len = SF_URL_MAX;
     int nix = s_node_get (s, node);
     if (nix < 0)
         return;
@@ -1866,6 +1956,14 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
             else if (has)
                 s_vl_insert (&s->vl [k], &e);
         }
+        if (s->url_len [row] != url_len || memcmp (s_url (s, row), url, url_len)) {
+            if (!bulk)
+                s_ol_remove (&s->sources, s, s_cmp_source, row);
+            s->uarena_garbage += (size_t) s->url_len [row] + 1;
+            s_uarena_add (s, row, url, url_len);
+            if (!bulk)
+                s_ol_insert (&s->sources, s, s_cmp_source, row);
+        }
         return;
     }
     uint32_t row;
@@ -1878,6 +1976,7 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
     }
     s->node [row] = (uint16_t) nix;
     s_arena_add (s, row, name, len);
+    s_uarena_add (s, row, url, url_len);
     s->prefix [row] = s_prefix (name, len);
     s_set_columns (s, row, sum);
     s_bit_set (s->bm_used, row, true);
@@ -1894,6 +1993,7 @@ s_put (s_side_t *s, const char *node, const char *name, const sf_summary_t *sum,
         return;
     s_ol_insert (&s->nodes [nix]->names, s, s_cmp_name, row);
     s_ol_insert (&s->names, s, s_cmp_name, row);
+    s_ol_insert (&s->sources, s, s_cmp_source, row);
     s_label_new (s, row);
     for (int k = 0; k < S_NVL; k++) {
         s_ent_t e;
@@ -1921,11 +2021,13 @@ s_del (s_side_t *s, const char *node, const char *name)
     s_acct_t a = s_acct_of (s, row);
     s_account (s, row, &a, false);
     s_ol_remove (&s->names, s, s_cmp_name, row);
+    s_ol_remove (&s->sources, s, s_cmp_source, row);
     s_ol_remove (&s->nodes [nix]->names, s, s_cmp_name, row);
     s_hash_del (s, row);
     s_tri_del (s, row);
     s_bit_set (s->bm_used, row, false);
     s->arena_garbage += 2 * (size_t) len + 2;
+    s->uarena_garbage += (size_t) s->url_len [row] + 1;
     s->used--;
     if (s->nfree == s->freecap) {
         s->freecap = s->freecap ? s->freecap * 2 : 1024;
@@ -1938,6 +2040,12 @@ static int
 s_qsort_name (const void *a, const void *b, void *arg)
 {
     return s_cmp_name (arg, *(const uint32_t *) a, *(const uint32_t *) b);
+}
+
+static int
+s_qsort_source (const void *a, const void *b, void *arg)
+{
+    return s_cmp_source (arg, *(const uint32_t *) a, *(const uint32_t *) b);
 }
 
 //  Bulk build (a load) -------------------------------------------------------
@@ -2060,6 +2168,12 @@ s_build_indexes (s_side_t *s)
     free (heap);
     free (by_node);
     s_ol_build (&s->names, ids, n);
+    //  Source order: url, then name order (a total order)
+    uint32_t *src = s_alloc (NULL, (n ? n : 1) * sizeof (uint32_t));
+    memcpy (src, ids, n * sizeof (uint32_t));
+    qsort_r (src, n, sizeof (uint32_t), s_qsort_source, s);
+    s_ol_build (&s->sources, src, n);
+    free (src);
     //  Labels evenly apart, then each numeric index from one sort
     uint64_t step = (1ull << 32) / (n + 1);
     for (size_t i = 0; i < n; i++)
@@ -2082,11 +2196,12 @@ s_build_indexes (s_side_t *s)
 static size_t
 s_side_bytes (const s_side_t *s)
 {
-    size_t per_row = sizeof (uint16_t) + 4 + 4 * S_NU32 + 8 * S_NI64 + 8 + 4 + 4 + 1;
+    size_t per_row = sizeof (uint16_t) + 4 + 4 * S_NU32 + 8 * S_NI64 + 8 + 4 + 4 + 1 + 4 + 2;
     size_t bitmaps = 1 + SF_TYPE_COUNT + SF_STATUS_OFFLINE + 1 + 1 + 3 + 1;
-    size_t bytes = s->cap * per_row + s->nwords * 8 * bitmaps + s->arena_cap
+    size_t bytes = s->cap * per_row + s->nwords * 8 * bitmaps + s->arena_cap + s->uarena_cap
                  + s->hcap * 8 + s->freecap * 4;
     bytes += s->names.cap * (sizeof (void *) + 4) + s->names.nblocks * sizeof (s_block_t);
+    bytes += s->sources.cap * (sizeof (void *) + 4) + s->sources.nblocks * sizeof (s_block_t);
     bytes += s->tricap * sizeof (s_tri_t) + s->tri_hcap * 4;
     for (size_t i = 0; i < s->ntris; i++)
         bytes += s->tris [i].bm ? s->nwords * 8 : s->tris [i].cap * 4;
@@ -2107,6 +2222,7 @@ typedef struct {
     char node [SF_NODE_MAX + 1];
     char name [SF_NAME_MAX + 1];
     sf_summary_t sum;
+    size_t url_off, url_len;        //  in sf_readmodel_t.urls
     //  The index blocks the first copy's prefetch found for this change (old
     //  and new entry per index, SIZE_MAX: none): the copy that replays the
     //  change one commit later starts from the same state, so it prefetches
@@ -2120,6 +2236,8 @@ struct sf_readmodel_t {
     atomic_long readers [2];        //  readers inside each side
     s_change_t *pending;            //  applied to the active side only
     size_t npending, pendcap;
+    char *urls;                     //  the pending puts' source urls
+    size_t urls_cap;
     bool no_trigrams;               //  name filters scan (benchmarks compare)
 };
 
@@ -2150,6 +2268,7 @@ sf_readmodel_destroy (sf_readmodel_t **self_p)
     s_side_destroy (&self->side [0]);
     s_side_destroy (&self->side [1]);
     free (self->pending);
+    free (self->urls);
     free (self);
     *self_p = NULL;
 }
@@ -2184,12 +2303,12 @@ s_standby (sf_readmodel_t *self)
 }
 
 static void
-s_side_apply (s_side_t *s, const s_change_t *c)
+s_side_apply (s_side_t *s, const char *urls, const s_change_t *c)
 {
     if (c->deleted)
         s_del (s, c->node, c->name);
     else
-        s_put (s, c->node, c->name, &c->sum, false);
+        s_put (s, c->node, c->name, &c->sum, urls + c->url_off, c->url_len, false);
 }
 
 //  What an update costs is memory, not arithmetic: at a million rows its
@@ -2287,7 +2406,7 @@ s_prefetch_hinted (const s_vlist_t *vl, size_t b)
 //  replay: the changes were applied to the other copy at the last commit
 //  (their hints are that copy's blocks); else their hints are filled here
 static void
-s_side_apply_all (s_side_t *s, s_change_t *cs, size_t n, bool replay)
+s_side_apply_all (s_side_t *s, const char *urls, s_change_t *cs, size_t n, bool replay)
 {
     uint32_t hash [S_AHEAD];
     int64_t guess [S_AHEAD];
@@ -2328,7 +2447,7 @@ s_side_apply_all (s_side_t *s, s_change_t *cs, size_t n, bool replay)
         if (i >= S_AHEAD) {
             j = i - S_AHEAD;
             memcpy (s->hint, cs [j].hint, sizeof (s->hint));
-            s_side_apply (s, &cs [j]);
+            s_side_apply (s, urls, &cs [j]);
             memset (s->hint, 0xff, sizeof (s->hint));
         }
     }
@@ -2343,11 +2462,21 @@ sf_readmodel_apply (sf_readmodel_t *self, const sf_readmodel_change_t *changes, 
         return;
     int b = s_standby (self);
     s_side_t *s = self->side [b];
-    s_side_apply_all (s, self->pending, self->npending, true);
+    s_side_apply_all (s, self->urls, self->pending, self->npending, true);
     if (count > self->pendcap) {
         self->pendcap = count;
         self->pending = s_alloc (self->pending, count * sizeof (s_change_t));
     }
+    size_t ubytes = 1;
+    for (size_t i = 0; i < count; i++)
+        if (!changes [i].deleted && changes [i].url)
+            ubytes += (changes [i].url_len < SF_URL_MAX ? changes [i].url_len : SF_URL_MAX) + 1;
+    if (ubytes > self->urls_cap) {
+        self->urls_cap = ubytes * 2;
+        self->urls = s_alloc (self->urls, self->urls_cap);
+    }
+    self->urls [0] = 0;
+    size_t uat = 1;
     for (size_t i = 0; i < count; i++) {
         s_change_t *c = &self->pending [i];
         c->deleted = changes [i].deleted;
@@ -2356,10 +2485,21 @@ sf_readmodel_apply (sf_readmodel_t *self, const sf_readmodel_change_t *changes, 
         c->node [nl] = 0;
         memcpy (c->name, changes [i].name, ml);
         c->name [ml] = 0;
-        if (!c->deleted)
+        c->url_off = 0;
+        c->url_len = 0;
+        if (!c->deleted) {
             c->sum = changes [i].sum;
+            if (changes [i].url && changes [i].url_len) {
+                size_t ul = changes [i].url_len < SF_URL_MAX ? changes [i].url_len : SF_URL_MAX;
+                memcpy (self->urls + uat, changes [i].url, ul);
+                self->urls [uat + ul] = 0;
+                c->url_off = uat;
+                c->url_len = ul;
+                uat += ul + 1;
+            }
+        }
     }
-    s_side_apply_all (s, self->pending, count, false);
+    s_side_apply_all (s, self->urls, self->pending, count, false);
     self->npending = count;
     atomic_store (&self->active, b);
 }
@@ -2389,7 +2529,9 @@ s_side_reserve (s_side_t *s, size_t rows)
 static int
 s_load_row (const sf_row_t *row, void *arg)
 {
-    s_put (arg, row->node, row->name, &row->sum, true);
+    char url [SF_URL_MAX + 1];
+    size_t len = sf_packed_url (row->packed, row->packed_size, url, SF_URL_MAX);
+    s_put (arg, row->node, row->name, &row->sum, url, len, true);
     return 0;
 }
 
@@ -2413,6 +2555,14 @@ s_load_side (void *arg)
     int rc = sf_store_scan_streams (&r, NULL, s_load_row, l->side);
     sf_store_read_end (&r);
     s_build_indexes (l->side);
+    //  The urls' arena to their size, and an eighth to grow into: a
+    //  doubling's slack would cost as much as the urls
+    s_side_t *s = l->side;
+    size_t cap = s->uarena_used + s->uarena_used / 8 + 64;
+    if (cap < s->uarena_cap) {
+        s->uarena = s_alloc (s->uarena, cap);
+        s->uarena_cap = cap;
+    }
     l->rc = rc < 0 ? -1 : 0;
     return NULL;
 }
@@ -2601,6 +2751,8 @@ s_cmp_rows (const s_q_t *q, uint32_t a, uint32_t b)
         if (ra != rb)
             return ra < rb ? -1 : 1;
     }
+    else if (q->sort->key == SF_SORT_SOURCE)
+        return s_cmp_source (s, a, b);
     else if (q->sort->key != SF_SORT_NAME) {
         int64_t va = s_value (q, a), vb = s_value (q, b);
         if (va != vb)
@@ -2727,17 +2879,23 @@ s_walk_range (s_q_t *q, const s_list_t *l, size_t lo, size_t hi, const uint64_t 
     }
 }
 
-//  A cursor's place in name order: a name and a node id (the row may be gone)
+//  A cursor's place in name order: a name and a node id (the row may be
+//  gone); in source order the url first (url not NULL)
 typedef struct {
     const char *name;
     size_t len;
     const char *node;
+    const char *url;
+    size_t ulen;
 } s_probe_t;
 
 static int
 s_cmp_probe (const s_side_t *s, uint32_t row, const s_probe_t *p)
 {
-    int c = s_cmp_bytes (s_name (s, row), s->name_len [row], p->name, p->len);
+    int c = p->url ? s_cmp_bytes (s_url (s, row), s->url_len [row], p->url, p->ulen) : 0;
+    if (c)
+        return c;
+    c = s_cmp_bytes (s_name (s, row), s->name_len [row], p->name, p->len);
     return c ? c : strcmp (s->nodes [s->node [row]]->id, p->node);
 }
 
@@ -2862,7 +3020,9 @@ s_qsort_ekey (const void *a, const void *b)
 static int
 s_qsort_gname (const void *a, const void *b)
 {
-    int c = s_cmp_name (s_gq->s, *(const uint32_t *) a, *(const uint32_t *) b);
+    int c = s_gq->sort->key == SF_SORT_SOURCE
+          ? s_cmp_source (s_gq->s, *(const uint32_t *) a, *(const uint32_t *) b)
+          : s_cmp_name (s_gq->s, *(const uint32_t *) a, *(const uint32_t *) b);
     return s_gq->sort->desc ? -c : c;
 }
 
@@ -3161,13 +3321,18 @@ s_name_match (const s_side_t *s, const sf_filter_t *f, const char *needle, uint3
     return strstr (s_lname (s, row), needle) != NULL;
 }
 
-//  Cursors: hex of "key|desc|value|node|name" of the page's last row
+//  Cursors: hex of "key|desc|value|node|name" of the page's last row; the
+//  source sort's value is the url's length, the url follows it:
+//  "key|desc|length|url|node|name"
 static void
-s_cursor_text (const sf_sort_t *sort, int64_t value, const char *node, const char *name,
-               char *out, size_t size)
+s_cursor_text (const sf_sort_t *sort, int64_t value, const char *url, size_t ulen,
+               const char *node, const char *name, char *out, size_t size)
 {
     char text [SF_READMODEL_CURSOR_MAX / 2 + 1];
-    int len = snprintf (text, sizeof (text), "%d|%d|%lld|%s|%s", sort->key, sort->desc,
+    int len = sort->key == SF_SORT_SOURCE
+            ? snprintf (text, sizeof (text), "%d|%d|%zu|%.*s|%s|%s", sort->key, sort->desc,
+                        ulen, (int) ulen, url, node, name)
+            : snprintf (text, sizeof (text), "%d|%d|%lld|%s|%s", sort->key, sort->desc,
                         (long long) value, node, name);
     if (len < 0 || (size_t) len * 2 + 1 > size) {
         out [0] = 0;
@@ -3187,12 +3352,13 @@ s_cursor_encode (const s_q_t *q, uint32_t row, char *out, size_t size)
     if (q->sort->key == SF_SORT_UPTIME)
         value = value >= 0 || (S_START (s) [row] && s_dstatus (q, row) == SF_STATUS_ACTIVE)
               ? S_START (s) [row] : INT64_MIN;
-    s_cursor_text (q->sort, value, s->nodes [s->node [row]]->id, s_name (s, row), out, size);
+    s_cursor_text (q->sort, value, s_url (s, row), s->url_len [row], s->nodes [s->node [row]]->id,
+                   s_name (s, row), out, size);
 }
 
 void
 sf_readmodel_cursor_of (const sf_sort_t *sort, const char *node, const char *name,
-                        const sf_summary_t *sum, bool down, char *out, size_t size)
+                        const sf_summary_t *sum, const char *url, bool down, char *out, size_t size)
 {
     //  What s_cursor_encode makes of a row with these columns
     int status = down ? SF_STATUS_OFFLINE : s_col_status (sum);
@@ -3209,7 +3375,10 @@ sf_readmodel_cursor_of (const sf_sort_t *sort, const char *node, const char *nam
     }
     else
         value = sf_summary_sort_value (sum, sort->key, 0, status == SF_STATUS_ACTIVE);
-    s_cursor_text (sort, value, node, name, out, size);
+    if (!url)
+        url = "";
+    size_t ulen = strnlen (url, SF_URL_MAX);
+    s_cursor_text (sort, value, url, ulen, node, name, out, size);
 }
 
 typedef struct {
@@ -3217,6 +3386,8 @@ typedef struct {
     int64_t value;
     char node [SF_NODE_MAX + 1];
     char name [SF_NAME_MAX + 1];
+    char url [SF_URL_MAX + 1];      //  the source sort's
+    size_t ulen;
 } s_cursor_t;
 
 static int
@@ -3234,7 +3405,19 @@ s_cursor_decode (const char *hex, s_cursor_t *cur)
     }
     text [len / 2] = 0;
     char *p = text, *f [5];
+    cur->url [0] = 0;
+    cur->ulen = 0;
     for (int i = 0; i < 5; i++) {
+        if (i == 3 && atoi (f [0]) == SF_SORT_SOURCE) {
+            //  The url, of the length the value gives
+            long long ulen = strtoll (f [2], NULL, 10);
+            if (ulen < 0 || ulen > SF_URL_MAX || strlen (p) < (size_t) ulen + 1 || p [ulen] != '|')
+                return -1;
+            memcpy (cur->url, p, (size_t) ulen);
+            cur->url [ulen] = 0;
+            cur->ulen = (size_t) ulen;
+            p += ulen + 1;
+        }
         f [i] = p;
         p = i < 4 ? strchr (p, '|') : NULL;
         if (i < 4 && !p)
@@ -3261,6 +3444,8 @@ s_cmp_cursor (const s_q_t *q, uint32_t row, const s_cursor_t *cur)
     int c = 0;
     if (q->sort->key == SF_SORT_NODE)
         c = strcmp (node, cur->node);
+    else if (q->sort->key == SF_SORT_SOURCE)
+        c = s_cmp_bytes (s_url (s, row), s->url_len [row], cur->url, cur->ulen);
     else if (q->sort->key != SF_SORT_NAME) {
         int64_t v = s_value (q, row);
         c = v < cur->value ? -1 : v > cur->value;
@@ -3284,7 +3469,7 @@ s_cursor_key (const s_side_t *s, const s_cursor_t *cur, uint64_t v)
     int64_t row = nix >= 0 ? s_lookup (s, nix, cur->name, len) : -1;
     if (row >= 0)
         return s_ekey (v, s->label [row]);
-    s_probe_t p = { cur->name, len, cur->node };
+    s_probe_t p = { cur->name, len, cur->node, NULL, 0 };
     size_t r = s_ol_rank (&s->names, s, &p, false);
     if (r == 0)
         return s_kfloor (v) | 1;
@@ -3403,7 +3588,8 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
     size_t skip = offset, take = limit ? limit + 1 : 0;
     s_from_t from, *fromp = have_cursor ? &from : NULL;
     if (have_cursor) {
-        from.probe = (s_probe_t) { cur.name, strlen (cur.name), cur.node };
+        from.probe = (s_probe_t) { cur.name, strlen (cur.name), cur.node,
+                                   sort->key == SF_SORT_SOURCE ? cur.url : NULL, cur.ulen };
         from.key = 0;
     }
     s_seg_t one [3];
@@ -3415,6 +3601,10 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
     switch (sort->key) {
         case SF_SORT_NAME:
             one [nseg++] = (s_seg_t) { .ol = &s->names, .g = g, .gcount = total, .whole = true };
+            break;
+        case SF_SORT_SOURCE:
+            //  As the name sort, over the source order
+            one [nseg++] = (s_seg_t) { .ol = &s->sources, .g = g, .gcount = total, .whole = true };
             break;
         case SF_SORT_NODE:
             //  A stretch per node, in id order; a filtered node's count is
@@ -3560,6 +3750,8 @@ sf_readmodel_list (sf_readmodel_t *self, const sf_filter_t *filter, const sf_sor
         snprintf (out->keys [i].node, sizeof (out->keys [i].node), "%s", s->nodes [s->node [q.rows [i]]]->id);
         snprintf (out->keys [i].name, sizeof (out->keys [i].name), "%s", s_name (s, q.rows [i]));
         out->keys [i].stamp = s_row_stamp (s, q.rows [i]);
+        out->keys [i].url_hash = sort->key == SF_SORT_SOURCE
+                               ? s_url_hash (s_url (s, q.rows [i]), s->url_len [q.rows [i]]) : 0;
     }
     if (more)
         s_cursor_encode (&q, q.rows [q.nrows - 1], out->next, sizeof (out->next));

@@ -58,6 +58,8 @@ struct sf_store_t {
     struct s_logged *log;
     sf_store_change_t *log_view;
     size_t nlog, logcap;
+    char *log_urls;             //  the logged puts' source urls (s_logged.url_off)
+    size_t log_urls_used, log_urls_cap;
     //  The placements' digest (sf_store_digest): committed, and what the open
     //  write transaction changes of it. Writer thread only.
     uint64_t digest, digest_count;
@@ -90,6 +92,7 @@ struct s_logged {
     char node [SF_NODE_MAX + 1];
     char name [SF_NAME_MAX + 1];
     sf_summary_t sum;
+    size_t url_off, url_len;    //  in log_urls
 };
 
 static int s_summary_migrate (sf_store_t *self, MDB_dbi meta, char *err, size_t errlen);
@@ -102,12 +105,42 @@ sf_store_set_observer (sf_store_t *self, sf_store_observer_fn *fn, void *arg)
     self->observer_arg = arg;
 }
 
+size_t
+sf_packed_url (const void *packed, size_t size, char *out, size_t cap)
+{
+    out [0] = 0;
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0, len = 0;
+    if (msgpack_unpack_next (&u, packed, size, &off) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *src = sf_map_get (&u.data, "source");
+        const msgpack_object *url = src && src->type == MSGPACK_OBJECT_MAP ? sf_map_get (src, "url") : NULL;
+        if (url && url->type == MSGPACK_OBJECT_STR) {
+            len = url->via.str.size < cap ? url->via.str.size : cap;
+            memcpy (out, url->via.str.ptr, len);
+            out [len] = 0;
+        }
+    }
+    msgpack_unpacked_destroy (&u);
+    return len;
+}
+
+//  A put's record (packed) goes with it: the observer gets its source url
 static void
 s_log (sf_store_t *self, bool deleted, const char *node, const char *name, size_t name_len,
-       const sf_summary_t *sum)
+       const sf_summary_t *sum, const void *packed, size_t packed_size)
 {
     if (!self->observer)
         return;
+    size_t url_off = self->log_urls_used, url_len = 0;
+    if (!deleted) {
+        if (self->log_urls_used + SF_URL_MAX + 1 > self->log_urls_cap) {
+            self->log_urls_cap = self->log_urls_cap ? self->log_urls_cap * 2 : 1 << 16;
+            self->log_urls = sf_xrealloc (self->log_urls, self->log_urls_cap);
+        }
+        url_len = sf_packed_url (packed, packed_size, self->log_urls + url_off, SF_URL_MAX);
+        self->log_urls_used += url_len + 1;
+    }
     if (self->nlog == self->logcap) {
         self->logcap = self->logcap ? self->logcap * 2 : 1024;
         self->log = sf_xreallocarray (self->log, self->logcap, sizeof (*self->log));
@@ -120,6 +153,8 @@ s_log (sf_store_t *self, bool deleted, const char *node, const char *name, size_
     l->name [name_len] = 0;
     if (sum)
         l->sum = *sum;
+    l->url_off = url_off;
+    l->url_len = url_len;
 }
 
 //  One placement's share of the digest: its key (node \0 name) and version
@@ -409,6 +444,7 @@ sf_store_destroy (sf_store_t **self_p)
     msgpack_sbuffer_destroy (&self->sbuf);
     pthread_rwlock_destroy (&self->resize);
     free (self->log);
+    free (self->log_urls);
     free (self->log_view);
     for (size_t i = 0; i < self->pendcap; i++) {
         free (self->pend [i]->val);
@@ -725,6 +761,7 @@ sf_store_write_begin (sf_store_t *self)
         return 0;
     self->wfailed = 0;
     self->nlog = 0;
+    self->log_urls_used = 0;
     self->wdigest = 0;
     self->wdigest_count = 0;
     s_pend_reset (self);
@@ -921,7 +958,7 @@ s_flush_one (sf_store_t *self, struct s_pending *p)
         return -1;
     self->wdigest ^= s_row_digest (p->key.data, p->key.size, p->stored.gen, p->stored.seq);
     self->wdigest ^= s_row_digest (p->key.data, p->key.size, sum.gen, sum.seq);
-    s_log (self, false, node, name, name_len, &sum);
+    s_log (self, false, node, name, name_len, &sum, p->val + sizeof (sum), p->size - sizeof (sum));
     return 0;
 }
 
@@ -1095,7 +1132,7 @@ sf_store_put_stream_prev (sf_store_t *self, const char *node, const char *name,
     s_key2 (&nk, name, node);
     if (!existed && s_put (self, self->byname, &nk, "", 0, 0))
         return -1;
-    s_log (self, false, node, name, strlen (name), &sum);
+    s_log (self, false, node, name, strlen (name), &sum, packed, size);
     return 0;
 }
 
@@ -1147,7 +1184,7 @@ sf_store_del_stream (sf_store_t *self, const char *node, const char *name, sf_ve
     if (rc < 0)
         return -1;
     if (rc == 0)
-        s_log (self, true, node, name, strlen (name), NULL);
+        s_log (self, true, node, name, strlen (name), NULL, NULL, 0);
     sf_key_t nk;
     s_key2 (&nk, name, node);
     return s_del (self, self->byname, &nk) < 0 ? -1 : 0;
@@ -1251,6 +1288,7 @@ sf_store_commit (sf_store_t *self)
     pthread_rwlock_unlock (&self->resize);
     size_t nlog = self->nlog;
     self->nlog = 0;
+    self->log_urls_used = 0;
     if (rc == 0) {
         self->coalesced += coalesced;
         self->digest ^= self->wdigest;
@@ -1259,7 +1297,10 @@ sf_store_commit (sf_store_t *self)
         if (self->observer && nlog) {
             for (size_t i = 0; i < nlog; i++)
                 self->log_view [i] = (sf_store_change_t) { self->log [i].deleted, self->log [i].node,
-                                                           self->log [i].name, self->log [i].sum };
+                                                           self->log [i].name, self->log [i].sum,
+                                                           self->log [i].deleted ? ""
+                                                           : self->log_urls + self->log [i].url_off,
+                                                           self->log [i].url_len };
             self->observer (self->observer_arg, self->log_view, nlog);
         }
         return 0;
@@ -1283,6 +1324,7 @@ sf_store_abort (sf_store_t *self)
         return;
     mdb_txn_abort (self->wtxn);
     self->nlog = 0;
+    self->log_urls_used = 0;
     s_pend_reset (self);
     self->wtxn = NULL;
     pthread_rwlock_unlock (&self->resize);

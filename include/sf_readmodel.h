@@ -67,10 +67,13 @@ typedef struct {
     //  it: the record read for the page must still have them
     //  (sf_readmodel_key_current)
     uint64_t stamp;
+    //  The source sort's: a hash of the row's url as ordered (0: other sorts)
+    uint64_t url_hash;
 } sf_readmodel_key_t;
 
-//  A cursor is the hex of the last row's sort value, name and node
-#define SF_READMODEL_CURSOR_MAX (2 * (SF_NODE_MAX + SF_NAME_MAX + 48))
+//  A cursor is the hex of the last row's sort value (the source sort's: its
+//  url), name and node
+#define SF_READMODEL_CURSOR_MAX (2 * (SF_NODE_MAX + SF_NAME_MAX + SF_URL_MAX + 48))
 
 typedef struct {
     size_t total;               //  rows matching the filter
@@ -95,10 +98,14 @@ void sf_readmodel_page_clear (sf_readmodel_page_t *self);
 //  a commit that may be newer): a page whose records changed in between is
 //  not in the order of what it shows (controller/query.c lists again).
 bool sf_readmodel_key_current (const sf_readmodel_key_t *key, const sf_summary_t *sum);
+//  The same for the source url the source sort ordered the row by
+bool sf_readmodel_key_url_current (const sf_readmodel_key_t *key, const char *url);
 //  The cursor after a row listed without the model (a scan of LMDB in the
-//  model's order): the row's summary, and whether its node is down
+//  model's order): the row's summary and source url, and whether its node
+//  is down
 void sf_readmodel_cursor_of (const sf_sort_t *sort, const char *node, const char *name,
-                             const sf_summary_t *sum, bool down, char *out, size_t size);
+                             const sf_summary_t *sum, const char *url, bool down,
+                             char *out, size_t size);
 
 //  A node's stream counts (0s for a node without placements): all, stored
 //  type primary, and active (none when the node is down)

@@ -117,6 +117,10 @@ typedef struct {
     const char *node;
     const char *name;
     sf_summary_t sum;           //  as stored (puts only)
+    //  The record's source url (puts only; "" when it has none): the read
+    //  model orders the source sort by it. Valid during the call.
+    const char *url;
+    size_t url_len;
 } sf_store_change_t;
 typedef void (sf_store_observer_fn) (void *arg, const sf_store_change_t *changes, size_t count);
 void sf_store_set_observer (sf_store_t *self, sf_store_observer_fn *fn, void *arg);
@@ -172,6 +176,9 @@ int sf_store_scan_name (sf_read_t *r, const char *name, sf_row_fn *fn, void *arg
 int sf_store_get_row (sf_read_t *r, const char *node, const char *name, sf_row_t *row);
 //  Decodes a row into a full record (s initialised by caller)
 int sf_row_decode (const sf_row_t *row, sf_stream_t *s);
+//  The source url of a packed record, without decoding the rest: copied to
+//  out (cap bytes + NUL), its length returned ("" and 0 when it has none)
+size_t sf_packed_url (const void *packed, size_t size, char *out, size_t cap);
 int sf_store_get_origin (sf_read_t *r, const char *node, sf_version_t *v);
 int sf_store_get_node (sf_read_t *r, const char *id, sf_node_t *n);
 typedef int (sf_node_fn) (const sf_node_t *n, void *arg);

@@ -79,7 +79,7 @@ s_mix (uint32_t x)
 }
 
 static void
-s_change (sf_readmodel_change_t *c, char *node, char *name, int i, bool fresh)
+s_change (sf_readmodel_change_t *c, char *node, char *name, char *url, int i, bool fresh)
 {
     int k = i % s_k, j = i / s_k;
     snprintf (node, SF_NODE_MAX + 1, "b%02d", k + 1);
@@ -87,6 +87,11 @@ s_change (sf_readmodel_change_t *c, char *node, char *name, int i, bool fresh)
     memset (c, 0, sizeof (*c));
     c->node = node;
     c->name = name;
+    //  A camera's url: a host per 16 cameras, a channel each (47 bytes)
+    c->url_len = (size_t) snprintf (url, 64, "rtsp://10.%u.%u.%u:554/Streaming/Channels/%u01",
+                                    (unsigned) (k + 1), (unsigned) (j / 4096) % 256,
+                                    (unsigned) (j / 16) % 256, (unsigned) j % 16 + 1);
+    c->url = url;
     c->sum.magic = SF_SUMMARY_MAGIC;
     c->sum.type = (uint8_t) (j % 3 == 2);
     c->sum.status = fresh ? (uint8_t) (s_rand (10) == 0 ? 1 : 0) : (uint8_t) (s_rand (50) == 0);
@@ -113,6 +118,7 @@ typedef struct {
     sf_readmodel_change_t c [1000];
     char node [1000][SF_NODE_MAX + 1];
     char name [1000][SF_NAME_MAX + 1];
+    char url [1000][64];
 } s_batch_t;
 
 static int
@@ -149,6 +155,7 @@ static const s_query_t s_queries [] = {
     { "sort_uptime_asc", "", "", "uptime", 0, false }, { "sort_uptime_desc", "", "", "-uptime", 0, false },
     { "sort_reconnects_asc", "", "", "reconnects", 0, false },
     { "sort_reconnects_desc", "", "", "-reconnects", 0, false },
+    { "sort_source_asc", "", "", "source", 0, false }, { "sort_source_desc", "", "", "-source", 0, false },
     { "deep_name", "", "", "name", -1, false },
     { "deep_bitrate", "", "", "-bitrate", -1, false },
     { "after_bitrate", "", "", "-bitrate", 0, true },
@@ -160,6 +167,8 @@ static const s_query_t s_queries [] = {
     { "after_filtered_bitrate", "active,dvr", "", "-bitrate", 0, true },
     { "deep_filtered_bitrate", "active", "", "-bitrate", -1, false },
     { "deep_uptime", "", "", "uptime", -1, false },
+    { "deep_source", "", "", "source", -1, false },
+    { "after_source", "", "", "-source", 0, true },
     //  Name filters alone (trigram index, then the same with a scan)
     { "name_sub", "", "cam001", "", 0, false },
     { "name_rare", "", "m00123", "", 0, false },
@@ -216,7 +225,7 @@ s_writer (void *arg)
     s_batch_t *b = malloc (sizeof (s_batch_t));
     while (!atomic_load (&s_stop)) {
         for (int j = 0; j < 1000; j++)
-            s_change (&b->c [j], b->node [j], b->name [j], (int) s_rand ((uint32_t) s_n), false);
+            s_change (&b->c [j], b->node [j], b->name [j], b->url [j], (int) s_rand ((uint32_t) s_n), false);
         sf_readmodel_apply (rm, b->c, 1000);
         atomic_fetch_add (&s_updates, 1000);
     }
@@ -252,7 +261,7 @@ main (int argc, char **argv)
         int m = s_n - i < 1000 ? s_n - i : 1000;
         for (int j = 0; j < m; j++) {
             int r = i + j, k = r / (s_n / s_k + 1), idx = r % (s_n / s_k + 1);
-            s_change (&b->c [j], b->node [j], b->name [j], idx * s_k + k, true);
+            s_change (&b->c [j], b->node [j], b->name [j], b->url [j], idx * s_k + k, true);
         }
         sf_readmodel_apply (rm, b->c, (size_t) m);
     }
@@ -270,7 +279,7 @@ main (int argc, char **argv)
     //  One commit of updates first, untimed: the standby copy still owes
     //  the fill's last commit (1,000 new rows), which is not an update's cost
     for (int j = 0; j < 1000; j++)
-        s_change (&b->c [j], b->node [j], b->name [j], (int) s_rand ((uint32_t) s_n), false);
+        s_change (&b->c [j], b->node [j], b->name [j], b->url [j], (int) s_rand ((uint32_t) s_n), false);
     sf_readmodel_apply (rm, b->c, 1000);
     double dt = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -283,7 +292,7 @@ main (int argc, char **argv)
         CALLGRIND_ZERO_STATS;
         while (s_updates_max ? (long) n < s_updates_max : s_now () - t < s_seconds) {
             for (int j = 0; j < 1000; j++)
-                s_change (&b->c [j], b->node [j], b->name [j], (int) s_rand ((uint32_t) s_n), false);
+                s_change (&b->c [j], b->node [j], b->name [j], b->url [j], (int) s_rand ((uint32_t) s_n), false);
             sf_readmodel_apply (rm, b->c, 1000);
             n += 1000;
         }

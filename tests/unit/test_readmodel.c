@@ -131,6 +131,15 @@ s_random_stream (s_fix_t *f, sf_stream_t *s, const char *node, int n)
     //  Some declare where they came from: transfers in progress
     if (s_rand (4) == 0)
         SF_STRSET (s->transferred_from, s_nodes [s_rand (NODES)]);
+    //  Source urls: none, or few hosts and paths (ties, broken by name);
+    //  an update may change it
+    char url [64];
+    uint32_t u = s_rand (12);
+    if (u) {
+        snprintf (url, sizeof (url), u < 4 ? "rtsp://10.0.0.%u/live" : "rtsp://10.0.0.%u/s%u",
+                  s_rand (3), s_rand (7));
+        sf_text_set (&s->source_url, url);
+    }
 }
 
 static void
@@ -203,6 +212,7 @@ typedef struct {
     char node [SF_NODE_MAX + 1];
     char name [SF_NAME_MAX + 1];
     int64_t value;
+    char url [64];                  //  the source sort's (from the decoded record)
 } s_ref_row_t;
 
 typedef struct {
@@ -239,7 +249,17 @@ s_ref_collect (const sf_row_t *row, void *arg)
     s_ref_row_t *o = &ref->rows [ref->count++];
     snprintf (o->node, sizeof (o->node), "%s", row->node);
     snprintf (o->name, sizeof (o->name), "%s", row->name);
+    o->url [0] = 0;
     switch (ref->sort) {
+        case SF_SORT_SOURCE: {
+            sf_stream_t s;
+            sf_stream_init (&s);
+            assert_int_equal (sf_row_decode (row, &s), 0);
+            assert_true (!s.source_url || strlen (s.source_url) < sizeof (o->url));
+            snprintf (o->url, sizeof (o->url), "%s", s.source_url ? s.source_url : "");
+            sf_stream_clear (&s);
+            break;
+        }
         case SF_SORT_STATUS: o->value = d.status; break;
         case SF_SORT_TYPE: o->value = d.type; break;
         default:
@@ -253,8 +273,8 @@ s_ref_collect (const sf_row_t *row, void *arg)
 
 static int s_ref_sort_key, s_ref_desc;
 
-//  The sort keys the model orders (every one but TEXT's, which scan LMDB),
-//  from the field table: a new SORT line is tested with no edit here
+//  The sort keys the model orders (every one), from the field table: a new
+//  SORT line is tested with no edit here
 static int s_model_keys [SF_SORT_COUNT];
 static int s_nmodel_keys;
 
@@ -263,8 +283,7 @@ s_model_keys_init (void)
 {
     s_nmodel_keys = 0;
     for (int k = 0; k < SF_SORT_COUNT; k++)
-        if (sf_sort_by (k) != SF_SORT_BY_TEXT)
-            s_model_keys [s_nmodel_keys++] = k;
+        s_model_keys [s_nmodel_keys++] = k;
 }
 
 //  The numeric keys (an ordered index each)
@@ -284,6 +303,8 @@ s_ref_cmp (const void *pa, const void *pb)
     int c = 0;
     if (s_ref_sort_key == SF_SORT_NODE)
         c = strcmp (a->node, b->node);
+    else if (s_ref_sort_key == SF_SORT_SOURCE)
+        c = strcmp (a->url, b->url);
     else if (s_ref_sort_key != SF_SORT_NAME)
         c = a->value < b->value ? -1 : a->value > b->value;
     if (!c)
@@ -683,13 +704,16 @@ test_crowded_blocks (void **state)
 }
 
 //  Where a reference row sorts against a cursor's row (its value, name and
-//  node when the page was read): the documented order, ascending
+//  node, or url, when the page was read): the documented order, ascending
 static int
-s_ref_cmp_key (const s_ref_row_t *r, int sort_key, int64_t value, const char *name, const char *node)
+s_ref_cmp_key (const s_ref_row_t *r, int sort_key, int64_t value, const char *url,
+               const char *name, const char *node)
 {
     int c = 0;
     if (sort_key == SF_SORT_NODE)
         c = strcmp (r->node, node);
+    else if (sort_key == SF_SORT_SOURCE)
+        c = strcmp (r->url, url);
     else if (sort_key != SF_SORT_NAME)
         c = r->value < value ? -1 : r->value > value;
     if (!c)
@@ -732,7 +756,7 @@ test_cursor_moves (void **state)
                 size_t start = 0;
                 if (after [0])
                     while (start < ref.count) {
-                        int c = s_ref_cmp_key (&ref.rows [start], key, last.value, last.name, last.node);
+                        int c = s_ref_cmp_key (&ref.rows [start], key, last.value, last.url, last.name, last.node);
                         if (desc ? c < 0 : c > 0)
                             break;
                         start++;
