@@ -232,7 +232,7 @@ TABLE=$T/table.md
   echo
   echo "| first page of 100 sorted by | ascending p50 | p99 | descending p50 | p99 |"
   echo "|---|---:|---:|---:|---:|"
-  for c in name node status type clients bitrate uptime reconnects; do
+  for c in name node status type clients bitrate uptime reconnects source; do
     echo "| \`$c\` | $(result "q_sort_${c}_asc_p50") ms | $(result "q_sort_${c}_asc_p99") ms |" \
          "$(result "q_sort_${c}_desc_p50") ms | $(result "q_sort_${c}_desc_p99") ms |"
   done

@@ -830,7 +830,7 @@ s_query (void)
     }
     //  The first page sorted by every sortable column, both directions
     static const char *columns [] = {
-        "name", "node", "status", "type", "clients", "bitrate", "uptime", "reconnects"
+        "name", "node", "status", "type", "clients", "bitrate", "uptime", "reconnects", "source"
     };
     for (size_t c = 0; c < sizeof (columns) / sizeof (columns [0]) && rc == 0; c++)
         for (int desc = 0; desc < 2 && rc == 0; desc++) {

@@ -224,8 +224,8 @@ test_list_bad_fields_answer_their_codes (void **state)
     s_error_is (fx, "list", "{\"limit\": 1.5}", "bad_limit", NULL);
     s_error_is (fx, "list", "{\"cursor\": \"-5\"}", "bad_cursor", "start again");
     s_error_is (fx, "list", "{\"offset\": \"x\"}", "bad_cursor", NULL);
-    char after [1200];
-    snprintf (after, sizeof (after), "{\"after\": \"%0900d\"}", 0);
+    char after [SF_READMODEL_CURSOR_MAX + 100];
+    snprintf (after, sizeof (after), "{\"after\": \"%0*d\"}", SF_READMODEL_CURSOR_MAX + 2, 0);
     s_error_is (fx, "list", after, "bad_cursor", "start again");
     s_error_is (fx, "list", "{\"after\": 12}", "bad_cursor", NULL);
 }
