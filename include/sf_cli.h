@@ -79,6 +79,9 @@ const char *sf_color_reset (const sf_cli_t *cli);
 typedef int (sf_cmd_fn) (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_streams (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv);
+//  The `nodes` table of a reply's "nodes" array (the node entity), ended by
+//  the count line: what `streamfleet nodes` prints
+void sf_nodes_table (const sf_cli_t *cli, const msgpack_object *nodes, FILE *out);
 int sf_cmd_keygen (sf_cli_t *cli, int argc, char **argv);
 int sf_cmd_migrations (sf_cli_t *cli, int argc, char **argv);
 //  watch migrations -o json: the events of migrations' selection that appear

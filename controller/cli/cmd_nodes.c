@@ -4,37 +4,12 @@
 #include "sf_cli.h"
 #include <string.h>
 
-int
-sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
+//  The nodes table of a reply's "nodes" array, ended by the count line
+void
+sf_nodes_table (const sf_cli_t *cli, const msgpack_object *nodes, FILE *out)
 {
-    if (argc > 1) {
-        if (!strcmp (argv [1], "--help")) {
-            printf ("usage: streamfleet nodes [-o table|wide|json]\n\n"
-                    "Lists nodes with liveness (alive, suspect, down), heartbeat age, primary\n"
-                    "streams against their maximum, incoming kbit/s against the maximum (and\n"
-                    "where the figure comes from: the named interface's counters, or the sum\n"
-                    "of the node's stream bitrates), CPU,\n"
-                    "memory, and disks; a disk at or above 80%% is marked '!'. A node whose\n"
-                    "agent cannot read its media server is marked [stale]: its streams are the\n"
-                    "last good state its agent read.\n");
-            return 0;
-        }
-        fprintf (stderr, "streamfleet: unexpected argument '%s'\n", argv [1]);
-        return SF_EXIT_USAGE;
-    }
-    msgpack_sbuffer req;
-    msgpack_sbuffer_init (&req);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "nodes", 0);
-    sf_msg_t reply;
-    bool finished;
-    int rc = sf_cli_ask (cli, &req, &reply, &finished);
-    if (finished)
-        goto done;
-    const msgpack_object *nodes = sf_map_get (reply.body, "nodes");
     uint32_t n = nodes && nodes->type == MSGPACK_OBJECT_ARRAY ? nodes->via.array.size : 0;
-    printf ("%-16s %-8s %8s %8s %13s %21s %6s %18s  %s\n", "NODE", "LIVENESS", "HB AGE", "STREAMS",
+    fprintf (out, "%-16s %-8s %8s %8s %13s %21s %6s %18s  %s\n", "NODE", "LIVENESS", "HB AGE", "STREAMS",
             "PRIMARY/MAX", "IN KBPS/MAX FROM", "CPU", "MEMORY", "DISKS");
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *o = &nodes->via.array.ptr [i];
@@ -100,11 +75,43 @@ sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
             snprintf (age, sizeof (age), "%.1fs", hb_age / 1000.0);
         char padded [24];
         snprintf (padded, sizeof (padded), "%-8s", live);
-        printf ("%-16s %s%s%s %8s %8u %13s %21s %5.1f%% %18s  %s%s\n", id, sf_color (cli, live), padded,
+        fprintf (out, "%-16s %s%s%s %8s %8u %13s %21s %5.1f%% %18s  %s%s\n", id, sf_color (cli, live), padded,
                 sf_color_reset (cli), age, nstreams, prim, inb, cpu, mem, disks,
                 stale ? "  [stale: source down, last good state kept]" : "");
     }
-    printf ("%u node%s\n", n, n == 1 ? "" : "s");
+    fprintf (out, "%u node%s\n", n, n == 1 ? "" : "s");
+}
+
+int
+sf_cmd_nodes (sf_cli_t *cli, int argc, char **argv)
+{
+    if (argc > 1) {
+        if (!strcmp (argv [1], "--help")) {
+            printf ("usage: streamfleet nodes [-o table|wide|json]\n\n"
+                    "Lists nodes with liveness (alive, suspect, down), heartbeat age, primary\n"
+                    "streams against their maximum, incoming kbit/s against the maximum (and\n"
+                    "where the figure comes from: the named interface's counters, or the sum\n"
+                    "of the node's stream bitrates), CPU,\n"
+                    "memory, and disks; a disk at or above 80%% is marked '!'. A node whose\n"
+                    "agent cannot read its media server is marked [stale]: its streams are the\n"
+                    "last good state its agent read.\n");
+            return 0;
+        }
+        fprintf (stderr, "streamfleet: unexpected argument '%s'\n", argv [1]);
+        return SF_EXIT_USAGE;
+    }
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init (&req);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "nodes", 0);
+    sf_msg_t reply;
+    bool finished;
+    int rc = sf_cli_ask (cli, &req, &reply, &finished);
+    if (finished)
+        goto done;
+    const msgpack_object *nodes = sf_map_get (reply.body, "nodes");
+    sf_nodes_table (cli, nodes, stdout);
 done:
     sf_msg_release (&reply);
     return rc;
