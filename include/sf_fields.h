@@ -21,6 +21,8 @@
       - docs/protocol.md's record field tables (tools/gen-fields.sh)
       - the reply encoder of the stream entity, list rows and detail
         (controller/reply.c, sf_reply_stream): the REPLY column
+      - the CLI's `nodes` table (controller/cli/cmd_nodes.c): SF_NODE_COLS,
+        the node listing's columns, below the node lines
       - the CLI's listing columns and the show's "Now" section
         (controller/cli/cmd_streams.c), and the web page's listing columns
         (GET /api/v1/columns, controller/web/app.js): the COL column
@@ -384,6 +386,61 @@ uint32_t sf_summary_magic (void);
 //  A summary sort value for sort key k (NUM, AGE, PAIR; 0 for the others):
 //  now_s and active serve AGE
 int64_t sf_summary_sort_value (const sf_summary_t *sum, int key, int64_t now_s, bool active);
+
+//  ---------------------------------------------------------------------------
+//  The node listing's columns: the CLI `nodes` table (sf_nodes_table,
+//  controller/cli/cmd_nodes.c) and the web page's node table (GET
+//  /api/v1/columns' "nodes", controller/web/app.js), in table order. Almost
+//  every node cell combines several fields, so these are a list of their
+//  own beside the node lines. A line is
+//  X ("HEADER", "Label", WIDTH, FMT, "path", "with"):
+//    HEADER  the CLI table's header; "" for a mark (no header, printed right
+//            after the cell before it: the stale mark)
+//    Label   the page's header
+//    WIDTH   the CLI cell width (bytes, padded); 0: the last, elastic column
+//            (two spaces before it, not padded)
+//    FMT     how a cell is drawn from the node entity (docs/http-api.md), one
+//            formatter per FMT in each consumer: WORD (text, left), LIVENESS
+//            (the word, left, coloured), HBAGE (ms as "1.5s", "never" when
+//            null), INT, PCT (percent, one decimal), LIMIT (path / with, "-"
+//            when with is null, "!" over it), BANDWIDTH (a LIMIT, then
+//            usage.bandwidth_source: an interface's name or "streams"),
+//            MEMORY (path / with as bytes), DISKS (each disk's mount and
+//            percent used, "!" at 80% or more), STALE (the stale mark)
+//    path    the node entity's value the cell shows (a dotted path)
+//    with    the second value of LIMIT, BANDWIDTH, MEMORY; NULL
+//  Adding a node column: a line here, and a formatter per consumer only for
+//  a new FMT.
+#define SF_NODE_COLS(X) \
+    X ("NODE", "Node", 16, WORD, "id", NULL) \
+    X ("LIVENESS", "Liveness", 8, LIVENESS, "liveness", NULL) \
+    X ("HB AGE", "Heartbeat", 8, HBAGE, "heartbeat_age_ms", NULL) \
+    X ("STREAMS", "Streams", 8, INT, "counts.streams", NULL) \
+    X ("PRIMARY/MAX", "Primary / max", 13, LIMIT, "counts.primary", "limits.max_primary_streams") \
+    X ("IN KBPS/MAX FROM", "In kbit/s / max", 21, BANDWIDTH, "usage.in_kbps", "limits.max_in_kbps") \
+    X ("CPU", "CPU", 6, PCT, "usage.cpu_pct", NULL) \
+    X ("MEMORY", "Memory", 18, MEMORY, "usage.mem_used_bytes", "usage.mem_total_bytes") \
+    X ("DISKS", "Disks", 0, DISKS, "usage.disks", NULL) \
+    X ("", "", 0, STALE, "stale", NULL)
+
+typedef enum {
+    SF_NF_WORD, SF_NF_LIVENESS, SF_NF_HBAGE, SF_NF_INT, SF_NF_PCT, SF_NF_LIMIT, SF_NF_BANDWIDTH,
+    SF_NF_MEMORY, SF_NF_DISKS, SF_NF_STALE, SF_NF_COUNT
+} sf_node_col_fmt_t;
+
+typedef struct {
+    const char *header;         //  "PRIMARY/MAX", "" for a mark, NULL ends the list
+    const char *label;          //  "Primary / max"
+    uint8_t width;              //  CLI width, 0: the elastic last column or a mark
+    uint8_t fmt;                //  sf_node_col_fmt_t
+    const char *path;           //  "counts.primary"
+    const char *with;           //  "limits.max_primary_streams", or NULL
+} sf_node_col_t;
+
+//  The columns in table order, ended by one with header NULL
+extern const sf_node_col_t sf_node_cols [];
+//  The name of a node FMT, as GET /api/v1/columns writes it ("limit")
+const char *sf_node_col_fmt_name (int fmt);
 
 //  ---------------------------------------------------------------------------
 //  Sort keys (sf_filter.h): one per SORT (...) line, in table order

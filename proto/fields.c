@@ -175,6 +175,25 @@ sf_col_fmt_name (int fmt)
     return fmt >= 0 && fmt < SF_CF_COUNT ? s_col_fmt_names [fmt] : "unknown";
 }
 
+#define S_NODE_COL(head, label, width, fmt, path, with) { head, label, width, SF_NF_##fmt, path, with },
+const sf_node_col_t sf_node_cols [] = {
+    SF_NODE_COLS (S_NODE_COL)
+    { NULL }
+};
+
+static const char *s_node_col_fmt_names [SF_NF_COUNT] = {
+    [SF_NF_WORD] = "word", [SF_NF_LIVENESS] = "liveness", [SF_NF_HBAGE] = "hbage",
+    [SF_NF_INT] = "int", [SF_NF_PCT] = "pct", [SF_NF_LIMIT] = "limit",
+    [SF_NF_BANDWIDTH] = "bandwidth", [SF_NF_MEMORY] = "memory", [SF_NF_DISKS] = "disks",
+    [SF_NF_STALE] = "stale"
+};
+
+const char *
+sf_node_col_fmt_name (int fmt)
+{
+    return fmt >= 0 && fmt < SF_NF_COUNT ? s_node_col_fmt_names [fmt] : "unknown";
+}
+
 #define S_NSTREAM (sizeof (sf_stream_fields) / sizeof (sf_stream_fields [0]))
 #define S_NNODE (sizeof (sf_node_fields) / sizeof (sf_node_fields [0]))
 static const sf_field_t *s_reply_order [S_NSTREAM];
