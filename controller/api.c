@@ -704,7 +704,7 @@ s_replay (sf_query_ctx_t *ctx, const msgpack_object *body, msgpack_sbuffer *repl
     return 0;
 }
 
-//  columns: the listing's columns, as the field table declares them
+//  columns: the listings' columns (streams, nodes), as the field table declares them
 static int
 s_columns (msgpack_sbuffer *reply)
 {
@@ -712,6 +712,8 @@ s_columns (msgpack_sbuffer *reply)
     sf_reply_begin (&r, reply, "columns_reply");
     sf_reply_key (&r, "columns");
     sf_reply_columns (&r);
+    sf_reply_key (&r, "nodes");
+    sf_reply_node_columns (&r);
     sf_reply_end (&r);
     return 0;
 }

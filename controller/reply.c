@@ -415,6 +415,23 @@ sf_reply_columns (sf_reply_t *self)
     sf_reply_close (self);
 }
 
+void
+sf_reply_node_columns (sf_reply_t *self)
+{
+    sf_reply_array (self);
+    for (const sf_node_col_t *col = sf_node_cols; col->header; col++) {
+        sf_reply_map (self);
+        sf_reply_kstr (self, "path", col->path);
+        sf_reply_kstr (self, "with", col->with);
+        sf_reply_kstr (self, "header", col->header);
+        sf_reply_kstr (self, "label", col->label);
+        sf_reply_kuint (self, "width", col->width);
+        sf_reply_kstr (self, "format", sf_node_col_fmt_name (col->fmt));
+        sf_reply_close (self);
+    }
+    sf_reply_close (self);
+}
+
 //  The node's fields come from the field table's node lines' REPLY column
 //  (nested maps limits, usage, counts, templates as their paths say)
 void

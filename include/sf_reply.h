@@ -90,6 +90,10 @@ void sf_reply_stream (sf_reply_t *self, const sf_stream_t *s, const sf_node_t *n
 //  (include/sf_fields.h): an array of {path, header, label, width, format,
 //  sort, pair}, for the web page (GET /api/v1/columns, docs/http-api.md)
 void sf_reply_columns (sf_reply_t *self);
+//  The node listing's columns, from SF_NODE_COLS (include/sf_fields.h): an
+//  array of {path, with, header, label, width, format} (GET /api/v1/columns'
+//  "nodes", docs/http-api.md)
+void sf_reply_node_columns (sf_reply_t *self);
 //  A node with its derived liveness, heartbeat age, uptime and counts
 void sf_reply_node (sf_reply_t *self, const sf_node_t *n, int64_t now);
 

@@ -736,6 +736,33 @@ test_columns_are_the_field_tables_and_name_row_keys (void **state)
     assert_string_equal (s_str (cols, "4.sort"), "bitrate");
     assert_string_equal (s_str (cols, "6.pair"), "reconnects.total");
     s_null (cols, "0.pair");
+    //  The node listing's columns are SF_NODE_COLS, in order, and each path
+    //  is one the node entity holds
+    json_t *ncols = s_get (a.body, "nodes");
+    assert_true (json_is_array (ncols));
+    size_t nn = 0;
+    for (const sf_node_col_t *col = sf_node_cols; col->header; col++, nn++) {
+        char path [64];
+        snprintf (path, sizeof (path), "%zu.path", nn);
+        assert_string_equal (s_str (ncols, path), col->path);
+        snprintf (path, sizeof (path), "%zu.header", nn);
+        assert_string_equal (s_str (ncols, path), col->header);
+        snprintf (path, sizeof (path), "%zu.format", nn);
+        assert_string_equal (s_str (ncols, path), sf_node_col_fmt_name (col->fmt));
+    }
+    assert_int_equal (json_array_size (ncols), nn);
+    assert_string_equal (s_str (ncols, "4.format"), "limit");
+    assert_string_equal (s_str (ncols, "4.with"), "limits.max_primary_streams");
+    s_null (ncols, "0.with");
+    s_answer_t nd = s_ask (*state, "nodes", NULL);
+    json_t *node0 = json_array_get (s_get (nd.body, "nodes"), 0);
+    assert_non_null (node0);
+    for (const sf_node_col_t *col = sf_node_cols; col->header; col++) {
+        assert_non_null (s_get (node0, col->path));
+        if (col->with)
+            assert_non_null (s_get (node0, col->with));
+    }
+    json_decref (nd.body);
     s_answer_t l = s_ask (*state, "list", "{\"limit\": 3}");
     json_t *rows = s_get (l.body, "streams");
     assert_int_equal (json_array_size (rows), 3);
