@@ -154,7 +154,7 @@ t1=$(date +%s%N)
 rm_line=$(grep 'read model:' "$T/controller.log" | tail -1)
 echo "$rm_line"
 echo "RESULT startup_ms $(( (t1 - t0) / 1000000 )) ms" >>"$OUT"
-echo "RESULT rm_rebuild_ms $(echo "$rm_line" | sed -n 's/.* in \([0-9]*\) ms.*/\1/p') ms" >>"$OUT"
+echo "RESULT rm_rebuild_ms $(echo "$rm_line" | sed -n 's/.* placements in \([0-9]*\) ms.*/\1/p') ms" >>"$OUT"
 echo "RESULT rm_kib $(echo "$rm_line" | sed -n 's/.*, \([0-9]*\) KiB.*/\1/p') KiB" >>"$OUT"
 rss2_kb=$(rss_kib "$CTL" VmRSS)
 echo "RESULT ctl_rss_restart_kib $rss2_kb KiB" >>"$OUT"
