@@ -45,6 +45,13 @@
 //  A peer that has not moved its digest since our last delta is still
 //  applying it: send it nothing new for this long
 #define S_DELTA_WAIT_MS 1000
+//  What we handed a peer's socket is not sent again while it is on its way
+//  (docs/protocol.md §6.2, "sent watermark"), for at most this long
+//  without the peer's digest reaching the first of it: then we go back to
+//  its digest, so that a lost delta is sent again
+#define S_SENT_TTL_MS 2000
+//  ... or for this many exchanges with it
+#define S_SENT_ROUNDS 8
 #define S_PROBE_MS (g->c->cfg->peer_probe_ms)
 #define S_SUSPECT_MS (g->c->cfg->peer_suspect_ms)
 #define S_INDIRECT 2
@@ -70,7 +77,33 @@ typedef struct {
     bool again;                     //  a delta was cut short: exchange again soon
     uint64_t delta_fp;              //  the peer's digest when we last sent it a delta
     int64_t delta_ms;
+    //  Per origin, while a delta of it is on its way: node -> s_sent_t
+    zhashx_t *sent;
 } s_member_t;
+
+//  The sent watermark of one origin for one peer: every version up to v was
+//  handed to its socket; first, the upto of the oldest send its digest has
+//  not reached yet, sent at ms; seen, its digest of the origin last time
+typedef struct {
+    sf_version_t v, first, seen;
+    int64_t ms;
+    uint32_t rounds;                //  exchanges since ms
+} s_sent_t;
+
+static void
+s_sent_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  Forget what we sent m: it restarted, went away, or we cannot tell
+static void
+s_sent_reset (s_member_t *m)
+{
+    if (m->sent)
+        zhashx_purge (m->sent);
+}
 
 typedef struct {
     zframe_t *route;                //  who asked (on our ROUTER)
@@ -110,6 +143,7 @@ struct sf_gossip_t {
     //  The fuzzing seam only (sf_gossip_fuzz_mode): NULL in the controller
     sf_gossip_tap_fn *tap;
     void *tap_arg;
+    bool tap_refuse;                //  sends count as dropped (a full queue)
 };
 
 //  ---------------------------------------------------------------------------
@@ -120,6 +154,7 @@ s_member_destroy (s_member_t **m_p)
 {
     if (*m_p) {
         zsock_destroy (&(*m_p)->dealer);
+        zhashx_destroy (&(*m_p)->sent);
         free (*m_p);
         *m_p = NULL;
     }
@@ -163,6 +198,8 @@ s_member_add (sf_gossip_t *g, const char *id, const char *endpoint, bool seed)
     m->seed = seed;
     m->last_heard_ms = -1;
     m->state_since_ms = sf_mono_ms ();
+    m->sent = zhashx_new ();
+    zhashx_set_destructor (m->sent, s_sent_free);
     s_connect (g, m);
     zhashx_insert (g->members, m->id, m);
     if (!seed)
@@ -179,6 +216,7 @@ s_set_state (s_member_t *m, int state, uint64_t inc, const char *why)
         sf_log (level, "gossip: member %s is %s (was %s; incarnation %llu): %s", m->id,
                 s_mstate_names [state], s_mstate_names [m->state], (unsigned long long) inc, why);
         m->state_since_ms = sf_mono_ms ();
+        s_sent_reset (m);
     }
     m->state = state;
     m->inc = inc;
@@ -198,6 +236,7 @@ s_heard (s_member_t *m, uint64_t inc)
     m->indirect_sent = false;
     if (inc <= m->inc)
         return;
+    s_sent_reset (m);               //  a new incarnation: it may have restarted
     if (m->state != S_ALIVE) {
         char why [96];
         snprintf (why, sizeof (why), "it refuted with incarnation %llu", (unsigned long long) inc);
@@ -345,25 +384,33 @@ s_pack_exchange (sf_gossip_t *g, const char *type)
     }
 }
 
-static void
+//  True when g->out was handed to the socket (false: dropped). In fuzz
+//  mode the tap is the socket, and it takes all unless told to refuse.
+static bool
 s_send_dealer (sf_gossip_t *g, s_member_t *m)
 {
     if (g->tap)
         g->tap (g->out.data, g->out.size, g->tap_arg);
     if (!m->dealer)
-        return;
-    if (zmq_send (zsock_resolve (m->dealer), g->out.data, g->out.size, ZMQ_DONTWAIT) >= 0)
+        return g->tap && !g->tap_refuse;
+    if (zmq_send (zsock_resolve (m->dealer), g->out.data, g->out.size, ZMQ_DONTWAIT) >= 0) {
         atomic_fetch_add (&g->c->metrics->gossip_bytes_out, g->out.size);
+        return true;
+    }
     else {
         //  Shed, visibly: the peer's queue is full; anti-entropy sends it
         //  what it lacks at a later round
         atomic_fetch_add (&g->c->metrics->gossip_sends_dropped, 1);
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: not sending to %s now: its queue is full "
                         "(it is slow or away)", m->id);
+        return false;
     }
 }
 
-static void
+//  The same on our ROUTER, to whoever route is. The ROUTER is mandatory:
+//  a full queue or a gone peer refuses the message rather than dropping
+//  it silently, so that we know.
+static bool
 s_send_route (sf_gossip_t *g, zframe_t *route)
 {
     if (g->tap)
@@ -371,10 +418,14 @@ s_send_route (sf_gossip_t *g, zframe_t *route)
     zframe_t *r = zframe_dup (route);
     if (zframe_send (&r, g->router, ZFRAME_MORE | ZFRAME_DONTWAIT)) {
         zframe_destroy (&r);
-        return;
+        if (!g->tap)
+            atomic_fetch_add (&g->c->metrics->gossip_sends_dropped, 1);
+        return g->tap && !g->tap_refuse;
     }
-    zmq_send (zsock_resolve (g->router), g->out.data, g->out.size, ZMQ_DONTWAIT);
+    if (zmq_send (zsock_resolve (g->router), g->out.data, g->out.size, ZMQ_DONTWAIT) < 0)
+        return false;
     atomic_fetch_add (&g->c->metrics->gossip_bytes_out, g->out.size);
+    return !g->tap || !g->tap_refuse;
 }
 
 //  ---------------------------------------------------------------------------
@@ -610,7 +661,7 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
     if (sf_store_read_begin (g->c->store, &r))
         return 0;
     //  Per origin the peer is behind on: its block
-    typedef struct { sf_origin_t *o; s_collect_t col; sf_version_t upto; } s_block_t;
+    typedef struct { sf_origin_t *o; s_collect_t col; sf_version_t upto, from; } s_block_t;
     size_t nblocks = 0, cap = 0;
     s_block_t *blocks = NULL;
     uint64_t lag = 0;
@@ -618,10 +669,36 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
     bool more = false;
     for (sf_origin_t *o = sf_writer_first (g->c->writer); o; o = sf_writer_next (g->c->writer)) {
         sf_version_t theirs = s_digest_get (digest, o->node);
+        //  The sent watermark: what we handed its socket already is on its
+        //  way, so we start above it, until its digest reaches it, or it
+        //  expires, or the peer asks for the origin whole (a patch missed)
+        sf_version_t from = theirs;
+        s_sent_t *st = peer ? zhashx_lookup (peer->sent, o->node) : NULL;
+        if (st) {
+            if (sf_version_cmp (theirs, st->seen) < 0 || sf_version_cmp (theirs, st->v) >= 0
+            ||  s_listed (full, o->node))
+                st = NULL;          //  it went back (restarted), caught up, or missed
+            else {
+                if (sf_version_cmp (theirs, st->first) >= 0) {
+                    //  It applied our oldest send: the clock starts on the rest
+                    st->first = st->v;
+                    st->ms = now;
+                    st->rounds = 0;
+                }
+                if (now - st->ms > S_SENT_TTL_MS || ++st->rounds > S_SENT_ROUNDS)
+                    st = NULL;      //  lost on the way, perhaps: from its digest again
+            }
+            if (st) {
+                st->seen = theirs;
+                from = st->v;
+            }
+            else
+                zhashx_delete (peer->sent, o->node);
+        }
         if (sf_version_cmp (o->committed, theirs) <= 0)
             continue;
         lag += o->committed.gen == theirs.gen ? o->committed.seq - theirs.seq : o->committed.seq;
-        if (hold)
+        if (hold || sf_version_cmp (o->committed, from) <= 0)
             continue;
         if (budget_records == 0 || budget_bytes == 0) {
             more = true;
@@ -638,15 +715,16 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         b->col.node = o->node;
         b->col.budget_records = budget_records;
         b->col.budget_bytes = budget_bytes;
-        b->col.theirs = theirs;
+        b->from = from;
+        b->col.theirs = from;       //  what it holds once what we sent is in
         if (patches && g->c->cfg->gossip_patches && !s_listed (full, o->node))
             b->col.patches = g->c->patches;
-        sf_store_scan_versions (&r, o->node, theirs, s_collect, &b->col);
+        sf_store_scan_versions (&r, o->node, from, s_collect, &b->col);
         //  Complete: the peer may claim our committed version; cut: only up
         //  to the last whole version sent
         if (b->col.cut) {
             more = true;
-            b->upto = b->col.count ? b->col.entries [b->col.count - 1].v : theirs;
+            b->upto = b->col.count ? b->col.entries [b->col.count - 1].v : from;
         }
         else
             b->upto = o->committed;
@@ -694,11 +772,23 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
             }
             npatches += b->col.npatches;
         }
-        if (m)
-            s_send_dealer (g, m);
-        else
-            s_send_route (g, route);
+        bool sent = m ? s_send_dealer (g, m) : s_send_route (g, route);
         atomic_fetch_add (&g->c->metrics->gossip_patches_out, npatches);
+        //  Only what its socket took moves the watermark
+        for (size_t i = 0; sent && peer && i < nblocks; i++) {
+            s_block_t *b = &blocks [i];
+            if (sf_version_cmp (b->upto, b->from) <= 0)
+                continue;
+            s_sent_t *st = zhashx_lookup (peer->sent, b->o->node);
+            if (!st) {
+                st = sf_xcalloc (1, sizeof (*st));
+                st->first = b->upto;
+                st->ms = now;
+                st->seen = s_digest_get (digest, b->o->node);
+                zhashx_insert (peer->sent, b->o->node, st);
+            }
+            st->v = b->upto;
+        }
         if (peer) {
             peer->delta_fp = fp;
             peer->delta_ms = now;
@@ -1589,6 +1679,7 @@ sf_gossip_new (const sf_gossip_env_t *env, char *err, size_t errlen)
     zsock_set_linger (g->router, 0);
     zsock_set_sndhwm (g->router, 8);
     zsock_set_rcvhwm (g->router, 8);
+    zsock_set_router_mandatory (g->router, 1);
     if (zsock_bind (g->router, "%s", c->cfg->peers) < 0) {
         snprintf (err, errlen, "cannot listen for peers on %s: %s", c->cfg->peers, zmq_strerror (zmq_errno ()));
         sf_gossip_destroy (&g);
@@ -1639,6 +1730,12 @@ sf_gossip_fuzz_mode (sf_gossip_t *self, sf_gossip_tap_fn *tap, void *arg)
 {
     self->tap = tap;
     self->tap_arg = arg;
+}
+
+void
+sf_gossip_fuzz_refuse (sf_gossip_t *self, bool refuse)
+{
+    self->tap_refuse = refuse;
 }
 
 int

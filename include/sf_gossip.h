@@ -93,4 +93,7 @@ void sf_gossip_fuzz_mode (sf_gossip_t *self, sf_gossip_tap_fn *tap, void *arg);
 //  rest as on the peers endpoint from an admitted peer certificate. Fuzz
 //  mode only. 0, or -1 when it is no envelope.
 int sf_gossip_fuzz_input (sf_gossip_t *self, const uint8_t *data, size_t size);
+//  With refuse, what gossip sends is tapped but counts as dropped (a peer's
+//  full queue): nothing of it is taken as sent
+void sf_gossip_fuzz_refuse (sf_gossip_t *self, bool refuse);
 #endif

@@ -1050,6 +1050,100 @@ test_bench_bytes_coalesced_patches (void **state)
     s_ctl_destroy (&a);
 }
 
+//  A gossip_reply from peer `from` (the answer to our round) whose digest
+//  holds n1 at n1 (none if < 0) and n2 at n2: n2 stands for the other
+//  origins, whose moves change the digest from one round to the next
+static void
+s_reply (s_ctl_t *c, const char *from, int64_t n1, uint64_t n2)
+{
+    msgpack_sbuffer_clear (&c->buf);
+    msgpack_packer *pk = &c->pk;
+    sf_msg_begin (pk, "gossip_reply", 6);
+    sf_pack_kstr (pk, "from", from);
+    sf_pack_kstr (pk, "endpoint", "inproc://test-gossip-peer");
+    sf_pack_ku64 (pk, "inc", 1);
+    sf_pack_str (pk, "digest");
+    msgpack_pack_map (pk, n1 < 0 ? 1 : 2);
+    if (n1 >= 0) {
+        sf_pack_str (pk, "n1");
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_uint64 (pk, S_GEN);
+        msgpack_pack_uint64 (pk, (uint64_t) n1);
+    }
+    sf_pack_str (pk, "n2");
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_uint64 (pk, S_GEN);
+    msgpack_pack_uint64 (pk, n2);
+    sf_pack_str (pk, "members");
+    msgpack_pack_array (pk, 0);
+    sf_pack_kbool (pk, "patch", true);
+    zlistx_purge (c->sent);
+    assert_int_equal (sf_gossip_fuzz_input (c->gossip, (const uint8_t *) c->buf.data, c->buf.size), 0);
+}
+
+//  The n1 block of the delta c sent last ("" if no delta or no n1 block),
+//  and the delta's size in *bytes (0 if none)
+static const char *
+s_last_n1 (s_ctl_t *c, size_t *bytes)
+{
+    zchunk_t *d = s_sent (c, "delta");
+    *bytes = d ? zchunk_size (d) : 0;
+    return d ? s_delta_text (d) : "";
+}
+
+static void
+test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way (void **state)
+{
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_agent_fill (a);
+    s_agent_patch (a);
+    size_t bytes;
+    //  Round 1: b holds nothing of n1, and gets it all
+    s_reply (a, "b", -1, 1);
+    assert_string_equal (s_last_n1 (a, &bytes), "upto 3: n:@2 s:cam2@2 s:cam1@3");
+    size_t first = bytes;
+    //  Round 2: b has not applied it yet (its digest of n1 has not moved),
+    //  but another origin moved its digest: n1's records are not sent again
+    s_reply (a, "b", -1, 2);
+    assert_string_equal (s_last_n1 (a, &bytes), "");
+    print_message ("bytes per round, b still applying: round 1 %zu, round 2 %zu\n", first, bytes);
+    //  A new change: only it, as the patch onto what is on its way
+    s_agent_msg (a, "batch", "{\"gen\": 5, \"changes\": [{\"seq\": 4, \"patch\": "
+                             "{\"name\": \"cam1\", \"clients\": 8}}]}");
+    s_reply (a, "b", -1, 3);
+    assert_string_equal (s_last_n1 (a, &bytes), "upto 4: p:cam1@4<3+34");
+    //  b applied it all: nothing to send, and nothing remembered
+    s_reply (a, "b", 4, 4);
+    assert_string_equal (s_last_n1 (a, &bytes), "");
+    //  The watermark expires: after S_SENT_ROUNDS (8) exchanges without b's
+    //  digest reaching the first send, b gets it from its digest again (a
+    //  delta lost on the way is sent again)
+    s_agent_msg (a, "batch", "{\"gen\": 5, \"changes\": [{\"seq\": 5, \"put\": "
+                             "{\"name\": \"cam2\", \"status\": \"active\", \"clients\": 2}}]}");
+    s_reply (a, "b", 4, 5);
+    assert_string_equal (s_last_n1 (a, &bytes), "upto 5: s:cam2@5");
+    for (int i = 0; i < 8; i++) {
+        s_reply (a, "b", 4, 6 + i);
+        assert_string_equal (s_last_n1 (a, &bytes), "");
+    }
+    s_reply (a, "b", 4, 20);
+    assert_string_equal (s_last_n1 (a, &bytes), "upto 5: s:cam2@5");
+    //  A dropped send (its queue full) moves nothing: c gets it all again
+    sf_gossip_fuzz_refuse (a->gossip, true);
+    s_reply (a, "c", -1, 1);
+    assert_string_equal (s_last_n1 (a, &bytes), "upto 5: n:@2 s:cam1@4 s:cam2@5");
+    sf_gossip_fuzz_refuse (a->gossip, false);
+    s_reply (a, "c", -1, 2);
+    assert_string_equal (s_last_n1 (a, &bytes), "upto 5: n:@2 s:cam1@4 s:cam2@5");
+    s_reply (a, "c", -1, 3);
+    assert_string_equal (s_last_n1 (a, &bytes), "");
+    //  A peer that asks for n1 whole (a patch of it missed there) gets it
+    //  from its digest at once
+    s_request (a, "c", -1, true, "n1");
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 5: n:@2 s:cam1@4 s:cam2@5");
+    s_ctl_destroy (&a);
+}
+
 int
 main (void)
 {
@@ -1068,6 +1162,7 @@ main (void)
         cmocka_unit_test (test_a_peer_learns_what_a_snapshot_dropped_without_its_tombstone),
         cmocka_unit_test (test_a_new_generation_taken_elsewhere_drops_the_old_one_s_leftovers),
         cmocka_unit_test (test_a_placement_absent_from_a_snapshot_does_not_come_back_from_a_peer),
+        cmocka_unit_test (test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
