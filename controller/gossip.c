@@ -16,7 +16,11 @@
     digest, oldest first, cut only between versions, with "upto": the version
     the receiver may claim once it has applied the block. Records are staged
     in the write session (sf_writer.h) like an agent's, only when newer than
-    what is stored, and committed at the end of the delta.
+    what is stored, and committed at the end of the delta. The receiver
+    claims only after its commit, so its digest lags: per peer and origin
+    we keep a sent watermark (s_sent_t), the version up to which its socket
+    took our deltas, and start above it, not above the digest, until the
+    digest reaches it or it expires (docs/protocol.md §6.3 rule 2a).
 
     Patches. A peer whose exchange says `patch` gets, for a placement last
     changed by a patch whose base version its digest covers, that patch (a
@@ -334,7 +338,9 @@ s_pack_exchange (sf_gossip_t *g, const char *type)
     msgpack_packer_init (&pk, &g->out, msgpack_sbuffer_write);
     bool patches = g->c->cfg->gossip_patches;
     size_t nfull = patches ? zhashx_size (g->want_full) : 0;
-    sf_msg_begin (&pk, type, 9 + (patches ? 1 : 0) + (nfull ? 1 : 0));
+    sf_msg_begin (&pk, type, 10 + (patches ? 1 : 0) + (nfull ? 1 : 0));
+    //  We claim a block that says `from` only when we hold up to it (rule 2a)
+    sf_pack_kbool (&pk, "resume", true);
     //  We take patches; origins listed in full we want whole (a patch missed)
     if (patches)
         sf_pack_kbool (&pk, "patch", true);
@@ -543,7 +549,8 @@ typedef struct {
     sf_read_t *r;
     const char *node;
     sf_patchlog_t *patches;         //  NULL: whole records only
-    sf_version_t theirs;            //  the peer's digest entry for node
+    sf_version_t theirs;            //  what the peer holds once what we sent is in
+    sf_version_t theirs_digest;     //  the peer's digest entry for node
     size_t npatches;
     s_entry_t *entries;
     size_t count, cap;
@@ -648,7 +655,8 @@ s_listed (const msgpack_object *list, const char *node)
 //  patches: the peer takes patches; full: the origins it wants whole
 static uint64_t
 s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zframe_t *route,
-              s_member_t *peer, bool patches, const msgpack_object *full, bool history_more)
+              s_member_t *peer, bool patches, const msgpack_object *full, bool history_more,
+              bool resume)
 {
     if (!digest || digest->type != MSGPACK_OBJECT_MAP)
         return 0;
@@ -673,7 +681,7 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         //  way, so we start above it, until its digest reaches it, or it
         //  expires, or the peer asks for the origin whole (a patch missed)
         sf_version_t from = theirs;
-        s_sent_t *st = peer ? zhashx_lookup (peer->sent, o->node) : NULL;
+        s_sent_t *st = peer && resume ? zhashx_lookup (peer->sent, o->node) : NULL;
         if (st) {
             if (sf_version_cmp (theirs, st->seen) < 0 || sf_version_cmp (theirs, st->v) >= 0
             ||  s_listed (full, o->node))
@@ -717,6 +725,7 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         b->col.budget_bytes = budget_bytes;
         b->from = from;
         b->col.theirs = from;       //  what it holds once what we sent is in
+        b->col.theirs_digest = theirs;
         if (patches && g->c->cfg->gossip_patches && !s_listed (full, o->node))
             b->col.patches = g->c->patches;
         sf_store_scan_versions (&r, o->node, from, s_collect, &b->col);
@@ -745,8 +754,17 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         msgpack_pack_array (&pk, nblocks);
         for (size_t i = 0; i < nblocks; i++) {
             s_block_t *b = &blocks [i];
-            msgpack_pack_map (&pk, 3);
+            //  Above the peer's digest (what is on its way): say where the
+            //  block starts, so that it claims upto only if it holds that
+            bool resumed = sf_version_cmp (b->from, b->col.theirs_digest) > 0;
+            msgpack_pack_map (&pk, 3 + resumed);
             sf_pack_kstr (&pk, "node", b->o->node);
+            if (resumed) {
+                sf_pack_str (&pk, "from");
+                msgpack_pack_array (&pk, 2);
+                msgpack_pack_uint64 (&pk, b->from.gen);
+                msgpack_pack_uint64 (&pk, b->from.seq);
+            }
             sf_pack_str (&pk, "upto");
             msgpack_pack_array (&pk, 2);
             msgpack_pack_uint64 (&pk, b->upto.gen);
@@ -775,7 +793,7 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         bool sent = m ? s_send_dealer (g, m) : s_send_route (g, route);
         atomic_fetch_add (&g->c->metrics->gossip_patches_out, npatches);
         //  Only what its socket took moves the watermark
-        for (size_t i = 0; sent && peer && i < nblocks; i++) {
+        for (size_t i = 0; sent && peer && resume && i < nblocks; i++) {
             s_block_t *b = &blocks [i];
             if (sf_version_cmp (b->upto, b->from) <= 0)
                 continue;
@@ -990,6 +1008,12 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
         sf_origin_t *o = sf_writer_origin (w, node);
         if (!o)
             continue;
+        //  A block that starts above what we hold (`from`: the rest was sent
+        //  before and has not arrived, or was lost): its entries apply, but
+        //  it lets us claim nothing, or we would claim past a hole
+        const msgpack_object *from_o = sf_map_get (blk, "from");
+        sf_version_t bfrom, held = sf_version_cmp (o->staged, o->committed) > 0 ? o->staged : o->committed;
+        bool hole = from_o && (!s_version_obj (from_o, &bfrom) || sf_version_cmp (held, bfrom) < 0);
         bool ok = true, missed = false;
         //  What the block lets us claim after a miss: the version before it
         sf_version_t claim = { 0, 0 };
@@ -1030,7 +1054,7 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
         }
         else
             zhashx_delete (g->want_full, node);
-        if (sf_version_cmp (upto, o->staged) > 0)
+        if (!hole && sf_version_cmp (upto, o->staged) > 0)
             sf_writer_stage (w, o, upto);
     }
     sf_fleet_set_caught_up (false);
@@ -1230,6 +1254,9 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
     bool patches = false;
     sf_map_bool (body, "patch", &patches, NULL);
     const msgpack_object *full = sf_map_get (body, "full");
+    //  Whether it honours a block's `from` (older peers do not: no watermark)
+    bool resume = false;
+    sf_map_bool (body, "resume", &resume, NULL);
     //  The history before the records: the events of a time the peer did
     //  not witness move its fleet state on (the moves they tell of), so the
     //  latest records of that time, which follow, find it where the
@@ -1239,13 +1266,13 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
         s_pack_exchange (g, "gossip_reply");
         s_send_route (g, route);
         bool hmore = s_send_history (g, sf_map_get (body, "history"), NULL, route);
-        uint64_t lag = s_send_delta (g, digest, NULL, route, m, patches, full, hmore);
+        uint64_t lag = s_send_delta (g, digest, NULL, route, m, patches, full, hmore, resume);
         if (m)
             m->lag_changes = lag;
     }
     else if (m) {
         bool hmore = s_send_history (g, sf_map_get (body, "history"), m, route);
-        m->lag_changes = s_send_delta (g, digest, m, NULL, m, patches, full, hmore);
+        m->lag_changes = s_send_delta (g, digest, m, NULL, m, patches, full, hmore, resume);
     }
     if (!is_request && m && g->c->ext)
         s_send_ext (g, m, NULL, NULL, false);

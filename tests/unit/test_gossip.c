@@ -1058,7 +1058,8 @@ s_reply (s_ctl_t *c, const char *from, int64_t n1, uint64_t n2)
 {
     msgpack_sbuffer_clear (&c->buf);
     msgpack_packer *pk = &c->pk;
-    sf_msg_begin (pk, "gossip_reply", 6);
+    sf_msg_begin (pk, "gossip_reply", 7);
+    sf_pack_kbool (pk, "resume", true);
     sf_pack_kstr (pk, "from", from);
     sf_pack_kstr (pk, "endpoint", "inproc://test-gossip-peer");
     sf_pack_ku64 (pk, "inc", 1);
@@ -1112,6 +1113,12 @@ test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way (void **state)
                              "{\"name\": \"cam1\", \"clients\": 8}}]}");
     s_reply (a, "b", -1, 3);
     assert_string_equal (s_last_n1 (a, &bytes), "upto 4: p:cam1@4<3+34");
+    //  That block says where it starts (from 3): a receiver that does not
+    //  hold up to there (round 1 lost, or not in yet) claims nothing of it
+    s_ctl_t *r = s_ctl_new ("r", true);
+    s_deliver (r, s_sent (a, "delta"));
+    assert_null (sf_writer_origin (r->writer, "n1") && s_committed (r) ? "claimed" : NULL);
+    s_ctl_destroy (&r);
     //  b applied it all: nothing to send, and nothing remembered
     s_reply (a, "b", 4, 4);
     assert_string_equal (s_last_n1 (a, &bytes), "");
@@ -1137,8 +1144,10 @@ test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way (void **state)
     assert_string_equal (s_last_n1 (a, &bytes), "upto 5: n:@2 s:cam1@4 s:cam2@5");
     s_reply (a, "c", -1, 3);
     assert_string_equal (s_last_n1 (a, &bytes), "");
-    //  A peer that asks for n1 whole (a patch of it missed there) gets it
-    //  from its digest at once
+    //  A peer that does not say `resume` (an older one, which would claim a
+    //  block's upto whatever it holds) gets it from its digest, as before
+    s_reply (a, "c", -1, 4);
+    assert_string_equal (s_last_n1 (a, &bytes), "");
     s_request (a, "c", -1, true, "n1");
     assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 5: n:@2 s:cam1@4 s:cam2@5");
     s_ctl_destroy (&a);
