@@ -52,7 +52,11 @@ check "c3 sends none" test "$(metric c3 "$OUT")" = 0
 # It still gets every change: as whole records
 check "c3 takes replicated records whole" test "$(metric c3 streamfleet_gossip_records_total)" -gt $((N + 50))
 
-# Stop the changes; then everyone converges to one state
+# Stop the changes; then everyone converges to one state. A member's
+# state digest is refreshed about once a second (docs/protocol.md §6.6), so
+# three equal digests can all be a second old while the last changes are
+# still on their way: convergence is read off the listings themselves,
+# clients, bitrate and version per placement, until they agree.
 stop agent_n1; stop agent_n2
 digest() { on "$1" cluster -o json | json_get '[m["state_digest"] for m in d["members"] if m["self"]][0]'; }
 same() { local a b c; a=$(digest c1) b=$(digest c2) c=$(digest c3); [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ]; }
@@ -61,10 +65,16 @@ check "one state digest on all three" wait_until 30 same
 values() {
   on "$1" streams --limit 10000 -o json | json_get '"\n".join(sorted("%s/%s %s %s %s/%s" % (s["node"], s["name"], s["clients"], s["bitrate_kbps"], s["version"]["gen"], s["version"]["seq"]) for s in d["streams"]))'
 }
-for c in c1 c2 c3; do values $c > "$T/values.$c"; done
+values_agree() {
+  local c
+  for c in c1 c2 c3; do values $c > "$T/values.$c" || return 1; done
+  cmp -s "$T/values.c1" "$T/values.c2" && cmp -s "$T/values.c1" "$T/values.c3"
+}
+wait_until 30 values_agree
 check "c1 lists $((2 * N)) placements with values" test "$(wc -l < "$T/values.c1")" = $((2 * N))
 check "c2 shows the same clients, bitrate and version per placement as c1" cmp -s "$T/values.c1" "$T/values.c2"
 check "c3 shows the same clients, bitrate and version per placement as c1" cmp -s "$T/values.c1" "$T/values.c3"
+check "the three show one state digest again" wait_until 10 same
 # The whole record of a few placements (detail: every stored field; uptime
 # is counted from each answer's own clock, so it is left out)
 detail_of() {
