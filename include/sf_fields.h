@@ -21,8 +21,9 @@
       - docs/protocol.md's record field tables (tools/gen-fields.sh)
       - the reply encoder of the stream entity, list rows and detail
         (controller/reply.c, sf_reply_stream): the REPLY column
-      - the CLI's `nodes` table (controller/cli/cmd_nodes.c): SF_NODE_COLS,
-        the node listing's columns, below the node lines
+      - the CLI's `nodes` table (controller/cli/cmd_nodes.c) and the web
+        page's node table (GET /api/v1/columns' "nodes", controller/web/app.js):
+        SF_NODE_COLS, the node listing's columns, below the node lines
       - the CLI's listing columns and the show's "Now" section
         (controller/cli/cmd_streams.c), and the web page's listing columns
         (GET /api/v1/columns, controller/web/app.js): the COL column
@@ -409,8 +410,9 @@ int64_t sf_summary_sort_value (const sf_summary_t *sum, int key, int64_t now_s, 
 //            percent used, "!" at 80% or more), STALE (the stale mark)
 //    path    the node entity's value the cell shows (a dotted path)
 //    with    the second value of LIMIT, BANDWIDTH, MEMORY; NULL
-//  Adding a node column: a line here, and a formatter per consumer only for
-//  a new FMT.
+//  Adding a node column: a line here, and a formatter per consumer (the
+//  CLI's s_fmts, the page's NODE_FORMATS in controller/web/app.js) only for
+//  a new FMT; the page draws its node table from these lines as served.
 #define SF_NODE_COLS(X) \
     X ("NODE", "Node", 16, WORD, "id", NULL) \
     X ("LIVENESS", "Liveness", 8, LIVENESS, "liveness", NULL) \

@@ -280,20 +280,27 @@ const FORMATS = {
   url: (c) => ({ text: (s) => at(s, c.path) || '—' }),
 };
 let CELLS = [];
+let NODE_COLS = [];       // GET /api/v1/columns' "nodes": the Nodes view's columns
 let columnsAsked = null;
-/* The columns: the ones the controller wrote into the page (#sf-columns), so
-   the header is drawn at once and the first rows wait for one request; else
-   asked once (again after a failure: a missing token, say) */
+/* The columns (the Streams table's, and the Nodes view's): the ones the
+   controller wrote into the page (#sf-columns), so the header is drawn at
+   once and the first rows wait for one request; else asked once (again
+   after a failure: a missing token, say) */
 function loadColumns() {
   if (!columnsAsked) {
     let given = null;
     try { given = JSON.parse($('#sf-columns').textContent || 'null'); } catch (e) { given = null; }
     if (given && Array.isArray(given.columns)) {
       buildColumns(given.columns);
+      NODE_COLS = given.nodes || [];
       columnsAsked = Promise.resolve(CELLS);
       return columnsAsked;
     }
-    columnsAsked = api('/api/v1/columns').then((data) => { buildColumns(data.columns); return CELLS; });
+    columnsAsked = api('/api/v1/columns').then((data) => {
+      buildColumns(data.columns);
+      NODE_COLS = data.nodes || [];
+      return CELLS;
+    });
     columnsAsked.catch(() => { columnsAsked = null; });
   }
   return columnsAsked;
@@ -451,6 +458,7 @@ function setupStreams() {
 /* ---------- Stream detail ---------- */
 
 async function openDetail(name, node) {
+  if (nodeState.open) closeNodeDetail();
   state.detail = { name, node, tab: (state.detail && state.detail.tab) || 'overview', data: null, dvr: null };
   $('#detail').hidden = false;
   document.body.classList.add('detail-open');
@@ -666,35 +674,183 @@ function setupDetail() {
 
 /* ---------- Nodes ---------- */
 
+/* The node table's columns come from the controller too (GET /api/v1/columns'
+   "nodes": the field table's SF_NODE_COLS, include/sf_fields.h), the lines
+   `streamfleet nodes` prints, so a new node column shows here without a change
+   to this page. Each format has one renderer here and one formatter in the
+   CLI (controller/cli/cmd_nodes.c, s_fmts), and both write the same text; a
+   renderer may draw around it (the liveness badge, the memory bar) but not
+   change it. What the table leaves out (addresses, group, version, uptime,
+   outgoing bandwidth, link templates) is in the node's detail: click a row. */
+
+//  printf's %.Nf: the nearest decimal, an exact tie to even (the C library's
+//  rule; toFixed takes the larger one), so 1250 ms reads "1.2s" as in the CLI
+function cFixed(x, digits) {
+  const near = x.toFixed(digits);
+  const exact = x.toFixed(digits + 25);      // the double's digits, far enough to see a tie
+  const cut = exact.length - 25;
+  if (!/^50*$/.test(exact.slice(cut))) return near;
+  const low = exact.slice(0, digits ? cut : cut - 1);
+  return Number(low.slice(-1)) % 2 === 0 ? low : near;
+}
+//  The CLI's byte counts (sf_fmt_bytes): "0 B", "774.1 MiB"
+function cBytes(b) {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0, v = b;
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return i ? `${cFixed(v, 1)} ${u[i]}` : `${b} B`;
+}
+//  A value as the CLI reads it: absent, null or of another type is the default
+function atNum(n, path) { const v = path ? at(n, path) : null; return typeof v === 'number' ? v : 0; }
+function atStr(n, path) { const v = at(n, path); return typeof v === 'string' ? v : ''; }
+function cLimit(n, c) {
+  const v = atNum(n, c.path), max = atNum(n, c.with);
+  return max ? `${v}/${max}${v > max ? '!' : ''}` : `${v}/-`;
+}
+const STALE_TEXT = '[stale: source down, last good state kept]';
+
+//  One renderer per node format (docs/http-api.md, GET /api/v1/columns):
+//  text(node) is the CLI's cell; num: a figure, right-aligned as the CLI does
+const NODE_FORMATS = {
+  word: (c) => ({ text: (n) => atStr(n, c.path) }),
+  liveness: (c) => ({ text: (n) => atStr(n, c.path),
+    draw: (td, n, text) => td.replaceChildren(text ? h('span', { class: `badge l-${text}`, text }) : '') }),
+  hbage: (c) => ({ num: true, text: (n) => {
+    const age = at(n, c.path);
+    return typeof age !== 'number' || age < 0 ? 'never' : `${cFixed(age / 1000, 1)}s`;
+  } }),
+  int: (c) => ({ num: true, text: (n) => String(atNum(n, c.path)) }),
+  pct: (c) => ({ num: true, text: (n) => `${cFixed(atNum(n, c.path), 1)}%` }),
+  limit: (c) => ({ num: true, text: (n) => cLimit(n, c) }),
+  bandwidth: (c) => ({ num: true, text: (n) => {
+    const bw = atStr(n, 'usage.bandwidth_source');
+    return `${cLimit(n, c)} ${(bw.startsWith('interface ') ? bw.slice(10) : bw).slice(0, 12)}`;
+  } }),
+  memory: (c) => ({ num: true, text: (n) => `${cBytes(atNum(n, c.path))}/${cBytes(atNum(n, c.with))}`,
+    draw: (td, n, text) => td.replaceChildren(text, bar(atNum(n, c.path), atNum(n, c.with)) || '') }),
+  disks: (c) => ({ text: (n) => {
+    const d = at(n, c.path);
+    return (Array.isArray(d) ? d : []).map((dk) => {
+      const tot = atNum(dk, 'total_bytes'), fr = atNum(dk, 'free_bytes');
+      //  The CLI's integer percentage, exact past 2^53 / 100 bytes too
+      const pct = tot ? Number(BigInt(Math.max(0, tot - fr)) * 100n / BigInt(tot)) : 0;
+      return `${atStr(dk, 'mount')} ${pct}%${pct >= 80 ? '!' : ''}`;
+    }).join(', ');
+  } }),
+  stale: (c) => ({ text: (n) => (at(n, c.path) === true ? STALE_TEXT : ''),
+    draw: (td, n, text) => td.replaceChildren(text ? h('span', { class: 'tag stale', title: "The node's agent cannot read its media server", text }) : '') }),
+};
+let NODE_CELLS = [];
+let nodeHeadOf = null;      // the columns the header was drawn from
+function buildNodeColumns(cols) {
+  if (nodeHeadOf === cols) return;
+  nodeHeadOf = cols;
+  NODE_CELLS = cols.map((c) => {
+    const cell = (NODE_FORMATS[c.format] || NODE_FORMATS.word)(c);
+    return { ...cell, cls: `n-${c.path.replace(/\./g, '-')}${cell.num ? ' num' : ''}` };
+  });
+  $('#nodes thead tr').replaceChildren(...cols.map((c, i) =>
+    h('th', { class: NODE_CELLS[i].cls, 'data-path': c.path, text: c.label })));
+}
+
+const nodeState = { nodes: new Map(), open: null };  // the last answer's nodes; the node whose detail is open
 async function loadNodes(after) {
   try {
     const data = await api('/api/v1/nodes');
     await after;
     fillNodeSelect(data.nodes);
+    nodeState.nodes = new Map(data.nodes.map((n) => [n.id, n]));
     if (state.view !== 'nodes') return;
+    await loadColumns();
+    buildNodeColumns(NODE_COLS);
     $('#nodes-count').textContent = `${data.count} node${data.count === 1 ? '' : 's'} · ${data.liveness.alive} alive · ${data.liveness.suspect} suspect · ${data.liveness.down} down`;
     $('#node-rows').replaceChildren(...data.nodes.map((n) => {
-      const u = n.usage;
-      const disks = u.disks.map((dk) => `${dk.mount} ${fmtBytes(dk.free_bytes)} free`).join(', ') || '—';
-      return h('tr', { 'data-node': n.id, title: 'Show this node\'s streams',
-        onclick: () => { state.view = 'streams'; state.node = n.id; state.offset = 0; syncControls(); show(); } },
-        h('td', { class: 'c-name', text: n.id }),
-        h('td', {}, h('span', { class: `badge l-${n.liveness}`, text: n.liveness })),
-        h('td', { class: 'num', text: n.heartbeat_age_ms === null ? '—' : `${(n.heartbeat_age_ms / 1000).toFixed(1)} s ago` }),
-        h('td', { class: 'num', text: fmtInt(n.counts.streams) }),
-        h('td', { class: 'num', text: fmtInt(n.counts.active) }),
-        h('td', { class: 'num', text: `${fmtInt(n.counts.primary)}${n.limits.max_primary_streams ? ' / ' + fmtInt(n.limits.max_primary_streams) : ''}` }),
-        h('td', { class: 'num', text: `${u.cpu_pct.toFixed(0)} %` }),
-        h('td', { class: 'num' }, u.mem_total_bytes ? `${fmtBytes(u.mem_used_bytes)} / ${fmtBytes(u.mem_total_bytes)}` : '—', bar(u.mem_used_bytes, u.mem_total_bytes)),
-        h('td', { class: 'num', text: `${fmtBitrate(u.in_kbps)} / ${fmtBitrate(u.out_kbps)}` }),
-        h('td', { text: disks }),
-        h('td', { class: 'mono', text: n.addr_external || n.addr_internal || '—' }),
-        h('td', { text: n.software_version || '—' }),
-        h('td', { class: 'num', text: fmtDuration(n.uptime_s) }));
+      const tr = h('tr', { 'data-node': n.id, tabindex: '0', title: 'Show this node\'s detail',
+        class: nodeState.open === n.id ? 'selected' : null,
+        onclick: () => openNodeDetail(n.id),
+        onkeydown: (ev) => { if (ev.key === 'Enter') openNodeDetail(n.id); } });
+      for (const cell of NODE_CELLS) {
+        const text = cell.text(n);
+        const td = h('td', { class: cell.cls });
+        if (cell.draw) cell.draw(td, n, text); else td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
     }));
+    if (nodeState.open) renderNodeDetail();
   } catch (e) {
     if (state.view === 'nodes') $('#nodes-count').textContent = e.message;
   }
+}
+
+/* The node's detail: what the node entity holds beyond the table's columns */
+function openNodeDetail(id) {
+  if (state.detail) closeDetail();
+  nodeState.open = id;
+  $('#node-detail').hidden = false;
+  document.body.classList.add('detail-open');
+  for (const tr of $$('#node-rows tr')) tr.classList.toggle('selected', tr.dataset.node === id);
+  renderNodeDetail();
+}
+function closeNodeDetail() {
+  nodeState.open = null;
+  $('#node-detail').hidden = true;
+  document.body.classList.remove('detail-open');
+  for (const tr of $$('#node-rows tr')) tr.classList.remove('selected');
+}
+function renderNodeDetail() {
+  const id = nodeState.open;
+  const n = nodeState.nodes.get(id);
+  $('#nd-title').textContent = id;
+  if (!n) {
+    $('#nd-sub').textContent = 'This node is gone from the fleet.';
+    $('#nd-body').replaceChildren();
+    return;
+  }
+  const u = n.usage || {}, c = n.counts || {}, t = n.templates || {};
+  $('#nd-sub').replaceChildren(h('span', { class: `badge l-${n.liveness}`, text: n.liveness }),
+    n.stale ? h('span', { class: 'tag stale', text: 'stale' }) : '',
+    h('span', { text: n.heartbeat_age_ms === null ? 'never heard from' : `heartbeat ${cFixed(n.heartbeat_age_ms / 1000, 1)} s ago` }));
+  const dash = (v) => (v === null || v === undefined || v === '' ? '—' : String(v));
+  const body = $('#nd-body');
+  const scroll = body.scrollTop;
+  body.replaceChildren(
+    h('div', { class: 'pre-head' }, h('span', { class: 'muted', text: `${fmtInt(c.streams)} streams on this node` }),
+      h('button', { class: 'btn small', id: 'nd-streams', onclick: () => {
+        closeNodeDetail();
+        state.view = 'streams'; state.node = id; state.offset = 0; syncControls(); show();
+      } }, 'List its streams')),
+    kv([
+      ['External address', copyRow(n.addr_external, 'external address', { 'data-copy': 'addr-external' })],
+      ['Internal address', copyRow(n.addr_internal, 'internal address', { 'data-copy': 'addr-internal' })],
+      ['Group', dash(n.group)],
+      ['Software version', dash(n.software_version)],
+      ['Started', fmtTime(n.started_at)],
+      ['Uptime', fmtDuration(n.uptime_s)],
+      ['Streams', `${fmtInt(c.streams)} · ${fmtInt(c.primary)} primary · ${fmtInt(c.active)} active`],
+      ['CPU', `${cFixed(u.cpu_pct || 0, 1)}%`],
+      ['Memory', h('div', {}, u.mem_total_bytes ? `${fmtBytes(u.mem_used_bytes)} of ${fmtBytes(u.mem_total_bytes)}` : '—',
+        bar(u.mem_used_bytes, u.mem_total_bytes))],
+      ['Bandwidth', `in ${fmtBitrate(u.in_kbps)} · out ${fmtBitrate(u.out_kbps)} (from ${u.bandwidth_source || '—'})`],
+      ['Limits', `primary streams ${n.limits && n.limits.max_primary_streams ? fmtInt(n.limits.max_primary_streams) : 'unlimited'} · ` +
+        `in ${n.limits && n.limits.max_in_kbps ? fmtBitrate(n.limits.max_in_kbps) : 'unlimited'}`],
+      ['Heartbeat counter', dash(n.heartbeat)],
+    ]),
+    h('div', { class: 'section-title', text: 'Disks' }),
+    (u.disks || []).length ? kv(u.disks.map((dk) => [dk.mount,
+      h('div', {}, `${fmtBytes(dk.free_bytes)} free of ${fmtBytes(dk.total_bytes)}`,
+        bar(dk.total_bytes - dk.free_bytes, dk.total_bytes))]))
+      : h('div', { class: 'muted', text: 'No disks reported.' }),
+    h('div', { class: 'section-title', text: 'Link templates' }),
+    kv(['rtsp', 'hls', 'rtmp', 'rtsp_dvr', 'hls_dvr'].map((k) => [k.replace('_', ' ').toUpperCase(),
+      h('code', { class: 'mono', text: dash(t[k]) })])),
+    h('div', { class: 'section-title', text: 'Version' }),
+    kv([['Origin (gen, seq)', n.version ? `${n.version.gen}, ${n.version.seq}` : '—']]));
+  body.scrollTop = scroll;
+}
+function setupNodeDetail() {
+  $('#nd-close').addEventListener('click', closeNodeDetail);
+  document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape' && nodeState.open) closeNodeDetail(); });
 }
 function fillNodeSelect(nodes) {
   const sel = $('#q-node');
@@ -800,6 +956,7 @@ async function loadSummary(after) {
 }
 
 function show() {
+  if (state.view !== 'nodes' && nodeState.open) closeNodeDetail();
   for (const v of $$('.view')) v.hidden = v.dataset.view !== state.view;
   for (const a of $$('.view-link')) a.classList.toggle('current', a.dataset.view === state.view);
   writeHash();
@@ -906,6 +1063,7 @@ readHash();
 syncControls();
 setupStreams();
 setupDetail();
+setupNodeDetail();
 loadColumns().catch(() => { /* asked again with the rows */ });
 setupLive(show());
 openLinkedDetail();

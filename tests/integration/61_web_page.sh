@@ -6,7 +6,9 @@
 # the clipboard, pushes a change and sees its row change without a reload,
 # pushes a migration between the push agents and finds it under the Migrated
 # chip, in the detail's DVR ranges over both nodes and in the Migrations view,
-# visits Nodes, and saves a screenshot as a test artifact
+# visits Nodes (its header is GET /api/v1/columns' node labels, a node's cells
+# read as `streamfleet nodes` prints them, a row opens the node's detail), and
+# saves a screenshot as a test artifact
 # (build/test-artifacts/web-page.png; SF_UPDATE_DOCS=1 also copies it to docs/).
 . "$(dirname "$0")/../lib.sh"
 
@@ -39,6 +41,7 @@ start_controller c2 --http-token 'web-s3cret' || not_ok "controller with a token
 
 SF_TOKEN_HTTP="$CTL_c2_HTTP" SF_TOKEN_VALUE='web-s3cret' \
 SF_PUSH2="127.0.0.1:$PUSH2_PORT" SF_PUSH2_NODE=n4 \
+SF_CLI="$BIN/streamfleet" SF_QUERY="$CTL_c1_QUERY" \
 SF_HTTP="$CTL_c1_HTTP" SF_PUSH="127.0.0.1:$PUSH_PORT" SF_PUSH_NODE=n3 SF_SCREENSHOT="$ART/web-page.png" \
   timeout 120 node "$WEB/page.test.js"
 rc=$?

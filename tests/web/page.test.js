@@ -8,9 +8,14 @@
 //   SF_PUSH_NODE=NODE            that agent's node id
 //   SF_SCREENSHOT=FILE           where to save the screenshot (default web-page.png)
 //   SF_TOKEN=TOKEN               bearer token, when the controller wants one
+//   SF_CLI=PATH, SF_QUERY=TCP    the CLI and the controller's query endpoint:
+//                                the Nodes view's cells are compared with
+//                                `streamfleet nodes` (its certificates from
+//                                STREAMFLEET_CERT, STREAMFLEET_SERVER_CERT)
 //   SF_PERF=1                    also time paging and filtering (prints # lines)
 'use strict';
 
+const { execFileSync } = require('child_process');
 const net = require('net');
 const path = require('path');
 const { chromium } = require('playwright-core');
@@ -65,6 +70,34 @@ async function waitFor(page, fn, arg, timeout = 10000) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${fn.toString().slice(0, 80)}`);
     await sleep(50);
   }
+}
+
+// `streamfleet nodes`' cells for node id, cut at the columns' widths as the
+// CLI lays them out (one space between cells, two before the elastic last
+// one of width 0, a mark of header "" right after it): { label: text }
+function cliNodeCells(cols, id) {
+  const out = execFileSync(process.env.SF_CLI, ['--controller', process.env.SF_QUERY, '--timeout-ms', '3000', 'nodes'],
+    { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.startsWith(id + ' '));
+  if (!line) throw new Error(`streamfleet nodes has no line for ${id}: ${out}`);
+  const cells = {};
+  let pos = 0, rest = line;
+  cols.forEach((c, i) => {
+    if (!c.header) return;
+    const start = pos + (i === 0 ? 0 : c.width ? 1 : 2);
+    pos = c.width ? start + c.width : line.length;
+    cells[c.label] = line.slice(start, pos).trim();
+    rest = line.slice(pos);
+  });
+  //  The mark sits past the elastic column's cell, which runs to the end
+  const mark = cols.find((c) => !c.header);
+  if (mark) {
+    const last = cols.filter((c) => c.header).pop().label;
+    const at = cells[last].indexOf('[stale:');
+    cells[mark.label] = at >= 0 ? cells[last].slice(at) : rest.trim();
+    if (at >= 0) cells[last] = cells[last].slice(0, at).trim();
+  }
+  return cells;
 }
 
 // The (node, name) pairs of the rows the page shows now
@@ -368,6 +401,76 @@ async function main() {
       await waitFor(page, (n) => document.querySelectorAll('#node-rows tr').length === n, nodes.count, 10000);
       const ids = await page.$$eval('#node-rows tr', (trs) => trs.map((t) => t.dataset.node));
       assert(ids.join(',') === nodes.nodes.map((n) => n.id).join(','), `${ids} vs API`);
+    });
+
+    await check('Nodes view: its header is GET /api/v1/columns\' node labels, in order', async () => {
+      const want = (await api('/api/v1/columns')).nodes.map((c) => c.label);
+      const have = await page.$$eval('#nodes thead th', (ths) => ths.map((th) => th.textContent));
+      assert(have.join('|') === want.join('|'), `header ${have.join('|')} is not ${want.join('|')}`);
+      const cells = await page.$$eval('#node-rows tr:first-child td', (tds) => tds.length);
+      assert(cells === want.length, `a row has ${cells} cells for ${want.length} columns`);
+    });
+
+    // The cells that do not move between two reads a second apart: the
+    // heartbeat age, CPU, memory and the simulated bitrates do, so they are
+    // left out (their formats' renderers are the same code as these)
+    const STEADY = ['word', 'liveness', 'int', 'limit', 'disks', 'stale'];
+    await check('Nodes view: a simulated node\'s cells read as `streamfleet nodes` prints them', async () => {
+      if (!process.env.SF_CLI) throw new Error('SF_CLI is not set');
+      const cols = (await api('/api/v1/columns')).nodes;
+      const steady = cols.filter((c) => STEADY.includes(c.format));
+      assert(steady.some((c) => c.format === 'limit'), 'no limit column to compare');
+      const id = 'n1';
+      let diff = '';
+      for (let i = 0; i < 8; i++) {
+        const cli = cliNodeCells(cols, id);
+        const have = await page.$$eval(`#node-rows tr[data-node="${id}"] td`, (tds) => tds.map((td) => td.textContent));
+        diff = steady.map((c) => [c.label, have[cols.indexOf(c)], cli[c.label]])
+          .filter(([, p, q]) => p !== q).map(([l, p, q]) => `${l || '(mark)'}: page '${p}', CLI '${q}'`).join('; ');
+        if (!diff) return;
+        await sleep(1000);
+      }
+      throw new Error(diff);
+    });
+
+    await check('Nodes view: a row opens the node\'s detail (addresses, version), which lists its streams', async () => {
+      const nodes = await api('/api/v1/nodes');
+      const n = nodes.nodes.find((x) => x.id === 'n1');
+      await page.click('#node-rows tr[data-node="n1"]');
+      await page.waitForSelector('#node-detail:not([hidden]) .kv');
+      assert((await page.textContent('#nd-title')) === 'n1', 'title');
+      const kv = await page.$$eval('#nd-body dl.kv:first-of-type > *', (els) => els.map((e) => e.textContent));
+      const val = (k) => kv[kv.indexOf(k) + 1];
+      assert(val('Software version') === n.software_version, `version '${val('Software version')}' is not '${n.software_version}'`);
+      assert(kv.includes('External address') && kv.includes('Internal address'), `no addresses in ${kv.join('|')}`);
+      await page.click('#nd-streams');
+      await waitFor(page, () => !document.querySelector('#view-streams').hidden && document.querySelector('#node-detail').hidden, null, 5000);
+      const rows = await rowsMatchApi(page, 'node=n1&sort=name');
+      assert(rows.streams.length && rows.streams.every((s) => s.node === 'n1'), 'the listing is not n1\'s');
+      await page.click('#q-clear');
+    });
+
+    await check('Nodes view: a node column added to the columns shows with no change to the page', async () => {
+      // The controller's answer with one more line (an existing format), as a
+      // new SF_NODE_COLS line would serve it
+      const p3 = await context.newPage();
+      await p3.route(BASE + '/', async (route) => {
+        const r = await route.fetch();
+        const html = (await r.text()).replace(/(<script type="application\/json" id="sf-columns">)(.*?)(<\/script>)/s, (m, a, json, b) => {
+          const cols = JSON.parse(json);
+          cols.nodes.splice(1, 0, { path: 'software_version', with: null, header: 'VERSION', label: 'Version (added)', width: 8, format: 'word' });
+          return a + JSON.stringify(cols) + b;
+        });
+        await route.fulfill({ response: r, body: html });
+      });
+      await p3.goto(BASE + '/' + (TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : '') + '#/nodes');
+      await p3.waitForSelector('#node-rows tr[data-node="n1"]', { timeout: 10000 });
+      const head = await p3.$$eval('#nodes thead th', (ths) => ths.map((th) => th.textContent));
+      const cell = await p3.textContent('#node-rows tr[data-node="n1"] td:nth-child(2)');
+      const n1 = (await api('/api/v1/nodes')).nodes.find((x) => x.id === 'n1');
+      await p3.close();
+      assert(head[1] === 'Version (added)', `header ${head.join('|')}`);
+      assert(cell === n1.software_version, `cell '${cell}' is not '${n1.software_version}'`);
     });
 
     await check('Migrations view shows the API\'s events', async () => {
