@@ -123,12 +123,32 @@ s_xfer_clear (sf_fleet_state_t *st)
 {
     st->xfer_from [0] = st->xfer_to [0] = 0;
     st->xfer_start_ms = 0;
+    st->xfer_start_exact = false;
+}
+
+//  Orders two starts: -1, 0 or 1 as a is before, in the same moment as, or
+//  after b. Starts to the millisecond (started_at_ms, exact) are ordered by
+//  it when both are. A start known to its second only (an older agent, a
+//  server that tells seconds) is ordered by the second when the other is
+//  exact: the second holds any millisecond of it, so a start in the same
+//  second is a tie (the second rule; floors, as the second of an exact
+//  start). Two times neither exact compare as they are (started_at * 1000,
+//  or a change's stamp), as before started_at_ms.
+static int
+s_start_cmp (int64_t a, bool a_exact, int64_t b, bool b_exact)
+{
+    if (a_exact != b_exact) {
+        a = a >= 0 ? a / 1000 : -((999 - a) / 1000);
+        b = b >= 0 ? b / 1000 : -((999 - b) / 1000);
+    }
+    return a < b ? -1 : a > b;
 }
 
 //  The stream now lives on `to`. A move to a node it had left is `returned`.
 static int
 s_move_to (sf_fleet_state_t *st, sf_fleet_event_t *fx, int n, int kind, const char *to,
-           int64_t at_ms, int64_t duration_ms, int64_t since_ms, const char *reason)
+           int64_t at_ms, int64_t duration_ms, int64_t since_ms, bool since_exact,
+           const char *reason)
 {
     char from [SF_NODE_MAX + 1], dest [SF_NODE_MAX + 1];
     s_node_set (from, st->owner);
@@ -142,6 +162,7 @@ s_move_to (sf_fleet_state_t *st, sf_fleet_event_t *fx, int n, int kind, const ch
     s_left_add (st, from);
     s_node_set (st->owner, dest);
     st->owner_since_ms = since_ms;         //  when the new owner started it
+    st->owner_since_exact = since_exact;
     st->owner_stop_ms = 0;
     return n;
 }
@@ -151,6 +172,7 @@ s_conflict_clear (sf_fleet_state_t *st)
 {
     st->conflict [0] = 0;
     st->conflict_since_ms = 0;
+    st->conflict_since_exact = false;
 }
 
 static int
@@ -168,17 +190,20 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
         //  takeover: one failover, timed at the takeover, whatever the order
         //  in which the start and the death became known
         //  A takeover is a start once the source had gone silent (it was
-        //  suspect), within the second of started_at's resolution; a
-        //  transfer that began while the source was heard from stays one
+        //  suspect), within a second (started_at's resolution, and the
+        //  nodes' clocks beside the controller's, also for a start to the
+        //  ms); a transfer that began while the source was heard from
+        //  stays one
         if (st->xfer_start_ms && strcmp (st->xfer_from, node) == 0 && strcmp (st->owner, node) == 0
         &&  st->owner_stop_ms == 0 && ch->owner_running && ch->target_running
         &&  (ch->silent_ms <= 0 || st->xfer_start_ms + 1000 >= ch->silent_ms)) {
             int64_t start = st->xfer_start_ms;
+            bool exact = st->xfer_start_exact;
             char to [SF_NODE_MAX + 1];
             s_node_set (to, st->xfer_to);
             n = s_fx (fx, n, SF_EV_XFER_CLOSE, node, to, start, 0, start, NULL);
             s_xfer_clear (st);
-            n = s_move_to (st, fx, n, SF_EV_FAILOVER, to, start, 0, start,
+            n = s_move_to (st, fx, n, SF_EV_FAILOVER, to, start, 0, start, exact,
                            "the node it lived on went down after this node took the stream over");
         }
         return n;
@@ -188,6 +213,7 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
             //  First sighting: the stream lives here
             s_node_set (st->owner, node);
             st->owner_since_ms = t;
+            st->owner_since_exact = ch->at_exact;
             st->owner_stop_ms = 0;
             return 0;
         }
@@ -196,11 +222,14 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
             return 0;
         }
         bool owner_live = st->owner_stop_ms == 0 && ch->owner_running;
-        //  started_at counts seconds: a start in the same second as the
-        //  owner's is not ordered by it. The run a node had all along
-        //  (ch->continued) on a node the stream left began before the
-        //  stream moved: a tie is its stale copy, not a start anew
-        bool earlier = t < st->owner_since_ms || (ch->continued && t == st->owner_since_ms);
+        //  This start against the owner's (s_start_cmp): a start in the
+        //  same second as the owner's is not ordered by started_at's
+        //  seconds, only by started_at_ms when both have it. The run a
+        //  node had all along (ch->continued) on a node the stream left
+        //  began before the stream moved: a tie is its stale copy, not a
+        //  start anew
+        int order = s_start_cmp (t, ch->at_exact, st->owner_since_ms, st->owner_since_exact);
+        bool earlier = order < 0 || (ch->continued && order == 0);
         if (sf_fleet_state_left (st, node) && earlier
         &&  !(st->xfer_start_ms && strcmp (st->xfer_to, node) == 0)) {
             //  A stale copy: it runs since before the stream moved away
@@ -212,13 +241,14 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
                     return 0;
                 s_node_set (st->conflict, node);
                 st->conflict_since_ms = st->owner_since_ms;
+                st->conflict_since_exact = st->owner_since_exact;
                 return s_fx (fx, 0, SF_EV_CONFLICT, st->owner, node, st->owner_since_ms, 0, 0,
                              "the stream runs on two nodes and is not moving between them");
             }
             if (st->owner_stop_ms)
                 //  The owner stopped: the stale copy is where it runs
                 return s_move_to (st, fx, 0, SF_EV_MIGRATED, node, st->owner_stop_ms, 0,
-                                  st->owner_stop_ms, NULL);
+                                  st->owner_stop_ms, false, NULL);
             return 0;
         }
         if (st->xfer_start_ms) {
@@ -233,8 +263,7 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
             //  Within the same second (a takeover right after the start) a
             //  down node the stream never left, whose run was reported
             //  before it went silent, is the one that ran it first
-            bool first = t < st->owner_since_ms
-                      || (t == st->owner_since_ms && !sf_fleet_state_left (st, node));
+            bool first = order < 0 || (order == 0 && !sf_fleet_state_left (st, node));
             if (first && ch->node_down
             &&  (ch->silent_ms <= 0 || st->owner_since_ms + 1000 >= ch->silent_ms)) {
                 //  Out of time order, and the node that ran it first is down:
@@ -244,20 +273,23 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
                 s_left_add (st, node);
                 return n;
             }
-            if (t < st->owner_since_ms) {
+            if (order < 0) {
                 //  Records arrived out of time order: this node ran the stream
                 //  first, and the one we took for the owner joined it later.
                 char later [SF_NODE_MAX + 1];
                 s_node_set (later, st->owner);
                 int64_t joined = st->owner_since_ms;
+                bool joined_exact = st->owner_since_exact;
                 s_node_set (st->owner, node);
                 st->owner_since_ms = t;
+                st->owner_since_exact = ch->at_exact;
                 n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, node, later, joined, 0, 0,
                           "the stream runs on both nodes");
                 n = s_fx (fx, n, SF_EV_XFER_OPEN, node, later, joined, 0, joined, NULL);
                 s_node_set (st->xfer_from, node);
                 s_node_set (st->xfer_to, later);
                 st->xfer_start_ms = joined;
+                st->xfer_start_exact = joined_exact;
                 return n;
             }
             n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, st->owner, node, t, 0, 0,
@@ -266,10 +298,11 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
             s_node_set (st->xfer_from, st->owner);
             s_node_set (st->xfer_to, node);
             st->xfer_start_ms = t;
+            st->xfer_start_exact = ch->at_exact;
             return n;
         }
         if (owner_live)
-            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0, t,
+            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0, t, ch->at_exact,
                               "the node it lived on is down; this node took it over");
         if (st->owner_stop_ms && t < st->owner_stop_ms) {
             //  Both ran it: an overlap we learn of after the owner stopped
@@ -277,13 +310,13 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
             n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, st->owner, node, t, 0, 0,
                       "the stream runs on both nodes");
             n = s_fx (fx, n, SF_EV_XFER_CLOSE, st->owner, node, stop, 0, t, NULL);
-            return s_move_to (st, fx, n, SF_EV_MIGRATED, node, stop, stop - t, t,
+            return s_move_to (st, fx, n, SF_EV_MIGRATED, node, stop, stop - t, t, ch->at_exact,
                               "the old node stopped the stream while the new one ran it");
         }
         if (ch->type == SF_TYPE_SECONDARY)
-            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0, t,
+            return s_move_to (st, fx, n, SF_EV_FAILOVER, node, t, 0, t, ch->at_exact,
                               "the secondary became active after the primary stopped");
-        return s_move_to (st, fx, n, SF_EV_MIGRATED, node, t, 0, t,
+        return s_move_to (st, fx, n, SF_EV_MIGRATED, node, t, 0, t, ch->at_exact,
                           "the stream started here after the old node stopped it (no overlap)");
     }
     if (ch->stopped) {
@@ -296,19 +329,21 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
             char to [SF_NODE_MAX + 1];
             s_node_set (to, st->conflict);
             int64_t since = st->conflict_since_ms;
+            bool exact = st->conflict_since_exact;
             s_conflict_clear (st);
-            return s_move_to (st, fx, 0, SF_EV_MIGRATED, to, t, t - since, since,
+            return s_move_to (st, fx, 0, SF_EV_MIGRATED, to, t, t - since, since, exact,
                               "the old node stopped the stream while the new one ran it");
         }
         if (strcmp (st->owner, node) == 0) {
             if (st->xfer_start_ms && strcmp (st->xfer_from, node) == 0) {
                 int64_t start = st->xfer_start_ms;
+                bool exact = st->xfer_start_exact;
                 char to [SF_NODE_MAX + 1];
                 s_node_set (to, st->xfer_to);
                 n = s_fx (fx, n, SF_EV_XFER_CLOSE, node, to, t, 0, start, NULL);
                 s_xfer_clear (st);
                 if (ch->target_running)
-                    return s_move_to (st, fx, n, SF_EV_MIGRATED, to, t, t - start, start,
+                    return s_move_to (st, fx, n, SF_EV_MIGRATED, to, t, t - start, start, exact,
                                       "the old node stopped the stream while the new one ran it");
             }
             st->owner_stop_ms = t ? t : 1;
@@ -372,6 +407,10 @@ sf_fleet_stuck (int64_t start_ms, int64_t end_ms, int64_t now_ms, int64_t timeou
 //  Storage of states, events, transfers
 
 #define S_STATE_MAGIC 0x53464631u       //  "SFF1"
+//  The state's exact flags, in its last byte
+#define S_EXACT_OWNER       1
+#define S_EXACT_XFER        2
+#define S_EXACT_CONFLICT    4
 
 //  Appends s and its NUL; returns the new length
 static size_t
@@ -428,10 +467,22 @@ s_state_load (sf_read_t *r, const char *uid, sf_fleet_state_t *st)
     //  Since conflicts: be64 since, the stale node (absent in older states)
     if (st->nleft == nleft && left - used > 8) {
         int64_t since = (int64_t) sf_be64_get ((const uint8_t *) q + used);
-        if (s_take (q + used + 8, left - used - 8, st->conflict, SF_NODE_MAX))
+        size_t u = s_take (q + used + 8, left - used - 8, st->conflict, SF_NODE_MAX);
+        if (u) {
             st->conflict_since_ms = since;
+            used += 8 + u;
+        }
         else
             st->conflict [0] = 0;
+    }
+    //  Since started_at_ms: one byte of S_EXACT_* bits, last, when any is
+    //  set (absent in older states: none is exact). One byte is never
+    //  taken for a conflict, which needs more than 8
+    if (st->nleft == nleft && left - used == 1) {
+        uint8_t exact = ((const uint8_t *) q) [used];
+        st->owner_since_exact = exact & S_EXACT_OWNER;
+        st->xfer_start_exact = exact & S_EXACT_XFER;
+        st->conflict_since_exact = st->conflict [0] && (exact & S_EXACT_CONFLICT);
     }
     return 0;
 }
@@ -439,7 +490,7 @@ s_state_load (sf_read_t *r, const char *uid, sf_fleet_state_t *st)
 static int
 s_state_save (sf_store_t *store, const char *uid, const sf_fleet_state_t *st)
 {
-    char buf [29 + 8 + (4 + SF_FLEET_LEFT_MAX) * (SF_NODE_MAX + 1)];
+    char buf [29 + 8 + (4 + SF_FLEET_LEFT_MAX) * (SF_NODE_MAX + 1) + 1];
     uint8_t *p = (uint8_t *) buf;
     sf_be64_put (p, (uint64_t) S_STATE_MAGIC << 32);
     sf_be64_put (p + 4, (uint64_t) st->owner_since_ms);
@@ -456,6 +507,11 @@ s_state_save (sf_store_t *store, const char *uid, const sf_fleet_state_t *st)
         sf_be64_put ((uint8_t *) buf + at, (uint64_t) st->conflict_since_ms);
         at = s_append (buf, at + 8, st->conflict);
     }
+    uint8_t exact = (st->owner_since_exact ? S_EXACT_OWNER : 0)
+                  | (st->xfer_start_exact ? S_EXACT_XFER : 0)
+                  | (st->conflict [0] && st->conflict_since_exact ? S_EXACT_CONFLICT : 0);
+    if (exact)
+        buf [at++] = (char) exact;
     sf_key_t k;
     if (sf_key_make (&k, "n", uid))
         return -1;
@@ -1598,6 +1654,8 @@ typedef struct {
     const char *except;
     char node [SF_NODE_MAX + 1];
     int64_t since_ms;
+    bool since_exact;
+    bool exact_wanted;          //  read started_at_ms (a decode): the write path
 } s_owner_t;
 
 //  The first placement on another node that runs the stream
@@ -1611,6 +1669,17 @@ s_owner_one (const char *node, const char *name, void *arg)
     if (sf_store_get_row (o->r, node, name, &row) == 0 && row.sum.status == SF_STATUS_ACTIVE) {
         s_node_set (o->node, node);
         o->since_ms = row.sum.started_at * 1000;
+        if (!o->exact_wanted)
+            return 1;
+        //  started_at_ms is not in the summary (it is read here only, for
+        //  a stream's first state): the record has it
+        sf_stream_t s;
+        sf_stream_init (&s);
+        if (sf_row_decode (&row, &s) == 0 && s.started_at_ms > 0) {
+            o->since_ms = s.started_at_ms;
+            o->since_exact = true;
+        }
+        sf_stream_clear (&s);
         return 1;
     }
     return 0;
@@ -1681,12 +1750,13 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
         //  none (the ingest of a fresh fleet writes nothing extra); its owner
         //  is the placement that runs it, found when it matters
         if (ch->started) {
-            s_owner_t o = { &w, ch->node, "", 0 };
+            s_owner_t o = { &w, ch->node, "", 0, false, true };
             s_uid_scan (&w, uid, NULL, s_owner_one, &o);
             if (!o.node [0])
                 return 0;               //  first sighting: it lives here
             s_node_set (st.owner, o.node);
             st.owner_since_ms = o.since_ms;
+            st.owner_since_exact = o.since_exact;
         }
         else
             s_node_set (st.owner, ch->node);
@@ -1894,8 +1964,11 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     sf_fleet_change_t ch = { .node = s->node, .started = is_active, .stopped = !is_active,
                              .type = s->type, .caught_up = s_caught_up,
                              .continued = was_active && is_active && prev.started_at == s->started_at };
-    //  A start is the media server's own started_at when it knows it
-    ch.at_ms = is_active && s->started_at > 0 ? s->started_at * 1000 : s->changed_at_ms;
+    //  A start is the media server's own start when it knows it: to the
+    //  millisecond (started_at_ms), else to the second
+    ch.at_exact = is_active && s->started_at_ms > 0;
+    ch.at_ms = ch.at_exact ? s->started_at_ms
+             : is_active && s->started_at > 0 ? s->started_at * 1000 : s->changed_at_ms;
     return s_derive (store, uid, s->name, &ch);
 }
 
@@ -2010,6 +2083,7 @@ sf_fleet_node_down (sf_store_t *store, const char *node)
 typedef struct {
     s_uidlist_t *l;
     int64_t *starts;
+    bool *exact;                    //  starts [i] is started_at_ms
     size_t cap;
 } s_up_t;
 
@@ -2027,9 +2101,13 @@ s_up_row (const sf_row_t *row, void *arg)
         if (u->l->count > u->cap) {
             size_t cap = u->l->cap;
             u->starts = sf_xreallocarray (u->starts, cap, sizeof (int64_t));
+            u->exact = sf_xreallocarray (u->exact, cap, sizeof (bool));
             u->cap = cap;
         }
-        u->starts [u->l->count - 1] = s.started_at > 0 ? s.started_at * 1000 : s.changed_at_ms;
+        size_t i = u->l->count - 1;
+        u->exact [i] = s.started_at_ms > 0;
+        u->starts [i] = s.started_at_ms > 0 ? s.started_at_ms
+                      : s.started_at > 0 ? s.started_at * 1000 : s.changed_at_ms;
     }
     sf_stream_clear (&s);
     return 0;
@@ -2044,15 +2122,17 @@ sf_fleet_node_up (sf_store_t *store, const char *node)
     //  A node back with streams still running that moved away meanwhile:
     //  each is a start as the state machine sees it (a stale copy)
     s_uidlist_t l = { 0 };
-    s_up_t u = { &l, NULL, 0 };
+    s_up_t u = { &l, NULL, NULL, 0 };
     sf_store_scan_streams (&r, node, s_up_row, &u);
     int result = 0;
     for (size_t i = 0; i < l.count && result == 0; i++) {
         sf_fleet_change_t ch = { .node = node, .started = true, .at_ms = u.starts [i],
-                                 .type = SF_TYPE_PRIMARY, .continued = true };
+                                 .at_exact = u.exact [i], .type = SF_TYPE_PRIMARY,
+                                 .continued = true };
         result = s_derive (store, l.uids [i], l.names [i], &ch);
     }
     free (u.starts);
+    free (u.exact);
     s_uidlist_free (&l);
     return result;
 }
@@ -2807,7 +2887,7 @@ s_current (sf_query_ctx_t *ctx, sf_read_t *r, const char *uid, char *out, size_t
         }
         return;
     }
-    s_owner_t o = { r, "", "", 0 };
+    s_owner_t o = { r, "", "", 0, false, false };
     s_uid_scan (r, uid, NULL, s_owner_one, &o);
     if (o.node [0]) {
         snprintf (out, size, "%s", o.node);

@@ -207,6 +207,11 @@
        REPLY (35, DETAIL, "media.acodec", TEXT), NOCOL, "", "audio codec") \
     X (TOP, changed_at_ms, "changed_at_ms", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
        "the origin's wall clock (unix ms) at this record's last change; 0 unknown") \
+    X (TOP, started_at_ms, "started_at_ms", I64, 0, SF_F_FULL | SF_F_DETAIL, NOSUM, NOSORT, NOREPLY, NOCOL, "0", \
+       "when the stream last started, unix ms, where the media server tells it to the " \
+       "millisecond (docs/adapters.md); 0 unknown (an older agent, or a server that tells " \
+       "seconds): `started_at` holds the second. Migration tracking orders two starts by it " \
+       "when both have it (docs/migrations.md)") \
     X (TOP, transfer, "transfer", BOOL, 0, SF_F_DERIVED | SF_F_LISTED, NOSUM, NOSORT, \
        REPLY (6, LIST, "transfer", VAL), NOCOL, "false", \
        "derived by the controller (in replies): the stream is moving between nodes. A `put` " \

@@ -83,6 +83,13 @@ typedef struct {
     uint32_t nleft;
     char conflict [SF_NODE_MAX + 1];    //  a stale node that runs it too ("" none)
     int64_t conflict_since_ms;
+    //  Which of the times above are a media server's start to the
+    //  millisecond (started_at_ms) rather than its second (started_at) or
+    //  a change's stamp: two starts are ordered by their milliseconds only
+    //  when both are (docs/migrations.md, "Starts in the same second")
+    bool owner_since_exact;
+    bool xfer_start_exact;
+    bool conflict_since_exact;
 } sf_fleet_state_t;
 
 //  One input of the state machine: a placement change, or a node's
@@ -92,7 +99,9 @@ typedef struct {
     bool started;               //  the placement became active (or is active again on a node back up)
     bool stopped;               //  the placement stopped being active (or went)
     bool down;                  //  the node was declared down (this controller's view)
-    int64_t at_ms;              //  when (start: started_at, else the change's stamp)
+    int64_t at_ms;              //  when (start: started_at_ms, else started_at, else the
+                                //  change's stamp)
+    bool at_exact;              //  at_ms is a start to the millisecond (started_at_ms)
     uint8_t type;               //  the placement's reported type
     bool owner_running;         //  the owner's placement record says active
     bool owner_down;            //  the owner's node is down (this controller's view)

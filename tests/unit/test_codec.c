@@ -38,6 +38,7 @@ s_full_stream (sf_stream_t *s)
     s->clients = 42;
     s->bitrate_kbps = 4096;
     s->started_at = 1700000000;
+    s->started_at_ms = 1699999999876LL;
     s->reconnect_attempts = 2;
     s->reconnect_total = 9;
     sf_text_set (&s->source_url, "rtsp://10.0.0.7/cam7");
@@ -180,6 +181,8 @@ test_stream_full_round_trip_keeps_every_field (void **state)
     assert_int_equal (out.clients, 42);
     assert_int_equal (out.bitrate_kbps, 4096);
     assert_int_equal (out.started_at, 1700000000);
+    //  The start to the millisecond (issue 14): full form only
+    assert_int_equal (out.started_at_ms, 1699999999876LL);
     assert_int_equal (out.reconnect_attempts, 2);
     assert_int_equal (out.reconnect_total, 9);
     assert_string_equal (out.source_url, "rtsp://10.0.0.7/cam7");
@@ -233,6 +236,7 @@ test_stream_row_round_trip_keeps_listing_fields_only (void **state)
     assert_null (out.source_sdp);
     assert_int_equal (out.dvr.nranges, 0);
     assert_string_equal (out.playback_uuid, "");
+    assert_int_equal (out.started_at_ms, 0);
     sf_stream_clear (&in);
     sf_stream_clear (&out);
 }

@@ -574,6 +574,7 @@ typedef struct {
     int64_t changed_at_ms;
     uint64_t seq;
     int after;                  //  index of a fact that must come first (-1: none)
+    int64_t started_at_ms;      //  the media server's start to the ms (0: seconds only)
 } s_fact_t;
 //  An S_HIST fact: node is "FROM>TO", type the event's kind, changed_at_ms
 //  its time and started_at its duration
@@ -604,6 +605,7 @@ s_apply_fact (sf_store_t *store, const s_fact_t *f)
         s.status = (uint8_t) f->status;
         s.type = (uint8_t) f->type;
         s.started_at = f->started_at;
+        s.started_at_ms = f->started_at_ms;
         s.changed_at_ms = f->changed_at_ms;
         s.version = (sf_version_t) { 1, f->seq };
         assert_int_equal (sf_fleet_apply_put (store, &s), 0);
@@ -736,36 +738,36 @@ test_every_order_of_an_early_takeover (void **state)
     //  A runs cam from 100 s; A's agent dies; B's standby takes it over at
     //  200 s while A is only suspect, before or after A is declared down
     const s_fact_t facts [] = {
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200100, 1, -1 },
-        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200100, 1, -1, 0 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1, 0 },
     };
     const char *want = "failover A>B 200000 0; current=B A=M B=";
     assert_int_equal (s_every_order (facts, 3, NULL, 0, want), 6);
     //  A comes back with the stream still running: flagged conflict on
     //  both, one conflict event, B stays current; A's stop clears it
     const s_fact_t back [] = {
-        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
     };
     assert_int_equal (s_every_order (facts, 3, back, 1,
                       "conflict B>A 200000 0;failover A>B 200000 0; current=B A=MC B=C"), 6);
     //  ... whether A's agent says so again (a snapshot: the same record) or not
     const s_fact_t again [] = {
-        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
-        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 2, -1 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
+        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 2, -1, 0 },
     };
     assert_int_equal (s_every_order (facts, 3, again, 2,
                       "conflict B>A 200000 0;failover A>B 200000 0; current=B A=MC B=C"), 6);
     const s_fact_t stop [] = {
-        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
-        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 400000, 3, -1 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 400000, 3, -1, 0 },
     };
     assert_int_equal (s_every_order (facts, 3, stop, 2,
                       "conflict B>A 200000 0;failover A>B 200000 0; current=B A=M B="), 6);
     //  B stops instead while A's stale copy runs: the stream lives on A again
     const s_fact_t bstop [] = {
-        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
-        { "B-stop", S_PUT, "B", SF_STATUS_SUSPEND, SF_TYPE_SECONDARY, 0, 500000, 2, -1 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
+        { "B-stop", S_PUT, "B", SF_STATUS_SUSPEND, SF_TYPE_SECONDARY, 0, 500000, 2, -1, 0 },
     };
     assert_int_equal (s_every_order (facts, 3, bstop, 2,
                       "returned B>A 500000 300000;conflict B>A 200000 0;failover A>B 200000 0; "
@@ -788,15 +790,15 @@ test_every_order_of_a_takeover_within_a_second (void **state)
     s_silent_ms = 200300;
     //  A's record first; B's start and A's death in either order
     const s_fact_t a_first [] = {
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1 },
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, 0 },
-        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, 0, 0 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1, 0 },
     };
     //  A's record learned after A was declared down
     const s_fact_t a_late [] = {
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, -1 },
-        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1 },
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 1 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, -1, 0 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1, 0 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 1, 0 },
     };
     const s_fact_t *sets [] = { a_first, a_late };
     const char *failover = "failover A>B 200000 0; current=B A=M B=";
@@ -804,19 +806,19 @@ test_every_order_of_a_takeover_within_a_second (void **state)
     //  A comes back with the stream still running, whether its agent says
     //  so again (the same record) or not, before or after; A's stop ends it
     const s_fact_t back [] = {
-        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
     };
     const s_fact_t up_again [] = {
-        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
-        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 2, -1 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
+        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 2, -1, 0 },
     };
     const s_fact_t again_up [] = {
-        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 2, -1 },
-        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
+        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 2, -1, 0 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
     };
     const s_fact_t stop [] = {
-        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1 },
-        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 400000, 3, -1 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 400000, 3, -1, 0 },
     };
     for (int i = 0; i < 2; i++) {
         assert_int_equal (s_every_order (sets [i], 3, NULL, 0, failover), 3);
@@ -830,14 +832,92 @@ test_every_order_of_a_takeover_within_a_second (void **state)
     //  it from 199.9 s, its agent was away, nginx started it again at
     //  200.9 s) is no stale copy: a transfer back to A, as in any second
     const s_fact_t anew [] = {
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 199, 199900, 1, -1 },
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, 0 },
-        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, 1 },
-        { "A-anew", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200900, 2, 2 },
-        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, 3 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 199, 199900, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, 0, 0 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, 1, 0 },
+        { "A-anew", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200900, 2, 2, 0 },
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, 3, 0 },
     };
     assert_int_equal (s_every_order (anew, 5, NULL, 0, "transfer_stuck B>A 320000 120000;failover A>B 200000 0;"
                       "transfer_started B>A 200000 0; current=B A=T B=T"), 1);
+    s_silent_ms = 150000;
+    sf_fleet_set_liveness (NULL, NULL);
+}
+
+//  The same takeover within a second, told by agents that report the
+//  media server's start to the millisecond (started_at_ms): A started cam
+//  at 200.1 s, went silent at 200.3 s, B's standby took it at 200.7 s. The
+//  milliseconds order the starts, so every order of the facts ends the
+//  same: also B's record first and A's while A is still heard from, the
+//  order the second cannot tell (it derived a transfer B -> A)
+static void
+test_every_order_of_a_takeover_within_a_second_by_ms (void **state)
+{
+    sf_fleet_set_liveness (s_test_live, NULL);
+    s_silent_ms = 200300;
+    const s_fact_t facts [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200150, 1, -1, 200100 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200750, 1, -1, 200700 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1, 0 },
+    };
+    //  While A is heard from: a transfer from A, timed at B's start, in both
+    //  orders of the records
+    assert_int_equal (s_every_order (facts, 2, NULL, 0,
+                      "transfer_stuck A>B 320700 120000;transfer_started A>B 200700 0; "
+                      "current=A A=T B=T"), 2);
+    //  A declared down at any point: one failover, timed at the takeover
+    assert_int_equal (s_every_order (facts, 3, NULL, 0,
+                      "failover A>B 200700 0; current=B A=M B="), 6);
+    //  A back with its stale copy: a conflict, not a transfer back to A
+    const s_fact_t back [] = {
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
+        { "A-again", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200150, 2, -1, 200100 },
+    };
+    const char *conflict = "conflict B>A 200700 0;failover A>B 200700 0; current=B A=MC B=C";
+    assert_int_equal (s_every_order (facts, 3, back, 1, conflict), 6);
+    assert_int_equal (s_every_order (facts, 3, back, 2, conflict), 6);
+    const s_fact_t stop [] = {
+        { "A-up", S_UP, "A", 0, 0, 0, 0, 0, -1, 0 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 400000, 3, -1, 0 },
+    };
+    assert_int_equal (s_every_order (facts, 3, stop, 2,
+                      "conflict B>A 200700 0;failover A>B 200700 0; current=B A=M B="), 6);
+    //  The reverse (B started first, at 200.1 s, A at 200.7 s, both heard
+    //  from): a transfer from B, in both orders
+    const s_fact_t reverse [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200750, 1, -1, 200700 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200150, 1, -1, 200100 },
+    };
+    assert_int_equal (s_every_order (reverse, 2, NULL, 0,
+                      "transfer_stuck B>A 320700 120000;transfer_started B>A 200700 0; "
+                      "current=B A=T B=T"), 2);
+    s_silent_ms = 150000;
+    sf_fleet_set_liveness (NULL, NULL);
+}
+
+//  An old agent on A (seconds only) and a new one on B (milliseconds): the
+//  starts are ordered by their seconds, as before started_at_ms, since A's
+//  second may hold a start after B's
+static void
+test_a_start_without_ms_falls_back_to_the_second (void **state)
+{
+    sf_fleet_set_liveness (s_test_live, NULL);
+    s_silent_ms = 200300;
+    const s_fact_t a_first [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200750, 1, 0, 200700 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1, 0 },
+    };
+    assert_int_equal (s_every_order (a_first, 3, NULL, 0, "failover A>B 200700 0; current=B A=M B="), 3);
+    //  B's record first, A's while A is heard from: the second cannot tell
+    //  them apart, and the first one learned stays the owner
+    const s_fact_t b_first [] = {
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200750, 1, -1, 200700 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 0, 0 },
+    };
+    assert_int_equal (s_every_order (b_first, 2, NULL, 0,
+                      "transfer_stuck B>A 320000 120000;transfer_started B>A 200000 0; "
+                      "current=B A=T B=T"), 1);
     s_silent_ms = 150000;
     sf_fleet_set_liveness (NULL, NULL);
 }
@@ -850,19 +930,19 @@ test_every_order_of_a_migration (void **state)
     //  each origin's records arrive in its own order (A's stop after its
     //  start), the origins interleave in every way
     const s_fact_t facts [] = {
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1 },
-        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 0 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1, 0 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 0, 0 },
     };
     assert_int_equal (s_every_order (facts, 3, NULL, 0,
                       "migrated A>B 205500 5500;transfer_started A>B 200000 0; current=B A=M B="), 3);
     //  the same with B's standby, and A declared down after it stopped the
     //  stream: an orderly move stays a migration
     const s_fact_t down [] = {
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200100, 1, -1 },
-        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 0 },
-        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, 2 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200100, 1, -1, 0 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 0, 0 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, 2, 0 },
     };
     assert_int_equal (s_every_order (down, 4, NULL, 0,
                       "migrated A>B 205500 5500;transfer_started A>B 200000 0; current=B A=M B="), 4);
@@ -871,9 +951,9 @@ test_every_order_of_a_migration (void **state)
     //  is declared down it stays a transfer (stuck in the end)
     s_silent_ms = 300000;
     const s_fact_t late [] = {
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1 },
-        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, 1 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1, 0 },
+        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, 1, 0 },
     };
     assert_int_equal (s_every_order (late, 3, NULL, 0,
                       "transfer_stuck A>B 320000 120000;transfer_started A>B 200000 0; current=A A=T B=T"), 3);
@@ -893,12 +973,12 @@ test_every_order_of_a_catch_up (void **state)
     //  would tell of a move B -> A that never was (returned, or a transfer
     //  and returned): caught up, not observed, they derive no event.
     const s_fact_t facts [] = {
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 0 },
-        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 1 },
-        { "B-stopped", S_CAUGHT, "B", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 305500, 3, 2 },
-        { "C-stopped", S_CAUGHT, "C", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 405500, 2, 2 },
-        { "A-back", S_CAUGHT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 400, 400100, 3, 2 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 0, 0 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 1, 0 },
+        { "B-stopped", S_CAUGHT, "B", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 305500, 3, 2, 0 },
+        { "C-stopped", S_CAUGHT, "C", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 405500, 2, 2, 0 },
+        { "A-back", S_CAUGHT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 400, 400100, 3, 2, 0 },
     };
     assert_int_equal (s_every_order (facts, 6, NULL, 0,
                       "migrated A>B 205500 5500;transfer_started A>B 200000 0; "
@@ -907,11 +987,11 @@ test_every_order_of_a_catch_up (void **state)
     //  theirs, and C, which the stream left too, is migrated here as there.
     //  Then B starts cam again, observed: a transfer from A, where it lives
     const s_fact_t tail [] = {
-        { "hist-1", S_HIST, "B>C", 0, SF_EV_TRANSFER_STARTED, 0, 300000, 0, -1 },
-        { "hist-2", S_HIST, "B>C", 0, SF_EV_MIGRATED, 5500, 305500, 0, -1 },
-        { "hist-3", S_HIST, "C>A", 0, SF_EV_TRANSFER_STARTED, 0, 400000, 0, -1 },
-        { "hist-4", S_HIST, "C>A", 0, SF_EV_RETURNED, 5500, 405500, 0, -1 },
-        { "B-again", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 500, 500100, 4, -1 },
+        { "hist-1", S_HIST, "B>C", 0, SF_EV_TRANSFER_STARTED, 0, 300000, 0, -1, 0 },
+        { "hist-2", S_HIST, "B>C", 0, SF_EV_MIGRATED, 5500, 305500, 0, -1, 0 },
+        { "hist-3", S_HIST, "C>A", 0, SF_EV_TRANSFER_STARTED, 0, 400000, 0, -1, 0 },
+        { "hist-4", S_HIST, "C>A", 0, SF_EV_RETURNED, 5500, 405500, 0, -1, 0 },
+        { "B-again", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 500, 500100, 4, -1, 0 },
     };
     assert_int_equal (s_every_order (facts, 6, tail, 5,
                       "transfer_stuck A>B 620000 120000;transfer_started A>B 500000 0;"
@@ -943,18 +1023,18 @@ test_every_order_after_the_witnesses_history (void **state)
     //  to where they left it. The records that follow, in every order,
     //  derive nothing: no move B -> A
     const s_fact_t facts [] = {
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1 },
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 0 },
-        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 1 },
-        { "hist-B>C", S_HIST, "B>C", 0, SF_EV_MIGRATED, 5500, 305500, 0, 2 },
-        { "hist-C>A", S_HIST, "C>A", 0, SF_EV_RETURNED, 5500, 405500, 0, 3 },
-        { "B-stopped", S_PUT, "B", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 305500, 3, 4 },
-        { "C-stopped", S_PUT, "C", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 405500, 2, 4 },
-        { "A-back", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 400, 400100, 3, 4 },
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 0, 0 },
+        { "A-stop", S_PUT, "A", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 205500, 2, 1, 0 },
+        { "hist-B>C", S_HIST, "B>C", 0, SF_EV_MIGRATED, 5500, 305500, 0, 2, 0 },
+        { "hist-C>A", S_HIST, "C>A", 0, SF_EV_RETURNED, 5500, 405500, 0, 3, 0 },
+        { "B-stopped", S_PUT, "B", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 305500, 3, 4, 0 },
+        { "C-stopped", S_PUT, "C", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 405500, 2, 4, 0 },
+        { "A-back", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 400, 400100, 3, 4, 0 },
     };
     const s_fact_t tail [] = {
-        { "hist-1", S_HIST, "B>C", 0, SF_EV_TRANSFER_STARTED, 0, 300000, 0, -1 },
-        { "hist-3", S_HIST, "C>A", 0, SF_EV_TRANSFER_STARTED, 0, 400000, 0, -1 },
+        { "hist-1", S_HIST, "B>C", 0, SF_EV_TRANSFER_STARTED, 0, 300000, 0, -1, 0 },
+        { "hist-3", S_HIST, "C>A", 0, SF_EV_TRANSFER_STARTED, 0, 400000, 0, -1, 0 },
     };
     const char *want = "returned C>A 405500 5500;transfer_started C>A 400000 0;"
                        "migrated B>C 305500 5500;transfer_started B>C 300000 0;"
@@ -963,17 +1043,17 @@ test_every_order_after_the_witnesses_history (void **state)
     //  A controller that joins afterwards (no state, no records yet) learns
     //  the moves oldest first, then the records: the same state
     const s_fact_t late [] = {
-        { "hist-A>B", S_HIST, "A>B", 0, SF_EV_MIGRATED, 5500, 205500, 0, -1 },
-        { "hist-B>C", S_HIST, "B>C", 0, SF_EV_MIGRATED, 5500, 305500, 0, 0 },
-        { "hist-C>A", S_HIST, "C>A", 0, SF_EV_RETURNED, 5500, 405500, 0, 1 },
-        { "B-stopped", S_PUT, "B", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 305500, 3, 2 },
-        { "C-stopped", S_PUT, "C", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 405500, 2, 2 },
-        { "A-back", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 400, 400100, 3, 2 },
+        { "hist-A>B", S_HIST, "A>B", 0, SF_EV_MIGRATED, 5500, 205500, 0, -1, 0 },
+        { "hist-B>C", S_HIST, "B>C", 0, SF_EV_MIGRATED, 5500, 305500, 0, 0, 0 },
+        { "hist-C>A", S_HIST, "C>A", 0, SF_EV_RETURNED, 5500, 405500, 0, 1, 0 },
+        { "B-stopped", S_PUT, "B", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 305500, 3, 2, 0 },
+        { "C-stopped", S_PUT, "C", SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 405500, 2, 2, 0 },
+        { "A-back", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 400, 400100, 3, 2, 0 },
     };
     const s_fact_t late_tail [] = {
-        { "hist-0", S_HIST, "A>B", 0, SF_EV_TRANSFER_STARTED, 0, 200000, 0, -1 },
-        { "hist-1", S_HIST, "B>C", 0, SF_EV_TRANSFER_STARTED, 0, 300000, 0, -1 },
-        { "hist-3", S_HIST, "C>A", 0, SF_EV_TRANSFER_STARTED, 0, 400000, 0, -1 },
+        { "hist-0", S_HIST, "A>B", 0, SF_EV_TRANSFER_STARTED, 0, 200000, 0, -1, 0 },
+        { "hist-1", S_HIST, "B>C", 0, SF_EV_TRANSFER_STARTED, 0, 300000, 0, -1, 0 },
+        { "hist-3", S_HIST, "C>A", 0, SF_EV_TRANSFER_STARTED, 0, 400000, 0, -1, 0 },
     };
     assert_int_equal (s_every_order (late, 6, late_tail, 3, want), 6);
     sf_fleet_set_liveness (NULL, NULL);
@@ -1798,6 +1878,8 @@ main (void)
         cmocka_unit_test (test_open_transfer_turns_stuck_at_query_time),
         cmocka_unit_test (test_every_order_of_an_early_takeover),
         cmocka_unit_test (test_every_order_of_a_takeover_within_a_second),
+        cmocka_unit_test (test_every_order_of_a_takeover_within_a_second_by_ms),
+        cmocka_unit_test (test_a_start_without_ms_falls_back_to_the_second),
         cmocka_unit_test (test_every_order_of_a_migration),
         cmocka_unit_test (test_every_order_of_a_catch_up),
         cmocka_unit_test (test_every_order_after_the_witnesses_history),
