@@ -78,6 +78,9 @@ const char *sf_jv_str (json_t *obj, const char *key);
 //  Unix seconds from an RFC 3339 / ISO 8601 text (fractions, Z or +hh:mm);
 //  0 when it is not one
 int64_t sf_jv_rfc3339 (const char *text);
+//  The same in unix ms, with the fraction's ms (a text without one is a
+//  whole second); 0 when it is not one
+int64_t sf_jv_rfc3339_ms (const char *text);
 //  A time field in unix seconds, ms (anything above 1e11) or RFC 3339; 0 if none
 int64_t sf_jv_time (json_t *obj, const char *key);
 //  The object at a dotted path ("stats.media_info"), NULL if absent

@@ -285,9 +285,12 @@ sf_jv_str (json_t *obj, const char *key)
     return json_is_string (v) ? json_string_value (v) : NULL;
 }
 
-int64_t
-sf_jv_rfc3339 (const char *text)
+//  Unix seconds of an RFC 3339 text and, in *ms, the milliseconds of its
+//  fraction (0 without one); 0 when it is not one
+static int64_t
+s_rfc3339 (const char *text, int64_t *ms)
 {
+    *ms = 0;
     if (!text)
         return 0;
     struct tm tm = { 0 };
@@ -297,13 +300,37 @@ sf_jv_rfc3339 (const char *text)
     if (!rest)
         return 0;
     int64_t t = (int64_t) timegm (&tm);
-    //  Fractions are dropped; a zone offset after them moves the time
-    while (*rest == '.' || (*rest >= '0' && *rest <= '9'))
+    //  A fraction's first three digits are the ms; a zone offset after it
+    //  moves the time
+    int digits = 0;
+    if (*rest == '.')
         rest++;
+    while (*rest >= '0' && *rest <= '9') {
+        if (digits++ < 3)
+            *ms = *ms * 10 + (*rest - '0');
+        rest++;
+    }
+    for (; digits > 0 && digits < 3; digits++)
+        *ms *= 10;
     int sh, sm;
     if ((*rest == '+' || *rest == '-') && sscanf (rest + 1, "%2d:%2d", &sh, &sm) == 2)
         t += (*rest == '+' ? -1 : 1) * (sh * 3600 + sm * 60);
     return t;
+}
+
+int64_t
+sf_jv_rfc3339 (const char *text)
+{
+    int64_t ms;
+    return s_rfc3339 (text, &ms);
+}
+
+int64_t
+sf_jv_rfc3339_ms (const char *text)
+{
+    int64_t ms;
+    int64_t t = s_rfc3339 (text, &ms);
+    return t ? t * 1000 + ms : 0;
 }
 
 int64_t

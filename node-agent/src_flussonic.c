@@ -145,6 +145,9 @@ sf_flussonic_stream (json_t *item, int64_t now_s, sf_stream_t *s, sf_flussonic_s
         int64_t lifetime_ms = sf_jv_int (stats, "lifetime", -1);
         s->started_at = started_ms > 0 ? started_ms / 1000
                       : lifetime_ms >= 0 ? now_s - lifetime_ms / 1000 : 0;
+        //  The server's own start is utc_ms: to the ms (lifetime counts
+        //  from our clock, in seconds: no)
+        s->started_at_ms = started_ms > 0 ? started_ms : 0;
     }
     s->reconnect_attempts = sf_jv_u32 (stats, "retry_count");
     s_media (json_object_get (sf_jv_path (stats, "media_info"), "tracks"), s);

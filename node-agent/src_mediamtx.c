@@ -165,8 +165,13 @@ sf_mediamtx_path (json_t *item, sf_stream_t *s, sf_mediamtx_path_t *x)
         s->status = SF_STATUS_ERROR;        //  the filler plays: the camera is gone
     else
         s->status = json_is_object (source) ? SF_STATUS_STARTING : SF_STATUS_SUSPEND;
-    if (online)
-        s->started_at = sf_jv_time (item, has_online ? "onlineTime" : "readyTime");
+    if (online) {
+        const char *since = has_online ? "onlineTime" : "readyTime";
+        s->started_at = sf_jv_time (item, since);
+        //  MediaMTX writes times as Go's RFC3339Nano (trailing zeros of the
+        //  fraction dropped): a text is the start to the ms
+        s->started_at_ms = sf_jv_rfc3339_ms (sf_jv_str (item, since));
+    }
     json_t *readers = json_object_get (item, "readers");
     s->clients = json_is_array (readers) ? (uint32_t) json_array_size (readers) : 0;
     //  tracks2 (v1.17) has codec properties; tracks is the older label list

@@ -5,8 +5,10 @@
       bitrate   bw_in / 1000; while nginx's bw_in is still 0 (it averages
                 over ~10 s), the bytes_in delta since the previous poll;
       clients   nclients less the publisher;
-      uptime    started_at = now - time, held steady across polls so that
-                rounding does not turn into a change every second;
+      uptime    started_at_ms = now - time (ms; the stat page's <time> is
+                the stream's age in ms), started_at its second (rounded),
+                both held steady across polls so that rounding and the
+                fetch's latency do not turn into a change every second;
       status    publishing and active -> active, publishing -> starting,
                 neither -> suspend;
       audio     the stream's meta has an audio codec.
@@ -278,6 +280,7 @@ sf_nginx_stat_clear (sf_nginx_stat_t *stat)
 typedef struct {
     char name [SF_NAME_MAX + 1];
     int64_t started_at;
+    int64_t started_at_ms;
     uint64_t bytes_in;
     int64_t bytes_at_ms;            //  monotonic, 0 = no sample
     uint32_t bitrate_kbps;
@@ -440,11 +443,17 @@ s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns
     if (ns->has_audio)
         s->functions |= SF_FN_AUDIO;
 
-    //  Uptime: a new start moves started_at by more than rounding can
-    int64_t started = ns->publishing ? (now_ms - ns->time_ms + 500) / 1000 : 0;
-    if (k && k->started_at && started && llabs (started - k->started_at) <= 2)
+    //  Uptime: a new start moves started_at by more than rounding can.
+    //  <time> is ms, so the start is known to the ms (less the fetch's
+    //  latency): what migration tracking orders two starts in one second by
+    int64_t started_ms = ns->publishing ? now_ms - ns->time_ms : 0;
+    int64_t started = ns->publishing ? (started_ms + 500) / 1000 : 0;
+    if (k && k->started_at && started && llabs (started - k->started_at) <= 2) {
         started = k->started_at;
+        started_ms = k->started_at_ms;
+    }
     s->started_at = started;
+    s->started_at_ms = started_ms;
 
     uint32_t kbps = (uint32_t) (ns->bw_in / 1000);
     if (!kbps && k && k->bytes_at_ms && ns->bytes_in >= k->bytes_in && mono_ms > k->bytes_at_ms)
@@ -452,6 +461,7 @@ s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns
     s->bitrate_kbps = ns->publishing ? kbps : 0;
     if (k) {
         k->started_at = started;
+        k->started_at_ms = started_ms;
         k->bytes_in = ns->bytes_in;
         k->bytes_at_ms = mono_ms;
         k->bitrate_kbps = s->bitrate_kbps;
@@ -496,7 +506,7 @@ s_poll (void *state, sf_streamset_t *set)
         SF_STRSET (s->uid, k->name);
         s->status = SF_STATUS_SUSPEND;
         s_rtmp_link (self, s, *k->app ? k->app : self->cfg.rtmp_app);
-        k->started_at = 0;
+        k->started_at = k->started_at_ms = 0;
         k->bytes_at_ms = 0;
         k->bitrate_kbps = 0;
     }

@@ -214,6 +214,19 @@ s_tick (s_sim_t *self, int64_t now)
     }
 }
 
+//  The millisecond of a simulated start within its second: from the name
+//  and the second (FNV-1a), not from the generator, so that a simulation
+//  stays the same tick for tick, and two nodes' starts in one second differ
+static int64_t
+s_start_ms (const s_sim_stream_t *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const char *p = s->name; *p; p++)
+        h = (h ^ (uint8_t) *p) * 1099511628211ULL;
+    h = (h ^ (uint64_t) s->started_at) * 1099511628211ULL;
+    return s->started_at * 1000 + (int64_t) (h % 1000);
+}
+
 static void
 s_fill (s_sim_t *self, const s_sim_stream_t *s, sf_stream_t *out, int64_t now)
 {
@@ -223,6 +236,7 @@ s_fill (s_sim_t *self, const s_sim_stream_t *s, sf_stream_t *out, int64_t now)
     out->clients = s->clients;
     out->bitrate_kbps = s->bitrate_kbps;
     out->started_at = s->status == SF_STATUS_ACTIVE ? s->started_at : 0;
+    out->started_at_ms = s->status == SF_STATUS_ACTIVE ? s_start_ms (s) : 0;
     out->reconnect_attempts = s->attempts;
     out->reconnect_total = s->total;
     out->ping_ms = 5 + (int32_t) (s->bitrate_kbps % 40);

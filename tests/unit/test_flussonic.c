@@ -43,6 +43,7 @@ test_current (void **state)
     assert_int_equal (s.bitrate_kbps, 2200);                //  input_bitrate, kbit/s
     assert_int_equal (s.clients, 5);
     assert_int_equal (s.started_at, 1764590100);            //  utc_ms -> s
+    assert_int_equal (s.started_at_ms, 1764590100500LL);    //  utc_ms as it is
     assert_int_equal (s.reconnect_attempts, 2);             //  retry_count
     assert_true (s.functions & SF_FN_AUDIO);
     assert_true (s.functions & SF_FN_DVR);
@@ -93,6 +94,7 @@ test_before_23_09 (void **state)
     assert_int_equal (s.clients, 2);                        //  client_count
     assert_int_equal (s.bitrate_kbps, 900);
     assert_int_equal (s.started_at, NOW - 3600);            //  lifetime in ms
+    assert_int_equal (s.started_at_ms, 0);                  //  from our second: not to the ms
     assert_true (s.functions & SF_FN_AUDIO);
     assert_int_equal (x.active_input, -1);
     assert_string_equal (s.source_url, "rtmp://10.2.0.1/live/old");

@@ -46,6 +46,7 @@ test_v1_2 (void **state)
     assert_string_equal (it.stream.name, "cam-old");
     assert_int_equal (it.stream.status, SF_STATUS_ACTIVE);
     assert_int_equal (it.stream.started_at, 1697788800);        //  readyTime, fraction dropped
+    assert_int_equal (it.stream.started_at_ms, 1697788800123LL); //  ... but for the ms
     assert_int_equal (it.stream.clients, 0);
     assert_false (it.stream.functions & SF_FN_AUDIO);
     assert_string_equal (it.stream.media.vcodec, "H264");
@@ -62,6 +63,7 @@ test_v1_15 (void **state)
     s_map ("paths_v1.15.json", 0, &it);
     assert_int_equal (it.stream.status, SF_STATUS_ACTIVE);
     assert_int_equal (it.stream.started_at, 1762070400);        //  10:00+02:00 = 08:00Z
+    assert_int_equal (it.stream.started_at_ms, 1762070400000LL);
     assert_int_equal (it.stream.clients, 2);
     assert_true (it.stream.functions & SF_FN_AUDIO);            //  "MPEG-4 Audio"
     assert_string_equal (it.stream.media.acodec, "MPEG-4 Audio");
@@ -87,6 +89,7 @@ test_v1_16 (void **state)
     s_map ("paths_v1.16.json", 0, &it);
     assert_int_equal (it.stream.status, SF_STATUS_ACTIVE);
     assert_int_equal (it.stream.started_at, 1768478405);        //  onlineTime, not readyTime
+    assert_int_equal (it.stream.started_at_ms, 1768478405000LL);
     assert_true (it.stream.functions & SF_FN_AUDIO);            //  Opus
     assert_string_equal (it.stream.media.vcodec, "H265");
     assert_int_equal (it.stream.clients, 1);

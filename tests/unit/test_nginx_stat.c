@@ -234,6 +234,50 @@ test_uptime_steady (void **state)
     sf_streamset_clear (&set);
 }
 
+//  <time> is the stream's age in ms: the start is known to the ms
+//  (started_at_ms = now - time, less the fetch's latency), held steady like
+//  started_at (its rounded second), new on a restart, 0 once stopped
+static void
+test_start_to_the_millisecond (void **state)
+{
+    s_ctx_t *ctx = *state;
+    sf_streamset_t set;
+    sf_streamset_init (&set);
+    char *page = s_page ("cam", 300000, 1, 1, true, 61234);
+    fx_route (ctx->fx, "/stat", page);
+    free (page);
+    int64_t before = sf_now_ms ();
+    assert_int_equal (s_poll (ctx, &set), 0);
+    int64_t after = sf_now_ms ();
+    int64_t started_ms = set.items [0].started_at_ms;
+    //  The poll reads its clock after the page came: at most the fetch's
+    //  time later than nginx's moment
+    assert_true (started_ms >= before - 61234 && started_ms <= after - 61234);
+    assert_int_equal (set.items [0].started_at, (started_ms + 500) / 1000);
+    usleep (300 * 1000);
+    page = s_page ("cam", 300000, 2, 1, true, 61234 + 250);
+    fx_route (ctx->fx, "/stat", page);
+    free (page);
+    assert_int_equal (s_poll (ctx, &set), 0);
+    assert_int_equal (set.items [0].started_at_ms, started_ms);
+    //  A restart: time back near 0
+    page = s_page ("cam", 300000, 3, 1, true, 40);
+    fx_route (ctx->fx, "/stat", page);
+    free (page);
+    before = sf_now_ms ();
+    assert_int_equal (s_poll (ctx, &set), 0);
+    after = sf_now_ms ();
+    assert_true (set.items [0].started_at_ms >= before - 40 && set.items [0].started_at_ms <= after - 40);
+    //  Stopped (not publishing): no start
+    page = s_page ("cam", 0, 4, 0, false, 0);
+    fx_route (ctx->fx, "/stat", page);
+    free (page);
+    assert_int_equal (s_poll (ctx, &set), 0);
+    assert_int_equal (set.items [0].status, SF_STATUS_SUSPEND);
+    assert_int_equal (set.items [0].started_at_ms, 0);
+    sf_streamset_clear (&set);
+}
+
 //  A publisher that stops: its stream stays listed, suspended, with no
 //  clients, bitrate or uptime
 static void
@@ -338,6 +382,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_poll_maps_records, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bitrate_fallback, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_uptime_steady, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_start_to_the_millisecond, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stopped_stream_suspends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poll_failures, s_setup, s_teardown),
         cmocka_unit_test (test_refused_connection),

@@ -120,6 +120,12 @@ test_runner_enriches (void **state)
             in += set.items [i].bitrate_kbps;
             out += (uint64_t) set.items [i].bitrate_kbps * set.items [i].clients;
         }
+        //  A simulated start is known to the ms, within its second
+        int64_t ms = set.items [i].started_at_ms;
+        if (set.items [i].status == SF_STATUS_ACTIVE)
+            assert_int_equal (ms / 1000, set.items [i].started_at);
+        else
+            assert_int_equal (ms, 0);
     }
     assert_true (in > 0);
     assert_int_equal (set.node.in_kbps, in);
