@@ -10,7 +10,8 @@
     Determinism. Controllers apply the same records in different
     interleavings across origins (and, after a partition, in a burst), so the
     decisions compare times carried in the records, not the order in which
-    they arrived: a placement that started (started_at) before the owner
+    they arrived: a placement that started (started_at_ms, or started_at's
+    second from agents and servers that do not tell the ms) before the owner
     stopped (changed_at_ms of the change that stopped it) overlapped it, even
     when its record arrives after the stop. Events are stored under their
     identity (time, kind, uid, from, to), so one event derived twice, or

@@ -5,9 +5,9 @@
 
     Everything is derived from the stored (replicated) placement records, by
     uid across nodes, with times taken from the records themselves (the
-    agent's changed_at_ms, the media server's started_at), never from the
-    controller's clock, so every controller that applies the same records
-    derives the same events under the same idempotent keys
+    agent's changed_at_ms, the media server's started_at_ms or started_at),
+    never from the controller's clock, so every controller that applies the
+    same records derives the same events under the same idempotent keys
     (docs/migrations.md explains the states, the events and the choices).
 
     Three layers:
