@@ -850,6 +850,11 @@ sf_alerts_unstored (sf_alerts_t *self)
     return self->store && self->ep_dirty;
 }
 
+//  A transaction is stored whole or not at all (sf_store.h): after one
+//  failed write none of this call's writes will be stored, so the flags are
+//  cleared only when every write went in. A commit that fails after a good
+//  call is sf_alerts_store_lost's (the writer tells it). The failure itself
+//  is the commit's to log (the writer names ENOSPC and the data directory).
 int
 sf_alerts_store (sf_alerts_t *self)
 {
@@ -863,26 +868,30 @@ sf_alerts_store (sf_alerts_t *self)
         if (!e->dirty)
             continue;
         sf_key_t k;
-        if (sf_key_make (&k, "n", e->id) == 0) {
-            msgpack_sbuffer_clear (&sb);
-            msgpack_packer pk;
-            msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-            s_pack_episode (&pk, e);
-            rc = sf_store_put (self->store, SF_DB_ALERTS, &k, sb.data, sb.size);
-        }
-        e->dirty = false;
+        if (sf_key_make (&k, "n", e->id))
+            continue;           //  cannot be: ids are bounded below SF_KEY_MAX
+        msgpack_sbuffer_clear (&sb);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+        s_pack_episode (&pk, e);
+        rc = sf_store_put (self->store, SF_DB_ALERTS, &k, sb.data, sb.size);
     }
     //  The last transaction was stored (or sf_alerts_store_lost took its deletes back)
-    zlistx_purge (self->ep_gone_staged);
+    if (rc == 0)
+        zlistx_purge (self->ep_gone_staged);
     for (const char *id = zlistx_first (self->ep_gone); id && !rc; id = zlistx_next (self->ep_gone)) {
         sf_key_t k;
         if (sf_key_make (&k, "n", id) == 0 && sf_store_del (self->store, SF_DB_ALERTS, &k) < 0)
             rc = -1;
     }
-    char *id;
-    while ((id = zlistx_detach (self->ep_gone, NULL)))
-        zlistx_add_end (self->ep_gone_staged, id);
-    self->ep_dirty = false;
+    if (rc == 0) {
+        for (s_episode_t *e = zhashx_first (self->episodes); e; e = zhashx_next (self->episodes))
+            e->dirty = false;
+        char *id;
+        while ((id = zlistx_detach (self->ep_gone, NULL)))
+            zlistx_add_end (self->ep_gone_staged, id);
+        self->ep_dirty = false;
+    }
     pthread_mutex_unlock (&self->lock);
     msgpack_sbuffer_destroy (&sb);
     return rc;

@@ -123,7 +123,9 @@ size_t sf_alerts_rule_count (sf_alerts_t *self);
 //  history kept in it (SF_DB_ALERTS) is loaded
 void sf_alerts_set_store (sf_alerts_t *self, sf_store_t *store);
 //  Writes the alert episodes changed since the last call into the store's
-//  open write transaction (the ingest thread, after sf_alerts_tick). 0 or -1.
+//  open write transaction (the ingest thread, after sf_alerts_tick). 0, or
+//  -1 when a write failed (no transaction open, a full map or disk): then
+//  nothing of the call counts as stored, and the next call writes it all.
 int sf_alerts_store (sf_alerts_t *self);
 //  Whether episodes changed since sf_alerts_store (ingest thread)
 bool sf_alerts_unstored (sf_alerts_t *self);

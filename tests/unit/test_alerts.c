@@ -791,6 +791,90 @@ test_history_kept_in_the_store (void **state)
     fx_fleet_destroy (&fx);
 }
 
+//  Fills the open transaction past the fixture's map (16 MiB): its later
+//  writes fail and its commit does
+static void
+s_fill_map (sf_store_t *store)
+{
+    static char junk [64 * 1024];
+    memset (junk, 'x', sizeof (junk));
+    for (int i = 0; i < 1024; i++) {
+        char name [32];
+        snprintf (name, sizeof (name), "junk-%04d", i);
+        sf_key_t k;
+        assert_int_equal (sf_key_make (&k, "n", name), 0);
+        if (sf_store_put (store, SF_DB_WEBHOOKS, &k, junk, sizeof (junk)))
+            return;
+    }
+    fail_msg ("the map never filled");
+}
+
+static size_t
+s_stored_episodes (sf_store_t *store)
+{
+    sf_read_t r;
+    size_t n = 0;
+    assert_int_equal (sf_store_read_begin (store, &r), 0);
+    sf_store_count (&r, SF_DB_ALERTS, &n);
+    sf_store_read_end (&r);
+    return n;
+}
+
+//  A store of the episodes whose writes fail (the transaction already
+//  failed: a full map or disk) returns -1 and keeps every episode to store:
+//  the next store writes them all, and a restart finds them. Before, the
+//  failed store cleared the flags and nothing was written again.
+static void
+test_a_failed_store_keeps_the_episodes_unstored (void **state)
+{
+    fx_fleet_t fx;
+    assert_int_equal (fx_fleet_init (&fx), 0);
+    s_seen_t seen;
+    sf_alerts_t *a = s_new (RULE_CAM, &seen);
+    sf_alerts_set_store (a, fx.store);
+    s_put (a, "n1", "cam-f1", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    s_put (a, "n1", "cam-f2", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    s_put (a, "n1", "cam-f3", SF_TYPE_PRIMARY, SF_STATUS_ERROR, 0, T0);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    assert_int_equal (seen.n, 3);
+    assert_true (sf_alerts_unstored (a));
+
+    assert_int_equal (sf_store_write_begin (fx.store), 0);
+    s_fill_map (fx.store);
+    assert_int_equal (sf_alerts_store (a), -1);
+    assert_int_not_equal (sf_store_commit (fx.store), 0);
+    assert_int_equal (s_stored_episodes (fx.store), 0);
+    assert_true (sf_alerts_unstored (a));
+    //  No write transaction open: the same
+    assert_int_equal (sf_alerts_store (a), -1);
+    assert_true (sf_alerts_unstored (a));
+
+    //  The next good commit stores every one of them
+    s_store (a, fx.store);
+    assert_false (sf_alerts_unstored (a));
+    assert_int_equal (s_stored_episodes (fx.store), 3);
+    sf_alerts_destroy (&a);
+
+    //  ... and they are there after a restart (the store reopened)
+    sf_store_destroy (&fx.store);
+    char err [256] = "";
+    fx.store = sf_store_new (fx.dir, 16 << 20, err, sizeof (err));
+    assert_non_null (fx.store);
+    s_seen_t again;
+    a = s_new (RULE_CAM, &again);
+    sf_alerts_set_store (a, fx.store);
+    s_reply_t rp;
+    for (int i = 1; i <= 3; i++) {
+        char name [16];
+        snprintf (name, sizeof (name), "cam-f%d", i);
+        const msgpack_object *recent = s_reply (a, name, &rp, "recent");
+        assert_int_equal (recent->via.array.size, 1);
+        s_reply_end (&rp);
+    }
+    sf_alerts_destroy (&a);
+    fx_fleet_destroy (&fx);
+}
+
 //  A stream alert's link opens the stream's detail; a node alert's lists
 //  the node's streams
 static void
@@ -826,6 +910,7 @@ main (void)
         cmocka_unit_test (test_idem_from_different_versions),
         cmocka_unit_test (test_cluster_malformed_entries),
         cmocka_unit_test (test_history_kept_in_the_store),
+        cmocka_unit_test (test_a_failed_store_keeps_the_episodes_unstored),
         cmocka_unit_test (test_web_links),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
