@@ -87,6 +87,20 @@ struct sf_webhooks_t {
     char controller_id [128];
     char web_url [256];
     sf_store_t *queue;          //  delivery thread only (after start)
+    //  What the queue holds in memory beyond its store: the changes a
+    //  failed write left (s_flush), key -> s_pend_t, applied by the next
+    //  write that works and read over the store by every walk. Written by
+    //  the delivery thread; pend_lock guards it (the listings read it from
+    //  the HTTP and query threads).
+    pthread_mutex_t pend_lock;
+    zhashx_t *pending;
+    uint64_t pend_walk;         //  walk generation (s_pend_t.seen), under pend_lock
+    int64_t flush_due_ms;       //  delivery thread: after a failed write, the next try
+    bool unwritable;            //  delivery thread: the last write failed
+    int64_t unwritable_since_ms;
+    int64_t unwritable_logged_ms;
+    atomic_uint_fast64_t write_failures;        //  writes of the queue that failed
+    atomic_uint_fast64_t unwritten;             //  changes held in memory (pending)
     uint64_t next_seq;          //  delivery thread only
     pthread_t thread;
     bool started;
@@ -529,17 +543,160 @@ typedef struct {
     uint64_t count;
 } s_head_t;
 
-//  The oldest entries of a receiver's queue, copied out of the transaction
+//  -------------------------------------------------------------------------
+//  Writes of the queue: staged in memory (s_stage), then written in one
+//  transaction (s_flush). A write that fails (a full disk: ENOSPC; a full
+//  map grows and is tried again at once) keeps every staged change in
+//  memory and is tried again about once a second: the delivery thread goes
+//  on meanwhile (every walk of the queue reads the staged changes over the
+//  store), and the next write that works stores them all. So nothing that
+//  happens to a delivery while the disk is full (queued, tried, delivered,
+//  given up) is lost or done twice, unless the controller stops before the
+//  disk has room again (then logged, with the count).
+
+typedef struct {
+    sf_key_t key;
+    uint8_t *val;               //  NULL: a delete
+    size_t size;
+    uint64_t seen;              //  the last walk that met its key in the store
+} s_pend_t;
+
+static void
+s_pend_free (void **item)
+{
+    s_pend_t *p = *item;
+    if (p) {
+        free (p->val);
+        free (p);
+        *item = NULL;
+    }
+}
+
+//  The pending table's key: the queue key's bytes in hex
+static void
+s_pend_name (const void *key, size_t size, char out [2 * SF_KEY_MAX + 1])
+{
+    static const char hex [] = "0123456789abcdef";
+    const uint8_t *b = key;
+    for (size_t i = 0; i < size; i++) {
+        out [2 * i] = hex [b [i] >> 4];
+        out [2 * i + 1] = hex [b [i] & 15];
+    }
+    out [2 * size] = 0;
+}
+
+//  Stages a put of packed (taken over) at k or, packed NULL, its delete
+static void
+s_stage (sf_webhooks_t *self, const sf_key_t *k, uint8_t *packed, size_t size)
+{
+    char name [2 * SF_KEY_MAX + 1];
+    s_pend_name (k->data, k->size, name);
+    s_pend_t *p = sf_xcalloc (1, sizeof (*p));
+    p->key = *k;
+    p->val = packed;
+    p->size = size;
+    pthread_mutex_lock (&self->pend_lock);
+    zhashx_update (self->pending, name, p);
+    atomic_store (&self->unwritten, zhashx_size (self->pending));
+    pthread_mutex_unlock (&self->pend_lock);
+}
+
+//  The staged change of a key, or NULL. Under pend_lock.
+static s_pend_t *
+s_pend_find_locked (sf_webhooks_t *self, const void *key, size_t size)
+{
+    if (!zhashx_size (self->pending) || size > SF_KEY_MAX)
+        return NULL;
+    char name [2 * SF_KEY_MAX + 1];
+    s_pend_name (key, size, name);
+    return zhashx_lookup (self->pending, name);
+}
+
+//  Writes the staged changes in one transaction: 0 written (or nothing to
+//  write), -1 kept in memory. While writes fail, one is tried at most once a
+//  second (force: now, as at a stop). A failure is counted
+//  (streamfleet_webhook_queue_write_failures_total) and logged with the
+//  queue's directory and what to do, at once and then once a minute; the
+//  first write that works again says so.
+static int
+s_flush (sf_webhooks_t *self, bool force)
+{
+    pthread_mutex_lock (&self->pend_lock);
+    size_t n = zhashx_size (self->pending);
+    pthread_mutex_unlock (&self->pend_lock);
+    if (!n)
+        return 0;
+    int64_t now = sf_mono_ms ();
+    if (!force && self->unwritable && now < self->flush_due_ms)
+        return -1;
+    sf_store_maybe_grow (self->queue);
+    int rc = -1;
+    //  A full map has grown (SF_STORE_RETRY): written again at once
+    for (int round = 0; round < 2; round++) {
+        if (sf_store_write_begin (self->queue)) {
+            rc = -1;
+            break;
+        }
+        pthread_mutex_lock (&self->pend_lock);
+        int wrc = 0;
+        for (s_pend_t *p = zhashx_first (self->pending); p && wrc >= 0; p = zhashx_next (self->pending))
+            wrc = p->val ? sf_store_put (self->queue, SF_DB_WEBHOOKS, &p->key, p->val, p->size)
+                         : sf_store_del (self->queue, SF_DB_WEBHOOKS, &p->key);
+        //  After a failed write the commit aborts: stored whole or not at all
+        rc = sf_store_commit (self->queue);
+        if (rc == 0) {
+            zhashx_purge (self->pending);
+            atomic_store (&self->unwritten, 0);
+        }
+        pthread_mutex_unlock (&self->pend_lock);
+        if (rc != SF_STORE_RETRY)
+            break;
+    }
+    if (rc == 0) {
+        if (self->unwritable) {
+            sf_info ("webhooks: the queue in %s takes writes again after %llds: %zu change%s "
+                     "held in memory written", self->cfg.queue_dir,
+                     (long long) ((now - self->unwritable_since_ms) / 1000), n, n == 1 ? "" : "s");
+            self->unwritable = false;
+        }
+        return 0;
+    }
+    atomic_fetch_add (&self->write_failures, 1);
+    self->flush_due_ms = now + 1000;
+    const char *what = rc == SF_STORE_NOSPACE ? "the disk holding it is full (ENOSPC)"
+                     : rc == SF_STORE_RETRY ? "its map is full (MDB_MAP_FULL) after growing"
+                     : "a write failed";
+    if (!self->unwritable) {
+        self->unwritable = true;
+        self->unwritable_since_ms = now;
+        self->unwritable_logged_ms = now;
+        sf_error ("webhooks: the queue in %s cannot be written: %s; %zu change%s held in memory "
+                  "(deliveries go on; they are lost only if the controller stops first). Free "
+                  "space on that file system (or move --data-dir to a larger one); the queue is "
+                  "written by itself once it has room", self->cfg.queue_dir, what, n, n == 1 ? "" : "s");
+    }
+    else if (now - self->unwritable_logged_ms >= 60000) {
+        self->unwritable_logged_ms = now;
+        sf_error ("webhooks: the queue in %s still cannot be written (%s) after %llds: %zu "
+                  "change%s held in memory; free space there", self->cfg.queue_dir, what,
+                  (long long) ((now - self->unwritable_since_ms) / 1000), n, n == 1 ? "" : "s");
+    }
+    return -1;
+}
+
+//  The oldest entries of a receiver's queue (or its dead letters), copied
+//  out of the transaction, with the staged changes over them
 #define S_SCAN 64
 typedef struct {
     s_head_t e [S_SCAN];
     size_t n;
+    sf_webhooks_t *self;        //  whose staged changes to read (under pend_lock)
+    uint64_t walk;
 } s_scan_t;
 
 static int
-s_scan_fn (const sf_val_t *key, const sf_val_t *val, void *arg)
+s_scan_add (s_scan_t *sc, const sf_val_t *key, const sf_val_t *val)
 {
-    s_scan_t *sc = arg;
     s_head_t *h = &sc->e [sc->n];
     if (key->size < 8 || s_entry_unpack (val, &h->entry))
         return 0;
@@ -548,6 +705,54 @@ s_scan_fn (const sf_val_t *key, const sf_val_t *val, void *arg)
     h->entry.body = h->body;
     h->found = true;
     return ++sc->n == S_SCAN;
+}
+
+static int
+s_scan_fn (const sf_val_t *key, const sf_val_t *val, void *arg)
+{
+    s_scan_t *sc = arg;
+    s_pend_t *p = s_pend_find_locked (sc->self, key->data, key->size);
+    if (!p)
+        return s_scan_add (sc, key, val);
+    p->seen = sc->walk;
+    if (!p->val)
+        return 0;               //  deleted, not written yet
+    sf_val_t pv = { p->val, p->size };
+    return s_scan_add (sc, key, &pv);
+}
+
+static int
+s_head_cmp (const void *a, const void *b)
+{
+    uint64_t x = ((const s_head_t *) a)->seq, y = ((const s_head_t *) b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+//  The oldest entries of kind ('q' queued, 'd' dead letters) of receiver
+//  rx as the queue holds them: the store's with the staged changes over
+//  them (a staged delete hides an entry, a staged put replaces or adds one)
+static void
+s_scan (sf_webhooks_t *self, char kind, const char *rx, s_scan_t *sc)
+{
+    sf_key_t prefix;
+    sf_key_make (&prefix, "Bs", kind, rx);
+    sc->self = self;
+    pthread_mutex_lock (&self->pend_lock);
+    sc->walk = ++self->pend_walk;
+    sf_read_t rd;
+    if (sf_store_read_begin (self->queue, &rd) == 0) {
+        sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_scan_fn, sc);
+        sf_store_read_end (&rd);
+    }
+    for (s_pend_t *p = zhashx_first (self->pending); p && sc->n < S_SCAN; p = zhashx_next (self->pending)) {
+        if (!p->val || p->seen == sc->walk || p->key.size != prefix.size + 8
+        ||  memcmp (p->key.data, prefix.data, prefix.size))
+            continue;
+        sf_val_t k = { p->key.data, p->key.size }, v = { p->val, p->size };
+        s_scan_add (sc, &k, &v);
+    }
+    pthread_mutex_unlock (&self->pend_lock);
+    qsort (sc->e, sc->n, sizeof (sc->e [0]), s_head_cmp);
 }
 
 static int
@@ -563,32 +768,15 @@ s_count_fn (const sf_val_t *key, const sf_val_t *val, void *arg)
     return 0;
 }
 
-//  Commits the queue's open transaction; a grown map replays nothing here
-//  (the caller tries again at its next turn). 0 or -1.
-static int
-s_commit (sf_webhooks_t *self)
-{
-    int rc = sf_store_commit (self->queue);
-    if (rc) {
-        sf_log_limited (&self->rl, SF_LOG_WARN, "webhooks: the queue in %s could not be written (%s); "
-                        "trying again", self->cfg.queue_dir,
-                        rc == SF_STORE_NOSPACE ? "the disk is full" : rc == SF_STORE_RETRY ? "map grown" : "error");
-        return -1;
-    }
-    return 0;
-}
-
-//  Moves the inbox into the queue. Items stay in memory when the write fails.
+//  Moves the inbox into the queue: staged, then written (s_flush). What a
+//  full disk keeps from the store stays staged, and is delivered meanwhile.
 static void
 s_persist (sf_webhooks_t *self, s_item_t **items)
 {
-    if (!*items)
-        return;
-    sf_store_maybe_grow (self->queue);
-    if (sf_store_write_begin (self->queue))
-        return;
     int64_t now = sf_now_ms ();
-    for (s_item_t *it = *items; it; it = it->next) {
+    while (*items) {
+        s_item_t *it = *items;
+        *items = it->next;
         s_entry_t e = { .next_ms = now, .attempts = 0, .enq_ms = now, .body = it->body,
                         .body_len = strlen (it->body) };
         memcpy (e.idem, it->idem, sizeof (e.idem));
@@ -598,24 +786,13 @@ s_persist (sf_webhooks_t *self, s_item_t **items)
         uint8_t *packed;
         size_t size = s_entry_pack (&e, &packed);
         sf_key_t k;
-        sf_key_make (&k, "BsL", 'q', self->rx [it->receiver].name, self->next_seq + 1);
-        int rc = sf_store_put (self->queue, SF_DB_WEBHOOKS, &k, packed, size);
-        free (packed);
-        if (rc) {
-            sf_store_abort (self->queue);
-            return;
-        }
-        self->next_seq++;
-    }
-    if (s_commit (self))
-        return;
-    while (*items) {
-        s_item_t *it = *items;
-        *items = it->next;
+        sf_key_make (&k, "BsL", 'q', self->rx [it->receiver].name, ++self->next_seq);
+        s_stage (self, &k, packed, size);
         atomic_fetch_add (&self->rx [it->receiver].queued, 1);
         free (it->body);
         free (it);
     }
+    s_flush (self, false);
 }
 
 static size_t
@@ -805,14 +982,8 @@ static int64_t
 s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
 {
     s_receiver_t *r = &self->rx [i];
-    sf_read_t rd;
-    if (sf_store_read_begin (self->queue, &rd))
-        return now + 1000;
     s_scan_t *sc = sf_xcalloc (1, sizeof (*sc));
-    sf_key_t prefix;
-    sf_key_make (&prefix, "Bs", 'q', r->name);
-    sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_scan_fn, sc);
-    sf_store_read_end (&rd);
+    s_scan (self, 'q', r->name, sc);
     pthread_mutex_lock (&self->inbox_lock);
     sf_webhooks_owner_fn *owner_fn = self->owner_fn;
     void *owner_arg = self->owner_arg;
@@ -826,7 +997,6 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
     int64_t pick_since = 0;
     int64_t wake = 0;
     size_t confirmed = 0, expired = 0, given_up = 0;
-    bool write_open = false;
     char gaveup [S_NAME_MAX + 8];
     s_gaveup_name (r->name, gaveup, sizeof (gaveup));
     for (size_t k = 0; k < sc->n; k++) {
@@ -860,13 +1030,9 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
             wake = now + 500;   //  asked again: confirmed yet? is its owner still alive?
         if (!gone)
             continue;
-        if (!write_open && sf_store_write_begin (self->queue) == 0)
-            write_open = true;
-        if (!write_open)
-            continue;
         sf_key_t k2;
         sf_key_make (&k2, "BsL", 'q', r->name, h->seq);
-        sf_store_del (self->queue, SF_DB_WEBHOOKS, &k2);
+        s_stage (self, &k2, NULL, 0);
         if (dead) {
             //  Kept under the key the owner tried (the episode's), so that
             //  a replay anywhere, confirmed, clears it here too
@@ -881,8 +1047,7 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
             size_t size = s_entry_pack (&h->entry, &packed);
             sf_key_t dk;
             sf_key_make (&dk, "BsL", 'd', r->name, h->seq);
-            sf_store_put (self->queue, SF_DB_WEBHOOKS, &dk, packed, size);
-            free (packed);
+            s_stage (self, &dk, packed, size);
             free (body);
             given_up++;
             sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: %s (%s): its owner gave up on it; a "
@@ -898,7 +1063,7 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
         else
             confirmed++;
     }
-    if (write_open && s_commit (self) == 0 && (expired || confirmed || given_up)) {
+    if (expired || confirmed || given_up) {
         atomic_fetch_sub (&r->queued, expired + confirmed + given_up);
         atomic_fetch_add (&r->dead, given_up);
         if (given_up)
@@ -908,6 +1073,7 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
         if (confirmed)
             sf_debug ("webhook %s: %zu standby cop%s confirmed delivered", r->name, confirmed,
                       confirmed == 1 ? "y" : "ies");
+        s_flush (self, false);
     }
     if (!pick) {
         for (size_t k = 0; k < sc->n; k++)
@@ -953,67 +1119,59 @@ s_deliver_one (sf_webhooks_t *self, size_t i, int64_t now)
     sf_key_t k;
     sf_key_make (&k, "BsL", 'q', r->name, head.seq);
     int64_t next = now;
-    if (sf_store_write_begin (self->queue) == 0) {
-        if (ok == 0) {
-            sf_store_del (self->queue, SF_DB_WEBHOOKS, &k);
-            if (s_commit (self) == 0) {
-                atomic_fetch_add (&r->delivered, 1);
-                atomic_fetch_sub (&r->queued, 1);
-                //  Confirmed for every controller (gossip); one that was
-                //  here already means another controller delivered it too
-                pthread_mutex_lock (&self->confirm_lock);
-                if (!s_confirm_locked (self, r->name, head.entry.idem, now))
-                    atomic_fetch_add (&r->duplicates, 1);
-                pthread_mutex_unlock (&self->confirm_lock);
-                sf_debug ("webhook %s: delivered %s (%s)", r->name, head.entry.key, head.entry.idem);
-            }
+    if (ok == 0) {
+        s_stage (self, &k, NULL, 0);
+        atomic_fetch_add (&r->delivered, 1);
+        atomic_fetch_sub (&r->queued, 1);
+        //  Confirmed for every controller (gossip); one that was here
+        //  already means another controller delivered it too
+        pthread_mutex_lock (&self->confirm_lock);
+        if (!s_confirm_locked (self, r->name, head.entry.idem, now))
+            atomic_fetch_add (&r->duplicates, 1);
+        pthread_mutex_unlock (&self->confirm_lock);
+        sf_debug ("webhook %s: delivered %s (%s)", r->name, head.entry.key, head.entry.idem);
+    }
+    else {
+        atomic_fetch_add (&r->failed, 1);
+        head.entry.attempts++;
+        uint8_t *packed;
+        if ((int64_t) head.entry.attempts > self->cfg.retries) {
+            //  A dead letter: kept for the operator, no longer tried
+            sf_key_t dk;
+            sf_key_make (&dk, "BsL", 'd', r->name, head.seq);
+            size_t size = s_entry_pack (&head.entry, &packed);
+            s_stage (self, &dk, packed, size);
+            s_stage (self, &k, NULL, 0);
+            atomic_fetch_add (&r->dead, 1);
+            atomic_fetch_sub (&r->queued, 1);
+            //  For every controller (gossip): their copies of it become
+            //  dead letters too, not sent
+            char gaveup [S_NAME_MAX + 8];
+            s_gaveup_name (r->name, gaveup, sizeof (gaveup));
+            pthread_mutex_lock (&self->confirm_lock);
+            s_confirm_locked (self, gaveup, head.entry.idem, now);
+            pthread_mutex_unlock (&self->confirm_lock);
+            sf_warn ("webhook %s: gave up on %s after %" PRIu64 " attempts (%s): a dead letter "
+                     "(streamfleet alerts dead-letters; streamfleet alerts replay KEY)",
+                     r->name, head.entry.key, head.entry.attempts, why);
+            s_dead_bound (self, r);
         }
         else {
-            atomic_fetch_add (&r->failed, 1);
-            head.entry.attempts++;
-            uint8_t *packed;
-            if ((int64_t) head.entry.attempts > self->cfg.retries) {
-                //  A dead letter: kept for the operator, no longer tried
-                sf_key_t dk;
-                sf_key_make (&dk, "BsL", 'd', r->name, head.seq);
-                size_t size = s_entry_pack (&head.entry, &packed);
-                sf_store_put (self->queue, SF_DB_WEBHOOKS, &dk, packed, size);
-                sf_store_del (self->queue, SF_DB_WEBHOOKS, &k);
-                free (packed);
-                if (s_commit (self) == 0) {
-                    atomic_fetch_add (&r->dead, 1);
-                    atomic_fetch_sub (&r->queued, 1);
-                    //  For every controller (gossip): their copies of it
-                    //  become dead letters too, not sent
-                    char gaveup [S_NAME_MAX + 8];
-                    s_gaveup_name (r->name, gaveup, sizeof (gaveup));
-                    pthread_mutex_lock (&self->confirm_lock);
-                    s_confirm_locked (self, gaveup, head.entry.idem, now);
-                    pthread_mutex_unlock (&self->confirm_lock);
-                    sf_warn ("webhook %s: gave up on %s after %" PRIu64 " attempts (%s): a dead letter "
-                             "(streamfleet alerts dead-letters; streamfleet alerts replay KEY)",
-                             r->name, head.entry.key, head.entry.attempts, why);
-                    s_dead_bound (self, r);
-                }
-            }
-            else {
-                int64_t wait = self->cfg.backoff_ms;
-                for (uint64_t a = 1; a < head.entry.attempts && wait < self->cfg.backoff_max_ms; a++)
-                    wait *= 2;
-                if (wait > self->cfg.backoff_max_ms)
-                    wait = self->cfg.backoff_max_ms;
-                head.entry.next_ms = now + wait;
-                next = head.entry.next_ms;
-                size_t size = s_entry_pack (&head.entry, &packed);
-                sf_store_put (self->queue, SF_DB_WEBHOOKS, &k, packed, size);
-                free (packed);
-                if (s_commit (self) == 0)
-                    sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: %s for %s (attempt %" PRIu64
-                                    "), next in %" PRId64 " ms", r->name, why, head.entry.key,
-                                    head.entry.attempts, wait);
-            }
+            int64_t wait = self->cfg.backoff_ms;
+            for (uint64_t a = 1; a < head.entry.attempts && wait < self->cfg.backoff_max_ms; a++)
+                wait *= 2;
+            if (wait > self->cfg.backoff_max_ms)
+                wait = self->cfg.backoff_max_ms;
+            head.entry.next_ms = now + wait;
+            next = head.entry.next_ms;
+            size_t size = s_entry_pack (&head.entry, &packed);
+            s_stage (self, &k, packed, size);
+            sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: %s for %s (attempt %" PRIu64
+                            "), next in %" PRId64 " ms", r->name, why, head.entry.key,
+                            head.entry.attempts, wait);
         }
     }
+    s_flush (self, false);
     free (head.body);
     return next;
 }
@@ -1027,28 +1185,21 @@ s_dead_bound (sf_webhooks_t *self, s_receiver_t *r)
     if (self->cfg.dead_max <= 0 || dead <= (uint64_t) self->cfg.dead_max)
         return;
     size_t over = (size_t) (dead - (uint64_t) self->cfg.dead_max);
-    sf_read_t rd;
-    if (sf_store_read_begin (self->queue, &rd))
-        return;
     s_scan_t *sc = sf_xcalloc (1, sizeof (*sc));
-    sf_key_t prefix;
-    sf_key_make (&prefix, "Bs", 'd', r->name);
-    sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_scan_fn, sc);
-    sf_store_read_end (&rd);
+    s_scan (self, 'd', r->name, sc);
     size_t n = sc->n < over ? sc->n : over;
-    if (n && sf_store_write_begin (self->queue) == 0) {
+    if (n) {
         for (size_t k = 0; k < n; k++) {
             sf_key_t dk;
             sf_key_make (&dk, "BsL", 'd', r->name, sc->e [k].seq);
-            sf_store_del (self->queue, SF_DB_WEBHOOKS, &dk);
+            s_stage (self, &dk, NULL, 0);
         }
-        if (s_commit (self) == 0) {
-            atomic_fetch_sub (&r->dead, n);
-            atomic_fetch_add (&r->dead_dropped, n);
-            sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: more than %" PRId64 " dead letters: "
-                            "dropped the oldest %zu (%s first)", r->name, self->cfg.dead_max, n,
-                            sc->e [0].entry.key);
-        }
+        atomic_fetch_sub (&r->dead, n);
+        atomic_fetch_add (&r->dead_dropped, n);
+        sf_log_limited (&self->rl, SF_LOG_WARN, "webhook %s: more than %" PRId64 " dead letters: "
+                        "dropped the oldest %zu (%s first)", r->name, self->cfg.dead_max, n,
+                        sc->e [0].entry.key);
+        s_flush (self, false);
     }
     for (size_t k = 0; k < sc->n; k++)
         free (sc->e [k].body);
@@ -1070,12 +1221,13 @@ typedef struct {
     const char *match;
     s_dead_fn *fn;
     void *arg;
+    sf_webhooks_t *self;
+    uint64_t walk;
 } s_dead_walk_t;
 
 static int
-s_dead_visit (const sf_val_t *key, const sf_val_t *val, void *arg)
+s_dead_check (const sf_val_t *key, const sf_val_t *val, s_dead_walk_t *w)
 {
-    s_dead_walk_t *w = arg;
     s_entry_t e;
     if (key->size < 8 || key->size > SF_KEY_MAX || s_entry_unpack (val, &e)
     ||  (w->match && !s_replay_matches (w->match, &e)))
@@ -1083,13 +1235,41 @@ s_dead_visit (const sf_val_t *key, const sf_val_t *val, void *arg)
     return w->fn (key, val, &e, w->arg);
 }
 
+//  The store's entry, or the change staged over it (s_stage)
+static int
+s_dead_visit (const sf_val_t *key, const sf_val_t *val, void *arg)
+{
+    s_dead_walk_t *w = arg;
+    s_pend_t *p = s_pend_find_locked (w->self, key->data, key->size);
+    if (!p)
+        return s_dead_check (key, val, w);
+    p->seen = w->walk;
+    if (!p->val)
+        return 0;
+    sf_val_t pv = { p->val, p->size };
+    return s_dead_check (key, &pv, w);
+}
+
+//  The dead letters as the queue holds them: the store's with the staged
+//  changes over them, then the staged ones the store does not hold yet
 static void
-s_dead_foreach (sf_read_t *rd, const char *rx, const char *match, s_dead_fn *fn, void *arg)
+s_dead_foreach (sf_webhooks_t *self, sf_read_t *rd, const char *rx, const char *match,
+                s_dead_fn *fn, void *arg)
 {
     sf_key_t prefix;
     sf_key_make (&prefix, "Bs", 'd', rx);
-    s_dead_walk_t w = { match, fn, arg };
+    pthread_mutex_lock (&self->pend_lock);
+    s_dead_walk_t w = { match, fn, arg, self, ++self->pend_walk };
+    int stop = 0;
     sf_store_foreach (rd, SF_DB_WEBHOOKS, &prefix, 0, s_dead_visit, &w);
+    for (s_pend_t *p = zhashx_first (self->pending); p && !stop; p = zhashx_next (self->pending)) {
+        if (!p->val || p->seen == w.walk || p->key.size != prefix.size + 8
+        ||  memcmp (p->key.data, prefix.data, prefix.size))
+            continue;
+        sf_val_t k = { p->key.data, p->key.size }, v = { p->val, p->size };
+        stop = s_dead_check (&k, &v, &w);
+    }
+    pthread_mutex_unlock (&self->pend_lock);
 }
 
 //  Dead letters copied out of the read transaction, to change them in a
@@ -1148,9 +1328,9 @@ s_replay (sf_webhooks_t *self, const char *key)
         sf_read_t rd;
         if (sf_store_read_begin (self->queue, &rd))
             continue;
-        s_dead_foreach (&rd, r->name, key, s_collect_dead, &c);
+        s_dead_foreach (self, &rd, r->name, key, s_collect_dead, &c);
         sf_store_read_end (&rd);
-        if (c.n && sf_store_write_begin (self->queue) == 0) {
+        if (c.n) {
             for (size_t k = 0; k < c.n; k++) {
                 sf_val_t v = { c.vals [k], c.sizes [k] };
                 s_entry_t e;
@@ -1163,17 +1343,15 @@ s_replay (sf_webhooks_t *self, const char *key)
                 size_t size = s_entry_pack (&e, &packed);
                 sf_key_t qk = c.keys [k];
                 qk.data [0] = 'q';
-                sf_store_put (self->queue, SF_DB_WEBHOOKS, &qk, packed, size);
-                sf_store_del (self->queue, SF_DB_WEBHOOKS, &c.keys [k]);
-                free (packed);
+                s_stage (self, &qk, packed, size);
+                s_stage (self, &c.keys [k], NULL, 0);
             }
-            if (s_commit (self) == 0) {
-                atomic_fetch_sub (&r->dead, c.n);
-                atomic_fetch_add (&r->queued, c.n);
-                atomic_fetch_add (&r->replayed, c.n);
-                sf_info ("webhook %s: %zu dead letter%s queued again (replay %s)", r->name, c.n,
-                         c.n == 1 ? "" : "s", key [0] ? key : "--all");
-            }
+            atomic_fetch_sub (&r->dead, c.n);
+            atomic_fetch_add (&r->queued, c.n);
+            atomic_fetch_add (&r->replayed, c.n);
+            sf_info ("webhook %s: %zu dead letter%s queued again (replay %s)", r->name, c.n,
+                     c.n == 1 ? "" : "s", key [0] ? key : "--all");
+            s_flush (self, false);
         }
         s_collect_free (&c);
     }
@@ -1193,17 +1371,16 @@ s_dead_sweep (sf_webhooks_t *self)
         sf_read_t rd;
         if (sf_store_read_begin (self->queue, &rd))
             continue;
-        s_dead_foreach (&rd, r->name, NULL, s_collect_dead, &sw);
+        s_dead_foreach (self, &rd, r->name, NULL, s_collect_dead, &sw);
         sf_store_read_end (&rd);
-        if (sw.n && sf_store_write_begin (self->queue) == 0) {
+        if (sw.n) {
             for (size_t k = 0; k < sw.n; k++)
-                sf_store_del (self->queue, SF_DB_WEBHOOKS, &sw.keys [k]);
-            if (s_commit (self) == 0) {
-                atomic_fetch_sub (&r->dead, sw.n);
-                atomic_fetch_add (&r->dead_confirmed, sw.n);
-                sf_info ("webhook %s: %zu dead letter%s delivered by another controller (a replay "
-                         "there): dropped here", r->name, sw.n, sw.n == 1 ? "" : "s");
-            }
+                s_stage (self, &sw.keys [k], NULL, 0);
+            atomic_fetch_sub (&r->dead, sw.n);
+            atomic_fetch_add (&r->dead_confirmed, sw.n);
+            sf_info ("webhook %s: %zu dead letter%s delivered by another controller (a replay "
+                     "there): dropped here", r->name, sw.n, sw.n == 1 ? "" : "s");
+            s_flush (self, false);
         }
         s_collect_free (&sw);
     }
@@ -1244,27 +1421,15 @@ s_thread (void *arg)
         if (stop) {
             //  Whatever is still in memory goes to the queue first
             s_persist (self, &items);
-            while (items) {
-                s_item_t *it = items;
-                items = it->next;
-                free (it->body);
-                free (it);
-            }
+            if (s_flush (self, true))
+                sf_error ("webhooks: stopping with %" PRIu64 " change%s of the queue in %s not "
+                          "written (the disk is full): the deliveries queued, tried or delivered "
+                          "since it filled are not kept", (uint64_t) atomic_load (&self->unwritten),
+                          atomic_load (&self->unwritten) == 1 ? "" : "s", self->cfg.queue_dir);
             break;
         }
+        //  Also tries again what a failed write kept (s_flush: once a second)
         s_persist (self, &items);
-        if (items) {
-            //  Not stored (a full disk): back to the inbox's head, kept in order
-            pthread_mutex_lock (&self->inbox_lock);
-            s_item_t **end = &items;
-            while (*end)
-                end = &(*end)->next;
-            *end = self->inbox;
-            self->inbox = items;
-            if (!*end)
-                self->inbox_tail = end;
-            pthread_mutex_unlock (&self->inbox_lock);
-        }
         int64_t now = sf_now_ms ();
         if (now - last_evict_ms >= 10000) {
             pthread_mutex_lock (&self->confirm_lock);
@@ -1284,6 +1449,12 @@ s_thread (void *arg)
             if (due && due - now < wait_ms)
                 wait_ms = due - now;
         }
+        //  Kept in memory by a failed write: tried again when due
+        if (self->unwritable && atomic_load (&self->unwritten)) {
+            int64_t due = self->flush_due_ms - sf_mono_ms ();
+            if (due < wait_ms)
+                wait_ms = due;
+        }
         if (wait_ms < 0)
             wait_ms = 0;
     }
@@ -1302,6 +1473,9 @@ sf_webhooks_new (const sf_webhooks_config_t *cfg, char *err, size_t errlen)
     pthread_mutex_init (&self->inbox_lock, NULL);
     pthread_cond_init (&self->inbox_cond, NULL);
     pthread_mutex_init (&self->confirm_lock, NULL);
+    pthread_mutex_init (&self->pend_lock, NULL);
+    self->pending = zhashx_new ();
+    zhashx_set_destructor (self->pending, s_pend_free);
     self->confirmed = zhashx_new ();
     zhashx_set_destructor (self->confirmed, s_free_value);
     self->inbox_tail = &self->inbox;
@@ -1422,6 +1596,8 @@ sf_webhooks_destroy (sf_webhooks_t **self_p)
     sodium_memzero (self->rx, sizeof (self->rx));
     zhashx_destroy (&self->confirmed);
     pthread_mutex_destroy (&self->confirm_lock);
+    zhashx_destroy (&self->pending);
+    pthread_mutex_destroy (&self->pend_lock);
     pthread_cond_destroy (&self->inbox_cond);
     pthread_mutex_destroy (&self->inbox_lock);
     free (self);
@@ -1560,6 +1736,16 @@ sf_webhooks_metrics_write (sf_webhooks_t *self, FILE *out)
                      (uint64_t) atomic_load (v));
         }
     }
+    //  The queue's own (one environment for every receiver)
+    fprintf (out, "# HELP streamfleet_webhook_queue_write_failures_total Writes of the webhook queue "
+             "that failed (a full disk); what they held stays in memory until a write works.\n"
+             "# TYPE streamfleet_webhook_queue_write_failures_total counter\n"
+             "streamfleet_webhook_queue_write_failures_total %" PRIu64 "\n"
+             "# HELP streamfleet_webhook_queue_unwritten Changes of the webhook queue held in memory, "
+             "not written yet (a full disk).\n"
+             "# TYPE streamfleet_webhook_queue_unwritten gauge\n"
+             "streamfleet_webhook_queue_unwritten %" PRIu64 "\n",
+             (uint64_t) atomic_load (&self->write_failures), (uint64_t) atomic_load (&self->unwritten));
 }
 
 //  -------------------------------------------------------------------------
@@ -1606,7 +1792,7 @@ sf_webhooks_dead_letters (sf_webhooks_t *self, const char *webhook, msgpack_sbuf
             if (webhook && *webhook && strcmp (webhook, self->rx [i].name))
                 continue;
             s_list_t l = { &r, self->rx [i].name, 0 };
-            s_dead_foreach (&rd, self->rx [i].name, NULL, s_list_dead, &l);
+            s_dead_foreach (self, &rd, self->rx [i].name, NULL, s_list_dead, &l);
             n += l.n;
         }
         sf_store_read_end (&rd);
@@ -1637,7 +1823,7 @@ sf_webhooks_replay (sf_webhooks_t *self, const char *key, size_t *found)
     if (sf_store_read_begin (self->queue, &rd))
         return -1;
     for (size_t i = 0; i < self->nrx; i++)
-        s_dead_foreach (&rd, self->rx [i].name, key ? key : "", s_count_dead, &n);
+        s_dead_foreach (self, &rd, self->rx [i].name, key ? key : "", s_count_dead, &n);
     sf_store_read_end (&rd);
     *found = n;
     if (!n)

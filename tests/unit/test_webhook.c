@@ -7,12 +7,21 @@
     not before, and one never confirmed dropped at the hard bound, counted;
     a firing's first attempt waits until the live peers' alert episodes are
     merged and goes by the key the cluster agreed on (alone: at once; at
-    the bound: anyway, counted).
+    the bound: anyway, counted); a full disk under the queue (write, pwrite
+    and writev of its files fail with ENOSPC, interposed here) loses no
+    delivery and no attempt: deliveries queued meanwhile are tried, their
+    attempts and removals are written once the disk has room, and a restart
+    after that finds the queue as it was.
 */
 #include "sf_webhook.h"
+#include "fixture_http.h"     //  a receiver that answers 2xx or 500 on demand
 #include "sf_codec.h"
 #include "sf_store.h"
+#include <dlfcn.h>
+#include <errno.h>
 #include <jansson.h>
+#include <stdatomic.h>
+#include <sys/uio.h>
 #include <setjmp.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -146,6 +155,11 @@ s_metric (sf_webhooks_t *w, const char *name)
     char want [160];
     snprintf (want, sizeof (want), "\n%s{webhook=\"ops\"} ", name);
     const char *p = strstr (text, want);
+    if (!p) {
+        //  The queue's own metrics have no label
+        snprintf (want, sizeof (want), "\n%s ", name);
+        p = strstr (text, want);
+    }
     long long v = p ? atoll (p + strlen (want)) : -1;
     free (text);
     return v;
@@ -513,6 +527,175 @@ test_first_attempt_waits_for_the_peers_episodes (void **state)
     sf_alerts_destroy (&c);
 }
 
+//  -------------------------------------------------------------------------
+//  A full disk under the queue, in-process: while s_full is set, write,
+//  pwrite and writev of files under s_full_dir (what LMDB writes its pages
+//  and meta pages with) fail with ENOSPC, and each refusal is counted
+
+static char s_full_dir [64];
+static atomic_bool s_full;
+static atomic_int s_refused;
+
+static bool
+s_on_full_disk (int fd)
+{
+    if (!atomic_load (&s_full))
+        return false;
+    char link [64], path [512];
+    snprintf (link, sizeof (link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink (link, path, sizeof (path) - 1);
+    if (n <= 0)
+        return false;
+    path [n] = 0;
+    if (strncmp (path, s_full_dir, strlen (s_full_dir)))
+        return false;
+    atomic_fetch_add (&s_refused, 1);
+    errno = ENOSPC;
+    return true;
+}
+
+ssize_t
+pwrite (int fd, const void *buf, size_t n, off_t off)
+{
+    static ssize_t (*real) (int, const void *, size_t, off_t);
+    if (s_on_full_disk (fd))
+        return -1;
+    if (!real)
+        real = (ssize_t (*) (int, const void *, size_t, off_t)) dlsym (RTLD_NEXT, "pwrite");
+    return real (fd, buf, n, off);
+}
+
+ssize_t
+write (int fd, const void *buf, size_t n)
+{
+    static ssize_t (*real) (int, const void *, size_t);
+    if (s_on_full_disk (fd))
+        return -1;
+    if (!real)
+        real = (ssize_t (*) (int, const void *, size_t)) dlsym (RTLD_NEXT, "write");
+    return real (fd, buf, n);
+}
+
+ssize_t
+writev (int fd, const struct iovec *iov, int n)
+{
+    static ssize_t (*real) (int, const struct iovec *, int);
+    if (s_on_full_disk (fd))
+        return -1;
+    if (!real)
+        real = (ssize_t (*) (int, const struct iovec *, int)) dlsym (RTLD_NEXT, "writev");
+    return real (fd, iov, n);
+}
+
+static char *(*s_unused_fx_file) (const char *) __attribute__ ((unused)) = fx_file;
+
+//  A delivery engine that owns every alert, its queue in dir, to fx's /hook
+static sf_webhooks_t *
+s_full_engine (const char *dir, fx_http_t *fx, int64_t retries)
+{
+    char err [512] = "", rx [128];
+    snprintf (rx, sizeof (rx), "ops http://127.0.0.1:%d/hook", fx->port);
+    sf_webhooks_config_t cfg = { .receivers = rx, .queue_dir = dir, .controller_id = "c1",
+                                 .retries = retries, .backoff_ms = 10, .backoff_max_ms = 40,
+                                 .timeout_ms = 1000, .standby_max_ms = 3600000, .dead_max = 10 };
+    sf_webhooks_t *w = sf_webhooks_new (&cfg, err, sizeof (err));
+    if (!w)
+        fprintf (stderr, "%s\n", err);
+    assert_non_null (w);
+    return w;
+}
+
+//  A receiver that keeps failing while the disk is full: each attempt
+//  counts (the back-off grows, the retries run out) and the delivery
+//  becomes a dead letter, kept in memory; once the disk has room it is
+//  written, and a restart finds it a dead letter, not queued. The engine
+//  does not spin on the full disk: it tries the write about once a second.
+//  Before, a delivery queued while the disk was full was never tried until
+//  it could be stored, and the thread retried the write without a pause.
+static void
+test_a_full_disk_loses_no_attempt (void **state)
+{
+    fx_http_t *fx = fx_start ();
+    assert_non_null (fx);
+    fx_route (fx, "/hook", "{}");
+    fx->mode = FX_500;
+    strcpy (s_full_dir, "/tmp/sf-test-full.XXXXXX");
+    assert_non_null (mkdtemp (s_full_dir));
+    sf_webhooks_t *w = s_full_engine (s_full_dir, fx, 3);
+    atomic_store (&s_refused, 0);
+    atomic_store (&s_full, true);
+    s_alert (w, IDEM_A);
+    //  1 attempt and 3 retries, then a dead letter, all with the disk full
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_dead_letters", 1));
+    assert_int_equal (s_metric (w, "streamfleet_webhook_attempts_total"), 4);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_queued"), 0);
+    usleep (1500000);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_attempts_total"), 4);
+    int refused = atomic_load (&s_refused);
+    assert_true (refused >= 1);
+    assert_true (refused <= 8);
+    assert_true (s_metric (w, "streamfleet_webhook_queue_write_failures_total") >= 1);
+    assert_true (s_metric (w, "streamfleet_webhook_queue_unwritten") >= 1);
+    //  Space returns: written by itself
+    atomic_store (&s_full, false);
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_queue_unwritten", 0));
+    sf_webhooks_destroy (&w);
+    //  A restart: the dead letter is there, nothing is queued or tried
+    int hits = fx->hits;
+    w = s_full_engine (s_full_dir, fx, 3);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_dead_letters"), 1);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_queued"), 0);
+    char key [40];
+    s_dead_key (w, key);
+    assert_string_equal (key, IDEM_A);
+    usleep (200000);
+    assert_int_equal (fx->hits, hits);
+    sf_webhooks_destroy (&w);
+    fx_stop (&fx);
+    s_rmdir (s_full_dir);
+}
+
+//  A delivery stored before the disk filled, answered 2xx while it is
+//  full: its removal waits for room, and meanwhile it is not sent again;
+//  a delivery queued while the disk is full is sent too, once. After the
+//  disk has room and a restart, nothing is queued and nothing is resent.
+//  Before, the removal's failed commit left it queued, uncounted, and it
+//  was sent again and again while the disk stayed full.
+static void
+test_a_full_disk_sends_nothing_twice (void **state)
+{
+    fx_http_t *fx = fx_start ();
+    assert_non_null (fx);
+    fx_route (fx, "/hook", "{}");
+    fx->mode = FX_500;
+    atomic_store (&s_full, false);      //  whatever a failed test left
+    strcpy (s_full_dir, "/tmp/sf-test-full2.XXXXXX");
+    assert_non_null (mkdtemp (s_full_dir));
+    sf_webhooks_t *w = s_full_engine (s_full_dir, fx, 1000);
+    s_alert (w, IDEM_A);
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_queued", 1));
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_failed_total", 2));
+    atomic_store (&s_full, true);
+    fx->mode = FX_OK;
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_delivered_total", 1));
+    s_alert (w, IDEM_B);
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_delivered_total", 2));
+    int hits = fx->hits;
+    usleep (500000);
+    assert_int_equal (fx->hits, hits);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_queued"), 0);
+    atomic_store (&s_full, false);
+    assert_true (s_metric_becomes (w, "streamfleet_webhook_queue_unwritten", 0));
+    sf_webhooks_destroy (&w);
+    w = s_full_engine (s_full_dir, fx, 1000);
+    assert_int_equal (s_metric (w, "streamfleet_webhook_queued"), 0);
+    usleep (300000);
+    assert_int_equal (fx->hits, hits);
+    sf_webhooks_destroy (&w);
+    fx_stop (&fx);
+    s_rmdir (s_full_dir);
+}
+
 int
 main (void)
 {
@@ -523,6 +706,8 @@ main (void)
         cmocka_unit_test (test_standby_dropped_on_confirmation),
         cmocka_unit_test (test_standby_hard_bound),
         cmocka_unit_test (test_first_attempt_waits_for_the_peers_episodes),
+        cmocka_unit_test (test_a_full_disk_loses_no_attempt),
+        cmocka_unit_test (test_a_full_disk_sends_nothing_twice),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
