@@ -17,7 +17,9 @@
 
     Each receiver's queue lives in LMDB (its own environment under the data
     directory), in order: a controller restarted with deliveries pending
-    sends them. One thread, the delivery thread, owns the queue and libcurl;
+    sends them. A write of the queue that fails (a full disk) keeps its
+    changes in memory, read over the store, until a write works
+    (docs/operations.md, "Alerts and webhooks on a full disk"). One thread, the delivery thread, owns the queue and libcurl;
     the ingest thread hands it transitions through a locked inbox and never
     waits for a receiver.
 */
