@@ -637,18 +637,23 @@ s_flush (sf_webhooks_t *self, bool force)
             rc = -1;
             break;
         }
+        //  Lock order: the store's (a transaction) before pend_lock, as the
+        //  readers take them; none held while the commit may grow the map.
+        //  Only this thread changes the table, so it is the same after.
         pthread_mutex_lock (&self->pend_lock);
         int wrc = 0;
         for (s_pend_t *p = zhashx_first (self->pending); p && wrc >= 0; p = zhashx_next (self->pending))
             wrc = p->val ? sf_store_put (self->queue, SF_DB_WEBHOOKS, &p->key, p->val, p->size)
                          : sf_store_del (self->queue, SF_DB_WEBHOOKS, &p->key);
+        pthread_mutex_unlock (&self->pend_lock);
         //  After a failed write the commit aborts: stored whole or not at all
         rc = sf_store_commit (self->queue);
         if (rc == 0) {
+            pthread_mutex_lock (&self->pend_lock);
             zhashx_purge (self->pending);
             atomic_store (&self->unwritten, 0);
+            pthread_mutex_unlock (&self->pend_lock);
         }
-        pthread_mutex_unlock (&self->pend_lock);
         if (rc != SF_STORE_RETRY)
             break;
     }
@@ -737,13 +742,12 @@ s_scan (sf_webhooks_t *self, char kind, const char *rx, s_scan_t *sc)
     sf_key_t prefix;
     sf_key_make (&prefix, "Bs", kind, rx);
     sc->self = self;
-    pthread_mutex_lock (&self->pend_lock);
-    sc->walk = ++self->pend_walk;
     sf_read_t rd;
-    if (sf_store_read_begin (self->queue, &rd) == 0) {
+    bool reading = sf_store_read_begin (self->queue, &rd) == 0;
+    pthread_mutex_lock (&self->pend_lock);     //  after the transaction (s_flush)
+    sc->walk = ++self->pend_walk;
+    if (reading)
         sf_store_foreach (&rd, SF_DB_WEBHOOKS, &prefix, 0, s_scan_fn, sc);
-        sf_store_read_end (&rd);
-    }
     for (s_pend_t *p = zhashx_first (self->pending); p && sc->n < S_SCAN; p = zhashx_next (self->pending)) {
         if (!p->val || p->seen == sc->walk || p->key.size != prefix.size + 8
         ||  memcmp (p->key.data, prefix.data, prefix.size))
@@ -752,6 +756,8 @@ s_scan (sf_webhooks_t *self, char kind, const char *rx, s_scan_t *sc)
         s_scan_add (sc, &k, &v);
     }
     pthread_mutex_unlock (&self->pend_lock);
+    if (reading)
+        sf_store_read_end (&rd);
     qsort (sc->e, sc->n, sizeof (sc->e [0]), s_head_cmp);
 }
 

@@ -865,7 +865,7 @@ test_a_failed_store_keeps_the_episodes_unstored (void **state)
     sf_alerts_set_store (a, fx.store);
     s_reply_t rp;
     for (int i = 1; i <= 3; i++) {
-        char name [16];
+        char name [32];
         snprintf (name, sizeof (name), "cam-f%d", i);
         const msgpack_object *recent = s_reply (a, name, &rp, "recent");
         assert_int_equal (recent->via.array.size, 1);
