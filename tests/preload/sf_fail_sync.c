@@ -3,7 +3,7 @@
     A disk whose flush fails (a dying device, a lost iSCSI or NFS server)
     cannot be made on a test machine without root and device-mapper; this
     makes LMDB's mdb_env_sync meet the same error from the same call.
-    tests/integration/93_sync_failure.sh. Built as build/tools/sf_fail_sync.so.
+    tests/integration/90_sync_failure.sh. Built as build/tools/sf_fail_sync.so.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
