@@ -14,6 +14,9 @@
     patch that finds another version stored is a miss: nothing claimed past
     it, the origin asked for whole (`full`) until a whole block applies; a
     controller that takes no patches (an old peer) drops such a block.
+    And a snapshot's floor (§6.3 rules 5a and 7): a peer drops what the
+    snapshot dropped below it, also once the tombstones are collected,
+    keeps what is at or above it, and refuses a malformed one.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +34,7 @@
 #include "sf_fleet.h"
 #include "sf_gossip.h"
 #include "sf_ingest.h"
+#include "sf_log.h"
 #include "sf_mpjson.h"
 #include "sf_patchlog.h"
 #include "sf_store.h"
@@ -1153,6 +1157,245 @@ test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way (void **state)
     s_ctl_destroy (&a);
 }
 
+//  ---------------------------------------------------------------------------
+//  The floor outlives tombstone collection (docs/protocol.md §6.3, rules 5a
+//  and 7): a controller cut off longer than --tombstone-grace learns what a
+//  snapshot dropped from the floor, not from tombstones long collected
+
+//  The grace has passed: c collects every tombstone it holds; returns how many
+static int
+s_collect_tombstones (s_ctl_t *c)
+{
+    assert_int_equal (sf_writer_begin (c->writer), 0);
+    int gone = sf_store_gc_tombstones (c->store, sf_now_ms () + 1000);
+    assert_int_equal (sf_writer_commit (c->writer), 0);
+    return gone;
+}
+
+//  Whether c holds a tombstone of n1/name
+static bool
+s_tombstoned (s_ctl_t *c, const char *name)
+{
+    sf_read_t r;
+    sf_version_t tomb;
+    assert_int_equal (sf_store_read_begin (c->store, &r), 0);
+    bool held = sf_store_get_tombstone (&r, "n1", name, &tomb) == 0;
+    sf_store_read_end (&r);
+    return held;
+}
+
+//  The seq c stores n1/name at (0: it holds none)
+static uint64_t
+s_seq_of (s_ctl_t *c, const char *name)
+{
+    uint64_t seq = 0;
+    zchunk_t *got = s_stored (c, name, &seq);
+    if (!got)
+        return 0;
+    zchunk_destroy (&got);
+    return seq;
+}
+
+static void
+test_a_peer_cut_off_past_the_tombstone_grace_drops_what_a_snapshot_dropped (void **state)
+{
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_ctl_t *b = s_ctl_new ("b", true);
+    s_agent_fill (a);                               //  cam1 at 1, cam2 at 2
+    s_request_from (a, b);
+    assert_int_equal (s_deliver_all (a, "delta", b), 1);
+    assert_int_equal (s_seq_of (b, "cam2"), 2);
+    //  What b offers anyone who holds nothing of n1, captured before b is
+    //  cut off: cam2 at 2 among it (a delta that reaches a late)
+    s_request (b, "newcomer", -1, true, NULL);
+    zchunk_t *old = zchunk_dup (s_sent (b, "delta"));
+    assert_non_null (old);
+    //  b is cut off. n1's agent resyncs with a: cam2 is not in the snapshot
+    //  and a leaves a tombstone for it; the grace passes and a collects it.
+    //  a's only trace of cam2 is now the floor (4) on n1's node record
+    s_agent_resync_without_cam2 (a);
+    assert_false (s_holds (a, "cam2"));
+    assert_true (s_tombstoned (a, "cam2"));
+    assert_int_equal (s_collect_tombstones (a), 1);
+    assert_false (s_tombstoned (a, "cam2"));
+    assert_int_equal (sf_writer_origin (a->writer, "n1")->info.snapshot_floor.seq, 4);
+    //  b comes back: a has no 'd' entry to send, but the node record's
+    //  floor drops cam2 (at 2, below it) on b all the same
+    s_request_from (a, b);
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 5: s:cam1@4 n:@5");
+    assert_int_equal (s_deliver_all (a, "delta", b), 1);
+    assert_false (s_holds (b, "cam2"));
+    assert_true (s_tombstoned (b, "cam2"));
+    assert_int_equal (s_seq_of (b, "cam1"), 4);
+    assert_int_equal (s_committed (b), 5);
+    //  Nothing comes back to a either way: b's anti-entropy has nothing
+    //  above a's digest, and b's late delta offers cam2 below a's floor
+    s_request_from (b, a);
+    s_deliver_all (b, "delta", a);
+    s_deliver (a, old);
+    zchunk_destroy (&old);
+    assert_false (s_holds (a, "cam2"));
+    assert_int_equal (s_seq_of (a, "cam1"), 4);
+    assert_int_equal (s_committed (a), 5);
+    //  And the next round a -> b brings nothing back to b
+    s_request_from (a, b);
+    s_deliver_all (a, "delta", b);
+    assert_false (s_holds (b, "cam2"));
+    s_ctl_destroy (&a);
+    s_ctl_destroy (&b);
+}
+
+static void
+test_a_newer_change_at_or_above_the_floor_stays_when_the_floor_arrives (void **state)
+{
+    //  a takes the snapshot (floor 4), c learns it and then takes the
+    //  agent's next change (cam3 at 6), which a lacks. b, cut off from a
+    //  past the grace, holds cam3 from c before it learns a's floor: the
+    //  floor drops what is below it, never cam3
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_ctl_t *b = s_ctl_new ("b", true);
+    s_ctl_t *c = s_ctl_new ("c", true);
+    s_agent_fill (a);                               //  cam1 at 1, cam2 at 2
+    s_request_from (a, b);
+    assert_int_equal (s_deliver_all (a, "delta", b), 1);
+    s_request_from (a, c);
+    assert_int_equal (s_deliver_all (a, "delta", c), 1);
+    s_agent_resync_without_cam2 (a);
+    s_request_from (a, c);
+    assert_int_equal (s_deliver_all (a, "delta", c), 1);
+    assert_int_equal (s_committed (c), 5);
+    assert_int_equal (s_collect_tombstones (a), 1);
+    assert_int_equal (s_collect_tombstones (c), 1);
+    //  c's round to b (it holds n1 at 2): lost, b is cut off
+    s_reply (c, "b", 2, 1);
+    assert_string_equal (s_last_n1 (c, &(size_t) { 0 }), "upto 5: s:cam1@4 n:@5");
+    //  The agent moves to c: cam3 at 6
+    s_agent_msg (c, "hello", "{\"node\": \"n1\", \"gen\": 5, \"seq\": 5}");
+    s_agent_msg (c, "batch", "{\"gen\": 5, \"changes\": [{\"seq\": 6, \"put\": "
+                             "{\"name\": \"cam3\", \"status\": \"active\"}}]}");
+    assert_int_equal (s_committed (c), 6);
+    //  c's next round reaches b: the block starts above what b holds (from
+    //  5), so b stores cam3 at 6 and claims nothing
+    s_reply (c, "b", 2, 2);
+    assert_string_equal (s_last_n1 (c, &(size_t) { 0 }), "upto 6: s:cam3@6");
+    s_deliver (b, s_sent (c, "delta"));
+    assert_int_equal (s_seq_of (b, "cam3"), 6);
+    assert_int_equal (s_committed (b), 2);
+    //  b comes back to a: the floor (4) drops cam2 (at 2), keeps cam1 at
+    //  the floor and cam3 above it
+    s_request_from (a, b);
+    assert_int_equal (s_deliver_all (a, "delta", b), 1);
+    assert_false (s_holds (b, "cam2"));
+    assert_int_equal (s_seq_of (b, "cam1"), 4);
+    assert_int_equal (s_seq_of (b, "cam3"), 6);
+    assert_int_equal (s_committed (b), 5);
+    //  a gets cam3 (above its floor: applied, not refused) and keeps it
+    s_request_from (c, a);
+    assert_int_equal (s_deliver_all (c, "delta", a), 1);
+    assert_int_equal (s_seq_of (a, "cam3"), 6);
+    assert_false (s_holds (a, "cam2"));
+    s_request_from (a, b);
+    s_deliver_all (a, "delta", b);
+    s_request_from (b, a);
+    s_deliver_all (b, "delta", a);
+    assert_int_equal (s_seq_of (a, "cam3"), 6);
+    assert_int_equal (s_seq_of (b, "cam3"), 6);
+    assert_int_equal (s_committed (a), 6);
+    assert_int_equal (s_committed (b), 6);
+    s_ctl_destroy (&a);
+    s_ctl_destroy (&b);
+    s_ctl_destroy (&c);
+}
+
+//  A delta from peer "p" with one n1 block: the node record entry at 5/5,
+//  floor_json its snapshot_floor's value (JSON text)
+static zchunk_t *
+s_floor_delta (const char *floor_json)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "delta", 3);
+    sf_pack_kstr (&pk, "from", "p");
+    sf_pack_kbool (&pk, "more", false);
+    sf_pack_str (&pk, "origins");
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_map (&pk, 3);
+    sf_pack_kstr (&pk, "node", "n1");
+    sf_pack_str (&pk, "upto");
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_uint64 (&pk, S_GEN);
+    msgpack_pack_uint64 (&pk, 5);
+    sf_pack_str (&pk, "entries");
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_array (&pk, 4);
+    sf_pack_str (&pk, "n");
+    sf_pack_str (&pk, "");
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_uint64 (&pk, S_GEN);
+    msgpack_pack_uint64 (&pk, 5);
+    char json [256];
+    snprintf (json, sizeof (json), "{\"id\": \"n1\", \"snapshot_floor\": %s}", floor_json);
+    json_error_t je;
+    json_t *j = json_loads (json, 0, &je);
+    assert_non_null (j);
+    assert_int_equal (sf_json_to_msgpack (j, &pk), 0);
+    json_decref (j);
+    zchunk_t *out = zchunk_new (sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+    return out;
+}
+
+static void
+test_a_malformed_snapshot_floor_is_rejected_and_drops_nothing (void **state)
+{
+    //  The decoder: a floor is [gen, seq], anything else a clear error
+    const char *bad [] = { "[5, 4, 0]", "[5]", "\"5/4\"", "[5, -4]", "{\"gen\": 5, \"seq\": 4}" };
+    for (size_t i = 0; i < sizeof (bad) / sizeof (bad [0]); i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init (&sb);
+        msgpack_unpacked u;
+        msgpack_unpacked_init (&u);
+        char json [128], err [SF_ERR_MAX] = "";
+        snprintf (json, sizeof (json), "{\"id\": \"n1\", \"snapshot_floor\": %s}", bad [i]);
+        sf_node_t n;
+        sf_node_init (&n);
+        assert_int_equal (sf_node_unpack (s_json_obj (json, &sb, &u), &n, err), -1);
+        assert_string_equal (err, "field 'snapshot_floor' must be [generation, seq]");
+        msgpack_unpacked_destroy (&u);
+        msgpack_sbuffer_destroy (&sb);
+    }
+    //  In a delta: the block is dropped whole, b keeps what it holds, its
+    //  floor and its claim
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_ctl_t *b = s_ctl_new ("b", true);
+    s_agent_fill (a);
+    s_request_from (a, b);
+    assert_int_equal (s_deliver_all (a, "delta", b), 1);
+    //  b has a's floor of the fill's snapshot (1)
+    assert_int_equal (sf_writer_origin (b->writer, "n1")->info.snapshot_floor.seq, 1);
+    for (size_t i = 0; i < sizeof (bad) / sizeof (bad [0]); i++) {
+        zchunk_t *d = s_floor_delta (bad [i]);
+        s_deliver (b, d);
+        zchunk_destroy (&d);
+        assert_int_equal (s_seq_of (b, "cam1"), 1);
+        assert_int_equal (s_seq_of (b, "cam2"), 2);
+        assert_int_equal (s_committed (b), 2);
+        assert_int_equal (sf_writer_origin (b->writer, "n1")->info.snapshot_floor.seq, 1);
+    }
+    //  The same block with a well-formed floor drops both (below 4)
+    zchunk_t *d = s_floor_delta ("[5, 4]");
+    s_deliver (b, d);
+    zchunk_destroy (&d);
+    assert_false (s_holds (b, "cam1"));
+    assert_false (s_holds (b, "cam2"));
+    assert_int_equal (s_committed (b), 5);
+    assert_int_equal (sf_writer_origin (b->writer, "n1")->info.snapshot_floor.seq, 4);
+    s_ctl_destroy (&a);
+    s_ctl_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -1172,6 +1415,9 @@ main (void)
         cmocka_unit_test (test_a_new_generation_taken_elsewhere_drops_the_old_one_s_leftovers),
         cmocka_unit_test (test_a_placement_absent_from_a_snapshot_does_not_come_back_from_a_peer),
         cmocka_unit_test (test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way),
+        cmocka_unit_test (test_a_peer_cut_off_past_the_tombstone_grace_drops_what_a_snapshot_dropped),
+        cmocka_unit_test (test_a_newer_change_at_or_above_the_floor_stays_when_the_floor_arrives),
+        cmocka_unit_test (test_a_malformed_snapshot_floor_is_rejected_and_drops_nothing),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
