@@ -23,7 +23,11 @@
     the stale mark, history digest and members; a delta with 's', 'd' and
     'n' entries; history with events), its own gossip request, the ack
     to a ping, and an `alerts` message (digests and an offer of episodes
-    and confirmations) with the answer it gets, then exits. */
+    and confirmations) with the answer it gets; the answer of a controller
+    where n1's agent resynced (a delta whose node record carries a
+    snapshot_floor above what the baseline holds, its tombstones
+    collected), and that delta with a malformed floor (three elements, a
+    string); then exits. */
 #include "fuzz.h"
 #include "sf_alerts.h"
 #include "sf_codec.h"
@@ -93,14 +97,17 @@ s_put (sf_writer_t *w, sf_origin_t *o, const char *name, uint8_t type, uint8_t s
     sf_stream_clear (&s);
 }
 
+//  The node record at seq; floor: its snapshot_floor (0: none)
 static void
-s_node (sf_writer_t *w, sf_origin_t *o, uint64_t seq)
+s_node (sf_writer_t *w, sf_origin_t *o, uint64_t seq, uint64_t floor)
 {
     sf_node_t n;
     sf_node_init (&n);
     SF_STRSET (n.id, o->node);
     SF_STRSET (n.addr_external, "media.example.net");
     n.version = (sf_version_t) { 1, seq };
+    if (floor)
+        n.snapshot_floor = (sf_version_t) { 1, floor };
     sf_writer_set_info (w, o, &n);
     sf_writer_stage (w, o, n.version);
 }
@@ -115,8 +122,8 @@ s_populate (fz_ctl_t *c)
     sf_origin_t *n1 = sf_writer_origin (w, "n1");
     sf_origin_t *n2 = sf_writer_origin (w, "n2");
     FUZZ_CHECK (n1 && n2);
-    s_node (w, n1, 1);
-    s_node (w, n2, 1);
+    s_node (w, n1, 1, 0);
+    s_node (w, n2, 1, 0);
     s_put (w, n1, "cam-a", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 2, now_s);
     s_put (w, n1, "cam-b", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 3, now_s);
     s_put (w, n1, "old", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 4, now_s);
@@ -152,14 +159,38 @@ s_populate_more (fz_ctl_t *c)
     s_put (w, n1, "cam-c", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 7, now_s);
     FUZZ_CHECK (sf_writer_del (w, n1, "cam-b", (sf_version_t) { 1, 8 }) == 0);
     sf_writer_stage (w, n1, (sf_version_t) { 1, 8 });
-    s_node (w, n1, 9);
-    s_node (w, n3, 1);
+    s_node (w, n1, 9, 0);
+    s_node (w, n3, 1, 0);
     s_put (w, n3, "yard", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 2, now_s);
     FUZZ_CHECK (sf_writer_commit (w) == 0);
     int64_t mono = sf_mono_ms ();
     sf_live_beat (c->live, "n2", 1, 10, mono);
     sf_live_set_stale (c->live, "n2", 1, 10, true);
     sf_live_beat (c->live, "n3", 1, 1, mono);
+}
+
+//  What a peer holds after n1's agent resynced with it (docs/protocol.md
+//  §4.2, §6.3 rules 5a and 7): the snapshot re-stamped cam-b (7), brought
+//  cam-c (8) and dropped cam-a, whose tombstone is collected since (the
+//  grace passed); the node record at the snapshot's version (9) carries
+//  its floor, 1/7. A baseline that meets its delta drops cam-a (at 2,
+//  below the floor) with no 'd' entry, and refuses it back
+static void
+s_populate_floor (fz_ctl_t *c)
+{
+    sf_writer_t *w = c->writer;
+    int64_t now_s = sf_now_ms () / 1000;
+    FUZZ_CHECK (sf_writer_begin (w) == 0);
+    sf_origin_t *n1 = sf_writer_origin (w, "n1");
+    FUZZ_CHECK (n1);
+    s_put (w, n1, "cam-b", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 7, now_s);
+    s_put (w, n1, "cam-c", SF_TYPE_PRIMARY, SF_STATUS_ACTIVE, 8, now_s);
+    FUZZ_CHECK (sf_writer_del (w, n1, "cam-a", (sf_version_t) { 1, 9 }) == 0);
+    s_node (w, n1, 9, 7);
+    FUZZ_CHECK (sf_writer_commit (w) == 0);
+    FUZZ_CHECK (sf_writer_begin (w) == 0);
+    FUZZ_CHECK (sf_store_gc_tombstones (c->store, sf_now_ms () + 1000) == 2);
+    FUZZ_CHECK (sf_writer_commit (w) == 0);
 }
 
 static void
@@ -208,8 +239,10 @@ s_ctl_new (fz_ctl_t *c, const char *id, const char *peers, const char *seeds, in
     sf_writer_load (c->writer);
     if (level >= 1)
         s_populate (c);
-    if (level >= 2)
+    if (level == 2)
         s_populate_more (c);
+    if (level == 3)
+        s_populate_floor (c);
     c->cert = zcert_new ();
     //  A small patch log: 'p' entries a fuzzed delta applies are noted, and
     //  a fuzzed request's answer may carry them
@@ -282,6 +315,32 @@ s_save (const char *dir, const char *name, zchunk_t *chunk)
     FUZZ_CHECK (fwrite (zchunk_data (chunk), 1, zchunk_size (chunk), f) == zchunk_size (chunk));
     fclose (f);
     s_seed_count++;
+}
+
+//  Saves chunk as name with the one occurrence of `from` (a key and its
+//  value) replaced by `to`: msgpack counts its items, not their bytes, so
+//  a value swapped for another stays a well-formed message
+static void
+s_save_replaced (const char *dir, const char *name, zchunk_t *chunk, const char *from, size_t from_size,
+                 const char *to, size_t to_size)
+{
+    const char *data = (const char *) zchunk_data (chunk);
+    size_t size = zchunk_size (chunk);
+    const char *at = NULL;
+    for (size_t i = 0; i + from_size <= size; i++)
+        if (memcmp (data + i, from, from_size) == 0) {
+            FUZZ_CHECK (!at);
+            at = data + i;
+        }
+    FUZZ_CHECK (at);
+    size_t head = (size_t) (at - data);
+    zchunk_t *out = zchunk_new (NULL, size - from_size + to_size);
+    zchunk_extend (out, data, head);
+    zchunk_extend (out, to, to_size);
+    zchunk_extend (out, at + from_size, size - head - from_size);
+    FUZZ_CHECK (zchunk_size (out) == size - from_size + to_size);
+    s_save (dir, name, out);
+    zchunk_destroy (&out);
 }
 
 //  Saves what was sent since the last call, named by message type
@@ -377,6 +436,34 @@ s_write_seeds (const char *dir)
     s_ctl_new (&a, "c4", "inproc://sf-fuzz-c4", "", 2);
     FUZZ_CHECK (sf_gossip_fuzz_input (a.gossip, zchunk_data (request), zchunk_size (request)) == 0);
     s_save_sent (dir, "ahead");
+    s_clear_sent ();
+    s_ctl_destroy (&a);
+    zclock_sleep (250);
+    //  c6, where n1's agent resynced, answers c1's round: a delta whose
+    //  node record carries a snapshot floor (1/7) and no 'd' entry for
+    //  cam-a, which the snapshot dropped
+    s_ctl_new (&a, "c6", "inproc://sf-fuzz-c6", "", 3);
+    FUZZ_CHECK (sf_gossip_fuzz_input (a.gossip, zchunk_data (request), zchunk_size (request)) == 0);
+    zchunk_t *floored = NULL;
+    for (zchunk_t *ch = zlistx_first (s_sent); ch; ch = zlistx_next (s_sent)) {
+        sf_msg_t msg;
+        sf_msg_init (&msg);
+        FUZZ_CHECK (sf_msg_parse (&msg, zchunk_data (ch), zchunk_size (ch)) == 0);
+        if (strcmp (msg.type, "delta") == 0)
+            floored = ch;
+        sf_msg_release (&msg);
+    }
+    FUZZ_CHECK (floored);
+    s_save_sent (dir, "floor");
+    //  The same delta with a malformed floor (a bad entry: the block is
+    //  dropped whole): three elements, and a string
+    static const char key_floor [] = "\xaesnapshot_floor\x92\x01\x07";
+    static const char three [] = "\xaesnapshot_floor\x93\x01\x07\x00";
+    static const char text [] = "\xaesnapshot_floor\xa3" "1/7";
+    s_save_replaced (dir, "floor-bad-arity-delta", floored, key_floor, sizeof (key_floor) - 1,
+                     three, sizeof (three) - 1);
+    s_save_replaced (dir, "floor-bad-type-delta", floored, key_floor, sizeof (key_floor) - 1,
+                     text, sizeof (text) - 1);
     s_clear_sent ();
     zchunk_destroy (&request);
     s_ctl_destroy (&a);
