@@ -1,8 +1,12 @@
 /*  controller.c — the controller daemon: its threads, sockets and start-up.
 
     Threads (docs/architecture.md, "Threads"):
-      ingest   this file's loop: reads the agents' ROUTER socket and hands each
-               message to the agent protocol (controller/ingest.c), runs the
+      agents   owns the agents' ROUTER socket (controller/agentio.c): reads it
+               continuously into bounded per-connection queues, sends the
+               replies the ingest loop hands it.
+      ingest   this file's loop: takes the agents' messages from those queues,
+               one per connection in turn, and hands each to the agent
+               protocol (controller/ingest.c), runs the
                gossip protocol (controller/gossip.c) and its timers; both stage
                their changes in the one write session (controller/writer.c),
                which this loop commits. The only LMDB writer.
@@ -15,11 +19,12 @@
     never block the writer), the liveness table (locked), the metrics
     (atomics), the peers cache (sf_security.h) and the stop flag.
 
-    The ingest loop drains whatever the agents' socket holds, up to
+    The ingest loop drains whatever the agents' queues hold, up to
     batch-records changes or batch-ms, into one write transaction, commits it,
     and only then acknowledges each origin's highest committed seq.
 */
 #include "sf_controller.h"
+#include "sf_agentio.h"
 #include "sf_alerts.h"
 #include "sf_api.h"
 #include "sf_webhook.h"
@@ -142,28 +147,26 @@ typedef struct {
     sf_patchlog_t *patches;         //  the last patch per placement, for gossip
     sf_alerts_t *alerts;            //  inputs from this thread; readers lock (sf_alerts.h)
     sf_webhooks_t *webhooks;        //  its own thread; the ingest thread hands it alerts
-    zsock_t *agents;
+    //  The agents' socket, owned by its own thread (sf_agentio.h): this
+    //  thread takes their messages from it and hands it the replies
+    sf_agentio_t *agents;
     sf_ratelimit_t rl;
 } s_ctl_t;
 
-//  The agent protocol's replies go out on the agents' ROUTER socket. Never
-//  blocks: a reply an agent's queue will not take (it is not reading, or
-//  gone) is dropped, counted and logged at a limited rate, naming the node;
-//  the agent's next message brings the next ack (acks are cumulative)
+//  The agent protocol's replies go to the agents' socket thread, which sends
+//  them never blocking: a reply an agent's queue will not take (it is not
+//  reading, or gone) is dropped, counted and logged at a limited rate, naming
+//  the node; the agent's next message brings the next ack (acks are
+//  cumulative)
 static void
 s_send_agent (zframe_t *route, const char *node, const void *data, size_t size, void *arg)
 {
     s_ctl_t *c = arg;
-    void *h = zsock_resolve (c->agents);
-    if (zmq_send (h, zframe_data (route), zframe_size (route), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        int e = zmq_errno ();
+    if (sf_agentio_send (c->agents, route, node, data, size)) {
         atomic_fetch_add (&c->metrics.agent_replies_dropped, 1);
         sf_log_limited (&c->rl, SF_LOG_WARN, "ingest: dropped a reply to %s: %s", node,
-                        e == EAGAIN ? "its queue is full (1000 replies waiting: it is not reading)"
-                                    : "its connection is gone");
-        return;
+                        "100,000 replies waiting for the agents' socket thread");
     }
-    zmq_send (h, data, size, 0);
 }
 
 //  Hands one message from the agents' socket to the agent protocol
@@ -195,25 +198,29 @@ s_ingest_loop (s_ctl_t *c)
     int64_t last_gc = last_sync - 60000;   //  at once: the history's bound over every stream
     int64_t last_tick = last_sync, last_sweep = last_sync;
     int64_t last_alerts = last_sync;
-    void *sock = zsock_resolve (c->agents);
     zmq_pollitem_t items [256];
     while (!zsys_interrupted && !atomic_load (&c->stop)) {
-        items [0] = (zmq_pollitem_t) { sock, 0, ZMQ_POLLIN, 0 };
+        items [0] = (zmq_pollitem_t) { sf_agentio_handle (c->agents), 0, ZMQ_POLLIN, 0 };
         int n = 1;
         if (c->gossip)
             n += sf_gossip_pollitems (c->gossip, items + 1, 255);
-        if (zmq_poll (items, n, c->gossip ? 20 : 100) < 0 && zmq_errno () == EINTR)
+        //  Messages left queued by the last transaction's bound: no wait
+        long wait_ms = sf_agentio_pending (c->agents) ? 0 : c->gossip ? 20 : 100;
+        if (zmq_poll (items, n, wait_ms) < 0 && zmq_errno () == EINTR)
             continue;
-        if (items [0].revents & ZMQ_POLLIN) {
+        bool ready = false;
+        if (items [0].revents & ZMQ_POLLIN)
+            ready = sf_agentio_ready (c->agents) > 0;
+        else
+            ready = sf_agentio_pending (c->agents) > 0;
+        if (ready) {
             if (sf_store_maybe_grow (c->store) > 0)
                 atomic_fetch_add (&c->metrics.map_grows, 1);
             int64_t start = sf_mono_ms ();
-            //  Drain into one transaction: bounded in records and time
+            //  Drain into one transaction: bounded in records and time; one
+            //  message per agent in turn (sf_agentio_next)
             while (!sf_writer_full (c->writer) && sf_mono_ms () - start <= c->cfg->batch_ms) {
-                zmq_pollitem_t item = { sock, 0, ZMQ_POLLIN, 0 };
-                if (zmq_poll (&item, 1, 0) <= 0)
-                    break;
-                zmsg_t *m = zmsg_recv (c->agents);
+                zmsg_t *m = sf_agentio_next (c->agents);
                 if (!m)
                     break;
                 zframe_t *route = zmsg_pop (m);
@@ -459,22 +466,23 @@ s_release_startup_memory (s_ctl_t *c)
 //  sndhwm: messages queued per connection. Set before bind: it applies to
 //  the connections made after it is set
 static zsock_t *
-s_server_socket (const char *endpoint, zcert_t *cert, const char *what, int sndhwm, bool mandatory)
+s_server_socket (const char *endpoint, zcert_t *cert, const char *what, int sndhwm, int rcvhwm,
+                 bool mandatory)
 {
     zsock_t *s = zsock_new (ZMQ_ROUTER);
     if (!s)
         return NULL;
     sf_sock_curve_server (s, cert);
     zsock_set_router_mandatory (s, mandatory);
-    //  Per connection. An agent that meets a full queue keeps its changes
-    //  (they are not acknowledged) and sends them later: backpressure, not loss.
-    //  The receive HWM is never reached by an agent: its flow-control window
-    //  (sf_codec.h, SF_AGENT_WINDOW; docs/protocol.md 4.7) keeps at most 40
-    //  messages in flight, a fifth of it. A full pipe would stop libzmq
-    //  reading the connection, and libzmq 4.3.4 aborts when a stopped
-    //  connection with ZMTP heartbeats then fails (docs/operations.md)
+    //  Per connection, set before the bind (a pipe takes the HWM it is
+    //  created with). An agent that meets a full send queue keeps its
+    //  changes (they are not acknowledged) and sends them later. The agents'
+    //  socket has no receive HWM (0): a full pipe would stop libzmq reading
+    //  the connection, and libzmq 4.3.4 aborts when a stopped connection
+    //  with ZMTP heartbeats then fails (docs/operations.md); its own thread
+    //  reads it continuously into bounded queues instead (sf_agentio.h)
     zsock_set_sndhwm (s, sndhwm);
-    zsock_set_rcvhwm (s, SF_AGENTS_RCVHWM);
+    zsock_set_rcvhwm (s, rcvhwm);
     zsock_set_linger (s, 0);
     if (zsock_bind (s, "%s", endpoint) < 0) {
         sf_error ("cannot listen for %s on %s: %s (is another controller running there?)", what,
@@ -791,8 +799,12 @@ sf_controller_run (sf_controller_config_t *cfg)
     sf_http_t *http = NULL;
     pthread_t qthread;
     bool qstarted = false;
-    c->agents = s_server_socket (cfg->agents, cert, "agents", 1000, true);
-    qsock = c->agents ? s_server_socket (cfg->query, cert, "queries", S_QUERY_QUEUED, true) : NULL;
+    zsock_t *asock = s_server_socket (cfg->agents, cert, "agents", 1000, 0, true);
+    if (asock)
+        c->agents = sf_agentio_new (&(sf_agentio_config_t) {
+            .sock = asock, .metrics = &c->metrics, .peers = c->peers });
+    qsock = c->agents ? s_server_socket (cfg->query, cert, "queries", S_QUERY_QUEUED,
+                                         SF_AGENTS_RCVHWM, true) : NULL;
     if (!c->agents || !qsock)
         goto done;
     //  Patches are noted for gossip only where there are peers to send them to
@@ -870,7 +882,7 @@ done:
     sf_patchlog_destroy (&c->patches);
     sf_writer_destroy (&c->writer);
     zsock_destroy (&qsock);
-    zsock_destroy (&c->agents);
+    sf_agentio_destroy (&c->agents);
     zactor_destroy (&auth);
     sf_peers_destroy (&c->peers);
     sf_live_destroy (&c->live);

@@ -33,6 +33,8 @@ sf_metrics_init (sf_metrics_t *self)
     atomic_init (&self->queries, 0);
     atomic_init (&self->query_replies_dropped, 0);
     atomic_init (&self->agent_replies_dropped, 0);
+    atomic_init (&self->agent_dropped_queue_full, 0);
+    atomic_init (&self->agent_dropped_memory, 0);
     atomic_init (&self->gossip_sends_dropped, 0);
     atomic_init (&self->http_requests, 0);
     atomic_init (&self->http_refused, 0);
@@ -137,6 +139,15 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
     s_counter (out, "streamfleet_ingest_replies_dropped_total",
                "Replies to agents dropped, not queued: the agent's queue was full or it was gone.",
                s_get (&self->agent_replies_dropped));
+    s_family (out, "streamfleet_ingest_dropped_total", "counter",
+              "Messages from agents dropped on arrival, by reason: queue_full (the connection "
+              "had 200 messages waiting to be read: it ignores the flow-control window), memory "
+              "(1 GiB queued from all agents). Recovered by the protocol (a gap in seq asks for "
+              "a snapshot).");
+    fprintf (out, "streamfleet_ingest_dropped_total{reason=\"queue_full\"} %llu\n",
+             (unsigned long long) s_get (&self->agent_dropped_queue_full));
+    fprintf (out, "streamfleet_ingest_dropped_total{reason=\"memory\"} %llu\n",
+             (unsigned long long) s_get (&self->agent_dropped_memory));
     s_counter (out, "streamfleet_gossip_sends_dropped_total",
                "Gossip messages not sent: the peer's queue was full (it is slow or away).",
                s_get (&self->gossip_sends_dropped));

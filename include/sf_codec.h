@@ -23,12 +23,15 @@
 //  not said it read ("read" in its acks and credit messages). The
 //  controller tells what it read at least every SF_AGENT_CREDIT_EVERY
 //  messages, fewer than the window, so a window never closes for good.
-//  Invariant: the controller's agents ROUTER has SF_AGENTS_RCVHWM well
-//  above what an agent can have in flight, so the pipe from an agent never
-//  fills and libzmq never stops reading a connection. A stopped input is
-//  the precondition of libzmq 4.3.4's `!_io_error` abort (stream_engine_base
-//  .cpp:331, zeromq/libzmq 3937, 4364, 4767) when that connection then
-//  fails (docs/operations.md).
+//  The controller's agents ROUTER has no receive HWM and its own reader
+//  thread (sf_agentio.h), so libzmq never stops reading a connection,
+//  whatever an agent does: a stopped input is the precondition of libzmq
+//  4.3.4's `!_io_error` abort (stream_engine_base.cpp:331, zeromq/libzmq
+//  3937, 4364, 4767) when that connection then fails (docs/operations.md).
+//  Invariant: that thread's per-connection queue (SF_AGENTIO_QUEUE_MAX)
+//  stays well above what an agent can have in flight, so a window-keeping
+//  agent never loses a message to it. SF_AGENTS_RCVHWM is the query
+//  socket's receive HWM.
 #define SF_AGENT_WINDOW 32
 #define SF_AGENT_WINDOW_CTL 8
 #define SF_AGENT_CREDIT_EVERY 8

@@ -28,6 +28,10 @@ typedef struct {
     atomic_uint_fast64_t queries;               //  CLI queries answered
     atomic_uint_fast64_t query_replies_dropped; //  to clients not reading their replies
     atomic_uint_fast64_t agent_replies_dropped; //  to agents not reading (or gone)
+    //  Messages from agents dropped on arrival (controller/agentio.c): their
+    //  connection's queue was full, or all the queues' bytes at their bound
+    atomic_uint_fast64_t agent_dropped_queue_full;
+    atomic_uint_fast64_t agent_dropped_memory;
     atomic_uint_fast64_t gossip_sends_dropped;  //  to peers whose queue was full
     atomic_uint_fast64_t http_requests;
     atomic_uint_fast64_t http_refused;      //  URIs over the limits (sf_http.h)
