@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """flood_agent.py — an agent that ignores flow control, to show libzmq 4.3.4's
-full-pipe abort (docs/operations.md, "libzmq 4.3.4 and full pipes"). Not run by
-make test: it aborts any controller it floods while that is busy.
+full-pipe abort (docs/operations.md, "libzmq 4.3.4 and full pipes"): a
+controller before the agents' socket had its own reader thread
+(controller/agentio.c) aborted when a dozen of these flooded it and were killed.
 
 It says hello, then sends batches of 20 puts as fast as its socket takes them,
 with no "n" stamps (so no window: an agent older than the window behaves so,
@@ -11,9 +12,11 @@ controller for 3 s, then kill -9 them all at once:
 
   flood_agent.py ENDPOINT AGENT_SECRET_CERT CONTROLLER_PUBLIC_CERT NODE [--window]
 
-On Debian 12 (libzmq 4.3.4-6) the controller aborted in the first round with
+On Debian 12 (libzmq 4.3.4-6) such a controller aborted in the first round with
 `Assertion failed: !_io_error (src/stream_engine_base.cpp:331)`; with HB=0 in
 the environment (no ZMTP heartbeats) it survived six rounds.
+tests/integration/92_agent_flood.sh runs it so, three rounds: the controller
+must survive, dropping (and counting) what does not fit each flooder's queue.
 
 With --window it keeps the agents' flow control (docs/protocol.md 4.7): every
 message stamped "n", at most 32 batches and 8 heartbeats more in flight beyond

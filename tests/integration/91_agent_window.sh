@@ -69,10 +69,8 @@ check "and still answers queries" total_is 40000 --node a1
 check "it did not abort" bash -c "! grep -q 'Assertion failed' '$T/c1.log'"
 
 # 3. The soak's abort, made quick: a dozen agents flooding one controller with
-# ZMTP heartbeats every 5 ms, killed at once, twice. Without the window
-# (tests/helpers/flood_agent.py without --window, as agents before it) a
-# controller on libzmq 4.3.4 aborts in the first round; keeping the window it
-# must not. (The old controller never says what it read, so windowed agents
+# ZMTP heartbeats every 5 ms, killed at once, twice. Keeping the window they
+# never fill a queue (agents that ignore it: 92_agent_flood.sh). (The old controller never says what it read, so windowed agents
 # stall against it: this part shows the window is enough, part 1 that the
 # old agent lacked it.)
 for round in 1 2; do

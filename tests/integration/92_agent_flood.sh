@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# sf-test: serial (a dozen flooding clients: CPU-heavy)
 # 92_agent_flood.sh — no agent can make the controller abort (issue 12).
 # libzmq 4.3.4 aborts (`Assertion failed: !_io_error`,
 # src/stream_engine_base.cpp:331) when a connection whose input a full pipe
@@ -53,6 +54,9 @@ check "what did not fit a flooding agent's queue was dropped and counted ($dropp
   test "${dropped%.*}" -gt 0
 check "and logged, naming the node" grep -q "ingest: dropped .* from f[0-9]*" "$T/c1.log"
 check "and still answers queries after them" total_is 2000 --node good
+# 12 flooders x 200 queued messages of ~2 KB: a few MiB; the peak stays small
+hwm=$(awk '$1 == "VmHWM:" { print int($2 / 1024) }' "/proc/$(pid_of c1)/status")
+check "its memory stayed bounded under the floods (peak RSS $hwm MiB < 300)" test "${hwm:-999}" -lt 300
 check "the well-behaved agent's node never went suspect" bash -c "! grep -q 'node good is suspect' '$T/c1.log'"
 check "its heartbeats are still answered (alive)" bash -c \
   "cli nodes -o json | json_get '[n[\"liveness\"] for n in d[\"nodes\"] if n[\"id\"] == \"good\"][0]' | grep -qx alive"
