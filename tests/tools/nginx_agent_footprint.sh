@@ -6,7 +6,10 @@
 # A generated stat page with STREAMS live streams (counters moving every
 # poll) is served on loopback; one agent polls it every second, with the DVR
 # scanner on a directory holding 10 chunks per stream, and reports to a
-# controller. Prints the agent's CPU share and peak RSS over the run.
+# controller. Prints the agent's CPU share over the run, its peak RSS
+# (VmHWM: the start, first snapshot and all, included) and its RSS at the end
+# (VmRSS: the steady state) and how much of that is the agent's own memory
+# (RssAnon; the rest is pages of the shared libraries it maps).
 source "$(dirname "$0")/../lib.sh"
 N=${1:-2000}
 SECS=${2:-30}
@@ -57,6 +60,8 @@ read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
 sleep "$SECS"
 read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+now_rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+anon=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status")     # the rest: shared libraries' pages
 total=$(cli streams --limit 0 -o json | json_get "d['total']")
-awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$hz" -v secs="$SECS" -v rss="$rss" -v n="$N" -v t="$total" \
-  'BEGIN { printf "agent, nginx-rtmp source, %d streams (%s listed), 1 s polls, %d s: cpu %.2f%% of a core, peak RSS %.1f MiB\n", n, t, secs, 100 * (u + s) / hz / secs, rss / 1024 }'
+awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$hz" -v secs="$SECS" -v rss="$rss" -v now_rss="$now_rss" -v anon="$anon" -v n="$N" -v t="$total" \
+  'BEGIN { printf "agent, nginx-rtmp source, %d streams (%s listed), 1 s polls, %d s: cpu %.2f%% of a core, peak RSS %.1f MiB, RSS at the end %.1f MiB (%.1f MiB anonymous)\n", n, t, secs, 100 * (u + s) / hz / secs, rss / 1024, now_rss / 1024, anon / 1024 }'
