@@ -50,5 +50,17 @@ int sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
                          sf_nginx_stat_t *stat, char *err, size_t errlen);
 void sf_nginx_stat_clear (sf_nginx_stat_t *stat);
 
+//  The same parse, handing each wanted stream to fn as the parser reaches
+//  its end instead of storing it: the adapter maps streams straight into the
+//  poll's set, so no copy of the page's 2,000 streams (1.4 MiB) is kept.
+//  stat gets the version and uptime, and count the streams handed over;
+//  its array is not touched. 0, or -1 with err (as above, and more than
+//  SF_STREAMS_PER_NODE_MAX streams); the streams handed over before an
+//  error stay handed over.
+typedef void (sf_nginx_stream_fn) (const sf_nginx_stream_t *stream, void *arg);
+int sf_nginx_stat_parse_each (const char *xml, size_t len, const char *app_filter,
+                              sf_nginx_stream_fn *fn, void *arg,
+                              sf_nginx_stat_t *stat, char *err, size_t errlen);
+
 extern const sf_source_ops_t sf_source_nginx;
 #endif

@@ -54,6 +54,8 @@ typedef struct {
     char text [S_TEXT_MAX + 1];
     size_t text_len;
     bool too_many;              //  more than SF_STREAMS_PER_NODE_MAX streams
+    sf_nginx_stream_fn *each;   //  streams go to each (not stored) when set
+    void *each_arg;
 } s_parser_t;
 
 static void XMLCALL
@@ -128,6 +130,15 @@ s_end_stream (s_parser_t *p)
     if (!p->app_wanted || !*p->cur.name)
         return;
     sf_nginx_stat_t *stat = p->stat;
+    if (p->each) {
+        if (stat->count == SF_STREAMS_PER_NODE_MAX) {
+            p->too_many = true;
+            return;
+        }
+        stat->count++;
+        p->each (&p->cur, p->each_arg);
+        return;
+    }
     if (stat->count == stat->cap) {
         size_t cap = stat->cap ? stat->cap * 2 : 16;
         if (cap > SF_STREAMS_PER_NODE_MAX) {
@@ -221,9 +232,9 @@ s_end (void *arg, const XML_Char *el)
     p->text [0] = 0;
 }
 
-int
-sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
-                     sf_nginx_stat_t *stat, char *err, size_t errlen)
+static int
+s_parse (const char *xml, size_t len, const char *app_filter, sf_nginx_stream_fn *each,
+         void *each_arg, sf_nginx_stat_t *stat, char *err, size_t errlen)
 {
     sf_nginx_stream_t *streams = stat->streams;
     size_t cap = stat->cap;
@@ -231,6 +242,8 @@ sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
     stat->streams = streams;
     stat->cap = cap;
     s_parser_t *p = sf_xcalloc (1, sizeof (s_parser_t));
+    p->each = each;
+    p->each_arg = each_arg;
     XML_Parser parser = XML_ParserCreate (NULL);
     if (!parser)                //  expat's own allocation: the policy of sf_alloc.h
         sf_oom (sizeof (s_parser_t), __FILE__, __LINE__);
@@ -264,6 +277,21 @@ sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
     if (rc)
         sf_nginx_stat_clear (stat);
     return rc;
+}
+
+int
+sf_nginx_stat_parse (const char *xml, size_t len, const char *app_filter,
+                     sf_nginx_stat_t *stat, char *err, size_t errlen)
+{
+    return s_parse (xml, len, app_filter, NULL, NULL, stat, err, errlen);
+}
+
+int
+sf_nginx_stat_parse_each (const char *xml, size_t len, const char *app_filter,
+                          sf_nginx_stream_fn *fn, void *arg,
+                          sf_nginx_stat_t *stat, char *err, size_t errlen)
+{
+    return s_parse (xml, len, app_filter, fn, arg, stat, err, errlen);
 }
 
 void
@@ -367,47 +395,31 @@ s_known_cmp (const void *a, const void *b)
     return strcmp (((const s_known_t *) a)->name, ((const s_known_t *) b)->name);
 }
 
+//  The stream's memory, found or made: known [0 .. before) is sorted, the
+//  names new in this poll follow it (the poll sorts them in at its end), and
+//  a duplicate among those is found by a scan (a name twice on one page)
 static s_known_t *
-s_known_find (s_nginx_t *self, const char *name)
+s_known_note (s_nginx_t *self, const char *name, size_t before)
 {
     s_known_t key;
     SF_STRSET (key.name, name);
-    return self->nknown
-         ? bsearch (&key, self->known, self->nknown, sizeof (s_known_t), s_known_cmp) : NULL;
-}
-
-//  Remembers the streams of this poll; new names are appended, then sorted in
-static void
-s_known_update (s_nginx_t *self, const sf_nginx_stat_t *stat)
-{
-    for (size_t i = 0; i < self->nknown; i++)
-        self->known [i].live = self->known [i].filled = false;
-    size_t before = self->nknown;
-    for (size_t i = 0; i < stat->count; i++) {
-        s_known_t key;
-        SF_STRSET (key.name, stat->streams [i].name);
-        s_known_t *k = before
-            ? bsearch (&key, self->known, before, sizeof (s_known_t), s_known_cmp) : NULL;
-        if (!k) {
-            //  Could be a duplicate name among this poll's new ones
-            for (size_t j = before; j < self->nknown && !k; j++)
-                if (!strcmp (self->known [j].name, key.name))
-                    k = &self->known [j];
+    s_known_t *k = before
+        ? bsearch (&key, self->known, before, sizeof (s_known_t), s_known_cmp) : NULL;
+    for (size_t j = before; j < self->nknown && !k; j++)
+        if (!strcmp (self->known [j].name, key.name))
+            k = &self->known [j];
+    if (!k) {
+        if (self->nknown == self->known_cap) {
+            size_t cap = self->known_cap ? self->known_cap * 2 : 32;
+            self->known = sf_xreallocarray (self->known, cap, sizeof (s_known_t));
+            self->known_cap = cap;
         }
-        if (!k) {
-            if (self->nknown == self->known_cap) {
-                size_t cap = self->known_cap ? self->known_cap * 2 : 32;
-                self->known = sf_xreallocarray (self->known, cap, sizeof (s_known_t));
-                self->known_cap = cap;
-            }
-            k = &self->known [self->nknown++];
-            memset (k, 0, sizeof (*k));
-            SF_STRSET (k->name, key.name);
-        }
-        k->live = true;
+        k = &self->known [self->nknown++];
+        memset (k, 0, sizeof (*k));
+        SF_STRSET (k->name, key.name);
     }
-    if (self->nknown > before)
-        qsort (self->known, self->nknown, sizeof (s_known_t), s_known_cmp);
+    k->live = true;
+    return k;
 }
 
 //  The stream's RTMP link, rtmp://{host}:PORT/APP/{name}: per stream, since
@@ -424,11 +436,10 @@ s_rtmp_link (const s_nginx_t *self, sf_stream_t *s, const char *app)
 
 static void
 s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns,
-               int64_t now_ms, int64_t mono_ms)
+               s_known_t *k, int64_t now_ms, int64_t mono_ms)
 {
-    //  Every listed name is known (s_known_update); a name already filled
-    //  is the same stream name in a second application: the first wins
-    s_known_t *k = s_known_find (self, ns->name);
+    //  A name already filled is the same stream name in a second
+    //  application: the first wins
     if (k && k->filled)
         return;
     sf_stream_t *s = sf_streamset_add (set, ns->name);
@@ -475,6 +486,22 @@ s_fill_stream (s_nginx_t *self, sf_streamset_t *set, const sf_nginx_stream_t *ns
     sf_text_set (&s->config, config);
 }
 
+//  One poll's mapping, stream by stream as the parser hands them over
+typedef struct {
+    s_nginx_t *self;
+    sf_streamset_t *set;
+    int64_t now_ms, mono_ms;
+    size_t before;                  //  known [0 .. before) is sorted
+} s_fill_t;
+
+static void
+s_on_stream (const sf_nginx_stream_t *ns, void *arg)
+{
+    s_fill_t *f = arg;
+    s_known_t *k = s_known_note (f->self, ns->name, f->before);
+    s_fill_stream (f->self, f->set, ns, k, f->now_ms, f->mono_ms);
+}
+
 static int
 s_poll (void *state, sf_streamset_t *set)
 {
@@ -486,17 +513,21 @@ s_poll (void *state, sf_streamset_t *set)
                   S_STAT_MAX, &body, &len, &status, set->error, sizeof set->error))
         return -1;
     sf_nginx_stat_t *stat = &self->stat;
+    for (size_t i = 0; i < self->nknown; i++)
+        self->known [i].live = self->known [i].filled = false;
+    s_fill_t fill = { self, set, sf_now_ms (), sf_mono_ms (), self->nknown };
     char err [256];
-    int rc = sf_nginx_stat_parse (body, len, self->cfg.rtmp_app, stat, err, sizeof err);
+    int rc = sf_nginx_stat_parse_each (body, len, self->cfg.rtmp_app, s_on_stream, &fill,
+                                       stat, err, sizeof err);
+    //  The names new in this poll, sorted in (a failed page's too: they
+    //  were seen)
+    if (self->nknown > fill.before)
+        qsort (self->known, self->nknown, sizeof (s_known_t), s_known_cmp);
     if (rc) {
         snprintf (set->error, sizeof set->error, "%.120s: %.130s", self->cfg.stat_url, err);
         return -1;
     }
-    int64_t now_ms = sf_now_ms ();
-    int64_t mono_ms = sf_mono_ms ();
-    s_known_update (self, stat);
-    for (size_t i = 0; i < stat->count; i++)
-        s_fill_stream (self, set, &stat->streams [i], now_ms, mono_ms);
+    int64_t now_ms = fill.now_ms;
     //  Streams seen before and gone from the page now: off, not forgotten
     for (size_t i = 0; i < self->nknown; i++) {
         s_known_t *k = &self->known [i];

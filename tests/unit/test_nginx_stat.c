@@ -82,6 +82,57 @@ test_parse_rejects (void **state)
     assert_null (stat.streams);
 }
 
+//  The streaming parse hands over exactly what the array parse stores, in
+//  page order, and stores nothing itself (the adapter keeps no copy of the
+//  page's streams)
+typedef struct {
+    sf_nginx_stream_t streams [4];
+    size_t count;
+} s_each_t;
+
+static void
+s_each (const sf_nginx_stream_t *stream, void *arg)
+{
+    s_each_t *each = arg;
+    if (each->count < 4)
+        each->streams [each->count] = *stream;
+    each->count++;
+}
+
+static void
+test_parse_each (void **state)
+{
+    char *xml = fx_file ("nginx/stat_two_streams.xml");
+    assert_non_null (xml);
+    sf_nginx_stat_t stat = { 0 }, streamed = { 0 };
+    char err [256];
+    assert_int_equal (sf_nginx_stat_parse (xml, strlen (xml), "", &stat, err, sizeof err), 0);
+    s_each_t each = { .count = 0 };
+    memset (&each, 0, sizeof each);
+    assert_int_equal (sf_nginx_stat_parse_each (xml, strlen (xml), "", s_each, &each,
+                                                &streamed, err, sizeof err), 0);
+    assert_int_equal (each.count, 2);
+    assert_int_equal (streamed.count, 2);
+    assert_null (streamed.streams);
+    assert_string_equal (streamed.version, stat.version);
+    assert_int_equal (streamed.uptime_s, stat.uptime_s);
+    for (size_t i = 0; i < 2; i++)
+        assert_memory_equal (&each.streams [i], &stat.streams [i], sizeof (sf_nginx_stream_t));
+    //  The application filter applies before the hand-over
+    memset (&each, 0, sizeof each);
+    assert_int_equal (sf_nginx_stat_parse_each (xml, strlen (xml), "other", s_each, &each,
+                                                &streamed, err, sizeof err), 0);
+    assert_int_equal (each.count, 0);
+    //  Not a stat page: -1, as the array parse
+    const char *html = "<html><body>Welcome to nginx!</body></html>";
+    assert_int_equal (sf_nginx_stat_parse_each (html, strlen (html), "", s_each, &each,
+                                                &streamed, err, sizeof err), -1);
+    assert_non_null (strstr (err, "not an nginx-rtmp stat page"));
+    sf_nginx_stat_clear (&stat);
+    sf_nginx_stat_clear (&streamed);
+    free (xml);
+}
+
 //  A stat page with one stream whose counters the test sets
 static char *
 s_page (const char *name, uint64_t bw_in, uint64_t bytes_in, int nclients, bool publishing,
@@ -278,6 +329,50 @@ test_start_to_the_millisecond (void **state)
     sf_streamset_clear (&set);
 }
 
+//  A name in two applications is one stream, the first application's; names
+//  new in a poll are found again by the next (the adapter's memory is sorted
+//  at the end of each poll, its new names looked up before that)
+static void
+test_duplicate_names (void **state)
+{
+    s_ctx_t *ctx = *state;
+    sf_streamset_t set;
+    sf_streamset_init (&set);
+    const char *page =
+        "<rtmp><server>"
+        "<application><name>live</name><live>"
+        "<stream><name>zed</name><time>1000</time><bw_in>0</bw_in><bytes_in>1000</bytes_in>"
+        "<nclients>1</nclients><publishing/><active/></stream>"
+        "<stream><name>cam</name><time>1000</time><bw_in>800000</bw_in><bytes_in>1</bytes_in>"
+        "<nclients>3</nclients><publishing/><active/></stream>"
+        "</live></application>"
+        "<application><name>other</name><live>"
+        "<stream><name>cam</name><time>1000</time><bw_in>100000</bw_in><bytes_in>1</bytes_in>"
+        "<nclients>1</nclients></stream>"
+        "</live></application></server></rtmp>";
+    for (int poll = 0; poll < 2; poll++) {
+        fx_route (ctx->fx, "/stat", page);
+        assert_int_equal (s_poll (ctx, &set), 0);
+        size_t cams = 0, zeds = 0;
+        for (size_t i = 0; i < set.count; i++) {
+            const sf_stream_t *s = &set.items [i];
+            if (!strcmp (s->name, "cam")) {
+                cams++;
+                assert_int_equal (s->status, SF_STATUS_ACTIVE);
+                assert_int_equal (s->bitrate_kbps, 800);
+                assert_int_equal (s->clients, 2);
+                assert_non_null (strstr (s->rtmp_template, "/live/"));
+            }
+            else
+            if (!strcmp (s->name, "zed"))
+                zeds++;
+        }
+        assert_int_equal (cams, 1);
+        assert_int_equal (zeds, 1);
+    }
+    sf_streamset_clear (&set);
+}
+
 //  A publisher that stops: its stream stays listed, suspended, with no
 //  clients, bitrate or uptime
 static void
@@ -379,11 +474,13 @@ main (void)
         cmocka_unit_test (test_parse_fixture),
         cmocka_unit_test (test_app_filter),
         cmocka_unit_test (test_parse_rejects),
+        cmocka_unit_test (test_parse_each),
         cmocka_unit_test_setup_teardown (test_poll_maps_records, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bitrate_fallback, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_uptime_steady, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_start_to_the_millisecond, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stopped_stream_suspends, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_duplicate_names, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poll_failures, s_setup, s_teardown),
         cmocka_unit_test (test_refused_connection),
     };
