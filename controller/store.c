@@ -5,8 +5,14 @@
     page cache has every commit); an operating-system crash may lose the last
     second of commits, which the agents' snapshots restore on reconnect, and
     on a file system that reorders writes may leave the environment damaged
-    (LMDB's MDB_NOSYNC keeps integrity only where write order is kept;
-    docs/architecture.md, Durability).
+    (LMDB's MDB_NOSYNC keeps integrity only where write order is kept).
+    Ordered commits (sf_store_set_ordered, --store-ordered) run MDB_NOMETASYNC
+    instead: each commit's pages are flushed before its meta page is written,
+    so a host crash undoes at most the last commit and never damages the
+    environment. MDB_WRITEMAP is not used: LMDB would size the file to the
+    whole map and write through the mapping, and a full disk would then
+    raise SIGBUS instead of failing the commit with ENOSPC
+    (docs/architecture.md, Durability).
 
     Updates of stored placements are held to the commit and written once
     each (coalescing; s_defer, below).
@@ -482,6 +488,32 @@ s_disk_full (sf_store_t *self, int rc)
     uint64_t avail = (uint64_t) fs.f_bavail * fs.f_frsize;
     uint64_t total = (uint64_t) fs.f_blocks * fs.f_frsize;
     return avail < ((uint64_t) 64 << 20) && avail < total / 20;
+}
+
+//  mdb_env_set_flags changes both flags on an open environment; not with
+//  the write transaction open, and MDB_NOMETASYNC is set before MDB_NOSYNC
+//  goes, so that no commit runs with neither
+int
+sf_store_set_ordered (sf_store_t *self, bool ordered)
+{
+    if (self->wtxn)
+        return -1;
+    int rc = mdb_env_set_flags (self->env, ordered ? MDB_NOMETASYNC : MDB_NOSYNC, 1);
+    if (!rc)
+        rc = mdb_env_set_flags (self->env, ordered ? MDB_NOSYNC : MDB_NOMETASYNC, 0);
+    if (rc) {
+        sf_error ("store: cannot change the flush mode of %s: %s", self->path, mdb_strerror (rc));
+        return -1;
+    }
+    return 0;
+}
+
+bool
+sf_store_ordered (sf_store_t *self)
+{
+    unsigned flags = 0;
+    mdb_env_get_flags (self->env, &flags);
+    return (flags & MDB_NOMETASYNC) && !(flags & MDB_NOSYNC);
 }
 
 int

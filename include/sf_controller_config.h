@@ -41,6 +41,7 @@ typedef struct {
     int64_t peer_probe_ms;
     int64_t peer_suspect_ms;
     int64_t sync_ms;
+    bool store_ordered;         //  --store-ordered (sf_store_set_ordered)
     int64_t max_streams_per_node;
     int64_t tombstone_grace_s;
     char alert [16384];         //  alert rules, one per line (sf_alerts.h)

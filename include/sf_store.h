@@ -73,6 +73,16 @@ long sf_store_release_pages (sf_store_t *self);
 //  Flushes committed writes to disk (the writer calls it about once a second).
 //  0, SF_STORE_NOSPACE or -1; *error (when not NULL) gets LMDB's code (an errno).
 int sf_store_sync (sf_store_t *self, int *error);
+//  Ordered commits (--store-ordered): each commit flushes its own pages to
+//  the disk (fdatasync) before it writes its meta page, which then reaches the
+//  disk with the next commit's flush or the next sf_store_sync (LMDB's
+//  MDB_NOMETASYNC instead of MDB_NOSYNC). A host crash then undoes at most
+//  the last commit and never leaves a meta page pointing at pages that did
+//  not reach the disk; each commit waits for one flush. Off (the default):
+//  nothing is flushed until sf_store_sync. 0 or -1.
+int sf_store_set_ordered (sf_store_t *self, bool ordered);
+//  Whether commits are ordered (sf_store_set_ordered)
+bool sf_store_ordered (sf_store_t *self);
 
 //  ---------------------------------------------------------------------------
 //  Write side: one transaction at a time, from one thread. After the first

@@ -6,7 +6,8 @@
     generic primitives (key builder, get/put/add/del, prefix walks both
     ways) that other modules' databases sit behind, growth of a full map (commit reports
     SF_STORE_RETRY, the replayed batch lands, nothing earlier is lost),
-    persistence across a close and reopen, giving back the map's resident
+    persistence across a close and reopen, ordered commits (--store-ordered)
+    switched on and off, giving back the map's resident
     pages without losing a byte, and coalescing: several updates of one
     placement in one transaction written once, the last, whatever else the
     transaction does with it.
@@ -528,6 +529,34 @@ test_reopen_keeps_everything (void **state)
     sf_store_read_end (&r);
 }
 
+//  --store-ordered: commits are flushed by the commit itself (MDB_NOMETASYNC,
+//  not MDB_NOSYNC), can be switched back, not with a write transaction open,
+//  and what was committed either way is stored
+static void
+test_ordered_commits_switch_the_flush_mode_and_keep_every_commit (void **state)
+{
+    s_fix_t *f = *state;
+    assert_false (sf_store_ordered (f->store));
+    assert_int_equal (sf_store_set_ordered (f->store, true), 0);
+    assert_true (sf_store_ordered (f->store));
+    s_put (f->store, "n1", "cam1", 1);
+    assert_int_equal (sf_store_write_begin (f->store), 0);
+    assert_int_equal (sf_store_set_ordered (f->store, false), -1);
+    assert_int_equal (sf_store_commit (f->store), 0);
+    assert_true (sf_store_ordered (f->store));
+    assert_int_equal (sf_store_set_ordered (f->store, false), 0);
+    assert_false (sf_store_ordered (f->store));
+    s_put (f->store, "n2", "cam2", 2);
+    assert_int_equal (sf_store_set_ordered (f->store, true), 0);
+    s_put (f->store, "n3", "cam3", 3);
+    assert_int_equal (sf_store_sync (f->store, NULL), 0);
+    sf_store_destroy (&f->store);
+    char err [256];
+    f->store = sf_store_new (f->dir, 0, err, sizeof (err));
+    assert_non_null (f->store);
+    assert_false (sf_store_ordered (f->store));     //  a run's choice, not stored
+    assert_string_equal (s_scan (f->store, NULL, NULL), "n1/cam1 n2/cam2 n3/cam3");
+}
 
 //  The digest kept with every commit equals a scan of what is stored, through
 //  puts, overwrites, deletes, an aborted transaction and a reopen
@@ -924,6 +953,7 @@ main (void)
         cmocka_unit_test (test_full_map_grows_and_loses_nothing),
         T (test_grow_refuses_to_shrink),
         T (test_reopen_keeps_everything),
+        T (test_ordered_commits_switch_the_flush_mode_and_keep_every_commit),
         T (test_the_digest_follows_every_commit),
         T (test_the_digest_follows_random_changes),
         T (test_release_pages_gives_back_the_map_and_loses_nothing),
