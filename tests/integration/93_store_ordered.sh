@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 92_store_ordered.sh — ordered commits (--store-ordered, issue 11: the LMDB
+# 93_store_ordered.sh — ordered commits (--store-ordered, issue 11: the LMDB
 # flags revisited). With it the environment runs MDB_NOMETASYNC instead of
 # MDB_NOSYNC: every commit flushes its own pages (fdatasync) before it writes
 # its meta page, so a host crash undoes at most the last commit and cannot
