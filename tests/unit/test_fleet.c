@@ -844,6 +844,70 @@ test_every_order_of_a_takeover_within_a_second (void **state)
     sf_fleet_set_liveness (NULL, NULL);
 }
 
+//  The takeover within a second of test_every_order_of_a_takeover_within_a_
+//  second (the primary runs cam from 200.1 s and goes silent at 200.3 s, the
+//  standby takes it over at 200.7 s), told in seconds only (SRS, AIPIX,
+//  push, an older agent), over every order of both starts and the primary's
+//  death, then its return: one final state and one event list for all of
+//  them. The starts tie; what the other facts do not order, the node ids
+//  do (the lower id first, docs/migrations.md "Starts in the same second"),
+//  the same on every controller. Both namings: the primary's id lower (A)
+//  and higher (B), where the tie-break names the standby first and the
+//  primary's death, silent within the second, corrects it (as the down
+//  node's tie row does when the death is known first). Failed before:
+//  the standby's record first and the primary's while it was heard from
+//  gave a transfer standby -> primary, so the death gave no failover
+static void
+test_every_order_of_a_takeover_within_a_second_by_node_id (void **state)
+{
+    sf_fleet_set_liveness (s_test_live, NULL);
+    s_silent_ms = 200300;
+    for (int named = 0; named < 2; named++) {
+        const char *p = named ? "B" : "A";      //  the primary, which dies
+        const char *q = named ? "A" : "B";      //  the standby
+        const s_fact_t facts [] = {
+            { "P-active", S_PUT, p, SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1, 0 },
+            { "Q-active", S_PUT, q, SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200700, 1, -1, 0 },
+            { "P-down", S_DOWN, p, 0, 0, 0, 0, 0, -1, 0 },
+        };
+        const s_fact_t back [] = {
+            { "P-up", S_UP, p, 0, 0, 0, 0, 0, -1, 0 },
+        };
+        const s_fact_t up_again [] = {
+            { "P-up", S_UP, p, 0, 0, 0, 0, 0, -1, 0 },
+            { "P-again", S_PUT, p, SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 2, -1, 0 },
+        };
+        const s_fact_t again_up [] = {
+            { "P-again", S_PUT, p, SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 2, -1, 0 },
+            { "P-up", S_UP, p, 0, 0, 0, 0, 0, -1, 0 },
+        };
+        const s_fact_t stop [] = {
+            { "P-up", S_UP, p, 0, 0, 0, 0, 0, -1, 0 },
+            { "P-stop", S_PUT, p, SF_STATUS_SUSPEND, SF_TYPE_PRIMARY, 0, 400000, 3, -1, 0 },
+        };
+        char heard [256], failover [256], conflict [256], stopped [256];
+        //  Both heard from: a transfer from the lower id, in both orders
+        snprintf (heard, sizeof (heard),
+                  "transfer_stuck A>B 320000 120000;transfer_started A>B 200000 0; current=A A=T B=T");
+        snprintf (failover, sizeof (failover), "failover %s>%s 200000 0; current=%s A=%s B=%s",
+                  p, q, q, named ? "" : "M", named ? "M" : "");
+        snprintf (conflict, sizeof (conflict),
+                  "conflict %s>%s 200000 0;failover %s>%s 200000 0; current=%s A=%s B=%s",
+                  q, p, p, q, q, named ? "C" : "MC", named ? "MC" : "C");
+        snprintf (stopped, sizeof (stopped),
+                  "conflict %s>%s 200000 0;failover %s>%s 200000 0; current=%s A=%s B=%s",
+                  q, p, p, q, q, named ? "" : "M", named ? "M" : "");
+        assert_int_equal (s_every_order (facts, 2, NULL, 0, heard), 2);
+        assert_int_equal (s_every_order (facts, 3, NULL, 0, failover), 6);
+        assert_int_equal (s_every_order (facts, 3, back, 1, conflict), 6);
+        assert_int_equal (s_every_order (facts, 3, up_again, 2, conflict), 6);
+        assert_int_equal (s_every_order (facts, 3, again_up, 2, conflict), 6);
+        assert_int_equal (s_every_order (facts, 3, stop, 2, stopped), 6);
+    }
+    s_silent_ms = 150000;
+    sf_fleet_set_liveness (NULL, NULL);
+}
+
 //  The same takeover within a second, told by agents that report the
 //  media server's start to the millisecond (started_at_ms): A started cam
 //  at 200.1 s, went silent at 200.3 s, B's standby took it at 200.7 s. The
@@ -1878,6 +1942,7 @@ main (void)
         cmocka_unit_test (test_open_transfer_turns_stuck_at_query_time),
         cmocka_unit_test (test_every_order_of_an_early_takeover),
         cmocka_unit_test (test_every_order_of_a_takeover_within_a_second),
+        cmocka_unit_test (test_every_order_of_a_takeover_within_a_second_by_node_id),
         cmocka_unit_test (test_every_order_of_a_takeover_within_a_second_by_ms),
         cmocka_unit_test (test_a_start_without_ms_falls_back_to_the_second),
         cmocka_unit_test (test_every_order_of_a_migration),
