@@ -145,6 +145,24 @@ s_start_cmp (int64_t a, bool a_exact, int64_t b, bool b_exact)
     return a < b ? -1 : a > b;
 }
 
+//  The reason of a transfer the tie-break directed: the listing finds such
+//  a transfer_started by it (s_superseded)
+#define S_TIE_REASON "the stream runs on both nodes, started in one second: the lower node id first"
+
+//  The tie-break of two starts in the same moment that the other facts do
+//  not order (neither the run a node had all along nor a down node's run,
+//  the two tie rows): the lower node id started first. Arbitrary, but a
+//  fact both placements carry, that no update changes and that every
+//  controller reads the same, so every order in which the records arrive
+//  derives the same owner and the same transfer (docs/migrations.md,
+//  "Starts in the same second"). Returns s_start_cmp's sign.
+static int
+s_start_tie_break (const char *node, const char *other)
+{
+    int c = strcmp (node, other);
+    return c < 0 ? -1 : c > 0;
+}
+
 //  The stream now lives on `to`. A move to a node it had left is `returned`.
 static int
 s_move_to (sf_fleet_state_t *st, sf_fleet_event_t *fx, int n, int kind, const char *to,
@@ -206,6 +224,26 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
             s_xfer_clear (st);
             n = s_move_to (st, fx, n, SF_EV_FAILOVER, to, start, 0, start, exact,
                            "the node it lived on went down after this node took the stream over");
+        }
+        //  The target of a transfer whose direction only the tie-break set
+        //  (its start in the owner's moment) dies, silent within a second
+        //  of the owner's start, while the owner runs it and is heard
+        //  from: the down node's tie row, had the death been known before
+        //  the start, reads that it ran the stream first and the owner
+        //  took it over. The same here: one failover to the owner, timed
+        //  at its start, in every order
+        else if (st->xfer_start_ms && strcmp (st->xfer_to, node) == 0
+        &&  strcmp (st->xfer_from, st->owner) == 0 && !sf_fleet_state_left (st, node)
+        &&  st->owner_stop_ms == 0 && ch->owner_running && !ch->owner_down && ch->target_running
+        &&  s_start_cmp (st->xfer_start_ms, st->xfer_start_exact,
+                         st->owner_since_ms, st->owner_since_exact) == 0
+        &&  (ch->silent_ms <= 0 || st->owner_since_ms + 1000 >= ch->silent_ms)) {
+            n = s_fx (fx, n, SF_EV_XFER_CLOSE, st->owner, node, st->xfer_start_ms, 0,
+                      st->xfer_start_ms, NULL);
+            s_xfer_clear (st);
+            n = s_fx (fx, n, SF_EV_FAILOVER, node, st->owner, st->owner_since_ms, 0, 0,
+                      "the node it lived on went down after this node took the stream over");
+            s_left_add (st, node);
         }
         return n;
     }
@@ -274,9 +312,19 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
                 s_left_add (st, node);
                 return n;
             }
+            //  A tie the other facts do not order: the lower node id first
+            bool tie_broken = order == 0 && !sf_fleet_state_left (st, node);
+            if (tie_broken)
+                order = s_start_tie_break (node, st->owner);
+            const char *reason = tie_broken ? S_TIE_REASON : "the stream runs on both nodes";
+            //  The event of a tie-broken transfer is timed at the later of
+            //  the two starts as told (to the ms, or a second's start): the
+            //  one taken as second joined no earlier than the first's start
+            int64_t later_start = t > st->owner_since_ms ? t : st->owner_since_ms;
             if (order < 0) {
                 //  Records arrived out of time order: this node ran the stream
-                //  first, and the one we took for the owner joined it later.
+                //  first, and the one we took for the owner joined it later
+                //  (or, in the same moment, has the lower node id).
                 char later [SF_NODE_MAX + 1];
                 s_node_set (later, st->owner);
                 int64_t joined = st->owner_since_ms;
@@ -284,8 +332,8 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
                 s_node_set (st->owner, node);
                 st->owner_since_ms = t;
                 st->owner_since_exact = ch->at_exact;
-                n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, node, later, joined, 0, 0,
-                          "the stream runs on both nodes");
+                n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, node, later,
+                          tie_broken ? later_start : joined, 0, 0, reason);
                 n = s_fx (fx, n, SF_EV_XFER_OPEN, node, later, joined, 0, joined, NULL);
                 s_node_set (st->xfer_from, node);
                 s_node_set (st->xfer_to, later);
@@ -293,8 +341,8 @@ s_step (sf_fleet_state_t *st, const sf_fleet_change_t *ch, sf_fleet_event_t *fx)
                 st->xfer_start_exact = joined_exact;
                 return n;
             }
-            n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, st->owner, node, t, 0, 0,
-                      "the stream runs on both nodes");
+            n = s_fx (fx, n, SF_EV_TRANSFER_STARTED, st->owner, node,
+                      tie_broken ? later_start : t, 0, 0, reason);
             n = s_fx (fx, n, SF_EV_XFER_OPEN, st->owner, node, t, 0, t, NULL);
             s_node_set (st->xfer_from, st->owner);
             s_node_set (st->xfer_to, node);
@@ -1276,9 +1324,14 @@ sf_fleet_history_apply (sf_store_t *store, const msgpack_object *events, size_t 
         if (ev.kind == SF_EV_FAILOVER) {
             sf_fleet_state_t st;
             sf_read_t w;
+            //  (or, for a transfer the tie-break of two starts in one
+            //  second directed, the failover of its target to its source,
+            //  timed at the source's start: the target died)
             if (sf_store_write_view (store, &w) == 0 && s_state_load (&w, ev.uid, &st) == 0
-            &&  st.xfer_start_ms == ev.at_ms
-            &&  strcmp (st.xfer_from, ev.from) == 0 && strcmp (st.xfer_to, ev.to) == 0) {
+            &&  ((st.xfer_start_ms == ev.at_ms
+                  && strcmp (st.xfer_from, ev.from) == 0 && strcmp (st.xfer_to, ev.to) == 0)
+            ||   (st.xfer_start_ms && st.owner_since_ms == ev.at_ms
+                  && strcmp (st.xfer_to, ev.from) == 0 && strcmp (st.xfer_from, ev.to) == 0))) {
                 sf_fleet_change_t ch = { .node = ev.from, .down = true, .node_down = true,
                                          .silent_ms = -1 };     //  the peer judged it
                 if (s_derive (store, ev.uid, ev.stream, &ch))
@@ -2051,7 +2104,8 @@ s_involved_one (const sf_val_t *k, const sf_val_t *v, void *arg)
     uid [k->size] = 0;
     sf_fleet_state_t st;
     if (s_state_load (inv->r, uid, &st) == 0
-    &&  (strcmp (st.xfer_from, inv->node) == 0 || strcmp (st.conflict, inv->node) == 0))
+    &&  (strcmp (st.xfer_from, inv->node) == 0 || strcmp (st.conflict, inv->node) == 0
+    ||   strcmp (st.xfer_to, inv->node) == 0))     //  a tie-broken transfer's target
         s_uidlist_add (inv->l, uid, "");
     return 0;
 }
@@ -2377,27 +2431,52 @@ s_selected (const sf_fleet_query_t *q, const sf_fleet_event_t *ev)
         && ev->at_ms >= q->start_ms && (q->end_ms <= 0 || ev->at_ms < q->end_ms);
 }
 
+//  Whether the history holds a failover of uid from -> to at at_ms (one lookup)
+static bool
+s_failover_stored (sf_read_t *r, const char *uid, int64_t at_ms, const char *from, const char *to)
+{
+    sf_fleet_event_t f;
+    memset (&f, 0, sizeof (f));
+    f.kind = SF_EV_FAILOVER;
+    f.at_ms = at_ms;
+    s_node_set (f.from, from);
+    s_node_set (f.to, to);
+    snprintf (f.uid, sizeof (f.uid), "%s", uid);
+    sf_key_t k;
+    sf_val_t v;
+    return s_event_kmake (&k, &f) == 0 && sf_store_get (r, SF_DB_FLEET_EVENTS, &k, &v) == 0;
+}
+
 //  A takeover first seen as a transfer (the old node was only suspect) and
 //  then as a failover (it was declared down) is one failover: the
 //  transfer_started under the same time, stream and nodes is not listed.
 //  The set stays grow-only (both are stored, and replicated); the listing
 //  is a function of the set, so every controller lists the same. One
 //  lookup of the failover's key.
+//  A transfer whose direction the tie-break of two starts in one second
+//  set (its reason says so) is superseded by a failover of that second in
+//  either direction: the target may be the one that died, silent within
+//  the second, so it ran the stream first. The event is timed at the later
+//  of the two starts as told, the failover at one of them, so the failover
+//  is at the event's time or at the start of its second: up to three more
+//  lookups, and the value (ev_value) read only when one finds it. A
+//  transfer back to a node the stream left, in the second of its failover,
+//  is no tie and stays listed.
 static bool
-s_superseded (sf_read_t *r, const sf_fleet_event_t *e)
+s_superseded (sf_read_t *r, const sf_fleet_event_t *e, const sf_val_t *ev_value)
 {
     if (e->kind != SF_EV_TRANSFER_STARTED)
         return false;
-    sf_fleet_event_t f;
-    memset (&f, 0, sizeof (f));
-    f.kind = SF_EV_FAILOVER;
-    f.at_ms = e->at_ms;
-    memcpy (f.uid, e->uid, sizeof (f.uid));
-    memcpy (f.from, e->from, sizeof (f.from));
-    memcpy (f.to, e->to, sizeof (f.to));
-    sf_key_t k;
-    sf_val_t v;
-    return s_event_kmake (&k, &f) == 0 && sf_store_get (r, SF_DB_FLEET_EVENTS, &k, &v) == 0;
+    if (s_failover_stored (r, e->uid, e->at_ms, e->from, e->to))
+        return true;
+    int64_t second = e->at_ms >= 0 ? e->at_ms / 1000 * 1000 : -((999 - e->at_ms) / 1000) * 1000;
+    bool found = s_failover_stored (r, e->uid, e->at_ms, e->to, e->from)
+              || (second != e->at_ms
+                  && (s_failover_stored (r, e->uid, second, e->from, e->to)
+                      || s_failover_stored (r, e->uid, second, e->to, e->from)));
+    sf_fleet_event_t full;
+    return found && s_event_unpack (ev_value->data, ev_value->size, &full) == 0
+        && strcmp (full.reason, S_TIE_REASON) == 0;
 }
 
 static bool
@@ -2513,7 +2592,7 @@ s_count_event (const sf_val_t *k, const sf_val_t *v, void *arg)
         if (s_event_unpack (v->data, v->size, &full) || strcmp (q->stream, full.stream))
             return 0;
     }
-    if (s_superseded (c->r, &ev))
+    if (s_superseded (c->r, &ev, v))
         return 0;
     c->counts [ev.kind]++;
     s_due (c, ev.at_ms + c->window_ms);     //  the first one counted is the oldest
@@ -2683,7 +2762,7 @@ s_seek_event (const sf_val_t *k, const sf_val_t *v, void *arg)
         return 1;
     sf_fleet_event_t ev;
     if (!s_kind_wanted (s->q, ((const uint8_t *) k->data) [8])
-    ||  s_event_unpack (v->data, v->size, &ev) || !s_selected (s->q, &ev) || s_superseded (s->r, &ev))
+    ||  s_event_unpack (v->data, v->size, &ev) || !s_selected (s->q, &ev) || s_superseded (s->r, &ev, v))
         return 0;
     *s_evlist_add (s->l) = ev;
     return s->l->count >= s->want;

@@ -903,6 +903,18 @@ test_every_order_of_a_takeover_within_a_second_by_node_id (void **state)
         assert_int_equal (s_every_order (facts, 3, up_again, 2, conflict), 6);
         assert_int_equal (s_every_order (facts, 3, again_up, 2, conflict), 6);
         assert_int_equal (s_every_order (facts, 3, stop, 2, stopped), 6);
+        //  A controller that learned both records while P was heard from
+        //  (a transfer, from the lower id) and then the witnesses' failover
+        //  (gossip): the same failover, and P declared down here later
+        //  changes nothing
+        char hist_label [8];
+        snprintf (hist_label, sizeof (hist_label), "%s>%s", p, q);
+        const s_fact_t peer [] = {
+            { "hist-P>Q", S_HIST, hist_label, 0, SF_EV_FAILOVER, 0, 200000, 0, -1, 0 },
+            facts [2],
+        };
+        assert_int_equal (s_every_order (facts, 2, peer, 1, failover), 2);
+        assert_int_equal (s_every_order (facts, 2, peer, 2, failover), 2);
     }
     s_silent_ms = 150000;
     sf_fleet_set_liveness (NULL, NULL);
@@ -959,29 +971,56 @@ test_every_order_of_a_takeover_within_a_second_by_ms (void **state)
     sf_fleet_set_liveness (NULL, NULL);
 }
 
-//  An old agent on A (seconds only) and a new one on B (milliseconds): the
-//  starts are ordered by their seconds, as before started_at_ms, since A's
-//  second may hold a start after B's
+//  An old agent on one node (seconds only) and a new one on the other
+//  (milliseconds): the starts are ordered by their seconds, as before
+//  started_at_ms, since the seconds-only start may be anywhere in its
+//  second. They tie; the lower node id counts as first (docs/migrations.md,
+//  "Starts in the same second"), so both orders of the records give one
+//  outcome, and the primary's death, silent within the second, one
+//  failover in every order of the three facts, whichever node has the
+//  lower id and whichever reports the ms. Before, B's record first and
+//  A's while A was heard from kept B, the first learned, as the owner (a
+//  transfer B -> A; A's first gave A -> B): this test pinned that
 static void
 test_a_start_without_ms_falls_back_to_the_second (void **state)
 {
     sf_fleet_set_liveness (s_test_live, NULL);
     s_silent_ms = 200300;
-    const s_fact_t a_first [] = {
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, -1, 0 },
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200750, 1, 0, 200700 },
-        { "A-down", S_DOWN, "A", 0, 0, 0, 0, 0, -1, 0 },
+    //  { primary, standby, the primary's started_at_ms, the standby's,
+    //    both heard from, the failover }
+    const struct {
+        const char *p, *q;
+        int64_t p_ms, q_ms;
+        const char *heard, *failover;
+    } cases [] = {
+        //  A old (seconds), B new: the transfer from A timed at B's ms
+        { "A", "B", 0, 200700,
+          "transfer_stuck A>B 320700 120000;transfer_started A>B 200700 0; current=A A=T B=T",
+          "failover A>B 200700 0; current=B A=M B=" },
+        //  A new, B old: the transfer from A timed at A's ms (B joined in
+        //  its second, after A by the tie-break), its log from B's second
+        { "A", "B", 200100, 0,
+          "transfer_stuck A>B 320000 120000;transfer_started A>B 200100 0; current=A A=T B=T",
+          "failover A>B 200000 0; current=B A=M B=" },
+        //  The primary is B, the standby A (the tie-break names A first)
+        { "B", "A", 0, 200700,
+          "transfer_stuck A>B 320000 120000;transfer_started A>B 200700 0; current=A A=T B=T",
+          "failover B>A 200700 0; current=A A= B=M" },
+        { "B", "A", 200100, 0,
+          "transfer_stuck A>B 320100 120000;transfer_started A>B 200100 0; current=A A=T B=T",
+          "failover B>A 200000 0; current=A A= B=M" },
     };
-    assert_int_equal (s_every_order (a_first, 3, NULL, 0, "failover A>B 200700 0; current=B A=M B="), 3);
-    //  B's record first, A's while A is heard from: the second cannot tell
-    //  them apart, and the first one learned stays the owner
-    const s_fact_t b_first [] = {
-        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200750, 1, -1, 200700 },
-        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200, 200100, 1, 0, 0 },
-    };
-    assert_int_equal (s_every_order (b_first, 2, NULL, 0,
-                      "transfer_stuck B>A 320000 120000;transfer_started B>A 200000 0; "
-                      "current=B A=T B=T"), 1);
+    for (size_t i = 0; i < sizeof (cases) / sizeof (cases [0]); i++) {
+        const s_fact_t facts [] = {
+            { "P-active", S_PUT, cases [i].p, SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 200,
+              cases [i].p_ms ? cases [i].p_ms + 50 : 200100, 1, -1, cases [i].p_ms },
+            { "Q-active", S_PUT, cases [i].q, SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200,
+              cases [i].q_ms ? cases [i].q_ms + 50 : 200700, 1, -1, cases [i].q_ms },
+            { "P-down", S_DOWN, cases [i].p, 0, 0, 0, 0, 0, -1, 0 },
+        };
+        assert_int_equal (s_every_order (facts, 2, NULL, 0, cases [i].heard), 2);
+        assert_int_equal (s_every_order (facts, 3, NULL, 0, cases [i].failover), 6);
+    }
     s_silent_ms = 150000;
     sf_fleet_set_liveness (NULL, NULL);
 }
