@@ -30,4 +30,13 @@ void sf_fetch_destroy (sf_fetch_t **self_p);
 int sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *header,
               int64_t timeout_ms, size_t max_bytes, char **body, size_t *len, long *status,
               char *err, size_t errlen);
+
+//  The same GET, its body handed to sink as it arrives (libcurl's pieces,
+//  16 KiB) and never held whole: a poller that parses as it reads keeps no
+//  copy of a large page. Only a 2xx reply's body goes to sink; a sink that
+//  returns -1 stops the transfer. 0; -1 with err as sf_fetch; -2 when the
+//  sink stopped it (the sink's owner says why).
+typedef int (sf_fetch_sink_fn) (const char *data, size_t len, void *arg);
+int sf_fetch_stream (sf_fetch_t *self, const char *url, int64_t timeout_ms, size_t max_bytes,
+                     sf_fetch_sink_fn *sink, void *arg, long *status, char *err, size_t errlen);
 #endif

@@ -99,25 +99,17 @@ s_write (char *ptr, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-int
-sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *header,
-          int64_t timeout_ms, size_t max_bytes, char **body, size_t *len, long *status,
-          char *err, size_t errlen)
+//  One request, its body to write_fn (libcurl's write callback, with
+//  write_arg); the reused handle is reset first. What failed goes to err,
+//  except a transfer that the callback stopped (*stopped set by it): that
+//  one is the callback owner's to explain.
+static int
+s_perform (sf_fetch_t *self, const char *url, const char *post_body, const char *header,
+           int64_t timeout_ms, size_t max_bytes, curl_write_callback write_fn, void *write_arg,
+           const bool *over, const bool *stopped, long *status, char *err, size_t errlen)
 {
     CURL *c = self->curl;
-    s_buf_t *buf = &self->buf;
-    buf->len = 0;
-    buf->max = max_bytes;
-    buf->over = false;
-    //  A buffer far larger than replies have become is given back
-    if (buf->cap > 4 * 1024 * 1024 && buf->cap > 4 * max_bytes) {
-        free (buf->data);
-        buf->data = NULL;
-        buf->cap = 0;
-    }
     struct curl_slist *headers = NULL;
-    *body = NULL;
-    *len = 0;
     *status = 0;
     if (timeout_ms < 1)
         timeout_ms = 1;
@@ -127,8 +119,8 @@ sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *
     curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
     curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT_MS, (long) timeout_ms);
-    curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, s_write);
-    curl_easy_setopt (c, CURLOPT_WRITEDATA, buf);
+    curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, write_fn);
+    curl_easy_setopt (c, CURLOPT_WRITEDATA, write_arg);
     curl_easy_setopt (c, CURLOPT_USERAGENT, "streamfleet-agent");
     curl_easy_setopt (c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (header)
@@ -145,7 +137,9 @@ sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *
     curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, status);
     curl_slist_free_all (headers);
     if (res != CURLE_OK) {
-        if (buf->over)
+        if (stopped && *stopped)
+            return -2;
+        if (*over)
             snprintf (err, errlen, "%s %s: reply larger than %zu bytes", method, url, max_bytes);
         else
         if (res == CURLE_OPERATION_TIMEDOUT)
@@ -161,6 +155,29 @@ sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *
         snprintf (err, errlen, "%s %s: HTTP %ld%s", method, url, *status, hint);
         return -1;
     }
+    return 0;
+}
+
+int
+sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *header,
+          int64_t timeout_ms, size_t max_bytes, char **body, size_t *len, long *status,
+          char *err, size_t errlen)
+{
+    s_buf_t *buf = &self->buf;
+    buf->len = 0;
+    buf->max = max_bytes;
+    buf->over = false;
+    //  A buffer far larger than replies have become is given back
+    if (buf->cap > 4 * 1024 * 1024 && buf->cap > 4 * max_bytes) {
+        free (buf->data);
+        buf->data = NULL;
+        buf->cap = 0;
+    }
+    *body = NULL;
+    *len = 0;
+    if (s_perform (self, url, post_body, header, timeout_ms, max_bytes, s_write, buf,
+                   &buf->over, NULL, status, err, errlen))
+        return -1;
     if (!buf->data) {
         buf->data = sf_xcalloc (1, 1);
         buf->cap = 1;
@@ -169,4 +186,48 @@ sf_fetch (sf_fetch_t *self, const char *url, const char *post_body, const char *
     *body = buf->data;
     *len = buf->len;
     return 0;
+}
+
+typedef struct {
+    CURL *curl;
+    sf_fetch_sink_fn *sink;
+    void *arg;
+    size_t len, max;
+    bool over;
+    bool stopped;
+} s_sink_t;
+
+static size_t
+s_write_sink (char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    s_sink_t *k = arg;
+    size_t n = size * nmemb;
+    if (k->len + n > k->max) {
+        k->over = true;
+        return 0;
+    }
+    k->len += n;
+    //  An error page is read (bounded) but not handed over: the status
+    //  says what went wrong
+    long code = 0;
+    curl_easy_getinfo (k->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || code > 299)
+        return n;
+    if (k->sink (ptr, n, k->arg)) {
+        k->stopped = true;
+        return 0;
+    }
+    return n;
+}
+
+int
+sf_fetch_stream (sf_fetch_t *self, const char *url, int64_t timeout_ms, size_t max_bytes,
+                 sf_fetch_sink_fn *sink, void *arg, long *status, char *err, size_t errlen)
+{
+    s_sink_t k = { .curl = self->curl, .sink = sink, .arg = arg, .max = max_bytes };
+    //  The whole-body buffer of earlier requests is not needed here
+    free (self->buf.data);
+    memset (&self->buf, 0, sizeof self->buf);
+    return s_perform (self, url, NULL, NULL, timeout_ms, max_bytes, s_write_sink, &k,
+                      &k.over, &k.stopped, status, err, errlen);
 }

@@ -1,7 +1,9 @@
 /*  src_nginx.c — source adapter for nginx with the RTMP module.
 
     Each poll GETs the stat page (--stat-url, within --http-timeout-ms),
-    parses it with expat, and turns it into stream records:
+    parses it with expat as it arrives, and turns each stream into a record
+    as the parser reaches its end (the page is never held whole: at 2,000
+    streams it is 1 MB):
       bitrate   bw_in / 1000; while nginx's bw_in is still 0 (it averages
                 over ~10 s), the bytes_in delta since the previous poll;
       clients   nclients less the publisher;
@@ -56,6 +58,8 @@ typedef struct {
     bool too_many;              //  more than SF_STREAMS_PER_NODE_MAX streams
     sf_nginx_stream_fn *each;   //  streams go to each (not stored) when set
     void *each_arg;
+    XML_Parser xml;
+    bool xml_failed;            //  the text so far is not valid XML
 } s_parser_t;
 
 static void XMLCALL
@@ -232,9 +236,11 @@ s_end (void *arg, const XML_Char *el)
     p->text [0] = 0;
 }
 
-static int
-s_parse (const char *xml, size_t len, const char *app_filter, sf_nginx_stream_fn *each,
-         void *each_arg, sf_nginx_stat_t *stat, char *err, size_t errlen)
+//  A parse fed in pieces (a page as it arrives, or whole): begin, feed,
+//  end. stat is zeroed but keeps its array for reuse.
+static s_parser_t *
+s_parser_new (sf_nginx_stat_t *stat, const char *app_filter, sf_nginx_stream_fn *each,
+              void *each_arg)
 {
     sf_nginx_stream_t *streams = stat->streams;
     size_t cap = stat->cap;
@@ -244,19 +250,38 @@ s_parse (const char *xml, size_t len, const char *app_filter, sf_nginx_stream_fn
     s_parser_t *p = sf_xcalloc (1, sizeof (s_parser_t));
     p->each = each;
     p->each_arg = each_arg;
-    XML_Parser parser = XML_ParserCreate (NULL);
-    if (!parser)                //  expat's own allocation: the policy of sf_alloc.h
+    p->xml = XML_ParserCreate (NULL);
+    if (!p->xml)                //  expat's own allocation: the policy of sf_alloc.h
         sf_oom (sizeof (s_parser_t), __FILE__, __LINE__);
     p->stat = stat;
     p->app_filter = app_filter;
-    XML_SetUserData (parser, p);
-    XML_SetElementHandler (parser, s_start, s_end);
-    XML_SetCharacterDataHandler (parser, s_text);
+    XML_SetUserData (p->xml, p);
+    XML_SetElementHandler (p->xml, s_start, s_end);
+    XML_SetCharacterDataHandler (p->xml, s_text);
+    return p;
+}
+
+//  0, or -1 once the text is not valid XML (s_parser_end says where)
+static int
+s_parser_feed (s_parser_t *p, const char *xml, size_t len, bool last)
+{
+    if (!p->xml_failed && XML_Parse (p->xml, xml, (int) len, last) == XML_STATUS_ERROR)
+        p->xml_failed = true;
+    return p->xml_failed ? -1 : 0;
+}
+
+//  The parse's verdict, and the parser freed: 0, or -1 with err (and stat
+//  cleared)
+static int
+s_parser_end (s_parser_t **p_p, char *err, size_t errlen)
+{
+    s_parser_t *p = *p_p;
+    sf_nginx_stat_t *stat = p->stat;
     int rc = 0;
-    if (XML_Parse (parser, xml, (int) len, 1) == XML_STATUS_ERROR) {
+    if (p->xml_failed) {
         snprintf (err, errlen, "stat page is not valid XML (line %lu: %s)",
-                  (unsigned long) XML_GetCurrentLineNumber (parser),
-                  XML_ErrorString (XML_GetErrorCode (parser)));
+                  (unsigned long) XML_GetCurrentLineNumber (p->xml),
+                  XML_ErrorString (XML_GetErrorCode (p->xml)));
         rc = -1;
     }
     else
@@ -272,11 +297,21 @@ s_parse (const char *xml, size_t len, const char *app_filter, sf_nginx_stream_fn
     else
         snprintf (stat->version, sizeof stat->version, "nginx/%.20s nginx-rtmp/%.20s",
                   p->nginx_version, p->rtmp_version);
-    XML_ParserFree (parser);
+    XML_ParserFree (p->xml);
     free (p);
+    *p_p = NULL;
     if (rc)
         sf_nginx_stat_clear (stat);
     return rc;
+}
+
+static int
+s_parse (const char *xml, size_t len, const char *app_filter, sf_nginx_stream_fn *each,
+         void *each_arg, sf_nginx_stat_t *stat, char *err, size_t errlen)
+{
+    s_parser_t *p = s_parser_new (stat, app_filter, each, each_arg);
+    s_parser_feed (p, xml, len, true);
+    return s_parser_end (&p, err, errlen);
 }
 
 int
@@ -502,28 +537,42 @@ s_on_stream (const sf_nginx_stream_t *ns, void *arg)
     s_fill_stream (f->self, f->set, ns, k, f->now_ms, f->mono_ms);
 }
 
+//  The body as it arrives, into the parser; -1 stops the transfer once it
+//  is not XML
+static int
+s_on_body (const char *data, size_t len, void *arg)
+{
+    return s_parser_feed (arg, data, len, false);
+}
+
 static int
 s_poll (void *state, sf_streamset_t *set)
 {
     s_nginx_t *self = state;
-    char *body = NULL;
-    size_t len = 0;
-    long status = 0;
-    if (sf_fetch (self->fetch, self->cfg.stat_url, NULL, NULL, self->timeout_ms,
-                  S_STAT_MAX, &body, &len, &status, set->error, sizeof set->error))
-        return -1;
     sf_nginx_stat_t *stat = &self->stat;
     for (size_t i = 0; i < self->nknown; i++)
         self->known [i].live = self->known [i].filled = false;
+    //  The page is parsed as it arrives and each stream mapped at its end:
+    //  neither the body nor its streams are held whole. The clock is read
+    //  when the request is made: the start of a stream (now - <time>) is
+    //  then at most the fetch's latency early (it was late by as much when
+    //  read after the body)
     s_fill_t fill = { self, set, sf_now_ms (), sf_mono_ms (), self->nknown };
+    s_parser_t *p = s_parser_new (stat, self->cfg.rtmp_app, s_on_stream, &fill);
+    long status = 0;
+    int rc = sf_fetch_stream (self->fetch, self->cfg.stat_url, self->timeout_ms, S_STAT_MAX,
+                              s_on_body, p, &status, set->error, sizeof set->error);
+    if (rc == 0)
+        s_parser_feed (p, NULL, 0, true);
     char err [256];
-    int rc = sf_nginx_stat_parse_each (body, len, self->cfg.rtmp_app, s_on_stream, &fill,
-                                       stat, err, sizeof err);
+    int parsed = s_parser_end (&p, err, sizeof err);
     //  The names new in this poll, sorted in (a failed page's too: they
     //  were seen)
     if (self->nknown > fill.before)
         qsort (self->known, self->nknown, sizeof (s_known_t), s_known_cmp);
-    if (rc) {
+    if (rc == -1)
+        return -1;              //  the fetch's own error is in set->error
+    if (parsed) {
         snprintf (set->error, sizeof set->error, "%.120s: %.130s", self->cfg.stat_url, err);
         return -1;
     }

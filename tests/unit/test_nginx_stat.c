@@ -373,6 +373,50 @@ test_duplicate_names (void **state)
     sf_streamset_clear (&set);
 }
 
+//  A page larger than libcurl's pieces (16 KiB) is parsed as it arrives:
+//  every stream of it, each mapped once, in page order
+static void
+test_large_page_streamed (void **state)
+{
+    s_ctx_t *ctx = *state;
+    sf_streamset_t set;
+    sf_streamset_init (&set);
+    size_t size = 600 * 400 + 512, used = 0;
+    char *page = malloc (size);
+    used += (size_t) snprintf (page + used, size - used,
+        "<?xml version=\"1.0\" encoding=\"utf-8\" ?><rtmp><nginx_version>1.22.1</nginx_version>"
+        "<nginx_rtmp_version>1.1.4</nginx_rtmp_version><uptime>100</uptime><server><application>"
+        "<name>live</name><live>");
+    for (int i = 0; i < 600; i++)
+        used += (size_t) snprintf (page + used, size - used,
+            "<stream><name>cam%05d</name><time>5000</time><bw_in>%d</bw_in><bytes_in>1</bytes_in>"
+            "<client><id>%d</id><address>10.0.0.%d</address><publishing/><active/></client>"
+            "<meta><video><width>1920</width><height>1080</height><codec>H264</codec></video>"
+            "<audio><codec>AAC</codec></audio></meta><nclients>%d</nclients><publishing/><active/>"
+            "</stream>", i, 1000 * (i + 1), i, i % 250, 1 + i % 5);
+    snprintf (page + used, size - used, "</live></application></server></rtmp>");
+    assert_true (strlen (page) > 5 * 16384);
+    fx_route (ctx->fx, "/stat", page);
+    free (page);
+    assert_int_equal (s_poll (ctx, &set), 0);
+    size_t found = 0;
+    for (size_t i = 0; i < set.count; i++) {
+        const sf_stream_t *s = &set.items [i];
+        int n;
+        if (sscanf (s->name, "cam%05d", &n) != 1)
+            continue;
+        assert_int_equal (i, found);
+        assert_int_equal (n, (int) found);
+        assert_int_equal (s->bitrate_kbps, n + 1);
+        assert_int_equal (s->clients, n % 5);
+        assert_int_equal (s->media.width, 1920);
+        assert_true (s->functions & SF_FN_AUDIO);
+        found++;
+    }
+    assert_int_equal (found, 600);
+    sf_streamset_clear (&set);
+}
+
 //  A publisher that stops: its stream stays listed, suspended, with no
 //  clients, bitrate or uptime
 static void
@@ -481,6 +525,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_start_to_the_millisecond, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stopped_stream_suspends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_duplicate_names, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_large_page_streamed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poll_failures, s_setup, s_teardown),
         cmocka_unit_test (test_refused_connection),
     };
