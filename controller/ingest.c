@@ -397,13 +397,42 @@ s_put_patch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, const msgpack_obje
     return 0;
 }
 
-//  Stages a node record of origin o. 0, -1 (invalid) or -2 (another node's)
+//  Whether k is the key "snapshot_floor"
+static bool
+s_is_floor_key (const msgpack_object *k)
+{
+    static const char key [] = "snapshot_floor";
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == sizeof (key) - 1
+        && memcmp (k->via.str.ptr, key, sizeof (key) - 1) == 0;
+}
+
+//  Stages a node record of origin o. 0, -1 (invalid) or -2 (another node's).
+//  Its snapshot_floor is the controllers' to set (docs/protocol.md 4.1.2,
+//  "ignored from agents"): an agent's is dropped before the record is
+//  decoded, whatever its shape, so that a malformed one does not cost the
+//  agent its whole record. A peer's floor comes through gossip
+//  (controller/gossip.c), where it is decoded strictly.
 static int
 s_put_node_info (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *obj, sf_version_t ver,
                  char *err)
 {
+    msgpack_object rec = *obj;
+    msgpack_object_kv *kept = NULL;
+    for (uint32_t i = 0; obj->type == MSGPACK_OBJECT_MAP && i < obj->via.map.size; i++)
+        if (s_is_floor_key (&obj->via.map.ptr [i].key)) {
+            //  A shallow copy of the map without it (every copy of the key)
+            kept = sf_xreallocarray (NULL, obj->via.map.size, sizeof (*kept));
+            rec.via.map.size = 0;
+            for (uint32_t j = 0; j < obj->via.map.size; j++)
+                if (!s_is_floor_key (&obj->via.map.ptr [j].key))
+                    kept [rec.via.map.size++] = obj->via.map.ptr [j];
+            rec.via.map.ptr = kept;
+            break;
+        }
     sf_node_t n;
-    if (sf_node_unpack (obj, &n, err))
+    int rc = sf_node_unpack (&rec, &n, err);
+    free (kept);
+    if (rc)
         return -1;
     if (strcmp (n.id, o->node) != 0) {
         snprintf (err, SF_ERR_MAX, "node record '%s' from the agent of node '%s'", n.id, o->node);

@@ -840,6 +840,106 @@ test_a_stamping_agent_is_told_what_was_read_before_its_window_closes (void **sta
     assert_null (strstr (r, "credit"));
 }
 
+//  One node-record change of n1 at seq: addr_external addr and a
+//  snapshot_floor of the given shape ("arity": [5, 4, 0]; "string": "1/7";
+//  "high": a well-formed [9, 9]; "type": a map)
+static void
+s_node_change (msgpack_packer *pk, uint64_t seq, const char *addr, const char *floor)
+{
+    msgpack_pack_map (pk, 2);
+    sf_pack_ku64 (pk, "seq", seq);
+    sf_pack_str (pk, "node");
+    msgpack_pack_map (pk, 3);
+    sf_pack_kstr (pk, "id", "n1");
+    sf_pack_kstr (pk, "addr_external", addr);
+    sf_pack_str (pk, "snapshot_floor");
+    if (strcmp (floor, "arity") == 0) {
+        msgpack_pack_array (pk, 3);
+        msgpack_pack_uint64 (pk, 5);
+        msgpack_pack_uint64 (pk, 4);
+        msgpack_pack_uint64 (pk, 0);
+    }
+    else if (strcmp (floor, "string") == 0)
+        sf_pack_str (pk, "1/7");
+    else if (strcmp (floor, "high") == 0) {
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_uint64 (pk, 9);
+        msgpack_pack_uint64 (pk, 9);
+    }
+    else
+        msgpack_pack_map (pk, 0);
+}
+
+static sf_node_t
+s_stored_node (s_fix_t *f, const char *id)
+{
+    sf_node_t n;
+    sf_node_init (&n);
+    sf_read_t r;
+    assert_int_equal (sf_store_read_begin (f->store, &r), 0);
+    assert_int_equal (sf_store_get_node (&r, id, &n), 0);
+    sf_store_read_end (&r);
+    return n;
+}
+
+//  docs/protocol.md 4.1.2: a node record's snapshot_floor is "set by
+//  controllers, ignored from agents" — whatever its shape. An agent's node
+//  record with a malformed floor is taken, its other fields intact, and the
+//  floor stays the one the controller set from the agent's last snapshot.
+//  Before, the record was decoded with the floor and rejected whole (and in
+//  a snapshot, the rejected record kept the snapshot from setting a floor).
+static void
+test_an_agents_snapshot_floor_is_ignored_whatever_its_shape (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 1, 0);
+    assert_string_equal (s_replies (f), "ack 0/0");
+    //  A snapshot: cam1@1, cam2@2 and the node record at 3, its floor [5, 4, 0]
+    msgpack_packer *pk = s_begin (f, "snap", 5);
+    sf_pack_ku64 (pk, "gen", 1);
+    sf_pack_ku64 (pk, "seq", 3);
+    sf_pack_ku64 (pk, "index", 0);
+    sf_pack_kbool (pk, "last", true);
+    sf_pack_str (pk, "changes");
+    msgpack_pack_array (pk, 3);
+    s_change (pk, 1, "cam1");
+    s_change (pk, 2, "cam2");
+    s_node_change (pk, 3, "10.0.0.1", "arity");
+    s_deliver (f, "n1");
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 1/3");
+    assert_string_equal (s_stored (f, "n1"), "cam1@1 cam2@2");
+    sf_node_t n = s_stored_node (f, "n1");
+    assert_string_equal (n.addr_external, "10.0.0.1");
+    //  The controller's own floor: the lowest version in the snapshot
+    assert_int_equal (n.snapshot_floor.gen, 1);
+    assert_int_equal (n.snapshot_floor.seq, 1);
+    //  In a batch: a string, a map, then a well-formed floor above the
+    //  controller's, each ignored, each record taken
+    const char *shapes [] = { "string", "type", "high" };
+    const char *addrs [] = { "10.0.0.2", "10.0.0.3", "10.0.0.4" };
+    for (int i = 0; i < 3; i++) {
+        pk = s_begin (f, "batch", 2);
+        sf_pack_ku64 (pk, "gen", 1);
+        sf_pack_str (pk, "changes");
+        msgpack_pack_array (pk, 1);
+        s_node_change (pk, 4 + (uint64_t) i, addrs [i], shapes [i]);
+        s_deliver (f, "n1");
+        sf_writer_commit (f->writer);
+        char want [32];
+        snprintf (want, sizeof (want), "ack 1/%d", 4 + i);
+        assert_string_equal (s_replies (f), want);
+        n = s_stored_node (f, "n1");
+        assert_string_equal (n.addr_external, addrs [i]);
+        assert_int_equal (n.version.seq, 4 + i);
+        assert_int_equal (n.snapshot_floor.gen, 1);
+        assert_int_equal (n.snapshot_floor.seq, 1);
+    }
+    for (int r = 0; r < SF_REJ_COUNT; r++)
+        assert_int_equal (atomic_load (&f->metrics.rejected [r]), 0);
+    assert_string_equal (s_stored (f, "n1"), "cam1@1 cam2@2");
+}
+
 int
 main (void)
 {
@@ -861,6 +961,7 @@ main (void)
         T (test_a_bad_patch_consumes_its_seq_and_changes_nothing),
         T (test_patches_of_one_stream_in_one_transaction_are_coalesced_and_counted),
         T (test_a_stamping_agent_is_told_what_was_read_before_its_window_closes),
+        T (test_an_agents_snapshot_floor_is_ignored_whatever_its_shape),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
