@@ -194,6 +194,38 @@ s_ingest_one (s_ctl_t *c, zframe_t *route, zframe_t *payload)
     sf_ingest_message (c->ingest, route, peer->node, zframe_data (payload), zframe_size (payload));
 }
 
+//  The ingest loop's writes that are no origin's change, each in a
+//  transaction of its own that gives them back to be staged again when its
+//  commit is lost (sf_writer_on_lost): nodes declared down or back (the
+//  writer's change hook, s_feed_node, reported them), inputs of the
+//  placement history (sf_fleet_tick); then, when alerts_tick_ms is not 0,
+//  the alert tick (hold times and what time alone changes, sf_alerts.h) and
+//  the alert episodes that changed, this controller's and its peers'
+//  (sf_alerts_store): the alert history, kept across restarts. Returns the
+//  commits it tried.
+int
+sf_controller_write_unowned (sf_writer_t *w, sf_store_t *store, sf_alerts_t *alerts,
+                             int64_t alerts_tick_ms, int64_t now_ms)
+{
+    int commits = 0;
+    if (sf_fleet_pending () > 0 && sf_writer_begin (w) == 0) {
+        sf_fleet_tick (store);
+        sf_writer_on_lost (w, sf_fleet_tick_lost, NULL);
+        sf_writer_commit (w);
+        commits++;
+    }
+    if (alerts_tick_ms) {
+        sf_alerts_tick (alerts, alerts_tick_ms);
+        if (sf_alerts_unstored (alerts) && sf_writer_begin (w) == 0) {
+            sf_alerts_store (alerts);
+            sf_writer_on_lost (w, sf_alerts_store_lost, alerts);
+            sf_writer_commit (w);
+            commits++;
+        }
+    }
+    return commits;
+}
+
 static void
 s_ingest_loop (s_ctl_t *c)
 {
@@ -260,25 +292,11 @@ s_ingest_loop (s_ctl_t *c)
             sf_writer_tick (c->writer, now);
             last_tick = now;
         }
-        //  Nodes declared down or back (the writer's change hook, s_feed_node,
-        //  just reported them) are inputs of the placement state
-        if (sf_fleet_pending () > 0 && sf_writer_begin (c->writer) == 0) {
-            sf_fleet_tick (c->store);
-            sf_writer_on_lost (c->writer, sf_fleet_tick_lost, NULL);
-            sf_writer_commit (c->writer);
-        }
-        //  Alert hold times and what time alone changes (sf_alerts.h)
-        if (now - last_alerts >= 250) {
-            sf_alerts_tick (c->alerts, sf_now_ms ());
-            //  The alert episodes that changed (this controller's and its
-            //  peers'): the alert history, kept across restarts
-            if (sf_alerts_unstored (c->alerts) && sf_writer_begin (c->writer) == 0) {
-                sf_alerts_store (c->alerts);
-                sf_writer_on_lost (c->writer, sf_alerts_store_lost, c->alerts);
-                sf_writer_commit (c->writer);
-            }
+        //  The alert tick (hold times, what time alone changes) every 250 ms
+        bool alerts_due = now - last_alerts >= 250;
+        if (alerts_due)
             last_alerts = now;
-        }
+        sf_controller_write_unowned (c->writer, c->store, c->alerts, alerts_due ? sf_now_ms () : 0, now);
         //  The periodic flush; with --sync-ms 0 (a flush after each commit)
         //  a failed one is tried again each second, so held acks resume
         if ((c->cfg->sync_ms > 0 && now - last_sync >= c->cfg->sync_ms)
