@@ -201,27 +201,34 @@ s_ingest_one (s_ctl_t *c, zframe_t *route, zframe_t *payload)
 //  placement history (sf_fleet_tick); then, when alerts_tick_ms is not 0,
 //  the alert tick (hold times and what time alone changes, sf_alerts.h) and
 //  the alert episodes that changed, this controller's and its peers'
-//  (sf_alerts_store): the alert history, kept across restarts. Returns the
-//  commits it tried.
+//  (sf_alerts_store): the alert history, kept across restarts. While the
+//  disk is full each commit would be refused and give them all back again
+//  (up to 4,096 episodes rewritten each time, on every pass): both are then
+//  tried at most once a second (sf_writer_restage_due), the episodes with
+//  or without an alert tick, and stay unwritten meanwhile; once any commit
+//  works again, as before. Returns the commits it tried.
 int
 sf_controller_write_unowned (sf_writer_t *w, sf_store_t *store, sf_alerts_t *alerts,
                              int64_t alerts_tick_ms, int64_t now_ms)
 {
+    bool full = sf_writer_nospace (w);
+    bool due = !full || sf_writer_restage_due (w, now_ms);
     int commits = 0;
-    if (sf_fleet_pending () > 0 && sf_writer_begin (w) == 0) {
+    if (due && sf_fleet_pending () > 0 && sf_writer_begin (w) == 0) {
         sf_fleet_tick (store);
         sf_writer_on_lost (w, sf_fleet_tick_lost, NULL);
         sf_writer_commit (w);
         commits++;
     }
-    if (alerts_tick_ms) {
+    if (alerts_tick_ms)
         sf_alerts_tick (alerts, alerts_tick_ms);
-        if (sf_alerts_unstored (alerts) && sf_writer_begin (w) == 0) {
-            sf_alerts_store (alerts);
-            sf_writer_on_lost (w, sf_alerts_store_lost, alerts);
-            sf_writer_commit (w);
-            commits++;
-        }
+    //  With the alert tick; while the disk is full, when a try is due
+    bool store_episodes = full ? due : alerts_tick_ms != 0;
+    if (store_episodes && sf_alerts_unstored (alerts) && sf_writer_begin (w) == 0) {
+        sf_alerts_store (alerts);
+        sf_writer_on_lost (w, sf_alerts_store_lost, alerts);
+        sf_writer_commit (w);
+        commits++;
     }
     return commits;
 }

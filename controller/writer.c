@@ -11,6 +11,9 @@
     A full disk (ENOSPC) is a state, not an error per change: it is logged
     once when it starts, naming the data directory and what to do, then at
     most once a minute while it lasts, and once when a commit works again.
+    Meanwhile what a refused commit gave back to its owner (sf_writer_on_lost)
+    is staged again about once a second (sf_writer_restage_due), not on
+    every pass of the loop into a commit that fails again.
 */
 #include "sf_writer.h"
 #include "sf_alloc.h"
@@ -40,6 +43,8 @@ struct sf_writer_t {
     int64_t nospace_since_ms;
     int64_t nospace_logged_ms;
     uint64_t nospace_failed;    //  commits refused since it started
+    bool restage_armed;         //  restage_ms holds: sf_writer_restage_due
+    int64_t restage_ms;         //  when it last said yes (or was armed) while full
     bool unsynced;              //  the last flush to disk failed (sf_writer_sync)
     int64_t unsynced_since_ms;
     int64_t unsynced_logged_ms;
@@ -87,7 +92,24 @@ sf_writer_destroy (sf_writer_t **self_p)
 }
 
 bool sf_writer_unsynced (sf_writer_t *self) { return self->unsynced; }
+bool sf_writer_nospace (sf_writer_t *self) { return self->nospace; }
 bool sf_writer_acks_held (sf_writer_t *self) { return self->unsynced && self->cfg.sync_every_commit; }
+
+//  While the disk is full: the first call arms the clock and says no (the
+//  refusal that began it was the last try), then yes once per
+//  SF_WRITER_RESTAGE_MS. With room on the disk, always yes.
+bool
+sf_writer_restage_due (sf_writer_t *self, int64_t now_ms)
+{
+    if (!self->nospace)
+        return true;
+    if (self->restage_armed && now_ms - self->restage_ms < SF_WRITER_RESTAGE_MS)
+        return false;
+    bool due = self->restage_armed;
+    self->restage_armed = true;
+    self->restage_ms = now_ms;
+    return due;
+}
 
 //  Flushes the store to disk. A failure is never silent: it is counted
 //  (streamfleet_store_sync_failures_total), flagged (..._sync_failing) and
@@ -390,6 +412,7 @@ s_nospace_log (sf_writer_t *self, size_t lost)
     self->nospace_failed++;
     if (!self->nospace) {
         self->nospace = true;
+        self->restage_armed = false;
         self->nospace_since_ms = now;
         self->nospace_logged_ms = now;
         sf_error ("store: the disk holding the data directory %s is full (ENOSPC): a commit of "

@@ -137,6 +137,18 @@ void sf_writer_ack_due (sf_writer_t *self, sf_origin_t *o);
 //  transaction (the same fn and arg twice is once); forgotten at the commit.
 typedef void (sf_writer_lost_fn) (void *arg);
 void sf_writer_on_lost (sf_writer_t *self, sf_writer_lost_fn *fn, void *arg);
+//  The last commit met a full disk (SF_STORE_NOSPACE), and none has worked
+//  since
+bool sf_writer_nospace (sf_writer_t *self);
+//  Whether to stage again now what a lost commit gave back (sf_writer_on_lost)
+//  — the writes that are no origin's change, which nothing resends. Always
+//  while the disk has room; while it is full (sf_writer_nospace), yes once
+//  per SF_WRITER_RESTAGE_MS (the first call only arms the clock), so that
+//  they are not rewritten on every pass into commits that fail again; they
+//  stay unwritten meanwhile, and go at once after any commit (an agent's
+//  retry) works again. now_ms: the caller's clock (sf_mono_ms).
+#define SF_WRITER_RESTAGE_MS 1000
+bool sf_writer_restage_due (sf_writer_t *self, int64_t now_ms);
 //  Commits the open transaction (if any, or if any origin is touched) and
 //  calls back. Returns 0, SF_STORE_RETRY, SF_STORE_NOSPACE or -1.
 int sf_writer_commit (sf_writer_t *self);

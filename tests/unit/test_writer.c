@@ -10,13 +10,25 @@
     what it wrote unwritten again, and the next pass stores it. A node
     record changed without a version (a stale mark) goes with the next
     commit, whether or not its origin is touched again.
+
+    A full disk (ENOSPC; write, pwrite and writev of the store's files fail,
+    interposed here, as in test_webhook): the ingest loop's writes that are
+    no origin's change (sf_controller_write_unowned) are not rewritten on
+    every pass into commits that fail again; what they hold stays unwritten
+    and is all stored once the disk has room.
 */
+#include <dlfcn.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include "sf_alerts.h"
+#include "sf_controller.h"
 #include "sf_fleet.h"
 #include "sf_writer.h"
 #include "fixture_fleet.h"
@@ -174,6 +186,173 @@ test_a_node_record_lost_to_a_full_map_goes_with_the_next_commit (void **state)
     fx_fleet_destroy (&fx);
 }
 
+//  -------------------------------------------------------------------------
+//  A full disk, in-process: while s_full is set, write, pwrite and writev of
+//  files under s_full_dir (what LMDB writes its pages and meta pages with)
+//  fail with ENOSPC, and each refusal is counted
+
+static char s_full_dir [64];
+static atomic_bool s_full;
+static atomic_int s_refused;
+
+static bool
+s_on_full_disk (int fd)
+{
+    if (!atomic_load (&s_full))
+        return false;
+    char link [64], path [512];
+    snprintf (link, sizeof (link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink (link, path, sizeof (path) - 1);
+    if (n <= 0)
+        return false;
+    path [n] = 0;
+    if (strncmp (path, s_full_dir, strlen (s_full_dir)))
+        return false;
+    atomic_fetch_add (&s_refused, 1);
+    errno = ENOSPC;
+    return true;
+}
+
+ssize_t
+pwrite (int fd, const void *buf, size_t n, off_t off)
+{
+    static ssize_t (*real) (int, const void *, size_t, off_t);
+    if (s_on_full_disk (fd))
+        return -1;
+    if (!real)
+        real = (ssize_t (*) (int, const void *, size_t, off_t)) dlsym (RTLD_NEXT, "pwrite");
+    return real (fd, buf, n, off);
+}
+
+ssize_t
+write (int fd, const void *buf, size_t n)
+{
+    static ssize_t (*real) (int, const void *, size_t);
+    if (s_on_full_disk (fd))
+        return -1;
+    if (!real)
+        real = (ssize_t (*) (int, const void *, size_t)) dlsym (RTLD_NEXT, "write");
+    return real (fd, buf, n);
+}
+
+ssize_t
+writev (int fd, const struct iovec *iov, int n)
+{
+    static ssize_t (*real) (int, const struct iovec *, int);
+    if (s_on_full_disk (fd))
+        return -1;
+    if (!real)
+        real = (ssize_t (*) (int, const struct iovec *, int)) dlsym (RTLD_NEXT, "writev");
+    return real (fd, iov, n);
+}
+
+#define S_EPISODES 64
+
+//  The fleet's liveness in the test below: n4 down once s_n4_down is set
+static bool s_n4_down;
+
+static int
+s_n4_live (const char *node, int64_t *silent_ms, void *arg)
+{
+    bool down = s_n4_down && strcmp (node, "n4") == 0;
+    *silent_ms = down ? 20000 : 0;
+    return down ? SF_LIVE_DOWN : SF_LIVE_ALIVE;
+}
+
+//  With the disk full, a node's turn down and 64 alert episodes, each lost
+//  with its commit, are staged again about once a second, not on every pass
+//  of the ingest loop (every 20 ms with peers; the alert tick every 250 ms),
+//  and nothing is lost: once a commit works again every episode and the
+//  turn are stored by the next pass. Before, every pass rewrote the turn and every alert tick all
+//  the episodes (up to 4,096) into a commit that failed again: 108 commits
+//  in 2 s here.
+static void
+test_a_full_disk_stages_lost_writes_again_about_once_a_second (void **state)
+{
+    fx_fleet_t fx;
+    assert_int_equal (fx_fleet_init (&fx), 0);
+    sf_metrics_t m;
+    sf_writer_t *w = s_writer (&fx, &m);
+    char err [512] = "";
+    sf_alerts_t *a = sf_alerts_new (RULE_CAM, 120, err, sizeof (err));
+    assert_non_null (a);
+    sf_alerts_set_store (a, fx.store);
+    sf_store_change_t c [S_EPISODES];
+    char names [S_EPISODES][24];
+    for (int i = 0; i < S_EPISODES; i++) {
+        snprintf (names [i], sizeof (names [i]), "cam-h%02d", i);
+        c [i] = (sf_store_change_t) { .deleted = false, .node = "n1", .name = names [i] };
+        c [i].sum.type = SF_TYPE_PRIMARY;
+        c [i].sum.status = SF_STATUS_ERROR;
+    }
+    sf_alerts_apply (a, c, S_EPISODES, T0);
+    sf_alerts_tick (a, T0 + 10 * S_MIN);
+    assert_true (sf_alerts_unstored (a));
+    //  A stream the fleet follows (by its uid) that runs on n4 and then on
+    //  n2 as well: n4 owns it, and n4's turn down writes its history
+    sf_fleet_set_liveness (s_n4_live, NULL);
+    for (int i = 0; i < 2; i++) {
+        sf_stream_t s;
+        sf_stream_init (&s);
+        SF_STRSET (s.name, "cam-x");
+        SF_STRSET (s.uid, "uid-cam-x");
+        SF_STRSET (s.node, i == 0 ? "n4" : "n2");
+        s.type = i == 0 ? SF_TYPE_PRIMARY : SF_TYPE_SECONDARY;
+        s.status = SF_STATUS_ACTIVE;
+        s.started_at = FX_NOW_S - 60 + 30 * i;
+        s.changed_at_ms = (int64_t) FX_NOW_S * 1000 + i;
+        s.version = (sf_version_t) { 1, 20 + (uint64_t) i };
+        assert_int_equal (sf_store_write_begin (fx.store), 0);
+        assert_int_equal (sf_apply_put (fx.store, &s), 0);
+        assert_int_equal (sf_store_commit (fx.store), 0);
+        sf_stream_clear (&s);
+    }
+    s_n4_down = true;
+    sf_fleet_node_live ("n4", SF_LIVE_DOWN);
+    assert_int_equal (sf_fleet_pending (), 1);
+
+    //  Two seconds of passes 20 ms apart, the disk full
+    snprintf (s_full_dir, sizeof (s_full_dir), "%s", fx.dir);
+    atomic_store (&s_refused, 0);
+    atomic_store (&s_full, true);
+    int64_t mono0 = sf_mono_ms (), last_alerts = -250;
+    int commits = 0;
+    for (int64_t t = 0; t < 2000; t += 20) {
+        bool alerts_due = t - last_alerts >= 250;
+        if (alerts_due)
+            last_alerts = t;
+        commits += sf_controller_write_unowned (w, fx.store, a, alerts_due ? T0 + 10 * S_MIN + t : 0,
+                                                mono0 + t);
+    }
+    print_message ("%d commits tried in 2 s of full disk (%d writes refused)\n", commits,
+                   atomic_load (&s_refused));
+    assert_true (atomic_load (&s_refused) > 0);
+    //  The first pass's two, then at most two a second
+    assert_in_range (commits, 2, 6);
+    assert_true (sf_alerts_unstored (a));
+    assert_int_equal (sf_fleet_pending (), 1);
+    assert_int_equal (s_count (fx.store, SF_DB_ALERTS), 0);
+
+    //  Space returns, between two tries (the last at 1,020 ms): nothing yet
+    atomic_store (&s_full, false);
+    assert_int_equal (sf_controller_write_unowned (w, fx.store, a, 0, mono0 + 2000), 0);
+    assert_true (sf_alerts_unstored (a));
+    //  An agent's commit works: the next pass stores all of it, at once
+    sf_origin_t *o = sf_writer_origin (w, "n1");
+    assert_non_null (o);
+    sf_writer_info_changed (w, o);
+    assert_int_equal (sf_writer_commit (w), 0);
+    assert_false (sf_writer_nospace (w));
+    assert_int_equal (sf_controller_write_unowned (w, fx.store, a, T0 + 10 * S_MIN + 2010, mono0 + 2010), 2);
+    assert_false (sf_alerts_unstored (a));
+    assert_int_equal (sf_fleet_pending (), 0);
+    assert_int_equal (s_count (fx.store, SF_DB_ALERTS), S_EPISODES);
+    sf_fleet_set_liveness (NULL, NULL);
+    sf_alerts_destroy (&a);
+    sf_writer_destroy (&w);
+    fx_fleet_destroy (&fx);
+}
+
 int
 main (void)
 {
@@ -181,6 +360,7 @@ main (void)
         cmocka_unit_test (test_a_fleet_tick_lost_to_a_full_map_is_pending_again),
         cmocka_unit_test (test_alert_history_lost_to_a_full_map_is_stored_again),
         cmocka_unit_test (test_a_node_record_lost_to_a_full_map_goes_with_the_next_commit),
+        cmocka_unit_test (test_a_full_disk_stages_lost_writes_again_about_once_a_second),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
