@@ -397,20 +397,26 @@ s_put_patch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, const msgpack_obje
     return 0;
 }
 
-//  Whether k is the key "snapshot_floor"
+//  Whether k names a node-record field that is the controller's to set
 static bool
-s_is_floor_key (const msgpack_object *k)
+s_is_controllers_key (const msgpack_object *k)
 {
-    static const char key [] = "snapshot_floor";
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == sizeof (key) - 1
-        && memcmp (k->via.str.ptr, key, sizeof (key) - 1) == 0;
+    //  docs/protocol.md 4.1.2: fields of the node record the controller sets
+    //  itself (heartbeats say heartbeat and stale; a snapshot sets the floor)
+    static const char *const keys [] = { "snapshot_floor", "heartbeat", "stale" };
+    if (k->type != MSGPACK_OBJECT_STR)
+        return false;
+    for (size_t i = 0; i < sizeof (keys) / sizeof (keys [0]); i++)
+        if (k->via.str.size == strlen (keys [i]) && memcmp (k->via.str.ptr, keys [i], k->via.str.size) == 0)
+            return true;
+    return false;
 }
 
 //  Stages a node record of origin o. 0, -1 (invalid) or -2 (another node's).
-//  Its snapshot_floor is the controllers' to set (docs/protocol.md 4.1.2,
-//  "ignored from agents"): an agent's is dropped before the record is
-//  decoded, whatever its shape, so that a malformed one does not cost the
-//  agent its whole record. A peer's floor comes through gossip
+//  Its snapshot_floor, heartbeat and stale are the controllers' to set
+//  (docs/protocol.md 4.1.2, "ignored from agents"): an agent's are dropped
+//  before the record is decoded, whatever their shape, so that a malformed
+//  one does not cost the agent its whole record. A peer's floor comes through gossip
 //  (controller/gossip.c), where it is decoded strictly.
 static int
 s_put_node_info (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *obj, sf_version_t ver,
@@ -419,12 +425,12 @@ s_put_node_info (sf_ingest_t *self, sf_origin_t *o, const msgpack_object *obj, s
     msgpack_object rec = *obj;
     msgpack_object_kv *kept = NULL;
     for (uint32_t i = 0; obj->type == MSGPACK_OBJECT_MAP && i < obj->via.map.size; i++)
-        if (s_is_floor_key (&obj->via.map.ptr [i].key)) {
-            //  A shallow copy of the map without it (every copy of the key)
+        if (s_is_controllers_key (&obj->via.map.ptr [i].key)) {
+            //  A shallow copy of the map without them (every copy of each)
             kept = sf_xreallocarray (NULL, obj->via.map.size, sizeof (*kept));
             rec.via.map.size = 0;
             for (uint32_t j = 0; j < obj->via.map.size; j++)
-                if (!s_is_floor_key (&obj->via.map.ptr [j].key))
+                if (!s_is_controllers_key (&obj->via.map.ptr [j].key))
                     kept [rec.via.map.size++] = obj->via.map.ptr [j];
             rec.via.map.ptr = kept;
             break;

@@ -1299,6 +1299,15 @@ sf_store_maybe_grow (sf_store_t *self)
     return sf_store_grow (self, info.me_mapsize * 2) == 0 ? 1 : -1;
 }
 
+uint64_t
+sf_store_txnid (sf_store_t *self)
+{
+    MDB_envinfo info;
+    if (mdb_env_info (self->env, &info))
+        return 0;
+    return (uint64_t) info.me_last_txnid;
+}
+
 int
 sf_store_commit (sf_store_t *self)
 {

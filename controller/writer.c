@@ -465,6 +465,7 @@ sf_writer_commit (sf_writer_t *self)
     self->infos_lost = false;
     struct timespec t0, t1;
     bool unsynced = false;
+    uint64_t txnid = self->nospace ? sf_store_txnid (self->cfg.store) : 0;
     clock_gettime (CLOCK_MONOTONIC, &t0);
     int rc = sf_store_commit (self->cfg.store);
     clock_gettime (CLOCK_MONOTONIC, &t1);
@@ -479,7 +480,9 @@ sf_writer_commit (sf_writer_t *self)
         //  flush failed is stored (queries see it) but not acknowledged
         if (self->cfg.sync_every_commit && sf_writer_sync (self))
             unsynced = true;
-        if (self->nospace) {
+        //  Only a commit that wrote something proves the disk takes writes
+        //  again: one with nothing in it succeeds on a full disk too
+        if (self->nospace && sf_store_txnid (self->cfg.store) != txnid) {
             sf_info ("store: the data directory %s takes writes again after %llds; ingest resumed",
                      sf_store_path (self->cfg.store),
                      (long long) ((sf_mono_ms () - self->nospace_since_ms) / 1000));

@@ -117,6 +117,9 @@ int sf_store_set_origin (sf_store_t *self, const char *node, sf_version_t v);
 //  Returns 0, SF_STORE_RETRY (map grown: replay the batch), SF_STORE_NOSPACE
 //  (disk full: nothing stored, the caller retries later) or -1
 int sf_store_commit (sf_store_t *self);
+//  The id of the last transaction that wrote to the environment: a commit
+//  that wrote nothing (LMDB then writes no meta page) leaves it as it was
+uint64_t sf_store_txnid (sf_store_t *self);
 
 //  Every put and delete of a placement in a write transaction, reported to
 //  one observer right after the transaction commits (nothing when it aborts),

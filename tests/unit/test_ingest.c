@@ -940,6 +940,44 @@ test_an_agents_snapshot_floor_is_ignored_whatever_its_shape (void **state)
     assert_string_equal (s_stored (f, "n1"), "cam1@1 cam2@2");
 }
 
+//  The same for the node record's other fields the controller sets itself
+//  (docs/protocol.md 4.1.2): `heartbeat` ("ignored from agents") and
+//  `stale` ("ignored in node records from agents"), whatever their shape
+static void
+test_an_agents_heartbeat_and_stale_in_a_node_record_are_ignored_whatever_their_shape (void **state)
+{
+    s_fix_t *f = *state;
+    s_hello (f, "n1", 1, 0);
+    assert_string_equal (s_replies (f), "ack 0/0");
+    //  A snapshot: cam1@1 and the node record at 2
+    msgpack_packer *pk = s_begin (f, "snap", 5);
+    sf_pack_ku64 (pk, "gen", 1);
+    sf_pack_ku64 (pk, "seq", 2);
+    sf_pack_ku64 (pk, "index", 0);
+    sf_pack_kbool (pk, "last", true);
+    sf_pack_str (pk, "changes");
+    msgpack_pack_array (pk, 2);
+    s_change (pk, 1, "cam1");
+    msgpack_pack_map (pk, 2);
+    sf_pack_ku64 (pk, "seq", 2);
+    sf_pack_str (pk, "node");
+    msgpack_pack_map (pk, 4);
+    sf_pack_kstr (pk, "id", "n1");
+    sf_pack_kstr (pk, "addr_external", "10.0.0.9");
+    sf_pack_kstr (pk, "heartbeat", "many");
+    sf_pack_str (pk, "stale");
+    msgpack_pack_array (pk, 0);
+    s_deliver (f, "n1");
+    sf_writer_commit (f->writer);
+    assert_string_equal (s_replies (f), "ack 1/2");
+    assert_string_equal (s_stored (f, "n1"), "cam1@1");
+    sf_node_t n = s_stored_node (f, "n1");
+    assert_string_equal (n.addr_external, "10.0.0.9");
+    assert_false (n.stale);
+    for (int r = 0; r < SF_REJ_COUNT; r++)
+        assert_int_equal (atomic_load (&f->metrics.rejected [r]), 0);
+}
+
 int
 main (void)
 {
@@ -962,6 +1000,7 @@ main (void)
         T (test_patches_of_one_stream_in_one_transaction_are_coalesced_and_counted),
         T (test_a_stamping_agent_is_told_what_was_read_before_its_window_closes),
         T (test_an_agents_snapshot_floor_is_ignored_whatever_its_shape),
+        T (test_an_agents_heartbeat_and_stale_in_a_node_record_are_ignored_whatever_their_shape),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -353,11 +353,49 @@ test_a_full_disk_stages_lost_writes_again_about_once_a_second (void **state)
     fx_fleet_destroy (&fx);
 }
 
+//  A commit with nothing in it succeeds on a full disk too (LMDB writes no
+//  page): it must not end the full-disk state, or the log says "takes writes
+//  again" and then "is full" anew while the disk never had room
+static void
+test_an_empty_commit_does_not_end_a_full_disk (void **state)
+{
+    fx_fleet_t fx;
+    assert_int_equal (fx_fleet_init (&fx), 0);
+    sf_metrics_t m;
+    sf_writer_t *w = s_writer (&fx, &m);
+    sf_writer_load (w);
+    sf_key_t k;
+    assert_int_equal (sf_key_make (&k, "n", "x"), 0);
+    snprintf (s_full_dir, sizeof (s_full_dir), "%s", fx.dir);
+    atomic_store (&s_full, true);
+    //  A write of the writer's transaction that the disk refuses
+    assert_int_equal (sf_writer_begin (w), 0);
+    assert_int_equal (sf_store_put (fx.store, SF_DB_WEBHOOKS, &k, "v", 1), 0);
+    assert_int_equal (sf_writer_commit (w), SF_WRITER_NOSPACE);
+    assert_true (sf_writer_nospace (w));
+    //  A transaction with nothing in it, as a tick with nothing to do
+    uint64_t before = sf_store_txnid (fx.store);
+    assert_int_equal (sf_writer_begin (w), 0);
+    assert_int_equal (sf_writer_commit (w), SF_WRITER_STORED);
+    assert_true (sf_store_txnid (fx.store) == before);
+    assert_true (sf_writer_nospace (w));
+    //  Space returns: a commit that writes ends the state
+    atomic_store (&s_full, false);
+    assert_int_equal (sf_writer_begin (w), 0);
+    assert_int_equal (sf_store_put (fx.store, SF_DB_WEBHOOKS, &k, "v", 1), 0);
+    assert_int_equal (sf_writer_commit (w), SF_WRITER_STORED);
+    assert_true (sf_store_txnid (fx.store) != before);
+    assert_false (sf_writer_nospace (w));
+    sf_writer_destroy (&w);
+    fx_fleet_destroy (&fx);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_a_fleet_tick_lost_to_a_full_map_is_pending_again),
+        cmocka_unit_test (test_an_empty_commit_does_not_end_a_full_disk),
         cmocka_unit_test (test_alert_history_lost_to_a_full_map_is_stored_again),
         cmocka_unit_test (test_a_node_record_lost_to_a_full_map_goes_with_the_next_commit),
         cmocka_unit_test (test_a_full_disk_stages_lost_writes_again_about_once_a_second),
