@@ -218,6 +218,8 @@ s_send_replies (sf_agentio_t *self)
 static void *
 s_main (void *arg)
 {
+    //  Named for top -H and perf (the main thread keeps the process's name)
+    pthread_setname_np (pthread_self (), "sf-agents-io");
     sf_agentio_t *self = arg;
     void *router = zsock_resolve (self->cfg.sock), *pair = zsock_resolve (self->io_end);
     while (!atomic_load (&self->stop)) {

@@ -410,6 +410,8 @@ s_query_answer (s_query_thread_t *q, zmsg_t *m, zframe_t *payload, const sf_peer
 static void *
 s_query_main (void *arg)
 {
+    //  Named for top -H and perf (the main thread keeps the process's name)
+    pthread_setname_np (pthread_self (), "sf-query");
     s_query_thread_t *q = arg;
     sf_msg_t msg;
     sf_msg_init (&msg);

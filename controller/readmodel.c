@@ -2544,6 +2544,8 @@ typedef struct {
 static void *
 s_load_side (void *arg)
 {
+    //  Named for top -H and perf (the main thread keeps the process's name)
+    pthread_setname_np (pthread_self (), "sf-model-load");
     s_load_t *l = arg;
     l->rc = -1;
     sf_read_t r;

@@ -1395,6 +1395,8 @@ s_dead_sweep (sf_webhooks_t *self)
 static void *
 s_thread (void *arg)
 {
+    //  Named for top -H and perf (the main thread keeps the process's name)
+    pthread_setname_np (pthread_self (), "sf-webhooks");
     sf_webhooks_t *self = arg;
     int64_t wait_ms = 0;
     int64_t last_evict_ms = 0;

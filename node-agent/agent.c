@@ -22,6 +22,7 @@
 #include "sf_conndiag.h"
 #include "sf_log.h"
 #include "sf_security.h"
+#include <pthread.h>
 #include <czmq.h>
 #include <errno.h>
 #include <malloc.h>
@@ -1090,6 +1091,8 @@ typedef struct {
 static void
 s_source_actor (zsock_t *pipe, void *args)
 {
+    //  Named for top -H and perf (the main thread keeps the process's name)
+    pthread_setname_np (pthread_self (), "sf-source");
     s_source_args_t *sa = args;
     char err [512] = "";
     sf_source_t *source = sf_source_new (sa->cfg, err, sizeof (err));
