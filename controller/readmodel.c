@@ -2544,8 +2544,6 @@ typedef struct {
 static void *
 s_load_side (void *arg)
 {
-    //  Named for top -H and perf (the main thread keeps the process's name)
-    pthread_setname_np (pthread_self (), "sf-model-load");
     s_load_t *l = arg;
     l->rc = -1;
     sf_read_t r;
@@ -2569,12 +2567,21 @@ s_load_side (void *arg)
     return NULL;
 }
 
+//  The second copy's loader, on a thread of its own (the first copy loads
+//  on the caller's, which keeps its name)
+static void *
+s_load_thread (void *arg)
+{
+    pthread_setname_np (pthread_self (), "sf-model-load");
+    return s_load_side (arg);
+}
+
 int
 sf_readmodel_load (sf_readmodel_t *self, sf_store_t *store)
 {
     s_load_t l [2] = { { store, s_side_new (), -1 }, { store, s_side_new (), -1 } };
     pthread_t thread;
-    bool threaded = pthread_create (&thread, NULL, s_load_side, &l [1]) == 0;
+    bool threaded = pthread_create (&thread, NULL, s_load_thread, &l [1]) == 0;
     s_load_side (&l [0]);
     if (threaded)
         pthread_join (thread, NULL);
