@@ -693,6 +693,16 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
                     st->ms = now;
                     st->rounds = 0;
                 }
+                else if (sf_version_cmp (theirs, st->seen) > 0) {
+                    //  It is applying what we sent, only slower than we send:
+                    //  not lost (a lost delta leaves a hole its digest cannot
+                    //  pass, since a block is claimed only from what it
+                    //  holds), so the clock starts again. Without this a peer
+                    //  more than 2 s behind was sent its whole backlog again
+                    //  every 2 s, however fast it was applying it.
+                    st->ms = now;
+                    st->rounds = 0;
+                }
                 if (now - st->ms > S_SENT_TTL_MS || ++st->rounds > S_SENT_ROUNDS)
                     st = NULL;      //  lost on the way, perhaps: from its digest again
             }

@@ -1157,6 +1157,46 @@ test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way (void **state)
     s_ctl_destroy (&a);
 }
 
+//  A peer that applies what we sent, only slower than we send (its digest
+//  moves every exchange but stays below our first send for more than
+//  S_SENT_ROUNDS exchanges), is not sent the same backlog again: a lost
+//  delta leaves a hole its digest cannot pass, a slow peer does not. The
+//  soak saw it: controllers more than 2 s behind were resent everything
+//  above their digest every 2 s (some 6 KB of gossip per applied change)
+static void
+test_a_peer_applying_slower_than_we_send_is_not_sent_its_backlog_again (void **state)
+{
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_agent_fill (a);
+    s_agent_patch (a);
+    for (int seq = 4; seq <= 16; seq++) {
+        char msg [256];
+        snprintf (msg, sizeof (msg), "{\"gen\": 5, \"changes\": [{\"seq\": %d, \"put\": "
+                  "{\"name\": \"cam-s%02d\", \"status\": \"active\", \"clients\": 1}}]}", seq, seq);
+        s_agent_msg (a, "batch", msg);
+    }
+    size_t bytes;
+    //  b holds n1 up to 3 and gets the rest
+    s_reply (a, "b", 3, 1);
+    assert_string_equal (s_last_n1 (a, &bytes), "upto 16: s:cam-s04@4 s:cam-s05@5 s:cam-s06@6 "
+                         "s:cam-s07@7 s:cam-s08@8 s:cam-s09@9 s:cam-s10@10 s:cam-s11@11 s:cam-s12@12 "
+                         "s:cam-s13@13 s:cam-s14@14 s:cam-s15@15 s:cam-s16@16");
+    //  Twelve exchanges, b one version further each time: nothing again
+    for (int i = 0; i < 12; i++) {
+        s_reply (a, "b", 4 + i, 2 + (uint64_t) i);
+        assert_string_equal (s_last_n1 (a, &bytes), "");
+    }
+    //  It stops moving (what is left was lost): S_SENT_ROUNDS exchanges after
+    //  its last move it gets the rest from its digest again
+    for (int i = 0; i < 7; i++) {
+        s_reply (a, "b", 15, 20 + (uint64_t) i);
+        assert_string_equal (s_last_n1 (a, &bytes), "");
+    }
+    s_reply (a, "b", 15, 40);
+    assert_string_equal (s_last_n1 (a, &bytes), "upto 16: s:cam-s16@16");
+    s_ctl_destroy (&a);
+}
+
 //  ---------------------------------------------------------------------------
 //  The floor outlives tombstone collection (docs/protocol.md §6.3, rules 5a
 //  and 7): a controller cut off longer than --tombstone-grace learns what a
@@ -1415,6 +1455,7 @@ main (void)
         cmocka_unit_test (test_a_new_generation_taken_elsewhere_drops_the_old_one_s_leftovers),
         cmocka_unit_test (test_a_placement_absent_from_a_snapshot_does_not_come_back_from_a_peer),
         cmocka_unit_test (test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way),
+        cmocka_unit_test (test_a_peer_applying_slower_than_we_send_is_not_sent_its_backlog_again),
         cmocka_unit_test (test_a_peer_cut_off_past_the_tombstone_grace_drops_what_a_snapshot_dropped),
         cmocka_unit_test (test_a_newer_change_at_or_above_the_floor_stays_when_the_floor_arrives),
         cmocka_unit_test (test_a_malformed_snapshot_floor_is_rejected_and_drops_nothing),
