@@ -50,9 +50,9 @@
 //  applying it: send it nothing new for this long
 #define S_DELTA_WAIT_MS 1000
 //  What we handed a peer's socket is not sent again while it is on its way
-//  (docs/protocol.md §6.2, "sent watermark"), for at most this long
-//  without the peer's digest reaching the first of it: then we go back to
-//  its digest, so that a lost delta is sent again
+//  (docs/protocol.md §6.3 rule 2a, "sent watermark"), for at most this long
+//  without the peer's digest moving (or reaching the first of it): then we
+//  go back to its digest, so that a lost delta is sent again
 #define S_SENT_TTL_MS 2000
 //  ... or for this many exchanges with it
 #define S_SENT_ROUNDS 8
