@@ -1822,8 +1822,21 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
         //  takes over a running owner counts as a failover, by its type
         ch->owner_down = state >= 0 ? state == SF_LIVE_DOWN : ch->type == SF_TYPE_SECONDARY;
     }
-    if (!ch->down)
-        ch->node_down = s_liveness_at (ch->node, &ch->silent_ms) == SF_LIVE_DOWN;
+    if (!ch->down) {
+        int live = s_liveness_at (ch->node, &ch->silent_ms);
+        ch->node_down = live == SF_LIVE_DOWN;
+        //  A start on a node the stream left, which is suspect and went
+        //  silent no later than the stream went to its owner (within
+        //  started_at's second), is the last word of a node that died,
+        //  not of one back: its copy is taken as a down node's (not
+        //  flagged; flagged when its agent speaks again, as after a down
+        //  node's return). So the copy learned after a peer's failover
+        //  from that node, before it is declared down here, raises no
+        //  conflict that the order with the death first would not
+        if (live == SF_LIVE_SUSPECT && ch->started && ch->silent_ms > 0
+        &&  sf_fleet_state_left (&st, ch->node) && ch->silent_ms <= st.owner_since_ms + 1000)
+            ch->node_down = true;
+    }
     else if (!ch->silent_ms)
         s_liveness_at (ch->node, &ch->silent_ms);
     if (st.xfer_start_ms && (strcmp (st.xfer_to, ch->node) != 0 || ch->down))
@@ -2015,9 +2028,15 @@ sf_fleet_apply_put (sf_store_t *store, const sf_stream_t *s)
     }
     if (was_active == is_active && !stale)
         return 0;
+    //  The run the placement had all along: its record said again with the
+    //  same start, or the first record this controller has of it (on a node
+    //  the stream left, learned after the move, e.g. after a peer's
+    //  failover: its start in the move's second is the run it had until
+    //  then, not a start anew)
     sf_fleet_change_t ch = { .node = s->node, .started = is_active, .stopped = !is_active,
                              .type = s->type, .caught_up = s_caught_up,
-                             .continued = was_active && is_active && prev.started_at == s->started_at };
+                             .continued = is_active
+                                       && (!had || (was_active && prev.started_at == s->started_at)) };
     //  A start is the media server's own start when it knows it: to the
     //  millisecond (started_at_ms), else to the second
     ch.at_exact = is_active && s->started_at_ms > 0;
