@@ -27,8 +27,9 @@
     'p' entry, from the patch log, sf_patchlog.h) instead of the record; a
     peer that does not say it (an older one, or one started with
     --gossip-patches=false) gets whole records only. A patch is applied
-    only onto its base version; one that finds another version stored is a
-    miss: the receiver claims no further than the entry before it and lists
+    onto its base version or one between its base and its own (a coalesced
+    patch's chain passes through them); one that finds an older version
+    stored, or none, is a miss: the receiver claims no further than the entry before it and lists
     the origin in `full` until a block of it applies whole, and a sender
     sends a listed origin whole records.
 */
@@ -862,7 +863,7 @@ s_version_obj (const msgpack_object *o, sf_version_t *v)
 //  agent's patch was applied where it came in (docs/protocol.md §4.3): onto
 //  the record stored at base, then stored as a put of the whole new record
 //  is. 0 applied; 1 held already (v or newer is stored); -2 a miss (what is
-//  stored is not base); -1 a bad patch (err).
+//  stored is older than base, or none); -1 a bad patch (err).
 static int
 s_apply_patch (sf_gossip_t *g, sf_origin_t *o, const char *name, sf_version_t base, sf_version_t v,
                const msgpack_object *patch, char *err)
@@ -880,7 +881,11 @@ s_apply_patch (sf_gossip_t *g, sf_origin_t *o, const char *name, sf_version_t ba
         sf_store_get_tombstone (&r, o->node, name, &cur);
     if (sf_version_cmp (v, cur) <= 0)
         return 1;
-    if (!live || sf_version_cmp (cur, base) != 0)
+    //  Onto base, or onto a version between base and v: a coalesced patch
+    //  (sf_patchlog.h) is made of consecutive patches from base, so its chain
+    //  passes through every version of the placement between, and a patch
+    //  only sets values: onto any of them it gives the record at v
+    if (!live || sf_version_cmp (cur, base) < 0)
         return -2;
     sf_stream_t *s = &g->scratch;
     uint64_t lines = 0;
@@ -1056,8 +1061,8 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
             //  Ask for this origin's records whole until a block applies whole
             if (!zhashx_lookup (g->want_full, node)) {
                 zhashx_insert (g->want_full, node, "");
-                sf_log_limited (&g->rl, SF_LOG_INFO, "gossip: a patch from %s for %s found another "
-                                "version stored than its base; asking for that node's records whole",
+                sf_log_limited (&g->rl, SF_LOG_INFO, "gossip: a patch from %s for %s found an older "
+                                "version stored than its base, or none; asking for that node's records whole",
                                 from, node);
             }
             upto = claim;

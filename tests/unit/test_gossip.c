@@ -1009,6 +1009,52 @@ test_a_peer_behind_several_patches_gets_them_as_one (void **state)
     s_ctl_destroy (&b);
 }
 
+//  A coalesced patch (base B0, made of consecutive patches up to V) reaching
+//  a peer that holds the placement at a version between (it got the first
+//  patch of the chain by another way, from another peer) applies: the chain
+//  passes through every version between B0 and V, and a patch only sets
+//  values, so the merged patch onto any of them gives V. Before, it was a
+//  miss: the origin asked for whole, its backlog sent again (the soak saw
+//  about one miss per gossip round, every controller relaying every origin)
+static void
+test_a_coalesced_patch_applies_onto_a_version_inside_its_chain (void **state)
+{
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_ctl_t *b = s_ctl_new ("b", true);
+    s_agent_fill (a);
+    s_request (a, "b", -1, true, NULL);
+    s_deliver (b, s_sent (a, "delta"));
+    assert_int_equal (s_committed (b), 2);
+    //  cam1@3, the chain's first patch, reaches b
+    s_agent_patch (a);
+    s_request (a, "b", 2, true, NULL);
+    assert_string_equal (s_delta_text (s_sent (a, "delta")), "upto 3: p:cam1@3<1+50");
+    s_deliver (b, s_sent (a, "delta"));
+    assert_int_equal (s_committed (b), 3);
+    //  cam1@4; the merged patch from 1, made for a peer at 2, reaches b at 3
+    s_agent_msg (a, "batch", "{\"gen\": 5, \"changes\": [{\"seq\": 4, \"patch\": "
+                             "{\"name\": \"cam1\", \"clients\": 8, \"source\": {\"ping_ms\": 12}}}]}");
+    s_request (a, "b2", 2, true, NULL);
+    zchunk_t *delta = zchunk_dup (s_sent (a, "delta"));
+    assert_string_equal (s_delta_text (delta), "upto 4: p:cam1@4<1+67");
+    s_deliver (b, delta);
+    zchunk_destroy (&delta);
+    assert_int_equal (atomic_load (&b->metrics.gossip_patch_misses), 0);
+    assert_string_equal (s_full_text (b), "");
+    assert_int_equal (s_committed (b), 4);
+    uint64_t seq_a = 0, seq_b = 0;
+    zchunk_t *ra = s_stored (a, "cam1", &seq_a), *rb = s_stored (b, "cam1", &seq_b);
+    assert_non_null (ra);
+    assert_non_null (rb);
+    assert_int_equal (seq_b, 4);
+    assert_int_equal (zchunk_size (ra), zchunk_size (rb));
+    assert_memory_equal (zchunk_data (ra), zchunk_data (rb), zchunk_size (ra));
+    zchunk_destroy (&ra);
+    zchunk_destroy (&rb);
+    s_ctl_destroy (&a);
+    s_ctl_destroy (&b);
+}
+
 //  A unit bench of the bytes: 200 placements, each patched 3 times in a row
 //  (clients, bitrate; the realistic mix's 90 %), and a peer that holds every
 //  one at its base before the first: the delta's bytes coalesced, against
@@ -1445,6 +1491,7 @@ main (void)
         cmocka_unit_test (test_the_patch_log_finds_a_note_only_at_its_version),
         cmocka_unit_test (test_consecutive_patches_of_a_placement_coalesce_into_one),
         cmocka_unit_test (test_a_peer_behind_several_patches_gets_them_as_one),
+        cmocka_unit_test (test_a_coalesced_patch_applies_onto_a_version_inside_its_chain),
         cmocka_unit_test (test_bench_bytes_coalesced_patches),
         cmocka_unit_test (test_a_peer_holding_the_base_gets_the_patch_and_anyone_else_the_record),
         cmocka_unit_test (test_the_receiver_stores_what_the_origin_stored_and_passes_the_patch_on),
