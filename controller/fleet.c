@@ -1739,6 +1739,63 @@ s_owner_one (const char *node, const char *name, void *arg)
     return 0;
 }
 
+//  The liveness of a node, and since when it is silent (wall ms; 0 unknown)
+static int s_liveness_at (const char *node, int64_t *silent_ms);
+
+//  The stream lives on st->owner, which runs it, since a failover from a
+//  node it left (a peer's, which saw that node die while this controller
+//  still hears from it, or one derived here): that node, when it still runs
+//  the copy it had since before the failover and is heard from, runs a
+//  stale copy beside the owner's. That is the conflict a start of the copy
+//  raises (s_step), whichever of the facts came last: the failover, the
+//  owner's record or the copy's. Only a failover leaves a copy behind: a
+//  migration's old node stopped the stream (an active record of it is one
+//  older than the stop). A node down, or not heard from since the failover
+//  (within started_at's second; its death may only not be known here yet),
+//  is not: its copy is flagged when it is back. Appends the event to fx [n]; returns the new
+//  count.
+static int
+s_stale_conflict (sf_read_t *w, const char *uid, sf_fleet_state_t *st, sf_fleet_event_t *fx, int n)
+{
+    if (!st->owner [0] || st->conflict [0] || st->xfer_start_ms || st->owner_stop_ms
+    ||  !s_uid_node_active (w, uid, st->owner))
+        return n;
+    for (uint32_t i = 0; i < st->nleft && i < SF_FLEET_LEFT_MAX; i++) {
+        const char *node = st->left [i];
+        if (strcmp (node, st->owner) == 0)
+            continue;
+        //  The failover node -> owner, at the owner's start, in the history
+        sf_fleet_event_t fo;
+        memset (&fo, 0, sizeof (fo));
+        fo.kind = SF_EV_FAILOVER;
+        fo.at_ms = st->owner_since_ms;
+        snprintf (fo.uid, sizeof (fo.uid), "%s", uid);
+        s_node_set (fo.from, node);
+        s_node_set (fo.to, st->owner);
+        sf_key_t fk;
+        sf_val_t fv;
+        if (s_event_kmake (&fk, &fo) || sf_store_get (w, SF_DB_FLEET_EVENTS, &fk, &fv))
+            continue;
+        s_owner_t o = { w, "", "", 0, false, true };
+        s_uid_scan (w, uid, node, s_owner_one, &o);
+        if (!o.node [0]
+        ||  s_start_cmp (o.since_ms, o.since_exact, st->owner_since_ms, st->owner_since_exact) > 0)
+            continue;                   //  not running, or a start since the move
+        //  Heard from since the failover (beyond started_at's second): a
+        //  node whose death is only not known here yet runs no copy
+        int64_t heard = 0;
+        int live = s_liveness_at (node, &heard);
+        if (live == SF_LIVE_DOWN || heard <= st->owner_since_ms + 1000)
+            continue;
+        s_node_set (st->conflict, node);
+        st->conflict_since_ms = st->owner_since_ms;
+        st->conflict_since_exact = st->owner_since_exact;
+        return s_fx (fx, n, SF_EV_CONFLICT, st->owner, node, st->owner_since_ms, 0, 0,
+                     "the stream runs on two nodes and is not moving between them");
+    }
+    return n;
+}
+
 //  ---------------------------------------------------------------------------
 //  Write path
 
@@ -1854,6 +1911,18 @@ s_derive (sf_store_t *store, const char *uid, const char *name, sf_fleet_change_
             sf_debug ("fleet: %s %s %s -> %s at %lld", uid, sf_event_kind_name (fx [i].kind),
                       fx [i].from, fx [i].to, (long long) fx [i].at_ms);
     }
+    //  The stream came to its owner by a failover, or the owner's run is
+    //  told: the node it failed over from may still run its copy, heard
+    //  from here (the event only when observed, as sf_fleet_step's)
+    if ((ch->started && strcmp (ch->node, st.owner) == 0) || strcmp (st.owner, before.owner) != 0) {
+        sf_fleet_event_t cf [1];
+        if (s_stale_conflict (&w, uid, &st, cf, 0) && !ch->caught_up) {
+            snprintf (cf [0].uid, sizeof (cf [0].uid), "%s", uid);
+            snprintf (cf [0].stream, sizeof (cf [0].stream), "%s", name);
+            if (sf_fleet_event_put (store, &cf [0]) < 0)
+                return -1;
+        }
+    }
     if (memcmp (&st, &before, sizeof (st)) == 0)
         return 0;
     if (s_state_save (store, uid, &st))
@@ -1925,6 +1994,15 @@ s_peer_move (sf_store_t *store, const sf_fleet_event_t *ev)
         s_node_set (st.owner, ev->to);
         st.owner_since_ms = start;
         st.owner_stop_ms = 0;
+        //  The node the witnesses saw it leave may be heard from here, its
+        //  copy still running: a conflict, as its start would raise
+        sf_fleet_event_t fx [1];
+        if (s_stale_conflict (&w, ev->uid, &st, fx, 0)) {
+            snprintf (fx [0].uid, sizeof (fx [0].uid), "%s", ev->uid);
+            snprintf (fx [0].stream, sizeof (fx [0].stream), "%s", ev->stream);
+            if (sf_fleet_event_put (store, &fx [0]) < 0)
+                return -1;
+        }
     }
     else if (strcmp (ev->from, st.owner) != 0 && !sf_fleet_state_left (&st, ev->from)
          &&  st.nleft < SF_FLEET_LEFT_MAX)

@@ -110,9 +110,10 @@ typedef struct {
     int64_t silent_ms;          //  down: since when the node is silent (wall ms; 0 unknown)
     bool caught_up;             //  learned by anti-entropy about a past this controller did
                                 //  not witness: the state follows, no event is derived
-    bool continued;             //  a start that is the run the placement had all along (its
-                                //  record was active before, with the same started_at): a
-                                //  node back, or its record said again
+    bool continued;             //  a start that is the run the placement had all along: its
+                                //  record was active before with the same started_at (a
+                                //  node back, or its record said again), or it is the
+                                //  first record this controller has of the placement
 } sf_fleet_change_t;
 
 #define SF_FLEET_EFFECTS_MAX 6

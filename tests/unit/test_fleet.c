@@ -556,6 +556,8 @@ static int64_t s_silent_ms = 150000;     //  since when a down node is silent
 //  start of every order, until declared down or up
 static int s_suspect_init [4];
 static int s_suspect [4];
+//  When a node that is alive was last heard from (wall ms; 0: not known)
+static int64_t s_heard [4];
 
 static int
 s_test_live (const char *node, int64_t *silent_ms, void *arg)
@@ -563,7 +565,7 @@ s_test_live (const char *node, int64_t *silent_ms, void *arg)
     bool known = node [0] >= 'A' && node [0] <= 'D';
     bool down = known && s_down [node [0] - 'A'];
     bool suspect = known && s_suspect [node [0] - 'A'];
-    *silent_ms = down || suspect ? s_silent_ms : 0;
+    *silent_ms = down || suspect ? s_silent_ms : known ? s_heard [node [0] - 'A'] : 0;
     return down ? SF_LIVE_DOWN : suspect ? SF_LIVE_SUSPECT : SF_LIVE_ALIVE;
 }
 
@@ -992,6 +994,39 @@ test_every_order_of_a_failover_with_the_peers_event (void **state)
     }
     memset (s_suspect_init, 0, sizeof (s_suspect_init));
     s_silent_ms = 150000;
+    sf_fleet_set_liveness (NULL, NULL);
+}
+
+//  A peer's failover A -> B, learned here while A is heard from all along
+//  (last at 260 s, after the move: the peer was cut off from A, this
+//  controller never was) and A's media server still runs its copy: the
+//  stream lives on B, as the witness says, and A's copy, running since
+//  before the move, is a stale copy beside B's run: one conflict B>A, in
+//  every order of A's record, B's record and the peer's event. Failed
+//  before: the conflict was raised only by a start, so the four orders in
+//  which B's record or the event came last ended with no conflict. (Where A
+//  was not heard from since the move, its death only not known here yet,
+//  no conflict: test_every_order_of_a_takeover_within_a_second_by_node_id)
+static void
+test_every_order_of_a_peers_failover_from_a_node_heard_from (void **state)
+{
+    sf_fleet_set_liveness (s_test_live, NULL);
+    memset (s_suspect_init, 0, sizeof (s_suspect_init));
+    s_heard [0] = 260000;
+    const s_fact_t facts [] = {
+        { "A-active", S_PUT, "A", SF_STATUS_ACTIVE, SF_TYPE_PRIMARY, 100, 100000, 1, -1, 0 },
+        { "B-active", S_PUT, "B", SF_STATUS_ACTIVE, SF_TYPE_SECONDARY, 200, 200100, 1, -1, 0 },
+        { "hist-A>B", S_HIST, "A>B", 0, SF_EV_FAILOVER, 0, 200000, 0, -1, 0 },
+    };
+    const char *want = "conflict B>A 200000 0;failover A>B 200000 0; current=B A=MC B=C";
+    assert_int_equal (s_every_order (facts, 3, NULL, 0, want), 6);
+    //  A's copy stops: the conflict ends, the stream lives on B
+    const s_fact_t astop [] = {
+        { "A-stop", S_PUT, "A", SF_STATUS_OFFLINE, SF_TYPE_PRIMARY, 100, 260000, 2, -1, 0 },
+    };
+    assert_int_equal (s_every_order (facts, 3, astop, 1,
+                      "conflict B>A 200000 0;failover A>B 200000 0; current=B A=M B="), 6);
+    s_heard [0] = 0;
     sf_fleet_set_liveness (NULL, NULL);
 }
 
@@ -2058,6 +2093,7 @@ main (void)
         cmocka_unit_test (test_every_order_of_a_takeover_within_a_second),
         cmocka_unit_test (test_every_order_of_a_takeover_within_a_second_by_node_id),
         cmocka_unit_test (test_every_order_of_a_failover_with_the_peers_event),
+        cmocka_unit_test (test_every_order_of_a_peers_failover_from_a_node_heard_from),
         cmocka_unit_test (test_every_order_of_a_takeover_within_a_second_by_ms),
         cmocka_unit_test (test_a_start_without_ms_falls_back_to_the_second),
         cmocka_unit_test (test_every_order_of_a_migration),
