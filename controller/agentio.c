@@ -47,7 +47,11 @@ struct sf_agentio_t {
     size_t queued, bytes;
     //  IO thread only
     sf_ratelimit_t rl;
+    sf_msg_t hb;                    //  a heartbeat being read
 };
+
+//  A heartbeat is small: a larger message is not looked into here
+#define S_HB_SIZE_MAX 4096
 
 #define S_READ_BURST 64             //  messages read before the lock is taken
 
@@ -121,6 +125,28 @@ s_dropped (sf_agentio_t *self, zmsg_t *m, int why, size_t queued, size_t bytes)
                         "bound", name, (double) bytes / (1 << 20));
 }
 
+//  A heartbeat counts as it arrives (sf_agentio.h): from an agent
+//  certificate with a node id, for that node, with gen and counter as the
+//  ingest thread would take them; anything else is left to it
+static void
+s_beat_on_arrival (sf_agentio_t *self, zmsg_t *m)
+{
+    zframe_t *payload = zmsg_last (m);
+    if (!self->cfg.live || !self->cfg.peers || zmsg_size (m) < 2 || !payload
+    ||  zframe_size (payload) > S_HB_SIZE_MAX)
+        return;
+    uint64_t gen = 0, counter = 0;
+    sf_peer_t who;
+    if (sf_msg_parse (&self->hb, zframe_data (payload), zframe_size (payload)) == 0
+    &&  strcmp (self->hb.type, "hb") == 0
+    &&  sf_map_u64 (self->hb.body, "gen", &gen, NULL) == 0
+    &&  sf_map_u64 (self->hb.body, "counter", &counter, NULL) == 0
+    &&  sf_peers_lookup (self->cfg.peers, payload, &who) == 0
+    &&  sf_peer_admits (&who, SF_ENDPOINT_AGENTS))
+        sf_live_beat (self->cfg.live, who.node, gen, counter, sf_mono_ms ());
+    sf_msg_release (&self->hb);
+}
+
 //  Reads what the ROUTER holds, S_READ_BURST messages per lock, at most
 //  max messages in all (so replies are interleaved)
 static void
@@ -138,6 +164,7 @@ s_read_agents (sf_agentio_t *self, size_t max)
                 zmsg_destroy (&m);
                 continue;
             }
+            s_beat_on_arrival (self, m);
             burst [n++] = m;
         }
         if (n == 0)
@@ -248,6 +275,7 @@ sf_agentio_new (const sf_agentio_config_t *cfg)
     if (!self->cfg.bytes_max)
         self->cfg.bytes_max = SF_AGENTIO_BYTES_MAX;
     self->rl = (sf_ratelimit_t) SF_RATELIMIT_INIT (20, 10000);
+    sf_msg_init (&self->hb);
     pthread_mutex_init (&self->lock, NULL);
     self->conns = zhashx_new ();
     zhashx_set_destructor (self->conns, (zhashx_destructor_fn *) s_conn_destroy);
@@ -296,6 +324,7 @@ sf_agentio_destroy (sf_agentio_t **self_p)
     zlistx_destroy (&self->ring);
     zhashx_destroy (&self->conns);
     pthread_mutex_destroy (&self->lock);
+    sf_msg_release (&self->hb);
     free (self);
     *self_p = NULL;
 }

@@ -837,7 +837,7 @@ sf_controller_run (sf_controller_config_t *cfg)
     zsock_t *asock = s_server_socket (cfg->agents, cert, "agents", 1000, 0, true);
     if (asock)
         c->agents = sf_agentio_new (&(sf_agentio_config_t) {
-            .sock = asock, .metrics = &c->metrics, .peers = c->peers });
+            .sock = asock, .metrics = &c->metrics, .peers = c->peers, .live = c->live });
     qsock = c->agents ? s_server_socket (cfg->query, cert, "queries", S_QUERY_QUEUED,
                                          SF_AGENTS_RCVHWM, true) : NULL;
     if (!c->agents || !qsock)

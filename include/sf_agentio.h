@@ -15,6 +15,14 @@
     that ignores the window loses messages, and the protocol's resyncs
     recover it (a gap in seq asks for a snapshot).
 
+    Heartbeats count on arrival: this thread gives a heartbeat (`hb`) of
+    an agent certificate with a node id to the liveness table as it reads
+    it (the node is the certificate's, as the ingest thread takes it), so
+    a node is judged by whether its agent speaks, not by how far behind the
+    ingest thread is; the ingest thread takes the same heartbeat later for
+    the rest (its usage, its stale mark, its answer), and the counter it
+    finds there has risen already.
+
     The ingest thread takes messages one at a time, round-robin across the
     connections that have some (sf_agentio_next), and hands its replies back
     (sf_agentio_send), which this thread sends on the ROUTER never blocking.
@@ -29,6 +37,7 @@
 #define SF_AGENTIO_H
 
 #include "sf_codec.h"
+#include "sf_live.h"
 #include "sf_metrics.h"
 #include "sf_security.h"
 #include <czmq.h>
@@ -46,7 +55,9 @@ typedef struct sf_agentio_t sf_agentio_t;
 typedef struct {
     zsock_t *sock;              //  the agents' ROUTER, bound; owned by agentio from now
     sf_metrics_t *metrics;
-    sf_peers_t *peers;          //  names the node of a connection that loses messages
+    sf_peers_t *peers;          //  names the node of a connection that loses messages, and
+                                //  of a heartbeat
+    sf_live_t *live;            //  heartbeats counted on arrival (NULL: by the ingest thread only)
     size_t queue_max;           //  0: SF_AGENTIO_QUEUE_MAX
     size_t bytes_max;           //  0: SF_AGENTIO_BYTES_MAX
 } sf_agentio_config_t;

@@ -7,7 +7,9 @@
     arrives, counted by reason (one connection's flood does not touch the
     others'); the bytes over all queues are bounded; messages are taken
     round-robin across connections; the handle signals arrivals; replies
-    handed back reach their connection.
+    handed back reach their connection; a heartbeat counts in the liveness
+    table as it arrives, for the node of its agent certificate, while the
+    ingest thread takes nothing.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +17,12 @@
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "sf_agentio.h"
+#include "sf_live.h"
+#include "sf_log.h"
+#include "sf_security.h"
 
 static int s_seq;
 
@@ -208,6 +214,140 @@ test_replies_reach_their_connection (void **state)
     sf_agentio_destroy (&io);
 }
 
+//  Makes certificate NAME in keys (with its secret half) and, when certs
+//  is given, its public half in certs; returns it loaded with the secret
+static zcert_t *
+s_cert_in (const char *keys, const char *certs, const char *name, const char *role, const char *node)
+{
+    char path [160], err [256];
+    snprintf (path, sizeof (path), "%s/%s", keys, name);
+    assert_int_equal (sf_cert_create (path, role, name, node, err, sizeof (err)), 0);
+    zcert_t *c = sf_cert_load (path, err, sizeof (err));
+    assert_non_null (c);
+    if (certs) {
+        char pub [160];
+        snprintf (pub, sizeof (pub), "%s/%s", certs, name);
+        zcert_t *p = zcert_load (path);
+        assert_non_null (p);
+        assert_int_equal (zcert_save_public (p, pub), 0);
+        zcert_destroy (&p);
+    }
+    return c;
+}
+
+static zsock_t *
+s_curve_dealer (const char *ep, zcert_t *mine, const char *server_cert)
+{
+    zsock_t *d = zsock_new (ZMQ_DEALER);
+    assert_non_null (d);
+    char err [256];
+    assert_int_equal (sf_sock_curve_client (d, mine, server_cert, err, sizeof (err)), 0);
+    assert_int_equal (zsock_connect (d, "%s", ep), 0);
+    return d;
+}
+
+static void
+s_send_msg (zsock_t *d, const char *type, uint64_t gen, uint64_t counter)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, type, 2);
+    sf_pack_ku64 (&pk, "gen", gen);
+    sf_pack_ku64 (&pk, "counter", counter);
+    assert_int_equal (zmq_send (zsock_resolve (d), sb.data, sb.size, 0), (int) sb.size);
+    msgpack_sbuffer_destroy (&sb);
+}
+
+//  A node whose agent speaks is alive, however far behind the ingest
+//  thread is: the heartbeat counts in the liveness table as the socket's
+//  thread reads it, for the node its agent certificate names, while nothing
+//  takes the queued messages. Only a heartbeat, and only from an agent
+//  certificate with a node id. Failed before: a heartbeat counted only once
+//  the ingest thread reached it, behind everything queued before it, so an
+//  overloaded controller reported running agents' nodes down (the soak's
+//  "node down while its agent ran")
+static void
+test_heartbeats_count_as_they_arrive (void **state)
+{
+    char keys [] = "/tmp/sf-test-agentio-keys.XXXXXX", certs [] = "/tmp/sf-test-agentio-certs.XXXXXX";
+    assert_non_null (mkdtemp (keys));
+    assert_non_null (mkdtemp (certs));
+    zcert_t *server = s_cert_in (keys, NULL, "controller", "controller", "");
+    zcert_t *n1 = s_cert_in (keys, certs, "n1", "agent", "n1");
+    zcert_t *n2 = s_cert_in (keys, certs, "n2", "agent", "n2");
+    zcert_t *ops = s_cert_in (keys, certs, "ops", "cli", "");
+    char server_pub [160];
+    snprintf (server_pub, sizeof (server_pub), "%s/controller", keys);
+    sf_peers_t *peers = sf_peers_new (certs);
+    assert_non_null (peers);
+    zactor_t *zap = zactor_new (sf_zap_actor, peers);
+    assert_non_null (zap);
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    sf_sock_curve_server (router, server);
+    zsock_set_rcvhwm (router, 0);
+    int port = zsock_bind (router, "tcp://127.0.0.1:*");
+    assert_true (port > 0);
+    char ep [64];
+    snprintf (ep, sizeof (ep), "tcp://127.0.0.1:%d", port);
+    sf_metrics_t m;
+    sf_metrics_init (&m);
+    sf_live_t *live = sf_live_new (3000, 10000);
+    //  Every node silent for a minute: down
+    int64_t long_ago = sf_mono_ms () - 60000;
+    sf_live_know (live, "n1", long_ago);
+    sf_live_know (live, "n2", long_ago);
+    int64_t age;
+    assert_int_equal (sf_live_state (live, "n1", sf_mono_ms (), &age), SF_LIVE_DOWN);
+    sf_agentio_t *io = sf_agentio_new (&(sf_agentio_config_t) {
+        .sock = router, .metrics = &m, .peers = peers, .live = live });
+    assert_non_null (io);
+    zsock_t *a = s_curve_dealer (ep, n1, server_pub);
+    zsock_t *b = s_curve_dealer (ep, n2, server_pub);
+    zsock_t *c = s_curve_dealer (ep, ops, server_pub);
+    //  n2 sends a batch (with a gen and a counter, not a heartbeat), the
+    //  operator's certificate a heartbeat, then n1 a heartbeat
+    s_send_msg (b, "batch", 7, 5);
+    s_send_msg (c, "hb", 7, 5);
+    for (int i = 0; i < 500 && sf_agentio_pending (io) < 2; i++)
+        zclock_sleep (10);
+    s_send_msg (a, "hb", 7, 1);
+    for (int i = 0; i < 500 && sf_agentio_pending (io) < 3; i++)
+        zclock_sleep (10);
+    assert_int_equal (sf_agentio_pending (io), 3);
+    //  Nothing was taken from the queues: n1 is alive by its heartbeat alone
+    assert_int_equal (sf_live_state (live, "n1", sf_mono_ms (), &age), SF_LIVE_ALIVE);
+    assert_true (age < 3000);
+    assert_int_equal (sf_live_state (live, "n2", sf_mono_ms (), &age), SF_LIVE_DOWN);
+    assert_int_equal (sf_live_state (live, "ops", sf_mono_ms (), &age), SF_LIVE_DOWN);
+    assert_int_equal (age, -1);             //  never made known
+    //  The ingest thread, taking the heartbeat later, finds it counted
+    assert_false (sf_live_beat (live, "n1", 7, 1, sf_mono_ms ()));
+    zsock_destroy (&a);
+    zsock_destroy (&b);
+    zsock_destroy (&c);
+    sf_agentio_destroy (&io);
+    zactor_destroy (&zap);
+    sf_live_destroy (&live);
+    sf_peers_destroy (&peers);
+    zcert_destroy (&server);
+    zcert_destroy (&n1);
+    zcert_destroy (&n2);
+    zcert_destroy (&ops);
+    zdir_t *d;
+    if ((d = zdir_new (keys, NULL))) {
+        zdir_remove (d, true);
+        zdir_destroy (&d);
+    }
+    if ((d = zdir_new (certs, NULL))) {
+        zdir_remove (d, true);
+        zdir_destroy (&d);
+    }
+    rmdir (keys);
+    rmdir (certs);
+}
+
 int
 main (void)
 {
@@ -218,6 +358,7 @@ main (void)
         cmocka_unit_test (test_a_full_queue_drops_what_arrives_and_counts_it),
         cmocka_unit_test (test_bytes_over_all_queues_are_bounded),
         cmocka_unit_test (test_replies_reach_their_connection),
+        cmocka_unit_test (test_heartbeats_count_as_they_arrive),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
