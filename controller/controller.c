@@ -844,7 +844,7 @@ sf_controller_run (sf_controller_config_t *cfg)
         goto done;
     //  Patches are noted for gossip only where there are peers to send them to
     if (cfg->peers [0] && cfg->gossip_patches)
-        c->patches = sf_patchlog_new (SF_PATCHLOG_SLOTS);
+        c->patches = sf_patchlog_new (SF_PATCHLOG_SLOTS, SF_PATCHLOG_SLOTS_MAX);
     c->ingest = sf_ingest_new (&(sf_ingest_config_t) {
         .writer = c->writer, .live = c->live, .metrics = &c->metrics,
         .max_streams_per_node = cfg->max_streams_per_node,

@@ -1,7 +1,13 @@
 /*  patchlog.c — the last patch of each recently changed placement
     (include/sf_patchlog.h).
 
-    A direct-mapped table: slot = hash (node \0 name) & mask. A slot holds
+    A table of groups of 4 slots: a key's group is hash (node \0 name) &
+    mask; its note takes the key's slot there, a free one, or the oldest
+    note's. The table doubles (every note moved) whenever three quarters
+    of its slots are in use, up to its
+    maximum, so that it holds about one note per changing placement of the
+    fleet however large (a table smaller than the fleet loses most notes
+    before a peer a few seconds behind asks for them). A slot holds
     one note: the key (node \0 name \0, kept to tell keys that share a
     slot apart), the versions, and the packed patch, in one buffer that is
     reused while it is large enough. Packing the patch once at the note is
@@ -24,6 +30,7 @@
 
 typedef struct {
     uint64_t hash;
+    uint64_t stamp;                 //  when noted (the log's note count): the oldest goes
     sf_version_t base, ver;
     char *buf;                      //  node \0 name \0 patch
     uint32_t keylen, size, cap;     //  size: the patch's bytes, after the key
@@ -39,21 +46,36 @@ struct sf_patchlog_t {
     //  Every field: ingest thread only
     s_slot_t *slots;                //  NULL until the first note
     size_t mask;
+    size_t max_slots;               //  the table doubles up to this many
     size_t count;                   //  slots in use
+    uint64_t notes;                 //  notes made, the slots' stamps
     size_t bytes;                   //  buffer bytes held
     msgpack_sbuffer packed;         //  the note being packed
     msgpack_sbuffer merging;        //  a merged patch being packed
     msgpack_zone zone;              //  the merged patch before, unpacked
 };
 
+//  A key's slot is one of the S_WAYS of its group (slot = hash & mask,
+//  rounded down to a multiple of S_WAYS): its own note's, else a free one,
+//  else the oldest note's
+#define S_WAYS 4
+
+static size_t
+s_pow2 (size_t want)
+{
+    size_t n = 1;
+    while (n < want && n < ((size_t) 1 << 30))
+        n <<= 1;
+    return n;
+}
+
 sf_patchlog_t *
-sf_patchlog_new (size_t slots)
+sf_patchlog_new (size_t slots, size_t max_slots)
 {
     sf_patchlog_t *self = sf_xcalloc (1, sizeof (*self));
-    size_t n = 1;
-    while (n < slots && n < ((size_t) 1 << 30))
-        n <<= 1;
+    size_t n = s_pow2 (slots < S_WAYS ? S_WAYS : slots);
     self->mask = n - 1;
+    self->max_slots = max_slots > n ? s_pow2 (max_slots) : n;
     msgpack_sbuffer_init (&self->packed);
     msgpack_sbuffer_init (&self->merging);
     msgpack_zone_init (&self->zone, 1024);
@@ -135,6 +157,81 @@ s_lookup (const msgpack_object *map, const msgpack_object *key)
     return NULL;
 }
 
+//  The patch bytes held at most: SF_PATCHLOG_BYTES, or more for a table
+//  grown large (a patch of two numbers is some 40 bytes, a merged one some
+//  more, and the key)
+static size_t
+s_budget (const sf_patchlog_t *self)
+{
+    size_t scaled = (self->mask + 1) * SF_PATCHLOG_BYTES_PER_SLOT;
+    return scaled > SF_PATCHLOG_BYTES ? scaled : SF_PATCHLOG_BYTES;
+}
+
+static bool s_same_key (const s_slot_t *sl, uint64_t hash, const char *node, const char *name);
+
+//  The slot for hash in its group: the key's own (node, name given), a
+//  free one, or the oldest note's
+static s_slot_t *
+s_place (s_slot_t *slots, size_t mask, uint64_t hash, const char *node, const char *name)
+{
+    s_slot_t *group = &slots [(hash & mask) & ~(size_t) (S_WAYS - 1)], *pick = NULL;
+    for (int i = 0; i < S_WAYS; i++) {
+        s_slot_t *sl = &group [i];
+        if (node && s_same_key (sl, hash, node, name))
+            return sl;
+        if (!sl->used) {
+            if (!pick || pick->used)
+                pick = sl;
+        }
+        else if (!pick || (pick->used && sl->stamp < pick->stamp))
+            pick = sl;
+    }
+    return pick;
+}
+
+//  The key's own slot, or NULL
+static s_slot_t *
+s_lookup_key (const sf_patchlog_t *self, uint64_t hash, const char *node, const char *name)
+{
+    s_slot_t *group = &self->slots [(hash & self->mask) & ~(size_t) (S_WAYS - 1)];
+    for (int i = 0; i < S_WAYS; i++)
+        if (s_same_key (&group [i], hash, node, name))
+            return &group [i];
+    return NULL;
+}
+
+//  Doubles the table: every note moves to its group in the new one (where
+//  more meet than it has slots, the oldest go)
+static void
+s_grow (sf_patchlog_t *self)
+{
+    size_t n = (self->mask + 1) * 2;
+    s_slot_t *slots = sf_xcalloc (n, sizeof (s_slot_t));
+    size_t count = 0;
+    for (size_t i = 0; i <= self->mask; i++) {
+        s_slot_t *from = &self->slots [i];
+        if (!from->used) {
+            self->bytes -= from->cap + from->mcap;
+            free (from->buf);
+            free (from->mbuf);
+            continue;
+        }
+        s_slot_t *to = s_place (slots, n - 1, from->hash, NULL, NULL);
+        if (to->used) {
+            self->bytes -= to->cap + to->mcap;
+            free (to->buf);
+            free (to->mbuf);
+            count--;
+        }
+        *to = *from;
+        count++;
+    }
+    free (self->slots);
+    self->slots = slots;
+    self->mask = n - 1;
+    self->count = count;
+}
+
 //  Packs the patch that does what before, then after, do (docs/protocol.md
 //  §4.3: a value replaces the one before whole, a nested group's map holds
 //  only its changed keys, a nil leaves the value as it is)
@@ -196,7 +293,7 @@ sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_ve
     if (!self->slots)
         self->slots = sf_xcalloc (self->mask + 1, sizeof (s_slot_t));
     uint64_t hash = s_hash (node, name);
-    s_slot_t *sl = &self->slots [hash & self->mask];
+    s_slot_t *sl = s_place (self->slots, self->mask, hash, node, name);
     //  This patch goes on from the slot's note: the chain's merged patch
     //  (packed into self->merging) comes from the chain's first base
     bool chain = s_same_key (sl, hash, node, name) && s_vcmp (sl->ver, base) == 0
@@ -208,8 +305,9 @@ sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_ve
     msgpack_pack_object (&pk, *patch);
     size_t nlen = strlen (node), klen = nlen + 1 + strlen (name) + 1;
     size_t need = klen + self->packed.size;
+    size_t budget = s_budget (self);
     if (self->packed.size > SF_PATCHLOG_PATCH_MAX
-    ||  (need > sl->cap && self->bytes - sl->cap + need > SF_PATCHLOG_BYTES)) {
+    ||  (need > sl->cap && self->bytes - sl->cap + need > budget)) {
         s_empty (self, sl);
         return;
     }
@@ -223,9 +321,11 @@ sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_ve
     memcpy (sl->buf, node, nlen + 1);
     memcpy (sl->buf + nlen + 1, name, klen - nlen - 1);
     memcpy (sl->buf + klen, self->packed.data, self->packed.size);
-    if (!sl->used)
+    bool added = !sl->used;
+    if (added)
         self->count++;
     sl->used = true;
+    sl->stamp = ++self->notes;
     sl->hash = hash;
     sl->keylen = (uint32_t) klen;
     sl->size = (uint32_t) self->packed.size;
@@ -235,18 +335,22 @@ sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_ve
     //  the last patch alone is still kept)
     size_t mneed = self->merging.size;
     sl->merged = chain && mneed <= SF_PATCHLOG_PATCH_MAX
-              && (mneed <= sl->mcap || self->bytes - sl->mcap + mneed <= SF_PATCHLOG_BYTES);
-    if (!sl->merged)
-        return;
-    if (mneed > sl->mcap) {
-        size_t cap = mneed + 32;
-        self->bytes = self->bytes - sl->mcap + cap;
-        sl->mbuf = sf_xrealloc (sl->mbuf, cap);
-        sl->mcap = (uint32_t) cap;
+              && (mneed <= sl->mcap || self->bytes - sl->mcap + mneed <= budget);
+    if (sl->merged) {
+        if (mneed > sl->mcap) {
+            size_t cap = mneed + 32;
+            self->bytes = self->bytes - sl->mcap + cap;
+            sl->mbuf = sf_xrealloc (sl->mbuf, cap);
+            sl->mcap = (uint32_t) cap;
+        }
+        memcpy (sl->mbuf, self->merging.data, mneed);
+        sl->msize = (uint32_t) mneed;
+        sl->mbase = mbase;
     }
-    memcpy (sl->mbuf, self->merging.data, mneed);
-    sl->msize = (uint32_t) mneed;
-    sl->mbase = mbase;
+    //  Three quarters of the slots in use: room for more placements (sl is
+    //  not used after)
+    if (added && self->count * 4 > (self->mask + 1) * 3 && self->mask + 1 < self->max_slots)
+        s_grow (self);
 }
 
 int
@@ -255,9 +359,8 @@ sf_patchlog_find (sf_patchlog_t *self, const char *node, const char *name, sf_ve
 {
     if (!self || !self->slots)
         return -1;
-    uint64_t hash = s_hash (node, name);
-    const s_slot_t *sl = &self->slots [hash & self->mask];
-    if (!s_same_key (sl, hash, node, name) || sl->ver.gen != ver.gen || sl->ver.seq != ver.seq)
+    const s_slot_t *sl = s_lookup_key (self, s_hash (node, name), node, name);
+    if (!sl || sl->ver.gen != ver.gen || sl->ver.seq != ver.seq)
         return -1;
     *base = sl->base;
     *data = sl->buf + sl->keylen;
@@ -271,9 +374,8 @@ sf_patchlog_find_upto (sf_patchlog_t *self, const char *node, const char *name, 
 {
     if (!self || !self->slots)
         return -1;
-    uint64_t hash = s_hash (node, name);
-    const s_slot_t *sl = &self->slots [hash & self->mask];
-    if (!s_same_key (sl, hash, node, name) || s_vcmp (sl->ver, ver) != 0)
+    const s_slot_t *sl = s_lookup_key (self, s_hash (node, name), node, name);
+    if (!sl || s_vcmp (sl->ver, ver) != 0)
         return -1;
     if (s_vcmp (sl->base, upto) <= 0) {
         *base = sl->base;

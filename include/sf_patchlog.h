@@ -9,10 +9,19 @@
     is about to send, and sends the patch when the peer's digest shows that
     it holds base (a peer holds every record of an origin up to its digest).
 
-    A fixed table of slots, direct-mapped by a hash of (node, name): a note
-    takes its slot from whatever held it, so the memory is bounded (the
-    slots, plus at most SF_PATCHLOG_BYTES of patch bytes), and a note that is
-    lost costs only a whole record on the wire. A note is found only at the
+    A table of slots in groups of four, chosen by a hash of (node, name): a
+    note takes the key's slot in its group, a free one, or the oldest
+    note's, so the memory is bounded (the slots,
+    plus at most SF_PATCHLOG_BYTES of patch bytes, or
+    SF_PATCHLOG_BYTES_PER_SLOT per slot when that is more), and a note that
+    is lost costs only a whole record on the wire. The table doubles
+    whenever half its slots are in use, up to a maximum (the controller's:
+    SF_PATCHLOG_SLOTS_MAX, some 4 million placements), so it holds about
+    one note per placement that changes: sized to the fleet, not to a
+    guess. (A fixed 65,536 slots under 200,000 placements changing every
+    10 s had each slot overwritten every 3 s: a peer that fell that far
+    behind was sent whole records, 20 times the bytes of the patches, which
+    put it further behind.) A note is found only at the
     exact version it was made for, so a later put, deletion or snapshot of
     the placement outdates it by itself; nothing is ever invalidated.
     Consecutive patches of a placement also coalesce into one, for a peer
@@ -27,15 +36,19 @@
 #include <msgpack.h>
 #include <stddef.h>
 
-#define SF_PATCHLOG_SLOTS 65536             //  the controller's table
+#define SF_PATCHLOG_SLOTS 65536             //  the controller's table at first
+#define SF_PATCHLOG_SLOTS_MAX (1 << 22)     //  ... grown up to this many slots
 #define SF_PATCHLOG_PATCH_MAX 2048          //  a larger patch is not kept
-#define SF_PATCHLOG_BYTES (16 << 20)        //  patch bytes held at most
+#define SF_PATCHLOG_BYTES (16 << 20)        //  patch bytes held at most, or, for
+#define SF_PATCHLOG_BYTES_PER_SLOT 128      //  a table grown larger, this per slot
 
 typedef struct sf_patchlog_t sf_patchlog_t;
 
-//  A table of slots entries (rounded up to a power of two); its memory is
-//  taken at the first note, so a controller without patches pays nothing
-sf_patchlog_t *sf_patchlog_new (size_t slots);
+//  A table of slots entries (rounded up to a power of two), doubled while
+//  half of them are in use up to max_slots (at most slots: fixed); its
+//  memory is taken at the first note, so a controller without patches pays
+//  nothing
+sf_patchlog_t *sf_patchlog_new (size_t slots, size_t max_slots);
 void sf_patchlog_destroy (sf_patchlog_t **self_p);
 //  Notes that patch (a stream patch: a map with `name` and the changed
 //  keys, docs/protocol.md §4.3) turns the record of (node, name) stored at

@@ -246,7 +246,7 @@ s_ctl_new (fz_ctl_t *c, const char *id, const char *peers, const char *seeds, in
     c->cert = zcert_new ();
     //  A small patch log: 'p' entries a fuzzed delta applies are noted, and
     //  a fuzzed request's answer may carry them
-    c->patches = sf_patchlog_new (64);
+    c->patches = sf_patchlog_new (64, 0);
     //  The alerts state: a rule, cam-b firing (populated controllers), a
     //  receiver that is never called (no alert is handed to it) with one
     //  confirmation

@@ -102,7 +102,7 @@ s_ctl_new (const char *id, bool patches)
         .store = c->store, .live = c->live, .metrics = &c->metrics, .batch_records = 1000 });
     sf_writer_load (c->writer);
     //  A patch log whatever the flag, so that the flag alone decides
-    c->patches = sf_patchlog_new (1024);
+    c->patches = sf_patchlog_new (1024, 0);
     c->ingest = sf_ingest_new (&(sf_ingest_config_t) {
         .writer = c->writer, .live = c->live, .metrics = &c->metrics,
         .max_streams_per_node = 1000, .send = s_agent_reply, .send_arg = c, .patches = c->patches });
@@ -569,7 +569,7 @@ test_a_controller_without_patches_acts_as_an_older_peer (void **state)
 static void
 test_the_patch_log_finds_a_note_only_at_its_version (void **state)
 {
-    sf_patchlog_t *pl = sf_patchlog_new (4);
+    sf_patchlog_t *pl = sf_patchlog_new (4, 0);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
     msgpack_packer pk;
@@ -923,10 +923,62 @@ s_patch_text (const void *data, size_t size)
     return out;
 }
 
+//  The patch log grows with the fleet: a table that starts with 1,024
+//  slots keeps a note for nearly every one of 20,000 placements that
+//  changed (it doubles while half its slots are in use), up to its maximum
+//  and no further. Failed before (a fixed table): 20,000 placements in
+//  1,024 slots kept at most 1,024 notes, so a peer behind by one change of
+//  each was sent 19,000 whole records
+static void
+test_the_patch_log_grows_with_the_fleet_up_to_its_bound (void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    sf_pack_kstr (&pk, "name", "x");
+    sf_pack_ku64 (&pk, "clients", 3);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    assert_int_equal (msgpack_unpack_next (&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    for (int bounded = 0; bounded < 2; bounded++) {
+        sf_patchlog_t *pl = sf_patchlog_new (1024, bounded ? 4096 : 1 << 20);
+        for (int i = 0; i < 20000; i++) {
+            char name [16];
+            snprintf (name, sizeof (name), "cam%05d", i);
+            sf_patchlog_note (pl, "n1", name, (sf_version_t) { 1, (uint64_t) i + 1 },
+                              (sf_version_t) { 1, (uint64_t) i + 2 }, &u.data);
+        }
+        size_t found = 0;
+        for (int i = 0; i < 20000; i++) {
+            char name [16];
+            snprintf (name, sizeof (name), "cam%05d", i);
+            sf_version_t base;
+            const void *data;
+            size_t size;
+            if (sf_patchlog_find (pl, "n1", name, (sf_version_t) { 1, (uint64_t) i + 2 }, &base, &data,
+                                  &size) == 0) {
+                assert_int_equal (base.seq, (uint64_t) i + 1);
+                assert_memory_equal (data, sb.data, sb.size);
+                found++;
+            }
+        }
+        assert_int_equal (found, sf_patchlog_count (pl));
+        if (bounded)
+            assert_true (found <= 4096);        //  no more slots than its bound
+        else
+            assert_true (found >= 20000 * 3 / 4);
+        sf_patchlog_destroy (&pl);
+    }
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&sb);
+}
+
 static void
 test_consecutive_patches_of_a_placement_coalesce_into_one (void **state)
 {
-    sf_patchlog_t *pl = sf_patchlog_new (16);
+    sf_patchlog_t *pl = sf_patchlog_new (16, 0);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
     msgpack_unpacked u;
@@ -1489,6 +1541,7 @@ main (void)
     zsys_set_logstream (NULL);
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_the_patch_log_finds_a_note_only_at_its_version),
+        cmocka_unit_test (test_the_patch_log_grows_with_the_fleet_up_to_its_bound),
         cmocka_unit_test (test_consecutive_patches_of_a_placement_coalesce_into_one),
         cmocka_unit_test (test_a_peer_behind_several_patches_gets_them_as_one),
         cmocka_unit_test (test_a_coalesced_patch_applies_onto_a_version_inside_its_chain),
