@@ -999,7 +999,7 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
     if (sf_writer_begin (w))
         return;
     char err [SF_ERR_MAX];
-    uint64_t applied = 0;
+    uint64_t applied = 0, dup = 0;
     //  Until a peer's digest named nothing newer than what we have (a
     //  controller that just started), what we learn is the latest state of
     //  a past we did not witness: caught up, not observed (docs/migrations.md).
@@ -1047,6 +1047,8 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
             }
             if (rc == 0)
                 applied++;
+            else if (rc == 1)
+                dup++;
             if (!missed)
                 claim = v;
         }
@@ -1074,6 +1076,7 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
     }
     sf_fleet_set_caught_up (false);
     atomic_fetch_add (&c->metrics->gossip_records_in, applied);
+    atomic_fetch_add (&c->metrics->gossip_entries_held, dup);
     sf_writer_commit (w);
 }
 

@@ -47,6 +47,7 @@ sf_metrics_init (sf_metrics_t *self)
     atomic_init (&self->gossip_patches_out, 0);
     atomic_init (&self->gossip_patches_in, 0);
     atomic_init (&self->gossip_patch_misses, 0);
+    atomic_init (&self->gossip_entries_held, 0);
     atomic_init (&self->patches_spliced, 0);
     atomic_init (&self->patches_reencoded, 0);
     atomic_init (&self->coalesced, 0);
@@ -176,6 +177,10 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
     s_counter (out, "streamfleet_gossip_patch_misses_total",
                "Patches from peers whose base version was not the one stored here: "
                "that origin's records are asked for whole.", s_get (&self->gossip_patch_misses));
+    s_counter (out, "streamfleet_gossip_entries_held_total",
+               "Entries of peers' deltas this controller held already (the same version or a "
+               "newer one): bytes sent for nothing, as when a peer resends what is still on its way.",
+               s_get (&self->gossip_entries_held));
 
     s_family (out, "streamfleet_ingest_rejected_total", "counter",
               "Messages rejected, by reason (malformed, version, type, field, bounds, forbidden, state).");
