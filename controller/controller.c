@@ -89,6 +89,9 @@ const sf_option_t sf_controller_options [] = {
     { "gossip-patches", SF_OPT_BOOL, O (gossip_patches), "true", 0, 0,
       "send peers field-level patches and take theirs (false: whole records only, as a peer "
       "older than patches)" },
+    { "gossip-relay-ms", SF_OPT_INT, O (gossip_relay_ms), "2000", 0, 60000,
+      "a node whose agent talks to another controller: its changes a peer lacks are relayed "
+      "only once that peer is this far behind (0: at once)" },
     { "peer-probe-ms", SF_OPT_INT, O (peer_probe_ms), "1000", 50, 600000,
       "a peer that does not answer in this time is probed through others" },
     { "peer-suspect-ms", SF_OPT_INT, O (peer_suspect_ms), "4000", 100, 3600000,

@@ -84,7 +84,21 @@ typedef struct {
     int64_t delta_ms;
     //  Per origin, while a delta of it is on its way: node -> s_sent_t
     zhashx_t *sent;
+    //  Per origin relayed to it (its agent talks to another controller):
+    //  node -> s_relay_t
+    zhashx_t *relay;
 } s_member_t;
+
+//  Relaying (docs/protocol.md §6.3 rule 2b): the version we held of an
+//  origin at ms, which the peer's digest has not reached since
+typedef struct {
+    sf_version_t mark;
+    int64_t ms;
+} s_relay_t;
+
+//  A node whose agent this controller took a message of this recently is
+//  one it serves directly
+#define S_DIRECT_MS 5000
 
 //  The sent watermark of one origin for one peer: every version up to v was
 //  handed to its socket; first, the upto of the oldest send its digest has
@@ -160,6 +174,7 @@ s_member_destroy (s_member_t **m_p)
     if (*m_p) {
         zsock_destroy (&(*m_p)->dealer);
         zhashx_destroy (&(*m_p)->sent);
+        zhashx_destroy (&(*m_p)->relay);
         free (*m_p);
         *m_p = NULL;
     }
@@ -205,6 +220,8 @@ s_member_add (sf_gossip_t *g, const char *id, const char *endpoint, bool seed)
     m->state_since_ms = sf_mono_ms ();
     m->sent = zhashx_new ();
     zhashx_set_destructor (m->sent, s_sent_free);
+    m->relay = zhashx_new ();
+    zhashx_set_destructor (m->relay, s_sent_free);
     s_connect (g, m);
     zhashx_insert (g->members, m->id, m);
     if (!seed)
@@ -714,9 +731,34 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
             else
                 zhashx_delete (peer->sent, o->node);
         }
-        if (sf_version_cmp (o->committed, theirs) <= 0)
+        if (sf_version_cmp (o->committed, theirs) <= 0) {
+            if (peer)
+                zhashx_delete (peer->relay, o->node);
             continue;
+        }
         lag += o->committed.gen == theirs.gen ? o->committed.seq - theirs.seq : o->committed.seq;
+        //  An origin whose agent talks to another controller: that one sends
+        //  the peer its changes (rule 2b). We relay only what the peer has
+        //  lacked for longer than --gossip-relay-ms: what we held that long
+        //  ago and its digest has not reached since (that controller is
+        //  gone, cut off from it, or far behind). Every controller relaying
+        //  every change at once had each reach a peer from every member.
+        int64_t relay_ms = g->c->cfg->gossip_relay_ms;
+        if (peer && relay_ms > 0 && !(o->agent_ms && now - o->agent_ms < S_DIRECT_MS)) {
+            s_relay_t *rl = zhashx_lookup (peer->relay, o->node);
+            if (!rl) {
+                rl = sf_xcalloc (1, sizeof (*rl));
+                rl->mark = o->committed;
+                rl->ms = now;
+                zhashx_insert (peer->relay, o->node, rl);
+            }
+            else if (sf_version_cmp (theirs, rl->mark) >= 0) {
+                rl->mark = o->committed;
+                rl->ms = now;
+            }
+            if (now - rl->ms < relay_ms)
+                continue;
+        }
         if (hold || sf_version_cmp (o->committed, from) <= 0)
             continue;
         if (budget_records == 0 || budget_bytes == 0) {

@@ -790,6 +790,7 @@ sf_ingest_message (sf_ingest_t *self, zframe_t *route, const char *node, const v
         sf_msg_release (&self->msg);
         return;
     }
+    o->agent_ms = sf_mono_ms ();
     s_agent_t *a = s_agent (self, node);
     //  Read, whatever becomes of it: the agent's window counts it read
     uint64_t n = 0;

@@ -38,6 +38,7 @@ typedef struct {
     int64_t batch_ms;
     int64_t gossip_ms;
     bool gossip_patches;        //  --gossip-patches (docs/protocol.md §6.3a)
+    int64_t gossip_relay_ms;    //  --gossip-relay-ms (docs/protocol.md §6.3, rule 2b)
     int64_t peer_probe_ms;
     int64_t peer_suspect_ms;
     int64_t sync_ms;

@@ -40,6 +40,9 @@ typedef struct sf_origin_t {
     sf_version_t staged;        //  the same with the open transaction's changes
     sf_node_t info;             //  the node record, as it will next be stored
     bool info_dirty;            //  info changed: stored with the next commit
+    int64_t agent_ms;           //  when this controller last took a message of the node's own
+                                //  agent (monotonic; 0 never): gossip relays the origin
+                                //  of an agent that talks to another controller late
     //  The writer's own bookkeeping
     bool touched;               //  in the open transaction
     bool ack_due;               //  the done callback should acknowledge it

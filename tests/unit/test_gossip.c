@@ -90,6 +90,7 @@ s_ctl_new (const char *id, bool patches)
     snprintf (c->cfg.advertise, sizeof (c->cfg.advertise), "%s", c->cfg.peers);
     c->cfg.seeds [0] = 0;
     c->cfg.gossip_patches = patches;
+    c->cfg.gossip_relay_ms = 0;         //  relay at once (test_an_origin_served_elsewhere_is_relayed_late)
     snprintf (c->dir, sizeof (c->dir), "/tmp/sf-test-gossip.XXXXXX");
     assert_non_null (mkdtemp (c->dir));
     char err [256];
@@ -454,6 +455,55 @@ test_the_receiver_stores_what_the_origin_stored_and_passes_the_patch_on (void **
     s_deliver (b, s_sent (a, "delta"));
     assert_int_equal (atomic_load (&b->metrics.gossip_patches_in), 1);
     assert_int_equal (s_committed (b), 3);
+    s_ctl_destroy (&a);
+    s_ctl_destroy (&b);
+}
+
+//  Rule 2b: the controller an origin's agent talks to sends a peer what it
+//  lacks at once; another controller that holds the origin relays it only
+//  once the peer has lacked it for --gossip-relay-ms (that controller gone,
+//  cut off or far behind), so a change does not reach a peer from every
+//  member at once. Failed before: b sent c n1's records at the first
+//  exchange, as a did (the soak: 4.6 M delta entries held already against
+//  0.9 M applied, per controller, in 3 minutes)
+static void
+test_an_origin_served_elsewhere_is_relayed_late (void **state)
+{
+    s_ctl_t *a = s_ctl_new ("a", true);
+    s_ctl_t *b = s_ctl_new ("b", true);
+    a->cfg.gossip_relay_ms = b->cfg.gossip_relay_ms = 300;
+    s_agent_fill (a);
+    //  a serves n1's agent: a peer that lacks n1 gets it at once
+    s_request (a, "b", -1, true, NULL);
+    s_deliver (b, s_sent (a, "delta"));
+    assert_int_equal (s_committed (b), 2);
+    //  b holds n1 but does not serve its agent: c, lacking it, is not sent
+    //  it at the first exchange, nor at the next within the delay
+    zlistx_purge (b->sent);
+    s_request (b, "c", -1, true, NULL);
+    assert_null (s_sent (b, "delta"));
+    zclock_sleep (50);
+    s_request (b, "c", -1, true, NULL);
+    assert_null (s_sent (b, "delta"));
+    //  ... but once c has lacked it for the delay, b relays it
+    zclock_sleep (300);
+    s_request (b, "c", -1, true, NULL);
+    assert_string_equal (s_delta_text (s_sent (b, "delta")), "upto 2: s:cam1@1 n:@2 s:cam2@2");
+    //  A peer that caught up starts the delay again for what comes next
+    zlistx_purge (b->sent);
+    s_request (b, "d", 2, true, NULL);
+    assert_null (s_sent (b, "delta"));
+    s_agent_patch (a);
+    s_request (a, "b", 2, true, NULL);
+    s_deliver (b, s_sent (a, "delta"));
+    assert_int_equal (s_committed (b), 3);
+    zlistx_purge (b->sent);
+    s_request (b, "d", 2, true, NULL);
+    assert_null (s_sent (b, "delta"));
+    //  And a sends at once whatever its peer lacks
+    zlistx_purge (a->sent);
+    s_request (a, "d", 2, true, NULL);
+    assert_non_null (s_sent (a, "delta"));
     s_ctl_destroy (&a);
     s_ctl_destroy (&b);
 }
@@ -1542,6 +1592,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_the_patch_log_finds_a_note_only_at_its_version),
         cmocka_unit_test (test_the_patch_log_grows_with_the_fleet_up_to_its_bound),
+        cmocka_unit_test (test_an_origin_served_elsewhere_is_relayed_late),
         cmocka_unit_test (test_consecutive_patches_of_a_placement_coalesce_into_one),
         cmocka_unit_test (test_a_peer_behind_several_patches_gets_them_as_one),
         cmocka_unit_test (test_a_coalesced_patch_applies_onto_a_version_inside_its_chain),
