@@ -1081,6 +1081,17 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
                 ok = false;
                 break;
             }
+            if (rc == -2 && hole) {
+                //  A block above what we hold: its patches' bases may be in
+                //  the part still on its way (the two directions of an
+                //  exchange use two sockets, so deltas overtake each other).
+                //  Not a miss: the block claims nothing, and what it could
+                //  not apply is sent again once the sender's watermark
+                //  expires (rule 2a), not the origin whole. Counted as a
+                //  miss, every overtaking had the whole origin sent again
+                atomic_fetch_add (&c->metrics->gossip_patches_early, 1);
+                continue;
+            }
             if (rc == -2 && !missed) {
                 //  The rest still applies (versions decide), but nothing
                 //  after the miss is claimed
@@ -1111,7 +1122,7 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
             }
             upto = claim;
         }
-        else
+        else if (!hole)
             zhashx_delete (g->want_full, node);
         if (!hole && sf_version_cmp (upto, o->staged) > 0)
             sf_writer_stage (w, o, upto);

@@ -48,6 +48,7 @@ sf_metrics_init (sf_metrics_t *self)
     atomic_init (&self->gossip_patches_in, 0);
     atomic_init (&self->gossip_patch_misses, 0);
     atomic_init (&self->gossip_entries_held, 0);
+    atomic_init (&self->gossip_patches_early, 0);
     atomic_init (&self->patches_spliced, 0);
     atomic_init (&self->patches_reencoded, 0);
     atomic_init (&self->coalesced, 0);
@@ -181,6 +182,10 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
                "Entries of peers' deltas this controller held already (the same version or a "
                "newer one): bytes sent for nothing, as when a peer resends what is still on its way.",
                s_get (&self->gossip_entries_held));
+    s_counter (out, "streamfleet_gossip_patches_early_total",
+               "Patches in a peer's delta block that starts above what is held here, whose base "
+               "is still on its way: skipped, sent again later (not counted as misses).",
+               s_get (&self->gossip_patches_early));
 
     s_family (out, "streamfleet_ingest_rejected_total", "counter",
               "Messages rejected, by reason (malformed, version, type, field, bounds, forbidden, state).");

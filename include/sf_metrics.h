@@ -52,6 +52,8 @@ typedef struct {
     atomic_uint_fast64_t gossip_patches_in;
     atomic_uint_fast64_t gossip_patch_misses;
     atomic_uint_fast64_t gossip_entries_held;       //  delta entries held here already
+    atomic_uint_fast64_t gossip_patches_early;      //  patches of a block above what is held,
+                                                    //  their base still on its way
     //  Agents' patches committed (docs/protocol.md, patch), by path: spliced
     //  onto the stored bytes, or decoded, patched and re-encoded through the
     //  fleet (a change of what the fleet derives from)

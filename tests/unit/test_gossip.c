@@ -1270,6 +1270,12 @@ test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way (void **state)
     s_ctl_t *r = s_ctl_new ("r", true);
     s_deliver (r, s_sent (a, "delta"));
     assert_null (sf_writer_origin (r->writer, "n1") && s_committed (r) ? "claimed" : NULL);
+    //  Its patch's base is in what is still on its way: skipped, not a
+    //  miss, so r does not ask for n1 whole (it did before: every delta
+    //  that overtook another had the whole origin sent again)
+    assert_int_equal (atomic_load (&r->metrics.gossip_patch_misses), 0);
+    assert_int_equal (atomic_load (&r->metrics.gossip_patches_early), 1);
+    assert_string_equal (s_full_text (r), "");
     s_ctl_destroy (&r);
     //  b applied it all: nothing to send, and nothing remembered
     s_reply (a, "b", 4, 4);
