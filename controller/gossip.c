@@ -53,10 +53,16 @@
 //  What we handed a peer's socket is not sent again while it is on its way
 //  (docs/protocol.md §6.3 rule 2a, "sent watermark"), for at most this long
 //  without the peer's digest moving (or reaching the first of it): then we
-//  go back to its digest, so that a lost delta is sent again
-#define S_SENT_TTL_MS 2000
+//  go back to its digest, so that a lost delta is sent again. ZeroMQ loses
+//  nothing on a live connection (a send its queue refuses moves no
+//  watermark; a peer that restarts, or is seen suspect or dead, resets
+//  it), so this only bounds a loss in a reconnection: long enough for a
+//  peer whose ingest is seconds behind its queues (2 s was not: the soak's
+//  controllers were resent their backlog every 2 s while it was still
+//  queued, ~5 entries held already per entry applied)
+#define S_SENT_TTL_MS 8000
 //  ... or for this many exchanges with it
-#define S_SENT_ROUNDS 8
+#define S_SENT_ROUNDS 32
 #define S_PROBE_MS (g->c->cfg->peer_probe_ms)
 #define S_SUSPECT_MS (g->c->cfg->peer_suspect_ms)
 #define S_INDIRECT 2

@@ -1280,18 +1280,18 @@ test_what_was_handed_to_a_peer_is_not_sent_again_while_on_its_way (void **state)
     //  b applied it all: nothing to send, and nothing remembered
     s_reply (a, "b", 4, 4);
     assert_string_equal (s_last_n1 (a, &bytes), "");
-    //  The watermark expires: after S_SENT_ROUNDS (8) exchanges without b's
+    //  The watermark expires: after S_SENT_ROUNDS (32) exchanges without b's
     //  digest reaching the first send, b gets it from its digest again (a
     //  delta lost on the way is sent again)
     s_agent_msg (a, "batch", "{\"gen\": 5, \"changes\": [{\"seq\": 5, \"put\": "
                              "{\"name\": \"cam2\", \"status\": \"active\", \"clients\": 2}}]}");
     s_reply (a, "b", 4, 5);
     assert_string_equal (s_last_n1 (a, &bytes), "upto 5: s:cam2@5");
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 32; i++) {
         s_reply (a, "b", 4, 6 + i);
         assert_string_equal (s_last_n1 (a, &bytes), "");
     }
-    s_reply (a, "b", 4, 20);
+    s_reply (a, "b", 4, 40);
     assert_string_equal (s_last_n1 (a, &bytes), "upto 5: s:cam2@5");
     //  A dropped send (its queue full) moves nothing: c gets it all again
     sf_gossip_fuzz_refuse (a->gossip, true);
@@ -1342,11 +1342,11 @@ test_a_peer_applying_slower_than_we_send_is_not_sent_its_backlog_again (void **s
     }
     //  It stops moving (what is left was lost): S_SENT_ROUNDS exchanges after
     //  its last move it gets the rest from its digest again
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 31; i++) {
         s_reply (a, "b", 15, 20 + (uint64_t) i);
         assert_string_equal (s_last_n1 (a, &bytes), "");
     }
-    s_reply (a, "b", 15, 40);
+    s_reply (a, "b", 15, 60);
     assert_string_equal (s_last_n1 (a, &bytes), "upto 16: s:cam-s16@16");
     s_ctl_destroy (&a);
 }
