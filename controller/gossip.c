@@ -169,6 +169,8 @@ struct sf_gossip_t {
     sf_gossip_tap_fn *tap;
     void *tap_arg;
     bool tap_refuse;                //  sends count as dropped (a full queue)
+    size_t delta_records;           //  one delta's bounds (rule 2; fuzz mode may lower them)
+    size_t delta_bytes;
 };
 
 //  ---------------------------------------------------------------------------
@@ -697,7 +699,7 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
     size_t nblocks = 0, cap = 0;
     s_block_t *blocks = NULL;
     uint64_t lag = 0;
-    size_t budget_records = S_DELTA_RECORDS, budget_bytes = S_DELTA_BYTES;
+    size_t budget_records = g->delta_records, budget_bytes = g->delta_bytes;
     bool more = false;
     for (sf_origin_t *o = sf_writer_first (g->c->writer); o; o = sf_writer_next (g->c->writer)) {
         sf_version_t theirs = s_digest_get (digest, o->node);
@@ -789,10 +791,18 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
             b->col.patches = g->c->patches;
         sf_store_scan_versions (&r, o->node, from, s_collect, &b->col);
         //  Complete: the peer may claim our committed version; cut: only up
-        //  to the last whole version sent
+        //  to the last whole version sent, and never past our committed one.
+        //  We hold records above it (applied from a block that missed a
+        //  patch, or from one above what we held: rule 2a), and a cut
+        //  among them let the peer claim a version we lack records below:
+        //  a hole anti-entropy could never fill (the soak found placements
+        //  held for good at old versions behind a digest equal to the
+        //  origin's)
         if (b->col.cut) {
             more = true;
             b->upto = b->col.count ? b->col.entries [b->col.count - 1].v : from;
+            if (sf_version_cmp (b->upto, o->committed) > 0)
+                b->upto = o->committed;
         }
         else
             b->upto = o->committed;
@@ -1126,7 +1136,12 @@ s_apply_delta (sf_gossip_t *g, const msgpack_object *body, const char *from)
                                 "version stored than its base, or none; asking for that node's records whole",
                                 from, node);
             }
-            upto = claim;
+            //  Never past the block's own upto: a sender includes records it
+            //  holds above what it claims (its own block that missed, or
+            //  one above what it held), and the version before the miss
+            //  can be one of them
+            if (sf_version_cmp (claim, upto) < 0)
+                upto = claim;
         }
         else if (!hole)
             zhashx_delete (g->want_full, node);
@@ -1744,6 +1759,8 @@ sf_gossip_t *
 sf_gossip_new (const sf_gossip_env_t *env, char *err, size_t errlen)
 {
     sf_gossip_t *g = sf_xcalloc (1, sizeof (*g));
+    g->delta_records = S_DELTA_RECORDS;
+    g->delta_bytes = S_DELTA_BYTES;
     g->env = *env;
     g->c = &g->env;
     const sf_gossip_env_t *c = g->c;
@@ -1840,6 +1857,14 @@ void
 sf_gossip_fuzz_refuse (sf_gossip_t *self, bool refuse)
 {
     self->tap_refuse = refuse;
+}
+
+void
+sf_gossip_fuzz_budget (sf_gossip_t *self, size_t records, size_t bytes)
+{
+    assert (self->tap);
+    self->delta_records = records;
+    self->delta_bytes = bytes;
 }
 
 int

@@ -96,4 +96,7 @@ int sf_gossip_fuzz_input (sf_gossip_t *self, const uint8_t *data, size_t size);
 //  With refuse, what gossip sends is tapped but counts as dropped (a peer's
 //  full queue): nothing of it is taken as sent
 void sf_gossip_fuzz_refuse (sf_gossip_t *self, bool refuse);
+//  One delta's bounds (docs/protocol.md §6.3 rule 2), lowered so that a
+//  small test cuts blocks; fuzz mode only
+void sf_gossip_fuzz_budget (sf_gossip_t *self, size_t records, size_t bytes);
 #endif

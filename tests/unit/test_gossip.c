@@ -16,7 +16,9 @@
     controller that takes no patches (an old peer) drops such a block.
     And a snapshot's floor (§6.3 rules 5a and 7): a peer drops what the
     snapshot dropped below it, also once the tombstones are collected,
-    keeps what is at or above it, and refuses a malformed one.
+    keeps what is at or above it, and refuses a malformed one. And a model
+    check: over random changes, exchanges and orders of delivery among
+    three controllers, no digest ever claims past a record it lacks.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +43,9 @@
 #include "sf_writer.h"
 
 #define S_GEN 5
+
+//  Slots of each controller's patch log (the model check makes it small)
+static size_t s_patchlog_slots = 1024;
 
 //  One controller
 typedef struct {
@@ -103,7 +108,7 @@ s_ctl_new (const char *id, bool patches)
         .store = c->store, .live = c->live, .metrics = &c->metrics, .batch_records = 1000 });
     sf_writer_load (c->writer);
     //  A patch log whatever the flag, so that the flag alone decides
-    c->patches = sf_patchlog_new (1024, 0);
+    c->patches = sf_patchlog_new (s_patchlog_slots, 0);
     c->ingest = sf_ingest_new (&(sf_ingest_config_t) {
         .writer = c->writer, .live = c->live, .metrics = &c->metrics,
         .max_streams_per_node = 1000, .send = s_agent_reply, .send_arg = c, .patches = c->patches });
@@ -1590,6 +1595,335 @@ test_a_malformed_snapshot_floor_is_rejected_and_drops_nothing (void **state)
     s_ctl_destroy (&b);
 }
 
+//  ---------------------------------------------------------------------------
+//  A model check of rule 2a and §6.3a together: three controllers, the
+//  origin's agent on a, random changes (patches of clients and bitrate,
+//  status patches, puts, deletions, re-adds), random exchanges between any
+//  two, and every message travelling on its socket's channel (first in,
+//  first out on one connection; the two directions of an exchange and the
+//  two sockets of a pair interleave at random). After every delivery: a
+//  controller that claims n1 at V holds every record of a whose version is
+//  V or older at exactly that version (a digest never claims past a hole,
+//  rule 3). The soak at 200,000 placements found controllers whose digests
+//  claimed the origin's last version while they held some placements at
+//  older versions for ever (anti-entropy has nothing left to send them).
+
+#define M_CTLS 3
+#define M_CAMS 24
+//  A channel: what one socket of one controller has on its way to another
+//  (kind 0: the asker's DEALER to the answerer's ROUTER, 1: back)
+typedef struct {
+    zlistx_t *q;                    //  zchunk_t, oldest first
+} m_chan_t;
+
+typedef struct {
+    s_ctl_t *c [M_CTLS];
+    m_chan_t ch [M_CTLS][M_CTLS][2];
+    uint64_t seq [2];               //  each origin's agent's last seq (n1 on a, n2 on b)
+    bool live [2][M_CAMS];
+    unsigned rnd;
+} m_world_t;
+
+static unsigned
+m_rand (m_world_t *w, unsigned n)
+{
+    w->rnd = w->rnd * 1103515245u + 12345u;
+    return (w->rnd >> 8) % n;
+}
+
+//  What c sent since its input, onto channel (c -> to, kind), in order;
+//  its queue full (refuse) drops what it sent, as a refused send does
+static void
+m_collect (m_world_t *w, int c, int to, int kind)
+{
+    for (zchunk_t *ch = zlistx_first (w->c [c]->sent); ch; ch = zlistx_next (w->c [c]->sent))
+        zlistx_add_end (w->ch [c][to][kind].q, zchunk_dup (ch));
+    zlistx_purge (w->c [c]->sent);
+}
+
+//  c's exchange as it would ask a peer: its answer to a probe whose digest
+//  is its own (so nothing is sent to the probe but the answer), retyped
+static zchunk_t *
+m_exchange (m_world_t *w, int c)
+{
+    s_ctl_t *x = w->c [c];
+    char probe [80];
+    snprintf (probe, sizeof (probe), "probe-%s", x->cfg.id);
+    msgpack_sbuffer_clear (&x->buf);
+    msgpack_packer *pk = &x->pk;
+    sf_msg_begin (pk, "gossip", 4);
+    sf_pack_kstr (pk, "from", probe);
+    sf_pack_ku64 (pk, "inc", 1);
+    sf_pack_str (pk, "digest");
+    uint32_t n = 0;
+    for (sf_origin_t *o = sf_writer_first (x->writer); o; o = sf_writer_next (x->writer))
+        n++;
+    msgpack_pack_map (pk, n);
+    for (sf_origin_t *o = sf_writer_first (x->writer); o; o = sf_writer_next (x->writer)) {
+        sf_pack_str (pk, o->node);
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_uint64 (pk, o->committed.gen);
+        msgpack_pack_uint64 (pk, o->committed.seq);
+    }
+    sf_pack_str (pk, "members");
+    msgpack_pack_array (pk, 0);
+    zlistx_purge (x->sent);
+    assert_int_equal (sf_gossip_fuzz_input (x->gossip, (const uint8_t *) x->buf.data, x->buf.size), 0);
+    zchunk_t *reply = s_sent (x, "gossip_reply");
+    assert_non_null (reply);
+    sf_msg_t m;
+    sf_msg_init (&m);
+    assert_int_equal (sf_msg_parse (&m, zchunk_data (reply), zchunk_size (reply)), 0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer p2;
+    msgpack_packer_init (&p2, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array (&p2, 3);
+    msgpack_pack_uint8 (&p2, SF_PROTOCOL_VERSION);
+    sf_pack_str (&p2, "gossip");
+    msgpack_pack_object (&p2, *m.body);
+    zchunk_t *out = zchunk_new (sb.data, sb.size);
+    msgpack_sbuffer_destroy (&sb);
+    sf_msg_release (&m);
+    zlistx_purge (x->sent);
+    return out;
+}
+
+//  The agent of origin k (n1 on a, n2 on b): one batch of 1 to 4 random
+//  changes
+static void
+m_agent_batch (m_world_t *w, int k)
+{
+    char json [4096];
+    size_t off = (size_t) snprintf (json, sizeof (json), "{\"gen\": 5, \"changes\": [");
+    int n = 1 + (int) m_rand (w, 4);
+    for (int i = 0; i < n; i++) {
+        int cam = (int) m_rand (w, M_CAMS);
+        unsigned what = m_rand (w, 100);
+        const char *sep = i ? "," : "";
+        unsigned long long seq = ++w->seq [k];
+        if (!w->live [k][cam] || (what >= 85 && what < 95)) {
+            static const char *st [] = { "active", "suspend", "starting", "error" };
+            off += (size_t) snprintf (json + off, sizeof (json) - off,
+                "%s{\"seq\": %llu, \"put\": {\"name\": \"cam%02d\", \"status\": \"%s\", \"clients\": %u,"
+                " \"config\": \"%0200d\"}}", sep, seq, cam, st [m_rand (w, 4)], m_rand (w, 50), 0);
+            w->live [k][cam] = true;
+        }
+        else if (what >= 95) {
+            off += (size_t) snprintf (json + off, sizeof (json) - off, "%s{\"seq\": %llu, \"del\": \"cam%02d\"}",
+                                      sep, seq, cam);
+            w->live [k][cam] = false;
+        }
+        else if (what >= 75)
+            off += (size_t) snprintf (json + off, sizeof (json) - off,
+                "%s{\"seq\": %llu, \"patch\": {\"name\": \"cam%02d\", \"status\": \"%s\"}}", sep,
+                seq, cam, m_rand (w, 2) ? "active" : "suspend");
+        else
+            off += (size_t) snprintf (json + off, sizeof (json) - off,
+                "%s{\"seq\": %llu, \"patch\": {\"name\": \"cam%02d\", \"clients\": %u, \"bitrate_kbps\": %u}}",
+                sep, seq, cam, m_rand (w, 50), 1000 + m_rand (w, 3000));
+    }
+    snprintf (json + off, sizeof (json) - off, "]}");
+    if (getenv ("M_TRACE"))
+        fprintf (stderr, "AGENT %s %s\n", k ? "n2" : "n1", json);
+    s_node_msg (w->c [k], k ? "n2" : "n1", "batch", json);
+    assert_int_equal (sf_writer_origin (w->c [k]->writer, k ? "n2" : "n1")->committed.seq, w->seq [k]);
+}
+
+//  The first snapshot of origin k
+static void
+m_agent_snapshot (m_world_t *w, int k)
+{
+    const char *node = k ? "n2" : "n1";
+    char json [M_CAMS * 300 + 256];
+    snprintf (json, sizeof (json), "{\"node\": \"%s\", \"gen\": 5, \"seq\": 0}", node);
+    s_node_msg (w->c [k], node, "hello", json);
+    size_t off = (size_t) snprintf (json, sizeof (json),
+                                    "{\"gen\": 5, \"seq\": %d, \"index\": 0, \"last\": true, \"changes\": [", M_CAMS);
+    for (int cam = 0; cam < M_CAMS; cam++) {
+        off += (size_t) snprintf (json + off, sizeof (json) - off,
+            "%s{\"seq\": %d, \"put\": {\"name\": \"cam%02d\", \"status\": \"active\", \"clients\": 1,"
+            " \"config\": \"%0200d\"}}", cam ? "," : "", cam + 1, cam, 0);
+        w->live [k][cam] = true;
+    }
+    snprintf (json + off, sizeof (json) - off, "]}");
+    s_node_msg (w->c [k], node, "snap", json);
+    w->seq [k] = M_CAMS;
+}
+
+//  x asks y: x's exchange goes on x's DEALER to y
+static void
+m_ask (m_world_t *w, int x, int y)
+{
+    zlistx_add_end (w->ch [x][y][0].q, m_exchange (w, x));
+}
+
+//  Delivers the oldest message of channel (from -> to, kind), and puts
+//  what the receiver sends in answer on its channels back
+static void
+m_deliver (m_world_t *w, int from, int to, int kind)
+{
+    zchunk_t *ch = zlistx_first (w->ch [from][to][kind].q);
+    assert_non_null (ch);
+    zlistx_detach_cur (w->ch [from][to][kind].q);
+    s_ctl_t *r = w->c [to];
+    if (getenv ("M_TRACE")) {
+        sf_msg_t m;
+        sf_msg_init (&m);
+        assert_int_equal (sf_msg_parse (&m, zchunk_data (ch), zchunk_size (ch)), 0);
+        char *j = sf_mpjson_dumps (m.body, false, NULL);
+        fprintf (stderr, "TRACE %s -> %s %s %s\n", w->c [from]->cfg.id, r->cfg.id, m.type, j ? j : "?");
+        free (j);
+        sf_msg_release (&m);
+    }
+    zlistx_purge (r->sent);
+    bool refuse = m_rand (w, 20) == 0;
+    sf_gossip_fuzz_refuse (r->gossip, refuse);
+    assert_int_equal (sf_gossip_fuzz_input (r->gossip, zchunk_data (ch), zchunk_size (ch)), 0);
+    sf_gossip_fuzz_refuse (r->gossip, false);
+    if (refuse)
+        zlistx_purge (r->sent);
+    //  A request's answers go back on the ROUTER (kind 1 of to -> from); an
+    //  answer's delta on the asker's DEALER (kind 0)
+    m_collect (w, to, from, kind == 0 ? 1 : 0);
+    zchunk_destroy (&ch);
+}
+
+//  Every controller's claim on each origin is backed: each record of the
+//  origin at or below it is held at its version
+static void
+m_check (m_world_t *w, unsigned seed, const char *when)
+{
+    for (int k = 0; k < 2; k++) {
+        const char *node = k ? "n2" : "n1";
+        s_ctl_t *a = w->c [k];
+        for (int i = 0; i < M_CTLS; i++) {
+            s_ctl_t *x = w->c [i];
+            sf_origin_t *o = sf_writer_origin (x->writer, node);
+            if (i == k || !o)
+                continue;
+            uint64_t claim = o->committed.gen == S_GEN ? o->committed.seq : 0;
+            sf_read_t ra, rx;
+            assert_int_equal (sf_store_read_begin (a->store, &ra), 0);
+            assert_int_equal (sf_store_read_begin (x->store, &rx), 0);
+            for (int cam = 0; cam < M_CAMS; cam++) {
+                char name [16];
+                snprintf (name, sizeof (name), "cam%02d", cam);
+                sf_row_t row;
+                sf_version_t va = { 0, 0 }, vx = { 0, 0 };
+                if (sf_store_get_row (&ra, node, name, &row) == 0)
+                    va = (sf_version_t) { row.sum.gen, row.sum.seq };
+                else
+                    sf_store_get_tombstone (&ra, node, name, &va);
+                if (sf_store_get_row (&rx, node, name, &row) == 0)
+                    vx = (sf_version_t) { row.sum.gen, row.sum.seq };
+                else
+                    sf_store_get_tombstone (&rx, node, name, &vx);
+                if (va.seq && va.seq <= claim && vx.seq != va.seq) {
+                    print_message ("seed %u, %s: %s claims %s at %llu but holds %s at %llu, the origin at %llu\n",
+                                   seed, when, x->cfg.id, node, (unsigned long long) claim, name,
+                                   (unsigned long long) vx.seq, (unsigned long long) va.seq);
+                    sf_store_read_end (&ra);
+                    sf_store_read_end (&rx);
+                    fail ();
+                }
+            }
+            sf_store_read_end (&ra);
+            sf_store_read_end (&rx);
+        }
+    }
+}
+
+//  budget: records one delta holds at most (cuts blocks when small)
+static void
+m_run (unsigned seed, int steps, size_t budget)
+{
+    m_world_t w = { .rnd = seed };
+    static const char *ids [M_CTLS] = { "a", "b", "c" };
+    for (int i = 0; i < M_CTLS; i++) {
+        w.c [i] = s_ctl_new (ids [i], true);
+        sf_gossip_fuzz_budget (w.c [i]->gossip, budget, 4 << 20);
+    }
+    for (int i = 0; i < M_CTLS; i++)
+        for (int j = 0; j < M_CTLS; j++)
+            for (int k = 0; k < 2; k++) {
+                w.ch [i][j][k].q = zlistx_new ();
+                zlistx_set_destructor (w.ch [i][j][k].q, s_chunk_free);
+            }
+    //  Everyone knows everyone (a request makes the asker a member)
+    for (int i = 0; i < M_CTLS; i++)
+        for (int j = 0; j < M_CTLS; j++)
+            if (i != j) {
+                zchunk_t *ex = m_exchange (&w, i);
+                assert_int_equal (sf_gossip_fuzz_input (w.c [j]->gossip, zchunk_data (ex), zchunk_size (ex)), 0);
+                zlistx_purge (w.c [j]->sent);
+                zchunk_destroy (&ex);
+            }
+    m_agent_snapshot (&w, 0);
+    m_agent_snapshot (&w, 1);
+    char when [32];
+    for (int step = 0; step < steps; step++) {
+        unsigned what = m_rand (&w, 100);
+        if (what < 25)
+            m_agent_batch (&w, (int) m_rand (&w, 2));
+        else if (what < 45) {
+            int x = (int) m_rand (&w, M_CTLS), y = (int) m_rand (&w, M_CTLS - 1);
+            m_ask (&w, x, y >= x ? y + 1 : y);
+        }
+        else {
+            //  Any channel with something on its way
+            int busy [M_CTLS * M_CTLS * 2], n = 0;
+            for (int i = 0; i < M_CTLS * M_CTLS * 2; i++)
+                if (zlistx_size (w.ch [i / 6][(i / 2) % 3][i % 2].q))
+                    busy [n++] = i;
+            if (!n)
+                continue;
+            int i = busy [m_rand (&w, (unsigned) n)];
+            m_deliver (&w, i / 6, (i / 2) % 3, i % 2);
+            snprintf (when, sizeof (when), "step %d", step);
+            m_check (&w, seed, when);
+        }
+    }
+    if (getenv ("M_TRACE"))
+        print_message ("seed %u: a at %llu, b claims %llu, c claims %llu; b: %llu patches in, %llu early, %llu misses,"
+                   " %llu records in; c: %llu patches in, %llu early, %llu misses\n", seed,
+                   (unsigned long long) w.seq [0], (unsigned long long) s_committed (w.c [1]),
+                   (unsigned long long) s_committed (w.c [2]),
+                   (unsigned long long) atomic_load (&w.c [1]->metrics.gossip_patches_in),
+                   (unsigned long long) atomic_load (&w.c [1]->metrics.gossip_patches_early),
+                   (unsigned long long) atomic_load (&w.c [1]->metrics.gossip_patch_misses),
+                   (unsigned long long) atomic_load (&w.c [1]->metrics.gossip_records_in),
+                   (unsigned long long) atomic_load (&w.c [2]->metrics.gossip_patches_in),
+                   (unsigned long long) atomic_load (&w.c [2]->metrics.gossip_patches_early),
+                   (unsigned long long) atomic_load (&w.c [2]->metrics.gossip_patch_misses));
+    for (int i = 0; i < M_CTLS; i++)
+        for (int j = 0; j < M_CTLS; j++)
+            for (int k = 0; k < 2; k++)
+                zlistx_destroy (&w.ch [i][j][k].q);
+    for (int i = 0; i < M_CTLS; i++)
+        s_ctl_destroy (&w.c [i]);
+}
+
+static void
+test_a_digest_never_claims_past_a_hole_whatever_the_order_of_deliveries (void **state)
+{
+    if (getenv ("M_SEED")) {
+        unsigned seed = (unsigned) atoi (getenv ("M_SEED"));
+        m_run (seed, 3000, seed <= 20 ? 4000 : seed <= 40 ? 2 + seed % 7 : 2 + seed % 5);
+        return;
+    }
+    for (unsigned seed = 1; seed <= 20; seed++)
+        m_run (seed, 3000, 4000);
+    //  Deltas cut into blocks of a few records
+    for (unsigned seed = 21; seed <= 40; seed++)
+        m_run (seed, 3000, 2 + seed % 7);
+    //  A patch log too small for the fleet: notes are evicted
+    s_patchlog_slots = 8;
+    for (unsigned seed = 41; seed <= 60; seed++)
+        m_run (seed, 3000, seed % 2 ? 4000 : 5);
+    s_patchlog_slots = 1024;
+}
+
 int
 main (void)
 {
@@ -1616,6 +1950,7 @@ main (void)
         cmocka_unit_test (test_a_peer_cut_off_past_the_tombstone_grace_drops_what_a_snapshot_dropped),
         cmocka_unit_test (test_a_newer_change_at_or_above_the_floor_stays_when_the_floor_arrives),
         cmocka_unit_test (test_a_malformed_snapshot_floor_is_rejected_and_drops_nothing),
+        cmocka_unit_test (test_a_digest_never_claims_past_a_hole_whatever_the_order_of_deliveries),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
