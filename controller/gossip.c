@@ -93,6 +93,7 @@ typedef struct {
     //  Per origin relayed to it (its agent talks to another controller):
     //  node -> s_relay_t
     zhashx_t *relay;
+    size_t turn;                    //  the origin its next delta starts with (s_send_delta)
 } s_member_t;
 
 //  Relaying (docs/protocol.md §6.3 rule 2b): the version we held of an
@@ -169,6 +170,9 @@ struct sf_gossip_t {
     sf_gossip_tap_fn *tap;
     void *tap_arg;
     bool tap_refuse;                //  sends count as dropped (a full queue)
+    size_t turn;                    //  s_send_delta's turn for a sender not a member
+    sf_origin_t **order;            //  s_send_delta's origins in turn
+    size_t order_cap;
     size_t delta_records;           //  one delta's bounds (rule 2; fuzz mode may lower them)
     size_t delta_bytes;
 };
@@ -701,7 +705,22 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
     uint64_t lag = 0;
     size_t budget_records = g->delta_records, budget_bytes = g->delta_bytes;
     bool more = false;
+    //  Origins in turn: each delta starts with the first origin the last
+    //  one had no room for. Always in the table's order, the first origins
+    //  (changing all the time) took every delta's budget and the last ones
+    //  never reached a peer: the soak's controllers lacked whole nodes ten
+    //  minutes after the start
+    size_t norigins = 0, *turn = peer ? &peer->turn : &g->turn, skipped = SIZE_MAX;
     for (sf_origin_t *o = sf_writer_first (g->c->writer); o; o = sf_writer_next (g->c->writer)) {
+        if (norigins == g->order_cap) {
+            g->order_cap = g->order_cap ? g->order_cap * 2 : 64;
+            g->order = sf_xreallocarray (g->order, g->order_cap, sizeof (*g->order));
+        }
+        g->order [norigins++] = o;
+    }
+    for (size_t i = 0; i < norigins; i++) {
+        size_t at = (*turn + i) % norigins;
+        sf_origin_t *o = g->order [at];
         sf_version_t theirs = s_digest_get (digest, o->node);
         //  The sent watermark: what we handed its socket already is on its
         //  way, so we start above it, until its digest reaches it, or it
@@ -771,6 +790,8 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
             continue;
         if (budget_records == 0 || budget_bytes == 0) {
             more = true;
+            if (skipped == SIZE_MAX)
+                skipped = at;
             continue;
         }
         if (nblocks == cap) {
@@ -809,6 +830,8 @@ s_send_delta (sf_gossip_t *g, const msgpack_object *digest, s_member_t *m, zfram
         budget_records = b->col.count >= budget_records ? 0 : budget_records - b->col.count;
         budget_bytes = b->col.bytes >= budget_bytes ? 0 : budget_bytes - b->col.bytes;
     }
+    if (skipped != SIZE_MAX)
+        *turn = skipped;
     size_t npatches = 0;
     if (nblocks) {
         msgpack_sbuffer_clear (&g->out);
@@ -1030,7 +1053,20 @@ s_apply_entry (sf_gossip_t *g, sf_origin_t *o, const msgpack_object *e, sf_versi
             n.snapshot_floor = o->info.snapshot_floor;
         sf_writer_set_info (w, o, &n);
         if (raised) {
-            int deleted = sf_writer_del_below (w, o, n.snapshot_floor, *v);
+            //  Their tombstones go just below the floor, not at the node
+            //  record's version: this entry can come before some of the
+            //  snapshot's own records (a block above what we hold, rule
+            //  2a, or one cut by the budget), and a tombstone at its
+            //  version would shadow those records (at the floor or above,
+            //  below it) for good: the soak's restarted nodes lost
+            //  placements on peers that way. Below the floor nothing is
+            //  applied anyway (rule 5a)
+            sf_version_t gone = n.snapshot_floor;
+            if (gone.seq)
+                gone.seq--;
+            else
+                gone.gen--, gone.seq = UINT64_MAX;
+            int deleted = sf_writer_del_below (w, o, n.snapshot_floor, gone);
             if (deleted < 0)
                 return -1;
             if (deleted > 0)
@@ -1839,6 +1875,7 @@ sf_gossip_destroy (sf_gossip_t **self_p)
     msgpack_sbuffer_destroy (&g->out);
     msgpack_sbuffer_destroy (&g->cluster);
     pthread_mutex_destroy (&g->lock);
+    free (g->order);
     free (g);
     *self_p = NULL;
 }
