@@ -1053,20 +1053,12 @@ s_apply_entry (sf_gossip_t *g, sf_origin_t *o, const msgpack_object *e, sf_versi
             n.snapshot_floor = o->info.snapshot_floor;
         sf_writer_set_info (w, o, &n);
         if (raised) {
-            //  Their tombstones go just below the floor, not at the node
-            //  record's version: this entry can come before some of the
-            //  snapshot's own records (a block above what we hold, rule
-            //  2a, or one cut by the budget), and a tombstone at its
-            //  version would shadow those records (at the floor or above,
-            //  below it) for good: the soak's restarted nodes lost
-            //  placements on peers that way. Below the floor nothing is
-            //  applied anyway (rule 5a)
-            sf_version_t gone = n.snapshot_floor;
-            if (gone.seq)
-                gone.seq--;
-            else
-                gone.gen--, gone.seq = UINT64_MAX;
-            int deleted = sf_writer_del_below (w, o, n.snapshot_floor, gone);
+            //  Tombstones below the floor, not at this entry's version: it
+            //  can come before some of the snapshot's own records (a block
+            //  above what we hold, rule 2a, or one cut by the budget); at
+            //  its version they shadowed those records for good (the
+            //  soak's restarted nodes lost placements on peers that way)
+            int deleted = sf_writer_del_below (w, o, n.snapshot_floor);
             if (deleted < 0)
                 return -1;
             if (deleted > 0)

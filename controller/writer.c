@@ -342,10 +342,19 @@ s_collect_below (const sf_row_t *row, void *arg)
 }
 
 int
-sf_writer_del_below (sf_writer_t *self, sf_origin_t *o, sf_version_t floor, sf_version_t ver)
+sf_writer_del_below (sf_writer_t *self, sf_origin_t *o, sf_version_t floor)
 {
     if (sf_writer_begin (self))
         return -1;
+    //  The tombstones go just below the floor: the snapshot's own records
+    //  (at the floor or above) can still be on their way from a peer, and a
+    //  tombstone above them would shadow them for good. Below the floor
+    //  nothing is applied anyway (docs/protocol.md §6.3 rule 5a)
+    sf_version_t ver = floor;
+    if (ver.seq)
+        ver.seq--;
+    else
+        ver.gen--, ver.seq = UINT64_MAX;
     s_below_t b = { floor, zlistx_new () };
     zlistx_set_destructor (b.below, (zlistx_destructor_fn *) zstr_free);
     sf_read_t r;

@@ -119,9 +119,10 @@ int sf_writer_del (sf_writer_t *self, sf_origin_t *o, const char *name, sf_versi
 //  how many, or -1
 int sf_writer_del_absent (sf_writer_t *self, sf_origin_t *o, zhashx_t *keep, sf_version_t ver);
 //  Deletes every placement of o stored at a version below floor (what a
-//  snapshot's floor says is gone, docs/protocol.md "snapshot_floor");
-//  returns how many, or -1
-int sf_writer_del_below (sf_writer_t *self, sf_origin_t *o, sf_version_t floor, sf_version_t ver);
+//  snapshot's floor says is gone, docs/protocol.md "snapshot_floor"), each
+//  with a tombstone at the version just below the floor; returns how many,
+//  or -1
+int sf_writer_del_below (sf_writer_t *self, sf_origin_t *o, sf_version_t floor);
 //  Replaces o's node record (kept usage and heartbeat are the caller's
 //  business); stored with the commit
 void sf_writer_set_info (sf_writer_t *self, sf_origin_t *o, const sf_node_t *info);

@@ -663,6 +663,23 @@ test_the_patch_log_finds_a_note_only_at_its_version (void **state)
 //  ---------------------------------------------------------------------------
 //  The history before the records, whatever its size (issue 14, item 4)
 
+//  The "digest" field of c's exchange: its writer's committed versions
+static void
+s_pack_digest (msgpack_packer *pk, s_ctl_t *c)
+{
+    sf_pack_str (pk, "digest");
+    uint32_t n = 0;
+    for (sf_origin_t *o = sf_writer_first (c->writer); o; o = sf_writer_next (c->writer))
+        n++;
+    msgpack_pack_map (pk, n);
+    for (sf_origin_t *o = sf_writer_first (c->writer); o; o = sf_writer_next (c->writer)) {
+        sf_pack_str (pk, o->node);
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_uint64 (pk, o->committed.gen);
+        msgpack_pack_uint64 (pk, o->committed.seq);
+    }
+}
+
 //  A gossip request from b to c with b's real records digest (its writer's
 //  committed versions) and an empty history digest but for the bounds
 static void
@@ -674,17 +691,7 @@ s_request_from (s_ctl_t *c, s_ctl_t *b)
     sf_pack_kstr (pk, "from", b->cfg.id);
     sf_pack_kstr (pk, "endpoint", b->cfg.advertise);
     sf_pack_ku64 (pk, "inc", 1);
-    sf_pack_str (pk, "digest");
-    uint32_t n = 0;
-    for (sf_origin_t *o = sf_writer_first (b->writer); o; o = sf_writer_next (b->writer))
-        n++;
-    msgpack_pack_map (pk, n);
-    for (sf_origin_t *o = sf_writer_first (b->writer); o; o = sf_writer_next (b->writer)) {
-        sf_pack_str (pk, o->node);
-        msgpack_pack_array (pk, 2);
-        msgpack_pack_uint64 (pk, o->committed.gen);
-        msgpack_pack_uint64 (pk, o->committed.seq);
-    }
+    s_pack_digest (pk, b);
     sf_pack_str (pk, "members");
     msgpack_pack_array (pk, 0);
     sf_pack_kbool (pk, "patch", true);
@@ -1716,17 +1723,7 @@ m_exchange (m_world_t *w, int c)
     sf_msg_begin (pk, "gossip", 4);
     sf_pack_kstr (pk, "from", probe);
     sf_pack_ku64 (pk, "inc", 1);
-    sf_pack_str (pk, "digest");
-    uint32_t n = 0;
-    for (sf_origin_t *o = sf_writer_first (x->writer); o; o = sf_writer_next (x->writer))
-        n++;
-    msgpack_pack_map (pk, n);
-    for (sf_origin_t *o = sf_writer_first (x->writer); o; o = sf_writer_next (x->writer)) {
-        sf_pack_str (pk, o->node);
-        msgpack_pack_array (pk, 2);
-        msgpack_pack_uint64 (pk, o->committed.gen);
-        msgpack_pack_uint64 (pk, o->committed.seq);
-    }
+    s_pack_digest (pk, x);
     sf_pack_str (pk, "members");
     msgpack_pack_array (pk, 0);
     zlistx_purge (x->sent);
@@ -1867,6 +1864,21 @@ m_deliver (m_world_t *w, int from, int to, int kind)
     zchunk_destroy (&ch);
 }
 
+//  The version r stores of node/name (a live row's or a tombstone's; 0/0
+//  if none); true when it is live
+static bool
+m_version (sf_read_t *r, const char *node, const char *name, sf_version_t *v)
+{
+    sf_row_t row;
+    *v = (sf_version_t) { 0, 0 };
+    if (sf_store_get_row (r, node, name, &row) == 0) {
+        *v = (sf_version_t) { row.sum.gen, row.sum.seq };
+        return true;
+    }
+    sf_store_get_tombstone (r, node, name, v);
+    return false;
+}
+
 //  Every controller's claim on each origin is backed: each record of the
 //  origin at or below it is held at its version
 static void
@@ -1887,18 +1899,9 @@ m_check (m_world_t *w, unsigned seed, const char *when)
             for (int cam = 0; cam < M_CAMS; cam++) {
                 char name [16];
                 snprintf (name, sizeof (name), "cam%02d", cam);
-                sf_row_t row;
-                sf_version_t va = { 0, 0 }, vx = { 0, 0 };
-                if (sf_store_get_row (&ra, node, name, &row) == 0)
-                    va = (sf_version_t) { row.sum.gen, row.sum.seq };
-                else
-                    sf_store_get_tombstone (&ra, node, name, &va);
-                if (sf_store_get_row (&rx, node, name, &row) == 0)
-                    vx = (sf_version_t) { row.sum.gen, row.sum.seq };
-                else
-                    sf_store_get_tombstone (&rx, node, name, &vx);
-                bool alive_a = sf_store_get_row (&ra, node, name, &row) == 0;
-                bool alive_x = sf_store_get_row (&rx, node, name, &row) == 0;
+                sf_version_t va, vx;
+                bool alive_a = m_version (&ra, node, name, &va);
+                bool alive_x = m_version (&rx, node, name, &vx);
                 //  Held at the origin's version; one the origin deleted is
                 //  not held live (a snapshot's floor deletes it at another
                 //  version than the origin's tombstone)
