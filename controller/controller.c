@@ -236,6 +236,9 @@ sf_controller_write_unowned (sf_writer_t *w, sf_store_t *store, sf_alerts_t *ale
     return commits;
 }
 
+//  A pass of the ingest loop longer than this is logged with where it went
+#define S_SLOW_PASS_MS 1000
+
 static void
 s_ingest_loop (s_ctl_t *c)
 {
@@ -244,7 +247,12 @@ s_ingest_loop (s_ctl_t *c)
     int64_t last_tick = last_sync, last_sweep = last_sync;
     int64_t last_alerts = last_sync;
     zmq_pollitem_t items [256];
+    //  A pass that keeps the agents' messages waiting says where its time went
+    sf_ratelimit_t slow_rl = SF_RATELIMIT_INIT (6, 60000);
     while (!zsys_interrupted && !atomic_load (&c->stop)) {
+        int64_t t_poll = sf_mono_ms ();
+        size_t drained = 0;
+        int64_t t_commit = 0, t_gossip = 0, t_gtick = 0, t_rest = 0;
         items [0] = (zmq_pollitem_t) { sf_agentio_handle (c->agents), 0, ZMQ_POLLIN, 0 };
         int n = 1;
         if (c->gossip)
@@ -258,6 +266,7 @@ s_ingest_loop (s_ctl_t *c)
             ready = sf_agentio_ready (c->agents) > 0;
         else
             ready = sf_agentio_pending (c->agents) > 0;
+        int64_t t_pass = sf_mono_ms ();
         if (ready) {
             if (sf_store_maybe_grow (c->store) > 0)
                 atomic_fetch_add (&c->metrics.map_grows, 1);
@@ -285,14 +294,21 @@ s_ingest_loop (s_ctl_t *c)
                 zframe_destroy (&route);
                 zframe_destroy (&payload);
                 zmsg_destroy (&m);
+                drained++;
             }
+            t_commit = sf_mono_ms ();
             sf_writer_commit (c->writer);
         }
+        int64_t t_agents_end = sf_mono_ms ();
         if (c->gossip) {
             //  Agents first: their changes are committed before peers read
             sf_gossip_handle (c->gossip, items + 1, n - 1);
+            t_gossip = sf_mono_ms ();
             sf_gossip_tick (c->gossip);
+            t_gtick = sf_mono_ms ();
         }
+        else
+            t_gossip = t_gtick = t_agents_end;
         int64_t now = sf_mono_ms ();
         if (now - last_sweep >= 200) {
             sf_live_sweep (c->live, now);
@@ -332,6 +348,19 @@ s_ingest_loop (s_ctl_t *c)
             if (rc != SF_STORE_RETRY)
                 last_gc = now;
         }
+        t_rest = sf_mono_ms ();
+        if (t_rest - t_pass >= S_SLOW_PASS_MS)
+            sf_log_limited (&slow_rl, SF_LOG_WARN,
+                            "ingest: a pass took %.1f s, the agents' messages waiting meanwhile "
+                            "(agents: %zu messages %.1f s, their commit %.1f s; gossip: messages "
+                            "%.1f s, tick %.1f s; the rest %.1f s; poll %.1f s before)",
+                            (double) (t_rest - t_pass) / 1000.0, drained,
+                            (double) ((t_commit ? t_commit : t_pass) - t_pass) / 1000.0,
+                            (double) (t_commit ? t_agents_end - t_commit : 0) / 1000.0,
+                            (double) (t_gossip - t_agents_end) / 1000.0,
+                            (double) (t_gtick - t_gossip) / 1000.0,
+                            (double) (t_rest - t_gtick) / 1000.0,
+                            (double) (t_pass - t_poll) / 1000.0);
     }
 }
 

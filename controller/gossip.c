@@ -1400,6 +1400,18 @@ s_on_exchange (sf_gossip_t *g, const msgpack_object *body, s_member_t *via, zfra
 
 static void s_router_msg (sf_gossip_t *g, zframe_t *route);
 
+//  One message that held the ingest thread long says so (its agents'
+//  messages waited meanwhile): its type, sender and size
+#define S_SLOW_MSG_MS 500
+static void
+s_took (sf_gossip_t *g, int64_t t0, const char *from, size_t size)
+{
+    int64_t ms = sf_mono_ms () - t0;
+    if (ms >= S_SLOW_MSG_MS)
+        sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: a '%s' from %s (%.1f KiB) took %.1f s to handle",
+                        g->msg.type, from, (double) size / 1024.0, (double) ms / 1000.0);
+}
+
 static void
 s_on_router (sf_gossip_t *g)
 {
@@ -1426,7 +1438,9 @@ s_on_router (sf_gossip_t *g)
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: rejected a message: %s", g->msg.error);
         goto done;
     }
+    int64_t t0 = sf_mono_ms ();
     s_router_msg (g, route);
+    s_took (g, t0, peer.name, zframe_size (payload));
 done:
     sf_msg_release (&g->msg);
     zframe_destroy (&route);
@@ -1513,7 +1527,9 @@ s_on_dealer (sf_gossip_t *g, s_member_t *m)
         zframe_destroy (&f);
         return;
     }
+    int64_t t0 = sf_mono_ms ();
     s_dealer_msg (g, m);
+    s_took (g, t0, m->id, zframe_size (f));
     sf_msg_release (&g->msg);
     zframe_destroy (&f);
 }

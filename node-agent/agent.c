@@ -134,6 +134,8 @@ typedef struct {
     int hello_misses;           //  hellos in a row that went unanswered (back-off)
     int64_t silence_ms;         //  the silence that made us fail over, for the hint
     bool slow_said;             //  "connected but slow" logged for this silence
+    int64_t hb_held_ms;         //  since when the window holds heartbeats back (0: it does not)
+    bool hb_held_said;
     sf_msg_t msg;
     sf_ratelimit_t rl;
 } s_agent_t;
@@ -917,8 +919,23 @@ static void
 s_heartbeat (s_agent_t *a)
 {
     //  A controller that has not read our last ones is not short of one
-    if (!a->sock || !s_window_open (a, false))
+    if (!a->sock)
         return;
+    if (!s_window_open (a, false)) {
+        int64_t now = sf_mono_ms ();
+        if (!a->hb_held_ms)
+            a->hb_held_ms = now;
+        else if (now - a->hb_held_ms >= 3000 && !a->hb_held_said) {
+            sf_log_limited (&a->rl, SF_LOG_WARN, "controller %s has read none of our last %lu messages "
+                            "for %.1f s: heartbeats wait for it (it may report this node suspect)",
+                            a->endpoints [a->current], (unsigned long) (a->tx_n - a->rx_n),
+                            (double) (now - a->hb_held_ms) / 1000.0);
+            a->hb_held_said = true;
+        }
+        return;
+    }
+    a->hb_held_ms = 0;
+    a->hb_held_said = false;
     sf_node_t n;
     s_node_info (a, a->have_last ? &a->last : NULL, &n);
     msgpack_sbuffer_clear (&a->sbuf);
