@@ -128,23 +128,30 @@ s_dropped (sf_agentio_t *self, zmsg_t *m, int why, size_t queued, size_t bytes)
 //  A heartbeat counts as it arrives (sf_agentio.h): from an agent
 //  certificate with a node id, for that node, with gen and counter as the
 //  ingest thread would take them; anything else is left to it
-static void
+static bool
 s_beat_on_arrival (sf_agentio_t *self, zmsg_t *m)
 {
     zframe_t *payload = zmsg_last (m);
     if (!self->cfg.live || !self->cfg.peers || zmsg_size (m) < 2 || !payload
     ||  zframe_size (payload) > S_HB_SIZE_MAX)
-        return;
+        return false;
     uint64_t gen = 0, counter = 0;
+    bool beat = false;
     sf_peer_t who;
     if (sf_msg_parse (&self->hb, zframe_data (payload), zframe_size (payload)) == 0
     &&  strcmp (self->hb.type, "hb") == 0
     &&  sf_map_u64 (self->hb.body, "gen", &gen, NULL) == 0
     &&  sf_map_u64 (self->hb.body, "counter", &counter, NULL) == 0
     &&  sf_peers_lookup (self->cfg.peers, payload, &who) == 0
-    &&  sf_peer_admits (&who, SF_ENDPOINT_AGENTS))
+    &&  sf_peer_admits (&who, SF_ENDPOINT_AGENTS)) {
         sf_live_beat (self->cfg.live, who.node, gen, counter, sf_mono_ms ());
+        bool stale;
+        if (sf_map_bool (self->hb.body, "stale", &stale, NULL) == 0)
+            sf_live_set_stale (self->cfg.live, who.node, gen, counter, stale);
+        beat = true;
+    }
     sf_msg_release (&self->hb);
+    return beat;
 }
 
 //  Reads what the ROUTER holds, S_READ_BURST messages per lock, at most
@@ -153,6 +160,7 @@ static void
 s_read_agents (sf_agentio_t *self, size_t max)
 {
     zmsg_t *burst [S_READ_BURST];
+    bool beat [S_READ_BURST];
     size_t total = 0;
     while (total < max) {
         size_t n = 0;
@@ -164,7 +172,7 @@ s_read_agents (sf_agentio_t *self, size_t max)
                 zmsg_destroy (&m);
                 continue;
             }
-            s_beat_on_arrival (self, m);
+            beat [n] = s_beat_on_arrival (self, m);
             burst [n++] = m;
         }
         if (n == 0)
@@ -179,6 +187,14 @@ s_read_agents (sf_agentio_t *self, size_t max)
             size_t size = s_msg_bytes (m);
             s_conn_t *conn = zhashx_lookup (self->conns, key);
             int why = 0;
+            //  A heartbeat counted already, behind a window's worth of its
+            //  agent's messages: nothing more of it is needed now (an agent
+            //  sends them outside its window, sf_ingest.h beats_on_arrival)
+            if (beat [i] && conn && zlistx_size (conn->msgs) >= SF_AGENT_WINDOW) {
+                atomic_fetch_add (&self->cfg.metrics->agent_beats_unqueued, 1);
+                zmsg_destroy (&m);
+                continue;
+            }
             if (conn && zlistx_size (conn->msgs) >= self->cfg.queue_max)
                 why = S_DROP_QUEUE_FULL;
             else if (self->bytes + size > self->cfg.bytes_max)

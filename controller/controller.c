@@ -157,6 +157,7 @@ typedef struct {
     //  thread takes their messages from it and hands it the replies
     sf_agentio_t *agents;
     sf_ratelimit_t rl;
+    bool flusher;                   //  the writer's flusher thread flushes (--sync-ms N > 0)
 } s_ctl_t;
 
 //  The agent protocol's replies go to the agents' socket thread, which sends
@@ -250,7 +251,6 @@ s_ingest_loop (s_ctl_t *c)
     //  A pass that keeps the agents' messages waiting says where its time went
     sf_ratelimit_t slow_rl = SF_RATELIMIT_INIT (6, 60000);
     while (!zsys_interrupted && !atomic_load (&c->stop)) {
-        int64_t t_poll = sf_mono_ms ();
         size_t drained = 0;
         int64_t t_commit = 0, t_gossip = 0, t_gtick = 0, t_rest = 0;
         items [0] = (zmq_pollitem_t) { sf_agentio_handle (c->agents), 0, ZMQ_POLLIN, 0 };
@@ -258,7 +258,8 @@ s_ingest_loop (s_ctl_t *c)
         if (c->gossip)
             n += sf_gossip_pollitems (c->gossip, items + 1, 255);
         //  Messages left queued by the last transaction's bound: no wait
-        long wait_ms = sf_agentio_pending (c->agents) ? 0 : c->gossip ? 20 : 100;
+        long wait_ms = sf_agentio_pending (c->agents) || (c->gossip && sf_gossip_pending (c->gossip))
+                     ? 0 : c->gossip ? 20 : 100;
         if (zmq_poll (items, n, wait_ms) < 0 && zmq_errno () == EINTR)
             continue;
         bool ready = false;
@@ -323,13 +324,17 @@ s_ingest_loop (s_ctl_t *c)
         if (alerts_due)
             last_alerts = now;
         sf_controller_write_unowned (c->writer, c->store, c->alerts, alerts_due ? sf_now_ms () : 0, now);
-        //  The periodic flush; with --sync-ms 0 (a flush after each commit)
-        //  a failed one is tried again each second, so held acks resume
-        if ((c->cfg->sync_ms > 0 && now - last_sync >= c->cfg->sync_ms)
+        int64_t t_unowned = sf_mono_ms ();
+        //  With --sync-ms 0 (a flush after each commit) a failed one is
+        //  tried again each second, so held acks resume; the periodic flush
+        //  is the flusher thread's (sf_writer_flush_every), here only when
+        //  that thread could not start
+        if ((c->cfg->sync_ms > 0 && !c->flusher && now - last_sync >= c->cfg->sync_ms)
         ||  (c->cfg->sync_ms == 0 && sf_writer_unsynced (c->writer) && now - last_sync >= 1000)) {
             sf_writer_sync (c->writer);
             last_sync = now;
         }
+        int64_t t_sync = sf_mono_ms ();
         if (now - last_check >= 60000) {
             int dead = sf_store_reader_check (c->store);
             if (dead)
@@ -353,14 +358,16 @@ s_ingest_loop (s_ctl_t *c)
             sf_log_limited (&slow_rl, SF_LOG_WARN,
                             "ingest: a pass took %.1f s, the agents' messages waiting meanwhile "
                             "(agents: %zu messages %.1f s, their commit %.1f s; gossip: messages "
-                            "%.1f s, tick %.1f s; the rest %.1f s; poll %.1f s before)",
+                            "%.1f s, tick %.1f s; liveness, history and alerts %.1f s; flush %.1f s; "
+                            "reader check and tombstones %.1f s)",
                             (double) (t_rest - t_pass) / 1000.0, drained,
                             (double) ((t_commit ? t_commit : t_pass) - t_pass) / 1000.0,
                             (double) (t_commit ? t_agents_end - t_commit : 0) / 1000.0,
                             (double) (t_gossip - t_agents_end) / 1000.0,
                             (double) (t_gtick - t_gossip) / 1000.0,
-                            (double) (t_rest - t_gtick) / 1000.0,
-                            (double) (t_pass - t_poll) / 1000.0);
+                            (double) (t_unowned - t_gtick) / 1000.0,
+                            (double) (t_sync - t_unowned) / 1000.0,
+                            (double) (t_rest - t_sync) / 1000.0);
     }
 }
 
@@ -847,6 +854,11 @@ sf_controller_run (sf_controller_config_t *cfg)
     c->peers = sf_peers_new (cfg->certs_dir);
     s_know_nodes (c);
     sf_writer_load (c->writer);
+    //  The periodic flush runs on a thread of its own: commits and acks
+    //  never wait for the disk
+    c->flusher = cfg->sync_ms > 0 && sf_writer_flush_every (c->writer, cfg->sync_ms) == 0;
+    if (cfg->sync_ms > 0 && !c->flusher)
+        sf_warn ("store: cannot start the flusher thread: the ingest thread flushes, and waits for each flush");
     s_release_startup_memory (c);
 
     //  Our own ZAP handler, not czmq's zauth: it admits from the same
@@ -880,7 +892,7 @@ sf_controller_run (sf_controller_config_t *cfg)
     c->ingest = sf_ingest_new (&(sf_ingest_config_t) {
         .writer = c->writer, .live = c->live, .metrics = &c->metrics,
         .max_streams_per_node = cfg->max_streams_per_node,
-        .send = s_send_agent, .send_arg = c, .patches = c->patches });
+        .send = s_send_agent, .send_arg = c, .patches = c->patches, .beats_on_arrival = true });
     //  Gossip before the query thread starts: the query context is read-only
     //  once another thread has it
     if (cfg->peers [0]) {

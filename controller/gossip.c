@@ -66,6 +66,23 @@
 #define S_PROBE_MS (g->c->cfg->peer_probe_ms)
 #define S_SUSPECT_MS (g->c->cfg->peer_suspect_ms)
 #define S_INDIRECT 2
+//  The peers' sockets are read as messages come, up to S_READ_MAX a socket
+//  a pass; a delta goes to the inbox and is applied there, S_APPLY_MS of
+//  them a pass (at least one), oldest first. So what follows deltas on a
+//  connection (the exchanges, which carry the nodes' heartbeats and answer
+//  our probes; pings, acks) is handled within a pass of its arrival, never
+//  behind seconds of deltas to apply: behind them, heartbeats reached the
+//  other controllers late enough that running nodes were called down there,
+//  and live peers suspect. The inbox holds at most S_INBOX_BYTES: a delta
+//  past that is shed (counted, logged), and anti-entropy sends it again
+#define S_READ_MAX 64
+#define S_APPLY_MS 100
+#define S_INBOX_BYTES ((size_t) 64 << 20)
+
+typedef struct {
+    zframe_t *frame;
+    char member [64];               //  the member whose DEALER it came on; "" our ROUTER
+} s_inbound_t;
 
 typedef enum { S_ALIVE = 0, S_SUSPECT = 1, S_DEAD = 2 } s_mstate_t;
 static const char *s_mstate_names [] = { "alive", "suspect", "dead" };
@@ -175,6 +192,9 @@ struct sf_gossip_t {
     size_t order_cap;
     size_t delta_records;           //  one delta's bounds (rule 2; fuzz mode may lower them)
     size_t delta_bytes;
+    //  Deltas read, not applied yet (s_inbox_apply), oldest first
+    zlistx_t *inbox;                //  s_inbound_t
+    size_t inbox_bytes;
 };
 
 //  ---------------------------------------------------------------------------
@@ -1412,6 +1432,78 @@ s_took (sf_gossip_t *g, int64_t t0, const char *from, size_t size)
                         g->msg.type, from, (double) size / 1024.0, (double) ms / 1000.0);
 }
 
+static bool
+s_is_delta (zframe_t *f)
+{
+    char type [32];
+    return sf_msg_peek_type (zframe_data (f), zframe_size (f), type, sizeof (type)) == 0
+        && strcmp (type, "delta") == 0;
+}
+
+//  Takes *frame into the inbox, or sheds it when the inbox is full
+static void
+s_inbox_add (sf_gossip_t *g, zframe_t **frame, const char *member, const char *from)
+{
+    size_t size = zframe_size (*frame);
+    if (g->inbox_bytes + size > S_INBOX_BYTES && zlistx_size (g->inbox)) {
+        atomic_fetch_add (&g->c->metrics->gossip_deltas_shed, 1);
+        sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: shed a delta from %s (%.1f KiB): %.1f MiB of "
+                        "deltas wait to be applied already (anti-entropy sends it again)", from,
+                        (double) size / 1024.0, (double) g->inbox_bytes / (1 << 20));
+        zframe_destroy (frame);
+        return;
+    }
+    s_inbound_t *in = sf_xcalloc (1, sizeof (*in));
+    in->frame = *frame;
+    *frame = NULL;
+    snprintf (in->member, sizeof (in->member), "%s", member);
+    zlistx_add_end (g->inbox, in);
+    g->inbox_bytes += size;
+}
+
+static void
+s_inbound_free (void **item)
+{
+    s_inbound_t *in = *item;
+    if (in) {
+        zframe_destroy (&in->frame);
+        free (in);
+        *item = NULL;
+    }
+}
+
+static void s_dealer_msg (sf_gossip_t *g, s_member_t *m);
+
+//  Applies the inbox's deltas for up to S_APPLY_MS (at least one)
+static void
+s_inbox_apply (sf_gossip_t *g)
+{
+    int64_t start = sf_mono_ms ();
+    bool one = false;
+    s_inbound_t *in;
+    while ((!one || sf_mono_ms () - start < S_APPLY_MS) && (in = zlistx_detach (g->inbox, NULL))) {
+        one = true;
+        g->inbox_bytes -= zframe_size (in->frame);
+        s_member_t *m = in->member [0] ? zhashx_lookup (g->members, in->member) : NULL;
+        if (in->member [0] && !m)
+            ;                       //  a member gone meanwhile: what it sent goes with it
+        else if (sf_msg_parse (&g->msg, zframe_data (in->frame), zframe_size (in->frame))) {
+            sf_metrics_reject (g->c->metrics, g->msg.reason);
+            sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: rejected a message: %s", g->msg.error);
+        }
+        else {
+            int64_t t0 = sf_mono_ms ();
+            if (m)
+                s_dealer_msg (g, m);
+            else
+                s_router_msg (g, NULL);
+            s_took (g, t0, m ? m->id : "a peer", zframe_size (in->frame));
+        }
+        sf_msg_release (&g->msg);
+        s_inbound_free ((void **) &in);
+    }
+}
+
 static void
 s_on_router (sf_gossip_t *g)
 {
@@ -1431,6 +1523,10 @@ s_on_router (sf_gossip_t *g)
         sf_metrics_reject (c->metrics, SF_REJ_FORBIDDEN);
         sf_log_limited (&g->rl, SF_LOG_WARN, "gossip: refused a message from %s: not a peer certificate",
                         peer.key [0] ? peer.name : "a key not in the certificate directory");
+        goto done;
+    }
+    if (s_is_delta (payload)) {
+        s_inbox_add (g, &payload, "", peer.name);
         goto done;
     }
     if (sf_msg_parse (&g->msg, zframe_data (payload), zframe_size (payload))) {
@@ -1522,6 +1618,11 @@ s_on_dealer (sf_gossip_t *g, s_member_t *m)
     if (!f)
         return;
     atomic_fetch_add (&g->c->metrics->gossip_bytes_in, zframe_size (f));
+    if (s_is_delta (f)) {
+        m->last_heard_ms = sf_mono_ms ();
+        s_inbox_add (g, &f, m->id, m->id);
+        return;
+    }
     if (sf_msg_parse (&g->msg, zframe_data (f), zframe_size (f))) {
         sf_metrics_reject (g->c->metrics, g->msg.reason);
         zframe_destroy (&f);
@@ -1780,6 +1881,12 @@ sf_gossip_pollitems (sf_gossip_t *self, zmq_pollitem_t *items, int max)
     return n;
 }
 
+bool
+sf_gossip_pending (sf_gossip_t *self)
+{
+    return zlistx_size (self->inbox) > 0;
+}
+
 void
 sf_gossip_handle (sf_gossip_t *self, zmq_pollitem_t *items, int count)
 {
@@ -1787,16 +1894,26 @@ sf_gossip_handle (sf_gossip_t *self, zmq_pollitem_t *items, int count)
         if (!(items [i].revents & ZMQ_POLLIN))
             continue;
         if (items [i].socket == zsock_resolve (self->router)) {
-            s_on_router (self);
+            for (int k = 0; k < S_READ_MAX && (zsock_events (self->router) & ZMQ_POLLIN); k++)
+                s_on_router (self);
             continue;
         }
         //  Find the member by socket: members may have changed meanwhile
+        //  (and may as it is read: an exchange can drop or reconnect one)
         for (s_member_t *m = zhashx_first (self->members); m; m = zhashx_next (self->members))
             if (m->dealer && zsock_resolve (m->dealer) == items [i].socket) {
-                s_on_dealer (self, m);
+                char id [64];
+                snprintf (id, sizeof (id), "%s", m->id);
+                for (int k = 0; k < S_READ_MAX && m && m->dealer
+                            && zsock_resolve (m->dealer) == items [i].socket
+                            && (zsock_events (m->dealer) & ZMQ_POLLIN); k++) {
+                    s_on_dealer (self, m);
+                    m = zhashx_lookup (self->members, id);
+                }
                 break;
             }
     }
+    s_inbox_apply (self);
 }
 
 sf_gossip_t *
@@ -1828,6 +1945,8 @@ sf_gossip_new (const sf_gossip_env_t *env, char *err, size_t errlen)
     g->pingreqs = zlistx_new ();
     zlistx_set_destructor (g->pingreqs, s_pingreq_free);
     g->want_full = zhashx_new ();
+    g->inbox = zlistx_new ();
+    zlistx_set_destructor (g->inbox, s_inbound_free);
     sf_msg_init (&g->msg);
     sf_stream_init (&g->scratch);
     msgpack_sbuffer_init (&g->out);
@@ -1876,6 +1995,7 @@ sf_gossip_destroy (sf_gossip_t **self_p)
     sf_gossip_t *g = *self_p;
     zhashx_destroy (&g->members);
     zlistx_destroy (&g->pingreqs);
+    zlistx_destroy (&g->inbox);
     zhashx_destroy (&g->want_full);
     zsock_destroy (&g->router);
     sf_msg_release (&g->msg);

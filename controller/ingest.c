@@ -99,12 +99,16 @@ s_ack (sf_ingest_t *self, s_agent_t *a, zframe_t *route, uint64_t gen, uint64_t 
     msgpack_sbuffer_clear (&self->out);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->out, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "ack", 2 + (hello ? 1 : 0) + (a->stamps ? 1 : 0));
+    bool beats = hello && self->cfg.beats_on_arrival;
+    sf_msg_begin (&pk, "ack", 2 + (hello ? 1 : 0) + (beats ? 1 : 0) + (a->stamps ? 1 : 0));
     sf_pack_ku64 (&pk, "gen", gen);
     sf_pack_ku64 (&pk, "seq", seq);
-    //  The answer to a hello says that this controller takes patches
+    //  The answer to a hello says that this controller takes patches, and
+    //  whether it counts heartbeats as they arrive
     if (hello)
         sf_pack_kbool (&pk, "patch", true);
+    if (beats)
+        sf_pack_kbool (&pk, "beats", true);
     if (a->stamps) {
         sf_pack_ku64 (&pk, "read", a->read_n);
         a->told_n = a->read_n;

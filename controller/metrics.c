@@ -36,6 +36,8 @@ sf_metrics_init (sf_metrics_t *self)
     atomic_init (&self->agent_dropped_queue_full, 0);
     atomic_init (&self->agent_dropped_memory, 0);
     atomic_init (&self->gossip_sends_dropped, 0);
+    atomic_init (&self->gossip_deltas_shed, 0);
+    atomic_init (&self->agent_beats_unqueued, 0);
     atomic_init (&self->http_requests, 0);
     atomic_init (&self->http_refused, 0);
     for (int i = 0; i < SF_COMMIT_BUCKETS; i++)
@@ -43,6 +45,8 @@ sf_metrics_init (sf_metrics_t *self)
     atomic_init (&self->commit_sum_us, 0);
     atomic_init (&self->map_grows, 0);
     atomic_init (&self->sync_failures, 0);
+    atomic_init (&self->syncs, 0);
+    atomic_init (&self->sync_us, 0);
     atomic_init (&self->sync_failing, 0);
     atomic_init (&self->gossip_patches_out, 0);
     atomic_init (&self->gossip_patches_in, 0);
@@ -129,6 +133,11 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
     s_counter (out, "streamfleet_store_sync_failures_total",
                "Flushes of the data directory to disk (mdb_env_sync) that failed.",
                s_get (&self->sync_failures));
+    s_counter (out, "streamfleet_store_syncs_total",
+               "Flushes of the data directory to disk (mdb_env_sync) tried, by the flusher thread "
+               "(every --sync-ms) or after each commit (--sync-ms 0).", s_get (&self->syncs));
+    s_family (out, "streamfleet_store_sync_seconds_total", "counter", "Time spent in those flushes.");
+    fprintf (out, "streamfleet_store_sync_seconds_total %.6f\n", (double) s_get (&self->sync_us) / 1e6);
     s_family (out, "streamfleet_store_sync_failing", "gauge",
               "1 while the last flush of the data directory to disk failed (with --sync-ms 0 "
               "no agent is acknowledged meanwhile).");
@@ -153,6 +162,12 @@ sf_metrics_write (sf_metrics_t *self, const sf_metrics_gauges_t *g, FILE *out)
     s_counter (out, "streamfleet_gossip_sends_dropped_total",
                "Gossip messages not sent: the peer's queue was full (it is slow or away).",
                s_get (&self->gossip_sends_dropped));
+    s_counter (out, "streamfleet_ingest_heartbeats_unqueued_total",
+               "Agents' heartbeats counted as they arrived and not queued: a window's worth of that "
+               "agent's messages waited to be read already.", s_get (&self->agent_beats_unqueued));
+    s_counter (out, "streamfleet_gossip_deltas_shed_total",
+               "Deltas from peers shed unapplied: 64 MiB of deltas waited to be applied already "
+               "(anti-entropy sends them again).", s_get (&self->gossip_deltas_shed));
     s_counter (out, "streamfleet_http_requests_total",
                "HTTP requests answered.", s_get (&self->http_requests));
     s_counter (out, "streamfleet_http_refused_total",

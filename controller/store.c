@@ -519,7 +519,10 @@ sf_store_ordered (sf_store_t *self)
 int
 sf_store_sync (sf_store_t *self, int *error)
 {
+    //  From any thread (the writer's flusher): never while the map is resized
+    pthread_rwlock_rdlock (&self->resize);
     int rc = mdb_env_sync (self->env, 1);
+    pthread_rwlock_unlock (&self->resize);
     if (error)
         *error = rc;
     if (rc && s_disk_full (self, rc))

@@ -20,16 +20,20 @@
 #include "sf_apply.h"
 #include "sf_log.h"
 #include <assert.h>
+#include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <time.h>
 
 #define S_LOST_MAX 8               //  callers that write more than origins' changes
 
 struct sf_writer_t {
-    //  Every field: ingest thread only
+    //  Every field: ingest thread only, but the flush state and the flusher
+    //  thread's own (below)
     sf_writer_config_t cfg;
     zhashx_t *origins;          //  node -> sf_origin_t
     zlistx_t *touched;          //  sf_origin_t * in the open transaction
@@ -45,7 +49,10 @@ struct sf_writer_t {
     uint64_t nospace_failed;    //  commits refused since it started
     bool restage_armed;         //  restage_ms holds: sf_writer_restage_due
     int64_t restage_ms;         //  when it last said yes (or was armed) while full
-    bool unsynced;              //  the last flush to disk failed (sf_writer_sync)
+    //  The last flush to disk failed (sf_writer_sync). With --sync-ms N > 0
+    //  the flusher thread alone flushes (sf_writer_flush_every) and these
+    //  four are its own; unsynced is read by others
+    atomic_bool unsynced;
     int64_t unsynced_since_ms;
     int64_t unsynced_logged_ms;
     uint64_t unsynced_failed;   //  flushes failed since it started
@@ -53,6 +60,13 @@ struct sf_writer_t {
     struct { sf_writer_lost_fn *fn; void *arg; } lost [S_LOST_MAX];
     size_t nlost;
     bool infos_lost;            //  a lost commit left node records dirty, no origin touched
+    //  The flusher thread (sf_writer_flush_every)
+    pthread_t flusher;
+    bool flusher_on;
+    int64_t flush_every_ms;
+    pthread_mutex_t flush_lock;
+    pthread_cond_t flush_wake;
+    bool flush_stop;                //  under flush_lock
 };
 
 static void
@@ -83,6 +97,15 @@ sf_writer_destroy (sf_writer_t **self_p)
     if (!self_p || !*self_p)
         return;
     sf_writer_t *self = *self_p;
+    if (self->flusher_on) {
+        pthread_mutex_lock (&self->flush_lock);
+        self->flush_stop = true;
+        pthread_cond_signal (&self->flush_wake);
+        pthread_mutex_unlock (&self->flush_lock);
+        pthread_join (self->flusher, NULL);
+        pthread_cond_destroy (&self->flush_wake);
+        pthread_mutex_destroy (&self->flush_lock);
+    }
     if (self->txn_open)
         sf_store_abort (self->cfg.store);
     zlistx_destroy (&self->touched);
@@ -91,9 +114,9 @@ sf_writer_destroy (sf_writer_t **self_p)
     *self_p = NULL;
 }
 
-bool sf_writer_unsynced (sf_writer_t *self) { return self->unsynced; }
+bool sf_writer_unsynced (sf_writer_t *self) { return atomic_load (&self->unsynced); }
 bool sf_writer_nospace (sf_writer_t *self) { return self->nospace; }
-bool sf_writer_acks_held (sf_writer_t *self) { return self->unsynced && self->cfg.sync_every_commit; }
+bool sf_writer_acks_held (sf_writer_t *self) { return self->cfg.sync_every_commit && atomic_load (&self->unsynced); }
 
 //  While the disk is full: the first call arms the clock and says no (the
 //  refusal that began it was the last try), then yes once per
@@ -119,15 +142,18 @@ int
 sf_writer_sync (sf_writer_t *self)
 {
     int error = 0;
+    int64_t t0 = sf_mono_ms ();
     int rc = sf_store_sync (self->cfg.store, &error);
     int64_t now = sf_mono_ms ();
+    atomic_fetch_add (&self->cfg.metrics->syncs, 1);
+    atomic_fetch_add (&self->cfg.metrics->sync_us, (uint64_t) (now - t0) * 1000);
     if (rc == 0) {
-        if (self->unsynced) {
+        if (atomic_load (&self->unsynced)) {
             sf_info ("store: the data directory %s flushes to disk again after %llds "
                      "(%llu flushes failed)", sf_store_path (self->cfg.store),
                      (long long) ((now - self->unsynced_since_ms) / 1000),
                      (unsigned long long) self->unsynced_failed);
-            self->unsynced = false;
+            atomic_store (&self->unsynced, false);
             self->unsynced_failed = 0;
             atomic_store (&self->cfg.metrics->sync_failing, 0);
         }
@@ -136,8 +162,8 @@ sf_writer_sync (sf_writer_t *self)
     atomic_fetch_add (&self->cfg.metrics->sync_failures, 1);
     atomic_store (&self->cfg.metrics->sync_failing, 1);
     self->unsynced_failed++;
-    if (!self->unsynced) {
-        self->unsynced = true;
+    if (!atomic_load (&self->unsynced)) {
+        atomic_store (&self->unsynced, true);
         self->unsynced_since_ms = now;
         self->unsynced_logged_ms = now;
         sf_error ("store: flushing the data directory %s to disk failed: %s (errno %d)%s; "
@@ -154,6 +180,61 @@ sf_writer_sync (sf_writer_t *self)
                   (unsigned long long) self->unsynced_failed);
     }
     return -1;
+}
+
+//  The flusher thread: a flush every flush_every_ms, off the ingest thread,
+//  so that commits and the agents' acks never wait for the disk (a flush of
+//  a second of 20,000 updates took 1-2 s on the soak's shared disk, and
+//  every ingest pass waited in it). Commits go on meanwhile: a flush covers
+//  at least what was committed when it began, which is what --sync-ms
+//  promises (docs/architecture.md, "Durability")
+static void *
+s_flusher_main (void *arg)
+{
+    pthread_setname_np (pthread_self (), "sf-flusher");
+    sf_writer_t *self = arg;
+    pthread_mutex_lock (&self->flush_lock);
+    while (!self->flush_stop) {
+        struct timespec until;
+        clock_gettime (CLOCK_MONOTONIC, &until);
+        int64_t ns = (int64_t) until.tv_nsec + self->flush_every_ms * 1000000;
+        until.tv_sec += (time_t) (ns / 1000000000);
+        until.tv_nsec = (long) (ns % 1000000000);
+        while (!self->flush_stop
+           &&  pthread_cond_timedwait (&self->flush_wake, &self->flush_lock, &until) != ETIMEDOUT)
+            ;
+        if (self->flush_stop)
+            break;
+        pthread_mutex_unlock (&self->flush_lock);
+        sf_writer_sync (self);
+        pthread_mutex_lock (&self->flush_lock);
+    }
+    pthread_mutex_unlock (&self->flush_lock);
+    //  The last flush, at the stop: what the last commits wrote
+    sf_writer_sync (self);
+    return NULL;
+}
+
+int
+sf_writer_flush_every (sf_writer_t *self, int64_t every_ms)
+{
+    if (self->flusher_on || every_ms <= 0 || self->cfg.sync_every_commit)
+        return -1;
+    self->flush_every_ms = every_ms;
+    pthread_condattr_t ca;
+    pthread_condattr_init (&ca);
+    pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+    pthread_cond_init (&self->flush_wake, &ca);
+    pthread_condattr_destroy (&ca);
+    pthread_mutex_init (&self->flush_lock, NULL);
+    self->flush_stop = false;
+    if (pthread_create (&self->flusher, NULL, s_flusher_main, self)) {
+        pthread_cond_destroy (&self->flush_wake);
+        pthread_mutex_destroy (&self->flush_lock);
+        return -1;
+    }
+    self->flusher_on = true;
+    return 0;
 }
 
 void

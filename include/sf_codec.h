@@ -83,6 +83,11 @@ int sf_msg_parse (sf_msg_t *self, const void *data, size_t size);
 //  0 when data holds exactly one well-formed msgpack value whose containers claim no more elements than bytes remain: what
 //  every decoder of untrusted msgpack checks before msgpack-c builds a tree
 int sf_msgpack_precheck (const void *data, size_t size);
+//  The type of a frame's envelope [version, type, body], read from its first
+//  bytes without parsing the rest (to sort messages before their cost is
+//  paid); 0, or -1 when the frame does not start like an envelope (it is
+//  then for sf_msg_parse to say why)
+int sf_msg_peek_type (const void *data, size_t size, char *type, size_t cap);
 //  The same, on a private copy of data (for replies that outlive their frame)
 int sf_msg_parse_copy (sf_msg_t *self, const void *data, size_t size);
 

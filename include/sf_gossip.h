@@ -72,7 +72,11 @@ sf_gossip_t *sf_gossip_new (const sf_gossip_env_t *env, char *err, size_t errlen
 void sf_gossip_destroy (sf_gossip_t **self_p);
 //  Fills poll items for its sockets; returns how many (at most max)
 int sf_gossip_pollitems (sf_gossip_t *self, zmq_pollitem_t *items, int max);
-//  Handles whatever the items from sf_gossip_pollitems say is readable
+//  Deltas read and not applied yet (the next sf_gossip_handle applies them)
+bool sf_gossip_pending (sf_gossip_t *self);
+//  Handles whatever the items from sf_gossip_pollitems say is readable: up
+//  to 64 messages a socket, deltas into the inbox; then applies the inbox's
+//  oldest deltas for up to 100 ms
 void sf_gossip_handle (sf_gossip_t *self, zmq_pollitem_t *items, int count);
 //  Runs timers: gossip rounds, probes, suspicion. Call at least every 50 ms.
 void sf_gossip_tick (sf_gossip_t *self);

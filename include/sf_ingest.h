@@ -35,6 +35,10 @@ typedef struct {
     void *send_arg;
     //  Each patch applied is noted here, for gossip (NULL: not noted)
     sf_patchlog_t *patches;
+    //  Heartbeats are counted as they arrive (sf_agentio.h): the answer to
+    //  a hello says so ("beats"), and the agent sends them outside its
+    //  flow-control window (docs/protocol.md, "Flow control")
+    bool beats_on_arrival;
 } sf_ingest_config_t;
 
 sf_ingest_t *sf_ingest_new (const sf_ingest_config_t *cfg);

@@ -33,6 +33,8 @@ typedef struct {
     atomic_uint_fast64_t agent_dropped_queue_full;
     atomic_uint_fast64_t agent_dropped_memory;
     atomic_uint_fast64_t gossip_sends_dropped;  //  to peers whose queue was full
+    atomic_uint_fast64_t gossip_deltas_shed;
+    atomic_uint_fast64_t agent_beats_unqueued;  //  counted on arrival, not queued (agentio.c)    //  read with the inbox full (gossip.c)
     atomic_uint_fast64_t http_requests;
     atomic_uint_fast64_t http_refused;      //  URIs over the limits (sf_http.h)
     atomic_uint_fast64_t commit_buckets [SF_COMMIT_BUCKETS];
@@ -41,6 +43,8 @@ typedef struct {
     //  Flushes of the LMDB environment to disk (mdb_env_sync) that failed,
     //  and whether the last one did (sf_writer_sync)
     atomic_uint_fast64_t sync_failures;
+    atomic_uint_fast64_t syncs;                 //  flushes tried, and their time
+    atomic_uint_fast64_t sync_us;
     atomic_int sync_failing;
     atomic_uint_fast64_t gossip_bytes_out;         //  peer protocol, both directions
     atomic_uint_fast64_t gossip_bytes_in;

@@ -160,7 +160,12 @@ int sf_writer_commit (sf_writer_t *self);
 //  with the data directory and errno, and held (sf_writer_unsynced) until a
 //  flush works. 0 or -1.
 int sf_writer_sync (sf_writer_t *self);
-//  The last flush failed
+//  Starts the flusher thread: sf_writer_sync every every_ms off the
+//  calling thread (--sync-ms N > 0), and once more as sf_writer_destroy
+//  stops it. Commits go on while it flushes. Not with sync_every_commit,
+//  whose flushes belong to each commit. 0 or -1.
+int sf_writer_flush_every (sf_writer_t *self, int64_t every_ms);
+//  The last flush failed (any thread)
 bool sf_writer_unsynced (sf_writer_t *self);
 //  ... and with --sync-ms 0: no agent is to be acknowledged now (a hello too)
 bool sf_writer_acks_held (sf_writer_t *self);

@@ -128,6 +128,9 @@ typedef struct {
     //  The controller said in its answer to our hello that it takes patches;
     //  until one has, changes go whole
     bool peer_patch;
+    //  ... and that it counts heartbeats as they arrive ("beats"): they go
+    //  outside the window, unstamped, however far behind its reading is
+    bool peer_beats;
     msgpack_sbuffer hello;      //  the hello of this connection, until it is queued
     bool hello_pending;
     int64_t retry_at_ms;        //  S_WAIT: when to say hello again
@@ -620,6 +623,7 @@ s_hello_pack (s_agent_t *a)
     sf_pack_kstr (&pk, "software_version", S_VERSION);
     a->state = S_HELLO;
     a->peer_window = false;     //  until its answer says
+    a->peer_beats = false;
 }
 
 static int
@@ -921,7 +925,10 @@ s_heartbeat (s_agent_t *a)
     //  A controller that has not read our last ones is not short of one
     if (!a->sock)
         return;
-    if (!s_window_open (a, false)) {
+    //  Outside the window: counted as it arrives, and read or not, nothing
+    //  of it waits in the controller (sf_agentio.h)
+    bool free_beat = a->peer_beats && a->state != S_HELLO;
+    if (!free_beat && !s_window_open (a, false)) {
         int64_t now = sf_mono_ms ();
         if (!a->hb_held_ms)
             a->hb_held_ms = now;
@@ -941,8 +948,9 @@ s_heartbeat (s_agent_t *a)
     msgpack_sbuffer_clear (&a->sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &a->sbuf, msgpack_sbuffer_write);
-    sf_msg_begin (&pk, "hb", 6);
-    s_pack_stamp (a, &pk);
+    sf_msg_begin (&pk, "hb", free_beat ? 5 : 6);
+    if (!free_beat)
+        s_pack_stamp (a, &pk);
     sf_pack_ku64 (&pk, "gen", a->gen);
     //  Stale: what the controller holds of us is not our media server's
     //  state now (no good read yet, or the source is failing)
@@ -951,7 +959,10 @@ s_heartbeat (s_agent_t *a)
     sf_pack_ku64 (&pk, "counter", ++a->hb_counter);
     sf_pack_str (&pk, "usage");
     sf_usage_pack (&pk, &n);
-    s_send_buf (a, &a->sbuf);
+    if (free_beat)
+        zmq_send (zsock_resolve (a->sock), a->sbuf.data, a->sbuf.size, ZMQ_DONTWAIT);
+    else
+        s_send_buf (a, &a->sbuf);
 }
 
 static void
@@ -1021,6 +1032,8 @@ s_on_message (s_agent_t *a, zframe_t *frame)
             a->hello_misses = 0;
             bool takes = false;
             a->peer_patch = sf_map_bool (a->msg.body, "patch", &takes, NULL) == 0 && takes;
+            takes = false;
+            a->peer_beats = sf_map_bool (a->msg.body, "beats", &takes, NULL) == 0 && takes;
             if (gen > a->gen) {
                 //  The controller knows a newer generation of ours than we
                 //  do: our state was lost. Jump past it and start afresh.

@@ -187,6 +187,27 @@ sf_msg_parse (sf_msg_t *self, const void *data, size_t size)
 }
 
 int
+sf_msg_peek_type (const void *data, size_t size, char *type, size_t cap)
+{
+    const uint8_t *p = data;
+    //  fixarray of 3, a positive fixint version, a fixstr or str 8 type
+    if (size < 3 || p [0] != 0x93 || p [1] > 0x7f)
+        return -1;
+    size_t len, at;
+    if ((p [2] & 0xe0) == 0xa0)
+        len = p [2] & 0x1f, at = 3;
+    else if (p [2] == 0xd9 && size >= 4)
+        len = p [3], at = 4;
+    else
+        return -1;
+    if (len >= cap || at + len > size || memchr (p + at, 0, len))
+        return -1;
+    memcpy (type, p + at, len);
+    type [len] = 0;
+    return 0;
+}
+
+int
 sf_obj_str (const msgpack_object *o, char *out, size_t cap)
 {
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > cap)

@@ -34,7 +34,7 @@ put() { echo "{\"seq\": $1, \"put\": {\"name\": \"$2\", \"status\": \"active\"}}
 
 O=$T/r1.json
 raw r1 '[1, "hello", {"node": "r1", "gen": 10, "seq": 0}]' >"$O"
-check "hello from an unknown origin is acknowledged at 0/0, saying it takes patches" has "$O" 'r["type"] == "ack" and b == {"gen": 0, "seq": 0, "patch": True}'
+check "hello from an unknown origin is acknowledged at 0/0, saying it takes patches and heartbeats on arrival" has "$O" 'r["type"] == "ack" and b == {"gen": 0, "seq": 0, "patch": True, "beats": True}'
 
 raw r1 "[1, \"snap\", {\"gen\": 10, \"seq\": 2, \"index\": 0, \"last\": true, \"changes\": [$(put 1 a), $(put 2 b)]}]" >"$O"
 check "a one-chunk snapshot is acknowledged at its generation and seq" has "$O" 'r["type"] == "ack" and b == {"gen": 10, "seq": 2}'
@@ -51,7 +51,7 @@ check "a resent batch is acknowledged again" has "$O" 'r["type"] == "ack" and b 
 check "the resent batch changes nothing" bash -c "[ \"\$(names --node r1 --sort name)\" = 'b c' ]"
 
 raw r1 '[1, "hello", {"node": "r1", "gen": 10, "seq": 4}]' >"$O"
-check "hello after a reconnect is answered with the committed 10/4" has "$O" 'r["type"] == "ack" and b == {"gen": 10, "seq": 4, "patch": True}'
+check "hello after a reconnect is answered with the committed 10/4" has "$O" 'r["type"] == "ack" and b == {"gen": 10, "seq": 4, "patch": True, "beats": True}'
 
 raw r1 "[1, \"batch\", {\"gen\": 10, \"changes\": [$(put 7 gap)]}]" >"$O"
 check "a gap in seq is answered with a resync request" has "$O" 'r["type"] == "resync" and "gap" in b["reason"]'

@@ -324,6 +324,20 @@ test_heartbeats_count_as_they_arrive (void **state)
     assert_int_equal (age, -1);             //  never made known
     //  The ingest thread, taking the heartbeat later, finds it counted
     assert_false (sf_live_beat (live, "n1", 7, 1, sf_mono_ms ()));
+    //  Behind a window's worth of n1's messages (its heartbeat and 32
+    //  batches wait), a heartbeat is counted and not queued: nothing more
+    //  of it is needed, and an agent sends heartbeats outside its window
+    for (int i = 0; i < SF_AGENT_WINDOW; i++)
+        s_send_msg (a, "batch", 7, 100 + (uint64_t) i);
+    for (int i = 0; i < 500 && sf_agentio_pending (io) < 3 + SF_AGENT_WINDOW; i++)
+        zclock_sleep (10);
+    assert_int_equal (sf_agentio_pending (io), 3 + SF_AGENT_WINDOW);
+    s_send_msg (a, "hb", 7, 2);
+    for (int i = 0; i < 500 && atomic_load (&m.agent_beats_unqueued) == 0; i++)
+        zclock_sleep (10);
+    assert_int_equal (atomic_load (&m.agent_beats_unqueued), 1);
+    assert_int_equal (sf_agentio_pending (io), 3 + SF_AGENT_WINDOW);
+    assert_false (sf_live_beat (live, "n1", 7, 2, sf_mono_ms ()));
     zsock_destroy (&a);
     zsock_destroy (&b);
     zsock_destroy (&c);

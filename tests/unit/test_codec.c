@@ -1147,6 +1147,41 @@ test_the_protocol_documents_patch_example_decodes (void **state)
     msgpack_unpacked_destroy (&u);
 }
 
+//  The type of an envelope, read from its first bytes only: a short and a
+//  str-8 type; anything that does not start like [version, type, ...] is
+//  not guessed at
+static void
+test_peek_type_reads_the_envelope_s_type_only (void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    sf_msg_begin (&pk, "delta", 1);
+    sf_pack_kstr (&pk, "from", "c2");
+    char type [32];
+    assert_int_equal (sf_msg_peek_type (sb.data, sb.size, type, sizeof (type)), 0);
+    assert_string_equal (type, "delta");
+    //  Its first bytes are enough: the body is not read
+    assert_int_equal (sf_msg_peek_type (sb.data, 8, type, sizeof (type)), 0);
+    assert_string_equal (type, "delta");
+    assert_int_equal (sf_msg_peek_type (sb.data, 5, type, sizeof (type)), -1);
+    //  A type of 31 bytes (str 8) fits 32; no room for it in 8
+    msgpack_sbuffer_clear (&sb);
+    sf_msg_begin (&pk, "abcdefghijklmnopqrstuvwxyz01234", 0);
+    assert_int_equal (sf_msg_peek_type (sb.data, sb.size, type, sizeof (type)), 0);
+    assert_string_equal (type, "abcdefghijklmnopqrstuvwxyz01234");
+    assert_int_equal (sf_msg_peek_type (sb.data, sb.size, type, 8), -1);
+    //  Not an envelope
+    const uint8_t map [] = { 0x81, 0xa1, 't', 0x01 };
+    assert_int_equal (sf_msg_peek_type (map, sizeof (map), type, sizeof (type)), -1);
+    const uint8_t num_type [] = { 0x93, 0x01, 0x05, 0x80 };
+    assert_int_equal (sf_msg_peek_type (num_type, sizeof (num_type), type, sizeof (type)), -1);
+    const uint8_t nul [] = { 0x93, 0x01, 0xa2, 'a', 0, 0x80 };
+    assert_int_equal (sf_msg_peek_type (nul, sizeof (nul), type, sizeof (type)), -1);
+    msgpack_sbuffer_destroy (&sb);
+}
+
 int
 main (void)
 {
@@ -1188,6 +1223,7 @@ main (void)
         cmocka_unit_test (test_patch_refuses_what_it_cannot_express),
         cmocka_unit_test (test_patch_values_are_checked),
         cmocka_unit_test (test_the_protocol_documents_patch_example_decodes),
+        cmocka_unit_test (test_peek_type_reads_the_envelope_s_type_only),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

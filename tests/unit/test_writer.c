@@ -333,6 +333,49 @@ test_an_empty_commit_does_not_end_a_full_disk (void **state)
     fx_fleet_destroy (&fx);
 }
 
+//  The periodic flush is the flusher thread's: it flushes every period
+//  while the caller commits and never calls sf_writer_sync, and once more as
+//  the writer stops; not with a flush after every commit (--sync-ms 0),
+//  whose flushes belong to each commit. Before, the ingest thread flushed
+//  and waited in each flush (1-2 s on the soak's shared disk, every pass
+//  of the agents' messages with it)
+static void
+test_the_flusher_thread_flushes_while_commits_go_on (void **state)
+{
+    fx_fleet_t fx;
+    assert_int_equal (fx_fleet_init (&fx), 0);
+    sf_metrics_t m;
+    sf_writer_t *w = s_writer (&fx, &m);
+    assert_int_equal (sf_writer_flush_every (w, 20), 0);
+    assert_int_equal (sf_writer_flush_every (w, 20), -1);          //  one thread
+    //  Commits go on meanwhile, from this thread
+    int64_t until = sf_mono_ms () + 5000;
+    for (int i = 0; atomic_load (&m.syncs) < 3 && sf_mono_ms () < until; i++) {
+        assert_int_equal (sf_writer_begin (w), 0);
+        sf_fleet_node_live (i % 2 ? "n1" : "n2", i % 3 ? SF_LIVE_DOWN : SF_LIVE_ALIVE);
+        sf_fleet_tick (fx.store);
+        assert_int_equal (sf_writer_commit (w), 0);
+        zclock_sleep (5);
+    }
+    assert_true (atomic_load (&m.syncs) >= 3);
+    assert_int_equal (atomic_load (&m.sync_failures), 0);
+    assert_false (sf_writer_unsynced (w));
+    uint64_t before = atomic_load (&m.syncs);
+    sf_writer_destroy (&w);
+    //  The stop flushed once more
+    assert_true (atomic_load (&m.syncs) >= before + 1);
+
+    //  With a flush after every commit: no thread
+    sf_metrics_init (&m);
+    w = sf_writer_new (&(sf_writer_config_t) {
+        .store = fx.store, .live = fx.live, .metrics = &m, .batch_records = 100, .sync_every_commit = true });
+    assert_int_equal (sf_writer_flush_every (w, 20), -1);
+    zclock_sleep (60);
+    assert_int_equal (atomic_load (&m.syncs), 0);
+    sf_writer_destroy (&w);
+    fx_fleet_destroy (&fx);
+}
+
 int
 main (void)
 {
@@ -342,6 +385,7 @@ main (void)
         cmocka_unit_test (test_alert_history_lost_to_a_full_map_is_stored_again),
         cmocka_unit_test (test_a_node_record_lost_to_a_full_map_goes_with_the_next_commit),
         cmocka_unit_test (test_a_full_disk_stages_lost_writes_again_about_once_a_second),
+        cmocka_unit_test (test_the_flusher_thread_flushes_while_commits_go_on),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
