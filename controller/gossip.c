@@ -1002,9 +1002,13 @@ s_apply_patch (sf_gossip_t *g, sf_origin_t *o, const char *name, sf_version_t ba
         snprintf (err, SF_ERR_MAX, "storage refused the patched record of '%s'", name);
         return -1;
     }
-    //  Noted in turn, so that our peers get the patch from us too
+    //  Noted in turn, so that our peers get the patch from us too; unless
+    //  what it was applied onto is staged in this transaction (an earlier
+    //  delta's, folded into v here): a peer cut between the two may hold
+    //  the placement older than base (sf_patchlog.h)
     if (g->c->patches)
-        sf_patchlog_note (g->c->patches, o->node, name, base, v, patch);
+        sf_patchlog_note (g->c->patches, o->node, name, base, v, patch,
+                          sf_version_cmp (cur, o->committed) <= 0);
     return 0;
 }
 

@@ -359,8 +359,11 @@ s_put_patch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, const msgpack_obje
         *reason = SF_REJ_STATE;
         return -2;
     }
-    //  Gossip sends peers holding this version the patch (sf_patchlog.h)
+    //  Gossip sends peers holding this version the patch (sf_patchlog.h);
+    //  a version above what the origin committed is one staged in this
+    //  transaction, folded into this one and never stored
     sf_version_t base = { row.sum.gen, row.sum.seq };
+    bool held = sf_version_cmp (base, o->committed) <= 0;
     //  A copy flagged migrated that runs is one the fleet must look at
     bool stale_copy = row.sum.status == SF_STATUS_ACTIVE && (row.sum.flags & SF_SUM_MIGRATED)
                    && !(row.sum.flags & SF_SUM_CONFLICT);
@@ -378,7 +381,7 @@ s_put_patch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, const msgpack_obje
                 return -1;
             }
             if (self->cfg.patches)
-                sf_patchlog_note (self->cfg.patches, o->node, ps->name, base, ver, p);
+                sf_patchlog_note (self->cfg.patches, o->node, ps->name, base, ver, p, held);
             a->staged_spliced++;
             return 0;
         }
@@ -396,7 +399,7 @@ s_put_patch (sf_ingest_t *self, s_agent_t *a, sf_origin_t *o, const msgpack_obje
         return -1;
     }
     if (self->cfg.patches)
-        sf_patchlog_note (self->cfg.patches, o->node, ps->name, base, ver, p);
+        sf_patchlog_note (self->cfg.patches, o->node, ps->name, base, ver, p, held);
     a->staged_reencoded++;
     return 0;
 }

@@ -32,11 +32,16 @@ typedef struct {
     uint64_t hash;
     uint64_t stamp;                 //  when noted (the log's note count): the oldest goes
     sf_version_t base, ver;
+    //  base is a version this controller committed (else one folded into
+    //  ver in the transaction that stored ver: no peer can hold it)
+    bool held;
     char *buf;                      //  node \0 name \0 patch
     uint32_t keylen, size, cap;     //  size: the patch's bytes, after the key
     bool used;
-    //  The chain's patches merged, from mbase to ver (merged: there is one)
+    //  The chain's patches merged, from mbase to ver (merged: there is one;
+    //  mheld: mbase is a version this controller committed)
     sf_version_t mbase;
+    bool mheld;
     char *mbuf;
     uint32_t msize, mcap;
     bool merged;
@@ -288,7 +293,7 @@ s_chain (sf_patchlog_t *self, s_slot_t *sl, const msgpack_object *patch)
 
 void
 sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_version_t base,
-                  sf_version_t ver, const msgpack_object *patch)
+                  sf_version_t ver, const msgpack_object *patch, bool held)
 {
     if (!self->slots)
         self->slots = sf_xcalloc (self->mask + 1, sizeof (s_slot_t));
@@ -299,6 +304,7 @@ sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_ve
     bool chain = s_same_key (sl, hash, node, name) && s_vcmp (sl->ver, base) == 0
               && s_chain (self, sl, patch) == 0;
     sf_version_t mbase = sl->merged ? sl->mbase : sl->base;
+    bool mheld = sl->merged ? sl->mheld : sl->held;
     msgpack_sbuffer_clear (&self->packed);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
@@ -331,6 +337,7 @@ sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_ve
     sl->size = (uint32_t) self->packed.size;
     sl->base = base;
     sl->ver = ver;
+    sl->held = held;
     //  The merged patch, within the same limits (else the chain ends here:
     //  the last patch alone is still kept)
     size_t mneed = self->merging.size;
@@ -346,6 +353,7 @@ sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_ve
         memcpy (sl->mbuf, self->merging.data, mneed);
         sl->msize = (uint32_t) mneed;
         sl->mbase = mbase;
+        sl->mheld = mheld;
     }
     //  Three quarters of the slots in use: room for more placements (sl is
     //  not used after)
@@ -377,13 +385,14 @@ sf_patchlog_find_upto (sf_patchlog_t *self, const char *node, const char *name, 
     const s_slot_t *sl = s_lookup_key (self, s_hash (node, name), node, name);
     if (!sl || s_vcmp (sl->ver, ver) != 0)
         return -1;
-    if (s_vcmp (sl->base, upto) <= 0) {
+    //  Only from a base some controller may hold: not one folded away
+    if (sl->held && s_vcmp (sl->base, upto) <= 0) {
         *base = sl->base;
         *data = sl->buf + sl->keylen;
         *size = sl->size;
         return 0;
     }
-    if (sl->merged && s_vcmp (sl->mbase, upto) <= 0) {
+    if (sl->merged && sl->mheld && s_vcmp (sl->mbase, upto) <= 0) {
         *base = sl->mbase;
         *data = sl->mbuf;
         *size = sl->msize;

@@ -34,6 +34,7 @@
 
 #include "sf_record.h"
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SF_PATCHLOG_SLOTS 65536             //  the controller's table at first
@@ -52,10 +53,16 @@ sf_patchlog_t *sf_patchlog_new (size_t slots, size_t max_slots);
 void sf_patchlog_destroy (sf_patchlog_t **self_p);
 //  Notes that patch (a stream patch: a map with `name` and the changed
 //  keys, docs/protocol.md §4.3) turns the record of (node, name) stored at
-//  base into the one stored at ver. A patch over SF_PATCHLOG_PATCH_MAX
-//  bytes, or one over the byte budget, is not kept (its slot is emptied).
+//  base into the one stored at ver. held: base is a version this
+//  controller committed; false when base was staged in the transaction
+//  that stores ver (two changes of the placement in one transaction: base
+//  is folded into ver and never stored, so no peer holds it, and a peer
+//  whose digest covers it may hold the placement older still). Such a
+//  note is never sent alone, and a chain merged from such a base neither.
+//  A patch over SF_PATCHLOG_PATCH_MAX bytes, or one over the byte budget,
+//  is not kept (its slot is emptied).
 void sf_patchlog_note (sf_patchlog_t *self, const char *node, const char *name, sf_version_t base,
-                       sf_version_t ver, const msgpack_object *patch);
+                       sf_version_t ver, const msgpack_object *patch, bool held);
 //  The note for (node, name) made at exactly ver: 0 with *base, and the
 //  packed patch in *data, *size (valid until the next note), or -1.
 int sf_patchlog_find (sf_patchlog_t *self, const char *node, const char *name, sf_version_t ver,
